@@ -1,0 +1,304 @@
+/*
+ * ecl.h - the public interface of libecl, the runtime of compiled ecl workflows.
+ *
+ * Two audiences read this header:
+ *  - C files written by eclc (generated/): they define an ecl_workflow descriptor and a step
+ *    function, and call the ecl_run_* accessors below from inside that step function;
+ *  - programs that drive workflows (the ecl CLI): they open an ecl_engine and start, resume
+ *    and inspect runs through it.
+ *
+ * Conventions: every function that can fail returns an ecl_status; the detail of the last
+ * failure lives on the engine (ecl_engine_errmsg). Strings returned by accessors are borrowed
+ * unless the comment says who frees them.
+ */
+#ifndef ECL_H
+#define ECL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI of the descriptors below; generated files assert they were written for this one. */
+#define ECL_ABI_VERSION 1
+
+/*
+ * Result codes. The list only grows: a code is never renumbered or reused.
+ */
+typedef enum ecl_status {
+	ECL_OK = 0,           /* success */
+	ECL_PENDING = 1,      /* not an error: the step waits for an answer the driver has to get */
+	ECL_ENOMEM = 2,       /* an allocation failed */
+	ECL_EUSAGE = 3,       /* a caller passed an invalid argument */
+	ECL_EINPUT = 4,       /* a workflow input is missing, unknown or of the wrong type */
+	ECL_ENOTFOUND = 5,    /* no such workflow or run */
+	ECL_ESTORE = 6,       /* the store (database) failed */
+	ECL_EPROVIDER = 7,    /* the LLM provider failed (transport, HTTP status, timeout) */
+	ECL_EANSWER = 8,      /* an LLM answer does not match the step's typed output */
+	ECL_EBOUND = 9,       /* a run exceeded its compile-time step bound */
+	ECL_ESTATE = 10,      /* the run's status does not allow the operation */
+	ECL_EFAILED = 11,     /* the workflow reached a `fail` transition */
+	ECL_EIO = 12,         /* a file could not be read or written */
+	ECL_EINTERRUPTED = 13 /* the run was interrupted (signal or callback) and can be resumed */
+} ecl_status;
+
+/* A static English description of a status code; never NULL. */
+const char *ecl_strerror(int status);
+
+/* ------------------------------------------------------------------------------------------
+ * Descriptors. eclc writes these as static constant data; the runtime only reads them.
+ * ---------------------------------------------------------------------------------------- */
+
+/* The type of a variable, input or output field. */
+typedef enum ecl_type {
+	ECL_T_STRING = 0,
+	ECL_T_INT = 1,
+	ECL_T_FLOAT = 2,
+	ECL_T_BOOL = 3,
+	ECL_T_ENUM = 4, /* a string restricted to the field's choices */
+	ECL_T_LIST = 5  /* a list of strings */
+} ecl_type;
+
+/* What a variable slot holds. Every value a workflow reads lives in a numbered slot. */
+typedef enum ecl_slot_kind {
+	ECL_SLOT_INPUT = 0,   /* a workflow input, given when the run starts */
+	ECL_SLOT_VAR = 1,     /* a variable declared with `var`, changed by `set` */
+	ECL_SLOT_OUTPUT = 2,  /* a field of a step's typed output, as `step.field` */
+	ECL_SLOT_COUNTER = 3  /* the visit counter of a step with a `limit` */
+} ecl_slot_kind;
+
+/* One variable slot of a workflow. */
+typedef struct ecl_slot_def {
+	const char *name;            /* as written in references: "topic", "critique.decision" */
+	ecl_slot_kind kind;
+	ecl_type type;
+	int step;                    /* owning step for OUTPUT and COUNTER slots, else -1 */
+	const char *field;           /* the output field's name for OUTPUT slots, else NULL */
+	const char *const *choices;  /* ECL_T_ENUM: the allowed values */
+	int nchoices;
+	int has_range;               /* ECL_T_INT: min and max below are enforced */
+	long long min, max;
+	int required;                /* INPUT: must be given; OUTPUT: must be present in the answer */
+	const char *initial;         /* default or initial value as JSON text, or NULL */
+	const char *doc;             /* a one-line description, or NULL */
+} ecl_slot_def;
+
+/* One piece of a prompt template, split at compile time: literal text or a slot's value. */
+typedef struct ecl_tpl_part {
+	const char *text; /* literal text (slot < 0) */
+	size_t len;       /* length of text */
+	int slot;         /* slot whose value is inserted, or -1 */
+} ecl_tpl_part;
+
+/* A pre-split template. */
+typedef struct ecl_template {
+	const ecl_tpl_part *parts;
+	int nparts;
+} ecl_template;
+
+/* The kind of a step. */
+typedef enum ecl_step_kind {
+	ECL_STEP_LLM = 0
+} ecl_step_kind;
+
+/* One step (state) of a workflow. */
+typedef struct ecl_step_def {
+	const char *name;
+	ecl_step_kind kind;
+	int line;                  /* line of the step in the .ecl file */
+	ecl_template system;       /* system prompt; nparts == 0 when there is none */
+	ecl_template prompt;       /* user prompt */
+	const int *outputs;        /* slots of the step's typed output fields, in declaration order */
+	int noutputs;
+	int limit;                 /* the most times the step may run in one run, 0 for no limit */
+	int counter;               /* slot counting the step's visits when limit > 0, else -1 */
+	const char *counter_label; /* how listings name that counter ("revisions"), or NULL */
+} ecl_step_def;
+
+typedef struct ecl_run ecl_run;
+
+/* A compiled workflow, as written by eclc. */
+typedef struct ecl_workflow {
+	int abi;                   /* ECL_ABI_VERSION */
+	const char *id;            /* "critique-revise" */
+	const char *name;          /* "Critique and Revise Loop" */
+	const char *description;
+	const char *source;        /* the .ecl file it was compiled from, relative to the project */
+	const char *version;       /* hash of the .ecl source */
+	const ecl_slot_def *slots;
+	int nslots;
+	const ecl_step_def *steps;
+	int nsteps;
+	int start;                 /* first step */
+	int max_steps;             /* most steps any run can execute, proven by eclc */
+	int (*step)(ecl_run *run); /* the state machine: one case per step */
+	const char *usage;         /* a usage line for `ecl list --detailed` */
+} ecl_workflow;
+
+/* ------------------------------------------------------------------------------------------
+ * For generated step functions. A step function is called with the run in one of the
+ * workflow's states; it performs that state's work and ends with exactly one of
+ * ecl_run_goto, ecl_run_done or ecl_run_fail, or returns the status of a call that did not
+ * give ECL_OK (ECL_PENDING included) unchanged. It may be called again for the same state
+ * until it returns ECL_OK, so it must not have effects before its ecl_run_llm call.
+ * ---------------------------------------------------------------------------------------- */
+
+/* The current state (index into the workflow's steps). */
+int ecl_run_state(const ecl_run *run);
+
+/* Ask the LLM for the current step's typed output. Returns ECL_OK once the answer has been
+ * validated and stored in the step's output slots, ECL_PENDING while the driver still has to
+ * get it, ECL_EANSWER when the answer does not match the output type. */
+int ecl_run_llm(ecl_run *run);
+
+/* Transition to `step`. Counts the visit when the step has a limit. Returns ECL_OK. */
+int ecl_run_goto(ecl_run *run, int step);
+
+/* Finish the run successfully; its output is the value of `slot`, or none when slot < 0. */
+int ecl_run_done(ecl_run *run, int slot);
+
+/* Finish the run as failed with the rendered message. Returns ECL_OK: the failure is a
+ * transition like any other and is checkpointed. */
+int ecl_run_fail(ecl_run *run, const ecl_template *message);
+
+/* Times `step` has been entered in this run (its visit counter). */
+int ecl_run_visits(const ecl_run *run, int step);
+
+/* Read a slot. A string slot that was never set reads as "", an int as 0. Borrowed until the
+ * slot changes. */
+const char *ecl_run_str(const ecl_run *run, int slot);
+long long ecl_run_int(const ecl_run *run, int slot);
+double ecl_run_float(const ecl_run *run, int slot);
+int ecl_run_bool(const ecl_run *run, int slot);
+
+/* Copy slot `src` into slot `dst` (same type). Returns ECL_OK or ECL_ENOMEM. */
+int ecl_run_copy(ecl_run *run, int dst, int src);
+
+/* Set a slot from a C value. Returns ECL_OK or ECL_ENOMEM. */
+int ecl_run_set_str(ecl_run *run, int slot, const char *value);
+int ecl_run_set_int(ecl_run *run, int slot, long long value);
+
+/* 1 when both strings are equal, else 0. */
+int ecl_str_eq(const char *a, const char *b);
+
+/* ------------------------------------------------------------------------------------------
+ * Engines: what the CLI uses to start, drive and inspect runs.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct ecl_engine ecl_engine;
+
+/* Log formats for ecl_options.log_format. */
+typedef enum ecl_log_format {
+	ECL_LOG_PRETTY = 0,
+	ECL_LOG_COMPACT = 1,
+	ECL_LOG_JSON = 2
+} ecl_log_format;
+
+/* How much a commit waits for the disk. */
+typedef enum ecl_durability {
+	ECL_DURABLE_FULL = 0,  /* fsync on every commit: a committed step survives a power loss */
+	ECL_DURABLE_NORMAL = 1 /* fsync at WAL checkpoints: survives a crash of the process, not of the OS */
+} ecl_durability;
+
+/* What happened in a run, for progress displays and tests. */
+typedef enum ecl_event_kind {
+	ECL_EV_STEP_START = 0, /* a step is about to ask its provider */
+	ECL_EV_COMMIT = 1,     /* a transition was committed */
+	ECL_EV_FINISH = 2      /* the run ended (completed, failed) or stopped (interrupted) */
+} ecl_event_kind;
+
+/* One event. All pointers are borrowed for the duration of the callback. */
+typedef struct ecl_event {
+	ecl_event_kind kind;
+	const char *run_id;
+	const char *step;   /* the step concerned (for COMMIT: the step that ran) */
+	const char *next;   /* COMMIT: the next step, or NULL when the run ended */
+	int attempt;        /* attempt number of the step, from 1 */
+	int seq;            /* COMMIT: number of the checkpoint, from 1 */
+	int visits;         /* visits of `step` so far, this one included */
+	long long duration_us; /* COMMIT: time the step took */
+	const char *status; /* FINISH: "completed", "failed" or "interrupted" */
+} ecl_event;
+
+/* Called for every event; returning non-zero interrupts the run after the current
+ * transition (the run stays resumable). */
+typedef int (*ecl_event_fn)(void *ctx, const ecl_event *event);
+
+/* Options for ecl_engine_open. Zero-initialise, then set what you need. Strings are
+ * borrowed only for the duration of ecl_engine_open. */
+typedef struct ecl_options {
+	const char *db_path;        /* SQLite file; created on first use (required) */
+	ecl_durability durability;
+	const char *provider;       /* "offline" (default), "scripted" or "openai" */
+	const char *script_path;    /* scripted: the JSON file of answers */
+	const char *call_log;       /* scripted: append one line per provider call to this file */
+	const char *base_url;       /* openai: e.g. "https://api.openai.com/v1" */
+	const char *model;          /* openai: the model name */
+	const char *api_key;        /* openai: the bearer token, or NULL */
+	long timeout_ms;            /* per LLM call; 0 for the default (120 s) */
+	void *log_stream;           /* FILE * for logs, or NULL for none */
+	ecl_log_format log_format;
+	int verbose;                /* log every transition (else only warnings and errors) */
+	ecl_event_fn on_event;
+	void *event_ctx;
+	const ecl_workflow *const *workflows; /* the workflows runs may use */
+	size_t nworkflows;
+} ecl_options;
+
+/* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when
+ * errbuf is not NULL, the reason is written there. Free with ecl_engine_close. */
+int ecl_engine_open(const ecl_options *options, ecl_engine **out, char *errbuf, size_t errlen);
+
+/* Close an engine; NULL is allowed. */
+void ecl_engine_close(ecl_engine *engine);
+
+/* The detail of the engine's last failure ("" when none). Borrowed until the next call. */
+const char *ecl_engine_errmsg(const ecl_engine *engine);
+
+/* Find a compiled workflow by id in a list of them; NULL when absent. */
+const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n, const char *id);
+
+/* Longest run id written by ecl_run_start, terminator included. */
+#define ECL_ID_MAX 40
+
+/* Check the inputs (a JSON object text) against the workflow's declared inputs, fill the
+ * defaults, and create a run in the store. Writes its id to id_out. Nothing is stored when
+ * the inputs are rejected (ECL_EINPUT, with the input named in the errmsg). */
+int ecl_run_start(ecl_engine *engine, const ecl_workflow *wf, const char *inputs_json,
+		  char id_out[ECL_ID_MAX]);
+
+/* Drive a run from its last checkpoint until it completes, fails or is interrupted.
+ * Returns ECL_OK when it completed, ECL_EFAILED when the workflow failed (the message is in
+ * the errmsg and the store), ECL_EINTERRUPTED when interrupted, another code on errors. */
+int ecl_run_drive(ecl_engine *engine, const char *run_id);
+
+/* A snapshot of a run, for status displays. Free with ecl_run_info_free. */
+typedef struct ecl_run_info {
+	char *id;
+	char *workflow;
+	char *version;
+	char *status;        /* running, completed, failed, interrupted */
+	char *step;          /* current step, or the step that failed; NULL when done */
+	char *output;        /* JSON text of the output when completed */
+	char *error;         /* the failure message */
+	char *inputs;        /* JSON text of the inputs */
+	int step_count;      /* checkpoints committed */
+	int attempt;         /* attempt number of the current step */
+	int revisions;       /* visits of the workflow's first limited step (its loop counter) */
+	int revision_limit;  /* that step's limit, 0 when the workflow has none */
+	const char *revision_label; /* how to name that counter, borrowed from the workflow */
+	long long created_ms, updated_ms; /* Unix time in milliseconds */
+} ecl_run_info;
+
+/* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run
+ * has that id. */
+int ecl_run_info_get(ecl_engine *engine, const char *run_id, ecl_run_info **out);
+void ecl_run_info_free(ecl_run_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ECL_H */
