@@ -8,6 +8,12 @@ workflow critique-revise {
   input min_words: int = 50 "The least number of words the piece should have"
 
   var content: string
+  var word_count: int
+
+  # Every LLM call is retried twice on transport errors, and a malformed answer is sent back
+  # to the model once with the problem named.
+  retry 2
+  repair 1
 
   llm generate {
     system "You are a careful writer. Answer with one JSON object and nothing else."
@@ -20,6 +26,7 @@ workflow critique-revise {
       word_count: int
     }
     set content = generate.content
+    set word_count = generate.word_count
     -> critique
   }
 
@@ -38,7 +45,7 @@ workflow critique-revise {
       feedback: string
       quality_score: int 0..100
     }
-    when critique.decision == "pass" -> done content
+    when critique.decision == "pass" -> done { content: content, word_count: word_count }
     when critique.decision == "revise" -> revise
   }
 
@@ -59,6 +66,7 @@ workflow critique-revise {
       word_count: int
     }
     set content = revise.content
+    set word_count = revise.word_count
     -> critique
   }
 }

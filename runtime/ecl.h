@@ -14,6 +14,7 @@
 #ifndef ECL_H
 #define ECL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,8 +101,19 @@ typedef struct ecl_template {
 
 /* The kind of a step. */
 typedef enum ecl_step_kind {
-	ECL_STEP_LLM = 0
+	ECL_STEP_LLM = 0 /* asks the LLM for a typed answer */
 } ecl_step_kind;
+
+/* Model options and failure policy of an LLM step. A field left at its "unset" value falls
+ * back to the workflow's setting, then to the provider's default. */
+typedef struct ecl_llm_opts {
+	const char *model;    /* model name, or NULL when unset */
+	double temperature;   /* sampling temperature, or < 0 when unset */
+	int max_tokens;       /* most tokens in the answer, or 0 when unset */
+	int retries;          /* further calls after a transport failure, or -1 when unset */
+	long timeout_ms;      /* per call, or 0 when unset */
+	int repairs;          /* repair prompts after an invalid answer, or -1 when unset */
+} ecl_llm_opts;
 
 /* One step (state) of a workflow. */
 typedef struct ecl_step_def {
@@ -115,7 +127,15 @@ typedef struct ecl_step_def {
 	int limit;                 /* the most times the step may run in one run, 0 for no limit */
 	int counter;               /* slot counting the step's visits when limit > 0, else -1 */
 	const char *counter_label; /* how listings name that counter ("revisions"), or NULL */
+	ecl_llm_opts opts;         /* model options and policy of the step */
 } ecl_step_def;
+
+/* One field of a workflow's result: `done {content: content}` gives {"content", V_CONTENT};
+ * `done content` gives a single field with a NULL name (the result is the bare value). */
+typedef struct ecl_field_ref {
+	const char *name;
+	int slot;
+} ecl_field_ref;
 
 typedef struct ecl_run ecl_run;
 
@@ -133,6 +153,7 @@ typedef struct ecl_workflow {
 	int nsteps;
 	int start;                 /* first step */
 	int max_steps;             /* most steps any run can execute, proven by eclc */
+	ecl_llm_opts opts;         /* workflow-wide model options and policy */
 	int (*step)(ecl_run *run); /* the state machine: one case per step */
 	const char *usage;         /* a usage line for `ecl list --detailed` */
 } ecl_workflow;
@@ -156,11 +177,12 @@ int ecl_run_llm(ecl_run *run);
 /* Transition to `step`. Counts the visit when the step has a limit. Returns ECL_OK. */
 int ecl_run_goto(ecl_run *run, int step);
 
-/* Finish the run successfully; its output is the value of `slot`, or none when slot < 0. */
-int ecl_run_done(ecl_run *run, int slot);
+/* Finish the run successfully. Its output is a JSON object of the n fields, or the bare value
+ * of fields[0].slot when n == 1 and fields[0].name is NULL, or null when n == 0. */
+int ecl_run_done(ecl_run *run, const ecl_field_ref *fields, int n);
 
-/* Finish the run as failed with the rendered message. Returns ECL_OK: the failure is a
- * transition like any other and is checkpointed. */
+/* Finish the run as failed with the rendered message (NULL: "no transition of step X
+ * matched"). Returns ECL_OK: the failure is a transition like any other and is checkpointed. */
 int ecl_run_fail(ecl_run *run, const ecl_template *message);
 
 /* Times `step` has been entered in this run (its visit counter). */
@@ -179,9 +201,18 @@ int ecl_run_copy(ecl_run *run, int dst, int src);
 /* Set a slot from a C value. Returns ECL_OK or ECL_ENOMEM. */
 int ecl_run_set_str(ecl_run *run, int slot, const char *value);
 int ecl_run_set_int(ecl_run *run, int slot, long long value);
+int ecl_run_set_float(ecl_run *run, int slot, double value);
+int ecl_run_set_bool(ecl_run *run, int slot, int value);
 
 /* 1 when both strings are equal, else 0. */
 int ecl_str_eq(const char *a, const char *b);
+
+/* Length of a string slot in characters (UTF-8 code points), or of a list slot in items. */
+long long ecl_run_len(const ecl_run *run, int slot);
+
+/* The workflows compiled into the program: generated/workflows.c, written by eclc. */
+extern const ecl_workflow *const ecl_workflows[];
+extern const size_t ecl_nworkflows;
 
 /* ------------------------------------------------------------------------------------------
  * Engines: what the CLI uses to start, drive and inspect runs.
@@ -231,18 +262,21 @@ typedef int (*ecl_event_fn)(void *ctx, const ecl_event *event);
 typedef struct ecl_options {
 	const char *db_path;        /* SQLite file; created on first use (required) */
 	ecl_durability durability;
-	const char *provider;       /* "offline" (default), "scripted" or "openai" */
+	const char *provider;       /* "offline" (default), "scripted", "openai", "anthropic",
+				     * "ollama" */
 	const char *script_path;    /* scripted: the JSON file of answers */
 	const char *call_log;       /* scripted: append one line per provider call to this file */
-	const char *base_url;       /* openai: e.g. "https://api.openai.com/v1" */
-	const char *model;          /* openai: the model name */
-	const char *api_key;        /* openai: the bearer token, or NULL */
+	const char *base_url;       /* HTTP providers: e.g. "https://api.openai.com/v1" */
+	const char *model;          /* HTTP providers: the default model name */
+	const char *api_key;        /* HTTP providers: the key, or NULL */
 	long timeout_ms;            /* per LLM call; 0 for the default (120 s) */
 	void *log_stream;           /* FILE * for logs, or NULL for none */
 	ecl_log_format log_format;
 	int verbose;                /* log every transition (else only warnings and errors) */
 	ecl_event_fn on_event;
 	void *event_ctx;
+	volatile sig_atomic_t *interrupt; /* a flag (set by a signal handler, say) that stops the driver at
+				     * its next chance, leaving the run resumable; or NULL */
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;
 } ecl_options;
@@ -259,6 +293,11 @@ const char *ecl_engine_errmsg(const ecl_engine *engine);
 
 /* Find a compiled workflow by id in a list of them; NULL when absent. */
 const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n, const char *id);
+
+/* Check inputs (a JSON object text) against a workflow's declared inputs, without an engine
+ * or a store: ECL_OK, or ECL_EINPUT with the input named in err. */
+int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, char *err,
+			      size_t errlen);
 
 /* Longest run id written by ecl_run_start, terminator included. */
 #define ECL_ID_MAX 40

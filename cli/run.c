@@ -1,0 +1,524 @@
+/*
+ * run.c - `ecl run`, `ecl resume` and `ecl status`: building the inputs from the command
+ * line, driving a run with progress on a terminal, and reporting how it ended.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static const ecl_slot_def *find_input(const ecl_workflow *wf, const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < wf->nslots; i++)
+		if (wf->slots[i].kind == ECL_SLOT_INPUT && strlen(wf->slots[i].name) == len &&
+		    strncmp(wf->slots[i].name, name, len) == 0)
+			return &wf->slots[i];
+	return NULL;
+}
+
+static void input_names(const ecl_workflow *wf, char *out, size_t outlen)
+{
+	size_t used = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; i < wf->nslots && used < outlen; i++)
+		if (wf->slots[i].kind == ECL_SLOT_INPUT)
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s",
+						 used ? ", " : "", wf->slots[i].name);
+}
+
+/* The JSON value of a command-line text for an input of the declared type. */
+static cJSON *convert(const ecl_slot_def *def, const char *text, int *bad)
+{
+	char *end;
+
+	*bad = 0;
+	switch (def->type) {
+	case ECL_T_INT: {
+		long long v;
+
+		errno = 0;
+		v = strtoll(text, &end, 10);
+		if (!*text || *end || errno)
+			break;
+		return cJSON_CreateNumber((double)v);
+	}
+	case ECL_T_FLOAT: {
+		double v = strtod(text, &end);
+
+		if (!*text || *end)
+			break;
+		return cJSON_CreateNumber(v);
+	}
+	case ECL_T_BOOL:
+		if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "1"))
+			return cJSON_CreateTrue();
+		if (!strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "0"))
+			return cJSON_CreateFalse();
+		break;
+	case ECL_T_LIST:
+		if (text[0] == '[')
+			return cJSON_Parse(text);
+		return cJSON_CreateString(text); /* rejected with a clear message by the check */
+	case ECL_T_STRING:
+	case ECL_T_ENUM:
+		return cJSON_CreateString(text);
+	}
+	*bad = 1;
+	return NULL;
+}
+
+static const char *type_word(const ecl_slot_def *def)
+{
+	switch (def->type) {
+	case ECL_T_INT: return "an integer";
+	case ECL_T_FLOAT: return "a number";
+	case ECL_T_BOOL: return "true or false";
+	case ECL_T_LIST: return "a JSON list of strings";
+	default: return "a string";
+	}
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096) {
+			char *p = realloc(data, cap ? cap * 2 : 8192);
+
+			if (!p) {
+				free(data);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			data = p;
+			cap = cap ? cap * 2 : 8192;
+		}
+		n = fread(data + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(data);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	data[len] = '\0';
+	return data;
+}
+
+/* Build the inputs of `ecl run` into *out (JSON text, caller frees); 0 or an exit status. */
+static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
+{
+	cJSON *obj = NULL;
+	char names[512];
+	int i;
+
+	*out = NULL;
+	for (i = first; i < c->nargs; i++) {
+		if (strcmp(c->args[i], "--input-file") != 0)
+			continue;
+		if (i + 1 >= c->nargs)
+			return cli_error(2, "--input-file needs a file name");
+		{
+			char *text = read_text(c->args[i + 1]);
+
+			if (!text)
+				return cli_error(2, "cannot read the input file %s: %s",
+						 c->args[i + 1], strerror(errno));
+			cJSON_Delete(obj);
+			obj = cJSON_Parse(text);
+			free(text);
+			if (!obj || !cJSON_IsObject(obj)) {
+				cJSON_Delete(obj);
+				return cli_error(2, "%s: not a JSON object of inputs",
+						 c->args[i + 1]);
+			}
+		}
+	}
+	if (!obj && !(obj = cJSON_CreateObject()))
+		return cli_error(1, "out of memory");
+	input_names(wf, names, sizeof(names));
+	for (i = first; i < c->nargs; i++) {
+		const char *a = c->args[i], *name, *eq, *val;
+		const ecl_slot_def *def;
+		size_t len;
+		cJSON *v;
+		int bad;
+
+		if (strcmp(a, "--input-file") == 0) {
+			i++;
+			continue;
+		}
+		if (strcmp(a, "--set") == 0) {
+			if (i + 1 >= c->nargs || !strchr(c->args[i + 1], '=')) {
+				cJSON_Delete(obj);
+				return cli_error(2, "--set needs NAME=VALUE");
+			}
+			name = c->args[++i];
+			eq = strchr(name, '=');
+			len = (size_t)(eq - name);
+			val = eq + 1;
+		} else if (strncmp(a, "--", 2) == 0 && a[2]) {
+			name = a + 2;
+			eq = strchr(name, '=');
+			len = eq ? (size_t)(eq - name) : strlen(name);
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < c->nargs)
+				val = c->args[++i];
+			else {
+				cJSON_Delete(obj);
+				return cli_error(2, "%s needs a value", a);
+			}
+		} else {
+			cJSON_Delete(obj);
+			return cli_error(2, "run: unexpected argument `%s` (inputs are given as "
+					    "--NAME VALUE)",
+					 a);
+		}
+		def = find_input(wf, name, len);
+		if (!def) {
+			cJSON_Delete(obj);
+			return cli_error(2, "workflow %s has no input `%.*s` (its inputs: %s)", wf->id,
+					 (int)len, name, names);
+		}
+		v = convert(def, val, &bad);
+		if (!v) {
+			cJSON_Delete(obj);
+			if (bad)
+				return cli_error(2, "input `%s`: `%s` is not %s", def->name, val,
+						 type_word(def));
+			return cli_error(1, "out of memory");
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, def->name);
+		cJSON_AddItemToObject(obj, def->name, v);
+	}
+	*out = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	return *out ? 0 : cli_error(1, "out of memory");
+}
+
+/* Progress on a terminal: one line per step. */
+typedef struct progress {
+	int tty;
+	int max_steps;
+	const ecl_workflow *wf;
+} progress;
+
+static int on_event(void *ctx, const ecl_event *ev)
+{
+	progress *p = ctx;
+	int i;
+
+	if (!p->tty)
+		return 0;
+	switch (ev->kind) {
+	case ECL_EV_STEP_START:
+		fprintf(stderr, "  [%d/%d] %s", ev->seq, p->max_steps, ev->step);
+		for (i = 0; i < p->wf->nsteps; i++)
+			if (strcmp(p->wf->steps[i].name, ev->step) == 0 && p->wf->steps[i].limit > 0)
+				fprintf(stderr, " (%s %d of at most %d)",
+					p->wf->steps[i].counter_label ? p->wf->steps[i].counter_label
+								      : "visit",
+					ev->visits, p->wf->steps[i].limit);
+		if (ev->attempt > 1)
+			fprintf(stderr, " (attempt %d)", ev->attempt);
+		fprintf(stderr, " ...");
+		break;
+	case ECL_EV_COMMIT:
+		fprintf(stderr, " done in %.0f ms%s%s\n", (double)ev->duration_us / 1000.0,
+			ev->next ? ", next: " : "", ev->next ? ev->next : "");
+		break;
+	case ECL_EV_FINISH:
+		if (strcmp(ev->status, "completed") != 0)
+			fprintf(stderr, " %s\n", ev->status);
+		break;
+	}
+	return 0;
+}
+
+/* Print JSON indented by two spaces: cJSON indents with tabs and puts a tab after each colon;
+ * raw tabs only occur there, since tabs inside strings are escaped. */
+static void print_pretty(const cJSON *json)
+{
+	char *text = cJSON_Print(json);
+	const char *p;
+	int bol = 1;
+
+	if (!text) {
+		printf("null\n");
+		return;
+	}
+	for (p = text; *p; p++) {
+		if (*p == '\t')
+			fputs(bol ? "  " : " ", stdout);
+		else
+			putchar(*p);
+		bol = *p == '\n' || (bol && *p == '\t');
+	}
+	putchar('\n');
+	free(text);
+}
+
+static void print_json(const char *text)
+{
+	cJSON *json = text ? cJSON_Parse(text) : NULL;
+
+	if (json)
+		print_pretty(json);
+	else
+		printf("%s\n", text ? text : "null");
+	cJSON_Delete(json);
+}
+
+/* Drive a run and report how it ended; returns the exit status. */
+static int drive(cli *c, ecl_engine *e, const char *id)
+{
+	struct sigaction sa, old_int, old_term;
+	ecl_run_info *info = NULL;
+	const char *db = c->opts.db_path;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = ecl_run_drive(e, id);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	switch (rc) {
+	case ECL_OK:
+		printf("Workflow %s completed successfully\n", id);
+		if (ecl_run_info_get(e, id, &info) == ECL_OK) {
+			printf("Output:\n");
+			print_json(info->output);
+		}
+		ecl_run_info_free(info);
+		return 0;
+	case ECL_EFAILED:
+		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step)
+			printf("Workflow %s failed at step %s: %s\n", id, info->step,
+			       ecl_engine_errmsg(e));
+		else
+			printf("Workflow %s failed: %s\n", id, ecl_engine_errmsg(e));
+		ecl_run_info_free(info);
+		return 1;
+	case ECL_EINTERRUPTED:
+		printf("Workflow %s interrupted; resume it with: ecl --db %s resume %s\n", id, db,
+		       id);
+		return 130;
+	default:
+		cli_error(1, "%s", ecl_engine_errmsg(e));
+		if (rc != ECL_ENOTFOUND && rc != ECL_ESTATE)
+			fprintf(stderr,
+				"ecl: run %s keeps its last checkpoint; resume it with: ecl --db %s "
+				"resume %s\n",
+				id, db, id);
+		return 1;
+	}
+}
+
+int cmd_run(cli *c)
+{
+	const ecl_workflow *wf;
+	ecl_engine *e = NULL;
+	progress p = {0};
+	char *inputs = NULL, err[1024], id[ECL_ID_MAX];
+	int rc;
+
+	if (c->nargs < 1)
+		return cli_error(2, "run: which workflow? (ecl list shows them)");
+	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, c->args[0]);
+	if (!wf)
+		return cli_error(2, "unknown workflow `%s` (ecl list shows the workflows)",
+				 c->args[0]);
+	if ((rc = build_inputs(c, wf, 1, &inputs)) != 0)
+		return rc;
+	if (ecl_workflow_check_inputs(wf, inputs, err, sizeof(err)) != ECL_OK) {
+		free(inputs);
+		return cli_error(2, "%s; usage: %s", err, wf->usage);
+	}
+	p.tty = isatty(STDERR_FILENO);
+	p.max_steps = wf->max_steps;
+	p.wf = wf;
+	c->opts.on_event = on_event;
+	c->opts.event_ctx = &p;
+	c->opts.interrupt = &interrupted;
+	if ((rc = cli_open(c, &e)) != 0) {
+		free(inputs);
+		return rc;
+	}
+	rc = ecl_run_start(e, wf, inputs, id);
+	free(inputs);
+	if (rc != ECL_OK) {
+		rc = cli_error(rc == ECL_EINPUT ? 2 : 1, "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		return rc;
+	}
+	printf("Workflow started: %s\n", id);
+	fflush(stdout);
+	rc = drive(c, e, id);
+	ecl_engine_close(e);
+	return rc;
+}
+
+int cmd_resume(cli *c)
+{
+	ecl_engine *e = NULL;
+	ecl_run_info *info = NULL;
+	const ecl_workflow *wf;
+	progress p = {0};
+	int rc;
+
+	if (c->nargs != 1)
+		return cli_error(2, "usage: ecl resume <run-id>");
+	p.tty = isatty(STDERR_FILENO);
+	c->opts.on_event = on_event;
+	c->opts.event_ctx = &p;
+	c->opts.interrupt = &interrupted;
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	if (ecl_run_info_get(e, c->args[0], &info) != ECL_OK) {
+		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		return rc;
+	}
+	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, info->workflow);
+	p.wf = wf;
+	p.max_steps = wf ? wf->max_steps : 0;
+	ecl_run_info_free(info);
+	if (!wf) {
+		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		return rc;
+	}
+	printf("Workflow resumed: %s\n", c->args[0]);
+	fflush(stdout);
+	rc = drive(c, e, c->args[0]);
+	ecl_engine_close(e);
+	return rc;
+}
+
+static void json_add_raw(cJSON *obj, const char *name, const char *text)
+{
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+
+	cJSON_AddItemToObject(obj, name, v ? v : cJSON_CreateNull());
+}
+
+static int status_json(const ecl_run_info *info)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return cli_error(1, "out of memory");
+	cJSON_AddStringToObject(o, "id", info->id);
+	cJSON_AddStringToObject(o, "workflow", info->workflow);
+	cJSON_AddStringToObject(o, "version", info->version ? info->version : "");
+	cJSON_AddStringToObject(o, "status", info->status);
+	if (info->step)
+		cJSON_AddStringToObject(o, "step", info->step);
+	else
+		cJSON_AddNullToObject(o, "step");
+	cJSON_AddNumberToObject(o, "step_count", info->step_count);
+	cJSON_AddNumberToObject(o, "attempt", info->attempt);
+	cJSON_AddNumberToObject(o, "revisions", info->revisions);
+	cJSON_AddNumberToObject(o, "revision_limit", info->revision_limit);
+	json_add_raw(o, "inputs", info->inputs);
+	json_add_raw(o, "output", info->output);
+	if (info->error)
+		cJSON_AddStringToObject(o, "error", info->error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	cJSON_AddNumberToObject(o, "created_ms", (double)info->created_ms);
+	cJSON_AddNumberToObject(o, "updated_ms", (double)info->updated_ms);
+	print_pretty(o);
+	cJSON_Delete(o);
+	return 0;
+}
+
+static void status_text(const ecl_run_info *info)
+{
+	const char *label = strcmp(info->status, "failed") == 0 ? "Failed step:" : "Current step:";
+
+	printf("Workflow ID:  %s\n", info->id);
+	printf("Workflow:     %s\n", info->workflow);
+	printf("Status:       %s\n", info->status);
+	if (info->step)
+		printf("%-13s %s\n", label, info->step);
+	if (info->revision_limit > 0)
+		printf("Revisions:    %d of at most %d\n", info->revisions, info->revision_limit);
+	printf("Steps:        %d\n", info->step_count);
+	if (info->output) {
+		printf("Output:\n");
+		print_json(info->output);
+	}
+	if (info->error)
+		printf("Error:        %s\n", info->error);
+}
+
+int cmd_status(cli *c)
+{
+	ecl_engine *e = NULL;
+	ecl_run_info *info = NULL;
+	const char *id = NULL, *format = "text";
+	int rc, i;
+
+	for (i = 0; i < c->nargs; i++) {
+		if (strcmp(c->args[i], "-o") == 0 || strcmp(c->args[i], "--output") == 0) {
+			if (i + 1 >= c->nargs)
+				return cli_error(2, "%s needs text or json", c->args[i]);
+			format = c->args[++i];
+			if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
+				return cli_error(2, "-o: `%s` is not text or json", format);
+		} else if (!id) {
+			id = c->args[i];
+		} else {
+			return cli_error(2, "status: unexpected argument `%s`", c->args[i]);
+		}
+	}
+	if (!id)
+		return cli_error(2, "usage: ecl status <run-id> [-o text|json]");
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	rc = ecl_run_info_get(e, id, &info);
+	if (rc != ECL_OK) {
+		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		return rc;
+	}
+	if (strcmp(format, "json") == 0)
+		rc = status_json(info);
+	else
+		status_text(info);
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+	return rc;
+}

@@ -1,0 +1,141 @@
+/*
+ * answer.c - from an LLM's answer text to a validated output. Models wrap JSON in code
+ * fences or prose; we find the object, then check every declared field against its type,
+ * so that a step's output slots only ever hold values of the declared types.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The most '{' positions tried when the object is buried in prose. */
+#define MAX_CANDIDATES 64
+
+static cJSON *parse_object(const char *s, size_t n)
+{
+	const char *end = NULL;
+	cJSON *json = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+
+	if (json && cJSON_IsObject(json))
+		return json;
+	cJSON_Delete(json);
+	return NULL;
+}
+
+/* The body of the first ``` fence, language tag skipped; NULL when there is none. */
+static const char *fence_body(const char *s, size_t n, size_t *body_len)
+{
+	const char *open = NULL, *close, *p, *end = s + n;
+
+	for (p = s; p + 3 <= end; p++)
+		if (memcmp(p, "```", 3) == 0) {
+			open = p + 3;
+			break;
+		}
+	if (!open)
+		return NULL;
+	while (open < end && *open != '\n')
+		open++; /* the language tag, if any */
+	for (close = open; close + 3 <= end; close++)
+		if (memcmp(close, "```", 3) == 0) {
+			*body_len = (size_t)(close - open);
+			return open;
+		}
+	return NULL;
+}
+
+static cJSON *find_object(const char *text, size_t len)
+{
+	const char *body, *p, *end = text + len;
+	size_t body_len = 0;
+	int tries = 0;
+	cJSON *json;
+
+	while (len && isspace((unsigned char)*text)) {
+		text++;
+		len--;
+	}
+	if ((json = parse_object(text, len)))
+		return json;
+	body = fence_body(text, len, &body_len);
+	if (body && (json = parse_object(body, body_len)))
+		return json;
+	for (p = text; p < end && tries < MAX_CANDIDATES; p++) {
+		if (*p != '{')
+			continue;
+		tries++;
+		if ((json = parse_object(p, (size_t)(end - p))))
+			return json;
+	}
+	return NULL;
+}
+
+static void excerpt(const char *text, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 4 < outlen && i < 60; i++)
+		out[o++] = (text[i] == '\n' || text[i] == '\t') ? ' ' : text[i];
+	if (i < len && o + 4 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *text, size_t len,
+		 cJSON **out, char *err, size_t errlen)
+{
+	cJSON *json, *result;
+	char what[160];
+	int i, rc = ECL_OK;
+
+	*out = NULL;
+	json = find_object(text, len);
+	if (!json) {
+		char ex[72];
+
+		excerpt(text, len, ex, sizeof(ex));
+		snprintf(err, errlen, "step `%s`: the answer holds no JSON object: \"%s\"", step->name,
+			 ex);
+		return ECL_EANSWER;
+	}
+	result = cJSON_CreateObject();
+	if (!result) {
+		cJSON_Delete(json);
+		return ECL_ENOMEM;
+	}
+	for (i = 0; i < step->noutputs && rc == ECL_OK; i++) {
+		const ecl_slot_def *def = &wf->slots[step->outputs[i]];
+		const cJSON *field = cJSON_GetObjectItemCaseSensitive(json, def->field);
+		value v = {0};
+		cJSON *copy;
+
+		if (!field || cJSON_IsNull(field)) {
+			if (def->required) {
+				snprintf(err, errlen, "step `%s`: field `%s` is missing from the answer",
+					 step->name, def->field);
+				rc = ECL_EANSWER;
+			}
+			continue;
+		}
+		snprintf(what, sizeof(what), "step `%s`: field `%s`", step->name, def->field);
+		rc = value_from_json(&v, def, field, what, err, errlen);
+		if (rc == ECL_OK) {
+			copy = value_to_json(&v, def);
+			if (!copy || !cJSON_AddItemToObject(result, def->field, copy)) {
+				cJSON_Delete(copy);
+				rc = ECL_ENOMEM;
+			}
+		}
+		value_clear(&v);
+	}
+	cJSON_Delete(json);
+	if (rc != ECL_OK) {
+		cJSON_Delete(result);
+		return rc;
+	}
+	*out = result;
+	return ECL_OK;
+}

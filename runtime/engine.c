@@ -1,0 +1,385 @@
+/*
+ * engine.c - the public entry points: opening an engine (store, provider, logger),
+ * starting runs, driving and resuming them, and reading their state back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->err, sizeof(e->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static unsigned long long random64(void)
+{
+	unsigned long long r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (unsigned long long)clock_mono_us() * 6364136223846793005ULL ^
+		    (unsigned long long)getpid();
+	return r;
+}
+
+int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
+{
+	ecl_engine *e;
+	llm_config cfg = {0};
+	char err[1024] = "";
+	int rc;
+
+	*out = NULL;
+	mem_init();
+	if (!o || !o->db_path) {
+		snprintf(errbuf, errlen, "no database path given");
+		return ECL_EUSAGE;
+	}
+	e = mem_calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(errbuf, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	e->log = o->log_stream;
+	e->log_format = o->log_format;
+	e->verbose = o->verbose;
+	e->on_event = o->on_event;
+	e->event_ctx = o->event_ctx;
+	e->interrupt = o->interrupt;
+	e->workflows = o->workflows;
+	e->nworkflows = o->nworkflows;
+	e->timeout_ms = o->timeout_ms;
+	e->local.ops = &drive_local_ops;
+	srand((unsigned)random64());
+	cfg.script_path = o->script_path;
+	cfg.call_log = o->call_log;
+	cfg.base_url = o->base_url;
+	cfg.model = o->model;
+	cfg.api_key = o->api_key;
+	cfg.timeout_ms = o->timeout_ms;
+	rc = llm_provider_new(o->provider ? o->provider : "offline", &cfg, &e->llm, err,
+			      sizeof(err));
+	if (rc == ECL_OK)
+		rc = store_sqlite_open(o->db_path, o->durability, &e->st, err, sizeof(err));
+	if (rc != ECL_OK) {
+		snprintf(errbuf, errlen, "%s", err);
+		ecl_engine_close(e);
+		return rc;
+	}
+	*out = e;
+	return ECL_OK;
+}
+
+void ecl_engine_close(ecl_engine *e)
+{
+	if (!e)
+		return;
+	if (e->llm)
+		e->llm->destroy(e->llm);
+	if (e->st)
+		e->st->ops->close(e->st);
+	mem_free(e);
+}
+
+const char *ecl_engine_errmsg(const ecl_engine *e)
+{
+	return e ? e->err : "no engine";
+}
+
+const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] && strcmp(list[i]->id, id) == 0)
+			return list[i];
+	return NULL;
+}
+
+/* Parse and check inputs into a fresh run; the canonical inputs (defaults filled) are
+ * returned as JSON text in *canon when canon is not NULL. */
+static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+			ecl_run **out, char **canon)
+{
+	cJSON *inputs = cJSON_Parse(inputs_json ? inputs_json : "{}");
+	ecl_run *run = NULL;
+	int rc, i;
+
+	*out = NULL;
+	if (!inputs)
+		return engine_fail(e, ECL_EINPUT, "the inputs are not valid JSON");
+	rc = run_new(e, wf, "", &run);
+	if (rc == ECL_OK)
+		rc = run_set_inputs(run, inputs);
+	cJSON_Delete(inputs);
+	if (rc == ECL_OK && canon) {
+		cJSON *obj = cJSON_CreateObject();
+
+		for (i = 0; obj && i < wf->nslots; i++) {
+			cJSON *v;
+
+			if (wf->slots[i].kind != ECL_SLOT_INPUT || !run->vals[i].set)
+				continue;
+			v = value_to_json(&run->vals[i], &wf->slots[i]);
+			if (!v || !cJSON_AddItemToObject(obj, wf->slots[i].name, v)) {
+				cJSON_Delete(v);
+				cJSON_Delete(obj);
+				obj = NULL;
+			}
+		}
+		*canon = obj ? cJSON_PrintUnformatted(obj) : NULL;
+		cJSON_Delete(obj);
+		if (!*canon)
+			rc = engine_fail(e, ECL_ENOMEM, "out of memory");
+	}
+	if (rc == ECL_ENOMEM && !e->err[0])
+		engine_fail(e, rc, "out of memory");
+	if (rc != ECL_OK) {
+		run_free(run);
+		return rc;
+	}
+	*out = run;
+	return ECL_OK;
+}
+
+int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, char *err,
+			      size_t errlen)
+{
+	ecl_engine e = {0};
+	ecl_run *run;
+	int rc;
+
+	mem_init();
+	rc = check_inputs(&e, wf, inputs_json, &run, NULL);
+	run_free(run);
+	snprintf(err, errlen, "%s", e.err);
+	return rc;
+}
+
+int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+		  char id_out[ECL_ID_MAX])
+{
+	store_run row = {0};
+	ecl_run *run;
+	char *canon = NULL;
+	int rc;
+
+	e->err[0] = '\0';
+	rc = check_inputs(e, wf, inputs_json, &run, &canon);
+	if (rc != ECL_OK)
+		return rc;
+	run_free(run);
+	snprintf(row.id, sizeof(row.id), "%012llx", random64() & 0xffffffffffffULL);
+	row.workflow = (char *)wf->id;
+	row.version = (char *)wf->version;
+	row.status = "running";
+	row.step = (char *)wf->steps[wf->start].name;
+	row.attempt = 1;
+	row.inputs = canon;
+	row.created_ms = clock_now_ms();
+	rc = e->st->ops->create_run(e->st, &row);
+	mem_free(canon);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	snprintf(id_out, ECL_ID_MAX, "%s", row.id);
+	snprintf(e->fresh_id, sizeof(e->fresh_id), "%s", row.id);
+	log_event(e, LOG_INFO, "started", "run", row.id, "workflow", wf->id, NULL);
+	return ECL_OK;
+}
+
+static int step_index(const ecl_workflow *wf, const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < wf->nsteps; i++)
+		if (strcmp(wf->steps[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static int restore_step(void *ctx, const store_step *s)
+{
+	ecl_run *run = ctx;
+	int step = step_index(run->wf, s->step), next = step_index(run->wf, s->next);
+	int rc = ECL_OK;
+
+	if (step < 0 || (s->next && next < 0))
+		return engine_fail(run->eng, ECL_ESTORE,
+				   "run %s: checkpoint %d names a step that workflow %s has not",
+				   run->id, s->seq, run->wf->id);
+	if (s->output) {
+		cJSON *out = cJSON_Parse(s->output);
+
+		rc = out ? run_apply_output(run, step, out)
+			 : engine_fail(run->eng, ECL_ESTORE, "run %s: checkpoint %d is damaged",
+				       run->id, s->seq);
+		cJSON_Delete(out);
+	}
+	if (rc == ECL_OK)
+		rc = run_apply(run, s->vars, 0);
+	if (next >= 0)
+		run->visits[next]++;
+	return rc;
+}
+
+int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out)
+{
+	const ecl_workflow *wf;
+	ecl_run *run = NULL;
+	cJSON *inputs;
+	int rc;
+
+	*out = NULL;
+	rc = e->st->ops->get_run(e->st, id, row);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	wf = ecl_workflow_find(e->workflows, e->nworkflows, row->workflow);
+	if (!wf)
+		return engine_fail(e, ECL_ENOTFOUND,
+				   "run %s uses workflow %s, which this program does not have", id,
+				   row->workflow);
+	rc = run_new(e, wf, id, &run);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "out of memory");
+	inputs = cJSON_Parse(row->inputs);
+	rc = inputs ? run_set_inputs(run, inputs)
+		    : engine_fail(e, ECL_ESTORE, "run %s: the stored inputs are damaged", id);
+	cJSON_Delete(inputs);
+	if (rc == ECL_OK)
+		rc = e->st->ops->list_steps(e->st, id, restore_step, run);
+	if (rc == ECL_ESTORE && !e->err[0])
+		engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	if (rc == ECL_OK) {
+		run->seq = row->seq;
+		run->attempt = row->attempt;
+		run->state = row->step ? step_index(wf, row->step) : wf->start;
+		if (run->state < 0)
+			rc = engine_fail(e, ECL_ESTORE, "run %s is at step `%s`, which %s has not",
+					 id, row->step, wf->id);
+	}
+	if (rc != ECL_OK) {
+		run_free(run);
+		return rc;
+	}
+	*out = run;
+	return ECL_OK;
+}
+
+int ecl_run_drive(ecl_engine *e, const char *run_id)
+{
+	store_run row = {0};
+	ecl_run *run = NULL;
+	int rc, fresh;
+
+	e->err[0] = '\0';
+	e->stop_requested = 0;
+	fresh = strcmp(e->fresh_id, run_id) == 0;
+	e->fresh_id[0] = '\0';
+	rc = run_load(e, run_id, &row, &run);
+	if (rc != ECL_OK)
+		goto out;
+	if (strcmp(row.status, "completed") == 0 || strcmp(row.status, "failed") == 0) {
+		rc = engine_fail(e, ECL_ESTATE, "run %s has %s; there is nothing to resume", run_id,
+				 row.status);
+		goto out;
+	}
+	if (strcmp(row.version, run->wf->version) != 0) {
+		rc = engine_fail(e, ECL_ESTATE,
+				 "run %s was started with version %s of %s, and this program has "
+				 "version %s",
+				 run_id, row.version, run->wf->id, run->wf->version);
+		goto out;
+	}
+	if (!fresh) {
+		/* The recorded attempt may have been cut off halfway: this is the next one. */
+		run->attempt = row.attempt + 1;
+		rc = e->st->ops->set_status(e->st, run_id, "running", run->attempt, NULL,
+					    clock_now_ms());
+		if (rc != ECL_OK) {
+			rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+			goto out;
+		}
+		log_event(e, LOG_INFO, "resumed", "run", run_id, "step",
+			  run->wf->steps[run->state].name, NULL);
+	}
+	rc = drive_run(&e->local, run);
+out:
+	run_free(run);
+	store_run_clear(&row);
+	return rc;
+}
+
+int ecl_run_info_get(ecl_engine *e, const char *run_id, ecl_run_info **out)
+{
+	store_run row = {0};
+	ecl_run *run = NULL;
+	ecl_run_info *info;
+	int rc, i;
+
+	*out = NULL;
+	e->err[0] = '\0';
+	rc = run_load(e, run_id, &row, &run);
+	if (rc != ECL_OK && !row.workflow)
+		return rc;
+	info = mem_calloc(1, sizeof(*info));
+	if (!info) {
+		run_free(run);
+		store_run_clear(&row);
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	}
+	info->id = mem_strdup(row.id);
+	info->workflow = row.workflow;
+	info->version = row.version;
+	info->status = row.status;
+	info->step = row.step;
+	info->output = row.output;
+	info->error = row.error;
+	info->inputs = row.inputs;
+	info->step_count = row.seq;
+	info->attempt = row.attempt;
+	info->created_ms = row.created_ms;
+	info->updated_ms = row.updated_ms;
+	if (run) {
+		for (i = 0; i < run->wf->nsteps; i++) {
+			const ecl_step_def *s = &run->wf->steps[i];
+
+			if (s->limit > 0 && s->counter >= 0) {
+				info->revisions = (int)run->vals[s->counter].i;
+				info->revision_limit = s->limit;
+				info->revision_label = s->counter_label;
+				break;
+			}
+		}
+	}
+	run_free(run);
+	if (!info->id) {
+		ecl_run_info_free(info);
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	}
+	*out = info;
+	return ECL_OK;
+}
+
+void ecl_run_info_free(ecl_run_info *info)
+{
+	if (!info)
+		return;
+	mem_free(info->id);
+	mem_free(info->workflow);
+	mem_free(info->version);
+	mem_free(info->status);
+	mem_free(info->step);
+	mem_free(info->output);
+	mem_free(info->error);
+	mem_free(info->inputs);
+	mem_free(info);
+}

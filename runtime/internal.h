@@ -1,0 +1,145 @@
+/*
+ * internal.h - what the runtime's modules share and nobody else sees: the engine and run
+ * structures, slot values, the allocator seam and the logger.
+ */
+#ifndef ECL_INTERNAL_H
+#define ECL_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "driver.h"
+#include "ecl.h"
+#include "provider.h"
+#include "store.h"
+
+/* ---- allocator seam (mem.c): every allocation of the runtime goes through these ---------- */
+
+void *mem_alloc(size_t n);
+void *mem_calloc(size_t count, size_t size);
+void *mem_realloc(void *p, size_t n);
+void mem_free(void *p);
+char *mem_strdup(const char *s);
+char *mem_strndup(const char *s, size_t n);
+/* Route cJSON's allocations through the seam; called once by ecl_engine_open. */
+void mem_init(void);
+
+/* ---- a growable byte buffer (buf.c) ------------------------------------------------------- */
+
+typedef struct buf {
+	char *data; /* NUL-terminated once anything was appended */
+	size_t len;
+	size_t cap;
+	int oom;    /* an append failed; the content is incomplete */
+} buf;
+
+void buf_append(buf *b, const char *s, size_t n);
+void buf_puts(buf *b, const char *s);
+void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string literal, quotes included. */
+void buf_json_str(buf *b, const char *s, size_t n);
+void buf_free(buf *b);
+
+/* ---- slot values (value.c) ---------------------------------------------------------------- */
+
+typedef struct value {
+	int set;     /* has been given a value */
+	long long i; /* INT, BOOL */
+	double f;    /* FLOAT */
+	char *s;     /* STRING, ENUM: the text; LIST: the items as a JSON array text */
+	size_t n;    /* length of s */
+} value;
+
+/* Set *v from a JSON value of the slot's type; ECL_EANSWER with a message naming `what` when
+ * it does not fit (wrong type, not a choice, out of range). */
+int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const char *what,
+		    char *err, size_t errlen);
+/* The value as a new JSON node (NULL on allocation failure). */
+cJSON *value_to_json(const value *v, const ecl_slot_def *def);
+/* Append the value as template text (strings raw, numbers in decimal). */
+void value_render(const value *v, const ecl_slot_def *def, buf *out);
+void value_clear(value *v);
+
+/* ---- the logger (log.c) ------------------------------------------------------------------- */
+
+typedef enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level;
+
+/* Log one event: msg, then key/value pairs (const char *key, const char *value) ended by a
+ * NULL key. Values are strings; NULL values are left out. */
+void log_event(ecl_engine *e, log_level level, const char *msg, ...);
+
+/* ---- the engine and runs ------------------------------------------------------------------ */
+
+struct ecl_engine {
+	store *st;
+	llm_provider *llm;
+	driver local;             /* the local driver (store + provider) */
+	FILE *log;
+	ecl_log_format log_format;
+	int verbose;
+	ecl_event_fn on_event;
+	void *event_ctx;
+	const ecl_workflow *const *workflows;
+	size_t nworkflows;
+	long timeout_ms;
+	volatile sig_atomic_t *interrupt; /* set non-zero (by a signal handler) to stop at the next chance */
+	int stop_requested;       /* an event callback asked to stop after the current transition */
+	char fresh_id[ECL_ID_MAX]; /* the run this engine created and has not driven yet */
+	char err[1024];
+};
+
+/* Record the engine's failure detail; returns code. */
+int engine_fail(ecl_engine *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* What the step function chose. */
+typedef enum trans_kind { T_NONE = 0, T_GOTO, T_DONE, T_FAIL } trans_kind;
+
+struct ecl_run {
+	ecl_engine *eng;
+	const ecl_workflow *wf;
+	char id[ECL_ID_MAX];
+	int state;        /* the current step */
+	int seq;          /* checkpoints committed */
+	int attempt;      /* attempt of the current step */
+	value *vals;      /* one per slot */
+	unsigned char *dirty; /* slots changed by the current transition */
+	int *visits;      /* times each step was entered */
+	cJSON *answer;    /* the validated output for the current step, once obtained */
+	trans_kind t;     /* the transition the step function chose */
+	int t_next;       /* T_GOTO: the next step */
+	char *t_output;   /* T_DONE: the result as JSON text */
+	char *t_error;    /* T_FAIL: the rendered message */
+};
+
+/* Create an in-memory run of wf with fresh slots (initial values applied). */
+int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out);
+void run_free(ecl_run *run);
+/* Set the input slots from a JSON object, checking required inputs and types. */
+int run_set_inputs(ecl_run *run, const cJSON *inputs);
+/* Apply a JSON object of "slot name": value to the slots (restoring a checkpoint). */
+int run_apply(ecl_run *run, const char *json, int mark_dirty);
+/* Apply a step's output object to that step's output slots. */
+int run_apply_output(ecl_run *run, int step, const cJSON *output);
+/* The JSON object of dirty variable and counter slots (caller frees), or NULL on OOM. */
+char *run_dirty_vars(ecl_run *run);
+/* Render a template with the run's slots. */
+void run_render(const ecl_run *run, const ecl_template *tpl, buf *out);
+/* Load a run and its checkpoints from the store into memory. */
+int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out);
+
+/* ---- answers (answer.c) ------------------------------------------------------------------- */
+
+/* Find the JSON object in an LLM's answer text (bare, in a code fence, or inside prose) and
+ * validate it against the step's output fields. On success *out holds exactly those fields
+ * (caller frees with cJSON_Delete). On failure returns ECL_EANSWER with a message naming the
+ * step, the field and the value at fault. */
+int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *text, size_t len,
+		 cJSON **out, char *err, size_t errlen);
+
+/* Milliseconds since the Unix epoch, and a monotonic clock in microseconds. */
+long long clock_now_ms(void);
+long long clock_mono_us(void);
+
+#endif /* ECL_INTERNAL_H */

@@ -1,0 +1,96 @@
+/*
+ * provider.h - the LLM provider seam: how the driver asks a model for an answer.
+ *
+ * A provider turns one request (a system and a user prompt for a step of a run) into the
+ * model's answer text. It knows nothing of runs, stores or schemas beyond what the request
+ * carries; the driver validates the text, retries and repairs. Backends: offline
+ * (deterministic, no network), scripted (answers from a JSON file), and over libcurl openai
+ * (any OpenAI-compatible /v1/chat/completions endpoint), anthropic (the Messages API) and
+ * ollama (a local Ollama server).
+ */
+#ifndef ECL_PROVIDER_H
+#define ECL_PROVIDER_H
+
+#include <stddef.h>
+
+#include "ecl.h"
+
+/* One message of a conversation sent to the model. */
+typedef struct llm_message {
+	const char *role; /* "user" or "assistant" */
+	const char *text; /* NUL-terminated */
+} llm_message;
+
+/* What the driver asks. Every pointer is borrowed for the duration of the call. */
+typedef struct llm_request {
+	const char *run_id;
+	const ecl_workflow *wf;
+	const ecl_step_def *step; /* the step asking; its outputs describe the expected answer */
+	int attempt;              /* attempt of the step, from 1 (a resumed step counts again) */
+	int visit;                /* times the step has been entered in the run, this one included */
+	int call;                 /* calls made for this visit before this one (retries, repairs) */
+	int repair;               /* 0 for the first ask, n for the n-th repair prompt */
+	const char *system;       /* system prompt, or NULL */
+	const llm_message *messages; /* the user prompt, then for repairs: answer, repair prompt... */
+	int nmessages;
+	const char *model;        /* NULL: the provider's default */
+	double temperature;       /* < 0: the provider's default */
+	int max_tokens;           /* 0: the provider's default */
+	long timeout_ms;          /* total time allowed for the call; 0: the provider's default */
+} llm_request;
+
+/* Why a call failed, so the driver knows whether to retry it. */
+typedef enum llm_fault {
+	LLM_FAULT_NONE = 0,
+	LLM_FAULT_TRANSIENT = 1, /* timeout, connection error, 429, 5xx: worth retrying */
+	LLM_FAULT_PERMANENT = 2  /* any other failure (401, 400, a malformed body): retrying won't help */
+} llm_fault;
+
+/* What the provider answers. The caller zero-initialises it and frees text with free(). */
+typedef struct llm_response {
+	char *text;            /* the model's answer text (malloc'd, NUL-terminated) on success */
+	size_t len;
+	long long tokens_in;   /* prompt tokens the provider reported, or 0 */
+	long long tokens_out;  /* completion tokens the provider reported, or 0 */
+	long http_status;      /* HTTP providers: the response status, else 0 */
+	long retry_after_ms;   /* the server's Retry-After, in ms, or -1 when none was given */
+	llm_fault fault;       /* on failure: whether to retry */
+	char error[512];       /* on failure: a one-line reason, with the provider's own message */
+} llm_response;
+
+typedef struct llm_provider llm_provider;
+
+/* A provider is a struct of function pointers followed by the backend's own state. */
+struct llm_provider {
+	const char *name; /* "offline", "scripted", "openai" */
+	/* Ask for one answer. Returns ECL_OK with res->text set, or ECL_EPROVIDER with res->fault
+	 * and res->error set, or ECL_ENOMEM. */
+	int (*complete)(llm_provider *p, const llm_request *req, llm_response *res);
+	/* Free the provider and everything it owns. */
+	void (*destroy)(llm_provider *p);
+};
+
+/* Settings for the backends; zero-initialise, set what you need. Borrowed during _new. */
+typedef struct llm_config {
+	const char *script_path; /* scripted: the JSON file of answers */
+	const char *call_log;    /* scripted: append one line per call ("<run> <step> <visit> <call>") */
+	const char *base_url;    /* openai: e.g. "https://api.openai.com/v1" */
+	const char *model;       /* openai: the default model */
+	const char *api_key;     /* openai: the bearer token, or NULL for none */
+	long timeout_ms;         /* default per-call time limit; 0 for 120 s */
+	long connect_timeout_ms; /* time limit to connect; 0 for 10 s */
+} llm_config;
+
+/* Create a provider by name. On failure returns ECL_EUSAGE (unknown name, missing setting),
+ * ECL_EIO (unreadable script) or ECL_ENOMEM, with the reason in err. Free with ->destroy. */
+int llm_provider_new(const char *name, const llm_config *cfg, llm_provider **out, char *err,
+		     size_t errlen);
+
+/* The backends, for llm_provider_new and for tests. Same contract as llm_provider_new. */
+int llm_offline_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+int llm_scripted_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+int llm_openai_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+int llm_anthropic_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+int llm_ollama_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+
+#endif /* ECL_PROVIDER_H */

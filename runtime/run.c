@@ -1,0 +1,465 @@
+/*
+ * run.c - a run in memory: its slots, visit counters and the transition its step function
+ * chose, and the ecl_run_* calls that generated step functions make.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out)
+{
+	ecl_run *run = mem_calloc(1, sizeof(*run));
+	int i;
+
+	*out = NULL;
+	if (!run)
+		return ECL_ENOMEM;
+	run->eng = e;
+	run->wf = wf;
+	snprintf(run->id, sizeof(run->id), "%s", id);
+	run->state = wf->start;
+	run->attempt = 1;
+	run->vals = mem_calloc((size_t)wf->nslots, sizeof(*run->vals));
+	run->dirty = mem_calloc((size_t)wf->nslots, 1);
+	run->visits = mem_calloc((size_t)wf->nsteps, sizeof(*run->visits));
+	if (!run->vals || !run->dirty || !run->visits) {
+		run_free(run);
+		return ECL_ENOMEM;
+	}
+	for (i = 0; i < wf->nslots; i++) {
+		const ecl_slot_def *def = &wf->slots[i];
+		cJSON *json;
+		char err[256];
+		int rc;
+
+		if (!def->initial || def->kind == ECL_SLOT_INPUT)
+			continue;
+		json = cJSON_Parse(def->initial);
+		rc = json ? value_from_json(&run->vals[i], def, json, def->name, err, sizeof(err))
+			  : ECL_ENOMEM;
+		cJSON_Delete(json);
+		if (rc != ECL_OK) {
+			run_free(run);
+			return rc == ECL_ENOMEM ? rc : ECL_EUSAGE;
+		}
+	}
+	run->visits[wf->start] = 1;
+	*out = run;
+	return ECL_OK;
+}
+
+void run_free(ecl_run *run)
+{
+	int i;
+
+	if (!run)
+		return;
+	if (run->vals)
+		for (i = 0; i < run->wf->nslots; i++)
+			value_clear(&run->vals[i]);
+	mem_free(run->vals);
+	mem_free(run->dirty);
+	mem_free(run->visits);
+	cJSON_Delete(run->answer);
+	mem_free(run->t_output);
+	mem_free(run->t_error);
+	mem_free(run);
+}
+
+static const char *type_name(const ecl_slot_def *def)
+{
+	switch (def->type) {
+	case ECL_T_STRING: return "string";
+	case ECL_T_INT: return "int";
+	case ECL_T_FLOAT: return "float";
+	case ECL_T_BOOL: return "bool";
+	case ECL_T_ENUM: return "enum";
+	case ECL_T_LIST: return "list";
+	}
+	return "value";
+}
+
+int run_set_inputs(ecl_run *run, const cJSON *inputs)
+{
+	ecl_engine *e = run->eng;
+	const ecl_workflow *wf = run->wf;
+	const cJSON *item;
+	char what[128];
+	int i, rc;
+
+	if (!cJSON_IsObject(inputs))
+		return engine_fail(e, ECL_EINPUT, "the inputs must be a JSON object");
+	cJSON_ArrayForEach(item, inputs) {
+		for (i = 0; i < wf->nslots; i++)
+			if (wf->slots[i].kind == ECL_SLOT_INPUT &&
+			    strcmp(wf->slots[i].name, item->string) == 0)
+				break;
+		if (i == wf->nslots)
+			return engine_fail(e, ECL_EINPUT, "workflow %s has no input `%s`", wf->id,
+					   item->string);
+	}
+	for (i = 0; i < wf->nslots; i++) {
+		const ecl_slot_def *def = &wf->slots[i];
+		cJSON *dflt = NULL;
+
+		if (def->kind != ECL_SLOT_INPUT)
+			continue;
+		item = cJSON_GetObjectItemCaseSensitive(inputs, def->name);
+		if (!item && def->initial)
+			item = dflt = cJSON_Parse(def->initial);
+		if (!item) {
+			if (def->required)
+				return engine_fail(e, ECL_EINPUT,
+						   "missing required input `%s` (%s) of workflow %s",
+						   def->name, type_name(def), wf->id);
+			continue;
+		}
+		snprintf(what, sizeof(what), "input `%s`", def->name);
+		rc = value_from_json(&run->vals[i], def, item, what, e->err, sizeof(e->err));
+		cJSON_Delete(dflt);
+		if (rc == ECL_EANSWER)
+			return ECL_EINPUT;
+		if (rc != ECL_OK)
+			return engine_fail(e, rc, "out of memory reading the inputs");
+	}
+	return ECL_OK;
+}
+
+static int slot_by_name(const ecl_workflow *wf, const char *name)
+{
+	int i;
+
+	for (i = 0; i < wf->nslots; i++)
+		if (strcmp(wf->slots[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int run_apply(ecl_run *run, const char *json, int mark_dirty)
+{
+	cJSON *obj, *item;
+	char err[256];
+	int rc = ECL_OK;
+
+	if (!json)
+		return ECL_OK;
+	obj = cJSON_Parse(json);
+	if (!obj || !cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
+		return engine_fail(run->eng, ECL_ESTORE, "run %s: a stored checkpoint is not JSON",
+				   run->id);
+	}
+	cJSON_ArrayForEach(item, obj) {
+		int slot = slot_by_name(run->wf, item->string);
+
+		if (slot < 0) {
+			rc = engine_fail(run->eng, ECL_ESTORE,
+					 "run %s: a checkpoint names `%s`, which workflow %s has not",
+					 run->id, item->string, run->wf->id);
+			break;
+		}
+		rc = value_from_json(&run->vals[slot], &run->wf->slots[slot], item, item->string,
+				     err, sizeof(err));
+		if (rc != ECL_OK) {
+			rc = engine_fail(run->eng, rc == ECL_ENOMEM ? rc : ECL_ESTORE,
+					 "run %s: checkpoint value %s", run->id, err);
+			break;
+		}
+		if (mark_dirty)
+			run->dirty[slot] = 1;
+	}
+	cJSON_Delete(obj);
+	return rc;
+}
+
+int run_apply_output(ecl_run *run, int step, const cJSON *output)
+{
+	const ecl_step_def *def = &run->wf->steps[step];
+	char err[256];
+	int i, rc;
+
+	for (i = 0; i < def->noutputs; i++) {
+		int slot = def->outputs[i];
+		const ecl_slot_def *sd = &run->wf->slots[slot];
+		const cJSON *item = cJSON_GetObjectItemCaseSensitive(output, sd->field);
+
+		if (!item) {
+			value_clear(&run->vals[slot]);
+			continue;
+		}
+		rc = value_from_json(&run->vals[slot], sd, item, sd->name, err, sizeof(err));
+		if (rc != ECL_OK)
+			return engine_fail(run->eng, rc == ECL_ENOMEM ? rc : ECL_ESTORE,
+					   "run %s: stored output %s", run->id, err);
+	}
+	return ECL_OK;
+}
+
+char *run_dirty_vars(ecl_run *run)
+{
+	const ecl_workflow *wf = run->wf;
+	buf b = {0};
+	int i, first = 1;
+
+	buf_append(&b, "{", 1);
+	for (i = 0; i < wf->nslots; i++) {
+		const ecl_slot_def *def = &wf->slots[i];
+		const value *v = &run->vals[i];
+
+		if (!run->dirty[i] || (def->kind != ECL_SLOT_VAR && def->kind != ECL_SLOT_COUNTER))
+			continue;
+		if (!first)
+			buf_append(&b, ",", 1);
+		first = 0;
+		buf_json_str(&b, def->name, strlen(def->name));
+		buf_append(&b, ":", 1);
+		switch (def->type) {
+		case ECL_T_STRING:
+		case ECL_T_ENUM:
+			buf_json_str(&b, v->s ? v->s : "", v->n);
+			break;
+		case ECL_T_LIST:
+			buf_puts(&b, v->s ? v->s : "[]");
+			break;
+		default:
+			value_render(v, def, &b);
+		}
+	}
+	buf_append(&b, "}", 1);
+	if (b.oom) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+void run_render(const ecl_run *run, const ecl_template *tpl, buf *out)
+{
+	int i;
+
+	for (i = 0; i < tpl->nparts; i++) {
+		const ecl_tpl_part *p = &tpl->parts[i];
+
+		if (p->slot < 0)
+			buf_append(out, p->text, p->len);
+		else
+			value_render(&run->vals[p->slot], &run->wf->slots[p->slot], out);
+	}
+}
+
+/* ---- the calls generated step functions make ---------------------------------------------- */
+
+int ecl_run_state(const ecl_run *run)
+{
+	return run->state;
+}
+
+int ecl_run_llm(ecl_run *run)
+{
+	int rc;
+
+	if (!run->answer)
+		return ECL_PENDING;
+	rc = run_apply_output(run, run->state, run->answer);
+	if (rc == ECL_OK) {
+		const ecl_step_def *def = &run->wf->steps[run->state];
+		int i;
+
+		for (i = 0; i < def->noutputs; i++)
+			run->dirty[def->outputs[i]] = 1;
+	}
+	return rc;
+}
+
+int ecl_run_goto(ecl_run *run, int step)
+{
+	const ecl_step_def *def = &run->wf->steps[step];
+
+	run->t = T_GOTO;
+	run->t_next = step;
+	run->visits[step]++;
+	if (def->counter >= 0) {
+		run->vals[def->counter].i = run->visits[step];
+		run->vals[def->counter].set = 1;
+		run->dirty[def->counter] = 1;
+	}
+	return ECL_OK;
+}
+
+int ecl_run_done(ecl_run *run, const ecl_field_ref *fields, int n)
+{
+	buf b = {0};
+	int i;
+
+	if (n == 1 && !fields[0].name) {
+		cJSON *json = value_to_json(&run->vals[fields[0].slot], &run->wf->slots[fields[0].slot]);
+		char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+
+		cJSON_Delete(json);
+		if (!text)
+			return ECL_ENOMEM;
+		buf_puts(&b, text);
+		cJSON_free(text);
+	} else if (n == 0) {
+		buf_puts(&b, "null");
+	} else {
+		buf_append(&b, "{", 1);
+		for (i = 0; i < n; i++) {
+			cJSON *json = value_to_json(&run->vals[fields[i].slot],
+						    &run->wf->slots[fields[i].slot]);
+			char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+
+			cJSON_Delete(json);
+			if (!text) {
+				buf_free(&b);
+				return ECL_ENOMEM;
+			}
+			if (i)
+				buf_append(&b, ",", 1);
+			buf_json_str(&b, fields[i].name, strlen(fields[i].name));
+			buf_append(&b, ":", 1);
+			buf_puts(&b, text);
+			cJSON_free(text);
+		}
+		buf_append(&b, "}", 1);
+	}
+	if (b.oom) {
+		buf_free(&b);
+		return ECL_ENOMEM;
+	}
+	mem_free(run->t_output);
+	run->t_output = b.data;
+	run->t = T_DONE;
+	return ECL_OK;
+}
+
+int ecl_run_fail(ecl_run *run, const ecl_template *message)
+{
+	buf b = {0};
+
+	if (message)
+		run_render(run, message, &b);
+	else
+		buf_printf(&b, "no transition of step `%s` matched", run->wf->steps[run->state].name);
+	if (b.oom) {
+		buf_free(&b);
+		return ECL_ENOMEM;
+	}
+	mem_free(run->t_error);
+	run->t_error = b.data;
+	run->t = T_FAIL;
+	return ECL_OK;
+}
+
+int ecl_run_visits(const ecl_run *run, int step)
+{
+	return run->visits[step];
+}
+
+const char *ecl_run_str(const ecl_run *run, int slot)
+{
+	return run->vals[slot].s ? run->vals[slot].s : "";
+}
+
+long long ecl_run_int(const ecl_run *run, int slot)
+{
+	return run->vals[slot].i;
+}
+
+double ecl_run_float(const ecl_run *run, int slot)
+{
+	return run->wf->slots[slot].type == ECL_T_INT ? (double)run->vals[slot].i
+						      : run->vals[slot].f;
+}
+
+int ecl_run_bool(const ecl_run *run, int slot)
+{
+	return run->vals[slot].i != 0;
+}
+
+long long ecl_run_len(const ecl_run *run, int slot)
+{
+	const value *v = &run->vals[slot];
+	long long n = 0;
+	size_t i;
+
+	if (!v->s)
+		return 0;
+	if (run->wf->slots[slot].type == ECL_T_LIST) {
+		cJSON *json = cJSON_Parse(v->s);
+
+		n = cJSON_GetArraySize(json);
+		cJSON_Delete(json);
+		return n;
+	}
+	for (i = 0; i < v->n; i++)
+		if (((unsigned char)v->s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+int ecl_run_copy(ecl_run *run, int dst, int src)
+{
+	value *d = &run->vals[dst];
+	const value *s = &run->vals[src];
+
+	if (s->s) {
+		char *copy = mem_strndup(s->s, s->n);
+
+		if (!copy)
+			return ECL_ENOMEM;
+		mem_free(d->s);
+		d->s = copy;
+		d->n = s->n;
+	} else {
+		mem_free(d->s);
+		d->s = NULL;
+		d->n = 0;
+	}
+	d->i = s->i;
+	d->f = s->f;
+	d->set = s->set;
+	run->dirty[dst] = 1;
+	return ECL_OK;
+}
+
+int ecl_run_set_str(ecl_run *run, int slot, const char *text)
+{
+	char *copy = mem_strdup(text);
+
+	if (!copy)
+		return ECL_ENOMEM;
+	mem_free(run->vals[slot].s);
+	run->vals[slot].s = copy;
+	run->vals[slot].n = strlen(copy);
+	run->vals[slot].set = 1;
+	run->dirty[slot] = 1;
+	return ECL_OK;
+}
+
+int ecl_run_set_int(ecl_run *run, int slot, long long v)
+{
+	run->vals[slot].i = v;
+	run->vals[slot].set = 1;
+	run->dirty[slot] = 1;
+	return ECL_OK;
+}
+
+int ecl_run_set_float(ecl_run *run, int slot, double v)
+{
+	run->vals[slot].f = v;
+	run->vals[slot].set = 1;
+	run->dirty[slot] = 1;
+	return ECL_OK;
+}
+
+int ecl_run_set_bool(ecl_run *run, int slot, int v)
+{
+	return ecl_run_set_int(run, slot, v != 0);
+}
+
+int ecl_str_eq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}

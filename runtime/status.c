@@ -1,0 +1,26 @@
+/*
+ * status.c - the text of each result code. A switch without default, so the compiler
+ * names any code that was added to ecl_status without a text here.
+ */
+#include "ecl.h"
+
+const char *ecl_strerror(int status)
+{
+	switch ((ecl_status)status) {
+	case ECL_OK: return "success";
+	case ECL_PENDING: return "waiting for an answer";
+	case ECL_ENOMEM: return "out of memory";
+	case ECL_EUSAGE: return "invalid argument";
+	case ECL_EINPUT: return "invalid workflow input";
+	case ECL_ENOTFOUND: return "not found";
+	case ECL_ESTORE: return "store error";
+	case ECL_EPROVIDER: return "LLM provider error";
+	case ECL_EANSWER: return "LLM answer does not match the step's output type";
+	case ECL_EBOUND: return "run exceeded its step bound";
+	case ECL_ESTATE: return "the run's status does not allow this";
+	case ECL_EFAILED: return "workflow failed";
+	case ECL_EIO: return "I/O error";
+	case ECL_EINTERRUPTED: return "run interrupted";
+	}
+	return "unknown status";
+}

@@ -1,0 +1,175 @@
+/*
+ * value.c - the values held in a run's slots: conversion from and to JSON, with the type
+ * checks of the slot's declaration, and rendering into prompt templates.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* A short, printable rendering of a JSON value for error messages. */
+static void describe(const cJSON *json, char *out, size_t outlen)
+{
+	char *text = cJSON_PrintUnformatted(json);
+
+	if (!text) {
+		snprintf(out, outlen, "(a value)");
+		return;
+	}
+	if (strlen(text) > 60)
+		snprintf(out, outlen, "%.57s...", text);
+	else
+		snprintf(out, outlen, "%s", text);
+	cJSON_free(text);
+}
+
+static int mismatch(const cJSON *json, const char *what, const char *expected, char *err,
+		    size_t errlen)
+{
+	char got[64];
+
+	describe(json, got, sizeof(got));
+	snprintf(err, errlen, "%s: expected %s, got %s", what, expected, got);
+	return ECL_EANSWER;
+}
+
+static int set_text(value *v, const char *s, size_t n)
+{
+	char *copy = mem_strndup(s, n);
+
+	if (!copy)
+		return ECL_ENOMEM;
+	mem_free(v->s);
+	v->s = copy;
+	v->n = n;
+	v->set = 1;
+	return ECL_OK;
+}
+
+static int from_enum(value *v, const ecl_slot_def *def, const cJSON *json, const char *what,
+		     char *err, size_t errlen)
+{
+	char expected[256];
+	size_t used = 0;
+	int i;
+
+	if (cJSON_IsString(json)) {
+		for (i = 0; i < def->nchoices; i++)
+			if (strcmp(json->valuestring, def->choices[i]) == 0)
+				return set_text(v, json->valuestring, strlen(json->valuestring));
+	}
+	used = (size_t)snprintf(expected, sizeof(expected), "one of");
+	for (i = 0; i < def->nchoices && used < sizeof(expected); i++)
+		used += (size_t)snprintf(expected + used, sizeof(expected) - used, "%s \"%s\"",
+					 i ? "," : "", def->choices[i]);
+	return mismatch(json, what, expected, err, errlen);
+}
+
+static int from_list(value *v, const cJSON *json, const char *what, char *err, size_t errlen)
+{
+	const cJSON *item;
+	char *text;
+	int rc;
+
+	if (!cJSON_IsArray(json))
+		return mismatch(json, what, "a list of strings", err, errlen);
+	cJSON_ArrayForEach(item, json)
+		if (!cJSON_IsString(item))
+			return mismatch(item, what, "a string in the list", err, errlen);
+	text = cJSON_PrintUnformatted(json);
+	if (!text)
+		return ECL_ENOMEM;
+	rc = set_text(v, text, strlen(text));
+	cJSON_free(text);
+	return rc;
+}
+
+int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const char *what,
+		    char *err, size_t errlen)
+{
+	double d;
+
+	switch (def->type) {
+	case ECL_T_STRING:
+		if (!cJSON_IsString(json))
+			return mismatch(json, what, "a string", err, errlen);
+		return set_text(v, json->valuestring, strlen(json->valuestring));
+	case ECL_T_INT:
+		d = json->valuedouble;
+		if (!cJSON_IsNumber(json) || d != floor(d) || fabs(d) > 9007199254740992.0)
+			return mismatch(json, what, "an integer", err, errlen);
+		if (def->has_range && (d < (double)def->min || d > (double)def->max)) {
+			char expected[96];
+
+			snprintf(expected, sizeof(expected), "an integer in %lld..%lld", def->min,
+				 def->max);
+			return mismatch(json, what, expected, err, errlen);
+		}
+		v->i = (long long)d;
+		v->set = 1;
+		return ECL_OK;
+	case ECL_T_FLOAT:
+		if (!cJSON_IsNumber(json))
+			return mismatch(json, what, "a number", err, errlen);
+		v->f = json->valuedouble;
+		v->set = 1;
+		return ECL_OK;
+	case ECL_T_BOOL:
+		if (!cJSON_IsBool(json))
+			return mismatch(json, what, "true or false", err, errlen);
+		v->i = cJSON_IsTrue(json);
+		v->set = 1;
+		return ECL_OK;
+	case ECL_T_ENUM:
+		return from_enum(v, def, json, what, err, errlen);
+	case ECL_T_LIST:
+		return from_list(v, json, what, err, errlen);
+	}
+	return mismatch(json, what, "a value of a known type", err, errlen);
+}
+
+cJSON *value_to_json(const value *v, const ecl_slot_def *def)
+{
+	switch (def->type) {
+	case ECL_T_STRING:
+	case ECL_T_ENUM:
+		return cJSON_CreateString(v->s ? v->s : "");
+	case ECL_T_INT:
+		return cJSON_CreateNumber((double)v->i);
+	case ECL_T_FLOAT:
+		return cJSON_CreateNumber(v->f);
+	case ECL_T_BOOL:
+		return cJSON_CreateBool(v->i != 0);
+	case ECL_T_LIST:
+		return v->s ? cJSON_Parse(v->s) : cJSON_CreateArray();
+	}
+	return NULL;
+}
+
+void value_render(const value *v, const ecl_slot_def *def, buf *out)
+{
+	switch (def->type) {
+	case ECL_T_STRING:
+	case ECL_T_ENUM:
+	case ECL_T_LIST:
+		if (v->s)
+			buf_append(out, v->s, v->n);
+		return;
+	case ECL_T_INT:
+		buf_printf(out, "%lld", v->i);
+		return;
+	case ECL_T_FLOAT:
+		buf_printf(out, "%.15g", v->f);
+		return;
+	case ECL_T_BOOL:
+		buf_puts(out, v->i ? "true" : "false");
+		return;
+	}
+}
+
+void value_clear(value *v)
+{
+	mem_free(v->s);
+	memset(v, 0, sizeof(*v));
+}
