@@ -1,0 +1,200 @@
+/*
+ * support.c - helpers the tests share.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+extern char **environ;
+
+char *ts_tmpdir(void)
+{
+	char *dir = strdup("/tmp/ecl-test-XXXXXX");
+
+	cr_assert_not_null(dir);
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+	return dir;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void ts_rmtree(const char *dir)
+{
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *ts_path(const char *dir, const char *name)
+{
+	static char bufs[8][4096];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
+	return b;
+}
+
+void ts_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+
+	cr_assert_not_null(f, "cannot write %s", path);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+char *ts_read(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *data;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	data = malloc((size_t)n + 1);
+	cr_assert_not_null(data);
+	cr_assert_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+	data[n] = '\0';
+	fclose(f);
+	return data;
+}
+
+int ts_count_lines(const char *path, const char *needle)
+{
+	char *text = ts_read(path), *line, *save = NULL;
+	int n = 0;
+
+	if (!text)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!needle || strstr(line, needle))
+			n++;
+	free(text);
+	return n;
+}
+
+/* Read what is there; 0 once the pipe is closed. */
+static int drain(int fd, char **dst, size_t *len)
+{
+	char chunk[4096];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n <= 0)
+		return 0;
+	*dst = realloc(*dst, *len + (size_t)n + 1);
+	cr_assert_not_null(*dst);
+	memcpy(*dst + *len, chunk, (size_t)n);
+	*len += (size_t)n;
+	(*dst)[*len] = '\0';
+	return 1;
+}
+
+int ts_run(const char *const argv[], char **out, char **err)
+{
+	posix_spawn_file_actions_t fa;
+	int po[2], pe[2], status;
+	char *text[2];
+	size_t len[2] = {0, 0};
+	struct pollfd fds[2];
+	pid_t pid;
+	int i;
+
+	cr_assert_eq(pipe(po), 0);
+	cr_assert_eq(pipe(pe), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	posix_spawn_file_actions_addclose(&fa, po[0]);
+	posix_spawn_file_actions_addclose(&fa, pe[0]);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0,
+		     "cannot run %s", argv[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	close(po[1]);
+	close(pe[1]);
+	text[0] = calloc(1, 1);
+	text[1] = calloc(1, 1);
+	fds[0] = (struct pollfd){po[0], POLLIN, 0};
+	fds[1] = (struct pollfd){pe[0], POLLIN, 0};
+	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+		if (poll(fds, 2, -1) < 0)
+			break;
+		for (i = 0; i < 2; i++)
+			if (fds[i].fd >= 0 && fds[i].revents && !drain(fds[i].fd, &text[i], &len[i]))
+				fds[i].fd = -1;
+	}
+	close(po[0]);
+	close(pe[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	if (out)
+		*out = text[0];
+	else
+		free(text[0]);
+	if (err)
+		*err = text[1];
+	else
+		free(text[1]);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+long long ts_sql_int(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(h);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	return v;
+}
+
+ecl_engine *ts_engine(const char *db, const char *script, const char *call_log)
+{
+	ecl_options o = {0};
+	ecl_engine *e = NULL;
+	char err[1024] = "";
+
+	o.db_path = db;
+	o.durability = ECL_DURABLE_NORMAL;
+	o.provider = script ? "scripted" : "offline";
+	o.script_path = script;
+	o.call_log = call_log;
+	o.workflows = ecl_workflows;
+	o.nworkflows = ecl_nworkflows;
+	cr_assert_eq(ecl_engine_open(&o, &e, err, sizeof(err)), ECL_OK, "engine: %s", err);
+	return e;
+}
+
+const ecl_workflow *ts_workflow(const char *id)
+{
+	const ecl_workflow *wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, id);
+
+	cr_assert_not_null(wf, "workflow %s is not compiled in", id);
+	return wf;
+}

@@ -1,0 +1,43 @@
+/*
+ * support.h - helpers the tests share: temporary directories, files, child processes and
+ * engines on a temporary database.
+ */
+#ifndef ECL_TEST_SUPPORT_H
+#define ECL_TEST_SUPPORT_H
+
+#include <stddef.h>
+
+#include "ecl.h"
+
+/* A new empty directory under /tmp (caller frees the string; the directory is left). */
+char *ts_tmpdir(void);
+
+/* Remove a directory and everything in it. */
+void ts_rmtree(const char *dir);
+
+/* path = dir + "/" + name, in a static rotating buffer good for a few calls. */
+const char *ts_path(const char *dir, const char *name);
+
+/* Write text to a file (the test fails if it cannot). */
+void ts_write(const char *path, const char *text);
+
+/* The whole content of a file, or NULL; caller frees. */
+char *ts_read(const char *path);
+
+/* Lines in a file (0 when it does not exist), and lines that contain needle. */
+int ts_count_lines(const char *path, const char *needle);
+
+/* Run argv[0] with the arguments (NULL-terminated), capturing stdout and stderr (either may be
+ * NULL to discard; caller frees). Returns the exit status, or 128 + signal. */
+int ts_run(const char *const argv[], char **out, char **err);
+
+/* One integer from a SQL query on the database file (-1 on error). */
+long long ts_sql_int(const char *db, const char *sql);
+
+/* An engine on db with the scripted provider (script may be NULL for offline). */
+ecl_engine *ts_engine(const char *db, const char *script, const char *call_log);
+
+/* The workflow with that id, compiled into the tests. */
+const ecl_workflow *ts_workflow(const char *id);
+
+#endif /* ECL_TEST_SUPPORT_H */
