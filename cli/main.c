@@ -26,8 +26,10 @@ static const char usage_text[] =
 	"\n"
 	"global options (before or after the command):\n"
 	"  --db PATH                         the run database (default: $ECL_DB, else\n"
-	"                                    $XDG_DATA_HOME/ecl/ecl.db or ~/.local/share/ecl/ecl.db)\n"
-	"  --provider NAME                   offline (default), scripted, openai, anthropic, ollama\n"
+	"                                    $XDG_DATA_HOME/ecl/ecl.db or "
+	"~/.local/share/ecl/ecl.db)\n"
+	"  --provider NAME                   offline (default), scripted, openai, anthropic, "
+	"ollama\n"
 	"  --script FILE                     scripted provider: the answers\n"
 	"  --model NAME, --base-url URL      HTTP providers (keys come from OPENAI_API_KEY,\n"
 	"                                    ANTHROPIC_API_KEY)\n"
@@ -125,9 +127,9 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
 	const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-	static const char *const with_value[] = {"--db", "--provider", "--script", "--call-log",
-						 "--model", "--base-url", "--timeout",
-						 "--durability", "--log-format"};
+	static const char *const with_value[] = {"--db",       "--provider",   "--script",
+						 "--call-log", "--model",      "--base-url",
+						 "--timeout",  "--durability", "--log-format"};
 	size_t k;
 
 	if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {

@@ -78,8 +78,7 @@ static cJSON *convert(const ecl_slot_def *def, const char *text, int *bad)
 			return cJSON_Parse(text);
 		return cJSON_CreateString(text); /* rejected with a clear message by the check */
 	case ECL_T_STRING:
-	case ECL_T_ENUM:
-		return cJSON_CreateString(text);
+	case ECL_T_ENUM: return cJSON_CreateString(text);
 	}
 	*bad = 1;
 	return NULL;
@@ -198,15 +197,16 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			}
 		} else {
 			cJSON_Delete(obj);
-			return cli_error(2, "run: unexpected argument `%s` (inputs are given as "
-					    "--NAME VALUE)",
+			return cli_error(2,
+					 "run: unexpected argument `%s` (inputs are given as "
+					 "--NAME VALUE)",
 					 a);
 		}
 		def = find_input(wf, name, len);
 		if (!def) {
 			cJSON_Delete(obj);
-			return cli_error(2, "workflow %s has no input `%.*s` (its inputs: %s)", wf->id,
-					 (int)len, name, names);
+			return cli_error(2, "workflow %s has no input `%.*s` (its inputs: %s)",
+					 wf->id, (int)len, name, names);
 		}
 		v = convert(def, val, &bad);
 		if (!v) {
@@ -242,10 +242,12 @@ static int on_event(void *ctx, const ecl_event *ev)
 	case ECL_EV_STEP_START:
 		fprintf(stderr, "  [%d/%d] %s", ev->seq, p->max_steps, ev->step);
 		for (i = 0; i < p->wf->nsteps; i++)
-			if (strcmp(p->wf->steps[i].name, ev->step) == 0 && p->wf->steps[i].limit > 0)
+			if (strcmp(p->wf->steps[i].name, ev->step) == 0 &&
+			    p->wf->steps[i].limit > 0)
 				fprintf(stderr, " (%s %d of at most %d)",
-					p->wf->steps[i].counter_label ? p->wf->steps[i].counter_label
-								      : "visit",
+					p->wf->steps[i].counter_label
+						? p->wf->steps[i].counter_label
+						: "visit",
 					ev->visits, p->wf->steps[i].limit);
 		if (ev->attempt > 1)
 			fprintf(stderr, " (attempt %d)", ev->attempt);
@@ -338,7 +340,8 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		cli_error(1, "%s", ecl_engine_errmsg(e));
 		if (rc != ECL_ENOTFOUND && rc != ECL_ESTATE)
 			fprintf(stderr,
-				"ecl: run %s keeps its last checkpoint; resume it with: ecl --db %s "
+				"ecl: run %s keeps its last checkpoint; resume it with: ecl --db "
+				"%s "
 				"resume %s\n",
 				id, db, id);
 		return 1;

@@ -97,8 +97,8 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 		char ex[72];
 
 		excerpt(text, len, ex, sizeof(ex));
-		snprintf(err, errlen, "step `%s`: the answer holds no JSON object: \"%s\"", step->name,
-			 ex);
+		snprintf(err, errlen, "step `%s`: the answer holds no JSON object: \"%s\"",
+			 step->name, ex);
 		return ECL_EANSWER;
 	}
 	result = cJSON_CreateObject();
@@ -114,7 +114,8 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 
 		if (!field || cJSON_IsNull(field)) {
 			if (def->required) {
-				snprintf(err, errlen, "step `%s`: field `%s` is missing from the answer",
+				snprintf(err, errlen,
+					 "step `%s`: field `%s` is missing from the answer",
 					 step->name, def->field);
 				rc = ECL_EANSWER;
 			}

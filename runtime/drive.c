@@ -15,7 +15,7 @@
 #define DEFAULT_RETRIES 2
 #define DEFAULT_REPAIRS 1
 #define BACKOFF_BASE_MS 100
-#define BACKOFF_CAP_MS 10000
+#define BACKOFF_CAP_MS  10000
 
 /* ---- the local driver --------------------------------------------------------------------- */
 
@@ -83,7 +83,7 @@ static int opt_int(int step, int wf, int dflt)
 
 /* What one step's asking accumulates. */
 typedef struct asking {
-	char *raw;            /* the accepted answer text */
+	char *raw; /* the accepted answer text */
 	long long tokens_in;
 	long long tokens_out;
 } asking;
@@ -92,8 +92,9 @@ static void repair_prompt(buf *b, const ecl_run *run, const ecl_step_def *step, 
 {
 	int i;
 
-	buf_printf(b, "Your answer could not be used: %s.\nAnswer again with only one JSON object "
-		      "with these fields:",
+	buf_printf(b,
+		   "Your answer could not be used: %s.\nAnswer again with only one JSON object "
+		   "with these fields:",
 		   why);
 	for (i = 0; i < step->noutputs; i++)
 		buf_printf(b, "%s %s", i ? "," : "", run->wf->slots[step->outputs[i]].field);
@@ -135,8 +136,9 @@ static int ask(driver *d, ecl_run *run, asking *out)
 	req.model = so->model ? so->model : wo->model;
 	req.temperature = so->temperature >= 0 ? so->temperature : wo->temperature;
 	req.max_tokens = so->max_tokens ? so->max_tokens : wo->max_tokens;
-	req.timeout_ms = so->timeout_ms ? so->timeout_ms : wo->timeout_ms ? wo->timeout_ms
-									   : e->timeout_ms;
+	req.timeout_ms = so->timeout_ms   ? so->timeout_ms
+			 : wo->timeout_ms ? wo->timeout_ms
+					  : e->timeout_ms;
 	for (repair = 0; repair <= repairs; repair++) {
 		llm_response res = {0};
 		char why[512];
@@ -155,13 +157,14 @@ static int ask(driver *d, ecl_run *run, asking *out)
 				break;
 			free(res.text);
 			if (rc != ECL_EPROVIDER) {
-				rc = engine_fail(e, rc, "step `%s`: %s", step->name, ecl_strerror(rc));
+				rc = engine_fail(e, rc, "step `%s`: %s", step->name,
+						 ecl_strerror(rc));
 				goto out;
 			}
-			if (res.fault != LLM_FAULT_TRANSIENT || try_no >= retries || interrupted(e)) {
+			if (res.fault != LLM_FAULT_TRANSIENT || try_no >= retries ||
+			    interrupted(e)) {
 				rc = engine_fail(e, ECL_EPROVIDER, "step `%s`: %s%s", step->name,
-						 res.error,
-						 try_no ? " (retries exhausted)" : "");
+						 res.error, try_no ? " (retries exhausted)" : "");
 				goto out;
 			}
 			log_event(e, LOG_WARN, "retry", "run", run->id, "step", step->name, "error",
@@ -214,10 +217,12 @@ static int stop(ecl_run *run, const char *status, int rc)
 {
 	ecl_engine *e = run->eng;
 	const char *error = rc == ECL_EINTERRUPTED ? NULL : e->err;
-	ecl_event ev = {.kind = ECL_EV_FINISH, .run_id = run->id,
-			.step = run->wf->steps[run->state].name, .status = status};
-	int src = e->st->ops->set_status(e->st, run->id, status, run->attempt, error,
-					 clock_now_ms());
+	ecl_event ev = {.kind = ECL_EV_FINISH,
+			.run_id = run->id,
+			.step = run->wf->steps[run->state].name,
+			.status = status};
+	int src =
+		e->st->ops->set_status(e->st, run->id, status, run->attempt, error, clock_now_ms());
 
 	if (src != ECL_OK && rc == ECL_EINTERRUPTED)
 		rc = engine_fail(e, src, "%s", e->st->ops->errmsg(e->st));
@@ -229,15 +234,14 @@ static int stop(ecl_run *run, const char *status, int rc)
 
 /* A failure decided by the runtime (an invalid answer, the step bound): commit it as the
  * run's last transition, so the run is failed for good with its reason stored. */
-static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_ms,
-		    long long t0)
+static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_ms, long long t0)
 {
 	ecl_engine *e = run->eng;
 	const ecl_step_def *step = &run->wf->steps[run->state];
 	char *msg = mem_strdup(e->err);
 	store_commit c = {0};
-	ecl_event ev = {.kind = ECL_EV_FINISH, .run_id = run->id, .step = step->name,
-			.status = "failed"};
+	ecl_event ev = {
+		.kind = ECL_EV_FINISH, .run_id = run->id, .step = step->name, .status = "failed"};
 	int rc;
 
 	if (!msg)
@@ -266,8 +270,7 @@ static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_
 	return rc;
 }
 
-static int commit_transition(driver *d, ecl_run *run, asking *a, long long started_ms,
-			     long long t0)
+static int commit_transition(driver *d, ecl_run *run, asking *a, long long started_ms, long long t0)
 {
 	ecl_engine *e = run->eng;
 	const ecl_workflow *wf = run->wf;
@@ -350,8 +353,8 @@ out:
 static int finish(ecl_run *run)
 {
 	ecl_engine *e = run->eng;
-	ecl_event ev = {.kind = ECL_EV_FINISH, .run_id = run->id,
-			.step = run->wf->steps[run->state].name};
+	ecl_event ev = {
+		.kind = ECL_EV_FINISH, .run_id = run->id, .step = run->wf->steps[run->state].name};
 
 	if (run->t == T_DONE) {
 		ev.status = "completed";
@@ -375,8 +378,11 @@ int drive_run(driver *d, ecl_run *run)
 	for (;;) {
 		const ecl_step_def *step = &wf->steps[run->state];
 		long long started_ms = clock_now_ms(), t0 = clock_mono_us();
-		ecl_event ev = {.kind = ECL_EV_STEP_START, .run_id = run->id, .step = step->name,
-				.attempt = run->attempt, .seq = run->seq + 1,
+		ecl_event ev = {.kind = ECL_EV_STEP_START,
+				.run_id = run->id,
+				.step = step->name,
+				.attempt = run->attempt,
+				.seq = run->seq + 1,
 				.visits = run->visits[run->state]};
 		asking a = {0};
 		int rc;

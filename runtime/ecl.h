@@ -64,26 +64,26 @@ typedef enum ecl_type {
 
 /* What a variable slot holds. Every value a workflow reads lives in a numbered slot. */
 typedef enum ecl_slot_kind {
-	ECL_SLOT_INPUT = 0,   /* a workflow input, given when the run starts */
-	ECL_SLOT_VAR = 1,     /* a variable declared with `var`, changed by `set` */
-	ECL_SLOT_OUTPUT = 2,  /* a field of a step's typed output, as `step.field` */
-	ECL_SLOT_COUNTER = 3  /* the visit counter of a step with a `limit` */
+	ECL_SLOT_INPUT = 0,  /* a workflow input, given when the run starts */
+	ECL_SLOT_VAR = 1,    /* a variable declared with `var`, changed by `set` */
+	ECL_SLOT_OUTPUT = 2, /* a field of a step's typed output, as `step.field` */
+	ECL_SLOT_COUNTER = 3 /* the visit counter of a step with a `limit` */
 } ecl_slot_kind;
 
 /* One variable slot of a workflow. */
 typedef struct ecl_slot_def {
-	const char *name;            /* as written in references: "topic", "critique.decision" */
+	const char *name; /* as written in references: "topic", "critique.decision" */
 	ecl_slot_kind kind;
 	ecl_type type;
-	int step;                    /* owning step for OUTPUT and COUNTER slots, else -1 */
-	const char *field;           /* the output field's name for OUTPUT slots, else NULL */
-	const char *const *choices;  /* ECL_T_ENUM: the allowed values */
+	int step;                   /* owning step for OUTPUT and COUNTER slots, else -1 */
+	const char *field;          /* the output field's name for OUTPUT slots, else NULL */
+	const char *const *choices; /* ECL_T_ENUM: the allowed values */
 	int nchoices;
-	int has_range;               /* ECL_T_INT: min and max below are enforced */
+	int has_range; /* ECL_T_INT: min and max below are enforced */
 	long long min, max;
-	int required;                /* INPUT: must be given; OUTPUT: must be present in the answer */
-	const char *initial;         /* default or initial value as JSON text, or NULL */
-	const char *doc;             /* a one-line description, or NULL */
+	int required;        /* INPUT: must be given; OUTPUT: must be present in the answer */
+	const char *initial; /* default or initial value as JSON text, or NULL */
+	const char *doc;     /* a one-line description, or NULL */
 } ecl_slot_def;
 
 /* One piece of a prompt template, split at compile time: literal text or a slot's value. */
@@ -107,22 +107,22 @@ typedef enum ecl_step_kind {
 /* Model options and failure policy of an LLM step. A field left at its "unset" value falls
  * back to the workflow's setting, then to the provider's default. */
 typedef struct ecl_llm_opts {
-	const char *model;    /* model name, or NULL when unset */
-	double temperature;   /* sampling temperature, or < 0 when unset */
-	int max_tokens;       /* most tokens in the answer, or 0 when unset */
-	int retries;          /* further calls after a transport failure, or -1 when unset */
-	long timeout_ms;      /* per call, or 0 when unset */
-	int repairs;          /* repair prompts after an invalid answer, or -1 when unset */
+	const char *model;  /* model name, or NULL when unset */
+	double temperature; /* sampling temperature, or < 0 when unset */
+	int max_tokens;     /* most tokens in the answer, or 0 when unset */
+	int retries;        /* further calls after a transport failure, or -1 when unset */
+	long timeout_ms;    /* per call, or 0 when unset */
+	int repairs;        /* repair prompts after an invalid answer, or -1 when unset */
 } ecl_llm_opts;
 
 /* One step (state) of a workflow. */
 typedef struct ecl_step_def {
 	const char *name;
 	ecl_step_kind kind;
-	int line;                  /* line of the step in the .ecl file */
-	ecl_template system;       /* system prompt; nparts == 0 when there is none */
-	ecl_template prompt;       /* user prompt */
-	const int *outputs;        /* slots of the step's typed output fields, in declaration order */
+	int line;            /* line of the step in the .ecl file */
+	ecl_template system; /* system prompt; nparts == 0 when there is none */
+	ecl_template prompt; /* user prompt */
+	const int *outputs;  /* slots of the step's typed output fields, in declaration order */
 	int noutputs;
 	int limit;                 /* the most times the step may run in one run, 0 for no limit */
 	int counter;               /* slot counting the step's visits when limit > 0, else -1 */
@@ -141,12 +141,12 @@ typedef struct ecl_run ecl_run;
 
 /* A compiled workflow, as written by eclc. */
 typedef struct ecl_workflow {
-	int abi;                   /* ECL_ABI_VERSION */
-	const char *id;            /* "critique-revise" */
-	const char *name;          /* "Critique and Revise Loop" */
+	int abi;          /* ECL_ABI_VERSION */
+	const char *id;   /* "critique-revise" */
+	const char *name; /* "Critique and Revise Loop" */
 	const char *description;
-	const char *source;        /* the .ecl file it was compiled from, relative to the project */
-	const char *version;       /* hash of the .ecl source */
+	const char *source;  /* the .ecl file it was compiled from, relative to the project */
+	const char *version; /* hash of the .ecl source */
 	const ecl_slot_def *slots;
 	int nslots;
 	const ecl_step_def *steps;
@@ -229,8 +229,9 @@ typedef enum ecl_log_format {
 
 /* How much a commit waits for the disk. */
 typedef enum ecl_durability {
-	ECL_DURABLE_FULL = 0,  /* fsync on every commit: a committed step survives a power loss */
-	ECL_DURABLE_NORMAL = 1 /* fsync at WAL checkpoints: survives a crash of the process, not of the OS */
+	ECL_DURABLE_FULL = 0, /* fsync on every commit: a committed step survives a power loss */
+	ECL_DURABLE_NORMAL =
+		1 /* fsync at WAL checkpoints: survives a crash of the process, not of the OS */
 } ecl_durability;
 
 /* What happened in a run, for progress displays and tests. */
@@ -244,13 +245,13 @@ typedef enum ecl_event_kind {
 typedef struct ecl_event {
 	ecl_event_kind kind;
 	const char *run_id;
-	const char *step;   /* the step concerned (for COMMIT: the step that ran) */
-	const char *next;   /* COMMIT: the next step, or NULL when the run ended */
-	int attempt;        /* attempt number of the step, from 1 */
-	int seq;            /* COMMIT: number of the checkpoint, from 1 */
-	int visits;         /* visits of `step` so far, this one included */
+	const char *step;      /* the step concerned (for COMMIT: the step that ran) */
+	const char *next;      /* COMMIT: the next step, or NULL when the run ended */
+	int attempt;           /* attempt number of the step, from 1 */
+	int seq;               /* COMMIT: number of the checkpoint, from 1 */
+	int visits;            /* visits of `step` so far, this one included */
 	long long duration_us; /* COMMIT: time the step took */
-	const char *status; /* FINISH: "completed", "failed" or "interrupted" */
+	const char *status;    /* FINISH: "completed", "failed" or "interrupted" */
 } ecl_event;
 
 /* Called for every event; returning non-zero interrupts the run after the current
@@ -260,23 +261,24 @@ typedef int (*ecl_event_fn)(void *ctx, const ecl_event *event);
 /* Options for ecl_engine_open. Zero-initialise, then set what you need. Strings are
  * borrowed only for the duration of ecl_engine_open. */
 typedef struct ecl_options {
-	const char *db_path;        /* SQLite file; created on first use (required) */
+	const char *db_path; /* SQLite file; created on first use (required) */
 	ecl_durability durability;
-	const char *provider;       /* "offline" (default), "scripted", "openai", "anthropic",
-				     * "ollama" */
-	const char *script_path;    /* scripted: the JSON file of answers */
-	const char *call_log;       /* scripted: append one line per provider call to this file */
-	const char *base_url;       /* HTTP providers: e.g. "https://api.openai.com/v1" */
-	const char *model;          /* HTTP providers: the default model name */
-	const char *api_key;        /* HTTP providers: the key, or NULL */
-	long timeout_ms;            /* per LLM call; 0 for the default (120 s) */
-	void *log_stream;           /* FILE * for logs, or NULL for none */
+	const char *provider;    /* "offline" (default), "scripted", "openai", "anthropic",
+				  * "ollama" */
+	const char *script_path; /* scripted: the JSON file of answers */
+	const char *call_log;    /* scripted: append one line per provider call to this file */
+	const char *base_url;    /* HTTP providers: e.g. "https://api.openai.com/v1" */
+	const char *model;       /* HTTP providers: the default model name */
+	const char *api_key;     /* HTTP providers: the key, or NULL */
+	long timeout_ms;         /* per LLM call; 0 for the default (120 s) */
+	void *log_stream;        /* FILE * for logs, or NULL for none */
 	ecl_log_format log_format;
-	int verbose;                /* log every transition (else only warnings and errors) */
+	int verbose; /* log every transition (else only warnings and errors) */
 	ecl_event_fn on_event;
 	void *event_ctx;
-	volatile sig_atomic_t *interrupt; /* a flag (set by a signal handler, say) that stops the driver at
-				     * its next chance, leaving the run resumable; or NULL */
+	volatile sig_atomic_t
+		*interrupt; /* a flag (set by a signal handler, say) that stops the driver at
+			     * its next chance, leaving the run resumable; or NULL */
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;
 } ecl_options;
@@ -318,16 +320,16 @@ typedef struct ecl_run_info {
 	char *id;
 	char *workflow;
 	char *version;
-	char *status;        /* running, completed, failed, interrupted */
-	char *step;          /* current step, or the step that failed; NULL when done */
-	char *output;        /* JSON text of the output when completed */
-	char *error;         /* the failure message */
-	char *inputs;        /* JSON text of the inputs */
-	int step_count;      /* checkpoints committed */
-	int attempt;         /* attempt number of the current step */
-	int revisions;       /* visits of the workflow's first limited step (its loop counter) */
-	int revision_limit;  /* that step's limit, 0 when the workflow has none */
-	const char *revision_label; /* how to name that counter, borrowed from the workflow */
+	char *status;       /* running, completed, failed, interrupted */
+	char *step;         /* current step, or the step that failed; NULL when done */
+	char *output;       /* JSON text of the output when completed */
+	char *error;        /* the failure message */
+	char *inputs;       /* JSON text of the inputs */
+	int step_count;     /* checkpoints committed */
+	int attempt;        /* attempt number of the current step */
+	int revisions;      /* visits of the workflow's first limited step (its loop counter) */
+	int revision_limit; /* that step's limit, 0 when the workflow has none */
+	const char *revision_label;       /* how to name that counter, borrowed from the workflow */
 	long long created_ms, updated_ms; /* Unix time in milliseconds */
 } ecl_run_info;
 

@@ -32,7 +32,7 @@ typedef struct buf {
 	char *data; /* NUL-terminated once anything was appended */
 	size_t len;
 	size_t cap;
-	int oom;    /* an append failed; the content is incomplete */
+	int oom; /* an append failed; the content is incomplete */
 } buf;
 
 void buf_append(buf *b, const char *s, size_t n);
@@ -75,7 +75,7 @@ void log_event(ecl_engine *e, log_level level, const char *msg, ...);
 struct ecl_engine {
 	store *st;
 	llm_provider *llm;
-	driver local;             /* the local driver (store + provider) */
+	driver local; /* the local driver (store + provider) */
 	FILE *log;
 	ecl_log_format log_format;
 	int verbose;
@@ -84,14 +84,16 @@ struct ecl_engine {
 	const ecl_workflow *const *workflows;
 	size_t nworkflows;
 	long timeout_ms;
-	volatile sig_atomic_t *interrupt; /* set non-zero (by a signal handler) to stop at the next chance */
-	int stop_requested;       /* an event callback asked to stop after the current transition */
+	volatile sig_atomic_t
+		*interrupt; /* set non-zero (by a signal handler) to stop at the next chance */
+	int stop_requested; /* an event callback asked to stop after the current transition */
 	char fresh_id[ECL_ID_MAX]; /* the run this engine created and has not driven yet */
 	char err[1024];
 };
 
 /* Record the engine's failure detail; returns code. */
-int engine_fail(ecl_engine *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* What the step function chose. */
 typedef enum trans_kind { T_NONE = 0, T_GOTO, T_DONE, T_FAIL } trans_kind;
@@ -100,17 +102,17 @@ struct ecl_run {
 	ecl_engine *eng;
 	const ecl_workflow *wf;
 	char id[ECL_ID_MAX];
-	int state;        /* the current step */
-	int seq;          /* checkpoints committed */
-	int attempt;      /* attempt of the current step */
-	value *vals;      /* one per slot */
+	int state;            /* the current step */
+	int seq;              /* checkpoints committed */
+	int attempt;          /* attempt of the current step */
+	value *vals;          /* one per slot */
 	unsigned char *dirty; /* slots changed by the current transition */
-	int *visits;      /* times each step was entered */
-	cJSON *answer;    /* the validated output for the current step, once obtained */
-	trans_kind t;     /* the transition the step function chose */
-	int t_next;       /* T_GOTO: the next step */
-	char *t_output;   /* T_DONE: the result as JSON text */
-	char *t_error;    /* T_FAIL: the rendered message */
+	int *visits;          /* times each step was entered */
+	cJSON *answer;        /* the validated output for the current step, once obtained */
+	trans_kind t;         /* the transition the step function chose */
+	int t_next;           /* T_GOTO: the next step */
+	char *t_output;       /* T_DONE: the result as JSON text */
+	char *t_error;        /* T_FAIL: the rendered message */
 };
 
 /* Create an in-memory run of wf with fresh slots (initial values applied). */

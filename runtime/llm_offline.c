@@ -61,12 +61,9 @@ static cJSON *field_value(const ecl_slot_def *def, const llm_request *req, const
 		if (def->has_range)
 			return cJSON_CreateNumber((double)(def->max - (def->max - def->min) / 4));
 		return cJSON_CreateNumber(first_text ? (double)count_words(first_text) : 0.0);
-	case ECL_T_FLOAT:
-		return cJSON_CreateNumber(0.5);
-	case ECL_T_BOOL:
-		return cJSON_CreateBool(req->visit > 1);
-	case ECL_T_LIST:
-		return cJSON_CreateArray();
+	case ECL_T_FLOAT: return cJSON_CreateNumber(0.5);
+	case ECL_T_BOOL: return cJSON_CreateBool(req->visit > 1);
+	case ECL_T_LIST: return cJSON_CreateArray();
 	}
 	return cJSON_CreateNull();
 }

@@ -35,8 +35,9 @@ static int log_call(scripted *s, const llm_request *req, llm_response *res)
 		     req->call);
 	fd = open(s->call_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd < 0 || write(fd, line, (size_t)n) != n) {
-		snprintf(res->error, sizeof(res->error), "scripted: cannot write the call log %s: %s",
-			 s->call_log, strerror(errno));
+		snprintf(res->error, sizeof(res->error),
+			 "scripted: cannot write the call log %s: %s", s->call_log,
+			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		res->fault = LLM_FAULT_PERMANENT;
@@ -143,11 +144,12 @@ int llm_scripted_new(const llm_config *cfg, llm_provider **out, char *err, size_
 	s->script = cJSON_ParseWithLength(text, len);
 	mem_free(text);
 	if (!s->script || !cJSON_IsObject(s->script)) {
-		snprintf(err, errlen, "%s: not a JSON object of answers per step", cfg->script_path);
+		snprintf(err, errlen, "%s: not a JSON object of answers per step",
+			 cfg->script_path);
 		scripted_destroy(&s->base);
 		return ECL_EUSAGE;
 	}
-	cJSON_ArrayForEach(item, s->script) {
+	cJSON_ArrayForEach (item, s->script) {
 		if (!cJSON_IsArray(item)) {
 			snprintf(err, errlen, "%s: the answers of step `%s` must be an array",
 				 cfg->script_path, item->string);

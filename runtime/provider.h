@@ -27,35 +27,37 @@ typedef struct llm_request {
 	const ecl_workflow *wf;
 	const ecl_step_def *step; /* the step asking; its outputs describe the expected answer */
 	int attempt;              /* attempt of the step, from 1 (a resumed step counts again) */
-	int visit;                /* times the step has been entered in the run, this one included */
-	int call;                 /* calls made for this visit before this one (retries, repairs) */
-	int repair;               /* 0 for the first ask, n for the n-th repair prompt */
-	const char *system;       /* system prompt, or NULL */
-	const llm_message *messages; /* the user prompt, then for repairs: answer, repair prompt... */
+	int visit;          /* times the step has been entered in the run, this one included */
+	int call;           /* calls made for this visit before this one (retries, repairs) */
+	int repair;         /* 0 for the first ask, n for the n-th repair prompt */
+	const char *system; /* system prompt, or NULL */
+	const llm_message
+		*messages; /* the user prompt, then for repairs: answer, repair prompt... */
 	int nmessages;
-	const char *model;        /* NULL: the provider's default */
-	double temperature;       /* < 0: the provider's default */
-	int max_tokens;           /* 0: the provider's default */
-	long timeout_ms;          /* total time allowed for the call; 0: the provider's default */
+	const char *model;  /* NULL: the provider's default */
+	double temperature; /* < 0: the provider's default */
+	int max_tokens;     /* 0: the provider's default */
+	long timeout_ms;    /* total time allowed for the call; 0: the provider's default */
 } llm_request;
 
 /* Why a call failed, so the driver knows whether to retry it. */
 typedef enum llm_fault {
 	LLM_FAULT_NONE = 0,
 	LLM_FAULT_TRANSIENT = 1, /* timeout, connection error, 429, 5xx: worth retrying */
-	LLM_FAULT_PERMANENT = 2  /* any other failure (401, 400, a malformed body): retrying won't help */
+	LLM_FAULT_PERMANENT =
+		2 /* any other failure (401, 400, a malformed body): retrying won't help */
 } llm_fault;
 
 /* What the provider answers. The caller zero-initialises it and frees text with free(). */
 typedef struct llm_response {
-	char *text;            /* the model's answer text (malloc'd, NUL-terminated) on success */
+	char *text; /* the model's answer text (malloc'd, NUL-terminated) on success */
 	size_t len;
-	long long tokens_in;   /* prompt tokens the provider reported, or 0 */
-	long long tokens_out;  /* completion tokens the provider reported, or 0 */
-	long http_status;      /* HTTP providers: the response status, else 0 */
-	long retry_after_ms;   /* the server's Retry-After, in ms, or -1 when none was given */
-	llm_fault fault;       /* on failure: whether to retry */
-	char error[512];       /* on failure: a one-line reason, with the provider's own message */
+	long long tokens_in;  /* prompt tokens the provider reported, or 0 */
+	long long tokens_out; /* completion tokens the provider reported, or 0 */
+	long http_status;     /* HTTP providers: the response status, else 0 */
+	long retry_after_ms;  /* the server's Retry-After, in ms, or -1 when none was given */
+	llm_fault fault;      /* on failure: whether to retry */
+	char error[512];      /* on failure: a one-line reason, with the provider's own message */
 } llm_response;
 
 typedef struct llm_provider llm_provider;
@@ -73,7 +75,8 @@ struct llm_provider {
 /* Settings for the backends; zero-initialise, set what you need. Borrowed during _new. */
 typedef struct llm_config {
 	const char *script_path; /* scripted: the JSON file of answers */
-	const char *call_log;    /* scripted: append one line per call ("<run> <step> <visit> <call>") */
+	const char
+		*call_log; /* scripted: append one line per call ("<run> <step> <visit> <call>") */
 	const char *base_url;    /* openai: e.g. "https://api.openai.com/v1" */
 	const char *model;       /* openai: the default model */
 	const char *api_key;     /* openai: the bearer token, or NULL for none */

@@ -90,7 +90,7 @@ int run_set_inputs(ecl_run *run, const cJSON *inputs)
 
 	if (!cJSON_IsObject(inputs))
 		return engine_fail(e, ECL_EINPUT, "the inputs must be a JSON object");
-	cJSON_ArrayForEach(item, inputs) {
+	cJSON_ArrayForEach (item, inputs) {
 		for (i = 0; i < wf->nslots; i++)
 			if (wf->slots[i].kind == ECL_SLOT_INPUT &&
 			    strcmp(wf->slots[i].name, item->string) == 0)
@@ -110,9 +110,10 @@ int run_set_inputs(ecl_run *run, const cJSON *inputs)
 			item = dflt = cJSON_Parse(def->initial);
 		if (!item) {
 			if (def->required)
-				return engine_fail(e, ECL_EINPUT,
-						   "missing required input `%s` (%s) of workflow %s",
-						   def->name, type_name(def), wf->id);
+				return engine_fail(
+					e, ECL_EINPUT,
+					"missing required input `%s` (%s) of workflow %s",
+					def->name, type_name(def), wf->id);
 			continue;
 		}
 		snprintf(what, sizeof(what), "input `%s`", def->name);
@@ -150,13 +151,14 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 		return engine_fail(run->eng, ECL_ESTORE, "run %s: a stored checkpoint is not JSON",
 				   run->id);
 	}
-	cJSON_ArrayForEach(item, obj) {
+	cJSON_ArrayForEach (item, obj) {
 		int slot = slot_by_name(run->wf, item->string);
 
 		if (slot < 0) {
-			rc = engine_fail(run->eng, ECL_ESTORE,
-					 "run %s: a checkpoint names `%s`, which workflow %s has not",
-					 run->id, item->string, run->wf->id);
+			rc = engine_fail(
+				run->eng, ECL_ESTORE,
+				"run %s: a checkpoint names `%s`, which workflow %s has not",
+				run->id, item->string, run->wf->id);
 			break;
 		}
 		rc = value_from_json(&run->vals[slot], &run->wf->slots[slot], item, item->string,
@@ -216,14 +218,9 @@ char *run_dirty_vars(ecl_run *run)
 		buf_append(&b, ":", 1);
 		switch (def->type) {
 		case ECL_T_STRING:
-		case ECL_T_ENUM:
-			buf_json_str(&b, v->s ? v->s : "", v->n);
-			break;
-		case ECL_T_LIST:
-			buf_puts(&b, v->s ? v->s : "[]");
-			break;
-		default:
-			value_render(v, def, &b);
+		case ECL_T_ENUM: buf_json_str(&b, v->s ? v->s : "", v->n); break;
+		case ECL_T_LIST: buf_puts(&b, v->s ? v->s : "[]"); break;
+		default: value_render(v, def, &b);
 		}
 	}
 	buf_append(&b, "}", 1);
@@ -293,7 +290,8 @@ int ecl_run_done(ecl_run *run, const ecl_field_ref *fields, int n)
 	int i;
 
 	if (n == 1 && !fields[0].name) {
-		cJSON *json = value_to_json(&run->vals[fields[0].slot], &run->wf->slots[fields[0].slot]);
+		cJSON *json =
+			value_to_json(&run->vals[fields[0].slot], &run->wf->slots[fields[0].slot]);
 		char *text = json ? cJSON_PrintUnformatted(json) : NULL;
 
 		cJSON_Delete(json);
@@ -341,7 +339,8 @@ int ecl_run_fail(ecl_run *run, const ecl_template *message)
 	if (message)
 		run_render(run, message, &b);
 	else
-		buf_printf(&b, "no transition of step `%s` matched", run->wf->steps[run->state].name);
+		buf_printf(&b, "no transition of step `%s` matched",
+			   run->wf->steps[run->state].name);
 	if (b.oom) {
 		buf_free(&b);
 		return ECL_ENOMEM;

@@ -15,21 +15,21 @@ typedef struct store_run {
 	char id[ECL_ID_MAX];
 	char *workflow;
 	char *version;
-	char *status;  /* running, completed, failed, interrupted */
-	char *step;    /* the current step (or the step that failed); NULL when completed */
-	int seq;       /* checkpoints committed */
-	int attempt;   /* attempt recorded for the current step, from 1 */
-	char *inputs;  /* JSON object */
-	char *output;  /* JSON text, when completed */
-	char *error;   /* message, when failed or interrupted by an error */
+	char *status; /* running, completed, failed, interrupted */
+	char *step;   /* the current step (or the step that failed); NULL when completed */
+	int seq;      /* checkpoints committed */
+	int attempt;  /* attempt recorded for the current step, from 1 */
+	char *inputs; /* JSON object */
+	char *output; /* JSON text, when completed */
+	char *error;  /* message, when failed or interrupted by an error */
 	long long created_ms;
 	long long updated_ms;
 } store_run;
 
 /* One checkpoint: a step that ran and the transition it took. Borrowed strings. */
 typedef struct store_step {
-	int seq;            /* from 1 */
-	const char *step;   /* the step that ran */
+	int seq;          /* from 1 */
+	const char *step; /* the step that ran */
 	int attempt;
 	const char *next;   /* the step entered, or NULL when the run ended */
 	const char *output; /* the step's validated output, JSON object */
@@ -45,11 +45,11 @@ typedef struct store_step {
 typedef struct store_commit {
 	const char *run_id;
 	store_step step;
-	const char *status; /* the run's status after the transition */
+	const char *status;  /* the run's status after the transition */
 	const char *current; /* the run's step after it: the next one, the failed one, or NULL */
-	int attempt;        /* the attempt recorded for that next step (1) */
-	const char *output; /* completed: the run's output */
-	const char *error;  /* failed: the message */
+	int attempt;         /* the attempt recorded for that next step (1) */
+	const char *output;  /* completed: the run's output */
+	const char *error;   /* failed: the message */
 	long long now_ms;
 } store_commit;
 

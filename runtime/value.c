@@ -74,7 +74,7 @@ static int from_list(value *v, const cJSON *json, const char *what, char *err, s
 
 	if (!cJSON_IsArray(json))
 		return mismatch(json, what, "a list of strings", err, errlen);
-	cJSON_ArrayForEach(item, json)
+	cJSON_ArrayForEach (item, json)
 		if (!cJSON_IsString(item))
 			return mismatch(item, what, "a string in the list", err, errlen);
 	text = cJSON_PrintUnformatted(json);
@@ -121,10 +121,8 @@ int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const 
 		v->i = cJSON_IsTrue(json);
 		v->set = 1;
 		return ECL_OK;
-	case ECL_T_ENUM:
-		return from_enum(v, def, json, what, err, errlen);
-	case ECL_T_LIST:
-		return from_list(v, json, what, err, errlen);
+	case ECL_T_ENUM: return from_enum(v, def, json, what, err, errlen);
+	case ECL_T_LIST: return from_list(v, json, what, err, errlen);
 	}
 	return mismatch(json, what, "a value of a known type", err, errlen);
 }
@@ -133,16 +131,11 @@ cJSON *value_to_json(const value *v, const ecl_slot_def *def)
 {
 	switch (def->type) {
 	case ECL_T_STRING:
-	case ECL_T_ENUM:
-		return cJSON_CreateString(v->s ? v->s : "");
-	case ECL_T_INT:
-		return cJSON_CreateNumber((double)v->i);
-	case ECL_T_FLOAT:
-		return cJSON_CreateNumber(v->f);
-	case ECL_T_BOOL:
-		return cJSON_CreateBool(v->i != 0);
-	case ECL_T_LIST:
-		return v->s ? cJSON_Parse(v->s) : cJSON_CreateArray();
+	case ECL_T_ENUM: return cJSON_CreateString(v->s ? v->s : "");
+	case ECL_T_INT: return cJSON_CreateNumber((double)v->i);
+	case ECL_T_FLOAT: return cJSON_CreateNumber(v->f);
+	case ECL_T_BOOL: return cJSON_CreateBool(v->i != 0);
+	case ECL_T_LIST: return v->s ? cJSON_Parse(v->s) : cJSON_CreateArray();
 	}
 	return NULL;
 }
@@ -156,15 +149,9 @@ void value_render(const value *v, const ecl_slot_def *def, buf *out)
 		if (v->s)
 			buf_append(out, v->s, v->n);
 		return;
-	case ECL_T_INT:
-		buf_printf(out, "%lld", v->i);
-		return;
-	case ECL_T_FLOAT:
-		buf_printf(out, "%.15g", v->f);
-		return;
-	case ECL_T_BOOL:
-		buf_puts(out, v->i ? "true" : "false");
-		return;
+	case ECL_T_INT: buf_printf(out, "%lld", v->i); return;
+	case ECL_T_FLOAT: buf_printf(out, "%.15g", v->f); return;
+	case ECL_T_BOOL: buf_puts(out, v->i ? "true" : "false"); return;
 	}
 }
 

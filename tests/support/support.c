@@ -138,7 +138,8 @@ int ts_run(const char *const argv[], char **out, char **err)
 		if (poll(fds, 2, -1) < 0)
 			break;
 		for (i = 0; i < 2; i++)
-			if (fds[i].fd >= 0 && fds[i].revents && !drain(fds[i].fd, &text[i], &len[i]))
+			if (fds[i].fd >= 0 && fds[i].revents &&
+			    !drain(fds[i].fd, &text[i], &len[i]))
 				fds[i].fd = -1;
 	}
 	close(po[0]);

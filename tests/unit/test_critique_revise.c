@@ -13,12 +13,12 @@
 
 #include "support.h"
 
-#define GEN "{\"content\": \"Draft v0 on tea\", \"word_count\": 4}"
-#define PASS "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+#define GEN    "{\"content\": \"Draft v0 on tea\", \"word_count\": 4}"
+#define PASS   "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
 #define REVISE "{\"decision\": \"revise\", \"feedback\": \"add an example\", \"quality_score\": 40}"
-#define REV1 "{\"content\": \"Draft v1 on tea\", \"word_count\": 4}"
-#define REV2 "{\"content\": \"Draft v2 on tea\", \"word_count\": 4}"
-#define REV3 "{\"content\": \"Draft v3 on tea\", \"word_count\": 4}"
+#define REV1   "{\"content\": \"Draft v1 on tea\", \"word_count\": 4}"
+#define REV2   "{\"content\": \"Draft v2 on tea\", \"word_count\": 4}"
+#define REV3   "{\"content\": \"Draft v3 on tea\", \"word_count\": 4}"
 
 static const char two_revisions[] = "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
 				    ", " PASS "], \"revise\": [" REV1 ", " REV2 "]}";
@@ -42,8 +42,9 @@ static void run_script(const char *script, outcome *o)
 	o->db = strdup(ts_path(o->dir, "runs.db"));
 	ts_write(ts_path(o->dir, "script.json"), script);
 	e = ts_engine(o->db, ts_path(o->dir, "script.json"), ts_path(o->dir, "calls.log"));
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"tea\"}", o->id),
-		     ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(
+		ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"tea\"}", o->id),
+		ECL_OK, "%s", ecl_engine_errmsg(e));
 	o->rc = ecl_run_drive(e, o->id);
 	snprintf(o->err, sizeof(o->err), "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(ecl_run_info_get(e, o->id, &o->info), ECL_OK);
@@ -82,8 +83,8 @@ Test(critique_revise, one_revision)
 {
 	outcome o;
 
-	run_script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS "], \"revise\": [" REV1
-		   "]}",
+	run_script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+		   "], \"revise\": [" REV1 "]}",
 		   &o);
 	cr_assert_eq(o.rc, ECL_OK, "%s", o.err);
 	cr_assert_eq(o.info->step_count, 4);
@@ -141,8 +142,9 @@ Test(critique_revise, database_records)
 	cr_assert_eq(ts_sql_int(o.db, "SELECT count(*) FROM steps WHERE step = 'critique' AND "
 				      "vars = '{\"revisions\":2}' AND seq = 4"),
 		     1, "the transition into revise stores the counter it changed, and only that");
-	cr_assert_eq(ts_sql_int(o.db, "SELECT count(*) FROM steps WHERE step = 'revise' AND seq = 5"
-				      " AND vars = '{\"content\":\"Draft v2 on tea\",\"word_count\":4}'"),
+	cr_assert_eq(ts_sql_int(o.db,
+				"SELECT count(*) FROM steps WHERE step = 'revise' AND seq = 5"
+				" AND vars = '{\"content\":\"Draft v2 on tea\",\"word_count\":4}'"),
 		     1);
 	cr_assert_eq(ts_sql_int(o.db, "SELECT count(*) FROM runs WHERE status = 'completed' AND "
 				      "seq = 6 AND step IS NULL"),
@@ -155,7 +157,8 @@ Test(critique_revise, raw_answer_is_kept_when_it_differs)
 {
 	outcome o;
 
-	run_script("{\"generate\": [\"Here you go:\\n```json\\n" "{\\\"content\\\": \\\"fenced\\\", "
+	run_script("{\"generate\": [\"Here you go:\\n```json\\n"
+		   "{\\\"content\\\": \\\"fenced\\\", "
 		   "\\\"word_count\\\": 1}\\n```\"], \"critique\": [" PASS "]}",
 		   &o);
 	cr_assert_eq(o.rc, ECL_OK, "%s", o.err);
@@ -173,8 +176,8 @@ Test(critique_revise, malformed_answer_is_repaired)
 {
 	outcome o;
 
-	run_script("{\"generate\": [" GEN "], \"critique\": [[\"{\\\"decision\\\": \\\"maybe\\\"}\", "
-		   PASS "]]}",
+	run_script("{\"generate\": [" GEN
+		   "], \"critique\": [[\"{\\\"decision\\\": \\\"maybe\\\"}\", " PASS "]]}",
 		   &o);
 	cr_assert_eq(o.rc, ECL_OK, "%s", o.err);
 	cr_assert_eq(calls(&o, " critique 1 "), 2, "one repair prompt");
@@ -196,7 +199,8 @@ Test(critique_revise, malformed_answer_fails_naming_step_and_field)
 	cr_assert(strstr(o.info->error, "step `critique`"), "%s", o.info->error);
 	cr_assert(strstr(o.info->error, "field `quality_score`"), "%s", o.info->error);
 	cr_assert(strstr(o.info->error, "101"), "%s", o.info->error);
-	cr_assert_eq(o.info->step_count, 2, "the failure is committed as the run's last checkpoint");
+	cr_assert_eq(o.info->step_count, 2,
+		     "the failure is committed as the run's last checkpoint");
 	outcome_free(&o);
 }
 
@@ -284,8 +288,7 @@ Test(critique_revise, inputs_are_checked_before_anything_is_stored)
 	cr_assert_eq(ecl_run_start(e, wf, "{\"topic\": \"x\", \"colour\": 1}", id), ECL_EINPUT);
 	cr_assert(strstr(ecl_engine_errmsg(e), "no input `colour`"));
 	cr_assert_eq(ecl_run_start(e, wf, "not json", id), ECL_EINPUT);
-	cr_assert_eq(ecl_workflow_check_inputs(wf, "{\"topic\": \"x\"}", err, sizeof(err)),
-		     ECL_OK);
+	cr_assert_eq(ecl_workflow_check_inputs(wf, "{\"topic\": \"x\"}", err, sizeof(err)), ECL_OK);
 	ecl_engine_close(e);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 0);
 	ts_rmtree(dir);

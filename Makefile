@@ -1,0 +1,44 @@
+# The README's commands. The build itself is CMake's; these targets set it up and run it.
+#   make demo      install what is missing, build, run critique-revise on the offline provider
+#   make check     install what is missing, build, run every test (see scripts/check.sh)
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TOPIC ?= Benefits of Rust
+DEMO_DB ?= $(BUILD)/demo.db
+
+.PHONY: all build demo check generate coverage fuzz format clean
+
+all: build
+
+build:
+	@scripts/deps.sh build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BUILD)/ecl --db $(DEMO_DB) list --detailed
+	$(BUILD)/ecl --db $(DEMO_DB) --provider offline run critique-revise --topic "$(TOPIC)"
+
+check:
+	@scripts/deps.sh test
+	@scripts/check.sh
+
+# Rewrite generated/ from dsl/*.ecl (after adding or changing a workflow).
+generate:
+	@scripts/deps.sh build
+	@cmake -S . -B $(BUILD) >/dev/null
+	@cmake --build $(BUILD) --target eclc -j $(JOBS)
+	rm -f generated/*.c
+	$(BUILD)/eclc --out-dir generated --registry generated/workflows.c $(sort $(wildcard dsl/*.ecl))
+
+coverage:
+	@scripts/deps.sh test
+	@scripts/check.sh coverage
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h' | grep -v '^generated/')
+
+clean:
+	rm -rf $(BUILD) build-check build-asan

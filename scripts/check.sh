@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# check.sh - every test of the project, as `make check` runs it:
+#   1. a coverage build: all Criterion tests (unit, integration, end-to-end through the built
+#      binaries), then line coverage of runtime/ and generator/
+#   2. an AddressSanitizer + UndefinedBehaviorSanitizer build: all tests again
+#   3. valgrind on the CLI and the generator
+#   4. clang-format on our sources
+# It ends with one line "check: N passed, M failed" and exits non-zero when anything failed.
+# `scripts/check.sh coverage` runs step 1 only and prints branch coverage too.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+failures=()
+
+note() { printf '\n== %s\n' "$*"; }
+ok() { passed=$((passed + ${2:-1})); }
+bad() { failed=$((failed + ${2:-1})); failures+=("$1"); }
+
+# Run ctest in a build directory and add its counts.
+run_ctest() {
+	local dir=$1 name=$2 log
+	log=$(mktemp)
+	(cd "$dir" && ctest --output-on-failure -j "$jobs") 2>&1 | tee "$log"
+	local line total nfail
+	line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+	rm -f "$log"
+	if [ -z "$line" ]; then
+		bad "$name: ctest did not finish"
+		return
+	fi
+	total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+	nfail=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+	ok "$name" $((total - nfail))
+	[ "$nfail" -eq 0 ] || bad "$name: $nfail test programs failed" "$nfail"
+}
+
+configure_build() {
+	local dir=$1
+	shift
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null &&
+		cmake --build "$dir" -j "$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^(Consolidate|Scanning)'
+	return "${PIPESTATUS[0]}"
+}
+
+coverage_report() {
+	note "coverage of runtime/ and generator/"
+	find build-check -name '*.gcda' -path '*tests*' -delete
+	gcovr -r . build-check --filter 'runtime/' --filter 'generator/' \
+		--exclude-unreachable-branches --print-summary "$@" -o /dev/null |
+		tail -2 | sed 's/^/coverage: /'
+}
+
+note "coverage build: build-check"
+if configure_build build-check -DECL_COVERAGE=ON; then
+	find build-check -name '*.gcda' -delete
+	run_ctest build-check "tests (coverage build)"
+	coverage_report
+else
+	bad "the coverage build failed"
+fi
+if [ "${1:-}" = coverage ]; then
+	gcovr -r . build-check --filter 'runtime/' --filter 'generator/' --txt-metric branch 2>/dev/null | tail -3
+	echo "coverage: $passed passed, $failed failed"
+	exit $((failed > 0))
+fi
+
+note "sanitizer build: build-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
+if configure_build build-asan -DECL_SANITIZE=ON; then
+	ASAN_OPTIONS=detect_leaks=1 run_ctest build-asan "tests (sanitizer build)"
+else
+	bad "the sanitizer build failed"
+fi
+
+note "valgrind"
+vdb=$(mktemp -d)
+if valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+	build-check/ecl --db "$vdb/v.db" run critique-revise --topic "valgrind" >/dev/null; then
+	ok "valgrind ecl run"
+else
+	bad "valgrind: ecl run"
+fi
+if valgrind -q --error-exitcode=9 --leak-check=full build-check/eclc --check dsl/*.ecl; then
+	ok "valgrind eclc"
+else
+	bad "valgrind: eclc"
+fi
+rm -rf "$vdb"
+
+note "clang-format"
+mapfile -t sources < <(git ls-files '*.c' '*.h' | grep -v '^generated/')
+if clang-format --dry-run -Werror "${sources[@]}"; then
+	ok "clang-format"
+else
+	bad "clang-format: run make format"
+fi
+
+note "summary"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
