@@ -325,11 +325,10 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		ecl_run_info_free(info);
 		return 0;
 	case ECL_EFAILED:
-		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step)
-			printf("Workflow %s failed at step %s: %s\n", id, info->step,
-			       ecl_engine_errmsg(e));
+		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step && info->error)
+			printf("Workflow %s failed at step %s: %s\n", id, info->step, info->error);
 		else
-			printf("Workflow %s failed: %s\n", id, ecl_engine_errmsg(e));
+			printf("Workflow %s failed\n", id);
 		ecl_run_info_free(info);
 		return 1;
 	case ECL_EINTERRUPTED:

@@ -5,12 +5,16 @@
  * step's k-th visit in a run, so a resumed run is given the same answers as an uninterrupted
  * one. An entry is an answer (an object, sent as its JSON text), a string (sent as it is, so
  * a test can send prose, fences or broken JSON), {"$error": "transient"|"permanent",
- * "message": "..."} (a failed call), or an array of those: the answers to successive calls
- * within the visit (retries and repairs). With a call log, every call appends the line
+ * "message": "..."} (a failed call), {"$answer": <an answer>, "$delay_ms": N} (the answer
+ * after a pause, so a test can kill a process in the middle of a step), or an array of those:
+ * the answers to successive calls within the visit (retries and repairs). With a call log, every
+ * call appends the line
  * "<run> <step> <visit> <call>" to it, so tests can count calls across processes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,7 +56,7 @@ static int scripted_complete(llm_provider *p, const llm_request *req, llm_respon
 	scripted *s = (scripted *)p;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(s->script, req->step->name);
 	const cJSON *entry = cJSON_GetArrayItem(list, req->visit - 1);
-	const cJSON *err;
+	const cJSON *err, *delay;
 	int rc;
 
 	if ((rc = log_call(s, req, res)) != ECL_OK)
@@ -66,6 +70,15 @@ static int scripted_complete(llm_provider *p, const llm_request *req, llm_respon
 		res->fault = LLM_FAULT_PERMANENT;
 		return ECL_EPROVIDER;
 	}
+	delay = cJSON_GetObjectItemCaseSensitive(entry, "$delay_ms");
+	if (cJSON_IsNumber(delay) && delay->valuedouble > 0) {
+		struct timespec ts = {(time_t)(delay->valuedouble / 1000),
+				      (long)fmod(delay->valuedouble, 1000.0) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	if (cJSON_HasObjectItem(entry, "$answer"))
+		entry = cJSON_GetObjectItemCaseSensitive(entry, "$answer");
 	err = cJSON_GetObjectItemCaseSensitive(entry, "$error");
 	if (cJSON_IsString(err)) {
 		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(entry, "message");

@@ -34,6 +34,9 @@ int ts_run(const char *const argv[], char **out, char **err);
 /* One integer from a SQL query on the database file (-1 on error). */
 long long ts_sql_int(const char *db, const char *sql);
 
+/* One text from a SQL query on the database file (NULL on error; caller frees). */
+char *ts_sql_text(const char *db, const char *sql);
+
 /* An engine on db with the scripted provider (script may be NULL for offline). */
 ecl_engine *ts_engine(const char *db, const char *script, const char *call_log);
 

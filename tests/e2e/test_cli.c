@@ -1,0 +1,334 @@
+/*
+ * test_cli.c - the ecl command end to end: the built binary run as a user would, checking
+ * its output, its exit status and what it leaves in the database.
+ */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+#define GEN    "{\"content\": \"Draft v0\", \"word_count\": 2}"
+#define PASS   "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+#define REVISE "{\"decision\": \"revise\", \"feedback\": \"more\", \"quality_score\": 40}"
+#define REV1   "{\"content\": \"Draft v1\", \"word_count\": 2}"
+#define REV2   "{\"content\": \"Draft v2\", \"word_count\": 2}"
+#define REV3   "{\"content\": \"Draft v3\", \"word_count\": 2}"
+
+static char *dir;
+static char db[4096];
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+}
+
+static void teardown(void)
+{
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+/* Run ecl with --db and the given arguments (NULL-terminated). */
+#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
+
+static int run_ecl(char **out, char **err, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	int n = 3, i;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+/* The id from the first line, "Workflow started: <id>". */
+static char *started_id(const char *out)
+{
+	static char id[64];
+
+	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
+	sscanf(out + 18, "%63s", id);
+	return id;
+}
+
+static const char *script(const char *text)
+{
+	static char path[4200];
+
+	snprintf(path, sizeof(path), "%s/script.json", dir);
+	ts_write(path, text);
+	return path;
+}
+
+Test(cli, list)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "list"), 0);
+	cr_assert(strncmp(out, "Available Workflows:\n", 21) == 0, "%s", out);
+	cr_assert(strstr(out, "critique-revise"));
+	cr_assert_str_empty(err);
+	free(out);
+	free(err);
+}
+
+Test(cli, list_detailed)
+{
+	char *out;
+
+	cr_assert_eq(ECL(&out, NULL, "list", "--detailed"), 0);
+	cr_assert(strstr(out, "Available Workflows:"));
+	cr_assert(strstr(out, "Critique and Revise Loop"));
+	cr_assert(strstr(out, "Description: "));
+	cr_assert(strstr(out, "Steps:"));
+	cr_assert(strstr(out, "generate"));
+	cr_assert(strstr(out, "critique"));
+	cr_assert(strstr(out, "revise (llm), at most 3 times (revisions)"), "%s", out);
+	cr_assert(strstr(out, "Max steps per run: 8"));
+	cr_assert(strstr(out, "Usage: ecl run critique-revise --topic <string>"));
+	free(out);
+}
+
+Test(cli, run_with_topic_on_the_offline_provider)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Benefits of Rust"), 0,
+		     "%s%s", out, err);
+	started_id(out);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	cr_assert(strstr(out, "\"content\""));
+	cr_assert(strstr(out, "not written by a model"), "the offline provider says what it is");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 1);
+	free(out);
+	free(err);
+}
+
+Test(cli, status_text_and_json)
+{
+	char *out, *id, *st;
+	cJSON *json;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				", " PASS "], \"revise\": [" REV1 ", " REV2 "]}"),
+			 "run", "critique-revise", "--topic", "tea"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&st, NULL, "status", id), 0);
+	cr_assert(strstr(st, "Workflow ID:  "), "%s", st);
+	cr_assert(strstr(st, id));
+	cr_assert(strstr(st, "Status:       completed"), "%s", st);
+	cr_assert(strstr(st, "Revisions:    2 of at most 3"), "%s", st);
+	cr_assert(strstr(st, "Steps:        6"), "%s", st);
+	cr_assert(strstr(st, "Draft v2"), "%s", st);
+	free(st);
+	cr_assert_eq(ECL(&st, NULL, "status", id, "-o", "json"), 0);
+	json = cJSON_Parse(st);
+	cr_assert_not_null(json, "%s", st);
+	cr_assert_str_eq(cJSON_GetObjectItem(json, "id")->valuestring, id);
+	cr_assert_str_eq(cJSON_GetObjectItem(json, "status")->valuestring, "completed");
+	cr_assert_eq(cJSON_GetObjectItem(json, "step_count")->valueint, 6);
+	cr_assert_eq(cJSON_GetObjectItem(json, "revisions")->valueint, 2);
+	cr_assert_str_eq(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(json, "output"), "content")->valuestring,
+		"Draft v2");
+	cJSON_Delete(json);
+	free(st);
+	free(id);
+}
+
+Test(cli, max_revisions_fails_with_exit_status_1)
+{
+	char *out, *id, *st;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3
+				"]}"),
+			 "run", "critique-revise", "--topic", "tea"),
+		     1);
+	cr_assert(strstr(out, "failed at step critique: max revisions (3) reached"), "%s", out);
+	id = strdup(started_id(out));
+	cr_assert_eq(ECL(&st, NULL, "status", id), 0);
+	cr_assert(strstr(st, "Status:       failed"), "%s", st);
+	cr_assert(strstr(st, "Failed step:  critique"), "%s", st);
+	cr_assert(strstr(st, "Revisions:    3 of at most 3"), "%s", st);
+	cr_assert(strstr(st, "Steps:        8"), "%s", st);
+	cr_assert(strstr(st, "Error:        max revisions (3) reached"), "%s", st);
+	free(out);
+	free(st);
+	free(id);
+}
+
+Test(cli, inputs_from_set_and_file)
+{
+	char *out, *st, *id;
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/in.json", dir);
+	ts_write(path, "{\"topic\": \"from file\", \"min_words\": 10}");
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--input-file", path, "--set",
+			 "min_words=70"),
+		     0);
+	id = strdup(started_id(out));
+	cr_assert_eq(ECL(&st, NULL, "status", id, "-o", "json"), 0);
+	cr_assert(strstr(st, "\"topic\": \"from file\""), "%s", st);
+	cr_assert(strstr(st, "\"min_words\": 70"), "%s", st);
+	free(out);
+	free(st);
+	free(id);
+}
+
+/* Every usage error: one clear line, exit status 2, no database created. */
+Test(cli, usage_errors_write_nothing)
+{
+	static const char *const cases[][6] = {
+		{"run", "no-such-workflow", "--topic", "x", NULL},
+		{"run", "critique-revise", NULL},
+		{"run", "critique-revise", "--input-file", "/nonexistent/in.json", NULL},
+		{"run", "critique-revise", "--topic", "x", "--min_words", "many"},
+		{"run", "critique-revise", "--topic", "x", "--colour", "red"},
+		{"run", NULL},
+		{"frobnicate", NULL},
+	};
+	static const char *const expect[] = {
+		"ecl: unknown workflow `no-such-workflow`",
+		"ecl: missing required input `topic`",
+		"ecl: cannot read the input file /nonexistent/in.json: No such file",
+		"ecl: input `min_words`: `many` is not an integer",
+		"ecl: workflow critique-revise has no input `colour`",
+		"ecl: run: which workflow?",
+		"ecl: unknown command `frobnicate`",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+
+		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i]), 2, "case %zu: %s", i,
+			     err);
+		cr_assert(strncmp(err, expect[i], strlen(expect[i])) == 0, "case %zu: %s", i, err);
+		cr_assert_eq(strchr(err, '\n'), err + strlen(err) - 1, "one line: %s", err);
+		cr_assert_str_empty(out);
+		cr_assert_eq(access(db, F_OK), -1, "case %zu created the database", i);
+		free(out);
+		free(err);
+	}
+}
+
+Test(cli, unknown_run_id_fails_with_exit_status_1)
+{
+	char *err;
+
+	cr_assert_eq(ECL(NULL, &err, "list"), 0);
+	free(err);
+	cr_assert_eq(ECL(NULL, &err, "status", "0123456789ab"), 1);
+	cr_assert(strstr(err, "no run with id 0123456789ab"), "%s", err);
+	free(err);
+	cr_assert_eq(ECL(NULL, &err, "resume", "0123456789ab"), 1);
+	cr_assert(strstr(err, "no run with id 0123456789ab"), "%s", err);
+	free(err);
+}
+
+Test(cli, verbose_json_logs_every_transition)
+{
+	char *out, *err, *line, *save = NULL;
+	int transitions = 0;
+
+	cr_assert_eq(ECL(&out, &err, "-v", "--log-format", "json", "run", "critique-revise",
+			 "--topic", "logs"),
+		     0);
+	for (line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		cJSON *json = cJSON_Parse(line);
+
+		cr_assert_not_null(json, "not JSON: %s", line);
+		if (strcmp(cJSON_GetObjectItem(json, "msg")->valuestring, "transition") == 0) {
+			transitions++;
+			cr_assert_not_null(cJSON_GetObjectItem(json, "run"));
+			cr_assert_not_null(cJSON_GetObjectItem(json, "step"));
+			cr_assert_not_null(cJSON_GetObjectItem(json, "attempt"));
+			cr_assert_not_null(cJSON_GetObjectItem(json, "duration_ms"));
+		}
+		cJSON_Delete(json);
+	}
+	cr_assert_eq(transitions, 4, "the offline critic revises once: 4 transitions");
+	free(out);
+	free(err);
+}
+
+/* kill -9 of the ecl process in the middle of a step, then `ecl resume`. */
+Test(cli, kill_9_then_resume)
+{
+	char log[4200], *out, *st, *id;
+	const char *argv[16];
+	pid_t pid;
+	int status, i;
+
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	argv[0] = ECL_BIN;
+	argv[1] = "--db";
+	argv[2] = db;
+	argv[3] = "--provider";
+	argv[4] = "scripted";
+	argv[5] = "--script";
+	argv[6] = script("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
+			 "\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}");
+	argv[7] = "--call-log";
+	argv[8] = log;
+	argv[9] = "run";
+	argv[10] = "critique-revise";
+	argv[11] = "--topic";
+	argv[12] = "tea";
+	argv[13] = NULL;
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		execv(ECL_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	/* Wait until generate is committed and critique has been asked. */
+	for (i = 0; i < 500 && ts_count_lines(log, " critique ") < 1; i++) {
+		struct timespec ts = {0, 10000000};
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(ts_count_lines(log, " critique "), 1, "critique was never asked");
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status));
+	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 1);
+
+	/* The same script without the pause answers the resumed critique. */
+	script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS "], \"revise\": [" REV1
+	       "]}");
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	cr_assert_not_null(id);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", argv[6], "--call-log",
+			 log, "resume", id),
+		     0, "%s", out);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	cr_assert(strstr(out, "Draft v1"), "%s", out);
+	cr_assert_eq(ECL(&st, NULL, "status", id), 0);
+	cr_assert(strstr(st, "Steps:        4"), "%s", st);
+	free(st);
+	free(out);
+	free(id);
+	cr_assert_eq(ts_count_lines(log, " generate "), 1, "generate was not asked again");
+	cr_assert_eq(ts_count_lines(log, " critique 1 "), 2,
+		     "the cut-off critique was asked again");
+	cr_assert_eq(ts_sql_int(db, "SELECT attempt FROM steps WHERE seq = 2"), 2);
+}
