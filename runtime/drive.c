@@ -32,20 +32,42 @@ static int local_answer(driver *d, ecl_run *run, const llm_request *req, llm_res
 	return p->complete(p, req, res);
 }
 
-static int local_commit(driver *d, ecl_run *run, const store_commit *c)
+static int local_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
 {
 	store *st = engine_of(d)->st;
-	int rc = st->ops->commit(st, c);
+	int rc = st->ops->commit(st, c, request);
 
-	(void)run;
 	if (rc != ECL_OK)
 		return engine_fail(run->eng, rc, "%s", st->ops->errmsg(st));
+	return ECL_OK;
+}
+
+static int local_beat(driver *d, ecl_run *run, long long now_ms, const char **request)
+{
+	ecl_engine *e = engine_of(d);
+	int rc =
+		e->st->ops->heartbeat(e->st, run->id, e->owner, now_ms, now_ms + LEASE_MS, request);
+
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	return ECL_OK;
+}
+
+static int local_release(driver *d, ecl_run *run, const char *status, const char *error)
+{
+	ecl_engine *e = engine_of(d);
+	int rc = e->st->ops->release(e->st, run->id, e->owner, status, error, clock_now_ms());
+
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	return ECL_OK;
 }
 
 const driver_ops drive_local_ops = {
 	.answer = local_answer,
 	.commit = local_commit,
+	.beat = local_beat,
+	.release = local_release,
 };
 
 /* ---- asking for an answer ----------------------------------------------------------------- */
@@ -55,19 +77,49 @@ static int interrupted(ecl_engine *e)
 	return e->stop_requested || (e->interrupt && *e->interrupt);
 }
 
-/* Sleep for a backoff with full jitter, in slices so an interrupt is noticed. */
-static void backoff(ecl_engine *e, int try_no, long retry_after_ms)
+/* What the driver passes providers as their tick: renew the lease now and then, and say
+ * whether the call in flight must be abandoned (a signal, a cancel, a lost lease). */
+typedef struct ticker {
+	driver *d;
+	ecl_run *run;
+	int lost; /* the lease was lost: abandon everything */
+} ticker;
+
+static int tick(void *ctx)
+{
+	ticker *t = ctx;
+	ecl_engine *e = t->run->eng;
+	long long now;
+
+	if (interrupted(e) || t->lost)
+		return 1;
+	now = clock_now_ms();
+	if (now - e->beat_ms >= HEARTBEAT_MS) {
+		const char *request = NULL;
+
+		e->beat_ms = now;
+		if (t->d->ops->beat(t->d, t->run, now, &request) != ECL_OK) {
+			t->lost = 1;
+			return 1;
+		}
+		if (request)
+			e->request = request;
+	}
+	return e->request && strcmp(e->request, "cancel") == 0;
+}
+
+/* Sleep for a backoff with full jitter, in slices, ticking. */
+static void backoff(ticker *t, int try_no, long retry_after_ms)
 {
 	long cap = BACKOFF_BASE_MS << (try_no < 10 ? try_no : 10);
-	long ms = (long)((double)rand() / ((double)RAND_MAX + 1.0) * (double)cap);
+	long ms;
 
 	if (cap > BACKOFF_CAP_MS)
 		cap = BACKOFF_CAP_MS;
-	if (ms > cap)
-		ms = cap;
+	ms = (long)((double)rand() / ((double)RAND_MAX + 1.0) * (double)cap);
 	if (retry_after_ms > ms)
 		ms = retry_after_ms;
-	while (ms > 0 && !interrupted(e)) {
+	while (ms > 0 && !tick(t)) {
 		long slice = ms < 50 ? ms : 50;
 		struct timespec ts = {0, slice * 1000000L};
 
@@ -101,7 +153,7 @@ static void repair_prompt(buf *b, const ecl_run *run, const ecl_step_def *step, 
 	buf_puts(b, ".");
 }
 
-static int ask(driver *d, ecl_run *run, asking *out)
+static int ask(driver *d, ecl_run *run, asking *out, ticker *tk)
 {
 	ecl_engine *e = run->eng;
 	const ecl_workflow *wf = run->wf;
@@ -153,6 +205,15 @@ static int ask(driver *d, ecl_run *run, asking *out)
 			rc = d->ops->answer(d, run, &req, &res);
 			out->tokens_in += res.tokens_in;
 			out->tokens_out += res.tokens_out;
+			if (rc == ECL_OK && res.len > e->max_answer_bytes) {
+				free(res.text);
+				rc = engine_fail(
+					e, ECL_EANSWER,
+					"step `%s`: the answer has %zu bytes, more than the "
+					"limit of %zu",
+					step->name, res.len, e->max_answer_bytes);
+				goto out;
+			}
 			if (rc == ECL_OK)
 				break;
 			free(res.text);
@@ -169,7 +230,7 @@ static int ask(driver *d, ecl_run *run, asking *out)
 			}
 			log_event(e, LOG_WARN, "retry", "run", run->id, "step", step->name, "error",
 				  res.error, NULL);
-			backoff(e, try_no, res.retry_after_ms);
+			backoff(tk, try_no, res.retry_after_ms);
 		}
 		rc = answer_parse(wf, step, res.text, res.len, &run->answer, why, sizeof(why));
 		if (rc == ECL_OK) {
@@ -212,24 +273,41 @@ static int emit(ecl_engine *e, const ecl_event *ev)
 	return e->on_event ? e->on_event(e->event_ctx, ev) : 0;
 }
 
-/* Stop driving without a transition: record why, leave the run resumable. */
-static int stop(ecl_run *run, const char *status, int rc)
+/* Stop driving without a transition: the run keeps its last checkpoint, with a status
+ * (interrupted, paused, cancelled) and, after an error, the error. */
+static int stop(driver *d, ecl_run *run, const char *status, int rc)
 {
 	ecl_engine *e = run->eng;
-	const char *error = rc == ECL_EINTERRUPTED ? NULL : e->err;
+	char *error = NULL;
 	ecl_event ev = {.kind = ECL_EV_FINISH,
 			.run_id = run->id,
 			.step = run->wf->steps[run->state].name,
 			.status = status};
-	int src =
-		e->st->ops->set_status(e->st, run->id, status, run->attempt, error, clock_now_ms());
+	int src;
 
-	if (src != ECL_OK && rc == ECL_EINTERRUPTED)
-		rc = engine_fail(e, src, "%s", e->st->ops->errmsg(e->st));
-	log_event(e, rc == ECL_EINTERRUPTED ? LOG_INFO : LOG_ERROR, status, "run", run->id, "step",
-		  ev.step, "error", error, NULL);
+	if (rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED &&
+	    !(error = mem_strdup(e->err)))
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	src = d->ops->release(d, run, status, error);
+	log_event(e, error ? LOG_ERROR : LOG_INFO, status, "run", run->id, "step", ev.step, "error",
+		  error, NULL);
+	mem_free(error);
 	emit(e, &ev);
-	return rc;
+	return src != ECL_OK ? src : rc;
+}
+
+/* Stop for a signal, a request from another process, or a lost lease. */
+static int stop_for(driver *d, ecl_run *run, const ticker *tk)
+{
+	ecl_engine *e = run->eng;
+
+	if (tk->lost)
+		return ECL_ESTATE; /* another process has the run: leave it alone */
+	if (e->request && strcmp(e->request, "cancel") == 0)
+		return stop(d, run, "cancelled", ECL_ECANCELLED);
+	if (e->request && strcmp(e->request, "pause") == 0)
+		return stop(d, run, "paused", ECL_EPAUSED);
+	return stop(d, run, "interrupted", ECL_EINTERRUPTED);
 }
 
 /* A failure decided by the runtime (an invalid answer, the step bound): commit it as the
@@ -239,6 +317,7 @@ static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_
 	ecl_engine *e = run->eng;
 	const ecl_step_def *step = &run->wf->steps[run->state];
 	char *msg = mem_strdup(e->err);
+	const char *request = NULL;
 	store_commit c = {0};
 	ecl_event ev = {
 		.kind = ECL_EV_FINISH, .run_id = run->id, .step = step->name, .status = "failed"};
@@ -258,7 +337,9 @@ static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_
 	c.attempt = run->attempt;
 	c.error = msg;
 	c.now_ms = clock_now_ms();
-	rc = d->ops->commit(d, run, &c);
+	c.owner = e->owner;
+	c.lease_until_ms = c.now_ms + LEASE_MS;
+	rc = d->ops->commit(d, run, &c, &request);
 	if (rc == ECL_OK) {
 		engine_fail(e, ECL_EFAILED, "%s", msg);
 		log_event(e, LOG_ERROR, "failed", "run", run->id, "step", step->name, "error", msg,
@@ -279,6 +360,7 @@ static int commit_transition(driver *d, ecl_run *run, asking *a, long long start
 	char *vars = run_dirty_vars(run);
 	store_commit c = {0};
 	ecl_event ev = {0};
+	const char *request = NULL;
 	char dur[32], seq[16], attempt[16];
 	int rc;
 
@@ -299,6 +381,8 @@ static int commit_transition(driver *d, ecl_run *run, asking *a, long long start
 	c.step.duration_us = clock_mono_us() - t0;
 	c.attempt = 1;
 	c.now_ms = clock_now_ms();
+	c.owner = e->owner;
+	c.lease_until_ms = c.now_ms + LEASE_MS;
 	switch (run->t) {
 	case T_GOTO:
 		c.step.next = wf->steps[run->t_next].name;
@@ -320,9 +404,12 @@ static int commit_transition(driver *d, ecl_run *run, asking *a, long long start
 				 step->name, wf->id);
 		goto out;
 	}
-	rc = d->ops->commit(d, run, &c);
+	rc = d->ops->commit(d, run, &c, &request);
 	if (rc != ECL_OK)
 		goto out;
+	e->beat_ms = c.now_ms;
+	if (request)
+		e->request = request;
 	run->seq++;
 	snprintf(dur, sizeof(dur), "%.3f", (double)c.step.duration_us / 1000.0);
 	snprintf(seq, sizeof(seq), "%d", run->seq);
@@ -374,7 +461,10 @@ int drive_run(driver *d, ecl_run *run)
 {
 	ecl_engine *e = run->eng;
 	const ecl_workflow *wf = run->wf;
+	ticker tk = {d, run, 0};
 
+	e->beat_ms = clock_now_ms();
+	e->request = NULL;
 	for (;;) {
 		const ecl_step_def *step = &wf->steps[run->state];
 		long long started_ms = clock_now_ms(), t0 = clock_mono_us();
@@ -387,8 +477,8 @@ int drive_run(driver *d, ecl_run *run)
 		asking a = {0};
 		int rc;
 
-		if (interrupted(e))
-			return stop(run, "interrupted", ECL_EINTERRUPTED);
+		if (interrupted(e) || e->request)
+			return stop_for(d, run, &tk);
 		if (run->seq >= wf->max_steps) {
 			engine_fail(e, ECL_EBOUND,
 				    "run %s exceeded the bound of %d steps proven for %s", run->id,
@@ -402,9 +492,11 @@ int drive_run(driver *d, ecl_run *run)
 		run->t = T_NONE;
 		rc = wf->step(run);
 		if (rc == ECL_PENDING) {
-			rc = ask(d, run, &a);
+			rc = ask(d, run, &a, &tk);
 			if (rc == ECL_EANSWER)
 				return fail_run(d, run, NULL, started_ms, t0);
+			if (rc == ECL_EINTERRUPTED)
+				return stop_for(d, run, &tk);
 			if (rc == ECL_OK)
 				rc = wf->step(run);
 		}
@@ -413,10 +505,8 @@ int drive_run(driver *d, ecl_run *run)
 		free(a.raw);
 		if (rc != ECL_OK) {
 			if (rc == ECL_ESTORE || rc == ECL_ESTATE)
-				return rc; /* the store holds the last good checkpoint; leave it */
-			if (interrupted(e))
-				return stop(run, "interrupted", ECL_EINTERRUPTED);
-			return stop(run, "interrupted", rc);
+				return rc; /* the store keeps the last good checkpoint; leave it */
+			return stop(d, run, "interrupted", rc);
 		}
 		if (run->t != T_GOTO)
 			return finish(run);

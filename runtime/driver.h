@@ -18,8 +18,15 @@ typedef struct driver driver;
 typedef struct driver_ops {
 	/* Obtain one answer for the request (one try: drive_run retries and repairs). */
 	int (*answer)(driver *d, ecl_run *run, const llm_request *req, llm_response *res);
-	/* Make a transition durable; ECL_OK only once it is. */
-	int (*commit)(driver *d, ecl_run *run, const store_commit *c);
+	/* Make a transition durable; ECL_OK only once it is. *request receives a pause or cancel
+	 * asked by another process since (a static string), or NULL. */
+	int (*commit)(driver *d, ecl_run *run, const store_commit *c, const char **request);
+	/* Renew the run's lease while a step is under way; *request as for commit. ECL_ESTATE
+	 * when this process lost the run. */
+	int (*beat)(driver *d, ecl_run *run, long long now_ms, const char **request);
+	/* Stop driving the run, leaving it with a status (interrupted, paused, cancelled) and an
+	 * error or NULL. */
+	int (*release)(driver *d, ecl_run *run, const char *status, const char *error);
 } driver_ops;
 
 struct driver {

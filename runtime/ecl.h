@@ -29,20 +29,22 @@ extern "C" {
  * Result codes. The list only grows: a code is never renumbered or reused.
  */
 typedef enum ecl_status {
-	ECL_OK = 0,           /* success */
-	ECL_PENDING = 1,      /* not an error: the step waits for an answer the driver has to get */
-	ECL_ENOMEM = 2,       /* an allocation failed */
-	ECL_EUSAGE = 3,       /* a caller passed an invalid argument */
-	ECL_EINPUT = 4,       /* a workflow input is missing, unknown or of the wrong type */
-	ECL_ENOTFOUND = 5,    /* no such workflow or run */
-	ECL_ESTORE = 6,       /* the store (database) failed */
-	ECL_EPROVIDER = 7,    /* the LLM provider failed (transport, HTTP status, timeout) */
-	ECL_EANSWER = 8,      /* an LLM answer does not match the step's typed output */
-	ECL_EBOUND = 9,       /* a run exceeded its compile-time step bound */
-	ECL_ESTATE = 10,      /* the run's status does not allow the operation */
-	ECL_EFAILED = 11,     /* the workflow reached a `fail` transition */
-	ECL_EIO = 12,         /* a file could not be read or written */
-	ECL_EINTERRUPTED = 13 /* the run was interrupted (signal or callback) and can be resumed */
+	ECL_OK = 0,        /* success */
+	ECL_PENDING = 1,   /* not an error: the step waits for an answer the driver has to get */
+	ECL_ENOMEM = 2,    /* an allocation failed */
+	ECL_EUSAGE = 3,    /* a caller passed an invalid argument */
+	ECL_EINPUT = 4,    /* a workflow input is missing, unknown or of the wrong type */
+	ECL_ENOTFOUND = 5, /* no such workflow or run */
+	ECL_ESTORE = 6,    /* the store (database) failed */
+	ECL_EPROVIDER = 7, /* the LLM provider failed (transport, HTTP status, timeout) */
+	ECL_EANSWER = 8,   /* an LLM answer does not match the step's typed output */
+	ECL_EBOUND = 9,    /* a run exceeded its compile-time step bound */
+	ECL_ESTATE = 10,   /* the run's status does not allow the operation */
+	ECL_EFAILED = 11,  /* the workflow reached a `fail` transition */
+	ECL_EIO = 12,      /* a file could not be read or written */
+	ECL_EINTERRUPTED = 13, /* the run was interrupted (signal or callback) and can be resumed */
+	ECL_EPAUSED = 14,      /* the run was paused on request and can be resumed */
+	ECL_ECANCELLED = 15    /* the run was cancelled on request and is over */
 } ecl_status;
 
 /* A static English description of a status code; never NULL. */
@@ -277,8 +279,9 @@ typedef struct ecl_options {
 	ecl_event_fn on_event;
 	void *event_ctx;
 	volatile sig_atomic_t
-		*interrupt; /* a flag (set by a signal handler, say) that stops the driver at
-			     * its next chance, leaving the run resumable; or NULL */
+		*interrupt;      /* a flag (set by a signal handler, say) that stops the driver at
+				  * its next chance, leaving the run resumable; or NULL */
+	size_t max_answer_bytes; /* longer LLM answers fail the step; 0 for the default, 1 MiB */
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;
 } ecl_options;
@@ -337,6 +340,67 @@ typedef struct ecl_run_info {
  * has that id. */
 int ecl_run_info_get(ecl_engine *engine, const char *run_id, ecl_run_info **out);
 void ecl_run_info_free(ecl_run_info *info);
+
+/* ------------------------------------------------------------------------------------------
+ * Lifecycle from any process, listing, history, forks and retention.
+ * ---------------------------------------------------------------------------------------- */
+
+/* Ask a run to pause: a run nobody drives becomes paused at once; a driven one stops at its
+ * next transition. ECL_ESTATE when the run is finished. *applied (may be NULL) says which. */
+int ecl_run_pause(ecl_engine *engine, const char *run_id, int *applied);
+
+/* Cancel a run: it ends as cancelled and can no longer be resumed; a driven run abandons its
+ * current step. ECL_ESTATE when the run is finished already. */
+int ecl_run_cancel(ecl_engine *engine, const char *run_id, int *applied);
+
+/* Which runs to list or prune. Zero-initialise; NULL or 0 fields match everything. */
+typedef struct ecl_run_filter {
+	const char *const *statuses; /* any of these statuses */
+	int nstatuses;
+	const char *workflow;    /* runs of this workflow */
+	long long older_than_ms; /* last changed at least this long ago */
+	int limit;               /* at most this many, newest first */
+} ecl_run_filter;
+
+/* Called once per run; `info` is borrowed for the call. Non-zero stops the walk. */
+typedef int (*ecl_run_fn)(void *ctx, const ecl_run_info *info);
+
+/* Walk the runs the filter matches, newest first. */
+int ecl_run_list(ecl_engine *engine, const ecl_run_filter *filter, ecl_run_fn fn, void *ctx);
+
+/* One line of a run's history: a checkpoint (step != NULL) or a lifecycle note (note != NULL:
+ * paused, resumed, cancelled, forked, a workflow version switch). Borrowed for the call. */
+typedef struct ecl_history_entry {
+	int seq;          /* the checkpoint, or the checkpoint a note follows */
+	const char *step; /* the step that ran */
+	const char *next; /* the step it went to, or NULL when the run ended there */
+	int attempt;
+	long long started_ms;
+	long long duration_us;
+	long long tokens_in, tokens_out;
+	const char *output; /* the step's validated output (JSON) */
+	const char *answer; /* the model's answer text as received */
+	const char *system; /* with full: the system prompt the step was given, else NULL */
+	const char *prompt; /* with full: the user prompt the step was given, else NULL */
+	const char *note;   /* a lifecycle note, for entries that are not checkpoints */
+	long long note_ms;
+} ecl_history_entry;
+
+typedef int (*ecl_history_fn)(void *ctx, const ecl_history_entry *entry);
+
+/* Walk a run's history in order. With full, each checkpoint carries the prompts, rendered
+ * again from the run's state before that step. */
+int ecl_run_history(ecl_engine *engine, const char *run_id, int full, ecl_history_fn fn, void *ctx);
+
+/* Create a new run that starts from checkpoint `from_seq` of run_id (0: from its start),
+ * with the same inputs and the checkpoints up to it; the old run is untouched. The new run
+ * is interrupted, ready for ecl_run_drive. ECL_EUSAGE when from_seq is out of range. */
+int ecl_run_fork(ecl_engine *engine, const char *run_id, int from_seq, char id_out[ECL_ID_MAX]);
+
+/* Delete finished runs (completed, failed, cancelled; never a live or resumable one) that
+ * the filter matches, with their checkpoints, and reclaim the space. With dry_run, only
+ * count. *count gets the number of runs. */
+int ecl_prune(ecl_engine *engine, const ecl_run_filter *filter, int dry_run, int *count);
 
 #ifdef __cplusplus
 }

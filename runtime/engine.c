@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -29,6 +30,11 @@ static unsigned long long random64(void)
 		r = (unsigned long long)clock_mono_us() * 6364136223846793005ULL ^
 		    (unsigned long long)getpid();
 	return r;
+}
+
+void run_make_id(char id[ECL_ID_MAX])
+{
+	snprintf(id, ECL_ID_MAX, "%012llx", random64() & 0xffffffffffffULL);
 }
 
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
@@ -58,8 +64,16 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->workflows = o->workflows;
 	e->nworkflows = o->nworkflows;
 	e->timeout_ms = o->timeout_ms;
+	e->max_answer_bytes = o->max_answer_bytes ? o->max_answer_bytes : 1024 * 1024;
 	e->local.ops = &drive_local_ops;
 	srand((unsigned)random64());
+	{
+		char host[64] = "localhost";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(e->owner, sizeof(e->owner), "%s/%ld/%08llx", host, (long)getpid(),
+			 random64() & 0xffffffffULL);
+	}
 	cfg.script_path = o->script_path;
 	cfg.call_log = o->call_log;
 	cfg.base_url = o->base_url;
@@ -178,7 +192,7 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	if (rc != ECL_OK)
 		return rc;
 	run_free(run);
-	snprintf(row.id, sizeof(row.id), "%012llx", random64() & 0xffffffffffffULL);
+	run_make_id(row.id);
 	row.workflow = (char *)wf->id;
 	row.version = (char *)wf->version;
 	row.status = "running";
@@ -186,6 +200,8 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.attempt = 1;
 	row.inputs = canon;
 	row.created_ms = clock_now_ms();
+	row.owner = e->owner;
+	row.lease_until_ms = row.created_ms + LEASE_MS;
 	rc = e->st->ops->create_run(e->st, &row);
 	mem_free(canon);
 	if (rc != ECL_OK)
@@ -274,6 +290,47 @@ int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out)
 	return ECL_OK;
 }
 
+/* Whether a lease holder ("host/pid/nonce") is a process of this host that has died. */
+static int holder_dead(const char *holder)
+{
+	char host[64] = "", me[64] = "";
+	long pid = 0;
+
+	if (!holder || sscanf(holder, "%63[^/]/%ld/", host, &pid) != 2 || pid <= 0)
+		return 0;
+	gethostname(me, sizeof(me) - 1);
+	return strcmp(host, me) == 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Take the lease of a run for its next attempt, taking it over from a dead holder. */
+static int take_lease(ecl_engine *e, const char *id, int attempt)
+{
+	char *holder = NULL;
+	long long now = clock_now_ms();
+	int rc = e->st->ops->acquire(e->st, id, e->owner, NULL, attempt, now, now + LEASE_MS,
+				     &holder);
+
+	if (rc == ECL_ESTATE && holder_dead(holder)) {
+		char *again = NULL;
+
+		rc = e->st->ops->acquire(e->st, id, e->owner, holder, attempt, now, now + LEASE_MS,
+					 &again);
+		mem_free(again);
+		if (rc == ECL_OK) {
+			char note[256];
+
+			snprintf(note, sizeof(note), "lease taken over from %s, which has died",
+				 holder);
+			log_event(e, LOG_WARN, "takeover", "run", id, "from", holder, NULL);
+			e->st->ops->note(e->st, id, 0, note, now);
+		}
+	}
+	mem_free(holder);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	return ECL_OK;
+}
+
 int ecl_run_drive(ecl_engine *e, const char *run_id)
 {
 	store_run row = {0};
@@ -285,31 +342,52 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	fresh = strcmp(e->fresh_id, run_id) == 0;
 	e->fresh_id[0] = '\0';
 	rc = run_load(e, run_id, &row, &run);
-	if (rc != ECL_OK)
-		goto out;
-	if (strcmp(row.status, "completed") == 0 || strcmp(row.status, "failed") == 0) {
-		rc = engine_fail(e, ECL_ESTATE, "run %s has %s; there is nothing to resume", run_id,
-				 row.status);
+	if (rc != ECL_OK) {
+		if (row.version && run == NULL && rc == ECL_ESTORE) {
+			const ecl_workflow *wf =
+				ecl_workflow_find(e->workflows, e->nworkflows, row.workflow);
+
+			if (wf && strcmp(wf->version, row.version) != 0)
+				engine_fail(
+					e, ECL_ESTATE,
+					"run %s was started with version %s of %s; this program "
+					"has version %s, which does not keep what the run uses "
+					"(%s)",
+					run_id, row.version, row.workflow, wf->version, e->err);
+			rc = wf && strcmp(wf->version, row.version) != 0 ? ECL_ESTATE : rc;
+		}
 		goto out;
 	}
-	if (strcmp(row.version, run->wf->version) != 0) {
-		rc = engine_fail(e, ECL_ESTATE,
-				 "run %s was started with version %s of %s, and this program has "
-				 "version %s",
-				 run_id, row.version, run->wf->id, run->wf->version);
+	if (strcmp(row.status, "completed") == 0 || strcmp(row.status, "failed") == 0 ||
+	    strcmp(row.status, "cancelled") == 0) {
+		rc = engine_fail(e, ECL_ESTATE, "run %s has %s; there is nothing to resume", run_id,
+				 row.status);
 		goto out;
 	}
 	if (!fresh) {
 		/* The recorded attempt may have been cut off halfway: this is the next one. */
 		run->attempt = row.attempt + 1;
-		rc = e->st->ops->set_status(e->st, run_id, "running", run->attempt, NULL,
-					    clock_now_ms());
-		if (rc != ECL_OK) {
+		if ((rc = take_lease(e, run_id, run->attempt)) != ECL_OK)
+			goto out;
+		log_event(e, LOG_INFO, "resumed", "run", run_id, "step",
+			  run->wf->steps[run->state].name, NULL);
+	}
+	if (strcmp(row.version, run->wf->version) != 0) {
+		/* Every step and variable the run used still exists with its type (the run
+		 * loaded), so it goes on with the new version; the history says so. */
+		char note[160];
+
+		snprintf(note, sizeof(note), "workflow %s changed from version %s to %s",
+			 run->wf->id, row.version, run->wf->version);
+		if ((rc = e->st->ops->set_version(e->st, run_id, run->wf->version,
+						  clock_now_ms())) != ECL_OK ||
+		    (rc = e->st->ops->note(e->st, run_id, run->seq, note, clock_now_ms())) !=
+			    ECL_OK) {
 			rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 			goto out;
 		}
-		log_event(e, LOG_INFO, "resumed", "run", run_id, "step",
-			  run->wf->steps[run->state].name, NULL);
+		log_event(e, LOG_WARN, "version", "run", run_id, "from", row.version, "to",
+			  run->wf->version, NULL);
 	}
 	rc = drive_run(&e->local, run);
 out:
@@ -318,55 +396,60 @@ out:
 	return rc;
 }
 
+int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_info **out)
+{
+	ecl_run_info *info = mem_calloc(1, sizeof(*info));
+	int i;
+
+	*out = NULL;
+	if (!info || !(info->id = mem_strdup(row->id))) {
+		mem_free(info);
+		store_run_clear(row);
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	}
+	info->workflow = row->workflow;
+	info->version = row->version;
+	info->status = row->status;
+	info->step = row->step;
+	info->output = row->output;
+	info->error = row->error;
+	info->inputs = row->inputs;
+	info->step_count = row->seq;
+	info->attempt = row->attempt;
+	info->created_ms = row->created_ms;
+	info->updated_ms = row->updated_ms;
+	mem_free(row->owner);
+	mem_free(row->request);
+	mem_free(row->parent);
+	memset(row, 0, sizeof(*row));
+	for (i = 0; run && i < run->wf->nsteps; i++) {
+		const ecl_step_def *s = &run->wf->steps[i];
+
+		if (s->limit > 0 && s->counter >= 0) {
+			info->revisions = (int)run->vals[s->counter].i;
+			info->revision_limit = s->limit;
+			info->revision_label = s->counter_label;
+			break;
+		}
+	}
+	*out = info;
+	return ECL_OK;
+}
+
 int ecl_run_info_get(ecl_engine *e, const char *run_id, ecl_run_info **out)
 {
 	store_run row = {0};
 	ecl_run *run = NULL;
-	ecl_run_info *info;
-	int rc, i;
+	int rc;
 
 	*out = NULL;
 	e->err[0] = '\0';
 	rc = run_load(e, run_id, &row, &run);
 	if (rc != ECL_OK && !row.workflow)
 		return rc;
-	info = mem_calloc(1, sizeof(*info));
-	if (!info) {
-		run_free(run);
-		store_run_clear(&row);
-		return engine_fail(e, ECL_ENOMEM, "out of memory");
-	}
-	info->id = mem_strdup(row.id);
-	info->workflow = row.workflow;
-	info->version = row.version;
-	info->status = row.status;
-	info->step = row.step;
-	info->output = row.output;
-	info->error = row.error;
-	info->inputs = row.inputs;
-	info->step_count = row.seq;
-	info->attempt = row.attempt;
-	info->created_ms = row.created_ms;
-	info->updated_ms = row.updated_ms;
-	if (run) {
-		for (i = 0; i < run->wf->nsteps; i++) {
-			const ecl_step_def *s = &run->wf->steps[i];
-
-			if (s->limit > 0 && s->counter >= 0) {
-				info->revisions = (int)run->vals[s->counter].i;
-				info->revision_limit = s->limit;
-				info->revision_label = s->counter_label;
-				break;
-			}
-		}
-	}
+	rc = run_info_build(e, &row, run, out);
 	run_free(run);
-	if (!info->id) {
-		ecl_run_info_free(info);
-		return engine_fail(e, ECL_ENOMEM, "out of memory");
-	}
-	*out = info;
-	return ECL_OK;
+	return rc;
 }
 
 void ecl_run_info_free(ecl_run_info *info)

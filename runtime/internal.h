@@ -88,8 +88,16 @@ struct ecl_engine {
 		*interrupt; /* set non-zero (by a signal handler) to stop at the next chance */
 	int stop_requested; /* an event callback asked to stop after the current transition */
 	char fresh_id[ECL_ID_MAX]; /* the run this engine created and has not driven yet */
+	char owner[128];           /* this engine's lease owner id: "host/pid/nonce" */
+	long long beat_ms;         /* when the lease of the run being driven was last renewed */
+	const char *request;       /* "pause" or "cancel" seen for the run being driven */
+	size_t max_answer_bytes;   /* longer answers fail the step */
 	char err[1024];
 };
+
+/* How long a lease lasts without renewal, and how often a driver renews it. */
+#define LEASE_MS     15000
+#define HEARTBEAT_MS 5000
 
 /* Record the engine's failure detail; returns code. */
 int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
@@ -130,6 +138,13 @@ char *run_dirty_vars(ecl_run *run);
 void run_render(const ecl_run *run, const ecl_template *tpl, buf *out);
 /* Load a run and its checkpoints from the store into memory. */
 int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out);
+
+/* A new random run id: 12 hex digits. */
+void run_make_id(char id[ECL_ID_MAX]);
+
+/* Make a public snapshot of a run from its row (whose strings it takes over, leaving the
+ * row empty) and, when loaded, the run for its loop counter. */
+int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_info **out);
 
 /* ---- answers (answer.c) ------------------------------------------------------------------- */
 

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <time.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +50,21 @@ static int log_call(scripted *s, const llm_request *req, llm_response *res)
 	return ECL_OK;
 }
 
+/* Wait ms milliseconds in slices, ticking; 1 when the tick asks to abandon the call. */
+static int wait_ticking(const llm_request *req, long ms)
+{
+	while (ms > 0) {
+		long slice = ms < 50 ? ms : 50;
+		struct timespec ts = {0, slice * 1000000L};
+
+		if (req->tick && req->tick(req->tick_ctx))
+			return 1;
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+	return 0;
+}
+
 static int scripted_complete(llm_provider *p, const llm_request *req, llm_response *res)
 {
 	scripted *s = (scripted *)p;
@@ -71,11 +85,10 @@ static int scripted_complete(llm_provider *p, const llm_request *req, llm_respon
 		return ECL_EPROVIDER;
 	}
 	delay = cJSON_GetObjectItemCaseSensitive(entry, "$delay_ms");
-	if (cJSON_IsNumber(delay) && delay->valuedouble > 0) {
-		struct timespec ts = {(time_t)(delay->valuedouble / 1000),
-				      (long)fmod(delay->valuedouble, 1000.0) * 1000000L};
-
-		nanosleep(&ts, NULL);
+	if (cJSON_IsNumber(delay) && wait_ticking(req, (long)delay->valuedouble)) {
+		snprintf(res->error, sizeof(res->error), "scripted: abandoned");
+		res->fault = LLM_FAULT_TRANSIENT;
+		return ECL_EPROVIDER;
 	}
 	if (cJSON_HasObjectItem(entry, "$answer"))
 		entry = cJSON_GetObjectItemCaseSensitive(entry, "$answer");

@@ -38,6 +38,11 @@ typedef struct llm_request {
 	double temperature; /* < 0: the provider's default */
 	int max_tokens;     /* 0: the provider's default */
 	long timeout_ms;    /* total time allowed for the call; 0: the provider's default */
+	/* Called by the provider about every 100 ms while it waits (for the network, a delay);
+	 * a non-zero return abandons the call, which then fails as transient with the error
+	 * "abandoned". NULL when nobody needs to know. */
+	int (*tick)(void *ctx);
+	void *tick_ctx;
 } llm_request;
 
 /* Why a call failed, so the driver knows whether to retry it. */

@@ -21,6 +21,8 @@ const char *ecl_strerror(int status)
 	case ECL_EFAILED: return "workflow failed";
 	case ECL_EIO: return "I/O error";
 	case ECL_EINTERRUPTED: return "run interrupted";
+	case ECL_EPAUSED: return "run paused";
+	case ECL_ECANCELLED: return "run cancelled";
 	}
 	return "unknown status";
 }

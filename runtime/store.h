@@ -24,7 +24,23 @@ typedef struct store_run {
 	char *error;  /* message, when failed or interrupted by an error */
 	long long created_ms;
 	long long updated_ms;
+	char *owner; /* who holds the lease ("host/pid/nonce"), or NULL */
+	long long lease_until_ms;
+	char *request; /* "pause" or "cancel" asked by another process, or NULL */
+	char *parent;  /* "<run>@<seq>" for a fork, or NULL */
 } store_run;
+
+/* A filter for listing runs; NULL or 0 fields match everything. */
+typedef struct store_filter {
+	const char *const *statuses; /* any of these statuses */
+	int nstatuses;
+	const char *workflow;
+	long long updated_before_ms; /* last changed before this time */
+	int limit;
+} store_filter;
+
+/* Called once per run listed; a non-zero return stops the walk and is returned. */
+typedef int (*store_run_fn)(void *ctx, const store_run *run);
 
 /* One checkpoint: a step that ran and the transition it took. Borrowed strings. */
 typedef struct store_step {
@@ -50,6 +66,8 @@ typedef struct store_commit {
 	int attempt;         /* the attempt recorded for that next step (1) */
 	const char *output;  /* completed: the run's output */
 	const char *error;   /* failed: the message */
+	const char *owner; /* the lease holder committing; the commit fails if it lost the lease */
+	long long lease_until_ms; /* the lease is renewed until then */
 	long long now_ms;
 } store_commit;
 
@@ -66,11 +84,42 @@ typedef struct store_ops {
 	int (*get_run)(store *st, const char *id, store_run *out);
 	/* Walk a run's checkpoints in order. */
 	int (*list_steps)(store *st, const char *id, store_step_fn fn, void *ctx);
-	/* Commit one transition: insert the checkpoint and update the run, in one transaction. */
-	int (*commit)(store *st, const store_commit *c);
-	/* Set the status, attempt and error of a run outside a transition (interrupt, resume). */
-	int (*set_status)(store *st, const char *id, const char *status, int attempt,
-			  const char *error, long long now_ms);
+	/* Commit one transition: insert the checkpoint and update the run, in one transaction.
+	 * Only the lease holder commits (ECL_ESTATE otherwise). *request receives a pause or
+	 * cancel asked by another process (a static string) or NULL. */
+	int (*commit)(store *st, const store_commit *c, const char **request);
+	/* Take the lease of a run for owner until lease_until_ms, when it is free, expired, held
+	 * by owner already, or held by `steal` (a holder known to be dead); ECL_ESTATE with the
+	 * holder in *holder (caller frees) when someone else holds it. Sets the status to
+	 * running and the attempt. */
+	int (*acquire)(store *st, const char *id, const char *owner, const char *steal, int attempt,
+		       long long now_ms, long long lease_until_ms, char **holder);
+	/* Renew the lease; ECL_ESTATE when owner lost it. *request as for commit. */
+	int (*heartbeat)(store *st, const char *id, const char *owner, long long now_ms,
+			 long long lease_until_ms, const char **request);
+	/* Give up the lease, leaving the run with a status (paused, interrupted, cancelled) and
+	 * an error or NULL. Only when owner holds it (ECL_ESTATE otherwise). */
+	int (*release)(store *st, const char *id, const char *owner, const char *status,
+		       const char *error, long long now_ms);
+	/* Ask for a pause or cancel from outside: a run nobody drives (no live lease) gets the
+	 * new status at once (*applied = 1); a driven run gets the request for its driver
+	 * (*applied = 0). ECL_ESTATE when the run's status does not allow it. */
+	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);
+	/* Append a line to a run's history, after checkpoint seq. */
+	int (*note)(store *st, const char *id, int seq, const char *text, long long now_ms);
+	/* Walk the notes of a run in order: fn(ctx, seq, ts_ms, text). */
+	int (*list_notes)(store *st, const char *id,
+			  int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
+			  void *ctx);
+	/* Walk runs, newest first. */
+	int (*list_runs)(store *st, const store_filter *f, store_run_fn fn, void *ctx);
+	/* Create run `copy` with the first `upto` checkpoints of run `from`, atomically. */
+	int (*fork)(store *st, const char *from, int upto, const store_run *copy);
+	/* Delete the runs the filter matches (only finished ones) with their checkpoints and
+	 * notes, then reclaim the space; *count gets how many. */
+	int (*prune)(store *st, const store_filter *f, int *count);
+	/* Change the workflow version a run uses (after a compatible change of the workflow). */
+	int (*set_version)(store *st, const char *id, const char *version, long long now_ms);
 	/* The detail of the last failure, naming the file. Borrowed until the next call. */
 	const char *(*errmsg)(const store *st);
 	/* Close and free. */

@@ -13,38 +13,57 @@
 
 /* "ecl1" as a big-endian number, in the header of every ecl database. */
 #define APPLICATION_ID 0x65636c31
-#define SCHEMA_VERSION 1
 
-static const char schema[] = "CREATE TABLE runs("
-			     " id TEXT PRIMARY KEY,"
-			     " workflow TEXT NOT NULL,"
-			     " version TEXT NOT NULL,"
-			     " status TEXT NOT NULL,"
-			     " step TEXT,"
-			     " seq INTEGER NOT NULL DEFAULT 0,"
-			     " attempt INTEGER NOT NULL DEFAULT 1,"
-			     " inputs TEXT NOT NULL,"
-			     " output TEXT,"
-			     " error TEXT,"
-			     " created_ms INTEGER NOT NULL,"
-			     " updated_ms INTEGER NOT NULL"
-			     ") WITHOUT ROWID;"
-			     "CREATE INDEX runs_by_status ON runs(status, workflow);"
-			     "CREATE TABLE steps("
-			     " run_id TEXT NOT NULL,"
-			     " seq INTEGER NOT NULL,"
-			     " step TEXT NOT NULL,"
-			     " attempt INTEGER NOT NULL,"
-			     " next TEXT,"
-			     " output TEXT,"
-			     " raw TEXT,"
-			     " vars TEXT,"
-			     " tokens_in INTEGER NOT NULL DEFAULT 0,"
-			     " tokens_out INTEGER NOT NULL DEFAULT 0,"
-			     " started_ms INTEGER NOT NULL,"
-			     " duration_us INTEGER NOT NULL,"
-			     " PRIMARY KEY(run_id, seq)"
-			     ") WITHOUT ROWID;";
+/* The schema is built by running every migration in order; PRAGMA user_version says how many
+ * have run. A migration is only ever appended, never changed. */
+static const char *const migrations[] = {
+	/* 1: runs and their checkpoints */
+	"CREATE TABLE runs("
+	" id TEXT PRIMARY KEY,"
+	" workflow TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" step TEXT,"
+	" seq INTEGER NOT NULL DEFAULT 0,"
+	" attempt INTEGER NOT NULL DEFAULT 1,"
+	" inputs TEXT NOT NULL,"
+	" output TEXT,"
+	" error TEXT,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX runs_by_status ON runs(status, workflow);"
+	"CREATE TABLE steps("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" step TEXT NOT NULL,"
+	" attempt INTEGER NOT NULL,"
+	" next TEXT,"
+	" output TEXT,"
+	" raw TEXT,"
+	" vars TEXT,"
+	" tokens_in INTEGER NOT NULL DEFAULT 0,"
+	" tokens_out INTEGER NOT NULL DEFAULT 0,"
+	" started_ms INTEGER NOT NULL,"
+	" duration_us INTEGER NOT NULL,"
+	" PRIMARY KEY(run_id, seq)"
+	") WITHOUT ROWID;",
+	/* 2: leases, requests from other processes, forks, and a history of lifecycle events */
+	"ALTER TABLE runs ADD COLUMN owner TEXT;"
+	"ALTER TABLE runs ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN request TEXT;"
+	"ALTER TABLE runs ADD COLUMN parent TEXT;"
+	"CREATE INDEX runs_by_update ON runs(updated_ms);"
+	"CREATE TABLE notes("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" ts_ms INTEGER NOT NULL,"
+	" text TEXT NOT NULL"
+	");"
+	"CREATE INDEX notes_by_run ON notes(run_id, seq);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
 	ST_BEGIN,
@@ -55,19 +74,30 @@ enum stmt_id {
 	ST_LIST_STEPS,
 	ST_INSERT_STEP,
 	ST_ADVANCE_RUN,
-	ST_SET_STATUS,
+	ST_ACQUIRE,
+	ST_HEARTBEAT,
+	ST_RELEASE,
+	ST_REQUEST_DIRECT,
+	ST_REQUEST_DEFERRED,
+	ST_NOTE,
+	ST_LIST_NOTES,
+	ST_FORK_STEPS,
+	ST_SET_VERSION,
 	ST_COUNT
 };
+
+#define RUN_COLUMNS                                                                                \
+	"id, workflow, version, status, step, seq, attempt, inputs, output, error, created_ms,"    \
+	" updated_ms, owner, lease_until_ms, request, parent"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT_RUN] = "INSERT INTO runs(id, workflow, version, status, step, seq, attempt,"
-			  " inputs, created_ms, updated_ms) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6, ?7,"
-			  " ?8, ?8)",
-	[ST_GET_RUN] = "SELECT workflow, version, status, step, seq, attempt, inputs, output,"
-		       " error, created_ms, updated_ms FROM runs WHERE id = ?1",
+			  " inputs, created_ms, updated_ms, parent, owner, lease_until_ms)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+	[ST_GET_RUN] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
 	[ST_LIST_STEPS] = "SELECT seq, step, attempt, next, output, raw, vars, tokens_in,"
 			  " tokens_out, started_ms, duration_us FROM steps WHERE run_id = ?1"
 			  " ORDER BY seq",
@@ -75,10 +105,30 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " tokens_in, tokens_out, started_ms, duration_us)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_ADVANCE_RUN] = "UPDATE runs SET status = ?2, step = ?3, seq = ?4, attempt = ?5,"
-			   " output = ?6, error = ?7, updated_ms = ?8"
-			   " WHERE id = ?1 AND seq = ?4 - 1 AND status = 'running'",
-	[ST_SET_STATUS] = "UPDATE runs SET status = ?2, attempt = ?3, error = ?4, updated_ms = ?5"
-			  " WHERE id = ?1",
+			   " output = ?6, error = ?7, updated_ms = ?8, lease_until_ms = ?10,"
+			   " owner = CASE WHEN ?2 = 'running' THEN owner END"
+			   " WHERE id = ?1 AND seq = ?4 - 1 AND status = 'running' AND owner = ?9"
+			   " RETURNING request",
+	[ST_ACQUIRE] = "UPDATE runs SET owner = ?2, lease_until_ms = ?5, status = 'running',"
+		       " attempt = ?4, error = NULL, request = NULL, updated_ms = ?3"
+		       " WHERE id = ?1 AND status IN ('running', 'interrupted', 'paused')"
+		       " AND (owner IS NULL OR owner = ?2 OR owner = ?6 OR lease_until_ms < ?3)",
+	[ST_HEARTBEAT] = "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND owner = ?2"
+			 " AND status = 'running' RETURNING request",
+	[ST_RELEASE] = "UPDATE runs SET status = ?3, error = ?4, updated_ms = ?5, owner = NULL,"
+		       " lease_until_ms = 0, request = NULL WHERE id = ?1 AND owner = ?2",
+	[ST_REQUEST_DIRECT] = "UPDATE runs SET status = ?2, request = NULL, updated_ms = ?3"
+			      " WHERE id = ?1 AND status IN (?4, ?5, ?6)"
+			      " AND (owner IS NULL OR lease_until_ms < ?3)",
+	[ST_REQUEST_DEFERRED] = "UPDATE runs SET request = ?2 WHERE id = ?1 AND status = 'running'"
+				" AND owner IS NOT NULL AND lease_until_ms >= ?3",
+	[ST_NOTE] = "INSERT INTO notes(run_id, seq, ts_ms, text) VALUES(?1, ?2, ?3, ?4)",
+	[ST_LIST_NOTES] =
+		"SELECT seq, ts_ms, text FROM notes WHERE run_id = ?1 ORDER BY seq, rowid",
+	[ST_FORK_STEPS] = "INSERT INTO steps SELECT ?2, seq, step, attempt, next, output, raw,"
+			  " vars, tokens_in, tokens_out, started_ms, duration_us FROM steps"
+			  " WHERE run_id = ?1 AND seq <= ?3",
+	[ST_SET_VERSION] = "UPDATE runs SET version = ?2, updated_ms = ?3 WHERE id = ?1",
 };
 
 typedef struct sqlite_store {
@@ -159,6 +209,9 @@ void store_run_clear(store_run *run)
 	mem_free(run->inputs);
 	mem_free(run->output);
 	mem_free(run->error);
+	mem_free(run->owner);
+	mem_free(run->request);
+	mem_free(run->parent);
 	memset(run, 0, sizeof(*run));
 }
 
@@ -173,9 +226,13 @@ static int sq_create_run(store *base, const store_run *run)
 	bind_text(st, 3, run->version);
 	bind_text(st, 4, run->status);
 	bind_text(st, 5, run->step);
-	sqlite3_bind_int(st, 6, run->attempt);
-	bind_text(st, 7, run->inputs);
-	sqlite3_bind_int64(st, 8, run->created_ms);
+	sqlite3_bind_int(st, 6, run->seq);
+	sqlite3_bind_int(st, 7, run->attempt);
+	bind_text(st, 8, run->inputs);
+	sqlite3_bind_int64(st, 9, run->created_ms);
+	bind_text(st, 10, run->parent);
+	bind_text(st, 11, run->owner);
+	sqlite3_bind_int64(st, 12, run->lease_until_ms);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -186,11 +243,40 @@ static int sq_create_run(store *base, const store_run *run)
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot create the run");
 }
 
+/* Read a row of RUN_COLUMNS into out; ECL_ENOMEM when a copy failed. */
+static int read_run(sqlite3_stmt *st, store_run *out)
+{
+	int oom = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", (const char *)sqlite3_column_text(st, 0));
+	out->workflow = column_dup(st, 1, &oom);
+	out->version = column_dup(st, 2, &oom);
+	out->status = column_dup(st, 3, &oom);
+	out->step = column_dup(st, 4, &oom);
+	out->seq = sqlite3_column_int(st, 5);
+	out->attempt = sqlite3_column_int(st, 6);
+	out->inputs = column_dup(st, 7, &oom);
+	out->output = column_dup(st, 8, &oom);
+	out->error = column_dup(st, 9, &oom);
+	out->created_ms = sqlite3_column_int64(st, 10);
+	out->updated_ms = sqlite3_column_int64(st, 11);
+	out->owner = column_dup(st, 12, &oom);
+	out->lease_until_ms = sqlite3_column_int64(st, 13);
+	out->request = column_dup(st, 14, &oom);
+	out->parent = column_dup(st, 15, &oom);
+	if (oom || !out->workflow || !out->version || !out->status || !out->inputs) {
+		store_run_clear(out);
+		return ECL_ENOMEM;
+	}
+	return ECL_OK;
+}
+
 static int sq_get_run(store *base, const char *id, store_run *out)
 {
 	sqlite_store *s = (sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, ST_GET_RUN);
-	int rc, oom = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	bind_text(st, 1, id);
@@ -201,28 +287,15 @@ static int sq_get_run(store *base, const char *id, store_run *out)
 		return ECL_ENOTFOUND;
 	}
 	if (rc != SQLITE_ROW) {
+		rc = fail(s, rc, "cannot read the run");
 		sqlite3_reset(st);
-		return fail(s, rc, "cannot read the run");
+		return rc;
 	}
-	snprintf(out->id, sizeof(out->id), "%s", id);
-	out->workflow = column_dup(st, 0, &oom);
-	out->version = column_dup(st, 1, &oom);
-	out->status = column_dup(st, 2, &oom);
-	out->step = column_dup(st, 3, &oom);
-	out->seq = sqlite3_column_int(st, 4);
-	out->attempt = sqlite3_column_int(st, 5);
-	out->inputs = column_dup(st, 6, &oom);
-	out->output = column_dup(st, 7, &oom);
-	out->error = column_dup(st, 8, &oom);
-	out->created_ms = sqlite3_column_int64(st, 9);
-	out->updated_ms = sqlite3_column_int64(st, 10);
+	rc = read_run(st, out);
 	sqlite3_reset(st);
-	if (oom || !out->workflow || !out->status || !out->inputs) {
-		store_run_clear(out);
+	if (rc != ECL_OK)
 		snprintf(s->err, sizeof(s->err), "%s: out of memory reading run %s", s->path, id);
-		return ECL_ENOMEM;
-	}
-	return ECL_OK;
+	return rc;
 }
 
 static const char *col(sqlite3_stmt *st, int i)
@@ -267,13 +340,44 @@ static int sq_list_steps(store *base, const char *id, store_step_fn fn, void *ct
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the checkpoints");
 }
 
-static int sq_commit(store *base, const store_commit *c)
+/* A request column's value as a static string. */
+static const char *request_of(sqlite3_stmt *st, int i)
+{
+	const char *r = (const char *)sqlite3_column_text(st, i);
+
+	if (!r)
+		return NULL;
+	return strcmp(r, "cancel") == 0 ? "cancel" : strcmp(r, "pause") == 0 ? "pause" : NULL;
+}
+
+/* Step a statement that returns at most one row: SQLITE_ROW, SQLITE_DONE or an error. */
+static int step_once(sqlite3_stmt *st, const char **request)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		if (request)
+			*request = request_of(st, 0);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			;
+	}
+	return rc;
+}
+
+static void rollback(sqlite_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec_step(s, ST_ROLLBACK, "cannot roll back");
+}
+
+static int sq_commit(store *base, const store_commit *c, const char **request)
 {
 	sqlite_store *s = (sqlite_store *)base;
 	sqlite3_stmt *st;
 	char doing[160];
 	int rc;
 
+	*request = NULL;
 	snprintf(doing, sizeof(doing), "cannot commit step %d (%s) of run %s", c->step.seq,
 		 c->step.step, c->run_id);
 	if ((rc = exec_step(s, ST_BEGIN, doing)) != ECL_OK)
@@ -294,15 +398,17 @@ static int sq_commit(store *base, const store_commit *c)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		int code = (rc & 0xff) == SQLITE_CONSTRAINT ? ECL_ESTATE : fail(s, rc, doing);
-
-		if (code == ECL_ESTATE)
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 			snprintf(s->err, sizeof(s->err),
 				 "%s: run %s: checkpoint %d exists already: another process drives "
 				 "this run",
 				 s->path, c->run_id, c->step.seq);
-		exec_step(s, ST_ROLLBACK, "cannot roll back");
-		return code;
+			rc = ECL_ESTATE;
+		} else {
+			rc = fail(s, rc, doing);
+		}
+		rollback(s);
+		return rc;
 	}
 	st = stmt(s, ST_ADVANCE_RUN);
 	bind_text(st, 1, c->run_id);
@@ -313,37 +419,101 @@ static int sq_commit(store *base, const store_commit *c)
 	bind_text(st, 6, c->output);
 	bind_text(st, 7, c->error);
 	sqlite3_bind_int64(st, 8, c->now_ms);
-	rc = sqlite3_step(st);
+	bind_text(st, 9, c->owner);
+	sqlite3_bind_int64(st, 10, c->lease_until_ms);
+	rc = step_once(st, request);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		rc = fail(s, rc, doing);
-		exec_step(s, ST_ROLLBACK, "cannot roll back");
-		return rc;
-	}
-	if (sqlite3_changes(s->db) != 1) {
+	if (rc == SQLITE_DONE) {
 		snprintf(s->err, sizeof(s->err),
-			 "%s: run %s is no longer at checkpoint %d or no longer running: another "
-			 "process changed it",
+			 "%s: run %s changed under this process (it is no longer at checkpoint %d, "
+			 "running and leased to it): another process took it over",
 			 s->path, c->run_id, c->step.seq - 1);
-		exec_step(s, ST_ROLLBACK, "cannot roll back");
+		rollback(s);
 		return ECL_ESTATE;
 	}
+	if (rc != SQLITE_ROW) {
+		rc = fail(s, rc, doing);
+		rollback(s);
+		return rc;
+	}
 	rc = exec_step(s, ST_COMMIT, doing);
-	if (rc != ECL_OK && !sqlite3_get_autocommit(s->db))
-		exec_step(s, ST_ROLLBACK, "cannot roll back");
+	if (rc != ECL_OK)
+		rollback(s);
 	return rc;
 }
 
-static int sq_set_status(store *base, const char *id, const char *status, int attempt,
-			 const char *error, long long now_ms)
+static int sq_acquire(store *base, const char *id, const char *owner, const char *steal,
+		      int attempt, long long now_ms, long long lease_until_ms, char **holder)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_SET_STATUS);
+	sqlite3_stmt *st = stmt(s, ST_ACQUIRE);
+	store_run run;
+	int rc;
+
+	*holder = NULL;
+	bind_text(st, 1, id);
+	bind_text(st, 2, owner);
+	sqlite3_bind_int64(st, 3, now_ms);
+	sqlite3_bind_int(st, 4, attempt);
+	sqlite3_bind_int64(st, 5, lease_until_ms);
+	bind_text(st, 6, steal ? steal : "");
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "cannot take the run's lease");
+	if (sqlite3_changes(s->db) == 1)
+		return ECL_OK;
+	/* Say why: no such run, a status that cannot be driven, or a live holder. */
+	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
+		return rc;
+	if (strcmp(run.status, "running") != 0 && strcmp(run.status, "interrupted") != 0 &&
+	    strcmp(run.status, "paused") != 0) {
+		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
+			 run.status);
+	} else {
+		snprintf(s->err, sizeof(s->err),
+			 "run %s is being driven by %s (its lease runs for %lld s more)", id,
+			 run.owner ? run.owner : "another process",
+			 (run.lease_until_ms - now_ms + 999) / 1000);
+		*holder = run.owner;
+		run.owner = NULL;
+	}
+	store_run_clear(&run);
+	return ECL_ESTATE;
+}
+
+static int sq_heartbeat(store *base, const char *id, const char *owner, long long now_ms,
+			long long lease_until_ms, const char **request)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_HEARTBEAT);
+	int rc;
+
+	(void)now_ms;
+	*request = NULL;
+	bind_text(st, 1, id);
+	bind_text(st, 2, owner);
+	sqlite3_bind_int64(st, 4, lease_until_ms);
+	rc = step_once(st, request);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		snprintf(s->err, sizeof(s->err), "%s: run %s: this process lost its lease", s->path,
+			 id);
+		return ECL_ESTATE;
+	}
+	return rc == SQLITE_ROW ? ECL_OK : fail(s, rc, "cannot renew the run's lease");
+}
+
+static int sq_release(store *base, const char *id, const char *owner, const char *status,
+		      const char *error, long long now_ms)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_RELEASE);
 	int rc;
 
 	bind_text(st, 1, id);
-	bind_text(st, 2, status);
-	sqlite3_bind_int(st, 3, attempt);
+	bind_text(st, 2, owner);
+	bind_text(st, 3, status);
 	bind_text(st, 4, error);
 	sqlite3_bind_int64(st, 5, now_ms);
 	rc = sqlite3_step(st);
@@ -351,10 +521,261 @@ static int sq_set_status(store *base, const char *id, const char *status, int at
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "cannot update the run's status");
 	if (sqlite3_changes(s->db) != 1) {
-		snprintf(s->err, sizeof(s->err), "no run with id %s in %s", id, s->path);
-		return ECL_ENOTFOUND;
+		snprintf(s->err, sizeof(s->err), "%s: run %s: this process lost its lease", s->path,
+			 id);
+		return ECL_ESTATE;
 	}
 	return ECL_OK;
+}
+
+static int sq_request(store *base, const char *id, const char *what, long long now_ms, int *applied)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	int cancel = strcmp(what, "cancel") == 0;
+	sqlite3_stmt *st;
+	store_run run;
+	int rc;
+
+	*applied = 0;
+	if ((rc = exec_step(s, ST_BEGIN, "cannot change the run")) != ECL_OK)
+		return rc;
+	st = stmt(s, ST_REQUEST_DIRECT);
+	bind_text(st, 1, id);
+	bind_text(st, 2, cancel ? "cancelled" : "paused");
+	sqlite3_bind_int64(st, 3, now_ms);
+	bind_text(st, 4, "running");
+	bind_text(st, 5, "interrupted");
+	bind_text(st, 6, cancel ? "paused" : "running");
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		rc = fail(s, rc, "cannot change the run");
+		rollback(s);
+		return rc;
+	}
+	if (sqlite3_changes(s->db) == 1) {
+		*applied = 1;
+	} else {
+		st = stmt(s, ST_REQUEST_DEFERRED);
+		bind_text(st, 1, id);
+		bind_text(st, 2, what);
+		sqlite3_bind_int64(st, 3, now_ms);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			rc = fail(s, rc, "cannot change the run");
+			rollback(s);
+			return rc;
+		}
+		if (sqlite3_changes(s->db) != 1) {
+			rollback(s);
+			if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
+				return rc;
+			snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be %s", id,
+				 run.status, cancel ? "cancelled" : "paused");
+			store_run_clear(&run);
+			return ECL_ESTATE;
+		}
+	}
+	rc = exec_step(s, ST_COMMIT, "cannot change the run");
+	if (rc != ECL_OK)
+		rollback(s);
+	return rc;
+}
+
+static int sq_note(store *base, const char *id, int seq, const char *text, long long now_ms)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_NOTE);
+
+	bind_text(st, 1, id);
+	sqlite3_bind_int(st, 2, seq);
+	sqlite3_bind_int64(st, 3, now_ms);
+	bind_text(st, 4, text);
+	return exec_step(s, ST_NOTE, "cannot write the run's history");
+}
+
+static int sq_list_notes(store *base, const char *id,
+			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
+			 void *ctx)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_LIST_NOTES);
+	int rc;
+
+	bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int stop = fn(ctx, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1),
+			      col(st, 2) ? col(st, 2) : "");
+
+		if (stop) {
+			sqlite3_reset(st);
+			return stop;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the run's history");
+}
+
+/* The WHERE clause of a filter; bind_filter binds its parameters in the same order. */
+static void filter_sql(const store_filter *f, buf *b)
+{
+	int i;
+
+	buf_puts(b, " WHERE 1");
+	if (f->nstatuses > 0) {
+		buf_puts(b, " AND status IN (");
+		for (i = 0; i < f->nstatuses; i++)
+			buf_puts(b, i ? ", ?" : "?");
+		buf_puts(b, ")");
+	}
+	if (f->workflow)
+		buf_puts(b, " AND workflow = ?");
+	if (f->updated_before_ms)
+		buf_puts(b, " AND updated_ms < ?");
+}
+
+static int bind_filter(sqlite3_stmt *st, const store_filter *f)
+{
+	int i, n = 1;
+
+	for (i = 0; i < f->nstatuses; i++)
+		bind_text(st, n++, f->statuses[i]);
+	if (f->workflow)
+		bind_text(st, n++, f->workflow);
+	if (f->updated_before_ms)
+		sqlite3_bind_int64(st, n++, f->updated_before_ms);
+	return n;
+}
+
+static int sq_list_runs(store *base, const store_filter *f, store_run_fn fn, void *ctx)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st = NULL;
+	buf sql = {0};
+	int rc, n;
+
+	buf_puts(&sql, "SELECT " RUN_COLUMNS " FROM runs");
+	filter_sql(f, &sql);
+	buf_puts(&sql, " ORDER BY created_ms DESC, id LIMIT ?");
+	if (sql.oom) {
+		buf_free(&sql);
+		return ECL_ENOMEM;
+	}
+	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
+	buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "cannot list the runs");
+	n = bind_filter(st, f);
+	sqlite3_bind_int(st, n, f->limit > 0 ? f->limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_run run;
+		int stop;
+
+		if (read_run(st, &run) != ECL_OK) {
+			sqlite3_finalize(st);
+			return ECL_ENOMEM;
+		}
+		stop = fn(ctx, &run);
+		store_run_clear(&run);
+		if (stop) {
+			sqlite3_finalize(st);
+			return stop;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot list the runs");
+}
+
+static int sq_fork(store *base, const char *from, int upto, const store_run *copy)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = exec_step(s, ST_BEGIN, "cannot fork the run")) != ECL_OK)
+		return rc;
+	if ((rc = sq_create_run(base, copy)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	st = stmt(s, ST_FORK_STEPS);
+	bind_text(st, 1, from);
+	bind_text(st, 2, copy->id);
+	sqlite3_bind_int(st, 3, upto);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		rc = fail(s, rc, "cannot copy the checkpoints");
+		rollback(s);
+		return rc;
+	}
+	rc = exec_step(s, ST_COMMIT, "cannot fork the run");
+	if (rc != ECL_OK)
+		rollback(s);
+	return rc;
+}
+
+/* Run one DELETE of prune: `head` followed by the filter over finished runs. */
+static int prune_one(sqlite_store *s, const char *head, const store_filter *f)
+{
+	sqlite3_stmt *st = NULL;
+	buf sql = {0};
+	int rc;
+
+	buf_puts(&sql, head);
+	buf_puts(&sql, " (SELECT id FROM runs");
+	filter_sql(f, &sql);
+	buf_puts(&sql, " AND status IN ('completed', 'failed', 'cancelled'))");
+	if (sql.oom) {
+		buf_free(&sql);
+		return ECL_ENOMEM;
+	}
+	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
+	buf_free(&sql);
+	if (rc == SQLITE_OK) {
+		bind_filter(st, f);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot prune");
+}
+
+static int sq_prune(store *base, const store_filter *f, int *count)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	int rc;
+
+	*count = 0;
+	if ((rc = exec_step(s, ST_BEGIN, "cannot prune")) != ECL_OK)
+		return rc;
+	/* Checkpoints and notes first: they name the runs the last statement deletes. */
+	if ((rc = prune_one(s, "DELETE FROM steps WHERE run_id IN", f)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM notes WHERE run_id IN", f)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM runs WHERE id IN", f)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	*count = sqlite3_changes(s->db);
+	if ((rc = exec_step(s, ST_COMMIT, "cannot prune")) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	rc = sqlite3_exec(s->db, "VACUUM", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? ECL_OK : fail(s, rc, "cannot reclaim the space");
+}
+
+static int sq_set_version(store *base, const char *id, const char *version, long long now_ms)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_SET_VERSION);
+
+	bind_text(st, 1, id);
+	bind_text(st, 2, version);
+	sqlite3_bind_int64(st, 3, now_ms);
+	return exec_step(s, ST_SET_VERSION, "cannot update the run's version");
 }
 
 static const char *sq_errmsg(const store *base)
@@ -381,7 +802,16 @@ static const store_ops sqlite_ops = {
 	.get_run = sq_get_run,
 	.list_steps = sq_list_steps,
 	.commit = sq_commit,
-	.set_status = sq_set_status,
+	.acquire = sq_acquire,
+	.heartbeat = sq_heartbeat,
+	.release = sq_release,
+	.request = sq_request,
+	.note = sq_note,
+	.list_notes = sq_list_notes,
+	.list_runs = sq_list_runs,
+	.fork = sq_fork,
+	.prune = sq_prune,
+	.set_version = sq_set_version,
 	.errmsg = sq_errmsg,
 	.close = sq_close,
 };
@@ -401,7 +831,8 @@ static int pragma_int(sqlite_store *s, const char *sql, int *out)
 	return ECL_OK;
 }
 
-/* Check that the file is an ecl database of a version we read, or make it one if empty. */
+/* Check that the file is an ecl database of a version we read, and bring an older (or an
+ * empty) one up to date, one migration per transaction. */
 static int open_schema(sqlite_store *s)
 {
 	int app, version, tables, rc;
@@ -411,21 +842,8 @@ static int open_schema(sqlite_store *s)
 	    (rc = pragma_int(s, "SELECT count(*) FROM sqlite_schema", &tables)) != ECL_OK)
 		return rc;
 	if (app == 0 && tables == 0) {
-		char sql[sizeof(schema) + 160];
-
-		snprintf(sql, sizeof(sql),
-			 "BEGIN IMMEDIATE; %s PRAGMA application_id = %d; PRAGMA user_version = %d;"
-			 " COMMIT;",
-			 schema, APPLICATION_ID, SCHEMA_VERSION);
-		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			rc = fail(s, rc, "cannot create the tables");
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return rc;
-		}
-		return ECL_OK;
-	}
-	if (app != APPLICATION_ID) {
+		version = 0;
+	} else if (app != APPLICATION_ID) {
 		snprintf(s->err, sizeof(s->err),
 			 "%s: not an ecl database (it belongs to another program: application id "
 			 "%#x)",
@@ -438,6 +856,29 @@ static int open_schema(sqlite_store *s)
 			 "use a newer ecl",
 			 s->path, version, SCHEMA_VERSION);
 		return ECL_ESTORE;
+	}
+	for (; version < SCHEMA_VERSION; version++) {
+		char tail[96];
+		buf sql = {0};
+
+		snprintf(tail, sizeof(tail),
+			 " PRAGMA application_id = %d; PRAGMA user_version = %d;", APPLICATION_ID,
+			 version + 1);
+		buf_puts(&sql, "BEGIN IMMEDIATE;");
+		buf_puts(&sql, migrations[version]);
+		buf_puts(&sql, tail);
+		buf_puts(&sql, " COMMIT;");
+		rc = sql.oom ? SQLITE_NOMEM : sqlite3_exec(s->db, sql.data, NULL, NULL, NULL);
+		buf_free(&sql);
+		if (rc != SQLITE_OK) {
+			char doing[64];
+
+			snprintf(doing, sizeof(doing), "cannot upgrade the schema to version %d",
+				 version + 1);
+			rc = fail(s, rc, doing);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
 	}
 	return ECL_OK;
 }

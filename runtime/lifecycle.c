@@ -1,0 +1,356 @@
+/*
+ * lifecycle.c - what other processes do to runs: pause and cancel requests, listings,
+ * histories, forks from a checkpoint, and pruning finished runs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int request(ecl_engine *e, const char *id, const char *what, int *applied)
+{
+	int dummy, rc;
+	char note[64];
+
+	e->err[0] = '\0';
+	if (!applied)
+		applied = &dummy;
+	rc = e->st->ops->request(e->st, id, what, clock_now_ms(), applied);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	snprintf(note, sizeof(note), "%s %s", strcmp(what, "cancel") == 0 ? "cancel" : "pause",
+		 *applied ? "done" : "requested of the driver");
+	rc = e->st->ops->note(e->st, id, -1, note, clock_now_ms());
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	return ECL_OK;
+}
+
+int ecl_run_pause(ecl_engine *e, const char *id, int *applied)
+{
+	return request(e, id, "pause", applied);
+}
+
+int ecl_run_cancel(ecl_engine *e, const char *id, int *applied)
+{
+	return request(e, id, "cancel", applied);
+}
+
+static void to_store_filter(const ecl_run_filter *f, store_filter *sf)
+{
+	memset(sf, 0, sizeof(*sf));
+	if (!f)
+		return;
+	sf->statuses = f->statuses;
+	sf->nstatuses = f->nstatuses;
+	sf->workflow = f->workflow;
+	sf->limit = f->limit;
+	if (f->older_than_ms > 0)
+		sf->updated_before_ms = clock_now_ms() - f->older_than_ms;
+}
+
+typedef struct listing {
+	ecl_engine *e;
+	ecl_run_fn fn;
+	void *ctx;
+	int count;
+} listing;
+
+static int list_one(void *ctx, const store_run *row)
+{
+	listing *l = ctx;
+	store_run copy = {0};
+	ecl_run *run = NULL;
+	ecl_run_info *info;
+	int rc;
+
+	l->count++;
+	if (!l->fn)
+		return 0;
+	/* Load it to count its loop; a run of a workflow this program lacks is listed as is. */
+	if (run_load(l->e, row->id, &copy, &run) != ECL_OK && !copy.workflow)
+		return ECL_OK;
+	rc = run_info_build(l->e, &copy, run, &info);
+	run_free(run);
+	if (rc != ECL_OK)
+		return rc;
+	rc = l->fn(l->ctx, info);
+	ecl_run_info_free(info);
+	return rc;
+}
+
+int ecl_run_list(ecl_engine *e, const ecl_run_filter *filter, ecl_run_fn fn, void *ctx)
+{
+	store_filter sf;
+	listing l = {e, fn, ctx, 0};
+	int rc;
+
+	e->err[0] = '\0';
+	to_store_filter(filter, &sf);
+	rc = e->st->ops->list_runs(e->st, &sf, list_one, &l);
+	if (rc == ECL_ESTORE || rc == ECL_ENOMEM)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	return rc;
+}
+
+int ecl_prune(ecl_engine *e, const ecl_run_filter *filter, int dry_run, int *count)
+{
+	static const char *const finished[] = {"completed", "failed", "cancelled"};
+	store_filter sf;
+	listing l = {e, NULL, NULL, 0};
+	int rc, i, j;
+
+	e->err[0] = '\0';
+	*count = 0;
+	to_store_filter(filter, &sf);
+	for (i = 0; i < sf.nstatuses; i++) {
+		for (j = 0; j < 3 && strcmp(sf.statuses[i], finished[j]) != 0; j++)
+			;
+		if (j == 3)
+			return engine_fail(e, ECL_EUSAGE,
+					   "prune deletes only finished runs (completed, failed, "
+					   "cancelled), not %s ones",
+					   sf.statuses[i]);
+	}
+	if (sf.nstatuses == 0) {
+		sf.statuses = finished;
+		sf.nstatuses = 3;
+	}
+	if (dry_run) {
+		rc = e->st->ops->list_runs(e->st, &sf, list_one, &l);
+		*count = l.count;
+	} else {
+		rc = e->st->ops->prune(e->st, &sf, count);
+	}
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	return ECL_OK;
+}
+
+/* ---- history ------------------------------------------------------------------------------ */
+
+typedef struct history {
+	ecl_engine *e;
+	ecl_run *run; /* replayed checkpoint by checkpoint to render prompts, when full */
+	int full;
+	ecl_history_fn fn;
+	void *ctx;
+	/* the notes, read first, merged in by seq */
+	struct note {
+		int seq;
+		long long ts_ms;
+		char *text;
+	} * notes;
+	int nnotes, next_note;
+} history;
+
+static int keep_note(void *ctx, int seq, long long ts_ms, const char *text)
+{
+	history *h = ctx;
+	struct note *n = mem_realloc(h->notes, (size_t)(h->nnotes + 1) * sizeof(*n));
+
+	if (!n)
+		return ECL_ENOMEM;
+	h->notes = n;
+	n[h->nnotes].seq = seq;
+	n[h->nnotes].ts_ms = ts_ms;
+	n[h->nnotes].text = mem_strdup(text);
+	if (!n[h->nnotes].text)
+		return ECL_ENOMEM;
+	h->nnotes++;
+	return ECL_OK;
+}
+
+/* Emit the notes that come before checkpoint seq (all of them when seq < 0). */
+static int flush_notes(history *h, int seq)
+{
+	while (h->next_note < h->nnotes && (seq < 0 || h->notes[h->next_note].seq < seq)) {
+		const struct note *n = &h->notes[h->next_note++];
+		ecl_history_entry entry = {0};
+		int rc;
+
+		entry.seq = n->seq;
+		entry.note = n->text;
+		entry.note_ms = n->ts_ms;
+		if ((rc = h->fn(h->ctx, &entry)) != 0)
+			return rc;
+	}
+	return ECL_OK;
+}
+
+static int history_step(void *ctx, const store_step *s)
+{
+	history *h = ctx;
+	ecl_history_entry entry = {0};
+	buf sys = {0}, prompt = {0};
+	int rc, step = -1, i;
+
+	if ((rc = flush_notes(h, s->seq)) != ECL_OK)
+		return rc;
+	entry.seq = s->seq;
+	entry.step = s->step;
+	entry.next = s->next;
+	entry.attempt = s->attempt;
+	entry.started_ms = s->started_ms;
+	entry.duration_us = s->duration_us;
+	entry.tokens_in = s->tokens_in;
+	entry.tokens_out = s->tokens_out;
+	entry.output = s->output;
+	entry.answer = s->raw ? s->raw : s->output;
+	if (h->run) {
+		for (i = 0; i < h->run->wf->nsteps; i++)
+			if (strcmp(h->run->wf->steps[i].name, s->step) == 0)
+				step = i;
+		if (step >= 0) {
+			run_render(h->run, &h->run->wf->steps[step].system, &sys);
+			run_render(h->run, &h->run->wf->steps[step].prompt, &prompt);
+			if (sys.oom || prompt.oom) {
+				buf_free(&sys);
+				buf_free(&prompt);
+				return ECL_ENOMEM;
+			}
+			entry.system = sys.data;
+			entry.prompt = prompt.data ? prompt.data : "";
+		}
+	}
+	rc = h->fn(h->ctx, &entry);
+	buf_free(&sys);
+	buf_free(&prompt);
+	if (rc == ECL_OK && h->run && step >= 0) {
+		/* Bring the replayed state to after this checkpoint, for the next prompt. */
+		cJSON *out = s->output ? cJSON_Parse(s->output) : NULL;
+
+		if (out)
+			rc = run_apply_output(h->run, step, out);
+		cJSON_Delete(out);
+		if (rc == ECL_OK)
+			rc = run_apply(h->run, s->vars, 0);
+	}
+	return rc;
+}
+
+int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, void *ctx)
+{
+	history h = {0};
+	store_run row = {0};
+	int rc, i;
+
+	e->err[0] = '\0';
+	h.e = e;
+	h.full = full;
+	h.fn = fn;
+	h.ctx = ctx;
+	rc = e->st->ops->get_run(e->st, id, &row);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	if (full) {
+		const ecl_workflow *wf =
+			ecl_workflow_find(e->workflows, e->nworkflows, row.workflow);
+		cJSON *inputs = cJSON_Parse(row.inputs);
+
+		if (wf && inputs && run_new(e, wf, id, &h.run) == ECL_OK &&
+		    run_set_inputs(h.run, inputs) != ECL_OK) {
+			run_free(h.run);
+			h.run = NULL;
+		}
+		cJSON_Delete(inputs);
+	}
+	store_run_clear(&row);
+	rc = e->st->ops->list_notes(e->st, id, keep_note, &h);
+	if (rc == ECL_OK)
+		rc = e->st->ops->list_steps(e->st, id, history_step, &h);
+	if (rc == ECL_OK)
+		rc = flush_notes(&h, -1);
+	for (i = 0; i < h.nnotes; i++)
+		mem_free(h.notes[i].text);
+	mem_free(h.notes);
+	run_free(h.run);
+	if (rc == ECL_ESTORE)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	if (rc == ECL_ENOMEM)
+		return engine_fail(e, rc, "out of memory");
+	return rc;
+}
+
+/* ---- fork --------------------------------------------------------------------------------- */
+
+typedef struct fork_probe {
+	int upto;
+	char *next; /* the step checkpoint `upto` went to */
+	int ended;  /* checkpoint `upto` ended the run */
+} fork_probe;
+
+static int probe_step(void *ctx, const store_step *s)
+{
+	fork_probe *p = ctx;
+
+	if (s->seq != p->upto)
+		return ECL_OK;
+	p->ended = s->next == NULL;
+	p->next = s->next ? mem_strdup(s->next) : NULL;
+	return s->next && !p->next ? ECL_ENOMEM : ECL_OK;
+}
+
+int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID_MAX])
+{
+	store_run row = {0}, copy = {0};
+	fork_probe probe = {0};
+	const ecl_workflow *wf;
+	char parent[ECL_ID_MAX + 16], note[128];
+	int rc;
+
+	e->err[0] = '\0';
+	rc = e->st->ops->get_run(e->st, id, &row);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	wf = ecl_workflow_find(e->workflows, e->nworkflows, row.workflow);
+	if (!wf) {
+		rc = engine_fail(e, ECL_ENOTFOUND,
+				 "run %s uses workflow %s, which this program "
+				 "does not have",
+				 id, row.workflow);
+		goto out;
+	}
+	if (from_seq < 0 || from_seq > row.seq) {
+		rc = engine_fail(e, ECL_EUSAGE, "run %s has checkpoints 1 to %d; there is no %d",
+				 id, row.seq, from_seq);
+		goto out;
+	}
+	probe.upto = from_seq;
+	if (from_seq > 0 &&
+	    (rc = e->st->ops->list_steps(e->st, id, probe_step, &probe)) != ECL_OK) {
+		rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+		goto out;
+	}
+	if (probe.ended) {
+		rc = engine_fail(e, ECL_EUSAGE,
+				 "checkpoint %d of run %s ended the run; fork from an earlier one",
+				 from_seq, id);
+		goto out;
+	}
+	run_make_id(copy.id);
+	snprintf(parent, sizeof(parent), "%s@%d", id, from_seq);
+	copy.workflow = row.workflow;
+	copy.version = row.version;
+	copy.status = "interrupted";
+	copy.step = from_seq > 0 ? probe.next : (char *)wf->steps[wf->start].name;
+	copy.seq = from_seq;
+	copy.attempt = 0; /* resuming makes it attempt 1 */
+	copy.inputs = row.inputs;
+	copy.created_ms = clock_now_ms();
+	copy.parent = parent;
+	rc = e->st->ops->fork(e->st, id, from_seq, &copy);
+	if (rc == ECL_OK) {
+		snprintf(note, sizeof(note), "forked from run %s at checkpoint %d", id, from_seq);
+		rc = e->st->ops->note(e->st, copy.id, from_seq, note, copy.created_ms);
+	}
+	if (rc != ECL_OK) {
+		rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+		goto out;
+	}
+	snprintf(id_out, ECL_ID_MAX, "%s", copy.id);
+out:
+	mem_free(probe.next);
+	store_run_clear(&row);
+	return rc;
+}
