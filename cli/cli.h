@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "ecl.h"
 
 typedef struct cli {
@@ -31,5 +33,20 @@ int cmd_list(cli *c);
 int cmd_run(cli *c);
 int cmd_resume(cli *c);
 int cmd_status(cli *c);
+int cmd_pause(cli *c);
+int cmd_cancel(cli *c);
+int cmd_runs(cli *c);
+int cmd_history(cli *c);
+int cmd_fork(cli *c);
+int cmd_recover(cli *c);
+int cmd_prune(cli *c);
+
+/* Print JSON indented by two spaces, with a newline. */
+void cli_print_json(const cJSON *json);
+
+/* Drive a run with progress and report how it ended, as `ecl run` and `ecl resume` do;
+ * `how` is "started" or "resumed". Returns the exit status: 0, 1, 130, or 3 when another
+ * live process drives the run. */
+int cli_drive_run(cli *c, const char *id, const char *how);
 
 #endif /* ECL_CLI_H */

@@ -18,6 +18,15 @@ static const char usage_text[] =
 	"  run <workflow> [inputs]           start a run and drive it to its end\n"
 	"  resume <run-id>                   continue an interrupted run from its checkpoint\n"
 	"  status <run-id> [-o text|json]    the state of a run\n"
+	"  pause <run-id>                    stop a run at its next transition (resumable)\n"
+	"  cancel <run-id>                   end a run as cancelled\n"
+	"  runs [--status S,..] [--workflow W] [--limit N|--all] [-o json]\n"
+	"                                    list runs, newest first\n"
+	"  history <run-id> [--full] [-o json]  every transition; --full adds prompts, answers\n"
+	"  fork <run-id> --from <step>       a new run from checkpoint <step> of another\n"
+	"  recover                           resume every interrupted run nobody drives\n"
+	"  prune [--status S,..] [--older-than 30d] [--dry-run]\n"
+	"                                    delete finished runs and reclaim the space\n"
 	"\n"
 	"inputs of run:\n"
 	"  --<input> VALUE                   one input, e.g. --topic \"Benefits of Rust\"\n"
@@ -35,6 +44,7 @@ static const char usage_text[] =
 	"                                    ANTHROPIC_API_KEY)\n"
 	"  --timeout SECONDS                 per LLM call (default 120)\n"
 	"  --durability full|normal          fsync every commit (default) or at checkpoints\n"
+	"  --max-answer-bytes N              longer LLM answers fail the step (default 1 MiB)\n"
 	"  -v, --verbose                     log every transition on stderr\n"
 	"  --log-format pretty|compact|json  how logs look\n"
 	"  -h, --help                        this text\n";
@@ -167,6 +177,15 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 			return -1;
 		}
 		c->opts.timeout_ms = (long)(s * 1000.0);
+	} else if (strcmp(a, "--max-answer-bytes") == 0) {
+		char *end;
+		long long n = strtoll(v, &end, 10);
+
+		if (*end || n <= 0) {
+			cli_error(2, "--max-answer-bytes: `%s` is not a positive number", v);
+			return -1;
+		}
+		c->opts.max_answer_bytes = (size_t)n;
 	} else if (strcmp(a, "--durability") == 0) {
 		if (strcmp(v, "full") == 0)
 			c->opts.durability = ECL_DURABLE_FULL;
@@ -195,10 +214,10 @@ static const struct {
 	const char *name;
 	int (*fn)(cli *c);
 } commands[] = {
-	{"list", cmd_list},
-	{"run", cmd_run},
-	{"resume", cmd_resume},
-	{"status", cmd_status},
+	{"list", cmd_list},       {"run", cmd_run},         {"resume", cmd_resume},
+	{"status", cmd_status},   {"pause", cmd_pause},     {"cancel", cmd_cancel},
+	{"runs", cmd_runs},       {"history", cmd_history}, {"fork", cmd_fork},
+	{"recover", cmd_recover}, {"prune", cmd_prune},
 };
 
 int main(int argc, char **argv)

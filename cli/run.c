@@ -267,7 +267,7 @@ static int on_event(void *ctx, const ecl_event *ev)
 
 /* Print JSON indented by two spaces: cJSON indents with tabs and puts a tab after each colon;
  * raw tabs only occur there, since tabs inside strings are escaped. */
-static void print_pretty(const cJSON *json)
+void cli_print_json(const cJSON *json)
 {
 	char *text = cJSON_Print(json);
 	const char *p;
@@ -293,7 +293,7 @@ static void print_json(const char *text)
 	cJSON *json = text ? cJSON_Parse(text) : NULL;
 
 	if (json)
-		print_pretty(json);
+		cli_print_json(json);
 	else
 		printf("%s\n", text ? text : "null");
 	cJSON_Delete(json);
@@ -335,9 +335,14 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		printf("Workflow %s interrupted; resume it with: ecl --db %s resume %s\n", id, db,
 		       id);
 		return 130;
+	case ECL_EPAUSED:
+		printf("Workflow %s paused; resume it with: ecl --db %s resume %s\n", id, db, id);
+		return 0;
+	case ECL_ECANCELLED: printf("Workflow %s cancelled\n", id); return 1;
+	case ECL_ESTATE: cli_error(1, "%s", ecl_engine_errmsg(e)); return 3;
 	default:
 		cli_error(1, "%s", ecl_engine_errmsg(e));
-		if (rc != ECL_ENOTFOUND && rc != ECL_ESTATE)
+		if (rc != ECL_ENOTFOUND)
 			fprintf(stderr,
 				"ecl: run %s keeps its last checkpoint; resume it with: ecl --db "
 				"%s "
@@ -388,44 +393,50 @@ int cmd_run(cli *c)
 	fflush(stdout);
 	rc = drive(c, e, id);
 	ecl_engine_close(e);
-	return rc;
+	return rc == 3 ? 1 : rc;
 }
 
-int cmd_resume(cli *c)
+int cli_drive_run(cli *c, const char *id, const char *how)
 {
 	ecl_engine *e = NULL;
 	ecl_run_info *info = NULL;
-	const ecl_workflow *wf;
 	progress p = {0};
 	int rc;
 
-	if (c->nargs != 1)
-		return cli_error(2, "usage: ecl resume <run-id>");
 	p.tty = isatty(STDERR_FILENO);
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
 	c->opts.interrupt = &interrupted;
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
-	if (ecl_run_info_get(e, c->args[0], &info) != ECL_OK) {
+	if (ecl_run_info_get(e, id, &info) != ECL_OK) {
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 		ecl_engine_close(e);
 		return rc;
 	}
-	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, info->workflow);
-	p.wf = wf;
-	p.max_steps = wf ? wf->max_steps : 0;
+	p.wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, info->workflow);
+	p.max_steps = p.wf ? p.wf->max_steps : 0;
 	ecl_run_info_free(info);
-	if (!wf) {
+	if (!p.wf) {
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 		ecl_engine_close(e);
 		return rc;
 	}
-	printf("Workflow resumed: %s\n", c->args[0]);
+	printf("Workflow %s: %s\n", how, id);
 	fflush(stdout);
-	rc = drive(c, e, c->args[0]);
+	rc = drive(c, e, id);
 	ecl_engine_close(e);
 	return rc;
+}
+
+int cmd_resume(cli *c)
+{
+	int rc;
+
+	if (c->nargs != 1)
+		return cli_error(2, "usage: ecl resume <run-id>");
+	rc = cli_drive_run(c, c->args[0], "resumed");
+	return rc == 3 ? 1 : rc;
 }
 
 static void json_add_raw(cJSON *obj, const char *name, const char *text)
@@ -461,7 +472,7 @@ static int status_json(const ecl_run_info *info)
 		cJSON_AddNullToObject(o, "error");
 	cJSON_AddNumberToObject(o, "created_ms", (double)info->created_ms);
 	cJSON_AddNumberToObject(o, "updated_ms", (double)info->updated_ms);
-	print_pretty(o);
+	cli_print_json(o);
 	cJSON_Delete(o);
 	return 0;
 }

@@ -1,0 +1,436 @@
+/*
+ * manage.c - the commands that look after runs from any process: pause, cancel, runs,
+ * history, fork, recover and prune.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+/* pause and cancel share everything but the verb. */
+static int request(cli *c, const char *verb)
+{
+	ecl_engine *e;
+	int rc, applied = 0;
+
+	if (c->nargs != 1)
+		return cli_error(2, "usage: ecl %s <run-id>", verb);
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	rc = strcmp(verb, "pause") == 0 ? ecl_run_pause(e, c->args[0], &applied)
+					: ecl_run_cancel(e, c->args[0], &applied);
+	if (rc != ECL_OK) {
+		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+	} else if (applied) {
+		printf("Workflow %s %s\n", c->args[0],
+		       strcmp(verb, "pause") == 0 ? "paused" : "cancelled");
+	} else {
+		printf("Workflow %s: %s requested; its driver stops at the next %s\n", c->args[0],
+		       verb, strcmp(verb, "pause") == 0 ? "transition" : "chance");
+	}
+	ecl_engine_close(e);
+	return rc;
+}
+
+int cmd_pause(cli *c)
+{
+	return request(c, "pause");
+}
+
+int cmd_cancel(cli *c)
+{
+	return request(c, "cancel");
+}
+
+/* Split a comma-separated list in place into out (at most max items). */
+static int split(char *list, const char **out, int max)
+{
+	int n = 0;
+	char *save = NULL, *item;
+
+	for (item = strtok_r(list, ",", &save); item && n < max; item = strtok_r(NULL, ",", &save))
+		out[n++] = item;
+	return n;
+}
+
+/* "30d", "12h", "15m", "40s" as milliseconds; -1 when malformed. */
+static long long parse_age(const char *text)
+{
+	char *end;
+	double v = strtod(text, &end);
+
+	if (end == text || v < 0)
+		return -1;
+	if (!strcmp(end, "d"))
+		return (long long)(v * 86400000.0);
+	if (!strcmp(end, "h"))
+		return (long long)(v * 3600000.0);
+	if (!strcmp(end, "m"))
+		return (long long)(v * 60000.0);
+	if (!strcmp(end, "s") || !*end)
+		return (long long)(v * 1000.0);
+	return -1;
+}
+
+static void format_time(long long ms, char *out, size_t outlen)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void format_duration(long long ms, char *out, size_t outlen)
+{
+	if (ms < 1000)
+		snprintf(out, outlen, "%lldms", ms);
+	else if (ms < 60000)
+		snprintf(out, outlen, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(out, outlen, "%lldm%02llds", ms / 60000, ms / 1000 % 60);
+	else
+		snprintf(out, outlen, "%lldh%02lldm", ms / 3600000, ms / 60000 % 60);
+}
+
+typedef struct runs_out {
+	int json;
+	cJSON *list;
+	int count;
+} runs_out;
+
+static int print_run(void *ctx, const ecl_run_info *info)
+{
+	runs_out *o = ctx;
+	char started[32], dur[32];
+
+	o->count++;
+	if (o->json) {
+		cJSON *r = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(r, "id", info->id);
+		cJSON_AddStringToObject(r, "workflow", info->workflow);
+		cJSON_AddStringToObject(r, "status", info->status);
+		if (info->step)
+			cJSON_AddStringToObject(r, "step", info->step);
+		else
+			cJSON_AddNullToObject(r, "step");
+		cJSON_AddNumberToObject(r, "revisions", info->revisions);
+		cJSON_AddNumberToObject(r, "step_count", info->step_count);
+		cJSON_AddNumberToObject(r, "created_ms", (double)info->created_ms);
+		cJSON_AddNumberToObject(r, "duration_ms",
+					(double)(info->updated_ms - info->created_ms));
+		cJSON_AddItemToArray(o->list, r);
+		return 0;
+	}
+	if (o->count == 1)
+		printf("%-14s %-20s %-12s %-12s %9s  %-19s  %s\n", "ID", "WORKFLOW", "STATUS",
+		       "STEP", "REVISIONS", "STARTED", "DURATION");
+	format_time(info->created_ms, started, sizeof(started));
+	format_duration(info->updated_ms - info->created_ms, dur, sizeof(dur));
+	printf("%-14s %-20s %-12s %-12s %9d  %-19s  %s\n", info->id, info->workflow, info->status,
+	       info->step ? info->step : "-", info->revisions, started, dur);
+	return 0;
+}
+
+int cmd_runs(cli *c)
+{
+	ecl_run_filter f = {0};
+	const char *statuses[8];
+	runs_out o = {0};
+	ecl_engine *e;
+	int rc, i;
+
+	f.limit = 50;
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i], *v = i + 1 < c->nargs ? c->args[i + 1] : NULL;
+
+		if (!strcmp(a, "--all")) {
+			f.limit = 0;
+			continue;
+		}
+		if (!v)
+			return cli_error(2, "runs: `%s` needs a value or is unknown", a);
+		if (!strcmp(a, "--status"))
+			f.nstatuses = split(c->args[++i], statuses, 8), f.statuses = statuses;
+		else if (!strcmp(a, "--workflow"))
+			f.workflow = c->args[++i];
+		else if (!strcmp(a, "--limit"))
+			f.limit = atoi(c->args[++i]);
+		else if (!strcmp(a, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
+			o.json = !strcmp(c->args[++i], "json");
+		else
+			return cli_error(2, "runs: unknown argument `%s`", a);
+	}
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	if (o.json)
+		o.list = cJSON_CreateArray();
+	rc = ecl_run_list(e, &f, print_run, &o);
+	if (rc != ECL_OK)
+		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+	else if (o.json)
+		cli_print_json(o.list);
+	else if (!o.count)
+		printf("No runs.\n");
+	cJSON_Delete(o.list);
+	ecl_engine_close(e);
+	return rc;
+}
+
+typedef struct hist_out {
+	int full;
+	int json;
+	cJSON *list;
+	long long tokens_in, tokens_out, duration_us;
+	int steps;
+} hist_out;
+
+static void indent(const char *label, const char *text)
+{
+	const char *p = text;
+
+	printf("    %s:\n", label);
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		printf("      | %.*s\n", (int)n, p);
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
+static int print_entry(void *ctx, const ecl_history_entry *h)
+{
+	hist_out *o = ctx;
+	char when[32];
+
+	if (o->json) {
+		cJSON *r = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(r, "seq", h->seq);
+		if (h->note) {
+			cJSON_AddStringToObject(r, "note", h->note);
+			cJSON_AddNumberToObject(r, "ts_ms", (double)h->note_ms);
+		} else {
+			cJSON_AddStringToObject(r, "step", h->step);
+			if (h->next)
+				cJSON_AddStringToObject(r, "next", h->next);
+			else
+				cJSON_AddNullToObject(r, "next");
+			cJSON_AddNumberToObject(r, "attempt", h->attempt);
+			cJSON_AddNumberToObject(r, "duration_us", (double)h->duration_us);
+			cJSON_AddNumberToObject(r, "tokens_in", (double)h->tokens_in);
+			cJSON_AddNumberToObject(r, "tokens_out", (double)h->tokens_out);
+			cJSON_AddItemToObject(r, "output",
+					      h->output ? cJSON_Parse(h->output)
+							: cJSON_CreateNull());
+			if (o->full) {
+				if (h->system)
+					cJSON_AddStringToObject(r, "system", h->system);
+				if (h->prompt)
+					cJSON_AddStringToObject(r, "prompt", h->prompt);
+				if (h->answer)
+					cJSON_AddStringToObject(r, "answer", h->answer);
+			}
+		}
+		cJSON_AddItemToArray(o->list, r);
+	} else if (h->note) {
+		format_time(h->note_ms, when, sizeof(when));
+		printf("      %s  %s\n", when, h->note);
+	} else {
+		cJSON *out = h->output ? cJSON_Parse(h->output) : NULL;
+		const cJSON *decision = cJSON_GetObjectItem(out, "decision");
+
+		printf("%4d  %-12s attempt %d  %8.1f ms  tokens %lld/%lld  -> %s%s%s\n", h->seq,
+		       h->step, h->attempt, (double)h->duration_us / 1000.0, h->tokens_in,
+		       h->tokens_out, h->next ? h->next : "end",
+		       cJSON_IsString(decision) ? "  decision: " : "",
+		       cJSON_IsString(decision) ? decision->valuestring : "");
+		cJSON_Delete(out);
+		if (o->full) {
+			if (h->system)
+				indent("system", h->system);
+			if (h->prompt)
+				indent("prompt", h->prompt);
+			if (h->answer)
+				indent("answer", h->answer);
+		}
+	}
+	if (!h->note) {
+		o->steps++;
+		o->tokens_in += h->tokens_in;
+		o->tokens_out += h->tokens_out;
+		o->duration_us += h->duration_us;
+	}
+	return 0;
+}
+
+int cmd_history(cli *c)
+{
+	hist_out o = {0};
+	const char *id = NULL;
+	ecl_engine *e;
+	int rc, i;
+
+	for (i = 0; i < c->nargs; i++) {
+		if (!strcmp(c->args[i], "--full"))
+			o.full = 1;
+		else if (!strcmp(c->args[i], "-o") && i + 1 < c->nargs)
+			o.json = !strcmp(c->args[++i], "json");
+		else if (!id)
+			id = c->args[i];
+		else
+			return cli_error(2, "history: unexpected argument `%s`", c->args[i]);
+	}
+	if (!id)
+		return cli_error(2, "usage: ecl history <run-id> [--full] [-o json]");
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	if (o.json)
+		o.list = cJSON_CreateArray();
+	else
+		printf("History of %s:\n", id);
+	rc = ecl_run_history(e, id, o.full, print_entry, &o);
+	if (rc != ECL_OK)
+		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+	else if (o.json)
+		cli_print_json(o.list);
+	else
+		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out\n", o.steps,
+		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out);
+	cJSON_Delete(o.list);
+	ecl_engine_close(e);
+	return rc;
+}
+
+int cmd_fork(cli *c)
+{
+	const char *id = NULL;
+	char new_id[ECL_ID_MAX];
+	int from = -1, rc, i;
+	ecl_engine *e;
+
+	for (i = 0; i < c->nargs; i++) {
+		if (!strcmp(c->args[i], "--from") && i + 1 < c->nargs) {
+			char *end;
+
+			from = (int)strtol(c->args[++i], &end, 10);
+			if (*end || from < 0)
+				return cli_error(2, "--from: `%s` is not a step number",
+						 c->args[i]);
+		} else if (!id) {
+			id = c->args[i];
+		} else {
+			return cli_error(2, "fork: unexpected argument `%s`", c->args[i]);
+		}
+	}
+	if (!id || from < 0)
+		return cli_error(2, "usage: ecl fork <run-id> --from <step-number>");
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	rc = ecl_run_fork(e, id, from, new_id);
+	if (rc != ECL_OK) {
+		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		return rc;
+	}
+	printf("Forked %s at step %d\n", id, from);
+	ecl_engine_close(e);
+	return cli_drive_run(c, new_id, "started");
+}
+
+typedef struct recover_list {
+	char (*ids)[ECL_ID_MAX];
+	int n;
+} recover_list;
+
+static int collect(void *ctx, const ecl_run_info *info)
+{
+	recover_list *l = ctx;
+	char(*ids)[ECL_ID_MAX] = realloc(l->ids, (size_t)(l->n + 1) * sizeof(*ids));
+
+	if (!ids)
+		return ECL_ENOMEM;
+	l->ids = ids;
+	snprintf(l->ids[l->n++], ECL_ID_MAX, "%s", info->id);
+	return 0;
+}
+
+int cmd_recover(cli *c)
+{
+	static const char *const resumable[] = {"running", "interrupted"};
+	ecl_run_filter f = {0};
+	recover_list l = {0};
+	ecl_engine *e;
+	int rc, i, failed = 0, skipped = 0;
+
+	if (c->nargs)
+		return cli_error(2, "usage: ecl recover");
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	f.statuses = resumable;
+	f.nstatuses = 2;
+	rc = ecl_run_list(e, &f, collect, &l);
+	ecl_engine_close(e);
+	if (rc != ECL_OK) {
+		free(l.ids);
+		return cli_error(1, "cannot list the runs to recover");
+	}
+	printf("Recovering %d run%s\n", l.n, l.n == 1 ? "" : "s");
+	for (i = 0; i < l.n; i++) {
+		rc = cli_drive_run(c, l.ids[i], "resumed");
+		if (rc == 3)
+			skipped++;
+		else if (rc != 0)
+			failed++;
+	}
+	printf("Recovered %d, skipped %d alive, %d did not complete\n", l.n - failed - skipped,
+	       skipped, failed);
+	free(l.ids);
+	return failed ? 1 : 0;
+}
+
+int cmd_prune(cli *c)
+{
+	ecl_run_filter f = {0};
+	const char *statuses[8];
+	int dry = 0, count = 0, rc, i;
+	ecl_engine *e;
+
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i];
+
+		if (!strcmp(a, "--dry-run")) {
+			dry = 1;
+		} else if (!strcmp(a, "--status") && i + 1 < c->nargs) {
+			f.nstatuses = split(c->args[++i], statuses, 8);
+			f.statuses = statuses;
+		} else if (!strcmp(a, "--older-than") && i + 1 < c->nargs) {
+			f.older_than_ms = parse_age(c->args[++i]);
+			if (f.older_than_ms < 0)
+				return cli_error(2,
+						 "--older-than: `%s` is not an age like 30d, 12h",
+						 c->args[i]);
+		} else if (!strcmp(a, "--workflow") && i + 1 < c->nargs) {
+			f.workflow = c->args[++i];
+		} else {
+			return cli_error(2, "prune: unknown argument `%s`", a);
+		}
+	}
+	if ((rc = cli_open(c, &e)) != 0)
+		return rc;
+	rc = ecl_prune(e, &f, dry, &count);
+	if (rc != ECL_OK)
+		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
+	else
+		printf("%s %d run%s\n", dry ? "Would delete" : "Deleted", count,
+		       count == 1 ? "" : "s");
+	ecl_engine_close(e);
+	return rc;
+}
