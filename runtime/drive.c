@@ -45,8 +45,8 @@ static int local_commit(driver *d, ecl_run *run, const store_commit *c, const ch
 static int local_beat(driver *d, ecl_run *run, long long now_ms, const char **request)
 {
 	ecl_engine *e = engine_of(d);
-	int rc =
-		e->st->ops->heartbeat(e->st, run->id, e->owner, now_ms, now_ms + LEASE_MS, request);
+	int rc = e->st->ops->heartbeat(e->st, run->id, e->owner, now_ms, now_ms + e->lease_ms,
+				       request);
 
 	if (rc != ECL_OK)
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
@@ -94,7 +94,7 @@ static int tick(void *ctx)
 	if (interrupted(e) || t->lost)
 		return 1;
 	now = clock_now_ms();
-	if (now - e->beat_ms >= HEARTBEAT_MS) {
+	if (now - e->beat_ms >= e->lease_ms / 3) {
 		const char *request = NULL;
 
 		e->beat_ms = now;
@@ -191,6 +191,8 @@ static int ask(driver *d, ecl_run *run, asking *out, ticker *tk)
 	req.timeout_ms = so->timeout_ms   ? so->timeout_ms
 			 : wo->timeout_ms ? wo->timeout_ms
 					  : e->timeout_ms;
+	req.tick = tick;
+	req.tick_ctx = tk;
 	for (repair = 0; repair <= repairs; repair++) {
 		llm_response res = {0};
 		char why[512];
@@ -222,8 +224,11 @@ static int ask(driver *d, ecl_run *run, asking *out, ticker *tk)
 						 ecl_strerror(rc));
 				goto out;
 			}
-			if (res.fault != LLM_FAULT_TRANSIENT || try_no >= retries ||
-			    interrupted(e)) {
+			if (tick(tk)) {
+				rc = ECL_EINTERRUPTED;
+				goto out;
+			}
+			if (res.fault != LLM_FAULT_TRANSIENT || try_no >= retries) {
 				rc = engine_fail(e, ECL_EPROVIDER, "step `%s`: %s%s", step->name,
 						 res.error, try_no ? " (retries exhausted)" : "");
 				goto out;
@@ -338,7 +343,7 @@ static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_
 	c.error = msg;
 	c.now_ms = clock_now_ms();
 	c.owner = e->owner;
-	c.lease_until_ms = c.now_ms + LEASE_MS;
+	c.lease_until_ms = c.now_ms + e->lease_ms;
 	rc = d->ops->commit(d, run, &c, &request);
 	if (rc == ECL_OK) {
 		engine_fail(e, ECL_EFAILED, "%s", msg);
@@ -382,7 +387,7 @@ static int commit_transition(driver *d, ecl_run *run, asking *a, long long start
 	c.attempt = 1;
 	c.now_ms = clock_now_ms();
 	c.owner = e->owner;
-	c.lease_until_ms = c.now_ms + LEASE_MS;
+	c.lease_until_ms = c.now_ms + e->lease_ms;
 	switch (run->t) {
 	case T_GOTO:
 		c.step.next = wf->steps[run->t_next].name;

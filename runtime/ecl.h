@@ -279,8 +279,11 @@ typedef struct ecl_options {
 	ecl_event_fn on_event;
 	void *event_ctx;
 	volatile sig_atomic_t
-		*interrupt;      /* a flag (set by a signal handler, say) that stops the driver at
-				  * its next chance, leaving the run resumable; or NULL */
+		*interrupt;   /* a flag (set by a signal handler, say) that stops the driver at
+			       * its next chance, leaving the run resumable; or NULL */
+	long lease_ms;        /* how long a run's lease lasts unrenewed; 0 for 15 s. A driver renews
+			       * it every third of that. */
+	long busy_timeout_ms; /* how long to wait for a database another process holds; 0: 5 s */
 	size_t max_answer_bytes; /* longer LLM answers fail the step; 0 for the default, 1 MiB */
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;

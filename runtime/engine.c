@@ -65,6 +65,7 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->nworkflows = o->nworkflows;
 	e->timeout_ms = o->timeout_ms;
 	e->max_answer_bytes = o->max_answer_bytes ? o->max_answer_bytes : 1024 * 1024;
+	e->lease_ms = o->lease_ms > 0 ? o->lease_ms : 15000;
 	e->local.ops = &drive_local_ops;
 	srand((unsigned)random64());
 	{
@@ -83,7 +84,9 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	rc = llm_provider_new(o->provider ? o->provider : "offline", &cfg, &e->llm, err,
 			      sizeof(err));
 	if (rc == ECL_OK)
-		rc = store_sqlite_open(o->db_path, o->durability, &e->st, err, sizeof(err));
+		rc = store_sqlite_open(o->db_path, o->durability,
+				       o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000, &e->st,
+				       err, sizeof(err));
 	if (rc != ECL_OK) {
 		snprintf(errbuf, errlen, "%s", err);
 		ecl_engine_close(e);
@@ -97,6 +100,9 @@ void ecl_engine_close(ecl_engine *e)
 {
 	if (!e)
 		return;
+	if (e->fresh_id[0] && e->st) /* created here, never driven: let another process drive it */
+		e->st->ops->release(e->st, e->fresh_id, e->owner, "interrupted", NULL,
+				    clock_now_ms());
 	if (e->llm)
 		e->llm->destroy(e->llm);
 	if (e->st)
@@ -201,7 +207,7 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.inputs = canon;
 	row.created_ms = clock_now_ms();
 	row.owner = e->owner;
-	row.lease_until_ms = row.created_ms + LEASE_MS;
+	row.lease_until_ms = row.created_ms + e->lease_ms;
 	rc = e->st->ops->create_run(e->st, &row);
 	mem_free(canon);
 	if (rc != ECL_OK)
@@ -307,14 +313,14 @@ static int take_lease(ecl_engine *e, const char *id, int attempt)
 {
 	char *holder = NULL;
 	long long now = clock_now_ms();
-	int rc = e->st->ops->acquire(e->st, id, e->owner, NULL, attempt, now, now + LEASE_MS,
+	int rc = e->st->ops->acquire(e->st, id, e->owner, NULL, attempt, now, now + e->lease_ms,
 				     &holder);
 
 	if (rc == ECL_ESTATE && holder_dead(holder)) {
 		char *again = NULL;
 
-		rc = e->st->ops->acquire(e->st, id, e->owner, holder, attempt, now, now + LEASE_MS,
-					 &again);
+		rc = e->st->ops->acquire(e->st, id, e->owner, holder, attempt, now,
+					 now + e->lease_ms, &again);
 		mem_free(again);
 		if (rc == ECL_OK) {
 			char note[256];
@@ -347,14 +353,17 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 			const ecl_workflow *wf =
 				ecl_workflow_find(e->workflows, e->nworkflows, row.workflow);
 
-			if (wf && strcmp(wf->version, row.version) != 0)
-				engine_fail(
+			if (wf && strcmp(wf->version, row.version) != 0) {
+				char why[sizeof(e->err)];
+
+				snprintf(why, sizeof(why), "%s", e->err);
+				rc = engine_fail(
 					e, ECL_ESTATE,
-					"run %s was started with version %s of %s; this program "
-					"has version %s, which does not keep what the run uses "
-					"(%s)",
-					run_id, row.version, row.workflow, wf->version, e->err);
-			rc = wf && strcmp(wf->version, row.version) != 0 ? ECL_ESTATE : rc;
+					"run %s was started with version %s of %s; this "
+					"program has version %s, which does not keep what the "
+					"run uses (%s)",
+					run_id, row.version, row.workflow, wf->version, why);
+			}
 		}
 		goto out;
 	}

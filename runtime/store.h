@@ -134,9 +134,10 @@ struct store {
 /* Release the strings of a store_run (not the struct itself); safe on a zeroed struct. */
 void store_run_clear(store_run *run);
 
-/* Open (creating if needed) the SQLite store at path. On failure *out is NULL and err says
+/* Open (creating if needed) the SQLite store at path, waiting up to busy_timeout_ms for a
+ * database another process holds. On failure *out is NULL and err says
  * why, naming the file. Close with st->ops->close. */
-int store_sqlite_open(const char *path, ecl_durability durability, store **out, char *err,
-		      size_t errlen);
+int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
+		      store **out, char *err, size_t errlen);
 
 #endif /* ECL_STORE_H */

@@ -883,8 +883,8 @@ static int open_schema(sqlite_store *s)
 	return ECL_OK;
 }
 
-int store_sqlite_open(const char *path, ecl_durability durability, store **out, char *err,
-		      size_t errlen)
+int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
+		      store **out, char *err, size_t errlen)
 {
 	sqlite_store *s = mem_calloc(1, sizeof(*s));
 	int rc, i;
@@ -902,7 +902,7 @@ int store_sqlite_open(const char *path, ecl_durability durability, store **out, 
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
 	rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db,

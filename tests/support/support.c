@@ -194,11 +194,9 @@ char *ts_sql_text(const char *db, const char *sql)
 	return v;
 }
 
-ecl_engine *ts_engine(const char *db, const char *script, const char *call_log)
+ecl_options ts_options(const char *db, const char *script, const char *call_log)
 {
 	ecl_options o = {0};
-	ecl_engine *e = NULL;
-	char err[1024] = "";
 
 	o.db_path = db;
 	o.durability = ECL_DURABLE_NORMAL;
@@ -207,8 +205,23 @@ ecl_engine *ts_engine(const char *db, const char *script, const char *call_log)
 	o.call_log = call_log;
 	o.workflows = ecl_workflows;
 	o.nworkflows = ecl_nworkflows;
-	cr_assert_eq(ecl_engine_open(&o, &e, err, sizeof(err)), ECL_OK, "engine: %s", err);
+	return o;
+}
+
+ecl_engine *ts_open(const ecl_options *o)
+{
+	ecl_engine *e = NULL;
+	char err[1024] = "";
+
+	cr_assert_eq(ecl_engine_open(o, &e, err, sizeof(err)), ECL_OK, "engine: %s", err);
 	return e;
+}
+
+ecl_engine *ts_engine(const char *db, const char *script, const char *call_log)
+{
+	ecl_options o = ts_options(db, script, call_log);
+
+	return ts_open(&o);
 }
 
 const ecl_workflow *ts_workflow(const char *id)

@@ -37,6 +37,13 @@ long long ts_sql_int(const char *db, const char *sql);
 /* One text from a SQL query on the database file (NULL on error; caller frees). */
 char *ts_sql_text(const char *db, const char *sql);
 
+/* Options for an engine on db with the scripted provider (offline when script is NULL),
+ * durability normal; the strings are borrowed. */
+ecl_options ts_options(const char *db, const char *script, const char *call_log);
+
+/* Open an engine with options (the test fails if it cannot). */
+ecl_engine *ts_open(const ecl_options *o);
+
 /* An engine on db with the scripted provider (script may be NULL for offline). */
 ecl_engine *ts_engine(const char *db, const char *script, const char *call_log);
 

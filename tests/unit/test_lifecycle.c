@@ -1,0 +1,422 @@
+/*
+ * test_lifecycle.c - runs looked after from other processes: pause, cancel, a second driver
+ * refused, leases taken over, fork, prune, listing and history, changed workflows.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+#define GEN              "{\"content\": \"Draft v0\", \"word_count\": 2}"
+#define PASS             "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+#define REVISE           "{\"decision\": \"revise\", \"feedback\": \"more\", \"quality_score\": 40}"
+#define REV1             "{\"content\": \"Draft v1\", \"word_count\": 2}"
+#define REV2             "{\"content\": \"Draft v2\", \"word_count\": 2}"
+#define SLOW(ms, answer) "{\"$delay_ms\": " #ms ", \"$answer\": " answer "}"
+
+static char *dir;
+static char db[4096], script[4096], calls[4096];
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	snprintf(calls, sizeof(calls), "%s/calls.log", dir);
+}
+
+static void teardown(void)
+{
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(lifecycle, .init = setup, .fini = teardown);
+
+static ecl_options options(void)
+{
+	ecl_options o = ts_options(db, script, calls);
+
+	o.lease_ms = 600; /* renewed every 200 ms, so requests are seen quickly */
+	return o;
+}
+
+static void start(char id[ECL_ID_MAX])
+{
+	ecl_options o = options();
+	ecl_engine *e = ts_open(&o);
+
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	ecl_engine_close(e);
+}
+
+/* Drive run id in a child process; its exit status is ecl_run_drive's result. */
+static pid_t drive_in_child(const char *id)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ecl_options o = options();
+		ecl_engine *e;
+		char err[256];
+
+		int rc;
+
+		if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
+			_exit(100);
+		rc = ecl_run_drive(e, id);
+		if (rc != ECL_OK && rc != ECL_EPAUSED && rc != ECL_ECANCELLED)
+			fprintf(stderr, "child: %s\n", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		_exit(rc);
+	}
+	return pid;
+}
+
+static int child_status(pid_t pid)
+{
+	int status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "child died of signal %d", WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+static void wait_for_call(const char *needle)
+{
+	int i;
+
+	for (i = 0; i < 1000 && ts_count_lines(calls, needle) == 0; i++) {
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_gt(ts_count_lines(calls, needle), 0, "no call %s", needle);
+}
+
+static char *status_of(const char *id)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT status FROM runs WHERE id = '%s'", id);
+	return ts_sql_text(db, sql);
+}
+
+Test(lifecycle, pause_from_another_process_then_resume)
+{
+	char id[ECL_ID_MAX], *st;
+	ecl_options o = options();
+	ecl_engine *e;
+	int applied = -1;
+	pid_t pid;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" SLOW(
+				 700, REVISE) ", " PASS "], \"revise\": [" REV1 "]}");
+	start(id);
+	pid = drive_in_child(id);
+	wait_for_call(" critique ");
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_pause(e, id, &applied), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(applied, 0, "a driven run is asked, not changed");
+	cr_assert_eq(child_status(pid), ECL_EPAUSED);
+	st = status_of(id);
+	cr_assert_str_eq(st, "paused");
+	free(st);
+	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 2, "it stopped after the critique");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE owner IS NULL"), 1);
+	/* A paused run is resumed like an interrupted one. */
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 4);
+	cr_assert_eq(ts_count_lines(calls, " critique 1 "), 1, "the critique was not asked again");
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, pause_of_an_idle_run_is_immediate)
+{
+	char id[ECL_ID_MAX], *st;
+	ecl_options o = options();
+	ecl_engine *e;
+	int applied = 0;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	o.lease_ms = 1; /* the starting engine's lease is over at once */
+	e = ts_open(&o);
+	{
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(ecl_run_pause(e, id, &applied), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(applied, 1);
+	st = status_of(id);
+	cr_assert_str_eq(st, "paused");
+	free(st);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, cancel_abandons_the_step_in_flight)
+{
+	char id[ECL_ID_MAX], *st;
+	ecl_options o = options();
+	ecl_engine *e;
+	struct timespec t0, t1;
+	pid_t pid;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" SLOW(60000, PASS) "]}");
+	start(id);
+	pid = drive_in_child(id);
+	wait_for_call(" critique ");
+	e = ts_open(&o);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(ecl_run_cancel(e, id, NULL), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(child_status(pid), ECL_ECANCELLED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 10, "the 60 s call was abandoned");
+	st = status_of(id);
+	cr_assert_str_eq(st, "cancelled");
+	free(st);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTATE, "a cancelled run cannot be resumed");
+	cr_assert(strstr(ecl_engine_errmsg(e), "cancelled"));
+	cr_assert_eq(ecl_run_cancel(e, id, NULL), ECL_ESTATE);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, second_driver_is_refused)
+{
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	pid_t pid;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" SLOW(1500, PASS) "]}");
+	start(id);
+	pid = drive_in_child(id);
+	wait_for_call(" critique ");
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTATE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "is being driven by"), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(child_status(pid), ECL_OK, "the first driver finishes undisturbed");
+	cr_assert_eq(ts_count_lines(calls, NULL), 2);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, expired_lease_of_another_host_is_taken_over)
+{
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	/* A driver on another machine holds the lease for a minute... */
+	{
+		char sql[256];
+		const char *argv[] = {"/usr/bin/sqlite3", db, sql, NULL};
+
+		snprintf(sql, sizeof(sql),
+			 "UPDATE runs SET owner = 'elsewhere/42/0', lease_until_ms = %lld",
+			 (long long)time(NULL) * 1000 + 60000);
+		cr_assert_eq(ts_run(argv, NULL, NULL), 0);
+		e = ts_open(&o);
+		cr_assert_eq(ecl_run_drive(e, id), ECL_ESTATE);
+		cr_assert(strstr(ecl_engine_errmsg(e), "elsewhere/42/0"), "%s",
+			  ecl_engine_errmsg(e));
+		/* ... and then its lease runs out. */
+		snprintf(sql, sizeof(sql), "UPDATE runs SET lease_until_ms = 1");
+		cr_assert_eq(ts_run(argv, NULL, NULL), 0);
+	}
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+}
+
+static int count_runs(void *ctx, const ecl_run_info *info)
+{
+	(*(int *)ctx)++;
+	cr_assert_not_null(info->id);
+	return 0;
+}
+
+Test(lifecycle, fork_from_a_checkpoint)
+{
+	char id[ECL_ID_MAX], fid[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	ecl_run_info *info;
+	char sql[256];
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE ", " PASS
+			 "], \"revise\": [" REV1 ", " REV2 "]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK);
+	cr_assert_eq(ecl_run_fork(e, id, 7, fid), ECL_EUSAGE);
+	cr_assert_eq(ecl_run_fork(e, id, 6, fid), ECL_EUSAGE, "checkpoint 6 ended the run");
+	cr_assert_eq(ecl_run_fork(e, id, 3, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_str_neq(fid, id);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM steps WHERE run_id = '%s'", fid);
+	cr_assert_eq(ts_sql_int(db, sql), 3);
+	cr_assert_eq(ecl_run_drive(e, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, fid, &info), ECL_OK);
+	cr_assert_eq(info->step_count, 6);
+	cr_assert_eq(info->revisions, 2);
+	cr_assert(strstr(info->output, "Draft v2"));
+	ecl_run_info_free(info);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM steps WHERE run_id = '%s'", id);
+	cr_assert_eq(ts_sql_int(db, sql), 6, "the old run is untouched");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM notes WHERE text LIKE 'forked from%'"),
+		     1);
+	/* The fork asked only for the steps after checkpoint 3: critique 2, revise 2, critique 3.
+	 */
+	cr_assert_eq(ts_count_lines(calls, NULL), 9);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, prune_deletes_only_finished_runs)
+{
+	char a[ECL_ID_MAX], b[ECL_ID_MAX], c[ECL_ID_MAX];
+	static const char *const running[] = {"running"};
+	ecl_options o = options();
+	ecl_run_filter f = {0};
+	ecl_engine *e;
+	int count = -1, n = 0;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(a);
+	start(b);
+	start(c);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, a), ECL_OK);
+	cr_assert_eq(ecl_run_cancel(e, b, NULL), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_prune(e, &f, 1, &count), ECL_OK);
+	cr_assert_eq(count, 2, "dry run: the completed and the cancelled run");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 3, "dry run deletes nothing");
+	f.older_than_ms = 3600 * 1000;
+	cr_assert_eq(ecl_prune(e, &f, 0, &count), ECL_OK);
+	cr_assert_eq(count, 0, "nothing is an hour old");
+	f.older_than_ms = 0;
+	cr_assert_eq(ecl_prune(e, &f, 0, &count), ECL_OK);
+	cr_assert_eq(count, 2);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 0);
+	f.statuses = running;
+	f.nstatuses = 1;
+	cr_assert_eq(ecl_prune(e, &f, 0, &count), ECL_EUSAGE, "live runs are never pruned");
+	f.nstatuses = 0;
+	cr_assert_eq(ecl_run_list(e, &f, count_runs, &n), ECL_OK);
+	cr_assert_eq(n, 1);
+	ecl_engine_close(e);
+}
+
+typedef struct hist {
+	int steps, notes;
+	char prompts[8][512];
+} hist;
+
+static int collect_history(void *ctx, const ecl_history_entry *h)
+{
+	hist *x = ctx;
+
+	if (h->note) {
+		x->notes++;
+		return 0;
+	}
+	cr_assert_not_null(h->prompt);
+	snprintf(x->prompts[x->steps++ % 8], 512, "%s", h->prompt);
+	return 0;
+}
+
+Test(lifecycle, history_renders_the_prompts_each_step_was_given)
+{
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	hist h = {0};
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK);
+	cr_assert_eq(ecl_run_history(e, id, 1, collect_history, &h), ECL_OK);
+	cr_assert_eq(h.steps, 4);
+	cr_assert(strstr(h.prompts[0], "on this topic: t"), "%s", h.prompts[0]);
+	cr_assert(strstr(h.prompts[1], "Draft v0"), "critique 1 judged the draft: %s",
+		  h.prompts[1]);
+	cr_assert(strstr(h.prompts[2], "(revision 1)"), "%s", h.prompts[2]);
+	cr_assert(strstr(h.prompts[2], "Feedback: more"), "%s", h.prompts[2]);
+	cr_assert(strstr(h.prompts[3], "Draft v1"), "critique 2 judged the revision: %s",
+		  h.prompts[3]);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, a_compatible_workflow_change_is_followed)
+{
+	char id[ECL_ID_MAX], sql[256];
+	ecl_options o = options();
+	ecl_engine *e;
+	hist h = {0};
+	const char *argv[] = {"/usr/bin/sqlite3", db, sql, NULL};
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE runs SET version = '00000000feedbeef', lease_until_ms = 0");
+	cr_assert_eq(ts_run(argv, NULL, NULL), 0);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM notes WHERE text LIKE "
+				    "'%changed from version 00000000feedbeef to %'"),
+		     1);
+	cr_assert_eq(ecl_run_history(e, id, 1, collect_history, &h), ECL_OK);
+	cr_assert_eq(h.notes, 1);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, an_incompatible_workflow_change_is_refused)
+{
+	char id[ECL_ID_MAX], sql[256];
+	ecl_options o = options();
+	ecl_engine *e;
+	const char *argv[] = {"/usr/bin/sqlite3", db, sql, NULL};
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE runs SET version = '00000000feedbeef', step = 'polish',"
+		 " lease_until_ms = 0");
+	cr_assert_eq(ts_run(argv, NULL, NULL), 0);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTATE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "00000000feedbeef"), "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), ts_workflow("critique-revise")->version), "%s",
+		  ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "polish"), "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, oversized_answer_fails_the_step)
+{
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	ecl_run_info *info;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	o.max_answer_bytes = 40;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EFAILED);
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert(strstr(info->error, "more than the limit of 40"), "%s", info->error);
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}
