@@ -4,6 +4,7 @@
  * applies when the run is still at the checkpoint the driver loaded, so a second process
  * that drives the same run cannot commit over it. Statements are prepared once and reused.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,6 +145,7 @@ static int fail(sqlite_store *s, int rc, const char *doing)
 {
 	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
 	const char *hint = "";
+	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
 
 	switch (rc & 0xff) {
 	case SQLITE_FULL: hint = " (the disk is full)"; break;
@@ -156,6 +158,14 @@ static int fail(sqlite_store *s, int rc, const char *doing)
 	case SQLITE_IOERR: hint = " (an I/O error)"; break;
 	default: break;
 	}
+	if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC)
+		hint = " (writing failed: the disk may be full or the file too large)";
+	if (sys == ENOSPC)
+		hint = " (the disk is full)";
+	else if (sys == EFBIG)
+		hint = " (the file size limit was reached)";
+	else if (sys == EROFS)
+		hint = " (the file system is read-only)";
 	snprintf(s->err, sizeof(s->err), "%s: %s: %s%s", s->path, doing, why, hint);
 	return (rc & 0xff) == SQLITE_NOMEM ? ECL_ENOMEM : ECL_ESTORE;
 }

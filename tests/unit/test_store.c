@@ -1,0 +1,348 @@
+/*
+ * test_store.c - the SQLite store under bad conditions: old, newer, foreign, damaged,
+ * truncated, read-only, locked and full databases each give a clear error naming the file
+ * and lose nothing that was committed.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+#define GEN  "{\"content\": \"Draft v0\", \"word_count\": 2}"
+#define PASS "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+
+static char *dir;
+static char db[4096], script[4096];
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+}
+
+static void teardown(void)
+{
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *h;
+
+	cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h, text, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+	sqlite3_close(h);
+}
+
+/* Open an engine on db; returns the status and the error text in err. */
+static int try_open(char *err, size_t errlen)
+{
+	ecl_options o = ts_options(db, script, NULL);
+	ecl_engine *e = NULL;
+	int rc = ecl_engine_open(&o, &e, err, errlen);
+
+	ecl_engine_close(e);
+	return rc;
+}
+
+/* One completed run in db; returns its id in a static buffer. */
+static const char *one_run(void)
+{
+	static char id[ECL_ID_MAX];
+	ecl_engine *e = ts_engine(db, script, NULL);
+
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	return id;
+}
+
+Test(store, a_new_database_has_the_current_schema)
+{
+	char err[512];
+
+	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 2);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA application_id"), 0x65636c31);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name ="
+				    " 'lease_until_ms'"),
+		     1);
+	{
+		char *mode = ts_sql_text(db, "PRAGMA journal_mode");
+
+		cr_assert_str_eq(mode, "wal");
+		free(mode);
+	}
+}
+
+Test(store, an_old_database_is_upgraded_in_place)
+{
+	ecl_engine *e;
+	ecl_run_info *info;
+
+	/* Schema version 1, as the first ecl wrote it, with a run interrupted after one step. */
+	sql(db,
+	    "CREATE TABLE runs(id TEXT PRIMARY KEY, workflow TEXT NOT NULL, version TEXT NOT "
+	    "NULL, status TEXT NOT NULL, step TEXT, seq INTEGER NOT NULL DEFAULT 0, attempt "
+	    "INTEGER NOT NULL DEFAULT 1, inputs TEXT NOT NULL, output TEXT, error TEXT, "
+	    "created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	    "CREATE INDEX runs_by_status ON runs(status, workflow);"
+	    "CREATE TABLE steps(run_id TEXT NOT NULL, seq INTEGER NOT NULL, step TEXT NOT NULL, "
+	    "attempt INTEGER NOT NULL, next TEXT, output TEXT, raw TEXT, vars TEXT, tokens_in "
+	    "INTEGER NOT NULL DEFAULT 0, tokens_out INTEGER NOT NULL DEFAULT 0, started_ms "
+	    "INTEGER NOT NULL, duration_us INTEGER NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT "
+	    "ROWID;"
+	    "PRAGMA application_id = 1701014577; PRAGMA user_version = 1;");
+	{
+		char text[1024];
+
+		snprintf(
+			text, sizeof(text),
+			"INSERT INTO runs VALUES('oldrun', 'critique-revise', '%s', 'interrupted', "
+			"'critique', 1, 1, '{\"topic\":\"t\",\"min_words\":50}', NULL, NULL, 1, 1);"
+			"INSERT INTO steps VALUES('oldrun', 1, 'generate', 1, 'critique', '" GEN
+			"', NULL, '{\"content\":\"Draft v0\",\"word_count\":2}', 0, 0, 1, 1);",
+			ts_workflow("critique-revise")->version);
+		sql(db, text);
+	}
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 2);
+	cr_assert_eq(ecl_run_drive(e, "oldrun"), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, "oldrun", &info), ECL_OK);
+	cr_assert_eq(info->step_count, 2);
+	cr_assert(strstr(info->output, "Draft v0"));
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}
+
+Test(store, a_newer_database_is_refused)
+{
+	char err[512];
+
+	one_run();
+	sql(db, "PRAGMA user_version = 99");
+	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
+	cr_assert(strstr(err, db), "%s", err);
+	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (2)"), "%s", err);
+}
+
+Test(store, a_database_of_another_program_is_refused)
+{
+	char err[512];
+
+	sql(db, "CREATE TABLE accounts(id INTEGER PRIMARY KEY, owner TEXT)");
+	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
+	cr_assert(strstr(err, db), "%s", err);
+	cr_assert(strstr(err, "not an ecl database"), "%s", err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM sqlite_schema"), 1, "left untouched");
+}
+
+Test(store, a_file_that_is_not_a_database_is_refused)
+{
+	char err[512];
+
+	ts_write(db, "This is a text file, not a database. It has more than one hundred bytes "
+		     "of text so that SQLite reads a whole header from it and rejects it.\n");
+	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
+	cr_assert(strstr(err, db), "%s", err);
+	cr_assert(strstr(err, "not a database"), "%s", err);
+	{
+		char *text = ts_read(db);
+
+		cr_assert(strncmp(text, "This is a text file", 19) == 0,
+			  "the file was not changed");
+		free(text);
+	}
+}
+
+Test(store, a_truncated_database_gives_a_clear_error)
+{
+	char err[512];
+	struct stat st;
+	int i, rc;
+
+	for (i = 0; i < 20; i++)
+		one_run();
+	sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	cr_assert_eq(stat(db, &st), 0);
+	cr_assert_eq(truncate(db, st.st_size / 2), 0);
+	rc = try_open(err, sizeof(err));
+	if (rc == ECL_OK) {
+		/* The header survived: reading the damaged pages must fail cleanly. */
+		ecl_engine *e = ts_engine(db, script, NULL);
+		ecl_run_filter f = {0};
+
+		rc = ecl_run_list(e, &f, NULL, NULL);
+		snprintf(err, sizeof(err), "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+	}
+	cr_assert_eq(rc, ECL_ESTORE, "%s", err);
+	cr_assert(strstr(err, db), "%s", err);
+	cr_assert(strstr(err, "damaged") || strstr(err, "malformed"), "%s", err);
+}
+
+Test(store, a_locked_database_names_the_file_and_keeps_the_checkpoint)
+{
+	ecl_options o = ts_options(db, script, NULL);
+	char id[ECL_ID_MAX];
+	ecl_engine *e;
+	sqlite3 *h;
+
+	o.busy_timeout_ms = 100;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	/* Another process holds the write lock for as long as the run tries to commit. */
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "another process holds the database"), "%s",
+		  ecl_engine_errmsg(e));
+	sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(h);
+	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 0, "nothing half-written");
+	/* Once the lock is gone the same run goes on. */
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	{
+		char *check = ts_sql_text(db, "PRAGMA integrity_check");
+
+		cr_assert_str_eq(check, "ok");
+		free(check);
+	}
+}
+
+/* In a child: make the database read-only for this process, then try to run. */
+Test(store, a_read_only_database_names_the_file)
+{
+	const char *id;
+	pid_t pid;
+	int status;
+
+	id = one_run();
+	sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	cr_assert_eq(chmod(db, 0444), 0);
+	cr_assert_eq(chmod(dir, 0555), 0);
+	pid = fork();
+	if (pid == 0) {
+		ecl_options o = ts_options(db, script, NULL);
+		ecl_engine *e = NULL;
+		char err[512], nid[ECL_ID_MAX];
+		int rc;
+
+		/* Root ignores file modes: drop to nobody first. */
+		if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(90);
+		rc = ecl_engine_open(&o, &e, err, sizeof(err));
+		if (rc == ECL_OK) {
+			rc = ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\":\"x\"}",
+					   nid);
+			snprintf(err, sizeof(err), "%s", ecl_engine_errmsg(e));
+			ecl_engine_close(e);
+		}
+		if (rc == ECL_ESTORE && strstr(err, db) &&
+		    (strstr(err, "read-only") || strstr(err, "cannot open")))
+			_exit(0);
+		fprintf(stderr, "rc %d: %s\n", rc, err);
+		_exit(1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	chmod(dir, 0755);
+	chmod(db, 0644);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	{
+		char q[128];
+
+		snprintf(q, sizeof(q),
+			 "SELECT count(*) FROM runs WHERE id = '%s' AND status = "
+			 "'completed'",
+			 id);
+		cr_assert_eq(ts_sql_int(db, q), 1, "the stored run is intact");
+	}
+}
+
+/* A disk that fills up in the middle of a run: the file size limit stands in for it. */
+Test(store, a_full_disk_stops_the_run_with_its_last_checkpoint_intact)
+{
+	char id[ECL_ID_MAX], big[4096];
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	/* A generate answer of about 300 KiB, more than the room left. */
+	{
+		FILE *f = fopen(script, "w");
+		int i;
+
+		cr_assert_not_null(f);
+		fputs("{\"generate\": [{\"content\": \"", f);
+		for (i = 0; i < 300 * 1024 / 8; i++)
+			fputs("abcdefg ", f);
+		fputs("\", \"word_count\": 2}], \"critique\": [" PASS "]}", f);
+		fclose(f);
+	}
+	{
+		ecl_engine *e = ts_engine(db, script, NULL);
+
+		cr_assert_eq(
+			ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+			ECL_OK);
+		ecl_engine_close(e);
+	}
+	sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	cr_assert_eq(stat(db, &st), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = {(rlim_t)st.st_size + 64 * 1024, (rlim_t)st.st_size + 64 * 1024};
+		ecl_engine *e;
+		ecl_options o = ts_options(db, script, NULL);
+		char err[512];
+		int rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
+			_exit(90);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		rc = ecl_run_drive(e, id);
+		snprintf(big, sizeof(big), "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		if (rc == ECL_ESTORE && strstr(big, db) && strstr(big, "disk may be full")) {
+			fprintf(stderr, "full disk: %s\n", big);
+			_exit(0);
+		}
+		fprintf(stderr, "rc %d: %s\n", rc, big);
+		_exit(1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	{
+		char *check = ts_sql_text(db, "PRAGMA integrity_check");
+
+		cr_assert_str_eq(check, "ok");
+		free(check);
+	}
+	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 0, "no half-written checkpoint");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 0);
+	/* With room again, the run goes on from its last checkpoint. */
+	{
+		ecl_engine *e = ts_engine(db, script, NULL);
+
+		cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+	}
+}
