@@ -38,7 +38,7 @@ static int needs_quotes(const char *v)
 
 void log_event(ecl_engine *e, log_level level, const char *msg, ...)
 {
-	char ts[32];
+	char ts[64];
 	buf b = {0};
 	const char *key;
 	va_list ap;
