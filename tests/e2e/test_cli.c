@@ -332,3 +332,177 @@ Test(cli, kill_9_then_resume)
 		     "the cut-off critique was asked again");
 	cr_assert_eq(ts_sql_int(db, "SELECT attempt FROM steps WHERE seq = 2"), 2);
 }
+
+/* Start `ecl run` in the background with a script whose critique is slow; returns its pid. */
+static pid_t run_in_background(const char *script_text, const char *log)
+{
+	static char spath[4200];
+	pid_t pid;
+
+	snprintf(spath, sizeof(spath), "%s", script(script_text));
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		const char *argv[] = {
+			ECL_BIN,           "--db",    db,           "--provider", "scripted",
+			"--script",        spath,     "--call-log", log,          "run",
+			"critique-revise", "--topic", "bg",         NULL};
+		char out[4200];
+
+		snprintf(out, sizeof(out), "%s/bg.out", dir);
+		if (!freopen(out, "w", stdout))
+			_exit(126);
+		execv(ECL_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void wait_for_line(const char *path, const char *needle)
+{
+	int i;
+
+	for (i = 0; i < 1000 && ts_count_lines(path, needle) == 0; i++) {
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_gt(ts_count_lines(path, needle), 0, "no `%s` in %s", needle, path);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "killed by %d", WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+Test(cli, ctrl_c_leaves_the_run_resumable)
+{
+	char log[4200], outpath[4200], *out, *id;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	snprintf(outpath, sizeof(outpath), "%s/bg.out", dir);
+	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
+				"\"$answer\": " PASS "}]}",
+				log);
+	wait_for_line(log, " critique ");
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	cr_assert_eq(wait_exit(pid), 130);
+	out = ts_read(outpath);
+	cr_assert(strstr(out, "interrupted; resume it with: ecl --db "), "%s", out);
+	free(out);
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	{
+		char *st = ts_sql_text(db, "SELECT status FROM runs");
+
+		cr_assert_str_eq(st, "interrupted");
+		free(st);
+	}
+	script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}"), "resume",
+			 id),
+		     0, "%s", out);
+	cr_assert(strstr(out, "completed successfully"));
+	free(out);
+	free(id);
+}
+
+Test(cli, pause_and_cancel_from_another_process)
+{
+	char log[4200], outpath[4200], *out, *id;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	snprintf(outpath, sizeof(outpath), "%s/bg.out", dir);
+	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 300, "
+				"\"$answer\": " REVISE
+				"}, {\"$delay_ms\": 60000, \"$answer\": " PASS
+				"}], \"revise\": [" REV1 "]}",
+				log);
+	wait_for_line(log, " critique ");
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	cr_assert_eq(ECL(&out, NULL, "pause", id), 0);
+	cr_assert(strstr(out, "pause requested"), "%s", out);
+	free(out);
+	cr_assert_eq(wait_exit(pid), 0, "a pause is not a failure");
+	out = ts_read(outpath);
+	cr_assert(strstr(out, "paused; resume it with"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "--status", "paused"), 0);
+	cr_assert(strstr(out, id) && strstr(out, "paused"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0);
+	cr_assert(strstr(out, "cancelled"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(NULL, &out, "resume", id), 1);
+	cr_assert(strstr(out, "cancelled"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
+	cr_assert(strstr(out, "pause requested of the driver"), "%s", out);
+	cr_assert(strstr(out, "cancel done"), "%s", out);
+	cr_assert(strstr(out, "decision: revise"), "%s", out);
+	free(out);
+	free(id);
+}
+
+Test(cli, runs_history_fork_recover_prune)
+{
+	char *out, *id, *fid;
+	cJSON *json;
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "one"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_eq(cJSON_GetArraySize(json), 1, "%s", out);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "status")->valuestring,
+			 "completed");
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "prompt:"), "%s", out);
+	cr_assert(strstr(out, "Write a piece of at least 50 words on this topic: one"), "%s", out);
+	cr_assert(strstr(out, "Total: 4 steps"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "fork", id, "--from", "2"), 0, "%s", out);
+	cr_assert(strstr(out, "Forked"), "%s", out);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 2);
+	fid = ts_sql_text(db, "SELECT id FROM runs WHERE parent IS NOT NULL");
+	cr_assert_not_null(fid);
+	cr_assert_eq(ECL(NULL, NULL, "fork", id, "--from", "9"), 2);
+	/* recover: an interrupted run is finished, a completed one left alone */
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
+				"\"permanent\", \"message\": \"down\"}]]}"),
+			 "run", "critique-revise", "--topic", "two"),
+		     1);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}"), "recover"),
+		     0, "%s", out);
+	cr_assert(strstr(out, "Recovering 1 run"), "%s", out);
+	cr_assert(strstr(out, "Recovered 1"), "%s", out);
+	free(out);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 3);
+	cr_assert_eq(ECL(&out, NULL, "prune", "--status", "completed", "--older-than", "1d",
+			 "--dry-run"),
+		     0);
+	cr_assert(strstr(out, "Would delete 0 runs"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "prune", "--status", "completed,failed,cancelled",
+			 "--older-than", "0s"),
+		     0);
+	cr_assert(strstr(out, "Deleted 3 runs"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(NULL, NULL, "prune", "--status", "running"), 2);
+	free(fid);
+	free(id);
+}
