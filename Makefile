@@ -33,6 +33,12 @@ generate:
 	rm -f generated/*.c
 	$(BUILD)/eclc --out-dir generated --registry generated/workflows.c $(sort $(wildcard dsl/*.ecl))
 
+# Run every fuzz target for FUZZ_SECONDS (default 60) each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh test
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 coverage:
 	@scripts/deps.sh test
 	@scripts/check.sh coverage
@@ -41,4 +47,4 @@ format:
 	clang-format -i $(shell git ls-files '*.c' '*.h' | grep -v '^generated/')
 
 clean:
-	rm -rf $(BUILD) build-check build-asan
+	rm -rf $(BUILD) build-check build-asan build-fuzz build-fuzz.log

@@ -14,7 +14,6 @@
 /* Defaults when neither the step nor the workflow sets a policy. */
 #define DEFAULT_RETRIES 2
 #define DEFAULT_REPAIRS 1
-#define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS  10000
 
 /* ---- the local driver --------------------------------------------------------------------- */
@@ -111,7 +110,7 @@ static int tick(void *ctx)
 /* Sleep for a backoff with full jitter, in slices, ticking. */
 static void backoff(ticker *t, int try_no, long retry_after_ms)
 {
-	long cap = BACKOFF_BASE_MS << (try_no < 10 ? try_no : 10);
+	long cap = t->run->eng->retry_base_ms << (try_no < 10 ? try_no : 10);
 	long ms;
 
 	if (cap > BACKOFF_CAP_MS)

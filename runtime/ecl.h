@@ -284,6 +284,9 @@ typedef struct ecl_options {
 	long lease_ms;        /* how long a run's lease lasts unrenewed; 0 for 15 s. A driver renews
 			       * it every third of that. */
 	long busy_timeout_ms; /* how long to wait for a database another process holds; 0: 5 s */
+	long retry_base_ms;   /* first backoff before retrying a failed LLM call; 0: 100 ms. Each
+			       * retry waits a random time up to twice the last bound (at most 10 s)
+			       */
 	size_t max_answer_bytes; /* longer LLM answers fail the step; 0 for the default, 1 MiB */
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;

@@ -66,6 +66,7 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->timeout_ms = o->timeout_ms;
 	e->max_answer_bytes = o->max_answer_bytes ? o->max_answer_bytes : 1024 * 1024;
 	e->lease_ms = o->lease_ms > 0 ? o->lease_ms : 15000;
+	e->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 100;
 	e->local.ops = &drive_local_ops;
 	srand((unsigned)random64());
 	{

@@ -92,6 +92,7 @@ struct ecl_engine {
 	long long beat_ms;         /* when the lease of the run being driven was last renewed */
 	const char *request;       /* "pause" or "cancel" seen for the run being driven */
 	size_t max_answer_bytes;   /* longer answers fail the step */
+	long retry_base_ms;        /* the first backoff bound */
 	long lease_ms;             /* how long a lease lasts unrenewed; renewed every third */
 	char err[1024];
 };

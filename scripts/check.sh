@@ -4,7 +4,8 @@
 #      binaries), then line coverage of runtime/ and generator/
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build: all tests again
 #   3. valgrind on the CLI and the generator
-#   4. clang-format on our sources
+#   4. every fuzz target for 20 s (ECL_FUZZ_SECONDS) on its corpus
+#   5. clang-format on our sources
 # It ends with one line "check: N passed, M failed" and exits non-zero when anything failed.
 # `scripts/check.sh coverage` runs step 1 only and prints branch coverage too.
 set -uo pipefail
@@ -87,6 +88,15 @@ else
 	bad "valgrind: eclc"
 fi
 rm -rf "$vdb"
+
+note "fuzzing: every target for ${ECL_FUZZ_SECONDS:-20} s"
+if fuzz_out=$(scripts/fuzz.sh "${ECL_FUZZ_SECONDS:-20}"); then
+	echo "$fuzz_out"
+	ok "fuzz" "$(grep -c 'no crash' <<<"$fuzz_out")"
+else
+	echo "$fuzz_out"
+	bad "fuzz: a target crashed (the input is saved under tests/fuzz/regressions/)"
+fi
 
 note "clang-format"
 mapfile -t sources < <(git ls-files '*.c' '*.h' | grep -v '^generated/')
