@@ -13,9 +13,9 @@ int llm_provider_new(const char *name, const llm_config *cfg, llm_provider **out
 		const char *name;
 		int (*make)(const llm_config *, llm_provider **, char *, size_t);
 	} backends[] = {
-		{"offline", llm_offline_new}, {"scripted", llm_scripted_new},
-		{"openai", llm_openai_new},   {"anthropic", llm_anthropic_new},
-		{"ollama", llm_ollama_new},
+		{"offline", llm_offline_new},     {"scripted", llm_scripted_new},
+		{"fake", llm_fake_new},           {"openai", llm_openai_new},
+		{"anthropic", llm_anthropic_new}, {"ollama", llm_ollama_new},
 	};
 	size_t i;
 
@@ -24,7 +24,8 @@ int llm_provider_new(const char *name, const llm_config *cfg, llm_provider **out
 		if (strcmp(name, backends[i].name) == 0)
 			return backends[i].make(cfg, out, err, errlen);
 	snprintf(err, errlen,
-		 "unknown provider `%s` (known: offline, scripted, openai, anthropic, ollama)",
+		 "unknown provider `%s` (known: offline, scripted, fake, openai, anthropic, "
+		 "ollama)",
 		 name);
 	return ECL_EUSAGE;
 }

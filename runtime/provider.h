@@ -97,6 +97,8 @@ int llm_provider_new(const char *name, const llm_config *cfg, llm_provider **out
 /* The backends, for llm_provider_new and for tests. Same contract as llm_provider_new. */
 int llm_offline_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
 int llm_scripted_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+/* The benchmark workload's deterministic fake LLM (bench/README.md). */
+int llm_fake_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
 int llm_openai_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
 int llm_anthropic_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
 int llm_ollama_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);

@@ -1,0 +1,204 @@
+/*
+ * llm_fake.c - the deterministic fake LLM of the benchmark workload (bench/README.md): it
+ * reads `KEY:value` lines from the prompt (WF, TASK, TOPIC, REVISION, FEEDBACK, CONTENT) and
+ * answers byte for byte as the reference fake does, keeping a critique counter per WF id, so
+ * every workflow runs generate, critique, revise, critique, revise, critique and passes.
+ * It answers instantly and in process: it measures the engine, not a model.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The reference fake remembers at most this many WF ids. */
+#define MAX_IDS    100000
+#define TABLE_SIZE 262144 /* a power of two, more than twice MAX_IDS */
+
+static const char filler[] = "This draft explains the topic in plain words, states one clear "
+			     "claim, gives two short supporting points, names one limitation, "
+			     "and ends with a practical next step for the reader.";
+
+typedef struct counter {
+	unsigned long long hash; /* 0: empty */
+	int critiques;
+} counter;
+
+typedef struct fake {
+	llm_provider base;
+	counter *table;
+	int used;
+} fake;
+
+/* The value of the line "KEY:value" in text, or NULL; *len gets its length. */
+static const char *field(const char *text, const char *key, size_t *len)
+{
+	size_t klen = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+			const char *v = p + klen + 1;
+
+			*len = strcspn(v, "\n");
+			return v;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+static unsigned long long hash(const char *s, size_t n)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+/* The number of critiques asked for this WF id so far, this one included. */
+static int next_critique(fake *f, const char *wf, size_t n)
+{
+	unsigned long long h = hash(wf, n);
+	size_t i = (size_t)h & (TABLE_SIZE - 1);
+
+	while (f->table[i].hash && f->table[i].hash != h)
+		i = (i + 1) & (TABLE_SIZE - 1);
+	if (!f->table[i].hash) {
+		if (f->used >= MAX_IDS) {
+			memset(f->table, 0, TABLE_SIZE * sizeof(*f->table));
+			f->used = 0;
+			return next_critique(f, wf, n);
+		}
+		f->table[i].hash = h;
+		f->used++;
+	}
+	return ++f->table[i].critiques;
+}
+
+static long long words(const char *s, size_t n)
+{
+	long long w = 0;
+	size_t i;
+	int in = 0;
+
+	for (i = 0; i < n; i++) {
+		if (isspace((unsigned char)s[i]))
+			in = 0;
+		else if (!in) {
+			in = 1;
+			w++;
+		}
+	}
+	return w;
+}
+
+/* {"content":"<content>","word_count":<words>} */
+static void draft(buf *out, const buf *content)
+{
+	buf_puts(out, "{\"content\":");
+	buf_json_str(out, content->data ? content->data : "", content->len);
+	buf_printf(out, ",\"word_count\":%lld}",
+		   words(content->data ? content->data : "", content->len));
+}
+
+static int fake_complete(llm_provider *p, const llm_request *req, llm_response *res)
+{
+	fake *f = (fake *)p;
+	buf prompt = {0}, content = {0}, out = {0};
+	const char *task, *wf, *v;
+	size_t tlen = 0, wlen = 0, vlen = 0;
+	int i;
+
+	if (req->system)
+		buf_puts(&prompt, req->system);
+	for (i = 0; i < req->nmessages; i++) {
+		buf_puts(&prompt, "\n");
+		buf_puts(&prompt, req->messages[i].text);
+	}
+	task = prompt.data ? field(prompt.data, "TASK", &tlen) : NULL;
+	wf = prompt.data ? field(prompt.data, "WF", &wlen) : NULL;
+	if (task && tlen == 8 && !strncmp(task, "generate", 8)) {
+		v = field(prompt.data, "TOPIC", &vlen);
+		buf_puts(&content, "Draft v0 on ");
+		buf_append(&content, v ? v : "", v ? vlen : 0);
+		buf_puts(&content, ": ");
+		buf_puts(&content, filler);
+		draft(&out, &content);
+	} else if (task && tlen == 8 && !strncmp(task, "critique", 8) && wf) {
+		int k = next_critique(f, wf, wlen);
+
+		if (k <= 2)
+			buf_printf(&out,
+				   "{\"decision\":\"revise\",\"feedback\":\"Critique %d: add a "
+				   "concrete example and tighten the second point.\","
+				   "\"quality_score\":40}",
+				   k);
+		else
+			buf_printf(&out,
+				   "{\"decision\":\"pass\",\"feedback\":\"Critique %d: good "
+				   "enough.\",\"quality_score\":90}",
+				   k);
+	} else if (task && tlen == 6 && !strncmp(task, "revise", 6)) {
+		const char *fb = field(prompt.data, "FEEDBACK", &vlen);
+		size_t fblen = vlen;
+
+		v = field(prompt.data, "REVISION", &vlen);
+		buf_puts(&content, "Draft v");
+		buf_append(&content, v ? v : "", v ? vlen : 0);
+		buf_puts(&content, ": ");
+		buf_puts(&content, filler);
+		buf_puts(&content, " Addressed: ");
+		buf_append(&content, fb ? fb : "", fb ? fblen : 0);
+		draft(&out, &content);
+	} else {
+		snprintf(res->error, sizeof(res->error),
+			 "fake: the prompt of step `%s` has no TASK:generate, critique or revise "
+			 "line with a WF: line",
+			 req->step->name);
+		res->fault = LLM_FAULT_PERMANENT;
+		buf_free(&prompt);
+		return ECL_EPROVIDER;
+	}
+	buf_free(&prompt);
+	buf_free(&content);
+	if (out.oom) {
+		buf_free(&out);
+		return ECL_ENOMEM;
+	}
+	res->text = out.data;
+	res->len = out.len;
+	return ECL_OK;
+}
+
+static void fake_destroy(llm_provider *p)
+{
+	fake *f = (fake *)p;
+
+	if (!f)
+		return;
+	mem_free(f->table);
+	mem_free(f);
+}
+
+int llm_fake_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen)
+{
+	fake *f = mem_calloc(1, sizeof(*f));
+
+	(void)cfg;
+	*out = NULL;
+	if (!f || !(f->table = mem_calloc(TABLE_SIZE, sizeof(*f->table)))) {
+		mem_free(f);
+		snprintf(err, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	f->base.name = "fake";
+	f->base.complete = fake_complete;
+	f->base.destroy = fake_destroy;
+	*out = &f->base;
+	return ECL_OK;
+}
