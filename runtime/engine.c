@@ -104,6 +104,7 @@ void ecl_engine_close(ecl_engine *e)
 	if (e->fresh_id[0] && e->st) /* created here, never driven: let another process drive it */
 		e->st->ops->release(e->st, e->fresh_id, e->owner, "interrupted", NULL,
 				    clock_now_ms());
+	run_free(e->fresh);
 	if (e->llm)
 		e->llm->destroy(e->llm);
 	if (e->st)
@@ -198,7 +199,6 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	rc = check_inputs(e, wf, inputs_json, &run, &canon);
 	if (rc != ECL_OK)
 		return rc;
-	run_free(run);
 	run_make_id(row.id);
 	row.workflow = (char *)wf->id;
 	row.version = (char *)wf->version;
@@ -211,9 +211,15 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.lease_until_ms = row.created_ms + e->lease_ms;
 	rc = e->st->ops->create_run(e->st, &row);
 	mem_free(canon);
-	if (rc != ECL_OK)
+	if (rc != ECL_OK) {
+		run_free(run);
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	}
 	snprintf(id_out, ECL_ID_MAX, "%s", row.id);
+	/* Keep the run in memory: driving it next needs no reload. */
+	snprintf(run->id, sizeof(run->id), "%s", row.id);
+	run_free(e->fresh);
+	e->fresh = run;
 	snprintf(e->fresh_id, sizeof(e->fresh_id), "%s", row.id);
 	log_event(e, LOG_INFO, "started", "run", row.id, "workflow", wf->id, NULL);
 	return ECL_OK;
@@ -348,6 +354,14 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	e->stop_requested = 0;
 	fresh = strcmp(e->fresh_id, run_id) == 0;
 	e->fresh_id[0] = '\0';
+	if (fresh && e->fresh) {
+		/* Created by this engine and never driven: its state is the one in memory. */
+		run = e->fresh;
+		e->fresh = NULL;
+		rc = drive_run(&e->local, run);
+		run_free(run);
+		return rc;
+	}
 	rc = run_load(e, run_id, &row, &run);
 	if (rc != ECL_OK) {
 		if (row.version && run == NULL && rc == ECL_ESTORE) {

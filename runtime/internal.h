@@ -88,6 +88,7 @@ struct ecl_engine {
 		*interrupt; /* set non-zero (by a signal handler) to stop at the next chance */
 	int stop_requested; /* an event callback asked to stop after the current transition */
 	char fresh_id[ECL_ID_MAX]; /* the run this engine created and has not driven yet */
+	struct ecl_run *fresh;     /* that run, in memory */
 	char owner[128];           /* this engine's lease owner id: "host/pid/nonce" */
 	long long beat_ms;         /* when the lease of the run being driven was last renewed */
 	const char *request;       /* "pause" or "cancel" seen for the run being driven */

@@ -161,6 +161,25 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 				run->id, item->string, run->wf->id);
 			break;
 		}
+		if (cJSON_IsObject(item)) {
+			/* {"=": "step.field"}: a copy of an output of the same checkpoint */
+			const cJSON *from = cJSON_GetObjectItemCaseSensitive(item, "=");
+			int src = cJSON_IsString(from) ? slot_by_name(run->wf, from->valuestring)
+						       : -1;
+
+			if (src < 0 || run->wf->slots[src].type != run->wf->slots[slot].type) {
+				rc = engine_fail(run->eng, ECL_ESTORE,
+						 "run %s: checkpoint value of `%s` is damaged",
+						 run->id, item->string);
+				break;
+			}
+			rc = ecl_run_copy(run, slot, src);
+			if (rc != ECL_OK)
+				break;
+			if (!mark_dirty)
+				run->dirty[slot] = 0;
+			continue;
+		}
 		rc = value_from_json(&run->vals[slot], &run->wf->slots[slot], item, item->string,
 				     err, sizeof(err));
 		if (rc != ECL_OK) {
@@ -198,11 +217,32 @@ int run_apply_output(ecl_run *run, int step, const cJSON *output)
 	return ECL_OK;
 }
 
+/* The output slot of the current step whose value variable `slot` holds, or -1. */
+static int copied_output(const ecl_run *run, int slot)
+{
+	const ecl_step_def *step = &run->wf->steps[run->state];
+	const ecl_slot_def *def = &run->wf->slots[slot];
+	const value *v = &run->vals[slot];
+	int i;
+
+	if (!run->answer ||
+	    (def->type != ECL_T_STRING && def->type != ECL_T_LIST && def->type != ECL_T_ENUM))
+		return -1; /* numbers are shorter than a reference */
+	for (i = 0; i < step->noutputs; i++) {
+		const value *o = &run->vals[step->outputs[i]];
+
+		if (run->wf->slots[step->outputs[i]].type == def->type && o->set && v->set &&
+		    o->n == v->n && o->s && v->s && memcmp(o->s, v->s, v->n) == 0)
+			return step->outputs[i];
+	}
+	return -1;
+}
+
 char *run_dirty_vars(ecl_run *run)
 {
 	const ecl_workflow *wf = run->wf;
 	buf b = {0};
-	int i, first = 1;
+	int i, src, first = 1;
 
 	buf_append(&b, "{", 1);
 	for (i = 0; i < wf->nslots; i++) {
@@ -216,6 +256,13 @@ char *run_dirty_vars(ecl_run *run)
 		first = 0;
 		buf_json_str(&b, def->name, strlen(def->name));
 		buf_append(&b, ":", 1);
+		if ((src = copied_output(run, i)) >= 0) {
+			/* The checkpoint stores the output already: refer to it, not a copy. */
+			buf_puts(&b, "{\"=\":");
+			buf_json_str(&b, wf->slots[src].name, strlen(wf->slots[src].name));
+			buf_append(&b, "}", 1);
+			continue;
+		}
 		switch (def->type) {
 		case ECL_T_STRING:
 		case ECL_T_ENUM: buf_json_str(&b, v->s ? v->s : "", v->n); break;

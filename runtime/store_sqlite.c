@@ -54,7 +54,6 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN request TEXT;"
 	"ALTER TABLE runs ADD COLUMN parent TEXT;"
-	"CREATE INDEX runs_by_update ON runs(updated_ms);"
 	"CREATE TABLE notes("
 	" run_id TEXT NOT NULL,"
 	" seq INTEGER NOT NULL,"
@@ -75,6 +74,8 @@ enum stmt_id {
 	ST_LIST_STEPS,
 	ST_INSERT_STEP,
 	ST_ADVANCE_RUN,
+	ST_FINISH_RUN,
+	ST_GET_REQUEST,
 	ST_ACQUIRE,
 	ST_HEARTBEAT,
 	ST_RELEASE,
@@ -105,17 +106,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_STEP] = "INSERT INTO steps(run_id, seq, step, attempt, next, output, raw, vars,"
 			   " tokens_in, tokens_out, started_ms, duration_us)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-	[ST_ADVANCE_RUN] = "UPDATE runs SET status = ?2, step = ?3, seq = ?4, attempt = ?5,"
-			   " output = ?6, error = ?7, updated_ms = ?8, lease_until_ms = ?10,"
-			   " owner = CASE WHEN ?2 = 'running' THEN owner END"
-			   " WHERE id = ?1 AND seq = ?4 - 1 AND status = 'running' AND owner = ?9"
-			   " RETURNING request",
+	/* A transition that keeps the run going touches no indexed column. */
+	[ST_ADVANCE_RUN] = "UPDATE runs SET step = ?3, seq = ?4, attempt = ?5, updated_ms = ?8,"
+			   " lease_until_ms = ?10"
+			   " WHERE id = ?1 AND seq = ?4 - 1 AND status = 'running' AND owner = ?9",
+	[ST_FINISH_RUN] =
+		"UPDATE runs SET status = ?2, step = ?3, seq = ?4, attempt = ?5,"
+		" output = ?6, error = ?7, updated_ms = ?8, lease_until_ms = 0, owner = NULL"
+		" WHERE id = ?1 AND seq = ?4 - 1 AND status = 'running' AND owner = ?9",
+	[ST_GET_REQUEST] = "SELECT request FROM runs WHERE id = ?1",
 	[ST_ACQUIRE] = "UPDATE runs SET owner = ?2, lease_until_ms = ?5, status = 'running',"
 		       " attempt = ?4, error = NULL, request = NULL, updated_ms = ?3"
 		       " WHERE id = ?1 AND status IN ('running', 'interrupted', 'paused')"
 		       " AND (owner IS NULL OR owner = ?2 OR owner = ?6 OR lease_until_ms < ?3)",
 	[ST_HEARTBEAT] = "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND owner = ?2"
-			 " AND status = 'running' RETURNING request",
+			 " AND status = 'running'",
 	[ST_RELEASE] = "UPDATE runs SET status = ?3, error = ?4, updated_ms = ?5, owner = NULL,"
 		       " lease_until_ms = 0, request = NULL WHERE id = ?1 AND owner = ?2",
 	[ST_REQUEST_DIRECT] = "UPDATE runs SET status = ?2, request = NULL, updated_ms = ?3"
@@ -360,18 +365,26 @@ static const char *request_of(sqlite3_stmt *st, int i)
 	return strcmp(r, "cancel") == 0 ? "cancel" : strcmp(r, "pause") == 0 ? "pause" : NULL;
 }
 
-/* Step a statement that returns at most one row: SQLITE_ROW, SQLITE_DONE or an error. */
-static int step_once(sqlite3_stmt *st, const char **request)
+/* Run an UPDATE of one run, then read the run's request (another process's pause or
+ * cancel) in the same transaction. SQLITE_ROW when the row was updated, SQLITE_DONE when
+ * no row matched, or an error. (Reading the request with RETURNING would make SQLite keep
+ * a statement journal for every commit.) */
+static int step_once(sqlite_store *s, sqlite3_stmt *st, const char *id, const char **request)
 {
+	sqlite3_stmt *get;
 	int rc = sqlite3_step(st);
 
-	if (rc == SQLITE_ROW) {
-		if (request)
-			*request = request_of(st, 0);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			;
-	}
-	return rc;
+	if (rc != SQLITE_DONE)
+		return rc;
+	if (sqlite3_changes(s->db) != 1)
+		return SQLITE_DONE;
+	get = stmt(s, ST_GET_REQUEST);
+	bind_text(get, 1, id);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		*request = request_of(get, 0);
+	sqlite3_reset(get);
+	return rc == SQLITE_ROW ? SQLITE_ROW : rc;
 }
 
 static void rollback(sqlite_store *s)
@@ -420,7 +433,7 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		rollback(s);
 		return rc;
 	}
-	st = stmt(s, ST_ADVANCE_RUN);
+	st = stmt(s, strcmp(c->status, "running") == 0 ? ST_ADVANCE_RUN : ST_FINISH_RUN);
 	bind_text(st, 1, c->run_id);
 	bind_text(st, 2, c->status);
 	bind_text(st, 3, c->current);
@@ -431,7 +444,7 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 	sqlite3_bind_int64(st, 8, c->now_ms);
 	bind_text(st, 9, c->owner);
 	sqlite3_bind_int64(st, 10, c->lease_until_ms);
-	rc = step_once(st, request);
+	rc = step_once(s, st, c->run_id, request);
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE) {
 		snprintf(s->err, sizeof(s->err),
@@ -504,7 +517,7 @@ static int sq_heartbeat(store *base, const char *id, const char *owner, long lon
 	bind_text(st, 1, id);
 	bind_text(st, 2, owner);
 	sqlite3_bind_int64(st, 4, lease_until_ms);
-	rc = step_once(st, request);
+	rc = step_once(s, st, id, request);
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE) {
 		snprintf(s->err, sizeof(s->err), "%s: run %s: this process lost its lease", s->path,
