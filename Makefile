@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TOPIC ?= Benefits of Rust
 DEMO_DB ?= $(BUILD)/demo.db
 
-.PHONY: all build demo check generate coverage fuzz format clean
+.PHONY: all build demo check generate coverage fuzz bench format clean
 
 all: build
 
@@ -33,6 +33,13 @@ generate:
 	rm -f generated/*.c
 	$(BUILD)/eclc --out-dir generated --registry generated/workflows.c $(sort $(wildcard dsl/*.ecl))
 
+# The benchmarks of bench/README.md: one JSON line per variant.
+bench:
+	@scripts/deps.sh build
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DECL_TESTS=OFF >/dev/null
+	@cmake --build build-bench -j $(JOBS)
+	@bench/run build-bench
+
 # Run every fuzz target for FUZZ_SECONDS (default 60) each.
 FUZZ_SECONDS ?= 60
 fuzz:
@@ -47,4 +54,4 @@ format:
 	clang-format -i $(shell git ls-files '*.c' '*.h' | grep -v '^generated/')
 
 clean:
-	rm -rf $(BUILD) build-check build-asan build-fuzz build-fuzz.log
+	rm -rf $(BUILD) build-check build-asan build-fuzz build-fuzz.log build-bench
