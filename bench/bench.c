@@ -29,6 +29,7 @@
 typedef struct result {
 	double wall_s;
 	double bytes;
+	double answer_bytes; /* of the answers stored, per workflow */
 	double cpu_s;
 	double rss_kb;
 } result;
@@ -283,6 +284,21 @@ static result one_rep(const char *dir, int floor, ecl_durability d, long n, long
 	r.cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 		  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	r.bytes = (file_size(db) + 0.0) / (double)(n + warmup);
+	if (!floor) {
+		sqlite3 *h;
+		sqlite3_stmt *st;
+
+		if (sqlite3_open(db, &h) == SQLITE_OK &&
+		    sqlite3_prepare_v2(
+			    h, "SELECT sum(coalesce(length(raw), length(output))) FROM steps", -1,
+			    &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				r.answer_bytes =
+					sqlite3_column_double(st, 0) / (double)(n + warmup);
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(h);
+	}
 	{
 		char side[4200];
 
@@ -308,7 +324,7 @@ static double median(double *v, int n)
 
 static result medians(const char *dir, int floor, ecl_durability d, long n, long warmup, int reps)
 {
-	double wall[16], bytes[16], cpu[16], rss[16];
+	double wall[16], bytes[16], cpu[16], rss[16], ans[16];
 	result m;
 	int i;
 
@@ -319,7 +335,9 @@ static result medians(const char *dir, int floor, ecl_durability d, long n, long
 		bytes[i] = r.bytes;
 		cpu[i] = r.cpu_s;
 		rss[i] = r.rss_kb;
+		ans[i] = r.answer_bytes;
 	}
+	m.answer_bytes = median(ans, reps);
 	m.wall_s = median(wall, reps);
 	m.bytes = median(bytes, reps);
 	m.cpu_s = median(cpu, reps);
@@ -327,7 +345,6 @@ static result medians(const char *dir, int floor, ecl_durability d, long n, long
 	return m;
 }
 
-#include <malloc.h>
 int main(int argc, char **argv)
 {
 	ecl_durability d = ECL_DURABLE_FULL;
@@ -353,8 +370,6 @@ int main(int argc, char **argv)
 	if (strcmp(variant, "a") != 0 || n < 1 || reps < 1 || reps > 15)
 		die("%s", "usage: ecl_bench a --durability full|normal [--n N] [--warmup N] "
 			  "[--reps N] [--dir DIR]");
-	if (getenv("ECL_BENCH_NOTRIM"))
-		mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (getenv("ECL_BENCH_INLINE")) { /* one repetition in this process, for profilers */
 		char db[4200];
 
@@ -368,10 +383,12 @@ int main(int argc, char **argv)
 	printf("{\"system\":\"ecl\",\"variant\":\"A-%s\",\"n\":%ld,\"concurrency\":1,"
 	       "\"wall_s\":%.4f,\"workflows_per_s\":%.1f,\"mean_us_per_step\":%.2f,"
 	       "\"peak_rss_kb\":%.0f,\"bytes_per_workflow\":%.0f,\"cpu_s\":%.3f,"
-	       "\"floor_wall_s\":%.4f,\"floor_us_per_step\":%.2f,\"ratio_to_floor\":%.3f}\n",
+	       "\"floor_wall_s\":%.4f,\"floor_us_per_step\":%.2f,\"ratio_to_floor\":%.3f,"
+	       "\"bytes_per_step\":%.0f,\"overhead_bytes_per_step\":%.0f}\n",
 	       d == ECL_DURABLE_FULL ? "full" : "normal", n, a.wall_s, (double)n / a.wall_s,
 	       a.wall_s / (double)(n * 6) * 1e6, a.rss_kb, a.bytes, a.cpu_s, f.wall_s,
-	       f.wall_s / (double)(n * 6) * 1e6, a.wall_s / f.wall_s);
+	       f.wall_s / (double)(n * 6) * 1e6, a.wall_s / f.wall_s, a.bytes / 6.0,
+	       (a.bytes - a.answer_bytes) / 6.0);
 	printf("{\"system\":\"sqlite-floor\",\"variant\":\"A-%s\",\"n\":%ld,\"concurrency\":1,"
 	       "\"wall_s\":%.4f,\"workflows_per_s\":%.1f,\"mean_us_per_step\":%.2f,"
 	       "\"peak_rss_kb\":%.0f,\"bytes_per_workflow\":%.0f,\"cpu_s\":%.3f}\n",

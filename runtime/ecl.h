@@ -310,7 +310,8 @@ const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n,
 int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, char *err,
 			      size_t errlen);
 
-/* Longest run id written by ecl_run_start, terminator included. */
+/* Longest run id written by ecl_run_start, terminator included. Ids are 16 hex digits that
+ * sort by creation time. */
 #define ECL_ID_MAX 40
 
 /* Check the inputs (a JSON object text) against the workflow's declared inputs, fill the

@@ -32,9 +32,18 @@ static unsigned long long random64(void)
 	return r;
 }
 
+/* Ids sort by creation time: 11 hex digits of milliseconds, then 5 of a counter that starts
+ * at random in each process. New rows then go to the end of the tables' B-trees, which keeps
+ * their pages full and their writes together; the rare clash of two processes in the same
+ * millisecond is caught by the primary key and retried with the next id. */
 void run_make_id(char id[ECL_ID_MAX])
 {
-	snprintf(id, ECL_ID_MAX, "%012llx", random64() & 0xffffffffffffULL);
+	static unsigned long counter;
+
+	if (!counter)
+		counter = (unsigned long)random64() | 1;
+	snprintf(id, ECL_ID_MAX, "%011llx%05lx",
+		 (unsigned long long)clock_now_ms() & 0xfffffffffffULL, counter++ & 0xfffff);
 }
 
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
@@ -193,13 +202,12 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	store_run row = {0};
 	ecl_run *run;
 	char *canon = NULL;
-	int rc;
+	int rc, tries;
 
 	e->err[0] = '\0';
 	rc = check_inputs(e, wf, inputs_json, &run, &canon);
 	if (rc != ECL_OK)
 		return rc;
-	run_make_id(row.id);
 	row.workflow = (char *)wf->id;
 	row.version = (char *)wf->version;
 	row.status = "running";
@@ -209,7 +217,12 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.created_ms = clock_now_ms();
 	row.owner = e->owner;
 	row.lease_until_ms = row.created_ms + e->lease_ms;
-	rc = e->st->ops->create_run(e->st, &row);
+	for (tries = 0; tries < 5; tries++) {
+		run_make_id(row.id);
+		rc = e->st->ops->create_run(e->st, &row);
+		if (rc != ECL_EUSAGE) /* not a clash of ids */
+			break;
+	}
 	mem_free(canon);
 	if (rc != ECL_OK) {
 		run_free(run);
