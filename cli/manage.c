@@ -159,9 +159,13 @@ int cmd_runs(cli *c)
 			f.nstatuses = split(c->args[++i], statuses, 8), f.statuses = statuses;
 		else if (!strcmp(a, "--workflow"))
 			f.workflow = c->args[++i];
-		else if (!strcmp(a, "--limit"))
-			f.limit = atoi(c->args[++i]);
-		else if (!strcmp(a, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
+		else if (!strcmp(a, "--limit")) {
+			char *end;
+
+			f.limit = (int)strtol(c->args[++i], &end, 10);
+			if (*end || f.limit < 0)
+				return cli_error(2, "--limit: `%s` is not a number", c->args[i]);
+		} else if (!strcmp(a, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
 			o.json = !strcmp(c->args[++i], "json");
 		else
 			return cli_error(2, "runs: unknown argument `%s`", a);

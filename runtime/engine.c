@@ -322,7 +322,14 @@ static int holder_dead(const char *holder)
 	char host[64] = "", me[64] = "";
 	long pid = 0;
 
-	if (!holder || sscanf(holder, "%63[^/]/%ld/", host, &pid) != 2 || pid <= 0)
+	const char *slash = holder ? strchr(holder, '/') : NULL;
+	char *end;
+
+	if (!slash || (size_t)(slash - holder) >= sizeof(host))
+		return 0;
+	memcpy(host, holder, (size_t)(slash - holder));
+	pid = strtol(slash + 1, &end, 10);
+	if (*end != '/' || pid <= 0)
 		return 0;
 	gethostname(me, sizeof(me) - 1);
 	return strcmp(host, me) == 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
@@ -393,6 +400,10 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 					run_id, row.version, row.workflow, wf->version, why);
 			}
 		}
+		goto out;
+	}
+	if (!run || !row.status || !row.version) {
+		rc = engine_fail(e, ECL_ESTORE, "run %s could not be loaded", run_id);
 		goto out;
 	}
 	if (strcmp(row.status, "completed") == 0 || strcmp(row.status, "failed") == 0 ||

@@ -58,8 +58,12 @@ static cJSON *field_value(const ecl_slot_def *def, const llm_request *req, const
 		k = def->nchoices - req->visit;
 		return cJSON_CreateString(def->choices[k > 0 ? k : 0]);
 	case ECL_T_INT:
-		if (def->has_range)
-			return cJSON_CreateNumber((double)(def->max - (def->max - def->min) / 4));
+		if (def->has_range) {
+			/* three quarters up the range, rounded down */
+			long long v = def->max - (def->max - def->min) / 4;
+
+			return cJSON_CreateNumber((double)v);
+		}
 		return cJSON_CreateNumber(first_text ? (double)count_words(first_text) : 0.0);
 	case ECL_T_FLOAT: return cJSON_CreateNumber(0.5);
 	case ECL_T_BOOL: return cJSON_CreateBool(req->visit > 1);

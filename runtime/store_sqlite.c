@@ -489,8 +489,9 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 	/* Say why: no such run, a status that cannot be driven, or a live holder. */
 	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
 		return rc;
-	if (strcmp(run.status, "running") != 0 && strcmp(run.status, "interrupted") != 0 &&
-	    strcmp(run.status, "paused") != 0) {
+	if (!run.status ||
+	    (strcmp(run.status, "running") != 0 && strcmp(run.status, "interrupted") != 0 &&
+	     strcmp(run.status, "paused") != 0)) {
 		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
 			 run.status);
 	} else {

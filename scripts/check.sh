@@ -5,7 +5,7 @@
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build: all tests again
 #   3. valgrind on the CLI and the generator
 #   4. every fuzz target for 20 s (ECL_FUZZ_SECONDS) on its corpus
-#   5. clang-format on our sources
+#   5. clang-format and clang-tidy on our sources
 # It ends with one line "check: N passed, M failed" and exits non-zero when anything failed.
 # `scripts/check.sh coverage` runs step 1 only and prints branch coverage too.
 set -uo pipefail
@@ -104,6 +104,14 @@ if clang-format --dry-run -Werror "${sources[@]}"; then
 	ok "clang-format"
 else
 	bad "clang-format: run make format"
+fi
+
+note "clang-tidy"
+mapfile -t units < <(git ls-files 'runtime/*.c' 'generator/*.c' 'cli/*.c')
+if clang-tidy -p build-check --quiet "${units[@]}" 2>&1 | grep -E 'warning:|error:'; then
+	bad "clang-tidy"
+else
+	ok "clang-tidy"
 fi
 
 note "summary"
