@@ -134,13 +134,18 @@ static char *read_file(const char *path, size_t *len)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_append(&b, chunk, n);
 	if (ferror(f) || b.oom) {
+		int e = b.oom ? ENOMEM : errno;
+
 		fclose(f);
 		buf_free(&b);
+		errno = e;
 		return NULL;
 	}
 	fclose(f);
 	*len = b.len;
-	return b.data ? b.data : mem_strdup("");
+	if (!b.data && !(b.data = mem_strdup("")))
+		errno = ENOMEM;
+	return b.data;
 }
 
 int llm_scripted_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen)
@@ -155,11 +160,12 @@ int llm_scripted_new(const llm_config *cfg, llm_provider **out, char *err, size_
 		snprintf(err, errlen, "the scripted provider needs a script file (--script FILE)");
 		return ECL_EUSAGE;
 	}
+	errno = 0;
 	text = read_file(cfg->script_path, &len);
 	if (!text) {
 		snprintf(err, errlen, "cannot read the script %s: %s", cfg->script_path,
 			 strerror(errno));
-		return ECL_EIO;
+		return errno == ENOMEM ? ECL_ENOMEM : ECL_EIO;
 	}
 	s = mem_calloc(1, sizeof(*s));
 	if (!s) {
