@@ -30,10 +30,12 @@ for src in tests/fuzz/fuzz_*.c; do
 	mkdir -p "build-fuzz/corpus/$what" "build-fuzz/crashes/$what"
 	dict=()
 	[ -f "tests/fuzz/$what.dict" ] && dict=(-dict="tests/fuzz/$what.dict")
+	seeds=()
+	[ "$what" = dsl ] && seeds=(dsl tests/dsl/ok tests/dsl/err)
 	log=build-fuzz/$name.log
 	if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" \
 		-artifact_prefix="build-fuzz/crashes/$what/" -print_final_stats=0 \
-		"build-fuzz/corpus/$what" "tests/fuzz/corpus/$what" "tests/fuzz/regressions/$what" \
+		"build-fuzz/corpus/$what" "tests/fuzz/corpus/$what" "tests/fuzz/regressions/$what" "${seeds[@]}" \
 		>"$log" 2>&1; then
 		runs=$(grep -oE 'Done [0-9]+ runs' "$log" | tail -1)
 		echo "fuzz: $name: ${runs:-done} in ${seconds}s, no crash"
