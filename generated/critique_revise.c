@@ -8,106 +8,256 @@
 
 /* The states: one per step of the workflow. */
 enum state {
-	S_GENERATE = 0, /* dsl/critique_revise.ecl:12 */
-	S_CRITIQUE = 1, /* dsl/critique_revise.ecl:26 */
-	S_REVISE = 2    /* dsl/critique_revise.ecl:46 */
+	S_GENERATE = 0, /* dsl/critique_revise.ecl:18 */
+	S_CRITIQUE = 1, /* dsl/critique_revise.ecl:33 */
+	S_REVISE = 2    /* dsl/critique_revise.ecl:52 */
 };
 
-/* The variable slots: inputs, variables, step outputs and loop counters. */
+/* The variable slots: inputs, vars, then each step's loop counter and output fields. */
 enum slot {
 	V_TOPIC = 0,
 	V_MIN_WORDS = 1,
 	V_CONTENT = 2,
-	V_GENERATE_CONTENT = 3,
-	V_GENERATE_WORD_COUNT = 4,
-	V_CRITIQUE_DECISION = 5,
-	V_CRITIQUE_FEEDBACK = 6,
-	V_CRITIQUE_QUALITY_SCORE = 7,
-	V_REVISIONS = 8,
-	V_REVISE_CONTENT = 9,
-	V_REVISE_WORD_COUNT = 10
+	V_WORD_COUNT = 3,
+	V_GENERATE_CONTENT = 4,
+	V_GENERATE_WORD_COUNT = 5,
+	V_CRITIQUE_DECISION = 6,
+	V_CRITIQUE_FEEDBACK = 7,
+	V_CRITIQUE_QUALITY_SCORE = 8,
+	V_REVISIONS = 9,
+	V_REVISE_CONTENT = 10,
+	V_REVISE_WORD_COUNT = 11
 };
 
 static const char *const choices_critique_decision[] = {"pass", "revise"};
 
 static const ecl_slot_def slots[] = {
-	{"topic", ECL_SLOT_INPUT, ECL_T_STRING, -1, NULL, NULL, 0, 0, 0, 0, 1, NULL, "What to write about"},
-	{"min_words", ECL_SLOT_INPUT, ECL_T_INT, -1, NULL, NULL, 0, 0, 0, 0, 0, "50", "The least number of words the piece should have"},
-	{"content", ECL_SLOT_VAR, ECL_T_STRING, -1, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL},
-	{"generate.content", ECL_SLOT_OUTPUT, ECL_T_STRING, S_GENERATE, "content", NULL, 0, 0, 0, 0, 1, NULL, NULL},
-	{"generate.word_count", ECL_SLOT_OUTPUT, ECL_T_INT, S_GENERATE, "word_count", NULL, 0, 0, 0, 0, 1, NULL, NULL},
-	{"critique.decision", ECL_SLOT_OUTPUT, ECL_T_ENUM, S_CRITIQUE, "decision", choices_critique_decision, 2, 0, 0, 0, 1, NULL, NULL},
-	{"critique.feedback", ECL_SLOT_OUTPUT, ECL_T_STRING, S_CRITIQUE, "feedback", NULL, 0, 0, 0, 0, 1, NULL, NULL},
-	{"critique.quality_score", ECL_SLOT_OUTPUT, ECL_T_INT, S_CRITIQUE, "quality_score", NULL, 0, 1, 0, 100, 1, NULL, NULL},
-	{"revisions", ECL_SLOT_COUNTER, ECL_T_INT, S_REVISE, NULL, NULL, 0, 0, 0, 0, 0, "0", NULL},
-	{"revise.content", ECL_SLOT_OUTPUT, ECL_T_STRING, S_REVISE, "content", NULL, 0, 0, 0, 0, 1, NULL, NULL},
-	{"revise.word_count", ECL_SLOT_OUTPUT, ECL_T_INT, S_REVISE, "word_count", NULL, 0, 0, 0, 0, 1, NULL, NULL},
+	[V_TOPIC] = {
+		.name = "topic",
+		.kind = ECL_SLOT_INPUT,
+		.type = ECL_T_STRING,
+		.step = -1,
+		.required = 1,
+		.doc = "What to write about",
+	},
+	[V_MIN_WORDS] = {
+		.name = "min_words",
+		.kind = ECL_SLOT_INPUT,
+		.type = ECL_T_INT,
+		.step = -1,
+		.initial = "50",
+		.doc = "The least number of words the piece should have",
+	},
+	[V_CONTENT] = {
+		.name = "content",
+		.kind = ECL_SLOT_VAR,
+		.type = ECL_T_STRING,
+		.step = -1,
+	},
+	[V_WORD_COUNT] = {
+		.name = "word_count",
+		.kind = ECL_SLOT_VAR,
+		.type = ECL_T_INT,
+		.step = -1,
+	},
+	[V_GENERATE_CONTENT] = {
+		.name = "generate.content",
+		.kind = ECL_SLOT_OUTPUT,
+		.type = ECL_T_STRING,
+		.step = S_GENERATE,
+		.field = "content",
+		.required = 1,
+	},
+	[V_GENERATE_WORD_COUNT] = {
+		.name = "generate.word_count",
+		.kind = ECL_SLOT_OUTPUT,
+		.type = ECL_T_INT,
+		.step = S_GENERATE,
+		.field = "word_count",
+		.required = 1,
+	},
+	[V_CRITIQUE_DECISION] = {
+		.name = "critique.decision",
+		.kind = ECL_SLOT_OUTPUT,
+		.type = ECL_T_ENUM,
+		.step = S_CRITIQUE,
+		.field = "decision",
+		.choices = choices_critique_decision,
+		.nchoices = 2,
+		.required = 1,
+	},
+	[V_CRITIQUE_FEEDBACK] = {
+		.name = "critique.feedback",
+		.kind = ECL_SLOT_OUTPUT,
+		.type = ECL_T_STRING,
+		.step = S_CRITIQUE,
+		.field = "feedback",
+		.required = 1,
+	},
+	[V_CRITIQUE_QUALITY_SCORE] = {
+		.name = "critique.quality_score",
+		.kind = ECL_SLOT_OUTPUT,
+		.type = ECL_T_INT,
+		.step = S_CRITIQUE,
+		.field = "quality_score",
+		.has_range = 1,
+		.min = 0,
+		.max = 100,
+		.required = 1,
+	},
+	[V_REVISIONS] = {
+		.name = "revisions",
+		.kind = ECL_SLOT_COUNTER,
+		.type = ECL_T_INT,
+		.step = S_REVISE,
+		.initial = "0",
+	},
+	[V_REVISE_CONTENT] = {
+		.name = "revise.content",
+		.kind = ECL_SLOT_OUTPUT,
+		.type = ECL_T_STRING,
+		.step = S_REVISE,
+		.field = "content",
+		.required = 1,
+	},
+	[V_REVISE_WORD_COUNT] = {
+		.name = "revise.word_count",
+		.kind = ECL_SLOT_OUTPUT,
+		.type = ECL_T_INT,
+		.step = S_REVISE,
+		.field = "word_count",
+		.required = 1,
+	},
 };
 
-/* dsl/critique_revise.ecl:13 */
-static const ecl_tpl_part generate_system[] = {
-	{"You are a careful writer. Answer with one JSON object and nothing else.", 72, -1},
+/* dsl/critique_revise.ecl:19 */
+static const ecl_tpl_part system_generate[] = {
+	{"You are a careful writer. Answer with one JSON object and nothing else.", 71, -1},
 };
 
-/* dsl/critique_revise.ecl:14 */
-static const ecl_tpl_part generate_prompt[] = {
+/* dsl/critique_revise.ecl:20 */
+static const ecl_tpl_part prompt_generate[] = {
 	{"Write a piece of at least ", 26, -1},
 	{NULL, 0, V_MIN_WORDS},
 	{" words on this topic: ", 22, -1},
 	{NULL, 0, V_TOPIC},
-	{"\nAnswer as JSON: {\"content\": \"<the piece>\", \"word_count\": <its number of words>}\n", 81, -1},
+	{"\n"
+	 "Answer as JSON: {\"content\": \"<the piece>\", \"word_count\": <its number of words>}\n", 81, -1},
 };
 
-static const int generate_outputs[] = {V_GENERATE_CONTENT, V_GENERATE_WORD_COUNT};
+static const int outputs_generate[] = {V_GENERATE_CONTENT, V_GENERATE_WORD_COUNT};
 
-/* dsl/critique_revise.ecl:27 */
-static const ecl_tpl_part critique_system[] = {
+/* dsl/critique_revise.ecl:34 */
+static const ecl_tpl_part system_critique[] = {
 	{"You are a strict editor. Answer with one JSON object and nothing else.", 70, -1},
 };
 
-/* dsl/critique_revise.ecl:28 */
-static const ecl_tpl_part critique_prompt[] = {
+/* dsl/critique_revise.ecl:35 */
+static const ecl_tpl_part prompt_critique[] = {
 	{"Judge this piece on the topic \"", 31, -1},
 	{NULL, 0, V_TOPIC},
 	{"\". It should have at least ", 27, -1},
 	{NULL, 0, V_MIN_WORDS},
-	{" words.\nDecide \"pass\" when it is ready, else \"revise\" and say what to change.\n\n", 79, -1},
+	{" words.\n"
+	 "Decide \"pass\" when it is ready, else \"revise\" and say what to change.\n"
+	 "\n", 79, -1},
 	{NULL, 0, V_CONTENT},
-	{"\n\nAnswer as JSON: {\"decision\": \"pass\" or \"revise\", \"feedback\": \"<what to change>\", \"quality_score\": <0 to 100>}\n", 108, -1},
+	{"\n"
+	 "\n"
+	 "Answer as JSON: {\"decision\": \"pass\" or \"revise\", \"feedback\": \"<what to change>\", \"quality_score\": <0 to 100>}\n", 112, -1},
 };
 
-static const int critique_outputs[] = {V_CRITIQUE_DECISION, V_CRITIQUE_FEEDBACK, V_CRITIQUE_QUALITY_SCORE};
+static const int outputs_critique[] = {V_CRITIQUE_DECISION, V_CRITIQUE_FEEDBACK, V_CRITIQUE_QUALITY_SCORE};
 
 /* dsl/critique_revise.ecl:48 */
-static const ecl_tpl_part revise_system[] = {
-	{"You are a careful writer. Answer with one JSON object and nothing else.", 72, -1},
+static const ecl_field_ref result_critique_1[] = {
+	{"content", V_CONTENT},
+	{"word_count", V_WORD_COUNT},
 };
 
-/* dsl/critique_revise.ecl:49 */
-static const ecl_tpl_part revise_prompt[] = {
+/* dsl/critique_revise.ecl:54 */
+static const ecl_tpl_part system_revise[] = {
+	{"You are a careful writer. Answer with one JSON object and nothing else.", 71, -1},
+};
+
+/* dsl/critique_revise.ecl:55 */
+static const ecl_tpl_part prompt_revise[] = {
 	{"Revise this piece on the topic \"", 32, -1},
 	{NULL, 0, V_TOPIC},
 	{"\" (revision ", 12, -1},
 	{NULL, 0, V_REVISIONS},
-	{"), following the editor's feedback.\n\nFeedback: ", 47, -1},
+	{"), following the editor's feedback.\n"
+	 "\n"
+	 "Feedback: ", 47, -1},
 	{NULL, 0, V_CRITIQUE_FEEDBACK},
-	{"\n\n", 2, -1},
+	{"\n"
+	 "\n", 2, -1},
 	{NULL, 0, V_CONTENT},
-	{"\n\nAnswer as JSON: {\"content\": \"<the revised piece>\", \"word_count\": <its number of words>}\n", 89, -1},
+	{"\n"
+	 "\n"
+	 "Answer as JSON: {\"content\": \"<the revised piece>\", \"word_count\": <its number of words>}\n", 90, -1},
 };
 
-static const int revise_outputs[] = {V_REVISE_CONTENT, V_REVISE_WORD_COUNT};
+static const int outputs_revise[] = {V_REVISE_CONTENT, V_REVISE_WORD_COUNT};
 
-/* dsl/critique_revise.ecl:47 */
-static const ecl_tpl_part revise_limit_message[] = {
+/* dsl/critique_revise.ecl:53 */
+static const ecl_tpl_part limit_revise_parts[] = {
 	{"max revisions (3) reached", 25, -1},
 };
-static const ecl_template revise_limit = {revise_limit_message, 1};
+
+static const ecl_template limit_revise = {limit_revise_parts, 1};
 
 static const ecl_step_def steps[] = {
-	{"generate", ECL_STEP_LLM, 12, {generate_system, 1}, {generate_prompt, 5}, generate_outputs, 2, 0, -1, NULL},
-	{"critique", ECL_STEP_LLM, 26, {critique_system, 1}, {critique_prompt, 7}, critique_outputs, 3, 0, -1, NULL},
-	{"revise", ECL_STEP_LLM, 46, {revise_system, 1}, {revise_prompt, 9}, revise_outputs, 2, 3, V_REVISIONS, "revisions"},
+	[S_GENERATE] = {
+		.name = "generate",
+		.kind = ECL_STEP_LLM,
+		.line = 18,
+		.system = {system_generate, 1},
+		.prompt = {prompt_generate, 5},
+		.outputs = outputs_generate,
+		.noutputs = 2,
+		.counter = -1,
+		.opts = {.model = NULL,
+			 .temperature = -1,
+			 .max_tokens = 0,
+			 .retries = -1,
+			 .timeout_ms = 0,
+			 .repairs = -1},
+	},
+	[S_CRITIQUE] = {
+		.name = "critique",
+		.kind = ECL_STEP_LLM,
+		.line = 33,
+		.system = {system_critique, 1},
+		.prompt = {prompt_critique, 7},
+		.outputs = outputs_critique,
+		.noutputs = 3,
+		.counter = -1,
+		.opts = {.model = NULL,
+			 .temperature = -1,
+			 .max_tokens = 0,
+			 .retries = -1,
+			 .timeout_ms = 0,
+			 .repairs = -1},
+	},
+	[S_REVISE] = {
+		.name = "revise",
+		.kind = ECL_STEP_LLM,
+		.line = 52,
+		.system = {system_revise, 1},
+		.prompt = {prompt_revise, 9},
+		.outputs = outputs_revise,
+		.noutputs = 2,
+		.limit = 3,
+		.counter = V_REVISIONS,
+		.counter_label = "revisions",
+		.opts = {.model = NULL,
+			 .temperature = -1,
+			 .max_tokens = 0,
+			 .retries = -1,
+			 .timeout_ms = 0,
+			 .repairs = -1},
+	},
 };
 
 /* The state machine: one case per step. */
@@ -116,54 +266,68 @@ static int step(ecl_run *run)
 	int rc;
 
 	switch ((enum state)ecl_run_state(run)) {
-	case S_GENERATE: /* dsl/critique_revise.ecl:12: llm generate */
+	case S_GENERATE: /* dsl/critique_revise.ecl:18: llm generate */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
-		/* dsl/critique_revise.ecl:22: set content = generate.content */
+		/* dsl/critique_revise.ecl:28: set content = generate.content */
 		if ((rc = ecl_run_copy(run, V_CONTENT, V_GENERATE_CONTENT)) != ECL_OK)
 			return rc;
-		/* dsl/critique_revise.ecl:23: -> critique */
+		/* dsl/critique_revise.ecl:29: set word_count = generate.word_count */
+		if ((rc = ecl_run_copy(run, V_WORD_COUNT, V_GENERATE_WORD_COUNT)) != ECL_OK)
+			return rc;
+		/* dsl/critique_revise.ecl:30: -> critique */
 		return ecl_run_goto(run, S_CRITIQUE);
 
-	case S_CRITIQUE: /* dsl/critique_revise.ecl:26: llm critique */
+	case S_CRITIQUE: /* dsl/critique_revise.ecl:33: llm critique */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
-		/* dsl/critique_revise.ecl:42: when critique.decision == "pass" -> done content */
+		/* dsl/critique_revise.ecl:48: when critique.decision == "pass" -> done { content: content, word_count: word_count } */
 		if (ecl_str_eq(ecl_run_str(run, V_CRITIQUE_DECISION), "pass"))
-			return ecl_run_done(run, V_CONTENT);
-		/* dsl/critique_revise.ecl:43: when critique.decision == "revise" -> revise */
+			return ecl_run_done(run, result_critique_1, 2);
+		/* dsl/critique_revise.ecl:49: when critique.decision == "revise" -> revise */
 		if (ecl_str_eq(ecl_run_str(run, V_CRITIQUE_DECISION), "revise")) {
 			if (ecl_run_visits(run, S_REVISE) >= 3)
-				return ecl_run_fail(run, &revise_limit);
+				return ecl_run_fail(run, &limit_revise);
 			return ecl_run_goto(run, S_REVISE);
 		}
 		return ecl_run_fail(run, NULL);
 
-	case S_REVISE: /* dsl/critique_revise.ecl:46: llm revise */
+	case S_REVISE: /* dsl/critique_revise.ecl:52: llm revise */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
-		/* dsl/critique_revise.ecl:60: set content = revise.content */
+		/* dsl/critique_revise.ecl:68: set content = revise.content */
 		if ((rc = ecl_run_copy(run, V_CONTENT, V_REVISE_CONTENT)) != ECL_OK)
 			return rc;
-		/* dsl/critique_revise.ecl:61: -> critique */
+		/* dsl/critique_revise.ecl:69: set word_count = revise.word_count */
+		if ((rc = ecl_run_copy(run, V_WORD_COUNT, V_REVISE_WORD_COUNT)) != ECL_OK)
+			return rc;
+		/* dsl/critique_revise.ecl:70: -> critique */
 		return ecl_run_goto(run, S_CRITIQUE);
 	}
 	return ECL_EUSAGE;
 }
 
+extern const ecl_workflow ecl_wf_critique_revise;
+
 const ecl_workflow ecl_wf_critique_revise = {
-	ECL_ABI_VERSION,
-	"critique-revise",
-	"Critique and Revise Loop",
-	"Writes a piece on a topic, then has a critic judge it and revises it from the critic's feedback until the critic passes it, at most 3 times.",
-	"dsl/critique_revise.ecl",
-	"0000000000000000",
-	slots,
-	11,
-	steps,
-	3,
-	S_GENERATE,
-	8,
-	step,
-	"ecl run critique-revise --topic <string> [--min_words <int>]",
+	.abi = ECL_ABI_VERSION,
+	.id = "critique-revise",
+	.name = "Critique and Revise Loop",
+	.description = "Writes a piece on a topic, then has a critic judge it and revises it from the critic's feedback until the critic passes it, at most 3 times.",
+	.source = "dsl/critique_revise.ecl",
+	.version = "950ac48aea8cdcd0",
+	.slots = slots,
+	.nslots = 12,
+	.steps = steps,
+	.nsteps = 3,
+	.start = S_GENERATE,
+	.max_steps = 8,
+	.opts = {.model = NULL,
+		 .temperature = -1,
+		 .max_tokens = 0,
+		 .retries = 2,
+		 .timeout_ms = 0,
+		 .repairs = 1},
+	.step = step,
+	.usage = "ecl run critique-revise --topic <string> [--min_words <int>]",
 };

@@ -1,0 +1,1122 @@
+/*
+ * check.c - the checker. In order: declarations and their types, the slots (the numbered
+ * variables the runtime sees), then each step (templates, sets, guards, targets), then the
+ * step graph: every cycle must pass through a step with a `limit`, and from the limits comes
+ * max_steps, the most steps any run executes.
+ *
+ * Everything that can be checked is, so that one run reports every error; an expression with
+ * an error has type AST_T_ERROR, which silences the diagnostics it would cause further up.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ast.h"
+#include "check.h"
+#include "diag.h"
+#include "unit.h"
+
+#define CHECK_MAX_LIMIT   1000000
+#define CHECK_MAX_RETRY   100
+#define CHECK_MAX_TIMEOUT 86400000LL /* 24 hours, in ms */
+
+struct checker {
+	struct unit *u;
+	struct ast_workflow *wf;
+	struct mem *m;
+	struct mem_map values; /* plain names (inputs, vars, counters) to slots */
+	struct mem_map slots;  /* every slot name, "step.field" included, to slots */
+	struct mem_map steps;  /* step names to steps */
+	size_t capslots;
+};
+
+/* ---- declarations ------------------------------------------------------------------------- */
+
+static void check_dup(struct checker *c, const char *what, const struct ast_name *n, size_t first,
+		      size_t firstlen)
+{
+	eclc_diag *d = diag_report(c->u, D_DUP_NAME, n->off, n->len, what, n->s);
+
+	diag_note_at(c->u, d, first, firstlen, "first declared here");
+}
+
+static void check_type(struct checker *c, const struct ast_type *t)
+{
+	struct mem_map seen = {0};
+	int i;
+
+	if (t->kind == AST_T_INT && t->has_range && t->min > t->max)
+		diag_report(c->u, D_EMPTY_RANGE, t->off, t->len, t->min, t->max);
+	for (i = 0; i < t->nchoices; i++) {
+		int first = mem_map_get(&seen, t->choices[i].s);
+
+		if (first >= 0)
+			check_dup(c, "choice", &t->choices[i], t->choices[first].off,
+				  t->choices[first].len);
+		else
+			mem_map_put(c->m, &seen, t->choices[i].s, i);
+	}
+}
+
+static int check_same_choices(const struct ast_type *a, const struct ast_type *b)
+{
+	int i;
+
+	if (a->nchoices != b->nchoices)
+		return 0;
+	for (i = 0; i < a->nchoices; i++)
+		if (strcmp(a->choices[i].s, b->choices[i].s) != 0)
+			return 0;
+	return 1;
+}
+
+static int check_is_choice(const struct ast_type *t, const char *s)
+{
+	int i;
+
+	for (i = 0; i < t->nchoices; i++)
+		if (strcmp(t->choices[i].s, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* "\"pass\" is not a choice of `decision` (pass | revise)", with the closest choice. */
+static void check_not_choice(struct checker *c, const struct ast_expr *lit, const char *of,
+			     const struct ast_type *t)
+{
+	struct mem_buf b;
+	struct diag_suggest sg;
+	eclc_diag *d;
+	int i;
+
+	mem_buf_init(&b, c->m);
+	for (i = 0; i < t->nchoices; i++)
+		mem_buf_printf(&b, "%s%s", i ? " | " : "", t->choices[i].s);
+	d = diag_report(c->u, D_NOT_A_CHOICE, lit->off, lit->len, lit->s, of, mem_buf_str(&b));
+	diag_suggest_init(&sg, lit->s);
+	for (i = 0; i < t->nchoices; i++)
+		diag_suggest_add(&sg, t->choices[i].s);
+	if (sg.best)
+		diag_help(c->u, d, "did you mean \"%s\"?", sg.best);
+}
+
+/* ---- slots -------------------------------------------------------------------------------- */
+
+static const char *check_upper(struct mem *m, const char *s)
+{
+	char *p = mem_strndup(m, s, strlen(s)), *q;
+
+	for (q = p; *q; q++) {
+		if (*q >= 'a' && *q <= 'z')
+			*q = (char)(*q - 'a' + 'A');
+		else if (*q == '.')
+			*q = '_';
+	}
+	return p;
+}
+
+static struct ast_slot *check_add_slot(struct checker *c, enum ast_skind kind, const char *name,
+				       const struct ast_type *type, size_t off, size_t len)
+{
+	struct ast_workflow *wf = c->wf;
+	struct ast_slot *s;
+
+	wf->slots = mem_grow(c->m, wf->slots, (size_t)wf->nslots, &c->capslots, sizeof(*s));
+	s = &wf->slots[wf->nslots];
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->cname = check_upper(c->m, name);
+	s->kind = kind;
+	s->type = type;
+	s->step = -1;
+	s->off = off;
+	s->len = len;
+	mem_map_put(c->m, &c->slots, name, wf->nslots);
+	if (kind != AST_S_OUTPUT)
+		mem_map_put(c->m, &c->values, name, wf->nslots);
+	return &wf->slots[wf->nslots++];
+}
+
+/* JSON text of a string. */
+static const char *check_json_string(struct mem *m, const char *s)
+{
+	struct mem_buf b;
+
+	mem_buf_init(&b, m);
+	mem_buf_putc(&b, '"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			mem_buf_printf(&b, "\\%c", ch);
+		else if (ch == '\n')
+			mem_buf_puts(&b, "\\n");
+		else if (ch == '\t')
+			mem_buf_puts(&b, "\\t");
+		else if (ch == '\r')
+			mem_buf_puts(&b, "\\r");
+		else if (ch < 0x20)
+			mem_buf_printf(&b, "\\u%04x", ch);
+		else
+			mem_buf_putc(&b, ch);
+	}
+	mem_buf_putc(&b, '"');
+	return mem_buf_str(&b);
+}
+
+static const char *check_literal_type(const struct ast_expr *e)
+{
+	switch (e->kind) {
+	case AST_E_INT: return "int";
+	case AST_E_FLOAT: return "float";
+	case AST_E_BOOL: return "bool";
+	default: return "string";
+	}
+}
+
+/* The default of an input or the initial value of a var, as JSON; NULL after an error. */
+static const char *check_default(struct checker *c, const struct ast_decl *d)
+{
+	const struct ast_expr *e = d->init;
+	const struct ast_type *t = &d->type;
+	int ok;
+
+	switch (t->kind) {
+	case AST_T_STRING:
+	case AST_T_ENUM: ok = e->kind == AST_E_STR; break;
+	case AST_T_INT: ok = e->kind == AST_E_INT; break;
+	case AST_T_FLOAT: ok = e->kind == AST_E_INT || e->kind == AST_E_FLOAT; break;
+	case AST_T_BOOL: ok = e->kind == AST_E_BOOL; break;
+	case AST_T_LIST: ok = 0; break;
+	default: return NULL;
+	}
+	if (!ok) {
+		diag_report(c->u, D_DEFAULT_TYPE, e->off, e->len, d->name.s,
+			    ast_type_name(c->m, t), check_literal_type(e));
+		return NULL;
+	}
+	if (t->kind == AST_T_ENUM && !check_is_choice(t, e->s)) {
+		check_not_choice(c, e, d->name.s, t);
+		return NULL;
+	}
+	if (t->kind == AST_T_INT && t->has_range && (e->i < t->min || e->i > t->max)) {
+		diag_report(c->u, D_DEFAULT_RANGE, e->off, e->len, e->i, d->name.s, t->min, t->max);
+		return NULL;
+	}
+	if ((e->kind == AST_E_STR ? strlen(e->s) : 0) > DIAG_MAX_STRING)
+		diag_report(c->u, D_LONG_STRING, e->off, e->len, DIAG_MAX_STRING);
+	switch (e->kind) {
+	case AST_E_STR: return check_json_string(c->m, e->s);
+	case AST_E_INT: return mem_printf(c->m, "%lld", e->i);
+	case AST_E_FLOAT: return ast_double(c->m, e->f);
+	default: return e->i ? "true" : "false";
+	}
+}
+
+static void check_long(struct checker *c, const char *s, size_t off, size_t len)
+{
+	if (s && strlen(s) > DIAG_MAX_STRING)
+		diag_report(c->u, D_LONG_STRING, off, len, DIAG_MAX_STRING);
+}
+
+/* Inputs, then vars, then for each step its counter and its output fields. */
+static void check_slots(struct checker *c)
+{
+	struct ast_workflow *wf = c->wf;
+	int pass, i, j;
+
+	for (pass = AST_D_INPUT; pass <= AST_D_VAR; pass++)
+		for (i = 0; i < wf->ndecls; i++) {
+			struct ast_decl *d = &wf->decls[i];
+			struct ast_slot *s;
+			int first;
+
+			if ((int)d->kind != pass)
+				continue;
+			check_type(c, &d->type);
+			first = mem_map_get(&c->values, d->name.s);
+			if (first >= 0) {
+				check_dup(c, d->kind == AST_D_INPUT ? "input" : "var", &d->name,
+					  wf->slots[first].off, wf->slots[first].len);
+				continue;
+			}
+			s = check_add_slot(c, pass == AST_D_INPUT ? AST_S_INPUT : AST_S_VAR,
+					   d->name.s, &d->type, d->name.off, d->name.len);
+			d->slot = wf->nslots - 1;
+			s->doc = d->doc;
+			s->required = d->kind == AST_D_INPUT && !d->init;
+			if (d->init)
+				s->initial = check_default(c, d);
+			check_long(c, d->doc, d->doc_off, 1);
+		}
+	for (i = 0; i < wf->nsteps; i++) {
+		struct ast_step *st = &wf->steps[i];
+		struct mem_map fields = {0};
+		int first = mem_map_get(&c->steps, st->name.s);
+
+		if (first >= 0)
+			check_dup(c, "step", &st->name, wf->steps[first].name.off,
+				  wf->steps[first].name.len);
+		else
+			mem_map_put(c->m, &c->steps, st->name.s, i);
+		if (st->limit.present) {
+			static const struct ast_type counter = {AST_T_INT, 0, 0, 0, NULL, 0, 0, 0};
+			struct ast_name *n = &st->limit.counter;
+
+			first = mem_map_get(&c->values, n->s);
+			if (first >= 0) {
+				check_dup(c, "name", n, wf->slots[first].off, wf->slots[first].len);
+			} else {
+				struct ast_slot *s = check_add_slot(c, AST_S_COUNTER, n->s, &counter,
+								    n->off, n->len);
+
+				s->step = i;
+				s->initial = "0";
+				st->limit.slot = wf->nslots - 1;
+			}
+		}
+		for (j = 0; j < st->nfields; j++) {
+			struct ast_field *f = &st->fields[j];
+			struct ast_slot *s;
+			int dup = mem_map_get(&fields, f->name.s);
+
+			check_type(c, &f->type);
+			if (dup >= 0) {
+				check_dup(c, "output field", &f->name, st->fields[dup].name.off,
+					  st->fields[dup].name.len);
+				continue;
+			}
+			mem_map_put(c->m, &fields, f->name.s, j);
+			/* The fields of a duplicate step would clash with the first one's. */
+			if (mem_map_get(&c->steps, st->name.s) != i)
+				continue;
+			s = check_add_slot(c, AST_S_OUTPUT,
+					   mem_printf(c->m, "%s.%s", st->name.s, f->name.s),
+					   &f->type, f->name.off, f->name.len);
+			s->step = i;
+			s->field = f->name.s;
+			s->required = !f->optional;
+			f->slot = wf->nslots - 1;
+		}
+	}
+}
+
+/* Two slots, or two steps, whose C names would be the same identifier. */
+static void check_cnames(struct checker *c)
+{
+	struct ast_workflow *wf = c->wf;
+	struct mem_map seen = {0}, steps = {0};
+	int i;
+
+	for (i = 0; i < wf->nslots; i++) {
+		const struct ast_slot *s = &wf->slots[i];
+		int first = mem_map_get(&seen, s->cname);
+
+		if (first >= 0)
+			diag_report(c->u, D_CNAME_CLASH, s->off, s->len, wf->slots[first].name,
+				    s->name, mem_printf(c->m, "V_%s", s->cname));
+		else
+			mem_map_put(c->m, &seen, s->cname, i);
+	}
+	for (i = 0; i < wf->nsteps; i++) {
+		const struct ast_step *st = &wf->steps[i];
+		const char *cname = check_upper(c->m, st->name.s);
+		int first = mem_map_get(&steps, cname);
+
+		if (first >= 0 && strcmp(wf->steps[first].name.s, st->name.s) != 0)
+			diag_report(c->u, D_CNAME_CLASH, st->name.off, st->name.len,
+				    wf->steps[first].name.s, st->name.s,
+				    mem_printf(c->m, "S_%s", cname));
+		else if (first < 0)
+			mem_map_put(c->m, &steps, cname, i);
+	}
+}
+
+/* ---- references and expressions ---------------------------------------------------------- */
+
+/* Resolve r to a slot; report it when unknown. Returns the slot or NULL. */
+static struct ast_slot *check_ref(struct checker *c, struct ast_ref *r)
+{
+	struct ast_workflow *wf = c->wf;
+	struct diag_suggest sg;
+	eclc_diag *d;
+	int i, slot, step;
+
+	if (!r->field.s) {
+		slot = mem_map_get(&c->values, r->base.s);
+		if (slot < 0) {
+			d = diag_report(c->u, D_UNKNOWN_REF, r->base.off, r->base.len, r->base.s);
+			diag_suggest_init(&sg, r->base.s);
+			for (i = 0; i < wf->nslots; i++)
+				if (wf->slots[i].kind != AST_S_OUTPUT)
+					diag_suggest_add(&sg, wf->slots[i].name);
+			diag_suggest_help(c->u, d, &sg);
+			if (!sg.best && mem_map_get(&c->steps, r->base.s) >= 0)
+				diag_help(c->u, d, "`%s` is a step: name one of its output fields, "
+						   "as `%s.field`",
+					  r->base.s, r->base.s);
+			return NULL;
+		}
+	} else {
+		step = mem_map_get(&c->steps, r->base.s);
+		if (step < 0) {
+			d = diag_report(c->u, D_UNKNOWN_STEP, r->base.off, r->base.len, r->base.s);
+			diag_suggest_init(&sg, r->base.s);
+			for (i = 0; i < wf->nsteps; i++)
+				diag_suggest_add(&sg, wf->steps[i].name.s);
+			diag_suggest_help(c->u, d, &sg);
+			return NULL;
+		}
+		slot = mem_map_get(&c->slots, mem_printf(c->m, "%s.%s", r->base.s, r->field.s));
+		if (slot < 0) {
+			const struct ast_step *st = &wf->steps[step];
+
+			d = diag_report(c->u, D_UNKNOWN_FIELD, r->field.off, r->field.len, r->base.s,
+					r->field.s);
+			diag_suggest_init(&sg, r->field.s);
+			for (i = 0; i < st->nfields; i++)
+				diag_suggest_add(&sg, st->fields[i].name.s);
+			diag_suggest_help(c->u, d, &sg);
+			return NULL;
+		}
+	}
+	r->slot = slot;
+	wf->slots[slot].reads++;
+	return &wf->slots[slot];
+}
+
+static void check_template(struct checker *c, struct ast_template *t)
+{
+	int i;
+
+	for (i = 0; i < t->nparts; i++)
+		if (t->parts[i].is_slot)
+			check_ref(c, &t->parts[i].ref);
+}
+
+static int check_numeric(enum ast_tkind k)
+{
+	return k == AST_T_INT || k == AST_T_FLOAT;
+}
+
+static int check_stringy(enum ast_tkind k)
+{
+	return k == AST_T_STRING || k == AST_T_ENUM;
+}
+
+/* The name of an expression's type in messages. */
+static const char *check_tname(struct checker *c, const struct ast_expr *e)
+{
+	if (e->type == AST_T_ENUM && e->decl)
+		return ast_type_name(c->m, e->decl);
+	return ast_tkind_name(e->type);
+}
+
+/* `decision == "pass"`: the literal must be one of the enum's choices. */
+static void check_choice_cmp(struct checker *c, const struct ast_expr *en,
+			     const struct ast_expr *lit)
+{
+	if (en->type == AST_T_ENUM && lit->kind == AST_E_STR && !check_is_choice(en->decl, lit->s))
+		check_not_choice(c, lit, en->ref.field.s ? en->ref.field.s : en->ref.base.s,
+				 en->decl);
+}
+
+static enum ast_tkind check_binary(struct checker *c, struct ast_expr *e)
+{
+	struct ast_expr *a = e->a, *b = e->b;
+	enum ast_tkind ta = a->type, tb = b->type;
+	int bad = 0;
+
+	if (ta == AST_T_ERROR || tb == AST_T_ERROR)
+		return e->op <= AST_OP_GE ? AST_T_BOOL : AST_T_ERROR;
+	switch (e->op) {
+	case AST_OP_OR:
+	case AST_OP_AND:
+		bad = ta != AST_T_BOOL || tb != AST_T_BOOL;
+		break;
+	case AST_OP_EQ:
+	case AST_OP_NE:
+		if (check_numeric(ta) && check_numeric(tb))
+			break;
+		if (ta == AST_T_BOOL && tb == AST_T_BOOL)
+			break;
+		if (ta == AST_T_ENUM && tb == AST_T_ENUM) {
+			bad = !check_same_choices(a->decl, b->decl);
+			break;
+		}
+		if (!check_stringy(ta) || !check_stringy(tb)) {
+			bad = 1;
+			break;
+		}
+		check_choice_cmp(c, a, b);
+		check_choice_cmp(c, b, a);
+		break;
+	case AST_OP_LT:
+	case AST_OP_LE:
+	case AST_OP_GT:
+	case AST_OP_GE:
+		bad = !check_numeric(ta) || !check_numeric(tb);
+		break;
+	case AST_OP_ADD:
+		if (check_stringy(ta) && check_stringy(tb)) {
+			diag_report(c->u, D_UNSUPPORTED, e->off, e->len, "joining strings with `+`");
+			return AST_T_ERROR;
+		}
+		/* fall through */
+	case AST_OP_SUB:
+	case AST_OP_MUL:
+	case AST_OP_DIV:
+		bad = !check_numeric(ta) || !check_numeric(tb);
+		break;
+	case AST_OP_MOD:
+		bad = ta != AST_T_INT || tb != AST_T_INT;
+		break;
+	}
+	if (bad) {
+		diag_report(c->u, D_BINARY_TYPE, e->off, e->len, ast_op_name(e->op),
+			    check_tname(c, a), check_tname(c, b));
+		return e->op <= AST_OP_GE ? AST_T_BOOL : AST_T_ERROR;
+	}
+	if (e->op <= AST_OP_GE)
+		return AST_T_BOOL;
+	if ((e->op == AST_OP_DIV || e->op == AST_OP_MOD) && tb == AST_T_INT && b->kind == AST_E_INT &&
+	    b->i == 0)
+		diag_report(c->u, D_DIV_ZERO, b->off, b->len);
+	return ta == AST_T_INT && tb == AST_T_INT ? AST_T_INT : AST_T_FLOAT;
+}
+
+static enum ast_tkind check_expr(struct checker *c, struct ast_expr *e)
+{
+	const struct ast_slot *s;
+
+	switch (e->kind) {
+	case AST_E_INT: e->type = AST_T_INT; break;
+	case AST_E_FLOAT: e->type = AST_T_FLOAT; break;
+	case AST_E_STR: e->type = AST_T_STRING; break;
+	case AST_E_BOOL: e->type = AST_T_BOOL; break;
+	case AST_E_REF:
+		s = check_ref(c, &e->ref);
+		e->type = s ? s->type->kind : AST_T_ERROR;
+		e->decl = s ? s->type : NULL;
+		break;
+	case AST_E_LEN:
+		s = check_ref(c, &e->ref);
+		e->type = AST_T_INT;
+		if (s && s->type->kind != AST_T_STRING && s->type->kind != AST_T_LIST &&
+		    s->type->kind != AST_T_ERROR)
+			diag_report(c->u, D_LEN_TYPE, e->ref.off, e->ref.len,
+				    ast_type_name(c->m, s->type));
+		break;
+	case AST_E_NOT:
+	case AST_E_NEG:
+		check_expr(c, e->a);
+		e->type = e->kind == AST_E_NOT ? AST_T_BOOL : e->a->type;
+		if (e->a->type == AST_T_ERROR)
+			break;
+		if (e->kind == AST_E_NOT ? e->a->type != AST_T_BOOL : !check_numeric(e->a->type)) {
+			diag_report(c->u, D_UNARY_TYPE, e->off, e->len,
+				    e->kind == AST_E_NOT ? "not" : "-", check_tname(c, e->a));
+			if (e->kind == AST_E_NEG)
+				e->type = AST_T_ERROR;
+		}
+		break;
+	case AST_E_BIN:
+		check_expr(c, e->a);
+		check_expr(c, e->b);
+		e->type = check_binary(c, e);
+		break;
+	}
+	return e->type;
+}
+
+/* ---- steps -------------------------------------------------------------------------------- */
+
+static int check_range(struct checker *c, int set, long long v, long long lo, long long hi,
+		       const char *name, const char *what, size_t off, size_t len)
+{
+	if (!set || (v >= lo && v <= hi))
+		return 1;
+	diag_report(c->u, D_OPT_RANGE, off, len, name, what);
+	return 0;
+}
+
+static void check_opts(struct checker *c, const struct ast_opts *o)
+{
+	if (o->set[AST_OPT_MODEL] && !o->model[0])
+		diag_report(c->u, D_OPT_RANGE, o->off[AST_OPT_MODEL], o->len[AST_OPT_MODEL], "model",
+			    "a model name, not empty");
+	check_long(c, o->model, o->off[AST_OPT_MODEL], o->len[AST_OPT_MODEL]);
+	if (o->set[AST_OPT_TEMPERATURE] && !(o->temperature >= 0 && o->temperature <= 2))
+		diag_report(c->u, D_OPT_RANGE, o->off[AST_OPT_TEMPERATURE],
+			    o->len[AST_OPT_TEMPERATURE], "temperature", "between 0 and 2");
+	check_range(c, o->set[AST_OPT_MAX_TOKENS], o->max_tokens, 1, INT_MAX, "max_tokens",
+		    "between 1 and 2147483647", o->off[AST_OPT_MAX_TOKENS],
+		    o->len[AST_OPT_MAX_TOKENS]);
+	check_range(c, o->set[AST_OPT_RETRY], o->retries, 0, CHECK_MAX_RETRY, "retry",
+		    "between 0 and 100", o->off[AST_OPT_RETRY], o->len[AST_OPT_RETRY]);
+	check_range(c, o->set[AST_OPT_REPAIR], o->repairs, 0, CHECK_MAX_RETRY, "repair",
+		    "between 0 and 100", o->off[AST_OPT_REPAIR], o->len[AST_OPT_REPAIR]);
+	check_range(c, o->set[AST_OPT_TIMEOUT], o->timeout_ms, 1, CHECK_MAX_TIMEOUT, "timeout",
+		    "between 1ms and 24h (1440m)", o->off[AST_OPT_TIMEOUT], o->len[AST_OPT_TIMEOUT]);
+}
+
+static int check_plain_ref(const struct ast_expr *e)
+{
+	return e->kind == AST_E_REF;
+}
+
+static void check_set(struct checker *c, struct ast_set *s)
+{
+	struct ast_workflow *wf = c->wf;
+	struct ast_slot *dst = NULL;
+	enum ast_tkind t = check_expr(c, s->value), want;
+	int slot = mem_map_get(&c->values, s->var.s), ok;
+
+	if (s->after_trans)
+		diag_report(c->u, D_SET_AFTER, s->off, s->len);
+	if (slot < 0) {
+		struct diag_suggest sg;
+		eclc_diag *d = diag_report(c->u, D_UNKNOWN_REF, s->var.off, s->var.len, s->var.s);
+		int i;
+
+		diag_suggest_init(&sg, s->var.s);
+		for (i = 0; i < wf->nslots; i++)
+			if (wf->slots[i].kind == AST_S_VAR)
+				diag_suggest_add(&sg, wf->slots[i].name);
+		diag_suggest_help(c->u, d, &sg);
+	} else if (wf->slots[slot].kind != AST_S_VAR) {
+		diag_report(c->u, D_SET_TARGET, s->var.off, s->var.len, s->var.s,
+			    wf->slots[slot].kind == AST_S_INPUT ? "an input" : "a limit counter");
+	} else {
+		dst = &wf->slots[slot];
+		dst->writes++;
+		s->slot = slot;
+	}
+	if (!dst || t == AST_T_ERROR || dst->type->kind == AST_T_ERROR)
+		return;
+	want = dst->type->kind;
+	if (want == AST_T_ENUM && t == AST_T_STRING && s->value->kind == AST_E_STR) {
+		if (!check_is_choice(dst->type, s->value->s))
+			check_not_choice(c, s->value, dst->name, dst->type);
+		return;
+	}
+	if (want == AST_T_ENUM && t == AST_T_ENUM)
+		ok = check_same_choices(dst->type, s->value->decl);
+	else
+		ok = want == t || (want == AST_T_FLOAT && t == AST_T_INT);
+	if (!ok) {
+		diag_report(c->u, D_SET_TYPE, s->value->off, s->value->len,
+			    ast_type_name(c->m, dst->type), dst->name, check_tname(c, s->value));
+		return;
+	}
+	if (t == AST_T_STRING && s->value->kind != AST_E_STR && !check_plain_ref(s->value))
+		diag_report(c->u, D_UNSUPPORTED, s->value->off, s->value->len,
+			    "computing a string");
+}
+
+static void check_target(struct checker *c, struct ast_target *to)
+{
+	struct ast_workflow *wf = c->wf;
+	int i;
+
+	switch (to->kind) {
+	case AST_TG_STEP:
+		to->istep = mem_map_get(&c->steps, to->step.s);
+		if (to->istep < 0) {
+			struct diag_suggest sg;
+			eclc_diag *d = diag_report(c->u, D_UNKNOWN_STEP, to->step.off, to->step.len,
+						   to->step.s);
+
+			diag_suggest_init(&sg, to->step.s);
+			for (i = 0; i < wf->nsteps; i++)
+				diag_suggest_add(&sg, wf->steps[i].name.s);
+			diag_suggest_help(c->u, d, &sg);
+		}
+		break;
+	case AST_TG_FAIL: check_template(c, &to->msg); break;
+	case AST_TG_DONE: {
+		struct mem_map seen = {0};
+
+		if (to->value) {
+			check_expr(c, to->value);
+			if (!check_plain_ref(to->value))
+				diag_report(c->u, D_UNSUPPORTED, to->value->off, to->value->len,
+					    "a `done` value other than a name");
+		}
+		for (i = 0; i < to->nfields; i++) {
+			struct ast_result_field *f = &to->fields[i];
+			int first = mem_map_get(&seen, f->name.s);
+
+			if (first >= 0)
+				check_dup(c, "result field", &f->name, to->fields[first].name.off,
+					  to->fields[first].name.len);
+			else
+				mem_map_put(c->m, &seen, f->name.s, i);
+			check_expr(c, f->value);
+			if (!check_plain_ref(f->value))
+				diag_report(c->u, D_UNSUPPORTED, f->value->off, f->value->len,
+					    "a `done` value other than a name");
+		}
+		break;
+	}
+	}
+}
+
+static void check_step(struct checker *c, struct ast_step *st)
+{
+	const struct ast_trans *always = NULL;
+	int i;
+
+	if (!st->prompt.present)
+		diag_report(c->u, D_NO_PROMPT, st->name.off, st->name.len, st->name.s);
+	if (!st->has_output)
+		diag_report(c->u, D_NO_OUTPUT, st->name.off, st->name.len, st->name.s);
+	if (!st->ntrans)
+		diag_report(c->u, D_DEAD_END, st->name.off, st->name.len, st->name.s);
+	check_template(c, &st->system);
+	check_template(c, &st->prompt);
+	check_opts(c, &st->opts);
+	if (st->limit.present) {
+		check_range(c, 1, st->limit.n, 1, CHECK_MAX_LIMIT, "limit",
+			    "between 1 and 1000000", st->limit.noff, st->limit.nlen);
+		check_target(c, &st->limit.els);
+	}
+	for (i = 0; i < st->nsets; i++)
+		check_set(c, &st->sets[i]);
+	for (i = 0; i < st->ntrans; i++) {
+		struct ast_trans *tr = &st->trans[i];
+
+		if (always) {
+			eclc_diag *d = diag_report(c->u, D_UNREACHABLE_TRANS, tr->off, tr->len);
+
+			diag_note_at(c->u, d, always->off, always->len,
+				     "the transition before it is always taken");
+		}
+		if (tr->guard && check_expr(c, tr->guard) != AST_T_BOOL &&
+		    tr->guard->type != AST_T_ERROR)
+			diag_report(c->u, D_GUARD_TYPE, tr->guard->off, tr->guard->len,
+				    check_tname(c, tr->guard));
+		check_target(c, &tr->to);
+		if (tr->kind != AST_TR_WHEN && !always)
+			always = tr;
+	}
+}
+
+/* ---- the step graph ----------------------------------------------------------------------- */
+
+/* An edge from one step to another: taken by a transition, either straight or, when the
+ * target's limit is used up, through its fallback. */
+struct check_edge {
+	int to;
+	const struct ast_trans *tr;
+};
+
+struct check_graph {
+	int n;
+	int *first;             /* edges of step i: edges[first[i] .. first[i + 1]) */
+	struct check_edge *edges;
+};
+
+static int check_limited(const struct ast_step *st)
+{
+	return st->limit.present;
+}
+
+/* A limited step whose fallback leads (through other fallbacks) back to it. Each cycle is
+ * reported once; *broken marks its steps, whose fallbacks the graph then ignores. */
+static void check_fallbacks(struct checker *c, char *broken)
+{
+	struct ast_workflow *wf = c->wf;
+	char *color = mem_alloc(c->m, (size_t)wf->nsteps);
+	int *path = mem_alloc(c->m, sizeof(*path) * (size_t)wf->nsteps);
+	int i;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		int n = 0, s = i, k;
+
+		if (color[i])
+			continue;
+		while (s >= 0 && !color[s] && check_limited(&wf->steps[s])) {
+			color[s] = 1;
+			path[n++] = s;
+			s = wf->steps[s].limit.els.kind == AST_TG_STEP ? wf->steps[s].limit.els.istep
+								       : -1;
+		}
+		if (s >= 0 && color[s] == 1) {
+			struct mem_buf b;
+			const struct ast_step *last = &wf->steps[path[n - 1]];
+
+			mem_buf_init(&b, c->m);
+			for (k = 0; k < n && path[k] != s; k++)
+				;
+			for (; k < n; k++) {
+				mem_buf_printf(&b, "%s -> ", wf->steps[path[k]].name.s);
+				broken[path[k]] = 1;
+			}
+			mem_buf_puts(&b, wf->steps[s].name.s);
+			diag_report(c->u, D_LIMIT_CYCLE, last->limit.els.off, last->limit.els.len,
+				    mem_buf_str(&b));
+		}
+		for (k = 0; k < n; k++)
+			color[path[k]] = 2;
+	}
+}
+
+static void check_graph_build(struct checker *c, struct check_graph *g, const char *broken)
+{
+	struct ast_workflow *wf = c->wf;
+	int pass, i, j, n = 0;
+
+	g->n = wf->nsteps;
+	g->edges = NULL;
+	g->first = mem_alloc(c->m, sizeof(*g->first) * ((size_t)wf->nsteps + 1));
+	/* Count, then fill. */
+	for (pass = 0; pass < 2; pass++) {
+		n = 0;
+		for (i = 0; i < wf->nsteps; i++) {
+			const struct ast_step *st = &wf->steps[i];
+
+			g->first[i] = n;
+			/* Transitions after an unconditional one are never taken (E028). */
+			for (j = 0; j < st->ntrans && (j == 0 || st->trans[j - 1].kind == AST_TR_WHEN);
+			     j++) {
+				int to = st->trans[j].to.kind == AST_TG_STEP ? st->trans[j].to.istep
+									     : -1;
+
+				while (to >= 0) {
+					if (pass)
+						g->edges[n] = (struct check_edge){to, &st->trans[j]};
+					n++;
+					if (!check_limited(&wf->steps[to]) || broken[to] ||
+					    wf->steps[to].limit.els.kind != AST_TG_STEP)
+						break;
+					to = wf->steps[to].limit.els.istep;
+				}
+			}
+		}
+		g->first[wf->nsteps] = n;
+		if (!pass)
+			g->edges = mem_alloc(c->m, sizeof(*g->edges) * ((size_t)n + 1));
+	}
+}
+
+/* Steps reachable from the start, by a breadth-first search: dist[] is the number of
+ * transitions from the start (-1 when unreachable) and prev[] the step before on a shortest
+ * way. */
+static void check_reach(struct checker *c, const struct check_graph *g, int *dist, int *prev)
+{
+	int *queue = mem_alloc(c->m, sizeof(*queue) * ((size_t)g->n + 1));
+	int head = 0, tail = 0, k;
+
+	for (k = 0; k < g->n; k++)
+		dist[k] = prev[k] = -1;
+	if (!g->n)
+		return;
+	dist[0] = 0;
+	queue[tail++] = 0;
+	while (head < tail) {
+		int s = queue[head++];
+
+		for (k = g->first[s]; k < g->first[s + 1]; k++) {
+			int t = g->edges[k].to;
+
+			if (dist[t] < 0) {
+				dist[t] = dist[s] + 1;
+				prev[t] = s;
+				queue[tail++] = t;
+			}
+		}
+	}
+}
+
+/* Scratch arrays of the cycle search, allocated once. */
+struct check_scc {
+	const int *dist, *prev;
+	int *comp, *par, *queue, *path;
+};
+
+/* Report one cycle of the strongly connected component members[0..size) (of steps without a
+ * limit, numbered id in comp[]), entered from the start where it can be. */
+static void check_report_cycle(struct checker *c, const struct check_graph *g,
+			       const struct check_scc *x, const int *members, int size, int id)
+{
+	struct ast_workflow *wf = c->wf;
+	const struct ast_trans *closing = NULL;
+	int entry = members[0], head = 0, tail = 0, last = -1, np = 0, i, k;
+	struct mem_buf b;
+	eclc_diag *d;
+
+	/* The entry: the member nearest to the start, else the first one declared. */
+	for (i = 0; i < size; i++) {
+		int s = members[i];
+
+		if (x->dist[s] >= 0 && (x->dist[entry] < 0 || x->dist[s] < x->dist[entry] ||
+					(x->dist[s] == x->dist[entry] && s < entry)))
+			entry = s;
+		else if (x->dist[entry] < 0 && s < entry)
+			entry = s;
+	}
+	/* A shortest way from the entry back to itself inside the component. */
+	for (i = 0; i < size; i++)
+		x->par[members[i]] = -2;
+	x->par[entry] = -1;
+	x->queue[tail++] = entry;
+	while (head < tail && last < 0) {
+		int s = x->queue[head++];
+
+		for (k = g->first[s]; k < g->first[s + 1]; k++) {
+			int t = g->edges[k].to;
+
+			if (x->comp[t] != id)
+				continue;
+			if (t == entry) {
+				last = s;
+				closing = g->edges[k].tr;
+				break;
+			}
+			if (x->par[t] == -2) {
+				x->par[t] = s;
+				x->queue[tail++] = t;
+			}
+		}
+	}
+	if (!closing)
+		return;
+	mem_buf_init(&b, c->m);
+	for (i = x->prev[entry]; i >= 0; i = x->prev[i])
+		x->path[np++] = i;
+	while (np > 0)
+		mem_buf_printf(&b, "%s -> ", wf->steps[x->path[--np]].name.s);
+	for (i = last; i >= 0; i = x->par[i])
+		x->path[np++] = i;
+	while (np > 0)
+		mem_buf_printf(&b, "%s -> ", wf->steps[x->path[--np]].name.s);
+	mem_buf_puts(&b, wf->steps[entry].name.s);
+	d = diag_report(c->u, D_UNBOUNDED, closing->to.off, closing->to.len, mem_buf_str(&b));
+	diag_help(c->u, d, "give one of its steps a `limit N as counter else ...`");
+}
+
+/* Tarjan's algorithm, without recursion, on the steps that have no limit: a component with
+ * more than one step, or a step with an edge to itself, is a cycle nothing bounds. */
+static void check_cycles(struct checker *c, const struct check_graph *g, const int *dist,
+			 const int *prev)
+{
+	struct ast_workflow *wf = c->wf;
+	size_t n = (size_t)g->n + 1;
+	int *index = mem_alloc(c->m, sizeof(int) * n), *low = mem_alloc(c->m, sizeof(int) * n);
+	int *stack = mem_alloc(c->m, sizeof(int) * n), *call = mem_alloc(c->m, sizeof(int) * n);
+	int *edge = mem_alloc(c->m, sizeof(int) * n);
+	char *on = mem_alloc(c->m, n);
+	int next = 1, sp = 0, ncomp = 0, root, i;
+	struct check_scc x;
+
+	x.dist = dist;
+	x.prev = prev;
+	x.comp = mem_alloc(c->m, sizeof(int) * n);
+	x.par = mem_alloc(c->m, sizeof(int) * n);
+	x.queue = mem_alloc(c->m, sizeof(int) * n);
+	x.path = mem_alloc(c->m, sizeof(int) * 2 * n);
+	for (i = 0; i < g->n; i++)
+		x.comp[i] = -1;
+	for (root = 0; root < g->n; root++) {
+		int depth = 0;
+
+		if (index[root] || check_limited(&wf->steps[root]))
+			continue;
+		call[depth++] = root;
+		index[root] = low[root] = next++;
+		edge[root] = g->first[root];
+		stack[sp++] = root;
+		on[root] = 1;
+		while (depth > 0) {
+			int v = call[depth - 1];
+
+			if (edge[v] < g->first[v + 1]) {
+				int w = g->edges[edge[v]++].to;
+
+				if (check_limited(&wf->steps[w]))
+					continue;
+				if (!index[w]) {
+					index[w] = low[w] = next++;
+					edge[w] = g->first[w];
+					stack[sp++] = w;
+					on[w] = 1;
+					call[depth++] = w;
+				} else if (on[w] && index[w] < low[v]) {
+					low[v] = index[w];
+				}
+				continue;
+			}
+			depth--;
+			if (depth > 0 && low[v] < low[call[depth - 1]])
+				low[call[depth - 1]] = low[v];
+			if (low[v] == index[v]) {
+				int top = sp, self = 0, w, k;
+
+				do {
+					w = stack[--sp];
+					on[w] = 0;
+					x.comp[w] = ncomp;
+				} while (w != v);
+				for (k = g->first[v]; k < g->first[v + 1]; k++)
+					self |= g->edges[k].to == v;
+				if (top - sp > 1 || self)
+					check_report_cycle(c, g, &x, stack + sp, top - sp, ncomp);
+				ncomp++;
+			}
+		}
+	}
+}
+
+/* The most steps a run executes (the sum of what each step can): a limited step runs at most
+ * its limit times; another step as often as its predecessors together, plus once for the
+ * start. The steps without a limit form a DAG once check_cycles found nothing, so their counts
+ * are summed in topological order. Unreachable steps never run. */
+static void check_bound(struct checker *c, const struct check_graph *g, const int *dist)
+{
+	struct ast_workflow *wf = c->wf;
+	size_t n = (size_t)g->n;
+	long long *acc = mem_alloc(c->m, sizeof(long long) * n), total = 0;
+	int *indeg = mem_alloc(c->m, sizeof(int) * n), *queue = mem_alloc(c->m, sizeof(int) * n);
+	int *stamp = mem_alloc(c->m, sizeof(int) * n);
+	int head = 0, tail = 0, i, k, over = 0;
+
+	for (i = 0; i < g->n; i++)
+		stamp[i] = -1;
+	for (i = 0; i < g->n; i++)
+		for (k = g->first[i]; k < g->first[i + 1]; k++) {
+			int t = g->edges[k].to;
+
+			if ((dist[i] >= 0) && !check_limited(&wf->steps[i]) && !check_limited(&wf->steps[t]))
+				indeg[t]++;
+		}
+	if (g->n)
+		acc[0] = 1;
+	for (i = 0; i < g->n; i++) {
+		struct ast_step *st = &wf->steps[i];
+
+		st->reachable = (dist[i] >= 0);
+		st->visits = 0;
+		if (!(dist[i] >= 0))
+			continue;
+		if (check_limited(st))
+			st->visits = st->limit.n;
+		else if (indeg[i] == 0)
+			queue[tail++] = i;
+	}
+	/* Limited steps first: their count is known. Then the others in topological order. */
+	for (i = 0; i < g->n; i++)
+		if ((dist[i] >= 0) && check_limited(&wf->steps[i]))
+			for (k = g->first[i]; k < g->first[i + 1]; k++) {
+				int t = g->edges[k].to;
+
+				if (stamp[t] != i) {
+					stamp[t] = i;
+					acc[t] += wf->steps[i].visits;
+				}
+			}
+	while (head < tail) {
+		int s = queue[head++];
+
+		wf->steps[s].visits = acc[s];
+		over |= acc[s] > INT_MAX;
+		for (k = g->first[s]; k < g->first[s + 1]; k++) {
+			int t = g->edges[k].to;
+
+			if (stamp[t] != s + g->n) {
+				stamp[t] = s + g->n;
+				if (acc[t] <= INT_MAX)
+					acc[t] += acc[s] > INT_MAX ? (long long)INT_MAX + 1 : acc[s];
+			}
+			if (!check_limited(&wf->steps[t]) && --indeg[t] == 0)
+				queue[tail++] = t;
+		}
+	}
+	for (i = 0; i < g->n; i++) {
+		total += wf->steps[i].visits;
+		if (total > INT_MAX)
+			over = 1;
+		if (over)
+			break;
+	}
+	if (over) {
+		diag_report(c->u, D_BOUND_OVERFLOW, wf->id.off, wf->id.len, wf->id.s, INT_MAX);
+		return;
+	}
+	wf->max_steps = (int)total;
+}
+
+static void check_graph(struct checker *c)
+{
+	struct ast_workflow *wf = c->wf;
+	size_t n = (size_t)wf->nsteps + 1;
+	char *broken = mem_alloc(c->m, n);
+	int *dist = mem_alloc(c->m, sizeof(int) * n), *prev = mem_alloc(c->m, sizeof(int) * n);
+	struct check_graph g;
+	int i;
+
+	check_fallbacks(c, broken);
+	check_graph_build(c, &g, broken);
+	check_reach(c, &g, dist, prev);
+	check_cycles(c, &g, dist, prev);
+	/* After other errors the graph may miss edges: say nothing more about it. */
+	if (c->u->nerrors > 0)
+		return;
+	for (i = 1; i < wf->nsteps; i++)
+		if (dist[i] < 0)
+			diag_report(c->u, D_UNREACHABLE_STEP, wf->steps[i].name.off,
+				    wf->steps[i].name.len, wf->steps[i].name.s);
+	check_bound(c, &g, dist);
+}
+
+/* ---- the workflow ------------------------------------------------------------------------- */
+
+static void check_usage(struct checker *c)
+{
+	struct ast_workflow *wf = c->wf;
+	int i;
+
+	for (i = 0; i < wf->nslots; i++) {
+		const struct ast_slot *s = &wf->slots[i];
+
+		if ((s->kind == AST_S_INPUT || s->kind == AST_S_VAR) && !s->reads)
+			diag_report(c->u, D_UNUSED, s->off, s->len,
+				    s->kind == AST_S_INPUT ? "input" : "var", s->name);
+		else if (s->kind == AST_S_VAR && !s->writes && !s->initial)
+			diag_report(c->u, D_NEVER_SET, s->off, s->len, s->name);
+	}
+}
+
+void check_run(struct unit *u)
+{
+	struct ast_workflow *wf = u->wf;
+	struct checker c;
+	int i, done = 0;
+
+	if (!wf)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.u = u;
+	c.wf = wf;
+	c.m = &u->mem;
+	check_long(&c, wf->name, wf->name_off, 1);
+	check_long(&c, wf->description, wf->desc_off, 1);
+	check_slots(&c);
+	check_cnames(&c);
+	check_opts(&c, &wf->opts);
+	for (i = 0; i < wf->nsteps; i++)
+		check_step(&c, &wf->steps[i]);
+	for (i = 0; i < wf->nsteps; i++) {
+		int j;
+
+		for (j = 0; j < wf->steps[i].ntrans; j++)
+			done |= wf->steps[i].trans[j].to.kind == AST_TG_DONE;
+	}
+	if (!wf->nsteps)
+		diag_report(u, D_NO_STEPS, wf->id.off, wf->id.len, wf->id.s);
+	else if (!done)
+		diag_report(u, D_NO_DONE, wf->id.off, wf->id.len, wf->id.s);
+	check_graph(&c);
+	if (u->nerrors == 0)
+		check_usage(&c);
+}

@@ -1,0 +1,835 @@
+/*
+ * emit_c.c - writes a checked workflow as C against runtime/ecl.h: an enum of states, an enum
+ * of slots, the descriptor tables, and one step function with a case per state; and the
+ * registry of all compiled workflows.
+ *
+ * The output is for people too: designated initializers, a comment giving the .ecl line of
+ * every state, template and transition, and nothing unused (it must compile with -Wall -Wextra
+ * -Werror -pedantic). Everything is deterministic: same .ecl bytes and path, same C bytes.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "ast.h"
+#include "diag.h"
+#include "emit.h"
+#include "unit.h"
+
+/* C operator precedence, higher binds tighter. */
+enum {
+	P_NONE = 0,
+	P_OR = 4,
+	P_AND = 5,
+	P_EQ = 9,
+	P_REL = 10,
+	P_ADD = 12,
+	P_MUL = 13,
+	P_UNARY = 15,
+	P_CALL = 16
+};
+
+/* The integer helpers a workflow uses: C leaves signed overflow and division by zero
+ * undefined, the ecl language does not. */
+enum {
+	H_ADD = 1,
+	H_SUB = 2,
+	H_MUL = 4,
+	H_DIV = 8,
+	H_MOD = 16,
+	H_NEG = 32
+};
+
+struct emitter {
+	struct unit *u;
+	const struct ast_workflow *wf;
+	struct mem *m;
+	const char *path;
+	unsigned helpers;
+	char *limit_used; /* a step's limit fallback `fail` is reached from some transition */
+};
+
+const char *emit_symbol(struct mem *m, const char *id)
+{
+	char *s = mem_printf(m, "ecl_wf_%s", id), *p;
+
+	for (p = s; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	return s;
+}
+
+const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t len)
+{
+	struct mem_buf b;
+	size_t i;
+	int space = 0;
+
+	mem_buf_init(&b, m);
+	for (i = off; i < off + len; i++) {
+		char c = src[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			space = 1;
+			continue;
+		}
+		if (space && b.len)
+			mem_buf_putc(&b, ' ');
+		space = 0;
+		mem_buf_putc(&b, c);
+	}
+	return mem_buf_str(&b);
+}
+
+/* Text inside a C comment: a stray comment opener or closer would end or nest it. */
+static void emit_comment_str(struct mem_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		mem_buf_putc(b, *s);
+		if ((s[0] == '*' && s[1] == '/') || (s[0] == '/' && s[1] == '*'))
+			mem_buf_putc(b, ' ');
+	}
+}
+
+static void emit_comment_text(struct emitter *x, struct mem_buf *b, size_t off, size_t len)
+{
+	emit_comment_str(b, emit_source_text(x->m, x->u->src.text, off, len));
+}
+
+/* "dsl/x.ecl:12" */
+static void emit_where(struct emitter *x, struct mem_buf *b, size_t off)
+{
+	emit_comment_str(b, x->path);
+	mem_buf_printf(b, ":%d", diag_line(&x->u->src, off));
+}
+
+/* A C string literal. Lines after the first go on lines of their own, indented by cont, so
+ * that a prompt reads as it was written; with cont NULL everything stays on one line. */
+static void emit_cstr(struct mem_buf *b, const char *s, size_t n, const char *cont)
+{
+	size_t i;
+
+	mem_buf_putc(b, '"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		switch (c) {
+		case '"': mem_buf_puts(b, "\\\""); break;
+		case '\\': mem_buf_puts(b, "\\\\"); break;
+		case '\t': mem_buf_puts(b, "\\t"); break;
+		case '\r': mem_buf_puts(b, "\\r"); break;
+		case '\n':
+			mem_buf_puts(b, "\\n");
+			if (cont && i + 1 < n) {
+				mem_buf_printf(b, "\"\n%s\"", cont);
+			}
+			break;
+		case '?':
+			/* Never a trigraph (C11 has them). */
+			mem_buf_puts(b, i > 0 && s[i - 1] == '?' ? "\\?" : "?");
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				mem_buf_printf(b, "\\%03o", c);
+			else
+				mem_buf_putc(b, c);
+		}
+	}
+	mem_buf_putc(b, '"');
+}
+
+static void emit_str(struct mem_buf *b, const char *s)
+{
+	if (s)
+		emit_cstr(b, s, strlen(s), NULL);
+	else
+		mem_buf_puts(b, "NULL");
+}
+
+static const char *emit_lower(struct mem *m, const char *s)
+{
+	char *p = mem_strndup(m, s, strlen(s)), *q;
+
+	for (q = p; *q; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	return p;
+}
+
+static const char *emit_state(struct emitter *x, int step)
+{
+	const char *name = x->wf->steps[step].name.s;
+	char *p = mem_printf(x->m, "S_%s", name), *q;
+
+	for (q = p; *q; q++)
+		if (*q >= 'a' && *q <= 'z')
+			*q = (char)(*q - 'a' + 'A');
+	return p;
+}
+
+static const char *emit_slot(struct emitter *x, int slot)
+{
+	return mem_printf(x->m, "V_%s", x->wf->slots[slot].cname);
+}
+
+/* ---- templates ---------------------------------------------------------------------------- */
+
+/* How long a piece of literal text can be in one part: C only promises string literals of
+ * 4095 characters. Cut at a character boundary. */
+static size_t emit_chunk(const char *s, size_t n)
+{
+	size_t k;
+
+	if (n <= DIAG_MAX_STRING)
+		return n;
+	k = DIAG_MAX_STRING;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return k;
+}
+
+/* static const ecl_tpl_part NAME[] = {...}; returns the number of parts (0: nothing
+ * written, the template is empty). */
+static int emit_template(struct emitter *x, struct mem_buf *b, const char *name,
+			 const struct ast_template *t)
+{
+	int i, n = 0;
+
+	if (!t->nparts)
+		return 0;
+	mem_buf_puts(b, "/* ");
+	emit_where(x, b, t->off);
+	mem_buf_printf(b, " */\nstatic const ecl_tpl_part %s[] = {\n", name);
+	for (i = 0; i < t->nparts; i++) {
+		const struct ast_tpart *p = &t->parts[i];
+		size_t at = 0;
+
+		if (p->is_slot) {
+			mem_buf_printf(b, "\t{NULL, 0, %s},\n", emit_slot(x, p->ref.slot));
+			n++;
+			continue;
+		}
+		while (at < p->len) {
+			size_t k = emit_chunk(p->text + at, p->len - at);
+
+			mem_buf_puts(b, "\t{");
+			emit_cstr(b, p->text + at, k, "\t ");
+			mem_buf_printf(b, ", %zu, -1},\n", k);
+			at += k;
+			n++;
+		}
+	}
+	mem_buf_puts(b, "};\n\n");
+	return n;
+}
+
+/* static const ecl_template NAME = {...}; for a fail message. */
+static void emit_message(struct emitter *x, struct mem_buf *b, const char *name,
+			 const struct ast_template *t)
+{
+	const char *parts = mem_printf(x->m, "%s_parts", name);
+	int n = emit_template(x, b, parts, t);
+
+	if (n)
+		mem_buf_printf(b, "static const ecl_template %s = {%s, %d};\n\n", name, parts, n);
+	else
+		mem_buf_printf(b, "static const ecl_template %s = {NULL, 0};\n\n", name);
+}
+
+/* ---- expressions -------------------------------------------------------------------------- */
+
+static void emit_expr(struct emitter *x, struct mem_buf *b, const struct ast_expr *e, int ctx);
+
+static const char *emit_reader(enum ast_tkind t)
+{
+	switch (t) {
+	case AST_T_INT: return "ecl_run_int";
+	case AST_T_FLOAT: return "ecl_run_float";
+	case AST_T_BOOL: return "ecl_run_bool";
+	default: return "ecl_run_str";
+	}
+}
+
+static int emit_stringy(const struct ast_expr *e)
+{
+	return e->type == AST_T_STRING || e->type == AST_T_ENUM;
+}
+
+static void emit_call2(struct emitter *x, struct mem_buf *b, const char *fn,
+		       const struct ast_expr *a, const struct ast_expr *c)
+{
+	mem_buf_printf(b, "%s(", fn);
+	emit_expr(x, b, a, P_NONE);
+	mem_buf_puts(b, ", ");
+	emit_expr(x, b, c, P_NONE);
+	mem_buf_putc(b, ')');
+}
+
+static int emit_prec(const struct ast_expr *e)
+{
+	switch (e->kind) {
+	case AST_E_INT: return e->i < 0 ? P_UNARY : P_CALL;
+	case AST_E_FLOAT: return e->f < 0 ? P_UNARY : P_CALL;
+	case AST_E_NOT: return P_UNARY;
+	case AST_E_NEG: return e->type == AST_T_INT ? P_CALL : P_UNARY;
+	case AST_E_BIN: break;
+	default: return P_CALL;
+	}
+	switch (e->op) {
+	case AST_OP_OR: return P_OR;
+	case AST_OP_AND: return P_AND;
+	case AST_OP_EQ:
+	case AST_OP_NE:
+		if (emit_stringy(e->a))
+			return e->op == AST_OP_EQ ? P_CALL : P_UNARY;
+		return P_EQ;
+	case AST_OP_LT:
+	case AST_OP_LE:
+	case AST_OP_GT:
+	case AST_OP_GE: return P_REL;
+	case AST_OP_ADD:
+	case AST_OP_SUB: return e->type == AST_T_INT ? P_CALL : P_ADD;
+	default: return e->type == AST_T_INT ? P_CALL : P_MUL;
+	}
+}
+
+static void emit_binary(struct emitter *x, struct mem_buf *b, const struct ast_expr *e)
+{
+	static const char *const cops[] = {"||", "&&", "==", "!=", "<", "<=", ">", ">=",
+					   "+",  "-",  "*",  "/",  "%"};
+	static const char *const helpers[] = {"int_add", "int_sub", "int_mul", "int_div",
+					      "int_mod"};
+	int prec = emit_prec(e), left = prec, right = prec + 1;
+
+	if ((e->op == AST_OP_EQ || e->op == AST_OP_NE) && emit_stringy(e->a)) {
+		if (e->op == AST_OP_NE)
+			mem_buf_putc(b, '!');
+		emit_call2(x, b, "ecl_str_eq", e->a, e->b);
+		return;
+	}
+	if (e->op >= AST_OP_ADD && e->type == AST_T_INT) {
+		x->helpers |= H_ADD << (e->op - AST_OP_ADD);
+		emit_call2(x, b, helpers[e->op - AST_OP_ADD], e->a, e->b);
+		return;
+	}
+	/* Comparisons inside comparisons, and && inside ||, get parentheses: gcc asks for them
+	 * (-Wparentheses). */
+	if (prec == P_EQ || prec == P_REL)
+		left = right = P_REL + 1;
+	else if (prec == P_OR)
+		left = right = P_AND + 1;
+	emit_expr(x, b, e->a, left);
+	mem_buf_printf(b, " %s ", cops[e->op]);
+	emit_expr(x, b, e->b, right);
+}
+
+static void emit_expr(struct emitter *x, struct mem_buf *b, const struct ast_expr *e, int ctx)
+{
+	int paren = emit_prec(e) < ctx;
+
+	if (paren)
+		mem_buf_putc(b, '(');
+	switch (e->kind) {
+	case AST_E_INT: mem_buf_printf(b, "%lld", e->i); break;
+	case AST_E_FLOAT: mem_buf_puts(b, ast_double(x->m, e->f)); break;
+	case AST_E_STR: emit_str(b, e->s); break;
+	case AST_E_BOOL: mem_buf_puts(b, e->i ? "1" : "0"); break;
+	case AST_E_REF:
+		mem_buf_printf(b, "%s(run, %s)", emit_reader(e->type), emit_slot(x, e->ref.slot));
+		break;
+	case AST_E_LEN: mem_buf_printf(b, "ecl_run_len(run, %s)", emit_slot(x, e->ref.slot)); break;
+	case AST_E_NOT:
+		mem_buf_putc(b, '!');
+		emit_expr(x, b, e->a, P_UNARY);
+		break;
+	case AST_E_NEG:
+		if (e->type == AST_T_INT) {
+			x->helpers |= H_NEG;
+			mem_buf_puts(b, "int_neg(");
+			emit_expr(x, b, e->a, P_NONE);
+			mem_buf_putc(b, ')');
+		} else {
+			/* Never `--`: a minus before a negative operand gets parentheses. */
+			mem_buf_putc(b, '-');
+			emit_expr(x, b, e->a, emit_prec(e->a) == P_UNARY ? P_CALL : P_UNARY);
+		}
+		break;
+	case AST_E_BIN: emit_binary(x, b, e); break;
+	}
+	if (paren)
+		mem_buf_putc(b, ')');
+}
+
+/* ---- the step function -------------------------------------------------------------------- */
+
+static void emit_tabs(struct mem_buf *b, int n)
+{
+	while (n-- > 0)
+		mem_buf_putc(b, '\t');
+}
+
+/* Enter step `to`, through the limits on the way: when a limited step has been entered its
+ * limit times, its fallback (another step, itself perhaps limited, or a failure) is taken. */
+static void emit_goto(struct emitter *x, struct mem_buf *b, int to, int depth)
+{
+	const struct ast_workflow *wf = x->wf;
+	int *chain = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1)), k = 0, i, s = to;
+
+	/* The checker refused cycles of fallbacks: the chain has at most one entry a step. */
+	while (wf->steps[s].limit.present && k < wf->nsteps) {
+		chain[k++] = s;
+		if (wf->steps[s].limit.els.kind != AST_TG_STEP)
+			break;
+		s = wf->steps[s].limit.els.istep;
+	}
+	for (i = 0; i < k; i++) {
+		emit_tabs(b, depth + i);
+		mem_buf_printf(b, "if (ecl_run_visits(run, %s) >= %lld)%s\n", emit_state(x, chain[i]),
+			       wf->steps[chain[i]].limit.n, i + 1 < k ? " {" : "");
+	}
+	emit_tabs(b, depth + k);
+	if (k && wf->steps[chain[k - 1]].limit.els.kind == AST_TG_FAIL) {
+		x->limit_used[chain[k - 1]] = 1;
+		mem_buf_printf(b, "return ecl_run_fail(run, &limit_%s);\n",
+			       wf->steps[chain[k - 1]].name.s);
+	} else {
+		mem_buf_printf(b, "return ecl_run_goto(run, %s);\n", emit_state(x, s));
+	}
+	for (i = k - 1; i >= 0; i--) {
+		if (i + 1 < k) {
+			emit_tabs(b, depth + i);
+			mem_buf_puts(b, "}\n");
+		}
+		emit_tabs(b, depth + i);
+		mem_buf_printf(b, "return ecl_run_goto(run, %s);\n", emit_state(x, chain[i]));
+	}
+}
+
+/* Whether entering step `to` passes a limit check, and so needs a block. */
+static int emit_goto_checks(const struct ast_workflow *wf, const struct ast_target *to)
+{
+	return to->kind == AST_TG_STEP && wf->steps[to->istep].limit.present;
+}
+
+static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_step *st, int k,
+			const struct ast_target *to, int depth)
+{
+	switch (to->kind) {
+	case AST_TG_STEP: emit_goto(x, b, to->istep, depth); return;
+	case AST_TG_FAIL:
+		emit_tabs(b, depth);
+		mem_buf_printf(b, "return ecl_run_fail(run, &fail_%s_%d);\n", st->name.s, k);
+		return;
+	case AST_TG_DONE:
+		emit_tabs(b, depth);
+		if (to->value || to->nfields)
+			mem_buf_printf(b, "return ecl_run_done(run, result_%s_%d, %d);\n", st->name.s,
+				       k, to->value ? 1 : to->nfields);
+		else
+			mem_buf_puts(b, "return ecl_run_done(run, NULL, 0);\n");
+		return;
+	}
+}
+
+static void emit_set(struct emitter *x, struct mem_buf *b, const struct ast_set *s)
+{
+	const struct ast_slot *dst = &x->wf->slots[s->slot];
+	const struct ast_expr *v = s->value;
+
+	mem_buf_puts(b, "\t\t/* ");
+	emit_where(x, b, s->off);
+	mem_buf_puts(b, ": ");
+	emit_comment_text(x, b, s->off, s->len);
+	mem_buf_puts(b, " */\n\t\tif ((rc = ");
+	if (v->kind == AST_E_REF && v->type == dst->type->kind) {
+		mem_buf_printf(b, "ecl_run_copy(run, %s, %s)", emit_slot(x, s->slot),
+			       emit_slot(x, v->ref.slot));
+	} else {
+		/* By ast_tkind; a list is only ever copied. */
+		static const char *const setters[] = {"ecl_run_set_str",   "ecl_run_set_int",
+						      "ecl_run_set_float", "ecl_run_set_bool",
+						      "ecl_run_set_str",   "ecl_run_copy"};
+
+		mem_buf_printf(b, "%s(run, %s, ", setters[dst->type->kind], emit_slot(x, s->slot));
+		emit_expr(x, b, v, P_NONE);
+		mem_buf_putc(b, ')');
+	}
+	mem_buf_puts(b, ") != ECL_OK)\n\t\t\treturn rc;\n");
+}
+
+static void emit_case(struct emitter *x, struct mem_buf *b, int i)
+{
+	const struct ast_step *st = &x->wf->steps[i];
+	int k, exhaustive = 0;
+
+	mem_buf_printf(b, "\tcase %s: /* ", emit_state(x, i));
+	emit_where(x, b, st->off);
+	mem_buf_printf(b, ": llm %s */\n", st->name.s);
+	mem_buf_puts(b, "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
+	for (k = 0; k < st->nsets; k++)
+		emit_set(x, b, &st->sets[k]);
+	for (k = 0; k < st->ntrans; k++) {
+		const struct ast_trans *tr = &st->trans[k];
+
+		mem_buf_puts(b, "\t\t/* ");
+		emit_where(x, b, tr->off);
+		mem_buf_puts(b, ": ");
+		emit_comment_text(x, b, tr->off, tr->len);
+		mem_buf_puts(b, " */\n");
+		if (tr->kind != AST_TR_WHEN) {
+			emit_target(x, b, st, k + 1, &tr->to, 2);
+			exhaustive = 1;
+			break;
+		}
+		mem_buf_puts(b, "\t\tif (");
+		emit_expr(x, b, tr->guard, P_NONE);
+		if (emit_goto_checks(x->wf, &tr->to)) {
+			mem_buf_puts(b, ") {\n");
+			emit_target(x, b, st, k + 1, &tr->to, 3);
+			mem_buf_puts(b, "\t\t}\n");
+		} else {
+			mem_buf_puts(b, ")\n");
+			emit_target(x, b, st, k + 1, &tr->to, 3);
+		}
+	}
+	if (!exhaustive)
+		mem_buf_puts(b, "\t\treturn ecl_run_fail(run, NULL);\n");
+}
+
+static void emit_step_fn(struct emitter *x, struct mem_buf *b)
+{
+	int i;
+
+	mem_buf_puts(b, "/* The state machine: one case per step. */\n"
+			"static int step(ecl_run *run)\n{\n\tint rc;\n\n"
+			"\tswitch ((enum state)ecl_run_state(run)) {\n");
+	for (i = 0; i < x->wf->nsteps; i++) {
+		if (i)
+			mem_buf_putc(b, '\n');
+		emit_case(x, b, i);
+	}
+	mem_buf_puts(b, "\t}\n\treturn ECL_EUSAGE;\n}\n\n");
+}
+
+static void emit_helpers(struct emitter *x, struct mem_buf *b)
+{
+	static const char *const defs[] = {
+		"static long long int_add(long long a, long long b)\n{\n"
+		"\treturn (long long)((unsigned long long)a + (unsigned long long)b);\n}\n",
+		"static long long int_sub(long long a, long long b)\n{\n"
+		"\treturn (long long)((unsigned long long)a - (unsigned long long)b);\n}\n",
+		"static long long int_mul(long long a, long long b)\n{\n"
+		"\treturn (long long)((unsigned long long)a * (unsigned long long)b);\n}\n",
+		"static long long int_div(long long a, long long b)\n{\n"
+		"\tif (b == 0)\n\t\treturn 0;\n"
+		"\tif (b == -1)\n\t\treturn (long long)(0 - (unsigned long long)a);\n"
+		"\treturn a / b;\n}\n",
+		"static long long int_mod(long long a, long long b)\n{\n"
+		"\tif (b == 0 || b == -1)\n\t\treturn 0;\n"
+		"\treturn a % b;\n}\n",
+		"static long long int_neg(long long a)\n{\n"
+		"\treturn (long long)(0 - (unsigned long long)a);\n}\n",
+	};
+	int i;
+
+	if (!x->helpers)
+		return;
+	mem_buf_puts(b, "/* Integer arithmetic as the ecl language defines it: it wraps around, and "
+			"division by\n * zero gives 0 (C leaves both undefined). */\n");
+	for (i = 0; i < 6; i++)
+		if (x->helpers & (1u << i))
+			mem_buf_printf(b, "%s\n", defs[i]);
+}
+
+/* ---- tables ------------------------------------------------------------------------------- */
+
+static void emit_states(struct emitter *x, struct mem_buf *b)
+{
+	const struct ast_workflow *wf = x->wf;
+	size_t width = 0;
+	int i;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		size_t w = strlen(mem_printf(x->m, "%s = %d,", emit_state(x, i), i));
+
+		if (w > width)
+			width = w;
+	}
+	mem_buf_puts(b, "/* The states: one per step of the workflow. */\nenum state {\n");
+	for (i = 0; i < wf->nsteps; i++) {
+		const char *item = mem_printf(x->m, "%s = %d%s", emit_state(x, i), i,
+					      i + 1 < wf->nsteps ? "," : "");
+
+		mem_buf_printf(b, "\t%-*s /* ", (int)width, item);
+		emit_where(x, b, wf->steps[i].off);
+		mem_buf_puts(b, " */\n");
+	}
+	mem_buf_puts(b, "};\n\n");
+}
+
+static void emit_slot_enum(struct emitter *x, struct mem_buf *b)
+{
+	const struct ast_workflow *wf = x->wf;
+	int i;
+
+	mem_buf_puts(b, "/* The variable slots: inputs, vars, then each step's loop counter and "
+			"output fields. */\nenum slot {\n");
+	for (i = 0; i < wf->nslots; i++)
+		mem_buf_printf(b, "\t%s = %d%s\n", emit_slot(x, i), i, i + 1 < wf->nslots ? "," : "");
+	mem_buf_puts(b, "};\n\n");
+}
+
+static void emit_slots(struct emitter *x, struct mem_buf *b)
+{
+	static const char *const kinds[] = {"ECL_SLOT_INPUT", "ECL_SLOT_VAR", "ECL_SLOT_OUTPUT",
+					    "ECL_SLOT_COUNTER"};
+	static const char *const types[] = {"ECL_T_STRING", "ECL_T_INT",  "ECL_T_FLOAT",
+					    "ECL_T_BOOL",   "ECL_T_ENUM", "ECL_T_LIST"};
+	const struct ast_workflow *wf = x->wf;
+	int i, k, any = 0;
+
+	for (i = 0; i < wf->nslots; i++) {
+		const struct ast_type *t = wf->slots[i].type;
+
+		if (t->kind != AST_T_ENUM)
+			continue;
+		mem_buf_printf(b, "static const char *const choices_%s[] = {",
+			       emit_lower(x->m, wf->slots[i].cname));
+		for (k = 0; k < t->nchoices; k++) {
+			if (k)
+				mem_buf_puts(b, ", ");
+			emit_str(b, t->choices[k].s);
+		}
+		mem_buf_puts(b, "};\n");
+		any = 1;
+	}
+	if (any)
+		mem_buf_putc(b, '\n');
+	mem_buf_puts(b, "static const ecl_slot_def slots[] = {\n");
+	for (i = 0; i < wf->nslots; i++) {
+		const struct ast_slot *s = &wf->slots[i];
+		const struct ast_type *t = s->type;
+
+		mem_buf_printf(b, "\t[%s] = {\n\t\t.name = ", emit_slot(x, i));
+		emit_str(b, s->name);
+		mem_buf_printf(b, ",\n\t\t.kind = %s,\n\t\t.type = %s,\n\t\t.step = %s,\n",
+			       kinds[s->kind], types[t->kind],
+			       s->step >= 0 ? emit_state(x, s->step) : "-1");
+		if (s->field) {
+			mem_buf_puts(b, "\t\t.field = ");
+			emit_str(b, s->field);
+			mem_buf_puts(b, ",\n");
+		}
+		if (t->kind == AST_T_ENUM)
+			mem_buf_printf(b, "\t\t.choices = choices_%s,\n\t\t.nchoices = %d,\n",
+				       emit_lower(x->m, s->cname), t->nchoices);
+		if (t->kind == AST_T_INT && t->has_range)
+			mem_buf_printf(b, "\t\t.has_range = 1,\n\t\t.min = %lld,\n\t\t.max = %lld,\n",
+				       t->min, t->max);
+		if (s->required)
+			mem_buf_puts(b, "\t\t.required = 1,\n");
+		if (s->initial) {
+			mem_buf_puts(b, "\t\t.initial = ");
+			emit_str(b, s->initial);
+			mem_buf_puts(b, ",\n");
+		}
+		if (s->doc) {
+			mem_buf_puts(b, "\t\t.doc = ");
+			emit_str(b, s->doc);
+			mem_buf_puts(b, ",\n");
+		}
+		mem_buf_puts(b, "\t},\n");
+	}
+	mem_buf_puts(b, "};\n\n");
+}
+
+static void emit_opts(struct mem_buf *b, struct mem *m, const struct ast_opts *o, const char *ind)
+{
+	/* Unset options have the values ecl.h gives for "unset". */
+	mem_buf_puts(b, ".opts = {.model = ");
+	emit_str(b, o->set[AST_OPT_MODEL] ? o->model : NULL);
+	mem_buf_printf(b, ",\n%s\t .temperature = %s,\n", ind,
+		       o->set[AST_OPT_TEMPERATURE] ? ast_double(m, o->temperature) : "-1");
+	mem_buf_printf(b, "%s\t .max_tokens = %lld,\n", ind,
+		       o->set[AST_OPT_MAX_TOKENS] ? o->max_tokens : 0);
+	mem_buf_printf(b, "%s\t .retries = %lld,\n", ind, o->set[AST_OPT_RETRY] ? o->retries : -1);
+	mem_buf_printf(b, "%s\t .timeout_ms = %lld,\n", ind,
+		       o->set[AST_OPT_TIMEOUT] ? o->timeout_ms : 0);
+	mem_buf_printf(b, "%s\t .repairs = %lld},\n", ind,
+		       o->set[AST_OPT_REPAIR] ? o->repairs : -1);
+}
+
+/* The static data of each step (templates, outputs, fallback and results) and the steps
+ * table. */
+static void emit_steps(struct emitter *x, struct mem_buf *b)
+{
+	const struct ast_workflow *wf = x->wf;
+	int *nsys = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	int *nprompt = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	int i, k;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		const struct ast_step *st = &wf->steps[i];
+		const char *name = st->name.s;
+
+		nsys[i] = emit_template(x, b, mem_printf(x->m, "system_%s", name), &st->system);
+		nprompt[i] = emit_template(x, b, mem_printf(x->m, "prompt_%s", name), &st->prompt);
+		mem_buf_printf(b, "static const int outputs_%s[] = {", name);
+		for (k = 0; k < st->nfields; k++)
+			mem_buf_printf(b, "%s%s", k ? ", " : "", emit_slot(x, st->fields[k].slot));
+		mem_buf_puts(b, "};\n\n");
+		if (x->limit_used[i])
+			emit_message(x, b, mem_printf(x->m, "limit_%s", name), &st->limit.els.msg);
+		for (k = 0; k < st->ntrans; k++) {
+			const struct ast_target *to = &st->trans[k].to;
+			int f;
+
+			if (to->kind == AST_TG_FAIL)
+				emit_message(x, b, mem_printf(x->m, "fail_%s_%d", name, k + 1),
+					     &to->msg);
+			if (to->kind != AST_TG_DONE || (!to->value && !to->nfields))
+				continue;
+			mem_buf_puts(b, "/* ");
+			emit_where(x, b, st->trans[k].off);
+			mem_buf_printf(b, " */\nstatic const ecl_field_ref result_%s_%d[] = {\n", name,
+				       k + 1);
+			if (to->value)
+				mem_buf_printf(b, "\t{NULL, %s},\n", emit_slot(x, to->value->ref.slot));
+			for (f = 0; f < to->nfields; f++) {
+				mem_buf_puts(b, "\t{");
+				emit_str(b, to->fields[f].name.s);
+				mem_buf_printf(b, ", %s},\n", emit_slot(x, to->fields[f].value->ref.slot));
+			}
+			mem_buf_puts(b, "};\n\n");
+		}
+	}
+	mem_buf_puts(b, "static const ecl_step_def steps[] = {\n");
+	for (i = 0; i < wf->nsteps; i++) {
+		const struct ast_step *st = &wf->steps[i];
+		const char *name = st->name.s;
+
+		mem_buf_printf(b, "\t[%s] = {\n\t\t.name = ", emit_state(x, i));
+		emit_str(b, name);
+		mem_buf_printf(b, ",\n\t\t.kind = ECL_STEP_LLM,\n\t\t.line = %d,\n",
+			       diag_line(&x->u->src, st->off));
+		if (nsys[i])
+			mem_buf_printf(b, "\t\t.system = {system_%s, %d},\n", name, nsys[i]);
+		if (nprompt[i])
+			mem_buf_printf(b, "\t\t.prompt = {prompt_%s, %d},\n", name, nprompt[i]);
+		mem_buf_printf(b, "\t\t.outputs = outputs_%s,\n\t\t.noutputs = %d,\n", name,
+			       st->nfields);
+		if (st->limit.present) {
+			mem_buf_printf(b, "\t\t.limit = %lld,\n\t\t.counter = %s,\n", st->limit.n,
+				       emit_slot(x, st->limit.slot));
+			mem_buf_puts(b, "\t\t.counter_label = ");
+			emit_str(b, st->limit.counter.s);
+			mem_buf_puts(b, ",\n");
+		} else {
+			mem_buf_puts(b, "\t\t.counter = -1,\n");
+		}
+		mem_buf_puts(b, "\t\t");
+		emit_opts(b, x->m, &st->opts, "\t\t");
+		mem_buf_puts(b, "\t},\n");
+	}
+	mem_buf_puts(b, "};\n\n");
+}
+
+/* "ecl run critique-revise --topic <string> [--min_words <int>]" */
+static const char *emit_usage(struct emitter *x)
+{
+	const struct ast_workflow *wf = x->wf;
+	struct mem_buf b;
+	int i, k;
+
+	mem_buf_init(&b, x->m);
+	mem_buf_printf(&b, "ecl run %s", wf->id.s);
+	for (i = 0; i < wf->nslots; i++) {
+		const struct ast_slot *s = &wf->slots[i];
+
+		if (s->kind != AST_S_INPUT)
+			continue;
+		mem_buf_printf(&b, " %s--%s <", s->required ? "" : "[", s->name);
+		if (s->type->kind == AST_T_ENUM)
+			for (k = 0; k < s->type->nchoices; k++)
+				mem_buf_printf(&b, "%s%s", k ? "|" : "", s->type->choices[k].s);
+		else
+			mem_buf_puts(&b, ast_tkind_name(s->type->kind));
+		mem_buf_puts(&b, s->required ? ">" : ">]");
+	}
+	return mem_buf_str(&b);
+}
+
+const char *emit_version(struct mem *m, const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, 64 bits */
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+	return mem_printf(m, "%016llx", (unsigned long long)h);
+}
+
+void emit_c(struct unit *u, struct mem_buf *b)
+{
+	const struct ast_workflow *wf = u->wf;
+	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL};
+	struct mem_buf fn;
+
+	x.limit_used = mem_alloc(x.m, (size_t)wf->nsteps + 1);
+	/* The step function first: it finds which helpers and fallbacks are used. */
+	mem_buf_init(&fn, x.m);
+	emit_step_fn(&x, &fn);
+
+	mem_buf_puts(b, "/* Generated by eclc from ");
+	emit_comment_str(b, x.path);
+	mem_buf_puts(b, ". Do not edit: change the .ecl file and rebuild. */\n\n");
+	mem_buf_puts(b, "#include \"ecl.h\"\n\n#if ECL_ABI_VERSION != 1\n"
+			"#error \"generated for ecl ABI 1\"\n#endif\n\n");
+	emit_states(&x, b);
+	emit_slot_enum(&x, b);
+	emit_slots(&x, b);
+	emit_steps(&x, b);
+	emit_helpers(&x, b);
+	mem_buf_put(b, fn.p, fn.len);
+	/* Declared first, for -Wmissing-variable-declarations: the registry refers to it. */
+	mem_buf_printf(b, "extern const ecl_workflow %s;\n\n", emit_symbol(x.m, wf->id.s));
+	mem_buf_printf(b, "const ecl_workflow %s = {\n\t.abi = ECL_ABI_VERSION,\n\t.id = ",
+		       emit_symbol(x.m, wf->id.s));
+	emit_str(b, wf->id.s);
+	mem_buf_puts(b, ",\n\t.name = ");
+	emit_str(b, wf->name ? wf->name : wf->id.s);
+	mem_buf_puts(b, ",\n\t.description = ");
+	emit_str(b, wf->description ? wf->description : "");
+	mem_buf_puts(b, ",\n\t.source = ");
+	emit_str(b, x.path);
+	mem_buf_printf(b, ",\n\t.version = \"%s\",\n", emit_version(x.m, u->src.text, u->src.len));
+	mem_buf_printf(b, "\t.slots = slots,\n\t.nslots = %d,\n\t.steps = steps,\n\t.nsteps = %d,\n",
+		       wf->nslots, wf->nsteps);
+	mem_buf_printf(b, "\t.start = %s,\n\t.max_steps = %d,\n\t", emit_state(&x, 0),
+		       wf->max_steps);
+	emit_opts(b, x.m, &wf->opts, "\t");
+	mem_buf_puts(b, "\t.step = step,\n\t.usage = ");
+	emit_str(b, emit_usage(&x));
+	mem_buf_puts(b, ",\n};\n");
+}
+
+void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,
+		   const char *const *paths, int n)
+{
+	struct mem *m = b->m;
+	int i;
+
+	mem_buf_puts(b, "/* Generated by eclc. Do not edit: change the .ecl files and rebuild.\n"
+			" * The workflows compiled into the program, sorted by id:\n");
+	for (i = 0; i < n; i++) {
+		mem_buf_printf(b, " *   %s (", wfs[i]->id.s);
+		emit_comment_str(b, paths[i]);
+		mem_buf_puts(b, ")\n");
+	}
+	mem_buf_puts(b, " */\n\n#include \"ecl.h\"\n\n");
+	for (i = 0; i < n; i++)
+		mem_buf_printf(b, "extern const ecl_workflow %s;\n", emit_symbol(m, wfs[i]->id.s));
+	mem_buf_puts(b, "\nconst ecl_workflow *const ecl_workflows[] = {\n");
+	for (i = 0; i < n; i++)
+		mem_buf_printf(b, "\t&%s,\n", emit_symbol(m, wfs[i]->id.s));
+	mem_buf_printf(b, "\tNULL,\n};\n\nconst size_t ecl_nworkflows = %d;\n", n);
+}

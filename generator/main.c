@@ -1,0 +1,314 @@
+/*
+ * main.c - the eclc command: reads .ecl files, compiles each through eclc.h, prints the
+ * diagnostics, and writes the C files, the registry, or a graph. Exit status: 0 on success,
+ * 1 when an input has errors or a file cannot be read or written, 2 on a usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eclc.h"
+
+static const char usage[] =
+	"usage: eclc [options] FILE.ecl...\n"
+	"\n"
+	"Compiles .ecl workflows into C state machines for the ecl runtime.\n"
+	"\n"
+	"options:\n"
+	"  --out-dir DIR     write DIR/NAME.c for each dsl/NAME.ecl (or .mmd, .dot, .json)\n"
+	"  --registry FILE   write FILE, the C registry of every workflow given\n"
+	"  --emit FORMAT     c (the default), mermaid, dot or json; without --out-dir it\n"
+	"                    goes to standard output, for one file\n"
+	"  --check           only report diagnostics\n"
+	"  --dump-tokens     print the tokens of each file\n"
+	"  --dump-ast        print the parse tree of each file\n"
+	"  --Werror          treat warnings as errors\n"
+	"  --help            print this help\n"
+	"  --version         print the version\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("eclc: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry `eclc --help`.\n", stderr);
+	return 2;
+}
+
+/* The whole file in a malloc'd buffer, or NULL with errno set. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, *p;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			p = realloc(buf, cap);
+			if (!p) {
+				free(buf);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = p;
+		}
+		n += fread(buf + n, 1, cap - n, f);
+		if (n < cap)
+			break;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		free(buf);
+		fclose(f);
+		errno = e;
+		return NULL;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* Write through a temporary file renamed into place, so that a reader (or a build that was
+ * interrupted) never sees half a file. */
+static int write_file(const char *path, const char *text, size_t len)
+{
+	size_t n = strlen(path) + 5;
+	char *tmp = malloc(n);
+	FILE *f;
+	int ok, e;
+
+	if (!tmp) {
+		fprintf(stderr, "eclc: cannot write %s: %s\n", path, strerror(ENOMEM));
+		return -1;
+	}
+	snprintf(tmp, n, "%s.tmp", path);
+	errno = 0;
+	f = fopen(tmp, "wb");
+	ok = f && fwrite(text, 1, len, f) == len;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (ok && rename(tmp, path) == 0) {
+		free(tmp);
+		return 0;
+	}
+	e = errno ? errno : EIO;
+	if (f)
+		remove(tmp);
+	free(tmp);
+	fprintf(stderr, "eclc: cannot write %s: %s\n", path, strerror(e));
+	return -1;
+}
+
+/* "dsl/critique_revise.ecl" -> "critique_revise" */
+static char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/'), *dot;
+	size_t n;
+	char *p;
+
+	s = s ? s + 1 : path;
+	dot = strrchr(s, '.');
+	n = dot && dot != s ? (size_t)(dot - s) : strlen(s);
+	p = malloc(n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+struct input {
+	const char *path;
+	char *out_path;
+	eclc_result res;
+};
+
+/* The value of an option given as `--name value` or `--name=value`; NULL when absent. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		return "";
+	return argv[++*i];
+}
+
+static int run(int argc, char **argv, struct input *in, int *nin)
+{
+	const char *out_dir = NULL, *registry = NULL, *emit = NULL, *v;
+	eclc_options opt;
+	eclc_result reg;
+	int i, k, errors = 0, to_stdout, only_args = 0;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.format = ECLC_C;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (only_args || a[0] != '-' || a[1] == '\0') {
+			in[(*nin)++].path = a;
+		} else if (strcmp(a, "--") == 0) {
+			only_args = 1;
+		} else if (strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("eclc %s (ecl language %d)\n", ECLC_VERSION, ECLC_LANGUAGE);
+			return 0;
+		} else if (strcmp(a, "--check") == 0) {
+			opt.format = ECLC_CHECK;
+		} else if (strcmp(a, "--dump-tokens") == 0) {
+			opt.format = ECLC_TOKENS;
+		} else if (strcmp(a, "--dump-ast") == 0) {
+			opt.format = ECLC_AST;
+		} else if (strcmp(a, "--Werror") == 0) {
+			opt.werror = 1;
+		} else if ((v = option_value(argc, argv, &i, "--out-dir"))) {
+			out_dir = v;
+		} else if ((v = option_value(argc, argv, &i, "--registry"))) {
+			registry = v;
+		} else if ((v = option_value(argc, argv, &i, "--emit"))) {
+			emit = v;
+		} else {
+			return usage_error("unknown option `%s`", a);
+		}
+		if ((out_dir && !*out_dir) || (registry && !*registry) || (emit && !*emit))
+			return usage_error("option `%s` needs a value", a);
+	}
+	if (*nin == 0)
+		return usage_error("%s", "no input file");
+	if (emit && opt.format == ECLC_C) {
+		static const char *const names[] = {"c", "mermaid", "dot", "json"};
+		static const eclc_format formats[] = {ECLC_C, ECLC_MERMAID, ECLC_DOT, ECLC_JSON};
+
+		for (k = 0; k < 4 && strcmp(emit, names[k]) != 0; k++)
+			;
+		if (k == 4)
+			return usage_error("unknown --emit format `%s` (c, mermaid, dot or json)",
+					   emit);
+		opt.format = formats[k];
+	}
+	to_stdout = opt.format == ECLC_TOKENS || opt.format == ECLC_AST ||
+		    (opt.format != ECLC_CHECK && !out_dir && (emit || !registry));
+	if (to_stdout && opt.format != ECLC_TOKENS && opt.format != ECLC_AST && *nin > 1)
+		return usage_error("%s", "without --out-dir, eclc writes one file to standard "
+					 "output: give one input");
+
+	for (i = 0; i < *nin; i++) {
+		size_t len = 0;
+		char *src = read_file(in[i].path, &len);
+
+		if (!src) {
+			fprintf(stderr, "eclc: cannot read %s: %s\n", in[i].path, strerror(errno));
+			errors++;
+			continue;
+		}
+		opt.path = in[i].path;
+		if (eclc_compile(src, len, &opt, &in[i].res) == ECLC_ENOMEM) {
+			fprintf(stderr, "eclc: %s: out of memory\n", in[i].path);
+			errors++;
+		}
+		free(src);
+		fputs(in[i].res.diag_text, stderr);
+		errors += in[i].res.nerrors;
+		if ((opt.format == ECLC_TOKENS || opt.format == ECLC_AST) && in[i].res.out)
+			fwrite(in[i].res.out, 1, in[i].res.out_len, stdout);
+	}
+	if (errors || opt.format == ECLC_TOKENS || opt.format == ECLC_AST)
+		return errors ? 1 : 0;
+
+	/* Across files: one id, one workflow. */
+	{
+		const eclc_result **list = malloc(sizeof(*list) * (size_t)*nin);
+
+		if (!list) {
+			fputs("eclc: out of memory\n", stderr);
+			return 1;
+		}
+		for (i = 0; i < *nin; i++)
+			list[i] = &in[i].res;
+		k = eclc_registry(list, *nin, &opt, &reg);
+		free(list);
+		if (k == ECLC_ENOMEM) {
+			fputs("eclc: out of memory\n", stderr);
+			return 1;
+		}
+		fputs(reg.diag_text, stderr);
+		if (k != ECLC_OK) {
+			eclc_result_free(&reg);
+			return 1;
+		}
+	}
+	if (out_dir && opt.format != ECLC_CHECK) {
+		for (i = 0; i < *nin; i++) {
+			char *base = base_name(in[i].path);
+			size_t n;
+
+			if (!base) {
+				fputs("eclc: out of memory\n", stderr);
+				errors++;
+				break;
+			}
+			n = strlen(out_dir) + strlen(base) + strlen(in[i].res.out_ext) + 3;
+			in[i].out_path = malloc(n);
+			if (in[i].out_path)
+				snprintf(in[i].out_path, n, "%s/%s.%s", out_dir, base,
+					 in[i].res.out_ext);
+			free(base);
+			if (!in[i].out_path) {
+				fputs("eclc: out of memory\n", stderr);
+				errors++;
+				break;
+			}
+			for (k = 0; k < i; k++)
+				if (strcmp(in[k].out_path, in[i].out_path) == 0) {
+					eclc_result_free(&reg);
+					return usage_error("two inputs would write %s",
+							   in[i].out_path);
+				}
+		}
+		for (i = 0; i < *nin && !errors; i++)
+			if (write_file(in[i].out_path, in[i].res.out, in[i].res.out_len) < 0)
+				errors++;
+	} else if (to_stdout) {
+		fwrite(in[0].res.out, 1, in[0].res.out_len, stdout);
+		if (fflush(stdout) != 0) {
+			fprintf(stderr, "eclc: cannot write standard output: %s\n", strerror(errno));
+			errors++;
+		}
+	}
+	if (registry && opt.format != ECLC_CHECK && !errors &&
+	    write_file(registry, reg.out, reg.out_len) < 0)
+		errors++;
+	eclc_result_free(&reg);
+	return errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct input *in = calloc((size_t)(argc > 1 ? argc : 1), sizeof(*in));
+	int nin = 0, rc, i;
+
+	if (!in) {
+		fputs("eclc: out of memory\n", stderr);
+		return 1;
+	}
+	rc = run(argc, argv, in, &nin);
+	for (i = 0; i < nin; i++) {
+		eclc_result_free(&in[i].res);
+		free(in[i].out_path);
+	}
+	free(in);
+	return rc;
+}

@@ -1,0 +1,10 @@
+# E025: a step without a prompt.
+workflow err {
+  llm write {
+    system "You write."
+    output {
+      text: string
+    }
+    -> done
+  }
+}

@@ -1,0 +1,865 @@
+/*
+ * test_generator.c - the eclc compiler: in memory through eclc.h (the tree it checks, the
+ * templates it splits, the diagnostics it gives, its output, its behaviour when memory runs
+ * out) and as a program (the golden diagnostics of tests/dsl/err, the C it writes for
+ * tests/dsl/ok compiled by cc, generated/ kept up to date, the command line).
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ast.h"
+#include "diag.h"
+#include "eclc.h"
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static char *read_all(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	cr_assert(f, "cannot open %s", path);
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	cr_assert(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	cr_assert(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (lenp)
+		*lenp = (size_t)n;
+	return buf;
+}
+
+static char *src_path(const char *rel)
+{
+	static char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", ECL_SOURCE_DIR, rel);
+	return path;
+}
+
+/* Compile a string in memory. */
+static int compile(const char *src, const char *path, eclc_format format, eclc_result *res)
+{
+	eclc_options opt = {0};
+
+	opt.path = path;
+	opt.format = format;
+	return eclc_compile(src, strlen(src), &opt, res);
+}
+
+/* Compile a file of the repository, named by its path relative to the root. */
+static int compile_file(const char *rel, eclc_format format, eclc_result *res)
+{
+	size_t len;
+	char *src = read_all(src_path(rel), &len);
+	eclc_options opt = {0};
+	int rc;
+
+	opt.path = rel;
+	opt.format = format;
+	rc = eclc_compile(src, len, &opt, res);
+	free(src);
+	return rc;
+}
+
+/* The files of a directory of the repository ending with ext, sorted. */
+static int list_dir(const char *rel, const char *ext, char names[][256], int max)
+{
+	DIR *d = opendir(src_path(rel));
+	struct dirent *e;
+	int n = 0, i, j;
+
+	cr_assert(d, "cannot list %s", rel);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name), el = strlen(ext);
+
+		if (len > el && strcmp(e->d_name + len - el, ext) == 0 && n < max)
+			snprintf(names[n++], 256, "%s", e->d_name);
+	}
+	closedir(d);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char tmp[256];
+
+			memcpy(tmp, names[j], 256);
+			memcpy(names[j], names[j - 1], 256);
+			memcpy(names[j - 1], tmp, 256);
+		}
+	return n;
+}
+
+/* Run a shell command from the repository root; its exit status. */
+static int sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	cr_assert(st != -1 && WIFEXITED(st), "command did not run: %s", cmd);
+	return WEXITSTATUS(st);
+}
+
+static char *tmp_dir(void)
+{
+	char *dir = strdup("/tmp/ecl-test-gen-XXXXXX");
+
+	cr_assert(dir && mkdtemp(dir));
+	return dir;
+}
+
+static const eclc_diag *find_code(const eclc_result *res, const char *code)
+{
+	int i;
+
+	for (i = 0; i < res->ndiags; i++)
+		if (strcmp(res->diags[i].code, code) == 0)
+			return &res->diags[i];
+	return NULL;
+}
+
+static const struct ast_step *find_step(const struct ast_workflow *wf, const char *name)
+{
+	int i;
+
+	for (i = 0; i < wf->nsteps; i++)
+		if (strcmp(wf->steps[i].name.s, name) == 0)
+			return &wf->steps[i];
+	return NULL;
+}
+
+/* ---- the first workflow --------------------------------------------------------------------- */
+
+Test(generator, critique_revise_compiles_clean)
+{
+	static const char *const slots[] = {
+		"topic",          "min_words",      "content",           "word_count",
+		"generate.content", "generate.word_count", "critique.decision", "critique.feedback",
+		"critique.quality_score", "revisions", "revise.content", "revise.word_count",
+	};
+	eclc_result res;
+	const struct ast_workflow *wf;
+	int i;
+
+	cr_assert_eq(compile_file("dsl/critique_revise.ecl", ECLC_C, &res), ECLC_OK);
+	cr_assert_eq(res.ndiags, 0, "%s", res.diag_text);
+	cr_assert_str_eq(res.diag_text, "");
+	wf = res.wf;
+	cr_assert_str_eq(wf->id.s, "critique-revise");
+	cr_assert_eq(wf->nsteps, 3);
+	cr_assert_str_eq(wf->steps[0].name.s, "generate");
+	cr_assert_str_eq(wf->steps[1].name.s, "critique");
+	cr_assert_str_eq(wf->steps[2].name.s, "revise");
+	cr_assert_eq(wf->max_steps, 8);
+	cr_assert_eq(wf->steps[0].visits, 1);
+	cr_assert_eq(wf->steps[1].visits, 4);
+	cr_assert_eq(wf->steps[2].visits, 3);
+	cr_assert_eq(wf->nslots, (int)(sizeof(slots) / sizeof(slots[0])));
+	for (i = 0; i < wf->nslots; i++)
+		cr_assert_str_eq(wf->slots[i].name, slots[i], "slot %d", i);
+	cr_assert_eq(wf->slots[9].kind, AST_S_COUNTER);
+	cr_assert_eq(wf->slots[9].step, 2);
+	cr_assert(wf->slots[0].required);
+	cr_assert(!wf->slots[1].required);
+	cr_assert_str_eq(wf->slots[1].initial, "50");
+	cr_assert_eq(wf->slots[8].type->has_range, 1);
+	cr_assert_eq(wf->slots[8].type->max, 100);
+	cr_assert(strstr(res.out, "\t.max_steps = 8,\n"));
+	cr_assert(strstr(res.out, "\t.usage = \"ecl run critique-revise --topic <string> "
+				  "[--min_words <int>]\",\n"));
+	cr_assert(strstr(res.out, "\t\t\tif (ecl_run_visits(run, S_REVISE) >= 3)\n"
+				  "\t\t\t\treturn ecl_run_fail(run, &limit_revise);\n"
+				  "\t\t\treturn ecl_run_goto(run, S_REVISE);\n"));
+	cr_assert(strstr(res.out, "\t\t\t .retries = 2,\n") == NULL);
+	cr_assert(strstr(res.out, "\t\t .retries = 2,\n\t\t .timeout_ms = 0,\n\t\t .repairs = 1},\n"));
+	eclc_result_free(&res);
+}
+
+/* The critique prompt, a triple-quoted string, split at its slots. */
+Test(generator, critique_prompt_parts)
+{
+	eclc_result res;
+	const struct ast_template *t;
+
+	cr_assert_eq(compile_file("dsl/critique_revise.ecl", ECLC_CHECK, &res), ECLC_OK);
+	t = &find_step(res.wf, "critique")->prompt;
+	cr_assert_eq(t->nparts, 7);
+	cr_assert_str_eq(t->parts[0].text, "Judge this piece on the topic \"");
+	cr_assert(t->parts[1].is_slot);
+	cr_assert_str_eq(res.wf->slots[t->parts[1].ref.slot].name, "topic");
+	cr_assert_str_eq(t->parts[4].text, " words.\nDecide \"pass\" when it is ready, else "
+					   "\"revise\" and say what to change.\n\n");
+	cr_assert_str_eq(t->parts[6].text,
+			 "\n\nAnswer as JSON: {\"decision\": \"pass\" or \"revise\", \"feedback\": "
+			 "\"<what to change>\", \"quality_score\": <0 to 100>}\n");
+	cr_assert_eq(t->parts[6].len, strlen(t->parts[6].text));
+	eclc_result_free(&res);
+}
+
+/* ---- strings and templates ------------------------------------------------------------------ */
+
+static const char tpl_src[] = "workflow t {\n"
+			      "  input topic: string\n"
+			      "  llm a {\n"
+			      "    system \"tab\\there \\\"q\\\" back\\\\slash \\{{not}} {x}\"\n"
+			      "    prompt \"\"\"\n"
+			      "        first {{ topic }}\n"
+			      "\n"
+			      "          indented {{a.text}}!\n"
+			      "        last\n"
+			      "        \"\"\"\n"
+			      "    output {\n"
+			      "      text: string\n"
+			      "    }\n"
+			      "    -> done\n"
+			      "  }\n"
+			      "}\n";
+
+Test(generator, templates_split_with_escapes_and_indentation)
+{
+	eclc_result res;
+	const struct ast_step *st;
+
+	cr_assert_eq(compile(tpl_src, "t.ecl", ECLC_CHECK, &res), ECLC_OK, "%s", res.diag_text);
+	st = &res.wf->steps[0];
+	cr_assert_eq(st->system.nparts, 1);
+	cr_assert_str_eq(st->system.parts[0].text, "tab\there \"q\" back\\slash {{not}} {x}");
+	cr_assert_eq(st->prompt.nparts, 5);
+	cr_assert_str_eq(st->prompt.parts[0].text, "first ");
+	cr_assert(st->prompt.parts[1].is_slot);
+	cr_assert_str_eq(st->prompt.parts[1].ref.base.s, "topic");
+	cr_assert_eq(st->prompt.parts[1].ref.field.s, NULL);
+	cr_assert_str_eq(st->prompt.parts[2].text, "\n\n  indented ");
+	cr_assert_str_eq(st->prompt.parts[3].ref.base.s, "a");
+	cr_assert_str_eq(st->prompt.parts[3].ref.field.s, "text");
+	cr_assert_str_eq(st->prompt.parts[4].text, "!\nlast\n");
+	/* The slot's diagnostics would point into the string: its position is kept. */
+	cr_assert_eq(st->prompt.parts[1].ref.base.off, (size_t)(strstr(tpl_src, "topic }}") - tpl_src));
+	eclc_result_free(&res);
+}
+
+Test(generator, c_strings_escape_what_c_needs)
+{
+	static const char src[] = "workflow t {\n"
+				  "  llm a {\n"
+				  "    prompt \"why?\?! tab\\t \\\"q\\\" caf\xc3\xa9 */ /*\"\n"
+				  "    output {\n"
+				  "      text: string\n"
+				  "    }\n"
+				  "    when a.text == \"*/\" -> done\n"
+				  "    else -> fail \"bad */ text\"\n"
+				  "  }\n"
+				  "}\n";
+	eclc_result res;
+
+	cr_assert_eq(compile(src, "t.ecl", ECLC_C, &res), ECLC_OK, "%s", res.diag_text);
+	/* No trigraph, the UTF-8 kept as it is, and no comment closed early. */
+	cr_assert(strstr(res.out, "{\"why?\\?! tab\\t \\\"q\\\" caf\xc3\xa9 */ /*\", 27, -1},"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "/* t.ecl:7: when a.text == \"* /\" -> done */"), "%s", res.out);
+	eclc_result_free(&res);
+}
+
+/* ---- diagnostics ------------------------------------------------------------------------------ */
+
+Test(generator, errors_have_exact_positions)
+{
+	static const char src[] = "workflow x {\n"                         /* 1 */
+				  "  input topic: strng\n"                  /* 2 */
+				  "  llm a {\n"                             /* 3 */
+				  "    prompt \"On {{topik}}\"\n"           /* 4 */
+				  "    output {\n"                          /* 5 */
+				  "      ok: bool\n"                        /* 6 */
+				  "    }\n"                                 /* 7 */
+				  "    when a.ok -> b\n"                    /* 8 */
+				  "    -> done\n"                           /* 9 */
+				  "  }\n"                                   /* 10 */
+				  "  llm b {\n"                             /* 11 */
+				  "    promt \"x\"\n"                       /* 12 */
+				  "    prompt \"y\"\n"                      /* 13 */
+				  "    output {\n"                          /* 14 */
+				  "      n: int\n"                          /* 15 */
+				  "    }\n"                                 /* 16 */
+				  "    when b.n + \"s\" > 2 -> critque\n"   /* 17 */
+				  "    -> a\n"                              /* 18 */
+				  "  }\n"                                   /* 19 */
+				  "}\n";
+	static const struct {
+		const char *code;
+		int line, col;
+	} want[] = {
+		{"E012", 2, 16}, {"E021", 4, 18}, {"E010", 12, 5},
+		{"E043", 17, 10}, {"E022", 17, 27}, {"E032", 18, 8}, /* a -> b -> a, unbounded */
+	};
+	eclc_result res;
+	size_t i;
+
+	cr_assert_eq(compile(src, "x.ecl", ECLC_CHECK, &res), ECLC_EDIAG);
+	cr_assert_eq(res.ndiags, (int)(sizeof(want) / sizeof(want[0])), "%s", res.diag_text);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		cr_assert_str_eq(res.diags[i].code, want[i].code, "%s", res.diag_text);
+		cr_assert_eq(res.diags[i].line, want[i].line, "%s", res.diag_text);
+		cr_assert_eq(res.diags[i].col, want[i].col, "%s", res.diag_text);
+	}
+	cr_assert_str_eq(res.diags[0].help, "did you mean `string`?");
+	cr_assert_str_eq(res.diags[2].help, "did you mean `prompt`?");
+	cr_assert_eq(res.nerrors, 6);
+	cr_assert_eq(res.out, NULL);
+	cr_assert(strstr(res.diag_text, "x.ecl:17:27: error[E022]: unknown step `critque`\n"
+					"   17 |     when b.n + \"s\" > 2 -> critque\n"
+					"      |                           ^~~~~~~\n"));
+	eclc_result_free(&res);
+}
+
+Test(generator, unbounded_cycle_is_named)
+{
+	static const char src[] = "workflow loop {\n"
+				  "  llm generate {\n"
+				  "    prompt \"p\"\n"
+				  "    output {\n"
+				  "      ok: bool\n"
+				  "    }\n"
+				  "    -> a\n"
+				  "  }\n"
+				  "  llm a {\n"
+				  "    prompt \"p\"\n"
+				  "    output {\n"
+				  "      ok: bool\n"
+				  "    }\n"
+				  "    when a.ok -> done\n"
+				  "    -> b\n"
+				  "  }\n"
+				  "  llm b {\n"
+				  "    prompt \"p\"\n"
+				  "    output {\n"
+				  "      ok: bool\n"
+				  "    }\n"
+				  "    -> a\n"
+				  "  }\n"
+				  "}\n";
+	eclc_result res;
+	const eclc_diag *d;
+
+	cr_assert_eq(compile(src, "loop.ecl", ECLC_CHECK, &res), ECLC_EDIAG);
+	d = find_code(&res, "E032");
+	cr_assert(d, "%s", res.diag_text);
+	cr_assert_str_eq(d->message, "unbounded cycle generate -> a -> b -> a");
+	cr_assert_eq(d->line, 22);
+	cr_assert_eq(d->col, 8);
+	eclc_result_free(&res);
+
+	/* A limit on b bounds the same loop. */
+	{
+		char *fixed = strdup(src), *at = strstr(fixed, "  llm b {\n");
+		char buf[2048];
+
+		cr_assert(at);
+		snprintf(buf, sizeof(buf), "%.*s  llm b {\n    limit 2 as tries else fail \"x\"\n%s",
+			 (int)(at - fixed), fixed, at + strlen("  llm b {\n"));
+		cr_assert_eq(compile(buf, "loop.ecl", ECLC_CHECK, &res), ECLC_OK, "%s",
+			     res.diag_text);
+		/* generate 1, a 1 + 2 (from b), b 2 */
+		cr_assert_eq(res.wf->max_steps, 6);
+		eclc_result_free(&res);
+		free(fixed);
+	}
+}
+
+Test(generator, step_bounds_of_the_samples)
+{
+	static const struct {
+		const char *file;
+		int max_steps;
+	} want[] = {
+		{"tests/dsl/ok/hello.ecl", 1},
+		{"tests/dsl/ok/review_code.ecl", 8},
+		{"tests/dsl/ok/triage.ecl", 13},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		eclc_result res;
+
+		cr_assert_eq(compile_file(want[i].file, ECLC_CHECK, &res), ECLC_OK, "%s",
+			     res.diag_text);
+		cr_assert_eq(res.ndiags, 0, "%s", res.diag_text);
+		cr_assert_eq(res.wf->max_steps, want[i].max_steps, "%s", want[i].file);
+		eclc_result_free(&res);
+	}
+}
+
+Test(generator, parser_recovers_at_the_next_item)
+{
+	static const char src[] = "workflow r {\n"
+				  "  input a: string = \n"
+				  "  input b string\n"
+				  "  llm s {\n"
+				  "    prompt \"{{a}}{{b}}\"\n"
+				  "    output { x: int }\n"
+				  "    set = 3\n"
+				  "    when s.x > -> done\n"
+				  "    -> done\n"
+				  "  }\n"
+				  "}\n";
+	eclc_result res;
+
+	cr_assert_eq(compile(src, "r.ecl", ECLC_CHECK, &res), ECLC_EDIAG);
+	cr_assert_eq(res.nerrors, 4, "%s", res.diag_text);
+	cr_assert_eq(res.diags[0].line, 3);
+	cr_assert_eq(res.diags[1].line, 3);
+	cr_assert_eq(res.diags[2].line, 7);
+	cr_assert_eq(res.diags[3].line, 8);
+	eclc_result_free(&res);
+}
+
+Test(generator, too_large_a_file)
+{
+	size_t n = ((size_t)16 << 20) + 1;
+	char *big = malloc(n);
+	eclc_options opt = {0};
+	eclc_result res;
+
+	cr_assert(big);
+	memset(big, ' ', n);
+	opt.path = "big.ecl";
+	cr_assert_eq(eclc_compile(big, n, &opt, &res), ECLC_EDIAG);
+	cr_assert_str_eq(res.diags[0].code, "E007");
+	eclc_result_free(&res);
+	free(big);
+}
+
+Test(generator, duplicate_workflows)
+{
+	static const char a[] = "workflow same {\n  llm s {\n    prompt \"p\"\n    output { x: int }\n"
+				"    -> done\n  }\n}\n";
+	static const char b[] = "\nworkflow same {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
+				"    -> done\n  }\n}\n";
+	static const char c[] = "workflow sa-me {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
+				"    -> done\n  }\n}\n";
+	static const char d[] = "workflow sa_me {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
+				"    -> done\n  }\n}\n";
+	eclc_result r[4], reg;
+	const eclc_result *list[2];
+	eclc_options opt = {0};
+
+	cr_assert_eq(compile(a, "a.ecl", ECLC_C, &r[0]), ECLC_OK);
+	cr_assert_eq(compile(b, "b.ecl", ECLC_C, &r[1]), ECLC_OK);
+	cr_assert_eq(compile(c, "c.ecl", ECLC_C, &r[2]), ECLC_OK);
+	cr_assert_eq(compile(d, "d.ecl", ECLC_C, &r[3]), ECLC_OK);
+	list[0] = &r[0];
+	list[1] = &r[1];
+	cr_assert_eq(eclc_registry(list, 2, &opt, &reg), ECLC_EDIAG);
+	cr_assert_str_eq(reg.diag_text, "b.ecl:2:10: error[E060]: workflow `same` is defined twice\n"
+					"    2 | workflow same {\n"
+					"      |          ^~~~\n"
+					"      = note: `same` is defined at a.ecl:1:10\n");
+	eclc_result_free(&reg);
+	list[0] = &r[2];
+	list[1] = &r[3];
+	cr_assert_eq(eclc_registry(list, 2, &opt, &reg), ECLC_EDIAG);
+	cr_assert_str_eq(reg.diags[0].code, "E024");
+	cr_assert_str_eq(reg.diags[0].message,
+			 "`sa-me` and `sa_me` have the same C name ecl_wf_sa_me");
+	eclc_result_free(&reg);
+	/* Different ids: sorted by id in the registry. */
+	list[0] = &r[2];
+	list[1] = &r[0];
+	cr_assert_eq(eclc_registry(list, 2, &opt, &reg), ECLC_OK);
+	cr_assert(strstr(reg.out, "\t&ecl_wf_sa_me,\n\t&ecl_wf_same,\n\tNULL,\n"), "%s", reg.out);
+	cr_assert(strstr(reg.out, "const size_t ecl_nworkflows = 2;\n"));
+	eclc_result_free(&reg);
+	for (int i = 0; i < 4; i++)
+		eclc_result_free(&r[i]);
+}
+
+Test(generator, werror_makes_warnings_errors)
+{
+	eclc_options opt = {0};
+	eclc_result res;
+	size_t len;
+	char *src = read_all(src_path("tests/dsl/err/unused.ecl"), &len);
+
+	opt.path = "unused.ecl";
+	opt.format = ECLC_C;
+	cr_assert_eq(eclc_compile(src, len, &opt, &res), ECLC_OK);
+	cr_assert_eq(res.nwarnings, 1);
+	cr_assert_neq(res.out, NULL);
+	eclc_result_free(&res);
+	opt.werror = 1;
+	cr_assert_eq(eclc_compile(src, len, &opt, &res), ECLC_EDIAG);
+	cr_assert_eq(res.nerrors, 1);
+	cr_assert(strstr(res.diag_text, "error[W002]"));
+	eclc_result_free(&res);
+	free(src);
+}
+
+/* ---- output ----------------------------------------------------------------------------------- */
+
+Test(generator, output_is_deterministic)
+{
+	eclc_result a, b;
+	eclc_format f;
+
+	for (f = ECLC_C; f <= ECLC_AST; f++) {
+		cr_assert_eq(compile_file("tests/dsl/ok/review_code.ecl", f, &a), ECLC_OK);
+		cr_assert_eq(compile_file("tests/dsl/ok/review_code.ecl", f, &b), ECLC_OK);
+		cr_assert_eq(a.out_len, b.out_len);
+		cr_assert_eq(memcmp(a.out, b.out, a.out_len), 0);
+		eclc_result_free(&a);
+		eclc_result_free(&b);
+	}
+}
+
+Test(generator, expressions_in_c)
+{
+	static const char src[] = "workflow e {\n"
+				  "  input n: int = 1\n"
+				  "  input f: float = 1\n"
+				  "  var m: int\n"
+				  "  var g: float\n"
+				  "  var ok: bool\n"
+				  "  llm a {\n"
+				  "    prompt \"{{n}} {{f}} {{m}} {{g}} {{ok}}\"\n"
+				  "    output { x: int }\n"
+				  "    set m = -n * (a.x + 2) % 3\n"
+				  "    set g = -(-f) / 2 - n\n"
+				  "    set ok = not (n < 2) == (m >= 1) or ok and n != 3\n"
+				  "    when ok -> done\n"
+				  "    else -> done\n"
+				  "  }\n"
+				  "}\n";
+	eclc_result res;
+
+	cr_assert_eq(compile(src, "e.ecl", ECLC_C, &res), ECLC_OK, "%s", res.diag_text);
+	cr_assert(strstr(res.out, "ecl_run_set_int(run, V_M, int_mod(int_mul(int_neg(ecl_run_int("
+				  "run, V_N)), int_add(ecl_run_int(run, V_A_X), 2)), 3))"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "ecl_run_set_float(run, V_G, -(-ecl_run_float(run, V_F)) / 2 - "
+				  "ecl_run_int(run, V_N))"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "ecl_run_set_bool(run, V_OK, !((ecl_run_int(run, V_N) < 2) == "
+				  "(ecl_run_int(run, V_M) >= 1)) || (ecl_run_bool(run, V_OK) && "
+				  "ecl_run_int(run, V_N) != 3))"),
+		  "%s", res.out);
+	/* Only the helpers used are written: no unused static function. */
+	cr_assert(strstr(res.out, "static long long int_mul("));
+	cr_assert_eq(strstr(res.out, "static long long int_div("), NULL);
+	cr_assert_eq(strstr(res.out, "static long long int_sub("), NULL);
+	eclc_result_free(&res);
+}
+
+Test(generator, graphs)
+{
+	eclc_result res;
+
+	cr_assert_eq(compile_file("dsl/critique_revise.ecl", ECLC_MERMAID, &res), ECLC_OK);
+	cr_assert_str_eq(res.out, "stateDiagram-v2\n"
+				  "    [*] --> generate\n"
+				  "    generate --> critique\n"
+				  "    critique --> [*]: critique.decision == #34;pass#34;\n"
+				  "    critique --> revise: critique.decision == #34;revise#34;\n"
+				  "    revise --> critique\n"
+				  "    revise --> [*]: after 3 visits / fail\n"
+				  "    note right of revise: limit 3 as revisions\n");
+	cr_assert_str_eq(res.out_ext, "mmd");
+	eclc_result_free(&res);
+	cr_assert_eq(compile_file("dsl/critique_revise.ecl", ECLC_DOT, &res), ECLC_OK);
+	cr_assert(strstr(res.out, "\t\"critique\" -> \"(done)\" [label=\"critique.decision == "
+				  "\\\"pass\\\"\"];\n"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "\t\"revise\" -> \"(fail)\" [label=\"after 3 visits\", "
+				  "style=dashed];\n"));
+	eclc_result_free(&res);
+	cr_assert_eq(compile_file("dsl/critique_revise.ecl", ECLC_JSON, &res), ECLC_OK);
+	cr_assert(strstr(res.out, "  \"max_steps\": 8,\n"));
+	cr_assert(strstr(res.out, "{\"line\": 49, \"kind\": \"when\", \"guard\": \"critique.decision "
+				  "== \\\"revise\\\"\", \"to\": \"revise\"}"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "\"limit\": {\"max\": 3, \"counter\": \"revisions\", \"else\": "
+				  "{\"to\": \"fail\", \"message\": \"max revisions (3) reached\"}}"));
+	eclc_result_free(&res);
+}
+
+Test(generator, dumps)
+{
+	eclc_result res;
+
+	cr_assert_eq(compile("workflow d { llm s { prompt \"p\" output { x: int } -> done } }",
+			     "d.ecl", ECLC_TOKENS, &res),
+		     ECLC_OK);
+	cr_assert(strncmp(res.out, "1:1 keyword workflow\n1:10 ident d\n1:12 punct {\n", 45) == 0,
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "1:62 eof\n"), "%s", res.out);
+	eclc_result_free(&res);
+	cr_assert_eq(compile("workflow d { llm s { prompt \"p\" output { x: int } -> done } }",
+			     "d.ecl", ECLC_AST, &res),
+		     ECLC_OK);
+	cr_assert_str_eq(res.out, "1:10 workflow d\n  1:14 llm s\n    1:29 prompt \"p\"\n"
+				  "    1:33 output\n      1:42 x: int\n    1:51 -> done\n");
+	eclc_result_free(&res);
+}
+
+/* ---- out of memory ------------------------------------------------------------------------------ */
+
+struct failing {
+	long left;        /* allocations that succeed before one fails */
+	long outstanding; /* blocks not freed */
+};
+
+static void *failing_alloc(void *ud, void *ptr, size_t size)
+{
+	struct failing *f = ud;
+
+	if (size == 0) {
+		if (ptr)
+			f->outstanding--;
+		free(ptr);
+		return NULL;
+	}
+	if (f->left-- <= 0)
+		return NULL;
+	f->outstanding++;
+	return malloc(size);
+}
+
+/* Fail each allocation in turn: every failure is clean, and nothing leaks. */
+Test(generator, every_allocation_failure_is_clean)
+{
+	size_t len;
+	char *src = read_all(src_path("tests/dsl/ok/review_code.ecl"), &len);
+	eclc_format formats[] = {ECLC_C, ECLC_JSON};
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		long n;
+
+		for (n = 0;; n++) {
+			struct failing f = {n, 0};
+			eclc_options opt = {0};
+			eclc_result res;
+			int rc;
+
+			opt.path = "review_code.ecl";
+			opt.format = formats[k];
+			opt.alloc = failing_alloc;
+			opt.alloc_ud = &f;
+			rc = eclc_compile(src, len, &opt, &res);
+			if (rc == ECLC_ENOMEM) {
+				cr_assert_eq(res.out, NULL);
+				cr_assert_eq(res.ndiags, 0);
+				cr_assert_str_eq(res.diag_text, "");
+			} else {
+				cr_assert_eq(rc, ECLC_OK);
+				cr_assert(n > 0);
+			}
+			eclc_result_free(&res);
+			cr_assert_eq(f.outstanding, 0, "leak after failing allocation %ld", n);
+			if (rc == ECLC_OK)
+				break;
+		}
+	}
+	free(src);
+}
+
+/* ---- the eclc program ------------------------------------------------------------------------- */
+
+/* Every tests/dsl/err/NAME.ecl gives exactly tests/dsl/err/NAME.expected on stderr, and exits
+ * with 1 when it holds an error (0 for warnings only). */
+Test(eclc, golden_diagnostics)
+{
+	static char names[256][256];
+	char *dir = tmp_dir();
+	int n = list_dir("tests/dsl/err", ".ecl", names, 256), i;
+
+	cr_assert(n >= 25, "only %d error cases", n);
+	for (i = 0; i < n; i++) {
+		char rel[512], exp[512], out[600];
+		char *want, *got;
+		int st;
+
+		snprintf(rel, sizeof(rel), "tests/dsl/err/%.255s", names[i]);
+		snprintf(exp, sizeof(exp), "tests/dsl/err/%.*s.expected",
+			 (int)(strlen(names[i]) - 4) & 255, names[i]);
+		snprintf(out, sizeof(out), "%s/stderr", dir);
+		st = sh("cd '%s' && '%s' --check '%s' 2>'%s' >/dev/null", ECL_SOURCE_DIR, ECLC_BIN,
+			rel, out);
+		want = read_all(src_path(exp), NULL);
+		got = read_all(out, NULL);
+		cr_assert_str_eq(got, want, "%s", rel);
+		cr_assert_eq(st, strstr(want, ": error[") ? 1 : 0, "exit status of %s", rel);
+		free(want);
+		free(got);
+	}
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+/* Each diagnostic code has a golden case, but the two that need a 16 MiB file or two files
+ * (too_large_a_file and duplicate_workflows above). */
+Test(eclc, every_code_has_a_golden_case)
+{
+	static char names[256][256];
+	int n = list_dir("tests/dsl/err", ".expected", names, 256), id, i;
+
+	for (id = 0; id < D_COUNT; id++) {
+		const char *code = diag_code((enum diag_id)id);
+		char needle[16];
+		int found = 0;
+
+		if (strcmp(code, "E007") == 0 || strcmp(code, "E060") == 0)
+			continue;
+		snprintf(needle, sizeof(needle), "[%s]", code);
+		for (i = 0; i < n && !found; i++) {
+			char rel[512], *text;
+
+			snprintf(rel, sizeof(rel), "tests/dsl/err/%s", names[i]);
+			text = read_all(src_path(rel), NULL);
+			found = strstr(text, needle) != NULL;
+			free(text);
+		}
+		cr_assert(found, "no golden case for %s", code);
+	}
+}
+
+/* The C written for every valid workflow compiles without a warning. */
+Test(eclc, generated_c_compiles)
+{
+	static char names[64][256];
+	const char *dirs[] = {"tests/dsl/ok", "dsl"};
+	char *out = tmp_dir();
+	int d, i, n;
+
+	for (d = 0; d < 2; d++) {
+		n = list_dir(dirs[d], ".ecl", names, 64);
+		cr_assert(n > 0);
+		for (i = 0; i < n; i++) {
+			cr_assert_eq(sh("cd '%s' && '%s' --Werror --out-dir '%s' '%s/%s'", ECL_SOURCE_DIR,
+					ECLC_BIN, out, dirs[d], names[i]),
+				     0, "%s/%s", dirs[d], names[i]);
+			cr_assert_eq(sh("cc -std=c11 -Wall -Wextra -Werror -pedantic -c -I '%s/runtime' "
+					"'%s/%.*s.c' -o '%s/x.o'",
+					ECL_SOURCE_DIR, out, (int)(strlen(names[i]) - 4), names[i], out),
+				     0, "cc of the C for %s/%s", dirs[d], names[i]);
+		}
+	}
+	cr_assert_eq(sh("cd '%s' && '%s' --registry '%s/workflows.c' tests/dsl/ok/*.ecl", ECL_SOURCE_DIR,
+			ECLC_BIN, out),
+		     0);
+	cr_assert_eq(sh("cc -std=c11 -Wall -Wextra -Werror -pedantic -c -I '%s/runtime' "
+			"'%s/workflows.c' -o '%s/x.o'",
+			ECL_SOURCE_DIR, out, out),
+		     0);
+	sh("rm -rf '%s'", out);
+	free(out);
+}
+
+/* generated/ is what eclc writes for the workflows of dsl/ today, byte for byte. */
+Test(eclc, generated_is_up_to_date)
+{
+	static char names[64][256];
+	eclc_result res[64], reg;
+	const eclc_result *list[64];
+	eclc_options opt = {0};
+	int n = list_dir("dsl", ".ecl", names, 64), i;
+	char *want;
+	size_t len;
+
+	cr_assert(n > 0);
+	for (i = 0; i < n; i++) {
+		char rel[512], gen[512];
+
+		snprintf(rel, sizeof(rel), "dsl/%s", names[i]);
+		snprintf(gen, sizeof(gen), "generated/%.*s.c", (int)(strlen(names[i]) - 4), names[i]);
+		cr_assert_eq(compile_file(rel, ECLC_C, &res[i]), ECLC_OK, "%s", res[i].diag_text);
+		want = read_all(src_path(gen), &len);
+		cr_assert_eq(res[i].out_len, len, "%s differs from eclc's output", gen);
+		cr_assert_eq(memcmp(res[i].out, want, len), 0, "%s differs from eclc's output", gen);
+		free(want);
+		list[i] = &res[i];
+	}
+	cr_assert_eq(eclc_registry(list, n, &opt, &reg), ECLC_OK);
+	want = read_all(src_path("generated/workflows.c"), &len);
+	cr_assert_eq(reg.out_len, len);
+	cr_assert_eq(memcmp(reg.out, want, len), 0, "generated/workflows.c differs");
+	free(want);
+	eclc_result_free(&reg);
+	for (i = 0; i < n; i++)
+		eclc_result_free(&res[i]);
+}
+
+Test(eclc, command_line)
+{
+	char *dir = tmp_dir();
+	char path[512], *text;
+
+	/* Usage errors: 2. */
+	cr_assert_eq(sh("'%s' --frobnicate x.ecl 2>/dev/null", ECLC_BIN), 2);
+	cr_assert_eq(sh("'%s' 2>/dev/null", ECLC_BIN), 2);
+	cr_assert_eq(sh("'%s' --emit pdf '%s/dsl/critique_revise.ecl' 2>/dev/null", ECLC_BIN,
+			ECL_SOURCE_DIR),
+		     2);
+	cr_assert_eq(sh("cd '%s' && '%s' dsl/critique_revise.ecl tests/dsl/ok/hello.ecl "
+			">/dev/null 2>&1",
+			ECL_SOURCE_DIR, ECLC_BIN),
+		     2);
+	cr_assert_eq(sh("'%s' --help >/dev/null", ECLC_BIN), 0);
+	cr_assert_eq(sh("'%s' --version | grep -q '^eclc '", ECLC_BIN), 0);
+	/* A file that cannot be read is named, with the reason. */
+	snprintf(path, sizeof(path), "%s/err", dir);
+	cr_assert_eq(sh("'%s' --check '%s/missing.ecl' 2>'%s'", ECLC_BIN, dir, path), 1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text, "eclc: cannot read ") && strstr(text, "/missing.ecl: No such file or "
+								     "directory\n"),
+		  "%s", text);
+	free(text);
+	/* A directory that cannot be written to. */
+	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s/nowhere' dsl/critique_revise.ecl 2>'%s'",
+			ECL_SOURCE_DIR, ECLC_BIN, dir, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text, "/nowhere/critique_revise.c: No such file or directory\n"), "%s",
+		  text);
+	free(text);
+	/* --Werror turns a warning into exit status 1; without it the output is written. */
+	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s' tests/dsl/err/unused.ecl 2>/dev/null",
+			ECL_SOURCE_DIR, ECLC_BIN, dir),
+		     0);
+	cr_assert_eq(sh("test -s '%s/unused.c'", dir), 0);
+	cr_assert_eq(sh("cd '%s' && '%s' --Werror --check tests/dsl/err/unused.ecl 2>/dev/null",
+			ECL_SOURCE_DIR, ECLC_BIN),
+		     1);
+	/* The same workflow twice. */
+	cr_assert_eq(sh("cd '%s' && '%s' --check dsl/critique_revise.ecl dsl/critique_revise.ecl "
+			"2>'%s'",
+			ECL_SOURCE_DIR, ECLC_BIN, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text, "error[E060]: workflow `critique-revise` is defined twice\n"), "%s",
+		  text);
+	free(text);
+	/* Graphs to standard output, files with their own extension. */
+	cr_assert_eq(sh("cd '%s' && '%s' --emit mermaid dsl/critique_revise.ecl | head -1 | grep -qx "
+			"stateDiagram-v2",
+			ECL_SOURCE_DIR, ECLC_BIN),
+		     0);
+	cr_assert_eq(sh("cd '%s' && '%s' --emit json --out-dir '%s' dsl/critique_revise.ecl && test "
+			"-s '%s/critique_revise.json'",
+			ECL_SOURCE_DIR, ECLC_BIN, dir, dir),
+		     0);
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
