@@ -54,4 +54,4 @@ format:
 	clang-format -i $(shell git ls-files '*.c' '*.h' | grep -v '^generated/')
 
 clean:
-	rm -rf $(BUILD) build-check build-asan build-fuzz build-fuzz.log build-bench
+	rm -rf $(BUILD) build-check build-asan build-fuzz build-fuzz.log build-bench build-bench-tests
