@@ -50,7 +50,7 @@ coverage_report() {
 	find build-check -name '*.gcda' -path '*tests*' -delete
 	gcovr -r . build-check --filter 'runtime/' --filter 'generator/' \
 		--exclude-unreachable-branches --print-summary "$@" -o /dev/null |
-		tail -2 | sed 's/^/coverage: /'
+		grep -E '^(lines|branches):' | sed 's/^/coverage: /'
 }
 
 note "coverage build: build-check"
