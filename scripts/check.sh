@@ -108,7 +108,8 @@ fi
 
 note "clang-tidy"
 mapfile -t units < <(git ls-files 'runtime/*.c' 'generator/*.c' 'cli/*.c')
-if clang-tidy -p build-check --quiet "${units[@]}" 2>&1 | grep -E 'warning:|error:'; then
+tidy_out=$(clang-tidy -p build-check --quiet "${units[@]}" 2>&1)
+if grep -E 'warning:|error:' <<<"$tidy_out"; then
 	bad "clang-tidy"
 else
 	ok "clang-tidy"
