@@ -39,6 +39,32 @@ const char *ast_type_name(struct mem *m, const struct ast_type *t)
 	return mem_buf_str(&b);
 }
 
+void ast_json_str(struct mem_buf *b, const char *s)
+{
+	if (!s) {
+		mem_buf_puts(b, "null");
+		return;
+	}
+	mem_buf_putc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			mem_buf_printf(b, "\\%c", c);
+		else if (c == '\n')
+			mem_buf_puts(b, "\\n");
+		else if (c == '\t')
+			mem_buf_puts(b, "\\t");
+		else if (c == '\r')
+			mem_buf_puts(b, "\\r");
+		else if (c < 0x20)
+			mem_buf_printf(b, "\\u%04x", c);
+		else
+			mem_buf_putc(b, c);
+	}
+	mem_buf_putc(b, '"');
+}
+
 const char *ast_double(struct mem *m, double d)
 {
 	char buf[40];
@@ -83,28 +109,6 @@ struct ast_dumper {
 	const struct diag_source *src;
 };
 
-static void ast_dump_str(struct ast_dumper *d, const char *s, size_t n)
-{
-	size_t i;
-
-	mem_buf_putc(d->b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			mem_buf_printf(d->b, "\\%c", c);
-		else if (c == '\n')
-			mem_buf_puts(d->b, "\\n");
-		else if (c == '\t')
-			mem_buf_puts(d->b, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			mem_buf_printf(d->b, "\\x%02x", c);
-		else
-			mem_buf_putc(d->b, c);
-	}
-	mem_buf_putc(d->b, '"');
-}
-
 /* Start a line: indentation, then the line:col of the node. */
 static void ast_dump_line(struct ast_dumper *d, int indent, size_t off)
 {
@@ -130,8 +134,8 @@ static void ast_dump_expr(struct ast_dumper *d, const struct ast_expr *e)
 {
 	switch (e->kind) {
 	case AST_E_INT: mem_buf_printf(d->b, "%lld", e->i); break;
-	case AST_E_FLOAT: mem_buf_printf(d->b, "%.17g", e->f); break;
-	case AST_E_STR: ast_dump_str(d, e->s, strlen(e->s)); break;
+	case AST_E_FLOAT: mem_buf_puts(d->b, ast_double(d->b->m, e->f)); break;
+	case AST_E_STR: ast_json_str(d->b, e->s); break;
 	case AST_E_BOOL: mem_buf_puts(d->b, e->i ? "true" : "false"); break;
 	case AST_E_REF: ast_dump_ref(d, &e->ref); break;
 	case AST_E_LEN:
@@ -155,8 +159,7 @@ static void ast_dump_expr(struct ast_dumper *d, const struct ast_expr *e)
 	}
 }
 
-static void ast_dump_template(struct ast_dumper *d, const char *what,
-			      const struct ast_template *t)
+static void ast_dump_template(struct ast_dumper *d, const char *what, const struct ast_template *t)
 {
 	int i;
 
@@ -168,7 +171,7 @@ static void ast_dump_template(struct ast_dumper *d, const char *what,
 			ast_dump_ref(d, &t->parts[i].ref);
 			mem_buf_puts(d->b, "}}");
 		} else {
-			ast_dump_str(d, t->parts[i].text, t->parts[i].len);
+			ast_json_str(d->b, t->parts[i].text);
 		}
 	}
 }
@@ -198,8 +201,8 @@ static void ast_dump_target(struct ast_dumper *d, const struct ast_target *to)
 
 static void ast_dump_opts(struct ast_dumper *d, int indent, const struct ast_opts *o)
 {
-	static const char *const names[AST_NOPTS] = {"model",     "temperature", "max_tokens",
-						     "retry",     "timeout",     "repair"};
+	static const char *const names[AST_NOPTS] = {"model", "temperature", "max_tokens",
+						     "retry", "timeout",     "repair"};
 	int k;
 
 	for (k = 0; k < AST_NOPTS; k++) {
@@ -208,8 +211,10 @@ static void ast_dump_opts(struct ast_dumper *d, int indent, const struct ast_opt
 		ast_dump_line(d, indent, o->key[k]);
 		mem_buf_printf(d->b, "%s ", names[k]);
 		switch (k) {
-		case AST_OPT_MODEL: ast_dump_str(d, o->model, strlen(o->model)); break;
-		case AST_OPT_TEMPERATURE: mem_buf_printf(d->b, "%.17g", o->temperature); break;
+		case AST_OPT_MODEL: ast_json_str(d->b, o->model); break;
+		case AST_OPT_TEMPERATURE:
+			mem_buf_puts(d->b, ast_double(d->b->m, o->temperature));
+			break;
 		case AST_OPT_MAX_TOKENS: mem_buf_printf(d->b, "%lld", o->max_tokens); break;
 		case AST_OPT_RETRY: mem_buf_printf(d->b, "%lld", o->retries); break;
 		case AST_OPT_TIMEOUT: mem_buf_printf(d->b, "%lldms", o->timeout_ms); break;
@@ -273,15 +278,15 @@ void ast_dump(struct mem_buf *b, const struct ast_workflow *wf, const struct dia
 	struct ast_dumper d = {b, src};
 	int i;
 
-	mem_buf_printf(b, "%d:%d workflow %s", diag_line(src, wf->id.off), diag_col(src, wf->id.off),
-		       wf->id.s);
+	mem_buf_printf(b, "%d:%d workflow %s", diag_line(src, wf->id.off),
+		       diag_col(src, wf->id.off), wf->id.s);
 	if (wf->name) {
 		mem_buf_puts(b, "\n  name ");
-		ast_dump_str(&d, wf->name, strlen(wf->name));
+		ast_json_str(b, wf->name);
 	}
 	if (wf->description) {
 		mem_buf_puts(b, "\n  description ");
-		ast_dump_str(&d, wf->description, strlen(wf->description));
+		ast_json_str(b, wf->description);
 	}
 	for (i = 0; i < wf->ndecls; i++) {
 		const struct ast_decl *dc = &wf->decls[i];
@@ -295,7 +300,7 @@ void ast_dump(struct mem_buf *b, const struct ast_workflow *wf, const struct dia
 		}
 		if (dc->doc) {
 			mem_buf_puts(b, " doc ");
-			ast_dump_str(&d, dc->doc, strlen(dc->doc));
+			ast_json_str(b, dc->doc);
 		}
 	}
 	ast_dump_opts(&d, 1, &wf->opts);

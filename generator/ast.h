@@ -78,12 +78,12 @@ struct ast_expr {
 	enum ast_ekind kind;
 	enum ast_op op;
 	size_t off, len;
-	long long i;       /* AST_E_INT, AST_E_BOOL */
-	double f;          /* AST_E_FLOAT */
-	const char *s;     /* AST_E_STR: the decoded text */
+	long long i;        /* AST_E_INT, AST_E_BOOL */
+	double f;           /* AST_E_FLOAT */
+	const char *s;      /* AST_E_STR: the decoded text */
 	struct ast_ref ref; /* AST_E_REF, AST_E_LEN */
 	struct ast_expr *a, *b;
-	int height;        /* of the tree below, bounded by the parser */
+	int height; /* of the tree below, bounded by the parser */
 	/* set by the checker */
 	enum ast_tkind type;
 	const struct ast_type *decl; /* the declared type behind an enum value, for its choices */
@@ -124,11 +124,7 @@ struct ast_opts {
 	long long max_tokens, retries, timeout_ms, repairs;
 };
 
-enum ast_tgkind {
-	AST_TG_STEP,
-	AST_TG_DONE,
-	AST_TG_FAIL
-};
+enum ast_tgkind { AST_TG_STEP, AST_TG_DONE, AST_TG_FAIL };
 
 struct ast_result_field {
 	struct ast_name name;
@@ -138,9 +134,9 @@ struct ast_result_field {
 struct ast_target {
 	enum ast_tgkind kind;
 	size_t off, len;
-	struct ast_name step; /* AST_TG_STEP */
-	int istep;            /* resolved, or -1 */
-	struct ast_expr *value; /* `done x` */
+	struct ast_name step;            /* AST_TG_STEP */
+	int istep;                       /* resolved, or -1 */
+	struct ast_expr *value;          /* `done x` */
 	struct ast_result_field *fields; /* `done { name: x, ... }` */
 	int nfields;
 	struct ast_template msg; /* AST_TG_FAIL */
@@ -177,7 +173,7 @@ struct ast_field {
 struct ast_limit {
 	int present;
 	long long n;
-	size_t off, len;  /* the whole `limit` item */
+	size_t off, len;   /* the whole `limit` item */
 	size_t noff, nlen; /* its count */
 	struct ast_name counter;
 	struct ast_target els; /* AST_TG_STEP or AST_TG_FAIL */
@@ -203,10 +199,7 @@ struct ast_step {
 	long long visits; /* most times a run can execute the step */
 };
 
-enum ast_dkind {
-	AST_D_INPUT,
-	AST_D_VAR
-};
+enum ast_dkind { AST_D_INPUT, AST_D_VAR };
 
 struct ast_decl {
 	enum ast_dkind kind;
@@ -220,12 +213,7 @@ struct ast_decl {
 };
 
 /* In the order of ecl_slot_kind. */
-enum ast_skind {
-	AST_S_INPUT,
-	AST_S_VAR,
-	AST_S_OUTPUT,
-	AST_S_COUNTER
-};
+enum ast_skind { AST_S_INPUT, AST_S_VAR, AST_S_OUTPUT, AST_S_COUNTER };
 
 /* A variable slot, numbered in the order the runtime sees them. */
 struct ast_slot {
@@ -246,7 +234,7 @@ struct ast_workflow {
 	struct ast_name id; /* "critique-revise" */
 	const char *name, *description;
 	size_t name_off, desc_off; /* their strings */
-	struct ast_decl *decls; /* inputs and vars as written */
+	struct ast_decl *decls;    /* inputs and vars as written */
 	int ndecls;
 	struct ast_opts opts;
 	struct ast_step *steps;
@@ -260,6 +248,8 @@ struct ast_workflow {
 /* The name of a type as messages and listings write it: "int", "enum (pass | revise)". */
 const char *ast_type_name(struct mem *m, const struct ast_type *t);
 const char *ast_tkind_name(enum ast_tkind k);
+/* s as a JSON string (null for NULL): the initial values of slots and --emit json. */
+void ast_json_str(struct mem_buf *b, const char *s);
 /* The shortest text that reads back as d, valid in both C and JSON ("0.7", "1e+20"). */
 const char *ast_double(struct mem *m, double d);
 /* An operator's spelling in the .ecl language. */

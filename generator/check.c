@@ -137,33 +137,6 @@ static struct ast_slot *check_add_slot(struct checker *c, enum ast_skind kind, c
 	return &wf->slots[wf->nslots++];
 }
 
-/* JSON text of a string. */
-static const char *check_json_string(struct mem *m, const char *s)
-{
-	struct mem_buf b;
-
-	mem_buf_init(&b, m);
-	mem_buf_putc(&b, '"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			mem_buf_printf(&b, "\\%c", ch);
-		else if (ch == '\n')
-			mem_buf_puts(&b, "\\n");
-		else if (ch == '\t')
-			mem_buf_puts(&b, "\\t");
-		else if (ch == '\r')
-			mem_buf_puts(&b, "\\r");
-		else if (ch < 0x20)
-			mem_buf_printf(&b, "\\u%04x", ch);
-		else
-			mem_buf_putc(&b, ch);
-	}
-	mem_buf_putc(&b, '"');
-	return mem_buf_str(&b);
-}
-
 static const char *check_literal_type(const struct ast_expr *e)
 {
 	switch (e->kind) {
@@ -191,8 +164,8 @@ static const char *check_default(struct checker *c, const struct ast_decl *d)
 	default: return NULL;
 	}
 	if (!ok) {
-		diag_report(c->u, D_DEFAULT_TYPE, e->off, e->len, d->name.s,
-			    ast_type_name(c->m, t), check_literal_type(e));
+		diag_report(c->u, D_DEFAULT_TYPE, e->off, e->len, d->name.s, ast_type_name(c->m, t),
+			    check_literal_type(e));
 		return NULL;
 	}
 	if (t->kind == AST_T_ENUM && !check_is_choice(t, e->s)) {
@@ -203,10 +176,17 @@ static const char *check_default(struct checker *c, const struct ast_decl *d)
 		diag_report(c->u, D_DEFAULT_RANGE, e->off, e->len, e->i, d->name.s, t->min, t->max);
 		return NULL;
 	}
-	if ((e->kind == AST_E_STR ? strlen(e->s) : 0) > DIAG_MAX_STRING)
-		diag_report(c->u, D_LONG_STRING, e->off, e->len, DIAG_MAX_STRING);
 	switch (e->kind) {
-	case AST_E_STR: return check_json_string(c->m, e->s);
+	case AST_E_STR: {
+		struct mem_buf b;
+
+		mem_buf_init(&b, c->m);
+		ast_json_str(&b, e->s);
+		/* The JSON text is what goes into the C string. */
+		if (b.len > DIAG_MAX_STRING)
+			diag_report(c->u, D_LONG_STRING, e->off, e->len, DIAG_MAX_STRING);
+		return mem_buf_str(&b);
+	}
 	case AST_E_INT: return mem_printf(c->m, "%lld", e->i);
 	case AST_E_FLOAT: return ast_double(c->m, e->f);
 	default: return e->i ? "true" : "false";
@@ -267,8 +247,8 @@ static void check_slots(struct checker *c)
 			if (first >= 0) {
 				check_dup(c, "name", n, wf->slots[first].off, wf->slots[first].len);
 			} else {
-				struct ast_slot *s = check_add_slot(c, AST_S_COUNTER, n->s, &counter,
-								    n->off, n->len);
+				struct ast_slot *s = check_add_slot(c, AST_S_COUNTER, n->s,
+								    &counter, n->off, n->len);
 
 				s->step = i;
 				s->initial = "0";
@@ -352,8 +332,9 @@ static struct ast_slot *check_ref(struct checker *c, struct ast_ref *r)
 					diag_suggest_add(&sg, wf->slots[i].name);
 			diag_suggest_help(c->u, d, &sg);
 			if (!sg.best && mem_map_get(&c->steps, r->base.s) >= 0)
-				diag_help(c->u, d, "`%s` is a step: name one of its output fields, "
-						   "as `%s.field`",
+				diag_help(c->u, d,
+					  "`%s` is a step: name one of its output fields, "
+					  "as `%s.field`",
 					  r->base.s, r->base.s);
 			return NULL;
 		}
@@ -371,8 +352,8 @@ static struct ast_slot *check_ref(struct checker *c, struct ast_ref *r)
 		if (slot < 0) {
 			const struct ast_step *st = &wf->steps[step];
 
-			d = diag_report(c->u, D_UNKNOWN_FIELD, r->field.off, r->field.len, r->base.s,
-					r->field.s);
+			d = diag_report(c->u, D_UNKNOWN_FIELD, r->field.off, r->field.len,
+					r->base.s, r->field.s);
 			diag_suggest_init(&sg, r->field.s);
 			for (i = 0; i < st->nfields; i++)
 				diag_suggest_add(&sg, st->fields[i].name.s);
@@ -431,9 +412,7 @@ static enum ast_tkind check_binary(struct checker *c, struct ast_expr *e)
 		return e->op <= AST_OP_GE ? AST_T_BOOL : AST_T_ERROR;
 	switch (e->op) {
 	case AST_OP_OR:
-	case AST_OP_AND:
-		bad = ta != AST_T_BOOL || tb != AST_T_BOOL;
-		break;
+	case AST_OP_AND: bad = ta != AST_T_BOOL || tb != AST_T_BOOL; break;
 	case AST_OP_EQ:
 	case AST_OP_NE:
 		if (check_numeric(ta) && check_numeric(tb))
@@ -454,23 +433,18 @@ static enum ast_tkind check_binary(struct checker *c, struct ast_expr *e)
 	case AST_OP_LT:
 	case AST_OP_LE:
 	case AST_OP_GT:
-	case AST_OP_GE:
-		bad = !check_numeric(ta) || !check_numeric(tb);
-		break;
+	case AST_OP_GE: bad = !check_numeric(ta) || !check_numeric(tb); break;
 	case AST_OP_ADD:
 		if (check_stringy(ta) && check_stringy(tb)) {
-			diag_report(c->u, D_UNSUPPORTED, e->off, e->len, "joining strings with `+`");
+			diag_report(c->u, D_UNSUPPORTED, e->off, e->len,
+				    "joining strings with `+`");
 			return AST_T_ERROR;
 		}
 		/* fall through */
 	case AST_OP_SUB:
 	case AST_OP_MUL:
-	case AST_OP_DIV:
-		bad = !check_numeric(ta) || !check_numeric(tb);
-		break;
-	case AST_OP_MOD:
-		bad = ta != AST_T_INT || tb != AST_T_INT;
-		break;
+	case AST_OP_DIV: bad = !check_numeric(ta) || !check_numeric(tb); break;
+	case AST_OP_MOD: bad = ta != AST_T_INT || tb != AST_T_INT; break;
 	}
 	if (bad) {
 		diag_report(c->u, D_BINARY_TYPE, e->off, e->len, ast_op_name(e->op),
@@ -479,8 +453,8 @@ static enum ast_tkind check_binary(struct checker *c, struct ast_expr *e)
 	}
 	if (e->op <= AST_OP_GE)
 		return AST_T_BOOL;
-	if ((e->op == AST_OP_DIV || e->op == AST_OP_MOD) && tb == AST_T_INT && b->kind == AST_E_INT &&
-	    b->i == 0)
+	if ((e->op == AST_OP_DIV || e->op == AST_OP_MOD) && tb == AST_T_INT &&
+	    b->kind == AST_E_INT && b->i == 0)
 		diag_report(c->u, D_DIV_ZERO, b->off, b->len);
 	return ta == AST_T_INT && tb == AST_T_INT ? AST_T_INT : AST_T_FLOAT;
 }
@@ -543,8 +517,8 @@ static int check_range(struct checker *c, int set, long long v, long long lo, lo
 static void check_opts(struct checker *c, const struct ast_opts *o)
 {
 	if (o->set[AST_OPT_MODEL] && !o->model[0])
-		diag_report(c->u, D_OPT_RANGE, o->off[AST_OPT_MODEL], o->len[AST_OPT_MODEL], "model",
-			    "a model name, not empty");
+		diag_report(c->u, D_OPT_RANGE, o->off[AST_OPT_MODEL], o->len[AST_OPT_MODEL],
+			    "model", "a model name, not empty");
 	check_long(c, o->model, o->off[AST_OPT_MODEL], o->len[AST_OPT_MODEL]);
 	if (o->set[AST_OPT_TEMPERATURE] && !(o->temperature >= 0 && o->temperature <= 2))
 		diag_report(c->u, D_OPT_RANGE, o->off[AST_OPT_TEMPERATURE],
@@ -557,7 +531,8 @@ static void check_opts(struct checker *c, const struct ast_opts *o)
 	check_range(c, o->set[AST_OPT_REPAIR], o->repairs, 0, CHECK_MAX_RETRY, "repair",
 		    "between 0 and 100", o->off[AST_OPT_REPAIR], o->len[AST_OPT_REPAIR]);
 	check_range(c, o->set[AST_OPT_TIMEOUT], o->timeout_ms, 1, CHECK_MAX_TIMEOUT, "timeout",
-		    "between 1ms and 24h (1440m)", o->off[AST_OPT_TIMEOUT], o->len[AST_OPT_TIMEOUT]);
+		    "between 1ms and 24h (1440m)", o->off[AST_OPT_TIMEOUT],
+		    o->len[AST_OPT_TIMEOUT]);
 }
 
 static int check_plain_ref(const struct ast_expr *e)
@@ -677,8 +652,8 @@ static void check_step(struct checker *c, struct ast_step *st)
 	check_template(c, &st->prompt);
 	check_opts(c, &st->opts);
 	if (st->limit.present) {
-		check_range(c, 1, st->limit.n, 1, CHECK_MAX_LIMIT, "limit",
-			    "between 1 and 1000000", st->limit.noff, st->limit.nlen);
+		check_range(c, 1, st->limit.n, 1, CHECK_MAX_LIMIT, "limit", "between 1 and 1000000",
+			    st->limit.noff, st->limit.nlen);
 		check_target(c, &st->limit.els);
 	}
 	for (i = 0; i < st->nsets; i++)
@@ -709,11 +684,12 @@ static void check_step(struct checker *c, struct ast_step *st)
 struct check_edge {
 	int to;
 	const struct ast_trans *tr;
+	int via; /* the limited step whose fallback this is, or -1 */
 };
 
 struct check_graph {
 	int n;
-	int *first;             /* edges of step i: edges[first[i] .. first[i + 1]) */
+	int *first; /* edges of step i: edges[first[i] .. first[i + 1]) */
 	struct check_edge *edges;
 };
 
@@ -739,8 +715,9 @@ static void check_fallbacks(struct checker *c, char *broken)
 		while (s >= 0 && !color[s] && check_limited(&wf->steps[s])) {
 			color[s] = 1;
 			path[n++] = s;
-			s = wf->steps[s].limit.els.kind == AST_TG_STEP ? wf->steps[s].limit.els.istep
-								       : -1;
+			s = wf->steps[s].limit.els.kind == AST_TG_STEP
+				    ? wf->steps[s].limit.els.istep
+				    : -1;
 		}
 		if (s >= 0 && color[s] == 1) {
 			struct mem_buf b;
@@ -778,18 +755,22 @@ static void check_graph_build(struct checker *c, struct check_graph *g, const ch
 
 			g->first[i] = n;
 			/* Transitions after an unconditional one are never taken (E028). */
-			for (j = 0; j < st->ntrans && (j == 0 || st->trans[j - 1].kind == AST_TR_WHEN);
+			for (j = 0;
+			     j < st->ntrans && (j == 0 || st->trans[j - 1].kind == AST_TR_WHEN);
 			     j++) {
 				int to = st->trans[j].to.kind == AST_TG_STEP ? st->trans[j].to.istep
 									     : -1;
+				int via = -1;
 
 				while (to >= 0) {
 					if (pass)
-						g->edges[n] = (struct check_edge){to, &st->trans[j]};
+						g->edges[n] =
+							(struct check_edge){to, &st->trans[j], via};
 					n++;
 					if (!check_limited(&wf->steps[to]) || broken[to] ||
 					    wf->steps[to].limit.els.kind != AST_TG_STEP)
 						break;
+					via = to;
 					to = wf->steps[to].limit.els.istep;
 				}
 			}
@@ -850,10 +831,12 @@ static void check_report_cycle(struct checker *c, const struct check_graph *g,
 	for (i = 0; i < size; i++) {
 		int s = members[i];
 
-		if (x->dist[s] >= 0 && (x->dist[entry] < 0 || x->dist[s] < x->dist[entry] ||
-					(x->dist[s] == x->dist[entry] && s < entry)))
-			entry = s;
-		else if (x->dist[entry] < 0 && s < entry)
+		int nearer =
+			x->dist[s] >= 0 && (x->dist[entry] < 0 || x->dist[s] < x->dist[entry] ||
+					    (x->dist[s] == x->dist[entry] && s < entry));
+		int earlier = x->dist[entry] < 0 && s < entry;
+
+		if (nearer || earlier)
 			entry = s;
 	}
 	/* A shortest way from the entry back to itself inside the component. */
@@ -889,11 +872,29 @@ static void check_report_cycle(struct checker *c, const struct check_graph *g,
 		mem_buf_printf(&b, "%s -> ", wf->steps[x->path[--np]].name.s);
 	for (i = last; i >= 0; i = x->par[i])
 		x->path[np++] = i;
-	while (np > 0)
-		mem_buf_printf(&b, "%s -> ", wf->steps[x->path[--np]].name.s);
+	for (k = np; k > 0; k--)
+		mem_buf_printf(&b, "%s -> ", wf->steps[x->path[k - 1]].name.s);
 	mem_buf_puts(&b, wf->steps[entry].name.s);
 	d = diag_report(c->u, D_UNBOUNDED, closing->to.off, closing->to.len, mem_buf_str(&b));
 	diag_help(c->u, d, "give one of its steps a `limit N as counter else ...`");
+	/* A step of the cycle reached only through a used-up limit's fallback is surprising:
+	 * say which. path[] holds the cycle backwards, from last to the entry. */
+	for (k = np; k > 0; k--) {
+		int from = x->path[k - 1], to = k > 1 ? x->path[k - 2] : entry, via = -1, e;
+
+		for (e = g->first[from]; e < g->first[from + 1]; e++)
+			if (g->edges[e].to == to) {
+				via = g->edges[e].via;
+				if (via < 0)
+					break;
+			}
+		if (via >= 0) {
+			diag_note(c->u, d, "`%s` leads to `%s` when `%s` has used up its limit",
+				  wf->steps[from].name.s, wf->steps[to].name.s,
+				  wf->steps[via].name.s);
+			break;
+		}
+	}
 }
 
 /* Tarjan's algorithm, without recursion, on the steps that have no limit: a component with
@@ -987,7 +988,8 @@ static void check_bound(struct checker *c, const struct check_graph *g, const in
 		for (k = g->first[i]; k < g->first[i + 1]; k++) {
 			int t = g->edges[k].to;
 
-			if ((dist[i] >= 0) && !check_limited(&wf->steps[i]) && !check_limited(&wf->steps[t]))
+			if ((dist[i] >= 0) && !check_limited(&wf->steps[i]) &&
+			    !check_limited(&wf->steps[t]))
 				indeg[t]++;
 		}
 	if (g->n)
@@ -1026,7 +1028,8 @@ static void check_bound(struct checker *c, const struct check_graph *g, const in
 			if (stamp[t] != s + g->n) {
 				stamp[t] = s + g->n;
 				if (acc[t] <= INT_MAX)
-					acc[t] += acc[s] > INT_MAX ? (long long)INT_MAX + 1 : acc[s];
+					acc[t] +=
+						acc[s] > INT_MAX ? (long long)INT_MAX + 1 : acc[s];
 			}
 			if (!check_limited(&wf->steps[t]) && --indeg[t] == 0)
 				queue[tail++] = t;

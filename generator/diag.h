@@ -17,7 +17,7 @@ struct diag_source {
 	const char *path;
 	const char *text; /* NUL-terminated copy */
 	size_t len;
-	size_t *lines;    /* offsets of line starts */
+	size_t *lines; /* offsets of line starts */
 	size_t nlines;
 };
 

@@ -147,8 +147,8 @@ static void eclc_dump_tokens(struct unit *u, struct mem_buf *b)
 }
 
 static const char *const eclc_ext[] = {
-	[ECLC_C] = "c",     [ECLC_MERMAID] = "mmd", [ECLC_DOT] = "dot",
-	[ECLC_JSON] = "json", [ECLC_TOKENS] = "txt", [ECLC_AST] = "txt",
+	[ECLC_C] = "c",       [ECLC_MERMAID] = "mmd", [ECLC_DOT] = "dot",
+	[ECLC_JSON] = "json", [ECLC_TOKENS] = "txt",  [ECLC_AST] = "txt",
 };
 
 /* Run fn(u, arg) with u's recovery point set: 0, or -1 when an allocation failed. Nothing
@@ -189,7 +189,7 @@ static void eclc_compile_unit(struct unit *u, void *arg)
 			ast_dump(&out, u->wf, &u->src);
 		if (opt->format != ECLC_AST)
 			check_run(u);
-		if (opt->format != ECLC_AST && u->nerrors == 0) {
+		if (opt->format != ECLC_AST && u->wf && u->nerrors == 0) {
 			switch (opt->format) {
 			case ECLC_C: emit_c(u, &out); break;
 			case ECLC_MERMAID: emit_mermaid(u, &out); break;
@@ -248,8 +248,8 @@ static void eclc_registry_unit(struct unit *u, void *arg)
 		if (strcmp(fw->id.s, wf->id.s) == 0)
 			d = diag_report(u, D_DUP_WORKFLOW, wf->id.off, wf->id.len, wf->id.s);
 		else
-			d = diag_report(u, D_CNAME_CLASH, wf->id.off, wf->id.len, fw->id.s, wf->id.s,
-					sym);
+			d = diag_report(u, D_CNAME_CLASH, wf->id.off, wf->id.len, fw->id.s,
+					wf->id.s, sym);
 		diag_note(u, d, "`%s` is defined at %s:%d:%d", fw->id.s, fu->src.path,
 			  diag_line(&fu->src, fw->id.off), diag_col(&fu->src, fw->id.off));
 		diag_render(&text, &u->src, d);
@@ -260,8 +260,8 @@ static void eclc_registry_unit(struct unit *u, void *arg)
 		wfs = mem_alloc(&u->mem, sizeof(*wfs) * ((size_t)n + 1));
 		paths = mem_alloc(&u->mem, sizeof(*paths) * ((size_t)n + 1));
 		for (i = 0; i < n; i++) {
-			for (j = i; j > 0 && strcmp(units[order[j - 1]]->wf->id.s,
-						    units[i]->wf->id.s) > 0;
+			for (j = i;
+			     j > 0 && strcmp(units[order[j - 1]]->wf->id.s, units[i]->wf->id.s) > 0;
 			     j--)
 				order[j] = order[j - 1];
 			order[j] = i;
@@ -276,8 +276,7 @@ static void eclc_registry_unit(struct unit *u, void *arg)
 	job->res->out_ext = "c";
 }
 
-int eclc_registry(const eclc_result *const *units, int n, const eclc_options *opt,
-		  eclc_result *res)
+int eclc_registry(const eclc_result *const *units, int n, const eclc_options *opt, eclc_result *res)
 {
 	struct eclc_job job = {NULL, 0, opt, res, units, n};
 	struct unit *u = eclc_unit_new(opt);

@@ -30,14 +30,7 @@ enum {
 
 /* The integer helpers a workflow uses: C leaves signed overflow and division by zero
  * undefined, the ecl language does not. */
-enum {
-	H_ADD = 1,
-	H_SUB = 2,
-	H_MUL = 4,
-	H_DIV = 8,
-	H_MOD = 16,
-	H_NEG = 32
-};
+enum { H_ADD = 1, H_SUB = 2, H_MUL = 4, H_DIV = 8, H_MOD = 16, H_NEG = 32 };
 
 struct emitter {
 	struct unit *u;
@@ -294,8 +287,8 @@ static int emit_prec(const struct ast_expr *e)
 
 static void emit_binary(struct emitter *x, struct mem_buf *b, const struct ast_expr *e)
 {
-	static const char *const cops[] = {"||", "&&", "==", "!=", "<", "<=", ">", ">=",
-					   "+",  "-",  "*",  "/",  "%"};
+	static const char *const cops[] = {"||", "&&", "==", "!=", "<", "<=", ">",
+					   ">=", "+",  "-",  "*",  "/", "%"};
 	static const char *const helpers[] = {"int_add", "int_sub", "int_mul", "int_div",
 					      "int_mod"};
 	int prec = emit_prec(e), left = prec, right = prec + 1;
@@ -383,8 +376,9 @@ static void emit_goto(struct emitter *x, struct mem_buf *b, int to, int depth)
 	}
 	for (i = 0; i < k; i++) {
 		emit_tabs(b, depth + i);
-		mem_buf_printf(b, "if (ecl_run_visits(run, %s) >= %lld)%s\n", emit_state(x, chain[i]),
-			       wf->steps[chain[i]].limit.n, i + 1 < k ? " {" : "");
+		mem_buf_printf(b, "if (ecl_run_visits(run, %s) >= %lld)%s\n",
+			       emit_state(x, chain[i]), wf->steps[chain[i]].limit.n,
+			       i + 1 < k ? " {" : "");
 	}
 	emit_tabs(b, depth + k);
 	if (k && wf->steps[chain[k - 1]].limit.els.kind == AST_TG_FAIL) {
@@ -422,8 +416,8 @@ static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_s
 	case AST_TG_DONE:
 		emit_tabs(b, depth);
 		if (to->value || to->nfields)
-			mem_buf_printf(b, "return ecl_run_done(run, result_%s_%d, %d);\n", st->name.s,
-				       k, to->value ? 1 : to->nfields);
+			mem_buf_printf(b, "return ecl_run_done(run, result_%s_%d, %d);\n",
+				       st->name.s, k, to->value ? 1 : to->nfields);
 		else
 			mem_buf_puts(b, "return ecl_run_done(run, NULL, 0);\n");
 		return;
@@ -533,8 +527,9 @@ static void emit_helpers(struct emitter *x, struct mem_buf *b)
 
 	if (!x->helpers)
 		return;
-	mem_buf_puts(b, "/* Integer arithmetic as the ecl language defines it: it wraps around, and "
-			"division by\n * zero gives 0 (C leaves both undefined). */\n");
+	mem_buf_puts(b,
+		     "/* Integer arithmetic as the ecl language defines it: it wraps around, and "
+		     "division by\n * zero gives 0 (C leaves both undefined). */\n");
 	for (i = 0; i < 6; i++)
 		if (x->helpers & (1u << i))
 			mem_buf_printf(b, "%s\n", defs[i]);
@@ -574,7 +569,8 @@ static void emit_slot_enum(struct emitter *x, struct mem_buf *b)
 	mem_buf_puts(b, "/* The variable slots: inputs, vars, then each step's loop counter and "
 			"output fields. */\nenum slot {\n");
 	for (i = 0; i < wf->nslots; i++)
-		mem_buf_printf(b, "\t%s = %d%s\n", emit_slot(x, i), i, i + 1 < wf->nslots ? "," : "");
+		mem_buf_printf(b, "\t%s = %d%s\n", emit_slot(x, i), i,
+			       i + 1 < wf->nslots ? "," : "");
 	mem_buf_puts(b, "};\n\n");
 }
 
@@ -623,7 +619,8 @@ static void emit_slots(struct emitter *x, struct mem_buf *b)
 			mem_buf_printf(b, "\t\t.choices = choices_%s,\n\t\t.nchoices = %d,\n",
 				       emit_lower(x->m, s->cname), t->nchoices);
 		if (t->kind == AST_T_INT && t->has_range)
-			mem_buf_printf(b, "\t\t.has_range = 1,\n\t\t.min = %lld,\n\t\t.max = %lld,\n",
+			mem_buf_printf(b,
+				       "\t\t.has_range = 1,\n\t\t.min = %lld,\n\t\t.max = %lld,\n",
 				       t->min, t->max);
 		if (s->required)
 			mem_buf_puts(b, "\t\t.required = 1,\n");
@@ -690,14 +687,16 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 				continue;
 			mem_buf_puts(b, "/* ");
 			emit_where(x, b, st->trans[k].off);
-			mem_buf_printf(b, " */\nstatic const ecl_field_ref result_%s_%d[] = {\n", name,
-				       k + 1);
+			mem_buf_printf(b, " */\nstatic const ecl_field_ref result_%s_%d[] = {\n",
+				       name, k + 1);
 			if (to->value)
-				mem_buf_printf(b, "\t{NULL, %s},\n", emit_slot(x, to->value->ref.slot));
+				mem_buf_printf(b, "\t{NULL, %s},\n",
+					       emit_slot(x, to->value->ref.slot));
 			for (f = 0; f < to->nfields; f++) {
 				mem_buf_puts(b, "\t{");
 				emit_str(b, to->fields[f].name.s);
-				mem_buf_printf(b, ", %s},\n", emit_slot(x, to->fields[f].value->ref.slot));
+				mem_buf_printf(b, ", %s},\n",
+					       emit_slot(x, to->fields[f].value->ref.slot));
 			}
 			mem_buf_puts(b, "};\n\n");
 		}
@@ -802,7 +801,8 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	mem_buf_puts(b, ",\n\t.source = ");
 	emit_str(b, x.path);
 	mem_buf_printf(b, ",\n\t.version = \"%s\",\n", emit_version(x.m, u->src.text, u->src.len));
-	mem_buf_printf(b, "\t.slots = slots,\n\t.nslots = %d,\n\t.steps = steps,\n\t.nsteps = %d,\n",
+	mem_buf_printf(b,
+		       "\t.slots = slots,\n\t.nslots = %d,\n\t.steps = steps,\n\t.nsteps = %d,\n",
 		       wf->nslots, wf->nsteps);
 	mem_buf_printf(b, "\t.start = %s,\n\t.max_steps = %d,\n\t", emit_state(&x, 0),
 		       wf->max_steps);

@@ -47,6 +47,12 @@ static const char *graph_label(struct unit *u, const struct ast_trans *tr)
 	return guard ? mem_printf(&u->mem, "%s / fail", guard) : "fail";
 }
 
+/* The label of a limit's fallback: "after 3 visits". */
+static const char *graph_after(struct unit *u, const struct ast_step *st)
+{
+	return mem_printf(&u->mem, "after %lld visit%s", st->limit.n, st->limit.n == 1 ? "" : "s");
+}
+
 /* ---- mermaid ------------------------------------------------------------------------------ */
 
 /* Mermaid reads `;` and `#` in a label as syntax: write them as entities. */
@@ -85,8 +91,9 @@ void emit_mermaid(struct unit *u, struct mem_buf *b)
 
 			mem_buf_printf(b, "    %s --> %s", st->name.s,
 				       els->kind == AST_TG_STEP ? els->step.s : "[*]");
-			graph_mermaid_label(b, mem_printf(&u->mem, "after %lld visits%s", st->limit.n,
-							  els->kind == AST_TG_FAIL ? " / fail" : ""));
+			graph_mermaid_label(b,
+					    mem_printf(&u->mem, "%s%s", graph_after(u, st),
+						       els->kind == AST_TG_FAIL ? " / fail" : ""));
 			mem_buf_printf(b, "\n    note right of %s: limit %lld as %s\n", st->name.s,
 				       st->limit.n, st->limit.counter.s);
 		}
@@ -176,36 +183,12 @@ void emit_dot(struct unit *u, struct mem_buf *b)
 				       graph_label(u, &st->trans[k]), 0);
 		if (st->limit.present)
 			graph_dot_edge(b, st->name.s, graph_dot_target(&st->limit.els),
-				       mem_printf(&u->mem, "after %lld visits", st->limit.n), 1);
+				       graph_after(u, st), 1);
 	}
 	mem_buf_puts(b, "}\n");
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
-
-static void graph_json_str(struct mem_buf *b, const char *s)
-{
-	if (!s) {
-		mem_buf_puts(b, "null");
-		return;
-	}
-	mem_buf_putc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			mem_buf_printf(b, "\\%c", c);
-		else if (c == '\n')
-			mem_buf_puts(b, "\\n");
-		else if (c == '\t')
-			mem_buf_puts(b, "\\t");
-		else if (c < 0x20)
-			mem_buf_printf(b, "\\u%04x", c);
-		else
-			mem_buf_putc(b, c);
-	}
-	mem_buf_putc(b, '"');
-}
 
 /* "type": "int", "min": 0, "max": 100 -- or "choices": [...] for an enum. */
 static void graph_json_type(struct mem_buf *b, const struct ast_type *t)
@@ -221,7 +204,7 @@ static void graph_json_type(struct mem_buf *b, const struct ast_type *t)
 	for (i = 0; i < t->nchoices; i++) {
 		if (i)
 			mem_buf_puts(b, ", ");
-		graph_json_str(b, t->choices[i].s);
+		ast_json_str(b, t->choices[i].s);
 	}
 	mem_buf_putc(b, ']');
 }
@@ -233,26 +216,26 @@ static void graph_json_target(struct unit *u, struct mem_buf *b, const struct as
 	switch (to->kind) {
 	case AST_TG_STEP:
 		mem_buf_puts(b, "\"to\": ");
-		graph_json_str(b, to->step.s);
+		ast_json_str(b, to->step.s);
 		break;
 	case AST_TG_FAIL:
 		mem_buf_puts(b, "\"to\": \"fail\", \"message\": ");
-		graph_json_str(b, graph_template(&u->mem, &to->msg));
+		ast_json_str(b, graph_template(&u->mem, &to->msg));
 		break;
 	case AST_TG_DONE:
 		mem_buf_puts(b, "\"to\": \"done\"");
 		if (to->value) {
 			mem_buf_puts(b, ", \"result\": ");
-			graph_json_str(b, u->wf->slots[to->value->ref.slot].name);
+			ast_json_str(b, u->wf->slots[to->value->ref.slot].name);
 		}
 		if (to->nfields)
 			mem_buf_puts(b, ", \"result\": {");
 		for (i = 0; i < to->nfields; i++) {
 			if (i)
 				mem_buf_puts(b, ", ");
-			graph_json_str(b, to->fields[i].name.s);
+			ast_json_str(b, to->fields[i].name.s);
 			mem_buf_puts(b, ": ");
-			graph_json_str(b, u->wf->slots[to->fields[i].value->ref.slot].name);
+			ast_json_str(b, u->wf->slots[to->fields[i].value->ref.slot].name);
 		}
 		if (to->nfields)
 			mem_buf_putc(b, '}');
@@ -266,12 +249,12 @@ static void graph_json_step(struct unit *u, struct mem_buf *b, const struct ast_
 	int k;
 
 	mem_buf_puts(b, "    {\n      \"name\": ");
-	graph_json_str(b, st->name.s);
+	ast_json_str(b, st->name.s);
 	mem_buf_printf(b, ",\n      \"line\": %d,\n      \"max_visits\": %lld,\n",
 		       diag_line(&u->src, st->off), st->visits);
 	if (st->limit.present) {
 		mem_buf_printf(b, "      \"limit\": {\"max\": %lld, \"counter\": ", st->limit.n);
-		graph_json_str(b, st->limit.counter.s);
+		ast_json_str(b, st->limit.counter.s);
 		mem_buf_puts(b, ", \"else\": {");
 		graph_json_target(u, b, &st->limit.els);
 		mem_buf_puts(b, "}},\n");
@@ -281,7 +264,7 @@ static void graph_json_step(struct unit *u, struct mem_buf *b, const struct ast_
 	mem_buf_puts(b, "      \"outputs\": [");
 	for (k = 0; k < st->nfields; k++) {
 		mem_buf_puts(b, k ? ",\n        {\"name\": " : "\n        {\"name\": ");
-		graph_json_str(b, st->fields[k].name.s);
+		ast_json_str(b, st->fields[k].name.s);
 		mem_buf_puts(b, ", ");
 		graph_json_type(b, &st->fields[k].type);
 		mem_buf_printf(b, ", \"required\": %s}", st->fields[k].optional ? "false" : "true");
@@ -293,9 +276,9 @@ static void graph_json_step(struct unit *u, struct mem_buf *b, const struct ast_
 
 		mem_buf_printf(b, "%s        {\"line\": %d, \"kind\": \"%s\", \"guard\": ",
 			       k ? ",\n" : "\n", diag_line(&u->src, tr->off), kinds[tr->kind]);
-		graph_json_str(b, tr->guard ? emit_source_text(&u->mem, u->src.text,
-								tr->guard->off, tr->guard->len)
-					    : NULL);
+		ast_json_str(b, tr->guard ? emit_source_text(&u->mem, u->src.text, tr->guard->off,
+							     tr->guard->len)
+					  : NULL);
 		mem_buf_puts(b, ", ");
 		graph_json_target(u, b, &tr->to);
 		mem_buf_putc(b, '}');
@@ -309,16 +292,17 @@ void emit_json(struct unit *u, struct mem_buf *b)
 	int i, n = 0;
 
 	mem_buf_puts(b, "{\n  \"id\": ");
-	graph_json_str(b, wf->id.s);
+	ast_json_str(b, wf->id.s);
 	mem_buf_puts(b, ",\n  \"name\": ");
-	graph_json_str(b, wf->name ? wf->name : wf->id.s);
+	ast_json_str(b, wf->name ? wf->name : wf->id.s);
 	mem_buf_puts(b, ",\n  \"description\": ");
-	graph_json_str(b, wf->description ? wf->description : "");
+	ast_json_str(b, wf->description ? wf->description : "");
 	mem_buf_puts(b, ",\n  \"source\": ");
-	graph_json_str(b, u->src.path);
-	mem_buf_printf(b, ",\n  \"version\": \"%s\"", emit_version(&u->mem, u->src.text, u->src.len));
+	ast_json_str(b, u->src.path);
+	mem_buf_printf(b, ",\n  \"version\": \"%s\"",
+		       emit_version(&u->mem, u->src.text, u->src.len));
 	mem_buf_puts(b, ",\n  \"start\": ");
-	graph_json_str(b, wf->steps[0].name.s);
+	ast_json_str(b, wf->steps[0].name.s);
 	mem_buf_printf(b, ",\n  \"max_steps\": %d,\n  \"inputs\": [", wf->max_steps);
 	for (i = 0; i < wf->nslots; i++) {
 		const struct ast_slot *s = &wf->slots[i];
@@ -326,7 +310,7 @@ void emit_json(struct unit *u, struct mem_buf *b)
 		if (s->kind != AST_S_INPUT)
 			continue;
 		mem_buf_puts(b, n++ ? ",\n    {\"name\": " : "\n    {\"name\": ");
-		graph_json_str(b, s->name);
+		ast_json_str(b, s->name);
 		mem_buf_puts(b, ", ");
 		graph_json_type(b, s->type);
 		mem_buf_printf(b, ", \"required\": %s", s->required ? "true" : "false");
@@ -334,7 +318,7 @@ void emit_json(struct unit *u, struct mem_buf *b)
 			mem_buf_printf(b, ", \"default\": %s", s->initial);
 		if (s->doc) {
 			mem_buf_puts(b, ", \"doc\": ");
-			graph_json_str(b, s->doc);
+			ast_json_str(b, s->doc);
 		}
 		mem_buf_putc(b, '}');
 	}

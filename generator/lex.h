@@ -88,9 +88,9 @@ struct lex_token {
 	size_t off, len; /* the token's bytes in the source */
 	long long ival;
 	double fval;
-	int triple;      /* LEX_STRING written """...""" */
-	int open;        /* LEX_STRING missing its closing quotes (already reported) */
-	int bad;         /* a malformed literal, already reported: the parser says no more */
+	int triple; /* LEX_STRING written """...""" */
+	int open;   /* LEX_STRING missing its closing quotes (already reported) */
+	int bad;    /* a malformed literal, already reported: the parser says no more */
 };
 
 /* Fill u->toks, ending with LEX_EOF; report lexical errors (and go on after them). */
@@ -105,10 +105,10 @@ const char *lex_kind_name(enum lex_kind kind);
 /* Walks the characters of a string literal after escapes and, for """...""", the removal of
  * the opening newline and of the common indentation. */
 struct lex_str {
-	const char *src;   /* the whole source */
-	size_t pos, end;   /* raw content still to read */
+	const char *src; /* the whole source */
+	size_t pos, end; /* raw content still to read */
 	int triple;
-	size_t indent;     /* bytes of indentation removed at each line start */
+	size_t indent; /* bytes of indentation removed at each line start */
 	int line_start;
 };
 

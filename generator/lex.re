@@ -27,11 +27,11 @@ struct lexer {
 
 /* Sorted by name, in the order of enum lex_kw, so that a binary search finds a keyword. */
 static const char *const lex_kw_names[] = {
-	"",         "and",    "as",       "bool",   "description", "done",   "else",
-	"fail",     "false",  "float",    "input",  "int",         "len",    "limit",
-	"list",     "llm",    "max_tokens", "model", "name",       "not",    "or",
-	"output",   "prompt", "repair",   "retry",  "set",         "string", "system",
-	"temperature", "timeout", "true", "var",    "when",        "workflow",
+	"",           "and",      "as",     "bool",   "description", "done",    "else",   "fail",
+	"false",      "float",    "input",  "int",    "len",         "limit",   "list",   "llm",
+	"max_tokens", "model",    "name",   "not",    "or",          "output",  "prompt", "repair",
+	"retry",      "set",      "string", "system", "temperature", "timeout", "true",   "var",
+	"when",       "workflow",
 };
 
 _Static_assert(sizeof(lex_kw_names) / sizeof(lex_kw_names[0]) == KW_WORKFLOW + 1,
@@ -52,10 +52,8 @@ int lex_reserved(enum lex_kw kw)
 	case KW_LEN:
 	case KW_NOT:
 	case KW_OR:
-	case KW_TRUE:
-		return 1;
-	default:
-		return 0;
+	case KW_TRUE: return 1;
+	default: return 0;
 	}
 }
 
@@ -465,7 +463,9 @@ int lex_str_next(struct lex_str *s, int *c, int *escaped, size_t *off)
 		} else if (src[p] == '\\' && p + 1 < s->end) {
 			*escaped = 1;
 			s->pos += 2;
-			*c = src[p + 1] == 'n' ? '\n' : src[p + 1] == 't' ? '\t' : (unsigned char)src[p + 1];
+			*c = src[p + 1] == 'n'   ? '\n'
+			     : src[p + 1] == 't' ? '\t'
+						 : (unsigned char)src[p + 1];
 			return 1;
 		}
 		*c = (unsigned char)src[p];

@@ -133,7 +133,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
 {
 	size_t n = strlen(name);
 
-	if (strncmp(argv[*i], name, n) != 0)
+	if (!argv[*i] || strncmp(argv[*i], name, n) != 0)
 		return NULL;
 	if (argv[*i][n] == '=')
 		return argv[*i] + n + 1;
@@ -284,7 +284,8 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 	} else if (to_stdout) {
 		fwrite(in[0].res.out, 1, in[0].res.out_len, stdout);
 		if (fflush(stdout) != 0) {
-			fprintf(stderr, "eclc: cannot write standard output: %s\n", strerror(errno));
+			fprintf(stderr, "eclc: cannot write standard output: %s\n",
+				strerror(errno));
 			errors++;
 		}
 	}

@@ -27,9 +27,9 @@ struct mem {
 	eclc_alloc_fn alloc;
 	void *ud;
 	struct mem_chunk *chunks;
-	char *cur;      /* free space of the newest chunk */
+	char *cur; /* free space of the newest chunk */
 	size_t left;
-	jmp_buf *oom;   /* where a failed allocation jumps */
+	jmp_buf *oom; /* where a failed allocation jumps */
 };
 
 /* Zeroed memory for size bytes, aligned for any object. */

@@ -24,20 +24,16 @@ struct parser {
 	int depth; /* recursion of the expression parser */
 };
 
-enum parse_scope {
-	PARSE_WORKFLOW,
-	PARSE_STEP
-};
+enum parse_scope { PARSE_WORKFLOW, PARSE_STEP };
 
 static const enum lex_kw parse_wf_items[] = {
-	KW_NAME,   KW_DESCRIPTION, KW_INPUT, KW_VAR,     KW_LLM,    KW_MODEL,
-	KW_TEMPERATURE, KW_MAX_TOKENS, KW_RETRY, KW_TIMEOUT, KW_REPAIR, KW_NONE,
+	KW_NAME,        KW_DESCRIPTION, KW_INPUT, KW_VAR,     KW_LLM,    KW_MODEL,
+	KW_TEMPERATURE, KW_MAX_TOKENS,  KW_RETRY, KW_TIMEOUT, KW_REPAIR, KW_NONE,
 };
 
 static const enum lex_kw parse_step_items[] = {
-	KW_SYSTEM, KW_PROMPT,     KW_OUTPUT, KW_LIMIT,      KW_SET,   KW_WHEN,
-	KW_ELSE,   KW_MODEL,      KW_TEMPERATURE, KW_MAX_TOKENS, KW_RETRY, KW_TIMEOUT,
-	KW_REPAIR, KW_NONE,
+	KW_SYSTEM, KW_PROMPT,      KW_OUTPUT,     KW_LIMIT, KW_SET,     KW_WHEN,   KW_ELSE,
+	KW_MODEL,  KW_TEMPERATURE, KW_MAX_TOKENS, KW_RETRY, KW_TIMEOUT, KW_REPAIR, KW_NONE,
 };
 
 static const char *const parse_type_names[] = {"string", "int", "float", "bool", "list", NULL};
@@ -107,10 +103,8 @@ static const char *parse_found(struct parser *p)
 	case LEX_IDENT:
 	case LEX_INT:
 	case LEX_NUMBER:
-	case LEX_DURATION:
-		return mem_printf(&p->u->mem, "`%s`", parse_text(p, t));
-	default:
-		return lex_kind_name(t->kind);
+	case LEX_DURATION: return mem_printf(&p->u->mem, "`%s`", parse_text(p, t));
+	default: return lex_kind_name(t->kind);
 	}
 }
 
@@ -196,8 +190,9 @@ static void parse_sync(struct parser *p, enum parse_scope scope)
 		if (scope == PARSE_WORKFLOW && t->kind == LEX_IDENT &&
 		    parse_in(parse_wf_items, t->kw))
 			return;
-		if (scope == PARSE_STEP && (t->kind == LEX_ARROW || (t->kind == LEX_IDENT &&
-								     parse_in(parse_step_items, t->kw))))
+		if (scope == PARSE_STEP &&
+		    (t->kind == LEX_ARROW ||
+		     (t->kind == LEX_IDENT && parse_in(parse_step_items, t->kw))))
 			return;
 	}
 }
@@ -223,7 +218,7 @@ static int parse_name(struct parser *p, struct ast_name *n, const char *what)
 /* ---- strings ------------------------------------------------------------------------------ */
 
 /* A string literal's text: escapes applied, braces literal. */
-static const char *parse_plain(struct parser *p, const struct lex_token *t, size_t *lenp)
+static const char *parse_plain(struct parser *p, const struct lex_token *t)
 {
 	struct mem_buf b;
 	struct lex_str s;
@@ -234,8 +229,6 @@ static const char *parse_plain(struct parser *p, const struct lex_token *t, size
 	lex_str_init(&s, p->u->src.text, t);
 	while (lex_str_next(&s, &c, &esc, &off))
 		mem_buf_putc(&b, c);
-	if (lenp)
-		*lenp = b.len;
 	return mem_strndup(&p->u->mem, mem_buf_str(&b), b.len);
 }
 
@@ -365,15 +358,15 @@ static void parse_template(struct parser *p, const struct lex_token *t, struct a
 	parse_tpl_literal(p, tpl, &pcap, &lit);
 }
 
-static int parse_string(struct parser *p, const char **out, size_t *offp)
+/* A plain string, and where it is (for diagnostics about its length). */
+static int parse_string(struct parser *p, const char **out, size_t *off)
 {
 	if (!parse_is(p, LEX_STRING)) {
 		parse_error(p, "a string");
 		return 0;
 	}
-	*out = parse_plain(p, parse_tok(p), NULL);
-	if (offp)
-		*offp = parse_tok(p)->off;
+	*out = parse_plain(p, parse_tok(p));
+	*off = parse_tok(p)->off;
 	parse_next(p);
 	return 1;
 }
@@ -468,8 +461,9 @@ static int parse_type(struct parser *p, struct ast_type *ty)
 			diag_suggest_add(&sg, parse_type_names[i]);
 		diag_suggest_help(p->u, d, &sg);
 		if (!sg.best)
-			diag_help(p->u, d, "the types are string, int, float, bool, list and "
-					   "enums such as `yes | no`");
+			diag_help(p->u, d,
+				  "the types are string, int, float, bool, list and "
+				  "enums such as `yes | no`");
 	}
 	}
 	ty->len = parse_end(p) - ty->off;
@@ -510,8 +504,8 @@ static struct ast_expr *parse_literal(struct parser *p)
 	const struct lex_token *t = parse_tok(p);
 	struct ast_expr *e;
 
-	if (t->kind == LEX_MINUS && (parse_peek(p, 1)->kind == LEX_INT ||
-				     parse_peek(p, 1)->kind == LEX_NUMBER)) {
+	if (t->kind == LEX_MINUS &&
+	    (parse_peek(p, 1)->kind == LEX_INT || parse_peek(p, 1)->kind == LEX_NUMBER)) {
 		parse_next(p);
 		return parse_number(p, t->off, 1);
 	}
@@ -519,7 +513,7 @@ static struct ast_expr *parse_literal(struct parser *p)
 		return parse_number(p, t->off, 0);
 	if (t->kind == LEX_STRING) {
 		e = parse_new(p, AST_E_STR, t->off);
-		e->s = parse_plain(p, t, NULL);
+		e->s = parse_plain(p, t);
 	} else if (t->kind == LEX_IDENT && (t->kw == KW_TRUE || t->kw == KW_FALSE)) {
 		e = parse_new(p, AST_E_BOOL, t->off);
 		e->i = t->kw == KW_TRUE;
@@ -788,11 +782,20 @@ static int parse_opt(struct parser *p, struct ast_opts *o, const char *where)
 	enum lex_kind want = LEX_INT;
 
 	switch (key->kw) {
-	case KW_MODEL: opt = AST_OPT_MODEL; want = LEX_STRING; break;
-	case KW_TEMPERATURE: opt = AST_OPT_TEMPERATURE; want = LEX_NUMBER; break;
+	case KW_MODEL:
+		opt = AST_OPT_MODEL;
+		want = LEX_STRING;
+		break;
+	case KW_TEMPERATURE:
+		opt = AST_OPT_TEMPERATURE;
+		want = LEX_NUMBER;
+		break;
 	case KW_MAX_TOKENS: opt = AST_OPT_MAX_TOKENS; break;
 	case KW_RETRY: opt = AST_OPT_RETRY; break;
-	case KW_TIMEOUT: opt = AST_OPT_TIMEOUT; want = LEX_DURATION; break;
+	case KW_TIMEOUT:
+		opt = AST_OPT_TIMEOUT;
+		want = LEX_DURATION;
+		break;
 	default: opt = AST_OPT_REPAIR; break;
 	}
 	if (o->set[opt])
@@ -811,8 +814,10 @@ static int parse_opt(struct parser *p, struct ast_opts *o, const char *where)
 	o->off[opt] = v->off;
 	o->len[opt] = v->len;
 	switch (opt) {
-	case AST_OPT_MODEL: o->model = parse_plain(p, v, NULL); break;
-	case AST_OPT_TEMPERATURE: o->temperature = v->kind == LEX_INT ? (double)v->ival : v->fval; break;
+	case AST_OPT_MODEL: o->model = parse_plain(p, v); break;
+	case AST_OPT_TEMPERATURE:
+		o->temperature = v->kind == LEX_INT ? (double)v->ival : v->fval;
+		break;
 	case AST_OPT_MAX_TOKENS: o->max_tokens = v->ival; break;
 	case AST_OPT_RETRY: o->retries = v->ival; break;
 	case AST_OPT_TIMEOUT: o->timeout_ms = v->ival; break;
@@ -974,14 +979,15 @@ static int parse_limit(struct parser *p, struct ast_step *st)
 	return 1;
 }
 
-static int parse_step_item(struct parser *p, struct ast_step *st, size_t *setcap,
-			   size_t *trcap, const char *where)
+static int parse_step_item(struct parser *p, struct ast_step *st, size_t *setcap, size_t *trcap,
+			   const char *where)
 {
 	const struct lex_token *t = parse_tok(p);
 	struct ast_trans *tr;
 	struct ast_set *s;
 
-	if (t->kind == LEX_ARROW || (t->kind == LEX_IDENT && (t->kw == KW_WHEN || t->kw == KW_ELSE))) {
+	if (t->kind == LEX_ARROW ||
+	    (t->kind == LEX_IDENT && (t->kw == KW_WHEN || t->kw == KW_ELSE))) {
 		st->trans = mem_grow(&p->u->mem, st->trans, (size_t)st->ntrans, trcap,
 				     sizeof(*st->trans));
 		tr = &st->trans[st->ntrans];

@@ -147,9 +147,18 @@ static const struct ast_step *find_step(const struct ast_workflow *wf, const cha
 Test(generator, critique_revise_compiles_clean)
 {
 	static const char *const slots[] = {
-		"topic",          "min_words",      "content",           "word_count",
-		"generate.content", "generate.word_count", "critique.decision", "critique.feedback",
-		"critique.quality_score", "revisions", "revise.content", "revise.word_count",
+		"topic",
+		"min_words",
+		"content",
+		"word_count",
+		"generate.content",
+		"generate.word_count",
+		"critique.decision",
+		"critique.feedback",
+		"critique.quality_score",
+		"revisions",
+		"revise.content",
+		"revise.word_count",
 	};
 	eclc_result res;
 	const struct ast_workflow *wf;
@@ -185,7 +194,8 @@ Test(generator, critique_revise_compiles_clean)
 				  "\t\t\t\treturn ecl_run_fail(run, &limit_revise);\n"
 				  "\t\t\treturn ecl_run_goto(run, S_REVISE);\n"));
 	cr_assert(strstr(res.out, "\t\t\t .retries = 2,\n") == NULL);
-	cr_assert(strstr(res.out, "\t\t .retries = 2,\n\t\t .timeout_ms = 0,\n\t\t .repairs = 1},\n"));
+	cr_assert(strstr(res.out,
+			 "\t\t .retries = 2,\n\t\t .timeout_ms = 0,\n\t\t .repairs = 1},\n"));
 	eclc_result_free(&res);
 }
 
@@ -248,7 +258,8 @@ Test(generator, templates_split_with_escapes_and_indentation)
 	cr_assert_str_eq(st->prompt.parts[3].ref.field.s, "text");
 	cr_assert_str_eq(st->prompt.parts[4].text, "!\nlast\n");
 	/* The slot's diagnostics would point into the string: its position is kept. */
-	cr_assert_eq(st->prompt.parts[1].ref.base.off, (size_t)(strstr(tpl_src, "topic }}") - tpl_src));
+	cr_assert_eq(st->prompt.parts[1].ref.base.off,
+		     (size_t)(strstr(tpl_src, "topic }}") - tpl_src));
 	eclc_result_free(&res);
 }
 
@@ -274,35 +285,36 @@ Test(generator, c_strings_escape_what_c_needs)
 	eclc_result_free(&res);
 }
 
-/* ---- diagnostics ------------------------------------------------------------------------------ */
+/* ---- diagnostics ------------------------------------------------------------------------------
+ */
 
 Test(generator, errors_have_exact_positions)
 {
-	static const char src[] = "workflow x {\n"                         /* 1 */
-				  "  input topic: strng\n"                  /* 2 */
-				  "  llm a {\n"                             /* 3 */
-				  "    prompt \"On {{topik}}\"\n"           /* 4 */
-				  "    output {\n"                          /* 5 */
-				  "      ok: bool\n"                        /* 6 */
-				  "    }\n"                                 /* 7 */
-				  "    when a.ok -> b\n"                    /* 8 */
-				  "    -> done\n"                           /* 9 */
-				  "  }\n"                                   /* 10 */
-				  "  llm b {\n"                             /* 11 */
-				  "    promt \"x\"\n"                       /* 12 */
-				  "    prompt \"y\"\n"                      /* 13 */
-				  "    output {\n"                          /* 14 */
-				  "      n: int\n"                          /* 15 */
-				  "    }\n"                                 /* 16 */
-				  "    when b.n + \"s\" > 2 -> critque\n"   /* 17 */
-				  "    -> a\n"                              /* 18 */
-				  "  }\n"                                   /* 19 */
+	static const char src[] = "workflow x {\n"                        /* 1 */
+				  "  input topic: strng\n"                /* 2 */
+				  "  llm a {\n"                           /* 3 */
+				  "    prompt \"On {{topik}}\"\n"         /* 4 */
+				  "    output {\n"                        /* 5 */
+				  "      ok: bool\n"                      /* 6 */
+				  "    }\n"                               /* 7 */
+				  "    when a.ok -> b\n"                  /* 8 */
+				  "    -> done\n"                         /* 9 */
+				  "  }\n"                                 /* 10 */
+				  "  llm b {\n"                           /* 11 */
+				  "    promt \"x\"\n"                     /* 12 */
+				  "    prompt \"y\"\n"                    /* 13 */
+				  "    output {\n"                        /* 14 */
+				  "      n: int\n"                        /* 15 */
+				  "    }\n"                               /* 16 */
+				  "    when b.n + \"s\" > 2 -> critque\n" /* 17 */
+				  "    -> a\n"                            /* 18 */
+				  "  }\n"                                 /* 19 */
 				  "}\n";
 	static const struct {
 		const char *code;
 		int line, col;
 	} want[] = {
-		{"E012", 2, 16}, {"E021", 4, 18}, {"E010", 12, 5},
+		{"E012", 2, 16},  {"E021", 4, 18},  {"E010", 12, 5},
 		{"E043", 17, 10}, {"E022", 17, 27}, {"E032", 18, 8}, /* a -> b -> a, unbounded */
 	};
 	eclc_result res;
@@ -368,7 +380,8 @@ Test(generator, unbounded_cycle_is_named)
 		char buf[2048];
 
 		cr_assert(at);
-		snprintf(buf, sizeof(buf), "%.*s  llm b {\n    limit 2 as tries else fail \"x\"\n%s",
+		snprintf(buf, sizeof(buf),
+			 "%.*s  llm b {\n    limit 2 as tries else fail \"x\"\n%s",
 			 (int)(at - fixed), fixed, at + strlen("  llm b {\n"));
 		cr_assert_eq(compile(buf, "loop.ecl", ECLC_CHECK, &res), ECLC_OK, "%s",
 			     res.diag_text);
@@ -444,14 +457,18 @@ Test(generator, too_large_a_file)
 
 Test(generator, duplicate_workflows)
 {
-	static const char a[] = "workflow same {\n  llm s {\n    prompt \"p\"\n    output { x: int }\n"
-				"    -> done\n  }\n}\n";
-	static const char b[] = "\nworkflow same {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
-				"    -> done\n  }\n}\n";
-	static const char c[] = "workflow sa-me {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
-				"    -> done\n  }\n}\n";
-	static const char d[] = "workflow sa_me {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
-				"    -> done\n  }\n}\n";
+	static const char a[] =
+		"workflow same {\n  llm s {\n    prompt \"p\"\n    output { x: int }\n"
+		"    -> done\n  }\n}\n";
+	static const char b[] =
+		"\nworkflow same {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
+		"    -> done\n  }\n}\n";
+	static const char c[] =
+		"workflow sa-me {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
+		"    -> done\n  }\n}\n";
+	static const char d[] =
+		"workflow sa_me {\n  llm t {\n    prompt \"p\"\n    output { x: int }\n"
+		"    -> done\n  }\n}\n";
 	eclc_result r[4], reg;
 	const eclc_result *list[2];
 	eclc_options opt = {0};
@@ -463,10 +480,11 @@ Test(generator, duplicate_workflows)
 	list[0] = &r[0];
 	list[1] = &r[1];
 	cr_assert_eq(eclc_registry(list, 2, &opt, &reg), ECLC_EDIAG);
-	cr_assert_str_eq(reg.diag_text, "b.ecl:2:10: error[E060]: workflow `same` is defined twice\n"
-					"    2 | workflow same {\n"
-					"      |          ^~~~\n"
-					"      = note: `same` is defined at a.ecl:1:10\n");
+	cr_assert_str_eq(reg.diag_text,
+			 "b.ecl:2:10: error[E060]: workflow `same` is defined twice\n"
+			 "    2 | workflow same {\n"
+			 "      |          ^~~~\n"
+			 "      = note: `same` is defined at a.ecl:1:10\n");
 	eclc_result_free(&reg);
 	list[0] = &r[2];
 	list[1] = &r[3];
@@ -507,7 +525,8 @@ Test(generator, werror_makes_warnings_errors)
 	free(src);
 }
 
-/* ---- output ----------------------------------------------------------------------------------- */
+/* ---- output -----------------------------------------------------------------------------------
+ */
 
 Test(generator, output_is_deterministic)
 {
@@ -586,11 +605,13 @@ Test(generator, graphs)
 	eclc_result_free(&res);
 	cr_assert_eq(compile_file("dsl/critique_revise.ecl", ECLC_JSON, &res), ECLC_OK);
 	cr_assert(strstr(res.out, "  \"max_steps\": 8,\n"));
-	cr_assert(strstr(res.out, "{\"line\": 49, \"kind\": \"when\", \"guard\": \"critique.decision "
-				  "== \\\"revise\\\"\", \"to\": \"revise\"}"),
+	cr_assert(strstr(res.out,
+			 "{\"line\": 49, \"kind\": \"when\", \"guard\": \"critique.decision "
+			 "== \\\"revise\\\"\", \"to\": \"revise\"}"),
 		  "%s", res.out);
-	cr_assert(strstr(res.out, "\"limit\": {\"max\": 3, \"counter\": \"revisions\", \"else\": "
-				  "{\"to\": \"fail\", \"message\": \"max revisions (3) reached\"}}"));
+	cr_assert(strstr(res.out,
+			 "\"limit\": {\"max\": 3, \"counter\": \"revisions\", \"else\": "
+			 "{\"to\": \"fail\", \"message\": \"max revisions (3) reached\"}}"));
 	eclc_result_free(&res);
 }
 
@@ -613,7 +634,8 @@ Test(generator, dumps)
 	eclc_result_free(&res);
 }
 
-/* ---- out of memory ------------------------------------------------------------------------------ */
+/* ---- out of memory ------------------------------------------------------------------------------
+ */
 
 struct failing {
 	long left;        /* allocations that succeed before one fails */
@@ -675,7 +697,8 @@ Test(generator, every_allocation_failure_is_clean)
 	free(src);
 }
 
-/* ---- the eclc program ------------------------------------------------------------------------- */
+/* ---- the eclc program -------------------------------------------------------------------------
+ */
 
 /* Every tests/dsl/err/NAME.ecl gives exactly tests/dsl/err/NAME.expected on stderr, and exits
  * with 1 when it holds an error (0 for warnings only). */
@@ -735,6 +758,21 @@ Test(eclc, every_code_has_a_golden_case)
 	}
 }
 
+/* The language reference lists every diagnostic code. */
+Test(eclc, every_code_is_documented)
+{
+	char *readme = read_all(src_path("dsl/README.md"), NULL);
+	int id;
+
+	for (id = 0; id < D_COUNT; id++) {
+		char needle[16];
+
+		snprintf(needle, sizeof(needle), "| %s |", diag_code((enum diag_id)id));
+		cr_assert(strstr(readme, needle), "dsl/README.md does not list %s", needle);
+	}
+	free(readme);
+}
+
 /* The C written for every valid workflow compiles without a warning. */
 Test(eclc, generated_c_compiles)
 {
@@ -747,17 +785,18 @@ Test(eclc, generated_c_compiles)
 		n = list_dir(dirs[d], ".ecl", names, 64);
 		cr_assert(n > 0);
 		for (i = 0; i < n; i++) {
-			cr_assert_eq(sh("cd '%s' && '%s' --Werror --out-dir '%s' '%s/%s'", ECL_SOURCE_DIR,
-					ECLC_BIN, out, dirs[d], names[i]),
+			cr_assert_eq(sh("cd '%s' && '%s' --Werror --out-dir '%s' '%s/%s'",
+					ECL_SOURCE_DIR, ECLC_BIN, out, dirs[d], names[i]),
 				     0, "%s/%s", dirs[d], names[i]);
-			cr_assert_eq(sh("cc -std=c11 -Wall -Wextra -Werror -pedantic -c -I '%s/runtime' "
-					"'%s/%.*s.c' -o '%s/x.o'",
-					ECL_SOURCE_DIR, out, (int)(strlen(names[i]) - 4), names[i], out),
-				     0, "cc of the C for %s/%s", dirs[d], names[i]);
+			cr_assert_eq(
+				sh("cc -std=c11 -Wall -Wextra -Werror -pedantic -c -I '%s/runtime' "
+				   "'%s/%.*s.c' -o '%s/x.o'",
+				   ECL_SOURCE_DIR, out, (int)(strlen(names[i]) - 4), names[i], out),
+				0, "cc of the C for %s/%s", dirs[d], names[i]);
 		}
 	}
-	cr_assert_eq(sh("cd '%s' && '%s' --registry '%s/workflows.c' tests/dsl/ok/*.ecl", ECL_SOURCE_DIR,
-			ECLC_BIN, out),
+	cr_assert_eq(sh("cd '%s' && '%s' --registry '%s/workflows.c' tests/dsl/ok/*.ecl",
+			ECL_SOURCE_DIR, ECLC_BIN, out),
 		     0);
 	cr_assert_eq(sh("cc -std=c11 -Wall -Wextra -Werror -pedantic -c -I '%s/runtime' "
 			"'%s/workflows.c' -o '%s/x.o'",
@@ -783,11 +822,13 @@ Test(eclc, generated_is_up_to_date)
 		char rel[512], gen[512];
 
 		snprintf(rel, sizeof(rel), "dsl/%s", names[i]);
-		snprintf(gen, sizeof(gen), "generated/%.*s.c", (int)(strlen(names[i]) - 4), names[i]);
+		snprintf(gen, sizeof(gen), "generated/%.*s.c", (int)(strlen(names[i]) - 4),
+			 names[i]);
 		cr_assert_eq(compile_file(rel, ECLC_C, &res[i]), ECLC_OK, "%s", res[i].diag_text);
 		want = read_all(src_path(gen), &len);
 		cr_assert_eq(res[i].out_len, len, "%s differs from eclc's output", gen);
-		cr_assert_eq(memcmp(res[i].out, want, len), 0, "%s differs from eclc's output", gen);
+		cr_assert_eq(memcmp(res[i].out, want, len), 0, "%s differs from eclc's output",
+			     gen);
 		free(want);
 		list[i] = &res[i];
 	}
@@ -822,8 +863,9 @@ Test(eclc, command_line)
 	snprintf(path, sizeof(path), "%s/err", dir);
 	cr_assert_eq(sh("'%s' --check '%s/missing.ecl' 2>'%s'", ECLC_BIN, dir, path), 1);
 	text = read_all(path, NULL);
-	cr_assert(strstr(text, "eclc: cannot read ") && strstr(text, "/missing.ecl: No such file or "
-								     "directory\n"),
+	cr_assert(strstr(text, "eclc: cannot read ") &&
+			  strstr(text, "/missing.ecl: No such file or "
+				       "directory\n"),
 		  "%s", text);
 	free(text);
 	/* A directory that cannot be written to. */
@@ -852,14 +894,16 @@ Test(eclc, command_line)
 		  text);
 	free(text);
 	/* Graphs to standard output, files with their own extension. */
-	cr_assert_eq(sh("cd '%s' && '%s' --emit mermaid dsl/critique_revise.ecl | head -1 | grep -qx "
-			"stateDiagram-v2",
-			ECL_SOURCE_DIR, ECLC_BIN),
-		     0);
-	cr_assert_eq(sh("cd '%s' && '%s' --emit json --out-dir '%s' dsl/critique_revise.ecl && test "
-			"-s '%s/critique_revise.json'",
-			ECL_SOURCE_DIR, ECLC_BIN, dir, dir),
-		     0);
+	cr_assert_eq(
+		sh("cd '%s' && '%s' --emit mermaid dsl/critique_revise.ecl | head -1 | grep -qx "
+		   "stateDiagram-v2",
+		   ECL_SOURCE_DIR, ECLC_BIN),
+		0);
+	cr_assert_eq(
+		sh("cd '%s' && '%s' --emit json --out-dir '%s' dsl/critique_revise.ecl && test "
+		   "-s '%s/critique_revise.json'",
+		   ECL_SOURCE_DIR, ECLC_BIN, dir, dir),
+		0);
 	sh("rm -rf '%s'", dir);
 	free(dir);
 }
