@@ -45,6 +45,10 @@ int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out
 		}
 	}
 	run->visits[wf->start] = 1;
+	if (wf->steps[wf->start].counter >= 0) { /* the start step's first visit counts too */
+		run->vals[wf->steps[wf->start].counter].i = 1;
+		run->vals[wf->steps[wf->start].counter].set = 1;
+	}
 	*out = run;
 	return ECL_OK;
 }
