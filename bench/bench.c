@@ -215,8 +215,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 			sqlite3_bind_text(ins_step, 1, id, -1, SQLITE_STATIC);
 			sqlite3_bind_int(ins_step, 2, k + 1);
 			sqlite3_bind_text(ins_step, 3, steps[k], -1, SQLITE_STATIC);
-			sqlite3_bind_text(ins_step, 4, k < 5 ? steps[k + 1] : NULL, -1,
-					  SQLITE_STATIC);
+			sqlite3_bind_null(ins_step, 4); /* next is derived, as in ecl's store */
 			sqlite3_bind_text(ins_step, 5, out, -1, SQLITE_STATIC);
 			sqlite3_bind_text(ins_step, 6, k % 2 ? "{\"revisions\":1}" : out, -1,
 					  SQLITE_STATIC);

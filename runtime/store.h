@@ -47,7 +47,7 @@ typedef struct store_step {
 	int seq;          /* from 1 */
 	const char *step; /* the step that ran */
 	int attempt;
-	const char *next;   /* the step entered, or NULL when the run ended */
+	const char *next;   /* the step entered, or NULL when the run ended (derived on reads) */
 	const char *output; /* the step's validated output, JSON object */
 	const char *raw;    /* the provider's answer text, or NULL when identical to output */
 	const char *vars;   /* the variables and counters the transition changed, JSON object */

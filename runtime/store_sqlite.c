@@ -61,7 +61,24 @@ static const char *const migrations[] = {
 	" text TEXT NOT NULL"
 	");"
 	"CREATE INDEX notes_by_run ON notes(run_id, seq);",
+	/* 3: smaller checkpoints: only runs that are not over are indexed by status (finished
+	 * ones are only ever scanned, by listings and prune), and steps.next is no longer
+	 * written (it is the step of the following checkpoint, or the run's current step) */
+	"DROP INDEX runs_by_status;"
+	"CREATE INDEX runs_live ON runs(status, workflow)"
+	" WHERE status NOT IN ('completed', 'failed', 'cancelled');",
 };
+
+/* The condition of the runs_live index, word for word: a query uses that index only when its
+ * WHERE clause holds this very term. */
+#define NOT_OVER "status NOT IN ('completed', 'failed', 'cancelled')"
+
+/* 1 when a run with this status is over (no longer indexed by status). */
+static int is_over(const char *status)
+{
+	return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
+	       strcmp(status, "cancelled") == 0;
+}
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -100,12 +117,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " inputs, created_ms, updated_ms, parent, owner, lease_until_ms)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
 	[ST_GET_RUN] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
-	[ST_LIST_STEPS] = "SELECT seq, step, attempt, next, output, raw, vars, tokens_in,"
-			  " tokens_out, started_ms, duration_us FROM steps WHERE run_id = ?1"
-			  " ORDER BY seq",
-	[ST_INSERT_STEP] = "INSERT INTO steps(run_id, seq, step, attempt, next, output, raw, vars,"
+	/* next: stored by databases before schema 3, else the step of the following
+	 * checkpoint, else for the run's last checkpoint the step the run is at (NULL once
+	 * that checkpoint ended the run) */
+	[ST_LIST_STEPS] = "SELECT s.seq, s.step, s.attempt, coalesce(s.next,"
+			  " lead(s.step) OVER (ORDER BY s.seq),"
+			  " CASE WHEN r.seq = s.seq THEN r.step END), s.output, s.raw, s.vars,"
+			  " s.tokens_in, s.tokens_out, s.started_ms, s.duration_us"
+			  " FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.run_id = ?1"
+			  " ORDER BY s.seq",
+	[ST_INSERT_STEP] = "INSERT INTO steps(run_id, seq, step, attempt, output, raw, vars,"
 			   " tokens_in, tokens_out, started_ms, duration_us)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	/* A transition that keeps the run going touches no indexed column. */
 	[ST_ADVANCE_RUN] = "UPDATE runs SET step = ?3, seq = ?4, attempt = ?5, updated_ms = ?8,"
 			   " lease_until_ms = ?10"
@@ -410,14 +433,13 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 	sqlite3_bind_int(st, 2, c->step.seq);
 	bind_text(st, 3, c->step.step);
 	sqlite3_bind_int(st, 4, c->step.attempt);
-	bind_text(st, 5, c->step.next);
-	bind_text(st, 6, c->step.output);
-	bind_text(st, 7, c->step.raw);
-	bind_text(st, 8, c->step.vars);
-	sqlite3_bind_int64(st, 9, c->step.tokens_in);
-	sqlite3_bind_int64(st, 10, c->step.tokens_out);
-	sqlite3_bind_int64(st, 11, c->step.started_ms);
-	sqlite3_bind_int64(st, 12, c->step.duration_us);
+	bind_text(st, 5, c->step.output);
+	bind_text(st, 6, c->step.raw);
+	bind_text(st, 7, c->step.vars);
+	sqlite3_bind_int64(st, 8, c->step.tokens_in);
+	sqlite3_bind_int64(st, 9, c->step.tokens_out);
+	sqlite3_bind_int64(st, 10, c->step.started_ms);
+	sqlite3_bind_int64(st, 11, c->step.duration_us);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -648,10 +670,16 @@ static void filter_sql(const store_filter *f, buf *b)
 
 	buf_puts(b, " WHERE 1");
 	if (f->nstatuses > 0) {
+		int live = 1;
+
 		buf_puts(b, " AND status IN (");
-		for (i = 0; i < f->nstatuses; i++)
+		for (i = 0; i < f->nstatuses; i++) {
 			buf_puts(b, i ? ", ?" : "?");
+			live &= !is_over(f->statuses[i]);
+		}
 		buf_puts(b, ")");
+		if (live) /* lets SQLite use the index of the runs that are not over */
+			buf_puts(b, " AND " NOT_OVER);
 	}
 	if (f->workflow)
 		buf_puts(b, " AND workflow = ?");

@@ -137,7 +137,10 @@ Test(critique_revise, database_records)
 	cr_assert_eq(ts_sql_int(o.db, "SELECT count(*) FROM steps WHERE step = 'critique'"), 3);
 	cr_assert_eq(ts_sql_int(o.db, "SELECT max(seq) FROM steps"), 6);
 	cr_assert_eq(ts_sql_int(o.db, "SELECT count(*) FROM steps WHERE seq = 4 AND step = "
-				      "'critique' AND next = 'revise'"),
+				      "'critique'"),
+		     1);
+	cr_assert_eq(ts_sql_int(o.db, "SELECT count(*) FROM steps WHERE seq = 5 AND step = "
+				      "'revise'"),
 		     1);
 	cr_assert_eq(ts_sql_int(o.db, "SELECT count(*) FROM steps WHERE step = 'critique' AND "
 				      "vars = '{\"revisions\":2}' AND seq = 4"),

@@ -58,6 +58,18 @@ static int try_open(char *err, size_t errlen)
 	return rc;
 }
 
+/* A history callback appending "seq:step>next " (- for none) of each checkpoint to ctx. */
+static int collect_next(void *ctx, const ecl_history_entry *entry)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	if (!entry->note)
+		snprintf(out + n, 256 - n, "%d:%s>%s ", entry->seq, entry->step,
+			 entry->next ? entry->next : "-");
+	return 0;
+}
+
 /* One completed run in db; returns its id in a static buffer. */
 static const char *one_run(void)
 {
@@ -76,7 +88,7 @@ Test(store, a_new_database_has_the_current_schema)
 	char err[512];
 
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 2);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 3);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA application_id"), 0x65636c31);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name ="
 				    " 'lease_until_ms'"),
@@ -120,12 +132,55 @@ Test(store, an_old_database_is_upgraded_in_place)
 		sql(db, text);
 	}
 	e = ts_engine(db, script, NULL);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 2);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 3);
 	cr_assert_eq(ecl_run_drive(e, "oldrun"), ECL_OK, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(ecl_run_info_get(e, "oldrun", &info), ECL_OK);
 	cr_assert_eq(info->step_count, 2);
 	cr_assert(strstr(info->output, "Draft v0"));
 	ecl_run_info_free(info);
+	/* The old checkpoint keeps its stored next step; the new one has none (the run ended). */
+	{
+		char got[256] = "";
+
+		cr_assert_eq(ecl_run_history(e, "oldrun", 0, collect_next, got), ECL_OK);
+		cr_assert_str_eq(got, "1:generate>critique 2:critique>- ");
+	}
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'runs_live'"),
+		     1);
+	cr_assert_eq(
+		ts_sql_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'runs_by_status'"),
+		0);
+	ecl_engine_close(e);
+}
+
+#define REVISE "{\"decision\": \"revise\", \"feedback\": \"more\", \"quality_score\": 40}"
+
+/* Checkpoints do not store the step they lead to: it is the step of the next checkpoint, or
+ * for the last one the step the run is at. History shows it all the same, for a run that
+ * ended, for one that stopped in the middle, and for a fork of it. */
+Test(store, history_names_the_next_step_without_storing_it)
+{
+	ecl_engine *e;
+	char id[ECL_ID_MAX], fork[ECL_ID_MAX], got[256] = "";
+	int applied;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS "],"
+			 " \"revise\": [" GEN "]}");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_history(e, id, 0, collect_next, got), ECL_OK);
+	cr_assert_str_eq(got, "1:generate>critique 2:critique>revise 3:revise>critique "
+			      "4:critique>- ");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE next IS NOT NULL"), 0);
+
+	/* A fork from checkpoint 2 stops before revise; cancelled there, it still names it. */
+	cr_assert_eq(ecl_run_fork(e, id, 2, fork), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_cancel(e, fork, &applied), ECL_OK, "%s", ecl_engine_errmsg(e));
+	got[0] = '\0';
+	cr_assert_eq(ecl_run_history(e, fork, 0, collect_next, got), ECL_OK);
+	cr_assert_str_eq(got, "1:generate>critique 2:critique>revise ");
 	ecl_engine_close(e);
 }
 
@@ -137,7 +192,7 @@ Test(store, a_newer_database_is_refused)
 	sql(db, "PRAGMA user_version = 99");
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
 	cr_assert(strstr(err, db), "%s", err);
-	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (2)"), "%s", err);
+	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (3)"), "%s", err);
 }
 
 Test(store, a_database_of_another_program_is_refused)
