@@ -401,3 +401,56 @@ Test(store, a_full_disk_stops_the_run_with_its_last_checkpoint_intact)
 		ecl_engine_close(e);
 	}
 }
+
+#define LONG_GEN "{\"content\": \"A draft long enough to be stored once\", \"word_count\": 7}"
+
+static int copy_output(void *ctx, const ecl_run_info *info)
+{
+	*(char **)ctx = strdup(info->output ? info->output : "");
+	return 0;
+}
+
+/* A run's output repeats no string a checkpoint stored already: it refers to it, and every
+ * read puts the string back. A reference whose checkpoint is gone is a clear error. */
+Test(store, the_output_refers_to_checkpoint_strings)
+{
+	const char *statuses[] = {"completed"};
+	ecl_run_filter f = {.statuses = statuses, .nstatuses = 1};
+	ecl_run_info *info;
+	ecl_engine *e;
+	char *listed = NULL;
+	const char *id;
+
+	ts_write(script, "{\"generate\": [" LONG_GEN "], \"critique\": [" PASS "]}");
+	id = one_run();
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE output = "
+				    "'{\"content\":{\"@\":1,\"=\":\"content\"},\"word_count\":7}'"),
+		     1);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_str_eq(
+		info->output,
+		"{\"content\":\"A draft long enough to be stored once\",\"word_count\":7}");
+	ecl_run_info_free(info);
+	cr_assert_eq(ecl_run_list(e, &f, copy_output, &listed), ECL_OK);
+	cr_assert_str_eq(
+		listed, "{\"content\":\"A draft long enough to be stored once\",\"word_count\":7}");
+	free(listed);
+	ecl_engine_close(e);
+
+	/* A bare result (`done content`) is a marker on its own. */
+	sql(db, "UPDATE runs SET output = '{\"@\":1,\"=\":\"content\"}'");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_str_eq(info->output, "\"A draft long enough to be stored once\"");
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+
+	sql(db, "DELETE FROM steps WHERE seq = 1");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "refers to `content` of checkpoint 1"), "%s",
+		  ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+}
