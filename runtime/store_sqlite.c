@@ -403,7 +403,7 @@ static char *compact_output(sqlite_store *s, const char *id, const char *output)
 {
 	cJSON *res = output ? cJSON_Parse(output) : NULL;
 	int bare = cJSON_IsString(res), changed = 0;
-	const cJSON *m = bare ? res : cJSON_IsObject(res) ? res->child : NULL;
+	const cJSON *m = bare ? res : res && cJSON_IsObject(res) ? res->child : NULL;
 	buf out = {0}, enc = {0};
 	const char *from = output;
 
