@@ -15,7 +15,7 @@ passed=0
 failed=0
 failures=()
 
-note() { printf '\n== %s\n' "$*"; }
+note() { printf '\n== %s (at %d s)\n' "$*" "$SECONDS"; }
 ok() { passed=$((passed + ${2:-1})); }
 bad() { failed=$((failed + ${2:-1})); failures+=("$1"); }
 
@@ -117,5 +117,5 @@ fi
 
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
-echo "check: $passed passed, $failed failed"
+echo "check: $passed passed, $failed failed, in $SECONDS s"
 [ "$failed" -eq 0 ]
