@@ -481,6 +481,17 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static void remove_db(const char *db)
+{
+	char path[128];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", db, (const char *[]){"", "-wal", "-shm"}[i]);
+		unlink(path);
+	}
+}
+
 /* Whether the run has ended (completed or failed). */
 static int finished(ecl_engine *e, const char *id)
 {
@@ -504,10 +515,7 @@ static void run(const char *db, plan *p, outcome *o)
 	sqlite3 *h;
 	int rc, resumes = 0, i, was_dead;
 
-	for (i = 0; i < 3; i++) {
-		snprintf(q, sizeof(q), "%s%s", db, (const char *[]){"", "-wal", "-shm"}[i]);
-		unlink(q);
-	}
+	remove_db(db);
 	e = open_engine(db, p);
 	inputs = make_inputs(wf);
 	if (!inputs || ecl_run_start(e, wf, inputs, id) != ECL_OK)
@@ -599,6 +607,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (k = 0; k < 4; k++)
 		p.crash[k] = data[1 + k];
 	run(db, &p, &b);
+	remove_db(db);
 	if (strcmp(a.steps, b.steps) != 0 || strcmp(a.status, b.status) != 0 ||
 	    strcmp(a.output, b.output) != 0) {
 		fprintf(stderr, "without crashes: %s-> %s%s\nwith crashes:    %s-> %s%s\n", a.steps,
