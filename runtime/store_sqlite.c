@@ -681,7 +681,7 @@ static int sq_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 
 	buf_puts(&sql, "SELECT " RUN_COLUMNS " FROM runs");
 	filter_sql(f, &sql);
-	buf_puts(&sql, " ORDER BY created_ms DESC, id LIMIT ?");
+	buf_puts(&sql, " ORDER BY created_ms DESC, id DESC LIMIT ?");
 	if (sql.oom) {
 		buf_free(&sql);
 		return ECL_ENOMEM;
