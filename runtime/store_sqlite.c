@@ -641,6 +641,13 @@ static int sq_list_notes(store *base, const char *id,
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the run's history");
 }
 
+/* An allocation failed: say so, naming the file, as every other failure does. */
+static int out_of_memory(sqlite_store *s, const char *doing)
+{
+	snprintf(s->err, sizeof(s->err), "%s: out of memory %s", s->path, doing);
+	return ECL_ENOMEM;
+}
+
 /* The WHERE clause of a filter; bind_filter binds its parameters in the same order. */
 static void filter_sql(const store_filter *f, buf *b)
 {
@@ -684,7 +691,7 @@ static int sq_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 	buf_puts(&sql, " ORDER BY created_ms DESC, id DESC LIMIT ?");
 	if (sql.oom) {
 		buf_free(&sql);
-		return ECL_ENOMEM;
+		return out_of_memory(s, "listing the runs");
 	}
 	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
 	buf_free(&sql);
@@ -698,7 +705,7 @@ static int sq_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 
 		if (read_run(st, &run) != ECL_OK) {
 			sqlite3_finalize(st);
-			return ECL_ENOMEM;
+			return out_of_memory(s, "listing the runs");
 		}
 		stop = fn(ctx, &run);
 		store_run_clear(&run);
@@ -753,7 +760,7 @@ static int prune_one(sqlite_store *s, const char *head, const store_filter *f)
 	buf_puts(&sql, " AND status IN ('completed', 'failed', 'cancelled'))");
 	if (sql.oom) {
 		buf_free(&sql);
-		return ECL_ENOMEM;
+		return out_of_memory(s, "pruning");
 	}
 	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
 	buf_free(&sql);
