@@ -247,9 +247,8 @@ ParameterizedTest(prop_case *c, props, critique_revise)
 	db = strdup(ts_path(dir, "runs.db"));
 	{
 		ecl_options o = ts_options(db, ts_path(dir, "script.json"), NULL);
-		const ecl_workflow *one[1] = {wf};
 
-		o.workflows = one;
+		o.workflows = &bounded[c->bound]; /* the engine keeps the list */
 		o.nworkflows = 1;
 		e = ts_open(&o);
 	}
