@@ -108,7 +108,8 @@ Test(store_ops, commits_need_the_lease_and_the_next_seq)
 
 	create("0000000000000001", OWNER);
 	c = step_commit("0000000000000001", 1, OTHER, "critique");
-	expect_named_error(st->ops->commit(st, &c, &request), ECL_ESTATE, "another process took it over");
+	expect_named_error(st->ops->commit(st, &c, &request), ECL_ESTATE,
+			   "another process took it over");
 	c = step_commit("0000000000000001", 1, OWNER, "critique");
 	cr_assert_eq(st->ops->commit(st, &c, &request), ECL_OK, "%s", st->ops->errmsg(st));
 	cr_assert_null(request);
