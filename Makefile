@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TOPIC ?= Benefits of Rust
 DEMO_DB ?= $(BUILD)/demo.db
 
-.PHONY: all build demo check generate coverage fuzz bench format clean
+.PHONY: all build demo check generate coverage fuzz fuzz-afl bench format clean
 
 all: build
 
@@ -46,6 +46,11 @@ fuzz:
 	@scripts/deps.sh test
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# The same fuzz targets under AFL++ (afl-clang-fast, afl-fuzz); libFuzzer stays the default.
+fuzz-afl:
+	@scripts/deps.sh afl
+	@scripts/fuzz.sh --afl $(FUZZ_SECONDS)
+
 coverage:
 	@scripts/deps.sh test
 	@scripts/check.sh coverage
@@ -55,3 +60,4 @@ format:
 
 clean:
 	rm -rf $(BUILD) build-check build-asan build-fuzz build-fuzz.log build-bench build-bench-tests
+	rm -rf build-afl

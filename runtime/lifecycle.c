@@ -67,8 +67,16 @@ static int list_one(void *ctx, const store_run *row)
 	l->count++;
 	if (!l->fn)
 		return 0;
-	/* Load it to count its loop; a run of a workflow this program lacks is listed as is. */
-	if (run_load(l->e, row->id, &copy, &run) != ECL_OK && !copy.workflow)
+	/* Load it to count its loop; a run of a workflow this program lacks is listed as is,
+	 * one deleted meanwhile not at all. Running out of memory ends the listing. */
+	rc = run_load(l->e, row->id, &copy, &run);
+	if (rc == ECL_ENOMEM) {
+		store_run_clear(&copy);
+		return rc;
+	}
+	if (rc != ECL_OK)
+		l->e->err[0] = '\0';
+	if (rc != ECL_OK && !copy.workflow)
 		return ECL_OK;
 	rc = run_info_build(l->e, &copy, run, &info);
 	run_free(run);
@@ -88,7 +96,7 @@ int ecl_run_list(ecl_engine *e, const ecl_run_filter *filter, ecl_run_fn fn, voi
 	e->err[0] = '\0';
 	to_store_filter(filter, &sf);
 	rc = e->st->ops->list_runs(e->st, &sf, list_one, &l);
-	if (rc == ECL_ESTORE || rc == ECL_ENOMEM)
+	if (rc == ECL_ESTORE || (rc == ECL_ENOMEM && !e->err[0]))
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	return rc;
 }

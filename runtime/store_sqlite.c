@@ -845,6 +845,13 @@ static int sq_list_notes(store *base, const char *id,
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the run's history");
 }
 
+/* An allocation failed: say so, naming the file, as every other failure does. */
+static int out_of_memory(sqlite_store *s, const char *doing)
+{
+	snprintf(s->err, sizeof(s->err), "%s: out of memory %s", s->path, doing);
+	return ECL_ENOMEM;
+}
+
 /* The WHERE clause of a filter; bind_filter binds its parameters in the same order. */
 static void filter_sql(const store_filter *f, buf *b)
 {
@@ -891,10 +898,10 @@ static int sq_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 
 	buf_puts(&sql, "SELECT " RUN_COLUMNS " FROM runs");
 	filter_sql(f, &sql);
-	buf_puts(&sql, " ORDER BY created_ms DESC, id LIMIT ?");
+	buf_puts(&sql, " ORDER BY created_ms DESC, id DESC LIMIT ?");
 	if (sql.oom) {
 		buf_free(&sql);
-		return ECL_ENOMEM;
+		return out_of_memory(s, "listing the runs");
 	}
 	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
 	buf_free(&sql);
@@ -910,7 +917,7 @@ static int sq_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 		    (rc = expand_output(s, run.id, &run.output)) != ECL_OK) {
 			store_run_clear(&run);
 			sqlite3_finalize(st);
-			return rc;
+			return rc == ECL_ENOMEM ? out_of_memory(s, "listing the runs") : rc;
 		}
 		stop = fn(ctx, &run);
 		store_run_clear(&run);
@@ -965,7 +972,7 @@ static int prune_one(sqlite_store *s, const char *head, const store_filter *f)
 	buf_puts(&sql, " AND status IN ('completed', 'failed', 'cancelled'))");
 	if (sql.oom) {
 		buf_free(&sql);
-		return ECL_ENOMEM;
+		return out_of_memory(s, "pruning");
 	}
 	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
 	buf_free(&sql);

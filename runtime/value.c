@@ -112,6 +112,8 @@ int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const 
 	case ECL_T_FLOAT:
 		if (!cJSON_IsNumber(json))
 			return mismatch(json, what, "a number", err, errlen);
+		if (!isfinite(json->valuedouble)) /* 1e999: JSON cannot store it back */
+			return mismatch(json, what, "a finite number", err, errlen);
 		v->f = json->valuedouble;
 		v->set = 1;
 		return ECL_OK;

@@ -2,17 +2,20 @@
 # deps.sh - install the Debian packages that are missing, for one purpose:
 #   scripts/deps.sh build   what building ecl needs
 #   scripts/deps.sh test    that, and what the tests, coverage, fuzzing and checks need
+#   scripts/deps.sh afl     that, and AFL++ for make fuzz-afl
 # As root it installs directly, otherwise through sudo; where neither works it prints the
 # exact apt-get line to run and fails.
 set -eu
 
 build="gcc make cmake pkg-config re2c libcurl4-openssl-dev libcjson-dev libsqlite3-dev"
 test="$build libcriterion-dev python3 clang clang-format clang-tidy libclang-rt-14-dev gcovr valgrind sqlite3"
+afl="$test afl++"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+afl) want=$afl ;;
+*) echo "usage: $0 build|test|afl" >&2; exit 2 ;;
 esac
 
 missing=""

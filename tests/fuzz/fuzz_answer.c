@@ -1,9 +1,15 @@
 /*
- * fuzz_answer.c - arbitrary bytes as an LLM's answer to each typed step of the bundled
- * workflows. The first byte chooses the step; the rest is the answer text. The extractor and
- * validator must never crash, and must either accept a value that satisfies the step's
- * schema or reject it with an error that names the step.
+ * fuzz_answer.c - arbitrary bytes as an LLM's answer to each typed output of the bundled
+ * workflows. The low six bits of the first byte choose the step (across every workflow), its
+ * top two bits how the answer is wrapped (bare, in a ```json fence, inside prose, both); the
+ * rest is the answer text. The extractor and validator must never crash, and must either
+ * accept an object that satisfies the step's schema (checked here independently of the
+ * validator: every required field present, each of its declared type, enums one of their
+ * choices, integers whole and in range, lists of strings, nothing undeclared) or reject the
+ * answer with an error that names the step and one of its declared fields, or says that it
+ * holds no JSON object at all.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,58 +37,130 @@ static const ecl_step_def *pick(size_t n, const ecl_workflow **wf)
 	return NULL;
 }
 
-/* Every declared field of an accepted output is there when required and fits its type. */
+static void fail(const char *why, const char *field)
+{
+	fprintf(stderr, "fuzz_answer: %s (field `%s`)\n", why, field ? field : "?");
+	abort();
+}
+
+/* Whether a JSON value fits a declared output field, judged from the declaration alone. */
+static int fits(const ecl_slot_def *def, const cJSON *v)
+{
+	const cJSON *item;
+	int i;
+
+	switch (def->type) {
+	case ECL_T_STRING: return cJSON_IsString(v);
+	case ECL_T_ENUM:
+		if (!cJSON_IsString(v))
+			return 0;
+		for (i = 0; i < def->nchoices; i++)
+			if (strcmp(v->valuestring, def->choices[i]) == 0)
+				return 1;
+		return 0;
+	case ECL_T_INT:
+		if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+			return 0;
+		return !def->has_range ||
+		       (v->valuedouble >= (double)def->min && v->valuedouble <= (double)def->max);
+	case ECL_T_FLOAT: return cJSON_IsNumber(v) && isfinite(v->valuedouble);
+	case ECL_T_BOOL: return cJSON_IsBool(v);
+	case ECL_T_LIST:
+		if (!cJSON_IsArray(v))
+			return 0;
+		cJSON_ArrayForEach (item, v)
+			if (!cJSON_IsString(item))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
 static void check_accepted(const ecl_workflow *wf, const ecl_step_def *step, const cJSON *out)
 {
-	char err[512];
+	const cJSON *item;
 	int i;
 
 	if (!cJSON_IsObject(out))
-		abort();
+		fail("accepted something that is not an object", NULL);
 	for (i = 0; i < step->noutputs; i++) {
 		const ecl_slot_def *def = &wf->slots[step->outputs[i]];
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(out, def->field);
-		value val = {0};
 
-		if (!v) {
-			if (def->required)
-				abort();
-			continue;
-		}
-		if (value_from_json(&val, def, v, def->name, err, sizeof(err)) != ECL_OK)
-			abort();
-		if (def->has_range && (val.i < def->min || val.i > def->max))
-			abort();
-		value_clear(&val);
+		if (!v && def->required)
+			fail("accepted without a required field", def->field);
+		if (v && !fits(def, v))
+			fail("accepted a value that does not fit its type", def->field);
 	}
-	if (cJSON_GetArraySize(out) > step->noutputs)
-		abort(); /* only the declared fields are kept */
+	cJSON_ArrayForEach (item, out) {
+		int declared = 0;
+
+		for (i = 0; i < step->noutputs; i++)
+			declared |= strcmp(item->string, wf->slots[step->outputs[i]].field) == 0;
+		if (!declared)
+			fail("kept an undeclared field", item->string);
+	}
+}
+
+/* The rejection names the step and one of its declared fields (or finds no object). */
+static void check_rejected(const ecl_workflow *wf, const ecl_step_def *step, const char *err)
+{
+	char expect[160];
+	const char *f;
+	int i;
+
+	snprintf(expect, sizeof(expect), "step `%s`: ", step->name);
+	if (strncmp(err, expect, strlen(expect)) != 0)
+		fail("a rejection that does not name the step", err);
+	f = err + strlen(expect);
+	if (strncmp(f, "the answer holds no JSON object", 31) == 0)
+		return;
+	if (strncmp(f, "field `", 7) != 0)
+		fail("a rejection that names no field", err);
+	f += 7;
+	for (i = 0; i < step->noutputs; i++) {
+		const char *name = wf->slots[step->outputs[i]].field;
+		size_t n = strlen(name);
+
+		if (strncmp(f, name, n) == 0 && f[n] == '`')
+			return;
+	}
+	fail("a rejection that names a field the step does not declare", err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const char *const before[] = {"", "```json\n", "Sure! Here it is: ", "Here:\n```\n"};
+	static const char *const after[] = {"", "\n```", " Hope that helps.", "\n```\nDone."};
 	const ecl_workflow *wf = NULL;
 	const ecl_step_def *step;
 	cJSON *out = NULL;
-	char err[512], expect[160];
-	int rc;
+	char err[512], *text;
+	size_t len;
+	int rc, wrap;
 
 	if (size < 1)
 		return 0;
 	mem_init();
-	step = pick(data[0], &wf);
-	rc = answer_parse(wf, step, (const char *)data + 1, size - 1, &out, err, sizeof(err));
+	step = pick(data[0] & 0x3f, &wf);
+	wrap = data[0] >> 6;
+	len = strlen(before[wrap]) + (size - 1) + strlen(after[wrap]);
+	text = malloc(len + 1);
+	if (!text)
+		return 0;
+	memcpy(text, before[wrap], strlen(before[wrap]));
+	memcpy(text + strlen(before[wrap]), data + 1, size - 1);
+	memcpy(text + strlen(before[wrap]) + size - 1, after[wrap], strlen(after[wrap]) + 1);
+	err[0] = '\0';
+	rc = answer_parse(wf, step, text, len, &out, err, sizeof(err));
+	free(text);
 	if (rc == ECL_OK) {
 		check_accepted(wf, step, out);
 		cJSON_Delete(out);
 		return 0;
 	}
 	if (rc != ECL_EANSWER || out)
-		abort();
-	snprintf(expect, sizeof(expect), "step `%s`: ", step->name);
-	if (strncmp(err, expect, strlen(expect)) != 0)
-		abort(); /* every rejection names the step... */
-	if (!strstr(err, "field `") && !strstr(err, "no JSON object"))
-		abort(); /* ...and the field at fault, or says there was no object at all */
+		fail("an unexpected result code", ecl_strerror(rc));
+	check_rejected(wf, step, err);
 	return 0;
 }

@@ -1,17 +1,28 @@
 /*
  * fuzz_machine.c - the bundled state machines driven through the real runtime and a real
  * SQLite file, with the fuzzer's bytes choosing what the provider does at every call (a valid
- * answer with chosen values, an invalid answer, a transient or permanent failure) and where
- * the process "crashes" (just before or just after a commit; the engine is then thrown away
- * and the run resumed by a new one). Each input is run twice, with and without the crashes,
- * and the target checks: the run ends completed or failed, within the step bound proven at
- * compile time; no loop passes its limit; the database is intact; and the checkpoints are the
- * same steps, in the same order, with the same result, as without the crashes.
+ * answer with chosen values, an invalid answer, a timeout, a transient or permanent transport
+ * failure) and where the process "crashes".
+ *
+ * Input: byte 0 chooses the workflow; bytes 1 to 4 are bit maps over checkpoints 1 to 8 (bit
+ * k-1 for checkpoint k) of where to crash: 1 while the provider is answering the step, 2 just
+ * before its commit reaches the store, 3 just after the commit (the driver never learns it
+ * happened), 4 a clean stop after the commit (as Ctrl-C does). The rest chooses the outcomes.
+ * A crash makes the process "die": from that instant neither the store nor the provider does
+ * anything for it (every operation fails), the engine is thrown away and a new one resumes
+ * the run, as `ecl recover` would after a reboot.
+ *
+ * Each input is run twice, without and with the crashes, and the target checks: the run ends
+ * completed or failed, within the step bound proven at compile time, after a bounded number
+ * of resumes; no loop passes its limit at any commit or in the end; a step whose checkpoint
+ * was committed is never asked again; the database is intact; and the committed checkpoints
+ * are the same steps, in the same order, with the same status and output, as without crashes.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -20,15 +31,44 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define HEADER      5  /* bytes before the outcome bytes */
+#define MAX_STEPS   64 /* most steps of a bundled workflow this target follows */
+#define MAX_RESUMES 64
+
+enum crash_kind { CRASH_CALL = 0, CRASH_BEFORE = 1, CRASH_AFTER = 2, STOP_AFTER = 3 };
+
 typedef struct plan {
-	const uint8_t *data;
+	const ecl_workflow *wf;
+	const uint8_t *data; /* the outcome bytes */
 	size_t size;
-	unsigned before; /* bit k-1: crash before committing checkpoint k */
-	unsigned after;  /* bit k-1: crash after committing checkpoint k */
-	int crashes;     /* 0: run without crashing */
+	unsigned crash[4]; /* per crash_kind: bit k-1 for checkpoint k, cleared once used */
+	int crashes;       /* 0: the run without crashes */
+	int dead;          /* the "process" has crashed: nothing reaches store or provider */
 	volatile sig_atomic_t stop;
-	int seq; /* checkpoints committed so far, as seen through events */
+	int seq;                  /* checkpoints committed, as the store saw them */
+	int committed[MAX_STEPS]; /* per step: checkpoints committed (its last visit done) */
 } plan;
+
+static int crash_at(plan *p, enum crash_kind kind, int checkpoint)
+{
+	unsigned bit;
+
+	if (!p->crashes || checkpoint < 1 || checkpoint > 8)
+		return 0;
+	bit = 1u << (checkpoint - 1);
+	if (!(p->crash[kind] & bit))
+		return 0;
+	p->crash[kind] &= ~bit; /* each crash happens once */
+	return 1;
+}
+
+static void die(plan *p)
+{
+	p->dead = 1;
+	p->stop = 1; /* the driver gives up at its next look, as a killed one would */
+}
+
+/* ---- the provider ------------------------------------------------------------------------- */
 
 typedef struct fuzz_provider {
 	llm_provider base;
@@ -39,6 +79,8 @@ static uint8_t byte_at(const plan *p, unsigned a, unsigned b, unsigned c, unsign
 {
 	uint32_t h = 2166136261u;
 
+	if (!p->size)
+		return 0;
 	h = (h ^ a) * 16777619u;
 	h = (h ^ b) * 16777619u;
 	h = (h ^ c) * 16777619u;
@@ -49,6 +91,16 @@ static uint8_t byte_at(const plan *p, unsigned a, unsigned b, unsigned c, unsign
 static int step_index(const ecl_workflow *wf, const ecl_step_def *s)
 {
 	return (int)(s - wf->steps);
+}
+
+static int step_named(const ecl_workflow *wf, const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < wf->nsteps; i++)
+		if (strcmp(wf->steps[i].name, name) == 0)
+			return i;
+	return -1;
 }
 
 static cJSON *valid_answer(const plan *p, const llm_request *req)
@@ -88,37 +140,52 @@ static cJSON *valid_answer(const plan *p, const llm_request *req)
 	return obj;
 }
 
+static int fail_call(llm_response *res, llm_fault fault, const char *why)
+{
+	snprintf(res->error, sizeof(res->error), "%s", why);
+	res->fault = fault;
+	return ECL_EPROVIDER;
+}
+
 static int fuzz_complete(llm_provider *lp, const llm_request *req, llm_response *res)
 {
 	plan *p = ((fuzz_provider *)lp)->p;
-	unsigned si = (unsigned)step_index(req->wf, req->step);
+	int si = step_index(req->wf, req->step);
 	/* Answers depend on the step, the visit and the repair round, never on the attempt
 	 * or on retries, so a resumed step is answered as it was; transport faults depend on
 	 * the attempt too and stop after the second, so every run ends. */
-	uint8_t what = byte_at(p, si, (unsigned)req->visit, (unsigned)req->repair, 0);
-	uint8_t fault = byte_at(p, si, (unsigned)req->visit, (unsigned)req->call,
+	uint8_t what = byte_at(p, (unsigned)si, (unsigned)req->visit, (unsigned)req->repair, 0);
+	uint8_t fault = byte_at(p, (unsigned)si, (unsigned)req->visit, (unsigned)req->call,
 				(unsigned)req->attempt + 1);
 	cJSON *obj;
 
-	if (p->crashes && (p->before >> p->seq & 1) && p->seq < 32) {
-		p->before &= ~(1u << p->seq); /* crash once there */
-		p->stop = 1;
-		snprintf(res->error, sizeof(res->error), "crashed");
-		res->fault = LLM_FAULT_TRANSIENT;
-		return ECL_EPROVIDER;
+	if (p->dead)
+		return fail_call(res, LLM_FAULT_TRANSIENT, "fuzz: the process is dead");
+	if (si < MAX_STEPS && req->visit <= p->committed[si]) {
+		fprintf(stderr, "step `%s` visit %d asked again after its commit\n",
+			req->step->name, req->visit);
+		abort(); /* a committed step is never redone */
 	}
-	if (req->attempt <= 2 && req->call < 3 && fault % 8 == 6) {
-		snprintf(res->error, sizeof(res->error), "fuzz: timeout");
-		res->fault = LLM_FAULT_TRANSIENT;
-		return ECL_EPROVIDER;
+	if (crash_at(p, CRASH_CALL, p->seq + 1)) {
+		die(p);
+		return fail_call(res, LLM_FAULT_TRANSIENT, "fuzz: crashed during the call");
 	}
-	if (req->attempt <= 2 && req->call < 3 && fault % 8 == 7) {
-		snprintf(res->error, sizeof(res->error), "fuzz: HTTP 401");
-		res->fault = LLM_FAULT_PERMANENT;
-		return ECL_EPROVIDER;
+	if (req->attempt <= 2 && req->call < 3) {
+		switch (fault % 16) {
+		case 12: /* what a transport gives when the call outlasts its time limit */
+			return fail_call(res, LLM_FAULT_TRANSIENT,
+					 "Timeout was reached (operation timed out)");
+		case 13: return fail_call(res, LLM_FAULT_TRANSIENT, "HTTP 503: overloaded");
+		case 14: return fail_call(res, LLM_FAULT_TRANSIENT, "Could not connect to server");
+		case 15: return fail_call(res, LLM_FAULT_PERMANENT, "HTTP 401: bad key");
+		default: break;
+		}
 	}
-	if (req->repair < 3 && what % 8 == 5) {
-		res->text = mem_strdup("{\"not\": \"the schema\"");
+	if (req->repair < 3 && what % 8 >= 5) {
+		static const char *const bad[] = {"{\"not\": \"the schema\"", "no JSON here",
+						  "{\"decision\": 7, \"content\": null}"};
+
+		res->text = mem_strdup(bad[what % 8 - 5]);
 		res->len = res->text ? strlen(res->text) : 0;
 		return res->text ? ECL_OK : ECL_ENOMEM;
 	}
@@ -136,18 +203,188 @@ static void fuzz_destroy(llm_provider *lp)
 	mem_free(lp);
 }
 
+/* ---- the store: the real SQLite one, behind a wrapper that can "crash" -------------------- */
+
+typedef struct crash_store {
+	store base;
+	store *inner;
+	plan *p;
+} crash_store;
+
+static store *inner_of(store *st)
+{
+	return ((crash_store *)st)->inner;
+}
+
+static plan *plan_of(store *st)
+{
+	return ((crash_store *)st)->p;
+}
+
+#define DEAD_CHECK(st)                                                                             \
+	do {                                                                                       \
+		if (plan_of(st)->dead)                                                             \
+			return ECL_ESTORE;                                                         \
+	} while (0)
+
+static int cs_create_run(store *st, const store_run *run)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->create_run(inner_of(st), run);
+}
+
+static int cs_get_run(store *st, const char *id, store_run *out)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->get_run(inner_of(st), id, out);
+}
+
+static int cs_list_steps(store *st, const char *id, store_step_fn fn, void *ctx)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->list_steps(inner_of(st), id, fn, ctx);
+}
+
+static int cs_commit(store *st, const store_commit *c, const char **request)
+{
+	plan *p = plan_of(st);
+	int rc, si;
+
+	DEAD_CHECK(st);
+	if (crash_at(p, CRASH_BEFORE, c->step.seq)) {
+		die(p);
+		return ECL_ESTORE;
+	}
+	rc = inner_of(st)->ops->commit(inner_of(st), c, request);
+	if (rc != ECL_OK)
+		return rc;
+	p->seq = c->step.seq;
+	si = step_named(p->wf, c->step.step);
+	if (si >= 0 && si < MAX_STEPS)
+		p->committed[si]++;
+	if (crash_at(p, CRASH_AFTER, c->step.seq)) {
+		die(p); /* the transaction landed; the driver never hears of it */
+		return ECL_ESTORE;
+	}
+	return ECL_OK;
+}
+
+static int cs_acquire(store *st, const char *id, const char *owner, const char *steal, int attempt,
+		      long long now_ms, long long lease_until_ms, char **holder)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->acquire(inner_of(st), id, owner, steal, attempt, now_ms,
+					  lease_until_ms, holder);
+}
+
+static int cs_heartbeat(store *st, const char *id, const char *owner, long long now_ms,
+			long long lease_until_ms, const char **request)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->heartbeat(inner_of(st), id, owner, now_ms, lease_until_ms,
+					    request);
+}
+
+static int cs_release(store *st, const char *id, const char *owner, const char *status,
+		      const char *error, long long now_ms)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->release(inner_of(st), id, owner, status, error, now_ms);
+}
+
+static int cs_request(store *st, const char *id, const char *what, long long now_ms, int *applied)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->request(inner_of(st), id, what, now_ms, applied);
+}
+
+static int cs_note(store *st, const char *id, int seq, const char *text, long long now_ms)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->note(inner_of(st), id, seq, text, now_ms);
+}
+
+static int cs_list_notes(store *st, const char *id,
+			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
+			 void *ctx)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->list_notes(inner_of(st), id, fn, ctx);
+}
+
+static int cs_list_runs(store *st, const store_filter *f, store_run_fn fn, void *ctx)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->list_runs(inner_of(st), f, fn, ctx);
+}
+
+static int cs_fork(store *st, const char *from, int upto, const store_run *copy)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->fork(inner_of(st), from, upto, copy);
+}
+
+static int cs_prune(store *st, const store_filter *f, int *count)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->prune(inner_of(st), f, count);
+}
+
+static int cs_set_version(store *st, const char *id, const char *version, long long now_ms)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->set_version(inner_of(st), id, version, now_ms);
+}
+
+static const char *cs_errmsg(const store *st)
+{
+	const crash_store *cs = (const crash_store *)st;
+
+	return cs->p->dead ? "fuzz: the process crashed" : cs->inner->ops->errmsg(cs->inner);
+}
+
+static void cs_close(store *st)
+{
+	inner_of(st)->ops->close(inner_of(st));
+	mem_free(st);
+}
+
+static const store_ops crash_store_ops = {
+	.create_run = cs_create_run,
+	.get_run = cs_get_run,
+	.list_steps = cs_list_steps,
+	.commit = cs_commit,
+	.acquire = cs_acquire,
+	.heartbeat = cs_heartbeat,
+	.release = cs_release,
+	.request = cs_request,
+	.note = cs_note,
+	.list_notes = cs_list_notes,
+	.list_runs = cs_list_runs,
+	.fork = cs_fork,
+	.prune = cs_prune,
+	.set_version = cs_set_version,
+	.errmsg = cs_errmsg,
+	.close = cs_close,
+};
+
+/* ---- driving ------------------------------------------------------------------------------ */
+
 static int on_event(void *ctx, const ecl_event *ev)
 {
 	plan *p = ctx;
+	int si;
 
 	if (ev->kind != ECL_EV_COMMIT)
 		return 0;
-	p->seq = ev->seq;
-	if (p->crashes && ev->seq <= 32 && (p->after >> (ev->seq - 1) & 1)) {
-		p->after &= ~(1u << (ev->seq - 1));
-		return 1; /* stop right after this commit */
+	si = step_named(p->wf, ev->step);
+	if (si < 0 || (p->wf->steps[si].limit && ev->visits > p->wf->steps[si].limit)) {
+		fprintf(stderr, "step `%s` committed at visit %d\n", ev->step, ev->visits);
+		abort(); /* a loop passed its limit */
 	}
-	return 0;
+	if (ev->seq > p->wf->max_steps)
+		abort();                         /* past the proven bound */
+	return crash_at(p, STOP_AFTER, ev->seq); /* 1: stop cleanly after this commit */
 }
 
 static ecl_engine *open_engine(const char *db, plan *p)
@@ -155,6 +392,7 @@ static ecl_engine *open_engine(const char *db, plan *p)
 	ecl_options o = {0};
 	ecl_engine *e = NULL;
 	fuzz_provider *fp;
+	crash_store *cs;
 	char err[256];
 
 	o.db_path = db;
@@ -167,10 +405,13 @@ static ecl_engine *open_engine(const char *db, plan *p)
 	o.retry_base_ms = 1;
 	o.workflows = ecl_workflows;
 	o.nworkflows = ecl_nworkflows;
-	if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
+	if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK) {
+		fprintf(stderr, "%s\n", err);
 		abort();
+	}
 	fp = mem_calloc(1, sizeof(*fp));
-	if (!fp)
+	cs = mem_calloc(1, sizeof(*cs));
+	if (!fp || !cs)
 		abort();
 	fp->base.name = "fuzz";
 	fp->base.complete = fuzz_complete;
@@ -178,6 +419,10 @@ static ecl_engine *open_engine(const char *db, plan *p)
 	fp->p = p;
 	e->llm->destroy(e->llm);
 	e->llm = &fp->base;
+	cs->base.ops = &crash_store_ops;
+	cs->inner = e->st;
+	cs->p = p;
+	e->st = &cs->base;
 	return e;
 }
 
@@ -229,36 +474,81 @@ static char *make_inputs(const ecl_workflow *wf)
 	return text;
 }
 
-/* Run the workflow to its end, resuming after every crash; then check the invariants. */
-static void run(const char *db, const ecl_workflow *wf, plan *p, outcome *o)
+static void pause_ms(long ms)
 {
-	char id[ECL_ID_MAX], q[4200], *inputs;
-	ecl_engine *e;
-	sqlite3 *h;
-	int rc, resumes = 0, i;
+	struct timespec ts = {0, ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void remove_db(const char *db)
+{
+	char path[128];
+	int i;
 
 	for (i = 0; i < 3; i++) {
-		snprintf(q, sizeof(q), "%s%s", db, (const char *[]){"", "-wal", "-shm"}[i]);
-		unlink(q);
+		snprintf(path, sizeof(path), "%s%s", db, (const char *[]){"", "-wal", "-shm"}[i]);
+		unlink(path);
 	}
+}
+
+/* Whether the run has ended (completed or failed). */
+static int finished(ecl_engine *e, const char *id)
+{
+	ecl_run_info *info = NULL;
+	int done;
+
+	if (ecl_run_info_get(e, id, &info) != ECL_OK)
+		abort();
+	done = strcmp(info->status, "completed") == 0 || strcmp(info->status, "failed") == 0;
+	ecl_run_info_free(info);
+	return done;
+}
+
+/* Run the workflow to its end, resuming after every crash; then check the invariants. */
+static void run(const char *db, plan *p, outcome *o)
+{
+	const ecl_workflow *wf = p->wf;
+	char id[ECL_ID_MAX], q[4200], *inputs;
+	ecl_run_info *info = NULL;
+	ecl_engine *e;
+	sqlite3 *h;
+	int rc, resumes = 0, i, was_dead;
+
+	remove_db(db);
 	e = open_engine(db, p);
 	inputs = make_inputs(wf);
 	if (!inputs || ecl_run_start(e, wf, inputs, id) != ECL_OK)
 		abort();
 	mem_free(inputs);
-	p->seq = 0;
 	for (;;) {
 		rc = ecl_run_drive(e, id);
-		if (rc == ECL_OK || rc == ECL_EFAILED)
+		if (!p->dead && (rc == ECL_OK || rc == ECL_EFAILED))
 			break;
-		if (rc != ECL_EINTERRUPTED && rc != ECL_EPROVIDER)
-			abort(); /* a store error or a lost lease: not expected here */
-		if (++resumes > 64)
-			abort();     /* it must end */
-		ecl_engine_close(e); /* the "crash": everything in memory is gone */
+		if (!p->dead && rc != ECL_EINTERRUPTED && rc != ECL_EPROVIDER && rc != ECL_ESTATE) {
+			fprintf(stderr, "drive: %s: %s\n", ecl_strerror(rc), ecl_engine_errmsg(e));
+			abort(); /* a store error: not expected here */
+		}
+		if (rc == ECL_ESTATE && finished(e, id))
+			break; /* the last commit landed, then the process died */
+		if (++resumes > MAX_RESUMES) {
+			fprintf(stderr, "still not finished after %d resumes: %s\n", resumes,
+				ecl_engine_errmsg(e));
+			abort(); /* it must end */
+		}
+		was_dead = p->dead;
+		ecl_engine_close(e); /* everything in memory is gone */
+		p->dead = 0;
 		p->stop = 0;
+		if (rc == ECL_ESTATE || was_dead)
+			pause_ms(2); /* the dead holder's 1 ms lease runs out */
 		e = open_engine(db, p);
 	}
+	if (ecl_run_info_get(e, id, &info) != ECL_OK)
+		abort();
+	if (info->revision_limit && info->revisions > info->revision_limit)
+		abort();
+	ecl_run_info_free(info);
 	ecl_engine_close(e);
 	if (sqlite3_open(db, &h) != SQLITE_OK)
 		abort();
@@ -270,22 +560,23 @@ static void run(const char *db, const ecl_workflow *wf, plan *p, outcome *o)
 	sql_text(h, "SELECT output FROM runs", o->output, sizeof(o->output));
 	sql_text(h, "SELECT seq FROM runs", q, sizeof(q));
 	o->seq = atoi(q);
+	if (getenv("ECL_FUZZ_VERBOSE"))
+		fprintf(stderr, "fuzz_machine: %s %s: %d resumes, checkpoints %s\n", wf->id,
+			p->crashes ? "with crashes" : "without crashes", resumes, o->steps);
 	if (o->seq > wf->max_steps)
 		abort(); /* the proven bound */
 	if (strcmp(o->status, "completed ") != 0 && strcmp(o->status, "failed ") != 0)
 		abort();
 	for (i = 0; i < wf->nsteps; i++) {
+		char n[32];
+
 		if (!wf->steps[i].limit)
 			continue;
 		snprintf(q, sizeof(q), "SELECT count(*) FROM steps WHERE step = '%s'",
 			 wf->steps[i].name);
-		{
-			char n[32];
-
-			sql_text(h, q, n, sizeof(n));
-			if (atoi(n) > wf->steps[i].limit)
-				abort(); /* a loop passed its limit */
-		}
+		sql_text(h, q, n, sizeof(n));
+		if (atoi(n) > wf->steps[i].limit)
+			abort(); /* a loop passed its limit */
 	}
 	sqlite3_close(h);
 }
@@ -295,24 +586,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char db[64];
 	plan p = {0};
 	outcome a, b;
-	const ecl_workflow *wf;
+	int k;
 
-	if (size < 4)
+	if (size < HEADER)
 		return 0;
 	if (!db[0])
 		snprintf(db, sizeof(db), "%s/ecl-fuzz-machine-%ld.db",
 			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid());
-	wf = ecl_workflows[data[0] % ecl_nworkflows];
-	p.data = data + 3;
-	p.size = size - 3;
-	run(db, wf, &p, &a);
+	p.wf = ecl_workflows[data[0] % ecl_nworkflows];
+	if (p.wf->nsteps > MAX_STEPS)
+		return 0;
+	p.data = data + HEADER;
+	p.size = size - HEADER;
+	run(db, &p, &a);
 	memset(&p, 0, sizeof(p));
-	p.data = data + 3;
-	p.size = size - 3;
+	p.wf = ecl_workflows[data[0] % ecl_nworkflows];
+	p.data = data + HEADER;
+	p.size = size - HEADER;
 	p.crashes = 1;
-	p.before = data[1];
-	p.after = data[2];
-	run(db, wf, &p, &b);
+	for (k = 0; k < 4; k++)
+		p.crash[k] = data[1 + k];
+	run(db, &p, &b);
+	remove_db(db);
 	if (strcmp(a.steps, b.steps) != 0 || strcmp(a.status, b.status) != 0 ||
 	    strcmp(a.output, b.output) != 0) {
 		fprintf(stderr, "without crashes: %s-> %s%s\nwith crashes:    %s-> %s%s\n", a.steps,

@@ -1,0 +1,219 @@
+/*
+ * test_oom_lifecycle.c - allocation failure injection in what other processes do to runs:
+ * snapshots, listings, histories with their prompts, forks, pause and cancel requests,
+ * prune, and the check of inputs. For every N until the call gets through, the N-th
+ * allocation of the runtime fails; the call must return ECL_ENOMEM (or the error the store
+ * reports), never crash or leak (the sanitizer build checks leaks), and leave the database
+ * as it was, so the same call succeeds once memory is back.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "testhooks.h"
+
+#define GEN    "{\"content\": \"Draft v0\", \"word_count\": 2}"
+#define PASS   "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+#define REVISE "{\"decision\": \"revise\", \"feedback\": \"more\", \"quality_score\": 40}"
+#define REV1   "{\"content\": \"Draft v1\", \"word_count\": 2}"
+
+static char *dir;
+static char db[4096], script[4096];
+static char done_id[ECL_ID_MAX], idle_id[ECL_ID_MAX];
+
+static void setup(void)
+{
+	ecl_engine *e;
+
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	ts_write(script, "{\"generate\": [" GEN ", " GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(
+		ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", done_id),
+		ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, done_id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(
+		ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"u\"}", idle_id),
+		ECL_OK);
+	ecl_engine_close(e); /* idle_id: interrupted, never driven */
+}
+
+static void teardown(void)
+{
+	ecl_test_fail_alloc_after(-1);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(oom_lifecycle, .init = setup, .fini = teardown);
+
+typedef int (*call_fn)(ecl_engine *e, void *ctx);
+
+/* The ctx of calls that have no engine to leave their detail on. */
+#define NO_DETAIL ((void *)1)
+
+/* Fail the n-th allocation of `call` for every n until it succeeds. */
+static void sweep(const char *what, call_fn call, void *ctx, int also_ok)
+{
+	ecl_engine *e = ts_engine(db, script, NULL);
+	long n;
+	int rc = -1;
+
+	for (n = 0; n < 20000; n++) {
+		ecl_test_fail_alloc_after(n);
+		rc = call(e, ctx);
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert(rc == ECL_ENOMEM || rc == ECL_ESTORE || rc == also_ok,
+			  "%s, allocation %ld: status %d (%s)", what, n, rc, ecl_engine_errmsg(e));
+		if (ctx != NO_DETAIL)
+			cr_assert_str_neq(ecl_engine_errmsg(e), "", "%s, allocation %ld: no detail",
+					  what, n);
+	}
+	cr_assert_eq(rc, ECL_OK, "%s never got through: %s", what, ecl_engine_errmsg(e));
+	cr_log_info("%s needs %ld allocations", what, n);
+	ecl_engine_close(e);
+	{
+		char *check = ts_sql_text(db, "PRAGMA integrity_check");
+
+		cr_assert_str_eq(check, "ok");
+		free(check);
+	}
+}
+
+static int count_run(void *ctx, const ecl_run_info *info)
+{
+	(*(int *)ctx)++;
+	return info->step_count < 0;
+}
+
+static int count_entry(void *ctx, const ecl_history_entry *h)
+{
+	(*(int *)ctx)++;
+	return h->seq < 0;
+}
+
+static int do_info(ecl_engine *e, void *ctx)
+{
+	ecl_run_info *info = NULL;
+	int rc = ecl_run_info_get(e, done_id, &info);
+
+	if (rc == ECL_OK) {
+		cr_assert_eq(info->step_count, 4);
+		cr_assert_eq(info->revisions, 1);
+	} else {
+		cr_assert_null(info);
+	}
+	ecl_run_info_free(info);
+	return rc;
+}
+
+static int do_list(ecl_engine *e, void *ctx)
+{
+	int n = 0, rc = ecl_run_list(e, NULL, count_run, &n);
+
+	cr_assert(rc != ECL_OK || n == 2, "listed %d", n);
+	return rc;
+}
+
+static int do_history(ecl_engine *e, void *ctx)
+{
+	int n = 0, rc = ecl_run_history(e, done_id, 1, count_entry, &n);
+
+	cr_assert(rc != ECL_OK || n >= 4, "history of %d entries", n);
+	return rc;
+}
+
+static int do_fork(ecl_engine *e, void *ctx)
+{
+	char id[ECL_ID_MAX];
+
+	return ecl_run_fork(e, done_id, 2, id);
+}
+
+static int do_pause(ecl_engine *e, void *ctx)
+{
+	int applied = -1, rc = ecl_run_pause(e, idle_id, &applied);
+
+	/* a pause that landed before a later allocation failed is there already */
+	return rc == ECL_ESTATE ? ECL_OK : rc;
+}
+
+static int do_prune(ecl_engine *e, void *ctx)
+{
+	int count = -1;
+
+	return ecl_prune(e, NULL, 1, &count);
+}
+
+static int do_check_inputs(ecl_engine *e, void *ctx)
+{
+	char err[256];
+	int rc =
+		ecl_workflow_check_inputs(ts_workflow("critique-revise"),
+					  "{\"topic\": \"t\", \"min_words\": 3}", err, sizeof(err));
+
+	/* cJSON reports an allocation failure while parsing as a syntax error */
+	if (rc == ECL_EINPUT)
+		cr_assert_str_neq(err, "");
+	return rc == ECL_EINPUT ? ECL_ENOMEM : rc;
+}
+
+static int do_resume(ecl_engine *e, void *ctx)
+{
+	int rc = ecl_run_drive(e, idle_id);
+
+	/* a failed resume leaves the run interrupted; the next one goes on from there */
+	return rc == ECL_EINTERRUPTED || rc == ECL_EPROVIDER || rc == ECL_EANSWER ? ECL_ENOMEM : rc;
+}
+
+Test(oom_lifecycle, snapshots)
+{
+	sweep("ecl_run_info_get", do_info, NULL, -1);
+}
+
+Test(oom_lifecycle, listings)
+{
+	sweep("ecl_run_list", do_list, NULL, -1);
+}
+
+Test(oom_lifecycle, histories_with_prompts)
+{
+	sweep("ecl_run_history", do_history, NULL, -1);
+}
+
+Test(oom_lifecycle, forks)
+{
+	sweep("ecl_run_fork", do_fork, NULL, -1);
+}
+
+Test(oom_lifecycle, requests)
+{
+	sweep("ecl_run_pause", do_pause, NULL, -1);
+}
+
+Test(oom_lifecycle, prune)
+{
+	sweep("ecl_prune", do_prune, NULL, -1);
+}
+
+Test(oom_lifecycle, input_checks)
+{
+	sweep("ecl_workflow_check_inputs", do_check_inputs, NO_DETAIL, -1);
+}
+
+Test(oom_lifecycle, resumes)
+{
+	char *status;
+
+	sweep("ecl_run_drive (resume)", do_resume, NULL, ECL_EFAILED);
+	status = ts_sql_text(db, "SELECT status FROM runs WHERE id = (SELECT max(id) FROM runs)");
+	cr_assert_str_eq(status, "completed");
+	free(status);
+}
