@@ -1,12 +1,18 @@
 /*
  * batch.c - many runs at once from one thread: a table of drive_task records, one per run in
  * flight, advanced by the same loop as drive_run. An HTTP provider's calls are easy handles on
- * one libcurl multi handle; the thread waits in curl_multi_poll for whichever answer comes
- * first, for the next retry that is due, or for a tenth of a second to pass (to renew leases
- * and notice a signal). Providers without a non-blocking interface answer at once.
+ * one libcurl multi handle driven through its socket interface: the thread waits in
+ * epoll_wait for whichever socket is ready, for libcurl's next timeout, for the next retry
+ * that is due, or for a tenth of a second to pass (to renew leases and notice a signal), so
+ * the work per wake-up does not grow with the number of runs in flight. Providers without a
+ * non-blocking interface answer at once.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -34,6 +40,8 @@ typedef struct batch {
 	llm_provider *p;
 	int nonblocking; /* the provider starts calls on the multi handle */
 	CURLM *multi;
+	int ep;              /* epoll instance watching libcurl's sockets */
+	long long deadline_us; /* libcurl's timer: when to call it back, or -1 */
 	slot *slots;
 	int nslots;
 	int *free; /* indexes of free slots, a stack */
@@ -220,6 +228,64 @@ static void tend(batch *b)
 	}
 }
 
+/* libcurl says which sockets to watch for what. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	batch *b = userp;
+	struct epoll_event ev;
+
+	(void)easy;
+	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = fd;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(b->ep, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	if (epoll_ctl(b->ep, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
+	    epoll_ctl(b->ep, socketp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0)
+		return -1;
+	if (!socketp)
+		curl_multi_assign(b->multi, fd, b);
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long ms, void *userp)
+{
+	batch *b = userp;
+
+	(void)multi;
+	b->deadline_us = ms < 0 ? -1 : clock_mono_us() + ms * 1000LL;
+	return 0;
+}
+
+/* Wait up to timeout_ms for libcurl's sockets or its timer, and let it do its work. */
+static void pump(batch *b, long timeout_ms)
+{
+	struct epoll_event evs[256];
+	long long now = clock_mono_us();
+	int n, k, running;
+
+	if (b->deadline_us >= 0) {
+		long curl_ms = (long)((b->deadline_us - now + 999) / 1000);
+
+		if (curl_ms < timeout_ms)
+			timeout_ms = curl_ms < 0 ? 0 : curl_ms;
+	}
+	n = epoll_wait(b->ep, evs, 256, (int)timeout_ms);
+	for (k = 0; k < n; k++) {
+		int flags = (evs[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			    (evs[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			    (evs[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+		curl_multi_socket_action(b->multi, evs[k].data.fd, flags, &running);
+	}
+	if (b->deadline_us >= 0 && clock_mono_us() >= b->deadline_us) {
+		b->deadline_us = -1;
+		curl_multi_socket_action(b->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
 static int interrupted(const ecl_engine *e)
 {
 	return e->interrupt && *e->interrupt;
@@ -251,17 +317,28 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 	b.slots = mem_calloc((size_t)concurrency, sizeof(*b.slots));
 	b.free = mem_calloc((size_t)concurrency, sizeof(*b.free));
 	b.multi = b.nonblocking ? curl_multi_init() : NULL;
+	b.ep = -1;
+	b.deadline_us = -1;
 	if (!b.slots || !b.free || (b.nonblocking && !b.multi)) {
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (b.multi)
+	if (b.multi) {
+		b.ep = epoll_create1(EPOLL_CLOEXEC);
+		if (b.ep < 0) {
+			rc = engine_fail(e, ECL_EIO, "epoll_create1: %s", strerror(errno));
+			goto out;
+		}
 		curl_multi_setopt(b.multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
+		curl_multi_setopt(b.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+		curl_multi_setopt(b.multi, CURLMOPT_SOCKETDATA, &b);
+		curl_multi_setopt(b.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+		curl_multi_setopt(b.multi, CURLMOPT_TIMERDATA, &b);
+	}
 	for (i = concurrency - 1; i >= 0; i--)
 		b.free[b.nfree++] = i;
 	for (;;) {
 		long timeout = BATCH_TICK_MS, wake;
-		int running;
 
 		if (interrupted(e) || e->stop_requested)
 			b.stopping = 1;
@@ -275,8 +352,7 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 		if (wake >= 0 && wake < timeout)
 			timeout = wake;
 		if (b.multi) {
-			curl_multi_poll(b.multi, NULL, 0, (int)timeout, NULL);
-			curl_multi_perform(b.multi, &running);
+			pump(&b, timeout);
 			collect(&b);
 		}
 		if (clock_now_ms() - last_tend >= BATCH_TICK_MS || interrupted(e)) {
@@ -297,6 +373,8 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 out:
 	if (b.multi)
 		curl_multi_cleanup(b.multi);
+	if (b.ep >= 0)
+		close(b.ep);
 	mem_free(b.slots);
 	mem_free(b.free);
 	return rc;
