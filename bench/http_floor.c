@@ -115,7 +115,8 @@ int main(int argc, char **argv)
 			steps = atoi(argv[i + 1]);
 	}
 	if (!url || n < 1 || conc < 1 || steps < 1) {
-		fprintf(stderr, "usage: http_floor --url URL [--n N] [--concurrency C] [--steps S]\n");
+		fprintf(stderr,
+			"usage: http_floor --url URL [--n N] [--concurrency C] [--steps S]\n");
 		return 2;
 	}
 	if (conc > n)
@@ -146,14 +147,13 @@ int main(int argc, char **argv)
 
 		nev = epoll_wait(ep, evs, 256, timeout < 0 ? 0 : timeout);
 		for (k = 0; k < nev; k++)
-			curl_multi_socket_action(m, evs[k].data.fd,
-						 (evs[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-							 (evs[k].events & EPOLLOUT ? CURL_CSELECT_OUT
-										   : 0) |
-							 (evs[k].events & (EPOLLERR | EPOLLHUP)
-								  ? CURL_CSELECT_ERR
-								  : 0),
-						 &running);
+			curl_multi_socket_action(
+				m, evs[k].data.fd,
+				(evs[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+					(evs[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+					(evs[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR
+									       : 0),
+				&running);
 		if (deadline_us >= 0 && mono_us() >= deadline_us) {
 			deadline_us = -1;
 			curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);

@@ -148,8 +148,9 @@ static void show(tally *t, int last)
 	inflight = t->total - t->ended;
 	if (inflight > (size_t)t->concurrency)
 		inflight = (size_t)t->concurrency;
-	fprintf(stderr, "\rbatch: %zu/%zu ended, %zu completed, %zu failed, %zu stopped, %zu in "
-			"flight, %.1f s\033[K",
+	fprintf(stderr,
+		"\rbatch: %zu/%zu ended, %zu completed, %zu failed, %zu stopped, %zu in "
+		"flight, %.1f s\033[K",
 		t->ended, t->total, t->completed, t->failed, t->stopped, last ? 0 : inflight,
 		now - t->start);
 	if (last)

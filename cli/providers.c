@@ -33,8 +33,8 @@ typedef struct setting {
 
 enum { S_PROVIDER, S_MODEL, S_BASE_URL, S_API_KEY, S_TIMEOUT, S_CONNECT_TIMEOUT, S_COUNT };
 
-static const char *const setting_names[S_COUNT] = {
-	"provider", "model", "base_url", "api_key", "timeout", "connect_timeout"};
+static const char *const setting_names[S_COUNT] = {"provider", "model",   "base_url",
+						   "api_key",  "timeout", "connect_timeout"};
 
 /* What the config file says: top level, then one block per HTTP provider. */
 enum { C_TOP, C_OPENAI, C_ANTHROPIC, C_OLLAMA, C_COUNT };
@@ -277,8 +277,7 @@ static int resolve(cli *c, config *cf)
 				put(&resolved[k], flag, strlen(flag), "flag --api-key-file %s",
 				    c->api_key_file, 0);
 			else
-				put(&resolved[k], flag, strlen(flag), "flag %s", flag_names[k],
-				    0);
+				put(&resolved[k], flag, strlen(flag), "flag %s", flag_names[k], 0);
 			continue;
 		}
 		env = env_name(k, provider);
@@ -391,8 +390,8 @@ int cmd_providers(cli *c)
 
 	for (i = 0; i < c->nargs; i++) {
 		if ((!strcmp(c->args[i], "-o") || !strcmp(c->args[i], "--output")) &&
-		    i + 1 < c->nargs && (!strcmp(c->args[i + 1], "json") ||
-					 !strcmp(c->args[i + 1], "text"))) {
+		    i + 1 < c->nargs &&
+		    (!strcmp(c->args[i + 1], "json") || !strcmp(c->args[i + 1], "text"))) {
 			json = !strcmp(c->args[++i], "json");
 		} else {
 			return cli_error(2, "usage: ecl providers [-o text|json]");
@@ -413,9 +412,8 @@ int cmd_providers(cli *c)
 	cJSON_AddStringToObject(o, "config_file", cf->path);
 	cJSON_AddBoolToObject(o, "config_file_found", cf->found);
 	cJSON_AddStringToObject(o, "provider", chosen);
-	cJSON_AddStringToObject(o, "provider_source", resolved[S_PROVIDER].set
-							      ? resolved[S_PROVIDER].source
-							      : "default");
+	cJSON_AddStringToObject(o, "provider_source",
+				resolved[S_PROVIDER].set ? resolved[S_PROVIDER].source : "default");
 	if (!json) {
 		printf("Config file: %s%s\n", cf->path[0] ? cf->path : "(none: HOME is not set)",
 		       cf->found ? "" : " (not present)");
@@ -468,8 +466,8 @@ int cmd_providers(cli *c)
 				cJSON_AddStringToObject(v, "source", source);
 			}
 			if (!json)
-				printf("  %-16s %-40s (%s)\n", setting_names[k], value ? value : "-",
-				       source);
+				printf("  %-16s %-40s (%s)\n", setting_names[k],
+				       value ? value : "-", source);
 		}
 	}
 	if (json)

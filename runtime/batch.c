@@ -40,7 +40,7 @@ typedef struct batch {
 	llm_provider *p;
 	int nonblocking; /* the provider starts calls on the multi handle */
 	CURLM *multi;
-	int ep;              /* epoll instance watching libcurl's sockets */
+	int ep;                /* epoll instance watching libcurl's sockets */
 	long long deadline_us; /* libcurl's timer: when to call it back, or -1 */
 	slot *slots;
 	int nslots;
@@ -117,8 +117,8 @@ static void slot_step(batch *b, slot *s)
 			}
 			drive_task_answer(&s->t, rc);
 		} else {
-			drive_task_answer(&s->t, s->t.d->ops->answer(s->t.d, s->t.run, &s->t.req,
-								     &s->t.res));
+			drive_task_answer(
+				&s->t, s->t.d->ops->answer(s->t.d, s->t.run, &s->t.req, &s->t.res));
 		}
 	}
 }
@@ -368,8 +368,8 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 	if (b.fatal)
 		rc = engine_fail(e, b.fatal, "%s", b.fatal_msg);
 	else if (next < n)
-		rc = engine_fail(e, ECL_EINTERRUPTED, "interrupted: %zu of %zu runs were not started",
-				 n - next, n);
+		rc = engine_fail(e, ECL_EINTERRUPTED,
+				 "interrupted: %zu of %zu runs were not started", n - next, n);
 out:
 	if (b.multi)
 		curl_multi_cleanup(b.multi);

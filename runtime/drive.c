@@ -254,9 +254,10 @@ static int ask_outcome(drive_task *t)
 	t->tokens_in += res->tokens_in;
 	t->tokens_out += res->tokens_out;
 	if (rc == ECL_OK && res->len > e->max_answer_bytes)
-		return engine_fail(e, ECL_EANSWER,
-				   "step `%s`: the answer has %zu bytes, more than the limit of %zu",
-				   step->name, res->len, e->max_answer_bytes);
+		return engine_fail(
+			e, ECL_EANSWER,
+			"step `%s`: the answer has %zu bytes, more than the limit of %zu",
+			step->name, res->len, e->max_answer_bytes);
 	if (rc != ECL_OK) {
 		if (rc != ECL_EPROVIDER)
 			return engine_fail(e, rc, "step `%s`: %s", step->name, ecl_strerror(rc));
@@ -265,10 +266,15 @@ static int ask_outcome(drive_task *t)
 		if (res->fault != LLM_FAULT_TRANSIENT || t->try_no >= t->retries)
 			return engine_fail(e, ECL_EPROVIDER, "step `%s`: %s%s", step->name,
 					   res->error, t->try_no ? " (retries exhausted)" : "");
-		log_event(e, LOG_WARN, "retry", "run", run->id, "step", step->name, "error",
-			  res->error, NULL);
-		t->wake_us = clock_mono_us() +
-			     1000LL * backoff_ms(e, t->try_no, res->retry_after_ms);
+		{
+			long wait = backoff_ms(e, t->try_no, res->retry_after_ms);
+			char ms[24];
+
+			snprintf(ms, sizeof(ms), "%ld", wait);
+			log_event(e, LOG_WARN, "retry", "run", run->id, "step", step->name, "error",
+				  res->error, "wait_ms", ms, NULL);
+			t->wake_us = clock_mono_us() + 1000LL * wait;
+		}
 		t->try_no++;
 		return ECL_PENDING;
 	}
@@ -451,8 +457,8 @@ static int commit_transition(drive_task *t)
 		snprintf(dur, sizeof(dur), "%.3f", (double)c.step.duration_us / 1000.0);
 		snprintf(seq, sizeof(seq), "%d", run->seq);
 		snprintf(attempt, sizeof(attempt), "%d", c.step.attempt);
-		log_event(e, LOG_INFO, "transition", "run", run->id, "seq", seq, "step",
-			  step->name, "attempt", attempt, "duration_ms", dur, "next",
+		log_event(e, LOG_INFO, "transition", "run", run->id, "seq", seq, "step", step->name,
+			  "attempt", attempt, "duration_ms", dur, "next",
 			  c.step.next ? c.step.next : c.status, NULL);
 	}
 	ev.kind = ECL_EV_COMMIT;

@@ -176,7 +176,8 @@ static char *anthropic_answer(const cJSON *root, llm_response *res, const char *
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
 
-		if (cJSON_IsString(t) && (!cJSON_IsString(type) || !strcmp(type->valuestring, "text"))) {
+		if (cJSON_IsString(t) &&
+		    (!cJSON_IsString(type) || !strcmp(type->valuestring, "text"))) {
 			buf_puts(&text, t->valuestring);
 			found = 1;
 		}
