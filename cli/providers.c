@@ -317,9 +317,14 @@ static int seconds(const setting *s, long *ms)
 
 int cli_configure(cli *c)
 {
-	config *cf = calloc(1, sizeof(*cf));
+	static int done; /* c->opts points into `resolved` from then on */
+	config *cf;
 	int rc;
 
+	if (done)
+		return 0;
+	done = 1;
+	cf = calloc(1, sizeof(*cf));
 	if (!cf)
 		return cli_error(1, "out of memory");
 	rc = resolve(c, cf);
