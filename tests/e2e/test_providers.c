@@ -137,6 +137,22 @@ Test(providers, every_provider_completes_a_workflow_with_token_counts)
 			     6, "%s: token counts are stored with each step", providers[i]);
 		no_key(err, "stderr");
 		no_key(out, "stdout");
+		{
+			/* status and history show the totals */
+			char *id = ts_sql_text(db, "SELECT id FROM runs ORDER BY id DESC LIMIT 1");
+			const char *st[] = {ECL_BIN, "--db", db, "status", id, NULL};
+			const char *hi[] = {ECL_BIN, "--db", db, "history", id, NULL};
+			char *o2;
+
+			cr_assert_eq(ts_run(st, &o2, NULL), 0);
+			cr_assert(strstr(o2, "Tokens:") && !strstr(o2, "Tokens:       0 in"), "%s",
+				  o2);
+			free(o2);
+			cr_assert_eq(ts_run(hi, &o2, NULL), 0);
+			cr_assert(strstr(o2, "Total: 6 steps"), "%s", o2);
+			free(o2);
+			free(id);
+		}
 		last = ts_fake_get(base, "/last");
 		if (!strcmp(providers[i], "anthropic")) {
 			cr_assert(strstr(last, "\"x-api-key\":\"sk-t"), "%s", last);

@@ -32,9 +32,14 @@ pid_t ts_fake_start(const char *dir, int latency_ms, const char *mode, char *bas
 		       (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 1000 && !(text = ts_read(portfile)); i++) {
+	for (i = 0; i < 1000; i++) {
 		struct timespec ts = {0, 10000000};
 
+		text = ts_read(portfile);
+		if (text && atoi(text) > 0)
+			break;
+		free(text);
+		text = NULL;
 		nanosleep(&ts, NULL);
 	}
 	cr_assert_not_null(text, "the fake server did not start");
