@@ -115,8 +115,9 @@ static double run_batch(const char *db, int port, long n, int conc)
 		inputs[i] = malloc(128);
 		if (!inputs[i])
 			die("%s", "out of memory");
-		snprintf(inputs[i], 128, "{\"wf\": \"eclB-%ld-w%ld\", \"topic\": \"durable "
-					 "workflows in C\"}",
+		snprintf(inputs[i], 128,
+			 "{\"wf\": \"eclB-%ld-w%ld\", \"topic\": \"durable "
+			 "workflows in C\"}",
 			 (long)getpid(), i);
 	}
 	if (!inputs)
@@ -139,7 +140,8 @@ static long long sql_int(sqlite3 *h, const char *sql)
 	sqlite3_stmt *st;
 	long long v = -1;
 
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
@@ -203,8 +205,8 @@ static result one_rep(const char *server, const char *dir, int latency, long n, 
 	return r;
 }
 
-static double floor_rep(const char *server, const char *floor, const char *dir, int latency,
-			long n, int conc)
+static double floor_rep(const char *server, const char *floor, const char *dir, int latency, long n,
+			int conc)
 {
 	char cmd[8192];
 	int port;
@@ -213,8 +215,8 @@ static double floor_rep(const char *server, const char *floor, const char *dir, 
 	double wall = -1;
 
 	snprintf(cmd, sizeof(cmd),
-		 "%s --url http://127.0.0.1:%d/v1/chat/completions --n %ld --concurrency %d",
-		 floor, port, n, conc);
+		 "%s --url http://127.0.0.1:%d/v1/chat/completions --n %ld --concurrency %d", floor,
+		 port, n, conc);
 	p = popen(cmd, "r");
 	if (!p || fscanf(p, "{\"wall_s\": %lf", &wall) != 1)
 		die("%s", "the HTTP floor failed");
