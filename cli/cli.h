@@ -16,6 +16,10 @@ typedef struct cli {
 	char db_buf[4096]; /* the default database path, when --db is not given */
 	char **args;       /* the command's own arguments, global options removed */
 	int nargs;
+	char api_key_flag[4096];          /* from --api-key or --api-key-file, or "" */
+	const char *api_key_file;         /* the file it came from, or NULL */
+	const char *timeout_flag;         /* --timeout, or NULL */
+	const char *connect_timeout_flag; /* --connect-timeout, or NULL */
 } cli;
 
 /* Print the usage text. */
@@ -26,6 +30,14 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* Open the engine the global options describe; 0, or the exit status after an error. */
 int cli_open(cli *c, ecl_engine **out);
+
+/* Settle the provider settings from the flags, the environment and the config file, in that
+ * order, into c->opts (providers.c); 0, or the exit status after an error. */
+int cli_configure(cli *c);
+
+/* Take the API key from --api-key (arg, which is then overwritten so that ps cannot show
+ * it) or from the file of --api-key-file (file, with arg NULL); 0 or an exit status. */
+int cli_take_api_key(cli *c, char *arg, const char *file);
 
 /* The subcommands; each returns the exit status: 0 success, 1 failure, 2 usage error,
  * 130 interrupted. */
@@ -40,6 +52,8 @@ int cmd_history(cli *c);
 int cmd_fork(cli *c);
 int cmd_recover(cli *c);
 int cmd_prune(cli *c);
+int cmd_batch(cli *c);
+int cmd_providers(cli *c);
 
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);

@@ -27,6 +27,10 @@ static const char usage_text[] =
 	"  recover                           resume every interrupted run nobody drives\n"
 	"  prune [--status S,..] [--older-than 30d] [--dry-run]\n"
 	"                                    delete finished runs and reclaim the space\n"
+	"  batch FILE.jsonl --workflow ID [--concurrency N]\n"
+	"                                    one run per line of inputs, N at a time, and a\n"
+	"                                    JSON summary\n"
+	"  providers [-o json]               the provider settings and where each comes from\n"
 	"\n"
 	"inputs of run:\n"
 	"  --<input> VALUE                   one input, e.g. --topic \"Benefits of Rust\"\n"
@@ -42,7 +46,12 @@ static const char usage_text[] =
 	"  --script FILE                     scripted provider: the answers\n"
 	"  --model NAME, --base-url URL      HTTP providers (keys come from OPENAI_API_KEY,\n"
 	"                                    ANTHROPIC_API_KEY)\n"
+	"  --api-key-file FILE               HTTP providers: the key, from a file\n"
+	"  --api-key KEY                     the same, on the command line (hidden from ps)\n"
+	"                                    (flags, then environment, then the config file\n"
+	"                                    $XDG_CONFIG_HOME/ecl/config: see ecl providers)\n"
 	"  --timeout SECONDS                 per LLM call (default 120)\n"
+	"  --connect-timeout SECONDS         to connect to the provider (default 10)\n"
 	"  --durability full|normal          fsync every commit (default) or at checkpoints\n"
 	"  --max-answer-bytes N              longer LLM answers fail the step (default 1 MiB)\n"
 	"  -v, --verbose                     log every transition on stderr\n"
@@ -118,14 +127,8 @@ int cli_open(cli *c, ecl_engine **out)
 	if (make_parent_dirs(c->opts.db_path) != 0)
 		return cli_error(1, "cannot create the directory of %s: %s", c->opts.db_path,
 				 strerror(errno));
-	if (!c->opts.api_key && c->opts.provider) {
-		if (strcmp(c->opts.provider, "openai") == 0)
-			c->opts.api_key = getenv("OPENAI_API_KEY");
-		else if (strcmp(c->opts.provider, "anthropic") == 0)
-			c->opts.api_key = getenv("ANTHROPIC_API_KEY");
-	}
-	if (!c->opts.base_url && c->opts.provider && strcmp(c->opts.provider, "openai") == 0)
-		c->opts.base_url = getenv("OPENAI_BASE_URL");
+	if ((rc = cli_configure(c)) != 0)
+		return rc;
 	rc = ecl_engine_open(&c->opts, out, err, sizeof(err));
 	if (rc != ECL_OK)
 		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
@@ -139,7 +142,9 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 	const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
 	static const char *const with_value[] = {"--db",       "--provider",   "--script",
 						 "--call-log", "--model",      "--base-url",
-						 "--timeout",  "--durability", "--log-format"};
+						 "--timeout",  "--durability", "--log-format",
+						 "--max-answer-bytes", "--api-key", "--api-key-file",
+						 "--connect-timeout"};
 	size_t k;
 
 	if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -168,15 +173,22 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 		c->opts.model = v;
 	else if (strcmp(a, "--base-url") == 0)
 		c->opts.base_url = v;
-	else if (strcmp(a, "--timeout") == 0) {
+	else if (strcmp(a, "--api-key") == 0)
+		return cli_take_api_key(c, argv[*i], NULL) ? -1 : 1;
+	else if (strcmp(a, "--api-key-file") == 0)
+		return cli_take_api_key(c, NULL, v) ? -1 : 1;
+	else if (strcmp(a, "--timeout") == 0 || strcmp(a, "--connect-timeout") == 0) {
 		char *end;
 		double s = strtod(v, &end);
 
 		if (*end || s <= 0) {
-			cli_error(2, "--timeout: `%s` is not a positive number of seconds", v);
+			cli_error(2, "%s: `%s` is not a positive number of seconds", a, v);
 			return -1;
 		}
-		c->opts.timeout_ms = (long)(s * 1000.0);
+		if (a[2] == 't')
+			c->timeout_flag = v;
+		else
+			c->connect_timeout_flag = v;
 	} else if (strcmp(a, "--max-answer-bytes") == 0) {
 		char *end;
 		long long n = strtoll(v, &end, 10);
@@ -218,6 +230,7 @@ static const struct {
 	{"status", cmd_status},   {"pause", cmd_pause},     {"cancel", cmd_cancel},
 	{"runs", cmd_runs},       {"history", cmd_history}, {"fork", cmd_fork},
 	{"recover", cmd_recover}, {"prune", cmd_prune},
+	{"batch", cmd_batch},     {"providers", cmd_providers},
 };
 
 int main(int argc, char **argv)

@@ -439,6 +439,23 @@ int cmd_resume(cli *c)
 	return rc == 3 ? 1 : rc;
 }
 
+/* Totals over a run's checkpoints, for status. */
+typedef struct totals {
+	long long tokens_in, tokens_out, duration_us;
+} totals;
+
+static int add_up(void *ctx, const ecl_history_entry *h)
+{
+	totals *t = ctx;
+
+	if (h->step) {
+		t->tokens_in += h->tokens_in;
+		t->tokens_out += h->tokens_out;
+		t->duration_us += h->duration_us;
+	}
+	return 0;
+}
+
 static void json_add_raw(cJSON *obj, const char *name, const char *text)
 {
 	cJSON *v = text ? cJSON_Parse(text) : NULL;
@@ -446,7 +463,7 @@ static void json_add_raw(cJSON *obj, const char *name, const char *text)
 	cJSON_AddItemToObject(obj, name, v ? v : cJSON_CreateNull());
 }
 
-static int status_json(const ecl_run_info *info)
+static int status_json(const ecl_run_info *info, const totals *t)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -470,6 +487,9 @@ static int status_json(const ecl_run_info *info)
 		cJSON_AddStringToObject(o, "error", info->error);
 	else
 		cJSON_AddNullToObject(o, "error");
+	cJSON_AddNumberToObject(o, "tokens_in", (double)t->tokens_in);
+	cJSON_AddNumberToObject(o, "tokens_out", (double)t->tokens_out);
+	cJSON_AddNumberToObject(o, "step_time_ms", (double)t->duration_us / 1000.0);
 	cJSON_AddNumberToObject(o, "created_ms", (double)info->created_ms);
 	cJSON_AddNumberToObject(o, "updated_ms", (double)info->updated_ms);
 	cli_print_json(o);
@@ -477,7 +497,7 @@ static int status_json(const ecl_run_info *info)
 	return 0;
 }
 
-static void status_text(const ecl_run_info *info)
+static void status_text(const ecl_run_info *info, const totals *t)
 {
 	const char *label = strcmp(info->status, "failed") == 0 ? "Failed step:" : "Current step:";
 
@@ -489,6 +509,8 @@ static void status_text(const ecl_run_info *info)
 	if (info->revision_limit > 0)
 		printf("Revisions:    %d of at most %d\n", info->revisions, info->revision_limit);
 	printf("Steps:        %d\n", info->step_count);
+	printf("Tokens:       %lld in / %lld out\n", t->tokens_in, t->tokens_out);
+	printf("Step time:    %.1f ms\n", (double)t->duration_us / 1000.0);
 	if (info->output) {
 		printf("Output:\n");
 		print_json(info->output);
@@ -527,10 +549,19 @@ int cmd_status(cli *c)
 		ecl_engine_close(e);
 		return rc;
 	}
-	if (strcmp(format, "json") == 0)
-		rc = status_json(info);
-	else
-		status_text(info);
+	{
+		totals t = {0, 0, 0};
+
+		rc = ecl_run_history(e, id, 0, add_up, &t);
+		if (rc != ECL_OK) {
+			rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+		} else if (strcmp(format, "json") == 0) {
+			rc = status_json(info, &t);
+		} else {
+			status_text(info, &t);
+			rc = 0;
+		}
+	}
 	ecl_run_info_free(info);
 	ecl_engine_close(e);
 	return rc;

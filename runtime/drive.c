@@ -69,48 +69,85 @@ const driver_ops drive_local_ops = {
 	.release = local_release,
 };
 
-/* ---- asking for an answer ----------------------------------------------------------------- */
+/* ---- one run as a small state record ------------------------------------------------------ */
 
 static int interrupted(ecl_engine *e)
 {
 	return e->stop_requested || (e->interrupt && *e->interrupt);
 }
 
-/* What the driver passes providers as their tick: renew the lease now and then, and say
- * whether the call in flight must be abandoned (a signal, a cancel, a lost lease). */
-typedef struct ticker {
-	driver *d;
-	ecl_run *run;
-	int lost; /* the lease was lost: abandon everything */
-} ticker;
-
-static int tick(void *ctx)
+void drive_task_init(drive_task *t, driver *d, ecl_run *run)
 {
-	ticker *t = ctx;
-	ecl_engine *e = t->run->eng;
-	long long now;
-
-	if (interrupted(e) || t->lost)
-		return 1;
-	now = clock_now_ms();
-	if (now - e->beat_ms >= e->lease_ms / 3) {
-		const char *request = NULL;
-
-		e->beat_ms = now;
-		if (t->d->ops->beat(t->d, t->run, now, &request) != ECL_OK) {
-			t->lost = 1;
-			return 1;
-		}
-		if (request)
-			e->request = request;
-	}
-	return e->request && strcmp(e->request, "cancel") == 0;
+	memset(t, 0, sizeof(*t));
+	t->d = d;
+	t->run = run;
+	t->phase = DRIVE_PH_STEP;
+	t->beat_ms = clock_now_ms();
 }
 
-/* Sleep for a backoff with full jitter, in slices, ticking. */
-static void backoff(ticker *t, int try_no, long retry_after_ms)
+/* Free what the step under way holds (prompts, answers, repair prompts). */
+static void ask_clear(drive_task *t)
 {
-	long cap = t->run->eng->retry_base_ms << (try_no < 10 ? try_no : 10);
+	int i;
+
+	for (i = 0; i < DRIVE_MAX_REPAIRS; i++) {
+		free(t->answers[i]);
+		t->answers[i] = NULL;
+		buf_free(&t->fix[i]);
+	}
+	buf_free(&t->sys);
+	buf_free(&t->prompt);
+	free(t->raw);
+	t->raw = NULL;
+}
+
+void drive_task_clear(drive_task *t)
+{
+	ask_clear(t);
+	free(t->res.text);
+	t->res.text = NULL;
+}
+
+int drive_task_beat(drive_task *t, long long now_ms)
+{
+	ecl_engine *e = t->run->eng;
+	const char *request = NULL;
+
+	if (t->lost || now_ms - t->beat_ms < e->lease_ms / 3)
+		return t->lost;
+	t->beat_ms = now_ms;
+	if (t->d->ops->beat(t->d, t->run, now_ms, &request) != ECL_OK) {
+		t->lost = 1;
+		return 1;
+	}
+	if (request)
+		t->request = request;
+	return 0;
+}
+
+int drive_task_should_stop(drive_task *t)
+{
+	return interrupted(t->run->eng) || t->lost ||
+	       (t->request && strcmp(t->request, "cancel") == 0);
+}
+
+/* What the driver passes blocking providers as their tick: renew the lease now and then, and
+ * say whether the call in flight must be abandoned (a signal, a cancel, a lost lease). */
+static int tick(void *ctx)
+{
+	drive_task *t = ctx;
+
+	if (drive_task_should_stop(t))
+		return 1;
+	drive_task_beat(t, clock_now_ms());
+	return drive_task_should_stop(t);
+}
+
+/* A backoff with full jitter: a random time below a bound that doubles with each retry, or
+ * the server's Retry-After when that is longer. */
+static long backoff_ms(ecl_engine *e, int try_no, long retry_after_ms)
+{
+	long cap = e->retry_base_ms << (try_no < 10 ? try_no : 10);
 	long ms;
 
 	if (cap > BACKOFF_CAP_MS)
@@ -118,26 +155,13 @@ static void backoff(ticker *t, int try_no, long retry_after_ms)
 	ms = (long)((double)rand() / ((double)RAND_MAX + 1.0) * (double)cap);
 	if (retry_after_ms > ms)
 		ms = retry_after_ms;
-	while (ms > 0 && !tick(t)) {
-		long slice = ms < 50 ? ms : 50;
-		struct timespec ts = {0, slice * 1000000L};
-
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
+	return ms;
 }
 
 static int opt_int(int step, int wf, int dflt)
 {
 	return step >= 0 ? step : wf >= 0 ? wf : dflt;
 }
-
-/* What one step's asking accumulates. */
-typedef struct asking {
-	char *raw; /* the accepted answer text */
-	long long tokens_in;
-	long long tokens_out;
-} asking;
 
 static void repair_prompt(buf *b, const ecl_run *run, const ecl_step_def *step, const char *why)
 {
@@ -152,125 +176,134 @@ static void repair_prompt(buf *b, const ecl_run *run, const ecl_step_def *step, 
 	buf_puts(b, ".");
 }
 
-static int ask(driver *d, ecl_run *run, asking *out, ticker *tk)
+/* Set up the request of an LLM step the step function asked for. */
+static int ask_begin(drive_task *t)
 {
+	ecl_run *run = t->run;
 	ecl_engine *e = run->eng;
 	const ecl_workflow *wf = run->wf;
 	const ecl_step_def *step = &wf->steps[run->state];
 	const ecl_llm_opts *so = &step->opts, *wo = &wf->opts;
-	int retries = opt_int(so->retries, wo->retries, DEFAULT_RETRIES);
-	int repairs = opt_int(so->repairs, wo->repairs, DEFAULT_REPAIRS);
-	llm_message msgs[1 + 2 * 8];
-	char *answers[8] = {0};
-	buf sys = {0}, prompt = {0}, fix[8] = {{0}};
-	llm_request req = {0};
-	int repair, call = 0, rc = ECL_OK, i;
+	llm_request *req = &t->req;
 
-	if (repairs > 8)
-		repairs = 8;
-	run_render(run, &step->system, &sys);
-	run_render(run, &step->prompt, &prompt);
-	if (sys.oom || prompt.oom) {
-		rc = engine_fail(e, ECL_ENOMEM, "out of memory rendering the prompt of `%s`",
-				 step->name);
-		goto out;
-	}
-	msgs[0].role = "user";
-	msgs[0].text = prompt.data ? prompt.data : "";
-	req.run_id = run->id;
-	req.wf = wf;
-	req.step = step;
-	req.attempt = run->attempt;
-	req.visit = run->visits[run->state];
-	req.system = step->system.nparts ? (sys.data ? sys.data : "") : NULL;
-	req.messages = msgs;
-	req.model = so->model ? so->model : wo->model;
-	req.temperature = so->temperature >= 0 ? so->temperature : wo->temperature;
-	req.max_tokens = so->max_tokens ? so->max_tokens : wo->max_tokens;
-	req.timeout_ms = so->timeout_ms   ? so->timeout_ms
-			 : wo->timeout_ms ? wo->timeout_ms
-					  : e->timeout_ms;
-	req.tick = tick;
-	req.tick_ctx = tk;
-	for (repair = 0; repair <= repairs; repair++) {
-		llm_response res = {0};
-		char why[512];
-		int try_no;
-
-		req.repair = repair;
-		req.nmessages = 1 + 2 * repair;
-		for (try_no = 0;; try_no++) {
-			memset(&res, 0, sizeof(res));
-			res.retry_after_ms = -1;
-			req.call = call++;
-			rc = d->ops->answer(d, run, &req, &res);
-			out->tokens_in += res.tokens_in;
-			out->tokens_out += res.tokens_out;
-			if (rc == ECL_OK && res.len > e->max_answer_bytes) {
-				free(res.text);
-				rc = engine_fail(
-					e, ECL_EANSWER,
-					"step `%s`: the answer has %zu bytes, more than the "
-					"limit of %zu",
-					step->name, res.len, e->max_answer_bytes);
-				goto out;
-			}
-			if (rc == ECL_OK)
-				break;
-			free(res.text);
-			if (rc != ECL_EPROVIDER) {
-				rc = engine_fail(e, rc, "step `%s`: %s", step->name,
-						 ecl_strerror(rc));
-				goto out;
-			}
-			if (tick(tk)) {
-				rc = ECL_EINTERRUPTED;
-				goto out;
-			}
-			if (res.fault != LLM_FAULT_TRANSIENT || try_no >= retries) {
-				rc = engine_fail(e, ECL_EPROVIDER, "step `%s`: %s%s", step->name,
-						 res.error, try_no ? " (retries exhausted)" : "");
-				goto out;
-			}
-			log_event(e, LOG_WARN, "retry", "run", run->id, "step", step->name, "error",
-				  res.error, NULL);
-			backoff(tk, try_no, res.retry_after_ms);
-		}
-		rc = answer_parse(wf, step, res.text, res.len, &run->answer, why, sizeof(why));
-		if (rc == ECL_OK) {
-			out->raw = res.text;
-			break;
-		}
-		if (rc != ECL_EANSWER || repair == repairs) {
-			free(res.text);
-			rc = rc == ECL_EANSWER ? engine_fail(e, rc, "%s", why)
-					       : engine_fail(e, rc, "out of memory");
-			goto out;
-		}
-		log_event(e, LOG_WARN, "repair", "run", run->id, "step", step->name, "error", why,
-			  NULL);
-		answers[repair] = res.text;
-		repair_prompt(&fix[repair], run, step, why);
-		if (fix[repair].oom) {
-			rc = engine_fail(e, ECL_ENOMEM, "out of memory");
-			goto out;
-		}
-		msgs[1 + 2 * repair].role = "assistant";
-		msgs[1 + 2 * repair].text = answers[repair];
-		msgs[2 + 2 * repair].role = "user";
-		msgs[2 + 2 * repair].text = fix[repair].data;
-	}
-out:
-	for (i = 0; i < 8; i++) {
-		free(answers[i]);
-		buf_free(&fix[i]);
-	}
-	buf_free(&sys);
-	buf_free(&prompt);
-	return rc;
+	t->retries = opt_int(so->retries, wo->retries, DEFAULT_RETRIES);
+	t->repairs = opt_int(so->repairs, wo->repairs, DEFAULT_REPAIRS);
+	if (t->repairs > DRIVE_MAX_REPAIRS)
+		t->repairs = DRIVE_MAX_REPAIRS;
+	t->repair = 0;
+	t->try_no = 0;
+	t->call = 0;
+	run_render(run, &step->system, &t->sys);
+	run_render(run, &step->prompt, &t->prompt);
+	if (t->sys.oom || t->prompt.oom)
+		return engine_fail(e, ECL_ENOMEM, "out of memory rendering the prompt of `%s`",
+				   step->name);
+	t->msgs[0].role = "user";
+	t->msgs[0].text = t->prompt.data ? t->prompt.data : "";
+	memset(req, 0, sizeof(*req));
+	req->run_id = run->id;
+	req->wf = wf;
+	req->step = step;
+	req->attempt = run->attempt;
+	req->visit = run->visits[run->state];
+	req->system = step->system.nparts ? (t->sys.data ? t->sys.data : "") : NULL;
+	req->messages = t->msgs;
+	req->nmessages = 1;
+	req->model = so->model ? so->model : wo->model;
+	req->temperature = so->temperature >= 0 ? so->temperature : wo->temperature;
+	req->max_tokens = so->max_tokens ? so->max_tokens : wo->max_tokens;
+	req->timeout_ms = so->timeout_ms   ? so->timeout_ms
+			  : wo->timeout_ms ? wo->timeout_ms
+					   : e->timeout_ms;
+	req->tick = tick;
+	req->tick_ctx = t;
+	return ECL_OK;
 }
 
-/* ---- the loop ----------------------------------------------------------------------------- */
+/* What the next call needs: its number, and a response to fill. */
+static void ask_next_call(drive_task *t)
+{
+	t->req.call = t->call++;
+	t->req.repair = t->repair;
+	t->req.nmessages = 1 + 2 * t->repair;
+	free(t->res.text);
+	memset(&t->res, 0, sizeof(t->res));
+	t->res.retry_after_ms = -1;
+	t->call_us = clock_mono_us();
+}
+
+void drive_task_answer(drive_task *t, int rc)
+{
+	t->answer_rc = rc;
+	t->llm_us += clock_mono_us() - t->call_us;
+	t->phase = DRIVE_PH_GOT;
+}
+
+/* The outcome of one call: the accepted answer (ECL_OK, the step function goes on), another
+ * call to make (ECL_PENDING: a repair prompt now, or a retry after t->wake_us), or the
+ * step's end with an error. */
+static int ask_outcome(drive_task *t)
+{
+	ecl_run *run = t->run;
+	ecl_engine *e = run->eng;
+	const ecl_step_def *step = &run->wf->steps[run->state];
+	llm_response *res = &t->res;
+	int rc = t->answer_rc;
+	char why[512];
+
+	t->tokens_in += res->tokens_in;
+	t->tokens_out += res->tokens_out;
+	if (rc == ECL_OK && res->len > e->max_answer_bytes)
+		return engine_fail(
+			e, ECL_EANSWER,
+			"step `%s`: the answer has %zu bytes, more than the limit of %zu",
+			step->name, res->len, e->max_answer_bytes);
+	if (rc != ECL_OK) {
+		if (rc != ECL_EPROVIDER)
+			return engine_fail(e, rc, "step `%s`: %s", step->name, ecl_strerror(rc));
+		if (drive_task_should_stop(t))
+			return ECL_EINTERRUPTED;
+		if (res->fault != LLM_FAULT_TRANSIENT || t->try_no >= t->retries)
+			return engine_fail(e, ECL_EPROVIDER, "step `%s`: %s%s", step->name,
+					   res->error, t->try_no ? " (retries exhausted)" : "");
+		{
+			long wait = backoff_ms(e, t->try_no, res->retry_after_ms);
+			char ms[24];
+
+			snprintf(ms, sizeof(ms), "%ld", wait);
+			log_event(e, LOG_WARN, "retry", "run", run->id, "step", step->name, "error",
+				  res->error, "wait_ms", ms, NULL);
+			t->wake_us = clock_mono_us() + 1000LL * wait;
+		}
+		t->try_no++;
+		return ECL_PENDING;
+	}
+	rc = answer_parse(run->wf, step, res->text, res->len, &run->answer, why, sizeof(why));
+	if (rc == ECL_OK) {
+		t->raw = res->text;
+		res->text = NULL;
+		return ECL_OK;
+	}
+	if (rc != ECL_EANSWER || t->repair == t->repairs)
+		return rc == ECL_EANSWER ? engine_fail(e, rc, "%s", why)
+					 : engine_fail(e, rc, "out of memory");
+	log_event(e, LOG_WARN, "repair", "run", run->id, "step", step->name, "error", why, NULL);
+	t->answers[t->repair] = res->text;
+	res->text = NULL;
+	repair_prompt(&t->fix[t->repair], run, step, why);
+	if (t->fix[t->repair].oom)
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	t->msgs[1 + 2 * t->repair].role = "assistant";
+	t->msgs[1 + 2 * t->repair].text = t->answers[t->repair];
+	t->msgs[2 + 2 * t->repair].role = "user";
+	t->msgs[2 + 2 * t->repair].text = t->fix[t->repair].data;
+	t->repair++;
+	t->try_no = 0;
+	t->wake_us = 0;
+	return ECL_PENDING;
+}
+
+/* ---- ending a step ------------------------------------------------------------------------ */
 
 static int emit(ecl_engine *e, const ecl_event *ev)
 {
@@ -301,23 +334,23 @@ static int stop(driver *d, ecl_run *run, const char *status, int rc)
 }
 
 /* Stop for a signal, a request from another process, or a lost lease. */
-static int stop_for(driver *d, ecl_run *run, const ticker *tk)
+static int stop_for(drive_task *t)
 {
-	ecl_engine *e = run->eng;
-
-	if (tk->lost)
+	if (t->lost)
 		return ECL_ESTATE; /* another process has the run: leave it alone */
-	if (e->request && strcmp(e->request, "cancel") == 0)
-		return stop(d, run, "cancelled", ECL_ECANCELLED);
-	if (e->request && strcmp(e->request, "pause") == 0)
-		return stop(d, run, "paused", ECL_EPAUSED);
-	return stop(d, run, "interrupted", ECL_EINTERRUPTED);
+	if (t->request && strcmp(t->request, "cancel") == 0)
+		return stop(t->d, t->run, "cancelled", ECL_ECANCELLED);
+	if (t->request && strcmp(t->request, "pause") == 0)
+		return stop(t->d, t->run, "paused", ECL_EPAUSED);
+	return stop(t->d, t->run, "interrupted", ECL_EINTERRUPTED);
 }
 
 /* A failure decided by the runtime (an invalid answer, the step bound): commit it as the
  * run's last transition, so the run is failed for good with its reason stored. */
-static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_ms, long long t0)
+static int fail_run(drive_task *t, const char *raw)
 {
+	driver *d = t->d;
+	ecl_run *run = t->run;
 	ecl_engine *e = run->eng;
 	const ecl_step_def *step = &run->wf->steps[run->state];
 	char *msg = mem_strdup(e->err);
@@ -334,8 +367,10 @@ static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_
 	c.step.step = step->name;
 	c.step.attempt = run->attempt;
 	c.step.raw = raw;
-	c.step.started_ms = started_ms;
-	c.step.duration_us = clock_mono_us() - t0;
+	c.step.tokens_in = t->tokens_in;
+	c.step.tokens_out = t->tokens_out;
+	c.step.started_ms = t->started_ms;
+	c.step.duration_us = clock_mono_us() - t->t0;
 	c.status = "failed";
 	c.current = step->name;
 	c.attempt = run->attempt;
@@ -355,8 +390,10 @@ static int fail_run(driver *d, ecl_run *run, const char *raw, long long started_
 	return rc;
 }
 
-static int commit_transition(driver *d, ecl_run *run, asking *a, long long started_ms, long long t0)
+static int commit_transition(drive_task *t)
 {
+	driver *d = t->d;
+	ecl_run *run = t->run;
 	ecl_engine *e = run->eng;
 	const ecl_workflow *wf = run->wf;
 	const ecl_step_def *step = &wf->steps[run->state];
@@ -365,7 +402,6 @@ static int commit_transition(driver *d, ecl_run *run, asking *a, long long start
 	store_commit c = {0};
 	ecl_event ev = {0};
 	const char *request = NULL;
-	char dur[32], seq[16], attempt[16];
 	int rc;
 
 	if ((run->answer && !output) || !vars) {
@@ -377,12 +413,12 @@ static int commit_transition(driver *d, ecl_run *run, asking *a, long long start
 	c.step.step = step->name;
 	c.step.attempt = run->attempt;
 	c.step.output = output;
-	c.step.raw = a->raw && output && strcmp(a->raw, output) == 0 ? NULL : a->raw;
+	c.step.raw = t->raw && output && strcmp(t->raw, output) == 0 ? NULL : t->raw;
 	c.step.vars = vars;
-	c.step.tokens_in = a->tokens_in;
-	c.step.tokens_out = a->tokens_out;
-	c.step.started_ms = started_ms;
-	c.step.duration_us = clock_mono_us() - t0;
+	c.step.tokens_in = t->tokens_in;
+	c.step.tokens_out = t->tokens_out;
+	c.step.started_ms = t->started_ms;
+	c.step.duration_us = clock_mono_us() - t->t0;
 	c.attempt = 1;
 	c.now_ms = clock_now_ms();
 	c.owner = e->owner;
@@ -411,16 +447,20 @@ static int commit_transition(driver *d, ecl_run *run, asking *a, long long start
 	rc = d->ops->commit(d, run, &c, &request);
 	if (rc != ECL_OK)
 		goto out;
-	e->beat_ms = c.now_ms;
+	t->beat_ms = c.now_ms;
 	if (request)
-		e->request = request;
+		t->request = request;
 	run->seq++;
-	snprintf(dur, sizeof(dur), "%.3f", (double)c.step.duration_us / 1000.0);
-	snprintf(seq, sizeof(seq), "%d", run->seq);
-	snprintf(attempt, sizeof(attempt), "%d", c.step.attempt);
-	log_event(e, LOG_INFO, "transition", "run", run->id, "seq", seq, "step", step->name,
-		  "attempt", attempt, "duration_ms", dur, "next",
-		  c.step.next ? c.step.next : c.status, NULL);
+	if (e->verbose && e->log) {
+		char dur[32], seq[16], attempt[16];
+
+		snprintf(dur, sizeof(dur), "%.3f", (double)c.step.duration_us / 1000.0);
+		snprintf(seq, sizeof(seq), "%d", run->seq);
+		snprintf(attempt, sizeof(attempt), "%d", c.step.attempt);
+		log_event(e, LOG_INFO, "transition", "run", run->id, "seq", seq, "step", step->name,
+			  "attempt", attempt, "duration_ms", dur, "next",
+			  c.step.next ? c.step.next : c.status, NULL);
+	}
 	ev.kind = ECL_EV_COMMIT;
 	ev.run_id = run->id;
 	ev.step = step->name;
@@ -461,58 +501,142 @@ static int finish(ecl_run *run)
 	return ECL_EFAILED;
 }
 
-int drive_run(driver *d, ecl_run *run)
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static int end(drive_task *t, int rc)
 {
+	t->rc = rc;
+	t->phase = DRIVE_PH_END;
+	ask_clear(t);
+	return DRIVE_END;
+}
+
+/* What the step function returned, or the outcome of the step's asking: commit the
+ * transition, or stop or fail the run. The one place a step's result is handled. */
+static int step_result(drive_task *t, int rc)
+{
+	ecl_run *run = t->run;
+
+	if (rc == ECL_EANSWER)
+		return end(t, fail_run(t, NULL));
+	if (rc == ECL_EINTERRUPTED)
+		return end(t, stop_for(t));
+	if (rc == ECL_OK)
+		rc = commit_transition(t);
+	ask_clear(t);
+	if (rc != ECL_OK) {
+		if (rc == ECL_ESTORE || rc == ECL_ESTATE)
+			return end(t, rc); /* the store keeps the last good checkpoint */
+		return end(t, stop(t->d, run, "interrupted", rc));
+	}
+	if (run->t != T_GOTO)
+		return end(t, finish(run));
+	t->phase = DRIVE_PH_STEP;
+	return -1; /* go on with the next step */
+}
+
+int drive_task_advance(drive_task *t)
+{
+	ecl_run *run = t->run;
 	ecl_engine *e = run->eng;
 	const ecl_workflow *wf = run->wf;
-	ticker tk = {d, run, 0};
 
-	e->beat_ms = clock_now_ms();
-	e->request = NULL;
 	for (;;) {
-		const ecl_step_def *step = &wf->steps[run->state];
-		long long started_ms = clock_now_ms(), t0 = clock_mono_us();
-		ecl_event ev = {.kind = ECL_EV_STEP_START,
-				.run_id = run->id,
-				.step = step->name,
-				.attempt = run->attempt,
-				.seq = run->seq + 1,
-				.visits = run->visits[run->state]};
-		asking a = {0};
-		int rc;
+		switch (t->phase) {
+		case DRIVE_PH_STEP: {
+			const ecl_step_def *step = &wf->steps[run->state];
+			ecl_event ev = {.kind = ECL_EV_STEP_START,
+					.run_id = run->id,
+					.step = step->name,
+					.attempt = run->attempt,
+					.seq = run->seq + 1,
+					.visits = run->visits[run->state]};
+			int rc, r;
 
-		if (interrupted(e) || e->request)
-			return stop_for(d, run, &tk);
-		if (run->seq >= wf->max_steps) {
-			engine_fail(e, ECL_EBOUND,
-				    "run %s exceeded the bound of %d steps proven for %s", run->id,
-				    wf->max_steps, wf->id);
-			return fail_run(d, run, NULL, started_ms, t0);
+			t->started_ms = clock_now_ms();
+			t->t0 = clock_mono_us();
+			t->tokens_in = t->tokens_out = 0;
+			t->llm_us = 0;
+			if (interrupted(e) || t->request || t->lost)
+				return end(t, stop_for(t));
+			if (run->seq >= wf->max_steps) {
+				engine_fail(e, ECL_EBOUND,
+					    "run %s exceeded the bound of %d steps proven for %s",
+					    run->id, wf->max_steps, wf->id);
+				return end(t, fail_run(t, NULL));
+			}
+			emit(e, &ev);
+			memset(run->dirty, 0, (size_t)wf->nslots);
+			cJSON_Delete(run->answer);
+			run->answer = NULL;
+			run->t = T_NONE;
+			rc = wf->step(run);
+			if (rc == ECL_PENDING) {
+				rc = ask_begin(t);
+				if (rc == ECL_OK) {
+					ask_next_call(t);
+					t->phase = DRIVE_PH_ASK;
+					return DRIVE_ASK;
+				}
+			}
+			if ((r = step_result(t, rc)) >= 0)
+				return r;
+			break;
 		}
-		emit(e, &ev);
-		memset(run->dirty, 0, (size_t)wf->nslots);
-		cJSON_Delete(run->answer);
-		run->answer = NULL;
-		run->t = T_NONE;
-		rc = wf->step(run);
-		if (rc == ECL_PENDING) {
-			rc = ask(d, run, &a, &tk);
-			if (rc == ECL_EANSWER)
-				return fail_run(d, run, NULL, started_ms, t0);
-			if (rc == ECL_EINTERRUPTED)
-				return stop_for(d, run, &tk);
+		case DRIVE_PH_ASK: return DRIVE_ASK;
+		case DRIVE_PH_WAIT:
+			if (drive_task_should_stop(t))
+				return end(t, stop_for(t));
+			if (clock_mono_us() < t->wake_us)
+				return DRIVE_WAIT;
+			ask_next_call(t);
+			t->phase = DRIVE_PH_ASK;
+			return DRIVE_ASK;
+		case DRIVE_PH_GOT: {
+			int rc = ask_outcome(t), r;
+
+			if (rc == ECL_PENDING) {
+				t->phase = DRIVE_PH_WAIT;
+				break;
+			}
 			if (rc == ECL_OK)
 				rc = wf->step(run);
+			else if (rc == ECL_EANSWER)
+				return end(t, fail_run(t, NULL));
+			else if (rc != ECL_EINTERRUPTED)
+				return end(t, stop(t->d, run, "interrupted", rc));
+			if ((r = step_result(t, rc)) >= 0)
+				return r;
+			break;
 		}
-		if (rc == ECL_OK)
-			rc = commit_transition(d, run, &a, started_ms, t0);
-		free(a.raw);
-		if (rc != ECL_OK) {
-			if (rc == ECL_ESTORE || rc == ECL_ESTATE)
-				return rc; /* the store keeps the last good checkpoint; leave it */
-			return stop(d, run, "interrupted", rc);
+		case DRIVE_PH_END: return DRIVE_END;
 		}
-		if (run->t != T_GOTO)
-			return finish(run);
 	}
+}
+
+int drive_run(driver *d, ecl_run *run)
+{
+	drive_task t;
+	int need, rc;
+
+	drive_task_init(&t, d, run);
+	while ((need = drive_task_advance(&t)) != DRIVE_END) {
+		if (need == DRIVE_ASK) {
+			drive_task_answer(&t, d->ops->answer(d, run, &t.req, &t.res));
+			continue;
+		}
+		/* DRIVE_WAIT: sleep in slices, ticking, until the retry is due */
+		while (!tick(&t)) {
+			long long left = t.wake_us - clock_mono_us();
+			struct timespec ts = {0, 0};
+
+			if (left <= 0)
+				break;
+			ts.tv_nsec = (left < 50000 ? left : 50000) * 1000L;
+			nanosleep(&ts, NULL);
+		}
+	}
+	rc = t.rc;
+	drive_task_clear(&t);
+	return rc;
 }

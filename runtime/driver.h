@@ -10,6 +10,7 @@
 #ifndef ECL_DRIVER_H
 #define ECL_DRIVER_H
 
+#include "buf.h"
 #include "provider.h"
 #include "store.h"
 
@@ -35,6 +36,67 @@ struct driver {
 
 /* The local driver: answers from the engine's provider, transitions into its store. */
 extern const driver_ops drive_local_ops;
+
+/* ---- one run as a small state record, for drive_run and for the batch scheduler ---------- */
+
+#define DRIVE_MAX_REPAIRS 8 /* repair prompts a step may send, at most */
+
+/* What drive_task_advance asks of its caller. */
+enum {
+	DRIVE_ASK = 0,  /* obtain the answer to t->req into t->res, then drive_task_answer */
+	DRIVE_WAIT = 1, /* a retry is due at t->wake_us (clock_mono_us); advance again then */
+	DRIVE_END = 2   /* the run stopped; t->rc says how, as drive_run returns it */
+};
+
+/* Where a task is. */
+typedef enum drive_phase {
+	DRIVE_PH_STEP = 0, /* about to call the step function */
+	DRIVE_PH_ASK,      /* waiting for the answer to t->req */
+	DRIVE_PH_GOT,      /* an answer (or a failed call) to look at */
+	DRIVE_PH_WAIT,     /* backing off before a retry */
+	DRIVE_PH_END
+} drive_phase;
+
+/* A run being driven: its position in the loop and what the step under way holds. It is
+ * owned by whoever drives it (on the stack of drive_run, in a batch's table). */
+typedef struct drive_task {
+	driver *d;
+	ecl_run *run;
+	drive_phase phase;
+	int rc; /* DRIVE_END: the result */
+	/* the step under way */
+	long long started_ms, t0; /* wall clock, monotonic (us) */
+	long long tokens_in, tokens_out;
+	long long llm_us;  /* time spent in calls to the provider */
+	long long call_us; /* when the call in flight started */
+	long long wake_us; /* DRIVE_PH_WAIT: when to retry */
+	int retries, repairs, repair, try_no, call;
+	int answer_rc; /* the outcome of the last call */
+	llm_request req;
+	llm_response res;
+	llm_message msgs[1 + 2 * DRIVE_MAX_REPAIRS];
+	char *answers[DRIVE_MAX_REPAIRS]; /* the rejected answers, for the repair dialogue */
+	buf sys, prompt, fix[DRIVE_MAX_REPAIRS];
+	char *raw; /* the accepted answer text */
+	/* control */
+	long long beat_ms;   /* when the lease was last renewed */
+	const char *request; /* "pause" or "cancel" asked by another process, or NULL */
+	int lost;            /* the lease was lost: abandon the run */
+} drive_task;
+
+/* Start a task at the run's current step. */
+void drive_task_init(drive_task *t, driver *d, ecl_run *run);
+/* Run the task until it needs an answer (DRIVE_ASK), must wait for a retry (DRIVE_WAIT) or
+ * has ended (DRIVE_END). Every transition is committed through the driver on the way. */
+int drive_task_advance(drive_task *t);
+/* Hand the task the outcome (an ECL_* code) of the call for t->req, with t->res filled. */
+void drive_task_answer(drive_task *t, int rc);
+/* Renew the run's lease when a third of it has passed; 1 when the lease is lost. */
+int drive_task_beat(drive_task *t, long long now_ms);
+/* Whether the task must stop (a signal, a cancel, a lost lease): its call may be dropped. */
+int drive_task_should_stop(drive_task *t);
+/* Free what the task holds (not the run). */
+void drive_task_clear(drive_task *t);
 
 /* Drive a loaded run until it completes, fails, is interrupted or hits an error. Returns
  * ECL_OK (completed), ECL_EFAILED (the workflow failed), ECL_EINTERRUPTED, or an error code

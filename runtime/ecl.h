@@ -290,6 +290,7 @@ typedef struct ecl_options {
 	size_t max_answer_bytes; /* longer LLM answers fail the step; 0 for the default, 1 MiB */
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;
+	long connect_timeout_ms; /* HTTP providers: time allowed to connect; 0 for 10 s */
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when
@@ -408,6 +409,34 @@ int ecl_run_fork(ecl_engine *engine, const char *run_id, int from_seq, char id_o
  * the filter matches, with their checkpoints, and reclaim the space. With dry_run, only
  * count. *count gets the number of runs. */
 int ecl_prune(ecl_engine *engine, const ecl_run_filter *filter, int dry_run, int *count);
+
+/* ------------------------------------------------------------------------------------------
+ * Many runs at once, from one thread.
+ * ---------------------------------------------------------------------------------------- */
+
+/* How one run of a batch ended. Borrowed for the duration of the callback. */
+typedef struct ecl_batch_end {
+	size_t index;       /* the input the run was started with */
+	const char *run_id; /* "" when the run could not be created */
+	int rc;             /* as ecl_run_drive returns it */
+	const char *status; /* completed, failed, interrupted, paused, cancelled, or "error" when
+			     * the run could not be created */
+	const char *error;  /* the reason, or NULL when completed */
+} ecl_batch_end;
+
+/* Called once per run as it ends; returning non-zero starts no further runs (those in
+ * flight go on to their ends). */
+typedef int (*ecl_batch_fn)(void *ctx, const ecl_batch_end *end);
+
+/* Start one run of wf per input (a JSON object text each; check them first with
+ * ecl_workflow_check_inputs) and drive up to `concurrency` of them at once from the calling
+ * thread: HTTP providers' calls go out together over one libcurl multi handle, other
+ * providers answer at once. Every transition is checkpointed as ecl_run_drive does. The
+ * engine's interrupt flag stops every run in flight, leaving it interrupted and resumable,
+ * and starts no more. Returns ECL_OK once every input has a run that ended, ECL_EINTERRUPTED
+ * when stopped before, or an error code with the detail in the errmsg. */
+int ecl_batch_drive(ecl_engine *engine, const ecl_workflow *wf, const char *const *inputs,
+		    size_t n, int concurrency, ecl_batch_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -91,6 +91,7 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	cfg.model = o->model;
 	cfg.api_key = o->api_key;
 	cfg.timeout_ms = o->timeout_ms;
+	cfg.connect_timeout_ms = o->connect_timeout_ms;
 	rc = llm_provider_new(o->provider ? o->provider : "offline", &cfg, &e->llm, err,
 			      sizeof(err));
 	if (rc == ECL_OK)

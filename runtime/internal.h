@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "driver.h"
 #include "ecl.h"
 #include "provider.h"
@@ -25,22 +26,6 @@ char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);
 /* Route cJSON's allocations through the seam; called once by ecl_engine_open. */
 void mem_init(void);
-
-/* ---- a growable byte buffer (buf.c) ------------------------------------------------------- */
-
-typedef struct buf {
-	char *data; /* NUL-terminated once anything was appended */
-	size_t len;
-	size_t cap;
-	int oom; /* an append failed; the content is incomplete */
-} buf;
-
-void buf_append(buf *b, const char *s, size_t n);
-void buf_puts(buf *b, const char *s);
-void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s as a JSON string literal, quotes included. */
-void buf_json_str(buf *b, const char *s, size_t n);
-void buf_free(buf *b);
 
 /* ---- slot values (value.c) ---------------------------------------------------------------- */
 
@@ -90,8 +75,6 @@ struct ecl_engine {
 	char fresh_id[ECL_ID_MAX]; /* the run this engine created and has not driven yet */
 	struct ecl_run *fresh;     /* that run, in memory */
 	char owner[128];           /* this engine's lease owner id: "host/pid/nonce" */
-	long long beat_ms;         /* when the lease of the run being driven was last renewed */
-	const char *request;       /* "pause" or "cancel" seen for the run being driven */
 	size_t max_answer_bytes;   /* longer answers fail the step */
 	long retry_base_ms;        /* the first backoff bound */
 	long lease_ms;             /* how long a lease lasts unrenewed; renewed every third */

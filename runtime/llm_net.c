@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -24,15 +25,16 @@ typedef struct net_api {
 	const char *path;
 	int (*headers)(const char *key, struct curl_slist **list);
 	cJSON *(*body)(const char *model, const llm_request *req);
-	/* The answer text of a 2xx reply, and its token counts; NULL with why set when the
-	 * reply has no answer where the API puts it. */
-	const char *(*answer)(const cJSON *root, llm_response *res, const char **why);
+	/* The answer text of a 2xx reply (allocated), and its token counts; NULL with why set
+	 * when the reply has no answer where the API puts it, NULL alone when out of memory. */
+	char *(*answer)(const cJSON *root, llm_response *res, const char **why);
 } net_api;
 
 typedef struct net {
 	llm_provider base;
 	const net_api *api;
-	CURL *curl;
+	struct net_call *pool; /* idle calls */
+	int npool;
 	struct curl_slist *headers;
 	char *url, *model, *key;
 	long timeout_ms, connect_timeout_ms;
@@ -116,7 +118,7 @@ static long long count(const cJSON *obj, const char *key)
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
-static const char *openai_answer(const cJSON *root, llm_response *res, const char **why)
+static char *openai_answer(const cJSON *root, llm_response *res, const char **why)
 {
 	const cJSON *choice =
 		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
@@ -130,7 +132,7 @@ static const char *openai_answer(const cJSON *root, llm_response *res, const cha
 		*why = "the response has no choices[0].message.content";
 		return NULL;
 	}
-	return content->valuestring;
+	return mem_strdup(content->valuestring);
 }
 
 /* ---- Anthropic ---------------------------------------------------------------------------- */
@@ -161,20 +163,36 @@ static cJSON *anthropic_body(const char *model, const llm_request *req)
 	return b;
 }
 
-static const char *anthropic_answer(const cJSON *root, llm_response *res, const char **why)
+/* The text blocks joined: a reply may hold thinking blocks and split its text in several. */
+static char *anthropic_answer(const cJSON *root, llm_response *res, const char **why)
 {
 	const cJSON *block, *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+	buf text = {0};
+	int found = 0;
 
 	res->tokens_in = count(usage, "input_tokens");
 	res->tokens_out = count(usage, "output_tokens");
 	cJSON_ArrayForEach (block, cJSON_GetObjectItemCaseSensitive(root, "content")) {
-		const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
 
-		if (cJSON_IsString(text))
-			return text->valuestring;
+		if (cJSON_IsString(t) &&
+		    (!cJSON_IsString(type) || !strcmp(type->valuestring, "text"))) {
+			buf_puts(&text, t->valuestring);
+			found = 1;
+		}
 	}
-	*why = "the response has no content[].text";
-	return NULL;
+	if (!found) {
+		*why = "the response has no content[].text";
+		return NULL;
+	}
+	if (text.oom) {
+		buf_free(&text);
+		return NULL;
+	}
+	if (!text.data)
+		return mem_strdup("");
+	return text.data;
 }
 
 /* ---- Ollama ------------------------------------------------------------------------------- */
@@ -205,7 +223,7 @@ static cJSON *ollama_body(const char *model, const llm_request *req)
 	return b;
 }
 
-static const char *ollama_answer(const cJSON *root, llm_response *res, const char **why)
+static char *ollama_answer(const cJSON *root, llm_response *res, const char **why)
 {
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
@@ -216,7 +234,7 @@ static const char *ollama_answer(const cJSON *root, llm_response *res, const cha
 		*why = "the response has no message.content";
 		return NULL;
 	}
-	return content->valuestring;
+	return mem_strdup(content->valuestring);
 }
 
 static const net_api apis[] = {
@@ -230,16 +248,25 @@ static const net_api apis[] = {
 
 /* ---- the transfer ------------------------------------------------------------------------- */
 
-typedef struct reply {
+/* One call: its easy handle, the body it sends and the reply it receives. Calls are kept in
+ * a free list after use, so a busy provider reuses its easy handles instead of making new
+ * ones. The blocking interface uses one of them too. */
+typedef struct net_call {
+	llm_call base;
+	struct net_call *next_free;
+	CURL *curl;
+	char *body_text;
 	buf body;
 	long retry_after_ms;
 	int too_large;
-	const llm_request *req;
-} reply;
+	const llm_request *req; /* blocking calls only: for the tick */
+} net_call;
+
+#define NET_POOL_MAX 4096 /* idle calls kept for reuse */
 
 static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 {
-	reply *r = ctx;
+	net_call *r = ctx;
 
 	if (r->body.len + size * n > NET_MAX_RESPONSE) {
 		r->too_large = 1;
@@ -249,134 +276,275 @@ static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 	return r->body.oom ? 0 : size * n;
 }
 
+/* Retry-After is either seconds or an HTTP-date (RFC 9110, 10.2.3). */
+static long retry_after(const char *v, size_t len)
+{
+	char text[128];
+	time_t when;
+
+	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+		len--;
+	if (len >= sizeof(text))
+		return -1;
+	memcpy(text, v, len);
+	text[len] = '\0';
+	if (isdigit((unsigned char)text[0])) {
+		long s = strtol(text, NULL, 10);
+
+		return s > 3600 ? 3600000L : s * 1000L;
+	}
+	when = curl_getdate(text, NULL);
+	if (when == -1)
+		return -1;
+	when -= time(NULL);
+	return when <= 0 ? 0 : when > 3600 ? 3600000L : (long)when * 1000L;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 {
-	reply *r = ctx;
+	net_call *r = ctx;
 	size_t len = size * n;
 
 	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
 		const char *v = data + 12;
 
-		while (*v == ' ')
+		while (v < data + len && *v == ' ')
 			v++;
-		if (isdigit((unsigned char)*v))
-			r->retry_after_ms = strtol(v, NULL, 10) * 1000;
+		r->retry_after_ms = retry_after(v, len - (size_t)(v - data));
 	}
 	return len;
 }
 
 static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-	reply *r = ctx;
+	net_call *r = ctx;
 
 	(void)a;
 	(void)b;
 	(void)c;
 	(void)d;
-	return r->req->tick && r->req->tick(r->req->tick_ctx);
+	return r->req && r->req->tick && r->req->tick(r->req->tick_ctx);
 }
 
-/* Replace the key wherever it appears in s. */
+/* Replace the key wherever it appears in s, and a prefix of it cut off at the end of s. */
 static void scrub(char *s, const char *key)
 {
+	size_t klen, slen, k;
 	char *p;
 
 	if (!key || !*key)
 		return;
+	klen = strlen(key);
 	while ((p = strstr(s, key)) != NULL)
-		memset(p, '*', strlen(key));
+		memset(p, '*', klen);
+	slen = strlen(s);
+	for (k = klen - 1; k >= 4; k--)
+		if (slen >= k && memcmp(s + slen - k, key, k) == 0) {
+			memset(s + slen - k, '*', k);
+			break;
+		}
 }
 
-static int fail(net *n, llm_response *res, llm_fault fault, const char *fmt, const char *detail)
+static int fail(net *n, llm_response *res, llm_fault fault, const char *detail)
 {
-	char msg[sizeof(res->error) - 32];
+	size_t dlen = strlen(detail) + 1;
+	char *clean = mem_alloc(dlen);
 
-	snprintf(msg, sizeof(msg), fmt, detail);
-	snprintf(res->error, sizeof(res->error), "%s: %s", n->api->name, msg);
+	/* The key is removed from the whole detail first: cutting it to the size of the
+	 * error could leave a piece of the key the scrub would not recognise. */
+	if (clean) {
+		memcpy(clean, detail, dlen);
+		scrub(clean, n->key);
+	}
+	snprintf(res->error, sizeof(res->error), "%s: %s", n->api->name,
+		 clean ? clean : "(out of memory describing the failure)");
 	scrub(res->error, n->key);
+	mem_free(clean);
 	res->fault = fault;
 	return ECL_EPROVIDER;
 }
 
-static int net_complete(llm_provider *p, const llm_request *req, llm_response *res)
+static net_call *call_get(net *n)
 {
-	net *n = (net *)p;
-	cJSON *body = n->api->body(req->model ? req->model : n->model, req), *root;
-	char *text = body ? cJSON_PrintUnformatted(body) : NULL, why_buf[160];
-	reply r = {{0}, -1, 0, req};
-	const char *answer, *why = NULL;
-	long status = 0;
-	CURLcode cc;
+	net_call *c = n->pool;
 
-	cJSON_Delete(body);
-	if (!text)
-		return ECL_ENOMEM;
-	curl_easy_reset(n->curl);
-	curl_easy_setopt(n->curl, CURLOPT_URL, n->url);
-	curl_easy_setopt(n->curl, CURLOPT_HTTPHEADER, n->headers);
-	curl_easy_setopt(n->curl, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(n->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, n->connect_timeout_ms);
-	curl_easy_setopt(n->curl, CURLOPT_TIMEOUT_MS,
-			 req->timeout_ms > 0 ? req->timeout_ms : n->timeout_ms);
-	curl_easy_setopt(n->curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(n->curl, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(n->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(n->curl, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(n->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(n->curl, CURLOPT_XFERINFODATA, &r);
-	curl_easy_setopt(n->curl, CURLOPT_NOPROGRESS, 0L);
-	cc = curl_easy_perform(n->curl);
-	free(text);
-	res->retry_after_ms = r.retry_after_ms;
-	if (cc != CURLE_OK) {
-		int rc;
-
-		if (r.body.oom)
-			rc = ECL_ENOMEM;
-		else if (r.too_large)
-			rc = fail(n, res, LLM_FAULT_PERMANENT, "%s",
-				  "the response is larger than 8 MiB");
-		else if (cc == CURLE_ABORTED_BY_CALLBACK)
-			rc = fail(n, res, LLM_FAULT_TRANSIENT, "%s", "abandoned");
-		else
-			rc = fail(n, res, LLM_FAULT_TRANSIENT, "%s", curl_easy_strerror(cc));
-		buf_free(&r.body);
-		return rc;
+	if (c) {
+		n->pool = c->next_free;
+		n->npool--;
+		curl_easy_reset(c->curl);
+	} else {
+		c = mem_calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->curl = curl_easy_init();
+		if (!c->curl) {
+			mem_free(c);
+			return NULL;
+		}
 	}
-	curl_easy_getinfo(n->curl, CURLINFO_RESPONSE_CODE, &status);
+	c->base.provider = &n->base;
+	c->base.tag = NULL;
+	c->next_free = NULL;
+	c->body_text = NULL;
+	memset(&c->body, 0, sizeof(c->body));
+	c->retry_after_ms = -1;
+	c->too_large = 0;
+	c->req = NULL;
+	return c;
+}
+
+static void call_put(net *n, net_call *c)
+{
+	buf_free(&c->body);
+	mem_free(c->body_text);
+	c->body_text = NULL;
+	if (n->npool >= NET_POOL_MAX) {
+		curl_easy_cleanup(c->curl);
+		mem_free(c);
+		return;
+	}
+	c->next_free = n->pool;
+	n->pool = c;
+	n->npool++;
+}
+
+/* Set up the easy handle of c for req. */
+static int call_prepare(net *n, net_call *c, const llm_request *req)
+{
+	cJSON *body = n->api->body(req->model ? req->model : n->model, req);
+	CURL *h = c->curl;
+
+	c->body_text = body ? cJSON_PrintUnformatted(body) : NULL;
+	cJSON_Delete(body);
+	if (!c->body_text)
+		return ECL_ENOMEM;
+	curl_easy_setopt(h, CURLOPT_URL, n->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, n->headers);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body_text);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, n->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			 req->timeout_ms > 0 ? req->timeout_ms : n->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, c);
+	/* Answers are small: a small receive buffer keeps many calls in flight cheap. */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L);
+	if (req->tick) {
+		c->req = req;
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
+	return ECL_OK;
+}
+
+/* Turn the ended transfer of c into res. */
+static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
+{
+	const char *why = NULL;
+	char why_buf[600];
+	long status = 0;
+	cJSON *root;
+
+	res->retry_after_ms = c->retry_after_ms;
+	if (cc != CURLE_OK) {
+		if (c->body.oom)
+			return ECL_ENOMEM;
+		if (c->too_large)
+			return fail(n, res, LLM_FAULT_PERMANENT,
+				    "the response is larger than 8 MiB");
+		if (cc == CURLE_ABORTED_BY_CALLBACK)
+			return fail(n, res, LLM_FAULT_TRANSIENT, "abandoned");
+		return fail(n, res, LLM_FAULT_TRANSIENT, curl_easy_strerror(cc));
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	res->http_status = status;
-	root = r.body.data ? cJSON_ParseWithLength(r.body.data, r.body.len) : NULL;
+	root = c->body.data ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
 	if (status < 200 || status >= 300) {
 		const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
 		const cJSON *msg = cJSON_IsString(err)
 					   ? err
 					   : cJSON_GetObjectItemCaseSensitive(err, "message");
+		char *p;
 
 		snprintf(why_buf, sizeof(why_buf), "HTTP %ld: %s", status,
 			 cJSON_IsString(msg) ? msg->valuestring : "no message");
+		for (p = why_buf; *p; p++) /* one line, as errors are */
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';
 		cJSON_Delete(root);
-		buf_free(&r.body);
 		return fail(n, res,
 			    status == 408 || status == 429 || status >= 500 ? LLM_FAULT_TRANSIENT
 									    : LLM_FAULT_PERMANENT,
-			    "%s", why_buf);
+			    why_buf);
 	}
-	if (!root) {
-		buf_free(&r.body);
-		return fail(n, res, LLM_FAULT_PERMANENT, "%s", "the response is not JSON");
-	}
-	answer = n->api->answer(root, res, &why);
-	if (!answer) {
-		cJSON_Delete(root);
-		buf_free(&r.body);
-		return fail(n, res, LLM_FAULT_PERMANENT, "%s", why);
-	}
-	res->text = mem_strdup(answer);
-	res->len = res->text ? strlen(res->text) : 0;
+	if (!root)
+		return fail(n, res, LLM_FAULT_PERMANENT, "the response is not JSON");
+	res->text = n->api->answer(root, res, &why);
 	cJSON_Delete(root);
-	buf_free(&r.body);
-	return res->text ? ECL_OK : ECL_ENOMEM;
+	if (!res->text)
+		return why ? fail(n, res, LLM_FAULT_PERMANENT, why) : ECL_ENOMEM;
+	res->len = strlen(res->text);
+	return ECL_OK;
+}
+
+static int net_complete(llm_provider *p, const llm_request *req, llm_response *res)
+{
+	net *n = (net *)p;
+	net_call *c = call_get(n);
+	int rc;
+
+	if (!c)
+		return ECL_ENOMEM;
+	rc = call_prepare(n, c, req);
+	if (rc == ECL_OK)
+		rc = call_result(n, c, curl_easy_perform(c->curl), res);
+	call_put(n, c);
+	return rc;
+}
+
+static int net_start(llm_provider *p, const llm_request *req, CURLM *multi, void *tag,
+		     llm_call **out, llm_response *res)
+{
+	net *n = (net *)p;
+	net_call *c = call_get(n);
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return ECL_ENOMEM;
+	rc = call_prepare(n, c, req);
+	c->req = NULL; /* req is not kept: the caller watches time and signals itself */
+	if (rc == ECL_OK && curl_multi_add_handle(multi, c->curl) != CURLM_OK)
+		rc = fail(n, res, LLM_FAULT_TRANSIENT, "libcurl cannot start the request");
+	if (rc != ECL_OK) {
+		call_put(n, c);
+		return rc;
+	}
+	c->base.tag = tag;
+	*out = &c->base;
+	return ECL_OK;
+}
+
+static int net_finish(llm_call *call, CURLcode result, llm_response *res)
+{
+	net_call *c = (net_call *)call;
+	net *n = (net *)call->provider;
+	int rc = call_result(n, c, result, res);
+
+	call_put(n, c);
+	return rc;
+}
+
+static void net_cancel(llm_call *call, CURLM *multi)
+{
+	net_call *c = (net_call *)call;
+
+	curl_multi_remove_handle(multi, c->curl);
+	call_put((net *)call->provider, c);
 }
 
 static void net_destroy(llm_provider *p)
@@ -385,8 +553,13 @@ static void net_destroy(llm_provider *p)
 
 	if (!n)
 		return;
-	if (n->curl)
-		curl_easy_cleanup(n->curl);
+	while (n->pool) {
+		struct net_call *c = n->pool;
+
+		n->pool = c->next_free;
+		curl_easy_cleanup(c->curl);
+		mem_free(c);
+	}
 	curl_slist_free_all(n->headers);
 	mem_free(n->url);
 	mem_free(n->model);
@@ -431,6 +604,9 @@ static int net_new(const net_api *api, const llm_config *cfg, llm_provider **out
 		goto oom;
 	n->base.name = api->name;
 	n->base.complete = net_complete;
+	n->base.start = net_start;
+	n->base.finish = net_finish;
+	n->base.cancel = net_cancel;
 	n->base.destroy = net_destroy;
 	n->api = api;
 	n->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : NET_TIMEOUT_MS;
@@ -442,8 +618,7 @@ static int net_new(const net_api *api, const llm_config *cfg, llm_provider **out
 	n->url = mem_alloc(blen + strlen(api->path) + 1);
 	n->model = mem_strdup(cfg->model);
 	n->key = cfg->api_key && *cfg->api_key ? mem_strdup(cfg->api_key) : NULL;
-	n->curl = curl_easy_init();
-	if (!n->url || !n->model || (cfg->api_key && *cfg->api_key && !n->key) || !n->curl ||
+	if (!n->url || !n->model || (cfg->api_key && *cfg->api_key && !n->key) ||
 	    api->headers(n->key, &n->headers) != ECL_OK)
 		goto oom;
 	memcpy(n->url, base, blen);

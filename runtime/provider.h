@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include <curl/curl.h>
+
 #include "ecl.h"
 
 /* One message of a conversation sent to the model. */
@@ -67,13 +69,33 @@ typedef struct llm_response {
 
 typedef struct llm_provider llm_provider;
 
+/* One request in flight on a libcurl multi handle (the non-blocking interface). The backend's
+ * own call state follows these fields. */
+typedef struct llm_call {
+	llm_provider *provider;
+	void *tag; /* the caller's, given to start */
+} llm_call;
+
 /* A provider is a struct of function pointers followed by the backend's own state. */
 struct llm_provider {
 	const char *name; /* "offline", "scripted", "openai" */
-	/* Ask for one answer. Returns ECL_OK with res->text set, or ECL_EPROVIDER with res->fault
-	 * and res->error set, or ECL_ENOMEM. */
+	/* Ask for one answer and wait for it. Returns ECL_OK with res->text set, or
+	 * ECL_EPROVIDER with res->fault and res->error set, or ECL_ENOMEM. */
 	int (*complete)(llm_provider *p, const llm_request *req, llm_response *res);
-	/* Free the provider and everything it owns. */
+	/* The non-blocking interface, NULL for providers that answer at once (offline,
+	 * scripted, fake: callers use complete). start adds the request to multi as an easy
+	 * handle whose CURLOPT_PRIVATE is *out and returns ECL_OK; everything the request
+	 * points to may be freed once start returns. On failure it returns as complete does,
+	 * with *out NULL. */
+	int (*start)(llm_provider *p, const llm_request *req, CURLM *multi, void *tag,
+		     llm_call **out, llm_response *res);
+	/* The transfer of call ended with result (from CURLMSG_DONE) and was removed from its
+	 * multi handle by the caller: fill res as complete does and free the call. */
+	int (*finish)(llm_call *call, CURLcode result, llm_response *res);
+	/* Give up a call in flight: remove it from multi and free it. */
+	void (*cancel)(llm_call *call, CURLM *multi);
+	/* Free the provider and everything it owns. Calls in flight must be finished or
+	 * cancelled first. */
 	void (*destroy)(llm_provider *p);
 };
 

@@ -32,9 +32,15 @@ static void setup(void)
 		      portfile, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 500 && !(text = ts_read(portfile)); i++) {
+	/* the file may exist before its content is written: wait for a port in it */
+	for (i = 0; i < 500; i++) {
 		struct timespec ts = {0, 10000000};
 
+		text = ts_read(portfile);
+		if (text && atoi(text) > 0)
+			break;
+		free(text);
+		text = NULL;
 		nanosleep(&ts, NULL);
 	}
 	cr_assert_not_null(text, "the fake server did not start");

@@ -1,0 +1,490 @@
+/*
+ * providers.c - where the provider settings come from, and `ecl providers`.
+ *
+ * Each setting (provider, model, base URL, API key, timeouts) is taken from the first of:
+ * a command-line flag, the environment, the config file, the built-in default. The config
+ * file is $XDG_CONFIG_HOME/ecl/config (else ~/.config/ecl/config, or $ECL_CONFIG), lines of
+ * `key = value`, `#` comments, and `[openai]`, `[anthropic]`, `[ollama]` sections whose keys
+ * apply to that provider only:
+ *
+ *     provider = openai
+ *     [openai]
+ *     model = gpt-4o-mini
+ *     api_key_file = ~/.config/ecl/openai.key
+ *
+ * Keys are only ever shown masked, and a key given with --api-key is wiped from the
+ * process's arguments (what `ps` shows) as soon as it has been read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+#define VALUE_MAX 4096
+
+typedef struct setting {
+	char value[VALUE_MAX];
+	char source[VALUE_MAX + 64]; /* "flag --model", "env OPENAI_API_KEY", "FILE:LINE" */
+	int set;
+} setting;
+
+enum { S_PROVIDER, S_MODEL, S_BASE_URL, S_API_KEY, S_TIMEOUT, S_CONNECT_TIMEOUT, S_COUNT };
+
+static const char *const setting_names[S_COUNT] = {"provider", "model",   "base_url",
+						   "api_key",  "timeout", "connect_timeout"};
+
+/* What the config file says: top level, then one block per HTTP provider. */
+enum { C_TOP, C_OPENAI, C_ANTHROPIC, C_OLLAMA, C_COUNT };
+static const char *const sections[C_COUNT] = {"", "openai", "anthropic", "ollama"};
+
+typedef struct config {
+	char path[VALUE_MAX];
+	int found;
+	setting s[C_COUNT][S_COUNT];
+} config;
+
+/* The settings in effect, for cli_open and `ecl providers`. */
+static setting resolved[S_COUNT];
+
+static void put(setting *s, const char *value, size_t len, const char *fmt, const char *what,
+		int line)
+{
+	char source[sizeof(s->source)]; /* `what` may live in the same config as s */
+
+	if (len >= sizeof(s->value))
+		len = sizeof(s->value) - 1;
+	memcpy(s->value, value, len);
+	s->value[len] = '\0';
+	if (line)
+		snprintf(source, sizeof(source), fmt, what, line);
+	else
+		snprintf(source, sizeof(source), fmt, what);
+	memcpy(s->source, source, sizeof(source));
+	s->set = 1;
+}
+
+/* Read a key from a file: its first line, without the line break. 0, or an exit status. */
+static int read_key_file(const char *path, setting *s, const char *source)
+{
+	FILE *f;
+	char line[VALUE_MAX];
+	size_t len;
+
+	if (path[0] == '~' && path[1] == '/' && getenv("HOME")) {
+		char full[VALUE_MAX];
+
+		snprintf(full, sizeof(full), "%s%s", getenv("HOME"), path + 1);
+		return read_key_file(full, s, source);
+	}
+	f = fopen(path, "r");
+	if (!f)
+		return cli_error(2, "%s: cannot read the key file %s: %s", source, path,
+				 strerror(errno));
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	len = strcspn(line, "\r\n");
+	while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return cli_error(2, "%s: the key file %s is empty", source, path);
+	put(s, line, len, "%s", source, 0);
+	memset(line, 0, sizeof(line));
+	return 0;
+}
+
+static int section_index(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 1; i < C_COUNT; i++)
+		if (strlen(sections[i]) == len && strncmp(sections[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+static void config_path(config *cf)
+{
+	const char *env = getenv("ECL_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME"),
+		   *home = getenv("HOME");
+
+	if (env && *env)
+		snprintf(cf->path, sizeof(cf->path), "%s", env);
+	else if (xdg && *xdg)
+		snprintf(cf->path, sizeof(cf->path), "%s/ecl/config", xdg);
+	else if (home && *home)
+		snprintf(cf->path, sizeof(cf->path), "%s/.config/ecl/config", home);
+	else
+		cf->path[0] = '\0';
+}
+
+/* Parse the config file; a missing file is no error. 0, or an exit status. */
+static int config_read(config *cf)
+{
+	char line[VALUE_MAX + 256];
+	int no = 0, sec = C_TOP, rc = 0;
+	FILE *f;
+
+	config_path(cf);
+	if (!cf->path[0])
+		return 0;
+	f = fopen(cf->path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		return cli_error(2, "cannot read the config file %s: %s", cf->path,
+				 strerror(errno));
+	}
+	cf->found = 1;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *p = line, *eq, *k_end, *v;
+		size_t len = strcspn(line, "\r\n");
+		int k;
+
+		no++;
+		if (line[len] == '\0' && !feof(f)) {
+			rc = cli_error(2, "%s:%d: the line is too long", cf->path, no);
+			break;
+		}
+		line[len] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		if (!*p || *p == '#' || *p == ';')
+			continue;
+		if (*p == '[') {
+			char *close = strchr(p, ']');
+
+			if (!close || close[1]) {
+				rc = cli_error(2, "%s:%d: a section is written [name]", cf->path,
+					       no);
+				break;
+			}
+			sec = section_index(p + 1, (size_t)(close - p - 1));
+			if (sec < 0) {
+				rc = cli_error(2,
+					       "%s:%d: unknown section [%.*s] (known: openai, "
+					       "anthropic, ollama)",
+					       cf->path, no, (int)(close - p - 1), p + 1);
+				break;
+			}
+			continue;
+		}
+		eq = strchr(p, '=');
+		if (!eq) {
+			rc = cli_error(2, "%s:%d: expected `key = value`", cf->path, no);
+			break;
+		}
+		k_end = eq;
+		while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+			k_end--;
+		v = eq + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v == '"' && len > 1 && line[len - 1] == '"' && &line[len - 1] > v) {
+			v++;
+			line[--len] = '\0';
+		}
+		if ((size_t)(k_end - p) == strlen("api_key_file") &&
+		    strncmp(p, "api_key_file", 12) == 0) {
+			char source[VALUE_MAX + 32];
+
+			snprintf(source, sizeof(source), "%s:%d", cf->path, no);
+			rc = read_key_file(v, &cf->s[sec][S_API_KEY], source);
+			continue;
+		}
+		for (k = 0; k < S_COUNT; k++)
+			if ((size_t)(k_end - p) == strlen(setting_names[k]) &&
+			    strncmp(p, setting_names[k], (size_t)(k_end - p)) == 0)
+				break;
+		if (k == S_COUNT || (k == S_PROVIDER && sec != C_TOP)) {
+			rc = cli_error(2,
+				       "%s:%d: unknown key `%.*s` (known: provider, model, "
+				       "base_url, api_key, api_key_file, timeout, "
+				       "connect_timeout; provider only outside sections)",
+				       cf->path, no, (int)(k_end - p), p);
+			break;
+		}
+		if (!*v) {
+			rc = cli_error(2, "%s:%d: `%s` has no value", cf->path, no,
+				       setting_names[k]);
+			break;
+		}
+		put(&cf->s[sec][k], v, strlen(v), "%s:%d", cf->path, no);
+	}
+	fclose(f);
+	memset(line, 0, sizeof(line));
+	return rc;
+}
+
+/* The environment variable of a setting for a provider, or NULL. */
+static const char *env_name(int k, const char *provider)
+{
+	switch (k) {
+	case S_PROVIDER: return "ECL_PROVIDER";
+	case S_MODEL: return "ECL_MODEL";
+	case S_API_KEY:
+		if (!strcmp(provider, "openai"))
+			return "OPENAI_API_KEY";
+		if (!strcmp(provider, "anthropic"))
+			return "ANTHROPIC_API_KEY";
+		return NULL;
+	case S_BASE_URL:
+		if (!strcmp(provider, "openai"))
+			return "OPENAI_BASE_URL";
+		if (!strcmp(provider, "anthropic"))
+			return "ANTHROPIC_BASE_URL";
+		if (!strcmp(provider, "ollama"))
+			return "OLLAMA_HOST";
+		return NULL;
+	default: return NULL;
+	}
+}
+
+static const char *flag_value(const cli *c, int k)
+{
+	switch (k) {
+	case S_PROVIDER: return c->opts.provider;
+	case S_MODEL: return c->opts.model;
+	case S_BASE_URL: return c->opts.base_url;
+	case S_API_KEY: return c->api_key_flag[0] ? c->api_key_flag : NULL;
+	case S_TIMEOUT: return c->timeout_flag;
+	case S_CONNECT_TIMEOUT: return c->connect_timeout_flag;
+	default: return NULL;
+	}
+}
+
+static const char *const flag_names[S_COUNT] = {"--provider", "--model",   "--base-url",
+						"--api-key",  "--timeout", "--connect-timeout"};
+
+/* Resolve every setting for the provider in effect into `resolved`. */
+static int resolve(cli *c, config *cf)
+{
+	const char *provider;
+	int k, sec, rc;
+
+	memset(resolved, 0, sizeof(resolved));
+	if ((rc = config_read(cf)) != 0)
+		return rc;
+	for (k = 0; k < S_COUNT; k++) {
+		const char *flag, *env, *envv;
+
+		provider = resolved[S_PROVIDER].set ? resolved[S_PROVIDER].value : "offline";
+		flag = flag_value(c, k);
+		if (flag) {
+			if (k == S_API_KEY && c->api_key_file)
+				put(&resolved[k], flag, strlen(flag), "flag --api-key-file %s",
+				    c->api_key_file, 0);
+			else
+				put(&resolved[k], flag, strlen(flag), "flag %s", flag_names[k], 0);
+			continue;
+		}
+		env = env_name(k, provider);
+		envv = env ? getenv(env) : NULL;
+		if (envv && *envv) {
+			put(&resolved[k], envv, strlen(envv), "env %s", env, 0);
+			if (k == S_BASE_URL && !strcmp(env, "OLLAMA_HOST") &&
+			    !strstr(envv, "://")) {
+				/* OLLAMA_HOST is host[:port], as ollama itself reads it */
+				char url[VALUE_MAX];
+
+				snprintf(url, sizeof(url), "http://%s", envv);
+				put(&resolved[k], url, strlen(url), "env %s", env, 0);
+			}
+			continue;
+		}
+		sec = section_index(provider, strlen(provider));
+		if (sec > 0 && cf->s[sec][k].set)
+			resolved[k] = cf->s[sec][k];
+		else if (cf->s[C_TOP][k].set)
+			resolved[k] = cf->s[C_TOP][k];
+	}
+	return 0;
+}
+
+static int seconds(const setting *s, long *ms)
+{
+	char *end;
+	double v = strtod(s->value, &end);
+
+	if (*end || v <= 0)
+		return cli_error(2, "%s: timeout `%s` is not a positive number of seconds",
+				 s->source, s->value);
+	*ms = (long)(v * 1000.0);
+	return 0;
+}
+
+int cli_configure(cli *c)
+{
+	static int done; /* c->opts points into `resolved` from then on */
+	config *cf;
+	int rc;
+
+	if (done)
+		return 0;
+	done = 1;
+	cf = calloc(1, sizeof(*cf));
+	if (!cf)
+		return cli_error(1, "out of memory");
+	rc = resolve(c, cf);
+	memset(cf, 0, sizeof(*cf)); /* keys read from the file */
+	free(cf);
+	if (rc != 0)
+		return rc;
+	if (resolved[S_PROVIDER].set)
+		c->opts.provider = resolved[S_PROVIDER].value;
+	if (resolved[S_MODEL].set)
+		c->opts.model = resolved[S_MODEL].value;
+	if (resolved[S_BASE_URL].set)
+		c->opts.base_url = resolved[S_BASE_URL].value;
+	if (resolved[S_API_KEY].set)
+		c->opts.api_key = resolved[S_API_KEY].value;
+	if (resolved[S_TIMEOUT].set && (rc = seconds(&resolved[S_TIMEOUT], &c->opts.timeout_ms)))
+		return rc;
+	if (resolved[S_CONNECT_TIMEOUT].set &&
+	    (rc = seconds(&resolved[S_CONNECT_TIMEOUT], &c->opts.connect_timeout_ms)))
+		return rc;
+	return 0;
+}
+
+int cli_take_api_key(cli *c, char *arg, const char *file)
+{
+	if (file) {
+		setting s;
+		int rc;
+
+		memset(&s, 0, sizeof(s));
+		rc = read_key_file(file, &s, "--api-key-file");
+		if (rc != 0)
+			return rc;
+		snprintf(c->api_key_flag, sizeof(c->api_key_flag), "%s", s.value);
+		memset(&s, 0, sizeof(s));
+		c->api_key_file = file;
+		return 0;
+	}
+	if (strlen(arg) >= sizeof(c->api_key_flag))
+		return cli_error(2, "--api-key: the key is too long");
+	snprintf(c->api_key_flag, sizeof(c->api_key_flag), "%s", arg);
+	memset(arg, '*', strlen(arg)); /* not in what ps shows from here on */
+	c->api_key_file = NULL;
+	return 0;
+}
+
+/* A key as it may be shown: its length and last four characters at most. */
+static void mask(const char *key, char *out, size_t outlen)
+{
+	size_t len = strlen(key);
+
+	if (len >= 16)
+		snprintf(out, outlen, "****%s (%zu characters)", key + len - 4, len);
+	else
+		snprintf(out, outlen, "**** (%zu characters)", len);
+}
+
+int cmd_providers(cli *c)
+{
+	static const char *const http[] = {"openai", "anthropic", "ollama"};
+	static const char *const defaults[] = {"https://api.openai.com/v1",
+					       "https://api.anthropic.com/v1",
+					       "http://127.0.0.1:11434"};
+	const char *chosen;
+	config *cf;
+	cJSON *o, *list;
+	int json = 0, i, k, rc;
+
+	for (i = 0; i < c->nargs; i++) {
+		if ((!strcmp(c->args[i], "-o") || !strcmp(c->args[i], "--output")) &&
+		    i + 1 < c->nargs &&
+		    (!strcmp(c->args[i + 1], "json") || !strcmp(c->args[i + 1], "text"))) {
+			json = !strcmp(c->args[++i], "json");
+		} else {
+			return cli_error(2, "usage: ecl providers [-o text|json]");
+		}
+	}
+	cf = calloc(1, sizeof(*cf));
+	o = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(o, "providers");
+	if (!cf || !o || !list) {
+		free(cf);
+		cJSON_Delete(o);
+		return cli_error(1, "out of memory");
+	}
+	rc = resolve(c, cf);
+	if (rc != 0)
+		goto out;
+	chosen = resolved[S_PROVIDER].set ? resolved[S_PROVIDER].value : "offline";
+	cJSON_AddStringToObject(o, "config_file", cf->path);
+	cJSON_AddBoolToObject(o, "config_file_found", cf->found);
+	cJSON_AddStringToObject(o, "provider", chosen);
+	cJSON_AddStringToObject(o, "provider_source",
+				resolved[S_PROVIDER].set ? resolved[S_PROVIDER].source : "default");
+	if (!json) {
+		printf("Config file: %s%s\n", cf->path[0] ? cf->path : "(none: HOME is not set)",
+		       cf->found ? "" : " (not present)");
+		printf("Provider:    %s  (%s)\n", chosen,
+		       resolved[S_PROVIDER].set ? resolved[S_PROVIDER].source : "default");
+		printf("Always available: offline, scripted (--script FILE), fake\n");
+	}
+	/* Each HTTP provider as it would be configured if chosen. */
+	for (i = 0; i < 3; i++) {
+		const char *saved = c->opts.provider;
+		char shown[VALUE_MAX + 64];
+		cJSON *p = cJSON_CreateObject();
+
+		if (!p || !cJSON_AddItemToArray(list, p)) {
+			cJSON_Delete(p);
+			rc = cli_error(1, "out of memory");
+			goto out;
+		}
+		c->opts.provider = http[i];
+		memset(cf, 0, sizeof(*cf));
+		rc = resolve(c, cf);
+		c->opts.provider = saved;
+		if (rc != 0)
+			goto out;
+		cJSON_AddStringToObject(p, "name", http[i]);
+		cJSON_AddBoolToObject(p, "selected", !strcmp(http[i], chosen));
+		if (!json)
+			printf("\n%s%s\n", http[i], !strcmp(http[i], chosen) ? " (selected)" : "");
+		for (k = S_MODEL; k < S_COUNT; k++) {
+			const setting *s = &resolved[k];
+			const char *value = s->set ? s->value : NULL, *source = s->source;
+			cJSON *v;
+
+			if (!s->set && k == S_BASE_URL) {
+				value = defaults[i];
+				source = "default";
+			}
+			if (!s->set && k != S_BASE_URL)
+				source = k == S_API_KEY && i == 2 ? "not needed" : "not set";
+			if (value && k == S_API_KEY) {
+				mask(value, shown, sizeof(shown));
+				value = shown;
+			}
+			v = cJSON_AddObjectToObject(p, setting_names[k]);
+			if (v) {
+				if (value)
+					cJSON_AddStringToObject(v, "value", value);
+				else
+					cJSON_AddNullToObject(v, "value");
+				cJSON_AddStringToObject(v, "source", source);
+			}
+			if (!json)
+				printf("  %-16s %-40s (%s)\n", setting_names[k],
+				       value ? value : "-", source);
+		}
+	}
+	if (json)
+		cli_print_json(o);
+out:
+	memset(resolved, 0, sizeof(resolved));
+	if (cf)
+		memset(cf, 0, sizeof(*cf));
+	free(cf);
+	cJSON_Delete(o);
+	return rc;
+}

@@ -1,0 +1,381 @@
+/*
+ * batch.c - many runs at once from one thread: a table of drive_task records, one per run in
+ * flight, advanced by the same loop as drive_run. An HTTP provider's calls are easy handles on
+ * one libcurl multi handle driven through its socket interface: the thread waits in
+ * epoll_wait for whichever socket is ready, for libcurl's next timeout, for the next retry
+ * that is due, or for a tenth of a second to pass (to renew leases and notice a signal), so
+ * the work per wake-up does not grow with the number of runs in flight. Providers without a
+ * non-blocking interface answer at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "internal.h"
+
+#define BATCH_TICK_MS 100 /* how often leases and the interrupt flag are looked at */
+
+typedef enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_READY,    /* to be advanced */
+	SLOT_INFLIGHT, /* its call is on the multi handle */
+	SLOT_WAITING   /* backing off before a retry */
+} slot_state;
+
+typedef struct slot {
+	drive_task t;
+	slot_state state;
+	size_t index;
+	llm_call *call;
+} slot;
+
+typedef struct batch {
+	ecl_engine *e;
+	const ecl_workflow *wf;
+	llm_provider *p;
+	int nonblocking; /* the provider starts calls on the multi handle */
+	CURLM *multi;
+	int ep;                /* epoll instance watching libcurl's sockets */
+	long long deadline_us; /* libcurl's timer: when to call it back, or -1 */
+	slot *slots;
+	int nslots;
+	int *free; /* indexes of free slots, a stack */
+	int nfree;
+	int nwaiting;
+	ecl_batch_fn fn;
+	void *ctx;
+	int stopping; /* start no more runs */
+	int fatal;    /* an error that is not one run's: stop everything (an ECL_* code) */
+	char fatal_msg[sizeof(((ecl_engine *)0)->err)];
+} batch;
+
+static const char *status_of(int rc)
+{
+	switch (rc) {
+	case ECL_OK: return "completed";
+	case ECL_EFAILED: return "failed";
+	case ECL_EPAUSED: return "paused";
+	case ECL_ECANCELLED: return "cancelled";
+	case ECL_ESTATE: return "lost"; /* another process took the run over */
+	case ECL_ESTORE: return "error";
+	default: return "interrupted";
+	}
+}
+
+static void report(batch *b, size_t index, const char *run_id, int rc, const char *status)
+{
+	ecl_batch_end end = {index, run_id, rc, status, NULL};
+
+	if (rc != ECL_OK && rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED)
+		end.error = b->e->err;
+	if (b->fn && b->fn(b->ctx, &end))
+		b->stopping = 1;
+}
+
+/* The run of slot s ended: report it and free the slot. */
+static void slot_end(batch *b, slot *s)
+{
+	int rc = s->t.rc;
+
+	report(b, s->index, s->t.run->id, rc, status_of(rc));
+	drive_task_clear(&s->t);
+	run_free(s->t.run);
+	s->t.run = NULL;
+	s->state = SLOT_FREE;
+	b->free[b->nfree++] = (int)(s - b->slots);
+}
+
+/* Advance slot s until it waits for something or ends. */
+static void slot_step(batch *b, slot *s)
+{
+	for (;;) {
+		int need = drive_task_advance(&s->t);
+
+		if (need == DRIVE_END) {
+			slot_end(b, s);
+			return;
+		}
+		if (need == DRIVE_WAIT) {
+			s->state = SLOT_WAITING;
+			b->nwaiting++;
+			return;
+		}
+		/* DRIVE_ASK */
+		if (b->nonblocking) {
+			int rc;
+
+			s->t.req.tick = NULL; /* this loop watches the time and the signals */
+			rc = b->p->start(b->p, &s->t.req, b->multi, s, &s->call, &s->t.res);
+			if (rc == ECL_OK) {
+				s->state = SLOT_INFLIGHT;
+				return;
+			}
+			drive_task_answer(&s->t, rc);
+		} else {
+			drive_task_answer(
+				&s->t, s->t.d->ops->answer(s->t.d, s->t.run, &s->t.req, &s->t.res));
+		}
+	}
+}
+
+/* Create the run of input `index` in a free slot and start it. */
+static void launch(batch *b, const char *inputs, size_t index)
+{
+	ecl_engine *e = b->e;
+	char id[ECL_ID_MAX];
+	slot *s;
+	int rc;
+
+	rc = ecl_run_start(e, b->wf, inputs, id);
+	if (rc != ECL_OK) {
+		report(b, index, "", rc, "error");
+		if (rc == ECL_ESTORE || rc == ECL_ENOMEM) {
+			b->fatal = rc;
+			snprintf(b->fatal_msg, sizeof(b->fatal_msg), "%s", e->err);
+			b->stopping = 1;
+		}
+		return;
+	}
+	/* The run ecl_run_start keeps in memory is this slot's now. */
+	s = &b->slots[b->free[--b->nfree]];
+	s->index = index;
+	s->call = NULL;
+	drive_task_init(&s->t, &e->local, e->fresh);
+	e->fresh = NULL;
+	e->fresh_id[0] = '\0';
+	s->state = SLOT_READY;
+	slot_step(b, s);
+}
+
+/* Transfers that ended: hand their outcome to their runs. */
+static void collect(batch *b)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(b->multi, &left)) != NULL) {
+		llm_call *call = NULL;
+		slot *s;
+		int rc;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+		if (!call)
+			continue;
+		s = call->tag;
+		curl_multi_remove_handle(b->multi, msg->easy_handle);
+		rc = b->p->finish(call, msg->data.result, &s->t.res);
+		s->call = NULL;
+		drive_task_answer(&s->t, rc);
+		s->state = SLOT_READY;
+		slot_step(b, s);
+	}
+}
+
+/* Retries that are due; the time until the next one (ms), or -1 when none waits. */
+static long wake_due(batch *b)
+{
+	long long now = clock_mono_us(), next = -1;
+	int i;
+
+	if (!b->nwaiting)
+		return -1;
+	for (i = 0; i < b->nslots; i++) {
+		slot *s = &b->slots[i];
+
+		if (s->state != SLOT_WAITING)
+			continue;
+		if (s->t.wake_us <= now || drive_task_should_stop(&s->t)) {
+			b->nwaiting--;
+			s->state = SLOT_READY;
+			slot_step(b, s);
+		} else if (next < 0 || s->t.wake_us < next) {
+			next = s->t.wake_us;
+		}
+	}
+	return next < 0 ? -1 : (long)((next - now + 999) / 1000);
+}
+
+/* Every tenth of a second: renew leases, and abandon the calls of runs that must stop. */
+static void tend(batch *b)
+{
+	long long now = clock_now_ms();
+	int i;
+
+	for (i = 0; i < b->nslots; i++) {
+		slot *s = &b->slots[i];
+
+		if (s->state != SLOT_INFLIGHT && s->state != SLOT_WAITING)
+			continue;
+		drive_task_beat(&s->t, now);
+		if (s->state != SLOT_INFLIGHT || !drive_task_should_stop(&s->t))
+			continue;
+		b->p->cancel(s->call, b->multi);
+		s->call = NULL;
+		memset(&s->t.res, 0, sizeof(s->t.res));
+		s->t.res.retry_after_ms = -1;
+		s->t.res.fault = LLM_FAULT_TRANSIENT;
+		snprintf(s->t.res.error, sizeof(s->t.res.error), "abandoned");
+		drive_task_answer(&s->t, ECL_EPROVIDER);
+		s->state = SLOT_READY;
+		slot_step(b, s);
+	}
+}
+
+/* libcurl says which sockets to watch for what. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	batch *b = userp;
+	struct epoll_event ev;
+
+	(void)easy;
+	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = fd;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(b->ep, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	if (epoll_ctl(b->ep, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
+	    epoll_ctl(b->ep, socketp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0)
+		return -1;
+	if (!socketp)
+		curl_multi_assign(b->multi, fd, b);
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long ms, void *userp)
+{
+	batch *b = userp;
+
+	(void)multi;
+	b->deadline_us = ms < 0 ? -1 : clock_mono_us() + ms * 1000LL;
+	return 0;
+}
+
+/* Wait up to timeout_ms for libcurl's sockets or its timer, and let it do its work. */
+static void pump(batch *b, long timeout_ms)
+{
+	struct epoll_event evs[256];
+	long long now = clock_mono_us();
+	int n, k, running;
+
+	if (b->deadline_us >= 0) {
+		long curl_ms = (long)((b->deadline_us - now + 999) / 1000);
+
+		if (curl_ms < timeout_ms)
+			timeout_ms = curl_ms < 0 ? 0 : curl_ms;
+	}
+	n = epoll_wait(b->ep, evs, 256, (int)timeout_ms);
+	for (k = 0; k < n; k++) {
+		int flags = (evs[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			    (evs[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			    (evs[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+		curl_multi_socket_action(b->multi, evs[k].data.fd, flags, &running);
+	}
+	if (b->deadline_us >= 0 && clock_mono_us() >= b->deadline_us) {
+		b->deadline_us = -1;
+		curl_multi_socket_action(b->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
+static int interrupted(const ecl_engine *e)
+{
+	return e->interrupt && *e->interrupt;
+}
+
+int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *inputs, size_t n,
+		    int concurrency, ecl_batch_fn fn, void *ctx)
+{
+	batch b;
+	size_t next = 0;
+	long long last_tend = 0;
+	int i, rc = ECL_OK;
+
+	e->err[0] = '\0';
+	e->stop_requested = 0;
+	if (concurrency < 1)
+		return engine_fail(e, ECL_EUSAGE, "the concurrency must be at least 1, not %d",
+				   concurrency);
+	if ((size_t)concurrency > n)
+		concurrency = n ? (int)n : 1;
+	memset(&b, 0, sizeof(b));
+	b.e = e;
+	b.wf = wf;
+	b.p = e->llm;
+	b.nonblocking = b.p->start && b.p->finish && b.p->cancel;
+	b.fn = fn;
+	b.ctx = ctx;
+	b.nslots = concurrency;
+	b.slots = mem_calloc((size_t)concurrency, sizeof(*b.slots));
+	b.free = mem_calloc((size_t)concurrency, sizeof(*b.free));
+	b.multi = b.nonblocking ? curl_multi_init() : NULL;
+	b.ep = -1;
+	b.deadline_us = -1;
+	if (!b.slots || !b.free || (b.nonblocking && !b.multi)) {
+		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (b.multi) {
+		b.ep = epoll_create1(EPOLL_CLOEXEC);
+		if (b.ep < 0) {
+			rc = engine_fail(e, ECL_EIO, "epoll_create1: %s", strerror(errno));
+			goto out;
+		}
+		curl_multi_setopt(b.multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
+		curl_multi_setopt(b.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+		curl_multi_setopt(b.multi, CURLMOPT_SOCKETDATA, &b);
+		curl_multi_setopt(b.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+		curl_multi_setopt(b.multi, CURLMOPT_TIMERDATA, &b);
+	}
+	for (i = concurrency - 1; i >= 0; i--)
+		b.free[b.nfree++] = i;
+	for (;;) {
+		long timeout = BATCH_TICK_MS, wake;
+
+		if (interrupted(e) || e->stop_requested)
+			b.stopping = 1;
+		while (b.nfree > 0 && next < n && !b.stopping) {
+			launch(&b, inputs[next], next);
+			next++;
+		}
+		if (b.nfree == b.nslots) /* nothing in flight */
+			break;
+		wake = wake_due(&b);
+		if (wake >= 0 && wake < timeout)
+			timeout = wake;
+		if (b.multi) {
+			pump(&b, timeout);
+			collect(&b);
+		}
+		if (clock_now_ms() - last_tend >= BATCH_TICK_MS || interrupted(e)) {
+			last_tend = clock_now_ms();
+			tend(&b);
+		}
+		if (!b.multi && b.nwaiting) { /* nothing to poll: sleep until the next retry */
+			struct timespec ts = {0, (timeout > 0 ? timeout : 1) * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (b.fatal)
+		rc = engine_fail(e, b.fatal, "%s", b.fatal_msg);
+	else if (next < n)
+		rc = engine_fail(e, ECL_EINTERRUPTED,
+				 "interrupted: %zu of %zu runs were not started", n - next, n);
+out:
+	if (b.multi)
+		curl_multi_cleanup(b.multi);
+	if (b.ep >= 0)
+		close(b.ep);
+	mem_free(b.slots);
+	mem_free(b.free);
+	return rc;
+}

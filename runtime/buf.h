@@ -1,0 +1,25 @@
+/*
+ * buf.h - a growable byte buffer (buf.c), shared by the runtime's modules.
+ */
+#ifndef ECL_BUF_H
+#define ECL_BUF_H
+
+#include <stddef.h>
+
+/* ---- a growable byte buffer (buf.c) ------------------------------------------------------- */
+
+typedef struct buf {
+	char *data; /* NUL-terminated once anything was appended */
+	size_t len;
+	size_t cap;
+	int oom; /* an append failed; the content is incomplete */
+} buf;
+
+void buf_append(buf *b, const char *s, size_t n);
+void buf_puts(buf *b, const char *s);
+void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string literal, quotes included. */
+void buf_json_str(buf *b, const char *s, size_t n);
+void buf_free(buf *b);
+
+#endif /* ECL_BUF_H */

@@ -1,0 +1,545 @@
+/*
+ * test_providers.c - every HTTP provider (openai, anthropic, ollama) through real HTTP with
+ * libcurl against tests/tools/fake_llm.py, in every fault mode of the fake: retries of
+ * transient faults (5xx, 429 with its Retry-After, a truncated body, a hang past the time
+ * limit), at-once failures of the others with the provider's own message, answers in a fence,
+ * repair prompts for a wrong type, and the key kept out of logs, errors, the database and ps.
+ * Also the provider settings: flags, environment and config file, as `ecl providers` shows.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fake_server.h"
+#include "support.h"
+
+#define KEY "sk-test-KEY-0123456789abcdef"
+
+static char *dir;
+static char db[4096], base[128], keyfile[4200];
+static pid_t server;
+static int wf_no;
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	snprintf(keyfile, sizeof(keyfile), "%s/key", dir);
+	ts_write(keyfile, KEY "\n");
+	server = ts_fake_start(dir, 0, "ok", base, sizeof(base));
+	setenv("OPENAI_API_KEY", KEY, 1);
+	unsetenv("ANTHROPIC_API_KEY");
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("OLLAMA_HOST");
+	setenv("XDG_CONFIG_HOME", dir, 1); /* no config file unless a test writes one */
+}
+
+static void teardown(void)
+{
+	ts_fake_stop(server);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(providers, .init = setup, .fini = teardown, .timeout = 120);
+
+static const char *const providers[] = {"openai", "anthropic", "ollama"};
+
+/* Run the bench workflow with a provider against the fake; returns the exit status. */
+static int run_with(const char *provider, const char *extra, char **out, char **err)
+{
+	char url[256], wf[32];
+	const char *argv[24];
+	int n = 0;
+
+	snprintf(url, sizeof(url), "%s%s", base, strcmp(provider, "ollama") ? "/v1" : "");
+	snprintf(wf, sizeof(wf), "wf-%d", ++wf_no);
+	argv[n++] = ECL_BIN;
+	argv[n++] = "--db";
+	argv[n++] = db;
+	argv[n++] = "--provider";
+	argv[n++] = provider;
+	argv[n++] = "--base-url";
+	argv[n++] = url;
+	argv[n++] = "--model";
+	argv[n++] = "fake-model";
+	if (!strcmp(provider, "anthropic")) {
+		argv[n++] = "--api-key-file";
+		argv[n++] = keyfile;
+	}
+	if (extra) {
+		argv[n++] = "--timeout";
+		argv[n++] = extra;
+	}
+	argv[n++] = "run";
+	argv[n++] = "bench-critique-revise";
+	argv[n++] = "--wf";
+	argv[n++] = wf;
+	argv[n++] = "--topic";
+	argv[n++] = "providers";
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+/* The key (or any 6 characters of it) is nowhere in text. */
+static void no_key(const char *text, const char *where)
+{
+	size_t i;
+	char piece[8];
+
+	for (i = 0; i + 6 <= strlen(KEY); i++) {
+		memcpy(piece, KEY + i, 6);
+		piece[6] = '\0';
+		if (strncmp(piece, "sk-tes", 6) == 0 || strncmp(piece, "k-test", 6) == 0 ||
+		    strncmp(piece, "-test-", 6) == 0)
+			continue; /* the prefix is no secret */
+		cr_assert_null(strstr(text, piece), "a piece of the key in %s: %s", where, text);
+	}
+}
+
+static void db_has_no_key(void)
+{
+	char *all = ts_sql_text(db, "SELECT coalesce(group_concat(coalesce(output,'') || "
+				    "coalesce(raw,'') || coalesce(vars,''), ''), '') FROM steps");
+
+	no_key(all, "the steps");
+	free(all);
+	all = ts_sql_text(db, "SELECT group_concat(inputs || coalesce(owner,'') || "
+			      "coalesce(error,''), '') FROM runs");
+	no_key(all ? all : "", "the runs");
+	free(all);
+}
+
+Test(providers, every_provider_completes_a_workflow_with_token_counts)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *out, *err, *last;
+		long long before = ts_sql_int(db, "SELECT count(*) FROM steps");
+
+		cr_assert_eq(run_with(providers[i], NULL, &out, &err), 0, "%s: %s%s", providers[i],
+			     out, err);
+		cr_assert(strstr(out, "\"quality_score\": 90"), "%s", out);
+		cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE tokens_in > 0 AND "
+					    "tokens_out > 0") -
+				     (before < 0 ? 0 : before),
+			     6, "%s: token counts are stored with each step", providers[i]);
+		no_key(err, "stderr");
+		no_key(out, "stdout");
+		{
+			/* status and history show the totals */
+			char *id = ts_sql_text(db, "SELECT id FROM runs ORDER BY id DESC LIMIT 1");
+			const char *st[] = {ECL_BIN, "--db", db, "status", id, NULL};
+			const char *hi[] = {ECL_BIN, "--db", db, "history", id, NULL};
+			char *o2;
+
+			cr_assert_eq(ts_run(st, &o2, NULL), 0);
+			cr_assert(strstr(o2, "Tokens:") && !strstr(o2, "Tokens:       0 in"), "%s",
+				  o2);
+			free(o2);
+			cr_assert_eq(ts_run(hi, &o2, NULL), 0);
+			cr_assert(strstr(o2, "Total: 6 steps"), "%s", o2);
+			free(o2);
+			free(id);
+		}
+		last = ts_fake_get(base, "/last");
+		if (!strcmp(providers[i], "anthropic")) {
+			cr_assert(strstr(last, "\"x-api-key\":\"sk-t"), "%s", last);
+			cr_assert(strstr(last, "\"anthropic-version\""), "%s", last);
+		} else if (!strcmp(providers[i], "openai")) {
+			cr_assert(strstr(last, "\"authorization\":\"Bearer sk-t"), "%s", last);
+			cr_assert(strstr(last, "\"response_format\""), "%s", last);
+		} else {
+			cr_assert(strstr(last, "\"stream\":false"), "%s", last);
+		}
+		free(last);
+		free(out);
+		free(err);
+	}
+	db_has_no_key();
+}
+
+/* One fault for the next `count` calls, then a run; returns its exit status. */
+static int fault(const char *provider, const char *mode, int count, const char *timeout, char **out,
+		 char **err)
+{
+	char json[128];
+
+	snprintf(json, sizeof(json), "{\"mode\": \"%s\", \"count\": %d}", mode, count);
+	ts_fake_mode(base, json);
+	return run_with(provider, timeout, out, err);
+}
+
+Test(providers, server_errors_and_truncated_bodies_are_retried)
+{
+	static const char *const modes[] = {"500", "truncated"};
+	size_t i, m;
+
+	for (i = 0; i < 3; i++)
+		for (m = 0; m < 2; m++) {
+			char *out, *err;
+
+			cr_assert_eq(fault(providers[i], modes[m], 1, NULL, &out, &err), 0,
+				     "%s %s: %s%s", providers[i], modes[m], out, err);
+			cr_assert(strstr(err, "retry"), "%s %s: %s", providers[i], modes[m], err);
+			cr_assert(strstr(out, "completed successfully"), "%s", out);
+			free(out);
+			free(err);
+		}
+}
+
+Test(providers, a_429_waits_for_its_retry_after)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *out, *err, *w;
+
+		cr_assert_eq(fault(providers[i], "429", 1, NULL, &out, &err), 0, "%s%s", out, err);
+		cr_assert(strstr(err, "HTTP 429: Rate limit reached"), "%s", err);
+		w = strstr(err, "wait_ms");
+		cr_assert_not_null(w, "%s", err);
+		cr_assert_geq(atol(w + strcspn(w, "0123456789")), 1000,
+			      "Retry-After: 1 is honoured: %s", err);
+		free(out);
+		free(err);
+	}
+	{
+		/* Retry-After as an HTTP-date, 3 s ahead */
+		char *out, *err, *w;
+
+		cr_assert_eq(fault("openai", "429date", 1, NULL, &out, &err), 0, "%s%s", out, err);
+		w = strstr(err, "wait_ms");
+		cr_assert_not_null(w, "%s", err);
+		cr_assert_geq(atol(w + strcspn(w, "0123456789")), 1000, "%s", err);
+		free(out);
+		free(err);
+	}
+}
+
+Test(providers, a_hang_past_the_time_limit_is_retried)
+{
+	char *out, *err;
+
+	cr_assert_eq(fault("openai", "hang", 1, "0.5", &out, &err), 0, "%s%s", out, err);
+	cr_assert(strstr(err, "Timeout") || strstr(err, "timed out"), "%s", err);
+	free(out);
+	free(err);
+	/* hanging every time: the retries run out, the run keeps its checkpoint */
+	ts_fake_mode(base, "{\"mode\": \"hang\", \"count\": 10}");
+	cr_assert_eq(run_with("ollama", "0.3", &out, &err), 1);
+	cr_assert(strstr(err, "retries exhausted"), "%s", err);
+	cr_assert(strstr(err, "resume it with"), "%s", err);
+	ts_fake_mode(base, "{\"mode\": \"ok\"}");
+	free(out);
+	free(err);
+}
+
+/* A port whose accept queue is full: the kernel drops further SYNs, so connecting times out. */
+static int full_port(int *fds, int nfds)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), i;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 0), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+	fds[0] = l;
+	for (i = 1; i < nfds; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fds[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	return ntohs(a.sin_port);
+}
+
+Test(providers, a_connect_timeout_is_a_transient_failure)
+{
+	char url[128];
+	const char *argv[] = {ECL_BIN,
+			      "--db",
+			      db,
+			      "--provider",
+			      "openai",
+			      "--base-url",
+			      url,
+			      "--model",
+			      "m",
+			      "--connect-timeout",
+			      "0.2",
+			      "run",
+			      "bench-critique-revise",
+			      "--wf",
+			      "ct",
+			      "--topic",
+			      "t",
+			      NULL};
+	char *out, *err;
+	int fds[4], i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", full_port(fds, 4));
+	cr_assert_eq(ts_run(argv, &out, &err), 1, "%s%s", out, err);
+	cr_assert(strstr(err, "retries exhausted"), "%s", err);
+	cr_assert(strstr(err, "step `generate`: openai: "), "%s", err);
+	cr_assert(strstr(err, "imeout") || strstr(err, "timed out"), "%s", err);
+	for (i = 0; i < 4; i++)
+		close(fds[i]);
+	free(out);
+	free(err);
+}
+
+Test(providers, other_4xx_fail_at_once_with_the_providers_message_and_no_key)
+{
+	static const char *const msgs[] = {"Incorrect API key provided", "invalid x-api-key",
+					   "unauthorized"};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *out, *err, *st;
+
+		cr_assert_eq(fault(providers[i], "401", 1, NULL, &out, &err), 1, "%s%s", out, err);
+		cr_assert(strstr(err, "HTTP 401: "), "%s", err);
+		cr_assert(strstr(err, msgs[i]), "%s: the provider's message: %s", providers[i],
+			  err);
+		cr_assert_null(strstr(err, "retry"), "a 401 is not retried: %s", err);
+		no_key(err, "stderr");
+		st = ts_sql_text(db, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
+		cr_assert_str_eq(st, "interrupted");
+		free(st);
+		free(out);
+		free(err);
+	}
+	{
+		/* a multi-line message is one line in the error */
+		char *out, *err;
+
+		cr_assert_eq(fault("openai", "400", 1, NULL, &out, &err), 1);
+		cr_assert(strstr(err, "HTTP 400: Invalid request: the 'messages' field is wrong"),
+			  "%s", err);
+		free(out);
+		free(err);
+	}
+	{
+		/* the key repeated where the error is cut: no piece of it is left */
+		static const char *const pads[] = {
+			"{\"mode\": \"leak\", \"count\": 1, \"pad\": 470}",
+			"{\"mode\": \"leak\", \"count\": 1, \"pad\": 485}",
+			"{\"mode\": \"leak\", \"count\": 1, \"pad\": 990}"};
+		for (i = 0; i < 3; i++) {
+			char *out, *err;
+
+			ts_fake_mode(base, pads[i]);
+			cr_assert_eq(run_with("openai", NULL, &out, &err), 1);
+			cr_assert(strstr(err, "HTTP 400"), "%s", err);
+			no_key(err, "stderr");
+			free(out);
+			free(err);
+		}
+	}
+	db_has_no_key();
+}
+
+Test(providers, malformed_empty_and_oversized_replies_fail_at_once)
+{
+	static const char *const modes[] = {"malformed", "empty", "big"};
+	static const char *const says[] = {"the response is not JSON", "the response has no",
+					   "larger than 8 MiB"};
+	size_t i, m;
+
+	for (i = 0; i < 3; i++)
+		for (m = 0; m < 3; m++) {
+			char *out, *err;
+
+			cr_assert_eq(fault(providers[i], modes[m], 1, NULL, &out, &err), 1, "%s %s",
+				     providers[i], modes[m]);
+			cr_assert(strstr(err, says[m]), "%s %s: %s", providers[i], modes[m], err);
+			cr_assert_null(strstr(err, "retry"), "%s", err);
+			free(out);
+			free(err);
+		}
+}
+
+Test(providers, fenced_and_split_answers_are_accepted)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *out, *err;
+
+		cr_assert_eq(fault(providers[i], "fence", 6, NULL, &out, &err), 0, "%s%s", out,
+			     err);
+		cr_assert(strstr(out, "\"quality_score\": 90"), "%s", out);
+		free(out);
+		free(err);
+	}
+	{
+		char *out, *err;
+
+		cr_assert_eq(fault("anthropic", "split", 6, NULL, &out, &err), 0, "%s%s", out, err);
+		free(out);
+		free(err);
+	}
+}
+
+Test(providers, a_wrong_type_gets_a_repair_prompt_then_fails_naming_the_field)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *out, *err, *last, *st;
+
+		cr_assert_eq(fault(providers[i], "wrongtype", 1, NULL, &out, &err), 0, "%s%s", out,
+			     err);
+		cr_assert(strstr(err, "repair"), "%s", err);
+		free(out);
+		free(err);
+		/* wrong every time: the repair limit is reached, the run fails for good */
+		cr_assert_eq(fault(providers[i], "wrongtype", 100, NULL, &out, &err), 1);
+		cr_assert(strstr(err, "word_count"), "the field is named: %s", err);
+		cr_assert(strstr(err, "generate"), "the step is named: %s", err);
+		st = ts_sql_text(db, "SELECT status || ' ' || error FROM runs ORDER BY id DESC "
+				     "LIMIT 1");
+		cr_assert(strncmp(st, "failed ", 7) == 0, "%s", st);
+		cr_assert(strstr(st, "word_count"), "%s", st);
+		free(st);
+		last = ts_fake_get(base, "/last");
+		cr_assert(strstr(last, "Your answer could not be used"),
+			  "the repair prompt went to the model: %s", last);
+		free(last);
+		ts_fake_mode(base, "{\"mode\": \"ok\"}");
+		free(out);
+		free(err);
+	}
+}
+
+/* ---- settings ------------------------------------------------------------------------------ */
+
+static char *providers_json(char **err, int expect)
+{
+	const char *argv[] = {ECL_BIN, "providers", "-o", "json", NULL};
+	char *out;
+
+	cr_assert_eq(ts_run(argv, &out, err), expect, "%s", out);
+	return out;
+}
+
+Test(providers, settings_come_from_flags_then_environment_then_the_config_file)
+{
+	char path[4300], *out, *err;
+
+	snprintf(path, sizeof(path), "%s/ecl", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/ecl/config", dir);
+	ts_write(path, "# ecl settings\n"
+		       "provider = anthropic\n"
+		       "model = top-model\n"
+		       "[anthropic]\n"
+		       "model = claude-test\n"
+		       "api_key = sk-ant-config-key-0987654321\n"
+		       "[openai]\n"
+		       "base_url = http://example.invalid/v1\n");
+	setenv("OPENAI_BASE_URL", "http://from-env/v1", 1);
+	out = providers_json(&err, 0);
+	cr_assert(strstr(out, "\"provider\": \"anthropic\""), "%s", out);
+	cr_assert(strstr(out, "/ecl/config:2"), "the provider's source: %s", out);
+	cr_assert(strstr(out, "\"value\": \"claude-test\""), "a section wins: %s", out);
+	cr_assert(strstr(out, "\"value\": \"http://from-env/v1\""), "env beats the file: %s", out);
+	cr_assert(strstr(out, "env OPENAI_BASE_URL"), "%s", out);
+	cr_assert(strstr(out, "env OPENAI_API_KEY"), "%s", out);
+	cr_assert_null(strstr(out, "config-key"), "keys are masked: %s", out);
+	cr_assert(strstr(out, "****4321"), "%s", out);
+	no_key(out, "ecl providers");
+	free(out);
+	free(err);
+	unsetenv("OPENAI_BASE_URL");
+	{
+		/* a flag beats both */
+		const char *argv[] = {ECL_BIN, "--model", "flag-model", "providers", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 0);
+		cr_assert(strstr(out, "flag-model"), "%s", out);
+		cr_assert(strstr(out, "flag --model"), "%s", out);
+		free(out);
+		free(err);
+	}
+	/* errors name the file and the line */
+	ts_write(path, "provider = openai\n\nmodle = x\n");
+	out = providers_json(&err, 2);
+	cr_assert(strstr(err, "/ecl/config:3: unknown key `modle`"), "%s", err);
+	free(out);
+	free(err);
+	ts_write(path, "[nowhere]\n");
+	out = providers_json(&err, 2);
+	cr_assert(strstr(err, "/ecl/config:1: unknown section [nowhere]"), "%s", err);
+	free(out);
+	free(err);
+}
+
+Test(providers, a_key_on_the_command_line_is_not_visible_in_ps)
+{
+	char url[256], cmdline[64], arg[64];
+	pid_t pid;
+	int i, seen = 0, status;
+
+	snprintf(url, sizeof(url), "%s/v1", base);
+	snprintf(arg, sizeof(arg), "%s", "sk-cmdline-secret-55667788");
+	ts_fake_mode(base, "{\"mode\": \"latency\", \"ms\": 1500, \"count\": 1}");
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "openai", "--model", "m",
+		      "--base-url", url, "--api-key", arg, "run", "bench-critique-revise", "--wf",
+		      "ps", "--topic", "t", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(cmdline, sizeof(cmdline), "/proc/%d/cmdline", (int)pid);
+	for (i = 0; i < 500 && !seen; i++) {
+		struct timespec ts = {0, 10000000};
+
+		/* once the run exists, the arguments have been read */
+		if (ts_sql_int(db, "SELECT count(*) FROM runs") > 0) {
+			FILE *f = fopen(cmdline, "rb");
+			char buf[4096];
+			size_t n, k;
+
+			cr_assert_not_null(f);
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			for (k = 0; k < n; k++)
+				if (!buf[k])
+					buf[k] = ' ';
+			buf[n] = '\0';
+			cr_assert(strstr(buf, "--api-key"), "%s", buf);
+			cr_assert_null(strstr(buf, "secret-5566"), "the key shows in ps: %s", buf);
+			seen = 1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	cr_assert(seen);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	{
+		char *last = ts_fake_get(base, "/stats");
+
+		cr_assert(strstr(last, "Bearer sk-c"), "the key was sent: %s", last);
+		free(last);
+	}
+}
