@@ -140,10 +140,18 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
 	const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-	static const char *const with_value[] = {"--db",       "--provider",   "--script",
-						 "--call-log", "--model",      "--base-url",
-						 "--timeout",  "--durability", "--log-format",
-						 "--max-answer-bytes", "--api-key", "--api-key-file",
+	static const char *const with_value[] = {"--db",
+						 "--provider",
+						 "--script",
+						 "--call-log",
+						 "--model",
+						 "--base-url",
+						 "--timeout",
+						 "--durability",
+						 "--log-format",
+						 "--max-answer-bytes",
+						 "--api-key",
+						 "--api-key-file",
 						 "--connect-timeout"};
 	size_t k;
 
@@ -226,11 +234,11 @@ static const struct {
 	const char *name;
 	int (*fn)(cli *c);
 } commands[] = {
-	{"list", cmd_list},       {"run", cmd_run},         {"resume", cmd_resume},
-	{"status", cmd_status},   {"pause", cmd_pause},     {"cancel", cmd_cancel},
-	{"runs", cmd_runs},       {"history", cmd_history}, {"fork", cmd_fork},
-	{"recover", cmd_recover}, {"prune", cmd_prune},
-	{"batch", cmd_batch},     {"providers", cmd_providers},
+	{"list", cmd_list},           {"run", cmd_run},         {"resume", cmd_resume},
+	{"status", cmd_status},       {"pause", cmd_pause},     {"cancel", cmd_cancel},
+	{"runs", cmd_runs},           {"history", cmd_history}, {"fork", cmd_fork},
+	{"recover", cmd_recover},     {"prune", cmd_prune},     {"batch", cmd_batch},
+	{"providers", cmd_providers},
 };
 
 int main(int argc, char **argv)

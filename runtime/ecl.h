@@ -435,8 +435,8 @@ typedef int (*ecl_batch_fn)(void *ctx, const ecl_batch_end *end);
  * engine's interrupt flag stops every run in flight, leaving it interrupted and resumable,
  * and starts no more. Returns ECL_OK once every input has a run that ended, ECL_EINTERRUPTED
  * when stopped before, or an error code with the detail in the errmsg. */
-int ecl_batch_drive(ecl_engine *engine, const ecl_workflow *wf, const char *const *inputs,
-		    size_t n, int concurrency, ecl_batch_fn fn, void *ctx);
+int ecl_batch_drive(ecl_engine *engine, const ecl_workflow *wf, const char *const *inputs, size_t n,
+		    int concurrency, ecl_batch_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }
