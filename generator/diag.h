@@ -57,6 +57,10 @@ enum diag_id {
 	D_UNBOUNDED,
 	D_LIMIT_CYCLE,
 	D_BOUND_OVERFLOW,
+	D_NO_CALL,
+	D_NO_QUESTION,
+	D_NOT_IN_STEP,
+	D_HUMAN_LIST,
 	/* types and values */
 	D_SET_TARGET,
 	D_SET_TYPE,
@@ -71,6 +75,7 @@ enum diag_id {
 	D_OPT_RANGE,
 	D_UNSUPPORTED,
 	D_DIV_ZERO,
+	D_ARG_TYPE,
 	/* strings and templates */
 	D_BAD_SLOT,
 	D_OPEN_SLOT,

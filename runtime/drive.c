@@ -461,6 +461,29 @@ static int finish(ecl_run *run)
 	return ECL_EFAILED;
 }
 
+/* A step that stops the run by itself: a human step without its answer leaves the run
+ * waiting (ecl_run_answer, then a resume, go on), a code step whose function failed fails
+ * the run for good. */
+static int stop_step(driver *d, ecl_run *run, int rc, long long started_ms, long long t0)
+{
+	ecl_engine *e = run->eng;
+	ecl_event ev = {.kind = ECL_EV_FINISH,
+			.run_id = run->id,
+			.step = run->wf->steps[run->state].name,
+			.status = "waiting"};
+	int src;
+
+	if (rc == ECL_EFAILED)
+		return fail_run(d, run, NULL, started_ms, t0);
+	src = d->ops->release(d, run, "waiting", NULL);
+	if (src != ECL_OK)
+		return src;
+	log_event(e, LOG_INFO, "waiting", "run", run->id, "step", ev.step, NULL);
+	emit(e, &ev);
+	return engine_fail(e, ECL_EWAITING, "run %s waits for an answer to step `%s`", run->id,
+			   ev.step);
+}
+
 int drive_run(driver *d, ecl_run *run)
 {
 	ecl_engine *e = run->eng;
@@ -495,6 +518,8 @@ int drive_run(driver *d, ecl_run *run)
 		run->answer = NULL;
 		run->t = T_NONE;
 		rc = wf->step(run);
+		if (rc == ECL_EWAITING || rc == ECL_EFAILED)
+			return stop_step(d, run, rc, started_ms, t0);
 		if (rc == ECL_PENDING) {
 			rc = ask(d, run, &a, &tk);
 			if (rc == ECL_EANSWER)
