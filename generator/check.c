@@ -1163,6 +1163,15 @@ static void check_usage(struct checker *c)
 				    s->kind == AST_S_INPUT ? "input" : "var", s->name);
 		else if (s->kind == AST_S_VAR && !s->writes && !s->initial)
 			diag_report(c->u, D_NEVER_SET, s->off, s->len, s->name);
+		/* An LLM step may ask for a field only to make the model reason (a score); a
+		 * code or human step's fields are the author's own, and one never read is a
+		 * slip. */
+		else if (s->kind == AST_S_OUTPUT && !s->reads &&
+			 (wf->steps[s->step].kind == AST_ST_CODE ||
+			  wf->steps[s->step].kind == AST_ST_HUMAN))
+			diag_report(c->u, D_UNUSED_OUTPUT, s->off, s->len, s->field,
+				    wf->steps[s->step].kind == AST_ST_CODE ? "code" : "human",
+				    wf->steps[s->step].name.s);
 	}
 }
 

@@ -65,7 +65,7 @@ static const struct diag_def {
 	[D_DEFAULT_RANGE] = {"E048", "the default %lld of `%s` is outside %lld..%lld"},
 	[D_EMPTY_RANGE] = {"E049", "empty range %lld..%lld"},
 	[D_OPT_RANGE] = {"E050", "`%s` must be %s"},
-	[D_UNSUPPORTED] = {"E051", "%s is not supported yet"},
+	/* E051 (a feature not supported yet) is retired: every feature it named is. */
 	[D_DIV_ZERO] = {"E052", "division by zero"},
 	[D_ARG_TYPE] = {"E053", "argument `%s` of `%s` is %s, found %s"},
 
@@ -78,6 +78,7 @@ static const struct diag_def {
 	[D_UNREACHABLE_STEP] = {"W001", "step `%s` is never reached"},
 	[D_UNUSED] = {"W002", "%s `%s` is never used"},
 	[D_NEVER_SET] = {"W003", "var `%s` is read but never set and has no initial value"},
+	[D_UNUSED_OUTPUT] = {"W004", "output field `%s` of %s step `%s` is never used"},
 };
 
 void diag_source_init(struct mem *m, struct diag_source *s, const char *path, const char *text,

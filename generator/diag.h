@@ -73,7 +73,6 @@ enum diag_id {
 	D_DEFAULT_RANGE,
 	D_EMPTY_RANGE,
 	D_OPT_RANGE,
-	D_UNSUPPORTED,
 	D_DIV_ZERO,
 	D_ARG_TYPE,
 	/* strings and templates */
@@ -86,6 +85,7 @@ enum diag_id {
 	D_UNREACHABLE_STEP,
 	D_UNUSED,
 	D_NEVER_SET,
+	D_UNUSED_OUTPUT,
 	D_COUNT
 };
 
