@@ -31,6 +31,9 @@ int check_summary(ecl_call *call)
 	const char *problem = "";
 	int rc;
 
+	/* Nothing to check a summary against: a failure of the step, not a refused summary. */
+	if (count_words(ecl_call_str(call, "document")) == 0)
+		return ecl_call_fail(call, "the document is empty");
 	if (max < 1)
 		return ecl_call_fail(call, "max_words is %lld; it must be at least 1", max);
 	if (words == 0)
