@@ -54,6 +54,8 @@ int cmd_recover(cli *c);
 int cmd_prune(cli *c);
 int cmd_batch(cli *c);
 int cmd_providers(cli *c);
+int cmd_answer(cli *c);
+int cmd_graph(cli *c);
 
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);

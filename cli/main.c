@@ -31,11 +31,16 @@ static const char usage_text[] =
 	"                                    one run per line of inputs, N at a time, and a\n"
 	"                                    JSON summary\n"
 	"  providers [-o json]               the provider settings and where each comes from\n"
+	"  answer <run-id> --set FIELD=VALUE ... [--no-wait]\n"
+	"                                    answer a waiting run's question, then drive it on\n"
+	"  graph <workflow> [--format mermaid|dot|json]\n"
+	"                                    print a workflow's state machine\n"
 	"\n"
 	"inputs of run:\n"
 	"  --<input> VALUE                   one input, e.g. --topic \"Benefits of Rust\"\n"
 	"  --set NAME=VALUE                  the same, for any input\n"
 	"  --input-file FILE.json            a JSON object of inputs\n"
+	"  --input-file NAME=PATH            one input, the text of a file\n"
 	"\n"
 	"global options (before or after the command):\n"
 	"  --db PATH                         the run database (default: $ECL_DB, else\n"
@@ -238,7 +243,7 @@ static const struct {
 	{"status", cmd_status},       {"pause", cmd_pause},     {"cancel", cmd_cancel},
 	{"runs", cmd_runs},           {"history", cmd_history}, {"fork", cmd_fork},
 	{"recover", cmd_recover},     {"prune", cmd_prune},     {"batch", cmd_batch},
-	{"providers", cmd_providers},
+	{"providers", cmd_providers}, {"answer", cmd_answer},   {"graph", cmd_graph},
 };
 
 int main(int argc, char **argv)

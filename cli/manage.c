@@ -124,6 +124,8 @@ static int print_run(void *ctx, const ecl_run_info *info)
 		cJSON_AddNumberToObject(r, "created_ms", (double)info->created_ms);
 		cJSON_AddNumberToObject(r, "duration_ms",
 					(double)(info->updated_ms - info->created_ms));
+		if (info->question)
+			cJSON_AddStringToObject(r, "question", info->question);
 		cJSON_AddItemToArray(o->list, r);
 		return 0;
 	}
@@ -134,6 +136,9 @@ static int print_run(void *ctx, const ecl_run_info *info)
 	format_duration(info->updated_ms - info->created_ms, dur, sizeof(dur));
 	printf("%-14s %-20s %-12s %-12s %9d  %-19s  %s\n", info->id, info->workflow, info->status,
 	       info->step ? info->step : "-", info->revisions, started, dur);
+	if (info->question) /* its first line */
+		printf("%-14s question: %.*s\n", "", (int)strcspn(info->question, "\n"),
+		       info->question);
 	return 0;
 }
 

@@ -131,6 +131,15 @@ static char *read_text(const char *path)
 	return data;
 }
 
+/* The input that `--input-file NAME=PATH` names, or NULL when the argument is the path of a
+ * JSON file of inputs. */
+static const ecl_slot_def *file_input(const ecl_workflow *wf, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	return eq && eq > arg ? find_input(wf, arg, (size_t)(eq - arg)) : NULL;
+}
+
 /* Build the inputs of `ecl run` into *out (JSON text, caller frees); 0 or an exit status. */
 static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 {
@@ -144,6 +153,8 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			continue;
 		if (i + 1 >= c->nargs)
 			return cli_error(2, "--input-file needs a file name");
+		if (file_input(wf, c->args[i + 1]))
+			continue; /* NAME=PATH: read below */
 		{
 			char *text = read_text(c->args[i + 1]);
 
@@ -168,10 +179,32 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		const ecl_slot_def *def;
 		size_t len;
 		cJSON *v;
-		int bad;
+		int bad, rc;
 
 		if (strcmp(a, "--input-file") == 0) {
-			i++;
+			char *text;
+
+			if (!(def = file_input(wf, c->args[++i])))
+				continue;
+			/* NAME=PATH: the input's value is the file's text. */
+			val = strchr(c->args[i], '=') + 1;
+			if (!(text = read_text(val))) {
+				cJSON_Delete(obj);
+				return cli_error(2, "input `%s`: cannot read %s: %s", def->name,
+						 val, strerror(errno));
+			}
+			v = convert(def, text, &bad);
+			if (!v) {
+				cJSON_Delete(obj);
+				rc = bad ? cli_error(2, "input `%s`: the text of %s is not %s",
+						     def->name, val, type_word(def))
+					 : cli_error(1, "out of memory");
+				free(text);
+				return rc;
+			}
+			free(text);
+			cJSON_DeleteItemFromObjectCaseSensitive(obj, def->name);
+			cJSON_AddItemToObject(obj, def->name, v);
 			continue;
 		}
 		if (strcmp(a, "--set") == 0) {
@@ -299,6 +332,23 @@ static void print_json(const char *text)
 	cJSON_Delete(json);
 }
 
+/* A run that stopped at a human step: its question, and how to answer it. */
+static int report_waiting(ecl_engine *e, const char *id, const char *db)
+{
+	ecl_run_info *info = NULL;
+
+	if (ecl_run_info_get(e, id, &info) != ECL_OK || !info->step) {
+		ecl_run_info_free(info);
+		printf("Workflow %s is waiting for an answer\n", id);
+		return 0;
+	}
+	printf("Workflow %s is waiting for an answer at step %s:\n%s\n", id, info->step,
+	       info->question ? info->question : "");
+	printf("Answer it with: ecl --db %s answer %s --set FIELD=VALUE ...\n", db, id);
+	ecl_run_info_free(info);
+	return 0;
+}
+
 /* Drive a run and report how it ended; returns the exit status. */
 static int drive(cli *c, ecl_engine *e, const char *id)
 {
@@ -339,6 +389,7 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		printf("Workflow %s paused; resume it with: ecl --db %s resume %s\n", id, db, id);
 		return 0;
 	case ECL_ECANCELLED: printf("Workflow %s cancelled\n", id); return 1;
+	case ECL_EWAITING: return report_waiting(e, id, db);
 	case ECL_ESTATE: cli_error(1, "%s", ecl_engine_errmsg(e)); return 3;
 	default:
 		cli_error(1, "%s", ecl_engine_errmsg(e));
@@ -490,6 +541,8 @@ static int status_json(const ecl_run_info *info, const totals *t)
 	cJSON_AddNumberToObject(o, "tokens_in", (double)t->tokens_in);
 	cJSON_AddNumberToObject(o, "tokens_out", (double)t->tokens_out);
 	cJSON_AddNumberToObject(o, "step_time_ms", (double)t->duration_us / 1000.0);
+	if (info->question)
+		cJSON_AddStringToObject(o, "question", info->question);
 	cJSON_AddNumberToObject(o, "created_ms", (double)info->created_ms);
 	cJSON_AddNumberToObject(o, "updated_ms", (double)info->updated_ms);
 	cli_print_json(o);
@@ -517,6 +570,11 @@ static void status_text(const ecl_run_info *info, const totals *t)
 	}
 	if (info->error)
 		printf("Error:        %s\n", info->error);
+	if (info->question)
+		printf("Question:\n%s%s", info->question,
+		       info->question[0] && info->question[strlen(info->question) - 1] == '\n'
+			       ? ""
+			       : "\n");
 }
 
 int cmd_status(cli *c)

@@ -238,6 +238,102 @@ static const ecl_step_def steps[] = {
 	},
 };
 
+/* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). */
+static const char *const graph_mermaid[] = {
+	"stateDiagram-v2\n"
+	"    [*] --> generate\n"
+	"    generate --> critique\n"
+	"    critique --> [*]: critique.decision == #34;pass#34;\n"
+	"    critique --> revise\n"
+	"    revise --> critique\n"
+	"    revise --> [*]: after 3 visits / fail\n"
+	"    note right of revise: limit 3 as revisions\n",
+	NULL,
+};
+
+static const char *const graph_dot[] = {
+	"digraph \"bench-critique-revise\" {\n"
+	"\trankdir=LR;\n"
+	"\tnode [shape=box, style=rounded];\n"
+	"\t\"(start)\" [shape=point];\n"
+	"\t\"(done)\" [shape=doublecircle, label=\"done\"];\n"
+	"\t\"generate\";\n"
+	"\t\"critique\";\n"
+	"\t\"revise\" [label=\"revise\\nlimit 3 as revisions\"];\n"
+	"\t\"(fail)\" [shape=octagon, label=\"fail\"];\n"
+	"\t\"(start)\" -> \"generate\";\n"
+	"\t\"generate\" -> \"critique\";\n"
+	"\t\"critique\" -> \"(done)\" [label=\"critique.decision == \\\"pass\\\"\"];\n"
+	"\t\"critique\" -> \"revise\";\n"
+	"\t\"revise\" -> \"critique\";\n"
+	"\t\"revise\" -> \"(fail)\" [label=\"after 3 visits\", style=dashed];\n"
+	"}\n",
+	NULL,
+};
+
+static const char *const graph_json[] = {
+	"{\n"
+	"  \"id\": \"bench-critique-revise\",\n"
+	"  \"name\": \"Critique and Revise (benchmark workload)\",\n"
+	"  \"description\": \"The shared benchmark workload: generate, then critique and revise at most 3 times, with plain KEY:value prompts.\",\n"
+	"  \"source\": \"dsl/bench_critique_revise.ecl\",\n"
+	"  \"version\": \"cbc4e25976a52803\",\n"
+	"  \"start\": \"generate\",\n"
+	"  \"max_steps\": 8,\n"
+	"  \"inputs\": [\n"
+	"    {\"name\": \"wf\", \"type\": \"string\", \"required\": true, \"doc\": \"The workflow id the fake LLM keys its critique counter on\"},\n"
+	"    {\"name\": \"topic\", \"type\": \"string\", \"required\": true, \"doc\": \"What to write about\"}\n"
+	"  ],\n"
+	"  \"steps\": [\n"
+	"    {\n"
+	"      \"name\": \"generate\",\n"
+	"      \"kind\": \"llm\",\n"
+	"      \"line\": 15,\n"
+	"      \"max_visits\": 1,\n"
+	"      \"limit\": null,\n"
+	"      \"outputs\": [\n"
+	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
+	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
+	"      ],\n"
+	"      \"transitions\": [\n"
+	"        {\"line\": 23, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
+	"      ]\n"
+	"    },\n"
+	"    {\n"
+	"      \"name\": \"critique\",\n"
+	"      \"kind\": \"llm\",\n"
+	"      \"line\": 26,\n"
+	"      \"max_visits\": 4,\n"
+	"      \"limit\": null,\n"
+	"      \"outputs\": [\n"
+	"        {\"name\": \"decision\", \"type\": \"enum\", \"choices\": [\"pass\", \"revise\"], \"required\": true},\n"
+	"        {\"name\": \"feedback\", \"type\": \"string\", \"required\": true},\n"
+	"        {\"name\": \"quality_score\", \"type\": \"int\", \"required\": true}\n"
+	"      ],\n"
+	"      \"transitions\": [\n"
+	"        {\"line\": 33, \"kind\": \"when\", \"guard\": \"critique.decision == \\\"pass\\\"\", \"to\": \"done\", \"result\": {\"status\": \"critique.decision\", \"content\": \"content\", \"word_count\": \"word_count\", \"quality_score\": \"critique.quality_score\", \"revisions\": \"revisions\"}},\n"
+	"        {\"line\": 34, \"kind\": \"always\", \"guard\": null, \"to\": \"revise\"}\n"
+	"      ]\n"
+	"    },\n"
+	"    {\n"
+	"      \"name\": \"revise\",\n"
+	"      \"kind\": \"llm\",\n"
+	"      \"line\": 37,\n"
+	"      \"max_visits\": 3,\n"
+	"      \"limit\": {\"max\": 3, \"counter\": \"revisions\", \"else\": {\"to\": \"fail\", \"message\": \"max revisions (3) reached\"}},\n"
+	"      \"outputs\": [\n"
+	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
+	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
+	"      ],\n"
+	"      \"transitions\": [\n"
+	"        {\"line\": 46, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
+	"      ]\n"
+	"    }\n"
+	"  ]\n"
+	"}\n",
+	NULL,
+};
+
 /* The state machine: one case per step. */
 static int step(ecl_run *run)
 {
@@ -305,4 +401,7 @@ const ecl_workflow ecl_wf_bench_critique_revise = {
 		 .repairs = -1},
 	.step = step,
 	.usage = "ecl run bench-critique-revise --wf <string> --topic <string>",
+	.graph_mermaid = graph_mermaid,
+	.graph_dot = graph_dot,
+	.graph_json = graph_json,
 };

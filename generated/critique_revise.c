@@ -260,6 +260,102 @@ static const ecl_step_def steps[] = {
 	},
 };
 
+/* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). */
+static const char *const graph_mermaid[] = {
+	"stateDiagram-v2\n"
+	"    [*] --> generate\n"
+	"    generate --> critique\n"
+	"    critique --> [*]: critique.decision == #34;pass#34;\n"
+	"    critique --> revise: critique.decision == #34;revise#34;\n"
+	"    revise --> critique\n"
+	"    revise --> [*]: after 3 visits / fail\n"
+	"    note right of revise: limit 3 as revisions\n",
+	NULL,
+};
+
+static const char *const graph_dot[] = {
+	"digraph \"critique-revise\" {\n"
+	"\trankdir=LR;\n"
+	"\tnode [shape=box, style=rounded];\n"
+	"\t\"(start)\" [shape=point];\n"
+	"\t\"(done)\" [shape=doublecircle, label=\"done\"];\n"
+	"\t\"generate\";\n"
+	"\t\"critique\";\n"
+	"\t\"revise\" [label=\"revise\\nlimit 3 as revisions\"];\n"
+	"\t\"(fail)\" [shape=octagon, label=\"fail\"];\n"
+	"\t\"(start)\" -> \"generate\";\n"
+	"\t\"generate\" -> \"critique\";\n"
+	"\t\"critique\" -> \"(done)\" [label=\"critique.decision == \\\"pass\\\"\"];\n"
+	"\t\"critique\" -> \"revise\" [label=\"critique.decision == \\\"revise\\\"\"];\n"
+	"\t\"revise\" -> \"critique\";\n"
+	"\t\"revise\" -> \"(fail)\" [label=\"after 3 visits\", style=dashed];\n"
+	"}\n",
+	NULL,
+};
+
+static const char *const graph_json[] = {
+	"{\n"
+	"  \"id\": \"critique-revise\",\n"
+	"  \"name\": \"Critique and Revise Loop\",\n"
+	"  \"description\": \"Writes a piece on a topic, then has a critic judge it and revises it from the critic's feedback until the critic passes it, at most 3 times.\",\n"
+	"  \"source\": \"dsl/critique_revise.ecl\",\n"
+	"  \"version\": \"950ac48aea8cdcd0\",\n"
+	"  \"start\": \"generate\",\n"
+	"  \"max_steps\": 8,\n"
+	"  \"inputs\": [\n"
+	"    {\"name\": \"topic\", \"type\": \"string\", \"required\": true, \"doc\": \"What to write about\"},\n"
+	"    {\"name\": \"min_words\", \"type\": \"int\", \"required\": false, \"default\": 50, \"doc\": \"The least number of words the piece should have\"}\n"
+	"  ],\n"
+	"  \"steps\": [\n"
+	"    {\n"
+	"      \"name\": \"generate\",\n"
+	"      \"kind\": \"llm\",\n"
+	"      \"line\": 18,\n"
+	"      \"max_visits\": 1,\n"
+	"      \"limit\": null,\n"
+	"      \"outputs\": [\n"
+	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
+	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
+	"      ],\n"
+	"      \"transitions\": [\n"
+	"        {\"line\": 30, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
+	"      ]\n"
+	"    },\n"
+	"    {\n"
+	"      \"name\": \"critique\",\n"
+	"      \"kind\": \"llm\",\n"
+	"      \"line\": 33,\n"
+	"      \"max_visits\": 4,\n"
+	"      \"limit\": null,\n"
+	"      \"outputs\": [\n"
+	"        {\"name\": \"decision\", \"type\": \"enum\", \"choices\": [\"pass\", \"revise\"], \"required\": true},\n"
+	"        {\"name\": \"feedback\", \"type\": \"string\", \"required\": true},\n"
+	"        {\"name\": \"quality_score\", \"type\": \"int\", \"min\": 0, \"max\": 100, \"required\": true}\n"
+	"      ],\n"
+	"      \"transitions\": [\n"
+	"        {\"line\": 48, \"kind\": \"when\", \"guard\": \"critique.decision == \\\"pass\\\"\", \"to\": \"done\", \"result\": {\"content\": \"content\", \"word_count\": \"word_count\"}},\n"
+	"        {\"line\": 49, \"kind\": \"when\", \"guard\": \"critique.decision == \\\"revise\\\"\", \"to\": \"revise\"}\n"
+	"      ]\n"
+	"    },\n"
+	"    {\n"
+	"      \"name\": \"revise\",\n"
+	"      \"kind\": \"llm\",\n"
+	"      \"line\": 52,\n"
+	"      \"max_visits\": 3,\n"
+	"      \"limit\": {\"max\": 3, \"counter\": \"revisions\", \"else\": {\"to\": \"fail\", \"message\": \"max revisions (3) reached\"}},\n"
+	"      \"outputs\": [\n"
+	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
+	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
+	"      ],\n"
+	"      \"transitions\": [\n"
+	"        {\"line\": 70, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
+	"      ]\n"
+	"    }\n"
+	"  ]\n"
+	"}\n",
+	NULL,
+};
+
 /* The state machine: one case per step. */
 static int step(ecl_run *run)
 {
@@ -330,4 +426,7 @@ const ecl_workflow ecl_wf_critique_revise = {
 		 .repairs = 1},
 	.step = step,
 	.usage = "ecl run critique-revise --topic <string> [--min_words <int>]",
+	.graph_mermaid = graph_mermaid,
+	.graph_dot = graph_dot,
+	.graph_json = graph_json,
 };

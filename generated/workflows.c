@@ -2,17 +2,23 @@
  * The workflows compiled into the program, sorted by id:
  *   bench-critique-revise (dsl/bench_critique_revise.ecl)
  *   critique-revise (dsl/critique_revise.ecl)
+ *   summarize (dsl/summarize.ecl)
+ *   triage (dsl/triage.ecl)
  */
 
 #include "ecl.h"
 
 extern const ecl_workflow ecl_wf_bench_critique_revise;
 extern const ecl_workflow ecl_wf_critique_revise;
+extern const ecl_workflow ecl_wf_summarize;
+extern const ecl_workflow ecl_wf_triage;
 
 const ecl_workflow *const ecl_workflows[] = {
 	&ecl_wf_bench_critique_revise,
 	&ecl_wf_critique_revise,
+	&ecl_wf_summarize,
+	&ecl_wf_triage,
 	NULL,
 };
 
-const size_t ecl_nworkflows = 2;
+const size_t ecl_nworkflows = 4;

@@ -140,7 +140,10 @@ static void ast_dump_expr(struct ast_dumper *d, const struct ast_expr *e)
 	case AST_E_REF: ast_dump_ref(d, &e->ref); break;
 	case AST_E_LEN:
 		mem_buf_puts(d->b, "(len ");
-		ast_dump_ref(d, &e->ref);
+		if (e->a)
+			ast_dump_expr(d, e->a);
+		else
+			ast_dump_ref(d, &e->ref);
 		mem_buf_putc(d->b, ')');
 		break;
 	case AST_E_NOT:
@@ -226,10 +229,11 @@ static void ast_dump_opts(struct ast_dumper *d, int indent, const struct ast_opt
 static void ast_dump_step(struct ast_dumper *d, const struct ast_step *st)
 {
 	static const char *const kinds[] = {"when ", "", "else "};
+	static const char *const stkinds[] = {"llm", "code", "human", "set"};
 	int i;
 
 	ast_dump_line(d, 1, st->off);
-	mem_buf_printf(d->b, "llm %s", st->name.s);
+	mem_buf_printf(d->b, "%s %s", stkinds[st->kind], st->name.s);
 	if (st->limit.present) {
 		ast_dump_line(d, 2, st->limit.off);
 		mem_buf_printf(d->b, "limit %lld as %s else ", st->limit.n, st->limit.counter.s);
@@ -242,6 +246,21 @@ static void ast_dump_step(struct ast_dumper *d, const struct ast_step *st)
 	if (st->prompt.present) {
 		ast_dump_line(d, 2, st->prompt.off);
 		ast_dump_template(d, "prompt", &st->prompt);
+	}
+	if (st->question.present) {
+		ast_dump_line(d, 2, st->question.off);
+		ast_dump_template(d, "question", &st->question);
+	}
+	if (st->has_call) {
+		ast_dump_line(d, 2, st->call_off);
+		mem_buf_printf(d->b, "call %s(", st->fn.s);
+		for (i = 0; i < st->nargs; i++) {
+			mem_buf_printf(d->b, "%s%s: ", i ? ", " : "", st->args[i].name.s);
+			ast_dump_type(d, &st->args[i].type);
+			mem_buf_puts(d->b, " = ");
+			ast_dump_expr(d, st->args[i].value);
+		}
+		mem_buf_putc(d->b, ')');
 	}
 	if (st->has_output) {
 		ast_dump_line(d, 2, st->output_off);

@@ -81,8 +81,8 @@ struct ast_expr {
 	long long i;        /* AST_E_INT, AST_E_BOOL */
 	double f;           /* AST_E_FLOAT */
 	const char *s;      /* AST_E_STR: the decoded text */
-	struct ast_ref ref; /* AST_E_REF, AST_E_LEN */
-	struct ast_expr *a, *b;
+	struct ast_ref ref; /* AST_E_REF, AST_E_LEN of a name */
+	struct ast_expr *a, *b; /* operands; AST_E_LEN of an expression has a and no ref */
 	int height; /* of the tree below, bounded by the parser */
 	/* set by the checker */
 	enum ast_tkind type;
@@ -180,10 +180,32 @@ struct ast_limit {
 	int slot;
 };
 
-struct ast_step {
+/* In the order of ecl_step_kind, which the C emitter relies on. */
+enum ast_stkind {
+	AST_ST_LLM,   /* asks an LLM for its typed output */
+	AST_ST_CODE,  /* calls a C function for it */
+	AST_ST_HUMAN, /* waits for a person to give it (`ecl answer`) */
+	AST_ST_SET    /* has no output: assigns, then moves on */
+};
+
+/* An argument of a code step's function: `name: type = expr`. */
+struct ast_arg {
 	struct ast_name name;
-	size_t off, len; /* from `llm` to the name */
+	struct ast_type type;
+	struct ast_expr *value;
+};
+
+struct ast_step {
+	enum ast_stkind kind;
+	struct ast_name name;
+	size_t off, len; /* from the kind keyword to the name */
 	struct ast_template system, prompt;
+	struct ast_template question; /* human steps */
+	int has_call;                 /* code steps: `call fn(args)` */
+	size_t call_off;              /* the `call` keyword */
+	struct ast_name fn;
+	struct ast_arg *args;
+	int nargs;
 	int has_output;
 	size_t output_off; /* the `output` keyword */
 	struct ast_field *fields;

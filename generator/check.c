@@ -435,10 +435,12 @@ static enum ast_tkind check_binary(struct checker *c, struct ast_expr *e)
 	case AST_OP_GT:
 	case AST_OP_GE: bad = !check_numeric(ta) || !check_numeric(tb); break;
 	case AST_OP_ADD:
-		if (check_stringy(ta) && check_stringy(tb)) {
-			diag_report(c->u, D_UNSUPPORTED, e->off, e->len,
-				    "joining strings with `+`");
-			return AST_T_ERROR;
+		/* Joining: a string with a string, a number or a bool (written as text). */
+		if (check_stringy(ta) || check_stringy(tb)) {
+			bad = ta == AST_T_LIST || tb == AST_T_LIST;
+			if (!bad)
+				return AST_T_STRING;
+			break;
 		}
 		/* fall through */
 	case AST_OP_SUB:
@@ -474,8 +476,16 @@ static enum ast_tkind check_expr(struct checker *c, struct ast_expr *e)
 		e->decl = s ? s->type : NULL;
 		break;
 	case AST_E_LEN:
-		s = check_ref(c, &e->ref);
 		e->type = AST_T_INT;
+		if (e->a) {
+			enum ast_tkind t = check_expr(c, e->a);
+
+			if (t != AST_T_ERROR && !check_stringy(t))
+				diag_report(c->u, D_LEN_TYPE, e->a->off, e->a->len,
+					    check_tname(c, e->a));
+			break;
+		}
+		s = check_ref(c, &e->ref);
 		if (s && s->type->kind != AST_T_STRING && s->type->kind != AST_T_LIST &&
 		    s->type->kind != AST_T_ERROR)
 			diag_report(c->u, D_LEN_TYPE, e->ref.off, e->ref.len,
@@ -535,11 +545,6 @@ static void check_opts(struct checker *c, const struct ast_opts *o)
 		    o->len[AST_OPT_TIMEOUT]);
 }
 
-static int check_plain_ref(const struct ast_expr *e)
-{
-	return e->kind == AST_E_REF;
-}
-
 static void check_set(struct checker *c, struct ast_set *s)
 {
 	struct ast_workflow *wf = c->wf;
@@ -584,9 +589,6 @@ static void check_set(struct checker *c, struct ast_set *s)
 			    ast_type_name(c->m, dst->type), dst->name, check_tname(c, s->value));
 		return;
 	}
-	if (t == AST_T_STRING && s->value->kind != AST_E_STR && !check_plain_ref(s->value))
-		diag_report(c->u, D_UNSUPPORTED, s->value->off, s->value->len,
-			    "computing a string");
 }
 
 static void check_target(struct checker *c, struct ast_target *to)
@@ -612,12 +614,8 @@ static void check_target(struct checker *c, struct ast_target *to)
 	case AST_TG_DONE: {
 		struct mem_map seen = {0};
 
-		if (to->value) {
+		if (to->value)
 			check_expr(c, to->value);
-			if (!check_plain_ref(to->value))
-				diag_report(c->u, D_UNSUPPORTED, to->value->off, to->value->len,
-					    "a `done` value other than a name");
-		}
 		for (i = 0; i < to->nfields; i++) {
 			struct ast_result_field *f = &to->fields[i];
 			int first = mem_map_get(&seen, f->name.s);
@@ -628,13 +626,94 @@ static void check_target(struct checker *c, struct ast_target *to)
 			else
 				mem_map_put(c->m, &seen, f->name.s, i);
 			check_expr(c, f->value);
-			if (!check_plain_ref(f->value))
-				diag_report(c->u, D_UNSUPPORTED, f->value->off, f->value->len,
-					    "a `done` value other than a name");
 		}
 		break;
 	}
 	}
+}
+
+/* How messages name each kind of step, by ast_stkind. */
+static const char *const check_stkinds[] = {"an llm", "a code", "a human", "a set"};
+
+/* An item that the kind of step st does not have. */
+static void check_not_in(struct checker *c, const struct ast_step *st, int present,
+			 const char *what, size_t off)
+{
+	if (present)
+		diag_report(c->u, D_NOT_IN_STEP, off, strlen(what), what,
+			    check_stkinds[st->kind],
+			    st->name.s);
+}
+
+/* The arguments of a code step: each value must have its declared type. */
+static void check_args(struct checker *c, struct ast_step *st)
+{
+	struct mem_map seen = {0};
+	int i;
+
+	for (i = 0; i < st->nargs; i++) {
+		struct ast_arg *a = &st->args[i];
+		enum ast_tkind want = a->type.kind, t = check_expr(c, a->value);
+		int first = mem_map_get(&seen, a->name.s), ok;
+
+		check_type(c, &a->type);
+		if (first >= 0)
+			check_dup(c, "argument", &a->name, st->args[first].name.off,
+				  st->args[first].name.len);
+		else
+			mem_map_put(c->m, &seen, a->name.s, i);
+		if (t == AST_T_ERROR || want == AST_T_ERROR)
+			continue;
+		if (want == AST_T_ENUM && a->value->kind == AST_E_STR) {
+			if (!check_is_choice(&a->type, a->value->s))
+				check_not_choice(c, a->value, a->name.s, &a->type);
+			continue;
+		}
+		if (want == AST_T_ENUM && t == AST_T_ENUM)
+			ok = check_same_choices(&a->type, a->value->decl);
+		else if (want == AST_T_STRING)
+			ok = check_stringy(t); /* an enum's value is its text */
+		else
+			ok = want == t || (want == AST_T_FLOAT && t == AST_T_INT);
+		if (!ok)
+			diag_report(c->u, D_ARG_TYPE, a->value->off, a->value->len, a->name.s,
+				    st->fn.s, ast_type_name(c->m, &a->type), check_tname(c, a->value));
+	}
+}
+
+/* What each kind of step must have and must not have. */
+static void check_kind(struct checker *c, struct ast_step *st)
+{
+	int llm = st->kind == AST_ST_LLM, k;
+
+	if (llm && !st->prompt.present)
+		diag_report(c->u, D_NO_PROMPT, st->name.off, st->name.len, st->name.s);
+	if (st->kind == AST_ST_CODE && !st->has_call)
+		diag_report(c->u, D_NO_CALL, st->name.off, st->name.len, st->name.s);
+	if (st->kind == AST_ST_HUMAN && !st->question.present)
+		diag_report(c->u, D_NO_QUESTION, st->name.off, st->name.len, st->name.s);
+	if (st->kind != AST_ST_SET && !st->has_output)
+		diag_report(c->u, D_NO_OUTPUT, st->name.off, st->name.len, st->name.s);
+	check_not_in(c, st, st->kind == AST_ST_SET && st->has_output, "output", st->output_off);
+	check_not_in(c, st, !llm && st->system.present, "system", st->system.off);
+	check_not_in(c, st, !llm && st->prompt.present, "prompt", st->prompt.off);
+	check_not_in(c, st, st->kind != AST_ST_HUMAN && st->question.present, "question",
+		     st->question.off);
+	check_not_in(c, st, st->kind != AST_ST_CODE && st->has_call, "call", st->call_off);
+	for (k = 0; k < AST_NOPTS; k++) {
+		static const char *const names[AST_NOPTS] = {"model", "temperature", "max_tokens",
+							     "retry", "timeout",     "repair"};
+
+		check_not_in(c, st, !llm && st->opts.set[k], names[k], st->opts.key[k]);
+	}
+	if (st->kind == AST_ST_HUMAN)
+		for (k = 0; k < st->nfields; k++)
+			if (st->fields[k].type.kind == AST_T_LIST)
+				diag_report(c->u, D_HUMAN_LIST, st->fields[k].name.off,
+					    st->fields[k].name.len, st->fields[k].name.s,
+					    st->name.s);
+	check_template(c, &st->question);
+	check_args(c, st);
 }
 
 static void check_step(struct checker *c, struct ast_step *st)
@@ -642,10 +721,7 @@ static void check_step(struct checker *c, struct ast_step *st)
 	const struct ast_trans *always = NULL;
 	int i;
 
-	if (!st->prompt.present)
-		diag_report(c->u, D_NO_PROMPT, st->name.off, st->name.len, st->name.s);
-	if (!st->has_output)
-		diag_report(c->u, D_NO_OUTPUT, st->name.off, st->name.len, st->name.s);
+	check_kind(c, st);
 	if (!st->ntrans)
 		diag_report(c->u, D_DEAD_END, st->name.off, st->name.len, st->name.s);
 	check_template(c, &st->system);
@@ -1087,6 +1163,15 @@ static void check_usage(struct checker *c)
 				    s->kind == AST_S_INPUT ? "input" : "var", s->name);
 		else if (s->kind == AST_S_VAR && !s->writes && !s->initial)
 			diag_report(c->u, D_NEVER_SET, s->off, s->len, s->name);
+		/* An LLM step may ask for a field only to make the model reason (a score); a
+		 * code or human step's fields are the author's own, and one never read is a
+		 * slip. */
+		else if (s->kind == AST_S_OUTPUT && !s->reads &&
+			 (wf->steps[s->step].kind == AST_ST_CODE ||
+			  wf->steps[s->step].kind == AST_ST_HUMAN))
+			diag_report(c->u, D_UNUSED_OUTPUT, s->off, s->len, s->field,
+				    wf->steps[s->step].kind == AST_ST_CODE ? "code" : "human",
+				    wf->steps[s->step].name.s);
 	}
 }
 

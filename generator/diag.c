@@ -49,6 +49,10 @@ static const struct diag_def {
 	[D_UNBOUNDED] = {"E032", "unbounded cycle %s"},
 	[D_LIMIT_CYCLE] = {"E033", "the `limit` fallbacks %s form a cycle"},
 	[D_BOUND_OVERFLOW] = {"E034", "the step bound of workflow `%s` exceeds %d"},
+	[D_NO_CALL] = {"E035", "code step `%s` has no `call`"},
+	[D_NO_QUESTION] = {"E036", "human step `%s` has no `question`"},
+	[D_NOT_IN_STEP] = {"E037", "`%s` is not allowed in %s step `%s`"},
+	[D_HUMAN_LIST] = {"E038", "field `%s` of human step `%s` cannot be a list"},
 
 	[D_SET_TARGET] = {"E040", "`%s` is %s, not a var: only vars can be set"},
 	[D_SET_TYPE] = {"E041", "cannot set %s `%s` to a value of type %s"},
@@ -61,8 +65,9 @@ static const struct diag_def {
 	[D_DEFAULT_RANGE] = {"E048", "the default %lld of `%s` is outside %lld..%lld"},
 	[D_EMPTY_RANGE] = {"E049", "empty range %lld..%lld"},
 	[D_OPT_RANGE] = {"E050", "`%s` must be %s"},
-	[D_UNSUPPORTED] = {"E051", "%s is not supported yet"},
+	/* E051 (a feature not supported yet) is retired: every feature it named is. */
 	[D_DIV_ZERO] = {"E052", "division by zero"},
+	[D_ARG_TYPE] = {"E053", "argument `%s` of `%s` is %s, found %s"},
 
 	[D_BAD_SLOT] = {"E055", "`{{%s}}` is not a reference"},
 	[D_OPEN_SLOT] = {"E056", "unterminated `{{` in a template"},
@@ -73,6 +78,7 @@ static const struct diag_def {
 	[D_UNREACHABLE_STEP] = {"W001", "step `%s` is never reached"},
 	[D_UNUSED] = {"W002", "%s `%s` is never used"},
 	[D_NEVER_SET] = {"W003", "var `%s` is read but never set and has no initial value"},
+	[D_UNUSED_OUTPUT] = {"W004", "output field `%s` of %s step `%s` is never used"},
 };
 
 void diag_source_init(struct mem *m, struct diag_source *s, const char *path, const char *text,

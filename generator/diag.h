@@ -57,6 +57,10 @@ enum diag_id {
 	D_UNBOUNDED,
 	D_LIMIT_CYCLE,
 	D_BOUND_OVERFLOW,
+	D_NO_CALL,
+	D_NO_QUESTION,
+	D_NOT_IN_STEP,
+	D_HUMAN_LIST,
 	/* types and values */
 	D_SET_TARGET,
 	D_SET_TYPE,
@@ -69,8 +73,8 @@ enum diag_id {
 	D_DEFAULT_RANGE,
 	D_EMPTY_RANGE,
 	D_OPT_RANGE,
-	D_UNSUPPORTED,
 	D_DIV_ZERO,
+	D_ARG_TYPE,
 	/* strings and templates */
 	D_BAD_SLOT,
 	D_OPEN_SLOT,
@@ -81,6 +85,7 @@ enum diag_id {
 	D_UNREACHABLE_STEP,
 	D_UNUSED,
 	D_NEVER_SET,
+	D_UNUSED_OUTPUT,
 	D_COUNT
 };
 

@@ -257,6 +257,29 @@ static void emit_call2(struct emitter *x, struct mem_buf *b, const char *fn,
 	mem_buf_putc(b, ')');
 }
 
+/* An operand of a string `+`: numbers and bools as their text. */
+static void emit_text(struct emitter *x, struct mem_buf *b, const struct ast_expr *e)
+{
+	switch (e->type) {
+	case AST_T_INT:
+		mem_buf_puts(b, "ecl_run_int_str(run, ");
+		emit_expr(x, b, e, P_NONE);
+		mem_buf_putc(b, ')');
+		break;
+	case AST_T_FLOAT:
+		mem_buf_puts(b, "ecl_run_float_str(run, ");
+		emit_expr(x, b, e, P_NONE);
+		mem_buf_putc(b, ')');
+		break;
+	case AST_T_BOOL:
+		mem_buf_putc(b, '(');
+		emit_expr(x, b, e, P_OR);
+		mem_buf_puts(b, " ? \"true\" : \"false\")");
+		break;
+	default: emit_expr(x, b, e, P_NONE); break;
+	}
+}
+
 static int emit_prec(const struct ast_expr *e)
 {
 	switch (e->kind) {
@@ -280,7 +303,7 @@ static int emit_prec(const struct ast_expr *e)
 	case AST_OP_GT:
 	case AST_OP_GE: return P_REL;
 	case AST_OP_ADD:
-	case AST_OP_SUB: return e->type == AST_T_INT ? P_CALL : P_ADD;
+	case AST_OP_SUB: return e->type == AST_T_INT || emit_stringy(e) ? P_CALL : P_ADD;
 	default: return e->type == AST_T_INT ? P_CALL : P_MUL;
 	}
 }
@@ -297,6 +320,14 @@ static void emit_binary(struct emitter *x, struct mem_buf *b, const struct ast_e
 		if (e->op == AST_OP_NE)
 			mem_buf_putc(b, '!');
 		emit_call2(x, b, "ecl_str_eq", e->a, e->b);
+		return;
+	}
+	if (e->op == AST_OP_ADD && emit_stringy(e)) {
+		mem_buf_puts(b, "ecl_run_concat(run, ");
+		emit_text(x, b, e->a);
+		mem_buf_puts(b, ", ");
+		emit_text(x, b, e->b);
+		mem_buf_putc(b, ')');
 		return;
 	}
 	if (e->op >= AST_OP_ADD && e->type == AST_T_INT) {
@@ -329,7 +360,15 @@ static void emit_expr(struct emitter *x, struct mem_buf *b, const struct ast_exp
 	case AST_E_REF:
 		mem_buf_printf(b, "%s(run, %s)", emit_reader(e->type), emit_slot(x, e->ref.slot));
 		break;
-	case AST_E_LEN: mem_buf_printf(b, "ecl_run_len(run, %s)", emit_slot(x, e->ref.slot)); break;
+	case AST_E_LEN:
+		if (e->a) {
+			mem_buf_puts(b, "ecl_str_len(");
+			emit_expr(x, b, e->a, P_NONE);
+			mem_buf_putc(b, ')');
+		} else {
+			mem_buf_printf(b, "ecl_run_len(run, %s)", emit_slot(x, e->ref.slot));
+		}
+		break;
 	case AST_E_NOT:
 		mem_buf_putc(b, '!');
 		emit_expr(x, b, e->a, P_UNARY);
@@ -398,10 +437,53 @@ static void emit_goto(struct emitter *x, struct mem_buf *b, int to, int depth)
 	}
 }
 
-/* Whether entering step `to` passes a limit check, and so needs a block. */
+/* Whether a `done` computes its result (else its fields are slots, in a static table). */
+static int emit_done_computed(const struct ast_target *to)
+{
+	int i;
+
+	if (to->kind != AST_TG_DONE)
+		return 0;
+	if (to->value)
+		return to->value->kind != AST_E_REF;
+	for (i = 0; i < to->nfields; i++)
+		if (to->fields[i].value->kind != AST_E_REF)
+			return 1;
+	return 0;
+}
+
+/* Whether a target takes more than one statement (a limit check, a computed result), and so
+ * needs a block after a guard. */
 static int emit_goto_checks(const struct ast_workflow *wf, const struct ast_target *to)
 {
-	return to->kind == AST_TG_STEP && wf->steps[to->istep].limit.present;
+	return (to->kind == AST_TG_STEP && wf->steps[to->istep].limit.present) ||
+	       emit_done_computed(to);
+}
+
+/* One field of a computed result: ecl_run_result_<type>(run, name, value). */
+static void emit_result_field(struct emitter *x, struct mem_buf *b, const char *name,
+			      const struct ast_expr *v, int depth)
+{
+	static const char *const adders[] = {"ecl_run_result_str",   "ecl_run_result_int",
+					     "ecl_run_result_float", "ecl_run_result_bool",
+					     "ecl_run_result_str",   "ecl_run_result_slot"};
+
+	emit_tabs(b, depth);
+	mem_buf_puts(b, "if ((rc = ");
+	if (v->kind == AST_E_REF) {
+		mem_buf_puts(b, "ecl_run_result_slot(run, ");
+		emit_str(b, name);
+		mem_buf_printf(b, ", %s)", emit_slot(x, v->ref.slot));
+	} else {
+		mem_buf_printf(b, "%s(run, ", adders[v->type]);
+		emit_str(b, name);
+		mem_buf_puts(b, ", ");
+		emit_expr(x, b, v, P_NONE);
+		mem_buf_putc(b, ')');
+	}
+	mem_buf_puts(b, ") != ECL_OK)\n");
+	emit_tabs(b, depth + 1);
+	mem_buf_puts(b, "return rc;\n");
 }
 
 static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_step *st, int k,
@@ -414,6 +496,18 @@ static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_s
 		mem_buf_printf(b, "return ecl_run_fail(run, &fail_%s_%d);\n", st->name.s, k);
 		return;
 	case AST_TG_DONE:
+		if (emit_done_computed(to)) {
+			int f;
+
+			if (to->value)
+				emit_result_field(x, b, NULL, to->value, depth);
+			for (f = 0; f < to->nfields; f++)
+				emit_result_field(x, b, to->fields[f].name.s, to->fields[f].value,
+						  depth);
+			emit_tabs(b, depth);
+			mem_buf_puts(b, "return ecl_run_done_result(run);\n");
+			return;
+		}
 		emit_tabs(b, depth);
 		if (to->value || to->nfields)
 			mem_buf_printf(b, "return ecl_run_done(run, result_%s_%d, %d);\n",
@@ -450,6 +544,39 @@ static void emit_set(struct emitter *x, struct mem_buf *b, const struct ast_set 
 	mem_buf_puts(b, ") != ECL_OK)\n\t\t\treturn rc;\n");
 }
 
+/* By ast_stkind. */
+static const char *const emit_stkinds[] = {"llm", "code", "human", "set"};
+
+/* A code step: its arguments, then the call of its C function. */
+static void emit_call(struct emitter *x, struct mem_buf *b, const struct ast_step *st)
+{
+	/* By ast_tkind; a list is passed from its slot. */
+	static const char *const args[] = {"ecl_run_arg_str",  "ecl_run_arg_int",
+					   "ecl_run_arg_float", "ecl_run_arg_bool",
+					   "ecl_run_arg_str",  "ecl_run_arg_slot"};
+	int k;
+
+	mem_buf_puts(b, "\t\t/* ");
+	emit_where(x, b, st->call_off);
+	mem_buf_printf(b, ": call %s(...) */\n", st->fn.s);
+	for (k = 0; k < st->nargs; k++) {
+		const struct ast_arg *a = &st->args[k];
+		enum ast_tkind t = a->type.kind;
+
+		mem_buf_printf(b, "\t\tif ((rc = %s(run, ", args[t]);
+		emit_str(b, a->name.s);
+		mem_buf_puts(b, ", ");
+		if (t == AST_T_LIST)
+			mem_buf_puts(b, emit_slot(x, a->value->ref.slot));
+		else
+			emit_expr(x, b, a->value, P_NONE);
+		mem_buf_puts(b, ")) != ECL_OK)\n\t\t\treturn rc;\n");
+	}
+	mem_buf_printf(b, "\t\tif ((rc = ecl_run_code(run, %s, ", st->fn.s);
+	emit_str(b, st->fn.s);
+	mem_buf_puts(b, ")) != ECL_OK)\n\t\t\treturn rc;\n");
+}
+
 static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 {
 	const struct ast_step *st = &x->wf->steps[i];
@@ -457,8 +584,18 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 
 	mem_buf_printf(b, "\tcase %s: /* ", emit_state(x, i));
 	emit_where(x, b, st->off);
-	mem_buf_printf(b, ": llm %s */\n", st->name.s);
-	mem_buf_puts(b, "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
+	mem_buf_printf(b, ": %s %s */\n", emit_stkinds[st->kind], st->name.s);
+	switch (st->kind) {
+	case AST_ST_LLM:
+		mem_buf_puts(b, "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
+		break;
+	case AST_ST_HUMAN:
+		mem_buf_puts(b,
+			     "\t\tif ((rc = ecl_run_human(run)) != ECL_OK)\n\t\t\treturn rc;\n");
+		break;
+	case AST_ST_CODE: emit_call(x, b, st); break;
+	case AST_ST_SET: break;
+	}
 	for (k = 0; k < st->nsets; k++)
 		emit_set(x, b, &st->sets[k]);
 	for (k = 0; k < st->ntrans; k++) {
@@ -533,6 +670,67 @@ static void emit_helpers(struct emitter *x, struct mem_buf *b)
 	for (i = 0; i < 6; i++)
 		if (x->helpers & (1u << i))
 			mem_buf_printf(b, "%s\n", defs[i]);
+}
+
+/* static const char *const NAME[] = {pieces..., NULL}; for a long text. */
+static void emit_pieces(struct mem_buf *b, const char *name, const char *text, size_t n)
+{
+	size_t at = 0;
+
+	mem_buf_printf(b, "static const char *const %s[] = {\n", name);
+	while (at < n) {
+		size_t k = emit_chunk(text + at, n - at);
+
+		mem_buf_puts(b, "\t");
+		emit_cstr(b, text + at, k, "\t");
+		mem_buf_puts(b, ",\n");
+		at += k;
+	}
+	mem_buf_puts(b, "\tNULL,\n};\n\n");
+}
+
+/* The drawings of the state machine that `ecl graph` prints: what `eclc --emit` writes. */
+static void emit_graphs(struct emitter *x, struct mem_buf *b)
+{
+	struct mem_buf g;
+
+	mem_buf_puts(b, "/* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). "
+			"*/\n");
+	mem_buf_init(&g, x->m);
+	emit_mermaid(x->u, &g);
+	emit_pieces(b, "graph_mermaid", g.p, g.len);
+	mem_buf_init(&g, x->m);
+	emit_dot(x->u, &g);
+	emit_pieces(b, "graph_dot", g.p, g.len);
+	mem_buf_init(&g, x->m);
+	emit_json(x->u, &g);
+	emit_pieces(b, "graph_json", g.p, g.len);
+}
+
+/* The C functions of the code steps, each declared once: the user writes them in a .c file
+ * beside the .ecl file, and the build links them in. */
+static void emit_functions(struct emitter *x, struct mem_buf *b)
+{
+	const struct ast_workflow *wf = x->wf;
+	struct mem_map seen = {0};
+	int i, any = 0;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		const struct ast_step *st = &wf->steps[i];
+
+		if (st->kind != AST_ST_CODE || mem_map_get(&seen, st->fn.s) >= 0)
+			continue;
+		mem_map_put(x->m, &seen, st->fn.s, i);
+		if (!any)
+			mem_buf_puts(b, "/* The C functions of the code steps (see ecl_code_fn in "
+					"ecl.h), written beside the .ecl file. */\n");
+		any = 1;
+		mem_buf_printf(b, "int %s(ecl_call *call); /* ", st->fn.s);
+		emit_where(x, b, st->call_off);
+		mem_buf_puts(b, " */\n");
+	}
+	if (any)
+		mem_buf_putc(b, '\n');
 }
 
 /* ---- tables ------------------------------------------------------------------------------- */
@@ -662,18 +860,25 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 	const struct ast_workflow *wf = x->wf;
 	int *nsys = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
 	int *nprompt = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	int *nquestion = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
 	int i, k;
 
 	for (i = 0; i < wf->nsteps; i++) {
 		const struct ast_step *st = &wf->steps[i];
 		const char *name = st->name.s;
 
+		if (st->kind == AST_ST_HUMAN)
+			nquestion[i] = emit_template(x, b, mem_printf(x->m, "question_%s", name),
+						     &st->question);
 		nsys[i] = emit_template(x, b, mem_printf(x->m, "system_%s", name), &st->system);
 		nprompt[i] = emit_template(x, b, mem_printf(x->m, "prompt_%s", name), &st->prompt);
-		mem_buf_printf(b, "static const int outputs_%s[] = {", name);
-		for (k = 0; k < st->nfields; k++)
-			mem_buf_printf(b, "%s%s", k ? ", " : "", emit_slot(x, st->fields[k].slot));
-		mem_buf_puts(b, "};\n\n");
+		if (st->nfields) {
+			mem_buf_printf(b, "static const int outputs_%s[] = {", name);
+			for (k = 0; k < st->nfields; k++)
+				mem_buf_printf(b, "%s%s", k ? ", " : "",
+					       emit_slot(x, st->fields[k].slot));
+			mem_buf_puts(b, "};\n\n");
+		}
 		if (x->limit_used[i])
 			emit_message(x, b, mem_printf(x->m, "limit_%s", name), &st->limit.els.msg);
 		for (k = 0; k < st->ntrans; k++) {
@@ -683,7 +888,8 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 			if (to->kind == AST_TG_FAIL)
 				emit_message(x, b, mem_printf(x->m, "fail_%s_%d", name, k + 1),
 					     &to->msg);
-			if (to->kind != AST_TG_DONE || (!to->value && !to->nfields))
+			if (to->kind != AST_TG_DONE || (!to->value && !to->nfields) ||
+			    emit_done_computed(to))
 				continue;
 			mem_buf_puts(b, "/* ");
 			emit_where(x, b, st->trans[k].off);
@@ -703,19 +909,22 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 	}
 	mem_buf_puts(b, "static const ecl_step_def steps[] = {\n");
 	for (i = 0; i < wf->nsteps; i++) {
+		static const char *const kinds[] = {"ECL_STEP_LLM", "ECL_STEP_CODE",
+						    "ECL_STEP_HUMAN", "ECL_STEP_SET"};
 		const struct ast_step *st = &wf->steps[i];
 		const char *name = st->name.s;
 
 		mem_buf_printf(b, "\t[%s] = {\n\t\t.name = ", emit_state(x, i));
 		emit_str(b, name);
-		mem_buf_printf(b, ",\n\t\t.kind = ECL_STEP_LLM,\n\t\t.line = %d,\n",
+		mem_buf_printf(b, ",\n\t\t.kind = %s,\n\t\t.line = %d,\n", kinds[st->kind],
 			       diag_line(&x->u->src, st->off));
 		if (nsys[i])
 			mem_buf_printf(b, "\t\t.system = {system_%s, %d},\n", name, nsys[i]);
 		if (nprompt[i])
 			mem_buf_printf(b, "\t\t.prompt = {prompt_%s, %d},\n", name, nprompt[i]);
-		mem_buf_printf(b, "\t\t.outputs = outputs_%s,\n\t\t.noutputs = %d,\n", name,
-			       st->nfields);
+		if (st->nfields)
+			mem_buf_printf(b, "\t\t.outputs = outputs_%s,\n\t\t.noutputs = %d,\n", name,
+				       st->nfields);
 		if (st->limit.present) {
 			mem_buf_printf(b, "\t\t.limit = %lld,\n\t\t.counter = %s,\n", st->limit.n,
 				       emit_slot(x, st->limit.slot));
@@ -727,6 +936,14 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 		}
 		mem_buf_puts(b, "\t\t");
 		emit_opts(b, x->m, &st->opts, "\t\t");
+		if (nquestion[i])
+			mem_buf_printf(b, "\t\t.question = {question_%s, %d},\n", name,
+				       nquestion[i]);
+		if (st->kind == AST_ST_CODE) {
+			mem_buf_puts(b, "\t\t.function = ");
+			emit_str(b, st->fn.s);
+			mem_buf_puts(b, ",\n");
+		}
 		mem_buf_puts(b, "\t},\n");
 	}
 	mem_buf_puts(b, "};\n\n");
@@ -787,7 +1004,9 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	emit_slot_enum(&x, b);
 	emit_slots(&x, b);
 	emit_steps(&x, b);
+	emit_graphs(&x, b);
 	emit_helpers(&x, b);
+	emit_functions(&x, b);
 	mem_buf_put(b, fn.p, fn.len);
 	/* Declared first, for -Wmissing-variable-declarations: the registry refers to it. */
 	mem_buf_printf(b, "extern const ecl_workflow %s;\n\n", emit_symbol(x.m, wf->id.s));
@@ -809,7 +1028,8 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	emit_opts(b, x.m, &wf->opts, "\t");
 	mem_buf_puts(b, "\t.step = step,\n\t.usage = ");
 	emit_str(b, emit_usage(&x));
-	mem_buf_puts(b, ",\n};\n");
+	mem_buf_puts(b, ",\n\t.graph_mermaid = graph_mermaid,\n\t.graph_dot = graph_dot,\n"
+			"\t.graph_json = graph_json,\n};\n");
 }
 
 void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,

@@ -164,11 +164,23 @@ void emit_dot(struct unit *u, struct mem_buf *b)
 		fails |= st->limit.present && st->limit.els.kind == AST_TG_FAIL;
 		mem_buf_puts(b, "\t");
 		graph_dot_str(b, st->name.s);
-		if (st->limit.present) {
+		if (st->limit.present || st->kind != AST_ST_LLM) {
+			/* By ast_stkind: an LLM step is the default rounded box. */
+			static const char *const shapes[] = {"", ", shape=component",
+							     ", shape=house", ", shape=note"};
+			static const char *const kinds[] = {"", "\ncode ", "\nhuman", "\nset"};
+			const char *kind = kinds[st->kind];
+
+			if (st->kind == AST_ST_CODE)
+				kind = mem_printf(&u->mem, "\ncode %s()", st->fn.s);
 			mem_buf_puts(b, " [label=");
-			graph_dot_str(b, mem_printf(&u->mem, "%s\nlimit %lld as %s", st->name.s,
-						    st->limit.n, st->limit.counter.s));
-			mem_buf_putc(b, ']');
+			if (st->limit.present)
+				graph_dot_str(b, mem_printf(&u->mem, "%s%s\nlimit %lld as %s",
+							    st->name.s, kind, st->limit.n,
+							    st->limit.counter.s));
+			else
+				graph_dot_str(b, mem_printf(&u->mem, "%s%s", st->name.s, kind));
+			mem_buf_printf(b, "%s]", shapes[st->kind]);
 		}
 		mem_buf_puts(b, ";\n");
 	}
@@ -246,10 +258,16 @@ static void graph_json_target(struct unit *u, struct mem_buf *b, const struct as
 static void graph_json_step(struct unit *u, struct mem_buf *b, const struct ast_step *st)
 {
 	static const char *const kinds[] = {"when", "always", "else"};
+	static const char *const stkinds[] = {"llm", "code", "human", "set"};
 	int k;
 
 	mem_buf_puts(b, "    {\n      \"name\": ");
 	ast_json_str(b, st->name.s);
+	mem_buf_printf(b, ",\n      \"kind\": \"%s\"", stkinds[st->kind]);
+	if (st->kind == AST_ST_CODE) {
+		mem_buf_puts(b, ",\n      \"function\": ");
+		ast_json_str(b, st->fn.s);
+	}
 	mem_buf_printf(b, ",\n      \"line\": %d,\n      \"max_visits\": %lld,\n",
 		       diag_line(&u->src, st->off), st->visits);
 	if (st->limit.present) {

@@ -27,11 +27,12 @@ struct lexer {
 
 /* Sorted by name, in the order of enum lex_kw, so that a binary search finds a keyword. */
 static const char *const lex_kw_names[] = {
-	"",           "and",      "as",     "bool",   "description", "done",    "else",   "fail",
-	"false",      "float",    "input",  "int",    "len",         "limit",   "list",   "llm",
-	"max_tokens", "model",    "name",   "not",    "or",          "output",  "prompt", "repair",
-	"retry",      "set",      "string", "system", "temperature", "timeout", "true",   "var",
-	"when",       "workflow",
+	"",         "and",         "as",      "bool",       "call",   "code",   "description",
+	"done",     "else",        "fail",    "false",      "float",  "human",  "input",
+	"int",      "len",         "limit",   "list",       "llm",    "max_tokens",
+	"model",    "name",        "not",     "or",         "output", "prompt", "question",
+	"repair",   "retry",       "set",     "string",     "system", "temperature",
+	"timeout",  "true",        "var",     "when",       "workflow",
 };
 
 _Static_assert(sizeof(lex_kw_names) / sizeof(lex_kw_names[0]) == KW_WORKFLOW + 1,

@@ -27,14 +27,23 @@ struct parser {
 enum parse_scope { PARSE_WORKFLOW, PARSE_STEP };
 
 static const enum lex_kw parse_wf_items[] = {
-	KW_NAME,        KW_DESCRIPTION, KW_INPUT, KW_VAR,     KW_LLM,    KW_MODEL,
-	KW_TEMPERATURE, KW_MAX_TOKENS,  KW_RETRY, KW_TIMEOUT, KW_REPAIR, KW_NONE,
+	KW_NAME,  KW_DESCRIPTION, KW_INPUT,       KW_VAR,        KW_LLM,   KW_CODE,
+	KW_HUMAN, KW_SET,         KW_MODEL,       KW_TEMPERATURE, KW_MAX_TOKENS,
+	KW_RETRY, KW_TIMEOUT,     KW_REPAIR,      KW_NONE,
 };
 
 static const enum lex_kw parse_step_items[] = {
-	KW_SYSTEM, KW_PROMPT,      KW_OUTPUT,     KW_LIMIT, KW_SET,     KW_WHEN,   KW_ELSE,
-	KW_MODEL,  KW_TEMPERATURE, KW_MAX_TOKENS, KW_RETRY, KW_TIMEOUT, KW_REPAIR, KW_NONE,
+	KW_SYSTEM,     KW_PROMPT, KW_QUESTION, KW_CALL,    KW_OUTPUT, KW_LIMIT,
+	KW_SET,        KW_WHEN,   KW_ELSE,     KW_MODEL,   KW_TEMPERATURE,
+	KW_MAX_TOKENS, KW_RETRY,  KW_TIMEOUT,  KW_REPAIR,  KW_NONE,
 };
+
+/* The keywords that start a step inside a workflow (besides `set`, which is also an item
+ * inside a step). */
+static int parse_step_kw(enum lex_kw kw)
+{
+	return kw == KW_LLM || kw == KW_CODE || kw == KW_HUMAN;
+}
 
 static const char *const parse_type_names[] = {"string", "int", "float", "bool", "list", NULL};
 
@@ -183,7 +192,7 @@ static void parse_sync(struct parser *p, enum parse_scope scope)
 		}
 		if (!parse_line_first(p, p->i))
 			continue;
-		if (t->kind == LEX_IDENT && t->kw == KW_LLM)
+		if (t->kind == LEX_IDENT && parse_step_kw(t->kw))
 			return;
 		if (depth > 0)
 			continue;
@@ -613,16 +622,28 @@ static struct ast_expr *parse_primary(struct parser *p)
 		e = parse_or(p);
 		if (!e || !parse_expect(p, LEX_RPAREN))
 			return NULL;
+		/* The parentheses belong to the expression's text (labels, carets). */
+		e->len = parse_end(p) - t->off;
+		e->off = t->off;
 		return e;
 	case LEX_IDENT:
 		if (t->kw == KW_TRUE || t->kw == KW_FALSE)
 			return parse_literal(p);
 		e = parse_new(p, t->kw == KW_LEN ? AST_E_LEN : AST_E_REF, t->off);
 		if (t->kw == KW_LEN) {
+			struct ast_expr *arg;
+
 			parse_next(p);
-			if (!parse_expect(p, LEX_LPAREN) || !parse_ref(p, &e->ref) ||
+			if (!parse_expect(p, LEX_LPAREN) || !(arg = parse_or(p)) ||
 			    !parse_expect(p, LEX_RPAREN))
 				return NULL;
+			/* len(name) reads the slot (a list has no other form); len(expr) measures
+			 * a computed string. */
+			if (arg->kind == AST_E_REF)
+				e->ref = arg->ref;
+			else
+				e->a = arg;
+			e->height = arg->height + 1;
 		} else if (!parse_ref(p, &e->ref)) {
 			return NULL;
 		}
@@ -944,6 +965,33 @@ static int parse_output(struct parser *p, struct ast_step *st)
 	return parse_expect(p, LEX_RBRACE);
 }
 
+/* call = "call" NAME "(" [ arg { "," arg } ] ")" ; arg = NAME ":" type "=" expr */
+static int parse_call(struct parser *p, struct ast_step *st)
+{
+	size_t cap = 0;
+
+	st->nargs = 0;
+	if (!parse_name(p, &st->fn, "a C function") || !parse_expect(p, LEX_LPAREN))
+		return 0;
+	while (!parse_is(p, LEX_RPAREN)) {
+		struct ast_arg *a;
+
+		st->args = mem_grow(&p->u->mem, st->args, (size_t)st->nargs, &cap,
+				    sizeof(*st->args));
+		a = &st->args[st->nargs];
+		memset(a, 0, sizeof(*a));
+		if (!parse_name(p, &a->name, "an argument") || !parse_expect(p, LEX_COLON) ||
+		    !parse_type(p, &a->type) || !parse_expect(p, LEX_ASSIGN) ||
+		    !(a->value = parse_or(p)))
+			return 0;
+		st->nargs++;
+		if (!parse_is(p, LEX_COMMA))
+			break;
+		parse_next(p);
+	}
+	return parse_expect(p, LEX_RPAREN);
+}
+
 static int parse_limit(struct parser *p, struct ast_step *st)
 {
 	struct ast_limit *l = &st->limit;
@@ -1012,8 +1060,11 @@ static int parse_step_item(struct parser *p, struct ast_step *st, size_t *setcap
 	}
 	switch (t->kw) {
 	case KW_SYSTEM:
-	case KW_PROMPT: {
-		struct ast_template *tpl = t->kw == KW_SYSTEM ? &st->system : &st->prompt;
+	case KW_PROMPT:
+	case KW_QUESTION: {
+		struct ast_template *tpl = t->kw == KW_SYSTEM   ? &st->system
+					   : t->kw == KW_PROMPT ? &st->prompt
+								: &st->question;
 
 		if (tpl->present)
 			parse_dup(p, lex_kw_name(t->kw), where, tpl->off);
@@ -1027,6 +1078,13 @@ static int parse_step_item(struct parser *p, struct ast_step *st, size_t *setcap
 		st->output_off = t->off;
 		parse_next(p);
 		return parse_output(p, st);
+	case KW_CALL:
+		if (st->has_call)
+			parse_dup(p, "call", where, st->call_off);
+		st->has_call = 1;
+		st->call_off = t->off;
+		parse_next(p);
+		return parse_call(p, st);
 	case KW_LIMIT:
 		if (st->limit.present)
 			parse_dup(p, "limit", where, st->limit.off);
@@ -1061,10 +1119,15 @@ static int parse_step(struct parser *p, struct ast_workflow *wf, size_t *cap)
 	size_t setcap = 0, trcap = 0;
 	struct ast_step *st;
 	const char *where;
+	enum lex_kw kw = parse_tok(p)->kw;
 
 	wf->steps = mem_grow(&p->u->mem, wf->steps, (size_t)wf->nsteps, cap, sizeof(*wf->steps));
 	st = &wf->steps[wf->nsteps];
 	memset(st, 0, sizeof(*st));
+	st->kind = kw == KW_CODE ? AST_ST_CODE
+		   : kw == KW_HUMAN ? AST_ST_HUMAN
+		   : kw == KW_SET   ? AST_ST_SET
+				    : AST_ST_LLM;
 	st->off = parse_tok(p)->off;
 	st->limit.slot = -1;
 	parse_next(p);
@@ -1079,7 +1142,8 @@ static int parse_step(struct parser *p, struct ast_workflow *wf, size_t *cap)
 		size_t at = p->i;
 
 		/* A step that lost its `}` ends where the next one starts. */
-		if (parse_is_kw(p, KW_LLM) && parse_line_first(p, p->i))
+		if (parse_is(p, LEX_IDENT) && parse_step_kw(parse_tok(p)->kw) &&
+		    parse_line_first(p, p->i))
 			break;
 		if (parse_step_item(p, st, &setcap, &trcap, where))
 			continue;
@@ -1087,7 +1151,7 @@ static int parse_step(struct parser *p, struct ast_workflow *wf, size_t *cap)
 			parse_next(p);
 		parse_sync(p, PARSE_STEP);
 		/* After an error, the missing `}` would only repeat it. */
-		if (parse_is_kw(p, KW_LLM))
+		if (parse_is(p, LEX_IDENT) && parse_step_kw(parse_tok(p)->kw))
 			return 1;
 	}
 	return parse_expect(p, LEX_RBRACE);
@@ -1117,7 +1181,10 @@ static int parse_wf_item(struct parser *p, struct ast_workflow *wf, size_t *dcap
 	}
 	case KW_INPUT:
 	case KW_VAR: return parse_decl(p, wf, dcap);
-	case KW_LLM: return parse_step(p, wf, scap);
+	case KW_LLM:
+	case KW_CODE:
+	case KW_HUMAN:
+	case KW_SET: return parse_step(p, wf, scap);
 	case KW_MODEL:
 	case KW_TEMPERATURE:
 	case KW_MAX_TOKENS:

@@ -501,6 +501,30 @@ static int finish(ecl_run *run)
 	return ECL_EFAILED;
 }
 
+/* A step that stops the run by itself: a human step without its answer leaves the run
+ * waiting (ecl_run_answer, then a resume, go on), a code step whose function failed fails
+ * the run for good. */
+static int stop_step(drive_task *t, int rc)
+{
+	ecl_run *run = t->run;
+	ecl_engine *e = run->eng;
+	ecl_event ev = {.kind = ECL_EV_FINISH,
+			.run_id = run->id,
+			.step = run->wf->steps[run->state].name,
+			.status = "waiting"};
+	int src;
+
+	if (rc == ECL_EFAILED)
+		return fail_run(t, NULL);
+	src = t->d->ops->release(t->d, run, "waiting", NULL);
+	if (src != ECL_OK)
+		return src;
+	log_event(e, LOG_INFO, "waiting", "run", run->id, "step", ev.step, NULL);
+	emit(e, &ev);
+	return engine_fail(e, ECL_EWAITING, "run %s waits for an answer to step `%s`", run->id,
+			   ev.step);
+}
+
 /* ---- the loop ----------------------------------------------------------------------------- */
 
 static int end(drive_task *t, int rc)
@@ -571,6 +595,8 @@ int drive_task_advance(drive_task *t)
 			run->answer = NULL;
 			run->t = T_NONE;
 			rc = wf->step(run);
+			if (rc == ECL_EWAITING || rc == ECL_EFAILED)
+				return end(t, stop_step(t, rc));
 			if (rc == ECL_PENDING) {
 				rc = ask_begin(t);
 				if (rc == ECL_OK) {

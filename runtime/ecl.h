@@ -44,7 +44,8 @@ typedef enum ecl_status {
 	ECL_EIO = 12,      /* a file could not be read or written */
 	ECL_EINTERRUPTED = 13, /* the run was interrupted (signal or callback) and can be resumed */
 	ECL_EPAUSED = 14,      /* the run was paused on request and can be resumed */
-	ECL_ECANCELLED = 15    /* the run was cancelled on request and is over */
+	ECL_ECANCELLED = 15,   /* the run was cancelled on request and is over */
+	ECL_EWAITING = 16      /* the run waits for a human answer (ecl_run_answer) */
 } ecl_status;
 
 /* A static English description of a status code; never NULL. */
@@ -103,7 +104,10 @@ typedef struct ecl_template {
 
 /* The kind of a step. */
 typedef enum ecl_step_kind {
-	ECL_STEP_LLM = 0 /* asks the LLM for a typed answer */
+	ECL_STEP_LLM = 0,   /* asks the LLM for a typed answer */
+	ECL_STEP_CODE = 1,  /* calls a C function (ecl_code_fn) for its typed output */
+	ECL_STEP_HUMAN = 2, /* stops the run until a person answers its question */
+	ECL_STEP_SET = 3    /* only assigns variables, then moves on */
 } ecl_step_kind;
 
 /* Model options and failure policy of an LLM step. A field left at its "unset" value falls
@@ -130,6 +134,8 @@ typedef struct ecl_step_def {
 	int counter;               /* slot counting the step's visits when limit > 0, else -1 */
 	const char *counter_label; /* how listings name that counter ("revisions"), or NULL */
 	ecl_llm_opts opts;         /* model options and policy of the step */
+	ecl_template question;     /* ECL_STEP_HUMAN: the question put to the person */
+	const char *function;      /* ECL_STEP_CODE: the name of its C function */
 } ecl_step_def;
 
 /* One field of a workflow's result: `done {content: content}` gives {"content", V_CONTENT};
@@ -158,6 +164,11 @@ typedef struct ecl_workflow {
 	ecl_llm_opts opts;         /* workflow-wide model options and policy */
 	int (*step)(ecl_run *run); /* the state machine: one case per step */
 	const char *usage;         /* a usage line for `ecl list --detailed` */
+	/* The state machine as eclc draws it (ecl graph): mermaid, graphviz dot and JSON texts,
+	 * each in pieces (a C string literal has a length limit) ended by NULL; or NULL. */
+	const char *const *graph_mermaid;
+	const char *const *graph_dot;
+	const char *const *graph_json;
 } ecl_workflow;
 
 /* ------------------------------------------------------------------------------------------
@@ -211,6 +222,95 @@ int ecl_str_eq(const char *a, const char *b);
 
 /* Length of a string slot in characters (UTF-8 code points), or of a list slot in items. */
 long long ecl_run_len(const ecl_run *run, int slot);
+
+/* ---- expressions: strings computed by `+`, and results computed by `done` -------------
+ * The strings returned below belong to the run and live until the step function returns;
+ * on allocation failure they are NULL, and the run's next transition fails with ECL_ENOMEM
+ * (so a step never commits anything computed from a string that could not be made). */
+
+/* a followed by b. */
+const char *ecl_run_concat(ecl_run *run, const char *a, const char *b);
+/* The decimal text of an integer, and the shortest text that reads back as a double. */
+const char *ecl_run_int_str(ecl_run *run, long long v);
+const char *ecl_run_float_str(ecl_run *run, double v);
+/* Length of a string in characters (UTF-8 code points); 0 for NULL. */
+long long ecl_str_len(const char *s);
+
+/* Add a field to the result of the run's `done` (name NULL: the result is this bare value).
+ * ecl_run_result_str with a NULL value gives ECL_ENOMEM. Then finish with
+ * ecl_run_done_result. */
+int ecl_run_result_str(ecl_run *run, const char *name, const char *value);
+int ecl_run_result_int(ecl_run *run, const char *name, long long value);
+int ecl_run_result_float(ecl_run *run, const char *name, double value);
+int ecl_run_result_bool(ecl_run *run, const char *name, int value);
+int ecl_run_result_slot(ecl_run *run, const char *name, int slot);
+/* Finish the run successfully with the result built by ecl_run_result_*. Returns ECL_OK. */
+int ecl_run_done_result(ecl_run *run);
+
+/* ---- code steps ---------------------------------------------------------------------------
+ * A code step calls a C function that the workflow's author writes in a .c file beside the
+ * .ecl file (dsl/NAME.c); the build compiles every .c file of dsl/ into the program. The .ecl file
+ * declares the function's typed arguments and its typed output:
+ *
+ *     code check {
+ *       call check_summary(text: string = summary, max_words: int = max_words)
+ *       output { ok: bool  words: int  problem?: string }
+ *       ...
+ *     }
+ *
+ * and the function reads its arguments and sets its output fields through an ecl_call:
+ *
+ *     int check_summary(ecl_call *call)
+ *     {
+ *         long long words = count_words(ecl_call_str(call, "text"));
+ *
+ *         ecl_call_set_int(call, "words", words);
+ *         return ecl_call_set_bool(call, "ok", words <= ecl_call_int(call, "max_words"));
+ *     }
+ *
+ * It returns ECL_OK (the runtime then checks the output against the declared types, like an
+ * LLM's answer), the value of ecl_call_fail (the run fails with a message naming the step,
+ * the function and the reason), or the first error of an ecl_call_set_* (ECL_ENOMEM). Once
+ * its transition is committed a code step is never run again for that visit, not even on
+ * resume; a process killed during the call runs it again. The function must not keep the
+ * pointers it is given past its return. */
+typedef struct ecl_call ecl_call;
+typedef int (*ecl_code_fn)(ecl_call *call);
+
+/* The arguments, by name as declared: a string (an enum's text, a list as its JSON array
+ * text; "" when absent, borrowed until the function returns), an int, a float, a bool. */
+const char *ecl_call_str(const ecl_call *call, const char *arg);
+long long ecl_call_int(const ecl_call *call, const char *arg);
+double ecl_call_float(const ecl_call *call, const char *arg);
+int ecl_call_bool(const ecl_call *call, const char *arg);
+/* The step that calls the function and the run's id, for messages and logs. */
+const char *ecl_call_step(const ecl_call *call);
+const char *ecl_call_run_id(const ecl_call *call);
+
+/* Set an output field (copied). Returns ECL_OK or ECL_ENOMEM. */
+int ecl_call_set_str(ecl_call *call, const char *field, const char *value);
+int ecl_call_set_int(ecl_call *call, const char *field, long long value);
+int ecl_call_set_float(ecl_call *call, const char *field, double value);
+int ecl_call_set_bool(ecl_call *call, const char *field, int value);
+/* Record why the function failed (printf format); returns ECL_EFAILED for the function to
+ * return. */
+int ecl_call_fail(ecl_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* For generated step functions: give the current code step's function an argument (a NULL
+ * string gives ECL_ENOMEM), then call it. ecl_run_code returns ECL_OK once the output is
+ * validated and in the step's output slots, ECL_EFAILED when the function failed or its
+ * output does not match the declared types (the run then fails), ECL_ENOMEM. */
+int ecl_run_arg_str(ecl_run *run, const char *name, const char *value);
+int ecl_run_arg_int(ecl_run *run, const char *name, long long value);
+int ecl_run_arg_float(ecl_run *run, const char *name, double value);
+int ecl_run_arg_bool(ecl_run *run, const char *name, int value);
+int ecl_run_arg_slot(ecl_run *run, const char *name, int slot);
+int ecl_run_code(ecl_run *run, ecl_code_fn fn, const char *fn_name);
+
+/* For generated step functions: the current human step's answer. ECL_OK once an answer given
+ * with ecl_run_answer is validated and in the step's output slots; ECL_EWAITING while there
+ * is none (the driver then leaves the run `waiting`). */
+int ecl_run_human(ecl_run *run);
 
 /* The workflows compiled into the program: generated/workflows.c, written by eclc. */
 extern const ecl_workflow *const ecl_workflows[];
@@ -342,6 +442,7 @@ typedef struct ecl_run_info {
 	int revision_limit; /* that step's limit, 0 when the workflow has none */
 	const char *revision_label;       /* how to name that counter, borrowed from the workflow */
 	long long created_ms, updated_ms; /* Unix time in milliseconds */
+	char *question; /* status waiting: the question of the human step it waits on */
 } ecl_run_info;
 
 /* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run
@@ -404,6 +505,15 @@ int ecl_run_history(ecl_engine *engine, const char *run_id, int full, ecl_histor
  * with the same inputs and the checkpoints up to it; the old run is untouched. The new run
  * is interrupted, ready for ecl_run_drive. ECL_EUSAGE when from_seq is out of range. */
 int ecl_run_fork(ecl_engine *engine, const char *run_id, int from_seq, char id_out[ECL_ID_MAX]);
+
+/* Answer the question of a run that waits on a human step (status waiting): n fields given
+ * as text (names[i] = values[i]) are converted to the types the step declares ("true" or
+ * "false" for a bool, a choice for an enum, a number in range for an int) and every required
+ * field must be given. The answer is stored durably; the run stays waiting until it is driven
+ * (ecl_run_drive), which then goes on from that step. ECL_EINPUT names the field and value at
+ * fault; ECL_ESTATE when the run does not wait for an answer. */
+int ecl_run_answer(ecl_engine *engine, const char *run_id, const char *const *names,
+		   const char *const *values, int n);
 
 /* Delete finished runs (completed, failed, cancelled; never a live or resumable one) that
  * the filter matches, with their checkpoints, and reclaim the space. With dry_run, only

@@ -414,8 +414,9 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 		goto out;
 	}
 	if (!fresh) {
-		/* The recorded attempt may have been cut off halfway: this is the next one. */
-		run->attempt = row.attempt + 1;
+		/* The recorded attempt may have been cut off halfway: this is the next one. A
+		 * run that waited for a human answer was not cut off. */
+		run->attempt = row.attempt + (strcmp(row.status, "waiting") != 0);
 		if ((rc = take_lease(e, run_id, run->attempt)) != ECL_OK)
 			goto out;
 		log_event(e, LOG_INFO, "resumed", "run", run_id, "step",
@@ -471,6 +472,11 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	mem_free(row->request);
 	mem_free(row->parent);
 	memset(row, 0, sizeof(*row));
+	if (run && info->status && strcmp(info->status, "waiting") == 0 &&
+	    !(info->question = steps_question(run))) {
+		ecl_run_info_free(info);
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	}
 	for (i = 0; run && i < run->wf->nsteps; i++) {
 		const ecl_step_def *s = &run->wf->steps[i];
 
@@ -513,5 +519,6 @@ void ecl_run_info_free(ecl_run_info *info)
 	mem_free(info->output);
 	mem_free(info->error);
 	mem_free(info->inputs);
+	mem_free(info->question);
 	mem_free(info);
 }

@@ -107,7 +107,21 @@ struct ecl_run {
 	int t_next;           /* T_GOTO: the next step */
 	char *t_output;       /* T_DONE: the result as JSON text */
 	char *t_error;        /* T_FAIL: the rendered message */
+	/* steps.c: what one call of the step function computes */
+	char **scratch; /* strings made by expressions, freed at the transition */
+	int nscratch, capscratch;
+	int oom;        /* making one of them failed: the transition fails */
+	cJSON *result;  /* the result a computed `done` builds */
+	cJSON *args;    /* the arguments of a code step's function */
 };
+
+/* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */
+
+/* Free what expressions made during the step function's call; called at every transition
+ * and when the run is freed. Returns ECL_ENOMEM when one of them could not be made. */
+int steps_release(ecl_run *run);
+/* The question of the human step a waiting run is on, rendered (caller frees), or NULL. */
+char *steps_question(const ecl_run *run);
 
 /* Create an in-memory run of wf with fresh slots (initial values applied). */
 int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out);

@@ -68,6 +68,8 @@ void run_free(ecl_run *run)
 	cJSON_Delete(run->answer);
 	mem_free(run->t_output);
 	mem_free(run->t_error);
+	steps_release(run);
+	mem_free(run->scratch);
 	mem_free(run);
 }
 
@@ -324,6 +326,8 @@ int ecl_run_goto(ecl_run *run, int step)
 {
 	const ecl_step_def *def = &run->wf->steps[step];
 
+	if (steps_release(run) != ECL_OK)
+		return ECL_ENOMEM;
 	run->t = T_GOTO;
 	run->t_next = step;
 	run->visits[step]++;
@@ -340,6 +344,8 @@ int ecl_run_done(ecl_run *run, const ecl_field_ref *fields, int n)
 	buf b = {0};
 	int i;
 
+	if (steps_release(run) != ECL_OK)
+		return ECL_ENOMEM;
 	if (n == 1 && !fields[0].name) {
 		cJSON *json =
 			value_to_json(&run->vals[fields[0].slot], &run->wf->slots[fields[0].slot]);
@@ -387,6 +393,8 @@ int ecl_run_fail(ecl_run *run, const ecl_template *message)
 {
 	buf b = {0};
 
+	if (steps_release(run) != ECL_OK)
+		return ECL_ENOMEM;
 	if (message)
 		run_render(run, message, &b);
 	else
@@ -511,5 +519,6 @@ int ecl_run_set_bool(ecl_run *run, int slot, int v)
 
 int ecl_str_eq(const char *a, const char *b)
 {
-	return strcmp(a, b) == 0;
+	/* NULL is a string that could not be made: the transition fails anyway (steps.c). */
+	return a && b && strcmp(a, b) == 0;
 }

@@ -150,14 +150,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_REQUEST] = "SELECT request FROM runs WHERE id = ?1",
 	[ST_ACQUIRE] = "UPDATE runs SET owner = ?2, lease_until_ms = ?5, status = 'running',"
 		       " attempt = ?4, error = NULL, request = NULL, updated_ms = ?3"
-		       " WHERE id = ?1 AND status IN ('running', 'interrupted', 'paused')"
+		       " WHERE id = ?1 AND status IN ('running', 'interrupted', 'paused', 'waiting')"
 		       " AND (owner IS NULL OR owner = ?2 OR owner = ?6 OR lease_until_ms < ?3)",
 	[ST_HEARTBEAT] = "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND owner = ?2"
 			 " AND status = 'running'",
 	[ST_RELEASE] = "UPDATE runs SET status = ?3, error = ?4, updated_ms = ?5, owner = NULL,"
 		       " lease_until_ms = 0, request = NULL WHERE id = ?1 AND owner = ?2",
 	[ST_REQUEST_DIRECT] = "UPDATE runs SET status = ?2, request = NULL, updated_ms = ?3"
-			      " WHERE id = ?1 AND status IN (?4, ?5, ?6)"
+			      " WHERE id = ?1 AND status IN (?4, ?5, ?6, ?7)"
 			      " AND (owner IS NULL OR lease_until_ms < ?3)",
 	[ST_REQUEST_DEFERRED] = "UPDATE runs SET request = ?2 WHERE id = ?1 AND status = 'running'"
 				" AND owner IS NOT NULL AND lease_until_ms >= ?3",
@@ -695,7 +695,7 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 		return rc;
 	if (!run.status ||
 	    (strcmp(run.status, "running") != 0 && strcmp(run.status, "interrupted") != 0 &&
-	     strcmp(run.status, "paused") != 0)) {
+	     strcmp(run.status, "paused") != 0 && strcmp(run.status, "waiting") != 0)) {
 		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
 			 run.status);
 	} else {
@@ -774,6 +774,7 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 	bind_text(st, 4, "running");
 	bind_text(st, 5, "interrupted");
 	bind_text(st, 6, cancel ? "paused" : "running");
+	bind_text(st, 7, "waiting"); /* a run waiting for a human answer can be paused too */
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {

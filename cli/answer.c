@@ -1,0 +1,76 @@
+/*
+ * answer.c - `ecl answer`: give a waiting run the answer to its human step's question, from
+ * any process and at any later time, then drive the run on (or leave that to `ecl resume`).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_answer(cli *c)
+{
+	const char *id = NULL;
+	const char **names, **values;
+	ecl_engine *e = NULL;
+	int n = 0, no_wait = 0, rc, i;
+
+	names = calloc((size_t)c->nargs + 1, sizeof(*names));
+	values = calloc((size_t)c->nargs + 1, sizeof(*values));
+	if (!names || !values) {
+		free(names);
+		free(values);
+		return cli_error(1, "out of memory");
+	}
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i], *eq;
+
+		if (strcmp(a, "--no-wait") == 0) {
+			no_wait = 1;
+			continue;
+		}
+		if (strcmp(a, "--set") == 0) {
+			if (i + 1 >= c->nargs || !(eq = strchr(c->args[i + 1], '=')) ||
+			    eq == c->args[i + 1]) {
+				rc = cli_error(2, "--set needs FIELD=VALUE");
+				goto out;
+			}
+			/* Cut FIELD=VALUE in place: the arguments are ours. */
+			names[n] = c->args[++i];
+			values[n++] = eq + 1;
+			c->args[i][eq - c->args[i]] = '\0';
+			continue;
+		}
+		if (id || a[0] == '-') {
+			rc = cli_error(2, "answer: unexpected argument `%s`", a);
+			goto out;
+		}
+		id = a;
+	}
+	if (!id) {
+		rc = cli_error(2, "usage: ecl answer <run-id> --set FIELD=VALUE ... [--no-wait]");
+		goto out;
+	}
+	if ((rc = cli_open(c, &e)) != 0)
+		goto out;
+	rc = ecl_run_answer(e, id, names, values, n);
+	if (rc != ECL_OK) {
+		rc = cli_error(rc == ECL_EINPUT ? 2 : 1, "%s", ecl_engine_errmsg(e));
+		goto out;
+	}
+	ecl_engine_close(e);
+	e = NULL;
+	if (no_wait) {
+		printf("Answer recorded for %s; it goes on with: ecl --db %s resume %s\n", id,
+		       c->opts.db_path, id);
+		rc = 0;
+		goto out;
+	}
+	rc = cli_drive_run(c, id, "answered");
+	if (rc == 3)
+		rc = 1;
+out:
+	ecl_engine_close(e);
+	free(names);
+	free(values);
+	return rc;
+}

@@ -1,0 +1,448 @@
+/*
+ * test_workflows.c - the bundled workflows end to end through the ecl command, with the
+ * scripted answers of dsl/examples: summarize (a document from --input-file, a code step, a
+ * human approval answered from other processes), triage (guarded branches, retries on a
+ * flaky step), critique-revise; runs that fail at their loop bound or in a code step; and
+ * `ecl graph`.
+ */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+static char *dir;
+static char db[4096];
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+}
+
+static void teardown(void)
+{
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(workflows, .init = setup, .fini = teardown);
+
+/* Run ecl with --db and the given arguments (NULL-terminated); with --script, the scripted
+ * provider. */
+#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
+
+static int run_ecl(char **out, char **err, const char **args)
+{
+	const char *argv[40] = {ECL_BIN, "--db", db};
+	int n = 3, i;
+
+	for (i = 0; args[i]; i++)
+		if (strcmp(args[i], "--script") == 0) {
+			argv[n++] = "--provider";
+			argv[n++] = "scripted";
+		}
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+/* The id from the first line, "Workflow started: <id>". */
+static const char *started_id(const char *out)
+{
+	static char id[64];
+
+	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
+	sscanf(out + 18, "%63s", id);
+	return id;
+}
+
+static const char *file(const char *name, const char *text)
+{
+	static char path[4][4200];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
+	ts_write(path[k], text);
+	return path[k];
+}
+
+static long long sql_int(const char *fmt, const char *id)
+{
+	char q[512];
+
+	snprintf(q, sizeof(q), fmt, id);
+	return ts_sql_int(db, q);
+}
+
+static char *sql_text(const char *fmt, const char *id)
+{
+	char q[512];
+
+	snprintf(q, sizeof(q), fmt, id);
+	return ts_sql_text(db, q);
+}
+
+/* The query's text result is want. */
+static void expect_sql(const char *want, const char *fmt, const char *id)
+{
+	char *got = sql_text(fmt, id);
+
+	cr_assert(got, "no result for %s", fmt);
+	cr_assert_str_eq(got, want, "%s", fmt);
+	free(got);
+}
+
+/* A JSON field of the run's output is want. */
+static void expect_output(const char *id, const char *field, const char *want)
+{
+	char q[512];
+
+	snprintf(q, sizeof(q), "SELECT json_extract(output, '$.%s') FROM runs WHERE id = '%%s'",
+		 field);
+	expect_sql(want, q, id);
+}
+
+#define SUMMARY_SCRIPT "dsl/examples/summarize.json"
+#define DOCUMENT       "document=dsl/examples/document.txt"
+
+/* ---- summarize ------------------------------------------------------------------------------ */
+
+Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_other_processes)
+{
+	char *out, *err, *status, *text;
+	char id[64];
+
+	cr_assert_eq(ECL(&out, &err, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 DOCUMENT),
+		     0, "%s%s", out, err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	cr_assert(strstr(out, "is waiting for an answer at step approve:\nApprove this summary of "
+			      "21 words?"),
+		  "%s", out);
+	cr_assert(strstr(out, "answer "), "%s", out);
+	free(out);
+	free(err);
+	/* The document reached the prompt from its file, and the code step's output is stored. */
+	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
+	text = sql_text("SELECT json_extract(output, '$.words') FROM steps WHERE run_id = '%s' AND "
+			"step = 'check'",
+			id);
+	cr_assert_str_eq(text, "21");
+	free(text);
+
+	/* ecl status and ecl runs show the question. */
+	cr_assert_eq(ECL(&status, NULL, "status", id), 0);
+	cr_assert(strstr(status, "Status:       waiting\n"), "%s", status);
+	cr_assert(strstr(status, "Question:\nApprove this summary of 21 words?"), "%s", status);
+	free(status);
+	cr_assert_eq(ECL(&out, NULL, "runs", "--status", "waiting"), 0);
+	cr_assert(strstr(out, id) && strstr(out, "question: Approve this summary"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0);
+	cr_assert(strstr(out, "\"question\": \"Approve this summary of 21 words?"), "%s", out);
+	free(out);
+
+	/* A resume without an answer asks nobody anything: it waits again, and the committed code
+	 * step is not run again. */
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
+	cr_assert(strstr(out, "is waiting for an answer at step approve"), "%s", out);
+	free(out);
+	cr_assert_eq(sql_int("SELECT count(*) FROM steps WHERE run_id = '%s'", id), 2);
+
+	/* Bad answers are refused, naming the field and the value, and change nothing. */
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "approved=maybe"), 2);
+	cr_assert(strstr(err, "field `approved` of step `approve` is a bool: `maybe` is neither "
+			      "true nor false"),
+		  "%s", err);
+	free(err);
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "aproved=true"), 2);
+	cr_assert(strstr(err, "step `approve` has no field `aproved` (its fields: approved, "
+			      "comment (optional))"),
+		  "%s", err);
+	free(err);
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "comment=fine"), 2);
+	cr_assert(strstr(err, "needs field `approved`"), "%s", err);
+	free(err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s'", id), 0);
+
+	/* A refusal from another process: the run drafts again and waits on the new summary. */
+	cr_assert_eq(ECL(&out, &err, "--script", SUMMARY_SCRIPT, "answer", id, "--set",
+			 "approved=false", "--set", "comment=Mention SQLite"),
+		     0, "%s%s", out, err);
+	cr_assert(strstr(out, "Approve this summary of 27 words?"), "%s", out);
+	free(out);
+	free(err);
+	text = sql_text("SELECT vars FROM steps WHERE run_id = '%s' AND step = 'reviewed'", id);
+	cr_assert(text && strstr(text, "A reviewer refused your last summary: Mention SQLite"),
+		  "%s", text);
+	free(text);
+
+	/* An approval recorded without driving, then a resume finishes the run. */
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--set",
+			 "comment=Good", "--no-wait"),
+		     0);
+	cr_assert(strstr(out, "Answer recorded for"), "%s", out);
+	free(out);
+	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert_eq(ECL(&out, &err, "--script", SUMMARY_SCRIPT, "resume", id), 0, "%s%s", out,
+		     err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	free(err);
+	expect_output(id, "words", "27");
+	expect_output(id, "drafts", "2");
+	expect_output(id, "comment", "Good");
+	cr_assert_eq(sql_int("SELECT count(*) FROM steps WHERE run_id = '%s'", id), 7);
+
+	/* The answers are in the history; an answered run takes no more answers. */
+	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
+	cr_assert(strstr(out, "answer {\"approved\":false,\"comment\":\"Mention SQLite\"}"), "%s",
+		  out);
+	free(out);
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "approved=true"), 1);
+	cr_assert(strstr(err, "is completed: it does not wait for an answer"), "%s", err);
+	free(err);
+}
+
+Test(workflows, summarize_fails_at_its_loop_bound)
+{
+	/* Three drafts, each longer than the document allows: the code step refuses each. */
+	const char *script = file(
+		"script.json",
+		"{\"draft\": [{\"summary\": \"one two three four five six\"}, {\"summary\": \"one "
+		"two three four five six seven\"}, {\"summary\": \"a b c d e f g h\"}]}");
+	char *out, *err, id[64], *text;
+
+	cr_assert_eq(ECL(&out, &err, "--script", script, "run", "summarize", "--input-file",
+			 DOCUMENT, "--max_words", "5"),
+		     1, "%s%s", out, err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	cr_assert(strstr(out, "failed at step redraft: no approved summary after 3 drafts"), "%s",
+		  out);
+	free(out);
+	free(err);
+	text = sql_text("SELECT json_extract(vars, '$.feedback') FROM steps WHERE run_id = '%s' "
+			"ORDER BY seq DESC LIMIT 1",
+			id);
+	cr_assert_str_eq(text, "Your last summary was refused: the summary has more words than "
+			       "allowed. Write it again.");
+	free(text);
+	cr_assert_eq(sql_int("SELECT count(*) FROM steps WHERE run_id = '%s' AND step = 'check'",
+			     id),
+		     3);
+}
+
+Test(workflows, a_failing_code_step_fails_the_run_naming_step_and_function)
+{
+	char *out, *err, *status;
+	char input[4300], id[64];
+
+	snprintf(input, sizeof(input), "document=%s", file("empty.txt", "  \n"));
+	cr_assert_eq(ECL(&out, &err, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 input),
+		     1, "%s%s", out, err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	cr_assert(strstr(out, "failed at step check: code step `check`: function check_summary "
+			      "failed: the document is empty"),
+		  "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&status, NULL, "status", id), 0);
+	cr_assert(strstr(status, "Status:       failed\nFailed step:  check\n"), "%s", status);
+	free(status);
+	/* The draft before it stays committed; the failure is the run's last checkpoint. */
+	cr_assert_eq(sql_int("SELECT count(*) FROM steps WHERE run_id = '%s'", id), 2);
+}
+
+Test(workflows, input_file_reads_one_input_from_a_file)
+{
+	char *out, *err;
+
+	/* A missing file: a usage error naming the input and the file, and no run. */
+	cr_assert_eq(ECL(NULL, &err, "run", "summarize", "--input-file",
+			 "document=/nonexistent/doc.txt"),
+		     2);
+	cr_assert(strstr(err, "input `document`: cannot read /nonexistent/doc.txt"), "%s", err);
+	free(err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), -1); /* no database at all */
+	/* An int input from a file whose text is not one. */
+	cr_assert_eq(ECL(NULL, &err, "run", "summarize", "--input-file", DOCUMENT, "--input-file",
+			 "max_words=dsl/examples/document.txt"),
+		     2);
+	cr_assert(strstr(err, "input `max_words`: the text of dsl/examples/document.txt is not an "
+			      "integer"),
+		  "%s", err);
+	free(err);
+	/* The file's text is the value, as it is. */
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize",
+			 "--input-file", DOCUMENT),
+		     0);
+	{
+		char *doc = ts_read("dsl/examples/document.txt");
+		char *stored = sql_text("SELECT json_extract(inputs, '$.document') FROM runs WHERE "
+					"id = '%s'",
+					started_id(out));
+
+		cr_assert_str_eq(stored, doc);
+		free(doc);
+		free(stored);
+	}
+	free(out);
+}
+
+/* ---- triage --------------------------------------------------------------------------------- */
+
+/* Run triage with one classification (and the answers of later steps); returns the run's id
+ * in a static buffer. */
+static const char *triage(const char *answers, const char *tier, int want_status)
+{
+	static char id[64];
+	char text[2048];
+	char *out, *err;
+
+	snprintf(text, sizeof(text), "{%s}", answers);
+	cr_assert_eq(ECL(&out, &err, "--script", file("triage.json", text), "run", "triage",
+			 "--request", "Something about the product", "--tier", tier),
+		     want_status, "%s%s", out, err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	free(err);
+	return id;
+}
+
+Test(workflows, triage_retries_its_flaky_classifier_then_escalates)
+{
+	char *out, *err;
+	char id[64];
+
+	cr_assert_eq(ECL(&out, &err, "--script", "dsl/examples/triage.json", "run", "triage",
+			 "--request", "The export button crashes the app", "--tier", "pro"),
+		     0, "%s%s", out, err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	/* Two transient failures, each retried. */
+	cr_assert(strstr(err, "retry") && strstr(err, "HTTP 503 from the classifier") &&
+			  strstr(err, "connection reset"),
+		  "%s", err);
+	free(out);
+	free(err);
+	expect_output(id, "action", "escalated");
+	expect_output(id, "urgency", "5");
+	expect_output(id, "page", "1");
+}
+
+Test(workflows, triage_routes_each_category_through_its_branch)
+{
+	const char *id;
+
+	id = triage("\"classify\": [{\"category\": \"spam\", \"urgency\": 1, \"summary\": \"buy\"}]",
+		    "free", 0);
+	expect_output(id, "action", "ignored");
+
+	id = triage("\"classify\": [{\"category\": \"bug\", \"urgency\": 2, \"summary\": \"typo\"}]",
+		    "free", 0);
+	expect_output(id, "action", "bug filed");
+	expect_output(id, "reply", "Thank you: we filed your bug (typo) with urgency 2.");
+
+	/* The same low urgency bug from an enterprise customer is escalated. */
+	id = triage("\"classify\": [{\"category\": \"bug\", \"urgency\": 2, \"summary\": \"typo\"}],"
+		    " \"escalate\": [{\"note\": \"n\", \"page\": false}]",
+		    "enterprise", 0);
+	expect_output(id, "action", "escalated");
+
+	id = triage("\"classify\": [{\"category\": \"billing\", \"urgency\": 3, \"summary\": "
+		    "\"refund\"}], \"billing\": [{\"answer\": \"Refunded.\"}]",
+		    "pro", 0);
+	expect_output(id, "action", "answered");
+	expect_output(id, "reply", "Refunded.");
+
+	id = triage("\"classify\": [{\"category\": \"billing\", \"urgency\": 3, \"summary\": "
+		    "\"refund\"}]",
+		    "free", 0);
+	expect_output(id, "action", "self-service");
+
+	id = triage("\"classify\": [{\"category\": \"feature\", \"urgency\": 1, \"summary\": "
+		    "\"dark mode\"}]",
+		    "free", 0);
+	expect_output(id, "action", "feature logged");
+	/* len(request): "Something about the product" */
+	expect_output(id, "length", "27");
+}
+
+Test(workflows, triage_stops_resumable_when_the_retries_run_out)
+{
+	const char *id = triage(
+		"\"classify\": [[{\"$error\": \"transient\", \"message\": \"e1\"}, {\"$error\": "
+		"\"transient\", \"message\": \"e2\"}, {\"$error\": \"transient\", \"message\": "
+		"\"e3\"}, {\"$error\": \"transient\", \"message\": \"e4\"}, {\"$error\": "
+		"\"transient\", \"message\": \"e5\"}]]",
+		"free", 1);
+	char *error = sql_text("SELECT error FROM runs WHERE id = '%s'", id);
+
+	/* retry 4: five calls, then the run is left interrupted with the last error. */
+	expect_sql("interrupted", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert(error && strstr(error, "step `classify`: scripted: e5 (retries exhausted)"), "%s",
+		  error);
+	free(error);
+}
+
+/* ---- critique-revise, and the graphs -------------------------------------------------------- */
+
+Test(workflows, critique_revise_demo_script)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "--script", "dsl/examples/critique_revise.json", "run",
+			 "critique-revise", "--topic", "Tea"),
+		     0, "%s%s", out, err);
+	cr_assert(strstr(out, "\"content\": \"Tea, first drunk in China"), "%s", out);
+	free(out);
+	free(err);
+}
+
+Test(workflows, graph_prints_what_eclc_draws)
+{
+	static const char *const formats[] = {"mermaid", "dot", "json"};
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		const char *argv[] = {ECLC_BIN, "--emit", formats[i], "dsl/summarize.ecl", NULL};
+		char *out, *want;
+
+		cr_assert_eq(ts_run(argv, &want, NULL), 0);
+		cr_assert_eq(ECL(&out, NULL, "graph", "summarize", "--format", formats[i]), 0);
+		cr_assert_str_eq(out, want);
+		free(out);
+		free(want);
+	}
+	{
+		char *out;
+
+		cr_assert_eq(ECL(&out, NULL, "graph", "triage"), 0);
+		cr_assert(strncmp(out, "stateDiagram-v2\n", 16) == 0, "%s", out);
+		cr_assert(strstr(out, "classify --> escalate"), "%s", out);
+		free(out);
+		cr_assert_eq(ECL(&out, NULL, "graph", "summarize", "--format", "dot"), 0);
+		cr_assert(strstr(out, "\"check\" [label=\"check\\ncode check_summary()\", "
+				      "shape=component]"),
+			  "%s", out);
+		cr_assert(strstr(out, "\"approve\" [label=\"approve\\nhuman\", shape=house]"), "%s",
+			  out);
+		free(out);
+	}
+	{
+		char *err;
+
+		cr_assert_eq(ECL(NULL, &err, "graph", "nope"), 2);
+		cr_assert(strstr(err, "unknown workflow `nope`"), "%s", err);
+		free(err);
+		cr_assert_eq(ECL(NULL, &err, "graph", "triage", "--format", "png"), 2);
+		cr_assert(strstr(err, "`png` is not mermaid, dot or json"), "%s", err);
+		free(err);
+	}
+}
