@@ -501,6 +501,8 @@ int drive_run(driver *d, ecl_run *run)
 				return fail_run(d, run, NULL, started_ms, t0);
 			if (rc == ECL_EINTERRUPTED)
 				return stop_for(d, run, &tk);
+			if (rc == ECL_ESUSPENDED)
+				return rc; /* the driver's journal will bring the answer */
 			if (rc == ECL_OK)
 				rc = wf->step(run);
 		}

@@ -23,6 +23,7 @@ const char *ecl_strerror(int status)
 	case ECL_EINTERRUPTED: return "run interrupted";
 	case ECL_EPAUSED: return "run paused";
 	case ECL_ECANCELLED: return "run cancelled";
+	case ECL_ESUSPENDED: return "invocation suspended until its journal has an answer";
 	}
 	return "unknown status";
 }
