@@ -27,6 +27,10 @@ static const char usage_text[] =
 	"  recover                           resume every interrupted run nobody drives\n"
 	"  prune [--status S,..] [--older-than 30d] [--dry-run]\n"
 	"                                    delete finished runs and reclaim the space\n"
+	"  serve [--port 9080] [--register ADMIN-URL]\n"
+	"                                    every workflow as a Restate service endpoint\n"
+	"  run|status|cancel --engine restate [--restate-url URL] [--admin-url URL] [--wait]\n"
+	"                                    the same through a Restate server\n"
 	"\n"
 	"inputs of run:\n"
 	"  --<input> VALUE                   one input, e.g. --topic \"Benefits of Rust\"\n"
@@ -218,6 +222,7 @@ static const struct {
 	{"status", cmd_status},   {"pause", cmd_pause},     {"cancel", cmd_cancel},
 	{"runs", cmd_runs},       {"history", cmd_history}, {"fork", cmd_fork},
 	{"recover", cmd_recover}, {"prune", cmd_prune},
+	{"serve", cmd_serve},
 };
 
 int main(int argc, char **argv)

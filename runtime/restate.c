@@ -36,8 +36,8 @@ static void pb_free(void *data, void *p)
 
 ProtobufCAllocator restate_allocator = {pb_alloc, pb_free, NULL};
 
-int restate_frame_next(const uint8_t *data, size_t n, size_t *pos, restate_frame *out,
-		       char *why, size_t whylen)
+int restate_frame_next(const uint8_t *data, size_t n, size_t *pos, restate_frame *out, char *why,
+		       size_t whylen)
 {
 	const uint8_t *h = data + *pos;
 
@@ -122,7 +122,7 @@ typedef struct invocation {
 	Ecl__Restate__StartMessage *start;
 	restate_frame *cmds; /* the journal's commands in order; cmds[0] is the input */
 	int ncmds;
-	int cursor;          /* the next command to replay */
+	int cursor;           /* the next command to replay */
 	restate_frame *notes; /* the journal's notifications */
 	int nnotes;
 	uint32_t next_cid; /* the next completion id to hand out (they start at 1) */
@@ -149,8 +149,7 @@ static int mismatch(invocation *v, ecl_run *run, const char *fmt, ...)
 	v->mismatch = 1;
 	v->mis_index = v->cursor;
 	v->mis_type = v->cursor < v->ncmds ? v->cmds[v->cursor].type : 0;
-	return engine_fail(run->eng, ECL_ESTATE, "journal mismatch in run %s: %s", run->id,
-			   v->why);
+	return engine_fail(run->eng, ECL_ESTATE, "journal mismatch in run %s: %s", run->id, v->why);
 }
 
 static void put_error(buf *out, uint32_t code, const char *msg, int index, uint16_t type)
@@ -246,7 +245,8 @@ static char *status_json(const ecl_run *run, const store_commit *c)
 
 /* The journaled result of completion cid: 1 with the value (borrowed from the frame's
  * unpacked message, which *msg owns), -1 with a failure message, 0 when not there. */
-static int find_run_result(invocation *v, uint32_t cid, Ecl__Restate__RunCompletionNotificationMessage **msg)
+static int find_run_result(invocation *v, uint32_t cid,
+			   Ecl__Restate__RunCompletionNotificationMessage **msg)
 {
 	int i;
 
@@ -279,7 +279,8 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	llm_provider *p = v->e->llm;
 	const char *name = req->step->name;
 	Ecl__Restate__RunCommandMessage rc_msg = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
-	Ecl__Restate__ProposeRunCompletionMessage pr = ECL__RESTATE__PROPOSE_RUN_COMPLETION_MESSAGE__INIT;
+	Ecl__Restate__ProposeRunCompletionMessage pr =
+		ECL__RESTATE__PROPOSE_RUN_COMPLETION_MESSAGE__INIT;
 	int rc;
 
 	if (!v->pending && v->cursor < v->ncmds) {
@@ -293,11 +294,11 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 					"command %d of the journal is a %s where the workflow asks "
 					"step `%s`",
 					v->cursor, restate_type_name(f->type), name);
-		m = ecl__restate__run_command_message__unpack(&restate_allocator, f->len,
-							      f->body);
+		m = ecl__restate__run_command_message__unpack(&restate_allocator, f->len, f->body);
 		if (!m)
-			return mismatch(v, run, "command %d of the journal (a RunCommand) is not "
-						"a valid message",
+			return mismatch(v, run,
+					"command %d of the journal (a RunCommand) is not "
+					"a valid message",
 					v->cursor);
 		if (strcmp(m->name, name) != 0 || m->result_completion_id != v->next_cid) {
 			rc = mismatch(v, run,
@@ -320,7 +321,8 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 			}
 		} else if (found < 0) {
 			res->fault = LLM_FAULT_PERMANENT;
-			snprintf(res->error, sizeof(res->error), "the journaled answer is a failure: %s",
+			snprintf(res->error, sizeof(res->error),
+				 "the journaled answer is a failure: %s",
 				 n->failure ? n->failure->message : "(no message)");
 		}
 		if (n)
@@ -445,11 +447,11 @@ static int cancelled(const invocation *v)
 
 		if (v->notes[i].type != RESTATE_SIGNAL)
 			continue;
-		m = ecl__restate__signal_notification_message__unpack(&restate_allocator,
-								      v->notes[i].len,
-								      v->notes[i].body);
+		m = ecl__restate__signal_notification_message__unpack(
+			&restate_allocator, v->notes[i].len, v->notes[i].body);
 		yes = m &&
-		      m->signal_id_case == ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX &&
+		      m->signal_id_case ==
+			      ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX &&
 		      m->idx == 1;
 		if (m)
 			ecl__restate__signal_notification_message__free_unpacked(
@@ -469,13 +471,12 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 	int rc;
 
 	if (!v->start->key || !v->start->key[0] || strlen(v->start->key) >= ECL_ID_MAX) {
-		put_output(v->out, NULL, "the workflow key (the run id) is empty or too long",
-			   400);
+		put_output(v->out, NULL, "the workflow key (the run id) is empty or too long", 400);
 		return;
 	}
 	if (v->ncmds < 1 || v->cmds[0].type != RESTATE_INPUT ||
-	    !(in = ecl__restate__input_command_message__unpack(&restate_allocator,
-							       v->cmds[0].len, v->cmds[0].body))) {
+	    !(in = ecl__restate__input_command_message__unpack(&restate_allocator, v->cmds[0].len,
+							       v->cmds[0].body))) {
 		put_error(v->out, RESTATE_PROTOCOL_VIOLATION,
 			  "the journal does not start with an InputCommand", 0, 0);
 		return;
@@ -571,9 +572,8 @@ static void handle_get_status(invocation *v)
 				&restate_allocator, v->notes[j].len, v->notes[j].body);
 			if (!m)
 				continue;
-			text = m->result_case ==
-						   ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
-					   m->value
+			text = m->result_case == ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
+					       m->value
 				       ? mem_strndup((const char *)m->value->content.data,
 						     m->value->content.len)
 				       : mem_strdup("null");
@@ -678,8 +678,8 @@ static void reply_text(restate_reply *r, int status, const char *text)
 	buf_puts(&r->body, "\n");
 }
 
-static int invoke(ecl_engine *e, const char *service, const char *handler,
-		  const uint8_t *body, size_t len, restate_reply *r)
+static int invoke(ecl_engine *e, const char *service, const char *handler, const uint8_t *body,
+		  size_t len, restate_reply *r)
 {
 	invocation v = {0};
 	const ecl_workflow *wf = ecl_workflow_find(e->workflows, e->nworkflows, service);
@@ -691,8 +691,9 @@ static int invoke(ecl_engine *e, const char *service, const char *handler,
 	if (!wf || (strcmp(handler, "run") != 0 && strcmp(handler, "get_status") != 0)) {
 		char msg[512];
 
-		snprintf(msg, sizeof(msg), "no handler %s/%s: the services are the workflows, "
-					   "with the handlers run and get_status",
+		snprintf(msg, sizeof(msg),
+			 "no handler %s/%s: the services are the workflows, "
+			 "with the handlers run and get_status",
 			 service, handler);
 		reply_text(r, 404, msg);
 		return r->body.oom ? ECL_ENOMEM : ECL_OK;
@@ -749,9 +750,8 @@ out:
 	return rc == ECL_ENOMEM || r->body.oom ? ECL_ENOMEM : ECL_OK;
 }
 
-int restate_handle(ecl_engine *e, const char *method, const char *path,
-		   const char *content_type, const char *accept, const uint8_t *body, size_t len,
-		   restate_reply *r)
+int restate_handle(ecl_engine *e, const char *method, const char *path, const char *content_type,
+		   const char *accept, const uint8_t *body, size_t len, restate_reply *r)
 {
 	static const char *const versions[] = {"application/vnd.restate.invocation.v5",
 					       "application/vnd.restate.invocation.v6"};
@@ -773,16 +773,18 @@ int restate_handle(ecl_engine *e, const char *method, const char *path,
 	if (strcmp(method, "POST") != 0 || !inv || !(slash = strchr(inv + 8, '/')) ||
 	    (size_t)(slash - inv - 8) >= sizeof(service) || strlen(slash + 1) >= sizeof(handler) ||
 	    strchr(slash + 1, '/')) {
-		reply_text(r, 404, "not found: the endpoint answers GET /discover and "
-				   "POST /invoke/{service}/{handler}");
+		reply_text(r, 404,
+			   "not found: the endpoint answers GET /discover and "
+			   "POST /invoke/{service}/{handler}");
 		return r->body.oom ? ECL_ENOMEM : ECL_OK;
 	}
 	for (i = 0; i < 2; i++)
 		if (content_type && strcmp(content_type, versions[i]) == 0)
 			break;
 	if (i == 2) {
-		reply_text(r, 415, "unsupported content type: this endpoint speaks "
-				   "application/vnd.restate.invocation.v5 and v6");
+		reply_text(r, 415,
+			   "unsupported content type: this endpoint speaks "
+			   "application/vnd.restate.invocation.v5 and v6");
 		return r->body.oom ? ECL_ENOMEM : ECL_OK;
 	}
 	memcpy(service, inv + 8, (size_t)(slash - inv - 8));

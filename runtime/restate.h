@@ -54,8 +54,8 @@ typedef struct restate_frame {
 
 /* Read the frame at data[*pos] and move *pos past it. ECL_OK, ECL_ENOTFOUND at the end of
  * the data, or ECL_EINPUT when the frame is cut short (why says where). */
-int restate_frame_next(const uint8_t *data, size_t n, size_t *pos, restate_frame *out,
-		       char *why, size_t whylen);
+int restate_frame_next(const uint8_t *data, size_t n, size_t *pos, restate_frame *out, char *why,
+		       size_t whylen);
 
 /* Append one frame (the 8-byte header and msg packed; msg NULL for an empty body). */
 void restate_frame_put(buf *b, uint16_t type, const ProtobufCMessage *msg);
@@ -77,8 +77,7 @@ typedef struct restate_reply {
  * POST [prefix]/invoke/{service}/{handler} with its whole body. Invocations are driven
  * with the engine e (its provider asks the model; its store is not used). Free the body
  * with buf_free. Returns ECL_OK unless memory ran out. */
-int restate_handle(ecl_engine *e, const char *method, const char *path,
-		   const char *content_type, const char *accept, const uint8_t *body, size_t len,
-		   restate_reply *out);
+int restate_handle(ecl_engine *e, const char *method, const char *path, const char *content_type,
+		   const char *accept, const uint8_t *body, size_t len, restate_reply *out);
 
 #endif /* ECL_RESTATE_H */

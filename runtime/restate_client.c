@@ -20,7 +20,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	return b->oom ? 0 : size * n;
 }
 
-static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void say(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -122,8 +123,7 @@ static int plain(const char *s)
 	return 1;
 }
 
-int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *err,
-			 size_t errlen)
+int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *err, size_t errlen)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *body = NULL, url[1024], why[512];
@@ -167,8 +167,8 @@ int ecl_restate_submit(const char *ingress_url, const char *workflow, const char
 		return ECL_EUSAGE;
 	}
 	snprintf(url, sizeof(url), "%s/%s/%s/run/send", ingress_url, workflow, id);
-	rc = http("POST", url, inputs_json ? inputs_json : "{}", "application/json", 60000,
-		  &status, &resp, err, errlen);
+	rc = http("POST", url, inputs_json ? inputs_json : "{}", "application/json", 60000, &status,
+		  &resp, err, errlen);
 	if (rc == ECL_OK && (status < 200 || status > 299)) {
 		server_says(&resp, why, sizeof(why));
 		say(err, errlen, "submitting run %s of %s at %s: HTTP %ld: %s", id, workflow, url,
@@ -182,8 +182,8 @@ int ecl_restate_submit(const char *ingress_url, const char *workflow, const char
 	return rc;
 }
 
-int ecl_restate_attach(const char *ingress_url, const char *workflow, const char *id,
-		       char **output, char *err, size_t errlen)
+int ecl_restate_attach(const char *ingress_url, const char *workflow, const char *id, char **output,
+		       char *err, size_t errlen)
 {
 	char url[1024], why[512];
 	buf resp = {0};

@@ -66,7 +66,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const ch
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "x-restate-server", "ecl/" "0.1.0");
+	MHD_add_response_header(resp, "x-restate-server",
+				"ecl/"
+				"0.1.0");
 	ret = MHD_queue_response(c, (unsigned int)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -120,8 +122,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		buf_free(&r.body);
 		return send_reply(c, 500, "text/plain", msg, sizeof(msg) - 1);
 	}
-	ret = send_reply(c, r.status, r.content_type, r.body.data ? r.body.data : "",
-			 r.body.len);
+	ret = send_reply(c, r.status, r.content_type, r.body.data ? r.body.data : "", r.body.len);
 	buf_free(&r.body);
 	return ret;
 }
@@ -168,8 +169,8 @@ int ecl_serve(const ecl_serve_options *o, char *err, size_t errlen)
 	}
 	s.opts = o->engine;
 	pthread_mutex_init(&s.lock, NULL);
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-			     0, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR,
+	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+			     NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
 			     &s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600, MHD_OPTION_END);
 	if (!d) {
