@@ -519,7 +519,10 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 	}
 	rc = drive_run(&v->base, run);
 	if (v->mismatch) {
-		put_error(v->out, RESTATE_JOURNAL_MISMATCH, e->err, v->mis_index, v->mis_type);
+		char msg[sizeof(v->why) + ECL_ID_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "journal mismatch in run %s: %s", run->id, v->why);
+		put_error(v->out, RESTATE_JOURNAL_MISMATCH, msg, v->mis_index, v->mis_type);
 	} else if (rc == ECL_OK || rc == ECL_EFAILED) {
 		if (v->cursor < v->ncmds && v->cmds[v->cursor].type != RESTATE_OUTPUT) {
 			snprintf(v->why, sizeof(v->why),
