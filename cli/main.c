@@ -221,8 +221,7 @@ static const struct {
 	{"list", cmd_list},       {"run", cmd_run},         {"resume", cmd_resume},
 	{"status", cmd_status},   {"pause", cmd_pause},     {"cancel", cmd_cancel},
 	{"runs", cmd_runs},       {"history", cmd_history}, {"fork", cmd_fork},
-	{"recover", cmd_recover}, {"prune", cmd_prune},
-	{"serve", cmd_serve},
+	{"recover", cmd_recover}, {"prune", cmd_prune},     {"serve", cmd_serve},
 };
 
 int main(int argc, char **argv)

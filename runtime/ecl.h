@@ -419,10 +419,10 @@ int ecl_prune(ecl_engine *engine, const ecl_run_filter *filter, int dry_run, int
 
 /* Options for ecl_serve. Zero-initialise, then set what you need. */
 typedef struct ecl_serve_options {
-	const ecl_options *engine; /* how each invocation's engine is opened; borrowed while
-				    * serving (its workflows are the services) */
-	const char *bind;          /* address to listen on; NULL for 0.0.0.0 */
-	int port;                  /* TCP port; 0 for 9080 */
+	const ecl_options *engine;   /* how each invocation's engine is opened; borrowed while
+				      * serving (its workflows are the services) */
+	const char *bind;            /* address to listen on; NULL for 0.0.0.0 */
+	int port;                    /* TCP port; 0 for 9080 */
 	volatile sig_atomic_t *stop; /* serving ends soon after this becomes non-zero */
 	void (*on_ready)(void *ctx, int port); /* called once listening, or NULL */
 	void *ready_ctx;
@@ -435,8 +435,7 @@ int ecl_serve(const ecl_serve_options *options, char *err, size_t errlen);
 /* Register the endpoint at endpoint_url (e.g. "http://127.0.0.1:9080") with the Restate admin
  * API at admin_url (e.g. "http://127.0.0.1:9070"), over HTTP/1.1, replacing an earlier
  * registration of the same endpoint. */
-int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *err,
-			 size_t errlen);
+int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *err, size_t errlen);
 
 /* Submit a run of `workflow` with the given id (the workflow key) and inputs (a JSON object
  * text) through the ingress at ingress_url, without waiting. ECL_ESTATE when a run with that
@@ -446,8 +445,8 @@ int ecl_restate_submit(const char *ingress_url, const char *workflow, const char
 
 /* Wait for the run's end: ECL_OK with *output its output (JSON text), or ECL_EFAILED with
  * the failure in err. */
-int ecl_restate_attach(const char *ingress_url, const char *workflow, const char *id,
-		       char **output, char *err, size_t errlen);
+int ecl_restate_attach(const char *ingress_url, const char *workflow, const char *id, char **output,
+		       char *err, size_t errlen);
 
 /* The run's status as get_status gives it (a JSON object text in *json), trying each
  * workflow of the list; ECL_ENOTFOUND when none has a run with that id. */

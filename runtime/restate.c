@@ -184,6 +184,8 @@ static void put_output(buf *out, const char *text, const char *failure, uint32_t
 		m.result_case = ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE;
 		m.failure = &f;
 	} else {
+		if (!text)
+			text = "null";
 		v.content.data = (uint8_t *)text;
 		v.content.len = strlen(text);
 		m.result_case = ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE;
