@@ -35,6 +35,10 @@ static const char usage_text[] =
 	"                                    answer a waiting run's question, then drive it on\n"
 	"  graph <workflow> [--format mermaid|dot|json]\n"
 	"                                    print a workflow's state machine\n"
+	"  serve [--port 9080] [--register ADMIN-URL]\n"
+	"                                    every workflow as a Restate service endpoint\n"
+	"  run|status|cancel --engine restate [--restate-url URL] [--admin-url URL] [--wait]\n"
+	"                                    the same through a Restate server\n"
 	"\n"
 	"inputs of run:\n"
 	"  --<input> VALUE                   one input, e.g. --topic \"Benefits of Rust\"\n"
@@ -244,6 +248,7 @@ static const struct {
 	{"runs", cmd_runs},           {"history", cmd_history}, {"fork", cmd_fork},
 	{"recover", cmd_recover},     {"prune", cmd_prune},     {"batch", cmd_batch},
 	{"providers", cmd_providers}, {"answer", cmd_answer},   {"graph", cmd_graph},
+	{"serve", cmd_serve},
 };
 
 int main(int argc, char **argv)

@@ -43,6 +43,10 @@ int cmd_pause(cli *c)
 
 int cmd_cancel(cli *c)
 {
+	int restate = cli_restate_take(c);
+
+	if (restate)
+		return restate < 0 ? 2 : cli_cancel_restate(c);
 	return request(c, "cancel");
 }
 

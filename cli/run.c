@@ -411,6 +411,10 @@ int cmd_run(cli *c)
 	char *inputs = NULL, err[1024], id[ECL_ID_MAX];
 	int rc;
 
+	int restate = cli_restate_take(c);
+
+	if (restate < 0)
+		return 2;
 	if (c->nargs < 1)
 		return cli_error(2, "run: which workflow? (ecl list shows them)");
 	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, c->args[0]);
@@ -422,6 +426,11 @@ int cmd_run(cli *c)
 	if (ecl_workflow_check_inputs(wf, inputs, err, sizeof(err)) != ECL_OK) {
 		free(inputs);
 		return cli_error(2, "%s; usage: %s", err, wf->usage);
+	}
+	if (restate) {
+		rc = cli_run_restate(c, wf, inputs);
+		free(inputs);
+		return rc;
 	}
 	p.tty = isatty(STDERR_FILENO);
 	p.max_steps = wf->max_steps;
@@ -582,8 +591,10 @@ int cmd_status(cli *c)
 	ecl_engine *e = NULL;
 	ecl_run_info *info = NULL;
 	const char *id = NULL, *format = "text";
-	int rc, i;
+	int rc, i, restate = cli_restate_take(c);
 
+	if (restate)
+		return restate < 0 ? 2 : cli_status_restate(c);
 	for (i = 0; i < c->nargs; i++) {
 		if (strcmp(c->args[i], "-o") == 0 || strcmp(c->args[i], "--output") == 0) {
 			if (i + 1 >= c->nargs)

@@ -648,7 +648,12 @@ int drive_run(driver *d, ecl_run *run)
 	drive_task_init(&t, d, run);
 	while ((need = drive_task_advance(&t)) != DRIVE_END) {
 		if (need == DRIVE_ASK) {
-			drive_task_answer(&t, d->ops->answer(d, run, &t.req, &t.res));
+			rc = d->ops->answer(d, run, &t.req, &t.res);
+			if (rc == ECL_ESUSPENDED) { /* the driver's journal will bring the answer */
+				drive_task_clear(&t);
+				return rc;
+			}
+			drive_task_answer(&t, rc);
 			continue;
 		}
 		/* DRIVE_WAIT: sleep in slices, ticking, until the retry is due */

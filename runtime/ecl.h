@@ -45,7 +45,8 @@ typedef enum ecl_status {
 	ECL_EINTERRUPTED = 13, /* the run was interrupted (signal or callback) and can be resumed */
 	ECL_EPAUSED = 14,      /* the run was paused on request and can be resumed */
 	ECL_ECANCELLED = 15,   /* the run was cancelled on request and is over */
-	ECL_EWAITING = 16      /* the run waits for a human answer (ecl_run_answer) */
+	ECL_EWAITING = 16,     /* the run waits for a human answer (ecl_run_answer) */
+	ECL_ESUSPENDED = 17    /* a Restate invocation suspended until its journal has an answer */
 } ecl_status;
 
 /* A static English description of a status code; never NULL. */
@@ -547,6 +548,52 @@ typedef int (*ecl_batch_fn)(void *ctx, const ecl_batch_end *end);
  * when stopped before, or an error code with the detail in the errmsg. */
 int ecl_batch_drive(ecl_engine *engine, const ecl_workflow *wf, const char *const *inputs, size_t n,
 		    int concurrency, ecl_batch_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------------------------
+ * Restate: `ecl serve` runs every compiled workflow as a Restate Workflow service, and the
+ * client calls that submit, watch and cancel runs through a Restate server
+ * (runtime/restate*.c). Strings a function returns are malloc'd: the caller frees them with
+ * free(). err (may be NULL) receives a one-line reason on failure.
+ * ---------------------------------------------------------------------------------------- */
+
+/* Options for ecl_serve. Zero-initialise, then set what you need. */
+typedef struct ecl_serve_options {
+	const ecl_options *engine;   /* how each invocation's engine is opened; borrowed while
+				      * serving (its workflows are the services) */
+	const char *bind;            /* address to listen on; NULL for 0.0.0.0 */
+	int port;                    /* TCP port; 0 for 9080 */
+	volatile sig_atomic_t *stop; /* serving ends soon after this becomes non-zero */
+	void (*on_ready)(void *ctx, int port); /* called once listening, or NULL */
+	void *ready_ctx;
+} ecl_serve_options;
+
+/* Serve Restate's discovery (GET /discover) and invocations (POST /invoke/{service}/{handler})
+ * over HTTP/1.1 until *stop. ECL_EIO when the port cannot be bound. */
+int ecl_serve(const ecl_serve_options *options, char *err, size_t errlen);
+
+/* Register the endpoint at endpoint_url (e.g. "http://127.0.0.1:9080") with the Restate admin
+ * API at admin_url (e.g. "http://127.0.0.1:9070"), over HTTP/1.1, replacing an earlier
+ * registration of the same endpoint. */
+int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *err, size_t errlen);
+
+/* Submit a run of `workflow` with the given id (the workflow key) and inputs (a JSON object
+ * text) through the ingress at ingress_url, without waiting. ECL_ESTATE when a run with that
+ * id exists already. */
+int ecl_restate_submit(const char *ingress_url, const char *workflow, const char *id,
+		       const char *inputs_json, char *err, size_t errlen);
+
+/* Wait for the run's end: ECL_OK with *output its output (JSON text), or ECL_EFAILED with
+ * the failure in err. */
+int ecl_restate_attach(const char *ingress_url, const char *workflow, const char *id, char **output,
+		       char *err, size_t errlen);
+
+/* The run's status as get_status gives it (a JSON object text in *json), trying each
+ * workflow of the list; ECL_ENOTFOUND when none has a run with that id. */
+int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **json, char *err, size_t errlen);
+
+/* Cancel the run's invocation through the admin API. ECL_ENOTFOUND when there is none. */
+int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@ const char *ecl_strerror(int status)
 	case ECL_EPAUSED: return "run paused";
 	case ECL_ECANCELLED: return "run cancelled";
 	case ECL_EWAITING: return "run waiting for a human answer";
+	case ECL_ESUSPENDED: return "invocation suspended until its journal has an answer";
 	}
 	return "unknown status";
 }

@@ -7,7 +7,7 @@
 # exact apt-get line to run and fails.
 set -eu
 
-build="gcc make cmake pkg-config re2c libcurl4-openssl-dev libcjson-dev libsqlite3-dev"
+build="gcc make cmake pkg-config re2c libcurl4-openssl-dev libcjson-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev"
 test="$build libcriterion-dev python3 clang clang-format clang-tidy libclang-rt-14-dev gcovr valgrind sqlite3"
 afl="$test afl++"
 

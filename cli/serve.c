@@ -1,0 +1,241 @@
+/*
+ * serve.c - `ecl serve` (every compiled workflow as a Restate service) and the
+ * `--engine restate` forms of run, status and cancel, which go through a Restate server
+ * instead of the local database.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define DEFAULT_INGRESS "http://127.0.0.1:8080"
+#define DEFAULT_ADMIN   "http://127.0.0.1:9070"
+
+/* The --engine options, taken out of the command's arguments. */
+static struct {
+	const char *ingress;
+	const char *admin;
+	int wait;
+} rs;
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+int cli_restate_take(cli *c)
+{
+	const char *engine = "local";
+	int i, j = 0, bad = 0;
+
+	rs.ingress = getenv("ECL_RESTATE_URL") ? getenv("ECL_RESTATE_URL") : DEFAULT_INGRESS;
+	rs.admin =
+		getenv("ECL_RESTATE_ADMIN_URL") ? getenv("ECL_RESTATE_ADMIN_URL") : DEFAULT_ADMIN;
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i];
+		const char **to = NULL;
+
+		if (strcmp(a, "--wait") == 0) {
+			rs.wait = 1;
+			continue;
+		}
+		if (strcmp(a, "--engine") == 0)
+			to = &engine;
+		else if (strcmp(a, "--restate-url") == 0)
+			to = &rs.ingress;
+		else if (strcmp(a, "--admin-url") == 0)
+			to = &rs.admin;
+		if (!to) {
+			c->args[j++] = c->args[i];
+			continue;
+		}
+		if (i + 1 >= c->nargs) {
+			cli_error(2, "%s needs a value", a);
+			bad = 1;
+			break;
+		}
+		*to = c->args[++i];
+	}
+	c->nargs = j;
+	c->args[j] = NULL;
+	if (bad)
+		return -1;
+	if (strcmp(engine, "local") == 0)
+		return 0;
+	if (strcmp(engine, "restate") == 0)
+		return 1;
+	cli_error(2, "--engine: `%s` is not local or restate", engine);
+	return -1;
+}
+
+/* A run id like the local ones: 16 hex digits that sort by creation time. */
+static void make_id(char id[ECL_ID_MAX])
+{
+	struct timespec ts;
+	unsigned long long ms;
+	unsigned r = 0;
+	FILE *f = fopen("/dev/urandom", "rb");
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
+	if (!f || fread(&r, sizeof(r), 1, f) != 1)
+		r = (unsigned)ts.tv_nsec ^ (unsigned)clock();
+	if (f)
+		fclose(f);
+	snprintf(id, ECL_ID_MAX, "%011llx%05x", ms & 0xFFFFFFFFFFFULL, r & 0xFFFFFu);
+}
+
+int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs)
+{
+	char id[ECL_ID_MAX], err[1024];
+	char *output = NULL;
+	int rc;
+
+	(void)c;
+	make_id(id);
+	rc = ecl_restate_submit(rs.ingress, wf->id, id, inputs, err, sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(1, "%s", err);
+	printf("Workflow started: %s\n", id);
+	fflush(stdout);
+	if (!rs.wait)
+		return 0;
+	rc = ecl_restate_attach(rs.ingress, wf->id, id, &output, err, sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(1, "%s", err);
+	printf("Workflow %s completed successfully\n%s\n", id, output);
+	free(output);
+	return 0;
+}
+
+int cli_status_restate(cli *c)
+{
+	char err[1024];
+	char *json = NULL;
+	cJSON *j;
+	int rc;
+
+	if (c->nargs != 1 && !(c->nargs == 3 && strcmp(c->args[1], "-o") == 0))
+		return cli_error(2, "status: usage: ecl status --engine restate <run-id>");
+	rc = ecl_restate_status(rs.ingress, ecl_workflows, ecl_nworkflows, c->args[0], &json, err,
+				sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
+	j = cJSON_Parse(json);
+	if (j)
+		cli_print_json(j);
+	else
+		printf("%s\n", json);
+	cJSON_Delete(j);
+	free(json);
+	return 0;
+}
+
+int cli_cancel_restate(cli *c)
+{
+	char err[1024];
+	int rc;
+
+	if (c->nargs != 1)
+		return cli_error(2, "cancel: usage: ecl cancel --engine restate <run-id>");
+	rc = ecl_restate_cancel(rs.admin, c->args[0], err, sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
+	printf("Run %s: cancellation requested\n", c->args[0]);
+	return 0;
+}
+
+typedef struct ready {
+	const char *admin;    /* --register: the admin API, or NULL */
+	const char *endpoint; /* --advertise: how Restate reaches us, or NULL */
+	int failed;
+} ready;
+
+static void on_ready(void *ctx, int port)
+{
+	ready *r = ctx;
+	char url[512], err[1024];
+
+	fprintf(stderr, "ecl serve: listening on port %d\n", port);
+	if (!r->admin)
+		return;
+	if (r->endpoint)
+		snprintf(url, sizeof(url), "%s", r->endpoint);
+	else
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	if (ecl_restate_register(r->admin, url, err, sizeof(err)) != ECL_OK) {
+		cli_error(1, "%s", err);
+		r->failed = 1;
+		stopping = 1;
+		return;
+	}
+	fprintf(stderr, "ecl serve: registered %s with %s\n", url, r->admin);
+}
+
+int cmd_serve(cli *c)
+{
+	ecl_serve_options o = {0};
+	ready r = {0};
+	struct sigaction sa;
+	char err[1024];
+	int i, rc;
+
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i], *v = i + 1 < c->nargs ? c->args[i + 1] : NULL;
+
+		if (strcmp(a, "--port") == 0 || strcmp(a, "--bind") == 0 ||
+		    strcmp(a, "--register") == 0 || strcmp(a, "--advertise") == 0) {
+			if (!v)
+				return cli_error(2, "serve: %s needs a value", a);
+			i++;
+		} else {
+			return cli_error(2,
+					 "serve: unknown argument `%s`; usage: ecl serve "
+					 "[--port 9080] [--bind ADDR] [--register ADMIN-URL] "
+					 "[--advertise URL]",
+					 a);
+		}
+		if (strcmp(a, "--port") == 0) {
+			char *end;
+			long p = strtol(v, &end, 10);
+
+			if (*end || p < 0 || p > 65535)
+				return cli_error(2, "serve: --port: `%s` is not a port number", v);
+			o.port = p ? (int)p : -1; /* 0 asks for any free port */
+		} else if (strcmp(a, "--bind") == 0) {
+			o.bind = v;
+		} else if (strcmp(a, "--register") == 0) {
+			r.admin = v;
+		} else {
+			r.endpoint = v;
+		}
+	}
+	{
+		ecl_engine *e = NULL;
+
+		/* Open one engine here: it checks the options (and makes the database's
+		 * directory) before anything listens. */
+		if ((rc = cli_open(c, &e)) != 0)
+			return rc;
+		ecl_engine_close(e);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	c->opts.interrupt = &stopping;
+	o.engine = &c->opts;
+	o.stop = &stopping;
+	o.on_ready = on_ready;
+	o.ready_ctx = &r;
+	rc = ecl_serve(&o, err, sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "serve: %s", err);
+	return r.failed ? 1 : 0;
+}

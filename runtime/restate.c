@@ -1,0 +1,800 @@
+/*
+ * restate.c - ecl as a Restate service endpoint: frames, the discovery manifest, and the
+ * Restate journal as a driver (driver.h) beside the local one.
+ *
+ * Every compiled workflow is a Workflow service named after it, keyed by the run id. Its
+ * handler `run` replays the invocation's journal through the unchanged state machine: the
+ * journal holds, for each answer a step got, a Run command and the answer's completion, and
+ * after each transition a SetState of the run's status. A step whose answer is journaled
+ * takes it from there; the first step without one asks the model, proposes the answer with
+ * ProposeRunCompletion and suspends, and Restate invokes again once the answer is stored.
+ * The shared handler `get_status` reads the status state. A journal that does not match
+ * what the code does (a changed workflow) gets the protocol's journal-mismatch error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "restate.h"
+/* protoc-c's initialisers of messages with a oneof leave out the union's braces. */
+#pragma GCC diagnostic ignored "-Wmissing-braces"
+#include "restate.pb-c.h"
+
+/* ---- frames ------------------------------------------------------------------------------- */
+
+static void *pb_alloc(void *data, size_t size)
+{
+	(void)data;
+	return mem_alloc(size);
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	mem_free(p);
+}
+
+ProtobufCAllocator restate_allocator = {pb_alloc, pb_free, NULL};
+
+int restate_frame_next(const uint8_t *data, size_t n, size_t *pos, restate_frame *out, char *why,
+		       size_t whylen)
+{
+	const uint8_t *h = data + *pos;
+
+	if (*pos >= n)
+		return ECL_ENOTFOUND;
+	if (n - *pos < 8) {
+		snprintf(why, whylen, "a frame header at byte %zu is cut short (%zu of 8 bytes)",
+			 *pos, n - *pos);
+		return ECL_EINPUT;
+	}
+	out->type = (uint16_t)(h[0] << 8 | h[1]);
+	out->flags = (uint16_t)(h[2] << 8 | h[3]);
+	out->len = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+	if (out->len > n - *pos - 8) {
+		snprintf(why, whylen,
+			 "the frame of type 0x%04x at byte %zu says %u bytes; %zu are left",
+			 out->type, *pos, out->len, n - *pos - 8);
+		return ECL_EINPUT;
+	}
+	out->body = h + 8;
+	*pos += 8 + (size_t)out->len;
+	return ECL_OK;
+}
+
+void restate_frame_put(buf *b, uint16_t type, const ProtobufCMessage *msg)
+{
+	size_t len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+	uint8_t h[8];
+	uint8_t *body;
+
+	h[0] = (uint8_t)(type >> 8);
+	h[1] = (uint8_t)type;
+	h[2] = h[3] = 0;
+	h[4] = (uint8_t)(len >> 24);
+	h[5] = (uint8_t)(len >> 16);
+	h[6] = (uint8_t)(len >> 8);
+	h[7] = (uint8_t)len;
+	buf_append(b, (const char *)h, 8);
+	if (!len)
+		return;
+	if (!(body = mem_alloc(len))) {
+		b->oom = 1;
+		return;
+	}
+	protobuf_c_message_pack(msg, body);
+	buf_append(b, (const char *)body, len);
+	mem_free(body);
+}
+
+const char *restate_type_name(uint16_t type)
+{
+	switch (type) {
+	case RESTATE_START: return "Start";
+	case RESTATE_SUSPENSION: return "Suspension";
+	case RESTATE_ERROR: return "Error";
+	case RESTATE_END: return "End";
+	case RESTATE_PROPOSE_RUN: return "ProposeRunCompletion";
+	case RESTATE_INPUT: return "InputCommand";
+	case RESTATE_OUTPUT: return "OutputCommand";
+	case RESTATE_GET_LAZY_STATE: return "GetLazyStateCommand";
+	case RESTATE_SET_STATE: return "SetStateCommand";
+	case RESTATE_GET_EAGER_STATE: return "GetEagerStateCommand";
+	case RESTATE_RUN: return "RunCommand";
+	case RESTATE_GET_LAZY_STATE_DONE: return "GetLazyStateCompletionNotification";
+	case RESTATE_RUN_DONE: return "RunCompletionNotification";
+	case RESTATE_SIGNAL: return "SignalNotification";
+	default: return "an unknown command";
+	}
+}
+
+/* Notifications have the high bit set; commands live from 0x0400 up. */
+static int is_notification(uint16_t type)
+{
+	return (type & 0x8000) != 0;
+}
+
+/* ---- an invocation ------------------------------------------------------------------------ */
+
+typedef struct invocation {
+	driver base; /* first: the driver ops get a pointer to it */
+	ecl_engine *e;
+	Ecl__Restate__StartMessage *start;
+	restate_frame *cmds; /* the journal's commands in order; cmds[0] is the input */
+	int ncmds;
+	int cursor;           /* the next command to replay */
+	restate_frame *notes; /* the journal's notifications */
+	int nnotes;
+	uint32_t next_cid; /* the next completion id to hand out (they start at 1) */
+	uint32_t pending;  /* a Run whose answer is being asked, or 0 */
+	int pending_journaled;
+	buf *out;
+	int mismatch; /* the journal did not match: why and where are below */
+	char why[768];
+	int mis_index;
+	uint16_t mis_type;
+	int ended; /* a terminal frame (suspension, error) was written */
+} invocation;
+
+static int mismatch(invocation *v, ecl_run *run, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int mismatch(invocation *v, ecl_run *run, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->why, sizeof(v->why), fmt, ap);
+	va_end(ap);
+	v->mismatch = 1;
+	v->mis_index = v->cursor;
+	v->mis_type = v->cursor < v->ncmds ? v->cmds[v->cursor].type : 0;
+	return engine_fail(run->eng, ECL_ESTATE, "journal mismatch in run %s: %s", run->id, v->why);
+}
+
+static void put_error(buf *out, uint32_t code, const char *msg, int index, uint16_t type)
+{
+	Ecl__Restate__ErrorMessage m = ECL__RESTATE__ERROR_MESSAGE__INIT;
+
+	m.code = code;
+	m.message = (char *)msg;
+	m.related_command_index = index > 0 ? (uint32_t)index : 0;
+	m.related_command_type = type;
+	restate_frame_put(out, RESTATE_ERROR, &m.base);
+}
+
+static void put_suspension(buf *out, uint32_t cid)
+{
+	Ecl__Restate__SuspensionMessage m = ECL__RESTATE__SUSPENSION_MESSAGE__INIT;
+
+	m.n_waiting_completions = 1;
+	m.waiting_completions = &cid;
+	restate_frame_put(out, RESTATE_SUSPENSION, &m.base);
+}
+
+static void put_output(buf *out, const char *text, const char *failure, uint32_t code)
+{
+	Ecl__Restate__OutputCommandMessage m = ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+	Ecl__Restate__Failure f = ECL__RESTATE__FAILURE__INIT;
+
+	if (failure) {
+		f.code = code;
+		f.message = (char *)failure;
+		m.result_case = ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE;
+		m.failure = &f;
+	} else {
+		if (!text)
+			text = "null";
+		v.content.data = (uint8_t *)text;
+		v.content.len = strlen(text);
+		m.result_case = ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE;
+		m.value = &v;
+	}
+	restate_frame_put(out, RESTATE_OUTPUT, &m.base);
+	restate_frame_put(out, RESTATE_END, NULL);
+}
+
+static void put_set_state(buf *out, const char *text)
+{
+	Ecl__Restate__SetStateCommandMessage m = ECL__RESTATE__SET_STATE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+
+	m.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+	m.key.len = strlen(RESTATE_STATUS_KEY);
+	v.content.data = (uint8_t *)text;
+	v.content.len = strlen(text);
+	m.value = &v;
+	restate_frame_put(out, RESTATE_SET_STATE, &m.base);
+}
+
+/* The run's status as get_status answers it and SetState keeps it. Deterministic (no
+ * clock), so a replay can compare it with the journaled one byte for byte. */
+static char *status_json(const ecl_run *run, const store_commit *c)
+{
+	const ecl_workflow *wf = run->wf;
+	cJSON *o = cJSON_CreateObject(), *out = NULL;
+	char *text = NULL;
+	int i, ok = o != NULL;
+
+	ok = ok && cJSON_AddStringToObject(o, "id", run->id);
+	ok = ok && cJSON_AddStringToObject(o, "workflow", wf->id);
+	ok = ok && cJSON_AddStringToObject(o, "version", wf->version);
+	ok = ok && cJSON_AddStringToObject(o, "status", c ? c->status : "cancelled");
+	if (ok && c && c->current)
+		ok = cJSON_AddStringToObject(o, "step", c->current) != NULL;
+	ok = ok && cJSON_AddNumberToObject(o, "step_count", c ? c->step.seq : run->seq);
+	for (i = 0; ok && i < wf->nsteps; i++) {
+		if (wf->steps[i].limit > 0) {
+			ok = cJSON_AddNumberToObject(o, "revisions", run->visits[i]) &&
+			     cJSON_AddNumberToObject(o, "revision_limit", wf->steps[i].limit);
+			break;
+		}
+	}
+	if (ok && c && c->output) {
+		ok = (out = cJSON_Parse(c->output)) != NULL &&
+		     cJSON_AddItemToObject(o, "output", out);
+		if (!ok)
+			cJSON_Delete(out);
+	}
+	if (ok && c && c->error)
+		ok = cJSON_AddStringToObject(o, "error", c->error) != NULL;
+	if (ok)
+		text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+/* The journaled result of completion cid: 1 with the value (borrowed from the frame's
+ * unpacked message, which *msg owns), -1 with a failure message, 0 when not there. */
+static int find_run_result(invocation *v, uint32_t cid,
+			   Ecl__Restate__RunCompletionNotificationMessage **msg)
+{
+	int i;
+
+	*msg = NULL;
+	for (i = 0; i < v->nnotes; i++) {
+		Ecl__Restate__RunCompletionNotificationMessage *m;
+
+		if (v->notes[i].type != RESTATE_RUN_DONE)
+			continue;
+		m = ecl__restate__run_completion_notification_message__unpack(
+			&restate_allocator, v->notes[i].len, v->notes[i].body);
+		if (!m)
+			continue;
+		if (m->completion_id == cid) {
+			*msg = m;
+			return m->result_case ==
+					       ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE
+				       ? 1
+				       : -1;
+		}
+		ecl__restate__run_completion_notification_message__free_unpacked(
+			m, &restate_allocator);
+	}
+	return 0;
+}
+
+static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_response *res)
+{
+	invocation *v = (invocation *)d;
+	llm_provider *p = v->e->llm;
+	const char *name = req->step->name;
+	Ecl__Restate__RunCommandMessage rc_msg = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__ProposeRunCompletionMessage pr =
+		ECL__RESTATE__PROPOSE_RUN_COMPLETION_MESSAGE__INIT;
+	int rc;
+
+	if (!v->pending && v->cursor < v->ncmds) {
+		const restate_frame *f = &v->cmds[v->cursor];
+		Ecl__Restate__RunCommandMessage *m;
+		Ecl__Restate__RunCompletionNotificationMessage *n;
+		int found;
+
+		if (f->type != RESTATE_RUN)
+			return mismatch(v, run,
+					"command %d of the journal is a %s where the workflow asks "
+					"step `%s`",
+					v->cursor, restate_type_name(f->type), name);
+		m = ecl__restate__run_command_message__unpack(&restate_allocator, f->len, f->body);
+		if (!m)
+			return mismatch(v, run,
+					"command %d of the journal (a RunCommand) is not "
+					"a valid message",
+					v->cursor);
+		if (strcmp(m->name, name) != 0 || m->result_completion_id != v->next_cid) {
+			rc = mismatch(v, run,
+				      "command %d of the journal runs step `%s` (completion %u) "
+				      "where the workflow runs step `%s` (completion %u)",
+				      v->cursor, m->name, m->result_completion_id, name,
+				      v->next_cid);
+			ecl__restate__run_command_message__free_unpacked(m, &restate_allocator);
+			return rc;
+		}
+		ecl__restate__run_command_message__free_unpacked(m, &restate_allocator);
+		v->cursor++;
+		found = find_run_result(v, v->next_cid, &n);
+		if (found > 0) {
+			res->text = malloc(n->value->content.len + 1);
+			if (res->text) {
+				memcpy(res->text, n->value->content.data, n->value->content.len);
+				res->text[n->value->content.len] = '\0';
+				res->len = n->value->content.len;
+			}
+		} else if (found < 0) {
+			res->fault = LLM_FAULT_PERMANENT;
+			snprintf(res->error, sizeof(res->error),
+				 "the journaled answer is a failure: %s",
+				 n->failure ? n->failure->message : "(no message)");
+		}
+		if (n)
+			ecl__restate__run_completion_notification_message__free_unpacked(
+				n, &restate_allocator);
+		if (found > 0) {
+			v->next_cid++;
+			return res->text ? ECL_OK : ECL_ENOMEM;
+		}
+		if (found < 0) {
+			v->next_cid++;
+			return ECL_EPROVIDER;
+		}
+		/* Journaled, but cut off before its answer was stored: ask now. */
+		v->pending = v->next_cid++;
+		v->pending_journaled = 1;
+	} else if (!v->pending) {
+		v->pending = v->next_cid++;
+		v->pending_journaled = 0;
+	}
+	rc = p->complete(p, req, res);
+	if (rc != ECL_OK)
+		return rc; /* drive_run retries; the pending completion id stays */
+	if (!v->pending_journaled) {
+		rc_msg.result_completion_id = v->pending;
+		rc_msg.name = (char *)name;
+		restate_frame_put(v->out, RESTATE_RUN, &rc_msg.base);
+	}
+	pr.result_completion_id = v->pending;
+	pr.result_case = ECL__RESTATE__PROPOSE_RUN_COMPLETION_MESSAGE__RESULT_VALUE;
+	pr.value.data = (uint8_t *)res->text;
+	pr.value.len = res->len;
+	restate_frame_put(v->out, RESTATE_PROPOSE_RUN, &pr.base);
+	put_suspension(v->out, v->pending);
+	v->ended = 1;
+	log_event(v->e, LOG_INFO, "suspended", "run", run->id, "step", name, NULL);
+	free(res->text);
+	res->text = NULL;
+	res->len = 0;
+	return v->out->oom ? ECL_ENOMEM : ECL_ESUSPENDED;
+}
+
+static int rs_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
+{
+	invocation *v = (invocation *)d;
+	char *status = status_json(run, c);
+	int rc = ECL_OK;
+
+	*request = NULL;
+	if (!status)
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	if (v->cursor < v->ncmds) {
+		const restate_frame *f = &v->cmds[v->cursor];
+		Ecl__Restate__SetStateCommandMessage *m = NULL;
+
+		if (f->type == RESTATE_SET_STATE)
+			m = ecl__restate__set_state_command_message__unpack(&restate_allocator,
+									    f->len, f->body);
+		if (!m || !m->value || m->key.len != strlen(RESTATE_STATUS_KEY) ||
+		    memcmp(m->key.data, RESTATE_STATUS_KEY, m->key.len) != 0 ||
+		    m->value->content.len != strlen(status) ||
+		    memcmp(m->value->content.data, status, m->value->content.len) != 0)
+			rc = mismatch(v, run,
+				      "command %d of the journal is %s where the workflow records "
+				      "the status %s after step `%s`",
+				      v->cursor,
+				      m ? "a different status" : restate_type_name(f->type), status,
+				      c->step.step);
+		else
+			v->cursor++;
+		if (m)
+			ecl__restate__set_state_command_message__free_unpacked(m,
+									       &restate_allocator);
+	} else {
+		put_set_state(v->out, status);
+		if (v->out->oom)
+			rc = engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	}
+	cJSON_free(status);
+	return rc;
+}
+
+static int rs_beat(driver *d, ecl_run *run, long long now_ms, const char **request)
+{
+	/* Restate owns the invocation: there is no lease to renew. */
+	(void)d;
+	(void)run;
+	(void)now_ms;
+	*request = NULL;
+	return ECL_OK;
+}
+
+static int rs_release(driver *d, ecl_run *run, const char *status, const char *error)
+{
+	invocation *v = (invocation *)d;
+
+	(void)run;
+	if (v->mismatch || v->ended)
+		return ECL_OK;
+	/* A retryable error: Restate invokes again later and the journal replays. */
+	put_error(v->out, 500, error ? error : status, v->cursor, 0);
+	v->ended = 1;
+	return ECL_OK;
+}
+
+static const driver_ops restate_ops = {
+	.answer = rs_answer,
+	.commit = rs_commit,
+	.beat = rs_beat,
+	.release = rs_release,
+};
+
+/* ---- handlers ----------------------------------------------------------------------------- */
+
+static int cancelled(const invocation *v)
+{
+	int i;
+
+	for (i = 0; i < v->nnotes; i++) {
+		Ecl__Restate__SignalNotificationMessage *m;
+		int yes;
+
+		if (v->notes[i].type != RESTATE_SIGNAL)
+			continue;
+		m = ecl__restate__signal_notification_message__unpack(
+			&restate_allocator, v->notes[i].len, v->notes[i].body);
+		yes = m &&
+		      m->signal_id_case ==
+			      ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX &&
+		      m->idx == 1;
+		if (m)
+			ecl__restate__signal_notification_message__free_unpacked(
+				m, &restate_allocator);
+		if (yes)
+			return 1;
+	}
+	return 0;
+}
+
+static void handle_run(invocation *v, const ecl_workflow *wf)
+{
+	ecl_engine *e = v->e;
+	Ecl__Restate__InputCommandMessage *in = NULL;
+	cJSON *inputs = NULL;
+	ecl_run *run = NULL;
+	int rc;
+
+	if (!v->start->key || !v->start->key[0] || strlen(v->start->key) >= ECL_ID_MAX) {
+		put_output(v->out, NULL, "the workflow key (the run id) is empty or too long", 400);
+		return;
+	}
+	if (v->ncmds < 1 || v->cmds[0].type != RESTATE_INPUT ||
+	    !(in = ecl__restate__input_command_message__unpack(&restate_allocator, v->cmds[0].len,
+							       v->cmds[0].body))) {
+		put_error(v->out, RESTATE_PROTOCOL_VIOLATION,
+			  "the journal does not start with an InputCommand", 0, 0);
+		return;
+	}
+	v->cursor = 1;
+	if (in->value && in->value->content.len)
+		inputs = cJSON_ParseWithLength((const char *)in->value->content.data,
+					       in->value->content.len);
+	else
+		inputs = cJSON_CreateObject();
+	ecl__restate__input_command_message__free_unpacked(in, &restate_allocator);
+	if (!inputs || !cJSON_IsObject(inputs)) {
+		put_output(v->out, NULL, "the inputs are not a JSON object", 400);
+		cJSON_Delete(inputs);
+		return;
+	}
+	rc = run_new(e, wf, v->start->key, &run);
+	if (rc == ECL_OK)
+		rc = run_set_inputs(run, inputs);
+	cJSON_Delete(inputs);
+	if (rc == ECL_EINPUT || rc == ECL_EUSAGE) {
+		put_output(v->out, NULL, e->err[0] ? e->err : ecl_strerror(rc), 400);
+		run_free(run);
+		return;
+	}
+	if (rc != ECL_OK) {
+		put_error(v->out, 500, ecl_strerror(rc), 0, 0);
+		run_free(run);
+		return;
+	}
+	if (cancelled(v)) {
+		char *status = status_json(run, NULL);
+
+		if (status)
+			put_set_state(v->out, status);
+		cJSON_free(status);
+		put_output(v->out, NULL, "cancelled", 409);
+		run_free(run);
+		return;
+	}
+	rc = drive_run(&v->base, run);
+	if (v->mismatch) {
+		char msg[sizeof(v->why) + ECL_ID_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "journal mismatch in run %s: %s", run->id, v->why);
+		put_error(v->out, RESTATE_JOURNAL_MISMATCH, msg, v->mis_index, v->mis_type);
+	} else if (rc == ECL_OK || rc == ECL_EFAILED) {
+		if (v->cursor < v->ncmds && v->cmds[v->cursor].type != RESTATE_OUTPUT) {
+			snprintf(v->why, sizeof(v->why),
+				 "journal mismatch in run %s: the workflow ended where command %d "
+				 "of the journal is a %s",
+				 run->id, v->cursor, restate_type_name(v->cmds[v->cursor].type));
+			put_error(v->out, RESTATE_JOURNAL_MISMATCH, v->why, v->cursor,
+				  v->cmds[v->cursor].type);
+		} else if (v->cursor < v->ncmds) {
+			restate_frame_put(v->out, RESTATE_END, NULL); /* the output is journaled */
+		} else if (rc == ECL_OK) {
+			put_output(v->out, run->t_output ? run->t_output : "null", NULL, 0);
+		} else {
+			put_output(v->out, NULL, e->err, 500);
+		}
+	} else if (rc != ECL_ESUSPENDED && !v->ended) {
+		put_error(v->out, 500, e->err[0] ? e->err : ecl_strerror(rc), v->cursor, 0);
+	}
+	run_free(run);
+}
+
+static void handle_get_status(invocation *v)
+{
+	Ecl__Restate__GetEagerStateCommandMessage g =
+		ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value val = ECL__RESTATE__VALUE__INIT;
+	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+	size_t i, klen = strlen(RESTATE_STATUS_KEY);
+	const ProtobufCBinaryData *found = NULL;
+	char *text;
+
+	for (i = 0; i < v->start->n_state_map; i++) {
+		const ProtobufCBinaryData *k = &v->start->state_map[i]->key;
+
+		if (k->len == klen && memcmp(k->data, RESTATE_STATUS_KEY, klen) == 0)
+			found = &v->start->state_map[i]->value;
+	}
+	if (!found && v->start->partial_state) {
+		/* Only part of the state came with the start: ask for the key lazily. */
+		Ecl__Restate__GetLazyStateCommandMessage lz =
+			ECL__RESTATE__GET_LAZY_STATE_COMMAND_MESSAGE__INIT;
+		int j;
+
+		for (j = 0; j < v->nnotes; j++) {
+			Ecl__Restate__GetLazyStateCompletionNotificationMessage *m;
+
+			if (v->notes[j].type != RESTATE_GET_LAZY_STATE_DONE)
+				continue;
+			m = ecl__restate__get_lazy_state_completion_notification_message__unpack(
+				&restate_allocator, v->notes[j].len, v->notes[j].body);
+			if (!m)
+				continue;
+			text = m->result_case == ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
+					       m->value
+				       ? mem_strndup((const char *)m->value->content.data,
+						     m->value->content.len)
+				       : mem_strdup("null");
+			ecl__restate__get_lazy_state_completion_notification_message__free_unpacked(
+				m, &restate_allocator);
+			if (!text)
+				v->out->oom = 1;
+			else
+				put_output(v->out, text, NULL, 0);
+			mem_free(text);
+			return;
+		}
+		if (v->ncmds < 2) {
+			lz.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+			lz.key.len = klen;
+			lz.result_completion_id = 1;
+			restate_frame_put(v->out, RESTATE_GET_LAZY_STATE, &lz.base);
+		}
+		put_suspension(v->out, 1);
+		return;
+	}
+	g.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+	g.key.len = klen;
+	if (found) {
+		val.content = *found;
+		g.result_case = ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VALUE;
+		g.value = &val;
+	} else {
+		g.result_case = ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VOID;
+		g.void_ = &nothing;
+	}
+	if (v->ncmds < 2)
+		restate_frame_put(v->out, RESTATE_GET_EAGER_STATE, &g.base);
+	text = found ? mem_strndup((const char *)found->data, found->len) : mem_strdup("null");
+	if (!text) {
+		v->out->oom = 1;
+		return;
+	}
+	put_output(v->out, text, NULL, 0);
+	mem_free(text);
+}
+
+/* ---- discovery ---------------------------------------------------------------------------- */
+
+static int manifest(ecl_engine *e, buf *out)
+{
+	cJSON *m = cJSON_CreateObject(), *services, *s, *hs, *h;
+	char *text;
+	size_t i;
+	int ok = m != NULL;
+
+	ok = ok && cJSON_AddStringToObject(m, "protocolMode", "REQUEST_RESPONSE");
+	ok = ok && cJSON_AddNumberToObject(m, "minProtocolVersion", RESTATE_MIN_VERSION);
+	ok = ok && cJSON_AddNumberToObject(m, "maxProtocolVersion", RESTATE_MAX_VERSION);
+	ok = ok && (services = cJSON_AddArrayToObject(m, "services")) != NULL;
+	for (i = 0; ok && i < e->nworkflows; i++) {
+		const ecl_workflow *wf = e->workflows[i];
+
+		ok = (s = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(services, s);
+		ok = ok && cJSON_AddStringToObject(s, "name", wf->id);
+		ok = ok && cJSON_AddStringToObject(s, "ty", "WORKFLOW");
+		ok = ok && (hs = cJSON_AddArrayToObject(s, "handlers")) != NULL;
+		ok = ok && (h = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(hs, h);
+		ok = ok && cJSON_AddStringToObject(h, "name", "run");
+		ok = ok && cJSON_AddStringToObject(h, "ty", "WORKFLOW");
+		ok = ok && (h = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(hs, h);
+		ok = ok && cJSON_AddStringToObject(h, "name", "get_status");
+		ok = ok && cJSON_AddStringToObject(h, "ty", "SHARED");
+	}
+	text = ok ? cJSON_PrintUnformatted(m) : NULL;
+	cJSON_Delete(m);
+	if (!text)
+		return ECL_ENOMEM;
+	buf_puts(out, text);
+	cJSON_free(text);
+	return out->oom ? ECL_ENOMEM : ECL_OK;
+}
+
+/* The manifest version to answer with: the highest of 1..3 the Accept header names. */
+static const char *manifest_type(const char *accept)
+{
+	static const char *const types[] = {
+		"application/vnd.restate.endpointmanifest.v3+json",
+		"application/vnd.restate.endpointmanifest.v2+json",
+		"application/vnd.restate.endpointmanifest.v1+json",
+	};
+	size_t i;
+
+	for (i = 0; accept && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strstr(accept, types[i]))
+			return types[i];
+	return types[2];
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+static void reply_text(restate_reply *r, int status, const char *text)
+{
+	r->status = status;
+	r->content_type = "text/plain";
+	buf_puts(&r->body, text);
+	buf_puts(&r->body, "\n");
+}
+
+static int invoke(ecl_engine *e, const char *service, const char *handler, const uint8_t *body,
+		  size_t len, restate_reply *r)
+{
+	invocation v = {0};
+	const ecl_workflow *wf = ecl_workflow_find(e->workflows, e->nworkflows, service);
+	restate_frame f;
+	size_t pos = 0;
+	char why[256];
+	int rc, n = 0;
+
+	if (!wf || (strcmp(handler, "run") != 0 && strcmp(handler, "get_status") != 0)) {
+		char msg[640]; /* both names are at most 255 bytes */
+
+		snprintf(msg, sizeof(msg),
+			 "no handler %.255s/%.255s: the services are the workflows, "
+			 "with the handlers run and get_status",
+			 service, handler);
+		reply_text(r, 404, msg);
+		return r->body.oom ? ECL_ENOMEM : ECL_OK;
+	}
+	v.base.ops = &restate_ops;
+	v.e = e;
+	v.out = &r->body;
+	v.next_cid = 1;
+	r->status = 200;
+	rc = restate_frame_next(body, len, &pos, &f, why, sizeof(why));
+	if (rc == ECL_OK && f.type == RESTATE_START)
+		v.start = ecl__restate__start_message__unpack(&restate_allocator, f.len, f.body);
+	if (!v.start) {
+		put_error(v.out, RESTATE_PROTOCOL_VIOLATION,
+			  rc == ECL_EINPUT ? why : "the stream does not start with a StartMessage",
+			  0, 0);
+		goto out;
+	}
+	v.cmds = mem_calloc(v.start->known_entries + 1, sizeof(*v.cmds));
+	v.notes = mem_calloc(v.start->known_entries + 1, sizeof(*v.notes));
+	if (!v.cmds || !v.notes) {
+		rc = ECL_ENOMEM;
+		goto out;
+	}
+	while (n < (int)v.start->known_entries &&
+	       (rc = restate_frame_next(body, len, &pos, &f, why, sizeof(why))) == ECL_OK) {
+		if (is_notification(f.type))
+			v.notes[v.nnotes++] = f;
+		else if (f.type >= RESTATE_INPUT)
+			v.cmds[v.ncmds++] = f;
+		else
+			continue; /* a control message: not an entry of the journal */
+		n++;
+	}
+	if (rc == ECL_EINPUT || n < (int)v.start->known_entries) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "the journal has %d of the %u entries announced%s%s", n,
+			 v.start->known_entries, rc == ECL_EINPUT ? ": " : "",
+			 rc == ECL_EINPUT ? why : "");
+		put_error(v.out, RESTATE_PROTOCOL_VIOLATION, msg, n, 0);
+		goto out;
+	}
+	e->err[0] = '\0';
+	if (strcmp(handler, "run") == 0)
+		handle_run(&v, wf);
+	else
+		handle_get_status(&v);
+out:
+	if (v.start)
+		ecl__restate__start_message__free_unpacked(v.start, &restate_allocator);
+	mem_free(v.cmds);
+	mem_free(v.notes);
+	return rc == ECL_ENOMEM || r->body.oom ? ECL_ENOMEM : ECL_OK;
+}
+
+int restate_handle(ecl_engine *e, const char *method, const char *path, const char *content_type,
+		   const char *accept, const uint8_t *body, size_t len, restate_reply *r)
+{
+	static const char *const versions[] = {"application/vnd.restate.invocation.v5",
+					       "application/vnd.restate.invocation.v6"};
+	const char *inv = strstr(path, "/invoke/");
+	char service[256], handler[256];
+	const char *slash;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	if (strcmp(method, "GET") == 0 && strcmp(path, "/discover") == 0) {
+		r->status = 200;
+		r->content_type = manifest_type(accept);
+		return manifest(e, &r->body);
+	}
+	if (strcmp(method, "GET") == 0 && strcmp(path, "/health") == 0) {
+		reply_text(r, 200, "ok");
+		return r->body.oom ? ECL_ENOMEM : ECL_OK;
+	}
+	if (strcmp(method, "POST") != 0 || !inv || !(slash = strchr(inv + 8, '/')) ||
+	    (size_t)(slash - inv - 8) >= sizeof(service) || strlen(slash + 1) >= sizeof(handler) ||
+	    strchr(slash + 1, '/')) {
+		reply_text(r, 404,
+			   "not found: the endpoint answers GET /discover and "
+			   "POST /invoke/{service}/{handler}");
+		return r->body.oom ? ECL_ENOMEM : ECL_OK;
+	}
+	for (i = 0; i < 2; i++)
+		if (content_type && strcmp(content_type, versions[i]) == 0)
+			break;
+	if (i == 2) {
+		reply_text(r, 415,
+			   "unsupported content type: this endpoint speaks "
+			   "application/vnd.restate.invocation.v5 and v6");
+		return r->body.oom ? ECL_ENOMEM : ECL_OK;
+	}
+	memcpy(service, inv + 8, (size_t)(slash - inv - 8));
+	service[slash - inv - 8] = '\0';
+	snprintf(handler, sizeof(handler), "%s", slash + 1);
+	r->content_type = versions[i];
+	return invoke(e, service, handler, body, len, r);
+}

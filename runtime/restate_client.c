@@ -1,0 +1,315 @@
+/*
+ * restate_client.c - what the CLI asks of a Restate server over libcurl: register the
+ * endpoint (admin API), submit a run and wait for it (ingress), read its status
+ * (get_status), cancel it (admin API).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "internal.h"
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+	buf *b = ctx;
+
+	buf_append(b, p, size * n);
+	return b->oom ? 0 : size * n;
+}
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* One HTTP exchange; *status gets the HTTP status. ECL_EIO when the server cannot be
+ * reached (err says which URL and why). */
+static int http(const char *method, const char *url, const char *body, const char *accept,
+		long timeout_ms, long *status, buf *out, char *err, size_t errlen)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL, *h2;
+	char cerr[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
+	int rc = ECL_OK;
+
+	*status = 0;
+	if (!c)
+		return ECL_ENOMEM;
+	if (body && !(h2 = curl_slist_append(h, "Content-Type: application/json")))
+		goto oom;
+	else if (body)
+		h = h2;
+	if (accept) {
+		char line[160];
+
+		snprintf(line, sizeof(line), "Accept: %s", accept);
+		if (!(h2 = curl_slist_append(h, line)))
+			goto oom;
+		h = h2;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	cc = curl_easy_perform(c);
+	if (out->oom) {
+		rc = ECL_ENOMEM;
+		say(err, errlen, "out of memory reading %s", url);
+	} else if (cc != CURLE_OK) {
+		rc = ECL_EIO;
+		say(err, errlen, "%s %s: %s", method, url, cerr[0] ? cerr : curl_easy_strerror(cc));
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return rc;
+oom:
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	say(err, errlen, "out of memory");
+	return ECL_ENOMEM;
+}
+
+/* The server's message in an error body: its JSON "message", else the text itself. */
+static void server_says(const buf *b, char *out, size_t n)
+{
+	cJSON *j = b->data ? cJSON_Parse(b->data) : NULL;
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+
+	if (cJSON_IsString(m))
+		snprintf(out, n, "%s", m->valuestring);
+	else
+		snprintf(out, n, "%s", b->data ? b->data : "(no body)");
+	cJSON_Delete(j);
+	n = strlen(out);
+	while (n && isspace((unsigned char)out[n - 1]))
+		out[--n] = '\0';
+}
+
+/* Run ids and workflow names go into URLs and a query: only these characters. */
+static int plain(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return 0;
+	return 1;
+}
+
+int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *err, size_t errlen)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *body = NULL, url[1024], why[512];
+	buf resp = {0};
+	long status;
+	int rc;
+
+	mem_init();
+	if (!o || !cJSON_AddStringToObject(o, "uri", endpoint_url) ||
+	    !cJSON_AddBoolToObject(o, "use_http_11", 1) || !cJSON_AddBoolToObject(o, "force", 1) ||
+	    !(body = cJSON_PrintUnformatted(o))) {
+		cJSON_Delete(o);
+		say(err, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	cJSON_Delete(o);
+	snprintf(url, sizeof(url), "%s/deployments", admin_url);
+	rc = http("POST", url, body, "application/json", 60000, &status, &resp, err, errlen);
+	cJSON_free(body);
+	if (rc == ECL_OK && (status < 200 || status > 299)) {
+		server_says(&resp, why, sizeof(why));
+		say(err, errlen, "registering %s at %s: HTTP %ld: %s", endpoint_url, url, status,
+		    why);
+		rc = ECL_EIO;
+	}
+	buf_free(&resp);
+	return rc;
+}
+
+int ecl_restate_submit(const char *ingress_url, const char *workflow, const char *id,
+		       const char *inputs_json, char *err, size_t errlen)
+{
+	char url[1024], why[512];
+	buf resp = {0};
+	long status;
+	int rc;
+
+	mem_init();
+	if (!plain(workflow) || !plain(id)) {
+		say(err, errlen, "a workflow name or run id with characters a URL cannot take");
+		return ECL_EUSAGE;
+	}
+	snprintf(url, sizeof(url), "%s/%s/%s/run/send", ingress_url, workflow, id);
+	rc = http("POST", url, inputs_json ? inputs_json : "{}", "application/json", 60000, &status,
+		  &resp, err, errlen);
+	if (rc == ECL_OK && (status < 200 || status > 299)) {
+		server_says(&resp, why, sizeof(why));
+		say(err, errlen, "submitting run %s of %s at %s: HTTP %ld: %s", id, workflow, url,
+		    status, why);
+		rc = ECL_EIO;
+	} else if (rc == ECL_OK && resp.data && strstr(resp.data, "\"PreviouslyAccepted\"")) {
+		say(err, errlen, "run %s of %s exists already", id, workflow);
+		rc = ECL_ESTATE;
+	}
+	buf_free(&resp);
+	return rc;
+}
+
+int ecl_restate_attach(const char *ingress_url, const char *workflow, const char *id, char **output,
+		       char *err, size_t errlen)
+{
+	char url[1024], why[512];
+	buf resp = {0};
+	long status;
+	int rc;
+
+	mem_init();
+	*output = NULL;
+	if (!plain(workflow) || !plain(id)) {
+		say(err, errlen, "a workflow name or run id with characters a URL cannot take");
+		return ECL_EUSAGE;
+	}
+	snprintf(url, sizeof(url), "%s/restate/workflow/%s/%s/attach", ingress_url, workflow, id);
+	rc = http("GET", url, NULL, "application/json", 0, &status, &resp, err, errlen);
+	if (rc == ECL_OK && status == 200) {
+		*output = resp.data ? resp.data : mem_strdup("null");
+		resp.data = NULL;
+		if (!*output)
+			rc = ECL_ENOMEM;
+	} else if (rc == ECL_OK) {
+		server_says(&resp, why, sizeof(why));
+		say(err, errlen, "run %s of %s: %s", id, workflow, why);
+		rc = status == 404 ? ECL_ENOTFOUND : ECL_EFAILED;
+	}
+	buf_free(&resp);
+	return rc;
+}
+
+int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **json, char *err, size_t errlen)
+{
+	char url[1024], why[512];
+	size_t i;
+
+	mem_init();
+	*json = NULL;
+	if (!plain(id)) {
+		say(err, errlen, "not a run id: %s", id);
+		return ECL_EUSAGE;
+	}
+	for (i = 0; i < n; i++) {
+		buf resp = {0};
+		long status;
+		int rc;
+
+		snprintf(url, sizeof(url), "%s/%s/%s/get_status", ingress_url, list[i]->id, id);
+		rc = http("POST", url, NULL, "application/json", 60000, &status, &resp, err,
+			  errlen);
+		if (rc != ECL_OK) {
+			buf_free(&resp);
+			return rc;
+		}
+		if (status == 200 && resp.data && strcmp(resp.data, "null") != 0) {
+			*json = resp.data;
+			return ECL_OK;
+		}
+		if (status != 200 && status != 404) {
+			server_says(&resp, why, sizeof(why));
+			say(err, errlen, "%s: HTTP %ld: %s", url, status, why);
+			buf_free(&resp);
+			return ECL_EIO;
+		}
+		buf_free(&resp);
+	}
+	say(err, errlen, "no run %s on the Restate server at %s", id, ingress_url);
+	return ECL_ENOTFOUND;
+}
+
+int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen)
+{
+	char url[1024], body[512], why[512], inv[128] = "";
+	buf resp = {0};
+	cJSON *j, *rows, *row;
+	long status;
+	int rc;
+
+	mem_init();
+	if (!plain(id)) {
+		say(err, errlen, "not a run id: %s", id);
+		return ECL_EUSAGE;
+	}
+	snprintf(url, sizeof(url), "%s/query", admin_url);
+	snprintf(body, sizeof(body),
+		 "{\"query\": \"SELECT id FROM sys_invocation WHERE target_service_key = '%s' "
+		 "AND target_handler_name = 'run' AND status != 'completed'\"}",
+		 id);
+	rc = http("POST", url, body, "application/json", 60000, &status, &resp, err, errlen);
+	if (rc != ECL_OK)
+		goto out;
+	j = resp.data ? cJSON_Parse(resp.data) : NULL;
+	rows = cJSON_GetObjectItemCaseSensitive(j, "rows");
+	row = cJSON_GetArrayItem(rows, 0);
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, "id")))
+		snprintf(inv, sizeof(inv), "%s",
+			 cJSON_GetObjectItemCaseSensitive(row, "id")->valuestring);
+	cJSON_Delete(j);
+	if (status != 200 || !inv[0]) {
+		if (status != 200) {
+			server_says(&resp, why, sizeof(why));
+			say(err, errlen, "%s: HTTP %ld: %s", url, status, why);
+			rc = ECL_EIO;
+		} else {
+			say(err, errlen, "no unfinished run %s on the Restate server at %s", id,
+			    admin_url);
+			rc = ECL_ENOTFOUND;
+		}
+		goto out;
+	}
+	buf_free(&resp);
+	memset(&resp, 0, sizeof(resp));
+	snprintf(url, sizeof(url), "%s/invocations/%s/cancel", admin_url, inv);
+	rc = http("PATCH", url, NULL, "application/json", 60000, &status, &resp, err, errlen);
+	if (rc == ECL_OK && (status == 404 || status == 405)) {
+		/* Older servers: DELETE with a mode. */
+		buf_free(&resp);
+		memset(&resp, 0, sizeof(resp));
+		snprintf(url, sizeof(url), "%s/invocations/%s?mode=Cancel", admin_url, inv);
+		rc = http("DELETE", url, NULL, "application/json", 60000, &status, &resp, err,
+			  errlen);
+	}
+	if (rc == ECL_OK && (status < 200 || status > 299)) {
+		server_says(&resp, why, sizeof(why));
+		say(err, errlen, "cancelling %s: HTTP %ld: %s", inv, status, why);
+		rc = ECL_EIO;
+	}
+out:
+	buf_free(&resp);
+	return rc;
+}

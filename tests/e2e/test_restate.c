@@ -1,0 +1,287 @@
+/*
+ * test_restate.c - `ecl serve` against a real Restate server: the server is installed from the
+ * npm registry into a cache outside the source tree (scripts/restate_server.sh) and started on
+ * 127.0.0.1 with a private data directory and telemetry off; `ecl serve` registers with it and
+ * asks the workload's fake LLM (bench/fake_llm_server.c) over HTTP. The critique-revise
+ * workload (two revisions) runs through the ingress; then again with `ecl serve` killed with
+ * SIGKILL in the middle of the run and restarted, and the fake LLM's request counter shows
+ * that no journaled step was asked twice. Skipped, saying so, where npm cannot fetch the
+ * server.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "support.h"
+
+static char *dir;
+static pid_t restate_pid, fake_pid, serve_pid;
+static int ingress, admin, node, serve_port;
+static char fake_url[128], ingress_url[128], admin_url[128];
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static size_t keep(char *p, size_t size, size_t n, void *ctx)
+{
+	char *out = ctx;
+	size_t have = strlen(out), add = size * n;
+
+	if (have + add < 4096) {
+		memcpy(out + have, p, add);
+		out[have + add] = '\0';
+	}
+	return size * n;
+}
+
+/* GET url; the HTTP status (0 when unreachable) and up to 4 KiB of the body. */
+static long get(const char *url, char out[4096])
+{
+	CURL *c = curl_easy_init();
+	long status = 0;
+
+	out[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* Chat completions the fake LLM has answered (its counter counts every request, these
+ * /stats requests included). */
+static long fake_requests(void)
+{
+	static long nstats;
+	char body[4096], url[160];
+	const char *at;
+
+	snprintf(url, sizeof(url), "%s/stats", fake_url);
+	cr_assert_eq(get(url, body), 200);
+	at = strstr(body, "\"requests\":");
+	cr_assert_not_null(at, "%s", body);
+	return strtol(at + 11, NULL, 10) - ++nstats;
+}
+
+static pid_t spawn(const char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		FILE *f = freopen(log, "w", stderr);
+
+		(void)f;
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(127);
+		setpgid(0, 0);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void start_serve(void)
+{
+	char port[16];
+	const char *argv[] = {ECL_BIN,      "--db",    ts_path(dir, "serve.db"),
+			      "--provider", "openai",  "--base-url",
+			      fake_url,     "--model", "fake",
+			      "serve",      "--port",  port,
+			      "--register", admin_url, NULL};
+	char body[4096], url[64];
+	int i;
+
+	snprintf(port, sizeof(port), "%d", serve_port);
+	serve_pid = spawn(argv, ts_path(dir, "serve.log"));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", serve_port);
+	for (i = 0; i < 600 && get(url, body) != 200; i++)
+		nap_ms(50);
+	cr_assert_eq(get(url, body), 200, "ecl serve did not start: %s",
+		     ts_read(ts_path(dir, "serve.log")));
+	nap_ms(500); /* let the registration finish */
+}
+
+static void stop(pid_t *pid, int sig)
+{
+	if (*pid > 0) {
+		kill(*pid, sig);
+		waitpid(*pid, NULL, 0);
+		*pid = 0;
+	}
+}
+
+static void setup(void)
+{
+	char *out = NULL, *err = NULL, *text = NULL, in[16], ad[16], nd[16];
+	const char *install[] = {"/bin/sh", ECL_SOURCE_DIR "/scripts/restate_server.sh", "install",
+				 NULL};
+	int rc, i, base;
+	char body[4096], url[160];
+
+	dir = ts_tmpdir();
+	rc = ts_run(install, &out, &err);
+	if (rc == 77)
+		cr_skip_test("the Restate server could not be installed from the npm registry "
+			     "(no network?): %s",
+			     err ? err : "");
+	cr_assert_eq(rc, 0, "restate_server.sh install: %s", err ? err : "");
+	free(out);
+	free(err);
+	/* Ports of our own, away from the defaults other tests and servers use. */
+	base = 21000 + (int)(getpid() % 4000) * 5;
+	ingress = base;
+	admin = base + 1;
+	node = base + 2;
+	serve_port = base + 3;
+	snprintf(ingress_url, sizeof(ingress_url), "http://127.0.0.1:%d", ingress);
+	snprintf(admin_url, sizeof(admin_url), "http://127.0.0.1:%d", admin);
+	{
+		const char *argv[] = {FAKE_LLM_BIN,
+				      "--port",
+				      "0",
+				      "--latency-ms",
+				      "150",
+				      "--port-file",
+				      ts_path(dir, "fake.port"),
+				      NULL};
+
+		fake_pid = spawn(argv, ts_path(dir, "fake.log"));
+	}
+	for (i = 0; i < 500 && !(text = ts_read(ts_path(dir, "fake.port"))); i++)
+		nap_ms(10);
+	cr_assert_not_null(text, "the fake LLM did not start");
+	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d/v1", atoi(text));
+	free(text);
+	snprintf(in, sizeof(in), "%d", ingress);
+	snprintf(ad, sizeof(ad), "%d", admin);
+	snprintf(nd, sizeof(nd), "%d", node);
+	{
+		const char *argv[] = {"sh",  ECL_SOURCE_DIR "/scripts/restate_server.sh",
+				      "run", ts_path(dir, "restate"),
+				      in,    ad,
+				      nd,    NULL};
+
+		restate_pid = spawn(argv, ts_path(dir, "restate.log"));
+	}
+	snprintf(url, sizeof(url), "%s/health", admin_url);
+	for (i = 0; i < 1200 && get(url, body) != 200; i++)
+		nap_ms(50);
+	cr_assert_eq(get(url, body), 200, "the Restate server did not start: %s",
+		     ts_read(ts_path(dir, "restate.log")));
+	start_serve();
+}
+
+static void teardown(void)
+{
+	stop(&serve_pid, SIGKILL);
+	if (restate_pid > 0)
+		kill(-restate_pid, SIGTERM);
+	stop(&restate_pid, SIGTERM);
+	stop(&fake_pid, SIGTERM);
+	if (dir) {
+		ts_rmtree(dir);
+		free(dir);
+	}
+}
+
+TestSuite(restate_e2e, .init = setup, .fini = teardown, .timeout = 280);
+
+/* The run's status through get_status, as `ecl status --engine restate` prints it. */
+static char *status_of(const char *id)
+{
+	const char *argv[] = {ECL_BIN,         "status",    "--engine", "restate",
+			      "--restate-url", ingress_url, id,         NULL};
+	char *out = NULL;
+
+	if (ts_run(argv, &out, NULL) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+Test(restate_e2e, runs_and_survives_sigkill_of_the_endpoint)
+{
+	const char *run1[] = {ECL_BIN,
+			      "run",
+			      "--engine",
+			      "restate",
+			      "--restate-url",
+			      ingress_url,
+			      "--wait",
+			      "bench-critique-revise",
+			      "--wf",
+			      "e2e-1",
+			      "--topic",
+			      "Tea",
+			      NULL};
+	char *out = NULL, *err = NULL, *st, id[ECL_ID_MAX], *output = NULL, why[1024];
+	long before, after;
+	int rc, i;
+
+	/* 1. A whole run through the ingress. */
+	before = fake_requests();
+	rc = ts_run(run1, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert(strstr(out, "Workflow started: "), "%s", out);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	cr_assert(strstr(out, "\"revisions\":2"), "%s", out);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1);
+	after = fake_requests();
+	cr_assert_eq(after - before, 6, "6 answers, %ld asked", after - before);
+	st = status_of(id);
+	cr_assert_not_null(st);
+	cr_assert(strstr(st, "\"status\": \"completed\"") && strstr(st, "\"step_count\": 6"), "%s",
+		  st);
+	free(st);
+	free(out);
+	free(err);
+
+	/* 2. The endpoint killed in the middle of the run, then restarted. */
+	snprintf(id, sizeof(id), "e2ekill%d", (int)getpid());
+	before = fake_requests();
+	cr_assert_eq(ecl_restate_submit(ingress_url, "bench-critique-revise", id,
+					"{\"wf\": \"e2e-2\", \"topic\": \"Tea\"}", why,
+					sizeof(why)),
+		     ECL_OK, "%s", why);
+	for (i = 0; i < 1200; i++) {
+		st = status_of(id);
+		if (st && (strstr(st, "\"step_count\": 3") || strstr(st, "\"step_count\": 4")))
+			break;
+		free(st);
+		st = NULL;
+		nap_ms(20);
+	}
+	cr_assert_not_null(st, "the run did not get to its third step");
+	free(st);
+	stop(&serve_pid, SIGKILL);
+	nap_ms(300);
+	start_serve();
+	rc = ecl_restate_attach(ingress_url, "bench-critique-revise", id, &output, why,
+				sizeof(why));
+	cr_assert_eq(rc, ECL_OK, "%s", why);
+	cr_assert(strstr(output, "\"revisions\":2"), "%s", output);
+	free(output);
+	after = fake_requests();
+	/* Six answers; at most the one in flight at the kill was asked again. */
+	cr_assert(after - before >= 6 && after - before <= 7,
+		  "%ld requests for 6 answers: a journaled step was asked again", after - before);
+	st = status_of(id);
+	cr_assert(st && strstr(st, "\"status\": \"completed\""), "%s", st ? st : "(none)");
+	free(st);
+}

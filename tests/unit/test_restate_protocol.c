@@ -1,0 +1,717 @@
+/*
+ * test_restate.c - the Restate endpoint against byte sequences, without a network: frames,
+ * every message ecl writes and reads, the discovery manifest, a whole critique-revise run
+ * replayed through a small simulation of Restate's journal (suspending after every answer,
+ * never asking the model twice), get_status, cancellation, bad input and journal mismatches.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "restate.h"
+#include "restate.pb-c.h"
+#include "support.h"
+
+#define CT5 "application/vnd.restate.invocation.v5"
+
+#define GEN    "{\"content\": \"Draft v0 on tea\", \"word_count\": 4}"
+#define PASS   "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+#define REVISE "{\"decision\": \"revise\", \"feedback\": \"add an example\", \"quality_score\": 40}"
+#define REV1   "{\"content\": \"Draft v1 on tea\", \"word_count\": 4}"
+#define REV2   "{\"content\": \"Draft v2 on tea\", \"word_count\": 4}"
+
+static const char two_revisions[] = "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				    ", " PASS "], \"revise\": [" REV1 ", " REV2 "]}";
+
+/* ---- a journal as Restate keeps it ---------------------------------------------------- */
+
+typedef struct frame {
+	uint16_t type;
+	uint8_t *body;
+	size_t len;
+} frame;
+
+typedef struct journal {
+	frame entries[64];
+	int n;
+	char *status; /* the "status" state, or NULL */
+	int partial;  /* send the state as partial */
+} journal;
+
+static void add(journal *j, uint16_t type, const ProtobufCMessage *msg)
+{
+	frame *f = &j->entries[j->n++];
+
+	cr_assert(j->n < 64);
+	f->type = type;
+	f->len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+	f->body = malloc(f->len + 1);
+	if (msg)
+		protobuf_c_message_pack(msg, f->body);
+}
+
+static void add_raw(journal *j, uint16_t type, const uint8_t *body, size_t len)
+{
+	frame *f = &j->entries[j->n++];
+
+	f->type = type;
+	f->len = len;
+	f->body = malloc(len + 1);
+	memcpy(f->body, body, len);
+}
+
+static void add_input(journal *j, const char *json)
+{
+	Ecl__Restate__InputCommandMessage in = ECL__RESTATE__INPUT_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+
+	v.content.data = (uint8_t *)json;
+	v.content.len = strlen(json);
+	in.value = &v;
+	add(j, RESTATE_INPUT, &in.base);
+}
+
+static void journal_free(journal *j)
+{
+	int i;
+
+	for (i = 0; i < j->n; i++)
+		free(j->entries[i].body);
+	free(j->status);
+	memset(j, 0, sizeof(*j));
+}
+
+/* The request body: StartMessage for key, then every entry. */
+static buf request(const journal *j, const char *key)
+{
+	Ecl__Restate__StartMessage s = ECL__RESTATE__START_MESSAGE__INIT;
+	Ecl__Restate__StartMessage__StateEntry e = ECL__RESTATE__START_MESSAGE__STATE_ENTRY__INIT;
+	Ecl__Restate__StartMessage__StateEntry *ep = &e;
+	buf b = {0};
+	int i;
+
+	s.id.data = (uint8_t *)"inv";
+	s.id.len = 3;
+	s.debug_id = "inv_test";
+	s.key = (char *)key;
+	s.known_entries = (uint32_t)j->n;
+	s.partial_state = j->partial;
+	if (j->status) {
+		e.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+		e.key.len = strlen(RESTATE_STATUS_KEY);
+		e.value.data = (uint8_t *)j->status;
+		e.value.len = strlen(j->status);
+		s.n_state_map = 1;
+		s.state_map = &ep;
+	}
+	restate_frame_put(&b, RESTATE_START, &s.base);
+	for (i = 0; i < j->n; i++) {
+		uint8_t h[8] = {(uint8_t)(j->entries[i].type >> 8),
+				(uint8_t)j->entries[i].type,
+				0,
+				0,
+				(uint8_t)(j->entries[i].len >> 24),
+				(uint8_t)(j->entries[i].len >> 16),
+				(uint8_t)(j->entries[i].len >> 8),
+				(uint8_t)j->entries[i].len};
+
+		buf_append(&b, (const char *)h, 8);
+		buf_append(&b, (const char *)j->entries[i].body, j->entries[i].len);
+	}
+	cr_assert(!b.oom);
+	return b;
+}
+
+/* What one invocation answered. */
+typedef struct answer {
+	restate_reply r;
+	restate_frame frames[64];
+	int n;
+} answer;
+
+static void invoke(ecl_engine *e, const char *service, const char *handler, const journal *j,
+		   const char *key, answer *a)
+{
+	buf req = request(j, key);
+	char path[256];
+	size_t pos = 0;
+	char why[256];
+
+	snprintf(path, sizeof(path), "/invoke/%s/%s", service, handler);
+	memset(a, 0, sizeof(*a));
+	cr_assert_eq(restate_handle(e, "POST", path, CT5, NULL, (const uint8_t *)req.data, req.len,
+				    &a->r),
+		     ECL_OK);
+	buf_free(&req);
+	cr_assert_eq(a->r.status, 200, "HTTP %d: %s", a->r.status,
+		     a->r.body.data ? a->r.body.data : "");
+	cr_assert_str_eq(a->r.content_type, CT5);
+	while (restate_frame_next((const uint8_t *)a->r.body.data, a->r.body.len, &pos,
+				  &a->frames[a->n], why, sizeof(why)) == ECL_OK)
+		a->n++;
+	cr_assert_eq(pos, a->r.body.len, "the answer has trailing bytes");
+}
+
+/* Apply what the endpoint wrote to the journal as Restate would: commands are appended, a
+ * proposed run completion becomes its notification, SetState updates the state. Returns
+ * the type of the last frame (Suspension, End, Error). */
+static uint16_t apply(journal *j, const answer *a)
+{
+	int i;
+
+	for (i = 0; i < a->n; i++) {
+		const restate_frame *f = &a->frames[i];
+
+		if (f->type == RESTATE_PROPOSE_RUN) {
+			Ecl__Restate__ProposeRunCompletionMessage *p =
+				ecl__restate__propose_run_completion_message__unpack(NULL, f->len,
+										     f->body);
+			Ecl__Restate__RunCompletionNotificationMessage n =
+				ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+			Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+
+			cr_assert_not_null(p);
+			n.completion_id = p->result_completion_id;
+			n.result_case =
+				ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
+			v.content = p->value;
+			n.value = &v;
+			add(j, RESTATE_RUN_DONE, &n.base);
+			ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
+		} else if (f->type == RESTATE_SET_STATE) {
+			Ecl__Restate__SetStateCommandMessage *s =
+				ecl__restate__set_state_command_message__unpack(NULL, f->len,
+										f->body);
+
+			cr_assert_not_null(s);
+			free(j->status);
+			j->status = strndup((const char *)s->value->content.data,
+					    s->value->content.len);
+			ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+			add_raw(j, f->type, f->body, f->len);
+		} else if (f->type >= RESTATE_INPUT && f->type < 0x8000) {
+			add_raw(j, f->type, f->body, f->len);
+		}
+	}
+	cr_assert(a->n > 0);
+	return a->frames[a->n - 1].type;
+}
+
+static void answer_free(answer *a)
+{
+	buf_free(&a->r.body);
+}
+
+static Ecl__Restate__ErrorMessage *error_of(const answer *a)
+{
+	const restate_frame *f = &a->frames[a->n - 1];
+
+	cr_assert_eq(f->type, RESTATE_ERROR, "the answer ends with 0x%04x, not an error", f->type);
+	return ecl__restate__error_message__unpack(NULL, f->len, f->body);
+}
+
+/* The OutputCommand of an answer, which must end with it and End. */
+static Ecl__Restate__OutputCommandMessage *output_of(const answer *a)
+{
+	const restate_frame *f;
+
+	cr_assert(a->n >= 2);
+	cr_assert_eq(a->frames[a->n - 1].type, RESTATE_END);
+	f = &a->frames[a->n - 2];
+	cr_assert_eq(f->type, RESTATE_OUTPUT, "0x%04x before End", f->type);
+	return ecl__restate__output_command_message__unpack(NULL, f->len, f->body);
+}
+
+typedef struct fixture {
+	char *dir;
+	ecl_engine *e;
+} fixture;
+
+static void setup(fixture *fx, const char *script)
+{
+	fx->dir = ts_tmpdir();
+	if (script)
+		ts_write(ts_path(fx->dir, "script.json"), script);
+	fx->e = ts_engine(ts_path(fx->dir, "runs.db"),
+			  script ? ts_path(fx->dir, "script.json") : NULL,
+			  ts_path(fx->dir, "calls.log"));
+}
+
+static void teardown(fixture *fx)
+{
+	ecl_engine_close(fx->e);
+	ts_rmtree(fx->dir);
+	free(fx->dir);
+}
+
+/* Drive an invocation to its end through suspensions; returns invocations made. */
+static int drive(fixture *fx, journal *j, const char *key, answer *last)
+{
+	int rounds = 0;
+
+	for (;;) {
+		uint16_t t;
+
+		invoke(fx->e, "critique-revise", "run", j, key, last);
+		rounds++;
+		t = apply(j, last);
+		if (t != RESTATE_SUSPENSION)
+			return rounds;
+		answer_free(last);
+		cr_assert(rounds < 40, "no end in sight");
+	}
+}
+
+/* ---- frames ------------------------------------------------------------------------------ */
+
+Test(restate, frame_header_bytes)
+{
+	Ecl__Restate__SuspensionMessage s = ECL__RESTATE__SUSPENSION_MESSAGE__INIT;
+	uint32_t cid = 3;
+	buf b = {0};
+	static const uint8_t want[] = {0x00, 0x03, 0,   0, 0, 0, 0, 0, /* End, empty */
+				       0x00, 0x01, 0,   0, 0, 0, 0, 3, /* Suspension, 3 bytes */
+				       0x0a, 0x01, 0x03};              /* field 1, packed [3] */
+	restate_frame f;
+	size_t pos = 0;
+	char why[128];
+
+	restate_frame_put(&b, RESTATE_END, NULL);
+	s.n_waiting_completions = 1;
+	s.waiting_completions = &cid;
+	restate_frame_put(&b, RESTATE_SUSPENSION, &s.base);
+	cr_assert_eq(b.len, sizeof(want));
+	cr_assert_arr_eq(b.data, want, sizeof(want));
+	cr_assert_eq(restate_frame_next((uint8_t *)b.data, b.len, &pos, &f, why, sizeof(why)),
+		     ECL_OK);
+	cr_assert_eq(f.type, RESTATE_END);
+	cr_assert_eq(f.len, 0);
+	cr_assert_eq(restate_frame_next((uint8_t *)b.data, b.len, &pos, &f, why, sizeof(why)),
+		     ECL_OK);
+	cr_assert_eq(f.type, RESTATE_SUSPENSION);
+	cr_assert_eq(f.len, 3);
+	cr_assert_eq(restate_frame_next((uint8_t *)b.data, b.len, &pos, &f, why, sizeof(why)),
+		     ECL_ENOTFOUND);
+	buf_free(&b);
+}
+
+Test(restate, frames_cut_short)
+{
+	static const uint8_t header[] = {0x04, 0x00, 0, 0};
+	static const uint8_t body[] = {0x04, 0x11, 0, 0, 0, 0, 0, 9, 0x58, 0x01};
+	restate_frame f;
+	size_t pos = 0;
+	char why[256];
+
+	cr_assert_eq(restate_frame_next(header, sizeof(header), &pos, &f, why, sizeof(why)),
+		     ECL_EINPUT);
+	cr_assert(strstr(why, "header at byte 0"), "%s", why);
+	pos = 0;
+	cr_assert_eq(restate_frame_next(body, sizeof(body), &pos, &f, why, sizeof(why)),
+		     ECL_EINPUT);
+	cr_assert(strstr(why, "0x0411") && strstr(why, "9 bytes"), "%s", why);
+}
+
+Test(restate, run_command_bytes)
+{
+	/* RunCommandMessage{result_completion_id = 1, name = "generate"}: fields 11 and 12. */
+	Ecl__Restate__RunCommandMessage m = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	static const uint8_t want[] = {0x04, 0x11, 0,   0,   0,   0,   0,   12,  0x58, 0x01,
+				       0x62, 0x08, 'g', 'e', 'n', 'e', 'r', 'a', 't',  'e'};
+	buf b = {0};
+
+	m.result_completion_id = 1;
+	m.name = "generate";
+	restate_frame_put(&b, RESTATE_RUN, &m.base);
+	cr_assert_eq(b.len, sizeof(want));
+	cr_assert_arr_eq(b.data, want, sizeof(want));
+	buf_free(&b);
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+Test(restate, discovery_manifest)
+{
+	fixture fx;
+	restate_reply r;
+	cJSON *m, *s;
+
+	setup(&fx, NULL);
+	cr_assert_eq(restate_handle(fx.e, "GET", "/discover", NULL,
+				    "application/vnd.restate.endpointmanifest.v1+json", NULL, 0,
+				    &r),
+		     ECL_OK);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.content_type, "application/vnd.restate.endpointmanifest.v1+json");
+	m = cJSON_Parse(r.body.data);
+	cr_assert_not_null(m);
+	cr_assert_str_eq(cJSON_GetObjectItem(m, "protocolMode")->valuestring, "REQUEST_RESPONSE");
+	cr_assert_eq(cJSON_GetObjectItem(m, "minProtocolVersion")->valueint, 5);
+	cr_assert_eq(cJSON_GetObjectItem(m, "maxProtocolVersion")->valueint, 6);
+	s = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "services"), 1);
+	cr_assert_str_eq(cJSON_GetObjectItem(s, "name")->valuestring, "critique-revise");
+	cr_assert_str_eq(cJSON_GetObjectItem(s, "ty")->valuestring, "WORKFLOW");
+	cr_assert(strstr(r.body.data, "{\"name\":\"run\",\"ty\":\"WORKFLOW\"}"));
+	cr_assert(strstr(r.body.data, "{\"name\":\"get_status\",\"ty\":\"SHARED\"}"));
+	cJSON_Delete(m);
+	buf_free(&r.body);
+	teardown(&fx);
+}
+
+Test(restate, unknown_handler_and_content_type)
+{
+	fixture fx;
+	restate_reply r;
+
+	setup(&fx, NULL);
+	cr_assert_eq(restate_handle(fx.e, "POST", "/invoke/critique-revise/run",
+				    "application/vnd.restate.invocation.v4", NULL, NULL, 0, &r),
+		     ECL_OK);
+	cr_assert_eq(r.status, 415);
+	buf_free(&r.body);
+	cr_assert_eq(restate_handle(fx.e, "POST", "/invoke/nope/run", CT5, NULL, NULL, 0, &r),
+		     ECL_OK);
+	cr_assert_eq(r.status, 404);
+	cr_assert(strstr(r.body.data, "nope/run"), "%s", r.body.data);
+	buf_free(&r.body);
+	teardown(&fx);
+}
+
+Test(restate, first_invocation_proposes_and_suspends)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__RunCommandMessage *rc;
+	Ecl__Restate__ProposeRunCompletionMessage *p;
+	Ecl__Restate__SuspensionMessage *s;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "run1", &a);
+	cr_assert_eq(a.n, 3);
+	cr_assert_eq(a.frames[0].type, RESTATE_RUN);
+	cr_assert_eq(a.frames[1].type, RESTATE_PROPOSE_RUN);
+	cr_assert_eq(a.frames[2].type, RESTATE_SUSPENSION);
+	rc = ecl__restate__run_command_message__unpack(NULL, a.frames[0].len, a.frames[0].body);
+	cr_assert_eq(rc->result_completion_id, 1);
+	cr_assert_str_eq(rc->name, "generate");
+	p = ecl__restate__propose_run_completion_message__unpack(NULL, a.frames[1].len,
+								 a.frames[1].body);
+	cr_assert_eq(p->result_completion_id, 1);
+	{
+		char *text = strndup((const char *)p->value.data, p->value.len);
+
+		cr_assert(strstr(text, "Draft v0 on tea"), "%s", text);
+		free(text);
+	}
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[2].len, a.frames[2].body);
+	cr_assert_eq(s->n_waiting_completions, 1);
+	cr_assert_eq(s->waiting_completions[0], 1);
+	ecl__restate__run_command_message__free_unpacked(rc, NULL);
+	ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
+	ecl__restate__suspension_message__free_unpacked(s, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, whole_run_replayed_never_asks_twice)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__OutputCommandMessage *out;
+	cJSON *st;
+	int rounds, i, runs = 0, sets = 0;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	rounds = drive(&fx, &j, "run2", &a);
+	/* generate, critique, revise, critique, revise, critique: six answers, six
+	 * suspensions, and the seventh invocation ends the run. */
+	cr_assert_eq(rounds, 7);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 6,
+		     "a journaled step was asked again");
+	out = output_of(&a);
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
+	{
+		static const char want[] = "{\"content\":\"Draft v2 on tea\",\"word_count\":4}";
+
+		cr_assert_eq(out->value->content.len, strlen(want), "%.*s",
+			     (int)out->value->content.len, out->value->content.data);
+		cr_assert_arr_eq(out->value->content.data, want, strlen(want));
+	}
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	for (i = 0; i < j.n; i++) {
+		runs += j.entries[i].type == RESTATE_RUN;
+		sets += j.entries[i].type == RESTATE_SET_STATE;
+	}
+	cr_assert_eq(runs, 6);
+	cr_assert_eq(sets, 6);
+	st = cJSON_Parse(j.status);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "completed");
+	cr_assert_eq(cJSON_GetObjectItem(st, "step_count")->valueint, 6);
+	cr_assert_eq(cJSON_GetObjectItem(st, "revisions")->valueint, 2);
+	cr_assert_str_eq(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(st, "output"), "content")->valuestring,
+		"Draft v2 on tea");
+	cJSON_Delete(st);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, run_command_without_its_answer_asks_then)
+{
+	/* Killed after RunCommand reached the journal but before the proposal: the next
+	 * invocation asks the model and proposes for the journaled completion id. */
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__ProposeRunCompletionMessage *p;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	rc.result_completion_id = 1;
+	rc.name = "generate";
+	add(&j, RESTATE_RUN, &rc.base);
+	invoke(fx.e, "critique-revise", "run", &j, "run3", &a);
+	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.frames[0].type, RESTATE_PROPOSE_RUN);
+	p = ecl__restate__propose_run_completion_message__unpack(NULL, a.frames[0].len,
+								 a.frames[0].body);
+	cr_assert_eq(p->result_completion_id, 1);
+	ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
+	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, journal_of_another_step_is_a_mismatch)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	rc.result_completion_id = 1;
+	rc.name = "outline"; /* a step an older version of the workflow had */
+	add(&j, RESTATE_RUN, &rc.base);
+	invoke(fx.e, "critique-revise", "run", &j, "run4", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err->related_command_index, 1);
+	cr_assert(strstr(err->message, "`outline`") && strstr(err->message, "`generate`"), "%s",
+		  err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, changed_status_is_a_mismatch)
+{
+	/* The journal of a run under another version of the workflow: its first SetState
+	 * names that version. */
+	fixture fx;
+	journal j = {0}, k = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+	int i;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "run5", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	invoke(fx.e, "critique-revise", "run", &j, "run5", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	/* rewrite the journal with the SetState's version changed */
+	for (i = 0; i < j.n; i++) {
+		if (j.entries[i].type == RESTATE_SET_STATE) {
+			Ecl__Restate__SetStateCommandMessage *s =
+				ecl__restate__set_state_command_message__unpack(
+					NULL, j.entries[i].len, j.entries[i].body);
+			char *v = strndup((char *)s->value->content.data, s->value->content.len);
+			char *at = strstr(v, "\"version\":\"");
+			Ecl__Restate__SetStateCommandMessage t =
+				ECL__RESTATE__SET_STATE_COMMAND_MESSAGE__INIT;
+			Ecl__Restate__Value val = ECL__RESTATE__VALUE__INIT;
+
+			cr_assert_not_null(at);
+			at[11] = at[11] == '0' ? '1' : '0';
+			t.key = s->key;
+			val.content.data = (uint8_t *)v;
+			val.content.len = strlen(v);
+			t.value = &val;
+			add(&k, RESTATE_SET_STATE, &t.base);
+			free(v);
+			ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+		} else {
+			add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
+		}
+	}
+	invoke(fx.e, "critique-revise", "run", &k, "run5", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err->message, "after step `generate`"), "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	journal_free(&k);
+	teardown(&fx);
+}
+
+Test(restate, bad_input_ends_the_invocation_naming_it)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__OutputCommandMessage *out;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": 42}");
+	invoke(fx.e, "critique-revise", "run", &j, "run6", &a);
+	out = output_of(&a);
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE);
+	cr_assert_eq(out->failure->code, 400);
+	cr_assert(strstr(out->failure->message, "topic"), "%s", out->failure->message);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, cancel_signal_ends_the_run)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__SignalNotificationMessage sig =
+		ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+	Ecl__Restate__OutputCommandMessage *out;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "run7", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	sig.signal_id_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX;
+	sig.idx = 1;
+	sig.result_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__RESULT_VOID;
+	sig.void_ = &nothing;
+	add(&j, RESTATE_SIGNAL, &sig.base);
+	invoke(fx.e, "critique-revise", "run", &j, "run7", &a);
+	out = output_of(&a);
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE);
+	cr_assert_eq(out->failure->code, 409);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	apply(&j, &a);
+	cr_assert(strstr(j.status, "\"status\":\"cancelled\""), "%s", j.status);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, get_status_reads_the_state)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__OutputCommandMessage *out;
+
+	setup(&fx, NULL);
+	add_input(&j, "");
+	j.status = strdup("{\"status\":\"running\"}");
+	invoke(fx.e, "critique-revise", "get_status", &j, "run8", &a);
+	cr_assert_eq(a.frames[0].type, RESTATE_GET_EAGER_STATE);
+	out = output_of(&a);
+	cr_assert_eq(out->value->content.len, strlen(j.status));
+	cr_assert_arr_eq(out->value->content.data, j.status, strlen(j.status));
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	answer_free(&a);
+	free(j.status);
+	j.status = NULL;
+	invoke(fx.e, "critique-revise", "get_status", &j, "run8", &a);
+	out = output_of(&a);
+	cr_assert_arr_eq(out->value->content.data, "null", 4);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, get_status_with_partial_state_asks_lazily)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__GetLazyStateCompletionNotificationMessage n =
+		ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+	Ecl__Restate__OutputCommandMessage *out;
+
+	setup(&fx, NULL);
+	add_input(&j, "");
+	j.partial = 1;
+	invoke(fx.e, "critique-revise", "get_status", &j, "run9", &a);
+	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.frames[0].type, RESTATE_GET_LAZY_STATE);
+	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
+	apply(&j, &a);
+	answer_free(&a);
+	n.completion_id = 1;
+	n.result_case = ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
+	v.content.data = (uint8_t *)"{\"status\":\"failed\"}";
+	v.content.len = strlen("{\"status\":\"failed\"}");
+	n.value = &v;
+	add(&j, RESTATE_GET_LAZY_STATE_DONE, &n.base);
+	invoke(fx.e, "critique-revise", "get_status", &j, "run9", &a);
+	out = output_of(&a);
+	cr_assert_arr_eq(out->value->content.data, "{\"status\":\"failed\"}", v.content.len);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, truncated_journal_is_a_protocol_violation)
+{
+	fixture fx;
+	journal j = {0};
+	buf req;
+	restate_reply r;
+	restate_frame f;
+	size_t pos = 0;
+	char why[256];
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, NULL);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	req = request(&j, "run10");
+	cr_assert_eq(restate_handle(fx.e, "POST", "/invoke/critique-revise/run", CT5, NULL,
+				    (const uint8_t *)req.data, req.len - 3, &r),
+		     ECL_OK);
+	cr_assert_eq(
+		restate_frame_next((uint8_t *)r.body.data, r.body.len, &pos, &f, why, sizeof(why)),
+		ECL_OK);
+	cr_assert_eq(f.type, RESTATE_ERROR);
+	err = ecl__restate__error_message__unpack(NULL, f.len, f.body);
+	cr_assert_eq(err->code, RESTATE_PROTOCOL_VIOLATION);
+	cr_assert(strstr(err->message, "0 of the 1 entries"), "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	buf_free(&r.body);
+	buf_free(&req);
+	journal_free(&j);
+	teardown(&fx);
+}
