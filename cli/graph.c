@@ -38,8 +38,9 @@ int cmd_graph(cli *c)
 	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, name);
 	if (!wf)
 		return cli_error(2, "unknown workflow `%s` (ecl list shows the workflows)", name);
-	text = format[0] == 'm' ? wf->graph_mermaid : format[0] == 'd' ? wf->graph_dot
-								       : wf->graph_json;
+	text = format[0] == 'm'   ? wf->graph_mermaid
+	       : format[0] == 'd' ? wf->graph_dot
+				  : wf->graph_json;
 	if (!text)
 		return cli_error(1, "workflow %s was compiled without its graph", name);
 	for (; *text; text++)

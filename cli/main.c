@@ -222,8 +222,8 @@ static const struct {
 	{"list", cmd_list},       {"run", cmd_run},         {"resume", cmd_resume},
 	{"status", cmd_status},   {"pause", cmd_pause},     {"cancel", cmd_cancel},
 	{"runs", cmd_runs},       {"history", cmd_history}, {"fork", cmd_fork},
-	{"recover", cmd_recover}, {"prune", cmd_prune},
-	{"answer", cmd_answer},   {"graph", cmd_graph},
+	{"recover", cmd_recover}, {"prune", cmd_prune},     {"answer", cmd_answer},
+	{"graph", cmd_graph},
 };
 
 int main(int argc, char **argv)

@@ -190,8 +190,8 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			val = strchr(c->args[i], '=') + 1;
 			if (!(text = read_text(val))) {
 				cJSON_Delete(obj);
-				return cli_error(2, "input `%s`: cannot read %s: %s", def->name, val,
-						 strerror(errno));
+				return cli_error(2, "input `%s`: cannot read %s: %s", def->name,
+						 val, strerror(errno));
 			}
 			v = convert(def, text, &bad);
 			if (!v) {
@@ -550,8 +550,9 @@ static void status_text(const ecl_run_info *info)
 		printf("Error:        %s\n", info->error);
 	if (info->question)
 		printf("Question:\n%s%s", info->question,
-		       info->question[0] && info->question[strlen(info->question) - 1] == '\n' ? ""
-												: "\n");
+		       info->question[0] && info->question[strlen(info->question) - 1] == '\n'
+			       ? ""
+			       : "\n");
 }
 
 int cmd_status(cli *c)

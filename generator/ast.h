@@ -78,12 +78,12 @@ struct ast_expr {
 	enum ast_ekind kind;
 	enum ast_op op;
 	size_t off, len;
-	long long i;        /* AST_E_INT, AST_E_BOOL */
-	double f;           /* AST_E_FLOAT */
-	const char *s;      /* AST_E_STR: the decoded text */
-	struct ast_ref ref; /* AST_E_REF, AST_E_LEN of a name */
+	long long i;            /* AST_E_INT, AST_E_BOOL */
+	double f;               /* AST_E_FLOAT */
+	const char *s;          /* AST_E_STR: the decoded text */
+	struct ast_ref ref;     /* AST_E_REF, AST_E_LEN of a name */
 	struct ast_expr *a, *b; /* operands; AST_E_LEN of an expression has a and no ref */
-	int height; /* of the tree below, bounded by the parser */
+	int height;             /* of the tree below, bounded by the parser */
 	/* set by the checker */
 	enum ast_tkind type;
 	const struct ast_type *decl; /* the declared type behind an enum value, for its choices */

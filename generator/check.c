@@ -640,8 +640,7 @@ static void check_not_in(struct checker *c, const struct ast_step *st, int prese
 			 const char *what, size_t off)
 {
 	if (present)
-		diag_report(c->u, D_NOT_IN_STEP, off, strlen(what), what,
-			    check_stkinds[st->kind],
+		diag_report(c->u, D_NOT_IN_STEP, off, strlen(what), what, check_stkinds[st->kind],
 			    st->name.s);
 }
 
@@ -677,7 +676,8 @@ static void check_args(struct checker *c, struct ast_step *st)
 			ok = want == t || (want == AST_T_FLOAT && t == AST_T_INT);
 		if (!ok)
 			diag_report(c->u, D_ARG_TYPE, a->value->off, a->value->len, a->name.s,
-				    st->fn.s, ast_type_name(c->m, &a->type), check_tname(c, a->value));
+				    st->fn.s, ast_type_name(c->m, &a->type),
+				    check_tname(c, a->value));
 	}
 }
 

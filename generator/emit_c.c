@@ -551,9 +551,9 @@ static const char *const emit_stkinds[] = {"llm", "code", "human", "set"};
 static void emit_call(struct emitter *x, struct mem_buf *b, const struct ast_step *st)
 {
 	/* By ast_tkind; a list is passed from its slot. */
-	static const char *const args[] = {"ecl_run_arg_str",  "ecl_run_arg_int",
+	static const char *const args[] = {"ecl_run_arg_str",   "ecl_run_arg_int",
 					   "ecl_run_arg_float", "ecl_run_arg_bool",
-					   "ecl_run_arg_str",  "ecl_run_arg_slot"};
+					   "ecl_run_arg_str",   "ecl_run_arg_slot"};
 	int k;
 
 	mem_buf_puts(b, "\t\t/* ");
@@ -590,8 +590,7 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 		mem_buf_puts(b, "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_HUMAN:
-		mem_buf_puts(b,
-			     "\t\tif ((rc = ecl_run_human(run)) != ECL_OK)\n\t\t\treturn rc;\n");
+		mem_buf_puts(b, "\t\tif ((rc = ecl_run_human(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_CODE: emit_call(x, b, st); break;
 	case AST_ST_SET: break;
@@ -694,8 +693,9 @@ static void emit_graphs(struct emitter *x, struct mem_buf *b)
 {
 	struct mem_buf g;
 
-	mem_buf_puts(b, "/* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). "
-			"*/\n");
+	mem_buf_puts(b,
+		     "/* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). "
+		     "*/\n");
 	mem_buf_init(&g, x->m);
 	emit_mermaid(x->u, &g);
 	emit_pieces(b, "graph_mermaid", g.p, g.len);

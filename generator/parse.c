@@ -27,15 +27,14 @@ struct parser {
 enum parse_scope { PARSE_WORKFLOW, PARSE_STEP };
 
 static const enum lex_kw parse_wf_items[] = {
-	KW_NAME,  KW_DESCRIPTION, KW_INPUT,       KW_VAR,        KW_LLM,   KW_CODE,
-	KW_HUMAN, KW_SET,         KW_MODEL,       KW_TEMPERATURE, KW_MAX_TOKENS,
-	KW_RETRY, KW_TIMEOUT,     KW_REPAIR,      KW_NONE,
+	KW_NAME,  KW_DESCRIPTION, KW_INPUT,      KW_VAR,   KW_LLM,     KW_CODE,   KW_HUMAN, KW_SET,
+	KW_MODEL, KW_TEMPERATURE, KW_MAX_TOKENS, KW_RETRY, KW_TIMEOUT, KW_REPAIR, KW_NONE,
 };
 
 static const enum lex_kw parse_step_items[] = {
-	KW_SYSTEM,     KW_PROMPT, KW_QUESTION, KW_CALL,    KW_OUTPUT, KW_LIMIT,
-	KW_SET,        KW_WHEN,   KW_ELSE,     KW_MODEL,   KW_TEMPERATURE,
-	KW_MAX_TOKENS, KW_RETRY,  KW_TIMEOUT,  KW_REPAIR,  KW_NONE,
+	KW_SYSTEM, KW_PROMPT,  KW_QUESTION, KW_CALL,  KW_OUTPUT,      KW_LIMIT,
+	KW_SET,    KW_WHEN,    KW_ELSE,     KW_MODEL, KW_TEMPERATURE, KW_MAX_TOKENS,
+	KW_RETRY,  KW_TIMEOUT, KW_REPAIR,   KW_NONE,
 };
 
 /* The keywords that start a step inside a workflow (besides `set`, which is also an item
@@ -976,8 +975,8 @@ static int parse_call(struct parser *p, struct ast_step *st)
 	while (!parse_is(p, LEX_RPAREN)) {
 		struct ast_arg *a;
 
-		st->args = mem_grow(&p->u->mem, st->args, (size_t)st->nargs, &cap,
-				    sizeof(*st->args));
+		st->args =
+			mem_grow(&p->u->mem, st->args, (size_t)st->nargs, &cap, sizeof(*st->args));
 		a = &st->args[st->nargs];
 		memset(a, 0, sizeof(*a));
 		if (!parse_name(p, &a->name, "an argument") || !parse_expect(p, LEX_COLON) ||
@@ -1124,7 +1123,7 @@ static int parse_step(struct parser *p, struct ast_workflow *wf, size_t *cap)
 	wf->steps = mem_grow(&p->u->mem, wf->steps, (size_t)wf->nsteps, cap, sizeof(*wf->steps));
 	st = &wf->steps[wf->nsteps];
 	memset(st, 0, sizeof(*st));
-	st->kind = kw == KW_CODE ? AST_ST_CODE
+	st->kind = kw == KW_CODE    ? AST_ST_CODE
 		   : kw == KW_HUMAN ? AST_ST_HUMAN
 		   : kw == KW_SET   ? AST_ST_SET
 				    : AST_ST_LLM;

@@ -127,9 +127,9 @@ struct ecl_run {
 	/* steps.c: what one call of the step function computes */
 	char **scratch; /* strings made by expressions, freed at the transition */
 	int nscratch, capscratch;
-	int oom;        /* making one of them failed: the transition fails */
-	cJSON *result;  /* the result a computed `done` builds */
-	cJSON *args;    /* the arguments of a code step's function */
+	int oom;       /* making one of them failed: the transition fails */
+	cJSON *result; /* the result a computed `done` builds */
+	cJSON *args;   /* the arguments of a code step's function */
 };
 
 /* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */

@@ -50,7 +50,8 @@ int steps_release(ecl_run *run)
 	run->nscratch = 0;
 	run->oom = 0;
 	if (oom)
-		return engine_fail(run->eng, ECL_ENOMEM, "out of memory computing a string in step `%s`",
+		return engine_fail(run->eng, ECL_ENOMEM,
+				   "out of memory computing a string in step `%s`",
 				   run->wf->steps[run->state].name);
 	return ECL_OK;
 }
@@ -350,8 +351,9 @@ int ecl_run_code(ecl_run *run, ecl_code_fn fn, const char *fn_name)
 	}
 	rc = fn(&call);
 	if (rc == ECL_EFAILED) {
-		rc = engine_fail(e, ECL_EFAILED, "code step `%s`: function %s failed: %s", step->name,
-				 fn_name, call.why[0] ? call.why : "(it gave no reason)");
+		rc = engine_fail(e, ECL_EFAILED, "code step `%s`: function %s failed: %s",
+				 step->name, fn_name,
+				 call.why[0] ? call.why : "(it gave no reason)");
 		goto out;
 	}
 	if (rc == ECL_ENOMEM) {
@@ -427,13 +429,15 @@ int ecl_run_human(ecl_run *run)
 		if (f.oom)
 			return engine_fail(e, ECL_ENOMEM, "out of memory");
 		if (!f.json)
-			return engine_fail(e, ECL_EWAITING, "run %s waits for an answer to step `%s`",
-					   run->id, step->name);
+			return engine_fail(e, ECL_EWAITING,
+					   "run %s waits for an answer to step `%s`", run->id,
+					   step->name);
 		rc = answer_parse(run->wf, step, f.json, strlen(f.json), &run->answer, why,
 				  sizeof(why));
 		mem_free(f.json);
 		if (rc == ECL_EANSWER)
-			return engine_fail(e, ECL_EFAILED, "the answer to human step `%s` is invalid: %s",
+			return engine_fail(e, ECL_EFAILED,
+					   "the answer to human step `%s` is invalid: %s",
 					   step->name, why);
 		if (rc != ECL_OK)
 			return engine_fail(e, rc, "out of memory");
@@ -492,10 +496,11 @@ static int answer_field(ecl_engine *e, const ecl_step_def *step, const ecl_slot_
 	}
 	case ECL_T_BOOL:
 		if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
-			return engine_fail(e, ECL_EINPUT,
-					   "field `%s` of step `%s` is a bool: `%s` is neither true "
-					   "nor false",
-					   def->field, step->name, text);
+			return engine_fail(
+				e, ECL_EINPUT,
+				"field `%s` of step `%s` is a bool: `%s` is neither true "
+				"nor false",
+				def->field, step->name, text);
 		v = cJSON_CreateBool(text[0] == 't');
 		break;
 	default: v = cJSON_CreateString(text); break;
@@ -524,8 +529,8 @@ static void field_list(const ecl_workflow *wf, const ecl_step_def *step, char *o
 	for (i = 0; i < step->noutputs && used < len; i++) {
 		const ecl_slot_def *def = &wf->slots[step->outputs[i]];
 
-		used += (size_t)snprintf(out + used, len - used, "%s%s%s", i ? ", " : "", def->field,
-					 def->required ? "" : " (optional)");
+		used += (size_t)snprintf(out + used, len - used, "%s%s%s", i ? ", " : "",
+					 def->field, def->required ? "" : " (optional)");
 	}
 }
 
@@ -547,7 +552,8 @@ static int answer_build(ecl_engine *e, const ecl_run *run, const char *const *na
 			if (strcmp(wf->slots[step->outputs[k]].field, names[i]) == 0)
 				def = &wf->slots[step->outputs[k]];
 		if (!def)
-			return engine_fail(e, ECL_EINPUT, "step `%s` has no field `%s` (its fields: %s)",
+			return engine_fail(e, ECL_EINPUT,
+					   "step `%s` has no field `%s` (its fields: %s)",
 					   step->name, names[i], fields);
 		if (cJSON_GetObjectItemCaseSensitive(obj, names[i]))
 			return engine_fail(e, ECL_EINPUT, "field `%s` is given twice", names[i]);
@@ -562,9 +568,10 @@ static int answer_build(ecl_engine *e, const ecl_run *run, const char *const *na
 		const ecl_slot_def *def = &wf->slots[step->outputs[k]];
 
 		if (def->required && !cJSON_GetObjectItemCaseSensitive(obj, def->field))
-			return engine_fail(e, ECL_EINPUT,
-					   "the answer to step `%s` needs field `%s` (its fields: %s)",
-					   step->name, def->field, fields);
+			return engine_fail(
+				e, ECL_EINPUT,
+				"the answer to step `%s` needs field `%s` (its fields: %s)",
+				step->name, def->field, fields);
 	}
 	return ECL_OK;
 }
@@ -586,8 +593,8 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 		goto out;
 	if (!row.status || strcmp(row.status, "waiting") != 0 ||
 	    run->wf->steps[run->state].kind != ECL_STEP_HUMAN) {
-		rc = engine_fail(e, ECL_ESTATE, "run %s is %s: it does not wait for an answer", run_id,
-				 row.status ? row.status : "in an unknown state");
+		rc = engine_fail(e, ECL_ESTATE, "run %s is %s: it does not wait for an answer",
+				 run_id, row.status ? row.status : "in an unknown state");
 		goto out;
 	}
 	if (!(obj = cJSON_CreateObject())) {

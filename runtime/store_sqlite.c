@@ -117,7 +117,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_REQUEST] = "SELECT request FROM runs WHERE id = ?1",
 	[ST_ACQUIRE] = "UPDATE runs SET owner = ?2, lease_until_ms = ?5, status = 'running',"
 		       " attempt = ?4, error = NULL, request = NULL, updated_ms = ?3"
-		       " WHERE id = ?1 AND status IN ('running', 'interrupted', 'paused', 'waiting')"
+		       " WHERE id = ?1 AND status IN ('running', 'interrupted', 'paused',"
+		       " 'waiting')"
 		       " AND (owner IS NULL OR owner = ?2 OR owner = ?6 OR lease_until_ms < ?3)",
 	[ST_HEARTBEAT] = "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND owner = ?2"
 			 " AND status = 'running'",

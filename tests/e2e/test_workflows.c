@@ -232,9 +232,9 @@ Test(workflows, summarize_fails_at_its_loop_bound)
 	cr_assert_str_eq(text, "Your last summary was refused: the summary has more words than "
 			       "allowed. Write it again.");
 	free(text);
-	cr_assert_eq(sql_int("SELECT count(*) FROM steps WHERE run_id = '%s' AND step = 'check'",
-			     id),
-		     3);
+	cr_assert_eq(
+		sql_int("SELECT count(*) FROM steps WHERE run_id = '%s' AND step = 'check'", id),
+		3);
 }
 
 Test(workflows, a_failing_code_step_fails_the_run_naming_step_and_function)
@@ -279,8 +279,8 @@ Test(workflows, input_file_reads_one_input_from_a_file)
 		  "%s", err);
 	free(err);
 	/* The file's text is the value, as it is. */
-	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize",
-			 "--input-file", DOCUMENT),
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 DOCUMENT),
 		     0);
 	{
 		char *doc = ts_read("dsl/examples/document.txt");
@@ -340,19 +340,22 @@ Test(workflows, triage_routes_each_category_through_its_branch)
 {
 	const char *id;
 
-	id = triage("\"classify\": [{\"category\": \"spam\", \"urgency\": 1, \"summary\": \"buy\"}]",
-		    "free", 0);
+	id = triage(
+		"\"classify\": [{\"category\": \"spam\", \"urgency\": 1, \"summary\": \"buy\"}]",
+		"free", 0);
 	expect_output(id, "action", "ignored");
 
-	id = triage("\"classify\": [{\"category\": \"bug\", \"urgency\": 2, \"summary\": \"typo\"}]",
-		    "free", 0);
+	id = triage(
+		"\"classify\": [{\"category\": \"bug\", \"urgency\": 2, \"summary\": \"typo\"}]",
+		"free", 0);
 	expect_output(id, "action", "bug filed");
 	expect_output(id, "reply", "Thank you: we filed your bug (typo) with urgency 2.");
 
 	/* The same low urgency bug from an enterprise customer is escalated. */
-	id = triage("\"classify\": [{\"category\": \"bug\", \"urgency\": 2, \"summary\": \"typo\"}],"
-		    " \"escalate\": [{\"note\": \"n\", \"page\": false}]",
-		    "enterprise", 0);
+	id = triage(
+		"\"classify\": [{\"category\": \"bug\", \"urgency\": 2, \"summary\": \"typo\"}],"
+		" \"escalate\": [{\"note\": \"n\", \"page\": false}]",
+		"enterprise", 0);
 	expect_output(id, "action", "escalated");
 
 	id = triage("\"classify\": [{\"category\": \"billing\", \"urgency\": 3, \"summary\": "
