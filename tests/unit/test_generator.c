@@ -401,6 +401,7 @@ Test(generator, step_bounds_of_the_samples)
 		{"tests/dsl/ok/hello.ecl", 1},
 		{"tests/dsl/ok/review_code.ecl", 8},
 		{"tests/dsl/ok/triage.ecl", 13},
+		{"tests/dsl/ok/steps.ecl", 6}, /* prepare, measure, review 2, rewrite 2 */
 	};
 	size_t i;
 
@@ -634,6 +635,85 @@ Test(generator, dumps)
 	eclc_result_free(&res);
 }
 
+/* Code, human and set steps, computed strings and results, in every output. */
+Test(generator, step_kinds_in_every_format)
+{
+	static const struct {
+		eclc_format format;
+		const char *want[6];
+	} cases[] = {
+		{ECLC_C,
+		 {"int measure_text(ecl_call *call); /* tests/dsl/ok/steps.ecl:19 */",
+		  "if ((rc = ecl_run_arg_slot(run, \"tags\", V_TAGS)) != ECL_OK)",
+		  "if ((rc = ecl_run_code(run, measure_text, \"measure_text\")) != ECL_OK)",
+		  "if ((rc = ecl_run_human(run)) != ECL_OK)",
+		  "ecl_run_float_str(run, ecl_run_float(run, V_RATIO))), \", \"), "
+		  "(ecl_run_float(run, V_RATIO) > 0.1 ? \"true\" : \"false\"))",
+		  "\t\t.question = {question_review, 7},\n\t},"}},
+		{ECLC_MERMAID,
+		 {"[*] --> prepare", "measure --> review: measure.ok and len(measure.note) == 0",
+		  "review --> rewrite: else", NULL, NULL, NULL}},
+		{ECLC_DOT,
+		 {"\"prepare\" [label=\"prepare\\nset\", shape=note];",
+		  "\"measure\" [label=\"measure\\ncode measure_text()\", shape=component];",
+		  "\"review\" [label=\"review\\nhuman\\nlimit 2 as reviews\", shape=house];", NULL,
+		  NULL, NULL}},
+		{ECLC_JSON,
+		 {"\"kind\": \"set\"", "\"kind\": \"code\",\n      \"function\": \"measure_text\"",
+		  "\"kind\": \"human\"", "\"kind\": \"llm\"", NULL, NULL}},
+		{ECLC_AST,
+		 {"  12:3 set prepare\n",
+		  "call measure_text(text: string = label, tags: list = tags, limit: int = size, "
+		  "ratio: float = 1, strict: bool = (== level \"high\"), level: enum (low | high) = "
+		  "level)",
+		  "set size = (- (* (len (+ label \"!\")) 2) 1)", "  31:3 human review\n",
+		  "question \"Review \\\"\" {{label}}", NULL}},
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		eclc_result res;
+
+		cr_assert_eq(compile_file("tests/dsl/ok/steps.ecl", cases[i].format, &res), ECLC_OK,
+			     "%s", res.diag_text);
+		for (k = 0; k < 6 && cases[i].want[k]; k++)
+			cr_assert(strstr(res.out, cases[i].want[k]), "format %d lacks %s:\n%s",
+				  (int)cases[i].format, cases[i].want[k], res.out);
+		eclc_result_free(&res);
+	}
+}
+
+/* `+` joins strings with numbers and bools; len measures any string; done computes. */
+Test(generator, string_expressions_and_computed_results)
+{
+	static const char src[] = "workflow s {\n"
+				  "  input n: int = 1\n"
+				  "  input who: a | b = \"a\"\n"
+				  "  var t: string\n"
+				  "  set go {\n"
+				  "    set t = n + \" \" + who + (n > 0) + 1.5\n"
+				  "    when len(t + \"x\") > 3 -> done len(t)\n"
+				  "    else -> done { t: t, n: n * 2, half: n / 2.0 }\n"
+				  "  }\n"
+				  "}\n";
+	eclc_result res;
+
+	cr_assert_eq(compile(src, "s.ecl", ECLC_C, &res), ECLC_OK, "%s", res.diag_text);
+	cr_assert(strstr(res.out, "ecl_run_set_str(run, V_T, ecl_run_concat(run, "
+				  "ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, "
+				  "ecl_run_int_str(run, ecl_run_int(run, V_N)), \" \"), "
+				  "ecl_run_str(run, V_WHO)), (ecl_run_int(run, V_N) > 0 ? \"true\" : "
+				  "\"false\")), ecl_run_float_str(run, 1.5)))"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "if (ecl_str_len(ecl_run_concat(run, ecl_run_str(run, V_T), "
+				  "\"x\")) > 3) {\n\t\t\tif ((rc = ecl_run_result_int(run, NULL, "
+				  "ecl_run_len(run, V_T))) != ECL_OK)"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "ecl_run_result_float(run, \"half\", ecl_run_int(run, V_N) / 2.0)"),
+		  "%s", res.out);
+	eclc_result_free(&res);
+}
+
 /* ---- out of memory ------------------------------------------------------------------------------
  */
 
@@ -663,10 +743,16 @@ Test(generator, every_allocation_failure_is_clean)
 {
 	size_t len;
 	char *src = read_all(src_path("tests/dsl/ok/review_code.ecl"), &len);
-	eclc_format formats[] = {ECLC_C, ECLC_JSON};
+	char *kinds = read_all(src_path("tests/dsl/ok/steps.ecl"), NULL);
+	eclc_format formats[] = {ECLC_C, ECLC_JSON, ECLC_C};
 	int k;
 
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
+		if (k == 2) { /* every kind of step, computed strings and results */
+			free(src);
+			src = kinds;
+			len = strlen(src);
+		}
 		long n;
 
 		for (n = 0;; n++) {
