@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "testhooks.h"
 
 static char *dir;
 static char db[4096];
@@ -448,4 +449,66 @@ Test(workflows, graph_prints_what_eclc_draws)
 		cr_assert(strstr(err, "`png` is not mermaid, dot or json"), "%s", err);
 		free(err);
 	}
+}
+
+/* ---- allocation failures -------------------------------------------------------------------- */
+
+/* The N-th allocation fails, for every N until summarize gets through all its step kinds (an
+ * LLM step, a code step, a set step, a human answer): each attempt ends with an error code,
+ * never a crash, a leak (the sanitizer build) or a run failed for good, and with memory back
+ * the run finishes from its checkpoints. */
+Test(workflows, every_allocation_of_summarize_may_fail, .timeout = 300)
+{
+	static const char *const names[] = {"approved", "comment"};
+	static const char *const values[] = {"true", "ok"};
+	char path[4200];
+	long n;
+	int done = 0;
+
+	snprintf(path, sizeof(path), "%s/script.json", dir);
+	ts_write(path, "{\"draft\": [{\"summary\": \"a b c\"}]}");
+	for (n = 0; n < 20000 && !done; n++) {
+		char dbn[4300], err[512], id[ECL_ID_MAX] = "";
+		ecl_options o;
+		ecl_engine *e = NULL;
+		int rc;
+
+		snprintf(dbn, sizeof(dbn), "%s/oom-%ld.db", dir, n);
+		o = ts_options(dbn, path, NULL);
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_engine_open(&o, &e, err, sizeof(err));
+		if (rc == ECL_OK) {
+			rc = ecl_run_start(e, ts_workflow("summarize"),
+					   "{\"document\": \"one two three four five six\"}", id);
+			if (rc == ECL_OK)
+				rc = ecl_run_drive(e, id);
+			if (rc == ECL_EWAITING)
+				rc = ecl_run_answer(e, id, names, values, 2);
+			if (rc == ECL_OK)
+				rc = ecl_run_drive(e, id);
+			ecl_engine_close(e);
+		}
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_OK || rc == ECL_ENOMEM || rc == ECL_EINTERRUPTED ||
+				  rc == ECL_ESTORE || rc == ECL_EINPUT || rc == ECL_EUSAGE ||
+				  rc == ECL_EWAITING,
+			  "allocation %ld: status %d", n, rc);
+		if (rc == ECL_OK) {
+			done = 1;
+			break;
+		}
+		if (id[0] && ts_sql_int(dbn, "SELECT count(*) FROM runs") == 1) {
+			/* Memory is back: answer when it waits, and the run completes. */
+			e = ts_engine(dbn, path, NULL);
+			rc = ecl_run_drive(e, id);
+			if (rc == ECL_EWAITING)
+				rc = ecl_run_answer(e, id, names, values, 2);
+			if (rc == ECL_OK)
+				rc = ecl_run_drive(e, id);
+			cr_assert(rc == ECL_OK || rc == ECL_ESTATE, "allocation %ld: %d %s", n, rc,
+				  ecl_engine_errmsg(e));
+			ecl_engine_close(e);
+		}
+	}
+	cr_assert(done, "summarize never got through in %ld allocations", n);
 }

@@ -664,7 +664,8 @@ Test(generator, step_kinds_in_every_format)
 		{ECLC_AST,
 		 {"  12:3 set prepare\n",
 		  "call measure_text(text: string = label, tags: list = tags, limit: int = size, "
-		  "ratio: float = 1, strict: bool = (== level \"high\"), level: enum (low | high) = "
+		  "ratio: float = 1, strict: bool = (== level \"high\"), level: enum (low | high) "
+		  "= "
 		  "level)",
 		  "set size = (- (* (len (+ label \"!\")) 2) 1)", "  31:3 human review\n",
 		  "question \"Review \\\"\" {{label}}", NULL}},
@@ -699,18 +700,20 @@ Test(generator, string_expressions_and_computed_results)
 	eclc_result res;
 
 	cr_assert_eq(compile(src, "s.ecl", ECLC_C, &res), ECLC_OK, "%s", res.diag_text);
-	cr_assert(strstr(res.out, "ecl_run_set_str(run, V_T, ecl_run_concat(run, "
-				  "ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, "
-				  "ecl_run_int_str(run, ecl_run_int(run, V_N)), \" \"), "
-				  "ecl_run_str(run, V_WHO)), (ecl_run_int(run, V_N) > 0 ? \"true\" : "
-				  "\"false\")), ecl_run_float_str(run, 1.5)))"),
+	cr_assert(strstr(res.out,
+			 "ecl_run_set_str(run, V_T, ecl_run_concat(run, "
+			 "ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, "
+			 "ecl_run_int_str(run, ecl_run_int(run, V_N)), \" \"), "
+			 "ecl_run_str(run, V_WHO)), (ecl_run_int(run, V_N) > 0 ? \"true\" : "
+			 "\"false\")), ecl_run_float_str(run, 1.5)))"),
 		  "%s", res.out);
 	cr_assert(strstr(res.out, "if (ecl_str_len(ecl_run_concat(run, ecl_run_str(run, V_T), "
 				  "\"x\")) > 3) {\n\t\t\tif ((rc = ecl_run_result_int(run, NULL, "
 				  "ecl_run_len(run, V_T))) != ECL_OK)"),
 		  "%s", res.out);
-	cr_assert(strstr(res.out, "ecl_run_result_float(run, \"half\", ecl_run_int(run, V_N) / 2.0)"),
-		  "%s", res.out);
+	cr_assert(
+		strstr(res.out, "ecl_run_result_float(run, \"half\", ecl_run_int(run, V_N) / 2.0)"),
+		"%s", res.out);
 	eclc_result_free(&res);
 }
 
