@@ -512,3 +512,32 @@ Test(workflows, every_allocation_of_summarize_may_fail, .timeout = 300)
 	}
 	cr_assert(done, "summarize never got through in %ld allocations", n);
 }
+
+Test(workflows, list_and_history_name_each_kind_of_step)
+{
+	char *out, id[64];
+
+	cr_assert_eq(ECL(&out, NULL, "list", "--detailed"), 0);
+	cr_assert(strstr(out, "    1. draft (llm), at most 3 times (drafts)\n"
+			      "    2. check (code: check_summary)\n"
+			      "    3. redraft (set)\n"
+			      "    4. approve (human)\n"),
+		  "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 DOCUMENT),
+		     0);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--no-wait"), 0);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
+	free(out);
+	/* A human step's prompt is its question; a code step has none. */
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "-> approve\n    answer:\n      | {\"ok\":true,\"words\":21,"), "%s",
+		  out);
+	cr_assert(strstr(out, "-> end\n    prompt:\n      | Approve this summary of 21 words?"),
+		  "%s", out);
+	free(out);
+}
