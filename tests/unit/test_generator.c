@@ -244,7 +244,8 @@ Test(generator, templates_split_with_escapes_and_indentation)
 	eclc_result res;
 	const struct ast_step *st;
 
-	cr_assert_eq(compile(tpl_src, "t.ecl", ECLC_CHECK, &res), ECLC_OK, "%s", res.diag_text);
+	/* Parsed only: the prompt reads the step's own output, which the checker refuses (E054). */
+	cr_assert_eq(compile(tpl_src, "t.ecl", ECLC_AST, &res), ECLC_OK, "%s", res.diag_text);
 	st = &res.wf->steps[0];
 	cr_assert_eq(st->system.nparts, 1);
 	cr_assert_str_eq(st->system.parts[0].text, "tab\there \"q\" back\\slash {{not}} {x}");
