@@ -541,3 +541,26 @@ Test(workflows, list_and_history_name_each_kind_of_step)
 		  "%s", out);
 	free(out);
 }
+
+Test(workflows, a_waiting_run_is_never_pruned_and_can_be_cancelled)
+{
+	char *out, *err, id[64];
+
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 DOCUMENT),
+		     0);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	cr_assert_neq(ECL(NULL, &err, "prune", "--status", "waiting"), 0);
+	cr_assert(strstr(err, "prune deletes only finished runs"), "%s", err);
+	free(err);
+	cr_assert_eq(ECL(&out, NULL, "prune"), 0);
+	free(out);
+	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0);
+	free(out);
+	expect_sql("cancelled", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "approved=true"), 1);
+	cr_assert(strstr(err, "is cancelled: it does not wait for an answer"), "%s", err);
+	free(err);
+}
