@@ -718,6 +718,157 @@ Test(generator, string_expressions_and_computed_results)
 	eclc_result_free(&res);
 }
 
+/* Errors in every part of the language, each with the codes it must give: the parser's
+ * recovery and the checker's rarer paths. */
+Test(generator, errors_everywhere)
+{
+#define OK_STEP "llm s { prompt \"p\" output { x: int } -> done }\n"
+	static const struct {
+		const char *src;
+		const char *codes;
+	} cases[] = {
+		{"workflow w { input a: x | y | x = \"x\"\n" OK_STEP "}", "E020"},
+		{"workflow w { input a: x | y = \"z\"\n" OK_STEP "}", "E045"},
+		{"workflow w { input a: list = \"z\"\n" OK_STEP "}", "E047"},
+		{"workflow w { input a: int = 1.5\n" OK_STEP "}", "E047"},
+		{"workflow w {\n" OK_STEP OK_STEP "}", "E020"},
+		{"workflow w { llm s { limit 2 as a else fail \"f\" prompt \"p\" output { x: int } "
+		 "-> s }\n input a: int\n}",
+		 "E020"},
+		{"workflow w { llm s { prompt \"p\" output { x: int x: int } -> done } }", "E020"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done }\n llm S { prompt "
+		 "\"p\" output { x: int } -> done } }",
+		 "E024"},
+		{"workflow w { llm s { prompt \"{{s}}\" output { x: int } -> done } }", "E021"},
+		{"workflow w { llm s { prompt \"{{t.x}}\" output { x: int } -> done } }", "E022"},
+		{"workflow w { input e: a | b = \"a\" input f: c | d = \"c\"\n llm s { prompt "
+		 "\"{{e}}{{f}}\" output { x: int } when e == f -> done\n when e == 1 -> done\n "
+		 "when -e > 1 -> done else -> done } }",
+		 "E043 E044"},
+		{"workflow w { var v: a | b\n llm s { prompt \"p\" output { x: int } set v = \"c\" "
+		 "set u = 1 set v = 2 -> done v } }",
+		 "E045 E021 E041"},
+		{"workflow w { model \"\" temperature 3 max_tokens 0 retry 101 repair -1 timeout "
+		 "0ms\n" OK_STEP "}",
+		 "E050"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1, a: 2 } } }",
+		 "E020"},
+		{"workflow w { code s { call f(a: int = 1, a: int = 2) output { x: int } -> done "
+		 "s.x } }",
+		 "E020"},
+		{"workflow w { code s { call f(a: nope = 1) output { x: int } -> done s.x } }",
+		 "E012"},
+		{"workflow w { code s { call f(a: x | y = 1, b: x | y = \"x\", c: string = 1) "
+		 "output { x: int } -> done s.x } }",
+		 "E053"},
+		/* syntax: the parser reports and goes on */
+		{"workflow w { input 1: int\n" OK_STEP "}", "E010"},
+		{"workflow w { name 1\n" OK_STEP "}", "E010"},
+		{"workflow w { name \"a\" name \"b\" description \"c\" description \"d\"\n" OK_STEP
+		 "}",
+		 "E015"},
+		{"workflow w { input a: int 1..x\n" OK_STEP "}", "E010"},
+		{"workflow w { input a: x | 1\n" OK_STEP "}", "E010"},
+		{"workflow w { input a:\n" OK_STEP "}", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } when s.x <= 1 -> done when "
+		 "s. -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } when ( -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } when len(1 -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> 1 } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a 1 } } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: } } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1 } } }", ""},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1 x } } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { 1 } -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x int } -> done } }", "E010"},
+		{"workflow w { llm s { limit x as n else fail \"f\" prompt \"p\" output { x: int } "
+		 "-> done } }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 n else fail \"f\" prompt \"p\" output { x: int } -> "
+		 "done } }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 as n else -> 1 prompt \"p\" output { x: int } -> "
+		 "done "
+		 "} }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 as n else done prompt \"p\" output { x: int } -> "
+		 "done "
+		 "} }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 as n else fail 3 prompt \"p\" output { x: int } -> "
+		 "done "
+		 "} }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } output { y: int } limit 1 as "
+		 "a "
+		 "else fail \"f\" limit 1 as b else fail \"g\" -> done } }",
+		 "E015"},
+		{"workflow w { code s { call f(a: int = 1) call g() output { x: int } -> done s.x "
+		 "} }",
+		 "E015"},
+		{"workflow w { code s { call 1() output { x: int } -> done s.x } }", "E010"},
+		{"workflow w { code s { call f(a int = 1) output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { code s { call f(a: int 1) output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { code s { call f(a: int = ) output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { code s { call f(a: int = 1 output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" model 1 output { x: int } -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" timeout 5 output { x: int } -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" temperature \"x\" output { x: int } -> done } "
+		 "}",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" retry 1 retry 2 output { x: int } -> done } }",
+		 "E015"},
+		{"workflow w { llm s { prompt 1 output { x: int } -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } 1 -> done } }", "E010"},
+		/* a step that lost its `}` ends where the next one starts */
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done\n llm t { prompt "
+		 "\"p\" output { x: int } -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } bogus -> done } }", "E010"},
+		{"workflow w { bogus\n" OK_STEP "}", "E010"},
+		{"workflow w { 1\n" OK_STEP "}", "E010"},
+		{"workflow 1 {}", "E010"},
+		{"workflow w {\n" OK_STEP "} x", "E010"},
+		{"workflow w - x {\n" OK_STEP "}", "E011"},
+		{"workflow w-x-", "E010"},
+		{"workflow w { set s { set x = } }", "E010"},
+		{"workflow w { human h { question \"q\" output { a: bool } when h.a -> done }\n "
+		 "set s { -> h }\n llm t { prompt \"p\" output { x: int } -> done } }",
+		 "W001"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } set x = 1 set = 2\n llm t "
+		 "{ prompt \"q\" output { y: int } -> done } }",
+		 "E010"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		eclc_result res;
+		char codes[64], *tok, *save = NULL;
+
+		compile(cases[i].src, "e.ecl", ECLC_CHECK, &res);
+		snprintf(codes, sizeof(codes), "%s", cases[i].codes);
+		if (!codes[0])
+			cr_assert_eq(res.ndiags, 0, "case %zu: %s", i, res.diag_text);
+		for (tok = strtok_r(codes, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			char needle[16];
+
+			snprintf(needle, sizeof(needle), "[%s]", tok);
+			cr_assert(strstr(res.diag_text, needle), "case %zu: no %s in\n%s", i, tok,
+				  res.diag_text);
+		}
+		eclc_result_free(&res);
+	}
+#undef OK_STEP
+}
+
 /* ---- out of memory ------------------------------------------------------------------------------
  */
 
