@@ -39,7 +39,13 @@ static void detail(const ecl_workflow *wf)
 	for (i = 0; i < wf->nsteps; i++) {
 		const ecl_step_def *s = &wf->steps[i];
 
-		printf("    %d. %s (llm)", i + 1, s->name);
+		/* By ecl_step_kind. */
+		static const char *const kinds[] = {"llm", "code", "human", "set"};
+
+		if (s->kind == ECL_STEP_CODE)
+			printf("    %d. %s (code: %s)", i + 1, s->name, s->function);
+		else
+			printf("    %d. %s (%s)", i + 1, s->name, kinds[s->kind]);
 		if (s->limit > 0)
 			printf(", at most %d times (%s)", s->limit,
 			       s->counter_label ? s->counter_label : "visits");

@@ -1125,6 +1125,156 @@ static void check_bound(struct checker *c, const struct check_graph *g, const in
 	wf->max_steps = (int)total;
 }
 
+/* ---- outputs that may not exist yet ------------------------------------------------------- */
+
+/* Which outputs a step can read: those of the steps that run before it on every path from the
+ * start (its dominators), and its own once it has them. dom is a bitset of n words a step. */
+struct check_avail {
+	struct checker *c;
+	const unsigned long long *dom;
+	size_t words;
+	int step; /* the step whose items are read */
+	int own;  /* its own output is there (after the step ran) */
+};
+
+static int check_dominates(const struct check_avail *a, int s, int t)
+{
+	return (a->dom[(size_t)t * a->words + (size_t)s / 64] >> (s % 64)) & 1;
+}
+
+static void check_avail_ref(const struct check_avail *a, const struct ast_ref *r)
+{
+	struct ast_workflow *wf = a->c->wf;
+	const struct ast_slot *sl;
+	eclc_diag *d;
+
+	if (r->slot < 0)
+		return;
+	sl = &wf->slots[r->slot];
+	if (sl->kind != AST_S_OUTPUT)
+		return;
+	if (sl->step == a->step ? a->own : check_dominates(a, sl->step, a->step))
+		return;
+	d = diag_report(a->c->u, D_MAYBE_UNSET, r->off, r->len, sl->name);
+	if (sl->step == a->step)
+		diag_note(a->c->u, d, "step `%s` has no output yet where this is read",
+			  wf->steps[a->step].name.s);
+	else
+		diag_note(a->c->u, d, "some paths reach step `%s` without running step `%s`",
+			  wf->steps[a->step].name.s, wf->steps[sl->step].name.s);
+}
+
+static void check_avail_expr(const struct check_avail *a, const struct ast_expr *e)
+{
+	if (!e)
+		return;
+	if (e->kind == AST_E_REF || (e->kind == AST_E_LEN && !e->a))
+		check_avail_ref(a, &e->ref);
+	check_avail_expr(a, e->a);
+	check_avail_expr(a, e->b);
+}
+
+static void check_avail_template(const struct check_avail *a, const struct ast_template *t)
+{
+	int i;
+
+	for (i = 0; i < t->nparts; i++)
+		if (t->parts[i].is_slot)
+			check_avail_ref(a, &t->parts[i].ref);
+}
+
+static void check_avail_target(const struct check_avail *a, const struct ast_target *to)
+{
+	int i;
+
+	check_avail_expr(a, to->value);
+	for (i = 0; i < to->nfields; i++)
+		check_avail_expr(a, to->fields[i].value);
+	check_avail_template(a, &to->msg);
+}
+
+/* Dominators by the iterative data-flow method, then every read of an output checked. */
+static void check_outputs_ready(struct checker *c, const struct check_graph *g, const int *dist)
+{
+	struct ast_workflow *wf = c->wf;
+	size_t n = (size_t)g->n, words = (n + 63) / 64, k;
+	unsigned long long *dom = mem_alloc(c->m, sizeof(*dom) * (n * words + 1));
+	unsigned long long *tmp = mem_alloc(c->m, sizeof(*tmp) * (words + 1));
+	int changed = 1, i, j, e;
+	struct check_avail a;
+
+	for (i = 0; i < g->n; i++)
+		for (k = 0; k < words; k++)
+			dom[(size_t)i * words + k] = i == 0 ? 0 : ~0ULL;
+	if (g->n)
+		dom[0] = 1;
+	while (changed) {
+		changed = 0;
+		for (i = 1; i < g->n; i++) {
+			int any = 0;
+
+			if (dist[i] < 0)
+				continue;
+			for (k = 0; k < words; k++)
+				tmp[k] = ~0ULL;
+			/* The meet over the predecessors: edges into i. */
+			for (j = 0; j < g->n; j++)
+				for (e = g->first[j]; dist[j] >= 0 && e < g->first[j + 1]; e++)
+					if (g->edges[e].to == i) {
+						for (k = 0; k < words; k++)
+							tmp[k] &= dom[(size_t)j * words + k];
+						any = 1;
+						break;
+					}
+			if (!any)
+				continue;
+			tmp[(size_t)i / 64] |= 1ULL << (i % 64);
+			for (k = 0; k < words; k++)
+				if (tmp[k] != dom[(size_t)i * words + k]) {
+					dom[(size_t)i * words + k] = tmp[k];
+					changed = 1;
+				}
+		}
+	}
+	a.c = c;
+	a.dom = dom;
+	a.words = words;
+	for (i = 0; i < wf->nsteps; i++) {
+		const struct ast_step *st = &wf->steps[i];
+
+		if (dist[i] < 0)
+			continue;
+		a.step = i;
+		/* Before the step has its output: its prompts, question and arguments. */
+		a.own = 0;
+		check_avail_template(&a, &st->system);
+		check_avail_template(&a, &st->prompt);
+		check_avail_template(&a, &st->question);
+		for (j = 0; j < st->nargs; j++)
+			check_avail_expr(&a, st->args[j].value);
+		/* After it: its sets and transitions, and the fallbacks of the limited steps they
+		 * lead to (rendered by this step). */
+		a.own = 1;
+		for (j = 0; j < st->nsets; j++)
+			check_avail_expr(&a, st->sets[j].value);
+		for (j = 0; j < st->ntrans; j++) {
+			check_avail_expr(&a, st->trans[j].guard);
+			check_avail_target(&a, &st->trans[j].to);
+		}
+	}
+	/* A limit's `else fail` message is rendered by whichever step leads into the limited
+	 * step: what every such step can read is what dominates the limited step. */
+	for (i = 0; i < wf->nsteps; i++) {
+		const struct ast_step *st = &wf->steps[i];
+
+		if (dist[i] < 0 || !st->limit.present || st->limit.els.kind != AST_TG_FAIL)
+			continue;
+		a.step = i;
+		a.own = 0;
+		check_avail_template(&a, &st->limit.els.msg);
+	}
+}
+
 static void check_graph(struct checker *c)
 {
 	struct ast_workflow *wf = c->wf;
@@ -1146,6 +1296,7 @@ static void check_graph(struct checker *c)
 			diag_report(c->u, D_UNREACHABLE_STEP, wf->steps[i].name.off,
 				    wf->steps[i].name.len, wf->steps[i].name.s);
 	check_bound(c, &g, dist);
+	check_outputs_ready(c, &g, dist);
 }
 
 /* ---- the workflow ------------------------------------------------------------------------- */

@@ -68,6 +68,7 @@ static const struct diag_def {
 	/* E051 (a feature not supported yet) is retired: every feature it named is. */
 	[D_DIV_ZERO] = {"E052", "division by zero"},
 	[D_ARG_TYPE] = {"E053", "argument `%s` of `%s` is %s, found %s"},
+	[D_MAYBE_UNSET] = {"E054", "`%s` may not exist yet here"},
 
 	[D_BAD_SLOT] = {"E055", "`{{%s}}` is not a reference"},
 	[D_OPEN_SLOT] = {"E056", "unterminated `{{` in a template"},

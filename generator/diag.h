@@ -75,6 +75,7 @@ enum diag_id {
 	D_OPT_RANGE,
 	D_DIV_ZERO,
 	D_ARG_TYPE,
+	D_MAYBE_UNSET,
 	/* strings and templates */
 	D_BAD_SLOT,
 	D_OPEN_SLOT,

@@ -288,7 +288,8 @@ int ecl_call_bool(const ecl_call *call, const char *arg);
 const char *ecl_call_step(const ecl_call *call);
 const char *ecl_call_run_id(const ecl_call *call);
 
-/* Set an output field (copied). Returns ECL_OK or ECL_ENOMEM. */
+/* Set an output field (copied; set again, it is replaced). Returns ECL_OK, ECL_ENOMEM, or
+ * ECL_EUSAGE for a NULL string. */
 int ecl_call_set_str(ecl_call *call, const char *field, const char *value);
 int ecl_call_set_int(ecl_call *call, const char *field, long long value);
 int ecl_call_set_float(ecl_call *call, const char *field, double value);

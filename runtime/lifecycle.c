@@ -210,15 +210,21 @@ static int history_step(void *ctx, const store_step *s)
 			if (strcmp(h->run->wf->steps[i].name, s->step) == 0)
 				step = i;
 		if (step >= 0) {
-			run_render(h->run, &h->run->wf->steps[step].system, &sys);
-			run_render(h->run, &h->run->wf->steps[step].prompt, &prompt);
+			const ecl_step_def *sd = &h->run->wf->steps[step];
+
+			/* A human step's prompt is its question; code and set steps have none. */
+			run_render(h->run, &sd->system, &sys);
+			run_render(h->run, sd->kind == ECL_STEP_HUMAN ? &sd->question : &sd->prompt,
+				   &prompt);
 			if (sys.oom || prompt.oom) {
 				buf_free(&sys);
 				buf_free(&prompt);
 				return ECL_ENOMEM;
 			}
 			entry.system = sys.data;
-			entry.prompt = prompt.data ? prompt.data : "";
+			entry.prompt = sd->kind == ECL_STEP_LLM || sd->kind == ECL_STEP_HUMAN
+					       ? (prompt.data ? prompt.data : "")
+					       : NULL;
 		}
 	}
 	rc = h->fn(h->ctx, &entry);

@@ -481,7 +481,7 @@ static int answer_field(ecl_engine *e, const ecl_step_def *step, const ecl_slot_
 			return engine_fail(e, ECL_EINPUT,
 					   "field `%s` of step `%s` is an int: `%s` is not one",
 					   def->field, step->name, text);
-		v = json_int(n);
+		v = cJSON_CreateNumber((double)n); /* value_from_json checks it is exact */
 		break;
 	}
 	case ECL_T_FLOAT: {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "testhooks.h"
 
 static char *dir;
 static char db[4096];
@@ -448,4 +449,253 @@ Test(workflows, graph_prints_what_eclc_draws)
 		cr_assert(strstr(err, "`png` is not mermaid, dot or json"), "%s", err);
 		free(err);
 	}
+}
+
+/* ---- allocation failures -------------------------------------------------------------------- */
+
+/* The N-th allocation fails, for every N until summarize gets through all its step kinds (an
+ * LLM step, a code step, a set step, a human answer): each attempt ends with an error code,
+ * never a crash, a leak (the sanitizer build) or a run failed for good, and with memory back
+ * the run finishes from its checkpoints. */
+Test(workflows, every_allocation_of_summarize_may_fail, .timeout = 300)
+{
+	static const char *const names[] = {"approved", "comment"};
+	static const char *const values[] = {"true", "ok"};
+	char path[4200];
+	long n;
+	int done = 0;
+
+	snprintf(path, sizeof(path), "%s/script.json", dir);
+	ts_write(path, "{\"draft\": [{\"summary\": \"a b c\"}]}");
+	for (n = 0; n < 20000 && !done; n++) {
+		char dbn[4300], err[512], id[ECL_ID_MAX] = "";
+		ecl_options o;
+		ecl_engine *e = NULL;
+		int rc;
+
+		snprintf(dbn, sizeof(dbn), "%s/oom-%ld.db", dir, n);
+		o = ts_options(dbn, path, NULL);
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_engine_open(&o, &e, err, sizeof(err));
+		if (rc == ECL_OK) {
+			rc = ecl_run_start(e, ts_workflow("summarize"),
+					   "{\"document\": \"one two three four five six\"}", id);
+			if (rc == ECL_OK)
+				rc = ecl_run_drive(e, id);
+			if (rc == ECL_EWAITING)
+				rc = ecl_run_answer(e, id, names, values, 2);
+			if (rc == ECL_OK)
+				rc = ecl_run_drive(e, id);
+			ecl_engine_close(e);
+		}
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_OK || rc == ECL_ENOMEM || rc == ECL_EINTERRUPTED ||
+				  rc == ECL_ESTORE || rc == ECL_EINPUT || rc == ECL_EUSAGE ||
+				  rc == ECL_EWAITING,
+			  "allocation %ld: status %d", n, rc);
+		if (rc == ECL_OK) {
+			done = 1;
+			break;
+		}
+		if (id[0] && ts_sql_int(dbn, "SELECT count(*) FROM runs") == 1) {
+			/* Memory is back: answer when it waits, and the run completes. */
+			e = ts_engine(dbn, path, NULL);
+			rc = ecl_run_drive(e, id);
+			if (rc == ECL_EWAITING)
+				rc = ecl_run_answer(e, id, names, values, 2);
+			if (rc == ECL_OK)
+				rc = ecl_run_drive(e, id);
+			cr_assert(rc == ECL_OK || rc == ECL_ESTATE, "allocation %ld: %d %s", n, rc,
+				  ecl_engine_errmsg(e));
+			ecl_engine_close(e);
+		}
+	}
+	cr_assert(done, "summarize never got through in %ld allocations", n);
+}
+
+Test(workflows, list_and_history_name_each_kind_of_step)
+{
+	char *out, id[64];
+
+	cr_assert_eq(ECL(&out, NULL, "list", "--detailed"), 0);
+	cr_assert(strstr(out, "    1. draft (llm), at most 3 times (drafts)\n"
+			      "    2. check (code: check_summary)\n"
+			      "    3. redraft (set)\n"
+			      "    4. approve (human)\n"),
+		  "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 DOCUMENT),
+		     0);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--no-wait"), 0);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
+	free(out);
+	/* A human step's prompt is its question; a code step has none. */
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "-> approve\n    answer:\n      | {\"ok\":true,\"words\":21,"), "%s",
+		  out);
+	cr_assert(strstr(out, "-> end\n    prompt:\n      | Approve this summary of 21 words?"),
+		  "%s", out);
+	free(out);
+}
+
+Test(workflows, a_waiting_run_is_never_pruned_and_can_be_cancelled)
+{
+	char *out, *err, id[64];
+
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 DOCUMENT),
+		     0);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	cr_assert_neq(ECL(NULL, &err, "prune", "--status", "waiting"), 0);
+	cr_assert(strstr(err, "prune deletes only finished runs"), "%s", err);
+	free(err);
+	cr_assert_eq(ECL(&out, NULL, "prune"), 0);
+	free(out);
+	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0);
+	free(out);
+	expect_sql("cancelled", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "approved=true"), 1);
+	cr_assert(strstr(err, "is cancelled: it does not wait for an answer"), "%s", err);
+	free(err);
+}
+
+/* ---- every kind of step, in process: tests/dsl/ok/steps.ecl ------------------------------- */
+
+extern const ecl_workflow ecl_wf_step_kinds;
+
+int measure_text(ecl_call *call);
+
+/* The code step of steps.ecl: checks what it was given, and misbehaves on request. */
+int measure_text(ecl_call *call)
+{
+	const char *text = ecl_call_str(call, "text");
+
+	cr_assert_str_eq(ecl_call_step(call), "measure");
+	cr_assert_eq(strlen(ecl_call_run_id(call)), 16);
+	cr_assert_str_eq(ecl_call_str(call, "tags"), "[\"a\",\"b\"]");
+	cr_assert_eq(ecl_call_int(call, "limit"), 2 * (long long)strlen(text) + 1);
+	cr_assert_eq(ecl_call_float(call, "ratio"), 1.0);
+	cr_assert_str_eq(ecl_call_str(call, "nothing"), "");
+	cr_assert_eq(ecl_call_int(call, "nothing"), 0);
+	cr_assert_eq(ecl_call_float(call, "nothing"), 0.0);
+	if (strstr(text, "fail"))
+		return ecl_call_fail(call, "cannot measure %s", "that");
+	if (strstr(text, "odd"))
+		return ECL_EIO;
+	if (strstr(text, "bad"))
+		return ecl_call_set_str(call, "score", "high");
+	cr_assert_eq(ecl_call_set_str(call, "note", NULL), ECL_EUSAGE);
+	cr_assert_eq(ecl_call_set_bool(call, "ok", 0), ECL_OK);
+	cr_assert_eq(ecl_call_set_bool(call, "ok", ecl_call_bool(call, "strict")), ECL_OK);
+	cr_assert_eq(ecl_call_set_str(call, "level", ecl_call_str(call, "level")), ECL_OK);
+	return ecl_call_set_float(call, "score", 2.5);
+}
+
+static ecl_engine *kinds_engine(void)
+{
+	static const ecl_workflow *const list[] = {&ecl_wf_step_kinds};
+	ecl_options o = ts_options(db, NULL, NULL);
+
+	o.workflows = list;
+	o.nworkflows = 1;
+	return ts_open(&o);
+}
+
+static int kinds_start(ecl_engine *e, const char *text, char id[ECL_ID_MAX])
+{
+	char inputs[512];
+
+	snprintf(inputs, sizeof(inputs),
+		 "{\"text\": \"%s\", \"tags\": [\"a\", \"b\"], \"level\": \"high\", \"ratio\": "
+		 "0.25}",
+		 text);
+	cr_assert_eq(ecl_run_start(e, &ecl_wf_step_kinds, inputs, id), ECL_OK);
+	return ecl_run_drive(e, id);
+}
+
+Test(workflows, every_kind_of_step_in_process)
+{
+	static const char *const bad[][2] = {
+		{"stars", "9"},      {"stars", "x"},      {"stars", ""},       {"mood", "happy"},
+		{"weight", "heavy"}, {"weight", "1e999"}, {"approved", "yes"},
+	};
+	static const char *const want_err[] = {
+		"field `stars` of step `review`",  "`x` is not one",     "`` is not one",
+		"field `mood` of step `review`",   "`heavy` is not one", "`1e999` is not one",
+		"`yes` is neither true nor false",
+	};
+	const char *names[] = {"approved", "stars", "mood", "weight", "comment"};
+	const char *values[] = {"true", "4", "calm", "0.5", "fine"};
+	ecl_engine *e = kinds_engine();
+	ecl_run_info *info = NULL;
+	char id[ECL_ID_MAX];
+	size_t i;
+
+	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert_str_eq(info->status, "waiting");
+	cr_assert_str_eq(
+		info->question,
+		"Review \"[high] hello (2 tags, ratio 0.25, true)\" (score 2.5, review 1).\n");
+	ecl_run_info_free(info);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *n[] = {"comment", bad[i][0]};
+		const char *v[] = {"c", bad[i][1]};
+
+		cr_assert_eq(ecl_run_answer(e, id, n, v, 2), ECL_EINPUT, "%s", bad[i][1]);
+		cr_assert(strstr(ecl_engine_errmsg(e), want_err[i]), "%s", ecl_engine_errmsg(e));
+	}
+	{
+		const char *twice[] = {"approved", "approved"};
+
+		cr_assert_eq(ecl_run_answer(e, id, twice, values, 2), ECL_EINPUT);
+		cr_assert(strstr(ecl_engine_errmsg(e), "field `approved` is given twice"));
+		cr_assert_eq(ecl_run_answer(e, id, names + 4, values + 4, 1), ECL_EINPUT);
+		cr_assert(strstr(ecl_engine_errmsg(e), "needs field `approved`"));
+	}
+	cr_assert_eq(ecl_run_answer(e, id, names, names, -1), ECL_EUSAGE);
+	cr_assert_eq(ecl_run_answer(e, "nosuchrun", names, values, 5), ECL_ENOTFOUND);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 5), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert_str_eq(info->output,
+			 "{\"label\":\"[high] hello (2 tags, ratio 0.25, true)!\","
+			 "\"stars\":8,\"score\":1.75,\"calm\":true,\"comment\":\"fine\"}");
+	cr_assert_null(info->question);
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}
+
+Test(workflows, a_code_step_that_fails_or_misbehaves)
+{
+	static const struct {
+		const char *text, *error;
+	} cases[] = {
+		{"fail", "code step `measure`: function measure_text failed: cannot measure that"},
+		{"odd", "code step `measure`: function measure_text returned 12 (I/O error)"},
+		{"bad", "code step `measure`: function measure_text gave an output that does not "
+			"match its declared types: step `measure`: field `ok` is missing from the "
+			"answer"},
+	};
+	ecl_engine *e = kinds_engine();
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ecl_run_info *info = NULL;
+		char id[ECL_ID_MAX];
+
+		cr_assert_eq(kinds_start(e, cases[i].text, id), ECL_EFAILED);
+		cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+		cr_assert_str_eq(info->status, "failed");
+		cr_assert_str_eq(info->step, "measure");
+		cr_assert_str_eq(info->error, cases[i].error);
+		ecl_run_info_free(info);
+	}
+	ecl_engine_close(e);
 }

@@ -244,7 +244,8 @@ Test(generator, templates_split_with_escapes_and_indentation)
 	eclc_result res;
 	const struct ast_step *st;
 
-	cr_assert_eq(compile(tpl_src, "t.ecl", ECLC_CHECK, &res), ECLC_OK, "%s", res.diag_text);
+	/* Parsed only: the prompt reads the step's own output, which the checker refuses (E054). */
+	cr_assert_eq(compile(tpl_src, "t.ecl", ECLC_AST, &res), ECLC_OK, "%s", res.diag_text);
 	st = &res.wf->steps[0];
 	cr_assert_eq(st->system.nparts, 1);
 	cr_assert_str_eq(st->system.parts[0].text, "tab\there \"q\" back\\slash {{not}} {x}");
@@ -401,6 +402,7 @@ Test(generator, step_bounds_of_the_samples)
 		{"tests/dsl/ok/hello.ecl", 1},
 		{"tests/dsl/ok/review_code.ecl", 8},
 		{"tests/dsl/ok/triage.ecl", 13},
+		{"tests/dsl/ok/steps.ecl", 6}, /* prepare, measure, review 2, rewrite 2 */
 	};
 	size_t i;
 
@@ -634,6 +636,239 @@ Test(generator, dumps)
 	eclc_result_free(&res);
 }
 
+/* Code, human and set steps, computed strings and results, in every output. */
+Test(generator, step_kinds_in_every_format)
+{
+	static const struct {
+		eclc_format format;
+		const char *want[6];
+	} cases[] = {
+		{ECLC_C,
+		 {"int measure_text(ecl_call *call); /* tests/dsl/ok/steps.ecl:19 */",
+		  "if ((rc = ecl_run_arg_slot(run, \"tags\", V_TAGS)) != ECL_OK)",
+		  "if ((rc = ecl_run_code(run, measure_text, \"measure_text\")) != ECL_OK)",
+		  "if ((rc = ecl_run_human(run)) != ECL_OK)",
+		  "ecl_run_float_str(run, ecl_run_float(run, V_RATIO))), \", \"), "
+		  "(ecl_run_float(run, V_RATIO) > 0.1 ? \"true\" : \"false\"))",
+		  "\t\t.question = {question_review, 7},\n\t},"}},
+		{ECLC_MERMAID,
+		 {"[*] --> prepare", "measure --> review: measure.ok and len(measure.note) == 0",
+		  "review --> rewrite: else", NULL, NULL, NULL}},
+		{ECLC_DOT,
+		 {"\"prepare\" [label=\"prepare\\nset\", shape=note];",
+		  "\"measure\" [label=\"measure\\ncode measure_text()\", shape=component];",
+		  "\"review\" [label=\"review\\nhuman\\nlimit 2 as reviews\", shape=house];", NULL,
+		  NULL, NULL}},
+		{ECLC_JSON,
+		 {"\"kind\": \"set\"", "\"kind\": \"code\",\n      \"function\": \"measure_text\"",
+		  "\"kind\": \"human\"", "\"kind\": \"llm\"", NULL, NULL}},
+		{ECLC_AST,
+		 {"  12:3 set prepare\n",
+		  "call measure_text(text: string = label, tags: list = tags, limit: int = size, "
+		  "ratio: float = 1, strict: bool = (== level \"high\"), level: enum (low | high) "
+		  "= "
+		  "level)",
+		  "set size = (- (* (len (+ label \"!\")) 2) 1)", "  31:3 human review\n",
+		  "question \"Review \\\"\" {{label}}", NULL}},
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		eclc_result res;
+
+		cr_assert_eq(compile_file("tests/dsl/ok/steps.ecl", cases[i].format, &res), ECLC_OK,
+			     "%s", res.diag_text);
+		for (k = 0; k < 6 && cases[i].want[k]; k++)
+			cr_assert(strstr(res.out, cases[i].want[k]), "format %d lacks %s:\n%s",
+				  (int)cases[i].format, cases[i].want[k], res.out);
+		eclc_result_free(&res);
+	}
+}
+
+/* `+` joins strings with numbers and bools; len measures any string; done computes. */
+Test(generator, string_expressions_and_computed_results)
+{
+	static const char src[] = "workflow s {\n"
+				  "  input n: int = 1\n"
+				  "  input who: a | b = \"a\"\n"
+				  "  var t: string\n"
+				  "  set go {\n"
+				  "    set t = n + \" \" + who + (n > 0) + 1.5\n"
+				  "    when len(t + \"x\") > 3 -> done len(t)\n"
+				  "    else -> done { t: t, n: n * 2, half: n / 2.0 }\n"
+				  "  }\n"
+				  "}\n";
+	eclc_result res;
+
+	cr_assert_eq(compile(src, "s.ecl", ECLC_C, &res), ECLC_OK, "%s", res.diag_text);
+	cr_assert(strstr(res.out,
+			 "ecl_run_set_str(run, V_T, ecl_run_concat(run, "
+			 "ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, "
+			 "ecl_run_int_str(run, ecl_run_int(run, V_N)), \" \"), "
+			 "ecl_run_str(run, V_WHO)), (ecl_run_int(run, V_N) > 0 ? \"true\" : "
+			 "\"false\")), ecl_run_float_str(run, 1.5)))"),
+		  "%s", res.out);
+	cr_assert(strstr(res.out, "if (ecl_str_len(ecl_run_concat(run, ecl_run_str(run, V_T), "
+				  "\"x\")) > 3) {\n\t\t\tif ((rc = ecl_run_result_int(run, NULL, "
+				  "ecl_run_len(run, V_T))) != ECL_OK)"),
+		  "%s", res.out);
+	cr_assert(
+		strstr(res.out, "ecl_run_result_float(run, \"half\", ecl_run_int(run, V_N) / 2.0)"),
+		"%s", res.out);
+	eclc_result_free(&res);
+}
+
+/* Errors in every part of the language, each with the codes it must give: the parser's
+ * recovery and the checker's rarer paths. */
+Test(generator, errors_everywhere)
+{
+#define OK_STEP "llm s { prompt \"p\" output { x: int } -> done }\n"
+	static const struct {
+		const char *src;
+		const char *codes;
+	} cases[] = {
+		{"workflow w { input a: x | y | x = \"x\"\n" OK_STEP "}", "E020"},
+		{"workflow w { input a: x | y = \"z\"\n" OK_STEP "}", "E045"},
+		{"workflow w { input a: list = \"z\"\n" OK_STEP "}", "E047"},
+		{"workflow w { input a: int = 1.5\n" OK_STEP "}", "E047"},
+		{"workflow w {\n" OK_STEP OK_STEP "}", "E020"},
+		{"workflow w { llm s { limit 2 as a else fail \"f\" prompt \"p\" output { x: int } "
+		 "-> s }\n input a: int\n}",
+		 "E020"},
+		{"workflow w { llm s { prompt \"p\" output { x: int x: int } -> done } }", "E020"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done }\n llm S { prompt "
+		 "\"p\" output { x: int } -> done } }",
+		 "E024"},
+		{"workflow w { llm s { prompt \"{{s}}\" output { x: int } -> done } }", "E021"},
+		{"workflow w { llm s { prompt \"{{t.x}}\" output { x: int } -> done } }", "E022"},
+		{"workflow w { input e: a | b = \"a\" input f: c | d = \"c\"\n llm s { prompt "
+		 "\"{{e}}{{f}}\" output { x: int } when e == f -> done\n when e == 1 -> done\n "
+		 "when -e > 1 -> done else -> done } }",
+		 "E043 E044"},
+		{"workflow w { var v: a | b\n llm s { prompt \"p\" output { x: int } set v = \"c\" "
+		 "set u = 1 set v = 2 -> done v } }",
+		 "E045 E021 E041"},
+		{"workflow w { model \"\" temperature 3 max_tokens 0 retry 101 repair -1 timeout "
+		 "0ms\n" OK_STEP "}",
+		 "E050"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1, a: 2 } } }",
+		 "E020"},
+		{"workflow w { code s { call f(a: int = 1, a: int = 2) output { x: int } -> done "
+		 "s.x } }",
+		 "E020"},
+		{"workflow w { code s { call f(a: nope = 1) output { x: int } -> done s.x } }",
+		 "E012"},
+		{"workflow w { code s { call f(a: x | y = 1, b: x | y = \"x\", c: string = 1) "
+		 "output { x: int } -> done s.x } }",
+		 "E053"},
+		/* syntax: the parser reports and goes on */
+		{"workflow w { input 1: int\n" OK_STEP "}", "E010"},
+		{"workflow w { name 1\n" OK_STEP "}", "E010"},
+		{"workflow w { name \"a\" name \"b\" description \"c\" description \"d\"\n" OK_STEP
+		 "}",
+		 "E015"},
+		{"workflow w { input a: int 1..x\n" OK_STEP "}", "E010"},
+		{"workflow w { input a: x | 1\n" OK_STEP "}", "E010"},
+		{"workflow w { input a:\n" OK_STEP "}", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } when s.x <= 1 -> done when "
+		 "s. -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } when ( -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } when len(1 -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> 1 } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a 1 } } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: } } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1 } } }", ""},
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1 x } } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { 1 } -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x int } -> done } }", "E010"},
+		{"workflow w { llm s { limit x as n else fail \"f\" prompt \"p\" output { x: int } "
+		 "-> done } }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 n else fail \"f\" prompt \"p\" output { x: int } -> "
+		 "done } }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 as n else -> 1 prompt \"p\" output { x: int } -> "
+		 "done "
+		 "} }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 as n else done prompt \"p\" output { x: int } -> "
+		 "done "
+		 "} }",
+		 "E010"},
+		{"workflow w { llm s { limit 2 as n else fail 3 prompt \"p\" output { x: int } -> "
+		 "done "
+		 "} }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } output { y: int } limit 1 as "
+		 "a "
+		 "else fail \"f\" limit 1 as b else fail \"g\" -> done } }",
+		 "E015"},
+		{"workflow w { code s { call f(a: int = 1) call g() output { x: int } -> done s.x "
+		 "} }",
+		 "E015"},
+		{"workflow w { code s { call 1() output { x: int } -> done s.x } }", "E010"},
+		{"workflow w { code s { call f(a int = 1) output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { code s { call f(a: int 1) output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { code s { call f(a: int = ) output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { code s { call f(a: int = 1 output { x: int } -> done s.x } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" model 1 output { x: int } -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" timeout 5 output { x: int } -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" temperature \"x\" output { x: int } -> done } "
+		 "}",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" retry 1 retry 2 output { x: int } -> done } }",
+		 "E015"},
+		{"workflow w { llm s { prompt 1 output { x: int } -> done } }", "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } 1 -> done } }", "E010"},
+		/* a step that lost its `}` ends where the next one starts */
+		{"workflow w { llm s { prompt \"p\" output { x: int } -> done\n llm t { prompt "
+		 "\"p\" output { x: int } -> done } }",
+		 "E010"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } bogus -> done } }", "E010"},
+		{"workflow w { bogus\n" OK_STEP "}", "E010"},
+		{"workflow w { 1\n" OK_STEP "}", "E010"},
+		{"workflow 1 {}", "E010"},
+		{"workflow w {\n" OK_STEP "} x", "E010"},
+		{"workflow w - x {\n" OK_STEP "}", "E011"},
+		{"workflow w-x-", "E010"},
+		{"workflow w { set s { set x = } }", "E010"},
+		{"workflow w { human h { question \"q\" output { a: bool } when h.a -> done }\n "
+		 "set s { -> h }\n llm t { prompt \"p\" output { x: int } -> done } }",
+		 "W001"},
+		{"workflow w { llm s { prompt \"p\" output { x: int } set x = 1 set = 2\n llm t "
+		 "{ prompt \"q\" output { y: int } -> done } }",
+		 "E010"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		eclc_result res;
+		char codes[64], *tok, *save = NULL;
+
+		compile(cases[i].src, "e.ecl", ECLC_CHECK, &res);
+		snprintf(codes, sizeof(codes), "%s", cases[i].codes);
+		if (!codes[0])
+			cr_assert_eq(res.ndiags, 0, "case %zu: %s", i, res.diag_text);
+		for (tok = strtok_r(codes, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			char needle[16];
+
+			snprintf(needle, sizeof(needle), "[%s]", tok);
+			cr_assert(strstr(res.diag_text, needle), "case %zu: no %s in\n%s", i, tok,
+				  res.diag_text);
+		}
+		eclc_result_free(&res);
+	}
+#undef OK_STEP
+}
+
 /* ---- out of memory ------------------------------------------------------------------------------
  */
 
@@ -663,10 +898,16 @@ Test(generator, every_allocation_failure_is_clean)
 {
 	size_t len;
 	char *src = read_all(src_path("tests/dsl/ok/review_code.ecl"), &len);
-	eclc_format formats[] = {ECLC_C, ECLC_JSON};
+	char *kinds = read_all(src_path("tests/dsl/ok/steps.ecl"), NULL);
+	eclc_format formats[] = {ECLC_C, ECLC_JSON, ECLC_C};
 	int k;
 
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
+		if (k == 2) { /* every kind of step, computed strings and results */
+			free(src);
+			src = kinds;
+			len = strlen(src);
+		}
 		long n;
 
 		for (n = 0;; n++) {

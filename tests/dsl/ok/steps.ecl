@@ -37,9 +37,10 @@ workflow step-kinds {
       approved: bool
       stars: int 1..5
       mood?: calm | angry
+      weight?: float
       comment?: string
     }
-    when review.approved and review.mood == "calm" -> done { label: label + "!", stars: review.stars * 2, score: score / 2.0, calm: true, comment: review.comment }
+    when review.approved and review.mood == "calm" -> done { label: label + "!", stars: review.stars * 2, score: score / 2.0 + review.weight, calm: true, comment: review.comment }
     when review.approved -> done label + " (" + review.comment + ")"
     else -> rewrite
   }
