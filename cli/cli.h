@@ -43,6 +43,10 @@ int cmd_prune(cli *c);
 int cmd_answer(cli *c);
 int cmd_graph(cli *c);
 
+/* Print "Fields: ..." with what the answer to a human step takes (answer.c); nothing when
+ * the step is not a human step of a compiled workflow. */
+void cli_print_answer_fields(const char *workflow, const char *step);
+
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);
 
