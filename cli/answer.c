@@ -2,10 +2,52 @@
  * answer.c - `ecl answer`: give a waiting run the answer to its human step's question, from
  * any process and at any later time, then drive the run on (or leave that to `ecl resume`).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+static const char *field_type(const ecl_slot_def *d)
+{
+	switch (d->type) {
+	case ECL_T_STRING: return "string";
+	case ECL_T_INT: return "int";
+	case ECL_T_FLOAT: return "float";
+	case ECL_T_BOOL: return "true|false";
+	case ECL_T_ENUM: return NULL; /* its choices */
+	case ECL_T_LIST: return "list";
+	}
+	return "value";
+}
+
+void cli_print_answer_fields(const char *workflow, const char *step)
+{
+	const ecl_workflow *wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, workflow);
+	int i, k, j;
+
+	for (i = 0; wf && step && i < wf->nsteps; i++) {
+		const ecl_step_def *s = &wf->steps[i];
+
+		if (strcmp(s->name, step) != 0 || s->kind != ECL_STEP_HUMAN)
+			continue;
+		printf("Fields:      ");
+		for (k = 0; k < s->noutputs; k++) {
+			const ecl_slot_def *d = &wf->slots[s->outputs[k]];
+
+			printf("%s %s=", k ? "," : "", d->field);
+			if (d->type == ECL_T_ENUM)
+				for (j = 0; j < d->nchoices; j++)
+					printf("%s%s", j ? "|" : "", d->choices[j]);
+			else if (d->type == ECL_T_INT && d->has_range)
+				printf("%lld..%lld", d->min, d->max);
+			else
+				printf("<%s>", field_type(d));
+			printf("%s", d->required ? "" : " (optional)");
+		}
+		printf("\n");
+	}
+}
 
 int cmd_answer(cli *c)
 {

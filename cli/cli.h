@@ -66,6 +66,10 @@ int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs);
 int cli_status_restate(cli *c);
 int cli_cancel_restate(cli *c);
 
+/* Print "Fields: ..." with what the answer to a human step takes (answer.c); nothing when
+ * the step is not a human step of a compiled workflow. */
+void cli_print_answer_fields(const char *workflow, const char *step);
+
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);
 

@@ -344,6 +344,7 @@ static int report_waiting(ecl_engine *e, const char *id, const char *db)
 	}
 	printf("Workflow %s is waiting for an answer at step %s:\n%s\n", id, info->step,
 	       info->question ? info->question : "");
+	cli_print_answer_fields(info->workflow, info->step);
 	printf("Answer it with: ecl --db %s answer %s --set FIELD=VALUE ...\n", db, id);
 	ecl_run_info_free(info);
 	return 0;
@@ -579,11 +580,13 @@ static void status_text(const ecl_run_info *info, const totals *t)
 	}
 	if (info->error)
 		printf("Error:        %s\n", info->error);
-	if (info->question)
+	if (info->question) {
 		printf("Question:\n%s%s", info->question,
 		       info->question[0] && info->question[strlen(info->question) - 1] == '\n'
 			       ? ""
 			       : "\n");
+		cli_print_answer_fields(info->workflow, info->step);
+	}
 }
 
 int cmd_status(cli *c)

@@ -484,10 +484,12 @@ int ecl_run_copy(ecl_run *run, int dst, int src)
 
 int ecl_run_set_str(ecl_run *run, int slot, const char *text)
 {
-	char *copy = mem_strdup(text);
+	/* NULL: a computed string that could not be made (steps.c). */
+	char *copy = text ? mem_strdup(text) : NULL;
 
 	if (!copy)
-		return ECL_ENOMEM;
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory setting `%s` in step `%s`",
+				   run->wf->slots[slot].name, run->wf->steps[run->state].name);
 	mem_free(run->vals[slot].s);
 	run->vals[slot].s = copy;
 	run->vals[slot].n = strlen(copy);

@@ -140,9 +140,16 @@ static cJSON *json_int(long long v)
 	return cJSON_CreateRaw(text);
 }
 
+/* A computed string that could not be made (NULL) reaches a call that needs it. */
+static int no_string(ecl_run *run)
+{
+	return engine_fail(run->eng, ECL_ENOMEM, "out of memory computing a string in step `%s`",
+			   run->wf->steps[run->state].name);
+}
+
 int ecl_run_result_str(ecl_run *run, const char *name, const char *v)
 {
-	return v ? result_add(run, name, cJSON_CreateString(v)) : ECL_ENOMEM;
+	return v ? result_add(run, name, cJSON_CreateString(v)) : no_string(run);
 }
 
 int ecl_run_result_int(ecl_run *run, const char *name, long long v)
@@ -211,7 +218,7 @@ static int arg_add(ecl_run *run, const char *name, cJSON *v)
 
 int ecl_run_arg_str(ecl_run *run, const char *name, const char *v)
 {
-	return v ? arg_add(run, name, cJSON_CreateString(v)) : ECL_ENOMEM;
+	return v ? arg_add(run, name, cJSON_CreateString(v)) : no_string(run);
 }
 
 int ecl_run_arg_int(ecl_run *run, const char *name, long long v)

@@ -140,6 +140,9 @@ Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_othe
 	cr_assert_eq(ECL(&status, NULL, "status", id), 0);
 	cr_assert(strstr(status, "Status:       waiting\n"), "%s", status);
 	cr_assert(strstr(status, "Question:\nApprove this summary of 21 words?"), "%s", status);
+	cr_assert(strstr(status, "Fields:       approved=<true|false>, comment=<string> "
+				 "(optional)\n"),
+		  "%s", status);
 	free(status);
 	cr_assert_eq(ECL(&out, NULL, "runs", "--status", "waiting"), 0);
 	cr_assert(strstr(out, id) && strstr(out, "question: Approve this summary"), "%s", out);
