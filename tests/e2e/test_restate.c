@@ -162,8 +162,14 @@ static void setup(void)
 
 		fake_pid = spawn(argv, ts_path(dir, "fake.log"));
 	}
-	for (i = 0; i < 500 && !(text = ts_read(ts_path(dir, "fake.port"))); i++)
+	/* the port file exists before the number is in it: wait for the number */
+	for (i = 0; i < 500; i++) {
+		if ((text = ts_read(ts_path(dir, "fake.port"))) != NULL && atoi(text) > 0)
+			break;
+		free(text);
+		text = NULL;
 		nap_ms(10);
+	}
 	cr_assert_not_null(text, "the fake LLM did not start");
 	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d/v1", atoi(text));
 	free(text);
