@@ -59,7 +59,11 @@ void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 
 	if (n < *cap)
 		return arr;
-	ncap = *cap ? *cap * 2 : 8;
+	/* *cap may be behind n when an array grows from several places (a step's second output
+	 * block): grow past n whatever it says */
+	for (ncap = *cap ? *cap * 2 : 8; ncap <= n; ncap *= 2)
+		if (ncap > SIZE_MAX / 4 / size)
+			mem_fail(m);
 	if (ncap > SIZE_MAX / 2 / size)
 		mem_fail(m);
 	p = mem_alloc(m, ncap * size);
