@@ -26,14 +26,7 @@
 #include <sqlite3.h>
 
 #include "ecl.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util.h"
 
 static void die(const char *fmt, const char *detail)
 {
@@ -122,12 +115,12 @@ static double run_batch(const char *db, int port, long n, int conc)
 	}
 	if (!inputs)
 		die("%s", "out of memory");
-	t0 = now_s();
+	t0 = bench_now_s();
 	if (ecl_batch_drive(e, wf, (const char *const *)inputs, (size_t)n, conc, on_end, NULL) !=
 		    ECL_OK ||
 	    failed || ended != n)
 		die("the batch failed: %s", ecl_engine_errmsg(e));
-	wall = now_s() - t0;
+	wall = bench_now_s() - t0;
 	for (i = 0; i < n; i++)
 		free(inputs[i]);
 	free(inputs);
@@ -226,19 +219,6 @@ static double floor_rep(const char *server, const char *floor, const char *dir, 
 	return wall;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 int main(int argc, char **argv)
 {
 	const char *variant = "B", *server = NULL, *floor = NULL, *dir = "/tmp";
@@ -289,10 +269,11 @@ int main(int argc, char **argv)
 	       "\"latency_ms\":%d,\"ideal_wall_s\":%.4f,\"wall_over_ideal\":%.3f,"
 	       "\"bytes_per_inflight_run\":%.0f,\"http_floor_wall_s\":%.4f,"
 	       "\"floor_over_ideal\":%.3f,\"ratio_to_floor\":%.3f}\n",
-	       variant, n, conc, median(wall, reps), (double)n / median(wall, reps),
-	       median(wall, reps) / (double)(n * 6) * 1e6, median(rss, reps), median(bytes, reps),
-	       median(cpu, reps), latency, ideal, median(wall, reps) / ideal,
-	       (median(rss, reps) - base_rss) * 1024.0 / conc, median(fl, reps),
-	       median(fl, reps) / ideal, median(wall, reps) / median(fl, reps));
+	       variant, n, conc, bench_median(wall, reps), (double)n / bench_median(wall, reps),
+	       bench_median(wall, reps) / (double)(n * 6) * 1e6, bench_median(rss, reps),
+	       bench_median(bytes, reps), bench_median(cpu, reps), latency, ideal,
+	       bench_median(wall, reps) / ideal,
+	       (bench_median(rss, reps) - base_rss) * 1024.0 / conc, bench_median(fl, reps),
+	       bench_median(fl, reps) / ideal, bench_median(wall, reps) / bench_median(fl, reps));
 	return 0;
 }

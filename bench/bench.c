@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "ecl.h"
+#include "util.h"
 
 typedef struct result {
 	double wall_s;
@@ -33,14 +34,6 @@ typedef struct result {
 	double cpu_s;
 	double rss_kb;
 } result;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *fmt, const char *detail)
 {
@@ -121,10 +114,10 @@ static double variant_a(const char *db, ecl_durability durability, long n, long 
 	snprintf(tag, sizeof(tag), "%lld", (long long)time(NULL));
 	for (i = 0; i < warmup; i++)
 		one_workflow(e, wf, &c, tag, -1 - i);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < n; i++)
 		one_workflow(e, wf, &c, tag, i);
-	t1 = now_s();
+	t1 = bench_now_s();
 	ecl_engine_close(e);
 	return t1 - t0;
 }
@@ -195,7 +188,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 		long long ms = (long long)time(NULL) * 1000;
 
 		if (i == 0)
-			t0 = now_s();
+			t0 = bench_now_s();
 		snprintf(id, sizeof(id), "%012lx", (unsigned long)(i + warmup) * 2654435761UL);
 		exec(h, "BEGIN");
 		sqlite3_bind_text(ins_run, 1, id, -1, SQLITE_STATIC);
@@ -240,7 +233,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 	sqlite3_finalize(ins_step);
 	sqlite3_finalize(upd);
 	sqlite3_close(h);
-	return now_s() - t0;
+	return bench_now_s() - t0;
 }
 
 /* ---- repetitions in child processes ------------------------------------------------------- */
@@ -308,19 +301,6 @@ static result one_rep(const char *dir, int floor, ecl_durability d, long n, long
 	return r;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 static result medians(const char *dir, int floor, ecl_durability d, long n, long warmup, int reps)
 {
 	double wall[16], bytes[16], cpu[16], rss[16], ans[16];
@@ -336,11 +316,11 @@ static result medians(const char *dir, int floor, ecl_durability d, long n, long
 		rss[i] = r.rss_kb;
 		ans[i] = r.answer_bytes;
 	}
-	m.answer_bytes = median(ans, reps);
-	m.wall_s = median(wall, reps);
-	m.bytes = median(bytes, reps);
-	m.cpu_s = median(cpu, reps);
-	m.rss_kb = median(rss, reps);
+	m.answer_bytes = bench_median(ans, reps);
+	m.wall_s = bench_median(wall, reps);
+	m.bytes = bench_median(bytes, reps);
+	m.cpu_s = bench_median(cpu, reps);
+	m.rss_kb = bench_median(rss, reps);
 	return m;
 }
 

@@ -17,19 +17,13 @@
 
 #include <curl/curl.h>
 
+#include "util.h"
+
 typedef struct flow {
 	CURL *h;
 	int left; /* calls still to make */
 	char body[256];
 } flow;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t sink(char *d, size_t s, size_t n, void *ctx)
 {
@@ -132,7 +126,7 @@ int main(int argc, char **argv)
 	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(m, CURLMOPT_SOCKETDATA, m);
 	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < conc; i++) {
 		flows[i].h = curl_easy_init();
 		flows[i].left = steps - 1;
@@ -183,7 +177,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	wall = now_s() - t0;
+	wall = bench_now_s() - t0;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"wall_s\": %.4f, \"cpu_s\": %.4f, \"requests\": %ld}\n", wall,
 	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -30,10 +32,7 @@ static void die(const char *fmt, ...)
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return bench_now_s() * 1e3;
 }
 
 /* Run argv with stdout and stderr discarded; returns the wall time in ms. A failing command
@@ -61,13 +60,6 @@ static double timed(char *const argv[])
 	return now_ms() - t0;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static double median_ms(char *const argv[], int reps)
 {
 	double *t = malloc(sizeof(*t) * (size_t)reps), m;
@@ -78,8 +70,7 @@ static double median_ms(char *const argv[], int reps)
 	timed(argv); /* warm the page cache */
 	for (i = 0; i < reps; i++)
 		t[i] = timed(argv);
-	qsort(t, (size_t)reps, sizeof(*t), cmp);
-	m = t[reps / 2];
+	m = bench_median(t, reps);
 	free(t);
 	return m;
 }
