@@ -86,6 +86,14 @@ if valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=defi
 else
 	bad "valgrind: ecl run"
 fi
+printf '{"topic": "one"}\n{"topic": "two"}\n' >"$vdb/in.jsonl"
+if valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+	build-check/ecl --db "$vdb/v.db" batch "$vdb/in.jsonl" --workflow critique-revise \
+	--concurrency 2 >/dev/null; then
+	ok "valgrind ecl batch (the network module loaded)"
+else
+	bad "valgrind: ecl batch"
+fi
 if valgrind -q --error-exitcode=9 --leak-check=full build-check/eclc --check dsl/*.ecl; then
 	ok "valgrind eclc"
 else

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -505,4 +506,63 @@ Test(cli, runs_history_fork_recover_prune)
 	cr_assert_eq(ECL(NULL, NULL, "prune", "--status", "running"), 2);
 	free(fid);
 	free(id);
+}
+
+/* The commands that never reach the network start without loading libcurl and the rest of
+ * the network half: it lives in libecl-net.so, loaded on first use. */
+Test(cli, local_commands_do_not_load_the_network_module)
+{
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(setenv("LD_DEBUG", "libs", 1), 0);
+	cr_assert_eq(ECL(&out, &err, "list"), 0, "%s", err);
+	unsetenv("LD_DEBUG");
+	cr_assert(strstr(err, "libsqlite3"), "the loader's trace: %s", err);
+	cr_expect_null(strstr(err, "libcurl"), "ecl list loaded libcurl");
+	cr_expect_null(strstr(err, "libecl-net"), "ecl list loaded the network module");
+	free(out);
+	free(err);
+}
+
+/* Without its module beside it, `ecl` still runs its local commands, and a command that
+ * needs the network says which file it could not load, before starting any run. */
+Test(cli, missing_network_module_is_named)
+{
+	char bin[4096], *out = NULL, *err = NULL;
+	const char *argv[16] = {bin, "--db", db};
+
+	snprintf(bin, sizeof(bin), "%s/ecl", dir);
+	{
+		FILE *in = fopen(ECL_BIN, "rb"), *o = fopen(bin, "wb");
+		char chunk[65536];
+		size_t n;
+
+		cr_assert(in && o);
+		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			cr_assert_eq(fwrite(chunk, 1, n, o), n);
+		fclose(in);
+		cr_assert_eq(fclose(o), 0);
+		cr_assert_eq(chmod(bin, 0755), 0);
+	}
+	argv[3] = "list";
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "critique-revise"), "%s", out);
+	free(out);
+	free(err);
+
+	argv[3] = "--provider";
+	argv[4] = "openai";
+	argv[5] = "--model";
+	argv[6] = "m";
+	argv[7] = "run";
+	argv[8] = "critique-revise";
+	argv[9] = "--topic";
+	argv[10] = "x";
+	cr_assert_neq(ts_run(argv, &out, &err), 0);
+	cr_assert(strstr(err, "cannot load the network module"), "%s", err);
+	cr_assert(strstr(err, "libecl-net.so"), "%s", err);
+	cr_expect(access(db, F_OK) != 0 || ts_sql_int(db, "SELECT count(*) FROM runs") == 0,
+		  "a run was stored");
+	free(out);
+	free(err);
 }

@@ -1,0 +1,42 @@
+/*
+ * net.h - the network half of the runtime: the HTTP providers (llm_net.c), batches over
+ * libcurl's multi interface (batch.c) and the Restate endpoint and client (restate*.c).
+ *
+ * Libraries and tests link it in like the rest of libecl. The `ecl` command does not: it loads
+ * it on first use from libecl-net.so beside the executable (net_load.c), so that commands
+ * which never touch the network (`ecl list`, `ecl status`, ...) do not pay for loading
+ * libcurl, libmicrohttpd, protobuf-c and their thirty-odd libraries at every start.
+ * The module resolves the core's functions (the driver, the store, the allocator) from the
+ * executable that loads it.
+ */
+#ifndef ECL_NET_H
+#define ECL_NET_H
+
+#include "internal.h"
+
+/* What the module gives the core: one entry per function of the network half that the core
+ * or the command calls. Each has the contract of the function it names. */
+typedef struct net_api {
+	int (*openai_new)(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+	int (*anthropic_new)(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+	int (*ollama_new)(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
+	int (*batch_drive)(ecl_engine *engine, const ecl_workflow *wf, const char *const *inputs,
+			   size_t n, int concurrency, ecl_batch_fn fn, void *ctx);
+	int (*serve)(const ecl_serve_options *options, char *err, size_t errlen);
+	int (*restate_register)(const char *admin_url, const char *endpoint_url, char *err,
+				size_t errlen);
+	int (*restate_submit)(const char *ingress_url, const char *workflow, const char *id,
+			      const char *inputs_json, char *err, size_t errlen);
+	int (*restate_attach)(const char *ingress_url, const char *workflow, const char *id,
+			      char **output, char *err, size_t errlen);
+	int (*restate_status)(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+			      const char *id, char **json, char *err, size_t errlen);
+	int (*restate_cancel)(const char *admin_url, const char *id, char *err, size_t errlen);
+} net_api;
+
+/* The file name of the module, looked for in the directory of the running executable. */
+#define NET_MODULE_FILE "libecl-net.so"
+/* The module's one exported symbol: its net_api. */
+#define NET_MODULE_SYMBOL "ecl_net_api"
+
+#endif /* ECL_NET_H */

@@ -1,0 +1,121 @@
+/*
+ * net_load.c - the `ecl` command's side of net.h: each function of the network half, as a
+ * forwarder that loads libecl-net.so from the executable's directory on first use and calls
+ * the module's own. The command links this file instead of the network half itself, so that
+ * only the commands that reach the network load libcurl and the rest.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+
+static const net_api *loaded;
+static char load_error[4200];
+
+/* The module's table, loading it the first time; NULL with the reason in load_error. */
+static const net_api *net(void)
+{
+	char path[4096];
+	ssize_t n;
+	char *slash;
+	void *h;
+
+	if (loaded)
+		return loaded;
+	n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(NET_MODULE_FILE));
+	if (n <= 0 || (size_t)n >= sizeof(path) - sizeof(NET_MODULE_FILE)) {
+		snprintf(load_error, sizeof(load_error),
+			 "cannot find the network module: /proc/self/exe: %s",
+			 n < 0 ? strerror(errno) : "path too long");
+		return NULL;
+	}
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	memcpy(slash ? slash + 1 : path, NET_MODULE_FILE, sizeof(NET_MODULE_FILE));
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(load_error, sizeof(load_error), "cannot load the network module: %s",
+			 dlerror());
+		return NULL;
+	}
+	loaded = dlsym(h, NET_MODULE_SYMBOL);
+	if (!loaded)
+		snprintf(load_error, sizeof(load_error), "%s has no %s: not ecl's network module",
+			 path, NET_MODULE_SYMBOL);
+	return loaded;
+}
+
+static int unloadable(char *err, size_t errlen)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", load_error);
+	return ECL_EIO;
+}
+
+int llm_openai_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	return net() ? net()->openai_new(cfg, out, err, errlen) : unloadable(err, errlen);
+}
+
+int llm_anthropic_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	return net() ? net()->anthropic_new(cfg, out, err, errlen) : unloadable(err, errlen);
+}
+
+int llm_ollama_new(const llm_config *cfg, llm_provider **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	return net() ? net()->ollama_new(cfg, out, err, errlen) : unloadable(err, errlen);
+}
+
+int ecl_batch_drive(ecl_engine *engine, const ecl_workflow *wf, const char *const *inputs, size_t n,
+		    int concurrency, ecl_batch_fn fn, void *ctx)
+{
+	if (!net())
+		return engine_fail(engine, ECL_EIO, "%s", load_error);
+	return net()->batch_drive(engine, wf, inputs, n, concurrency, fn, ctx);
+}
+
+int ecl_serve(const ecl_serve_options *options, char *err, size_t errlen)
+{
+	return net() ? net()->serve(options, err, errlen) : unloadable(err, errlen);
+}
+
+int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *err, size_t errlen)
+{
+	return net() ? net()->restate_register(admin_url, endpoint_url, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_submit(const char *ingress_url, const char *workflow, const char *id,
+		       const char *inputs_json, char *err, size_t errlen)
+{
+	return net() ? net()->restate_submit(ingress_url, workflow, id, inputs_json, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_attach(const char *ingress_url, const char *workflow, const char *id, char **output,
+		       char *err, size_t errlen)
+{
+	*output = NULL;
+	return net() ? net()->restate_attach(ingress_url, workflow, id, output, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **json, char *err, size_t errlen)
+{
+	*json = NULL;
+	return net() ? net()->restate_status(ingress_url, list, n, id, json, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen)
+{
+	return net() ? net()->restate_cancel(admin_url, id, err, errlen) : unloadable(err, errlen);
+}
