@@ -174,6 +174,23 @@ Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_othe
 	free(err);
 	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s'", id), 0);
 
+	/* A paused run takes no answer until it is resumed, and then it waits again. */
+	cr_assert_eq(ECL(NULL, NULL, "pause", id), 0);
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "approved=true"), 1);
+	cr_assert(strstr(err, "is paused at step `approve`: resume it, and it waits for the answer "
+			      "again"),
+		  "%s", err);
+	free(err);
+	expect_sql("paused", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
+	cr_assert(strstr(out, "is waiting for an answer at step approve"), "%s", out);
+	free(out);
+	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
+	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
+			     "'answer%%'",
+			     id),
+		     0);
+
 	/* A refusal from another process: the run drafts again and waits on the new summary. */
 	cr_assert_eq(ECL(&out, &err, "--script", SUMMARY_SCRIPT, "answer", id, "--set",
 			 "approved=false", "--set", "comment=Mention SQLite"),
