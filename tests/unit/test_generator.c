@@ -16,6 +16,7 @@
 #include "ast.h"
 #include "diag.h"
 #include "eclc.h"
+#include "lex.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -1147,4 +1148,23 @@ Test(eclc, command_line)
 		0);
 	sh("rm -rf '%s'", dir);
 	free(dir);
+}
+
+/* fuzz_dsl's dictionary knows every keyword of the language, so that a new keyword cannot be
+ * left out of what the fuzzer tries. */
+Test(lexer, fuzz_dictionary_has_every_keyword)
+{
+	FILE *f = fopen(src_path("tests/fuzz/dsl.dict"), "r");
+	char dict[16384], want[64];
+	size_t n;
+	int kw;
+
+	cr_assert(f, "tests/fuzz/dsl.dict");
+	n = fread(dict, 1, sizeof(dict) - 1, f);
+	fclose(f);
+	dict[n] = '\0';
+	for (kw = KW_AND; kw <= KW_WORKFLOW; kw++) {
+		snprintf(want, sizeof(want), "\n\"%s\"\n", lex_kw_name((enum lex_kw)kw));
+		cr_expect(strstr(dict, want), "tests/fuzz/dsl.dict lacks %s", want + 1);
+	}
 }
