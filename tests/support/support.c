@@ -110,7 +110,7 @@ static int drain(int fd, char **dst, size_t *len)
 int ts_run(const char *const argv[], char **out, char **err)
 {
 	posix_spawn_file_actions_t fa;
-	int po[2], pe[2], status;
+	int po[2], pe[2], status, rc;
 	char *text[2];
 	size_t len[2] = {0, 0};
 	struct pollfd fds[2];
@@ -125,8 +125,8 @@ int ts_run(const char *const argv[], char **out, char **err)
 	posix_spawn_file_actions_addclose(&fa, po[0]);
 	posix_spawn_file_actions_addclose(&fa, pe[0]);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0,
-		     "cannot run %s", argv[0]);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	cr_assert_eq(rc, 0, "cannot run %s: %s", argv[0], strerror(rc));
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
