@@ -512,8 +512,10 @@ static int jstore_list(store *st, const char *id,
 	v->human = 1;
 	v->waiting_journaled = 0;
 	v->promise_cid = 0;
-	if (!(status = waiting_status(run)))
+	if (!(status = waiting_status(run))) {
+		snprintf(v->jstore_err, sizeof(v->jstore_err), "out of memory");
 		return ECL_ENOMEM;
+	}
 	rc = replay_status(v, run, status, "while it waits");
 	cJSON_free(status);
 	if (rc == ECL_ENOTFOUND)

@@ -15,6 +15,7 @@
 #include "restate.h"
 #include "restate.pb-c.h"
 #include "support.h"
+#include "testhooks.h"
 
 #define CT5 "application/vnd.restate.invocation.v5"
 
@@ -1217,4 +1218,81 @@ Test(restate, answer_fields_checked_without_a_run)
 	cr_assert_eq(ecl_workflow_answer_fields(wf, "draft", "{}", &json, err, sizeof(err)),
 		     ECL_EUSAGE);
 	cr_assert(strstr(err, "no human step `draft`"), "%s", err);
+}
+
+/* Invoke with the N-th allocation and every later one failing, for every N until the
+ * invocation gets through: each time the endpoint answers ECL_ENOMEM, or frames that end
+ * with a suspension, an End or a (retryable) error, never a crash. */
+static void every_allocation_may_fail(fixture *fx, const char *handler, const journal *j,
+				      const char *key)
+{
+	buf req = request(j, key), want = {0};
+	char path[128];
+	restate_reply r;
+	long n;
+
+	snprintf(path, sizeof(path), "/invoke/summarize/%s", handler);
+	cr_assert_eq(restate_handle(fx->e, "POST", path, CT5, NULL, (const uint8_t *)req.data,
+				    req.len, &r),
+		     ECL_OK);
+	want = r.body;
+	for (n = 0; n < 100000; n++) {
+		int rc, same;
+
+		ecl_test_fail_alloc_after(n);
+		rc = restate_handle(fx->e, "POST", path, CT5, NULL, (const uint8_t *)req.data,
+				    req.len, &r);
+		ecl_test_fail_alloc_after(-1);
+		same = rc == ECL_OK && r.body.len == want.len &&
+		       memcmp(r.body.data, want.data, want.len) == 0;
+		if (rc == ECL_OK && !same) {
+			restate_frame f = {0}, last = {0};
+			size_t pos = 0;
+			char why[256];
+
+			while (restate_frame_next((const uint8_t *)r.body.data, r.body.len, &pos,
+						  &f, why, sizeof(why)) == ECL_OK)
+				last = f;
+			cr_assert_eq(pos, r.body.len, "%s after %ld allocations: trailing bytes",
+				     handler, n);
+			cr_assert(last.type == RESTATE_SUSPENSION || last.type == RESTATE_END ||
+					  last.type == RESTATE_ERROR,
+				  "%s after %ld allocations ends with 0x%04x", handler, n,
+				  last.type);
+		} else {
+			cr_assert(rc == ECL_OK || rc == ECL_ENOMEM, "%s: %d", handler, rc);
+		}
+		buf_free(&r.body);
+		if (same)
+			break;
+	}
+	cr_assert_lt(n, 100000);
+	buf_free(&want);
+	buf_free(&req);
+}
+
+Test(restate, human_step_survives_every_failed_allocation, .timeout = 120)
+{
+	fixture fx;
+	journal j = {0}, k = {0};
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	uint32_t cid;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h5", &a);
+	g = get_promise_of(&a);
+	cid = g->result_completion_id;
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	answer_free(&a);
+	add_input(&k, "{\"fields\": {\"approved\": \"true\", \"comment\": \"Good\"}}");
+	k.status = strdup(j.status);
+	every_allocation_may_fail(&fx, "answer", &k, "h5");
+	every_allocation_may_fail(&fx, "get_status", &k, "h5");
+	promise_completed(&j, cid, "{\"approved\":true,\"comment\":\"Good\"}");
+	every_allocation_may_fail(&fx, "run", &j, "h5");
+	journal_free(&j);
+	journal_free(&k);
+	teardown(&fx);
 }
