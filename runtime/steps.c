@@ -49,6 +49,12 @@ int steps_release(ecl_run *run)
 		mem_free(run->scratch[i]);
 	run->nscratch = 0;
 	run->oom = 0;
+	/* A step function that failed half-way (out of memory) leaves its arguments or its
+	 * result half-built: they go with the step. */
+	cJSON_Delete(run->args);
+	run->args = NULL;
+	cJSON_Delete(run->result);
+	run->result = NULL;
 	if (oom)
 		return engine_fail(run->eng, ECL_ENOMEM,
 				   "out of memory computing a string in step `%s`",

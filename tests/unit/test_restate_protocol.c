@@ -1021,6 +1021,7 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 	cr_assert(strstr((const char *)out->value->content.data, "\"step\":\"approve\""));
 	ecl__restate__output_command_message__free_unpacked(out, NULL);
 	answer_free(&a);
+	journal_free(&k);
 
 	/* Answered twice: the second CompletePromise finds the promise completed. */
 	call_answer(&fx, &j, "h1", "{\"fields\": {\"approved\": false}}", &k, &a);
