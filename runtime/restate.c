@@ -128,7 +128,7 @@ static int is_notification(uint16_t type)
 typedef struct invocation {
 	driver base; /* first: the driver ops get a pointer to it */
 	ecl_engine *e;
-	ecl_run *run; /* handler run: the run being driven */
+	ecl_run *run; /* the run that handler `run` drives */
 	Ecl__Restate__StartMessage *start;
 	restate_frame *cmds; /* the journal's commands in order; cmds[0] is the input */
 	int ncmds;
