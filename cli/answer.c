@@ -1,6 +1,7 @@
 /*
  * answer.c - `ecl answer`: give a waiting run the answer to its human step's question, from
- * any process and at any later time, then drive the run on (or leave that to `ecl resume`).
+ * any process and at any later time, then drive the run on (or leave that to `ecl resume`);
+ * with --engine restate, through the run's workflow service on a Restate server.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +55,10 @@ int cmd_answer(cli *c)
 	const char *id = NULL;
 	const char **names, **values;
 	ecl_engine *e = NULL;
-	int n = 0, no_wait = 0, rc, i;
+	int n = 0, no_wait = 0, rc, i, restate = cli_restate_take(c);
 
+	if (restate < 0)
+		return 2;
 	names = calloc((size_t)c->nargs + 1, sizeof(*names));
 	values = calloc((size_t)c->nargs + 1, sizeof(*values));
 	if (!names || !values) {
@@ -89,7 +92,12 @@ int cmd_answer(cli *c)
 		id = a;
 	}
 	if (!id) {
-		rc = cli_error(2, "usage: ecl answer <run-id> --set FIELD=VALUE ... [--no-wait]");
+		rc = cli_error(2, "usage: ecl answer <run-id> --set FIELD=VALUE ... [--no-wait] "
+				  "(or --engine restate [--restate-url URL] [--wait])");
+		goto out;
+	}
+	if (restate) {
+		rc = cli_answer_restate(c, id, names, values, n);
 		goto out;
 	}
 	if ((rc = cli_open(c, &e)) != 0)

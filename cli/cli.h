@@ -57,14 +57,17 @@ int cmd_providers(cli *c);
 int cmd_answer(cli *c);
 int cmd_graph(cli *c);
 
-/* Restate (serve.c): `ecl serve`, and the --engine restate forms of run, status, cancel.
- * cli_restate_take removes --engine, --restate-url, --admin-url and --wait from the
+/* Restate (serve.c): `ecl serve`, and the --engine restate forms of run, status, cancel and
+ * answer. cli_restate_take removes --engine, --restate-url, --admin-url and --wait from the
  * arguments: 1 for --engine restate, 0 for local, -1 after a usage error (printed). */
 int cmd_serve(cli *c);
 int cli_restate_take(cli *c);
 int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs);
 int cli_status_restate(cli *c);
 int cli_cancel_restate(cli *c);
+/* `ecl answer --engine restate`: the n fields of the answer to run id's human step. */
+int cli_answer_restate(cli *c, const char *id, const char *const *names, const char *const *values,
+		       int n);
 
 /* Print "Fields: ..." with what the answer to a human step takes (answer.c); nothing when
  * the step is not a human step of a compiled workflow. */

@@ -1,7 +1,7 @@
 /*
  * serve.c - `ecl serve` (every compiled workflow as a Restate service) and the
- * `--engine restate` forms of run, status and cancel, which go through a Restate server
- * instead of the local database.
+ * `--engine restate` forms of run, status, cancel and answer, which go through a Restate
+ * server instead of the local database.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -149,6 +149,39 @@ int cli_cancel_restate(cli *c)
 		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
 	printf("Run %s: cancellation requested\n", c->args[0]);
 	return 0;
+}
+
+int cli_answer_restate(cli *c, const char *id, const char *const *names, const char *const *values,
+		       int n)
+{
+	char err[1024], *reply = NULL, *output = NULL;
+	cJSON *j;
+	const cJSON *wf, *step;
+	int rc;
+
+	(void)c;
+	rc = ecl_restate_answer(rs.ingress, ecl_workflows, ecl_nworkflows, id, names, values, n,
+				&reply, err, sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(rc == ECL_EINPUT || rc == ECL_EUSAGE ? 2 : 1, "%s", err);
+	j = cJSON_Parse(reply);
+	wf = cJSON_GetObjectItemCaseSensitive(j, "workflow");
+	step = cJSON_GetObjectItemCaseSensitive(j, "step");
+	printf("Answer recorded for %s (step `%s`); Restate drives the run on\n", id,
+	       cJSON_IsString(step) ? step->valuestring : "?");
+	fflush(stdout);
+	free(reply);
+	rc = 0;
+	if (rs.wait && cJSON_IsString(wf)) {
+		if (ecl_restate_attach(rs.ingress, wf->valuestring, id, &output, err,
+				       sizeof(err)) != ECL_OK)
+			rc = cli_error(1, "%s", err);
+		else
+			printf("Workflow %s completed successfully\n%s\n", id, output);
+		free(output);
+	}
+	cJSON_Delete(j);
+	return rc;
 }
 
 typedef struct ready {

@@ -413,6 +413,16 @@ const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n,
 int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, char *err,
 			      size_t errlen);
 
+/* Check an answer to the human step `step` of wf without an engine or a store, as
+ * ecl_run_answer checks one: fields_json is a JSON object of field: value, each value either
+ * of the field's type already (true, 42, "text") or a string as `ecl answer --set` takes it
+ * ("true", "42"), which is converted the same way; every required field must be there. On
+ * ECL_OK *answer_json is the answer, a JSON object text of the step's fields (caller frees
+ * with free()). ECL_EINPUT names the field and value at fault in err, ECL_EUSAGE when wf has
+ * no human step of that name, ECL_ENOMEM. */
+int ecl_workflow_answer_fields(const ecl_workflow *wf, const char *step, const char *fields_json,
+			       char **answer_json, char *err, size_t errlen);
+
 /* Longest run id written by ecl_run_start, terminator included. Ids are 16 hex digits that
  * sort by creation time. */
 #define ECL_ID_MAX 40
@@ -592,6 +602,16 @@ int ecl_restate_attach(const char *ingress_url, const char *workflow, const char
  * workflow of the list; ECL_ENOTFOUND when none has a run with that id. */
 int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list, size_t n,
 		       const char *id, char **json, char *err, size_t errlen);
+
+/* Answer the human step a run waits at through its workflow's `answer` handler (the
+ * workflow found as ecl_restate_status finds it): n fields given as text (names[i] =
+ * values[i]), checked by the endpoint as ecl_run_answer checks them. ECL_OK with *reply the
+ * handler's answer (a JSON object text: the run id, workflow, step and the typed answer);
+ * ECL_EINPUT when a field or value is refused (err names it), ECL_ESTATE when the run does
+ * not wait for an answer or was answered already, ECL_ENOTFOUND when there is no such run. */
+int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, const char *const *names, const char *const *values,
+		       int nfields, char **reply, char *err, size_t errlen);
 
 /* Cancel the run's invocation through the admin API. ECL_ENOTFOUND when there is none. */
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen);

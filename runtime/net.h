@@ -31,6 +31,9 @@ typedef struct net_api {
 			      char **output, char *err, size_t errlen);
 	int (*restate_status)(const char *ingress_url, const ecl_workflow *const *list, size_t n,
 			      const char *id, char **json, char *err, size_t errlen);
+	int (*restate_answer)(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+			      const char *id, const char *const *names, const char *const *values,
+			      int nfields, char **reply, char *err, size_t errlen);
 	int (*restate_cancel)(const char *admin_url, const char *id, char *err, size_t errlen);
 } net_api;
 

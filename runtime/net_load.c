@@ -115,6 +115,16 @@ int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list,
 		     : unloadable(err, errlen);
 }
 
+int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, const char *const *names, const char *const *values,
+		       int nfields, char **reply, char *err, size_t errlen)
+{
+	*reply = NULL;
+	return net() ? net()->restate_answer(ingress_url, list, n, id, names, values, nfields,
+					     reply, err, errlen)
+		     : unloadable(err, errlen);
+}
+
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen)
 {
 	return net() ? net()->restate_cancel(admin_url, id, err, errlen) : unloadable(err, errlen);

@@ -19,5 +19,6 @@ const net_api ecl_net_api = {
 	.restate_submit = ecl_restate_submit,
 	.restate_attach = ecl_restate_attach,
 	.restate_status = ecl_restate_status,
+	.restate_answer = ecl_restate_answer,
 	.restate_cancel = ecl_restate_cancel,
 };

@@ -8,9 +8,14 @@
  * after each transition a SetState of the run's status. A step whose answer is journaled
  * takes it from there; the first step without one asks the model, proposes the answer with
  * ProposeRunCompletion and suspends, and Restate invokes again once the answer is stored.
- * The shared handler `get_status` reads the status state. A journal that does not match
- * what the code does (a changed workflow) gets the protocol's journal-mismatch error.
+ * A human step records the status `waiting` with its question, awaits a durable promise
+ * named after the step and its visit (GetPromise) and suspends; the shared handler `answer`
+ * checks a person's answer against the step's fields and completes that promise
+ * (CompletePromise), and the replay takes the answer from the journal. The shared handler
+ * `get_status` reads the status state. A journal that does not match what the code does (a
+ * changed workflow) gets the protocol's journal-mismatch error.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +105,12 @@ const char *restate_type_name(uint16_t type)
 	case RESTATE_GET_LAZY_STATE: return "GetLazyStateCommand";
 	case RESTATE_SET_STATE: return "SetStateCommand";
 	case RESTATE_GET_EAGER_STATE: return "GetEagerStateCommand";
+	case RESTATE_GET_PROMISE: return "GetPromiseCommand";
+	case RESTATE_COMPLETE_PROMISE: return "CompletePromiseCommand";
 	case RESTATE_RUN: return "RunCommand";
 	case RESTATE_GET_LAZY_STATE_DONE: return "GetLazyStateCompletionNotification";
+	case RESTATE_GET_PROMISE_DONE: return "GetPromiseCompletionNotification";
+	case RESTATE_COMPLETE_PROMISE_DONE: return "CompletePromiseCompletionNotification";
 	case RESTATE_RUN_DONE: return "RunCompletionNotification";
 	case RESTATE_SIGNAL: return "SignalNotification";
 	default: return "an unknown command";
@@ -119,6 +128,7 @@ static int is_notification(uint16_t type)
 typedef struct invocation {
 	driver base; /* first: the driver ops get a pointer to it */
 	ecl_engine *e;
+	ecl_run *run; /* the run that handler `run` drives */
 	Ecl__Restate__StartMessage *start;
 	restate_frame *cmds; /* the journal's commands in order; cmds[0] is the input */
 	int ncmds;
@@ -134,6 +144,14 @@ typedef struct invocation {
 	int mis_index;
 	uint16_t mis_type;
 	int ended; /* a terminal frame (suspension, error) was written */
+	/* A human step reads its answer as a note of the run (steps.c); while the journal
+	 * drives the run, the engine's store is this one, whose notes come from the journal's
+	 * promise (jstore_ops). */
+	store jstore;
+	int human;             /* the current step is a human step that looked for its answer */
+	int waiting_journaled; /* ... its `waiting` status is in the journal */
+	uint32_t promise_cid;  /* ... its GetPromise is, with this completion id (0: not) */
+	char jstore_err[1024];
 } invocation;
 
 static int mismatch(invocation *v, ecl_run *run, const char *fmt, ...)
@@ -163,12 +181,19 @@ static void put_error(buf *out, uint32_t code, const char *msg, int index, uint1
 	restate_frame_put(out, RESTATE_ERROR, &m.base);
 }
 
-static void put_suspension(buf *out, uint32_t cid)
+/* Suspend until completion cid is in the journal, or (cancellable) until the run is
+ * cancelled: a person may never answer. */
+static void put_suspension(buf *out, uint32_t cid, int cancellable)
 {
 	Ecl__Restate__SuspensionMessage m = ECL__RESTATE__SUSPENSION_MESSAGE__INIT;
+	uint32_t cancel = RESTATE_CANCEL_SIGNAL;
 
 	m.n_waiting_completions = 1;
 	m.waiting_completions = &cid;
+	if (cancellable) {
+		m.n_waiting_signals = 1;
+		m.waiting_signals = &cancel;
+	}
 	restate_frame_put(out, RESTATE_SUSPENSION, &m.base);
 }
 
@@ -208,9 +233,11 @@ static void put_set_state(buf *out, const char *text)
 	restate_frame_put(out, RESTATE_SET_STATE, &m.base);
 }
 
-/* The run's status as get_status answers it and SetState keeps it. Deterministic (no
- * clock), so a replay can compare it with the journaled one byte for byte. */
-static char *status_json(const ecl_run *run, const store_commit *c)
+/* The run's status as get_status answers it and SetState keeps it; a waiting run's has the
+ * question and the promise its answer completes. Deterministic (no clock), so a replay can
+ * compare it with the journaled one byte for byte. */
+static char *status_json(const ecl_run *run, const store_commit *c, const char *question,
+			 const char *promise)
 {
 	const ecl_workflow *wf = run->wf;
 	cJSON *o = cJSON_CreateObject(), *out = NULL;
@@ -239,6 +266,10 @@ static char *status_json(const ecl_run *run, const store_commit *c)
 	}
 	if (ok && c && c->error)
 		ok = cJSON_AddStringToObject(o, "error", c->error) != NULL;
+	if (ok && question)
+		ok = cJSON_AddStringToObject(o, "question", question) != NULL;
+	if (ok && promise)
+		ok = cJSON_AddStringToObject(o, "promise", promise) != NULL;
 	if (ok)
 		text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -358,7 +389,7 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	pr.value.data = (uint8_t *)res->text;
 	pr.value.len = res->len;
 	restate_frame_put(v->out, RESTATE_PROPOSE_RUN, &pr.base);
-	put_suspension(v->out, v->pending);
+	put_suspension(v->out, v->pending, 0);
 	v->ended = 1;
 	log_event(v->e, LOG_INFO, "suspended", "run", run->id, "step", name, NULL);
 	free(res->text);
@@ -367,41 +398,52 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	return v->out->oom ? ECL_ENOMEM : ECL_ESUSPENDED;
 }
 
+/* Replay the SetState of status (recorded `when`, for a mismatch's message) at the
+ * journal's cursor: ECL_OK once it matched, ECL_ENOTFOUND past the journal's end (the caller
+ * writes it), or ECL_ESTATE on a mismatch. */
+static int replay_status(invocation *v, ecl_run *run, const char *status, const char *when)
+{
+	const restate_frame *f;
+	Ecl__Restate__SetStateCommandMessage *m = NULL;
+	int rc = ECL_OK;
+
+	if (v->cursor >= v->ncmds)
+		return ECL_ENOTFOUND;
+	f = &v->cmds[v->cursor];
+	if (f->type == RESTATE_SET_STATE)
+		m = ecl__restate__set_state_command_message__unpack(&restate_allocator, f->len,
+								    f->body);
+	if (!m || !m->value || m->key.len != strlen(RESTATE_STATUS_KEY) ||
+	    memcmp(m->key.data, RESTATE_STATUS_KEY, m->key.len) != 0 ||
+	    m->value->content.len != strlen(status) ||
+	    memcmp(m->value->content.data, status, m->value->content.len) != 0)
+		rc = mismatch(v, run,
+			      "command %d of the journal is %s where the workflow records the "
+			      "status %s %s",
+			      v->cursor, m ? "a different status" : restate_type_name(f->type),
+			      status, when);
+	else
+		v->cursor++;
+	if (m)
+		ecl__restate__set_state_command_message__free_unpacked(m, &restate_allocator);
+	return rc;
+}
+
 static int rs_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
 {
 	invocation *v = (invocation *)d;
-	char *status = status_json(run, c);
-	int rc = ECL_OK;
+	char *status = status_json(run, c, NULL, NULL);
+	char when[300];
+	int rc;
 
 	*request = NULL;
 	if (!status)
 		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
-	if (v->cursor < v->ncmds) {
-		const restate_frame *f = &v->cmds[v->cursor];
-		Ecl__Restate__SetStateCommandMessage *m = NULL;
-
-		if (f->type == RESTATE_SET_STATE)
-			m = ecl__restate__set_state_command_message__unpack(&restate_allocator,
-									    f->len, f->body);
-		if (!m || !m->value || m->key.len != strlen(RESTATE_STATUS_KEY) ||
-		    memcmp(m->key.data, RESTATE_STATUS_KEY, m->key.len) != 0 ||
-		    m->value->content.len != strlen(status) ||
-		    memcmp(m->value->content.data, status, m->value->content.len) != 0)
-			rc = mismatch(v, run,
-				      "command %d of the journal is %s where the workflow records "
-				      "the status %s after step `%s`",
-				      v->cursor,
-				      m ? "a different status" : restate_type_name(f->type), status,
-				      c->step.step);
-		else
-			v->cursor++;
-		if (m)
-			ecl__restate__set_state_command_message__free_unpacked(m,
-									       &restate_allocator);
-	} else {
+	snprintf(when, sizeof(when), "after step `%s`", c->step.step);
+	rc = replay_status(v, run, status, when);
+	if (rc == ECL_ENOTFOUND) {
 		put_set_state(v->out, status);
-		if (v->out->oom)
-			rc = engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+		rc = v->out->oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory") : ECL_OK;
 	}
 	cJSON_free(status);
 	return rc;
@@ -417,13 +459,327 @@ static int rs_beat(driver *d, ecl_run *run, long long now_ms, const char **reque
 	return ECL_OK;
 }
 
+/* ---- human steps: the answer as a durable promise ----------------------------------------- */
+
+/* How a human step's answer is kept as a note of the run (steps.c reads it back). */
+#define ANSWER_NOTE "answer "
+
+/* The promise a human step's answer completes: the step and its visit ("approve#2"), so a
+ * loop that comes back to the step awaits a fresh one. */
+static void promise_key(const ecl_run *run, char *out, size_t n)
+{
+	snprintf(out, n, "%s#%d", run->wf->steps[run->state].name, run->visits[run->state]);
+}
+
+/* The status of a run waiting at its human step (caller frees with cJSON_free), or NULL
+ * when memory ran out. */
+static char *waiting_status(const ecl_run *run)
+{
+	store_commit c = {0};
+	char key[300], *question = steps_question(run), *text;
+
+	if (!question)
+		return NULL;
+	promise_key(run, key, sizeof(key));
+	c.status = "waiting";
+	c.current = run->wf->steps[run->state].name;
+	c.step.seq = run->seq;
+	text = status_json(run, &c, question, key);
+	mem_free(question);
+	return text;
+}
+
+static invocation *of_jstore(const store *st)
+{
+	return (invocation *)(void *)((char *)st - offsetof(invocation, jstore));
+}
+
+/* The answer to the current human step from the journal: the `waiting` status, then the
+ * GetPromise of the step's promise, then its completion, each replayed in order. While any
+ * of them is missing there is no note, the step waits and rs_release writes the rest. */
+static int jstore_list(store *st, const char *id,
+		       int (*fn)(void *ctx, int seq, long long ts_ms, const char *text), void *ctx)
+{
+	invocation *v = of_jstore(st);
+	ecl_run *run = v->run;
+	const char *name = run->wf->steps[run->state].name;
+	Ecl__Restate__GetPromiseCommandMessage *m = NULL;
+	char key[300], *status, *note;
+	const restate_frame *f;
+	int i, rc;
+
+	(void)id;
+	v->human = 1;
+	v->waiting_journaled = 0;
+	v->promise_cid = 0;
+	if (!(status = waiting_status(run))) {
+		snprintf(v->jstore_err, sizeof(v->jstore_err), "out of memory");
+		return ECL_ENOMEM;
+	}
+	rc = replay_status(v, run, status, "while it waits");
+	cJSON_free(status);
+	if (rc == ECL_ENOTFOUND)
+		return ECL_OK;
+	if (rc != ECL_OK)
+		goto mismatched;
+	v->waiting_journaled = 1;
+	if (v->cursor >= v->ncmds)
+		return ECL_OK;
+	promise_key(run, key, sizeof(key));
+	f = &v->cmds[v->cursor];
+	if (f->type == RESTATE_GET_PROMISE)
+		m = ecl__restate__get_promise_command_message__unpack(&restate_allocator, f->len,
+								      f->body);
+	if (!m || strcmp(m->key, key) != 0 || m->result_completion_id != v->next_cid) {
+		mismatch(v, run,
+			 "command %d of the journal is %s where step `%s` awaits promise %s "
+			 "(completion %u)",
+			 v->cursor,
+			 m ? "a GetPromiseCommand of another promise" : restate_type_name(f->type),
+			 name, key, v->next_cid);
+		if (m)
+			ecl__restate__get_promise_command_message__free_unpacked(
+				m, &restate_allocator);
+		goto mismatched;
+	}
+	ecl__restate__get_promise_command_message__free_unpacked(m, &restate_allocator);
+	v->cursor++;
+	v->promise_cid = v->next_cid++;
+	for (i = 0; i < v->nnotes; i++) {
+		Ecl__Restate__GetPromiseCompletionNotificationMessage *n;
+
+		if (v->notes[i].type != RESTATE_GET_PROMISE_DONE)
+			continue;
+		n = ecl__restate__get_promise_completion_notification_message__unpack(
+			&restate_allocator, v->notes[i].len, v->notes[i].body);
+		if (!n || n->completion_id != v->promise_cid) {
+			if (n)
+				ecl__restate__get_promise_completion_notification_message__free_unpacked(
+					n, &restate_allocator);
+			continue;
+		}
+		rc = ECL_OK;
+		if (n->result_case ==
+			    ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
+		    n->value) {
+			note = mem_alloc(strlen(ANSWER_NOTE) + n->value->content.len + 1);
+			if (note) {
+				memcpy(note, ANSWER_NOTE, strlen(ANSWER_NOTE));
+				memcpy(note + strlen(ANSWER_NOTE), n->value->content.data,
+				       n->value->content.len);
+				note[strlen(ANSWER_NOTE) + n->value->content.len] = '\0';
+				fn(ctx, run->seq, 0, note);
+				mem_free(note);
+			} else {
+				snprintf(v->jstore_err, sizeof(v->jstore_err), "out of memory");
+				rc = ECL_ENOMEM;
+			}
+		} else {
+			/* Completed with a failure (not by `answer`): the step fails. */
+			snprintf(v->jstore_err, sizeof(v->jstore_err),
+				 "the promise %s of human step `%s` was rejected: %s", key, name,
+				 n->failure && n->failure->message ? n->failure->message
+								   : "(no message)");
+			rc = ECL_EFAILED;
+		}
+		ecl__restate__get_promise_completion_notification_message__free_unpacked(
+			n, &restate_allocator);
+		return rc;
+	}
+	return ECL_OK;
+mismatched:
+	snprintf(v->jstore_err, sizeof(v->jstore_err), "%s", v->e->err);
+	return ECL_ESTATE;
+}
+
+static const char *jstore_errmsg(const store *st)
+{
+	return of_jstore(st)->jstore_err;
+}
+
+/* Nothing but a human step's notes is read from the store while the journal drives a run
+ * (the rs_* operations never touch it); anything else is refused, not guessed. */
+static int jstore_refuse(store *st)
+{
+	snprintf(of_jstore(st)->jstore_err, sizeof(of_jstore(st)->jstore_err),
+		 "a run driven by Restate keeps nothing in the local store");
+	return ECL_ESTATE;
+}
+
+static int jstore_create_run(store *st, const store_run *run)
+{
+	(void)run;
+	return jstore_refuse(st);
+}
+
+static int jstore_get_run(store *st, const char *id, store_run *out)
+{
+	(void)id;
+	(void)out;
+	return jstore_refuse(st);
+}
+
+static int jstore_list_steps(store *st, const char *id, store_step_fn fn, void *ctx)
+{
+	(void)id;
+	(void)fn;
+	(void)ctx;
+	return jstore_refuse(st);
+}
+
+static int jstore_commit(store *st, const store_commit *c, const char **request)
+{
+	(void)c;
+	*request = NULL;
+	return jstore_refuse(st);
+}
+
+static int jstore_acquire(store *st, const char *id, const char *owner, const char *steal,
+			  int attempt, long long now_ms, long long lease_until_ms, char **holder)
+{
+	(void)id;
+	(void)owner;
+	(void)steal;
+	(void)attempt;
+	(void)now_ms;
+	(void)lease_until_ms;
+	*holder = NULL;
+	return jstore_refuse(st);
+}
+
+static int jstore_heartbeat(store *st, const char *id, const char *owner, long long now_ms,
+			    long long lease_until_ms, const char **request)
+{
+	(void)id;
+	(void)owner;
+	(void)now_ms;
+	(void)lease_until_ms;
+	*request = NULL;
+	return jstore_refuse(st);
+}
+
+static int jstore_release(store *st, const char *id, const char *owner, const char *status,
+			  const char *error, long long now_ms)
+{
+	(void)id;
+	(void)owner;
+	(void)status;
+	(void)error;
+	(void)now_ms;
+	return jstore_refuse(st);
+}
+
+static int jstore_request(store *st, const char *id, const char *what, long long now_ms,
+			  int *applied)
+{
+	(void)id;
+	(void)what;
+	(void)now_ms;
+	*applied = 0;
+	return jstore_refuse(st);
+}
+
+static int jstore_note(store *st, const char *id, int seq, const char *text, long long now_ms)
+{
+	(void)id;
+	(void)seq;
+	(void)text;
+	(void)now_ms;
+	return jstore_refuse(st);
+}
+
+static int jstore_list_runs(store *st, const store_filter *f, store_run_fn fn, void *ctx)
+{
+	(void)f;
+	(void)fn;
+	(void)ctx;
+	return jstore_refuse(st);
+}
+
+static int jstore_fork(store *st, const char *from, int upto, const store_run *copy)
+{
+	(void)from;
+	(void)upto;
+	(void)copy;
+	return jstore_refuse(st);
+}
+
+static int jstore_prune(store *st, const store_filter *f, int *count)
+{
+	(void)f;
+	*count = 0;
+	return jstore_refuse(st);
+}
+
+static int jstore_set_version(store *st, const char *id, const char *version, long long now_ms)
+{
+	(void)id;
+	(void)version;
+	(void)now_ms;
+	return jstore_refuse(st);
+}
+
+static void jstore_close(store *st)
+{
+	(void)st; /* part of the invocation */
+}
+
+static const store_ops jstore_ops = {
+	.create_run = jstore_create_run,
+	.get_run = jstore_get_run,
+	.list_steps = jstore_list_steps,
+	.commit = jstore_commit,
+	.acquire = jstore_acquire,
+	.heartbeat = jstore_heartbeat,
+	.release = jstore_release,
+	.request = jstore_request,
+	.note = jstore_note,
+	.list_notes = jstore_list,
+	.list_runs = jstore_list_runs,
+	.fork = jstore_fork,
+	.prune = jstore_prune,
+	.set_version = jstore_set_version,
+	.errmsg = jstore_errmsg,
+	.close = jstore_close,
+};
+
+/* The human step has no answer yet: record the `waiting` status with the question (for
+ * get_status), await the step's promise and suspend until `answer` completes it. What the
+ * journal has of this already (jstore_list replayed it) is not written again. */
+static int wait_for_answer(invocation *v, ecl_run *run)
+{
+	Ecl__Restate__GetPromiseCommandMessage g = ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
+	char key[300], *status;
+
+	if (!v->waiting_journaled) {
+		if (!(status = waiting_status(run)))
+			return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+		put_set_state(v->out, status);
+		cJSON_free(status);
+	}
+	promise_key(run, key, sizeof(key));
+	if (!v->promise_cid) {
+		v->promise_cid = v->next_cid++;
+		g.key = key;
+		g.result_completion_id = v->promise_cid;
+		g.name = (char *)run->wf->steps[run->state].name;
+		restate_frame_put(v->out, RESTATE_GET_PROMISE, &g.base);
+	}
+	put_suspension(v->out, v->promise_cid, 1);
+	v->ended = 1;
+	log_event(v->e, LOG_INFO, "suspended", "run", run->id, "step",
+		  run->wf->steps[run->state].name, "promise", key, NULL);
+	return v->out->oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory") : ECL_OK;
+}
+
 static int rs_release(driver *d, ecl_run *run, const char *status, const char *error)
 {
 	invocation *v = (invocation *)d;
 
-	(void)run;
 	if (v->mismatch || v->ended)
 		return ECL_OK;
+	if (v->human && strcmp(status, "waiting") == 0)
+		return wait_for_answer(v, run);
 	/* A retryable error: Restate invokes again later and the journal replays. */
 	put_error(v->out, 500, error ? error : status, v->cursor, 0);
 	v->ended = 1;
@@ -470,6 +826,7 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 	Ecl__Restate__InputCommandMessage *in = NULL;
 	cJSON *inputs = NULL;
 	ecl_run *run = NULL;
+	store *saved;
 	int rc;
 
 	if (!v->start->key || !v->start->key[0] || strlen(v->start->key) >= ECL_ID_MAX) {
@@ -510,7 +867,7 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 		return;
 	}
 	if (cancelled(v)) {
-		char *status = status_json(run, NULL);
+		char *status = status_json(run, NULL, NULL, NULL);
 
 		if (status)
 			put_set_state(v->out, status);
@@ -519,7 +876,12 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 		run_free(run);
 		return;
 	}
+	v->run = run;
+	v->jstore.ops = &jstore_ops;
+	saved = e->st;
+	e->st = &v->jstore;
 	rc = drive_run(&v->base, run);
+	e->st = saved;
 	if (v->mismatch) {
 		char msg[sizeof(v->why) + ECL_ID_MAX + 64];
 
@@ -546,16 +908,83 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 	run_free(run);
 }
 
-static void handle_get_status(invocation *v)
+/* A shared handler's journal that is not what the handler does. */
+static void shared_mismatch(invocation *v, const char *handler, const char *what)
 {
-	Ecl__Restate__GetEagerStateCommandMessage g =
-		ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__INIT;
-	Ecl__Restate__Value val = ECL__RESTATE__VALUE__INIT;
-	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+	char msg[512];
+	uint16_t type = v->cmds[v->cursor].type;
+
+	snprintf(msg, sizeof(msg),
+		 "journal mismatch in %s of %s: command %d of the journal is a %s where the "
+		 "handler %s",
+		 handler, v->start->key ? v->start->key : "", v->cursor, restate_type_name(type),
+		 what);
+	put_error(v->out, RESTATE_JOURNAL_MISMATCH, msg, v->cursor, type);
+}
+
+/* The run's status state (a JSON text, "null" when there is none; *text freed with
+ * mem_free) for a shared handler, journaled so that a replay reads what the first
+ * invocation read: taken from the StartMessage's state and written as GetEagerState, or
+ * asked with GetLazyState (and a suspension, ECL_ESUSPENDED) when only part of the state came
+ * with the start. On a replay, from the journaled command. ECL_ESTATE after writing a
+ * journal-mismatch error, ECL_ENOMEM. */
+static int status_read(invocation *v, const char *handler, char **text)
+{
 	size_t i, klen = strlen(RESTATE_STATUS_KEY);
 	const ProtobufCBinaryData *found = NULL;
-	char *text;
 
+	*text = NULL;
+	if (v->cursor < v->ncmds && v->cmds[v->cursor].type == RESTATE_GET_EAGER_STATE) {
+		const restate_frame *f = &v->cmds[v->cursor];
+		Ecl__Restate__GetEagerStateCommandMessage *m =
+			ecl__restate__get_eager_state_command_message__unpack(&restate_allocator,
+									      f->len, f->body);
+
+		if (!m) {
+			shared_mismatch(v, handler, "reads the status (not a valid message)");
+			return ECL_ESTATE;
+		}
+		v->cursor++;
+		*text = m->result_case == ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VALUE &&
+					m->value
+				? mem_strndup((const char *)m->value->content.data,
+					      m->value->content.len)
+				: mem_strdup("null");
+		ecl__restate__get_eager_state_command_message__free_unpacked(m, &restate_allocator);
+		return *text ? ECL_OK : ECL_ENOMEM;
+	}
+	if (v->cursor < v->ncmds && v->cmds[v->cursor].type == RESTATE_GET_LAZY_STATE) {
+		uint32_t cid = v->next_cid++;
+		int j;
+
+		v->cursor++;
+		for (j = 0; j < v->nnotes; j++) {
+			Ecl__Restate__GetLazyStateCompletionNotificationMessage *m;
+
+			if (v->notes[j].type != RESTATE_GET_LAZY_STATE_DONE)
+				continue;
+			m = ecl__restate__get_lazy_state_completion_notification_message__unpack(
+				&restate_allocator, v->notes[j].len, v->notes[j].body);
+			if (!m)
+				continue;
+			if (m->completion_id == cid)
+				*text = m->result_case == ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
+							m->value
+						? mem_strndup((const char *)m->value->content.data,
+							      m->value->content.len)
+						: mem_strdup("null");
+			ecl__restate__get_lazy_state_completion_notification_message__free_unpacked(
+				m, &restate_allocator);
+			if (*text)
+				return ECL_OK;
+		}
+		put_suspension(v->out, cid, 0);
+		return ECL_ESUSPENDED;
+	}
+	if (v->cursor < v->ncmds) {
+		shared_mismatch(v, handler, "reads the status");
+		return ECL_ESTATE;
+	}
 	for (i = 0; i < v->start->n_state_map; i++) {
 		const ProtobufCBinaryData *k = &v->start->state_map[i]->key;
 
@@ -566,59 +995,217 @@ static void handle_get_status(invocation *v)
 		/* Only part of the state came with the start: ask for the key lazily. */
 		Ecl__Restate__GetLazyStateCommandMessage lz =
 			ECL__RESTATE__GET_LAZY_STATE_COMMAND_MESSAGE__INIT;
-		int j;
 
-		for (j = 0; j < v->nnotes; j++) {
-			Ecl__Restate__GetLazyStateCompletionNotificationMessage *m;
+		lz.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+		lz.key.len = klen;
+		lz.result_completion_id = v->next_cid++;
+		restate_frame_put(v->out, RESTATE_GET_LAZY_STATE, &lz.base);
+		put_suspension(v->out, lz.result_completion_id, 0);
+		return ECL_ESUSPENDED;
+	} else {
+		Ecl__Restate__GetEagerStateCommandMessage g =
+			ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__INIT;
+		Ecl__Restate__Value val = ECL__RESTATE__VALUE__INIT;
+		Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
 
-			if (v->notes[j].type != RESTATE_GET_LAZY_STATE_DONE)
-				continue;
-			m = ecl__restate__get_lazy_state_completion_notification_message__unpack(
-				&restate_allocator, v->notes[j].len, v->notes[j].body);
-			if (!m)
-				continue;
-			text = m->result_case == ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
-					       m->value
-				       ? mem_strndup((const char *)m->value->content.data,
-						     m->value->content.len)
-				       : mem_strdup("null");
-			ecl__restate__get_lazy_state_completion_notification_message__free_unpacked(
+		g.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+		g.key.len = klen;
+		if (found) {
+			val.content = *found;
+			g.result_case = ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VALUE;
+			g.value = &val;
+		} else {
+			g.result_case = ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VOID;
+			g.void_ = &nothing;
+		}
+		restate_frame_put(v->out, RESTATE_GET_EAGER_STATE, &g.base);
+	}
+	*text = found ? mem_strndup((const char *)found->data, found->len) : mem_strdup("null");
+	return *text ? ECL_OK : ECL_ENOMEM;
+}
+
+static void handle_get_status(invocation *v)
+{
+	char *text;
+	int rc = status_read(v, "get_status", &text);
+
+	if (rc == ECL_OK)
+		put_output(v->out, text, NULL, 0);
+	else if (rc == ECL_ENOMEM)
+		v->out->oom = 1;
+	mem_free(text);
+}
+
+/* The answer's input: {"fields": {...}} as a JSON text (caller frees with cJSON_free), or
+ * NULL with the failure written. */
+static char *answer_input(invocation *v)
+{
+	Ecl__Restate__InputCommandMessage *in = NULL;
+	cJSON *j = NULL;
+	const cJSON *fields;
+	char *text = NULL;
+
+	in = ecl__restate__input_command_message__unpack(&restate_allocator, v->cmds[0].len,
+							 v->cmds[0].body);
+	if (in && in->value)
+		j = cJSON_ParseWithLength((const char *)in->value->content.data,
+					  in->value->content.len);
+	if (in)
+		ecl__restate__input_command_message__free_unpacked(in, &restate_allocator);
+	fields = cJSON_GetObjectItemCaseSensitive(j, "fields");
+	if (!cJSON_IsObject(fields))
+		put_output(v->out, NULL,
+			   "an answer is a JSON object {\"fields\": {\"<field>\": <value>, ...}}",
+			   400);
+	else if (!(text = cJSON_PrintUnformatted(fields)))
+		v->out->oom = 1;
+	cJSON_Delete(j);
+	return text;
+}
+
+/* Complete promise key with the answer (CompletePromise), or replay that, and end with
+ * Restate's word on it: the promise completed, or completed already by an earlier answer. */
+static void complete_promise(invocation *v, const ecl_workflow *wf, const char *key,
+			     const char *step, const char *answer)
+{
+	Ecl__Restate__CompletePromiseCommandMessage cp =
+		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value val = ECL__RESTATE__VALUE__INIT;
+	uint32_t cid = v->next_cid++;
+	char msg[768];
+	int i;
+
+	if (v->cursor < v->ncmds) {
+		const restate_frame *f = &v->cmds[v->cursor];
+		Ecl__Restate__CompletePromiseCommandMessage *m = NULL;
+		int same;
+
+		if (f->type == RESTATE_COMPLETE_PROMISE)
+			m = ecl__restate__complete_promise_command_message__unpack(
+				&restate_allocator, f->len, f->body);
+		same = m && strcmp(m->key, key) == 0 && m->result_completion_id == cid;
+		if (m)
+			ecl__restate__complete_promise_command_message__free_unpacked(
 				m, &restate_allocator);
-			if (!text)
-				v->out->oom = 1;
-			else
-				put_output(v->out, text, NULL, 0);
-			mem_free(text);
+		if (!same) {
+			snprintf(msg, sizeof(msg), "completes promise %.256s (completion %u)", key,
+				 cid);
+			shared_mismatch(v, "answer", msg);
 			return;
 		}
-		if (v->ncmds < 2) {
-			lz.key.data = (uint8_t *)RESTATE_STATUS_KEY;
-			lz.key.len = klen;
-			lz.result_completion_id = 1;
-			restate_frame_put(v->out, RESTATE_GET_LAZY_STATE, &lz.base);
-		}
-		put_suspension(v->out, 1);
-		return;
-	}
-	g.key.data = (uint8_t *)RESTATE_STATUS_KEY;
-	g.key.len = klen;
-	if (found) {
-		val.content = *found;
-		g.result_case = ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VALUE;
-		g.value = &val;
+		v->cursor++;
 	} else {
-		g.result_case = ECL__RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VOID;
-		g.void_ = &nothing;
+		cp.key = (char *)key;
+		cp.completion_case =
+			ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
+		val.content.data = (uint8_t *)answer;
+		val.content.len = strlen(answer);
+		cp.completion_value = &val;
+		cp.result_completion_id = cid;
+		cp.name = (char *)step;
+		restate_frame_put(v->out, RESTATE_COMPLETE_PROMISE, &cp.base);
 	}
-	if (v->ncmds < 2)
-		restate_frame_put(v->out, RESTATE_GET_EAGER_STATE, &g.base);
-	text = found ? mem_strndup((const char *)found->data, found->len) : mem_strdup("null");
-	if (!text) {
-		v->out->oom = 1;
+	for (i = 0; i < v->nnotes; i++) {
+		Ecl__Restate__CompletePromiseCompletionNotificationMessage *n;
+		int done;
+
+		if (v->notes[i].type != RESTATE_COMPLETE_PROMISE_DONE)
+			continue;
+		n = ecl__restate__complete_promise_completion_notification_message__unpack(
+			&restate_allocator, v->notes[i].len, v->notes[i].body);
+		if (!n || n->completion_id != cid) {
+			if (n)
+				ecl__restate__complete_promise_completion_notification_message__free_unpacked(
+					n, &restate_allocator);
+			continue;
+		}
+		done = n->result_case !=
+		       ECL__RESTATE__COMPLETE_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
+		ecl__restate__complete_promise_completion_notification_message__free_unpacked(
+			n, &restate_allocator);
+		if (done) {
+			buf out = {0};
+
+			buf_puts(&out, "{\"id\":");
+			buf_json_str(&out, v->start->key, strlen(v->start->key));
+			buf_puts(&out, ",\"workflow\":");
+			buf_json_str(&out, wf->id, strlen(wf->id));
+			buf_puts(&out, ",\"step\":");
+			buf_json_str(&out, step, strlen(step));
+			buf_puts(&out, ",\"answer\":");
+			buf_puts(&out, answer);
+			buf_puts(&out, "}");
+			if (out.oom)
+				v->out->oom = 1;
+			else
+				put_output(v->out, out.data, NULL, 0);
+			buf_free(&out);
+		} else {
+			snprintf(msg, sizeof(msg),
+				 "step `%.256s` of run %.64s was answered already (promise %.256s)",
+				 step, v->start->key, key);
+			put_output(v->out, NULL, msg, 409);
+		}
 		return;
 	}
-	put_output(v->out, text, NULL, 0);
+	put_suspension(v->out, cid, 0);
+}
+
+/* The shared handler `answer`: check a person's answer against the fields of the human step
+ * the run waits at, as `ecl answer` does locally, and complete that step's promise. */
+static void handle_answer(invocation *v, const ecl_workflow *wf)
+{
+	char *fields = NULL, *text = NULL, *answer = NULL, msg[1280];
+	const char *key = v->start->key ? v->start->key : "";
+	cJSON *st = NULL;
+	const cJSON *status, *step, *promise;
+	int rc;
+
+	if (v->ncmds < 1 || v->cmds[0].type != RESTATE_INPUT) {
+		put_error(v->out, RESTATE_PROTOCOL_VIOLATION,
+			  "the journal does not start with an InputCommand", 0, 0);
+		return;
+	}
+	v->cursor = 1;
+	if (!(fields = answer_input(v)))
+		return;
+	rc = status_read(v, "answer", &text);
+	if (rc == ECL_ENOMEM)
+		v->out->oom = 1;
+	if (rc != ECL_OK)
+		goto out;
+	st = cJSON_Parse(text);
+	status = cJSON_GetObjectItemCaseSensitive(st, "status");
+	step = cJSON_GetObjectItemCaseSensitive(st, "step");
+	promise = cJSON_GetObjectItemCaseSensitive(st, "promise");
+	if (!cJSON_IsString(status)) {
+		snprintf(msg, sizeof(msg), "no run %.64s of %.256s", key, wf->id);
+		put_output(v->out, NULL, msg, 404);
+		goto out;
+	}
+	if (strcmp(status->valuestring, "waiting") != 0 || !cJSON_IsString(step) ||
+	    !cJSON_IsString(promise)) {
+		snprintf(msg, sizeof(msg), "run %.64s is %.64s: it does not wait for an answer",
+			 key, status->valuestring);
+		put_output(v->out, NULL, msg, 409);
+		goto out;
+	}
+	rc = ecl_workflow_answer_fields(wf, step->valuestring, fields, &answer, msg, sizeof(msg));
+	if (rc == ECL_ENOMEM) {
+		v->out->oom = 1;
+		goto out;
+	}
+	if (rc != ECL_OK) {
+		put_output(v->out, NULL, msg, rc == ECL_EINPUT ? 400 : 409);
+		goto out;
+	}
+	complete_promise(v, wf, promise->valuestring, step->valuestring, answer);
+	log_event(v->e, LOG_INFO, "answered", "run", key, "step", step->valuestring, NULL);
+out:
+	cJSON_Delete(st);
+	cJSON_free(fields);
 	mem_free(text);
+	free(answer);
 }
 
 /* ---- discovery ---------------------------------------------------------------------------- */
@@ -646,6 +1233,9 @@ static int manifest(ecl_engine *e, buf *out)
 		ok = ok && cJSON_AddStringToObject(h, "ty", "WORKFLOW");
 		ok = ok && (h = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(hs, h);
 		ok = ok && cJSON_AddStringToObject(h, "name", "get_status");
+		ok = ok && cJSON_AddStringToObject(h, "ty", "SHARED");
+		ok = ok && (h = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(hs, h);
+		ok = ok && cJSON_AddStringToObject(h, "name", "answer");
 		ok = ok && cJSON_AddStringToObject(h, "ty", "SHARED");
 	}
 	text = ok ? cJSON_PrintUnformatted(m) : NULL;
@@ -693,12 +1283,13 @@ static int invoke(ecl_engine *e, const char *service, const char *handler, const
 	char why[256];
 	int rc, n = 0;
 
-	if (!wf || (strcmp(handler, "run") != 0 && strcmp(handler, "get_status") != 0)) {
+	if (!wf || (strcmp(handler, "run") != 0 && strcmp(handler, "get_status") != 0 &&
+		    strcmp(handler, "answer") != 0)) {
 		char msg[640]; /* both names are at most 255 bytes */
 
 		snprintf(msg, sizeof(msg),
 			 "no handler %.255s/%.255s: the services are the workflows, "
-			 "with the handlers run and get_status",
+			 "with the handlers run, get_status and answer",
 			 service, handler);
 		reply_text(r, 404, msg);
 		return r->body.oom ? ECL_ENOMEM : ECL_OK;
@@ -743,10 +1334,16 @@ static int invoke(ecl_engine *e, const char *service, const char *handler, const
 		goto out;
 	}
 	e->err[0] = '\0';
-	if (strcmp(handler, "run") == 0)
+	if (strcmp(handler, "run") == 0) {
 		handle_run(&v, wf);
-	else
-		handle_get_status(&v);
+	} else {
+		if (v.ncmds >= 1 && v.cmds[0].type == RESTATE_INPUT)
+			v.cursor = 1;
+		if (strcmp(handler, "answer") == 0)
+			handle_answer(&v, wf);
+		else
+			handle_get_status(&v);
+	}
 out:
 	if (v.start)
 		ecl__restate__start_message__free_unpacked(v.start, &restate_allocator);

@@ -1,8 +1,8 @@
 /*
  * restate.h - Restate's service protocol for ecl (versions 5 and 6): frames, the discovery
- * manifest, and invocations of the `run` and `get_status` handlers answered from a request
- * body, with the Restate journal as a second driver beside the local one. The HTTP server
- * (restate_serve.c) and the tests call restate_handle(); nothing here touches a socket.
+ * manifest, and invocations of the `run`, `get_status` and `answer` handlers answered from a
+ * request body, with the Restate journal as a second driver beside the local one. The HTTP
+ * server (restate_serve.c) and the tests call restate_handle(); nothing here touches a socket.
  */
 #ifndef ECL_RESTATE_H
 #define ECL_RESTATE_H
@@ -26,8 +26,12 @@ enum restate_type {
 	RESTATE_GET_LAZY_STATE = 0x0402,
 	RESTATE_SET_STATE = 0x0403,
 	RESTATE_GET_EAGER_STATE = 0x0407,
+	RESTATE_GET_PROMISE = 0x0409,
+	RESTATE_COMPLETE_PROMISE = 0x040B,
 	RESTATE_RUN = 0x0411,
 	RESTATE_GET_LAZY_STATE_DONE = 0x8002,
+	RESTATE_GET_PROMISE_DONE = 0x8009,
+	RESTATE_COMPLETE_PROMISE_DONE = 0x800B,
 	RESTATE_RUN_DONE = 0x8011,
 	RESTATE_SIGNAL = 0xFBFF
 };
@@ -42,6 +46,9 @@ enum restate_type {
 
 /* The state key under which a run's status is kept. */
 #define RESTATE_STATUS_KEY "status"
+
+/* The built-in signal that cancels an invocation. */
+#define RESTATE_CANCEL_SIGNAL 1
 
 /* One frame of a message stream: the header's fields and the body, borrowed from the
  * buffer it was read from. */

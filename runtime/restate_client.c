@@ -1,7 +1,7 @@
 /*
  * restate_client.c - what the CLI asks of a Restate server over libcurl: register the
  * endpoint (admin API), submit a run and wait for it (ingress), read its status
- * (get_status), cancel it (admin API).
+ * (get_status), answer its human step (answer), cancel it (admin API).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -250,6 +250,74 @@ int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list,
 	}
 	say(err, errlen, "no run %s on the Restate server at %s", id, ingress_url);
 	return ECL_ENOTFOUND;
+}
+
+int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, const char *const *names, const char *const *values,
+		       int nfields, char **reply, char *err, size_t errlen)
+{
+	char url[1024], why[768], *status = NULL, *body = NULL;
+	cJSON *st = NULL, *in = NULL, *fields;
+	const cJSON *wf;
+	buf resp = {0};
+	long code;
+	int rc, i;
+
+	mem_init();
+	*reply = NULL;
+	if (nfields < 0 || (nfields > 0 && (!names || !values))) {
+		say(err, errlen, "ecl_restate_answer: invalid arguments");
+		return ECL_EUSAGE;
+	}
+	/* The run's workflow is the service whose `answer` to call. */
+	rc = ecl_restate_status(ingress_url, list, n, id, &status, err, errlen);
+	if (rc != ECL_OK)
+		return rc;
+	st = cJSON_Parse(status);
+	wf = cJSON_GetObjectItemCaseSensitive(st, "workflow");
+	if (!cJSON_IsString(wf) || !plain(wf->valuestring)) {
+		say(err, errlen, "run %s: its status names no workflow: %s", id, status);
+		rc = ECL_EIO;
+		goto out;
+	}
+	in = cJSON_CreateObject();
+	fields = in ? cJSON_AddObjectToObject(in, "fields") : NULL;
+	for (i = 0; fields && i < nfields; i++)
+		if (!cJSON_AddItemToObject(fields, names[i], cJSON_CreateString(values[i])))
+			fields = NULL;
+	if (!fields || !(body = cJSON_PrintUnformatted(in))) {
+		say(err, errlen, "out of memory");
+		rc = ECL_ENOMEM;
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s/%s/%s/answer", ingress_url, wf->valuestring, id);
+	rc = http("POST", url, body, "application/json", 60000, &code, &resp, err, errlen);
+	if (rc != ECL_OK)
+		goto out;
+	if (code == 200) {
+		*reply = resp.data ? resp.data : mem_strdup("null");
+		resp.data = NULL;
+		if (!*reply) {
+			say(err, errlen, "out of memory");
+			rc = ECL_ENOMEM;
+		}
+		goto out;
+	}
+	/* The handler's failure keeps its code: 400 a field at fault, 409 a run that does not
+	 * wait (or was answered already), 404 no such run. */
+	server_says(&resp, why, sizeof(why));
+	say(err, errlen, "run %s: %s", id, why);
+	rc = code == 400   ? ECL_EINPUT
+	     : code == 409 ? ECL_ESTATE
+	     : code == 404 ? ECL_ENOTFOUND
+			   : ECL_EIO;
+out:
+	buf_free(&resp);
+	cJSON_free(body);
+	cJSON_Delete(in);
+	cJSON_Delete(st);
+	free(status);
+	return rc;
 }
 
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen)

@@ -49,6 +49,12 @@ int steps_release(ecl_run *run)
 		mem_free(run->scratch[i]);
 	run->nscratch = 0;
 	run->oom = 0;
+	/* A step function that failed half-way (out of memory) leaves its arguments or its
+	 * result half-built: they go with the step. */
+	cJSON_Delete(run->args);
+	run->args = NULL;
+	cJSON_Delete(run->result);
+	run->result = NULL;
 	if (oom)
 		return engine_fail(run->eng, ECL_ENOMEM,
 				   "out of memory computing a string in step `%s`",
@@ -541,36 +547,52 @@ static void field_list(const ecl_workflow *wf, const ecl_step_def *step, char *o
 	}
 }
 
-static int answer_build(ecl_engine *e, const ecl_run *run, const char *const *names,
-			const char *const *values, int n, cJSON *obj)
+/* Check one field of an answer and add it to obj: given as text (json NULL) it is converted
+ * as answer_field does, given as JSON it must be of the field's type already. */
+static int answer_put(ecl_engine *e, const ecl_workflow *wf, const ecl_step_def *step,
+		      const char *fields, const char *name, const char *text, const cJSON *json,
+		      cJSON *obj)
 {
-	const ecl_workflow *wf = run->wf;
-	const ecl_step_def *step = &wf->steps[run->state];
-	char fields[512];
-	int i, k;
+	const ecl_slot_def *def = NULL;
+	cJSON *v = NULL;
+	int rc, k;
 
-	field_list(wf, step, fields, sizeof(fields));
-	for (i = 0; i < n; i++) {
-		const ecl_slot_def *def = NULL;
-		cJSON *v;
-		int rc;
-
-		for (k = 0; k < step->noutputs; k++)
-			if (strcmp(wf->slots[step->outputs[k]].field, names[i]) == 0)
-				def = &wf->slots[step->outputs[k]];
-		if (!def)
-			return engine_fail(e, ECL_EINPUT,
-					   "step `%s` has no field `%s` (its fields: %s)",
-					   step->name, names[i], fields);
-		if (cJSON_GetObjectItemCaseSensitive(obj, names[i]))
-			return engine_fail(e, ECL_EINPUT, "field `%s` is given twice", names[i]);
-		if ((rc = answer_field(e, step, def, values[i], &v)) != ECL_OK)
+	for (k = 0; k < step->noutputs; k++)
+		if (strcmp(wf->slots[step->outputs[k]].field, name) == 0)
+			def = &wf->slots[step->outputs[k]];
+	if (!def)
+		return engine_fail(e, ECL_EINPUT, "step `%s` has no field `%s` (its fields: %s)",
+				   step->name, name, fields);
+	if (cJSON_GetObjectItemCaseSensitive(obj, name))
+		return engine_fail(e, ECL_EINPUT, "field `%s` is given twice", name);
+	if (!json) {
+		if ((rc = answer_field(e, step, def, text, &v)) != ECL_OK)
 			return rc;
-		if (!cJSON_AddItemToObject(obj, def->field, v)) {
-			cJSON_Delete(v);
+	} else {
+		value tmp = {0};
+		char what[160];
+
+		snprintf(what, sizeof(what), "field `%s` of step `%s`", def->field, step->name);
+		rc = value_from_json(&tmp, def, json, what, e->err, sizeof(e->err));
+		value_clear(&tmp);
+		if (rc != ECL_OK)
+			return rc == ECL_EANSWER ? ECL_EINPUT : engine_fail(e, rc, "out of memory");
+		if (!(v = cJSON_Duplicate(json, 1)))
 			return engine_fail(e, ECL_ENOMEM, "out of memory");
-		}
 	}
+	if (!cJSON_AddItemToObject(obj, def->field, v)) {
+		cJSON_Delete(v);
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	}
+	return ECL_OK;
+}
+
+/* Every required field of the step is in obj. */
+static int answer_complete(ecl_engine *e, const ecl_workflow *wf, const ecl_step_def *step,
+			   const char *fields, const cJSON *obj)
+{
+	int k;
+
 	for (k = 0; k < step->noutputs; k++) {
 		const ecl_slot_def *def = &wf->slots[step->outputs[k]];
 
@@ -581,6 +603,72 @@ static int answer_build(ecl_engine *e, const ecl_run *run, const char *const *na
 				step->name, def->field, fields);
 	}
 	return ECL_OK;
+}
+
+static int answer_build(ecl_engine *e, const ecl_workflow *wf, const ecl_step_def *step,
+			const char *const *names, const char *const *values, int n, cJSON *obj)
+{
+	char fields[512];
+	int i, rc;
+
+	field_list(wf, step, fields, sizeof(fields));
+	for (i = 0; i < n; i++)
+		if ((rc = answer_put(e, wf, step, fields, names[i], values[i], NULL, obj)) !=
+		    ECL_OK)
+			return rc;
+	return answer_complete(e, wf, step, fields, obj);
+}
+
+int ecl_workflow_answer_fields(const ecl_workflow *wf, const char *step_name,
+			       const char *fields_json, char **answer_json, char *err,
+			       size_t errlen)
+{
+	ecl_engine e = {0};
+	const ecl_step_def *step = NULL;
+	cJSON *in = NULL, *obj = NULL, *f;
+	char fields[512];
+	int i, rc = ECL_OK;
+
+	mem_init();
+	*answer_json = NULL;
+	for (i = 0; wf && step_name && i < wf->nsteps; i++)
+		if (wf->steps[i].kind == ECL_STEP_HUMAN &&
+		    strcmp(wf->steps[i].name, step_name) == 0)
+			step = &wf->steps[i];
+	if (!step) {
+		rc = engine_fail(&e, ECL_EUSAGE, "workflow %s has no human step `%s`",
+				 wf ? wf->id : "(none)", step_name ? step_name : "(none)");
+		goto out;
+	}
+	in = fields_json ? cJSON_Parse(fields_json) : NULL;
+	if (!cJSON_IsObject(in)) {
+		rc = engine_fail(&e, ECL_EINPUT,
+				 "the answer to step `%s` is not a JSON object of its fields",
+				 step->name);
+		goto out;
+	}
+	if (!(obj = cJSON_CreateObject())) {
+		rc = engine_fail(&e, ECL_ENOMEM, "out of memory");
+		goto out;
+	}
+	field_list(wf, step, fields, sizeof(fields));
+	cJSON_ArrayForEach (f, in) {
+		rc = cJSON_IsString(f) ? answer_put(&e, wf, step, fields, f->string, f->valuestring,
+						    NULL, obj)
+				       : answer_put(&e, wf, step, fields, f->string, NULL, f, obj);
+		if (rc != ECL_OK)
+			goto out;
+	}
+	if ((rc = answer_complete(&e, wf, step, fields, obj)) != ECL_OK)
+		goto out;
+	if (!(*answer_json = cJSON_PrintUnformatted(obj)))
+		rc = engine_fail(&e, ECL_ENOMEM, "out of memory");
+out:
+	cJSON_Delete(in);
+	cJSON_Delete(obj);
+	if (err && errlen)
+		snprintf(err, errlen, "%s", e.err);
+	return rc;
 }
 
 int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
@@ -616,7 +704,8 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = answer_build(e, run, names, values, n, obj)) != ECL_OK)
+	if ((rc = answer_build(e, run->wf, &run->wf->steps[run->state], names, values, n, obj)) !=
+	    ECL_OK)
 		goto out;
 	if (!(json = cJSON_PrintUnformatted(obj))) {
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory");

@@ -5,8 +5,10 @@
  * asks the workload's fake LLM (bench/fake_llm_server.c) over HTTP. The critique-revise
  * workload (two revisions) runs through the ingress; then again with `ecl serve` killed with
  * SIGKILL in the middle of the run and restarted, and the fake LLM's request counter shows
- * that no journaled step was asked twice. Skipped, saying so, where npm cannot fetch the
- * server.
+ * that no journaled step was asked twice. Summarize, with the scripted provider, waits at its
+ * human step (get_status shows the question) until `ecl answer --engine restate` from another
+ * process completes the step's promise; a wrong-typed answer is refused naming the field.
+ * Skipped, saying so, where npm cannot fetch the server.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -25,6 +27,7 @@ static char *dir;
 static pid_t restate_pid, fake_pid, serve_pid;
 static int ingress, admin, node, serve_port;
 static char fake_url[128], ingress_url[128], admin_url[128];
+static const char *serve_script; /* the scripted provider's answers, or NULL for the fake */
 
 static void nap_ms(long ms)
 {
@@ -98,14 +101,31 @@ static pid_t spawn(const char *const argv[], const char *log)
 static void start_serve(void)
 {
 	char port[16];
-	const char *argv[] = {ECL_BIN,      "--db",    ts_path(dir, "serve.db"),
-			      "--provider", "openai",  "--base-url",
-			      fake_url,     "--model", "fake",
-			      "serve",      "--port",  port,
-			      "--register", admin_url, NULL};
+	const char *argv[20];
 	char body[4096], url[64];
-	int i;
+	int i, n = 0;
 
+	argv[n++] = ECL_BIN;
+	argv[n++] = "--db";
+	argv[n++] = ts_path(dir, "serve.db");
+	argv[n++] = "--provider";
+	if (serve_script) {
+		argv[n++] = "scripted";
+		argv[n++] = "--script";
+		argv[n++] = serve_script;
+	} else {
+		argv[n++] = "openai";
+		argv[n++] = "--base-url";
+		argv[n++] = fake_url;
+		argv[n++] = "--model";
+		argv[n++] = "fake";
+	}
+	argv[n++] = "serve";
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--register";
+	argv[n++] = admin_url;
+	argv[n] = NULL;
 	snprintf(port, sizeof(port), "%d", serve_port);
 	serve_pid = spawn(argv, ts_path(dir, "serve.log"));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", serve_port);
@@ -289,5 +309,131 @@ Test(restate_e2e, runs_and_survives_sigkill_of_the_endpoint)
 		  "%ld requests for 6 answers: a journaled step was asked again", after - before);
 	st = status_of(id);
 	cr_assert(st && strstr(st, "\"status\": \"completed\""), "%s", st ? st : "(none)");
+	free(st);
+}
+
+Test(restate_e2e, human_step_waits_for_an_answer_from_another_process)
+{
+	const char *run[] = {ECL_BIN,
+			     "run",
+			     "--engine",
+			     "restate",
+			     "--restate-url",
+			     ingress_url,
+			     "summarize",
+			     "--input-file",
+			     "document=" ECL_SOURCE_DIR "/dsl/examples/document.txt",
+			     NULL};
+	char *out = NULL, *err = NULL, *st = NULL, id[ECL_ID_MAX];
+	int rc, i;
+
+	/* The scripted provider answers summarize's draft. */
+	stop(&serve_pid, SIGTERM);
+	serve_script = ECL_SOURCE_DIR "/dsl/examples/summarize.json";
+	start_serve();
+	rc = ts_run(run, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1, "%s", out);
+	free(out);
+	free(err);
+	for (i = 0; i < 600; i++) {
+		st = status_of(id);
+		if (st && strstr(st, "\"status\": \"waiting\""))
+			break;
+		free(st);
+		st = NULL;
+		nap_ms(50);
+	}
+	cr_assert_not_null(st, "the run did not get to its human step");
+	cr_assert(strstr(st, "\"step\": \"approve\"") && strstr(st, "Approve this summary of") &&
+			  strstr(st, "\"promise\": \"approve#1\""),
+		  "%s", st);
+	free(st);
+
+	/* A wrong-typed answer is refused, naming the field; the run still waits. */
+	{
+		const char *argv[] = {ECL_BIN,          "answer",    "--engine", "restate",
+				      "--restate-url",  ingress_url, id,         "--set",
+				      "approved=maybe", NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 2, "%s%s", out, err);
+		cr_assert(strstr(err, "field `approved` of step `approve` is a bool"), "%s", err);
+		free(out);
+		free(err);
+	}
+	st = status_of(id);
+	cr_assert(st && strstr(st, "\"status\": \"waiting\""), "%s", st ? st : "(none)");
+	free(st);
+
+	/* The answer from another process completes the run. */
+	{
+		const char *argv[] = {
+			ECL_BIN,        "answer", "--engine", "restate",       "--restate-url",
+			ingress_url,    id,       "--set",    "approved=true", "--set",
+			"comment=Good", "--wait", NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(strstr(out, "Answer recorded for") && strstr(out, "step `approve`"), "%s",
+			  out);
+		cr_assert(strstr(out, "completed successfully") &&
+				  strstr(out, "\"comment\":\"Good\"") &&
+				  strstr(out, "\"drafts\":1"),
+			  "%s", out);
+		free(out);
+		free(err);
+	}
+	st = status_of(id);
+	cr_assert(st && strstr(st, "\"status\": \"completed\""), "%s", st ? st : "(none)");
+	free(st);
+
+	/* Answering a run that does not wait is refused. */
+	{
+		const char *argv[] = {ECL_BIN,         "answer",    "--engine", "restate",
+				      "--restate-url", ingress_url, id,         "--set",
+				      "approved=true", NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 1, "%s%s", out, err);
+		cr_assert(strstr(err, "is completed: it does not wait for an answer"), "%s", err);
+		free(out);
+		free(err);
+	}
+
+	/* A run waiting for its answer can be cancelled. */
+	rc = ts_run(run, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1, "%s", out);
+	free(out);
+	free(err);
+	for (i = 0; i < 600; i++) {
+		st = status_of(id);
+		if (st && strstr(st, "\"status\": \"waiting\""))
+			break;
+		free(st);
+		st = NULL;
+		nap_ms(50);
+	}
+	cr_assert_not_null(st, "the second run did not get to its human step");
+	free(st);
+	{
+		const char *argv[] = {ECL_BIN,       "cancel",  "--engine", "restate",
+				      "--admin-url", admin_url, id,         NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		free(out);
+		free(err);
+	}
+	for (i = 0; i < 600; i++) {
+		st = status_of(id);
+		if (st && strstr(st, "\"status\": \"cancelled\""))
+			break;
+		free(st);
+		st = NULL;
+		nap_ms(50);
+	}
+	cr_assert_not_null(st, "the waiting run was not cancelled");
 	free(st);
 }

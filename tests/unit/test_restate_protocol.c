@@ -2,7 +2,10 @@
  * test_restate.c - the Restate endpoint against byte sequences, without a network: frames,
  * every message ecl writes and reads, the discovery manifest, a whole critique-revise run
  * replayed through a small simulation of Restate's journal (suspending after every answer,
- * never asking the model twice), get_status, cancellation, bad input and journal mismatches.
+ * never asking the model twice), get_status, cancellation, bad input and journal mismatches;
+ * summarize's human step as a durable promise: the run waits (get_status shows the question),
+ * the `answer` handler checks the fields and completes the promise, the replay goes on with
+ * the answer from the journal, and a loop back to the step awaits a fresh promise.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include "restate.h"
 #include "restate.pb-c.h"
 #include "support.h"
+#include "testhooks.h"
 
 #define CT5 "application/vnd.restate.invocation.v5"
 
@@ -245,22 +249,40 @@ static void teardown(fixture *fx)
 	free(fx->dir);
 }
 
-/* Drive an invocation to its end through suspensions; returns invocations made. */
-static int drive(fixture *fx, journal *j, const char *key, answer *last)
+/* The index of the first frame of that type in an answer, or -1. */
+static int frame_of(const answer *a, uint16_t type)
+{
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->frames[i].type == type)
+			return i;
+	return -1;
+}
+
+/* Drive an invocation of service's run through suspensions until it ends, or suspends
+ * without a proposal of its own (it awaits a promise); returns invocations made. */
+static int drive_wf(fixture *fx, const char *service, journal *j, const char *key, answer *last)
 {
 	int rounds = 0;
 
 	for (;;) {
 		uint16_t t;
 
-		invoke(fx->e, "critique-revise", "run", j, key, last);
+		invoke(fx->e, service, "run", j, key, last);
 		rounds++;
 		t = apply(j, last);
-		if (t != RESTATE_SUSPENSION)
+		if (t != RESTATE_SUSPENSION || frame_of(last, RESTATE_PROPOSE_RUN) < 0)
 			return rounds;
 		answer_free(last);
 		cr_assert(rounds < 40, "no end in sight");
 	}
+}
+
+/* Drive an invocation to its end through suspensions; returns invocations made. */
+static int drive(fixture *fx, journal *j, const char *key, answer *last)
+{
+	return drive_wf(fx, "critique-revise", j, key, last);
 }
 
 /* ---- frames ------------------------------------------------------------------------------ */
@@ -354,6 +376,7 @@ Test(restate, discovery_manifest)
 	cr_assert_str_eq(cJSON_GetObjectItem(s, "ty")->valuestring, "WORKFLOW");
 	cr_assert(strstr(r.body.data, "{\"name\":\"run\",\"ty\":\"WORKFLOW\"}"));
 	cr_assert(strstr(r.body.data, "{\"name\":\"get_status\",\"ty\":\"SHARED\"}"));
+	cr_assert(strstr(r.body.data, "{\"name\":\"answer\",\"ty\":\"SHARED\"}"));
 	cJSON_Delete(m);
 	buf_free(&r.body);
 	teardown(&fx);
@@ -713,5 +736,564 @@ Test(restate, truncated_journal_is_a_protocol_violation)
 	buf_free(&r.body);
 	buf_free(&req);
 	journal_free(&j);
+	teardown(&fx);
+}
+
+/* ---- human steps: durable promises --------------------------------------------------------- */
+
+#define DOCUMENT                                                                                   \
+	"Durable execution means that a workflow records each step it completes, so that a "       \
+	"process that is killed in the middle of a run can be started again and go on from the "   \
+	"last step it recorded instead of from the beginning, without asking a model again for "   \
+	"an answer it already has."
+#define SUMMARIES                                                                                  \
+	"{\"draft\": [{\"summary\": \"A workflow records its steps and resumes after a crash.\"}," \
+	" {\"summary\": \"Recorded steps let a killed run go on where it stopped.\"}]}"
+
+Test(restate, promise_command_bytes)
+{
+	/* GetPromiseCommandMessage{key = "approve#1", result_completion_id = 3,
+	 * name = "approve"}: fields 1, 11 and 12. */
+	Ecl__Restate__GetPromiseCommandMessage g = ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
+	static const uint8_t want_get[] = {0x04, 0x09, 0,    0,   0,   0,   0,   22,  0x0a, 0x09,
+					   'a',  'p',  'p',  'r', 'o', 'v', 'e', '#', '1',  0x58,
+					   3,    0x62, 0x07, 'a', 'p', 'p', 'r', 'o', 'v',  'e'};
+	/* CompletePromiseCommandMessage{key = "approve#1", completion_value = {content = "{}"},
+	 * result_completion_id = 1, name = "approve"}: fields 1, 2, 11 and 12. */
+	Ecl__Restate__CompletePromiseCommandMessage c =
+		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+	static const uint8_t want_complete[] = {0x04, 0x0b, 0,    0,    0,    0,   0,   28,   0x0a,
+						0x09, 'a',  'p',  'p',  'r',  'o', 'v', 'e',  '#',
+						'1',  0x12, 0x04, 0x0a, 0x02, '{', '}', 0x58, 1,
+						0x62, 0x07, 'a',  'p',  'p',  'r', 'o', 'v',  'e'};
+	buf b = {0};
+
+	g.key = "approve#1";
+	g.result_completion_id = 3;
+	g.name = "approve";
+	restate_frame_put(&b, RESTATE_GET_PROMISE, &g.base);
+	cr_assert_eq(b.len, sizeof(want_get));
+	cr_assert_arr_eq(b.data, want_get, sizeof(want_get));
+	buf_free(&b);
+	memset(&b, 0, sizeof(b));
+	c.key = "approve#1";
+	c.completion_case =
+		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
+	v.content.data = (uint8_t *)"{}";
+	v.content.len = 2;
+	c.completion_value = &v;
+	c.result_completion_id = 1;
+	c.name = "approve";
+	restate_frame_put(&b, RESTATE_COMPLETE_PROMISE, &c.base);
+	cr_assert_eq(b.len, sizeof(want_complete));
+	cr_assert_arr_eq(b.data, want_complete, sizeof(want_complete));
+	buf_free(&b);
+}
+
+Test(restate, promise_notifications_from_bytes)
+{
+	/* GetPromiseCompletionNotificationMessage{completion_id = 3, value = {content = "{}"}}
+	 * and CompletePromiseCompletionNotificationMessage{completion_id = 1, void = {}}, as
+	 * Restate sends them. */
+	static const uint8_t got[] = {0x08, 0x03, 0x2a, 0x04, 0x0a, 0x02, '{', '}'};
+	static const uint8_t done[] = {0x08, 0x01, 0x22, 0x00};
+	static const uint8_t failed[] = {0x08, 0x01, 0x32, 0x05, 0x08, 0x99, 0x03, 0x12, 0x00};
+	Ecl__Restate__GetPromiseCompletionNotificationMessage *g;
+	Ecl__Restate__CompletePromiseCompletionNotificationMessage *c;
+
+	g = ecl__restate__get_promise_completion_notification_message__unpack(NULL, sizeof(got),
+									      got);
+	cr_assert_not_null(g);
+	cr_assert_eq(g->completion_id, 3);
+	cr_assert_eq(g->result_case,
+		     ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE);
+	cr_assert_eq(g->value->content.len, 2);
+	cr_assert_arr_eq(g->value->content.data, "{}", 2);
+	ecl__restate__get_promise_completion_notification_message__free_unpacked(g, NULL);
+	c = ecl__restate__complete_promise_completion_notification_message__unpack(
+		NULL, sizeof(done), done);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->completion_id, 1);
+	cr_assert_eq(c->result_case,
+		     ECL__RESTATE__COMPLETE_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VOID);
+	ecl__restate__complete_promise_completion_notification_message__free_unpacked(c, NULL);
+	c = ecl__restate__complete_promise_completion_notification_message__unpack(
+		NULL, sizeof(failed), failed);
+	cr_assert_not_null(c);
+	cr_assert_eq(
+		c->result_case,
+		ECL__RESTATE__COMPLETE_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE);
+	cr_assert_eq(c->failure->code, 409);
+	ecl__restate__complete_promise_completion_notification_message__free_unpacked(c, NULL);
+}
+
+/* The journal of a summarize run given the document. */
+static void summarize_input(journal *j)
+{
+	add_input(j, "{\"document\": \"" DOCUMENT "\"}");
+}
+
+/* The GetPromiseCommand in an answer (which must have one), unpacked. */
+static Ecl__Restate__GetPromiseCommandMessage *get_promise_of(const answer *a)
+{
+	int i = frame_of(a, RESTATE_GET_PROMISE);
+
+	cr_assert(i >= 0, "no GetPromiseCommand in the answer");
+	return ecl__restate__get_promise_command_message__unpack(NULL, a->frames[i].len,
+								 a->frames[i].body);
+}
+
+/* Invoke `answer` for run key with the input text, the run's status state taken from
+ * run_journal, on a journal of its own (k, which the caller frees). */
+static void call_answer(fixture *fx, const journal *run_journal, const char *key, const char *input,
+			journal *k, answer *a)
+{
+	memset(k, 0, sizeof(*k));
+	add_input(k, input);
+	k->status = run_journal->status ? strdup(run_journal->status) : NULL;
+	invoke(fx->e, "summarize", "answer", k, key, a);
+}
+
+/* Restate's side of a promise: the notification that completes completion cid of the run
+ * with the value. */
+static void promise_completed(journal *j, uint32_t cid, const char *value)
+{
+	Ecl__Restate__GetPromiseCompletionNotificationMessage n =
+		ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+
+	n.completion_id = cid;
+	n.result_case = ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
+	v.content.data = (uint8_t *)value;
+	v.content.len = strlen(value);
+	n.value = &v;
+	add(j, RESTATE_GET_PROMISE_DONE, &n.base);
+}
+
+/* Restate's answer to a CompletePromise: done (void), or a failure (completed already). */
+static void complete_acknowledged(journal *k, uint32_t cid, int already)
+{
+	Ecl__Restate__CompletePromiseCompletionNotificationMessage n =
+		ECL__RESTATE__COMPLETE_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+	Ecl__Restate__Failure f = ECL__RESTATE__FAILURE__INIT;
+
+	n.completion_id = cid;
+	if (already) {
+		f.code = 409;
+		f.message = "promise already completed";
+		n.result_case =
+			ECL__RESTATE__COMPLETE_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
+		n.failure = &f;
+	} else {
+		n.result_case =
+			ECL__RESTATE__COMPLETE_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VOID;
+		n.void_ = &nothing;
+	}
+	add(k, RESTATE_COMPLETE_PROMISE_DONE, &n.base);
+}
+
+/* The failure an answer ends with (Output with a failure, then End): its code, and the
+ * message in msg. */
+static uint32_t failure_of(const answer *a, char *msg, size_t n)
+{
+	Ecl__Restate__OutputCommandMessage *out = output_of(a);
+	uint32_t code;
+
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE);
+	code = out->failure->code;
+	snprintf(msg, n, "%s", out->failure->message);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	return code;
+}
+
+Test(restate, human_step_awaits_a_promise_that_answer_completes)
+{
+	fixture fx;
+	journal j = {0}, k;
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	Ecl__Restate__SuspensionMessage *s;
+	Ecl__Restate__CompletePromiseCommandMessage *cp;
+	Ecl__Restate__OutputCommandMessage *out;
+	cJSON *st;
+	char msg[1024];
+	uint32_t cid;
+	int i;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h1", &a);
+	/* draft asked, check ran, approve waits: status, GetPromise, suspension. */
+	cr_assert_eq(a.frames[a.n - 1].type, RESTATE_SUSPENSION);
+	cr_assert_eq(a.frames[a.n - 3].type, RESTATE_SET_STATE);
+	cr_assert_eq(a.frames[a.n - 2].type, RESTATE_GET_PROMISE);
+	g = get_promise_of(&a);
+	cr_assert_str_eq(g->key, "approve#1");
+	cr_assert_str_eq(g->name, "approve");
+	cid = g->result_completion_id;
+	cr_assert_eq(cid, 2, "draft's answer was completion 1");
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[a.n - 1].len,
+						     a.frames[a.n - 1].body);
+	cr_assert_eq(s->n_waiting_completions, 1);
+	cr_assert_eq(s->waiting_completions[0], cid);
+	cr_assert_eq(s->n_waiting_signals, 1, "a waiting run can be cancelled");
+	cr_assert_eq(s->waiting_signals[0], RESTATE_CANCEL_SIGNAL);
+	ecl__restate__suspension_message__free_unpacked(s, NULL);
+	answer_free(&a);
+	st = cJSON_Parse(j.status);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "waiting");
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "step")->valuestring, "approve");
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "promise")->valuestring, "approve#1");
+	cr_assert(strstr(cJSON_GetObjectItem(st, "question")->valuestring,
+			 "Approve this summary of 10 words?"),
+		  "%s", j.status);
+	cJSON_Delete(st);
+
+	/* Invoked again before the answer (a retry): nothing new, the same suspension. */
+	invoke(fx.e, "summarize", "run", &j, "h1", &a);
+	cr_assert_eq(a.n, 1);
+	cr_assert_eq(a.frames[0].type, RESTATE_SUSPENSION);
+	answer_free(&a);
+
+	/* get_status reads the waiting status. */
+	memset(&k, 0, sizeof(k));
+	add_input(&k, "");
+	k.status = strdup(j.status);
+	invoke(fx.e, "summarize", "get_status", &k, "h1", &a);
+	out = output_of(&a);
+	cr_assert(strstr((const char *)out->value->content.data, "\"status\":\"waiting\""));
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	answer_free(&a);
+	journal_free(&k);
+
+	/* A wrong-typed answer is refused naming the field; a missing field too. */
+	call_answer(&fx, &j, "h1", "{\"fields\": {\"approved\": \"maybe\"}}", &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "field `approved` of step `approve` is a bool"), "%s", msg);
+	cr_assert_eq(frame_of(&a, RESTATE_COMPLETE_PROMISE), -1);
+	answer_free(&a);
+	journal_free(&k);
+	call_answer(&fx, &j, "h1", "{\"fields\": {\"comment\": \"Fine\"}}", &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "needs field `approved`"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	call_answer(&fx, &j, "h1", "{\"approved\": true}", &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "\"fields\""), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	call_answer(&fx, &j, "h1", "", &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	answer_free(&a);
+	journal_free(&k);
+
+	/* A good answer (text as --set gives it, or typed JSON) completes the promise. */
+	call_answer(&fx, &j, "h1", "{\"fields\": {\"approved\": \"true\", \"comment\": \"Good\"}}",
+		    &k, &a);
+	cr_assert_eq(a.frames[0].type, RESTATE_GET_EAGER_STATE);
+	i = frame_of(&a, RESTATE_COMPLETE_PROMISE);
+	cr_assert(i > 0);
+	cp = ecl__restate__complete_promise_command_message__unpack(NULL, a.frames[i].len,
+								    a.frames[i].body);
+	cr_assert_str_eq(cp->key, "approve#1");
+	cr_assert_eq(cp->completion_case,
+		     ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE);
+	{
+		static const char want[] = "{\"approved\":true,\"comment\":\"Good\"}";
+
+		cr_assert_eq(cp->completion_value->content.len, strlen(want));
+		cr_assert_arr_eq(cp->completion_value->content.data, want, strlen(want));
+		/* Restate completes the run's promise with it. */
+		promise_completed(&j, cid, want);
+	}
+	cr_assert_eq(a.frames[a.n - 1].type, RESTATE_SUSPENSION);
+	apply(&k, &a);
+	answer_free(&a);
+	complete_acknowledged(&k, cp->result_completion_id, 0);
+	ecl__restate__complete_promise_command_message__free_unpacked(cp, NULL);
+	invoke(fx.e, "summarize", "answer", &k, "h1", &a);
+	out = output_of(&a);
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
+	cr_assert(strstr((const char *)out->value->content.data, "\"step\":\"approve\""));
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	answer_free(&a);
+	journal_free(&k);
+
+	/* Answered twice: the second CompletePromise finds the promise completed. */
+	call_answer(&fx, &j, "h1", "{\"fields\": {\"approved\": false}}", &k, &a);
+	apply(&k, &a);
+	answer_free(&a);
+	complete_acknowledged(&k, 1, 1);
+	invoke(fx.e, "summarize", "answer", &k, "h1", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "answered already"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+
+	/* The run replays the promise's value from the journal and completes. */
+	invoke(fx.e, "summarize", "run", &j, "h1", &a);
+	out = output_of(&a);
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
+	{
+		char *text =
+			strndup((const char *)out->value->content.data, out->value->content.len);
+
+		cr_assert(strstr(text, "\"comment\":\"Good\"") && strstr(text, "\"drafts\":1"),
+			  "%s", text);
+		free(text);
+	}
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	apply(&j, &a);
+	answer_free(&a);
+	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 1,
+		     "the draft was asked again");
+
+	/* Answering a run that does not wait is refused. */
+	call_answer(&fx, &j, "h1", "{\"fields\": {\"approved\": true}}", &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run h1 is completed: it does not wait for an answer"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	/* ... and one that does not exist. */
+	memset(&k, 0, sizeof(k));
+	add_input(&k, "{\"fields\": {\"approved\": true}}");
+	invoke(fx.e, "summarize", "answer", &k, "nope", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 404);
+	cr_assert(strstr(msg, "no run nope"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, loop_back_to_a_human_step_awaits_a_fresh_promise)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	uint32_t cid;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h2", &a);
+	g = get_promise_of(&a);
+	cid = g->result_completion_id;
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	answer_free(&a);
+	/* Refused: reviewed, then a second draft, check, and approve again. */
+	promise_completed(&j, cid, "{\"approved\":false,\"comment\":\"Too vague\"}");
+	drive_wf(&fx, "summarize", &j, "h2", &a);
+	g = get_promise_of(&a);
+	cr_assert_str_eq(g->key, "approve#2");
+	cr_assert_gt(g->result_completion_id, cid);
+	cid = g->result_completion_id;
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	answer_free(&a);
+	cr_assert(strstr(j.status, "\"promise\":\"approve#2\""), "%s", j.status);
+	promise_completed(&j, cid, "{\"approved\":true}");
+	drive_wf(&fx, "summarize", &j, "h2", &a);
+	{
+		Ecl__Restate__OutputCommandMessage *out = output_of(&a);
+		char *text =
+			strndup((const char *)out->value->content.data, out->value->content.len);
+
+		cr_assert(strstr(text, "\"drafts\":2") && strstr(text, "go on where it stopped"),
+			  "%s", text);
+		free(text);
+		ecl__restate__output_command_message__free_unpacked(out, NULL);
+	}
+	answer_free(&a);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 2);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, human_step_journal_mismatches_and_rejected_promise)
+{
+	fixture fx;
+	journal j = {0}, k = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+	Ecl__Restate__GetPromiseCompletionNotificationMessage n =
+		ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Failure f = ECL__RESTATE__FAILURE__INIT;
+	char msg[1024];
+	int i;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h3", &a);
+	answer_free(&a);
+	/* The same journal with the promise of another step: a mismatch. */
+	for (i = 0; i < j.n; i++) {
+		if (j.entries[i].type == RESTATE_GET_PROMISE) {
+			Ecl__Restate__GetPromiseCommandMessage g =
+				ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
+
+			g.key = "sign_off#1";
+			g.result_completion_id = 2;
+			add(&k, RESTATE_GET_PROMISE, &g.base);
+		} else {
+			add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
+		}
+	}
+	invoke(fx.e, "summarize", "run", &k, "h3", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err->message, "approve#1"), "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	journal_free(&k);
+	/* A promise rejected (by something else than `answer`) fails the run. */
+	n.completion_id = 2;
+	n.result_case = ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
+	f.code = 500;
+	f.message = "nobody will answer";
+	n.failure = &f;
+	add(&j, RESTATE_GET_PROMISE_DONE, &n.base);
+	invoke(fx.e, "summarize", "run", &j, "h3", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 500);
+	cr_assert(strstr(msg, "nobody will answer") && strstr(msg, "`approve`"), "%s", msg);
+	apply(&j, &a);
+	cr_assert(strstr(j.status, "\"status\":\"failed\""), "%s", j.status);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, waiting_run_is_cancelled)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__SignalNotificationMessage sig =
+		ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+	char msg[256];
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h4", &a);
+	answer_free(&a);
+	sig.signal_id_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX;
+	sig.idx = RESTATE_CANCEL_SIGNAL;
+	sig.result_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__RESULT_VOID;
+	sig.void_ = &nothing;
+	add(&j, RESTATE_SIGNAL, &sig.base);
+	invoke(fx.e, "summarize", "run", &j, "h4", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	apply(&j, &a);
+	cr_assert(strstr(j.status, "\"status\":\"cancelled\""), "%s", j.status);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, answer_fields_checked_without_a_run)
+{
+	const ecl_workflow *wf = ts_workflow("summarize");
+	char err[512], *json = NULL;
+
+	cr_assert_eq(ecl_workflow_answer_fields(wf, "approve",
+						"{\"approved\": \"false\", \"comment\": \"No\"}",
+						&json, err, sizeof(err)),
+		     ECL_OK, "%s", err);
+	cr_assert_str_eq(json, "{\"approved\":false,\"comment\":\"No\"}");
+	free(json);
+	cr_assert_eq(ecl_workflow_answer_fields(wf, "approve", "{\"approved\": 1}", &json, err,
+						sizeof(err)),
+		     ECL_EINPUT);
+	cr_assert_null(json);
+	cr_assert(strstr(err, "approved"), "%s", err);
+	cr_assert_eq(ecl_workflow_answer_fields(wf, "approve", "{\"approved\": true, \"mood\": 1}",
+						&json, err, sizeof(err)),
+		     ECL_EINPUT);
+	cr_assert(strstr(err, "no field `mood`") && strstr(err, "approved, comment (optional)"),
+		  "%s", err);
+	cr_assert_eq(ecl_workflow_answer_fields(wf, "draft", "{}", &json, err, sizeof(err)),
+		     ECL_EUSAGE);
+	cr_assert(strstr(err, "no human step `draft`"), "%s", err);
+}
+
+/* Invoke with the N-th allocation and every later one failing, for every N until the
+ * invocation gets through: each time the endpoint answers ECL_ENOMEM, or frames that end
+ * with a suspension, an End or a (retryable) error, never a crash. */
+static void every_allocation_may_fail(fixture *fx, const char *handler, const journal *j,
+				      const char *key)
+{
+	buf req = request(j, key), want = {0};
+	char path[128];
+	restate_reply r;
+	long n;
+
+	snprintf(path, sizeof(path), "/invoke/summarize/%s", handler);
+	cr_assert_eq(restate_handle(fx->e, "POST", path, CT5, NULL, (const uint8_t *)req.data,
+				    req.len, &r),
+		     ECL_OK);
+	want = r.body;
+	for (n = 0; n < 100000; n++) {
+		int rc, same;
+
+		ecl_test_fail_alloc_after(n);
+		rc = restate_handle(fx->e, "POST", path, CT5, NULL, (const uint8_t *)req.data,
+				    req.len, &r);
+		ecl_test_fail_alloc_after(-1);
+		same = rc == ECL_OK && r.body.len == want.len &&
+		       memcmp(r.body.data, want.data, want.len) == 0;
+		if (rc == ECL_OK && !same) {
+			restate_frame f = {0}, last = {0};
+			size_t pos = 0;
+			char why[256];
+
+			while (restate_frame_next((const uint8_t *)r.body.data, r.body.len, &pos,
+						  &f, why, sizeof(why)) == ECL_OK)
+				last = f;
+			cr_assert_eq(pos, r.body.len, "%s after %ld allocations: trailing bytes",
+				     handler, n);
+			cr_assert(last.type == RESTATE_SUSPENSION || last.type == RESTATE_END ||
+					  last.type == RESTATE_ERROR,
+				  "%s after %ld allocations ends with 0x%04x", handler, n,
+				  last.type);
+		} else {
+			cr_assert(rc == ECL_OK || rc == ECL_ENOMEM, "%s: %d", handler, rc);
+		}
+		buf_free(&r.body);
+		if (same)
+			break;
+	}
+	cr_assert_lt(n, 100000);
+	buf_free(&want);
+	buf_free(&req);
+}
+
+Test(restate, human_step_survives_every_failed_allocation, .timeout = 120)
+{
+	fixture fx;
+	journal j = {0}, k = {0};
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	uint32_t cid;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h5", &a);
+	g = get_promise_of(&a);
+	cid = g->result_completion_id;
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	answer_free(&a);
+	add_input(&k, "{\"fields\": {\"approved\": \"true\", \"comment\": \"Good\"}}");
+	k.status = strdup(j.status);
+	every_allocation_may_fail(&fx, "answer", &k, "h5");
+	every_allocation_may_fail(&fx, "get_status", &k, "h5");
+	promise_completed(&j, cid, "{\"approved\":true,\"comment\":\"Good\"}");
+	every_allocation_may_fail(&fx, "run", &j, "h5");
+	journal_free(&j);
+	journal_free(&k);
 	teardown(&fx);
 }
