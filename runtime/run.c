@@ -66,7 +66,6 @@ void run_free(ecl_run *run)
 	mem_free(run->dirty);
 	mem_free(run->visits);
 	cJSON_Delete(run->answer);
-	cJSON_Delete(run->args);
 	mem_free(run->t_output);
 	mem_free(run->t_error);
 	steps_release(run);
