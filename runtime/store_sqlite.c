@@ -179,6 +179,8 @@ typedef struct sqlite_store {
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[ST_COUNT];
+	int group;        /* a group's transaction is open: commits join it */
+	int group_broken; /* a commit failed inside the group and rolled it back */
 	char err[1024];
 } sqlite_store;
 
@@ -590,10 +592,15 @@ static int step_once(sqlite_store *s, sqlite3_stmt *st, const char *id, const ch
 	return rc == SQLITE_ROW ? SQLITE_ROW : rc;
 }
 
+/* Roll back the open transaction, the whole group's when in one (which ends the group). */
 static void rollback(sqlite_store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		exec_step(s, ST_ROLLBACK, "cannot roll back");
+	if (s->group) {
+		s->group = 0;
+		s->group_broken = 1;
+	}
 }
 
 static int sq_commit(store *base, const store_commit *c, const char **request)
@@ -606,7 +613,12 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 	*request = NULL;
 	snprintf(doing, sizeof(doing), "cannot commit step %d (%s) of run %s", c->step.seq,
 		 c->step.step, c->run_id);
-	if ((rc = exec_step(s, ST_BEGIN, doing)) != ECL_OK)
+	if (s->group_broken) {
+		snprintf(s->err, sizeof(s->err), "%s: %s: the group it belongs to was rolled back",
+			 s->path, doing);
+		return ECL_ESTORE;
+	}
+	if (!s->group && (rc = exec_step(s, ST_BEGIN, doing)) != ECL_OK)
 		return rc;
 	st = stmt(s, ST_INSERT_STEP);
 	bind_text(st, 1, c->run_id);
@@ -664,7 +676,52 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		rollback(s);
 		return rc;
 	}
+	if (s->group)
+		return ECL_OK; /* durable with the group */
 	rc = exec_step(s, ST_COMMIT, doing);
+	if (rc != ECL_OK)
+		rollback(s);
+	return rc;
+}
+
+static int sq_group_begin(store *base)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	int rc;
+
+	if (s->group) {
+		snprintf(s->err, sizeof(s->err), "%s: a group of commits is open already", s->path);
+		return ECL_EUSAGE;
+	}
+	s->group_broken = 0;
+	if ((rc = exec_step(s, ST_BEGIN, "cannot begin a group of commits")) != ECL_OK)
+		return rc;
+	s->group = 1;
+	return ECL_OK;
+}
+
+static int sq_group_end(store *base, int keep)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	int rc;
+
+	if (!s->group) {
+		if (!s->group_broken)
+			return ECL_OK;
+		s->group_broken = 0;
+		if (keep)
+			snprintf(s->err, sizeof(s->err),
+				 "%s: the group of commits was rolled back by a failure inside it",
+				 s->path);
+		return keep ? ECL_ESTORE : ECL_OK;
+	}
+	if (!keep) {
+		rollback(s);
+		s->group_broken = 0;
+		return ECL_OK;
+	}
+	s->group = 0;
+	rc = exec_step(s, ST_COMMIT, "cannot commit a group of transitions");
 	if (rc != ECL_OK)
 		rollback(s);
 	return rc;
@@ -1057,6 +1114,8 @@ static const store_ops sqlite_ops = {
 	.fork = sq_fork,
 	.prune = sq_prune,
 	.set_version = sq_set_version,
+	.group_begin = sq_group_begin,
+	.group_end = sq_group_end,
 	.errmsg = sq_errmsg,
 	.close = sq_close,
 };
