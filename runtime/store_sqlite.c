@@ -1187,6 +1187,8 @@ static int open_schema(sqlite_store *s)
 	return ECL_OK;
 }
 
+static int sqlite3_config_done; /* the process-wide settings were given to SQLite */
+
 int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
 		      store **out, char *err, size_t errlen)
 {
@@ -1200,6 +1202,15 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 		return ECL_ENOMEM;
 	}
 	s->base.ops = &sqlite_ops;
+	/* No bulk allocation of page cache when a cache opens: the final transition of a run
+	 * updates an indexed column of a WITHOUT ROWID table, which SQLite does through two
+	 * temporary b-trees, and their ~90 KiB bulk allocation freed at once made the heap top
+	 * move (a brk pair and a TLB flush) at every run's end. Only possible before SQLite
+	 * starts; later calls fail harmlessly. */
+	if (!sqlite3_config_done) {
+		sqlite3_config_done = 1;
+		sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+	}
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		rc = fail(s, rc, "cannot open the database");
