@@ -191,9 +191,13 @@ static void flush(batch *b)
 	memmove(b->pending, b->pending + n, (size_t)b->npending * sizeof(*b->pending));
 	tmp = b->work;
 	if (n > 1 && (rc = d->ops->begin_group(d)) == ECL_OK) {
-		for (i = 0; i < n && rc == ECL_OK; i++)
-			rc = drive_task_write(&b->slots[tmp[i]].t);
-		rc = d->ops->end_group(d, rc == ECL_OK);
+		int wrc = ECL_OK;
+
+		for (i = 0; i < n && wrc == ECL_OK; i++)
+			wrc = drive_task_write(&b->slots[tmp[i]].t);
+		rc = d->ops->end_group(d, wrc == ECL_OK);
+		if (wrc != ECL_OK)
+			rc = wrc; /* the group was dropped */
 	} else {
 		rc = ECL_EUSAGE; /* one alone, or no group: each on its own below */
 	}
