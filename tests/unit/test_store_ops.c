@@ -197,6 +197,31 @@ Test(store_ops, a_group_needs_the_write_lock)
 	cr_assert_eq(st->ops->group_end(st, 1), ECL_OK, "%s", st->ops->errmsg(st));
 }
 
+Test(store_ops, a_statement_that_cannot_be_prepared_fails_saying_why)
+{
+	store_commit c = step_commit("0000000000000001", 1, OWNER, "critique");
+	const char *request = NULL;
+	sqlite3 *other;
+
+	create("0000000000000001", OWNER);
+	/* statements are prepared on first use: a table gone since the store opened */
+	cr_assert_eq(sqlite3_open(db, &other), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(other, "DROP TABLE notes; ALTER TABLE steps RENAME TO gone", NULL,
+				  NULL, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(other));
+	sqlite3_close(other);
+	expect_named_error(st->ops->note(st, "0000000000000001", 0, "x", 3000), ECL_ESTORE,
+			   "no such table: notes");
+	cr_assert(strstr(st->ops->errmsg(st), db), "the file is named");
+	expect_named_error(st->ops->commit(st, &c, &request), ECL_ESTORE, "no such table: steps");
+	expect_named_error(st->ops->list_steps(st, "0000000000000001", NULL, NULL), ECL_ESTORE,
+			   "no such table");
+	/* no transaction was left open: the writes that need no missing table go through */
+	cr_assert_eq(st->ops->release(st, "0000000000000001", OWNER, "interrupted", NULL, 3000),
+		     ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
+}
+
 Test(store_ops, a_live_lease_is_kept_and_a_dead_one_taken)
 {
 	char *holder = NULL;
