@@ -141,8 +141,9 @@ static void slot_step(batch *b, slot *s)
 	}
 }
 
-/* Create the run of input `index` in a free slot and start it. */
-static void launch(batch *b, const char *inputs, size_t index)
+/* Create the run of input `index` in a free slot; the slot, or NULL when the run could not be
+ * created (reported). The run is not started: its first call waits until it is stored. */
+static slot *create(batch *b, const char *inputs, size_t index)
 {
 	ecl_engine *e = b->e;
 	char id[ECL_ID_MAX];
@@ -157,7 +158,7 @@ static void launch(batch *b, const char *inputs, size_t index)
 			snprintf(b->fatal_msg, sizeof(b->fatal_msg), "%s", e->err);
 			b->stopping = 1;
 		}
-		return;
+		return NULL;
 	}
 	/* The run ecl_run_start keeps in memory is this slot's now. */
 	s = &b->slots[b->free[--b->nfree]];
@@ -168,7 +169,57 @@ static void launch(batch *b, const char *inputs, size_t index)
 	e->fresh = NULL;
 	e->fresh_id[0] = '\0';
 	s->state = SLOT_READY;
-	slot_step(b, s);
+	return s;
+}
+
+/* A run created in a group that was rolled back: it does not exist; give its slot back. */
+static void uncreate(batch *b, slot *s)
+{
+	drive_task_clear(&s->t);
+	run_free(s->t.run);
+	s->t.run = NULL;
+	s->state = SLOT_FREE;
+	b->free[b->nfree++] = (int)(s - b->slots);
+}
+
+/* Fill the free slots with the next inputs, *next onwards. The runs are created in one group
+ * (one transaction) when there are several, and each is started once it is stored; when the
+ * group fails, each of its runs is created again alone. */
+static void launch(batch *b, const char *const *inputs, size_t n, size_t *next)
+{
+	driver *d = &b->e->local;
+	int k = 0, i, grouped;
+
+	if (b->nfree == 0 || *next >= n || b->stopping)
+		return;
+	grouped = b->grouped && b->nfree > 1 && n - *next > 1 && d->ops->begin_group(d) == ECL_OK;
+	while (b->nfree > 0 && *next < n && !b->stopping) {
+		slot *s = create(b, inputs[*next], *next);
+
+		(*next)++;
+		if (s)
+			b->work[k++] = (int)(s - b->slots);
+	}
+	if (grouped && d->ops->end_group(d, 1) != ECL_OK) {
+		int kept = 0;
+
+		/* nothing of the group is stored: create those runs again, one at a time */
+		for (i = 0; i < k; i++) {
+			slot *s = &b->slots[b->work[i]];
+			size_t index = s->index;
+
+			uncreate(b, s);
+			if (b->fatal) { /* the store fails: this input fails with it */
+				report(b, index, "", b->fatal, "error");
+				continue;
+			}
+			if ((s = create(b, inputs[index], index)) != NULL)
+				b->work[kept++] = (int)(s - b->slots);
+		}
+		k = kept;
+	}
+	for (i = 0; i < k; i++)
+		slot_step(b, &b->slots[b->work[i]]);
 }
 
 /* Make the transitions waiting in b->pending durable, in one group when there are several,
@@ -404,10 +455,7 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 
 		if (interrupted(e) || e->stop_requested)
 			b.stopping = 1;
-		while (b.nfree > 0 && next < n && !b.stopping) {
-			launch(&b, inputs[next], next);
-			next++;
-		}
+		launch(&b, inputs, n, &next);
 		if (b.nfree == b.nslots) /* nothing in flight */
 			break;
 		wake = wake_due(&b);

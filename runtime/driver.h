@@ -28,10 +28,11 @@ typedef struct driver_ops {
 	/* Stop driving the run, leaving it with a status (interrupted, paused, cancelled) and an
 	 * error or NULL. */
 	int (*release)(driver *d, ecl_run *run, const char *status, const char *error);
-	/* Optional (NULL when the driver has none): open a group, in which the commits that
-	 * follow share one durable write. Nothing committed in a group is durable until
-	 * end_group(d, 1) returns ECL_OK; a commit that fails in a group rolls the whole group
-	 * back and ends it. Only commit may be called inside a group. */
+	/* Optional (NULL when the driver has none): open a group, in which the commits (and,
+	 * for the local driver, the runs ecl_run_start creates) that follow share one durable
+	 * write. Nothing written in a group is durable until end_group(d, 1) returns ECL_OK; a
+	 * write that fails in a group rolls the whole group back and ends it. Only commit and
+	 * ecl_run_start may be called inside a group. */
 	int (*begin_group)(driver *d);
 	/* End the group: keep (1) or drop (0) what it wrote. ECL_OK once it is durable (or
 	 * dropped); any other code (detail on the engine) means nothing of the group is kept,

@@ -120,12 +120,13 @@ typedef struct store_ops {
 	int (*prune)(store *st, const store_filter *f, int *count);
 	/* Change the workflow version a run uses (after a compatible change of the workflow). */
 	int (*set_version)(store *st, const char *id, const char *version, long long now_ms);
-	/* Open a group: the commits that follow, until group_end, share one transaction, so
-	 * that one durable write covers them all. Nothing a commit writes inside a group is
-	 * durable until group_end(st, 1) returns ECL_OK. A commit that fails inside a group
-	 * rolls the whole group back and ends it (its code and detail say why), so that the
-	 * caller can commit the transitions again one by one. Only commit may be called inside
-	 * a group. Optional: NULL when the backend has no groups. */
+	/* Open a group: the commits and run creations that follow, until group_end, share one
+	 * transaction, so that one durable write covers them all. Nothing written inside a
+	 * group is durable until group_end(st, 1) returns ECL_OK. A commit or creation that
+	 * fails inside a group rolls the whole group back and ends it (its code and detail say
+	 * why), so that the caller can write them again one by one; a creation refused for a
+	 * taken id (ECL_EUSAGE) leaves the group as it was. Only commit and create_run may be
+	 * called inside a group. Optional: NULL when the backend has no groups. */
 	int (*group_begin)(store *st);
 	/* End the group: keep (1) or drop (0) what it wrote. ECL_OK once it is durable or
 	 * dropped; otherwise nothing of the group is kept: the final commit failed, or a commit

@@ -257,6 +257,17 @@ static int exec_step(sqlite_store *s, enum stmt_id id, const char *doing)
 	return ECL_OK;
 }
 
+/* Roll back the open transaction, the whole group's when in one (which ends the group). */
+static void rollback(sqlite_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec_step(s, ST_ROLLBACK, "cannot roll back");
+	if (s->group) {
+		s->group = 0;
+		s->group_broken = 1;
+	}
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *text)
 {
 	if (text)
@@ -299,8 +310,17 @@ static int sq_create_run(store *base, const store_run *run)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = stmt(s, ST_INSERT_RUN, &st)) != ECL_OK)
+	if (s->group_broken) {
+		snprintf(s->err, sizeof(s->err),
+			 "%s: cannot create the run: the group it belongs to was rolled back",
+			 s->path);
+		return ECL_ESTORE;
+	}
+	if ((rc = stmt(s, ST_INSERT_RUN, &st)) != ECL_OK) {
+		if (s->group)
+			rollback(s);
 		return rc;
+	}
 	bind_text(st, 1, run->id);
 	bind_text(st, 2, run->workflow);
 	bind_text(st, 3, run->version);
@@ -315,12 +335,17 @@ static int sq_create_run(store *base, const store_run *run)
 	sqlite3_bind_int64(st, 12, run->lease_until_ms);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) { /* only the statement is undone, not a group */
 		snprintf(s->err, sizeof(s->err), "%s: a run with id %s exists already", s->path,
 			 run->id);
 		return ECL_EUSAGE;
 	}
-	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot create the run");
+	if (rc == SQLITE_DONE)
+		return ECL_OK;
+	rc = fail(s, rc, "cannot create the run");
+	if (s->group)
+		rollback(s);
+	return rc;
 }
 
 /* Read a row of RUN_COLUMNS into out; ECL_ENOMEM when a copy failed. */
@@ -626,17 +651,6 @@ static int step_once(sqlite_store *s, sqlite3_stmt *st, const char *id, const ch
 		*request = request_of(get, 0);
 	sqlite3_reset(get);
 	return rc == SQLITE_ROW ? SQLITE_ROW : rc;
-}
-
-/* Roll back the open transaction, the whole group's when in one (which ends the group). */
-static void rollback(sqlite_store *s)
-{
-	if (!sqlite3_get_autocommit(s->db))
-		exec_step(s, ST_ROLLBACK, "cannot roll back");
-	if (s->group) {
-		s->group = 0;
-		s->group_broken = 1;
-	}
 }
 
 static int sq_commit(store *base, const store_commit *c, const char **request)
