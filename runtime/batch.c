@@ -6,6 +6,13 @@
  * that is due, or for a tenth of a second to pass (to renew leases and notice a signal), so
  * the work per wake-up does not grow with the number of runs in flight. Providers without a
  * non-blocking interface answer at once.
+ *
+ * Group commit: the transitions that become ready in one wake-up of the loop are made durable
+ * in one store transaction (driver_ops.begin_group/end_group) instead of one each. A run
+ * waits for its transition to be durable before its next call is sent: its task stops at
+ * DRIVE_COMMIT, and only once the group is committed does it go on. When anything in a group
+ * fails, the group is rolled back whole and each of its transitions is committed again on
+ * its own, so that each run gets its own outcome and nothing committed before is touched.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,13 +25,15 @@
 
 #include "internal.h"
 
-#define BATCH_TICK_MS 100 /* how often leases and the interrupt flag are looked at */
+#define BATCH_TICK_MS   100 /* how often leases and the interrupt flag are looked at */
+#define BATCH_GROUP_MAX 0   /* transitions per group commit at most; 0: all that are ready */
 
 typedef enum slot_state {
 	SLOT_FREE = 0,
 	SLOT_READY,    /* to be advanced */
 	SLOT_INFLIGHT, /* its call is on the multi handle */
-	SLOT_WAITING   /* backing off before a retry */
+	SLOT_WAITING,  /* backing off before a retry */
+	SLOT_COMMIT    /* its transition waits for the next group commit */
 } slot_state;
 
 typedef struct slot {
@@ -47,6 +56,10 @@ typedef struct batch {
 	int *free; /* indexes of free slots, a stack */
 	int nfree;
 	int nwaiting;
+	int grouped;  /* the driver groups commits */
+	int *pending; /* slots whose transitions wait for the next group commit */
+	int npending;
+	int *work; /* the group being committed */
 	ecl_batch_fn fn;
 	void *ctx;
 	int stopping; /* start no more runs */
@@ -105,6 +118,11 @@ static void slot_step(batch *b, slot *s)
 			b->nwaiting++;
 			return;
 		}
+		if (need == DRIVE_COMMIT) {
+			s->state = SLOT_COMMIT;
+			b->pending[b->npending++] = (int)(s - b->slots);
+			return;
+		}
 		/* DRIVE_ASK */
 		if (b->nonblocking) {
 			int rc;
@@ -123,8 +141,9 @@ static void slot_step(batch *b, slot *s)
 	}
 }
 
-/* Create the run of input `index` in a free slot and start it. */
-static void launch(batch *b, const char *inputs, size_t index)
+/* Create the run of input `index` in a free slot; the slot, or NULL when the run could not be
+ * created (reported). The run is not started: its first call waits until it is stored. */
+static slot *create(batch *b, const char *inputs, size_t index)
 {
 	ecl_engine *e = b->e;
 	char id[ECL_ID_MAX];
@@ -139,17 +158,108 @@ static void launch(batch *b, const char *inputs, size_t index)
 			snprintf(b->fatal_msg, sizeof(b->fatal_msg), "%s", e->err);
 			b->stopping = 1;
 		}
-		return;
+		return NULL;
 	}
 	/* The run ecl_run_start keeps in memory is this slot's now. */
 	s = &b->slots[b->free[--b->nfree]];
 	s->index = index;
 	s->call = NULL;
 	drive_task_init(&s->t, &e->local, e->fresh);
+	s->t.group = b->grouped;
 	e->fresh = NULL;
 	e->fresh_id[0] = '\0';
 	s->state = SLOT_READY;
-	slot_step(b, s);
+	return s;
+}
+
+/* A run created in a group that was rolled back: it does not exist; give its slot back. */
+static void uncreate(batch *b, slot *s)
+{
+	drive_task_clear(&s->t);
+	run_free(s->t.run);
+	s->t.run = NULL;
+	s->state = SLOT_FREE;
+	b->free[b->nfree++] = (int)(s - b->slots);
+}
+
+/* Fill the free slots with the next inputs, *next onwards. The runs are created in one group
+ * (one transaction) when there are several, and each is started once it is stored; when the
+ * group fails, each of its runs is created again alone. */
+static void launch(batch *b, const char *const *inputs, size_t n, size_t *next)
+{
+	driver *d = &b->e->local;
+	int k = 0, i, grouped;
+
+	if (b->nfree == 0 || *next >= n || b->stopping)
+		return;
+	grouped = b->grouped && b->nfree > 1 && n - *next > 1 && d->ops->begin_group(d) == ECL_OK;
+	while (b->nfree > 0 && *next < n && !b->stopping) {
+		slot *s = create(b, inputs[*next], *next);
+
+		(*next)++;
+		if (s)
+			b->work[k++] = (int)(s - b->slots);
+	}
+	if (grouped && d->ops->end_group(d, 1) != ECL_OK) {
+		int kept = 0;
+
+		/* nothing of the group is stored: create those runs again, one at a time */
+		for (i = 0; i < k; i++) {
+			slot *s = &b->slots[b->work[i]];
+			size_t index = s->index;
+
+			uncreate(b, s);
+			if (b->fatal) { /* the store fails: this input fails with it */
+				report(b, index, "", b->fatal, "error");
+				continue;
+			}
+			if ((s = create(b, inputs[index], index)) != NULL)
+				b->work[kept++] = (int)(s - b->slots);
+		}
+		k = kept;
+	}
+	for (i = 0; i < k; i++)
+		slot_step(b, &b->slots[b->work[i]]);
+}
+
+/* Make the transitions waiting in b->pending durable, in one group when there are several,
+ * and let their runs go on (which sends their next calls). Runs that reach another
+ * transition at once (a step without a call, a provider that answers at once) wait for the
+ * next group. */
+static void flush(batch *b)
+{
+	driver *d = &b->e->local;
+	int n = b->npending, i, rc = ECL_OK;
+	int *tmp;
+
+	if (n == 0)
+		return;
+	if (BATCH_GROUP_MAX > 0 && n > BATCH_GROUP_MAX)
+		n = BATCH_GROUP_MAX;
+	/* take the group out of the pending list: the runs' next transitions go there */
+	memcpy(b->work, b->pending, (size_t)n * sizeof(*b->work));
+	b->npending -= n;
+	memmove(b->pending, b->pending + n, (size_t)b->npending * sizeof(*b->pending));
+	tmp = b->work;
+	if (n > 1 && (rc = d->ops->begin_group(d)) == ECL_OK) {
+		int wrc = ECL_OK;
+
+		for (i = 0; i < n && wrc == ECL_OK; i++)
+			wrc = drive_task_write(&b->slots[tmp[i]].t);
+		rc = d->ops->end_group(d, wrc == ECL_OK);
+		if (wrc != ECL_OK)
+			rc = wrc; /* the group was dropped */
+	} else {
+		rc = ECL_EUSAGE; /* one alone, or no group: each on its own below */
+	}
+	for (i = 0; i < n; i++) {
+		slot *s = &b->slots[tmp[i]];
+
+		/* after a failed group, each is committed again alone and gets its own outcome */
+		drive_task_committed(&s->t, rc == ECL_OK ? ECL_OK : drive_task_write(&s->t));
+		s->state = SLOT_READY;
+		slot_step(b, s);
+	}
 }
 
 /* Transfers that ended: hand their outcome to their runs. */
@@ -311,15 +421,18 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 	b.wf = wf;
 	b.p = e->llm;
 	b.nonblocking = b.p->start && b.p->finish && b.p->cancel;
+	b.grouped = e->local.ops->begin_group && e->local.ops->end_group;
 	b.fn = fn;
 	b.ctx = ctx;
 	b.nslots = concurrency;
 	b.slots = mem_calloc((size_t)concurrency, sizeof(*b.slots));
 	b.free = mem_calloc((size_t)concurrency, sizeof(*b.free));
+	b.pending = mem_calloc((size_t)concurrency, sizeof(*b.pending));
+	b.work = mem_calloc((size_t)concurrency, sizeof(*b.work));
 	b.multi = b.nonblocking ? curl_multi_init() : NULL;
 	b.ep = -1;
 	b.deadline_us = -1;
-	if (!b.slots || !b.free || (b.nonblocking && !b.multi)) {
+	if (!b.slots || !b.free || !b.pending || !b.work || (b.nonblocking && !b.multi)) {
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -342,15 +455,15 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 
 		if (interrupted(e) || e->stop_requested)
 			b.stopping = 1;
-		while (b.nfree > 0 && next < n && !b.stopping) {
-			launch(&b, inputs[next], next);
-			next++;
-		}
+		launch(&b, inputs, n, &next);
 		if (b.nfree == b.nslots) /* nothing in flight */
 			break;
 		wake = wake_due(&b);
 		if (wake >= 0 && wake < timeout)
 			timeout = wake;
+		flush(&b);
+		if (b.npending) /* more transitions are ready already: do not wait */
+			timeout = 0;
 		if (b.multi) {
 			pump(&b, timeout);
 			collect(&b);
@@ -359,7 +472,9 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 			last_tend = clock_now_ms();
 			tend(&b);
 		}
-		if (!b.multi && b.nwaiting) { /* nothing to poll: sleep until the next retry */
+		flush(&b);
+		/* nothing to poll: sleep until the next retry */
+		if (!b.multi && b.nwaiting && !b.npending) {
 			struct timespec ts = {0, (timeout > 0 ? timeout : 1) * 1000000L};
 
 			nanosleep(&ts, NULL);
@@ -377,5 +492,7 @@ out:
 		close(b.ep);
 	mem_free(b.slots);
 	mem_free(b.free);
+	mem_free(b.pending);
+	mem_free(b.work);
 	return rc;
 }

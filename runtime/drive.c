@@ -62,11 +62,35 @@ static int local_release(driver *d, ecl_run *run, const char *status, const char
 	return ECL_OK;
 }
 
+static int local_begin_group(driver *d)
+{
+	ecl_engine *e = engine_of(d);
+	int rc = e->st->ops->group_begin ? e->st->ops->group_begin(e->st) : ECL_EUSAGE;
+
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s",
+				   e->st->ops->group_begin ? e->st->ops->errmsg(e->st)
+							   : "the store cannot group commits");
+	return ECL_OK;
+}
+
+static int local_end_group(driver *d, int keep)
+{
+	ecl_engine *e = engine_of(d);
+	int rc = e->st->ops->group_end(e->st, keep);
+
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	return ECL_OK;
+}
+
 const driver_ops drive_local_ops = {
 	.answer = local_answer,
 	.commit = local_commit,
 	.beat = local_beat,
 	.release = local_release,
+	.begin_group = local_begin_group,
+	.end_group = local_end_group,
 };
 
 /* ---- one run as a small state record ------------------------------------------------------ */
@@ -101,8 +125,11 @@ static void ask_clear(drive_task *t)
 	t->raw = NULL;
 }
 
+static void commit_clear(drive_task *t);
+
 void drive_task_clear(drive_task *t)
 {
+	commit_clear(t);
 	ask_clear(t);
 	free(t->res.text);
 	t->res.text = NULL;
@@ -390,95 +417,114 @@ static int fail_run(drive_task *t, const char *raw)
 	return rc;
 }
 
-static int commit_transition(drive_task *t)
+/* Free what the transition being made durable holds. */
+static void commit_clear(drive_task *t)
 {
-	driver *d = t->d;
+	cJSON_free(t->commit_output);
+	mem_free(t->commit_vars);
+	t->commit_output = NULL;
+	t->commit_vars = NULL;
+	t->commit_request = NULL;
+	memset(&t->commit, 0, sizeof(t->commit));
+}
+
+/* Build the transition the step function chose into t->commit. It points into the task
+ * (the accepted answer) and the run (its output or error), which stay until it is durable. */
+static int commit_prepare(drive_task *t)
+{
 	ecl_run *run = t->run;
 	ecl_engine *e = run->eng;
 	const ecl_workflow *wf = run->wf;
 	const ecl_step_def *step = &wf->steps[run->state];
-	char *output = run->answer ? cJSON_PrintUnformatted(run->answer) : NULL;
-	char *vars = run_dirty_vars(run);
-	store_commit c = {0};
-	ecl_event ev = {0};
-	const char *request = NULL;
-	int rc;
+	store_commit *c = &t->commit;
 
-	if ((run->answer && !output) || !vars) {
-		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
-		goto out;
-	}
-	c.run_id = run->id;
-	c.step.seq = run->seq + 1;
-	c.step.step = step->name;
-	c.step.attempt = run->attempt;
-	c.step.output = output;
-	c.step.raw = t->raw && output && strcmp(t->raw, output) == 0 ? NULL : t->raw;
-	c.step.vars = vars;
-	c.step.tokens_in = t->tokens_in;
-	c.step.tokens_out = t->tokens_out;
-	c.step.started_ms = t->started_ms;
-	c.step.duration_us = clock_mono_us() - t->t0;
-	c.attempt = 1;
-	c.now_ms = clock_now_ms();
-	c.owner = e->owner;
-	c.lease_until_ms = c.now_ms + e->lease_ms;
+	commit_clear(t);
+	t->commit_output = run->answer ? cJSON_PrintUnformatted(run->answer) : NULL;
+	t->commit_vars = run_dirty_vars(run);
+	if ((run->answer && !t->commit_output) || !t->commit_vars)
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	c->run_id = run->id;
+	c->step.seq = run->seq + 1;
+	c->step.step = step->name;
+	c->step.attempt = run->attempt;
+	c->step.output = t->commit_output;
+	c->step.raw =
+		t->raw && t->commit_output && strcmp(t->raw, t->commit_output) == 0 ? NULL : t->raw;
+	c->step.vars = t->commit_vars;
+	c->step.tokens_in = t->tokens_in;
+	c->step.tokens_out = t->tokens_out;
+	c->step.started_ms = t->started_ms;
+	c->step.duration_us = clock_mono_us() - t->t0;
+	c->attempt = 1;
+	c->now_ms = clock_now_ms();
+	c->owner = e->owner;
+	c->lease_until_ms = c->now_ms + e->lease_ms;
 	switch (run->t) {
 	case T_GOTO:
-		c.step.next = wf->steps[run->t_next].name;
-		c.status = "running";
-		c.current = c.step.next;
+		c->step.next = wf->steps[run->t_next].name;
+		c->status = "running";
+		c->current = c->step.next;
 		break;
 	case T_DONE:
-		c.status = "completed";
-		c.output = run->t_output;
+		c->status = "completed";
+		c->output = run->t_output;
 		break;
 	case T_FAIL:
-		c.status = "failed";
-		c.current = step->name;
-		c.attempt = run->attempt;
-		c.error = run->t_error;
+		c->status = "failed";
+		c->current = step->name;
+		c->attempt = run->attempt;
+		c->error = run->t_error;
 		break;
 	case T_NONE:
-		rc = engine_fail(e, ECL_EUSAGE, "step `%s` of %s ended without a transition",
-				 step->name, wf->id);
-		goto out;
+		return engine_fail(e, ECL_EUSAGE, "step `%s` of %s ended without a transition",
+				   step->name, wf->id);
 	}
-	rc = d->ops->commit(d, run, &c, &request);
-	if (rc != ECL_OK)
-		goto out;
-	t->beat_ms = c.now_ms;
-	if (request)
-		t->request = request;
+	return ECL_OK;
+}
+
+int drive_task_write(drive_task *t)
+{
+	t->commit_request = NULL;
+	return t->d->ops->commit(t->d, t->run, &t->commit, &t->commit_request);
+}
+
+/* The transition in t->commit is durable: the run is at its next checkpoint. */
+static void commit_done(drive_task *t)
+{
+	ecl_run *run = t->run;
+	ecl_engine *e = run->eng;
+	const ecl_step_def *step = &run->wf->steps[run->state];
+	const store_commit *c = &t->commit;
+	ecl_event ev = {0};
+
+	t->beat_ms = c->now_ms;
+	if (t->commit_request)
+		t->request = t->commit_request;
 	run->seq++;
 	if (e->verbose && e->log) {
 		char dur[32], seq[16], attempt[16];
 
-		snprintf(dur, sizeof(dur), "%.3f", (double)c.step.duration_us / 1000.0);
+		snprintf(dur, sizeof(dur), "%.3f", (double)c->step.duration_us / 1000.0);
 		snprintf(seq, sizeof(seq), "%d", run->seq);
-		snprintf(attempt, sizeof(attempt), "%d", c.step.attempt);
+		snprintf(attempt, sizeof(attempt), "%d", c->step.attempt);
 		log_event(e, LOG_INFO, "transition", "run", run->id, "seq", seq, "step", step->name,
 			  "attempt", attempt, "duration_ms", dur, "next",
-			  c.step.next ? c.step.next : c.status, NULL);
+			  c->step.next ? c->step.next : c->status, NULL);
 	}
 	ev.kind = ECL_EV_COMMIT;
 	ev.run_id = run->id;
 	ev.step = step->name;
-	ev.next = c.step.next;
-	ev.attempt = c.step.attempt;
+	ev.next = c->step.next;
+	ev.attempt = c->step.attempt;
 	ev.seq = run->seq;
 	ev.visits = run->visits[run->state];
-	ev.duration_us = c.step.duration_us;
+	ev.duration_us = c->step.duration_us;
 	if (emit(e, &ev))
 		e->stop_requested = 1;
 	if (run->t == T_GOTO) {
 		run->state = run->t_next;
 		run->attempt = 1;
 	}
-out:
-	cJSON_free(output);
-	mem_free(vars);
-	return rc;
 }
 
 static int finish(ecl_run *run)
@@ -535,18 +581,14 @@ static int end(drive_task *t, int rc)
 	return DRIVE_END;
 }
 
-/* What the step function returned, or the outcome of the step's asking: commit the
- * transition, or stop or fail the run. The one place a step's result is handled. */
-static int step_result(drive_task *t, int rc)
+/* The outcome of making the step's transition durable: go on with the next step, or end. */
+static int after_commit(drive_task *t, int rc)
 {
 	ecl_run *run = t->run;
 
-	if (rc == ECL_EANSWER)
-		return end(t, fail_run(t, NULL));
-	if (rc == ECL_EINTERRUPTED)
-		return end(t, stop_for(t));
 	if (rc == ECL_OK)
-		rc = commit_transition(t);
+		commit_done(t);
+	commit_clear(t);
 	ask_clear(t);
 	if (rc != ECL_OK) {
 		if (rc == ECL_ESTORE || rc == ECL_ESTATE)
@@ -557,6 +599,32 @@ static int step_result(drive_task *t, int rc)
 		return end(t, finish(run));
 	t->phase = DRIVE_PH_STEP;
 	return -1; /* go on with the next step */
+}
+
+/* What the step function returned, or the outcome of the step's asking: commit the
+ * transition (or hand it to the caller to commit), or stop or fail the run. The one place a
+ * step's result is handled. */
+static int step_result(drive_task *t, int rc)
+{
+	if (rc == ECL_EANSWER)
+		return end(t, fail_run(t, NULL));
+	if (rc == ECL_EINTERRUPTED)
+		return end(t, stop_for(t));
+	if (rc == ECL_OK)
+		rc = commit_prepare(t);
+	if (rc == ECL_OK && t->group) {
+		t->phase = DRIVE_PH_COMMIT;
+		return DRIVE_COMMIT;
+	}
+	if (rc == ECL_OK)
+		rc = drive_task_write(t);
+	return after_commit(t, rc);
+}
+
+void drive_task_committed(drive_task *t, int rc)
+{
+	if (t->phase == DRIVE_PH_COMMIT)
+		after_commit(t, rc);
 }
 
 int drive_task_advance(drive_task *t)
@@ -635,6 +703,7 @@ int drive_task_advance(drive_task *t)
 				return r;
 			break;
 		}
+		case DRIVE_PH_COMMIT: return DRIVE_COMMIT;
 		case DRIVE_PH_END: return DRIVE_END;
 		}
 	}
@@ -647,6 +716,10 @@ int drive_run(driver *d, ecl_run *run)
 
 	drive_task_init(&t, d, run);
 	while ((need = drive_task_advance(&t)) != DRIVE_END) {
+		if (need == DRIVE_COMMIT) { /* not reached: t.group is not set here */
+			drive_task_committed(&t, drive_task_write(&t));
+			continue;
+		}
 		if (need == DRIVE_ASK) {
 			rc = d->ops->answer(d, run, &t.req, &t.res);
 			if (rc == ECL_ESUSPENDED) { /* the driver's journal will bring the answer */

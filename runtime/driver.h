@@ -28,6 +28,16 @@ typedef struct driver_ops {
 	/* Stop driving the run, leaving it with a status (interrupted, paused, cancelled) and an
 	 * error or NULL. */
 	int (*release)(driver *d, ecl_run *run, const char *status, const char *error);
+	/* Optional (NULL when the driver has none): open a group, in which the commits (and,
+	 * for the local driver, the runs ecl_run_start creates) that follow share one durable
+	 * write. Nothing written in a group is durable until end_group(d, 1) returns ECL_OK; a
+	 * write that fails in a group rolls the whole group back and ends it. Only commit and
+	 * ecl_run_start may be called inside a group. */
+	int (*begin_group)(driver *d);
+	/* End the group: keep (1) or drop (0) what it wrote. ECL_OK once it is durable (or
+	 * dropped); any other code (detail on the engine) means nothing of the group is kept,
+	 * including when a commit in it failed and ended it already. */
+	int (*end_group)(driver *d, int keep);
 } driver_ops;
 
 struct driver {
@@ -43,9 +53,11 @@ extern const driver_ops drive_local_ops;
 
 /* What drive_task_advance asks of its caller. */
 enum {
-	DRIVE_ASK = 0,  /* obtain the answer to t->req into t->res, then drive_task_answer */
-	DRIVE_WAIT = 1, /* a retry is due at t->wake_us (clock_mono_us); advance again then */
-	DRIVE_END = 2   /* the run stopped; t->rc says how, as drive_run returns it */
+	DRIVE_ASK = 0,   /* obtain the answer to t->req into t->res, then drive_task_answer */
+	DRIVE_WAIT = 1,  /* a retry is due at t->wake_us (clock_mono_us); advance again then */
+	DRIVE_END = 2,   /* the run stopped; t->rc says how, as drive_run returns it */
+	DRIVE_COMMIT = 3 /* t->group: t->commit is to be made durable: drive_task_write (alone or
+			  * in a group), then drive_task_committed */
 };
 
 /* Where a task is. */
@@ -54,6 +66,7 @@ typedef enum drive_phase {
 	DRIVE_PH_ASK,      /* waiting for the answer to t->req */
 	DRIVE_PH_GOT,      /* an answer (or a failed call) to look at */
 	DRIVE_PH_WAIT,     /* backing off before a retry */
+	DRIVE_PH_COMMIT,   /* a transition waits to be made durable (t->group) */
 	DRIVE_PH_END
 } drive_phase;
 
@@ -82,13 +95,29 @@ typedef struct drive_task {
 	long long beat_ms;   /* when the lease was last renewed */
 	const char *request; /* "pause" or "cancel" asked by another process, or NULL */
 	int lost;            /* the lease was lost: abandon the run */
+	/* the transition being made durable */
+	int group; /* set by the caller: stop at DRIVE_COMMIT instead of committing at once */
+	store_commit commit;
+	char *commit_output, *commit_vars; /* the texts t->commit points to, owned */
+	const char *commit_request;        /* what the commit read back: a pause or cancel */
 } drive_task;
 
 /* Start a task at the run's current step. */
 void drive_task_init(drive_task *t, driver *d, ecl_run *run);
 /* Run the task until it needs an answer (DRIVE_ASK), must wait for a retry (DRIVE_WAIT) or
- * has ended (DRIVE_END). Every transition is committed through the driver on the way. */
+ * has ended (DRIVE_END). Every transition is committed through the driver on the way, or,
+ * when t->group is set, handed to the caller (DRIVE_COMMIT) to be made durable before the
+ * task goes on. */
 int drive_task_advance(drive_task *t);
+/* Write the transition of a task at DRIVE_COMMIT through the driver's commit: durable at
+ * once outside a group, pending until end_group inside one. Returns the driver's code (the
+ * detail on the engine); the task is unchanged, so a transition whose group was dropped can
+ * be written again alone. */
+int drive_task_write(drive_task *t);
+/* Tell a task at DRIVE_COMMIT the transition is durable (ECL_OK) or cannot be made so (the
+ * code, with the detail on the engine): the task moves on to its next step or ends; advance
+ * it again. */
+void drive_task_committed(drive_task *t, int rc);
 /* Hand the task the outcome (an ECL_* code) of the call for t->req, with t->res filled. */
 void drive_task_answer(drive_task *t, int rc);
 /* Renew the run's lease when a third of it has passed; 1 when the lease is lost. */

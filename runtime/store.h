@@ -120,6 +120,18 @@ typedef struct store_ops {
 	int (*prune)(store *st, const store_filter *f, int *count);
 	/* Change the workflow version a run uses (after a compatible change of the workflow). */
 	int (*set_version)(store *st, const char *id, const char *version, long long now_ms);
+	/* Open a group: the commits and run creations that follow, until group_end, share one
+	 * transaction, so that one durable write covers them all. Nothing written inside a
+	 * group is durable until group_end(st, 1) returns ECL_OK. A commit or creation that
+	 * fails inside a group rolls the whole group back and ends it (its code and detail say
+	 * why), so that the caller can write them again one by one; a creation refused for a
+	 * taken id (ECL_EUSAGE) leaves the group as it was. Only commit and create_run may be
+	 * called inside a group. Optional: NULL when the backend has no groups. */
+	int (*group_begin)(store *st);
+	/* End the group: keep (1) or drop (0) what it wrote. ECL_OK once it is durable or
+	 * dropped; otherwise nothing of the group is kept: the final commit failed, or a commit
+	 * inside it failed and ended it already (ECL_ESTORE). */
+	int (*group_end)(store *st, int keep);
 	/* The detail of the last failure, naming the file. Borrowed until the next call. */
 	const char *(*errmsg)(const store *st);
 	/* Close and free. */

@@ -2,7 +2,8 @@
  * store_sqlite.c - the embedded store: one SQLite file in WAL mode. Each transition is one
  * IMMEDIATE transaction that inserts the checkpoint and advances the run; the update only
  * applies when the run is still at the checkpoint the driver loaded, so a second process
- * that drives the same run cannot commit over it. Statements are prepared once and reused.
+ * that drives the same run cannot commit over it. Each statement is prepared on its first use
+ * (a command uses few of them) and reused after.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -179,6 +180,8 @@ typedef struct sqlite_store {
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[ST_COUNT];
+	int group;        /* a group's transaction is open: commits join it */
+	int group_broken; /* a commit failed inside the group and rolled it back */
 	char err[1024];
 } sqlite_store;
 
@@ -212,23 +215,57 @@ static int fail(sqlite_store *s, int rc, const char *doing)
 	return (rc & 0xff) == SQLITE_NOMEM ? ECL_ENOMEM : ECL_ESTORE;
 }
 
-static sqlite3_stmt *stmt(sqlite_store *s, enum stmt_id id)
+/* The statement id, reset and unbound, in *out: prepared on its first use (most commands use
+ * a few of them) and kept. An ECL_* code with the detail in s->err when it cannot be. */
+static int stmt(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
 {
 	sqlite3_stmt *st = s->stmt[id];
+	int rc;
 
+	*out = NULL;
+	if (!st) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					&s->stmt[id], NULL);
+		if (rc != SQLITE_OK)
+			return fail(s, rc, "cannot prepare a statement");
+		*out = s->stmt[id];
+		return ECL_OK;
+	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return st;
+	*out = st;
+	return ECL_OK;
 }
 
+/* Run statement id once (its parameters bound already, when it has any). A transaction
+ * begins only once COMMIT and ROLLBACK are prepared, so that it can always be ended. */
 static int exec_step(sqlite_store *s, enum stmt_id id, const char *doing)
 {
-	int rc = sqlite3_step(s->stmt[id]);
+	sqlite3_stmt *st;
+	int rc;
 
+	if (id == ST_BEGIN &&
+	    ((!s->stmt[ST_COMMIT] && (rc = stmt(s, ST_COMMIT, &st)) != ECL_OK) ||
+	     (!s->stmt[ST_ROLLBACK] && (rc = stmt(s, ST_ROLLBACK, &st)) != ECL_OK)))
+		return rc;
+	if (!s->stmt[id] && (rc = stmt(s, id, &st)) != ECL_OK)
+		return rc;
+	rc = sqlite3_step(s->stmt[id]);
 	sqlite3_reset(s->stmt[id]);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return fail(s, rc, doing);
 	return ECL_OK;
+}
+
+/* Roll back the open transaction, the whole group's when in one (which ends the group). */
+static void rollback(sqlite_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec_step(s, ST_ROLLBACK, "cannot roll back");
+	if (s->group) {
+		s->group = 0;
+		s->group_broken = 1;
+	}
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *text)
@@ -270,9 +307,20 @@ void store_run_clear(store_run *run)
 static int sq_create_run(store *base, const store_run *run)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_INSERT_RUN);
+	sqlite3_stmt *st;
 	int rc;
 
+	if (s->group_broken) {
+		snprintf(s->err, sizeof(s->err),
+			 "%s: cannot create the run: the group it belongs to was rolled back",
+			 s->path);
+		return ECL_ESTORE;
+	}
+	if ((rc = stmt(s, ST_INSERT_RUN, &st)) != ECL_OK) {
+		if (s->group)
+			rollback(s);
+		return rc;
+	}
 	bind_text(st, 1, run->id);
 	bind_text(st, 2, run->workflow);
 	bind_text(st, 3, run->version);
@@ -287,12 +335,17 @@ static int sq_create_run(store *base, const store_run *run)
 	sqlite3_bind_int64(st, 12, run->lease_until_ms);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) { /* only the statement is undone, not a group */
 		snprintf(s->err, sizeof(s->err), "%s: a run with id %s exists already", s->path,
 			 run->id);
 		return ECL_EUSAGE;
 	}
-	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot create the run");
+	if (rc == SQLITE_DONE)
+		return ECL_OK;
+	rc = fail(s, rc, "cannot create the run");
+	if (s->group)
+		rollback(s);
+	return rc;
 }
 
 /* Read a row of RUN_COLUMNS into out; ECL_ENOMEM when a copy failed. */
@@ -329,10 +382,12 @@ static int expand_output(sqlite_store *s, const char *id, char **output);
 static int sq_get_run(store *base, const char *id, store_run *out)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_GET_RUN);
+	sqlite3_stmt *st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if ((rc = stmt(s, ST_GET_RUN, &st)) != ECL_OK)
+		return rc;
 	bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
@@ -373,9 +428,11 @@ static const char *col(sqlite3_stmt *st, int i)
  * is parsed, newest first. */
 static int find_marker(sqlite_store *s, const char *id, const char *enc, const char *text, buf *out)
 {
-	sqlite3_stmt *st = stmt(s, ST_RECENT_OUTPUTS);
+	sqlite3_stmt *st;
 	int found = 0;
 
+	if (stmt(s, ST_RECENT_OUTPUTS, &st) != ECL_OK)
+		return 0; /* the output is stored as it is */
 	bind_text(st, 1, id);
 	while (!found && sqlite3_step(st) == SQLITE_ROW) {
 		const char *row = col(st, 1);
@@ -458,11 +515,14 @@ static int resolve_marker(sqlite_store *s, const char *id, const cJSON *marker, 
 {
 	int seq = cJSON_GetObjectItemCaseSensitive(marker, "@")->valueint;
 	const char *field = cJSON_GetObjectItemCaseSensitive(marker, "=")->valuestring;
-	sqlite3_stmt *st = stmt(s, ST_STEP_OUTPUT);
+	sqlite3_stmt *st;
 	cJSON *out = NULL;
 	const cJSON *item;
-	int rc = ECL_OK;
+	int rc;
 
+	*v = NULL;
+	if ((rc = stmt(s, ST_STEP_OUTPUT, &st)) != ECL_OK)
+		return rc;
 	bind_text(st, 1, id);
 	sqlite3_bind_int(st, 2, seq);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -524,9 +584,11 @@ static int expand_output(sqlite_store *s, const char *id, char **output)
 static int sq_list_steps(store *base, const char *id, store_step_fn fn, void *ctx)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_LIST_STEPS);
+	sqlite3_stmt *st;
 	int rc;
 
+	if ((rc = stmt(s, ST_LIST_STEPS, &st)) != ECL_OK)
+		return rc;
 	bind_text(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_step step = {
@@ -581,19 +643,14 @@ static int step_once(sqlite_store *s, sqlite3_stmt *st, const char *id, const ch
 		return rc;
 	if (sqlite3_changes(s->db) != 1)
 		return SQLITE_DONE;
-	get = stmt(s, ST_GET_REQUEST);
+	if (stmt(s, ST_GET_REQUEST, &get) != ECL_OK)
+		return sqlite3_extended_errcode(s->db); /* the prepare's failure */
 	bind_text(get, 1, id);
 	rc = sqlite3_step(get);
 	if (rc == SQLITE_ROW)
 		*request = request_of(get, 0);
 	sqlite3_reset(get);
 	return rc == SQLITE_ROW ? SQLITE_ROW : rc;
-}
-
-static void rollback(sqlite_store *s)
-{
-	if (!sqlite3_get_autocommit(s->db))
-		exec_step(s, ST_ROLLBACK, "cannot roll back");
 }
 
 static int sq_commit(store *base, const store_commit *c, const char **request)
@@ -606,9 +663,17 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 	*request = NULL;
 	snprintf(doing, sizeof(doing), "cannot commit step %d (%s) of run %s", c->step.seq,
 		 c->step.step, c->run_id);
-	if ((rc = exec_step(s, ST_BEGIN, doing)) != ECL_OK)
+	if (s->group_broken) {
+		snprintf(s->err, sizeof(s->err), "%s: %s: the group it belongs to was rolled back",
+			 s->path, doing);
+		return ECL_ESTORE;
+	}
+	if (!s->group && (rc = exec_step(s, ST_BEGIN, doing)) != ECL_OK)
 		return rc;
-	st = stmt(s, ST_INSERT_STEP);
+	if ((rc = stmt(s, ST_INSERT_STEP, &st)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
 	bind_text(st, 1, c->run_id);
 	sqlite3_bind_int(st, 2, c->step.seq);
 	bind_text(st, 3, c->step.step);
@@ -636,8 +701,11 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		return rc;
 	}
 	advance = strcmp(c->status, "running") == 0;
+	if ((rc = stmt(s, advance ? ST_ADVANCE_RUN : ST_FINISH_RUN, &st)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
 	compact = advance ? NULL : compact_output(s, c->run_id, c->output);
-	st = stmt(s, advance ? ST_ADVANCE_RUN : ST_FINISH_RUN);
 	bind_text(st, 1, c->run_id);
 	bind_text(st, 2, c->status);
 	bind_text(st, 3, c->current);
@@ -664,7 +732,52 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		rollback(s);
 		return rc;
 	}
+	if (s->group)
+		return ECL_OK; /* durable with the group */
 	rc = exec_step(s, ST_COMMIT, doing);
+	if (rc != ECL_OK)
+		rollback(s);
+	return rc;
+}
+
+static int sq_group_begin(store *base)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	int rc;
+
+	if (s->group) {
+		snprintf(s->err, sizeof(s->err), "%s: a group of commits is open already", s->path);
+		return ECL_EUSAGE;
+	}
+	s->group_broken = 0;
+	if ((rc = exec_step(s, ST_BEGIN, "cannot begin a group of commits")) != ECL_OK)
+		return rc;
+	s->group = 1;
+	return ECL_OK;
+}
+
+static int sq_group_end(store *base, int keep)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	int rc;
+
+	if (!s->group) {
+		if (!s->group_broken)
+			return ECL_OK;
+		s->group_broken = 0;
+		if (keep)
+			snprintf(s->err, sizeof(s->err),
+				 "%s: the group of commits was rolled back by a failure inside it",
+				 s->path);
+		return keep ? ECL_ESTORE : ECL_OK;
+	}
+	if (!keep) {
+		rollback(s);
+		s->group_broken = 0;
+		return ECL_OK;
+	}
+	s->group = 0;
+	rc = exec_step(s, ST_COMMIT, "cannot commit a group of transitions");
 	if (rc != ECL_OK)
 		rollback(s);
 	return rc;
@@ -674,10 +787,12 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 		      int attempt, long long now_ms, long long lease_until_ms, char **holder)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_ACQUIRE);
+	sqlite3_stmt *st;
 	store_run run;
 	int rc;
 
+	if ((rc = stmt(s, ST_ACQUIRE, &st)) != ECL_OK)
+		return rc;
 	*holder = NULL;
 	bind_text(st, 1, id);
 	bind_text(st, 2, owner);
@@ -715,9 +830,11 @@ static int sq_heartbeat(store *base, const char *id, const char *owner, long lon
 			long long lease_until_ms, const char **request)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_HEARTBEAT);
+	sqlite3_stmt *st;
 	int rc;
 
+	if ((rc = stmt(s, ST_HEARTBEAT, &st)) != ECL_OK)
+		return rc;
 	(void)now_ms;
 	*request = NULL;
 	bind_text(st, 1, id);
@@ -737,9 +854,11 @@ static int sq_release(store *base, const char *id, const char *owner, const char
 		      const char *error, long long now_ms)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_RELEASE);
+	sqlite3_stmt *st;
 	int rc;
 
+	if ((rc = stmt(s, ST_RELEASE, &st)) != ECL_OK)
+		return rc;
 	bind_text(st, 1, id);
 	bind_text(st, 2, owner);
 	bind_text(st, 3, status);
@@ -768,7 +887,10 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 	*applied = 0;
 	if ((rc = exec_step(s, ST_BEGIN, "cannot change the run")) != ECL_OK)
 		return rc;
-	st = stmt(s, ST_REQUEST_DIRECT);
+	if ((rc = stmt(s, ST_REQUEST_DIRECT, &st)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
 	bind_text(st, 1, id);
 	bind_text(st, 2, cancel ? "cancelled" : "paused");
 	sqlite3_bind_int64(st, 3, now_ms);
@@ -786,7 +908,10 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 	if (sqlite3_changes(s->db) == 1) {
 		*applied = 1;
 	} else {
-		st = stmt(s, ST_REQUEST_DEFERRED);
+		if ((rc = stmt(s, ST_REQUEST_DEFERRED, &st)) != ECL_OK) {
+			rollback(s);
+			return rc;
+		}
 		bind_text(st, 1, id);
 		bind_text(st, 2, what);
 		sqlite3_bind_int64(st, 3, now_ms);
@@ -816,8 +941,11 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 static int sq_note(store *base, const char *id, int seq, const char *text, long long now_ms)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_NOTE);
+	sqlite3_stmt *st;
+	int rc;
 
+	if ((rc = stmt(s, ST_NOTE, &st)) != ECL_OK)
+		return rc;
 	bind_text(st, 1, id);
 	sqlite3_bind_int(st, 2, seq);
 	sqlite3_bind_int64(st, 3, now_ms);
@@ -830,9 +958,11 @@ static int sq_list_notes(store *base, const char *id,
 			 void *ctx)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_LIST_NOTES);
+	sqlite3_stmt *st;
 	int rc;
 
+	if ((rc = stmt(s, ST_LIST_NOTES, &st)) != ECL_OK)
+		return rc;
 	bind_text(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int stop = fn(ctx, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1),
@@ -944,7 +1074,10 @@ static int sq_fork(store *base, const char *from, int upto, const store_run *cop
 		rollback(s);
 		return rc;
 	}
-	st = stmt(s, ST_FORK_STEPS);
+	if ((rc = stmt(s, ST_FORK_STEPS, &st)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
 	bind_text(st, 1, from);
 	bind_text(st, 2, copy->id);
 	sqlite3_bind_int(st, 3, upto);
@@ -1015,8 +1148,11 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 static int sq_set_version(store *base, const char *id, const char *version, long long now_ms)
 {
 	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, ST_SET_VERSION);
+	sqlite3_stmt *st;
+	int rc;
 
+	if ((rc = stmt(s, ST_SET_VERSION, &st)) != ECL_OK)
+		return rc;
 	bind_text(st, 1, id);
 	bind_text(st, 2, version);
 	sqlite3_bind_int64(st, 3, now_ms);
@@ -1057,6 +1193,8 @@ static const store_ops sqlite_ops = {
 	.fork = sq_fork,
 	.prune = sq_prune,
 	.set_version = sq_set_version,
+	.group_begin = sq_group_begin,
+	.group_end = sq_group_end,
 	.errmsg = sq_errmsg,
 	.close = sq_close,
 };
@@ -1128,11 +1266,13 @@ static int open_schema(sqlite_store *s)
 	return ECL_OK;
 }
 
+static int sqlite3_config_done; /* the process-wide settings were given to SQLite */
+
 int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
 		      store **out, char *err, size_t errlen)
 {
 	sqlite_store *s = mem_calloc(1, sizeof(*s));
-	int rc, i;
+	int rc;
 
 	*out = NULL;
 	if (!s || !(s->path = mem_strdup(path))) {
@@ -1141,6 +1281,15 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 		return ECL_ENOMEM;
 	}
 	s->base.ops = &sqlite_ops;
+	/* No bulk allocation of page cache when a cache opens: the final transition of a run
+	 * updates an indexed column of a WITHOUT ROWID table, which SQLite does through two
+	 * temporary b-trees, and their ~90 KiB bulk allocation freed at once made the heap top
+	 * move (a brk pair and a TLB flush) at every run's end. Only possible before SQLite
+	 * starts; later calls fail harmlessly. */
+	if (!sqlite3_config_done) {
+		sqlite3_config_done = 1;
+		sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+	}
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		rc = fail(s, rc, "cannot open the database");
@@ -1160,14 +1309,6 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 	}
 	if ((rc = open_schema(s)) != ECL_OK)
 		goto out;
-	for (i = 0; i < ST_COUNT; i++) {
-		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					&s->stmt[i], NULL);
-		if (rc != SQLITE_OK) {
-			rc = fail(s, rc, "cannot prepare a statement");
-			goto out;
-		}
-	}
 	*out = &s->base;
 	return ECL_OK;
 out:

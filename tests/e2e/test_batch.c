@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "fake_server.h"
 #include "support.h"
@@ -303,4 +304,260 @@ Test(batch, ctrl_c_leaves_the_runs_in_flight_interrupted_and_resumable)
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed' AND "
 				    "seq = 6"),
 		     4);
+}
+
+/* ---- group commit: the transitions that become ready together share one transaction ---- */
+
+#define GEN          "{\"content\": \"Draft v0\", \"word_count\": 2}"
+#define PASS         "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+#define REVISE       "{\"decision\": \"revise\", \"feedback\": \"more\", \"quality_score\": 40}"
+#define REV1         "{\"content\": \"Draft v1\", \"word_count\": 2}"
+#define REV2         "{\"content\": \"Draft v2\", \"word_count\": 2}"
+#define SLOW(answer) "{\"$delay_ms\": 1, \"$answer\": " answer "}"
+
+/* Answers by step and visit: a resumed run is given the same ones, so it must end as an
+ * uninterrupted run does, with these six steps. */
+static const char expected_steps[] = "generate critique revise critique revise critique ";
+
+static void write_script(const char *path)
+{
+	ts_write(path, "{\"generate\": [" SLOW(GEN) "], \"critique\": [" REVISE ", " SLOW(
+			       REVISE) ", " PASS "], \"revise\": [" SLOW(REV1) ", " REV2 "]}");
+}
+
+/* The steps run id has committed, in order ("generate critique ..."), and the same as
+ * (step, visit) pairs ("generate 1 critique 1 ..."). Caller frees both. */
+static void committed(const char *id, char **steps, char **pairs)
+{
+	static const char *const names[] = {"generate", "critique", "revise"};
+	int seq, visits[3] = {0, 0, 0}, k;
+
+	*steps = calloc(1, 512);
+	*pairs = calloc(1, 512);
+	cr_assert(*steps && *pairs);
+	for (seq = 1;; seq++) {
+		char q[256], *step;
+
+		snprintf(q, sizeof(q), "SELECT step FROM steps WHERE run_id = '%s' AND seq = %d",
+			 id, seq);
+		if (!(step = ts_sql_text(db, q)))
+			break;
+		for (k = 0; k < 3 && strcmp(step, names[k]) != 0; k++)
+			;
+		cr_assert_lt(k, 3, "unknown step %s", step);
+		snprintf(*steps + strlen(*steps), 512 - strlen(*steps), "%s ", step);
+		snprintf(*pairs + strlen(*pairs), 512 - strlen(*pairs), "%s %d ", step,
+			 ++visits[k]);
+		free(step);
+	}
+}
+
+Test(batch, a_kill_during_group_commits_loses_no_checkpoint_and_redoes_no_step, .timeout = 300)
+{
+	char script[4300], log[4300];
+	unsigned seed = (unsigned)time(NULL);
+	int round, kills = 0, runs = 0;
+
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	write_script(script);
+	srand(seed);
+	cr_log_info("seed %u", seed);
+	for (round = 0; round < 20; round++) {
+		pid_t pid = fork();
+		int st;
+
+		cr_assert_neq(pid, -1);
+		if (pid == 0) {
+			ecl_options o = ts_options(db, script, NULL);
+			char text[6][64], err[256];
+			const char *in_[6];
+			ecl_engine *e;
+			int i, rc;
+
+			o.durability =
+				ECL_DURABLE_FULL; /* slower commits: kills land inside them */
+			for (i = 0; i < 6; i++) {
+				snprintf(text[i], sizeof(text[i]), "{\"topic\": \"r%d-%d\"}", round,
+					 i);
+				in_[i] = text[i];
+			}
+			if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
+				_exit(100);
+			rc = ecl_batch_drive(e, ts_workflow("critique-revise"), in_, 6, 3, NULL,
+					     NULL);
+			ecl_engine_close(e);
+			_exit(rc);
+		}
+		{
+			long us = 2000 + rand() % 70000;
+			struct timespec ts = {0, us * 1000L};
+
+			nanosleep(&ts, NULL);
+		}
+		kill(pid, SIGKILL);
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		if (WIFSIGNALED(st))
+			kills++;
+		else
+			cr_assert_eq(WEXITSTATUS(st), ECL_OK, "the batch failed with %d",
+				     WEXITSTATUS(st));
+		if (access(db, F_OK) != 0)
+			continue; /* killed before the database was made */
+		{
+			char *check = ts_sql_text(db, "PRAGMA integrity_check");
+
+			cr_assert_str_eq(check, "ok");
+			free(check);
+		}
+		/* Resume every run the kill left unfinished, one process each, logging calls. */
+		for (;;) {
+			char *id = ts_sql_text(db,
+					       "SELECT id FROM runs WHERE status <> 'completed' "
+					       "ORDER BY id LIMIT 1"),
+			     *before, *pairs, *after, *apairs, *calls, *line, *save = NULL;
+			pid_t r;
+
+			if (!id)
+				break;
+			committed(id, &before, &pairs);
+			remove(log);
+			r = fork();
+			cr_assert_neq(r, -1);
+			if (r == 0) {
+				ecl_options o = ts_options(db, script, log);
+				ecl_engine *e;
+				char err[256];
+				int rc;
+
+				if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
+					_exit(100);
+				rc = ecl_run_drive(e, id);
+				ecl_engine_close(e);
+				_exit(rc);
+			}
+			cr_assert_eq(waitpid(r, &st, 0), r);
+			cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == ECL_OK,
+				  "resuming %s failed (%d)", id, st);
+			committed(id, &after, &apairs);
+			cr_assert_str_eq(after, expected_steps, "run %s after the kill", id);
+			cr_assert_eq(strncmp(after, before, strlen(before)), 0,
+				     "run %s lost a checkpoint: `%s` then `%s`", id, before, after);
+			calls = ts_read(log);
+			for (line = calls ? strtok_r(calls, "\n", &save) : NULL; line;
+			     line = strtok_r(NULL, "\n", &save)) {
+				char step[32], pair[48];
+				int visit;
+
+				cr_assert_eq(sscanf(line, "%*s %31s %d", step, &visit), 2);
+				snprintf(pair, sizeof(pair), "%s %d ", step, visit);
+				cr_assert_null(
+					strstr(pairs, pair),
+					"run %s: %s was committed before the kill and was asked "
+					"again",
+					id, pair);
+			}
+			free(calls);
+			free(before);
+			free(pairs);
+			free(after);
+			free(apairs);
+			free(id);
+		}
+	}
+	runs = (int)ts_sql_int(db, "SELECT count(*) FROM runs");
+	cr_log_info("%d kills, %d runs", kills, runs);
+	cr_assert_gt(kills, 0);
+	cr_assert_eq(
+		ts_sql_int(db,
+			   "SELECT count(*) FROM runs WHERE status = 'completed' AND "
+			   "seq = 6 AND output = '{\"content\":\"Draft v2\",\"word_count\":2}'"),
+		runs, "every run ends as an uninterrupted run does");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 6 * runs);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE step = 'revise'"), 2 * runs);
+}
+
+static char stolen[ECL_ID_MAX];
+
+/* After a run's first checkpoint, another process takes the run over: its next transition
+ * cannot be committed, in a group with the transitions of the other runs. */
+static int steal_after_first_commit(void *ctx, const ecl_event *ev)
+{
+	sqlite3 *h;
+	char sql[256];
+
+	(void)ctx;
+	if (ev->kind != ECL_EV_COMMIT || ev->seq != 1 || stolen[0])
+		return 0;
+	snprintf(stolen, sizeof(stolen), "%s", ev->run_id);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE runs SET owner = 'elsewhere/1/x', lease_until_ms = 9000000000000000"
+		 " WHERE id = '%s'",
+		 ev->run_id);
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+	sqlite3_close(h);
+	return 0;
+}
+
+typedef struct ends {
+	int completed, lost, other;
+	char lost_id[ECL_ID_MAX];
+	char lost_error[512];
+} ends;
+
+static int count_end(void *ctx, const ecl_batch_end *end)
+{
+	ends *n = ctx;
+
+	if (strcmp(end->status, "completed") == 0) {
+		n->completed++;
+	} else if (strcmp(end->status, "lost") == 0) {
+		n->lost++;
+		snprintf(n->lost_id, sizeof(n->lost_id), "%s", end->run_id);
+		snprintf(n->lost_error, sizeof(n->lost_error), "%s", end->error ? end->error : "");
+	} else {
+		n->other++;
+	}
+	return 0;
+}
+
+Test(batch, a_failed_group_commit_is_retried_one_transition_at_a_time)
+{
+	char script[4300], q[256];
+	const char *in_[4] = {"{\"topic\": \"a\"}", "{\"topic\": \"b\"}", "{\"topic\": \"c\"}",
+			      "{\"topic\": \"d\"}"};
+	ecl_options o;
+	ecl_engine *e;
+	ends n = {0};
+
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	write_script(script);
+	o = ts_options(db, script, NULL);
+	o.on_event = steal_after_first_commit;
+	stolen[0] = '\0';
+	e = ts_open(&o);
+	/* four runs in step with each other: each wake-up's four transitions form a group, and
+	 * the stolen run's second one makes its group fail */
+	cr_assert_eq(ecl_batch_drive(e, ts_workflow("critique-revise"), in_, 4, 4, count_end, &n),
+		     ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	cr_assert_eq(n.completed, 3, "the other runs went on (%d, %d lost, %d other: %s)",
+		     n.completed, n.lost, n.other, n.lost_error);
+	cr_assert_eq(n.lost, 1);
+	cr_assert_eq(n.other, 0);
+	cr_assert_str_eq(n.lost_id, stolen);
+	cr_assert(strstr(n.lost_error, "another process took it over"), "%s", n.lost_error);
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM runs WHERE id = '%s' AND seq = 1 AND status = 'running'"
+		 " AND owner = 'elsewhere/1/x'",
+		 stolen);
+	cr_assert_eq(ts_sql_int(db, q), 1, "the lost run is left to its new holder");
+	snprintf(q, sizeof(q), "SELECT count(*) FROM steps WHERE run_id = '%s'", stolen);
+	cr_assert_eq(ts_sql_int(db, q), 1, "its first checkpoint stays, nothing after it");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed' AND "
+				    "seq = 6"),
+		     3);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 3 * 6 + 1,
+		     "every transition of the others is stored once");
 }

@@ -131,6 +131,97 @@ Test(store_ops, commits_need_the_lease_and_the_next_seq)
 			   ECL_ESTATE, "it cannot be cancelled");
 }
 
+/* The number of checkpoints of run id, read through a second connection. */
+static long long checkpoints(const char *id)
+{
+	char q[128];
+
+	snprintf(q, sizeof(q), "SELECT count(*) FROM steps WHERE run_id = '%s'", id);
+	return ts_sql_int(db, q);
+}
+
+Test(store_ops, a_group_is_durable_whole_or_not_at_all)
+{
+	store_commit a1 = step_commit("0000000000000001", 1, OWNER, "critique");
+	store_commit b1 = step_commit("0000000000000002", 1, OWNER, "critique");
+	store_commit a2 = step_commit("0000000000000001", 2, OWNER, NULL);
+	store_commit b2 = step_commit("0000000000000002", 2, OTHER, NULL);
+	const char *request = "none";
+
+	create("0000000000000001", OWNER);
+	create("0000000000000002", OWNER);
+	/* kept: both transitions at once, invisible to others until the group ends */
+	cr_assert_eq(st->ops->group_begin(st), ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(st->ops->group_begin(st), ECL_EUSAGE, "a group inside a group");
+	cr_assert_eq(st->ops->commit(st, &a1, &request), ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_null(request);
+	cr_assert_eq(st->ops->commit(st, &b1, &request), ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(checkpoints("0000000000000001"), 0, "not durable before the group ends");
+	cr_assert_eq(st->ops->group_end(st, 1), ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(checkpoints("0000000000000001"), 1);
+	cr_assert_eq(checkpoints("0000000000000002"), 1);
+	/* dropped: nothing of it stays */
+	cr_assert_eq(st->ops->group_begin(st), ECL_OK);
+	cr_assert_eq(st->ops->commit(st, &a2, &request), ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(st->ops->group_end(st, 0), ECL_OK);
+	cr_assert_eq(checkpoints("0000000000000001"), 1);
+	/* one transition that cannot be committed (run 2's lease is not OTHER's) rolls the
+	 * whole group back, the good one with it, and ends the group */
+	cr_assert_eq(st->ops->group_begin(st), ECL_OK);
+	cr_assert_eq(st->ops->commit(st, &a2, &request), ECL_OK, "%s", st->ops->errmsg(st));
+	expect_named_error(st->ops->commit(st, &b2, &request), ECL_ESTATE,
+			   "another process took it over");
+	expect_named_error(st->ops->commit(st, &a2, &request), ECL_ESTORE,
+			   "the group it belongs to was rolled back");
+	expect_named_error(st->ops->group_end(st, 1), ECL_ESTORE, "rolled back");
+	cr_assert_eq(checkpoints("0000000000000001"), 1, "the group left nothing behind");
+	cr_assert_eq(checkpoints("0000000000000002"), 1, "what was committed before stays");
+	/* then each transition alone gets its own outcome */
+	cr_assert_eq(st->ops->commit(st, &a2, &request), ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(st->ops->commit(st, &b2, &request), ECL_ESTATE);
+	cr_assert_eq(checkpoints("0000000000000001"), 2);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 1);
+}
+
+Test(store_ops, a_group_needs_the_write_lock)
+{
+	sqlite3 *other;
+
+	cr_assert_eq(sqlite3_open(db, &other), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	expect_named_error(st->ops->group_begin(st), ECL_ESTORE, db);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	cr_assert_eq(st->ops->group_end(st, 1), ECL_OK, "no group is open: nothing to do");
+	cr_assert_eq(st->ops->group_begin(st), ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(st->ops->group_end(st, 1), ECL_OK, "%s", st->ops->errmsg(st));
+}
+
+Test(store_ops, a_statement_that_cannot_be_prepared_fails_saying_why)
+{
+	store_commit c = step_commit("0000000000000001", 1, OWNER, "critique");
+	const char *request = NULL;
+	sqlite3 *other;
+
+	create("0000000000000001", OWNER);
+	/* statements are prepared on first use: a table gone since the store opened */
+	cr_assert_eq(sqlite3_open(db, &other), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(other, "DROP TABLE notes; ALTER TABLE steps RENAME TO gone", NULL,
+				  NULL, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(other));
+	sqlite3_close(other);
+	expect_named_error(st->ops->note(st, "0000000000000001", 0, "x", 3000), ECL_ESTORE,
+			   "no such table: notes");
+	cr_assert(strstr(st->ops->errmsg(st), db), "the file is named");
+	expect_named_error(st->ops->commit(st, &c, &request), ECL_ESTORE, "no such table: steps");
+	expect_named_error(st->ops->list_steps(st, "0000000000000001", NULL, NULL), ECL_ESTORE,
+			   "no such table");
+	/* no transaction was left open: the writes that need no missing table go through */
+	cr_assert_eq(st->ops->release(st, "0000000000000001", OWNER, "interrupted", NULL, 3000),
+		     ECL_OK, "%s", st->ops->errmsg(st));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
+}
+
 Test(store_ops, a_live_lease_is_kept_and_a_dead_one_taken)
 {
 	char *holder = NULL;
