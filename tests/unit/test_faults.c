@@ -292,6 +292,201 @@ Test(faults, a_lease_holder_that_is_no_process_id_is_not_taken_over)
 	expect_column(id, "seq", "1");
 }
 
+Test(faults, damaged_checkpoint_values_are_reported_naming_the_run_and_the_variable)
+{
+	static const struct {
+		const char *vars, *error;
+	} cases[] = {
+		{"{\"nosuch\": 1}",
+		 "run %s: a checkpoint names `nosuch`, which workflow critique-revise has not"},
+		{"{\"topic\": {\"=\": \"nosuch.field\"}}",
+		 "run %s: checkpoint value of `topic` is damaged"},
+		{"{\"topic\": {\"=\": \"generate.word_count\"}}",
+		 "run %s: checkpoint value of `topic` is damaged"},
+		{"{\"topic\": 42}", "run %s: checkpoint value topic"},
+		{"not json", "run %s: a stored checkpoint is not JSON"},
+	};
+	char id[ECL_ID_MAX], q[512], want[256];
+	size_t i;
+
+	one_checkpoint(id);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ecl_engine *e;
+
+		snprintf(q, sizeof(q), "UPDATE steps SET vars = '%s' WHERE run_id = '%s'",
+			 cases[i].vars, id);
+		sql(q);
+		e = ts_engine(db, script, NULL);
+		cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE, "%s", cases[i].vars);
+		snprintf(want, sizeof(want), cases[i].error, id);
+		cr_assert(!strncmp(ecl_engine_errmsg(e), want, strlen(want)), "%s: `%s`, not `%s`",
+			  cases[i].vars, ecl_engine_errmsg(e), want);
+		ecl_engine_close(e);
+		expect_column(id, "status", "interrupted");
+		expect_column(id, "seq", "1");
+	}
+	expect_intact();
+}
+
+Test(faults, a_damaged_checkpoint_output_is_reported_naming_the_run_and_checkpoint)
+{
+	char id[ECL_ID_MAX], q[256], want[256];
+	ecl_engine *e;
+
+	one_checkpoint(id);
+	snprintf(q, sizeof(q), "UPDATE steps SET output = '{\"content\": ' WHERE run_id = '%s'",
+		 id);
+	sql(q);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE);
+	snprintf(want, sizeof(want), "run %s: checkpoint 1 is damaged", id);
+	cr_assert_str_eq(ecl_engine_errmsg(e), want);
+	ecl_engine_close(e);
+	expect_column(id, "status", "interrupted");
+}
+
+/* ---- a stop while a retry waits ----------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag;
+
+static int stop_at_start(void *ctx, const ecl_event *ev)
+{
+	(void)ctx;
+	if (ev->kind == ECL_EV_STEP_START)
+		stop_flag = 1;
+	return 0;
+}
+
+Test(faults, an_interrupt_while_a_retry_waits_leaves_the_run_resumable)
+{
+	ecl_options o = ts_options(db, script, calls);
+	ecl_engine *e;
+	char id[ECL_ID_MAX];
+
+	ts_write(script, "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " GEN
+			 "]], \"critique\": [" PASS "]}");
+	o.on_event = stop_at_start;
+	o.interrupt = &stop_flag;
+	o.retry_base_ms = 60000; /* the retry would wait up to two minutes */
+	stop_flag = 0;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EINTERRUPTED, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	expect_column(id, "status", "interrupted");
+	expect_column(id, "seq", "0");
+	cr_assert_eq(ts_count_lines(calls, " generate "), 1, "stopped before the retry");
+	/* Resumed without the interrupt, the step is asked again (its second answer). */
+	o.on_event = NULL;
+	o.interrupt = NULL;
+	o.retry_base_ms = 1;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	expect_column(id, "status", "completed");
+}
+
+/* ---- inputs ------------------------------------------------------------------------------- */
+
+static const char *const levels[] = {"low", "high"};
+
+static const ecl_slot_def need_slots[] = {
+	{.name = "s", .kind = ECL_SLOT_INPUT, .type = ECL_T_STRING, .step = -1, .required = 1},
+	{.name = "i", .kind = ECL_SLOT_INPUT, .type = ECL_T_INT, .step = -1, .required = 1},
+	{.name = "f", .kind = ECL_SLOT_INPUT, .type = ECL_T_FLOAT, .step = -1, .required = 1},
+	{.name = "b", .kind = ECL_SLOT_INPUT, .type = ECL_T_BOOL, .step = -1, .required = 1},
+	{.name = "e",
+	 .kind = ECL_SLOT_INPUT,
+	 .type = ECL_T_ENUM,
+	 .step = -1,
+	 .choices = levels,
+	 .nchoices = 2,
+	 .required = 1},
+	{.name = "l", .kind = ECL_SLOT_INPUT, .type = ECL_T_LIST, .step = -1, .required = 1},
+	{.name = "o", .kind = ECL_SLOT_INPUT, .type = ECL_T_STRING, .step = -1}, /* optional */
+};
+
+static const ecl_workflow needs = {
+	.abi = ECL_ABI_VERSION,
+	.id = "needs",
+	.name = "Required inputs of every type",
+	.source = "tests/unit/test_faults.c",
+	.version = "0000000000000003",
+	.slots = need_slots,
+	.nslots = 7,
+	.steps = spin_steps,
+	.nsteps = 1,
+	.start = 0,
+	.max_steps = 3,
+	.opts = {.temperature = -1, .retries = -1, .repairs = -1},
+	.step = spin_step,
+};
+
+Test(faults, a_missing_input_is_named_with_its_type)
+{
+	static const struct {
+		const char *inputs, *error;
+	} cases[] = {
+		{"{}", "missing required input `s` (string) of workflow needs"},
+		{"{\"s\": \"x\"}", "missing required input `i` (int) of workflow needs"},
+		{"{\"s\": \"x\", \"i\": 1}",
+		 "missing required input `f` (float) of workflow needs"},
+		{"{\"s\": \"x\", \"i\": 1, \"f\": 0.5}",
+		 "missing required input `b` (bool) of workflow needs"},
+		{"{\"s\": \"x\", \"i\": 1, \"f\": 0.5, \"b\": true}",
+		 "missing required input `e` (enum) of workflow needs"},
+		{"{\"s\": \"x\", \"i\": 1, \"f\": 0.5, \"b\": true, \"e\": \"low\"}",
+		 "missing required input `l` (list) of workflow needs"},
+	};
+	size_t i;
+	char err[512];
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(ecl_workflow_check_inputs(&needs, cases[i].inputs, err, sizeof(err)),
+			     ECL_EINPUT, "%s", cases[i].inputs);
+		cr_assert_str_eq(err, cases[i].error);
+	}
+	cr_assert_eq(ecl_workflow_check_inputs(&needs,
+					       "{\"s\": \"x\", \"i\": 1, \"f\": 0.5, \"b\": "
+					       "true, \"e\": \"low\", \"l\": [\"a\"]}",
+					       err, sizeof(err)),
+		     ECL_OK, "%s", err);
+}
+
+/* Checking inputs with memory failing: a wrong value is still named, whatever fails. */
+Test(faults, every_allocation_of_an_input_check_may_fail)
+{
+	static const char *const inputs[] = {
+		"{\"s\": \"x\", \"i\": 1, \"f\": 0.5, \"b\": true, \"e\": \"low\", \"l\": "
+		"[\"a\", \"b\"]}",
+		"{\"s\": \"x\", \"i\": 1, \"f\": 0.5, \"b\": \"yes\", \"e\": \"low\", \"l\": []}",
+	};
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		int want = k ? ECL_EINPUT : ECL_OK, rc = -1;
+		long n;
+
+		for (n = 0; n < 1000; n++) {
+			char err[512] = "";
+
+			ecl_test_fail_alloc_after(n);
+			rc = ecl_workflow_check_inputs(&needs, inputs[k], err, sizeof(err));
+			ecl_test_fail_alloc_after(-1);
+			cr_assert(rc == ECL_ENOMEM || rc == want, "allocation %ld: %d %s", n, rc,
+				  err);
+			if (rc != ECL_OK)
+				cr_assert_str_neq(err, "", "allocation %ld: no detail", n);
+			if (rc == ECL_EINPUT)
+				cr_assert(strstr(err, "input `b`"), "allocation %ld: %s", n, err);
+			if (rc == want && (rc == ECL_OK || !strstr(err, "(a value)")))
+				break;
+		}
+		cr_assert_eq(rc, want);
+	}
+}
+
 /* ---- batches ------------------------------------------------------------------------------ */
 
 typedef struct ends {
@@ -358,7 +553,7 @@ Test(faults, a_batch_waits_for_its_retries)
 
 	ts_write(script, "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " GEN
 			 "]], \"critique\": [" PASS "]}");
-	o.retry_base_ms = 1;
+	o.retry_base_ms = 50; /* long enough for the runs to wait */
 	e = ts_open(&o);
 	cr_assert_eq(
 		ecl_batch_drive(e, ts_workflow("critique-revise"), two_topics, 2, 2, on_end, &x),
