@@ -45,10 +45,13 @@ static const char *fence_body(const char *s, size_t n, size_t *body_len)
 	return NULL;
 }
 
+/* The answer's object, or NULL; NULL too as soon as a parse runs out of memory, lest an
+ * object nested in the one that could not be parsed be taken for it. */
 static cJSON *find_object(const char *text, size_t len)
 {
 	const char *body, *p, *end = text + len;
 	size_t body_len = 0;
+	unsigned long failed = mem_failures();
 	int tries = 0;
 	cJSON *json;
 
@@ -56,16 +59,16 @@ static cJSON *find_object(const char *text, size_t len)
 		text++;
 		len--;
 	}
-	if ((json = parse_object(text, len)))
+	if ((json = parse_object(text, len)) || mem_failures() != failed)
 		return json;
 	body = fence_body(text, len, &body_len);
-	if (body && (json = parse_object(body, body_len)))
+	if (body && ((json = parse_object(body, body_len)) || mem_failures() != failed))
 		return json;
 	for (p = text; p < end && tries < MAX_CANDIDATES; p++) {
 		if (*p != '{')
 			continue;
 		tries++;
-		if ((json = parse_object(p, (size_t)(end - p))))
+		if ((json = parse_object(p, (size_t)(end - p))) || mem_failures() != failed)
 			return json;
 	}
 	return NULL;
@@ -89,10 +92,13 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 {
 	cJSON *json, *result;
 	char what[160];
+	unsigned long failed = mem_failures();
 	int i, rc = ECL_OK;
 
 	*out = NULL;
 	json = find_object(text, len);
+	if (!json && mem_failures() != failed)
+		return ECL_ENOMEM; /* not the answer's fault */
 	if (!json) {
 		char ex[72];
 

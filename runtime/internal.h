@@ -26,6 +26,9 @@ char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);
 /* Route cJSON's allocations through the seam; called once by ecl_engine_open. */
 void mem_init(void);
+/* How many allocations have failed so far. A parse that returns NULL while this grew ran out
+ * of memory: its text may be valid, and must not be reported as malformed. */
+unsigned long mem_failures(void);
 
 /* ---- slot values (value.c) ---------------------------------------------------------------- */
 

@@ -232,10 +232,13 @@ static int history_step(void *ctx, const store_step *s)
 	buf_free(&prompt);
 	if (rc == ECL_OK && h->run && step >= 0) {
 		/* Bring the replayed state to after this checkpoint, for the next prompt. */
+		unsigned long failed = mem_failures();
 		cJSON *out = s->output ? cJSON_Parse(s->output) : NULL;
 
 		if (out)
 			rc = run_apply_output(h->run, step, out);
+		else if (mem_failures() != failed)
+			rc = ECL_ENOMEM;
 		cJSON_Delete(out);
 		if (rc == ECL_OK)
 			rc = run_apply(h->run, s->vars, 0);
@@ -258,6 +261,7 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 	if (rc != ECL_OK)
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	if (full) {
+		unsigned long failed = mem_failures();
 		const ecl_workflow *wf =
 			ecl_workflow_find(e->workflows, e->nworkflows, row.workflow);
 		cJSON *inputs = cJSON_Parse(row.inputs);
@@ -268,6 +272,11 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 			h.run = NULL;
 		}
 		cJSON_Delete(inputs);
+		if (mem_failures() != failed) { /* the prompts could not be rendered */
+			run_free(h.run);
+			store_run_clear(&row);
+			return engine_fail(e, ECL_ENOMEM, "out of memory");
+		}
 	}
 	store_run_clear(&row);
 	rc = e->st->ops->list_notes(e->st, id, keep_note, &h);

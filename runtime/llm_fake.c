@@ -120,6 +120,10 @@ static int fake_complete(llm_provider *p, const llm_request *req, llm_response *
 		buf_puts(&prompt, "\n");
 		buf_puts(&prompt, req->messages[i].text);
 	}
+	if (prompt.oom) { /* a prompt cut short would be answered as another one */
+		buf_free(&prompt);
+		return ECL_ENOMEM;
+	}
 	task = prompt.data ? field(prompt.data, "TASK", &tlen) : NULL;
 	wf = prompt.data ? field(prompt.data, "WF", &wlen) : NULL;
 	if (task && tlen == 8 && !strncmp(task, "generate", 8)) {
@@ -165,11 +169,12 @@ static int fake_complete(llm_provider *p, const llm_request *req, llm_response *
 		return ECL_EPROVIDER;
 	}
 	buf_free(&prompt);
-	buf_free(&content);
-	if (out.oom) {
+	if (out.oom || content.oom) { /* never a draft cut short */
+		buf_free(&content);
 		buf_free(&out);
 		return ECL_ENOMEM;
 	}
+	buf_free(&content);
 	res->text = out.data;
 	res->len = out.len;
 	return ECL_OK;

@@ -626,7 +626,7 @@ static int net_new(const net_api *api, const llm_config *cfg, llm_provider **out
 	*out = &n->base;
 	return ECL_OK;
 oom:
-	net_destroy(&n->base);
+	net_destroy(n ? &n->base : NULL); /* &n->base of a null n is undefined */
 	snprintf(err, errlen, "out of memory");
 	return ECL_ENOMEM;
 }

@@ -27,14 +27,13 @@ static long long count_words(const char *s)
 	return n;
 }
 
-/* The first line of the prompt, at most 80 bytes, for the text of string answers. */
+/* The first line of the prompt, cut to fit out (81 bytes: 80 of text), for the text of string
+ * answers. */
 static void prompt_head(const llm_request *req, char *out, size_t outlen)
 {
 	const char *p = req->nmessages > 0 ? req->messages[0].text : "";
 	size_t n = strcspn(p, "\n");
 
-	if (n > 80)
-		n = 80;
 	if (n >= outlen)
 		n = outlen - 1;
 	memcpy(out, p, n);
@@ -43,7 +42,7 @@ static void prompt_head(const llm_request *req, char *out, size_t outlen)
 
 static cJSON *field_value(const ecl_slot_def *def, const llm_request *req, const char *first_text)
 {
-	char text[512], head[96];
+	char text[512], head[81]; /* at most 80 bytes of the prompt */
 	int k;
 
 	switch (def->type) {

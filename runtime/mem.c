@@ -10,6 +10,8 @@
 
 /* Allocations left before one fails; negative: never fail. Only tests set it. */
 static long fail_countdown = -1;
+/* Allocations that returned NULL, injected or not. */
+static unsigned long failures;
 
 void ecl_test_fail_alloc_after(long n)
 {
@@ -26,19 +28,31 @@ static int should_fail(void)
 	return 0;
 }
 
+static void *counted(void *p)
+{
+	if (!p)
+		failures++;
+	return p;
+}
+
 void *mem_alloc(size_t n)
 {
-	return should_fail() ? NULL : malloc(n ? n : 1);
+	return counted(should_fail() ? NULL : malloc(n ? n : 1));
 }
 
 void *mem_calloc(size_t count, size_t size)
 {
-	return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+	return counted(should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1));
 }
 
 void *mem_realloc(void *p, size_t n)
 {
-	return should_fail() ? NULL : realloc(p, n ? n : 1);
+	return counted(should_fail() ? NULL : realloc(p, n ? n : 1));
+}
+
+unsigned long mem_failures(void)
+{
+	return failures;
 }
 
 void mem_free(void *p)

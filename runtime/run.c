@@ -112,8 +112,8 @@ int run_set_inputs(ecl_run *run, const cJSON *inputs)
 		if (def->kind != ECL_SLOT_INPUT)
 			continue;
 		item = cJSON_GetObjectItemCaseSensitive(inputs, def->name);
-		if (!item && def->initial)
-			item = dflt = cJSON_Parse(def->initial);
+		if (!item && def->initial && !(item = dflt = cJSON_Parse(def->initial)))
+			return engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs");
 		if (!item) {
 			if (def->required)
 				return engine_fail(
@@ -147,11 +147,15 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 {
 	cJSON *obj, *item;
 	char err[256];
+	unsigned long failed;
 	int rc = ECL_OK;
 
 	if (!json)
 		return ECL_OK;
+	failed = mem_failures();
 	obj = cJSON_Parse(json);
+	if (!obj && mem_failures() != failed)
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 	if (!obj || !cJSON_IsObject(obj)) {
 		cJSON_Delete(obj);
 		return engine_fail(run->eng, ECL_ESTORE, "run %s: a stored checkpoint is not JSON",
@@ -445,10 +449,15 @@ long long ecl_run_len(const ecl_run *run, int slot)
 	if (!v->s)
 		return 0;
 	if (run->wf->slots[slot].type == ECL_T_LIST) {
-		cJSON *json = cJSON_Parse(v->s);
+		/* The JSON array text of the list's strings: its items are counted without
+		 * parsing it, which could fail for want of memory. */
+		int in = 0;
 
-		n = cJSON_GetArraySize(json);
-		cJSON_Delete(json);
+		for (i = 0; i < v->n; i++)
+			if (in && v->s[i] == '\\')
+				i++;
+			else if (v->s[i] == '"' && !(in = !in))
+				n++;
 		return n;
 	}
 	for (i = 0; i < v->n; i++)

@@ -156,6 +156,16 @@ int ts_run(const char *const argv[], char **out, char **err)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Defined by libgcov in a coverage build (--coverage), absent otherwise. */
+extern void __gcov_dump(void) __attribute__((weak));
+
+void ts_exit(int status)
+{
+	if (__gcov_dump)
+		__gcov_dump();
+	_exit(status);
+}
+
 long long ts_sql_int(const char *db, const char *sql)
 {
 	sqlite3 *h;

@@ -18,7 +18,8 @@ contents joined with newlines. A prompt without those lines gets a generic valid
 {"content": "...", "word_count": N}. Token counts are words of the prompt and of the answer.
 
 Fault modes: ok, latency (sleep "ms", default 1000, then answer), hang (no answer until the
-client gives up), 429 (Retry-After: 1), 429date (Retry-After as an HTTP-date 3 s ahead), 500,
+client gives up), 429 (Retry-After: 1, or the "after" given with the mode), 429date
+(Retry-After as an HTTP-date 3 s ahead), 500,
 401 (the API's own error body, echoing the key as a hostile server might), 400 (a multi-line
 error message), leak (400 whose message repeats the key after "pad" bytes), malformed (200,
 not JSON), truncated (Content-Length larger than the body sent, then close), empty (200 with
@@ -376,6 +377,7 @@ class Handler(BaseHTTPRequestHandler):
         if mode in ("429", "429date"):
             after = "1" if mode == "429" else email.utils.formatdate(time.time() + 3,
                                                                      usegmt=True)
+            after = str(params.get("after", after))
             self.send(429, dumps(wire_error(api, 429, "Rate limit reached for requests")),
                       headers=[("Retry-After", after)])
             return

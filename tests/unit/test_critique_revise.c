@@ -343,10 +343,10 @@ Test(critique_revise, recovery_after_sigkill)
 		if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK ||
 		    ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"tea\"}", cid) !=
 			    ECL_OK)
-			_exit(3);
+			ts_exit(3);
 		ts_write(idfile, cid);
 		ecl_run_drive(e, cid);
-		_exit(4); /* not reached: the callback kills the process */
+		ts_exit(4); /* not reached: the callback kills the process */
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %d", status);

@@ -71,12 +71,12 @@ static pid_t drive_in_child(const char *id)
 		int rc;
 
 		if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
-			_exit(100);
+			ts_exit(100);
 		rc = ecl_run_drive(e, id);
 		if (rc != ECL_OK && rc != ECL_EPAUSED && rc != ECL_ECANCELLED)
 			fprintf(stderr, "child: %s\n", ecl_engine_errmsg(e));
 		ecl_engine_close(e);
-		_exit(rc);
+		ts_exit(rc);
 	}
 	return pid;
 }

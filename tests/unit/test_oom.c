@@ -66,7 +66,8 @@ Test(oom, every_allocation_of_a_run_may_fail, .timeout = 300)
 			free(check);
 			e = ts_engine(db, script, NULL);
 			rc = ecl_run_drive(e, id);
-			cr_assert(rc == ECL_OK || rc == ECL_EFAILED || rc == ECL_ESTATE,
+			/* Never failed for good: a lack of memory is no fault of the answers. */
+			cr_assert(rc == ECL_OK || rc == ECL_ESTATE,
 				  "allocation %ld: the run did not recover: %s", n,
 				  ecl_engine_errmsg(e));
 			ecl_engine_close(e);

@@ -302,7 +302,7 @@ Test(store, a_read_only_database_names_the_file)
 
 		/* Root ignores file modes: drop to nobody first. */
 		if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
-			_exit(90);
+			ts_exit(90);
 		rc = ecl_engine_open(&o, &e, err, sizeof(err));
 		if (rc == ECL_OK) {
 			rc = ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\":\"x\"}",
@@ -312,9 +312,9 @@ Test(store, a_read_only_database_names_the_file)
 		}
 		if (rc == ECL_ESTORE && strstr(err, db) &&
 		    (strstr(err, "read-only") || strstr(err, "cannot open")))
-			_exit(0);
+			ts_exit(0);
 		fprintf(stderr, "rc %d: %s\n", rc, err);
-		_exit(1);
+		ts_exit(1);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	chmod(dir, 0755);
@@ -371,17 +371,17 @@ Test(store, a_full_disk_stops_the_run_with_its_last_checkpoint_intact)
 
 		signal(SIGXFSZ, SIG_IGN);
 		if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
-			_exit(90);
+			ts_exit(90);
 		setrlimit(RLIMIT_FSIZE, &rl);
 		rc = ecl_run_drive(e, id);
 		snprintf(big, sizeof(big), "%s", ecl_engine_errmsg(e));
 		ecl_engine_close(e);
 		if (rc == ECL_ESTORE && strstr(big, db) && strstr(big, "disk may be full")) {
 			fprintf(stderr, "full disk: %s\n", big);
-			_exit(0);
+			ts_exit(0);
 		}
 		fprintf(stderr, "rc %d: %s\n", rc, big);
-		_exit(1);
+		ts_exit(1);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);

@@ -123,10 +123,10 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 
 			o.durability = ECL_DURABLE_FULL;
 			if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
-				_exit(100);
+				ts_exit(100);
 			rc = ecl_run_drive(e, id);
 			ecl_engine_close(e);
-			_exit(rc);
+			ts_exit(rc);
 		}
 		{
 			/* Mostly early kills, some late ones so that runs also get to finish

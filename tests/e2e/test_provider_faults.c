@@ -1,0 +1,478 @@
+/*
+ * test_provider_faults.c - the providers called directly, below the driver: settings an
+ * HTTP provider refuses (naming the setting), the model options each wire format carries, a
+ * call abandoned by its tick, Retry-After values a server may send, a transfer libcurl
+ * cannot start, and every allocation of a call, of a provider and of a batch over HTTP
+ * failing in turn against tests/tools/fake_llm.py; the offline and the benchmark's fake
+ * provider under the same allocation failures, and the fake's answers to prompts it does not
+ * know and to more WF ids than it remembers.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_server.h"
+#include "internal.h"
+#include "support.h"
+#include "testhooks.h"
+
+static char *dir;
+static char base[128], url[200], db[4096];
+static pid_t server;
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	server = ts_fake_start(dir, 0, "ok", base, sizeof(base));
+	snprintf(url, sizeof(url), "%s/v1", base);
+	mem_init();
+}
+
+static void teardown(void)
+{
+	ecl_test_fail_alloc_after(-1);
+	ts_fake_stop(server);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(provider_faults, .init = setup, .fini = teardown, .timeout = 200);
+
+typedef int (*make_fn)(const llm_config *, llm_provider **, char *, size_t);
+
+static const struct api {
+	const char *name;
+	make_fn make;
+	int v1; /* the base URL ends in /v1 */
+} apis[] = {
+	{"openai", llm_openai_new, 1},
+	{"anthropic", llm_anthropic_new, 1},
+	{"ollama", llm_ollama_new, 0},
+};
+
+static llm_provider *make(const struct api *a, const char *base_url)
+{
+	llm_config cfg = {0};
+	llm_provider *p = NULL;
+	char err[256] = "";
+
+	cfg.base_url = base_url;
+	cfg.model = "fake-model";
+	cfg.api_key = "sk-test";
+	cr_assert_eq(a->make(&cfg, &p, err, sizeof(err)), ECL_OK, "%s: %s", a->name, err);
+	return p;
+}
+
+static const char *api_url(const struct api *a)
+{
+	return a->v1 ? url : base;
+}
+
+/* A request for the generate step of critique-revise, with a system prompt. */
+static llm_request request(const llm_message *msgs)
+{
+	const ecl_workflow *wf = ts_workflow("critique-revise");
+	llm_request req = {0};
+
+	req.run_id = "0123456789abcdef";
+	req.wf = wf;
+	req.step = &wf->steps[0];
+	req.attempt = 1;
+	req.visit = 1;
+	req.system = "Answer in JSON.";
+	req.messages = msgs;
+	req.nmessages = 1;
+	req.temperature = -1;
+	return req;
+}
+
+static const llm_message hello[] = {{"user", "Write about tea."}};
+
+Test(provider_faults, settings_an_http_provider_refuses_are_named)
+{
+	static const struct {
+		const char *model, *key, *base, *error;
+	} cases[] = {
+		{NULL, NULL, NULL, "the %s provider needs a model (--model NAME)"},
+		{"", NULL, NULL, "the %s provider needs a model (--model NAME)"},
+		{"m", "sk-1\nX-Evil: 1", NULL, "the %s API key contains a line break"},
+		{"m", "sk-1\r", NULL, "the %s API key contains a line break"},
+		{"m", NULL, "ftp://example.com",
+		 "the %s base URL must start with http:// or https://, not `ftp://example.com`"},
+	};
+	size_t i, k;
+
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			llm_config cfg = {0};
+			llm_provider *p = (llm_provider *)1;
+			char err[256] = "", want[256];
+
+			cfg.model = cases[i].model;
+			cfg.api_key = cases[i].key;
+			cfg.base_url = cases[i].base;
+			cr_assert_eq(apis[k].make(&cfg, &p, err, sizeof(err)), ECL_EUSAGE, "%s %zu",
+				     apis[k].name, i);
+			cr_assert_null(p);
+			snprintf(want, sizeof(want), cases[i].error, apis[k].name);
+			cr_assert_str_eq(err, want);
+		}
+}
+
+Test(provider_faults, model_options_reach_the_wire_in_each_format)
+{
+	static const char *const want[][3] = {
+		{"\"temperature\":0.25", "\"max_tokens\":77", "\"role\":\"system\""},
+		{"\"temperature\":0.25", "\"max_tokens\":77", "\"system\":\"Answer in JSON.\""},
+		{"\"temperature\":0.25", "\"num_predict\":77", "\"role\":\"system\""},
+	};
+	size_t k, j;
+
+	for (k = 0; k < 3; k++) {
+		char slashed[256], *last;
+		llm_provider *p;
+		llm_request req = request(hello);
+		llm_response res = {0};
+
+		/* Slashes at the end of the base URL are not doubled before the path. */
+		snprintf(slashed, sizeof(slashed), "%s//", api_url(&apis[k]));
+		p = make(&apis[k], slashed);
+		req.temperature = 0.25;
+		req.max_tokens = 77;
+		cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s: %s", apis[k].name, res.error);
+		cr_assert_eq(res.http_status, 200);
+		cr_assert(res.text && strstr(res.text, "content"), "%s", res.text);
+		free(res.text);
+		last = ts_fake_get(base, "/last");
+		for (j = 0; j < 3; j++)
+			cr_assert(strstr(last, want[k][j]), "%s: no %s in %s", apis[k].name,
+				  want[k][j], last);
+		cr_assert_null(strstr(last, "//chat") ? last : NULL, "a doubled slash: %s", last);
+		free(last);
+		p->destroy(p);
+	}
+}
+
+static int ticks;
+
+static int give_up(void *ctx)
+{
+	(void)ctx;
+	return ++ticks > 1;
+}
+
+Test(provider_faults, a_call_its_tick_abandons_fails_as_transient)
+{
+	llm_provider *p = make(&apis[0], url);
+	llm_request req = request(hello);
+	llm_response res = {0};
+
+	ts_fake_mode(base, "{\"mode\": \"hang\", \"count\": 1}");
+	req.tick = give_up;
+	ticks = 0;
+	cr_assert_eq(p->complete(p, &req, &res), ECL_EPROVIDER);
+	cr_assert_str_eq(res.error, "openai: abandoned");
+	cr_assert_eq(res.fault, LLM_FAULT_TRANSIENT);
+	cr_assert_null(res.text);
+	cr_assert_geq(ticks, 2);
+	p->destroy(p);
+}
+
+Test(provider_faults, retry_after_values_are_read_or_ignored)
+{
+	static const struct {
+		const char *after;
+		long ms;
+	} cases[] = {
+		{"2", 2000},
+		{"99999", 3600000},
+		{"soon", -1},
+		{"Wed, 21 Oct 2015 07:28:00 GMT", 0}, /* in the past: at once */
+		{"Fri, 01 Jan 2100 00:00:00 GMT", 3600000},
+		{"11111111111111111111111111111111111111111111111111111111111111111111111111111111"
+		 "111111111111111111111111111111111111111111111111111111111111",
+		 -1},
+	};
+	llm_provider *p = make(&apis[0], url);
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		llm_request req = request(hello);
+		llm_response res = {0};
+		char mode[400];
+
+		snprintf(mode, sizeof(mode), "{\"mode\": \"429\", \"count\": 1, \"after\": \"%s\"}",
+			 cases[i].after);
+		ts_fake_mode(base, mode);
+		cr_assert_eq(p->complete(p, &req, &res), ECL_EPROVIDER);
+		cr_assert_eq(res.http_status, 429);
+		cr_assert_eq(res.fault, LLM_FAULT_TRANSIENT);
+		cr_assert_eq(res.retry_after_ms, cases[i].ms, "Retry-After: %s gave %ld ms",
+			     cases[i].after, res.retry_after_ms);
+		cr_assert(strstr(res.error, "HTTP 429: Rate limit reached"), "%s", res.error);
+	}
+	p->destroy(p);
+}
+
+Test(provider_faults, a_transfer_libcurl_cannot_start_fails_as_transient)
+{
+	llm_provider *p = make(&apis[0], url);
+	llm_request req = request(hello);
+	llm_response res = {0};
+	llm_call *call = (llm_call *)1;
+
+	cr_assert_eq(p->start(p, &req, NULL, NULL, &call, &res), ECL_EPROVIDER);
+	cr_assert_null(call);
+	cr_assert_str_eq(res.error, "openai: libcurl cannot start the request");
+	cr_assert_eq(res.fault, LLM_FAULT_TRANSIENT);
+	p->destroy(p);
+}
+
+/* ---- allocation failures ------------------------------------------------------------------ */
+
+Test(provider_faults, every_allocation_of_an_http_provider_may_fail)
+{
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		long n;
+		int rc = -1;
+
+		for (n = 0; n < 1000; n++) {
+			llm_config cfg = {0};
+			llm_provider *p = (llm_provider *)1;
+			char err[256] = "";
+
+			cfg.base_url = url;
+			cfg.model = "fake-model";
+			cfg.api_key = "sk-test";
+			ecl_test_fail_alloc_after(n);
+			rc = apis[k].make(&cfg, &p, err, sizeof(err));
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK) {
+				p->destroy(p);
+				break;
+			}
+			cr_assert_eq(rc, ECL_ENOMEM, "%s, allocation %ld: %d %s", apis[k].name, n,
+				     rc, err);
+			cr_assert_str_eq(err, "out of memory");
+			cr_assert_null(p);
+		}
+		cr_assert_eq(rc, ECL_OK);
+	}
+}
+
+Test(provider_faults, every_allocation_of_a_call_may_fail)
+{
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		llm_provider *p = make(&apis[k], api_url(&apis[k]));
+		long n;
+		int rc = -1;
+
+		for (n = 0; n < 5000; n++) {
+			llm_request req = request(hello);
+			llm_response res = {0};
+
+			req.temperature = 0.5;
+			req.max_tokens = 100;
+			ecl_test_fail_alloc_after(n);
+			rc = p->complete(p, &req, &res);
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK) {
+				cr_assert(res.text && strstr(res.text, "word_count"), "%s",
+					  res.text);
+				free(res.text);
+				break;
+			}
+			cr_assert_null(res.text);
+			/* A reply that cannot be parsed for want of memory reads as one that is
+			 * not JSON: the call fails either way, and nothing leaks. */
+			cr_assert(rc == ECL_ENOMEM || rc == ECL_EPROVIDER, "%s, allocation %ld: %d",
+				  apis[k].name, n, rc);
+			if (rc == ECL_EPROVIDER)
+				cr_assert_str_neq(res.error, "");
+		}
+		cr_assert_eq(rc, ECL_OK, "%s never got through", apis[k].name);
+		cr_log_info("%s: a call needs %ld allocations", apis[k].name, n);
+		p->destroy(p);
+	}
+}
+
+typedef struct ends {
+	int n;
+	char id[4][ECL_ID_MAX];
+	char status[4][32];
+} ends;
+
+static int on_end(void *ctx, const ecl_batch_end *end)
+{
+	ends *x = ctx;
+
+	if (x->n < 4) {
+		snprintf(x->id[x->n], sizeof(x->id[0]), "%s", end->run_id);
+		snprintf(x->status[x->n], sizeof(x->status[0]), "%s", end->status);
+	}
+	x->n++;
+	return 0;
+}
+
+Test(provider_faults, every_allocation_of_a_batch_over_http_may_fail, .timeout = 600)
+{
+	static const char *const inputs[] = {"{\"wf\": \"a\", \"topic\": \"a\"}",
+					     "{\"wf\": \"b\", \"topic\": \"b\"}"};
+	long n;
+	int done = 0;
+
+	for (n = 0; n < 20000 && !done; n++) {
+		ecl_options o = ts_options(db, NULL, NULL);
+		ecl_engine *e;
+		ends x = {0};
+		int rc, i;
+
+		o.provider = "openai";
+		o.base_url = url;
+		o.model = "fake-model";
+		o.retry_base_ms = 1;
+		snprintf(db, sizeof(db), "%s/oom-%ld.db", dir, n);
+		e = ts_open(&o);
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_batch_drive(e, ts_workflow("bench-critique-revise"), inputs, 2, 2, on_end,
+				     &x);
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_OK || rc == ECL_ENOMEM || rc == ECL_ESTORE,
+			  "allocation %ld: status %d (%s)", n, rc, ecl_engine_errmsg(e));
+		done = rc == ECL_OK && x.n == 2 && !strcmp(x.status[0], "completed") &&
+		       !strcmp(x.status[1], "completed");
+		for (i = 0; i < x.n && i < 4; i++) {
+			if (!x.id[i][0] || !strcmp(x.status[i], "completed"))
+				continue;
+			rc = ecl_run_drive(e, x.id[i]);
+			cr_assert_eq(rc, ECL_OK, "allocation %ld: run %s did not recover: %s", n,
+				     x.id[i], ecl_engine_errmsg(e));
+		}
+		ecl_engine_close(e);
+		cr_assert_eq(
+			ts_sql_int(db, "SELECT count(*) FROM runs WHERE status != 'completed'"), 0,
+			"allocation %ld: a run did not complete", n);
+		remove(db);
+	}
+	cr_assert(done, "no batch got through in %ld allocations", n);
+}
+
+/* ---- the offline provider and the benchmark's fake ----------------------------------------- */
+
+Test(provider_faults, every_allocation_of_the_in_process_providers_may_fail)
+{
+	static const make_fn makers[] = {llm_offline_new, llm_fake_new};
+	static const char *const prompt =
+		"WF:wf-1\nTASK:generate\nTOPIC:tea\nand a first line longer than eighty bytes, "
+		"which the offline provider cuts for the text it answers";
+	const llm_message msgs[] = {{"user", prompt}};
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		llm_config cfg = {0};
+		llm_provider *p = NULL;
+		char err[128] = "", *ref;
+		long n;
+		int rc = -1;
+
+		for (n = 0; n < 100; n++) {
+			ecl_test_fail_alloc_after(n);
+			rc = makers[k](&cfg, &p, err, sizeof(err));
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK)
+				break;
+			cr_assert_eq(rc, ECL_ENOMEM);
+			cr_assert_str_eq(err, "out of memory");
+			cr_assert_null(p);
+		}
+		cr_assert_eq(rc, ECL_OK);
+		{
+			llm_request req = request(msgs);
+			llm_response res = {0};
+
+			cr_assert_eq(p->complete(p, &req, &res), ECL_OK);
+			ref = res.text;
+			cr_assert(strstr(ref, "\"content\""), "%s", ref);
+		}
+		for (n = 0; n < 1000; n++) {
+			llm_request req = request(msgs);
+			llm_response res = {0};
+
+			ecl_test_fail_alloc_after(n);
+			rc = p->complete(p, &req, &res);
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK) {
+				/* never an answer cut short */
+				cr_assert_str_eq(res.text, ref, "%s, allocation %ld", p->name, n);
+				free(res.text);
+				break;
+			}
+			cr_assert_eq(rc, ECL_ENOMEM, "%s, allocation %ld: %d %s", p->name, n, rc,
+				     res.error);
+			cr_assert_null(res.text);
+		}
+		cr_assert_eq(rc, ECL_OK);
+		free(ref);
+		p->destroy(p);
+	}
+}
+
+Test(provider_faults, the_fake_names_a_prompt_it_cannot_answer)
+{
+	llm_config cfg = {0};
+	llm_provider *p = NULL;
+	llm_request req = request(hello);
+	llm_response res = {0};
+	char err[128];
+
+	cr_assert_eq(llm_fake_new(&cfg, &p, err, sizeof(err)), ECL_OK);
+	cr_assert_eq(p->complete(p, &req, &res), ECL_EPROVIDER);
+	cr_assert_eq(res.fault, LLM_FAULT_PERMANENT);
+	cr_assert_str_eq(res.error, "fake: the prompt of step `generate` has no TASK:generate, "
+				    "critique or revise line with a WF: line");
+	p->destroy(p);
+}
+
+/* The critique counter of a WF id; the fake answers revise twice, then pass. */
+static int critique_of(llm_provider *p, const char *wf_id)
+{
+	char prompt[128];
+	const llm_message msgs[] = {{"user", prompt}};
+	llm_request req = request(msgs);
+	llm_response res = {0};
+	int k = -1;
+
+	snprintf(prompt, sizeof(prompt), "WF:%s\nTASK:critique\nCONTENT:x", wf_id);
+	req.system = NULL;
+	cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+	cr_assert_eq(sscanf(strstr(res.text, "Critique "), "Critique %d", &k), 1, "%s", res.text);
+	free(res.text);
+	return k;
+}
+
+Test(provider_faults, the_fake_forgets_its_ids_past_what_it_remembers, .timeout = 300)
+{
+	llm_config cfg = {0};
+	llm_provider *p = NULL;
+	char err[128], id[32];
+	int i;
+
+	cr_assert_eq(llm_fake_new(&cfg, &p, err, sizeof(err)), ECL_OK);
+	cr_assert_eq(critique_of(p, "first"), 1);
+	cr_assert_eq(critique_of(p, "first"), 2);
+	/* 100,000 ids in all, the reference fake's memory, then one more. */
+	for (i = 1; i < 100000; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		critique_of(p, id);
+	}
+	cr_assert_eq(critique_of(p, "first"), 3, "still remembered");
+	cr_assert_eq(critique_of(p, "one-too-many"), 1);
+	cr_assert_eq(critique_of(p, "first"), 1, "forgotten with the others");
+	p->destroy(p);
+}
