@@ -421,7 +421,8 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 	b.wf = wf;
 	b.p = e->llm;
 	b.nonblocking = b.p->start && b.p->finish && b.p->cancel;
-	b.grouped = e->local.ops->begin_group && e->local.ops->end_group;
+	b.grouped = e->local.ops->begin_group && e->local.ops->end_group &&
+		    e->st->ops->group_begin && e->st->ops->group_end;
 	b.fn = fn;
 	b.ctx = ctx;
 	b.nslots = concurrency;
