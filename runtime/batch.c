@@ -25,8 +25,10 @@
 
 #include "internal.h"
 
-#define BATCH_TICK_MS   100 /* how often leases and the interrupt flag are looked at */
-#define BATCH_GROUP_MAX 0   /* transitions per group commit at most; 0: all that are ready */
+#define BATCH_TICK_MS 100 /* how often leases and the interrupt flag are looked at */
+/* Transitions per group commit at most; 0: all that are ready. Caps of 1, 4 and 16 were
+ * measured slower on variant B (bench/README.md): they only add commits. */
+#define BATCH_GROUP_MAX 0
 
 typedef enum slot_state {
 	SLOT_FREE = 0,
@@ -421,7 +423,8 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 	b.wf = wf;
 	b.p = e->llm;
 	b.nonblocking = b.p->start && b.p->finish && b.p->cancel;
-	b.grouped = e->local.ops->begin_group && e->local.ops->end_group;
+	b.grouped = e->local.ops->begin_group && e->local.ops->end_group &&
+		    e->st->ops->group_begin && e->st->ops->group_end;
 	b.fn = fn;
 	b.ctx = ctx;
 	b.nslots = concurrency;

@@ -5,6 +5,7 @@
  * stay intact so that the run completes once memory is back.
  */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,87 @@ Test(oom, every_allocation_of_a_run_may_fail, .timeout = 300)
 	}
 	cr_assert(completed_clean, "no run got through in %ld allocations", n);
 	cr_log_info("a run needs %ld allocations", n);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* The same for a batch whose transitions are committed in groups: whatever allocation fails,
+ * the batch ends with an error code (or completes), every run it stored is intact, and each
+ * completes from its last checkpoint once memory is back. */
+Test(oom, every_allocation_of_a_grouped_batch_may_fail, .timeout = 300)
+{
+	const char *in_[3] = {"{\"topic\": \"a\"}", "{\"topic\": \"b\"}", "{\"topic\": \"c\"}"};
+	char *dir = ts_tmpdir();
+	char db[4096], script[4096];
+	long n;
+	int completed_clean = 0;
+
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	for (n = 0; n < 20000 && !completed_clean; n++) {
+		ecl_options o;
+		ecl_engine *e = NULL;
+		char err[512];
+		int rc;
+
+		snprintf(db, sizeof(db), "%s/runs-%ld.db", dir, n);
+		o = ts_options(db, script, NULL);
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_engine_open(&o, &e, err, sizeof(err));
+		if (rc == ECL_OK) {
+			rc = ecl_batch_drive(e, ts_workflow("critique-revise"), in_, 3, 3, NULL,
+					     NULL);
+			ecl_engine_close(e);
+		} else {
+			cr_assert_null(e);
+		}
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_OK || rc == ECL_ENOMEM || rc == ECL_ESTORE ||
+				  rc == ECL_EINTERRUPTED || rc == ECL_EINPUT || rc == ECL_EUSAGE,
+			  "allocation %ld: status %d", n, rc);
+		if (rc == ECL_OK && ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = "
+						   "'completed' AND seq = 4") == 3) {
+			completed_clean = 1;
+			break;
+		}
+		if (ts_sql_int(db, "SELECT count(*) FROM runs") > 0) {
+			char *check = ts_sql_text(db, "PRAGMA integrity_check");
+
+			cr_assert_str_eq(check, "ok");
+			free(check);
+		}
+		/* With memory back, every run that was stored finishes from its checkpoint once its
+		 * lease has run out (a run whose release failed for want of memory keeps it). */
+		if (ts_sql_int(db, "SELECT count(*) FROM runs") > 0) {
+			sqlite3 *h;
+
+			cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+			cr_assert_eq(sqlite3_exec(h, "UPDATE runs SET lease_until_ms = 0", NULL,
+						  NULL, NULL),
+				     SQLITE_OK);
+			sqlite3_close(h);
+		}
+		for (;;) {
+			char *id = ts_sql_text(db, "SELECT id FROM runs WHERE status NOT IN "
+						   "('completed', 'failed') ORDER BY id LIMIT 1");
+
+			if (!id)
+				break;
+			e = ts_engine(db, script, NULL);
+			rc = ecl_run_drive(e, id);
+			cr_assert(rc == ECL_OK || rc == ECL_EFAILED,
+				  "allocation %ld: run %s did not recover: %s", n, id,
+				  ecl_engine_errmsg(e));
+			ecl_engine_close(e);
+			free(id);
+		}
+		cr_assert_leq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed' "
+					     "AND seq <> 4"),
+			      0, "allocation %ld: a run ended with a wrong number of steps", n);
+	}
+	cr_assert(completed_clean, "no batch got through in %ld allocations", n);
+	cr_log_info("a batch of 3 needs %ld allocations", n);
 	ts_rmtree(dir);
 	free(dir);
 }
