@@ -345,6 +345,78 @@ Test(faults, a_damaged_checkpoint_output_is_reported_naming_the_run_and_checkpoi
 	expect_column(id, "status", "interrupted");
 }
 
+/* ---- computed values: list lengths and float texts --------------------------------------- */
+
+enum { C_LIST, C_FLOAT, C_N };
+
+static const ecl_slot_def count_slots[] = {
+	{.name = "l", .kind = ECL_SLOT_INPUT, .type = ECL_T_LIST, .step = -1, .required = 1},
+	{.name = "f", .kind = ECL_SLOT_INPUT, .type = ECL_T_FLOAT, .step = -1, .required = 1},
+	{.name = "n", .kind = ECL_SLOT_VAR, .type = ECL_T_INT, .step = -1},
+};
+
+/* done: the bare text "<items>|<float>|<float + 1>" */
+static int count_step(ecl_run *run)
+{
+	const char *f = ecl_run_float_str(run, ecl_run_float(run, C_FLOAT));
+	const char *g = ecl_run_float_str(run, ecl_run_float(run, C_FLOAT) + 1);
+	const char *text =
+		ecl_run_concat(run,
+			       ecl_run_concat(run, ecl_run_int_str(run, ecl_run_len(run, C_LIST)),
+					      ecl_run_concat(run, "|", f)),
+			       ecl_run_concat(run, "|", g));
+	int rc;
+
+	if ((rc = ecl_run_set_int(run, C_N, ecl_run_len(run, C_LIST))) != ECL_OK ||
+	    (rc = ecl_run_result_str(run, NULL, text)) != ECL_OK)
+		return rc;
+	return ecl_run_done_result(run);
+}
+
+static const ecl_workflow counting = {
+	.abi = ECL_ABI_VERSION,
+	.id = "counting",
+	.name = "List lengths and float texts",
+	.source = "tests/unit/test_faults.c",
+	.version = "0000000000000004",
+	.slots = count_slots,
+	.nslots = C_N + 1,
+	.steps = spin_steps,
+	.nsteps = 1,
+	.start = 0,
+	.max_steps = 1,
+	.opts = {.temperature = -1, .retries = -1, .repairs = -1},
+	.step = count_step,
+};
+static const ecl_workflow *const counting_list[] = {&counting};
+
+Test(faults, list_lengths_and_float_texts_are_exact)
+{
+	static const struct {
+		const char *inputs, *output;
+	} cases[] = {
+		{"{\"l\": [], \"f\": 0.5}", "\"0|0.5|1.5\""},
+		{"{\"l\": [\"a\\\"b\", \"c,d\", \"\\\\\", \"]\"], \"f\": 0.1}", "\"4|0.1|1.1\""},
+		{"{\"l\": [\"x\"], \"f\": 0.30000000000000004}", "\"1|0.30000000000000004|1.3\""},
+	};
+	ecl_options o = ts_options(db, NULL, NULL);
+	ecl_engine *e;
+	size_t i;
+
+	o.workflows = counting_list;
+	o.nworkflows = 1;
+	e = ts_open(&o);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char id[ECL_ID_MAX];
+
+		cr_assert_eq(ecl_run_start(e, &counting, cases[i].inputs, id), ECL_OK, "%s",
+			     ecl_engine_errmsg(e));
+		cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+		expect_column(id, "output", cases[i].output);
+	}
+	ecl_engine_close(e);
+}
+
 /* ---- a stop while a retry waits ----------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_flag;
