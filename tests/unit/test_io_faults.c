@@ -386,3 +386,135 @@ Test(io_faults, every_read_may_fail)
 		ecl_engine_close(e);
 	}
 }
+
+/* What another process does to runs: every change is whole or not at all. */
+typedef int (*op_fn)(ecl_engine *e, const char *done_id, const char *idle_id);
+
+static int op_fork(ecl_engine *e, const char *done_id, const char *idle_id)
+{
+	char id[ECL_ID_MAX];
+
+	(void)idle_id;
+	return ecl_run_fork(e, done_id, 2, id);
+}
+
+static int op_pause(ecl_engine *e, const char *done_id, const char *idle_id)
+{
+	(void)done_id;
+	return ecl_run_pause(e, idle_id, NULL);
+}
+
+static int op_cancel(ecl_engine *e, const char *done_id, const char *idle_id)
+{
+	(void)done_id;
+	return ecl_run_cancel(e, idle_id, NULL);
+}
+
+static int op_prune(ecl_engine *e, const char *done_id, const char *idle_id)
+{
+	static const char *const completed[] = {"completed"};
+	ecl_run_filter f = {completed, 1, NULL, 0, 0};
+	int count = -1;
+
+	(void)done_id;
+	(void)idle_id;
+	return ecl_prune(e, &f, 0, &count);
+}
+
+/* Copy a database file (its WAL checkpointed into it first), binary. */
+static void copy_db(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out;
+	char chunk[8192], wal[4200], shm[4200];
+	size_t n;
+
+	snprintf(wal, sizeof(wal), "%s-wal", to);
+	snprintf(shm, sizeof(shm), "%s-shm", to);
+	remove(wal);
+	remove(shm);
+	cr_assert_not_null(in);
+	out = fopen(to, "wb");
+	cr_assert_not_null(out);
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		cr_assert_eq(fwrite(chunk, 1, n, out), n);
+	fclose(in);
+	cr_assert_eq(fclose(out), 0);
+}
+
+/* Every run has exactly the checkpoints its seq says, and no checkpoint lacks its run. */
+static void expect_whole(const char *what, long n)
+{
+	char *check = ts_sql_text(db, "PRAGMA integrity_check");
+
+	cr_assert_str_eq(check, "ok", "%s, write %ld", what, n);
+	free(check);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs r WHERE seq != (SELECT count(*) "
+				    "FROM steps s WHERE s.run_id = r.id)"),
+		     0, "%s, write %ld: a run and its checkpoints disagree", what, n);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps s WHERE NOT EXISTS (SELECT 1 "
+				    "FROM runs r WHERE r.id = s.run_id)"),
+		     0, "%s, write %ld: checkpoints without their run", what, n);
+}
+
+Test(io_faults, every_write_of_a_lifecycle_change_may_fail)
+{
+	static const struct {
+		const char *what;
+		op_fn op;
+	} ops[] = {
+		{"fork", op_fork}, {"pause", op_pause}, {"cancel", op_cancel}, {"prune", op_prune}};
+	size_t k;
+
+	for (k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		char done_id[ECL_ID_MAX], idle_id[ECL_ID_MAX], pristine[3000];
+		long n;
+		int clean = 0;
+
+		snprintf(pristine, sizeof(pristine), "%s/pristine-%zu.db", dir, k);
+		snprintf(db, sizeof(db), "%s", pristine);
+		{
+			ecl_engine *e = ts_engine(db, script, NULL);
+
+			cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"),
+						   "{\"topic\": \"t\"}", done_id),
+				     ECL_OK);
+			cr_assert_eq(ecl_run_drive(e, done_id), ECL_OK);
+			cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"),
+						   "{\"topic\": \"u\"}", idle_id),
+				     ECL_OK);
+			ecl_engine_close(e);
+		}
+		{
+			sqlite3 *h;
+
+			cr_assert_eq(sqlite3_open(pristine, &h), SQLITE_OK);
+			sqlite3_exec(h, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+			sqlite3_close(h);
+		}
+		snprintf(db, sizeof(db), "%s/ops-%zu.db", dir, k);
+		for (n = 0; n < 5000 && !clean; n++) {
+			ecl_engine *e;
+			int rc;
+
+			copy_db(pristine, db); /* each attempt on the same database */
+			e = ts_engine(db, script, NULL);
+			fault_after(n, SQLITE_IOERR_WRITE);
+			rc = ops[k].op(e, done_id, idle_id);
+			clean = !faulted;
+			fault_after(-1, 0);
+			if (!clean && rc != ECL_OK) {
+				cr_assert_eq(rc, ECL_ESTORE, "%s, write %ld: status %d (%s)",
+					     ops[k].what, n, rc, ecl_engine_errmsg(e));
+				cr_assert(strstr(ecl_engine_errmsg(e), db), "%s, write %ld: %s",
+					  ops[k].what, n, ecl_engine_errmsg(e));
+			}
+			if (clean)
+				cr_assert_eq(rc, ECL_OK, "%s: %s", ops[k].what,
+					     ecl_engine_errmsg(e));
+			ecl_engine_close(e);
+			expect_whole(ops[k].what, n);
+		}
+		cr_assert(clean, "%s never got through", ops[k].what);
+		cr_assert_gt(n, 1, "%s: no write failed", ops[k].what);
+	}
+}
