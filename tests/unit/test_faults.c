@@ -151,7 +151,7 @@ Test(faults, a_run_past_its_proven_bound_fails_for_good)
 	spin_mode = 0;
 	cr_assert_eq(ecl_run_start(e, &spin, "{}", id), ECL_OK);
 	rc = ecl_run_drive(e, id);
-	cr_assert(rc == ECL_EBOUND || rc == ECL_EFAILED, "status %d: %s", rc, ecl_engine_errmsg(e));
+	cr_assert_eq(rc, ECL_EFAILED, "%s", ecl_engine_errmsg(e));
 	snprintf(want, sizeof(want), "run %s exceeded the bound of 3 steps proven for spin", id);
 	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
 	cr_assert_str_eq(info->status, "failed");
@@ -343,6 +343,140 @@ Test(faults, a_damaged_checkpoint_output_is_reported_naming_the_run_and_checkpoi
 	cr_assert_str_eq(ecl_engine_errmsg(e), want);
 	ecl_engine_close(e);
 	expect_column(id, "status", "interrupted");
+}
+
+/* ---- repairs: at most DRIVE_MAX_REPAIRS (8), whatever the workflow asks ------------------- */
+
+static const ecl_slot_def ask_slots[] = {
+	{.name = "ask.n",
+	 .kind = ECL_SLOT_OUTPUT,
+	 .type = ECL_T_INT,
+	 .step = 0,
+	 .field = "n",
+	 .required = 1},
+};
+static const int ask_outputs[] = {0};
+static const ecl_tpl_part ask_prompt[] = {{"Give n.", 7, -1}};
+
+static const ecl_step_def ask_steps[] = {{
+	.name = "ask",
+	.kind = ECL_STEP_LLM,
+	.line = 1,
+	.prompt = {ask_prompt, 1},
+	.outputs = ask_outputs,
+	.noutputs = 1,
+	.counter = -1,
+	.opts = {.temperature = -1, .retries = -1, .repairs = -1},
+}};
+
+static int ask_step(ecl_run *run)
+{
+	int rc = ecl_run_llm(run);
+
+	return rc != ECL_OK ? rc : ecl_run_done(run, NULL, 0);
+}
+
+static const ecl_workflow asking = {
+	.abi = ECL_ABI_VERSION,
+	.id = "asking",
+	.name = "One question, many repairs allowed",
+	.source = "tests/unit/test_faults.c",
+	.version = "0000000000000005",
+	.slots = ask_slots,
+	.nslots = 1,
+	.steps = ask_steps,
+	.nsteps = 1,
+	.start = 0,
+	.max_steps = 1,
+	.opts = {.temperature = -1, .retries = -1, .repairs = 100},
+	.step = ask_step,
+};
+static const ecl_workflow *const asking_list[] = {&asking};
+
+Test(faults, repairs_are_capped_whatever_the_workflow_allows)
+{
+	ecl_options o = ts_options(db, script, calls);
+	ecl_engine *e;
+	ecl_run_info *info = NULL;
+	char id[ECL_ID_MAX];
+
+	ts_write(script, "{\"ask\": [[\"no\", \"no\", \"no\", \"no\", \"no\", \"no\", \"no\", "
+			 "\"no\", \"no\", \"no\", \"no\", \"no\"]]}");
+	o.workflows = asking_list;
+	o.nworkflows = 1;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_start(e, &asking, "{}", id), ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EFAILED, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ts_count_lines(calls, " ask 1 "), 9, "the question and 8 repairs");
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert_str_eq(info->status, "failed");
+	cr_assert(strstr(info->error, "step `ask`: the answer holds no JSON object"), "%s",
+		  info->error);
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}
+
+/* ---- the scripted provider's call log, and the log of a paused run --------------------------- */
+
+Test(faults, a_call_log_that_cannot_be_written_fails_the_call_and_keeps_the_run)
+{
+	ecl_engine *e;
+	char id[ECL_ID_MAX];
+
+	ts_write(script, "{\"generate\": [" GEN "]}");
+	e = ts_engine(db, script, "/dev/full");
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EPROVIDER);
+	cr_assert(strstr(ecl_engine_errmsg(e), "cannot write the call log /dev/full"), "%s",
+		  ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	expect_column(id, "status", "interrupted");
+	expect_column(id, "seq", "0");
+}
+
+static int pause_after_first(void *ctx, const ecl_event *ev)
+{
+	(void)ctx;
+	if (ev->kind == ECL_EV_COMMIT && ev->seq == 1) {
+		ecl_engine *other = ts_engine(db, script, NULL);
+
+		cr_assert_eq(ecl_run_pause(other, ev->run_id, NULL), ECL_OK);
+		ecl_engine_close(other);
+	}
+	return 0;
+}
+
+Test(faults, a_paused_run_is_logged_without_an_error)
+{
+	ecl_options o = ts_options(db, script, NULL);
+	FILE *log = tmpfile();
+	ecl_engine *e;
+	char id[ECL_ID_MAX], line[1024];
+	int found = 0;
+
+	cr_assert_not_null(log);
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	o.log_stream = log;
+	o.log_format = ECL_LOG_COMPACT;
+	o.verbose = 1;
+	o.on_event = pause_after_first;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EPAUSED, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	rewind(log);
+	while (fgets(line, sizeof(line), log))
+		if (strstr(line, "msg=\"paused\"") || strstr(line, "msg=paused")) {
+			found = 1;
+			cr_assert(strstr(line, id), "%s", line);
+			cr_assert_null(strstr(line, "error="), "%s", line);
+		}
+	fclose(log);
+	cr_assert(found, "no paused line in the log");
+	expect_column(id, "status", "paused");
 }
 
 /* ---- computed values: list lengths and float texts --------------------------------------- */
