@@ -848,3 +848,63 @@ Test(workflows, a_damaged_stored_answer_fails_the_run_naming_the_field)
 	ecl_run_info_free(info);
 	ecl_engine_close(e);
 }
+
+static int count_history(void *ctx, const ecl_history_entry *entry)
+{
+	int *n = ctx;
+
+	n[0]++;
+	n[1] += entry->note != NULL;
+	return 0;
+}
+
+/* A run waiting on its review, with its answer stored: every allocation of its snapshot (the
+ * question rendered) and of its history with the prompts (notes among the checkpoints) may
+ * fail; what succeeds is exactly what memory to spare gives. */
+Test(workflows, every_allocation_of_a_waiting_runs_snapshot_and_history_may_fail)
+{
+	ecl_engine *e = kinds_engine();
+	const char *names[] = {"approved", "stars"};
+	const char *values[] = {"false", "4"};
+	ecl_run_info *ref = NULL;
+	char id[ECL_ID_MAX];
+	int want[2] = {0, 0}, k;
+
+	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 2), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &ref), ECL_OK);
+	cr_assert_not_null(ref->question);
+	cr_assert_eq(ecl_run_history(e, id, 1, count_history, want), ECL_OK);
+	cr_assert_gt(want[1], 0, "the answer is a note");
+	for (k = 0; k < 2; k++) {
+		long n;
+		int rc = -1;
+
+		for (n = 0; n < 5000; n++) {
+			ecl_run_info *info = NULL;
+			int got[2] = {0, 0};
+
+			ecl_test_fail_alloc_after(n);
+			rc = k ? ecl_run_history(e, id, 1, count_history, got)
+			       : ecl_run_info_get(e, id, &info);
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK) {
+				if (k) {
+					cr_assert_eq(got[0], want[0], "allocation %ld", n);
+					cr_assert_eq(got[1], want[1], "allocation %ld", n);
+				} else {
+					cr_assert_str_eq(info->question, ref->question);
+					cr_assert_str_eq(info->status, "waiting");
+					ecl_run_info_free(info);
+				}
+				break;
+			}
+			cr_assert(rc == ECL_ENOMEM || rc == ECL_ESTORE, "allocation %ld: %d", n,
+				  rc);
+			cr_assert_str_neq(ecl_engine_errmsg(e), "", "allocation %ld", n);
+		}
+		cr_assert_eq(rc, ECL_OK);
+	}
+	ecl_run_info_free(ref);
+	ecl_engine_close(e);
+}

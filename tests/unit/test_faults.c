@@ -693,6 +693,49 @@ Test(faults, every_allocation_of_an_input_check_may_fail)
 	}
 }
 
+/* ---- snapshots under allocation failures ---------------------------------------------------- */
+
+/* A completed run whose output refers to the strings of its checkpoints, and a run waiting on
+ * a human step with its question: every allocation of a snapshot of each may fail, and a
+ * snapshot that succeeds is exactly the one taken with memory to spare. */
+Test(faults, every_allocation_of_a_snapshot_may_fail)
+{
+	ecl_engine *e;
+	char id[ECL_ID_MAX];
+	ecl_run_info *ref = NULL;
+	long n;
+	int rc = -1;
+
+	ts_write(script, "{\"generate\": [{\"content\": \"A draft long enough to be stored "
+			 "once\", \"word_count\": 7}], \"critique\": [" PASS "]}");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &ref), ECL_OK);
+	cr_assert(strstr(ref->output, "A draft long enough"), "%s", ref->output);
+	for (n = 0; n < 5000; n++) {
+		ecl_run_info *info = NULL;
+
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_run_info_get(e, id, &info);
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK) {
+			cr_assert_str_eq(info->output, ref->output, "allocation %ld", n);
+			cr_assert_str_eq(info->inputs, ref->inputs, "allocation %ld", n);
+			cr_assert_str_eq(info->status, "completed");
+			ecl_run_info_free(info);
+			break;
+		}
+		cr_assert_null(info);
+		cr_assert(rc == ECL_ENOMEM || rc == ECL_ESTORE, "allocation %ld: %d", n, rc);
+		cr_assert_str_neq(ecl_engine_errmsg(e), "", "allocation %ld: no detail", n);
+	}
+	cr_assert_eq(rc, ECL_OK);
+	ecl_run_info_free(ref);
+	ecl_engine_close(e);
+}
+
 /* ---- batches ------------------------------------------------------------------------------ */
 
 typedef struct ends {
