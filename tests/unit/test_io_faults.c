@@ -7,6 +7,7 @@
  * was committed, and the run completes from it with the output of a run that never failed.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static long countdown = -1; /* writes left before the fault; < 0: no fault */
 static int fault_rc = SQLITE_IOERR_WRITE;
 static int faulted;              /* the fault has struck */
 static long read_countdown = -1; /* the same for reads */
+static int fault_errno;          /* the system error a failed write leaves, or 0 */
 
 typedef struct fault_file {
 	sqlite3_file base;
@@ -68,7 +70,12 @@ static int f_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 
 static int f_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
-	return strike() ? fault_rc : real_of(f)->pMethods->xWrite(real_of(f), p, n, off);
+	if (strike()) {
+		if (fault_errno)
+			errno = fault_errno; /* as the system call would have left it */
+		return fault_rc;
+	}
+	return real_of(f)->pMethods->xWrite(real_of(f), p, n, off);
 }
 
 static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
@@ -173,6 +180,7 @@ static void install_vfs(void)
 static void fault_after(long n, int rc)
 {
 	read_countdown = -1;
+	fault_errno = 0;
 	countdown = n;
 	fault_rc = rc;
 	faulted = 0;
@@ -212,8 +220,8 @@ static long long run_seq(const char *id)
 	return ts_sql_int(db, q);
 }
 
-/* Fail the n-th write for every n until a run gets through, with the fault rc. */
-static void sweep(int rc_fault, const char *hint)
+/* Fail the n-th write for every n until a run gets through, with the fault rc (and errno). */
+static void sweep_errno(int rc_fault, int sys, const char *hint)
 {
 	long n;
 	int done = 0, hinted = 0;
@@ -225,10 +233,11 @@ static void sweep(int rc_fault, const char *hint)
 		long long before = -1;
 		int rc;
 
-		snprintf(db, sizeof(db), "%s/io-%ld.db", dir, n);
+		snprintf(db, sizeof(db), "%s/io-%d-%ld.db", dir, sys, n);
 		o = ts_options(db, script, NULL);
 		o.durability = ECL_DURABLE_FULL;
 		fault_after(n, rc_fault);
+		fault_errno = sys;
 		rc = ecl_engine_open(&o, &e, err, sizeof(err));
 		if (rc == ECL_OK) {
 			rc = ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}",
@@ -293,6 +302,11 @@ static void sweep(int rc_fault, const char *hint)
 	cr_assert(done, "no run got through in %ld writes", n);
 	cr_assert(hinted, "no error said `%s`", hint);
 	cr_log_info("a run needs %ld writes", n);
+}
+
+static void sweep(int rc_fault, const char *hint)
+{
+	sweep_errno(rc_fault, 0, hint);
 }
 
 Test(io_faults, every_write_of_a_run_may_fail)
@@ -517,4 +531,12 @@ Test(io_faults, every_write_of_a_lifecycle_change_may_fail)
 		cr_assert(clean, "%s never got through", ops[k].what);
 		cr_assert_gt(n, 1, "%s: no write failed", ops[k].what);
 	}
+}
+
+/* The system's reason, when SQLite has one, is the hint an error gives. */
+Test(io_faults, a_failed_write_says_what_the_system_said)
+{
+	sweep_errno(SQLITE_IOERR_WRITE, ENOSPC, "(the disk is full)");
+	sweep_errno(SQLITE_IOERR_WRITE, EFBIG, "(the file size limit was reached)");
+	sweep_errno(SQLITE_IOERR_WRITE, EROFS, "(the file system is read-only)");
 }
