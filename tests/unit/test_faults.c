@@ -416,6 +416,102 @@ Test(faults, repairs_are_capped_whatever_the_workflow_allows)
 	ecl_engine_close(e);
 }
 
+/* A step that fails for good, under every allocation failure: it fails for the same reason,
+ * or stops resumable and then fails for that reason, never for another. */
+Test(faults, every_allocation_of_a_run_that_fails_may_fail)
+{
+	long n;
+	int done = 0;
+
+	ts_write(script, "{\"ask\": [[\"no\", \"no\", \"no\", \"no\", \"no\", \"no\", \"no\", "
+			 "\"no\", \"no\", \"no\", \"no\", \"no\"]]}");
+	for (n = 0; n < 20000 && !done; n++) {
+		ecl_options o;
+		ecl_engine *e;
+		ecl_run_info *info = NULL;
+		char id[ECL_ID_MAX] = "";
+		int rc;
+
+		snprintf(db, sizeof(db), "%s/fail-%ld.db", dir, n);
+		o = ts_options(db, script, NULL);
+		o.workflows = asking_list;
+		o.nworkflows = 1;
+		e = ts_open(&o);
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_run_start(e, &asking, "{}", id);
+		if (rc == ECL_OK)
+			rc = ecl_run_drive(e, id);
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_EFAILED || rc == ECL_ENOMEM || rc == ECL_ESTORE ||
+				  rc == ECL_EINTERRUPTED,
+			  "allocation %ld: %d %s", n, rc, ecl_engine_errmsg(e));
+		done = rc == ECL_EFAILED;
+		if (id[0] && rc != ECL_EFAILED) {
+			char q[128];
+
+			snprintf(q, sizeof(q), "UPDATE runs SET lease_until_ms = 0 WHERE id = '%s'",
+				 id);
+			sql(q); /* the failed attempt's lease runs out */
+			rc = ecl_run_drive(e, id);
+			cr_assert(rc == ECL_EFAILED || (rc == ECL_ESTATE &&
+							strstr(ecl_engine_errmsg(e), "has failed")),
+				  "allocation %ld: %d %s", n, rc, ecl_engine_errmsg(e));
+		}
+		if (id[0]) {
+			cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+			cr_assert_str_eq(info->status, "failed", "allocation %ld", n);
+			cr_assert_str_eq(info->error,
+					 "step `ask`: the answer holds no JSON object: \"no\"",
+					 "allocation %ld", n);
+			ecl_run_info_free(info);
+		}
+		ecl_engine_close(e);
+	}
+	cr_assert(done, "the run never got through in %ld allocations", n);
+}
+
+static int stop_at_first_note(void *ctx, const ecl_history_entry *entry)
+{
+	++*(int *)ctx;
+	return entry->note ? 7 : 0;
+}
+
+static int stop_at_second_checkpoint(void *ctx, const ecl_history_entry *entry)
+{
+	++*(int *)ctx;
+	return entry->step && entry->seq == 2 ? 9 : 0;
+}
+
+static int count_all(void *ctx, const ecl_history_entry *entry)
+{
+	(void)entry;
+	++*(int *)ctx;
+	return 0;
+}
+
+Test(faults, a_walk_of_the_history_stops_when_its_callback_says_so)
+{
+	ecl_engine *e;
+	char id[ECL_ID_MAX];
+	int seen = 0, all = 0;
+
+	one_checkpoint(id);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_pause(e, id, NULL), ECL_OK); /* a note after checkpoint 1 */
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	ecl_engine_close(e);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_history(e, id, 1, count_all, &all), ECL_OK);
+	cr_assert_eq(ecl_run_history(e, id, 0, stop_at_first_note, &seen), 7);
+	cr_assert_lt(seen, all, "the walk went on after the note");
+	seen = 0;
+	cr_assert_eq(ecl_run_history(e, id, 1, stop_at_second_checkpoint, &seen), 9);
+	cr_assert_lt(seen, all, "the walk went on after checkpoint 2");
+	ecl_engine_close(e);
+}
+
 /* ---- the scripted provider's call log, and the log of a paused run --------------------------- */
 
 Test(faults, a_call_log_that_cannot_be_written_fails_the_call_and_keeps_the_run)
