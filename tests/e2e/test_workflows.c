@@ -908,3 +908,34 @@ Test(workflows, every_allocation_of_a_waiting_runs_snapshot_and_history_may_fail
 	ecl_run_info_free(ref);
 	ecl_engine_close(e);
 }
+
+/* An answer that cannot be stored (a trigger added by hand makes its insert fail) is not
+ * taken: the run still waits, and takes the answer once it can be stored. */
+Test(workflows, an_answer_that_cannot_be_stored_leaves_the_run_waiting)
+{
+	ecl_engine *e = kinds_engine();
+	const char *names[] = {"approved", "stars", "mood", "weight", "comment"};
+	const char *values[] = {"true", "4", "calm", "0.5", "fine"};
+	ecl_run_info *info = NULL;
+	char id[ECL_ID_MAX];
+	sqlite3 *h;
+
+	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING);
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h,
+				  "CREATE TRIGGER fault BEFORE INSERT ON notes WHEN NEW.text LIKE "
+				  "'answer %' BEGIN SELECT abs(-9223372036854775808); END",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 5), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EWAITING, "no answer was stored");
+	cr_assert_eq(sqlite3_exec(h, "DROP TRIGGER fault", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 5), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert_str_eq(info->output, KINDS_OUTPUT);
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}

@@ -174,6 +174,11 @@ Test(store_faults, a_fork_whose_checkpoints_cannot_be_copied_leaves_no_run)
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 1, "the new run was rolled back");
 	expect_intact();
 	sql("DROP TRIGGER fault");
+	fault_on("BEFORE INSERT ON runs", "1");
+	expect_failure(e, ecl_run_fork(e, id, 1, copy), "fork");
+	cr_assert_eq(count("SELECT count(*) FROM runs"), 1);
+	cr_assert_eq(count("SELECT count(*) FROM steps"), 2, "no checkpoint was copied");
+	sql("DROP TRIGGER fault");
 	cr_assert_eq(ecl_run_fork(e, id, 1, copy), ECL_OK, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 2);
 	ecl_engine_close(e);
