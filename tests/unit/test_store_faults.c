@@ -206,3 +206,23 @@ Test(store_faults, a_prune_whose_delete_fails_removes_nothing)
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 0);
 	ecl_engine_close(e);
 }
+
+/* A database another program changed so that the store's statements no longer prepare (a
+ * trigger on a table that does not exist) is refused at open, naming the file. */
+Test(store_faults, a_database_whose_statements_do_not_prepare_is_refused)
+{
+	ecl_options o = ts_options(db, script, NULL);
+	ecl_engine *e = ts_open(&o);
+	char err[1024] = "";
+
+	ecl_engine_close(e);
+	sql("CREATE TRIGGER other_program AFTER INSERT ON steps BEGIN INSERT INTO elsewhere VALUES "
+	    "(1); "
+	    "END");
+	e = NULL;
+	cr_assert_eq(ecl_engine_open(&o, &e, err, sizeof(err)), ECL_ESTORE);
+	cr_assert_null(e);
+	cr_assert(strstr(err, db), "%s", err);
+	cr_assert(strstr(err, "cannot prepare a statement"), "%s", err);
+	cr_assert(strstr(err, "no such table: main.elsewhere"), "%s", err);
+}
