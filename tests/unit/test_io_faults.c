@@ -35,12 +35,16 @@ typedef struct fault_file {
 	sqlite3_file *real; /* follows this struct in the same allocation */
 } fault_file;
 
+static int transient; /* the fault strikes once, then the disk works again */
+
 static int strike(void)
 {
 	if (countdown < 0)
 		return 0;
 	if (countdown == 0) {
 		faulted = 1;
+		if (transient)
+			countdown = -1;
 		return 1;
 	}
 	countdown--;
@@ -181,6 +185,7 @@ static void fault_after(long n, int rc)
 {
 	read_countdown = -1;
 	fault_errno = 0;
+	transient = 0;
 	countdown = n;
 	fault_rc = rc;
 	faulted = 0;
@@ -539,4 +544,108 @@ Test(io_faults, a_failed_write_says_what_the_system_said)
 	sweep_errno(SQLITE_IOERR_WRITE, ENOSPC, "(the disk is full)");
 	sweep_errno(SQLITE_IOERR_WRITE, EFBIG, "(the file size limit was reached)");
 	sweep_errno(SQLITE_IOERR_WRITE, EROFS, "(the file system is read-only)");
+}
+
+static int count_end(void *ctx, const ecl_batch_end *end)
+{
+	cr_assert_str_eq(end->status, "completed", "input %zu: %s", end->index,
+			 end->error ? end->error : "");
+	++*(int *)ctx;
+	return 0;
+}
+
+/* The first write of a batch is the commit of its group of new runs: when it fails once, the
+ * runs are created again one at a time, and every input gets exactly one run. */
+Test(io_faults, a_group_of_new_runs_whose_commit_fails_is_created_again_one_by_one)
+{
+	static const char *const inputs[] = {"{\"topic\": \"a\"}", "{\"topic\": \"b\"}",
+					     "{\"topic\": \"c\"}"};
+	ecl_engine *e;
+	int ended = 0;
+
+	snprintf(db, sizeof(db), "%s/group.db", dir);
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	e = ts_engine(db, script, NULL);
+	fault_after(0, SQLITE_IOERR_WRITE);
+	transient = 1;
+	cr_assert_eq(
+		ecl_batch_drive(e, ts_workflow("critique-revise"), inputs, 3, 3, count_end, &ended),
+		ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert(faulted, "no write failed");
+	fault_after(-1, 0);
+	ecl_engine_close(e);
+	cr_assert_eq(ended, 3);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 3, "one run per input");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(DISTINCT inputs) FROM runs"), 3);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 3);
+	expect_whole("group", 0);
+}
+
+static int note_end(void *ctx, const ecl_batch_end *end)
+{
+	(void)end;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int resume_one(void *ctx, const ecl_run_info *info)
+{
+	ecl_engine *e = ctx;
+
+	if (strcmp(info->status, "completed") != 0)
+		cr_assert_eq(ecl_run_drive(e, info->id), ECL_OK, "run %s (%s): %s", info->id,
+			     info->status, ecl_engine_errmsg(e));
+	return 0;
+}
+
+/* Every write of a batch of three runs, driven together with their commits grouped, may fail
+ * (and every one after it): the batch stops with an error naming the file, every input has
+ * at most one run, every run is whole, and every run completes once the fault is cleared. */
+Test(io_faults, every_write_of_a_batch_may_fail)
+{
+	static const char *const inputs[] = {"{\"topic\": \"a\"}", "{\"topic\": \"b\"}",
+					     "{\"topic\": \"c\"}"};
+	long n;
+	int clean = 0;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	for (n = 0; n < 5000 && !clean; n++) {
+		ecl_engine *e;
+		int ended = 0, rc;
+
+		snprintf(db, sizeof(db), "%s/batch-%ld.db", dir, n);
+		e = ts_engine(db, script, NULL);
+		fault_after(n, SQLITE_IOERR_WRITE);
+		rc = ecl_batch_drive(e, ts_workflow("critique-revise"), inputs, 3, 3, note_end,
+				     &ended);
+		clean = !faulted;
+		fault_after(-1, 0);
+		if (clean)
+			cr_assert_eq(rc, ECL_OK, "%s", ecl_engine_errmsg(e));
+		else if (rc != ECL_OK)
+			cr_assert(rc == ECL_ESTORE && strstr(ecl_engine_errmsg(e), db),
+				  "write %ld: status %d (%s)", n, rc, ecl_engine_errmsg(e));
+		cr_assert_eq(ended, 3, "write %ld: every input is reported", n);
+		ecl_engine_close(e);
+		expect_whole("batch", n);
+		cr_assert_eq(ts_sql_int(db, "SELECT count(*) - count(DISTINCT inputs) FROM runs"),
+			     0, "write %ld: an input has two runs", n);
+		{
+			sqlite3 *h;
+
+			cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+			sqlite3_exec(h, "UPDATE runs SET lease_until_ms = 0", NULL, NULL, NULL);
+			sqlite3_close(h);
+		}
+		e = ts_engine(db, script, NULL);
+		cr_assert_eq(ecl_run_list(e, NULL, resume_one, e), ECL_OK);
+		ecl_engine_close(e);
+		cr_assert_eq(
+			ts_sql_int(db, "SELECT count(*) FROM runs WHERE status != 'completed'"), 0,
+			"write %ld", n);
+	}
+	cr_assert(clean, "no batch got through in %ld writes", n);
+	cr_assert_gt(n, 1);
+	cr_log_info("a batch needs %ld writes", n);
 }
