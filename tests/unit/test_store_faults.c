@@ -230,3 +230,81 @@ Test(store_faults, a_statement_that_does_not_prepare_fails_naming_the_file)
 	cr_assert_eq(count("SELECT seq FROM runs"), 0);
 	expect_intact();
 }
+
+typedef struct prep_case {
+	const char *trigger; /* the event of a trigger on a table that does not exist */
+	int what;            /* 0 drive an idle run, 1 pause it, 2 start a run, 3 a batch of 3 */
+} prep_case;
+
+static int on_batch_end(void *ctx, const ecl_batch_end *end)
+{
+	cr_assert_str_eq(end->status, "error");
+	cr_assert_str_eq(end->run_id, "");
+	++*(int *)ctx;
+	return 0;
+}
+
+/* Each statement the store prepares when first needed may fail to prepare: the call fails,
+ * naming the file and the reason, and stores nothing. */
+Test(store_faults, every_kind_of_statement_that_does_not_prepare_changes_nothing)
+{
+	static const prep_case cases[] = {
+		{"AFTER UPDATE OF owner ON runs", 0}, /* taking the lease */
+		{"AFTER UPDATE OF seq ON runs", 0},   /* the run's update of a commit */
+		{"AFTER UPDATE OF status ON runs", 1}, {"AFTER INSERT ON runs", 2},
+		{"AFTER INSERT ON runs", 3},
+	};
+	static const char *const inputs[] = {"{\"topic\": \"a\"}", "{\"topic\": \"b\"}",
+					     "{\"topic\": \"c\"}"};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ecl_engine *e;
+		char id[ECL_ID_MAX], nid[ECL_ID_MAX], text[256], *before, *after;
+		int rc, ended = 0;
+
+		snprintf(db, sizeof(db), "%s/prep-%zu.db", dir, i);
+		e = ts_engine(db, script, NULL);
+		cr_assert_eq(
+			ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+			ECL_OK);
+		ecl_engine_close(e);
+		sql("UPDATE runs SET lease_until_ms = 0"); /* idle: nobody drives it */
+		snprintf(text, sizeof(text),
+			 "CREATE TRIGGER other_program %s BEGIN INSERT INTO elsewhere VALUES (1); "
+			 "END",
+			 cases[i].trigger);
+		sql(text);
+		before = ts_sql_text(db, "SELECT group_concat(id || status || seq || "
+					 "coalesce(owner, '') || lease_until_ms) FROM runs");
+		e = ts_engine(db, script, NULL);
+		switch (cases[i].what) {
+		case 0: rc = ecl_run_drive(e, id); break;
+		case 1: rc = ecl_run_pause(e, id, NULL); break;
+		case 2:
+			rc = ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"u\"}",
+					   nid);
+			break;
+		default:
+			rc = ecl_batch_drive(e, ts_workflow("critique-revise"), inputs, 3, 3,
+					     on_batch_end, &ended);
+			cr_assert_geq(ended, 1, "the input whose run failed is reported");
+		}
+		cr_assert_eq(rc, ECL_ESTORE, "%s: status %d (%s)", cases[i].trigger, rc,
+			     ecl_engine_errmsg(e));
+		cr_assert(strstr(ecl_engine_errmsg(e), db), "%s: %s", cases[i].trigger,
+			  ecl_engine_errmsg(e));
+		cr_assert(strstr(ecl_engine_errmsg(e), "no such table: main.elsewhere"), "%s: %s",
+			  cases[i].trigger, ecl_engine_errmsg(e));
+		ecl_engine_close(e);
+		after = ts_sql_text(db, "SELECT group_concat(id || status || seq || "
+					"coalesce(owner, '') || lease_until_ms) FROM runs");
+		if (cases[i].what != 0 || strstr(cases[i].trigger, "owner"))
+			cr_assert_str_eq(after, before, "%s changed the runs", cases[i].trigger);
+		cr_assert_eq(count("SELECT count(*) FROM steps"), 0, "%s", cases[i].trigger);
+		cr_assert_eq(count("SELECT count(*) FROM runs"), 1, "%s", cases[i].trigger);
+		free(before);
+		free(after);
+		expect_intact();
+	}
+}
