@@ -39,6 +39,7 @@ struct emitter {
 	const char *path;
 	unsigned helpers;
 	char *limit_used; /* a step's limit fallback `fail` is reached from some transition */
+	int *chain; /* emit_goto's scratch: the limited steps on the way, one a step at most */
 };
 
 const char *emit_symbol(struct mem *m, const char *id)
@@ -404,7 +405,7 @@ static void emit_tabs(struct mem_buf *b, int n)
 static void emit_goto(struct emitter *x, struct mem_buf *b, int to, int depth)
 {
 	const struct ast_workflow *wf = x->wf;
-	int *chain = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1)), k = 0, i, s = to;
+	int *chain = x->chain, k = 0, i, s = to;
 
 	/* The checker refused cycles of fallbacks: the chain has at most one entry a step. */
 	while (wf->steps[s].limit.present && k < wf->nsteps) {
@@ -987,10 +988,11 @@ const char *emit_version(struct mem *m, const char *s, size_t n)
 void emit_c(struct unit *u, struct mem_buf *b)
 {
 	const struct ast_workflow *wf = u->wf;
-	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL};
+	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL};
 	struct mem_buf fn;
 
 	x.limit_used = mem_alloc(x.m, (size_t)wf->nsteps + 1);
+	x.chain = mem_alloc(x.m, sizeof(int) * ((size_t)wf->nsteps + 1));
 	/* The step function first: it finds which helpers and fallbacks are used. */
 	mem_buf_init(&fn, x.m);
 	emit_step_fn(&x, &fn);
