@@ -40,6 +40,7 @@ struct emitter {
 	unsigned helpers;
 	char *limit_used; /* a step's limit fallback `fail` is reached from some transition */
 	int *chain; /* emit_goto's scratch: the limited steps on the way, one a step at most */
+	const char **states, **slots; /* their C names, by emit_state and emit_slot */
 };
 
 const char *emit_symbol(struct mem *m, const char *id)
@@ -96,16 +97,30 @@ static void emit_where(struct emitter *x, struct mem_buf *b, size_t off)
 	mem_buf_printf(b, ":%d", diag_line(&x->u->src, off));
 }
 
+/* Whether c stands for itself in a C string literal. */
+static int emit_plain(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && c != '?';
+}
+
 /* A C string literal. Lines after the first go on lines of their own, indented by cont, so
  * that a prompt reads as it was written; with cont NULL everything stays on one line. */
 static void emit_cstr(struct mem_buf *b, const char *s, size_t n, const char *cont)
 {
-	size_t i;
+	size_t i, run;
 
 	mem_buf_putc(b, '"');
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		/* What needs no escape goes out in one piece. */
+		for (run = i; run < n && emit_plain((unsigned char)s[run]); run++)
+			;
+		if (run > i) {
+			mem_buf_put(b, s + i, run - i);
+			i = run - 1;
+			continue;
+		}
 		switch (c) {
 		case '"': mem_buf_puts(b, "\\\""); break;
 		case '\\': mem_buf_puts(b, "\\\\"); break;
@@ -114,18 +129,16 @@ static void emit_cstr(struct mem_buf *b, const char *s, size_t n, const char *co
 		case '\n':
 			mem_buf_puts(b, "\\n");
 			if (cont && i + 1 < n) {
-				mem_buf_printf(b, "\"\n%s\"", cont);
+				mem_buf_puts(b, "\"\n");
+				mem_buf_puts(b, cont);
+				mem_buf_putc(b, '"');
 			}
 			break;
 		case '?':
 			/* Never a trigraph (C11 has them). */
 			mem_buf_puts(b, i > 0 && s[i - 1] == '?' ? "\\?" : "?");
 			break;
-		default:
-			if (c < 0x20 || c == 0x7f)
-				mem_buf_printf(b, "\\%03o", c);
-			else
-				mem_buf_putc(b, c);
+		default: mem_buf_printf(b, "\\%03o", c);
 		}
 	}
 	mem_buf_putc(b, '"');
@@ -149,20 +162,26 @@ static const char *emit_lower(struct mem *m, const char *s)
 	return p;
 }
 
+/* The enumerator of a step's state, S_GENERATE, made once. */
 static const char *emit_state(struct emitter *x, int step)
 {
-	const char *name = x->wf->steps[step].name.s;
-	char *p = mem_printf(x->m, "S_%s", name), *q;
+	char *p, *q;
 
+	if (x->states[step])
+		return x->states[step];
+	p = mem_printf(x->m, "S_%s", x->wf->steps[step].name.s);
 	for (q = p; *q; q++)
 		if (*q >= 'a' && *q <= 'z')
 			*q = (char)(*q - 'a' + 'A');
-	return p;
+	return x->states[step] = p;
 }
 
+/* The enumerator of a slot, V_CRITIQUE_DECISION, made once. */
 static const char *emit_slot(struct emitter *x, int slot)
 {
-	return mem_printf(x->m, "V_%s", x->wf->slots[slot].cname);
+	if (!x->slots[slot])
+		x->slots[slot] = mem_printf(x->m, "V_%s", x->wf->slots[slot].cname);
+	return x->slots[slot];
 }
 
 /* ---- templates ---------------------------------------------------------------------------- */
@@ -988,11 +1007,13 @@ const char *emit_version(struct mem *m, const char *s, size_t n)
 void emit_c(struct unit *u, struct mem_buf *b)
 {
 	const struct ast_workflow *wf = u->wf;
-	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL};
+	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL, NULL, NULL};
 	struct mem_buf fn;
 
 	x.limit_used = mem_alloc(x.m, (size_t)wf->nsteps + 1);
 	x.chain = mem_alloc(x.m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	x.states = mem_alloc(x.m, sizeof(*x.states) * ((size_t)wf->nsteps + 1));
+	x.slots = mem_alloc(x.m, sizeof(*x.slots) * ((size_t)wf->nslots + 1));
 	/* The step function first: it finds which helpers and fallbacks are used. */
 	mem_buf_init(&fn, x.m);
 	emit_step_fn(&x, &fn);
