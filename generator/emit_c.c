@@ -55,11 +55,10 @@ const char *emit_symbol(struct mem *m, const char *id)
 
 const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t len)
 {
-	struct mem_buf b;
+	char *text = mem_alloc(m, len + 1), *q = text; /* never longer than the source */
 	size_t i;
 	int space = 0;
 
-	mem_buf_init(&b, m);
 	for (i = off; i < off + len; i++) {
 		char c = src[i];
 
@@ -67,12 +66,12 @@ const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t 
 			space = 1;
 			continue;
 		}
-		if (space && b.len)
-			mem_buf_putc(&b, ' ');
+		if (space && q > text)
+			*q++ = ' ';
 		space = 0;
-		mem_buf_putc(&b, c);
+		*q++ = c;
 	}
-	return mem_buf_str(&b);
+	return text;
 }
 
 /* Text inside a C comment: a stray comment opener or closer would end or nest it. */
@@ -719,10 +718,10 @@ static void emit_graphs(struct emitter *x, struct mem_buf *b)
 	mem_buf_init(&g, x->m);
 	emit_mermaid(x->u, &g);
 	emit_pieces(b, "graph_mermaid", g.p, g.len);
-	mem_buf_init(&g, x->m);
+	mem_buf_reset(&g);
 	emit_dot(x->u, &g);
 	emit_pieces(b, "graph_dot", g.p, g.len);
-	mem_buf_init(&g, x->m);
+	mem_buf_reset(&g);
 	emit_json(x->u, &g);
 	emit_pieces(b, "graph_json", g.p, g.len);
 }

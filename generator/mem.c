@@ -140,6 +140,13 @@ void mem_buf_init(struct mem_buf *b, struct mem *m)
 	b->len = b->cap = 0;
 }
 
+void mem_buf_reset(struct mem_buf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
 void mem_buf_put(struct mem_buf *b, const char *s, size_t n)
 {
 	size_t ncap;
