@@ -25,7 +25,9 @@ _Noreturn static void mem_fail(struct mem *m)
 	longjmp(*m->oom, 1);
 }
 
-void *mem_alloc(struct mem *m, size_t size)
+/* Memory for size bytes, aligned for any object, as the arena had it: for what is written
+ * before it is read (the text buffers), which need not pay for zeroing. */
+static void *mem_take(struct mem *m, size_t size)
 {
 	const size_t align = _Alignof(max_align_t);
 	struct mem_chunk *c;
@@ -48,6 +50,13 @@ void *mem_alloc(struct mem *m, size_t size)
 	p = m->cur;
 	m->cur += size;
 	m->left -= size;
+	return p;
+}
+
+void *mem_alloc(struct mem *m, size_t size)
+{
+	void *p = mem_take(m, size);
+
 	memset(p, 0, size);
 	return p;
 }
@@ -66,19 +75,21 @@ void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 			mem_fail(m);
 	if (ncap > SIZE_MAX / 2 / size)
 		mem_fail(m);
-	p = mem_alloc(m, ncap * size);
+	p = mem_take(m, ncap * size);
 	if (n)
 		memcpy(p, arr, n * size);
+	memset((char *)p + n * size, 0, (ncap - n) * size);
 	*cap = ncap;
 	return p;
 }
 
 char *mem_strndup(struct mem *m, const char *s, size_t n)
 {
-	char *p = mem_alloc(m, n + 1);
+	char *p = mem_take(m, n + 1);
 
 	if (n)
 		memcpy(p, s, n);
+	p[n] = '\0';
 	return p;
 }
 
@@ -93,7 +104,7 @@ char *mem_vprintf(struct mem *m, const char *fmt, va_list ap)
 	va_end(aq);
 	if (n < 0)
 		mem_fail(m);
-	p = mem_alloc(m, (size_t)n + 1);
+	p = mem_take(m, (size_t)n + 1);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
 }
@@ -129,6 +140,13 @@ void mem_buf_init(struct mem_buf *b, struct mem *m)
 	b->len = b->cap = 0;
 }
 
+void mem_buf_reset(struct mem_buf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
 void mem_buf_put(struct mem_buf *b, const char *s, size_t n)
 {
 	size_t ncap;
@@ -140,7 +158,7 @@ void mem_buf_put(struct mem_buf *b, const char *s, size_t n)
 		ncap = b->cap ? b->cap : 256;
 		while (ncap < b->len + n + 1)
 			ncap *= 2;
-		p = mem_alloc(b->m, ncap);
+		p = mem_take(b->m, ncap);
 		if (b->len)
 			memcpy(p, b->p, b->len);
 		b->p = p;
@@ -161,7 +179,12 @@ void mem_buf_putc(struct mem_buf *b, int c)
 {
 	char ch = (char)c;
 
-	mem_buf_put(b, &ch, 1);
+	if (b->len + 2 > b->cap) {
+		mem_buf_put(b, &ch, 1);
+		return;
+	}
+	b->p[b->len++] = ch;
+	b->p[b->len] = '\0';
 }
 
 void mem_buf_printf(struct mem_buf *b, const char *fmt, ...)

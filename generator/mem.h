@@ -50,6 +50,8 @@ struct mem_buf {
 };
 
 void mem_buf_init(struct mem_buf *b, struct mem *m);
+/* Empty it, keeping its memory for what is written next. */
+void mem_buf_reset(struct mem_buf *b);
 void mem_buf_put(struct mem_buf *b, const char *s, size_t n);
 void mem_buf_puts(struct mem_buf *b, const char *s);
 void mem_buf_putc(struct mem_buf *b, int c);
