@@ -61,6 +61,14 @@ void *mem_alloc(struct mem *m, size_t size)
 	return p;
 }
 
+/* How much a full array or buffer of cap bytes grows: twice, or four times once it is big.
+ * The arena never writes memory it hands out, so the pages of a big array's unused tail are
+ * never touched, and growing faster saves copies of what is already there. */
+static size_t mem_factor(size_t cap)
+{
+	return cap < MEM_CHUNK ? 2 : 4;
+}
+
 void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 {
 	size_t ncap;
@@ -70,15 +78,12 @@ void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 		return arr;
 	/* *cap may be behind n when an array grows from several places (a step's second output
 	 * block): grow past n whatever it says */
-	for (ncap = *cap ? *cap * 2 : 8; ncap <= n; ncap *= 2)
-		if (ncap > SIZE_MAX / 4 / size)
+	for (ncap = *cap ? *cap : 4; ncap <= n; ncap *= mem_factor(ncap * size))
+		if (ncap > SIZE_MAX / 8 / size)
 			mem_fail(m);
-	if (ncap > SIZE_MAX / 2 / size)
-		mem_fail(m);
 	p = mem_take(m, ncap * size);
 	if (n)
 		memcpy(p, arr, n * size);
-	memset((char *)p + n * size, 0, (ncap - n) * size);
 	*cap = ncap;
 	return p;
 }
@@ -153,11 +158,11 @@ void mem_buf_put(struct mem_buf *b, const char *s, size_t n)
 	char *p;
 
 	if (b->len + n + 1 > b->cap) {
-		if (n > SIZE_MAX / 4 - b->len)
+		if (n > SIZE_MAX / 8 - b->len)
 			mem_fail(b->m);
 		ncap = b->cap ? b->cap : 256;
 		while (ncap < b->len + n + 1)
-			ncap *= 2;
+			ncap *= mem_factor(ncap);
 		p = mem_take(b->m, ncap);
 		if (b->len)
 			memcpy(p, b->p, b->len);

@@ -34,7 +34,8 @@ struct mem {
 
 /* Zeroed memory for size bytes, aligned for any object. */
 void *mem_alloc(struct mem *m, size_t size);
-/* Make room in arr (n used of *cap elements of size bytes) for one more; returns the array. */
+/* Make room in arr (n used of *cap elements of size bytes) for one more; returns the array.
+ * The new room is not zeroed. */
 void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size);
 char *mem_strndup(struct mem *m, const char *s, size_t n);
 char *mem_printf(struct mem *m, const char *fmt, ...) MEM_PRINTF(2, 3);
