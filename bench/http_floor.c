@@ -112,6 +112,8 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	flow *flows;
 	CURLM *m;
+	CURLSH **shares, *share = NULL;
+	long nshares = 0;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--url"))
@@ -134,7 +136,8 @@ int main(int argc, char **argv)
 	headers = curl_slist_append(NULL, "Content-Type: application/json");
 	m = curl_multi_init();
 	flows = calloc((size_t)conc, sizeof(*flows));
-	if (!m || !flows || !headers)
+	shares = calloc((size_t)conc / 32 + 1, sizeof(*shares));
+	if (!m || !flows || !shares || !headers)
 		return 1;
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, conc);
 	ep = epoll_create1(0);
@@ -143,7 +146,17 @@ int main(int argc, char **argv)
 	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
 	t0 = bench_now_s();
 	for (i = 0; i < conc; i++) {
+		/* as runtime/llm_net.c: a connection cache per 32 easy handles */
+		if (i % 32 == 0) {
+			share = curl_share_init();
+			if (!share ||
+			    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != 0)
+				return 1;
+			shares[nshares++] = share;
+		}
 		flows[i].h = curl_easy_init();
+		if (!flows[i].h || curl_easy_setopt(flows[i].h, CURLOPT_SHARE, share) != CURLE_OK)
+			return 1;
 		flows[i].left = steps - 1;
 		start(m, &flows[i], url, next++, 0);
 	}
@@ -209,6 +222,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < conc; i++)
 		curl_easy_cleanup(flows[i].h);
 	free(flows);
+	while (nshares > 0)
+		curl_share_cleanup(shares[--nshares]);
+	free(shares);
 	curl_multi_cleanup(m);
 	close(ep);
 	curl_slist_free_all(headers);
