@@ -385,6 +385,10 @@ int main(int argc, char **argv)
 
 				if (r > 0) {
 					append(&c->in, &c->in_len, &c->in_cap, chunk, (size_t)r);
+					/* a short read emptied the socket: epoll (level-triggered)
+					 * says when more comes, no need to read EAGAIN first */
+					if ((size_t)r < sizeof(chunk))
+						break;
 					continue;
 				}
 				if (r == 0 || errno != EAGAIN)

@@ -21,7 +21,8 @@
 
 typedef struct flow {
 	CURL *h;
-	int left; /* calls still to make */
+	int left;  /* calls still to make */
+	int ready; /* its options are set */
 	char body[256];
 } flow;
 
@@ -44,20 +45,32 @@ static long long mono_us(void)
 	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
+/* As runtime/batch.c: a socket stays registered between the transfers of its connection
+ * (one EPOLL_CTL_MOD per request instead of a removal and an addition); an idle socket that
+ * wakes the loop is removed then. */
+#define FD_ON   1
+#define FD_IDLE 2
+static unsigned char fds[65536];
+
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct epoll_event ev = {0};
+	int on;
 
 	(void)e;
-	(void)userp;
+	if (s < 0 || s >= (int)sizeof(fds))
+		return -1;
 	ev.data.fd = s;
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL);
+		fds[s] |= FD_IDLE;
 		return 0;
 	}
 	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-	if (epoll_ctl(ep, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0)
-		epoll_ctl(ep, socketp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev);
+	on = socketp || (fds[s] & FD_ON);
+	if (epoll_ctl(ep, on ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0 &&
+	    epoll_ctl(ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev) != 0)
+		return -1;
+	fds[s] = FD_ON;
 	if (!socketp)
 		curl_multi_assign(userp, s, &ep);
 	return 0;
@@ -77,14 +90,16 @@ static void start(CURLM *m, flow *f, const char *url, long id, int step)
 		 "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":"
 		 "\"WF:floor-%ld\\nTASK:%s\\nTOPIC:x\"}]}",
 		 id, step % 2 ? "critique" : "generate");
-	curl_easy_reset(f->h);
-	curl_easy_setopt(f->h, CURLOPT_URL, url);
-	curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, headers);
+	if (!f->ready) { /* as runtime/llm_net.c: the options of every call are set once */
+		curl_easy_setopt(f->h, CURLOPT_URL, url);
+		curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, sink);
+		curl_easy_setopt(f->h, CURLOPT_PRIVATE, f);
+		curl_easy_setopt(f->h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(f->h, CURLOPT_BUFFERSIZE, 1024L);
+		f->ready = 1;
+	}
 	curl_easy_setopt(f->h, CURLOPT_POSTFIELDS, f->body);
-	curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(f->h, CURLOPT_PRIVATE, f);
-	curl_easy_setopt(f->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(f->h, CURLOPT_BUFFERSIZE, 4096L);
 	curl_multi_add_handle(m, f->h);
 }
 
@@ -97,6 +112,8 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	flow *flows;
 	CURLM *m;
+	CURLSH **shares, *share = NULL;
+	long nshares = 0;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--url"))
@@ -119,7 +136,8 @@ int main(int argc, char **argv)
 	headers = curl_slist_append(NULL, "Content-Type: application/json");
 	m = curl_multi_init();
 	flows = calloc((size_t)conc, sizeof(*flows));
-	if (!m || !flows || !headers)
+	shares = calloc((size_t)conc / 32 + 1, sizeof(*shares));
+	if (!m || !flows || !shares || !headers)
 		return 1;
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, conc);
 	ep = epoll_create1(0);
@@ -128,7 +146,17 @@ int main(int argc, char **argv)
 	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
 	t0 = bench_now_s();
 	for (i = 0; i < conc; i++) {
+		/* as runtime/llm_net.c: a connection cache per 32 easy handles */
+		if (i % 32 == 0) {
+			share = curl_share_init();
+			if (!share ||
+			    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != 0)
+				return 1;
+			shares[nshares++] = share;
+		}
 		flows[i].h = curl_easy_init();
+		if (!flows[i].h || curl_easy_setopt(flows[i].h, CURLOPT_SHARE, share) != CURLE_OK)
+			return 1;
 		flows[i].left = steps - 1;
 		start(m, &flows[i], url, next++, 0);
 	}
@@ -140,7 +168,14 @@ int main(int argc, char **argv)
 		int timeout = deadline_us < 0 ? 100 : (int)((deadline_us - now + 999) / 1000);
 
 		nev = epoll_wait(ep, evs, 256, timeout < 0 ? 0 : timeout);
-		for (k = 0; k < nev; k++)
+		for (k = 0; k < nev; k++) {
+			int fd = evs[k].data.fd;
+
+			if (fds[fd] & FD_IDLE) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				fds[fd] = 0;
+				continue;
+			}
 			curl_multi_socket_action(
 				m, evs[k].data.fd,
 				(evs[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
@@ -148,6 +183,7 @@ int main(int argc, char **argv)
 					(evs[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR
 									       : 0),
 				&running);
+		}
 		if (deadline_us >= 0 && mono_us() >= deadline_us) {
 			deadline_us = -1;
 			curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -186,6 +222,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < conc; i++)
 		curl_easy_cleanup(flows[i].h);
 	free(flows);
+	while (nshares > 0)
+		curl_share_cleanup(shares[--nshares]);
+	free(shares);
 	curl_multi_cleanup(m);
 	close(ep);
 	curl_slist_free_all(headers);

@@ -51,7 +51,11 @@ typedef struct batch {
 	llm_provider *p;
 	int nonblocking; /* the provider starts calls on the multi handle */
 	CURLM *multi;
-	int ep;                /* epoll instance watching libcurl's sockets */
+	int ep; /* epoll instance watching libcurl's sockets */
+	/* What ep watches on each descriptor (EPOLLIN/EPOLLOUT, FD_ON when registered, FD_IDLE
+	 * when libcurl no longer watches it), indexed by descriptor. */
+	unsigned *fds;
+	int nfds;
 	long long deadline_us; /* libcurl's timer: when to call it back, or -1 */
 	slot *slots;
 	int nslots;
@@ -340,25 +344,75 @@ static void tend(batch *b)
 	}
 }
 
-/* libcurl says which sockets to watch for what. */
+#define FD_ON   (1u << 30) /* registered with ep */
+#define FD_IDLE (1u << 31) /* libcurl removed it: registered still, until it is used or wakes */
+
+/* The entry of fd in b->fds, grown as needed; NULL when out of memory. */
+static unsigned *fd_entry(batch *b, int fd)
+{
+	if (fd < 0)
+		return NULL;
+	if (fd >= b->nfds) {
+		int n = b->nfds ? b->nfds : 256;
+		unsigned *f;
+
+		while (n <= fd)
+			n *= 2;
+		f = mem_realloc(b->fds, (size_t)n * sizeof(*f));
+		if (!f)
+			return NULL;
+		memset(f + b->nfds, 0, (size_t)(n - b->nfds) * sizeof(*f));
+		b->fds = f;
+		b->nfds = n;
+	}
+	return &b->fds[fd];
+}
+
+/* libcurl says which sockets to watch for what. A socket it stops watching at the end of a
+ * transfer (its connection goes back to the cache) stays registered: the next transfer on
+ * that connection changes what is watched with one epoll_ctl instead of a removal and an
+ * addition, and an idle socket that wakes the loop (the server closed it) is removed then. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	batch *b = userp;
 	struct epoll_event ev;
+	unsigned *f = fd_entry(b, fd);
+	int on;
 
 	(void)easy;
 	memset(&ev, 0, sizeof(ev));
 	ev.data.fd = fd;
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(b->ep, EPOLL_CTL_DEL, fd, NULL);
+		if (f && (*f & FD_ON))
+			*f |= FD_IDLE;
+		else
+			epoll_ctl(b->ep, EPOLL_CTL_DEL, fd, NULL);
 		return 0;
 	}
 	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-	if (epoll_ctl(b->ep, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
-	    epoll_ctl(b->ep, socketp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0)
+	/* A socket registered before may have been closed since (the kernel dropped it from ep)
+	 * and its number reused: so it is always told again, with the other operation as the
+	 * fallback. */
+	on = socketp || (f && (*f & FD_ON));
+	if (epoll_ctl(b->ep, on ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
+	    epoll_ctl(b->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0)
 		return -1;
+	if (f)
+		*f = ev.events | FD_ON;
 	if (!socketp)
 		curl_multi_assign(b->multi, fd, b);
+	return 0;
+}
+
+/* An event on fd: 1 when it is libcurl's; an idle socket is no longer watched. */
+static int fd_wanted(batch *b, int fd)
+{
+	unsigned *f = fd >= 0 && fd < b->nfds ? &b->fds[fd] : NULL;
+
+	if (!f || !(*f & FD_IDLE))
+		return 1;
+	epoll_ctl(b->ep, EPOLL_CTL_DEL, fd, NULL);
+	*f = 0;
 	return 0;
 }
 
@@ -386,9 +440,13 @@ static void pump(batch *b, long timeout_ms)
 	}
 	n = epoll_wait(b->ep, evs, 256, (int)timeout_ms);
 	for (k = 0; k < n; k++) {
-		int flags = (evs[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-			    (evs[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-			    (evs[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+		int flags;
+
+		if (!fd_wanted(b, evs[k].data.fd))
+			continue;
+		flags = (evs[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			(evs[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			(evs[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
 
 		curl_multi_socket_action(b->multi, evs[k].data.fd, flags, &running);
 	}
@@ -497,5 +555,6 @@ out:
 	mem_free(b.free);
 	mem_free(b.pending);
 	mem_free(b.work);
+	mem_free(b.fds);
 	return rc;
 }
