@@ -347,14 +347,16 @@ static int stop(driver *d, ecl_run *run, const char *status, int rc)
 			.run_id = run->id,
 			.step = run->wf->steps[run->state].name,
 			.status = status};
+	const char *why = NULL;
 	int src;
 
-	if (rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED &&
-	    !(error = mem_strdup(e->err)))
-		return engine_fail(e, ECL_ENOMEM, "out of memory");
-	src = d->ops->release(d, run, status, error);
-	log_event(e, error ? LOG_ERROR : LOG_INFO, status, "run", run->id, "step", ev.step, "error",
-		  error, NULL);
+	/* The lease is given up even when the error's copy cannot be made, so that another
+	 * process can resume the run at once. */
+	if (rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED)
+		why = (error = mem_strdup(e->err)) != NULL ? error : "out of memory";
+	src = d->ops->release(d, run, status, why);
+	log_event(e, why ? LOG_ERROR : LOG_INFO, status, "run", run->id, "step", ev.step, "error",
+		  why, NULL);
 	mem_free(error);
 	emit(e, &ev);
 	return src != ECL_OK ? src : rc;
@@ -621,6 +623,21 @@ static int step_result(drive_task *t, int rc)
 	return after_commit(t, rc);
 }
 
+/* Call the generated step function. The runtime calls it makes return ECL_ENOMEM without a
+ * detail when an allocation fails: name the step then. */
+static int call_step(ecl_run *run)
+{
+	ecl_engine *e = run->eng;
+	int rc;
+
+	e->err[0] = '\0';
+	rc = run->wf->step(run);
+	if (rc == ECL_ENOMEM && !e->err[0])
+		engine_fail(e, ECL_ENOMEM, "out of memory in step `%s`",
+			    run->wf->steps[run->state].name);
+	return rc;
+}
+
 void drive_task_committed(drive_task *t, int rc)
 {
 	if (t->phase == DRIVE_PH_COMMIT)
@@ -662,7 +679,7 @@ int drive_task_advance(drive_task *t)
 			cJSON_Delete(run->answer);
 			run->answer = NULL;
 			run->t = T_NONE;
-			rc = wf->step(run);
+			rc = call_step(run);
 			if (rc == ECL_EWAITING || rc == ECL_EFAILED)
 				return end(t, stop_step(t, rc));
 			if (rc == ECL_PENDING) {
@@ -694,7 +711,7 @@ int drive_task_advance(drive_task *t)
 				break;
 			}
 			if (rc == ECL_OK)
-				rc = wf->step(run);
+				rc = call_step(run);
 			else if (rc == ECL_EANSWER)
 				return end(t, fail_run(t, NULL));
 			else if (rc != ECL_EINTERRUPTED)

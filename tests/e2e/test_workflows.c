@@ -728,16 +728,6 @@ Test(workflows, a_code_step_that_fails_or_misbehaves)
 	"{\"label\":\"[high] hello (2 tags, ratio 0.25, true)!\",\"stars\":8,\"score\":1.75,"      \
 	"\"calm\":true,\"comment\":\"fine\"}"
 
-static void expire_leases(const char *path)
-{
-	sqlite3 *h;
-
-	cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(h, "UPDATE runs SET lease_until_ms = 0", NULL, NULL, NULL),
-		     SQLITE_OK);
-	sqlite3_close(h);
-}
-
 /* Drive a run of step-kinds to its end, answering its review when it waits. */
 static int kinds_finish(ecl_engine *e, const char *id)
 {
@@ -794,11 +784,6 @@ Test(workflows, every_allocation_of_every_kind_of_step_may_fail, .timeout = 300)
 			/* (a failure after the last commit leaves the run completed) */
 			if (strcmp(info->status, "completed") != 0) {
 				rc = kinds_finish(e, id);
-				if (rc == ECL_ESTATE) {
-					/* The failed attempt kept its lease: let it run out. */
-					expire_leases(dbn);
-					rc = kinds_finish(e, id);
-				}
 				cr_assert(rc == ECL_OK, "allocation %ld: %d %s", n, rc,
 					  ecl_engine_errmsg(e));
 			}
