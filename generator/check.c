@@ -1128,18 +1128,19 @@ static void check_bound(struct checker *c, const struct check_graph *g, const in
 /* ---- outputs that may not exist yet ------------------------------------------------------- */
 
 /* Which outputs a step can read: those of the steps that run before it on every path from the
- * start (its dominators), and its own once it has them. dom is a bitset of n words a step. */
+ * start (its dominators), and its own once it has them. The dominator tree is numbered in
+ * preorder, so that s dominates t when t's number lies in s's subtree:
+ * pre[s] <= pre[t] < pre[s] + size[s]. Unreachable steps have pre -1. */
 struct check_avail {
 	struct checker *c;
-	const unsigned long long *dom;
-	size_t words;
+	const int *pre, *size;
 	int step; /* the step whose items are read */
 	int own;  /* its own output is there (after the step ran) */
 };
 
 static int check_dominates(const struct check_avail *a, int s, int t)
 {
-	return (a->dom[(size_t)t * a->words + (size_t)s / 64] >> (s % 64)) & 1;
+	return a->pre[s] >= 0 && a->pre[t] >= a->pre[s] && a->pre[t] < a->pre[s] + a->size[s];
 }
 
 static void check_avail_ref(const struct check_avail *a, const struct ast_ref *r)
@@ -1193,52 +1194,116 @@ static void check_avail_target(const struct check_avail *a, const struct ast_tar
 	check_avail_template(a, &to->msg);
 }
 
-/* Dominators by the iterative data-flow method, then every read of an output checked. */
+/* The nearest common dominator of a and b, by climbing the tree as far as the postorder
+ * numbers say (Cooper, Harvey and Kennedy, "A Simple, Fast Dominance Algorithm"). */
+static int check_dom_meet(const int *idom, const int *post, int a, int b)
+{
+	while (a != b) {
+		while (post[a] < post[b])
+			a = idom[a];
+		while (post[b] < post[a])
+			b = idom[b];
+	}
+	return a;
+}
+
+/* The dominator tree of the steps reachable from the start, as preorder numbers and subtree
+ * sizes (see check_avail): time and memory linear in the graph on the graphs people write. */
+static void check_dominators(struct checker *c, const struct check_graph *g, int *pre, int *size)
+{
+	size_t n = (size_t)g->n + 1;
+	int *post = mem_alloc(c->m, sizeof(int) * n), *order = mem_alloc(c->m, sizeof(int) * n);
+	int *idom = mem_alloc(c->m, sizeof(int) * n), *edge = mem_alloc(c->m, sizeof(int) * n);
+	int *stack = mem_alloc(c->m, sizeof(int) * n), *first = mem_alloc(c->m, sizeof(int) * n);
+	int *preds = mem_alloc(c->m, sizeof(int) * ((size_t)g->first[g->n] + 1));
+	int npost = 0, sp = 0, changed = 1, i, k;
+
+	for (i = 0; i < g->n; i++)
+		post[i] = idom[i] = pre[i] = -1;
+	if (!g->n)
+		return;
+	/* Postorder by a depth-first search from the start: order[] lists the steps in it. */
+	stack[sp++] = 0;
+	edge[0] = g->first[0];
+	post[0] = -2; /* on the way */
+	while (sp > 0) {
+		int v = stack[sp - 1];
+
+		if (edge[v] < g->first[v + 1]) {
+			int w = g->edges[edge[v]++].to;
+
+			if (post[w] == -1) {
+				post[w] = -2;
+				edge[w] = g->first[w];
+				stack[sp++] = w;
+			}
+			continue;
+		}
+		sp--;
+		order[npost] = v;
+		post[v] = npost++;
+	}
+	/* The predecessors of each reachable step: preds[first[t] .. first[t + 1]). */
+	for (i = 0; i <= g->n; i++)
+		first[i] = 0;
+	for (i = 0; i < g->n; i++)
+		for (k = g->first[i]; post[i] >= 0 && k < g->first[i + 1]; k++)
+			first[g->edges[k].to + 1]++;
+	for (i = 0; i < g->n; i++)
+		first[i + 1] += first[i];
+	for (i = 0; i < g->n; i++)
+		edge[i] = first[i];
+	for (i = 0; i < g->n; i++)
+		for (k = g->first[i]; post[i] >= 0 && k < g->first[i + 1]; k++)
+			preds[edge[g->edges[k].to]++] = i;
+	/* Immediate dominators, in reverse postorder until nothing changes. */
+	idom[0] = 0;
+	while (changed) {
+		changed = 0;
+		for (k = npost - 2; k >= 0; k--) {
+			int t = order[k], d = -1, e;
+
+			for (e = first[t]; e < first[t + 1]; e++)
+				if (idom[preds[e]] >= 0)
+					d = d < 0 ? preds[e]
+						  : check_dom_meet(idom, post, preds[e], d);
+			if (d != idom[t]) {
+				idom[t] = d;
+				changed = 1;
+			}
+		}
+	}
+	/* A dominator comes before the steps it dominates in reverse postorder: subtree sizes
+	 * bottom-up in postorder, then preorder numbers top-down, each step taking the next
+	 * free number under its dominator. */
+	for (k = 0; k < npost; k++)
+		size[order[k]] = 1;
+	for (k = 0; k < npost - 1; k++)
+		size[idom[order[k]]] += size[order[k]];
+	pre[0] = 0;
+	edge[0] = 1;
+	for (k = npost - 2; k >= 0; k--) {
+		int t = order[k];
+
+		pre[t] = edge[idom[t]];
+		edge[idom[t]] += size[t];
+		edge[t] = pre[t] + 1;
+	}
+}
+
+/* Every read of an output checked against the dominators of the step that reads it. */
 static void check_outputs_ready(struct checker *c, const struct check_graph *g, const int *dist)
 {
 	struct ast_workflow *wf = c->wf;
-	size_t n = (size_t)g->n, words = (n + 63) / 64, k;
-	unsigned long long *dom = mem_alloc(c->m, sizeof(*dom) * (n * words + 1));
-	unsigned long long *tmp = mem_alloc(c->m, sizeof(*tmp) * (words + 1));
-	int changed = 1, i, j, e;
+	size_t n = (size_t)g->n + 1;
+	int *pre = mem_alloc(c->m, sizeof(int) * n), *size = mem_alloc(c->m, sizeof(int) * n);
+	int i, j;
 	struct check_avail a;
 
-	for (i = 0; i < g->n; i++)
-		for (k = 0; k < words; k++)
-			dom[(size_t)i * words + k] = i == 0 ? 0 : ~0ULL;
-	if (g->n)
-		dom[0] = 1;
-	while (changed) {
-		changed = 0;
-		for (i = 1; i < g->n; i++) {
-			int any = 0;
-
-			if (dist[i] < 0)
-				continue;
-			for (k = 0; k < words; k++)
-				tmp[k] = ~0ULL;
-			/* The meet over the predecessors: edges into i. */
-			for (j = 0; j < g->n; j++)
-				for (e = g->first[j]; dist[j] >= 0 && e < g->first[j + 1]; e++)
-					if (g->edges[e].to == i) {
-						for (k = 0; k < words; k++)
-							tmp[k] &= dom[(size_t)j * words + k];
-						any = 1;
-						break;
-					}
-			if (!any)
-				continue;
-			tmp[(size_t)i / 64] |= 1ULL << (i % 64);
-			for (k = 0; k < words; k++)
-				if (tmp[k] != dom[(size_t)i * words + k]) {
-					dom[(size_t)i * words + k] = tmp[k];
-					changed = 1;
-				}
-		}
-	}
+	check_dominators(c, g, pre, size);
 	a.c = c;
-	a.dom = dom;
-	a.words = words;
+	a.pre = pre;
+	a.size = size;
 	for (i = 0; i < wf->nsteps; i++) {
 		const struct ast_step *st = &wf->steps[i];
 

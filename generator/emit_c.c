@@ -39,6 +39,8 @@ struct emitter {
 	const char *path;
 	unsigned helpers;
 	char *limit_used; /* a step's limit fallback `fail` is reached from some transition */
+	int *chain; /* emit_goto's scratch: the limited steps on the way, one a step at most */
+	const char **states, **slots; /* their C names, by emit_state and emit_slot */
 };
 
 const char *emit_symbol(struct mem *m, const char *id)
@@ -53,11 +55,10 @@ const char *emit_symbol(struct mem *m, const char *id)
 
 const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t len)
 {
-	struct mem_buf b;
+	char *text = mem_alloc(m, len + 1), *q = text; /* never longer than the source */
 	size_t i;
 	int space = 0;
 
-	mem_buf_init(&b, m);
 	for (i = off; i < off + len; i++) {
 		char c = src[i];
 
@@ -65,12 +66,12 @@ const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t 
 			space = 1;
 			continue;
 		}
-		if (space && b.len)
-			mem_buf_putc(&b, ' ');
+		if (space && q > text)
+			*q++ = ' ';
 		space = 0;
-		mem_buf_putc(&b, c);
+		*q++ = c;
 	}
-	return mem_buf_str(&b);
+	return text;
 }
 
 /* Text inside a C comment: a stray comment opener or closer would end or nest it. */
@@ -95,16 +96,30 @@ static void emit_where(struct emitter *x, struct mem_buf *b, size_t off)
 	mem_buf_printf(b, ":%d", diag_line(&x->u->src, off));
 }
 
+/* Whether c stands for itself in a C string literal. */
+static int emit_plain(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && c != '?';
+}
+
 /* A C string literal. Lines after the first go on lines of their own, indented by cont, so
  * that a prompt reads as it was written; with cont NULL everything stays on one line. */
 static void emit_cstr(struct mem_buf *b, const char *s, size_t n, const char *cont)
 {
-	size_t i;
+	size_t i, run;
 
 	mem_buf_putc(b, '"');
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		/* What needs no escape goes out in one piece. */
+		for (run = i; run < n && emit_plain((unsigned char)s[run]); run++)
+			;
+		if (run > i) {
+			mem_buf_put(b, s + i, run - i);
+			i = run - 1;
+			continue;
+		}
 		switch (c) {
 		case '"': mem_buf_puts(b, "\\\""); break;
 		case '\\': mem_buf_puts(b, "\\\\"); break;
@@ -113,18 +128,16 @@ static void emit_cstr(struct mem_buf *b, const char *s, size_t n, const char *co
 		case '\n':
 			mem_buf_puts(b, "\\n");
 			if (cont && i + 1 < n) {
-				mem_buf_printf(b, "\"\n%s\"", cont);
+				mem_buf_puts(b, "\"\n");
+				mem_buf_puts(b, cont);
+				mem_buf_putc(b, '"');
 			}
 			break;
 		case '?':
 			/* Never a trigraph (C11 has them). */
 			mem_buf_puts(b, i > 0 && s[i - 1] == '?' ? "\\?" : "?");
 			break;
-		default:
-			if (c < 0x20 || c == 0x7f)
-				mem_buf_printf(b, "\\%03o", c);
-			else
-				mem_buf_putc(b, c);
+		default: mem_buf_printf(b, "\\%03o", c);
 		}
 	}
 	mem_buf_putc(b, '"');
@@ -148,20 +161,26 @@ static const char *emit_lower(struct mem *m, const char *s)
 	return p;
 }
 
+/* The enumerator of a step's state, S_GENERATE, made once. */
 static const char *emit_state(struct emitter *x, int step)
 {
-	const char *name = x->wf->steps[step].name.s;
-	char *p = mem_printf(x->m, "S_%s", name), *q;
+	char *p, *q;
 
+	if (x->states[step])
+		return x->states[step];
+	p = mem_printf(x->m, "S_%s", x->wf->steps[step].name.s);
 	for (q = p; *q; q++)
 		if (*q >= 'a' && *q <= 'z')
 			*q = (char)(*q - 'a' + 'A');
-	return p;
+	return x->states[step] = p;
 }
 
+/* The enumerator of a slot, V_CRITIQUE_DECISION, made once. */
 static const char *emit_slot(struct emitter *x, int slot)
 {
-	return mem_printf(x->m, "V_%s", x->wf->slots[slot].cname);
+	if (!x->slots[slot])
+		x->slots[slot] = mem_printf(x->m, "V_%s", x->wf->slots[slot].cname);
+	return x->slots[slot];
 }
 
 /* ---- templates ---------------------------------------------------------------------------- */
@@ -404,7 +423,7 @@ static void emit_tabs(struct mem_buf *b, int n)
 static void emit_goto(struct emitter *x, struct mem_buf *b, int to, int depth)
 {
 	const struct ast_workflow *wf = x->wf;
-	int *chain = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1)), k = 0, i, s = to;
+	int *chain = x->chain, k = 0, i, s = to;
 
 	/* The checker refused cycles of fallbacks: the chain has at most one entry a step. */
 	while (wf->steps[s].limit.present && k < wf->nsteps) {
@@ -699,10 +718,10 @@ static void emit_graphs(struct emitter *x, struct mem_buf *b)
 	mem_buf_init(&g, x->m);
 	emit_mermaid(x->u, &g);
 	emit_pieces(b, "graph_mermaid", g.p, g.len);
-	mem_buf_init(&g, x->m);
+	mem_buf_reset(&g);
 	emit_dot(x->u, &g);
 	emit_pieces(b, "graph_dot", g.p, g.len);
-	mem_buf_init(&g, x->m);
+	mem_buf_reset(&g);
 	emit_json(x->u, &g);
 	emit_pieces(b, "graph_json", g.p, g.len);
 }
@@ -987,10 +1006,13 @@ const char *emit_version(struct mem *m, const char *s, size_t n)
 void emit_c(struct unit *u, struct mem_buf *b)
 {
 	const struct ast_workflow *wf = u->wf;
-	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL};
+	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL, NULL, NULL};
 	struct mem_buf fn;
 
 	x.limit_used = mem_alloc(x.m, (size_t)wf->nsteps + 1);
+	x.chain = mem_alloc(x.m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	x.states = mem_alloc(x.m, sizeof(*x.states) * ((size_t)wf->nsteps + 1));
+	x.slots = mem_alloc(x.m, sizeof(*x.slots) * ((size_t)wf->nslots + 1));
 	/* The step function first: it finds which helpers and fallbacks are used. */
 	mem_buf_init(&fn, x.m);
 	emit_step_fn(&x, &fn);

@@ -92,9 +92,10 @@ struct lex_token {
 	size_t off, len; /* the token's bytes in the source */
 	long long ival;
 	double fval;
-	int triple; /* LEX_STRING written """...""" */
-	int open;   /* LEX_STRING missing its closing quotes (already reported) */
-	int bad;    /* a malformed literal, already reported: the parser says no more */
+	/* flags as chars: a long file has many tokens */
+	char triple; /* LEX_STRING written """...""" */
+	char open;   /* LEX_STRING missing its closing quotes (already reported) */
+	char bad;    /* a malformed literal, already reported: the parser says no more */
 };
 
 /* Fill u->toks, ending with LEX_EOF; report lexical errors (and go on after them). */

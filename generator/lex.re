@@ -267,8 +267,8 @@ static void lex_string(struct lexer *lx, const unsigned char *tok, int triple)
 	if (open)
 		lex_error(lx, D_UNTERMINATED, tok, (size_t)(p - tok), NULL);
 	t = lex_push(lx, LEX_STRING, tok);
-	t->triple = triple;
-	t->open = open;
+	t->triple = (char)triple;
+	t->open = (char)open;
 }
 
 static void lex_bad_number(struct lexer *lx, const unsigned char *tok)

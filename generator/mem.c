@@ -25,7 +25,9 @@ _Noreturn static void mem_fail(struct mem *m)
 	longjmp(*m->oom, 1);
 }
 
-void *mem_alloc(struct mem *m, size_t size)
+/* Memory for size bytes, aligned for any object, as the arena had it: for what is written
+ * before it is read (the text buffers), which need not pay for zeroing. */
+static void *mem_take(struct mem *m, size_t size)
 {
 	const size_t align = _Alignof(max_align_t);
 	struct mem_chunk *c;
@@ -48,8 +50,23 @@ void *mem_alloc(struct mem *m, size_t size)
 	p = m->cur;
 	m->cur += size;
 	m->left -= size;
+	return p;
+}
+
+void *mem_alloc(struct mem *m, size_t size)
+{
+	void *p = mem_take(m, size);
+
 	memset(p, 0, size);
 	return p;
+}
+
+/* How much a full array or buffer of cap bytes grows: twice, or four times once it is big.
+ * The arena never writes memory it hands out, so the pages of a big array's unused tail are
+ * never touched, and growing faster saves copies of what is already there. */
+static size_t mem_factor(size_t cap)
+{
+	return cap < MEM_CHUNK ? 2 : 4;
 }
 
 void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
@@ -61,12 +78,10 @@ void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 		return arr;
 	/* *cap may be behind n when an array grows from several places (a step's second output
 	 * block): grow past n whatever it says */
-	for (ncap = *cap ? *cap * 2 : 8; ncap <= n; ncap *= 2)
-		if (ncap > SIZE_MAX / 4 / size)
+	for (ncap = *cap ? *cap : 4; ncap <= n; ncap *= mem_factor(ncap * size))
+		if (ncap > SIZE_MAX / 8 / size)
 			mem_fail(m);
-	if (ncap > SIZE_MAX / 2 / size)
-		mem_fail(m);
-	p = mem_alloc(m, ncap * size);
+	p = mem_take(m, ncap * size);
 	if (n)
 		memcpy(p, arr, n * size);
 	*cap = ncap;
@@ -75,10 +90,11 @@ void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 
 char *mem_strndup(struct mem *m, const char *s, size_t n)
 {
-	char *p = mem_alloc(m, n + 1);
+	char *p = mem_take(m, n + 1);
 
 	if (n)
 		memcpy(p, s, n);
+	p[n] = '\0';
 	return p;
 }
 
@@ -93,7 +109,7 @@ char *mem_vprintf(struct mem *m, const char *fmt, va_list ap)
 	va_end(aq);
 	if (n < 0)
 		mem_fail(m);
-	p = mem_alloc(m, (size_t)n + 1);
+	p = mem_take(m, (size_t)n + 1);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
 }
@@ -129,18 +145,25 @@ void mem_buf_init(struct mem_buf *b, struct mem *m)
 	b->len = b->cap = 0;
 }
 
+void mem_buf_reset(struct mem_buf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
 void mem_buf_put(struct mem_buf *b, const char *s, size_t n)
 {
 	size_t ncap;
 	char *p;
 
 	if (b->len + n + 1 > b->cap) {
-		if (n > SIZE_MAX / 4 - b->len)
+		if (n > SIZE_MAX / 8 - b->len)
 			mem_fail(b->m);
 		ncap = b->cap ? b->cap : 256;
 		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		p = mem_alloc(b->m, ncap);
+			ncap *= mem_factor(ncap);
+		p = mem_take(b->m, ncap);
 		if (b->len)
 			memcpy(p, b->p, b->len);
 		b->p = p;
@@ -161,7 +184,12 @@ void mem_buf_putc(struct mem_buf *b, int c)
 {
 	char ch = (char)c;
 
-	mem_buf_put(b, &ch, 1);
+	if (b->len + 2 > b->cap) {
+		mem_buf_put(b, &ch, 1);
+		return;
+	}
+	b->p[b->len++] = ch;
+	b->p[b->len] = '\0';
 }
 
 void mem_buf_printf(struct mem_buf *b, const char *fmt, ...)

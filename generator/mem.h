@@ -34,7 +34,8 @@ struct mem {
 
 /* Zeroed memory for size bytes, aligned for any object. */
 void *mem_alloc(struct mem *m, size_t size);
-/* Make room in arr (n used of *cap elements of size bytes) for one more; returns the array. */
+/* Make room in arr (n used of *cap elements of size bytes) for one more; returns the array.
+ * The new room is not zeroed. */
 void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size);
 char *mem_strndup(struct mem *m, const char *s, size_t n);
 char *mem_printf(struct mem *m, const char *fmt, ...) MEM_PRINTF(2, 3);
@@ -50,6 +51,8 @@ struct mem_buf {
 };
 
 void mem_buf_init(struct mem_buf *b, struct mem *m);
+/* Empty it, keeping its memory for what is written next. */
+void mem_buf_reset(struct mem_buf *b);
 void mem_buf_put(struct mem_buf *b, const char *s, size_t n);
 void mem_buf_puts(struct mem_buf *b, const char *s);
 void mem_buf_putc(struct mem_buf *b, int c);

@@ -22,6 +22,9 @@ struct parser {
 	struct lex_token *toks;
 	size_t i;
 	int depth; /* recursion of the expression parser */
+	/* parse_template's decoded characters, reused from one template to the next */
+	struct parse_char *chars;
+	size_t capchars;
 };
 
 enum parse_scope { PARSE_WORKFLOW, PARSE_STEP };
@@ -304,14 +307,14 @@ static void parse_tpl_literal(struct parser *p, struct ast_template *tpl, size_t
 	part->len = lit->len;
 	part->text = mem_strndup(&p->u->mem, lit->p, lit->len);
 	part->ref.slot = -1;
-	mem_buf_init(lit, &p->u->mem);
+	mem_buf_reset(lit);
 }
 
 /* A template: the string split at each {{ref}} whose braces were not escaped. */
 static void parse_template(struct parser *p, const struct lex_token *t, struct ast_template *tpl)
 {
-	struct parse_char *ch = NULL;
-	size_t n = 0, cap = 0, pcap = 0, k, off;
+	struct parse_char *ch = p->chars;
+	size_t n = 0, pcap = 0, k, off;
 	struct mem_buf lit;
 	struct lex_str s;
 	int c, esc;
@@ -322,7 +325,7 @@ static void parse_template(struct parser *p, const struct lex_token *t, struct a
 	tpl->len = t->len;
 	lex_str_init(&s, p->u->src.text, t);
 	while (lex_str_next(&s, &c, &esc, &off)) {
-		ch = mem_grow(&p->u->mem, ch, n, &cap, sizeof(*ch));
+		ch = p->chars = mem_grow(&p->u->mem, p->chars, n, &p->capchars, sizeof(*ch));
 		ch[n].c = (char)c;
 		ch[n].escaped = (char)esc;
 		ch[n++].off = off;
@@ -1236,7 +1239,7 @@ static int parse_id(struct parser *p, struct ast_workflow *wf)
 
 void parse_run(struct unit *u)
 {
-	struct parser p = {u, u->toks, 0, 0};
+	struct parser p = {u, u->toks, 0, 0, NULL, 0};
 	size_t dcap = 0, scap = 0, name_off = 0, desc_off = 0;
 	struct ast_workflow *wf;
 	const char *where;

@@ -10,17 +10,11 @@
 static int request(ecl_engine *e, const char *id, const char *what, int *applied)
 {
 	int dummy, rc;
-	char note[64];
 
 	e->err[0] = '\0';
 	if (!applied)
 		applied = &dummy;
 	rc = e->st->ops->request(e->st, id, what, clock_now_ms(), applied);
-	if (rc != ECL_OK)
-		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-	snprintf(note, sizeof(note), "%s %s", strcmp(what, "cancel") == 0 ? "cancel" : "pause",
-		 *applied ? "done" : "requested of the driver");
-	rc = e->st->ops->note(e->st, id, -1, note, clock_now_ms());
 	if (rc != ECL_OK)
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	return ECL_OK;
@@ -319,7 +313,7 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 	store_run row = {0}, copy = {0};
 	fork_probe probe = {0};
 	const ecl_workflow *wf;
-	char parent[ECL_ID_MAX + 16], note[128];
+	char parent[ECL_ID_MAX + 16];
 	int rc;
 
 	e->err[0] = '\0';
@@ -363,10 +357,6 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 	copy.created_ms = clock_now_ms();
 	copy.parent = parent;
 	rc = e->st->ops->fork(e->st, id, from_seq, &copy);
-	if (rc == ECL_OK) {
-		snprintf(note, sizeof(note), "forked from run %s at checkpoint %d", id, from_seq);
-		rc = e->st->ops->note(e->st, copy.id, from_seq, note, copy.created_ms);
-	}
 	if (rc != ECL_OK) {
 		rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 		goto out;

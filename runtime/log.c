@@ -10,13 +10,12 @@
 
 static const char *level_name(log_level level)
 {
-	switch (level) {
-	case LOG_DEBUG: return "debug";
-	case LOG_INFO: return "info";
-	case LOG_WARN: return "warn";
-	case LOG_ERROR: return "error";
-	}
-	return "info";
+	static const char *const names[] = {[LOG_DEBUG] = "debug",
+					    [LOG_INFO] = "info",
+					    [LOG_WARN] = "warn",
+					    [LOG_ERROR] = "error"};
+
+	return names[level];
 }
 
 static void timestamp(char *out, size_t outlen)

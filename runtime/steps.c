@@ -49,8 +49,7 @@ int steps_release(ecl_run *run)
 		mem_free(run->scratch[i]);
 	run->nscratch = 0;
 	run->oom = 0;
-	/* A step function that failed half-way (out of memory) leaves its arguments or its
-	 * result half-built: they go with the step. */
+	/* What a step function left half-built when a call failed before its transition. */
 	cJSON_Delete(run->args);
 	run->args = NULL;
 	cJSON_Delete(run->result);
@@ -181,7 +180,8 @@ int ecl_run_result_slot(ecl_run *run, const char *name, int slot)
 int ecl_run_done_result(ecl_run *run)
 {
 	char *text = run->result ? cJSON_PrintUnformatted(run->result) : NULL;
-	char *copy = text ? mem_strdup(text) : mem_strdup("null");
+	/* A result that could not be printed is no `null` result. */
+	char *copy = text ? mem_strdup(text) : run->result ? NULL : mem_strdup("null");
 	int rc = steps_release(run);
 
 	cJSON_free(text);

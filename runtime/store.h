@@ -103,7 +103,9 @@ typedef struct store_ops {
 		       const char *error, long long now_ms);
 	/* Ask for a pause or cancel from outside: a run nobody drives (no live lease) gets the
 	 * new status at once (*applied = 1); a driven run gets the request for its driver
-	 * (*applied = 0). ECL_ESTATE when the run's status does not allow it. */
+	 * (*applied = 0). ECL_ESTATE when the run's status does not allow it. The run's history
+	 * gets a note saying which ("pause done", "cancel requested of the driver") in the same
+	 * transaction: either both are stored or neither. */
 	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);
 	/* Append a line to a run's history, after checkpoint seq. */
 	int (*note)(store *st, const char *id, int seq, const char *text, long long now_ms);
@@ -113,7 +115,8 @@ typedef struct store_ops {
 			  void *ctx);
 	/* Walk runs, newest first. */
 	int (*list_runs)(store *st, const store_filter *f, store_run_fn fn, void *ctx);
-	/* Create run `copy` with the first `upto` checkpoints of run `from`, atomically. */
+	/* Create run `copy` with the first `upto` checkpoints of run `from` and a note in its
+	 * history naming the run it was forked from, atomically. */
 	int (*fork)(store *st, const char *from, int upto, const store_run *copy);
 	/* Delete the runs the filter matches (only finished ones) with their checkpoints and
 	 * notes, then reclaim the space; *count gets how many. */

@@ -876,12 +876,28 @@ static int sq_release(store *base, const char *id, const char *owner, const char
 	return ECL_OK;
 }
 
+static int sq_note(store *base, const char *id, int seq, const char *text, long long now_ms)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = stmt(s, ST_NOTE, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, id);
+	sqlite3_bind_int(st, 2, seq);
+	sqlite3_bind_int64(st, 3, now_ms);
+	bind_text(st, 4, text);
+	return exec_step(s, ST_NOTE, "cannot write the run's history");
+}
+
 static int sq_request(store *base, const char *id, const char *what, long long now_ms, int *applied)
 {
 	sqlite_store *s = (sqlite_store *)base;
 	int cancel = strcmp(what, "cancel") == 0;
 	sqlite3_stmt *st;
 	store_run run;
+	char note[64];
 	int rc;
 
 	*applied = 0;
@@ -932,25 +948,17 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 			return ECL_ESTATE;
 		}
 	}
+	snprintf(note, sizeof(note), "%s %s", cancel ? "cancel" : "pause",
+		 *applied ? "done" : "requested of the driver");
+	if ((rc = sq_note(base, id, -1, note, now_ms)) != ECL_OK) {
+		rollback(s);
+		*applied = 0;
+		return rc;
+	}
 	rc = exec_step(s, ST_COMMIT, "cannot change the run");
 	if (rc != ECL_OK)
 		rollback(s);
 	return rc;
-}
-
-static int sq_note(store *base, const char *id, int seq, const char *text, long long now_ms)
-{
-	sqlite_store *s = (sqlite_store *)base;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = stmt(s, ST_NOTE, &st)) != ECL_OK)
-		return rc;
-	bind_text(st, 1, id);
-	sqlite3_bind_int(st, 2, seq);
-	sqlite3_bind_int64(st, 3, now_ms);
-	bind_text(st, 4, text);
-	return exec_step(s, ST_NOTE, "cannot write the run's history");
 }
 
 static int sq_list_notes(store *base, const char *id,
@@ -1066,6 +1074,7 @@ static int sq_fork(store *base, const char *from, int upto, const store_run *cop
 {
 	sqlite_store *s = (sqlite_store *)base;
 	sqlite3_stmt *st;
+	char note[128];
 	int rc;
 
 	if ((rc = exec_step(s, ST_BEGIN, "cannot fork the run")) != ECL_OK)
@@ -1085,6 +1094,11 @@ static int sq_fork(store *base, const char *from, int upto, const store_run *cop
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		rc = fail(s, rc, "cannot copy the checkpoints");
+		rollback(s);
+		return rc;
+	}
+	snprintf(note, sizeof(note), "forked from run %s at checkpoint %d", from, upto);
+	if ((rc = sq_note(base, copy->id, upto, note, copy->created_ms)) != ECL_OK) {
 		rollback(s);
 		return rc;
 	}

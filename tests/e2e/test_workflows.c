@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,6 +596,7 @@ int measure_text(ecl_call *call);
 int measure_text(ecl_call *call)
 {
 	const char *text = ecl_call_str(call, "text");
+	int rc;
 
 	cr_assert_str_eq(ecl_call_step(call), "measure");
 	cr_assert_eq(strlen(ecl_call_run_id(call)), 16);
@@ -611,9 +613,11 @@ int measure_text(ecl_call *call)
 	if (strstr(text, "bad"))
 		return ecl_call_set_str(call, "score", "high");
 	cr_assert_eq(ecl_call_set_str(call, "note", NULL), ECL_EUSAGE);
-	cr_assert_eq(ecl_call_set_bool(call, "ok", 0), ECL_OK);
-	cr_assert_eq(ecl_call_set_bool(call, "ok", ecl_call_bool(call, "strict")), ECL_OK);
-	cr_assert_eq(ecl_call_set_str(call, "level", ecl_call_str(call, "level")), ECL_OK);
+	/* A set can fail for want of memory (the sweep below): its status is returned. */
+	if ((rc = ecl_call_set_bool(call, "ok", 0)) != ECL_OK ||
+	    (rc = ecl_call_set_bool(call, "ok", ecl_call_bool(call, "strict"))) != ECL_OK ||
+	    (rc = ecl_call_set_str(call, "level", ecl_call_str(call, "level"))) != ECL_OK)
+		return rc;
 	return ecl_call_set_float(call, "score", 2.5);
 }
 
@@ -717,5 +721,221 @@ Test(workflows, a_code_step_that_fails_or_misbehaves)
 		cr_assert_str_eq(info->error, cases[i].error);
 		ecl_run_info_free(info);
 	}
+	ecl_engine_close(e);
+}
+
+#define KINDS_OUTPUT                                                                               \
+	"{\"label\":\"[high] hello (2 tags, ratio 0.25, true)!\",\"stars\":8,\"score\":1.75,"      \
+	"\"calm\":true,\"comment\":\"fine\"}"
+
+static void expire_leases(const char *path)
+{
+	sqlite3 *h;
+
+	cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h, "UPDATE runs SET lease_until_ms = 0", NULL, NULL, NULL),
+		     SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* Drive a run of step-kinds to its end, answering its review when it waits. */
+static int kinds_finish(ecl_engine *e, const char *id)
+{
+	static const char *const names[] = {"approved", "stars", "mood", "weight", "comment"};
+	static const char *const values[] = {"true", "4", "calm", "0.5", "fine"};
+	int rc = ecl_run_drive(e, id);
+
+	if (rc == ECL_EWAITING && (rc = ecl_run_answer(e, id, names, values, 5)) == ECL_OK)
+		rc = ecl_run_drive(e, id);
+	return rc;
+}
+
+/* The N-th allocation fails, for every N until a run of step-kinds gets through all its
+ * kinds of step (set steps with computed strings, a code step, a human answer, a computed
+ * result): never a crash, a leak or a run failed for good, and with memory back the run ends
+ * with exactly the output of a run that never failed. */
+Test(workflows, every_allocation_of_every_kind_of_step_may_fail, .timeout = 300)
+{
+	static const ecl_workflow *const list[] = {&ecl_wf_step_kinds};
+	long n;
+	int done = 0;
+
+	for (n = 0; n < 20000 && !done; n++) {
+		char dbn[4300], err[512], id[ECL_ID_MAX] = "";
+		ecl_options o;
+		ecl_engine *e = NULL;
+		int rc;
+
+		snprintf(dbn, sizeof(dbn), "%s/oom-%ld.db", dir, n);
+		o = ts_options(dbn, NULL, NULL);
+		o.workflows = list;
+		o.nworkflows = 1;
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_engine_open(&o, &e, err, sizeof(err));
+		if (rc == ECL_OK) {
+			rc = ecl_run_start(e, &ecl_wf_step_kinds,
+					   "{\"text\": \"hello\", \"tags\": [\"a\", \"b\"], "
+					   "\"level\": \"high\", \"ratio\": 0.25}",
+					   id);
+			if (rc == ECL_OK)
+				rc = kinds_finish(e, id);
+			ecl_engine_close(e);
+		}
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_OK || rc == ECL_ENOMEM || rc == ECL_EINTERRUPTED ||
+				  rc == ECL_ESTORE || rc == ECL_EWAITING,
+			  "allocation %ld: status %d", n, rc);
+		done = rc == ECL_OK;
+		if (id[0] && ts_sql_int(dbn, "SELECT count(*) FROM runs") == 1) {
+			ecl_run_info *info = NULL;
+
+			e = ts_open(&o);
+			cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+			/* (a failure after the last commit leaves the run completed) */
+			if (strcmp(info->status, "completed") != 0) {
+				rc = kinds_finish(e, id);
+				if (rc == ECL_ESTATE) {
+					/* The failed attempt kept its lease: let it run out. */
+					expire_leases(dbn);
+					rc = kinds_finish(e, id);
+				}
+				cr_assert(rc == ECL_OK, "allocation %ld: %d %s", n, rc,
+					  ecl_engine_errmsg(e));
+			}
+			ecl_run_info_free(info);
+			cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+			cr_assert_str_eq(info->output, KINDS_OUTPUT, "allocation %ld", n);
+			ecl_run_info_free(info);
+			ecl_engine_close(e);
+		}
+	}
+	cr_assert(done, "step-kinds never got through in %ld allocations", n);
+}
+
+/* An answer stored for a human step and damaged since (by hand, say) fails the run, naming
+ * the step and the field. */
+Test(workflows, a_damaged_stored_answer_fails_the_run_naming_the_field)
+{
+	ecl_engine *e = kinds_engine();
+	const char *names[] = {"approved", "stars"};
+	const char *values[] = {"true", "4"};
+	ecl_run_info *info = NULL;
+	char id[ECL_ID_MAX];
+
+	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 2), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	{
+		sqlite3 *h;
+
+		cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+		cr_assert_eq(sqlite3_exec(h,
+					  "UPDATE notes SET text = 'answer {\"approved\": true, "
+					  "\"stars\": 9}' WHERE text LIKE 'answer %'",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+		cr_assert_eq(sqlite3_changes(h), 1);
+		sqlite3_close(h);
+	}
+	e = kinds_engine();
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EFAILED);
+	cr_assert(strstr(ecl_engine_errmsg(e), "the answer to human step `review` is invalid"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "`stars`"), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert_str_eq(info->status, "failed");
+	cr_assert_str_eq(info->step, "review");
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}
+
+static int count_history(void *ctx, const ecl_history_entry *entry)
+{
+	int *n = ctx;
+
+	n[0]++;
+	n[1] += entry->note != NULL;
+	return 0;
+}
+
+/* A run waiting on its review, with its answer stored: every allocation of its snapshot (the
+ * question rendered) and of its history with the prompts (notes among the checkpoints) may
+ * fail; what succeeds is exactly what memory to spare gives. */
+Test(workflows, every_allocation_of_a_waiting_runs_snapshot_and_history_may_fail)
+{
+	ecl_engine *e = kinds_engine();
+	const char *names[] = {"approved", "stars"};
+	const char *values[] = {"false", "4"};
+	ecl_run_info *ref = NULL;
+	char id[ECL_ID_MAX];
+	int want[2] = {0, 0}, k;
+
+	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 2), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &ref), ECL_OK);
+	cr_assert_not_null(ref->question);
+	cr_assert_eq(ecl_run_history(e, id, 1, count_history, want), ECL_OK);
+	cr_assert_gt(want[1], 0, "the answer is a note");
+	for (k = 0; k < 2; k++) {
+		long n;
+		int rc = -1;
+
+		for (n = 0; n < 5000; n++) {
+			ecl_run_info *info = NULL;
+			int got[2] = {0, 0};
+
+			ecl_test_fail_alloc_after(n);
+			rc = k ? ecl_run_history(e, id, 1, count_history, got)
+			       : ecl_run_info_get(e, id, &info);
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK) {
+				if (k) {
+					cr_assert_eq(got[0], want[0], "allocation %ld", n);
+					cr_assert_eq(got[1], want[1], "allocation %ld", n);
+				} else {
+					cr_assert_str_eq(info->question, ref->question);
+					cr_assert_str_eq(info->status, "waiting");
+					ecl_run_info_free(info);
+				}
+				break;
+			}
+			cr_assert(rc == ECL_ENOMEM || rc == ECL_ESTORE, "allocation %ld: %d", n,
+				  rc);
+			cr_assert_str_neq(ecl_engine_errmsg(e), "", "allocation %ld", n);
+		}
+		cr_assert_eq(rc, ECL_OK);
+	}
+	ecl_run_info_free(ref);
+	ecl_engine_close(e);
+}
+
+/* An answer that cannot be stored (a trigger added by hand makes its insert fail) is not
+ * taken: the run still waits, and takes the answer once it can be stored. */
+Test(workflows, an_answer_that_cannot_be_stored_leaves_the_run_waiting)
+{
+	ecl_engine *e = kinds_engine();
+	const char *names[] = {"approved", "stars", "mood", "weight", "comment"};
+	const char *values[] = {"true", "4", "calm", "0.5", "fine"};
+	ecl_run_info *info = NULL;
+	char id[ECL_ID_MAX];
+	sqlite3 *h;
+
+	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING);
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h,
+				  "CREATE TRIGGER fault BEFORE INSERT ON notes WHEN NEW.text LIKE "
+				  "'answer %' BEGIN SELECT abs(-9223372036854775808); END",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 5), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EWAITING, "no answer was stored");
+	cr_assert_eq(sqlite3_exec(h, "DROP TRIGGER fault", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	cr_assert_eq(ecl_run_answer(e, id, names, values, 5), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert_str_eq(info->output, KINDS_OUTPUT);
+	ecl_run_info_free(info);
 	ecl_engine_close(e);
 }

@@ -151,7 +151,7 @@ Test(faults, a_run_past_its_proven_bound_fails_for_good)
 	spin_mode = 0;
 	cr_assert_eq(ecl_run_start(e, &spin, "{}", id), ECL_OK);
 	rc = ecl_run_drive(e, id);
-	cr_assert(rc == ECL_EBOUND || rc == ECL_EFAILED, "status %d: %s", rc, ecl_engine_errmsg(e));
+	cr_assert_eq(rc, ECL_EFAILED, "%s", ecl_engine_errmsg(e));
 	snprintf(want, sizeof(want), "run %s exceeded the bound of 3 steps proven for spin", id);
 	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
 	cr_assert_str_eq(info->status, "failed");
@@ -345,6 +345,308 @@ Test(faults, a_damaged_checkpoint_output_is_reported_naming_the_run_and_checkpoi
 	expect_column(id, "status", "interrupted");
 }
 
+/* ---- repairs: at most DRIVE_MAX_REPAIRS (8), whatever the workflow asks ------------------- */
+
+static const ecl_slot_def ask_slots[] = {
+	{.name = "ask.n",
+	 .kind = ECL_SLOT_OUTPUT,
+	 .type = ECL_T_INT,
+	 .step = 0,
+	 .field = "n",
+	 .required = 1},
+};
+static const int ask_outputs[] = {0};
+static const ecl_tpl_part ask_prompt[] = {{"Give n.", 7, -1}};
+
+static const ecl_step_def ask_steps[] = {{
+	.name = "ask",
+	.kind = ECL_STEP_LLM,
+	.line = 1,
+	.prompt = {ask_prompt, 1},
+	.outputs = ask_outputs,
+	.noutputs = 1,
+	.counter = -1,
+	.opts = {.temperature = -1, .retries = -1, .repairs = -1},
+}};
+
+static int ask_step(ecl_run *run)
+{
+	int rc = ecl_run_llm(run);
+
+	return rc != ECL_OK ? rc : ecl_run_done(run, NULL, 0);
+}
+
+static const ecl_workflow asking = {
+	.abi = ECL_ABI_VERSION,
+	.id = "asking",
+	.name = "One question, many repairs allowed",
+	.source = "tests/unit/test_faults.c",
+	.version = "0000000000000005",
+	.slots = ask_slots,
+	.nslots = 1,
+	.steps = ask_steps,
+	.nsteps = 1,
+	.start = 0,
+	.max_steps = 1,
+	.opts = {.temperature = -1, .retries = -1, .repairs = 100},
+	.step = ask_step,
+};
+static const ecl_workflow *const asking_list[] = {&asking};
+
+Test(faults, repairs_are_capped_whatever_the_workflow_allows)
+{
+	ecl_options o = ts_options(db, script, calls);
+	ecl_engine *e;
+	ecl_run_info *info = NULL;
+	char id[ECL_ID_MAX];
+
+	ts_write(script, "{\"ask\": [[\"no\", \"no\", \"no\", \"no\", \"no\", \"no\", \"no\", "
+			 "\"no\", \"no\", \"no\", \"no\", \"no\"]]}");
+	o.workflows = asking_list;
+	o.nworkflows = 1;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_start(e, &asking, "{}", id), ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EFAILED, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ts_count_lines(calls, " ask 1 "), 9, "the question and 8 repairs");
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+	cr_assert_str_eq(info->status, "failed");
+	cr_assert(strstr(info->error, "step `ask`: the answer holds no JSON object"), "%s",
+		  info->error);
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}
+
+/* A step that fails for good, under every allocation failure: it fails for the same reason,
+ * or stops resumable and then fails for that reason, never for another. */
+Test(faults, every_allocation_of_a_run_that_fails_may_fail)
+{
+	long n;
+	int done = 0;
+
+	ts_write(script, "{\"ask\": [[\"no\", \"no\", \"no\", \"no\", \"no\", \"no\", \"no\", "
+			 "\"no\", \"no\", \"no\", \"no\", \"no\"]]}");
+	for (n = 0; n < 20000 && !done; n++) {
+		ecl_options o;
+		ecl_engine *e;
+		ecl_run_info *info = NULL;
+		char id[ECL_ID_MAX] = "";
+		int rc;
+
+		snprintf(db, sizeof(db), "%s/fail-%ld.db", dir, n);
+		o = ts_options(db, script, NULL);
+		o.workflows = asking_list;
+		o.nworkflows = 1;
+		e = ts_open(&o);
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_run_start(e, &asking, "{}", id);
+		if (rc == ECL_OK)
+			rc = ecl_run_drive(e, id);
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_EFAILED || rc == ECL_ENOMEM || rc == ECL_ESTORE ||
+				  rc == ECL_EINTERRUPTED,
+			  "allocation %ld: %d %s", n, rc, ecl_engine_errmsg(e));
+		done = rc == ECL_EFAILED;
+		if (id[0] && rc != ECL_EFAILED) {
+			char q[128];
+
+			snprintf(q, sizeof(q), "UPDATE runs SET lease_until_ms = 0 WHERE id = '%s'",
+				 id);
+			sql(q); /* the failed attempt's lease runs out */
+			rc = ecl_run_drive(e, id);
+			cr_assert(rc == ECL_EFAILED || (rc == ECL_ESTATE &&
+							strstr(ecl_engine_errmsg(e), "has failed")),
+				  "allocation %ld: %d %s", n, rc, ecl_engine_errmsg(e));
+		}
+		if (id[0]) {
+			cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
+			cr_assert_str_eq(info->status, "failed", "allocation %ld", n);
+			cr_assert_str_eq(info->error,
+					 "step `ask`: the answer holds no JSON object: \"no\"",
+					 "allocation %ld", n);
+			ecl_run_info_free(info);
+		}
+		ecl_engine_close(e);
+	}
+	cr_assert(done, "the run never got through in %ld allocations", n);
+}
+
+static int stop_at_first_note(void *ctx, const ecl_history_entry *entry)
+{
+	++*(int *)ctx;
+	return entry->note ? 7 : 0;
+}
+
+static int stop_at_second_checkpoint(void *ctx, const ecl_history_entry *entry)
+{
+	++*(int *)ctx;
+	return entry->step && entry->seq == 2 ? 9 : 0;
+}
+
+static int count_all(void *ctx, const ecl_history_entry *entry)
+{
+	(void)entry;
+	++*(int *)ctx;
+	return 0;
+}
+
+Test(faults, a_walk_of_the_history_stops_when_its_callback_says_so)
+{
+	ecl_engine *e;
+	char id[ECL_ID_MAX];
+	int seen = 0, all = 0;
+
+	one_checkpoint(id);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_pause(e, id, NULL), ECL_OK); /* a note after checkpoint 1 */
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	ecl_engine_close(e);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_history(e, id, 1, count_all, &all), ECL_OK);
+	cr_assert_eq(ecl_run_history(e, id, 0, stop_at_first_note, &seen), 7);
+	cr_assert_lt(seen, all, "the walk went on after the note");
+	seen = 0;
+	cr_assert_eq(ecl_run_history(e, id, 1, stop_at_second_checkpoint, &seen), 9);
+	cr_assert_lt(seen, all, "the walk went on after checkpoint 2");
+	ecl_engine_close(e);
+}
+
+/* ---- the scripted provider's call log, and the log of a paused run --------------------------- */
+
+Test(faults, a_call_log_that_cannot_be_written_fails_the_call_and_keeps_the_run)
+{
+	ecl_engine *e;
+	char id[ECL_ID_MAX];
+
+	ts_write(script, "{\"generate\": [" GEN "]}");
+	e = ts_engine(db, script, "/dev/full");
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EPROVIDER);
+	cr_assert(strstr(ecl_engine_errmsg(e), "cannot write the call log /dev/full"), "%s",
+		  ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	expect_column(id, "status", "interrupted");
+	expect_column(id, "seq", "0");
+}
+
+static int pause_after_first(void *ctx, const ecl_event *ev)
+{
+	(void)ctx;
+	if (ev->kind == ECL_EV_COMMIT && ev->seq == 1) {
+		ecl_engine *other = ts_engine(db, script, NULL);
+
+		cr_assert_eq(ecl_run_pause(other, ev->run_id, NULL), ECL_OK);
+		ecl_engine_close(other);
+	}
+	return 0;
+}
+
+Test(faults, a_paused_run_is_logged_without_an_error)
+{
+	ecl_options o = ts_options(db, script, NULL);
+	FILE *log = tmpfile();
+	ecl_engine *e;
+	char id[ECL_ID_MAX], line[1024];
+	int found = 0;
+
+	cr_assert_not_null(log);
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			 "], \"revise\": [" REV1 "]}");
+	o.log_stream = log;
+	o.log_format = ECL_LOG_COMPACT;
+	o.verbose = 1;
+	o.on_event = pause_after_first;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EPAUSED, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	rewind(log);
+	while (fgets(line, sizeof(line), log))
+		if (strstr(line, "msg=\"paused\"") || strstr(line, "msg=paused")) {
+			found = 1;
+			cr_assert(strstr(line, id), "%s", line);
+			cr_assert_null(strstr(line, "error="), "%s", line);
+		}
+	fclose(log);
+	cr_assert(found, "no paused line in the log");
+	expect_column(id, "status", "paused");
+}
+
+/* ---- computed values: list lengths and float texts --------------------------------------- */
+
+enum { C_LIST, C_FLOAT, C_N };
+
+static const ecl_slot_def count_slots[] = {
+	{.name = "l", .kind = ECL_SLOT_INPUT, .type = ECL_T_LIST, .step = -1, .required = 1},
+	{.name = "f", .kind = ECL_SLOT_INPUT, .type = ECL_T_FLOAT, .step = -1, .required = 1},
+	{.name = "n", .kind = ECL_SLOT_VAR, .type = ECL_T_INT, .step = -1},
+};
+
+/* done: the bare text "<items>|<float>|<float + 1>" */
+static int count_step(ecl_run *run)
+{
+	const char *f = ecl_run_float_str(run, ecl_run_float(run, C_FLOAT));
+	const char *g = ecl_run_float_str(run, ecl_run_float(run, C_FLOAT) + 1);
+	const char *text =
+		ecl_run_concat(run,
+			       ecl_run_concat(run, ecl_run_int_str(run, ecl_run_len(run, C_LIST)),
+					      ecl_run_concat(run, "|", f)),
+			       ecl_run_concat(run, "|", g));
+	int rc;
+
+	if ((rc = ecl_run_set_int(run, C_N, ecl_run_len(run, C_LIST))) != ECL_OK ||
+	    (rc = ecl_run_result_str(run, NULL, text)) != ECL_OK)
+		return rc;
+	return ecl_run_done_result(run);
+}
+
+static const ecl_workflow counting = {
+	.abi = ECL_ABI_VERSION,
+	.id = "counting",
+	.name = "List lengths and float texts",
+	.source = "tests/unit/test_faults.c",
+	.version = "0000000000000004",
+	.slots = count_slots,
+	.nslots = C_N + 1,
+	.steps = spin_steps,
+	.nsteps = 1,
+	.start = 0,
+	.max_steps = 1,
+	.opts = {.temperature = -1, .retries = -1, .repairs = -1},
+	.step = count_step,
+};
+static const ecl_workflow *const counting_list[] = {&counting};
+
+Test(faults, list_lengths_and_float_texts_are_exact)
+{
+	static const struct {
+		const char *inputs, *output;
+	} cases[] = {
+		{"{\"l\": [], \"f\": 0.5}", "\"0|0.5|1.5\""},
+		{"{\"l\": [\"a\\\"b\", \"c,d\", \"\\\\\", \"]\"], \"f\": 0.1}", "\"4|0.1|1.1\""},
+		{"{\"l\": [\"x\"], \"f\": 0.30000000000000004}", "\"1|0.30000000000000004|1.3\""},
+	};
+	ecl_options o = ts_options(db, NULL, NULL);
+	ecl_engine *e;
+	size_t i;
+
+	o.workflows = counting_list;
+	o.nworkflows = 1;
+	e = ts_open(&o);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char id[ECL_ID_MAX];
+
+		cr_assert_eq(ecl_run_start(e, &counting, cases[i].inputs, id), ECL_OK, "%s",
+			     ecl_engine_errmsg(e));
+		cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+		expect_column(id, "output", cases[i].output);
+	}
+	ecl_engine_close(e);
+}
+
 /* ---- a stop while a retry waits ----------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_flag;
@@ -485,6 +787,49 @@ Test(faults, every_allocation_of_an_input_check_may_fail)
 		}
 		cr_assert_eq(rc, want);
 	}
+}
+
+/* ---- snapshots under allocation failures ---------------------------------------------------- */
+
+/* A completed run whose output refers to the strings of its checkpoints, and a run waiting on
+ * a human step with its question: every allocation of a snapshot of each may fail, and a
+ * snapshot that succeeds is exactly the one taken with memory to spare. */
+Test(faults, every_allocation_of_a_snapshot_may_fail)
+{
+	ecl_engine *e;
+	char id[ECL_ID_MAX];
+	ecl_run_info *ref = NULL;
+	long n;
+	int rc = -1;
+
+	ts_write(script, "{\"generate\": [{\"content\": \"A draft long enough to be stored "
+			 "once\", \"word_count\": 7}], \"critique\": [" PASS "]}");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_info_get(e, id, &ref), ECL_OK);
+	cr_assert(strstr(ref->output, "A draft long enough"), "%s", ref->output);
+	for (n = 0; n < 5000; n++) {
+		ecl_run_info *info = NULL;
+
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_run_info_get(e, id, &info);
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK) {
+			cr_assert_str_eq(info->output, ref->output, "allocation %ld", n);
+			cr_assert_str_eq(info->inputs, ref->inputs, "allocation %ld", n);
+			cr_assert_str_eq(info->status, "completed");
+			ecl_run_info_free(info);
+			break;
+		}
+		cr_assert_null(info);
+		cr_assert(rc == ECL_ENOMEM || rc == ECL_ESTORE, "allocation %ld: %d", n, rc);
+		cr_assert_str_neq(ecl_engine_errmsg(e), "", "allocation %ld: no detail", n);
+	}
+	cr_assert_eq(rc, ECL_OK);
+	ecl_run_info_free(ref);
+	ecl_engine_close(e);
 }
 
 /* ---- batches ------------------------------------------------------------------------------ */
