@@ -501,6 +501,7 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	const char *why = NULL;
 	char why_buf[600];
 	long status = 0;
+	unsigned long failed;
 	cJSON *root;
 
 	res->retry_after_ms = c->retry_after_ms;
@@ -516,7 +517,10 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	res->http_status = status;
+	failed = mem_failures();
 	root = c->body.data ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
+	if (!root && mem_failures() != failed)
+		return ECL_ENOMEM; /* a reply that may be fine: not a fault of the provider */
 	if (status < 200 || status >= 300) {
 		const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
 		const cJSON *msg = cJSON_IsString(err)
