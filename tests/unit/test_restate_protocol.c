@@ -1635,3 +1635,75 @@ Test(restate, control_messages_are_not_journal_entries)
 	journal_free(&j);
 	teardown(&fx);
 }
+
+Test(restate, answer_without_an_input_is_a_protocol_violation)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, NULL);
+	invoke(fx.e, "summarize", "answer", &j, "h10", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_PROTOCOL_VIOLATION);
+	cr_assert_str_eq(err->message, "the journal does not start with an InputCommand");
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	teardown(&fx);
+}
+
+/* The model cannot answer: a retryable error naming the step, and nothing journaled for
+ * the step, so that Restate's retry asks again. */
+Test(restate, model_failure_is_a_retryable_error)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, "{}");
+	add_input(&j, "{\"topic\": \"tea\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "run26", &a);
+	cr_assert_eq(frame_of(&a, RESTATE_RUN), -1);
+	cr_assert_eq(frame_of(&a, RESTATE_PROPOSE_RUN), -1);
+	err = error_of(&a);
+	cr_assert_eq(err->code, 500);
+	cr_assert(strstr(err->message, "step `generate`") &&
+			  strstr(err->message, "has no answer for step `generate`"),
+		  "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+/* A journal cut after the waiting status, before its GetPromise: the status is not
+ * written again, the promise is awaited. */
+Test(restate, waiting_status_journaled_without_its_promise)
+{
+	fixture fx;
+	journal j = {0}, k = {0};
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	int i;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h11", &a);
+	answer_free(&a);
+	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_GET_PROMISE);
+	for (i = 0; i < j.n - 1; i++)
+		add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
+	invoke(fx.e, "summarize", "run", &k, "h11", &a);
+	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.frames[0].type, RESTATE_GET_PROMISE);
+	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
+	g = get_promise_of(&a);
+	cr_assert_str_eq(g->key, "approve#1");
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	answer_free(&a);
+	journal_free(&k);
+	journal_free(&j);
+	teardown(&fx);
+}
