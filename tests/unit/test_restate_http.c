@@ -23,6 +23,7 @@
 #include "restate.h"
 #include "restate.pb-c.h"
 #include "support.h"
+#include "testhooks.h"
 
 #define CT5 "application/vnd.restate.invocation.v5"
 
@@ -606,16 +607,34 @@ static void serve_stop(served *s)
 	ts_rmtree(s->dir);
 }
 
+/* A reply's body, in memory of the test's own (not the runtime's, whose allocations a test
+ * may make fail). */
+typedef struct text {
+	char *data;
+	size_t len;
+} text;
+
 typedef struct reply {
 	long status;
-	buf body;
+	text body;
 	char type[128];
 	int server_header;
 } reply;
 
+static void text_add(text *t, const char *p, size_t n)
+{
+	char *d = realloc(t->data, t->len + n + 1);
+
+	cr_assert_not_null(d);
+	memcpy(d + t->len, p, n);
+	t->len += n;
+	d[t->len] = '\0';
+	t->data = d;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
-	buf_append(ctx, p, size * n);
+	text_add(ctx, p, size * n);
 	return size * n;
 }
 
@@ -632,7 +651,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 }
 
 /* One request to the server; the reply's status (0 when it cannot be reached), type and
- * body (NUL-terminated; caller frees with buf_free). */
+ * body (NUL-terminated; caller frees its data). */
 static CURLcode ask(const served *s, const char *method, const char *path, const char *type,
 		    const char *accept, const void *body, size_t len, reply *r)
 {
@@ -666,7 +685,7 @@ static CURLcode ask(const served *s, const char *method, const char *path, const
 	cc = curl_easy_perform(c);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	buf_append(&r->body, "", 1);
+	text_add(&r->body, "", 0);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return cc;
@@ -689,17 +708,17 @@ Test(restate_serve, discovery_follows_the_accept_header)
 	cr_assert_not_null(m, "%s", r.body.data);
 	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(m, "services")), (int)ecl_nworkflows);
 	cJSON_Delete(m);
-	buf_free(&r.body);
+	free(r.body.data);
 	/* no manifest version asked for: v1 */
 	cr_assert_eq(ask(&s, "GET", "/discover", NULL, NULL, NULL, 0, &r), CURLE_OK);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.type, "application/vnd.restate.endpointmanifest.v1+json");
 	cr_assert(strstr(r.body.data, "\"protocolMode\":\"REQUEST_RESPONSE\""), "%s", r.body.data);
-	buf_free(&r.body);
+	free(r.body.data);
 	cr_assert_eq(ask(&s, "GET", "/health", NULL, NULL, NULL, 0, &r), CURLE_OK);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body.data, "ok\n");
-	buf_free(&r.body);
+	free(r.body.data);
 	serve_stop(&s);
 }
 
@@ -716,30 +735,30 @@ Test(restate_serve, requests_it_does_not_answer)
 	cr_assert_str_eq(r.body.data,
 			 "no handler nope/run: the services are the workflows, with the "
 			 "handlers run, get_status and answer\n");
-	buf_free(&r.body);
+	free(r.body.data);
 	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/delete", CT5, NULL, "", 0, &r), CURLE_OK);
 	cr_assert_eq(r.status, 404);
 	cr_assert(strstr(r.body.data, "no handler summarize/delete"), "%s", r.body.data);
-	buf_free(&r.body);
+	free(r.body.data);
 	cr_assert_eq(
 		ask(&s, "POST", "/invoke/summarize/run", "application/json", NULL, "{}", 2, &r),
 		CURLE_OK);
 	cr_assert_eq(r.status, 415);
 	cr_assert_str_eq(r.body.data, "unsupported content type: this endpoint speaks "
 				      "application/vnd.restate.invocation.v5 and v6\n");
-	buf_free(&r.body);
+	free(r.body.data);
 	cr_assert_eq(ask(&s, "PUT", "/invoke/summarize/run", CT5, NULL, "", 0, &r), CURLE_OK);
 	cr_assert_eq(r.status, 404);
 	cr_assert_str_eq(r.body.data, pathmsg);
-	buf_free(&r.body);
+	free(r.body.data);
 	cr_assert_eq(ask(&s, "DELETE", "/discover", NULL, NULL, NULL, 0, &r), CURLE_OK);
 	cr_assert_eq(r.status, 404);
 	cr_assert_str_eq(r.body.data, pathmsg);
-	buf_free(&r.body);
+	free(r.body.data);
 	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/run/extra", CT5, NULL, "", 0, &r),
 		     CURLE_OK);
 	cr_assert_eq(r.status, 404);
-	buf_free(&r.body);
+	free(r.body.data);
 	serve_stop(&s);
 }
 
@@ -758,7 +777,7 @@ Test(restate_serve, bad_framing_is_a_protocol_violation)
 		     CURLE_OK);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.type, CT5);
-	cr_assert_eq(restate_frame_next((const uint8_t *)r.body.data, r.body.len - 1, &pos, &f, why,
+	cr_assert_eq(restate_frame_next((const uint8_t *)r.body.data, r.body.len, &pos, &f, why,
 					sizeof(why)),
 		     ECL_OK, "%s", why);
 	cr_assert_eq(f.type, RESTATE_ERROR);
@@ -767,7 +786,7 @@ Test(restate_serve, bad_framing_is_a_protocol_violation)
 	cr_assert_eq(m->code, RESTATE_PROTOCOL_VIOLATION);
 	cr_assert_str_eq(m->message, "a frame header at byte 0 is cut short (3 of 8 bytes)");
 	ecl__restate__error_message__free_unpacked(m, NULL);
-	buf_free(&r.body);
+	free(r.body.data);
 	serve_stop(&s);
 }
 
@@ -783,7 +802,7 @@ Test(restate_serve, body_too_large_is_refused, .timeout = 120)
 	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/run", CT5, NULL, big, len, &r), CURLE_OK);
 	cr_assert_eq(r.status, 413);
 	cr_assert_str_eq(r.body.data, "the request body is too large\n");
-	buf_free(&r.body);
+	free(r.body.data);
 	free(big);
 	serve_stop(&s);
 }
@@ -798,7 +817,7 @@ Test(restate_serve, engine_that_cannot_open_is_unavailable)
 		     CURLE_OK);
 	cr_assert_eq(r.status, 503);
 	cr_assert_str_eq(r.body.data, "no database path given");
-	buf_free(&r.body);
+	free(r.body.data);
 	serve_stop(&s);
 }
 
@@ -811,13 +830,13 @@ Test(restate_serve, stops_when_asked)
 
 	serve_start(&s, 1);
 	cr_assert_eq(ask(&s, "GET", "/health", NULL, NULL, NULL, 0, &r), CURLE_OK);
-	buf_free(&r.body);
+	free(r.body.data);
 	port = s.port;
 	serve_stop(&s);
 	s.port = port; /* nothing listens there now */
 	cc = ask(&s, "GET", "/health", NULL, NULL, NULL, 0, &r);
 	cr_assert_eq(cc, CURLE_COULDNT_CONNECT, "%d %s", cc, curl_easy_strerror(cc));
-	buf_free(&r.body);
+	free(r.body.data);
 }
 
 Test(restate_serve, refuses_what_it_cannot_serve)
@@ -845,4 +864,45 @@ Test(restate_serve, refuses_what_it_cannot_serve)
 	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%d (in use, or not allowed)",
 		 port);
 	cr_assert_str_eq(err, want);
+}
+
+/* Each allocation of the server's from the N-th on failing, for every N until discovery gets
+ * through: the connection closed without a reply (no room for the request), or 500 saying
+ * out of memory; never a crash, a partial manifest or a server that stops answering. */
+Test(restate_serve, discovery_when_memory_runs_out, .timeout = 120)
+{
+	served s;
+	reply r, want;
+	CURLcode cc;
+	long n;
+	int nclosed = 0, n500 = 0;
+
+	serve_start(&s, 1);
+	cr_assert_eq(ask(&s, "GET", "/discover", NULL, NULL, NULL, 0, &want), CURLE_OK);
+	cr_assert_eq(want.status, 200);
+	for (n = 0; n < 10000; n++) {
+		ecl_test_fail_alloc_after(n);
+		cc = ask(&s, "GET", "/discover", NULL, NULL, NULL, 0, &r);
+		ecl_test_fail_alloc_after(-1);
+		if (cc == CURLE_GOT_NOTHING) {
+			nclosed++;
+		} else {
+			cr_assert_eq(cc, CURLE_OK, "after %ld allocations: %s", n,
+				     curl_easy_strerror(cc));
+			if (r.status == 200) {
+				cr_assert_str_eq(r.body.data, want.body.data);
+				free(r.body.data);
+				break;
+			}
+			cr_assert_eq(r.status, 500, "after %ld allocations", n);
+			cr_assert_str_eq(r.body.data, "out of memory\n");
+			n500++;
+		}
+		free(r.body.data);
+	}
+	cr_assert_lt(n, 10000);
+	cr_assert_gt(nclosed, 0);
+	cr_assert_gt(n500, 0);
+	free(want.body.data);
+	serve_stop(&s);
 }
