@@ -201,8 +201,10 @@ int ecl_restate_attach(const char *ingress_url, const char *workflow, const char
 	if (rc == ECL_OK && status == 200) {
 		*output = resp.data ? resp.data : mem_strdup("null");
 		resp.data = NULL;
-		if (!*output)
+		if (!*output) {
+			say(err, errlen, "out of memory");
 			rc = ECL_ENOMEM;
+		}
 	} else if (rc == ECL_OK) {
 		server_says(&resp, why, sizeof(why));
 		say(err, errlen, "run %s of %s: %s", id, workflow, why);

@@ -43,8 +43,10 @@ typedef struct fake {
 	pthread_t thread;
 	canned replies[FAKE_MAX];
 	int nreplies;
-	char seen[FAKE_MAX][2048]; /* "METHOD PATH BODY" of each request */
+	char seen[FAKE_MAX][2048]; /* "METHOD PATH BODY" of each request (the first ones) */
 	int nseen;
+	int cycle; /* answer with the replies in turn until stopped */
+	volatile int stopping;
 } fake;
 
 /* A listening socket on 127.0.0.1, an ephemeral port. */
@@ -70,14 +72,18 @@ static void *fake_main(void *arg)
 	fake *f = arg;
 	int i;
 
-	for (i = 0; i < f->nreplies; i++) {
+	for (i = 0; f->cycle ? !f->stopping : i < f->nreplies; i++) {
 		char req[4096], head[256], *end, *cl;
 		size_t have = 0, want;
 		ssize_t got;
 		int c = accept(f->fd, NULL, NULL);
+		const canned *k = &f->replies[i % f->nreplies];
 
-		if (c < 0)
+		if (c < 0 || f->stopping) {
+			if (c >= 0)
+				close(c);
 			break;
+		}
 		/* the headers, then as much body as Content-Length says */
 		while (have < sizeof(req) - 1 &&
 		       (got = read(c, req + have, sizeof(req) - 1 - have)) > 0) {
@@ -97,15 +103,16 @@ static void *fake_main(void *arg)
 			char method[16] = "", path[1024] = "";
 
 			sscanf(req, "%15s %1023s", method, path);
-			snprintf(f->seen[f->nseen++], sizeof(f->seen[0]), "%s %s %s", method, path,
-				 end ? end + 4 : "");
+			if (f->nseen < FAKE_MAX)
+				snprintf(f->seen[f->nseen++], sizeof(f->seen[0]), "%s %s %s",
+					 method, path, end ? end + 4 : "");
 		}
-		if (f->replies[i].status) {
-			const char *body = f->replies[i].body ? f->replies[i].body : "";
+		if (k->status) {
+			const char *body = k->body ? k->body : "";
 			int n = snprintf(head, sizeof(head),
 					 "HTTP/1.1 %d Canned\r\nContent-Type: application/json\r\n"
 					 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-					 f->replies[i].status, strlen(body));
+					 k->status, strlen(body));
 
 			if (write(c, head, (size_t)n) < 0 || write(c, body, strlen(body)) < 0)
 				break;
@@ -115,10 +122,12 @@ static void *fake_main(void *arg)
 	return NULL;
 }
 
-/* Start a fake that answers len connections, one response each, in order. */
-static void fake_start(fake *f, const canned *replies, int len)
+/* Start a fake that answers len connections, one response each, in order (or, cycle, with
+ * the replies in turn until fake_stop_cycle). */
+static void fake_begin(fake *f, const canned *replies, int len, int cycle)
 {
 	memset(f, 0, sizeof(*f));
+	f->cycle = cycle;
 	cr_assert_leq(len, FAKE_MAX);
 	memcpy(f->replies, replies, (size_t)len * sizeof(*replies));
 	f->nreplies = len;
@@ -127,12 +136,33 @@ static void fake_start(fake *f, const canned *replies, int len)
 	cr_assert_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
 }
 
+static void fake_start(fake *f, const canned *replies, int len)
+{
+	fake_begin(f, replies, len, 0);
+}
+
 /* Wait until it has answered every connection; it must have been asked exactly that often. */
 static void fake_stop(fake *f)
 {
 	pthread_join(f->thread, NULL);
 	close(f->fd);
 	cr_assert_eq(f->nseen, f->nreplies, "%d requests, %d expected", f->nseen, f->nreplies);
+}
+
+/* Stop a fake that answers in turn: a connection of our own wakes its accept. */
+static void fake_stop_cycle(fake *f)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	f->stopping = 1;
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)f->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	pthread_join(f->thread, NULL);
+	close(fd);
+	close(f->fd);
 }
 
 /* A URL where nothing listens: a port bound but never listening refuses connections. */
@@ -905,4 +935,85 @@ Test(restate_serve, discovery_when_memory_runs_out, .timeout = 120)
 	cr_assert_gt(n500, 0);
 	free(want.body.data);
 	serve_stop(&s);
+}
+
+/* Each client call with the runtime's allocations failing from the N-th on, for every N
+ * until the call gets through: ECL_ENOMEM saying out of memory (what it was reading, when it
+ * was reading), never a crash or a wrong success. */
+Test(restate_client, calls_when_memory_runs_out, .timeout = 120)
+{
+	static const canned r[] = {{200, WAITING}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512], *out;
+	long n;
+	int rc, call;
+
+	fake_begin(&f, r, 1, 1);
+	for (call = 0; call < 4; call++) {
+		for (n = 0; n < 10000; n++) {
+			out = NULL;
+			err[0] = '\0';
+			ecl_test_fail_alloc_after(n);
+			switch (call) {
+			case 0:
+				rc = ecl_restate_register(f.url, "http://127.0.0.1:9080", err,
+							  sizeof(err));
+				break;
+			case 1:
+				rc = ecl_restate_submit(f.url, "summarize", "r1", "{}", err,
+							sizeof(err));
+				break;
+			case 2:
+				rc = ecl_restate_attach(f.url, "summarize", "r1", &out, err,
+							sizeof(err));
+				break;
+			default:
+				rc = ecl_restate_status(f.url, list, 1, "r1", &out, err,
+							sizeof(err));
+				break;
+			}
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK)
+				break;
+			cr_assert_eq(rc, ECL_ENOMEM, "call %d after %ld allocations: %d %s", call,
+				     n, rc, err);
+			cr_assert(strncmp(err, "out of memory", 13) == 0,
+				  "call %d after %ld allocations: %s", call, n, err);
+			cr_assert_null(out);
+		}
+		cr_assert_lt(n, 10000);
+		if (call >= 2)
+			cr_assert_str_eq(out, WAITING);
+		free(out);
+	}
+	fake_stop_cycle(&f);
+}
+
+/* attach of a run whose output is empty (JSON null) with the allocations failing in turn. */
+Test(restate_client, attach_of_an_empty_output_when_memory_runs_out)
+{
+	static const canned r[] = {{200, ""}};
+	fake f;
+	char err[512], *out;
+	long n;
+	int rc;
+
+	fake_begin(&f, r, 1, 1);
+	for (n = 0; n < 10000; n++) {
+		out = NULL;
+		err[0] = '\0';
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_restate_attach(f.url, "summarize", "r1", &out, err, sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
+		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
+			  err);
+		cr_assert_null(out);
+	}
+	cr_assert_str_eq(out, "null");
+	free(out);
+	fake_stop_cycle(&f);
 }
