@@ -1707,3 +1707,34 @@ Test(restate, waiting_status_journaled_without_its_promise)
 	journal_free(&j);
 	teardown(&fx);
 }
+
+/* Under Restate there is no lease: with one that lapses at once, the beats while the model
+ * answers (a scripted answer that takes a moment, ticking) renew nothing and touch no store,
+ * and the run goes as before. */
+Test(restate, no_lease_to_renew)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	ecl_options o;
+	Ecl__Restate__OutputCommandMessage *out;
+
+	fx.dir = ts_tmpdir();
+	ts_write(ts_path(fx.dir, "script.json"),
+		 "{\"generate\": [{\"$answer\": " GEN ", \"$delay_ms\": 5}], \"critique\": [" REVISE
+		 ", " REVISE ", " PASS "], \"revise\": [" REV1 ", " REV2 "]}");
+	o = ts_options(ts_path(fx.dir, "runs.db"), ts_path(fx.dir, "script.json"),
+		       ts_path(fx.dir, "calls.log"));
+	o.lease_ms = 1;
+	fx.e = ts_open(&o);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	cr_assert_eq(drive(&fx, &j, "run27", &a), 7);
+	out = output_of(&a);
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 6);
+	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
