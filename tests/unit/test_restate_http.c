@@ -45,7 +45,8 @@ typedef struct fake {
 	int nreplies;
 	char seen[FAKE_MAX][2048]; /* "METHOD PATH BODY" of each request (the first ones) */
 	int nseen;
-	int cycle; /* answer with the replies in turn until stopped */
+	int cycle;                  /* answer with the replies in turn until stopped */
+	const char *ends[FAKE_MAX]; /* cycling: reply i answers paths that end so, if set */
 	volatile int stopping;
 } fake;
 
@@ -70,7 +71,7 @@ static int listen_any(int *port, int backlog)
 static void *fake_main(void *arg)
 {
 	fake *f = arg;
-	int i;
+	int i, j;
 
 	for (i = 0; f->cycle ? !f->stopping : i < f->nreplies; i++) {
 		char req[4096], head[256], *end, *cl;
@@ -103,6 +104,14 @@ static void *fake_main(void *arg)
 			char method[16] = "", path[1024] = "";
 
 			sscanf(req, "%15s %1023s", method, path);
+			for (j = 0; f->cycle && j < f->nreplies; j++) {
+				const char *want_end = f->ends[j];
+				size_t pl = strlen(path);
+
+				if (want_end && pl >= strlen(want_end) &&
+				    strcmp(path + pl - strlen(want_end), want_end) == 0)
+					k = &f->replies[j];
+			}
 			if (f->nseen < FAKE_MAX)
 				snprintf(f->seen[f->nseen++], sizeof(f->seen[0]), "%s %s %s",
 					 method, path, end ? end + 4 : "");
@@ -124,10 +133,12 @@ static void *fake_main(void *arg)
 
 /* Start a fake that answers len connections, one response each, in order (or, cycle, with
  * the replies in turn until fake_stop_cycle). */
-static void fake_begin(fake *f, const canned *replies, int len, int cycle)
+static void fake_begin(fake *f, const canned *replies, int len, int cycle, const char *const *ends)
 {
 	memset(f, 0, sizeof(*f));
 	f->cycle = cycle;
+	if (ends)
+		memcpy(f->ends, ends, (size_t)len * sizeof(*ends));
 	cr_assert_leq(len, FAKE_MAX);
 	memcpy(f->replies, replies, (size_t)len * sizeof(*replies));
 	f->nreplies = len;
@@ -138,7 +149,7 @@ static void fake_begin(fake *f, const canned *replies, int len, int cycle)
 
 static void fake_start(fake *f, const canned *replies, int len)
 {
-	fake_begin(f, replies, len, 0);
+	fake_begin(f, replies, len, 0, NULL);
 }
 
 /* Wait until it has answered every connection; it must have been asked exactly that often. */
@@ -949,7 +960,7 @@ Test(restate_client, calls_when_memory_runs_out, .timeout = 120)
 	long n;
 	int rc, call;
 
-	fake_begin(&f, r, 1, 1);
+	fake_begin(&f, r, 1, 1, NULL);
 	for (call = 0; call < 4; call++) {
 		for (n = 0; n < 10000; n++) {
 			out = NULL;
@@ -999,7 +1010,7 @@ Test(restate_client, attach_of_an_empty_output_when_memory_runs_out)
 	long n;
 	int rc;
 
-	fake_begin(&f, r, 1, 1);
+	fake_begin(&f, r, 1, 1, NULL);
 	for (n = 0; n < 10000; n++) {
 		out = NULL;
 		err[0] = '\0';
@@ -1015,5 +1026,65 @@ Test(restate_client, attach_of_an_empty_output_when_memory_runs_out)
 	}
 	cr_assert_str_eq(out, "null");
 	free(out);
+	fake_stop_cycle(&f);
+}
+
+/* answer with the allocations failing in turn: the fake answers get_status with a waiting
+ * run and answer with an empty reply (JSON null). */
+Test(restate_client, answer_when_memory_runs_out, .timeout = 120)
+{
+	static const canned r[] = {{200, WAITING}, {200, ""}};
+	static const char *const ends[] = {"/get_status", "/answer"};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	const char *names[] = {"approved"}, *values[] = {"true"};
+	fake f;
+	char err[512], *out;
+	long n;
+	int rc;
+
+	fake_begin(&f, r, 2, 1, ends);
+	for (n = 0; n < 10000; n++) {
+		out = NULL;
+		err[0] = '\0';
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &out, err,
+					sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
+		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
+			  err);
+		cr_assert_null(out);
+	}
+	cr_assert_str_eq(out, "null");
+	free(out);
+	fake_stop_cycle(&f);
+}
+
+/* cancel with the allocations failing in turn: the query finds the invocation, the cancel
+ * is accepted. */
+Test(restate_client, cancel_when_memory_runs_out, .timeout = 120)
+{
+	static const canned r[] = {{200, ROWS}, {202, ""}};
+	static const char *const ends[] = {"/query", "/cancel"};
+	fake f;
+	char err[512];
+	long n;
+	int rc;
+
+	fake_begin(&f, r, 2, 1, ends);
+	for (n = 0; n < 10000; n++) {
+		err[0] = '\0';
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_restate_cancel(f.url, "r1", err, sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
+		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
+			  err);
+	}
+	cr_assert_lt(n, 10000);
 	fake_stop_cycle(&f);
 }
