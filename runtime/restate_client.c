@@ -201,8 +201,10 @@ int ecl_restate_attach(const char *ingress_url, const char *workflow, const char
 	if (rc == ECL_OK && status == 200) {
 		*output = resp.data ? resp.data : mem_strdup("null");
 		resp.data = NULL;
-		if (!*output)
+		if (!*output) {
+			say(err, errlen, "out of memory");
 			rc = ECL_ENOMEM;
+		}
 	} else if (rc == ECL_OK) {
 		server_says(&resp, why, sizeof(why));
 		say(err, errlen, "run %s of %s: %s", id, workflow, why);
@@ -260,6 +262,7 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 	cJSON *st = NULL, *in = NULL, *fields;
 	const cJSON *wf;
 	buf resp = {0};
+	unsigned long failed;
 	long code;
 	int rc, i;
 
@@ -273,7 +276,13 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 	rc = ecl_restate_status(ingress_url, list, n, id, &status, err, errlen);
 	if (rc != ECL_OK)
 		return rc;
+	failed = mem_failures();
 	st = cJSON_Parse(status);
+	if (!st && mem_failures() != failed) {
+		say(err, errlen, "out of memory");
+		rc = ECL_ENOMEM;
+		goto out;
+	}
 	wf = cJSON_GetObjectItemCaseSensitive(st, "workflow");
 	if (!cJSON_IsString(wf) || !plain(wf->valuestring)) {
 		say(err, errlen, "run %s: its status names no workflow: %s", id, status);
@@ -325,6 +334,7 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	char url[1024], body[512], why[512], inv[128] = "";
 	buf resp = {0};
 	cJSON *j, *rows, *row;
+	unsigned long failed;
 	long status;
 	int rc;
 
@@ -341,7 +351,13 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	rc = http("POST", url, body, "application/json", 60000, &status, &resp, err, errlen);
 	if (rc != ECL_OK)
 		goto out;
+	failed = mem_failures();
 	j = resp.data ? cJSON_Parse(resp.data) : NULL;
+	if (!j && mem_failures() != failed) {
+		say(err, errlen, "out of memory reading %s", url);
+		rc = ECL_ENOMEM;
+		goto out;
+	}
 	rows = cJSON_GetObjectItemCaseSensitive(j, "rows");
 	row = cJSON_GetArrayItem(rows, 0);
 	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, "id")))

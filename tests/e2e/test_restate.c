@@ -19,7 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "support.h"
 
@@ -98,12 +101,67 @@ static pid_t spawn(const char *const argv[], const char *log)
 	return pid;
 }
 
-static void start_serve(void)
+/* Whether the child has ended (reaped; *pid becomes 0). */
+static int ended(pid_t *pid)
+{
+	if (*pid > 0 && waitpid(*pid, NULL, WNOHANG) == *pid) {
+		*pid = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether a log says an address was taken ("Address in use", "in use, or not allowed"). */
+static int log_says_in_use(const char *log)
+{
+	char *text = ts_read(log);
+	int yes = text && strstr(text, "in use") != NULL;
+
+	free(text);
+	return yes;
+}
+
+/* Whether nothing listens on 127.0.0.1:port now (it may be taken a moment later: the
+ * servers' start is retried when it is). */
+static int port_free(int port)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	cr_assert_geq(fd, 0);
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* A port the kernel has just chosen as free (from its ephemeral range, away from ours). */
+static int some_free_port(void)
+{
+	struct sockaddr_in a = {0};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Start `ecl serve` on serve_port and wait for its health. When the port is taken, try
+ * again: on the same port when same_port (a restart, whose journaled run is bound to the
+ * registered endpoint), else on another. */
+static void start_serve(int same_port)
 {
 	char port[16];
 	const char *argv[20];
 	char body[4096], url[64];
-	int i, n = 0;
+	int i, n = 0, attempt;
 
 	argv[n++] = ECL_BIN;
 	argv[n++] = "--db";
@@ -126,13 +184,21 @@ static void start_serve(void)
 	argv[n++] = "--register";
 	argv[n++] = admin_url;
 	argv[n] = NULL;
-	snprintf(port, sizeof(port), "%d", serve_port);
-	serve_pid = spawn(argv, ts_path(dir, "serve.log"));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", serve_port);
-	for (i = 0; i < 600 && get(url, body) != 200; i++)
-		nap_ms(50);
-	cr_assert_eq(get(url, body), 200, "ecl serve did not start: %s",
-		     ts_read(ts_path(dir, "serve.log")));
+	for (attempt = 0; attempt < 5; attempt++) {
+		snprintf(port, sizeof(port), "%d", serve_port);
+		serve_pid = spawn(argv, ts_path(dir, "serve.log"));
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", serve_port);
+		for (i = 0; i < 600 && !ended(&serve_pid) && get(url, body) != 200; i++)
+			nap_ms(50);
+		if (serve_pid > 0 || !log_says_in_use(ts_path(dir, "serve.log")))
+			break;
+		if (same_port)
+			nap_ms(500);
+		else
+			serve_port = some_free_port();
+	}
+	cr_assert(serve_pid > 0 && get(url, body) == 200, "ecl serve did not start: %s",
+		  ts_read(ts_path(dir, "serve.log")));
 	nap_ms(500); /* let the registration finish */
 }
 
@@ -150,8 +216,8 @@ static void setup(void)
 	char *out = NULL, *err = NULL, *text = NULL, in[16], ad[16], nd[16];
 	const char *install[] = {"/bin/sh", ECL_SOURCE_DIR "/scripts/restate_server.sh", "install",
 				 NULL};
-	int rc, i, base;
-	char body[4096], url[160];
+	int rc, i, base, attempt;
+	char body[4096], url[160] = "";
 
 	dir = ts_tmpdir();
 	rc = ts_run(install, &out, &err);
@@ -162,14 +228,6 @@ static void setup(void)
 	cr_assert_eq(rc, 0, "restate_server.sh install: %s", err ? err : "");
 	free(out);
 	free(err);
-	/* Ports of our own, away from the defaults other tests and servers use. */
-	base = 21000 + (int)(getpid() % 4000) * 5;
-	ingress = base;
-	admin = base + 1;
-	node = base + 2;
-	serve_port = base + 3;
-	snprintf(ingress_url, sizeof(ingress_url), "http://127.0.0.1:%d", ingress);
-	snprintf(admin_url, sizeof(admin_url), "http://127.0.0.1:%d", admin);
 	{
 		const char *argv[] = {FAKE_LLM_BIN,
 				      "--port",
@@ -193,23 +251,42 @@ static void setup(void)
 	cr_assert_not_null(text, "the fake LLM did not start");
 	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d/v1", atoi(text));
 	free(text);
-	snprintf(in, sizeof(in), "%d", ingress);
-	snprintf(ad, sizeof(ad), "%d", admin);
-	snprintf(nd, sizeof(nd), "%d", node);
-	{
-		const char *argv[] = {"sh",  ECL_SOURCE_DIR "/scripts/restate_server.sh",
-				      "run", ts_path(dir, "restate"),
-				      in,    ad,
-				      nd,    NULL};
+	/* Ports of our own, away from the defaults other tests and servers use; another base
+	 * when one of them is taken, before the start or during it. */
+	for (attempt = 0; attempt < 8; attempt++) {
+		char rdir[32];
 
-		restate_pid = spawn(argv, ts_path(dir, "restate.log"));
+		base = 21000 + (int)((getpid() + attempt * 797) % 4000) * 5;
+		if (!port_free(base) || !port_free(base + 1) || !port_free(base + 2) ||
+		    !port_free(base + 3))
+			continue;
+		ingress = base;
+		admin = base + 1;
+		node = base + 2;
+		serve_port = base + 3;
+		snprintf(ingress_url, sizeof(ingress_url), "http://127.0.0.1:%d", ingress);
+		snprintf(admin_url, sizeof(admin_url), "http://127.0.0.1:%d", admin);
+		snprintf(in, sizeof(in), "%d", ingress);
+		snprintf(ad, sizeof(ad), "%d", admin);
+		snprintf(nd, sizeof(nd), "%d", node);
+		snprintf(rdir, sizeof(rdir), "restate%d", attempt);
+		{
+			const char *argv[] = {"sh",  ECL_SOURCE_DIR "/scripts/restate_server.sh",
+					      "run", ts_path(dir, rdir),
+					      in,    ad,
+					      nd,    NULL};
+
+			restate_pid = spawn(argv, ts_path(dir, "restate.log"));
+		}
+		snprintf(url, sizeof(url), "%s/health", admin_url);
+		for (i = 0; i < 1200 && !ended(&restate_pid) && get(url, body) != 200; i++)
+			nap_ms(50);
+		if (restate_pid > 0 || !log_says_in_use(ts_path(dir, "restate.log")))
+			break;
 	}
-	snprintf(url, sizeof(url), "%s/health", admin_url);
-	for (i = 0; i < 1200 && get(url, body) != 200; i++)
-		nap_ms(50);
-	cr_assert_eq(get(url, body), 200, "the Restate server did not start: %s",
-		     ts_read(ts_path(dir, "restate.log")));
-	start_serve();
+	cr_assert(restate_pid > 0 && get(url, body) == 200, "the Restate server did not start: %s",
+		  ts_read(ts_path(dir, "restate.log")));
+	start_serve(0);
 }
 
 static void teardown(void)
@@ -297,7 +374,7 @@ Test(restate_e2e, runs_and_survives_sigkill_of_the_endpoint)
 	free(st);
 	stop(&serve_pid, SIGKILL);
 	nap_ms(300);
-	start_serve();
+	start_serve(1);
 	rc = ecl_restate_attach(ingress_url, "bench-critique-revise", id, &output, why,
 				sizeof(why));
 	cr_assert_eq(rc, ECL_OK, "%s", why);
@@ -330,7 +407,7 @@ Test(restate_e2e, human_step_waits_for_an_answer_from_another_process)
 	/* The scripted provider answers summarize's draft. */
 	stop(&serve_pid, SIGTERM);
 	serve_script = ECL_SOURCE_DIR "/dsl/examples/summarize.json";
-	start_serve();
+	start_serve(0);
 	rc = ts_run(run, &out, &err);
 	cr_assert_eq(rc, 0, "%s%s", out, err);
 	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1, "%s", out);

@@ -1297,3 +1297,444 @@ Test(restate, human_step_survives_every_failed_allocation, .timeout = 120)
 	journal_free(&k);
 	teardown(&fx);
 }
+
+/* ---- the remaining refusals and mismatches ------------------------------------------------ */
+
+Test(restate, frame_type_names)
+{
+	static const struct {
+		uint16_t type;
+		const char *name;
+	} names[] = {
+		{RESTATE_START, "Start"},
+		{RESTATE_SUSPENSION, "Suspension"},
+		{RESTATE_ERROR, "Error"},
+		{RESTATE_END, "End"},
+		{RESTATE_PROPOSE_RUN, "ProposeRunCompletion"},
+		{RESTATE_INPUT, "InputCommand"},
+		{RESTATE_OUTPUT, "OutputCommand"},
+		{RESTATE_GET_LAZY_STATE, "GetLazyStateCommand"},
+		{RESTATE_SET_STATE, "SetStateCommand"},
+		{RESTATE_GET_EAGER_STATE, "GetEagerStateCommand"},
+		{RESTATE_GET_PROMISE, "GetPromiseCommand"},
+		{RESTATE_COMPLETE_PROMISE, "CompletePromiseCommand"},
+		{RESTATE_RUN, "RunCommand"},
+		{RESTATE_GET_LAZY_STATE_DONE, "GetLazyStateCompletionNotification"},
+		{RESTATE_GET_PROMISE_DONE, "GetPromiseCompletionNotification"},
+		{RESTATE_COMPLETE_PROMISE_DONE, "CompletePromiseCompletionNotification"},
+		{RESTATE_RUN_DONE, "RunCompletionNotification"},
+		{RESTATE_SIGNAL, "SignalNotification"},
+		{0x0C00, "an unknown command"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		cr_assert_str_eq(restate_type_name(names[i].type), names[i].name, "0x%04x",
+				 names[i].type);
+}
+
+Test(restate, run_without_a_key_or_inputs_is_refused)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	char msg[512];
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert_str_eq(msg, "the workflow key (the run id) is empty or too long");
+	answer_free(&a);
+	journal_free(&j);
+	/* an InputCommand without a value: no inputs, and critique-revise needs its topic */
+	add_input(&j, "");
+	invoke(fx.e, "critique-revise", "run", &j, "run20", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "topic"), "%s", msg);
+	answer_free(&a);
+	journal_free(&j);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);
+	teardown(&fx);
+}
+
+Test(restate, a_status_where_a_step_was_journaled_is_a_mismatch)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__SetStateCommandMessage s = ECL__RESTATE__SET_STATE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	s.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+	s.key.len = strlen(RESTATE_STATUS_KEY);
+	v.content.data = (uint8_t *)"{}";
+	v.content.len = 2;
+	s.value = &v;
+	add(&j, RESTATE_SET_STATE, &s.base);
+	invoke(fx.e, "critique-revise", "run", &j, "run21", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err->related_command_index, 1);
+	cr_assert(strstr(err->message, "command 1 of the journal is a SetStateCommand where the "
+				       "workflow asks step `generate`"),
+		  "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+/* A failure journaled as a step's answer (ecl proposes only values; Restate's own doing) is
+ * not asked again: it interrupts the run as a provider failure does locally, an error
+ * naming the step and the failure. */
+Test(restate, journaled_failure_of_a_step_is_not_asked_again)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__RunCompletionNotificationMessage n =
+		ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Failure f = ECL__RESTATE__FAILURE__INIT;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	rc.result_completion_id = 1;
+	rc.name = "generate";
+	add(&j, RESTATE_RUN, &rc.base);
+	n.completion_id = 1;
+	n.result_case = ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
+	f.code = 500;
+	f.message = "the model is gone";
+	n.failure = &f;
+	add(&j, RESTATE_RUN_DONE, &n.base);
+	invoke(fx.e, "critique-revise", "run", &j, "run22", &a);
+	cr_assert_eq(a.n, 1);
+	err = error_of(&a);
+	cr_assert_eq(err->code, 500);
+	cr_assert_str_eq(err->message,
+			 "step `generate`: the journaled answer is a failure: the model is gone");
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0,
+		     "a journaled failure is not asked again");
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+/* Commands in a journal (its notifications not counted). */
+static int commands_in(const journal *j)
+{
+	int i, n = 0;
+
+	for (i = 0; i < j->n; i++)
+		n += j->entries[i].type >= RESTATE_INPUT && j->entries[i].type < 0x8000;
+	return n;
+}
+
+Test(restate, replay_past_the_end_of_the_workflow)
+{
+	fixture fx;
+	journal j = {0}, k = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	char want[128];
+	int i, calls;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	drive(&fx, &j, "run23", &a);
+	answer_free(&a);
+	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_OUTPUT);
+	calls = ts_count_lines(ts_path(fx.dir, "calls.log"), NULL);
+	/* the whole journal again, its output included: only End */
+	invoke(fx.e, "critique-revise", "run", &j, "run23", &a);
+	cr_assert_eq(a.n, 1);
+	cr_assert_eq(a.frames[0].type, RESTATE_END);
+	answer_free(&a);
+	/* a command after the workflow's end where its output should be */
+	for (i = 0; i < j.n - 1; i++)
+		add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
+	rc.result_completion_id = 99;
+	rc.name = "publish";
+	add(&k, RESTATE_RUN, &rc.base);
+	invoke(fx.e, "critique-revise", "run", &k, "run23", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err->related_command_index, (uint32_t)(commands_in(&k) - 1));
+	snprintf(want, sizeof(want),
+		 "the workflow ended where command %u of the journal is a "
+		 "RunCommand",
+		 err->related_command_index);
+	cr_assert(strstr(err->message, want), "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), calls,
+		     "a replay asks nothing");
+	journal_free(&k);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, get_status_journal_mismatches_and_lazy_replies)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__GetLazyStateCommandMessage lz =
+		ECL__RESTATE__GET_LAZY_STATE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__GetLazyStateCompletionNotificationMessage n =
+		ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+	Ecl__Restate__ErrorMessage *err;
+	Ecl__Restate__OutputCommandMessage *out;
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+
+	setup(&fx, NULL);
+	/* a journal that runs a step: not what get_status does */
+	add_input(&j, "");
+	rc.result_completion_id = 1;
+	rc.name = "generate";
+	add(&j, RESTATE_RUN, &rc.base);
+	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err->related_command_index, 1);
+	cr_assert_str_eq(err->message,
+			 "journal mismatch in get_status of run24: command 1 of the "
+			 "journal is a RunCommand where the handler reads the status");
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	/* a GetEagerState that does not unpack */
+	add_input(&j, "");
+	add_raw(&j, RESTATE_GET_EAGER_STATE, garbage, sizeof(garbage));
+	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err->message, "a GetEagerStateCommand where the handler reads the status "
+				       "(not a valid message)"),
+		  "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	/* a journaled GetLazyState: its completion awaited, past notifications of other
+	 * completions and ones that do not unpack */
+	add_input(&j, "");
+	lz.key.data = (uint8_t *)RESTATE_STATUS_KEY;
+	lz.key.len = strlen(RESTATE_STATUS_KEY);
+	lz.result_completion_id = 1;
+	add(&j, RESTATE_GET_LAZY_STATE, &lz.base);
+	add_raw(&j, RESTATE_GET_LAZY_STATE_DONE, garbage, sizeof(garbage));
+	n.completion_id = 7;
+	n.result_case = ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
+	v.content.data = (uint8_t *)"{\"status\":\"other\"}";
+	v.content.len = strlen((const char *)v.content.data);
+	n.value = &v;
+	add(&j, RESTATE_GET_LAZY_STATE_DONE, &n.base);
+	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
+	cr_assert_eq(a.n, 1);
+	cr_assert_eq(a.frames[0].type, RESTATE_SUSPENSION);
+	answer_free(&a);
+	n.completion_id = 1;
+	v.content.data = (uint8_t *)"{\"status\":\"running\"}";
+	v.content.len = strlen((const char *)v.content.data);
+	add(&j, RESTATE_GET_LAZY_STATE_DONE, &n.base);
+	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
+	out = output_of(&a);
+	cr_assert_eq(out->value->content.len, v.content.len);
+	cr_assert_arr_eq(out->value->content.data, v.content.data, v.content.len);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, answer_journal_mismatch_and_other_completions)
+{
+	fixture fx;
+	journal j = {0}, k, m = {0};
+	answer a;
+	Ecl__Restate__CompletePromiseCommandMessage cp =
+		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+	Ecl__Restate__ErrorMessage *err;
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+	static const char input[] = "{\"fields\": {\"approved\": true}}";
+	int i;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h9", &a);
+	answer_free(&a);
+	call_answer(&fx, &j, "h9", input, &k, &a);
+	cr_assert_eq(apply(&k, &a), RESTATE_SUSPENSION);
+	answer_free(&a);
+	/* the same journal with the promise of another step completed: a mismatch */
+	for (i = 0; i < k.n; i++) {
+		if (k.entries[i].type == RESTATE_COMPLETE_PROMISE) {
+			cp.key = "sign_off#1";
+			cp.result_completion_id = 1;
+			cp.completion_case =
+				ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
+			v.content.data = (uint8_t *)"{}";
+			v.content.len = 2;
+			cp.completion_value = &v;
+			add(&m, RESTATE_COMPLETE_PROMISE, &cp.base);
+		} else {
+			add_raw(&m, k.entries[i].type, k.entries[i].body, k.entries[i].len);
+		}
+	}
+	m.status = strdup(k.status);
+	invoke(fx.e, "summarize", "answer", &m, "h9", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err->message, "journal mismatch in answer of h9: command 2 of the journal "
+				       "is a CompletePromiseCommand where the handler completes "
+				       "promise approve#1 (completion 1)"),
+		  "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	/* Restate's word on other completions, or words that do not unpack: still waiting */
+	add_raw(&k, RESTATE_COMPLETE_PROMISE_DONE, garbage, sizeof(garbage));
+	complete_acknowledged(&k, 5, 0);
+	invoke(fx.e, "summarize", "answer", &k, "h9", &a);
+	cr_assert_eq(a.n, 1);
+	cr_assert_eq(a.frames[0].type, RESTATE_SUSPENSION);
+	answer_free(&a);
+	journal_free(&m);
+	journal_free(&k);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, control_messages_are_not_journal_entries)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, two_revisions);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	add(&j, RESTATE_END, NULL); /* announced as an entry, but a control message */
+	invoke(fx.e, "critique-revise", "run", &j, "run25", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_PROTOCOL_VIOLATION);
+	cr_assert_str_eq(err->message, "the journal has 1 of the 2 entries announced");
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+Test(restate, answer_without_an_input_is_a_protocol_violation)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, NULL);
+	invoke(fx.e, "summarize", "answer", &j, "h10", &a);
+	err = error_of(&a);
+	cr_assert_eq(err->code, RESTATE_PROTOCOL_VIOLATION);
+	cr_assert_str_eq(err->message, "the journal does not start with an InputCommand");
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	teardown(&fx);
+}
+
+/* The model cannot answer: a retryable error naming the step, and nothing journaled for
+ * the step, so that Restate's retry asks again. */
+Test(restate, model_failure_is_a_retryable_error)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	Ecl__Restate__ErrorMessage *err;
+
+	setup(&fx, "{}");
+	add_input(&j, "{\"topic\": \"tea\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "run26", &a);
+	cr_assert_eq(frame_of(&a, RESTATE_RUN), -1);
+	cr_assert_eq(frame_of(&a, RESTATE_PROPOSE_RUN), -1);
+	err = error_of(&a);
+	cr_assert_eq(err->code, 500);
+	cr_assert(strstr(err->message, "step `generate`") &&
+			  strstr(err->message, "has no answer for step `generate`"),
+		  "%s", err->message);
+	ecl__restate__error_message__free_unpacked(err, NULL);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+/* A journal cut after the waiting status, before its GetPromise: the status is not
+ * written again, the promise is awaited. */
+Test(restate, waiting_status_journaled_without_its_promise)
+{
+	fixture fx;
+	journal j = {0}, k = {0};
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	int i;
+
+	setup(&fx, SUMMARIES);
+	summarize_input(&j);
+	drive_wf(&fx, "summarize", &j, "h11", &a);
+	answer_free(&a);
+	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_GET_PROMISE);
+	for (i = 0; i < j.n - 1; i++)
+		add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
+	invoke(fx.e, "summarize", "run", &k, "h11", &a);
+	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.frames[0].type, RESTATE_GET_PROMISE);
+	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
+	g = get_promise_of(&a);
+	cr_assert_str_eq(g->key, "approve#1");
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	answer_free(&a);
+	journal_free(&k);
+	journal_free(&j);
+	teardown(&fx);
+}
+
+/* Under Restate there is no lease: with one that lapses at once, the beats while the model
+ * answers (a scripted answer that takes a moment, ticking) renew nothing and touch no store,
+ * and the run goes as before. */
+Test(restate, no_lease_to_renew)
+{
+	fixture fx;
+	journal j = {0};
+	answer a;
+	ecl_options o;
+	Ecl__Restate__OutputCommandMessage *out;
+
+	fx.dir = ts_tmpdir();
+	ts_write(ts_path(fx.dir, "script.json"),
+		 "{\"generate\": [{\"$answer\": " GEN ", \"$delay_ms\": 5}], \"critique\": [" REVISE
+		 ", " REVISE ", " PASS "], \"revise\": [" REV1 ", " REV2 "]}");
+	o = ts_options(ts_path(fx.dir, "runs.db"), ts_path(fx.dir, "script.json"),
+		       ts_path(fx.dir, "calls.log"));
+	o.lease_ms = 1;
+	fx.e = ts_open(&o);
+	add_input(&j, "{\"topic\": \"tea\"}");
+	cr_assert_eq(drive(&fx, &j, "run27", &a), 7);
+	out = output_of(&a);
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 6);
+	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
+	answer_free(&a);
+	journal_free(&j);
+	teardown(&fx);
+}

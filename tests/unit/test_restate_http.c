@@ -1,0 +1,1090 @@
+/*
+ * test_restate_http.c - the HTTP sides of the Restate integration without a Restate server:
+ * `ecl serve` (restate_serve.c) started in a thread on an ephemeral port and asked over
+ * libcurl (discovery, health, unknown handlers, content types, bad framing, a body too
+ * large, an engine that cannot open, shutdown, ports it cannot take), and the client calls
+ * (restate_client.c) against a fake ingress/admin server in a thread that answers each
+ * connection with the next canned response and records what it was asked.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "restate.h"
+#include "restate.pb-c.h"
+#include "support.h"
+#include "testhooks.h"
+
+#define CT5 "application/vnd.restate.invocation.v5"
+
+/* ---- a fake ingress/admin server ---------------------------------------------------------- */
+
+#define FAKE_MAX 8
+
+typedef struct canned {
+	int status;       /* 0: close the connection without answering */
+	const char *body; /* the response body */
+} canned;
+
+typedef struct fake {
+	int fd;
+	int port;
+	char url[64];
+	pthread_t thread;
+	canned replies[FAKE_MAX];
+	int nreplies;
+	char seen[FAKE_MAX][2048]; /* "METHOD PATH BODY" of each request (the first ones) */
+	int nseen;
+	int cycle;                  /* answer with the replies in turn until stopped */
+	const char *ends[FAKE_MAX]; /* cycling: reply i answers paths that end so, if set */
+	volatile int stopping;
+} fake;
+
+/* A listening socket on 127.0.0.1, an ephemeral port. */
+static int listen_any(int *port, int backlog)
+{
+	struct sockaddr_in a = {0};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (backlog > 0)
+		cr_assert_eq(listen(fd, backlog), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void *fake_main(void *arg)
+{
+	fake *f = arg;
+	int i, j;
+
+	for (i = 0; f->cycle ? !f->stopping : i < f->nreplies; i++) {
+		char req[4096], head[256], *end, *cl;
+		size_t have = 0, want;
+		ssize_t got;
+		int c = accept(f->fd, NULL, NULL);
+		const canned *k = &f->replies[i % f->nreplies];
+
+		if (c < 0 || f->stopping) {
+			if (c >= 0)
+				close(c);
+			break;
+		}
+		/* the headers, then as much body as Content-Length says */
+		while (have < sizeof(req) - 1 &&
+		       (got = read(c, req + have, sizeof(req) - 1 - have)) > 0) {
+			have += (size_t)got;
+			req[have] = '\0';
+			if ((end = strstr(req, "\r\n\r\n")) != NULL) {
+				cl = strstr(req, "Content-Length: ");
+				want = (size_t)(end + 4 - req) +
+				       (cl ? strtoul(cl + 16, NULL, 10) : 0);
+				if (have >= want)
+					break;
+			}
+		}
+		req[have] = '\0';
+		end = strstr(req, "\r\n\r\n");
+		{
+			char method[16] = "", path[1024] = "";
+
+			sscanf(req, "%15s %1023s", method, path);
+			for (j = 0; f->cycle && j < f->nreplies; j++) {
+				const char *want_end = f->ends[j];
+				size_t pl = strlen(path);
+
+				if (want_end && pl >= strlen(want_end) &&
+				    strcmp(path + pl - strlen(want_end), want_end) == 0)
+					k = &f->replies[j];
+			}
+			if (f->nseen < FAKE_MAX)
+				snprintf(f->seen[f->nseen++], sizeof(f->seen[0]), "%s %s %s",
+					 method, path, end ? end + 4 : "");
+		}
+		if (k->status) {
+			const char *body = k->body ? k->body : "";
+			int n = snprintf(head, sizeof(head),
+					 "HTTP/1.1 %d Canned\r\nContent-Type: application/json\r\n"
+					 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+					 k->status, strlen(body));
+
+			if (write(c, head, (size_t)n) < 0 || write(c, body, strlen(body)) < 0)
+				break;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+/* Start a fake that answers len connections, one response each, in order (or, cycle, with
+ * the replies in turn until fake_stop_cycle). */
+static void fake_begin(fake *f, const canned *replies, int len, int cycle, const char *const *ends)
+{
+	memset(f, 0, sizeof(*f));
+	f->cycle = cycle;
+	if (ends)
+		memcpy(f->ends, ends, (size_t)len * sizeof(*ends));
+	cr_assert_leq(len, FAKE_MAX);
+	memcpy(f->replies, replies, (size_t)len * sizeof(*replies));
+	f->nreplies = len;
+	f->fd = listen_any(&f->port, 8);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
+	cr_assert_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
+}
+
+static void fake_start(fake *f, const canned *replies, int len)
+{
+	fake_begin(f, replies, len, 0, NULL);
+}
+
+/* Wait until it has answered every connection; it must have been asked exactly that often. */
+static void fake_stop(fake *f)
+{
+	pthread_join(f->thread, NULL);
+	close(f->fd);
+	cr_assert_eq(f->nseen, f->nreplies, "%d requests, %d expected", f->nseen, f->nreplies);
+}
+
+/* Stop a fake that answers in turn: a connection of our own wakes its accept. */
+static void fake_stop_cycle(fake *f)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	f->stopping = 1;
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)f->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	pthread_join(f->thread, NULL);
+	close(fd);
+	close(f->fd);
+}
+
+/* A URL where nothing listens: a port bound but never listening refuses connections. */
+static int refusing(char *url, size_t n)
+{
+	int port, fd = listen_any(&port, 0);
+
+	snprintf(url, n, "http://127.0.0.1:%d", port);
+	return fd;
+}
+
+/* ---- the client: register ----------------------------------------------------------------- */
+
+Test(restate_client, register_posts_the_deployment)
+{
+	static const canned r[] = {{201, "{\"id\": \"dp_1\", \"services\": []}"}};
+	fake f;
+	char err[512] = "";
+
+	fake_start(&f, r, 1);
+	cr_assert_eq(ecl_restate_register(f.url, "http://127.0.0.1:9080", err, sizeof(err)), ECL_OK,
+		     "%s", err);
+	fake_stop(&f);
+	cr_assert(strncmp(f.seen[0], "POST /deployments {", 19) == 0, "%s", f.seen[0]);
+	cr_assert(strstr(f.seen[0], "\"uri\":\"http://127.0.0.1:9080\""), "%s", f.seen[0]);
+	cr_assert(strstr(f.seen[0], "\"use_http_11\":true"), "%s", f.seen[0]);
+	cr_assert(strstr(f.seen[0], "\"force\":true"), "%s", f.seen[0]);
+}
+
+Test(restate_client, register_refused_names_the_url_the_status_and_the_message)
+{
+	static const canned r[] = {
+		{400, "{\"message\": \"bad uri: the endpoint did not answer discovery\"}\n"}};
+	fake f;
+	char err[512] = "", want[256];
+
+	fake_start(&f, r, 1);
+	cr_assert_eq(ecl_restate_register(f.url, "http://nowhere:1", err, sizeof(err)), ECL_EIO);
+	fake_stop(&f);
+	snprintf(want, sizeof(want),
+		 "registering http://nowhere:1 at %s/deployments: HTTP 400: bad uri: the endpoint "
+		 "did not answer discovery",
+		 f.url);
+	cr_assert_str_eq(err, want);
+}
+
+Test(restate_client, register_unreachable_names_the_url)
+{
+	char url[64], err[512] = "", want[128];
+	int fd = refusing(url, sizeof(url));
+
+	cr_assert_eq(ecl_restate_register(url, "http://127.0.0.1:9080", err, sizeof(err)), ECL_EIO);
+	close(fd);
+	snprintf(want, sizeof(want), "POST %s/deployments: ", url);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	cr_assert(strlen(err) > strlen(want), "no reason given: %s", err);
+}
+
+/* ---- submit ------------------------------------------------------------------------------- */
+
+Test(restate_client, submit_sends_the_inputs)
+{
+	static const canned r[] = {
+		{202, "{\"invocationId\": \"inv_1\", \"status\": \"Accepted\"}"},
+		{202, "{\"invocationId\": \"inv_2\", \"status\": \"Accepted\"}"}};
+	fake f;
+	char err[512] = "";
+
+	fake_start(&f, r, 2);
+	cr_assert_eq(ecl_restate_submit(f.url, "critique-revise", "r-1.a_b", "{\"topic\": \"Tea\"}",
+					err, sizeof(err)),
+		     ECL_OK, "%s", err);
+	cr_assert_eq(ecl_restate_submit(f.url, "critique-revise", "r2", NULL, err, sizeof(err)),
+		     ECL_OK, "%s", err);
+	fake_stop(&f);
+	cr_assert_str_eq(f.seen[0], "POST /critique-revise/r-1.a_b/run/send {\"topic\": \"Tea\"}");
+	cr_assert_str_eq(f.seen[1], "POST /critique-revise/r2/run/send {}");
+}
+
+Test(restate_client, submit_of_an_existing_run_is_a_state_error)
+{
+	static const canned r[] = {
+		{200, "{\"invocationId\": \"inv_1\", \"status\": \"PreviouslyAccepted\"}"}};
+	fake f;
+	char err[512] = "";
+
+	fake_start(&f, r, 1);
+	cr_assert_eq(ecl_restate_submit(f.url, "summarize", "r1", "{}", err, sizeof(err)),
+		     ECL_ESTATE);
+	fake_stop(&f);
+	cr_assert_str_eq(err, "run r1 of summarize exists already");
+}
+
+Test(restate_client, submit_errors_name_the_url_the_status_and_the_message)
+{
+	static const canned r[] = {
+		{404, "{\"code\": \"META0004\", \"message\": \"Service 'nope' not found.\"}"},
+		{500, "internal error: disk full\n\n"},
+		{503, ""},
+		{0, NULL}};
+	fake f;
+	char err[512] = "", want[512];
+
+	fake_start(&f, r, 4);
+	cr_assert_eq(ecl_restate_submit(f.url, "nope", "r1", "{}", err, sizeof(err)), ECL_EIO);
+	snprintf(want, sizeof(want),
+		 "submitting run r1 of nope at %s/nope/r1/run/send: HTTP 404: Service 'nope' not "
+		 "found.",
+		 f.url);
+	cr_assert_str_eq(err, want);
+	/* a body that is not JSON is quoted as it is, without its trailing blank lines */
+	cr_assert_eq(ecl_restate_submit(f.url, "summarize", "r2", "{}", err, sizeof(err)), ECL_EIO);
+	snprintf(want, sizeof(want),
+		 "submitting run r2 of summarize at %s/summarize/r2/run/send: HTTP 500: internal "
+		 "error: disk full",
+		 f.url);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(ecl_restate_submit(f.url, "summarize", "r3", "{}", err, sizeof(err)), ECL_EIO);
+	snprintf(want, sizeof(want),
+		 "submitting run r3 of summarize at %s/summarize/r3/run/send: HTTP 503: (no body)",
+		 f.url);
+	cr_assert_str_eq(err, want);
+	/* the connection closed without an answer */
+	cr_assert_eq(ecl_restate_submit(f.url, "summarize", "r4", "{}", err, sizeof(err)), ECL_EIO);
+	snprintf(want, sizeof(want), "POST %s/summarize/r4/run/send: ", f.url);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	fake_stop(&f);
+}
+
+Test(restate_client, submit_unreachable_and_bad_names)
+{
+	char url[64], err[512] = "", want[128];
+	int fd = refusing(url, sizeof(url));
+
+	cr_assert_eq(ecl_restate_submit(url, "summarize", "r1", "{}", err, sizeof(err)), ECL_EIO);
+	close(fd);
+	snprintf(want, sizeof(want), "POST %s/summarize/r1/run/send: ", url);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	cr_assert_eq(ecl_restate_submit(url, "summarize", "a/b", "{}", err, sizeof(err)),
+		     ECL_EUSAGE);
+	cr_assert_str_eq(err, "a workflow name or run id with characters a URL cannot take");
+	cr_assert_eq(ecl_restate_submit(url, "sum marize", "r1", "{}", err, sizeof(err)),
+		     ECL_EUSAGE);
+	cr_assert_eq(ecl_restate_submit(url, "summarize", "", "{}", NULL, 0), ECL_EUSAGE);
+}
+
+/* ---- attach ------------------------------------------------------------------------------- */
+
+Test(restate_client, attach_returns_the_output_or_the_failure)
+{
+	static const canned r[] = {{200, "{\"revisions\": 2}"},
+				   {200, ""},
+				   {404, "{\"message\": \"invocation not found\"}"},
+				   {500, "{\"message\": \"the model refused: quota\"}"}};
+	fake f;
+	char err[512] = "", *out = NULL;
+
+	fake_start(&f, r, 4);
+	cr_assert_eq(ecl_restate_attach(f.url, "critique-revise", "r1", &out, err, sizeof(err)),
+		     ECL_OK, "%s", err);
+	cr_assert_str_eq(out, "{\"revisions\": 2}");
+	free(out);
+	cr_assert_eq(ecl_restate_attach(f.url, "critique-revise", "r2", &out, err, sizeof(err)),
+		     ECL_OK, "%s", err);
+	cr_assert_str_eq(out, "null");
+	free(out);
+	cr_assert_eq(ecl_restate_attach(f.url, "critique-revise", "r3", &out, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_null(out);
+	cr_assert_str_eq(err, "run r3 of critique-revise: invocation not found");
+	cr_assert_eq(ecl_restate_attach(f.url, "critique-revise", "r4", &out, err, sizeof(err)),
+		     ECL_EFAILED);
+	cr_assert_str_eq(err, "run r4 of critique-revise: the model refused: quota");
+	fake_stop(&f);
+	cr_assert(strncmp(f.seen[0], "GET /restate/workflow/critique-revise/r1/attach ", 48) == 0,
+		  "%s", f.seen[0]);
+	cr_assert_eq(ecl_restate_attach(f.url, "critique-revise", "r/1", &out, err, sizeof(err)),
+		     ECL_EUSAGE);
+	cr_assert_null(out);
+}
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+Test(restate_client, status_tries_each_workflow)
+{
+	static const canned r[] = {{404, "{\"message\": \"not found\"}"},
+				   {200, "{\"workflow\": \"summarize\", \"status\": \"waiting\"}"},
+				   {200, "null"},
+				   {200, "null"}};
+	const ecl_workflow *list[] = {ts_workflow("critique-revise"), ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", *json = NULL, want[256];
+
+	fake_start(&f, r, 4);
+	cr_assert_eq(ecl_restate_status(f.url, list, 2, "r1", &json, err, sizeof(err)), ECL_OK,
+		     "%s", err);
+	cr_assert_str_eq(json, "{\"workflow\": \"summarize\", \"status\": \"waiting\"}");
+	free(json);
+	cr_assert_eq(ecl_restate_status(f.url, list, 2, "r2", &json, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_null(json);
+	snprintf(want, sizeof(want), "no run r2 on the Restate server at %s", f.url);
+	cr_assert_str_eq(err, want);
+	fake_stop(&f);
+	cr_assert_str_eq(f.seen[0], "POST /critique-revise/r1/get_status ");
+	cr_assert_str_eq(f.seen[1], "POST /summarize/r1/get_status ");
+	cr_assert_str_eq(f.seen[3], "POST /summarize/r2/get_status ");
+}
+
+Test(restate_client, status_errors_name_the_url_the_status_and_the_message)
+{
+	static const canned r[] = {{502, "{\"message\": \"the endpoint is unreachable\"}"}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", *json = NULL, want[256], url[64];
+	int fd;
+
+	fake_start(&f, r, 1);
+	cr_assert_eq(ecl_restate_status(f.url, list, 1, "r1", &json, err, sizeof(err)), ECL_EIO);
+	fake_stop(&f);
+	cr_assert_null(json);
+	snprintf(want, sizeof(want),
+		 "%s/summarize/r1/get_status: HTTP 502: the endpoint is unreachable", f.url);
+	cr_assert_str_eq(err, want);
+	fd = refusing(url, sizeof(url));
+	cr_assert_eq(ecl_restate_status(url, list, 1, "r1", &json, err, sizeof(err)), ECL_EIO);
+	close(fd);
+	snprintf(want, sizeof(want), "POST %s/summarize/r1/get_status: ", url);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	cr_assert_eq(ecl_restate_status(url, list, 1, "r 1", &json, err, sizeof(err)), ECL_EUSAGE);
+	cr_assert_str_eq(err, "not a run id: r 1");
+}
+
+/* ---- answer ------------------------------------------------------------------------------- */
+
+#define WAITING "{\"workflow\": \"summarize\", \"status\": \"waiting\"}"
+
+Test(restate_client, answer_calls_the_runs_workflow)
+{
+	static const canned r[] = {
+		{200, WAITING}, {200, "{\"step\": \"review\"}"}, {200, WAITING}, {200, ""}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	const char *names[] = {"approve", "note"}, *values[] = {"yes", "fine \"really\""};
+	fake f;
+	char err[512] = "", *reply = NULL;
+
+	fake_start(&f, r, 4);
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 2, &reply, err,
+					sizeof(err)),
+		     ECL_OK, "%s", err);
+	cr_assert_str_eq(reply, "{\"step\": \"review\"}");
+	free(reply);
+	cr_assert_eq(
+		ecl_restate_answer(f.url, list, 1, "r1", NULL, NULL, 0, &reply, err, sizeof(err)),
+		ECL_OK, "%s", err);
+	cr_assert_str_eq(reply, "null");
+	free(reply);
+	fake_stop(&f);
+	cr_assert_str_eq(f.seen[1],
+			 "POST /summarize/r1/answer "
+			 "{\"fields\":{\"approve\":\"yes\",\"note\":\"fine \\\"really\\\"\"}}");
+	cr_assert_str_eq(f.seen[3], "POST /summarize/r1/answer {\"fields\":{}}");
+}
+
+Test(restate_client, answer_refusals_keep_their_kind_and_message)
+{
+	static const canned r[] = {
+		{200, WAITING}, {400, "{\"message\": \"field approve: not a boolean: maybe\"}"},
+		{200, WAITING}, {409, "{\"message\": \"run r1 does not wait for an answer\"}"},
+		{200, WAITING}, {404, "{\"message\": \"no run r1\"}"},
+		{200, WAITING}, {500, "upstream failure"}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	const char *names[] = {"approve"}, *values[] = {"maybe"};
+	fake f;
+	char err[512] = "", *reply = NULL;
+
+	fake_start(&f, r, 8);
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_EINPUT);
+	cr_assert_str_eq(err, "run r1: field approve: not a boolean: maybe");
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_ESTATE);
+	cr_assert_str_eq(err, "run r1: run r1 does not wait for an answer");
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_str_eq(err, "run r1: no run r1");
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_EIO);
+	cr_assert_str_eq(err, "run r1: upstream failure");
+	cr_assert_null(reply);
+	fake_stop(&f);
+}
+
+Test(restate_client, answer_failures_before_the_answer)
+{
+	static const canned r[] = {{200, "{\"status\": \"waiting\"}"},
+				   {200, "{\"workflow\": \"../x\"}"},
+				   {200, WAITING},
+				   {0, NULL},
+				   {500, "{\"message\": \"no partition leader\"}"}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	const char *names[] = {"approve"}, *values[] = {"yes"};
+	fake f;
+	char err[512] = "", *reply = NULL, want[256];
+
+	fake_start(&f, r, 5);
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_EIO);
+	cr_assert_str_eq(err, "run r1: its status names no workflow: {\"status\": \"waiting\"}");
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_EIO);
+	cr_assert_str_eq(err, "run r1: its status names no workflow: {\"workflow\": \"../x\"}");
+	/* the answer's connection closed without a reply */
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_EIO);
+	snprintf(want, sizeof(want), "POST %s/summarize/r1/answer: ", f.url);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	/* the status cannot be read */
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &reply, err,
+					sizeof(err)),
+		     ECL_EIO);
+	snprintf(want, sizeof(want), "%s/summarize/r1/get_status: HTTP 500: no partition leader",
+		 f.url);
+	cr_assert_str_eq(err, want);
+	fake_stop(&f);
+	cr_assert_null(reply);
+	cr_assert_eq(
+		ecl_restate_answer(f.url, list, 1, "r1", NULL, values, 1, &reply, err, sizeof(err)),
+		ECL_EUSAGE);
+	cr_assert_str_eq(err, "ecl_restate_answer: invalid arguments");
+	cr_assert_eq(ecl_restate_answer(f.url, list, 1, "r1", names, values, -1, &reply, err,
+					sizeof(err)),
+		     ECL_EUSAGE);
+}
+
+/* ---- cancel ------------------------------------------------------------------------------- */
+
+#define ROWS "{\"rows\": [{\"id\": \"inv_1abc\"}]}"
+
+Test(restate_client, cancel_finds_the_invocation_and_cancels_it)
+{
+	static const canned r[] = {{200, ROWS},
+				   {202, ""},
+				   /* an older server: no PATCH .../cancel */
+				   {200, ROWS},
+				   {405, ""},
+				   {202, ""}};
+	fake f;
+	char err[512] = "";
+
+	fake_start(&f, r, 5);
+	cr_assert_eq(ecl_restate_cancel(f.url, "r1", err, sizeof(err)), ECL_OK, "%s", err);
+	cr_assert_eq(ecl_restate_cancel(f.url, "r2", err, sizeof(err)), ECL_OK, "%s", err);
+	fake_stop(&f);
+	cr_assert(strncmp(f.seen[0], "POST /query {\"query\": \"SELECT id FROM sys_invocation",
+			  52) == 0,
+		  "%s", f.seen[0]);
+	cr_assert(strstr(f.seen[0], "target_service_key = 'r1'"), "%s", f.seen[0]);
+	cr_assert_str_eq(f.seen[1], "PATCH /invocations/inv_1abc/cancel ");
+	cr_assert_str_eq(f.seen[3], "PATCH /invocations/inv_1abc/cancel ");
+	cr_assert_str_eq(f.seen[4], "DELETE /invocations/inv_1abc?mode=Cancel ");
+}
+
+Test(restate_client, cancel_errors)
+{
+	static const canned r[] = {{200, "{\"rows\": []}"},
+				   {200, "not json at all"},
+				   {500, "{\"message\": \"query engine down\"}"},
+				   {200, ROWS},
+				   {500, "{\"message\": \"invocation is completed\"}"}};
+	fake f;
+	char err[512] = "", want[256], url[64];
+	int fd;
+
+	fake_start(&f, r, 5);
+	cr_assert_eq(ecl_restate_cancel(f.url, "r1", err, sizeof(err)), ECL_ENOTFOUND);
+	snprintf(want, sizeof(want), "no unfinished run r1 on the Restate server at %s", f.url);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(ecl_restate_cancel(f.url, "r1", err, sizeof(err)), ECL_ENOTFOUND);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(ecl_restate_cancel(f.url, "r1", err, sizeof(err)), ECL_EIO);
+	snprintf(want, sizeof(want), "%s/query: HTTP 500: query engine down", f.url);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(ecl_restate_cancel(f.url, "r1", err, sizeof(err)), ECL_EIO);
+	cr_assert_str_eq(err, "cancelling inv_1abc: HTTP 500: invocation is completed");
+	fake_stop(&f);
+	fd = refusing(url, sizeof(url));
+	cr_assert_eq(ecl_restate_cancel(url, "r1", err, sizeof(err)), ECL_EIO);
+	close(fd);
+	snprintf(want, sizeof(want), "POST %s/query: ", url);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	cr_assert_eq(ecl_restate_cancel(url, "r1'; DROP", err, sizeof(err)), ECL_EUSAGE);
+	cr_assert_str_eq(err, "not a run id: r1'; DROP");
+}
+
+/* ---- the server --------------------------------------------------------------------------- */
+
+typedef struct served {
+	char dir[256];
+	ecl_options eo;
+	ecl_serve_options so;
+	volatile sig_atomic_t stop;
+	pthread_mutex_t lock;
+	pthread_cond_t ready;
+	int port;
+	int rc;
+	char err[256];
+	pthread_t thread;
+} served;
+
+static void on_ready(void *ctx, int port)
+{
+	served *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	s->port = port;
+	pthread_cond_signal(&s->ready);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *serve_main(void *arg)
+{
+	served *s = arg;
+
+	s->rc = ecl_serve(&s->so, s->err, sizeof(s->err));
+	on_ready(s, -1); /* wakes the test when serving could not start */
+	return NULL;
+}
+
+/* ecl serve on 127.0.0.1, an ephemeral port; db NULL for an engine that cannot open. */
+static void serve_start(served *s, int with_db)
+{
+	char *d = ts_tmpdir();
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s", d);
+	free(d);
+	s->eo = ts_options(with_db ? ts_path(s->dir, "serve.db") : NULL, NULL, NULL);
+	if (with_db)
+		s->eo.db_path = strdup(s->eo.db_path);
+	s->so.engine = &s->eo;
+	s->so.bind = "127.0.0.1";
+	s->so.port = -1;
+	s->so.stop = &s->stop;
+	s->so.on_ready = on_ready;
+	s->so.ready_ctx = s;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->ready, NULL);
+	cr_assert_eq(pthread_create(&s->thread, NULL, serve_main, s), 0);
+	pthread_mutex_lock(&s->lock);
+	while (!s->port)
+		pthread_cond_wait(&s->ready, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	cr_assert_gt(s->port, 0, "ecl serve did not start: %s", s->err);
+}
+
+static void serve_stop(served *s)
+{
+	s->stop = 1;
+	pthread_join(s->thread, NULL);
+	cr_assert_eq(s->rc, ECL_OK, "%s", s->err);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->ready);
+	free((char *)s->eo.db_path);
+	ts_rmtree(s->dir);
+}
+
+/* A reply's body, in memory of the test's own (not the runtime's, whose allocations a test
+ * may make fail). */
+typedef struct text {
+	char *data;
+	size_t len;
+} text;
+
+typedef struct reply {
+	long status;
+	text body;
+	char type[128];
+	int server_header;
+} reply;
+
+static void text_add(text *t, const char *p, size_t n)
+{
+	char *d = realloc(t->data, t->len + n + 1);
+
+	cr_assert_not_null(d);
+	memcpy(d + t->len, p, n);
+	t->len += n;
+	d[t->len] = '\0';
+	t->data = d;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	text_add(ctx, p, size * n);
+	return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+	reply *r = ctx;
+	size_t len = size * n;
+
+	if (len > 14 && strncasecmp(p, "Content-Type: ", 14) == 0)
+		snprintf(r->type, sizeof(r->type), "%.*s", (int)(len - 16), p + 14);
+	if (len > 17 && strncasecmp(p, "x-restate-server:", 17) == 0)
+		r->server_header = 1;
+	return len;
+}
+
+/* One request to the server; the reply's status (0 when it cannot be reached), type and
+ * body (NUL-terminated; caller frees its data). */
+static CURLcode ask(const served *s, const char *method, const char *path, const char *type,
+		    const char *accept, const void *body, size_t len, reply *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[256], line[256];
+	CURLcode cc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, path);
+	if (type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", type);
+		h = curl_slist_append(h, line);
+	}
+	if (accept) {
+		snprintf(line, sizeof(line), "Accept: %s", accept);
+		h = curl_slist_append(h, line);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	text_add(&r->body, "", 0);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return cc;
+}
+
+Test(restate_serve, discovery_follows_the_accept_header)
+{
+	served s;
+	reply r;
+	cJSON *m;
+
+	serve_start(&s, 1);
+	cr_assert_eq(ask(&s, "GET", "/discover", NULL,
+			 "application/vnd.restate.endpointmanifest.v2+json", NULL, 0, &r),
+		     CURLE_OK);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.type, "application/vnd.restate.endpointmanifest.v2+json");
+	cr_assert(r.server_header);
+	m = cJSON_Parse(r.body.data);
+	cr_assert_not_null(m, "%s", r.body.data);
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(m, "services")), (int)ecl_nworkflows);
+	cJSON_Delete(m);
+	free(r.body.data);
+	/* no manifest version asked for: v1 */
+	cr_assert_eq(ask(&s, "GET", "/discover", NULL, NULL, NULL, 0, &r), CURLE_OK);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.type, "application/vnd.restate.endpointmanifest.v1+json");
+	cr_assert(strstr(r.body.data, "\"protocolMode\":\"REQUEST_RESPONSE\""), "%s", r.body.data);
+	free(r.body.data);
+	cr_assert_eq(ask(&s, "GET", "/health", NULL, NULL, NULL, 0, &r), CURLE_OK);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body.data, "ok\n");
+	free(r.body.data);
+	serve_stop(&s);
+}
+
+Test(restate_serve, requests_it_does_not_answer)
+{
+	static const char pathmsg[] = "not found: the endpoint answers GET /discover and POST "
+				      "/invoke/{service}/{handler}\n";
+	served s;
+	reply r;
+
+	serve_start(&s, 1);
+	cr_assert_eq(ask(&s, "POST", "/invoke/nope/run", CT5, NULL, "", 0, &r), CURLE_OK);
+	cr_assert_eq(r.status, 404);
+	cr_assert_str_eq(r.body.data,
+			 "no handler nope/run: the services are the workflows, with the "
+			 "handlers run, get_status and answer\n");
+	free(r.body.data);
+	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/delete", CT5, NULL, "", 0, &r), CURLE_OK);
+	cr_assert_eq(r.status, 404);
+	cr_assert(strstr(r.body.data, "no handler summarize/delete"), "%s", r.body.data);
+	free(r.body.data);
+	cr_assert_eq(
+		ask(&s, "POST", "/invoke/summarize/run", "application/json", NULL, "{}", 2, &r),
+		CURLE_OK);
+	cr_assert_eq(r.status, 415);
+	cr_assert_str_eq(r.body.data, "unsupported content type: this endpoint speaks "
+				      "application/vnd.restate.invocation.v5 and v6\n");
+	free(r.body.data);
+	cr_assert_eq(ask(&s, "PUT", "/invoke/summarize/run", CT5, NULL, "", 0, &r), CURLE_OK);
+	cr_assert_eq(r.status, 404);
+	cr_assert_str_eq(r.body.data, pathmsg);
+	free(r.body.data);
+	cr_assert_eq(ask(&s, "DELETE", "/discover", NULL, NULL, NULL, 0, &r), CURLE_OK);
+	cr_assert_eq(r.status, 404);
+	cr_assert_str_eq(r.body.data, pathmsg);
+	free(r.body.data);
+	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/run/extra", CT5, NULL, "", 0, &r),
+		     CURLE_OK);
+	cr_assert_eq(r.status, 404);
+	free(r.body.data);
+	serve_stop(&s);
+}
+
+Test(restate_serve, bad_framing_is_a_protocol_violation)
+{
+	static const uint8_t cut[] = {0x00, 0x00, 0x00}; /* 3 bytes of a frame header */
+	served s;
+	reply r;
+	restate_frame f;
+	size_t pos = 0;
+	char why[256];
+	Ecl__Restate__ErrorMessage *m;
+
+	serve_start(&s, 1);
+	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/run", CT5, NULL, cut, sizeof(cut), &r),
+		     CURLE_OK);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.type, CT5);
+	cr_assert_eq(restate_frame_next((const uint8_t *)r.body.data, r.body.len, &pos, &f, why,
+					sizeof(why)),
+		     ECL_OK, "%s", why);
+	cr_assert_eq(f.type, RESTATE_ERROR);
+	m = ecl__restate__error_message__unpack(NULL, f.len, f.body);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->code, RESTATE_PROTOCOL_VIOLATION);
+	cr_assert_str_eq(m->message, "a frame header at byte 0 is cut short (3 of 8 bytes)");
+	ecl__restate__error_message__free_unpacked(m, NULL);
+	free(r.body.data);
+	serve_stop(&s);
+}
+
+Test(restate_serve, body_too_large_is_refused, .timeout = 120)
+{
+	size_t len = (64u << 20) + 1;
+	char *big = calloc(1, len);
+	served s;
+	reply r;
+
+	cr_assert_not_null(big);
+	serve_start(&s, 1);
+	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/run", CT5, NULL, big, len, &r), CURLE_OK);
+	cr_assert_eq(r.status, 413);
+	cr_assert_str_eq(r.body.data, "the request body is too large\n");
+	free(r.body.data);
+	free(big);
+	serve_stop(&s);
+}
+
+Test(restate_serve, engine_that_cannot_open_is_unavailable)
+{
+	served s;
+	reply r;
+
+	serve_start(&s, 0);
+	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/get_status", CT5, NULL, "", 0, &r),
+		     CURLE_OK);
+	cr_assert_eq(r.status, 503);
+	cr_assert_str_eq(r.body.data, "no database path given");
+	free(r.body.data);
+	serve_stop(&s);
+}
+
+Test(restate_serve, stops_when_asked)
+{
+	served s;
+	reply r;
+	CURLcode cc;
+	int port;
+
+	serve_start(&s, 1);
+	cr_assert_eq(ask(&s, "GET", "/health", NULL, NULL, NULL, 0, &r), CURLE_OK);
+	free(r.body.data);
+	port = s.port;
+	serve_stop(&s);
+	s.port = port; /* nothing listens there now */
+	cc = ask(&s, "GET", "/health", NULL, NULL, NULL, 0, &r);
+	cr_assert_eq(cc, CURLE_COULDNT_CONNECT, "%d %s", cc, curl_easy_strerror(cc));
+	free(r.body.data);
+}
+
+Test(restate_serve, refuses_what_it_cannot_serve)
+{
+	ecl_options eo = ts_options("/nonexistent/x.db", NULL, NULL);
+	ecl_serve_options so = {0};
+	volatile sig_atomic_t stop = 1;
+	char err[256] = "", want[128];
+	int port, fd;
+
+	so.stop = &stop;
+	cr_assert_eq(ecl_serve(&so, err, sizeof(err)), ECL_EUSAGE);
+	cr_assert_str_eq(err, "ecl_serve: no engine options");
+	cr_assert_eq(ecl_serve(&so, NULL, 0), ECL_EUSAGE);
+	so.engine = &eo;
+	so.bind = "localhost";
+	cr_assert_eq(ecl_serve(&so, err, sizeof(err)), ECL_EUSAGE);
+	cr_assert_str_eq(err, "not an IPv4 address to listen on: localhost");
+	/* a port another socket listens on */
+	fd = listen_any(&port, 1);
+	so.bind = "127.0.0.1";
+	so.port = port;
+	cr_assert_eq(ecl_serve(&so, err, sizeof(err)), ECL_EIO);
+	close(fd);
+	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%d (in use, or not allowed)",
+		 port);
+	cr_assert_str_eq(err, want);
+}
+
+/* Each allocation of the server's from the N-th on failing, for every N until discovery gets
+ * through: the connection closed without a reply (no room for the request), or 500 saying
+ * out of memory; never a crash, a partial manifest or a server that stops answering. */
+Test(restate_serve, discovery_when_memory_runs_out, .timeout = 120)
+{
+	served s;
+	reply r, want;
+	CURLcode cc;
+	long n;
+	int nclosed = 0, n500 = 0;
+
+	serve_start(&s, 1);
+	cr_assert_eq(ask(&s, "GET", "/discover", NULL, NULL, NULL, 0, &want), CURLE_OK);
+	cr_assert_eq(want.status, 200);
+	for (n = 0; n < 10000; n++) {
+		ecl_test_fail_alloc_after(n);
+		cc = ask(&s, "GET", "/discover", NULL, NULL, NULL, 0, &r);
+		ecl_test_fail_alloc_after(-1);
+		if (cc == CURLE_GOT_NOTHING) {
+			nclosed++;
+		} else {
+			cr_assert_eq(cc, CURLE_OK, "after %ld allocations: %s", n,
+				     curl_easy_strerror(cc));
+			if (r.status == 200) {
+				cr_assert_str_eq(r.body.data, want.body.data);
+				free(r.body.data);
+				break;
+			}
+			cr_assert_eq(r.status, 500, "after %ld allocations", n);
+			cr_assert_str_eq(r.body.data, "out of memory\n");
+			n500++;
+		}
+		free(r.body.data);
+	}
+	cr_assert_lt(n, 10000);
+	cr_assert_gt(nclosed, 0);
+	cr_assert_gt(n500, 0);
+	free(want.body.data);
+	serve_stop(&s);
+}
+
+/* Each client call with the runtime's allocations failing from the N-th on, for every N
+ * until the call gets through: ECL_ENOMEM saying out of memory (what it was reading, when it
+ * was reading), never a crash or a wrong success. */
+Test(restate_client, calls_when_memory_runs_out, .timeout = 120)
+{
+	static const canned r[] = {{200, WAITING}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512], *out;
+	long n;
+	int rc, call;
+
+	fake_begin(&f, r, 1, 1, NULL);
+	for (call = 0; call < 4; call++) {
+		for (n = 0; n < 10000; n++) {
+			out = NULL;
+			err[0] = '\0';
+			ecl_test_fail_alloc_after(n);
+			switch (call) {
+			case 0:
+				rc = ecl_restate_register(f.url, "http://127.0.0.1:9080", err,
+							  sizeof(err));
+				break;
+			case 1:
+				rc = ecl_restate_submit(f.url, "summarize", "r1", "{}", err,
+							sizeof(err));
+				break;
+			case 2:
+				rc = ecl_restate_attach(f.url, "summarize", "r1", &out, err,
+							sizeof(err));
+				break;
+			default:
+				rc = ecl_restate_status(f.url, list, 1, "r1", &out, err,
+							sizeof(err));
+				break;
+			}
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK)
+				break;
+			cr_assert_eq(rc, ECL_ENOMEM, "call %d after %ld allocations: %d %s", call,
+				     n, rc, err);
+			cr_assert(strncmp(err, "out of memory", 13) == 0,
+				  "call %d after %ld allocations: %s", call, n, err);
+			cr_assert_null(out);
+		}
+		cr_assert_lt(n, 10000);
+		if (call >= 2)
+			cr_assert_str_eq(out, WAITING);
+		free(out);
+	}
+	fake_stop_cycle(&f);
+}
+
+/* attach of a run whose output is empty (JSON null) with the allocations failing in turn. */
+Test(restate_client, attach_of_an_empty_output_when_memory_runs_out)
+{
+	static const canned r[] = {{200, ""}};
+	fake f;
+	char err[512], *out;
+	long n;
+	int rc;
+
+	fake_begin(&f, r, 1, 1, NULL);
+	for (n = 0; n < 10000; n++) {
+		out = NULL;
+		err[0] = '\0';
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_restate_attach(f.url, "summarize", "r1", &out, err, sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
+		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
+			  err);
+		cr_assert_null(out);
+	}
+	cr_assert_str_eq(out, "null");
+	free(out);
+	fake_stop_cycle(&f);
+}
+
+/* answer with the allocations failing in turn: the fake answers get_status with a waiting
+ * run and answer with an empty reply (JSON null). */
+Test(restate_client, answer_when_memory_runs_out, .timeout = 120)
+{
+	static const canned r[] = {{200, WAITING}, {200, ""}};
+	static const char *const ends[] = {"/get_status", "/answer"};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	const char *names[] = {"approved"}, *values[] = {"true"};
+	fake f;
+	char err[512], *out;
+	long n;
+	int rc;
+
+	fake_begin(&f, r, 2, 1, ends);
+	for (n = 0; n < 10000; n++) {
+		out = NULL;
+		err[0] = '\0';
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &out, err,
+					sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
+		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
+			  err);
+		cr_assert_null(out);
+	}
+	cr_assert_str_eq(out, "null");
+	free(out);
+	fake_stop_cycle(&f);
+}
+
+/* cancel with the allocations failing in turn: the query finds the invocation, the cancel
+ * is accepted. */
+Test(restate_client, cancel_when_memory_runs_out, .timeout = 120)
+{
+	static const canned r[] = {{200, ROWS}, {202, ""}};
+	static const char *const ends[] = {"/query", "/cancel"};
+	fake f;
+	char err[512];
+	long n;
+	int rc;
+
+	fake_begin(&f, r, 2, 1, ends);
+	for (n = 0; n < 10000; n++) {
+		err[0] = '\0';
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_restate_cancel(f.url, "r1", err, sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
+		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
+			  err);
+	}
+	cr_assert_lt(n, 10000);
+	fake_stop_cycle(&f);
+}
