@@ -247,7 +247,7 @@ static void flush(batch *b)
 	b->npending -= n;
 	memmove(b->pending, b->pending + n, (size_t)b->npending * sizeof(*b->pending));
 	tmp = b->work;
-	if (n > 1 && (rc = d->ops->begin_group(d)) == ECL_OK) {
+	if (n > 1 && d->ops->begin_group(d) == ECL_OK) {
 		int wrc = ECL_OK;
 
 		for (i = 0; i < n && wrc == ECL_OK; i++)

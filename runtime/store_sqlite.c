@@ -1232,7 +1232,7 @@ static int pragma_int(sqlite_store *s, const char *sql, int *out)
  * empty) one up to date, one migration per transaction. */
 static int open_schema(sqlite_store *s)
 {
-	int app, version, tables, rc;
+	int app = 0, version = 0, tables = 0, rc;
 
 	if ((rc = pragma_int(s, "PRAGMA application_id", &app)) != ECL_OK ||
 	    (rc = pragma_int(s, "PRAGMA user_version", &version)) != ECL_OK ||
