@@ -120,6 +120,10 @@ struct ecl_run {
 
 /* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */
 
+/* How a human step's answer is stored: a note "answer {json}" after the run's last checkpoint
+ * (steps.c writes and reads it; restate.c gives it from a completed promise). */
+#define ANSWER_NOTE "answer "
+
 /* Free what expressions made during the step function's call; called at every transition
  * and when the run is freed. Returns ECL_ENOMEM when one of them could not be made. */
 int steps_release(ecl_run *run);

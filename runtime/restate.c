@@ -461,9 +461,6 @@ static int rs_beat(driver *d, ecl_run *run, long long now_ms, const char **reque
 
 /* ---- human steps: the answer as a durable promise ----------------------------------------- */
 
-/* How a human step's answer is kept as a note of the run (steps.c reads it back). */
-#define ANSWER_NOTE "answer "
-
 /* The promise a human step's answer completes: the step and its visit ("approve#2"), so a
  * loop that comes back to the step awaits a fresh one. */
 static void promise_key(const ecl_run *run, char *out, size_t n)
@@ -504,7 +501,7 @@ static int jstore_list(store *st, const char *id,
 	ecl_run *run = v->run;
 	const char *name = run->wf->steps[run->state].name;
 	Ecl__Restate__GetPromiseCommandMessage *m = NULL;
-	char key[300], *status, *note;
+	char key[300], *status;
 	const restate_frame *f;
 	int i, rc;
 
@@ -562,18 +559,18 @@ static int jstore_list(store *st, const char *id,
 		if (n->result_case ==
 			    ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
 		    n->value) {
-			note = mem_alloc(strlen(ANSWER_NOTE) + n->value->content.len + 1);
-			if (note) {
-				memcpy(note, ANSWER_NOTE, strlen(ANSWER_NOTE));
-				memcpy(note + strlen(ANSWER_NOTE), n->value->content.data,
-				       n->value->content.len);
-				note[strlen(ANSWER_NOTE) + n->value->content.len] = '\0';
-				fn(ctx, run->seq, 0, note);
-				mem_free(note);
+			buf note = {0};
+
+			buf_puts(&note, ANSWER_NOTE);
+			buf_append(&note, (const char *)n->value->content.data,
+				   n->value->content.len);
+			if (!note.oom) {
+				fn(ctx, run->seq, 0, note.data);
 			} else {
 				snprintf(v->jstore_err, sizeof(v->jstore_err), "out of memory");
 				rc = ECL_ENOMEM;
 			}
+			buf_free(&note);
 		} else {
 			/* Completed with a failure (not by `answer`): the step fails. */
 			snprintf(v->jstore_err, sizeof(v->jstore_err),

@@ -13,9 +13,6 @@
 
 #include "internal.h"
 
-/* How an answer is stored: a note "answer {json}" after the run's last checkpoint. */
-#define ANSWER_NOTE "answer "
-
 /* ---- strings made by expressions ------------------------------------------------------------ */
 
 /* Keep s until the transition; NULL (and the run marked) when s is NULL or cannot be kept. */
