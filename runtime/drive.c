@@ -65,12 +65,12 @@ static int local_release(driver *d, ecl_run *run, const char *status, const char
 static int local_begin_group(driver *d)
 {
 	ecl_engine *e = engine_of(d);
-	int rc = e->st->ops->group_begin ? e->st->ops->group_begin(e->st) : ECL_EUSAGE;
+	int rc;
 
-	if (rc != ECL_OK)
-		return engine_fail(e, rc, "%s",
-				   e->st->ops->group_begin ? e->st->ops->errmsg(e->st)
-							   : "the store cannot group commits");
+	if (!e->st->ops->group_begin)
+		return engine_fail(e, ECL_EUSAGE, "the store cannot group commits");
+	if ((rc = e->st->ops->group_begin(e->st)) != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	return ECL_OK;
 }
 
