@@ -19,6 +19,10 @@ typedef struct driver driver;
 typedef struct driver_ops {
 	/* Obtain one answer for the request (one try: drive_run retries and repairs). */
 	int (*answer)(driver *d, ecl_run *run, const llm_request *req, llm_response *res);
+	/* The answer given to the run's current human step, as JSON text in *json (caller frees
+	 * with mem_free), or *json NULL while there is none. Another code (detail on the
+	 * engine) when it cannot be had: ECL_EFAILED when the answer was refused for good. */
+	int (*human)(driver *d, ecl_run *run, char **json);
 	/* Make a transition durable; ECL_OK only once it is. *request receives a pause or cancel
 	 * asked by another process since (a static string), or NULL. */
 	int (*commit)(driver *d, ecl_run *run, const store_commit *c, const char **request);

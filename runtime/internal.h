@@ -97,6 +97,7 @@ typedef enum trans_kind { T_NONE = 0, T_GOTO, T_DONE, T_FAIL } trans_kind;
 
 struct ecl_run {
 	ecl_engine *eng;
+	driver *driver; /* what drives it (set by drive_task_init): human steps ask it */
 	const ecl_workflow *wf;
 	char id[ECL_ID_MAX];
 	int state;            /* the current step */
@@ -121,7 +122,7 @@ struct ecl_run {
 /* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */
 
 /* How a human step's answer is stored: a note "answer {json}" after the run's last checkpoint
- * (steps.c writes and reads it; restate.c gives it from a completed promise). */
+ * (steps.c writes it, the local driver reads it). */
 #define ANSWER_NOTE "answer "
 
 /* Free what expressions made during the step function's call; called at every transition

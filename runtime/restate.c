@@ -128,7 +128,6 @@ static int is_notification(uint16_t type)
 typedef struct invocation {
 	driver base; /* first: the driver ops get a pointer to it */
 	ecl_engine *e;
-	ecl_run *run; /* the run that handler `run` drives */
 	Ecl__Restate__StartMessage *start;
 	restate_frame *cmds; /* the journal's commands in order; cmds[0] is the input */
 	int ncmds;
@@ -144,14 +143,10 @@ typedef struct invocation {
 	int mis_index;
 	uint16_t mis_type;
 	int ended; /* a terminal frame (suspension, error) was written */
-	/* A human step reads its answer as a note of the run (steps.c); while the journal
-	 * drives the run, the engine's store is this one, whose notes come from the journal's
-	 * promise (jstore_ops). */
-	store jstore;
+	/* A human step's answer comes from the journal's promise (rs_human). */
 	int human;             /* the current step is a human step that looked for its answer */
 	int waiting_journaled; /* ... its `waiting` status is in the journal */
 	uint32_t promise_cid;  /* ... its GetPromise is, with this completion id (0: not) */
-	char jstore_err[1024];
 } invocation;
 
 static int mismatch(invocation *v, ecl_run *run, const char *fmt, ...)
@@ -486,39 +481,30 @@ static char *waiting_status(const ecl_run *run)
 	return text;
 }
 
-static invocation *of_jstore(const store *st)
-{
-	return (invocation *)(void *)((char *)st - offsetof(invocation, jstore));
-}
-
 /* The answer to the current human step from the journal: the `waiting` status, then the
  * GetPromise of the step's promise, then its completion, each replayed in order. While any
- * of them is missing there is no note, the step waits and rs_release writes the rest. */
-static int jstore_list(store *st, const char *id,
-		       int (*fn)(void *ctx, int seq, long long ts_ms, const char *text), void *ctx)
+ * of them is missing there is no answer, the step waits and rs_release writes the rest. */
+static int rs_human(driver *d, ecl_run *run, char **json)
 {
-	invocation *v = of_jstore(st);
-	ecl_run *run = v->run;
+	invocation *v = (invocation *)d;
 	const char *name = run->wf->steps[run->state].name;
 	Ecl__Restate__GetPromiseCommandMessage *m = NULL;
 	char key[300], *status;
 	const restate_frame *f;
 	int i, rc;
 
-	(void)id;
+	*json = NULL;
 	v->human = 1;
 	v->waiting_journaled = 0;
 	v->promise_cid = 0;
-	if (!(status = waiting_status(run))) {
-		snprintf(v->jstore_err, sizeof(v->jstore_err), "out of memory");
-		return ECL_ENOMEM;
-	}
+	if (!(status = waiting_status(run)))
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 	rc = replay_status(v, run, status, "while it waits");
 	cJSON_free(status);
 	if (rc == ECL_ENOTFOUND)
 		return ECL_OK;
 	if (rc != ECL_OK)
-		goto mismatched;
+		return rc; /* a mismatch */
 	v->waiting_journaled = 1;
 	if (v->cursor >= v->ncmds)
 		return ECL_OK;
@@ -528,16 +514,17 @@ static int jstore_list(store *st, const char *id,
 		m = ecl__restate__get_promise_command_message__unpack(&restate_allocator, f->len,
 								      f->body);
 	if (!m || strcmp(m->key, key) != 0 || m->result_completion_id != v->next_cid) {
-		mismatch(v, run,
-			 "command %d of the journal is %s where step `%s` awaits promise %s "
-			 "(completion %u)",
-			 v->cursor,
-			 m ? "a GetPromiseCommand of another promise" : restate_type_name(f->type),
-			 name, key, v->next_cid);
+		rc = mismatch(v, run,
+			      "command %d of the journal is %s where step `%s` awaits promise %s "
+			      "(completion %u)",
+			      v->cursor,
+			      m ? "a GetPromiseCommand of another promise"
+				: restate_type_name(f->type),
+			      name, key, v->next_cid);
 		if (m)
 			ecl__restate__get_promise_command_message__free_unpacked(
 				m, &restate_allocator);
-		goto mismatched;
+		return rc;
 	}
 	ecl__restate__get_promise_command_message__free_unpacked(m, &restate_allocator);
 	v->cursor++;
@@ -559,190 +546,28 @@ static int jstore_list(store *st, const char *id,
 		if (n->result_case ==
 			    ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE &&
 		    n->value) {
-			buf note = {0};
-
-			buf_puts(&note, ANSWER_NOTE);
-			buf_append(&note, (const char *)n->value->content.data,
-				   n->value->content.len);
-			if (!note.oom) {
-				fn(ctx, run->seq, 0, note.data);
-			} else {
-				snprintf(v->jstore_err, sizeof(v->jstore_err), "out of memory");
-				rc = ECL_ENOMEM;
-			}
-			buf_free(&note);
+			*json = mem_strndup((const char *)n->value->content.data,
+					    n->value->content.len);
+			if (!*json)
+				rc = engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 		} else {
 			/* Completed with a failure (not by `answer`): the step fails. */
-			snprintf(v->jstore_err, sizeof(v->jstore_err),
-				 "the promise %s of human step `%s` was rejected: %s", key, name,
-				 n->failure && n->failure->message ? n->failure->message
-								   : "(no message)");
-			rc = ECL_EFAILED;
+			rc = engine_fail(run->eng, ECL_EFAILED,
+					 "the promise %s of human step `%s` was rejected: %s", key,
+					 name,
+					 n->failure && n->failure->message ? n->failure->message
+									   : "(no message)");
 		}
 		ecl__restate__get_promise_completion_notification_message__free_unpacked(
 			n, &restate_allocator);
 		return rc;
 	}
 	return ECL_OK;
-mismatched:
-	snprintf(v->jstore_err, sizeof(v->jstore_err), "%s", v->e->err);
-	return ECL_ESTATE;
 }
-
-static const char *jstore_errmsg(const store *st)
-{
-	return of_jstore(st)->jstore_err;
-}
-
-/* Nothing but a human step's notes is read from the store while the journal drives a run
- * (the rs_* operations never touch it); anything else is refused, not guessed. */
-static int jstore_refuse(store *st)
-{
-	snprintf(of_jstore(st)->jstore_err, sizeof(of_jstore(st)->jstore_err),
-		 "a run driven by Restate keeps nothing in the local store");
-	return ECL_ESTATE;
-}
-
-static int jstore_create_run(store *st, const store_run *run)
-{
-	(void)run;
-	return jstore_refuse(st);
-}
-
-static int jstore_get_run(store *st, const char *id, store_run *out)
-{
-	(void)id;
-	(void)out;
-	return jstore_refuse(st);
-}
-
-static int jstore_list_steps(store *st, const char *id, store_step_fn fn, void *ctx)
-{
-	(void)id;
-	(void)fn;
-	(void)ctx;
-	return jstore_refuse(st);
-}
-
-static int jstore_commit(store *st, const store_commit *c, const char **request)
-{
-	(void)c;
-	*request = NULL;
-	return jstore_refuse(st);
-}
-
-static int jstore_acquire(store *st, const char *id, const char *owner, const char *steal,
-			  int attempt, long long now_ms, long long lease_until_ms, char **holder)
-{
-	(void)id;
-	(void)owner;
-	(void)steal;
-	(void)attempt;
-	(void)now_ms;
-	(void)lease_until_ms;
-	*holder = NULL;
-	return jstore_refuse(st);
-}
-
-static int jstore_heartbeat(store *st, const char *id, const char *owner, long long now_ms,
-			    long long lease_until_ms, const char **request)
-{
-	(void)id;
-	(void)owner;
-	(void)now_ms;
-	(void)lease_until_ms;
-	*request = NULL;
-	return jstore_refuse(st);
-}
-
-static int jstore_release(store *st, const char *id, const char *owner, const char *status,
-			  const char *error, long long now_ms)
-{
-	(void)id;
-	(void)owner;
-	(void)status;
-	(void)error;
-	(void)now_ms;
-	return jstore_refuse(st);
-}
-
-static int jstore_request(store *st, const char *id, const char *what, long long now_ms,
-			  int *applied)
-{
-	(void)id;
-	(void)what;
-	(void)now_ms;
-	*applied = 0;
-	return jstore_refuse(st);
-}
-
-static int jstore_note(store *st, const char *id, int seq, const char *text, long long now_ms)
-{
-	(void)id;
-	(void)seq;
-	(void)text;
-	(void)now_ms;
-	return jstore_refuse(st);
-}
-
-static int jstore_list_runs(store *st, const store_filter *f, store_run_fn fn, void *ctx)
-{
-	(void)f;
-	(void)fn;
-	(void)ctx;
-	return jstore_refuse(st);
-}
-
-static int jstore_fork(store *st, const char *from, int upto, const store_run *copy)
-{
-	(void)from;
-	(void)upto;
-	(void)copy;
-	return jstore_refuse(st);
-}
-
-static int jstore_prune(store *st, const store_filter *f, int *count)
-{
-	(void)f;
-	*count = 0;
-	return jstore_refuse(st);
-}
-
-static int jstore_set_version(store *st, const char *id, const char *version, long long now_ms)
-{
-	(void)id;
-	(void)version;
-	(void)now_ms;
-	return jstore_refuse(st);
-}
-
-static void jstore_close(store *st)
-{
-	(void)st; /* part of the invocation */
-}
-
-static const store_ops jstore_ops = {
-	.create_run = jstore_create_run,
-	.get_run = jstore_get_run,
-	.list_steps = jstore_list_steps,
-	.commit = jstore_commit,
-	.acquire = jstore_acquire,
-	.heartbeat = jstore_heartbeat,
-	.release = jstore_release,
-	.request = jstore_request,
-	.note = jstore_note,
-	.list_notes = jstore_list,
-	.list_runs = jstore_list_runs,
-	.fork = jstore_fork,
-	.prune = jstore_prune,
-	.set_version = jstore_set_version,
-	.errmsg = jstore_errmsg,
-	.close = jstore_close,
-};
 
 /* The human step has no answer yet: record the `waiting` status with the question (for
  * get_status), await the step's promise and suspend until `answer` completes it. What the
- * journal has of this already (jstore_list replayed it) is not written again. */
+ * journal has of this already (rs_human replayed it) is not written again. */
 static int wait_for_answer(invocation *v, ecl_run *run)
 {
 	Ecl__Restate__GetPromiseCommandMessage g = ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
@@ -785,6 +610,7 @@ static int rs_release(driver *d, ecl_run *run, const char *status, const char *e
 
 static const driver_ops restate_ops = {
 	.answer = rs_answer,
+	.human = rs_human,
 	.commit = rs_commit,
 	.beat = rs_beat,
 	.release = rs_release,
@@ -823,7 +649,6 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 	Ecl__Restate__InputCommandMessage *in = NULL;
 	cJSON *inputs = NULL;
 	ecl_run *run = NULL;
-	store *saved;
 	int rc;
 
 	if (!v->start->key || !v->start->key[0] || strlen(v->start->key) >= ECL_ID_MAX) {
@@ -873,12 +698,7 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 		run_free(run);
 		return;
 	}
-	v->run = run;
-	v->jstore.ops = &jstore_ops;
-	saved = e->st;
-	e->st = &v->jstore;
 	rc = drive_run(&v->base, run);
-	e->st = saved;
 	if (v->mismatch) {
 		char msg[sizeof(v->why) + ECL_ID_MAX + 64];
 

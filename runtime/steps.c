@@ -403,48 +403,23 @@ out:
 
 /* ---- human steps --------------------------------------------------------------------------- */
 
-struct find_answer {
-	int seq;
-	char *json; /* the last answer given after checkpoint seq */
-	int oom;
-};
-
-static int find_answer_note(void *ctx, int seq, long long ts_ms, const char *text)
-{
-	struct find_answer *f = ctx;
-
-	(void)ts_ms;
-	if (seq != f->seq || strncmp(text, ANSWER_NOTE, strlen(ANSWER_NOTE)) != 0)
-		return 0;
-	mem_free(f->json);
-	f->json = mem_strdup(text + strlen(ANSWER_NOTE));
-	f->oom = !f->json;
-	return 0;
-}
-
 int ecl_run_human(ecl_run *run)
 {
 	ecl_engine *e = run->eng;
 	const ecl_step_def *step = &run->wf->steps[run->state];
-	struct find_answer f = {run->seq, NULL, 0};
-	char why[512];
+	char why[512], *json = NULL;
 	int rc;
 
 	if (!run->answer) {
-		rc = e->st->ops->list_notes(e->st, run->id, find_answer_note, &f);
-		if (rc != ECL_OK) {
-			mem_free(f.json);
-			return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-		}
-		if (f.oom)
-			return engine_fail(e, ECL_ENOMEM, "out of memory");
-		if (!f.json)
+		if ((rc = run->driver->ops->human(run->driver, run, &json)) != ECL_OK)
+			return rc;
+		if (!json)
 			return engine_fail(e, ECL_EWAITING,
 					   "run %s waits for an answer to step `%s`", run->id,
 					   step->name);
-		rc = answer_parse(run->wf, step, f.json, strlen(f.json), &run->answer, why,
+		rc = answer_parse(run->wf, step, json, strlen(json), &run->answer, why,
 				  sizeof(why));
-		mem_free(f.json);
+		mem_free(json);
 		if (rc == ECL_EANSWER)
 			return engine_fail(e, ECL_EFAILED,
 					   "the answer to human step `%s` is invalid: %s",
