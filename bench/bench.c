@@ -351,10 +351,11 @@ int main(int argc, char **argv)
 			  "[--reps N] [--dir DIR]");
 	if (getenv("ECL_BENCH_INLINE")) { /* one repetition in this process, for profilers */
 		char db[4200];
+		int fl = !strcmp(getenv("ECL_BENCH_INLINE"), "floor");
 
 		snprintf(db, sizeof(db), "%s/bench-inline.db", dir);
 		remove(db);
-		printf("%.4f\n", variant_a(db, d, n, warmup));
+		printf("%.4f\n", fl ? floor_sqlite(db, d, n, warmup) : variant_a(db, d, n, warmup));
 		return 0;
 	}
 	a = medians(dir, 0, d, n, warmup, reps);
