@@ -91,7 +91,7 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 		 cJSON **out, char *err, size_t errlen)
 {
 	cJSON *json, *result;
-	char what[160];
+	char why[512];
 	unsigned long failed = mem_failures();
 	int i, rc = ECL_OK;
 
@@ -127,8 +127,12 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 			}
 			continue;
 		}
-		snprintf(what, sizeof(what), "step `%s`: field `%s`", step->name, def->field);
-		rc = value_from_json(&v, def, field, what, err, errlen);
+		/* the field's name goes before the reason only when there is one to give */
+		why[0] = '\0';
+		rc = value_from_json(&v, def, field, "", why, sizeof(why));
+		if (rc != ECL_OK)
+			snprintf(err, errlen, "step `%s`: field `%s`%s", step->name, def->field,
+				 why);
 		if (rc == ECL_OK) {
 			copy = value_to_json(&v, def);
 			if (!copy || !cJSON_AddItemToObject(result, def->field, copy)) {

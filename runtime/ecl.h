@@ -396,7 +396,8 @@ typedef struct ecl_options {
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when
- * errbuf is not NULL, the reason is written there. Free with ecl_engine_close. */
+ * errbuf is not NULL, the reason is written there. Free with ecl_engine_close. An engine is
+ * used by one thread at a time (several threads each open their own, or hand one over). */
 int ecl_engine_open(const ecl_options *options, ecl_engine **out, char *errbuf, size_t errlen);
 
 /* Close an engine; NULL is allowed. */

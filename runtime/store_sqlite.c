@@ -155,11 +155,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" output = ?6, error = ?7, updated_ms = ?8, lease_until_ms = 0, owner = NULL"
 		" WHERE id = ?1 AND seq = ?4 - 1 AND status = 'running' AND owner = ?9",
 	[ST_GET_REQUEST] = "SELECT request FROM runs WHERE id = ?1",
-	[ST_ACQUIRE] =
-		"UPDATE runs SET owner = ?2, lease_until_ms = ?5, status = 'running',"
-		" attempt = ?4, error = NULL, request = NULL, updated_ms = ?3"
-		" WHERE id = ?1 AND status IN ('running', 'interrupted', 'paused', 'waiting')"
-		" AND (owner IS NULL OR owner = ?2 OR owner = ?6 OR lease_until_ms < ?3)",
+	[ST_ACQUIRE] = "UPDATE runs SET owner = ?2, lease_until_ms = ?5, status = 'running',"
+		       " attempt = ?4, error = NULL, request = NULL, updated_ms = ?3"
+		       " WHERE id = ?1 AND (status = 'running' OR status = 'interrupted'"
+		       " OR status = 'paused' OR status = 'waiting')"
+		       " AND (owner IS NULL OR owner = ?2 OR owner = ?6 OR lease_until_ms < ?3)",
 	[ST_HEARTBEAT] = "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND owner = ?2"
 			 " AND status = 'running'",
 	[ST_RELEASE] = "UPDATE runs SET status = ?3, error = ?4, updated_ms = ?5, owner = NULL,"
@@ -1301,16 +1301,19 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 		return ECL_ENOMEM;
 	}
 	s->base.ops = &sqlite_ops;
-	/* No bulk allocation of page cache when a cache opens: the final transition of a run
-	 * updates an indexed column of a WITHOUT ROWID table, which SQLite does through two
-	 * temporary b-trees, and their ~90 KiB bulk allocation freed at once made the heap top
-	 * move (a brk pair and a TLB flush) at every run's end. Only possible before SQLite
-	 * starts; later calls fail harmlessly. */
+	/* Settings only possible before SQLite starts (later calls fail harmlessly): no bulk
+	 * allocation of page cache when a cache opens (a temporary b-tree's ~90 KiB, freed at
+	 * once, moved the heap top: a brk pair and a TLB flush), and no global count of the
+	 * memory SQLite holds, which takes a global mutex on every allocation. */
 	if (!sqlite3_config_done) {
 		sqlite3_config_done = 1;
 		sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	}
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	/* A store is used by one thread at a time (see ecl_engine_open): no connection mutex. */
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
 	if (rc != SQLITE_OK) {
 		rc = fail(s, rc, "cannot open the database");
 		goto out;
