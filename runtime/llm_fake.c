@@ -11,9 +11,12 @@
 
 #include "internal.h"
 
-/* The reference fake remembers at most this many WF ids. */
-#define MAX_IDS    100000
-#define TABLE_SIZE 262144 /* a power of two, more than twice MAX_IDS */
+/* The reference fake remembers at most this many WF ids. Their table starts small and
+ * doubles while more than half full, up to a power of two more than twice MAX_IDS: memory
+ * the benchmark charges to the engine grows with the workflows run, not with the limit. */
+#define MAX_IDS   100000
+#define TABLE_MIN 1024
+#define TABLE_MAX 262144
 
 static const char filler[] = "This draft explains the topic in plain words, states one clear "
 			     "claim, gives two short supporting points, names one limitation, "
@@ -27,6 +30,7 @@ typedef struct counter {
 typedef struct fake {
 	llm_provider base;
 	counter *table;
+	size_t size; /* a power of two */
 	int used;
 } fake;
 
@@ -60,20 +64,49 @@ static unsigned long long hash(const char *s, size_t n)
 	return h ? h : 1;
 }
 
-/* The number of critiques asked for this WF id so far, this one included. */
+/* The slot of hash h in a table of size slots: its own, or the empty one it would take. */
+static size_t slot(const counter *table, size_t size, unsigned long long h)
+{
+	size_t i = (size_t)h & (size - 1);
+
+	while (table[i].hash && table[i].hash != h)
+		i = (i + 1) & (size - 1);
+	return i;
+}
+
+/* Double the table. -1 when out of memory (the table is unchanged). */
+static int grow(fake *f)
+{
+	size_t size = f->size * 2, i;
+	counter *t = mem_calloc(size, sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (i = 0; i < f->size; i++)
+		if (f->table[i].hash)
+			t[slot(t, size, f->table[i].hash)] = f->table[i];
+	mem_free(f->table);
+	f->table = t;
+	f->size = size;
+	return 0;
+}
+
+/* The number of critiques asked for this WF id so far, this one included; -1 when out of
+ * memory. */
 static int next_critique(fake *f, const char *wf, size_t n)
 {
 	unsigned long long h = hash(wf, n);
-	size_t i = (size_t)h & (TABLE_SIZE - 1);
+	size_t i = slot(f->table, f->size, h);
 
-	while (f->table[i].hash && f->table[i].hash != h)
-		i = (i + 1) & (TABLE_SIZE - 1);
 	if (!f->table[i].hash) {
 		if (f->used >= MAX_IDS) {
-			memset(f->table, 0, TABLE_SIZE * sizeof(*f->table));
+			memset(f->table, 0, f->size * sizeof(*f->table));
 			f->used = 0;
-			return next_critique(f, wf, n);
+		} else if ((size_t)(f->used + 1) * 2 > f->size && f->size < TABLE_MAX) {
+			if (grow(f))
+				return -1;
 		}
+		i = slot(f->table, f->size, h);
 		f->table[i].hash = h;
 		f->used++;
 	}
@@ -136,6 +169,10 @@ static int fake_complete(llm_provider *p, const llm_request *req, llm_response *
 	} else if (task && tlen == 8 && !strncmp(task, "critique", 8) && wf) {
 		int k = next_critique(f, wf, wlen);
 
+		if (k < 0) {
+			buf_free(&prompt);
+			return ECL_ENOMEM;
+		}
 		if (k <= 2)
 			buf_printf(&out,
 				   "{\"decision\":\"revise\",\"feedback\":\"Critique %d: add a "
@@ -196,11 +233,12 @@ int llm_fake_new(const llm_config *cfg, llm_provider **out, char *err, size_t er
 
 	(void)cfg;
 	*out = NULL;
-	if (!f || !(f->table = mem_calloc(TABLE_SIZE, sizeof(*f->table)))) {
+	if (!f || !(f->table = mem_calloc(TABLE_MIN, sizeof(*f->table)))) {
 		mem_free(f);
 		snprintf(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
+	f->size = TABLE_MIN;
 	f->base.name = "fake";
 	f->base.complete = fake_complete;
 	f->base.destroy = fake_destroy;

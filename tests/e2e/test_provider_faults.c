@@ -474,3 +474,39 @@ Test(provider_faults, the_fake_forgets_its_ids_past_what_it_remembers, .timeout 
 	cr_assert_eq(critique_of(p, "first"), 1, "forgotten with the others");
 	p->destroy(p);
 }
+
+/* The fake's table of WF ids doubles as ids come; a doubling that runs out of memory fails
+ * the call as out of memory and keeps every count. */
+Test(provider_faults, the_fake_keeps_its_counts_when_its_table_cannot_grow)
+{
+	static const char *const prompt = "WF:the-new-one\nTASK:critique\nCONTENT:x";
+	const llm_message msgs[] = {{"user", prompt}};
+	llm_config cfg = {0};
+	llm_provider *p = NULL;
+	char err[128], id[32];
+	long n;
+	int i, rc = -1;
+
+	cr_assert_eq(llm_fake_new(&cfg, &p, err, sizeof(err)), ECL_OK);
+	cr_assert_eq(critique_of(p, "first"), 1);
+	for (i = 1; i < 512; i++) { /* half the first table: the next new id doubles it */
+		snprintf(id, sizeof(id), "id-%d", i);
+		critique_of(p, id);
+	}
+	for (n = 0; n < 100 && rc != ECL_OK; n++) {
+		llm_request req = request(msgs);
+		llm_response res = {0};
+
+		req.system = NULL;
+		ecl_test_fail_alloc_after(n);
+		rc = p->complete(p, &req, &res);
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_OK || rc == ECL_ENOMEM, "allocation %ld: %d", n, rc);
+		cr_assert(rc == ECL_OK || !res.text);
+		free(res.text);
+	}
+	cr_assert_eq(rc, ECL_OK);
+	cr_assert_eq(critique_of(p, "first"), 2);
+	cr_assert_eq(critique_of(p, "id-511"), 2);
+	p->destroy(p);
+}
