@@ -6,6 +6,7 @@
  * (a command uses few of them) and reused after.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1286,7 +1287,18 @@ static int open_schema(sqlite_store *s)
 	return ECL_OK;
 }
 
-static int sqlite3_config_done; /* the process-wide settings were given to SQLite */
+/* Settings only possible before SQLite starts (later calls fail harmlessly), given once per
+ * process even when threads open stores together: no bulk allocation of page cache when a
+ * cache opens (a temporary b-tree's ~90 KiB, freed at once, moved the heap top: a brk pair
+ * and a TLB flush), and no global count of the memory SQLite holds, which takes a global
+ * mutex on every allocation. */
+static pthread_once_t sqlite_setup_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
 		      store **out, char *err, size_t errlen)
@@ -1301,15 +1313,7 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 		return ECL_ENOMEM;
 	}
 	s->base.ops = &sqlite_ops;
-	/* Settings only possible before SQLite starts (later calls fail harmlessly): no bulk
-	 * allocation of page cache when a cache opens (a temporary b-tree's ~90 KiB, freed at
-	 * once, moved the heap top: a brk pair and a TLB flush), and no global count of the
-	 * memory SQLite holds, which takes a global mutex on every allocation. */
-	if (!sqlite3_config_done) {
-		sqlite3_config_done = 1;
-		sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
-		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-	}
+	pthread_once(&sqlite_setup_once, sqlite_setup);
 	/* A store is used by one thread at a time (see ecl_engine_open): no connection mutex. */
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
