@@ -46,6 +46,9 @@ int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const 
 		    char *err, size_t errlen);
 /* The value as a new JSON node (NULL on allocation failure). */
 cJSON *value_to_json(const value *v, const ecl_slot_def *def);
+/* Append the value as JSON text: strings quoted, lists as stored, a float in the fewest
+ * digits that read back as it (as cJSON prints it), an int exactly. */
+void value_json(const value *v, const ecl_slot_def *def, buf *out);
 /* Append the value as template text (strings raw, numbers in decimal). */
 void value_render(const value *v, const ecl_slot_def *def, buf *out);
 void value_clear(value *v);

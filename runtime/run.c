@@ -273,12 +273,7 @@ char *run_dirty_vars(ecl_run *run)
 			buf_append(&b, "}", 1);
 			continue;
 		}
-		switch (def->type) {
-		case ECL_T_STRING:
-		case ECL_T_ENUM: buf_json_str(&b, v->s ? v->s : "", v->n); break;
-		case ECL_T_LIST: buf_puts(&b, v->s ? v->s : "[]"); break;
-		default: value_render(v, def, &b);
-		}
+		value_json(v, def, &b);
 	}
 	buf_append(&b, "}", 1);
 	if (b.oom) {
@@ -351,35 +346,17 @@ int ecl_run_done(ecl_run *run, const ecl_field_ref *fields, int n)
 	if (steps_release(run) != ECL_OK)
 		return ECL_ENOMEM;
 	if (n == 1 && !fields[0].name) {
-		cJSON *json =
-			value_to_json(&run->vals[fields[0].slot], &run->wf->slots[fields[0].slot]);
-		char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-
-		cJSON_Delete(json);
-		if (!text)
-			return ECL_ENOMEM;
-		buf_puts(&b, text);
-		cJSON_free(text);
+		value_json(&run->vals[fields[0].slot], &run->wf->slots[fields[0].slot], &b);
 	} else if (n == 0) {
 		buf_puts(&b, "null");
 	} else {
 		buf_append(&b, "{", 1);
 		for (i = 0; i < n; i++) {
-			cJSON *json = value_to_json(&run->vals[fields[i].slot],
-						    &run->wf->slots[fields[i].slot]);
-			char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-
-			cJSON_Delete(json);
-			if (!text) {
-				buf_free(&b);
-				return ECL_ENOMEM;
-			}
 			if (i)
 				buf_append(&b, ",", 1);
 			buf_json_str(&b, fields[i].name, strlen(fields[i].name));
 			buf_append(&b, ":", 1);
-			buf_puts(&b, text);
-			cJSON_free(text);
+			value_json(&run->vals[fields[i].slot], &run->wf->slots[fields[i].slot], &b);
 		}
 		buf_append(&b, "}", 1);
 	}

@@ -157,6 +157,31 @@ void value_render(const value *v, const ecl_slot_def *def, buf *out)
 	}
 }
 
+/* A double in the fewest of 15 or 17 significant digits that reads back as the same
+ * number, as cJSON prints it. */
+static void json_double(double d, buf *out)
+{
+	char text[32];
+	double back = 0;
+
+	snprintf(text, sizeof(text), "%1.15g", d);
+	if (sscanf(text, "%lg", &back) != 1 || back != d)
+		snprintf(text, sizeof(text), "%1.17g", d);
+	buf_puts(out, text);
+}
+
+void value_json(const value *v, const ecl_slot_def *def, buf *out)
+{
+	switch (def->type) {
+	case ECL_T_STRING:
+	case ECL_T_ENUM: buf_json_str(out, v->s ? v->s : "", v->s ? v->n : 0); return;
+	case ECL_T_LIST: buf_puts(out, v->s ? v->s : "[]"); return;
+	case ECL_T_INT: buf_printf(out, "%lld", v->i); return;
+	case ECL_T_FLOAT: json_double(v->f, out); return;
+	case ECL_T_BOOL: buf_puts(out, v->i ? "true" : "false"); return;
+	}
+}
+
 void value_clear(value *v)
 {
 	mem_free(v->s);

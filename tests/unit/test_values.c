@@ -385,6 +385,44 @@ Test(values, values_to_json_and_text)
 	cJSON_Delete(j);
 }
 
+/* Values as JSON text, as checkpoints and results store them: a float that needs 17 digits
+ * keeps them (it reads back as the same number), an int beyond 32 bits is exact, strings
+ * are escaped, an unset list is empty. */
+Test(values, values_as_json_text_read_back_the_same)
+{
+	value v = {0};
+	buf b = {0};
+	double back = 0;
+
+	v.f = 0.1 + 0.2;
+	value_json(&v, &slots[I_F], &b);
+	cr_assert_str_eq(b.data, "0.30000000000000004");
+	cr_assert_eq(sscanf(b.data, "%lg", &back), 1);
+	cr_assert_eq(back, 0.1 + 0.2);
+	buf_free(&b);
+	v.f = 0.5;
+	value_json(&v, &slots[I_F], &b);
+	cr_assert_str_eq(b.data, "0.5");
+	buf_free(&b);
+	v.i = 9007199254740993LL;
+	value_json(&v, &slots[I_N], &b);
+	cr_assert_str_eq(b.data, "9007199254740993");
+	buf_free(&b);
+	v.i = 1;
+	value_json(&v, &slots[I_B], &b);
+	cr_assert_str_eq(b.data, "true");
+	buf_free(&b);
+	v.i = 0;
+	value_json(&v, &slots[I_TAGS], &b);
+	cr_assert_str_eq(b.data, "[]");
+	buf_free(&b);
+	v.s = "a \"quote\"\n";
+	v.n = strlen(v.s);
+	value_json(&v, &slots[I_S], &b);
+	cr_assert_str_eq(b.data, "\"a \\\"quote\\\"\\n\"");
+	buf_free(&b);
+}
+
 /* An engine on the typed workflow, with the scripted answers given (or offline). */
 static ecl_engine *typed_engine(const char *script, FILE *log, ecl_log_format fmt)
 {
