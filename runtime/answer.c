@@ -88,14 +88,17 @@ static void excerpt(const char *text, size_t len, char *out, size_t outlen)
 }
 
 int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *text, size_t len,
-		 cJSON **out, char *err, size_t errlen)
+		 cJSON **out, char **canon, char *err, size_t errlen)
 {
 	cJSON *json, *result;
 	char why[512];
 	unsigned long failed = mem_failures();
-	int i, rc = ECL_OK;
+	buf b = {0};
+	int i, rc = ECL_OK, first = 1;
 
 	*out = NULL;
+	if (canon)
+		*canon = NULL;
 	json = find_object(text, len);
 	if (!json && mem_failures() != failed)
 		return ECL_ENOMEM; /* not the answer's fault */
@@ -112,6 +115,7 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 		cJSON_Delete(json);
 		return ECL_ENOMEM;
 	}
+	buf_append(&b, "{", 1);
 	for (i = 0; i < step->noutputs && rc == ECL_OK; i++) {
 		const ecl_slot_def *def = &wf->slots[step->outputs[i]];
 		const cJSON *field = cJSON_GetObjectItemCaseSensitive(json, def->field);
@@ -140,13 +144,37 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 				rc = ECL_ENOMEM;
 			}
 		}
+		if (rc == ECL_OK && canon) {
+			if (!first)
+				buf_append(&b, ",", 1);
+			first = 0;
+			buf_json_str(&b, def->field, strlen(def->field));
+			buf_append(&b, ":", 1);
+			value_json(&v, def, &b);
+		}
 		value_clear(&v);
 	}
+	buf_append(&b, "}", 1);
 	cJSON_Delete(json);
+	if (rc == ECL_OK && canon && b.oom)
+		rc = ECL_ENOMEM;
 	if (rc != ECL_OK) {
+		buf_free(&b);
 		cJSON_Delete(result);
 		return rc;
 	}
 	*out = result;
+	if (canon)
+		*canon = b.data;
+	else
+		buf_free(&b);
 	return ECL_OK;
+}
+
+void answer_clear(ecl_run *run)
+{
+	cJSON_Delete(run->answer);
+	run->answer = NULL;
+	mem_free(run->answer_text);
+	run->answer_text = NULL;
 }

@@ -17,7 +17,7 @@ static int grow(buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 64;
+	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
 	p = mem_realloc(b->data, cap);
@@ -48,16 +48,30 @@ void buf_puts(buf *b, const char *s)
 void buf_printf(buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || grow(b, (size_t)n))
+	if (b->oom)
 		return;
+	/* Most texts fit the room left: format once, straight into it. */
 	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		if (room)
+			b->data[b->len] = '\0';
+		return;
+	}
+	if ((size_t)n >= room) {
+		if (grow(b, (size_t)n)) {
+			if (room)
+				b->data[b->len] = '\0';
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 
@@ -66,7 +80,10 @@ void buf_json_str(buf *b, const char *s, size_t n)
 	static const char hex[] = "0123456789abcdef";
 	size_t i, start = 0;
 
-	buf_append(b, "\"", 1);
+	if (grow(b, n + 2)) /* room for the usual string, with nothing to escape */
+		return;
+	b->data[b->len++] = '"';
+	b->data[b->len] = '\0';
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};

@@ -343,7 +343,9 @@ static int ask_outcome(drive_task *t)
 		t->try_no++;
 		return ECL_PENDING;
 	}
-	rc = answer_parse(run->wf, step, res->text, res->len, &run->answer, why, sizeof(why));
+	answer_clear(run);
+	rc = answer_parse(run->wf, step, res->text, res->len, &run->answer, &run->answer_text, why,
+			  sizeof(why));
 	if (rc == ECL_OK) {
 		t->raw = res->text;
 		res->text = NULL;
@@ -479,7 +481,12 @@ static int commit_prepare(drive_task *t)
 	store_commit *c = &t->commit;
 
 	commit_clear(t);
-	t->commit_output = run->answer ? cJSON_PrintUnformatted(run->answer) : NULL;
+	if (run->answer_text) { /* the answer's text, built as it was checked */
+		t->commit_output = run->answer_text;
+		run->answer_text = NULL;
+	} else {
+		t->commit_output = run->answer ? cJSON_PrintUnformatted(run->answer) : NULL;
+	}
 	t->commit_vars = run_dirty_vars(run);
 	if ((run->answer && !t->commit_output) || !t->commit_vars)
 		return engine_fail(e, ECL_ENOMEM, "out of memory");
@@ -714,8 +721,7 @@ int drive_task_advance(drive_task *t)
 			}
 			emit(e, &ev);
 			memset(run->dirty, 0, (size_t)wf->nslots);
-			cJSON_Delete(run->answer);
-			run->answer = NULL;
+			answer_clear(run);
 			run->t = T_NONE;
 			rc = call_step(run);
 			if (rc == ECL_EWAITING || rc == ECL_EFAILED)

@@ -110,6 +110,7 @@ struct ecl_run {
 	unsigned char *dirty; /* slots changed by the current transition */
 	int *visits;          /* times each step was entered */
 	cJSON *answer;        /* the validated output for the current step, once obtained */
+	char *answer_text;    /* the same as the JSON text a checkpoint stores, or NULL */
 	trans_kind t;         /* the transition the step function chose */
 	int t_next;           /* T_GOTO: the next step */
 	char *t_output;       /* T_DONE: the result as JSON text */
@@ -161,10 +162,13 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 
 /* Find the JSON object in an LLM's answer text (bare, in a code fence, or inside prose) and
  * validate it against the step's output fields. On success *out holds exactly those fields
- * (caller frees with cJSON_Delete). On failure returns ECL_EANSWER with a message naming the
- * step, the field and the value at fault. */
+ * (caller frees with cJSON_Delete) and, when canon is not NULL, *canon the same as compact
+ * JSON text (caller frees with mem_free). On failure returns ECL_EANSWER with a message
+ * naming the step, the field and the value at fault. */
 int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *text, size_t len,
-		 cJSON **out, char *err, size_t errlen);
+		 cJSON **out, char **canon, char *err, size_t errlen);
+/* Drop the run's answer and its text. */
+void answer_clear(ecl_run *run);
 
 /* Milliseconds since the Unix epoch, and a monotonic clock in microseconds. */
 long long clock_now_ms(void);

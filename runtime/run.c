@@ -65,7 +65,7 @@ void run_free(ecl_run *run)
 	mem_free(run->vals);
 	mem_free(run->dirty);
 	mem_free(run->visits);
-	cJSON_Delete(run->answer);
+	answer_clear(run);
 	mem_free(run->t_output);
 	mem_free(run->t_error);
 	steps_release(run);

@@ -381,9 +381,9 @@ int ecl_run_code(ecl_run *run, ecl_code_fn fn, const char *fn_name)
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory calling %s", fn_name);
 		goto out;
 	}
-	cJSON_Delete(run->answer);
-	run->answer = NULL;
-	rc = answer_parse(run->wf, step, text, strlen(text), &run->answer, why, sizeof(why));
+	answer_clear(run);
+	rc = answer_parse(run->wf, step, text, strlen(text), &run->answer, &run->answer_text, why,
+			  sizeof(why));
 	if (rc == ECL_EANSWER)
 		rc = engine_fail(e, ECL_EFAILED,
 				 "code step `%s`: function %s gave an output that does not match "
@@ -417,8 +417,8 @@ int ecl_run_human(ecl_run *run)
 			return engine_fail(e, ECL_EWAITING,
 					   "run %s waits for an answer to step `%s`", run->id,
 					   step->name);
-		rc = answer_parse(run->wf, step, json, strlen(json), &run->answer, why,
-				  sizeof(why));
+		rc = answer_parse(run->wf, step, json, strlen(json), &run->answer,
+				  &run->answer_text, why, sizeof(why));
 		mem_free(json);
 		if (rc == ECL_EANSWER)
 			return engine_fail(e, ECL_EFAILED,

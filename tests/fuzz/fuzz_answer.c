@@ -135,7 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const ecl_workflow *wf = NULL;
 	const ecl_step_def *step;
 	cJSON *out = NULL;
-	char err[512], *text;
+	char err[512], *text, *canon = NULL;
 	size_t len;
 	int rc, wrap;
 
@@ -152,13 +152,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text + strlen(before[wrap]), data + 1, size - 1);
 	memcpy(text + strlen(before[wrap]) + size - 1, after[wrap], strlen(after[wrap]) + 1);
 	err[0] = '\0';
-	rc = answer_parse(wf, step, text, len, &out, err, sizeof(err));
+	rc = answer_parse(wf, step, text, len, &out, &canon, err, sizeof(err));
 	free(text);
 	if (rc == ECL_OK) {
+		cJSON *back = canon ? cJSON_Parse(canon) : NULL;
+
 		check_accepted(wf, step, out);
+		/* the text stored for the answer reads back as the answer */
+		if (!back || !cJSON_Compare(back, out, 1))
+			fail("the answer's text does not read back as the answer", canon);
+		cJSON_Delete(back);
 		cJSON_Delete(out);
+		mem_free(canon);
 		return 0;
 	}
+	if (canon)
+		fail("a text for an answer refused", canon);
 	if (rc != ECL_EANSWER || out)
 		fail("an unexpected result code", ecl_strerror(rc));
 	check_rejected(wf, step, err);

@@ -260,9 +260,13 @@ Test(values, inputs_are_checked_with_the_input_named)
 			   "...");
 }
 
+static char *canon; /* the text of the last answer parsed */
+
 static int parse(const char *text, cJSON **out, char *err, size_t errlen)
 {
-	return answer_parse(&typed, &steps[0], text, strlen(text), out, err, errlen);
+	mem_free(canon);
+	canon = NULL;
+	return answer_parse(&typed, &steps[0], text, strlen(text), out, &canon, err, errlen);
 }
 
 static void expect_answer_error(const char *text, const char *needle)
@@ -272,6 +276,7 @@ static void expect_answer_error(const char *text, const char *needle)
 
 	cr_assert_eq(parse(text, &out, err, sizeof(err)), ECL_EANSWER, "%s was accepted", text);
 	cr_assert_null(out);
+	cr_assert_null(canon);
 	cr_assert(strstr(err, needle), "%s: `%s` does not say `%s`", text, err, needle);
 	cr_assert(strncmp(err, "step `ask`: ", 12) == 0, "%s", err);
 }
@@ -286,8 +291,11 @@ static void expect_answer(const char *text, const char *json)
 	cr_assert_eq(parse(text, &out, err, sizeof(err)), ECL_OK, "%s: %s", text, err);
 	printed = cJSON_PrintUnformatted(out);
 	cr_assert_str_eq(printed, json);
+	cr_assert_str_eq(canon, json, "the text stored for the answer");
 	cJSON_free(printed);
 	cJSON_Delete(out);
+	mem_free(canon);
+	canon = NULL;
 }
 
 Test(values, answers_are_found_and_validated)
