@@ -432,6 +432,18 @@ static void rewrite(journal *to, const journal *from, uint16_t type,
 
 /* ---- frames ------------------------------------------------------------------------------ */
 
+/* Check that the frame of that type holding msg is the len bytes want, to the byte. */
+static void assert_frame_bytes(uint16_t type, const ProtobufCMessage *msg, const uint8_t *want,
+			       size_t len)
+{
+	buf b = {0};
+
+	restate_frame_put(&b, type, msg);
+	cr_assert_eq(b.len, len);
+	cr_assert_arr_eq(b.data, want, len);
+	buf_free(&b);
+}
+
 Test(restate, frame_header_bytes)
 {
 	Ecl__Restate__SuspensionMessage s = ECL__RESTATE__SUSPENSION_MESSAGE__INIT;
@@ -486,14 +498,10 @@ Test(restate, run_command_bytes)
 	Ecl__Restate__RunCommandMessage m = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
 	static const uint8_t want[] = {0x04, 0x11, 0,   0,   0,   0,   0,   12,  0x58, 0x01,
 				       0x62, 0x08, 'g', 'e', 'n', 'e', 'r', 'a', 't',  'e'};
-	buf b = {0};
 
 	m.result_completion_id = 1;
 	m.name = "generate";
-	restate_frame_put(&b, RESTATE_RUN, &m.base);
-	cr_assert_eq(b.len, sizeof(want));
-	cr_assert_arr_eq(b.data, want, sizeof(want));
-	buf_free(&b);
+	assert_frame_bytes(RESTATE_RUN, &m.base, want, sizeof(want));
 }
 
 /* ---- requests ---------------------------------------------------------------------------- */
@@ -846,16 +854,11 @@ Test(restate, promise_command_bytes)
 						0x09, 'a',  'p',  'p',  'r',  'o', 'v', 'e',  '#',
 						'1',  0x12, 0x04, 0x0a, 0x02, '{', '}', 0x58, 1,
 						0x62, 0x07, 'a',  'p',  'p',  'r', 'o', 'v',  'e'};
-	buf b = {0};
 
 	g.key = "approve#1";
 	g.result_completion_id = 3;
 	g.name = "approve";
-	restate_frame_put(&b, RESTATE_GET_PROMISE, &g.base);
-	cr_assert_eq(b.len, sizeof(want_get));
-	cr_assert_arr_eq(b.data, want_get, sizeof(want_get));
-	buf_free(&b);
-	memset(&b, 0, sizeof(b));
+	assert_frame_bytes(RESTATE_GET_PROMISE, &g.base, want_get, sizeof(want_get));
 	c.key = "approve#1";
 	c.completion_case =
 		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
@@ -864,10 +867,7 @@ Test(restate, promise_command_bytes)
 	c.completion_value = &v;
 	c.result_completion_id = 1;
 	c.name = "approve";
-	restate_frame_put(&b, RESTATE_COMPLETE_PROMISE, &c.base);
-	cr_assert_eq(b.len, sizeof(want_complete));
-	cr_assert_arr_eq(b.data, want_complete, sizeof(want_complete));
-	buf_free(&b);
+	assert_frame_bytes(RESTATE_COMPLETE_PROMISE, &c.base, want_complete, sizeof(want_complete));
 }
 
 Test(restate, promise_notifications_from_bytes)
