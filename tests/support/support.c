@@ -204,6 +204,18 @@ char *ts_sql_text(const char *db, const char *sql)
 	return v;
 }
 
+void ts_sql(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	char *err = NULL;
+
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql,
+		     err ? err : "");
+	sqlite3_close(h);
+}
+
 ecl_options ts_options(const char *db, const char *script, const char *call_log)
 {
 	ecl_options o = {0};
