@@ -50,24 +50,6 @@ typedef struct fake {
 	volatile int stopping;
 } fake;
 
-/* A listening socket on 127.0.0.1, an ephemeral port. */
-static int listen_any(int *port, int backlog)
-{
-	struct sockaddr_in a = {0};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert_geq(fd, 0);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	if (backlog > 0)
-		cr_assert_eq(listen(fd, backlog), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 static void *fake_main(void *arg)
 {
 	fake *f = arg;
@@ -142,7 +124,7 @@ static void fake_begin(fake *f, const canned *replies, int len, int cycle, const
 	cr_assert_leq(len, FAKE_MAX);
 	memcpy(f->replies, replies, (size_t)len * sizeof(*replies));
 	f->nreplies = len;
-	f->fd = listen_any(&f->port, 8);
+	f->fd = ts_listen_any(&f->port, 8);
 	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
 	cr_assert_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
 }
@@ -179,7 +161,7 @@ static void fake_stop_cycle(fake *f)
 /* A URL where nothing listens: a port bound but never listening refuses connections. */
 static int refusing(char *url, size_t n)
 {
-	int port, fd = listen_any(&port, 0);
+	int port, fd = ts_listen_any(&port, 0);
 
 	snprintf(url, n, "http://127.0.0.1:%d", port);
 	return fd;
@@ -897,7 +879,7 @@ Test(restate_serve, refuses_what_it_cannot_serve)
 	cr_assert_eq(ecl_serve(&so, err, sizeof(err)), ECL_EUSAGE);
 	cr_assert_str_eq(err, "not an IPv4 address to listen on: localhost");
 	/* a port another socket listens on */
-	fd = listen_any(&port, 1);
+	fd = ts_listen_any(&port, 1);
 	so.bind = "127.0.0.1";
 	so.port = port;
 	cr_assert_eq(ecl_serve(&so, err, sizeof(err)), ECL_EIO);
