@@ -140,17 +140,10 @@ static int port_free(int port)
 /* A port the kernel has just chosen as free (from its ephemeral range, away from ours). */
 static int some_free_port(void)
 {
-	struct sockaddr_in a = {0};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int port, fd = ts_listen_any(&port, 0);
 
-	cr_assert_geq(fd, 0);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
 	close(fd);
-	return ntohs(a.sin_port);
+	return port;
 }
 
 /* Start `ecl serve` on serve_port and wait for its health. When the port is taken, try

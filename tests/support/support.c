@@ -13,6 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "support.h"
 
 extern char **environ;
@@ -202,6 +206,35 @@ char *ts_sql_text(const char *db, const char *sql)
 	}
 	sqlite3_close(h);
 	return v;
+}
+
+void ts_sql(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	char *err = NULL;
+
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql,
+		     err ? err : "");
+	sqlite3_close(h);
+}
+
+int ts_listen_any(int *port, int backlog)
+{
+	struct sockaddr_in a = {0};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (backlog > 0)
+		cr_assert_eq(listen(fd, backlog), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
 }
 
 ecl_options ts_options(const char *db, const char *script, const char *call_log)

@@ -42,6 +42,14 @@ long long ts_sql_int(const char *db, const char *sql);
 /* One text from a SQL query on the database file (NULL on error; caller frees). */
 char *ts_sql_text(const char *db, const char *sql);
 
+/* Run SQL on the database file from a connection of its own, as another program would
+ * (waiting up to 5 s for a lock); the test fails if it does not succeed. */
+void ts_sql(const char *db, const char *sql);
+
+/* A socket bound to 127.0.0.1 on a port the kernel chooses (in *port), listening with that
+ * backlog when it is above 0 (else bound only: it refuses connections). */
+int ts_listen_any(int *port, int backlog);
+
 /* Options for an engine on db with the scripted provider (offline when script is NULL),
  * durability normal; the strings are borrowed. */
 ecl_options ts_options(const char *db, const char *script, const char *call_log);

@@ -41,19 +41,6 @@ static void teardown(void)
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Run SQL on the database from a connection of its own, as another program would. */
-static void sql(const char *text)
-{
-	sqlite3 *h;
-	char *err = NULL;
-
-	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	cr_assert_eq(sqlite3_exec(h, text, NULL, NULL, &err), SQLITE_OK, "%s: %s", text,
-		     err ? err : "");
-	sqlite3_close(h);
-}
-
 static char *run_text(const char *id, const char *column)
 {
 	char q[256];
@@ -179,7 +166,7 @@ static int on_step_start(void *ctx, const ecl_event *ev)
 			 "UPDATE runs SET owner = 'elsewhere/1/thief', lease_until_ms = "
 			 "9000000000000 WHERE id = '%s'",
 			 ev->run_id);
-		sql(q);
+		ts_sql(db, q);
 	} else {
 		ecl_engine *other = ts_engine(db, script, NULL);
 		int applied = -1;
@@ -254,7 +241,7 @@ Test(faults, a_checkpoint_naming_an_unknown_step_is_reported_and_left_alone)
 
 	one_checkpoint(id);
 	snprintf(q, sizeof(q), "UPDATE steps SET step = 'ghost' WHERE run_id = '%s'", id);
-	sql(q);
+	ts_sql(db, q);
 	e = ts_engine(db, script, NULL);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE);
 	snprintf(want, sizeof(want),
@@ -281,7 +268,7 @@ Test(faults, a_lease_holder_that_is_no_process_id_is_not_taken_over)
 			 "UPDATE runs SET owner = '%s', lease_until_ms = 9000000000000 WHERE id = "
 			 "'%s'",
 			 holders[i], id);
-		sql(q);
+		ts_sql(db, q);
 		e = ts_engine(db, script, NULL);
 		cr_assert_eq(ecl_run_drive(e, id), ECL_ESTATE, "holder %s", holders[i]);
 		cr_assert(strstr(ecl_engine_errmsg(e), holders[i]), "holder %s: %s", holders[i],
@@ -315,7 +302,7 @@ Test(faults, damaged_checkpoint_values_are_reported_naming_the_run_and_the_varia
 
 		snprintf(q, sizeof(q), "UPDATE steps SET vars = '%s' WHERE run_id = '%s'",
 			 cases[i].vars, id);
-		sql(q);
+		ts_sql(db, q);
 		e = ts_engine(db, script, NULL);
 		cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE, "%s", cases[i].vars);
 		snprintf(want, sizeof(want), cases[i].error, id);
@@ -336,7 +323,7 @@ Test(faults, a_damaged_checkpoint_output_is_reported_naming_the_run_and_checkpoi
 	one_checkpoint(id);
 	snprintf(q, sizeof(q), "UPDATE steps SET output = '{\"content\": ' WHERE run_id = '%s'",
 		 id);
-	sql(q);
+	ts_sql(db, q);
 	e = ts_engine(db, script, NULL);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE);
 	snprintf(want, sizeof(want), "run %s: checkpoint 1 is damaged", id);
@@ -451,7 +438,7 @@ Test(faults, every_allocation_of_a_run_that_fails_may_fail)
 
 			snprintf(q, sizeof(q), "UPDATE runs SET lease_until_ms = 0 WHERE id = '%s'",
 				 id);
-			sql(q); /* the failed attempt's lease runs out */
+			ts_sql(db, q); /* the failed attempt's lease runs out */
 			rc = ecl_run_drive(e, id);
 			cr_assert(rc == ECL_EFAILED || (rc == ECL_ESTATE &&
 							strstr(ecl_engine_errmsg(e), "has failed")),
@@ -934,7 +921,7 @@ static int on_commit(void *ctx, const ecl_event *ev)
 			 "UPDATE runs SET owner = 'elsewhere/1/thief', lease_until_ms = "
 			 "9000000000000 WHERE id = '%s'",
 			 ev->run_id);
-		sql(q);
+		ts_sql(db, q);
 	} else if (!locker) {
 		cr_assert_eq(sqlite3_open(db, &locker), SQLITE_OK);
 		cr_assert_eq(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);

@@ -50,24 +50,6 @@ typedef struct fake {
 	volatile int stopping;
 } fake;
 
-/* A listening socket on 127.0.0.1, an ephemeral port. */
-static int listen_any(int *port, int backlog)
-{
-	struct sockaddr_in a = {0};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert_geq(fd, 0);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	if (backlog > 0)
-		cr_assert_eq(listen(fd, backlog), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 static void *fake_main(void *arg)
 {
 	fake *f = arg;
@@ -142,7 +124,7 @@ static void fake_begin(fake *f, const canned *replies, int len, int cycle, const
 	cr_assert_leq(len, FAKE_MAX);
 	memcpy(f->replies, replies, (size_t)len * sizeof(*replies));
 	f->nreplies = len;
-	f->fd = listen_any(&f->port, 8);
+	f->fd = ts_listen_any(&f->port, 8);
 	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
 	cr_assert_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
 }
@@ -179,7 +161,7 @@ static void fake_stop_cycle(fake *f)
 /* A URL where nothing listens: a port bound but never listening refuses connections. */
 static int refusing(char *url, size_t n)
 {
-	int port, fd = listen_any(&port, 0);
+	int port, fd = ts_listen_any(&port, 0);
 
 	snprintf(url, n, "http://127.0.0.1:%d", port);
 	return fd;
@@ -897,7 +879,7 @@ Test(restate_serve, refuses_what_it_cannot_serve)
 	cr_assert_eq(ecl_serve(&so, err, sizeof(err)), ECL_EUSAGE);
 	cr_assert_str_eq(err, "not an IPv4 address to listen on: localhost");
 	/* a port another socket listens on */
-	fd = listen_any(&port, 1);
+	fd = ts_listen_any(&port, 1);
 	so.bind = "127.0.0.1";
 	so.port = port;
 	cr_assert_eq(ecl_serve(&so, err, sizeof(err)), ECL_EIO);
@@ -948,52 +930,94 @@ Test(restate_serve, discovery_when_memory_runs_out, .timeout = 120)
 	serve_stop(&s);
 }
 
+/* One call of the client to the fake at url, the workflows in ctx; its output, if any, in
+ * *out. */
+typedef int (*client_call)(const char *url, void *ctx, char **out, char *err, size_t n);
+
+/* Register a deployment with the admin API at url. */
+static int call_register(const char *url, void *ctx, char **out, char *err, size_t n)
+{
+	return ecl_restate_register(url, "http://127.0.0.1:9080", err, n);
+}
+
+/* Submit run r1 of summarize. */
+static int call_submit(const char *url, void *ctx, char **out, char *err, size_t n)
+{
+	return ecl_restate_submit(url, "summarize", "r1", "{}", err, n);
+}
+
+/* Attach to run r1 of summarize. */
+static int call_attach(const char *url, void *ctx, char **out, char *err, size_t n)
+{
+	return ecl_restate_attach(url, "summarize", "r1", out, err, n);
+}
+
+/* The status of run r1 among the one workflow in ctx. */
+static int call_status(const char *url, void *ctx, char **out, char *err, size_t n)
+{
+	return ecl_restate_status(url, ctx, 1, "r1", out, err, n);
+}
+
+/* Answer run r1 (of the one workflow in ctx) with approved = true. */
+static int call_answer(const char *url, void *ctx, char **out, char *err, size_t n)
+{
+	const char *names[] = {"approved"}, *values[] = {"true"};
+
+	return ecl_restate_answer(url, ctx, 1, "r1", names, values, 1, out, err, n);
+}
+
+/* Cancel run r1. */
+static int call_cancel(const char *url, void *ctx, char **out, char *err, size_t n)
+{
+	return ecl_restate_cancel(url, "r1", err, n);
+}
+
+/* Make the call with the runtime's allocations failing from the N-th on, for every N from 0
+ * until it gets through (at most 10000): each failure is ECL_ENOMEM saying out of memory,
+ * with no output. Returns the N it got through at; *out holds its output (out may be NULL
+ * for a call without one). */
+static long until_memory_suffices(const char *what, client_call call, const char *url, void *ctx,
+				  char **out)
+{
+	char err[512];
+	long n;
+	int rc;
+
+	for (n = 0; n < 10000; n++) {
+		if (out)
+			*out = NULL;
+		err[0] = '\0';
+		ecl_test_fail_alloc_after(n);
+		rc = call(url, ctx, out, err, sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		if (rc == ECL_OK)
+			break;
+		cr_assert_eq(rc, ECL_ENOMEM, "%s after %ld allocations: %d %s", what, n, rc, err);
+		cr_assert(strncmp(err, "out of memory", 13) == 0, "%s after %ld allocations: %s",
+			  what, n, err);
+		if (out)
+			cr_assert_null(*out);
+	}
+	return n;
+}
+
 /* Each client call with the runtime's allocations failing from the N-th on, for every N
  * until the call gets through: ECL_ENOMEM saying out of memory (what it was reading, when it
  * was reading), never a crash or a wrong success. */
 Test(restate_client, calls_when_memory_runs_out, .timeout = 120)
 {
 	static const canned r[] = {{200, WAITING}};
+	static const client_call calls[] = {call_register, call_submit, call_attach, call_status};
+	static const char *const what[] = {"register", "submit", "attach", "status"};
 	const ecl_workflow *list[] = {ts_workflow("summarize")};
 	fake f;
-	char err[512], *out;
-	long n;
-	int rc, call;
+	char *out;
+	int call;
 
 	fake_begin(&f, r, 1, 1, NULL);
 	for (call = 0; call < 4; call++) {
-		for (n = 0; n < 10000; n++) {
-			out = NULL;
-			err[0] = '\0';
-			ecl_test_fail_alloc_after(n);
-			switch (call) {
-			case 0:
-				rc = ecl_restate_register(f.url, "http://127.0.0.1:9080", err,
-							  sizeof(err));
-				break;
-			case 1:
-				rc = ecl_restate_submit(f.url, "summarize", "r1", "{}", err,
-							sizeof(err));
-				break;
-			case 2:
-				rc = ecl_restate_attach(f.url, "summarize", "r1", &out, err,
-							sizeof(err));
-				break;
-			default:
-				rc = ecl_restate_status(f.url, list, 1, "r1", &out, err,
-							sizeof(err));
-				break;
-			}
-			ecl_test_fail_alloc_after(-1);
-			if (rc == ECL_OK)
-				break;
-			cr_assert_eq(rc, ECL_ENOMEM, "call %d after %ld allocations: %d %s", call,
-				     n, rc, err);
-			cr_assert(strncmp(err, "out of memory", 13) == 0,
-				  "call %d after %ld allocations: %s", call, n, err);
-			cr_assert_null(out);
-		}
-		cr_assert_lt(n, 10000);
+		cr_assert_lt(until_memory_suffices(what[call], calls[call], f.url, list, &out),
+			     10000);
 		if (call >= 2)
 			cr_assert_str_eq(out, WAITING);
 		free(out);
@@ -1006,24 +1030,10 @@ Test(restate_client, attach_of_an_empty_output_when_memory_runs_out)
 {
 	static const canned r[] = {{200, ""}};
 	fake f;
-	char err[512], *out;
-	long n;
-	int rc;
+	char *out;
 
 	fake_begin(&f, r, 1, 1, NULL);
-	for (n = 0; n < 10000; n++) {
-		out = NULL;
-		err[0] = '\0';
-		ecl_test_fail_alloc_after(n);
-		rc = ecl_restate_attach(f.url, "summarize", "r1", &out, err, sizeof(err));
-		ecl_test_fail_alloc_after(-1);
-		if (rc == ECL_OK)
-			break;
-		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
-		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
-			  err);
-		cr_assert_null(out);
-	}
+	until_memory_suffices("attach", call_attach, f.url, NULL, &out);
 	cr_assert_str_eq(out, "null");
 	free(out);
 	fake_stop_cycle(&f);
@@ -1036,27 +1046,11 @@ Test(restate_client, answer_when_memory_runs_out, .timeout = 120)
 	static const canned r[] = {{200, WAITING}, {200, ""}};
 	static const char *const ends[] = {"/get_status", "/answer"};
 	const ecl_workflow *list[] = {ts_workflow("summarize")};
-	const char *names[] = {"approved"}, *values[] = {"true"};
 	fake f;
-	char err[512], *out;
-	long n;
-	int rc;
+	char *out;
 
 	fake_begin(&f, r, 2, 1, ends);
-	for (n = 0; n < 10000; n++) {
-		out = NULL;
-		err[0] = '\0';
-		ecl_test_fail_alloc_after(n);
-		rc = ecl_restate_answer(f.url, list, 1, "r1", names, values, 1, &out, err,
-					sizeof(err));
-		ecl_test_fail_alloc_after(-1);
-		if (rc == ECL_OK)
-			break;
-		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
-		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
-			  err);
-		cr_assert_null(out);
-	}
+	until_memory_suffices("answer", call_answer, f.url, list, &out);
 	cr_assert_str_eq(out, "null");
 	free(out);
 	fake_stop_cycle(&f);
@@ -1069,22 +1063,8 @@ Test(restate_client, cancel_when_memory_runs_out, .timeout = 120)
 	static const canned r[] = {{200, ROWS}, {202, ""}};
 	static const char *const ends[] = {"/query", "/cancel"};
 	fake f;
-	char err[512];
-	long n;
-	int rc;
 
 	fake_begin(&f, r, 2, 1, ends);
-	for (n = 0; n < 10000; n++) {
-		err[0] = '\0';
-		ecl_test_fail_alloc_after(n);
-		rc = ecl_restate_cancel(f.url, "r1", err, sizeof(err));
-		ecl_test_fail_alloc_after(-1);
-		if (rc == ECL_OK)
-			break;
-		cr_assert_eq(rc, ECL_ENOMEM, "after %ld allocations: %d %s", n, rc, err);
-		cr_assert(strncmp(err, "out of memory", 13) == 0, "after %ld allocations: %s", n,
-			  err);
-	}
-	cr_assert_lt(n, 10000);
+	cr_assert_lt(until_memory_suffices("cancel", call_cancel, f.url, NULL, NULL), 10000);
 	fake_stop_cycle(&f);
 }

@@ -285,7 +285,164 @@ static int drive(fixture *fx, journal *j, const char *key, answer *last)
 	return drive_wf(fx, "critique-revise", j, key, last);
 }
 
+#define TEA "{\"topic\": \"tea\"}"
+
+/* Open an engine with the script (or none) and start the journal j with the input. */
+static void start(fixture *fx, const char *script, journal *j, const char *input)
+{
+	memset(j, 0, sizeof(*j));
+	setup(fx, script);
+	add_input(j, input);
+}
+
+/* Free the last answer and the journal, close the engine and remove its directory. */
+static void finish(fixture *fx, journal *j, answer *a)
+{
+	answer_free(a);
+	journal_free(j);
+	teardown(fx);
+}
+
+/* What an error message says: its code, the command it names and its text. */
+typedef struct error_info {
+	uint32_t code;
+	uint32_t index;
+	char message[1024];
+} error_info;
+
+/* The error an answer ends with, copied out of its message. */
+static error_info error_in(const answer *a)
+{
+	Ecl__Restate__ErrorMessage *m = error_of(a);
+	error_info e;
+
+	e.code = m->code;
+	e.index = m->related_command_index;
+	snprintf(e.message, sizeof(e.message), "%s", m->message);
+	ecl__restate__error_message__free_unpacked(m, NULL);
+	return e;
+}
+
+/* The failure an answer ends with (Output with a failure, then End): its code, and the
+ * message in msg. */
+static uint32_t failure_of(const answer *a, char *msg, size_t n)
+{
+	Ecl__Restate__OutputCommandMessage *out = output_of(a);
+	uint32_t code;
+
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE);
+	code = out->failure->code;
+	snprintf(msg, n, "%s", out->failure->message);
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	return code;
+}
+
+/* The value of an answer's output (which must be a value), NUL-terminated, its length in
+ * len; the caller frees it. */
+static char *output_value(const answer *a, size_t *len)
+{
+	Ecl__Restate__OutputCommandMessage *out = output_of(a);
+	char *text;
+
+	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
+	text = strndup((const char *)out->value->content.data, out->value->content.len);
+	cr_assert_not_null(text);
+	if (len)
+		*len = out->value->content.len;
+	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	return text;
+}
+
+/* Journal a RunCommand of step name with completion id cid. */
+static void add_run(journal *j, uint32_t cid, const char *name)
+{
+	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+
+	rc.result_completion_id = cid;
+	rc.name = (char *)name;
+	add(j, RESTATE_RUN, &rc.base);
+}
+
+/* Journal the (void) signal idx, as Restate sends a cancellation. */
+static void add_signal(journal *j, uint32_t idx)
+{
+	Ecl__Restate__SignalNotificationMessage sig =
+		ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+
+	sig.signal_id_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX;
+	sig.idx = idx;
+	sig.result_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__RESULT_VOID;
+	sig.void_ = &nothing;
+	add(j, RESTATE_SIGNAL, &sig.base);
+}
+
+/* Journal the completion cid of a GetLazyState with the value. */
+static void add_lazy_state_done(journal *j, uint32_t cid, const char *value)
+{
+	Ecl__Restate__GetLazyStateCompletionNotificationMessage n =
+		ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+
+	n.completion_id = cid;
+	n.result_case = ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
+	v.content.data = (uint8_t *)value;
+	v.content.len = strlen(value);
+	n.value = &v;
+	add(j, RESTATE_GET_LAZY_STATE_DONE, &n.base);
+}
+
+/* Journal a SetState of the key to the value. */
+static void add_set_state(journal *j, ProtobufCBinaryData key, const char *value)
+{
+	Ecl__Restate__SetStateCommandMessage s = ECL__RESTATE__SET_STATE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+
+	s.key = key;
+	v.content.data = (uint8_t *)value;
+	v.content.len = strlen(value);
+	s.value = &v;
+	add(j, RESTATE_SET_STATE, &s.base);
+}
+
+/* Append the first n entries of from to to, byte for byte. */
+static void copy_entries(journal *to, const journal *from, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		add_raw(to, from->entries[i].type, from->entries[i].body, from->entries[i].len);
+}
+
+/* Append the entries of from to to, each entry of that type journaled by with instead. */
+static void rewrite(journal *to, const journal *from, uint16_t type,
+		    void (*with)(journal *, const frame *))
+{
+	int i;
+
+	for (i = 0; i < from->n; i++) {
+		const frame *f = &from->entries[i];
+
+		if (f->type == type)
+			with(to, f);
+		else
+			add_raw(to, f->type, f->body, f->len);
+	}
+}
+
 /* ---- frames ------------------------------------------------------------------------------ */
+
+/* Check that the frame of that type holding msg is the len bytes want, to the byte. */
+static void assert_frame_bytes(uint16_t type, const ProtobufCMessage *msg, const uint8_t *want,
+			       size_t len)
+{
+	buf b = {0};
+
+	restate_frame_put(&b, type, msg);
+	cr_assert_eq(b.len, len);
+	cr_assert_arr_eq(b.data, want, len);
+	buf_free(&b);
+}
 
 Test(restate, frame_header_bytes)
 {
@@ -341,14 +498,10 @@ Test(restate, run_command_bytes)
 	Ecl__Restate__RunCommandMessage m = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
 	static const uint8_t want[] = {0x04, 0x11, 0,   0,   0,   0,   0,   12,  0x58, 0x01,
 				       0x62, 0x08, 'g', 'e', 'n', 'e', 'r', 'a', 't',  'e'};
-	buf b = {0};
 
 	m.result_completion_id = 1;
 	m.name = "generate";
-	restate_frame_put(&b, RESTATE_RUN, &m.base);
-	cr_assert_eq(b.len, sizeof(want));
-	cr_assert_arr_eq(b.data, want, sizeof(want));
-	buf_free(&b);
+	assert_frame_bytes(RESTATE_RUN, &m.base, want, sizeof(want));
 }
 
 /* ---- requests ---------------------------------------------------------------------------- */
@@ -410,8 +563,7 @@ Test(restate, first_invocation_proposes_and_suspends)
 	Ecl__Restate__ProposeRunCompletionMessage *p;
 	Ecl__Restate__SuspensionMessage *s;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, two_revisions, &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "run1", &a);
 	cr_assert_eq(a.n, 3);
 	cr_assert_eq(a.frames[0].type, RESTATE_RUN);
@@ -435,38 +587,33 @@ Test(restate, first_invocation_proposes_and_suspends)
 	ecl__restate__run_command_message__free_unpacked(rc, NULL);
 	ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
 	ecl__restate__suspension_message__free_unpacked(s, NULL);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, whole_run_replayed_never_asks_twice)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__OutputCommandMessage *out;
 	cJSON *st;
 	int rounds, i, runs = 0, sets = 0;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, two_revisions, &j, TEA);
 	rounds = drive(&fx, &j, "run2", &a);
 	/* generate, critique, revise, critique, revise, critique: six answers, six
 	 * suspensions, and the seventh invocation ends the run. */
 	cr_assert_eq(rounds, 7);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 6,
 		     "a journaled step was asked again");
-	out = output_of(&a);
-	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
 	{
 		static const char want[] = "{\"content\":\"Draft v2 on tea\",\"word_count\":4}";
+		size_t len;
+		char *text = output_value(&a, &len);
 
-		cr_assert_eq(out->value->content.len, strlen(want), "%.*s",
-			     (int)out->value->content.len, out->value->content.data);
-		cr_assert_arr_eq(out->value->content.data, want, strlen(want));
+		cr_assert_eq(len, strlen(want), "%.*s", (int)len, text);
+		cr_assert_arr_eq(text, want, strlen(want));
+		free(text);
 	}
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
 	for (i = 0; i < j.n; i++) {
 		runs += j.entries[i].type == RESTATE_RUN;
 		sets += j.entries[i].type == RESTATE_SET_STATE;
@@ -481,9 +628,7 @@ Test(restate, whole_run_replayed_never_asks_twice)
 		cJSON_GetObjectItem(cJSON_GetObjectItem(st, "output"), "content")->valuestring,
 		"Draft v2 on tea");
 	cJSON_Delete(st);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, run_command_without_its_answer_asks_then)
@@ -491,16 +636,12 @@ Test(restate, run_command_without_its_answer_asks_then)
 	/* Killed after RunCommand reached the journal but before the proposal: the next
 	 * invocation asks the model and proposes for the journaled completion id. */
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
 	Ecl__Restate__ProposeRunCompletionMessage *p;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
-	rc.result_completion_id = 1;
-	rc.name = "generate";
-	add(&j, RESTATE_RUN, &rc.base);
+	start(&fx, two_revisions, &j, TEA);
+	add_run(&j, 1, "generate");
 	invoke(fx.e, "critique-revise", "run", &j, "run3", &a);
 	cr_assert_eq(a.n, 2);
 	cr_assert_eq(a.frames[0].type, RESTATE_PROPOSE_RUN);
@@ -509,35 +650,41 @@ Test(restate, run_command_without_its_answer_asks_then)
 	cr_assert_eq(p->result_completion_id, 1);
 	ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
 	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, journal_of_another_step_is_a_mismatch)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
-	Ecl__Restate__ErrorMessage *err;
+	error_info err;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
-	rc.result_completion_id = 1;
-	rc.name = "outline"; /* a step an older version of the workflow had */
-	add(&j, RESTATE_RUN, &rc.base);
+	start(&fx, two_revisions, &j, TEA);
+	add_run(&j, 1, "outline"); /* a step an older version of the workflow had */
 	invoke(fx.e, "critique-revise", "run", &j, "run4", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert_eq(err->related_command_index, 1);
-	cr_assert(strstr(err->message, "`outline`") && strstr(err->message, "`generate`"), "%s",
-		  err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err.index, 1);
+	cr_assert(strstr(err.message, "`outline`") && strstr(err.message, "`generate`"), "%s",
+		  err.message);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
+}
+
+/* Journal the SetState f with the workflow version its status names changed. */
+static void flip_version(journal *to, const frame *f)
+{
+	Ecl__Restate__SetStateCommandMessage *s =
+		ecl__restate__set_state_command_message__unpack(NULL, f->len, f->body);
+	char *v = strndup((char *)s->value->content.data, s->value->content.len);
+	char *at = strstr(v, "\"version\":\"");
+
+	cr_assert_not_null(at);
+	at[11] = at[11] == '0' ? '1' : '0';
+	add_set_state(to, s->key, v);
+	free(v);
+	ecl__restate__set_state_command_message__free_unpacked(s, NULL);
 }
 
 Test(restate, changed_status_is_a_mismatch)
@@ -545,13 +692,11 @@ Test(restate, changed_status_is_a_mismatch)
 	/* The journal of a run under another version of the workflow: its first SetState
 	 * names that version. */
 	fixture fx;
-	journal j = {0}, k = {0};
+	journal j, k = {0};
 	answer a;
-	Ecl__Restate__ErrorMessage *err;
-	int i;
+	error_info err;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, two_revisions, &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "run5", &a);
 	apply(&j, &a);
 	answer_free(&a);
@@ -559,133 +704,83 @@ Test(restate, changed_status_is_a_mismatch)
 	apply(&j, &a);
 	answer_free(&a);
 	/* rewrite the journal with the SetState's version changed */
-	for (i = 0; i < j.n; i++) {
-		if (j.entries[i].type == RESTATE_SET_STATE) {
-			Ecl__Restate__SetStateCommandMessage *s =
-				ecl__restate__set_state_command_message__unpack(
-					NULL, j.entries[i].len, j.entries[i].body);
-			char *v = strndup((char *)s->value->content.data, s->value->content.len);
-			char *at = strstr(v, "\"version\":\"");
-			Ecl__Restate__SetStateCommandMessage t =
-				ECL__RESTATE__SET_STATE_COMMAND_MESSAGE__INIT;
-			Ecl__Restate__Value val = ECL__RESTATE__VALUE__INIT;
-
-			cr_assert_not_null(at);
-			at[11] = at[11] == '0' ? '1' : '0';
-			t.key = s->key;
-			val.content.data = (uint8_t *)v;
-			val.content.len = strlen(v);
-			t.value = &val;
-			add(&k, RESTATE_SET_STATE, &t.base);
-			free(v);
-			ecl__restate__set_state_command_message__free_unpacked(s, NULL);
-		} else {
-			add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
-		}
-	}
+	rewrite(&k, &j, RESTATE_SET_STATE, flip_version);
 	invoke(fx.e, "critique-revise", "run", &k, "run5", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert(strstr(err->message, "after step `generate`"), "%s", err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
-	answer_free(&a);
-	journal_free(&j);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "after step `generate`"), "%s", err.message);
 	journal_free(&k);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, bad_input_ends_the_invocation_naming_it)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__OutputCommandMessage *out;
+	char msg[1024];
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": 42}");
+	start(&fx, two_revisions, &j, "{\"topic\": 42}");
 	invoke(fx.e, "critique-revise", "run", &j, "run6", &a);
-	out = output_of(&a);
-	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE);
-	cr_assert_eq(out->failure->code, 400);
-	cr_assert(strstr(out->failure->message, "topic"), "%s", out->failure->message);
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "topic"), "%s", msg);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, cancel_signal_ends_the_run)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__SignalNotificationMessage sig =
-		ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__INIT;
-	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
-	Ecl__Restate__OutputCommandMessage *out;
+	char msg[1024];
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, two_revisions, &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "run7", &a);
 	apply(&j, &a);
 	answer_free(&a);
-	sig.signal_id_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX;
-	sig.idx = 1;
-	sig.result_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__RESULT_VOID;
-	sig.void_ = &nothing;
-	add(&j, RESTATE_SIGNAL, &sig.base);
+	add_signal(&j, 1);
 	invoke(fx.e, "critique-revise", "run", &j, "run7", &a);
-	out = output_of(&a);
-	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE);
-	cr_assert_eq(out->failure->code, 409);
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
 	apply(&j, &a);
 	cr_assert(strstr(j.status, "\"status\":\"cancelled\""), "%s", j.status);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, get_status_reads_the_state)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__OutputCommandMessage *out;
+	char *text;
+	size_t len;
 
-	setup(&fx, NULL);
-	add_input(&j, "");
+	start(&fx, NULL, &j, "");
 	j.status = strdup("{\"status\":\"running\"}");
 	invoke(fx.e, "critique-revise", "get_status", &j, "run8", &a);
 	cr_assert_eq(a.frames[0].type, RESTATE_GET_EAGER_STATE);
-	out = output_of(&a);
-	cr_assert_eq(out->value->content.len, strlen(j.status));
-	cr_assert_arr_eq(out->value->content.data, j.status, strlen(j.status));
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	text = output_value(&a, &len);
+	cr_assert_eq(len, strlen(j.status));
+	cr_assert_arr_eq(text, j.status, strlen(j.status));
+	free(text);
 	answer_free(&a);
 	free(j.status);
 	j.status = NULL;
 	invoke(fx.e, "critique-revise", "get_status", &j, "run8", &a);
-	out = output_of(&a);
-	cr_assert_arr_eq(out->value->content.data, "null", 4);
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	text = output_value(&a, NULL);
+	cr_assert_arr_eq(text, "null", 4);
+	free(text);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, get_status_with_partial_state_asks_lazily)
 {
+	static const char failed[] = "{\"status\":\"failed\"}";
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__GetLazyStateCompletionNotificationMessage n =
-		ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
-	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
-	Ecl__Restate__OutputCommandMessage *out;
+	char *text;
 
-	setup(&fx, NULL);
-	add_input(&j, "");
+	start(&fx, NULL, &j, "");
 	j.partial = 1;
 	invoke(fx.e, "critique-revise", "get_status", &j, "run9", &a);
 	cr_assert_eq(a.n, 2);
@@ -693,19 +788,12 @@ Test(restate, get_status_with_partial_state_asks_lazily)
 	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
 	apply(&j, &a);
 	answer_free(&a);
-	n.completion_id = 1;
-	n.result_case = ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
-	v.content.data = (uint8_t *)"{\"status\":\"failed\"}";
-	v.content.len = strlen("{\"status\":\"failed\"}");
-	n.value = &v;
-	add(&j, RESTATE_GET_LAZY_STATE_DONE, &n.base);
+	add_lazy_state_done(&j, 1, failed);
 	invoke(fx.e, "critique-revise", "get_status", &j, "run9", &a);
-	out = output_of(&a);
-	cr_assert_arr_eq(out->value->content.data, "{\"status\":\"failed\"}", v.content.len);
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	text = output_value(&a, NULL);
+	cr_assert_arr_eq(text, failed, strlen(failed));
+	free(text);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, truncated_journal_is_a_protocol_violation)
@@ -719,8 +807,7 @@ Test(restate, truncated_journal_is_a_protocol_violation)
 	char why[256];
 	Ecl__Restate__ErrorMessage *err;
 
-	setup(&fx, NULL);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, NULL, &j, TEA);
 	req = request(&j, "run10");
 	cr_assert_eq(restate_handle(fx.e, "POST", "/invoke/critique-revise/run", CT5, NULL,
 				    (const uint8_t *)req.data, req.len - 3, &r),
@@ -767,16 +854,11 @@ Test(restate, promise_command_bytes)
 						0x09, 'a',  'p',  'p',  'r',  'o', 'v', 'e',  '#',
 						'1',  0x12, 0x04, 0x0a, 0x02, '{', '}', 0x58, 1,
 						0x62, 0x07, 'a',  'p',  'p',  'r', 'o', 'v',  'e'};
-	buf b = {0};
 
 	g.key = "approve#1";
 	g.result_completion_id = 3;
 	g.name = "approve";
-	restate_frame_put(&b, RESTATE_GET_PROMISE, &g.base);
-	cr_assert_eq(b.len, sizeof(want_get));
-	cr_assert_arr_eq(b.data, want_get, sizeof(want_get));
-	buf_free(&b);
-	memset(&b, 0, sizeof(b));
+	assert_frame_bytes(RESTATE_GET_PROMISE, &g.base, want_get, sizeof(want_get));
 	c.key = "approve#1";
 	c.completion_case =
 		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
@@ -785,10 +867,7 @@ Test(restate, promise_command_bytes)
 	c.completion_value = &v;
 	c.result_completion_id = 1;
 	c.name = "approve";
-	restate_frame_put(&b, RESTATE_COMPLETE_PROMISE, &c.base);
-	cr_assert_eq(b.len, sizeof(want_complete));
-	cr_assert_arr_eq(b.data, want_complete, sizeof(want_complete));
-	buf_free(&b);
+	assert_frame_bytes(RESTATE_COMPLETE_PROMISE, &c.base, want_complete, sizeof(want_complete));
 }
 
 Test(restate, promise_notifications_from_bytes)
@@ -844,14 +923,40 @@ static Ecl__Restate__GetPromiseCommandMessage *get_promise_of(const answer *a)
 								 a->frames[i].body);
 }
 
+/* Open an engine with the summaries and drive summarize's run key until it waits for the
+ * approval; returns the completion id of the promise it awaits. */
+static uint32_t summarize_until_waiting(fixture *fx, journal *j, const char *key)
+{
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	answer a;
+	uint32_t cid;
+
+	memset(j, 0, sizeof(*j));
+	setup(fx, SUMMARIES);
+	summarize_input(j);
+	drive_wf(fx, "summarize", j, key, &a);
+	g = get_promise_of(&a);
+	cid = g->result_completion_id;
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	answer_free(&a);
+	return cid;
+}
+
+/* Start k, the journal of a shared handler of the run: the input text, and the run's status
+ * state taken from run_journal. */
+static void handler_journal(journal *k, const journal *run_journal, const char *input)
+{
+	memset(k, 0, sizeof(*k));
+	add_input(k, input);
+	k->status = run_journal->status ? strdup(run_journal->status) : NULL;
+}
+
 /* Invoke `answer` for run key with the input text, the run's status state taken from
  * run_journal, on a journal of its own (k, which the caller frees). */
 static void call_answer(fixture *fx, const journal *run_journal, const char *key, const char *input,
 			journal *k, answer *a)
 {
-	memset(k, 0, sizeof(*k));
-	add_input(k, input);
-	k->status = run_journal->status ? strdup(run_journal->status) : NULL;
+	handler_journal(k, run_journal, input);
 	invoke(fx->e, "summarize", "answer", k, key, a);
 }
 
@@ -894,20 +999,6 @@ static void complete_acknowledged(journal *k, uint32_t cid, int already)
 	add(k, RESTATE_COMPLETE_PROMISE_DONE, &n.base);
 }
 
-/* The failure an answer ends with (Output with a failure, then End): its code, and the
- * message in msg. */
-static uint32_t failure_of(const answer *a, char *msg, size_t n)
-{
-	Ecl__Restate__OutputCommandMessage *out = output_of(a);
-	uint32_t code;
-
-	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_FAILURE);
-	code = out->failure->code;
-	snprintf(msg, n, "%s", out->failure->message);
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
-	return code;
-}
-
 Test(restate, human_step_awaits_a_promise_that_answer_completes)
 {
 	fixture fx;
@@ -916,9 +1007,8 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 	Ecl__Restate__GetPromiseCommandMessage *g;
 	Ecl__Restate__SuspensionMessage *s;
 	Ecl__Restate__CompletePromiseCommandMessage *cp;
-	Ecl__Restate__OutputCommandMessage *out;
 	cJSON *st;
-	char msg[1024];
+	char msg[1024], *text;
 	uint32_t cid;
 	int i;
 
@@ -959,13 +1049,11 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 	answer_free(&a);
 
 	/* get_status reads the waiting status. */
-	memset(&k, 0, sizeof(k));
-	add_input(&k, "");
-	k.status = strdup(j.status);
+	handler_journal(&k, &j, "");
 	invoke(fx.e, "summarize", "get_status", &k, "h1", &a);
-	out = output_of(&a);
-	cr_assert(strstr((const char *)out->value->content.data, "\"status\":\"waiting\""));
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "\"status\":\"waiting\""));
+	free(text);
 	answer_free(&a);
 	journal_free(&k);
 
@@ -1016,10 +1104,9 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 	complete_acknowledged(&k, cp->result_completion_id, 0);
 	ecl__restate__complete_promise_command_message__free_unpacked(cp, NULL);
 	invoke(fx.e, "summarize", "answer", &k, "h1", &a);
-	out = output_of(&a);
-	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
-	cr_assert(strstr((const char *)out->value->content.data, "\"step\":\"approve\""));
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "\"step\":\"approve\""));
+	free(text);
 	answer_free(&a);
 	journal_free(&k);
 
@@ -1036,17 +1123,9 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 
 	/* The run replays the promise's value from the journal and completes. */
 	invoke(fx.e, "summarize", "run", &j, "h1", &a);
-	out = output_of(&a);
-	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
-	{
-		char *text =
-			strndup((const char *)out->value->content.data, out->value->content.len);
-
-		cr_assert(strstr(text, "\"comment\":\"Good\"") && strstr(text, "\"drafts\":1"),
-			  "%s", text);
-		free(text);
-	}
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "\"comment\":\"Good\"") && strstr(text, "\"drafts\":1"), "%s", text);
+	free(text);
 	apply(&j, &a);
 	answer_free(&a);
 	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
@@ -1065,27 +1144,20 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 	invoke(fx.e, "summarize", "answer", &k, "nope", &a);
 	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 404);
 	cr_assert(strstr(msg, "no run nope"), "%s", msg);
-	answer_free(&a);
 	journal_free(&k);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, loop_back_to_a_human_step_awaits_a_fresh_promise)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
 	Ecl__Restate__GetPromiseCommandMessage *g;
 	uint32_t cid;
+	char *text;
 
-	setup(&fx, SUMMARIES);
-	summarize_input(&j);
-	drive_wf(&fx, "summarize", &j, "h2", &a);
-	g = get_promise_of(&a);
-	cid = g->result_completion_id;
-	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
-	answer_free(&a);
+	cid = summarize_until_waiting(&fx, &j, "h2");
 	/* Refused: reviewed, then a second draft, check, and approve again. */
 	promise_completed(&j, cid, "{\"approved\":false,\"comment\":\"Too vague\"}");
 	drive_wf(&fx, "summarize", &j, "h2", &a);
@@ -1098,56 +1170,43 @@ Test(restate, loop_back_to_a_human_step_awaits_a_fresh_promise)
 	cr_assert(strstr(j.status, "\"promise\":\"approve#2\""), "%s", j.status);
 	promise_completed(&j, cid, "{\"approved\":true}");
 	drive_wf(&fx, "summarize", &j, "h2", &a);
-	{
-		Ecl__Restate__OutputCommandMessage *out = output_of(&a);
-		char *text =
-			strndup((const char *)out->value->content.data, out->value->content.len);
-
-		cr_assert(strstr(text, "\"drafts\":2") && strstr(text, "go on where it stopped"),
-			  "%s", text);
-		free(text);
-		ecl__restate__output_command_message__free_unpacked(out, NULL);
-	}
-	answer_free(&a);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "\"drafts\":2") && strstr(text, "go on where it stopped"), "%s",
+		  text);
+	free(text);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 2);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
+}
+
+/* Journal a GetPromise of another step (sign_off) where the journal awaited approve. */
+static void promise_of_another_step(journal *to, const frame *f)
+{
+	Ecl__Restate__GetPromiseCommandMessage g = ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
+
+	(void)f;
+	g.key = "sign_off#1";
+	g.result_completion_id = 2;
+	add(to, RESTATE_GET_PROMISE, &g.base);
 }
 
 Test(restate, human_step_journal_mismatches_and_rejected_promise)
 {
 	fixture fx;
-	journal j = {0}, k = {0};
+	journal j, k = {0};
 	answer a;
-	Ecl__Restate__ErrorMessage *err;
+	error_info err;
 	Ecl__Restate__GetPromiseCompletionNotificationMessage n =
 		ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
 	Ecl__Restate__Failure f = ECL__RESTATE__FAILURE__INIT;
 	char msg[1024];
-	int i;
 
-	setup(&fx, SUMMARIES);
-	summarize_input(&j);
-	drive_wf(&fx, "summarize", &j, "h3", &a);
-	answer_free(&a);
+	summarize_until_waiting(&fx, &j, "h3");
 	/* The same journal with the promise of another step: a mismatch. */
-	for (i = 0; i < j.n; i++) {
-		if (j.entries[i].type == RESTATE_GET_PROMISE) {
-			Ecl__Restate__GetPromiseCommandMessage g =
-				ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
-
-			g.key = "sign_off#1";
-			g.result_completion_id = 2;
-			add(&k, RESTATE_GET_PROMISE, &g.base);
-		} else {
-			add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
-		}
-	}
+	rewrite(&k, &j, RESTATE_GET_PROMISE, promise_of_another_step);
 	invoke(fx.e, "summarize", "run", &k, "h3", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert(strstr(err->message, "approve#1"), "%s", err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "approve#1"), "%s", err.message);
 	answer_free(&a);
 	journal_free(&k);
 	/* A promise rejected (by something else than `answer`) fails the run. */
@@ -1162,37 +1221,23 @@ Test(restate, human_step_journal_mismatches_and_rejected_promise)
 	cr_assert(strstr(msg, "nobody will answer") && strstr(msg, "`approve`"), "%s", msg);
 	apply(&j, &a);
 	cr_assert(strstr(j.status, "\"status\":\"failed\""), "%s", j.status);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, waiting_run_is_cancelled)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__SignalNotificationMessage sig =
-		ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__INIT;
-	Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
 	char msg[256];
 
-	setup(&fx, SUMMARIES);
-	summarize_input(&j);
-	drive_wf(&fx, "summarize", &j, "h4", &a);
-	answer_free(&a);
-	sig.signal_id_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__SIGNAL_ID_IDX;
-	sig.idx = RESTATE_CANCEL_SIGNAL;
-	sig.result_case = ECL__RESTATE__SIGNAL_NOTIFICATION_MESSAGE__RESULT_VOID;
-	sig.void_ = &nothing;
-	add(&j, RESTATE_SIGNAL, &sig.base);
+	summarize_until_waiting(&fx, &j, "h4");
+	add_signal(&j, RESTATE_CANCEL_SIGNAL);
 	invoke(fx.e, "summarize", "run", &j, "h4", &a);
 	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
 	apply(&j, &a);
 	cr_assert(strstr(j.status, "\"status\":\"cancelled\""), "%s", j.status);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, answer_fields_checked_without_a_run)
@@ -1275,20 +1320,11 @@ static void every_allocation_may_fail(fixture *fx, const char *handler, const jo
 Test(restate, human_step_survives_every_failed_allocation, .timeout = 120)
 {
 	fixture fx;
-	journal j = {0}, k = {0};
-	answer a;
-	Ecl__Restate__GetPromiseCommandMessage *g;
+	journal j, k;
 	uint32_t cid;
 
-	setup(&fx, SUMMARIES);
-	summarize_input(&j);
-	drive_wf(&fx, "summarize", &j, "h5", &a);
-	g = get_promise_of(&a);
-	cid = g->result_completion_id;
-	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
-	answer_free(&a);
-	add_input(&k, "{\"fields\": {\"approved\": \"true\", \"comment\": \"Good\"}}");
-	k.status = strdup(j.status);
+	cid = summarize_until_waiting(&fx, &j, "h5");
+	handler_journal(&k, &j, "{\"fields\": {\"approved\": \"true\", \"comment\": \"Good\"}}");
 	every_allocation_may_fail(&fx, "answer", &k, "h5");
 	every_allocation_may_fail(&fx, "get_status", &k, "h5");
 	promise_completed(&j, cid, "{\"approved\":true,\"comment\":\"Good\"}");
@@ -1336,12 +1372,11 @@ Test(restate, frame_type_names)
 Test(restate, run_without_a_key_or_inputs_is_refused)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
 	char msg[512];
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, two_revisions, &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "", &a);
 	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
 	cr_assert_str_eq(msg, "the workflow key (the run id) is empty or too long");
@@ -1361,32 +1396,22 @@ Test(restate, run_without_a_key_or_inputs_is_refused)
 Test(restate, a_status_where_a_step_was_journaled_is_a_mismatch)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__SetStateCommandMessage s = ECL__RESTATE__SET_STATE_COMMAND_MESSAGE__INIT;
-	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
-	Ecl__Restate__ErrorMessage *err;
+	ProtobufCBinaryData key = {strlen(RESTATE_STATUS_KEY), (uint8_t *)RESTATE_STATUS_KEY};
+	error_info err;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
-	s.key.data = (uint8_t *)RESTATE_STATUS_KEY;
-	s.key.len = strlen(RESTATE_STATUS_KEY);
-	v.content.data = (uint8_t *)"{}";
-	v.content.len = 2;
-	s.value = &v;
-	add(&j, RESTATE_SET_STATE, &s.base);
+	start(&fx, two_revisions, &j, TEA);
+	add_set_state(&j, key, "{}");
 	invoke(fx.e, "critique-revise", "run", &j, "run21", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert_eq(err->related_command_index, 1);
-	cr_assert(strstr(err->message, "command 1 of the journal is a SetStateCommand where the "
-				       "workflow asks step `generate`"),
-		  "%s", err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err.index, 1);
+	cr_assert(strstr(err.message, "command 1 of the journal is a SetStateCommand where the "
+				      "workflow asks step `generate`"),
+		  "%s", err.message);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 /* A failure journaled as a step's answer (ecl proposes only values; Restate's own doing) is
@@ -1395,19 +1420,15 @@ Test(restate, a_status_where_a_step_was_journaled_is_a_mismatch)
 Test(restate, journaled_failure_of_a_step_is_not_asked_again)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
 	Ecl__Restate__RunCompletionNotificationMessage n =
 		ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__INIT;
 	Ecl__Restate__Failure f = ECL__RESTATE__FAILURE__INIT;
-	Ecl__Restate__ErrorMessage *err;
+	error_info err;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
-	rc.result_completion_id = 1;
-	rc.name = "generate";
-	add(&j, RESTATE_RUN, &rc.base);
+	start(&fx, two_revisions, &j, TEA);
+	add_run(&j, 1, "generate");
 	n.completion_id = 1;
 	n.result_case = ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
 	f.code = 500;
@@ -1416,16 +1437,13 @@ Test(restate, journaled_failure_of_a_step_is_not_asked_again)
 	add(&j, RESTATE_RUN_DONE, &n.base);
 	invoke(fx.e, "critique-revise", "run", &j, "run22", &a);
 	cr_assert_eq(a.n, 1);
-	err = error_of(&a);
-	cr_assert_eq(err->code, 500);
-	cr_assert_str_eq(err->message,
+	err = error_in(&a);
+	cr_assert_eq(err.code, 500);
+	cr_assert_str_eq(err.message,
 			 "step `generate`: the journaled answer is a failure: the model is gone");
-	ecl__restate__error_message__free_unpacked(err, NULL);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0,
 		     "a journaled failure is not asked again");
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 /* Commands in a journal (its notifications not counted). */
@@ -1441,15 +1459,13 @@ static int commands_in(const journal *j)
 Test(restate, replay_past_the_end_of_the_workflow)
 {
 	fixture fx;
-	journal j = {0}, k = {0};
+	journal j, k = {0};
 	answer a;
-	Ecl__Restate__ErrorMessage *err;
-	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
+	error_info err;
 	char want[128];
-	int i, calls;
+	int calls;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, two_revisions, &j, TEA);
 	drive(&fx, &j, "run23", &a);
 	answer_free(&a);
 	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_OUTPUT);
@@ -1460,70 +1476,56 @@ Test(restate, replay_past_the_end_of_the_workflow)
 	cr_assert_eq(a.frames[0].type, RESTATE_END);
 	answer_free(&a);
 	/* a command after the workflow's end where its output should be */
-	for (i = 0; i < j.n - 1; i++)
-		add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
-	rc.result_completion_id = 99;
-	rc.name = "publish";
-	add(&k, RESTATE_RUN, &rc.base);
+	copy_entries(&k, &j, j.n - 1);
+	add_run(&k, 99, "publish");
 	invoke(fx.e, "critique-revise", "run", &k, "run23", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert_eq(err->related_command_index, (uint32_t)(commands_in(&k) - 1));
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err.index, (uint32_t)(commands_in(&k) - 1));
 	snprintf(want, sizeof(want),
 		 "the workflow ended where command %u of the journal is a "
 		 "RunCommand",
-		 err->related_command_index);
-	cr_assert(strstr(err->message, want), "%s", err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
-	answer_free(&a);
+		 err.index);
+	cr_assert(strstr(err.message, want), "%s", err.message);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), calls,
 		     "a replay asks nothing");
 	journal_free(&k);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, get_status_journal_mismatches_and_lazy_replies)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__RunCommandMessage rc = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
 	Ecl__Restate__GetLazyStateCommandMessage lz =
 		ECL__RESTATE__GET_LAZY_STATE_COMMAND_MESSAGE__INIT;
-	Ecl__Restate__GetLazyStateCompletionNotificationMessage n =
-		ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
-	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
-	Ecl__Restate__ErrorMessage *err;
-	Ecl__Restate__OutputCommandMessage *out;
+	error_info err;
+	static const char running[] = "{\"status\":\"running\"}";
+	char *text;
+	size_t len;
 	static const uint8_t garbage[] = {0xff, 0xff, 0xff};
 
-	setup(&fx, NULL);
 	/* a journal that runs a step: not what get_status does */
-	add_input(&j, "");
-	rc.result_completion_id = 1;
-	rc.name = "generate";
-	add(&j, RESTATE_RUN, &rc.base);
+	start(&fx, NULL, &j, "");
+	add_run(&j, 1, "generate");
 	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert_eq(err->related_command_index, 1);
-	cr_assert_str_eq(err->message,
-			 "journal mismatch in get_status of run24: command 1 of the "
-			 "journal is a RunCommand where the handler reads the status");
-	ecl__restate__error_message__free_unpacked(err, NULL);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert_eq(err.index, 1);
+	cr_assert_str_eq(err.message, "journal mismatch in get_status of run24: command 1 of the "
+				      "journal is a RunCommand where the handler reads the status");
 	answer_free(&a);
 	journal_free(&j);
 	/* a GetEagerState that does not unpack */
 	add_input(&j, "");
 	add_raw(&j, RESTATE_GET_EAGER_STATE, garbage, sizeof(garbage));
 	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert(strstr(err->message, "a GetEagerStateCommand where the handler reads the status "
-				       "(not a valid message)"),
-		  "%s", err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "a GetEagerStateCommand where the handler reads the status "
+				      "(not a valid message)"),
+		  "%s", err.message);
 	answer_free(&a);
 	journal_free(&j);
 	/* a journaled GetLazyState: its completion awaited, past notifications of other
@@ -1534,74 +1536,62 @@ Test(restate, get_status_journal_mismatches_and_lazy_replies)
 	lz.result_completion_id = 1;
 	add(&j, RESTATE_GET_LAZY_STATE, &lz.base);
 	add_raw(&j, RESTATE_GET_LAZY_STATE_DONE, garbage, sizeof(garbage));
-	n.completion_id = 7;
-	n.result_case = ECL__RESTATE__GET_LAZY_STATE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
-	v.content.data = (uint8_t *)"{\"status\":\"other\"}";
-	v.content.len = strlen((const char *)v.content.data);
-	n.value = &v;
-	add(&j, RESTATE_GET_LAZY_STATE_DONE, &n.base);
+	add_lazy_state_done(&j, 7, "{\"status\":\"other\"}");
 	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
 	cr_assert_eq(a.n, 1);
 	cr_assert_eq(a.frames[0].type, RESTATE_SUSPENSION);
 	answer_free(&a);
-	n.completion_id = 1;
-	v.content.data = (uint8_t *)"{\"status\":\"running\"}";
-	v.content.len = strlen((const char *)v.content.data);
-	add(&j, RESTATE_GET_LAZY_STATE_DONE, &n.base);
+	add_lazy_state_done(&j, 1, running);
 	invoke(fx.e, "critique-revise", "get_status", &j, "run24", &a);
-	out = output_of(&a);
-	cr_assert_eq(out->value->content.len, v.content.len);
-	cr_assert_arr_eq(out->value->content.data, v.content.data, v.content.len);
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	text = output_value(&a, &len);
+	cr_assert_eq(len, strlen(running));
+	cr_assert_arr_eq(text, running, strlen(running));
+	free(text);
+	finish(&fx, &j, &a);
+}
+
+/* Journal a CompletePromise of another step's promise (sign_off) where the journal
+ * completed approve's. */
+static void completion_of_another_step(journal *to, const frame *f)
+{
+	Ecl__Restate__CompletePromiseCommandMessage cp =
+		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__INIT;
+	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+
+	(void)f;
+	cp.key = "sign_off#1";
+	cp.result_completion_id = 1;
+	cp.completion_case =
+		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
+	v.content.data = (uint8_t *)"{}";
+	v.content.len = 2;
+	cp.completion_value = &v;
+	add(to, RESTATE_COMPLETE_PROMISE, &cp.base);
 }
 
 Test(restate, answer_journal_mismatch_and_other_completions)
 {
 	fixture fx;
-	journal j = {0}, k, m = {0};
+	journal j, k, m = {0};
 	answer a;
-	Ecl__Restate__CompletePromiseCommandMessage cp =
-		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__INIT;
-	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
-	Ecl__Restate__ErrorMessage *err;
+	error_info err;
 	static const uint8_t garbage[] = {0xff, 0xff, 0xff};
 	static const char input[] = "{\"fields\": {\"approved\": true}}";
-	int i;
 
-	setup(&fx, SUMMARIES);
-	summarize_input(&j);
-	drive_wf(&fx, "summarize", &j, "h9", &a);
-	answer_free(&a);
+	summarize_until_waiting(&fx, &j, "h9");
 	call_answer(&fx, &j, "h9", input, &k, &a);
 	cr_assert_eq(apply(&k, &a), RESTATE_SUSPENSION);
 	answer_free(&a);
 	/* the same journal with the promise of another step completed: a mismatch */
-	for (i = 0; i < k.n; i++) {
-		if (k.entries[i].type == RESTATE_COMPLETE_PROMISE) {
-			cp.key = "sign_off#1";
-			cp.result_completion_id = 1;
-			cp.completion_case =
-				ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
-			v.content.data = (uint8_t *)"{}";
-			v.content.len = 2;
-			cp.completion_value = &v;
-			add(&m, RESTATE_COMPLETE_PROMISE, &cp.base);
-		} else {
-			add_raw(&m, k.entries[i].type, k.entries[i].body, k.entries[i].len);
-		}
-	}
+	rewrite(&m, &k, RESTATE_COMPLETE_PROMISE, completion_of_another_step);
 	m.status = strdup(k.status);
 	invoke(fx.e, "summarize", "answer", &m, "h9", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_JOURNAL_MISMATCH);
-	cr_assert(strstr(err->message, "journal mismatch in answer of h9: command 2 of the journal "
-				       "is a CompletePromiseCommand where the handler completes "
-				       "promise approve#1 (completion 1)"),
-		  "%s", err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "journal mismatch in answer of h9: command 2 of the journal "
+				      "is a CompletePromiseCommand where the handler completes "
+				      "promise approve#1 (completion 1)"),
+		  "%s", err.message);
 	answer_free(&a);
 	/* Restate's word on other completions, or words that do not unpack: still waiting */
 	add_raw(&k, RESTATE_COMPLETE_PROMISE_DONE, garbage, sizeof(garbage));
@@ -1609,31 +1599,25 @@ Test(restate, answer_journal_mismatch_and_other_completions)
 	invoke(fx.e, "summarize", "answer", &k, "h9", &a);
 	cr_assert_eq(a.n, 1);
 	cr_assert_eq(a.frames[0].type, RESTATE_SUSPENSION);
-	answer_free(&a);
 	journal_free(&m);
 	journal_free(&k);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 Test(restate, control_messages_are_not_journal_entries)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__ErrorMessage *err;
+	error_info err;
 
-	setup(&fx, two_revisions);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, two_revisions, &j, TEA);
 	add(&j, RESTATE_END, NULL); /* announced as an entry, but a control message */
 	invoke(fx.e, "critique-revise", "run", &j, "run25", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_PROTOCOL_VIOLATION);
-	cr_assert_str_eq(err->message, "the journal has 1 of the 2 entries announced");
-	ecl__restate__error_message__free_unpacked(err, NULL);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_PROTOCOL_VIOLATION);
+	cr_assert_str_eq(err.message, "the journal has 1 of the 2 entries announced");
+	finish(&fx, &j, &a);
 }
 
 Test(restate, answer_without_an_input_is_a_protocol_violation)
@@ -1641,16 +1625,14 @@ Test(restate, answer_without_an_input_is_a_protocol_violation)
 	fixture fx;
 	journal j = {0};
 	answer a;
-	Ecl__Restate__ErrorMessage *err;
+	error_info err;
 
 	setup(&fx, NULL);
 	invoke(fx.e, "summarize", "answer", &j, "h10", &a);
-	err = error_of(&a);
-	cr_assert_eq(err->code, RESTATE_PROTOCOL_VIOLATION);
-	cr_assert_str_eq(err->message, "the journal does not start with an InputCommand");
-	ecl__restate__error_message__free_unpacked(err, NULL);
-	answer_free(&a);
-	teardown(&fx);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_PROTOCOL_VIOLATION);
+	cr_assert_str_eq(err.message, "the journal does not start with an InputCommand");
+	finish(&fx, &j, &a);
 }
 
 /* The model cannot answer: a retryable error naming the step, and nothing journaled for
@@ -1658,24 +1640,20 @@ Test(restate, answer_without_an_input_is_a_protocol_violation)
 Test(restate, model_failure_is_a_retryable_error)
 {
 	fixture fx;
-	journal j = {0};
+	journal j;
 	answer a;
-	Ecl__Restate__ErrorMessage *err;
+	error_info err;
 
-	setup(&fx, "{}");
-	add_input(&j, "{\"topic\": \"tea\"}");
+	start(&fx, "{}", &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "run26", &a);
 	cr_assert_eq(frame_of(&a, RESTATE_RUN), -1);
 	cr_assert_eq(frame_of(&a, RESTATE_PROPOSE_RUN), -1);
-	err = error_of(&a);
-	cr_assert_eq(err->code, 500);
-	cr_assert(strstr(err->message, "step `generate`") &&
-			  strstr(err->message, "has no answer for step `generate`"),
-		  "%s", err->message);
-	ecl__restate__error_message__free_unpacked(err, NULL);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	err = error_in(&a);
+	cr_assert_eq(err.code, 500);
+	cr_assert(strstr(err.message, "step `generate`") &&
+			  strstr(err.message, "has no answer for step `generate`"),
+		  "%s", err.message);
+	finish(&fx, &j, &a);
 }
 
 /* A journal cut after the waiting status, before its GetPromise: the status is not
@@ -1683,18 +1661,13 @@ Test(restate, model_failure_is_a_retryable_error)
 Test(restate, waiting_status_journaled_without_its_promise)
 {
 	fixture fx;
-	journal j = {0}, k = {0};
+	journal j, k = {0};
 	answer a;
 	Ecl__Restate__GetPromiseCommandMessage *g;
-	int i;
 
-	setup(&fx, SUMMARIES);
-	summarize_input(&j);
-	drive_wf(&fx, "summarize", &j, "h11", &a);
-	answer_free(&a);
+	summarize_until_waiting(&fx, &j, "h11");
 	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_GET_PROMISE);
-	for (i = 0; i < j.n - 1; i++)
-		add_raw(&k, j.entries[i].type, j.entries[i].body, j.entries[i].len);
+	copy_entries(&k, &j, j.n - 1);
 	invoke(fx.e, "summarize", "run", &k, "h11", &a);
 	cr_assert_eq(a.n, 2);
 	cr_assert_eq(a.frames[0].type, RESTATE_GET_PROMISE);
@@ -1702,10 +1675,8 @@ Test(restate, waiting_status_journaled_without_its_promise)
 	g = get_promise_of(&a);
 	cr_assert_str_eq(g->key, "approve#1");
 	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
-	answer_free(&a);
 	journal_free(&k);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }
 
 /* Under Restate there is no lease: with one that lapses at once, the beats while the model
@@ -1717,7 +1688,6 @@ Test(restate, no_lease_to_renew)
 	journal j = {0};
 	answer a;
 	ecl_options o;
-	Ecl__Restate__OutputCommandMessage *out;
 
 	fx.dir = ts_tmpdir();
 	ts_write(ts_path(fx.dir, "script.json"),
@@ -1727,14 +1697,10 @@ Test(restate, no_lease_to_renew)
 		       ts_path(fx.dir, "calls.log"));
 	o.lease_ms = 1;
 	fx.e = ts_open(&o);
-	add_input(&j, "{\"topic\": \"tea\"}");
+	add_input(&j, TEA);
 	cr_assert_eq(drive(&fx, &j, "run27", &a), 7);
-	out = output_of(&a);
-	cr_assert_eq(out->result_case, ECL__RESTATE__OUTPUT_COMMAND_MESSAGE__RESULT_VALUE);
-	ecl__restate__output_command_message__free_unpacked(out, NULL);
+	free(output_value(&a, NULL));
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 6);
 	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
-	answer_free(&a);
-	journal_free(&j);
-	teardown(&fx);
+	finish(&fx, &j, &a);
 }

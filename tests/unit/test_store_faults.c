@@ -7,7 +7,6 @@
  * delete fails removes nothing, a pause whose update fails changes nothing.
  */
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +36,6 @@ static void teardown(void)
 
 TestSuite(store_faults, .init = setup, .fini = teardown);
 
-static void sql(const char *text)
-{
-	sqlite3 *h;
-	char *err = NULL;
-
-	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	cr_assert_eq(sqlite3_exec(h, text, NULL, NULL, &err), SQLITE_OK, "%s: %s", text,
-		     err ? err : "");
-	sqlite3_close(h);
-}
-
 /* A trigger that makes `event` (e.g. "BEFORE INSERT ON steps") fail when `when` holds. */
 static void fault_on(const char *event, const char *when)
 {
@@ -56,7 +43,7 @@ static void fault_on(const char *event, const char *when)
 
 	snprintf(text, sizeof(text), "CREATE TRIGGER fault %s WHEN %s BEGIN " FAULT "; END", event,
 		 when);
-	sql(text);
+	ts_sql(db, text);
 }
 
 static void expect_failure(ecl_engine *e, int rc, const char *what)
@@ -91,19 +78,34 @@ static char *status_of(const char *id)
 	return ts_sql_text(db, q);
 }
 
+/* Start a critique-revise run of the inputs in e, its id in id; the test fails if it cannot. */
+static void start_run(ecl_engine *e, const char *inputs, char *id)
+{
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), inputs, id), ECL_OK, "%s",
+		     ecl_engine_errmsg(e));
+}
+
+/* Check that run id has that status. */
+static void expect_status(const char *id, const char *want)
+{
+	char *st = status_of(id);
+
+	cr_assert_str_eq(st, want);
+	free(st);
+}
+
 Test(store_faults, a_commit_whose_checkpoint_cannot_be_written_changes_nothing)
 {
 	ecl_engine *e = ts_engine(db, script, NULL);
 	char id[ECL_ID_MAX];
 
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
-		     ECL_OK);
+	start_run(e, "{\"topic\": \"t\"}", id);
 	fault_on("BEFORE INSERT ON steps", "1");
 	expect_failure(e, ecl_run_drive(e, id), "commit");
 	cr_assert_eq(count("SELECT count(*) FROM steps"), 0);
 	cr_assert_eq(count("SELECT seq FROM runs"), 0);
 	expect_intact();
-	sql("DROP TRIGGER fault");
+	ts_sql(db, "DROP TRIGGER fault");
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
 	ecl_engine_close(e);
 }
@@ -111,51 +113,44 @@ Test(store_faults, a_commit_whose_checkpoint_cannot_be_written_changes_nothing)
 Test(store_faults, a_commit_whose_run_cannot_be_updated_keeps_no_checkpoint)
 {
 	ecl_engine *e = ts_engine(db, script, NULL);
-	char id[ECL_ID_MAX], *st;
+	char id[ECL_ID_MAX];
 
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
-		     ECL_OK);
+	start_run(e, "{\"topic\": \"t\"}", id);
 	fault_on("BEFORE UPDATE ON runs", "NEW.seq > OLD.seq");
 	expect_failure(e, ecl_run_drive(e, id), "commit");
 	cr_assert_eq(count("SELECT count(*) FROM steps"), 0, "the checkpoint was rolled back");
 	cr_assert_eq(count("SELECT seq FROM runs"), 0);
 	expect_intact();
-	sql("DROP TRIGGER fault");
+	ts_sql(db, "DROP TRIGGER fault");
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
-	st = status_of(id);
-	cr_assert_str_eq(st, "completed");
-	free(st);
+	expect_status(id, "completed");
 	ecl_engine_close(e);
 }
 
 Test(store_faults, a_pause_that_cannot_be_recorded_changes_nothing)
 {
 	ecl_engine *e = ts_engine(db, script, NULL), *other;
-	char idle[ECL_ID_MAX], live[ECL_ID_MAX], *st;
+	char idle[ECL_ID_MAX], live[ECL_ID_MAX];
 
 	/* idle: nobody drives it (its lease is given up); live: its lease is held */
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"a\"}", idle),
-		     ECL_OK);
+	start_run(e, "{\"topic\": \"a\"}", idle);
 	ecl_engine_close(e);
 	{
 		char q[256];
 
 		snprintf(q, sizeof(q), "UPDATE runs SET lease_until_ms = 0 WHERE id = '%s'", idle);
-		sql(q);
+		ts_sql(db, q);
 	}
 	e = ts_engine(db, script, NULL);
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"b\"}", live),
-		     ECL_OK);
+	start_run(e, "{\"topic\": \"b\"}", live);
 	other = ts_engine(db, script, NULL);
 	fault_on("BEFORE UPDATE ON runs", "NEW.status != OLD.status OR NEW.request IS NOT NULL");
 	expect_failure(other, ecl_run_pause(other, idle, NULL), "pause of an idle run");
 	expect_failure(other, ecl_run_cancel(other, live, NULL), "cancel of a driven run");
-	st = status_of(idle);
-	cr_assert_str_eq(st, "interrupted");
-	free(st);
+	expect_status(idle, "interrupted");
 	cr_assert_eq(count("SELECT count(*) FROM runs WHERE request IS NOT NULL"), 0);
 	cr_assert_eq(count("SELECT count(*) FROM notes"), 0, "no note of a request not made");
-	sql("DROP TRIGGER fault");
+	ts_sql(db, "DROP TRIGGER fault");
 	cr_assert_eq(ecl_run_pause(other, idle, NULL), ECL_OK, "%s", ecl_engine_errmsg(other));
 	ecl_engine_close(other);
 	ecl_engine_close(e);
@@ -166,19 +161,18 @@ Test(store_faults, a_fork_whose_checkpoints_cannot_be_copied_leaves_no_run)
 	ecl_engine *e = ts_engine(db, script, NULL);
 	char id[ECL_ID_MAX], copy[ECL_ID_MAX];
 
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
-		     ECL_OK);
+	start_run(e, "{\"topic\": \"t\"}", id);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
 	fault_on("BEFORE INSERT ON steps", "1");
 	expect_failure(e, ecl_run_fork(e, id, 1, copy), "fork");
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 1, "the new run was rolled back");
 	expect_intact();
-	sql("DROP TRIGGER fault");
+	ts_sql(db, "DROP TRIGGER fault");
 	fault_on("BEFORE INSERT ON runs", "1");
 	expect_failure(e, ecl_run_fork(e, id, 1, copy), "fork");
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 1);
 	cr_assert_eq(count("SELECT count(*) FROM steps"), 2, "no checkpoint was copied");
-	sql("DROP TRIGGER fault");
+	ts_sql(db, "DROP TRIGGER fault");
 	cr_assert_eq(ecl_run_fork(e, id, 1, copy), ECL_OK, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 2);
 	ecl_engine_close(e);
@@ -192,15 +186,14 @@ Test(store_faults, a_prune_whose_delete_fails_removes_nothing)
 	char id[ECL_ID_MAX];
 	int n = -1;
 
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
-		     ECL_OK);
+	start_run(e, "{\"topic\": \"t\"}", id);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
 	fault_on("BEFORE DELETE ON runs", "1");
 	expect_failure(e, ecl_prune(e, &f, 0, &n), "prune");
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 1);
 	cr_assert_eq(count("SELECT count(*) FROM steps"), 2, "its checkpoints are kept too");
 	expect_intact();
-	sql("DROP TRIGGER fault");
+	ts_sql(db, "DROP TRIGGER fault");
 	cr_assert_eq(ecl_prune(e, &f, 0, &n), ECL_OK, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(n, 1);
 	cr_assert_eq(count("SELECT count(*) FROM runs"), 0);
@@ -218,19 +211,19 @@ Test(store_faults, a_statement_that_does_not_prepare_fails_its_transition)
 	char id[ECL_ID_MAX];
 
 	ecl_engine_close(e);
-	sql("CREATE TRIGGER other_program AFTER INSERT ON steps BEGIN INSERT INTO elsewhere VALUES "
-	    "(1); "
-	    "END");
+	ts_sql(db, "CREATE TRIGGER other_program AFTER INSERT ON steps BEGIN INSERT INTO elsewhere "
+		   "VALUES "
+		   "(1); "
+		   "END");
 	e = ts_open(&o);
-	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
-		     ECL_OK, "%s", ecl_engine_errmsg(e));
+	start_run(e, "{\"topic\": \"t\"}", id);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE, "%s", ecl_engine_errmsg(e));
 	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
 	cr_assert(strstr(ecl_engine_errmsg(e), "no such table: main.elsewhere"), "%s",
 		  ecl_engine_errmsg(e));
 	cr_assert_eq(count("SELECT count(*) FROM steps"), 0);
 	expect_intact();
-	sql("DROP TRIGGER other_program");
+	ts_sql(db, "DROP TRIGGER other_program");
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
 	ecl_engine_close(e);
 }
@@ -269,16 +262,14 @@ Test(store_faults, every_kind_of_statement_that_does_not_prepare_changes_nothing
 
 		snprintf(db, sizeof(db), "%s/prep-%zu.db", dir, i);
 		e = ts_engine(db, script, NULL);
-		cr_assert_eq(
-			ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
-			ECL_OK);
+		start_run(e, "{\"topic\": \"t\"}", id);
 		ecl_engine_close(e);
-		sql("UPDATE runs SET lease_until_ms = 0"); /* idle: nobody drives it */
+		ts_sql(db, "UPDATE runs SET lease_until_ms = 0"); /* idle: nobody drives it */
 		snprintf(text, sizeof(text),
 			 "CREATE TRIGGER other_program %s BEGIN INSERT INTO elsewhere VALUES (1); "
 			 "END",
 			 cases[i].trigger);
-		sql(text);
+		ts_sql(db, text);
 		before = ts_sql_text(db, "SELECT group_concat(id || status || seq || "
 					 "coalesce(owner, '') || lease_until_ms) FROM runs");
 		e = ts_engine(db, script, NULL);
