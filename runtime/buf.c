@@ -86,13 +86,14 @@ void buf_json_str(buf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+		char esc[6];
 		size_t elen = 2;
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		buf_append(b, s + start, i - start);
 		start = i + 1;
+		esc[0] = '\\';
 		switch (c) {
 		case '"': esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
