@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -162,10 +163,9 @@ void value_render(const value *v, const ecl_slot_def *def, buf *out)
 static void json_double(double d, buf *out)
 {
 	char text[32];
-	double back = 0;
 
 	snprintf(text, sizeof(text), "%1.15g", d);
-	if (sscanf(text, "%lg", &back) != 1 || back != d)
+	if (strtod(text, NULL) != d)
 		snprintf(text, sizeof(text), "%1.17g", d);
 	buf_puts(out, text);
 }
