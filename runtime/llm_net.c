@@ -523,8 +523,8 @@ static void buf_clear(buf *b)
 		b->data[0] = '\0';
 }
 
-/* A pooled call keeps its buffers for the next (no allocation and regrowth per call), unless
- * one grew past what a usual call needs. */
+/* A pooled call keeps its request buffer for the next (no allocation and regrowth per call),
+ * unless it grew past what a usual call needs. */
 #define NET_KEEP_BYTES (64u << 10)
 
 static void buf_keep(buf *b)
@@ -583,7 +583,10 @@ static void call_put(net *n, net_call *c)
 		return;
 	}
 	buf_keep(&c->send);
-	buf_keep(&c->body);
+	/* the reply's buffer is not kept: it would sit idle through the next call's wait, 1 KiB
+	 * more per run in flight (bytes_per_inflight_run), and a reply of a few hundred bytes
+	 * arrives in one piece, so it costs one allocation */
+	buf_free(&c->body);
 	c->next_free = n->pool;
 	n->pool = c;
 	n->npool++;
