@@ -84,14 +84,15 @@ static int on_timer(CURLM *m, long ms, void *userp)
 	return 0;
 }
 
-static void start(CURLM *m, flow *f, const char *url, long id, int step)
+static void start(CURLM *m, flow *f, CURLU *url, long id, int step)
 {
 	snprintf(f->body, sizeof(f->body),
 		 "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":"
 		 "\"WF:floor-%ld\\nTASK:%s\\nTOPIC:x\"}]}",
 		 id, step % 2 ? "critique" : "generate");
 	if (!f->ready) { /* as runtime/llm_net.c: the options of every call are set once */
-		curl_easy_setopt(f->h, CURLOPT_URL, url);
+		/* as runtime/llm_net.c: the URL parsed once, not at every transfer */
+		curl_easy_setopt(f->h, CURLOPT_CURLU, url);
 		curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, headers);
 		curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, sink);
 		curl_easy_setopt(f->h, CURLOPT_PRIVATE, f);
@@ -99,6 +100,7 @@ static void start(CURLM *m, flow *f, const char *url, long id, int step)
 		curl_easy_setopt(f->h, CURLOPT_BUFFERSIZE, 1024L);
 		f->ready = 1;
 	}
+	curl_easy_setopt(f->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(f->body));
 	curl_easy_setopt(f->h, CURLOPT_POSTFIELDS, f->body);
 	curl_multi_add_handle(m, f->h);
 }
@@ -106,6 +108,7 @@ static void start(CURLM *m, flow *f, const char *url, long id, int step)
 int main(int argc, char **argv)
 {
 	const char *url = NULL;
+	CURLU *uh;
 	long n = 10000, conc = 1000, next = 0, done = 0, requests = 0;
 	int steps = 6, i, running;
 	double t0, wall;
@@ -134,6 +137,12 @@ int main(int argc, char **argv)
 		conc = n;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	headers = curl_slist_append(NULL, "Content-Type: application/json");
+	uh = curl_url();
+	if (!uh || curl_url_set(uh, CURLUPART_URL, url,
+				CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+		fprintf(stderr, "http_floor: bad URL %s\n", url);
+		return 2;
+	}
 	m = curl_multi_init();
 	flows = calloc((size_t)conc, sizeof(*flows));
 	shares = calloc((size_t)conc / 32 + 1, sizeof(*shares));
@@ -158,7 +167,7 @@ int main(int argc, char **argv)
 		if (!flows[i].h || curl_easy_setopt(flows[i].h, CURLOPT_SHARE, share) != CURLE_OK)
 			return 1;
 		flows[i].left = steps - 1;
-		start(m, &flows[i], url, next++, 0);
+		start(m, &flows[i], uh, next++, 0);
 	}
 	while (done < n) {
 		struct epoll_event evs[256];
@@ -202,13 +211,13 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			if (f->left > 0) {
-				start(m, f, url, next - 1, steps - f->left);
+				start(m, f, uh, next - 1, steps - f->left);
 				f->left--;
 			} else {
 				done++;
 				if (next < n) {
 					f->left = steps - 1;
-					start(m, f, url, next++, 0);
+					start(m, f, uh, next++, 0);
 				}
 			}
 		}
@@ -228,6 +237,7 @@ int main(int argc, char **argv)
 	curl_multi_cleanup(m);
 	close(ep);
 	curl_slist_free_all(headers);
+	curl_url_cleanup(uh);
 	curl_global_cleanup();
 	return 0;
 }

@@ -24,10 +24,11 @@ typedef struct net_api {
 	const char *default_base; /* NULL: the base URL is required */
 	const char *path;
 	int (*headers)(const char *key, struct curl_slist **list);
-	cJSON *(*body)(const char *model, const llm_request *req);
+	/* Append the request body for req to out (out->oom when out of memory). */
+	void (*body)(const char *model, const llm_request *req, buf *out);
 	/* The answer text of a 2xx reply (allocated), and its token counts; NULL with why set
 	 * when the reply has no answer where the API puts it, NULL alone when out of memory. */
-	char *(*answer)(const cJSON *root, llm_response *res, const char **why);
+	char *(*answer)(cJSON *root, llm_response *res, const char **why);
 } net_api;
 
 typedef struct net {
@@ -39,6 +40,11 @@ typedef struct net {
 	int nshares, nshared; /* nshared: handles on the last share */
 	struct curl_slist *headers;
 	char *url, *model, *key;
+	/* The URL parsed once, given to every easy handle (CURLOPT_CURLU): from a URL string,
+	 * libcurl parses it again and rebuilds it at every transfer, about 10,000 instructions
+	 * per call (callgrind). NULL when libcurl's URL parser refuses the URL: the handles get
+	 * the string, and the transfers fail as they always did. */
+	CURLU *uh;
 	long timeout_ms, connect_timeout_ms;
 } net;
 
@@ -55,26 +61,98 @@ static int add_header(struct curl_slist **list, const char *name, const char *te
 	return ECL_OK;
 }
 
-/* {"role": ..., "content": ...} for every message, the system prompt first unless skip. */
-static cJSON *messages(const llm_request *req, int with_system)
+/* The request bodies are written straight into the call's buffer, in the order and with the
+ * escapes cJSON_PrintUnformatted gave them: building a cJSON tree of the request and printing
+ * it cost about 13,000 instructions per call (callgrind, variant scale), most of it in
+ * allocations and in printing the strings a byte at a time. */
+
+/* The bytes a JSON string escapes (as cJSON prints them): control characters, '"', '\\'. */
+static const unsigned char json_escaped[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50: '\\' */
+};
+
+/* s as a JSON string; a missing string fails the body, as it failed cJSON_CreateString.
+ * Runs of bytes that need no escape (the whole of a usual prompt but its line breaks) are
+ * found by a table and appended at once: buf_json_str's test of every byte cost about 14
+ * instructions a byte (callgrind). */
+static void put_str(buf *b, const char *s)
 {
-	cJSON *msgs = cJSON_CreateArray();
-	int i;
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run;
 
-	if (!msgs)
-		return NULL;
-	for (i = with_system && req->system ? -1 : 0; i < req->nmessages; i++) {
-		cJSON *m = cJSON_CreateObject();
-
-		if (!m || !cJSON_AddItemToArray(msgs, m) ||
-		    !cJSON_AddStringToObject(m, "role", i < 0 ? "system" : req->messages[i].role) ||
-		    !cJSON_AddStringToObject(m, "content",
-					     i < 0 ? req->system : req->messages[i].text)) {
-			cJSON_Delete(msgs);
-			return NULL;
-		}
+	if (!s) {
+		b->oom = 1;
+		return;
 	}
-	return msgs;
+	buf_append(b, "\"", 1);
+	for (;;) {
+		char esc[6] = {'\\', 0, '0', '0', 0, 0};
+
+		for (run = p; !json_escaped[*p]; p++)
+			;
+		if (p > run)
+			buf_append(b, (const char *)run, (size_t)(p - run));
+		if (!*p)
+			break;
+		switch (*p) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+		}
+		buf_append(b, esc, esc[1] == 'u' ? 6 : 2);
+		p++;
+	}
+	buf_append(b, "\"", 1);
+}
+
+/* d as cJSON prints a number (an integer without a fraction, else the shortest of %1.15g and
+ * %1.17g that reads back as d), without allocating. */
+static void put_number(buf *b, double d)
+{
+	cJSON num;
+	char text[64];
+
+	memset(&num, 0, sizeof(num));
+	num.type = cJSON_Number;
+	cJSON_SetNumberHelper(&num, d);
+	if (!cJSON_PrintPreallocated(&num, text, (int)sizeof(text), 0))
+		b->oom = 1;
+	else
+		buf_puts(b, text);
+}
+
+/* Append a string literal. */
+#define PUT_KEY(b, lit) buf_append((b), lit, sizeof(lit) - 1)
+
+/* "messages":[{"role": ..., "content": ...}, ...], the system prompt first unless skipped. */
+static void put_messages(buf *b, const llm_request *req, int with_system)
+{
+	int first = with_system && req->system ? -1 : 0, i;
+
+	PUT_KEY(b, "\"messages\":[");
+	for (i = first; i < req->nmessages; i++) {
+		if (i > first)
+			PUT_KEY(b, ",");
+		PUT_KEY(b, "{\"role\":");
+		put_str(b, i < 0 ? "system" : req->messages[i].role);
+		PUT_KEY(b, ",\"content\":");
+		put_str(b, i < 0 ? req->system : req->messages[i].text);
+		PUT_KEY(b, "}");
+	}
+	PUT_KEY(b, "]");
 }
 
 /* ---- OpenAI-compatible -------------------------------------------------------------------- */
@@ -91,26 +169,21 @@ static int openai_headers(const char *key, struct curl_slist **list)
 	return add_header(list, "Authorization", auth);
 }
 
-static cJSON *openai_body(const char *model, const llm_request *req)
+static void openai_body(const char *model, const llm_request *req, buf *b)
 {
-	cJSON *b = cJSON_CreateObject(), *msgs = messages(req, 1), *fmt;
-
-	if (!b || !msgs || !cJSON_AddItemToObject(b, "messages", msgs)) {
-		cJSON_Delete(msgs);
-		cJSON_Delete(b);
-		return NULL;
+	PUT_KEY(b, "{");
+	put_messages(b, req, 1);
+	PUT_KEY(b, ",\"model\":");
+	put_str(b, model);
+	if (req->temperature >= 0) {
+		PUT_KEY(b, ",\"temperature\":");
+		put_number(b, req->temperature);
 	}
-	cJSON_AddStringToObject(b, "model", model);
-	if (req->temperature >= 0)
-		cJSON_AddNumberToObject(b, "temperature", req->temperature);
-	if (req->max_tokens > 0)
-		cJSON_AddNumberToObject(b, "max_tokens", req->max_tokens);
-	fmt = cJSON_AddObjectToObject(b, "response_format");
-	if (!fmt || !cJSON_AddStringToObject(fmt, "type", "json_object")) {
-		cJSON_Delete(b);
-		return NULL;
+	if (req->max_tokens > 0) {
+		PUT_KEY(b, ",\"max_tokens\":");
+		put_number(b, req->max_tokens);
 	}
-	return b;
+	PUT_KEY(b, ",\"response_format\":{\"type\":\"json_object\"}}");
 }
 
 static long long count(const cJSON *obj, const char *key)
@@ -120,12 +193,21 @@ static long long count(const cJSON *obj, const char *key)
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
-static char *openai_answer(const cJSON *root, llm_response *res, const char **why)
+/* The string of a string item, taken out of the tree (which frees a NULL valuestring as
+ * nothing): the answer is not copied. Both were allocated through the same hooks. */
+static char *take_string(cJSON *item)
 {
-	const cJSON *choice =
-		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
-	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
-	const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+	char *s = item->valuestring;
+
+	item->valuestring = NULL;
+	return s;
+}
+
+static char *openai_answer(cJSON *root, llm_response *res, const char **why)
+{
+	cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+	cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
+	cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
 
 	res->tokens_in = count(usage, "prompt_tokens");
@@ -134,7 +216,7 @@ static char *openai_answer(const cJSON *root, llm_response *res, const char **wh
 		*why = "the response has no choices[0].message.content";
 		return NULL;
 	}
-	return mem_strdup(content->valuestring);
+	return take_string(content);
 }
 
 /* ---- Anthropic ---------------------------------------------------------------------------- */
@@ -147,26 +229,27 @@ static int anthropic_headers(const char *key, struct curl_slist **list)
 	return key ? add_header(list, "x-api-key", key) : ECL_OK;
 }
 
-static cJSON *anthropic_body(const char *model, const llm_request *req)
+static void anthropic_body(const char *model, const llm_request *req, buf *b)
 {
-	cJSON *b = cJSON_CreateObject(), *msgs = messages(req, 0);
-
-	if (!b || !msgs || !cJSON_AddItemToObject(b, "messages", msgs)) {
-		cJSON_Delete(msgs);
-		cJSON_Delete(b);
-		return NULL;
+	PUT_KEY(b, "{");
+	put_messages(b, req, 0);
+	PUT_KEY(b, ",\"model\":");
+	put_str(b, model);
+	PUT_KEY(b, ",\"max_tokens\":");
+	put_number(b, req->max_tokens > 0 ? req->max_tokens : 1024);
+	if (req->system) {
+		PUT_KEY(b, ",\"system\":");
+		put_str(b, req->system);
 	}
-	cJSON_AddStringToObject(b, "model", model);
-	cJSON_AddNumberToObject(b, "max_tokens", req->max_tokens > 0 ? req->max_tokens : 1024);
-	if (req->system)
-		cJSON_AddStringToObject(b, "system", req->system);
-	if (req->temperature >= 0)
-		cJSON_AddNumberToObject(b, "temperature", req->temperature);
-	return b;
+	if (req->temperature >= 0) {
+		PUT_KEY(b, ",\"temperature\":");
+		put_number(b, req->temperature);
+	}
+	PUT_KEY(b, "}");
 }
 
 /* The text blocks joined: a reply may hold thinking blocks and split its text in several. */
-static char *anthropic_answer(const cJSON *root, llm_response *res, const char **why)
+static char *anthropic_answer(cJSON *root, llm_response *res, const char **why)
 {
 	const cJSON *block, *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
 	buf text = {0};
@@ -205,30 +288,33 @@ static int ollama_headers(const char *key, struct curl_slist **list)
 	return add_header(list, "Content-Type", "application/json");
 }
 
-static cJSON *ollama_body(const char *model, const llm_request *req)
+static void ollama_body(const char *model, const llm_request *req, buf *b)
 {
-	cJSON *b = cJSON_CreateObject(), *msgs = messages(req, 1), *o;
+	int first = 1;
 
-	if (!b || !msgs || !cJSON_AddItemToObject(b, "messages", msgs)) {
-		cJSON_Delete(msgs);
-		cJSON_Delete(b);
-		return NULL;
+	PUT_KEY(b, "{");
+	put_messages(b, req, 1);
+	PUT_KEY(b, ",\"model\":");
+	put_str(b, model);
+	PUT_KEY(b, ",\"stream\":false,\"format\":\"json\",\"options\":{");
+	if (req->temperature >= 0) {
+		PUT_KEY(b, "\"temperature\":");
+		put_number(b, req->temperature);
+		first = 0;
 	}
-	cJSON_AddStringToObject(b, "model", model);
-	cJSON_AddFalseToObject(b, "stream");
-	cJSON_AddStringToObject(b, "format", "json");
-	o = cJSON_AddObjectToObject(b, "options");
-	if (o && req->temperature >= 0)
-		cJSON_AddNumberToObject(o, "temperature", req->temperature);
-	if (o && req->max_tokens > 0)
-		cJSON_AddNumberToObject(o, "num_predict", req->max_tokens);
-	return b;
+	if (req->max_tokens > 0) {
+		if (!first)
+			PUT_KEY(b, ",");
+		PUT_KEY(b, "\"num_predict\":");
+		put_number(b, req->max_tokens);
+	}
+	PUT_KEY(b, "}}");
 }
 
-static char *ollama_answer(const cJSON *root, llm_response *res, const char **why)
+static char *ollama_answer(cJSON *root, llm_response *res, const char **why)
 {
-	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
-	const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+	cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+	cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
 
 	res->tokens_in = count(root, "prompt_eval_count");
 	res->tokens_out = count(root, "eval_count");
@@ -236,7 +322,7 @@ static char *ollama_answer(const cJSON *root, llm_response *res, const char **wh
 		*why = "the response has no message.content";
 		return NULL;
 	}
-	return mem_strdup(content->valuestring);
+	return take_string(content);
 }
 
 static const net_api apis[] = {
@@ -257,8 +343,8 @@ typedef struct net_call {
 	llm_call base;
 	struct net_call *next_free;
 	CURL *curl;
-	char *body_text;
-	buf body;
+	buf send; /* the request body */
+	buf body; /* the response body */
 	long retry_after_ms;
 	int too_large;
 	const llm_request *req; /* blocking calls only: for the tick */
@@ -408,7 +494,8 @@ static int call_setup(net *n, net_call *c)
 	CURLSH *sh = share_for_new_call(n);
 
 	if (!sh || curl_easy_setopt(h, CURLOPT_SHARE, sh) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_URL, n->url) != CURLE_OK)
+	    (n->uh ? curl_easy_setopt(h, CURLOPT_CURLU, n->uh)
+		   : curl_easy_setopt(h, CURLOPT_URL, n->url)) != CURLE_OK)
 		return ECL_ENOMEM; /* the URL is the only option that copies */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, n->headers);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -425,6 +512,34 @@ static int call_setup(net *n, net_call *c)
 	 * gathered elsewhere. 4 KiB cost 3 KiB more per run in flight. */
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
 	return ECL_OK;
+}
+
+/* An empty buffer, keeping what it has allocated. */
+static void buf_clear(buf *b)
+{
+	b->len = 0;
+	b->oom = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+/* A pooled call keeps its request buffer for the next (no allocation and regrowth per call),
+ * unless it grew past what a usual call needs. */
+#define NET_KEEP_BYTES (64u << 10)
+
+static void buf_keep(buf *b)
+{
+	if (b->cap > NET_KEEP_BYTES || b->oom)
+		buf_free(b);
+	buf_clear(b);
+}
+
+static void call_free(net_call *c)
+{
+	curl_easy_cleanup(c->curl);
+	buf_free(&c->send);
+	buf_free(&c->body);
+	mem_free(c);
 }
 
 static net_call *call_get(net *n)
@@ -453,8 +568,8 @@ static net_call *call_get(net *n)
 	c->base.provider = &n->base;
 	c->base.tag = NULL;
 	c->next_free = NULL;
-	c->body_text = NULL;
-	memset(&c->body, 0, sizeof(c->body));
+	buf_clear(&c->send);
+	buf_clear(&c->body);
 	c->retry_after_ms = -1;
 	c->too_large = 0;
 	c->req = NULL;
@@ -463,14 +578,15 @@ static net_call *call_get(net *n)
 
 static void call_put(net *n, net_call *c)
 {
-	buf_free(&c->body);
-	mem_free(c->body_text);
-	c->body_text = NULL;
 	if (n->npool >= NET_POOL_MAX) {
-		curl_easy_cleanup(c->curl);
-		mem_free(c);
+		call_free(c);
 		return;
 	}
+	buf_keep(&c->send);
+	/* the reply's buffer is not kept: it would sit idle through the next call's wait, 1 KiB
+	 * more per run in flight (bytes_per_inflight_run), and a reply of a few hundred bytes
+	 * arrives in one piece, so it costs one allocation */
+	buf_free(&c->body);
 	c->next_free = n->pool;
 	n->pool = c;
 	n->npool++;
@@ -479,14 +595,13 @@ static void call_put(net *n, net_call *c)
 /* Set up the easy handle of c for req. */
 static int call_prepare(net *n, net_call *c, const llm_request *req)
 {
-	cJSON *body = n->api->body(req->model ? req->model : n->model, req);
 	CURL *h = c->curl;
 
-	c->body_text = body ? cJSON_PrintUnformatted(body) : NULL;
-	cJSON_Delete(body);
-	if (!c->body_text)
+	n->api->body(req->model ? req->model : n->model, req, &c->send);
+	if (c->send.oom || !c->send.data)
 		return ECL_ENOMEM;
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body_text);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->send.len);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->send.data);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 			 req->timeout_ms > 0 ? req->timeout_ms : n->timeout_ms);
 	/* the progress callback only for a call that watches the time itself */
@@ -518,7 +633,7 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	res->http_status = status;
 	failed = mem_failures();
-	root = c->body.data ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
+	root = c->body.len ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
 	if (!root && mem_failures() != failed)
 		return ECL_ENOMEM; /* a reply that may be fine: not a fault of the provider */
 	if (status < 200 || status >= 300) {
@@ -615,13 +730,13 @@ static void net_destroy(llm_provider *p)
 		struct net_call *c = n->pool;
 
 		n->pool = c->next_free;
-		curl_easy_cleanup(c->curl);
-		mem_free(c);
+		call_free(c);
 	}
 	/* after the easy handles that use them: this closes their connections */
 	while (n->nshares > 0)
 		curl_share_cleanup(n->shares[--n->nshares]);
 	mem_free(n->shares);
+	curl_url_cleanup(n->uh); /* after the easy handles that use it */
 	curl_slist_free_all(n->headers);
 	mem_free(n->url);
 	mem_free(n->model);
@@ -685,6 +800,15 @@ static int net_new(const net_api *api, const llm_config *cfg, llm_provider **out
 		goto oom;
 	memcpy(n->url, base, blen);
 	strcpy(n->url + blen, api->path);
+	n->uh = curl_url();
+	if (!n->uh)
+		goto oom;
+	/* the flags libcurl parses a CURLOPT_URL with */
+	if (curl_url_set(n->uh, CURLUPART_URL, n->url,
+			 CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+		curl_url_cleanup(n->uh);
+		n->uh = NULL;
+	}
 	*out = &n->base;
 	return ECL_OK;
 oom:

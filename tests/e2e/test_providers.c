@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fake_server.h"
+#include "internal.h"
 #include "support.h"
 
 #define KEY "sk-test-KEY-0123456789abcdef"
@@ -542,4 +543,115 @@ Test(providers, a_key_on_the_command_line_is_not_visible_in_ps)
 		cr_assert(strstr(last, "Bearer sk-c"), "the key was sent: %s", last);
 		free(last);
 	}
+}
+
+/* ---- request bodies ------------------------------------------------------------------------ */
+
+/* The body the provider sent in its last call, as the fake server echoes it back (parsed and
+ * dumped compactly, which for these bodies gives back the bytes sent). */
+static char *last_body(void)
+{
+	char *last = ts_fake_get(base, "/last"), *body, *copy;
+	size_t n;
+
+	cr_assert_not_null(last);
+	body = strstr(last, "\"body\":");
+	cr_assert_not_null(body, "%s", last);
+	body += 7;
+	n = strlen(body);
+	cr_assert(n > 1 && body[n - 1] == '}', "%s", last);
+	copy = strndup(body, n - 1); /* without the closing brace of the /last object */
+	free(last);
+	return copy;
+}
+
+/* The body as cJSON printed it before the bodies were written directly: the reference. */
+static char *cjson_body(const char *api, const char *model, const llm_request *req)
+{
+	cJSON *b = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(b, "messages"), *o;
+	int i, sys = strcmp(api, "anthropic") != 0 && req->system;
+	char *text;
+
+	for (i = sys ? -1 : 0; i < req->nmessages; i++) {
+		cJSON *m = cJSON_CreateObject();
+
+		cJSON_AddItemToArray(msgs, m);
+		cJSON_AddStringToObject(m, "role", i < 0 ? "system" : req->messages[i].role);
+		cJSON_AddStringToObject(m, "content", i < 0 ? req->system : req->messages[i].text);
+	}
+	cJSON_AddStringToObject(b, "model", model);
+	if (!strcmp(api, "openai")) {
+		if (req->temperature >= 0)
+			cJSON_AddNumberToObject(b, "temperature", req->temperature);
+		if (req->max_tokens > 0)
+			cJSON_AddNumberToObject(b, "max_tokens", req->max_tokens);
+		o = cJSON_AddObjectToObject(b, "response_format");
+		cJSON_AddStringToObject(o, "type", "json_object");
+	} else if (!strcmp(api, "anthropic")) {
+		cJSON_AddNumberToObject(b, "max_tokens",
+					req->max_tokens > 0 ? req->max_tokens : 1024);
+		if (req->system)
+			cJSON_AddStringToObject(b, "system", req->system);
+		if (req->temperature >= 0)
+			cJSON_AddNumberToObject(b, "temperature", req->temperature);
+	} else {
+		cJSON_AddFalseToObject(b, "stream");
+		cJSON_AddStringToObject(b, "format", "json");
+		o = cJSON_AddObjectToObject(b, "options");
+		if (req->temperature >= 0)
+			cJSON_AddNumberToObject(o, "temperature", req->temperature);
+		if (req->max_tokens > 0)
+			cJSON_AddNumberToObject(o, "num_predict", req->max_tokens);
+	}
+	text = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	return text;
+}
+
+Test(providers, request_bodies_are_the_json_cjson_would_print)
+{
+	char user[200], err[256];
+	llm_message msgs[3];
+	size_t i, k, v;
+
+	/* every control character, quotes, backslashes, DEL and UTF-8 */
+	for (k = 0; k < 31; k++)
+		user[k] = (char)(k + 1);
+	strcpy(user + 31, "\"q\" \\ / \x7f caf\xc3\xa9 TASK:none");
+	msgs[0].role = "user";
+	msgs[0].text = user;
+	msgs[1].role = "assistant";
+	msgs[1].text = "{\"a\": 1}\n";
+	msgs[2].role = "user";
+	msgs[2].text = "";
+	for (i = 0; i < 3; i++)
+		for (v = 0; v < 3; v++) {
+			llm_config cfg = {0};
+			llm_request req = {0};
+			llm_response res = {0};
+			llm_provider *p;
+			char url[256], *got, *want;
+
+			snprintf(url, sizeof(url), "%s%s", base,
+				 strcmp(providers[i], "ollama") ? "/v1" : "");
+			cfg.base_url = url;
+			cfg.model = "fake-\"model\"";
+			cfg.api_key = KEY;
+			cr_assert_eq(llm_provider_new(providers[i], &cfg, &p, err, sizeof(err)),
+				     ECL_OK, "%s", err);
+			req.messages = msgs;
+			req.nmessages = v == 2 ? 3 : 1;
+			req.system = v == 0 ? NULL : "be \"brief\"\n\ttab";
+			req.temperature = v == 0 ? -1 : v == 1 ? 0.7 : 0.1 + 0.2;
+			req.max_tokens = v == 0 ? 0 : v == 1 ? 100 : 4096;
+			cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s: %s", providers[i],
+				     res.error);
+			free(res.text);
+			got = last_body();
+			want = cjson_body(providers[i], cfg.model, &req);
+			cr_assert_str_eq(got, want, "%s, variant %zu", providers[i], v);
+			free(got);
+			free(want);
+			p->destroy(p);
+		}
 }
