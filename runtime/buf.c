@@ -75,44 +75,53 @@ void buf_printf(buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* The bytes a JSON string escapes (as cJSON prints them): control characters, '"', '\\'. */
+static const unsigned char json_escaped[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50: '\\' */
+};
+
 void buf_json_str(buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, start = 0;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run;
 
 	if (grow(b, n + 2)) /* room for the usual string, with nothing to escape */
 		return;
 	b->data[b->len++] = '"';
 	b->data[b->len] = '\0';
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (;;) {
 		char esc[6];
-		size_t elen = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		buf_append(b, s + start, i - start);
-		start = i + 1;
+		/* a run of bytes that need no escape (a usual text but its line breaks) */
+		for (run = p; p < end && !json_escaped[*p]; p++)
+			;
+		buf_append(b, (const char *)run, (size_t)(p - run));
+		if (p == end)
+			break;
 		esc[0] = '\\';
-		switch (c) {
+		switch (*p) {
 		case '"': esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
 		case '\n': esc[1] = 'n'; break;
 		case '\r': esc[1] = 'r'; break;
 		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
 		default:
 			esc[1] = 'u';
 			esc[2] = '0';
 			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			elen = 6;
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
 		}
-		buf_append(b, esc, elen);
+		buf_append(b, esc, esc[1] == 'u' ? 6 : 2);
+		p++;
 	}
-	buf_append(b, s + start, n - start);
 	buf_append(b, "\"", 1);
 }
 

@@ -46,9 +46,13 @@ int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const 
 		    char *err, size_t errlen);
 /* The value as a new JSON node (NULL on allocation failure). */
 cJSON *value_to_json(const value *v, const ecl_slot_def *def);
-/* Append the value as JSON text: strings quoted, lists as stored, a float in the fewest
- * digits that read back as it (as cJSON prints it), an int exactly. */
+/* Append the value as JSON text: strings quoted, lists as stored, a float as json_number
+ * writes it, an int exactly. */
 void value_json(const value *v, const ecl_slot_def *def, buf *out);
+/* Append d as JSON: an int as one, else in 15 significant digits when they read back as d
+ * exactly, else 17 (cJSON, which accepts 15 digits that are only close, would write
+ * 0.1 + 0.2 as 0.3). */
+void json_number(buf *out, double d);
 /* Append the value as template text (strings raw, numbers in decimal). */
 void value_render(const value *v, const ecl_slot_def *def, buf *out);
 void value_clear(value *v);

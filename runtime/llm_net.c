@@ -66,72 +66,13 @@ static int add_header(struct curl_slist **list, const char *name, const char *te
  * it cost about 13,000 instructions per call (callgrind, variant scale), most of it in
  * allocations and in printing the strings a byte at a time. */
 
-/* The bytes a JSON string escapes (as cJSON prints them): control characters, '"', '\\'. */
-static const unsigned char json_escaped[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50: '\\' */
-};
-
-/* s as a JSON string; a missing string fails the body, as it failed cJSON_CreateString.
- * Runs of bytes that need no escape (the whole of a usual prompt but its line breaks) are
- * found by a table and appended at once: buf_json_str's test of every byte cost about 14
- * instructions a byte (callgrind). */
+/* s as a JSON string; a missing string fails the body, as it failed cJSON_CreateString. */
 static void put_str(buf *b, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *run;
-
-	if (!s) {
-		b->oom = 1;
-		return;
-	}
-	buf_append(b, "\"", 1);
-	for (;;) {
-		char esc[6] = {'\\', 0, '0', '0', 0, 0};
-
-		for (run = p; !json_escaped[*p]; p++)
-			;
-		if (p > run)
-			buf_append(b, (const char *)run, (size_t)(p - run));
-		if (!*p)
-			break;
-		switch (*p) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			esc[1] = 'u';
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 15];
-		}
-		buf_append(b, esc, esc[1] == 'u' ? 6 : 2);
-		p++;
-	}
-	buf_append(b, "\"", 1);
-}
-
-/* d as cJSON prints a number (an integer without a fraction, else the shortest of %1.15g and
- * %1.17g that reads back as d), without allocating. */
-static void put_number(buf *b, double d)
-{
-	cJSON num;
-	char text[64];
-
-	memset(&num, 0, sizeof(num));
-	num.type = cJSON_Number;
-	cJSON_SetNumberHelper(&num, d);
-	if (!cJSON_PrintPreallocated(&num, text, (int)sizeof(text), 0))
+	if (!s)
 		b->oom = 1;
 	else
-		buf_puts(b, text);
+		buf_json_str(b, s, strlen(s));
 }
 
 /* Append a string literal. */
@@ -177,11 +118,11 @@ static void openai_body(const char *model, const llm_request *req, buf *b)
 	put_str(b, model);
 	if (req->temperature >= 0) {
 		PUT_KEY(b, ",\"temperature\":");
-		put_number(b, req->temperature);
+		json_number(b, req->temperature);
 	}
 	if (req->max_tokens > 0) {
 		PUT_KEY(b, ",\"max_tokens\":");
-		put_number(b, req->max_tokens);
+		json_number(b, req->max_tokens);
 	}
 	PUT_KEY(b, ",\"response_format\":{\"type\":\"json_object\"}}");
 }
@@ -236,14 +177,14 @@ static void anthropic_body(const char *model, const llm_request *req, buf *b)
 	PUT_KEY(b, ",\"model\":");
 	put_str(b, model);
 	PUT_KEY(b, ",\"max_tokens\":");
-	put_number(b, req->max_tokens > 0 ? req->max_tokens : 1024);
+	json_number(b, req->max_tokens > 0 ? req->max_tokens : 1024);
 	if (req->system) {
 		PUT_KEY(b, ",\"system\":");
 		put_str(b, req->system);
 	}
 	if (req->temperature >= 0) {
 		PUT_KEY(b, ",\"temperature\":");
-		put_number(b, req->temperature);
+		json_number(b, req->temperature);
 	}
 	PUT_KEY(b, "}");
 }
@@ -299,14 +240,14 @@ static void ollama_body(const char *model, const llm_request *req, buf *b)
 	PUT_KEY(b, ",\"stream\":false,\"format\":\"json\",\"options\":{");
 	if (req->temperature >= 0) {
 		PUT_KEY(b, "\"temperature\":");
-		put_number(b, req->temperature);
+		json_number(b, req->temperature);
 		first = 0;
 	}
 	if (req->max_tokens > 0) {
 		if (!first)
 			PUT_KEY(b, ",");
 		PUT_KEY(b, "\"num_predict\":");
-		put_number(b, req->max_tokens);
+		json_number(b, req->max_tokens);
 	}
 	PUT_KEY(b, "}}");
 }

@@ -2,6 +2,7 @@
  * value.c - the values held in a run's slots: conversion from and to JSON, with the type
  * checks of the slot's declaration, and rendering into prompt templates.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,15 +159,17 @@ void value_render(const value *v, const ecl_slot_def *def, buf *out)
 	}
 }
 
-/* A double in the fewest of 15 or 17 significant digits that reads back as the same
- * number, as cJSON prints it. */
-static void json_double(double d, buf *out)
+void json_number(buf *out, double d)
 {
 	char text[32];
 
-	snprintf(text, sizeof(text), "%1.15g", d);
-	if (strtod(text, NULL) != d)
-		snprintf(text, sizeof(text), "%1.17g", d);
+	if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d) {
+		snprintf(text, sizeof(text), "%d", (int)d);
+	} else {
+		snprintf(text, sizeof(text), "%1.15g", d);
+		if (strtod(text, NULL) != d)
+			snprintf(text, sizeof(text), "%1.17g", d);
+	}
 	buf_puts(out, text);
 }
 
@@ -177,7 +180,7 @@ void value_json(const value *v, const ecl_slot_def *def, buf *out)
 	case ECL_T_ENUM: buf_json_str(out, v->s ? v->s : "", v->s ? v->n : 0); return;
 	case ECL_T_LIST: buf_puts(out, v->s ? v->s : "[]"); return;
 	case ECL_T_INT: buf_printf(out, "%lld", v->i); return;
-	case ECL_T_FLOAT: json_double(v->f, out); return;
+	case ECL_T_FLOAT: json_number(out, v->f); return;
 	case ECL_T_BOOL: buf_puts(out, v->i ? "true" : "false"); return;
 	}
 }
