@@ -222,6 +222,15 @@ static int fail(sqlite_store *s, int rc, const char *doing)
 	return (rc & 0xff) == SQLITE_NOMEM ? ECL_ENOMEM : ECL_ESTORE;
 }
 
+/* Prepare statement id unless it is already: an SQLite code. */
+static int prepared(sqlite_store *s, enum stmt_id id)
+{
+	if (s->stmt[id])
+		return SQLITE_OK;
+	return sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id],
+				  NULL);
+}
+
 /* The statement id, reset and unbound, in *out: prepared on its first use (most commands use
  * a few of them) and kept. An ECL_* code with the detail in s->err when it cannot be. */
 static int stmt(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
@@ -231,9 +240,7 @@ static int stmt(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
 
 	*out = NULL;
 	if (!st) {
-		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-					&s->stmt[id], NULL);
-		if (rc != SQLITE_OK)
+		if ((rc = prepared(s, id)) != SQLITE_OK)
 			return fail(s, rc, "cannot prepare a statement");
 		*out = s->stmt[id];
 		return ECL_OK;
@@ -244,24 +251,29 @@ static int stmt(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
 	return ECL_OK;
 }
 
-/* Run statement id once (its parameters bound already, when it has any). A transaction
- * begins only once COMMIT and ROLLBACK are prepared, so that it can always be ended. */
-static int exec_step(sqlite_store *s, enum stmt_id id, const char *doing)
+/* Run statement id once (its parameters bound already, when it has any): SQLITE_DONE or
+ * SQLITE_ROW, or the SQLite code of what failed. A transaction begins only once COMMIT and
+ * ROLLBACK are prepared, so that it can always be ended. */
+static int exec_rc(sqlite_store *s, enum stmt_id id)
 {
-	sqlite3_stmt *st;
 	int rc;
 
-	if (id == ST_BEGIN &&
-	    ((!s->stmt[ST_COMMIT] && (rc = stmt(s, ST_COMMIT, &st)) != ECL_OK) ||
-	     (!s->stmt[ST_ROLLBACK] && (rc = stmt(s, ST_ROLLBACK, &st)) != ECL_OK)))
+	if (id == ST_BEGIN && ((rc = prepared(s, ST_COMMIT)) != SQLITE_OK ||
+			       (rc = prepared(s, ST_ROLLBACK)) != SQLITE_OK))
 		return rc;
-	if (!s->stmt[id] && (rc = stmt(s, id, &st)) != ECL_OK)
+	if ((rc = prepared(s, id)) != SQLITE_OK)
 		return rc;
 	rc = sqlite3_step(s->stmt[id]);
 	sqlite3_reset(s->stmt[id]);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return fail(s, rc, doing);
-	return ECL_OK;
+	return rc;
+}
+
+/* exec_rc as an ECL_* code, with what it was doing in s->err when it failed. */
+static int exec_step(sqlite_store *s, enum stmt_id id, const char *doing)
+{
+	int rc = exec_rc(s, id);
+
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? ECL_OK : fail(s, rc, doing);
 }
 
 /* Roll back the open transaction, the whole group's when in one (which ends the group). */
@@ -660,6 +672,22 @@ static int step_once(sqlite_store *s, sqlite3_stmt *st, const char *id, const ch
 	return rc == SQLITE_ROW ? SQLITE_ROW : rc;
 }
 
+/* What a commit of c that failed was doing, for its error. */
+static const char *commit_doing(const store_commit *c, char *doing, size_t len)
+{
+	snprintf(doing, len, "cannot commit step %d (%s) of run %s", c->step.seq, c->step.step,
+		 c->run_id);
+	return doing;
+}
+
+/* The failure of SQLite code rc in a commit of c, as fail() gives it. */
+static int commit_failed(sqlite_store *s, int rc, const store_commit *c)
+{
+	char doing[160];
+
+	return fail(s, rc, commit_doing(c, doing, sizeof(doing)));
+}
+
 static int sq_commit(store *base, const store_commit *c, const char **request)
 {
 	sqlite_store *s = (sqlite_store *)base;
@@ -668,15 +696,13 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 	int rc, advance;
 
 	*request = NULL;
-	snprintf(doing, sizeof(doing), "cannot commit step %d (%s) of run %s", c->step.seq,
-		 c->step.step, c->run_id);
 	if (s->group_broken) {
 		snprintf(s->err, sizeof(s->err), "%s: %s: the group it belongs to was rolled back",
-			 s->path, doing);
+			 s->path, commit_doing(c, doing, sizeof(doing)));
 		return ECL_ESTORE;
 	}
-	if (!s->group && (rc = exec_step(s, ST_BEGIN, doing)) != ECL_OK)
-		return rc;
+	if (!s->group && (rc = exec_rc(s, ST_BEGIN)) != SQLITE_DONE)
+		return commit_failed(s, rc, c);
 	if ((rc = stmt(s, ST_INSERT_STEP, &st)) != ECL_OK) {
 		rollback(s);
 		return rc;
@@ -702,7 +728,7 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 				 s->path, c->run_id, c->step.seq);
 			rc = ECL_ESTATE;
 		} else {
-			rc = fail(s, rc, doing);
+			rc = commit_failed(s, rc, c);
 		}
 		rollback(s);
 		return rc;
@@ -735,15 +761,16 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		return ECL_ESTATE;
 	}
 	if (rc != SQLITE_ROW) {
-		rc = fail(s, rc, doing);
+		rc = commit_failed(s, rc, c);
 		rollback(s);
 		return rc;
 	}
 	if (s->group)
 		return ECL_OK; /* durable with the group */
-	rc = exec_step(s, ST_COMMIT, doing);
-	if (rc != ECL_OK)
-		rollback(s);
+	if ((rc = exec_rc(s, ST_COMMIT)) == SQLITE_DONE)
+		return ECL_OK;
+	rc = commit_failed(s, rc, c);
+	rollback(s);
 	return rc;
 }
 
