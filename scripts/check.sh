@@ -52,8 +52,10 @@ coverage_report() {
 	note "coverage of runtime/ and generator/"
 	find build-check -name '*.gcda' -path '*tests*' -delete
 	for d in runtime generator; do
+		# (the report goes to a file of its own: gcovr 5 deletes the file -o names after
+		# checking that it can write it, and as root that would be /dev/null itself)
 		gcovr -r . build-check --filter "$d/" --exclude-unreachable-branches \
-			--print-summary -o /dev/null |
+			--print-summary -o "build-check/coverage-$d.txt" |
 			grep -E "^(lines${1:+|$1}):" | sed "s|^|coverage: $d/ |"
 	done
 }
