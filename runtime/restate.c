@@ -142,7 +142,8 @@ typedef struct invocation {
 	char why[768];
 	int mis_index;
 	uint16_t mis_type;
-	int ended; /* a terminal frame (suspension, error) was written */
+	int ended;             /* a terminal frame (suspension, error) was written */
+	int journaled_failure; /* a step's journaled answer is a failure: it replays the same */
 	/* A human step's answer comes from the journal's promise (rs_human). */
 	int human;             /* the current step is a human step that looked for its answer */
 	int waiting_journaled; /* ... its `waiting` status is in the journal */
@@ -348,6 +349,7 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 				res->len = n->value->content.len;
 			}
 		} else if (found < 0) {
+			v->journaled_failure = 1;
 			res->fault = LLM_FAULT_PERMANENT;
 			snprintf(res->error, sizeof(res->error),
 				 "the journaled answer is a failure: %s",
@@ -602,6 +604,12 @@ static int rs_release(driver *d, ecl_run *run, const char *status, const char *e
 		return ECL_OK;
 	if (v->human && strcmp(status, "waiting") == 0)
 		return wait_for_answer(v, run);
+	if (v->journaled_failure) {
+		/* Every replay would meet the same failure: the invocation ends with it. */
+		put_output(v->out, NULL, error ? error : status, 500);
+		v->ended = 1;
+		return ECL_OK;
+	}
 	/* A retryable error: Restate invokes again later and the journal replays. */
 	put_error(v->out, 500, error ? error : status, v->cursor, 0);
 	v->ended = 1;

@@ -1415,8 +1415,8 @@ Test(restate, a_status_where_a_step_was_journaled_is_a_mismatch)
 }
 
 /* A failure journaled as a step's answer (ecl proposes only values; Restate's own doing) is
- * not asked again: it interrupts the run as a provider failure does locally, an error
- * naming the step and the failure. */
+ * not asked again, and since every replay would meet it, the invocation ends with it: an
+ * output failure naming the step and the failure, not a retryable error. */
 Test(restate, journaled_failure_of_a_step_is_not_asked_again)
 {
 	fixture fx;
@@ -1425,7 +1425,7 @@ Test(restate, journaled_failure_of_a_step_is_not_asked_again)
 	Ecl__Restate__RunCompletionNotificationMessage n =
 		ECL__RESTATE__RUN_COMPLETION_NOTIFICATION_MESSAGE__INIT;
 	Ecl__Restate__Failure f = ECL__RESTATE__FAILURE__INIT;
-	error_info err;
+	char msg[512];
 
 	start(&fx, two_revisions, &j, TEA);
 	add_run(&j, 1, "generate");
@@ -1436,10 +1436,9 @@ Test(restate, journaled_failure_of_a_step_is_not_asked_again)
 	n.failure = &f;
 	add(&j, RESTATE_RUN_DONE, &n.base);
 	invoke(fx.e, "critique-revise", "run", &j, "run22", &a);
-	cr_assert_eq(a.n, 1);
-	err = error_in(&a);
-	cr_assert_eq(err.code, 500);
-	cr_assert_str_eq(err.message,
+	cr_assert_eq(frame_of(&a, RESTATE_ERROR), -1, "not retried");
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 500);
+	cr_assert_str_eq(msg,
 			 "step `generate`: the journaled answer is a failure: the model is gone");
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0,
 		     "a journaled failure is not asked again");
