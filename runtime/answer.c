@@ -12,10 +12,10 @@
 /* The most '{' positions tried when the object is buried in prose. */
 #define MAX_CANDIDATES 64
 
-static cJSON *parse_object(const char *s, size_t n)
+/* The JSON object in the n bytes at s, or NULL; *oom set when memory ran out reading it. */
+static cJSON *parse_object(const char *s, size_t n, int *oom)
 {
-	const char *end = NULL;
-	cJSON *json = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+	cJSON *json = json_parse(s, n, oom);
 
 	if (json && cJSON_IsObject(json))
 		return json;
@@ -45,13 +45,12 @@ static const char *fence_body(const char *s, size_t n, size_t *body_len)
 	return NULL;
 }
 
-/* The answer's object, or NULL; NULL too as soon as a parse runs out of memory, lest an
- * object nested in the one that could not be parsed be taken for it. */
-static cJSON *find_object(const char *text, size_t len)
+/* The answer's object, or NULL; NULL with *oom set as soon as a parse runs out of memory,
+ * lest an object nested in the one that could not be parsed be taken for it. */
+static cJSON *find_object(const char *text, size_t len, int *oom)
 {
 	const char *body, *p, *end = text + len;
 	size_t body_len = 0;
-	unsigned long failed = mem_failures();
 	int tries = 0;
 	cJSON *json;
 
@@ -59,16 +58,16 @@ static cJSON *find_object(const char *text, size_t len)
 		text++;
 		len--;
 	}
-	if ((json = parse_object(text, len)) || mem_failures() != failed)
+	if ((json = parse_object(text, len, oom)) || *oom)
 		return json;
 	body = fence_body(text, len, &body_len);
-	if (body && ((json = parse_object(body, body_len)) || mem_failures() != failed))
+	if (body && ((json = parse_object(body, body_len, oom)) || *oom))
 		return json;
 	for (p = text; p < end && tries < MAX_CANDIDATES; p++) {
 		if (*p != '{')
 			continue;
 		tries++;
-		if ((json = parse_object(p, (size_t)(end - p))) || mem_failures() != failed)
+		if ((json = parse_object(p, (size_t)(end - p), oom)) || *oom)
 			return json;
 	}
 	return NULL;
@@ -92,15 +91,14 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 {
 	cJSON *json, *result;
 	char why[512];
-	unsigned long failed = mem_failures();
 	buf b = {0};
-	int i, rc = ECL_OK, first = 1;
+	int i, rc = ECL_OK, first = 1, oom = 0;
 
 	*out = NULL;
 	if (canon)
 		*canon = NULL;
-	json = find_object(text, len);
-	if (!json && mem_failures() != failed)
+	json = find_object(text, len, &oom);
+	if (oom)
 		return ECL_ENOMEM; /* not the answer's fault */
 	if (!json) {
 		char ex[72];

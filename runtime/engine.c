@@ -142,16 +142,15 @@ const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n,
 static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
 			ecl_run **out, char **canon)
 {
-	unsigned long failed = mem_failures();
-	cJSON *inputs = cJSON_Parse(inputs_json ? inputs_json : "{}");
+	int oom;
+	cJSON *inputs = json_parse_str(inputs_json ? inputs_json : "{}", &oom);
 	ecl_run *run = NULL;
 	int rc, i;
 
 	*out = NULL;
 	if (!inputs)
-		return mem_failures() != failed
-			       ? engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs")
-			       : engine_fail(e, ECL_EINPUT, "the inputs are not valid JSON");
+		return oom ? engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs")
+			   : engine_fail(e, ECL_EINPUT, "the inputs are not valid JSON");
 	rc = run_new(e, wf, "", &run);
 	if (rc == ECL_OK)
 		rc = run_set_inputs(run, inputs);
@@ -263,14 +262,13 @@ static int restore_step(void *ctx, const store_step *s)
 				   "run %s: checkpoint %d names a step that workflow %s has not",
 				   run->id, s->seq, run->wf->id);
 	if (s->output) {
-		unsigned long failed = mem_failures();
-		cJSON *out = cJSON_Parse(s->output);
+		int oom;
+		cJSON *out = json_parse_str(s->output, &oom);
 
-		rc = out ? run_apply_output(run, step, out)
-		     : mem_failures() != failed
-			     ? engine_fail(run->eng, ECL_ENOMEM, "out of memory")
-			     : engine_fail(run->eng, ECL_ESTORE, "run %s: checkpoint %d is damaged",
-					   run->id, s->seq);
+		rc = out   ? run_apply_output(run, step, out)
+		     : oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory")
+			   : engine_fail(run->eng, ECL_ESTORE, "run %s: checkpoint %d is damaged",
+					 run->id, s->seq);
 		cJSON_Delete(out);
 	}
 	if (rc == ECL_OK)
@@ -285,8 +283,7 @@ int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out)
 	const ecl_workflow *wf;
 	ecl_run *run = NULL;
 	cJSON *inputs;
-	unsigned long failed;
-	int rc;
+	int rc, oom;
 
 	*out = NULL;
 	rc = e->st->ops->get_run(e->st, id, row);
@@ -300,12 +297,10 @@ int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out)
 	rc = run_new(e, wf, id, &run);
 	if (rc != ECL_OK)
 		return engine_fail(e, rc, "out of memory");
-	failed = mem_failures();
-	inputs = cJSON_Parse(row->inputs);
+	inputs = json_parse_str(row->inputs, &oom);
 	rc = inputs ? run_set_inputs(run, inputs)
-	     : mem_failures() != failed
-		     ? engine_fail(e, ECL_ENOMEM, "out of memory")
-		     : engine_fail(e, ECL_ESTORE, "run %s: the stored inputs are damaged", id);
+	     : oom  ? engine_fail(e, ECL_ENOMEM, "out of memory")
+		    : engine_fail(e, ECL_ESTORE, "run %s: the stored inputs are damaged", id);
 	cJSON_Delete(inputs);
 	if (rc == ECL_OK)
 		rc = e->st->ops->list_steps(e->st, id, restore_step, run);

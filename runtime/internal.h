@@ -29,6 +29,11 @@ void mem_init(void);
 /* How many allocations have failed so far. A parse that returns NULL while this grew ran out
  * of memory: its text may be valid, and must not be reported as malformed. */
 unsigned long mem_failures(void);
+/* cJSON's parse of the len bytes at text: NULL when they hold no JSON value or, with *oom
+ * set, when memory ran out reading them (the text may be fine, and must not be reported as
+ * malformed). json_parse_str reads a C string as cJSON_Parse does. */
+cJSON *json_parse(const char *text, size_t len, int *oom);
+cJSON *json_parse_str(const char *text, int *oom);
 
 /* ---- slot values (value.c) ---------------------------------------------------------------- */
 

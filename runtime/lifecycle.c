@@ -226,12 +226,12 @@ static int history_step(void *ctx, const store_step *s)
 	buf_free(&prompt);
 	if (rc == ECL_OK && h->run && step >= 0) {
 		/* Bring the replayed state to after this checkpoint, for the next prompt. */
-		unsigned long failed = mem_failures();
-		cJSON *out = s->output ? cJSON_Parse(s->output) : NULL;
+		int oom = 0;
+		cJSON *out = s->output ? json_parse_str(s->output, &oom) : NULL;
 
 		if (out)
 			rc = run_apply_output(h->run, step, out);
-		else if (mem_failures() != failed)
+		else if (oom)
 			rc = ECL_ENOMEM;
 		cJSON_Delete(out);
 		if (rc == ECL_OK)

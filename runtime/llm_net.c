@@ -557,7 +557,7 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	const char *why = NULL;
 	char why_buf[600];
 	long status = 0;
-	unsigned long failed;
+	int oom = 0;
 	cJSON *root;
 
 	res->retry_after_ms = c->retry_after_ms;
@@ -573,9 +573,8 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	res->http_status = status;
-	failed = mem_failures();
-	root = c->body.len ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
-	if (!root && mem_failures() != failed)
+	root = c->body.len ? json_parse(c->body.data, c->body.len, &oom) : NULL;
+	if (oom)
 		return ECL_ENOMEM; /* a reply that may be fine: not a fault of the provider */
 	if (status < 200 || status >= 300) {
 		const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");

@@ -55,6 +55,20 @@ unsigned long mem_failures(void)
 	return failures;
 }
 
+cJSON *json_parse(const char *text, size_t len, int *oom)
+{
+	unsigned long failed = failures;
+	cJSON *json = cJSON_ParseWithLength(text, len);
+
+	*oom = !json && failures != failed;
+	return json;
+}
+
+cJSON *json_parse_str(const char *text, int *oom)
+{
+	return json_parse(text, strlen(text) + 1, oom); /* the NUL too, as cJSON_Parse reads */
+}
+
 void mem_free(void *p)
 {
 	free(p);

@@ -262,9 +262,8 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 	cJSON *st = NULL, *in = NULL, *fields;
 	const cJSON *wf;
 	buf resp = {0};
-	unsigned long failed;
 	long code;
-	int rc, i;
+	int rc, i, oom;
 
 	mem_init();
 	*reply = NULL;
@@ -276,9 +275,8 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 	rc = ecl_restate_status(ingress_url, list, n, id, &status, err, errlen);
 	if (rc != ECL_OK)
 		return rc;
-	failed = mem_failures();
-	st = cJSON_Parse(status);
-	if (!st && mem_failures() != failed) {
+	st = json_parse_str(status, &oom);
+	if (oom) {
 		say(err, errlen, "out of memory");
 		rc = ECL_ENOMEM;
 		goto out;
@@ -334,9 +332,8 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	char url[1024], body[512], why[512], inv[128] = "";
 	buf resp = {0};
 	cJSON *j, *rows, *row;
-	unsigned long failed;
 	long status;
-	int rc;
+	int rc, oom = 0;
 
 	mem_init();
 	if (!plain(id)) {
@@ -351,9 +348,8 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	rc = http("POST", url, body, "application/json", 60000, &status, &resp, err, errlen);
 	if (rc != ECL_OK)
 		goto out;
-	failed = mem_failures();
-	j = resp.data ? cJSON_Parse(resp.data) : NULL;
-	if (!j && mem_failures() != failed) {
+	j = resp.data ? json_parse_str(resp.data, &oom) : NULL;
+	if (oom) {
 		say(err, errlen, "out of memory reading %s", url);
 		rc = ECL_ENOMEM;
 		goto out;

@@ -147,14 +147,12 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 {
 	cJSON *obj, *item;
 	char err[256];
-	unsigned long failed;
-	int rc = ECL_OK;
+	int rc = ECL_OK, oom;
 
 	if (!json)
 		return ECL_OK;
-	failed = mem_failures();
-	obj = cJSON_Parse(json);
-	if (!obj && mem_failures() != failed)
+	obj = json_parse_str(json, &oom);
+	if (oom)
 		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 	if (!obj || !cJSON_IsObject(obj)) {
 		cJSON_Delete(obj);
