@@ -56,7 +56,7 @@ cJSON *value_to_json(const value *v, const ecl_slot_def *def);
 void value_json(const value *v, const ecl_slot_def *def, buf *out);
 /* Append d as JSON: an int as one, else in 15 significant digits when they read back as d
  * exactly, else 17 (cJSON, which accepts 15 digits that are only close, would write
- * 0.1 + 0.2 as 0.3). */
+ * 0.1 + 0.2 as 0.3); null for an infinity or a NaN, as cJSON writes them. */
 void json_number(buf *out, double d);
 /* Append the value as template text (strings raw, numbers in decimal). */
 void value_render(const value *v, const ecl_slot_def *def, buf *out);

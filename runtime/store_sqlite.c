@@ -238,19 +238,14 @@ static int prepared(sqlite_store *s, enum stmt_id id)
  * a few of them) and kept. An ECL_* code with the detail in s->err when it cannot be. */
 static int stmt(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
 {
-	sqlite3_stmt *st = s->stmt[id];
 	int rc;
 
 	*out = NULL;
-	if (!st) {
-		if ((rc = prepared(s, id)) != SQLITE_OK)
-			return fail(s, rc, "cannot prepare a statement");
-		*out = s->stmt[id];
-		return ECL_OK;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	*out = st;
+	if ((rc = prepared(s, id)) != SQLITE_OK)
+		return fail(s, rc, "cannot prepare a statement");
+	sqlite3_reset(s->stmt[id]);
+	sqlite3_clear_bindings(s->stmt[id]);
+	*out = s->stmt[id];
 	return ECL_OK;
 }
 

@@ -163,6 +163,10 @@ void json_number(buf *out, double d)
 {
 	char text[32];
 
+	if (!isfinite(d)) { /* JSON has no such number: null, as cJSON writes it */
+		buf_puts(out, "null");
+		return;
+	}
 	if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d) {
 		snprintf(text, sizeof(text), "%d", (int)d);
 	} else {

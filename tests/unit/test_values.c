@@ -412,6 +412,10 @@ Test(values, values_as_json_text_read_back_the_same)
 	value_json(&v, &slots[I_F], &b);
 	cr_assert_str_eq(b.data, "0.5");
 	buf_free(&b);
+	json_number(&b, 1e300 * 1e300); /* no JSON number: null, as cJSON writes it */
+	json_number(&b, -3);
+	cr_assert_str_eq(b.data, "null-3");
+	buf_free(&b);
 	v.i = 9007199254740993LL;
 	value_json(&v, &slots[I_N], &b);
 	cr_assert_str_eq(b.data, "9007199254740993");
