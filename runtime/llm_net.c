@@ -455,24 +455,18 @@ static int call_setup(net *n, net_call *c)
 	return ECL_OK;
 }
 
-/* An empty buffer, keeping what it has allocated. */
-static void buf_clear(buf *b)
-{
-	b->len = 0;
-	b->oom = 0;
-	if (b->data)
-		b->data[0] = '\0';
-}
-
 /* A pooled call keeps its request buffer for the next (no allocation and regrowth per call),
- * unless it grew past what a usual call needs. */
+ * emptied, unless it grew past what a usual call needs. */
 #define NET_KEEP_BYTES (64u << 10)
 
 static void buf_keep(buf *b)
 {
-	if (b->cap > NET_KEEP_BYTES || b->oom)
+	if (b->cap > NET_KEEP_BYTES || b->oom) {
 		buf_free(b);
-	buf_clear(b);
+	} else if (b->data) {
+		b->len = 0;
+		b->data[0] = '\0';
+	}
 }
 
 static void call_free(net_call *c)
@@ -501,16 +495,14 @@ static net_call *call_get(net *n)
 			return NULL;
 		}
 		if (call_setup(n, c) != ECL_OK) {
-			curl_easy_cleanup(c->curl);
-			mem_free(c);
+			call_free(c);
 			return NULL;
 		}
 	}
+	/* a pooled call's buffers were emptied by call_put */
 	c->base.provider = &n->base;
 	c->base.tag = NULL;
 	c->next_free = NULL;
-	buf_clear(&c->send);
-	buf_clear(&c->body);
 	c->retry_after_ms = -1;
 	c->too_large = 0;
 	c->req = NULL;
