@@ -382,6 +382,27 @@ Test(restate_e2e, runs_and_survives_sigkill_of_the_endpoint)
 	free(st);
 }
 
+/* Start a run with the command run, its id in id (ECL_ID_MAX bytes), and wait for its status
+ * to say it waits: that status (caller frees), or NULL after 30 s. */
+static char *start_until_waiting(const char *const *run, char *id)
+{
+	char *out = NULL, *err = NULL, *st = NULL;
+	int rc = ts_run(run, &out, &err), i;
+
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1, "%s", out);
+	free(out);
+	free(err);
+	for (i = 0; i < 600; i++) {
+		st = status_of(id);
+		if (st && strstr(st, "\"status\": \"waiting\""))
+			return st;
+		free(st);
+		nap_ms(50);
+	}
+	return NULL;
+}
+
 Test(restate_e2e, human_step_waits_for_an_answer_from_another_process)
 {
 	const char *run[] = {ECL_BIN,
@@ -401,19 +422,7 @@ Test(restate_e2e, human_step_waits_for_an_answer_from_another_process)
 	stop(&serve_pid, SIGTERM);
 	serve_script = ECL_SOURCE_DIR "/dsl/examples/summarize.json";
 	start_serve(0);
-	rc = ts_run(run, &out, &err);
-	cr_assert_eq(rc, 0, "%s%s", out, err);
-	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1, "%s", out);
-	free(out);
-	free(err);
-	for (i = 0; i < 600; i++) {
-		st = status_of(id);
-		if (st && strstr(st, "\"status\": \"waiting\""))
-			break;
-		free(st);
-		st = NULL;
-		nap_ms(50);
-	}
+	st = start_until_waiting(run, id);
 	cr_assert_not_null(st, "the run did not get to its human step");
 	cr_assert(strstr(st, "\"step\": \"approve\"") && strstr(st, "Approve this summary of") &&
 			  strstr(st, "\"promise\": \"approve#1\""),
@@ -472,19 +481,7 @@ Test(restate_e2e, human_step_waits_for_an_answer_from_another_process)
 	}
 
 	/* A run waiting for its answer can be cancelled. */
-	rc = ts_run(run, &out, &err);
-	cr_assert_eq(rc, 0, "%s%s", out, err);
-	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1, "%s", out);
-	free(out);
-	free(err);
-	for (i = 0; i < 600; i++) {
-		st = status_of(id);
-		if (st && strstr(st, "\"status\": \"waiting\""))
-			break;
-		free(st);
-		st = NULL;
-		nap_ms(50);
-	}
+	st = start_until_waiting(run, id);
 	cr_assert_not_null(st, "the second run did not get to its human step");
 	free(st);
 	{
