@@ -389,19 +389,7 @@ Test(batch, a_kill_during_group_commits_loses_no_checkpoint_and_redoes_no_step, 
 			ecl_engine_close(e);
 			_exit(rc);
 		}
-		{
-			long us = 2000 + rand() % 70000;
-			struct timespec ts = {0, us * 1000L};
-
-			nanosleep(&ts, NULL);
-		}
-		kill(pid, SIGKILL);
-		cr_assert_eq(waitpid(pid, &st, 0), pid);
-		if (WIFSIGNALED(st))
-			kills++;
-		else
-			cr_assert_eq(WEXITSTATUS(st), ECL_OK, "the batch failed with %d",
-				     WEXITSTATUS(st));
+		kills += ts_kill_after(pid, 2000 + rand() % 70000, "the batch");
 		if (access(db, F_OK) != 0)
 			continue; /* killed before the database was made */
 		{

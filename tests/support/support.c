@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,4 +275,18 @@ const ecl_workflow *ts_workflow(const char *id)
 
 	cr_assert_not_null(wf, "workflow %s is not compiled in", id);
 	return wf;
+}
+
+int ts_kill_after(pid_t pid, long us, const char *what)
+{
+	struct timespec ts = {us / 1000000, us % 1000000 * 1000L};
+	int st;
+
+	nanosleep(&ts, NULL);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		return 1;
+	cr_assert_eq(WEXITSTATUS(st), ECL_OK, "%s failed with %d", what, WEXITSTATUS(st));
+	return 0;
 }

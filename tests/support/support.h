@@ -6,6 +6,7 @@
 #define ECL_TEST_SUPPORT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "ecl.h"
 
@@ -30,6 +31,10 @@ int ts_count_lines(const char *path, const char *needle);
 /* Run argv[0] with the arguments (NULL-terminated), capturing stdout and stderr (either may be
  * NULL to discard; caller frees). Returns the exit status, or 128 + signal. */
 int ts_run(const char *const argv[], char **out, char **err);
+/* Let child pid run for us microseconds, then SIGKILL it and reap it: 1 when the signal
+ * killed it, 0 when it had ended on its own with ECL_OK (anything else fails the test,
+ * naming what). */
+int ts_kill_after(pid_t pid, long us, const char *what);
 
 /* End a forked child at once, as _exit does (no atexit handlers, no second flush of the
  * parent's stdio buffers), after writing its coverage counts in a coverage build: a child

@@ -95,7 +95,7 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 	cr_log_info("seed %u, %ld kills", seed, target);
 	while (kills < target) {
 		char *before, *status, *line, *save = NULL, *calls;
-		int before_seq, st;
+		int before_seq;
 		pid_t pid;
 
 		if (!id[0]) {
@@ -128,21 +128,10 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 			ecl_engine_close(e);
 			ts_exit(rc);
 		}
-		{
-			/* Mostly early kills, some late ones so that runs also get to finish
-			 * (under sanitizers a child needs longer to get anywhere). */
-			long us = rand() % 5 ? rand() % 15000 : rand() % 200000;
-			struct timespec ts = {0, us * 1000L};
-
-			nanosleep(&ts, NULL);
-		}
-		kill(pid, SIGKILL);
-		cr_assert_eq(waitpid(pid, &st, 0), pid);
-		if (WIFSIGNALED(st))
-			kills++;
-		else
-			cr_assert_eq(WEXITSTATUS(st), ECL_OK, "the child failed with %d",
-				     WEXITSTATUS(st));
+		/* Mostly early kills, some late ones so that runs also get to finish (under
+		 * sanitizers a child needs longer to get anywhere). */
+		kills += ts_kill_after(pid, rand() % 5 ? rand() % 15000 : rand() % 200000,
+				       "the child");
 
 		/* The invariants, after every kill. */
 		status = ts_sql_text(db, "PRAGMA integrity_check");
