@@ -143,11 +143,8 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 			}
 		}
 		if (rc == ECL_OK && canon) {
-			if (!first)
-				buf_append(&b, ",", 1);
+			buf_json_key(&b, first, def->field);
 			first = 0;
-			buf_json_str(&b, def->field, strlen(def->field));
-			buf_append(&b, ":", 1);
 			value_json(&v, def, &b);
 		}
 		value_clear(&v);

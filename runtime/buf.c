@@ -125,6 +125,14 @@ void buf_json_str(buf *b, const char *s, size_t n)
 	buf_append(b, "\"", 1);
 }
 
+void buf_json_key(buf *b, int first, const char *name)
+{
+	if (!first)
+		buf_append(b, ",", 1);
+	buf_json_str(b, name, strlen(name));
+	buf_append(b, ":", 1);
+}
+
 void buf_free(buf *b)
 {
 	mem_free(b->data);

@@ -156,24 +156,25 @@ static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *input
 		rc = run_set_inputs(run, inputs);
 	cJSON_Delete(inputs);
 	if (rc == ECL_OK && canon) {
-		cJSON *obj = cJSON_CreateObject();
+		/* written as checkpoints write values: a float that needs 17 digits keeps them */
+		buf b = {0};
+		int first = 1;
 
-		for (i = 0; obj && i < wf->nslots; i++) {
-			cJSON *v;
-
+		buf_append(&b, "{", 1);
+		for (i = 0; i < wf->nslots; i++) {
 			if (wf->slots[i].kind != ECL_SLOT_INPUT || !run->vals[i].set)
 				continue;
-			v = value_to_json(&run->vals[i], &wf->slots[i]);
-			if (!v || !cJSON_AddItemToObject(obj, wf->slots[i].name, v)) {
-				cJSON_Delete(v);
-				cJSON_Delete(obj);
-				obj = NULL;
-			}
+			buf_json_key(&b, first, wf->slots[i].name);
+			first = 0;
+			value_json(&run->vals[i], &wf->slots[i], &b);
 		}
-		*canon = obj ? cJSON_PrintUnformatted(obj) : NULL;
-		cJSON_Delete(obj);
-		if (!*canon)
+		buf_append(&b, "}", 1);
+		if (b.oom) {
+			buf_free(&b);
 			rc = engine_fail(e, ECL_ENOMEM, "out of memory");
+		} else {
+			*canon = b.data;
+		}
 	}
 	if (rc == ECL_ENOMEM && !e->err[0])
 		engine_fail(e, rc, "out of memory");

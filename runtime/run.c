@@ -259,11 +259,8 @@ char *run_dirty_vars(ecl_run *run)
 
 		if (!run->dirty[i] || (def->kind != ECL_SLOT_VAR && def->kind != ECL_SLOT_COUNTER))
 			continue;
-		if (!first)
-			buf_append(&b, ",", 1);
+		buf_json_key(&b, first, def->name);
 		first = 0;
-		buf_json_str(&b, def->name, strlen(def->name));
-		buf_append(&b, ":", 1);
 		if ((src = copied_output(run, i)) >= 0) {
 			/* The checkpoint stores the output already: refer to it, not a copy. */
 			buf_puts(&b, "{\"=\":");
@@ -350,10 +347,7 @@ int ecl_run_done(ecl_run *run, const ecl_field_ref *fields, int n)
 	} else {
 		buf_append(&b, "{", 1);
 		for (i = 0; i < n; i++) {
-			if (i)
-				buf_append(&b, ",", 1);
-			buf_json_str(&b, fields[i].name, strlen(fields[i].name));
-			buf_append(&b, ":", 1);
+			buf_json_key(&b, i == 0, fields[i].name);
 			value_json(&run->vals[fields[i].slot], &run->wf->slots[fields[i].slot], &b);
 		}
 		buf_append(&b, "}", 1);

@@ -483,6 +483,21 @@ Test(values, a_run_with_every_type)
 	ecl_engine_close(e);
 }
 
+/* The stored inputs keep a float that needs 17 digits: it reads back as the same number. */
+Test(values, inputs_are_stored_with_every_digit_of_a_float)
+{
+	ecl_engine *e = typed_engine(
+		"{\"ask\": [{\"flt\": 0.5, \"flag\": true, \"items\": [], \"kind\": \"x\", "
+		"\"note\": \"n\"}]}",
+		NULL, ECL_LOG_PRETTY);
+	ecl_run_info *info = run_typed(e, "{\"s\": \"x\", \"f\": 0.30000000000000004}", ECL_OK);
+
+	cr_assert_str_eq(info->inputs, "{\"s\":\"x\",\"n\":5,\"f\":0.30000000000000004,"
+				       "\"b\":true,\"mode\":\"fast\",\"tags\":[\"a\"]}");
+	ecl_run_info_free(info);
+	ecl_engine_close(e);
+}
+
 typedef struct prompts {
 	char text[1024];
 } prompts;
