@@ -462,7 +462,7 @@ static int fail_run(drive_task *t, const char *raw)
 /* Free what the transition being made durable holds. */
 static void commit_clear(drive_task *t)
 {
-	cJSON_free(t->commit_output);
+	mem_free(t->commit_output);
 	mem_free(t->commit_vars);
 	t->commit_output = NULL;
 	t->commit_vars = NULL;
@@ -481,14 +481,11 @@ static int commit_prepare(drive_task *t)
 	store_commit *c = &t->commit;
 
 	commit_clear(t);
-	if (run->answer_text) { /* the answer's text, built as it was checked */
-		t->commit_output = run->answer_text;
-		run->answer_text = NULL;
-	} else {
-		t->commit_output = run->answer ? cJSON_PrintUnformatted(run->answer) : NULL;
-	}
+	/* the answer's text, written by answer_parse as it checked the answer */
+	t->commit_output = run->answer_text;
+	run->answer_text = NULL;
 	t->commit_vars = run_dirty_vars(run);
-	if ((run->answer && !t->commit_output) || !t->commit_vars)
+	if (!t->commit_vars)
 		return engine_fail(e, ECL_ENOMEM, "out of memory");
 	c->run_id = run->id;
 	c->step.seq = run->seq + 1;
