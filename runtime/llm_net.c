@@ -76,24 +76,24 @@ static void put_str(buf *b, const char *s)
 }
 
 /* Append a string literal. */
-#define PUT_KEY(b, lit) buf_append((b), lit, sizeof(lit) - 1)
+#define PUT_LIT(b, lit) buf_append((b), lit, sizeof(lit) - 1)
 
 /* "messages":[{"role": ..., "content": ...}, ...], the system prompt first unless skipped. */
 static void put_messages(buf *b, const llm_request *req, int with_system)
 {
 	int first = with_system && req->system ? -1 : 0, i;
 
-	PUT_KEY(b, "\"messages\":[");
+	PUT_LIT(b, "\"messages\":[");
 	for (i = first; i < req->nmessages; i++) {
 		if (i > first)
-			PUT_KEY(b, ",");
-		PUT_KEY(b, "{\"role\":");
+			PUT_LIT(b, ",");
+		PUT_LIT(b, "{\"role\":");
 		put_str(b, i < 0 ? "system" : req->messages[i].role);
-		PUT_KEY(b, ",\"content\":");
+		PUT_LIT(b, ",\"content\":");
 		put_str(b, i < 0 ? req->system : req->messages[i].text);
-		PUT_KEY(b, "}");
+		PUT_LIT(b, "}");
 	}
-	PUT_KEY(b, "]");
+	PUT_LIT(b, "]");
 }
 
 /* ---- OpenAI-compatible -------------------------------------------------------------------- */
@@ -112,19 +112,19 @@ static int openai_headers(const char *key, struct curl_slist **list)
 
 static void openai_body(const char *model, const llm_request *req, buf *b)
 {
-	PUT_KEY(b, "{");
+	PUT_LIT(b, "{");
 	put_messages(b, req, 1);
-	PUT_KEY(b, ",\"model\":");
+	PUT_LIT(b, ",\"model\":");
 	put_str(b, model);
 	if (req->temperature >= 0) {
-		PUT_KEY(b, ",\"temperature\":");
+		PUT_LIT(b, ",\"temperature\":");
 		json_number(b, req->temperature);
 	}
 	if (req->max_tokens > 0) {
-		PUT_KEY(b, ",\"max_tokens\":");
+		PUT_LIT(b, ",\"max_tokens\":");
 		json_number(b, req->max_tokens);
 	}
-	PUT_KEY(b, ",\"response_format\":{\"type\":\"json_object\"}}");
+	PUT_LIT(b, ",\"response_format\":{\"type\":\"json_object\"}}");
 }
 
 static long long count(const cJSON *obj, const char *key)
@@ -172,21 +172,21 @@ static int anthropic_headers(const char *key, struct curl_slist **list)
 
 static void anthropic_body(const char *model, const llm_request *req, buf *b)
 {
-	PUT_KEY(b, "{");
+	PUT_LIT(b, "{");
 	put_messages(b, req, 0);
-	PUT_KEY(b, ",\"model\":");
+	PUT_LIT(b, ",\"model\":");
 	put_str(b, model);
-	PUT_KEY(b, ",\"max_tokens\":");
+	PUT_LIT(b, ",\"max_tokens\":");
 	json_number(b, req->max_tokens > 0 ? req->max_tokens : 1024);
 	if (req->system) {
-		PUT_KEY(b, ",\"system\":");
+		PUT_LIT(b, ",\"system\":");
 		put_str(b, req->system);
 	}
 	if (req->temperature >= 0) {
-		PUT_KEY(b, ",\"temperature\":");
+		PUT_LIT(b, ",\"temperature\":");
 		json_number(b, req->temperature);
 	}
-	PUT_KEY(b, "}");
+	PUT_LIT(b, "}");
 }
 
 /* The text blocks joined: a reply may hold thinking blocks and split its text in several. */
@@ -233,23 +233,23 @@ static void ollama_body(const char *model, const llm_request *req, buf *b)
 {
 	int first = 1;
 
-	PUT_KEY(b, "{");
+	PUT_LIT(b, "{");
 	put_messages(b, req, 1);
-	PUT_KEY(b, ",\"model\":");
+	PUT_LIT(b, ",\"model\":");
 	put_str(b, model);
-	PUT_KEY(b, ",\"stream\":false,\"format\":\"json\",\"options\":{");
+	PUT_LIT(b, ",\"stream\":false,\"format\":\"json\",\"options\":{");
 	if (req->temperature >= 0) {
-		PUT_KEY(b, "\"temperature\":");
+		PUT_LIT(b, "\"temperature\":");
 		json_number(b, req->temperature);
 		first = 0;
 	}
 	if (req->max_tokens > 0) {
 		if (!first)
-			PUT_KEY(b, ",");
-		PUT_KEY(b, "\"num_predict\":");
+			PUT_LIT(b, ",");
+		PUT_LIT(b, "\"num_predict\":");
 		json_number(b, req->max_tokens);
 	}
-	PUT_KEY(b, "}}");
+	PUT_LIT(b, "}}");
 }
 
 static char *ollama_answer(cJSON *root, llm_response *res, const char **why)
