@@ -6,6 +6,7 @@
 #   3. valgrind on the CLI and the generator
 #   4. every fuzz target for 20 s (ECL_FUZZ_SECONDS) on its corpus
 #   5. clang-format and clang-tidy on our sources
+#   6. the README's first command, make demo, with the test-only packages hidden from pkg-config
 # It ends with one line "check: N passed, M failed" and exits non-zero when anything failed.
 # `scripts/check.sh coverage` runs step 1 only and prints branch coverage too, per directory.
 set -uo pipefail
@@ -111,6 +112,28 @@ else
 	echo "$fuzz_out"
 	bad "fuzz: a target crashed (the input is saved under tests/fuzz/regressions/)"
 fi
+
+# make demo must need the build packages only (scripts/deps.sh build): a brand-new machine has
+# nothing else when it runs it. The .pc files of the test-only packages are hidden from
+# pkg-config, so a configure step that reaches for one of them fails here as it would there.
+note "make demo with the test-only packages hidden from pkg-config"
+pcdir=$(mktemp -d)
+for d in $(pkg-config --variable pc_path pkg-config | tr ':' ' '); do
+	for f in "$d"/*.pc; do [ -e "$f" ] && ln -sf "$f" "$pcdir/"; done
+done
+for p in $(scripts/deps.sh list test-only); do
+	dpkg -L "$p" 2>/dev/null | grep '\.pc$' | while read -r f; do rm -f "$pcdir/$(basename "$f")"; done
+done
+if [ -e "$pcdir/criterion.pc" ]; then
+	bad "make demo: criterion.pc could not be hidden"
+elif PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_PATH= make --no-print-directory demo BUILD=build-demo \
+	TOPIC="check" >"$pcdir.log" 2>&1 && grep -q "completed successfully" "$pcdir.log"; then
+	ok "make demo (build packages only)"
+else
+	tail -n 30 "$pcdir.log"
+	bad "make demo with the test-only packages hidden"
+fi
+rm -rf "$pcdir" "$pcdir.log"
 
 note "clang-format"
 mapfile -t sources < <(git ls-files '*.c' '*.h' | grep -v '^generated/')

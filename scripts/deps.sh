@@ -3,26 +3,39 @@
 #   scripts/deps.sh build   what building ecl needs
 #   scripts/deps.sh test    that, and what the tests, coverage, fuzzing and checks need
 #   scripts/deps.sh afl     that, and AFL++ for make fuzz-afl
+#   scripts/deps.sh list test-only   print the packages the tests need and the build does not
 # As root it installs directly, otherwise through sudo; where neither works it prints the
 # exact apt-get line to run and fails.
 set -eu
 
 build="gcc make cmake pkg-config re2c libcurl4-openssl-dev libcjson-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev"
-test="$build libcriterion-dev python3 clang clang-format clang-tidy libclang-rt-14-dev gcovr valgrind sqlite3"
+# npm fetches restate-server for the end-to-end tests against a real Restate server.
+test_only="libcriterion-dev python3 clang clang-format clang-tidy libclang-rt-14-dev gcovr valgrind sqlite3 npm"
+test="$build $test_only"
 afl="$test afl++"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
 afl) want=$afl ;;
-*) echo "usage: $0 build|test|afl" >&2; exit 2 ;;
+list)
+	[ "${2:-}" = test-only ] || { echo "usage: $0 list test-only" >&2; exit 2; }
+	echo "$test_only"
+	exit 0
+	;;
+*) echo "usage: $0 build|test|afl|list test-only" >&2; exit 2 ;;
 esac
+
+# A package counts as present when dpkg has it installed; npm also when an npm command is
+# already there (Node.js's own packages ship it, and Debian's npm would replace their nodejs).
+present() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" && return 0
+	[ "$1" = npm ] && command -v npm >/dev/null 2>&1
+}
 
 missing=""
 for p in $want; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
+	present "$p" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 
