@@ -233,7 +233,7 @@ int cmd_batch(cli *c)
 	}
 	if (!path || !workflow)
 		return cli_error(2, "usage: ecl batch FILE.jsonl --workflow ID [--concurrency N]");
-	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, workflow);
+	wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, workflow);
 	if (!wf)
 		return cli_error(2, "unknown workflow `%s` (ecl list shows the workflows)",
 				 workflow);

@@ -123,7 +123,7 @@ int cli_status_restate(cli *c)
 
 	if (c->nargs != 1 && !(c->nargs == 3 && strcmp(c->args[1], "-o") == 0))
 		return cli_error(2, "status: usage: ecl status --engine restate <run-id>");
-	rc = ecl_restate_status(rs.ingress, ecl_workflows, ecl_nworkflows, c->args[0], &json, err,
+	rc = ecl_restate_status(rs.ingress, c->opts.workflows, c->opts.nworkflows, c->args[0], &json, err,
 				sizeof(err));
 	if (rc != ECL_OK)
 		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
@@ -160,7 +160,7 @@ int cli_answer_restate(cli *c, const char *id, const char *const *names, const c
 	int rc;
 
 	(void)c;
-	rc = ecl_restate_answer(rs.ingress, ecl_workflows, ecl_nworkflows, id, names, values, n,
+	rc = ecl_restate_answer(rs.ingress, c->opts.workflows, c->opts.nworkflows, id, names, values, n,
 				&reply, err, sizeof(err));
 	if (rc != ECL_OK)
 		return cli_error(rc == ECL_EINPUT || rc == ECL_EUSAGE ? 2 : 1, "%s", err);
