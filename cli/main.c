@@ -319,10 +319,14 @@ static const struct {
 #define ECL_GIT_DESCRIBE "" /* set by the build from `git describe`, when it can */
 #endif
 
+/* A user's program says whose version it prints: "myapp: ecl 0.1.0 (...)". */
 static void version(void)
 {
-	printf("%s %s (libecl %s, ABI %d%s%s)\n", prog, ECL_VERSION, ecl_version(),
-	       ECL_ABI_VERSION, *ECL_GIT_DESCRIBE ? ", git " : "", ECL_GIT_DESCRIBE);
+	int other = strcmp(prog, "ecl") != 0;
+
+	printf("%s%secl %s (libecl %s, ABI %d%s%s)\n", other ? prog : "", other ? ": " : "",
+	       ECL_VERSION, ecl_version(), ECL_ABI_VERSION, *ECL_GIT_DESCRIBE ? ", git " : "",
+	       ECL_GIT_DESCRIBE);
 }
 
 /* `COMMAND --help` and `help COMMAND`; `run WORKFLOW --help` lists the workflow's inputs. */
