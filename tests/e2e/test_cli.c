@@ -533,7 +533,11 @@ Test(cli, missing_network_module_is_named)
 	char bin[4096], *out = NULL, *err = NULL;
 	const char *argv[16] = {bin, "--db", db};
 
-	snprintf(bin, sizeof(bin), "%s/ecl", dir);
+	/* In a bin/ of its own: the installed place it also looks at, bin/../lib/ecl, is then in
+	 * the test's directory too. */
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	snprintf(bin, sizeof(bin), "%s/bin/ecl", dir);
 	{
 		FILE *in = fopen(ECL_BIN, "rb"), *o = fopen(bin, "wb");
 		char chunk[65536];
