@@ -597,8 +597,8 @@ Test(cli, version_names_the_version_the_abi_and_the_revision)
 Test(cli, every_command_has_its_own_help)
 {
 	static const char *const commands[] = {
-		"list",  "run",   "resume",  "status",    "pause",  "cancel", "runs",  "history",
-		"fork",  "recover", "prune", "batch", "providers", "answer", "graph",  "serve"};
+		"list", "run",     "resume", "status", "pause",     "cancel", "runs",  "history",
+		"fork", "recover", "prune",  "batch",  "providers", "answer", "graph", "serve"};
 	char *out = NULL, *out2 = NULL, *err = NULL, want[64];
 	size_t i;
 
@@ -606,7 +606,8 @@ Test(cli, every_command_has_its_own_help)
 		cr_assert_eq(ECL(&out, &err, commands[i], "--help"), 0, "%s: %s", commands[i], err);
 		snprintf(want, sizeof(want), "usage: ecl [global options] %s", commands[i]);
 		cr_assert(strncmp(out, want, strlen(want)) == 0, "%s --help: %s", commands[i], out);
-		cr_assert_null(strstr(out, "commands:"), "%s --help is the global help", commands[i]);
+		cr_assert_null(strstr(out, "commands:"), "%s --help is the global help",
+			       commands[i]);
 		free(err);
 		cr_assert_eq(ECL(&out2, &err, "help", commands[i]), 0, "%s", err);
 		cr_assert_str_eq(out, out2, "help %s differs from %s --help", commands[i],
@@ -658,9 +659,9 @@ Test(cli, input_flags_take_dashes_for_underscores)
 {
 	char *out = NULL, *err = NULL, *st = NULL, *id;
 
-	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words",
-			 "77"),
-		     0, "%s%s", out, err);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words", "77"), 0,
+		"%s%s", out, err);
 	id = strdup(started_id(out));
 	free(out);
 	free(err);
@@ -668,9 +669,9 @@ Test(cli, input_flags_take_dashes_for_underscores)
 	cr_assert(strstr(st, "\"min_words\": 77") || strstr(st, "\"min_words\":77"), "%s", st);
 	free(st);
 	free(id);
-	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words",
-			 "many"),
-		     2);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words", "many"),
+		2);
 	cr_assert(strstr(err, "input `min_words`: `many` is not an integer"), "%s", err);
 	free(out);
 	free(err);
@@ -678,9 +679,8 @@ Test(cli, input_flags_take_dashes_for_underscores)
 		     0, "%s", err);
 	free(out);
 	free(err);
-	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-wordz",
-			 "5"),
-		     2);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-wordz", "5"), 2);
 	cr_assert(strstr(err, "no input `min-wordz`"), "%s", err);
 	free(out);
 	free(err);
@@ -735,8 +735,8 @@ Test(cli, bash_completion_of_commands_workflows_inputs_and_runs)
  * again after it, instead of running into it ("[1/8] generate ...12:00:00 warn repair"). */
 Test(cli, a_log_line_on_a_terminal_does_not_break_the_progress_line)
 {
-	const char *scr = script("{\"generate\": [[\"not json at all\", " GEN "]], \"critique\": [" PASS
-				 "]}");
+	const char *scr = script("{\"generate\": [[\"not json at all\", " GEN
+				 "]], \"critique\": [" PASS "]}");
 	char buf[65536], *slave_name;
 	size_t len = 0;
 	int master, status;
@@ -755,8 +755,8 @@ Test(cli, a_log_line_on_a_terminal_does_not_break_the_progress_line)
 		if (slave < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
 			_exit(127);
 		close(master);
-		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "scripted", "--script", scr, "run",
-		      "critique-revise", "--topic", "Tea", (char *)NULL);
+		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "scripted", "--script", scr,
+		      "run", "critique-revise", "--topic", "Tea", (char *)NULL);
 		_exit(127);
 	}
 	for (;;) {
