@@ -110,8 +110,8 @@ int cmd_answer(cli *c)
 	ecl_engine_close(e);
 	e = NULL;
 	if (no_wait) {
-		printf("Answer recorded for %s; it goes on with: ecl --db %s resume %s\n", id,
-		       c->opts.db_path, id);
+		printf("Answer recorded for %s; it goes on with: %s --db %s resume %s\n", id,
+		       c->prog, c->opts.db_path, id);
 		rc = 0;
 		goto out;
 	}

@@ -292,9 +292,9 @@ int cmd_batch(cli *c)
 		cli_error(1, "out of memory: the summary is incomplete");
 	if (rc == ECL_EINTERRUPTED || interrupted) {
 		fprintf(stderr,
-			"ecl: batch interrupted; the runs in flight are interrupted and can be "
-			"resumed (ecl --db %s recover)\n",
-			c->opts.db_path);
+			"%s: batch interrupted; the runs in flight are interrupted and can be "
+			"resumed (%s --db %s recover)\n",
+			c->prog, c->prog, c->opts.db_path);
 		status = 130;
 	} else if (rc != ECL_OK) {
 		cli_error(1, "%s", ecl_engine_errmsg(e));

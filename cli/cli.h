@@ -12,6 +12,8 @@
 #include "ecl.h"
 
 typedef struct cli {
+	const char *prog;  /* the program's name, for the commands it suggests: ecl, or a
+			    * program of its own built on ecl_main */
 	ecl_options opts;  /* from the global options */
 	char db_buf[4096]; /* the default database path, when --db is not given */
 	char **args;       /* the command's own arguments, global options removed */

@@ -366,6 +366,7 @@ int ecl_main(int argc, char **argv, const ecl_workflow *const *workflows, size_t
 		prog = slash ? slash + 1 : argv[0];
 	}
 	memset(&c, 0, sizeof(c));
+	c.prog = prog;
 	c.opts.log_stream = stderr;
 	c.opts.workflows = workflows;
 	c.opts.nworkflows = nworkflows;

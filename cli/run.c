@@ -380,7 +380,7 @@ static int report_waiting(const cli *c, ecl_engine *e, const char *id)
 	printf("Workflow %s is waiting for an answer at step %s:\n%s\n", id, info->step,
 	       info->question ? info->question : "");
 	cli_print_answer_fields(c, info->workflow, info->step);
-	printf("Answer it with: ecl --db %s answer %s --set FIELD=VALUE ...\n", db, id);
+	printf("Answer it with: %s --db %s answer %s --set FIELD=VALUE ...\n", c->prog, db, id);
 	ecl_run_info_free(info);
 	return 0;
 }
@@ -418,11 +418,12 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		ecl_run_info_free(info);
 		return 1;
 	case ECL_EINTERRUPTED:
-		printf("Workflow %s interrupted; resume it with: ecl --db %s resume %s\n", id, db,
-		       id);
+		printf("Workflow %s interrupted; resume it with: %s --db %s resume %s\n", id,
+		       c->prog, db, id);
 		return 130;
 	case ECL_EPAUSED:
-		printf("Workflow %s paused; resume it with: ecl --db %s resume %s\n", id, db, id);
+		printf("Workflow %s paused; resume it with: %s --db %s resume %s\n", id, c->prog,
+		       db, id);
 		return 0;
 	case ECL_ECANCELLED: printf("Workflow %s cancelled\n", id); return 1;
 	case ECL_EWAITING: return report_waiting(c, e, id);
@@ -431,10 +432,10 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		cli_error(1, "%s", ecl_engine_errmsg(e));
 		if (rc != ECL_ENOTFOUND)
 			fprintf(stderr,
-				"ecl: run %s keeps its last checkpoint; resume it with: ecl --db "
+				"%s: run %s keeps its last checkpoint; resume it with: %s --db "
 				"%s "
 				"resume %s\n",
-				id, db, id);
+				c->prog, id, c->prog, db, id);
 		return 1;
 	}
 }

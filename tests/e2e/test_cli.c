@@ -783,3 +783,42 @@ Test(cli, a_log_line_on_a_terminal_does_not_break_the_progress_line)
 	cr_assert_not_null(p);
 	cr_assert(strncmp(p + 1, "  [1/8] generate ... done in", 28) == 0, "%s", buf);
 }
+
+/* ecl_main names the program after argv[0]: a program of its own built on it suggests its
+ * own name in usage texts, --version and the commands it prints to go on with. */
+Test(cli, a_program_on_ecl_main_speaks_of_itself)
+{
+	char bin[4200], doc[4200], scr[4200], *out = NULL, *err = NULL;
+	const char *help[] = {bin, "--help", NULL}, *version[] = {bin, "--version", NULL};
+	const char *run[] = {bin, "--db", db,          "--provider",   "scripted", "--script",
+			     scr, "run",  "summarize", "--input-file", doc,        NULL};
+
+	snprintf(bin, sizeof(bin), "%s/myapp", dir);
+	{
+		FILE *in = fopen(ECL_BIN, "rb"), *o = fopen(bin, "wb");
+		char chunk[65536];
+		size_t n;
+
+		cr_assert(in && o);
+		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			cr_assert_eq(fwrite(chunk, 1, n, o), n);
+		fclose(in);
+		cr_assert_eq(fclose(o), 0);
+		cr_assert_eq(chmod(bin, 0755), 0);
+	}
+	cr_assert_eq(ts_run(help, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "usage: myapp [global options]", 29) == 0, "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ts_run(version, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "myapp: ecl " ECL_VERSION " (", 13 + strlen(ECL_VERSION)) == 0, "%s",
+		  out);
+	free(out);
+	free(err);
+	snprintf(doc, sizeof(doc), "document=%s/dsl/examples/document.txt", ECL_SOURCE_DIR);
+	snprintf(scr, sizeof(scr), "%s/dsl/examples/summarize.json", ECL_SOURCE_DIR);
+	cr_assert_eq(ts_run(run, &out, &err), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "Answer it with: myapp --db "), "%s", out);
+	free(out);
+	free(err);
+}
