@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TOPIC ?= Benefits of Rust
 DEMO_DB ?= $(BUILD)/demo.db
 
-.PHONY: all build demo check generate coverage fuzz fuzz-afl bench format clean
+.PHONY: all build demo check generate coverage fuzz fuzz-afl bench format clean install deb
 
 all: build
 
@@ -26,6 +26,27 @@ demo: build
 check:
 	@scripts/deps.sh test
 	@scripts/check.sh
+
+# Install ecl, eclc, libecl, ecl.h, ecl.pc, the CMake package, the manual pages and the bash
+# completion under PREFIX (default /usr/local), staged under DESTDIR when it is set.
+PREFIX ?= /usr/local
+INSTALL_BUILD ?= build-install
+install:
+	@scripts/deps.sh build
+	@cmake -S . -B $(INSTALL_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECL_TESTS=OFF \
+		-DCMAKE_INSTALL_PREFIX="$(PREFIX)" >/dev/null
+	@cmake --build $(INSTALL_BUILD) -j $(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(INSTALL_BUILD)
+
+# The Debian package ecl_VERSION_ARCH.deb, here: apt-get install ./ecl_*.deb
+deb:
+	@scripts/deps.sh build
+	@cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECL_TESTS=OFF \
+		-DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build build-deb -j $(JOBS)
+	@cd build-deb && cpack -G DEB
+	cp build-deb/ecl_*.deb .
+	@ls ecl_*.deb
 
 # Rewrite generated/ from dsl/*.ecl (after adding or changing a workflow).
 generate:
@@ -62,4 +83,4 @@ format:
 
 clean:
 	rm -rf $(BUILD) build-check build-asan build-demo build-fuzz build-fuzz.log build-bench build-bench-tests
-	rm -rf build-afl
+	rm -rf build-afl build-install build-deb

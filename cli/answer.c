@@ -22,9 +22,9 @@ static const char *field_type(const ecl_slot_def *d)
 	return "value";
 }
 
-void cli_print_answer_fields(const char *workflow, const char *step)
+void cli_print_answer_fields(const cli *c, const char *workflow, const char *step)
 {
-	const ecl_workflow *wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, workflow);
+	const ecl_workflow *wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, workflow);
 	int i, k, j;
 
 	for (i = 0; wf && step && i < wf->nsteps; i++) {
@@ -110,8 +110,8 @@ int cmd_answer(cli *c)
 	ecl_engine_close(e);
 	e = NULL;
 	if (no_wait) {
-		printf("Answer recorded for %s; it goes on with: ecl --db %s resume %s\n", id,
-		       c->opts.db_path, id);
+		printf("Answer recorded for %s; it goes on with: %s --db %s resume %s\n", id,
+		       c->prog, c->opts.db_path, id);
 		rc = 0;
 		goto out;
 	}

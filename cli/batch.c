@@ -233,7 +233,7 @@ int cmd_batch(cli *c)
 	}
 	if (!path || !workflow)
 		return cli_error(2, "usage: ecl batch FILE.jsonl --workflow ID [--concurrency N]");
-	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, workflow);
+	wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, workflow);
 	if (!wf)
 		return cli_error(2, "unknown workflow `%s` (ecl list shows the workflows)",
 				 workflow);
@@ -292,9 +292,9 @@ int cmd_batch(cli *c)
 		cli_error(1, "out of memory: the summary is incomplete");
 	if (rc == ECL_EINTERRUPTED || interrupted) {
 		fprintf(stderr,
-			"ecl: batch interrupted; the runs in flight are interrupted and can be "
-			"resumed (ecl --db %s recover)\n",
-			c->opts.db_path);
+			"%s: batch interrupted; the runs in flight are interrupted and can be "
+			"resumed (%s --db %s recover)\n",
+			c->prog, c->prog, c->opts.db_path);
 		status = 130;
 	} else if (rc != ECL_OK) {
 		cli_error(1, "%s", ecl_engine_errmsg(e));

@@ -12,6 +12,8 @@
 #include "ecl.h"
 
 typedef struct cli {
+	const char *prog;  /* the program's name, for the commands it suggests: ecl, or a
+			    * program of its own built on ecl_main */
 	ecl_options opts;  /* from the global options */
 	char db_buf[4096]; /* the default database path, when --db is not given */
 	char **args;       /* the command's own arguments, global options removed */
@@ -24,6 +26,10 @@ typedef struct cli {
 
 /* Print the usage text. */
 void cli_usage(FILE *f);
+
+/* `ecl run WORKFLOW --help`: the workflow's usage and inputs, with types and defaults
+ * (list.c); prog is the program's name. */
+void cli_print_workflow_help(const ecl_workflow *wf, const char *prog);
 
 /* Print "ecl: <message>" on stderr; returns status (the exit status to use). */
 int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -70,8 +76,8 @@ int cli_answer_restate(cli *c, const char *id, const char *const *names, const c
 		       int n);
 
 /* Print "Fields: ..." with what the answer to a human step takes (answer.c); nothing when
- * the step is not a human step of a compiled workflow. */
-void cli_print_answer_fields(const char *workflow, const char *step);
+ * the step is not a human step of one of c's workflows. */
+void cli_print_answer_fields(const cli *c, const char *workflow, const char *step);
 
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);

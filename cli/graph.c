@@ -35,7 +35,7 @@ int cmd_graph(cli *c)
 	if (strcmp(format, "mermaid") != 0 && strcmp(format, "dot") != 0 &&
 	    strcmp(format, "json") != 0)
 		return cli_error(2, "--format: `%s` is not mermaid, dot or json", format);
-	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, name);
+	wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, name);
 	if (!wf)
 		return cli_error(2, "unknown workflow `%s` (ecl list shows the workflows)", name);
 	text = format[0] == 'm'   ? wf->graph_mermaid

@@ -1,5 +1,5 @@
 /*
- * list.c - `ecl list`: the workflows compiled into this program.
+ * list.c - `ecl list`: the workflows compiled into this program; `ecl run WORKFLOW --help`.
  */
 #include <string.h>
 
@@ -59,6 +59,48 @@ static void detail(const ecl_workflow *wf)
 	printf("  Usage: %s\n", wf->usage);
 }
 
+void cli_print_workflow_help(const ecl_workflow *wf, const char *prog)
+{
+	int i, any = 0;
+
+	printf("usage: %s run %s [inputs]\n%s: %s\n", prog, wf->id, wf->id, wf->name);
+	if (wf->description && *wf->description)
+		printf("  %s\n", wf->description);
+	printf("\ninputs (--NAME VALUE, or --set NAME=VALUE):\n");
+	for (i = 0; i < wf->nslots; i++) {
+		const ecl_slot_def *s = &wf->slots[i];
+		char flag[64];
+		int k;
+
+		if (s->kind != ECL_SLOT_INPUT)
+			continue;
+		any = 1;
+		/* Spelled as flags are, with dashes; the name with `_` is accepted too. */
+		snprintf(flag, sizeof(flag), "%s", s->name);
+		for (k = 0; flag[k]; k++)
+			if (flag[k] == '_')
+				flag[k] = '-';
+		printf("  --%-22s %s", flag, type_name(s));
+		if (s->type == ECL_T_ENUM) {
+			for (k = 0; k < s->nchoices; k++)
+				printf("%s%s", k ? "|" : " (", s->choices[k]);
+			printf(")");
+		}
+		if (s->type == ECL_T_INT && s->has_range)
+			printf(" %lld..%lld", s->min, s->max);
+		if (s->required)
+			printf(", required");
+		else
+			printf(", default %s", s->initial ? s->initial : "none");
+		if (s->doc)
+			printf("\n  %-24s %s", "", s->doc);
+		printf("\n");
+	}
+	if (!any)
+		printf("  none\n");
+	printf("\nusage line: %s\n", wf->usage);
+}
+
 int cmd_list(cli *c)
 {
 	int detailed = 0, i;
@@ -71,11 +113,12 @@ int cmd_list(cli *c)
 			return cli_error(2, "list: unknown argument `%s`", c->args[i]);
 	}
 	printf("Available Workflows:\n");
-	for (k = 0; k < ecl_nworkflows; k++) {
+	for (k = 0; k < c->opts.nworkflows; k++) {
 		if (detailed)
-			detail(ecl_workflows[k]);
+			detail(c->opts.workflows[k]);
 		else
-			printf("  %-24s %s\n", ecl_workflows[k]->id, ecl_workflows[k]->name);
+			printf("  %-24s %s\n", c->opts.workflows[k]->id,
+			       c->opts.workflows[k]->name);
 	}
 	return 0;
 }

@@ -1,6 +1,8 @@
 /*
- * main.c - the ecl command: global options, the engine they configure, and dispatch to the
- * subcommands. It uses only the runtime's public header.
+ * main.c - ecl_main, the whole command line of ecl for any table of workflows: global
+ * options, the engine they configure, and dispatch to the subcommands. The `ecl` program
+ * (ecl.c) calls it with the bundled workflows, a user's program with its own. It uses only
+ * the runtime's public header.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,11 +12,14 @@
 
 #include "cli.h"
 
+/* The program's name in usage texts: ecl, or the basename of a user program's argv[0]. */
+static const char *prog = "ecl";
+
 static const char usage_text[] =
-	"usage: ecl [global options] <command> [arguments]\n"
+	" [global options] <command> [arguments]\n"
 	"\n"
 	"commands:\n"
-	"  list [--detailed]                 the workflows compiled into ecl\n"
+	"  list [--detailed]                 the workflows compiled into this program\n"
 	"  run <workflow> [inputs]           start a run and drive it to its end\n"
 	"  resume <run-id>                   continue an interrupted run from its checkpoint\n"
 	"  status <run-id> [-o text|json]    the state of a run\n"
@@ -65,10 +70,13 @@ static const char usage_text[] =
 	"  --max-answer-bytes N              longer LLM answers fail the step (default 1 MiB)\n"
 	"  -v, --verbose                     log every transition on stderr\n"
 	"  --log-format pretty|compact|json  how logs look\n"
-	"  -h, --help                        this text\n";
+	"  -h, --help                        this text; COMMAND --help, help COMMAND: the\n"
+	"                                    command's own; run WORKFLOW --help: its inputs\n"
+	"  --version                         the version, ABI and source revision\n";
 
 void cli_usage(FILE *f)
 {
+	fprintf(f, "usage: %s", prog);
 	fputs(usage_text, f);
 }
 
@@ -76,7 +84,7 @@ int cli_error(int status, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ecl: ", stderr);
+	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -239,30 +247,130 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 	return 1;
 }
 
+/* Each command with its own help (`ecl COMMAND --help`, `ecl help COMMAND`). */
 static const struct {
 	const char *name;
 	int (*fn)(cli *c);
+	const char *help;
 } commands[] = {
-	{"list", cmd_list},           {"run", cmd_run},         {"resume", cmd_resume},
-	{"status", cmd_status},       {"pause", cmd_pause},     {"cancel", cmd_cancel},
-	{"runs", cmd_runs},           {"history", cmd_history}, {"fork", cmd_fork},
-	{"recover", cmd_recover},     {"prune", cmd_prune},     {"batch", cmd_batch},
-	{"providers", cmd_providers}, {"answer", cmd_answer},   {"graph", cmd_graph},
-	{"serve", cmd_serve},
+	{"list", cmd_list,
+	 "list [--detailed|-d]\n"
+	 "  The workflows compiled into this program: id and name; --detailed adds each\n"
+	 "  one's description, inputs, steps, loop bounds and usage line.\n"},
+	{"run", cmd_run,
+	 "run WORKFLOW [inputs] [--engine restate [--restate-url URL] [--wait]]\n"
+	 "  Start a run of WORKFLOW and drive it to its end, with progress on a terminal.\n"
+	 "  Inputs:\n"
+	 "    --NAME VALUE, --NAME=VALUE    one input (`-` may stand for `_` in NAME)\n"
+	 "    --set NAME=VALUE              the same, for any input\n"
+	 "    --input-file FILE.json        a JSON object of inputs\n"
+	 "    --input-file NAME=PATH        one input, the text of a file\n"
+	 "  `run WORKFLOW --help` lists the workflow's inputs, their types and defaults.\n"},
+	{"resume", cmd_resume,
+	 "resume RUN-ID\n"
+	 "  Continue an interrupted or paused run from its last checkpoint.\n"},
+	{"status", cmd_status,
+	 "status RUN-ID [-o text|json] [--engine restate [--restate-url URL]]\n"
+	 "  The state of a run: status, step, tokens, output or error, a waiting question.\n"},
+	{"pause", cmd_pause,
+	 "pause RUN-ID\n"
+	 "  Stop a run at its next transition; `resume` continues it.\n"},
+	{"cancel", cmd_cancel,
+	 "cancel RUN-ID [--engine restate [--admin-url URL]]\n"
+	 "  End a run as cancelled; it cannot be resumed.\n"},
+	{"runs", cmd_runs,
+	 "runs [--status S,..] [--workflow W] [--limit N|--all] [-o json]\n"
+	 "  List runs, newest first (20 unless --limit or --all).\n"},
+	{"history", cmd_history,
+	 "history RUN-ID [--full] [-o json]\n"
+	 "  Every transition of a run; --full adds the prompts and answers.\n"},
+	{"fork", cmd_fork,
+	 "fork RUN-ID --from STEP\n"
+	 "  Start a new run from the checkpoint of another run at STEP.\n"},
+	{"recover", cmd_recover,
+	 "recover\n"
+	 "  Resume every interrupted run that no live process drives.\n"},
+	{"prune", cmd_prune,
+	 "prune [--status S,..] [--older-than 30d] [--dry-run]\n"
+	 "  Delete finished runs and reclaim the space; --dry-run only counts them.\n"},
+	{"batch", cmd_batch,
+	 "batch FILE.jsonl --workflow ID [--concurrency N|-j N]\n"
+	 "  One run per line of inputs (a JSON object each), N at a time; prints a JSON\n"
+	 "  summary.\n"},
+	{"providers", cmd_providers,
+	 "providers [-o json]\n"
+	 "  The provider settings and where each comes from (flag, environment, config).\n"},
+	{"answer", cmd_answer,
+	 "answer RUN-ID --set FIELD=VALUE ... [--no-wait] [--engine restate]\n"
+	 "  Answer a waiting run's question (its human step), then drive it on unless\n"
+	 "  --no-wait.\n"},
+	{"graph", cmd_graph,
+	 "graph WORKFLOW [--format mermaid|dot|json]\n"
+	 "  Print a workflow's state machine.\n"},
+	{"serve", cmd_serve,
+	 "serve [--port 9080] [--bind ADDR] [--register ADMIN-URL] [--advertise URL]\n"
+	 "  Serve every workflow as a Restate service endpoint; --register registers it\n"
+	 "  with the Restate server at ADMIN-URL.\n"},
 };
 
-int main(int argc, char **argv)
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+#ifndef ECL_GIT_DESCRIBE
+#define ECL_GIT_DESCRIBE "" /* set by the build from `git describe`, when it can */
+#endif
+
+/* A user's program says whose version it prints: "myapp: ecl 0.1.0 (...)". */
+static void version(void)
+{
+	int other = strcmp(prog, "ecl") != 0;
+
+	printf("%s%secl %s (libecl %s, ABI %d%s%s)\n", other ? prog : "", other ? ": " : "",
+	       ECL_VERSION, ecl_version(), ECL_ABI_VERSION, *ECL_GIT_DESCRIBE ? ", git " : "",
+	       ECL_GIT_DESCRIBE);
+}
+
+/* `COMMAND --help` and `help COMMAND`; `run WORKFLOW --help` lists the workflow's inputs. */
+static int command_help(cli *c, const char *command)
+{
+	size_t k;
+
+	for (k = 0; k < NCOMMANDS; k++)
+		if (strcmp(command, commands[k].name) == 0)
+			break;
+	if (k == NCOMMANDS)
+		return cli_error(2, "unknown command `%s` (try %s --help)", command, prog);
+	if (strcmp(command, "run") == 0 && c->nargs > 0 && c->args[0][0] != '-') {
+		const ecl_workflow *wf =
+			ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, c->args[0]);
+
+		if (!wf)
+			return cli_error(2, "unknown workflow `%s` (%s list shows the workflows)",
+					 c->args[0], prog);
+		cli_print_workflow_help(wf, prog);
+		return 0;
+	}
+	printf("usage: %s [global options] %s", prog, commands[k].help);
+	printf("(global options: %s --help)\n", prog);
+	return 0;
+}
+
+int ecl_main(int argc, char **argv, const ecl_workflow *const *workflows, size_t nworkflows)
 {
 	cli c;
-	const char *command = NULL;
+	const char *command = NULL, *slash;
 	size_t k;
-	int i;
+	int i, help = 0;
 
+	if (argc > 0 && argv[0] && *argv[0]) {
+		slash = strrchr(argv[0], '/');
+		prog = slash ? slash + 1 : argv[0];
+	}
 	memset(&c, 0, sizeof(c));
+	c.prog = prog;
 	c.opts.log_stream = stderr;
-	c.opts.workflows = ecl_workflows;
-	c.opts.nworkflows = ecl_nworkflows;
-	c.args = calloc((size_t)argc + 1, sizeof(*c.args));
+	c.opts.workflows = workflows;
+	c.opts.nworkflows = nworkflows;
+	c.args = calloc((size_t)(argc > 0 ? argc : 0) + 1, sizeof(*c.args));
 	if (!c.args)
 		return cli_error(1, "out of memory");
 	/* Global options may stand anywhere; the rest is the command and its arguments. */
@@ -270,7 +378,11 @@ int main(int argc, char **argv)
 		int taken;
 
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			cli_usage(stdout);
+			help = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--version") == 0 && !command) {
+			version();
 			free(c.args);
 			return 0;
 		}
@@ -286,12 +398,30 @@ int main(int argc, char **argv)
 		else
 			c.args[c.nargs++] = argv[i];
 	}
+	if (command && strcmp(command, "help") == 0) {
+		if (c.nargs == 0) {
+			cli_usage(stdout);
+			free(c.args);
+			return 0;
+		}
+		command = c.args[0];
+		c.args++;
+		c.nargs--;
+		i = command_help(&c, command);
+		free(c.args - 1);
+		return i;
+	}
+	if (help) {
+		i = command ? command_help(&c, command) : (cli_usage(stdout), 0);
+		free(c.args);
+		return i;
+	}
 	if (!command) {
 		cli_usage(stderr);
 		free(c.args);
 		return 2;
 	}
-	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+	for (k = 0; k < NCOMMANDS; k++) {
 		if (strcmp(command, commands[k].name) == 0) {
 			int rc = commands[k].fn(&c);
 
@@ -300,5 +430,5 @@ int main(int argc, char **argv)
 		}
 	}
 	free(c.args);
-	return cli_error(2, "unknown command `%s` (try ecl --help)", command);
+	return cli_error(2, "unknown command `%s` (try %s --help)", command, prog);
 }

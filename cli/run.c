@@ -21,14 +21,23 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
+/* The input named by the len bytes at name, where `-` also stands for `_` (--max-words for
+ * max_words: flags are spelled with dashes, .ecl names cannot hold one). */
 static const ecl_slot_def *find_input(const ecl_workflow *wf, const char *name, size_t len)
 {
+	size_t k;
 	int i;
 
-	for (i = 0; i < wf->nslots; i++)
-		if (wf->slots[i].kind == ECL_SLOT_INPUT && strlen(wf->slots[i].name) == len &&
-		    strncmp(wf->slots[i].name, name, len) == 0)
+	for (i = 0; i < wf->nslots; i++) {
+		const char *s = wf->slots[i].name;
+
+		if (wf->slots[i].kind != ECL_SLOT_INPUT || strlen(s) != len)
+			continue;
+		for (k = 0; k < len && (s[k] == name[k] || (s[k] == '_' && name[k] == '-')); k++)
+			;
+		if (k == len)
 			return &wf->slots[i];
+	}
 	return NULL;
 }
 
@@ -257,45 +266,70 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 	return *out ? 0 : cli_error(1, "out of memory");
 }
 
-/* Progress on a terminal: one line per step. */
+/* Progress on a terminal: one line per step. A step's line stays open until the step
+ * commits; a log line printed meanwhile clears it and draws it again below (on_log). */
 typedef struct progress {
 	int tty;
 	int max_steps;
 	const ecl_workflow *wf;
+	int open;       /* line holds the open line of a step */
+	char line[512]; /* "  [2/8] critique (revisions 1 of at most 3) ..." */
 } progress;
 
 static int on_event(void *ctx, const ecl_event *ev)
 {
 	progress *p = ctx;
+	size_t n;
 	int i;
 
 	if (!p->tty)
 		return 0;
 	switch (ev->kind) {
 	case ECL_EV_STEP_START:
-		fprintf(stderr, "  [%d/%d] %s", ev->seq, p->max_steps, ev->step);
-		for (i = 0; i < p->wf->nsteps; i++)
+		n = (size_t)snprintf(p->line, sizeof(p->line), "  [%d/%d] %s", ev->seq,
+				     p->max_steps, ev->step);
+		for (i = 0; i < p->wf->nsteps && n < sizeof(p->line); i++)
 			if (strcmp(p->wf->steps[i].name, ev->step) == 0 &&
 			    p->wf->steps[i].limit > 0)
-				fprintf(stderr, " (%s %d of at most %d)",
-					p->wf->steps[i].counter_label
-						? p->wf->steps[i].counter_label
-						: "visit",
-					ev->visits, p->wf->steps[i].limit);
-		if (ev->attempt > 1)
-			fprintf(stderr, " (attempt %d)", ev->attempt);
-		fprintf(stderr, " ...");
+				n += (size_t)snprintf(p->line + n, sizeof(p->line) - n,
+						      " (%s %d of at most %d)",
+						      p->wf->steps[i].counter_label
+							      ? p->wf->steps[i].counter_label
+							      : "visit",
+						      ev->visits, p->wf->steps[i].limit);
+		if (ev->attempt > 1 && n < sizeof(p->line))
+			n += (size_t)snprintf(p->line + n, sizeof(p->line) - n, " (attempt %d)",
+					      ev->attempt);
+		if (n < sizeof(p->line))
+			snprintf(p->line + n, sizeof(p->line) - n, " ...");
+		fputs(p->line, stderr);
+		p->open = 1;
 		break;
 	case ECL_EV_COMMIT:
 		fprintf(stderr, " done in %.0f ms%s%s\n", (double)ev->duration_us / 1000.0,
 			ev->next ? ", next: " : "", ev->next ? ev->next : "");
+		p->open = 0;
 		break;
 	case ECL_EV_FINISH:
 		if (strcmp(ev->status, "completed") != 0)
 			fprintf(stderr, " %s\n", ev->status);
+		p->open = 0;
 		break;
 	}
 	return 0;
+}
+
+/* A log line while a step's progress line is open: clear the line (carriage return, erase
+ * to its end), print the log line, then the progress line again. */
+static void on_log(void *ctx, const char *text)
+{
+	progress *p = ctx;
+
+	if (p->tty && p->open)
+		fputs("\r\033[K", stderr);
+	fputs(text, stderr);
+	if (p->tty && p->open)
+		fputs(p->line, stderr);
 }
 
 /* Print JSON indented by two spaces: cJSON indents with tabs and puts a tab after each colon;
@@ -333,8 +367,9 @@ static void print_json(const char *text)
 }
 
 /* A run that stopped at a human step: its question, and how to answer it. */
-static int report_waiting(ecl_engine *e, const char *id, const char *db)
+static int report_waiting(const cli *c, ecl_engine *e, const char *id)
 {
+	const char *db = c->opts.db_path;
 	ecl_run_info *info = NULL;
 
 	if (ecl_run_info_get(e, id, &info) != ECL_OK || !info->step) {
@@ -344,8 +379,8 @@ static int report_waiting(ecl_engine *e, const char *id, const char *db)
 	}
 	printf("Workflow %s is waiting for an answer at step %s:\n%s\n", id, info->step,
 	       info->question ? info->question : "");
-	cli_print_answer_fields(info->workflow, info->step);
-	printf("Answer it with: ecl --db %s answer %s --set FIELD=VALUE ...\n", db, id);
+	cli_print_answer_fields(c, info->workflow, info->step);
+	printf("Answer it with: %s --db %s answer %s --set FIELD=VALUE ...\n", c->prog, db, id);
 	ecl_run_info_free(info);
 	return 0;
 }
@@ -383,23 +418,24 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		ecl_run_info_free(info);
 		return 1;
 	case ECL_EINTERRUPTED:
-		printf("Workflow %s interrupted; resume it with: ecl --db %s resume %s\n", id, db,
-		       id);
+		printf("Workflow %s interrupted; resume it with: %s --db %s resume %s\n", id,
+		       c->prog, db, id);
 		return 130;
 	case ECL_EPAUSED:
-		printf("Workflow %s paused; resume it with: ecl --db %s resume %s\n", id, db, id);
+		printf("Workflow %s paused; resume it with: %s --db %s resume %s\n", id, c->prog,
+		       db, id);
 		return 0;
 	case ECL_ECANCELLED: printf("Workflow %s cancelled\n", id); return 1;
-	case ECL_EWAITING: return report_waiting(e, id, db);
+	case ECL_EWAITING: return report_waiting(c, e, id);
 	case ECL_ESTATE: cli_error(1, "%s", ecl_engine_errmsg(e)); return 3;
 	default:
 		cli_error(1, "%s", ecl_engine_errmsg(e));
 		if (rc != ECL_ENOTFOUND)
 			fprintf(stderr,
-				"ecl: run %s keeps its last checkpoint; resume it with: ecl --db "
+				"%s: run %s keeps its last checkpoint; resume it with: %s --db "
 				"%s "
 				"resume %s\n",
-				id, db, id);
+				c->prog, id, c->prog, db, id);
 		return 1;
 	}
 }
@@ -418,7 +454,7 @@ int cmd_run(cli *c)
 		return 2;
 	if (c->nargs < 1)
 		return cli_error(2, "run: which workflow? (ecl list shows them)");
-	wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, c->args[0]);
+	wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, c->args[0]);
 	if (!wf)
 		return cli_error(2, "unknown workflow `%s` (ecl list shows the workflows)",
 				 c->args[0]);
@@ -438,6 +474,8 @@ int cmd_run(cli *c)
 	p.wf = wf;
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
+	c->opts.on_log = on_log;
+	c->opts.log_ctx = &p;
 	c->opts.interrupt = &interrupted;
 	if ((rc = cli_open(c, &e)) != 0) {
 		free(inputs);
@@ -467,6 +505,8 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 	p.tty = isatty(STDERR_FILENO);
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
+	c->opts.on_log = on_log;
+	c->opts.log_ctx = &p;
 	c->opts.interrupt = &interrupted;
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
@@ -475,7 +515,7 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 		ecl_engine_close(e);
 		return rc;
 	}
-	p.wf = ecl_workflow_find(ecl_workflows, ecl_nworkflows, info->workflow);
+	p.wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, info->workflow);
 	p.max_steps = p.wf ? p.wf->max_steps : 0;
 	ecl_run_info_free(info);
 	if (!p.wf) {
@@ -560,7 +600,7 @@ static int status_json(const ecl_run_info *info, const totals *t)
 	return 0;
 }
 
-static void status_text(const ecl_run_info *info, const totals *t)
+static void status_text(const cli *c, const ecl_run_info *info, const totals *t)
 {
 	const char *label = strcmp(info->status, "failed") == 0 ? "Failed step:" : "Current step:";
 
@@ -585,7 +625,7 @@ static void status_text(const ecl_run_info *info, const totals *t)
 		       info->question[0] && info->question[strlen(info->question) - 1] == '\n'
 			       ? ""
 			       : "\n");
-		cli_print_answer_fields(info->workflow, info->step);
+		cli_print_answer_fields(c, info->workflow, info->step);
 	}
 }
 
@@ -630,7 +670,7 @@ int cmd_status(cli *c)
 		} else if (strcmp(format, "json") == 0) {
 			rc = status_json(info, &t);
 		} else {
-			status_text(info, &t);
+			status_text(c, info, &t);
 			rc = 0;
 		}
 	}

@@ -123,8 +123,8 @@ int cli_status_restate(cli *c)
 
 	if (c->nargs != 1 && !(c->nargs == 3 && strcmp(c->args[1], "-o") == 0))
 		return cli_error(2, "status: usage: ecl status --engine restate <run-id>");
-	rc = ecl_restate_status(rs.ingress, ecl_workflows, ecl_nworkflows, c->args[0], &json, err,
-				sizeof(err));
+	rc = ecl_restate_status(rs.ingress, c->opts.workflows, c->opts.nworkflows, c->args[0],
+				&json, err, sizeof(err));
 	if (rc != ECL_OK)
 		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
 	j = cJSON_Parse(json);
@@ -159,9 +159,8 @@ int cli_answer_restate(cli *c, const char *id, const char *const *names, const c
 	const cJSON *wf, *step;
 	int rc;
 
-	(void)c;
-	rc = ecl_restate_answer(rs.ingress, ecl_workflows, ecl_nworkflows, id, names, values, n,
-				&reply, err, sizeof(err));
+	rc = ecl_restate_answer(rs.ingress, c->opts.workflows, c->opts.nworkflows, id, names,
+				values, n, &reply, err, sizeof(err));
 	if (rc != ECL_OK)
 		return cli_error(rc == ECL_EINPUT || rc == ECL_EUSAGE ? 2 : 1, "%s", err);
 	j = cJSON_Parse(reply);

@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecl.h" /* ECL_ABI_VERSION: the runtime ABI of the C it writes */
 #include "eclc.h"
+
+#ifndef ECL_GIT_DESCRIBE
+#define ECL_GIT_DESCRIBE "" /* set by the build from `git describe`, when it can */
+#endif
 
 static const char usage[] =
 	"usage: eclc [options] FILE.ecl...\n"
@@ -25,7 +30,7 @@ static const char usage[] =
 	"  --dump-ast        print the parse tree of each file\n"
 	"  --Werror          treat warnings as errors\n"
 	"  --help            print this help\n"
-	"  --version         print the version\n";
+	"  --version         print the version, language, ABI and source revision\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -164,7 +169,9 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 			fputs(usage, stdout);
 			return 0;
 		} else if (strcmp(a, "--version") == 0) {
-			printf("eclc %s (ecl language %d)\n", ECLC_VERSION, ECLC_LANGUAGE);
+			printf("eclc %s (ecl language %d, ABI %d%s%s)\n", ECLC_VERSION,
+			       ECLC_LANGUAGE, ECL_ABI_VERSION, *ECL_GIT_DESCRIBE ? ", git " : "",
+			       ECL_GIT_DESCRIBE);
 			return 0;
 		} else if (strcmp(a, "--check") == 0) {
 			opt.format = ECLC_CHECK;

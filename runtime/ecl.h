@@ -22,8 +22,16 @@
 extern "C" {
 #endif
 
-/* ABI of the descriptors below; generated files assert they were written for this one. */
+/* ABI of the descriptors below; generated files assert they were written for this one. It is
+ * also the major number of the shared library (libecl.so.1). */
 #define ECL_ABI_VERSION 1
+
+/* The version of this header; the build takes the project's version from this line. */
+#define ECL_VERSION "0.1.0"
+
+/* The version of the library the program runs with (ECL_VERSION when it was built), which
+ * may differ from the header's when a shared libecl was upgraded. Static, never NULL. */
+const char *ecl_version(void);
 
 /*
  * Result codes. The list only grows: a code is never renumbered or reused.
@@ -393,6 +401,12 @@ typedef struct ecl_options {
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;
 	long connect_timeout_ms; /* HTTP providers: time allowed to connect; 0 for 10 s */
+	/* Called with each log line (formatted, ending in a newline; borrowed for the call)
+	 * instead of writing it to log_stream, which must still be set for logs to be made: the
+	 * CLI clears its progress line on a terminal before a log line and draws it again
+	 * after. NULL to write to log_stream. */
+	void (*on_log)(void *ctx, const char *line);
+	void *log_ctx;
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when
@@ -616,6 +630,26 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 
 /* Cancel the run's invocation through the admin API. ECL_ENOTFOUND when there is none. */
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------------------------
+ * The command line: ecl's own, for any program.
+ * ---------------------------------------------------------------------------------------- */
+
+/* Run the `ecl` command line (every command, global option and help text of ecl(1)) over
+ * the n workflows of the table (borrowed until it returns): a program that compiles its own
+ * .ecl files gets `PROG run WORKFLOW --INPUT VALUE`, `PROG status RUN-ID`, `PROG batch`,
+ * `PROG serve` and the rest for them with
+ *
+ *     int main(int argc, char **argv)
+ *     {
+ *             return ecl_main(argc, argv, ecl_workflows, ecl_nworkflows);
+ *     }
+ *
+ * (ecl_workflows being the registry eclc --registry writes). Usage texts name the program
+ * after argv[0]. Returns the exit status: 0 success, 1 failure, 2 usage error, 130
+ * interrupted. It installs handlers for SIGINT and SIGTERM while a run is driven and writes
+ * to stdout and stderr, so call it from main, once. */
+int ecl_main(int argc, char **argv, const ecl_workflow *const *workflows, size_t n);
 
 #ifdef __cplusplus
 }

@@ -65,6 +65,8 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 		return ECL_ENOMEM;
 	}
 	e->log = o->log_stream;
+	e->on_log = o->on_log;
+	e->log_ctx = o->log_ctx;
 	e->log_format = o->log_format;
 	e->verbose = o->verbose;
 	e->on_event = o->on_event;

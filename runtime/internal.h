@@ -77,6 +77,8 @@ struct ecl_engine {
 	llm_provider *llm;
 	driver local; /* the local driver (store + provider) */
 	FILE *log;
+	void (*on_log)(void *ctx, const char *line); /* ecl_options.on_log: instead of log */
+	void *log_ctx;
 	ecl_log_format log_format;
 	int verbose;
 	ecl_event_fn on_event;

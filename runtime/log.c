@@ -77,7 +77,9 @@ void log_event(ecl_engine *e, log_level level, const char *msg, ...)
 	}
 	va_end(ap);
 	buf_puts(&b, e->log_format == ECL_LOG_JSON ? "}\n" : "\n");
-	if (!b.oom)
+	if (!b.oom && e->on_log)
+		e->on_log(e->log_ctx, b.data);
+	else if (!b.oom)
 		fputs(b.data, e->log);
 	buf_free(&b);
 }

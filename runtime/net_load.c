@@ -1,8 +1,10 @@
 /*
  * net_load.c - the `ecl` command's side of net.h: each function of the network half, as a
- * forwarder that loads libecl-net.so from the executable's directory on first use and calls
- * the module's own. The command links this file instead of the network half itself, so that
- * only the commands that reach the network load libcurl and the rest.
+ * forwarder that loads libecl-net.so on first use and calls the module's own. The command
+ * links this file instead of the network half itself, so that only the commands that reach
+ * the network load libcurl and the rest. The module is looked for beside the executable (the
+ * build tree), then at ECL_NET_RELDIR from the executable's directory (an installed tree:
+ * ../lib/ecl from bin/), so that an installed tree finds it wherever it was put.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,33 +14,45 @@
 
 #include "net.h"
 
+#ifndef ECL_NET_RELDIR
+#define ECL_NET_RELDIR "../lib/ecl"
+#endif
+
 static const net_api *loaded;
-static char load_error[4200];
+static char load_error[8400];
 
 /* The module's table, loading it the first time; NULL with the reason in load_error. */
 static const net_api *net(void)
 {
-	char path[4096];
+	char exe[4096], beside[4200], installed[4200];
+	const char *path;
 	ssize_t n;
 	char *slash;
 	void *h;
+	int none;
 
 	if (loaded)
 		return loaded;
-	n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(NET_MODULE_FILE));
-	if (n <= 0 || (size_t)n >= sizeof(path) - sizeof(NET_MODULE_FILE)) {
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(exe) - 1) {
 		snprintf(load_error, sizeof(load_error),
 			 "cannot find the network module: /proc/self/exe: %s",
 			 n < 0 ? strerror(errno) : "path too long");
 		return NULL;
 	}
-	path[n] = '\0';
-	slash = strrchr(path, '/');
-	memcpy(slash ? slash + 1 : path, NET_MODULE_FILE, sizeof(NET_MODULE_FILE));
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(beside, sizeof(beside), "%s/%s", slash ? exe : ".", NET_MODULE_FILE);
+	snprintf(installed, sizeof(installed), "%s/%s/%s", slash ? exe : ".", ECL_NET_RELDIR,
+		 NET_MODULE_FILE);
+	none = access(beside, F_OK) != 0 && access(installed, F_OK) != 0;
+	path = access(beside, F_OK) == 0 || none ? beside : installed;
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		snprintf(load_error, sizeof(load_error), "cannot load the network module: %s",
-			 dlerror());
+		snprintf(load_error, sizeof(load_error), "cannot load the network module: %s%s%s",
+			 dlerror(), none ? "; nor is there " : "", none ? installed : "");
 		return NULL;
 	}
 	loaded = dlsym(h, NET_MODULE_SYMBOL);

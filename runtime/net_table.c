@@ -1,7 +1,7 @@
 /*
  * net_table.c - the one symbol libecl-net.so exports: the table through which the `ecl`
  * command reaches the network half of the runtime (net.h). Everything else in the module is
- * compiled with hidden visibility, so its own calls bind to its own functions and not to the
+ * local (cmake/libecl-net.map), so its own calls bind to its own functions and not to the
  * command's forwarding ones of the same names (net_load.c).
  */
 #include "net.h"

@@ -1,8 +1,14 @@
 /*
  * status.c - the text of each result code. A switch without default, so the compiler
- * names any code that was added to ecl_status without a text here.
+ * names any code that was added to ecl_status without a text here. And the library's
+ * version.
  */
 #include "ecl.h"
+
+const char *ecl_version(void)
+{
+	return ECL_VERSION;
+}
 
 const char *ecl_strerror(int status)
 {

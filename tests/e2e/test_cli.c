@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ecl.h"
 #include "support.h"
 
 #define GEN    "{\"content\": \"Draft v0\", \"word_count\": 2}"
@@ -531,7 +533,11 @@ Test(cli, missing_network_module_is_named)
 	char bin[4096], *out = NULL, *err = NULL;
 	const char *argv[16] = {bin, "--db", db};
 
-	snprintf(bin, sizeof(bin), "%s/ecl", dir);
+	/* In a bin/ of its own: the installed place it also looks at, bin/../lib/ecl, is then in
+	 * the test's directory too. */
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	snprintf(bin, sizeof(bin), "%s/bin/ecl", dir);
 	{
 		FILE *in = fopen(ECL_BIN, "rb"), *o = fopen(bin, "wb");
 		char chunk[65536];
@@ -563,6 +569,256 @@ Test(cli, missing_network_module_is_named)
 	cr_assert(strstr(err, "libecl-net.so"), "%s", err);
 	cr_expect(access(db, F_OK) != 0 || ts_sql_int(db, "SELECT count(*) FROM runs") == 0,
 		  "a run was stored");
+	free(out);
+	free(err);
+}
+
+/* ---- conventions: --version, help per command, input flags, completion, progress ---------- */
+
+Test(cli, version_names_the_version_the_abi_and_the_revision)
+{
+	const char *eclc[] = {ECLC_BIN, "--version", NULL};
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(ECL(&out, &err, "--version"), 0, "%s", err);
+	cr_assert(strncmp(out, "ecl " ECL_VERSION " (libecl " ECL_VERSION ", ABI 1", 22) == 0, "%s",
+		  out);
+	cr_assert(strstr(out, ", ABI 1"), "%s", out);
+	cr_assert_eq(access(db, F_OK), -1, "--version opened the database");
+	free(out);
+	free(err);
+	cr_assert_eq(ts_run(eclc, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "eclc ", 5) == 0 && strstr(out, "ABI 1"), "%s", out);
+	free(out);
+	free(err);
+}
+
+/* `ecl pause --help` and `ecl help pause` print pause's own help, not the global one. */
+Test(cli, every_command_has_its_own_help)
+{
+	static const char *const commands[] = {
+		"list", "run",     "resume", "status", "pause",     "cancel", "runs",  "history",
+		"fork", "recover", "prune",  "batch",  "providers", "answer", "graph", "serve"};
+	char *out = NULL, *out2 = NULL, *err = NULL, want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		cr_assert_eq(ECL(&out, &err, commands[i], "--help"), 0, "%s: %s", commands[i], err);
+		snprintf(want, sizeof(want), "usage: ecl [global options] %s", commands[i]);
+		cr_assert(strncmp(out, want, strlen(want)) == 0, "%s --help: %s", commands[i], out);
+		cr_assert_null(strstr(out, "commands:"), "%s --help is the global help",
+			       commands[i]);
+		free(err);
+		cr_assert_eq(ECL(&out2, &err, "help", commands[i]), 0, "%s", err);
+		cr_assert_str_eq(out, out2, "help %s differs from %s --help", commands[i],
+				 commands[i]);
+		free(out);
+		free(out2);
+		free(err);
+	}
+	cr_assert_eq(ECL(&out, &err, "pause", "-h"), 0);
+	cr_assert(strstr(out, "pause RUN-ID"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "help"), 0);
+	cr_assert(strstr(out, "commands:"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "help", "frobnicate"), 2);
+	cr_assert(strstr(err, "unknown command `frobnicate`"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "help opened the database");
+}
+
+Test(cli, run_workflow_help_lists_its_inputs_with_types_and_defaults)
+{
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(ECL(&out, &err, "run", "summarize", "--help"), 0, "%s", err);
+	cr_assert(strstr(out, "usage: ecl run summarize [inputs]"), "%s", out);
+	cr_assert(strstr(out, "--document               string, required"), "%s", out);
+	cr_assert(strstr(out, "--max-words              int 5..1000, default 60"), "%s", out);
+	cr_assert(strstr(out, "The most words the summary may have"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "help", "run", "triage"), 0, "%s", err);
+	cr_assert(strstr(out, "--tier"), "%s", out);
+	cr_assert(strstr(out, "enum ("), "the choices of an enum: %s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "nosuch", "--help"), 2);
+	cr_assert(strstr(err, "unknown workflow `nosuch`"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "help started a run");
+}
+
+/* --min-words is the input min_words; --min_words still is. */
+Test(cli, input_flags_take_dashes_for_underscores)
+{
+	char *out = NULL, *err = NULL, *st = NULL, *id;
+
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words", "77"), 0,
+		"%s%s", out, err);
+	id = strdup(started_id(out));
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&st, NULL, "status", id, "-o", "json"), 0);
+	cr_assert(strstr(st, "\"min_words\": 77") || strstr(st, "\"min_words\":77"), "%s", st);
+	free(st);
+	free(id);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words", "many"),
+		2);
+	cr_assert(strstr(err, "input `min_words`: `many` is not an integer"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min_words=5"),
+		     0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-wordz", "5"), 2);
+	cr_assert(strstr(err, "no input `min-wordz`"), "%s", err);
+	free(out);
+	free(err);
+}
+
+/* The completion script, sourced by bash and asked as bash would ask it. */
+static char *complete_line(const char *words)
+{
+	char cmd[8192], *out = NULL, *err = NULL;
+	const char *argv[] = {"/bin/bash", "--norc", "--noprofile", "-c", cmd, NULL};
+
+	snprintf(cmd, sizeof(cmd),
+		 ". %s/scripts/ecl-completion.bash && COMP_WORDS=(%s) && "
+		 "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _ecl && "
+		 "printf '%%s\\n' \"${COMPREPLY[@]}\" | sort | tr '\\n' ' '",
+		 ECL_SOURCE_DIR, words);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	free(err);
+	return out;
+}
+
+Test(cli, bash_completion_of_commands_workflows_inputs_and_runs)
+{
+	char words[6000], *out = NULL, *id;
+
+	out = complete_line(ECL_BIN " pa");
+	cr_assert_str_eq(out, "pause ");
+	free(out);
+	out = complete_line(ECL_BIN " --prov");
+	cr_assert_str_eq(out, "--provider ");
+	free(out);
+	snprintf(words, sizeof(words), "%s --db %s run cri", ECL_BIN, db);
+	out = complete_line(words);
+	cr_assert_str_eq(out, "critique-revise ");
+	free(out);
+	snprintf(words, sizeof(words), "%s --db %s run critique-revise --", ECL_BIN, db);
+	out = complete_line(words);
+	cr_assert_str_eq(out, "--help --input-file --min-words --set --topic ");
+	free(out);
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "Tea"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	snprintf(words, sizeof(words), "%s --db %s status ''", ECL_BIN, db);
+	out = complete_line(words);
+	cr_assert(strstr(out, id), "the run id %s is not offered: %s", id, out);
+	free(out);
+	free(id);
+}
+
+/* A log line during a step, on a terminal: the progress line is cleared first, and drawn
+ * again after it, instead of running into it ("[1/8] generate ...12:00:00 warn repair"). */
+Test(cli, a_log_line_on_a_terminal_does_not_break_the_progress_line)
+{
+	const char *scr = script("{\"generate\": [[\"not json at all\", " GEN
+				 "]], \"critique\": [" PASS "]}");
+	char buf[65536], *slave_name;
+	size_t len = 0;
+	int master, status;
+	pid_t pid;
+	const char *p, *warn;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+	slave_name = ptsname(master);
+	cr_assert_not_null(slave_name);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int slave = open(slave_name, O_RDWR);
+
+		if (slave < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(127);
+		close(master);
+		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "scripted", "--script", scr,
+		      "run", "critique-revise", "--topic", "Tea", (char *)NULL);
+		_exit(127);
+	}
+	for (;;) {
+		ssize_t n = read(master, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			break; /* EIO once the child closed the terminal */
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", buf);
+	warn = strstr(buf, "warn");
+	cr_assert_not_null(warn, "no log line: %s", buf);
+	cr_assert(strstr(warn, "repair"), "%s", buf);
+	/* The line was cleared right before the log line ... */
+	p = strstr(buf, "  [1/8] generate ...\r\033[K");
+	cr_assert_not_null(p, "the progress line was not cleared before the log line: %s", buf);
+	p += strlen("  [1/8] generate ...\r\033[K");
+	cr_assert(p < warn && strchr(p, '\n') > warn, "not the log line after it: %s", buf);
+	/* ... and drawn again after it, where the step then ends. */
+	p = strchr(warn, '\n');
+	cr_assert_not_null(p);
+	cr_assert(strncmp(p + 1, "  [1/8] generate ... done in", 28) == 0, "%s", buf);
+}
+
+/* ecl_main names the program after argv[0]: a program of its own built on it suggests its
+ * own name in usage texts, --version and the commands it prints to go on with. */
+Test(cli, a_program_on_ecl_main_speaks_of_itself)
+{
+	char bin[4200], doc[4200], scr[4200], *out = NULL, *err = NULL;
+	const char *help[] = {bin, "--help", NULL}, *version[] = {bin, "--version", NULL};
+	const char *run[] = {bin, "--db", db,          "--provider",   "scripted", "--script",
+			     scr, "run",  "summarize", "--input-file", doc,        NULL};
+
+	snprintf(bin, sizeof(bin), "%s/myapp", dir);
+	{
+		FILE *in = fopen(ECL_BIN, "rb"), *o = fopen(bin, "wb");
+		char chunk[65536];
+		size_t n;
+
+		cr_assert(in && o);
+		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			cr_assert_eq(fwrite(chunk, 1, n, o), n);
+		fclose(in);
+		cr_assert_eq(fclose(o), 0);
+		cr_assert_eq(chmod(bin, 0755), 0);
+	}
+	cr_assert_eq(ts_run(help, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "usage: myapp [global options]", 29) == 0, "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ts_run(version, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "myapp: ecl " ECL_VERSION " (", 13 + strlen(ECL_VERSION)) == 0, "%s",
+		  out);
+	free(out);
+	free(err);
+	snprintf(doc, sizeof(doc), "document=%s/dsl/examples/document.txt", ECL_SOURCE_DIR);
+	snprintf(scr, sizeof(scr), "%s/dsl/examples/summarize.json", ECL_SOURCE_DIR);
+	cr_assert_eq(ts_run(run, &out, &err), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "Answer it with: myapp --db "), "%s", out);
 	free(out);
 	free(err);
 }

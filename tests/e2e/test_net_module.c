@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,11 @@ static void setup(void)
 {
 	dir = ts_tmpdir();
 	snprintf(db, sizeof(db), "%s/runs.db", dir);
-	snprintf(bin, sizeof(bin), "%s/ecl", dir);
+	/* In a bin/ of its own, so that the installed place it also looks at, bin/../lib/ecl,
+	 * lies in the test's directory too. */
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	snprintf(bin, sizeof(bin), "%s/bin/ecl", dir);
 	copy_file(ECL_BIN, bin, 0755); /* beside no libecl-net.so */
 }
 
@@ -102,7 +107,7 @@ Test(net_module, a_library_that_is_not_the_module_is_refused)
 	cr_assert_neq(dladdr((void *)cJSON_Version, &where), 0);
 	cr_assert(where.dli_fname && strstr(where.dli_fname, ".so"), "%s",
 		  where.dli_fname ? where.dli_fname : "(none)");
-	snprintf(module, sizeof(module), "%s/libecl-net.so", dir);
+	snprintf(module, sizeof(module), "%s/bin/libecl-net.so", dir);
 	copy_file(where.dli_fname, module, 0644);
 	cr_assert_eq(ecl(&err, list), 0, "a local command does not load it: %s", err);
 	free(err);
@@ -111,4 +116,41 @@ Test(net_module, a_library_that_is_not_the_module_is_refused)
 	cr_assert(strstr(err, "has no ecl_net_api: not ecl's network module"), "%s", err);
 	free(err);
 	expect_nothing_stored();
+}
+
+/* Installed, ecl is in BINDIR and the module in LIBDIR/ecl: with no module beside it, ecl
+ * names the second place it looked, and once the module is there, loads it from there. */
+Test(net_module, the_installed_layout_is_found_relative_to_the_executable)
+{
+	static const char *const batch_args[] = {"batch", NULL, "--workflow", "critique-revise",
+						 NULL};
+	const char *args[8];
+	char in[4200], module[4200], *err = NULL, *there, *end, *p;
+	size_t i;
+
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	ts_write(in, "{\"topic\": \"a\"}\n");
+	for (i = 0; i < 5; i++)
+		args[i] = batch_args[i];
+	args[1] = in;
+	cr_assert_neq(ecl(&err, args), 0);
+	there = strstr(err, "; nor is there ");
+	cr_assert_not_null(there, "the installed place is not named: %s", err);
+	there += strlen("; nor is there ");
+	end = strstr(there, "libecl-net.so");
+	cr_assert_not_null(end, "%s", err);
+	snprintf(module, sizeof(module), "%.*slibecl-net.so", (int)(end - there), there);
+	cr_assert(strncmp(module, bin, strlen(bin) - 3) == 0, "not relative to the executable: %s",
+		  module);
+	free(err);
+	/* mkdir -p of the module's directory, from the executable's (bin/../lib/ecl). */
+	for (p = module + strlen(bin) - 3; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		cr_assert(mkdir(module, 0755) == 0 || errno == EEXIST, "mkdir %s", module);
+		*p = '/';
+	}
+	copy_file(ECL_BINARY_DIR "/libecl-net.so", module, 0644);
+	cr_assert_eq(ecl(&err, args), 0, "the module at %s was not loaded: %s", module, err);
+	free(err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 1);
 }
