@@ -41,6 +41,7 @@ struct emitter {
 	char *limit_used; /* a step's limit fallback `fail` is reached from some transition */
 	int *chain; /* emit_goto's scratch: the limited steps on the way, one a step at most */
 	const char **states, **slots; /* their C names, by emit_state and emit_slot */
+	int rc_used;                  /* the step function stores a result code: it declares rc */
 };
 
 const char *emit_symbol(struct mem *m, const char *id)
@@ -489,6 +490,7 @@ static void emit_result_field(struct emitter *x, struct mem_buf *b, const char *
 
 	emit_tabs(b, depth);
 	mem_buf_puts(b, "if ((rc = ");
+	x->rc_used = 1;
 	if (v->kind == AST_E_REF) {
 		mem_buf_puts(b, "ecl_run_result_slot(run, ");
 		emit_str(b, name);
@@ -547,6 +549,7 @@ static void emit_set(struct emitter *x, struct mem_buf *b, const struct ast_set 
 	mem_buf_puts(b, ": ");
 	emit_comment_text(x, b, s->off, s->len);
 	mem_buf_puts(b, " */\n\t\tif ((rc = ");
+	x->rc_used = 1;
 	if (v->kind == AST_E_REF && v->type == dst->type->kind) {
 		mem_buf_printf(b, "ecl_run_copy(run, %s, %s)", emit_slot(x, s->slot),
 			       emit_slot(x, v->ref.slot));
@@ -578,6 +581,7 @@ static void emit_call(struct emitter *x, struct mem_buf *b, const struct ast_ste
 	mem_buf_puts(b, "\t\t/* ");
 	emit_where(x, b, st->call_off);
 	mem_buf_printf(b, ": call %s(...) */\n", st->fn.s);
+	x->rc_used = 1;
 	for (k = 0; k < st->nargs; k++) {
 		const struct ast_arg *a = &st->args[k];
 		enum ast_tkind t = a->type.kind;
@@ -606,9 +610,11 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 	mem_buf_printf(b, ": %s %s */\n", emit_stkinds[st->kind], st->name.s);
 	switch (st->kind) {
 	case AST_ST_LLM:
+		x->rc_used = 1;
 		mem_buf_puts(b, "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_HUMAN:
+		x->rc_used = 1;
 		mem_buf_puts(b, "\t\tif ((rc = ecl_run_human(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_CODE: emit_call(x, b, st); break;
@@ -646,16 +652,23 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 
 static void emit_step_fn(struct emitter *x, struct mem_buf *b)
 {
+	struct mem_buf cases;
 	int i;
 
-	mem_buf_puts(b, "/* The state machine: one case per step. */\n"
-			"static int step(ecl_run *run)\n{\n\tint rc;\n\n"
-			"\tswitch ((enum state)ecl_run_state(run)) {\n");
+	/* The cases first: whether they store a result code decides whether rc is declared
+	 * (-Wunused-variable). */
+	mem_buf_init(&cases, x->m);
 	for (i = 0; i < x->wf->nsteps; i++) {
 		if (i)
-			mem_buf_putc(b, '\n');
-		emit_case(x, b, i);
+			mem_buf_putc(&cases, '\n');
+		emit_case(x, &cases, i);
 	}
+	mem_buf_puts(b, "/* The state machine: one case per step. */\n"
+			"static int step(ecl_run *run)\n{\n");
+	if (x->rc_used)
+		mem_buf_puts(b, "\tint rc;\n\n");
+	mem_buf_puts(b, "\tswitch ((enum state)ecl_run_state(run)) {\n");
+	mem_buf_put(b, cases.p, cases.len);
 	mem_buf_puts(b, "\t}\n\treturn ECL_EUSAGE;\n}\n\n");
 }
 
@@ -783,6 +796,8 @@ static void emit_slot_enum(struct emitter *x, struct mem_buf *b)
 	const struct ast_workflow *wf = x->wf;
 	int i;
 
+	if (!wf->nslots) /* C has no empty enum */
+		return;
 	mem_buf_puts(b, "/* The variable slots: inputs, vars, then each step's loop counter and "
 			"output fields. */\nenum slot {\n");
 	for (i = 0; i < wf->nslots; i++)
@@ -817,6 +832,8 @@ static void emit_slots(struct emitter *x, struct mem_buf *b)
 	}
 	if (any)
 		mem_buf_putc(b, '\n');
+	if (!wf->nslots) /* nor an empty array: the descriptor says NULL */
+		return;
 	mem_buf_puts(b, "static const ecl_slot_def slots[] = {\n");
 	for (i = 0; i < wf->nslots; i++) {
 		const struct ast_slot *s = &wf->slots[i];
@@ -1006,7 +1023,7 @@ const char *emit_version(struct mem *m, const char *s, size_t n)
 void emit_c(struct unit *u, struct mem_buf *b)
 {
 	const struct ast_workflow *wf = u->wf;
-	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL, NULL, NULL};
+	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL, NULL, NULL, 0};
 	struct mem_buf fn;
 
 	x.limit_used = mem_alloc(x.m, (size_t)wf->nsteps + 1);
@@ -1042,9 +1059,8 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	mem_buf_puts(b, ",\n\t.source = ");
 	emit_str(b, x.path);
 	mem_buf_printf(b, ",\n\t.version = \"%s\",\n", emit_version(x.m, u->src.text, u->src.len));
-	mem_buf_printf(b,
-		       "\t.slots = slots,\n\t.nslots = %d,\n\t.steps = steps,\n\t.nsteps = %d,\n",
-		       wf->nslots, wf->nsteps);
+	mem_buf_printf(b, "\t.slots = %s,\n\t.nslots = %d,\n\t.steps = steps,\n\t.nsteps = %d,\n",
+		       wf->nslots ? "slots" : "NULL", wf->nslots, wf->nsteps);
 	mem_buf_printf(b, "\t.start = %s,\n\t.max_steps = %d,\n\t", emit_state(&x, 0),
 		       wf->max_steps);
 	emit_opts(b, x.m, &wf->opts, "\t");
