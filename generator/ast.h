@@ -240,7 +240,7 @@ enum ast_skind { AST_S_INPUT, AST_S_VAR, AST_S_OUTPUT, AST_S_COUNTER };
 /* A variable slot, numbered in the order the runtime sees them. */
 struct ast_slot {
 	const char *name;  /* "topic", "critique.decision" */
-	const char *cname; /* "TOPIC", "CRITIQUE_DECISION": the C enumerator is V_<cname> */
+	const char *cname; /* "TOPIC", "CRITIQUE_DECISION": the C enumerator is V__<cname> */
 	enum ast_skind kind;
 	const struct ast_type *type;
 	int step;          /* owning step of outputs and counters, else -1 */

@@ -294,7 +294,7 @@ static void check_cnames(struct checker *c)
 
 		if (first >= 0)
 			diag_report(c->u, D_CNAME_CLASH, s->off, s->len, wf->slots[first].name,
-				    s->name, mem_printf(c->m, "V_%s", s->cname));
+				    s->name, mem_printf(c->m, "V__%s", s->cname));
 		else
 			mem_map_put(c->m, &seen, s->cname, i);
 	}
@@ -306,7 +306,7 @@ static void check_cnames(struct checker *c)
 		if (first >= 0 && strcmp(wf->steps[first].name.s, st->name.s) != 0)
 			diag_report(c->u, D_CNAME_CLASH, st->name.off, st->name.len,
 				    wf->steps[first].name.s, st->name.s,
-				    mem_printf(c->m, "S_%s", cname));
+				    mem_printf(c->m, "S__%s", cname));
 		else if (first < 0)
 			mem_map_put(c->m, &steps, cname, i);
 	}
@@ -681,6 +681,29 @@ static void check_args(struct checker *c, struct ast_step *st)
 	}
 }
 
+/* The name of a code step's C function: the generated C declares it beside ecl.h and its own
+ * names, so it must be a name no one else in that file has. The generated C's own names all
+ * hold `__` (emit_c.c), but for the step function's `run` and `rc`. */
+static void check_fn_name(struct checker *c, const struct ast_step *st)
+{
+	const char *s = st->fn.s, *why = NULL;
+
+	if (!s) /* the parser reported it */
+		return;
+	if (strstr(s, "__"))
+		why = "names with `__` are kept for the C that eclc writes";
+	else if (s[0] == '_')
+		why = "names that begin with `_` are reserved in C";
+	else if (strncmp(s, "ecl_", 4) == 0 || strncmp(s, "ECL_", 4) == 0)
+		why = "names that begin with `ecl_` are kept for ecl.h";
+	else if (strcmp(s, "run") == 0 || strcmp(s, "rc") == 0)
+		why = "the generated step function has a variable of that name";
+	else if (cnames_taken(s))
+		why = "it is a C keyword, or C's library or ecl.h's headers have that name";
+	if (why)
+		diag_report(c->u, D_FN_NAME, st->fn.off, st->fn.len, s, why);
+}
+
 /* What each kind of step must have and must not have. */
 static void check_kind(struct checker *c, struct ast_step *st)
 {
@@ -690,6 +713,8 @@ static void check_kind(struct checker *c, struct ast_step *st)
 		diag_report(c->u, D_NO_PROMPT, st->name.off, st->name.len, st->name.s);
 	if (st->kind == AST_ST_CODE && !st->has_call)
 		diag_report(c->u, D_NO_CALL, st->name.off, st->name.len, st->name.s);
+	if (st->kind == AST_ST_CODE && st->has_call)
+		check_fn_name(c, st);
 	if (st->kind == AST_ST_HUMAN && !st->question.present)
 		diag_report(c->u, D_NO_QUESTION, st->name.off, st->name.len, st->name.s);
 	if (st->kind != AST_ST_SET && !st->has_output)

@@ -53,6 +53,7 @@ static const struct diag_def {
 	[D_NO_QUESTION] = {"E036", "human step `%s` has no `question`"},
 	[D_NOT_IN_STEP] = {"E037", "`%s` is not allowed in %s step `%s`"},
 	[D_HUMAN_LIST] = {"E038", "field `%s` of human step `%s` cannot be a list"},
+	[D_FN_NAME] = {"E039", "`%s` cannot name the C function of a code step: %s"},
 
 	[D_SET_TARGET] = {"E040", "`%s` is %s, not a var: only vars can be set"},
 	[D_SET_TYPE] = {"E041", "cannot set %s `%s` to a value of type %s"},

@@ -61,6 +61,7 @@ enum diag_id {
 	D_NO_QUESTION,
 	D_NOT_IN_STEP,
 	D_HUMAN_LIST,
+	D_FN_NAME,
 	/* types and values */
 	D_SET_TARGET,
 	D_SET_TYPE,
