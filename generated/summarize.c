@@ -295,7 +295,7 @@ static const char *const ecl__graph_json[] = {
 	"  \"source\": \"dsl/summarize.ecl\",\n"
 	"  \"version\": \"41a2b9d30390124c\",\n"
 	"  \"start\": \"draft\",\n"
-	"  \"max_steps\": 15,\n"
+	"  \"max_steps\": 12,\n"
 	"  \"inputs\": [\n"
 	"    {\"name\": \"document\", \"type\": \"string\", \"required\": true, \"doc\": \"The text to summarise (give a file with --input-file document=PATH)\"},\n"
 	"    {\"name\": \"max_words\", \"type\": \"int\", \"min\": 5, \"max\": 1000, \"required\": false, \"default\": 60, \"doc\": \"The most words the summary may have\"}\n"
@@ -451,7 +451,7 @@ const ecl_workflow ecl_wf__summarize = {
 	.steps = ecl__steps,
 	.nsteps = 5,
 	.start = S__DRAFT,
-	.max_steps = 15,
+	.max_steps = 12,
 	.opts = {.model = NULL,
 		 .temperature = -1,
 		 .max_tokens = 0,

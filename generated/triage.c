@@ -300,7 +300,7 @@ static const char *const ecl__graph_json[] = {
 	"  \"source\": \"dsl/triage.ecl\",\n"
 	"  \"version\": \"78cd3a87efdf157e\",\n"
 	"  \"start\": \"classify\",\n"
-	"  \"max_steps\": 6,\n"
+	"  \"max_steps\": 2,\n"
 	"  \"inputs\": [\n"
 	"    {\"name\": \"request\", \"type\": \"string\", \"required\": true, \"doc\": \"The customer's request\"},\n"
 	"    {\"name\": \"tier\", \"type\": \"enum\", \"choices\": [\"free\", \"pro\", \"enterprise\"], \"required\": false, \"default\": \"free\", \"doc\": \"The customer's plan\"}\n"
@@ -494,7 +494,7 @@ const ecl_workflow ecl_wf__triage = {
 	.steps = ecl__steps,
 	.nsteps = 6,
 	.start = S__CLASSIFY,
-	.max_steps = 6,
+	.max_steps = 2,
 	.opts = {.model = NULL,
 		 .temperature = -1,
 		 .max_tokens = 0,

@@ -404,7 +404,9 @@ Test(generator, step_bounds_of_the_samples)
 	} want[] = {
 		{"tests/dsl/ok/hello.ecl", 1},
 		{"tests/dsl/ok/review_code.ecl", 8},
-		{"tests/dsl/ok/triage.ecl", 13},
+		/* classify, answer_bug; clarify 2 * (1 + classify, answer_bug); guess, answer_bug
+		 */
+		{"tests/dsl/ok/triage.ecl", 10},
 		{"tests/dsl/ok/steps.ecl", 6}, /* prepare, measure, review 2, rewrite 2 */
 	};
 	size_t i;
@@ -418,6 +420,60 @@ Test(generator, step_bounds_of_the_samples)
 		cr_assert_eq(res.wf->max_steps, want[i].max_steps, "%s", want[i].file);
 		eclc_result_free(&res);
 	}
+}
+
+/* The bound is the longest path through the steps without a limit, not the number of paths:
+ * 47 set steps, each going to the next or the one after, have 2971215073 paths (more than an
+ * int) and run at most 47 steps. */
+Test(generator, step_bound_is_the_longest_path)
+{
+	char src[8192];
+	size_t len = 0;
+	eclc_result res;
+	int i;
+
+	len += (size_t)snprintf(src + len, sizeof(src) - len, "workflow ladder {\n  var v: int\n");
+	for (i = 0; i < 47; i++) {
+		len += (size_t)snprintf(src + len, sizeof(src) - len, "  set s%d {\n", i);
+		if (i + 2 < 47)
+			len += (size_t)snprintf(src + len, sizeof(src) - len,
+						"    when v > %d -> s%d\n", i, i + 2);
+		if (i + 1 < 47)
+			len += (size_t)snprintf(src + len, sizeof(src) - len, "    -> s%d\n  }\n",
+						i + 1);
+		else
+			len += (size_t)snprintf(src + len, sizeof(src) - len, "    -> done\n  }\n");
+	}
+	snprintf(src + len, sizeof(src) - len, "}\n");
+	cr_assert_eq(compile(src, "ladder.ecl", ECLC_CHECK, &res), ECLC_OK, "%s", res.diag_text);
+	cr_assert_eq(res.wf->max_steps, 47);
+	for (i = 0; i < 47; i++)
+		cr_assert_eq(res.wf->steps[i].visits, 1, "s%d", i);
+	eclc_result_free(&res);
+}
+
+/* A limit's loop counts every step of the way back, once per round; a limit does not
+ * multiply another (counters are per run). */
+Test(generator, step_bound_with_limits)
+{
+	static const char src[] = "workflow loops {\n"
+				  "  var v: int\n"
+				  "  set a {\n    -> b\n  }\n"
+				  "  set b {\n    limit 3 as bs else -> e\n    -> c\n  }\n"
+				  "  set c {\n    when v > 1 -> d\n    -> e\n  }\n"
+				  "  set d {\n    limit 5 as ds else fail \"d\"\n    -> a\n  }\n"
+				  "  set e {\n    when v > 2 -> d\n    -> done\n  }\n"
+				  "}\n";
+	eclc_result res;
+
+	cr_assert_eq(compile(src, "loops.ecl", ECLC_CHECK, &res), ECLC_OK, "%s", res.diag_text);
+	/* a, then e (b used up); b: 3 * (1 + c, e); d: 5 * (1 + a, e) */
+	cr_assert_eq(res.wf->max_steps, 2 + 3 * 3 + 5 * 3, "%d", res.wf->max_steps);
+	cr_assert_eq(res.wf->steps[0].visits, 1 + 5); /* a: the start, and after each d */
+	cr_assert_eq(res.wf->steps[1].visits, 3);
+	cr_assert_eq(res.wf->steps[2].visits, 3);         /* c: after each b */
+	cr_assert_eq(res.wf->steps[4].visits, 1 + 3 + 5); /* e: every piece */
+	eclc_result_free(&res);
 }
 
 Test(generator, parser_recovers_at_the_next_item)
