@@ -35,9 +35,12 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* The whole file in a malloc'd buffer, or NULL with errno set. */
+/* The whole file in a malloc'd buffer, or NULL with errno set (EFBIG: larger than
+ * ECLC_MAX_MIB). Reading stops there: /dev/zero or a pipe that never ends is refused, not
+ * read until memory runs out. */
 static char *read_file(const char *path, size_t *len)
 {
+	const size_t max = (size_t)ECLC_MAX_MIB << 20;
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL, *p;
 	size_t cap = 0, n = 0;
@@ -46,7 +49,16 @@ static char *read_file(const char *path, size_t *len)
 		return NULL;
 	for (;;) {
 		if (n == cap) {
+			if (cap > max) {
+				free(buf);
+				fclose(f);
+				errno = EFBIG;
+				return NULL;
+			}
 			cap = cap ? cap * 2 : 4096;
+			if (cap > max + 1)
+				cap = max +
+				      1; /* one byte more tells a file of max bytes from more */
 			p = realloc(buf, cap);
 			if (!p) {
 				free(buf);
@@ -209,6 +221,14 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 		size_t len = 0;
 		char *src = read_file(in[i].path, &len);
 
+		if (!src && errno == EFBIG) {
+			/* as the compiler says it of a buffer too large (E007), without a line
+			 * of 16 MiB to show */
+			fprintf(stderr, "%s: error[E007]: the file is larger than %d MiB\n",
+				in[i].path, ECLC_MAX_MIB);
+			errors++;
+			continue;
+		}
 		if (!src) {
 			fprintf(stderr, "eclc: cannot read %s: %s\n", in[i].path, strerror(errno));
 			errors++;

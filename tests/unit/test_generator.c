@@ -1727,6 +1727,41 @@ Test(eclc, command_line)
 	free(dir);
 }
 
+/* A file that never ends (/dev/zero, a pipe) is refused once it passes 16 MiB, while it is
+ * read: within a memory limit far below what reading it whole would take. */
+Test(eclc, endless_input_is_capped_while_reading)
+{
+	char *dir = tmp_dir(), path[512], *text;
+
+	snprintf(path, sizeof(path), "%s/err", dir);
+	cr_assert_eq(
+		sh("ulimit -v 400000; timeout 60 '%s' --check /dev/zero 2>'%s'", ECLC_BIN, path),
+		1);
+	text = read_all(path, NULL);
+	cr_assert_str_eq(text, "/dev/zero: error[E007]: the file is larger than 16 MiB\n");
+	free(text);
+	cr_assert_eq(sh("yes workflow | (ulimit -v 400000; timeout 60 '%s' --check /dev/stdin "
+			"2>'%s')",
+			ECLC_BIN, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert_str_eq(text, "/dev/stdin: error[E007]: the file is larger than 16 MiB\n");
+	free(text);
+	/* 16 MiB exactly is read, and compiled */
+	cr_assert_eq(sh("head -c 16777216 /dev/zero | tr '\\000' ' ' >'%s/big.ecl' && '%s' "
+			"--check '%s/big.ecl' 2>'%s'",
+			dir, ECLC_BIN, dir, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text,
+			 "/big.ecl:1:16777217: error[E010]: expected `workflow`, found end of "
+			 "file\n"),
+		  "%.200s", text);
+	free(text);
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
 /* fuzz_dsl's dictionary knows every keyword of the language, so that a new keyword cannot be
  * left out of what the fuzzer tries. */
 Test(lexer, fuzz_dictionary_has_every_keyword)
