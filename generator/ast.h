@@ -216,6 +216,8 @@ struct ast_step {
 	int nsets;
 	struct ast_trans *trans;
 	int ntrans;
+	size_t end;  /* past its last token */
+	int damaged; /* a syntax error inside: what it lacks may be what the parser skipped */
 	/* set by the checker */
 	int reachable;
 	long long visits; /* most times a run can execute the step */
@@ -261,6 +263,7 @@ struct ast_workflow {
 	struct ast_opts opts;
 	struct ast_step *steps;
 	int nsteps;
+	int damaged; /* a syntax error somewhere: transitions and sets may be missing */
 	/* set by the checker */
 	struct ast_slot *slots;
 	int nslots;

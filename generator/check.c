@@ -1467,14 +1467,54 @@ static void check_usage(struct checker *c)
 	}
 }
 
+/* After a syntax error, drop what follows from it, so that the syntax error is what one
+ * reads first: a damaged step's lack of a prompt, an output, a call, a question or a
+ * transition (the parser may have skipped them), and the workflow's lack of a way to `done`
+ * or a value that may be unset (a transition may be missing). Diagnostics first..ndiags are
+ * the checker's. */
+static void check_quiet_cascade(struct checker *c, size_t first)
+{
+	static const enum diag_id of_step[] = {D_NO_PROMPT, D_NO_OUTPUT, D_NO_CALL, D_NO_QUESTION,
+					       D_DEAD_END};
+	static const enum diag_id of_workflow[] = {D_NO_DONE, D_MAYBE_UNSET, D_UNREACHABLE_STEP};
+	struct unit *u = c->u;
+	size_t i, w = first, k;
+
+	for (i = first; i < u->ndiags; i++) {
+		eclc_diag *d = u->diags[i];
+		int quiet = 0, s;
+
+		for (k = 0; k < sizeof(of_workflow) / sizeof(of_workflow[0]); k++)
+			quiet |= strcmp(d->code, diag_code(of_workflow[k])) == 0;
+		for (k = 0; k < sizeof(of_step) / sizeof(of_step[0]) && !quiet; k++)
+			if (strcmp(d->code, diag_code(of_step[k])) == 0)
+				for (s = 0; s < c->wf->nsteps; s++) {
+					const struct ast_step *st = &c->wf->steps[s];
+
+					quiet |= st->damaged && d->off >= st->off &&
+						 d->off < st->end;
+				}
+		if (!quiet) {
+			u->diags[w++] = d;
+		} else if (d->error) {
+			u->nerrors--;
+		} else {
+			u->nwarnings--;
+		}
+	}
+	u->ndiags = w;
+}
+
 void check_run(struct unit *u)
 {
 	struct ast_workflow *wf = u->wf;
 	struct checker c;
 	int i, done = 0;
+	size_t first = u->ndiags;
 
 	if (!wf)
 		return;
+	wf->damaged |= u->nerrors > 0; /* the lexer's or the parser's */
 	memset(&c, 0, sizeof(c));
 	c.u = u;
 	c.wf = wf;
@@ -1499,4 +1539,6 @@ void check_run(struct unit *u)
 	check_graph(&c);
 	if (u->nerrors == 0)
 		check_usage(&c);
+	if (wf->damaged)
+		check_quiet_cascade(&c, first);
 }

@@ -32,6 +32,7 @@ static const struct diag_def {
 	[D_RESERVED] = {"E014", "`%s` is a reserved word and cannot name %s"},
 	[D_DUP_SETTING] = {"E015", "`%s` is given twice in %s"},
 	[D_TOO_DEEP] = {"E016", "expression nested too deeply (more than %d levels)"},
+	[D_TOO_LONG] = {"E017", "expression too long (more than %d operators deep)"},
 
 	[D_DUP_NAME] = {"E020", "duplicate %s `%s`"},
 	[D_UNKNOWN_REF] = {"E021", "unknown name `%s`"},
@@ -214,7 +215,21 @@ static void diag_excerpt(struct mem_buf *b, const struct diag_source *s, size_t 
 	if (end > start && s->text[end - 1] == '\r')
 		end--;
 	mem_buf_printf(b, "%5zu | ", li + 1);
-	mem_buf_put(b, s->text + start, end - start);
+	/* A control character (a NUL above all, which would end the text) is shown as its
+	 * picture, U+2400 + c, one column wide like the byte it stands for. */
+	for (i = start; i < end; i++) {
+		unsigned char c = (unsigned char)s->text[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			unsigned pic = c == 0x7f ? 0x2421 : 0x2400 + c;
+
+			mem_buf_putc(b, (char)(0xe0 | (pic >> 12)));
+			mem_buf_putc(b, (char)(0x80 | ((pic >> 6) & 0x3f)));
+			mem_buf_putc(b, (char)(0x80 | (pic & 0x3f)));
+		} else {
+			mem_buf_putc(b, (char)c);
+		}
+	}
 	mem_buf_puts(b, "\n      | ");
 	for (i = start; i < off && i < end; i++) {
 		unsigned char c = (unsigned char)s->text[i];

@@ -40,6 +40,7 @@ enum diag_id {
 	D_RESERVED,
 	D_DUP_SETTING,
 	D_TOO_DEEP,
+	D_TOO_LONG,
 	/* names */
 	D_DUP_NAME,
 	D_UNKNOWN_REF,

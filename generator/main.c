@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "eclc.h"
 
@@ -16,7 +17,8 @@ static const char usage[] =
 	"Compiles .ecl workflows into C state machines for the ecl runtime.\n"
 	"\n"
 	"options:\n"
-	"  --out-dir DIR     write DIR/NAME.c for each dsl/NAME.ecl (or .mmd, .dot, .json)\n"
+	"  --out-dir DIR     write DIR/NAME.c for each dsl/NAME.ecl (or .mmd, .dot, .json),\n"
+	"                    creating DIR when it does not exist\n"
 	"  --registry FILE   write FILE, the C registry of every workflow given\n"
 	"  --emit FORMAT     c (the default), mermaid, dot or json; without --out-dir it\n"
 	"                    goes to standard output, for one file\n"
@@ -114,6 +116,43 @@ static int write_file(const char *path, const char *text, size_t len)
 	free(tmp);
 	fprintf(stderr, "eclc: cannot write %s: %s\n", path, strerror(e));
 	return -1;
+}
+
+/* mkdir -p: dir and what leads to it. 0, or -1 with the reason printed. */
+static int make_dir(const char *dir)
+{
+	char *path = malloc(strlen(dir) + 1), *p;
+	struct stat st;
+	int rc = 0;
+
+	if (!path) {
+		fprintf(stderr, "eclc: cannot create directory %s: %s\n", dir, strerror(ENOMEM));
+		return -1;
+	}
+	strcpy(path, dir);
+	for (p = path + 1; rc == 0; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		/* an existing one is fine, if it is a directory: stat says below */
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (rc == 0 && stat(dir, &st) != 0)
+		rc = -1;
+	else if (rc == 0 && !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		rc = -1;
+	}
+	if (rc)
+		fprintf(stderr, "eclc: cannot create directory %s: %s\n", dir, strerror(errno));
+	free(path);
+	return rc;
 }
 
 /* "dsl/critique_revise.ecl" -> "critique_revise" */
@@ -298,6 +337,8 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 							   in[i].out_path);
 				}
 		}
+		if (!errors && make_dir(out_dir) < 0)
+			errors++;
 		for (i = 0; i < *nin && !errors; i++)
 			if (write_file(in[i].out_path, in[i].res.out, in[i].res.out_len) < 0)
 				errors++;

@@ -1687,13 +1687,20 @@ Test(eclc, command_line)
 				       "directory\n"),
 		  "%s", text);
 	free(text);
-	/* A directory that cannot be written to. */
-	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s/nowhere' dsl/critique_revise.ecl 2>'%s'",
-			ECL_SOURCE_DIR, ECLC_BIN, dir, path),
+	/* --out-dir creates its directory, and what leads to it. */
+	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s/new/dir' dsl/critique_revise.ecl",
+			ECL_SOURCE_DIR, ECLC_BIN, dir),
+		     0);
+	cr_assert_eq(sh("test -s '%s/new/dir/critique_revise.c'", dir), 0);
+	/* A directory that cannot be made. */
+	cr_assert_eq(sh("touch '%s/file' && cd '%s' && '%s' --out-dir '%s/file/sub' "
+			"dsl/critique_revise.ecl 2>'%s'",
+			dir, ECL_SOURCE_DIR, ECLC_BIN, dir, path),
 		     1);
 	text = read_all(path, NULL);
-	cr_assert(strstr(text, "/nowhere/critique_revise.c: No such file or directory\n"), "%s",
-		  text);
+	cr_assert(strstr(text, "eclc: cannot create directory ") &&
+			  strstr(text, "/file/sub: Not a directory\n"),
+		  "%s", text);
 	free(text);
 	/* --Werror turns a warning into exit status 1; without it the output is written. */
 	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s' tests/dsl/err/unused.ecl 2>/dev/null",
