@@ -10,7 +10,8 @@
 #include <stddef.h>
 
 #define ECLC_VERSION  "0.1.0"
-#define ECLC_LANGUAGE 1 /* version of the .ecl language this compiler reads */
+#define ECLC_LANGUAGE 1  /* version of the .ecl language this compiler reads */
+#define ECLC_MAX_MIB  16 /* the largest .ecl file, in MiB: a larger one is refused (E007) */
 
 /* Result codes of eclc_compile and eclc_registry. */
 enum {

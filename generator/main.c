@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ecl.h" /* ECL_ABI_VERSION: the runtime ABI of the C it writes */
 #include "eclc.h"
@@ -21,7 +22,8 @@ static const char usage[] =
 	"Compiles .ecl workflows into C state machines for the ecl runtime.\n"
 	"\n"
 	"options:\n"
-	"  --out-dir DIR     write DIR/NAME.c for each dsl/NAME.ecl (or .mmd, .dot, .json)\n"
+	"  --out-dir DIR     write DIR/NAME.c for each dsl/NAME.ecl (or .mmd, .dot, .json),\n"
+	"                    creating DIR when it does not exist\n"
 	"  --registry FILE   write FILE, the C registry of every workflow given\n"
 	"  --emit FORMAT     c (the default), mermaid, dot or json; without --out-dir it\n"
 	"                    goes to standard output, for one file\n"
@@ -40,9 +42,12 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* The whole file in a malloc'd buffer, or NULL with errno set. */
+/* The whole file in a malloc'd buffer, or NULL with errno set (EFBIG: larger than
+ * ECLC_MAX_MIB). Reading stops there: /dev/zero or a pipe that never ends is refused, not
+ * read until memory runs out. */
 static char *read_file(const char *path, size_t *len)
 {
+	const size_t max = (size_t)ECLC_MAX_MIB << 20;
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL, *p;
 	size_t cap = 0, n = 0;
@@ -51,7 +56,16 @@ static char *read_file(const char *path, size_t *len)
 		return NULL;
 	for (;;) {
 		if (n == cap) {
+			if (cap > max) {
+				free(buf);
+				fclose(f);
+				errno = EFBIG;
+				return NULL;
+			}
 			cap = cap ? cap * 2 : 4096;
+			if (cap > max + 1)
+				cap = max +
+				      1; /* one byte more tells a file of max bytes from more */
 			p = realloc(buf, cap);
 			if (!p) {
 				free(buf);
@@ -107,6 +121,43 @@ static int write_file(const char *path, const char *text, size_t len)
 	free(tmp);
 	fprintf(stderr, "eclc: cannot write %s: %s\n", path, strerror(e));
 	return -1;
+}
+
+/* mkdir -p: dir and what leads to it. 0, or -1 with the reason printed. */
+static int make_dir(const char *dir)
+{
+	char *path = malloc(strlen(dir) + 1), *p;
+	struct stat st;
+	int rc = 0;
+
+	if (!path) {
+		fprintf(stderr, "eclc: cannot create directory %s: %s\n", dir, strerror(ENOMEM));
+		return -1;
+	}
+	strcpy(path, dir);
+	for (p = path + 1; rc == 0; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		/* an existing one is fine, if it is a directory: stat says below */
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (rc == 0 && stat(dir, &st) != 0)
+		rc = -1;
+	else if (rc == 0 && !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		rc = -1;
+	}
+	if (rc)
+		fprintf(stderr, "eclc: cannot create directory %s: %s\n", dir, strerror(errno));
+	free(path);
+	return rc;
 }
 
 /* "dsl/critique_revise.ecl" -> "critique_revise" */
@@ -216,6 +267,14 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 		size_t len = 0;
 		char *src = read_file(in[i].path, &len);
 
+		if (!src && errno == EFBIG) {
+			/* as the compiler says it of a buffer too large (E007), without a line
+			 * of 16 MiB to show */
+			fprintf(stderr, "%s: error[E007]: the file is larger than %d MiB\n",
+				in[i].path, ECLC_MAX_MIB);
+			errors++;
+			continue;
+		}
 		if (!src) {
 			fprintf(stderr, "eclc: cannot read %s: %s\n", in[i].path, strerror(errno));
 			errors++;
@@ -285,6 +344,8 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 							   in[i].out_path);
 				}
 		}
+		if (!errors && make_dir(out_dir) < 0)
+			errors++;
 		for (i = 0; i < *nin && !errors; i++)
 			if (write_file(in[i].out_path, in[i].res.out, in[i].res.out_len) < 0)
 				errors++;
