@@ -95,7 +95,9 @@ static const char *type_word(const ecl_slot_def *def)
 	}
 }
 
-static char *read_text(const char *path)
+/* The file's bytes, NUL-terminated, with their count in *len (a NUL inside is the caller's to
+ * refuse); NULL with errno set when it cannot be read. */
+static char *read_text(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "rb");
 	char *data = NULL;
@@ -128,6 +130,7 @@ static char *read_text(const char *path)
 	}
 	fclose(f);
 	data[len] = '\0';
+	*lenp = len;
 	return data;
 }
 
@@ -156,11 +159,19 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		if (file_input(wf, c->args[i + 1]))
 			continue; /* NAME=PATH: read below */
 		{
-			char *text = read_text(c->args[i + 1]);
+			char err[512];
+			size_t len;
+			char *text = read_text(c->args[i + 1], &len);
 
 			if (!text)
 				return cli_error(2, "cannot read the input file %s: %s",
 						 c->args[i + 1], strerror(errno));
+			/* the raw text: parsed, a string would be cut at a \u0000 */
+			if (ecl_json_check(text, len, err, sizeof(err)) != ECL_OK) {
+				free(text);
+				cJSON_Delete(obj);
+				return cli_error(2, "%s: input %s", c->args[i + 1], err);
+			}
 			cJSON_Delete(obj);
 			obj = cJSON_Parse(text);
 			free(text);
@@ -182,16 +193,23 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		int bad, rc;
 
 		if (strcmp(a, "--input-file") == 0) {
-			char *text;
+			char *text, err[256];
+			size_t tlen;
 
 			if (!(def = file_input(wf, c->args[++i])))
 				continue;
 			/* NAME=PATH: the input's value is the file's text. */
 			val = strchr(c->args[i], '=') + 1;
-			if (!(text = read_text(val))) {
+			if (!(text = read_text(val, &tlen))) {
 				cJSON_Delete(obj);
 				return cli_error(2, "input `%s`: cannot read %s: %s", def->name,
 						 val, strerror(errno));
+			}
+			if (ecl_text_check(text, tlen, err, sizeof(err)) != ECL_OK) {
+				free(text);
+				cJSON_Delete(obj);
+				return cli_error(2, "input `%s`: %s is not text: %s", def->name,
+						 val, err);
 			}
 			v = convert(def, text, &bad);
 			if (!v) {

@@ -142,12 +142,18 @@ const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n,
 static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
 			ecl_run **out, char **canon)
 {
-	int oom;
-	cJSON *inputs = json_parse_str(inputs_json ? inputs_json : "{}", &oom);
+	char key[128], why[256];
+	cJSON *inputs;
 	ecl_run *run = NULL;
-	int rc, i;
+	int rc, i, oom;
 
 	*out = NULL;
+	/* before the parse, which would cut a string at a \u0000 and keep bytes not UTF-8 */
+	if (inputs_json &&
+	    json_check(inputs_json, strlen(inputs_json), key, sizeof(key), why, sizeof(why)))
+		return key[0] ? engine_fail(e, ECL_EINPUT, "input `%s` holds %s", key, why)
+			      : engine_fail(e, ECL_EINPUT, "the name of an input holds %s", why);
+	inputs = json_parse_str(inputs_json ? inputs_json : "{}", &oom);
 	if (!inputs)
 		return oom ? engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs")
 			   : engine_fail(e, ECL_EINPUT, "the inputs are not valid JSON");

@@ -62,6 +62,21 @@ void json_number(buf *out, double d);
 void value_render(const value *v, const ecl_slot_def *def, buf *out);
 void value_clear(value *v);
 
+/* ---- text entering a run (text.c) -------------------------------------------------------- */
+
+/* The length of the valid UTF-8 character at p (before end), or 0 when it is not one. */
+size_t text_utf8_len(const unsigned char *p, const unsigned char *end);
+/* ECL_OK when the n bytes at s are UTF-8 without a NUL; else ECL_EINPUT with why saying what
+ * the first bad byte is and where ("a NUL byte (at byte 3)"). */
+int text_check(const char *s, size_t n, char *why, size_t whylen);
+/* Check every string of the JSON value that starts the n bytes at json as text_check does,
+ * and its escapes (a \u0000, a lone surrogate, an unknown escape); the walk ends with the
+ * value. 0 when they are fine; 1 with why set and key the member of the top-level object
+ * that holds the fault ("" when the fault is in a member's name). */
+int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, size_t whylen);
+/* The length of s[0..n) cut to at most max bytes, not inside a UTF-8 character. */
+size_t text_cut(const char *s, size_t n, size_t max);
+
 /* ---- the logger (log.c) ------------------------------------------------------------------- */
 
 typedef enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level;

@@ -230,6 +230,113 @@ Test(cli, usage_errors_write_nothing)
 	}
 }
 
+/* JSON as a strict reader takes it: UTF-8 throughout (a check of its own, not the runtime's),
+ * and parsed whole. */
+static int strict_json(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	cJSON *json;
+
+	while (*p) {
+		int n = *p < 0x80             ? 0
+			: (*p & 0xe0) == 0xc0 ? 1
+			: (*p & 0xf0) == 0xe0 ? 2
+			: (*p & 0xf8) == 0xf0 ? 3
+					      : -1;
+		int i;
+
+		if (n < 0 || (n == 1 && *p < 0xc2))
+			return 0;
+		for (i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+		p += n + 1;
+	}
+	json = cJSON_ParseWithOpts(text, NULL, 1);
+	cJSON_Delete(json);
+	return json != NULL;
+}
+
+/* Text a run cannot hold (a NUL, bytes that are not UTF-8) is refused where it comes in with
+ * the input or field named; never cut, never stored: every JSON ecl prints stays valid. */
+Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
+{
+	char path[4300], bin[4200], *out, *err, *id;
+	char data[200];
+	cJSON *runs, *r;
+	FILE *f;
+
+	/* inputs: usage errors (exit 2) naming the input and the file, no database */
+	snprintf(path, sizeof(path), "%s/in.json", dir);
+	ts_write(path, "{\"topic\": \"a\\u0000b\"}");
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2, "%s", out);
+	cr_assert(strstr(err, "in.json: input `topic` holds a NUL character"), "%s", err);
+	free(out);
+	free(err);
+	snprintf(bin, sizeof(bin), "%s/blob.bin", dir);
+	memset(data, 'x', sizeof(data));
+	data[100] = '\0';
+	cr_assert_not_null(f = fopen(bin, "wb"));
+	fwrite(data, 1, sizeof(data), f);
+	fclose(f);
+	snprintf(path, sizeof(path), "topic=%s", bin);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2);
+	cr_assert(strstr(err, "input `topic`: ") && strstr(err, "blob.bin is not text: it holds "
+								"a NUL byte at byte 100"),
+		  "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "caf\xe9"), 2);
+	cr_assert(strstr(err, "input `topic` holds bytes that are not UTF-8 (0xe9)"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "a refused input created the database");
+
+	/* answers: malformed, so repaired; the model's next answer goes on */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[\"{\\\"content\\\": \\\"a\\\\u0000b\\\", "
+				"\\\"word_count\\\": 2}\", " GEN "]], \"critique\": [[\"{"
+				"\\\"decision\\\": \\\"pass\\\", \\\"feedback\\\": \\\"a\xff\\\", "
+				"\\\"quality_score\\\": 2}\", " PASS "]]}"),
+			 "run", "critique-revise", "--topic", "caf\xc3\xa9 \x1b[31m"),
+		     0, "%s%s", out, err);
+	cr_assert(strstr(err, "field `content` of the answer holds a NUL character"), "%s", err);
+	cr_assert(strstr(err, "field `feedback` of the answer holds bytes that are not UTF-8"),
+		  "%s", err);
+	id = strdup(started_id(out));
+	free(out);
+	free(err);
+	cr_assert_str_eq(ts_sql_text(db, "SELECT json_extract(output, '$.content') FROM runs"),
+			 "Draft v0");
+	/* and when the repairs run out, the run fails with the reason, still valid JSON */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[\"{\\\"content\\\": \\\"\\\\ud800\\\", "
+				"\\\"word_count\\\": 2}\", \"\xc3\", \"\\u0000\", \"\xff\"]]}"),
+			 "run", "critique-revise", "--topic", "x"),
+		     1, "%s%s", out, err);
+	free(out);
+	free(err);
+
+	/* every run's status, the list, and the histories print valid JSON */
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	cr_assert(strict_json(out), "%s", out);
+	runs = cJSON_Parse(out);
+	free(out);
+	cr_assert_eq(cJSON_GetArraySize(runs), 2);
+	cJSON_ArrayForEach (r, runs) {
+		const char *rid = cJSON_GetObjectItem(r, "id")->valuestring;
+
+		cr_assert_eq(ECL(&out, NULL, "status", rid, "-o", "json"), 0);
+		cr_assert(strict_json(out), "status of %s: %s", rid, out);
+		free(out);
+		cr_assert_eq(ECL(&out, NULL, "history", rid, "--full", "-o", "json"), 0);
+		cr_assert(strict_json(out), "history of %s: %s", rid, out);
+		free(out);
+	}
+	cJSON_Delete(runs);
+	free(id);
+}
+
 Test(cli, unknown_run_id_fails_with_exit_status_1)
 {
 	char *err;
