@@ -74,6 +74,9 @@ int text_check(const char *s, size_t n, char *why, size_t whylen);
  * value. 0 when they are fine; 1 with why set and key the member of the top-level object
  * that holds the fault ("" when the fault is in a member's name). */
 int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, size_t whylen);
+/* Make a message from elsewhere (a provider's error) fit on one line of valid UTF-8 in place:
+ * control characters become spaces, bytes that are not UTF-8 '?'. */
+void text_one_line(char *s);
 /* The length of s[0..n) cut to at most max bytes, not inside a UTF-8 character. */
 size_t text_cut(const char *s, size_t n, size_t max);
 

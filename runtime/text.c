@@ -215,6 +215,24 @@ int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, 
 	return 0;
 }
 
+void text_one_line(char *s)
+{
+	unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
+	size_t k;
+
+	while (p < end) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*p++ = ' ';
+		} else if (*p < 0x80) {
+			p++;
+		} else if ((k = text_utf8_len(p, end)) == 0) {
+			*p++ = '?';
+		} else {
+			p += k;
+		}
+	}
+}
+
 size_t text_cut(const char *s, size_t n, size_t max)
 {
 	if (n <= max)

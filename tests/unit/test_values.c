@@ -431,6 +431,14 @@ Test(values, text_entering_a_run_is_checked_once)
 	cr_assert_eq(ecl_json_check("{\"a\": 1,\0 \"b\": 2}", 17, err, sizeof(err)), ECL_EINPUT);
 	cr_assert(strstr(err, "a NUL byte"), "%s", err);
 
+	{
+		/* a provider's message is made one line of UTF-8 before it is stored */
+		char msg[] = "HTTP 500: bad\n\tthing \xff\x1b[31m caf\xc3\xa9\x7f";
+
+		text_one_line(msg);
+		cr_assert_str_eq(msg, "HTTP 500: bad  thing ? [31m caf\xc3\xa9 ");
+	}
+
 	/* inputs: refused with the input named, before the parser could cut them */
 	expect_input_error("{\"s\": \"a\\u0000b\"}", "input `s` holds a NUL character");
 	expect_input_error("{\"s\": \"a\xc3\"}", "input `s` holds bytes that are not UTF-8");
