@@ -416,7 +416,7 @@ int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, c
 
 /* Check that the len bytes at text are text a run can hold, as every text entering a run is
  * checked: UTF-8 without a NUL byte (a C string would be cut there). ECL_OK, or ECL_EINPUT
- * with err saying what is wrong and at which byte ("it holds a NUL byte (at byte 64)"). */
+ * with err saying what is wrong and at which byte ("it holds a NUL byte at byte 64"). */
 int ecl_text_check(const char *text, size_t len, char *err, size_t errlen);
 
 /* Check the strings of the JSON value in the len bytes at json as ecl_text_check does, and

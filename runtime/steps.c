@@ -664,7 +664,6 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 	ecl_run *run = NULL;
 	cJSON *obj = NULL;
 	char *json = NULL;
-	buf note = {0};
 	int rc;
 
 	e->err[0] = '\0';
@@ -697,20 +696,14 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
 		goto out;
 	}
-	buf_puts(&note, ANSWER_NOTE);
-	buf_puts(&note, json);
-	if (note.oom) {
-		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = e->st->ops->note(e->st, run_id, run->seq, note.data, clock_now_ms());
+	/* the store refuses it when another answer came first, or the run moved on */
+	rc = e->st->ops->answer(e->st, run_id, run->seq, json, clock_now_ms());
 	if (rc != ECL_OK)
 		rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	else
 		log_event(e, LOG_INFO, "answered", "run", run_id, "step",
 			  run->wf->steps[run->state].name, NULL);
 out:
-	buf_free(&note);
 	cJSON_free(json);
 	cJSON_Delete(obj);
 	run_free(run);

@@ -107,6 +107,11 @@ typedef struct store_ops {
 	 * gets a note saying which ("pause done", "cancel requested of the driver") in the same
 	 * transaction: either both are stored or neither. */
 	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);
+	/* Record the answer (a JSON object text) to the human step run `id` waits at after
+	 * checkpoint seq, as a note ANSWER_NOTE + answer: in one write that applies only while
+	 * the run is waiting at that checkpoint and has no answer to it yet, so that of two
+	 * answers given at once exactly one is kept. ECL_ESTATE otherwise, saying which. */
+	int (*answer)(store *st, const char *id, int seq, const char *answer, long long now_ms);
 	/* Append a line to a run's history, after checkpoint seq. */
 	int (*note)(store *st, const char *id, int seq, const char *text, long long now_ms);
 	/* Walk the notes of a run in order: fn(ctx, seq, ts_ms, text). */

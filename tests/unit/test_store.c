@@ -213,6 +213,60 @@ Test(store, history_names_the_next_step_without_storing_it)
 	ecl_engine_close(e);
 }
 
+/* Processes that open a database that does not exist yet, all at once, all get it with the
+ * current schema: the upgrade is one transaction that one of them makes while the others
+ * wait, then find the schema made ("table runs already exists" and the like before). */
+Test(store, processes_opening_a_new_database_at_once_all_succeed)
+{
+	enum { PROCS = 8, ROUNDS = 12 };
+	int round;
+
+	for (round = 0; round < ROUNDS; round++) {
+		char path[4200];
+		pid_t pids[PROCS];
+		int go[2], k, status;
+
+		snprintf(path, sizeof(path), "%s/fresh%d.db", dir, round);
+		cr_assert_eq(pipe(go), 0);
+		for (k = 0; k < PROCS; k++) {
+			pids[k] = fork();
+			cr_assert_neq(pids[k], -1);
+			if (pids[k] == 0) {
+				ecl_options o = ts_options(path, script, NULL);
+				ecl_engine *e = NULL;
+				char err[512], id[ECL_ID_MAX], c;
+				int rc;
+
+				close(go[1]);
+				if (read(go[0], &c, 1) != 0) /* the parent closes it: all start */
+					ts_exit(3);
+				o.busy_timeout_ms = 20000;
+				rc = ecl_engine_open(&o, &e, err, sizeof(err));
+				if (rc == ECL_OK)
+					rc = ecl_run_start(e, ts_workflow("critique-revise"),
+							   "{\"topic\": \"t\"}", id);
+				if (rc != ECL_OK)
+					fprintf(stderr, "round %d, process %d: %s\n", round, k,
+						e ? ecl_engine_errmsg(e) : err);
+				ecl_engine_close(e);
+				ts_exit(rc == ECL_OK ? 0 : 1);
+			}
+		}
+		close(go[0]);
+		close(go[1]);
+		for (k = 0; k < PROCS; k++) {
+			cr_assert_eq(waitpid(pids[k], &status, 0), pids[k]);
+			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+				  "round %d: process %d failed to open the new database", round, k);
+		}
+		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 4);
+		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM runs"), PROCS);
+		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+					      " 'runs_live'"),
+			     1);
+	}
+}
+
 Test(store, a_newer_database_is_refused)
 {
 	char err[512];
