@@ -140,9 +140,11 @@ static int print_run(void *ctx, const ecl_run_info *info)
 	format_duration(info->updated_ms - info->created_ms, dur, sizeof(dur));
 	printf("%-14s %-20s %-12s %-12s %9d  %-19s  %s\n", info->id, info->workflow, info->status,
 	       info->step ? info->step : "-", info->revisions, started, dur);
-	if (info->question) /* its first line */
-		printf("%-14s question: %.*s\n", "", (int)strcspn(info->question, "\n"),
-		       info->question);
+	if (info->question) { /* its first line */
+		printf("%-14s question: ", "");
+		cli_print_text(stdout, info->question, strcspn(info->question, "\n"));
+		putchar('\n');
+	}
 	return 0;
 }
 
@@ -211,7 +213,9 @@ static void indent(const char *label, const char *text)
 	while (*p) {
 		size_t n = strcspn(p, "\n");
 
-		printf("      | %.*s\n", (int)n, p);
+		fputs("      | ", stdout);
+		cli_print_text(stdout, p, n);
+		putchar('\n');
 		p += n;
 		if (*p)
 			p++;

@@ -360,8 +360,10 @@ static int report_waiting(ecl_engine *e, const char *id, const char *db)
 		printf("Workflow %s is waiting for an answer\n", id);
 		return 0;
 	}
-	printf("Workflow %s is waiting for an answer at step %s:\n%s\n", id, info->step,
-	       info->question ? info->question : "");
+	printf("Workflow %s is waiting for an answer at step %s:\n", id, info->step);
+	cli_print_text(stdout, info->question ? info->question : "",
+		       info->question ? strlen(info->question) : 0);
+	putchar('\n');
 	cli_print_answer_fields(info->workflow, info->step);
 	printf("Answer it with: ecl --db %s answer %s --set FIELD=VALUE ...\n", db, id);
 	ecl_run_info_free(info);
@@ -599,10 +601,12 @@ static void status_text(const ecl_run_info *info, const totals *t)
 	if (info->error)
 		printf("Error:        %s\n", info->error);
 	if (info->question) {
-		printf("Question:\n%s%s", info->question,
-		       info->question[0] && info->question[strlen(info->question) - 1] == '\n'
-			       ? ""
-			       : "\n");
+		size_t n = strlen(info->question);
+
+		printf("Question:\n");
+		cli_print_text(stdout, info->question, n);
+		if (!n || info->question[n - 1] != '\n')
+			putchar('\n');
 		cli_print_answer_fields(info->workflow, info->step);
 	}
 }

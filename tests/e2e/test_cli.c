@@ -4,14 +4,17 @@
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <pty.h>
 
 #include "support.h"
 
@@ -334,6 +337,79 @@ Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
 		free(out);
 	}
 	cJSON_Delete(runs);
+	free(id);
+}
+
+/* Run ecl with --db and args with its stdout on a terminal (a pseudo-terminal that does not
+ * process output, so that what it writes arrives unchanged); returns the exit status, the output in
+ * *out. */
+static int run_on_tty(char **out, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	struct termios raw;
+	size_t len = 0, cap = 1 << 16;
+	int n = 3, i, master, slave, status;
+	pid_t pid;
+	ssize_t got;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	cr_assert_eq(tcgetattr(slave, &raw), 0);
+	raw.c_oflag &= ~(tcflag_t)OPOST; /* no \r added before each \n */
+	cr_assert_eq(tcsetattr(slave, TCSANOW, &raw), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(slave, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(master);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(slave);
+	*out = malloc(cap);
+	/* read until the other side is closed (EIO once the child has ended) */
+	while ((got = read(master, *out + len, cap - len - 1)) > 0)
+		if ((len += (size_t)got) + 1 == cap)
+			cr_assert_not_null(*out = realloc(*out, cap *= 2));
+	(*out)[len] = '\0';
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* What a model answered and the prompts made from the inputs may hold escape sequences: on a
+ * terminal, history shows them escaped instead of letting the terminal obey them; piped, it
+ * writes them as they are. */
+Test(cli, history_escapes_control_characters_on_a_terminal)
+{
+	char *out, *id;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [{\"content\": \"Draft \\u001b[31mred\\u001b]0;"
+				"title\\u0007 back\\rover \\u009b2J\", \"word_count\": 2}], "
+				"\"critique\": [" PASS "]}"),
+			 "run", "critique-revise", "--topic", "Tea \x1b[1mbold\x7f"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(run_on_tty(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "Total: 2 steps"), "%s", out);
+	cr_assert(strstr(out, "Tea \\e[1mbold\\x7f"), "the prompt: %s", out);
+	cr_assert(strstr(out, "Draft \\e[31mred\\e]0;title\\x07 back\\rover \\u009b2J"),
+		  "the answer: %s", out);
+	cr_assert_null(strpbrk(out, "\x1b\x07\r\x7f"), "a control character reached the terminal");
+	cr_assert_null(strstr(out, "\xc2\x9b"), "a C1 control reached the terminal");
+	free(out);
+	/* piped, the text is the text */
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "Tea \x1b[1mbold\x7f"), "%s", out);
+	free(out);
 	free(id);
 }
 
