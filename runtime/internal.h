@@ -108,11 +108,17 @@ struct ecl_engine {
 	char fresh_id[ECL_ID_MAX]; /* the run this engine created and has not driven yet */
 	struct ecl_run *fresh;     /* that run, in memory */
 	char owner[128];           /* this engine's lease owner id: "host/pid/nonce" */
+	char *db_path;             /* the store's file, for messages */
 	size_t max_answer_bytes;   /* longer answers fail the step */
 	long retry_base_ms;        /* the first backoff bound */
 	long lease_ms;             /* how long a lease lasts unrenewed; renewed every third */
 	char err[1024];
 };
+
+/* Record that what the store holds cannot be what the runtime wrote (a checkpoint that does
+ * not parse, a value of the wrong type): the message, then that the file is damaged and how to
+ * check it. Returns ECL_ESTORE. */
+int engine_damaged(ecl_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* How long a lease lasts without renewal, and how often a driver renews it. */
 #define LEASE_MS     15000
@@ -177,6 +183,8 @@ char *run_dirty_vars(ecl_run *run);
 void run_render(const ecl_run *run, const ecl_template *tpl, buf *out);
 /* Load a run and its checkpoints from the store into memory. */
 int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out);
+/* The same with only the checkpoints up to seq `upto` applied: whether they can be read. */
+int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_run **out);
 
 /* A new random run id: 12 hex digits. */
 void run_make_id(char id[ECL_ID_MAX]);

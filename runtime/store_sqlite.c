@@ -202,6 +202,16 @@ typedef struct sqlite_store {
 	char err[1024];
 } sqlite_store;
 
+/* Append to the error of a file found damaged how to check it, and what else to do. */
+static void check_advice(sqlite_store *s)
+{
+	size_t n = strlen(s->err);
+
+	snprintf(s->err + n, sizeof(s->err) - n,
+		 ": check it with: sqlite3 %s 'pragma integrity_check'; or restore a backup",
+		 s->path);
+}
+
 /* Record the failure of the last SQLite call, naming the file and what we were doing. */
 static int fail(sqlite_store *s, int rc, const char *doing)
 {
@@ -229,6 +239,8 @@ static int fail(sqlite_store *s, int rc, const char *doing)
 	else if (sys == EROFS)
 		hint = " (the file system is read-only)";
 	snprintf(s->err, sizeof(s->err), "%s: %s: %s%s", s->path, doing, why, hint);
+	if ((rc & 0xff) == SQLITE_CORRUPT)
+		check_advice(s);
 	return (rc & 0xff) == SQLITE_NOMEM ? ECL_ENOMEM : ECL_ESTORE;
 }
 
@@ -559,8 +571,10 @@ static int resolve_marker(sqlite_store *s, const char *id, const cJSON *marker, 
 			rc = ECL_ENOMEM;
 	} else {
 		snprintf(s->err, sizeof(s->err),
-			 "%s: run %s: its output refers to `%s` of checkpoint %d, which has none",
+			 "%s: run %s: its output refers to `%s` of checkpoint %d, which has none: "
+			 "the file is damaged",
 			 s->path, id, field, seq);
+		check_advice(s);
 		rc = ECL_ESTORE;
 	}
 	cJSON_Delete(out);

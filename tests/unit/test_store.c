@@ -333,6 +333,127 @@ Test(store, a_truncated_database_gives_a_clear_error)
 	cr_assert(strstr(err, "damaged") || strstr(err, "malformed"), "%s", err);
 }
 
+static int count_entries(void *ctx, const ecl_history_entry *entry)
+{
+	(void)entry;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int ignore_run(void *ctx, const ecl_run_info *info)
+{
+	(void)ctx;
+	(void)info;
+	return 0;
+}
+
+/* Overwrite page `page` of the file (after moving the WAL into it) with 0xff bytes. */
+static void overwrite_page(long long page)
+{
+	long long size = ts_sql_int(db, "PRAGMA page_size");
+	char junk[65536];
+	FILE *f;
+
+	cr_assert(size > 0 && size <= (long long)sizeof(junk) && page > 1);
+	sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	memset(junk, 0xff, sizeof(junk));
+	cr_assert_not_null(f = fopen(db, "r+b"));
+	cr_assert_eq(fseek(f, (long)((page - 1) * size), SEEK_SET), 0);
+	cr_assert_eq(fwrite(junk, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+}
+
+/* What the store holds but the runtime never wrote says the file is damaged and how to check
+ * it, wherever it is found; a fork of a damaged run is refused instead of making a run that
+ * fails at once. */
+Test(store, a_damaged_database_is_said_to_be_and_its_runs_are_not_forked)
+{
+	char id[ECL_ID_MAX], fork_id[ECL_ID_MAX], q[256];
+	ecl_run_filter f = {0};
+	ecl_engine *e;
+	int n = 0;
+
+	snprintf(id, sizeof(id), "%s", one_run());
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET vars = '{\"content\":123}' WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_history(e, id, 1, count_entries, &n), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "checkpoint value content: expected a string, got "
+					       "123"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "is damaged (check it with: sqlite3 ") &&
+			  strstr(ecl_engine_errmsg(e), "'pragma integrity_check'; or restore a "
+						       "backup)"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(n, 1, "the checkpoint before the damage was shown");
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "is not forked"), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_fork(e, id, 0, fork_id), ECL_OK, "before the damage, it can be");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 2);
+	/* a checkpoint that does not parse */
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET vars = '{', output = NULL WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "a stored checkpoint is not JSON: the database"),
+		  "%s", ecl_engine_errmsg(e));
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET vars = NULL, output = '[' WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "checkpoint 1 is not JSON: the database"), "%s",
+		  ecl_engine_errmsg(e));
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET output = '{\"content\": 5}' WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "stored output generate.content: expected a string"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "is damaged"), "%s", ecl_engine_errmsg(e));
+	snprintf(q, sizeof(q), "UPDATE runs SET inputs = '{' WHERE id = '%s'", id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "the stored inputs are not JSON: the database"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 2, "nothing was forked");
+	ecl_engine_close(e);
+
+	/* pages overwritten: the checkpoints' root (a run's output refers to one that SQLite no
+	 * longer finds), then the runs' root (SQLite finds the file malformed) */
+	snprintf(db, sizeof(db), "%s/second.db", dir);
+	e = ts_engine(db, NULL, NULL); /* the offline provider: long strings, stored by reference */
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	cr_assert(ts_sql_int(db, "SELECT count(*) FROM runs WHERE output LIKE '%\"@\":%'") == 1,
+		  "the output refers to a checkpoint");
+	overwrite_page(ts_sql_int(db, "SELECT rootpage FROM sqlite_schema WHERE name = 'steps'"));
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_list(e, &f, ignore_run, NULL), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "which has none: the file is damaged: check it with"
+					       ": sqlite3 "),
+		  "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	overwrite_page(ts_sql_int(db, "SELECT rootpage FROM sqlite_schema WHERE name = 'runs'"));
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_list(e, &f, ignore_run, NULL), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "malformed (the file is damaged or not a database): "
+					       "check it with: sqlite3 "),
+		  "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+}
+
 Test(store, a_locked_database_names_the_file_and_keeps_the_checkpoint)
 {
 	ecl_options o = ts_options(db, script, NULL);
@@ -476,6 +597,15 @@ Test(store, a_full_disk_stops_the_run_with_its_last_checkpoint_intact)
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 0, "no half-written checkpoint");
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 0);
+	{
+		/* The run is not left `running` until a recover: it says it stopped, and why. */
+		char *status = ts_sql_text(db, "SELECT status || ': ' || error FROM runs");
+
+		cr_assert(status && strncmp(status, "interrupted: ", 13) == 0 &&
+				  strstr(status, "disk may be full"),
+			  "%s", status);
+		free(status);
+	}
 	/* With room again, the run goes on from its last checkpoint. */
 	{
 		ecl_engine *e = ts_engine(db, script, NULL);
