@@ -181,6 +181,7 @@ int cmd_runs(cli *c)
 		else
 			return cli_error(2, "runs: unknown argument `%s`", a);
 	}
+	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	if (o.json)
@@ -307,6 +308,7 @@ int cmd_history(cli *c)
 	}
 	if (!id)
 		return cli_error(2, "usage: ecl history <run-id> [--full] [-o json]");
+	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	if (o.json)

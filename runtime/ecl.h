@@ -393,6 +393,9 @@ typedef struct ecl_options {
 	const ecl_workflow *const *workflows; /* the workflows runs may use */
 	size_t nworkflows;
 	long connect_timeout_ms; /* HTTP providers: time allowed to connect; 0 for 10 s */
+	int read_only; /* only look at runs: an existing database is opened read-only, so that
+			* it can be read in a directory this process may not write; nothing is
+			* created or upgraded, and every call that writes fails */
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when

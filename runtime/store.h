@@ -160,4 +160,12 @@ void store_run_clear(store_run *run);
 int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
 		      store **out, char *err, size_t errlen);
 
+/* Open the SQLite store at path read-only, when the file exists (else as store_sqlite_open
+ * does, creating it): for commands that only look at runs. A database in WAL mode needs its
+ * -wal and -shm files; where they are absent and cannot be made (a directory this process
+ * may not write), no writer can be at work either, and the file is read as it is. A database
+ * of an older schema is refused (a command that writes upgrades it). */
+int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, char *err,
+			   size_t errlen);
+
 #endif /* ECL_STORE_H */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -1442,20 +1443,30 @@ static int wal_mode(sqlite_store *s, long busy_timeout_ms)
 	return rc;
 }
 
-int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
-		      store **out, char *err, size_t errlen)
+/* A new store handle for path, before its connection is opened. */
+static sqlite_store *store_new(const char *path, char *err, size_t errlen)
 {
 	sqlite_store *s = mem_calloc(1, sizeof(*s));
-	int rc;
 
-	*out = NULL;
 	if (!s || !(s->path = mem_strdup(path))) {
 		mem_free(s);
 		snprintf(err, errlen, "out of memory opening %s", path);
-		return ECL_ENOMEM;
+		return NULL;
 	}
 	s->base.ops = &sqlite_ops;
 	pthread_once(&sqlite_setup_once, sqlite_setup);
+	return s;
+}
+
+int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
+		      store **out, char *err, size_t errlen)
+{
+	sqlite_store *s = store_new(path, err, errlen);
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return ECL_ENOMEM;
 	/* A store is used by one thread at a time (see ecl_engine_open): no connection mutex. */
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -1484,4 +1495,86 @@ out:
 	snprintf(err, errlen, "%s", s->err);
 	sq_close(&s->base);
 	return rc;
+}
+
+/* Open s->db on uri read-only and read its header: ECL_OK, or ECL_ESTORE with s->err set
+ * (*sqlite_rc the SQLite code of the failure, 0 for a header refused). */
+static int open_read(sqlite_store *s, const char *uri, long busy_timeout_ms, int *sqlite_rc)
+{
+	int version = 0, rc;
+
+	*sqlite_rc = 0;
+	if (s->db) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+	}
+	rc = sqlite3_open_v2(uri, &s->db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		*sqlite_rc = rc;
+		return fail(s, rc, "cannot open the database");
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
+	if ((rc = schema_version(s, &version)) != ECL_OK) {
+		*sqlite_rc = sqlite3_extended_errcode(s->db);
+		return rc;
+	}
+	if (version != SCHEMA_VERSION) {
+		snprintf(s->err, sizeof(s->err),
+			 "%s: the database has schema version %d, older than this ecl's (%d): a "
+			 "command that writes (ecl resume, ecl recover) upgrades it",
+			 s->path, version, SCHEMA_VERSION);
+		return ECL_ESTORE;
+	}
+	return ECL_OK;
+}
+
+int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, char *err,
+			   size_t errlen)
+{
+	sqlite_store *s;
+	buf uri = {0}, wal = {0};
+	const char *p;
+	int rc, code;
+
+	*out = NULL;
+	if (access(path, F_OK) != 0) /* nothing to read: make it, as other commands do */
+		return store_sqlite_open(path, ECL_DURABLE_FULL, busy_timeout_ms, out, err, errlen);
+	if (!(s = store_new(path, err, errlen)))
+		return ECL_ENOMEM;
+	/* a URI, so that the immutable form below can be asked for: the path's own '?', '#'
+	 * and '%' are escaped */
+	buf_puts(&uri, "file:");
+	for (p = path; *p; p++)
+		if (*p == '?' || *p == '#' || *p == '%')
+			buf_printf(&uri, "%%%02x", (unsigned char)*p);
+		else
+			buf_append(&uri, p, 1);
+	buf_printf(&wal, "%s-wal", path);
+	if (uri.oom || wal.oom) {
+		rc = out_of_memory(s, "opening the database");
+		goto out;
+	}
+	rc = open_read(s, uri.data, busy_timeout_ms, &code);
+	/* A WAL database needs its -shm file, which a read-only connection cannot make where
+	 * the directory is not writable. Then no writer can be at work (it would need them too),
+	 * and without a -wal file everything is in the database file: read it as it is. */
+	if (rc != ECL_OK &&
+	    ((code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_READONLY) &&
+	    access(wal.data, F_OK) != 0) {
+		buf_puts(&uri, "?immutable=1");
+		rc = uri.oom ? out_of_memory(s, "opening the database")
+			     : open_read(s, uri.data, busy_timeout_ms, &code);
+	}
+out:
+	buf_free(&uri);
+	buf_free(&wal);
+	if (rc != ECL_OK) {
+		snprintf(err, errlen, "%s", s->err);
+		sq_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return ECL_OK;
 }

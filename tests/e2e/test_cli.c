@@ -413,6 +413,80 @@ Test(cli, history_escapes_control_characters_on_a_terminal)
 	free(id);
 }
 
+/* Run ecl with args as a user who may read the database but not write its directory: as
+ * root (for whom permissions are no obstacle) the child becomes nobody; otherwise the directory
+ * is made read-only. Returns the exit status; stdout and stderr in *out. */
+static int run_read_only(char **out, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	int n = 3, i, fds[2], status;
+	size_t len = 0, cap = 1 << 16;
+	ssize_t got;
+	pid_t pid;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		setenv("HOME", dir, 1);
+		setenv("XDG_CONFIG_HOME", dir, 1); /* no config file to read */
+		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	*out = malloc(cap);
+	while ((got = read(fds[0], *out + len, cap - len - 1)) > 0)
+		if ((len += (size_t)got) + 1 == cap)
+			cr_assert_not_null(*out = realloc(*out, cap *= 2));
+	(*out)[len] = '\0';
+	close(fds[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The commands that only look (runs, status, history) open the database read-only: they work
+ * in a directory the user may not write, where SQLite cannot make the -wal and -shm files a
+ * read-write open needs, and they leave nothing behind. */
+Test(cli, looking_commands_work_in_a_read_only_directory)
+{
+	char *out, *id, wal[4200];
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "Tea"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	cr_assert_eq(access(wal, F_OK), -1, "the last connection removed its WAL");
+	cr_assert_eq(chmod(db, 0644), 0);
+	cr_assert_eq(chmod(dir, geteuid() == 0 ? 0755 : 0555), 0);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"runs", NULL}), 0, "%s", out);
+	cr_assert(strstr(out, id) && strstr(out, "completed"), "%s", out);
+	free(out);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"status", id, "-o", "json", NULL}), 0,
+		     "%s", out);
+	cr_assert(strstr(out, "\"status\": \"completed\""), "%s", out);
+	free(out);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "Total: 4 steps"), "%s", out);
+	free(out);
+	/* a command that writes says why it cannot */
+	cr_assert_eq(run_read_only(&out, (const char *[]){"fork", id, "--from", "1", NULL}), 1,
+		     "%s", out);
+	cr_assert(strstr(out, db) && strstr(out, "read-only"), "%s", out);
+	free(out);
+	cr_assert_eq(access(wal, F_OK), -1, "nothing was left in the directory");
+	cr_assert_eq(chmod(dir, 0700), 0);
+	free(id);
+}
+
 Test(cli, unknown_run_id_fails_with_exit_status_1)
 {
 	char *err;

@@ -267,6 +267,62 @@ Test(store, processes_opening_a_new_database_at_once_all_succeed)
 	}
 }
 
+static int count_run(void *ctx, const ecl_run_info *info)
+{
+	(void)info;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int open_read_only(const char *path, ecl_engine **e, char *err, size_t errlen)
+{
+	ecl_options o = ts_options(path, script, NULL);
+
+	o.read_only = 1;
+	return ecl_engine_open(&o, e, err, errlen);
+}
+
+/* A read-only engine reads any file of the current schema, whatever its name; it makes a
+ * missing one as others do, refuses an older one (a writer upgrades it), and writes nothing. */
+Test(store, read_only_opens)
+{
+	const char *statuses[] = {"completed"};
+	ecl_run_filter f = {.statuses = statuses, .nstatuses = 1};
+	char path[4200], err[512], id[ECL_ID_MAX];
+	ecl_engine *e, *w;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/odd ?name#100%%.db", dir);
+	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_OK, "%s", err);
+	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 4, "made as other commands do");
+	ecl_engine_close(e);
+	w = ts_engine(path, script, NULL);
+	cr_assert_eq(ecl_run_start(w, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(w, id), ECL_OK, "%s", ecl_engine_errmsg(w));
+	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_OK, "%s", err);
+	cr_assert_eq(ecl_run_list(e, &f, count_run, &n), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(n, 1);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "read-only") ||
+			  strstr(ecl_engine_errmsg(e), "readonly"),
+		  "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	ecl_engine_close(w);
+
+	sql(db, "CREATE TABLE runs(id TEXT PRIMARY KEY); PRAGMA application_id = 1701014577;"
+		" PRAGMA user_version = 1;");
+	cr_assert_eq(open_read_only(db, &e, err, sizeof(err)), ECL_ESTORE);
+	cr_assert(strstr(err, "schema version 1, older than this ecl's (4): a command that "
+			      "writes (ecl resume, ecl recover) upgrades it"),
+		  "%s", err);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 1, "left as it was");
+	snprintf(path, sizeof(path), "%s/no-such-dir/x.db", dir);
+	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_ESTORE);
+	cr_assert(strstr(err, "cannot open the database"), "%s", err);
+}
+
 Test(store, a_newer_database_is_refused)
 {
 	char err[512];
