@@ -33,9 +33,9 @@ int engine_damaged(ecl_engine *e, const char *fmt, ...)
 	va_end(ap);
 	n = strlen(e->err);
 	snprintf(e->err + n, sizeof(e->err) - n,
-		 ": the database %s is damaged (check it with: sqlite3 %s 'pragma "
-		 "integrity_check'; or restore a backup)",
-		 e->db_path ? e->db_path : "", e->db_path ? e->db_path : "FILE");
+		 "; the database seems damaged: check it with: sqlite3 %s 'pragma "
+		 "integrity_check'; or restore a backup",
+		 e->db_path ? e->db_path : "FILE");
 	return ECL_ESTORE;
 }
 
@@ -308,7 +308,7 @@ static int restore_step(void *ctx, const store_step *s)
 
 		rc = out   ? run_apply_output(run, step, out)
 		     : oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory")
-			   : engine_damaged(run->eng, "run %s: checkpoint %d is not JSON", run->id,
+			   : engine_damaged(run->eng, "run %s: checkpoint %d is damaged", run->id,
 					    s->seq);
 		cJSON_Delete(out);
 	}
@@ -347,7 +347,7 @@ int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_r
 	inputs = json_parse_str(row->inputs, &oom);
 	rc = inputs ? run_set_inputs(run, inputs)
 	     : oom  ? engine_fail(e, ECL_ENOMEM, "out of memory")
-		    : engine_damaged(e, "run %s: the stored inputs are not JSON", id);
+		    : engine_damaged(e, "run %s: the stored inputs are damaged", id);
 	cJSON_Delete(inputs);
 	r.run = run;
 	r.upto = upto;

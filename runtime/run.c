@@ -176,8 +176,7 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 
 			if (src < 0 || run->wf->slots[src].type != run->wf->slots[slot].type) {
 				rc = engine_damaged(run->eng,
-						    "run %s: checkpoint value of `%s` refers to no "
-						    "value of its type",
+						    "run %s: checkpoint value of `%s` is damaged",
 						    run->id, item->string);
 				break;
 			}

@@ -440,9 +440,10 @@ Test(store, a_damaged_database_is_said_to_be_and_its_runs_are_not_forked)
 	cr_assert(strstr(ecl_engine_errmsg(e), "checkpoint value content: expected a string, got "
 					       "123"),
 		  "%s", ecl_engine_errmsg(e));
-	cr_assert(strstr(ecl_engine_errmsg(e), "is damaged (check it with: sqlite3 ") &&
+	cr_assert(strstr(ecl_engine_errmsg(e), "; the database seems damaged: check it with: "
+					       "sqlite3 ") &&
 			  strstr(ecl_engine_errmsg(e), "'pragma integrity_check'; or restore a "
-						       "backup)"),
+						       "backup"),
 		  "%s", ecl_engine_errmsg(e));
 	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(n, 1, "the checkpoint before the damage was shown");
@@ -457,7 +458,7 @@ Test(store, a_damaged_database_is_said_to_be_and_its_runs_are_not_forked)
 		 id);
 	sql(db, q);
 	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
-	cr_assert(strstr(ecl_engine_errmsg(e), "a stored checkpoint is not JSON: the database"),
+	cr_assert(strstr(ecl_engine_errmsg(e), "a stored checkpoint is not JSON; the database"),
 		  "%s", ecl_engine_errmsg(e));
 	snprintf(q, sizeof(q),
 		 "UPDATE steps SET vars = NULL, output = '[' WHERE run_id = '%s'"
@@ -465,7 +466,7 @@ Test(store, a_damaged_database_is_said_to_be_and_its_runs_are_not_forked)
 		 id);
 	sql(db, q);
 	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
-	cr_assert(strstr(ecl_engine_errmsg(e), "checkpoint 1 is not JSON: the database"), "%s",
+	cr_assert(strstr(ecl_engine_errmsg(e), "checkpoint 1 is damaged; the database"), "%s",
 		  ecl_engine_errmsg(e));
 	snprintf(q, sizeof(q),
 		 "UPDATE steps SET output = '{\"content\": 5}' WHERE run_id = '%s'"
@@ -475,12 +476,12 @@ Test(store, a_damaged_database_is_said_to_be_and_its_runs_are_not_forked)
 	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
 	cr_assert(strstr(ecl_engine_errmsg(e), "stored output generate.content: expected a string"),
 		  "%s", ecl_engine_errmsg(e));
-	cr_assert(strstr(ecl_engine_errmsg(e), "is damaged"), "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "seems damaged"), "%s", ecl_engine_errmsg(e));
 	snprintf(q, sizeof(q), "UPDATE runs SET inputs = '{' WHERE id = '%s'", id);
 	sql(db, q);
 	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
-	cr_assert(strstr(ecl_engine_errmsg(e), "the stored inputs are not JSON: the database"),
-		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "the stored inputs are damaged; the database"), "%s",
+		  ecl_engine_errmsg(e));
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 2, "nothing was forked");
 	ecl_engine_close(e);
 
