@@ -293,6 +293,12 @@ Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
 	cr_assert(strstr(err, "input `topic` holds bytes that are not UTF-8 (0xe9)"), "%s", err);
 	free(out);
 	free(err);
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"fine\"}\n{\"topic\": \"a\\u0000b\"}\n");
+	cr_assert_eq(ECL(&out, &err, "batch", path, "--workflow", "critique-revise"), 2);
+	cr_assert(strstr(err, "in.jsonl:2: input `topic` holds a NUL character"), "%s", err);
+	free(out);
+	free(err);
 	cr_assert_eq(access(db, F_OK), -1, "a refused input created the database");
 
 	/* answers: malformed, so repaired; the model's next answer goes on */
