@@ -1407,6 +1407,13 @@ Test(restate, run_without_a_key_or_inputs_is_refused)
 	cr_assert(strstr(msg, "topic"), "%s", msg);
 	answer_free(&a);
 	journal_free(&j);
+	/* text a run cannot hold, refused before a parser cuts it */
+	add_input(&j, "{\"topic\": \"a\\u0000b\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "run21", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "input `topic` holds a NUL character"), "%s", msg);
+	answer_free(&a);
+	journal_free(&j);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);
 	teardown(&fx);
 }
