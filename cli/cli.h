@@ -79,6 +79,10 @@ int cli_answer_restate(cli *c, const char *id, const char *const *names, const c
  * the step is not a human step of one of c's workflows. */
 void cli_print_answer_fields(const cli *c, const char *workflow, const char *step);
 
+/* Print len bytes of text from outside the program on f: as they are, but on a terminal
+ * with control characters escaped (`\e`, `\r`, `\x07`), lest the terminal obey them. */
+void cli_print_text(FILE *f, const char *text, size_t len);
+
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);
 

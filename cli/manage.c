@@ -140,9 +140,11 @@ static int print_run(void *ctx, const ecl_run_info *info)
 	format_duration(info->updated_ms - info->created_ms, dur, sizeof(dur));
 	printf("%-14s %-20s %-12s %-12s %9d  %-19s  %s\n", info->id, info->workflow, info->status,
 	       info->step ? info->step : "-", info->revisions, started, dur);
-	if (info->question) /* its first line */
-		printf("%-14s question: %.*s\n", "", (int)strcspn(info->question, "\n"),
-		       info->question);
+	if (info->question) { /* its first line */
+		printf("%-14s question: ", "");
+		cli_print_text(stdout, info->question, strcspn(info->question, "\n"));
+		putchar('\n');
+	}
 	return 0;
 }
 
@@ -179,6 +181,7 @@ int cmd_runs(cli *c)
 		else
 			return cli_error(2, "runs: unknown argument `%s`", a);
 	}
+	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	if (o.json)
@@ -211,7 +214,9 @@ static void indent(const char *label, const char *text)
 	while (*p) {
 		size_t n = strcspn(p, "\n");
 
-		printf("      | %.*s\n", (int)n, p);
+		fputs("      | ", stdout);
+		cli_print_text(stdout, p, n);
+		putchar('\n');
 		p += n;
 		if (*p)
 			p++;
@@ -303,6 +308,7 @@ int cmd_history(cli *c)
 	}
 	if (!id)
 		return cli_error(2, "usage: ecl history <run-id> [--full] [-o json]");
+	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	if (o.json)

@@ -104,7 +104,9 @@ static const char *type_word(const ecl_slot_def *def)
 	}
 }
 
-static char *read_text(const char *path)
+/* The file's bytes, NUL-terminated, with their count in *len (a NUL inside is the caller's to
+ * refuse); NULL with errno set when it cannot be read. */
+static char *read_text(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "rb");
 	char *data = NULL;
@@ -137,6 +139,7 @@ static char *read_text(const char *path)
 	}
 	fclose(f);
 	data[len] = '\0';
+	*lenp = len;
 	return data;
 }
 
@@ -165,11 +168,19 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		if (file_input(wf, c->args[i + 1]))
 			continue; /* NAME=PATH: read below */
 		{
-			char *text = read_text(c->args[i + 1]);
+			char err[512];
+			size_t len;
+			char *text = read_text(c->args[i + 1], &len);
 
 			if (!text)
 				return cli_error(2, "cannot read the input file %s: %s",
 						 c->args[i + 1], strerror(errno));
+			/* the raw text: parsed, a string would be cut at a \u0000 */
+			if (ecl_json_check(text, len, err, sizeof(err)) != ECL_OK) {
+				free(text);
+				cJSON_Delete(obj);
+				return cli_error(2, "%s: input %s", c->args[i + 1], err);
+			}
 			cJSON_Delete(obj);
 			obj = cJSON_Parse(text);
 			free(text);
@@ -191,16 +202,23 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		int bad, rc;
 
 		if (strcmp(a, "--input-file") == 0) {
-			char *text;
+			char *text, err[256];
+			size_t tlen;
 
 			if (!(def = file_input(wf, c->args[++i])))
 				continue;
 			/* NAME=PATH: the input's value is the file's text. */
 			val = strchr(c->args[i], '=') + 1;
-			if (!(text = read_text(val))) {
+			if (!(text = read_text(val, &tlen))) {
 				cJSON_Delete(obj);
 				return cli_error(2, "input `%s`: cannot read %s: %s", def->name,
 						 val, strerror(errno));
+			}
+			if (ecl_text_check(text, tlen, err, sizeof(err)) != ECL_OK) {
+				free(text);
+				cJSON_Delete(obj);
+				return cli_error(2, "input `%s`: %s is not text: %s", def->name,
+						 val, err);
 			}
 			v = convert(def, text, &bad);
 			if (!v) {
@@ -377,8 +395,10 @@ static int report_waiting(const cli *c, ecl_engine *e, const char *id)
 		printf("Workflow %s is waiting for an answer\n", id);
 		return 0;
 	}
-	printf("Workflow %s is waiting for an answer at step %s:\n%s\n", id, info->step,
-	       info->question ? info->question : "");
+	printf("Workflow %s is waiting for an answer at step %s:\n", id, info->step);
+	cli_print_text(stdout, info->question ? info->question : "",
+		       info->question ? strlen(info->question) : 0);
+	putchar('\n');
 	cli_print_answer_fields(c, info->workflow, info->step);
 	printf("Answer it with: %s --db %s answer %s --set FIELD=VALUE ...\n", c->prog, db, id);
 	ecl_run_info_free(info);
@@ -621,10 +641,12 @@ static void status_text(const cli *c, const ecl_run_info *info, const totals *t)
 	if (info->error)
 		printf("Error:        %s\n", info->error);
 	if (info->question) {
-		printf("Question:\n%s%s", info->question,
-		       info->question[0] && info->question[strlen(info->question) - 1] == '\n'
-			       ? ""
-			       : "\n");
+		size_t n = strlen(info->question);
+
+		printf("Question:\n");
+		cli_print_text(stdout, info->question, n);
+		if (!n || info->question[n - 1] != '\n')
+			putchar('\n');
 		cli_print_answer_fields(c, info->workflow, info->step);
 	}
 }
@@ -653,6 +675,7 @@ int cmd_status(cli *c)
 	}
 	if (!id)
 		return cli_error(2, "usage: ecl status <run-id> [-o text|json]");
+	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	rc = ecl_run_info_get(e, id, &info);

@@ -45,9 +45,10 @@ static const char *fence_body(const char *s, size_t n, size_t *body_len)
 	return NULL;
 }
 
-/* The answer's object, or NULL; NULL with *oom set as soon as a parse runs out of memory,
- * lest an object nested in the one that could not be parsed be taken for it. */
-static cJSON *find_object(const char *text, size_t len, int *oom)
+/* The answer's object, or NULL, with *at where its text starts; NULL with *oom set as soon
+ * as a parse runs out of memory, lest an object nested in the one that could not be parsed be
+ * taken for it. */
+static cJSON *find_object(const char *text, size_t len, int *oom, const char **at)
 {
 	const char *body, *p, *end = text + len;
 	size_t body_len = 0;
@@ -58,26 +59,62 @@ static cJSON *find_object(const char *text, size_t len, int *oom)
 		text++;
 		len--;
 	}
+	*at = text;
 	if ((json = parse_object(text, len, oom)) || *oom)
 		return json;
 	body = fence_body(text, len, &body_len);
+	*at = body;
 	if (body && ((json = parse_object(body, body_len, oom)) || *oom))
 		return json;
 	for (p = text; p < end && tries < MAX_CANDIDATES; p++) {
 		if (*p != '{')
 			continue;
 		tries++;
+		*at = p;
 		if ((json = parse_object(p, (size_t)(end - p), oom)) || *oom)
 			return json;
 	}
 	return NULL;
 }
 
+/* A string of the answer a run cannot hold (a NUL, bytes or an escape that are not UTF-8),
+ * said in err naming the field: in the object at `at` when one was found, else in the first
+ * object the answer seems to hold (a lone surrogate makes the parser refuse it, and the reason
+ * is worth more than "no object"), else anywhere in the text. 0 when there is none. */
+static int bad_text(const ecl_step_def *step, const char *text, size_t len, const char *at,
+		    char *err, size_t errlen)
+{
+	const char *p, *end = text + len;
+	char key[128], why[256];
+	int tries = 0, bad = 0;
+
+	if (at)
+		bad = json_check(at, (size_t)(end - at), key, sizeof(key), why, sizeof(why));
+	for (p = text; !at && !bad && p < end && tries < MAX_CANDIDATES; p++)
+		if (*p == '{') {
+			tries++;
+			bad = json_check(p, (size_t)(end - p), key, sizeof(key), why, sizeof(why));
+		}
+	if (bad) {
+		if (key[0])
+			snprintf(err, errlen, "step `%s`: field `%s` of the answer holds %s",
+				 step->name, key, why);
+		else
+			snprintf(err, errlen, "step `%s`: a field name of the answer holds %s",
+				 step->name, why);
+		return 1;
+	}
+	if (text_check(text, len, why, sizeof(why)) == ECL_OK)
+		return 0;
+	snprintf(err, errlen, "step `%s`: the answer holds %s", step->name, why);
+	return 1;
+}
+
 static void excerpt(const char *text, size_t len, char *out, size_t outlen)
 {
-	size_t i, o = 0;
+	size_t i, o = 0, max = text_cut(text, len, 60); /* whole characters */
 
-	for (i = 0; i < len && o + 4 < outlen && i < 60; i++)
+	for (i = 0; i < max && o + 4 < outlen; i++)
 		out[o++] = (text[i] == '\n' || text[i] == '\t') ? ' ' : text[i];
 	if (i < len && o + 4 < outlen) {
 		memcpy(out + o, "...", 3);
@@ -90,6 +127,7 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 		 cJSON **out, char **canon, char *err, size_t errlen)
 {
 	cJSON *json, *result;
+	const char *at = NULL;
 	char why[512];
 	buf b = {0};
 	int i, rc = ECL_OK, first = 1, oom = 0;
@@ -97,9 +135,13 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 	*out = NULL;
 	if (canon)
 		*canon = NULL;
-	json = find_object(text, len, &oom);
+	json = find_object(text, len, &oom, &at);
 	if (oom)
 		return ECL_ENOMEM; /* not the answer's fault */
+	if (bad_text(step, text, len, json ? at : NULL, err, errlen)) {
+		cJSON_Delete(json);
+		return ECL_EANSWER;
+	}
 	if (!json) {
 		char ex[72];
 
@@ -123,7 +165,9 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 		if (!field || cJSON_IsNull(field)) {
 			if (def->required) {
 				snprintf(err, errlen,
-					 "step `%s`: field `%s` is missing from the answer",
+					 field ? "step `%s`: field `%s` of the answer is null, "
+						 "but it is required"
+					       : "step `%s`: field `%s` is missing from the answer",
 					 step->name, def->field);
 				rc = ECL_EANSWER;
 			}

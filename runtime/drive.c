@@ -625,6 +625,23 @@ static int end(drive_task *t, int rc)
 	return DRIVE_END;
 }
 
+/* A commit the store could not make (a full disk, an I/O error): the last good checkpoint
+ * stays. The run is left interrupted with the error, so that listings show it stopped and
+ * why, and any process resumes it at once. When the store cannot take even that small write,
+ * the run stays `running` under a lease this process no longer renews: a resume on this host
+ * takes it over at once (its holder is dead), elsewhere once it expires. Either way the
+ * commit's error is the one reported. */
+static int stop_store_error(drive_task *t)
+{
+	ecl_engine *e = t->run->eng;
+	char err[sizeof(e->err)];
+
+	memcpy(err, e->err, sizeof(err));
+	stop(t->d, t->run, "interrupted", ECL_ESTORE);
+	memcpy(e->err, err, sizeof(err));
+	return ECL_ESTORE;
+}
+
 /* The outcome of making the step's transition durable: go on with the next step, or end. */
 static int after_commit(drive_task *t, int rc)
 {
@@ -635,8 +652,10 @@ static int after_commit(drive_task *t, int rc)
 	commit_clear(t);
 	ask_clear(t);
 	if (rc != ECL_OK) {
-		if (rc == ECL_ESTORE || rc == ECL_ESTATE)
-			return end(t, rc); /* the store keeps the last good checkpoint */
+		if (rc == ECL_ESTATE)
+			return end(t, rc); /* another process has the run: leave it alone */
+		if (rc == ECL_ESTORE)
+			return end(t, stop_store_error(t));
 		return end(t, stop(t->d, run, "interrupted", rc));
 	}
 	if (run->t != T_GOTO)

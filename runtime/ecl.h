@@ -407,6 +407,9 @@ typedef struct ecl_options {
 	 * after. NULL to write to log_stream. */
 	void (*on_log)(void *ctx, const char *line);
 	void *log_ctx;
+	int read_only; /* only look at runs: an existing database is opened read-only, so that
+			* it can be read in a directory this process may not write; nothing is
+			* created or upgraded, and every call that writes fails */
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when
@@ -427,6 +430,18 @@ const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n,
  * or a store: ECL_OK, or ECL_EINPUT with the input named in err. */
 int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, char *err,
 			      size_t errlen);
+
+/* Check that the len bytes at text are text a run can hold, as every text entering a run is
+ * checked: UTF-8 without a NUL byte (a C string would be cut there). ECL_OK, or ECL_EINPUT
+ * with err saying what is wrong and at which byte ("it holds a NUL byte at byte 64"). */
+int ecl_text_check(const char *text, size_t len, char *err, size_t errlen);
+
+/* Check the strings of the JSON value in the len bytes at json as ecl_text_check does, and
+ * their escapes: a \u0000 (a NUL, which would cut the string), a lone UTF-16 surrogate (no
+ * character at all). ECL_OK, or ECL_EINPUT with err naming the member of the top-level object
+ * at fault ("`topic` holds a NUL character ..."). Run it on the raw text: a JSON parser keeps
+ * neither fault visible. */
+int ecl_json_check(const char *json, size_t len, char *err, size_t errlen);
 
 /* Check an answer to the human step `step` of wf without an engine or a store, as
  * ecl_run_answer checks one: fields_json is a JSON object of field: value, each value either

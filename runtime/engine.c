@@ -3,6 +3,7 @@
  * starting runs, driving and resuming them, and reading their state back.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,22 @@ int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
 	vsnprintf(e->err, sizeof(e->err), fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int engine_damaged(ecl_engine *e, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(e->err, sizeof(e->err), fmt, ap);
+	va_end(ap);
+	n = strlen(e->err);
+	snprintf(e->err + n, sizeof(e->err) - n,
+		 "; the database seems damaged: check it with: sqlite3 %s 'pragma "
+		 "integrity_check'; or restore a backup",
+		 e->db_path ? e->db_path : "FILE");
+	return ECL_ESTORE;
 }
 
 static unsigned long long random64(void)
@@ -60,6 +77,10 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 		return ECL_EUSAGE;
 	}
 	e = mem_calloc(1, sizeof(*e));
+	if (e && !(e->db_path = mem_strdup(o->db_path))) {
+		mem_free(e);
+		e = NULL;
+	}
 	if (!e) {
 		snprintf(errbuf, errlen, "out of memory");
 		return ECL_ENOMEM;
@@ -96,7 +117,11 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	cfg.connect_timeout_ms = o->connect_timeout_ms;
 	rc = llm_provider_new(o->provider ? o->provider : "offline", &cfg, &e->llm, err,
 			      sizeof(err));
-	if (rc == ECL_OK)
+	if (rc == ECL_OK && o->read_only)
+		rc = store_sqlite_open_read(o->db_path,
+					    o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000,
+					    &e->st, err, sizeof(err));
+	else if (rc == ECL_OK)
 		rc = store_sqlite_open(o->db_path, o->durability,
 				       o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000, &e->st,
 				       err, sizeof(err));
@@ -121,6 +146,7 @@ void ecl_engine_close(ecl_engine *e)
 		e->llm->destroy(e->llm);
 	if (e->st)
 		e->st->ops->close(e->st);
+	mem_free(e->db_path);
 	mem_free(e);
 }
 
@@ -144,12 +170,18 @@ const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n,
 static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
 			ecl_run **out, char **canon)
 {
-	int oom;
-	cJSON *inputs = json_parse_str(inputs_json ? inputs_json : "{}", &oom);
+	char key[128], why[256];
+	cJSON *inputs;
 	ecl_run *run = NULL;
-	int rc, i;
+	int rc, i, oom;
 
 	*out = NULL;
+	/* before the parse, which would cut a string at a \u0000 and keep bytes not UTF-8 */
+	if (inputs_json &&
+	    json_check(inputs_json, strlen(inputs_json), key, sizeof(key), why, sizeof(why)))
+		return key[0] ? engine_fail(e, ECL_EINPUT, "input `%s` holds %s", key, why)
+			      : engine_fail(e, ECL_EINPUT, "the name of an input holds %s", why);
+	inputs = json_parse_str(inputs_json ? inputs_json : "{}", &oom);
 	if (!inputs)
 		return oom ? engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs")
 			   : engine_fail(e, ECL_EINPUT, "the inputs are not valid JSON");
@@ -254,12 +286,20 @@ static int step_index(const ecl_workflow *wf, const char *name)
 	return -1;
 }
 
+struct restore {
+	ecl_run *run;
+	int upto; /* the last checkpoint to apply */
+};
+
 static int restore_step(void *ctx, const store_step *s)
 {
-	ecl_run *run = ctx;
+	const struct restore *r = ctx;
+	ecl_run *run = r->run;
 	int step = step_index(run->wf, s->step), next = step_index(run->wf, s->next);
 	int rc = ECL_OK;
 
+	if (s->seq > r->upto)
+		return ECL_OK;
 	if (step < 0 || (s->next && next < 0))
 		return engine_fail(run->eng, ECL_ESTORE,
 				   "run %s: checkpoint %d names a step that workflow %s has not",
@@ -270,8 +310,8 @@ static int restore_step(void *ctx, const store_step *s)
 
 		rc = out   ? run_apply_output(run, step, out)
 		     : oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory")
-			   : engine_fail(run->eng, ECL_ESTORE, "run %s: checkpoint %d is damaged",
-					 run->id, s->seq);
+			   : engine_damaged(run->eng, "run %s: checkpoint %d is damaged", run->id,
+					    s->seq);
 		cJSON_Delete(out);
 	}
 	if (rc == ECL_OK)
@@ -283,8 +323,14 @@ static int restore_step(void *ctx, const store_step *s)
 
 int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out)
 {
+	return run_load_upto(e, id, INT_MAX, row, out);
+}
+
+int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_run **out)
+{
 	const ecl_workflow *wf;
 	ecl_run *run = NULL;
+	struct restore r;
 	cJSON *inputs;
 	int rc, oom;
 
@@ -303,12 +349,16 @@ int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out)
 	inputs = json_parse_str(row->inputs, &oom);
 	rc = inputs ? run_set_inputs(run, inputs)
 	     : oom  ? engine_fail(e, ECL_ENOMEM, "out of memory")
-		    : engine_fail(e, ECL_ESTORE, "run %s: the stored inputs are damaged", id);
+		    : engine_damaged(e, "run %s: the stored inputs are damaged", id);
 	cJSON_Delete(inputs);
+	r.run = run;
+	r.upto = upto;
 	if (rc == ECL_OK)
-		rc = e->st->ops->list_steps(e->st, id, restore_step, run);
+		rc = e->st->ops->list_steps(e->st, id, restore_step, &r);
 	if (rc == ECL_ESTORE && !e->err[0])
 		engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	else if (rc == ECL_ENOMEM && !e->err[0])
+		engine_fail(e, rc, "out of memory loading run %s", id);
 	if (rc == ECL_OK) {
 		run->seq = row->seq;
 		run->attempt = row->attempt;

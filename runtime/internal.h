@@ -62,6 +62,24 @@ void json_number(buf *out, double d);
 void value_render(const value *v, const ecl_slot_def *def, buf *out);
 void value_clear(value *v);
 
+/* ---- text entering a run (text.c) -------------------------------------------------------- */
+
+/* The length of the valid UTF-8 character at p (before end), or 0 when it is not one. */
+size_t text_utf8_len(const unsigned char *p, const unsigned char *end);
+/* ECL_OK when the n bytes at s are UTF-8 without a NUL; else ECL_EINPUT with why saying what
+ * the first bad byte is and where ("a NUL byte (at byte 3)"). */
+int text_check(const char *s, size_t n, char *why, size_t whylen);
+/* Check every string of the JSON value that starts the n bytes at json as text_check does,
+ * and its escapes (a \u0000, a lone surrogate, an unknown escape); the walk ends with the
+ * value. 0 when they are fine; 1 with why set and key the member of the top-level object
+ * that holds the fault ("" when the fault is in a member's name). */
+int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, size_t whylen);
+/* Make a message from elsewhere (a provider's error) fit on one line of valid UTF-8 in place:
+ * control characters become spaces, bytes that are not UTF-8 '?'. */
+void text_one_line(char *s);
+/* The length of s[0..n) cut to at most max bytes, not inside a UTF-8 character. */
+size_t text_cut(const char *s, size_t n, size_t max);
+
 /* ---- the logger (log.c) ------------------------------------------------------------------- */
 
 typedef enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level;
@@ -92,11 +110,17 @@ struct ecl_engine {
 	char fresh_id[ECL_ID_MAX]; /* the run this engine created and has not driven yet */
 	struct ecl_run *fresh;     /* that run, in memory */
 	char owner[128];           /* this engine's lease owner id: "host/pid/nonce" */
+	char *db_path;             /* the store's file, for messages */
 	size_t max_answer_bytes;   /* longer answers fail the step */
 	long retry_base_ms;        /* the first backoff bound */
 	long lease_ms;             /* how long a lease lasts unrenewed; renewed every third */
 	char err[1024];
 };
+
+/* Record that what the store holds cannot be what the runtime wrote (a checkpoint that does
+ * not parse, a value of the wrong type): the message, then that the file is damaged and how to
+ * check it. Returns ECL_ESTORE. */
+int engine_damaged(ecl_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* How long a lease lasts without renewal, and how often a driver renews it. */
 #define LEASE_MS     15000
@@ -161,6 +185,8 @@ char *run_dirty_vars(ecl_run *run);
 void run_render(const ecl_run *run, const ecl_template *tpl, buf *out);
 /* Load a run and its checkpoints from the store into memory. */
 int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out);
+/* The same with only the checkpoints up to seq `upto` applied: whether they can be read. */
+int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_run **out);
 
 /* A new random run id: 12 hex digits. */
 void run_make_id(char id[ECL_ID_MAX]);

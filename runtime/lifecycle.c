@@ -282,7 +282,8 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 		mem_free(h.notes[i].text);
 	mem_free(h.notes);
 	run_free(h.run);
-	if (rc == ECL_ESTORE)
+	/* a checkpoint found damaged while replaying has said so already */
+	if (rc == ECL_ESTORE && !e->err[0])
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	if (rc == ECL_ENOMEM)
 		return engine_fail(e, rc, "out of memory");
@@ -313,21 +314,24 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 	store_run row = {0}, copy = {0};
 	fork_probe probe = {0};
 	const ecl_workflow *wf;
+	ecl_run *run = NULL;
 	char parent[ECL_ID_MAX + 16];
 	int rc;
 
 	e->err[0] = '\0';
-	rc = e->st->ops->get_run(e->st, id, &row);
-	if (rc != ECL_OK)
-		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-	wf = ecl_workflow_find(e->workflows, e->nworkflows, row.workflow);
-	if (!wf) {
-		rc = engine_fail(e, ECL_ENOTFOUND,
-				 "run %s uses workflow %s, which this program "
-				 "does not have",
-				 id, row.workflow);
+	/* The checkpoints the fork keeps must read back, or it would fail at once: loading
+	 * them finds a damaged one, and refuses with what is wrong. */
+	rc = run_load_upto(e, id, from_seq, &row, &run);
+	run_free(run);
+	if (rc != ECL_OK) {
+		if (rc == ECL_ESTORE) {
+			size_t n = strlen(e->err);
+
+			snprintf(e->err + n, sizeof(e->err) - n, "; run %s is not forked", id);
+		}
 		goto out;
 	}
+	wf = ecl_workflow_find(e->workflows, e->nworkflows, row.workflow);
 	if (from_seq < 0 || from_seq > row.seq) {
 		rc = engine_fail(e, ECL_EUSAGE, "run %s has checkpoints 1 to %d; there is no %d",
 				 id, row.seq, from_seq);

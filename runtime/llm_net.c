@@ -573,13 +573,9 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 		const cJSON *msg = cJSON_IsString(err)
 					   ? err
 					   : cJSON_GetObjectItemCaseSensitive(err, "message");
-		char *p;
-
 		snprintf(why_buf, sizeof(why_buf), "HTTP %ld: %s", status,
 			 cJSON_IsString(msg) ? msg->valuestring : "no message");
-		for (p = why_buf; *p; p++) /* one line, as errors are */
-			if (*p == '\n' || *p == '\r' || *p == '\t')
-				*p = ' ';
+		text_one_line(why_buf); /* one line, as errors are, and UTF-8 as stored text is */
 		cJSON_Delete(root);
 		return fail(n, res,
 			    status == 408 || status == 429 || status >= 500 ? LLM_FAULT_TRANSIENT

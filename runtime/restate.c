@@ -657,6 +657,7 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 	Ecl__Restate__InputCommandMessage *in = NULL;
 	cJSON *inputs = NULL;
 	ecl_run *run = NULL;
+	char why[320], refused[340];
 	int rc;
 
 	if (!v->start->key || !v->start->key[0] || strlen(v->start->key) >= ECL_ID_MAX) {
@@ -671,6 +672,15 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 		return;
 	}
 	v->cursor = 1;
+	if (in->value && in->value->content.len &&
+	    ecl_json_check((const char *)in->value->content.data, in->value->content.len, why,
+			   sizeof(why)) != ECL_OK) {
+		/* checked raw: parsed, a string would be cut at a \u0000 */
+		ecl__restate__input_command_message__free_unpacked(in, &restate_allocator);
+		snprintf(refused, sizeof(refused), "input %s", why);
+		put_output(v->out, NULL, refused, 400);
+		return;
+	}
 	if (in->value && in->value->content.len)
 		inputs = cJSON_ParseWithLength((const char *)in->value->content.data,
 					       in->value->content.len);

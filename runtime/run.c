@@ -156,8 +156,7 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 	if (!obj || !cJSON_IsObject(obj)) {
 		cJSON_Delete(obj);
-		return engine_fail(run->eng, ECL_ESTORE, "run %s: a stored checkpoint is not JSON",
-				   run->id);
+		return engine_damaged(run->eng, "run %s: a stored checkpoint is not JSON", run->id);
 	}
 	cJSON_ArrayForEach (item, obj) {
 		int slot = slot_by_name(run->wf, item->string);
@@ -176,9 +175,9 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 						       : -1;
 
 			if (src < 0 || run->wf->slots[src].type != run->wf->slots[slot].type) {
-				rc = engine_fail(run->eng, ECL_ESTORE,
-						 "run %s: checkpoint value of `%s` is damaged",
-						 run->id, item->string);
+				rc = engine_damaged(run->eng,
+						    "run %s: checkpoint value of `%s` is damaged",
+						    run->id, item->string);
 				break;
 			}
 			rc = ecl_run_copy(run, slot, src);
@@ -191,8 +190,10 @@ int run_apply(ecl_run *run, const char *json, int mark_dirty)
 		rc = value_from_json(&run->vals[slot], &run->wf->slots[slot], item, item->string,
 				     err, sizeof(err));
 		if (rc != ECL_OK) {
-			rc = engine_fail(run->eng, rc == ECL_ENOMEM ? rc : ECL_ESTORE,
-					 "run %s: checkpoint value %s", run->id, err);
+			rc = rc == ECL_ENOMEM
+				     ? engine_fail(run->eng, rc, "out of memory")
+				     : engine_damaged(run->eng, "run %s: checkpoint value %s",
+						      run->id, err);
 			break;
 		}
 		if (mark_dirty)
@@ -219,8 +220,10 @@ int run_apply_output(ecl_run *run, int step, const cJSON *output)
 		}
 		rc = value_from_json(&run->vals[slot], sd, item, sd->name, err, sizeof(err));
 		if (rc != ECL_OK)
-			return engine_fail(run->eng, rc == ECL_ENOMEM ? rc : ECL_ESTORE,
-					   "run %s: stored output %s", run->id, err);
+			return rc == ECL_ENOMEM
+				       ? engine_fail(run->eng, rc, "out of memory")
+				       : engine_damaged(run->eng, "run %s: stored output %s",
+							run->id, err);
 	}
 	return ECL_OK;
 }

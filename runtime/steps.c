@@ -538,6 +538,11 @@ static int answer_put(ecl_engine *e, const ecl_workflow *wf, const ecl_step_def 
 	if (cJSON_GetObjectItemCaseSensitive(obj, name))
 		return engine_fail(e, ECL_EINPUT, "field `%s` is given twice", name);
 	if (!json) {
+		char why[160];
+
+		if (text_check(text, strlen(text), why, sizeof(why)) != ECL_OK)
+			return engine_fail(e, ECL_EINPUT, "field `%s` of step `%s` holds %s",
+					   def->field, step->name, why);
 		if ((rc = answer_field(e, step, def, text, &v)) != ECL_OK)
 			return rc;
 	} else {
@@ -598,7 +603,7 @@ int ecl_workflow_answer_fields(const ecl_workflow *wf, const char *step_name,
 	ecl_engine e = {0};
 	const ecl_step_def *step = NULL;
 	cJSON *in = NULL, *obj = NULL, *f;
-	char fields[512];
+	char fields[512], why[256];
 	int i, rc = ECL_OK;
 
 	mem_init();
@@ -610,6 +615,15 @@ int ecl_workflow_answer_fields(const ecl_workflow *wf, const char *step_name,
 	if (!step) {
 		rc = engine_fail(&e, ECL_EUSAGE, "workflow %s has no human step `%s`",
 				 wf ? wf->id : "(none)", step_name ? step_name : "(none)");
+		goto out;
+	}
+	if (fields_json && json_check(fields_json, strlen(fields_json), fields, sizeof(fields), why,
+				      sizeof(why))) {
+		rc = fields[0] ? engine_fail(&e, ECL_EINPUT, "field `%s` of step `%s` holds %s",
+					     fields, step->name, why)
+			       : engine_fail(&e, ECL_EINPUT,
+					     "a field name of the answer to step `%s` holds %s",
+					     step->name, why);
 		goto out;
 	}
 	in = fields_json ? cJSON_Parse(fields_json) : NULL;
@@ -650,7 +664,6 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 	ecl_run *run = NULL;
 	cJSON *obj = NULL;
 	char *json = NULL;
-	buf note = {0};
 	int rc;
 
 	e->err[0] = '\0';
@@ -683,20 +696,14 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
 		goto out;
 	}
-	buf_puts(&note, ANSWER_NOTE);
-	buf_puts(&note, json);
-	if (note.oom) {
-		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = e->st->ops->note(e->st, run_id, run->seq, note.data, clock_now_ms());
+	/* the store refuses it when another answer came first, or the run moved on */
+	rc = e->st->ops->answer(e->st, run_id, run->seq, json, clock_now_ms());
 	if (rc != ECL_OK)
 		rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	else
 		log_event(e, LOG_INFO, "answered", "run", run_id, "step",
 			  run->wf->steps[run->state].name, NULL);
 out:
-	buf_free(&note);
 	cJSON_free(json);
 	cJSON_Delete(obj);
 	run_free(run);

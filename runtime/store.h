@@ -107,6 +107,11 @@ typedef struct store_ops {
 	 * gets a note saying which ("pause done", "cancel requested of the driver") in the same
 	 * transaction: either both are stored or neither. */
 	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);
+	/* Record the answer (a JSON object text) to the human step run `id` waits at after
+	 * checkpoint seq, as a note ANSWER_NOTE + answer: in one write that applies only while
+	 * the run is waiting at that checkpoint and has no answer to it yet, so that of two
+	 * answers given at once exactly one is kept. ECL_ESTATE otherwise, saying which. */
+	int (*answer)(store *st, const char *id, int seq, const char *answer, long long now_ms);
 	/* Append a line to a run's history, after checkpoint seq. */
 	int (*note)(store *st, const char *id, int seq, const char *text, long long now_ms);
 	/* Walk the notes of a run in order: fn(ctx, seq, ts_ms, text). */
@@ -154,5 +159,13 @@ void store_run_clear(store_run *run);
  * why, naming the file. Close with st->ops->close. */
 int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
 		      store **out, char *err, size_t errlen);
+
+/* Open the SQLite store at path read-only, when the file exists (else as store_sqlite_open
+ * does, creating it): for commands that only look at runs. A database in WAL mode needs its
+ * -wal and -shm files; where they are absent and cannot be made (a directory this process
+ * may not write), no writer can be at work either, and the file is read as it is. A database
+ * of an older schema is refused (a command that writes upgrades it). */
+int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, char *err,
+			   size_t errlen);
 
 #endif /* ECL_STORE_H */

@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -115,6 +117,7 @@ enum stmt_id {
 	ST_REQUEST_DIRECT,
 	ST_REQUEST_DEFERRED,
 	ST_NOTE,
+	ST_ANSWER,
 	ST_LIST_NOTES,
 	ST_FORK_STEPS,
 	ST_SET_VERSION,
@@ -174,6 +177,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQUEST_DEFERRED] = "UPDATE runs SET request = ?2 WHERE id = ?1 AND status = 'running'"
 				" AND owner IS NOT NULL AND lease_until_ms >= ?3",
 	[ST_NOTE] = "INSERT INTO notes(run_id, seq, ts_ms, text) VALUES(?1, ?2, ?3, ?4)",
+	/* the answer's note, written only while the run waits at checkpoint ?2 with none */
+	[ST_ANSWER] = "INSERT INTO notes(run_id, seq, ts_ms, text) SELECT ?1, ?2, ?3, ?5 || ?4"
+		      " WHERE EXISTS(SELECT 1 FROM runs WHERE id = ?1 AND seq = ?2"
+		      " AND status = 'waiting') AND NOT EXISTS(SELECT 1 FROM notes"
+		      " WHERE run_id = ?1 AND seq = ?2 AND substr(text, 1, length(?5)) = ?5)",
 	[ST_LIST_NOTES] =
 		"SELECT seq, ts_ms, text FROM notes WHERE run_id = ?1 ORDER BY seq, rowid",
 	[ST_FORK_STEPS] = "INSERT INTO steps SELECT ?2, seq, step, attempt, next, output, raw,"
@@ -194,6 +202,16 @@ typedef struct sqlite_store {
 	int group_broken; /* a commit failed inside the group and rolled it back */
 	char err[1024];
 } sqlite_store;
+
+/* Append to the error of a file found damaged how to check it, and what else to do. */
+static void check_advice(sqlite_store *s)
+{
+	size_t n = strlen(s->err);
+
+	snprintf(s->err + n, sizeof(s->err) - n,
+		 ": check it with: sqlite3 %s 'pragma integrity_check'; or restore a backup",
+		 s->path);
+}
 
 /* Record the failure of the last SQLite call, naming the file and what we were doing. */
 static int fail(sqlite_store *s, int rc, const char *doing)
@@ -222,6 +240,8 @@ static int fail(sqlite_store *s, int rc, const char *doing)
 	else if (sys == EROFS)
 		hint = " (the file system is read-only)";
 	snprintf(s->err, sizeof(s->err), "%s: %s: %s%s", s->path, doing, why, hint);
+	if ((rc & 0xff) == SQLITE_CORRUPT)
+		check_advice(s);
 	return (rc & 0xff) == SQLITE_NOMEM ? ECL_ENOMEM : ECL_ESTORE;
 }
 
@@ -552,8 +572,10 @@ static int resolve_marker(sqlite_store *s, const char *id, const cJSON *marker, 
 			rc = ECL_ENOMEM;
 	} else {
 		snprintf(s->err, sizeof(s->err),
-			 "%s: run %s: its output refers to `%s` of checkpoint %d, which has none",
+			 "%s: run %s: its output refers to `%s` of checkpoint %d, which has none: "
+			 "the file is damaged",
 			 s->path, id, field, seq);
+		check_advice(s);
 		rc = ECL_ESTORE;
 	}
 	cJSON_Delete(out);
@@ -937,6 +959,54 @@ static int sq_note(store *base, const char *id, int seq, const char *text, long 
 	return exec_step(s, ST_NOTE, "cannot write the run's history");
 }
 
+static int sq_answer(store *base, const char *id, int seq, const char *answer, long long now_ms)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	store_run run;
+	int rc;
+
+	/* IMMEDIATE: the conditions are read under the write lock, as of the last commit */
+	if ((rc = exec_step(s, ST_BEGIN, "cannot record the answer")) != ECL_OK)
+		return rc;
+	if ((rc = stmt(s, ST_ANSWER, &st)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	bind_text(st, 1, id);
+	sqlite3_bind_int(st, 2, seq);
+	sqlite3_bind_int64(st, 3, now_ms);
+	bind_text(st, 4, answer);
+	bind_text(st, 5, ANSWER_NOTE);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		rc = fail(s, rc, "cannot record the answer");
+		rollback(s);
+		return rc;
+	}
+	if (sqlite3_changes(s->db) == 1) {
+		rc = exec_step(s, ST_COMMIT, "cannot record the answer");
+		if (rc != ECL_OK)
+			rollback(s);
+		return rc;
+	}
+	rollback(s);
+	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
+		return rc;
+	if (strcmp(run.status, "waiting") != 0 || run.seq != seq)
+		snprintf(s->err, sizeof(s->err),
+			 "run %s is %s%s: it does not wait for an answer any more", id, run.status,
+			 run.seq != seq ? " and has moved on" : "");
+	else
+		snprintf(s->err, sizeof(s->err),
+			 "run %s has an answer to step `%s` already: the first answer is kept "
+			 "(resume the run to go on with it)",
+			 id, run.step ? run.step : "?");
+	store_run_clear(&run);
+	return ECL_ESTATE;
+}
+
 static int sq_request(store *base, const char *id, const char *what, long long now_ms, int *applied)
 {
 	sqlite_store *s = (sqlite_store *)base;
@@ -1247,6 +1317,7 @@ static const store_ops sqlite_ops = {
 	.heartbeat = sq_heartbeat,
 	.release = sq_release,
 	.request = sq_request,
+	.answer = sq_answer,
 	.note = sq_note,
 	.list_notes = sq_list_notes,
 	.list_runs = sq_list_runs,
@@ -1259,33 +1330,33 @@ static const store_ops sqlite_ops = {
 	.close = sq_close,
 };
 
-static int pragma_int(sqlite_store *s, const char *sql, int *out)
+/* The application id, schema version and table count of the file, checked: ECL_OK with
+ * *version to upgrade from (0 for an empty file), or ECL_ESTORE for a file of another program
+ * or of a newer ecl. */
+static int schema_version(sqlite_store *s, int *version)
 {
+	int app = 0, tables = 0, rc;
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 
+	/* one statement, so one snapshot: read apart, another process's upgrade could commit
+	 * between the reads and the file seem to have tables but no application id */
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT (SELECT application_id FROM pragma_application_id),"
+				" (SELECT user_version FROM pragma_user_version),"
+				" (SELECT count(*) FROM sqlite_schema)",
+				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(s, rc, "cannot read the database header");
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		app = sqlite3_column_int(st, 0);
+		*version = sqlite3_column_int(st, 1);
+		tables = sqlite3_column_int(st, 2);
+	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW)
 		return fail(s, rc, "cannot read the database header");
-	return ECL_OK;
-}
-
-/* Check that the file is an ecl database of a version we read, and bring an older (or an
- * empty) one up to date, one migration per transaction. */
-static int open_schema(sqlite_store *s)
-{
-	int app = 0, version = 0, tables = 0, rc;
-
-	if ((rc = pragma_int(s, "PRAGMA application_id", &app)) != ECL_OK ||
-	    (rc = pragma_int(s, "PRAGMA user_version", &version)) != ECL_OK ||
-	    (rc = pragma_int(s, "SELECT count(*) FROM sqlite_schema", &tables)) != ECL_OK)
-		return rc;
 	if (app == 0 && tables == 0) {
-		version = 0;
+		*version = 0;
 	} else if (app != APPLICATION_ID) {
 		snprintf(s->err, sizeof(s->err),
 			 "%s: not an ecl database (it belongs to another program: application id "
@@ -1293,35 +1364,52 @@ static int open_schema(sqlite_store *s)
 			 s->path, (unsigned)app);
 		return ECL_ESTORE;
 	}
-	if (version > SCHEMA_VERSION) {
+	if (*version > SCHEMA_VERSION) {
 		snprintf(s->err, sizeof(s->err),
 			 "%s: the database has schema version %d, newer than this ecl reads (%d): "
 			 "use a newer ecl",
-			 s->path, version, SCHEMA_VERSION);
+			 s->path, *version, SCHEMA_VERSION);
 		return ECL_ESTORE;
 	}
-	for (; version < SCHEMA_VERSION; version++) {
-		char tail[96];
-		buf sql = {0};
+	return ECL_OK;
+}
 
-		snprintf(tail, sizeof(tail),
-			 " PRAGMA application_id = %d; PRAGMA user_version = %d;", APPLICATION_ID,
-			 version + 1);
-		buf_puts(&sql, "BEGIN IMMEDIATE;");
+/* Check that the file is an ecl database of a version we read, and bring an older (or an
+ * empty) one up to date. Several processes may open a new file at once: the upgrade is one
+ * IMMEDIATE transaction, which one of them gets first while the others wait, and which reads
+ * the version again once it holds the lock, so that each migration runs exactly once. */
+static int open_schema(sqlite_store *s)
+{
+	int version = 0, rc;
+	buf sql = {0};
+
+	if ((rc = schema_version(s, &version)) != ECL_OK || version == SCHEMA_VERSION)
+		return rc; /* the usual open reads the header and takes no lock */
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "cannot lock the database to upgrade its schema");
+	if ((rc = schema_version(s, &version)) != ECL_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	if (version == SCHEMA_VERSION) { /* another process upgraded it while we waited */
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return ECL_OK;
+	}
+	for (; version < SCHEMA_VERSION; version++)
 		buf_puts(&sql, migrations[version]);
-		buf_puts(&sql, tail);
-		buf_puts(&sql, " COMMIT;");
-		rc = sql.oom ? SQLITE_NOMEM : sqlite3_exec(s->db, sql.data, NULL, NULL, NULL);
-		buf_free(&sql);
-		if (rc != SQLITE_OK) {
-			char doing[64];
+	buf_printf(&sql, " PRAGMA application_id = %d; PRAGMA user_version = %d; COMMIT;",
+		   APPLICATION_ID, SCHEMA_VERSION);
+	rc = sql.oom ? SQLITE_NOMEM : sqlite3_exec(s->db, sql.data, NULL, NULL, NULL);
+	buf_free(&sql);
+	if (rc != SQLITE_OK) {
+		char doing[64];
 
-			snprintf(doing, sizeof(doing), "cannot upgrade the schema to version %d",
-				 version + 1);
-			rc = fail(s, rc, doing);
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return rc;
-		}
+		snprintf(doing, sizeof(doing), "cannot upgrade the schema to version %d",
+			 SCHEMA_VERSION);
+		rc = fail(s, rc, doing);
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
 	}
 	return ECL_OK;
 }
@@ -1339,20 +1427,46 @@ static void sqlite_setup(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
-		      store **out, char *err, size_t errlen)
+/* Put the file in WAL mode. Switching a new file to it takes an exclusive lock, and SQLite
+ * answers SQLITE_BUSY at once when another process holds one instead of waiting as for other
+ * statements: so wait here, up to the busy timeout, as for them. */
+static int wal_mode(sqlite_store *s, long busy_timeout_ms)
 {
-	sqlite_store *s = mem_calloc(1, sizeof(*s));
+	long long deadline = clock_mono_us() + 1000LL * busy_timeout_ms;
+	struct timespec ts = {0, 2000000}; /* 2 ms */
 	int rc;
 
-	*out = NULL;
+	while ((rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) ==
+		       SQLITE_BUSY &&
+	       clock_mono_us() < deadline)
+		nanosleep(&ts, NULL);
+	return rc;
+}
+
+/* A new store handle for path, before its connection is opened. */
+static sqlite_store *store_new(const char *path, char *err, size_t errlen)
+{
+	sqlite_store *s = mem_calloc(1, sizeof(*s));
+
 	if (!s || !(s->path = mem_strdup(path))) {
 		mem_free(s);
 		snprintf(err, errlen, "out of memory opening %s", path);
-		return ECL_ENOMEM;
+		return NULL;
 	}
 	s->base.ops = &sqlite_ops;
 	pthread_once(&sqlite_setup_once, sqlite_setup);
+	return s;
+}
+
+int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
+		      store **out, char *err, size_t errlen)
+{
+	sqlite_store *s = store_new(path, err, errlen);
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return ECL_ENOMEM;
 	/* A store is used by one thread at a time (see ecl_engine_open): no connection mutex. */
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -1363,7 +1477,7 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
-	rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+	rc = wal_mode(s, busy_timeout_ms);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db,
 				  durability == ECL_DURABLE_FULL ? "PRAGMA synchronous = FULL"
@@ -1381,4 +1495,86 @@ out:
 	snprintf(err, errlen, "%s", s->err);
 	sq_close(&s->base);
 	return rc;
+}
+
+/* Open s->db on uri read-only and read its header: ECL_OK, or ECL_ESTORE with s->err set
+ * (*sqlite_rc the SQLite code of the failure, 0 for a header refused). */
+static int open_read(sqlite_store *s, const char *uri, long busy_timeout_ms, int *sqlite_rc)
+{
+	int version = 0, rc;
+
+	*sqlite_rc = 0;
+	if (s->db) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+	}
+	rc = sqlite3_open_v2(uri, &s->db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		*sqlite_rc = rc;
+		return fail(s, rc, "cannot open the database");
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
+	if ((rc = schema_version(s, &version)) != ECL_OK) {
+		*sqlite_rc = sqlite3_extended_errcode(s->db);
+		return rc;
+	}
+	if (version != SCHEMA_VERSION) {
+		snprintf(s->err, sizeof(s->err),
+			 "%s: the database has schema version %d, older than this ecl's (%d): a "
+			 "command that writes (ecl resume, ecl recover) upgrades it",
+			 s->path, version, SCHEMA_VERSION);
+		return ECL_ESTORE;
+	}
+	return ECL_OK;
+}
+
+int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, char *err,
+			   size_t errlen)
+{
+	sqlite_store *s;
+	buf uri = {0}, wal = {0};
+	const char *p;
+	int rc, code;
+
+	*out = NULL;
+	if (access(path, F_OK) != 0) /* nothing to read: make it, as other commands do */
+		return store_sqlite_open(path, ECL_DURABLE_FULL, busy_timeout_ms, out, err, errlen);
+	if (!(s = store_new(path, err, errlen)))
+		return ECL_ENOMEM;
+	/* a URI, so that the immutable form below can be asked for: the path's own '?', '#'
+	 * and '%' are escaped */
+	buf_puts(&uri, "file:");
+	for (p = path; *p; p++)
+		if (*p == '?' || *p == '#' || *p == '%')
+			buf_printf(&uri, "%%%02x", (unsigned char)*p);
+		else
+			buf_append(&uri, p, 1);
+	buf_printf(&wal, "%s-wal", path);
+	if (uri.oom || wal.oom) {
+		rc = out_of_memory(s, "opening the database");
+		goto out;
+	}
+	rc = open_read(s, uri.data, busy_timeout_ms, &code);
+	/* A WAL database needs its -shm file, which a read-only connection cannot make where
+	 * the directory is not writable. Then no writer can be at work (it would need them too),
+	 * and without a -wal file everything is in the database file: read it as it is. */
+	if (rc != ECL_OK &&
+	    ((code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_READONLY) &&
+	    access(wal.data, F_OK) != 0) {
+		buf_puts(&uri, "?immutable=1");
+		rc = uri.oom ? out_of_memory(s, "opening the database")
+			     : open_read(s, uri.data, busy_timeout_ms, &code);
+	}
+out:
+	buf_free(&uri);
+	buf_free(&wal);
+	if (rc != ECL_OK) {
+		snprintf(err, errlen, "%s", s->err);
+		sq_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return ECL_OK;
 }

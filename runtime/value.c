@@ -13,14 +13,19 @@
 /* A short, printable rendering of a JSON value for error messages. */
 static void describe(const cJSON *json, char *out, size_t outlen)
 {
-	char *text = cJSON_PrintUnformatted(json);
+	char *text;
 
-	if (!text) {
+	if (cJSON_IsNumber(json) && !isfinite(json->valuedouble)) {
+		/* 1e400: the parser made it infinite, which cJSON would print as null */
+		snprintf(out, outlen, "a number out of range");
+		return;
+	}
+	if (!(text = cJSON_PrintUnformatted(json))) {
 		snprintf(out, outlen, "(a value)");
 		return;
 	}
 	if (strlen(text) > 60)
-		snprintf(out, outlen, "%.57s...", text);
+		snprintf(out, outlen, "%.*s...", (int)text_cut(text, strlen(text), 57), text);
 	else
 		snprintf(out, outlen, "%s", text);
 	cJSON_free(text);

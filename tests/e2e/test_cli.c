@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <pty.h>
 
 #include "ecl.h"
 #include "support.h"
@@ -230,6 +232,266 @@ Test(cli, usage_errors_write_nothing)
 		free(out);
 		free(err);
 	}
+}
+
+/* JSON as a strict reader takes it: UTF-8 throughout (a check of its own, not the runtime's),
+ * and parsed whole. */
+static int strict_json(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	cJSON *json;
+
+	while (*p) {
+		int n = *p < 0x80             ? 0
+			: (*p & 0xe0) == 0xc0 ? 1
+			: (*p & 0xf0) == 0xe0 ? 2
+			: (*p & 0xf8) == 0xf0 ? 3
+					      : -1;
+		int i;
+
+		if (n < 0 || (n == 1 && *p < 0xc2))
+			return 0;
+		for (i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+		p += n + 1;
+	}
+	json = cJSON_ParseWithOpts(text, NULL, 1);
+	cJSON_Delete(json);
+	return json != NULL;
+}
+
+/* Text a run cannot hold (a NUL, bytes that are not UTF-8) is refused where it comes in with
+ * the input or field named; never cut, never stored: every JSON ecl prints stays valid. */
+Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
+{
+	char path[4300], bin[4200], *out, *err, *id;
+	char data[200];
+	cJSON *runs, *r;
+	FILE *f;
+
+	/* inputs: usage errors (exit 2) naming the input and the file, no database */
+	snprintf(path, sizeof(path), "%s/in.json", dir);
+	ts_write(path, "{\"topic\": \"a\\u0000b\"}");
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2, "%s", out);
+	cr_assert(strstr(err, "in.json: input `topic` holds a NUL character"), "%s", err);
+	free(out);
+	free(err);
+	snprintf(bin, sizeof(bin), "%s/blob.bin", dir);
+	memset(data, 'x', sizeof(data));
+	data[100] = '\0';
+	cr_assert_not_null(f = fopen(bin, "wb"));
+	fwrite(data, 1, sizeof(data), f);
+	fclose(f);
+	snprintf(path, sizeof(path), "topic=%s", bin);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2);
+	cr_assert(strstr(err, "input `topic`: ") && strstr(err, "blob.bin is not text: it holds "
+								"a NUL byte at byte 100"),
+		  "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "caf\xe9"), 2);
+	cr_assert(strstr(err, "input `topic` holds bytes that are not UTF-8 (0xe9)"), "%s", err);
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"fine\"}\n{\"topic\": \"a\\u0000b\"}\n");
+	cr_assert_eq(ECL(&out, &err, "batch", path, "--workflow", "critique-revise"), 2);
+	cr_assert(strstr(err, "in.jsonl:2: input `topic` holds a NUL character"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "a refused input created the database");
+
+	/* answers: malformed, so repaired; the model's next answer goes on */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[\"{\\\"content\\\": \\\"a\\\\u0000b\\\", "
+				"\\\"word_count\\\": 2}\", " GEN "]], \"critique\": [[\"{"
+				"\\\"decision\\\": \\\"pass\\\", \\\"feedback\\\": \\\"a\xff\\\", "
+				"\\\"quality_score\\\": 2}\", " PASS "]]}"),
+			 "run", "critique-revise", "--topic", "caf\xc3\xa9 \x1b[31m"),
+		     0, "%s%s", out, err);
+	cr_assert(strstr(err, "field `content` of the answer holds a NUL character"), "%s", err);
+	cr_assert(strstr(err, "field `feedback` of the answer holds bytes that are not UTF-8"),
+		  "%s", err);
+	id = strdup(started_id(out));
+	free(out);
+	free(err);
+	cr_assert_str_eq(ts_sql_text(db, "SELECT json_extract(output, '$.content') FROM runs"),
+			 "Draft v0");
+	/* and when the repairs run out, the run fails with the reason, still valid JSON */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[\"{\\\"content\\\": \\\"\\\\ud800\\\", "
+				"\\\"word_count\\\": 2}\", \"\xc3\", \"\\u0000\", \"\xff\"]]}"),
+			 "run", "critique-revise", "--topic", "x"),
+		     1, "%s%s", out, err);
+	free(out);
+	free(err);
+
+	/* every run's status, the list, and the histories print valid JSON */
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	cr_assert(strict_json(out), "%s", out);
+	runs = cJSON_Parse(out);
+	free(out);
+	cr_assert_eq(cJSON_GetArraySize(runs), 2);
+	cJSON_ArrayForEach (r, runs) {
+		const char *rid = cJSON_GetObjectItem(r, "id")->valuestring;
+
+		cr_assert_eq(ECL(&out, NULL, "status", rid, "-o", "json"), 0);
+		cr_assert(strict_json(out), "status of %s: %s", rid, out);
+		free(out);
+		cr_assert_eq(ECL(&out, NULL, "history", rid, "--full", "-o", "json"), 0);
+		cr_assert(strict_json(out), "history of %s: %s", rid, out);
+		free(out);
+	}
+	cJSON_Delete(runs);
+	free(id);
+}
+
+/* Run ecl with --db and args with its stdout on a terminal (a pseudo-terminal that does not
+ * process output, so that what it writes arrives unchanged); returns the exit status, the output in
+ * *out. */
+static int run_on_tty(char **out, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	struct termios raw;
+	size_t len = 0, cap = 1 << 16;
+	int n = 3, i, master, slave, status;
+	pid_t pid;
+	ssize_t got;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	cr_assert_eq(tcgetattr(slave, &raw), 0);
+	raw.c_oflag &= ~(tcflag_t)OPOST; /* no \r added before each \n */
+	cr_assert_eq(tcsetattr(slave, TCSANOW, &raw), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(slave, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(master);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(slave);
+	*out = malloc(cap);
+	/* read until the other side is closed (EIO once the child has ended) */
+	while ((got = read(master, *out + len, cap - len - 1)) > 0)
+		if ((len += (size_t)got) + 1 == cap)
+			cr_assert_not_null(*out = realloc(*out, cap *= 2));
+	(*out)[len] = '\0';
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* What a model answered and the prompts made from the inputs may hold escape sequences: on a
+ * terminal, history shows them escaped instead of letting the terminal obey them; piped, it
+ * writes them as they are. */
+Test(cli, history_escapes_control_characters_on_a_terminal)
+{
+	char *out, *id;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [{\"content\": \"Draft \\u001b[31mred\\u001b]0;"
+				"title\\u0007 back\\rover \\u009b2J\", \"word_count\": 2}], "
+				"\"critique\": [" PASS "]}"),
+			 "run", "critique-revise", "--topic", "Tea \x1b[1mbold\x7f"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(run_on_tty(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "Total: 2 steps"), "%s", out);
+	cr_assert(strstr(out, "Tea \\e[1mbold\\x7f"), "the prompt: %s", out);
+	cr_assert(strstr(out, "Draft \\e[31mred\\e]0;title\\x07 back\\rover \\u009b2J"),
+		  "the answer: %s", out);
+	cr_assert_null(strpbrk(out, "\x1b\x07\r\x7f"), "a control character reached the terminal");
+	cr_assert_null(strstr(out, "\xc2\x9b"), "a C1 control reached the terminal");
+	free(out);
+	/* piped, the text is the text */
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "Tea \x1b[1mbold\x7f"), "%s", out);
+	free(out);
+	free(id);
+}
+
+/* Run ecl with args as a user who may read the database but not write its directory: as
+ * root (for whom permissions are no obstacle) the child becomes nobody; otherwise the directory
+ * is made read-only. Returns the exit status; stdout and stderr in *out. */
+static int run_read_only(char **out, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	int n = 3, i, fds[2], status;
+	size_t len = 0, cap = 1 << 16;
+	ssize_t got;
+	pid_t pid;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		setenv("HOME", dir, 1);
+		setenv("XDG_CONFIG_HOME", dir, 1); /* no config file to read */
+		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	*out = malloc(cap);
+	while ((got = read(fds[0], *out + len, cap - len - 1)) > 0)
+		if ((len += (size_t)got) + 1 == cap)
+			cr_assert_not_null(*out = realloc(*out, cap *= 2));
+	(*out)[len] = '\0';
+	close(fds[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The commands that only look (runs, status, history) open the database read-only: they work
+ * in a directory the user may not write, where SQLite cannot make the -wal and -shm files a
+ * read-write open needs, and they leave nothing behind. */
+Test(cli, looking_commands_work_in_a_read_only_directory)
+{
+	char *out, *id, wal[4200];
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "Tea"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	cr_assert_eq(access(wal, F_OK), -1, "the last connection removed its WAL");
+	cr_assert_eq(chmod(db, 0644), 0);
+	cr_assert_eq(chmod(dir, geteuid() == 0 ? 0755 : 0555), 0);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"runs", NULL}), 0, "%s", out);
+	cr_assert(strstr(out, id) && strstr(out, "completed"), "%s", out);
+	free(out);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"status", id, "-o", "json", NULL}), 0,
+		     "%s", out);
+	cr_assert(strstr(out, "\"status\": \"completed\""), "%s", out);
+	free(out);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "Total: 4 steps"), "%s", out);
+	free(out);
+	/* a command that writes says why it cannot */
+	cr_assert_eq(run_read_only(&out, (const char *[]){"fork", id, "--from", "1", NULL}), 1,
+		     "%s", out);
+	cr_assert(strstr(out, db) && strstr(out, "read-only"), "%s", out);
+	free(out);
+	cr_assert_eq(access(wal, F_OK), -1, "nothing was left in the directory");
+	cr_assert_eq(chmod(dir, 0700), 0);
+	free(id);
 }
 
 Test(cli, unknown_run_id_fails_with_exit_status_1)

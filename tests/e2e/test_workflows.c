@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support.h"
 #include "testhooks.h"
@@ -229,6 +231,93 @@ Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_othe
 	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "approved=true"), 1);
 	cr_assert(strstr(err, "is completed: it does not wait for an answer"), "%s", err);
 	free(err);
+}
+
+/* A run waiting for a person keeps the first answer it is given: a second is refused with a
+ * message and exit status 1, whether it comes later or at the same instant from another
+ * process; the store checks and writes in one conditional write. */
+Test(workflows, a_second_answer_is_refused_and_the_first_kept)
+{
+	char *out, *err, *kept, id[64];
+	int trial, k, ok, refused;
+
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize", "--input-file",
+			 DOCUMENT),
+		     0);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	/* a value that is not text is refused as a usage error, and records nothing */
+	cr_assert_eq(ECL(NULL, &err, "answer", id, "--set", "approved=true", "--set",
+			 "comment=\xff", "--no-wait"),
+		     2);
+	cr_assert(strstr(err, "field `comment` of step `approve` holds bytes that are not UTF-8"),
+		  "%s", err);
+	free(err);
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--set",
+			 "comment=first", "--no-wait"),
+		     0);
+	free(out);
+	cr_assert_eq(ECL(&out, &err, "answer", id, "--set", "approved=false", "--set",
+			 "comment=second", "--no-wait"),
+		     1, "%s", out);
+	cr_assert(strstr(err, "has an answer to step `approve` already: the first answer is kept"),
+		  "%s", err);
+	cr_assert_str_empty(out);
+	free(out);
+	free(err);
+	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
+			     "'answer %%'",
+			     id),
+		     1);
+	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
+	free(out);
+	expect_output(id, "comment", "first");
+
+	/* at the same instant, from six processes: exactly one is kept, each time */
+	for (trial = 0; trial < 4; trial++) {
+		pid_t pids[6];
+		int status;
+
+		cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "run", "summarize",
+				 "--input-file", DOCUMENT),
+			     0);
+		snprintf(id, sizeof(id), "%s", started_id(out));
+		free(out);
+		for (k = 0; k < 6; k++) {
+			pids[k] = fork();
+			cr_assert_neq(pids[k], -1);
+			if (pids[k] == 0) {
+				char set[48];
+				int rc;
+
+				snprintf(set, sizeof(set), "comment=c%d", k);
+				rc = ECL(NULL, NULL, "answer", id, "--set", "approved=true",
+					 "--set", set, "--no-wait");
+				ts_exit(rc);
+			}
+		}
+		ok = refused = 0;
+		for (k = 0; k < 6; k++) {
+			cr_assert_eq(waitpid(pids[k], &status, 0), pids[k]);
+			cr_assert(WIFEXITED(status));
+			ok += WEXITSTATUS(status) == 0;
+			refused += WEXITSTATUS(status) == 1;
+		}
+		cr_assert_eq(ok, 1, "trial %d: %d answers recorded", trial, ok);
+		cr_assert_eq(refused, 5, "trial %d", trial);
+		cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
+				     "'answer %%'",
+				     id),
+			     1);
+		cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
+		free(out);
+		kept = sql_text("SELECT json_extract(substr(text, 8), '$.comment') FROM notes"
+				" WHERE run_id = '%s' AND text LIKE 'answer %%'",
+				id);
+		cr_assert_not_null(kept);
+		expect_output(id, "comment", kept);
+		free(kept);
+	}
 }
 
 Test(workflows, summarize_fails_at_its_loop_bound)

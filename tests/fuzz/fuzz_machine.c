@@ -298,6 +298,12 @@ static int cs_request(store *st, const char *id, const char *what, long long now
 	return inner_of(st)->ops->request(inner_of(st), id, what, now_ms, applied);
 }
 
+static int cs_answer(store *st, const char *id, int seq, const char *answer, long long now_ms)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->answer(inner_of(st), id, seq, answer, now_ms);
+}
+
 static int cs_note(store *st, const char *id, int seq, const char *text, long long now_ms)
 {
 	DEAD_CHECK(st);
@@ -358,6 +364,7 @@ static const store_ops crash_store_ops = {
 	.heartbeat = cs_heartbeat,
 	.release = cs_release,
 	.request = cs_request,
+	.answer = cs_answer,
 	.note = cs_note,
 	.list_notes = cs_list_notes,
 	.list_runs = cs_list_runs,

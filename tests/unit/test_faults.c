@@ -317,7 +317,7 @@ Test(faults, damaged_checkpoint_values_are_reported_naming_the_run_and_the_varia
 
 Test(faults, a_damaged_checkpoint_output_is_reported_naming_the_run_and_checkpoint)
 {
-	char id[ECL_ID_MAX], q[256], want[256];
+	char id[ECL_ID_MAX], q[256], want[8400];
 	ecl_engine *e;
 
 	one_checkpoint(id);
@@ -326,7 +326,10 @@ Test(faults, a_damaged_checkpoint_output_is_reported_naming_the_run_and_checkpoi
 	ts_sql(db, q);
 	e = ts_engine(db, script, NULL);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_ESTORE);
-	snprintf(want, sizeof(want), "run %s: checkpoint 1 is damaged", id);
+	snprintf(want, sizeof(want),
+		 "run %s: checkpoint 1 is damaged; the database seems damaged: check it with: "
+		 "sqlite3 %s 'pragma integrity_check'; or restore a backup",
+		 id, db);
 	cr_assert_str_eq(ecl_engine_errmsg(e), want);
 	ecl_engine_close(e);
 	expect_column(id, "status", "interrupted");

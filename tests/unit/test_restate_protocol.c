@@ -1264,6 +1264,24 @@ Test(restate, answer_fields_checked_without_a_run)
 	cr_assert_eq(ecl_workflow_answer_fields(wf, "draft", "{}", &json, err, sizeof(err)),
 		     ECL_EUSAGE);
 	cr_assert(strstr(err, "no human step `draft`"), "%s", err);
+	/* text a run cannot hold is refused naming the field, before a parser cuts it */
+	cr_assert_eq(ecl_workflow_answer_fields(wf, "approve",
+						"{\"approved\": true, \"comment\": \"a\\u0000b\"}",
+						&json, err, sizeof(err)),
+		     ECL_EINPUT);
+	cr_assert(strstr(err, "field `comment` of step `approve` holds a NUL character"), "%s",
+		  err);
+	cr_assert_eq(ecl_workflow_answer_fields(wf, "approve", "{\"approved\\ud800\": true}", &json,
+						err, sizeof(err)),
+		     ECL_EINPUT);
+	cr_assert(strstr(err, "a field name of the answer to step `approve` holds an invalid"),
+		  "%s", err);
+	cr_assert_eq(ecl_workflow_answer_fields(wf, "approve",
+						"{\"approved\": true, \"comment\": \"\xff\"}",
+						&json, err, sizeof(err)),
+		     ECL_EINPUT);
+	cr_assert(strstr(err, "field `comment` of step `approve` holds bytes that are not UTF-8"),
+		  "%s", err);
 }
 
 /* Invoke with the N-th allocation and every later one failing, for every N until the
@@ -1387,6 +1405,13 @@ Test(restate, run_without_a_key_or_inputs_is_refused)
 	invoke(fx.e, "critique-revise", "run", &j, "run20", &a);
 	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
 	cr_assert(strstr(msg, "topic"), "%s", msg);
+	answer_free(&a);
+	journal_free(&j);
+	/* text a run cannot hold, refused before a parser cuts it */
+	add_input(&j, "{\"topic\": \"a\\u0000b\"}");
+	invoke(fx.e, "critique-revise", "run", &j, "run21", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "input `topic` holds a NUL character"), "%s", msg);
 	answer_free(&a);
 	journal_free(&j);
 	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);

@@ -213,6 +213,116 @@ Test(store, history_names_the_next_step_without_storing_it)
 	ecl_engine_close(e);
 }
 
+/* Processes that open a database that does not exist yet, all at once, all get it with the
+ * current schema: the upgrade is one transaction that one of them makes while the others
+ * wait, then find the schema made ("table runs already exists" and the like before). */
+Test(store, processes_opening_a_new_database_at_once_all_succeed)
+{
+	enum { PROCS = 8, ROUNDS = 12 };
+	int round;
+
+	for (round = 0; round < ROUNDS; round++) {
+		char path[4200];
+		pid_t pids[PROCS];
+		int go[2], k, status;
+
+		snprintf(path, sizeof(path), "%s/fresh%d.db", dir, round);
+		cr_assert_eq(pipe(go), 0);
+		for (k = 0; k < PROCS; k++) {
+			pids[k] = fork();
+			cr_assert_neq(pids[k], -1);
+			if (pids[k] == 0) {
+				ecl_options o = ts_options(path, script, NULL);
+				ecl_engine *e = NULL;
+				char err[512], id[ECL_ID_MAX], c;
+				int rc;
+
+				close(go[1]);
+				if (read(go[0], &c, 1) != 0) /* the parent closes it: all start */
+					ts_exit(3);
+				o.busy_timeout_ms = 20000;
+				rc = ecl_engine_open(&o, &e, err, sizeof(err));
+				if (rc == ECL_OK)
+					rc = ecl_run_start(e, ts_workflow("critique-revise"),
+							   "{\"topic\": \"t\"}", id);
+				if (rc != ECL_OK)
+					fprintf(stderr, "round %d, process %d: %s\n", round, k,
+						e ? ecl_engine_errmsg(e) : err);
+				ecl_engine_close(e);
+				ts_exit(rc == ECL_OK ? 0 : 1);
+			}
+		}
+		close(go[0]);
+		close(go[1]);
+		for (k = 0; k < PROCS; k++) {
+			cr_assert_eq(waitpid(pids[k], &status, 0), pids[k]);
+			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+				  "round %d: process %d failed to open the new database", round, k);
+		}
+		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 4);
+		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM runs"), PROCS);
+		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+					      " 'runs_live'"),
+			     1);
+	}
+}
+
+static int count_run(void *ctx, const ecl_run_info *info)
+{
+	(void)info;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int open_read_only(const char *path, ecl_engine **e, char *err, size_t errlen)
+{
+	ecl_options o = ts_options(path, script, NULL);
+
+	o.read_only = 1;
+	return ecl_engine_open(&o, e, err, errlen);
+}
+
+/* A read-only engine reads any file of the current schema, whatever its name; it makes a
+ * missing one as others do, refuses an older one (a writer upgrades it), and writes nothing. */
+Test(store, read_only_opens)
+{
+	const char *statuses[] = {"completed"};
+	ecl_run_filter f = {.statuses = statuses, .nstatuses = 1};
+	char path[4200], err[512], id[ECL_ID_MAX];
+	ecl_engine *e, *w;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/odd ?name#100%%.db", dir);
+	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_OK, "%s", err);
+	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 4, "made as other commands do");
+	ecl_engine_close(e);
+	w = ts_engine(path, script, NULL);
+	cr_assert_eq(ecl_run_start(w, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(w, id), ECL_OK, "%s", ecl_engine_errmsg(w));
+	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_OK, "%s", err);
+	cr_assert_eq(ecl_run_list(e, &f, count_run, &n), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(n, 1);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "read-only") ||
+			  strstr(ecl_engine_errmsg(e), "readonly"),
+		  "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	ecl_engine_close(w);
+
+	sql(db, "CREATE TABLE runs(id TEXT PRIMARY KEY); PRAGMA application_id = 1701014577;"
+		" PRAGMA user_version = 1;");
+	cr_assert_eq(open_read_only(db, &e, err, sizeof(err)), ECL_ESTORE);
+	cr_assert(strstr(err, "schema version 1, older than this ecl's (4): a command that "
+			      "writes (ecl resume, ecl recover) upgrades it"),
+		  "%s", err);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 1, "left as it was");
+	snprintf(path, sizeof(path), "%s/no-such-dir/x.db", dir);
+	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_ESTORE);
+	cr_assert(strstr(err, "cannot open the database"), "%s", err);
+}
+
 Test(store, a_newer_database_is_refused)
 {
 	char err[512];
@@ -277,6 +387,128 @@ Test(store, a_truncated_database_gives_a_clear_error)
 	cr_assert_eq(rc, ECL_ESTORE, "%s", err);
 	cr_assert(strstr(err, db), "%s", err);
 	cr_assert(strstr(err, "damaged") || strstr(err, "malformed"), "%s", err);
+}
+
+static int count_entries(void *ctx, const ecl_history_entry *entry)
+{
+	(void)entry;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int ignore_run(void *ctx, const ecl_run_info *info)
+{
+	(void)ctx;
+	(void)info;
+	return 0;
+}
+
+/* Overwrite page `page` of the file (after moving the WAL into it) with 0xff bytes. */
+static void overwrite_page(long long page)
+{
+	long long size = ts_sql_int(db, "PRAGMA page_size");
+	char junk[65536];
+	FILE *f;
+
+	cr_assert(size > 0 && size <= (long long)sizeof(junk) && page > 1);
+	sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	memset(junk, 0xff, sizeof(junk));
+	cr_assert_not_null(f = fopen(db, "r+b"));
+	cr_assert_eq(fseek(f, (long)((page - 1) * size), SEEK_SET), 0);
+	cr_assert_eq(fwrite(junk, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+}
+
+/* What the store holds but the runtime never wrote says the file is damaged and how to check
+ * it, wherever it is found; a fork of a damaged run is refused instead of making a run that
+ * fails at once. */
+Test(store, a_damaged_database_is_said_to_be_and_its_runs_are_not_forked)
+{
+	char id[ECL_ID_MAX], fork_id[ECL_ID_MAX], q[256];
+	ecl_run_filter f = {0};
+	ecl_engine *e;
+	int n = 0;
+
+	snprintf(id, sizeof(id), "%s", one_run());
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET vars = '{\"content\":123}' WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_history(e, id, 1, count_entries, &n), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "checkpoint value content: expected a string, got "
+					       "123"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "; the database seems damaged: check it with: "
+					       "sqlite3 ") &&
+			  strstr(ecl_engine_errmsg(e), "'pragma integrity_check'; or restore a "
+						       "backup"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(n, 1, "the checkpoint before the damage was shown");
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "is not forked"), "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_fork(e, id, 0, fork_id), ECL_OK, "before the damage, it can be");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 2);
+	/* a checkpoint that does not parse */
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET vars = '{', output = NULL WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "a stored checkpoint is not JSON; the database"),
+		  "%s", ecl_engine_errmsg(e));
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET vars = NULL, output = '[' WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "checkpoint 1 is damaged; the database"), "%s",
+		  ecl_engine_errmsg(e));
+	snprintf(q, sizeof(q),
+		 "UPDATE steps SET output = '{\"content\": 5}' WHERE run_id = '%s'"
+		 " AND seq = 1",
+		 id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "stored output generate.content: expected a string"),
+		  "%s", ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "seems damaged"), "%s", ecl_engine_errmsg(e));
+	snprintf(q, sizeof(q), "UPDATE runs SET inputs = '{' WHERE id = '%s'", id);
+	sql(db, q);
+	cr_assert_eq(ecl_run_fork(e, id, 1, fork_id), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "the stored inputs are damaged; the database"), "%s",
+		  ecl_engine_errmsg(e));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 2, "nothing was forked");
+	ecl_engine_close(e);
+
+	/* pages overwritten: the checkpoints' root (a run's output refers to one that SQLite no
+	 * longer finds), then the runs' root (SQLite finds the file malformed) */
+	snprintf(db, sizeof(db), "%s/second.db", dir);
+	e = ts_engine(db, NULL, NULL); /* the offline provider: long strings, stored by reference */
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	cr_assert(ts_sql_int(db, "SELECT count(*) FROM runs WHERE output LIKE '%\"@\":%'") == 1,
+		  "the output refers to a checkpoint");
+	overwrite_page(ts_sql_int(db, "SELECT rootpage FROM sqlite_schema WHERE name = 'steps'"));
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_list(e, &f, ignore_run, NULL), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "which has none: the file is damaged: check it with"
+					       ": sqlite3 "),
+		  "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	overwrite_page(ts_sql_int(db, "SELECT rootpage FROM sqlite_schema WHERE name = 'runs'"));
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_list(e, &f, ignore_run, NULL), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "malformed (the file is damaged or not a database): "
+					       "check it with: sqlite3 "),
+		  "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
 }
 
 Test(store, a_locked_database_names_the_file_and_keeps_the_checkpoint)
@@ -422,6 +654,15 @@ Test(store, a_full_disk_stops_the_run_with_its_last_checkpoint_intact)
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 0, "no half-written checkpoint");
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 0);
+	{
+		/* The run is not left `running` until a recover: it says it stopped, and why. */
+		char *status = ts_sql_text(db, "SELECT status || ': ' || error FROM runs");
+
+		cr_assert(status && strncmp(status, "interrupted: ", 13) == 0 &&
+				  strstr(status, "disk may be full"),
+			  "%s", status);
+		free(status);
+	}
 	/* With room again, the run goes on from its last checkpoint. */
 	{
 		ecl_engine *e = ts_engine(db, script, NULL);

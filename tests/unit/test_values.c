@@ -324,8 +324,9 @@ Test(values, answers_are_found_and_validated)
 		"0123456789012345678901234567890123456789012345678901234567890123456789", "...\"");
 	expect_answer_error("{\"flag\": true, \"items\": [], \"kind\": \"x\"}",
 			    "field `flt` is missing from the answer");
+	/* a null is said to be one: the field is there */
 	expect_answer_error("{\"flt\": null, \"flag\": true, \"items\": [], \"kind\": \"x\"}",
-			    "field `flt` is missing");
+			    "field `flt` of the answer is null, but it is required");
 	expect_answer_error("{\"flt\": \"2\", \"flag\": true, \"items\": [], \"kind\": \"x\"}",
 			    "field `flt`: expected a number, got \"2\"");
 	/* 1e999 parses as infinity, which JSON cannot hold: the checkpoint could not be read */
@@ -348,6 +349,157 @@ Test(values, answers_are_found_and_validated)
 		many[i] = '{';
 	snprintf(many + 70, sizeof(many) - 70, " %s", GOOD);
 	expect_answer_error(many, "holds no JSON object");
+}
+
+/* Text a run cannot hold is refused where it comes in, naming the field, never cut. */
+Test(values, text_entering_a_run_is_checked_once)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *says;
+	} raw[] = {
+		{"plain", 5, NULL},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, NULL},
+		{"a\0b", 3, "a NUL byte at byte 1"},
+		{"\xff", 1, "not UTF-8 (0xff at byte 0)"},
+		{"ab\x80", 3, "(0x80 at byte 2)"},           /* a continuation byte alone */
+		{"\xc0\x80", 2, "(0xc0 at byte 0)"},         /* an overlong NUL */
+		{"\xe0\x80\x80", 3, "(0xe0 at byte 0)"},     /* an overlong 3-byte form */
+		{"\xf0\x80\x80\x80", 4, "(0xf0 at byte 0)"}, /* an overlong 4-byte form */
+		{"\xed\xa0\x80", 3, "(0xed at byte 0)"},     /* a surrogate, encoded */
+		{"\xf4\x90\x80\x80", 4, "(0xf4 at byte 0)"}, /* past U+10FFFF */
+		{"\xf5\x80\x80\x80", 4, "(0xf5 at byte 0)"}, /* no such lead byte */
+		{"x\xe2\x82", 3, "(0xe2 at byte 1)"},        /* cut short */
+		{"x\xe2(\xa1", 4, "(0xe2 at byte 1)"},       /* not a continuation */
+	};
+	static const struct {
+		const char *json;
+		const char *says; /* NULL: fine */
+	} js[] = {
+		{"{\"a\": \"x\\u00e9\\ud83d\\ude00\\n\\\"\\/\", \"b\": [1, {\"c\": null}]}", NULL},
+		{"{\"a\": \"x\", \"b\": \"a\\u0000b\"}", "`b` holds a NUL character `\\u0000`"},
+		{"{\"a\": \"x\", \"b\": [\"ok\", \"a\\u0000\"]}", "`b` holds a NUL character"},
+		{"{\"b\": {\"deep\": \"\\ud800\"}}",
+		 "`b` holds an invalid escape `\\ud800`: a lone"},
+		{"{\"b\": \"\\udc00x\"}", "`b` holds an invalid escape `\\udc00`"},
+		{"{\"b\": \"\\ud800\\u0041\"}", "`b` holds an invalid escape `\\ud800`"},
+		{"{\"b\": \"\\x41\"}", "`b` holds an invalid escape `\\x`"},
+		{"{\"b\": \"\\u12\"}", "`b` holds an invalid escape `\\u` without four hex digits"},
+		{"{\"b\": \"\\uzzzz\"}", "without four hex digits"},
+		{"{\"b\": \"a\xff\"}", "`b` holds bytes that are not UTF-8 (0xff)"},
+		{"{\"b\\u0000\": 1}", "a member's name holds a NUL character"},
+		{"{\"b\": \"x\\", NULL},                   /* cut short: the parser's to say */
+		{"\"\\u0000\"", "holds a NUL character"},  /* a string alone */
+		{"\"ok\" {\"b\": \"\\u0000\"}", NULL},     /* only the first value is looked at */
+		{"42 \"\\u0000\"", NULL},                  /* a number holds no string */
+		{"{\"a\": 1} {\"b\": \"\\u0000\"}", NULL}, /* after the value's end */
+	};
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		err[0] = '\0';
+		if (!raw[i].says) {
+			cr_assert_eq(ecl_text_check(raw[i].text, raw[i].len, err, sizeof(err)),
+				     ECL_OK, "raw %zu: %s", i, err);
+			continue;
+		}
+		cr_assert_eq(ecl_text_check(raw[i].text, raw[i].len, err, sizeof(err)), ECL_EINPUT,
+			     "raw %zu was accepted", i);
+		cr_assert(strstr(err, raw[i].says), "raw %zu: `%s` does not say `%s`", i, err,
+			  raw[i].says);
+	}
+	cr_assert_eq(ecl_text_check(NULL, 0, NULL, 0), ECL_OK);
+	cr_assert_eq(ecl_text_check("\xff", 1, NULL, 0), ECL_EINPUT);
+	for (i = 0; i < sizeof(js) / sizeof(js[0]); i++) {
+		err[0] = '\0';
+		if (!js[i].says) {
+			cr_assert_eq(
+				ecl_json_check(js[i].json, strlen(js[i].json), err, sizeof(err)),
+				ECL_OK, "json %zu: %s", i, err);
+			continue;
+		}
+		cr_assert_eq(ecl_json_check(js[i].json, strlen(js[i].json), err, sizeof(err)),
+			     ECL_EINPUT, "json %zu was accepted: %s", i, js[i].json);
+		cr_assert(strstr(err, js[i].says), "json %zu: `%s` does not say `%s`", i, err,
+			  js[i].says);
+	}
+	cr_assert_eq(ecl_json_check(NULL, 0, NULL, 0), ECL_OK);
+	cr_assert_eq(ecl_json_check("{\"a\":\"\\u0000\"}", 13, NULL, 0), ECL_EINPUT);
+	/* a raw NUL between values (json_check reads a length, not a C string) */
+	cr_assert_eq(ecl_json_check("{\"a\": 1,\0 \"b\": 2}", 17, err, sizeof(err)), ECL_EINPUT);
+	cr_assert(strstr(err, "a NUL byte"), "%s", err);
+
+	{
+		/* a provider's message is made one line of UTF-8 before it is stored */
+		char msg[] = "HTTP 500: bad\n\tthing \xff\x1b[31m caf\xc3\xa9\x7f";
+
+		text_one_line(msg);
+		cr_assert_str_eq(msg, "HTTP 500: bad  thing ? [31m caf\xc3\xa9 ");
+	}
+
+	/* inputs: refused with the input named, before the parser could cut them */
+	expect_input_error("{\"s\": \"a\\u0000b\"}", "input `s` holds a NUL character");
+	expect_input_error("{\"s\": \"a\xc3\"}", "input `s` holds bytes that are not UTF-8");
+	expect_input_error("{\"tags\": [\"\\ud800\"], \"s\": \"x\"}",
+			   "input `tags` holds an invalid escape `\\ud800`");
+	expect_input_error("{\"s\\u0000\": \"x\"}", "the name of an input holds a NUL");
+	/* a number beyond a double's range is said to be one, not "null" */
+	expect_input_error("{\"s\": \"x\", \"n\": 1e400}",
+			   "input `n`: expected an integer, got a number out of range");
+
+	/* answers: a malformed answer (repaired like any), the field named */
+	expect_answer_error("{\"flt\": 2, \"flag\": true, \"items\": [], \"kind\": \"x\", "
+			    "\"note\": \"a\\u0000b\"}",
+			    "field `note` of the answer holds a NUL character `\\u0000`");
+	expect_answer_error("Sure: ```json\n{\"flt\": 2, \"flag\": true, \"items\": [\"\\ud800\"], "
+			    "\"kind\": \"x\"}\n```",
+			    "field `items` of the answer holds an invalid escape `\\ud800`");
+	expect_answer_error("{\"flt\": 2, \"flag\": true, \"items\": [], \"kind\": \"x\", "
+			    "\"note\": \"a\xff\"}",
+			    "field `note` of the answer holds bytes that are not UTF-8 (0xff)");
+	expect_answer_error("{\"flt\": 2, \"flag\": true, \"items\": [], \"kind\": \"x\", "
+			    "\"bad\\udfff\": 1}",
+			    "a field name of the answer holds an invalid escape `\\udfff`");
+	expect_answer_error("Fine. " GOOD " \xc3(", "the answer holds bytes that are not UTF-8 "
+						    "(0xc3 at byte 67)");
+	expect_answer_error("{\"flt\": 1e400, \"flag\": true, \"items\": [], \"kind\": \"x\"}",
+			    "field `flt`: expected a finite number, got a number out of range");
+	{
+		/* a raw NUL inside a string: the parser reads the length, and would cut it */
+		static const char nul[] = "{\"flt\": 2, \"flag\": true, \"items\": [], \"kind\": "
+					  "\"x\", \"note\": \"a\0b\"}";
+		cJSON *out = NULL;
+
+		cr_assert_eq(answer_parse(&typed, &steps[0], nul, sizeof(nul) - 1, &out, NULL, err,
+					  sizeof(err)),
+			     ECL_EANSWER);
+		cr_assert(strstr(err, "field `note` of the answer holds a NUL byte"), "%s", err);
+	}
+	{
+		/* an excerpt is cut between characters, never inside one */
+		char text[128], e2[512];
+		cJSON *out = NULL;
+
+		memset(text, 'x', 59);
+		snprintf(text + 59, sizeof(text) - 59, "\xc3\xa9 and more prose");
+		cr_assert_eq(answer_parse(&typed, &steps[0], text, strlen(text), &out, NULL, e2,
+					  sizeof(e2)),
+			     ECL_EANSWER);
+		cr_assert_eq(ecl_text_check(e2, strlen(e2), err, sizeof(err)), ECL_OK, "%s: %s", e2,
+			     err);
+		cr_assert(strstr(e2, "xxx...\""), "%s", e2);
+	}
+	{
+		/* so is a long value in a message */
+		char in[256];
+
+		snprintf(in, sizeof(in), "{\"s\": \"x\", \"mode\": \"%056d\xc3\xa9\xc3\xa9\"}", 0);
+		cr_assert_eq(ecl_workflow_check_inputs(&typed, in, err, sizeof(err)), ECL_EINPUT);
+		cr_assert_eq(ecl_text_check(err, strlen(err), NULL, 0), ECL_OK, "%s", err);
+		cr_assert(strstr(err, "0...") || strstr(err, "\xc3\xa9..."), "%s", err);
+	}
 }
 
 Test(values, values_to_json_and_text)
