@@ -229,6 +229,48 @@ Test(providers, a_429_waits_for_its_retry_after)
 	}
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A Retry-After longer than the call's timeout, as seconds or as an HTTP-date and on a 429 or
+ * a 503 alike, is not slept through: the step stops at once, the run stays resumable, and the
+ * error says how long the server asked for. A shorter one is waited for (above). */
+Test(providers, a_retry_after_longer_than_the_timeout_stops_the_step_at_once)
+{
+	static const char *const modes[] = {
+		"{\"mode\": \"429\", \"count\": 1, \"after\": \"100000\"}",
+		"{\"mode\": \"500\", \"status\": 503, \"count\": 1, "
+		"\"after\": \"Wed, 21 Oct 2099 07:28:00 GMT\"}",
+		"{\"mode\": \"429\", \"count\": 1, \"after\": \"30\"}",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char *out, *err, *st;
+		long long t0 = now_ms();
+
+		ts_fake_mode(base, modes[i]);
+		/* the third: 30 s is more than the --timeout of 5 s */
+		cr_assert_eq(run_with("openai", "5", &out, &err), 1, "%s%s", out, err);
+		cr_assert_lt(now_ms() - t0, 4000, "not slept through: %s", err);
+		cr_assert(strstr(err, "the server asks to wait "), "%s", err);
+		cr_assert(strstr(err, "longer than the call timeout of 5 s: not retried"), "%s",
+			  err);
+		cr_assert_null(strstr(err, "wait_ms"), "no retry was planned: %s", err);
+		st = ts_sql_text(db, "SELECT status FROM runs ORDER BY created_ms DESC, updated_ms "
+				     "DESC LIMIT 1");
+		cr_assert_str_eq(st, "interrupted");
+		free(st);
+		free(out);
+		free(err);
+	}
+}
+
 Test(providers, a_hang_past_the_time_limit_is_retried)
 {
 	char *out, *err;
