@@ -215,15 +215,14 @@ int cmd_batch(cli *c)
 			if (!strcmp(a, "--workflow")) {
 				workflow = c->args[++i];
 			} else {
-				char *end;
+				long long n;
 
-				errno = 0;
-				concurrency = strtol(c->args[++i], &end, 10);
-				if (*end || errno || concurrency < 1 || concurrency > 100000)
+				if (cli_parse_count(c->args[++i], 1, 100000, &n) != 0)
 					return cli_error(2,
 							 "%s: `%s` is not a number from 1 to "
 							 "100000",
 							 a, c->args[i]);
+				concurrency = (long)n;
 			}
 		} else if (!path && strncmp(a, "--", 2) != 0) {
 			path = a;

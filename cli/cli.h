@@ -22,6 +22,17 @@ typedef struct cli {
 	const char *connect_timeout_flag; /* --connect-timeout, or NULL */
 } cli;
 
+/* The strict number readers (number.c): decimal digits only, no sign, exponent, hex, space,
+ * `nan` or `inf`. */
+/* A whole number from min to max into *out; 0, or -1 when text is not one. */
+int cli_parse_count(const char *text, long long min, long long max, long long *out);
+/* Seconds (`30`, `0.5`) as milliseconds into *ms: at least 1 ms, at most CLI_SECONDS_MAX s;
+ * 0, or -1 when text is not such a duration. */
+#define CLI_SECONDS_MAX 604800L /* a week */
+int cli_parse_seconds(const char *text, long *ms);
+/* An age, `30d`, `12h`, `15m`, `40s` or seconds, in ms; -1 when malformed. */
+long long cli_parse_age(const char *text);
+
 /* Print the usage text. */
 void cli_usage(FILE *f);
 

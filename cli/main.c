@@ -3,6 +3,8 @@
  * subcommands. It uses only the runtime's public header.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,11 +197,11 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 	else if (strcmp(a, "--api-key-file") == 0)
 		return cli_take_api_key(c, NULL, v) ? -1 : 1;
 	else if (strcmp(a, "--timeout") == 0 || strcmp(a, "--connect-timeout") == 0) {
-		char *end;
-		double s = strtod(v, &end);
+		long ms;
 
-		if (*end || s <= 0) {
-			cli_error(2, "%s: `%s` is not a positive number of seconds", a, v);
+		if (cli_parse_seconds(v, &ms) != 0) {
+			cli_error(2, "%s: `%s` is not a duration in seconds from 0.001 to %ld", a,
+				  v, CLI_SECONDS_MAX);
 			return -1;
 		}
 		if (a[2] == 't')
@@ -207,11 +209,13 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 		else
 			c->connect_timeout_flag = v;
 	} else if (strcmp(a, "--max-answer-bytes") == 0) {
-		char *end;
-		long long n = strtoll(v, &end, 10);
+		long long n;
 
-		if (*end || n <= 0) {
-			cli_error(2, "--max-answer-bytes: `%s` is not a positive number", v);
+		if (cli_parse_count(
+			    v, 1, (long long)(SIZE_MAX / 2 < LLONG_MAX ? SIZE_MAX / 2 : LLONG_MAX),
+			    &n) != 0) {
+			cli_error(2, "--max-answer-bytes: `%s` is not a positive number of bytes",
+				  v);
 			return -1;
 		}
 		c->opts.max_answer_bytes = (size_t)n;

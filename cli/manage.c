@@ -2,6 +2,7 @@
  * manage.c - the commands that look after runs from any process: pause, cancel, runs,
  * history, fork, recover and prune.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,25 +60,6 @@ static int split(char *list, const char **out, int max)
 	for (item = strtok_r(list, ",", &save); item && n < max; item = strtok_r(NULL, ",", &save))
 		out[n++] = item;
 	return n;
-}
-
-/* "30d", "12h", "15m", "40s" as milliseconds; -1 when malformed. */
-static long long parse_age(const char *text)
-{
-	char *end;
-	double v = strtod(text, &end);
-
-	if (end == text || v < 0)
-		return -1;
-	if (!strcmp(end, "d"))
-		return (long long)(v * 86400000.0);
-	if (!strcmp(end, "h"))
-		return (long long)(v * 3600000.0);
-	if (!strcmp(end, "m"))
-		return (long long)(v * 60000.0);
-	if (!strcmp(end, "s") || !*end)
-		return (long long)(v * 1000.0);
-	return -1;
 }
 
 static void format_time(long long ms, char *out, size_t outlen)
@@ -169,11 +151,11 @@ int cmd_runs(cli *c)
 		else if (!strcmp(a, "--workflow"))
 			f.workflow = c->args[++i];
 		else if (!strcmp(a, "--limit")) {
-			char *end;
+			long long n;
 
-			f.limit = (int)strtol(c->args[++i], &end, 10);
-			if (*end || f.limit < 0)
+			if (cli_parse_count(c->args[++i], 0, INT_MAX, &n) != 0)
 				return cli_error(2, "--limit: `%s` is not a number", c->args[i]);
+			f.limit = (int)n;
 		} else if (!strcmp(a, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
 			o.json = !strcmp(c->args[++i], "json");
 		else
@@ -331,12 +313,12 @@ int cmd_fork(cli *c)
 
 	for (i = 0; i < c->nargs; i++) {
 		if (!strcmp(c->args[i], "--from") && i + 1 < c->nargs) {
-			char *end;
+			long long n;
 
-			from = (int)strtol(c->args[++i], &end, 10);
-			if (*end || from < 0)
-				return cli_error(2, "--from: `%s` is not a step number",
+			if (cli_parse_count(c->args[++i], 0, INT_MAX, &n) != 0)
+				return cli_error(2, "--from: `%s` is not a checkpoint number",
 						 c->args[i]);
+			from = (int)n;
 		} else if (!id) {
 			id = c->args[i];
 		} else {
@@ -425,7 +407,7 @@ int cmd_prune(cli *c)
 			f.nstatuses = split(c->args[++i], statuses, 8);
 			f.statuses = statuses;
 		} else if (!strcmp(a, "--older-than") && i + 1 < c->nargs) {
-			f.older_than_ms = parse_age(c->args[++i]);
+			f.older_than_ms = cli_parse_age(c->args[++i]);
 			if (f.older_than_ms < 0)
 				return cli_error(2,
 						 "--older-than: `%s` is not an age like 30d, 12h",

@@ -308,13 +308,10 @@ static int resolve(cli *c, config *cf)
 
 static int seconds(const setting *s, long *ms)
 {
-	char *end;
-	double v = strtod(s->value, &end);
-
-	if (*end || v <= 0)
-		return cli_error(2, "%s: timeout `%s` is not a positive number of seconds",
-				 s->source, s->value);
-	*ms = (long)(v * 1000.0);
+	if (cli_parse_seconds(s->value, ms) != 0)
+		return cli_error(2,
+				 "%s: timeout `%s` is not a duration in seconds from 0.001 to %ld",
+				 s->source, s->value, CLI_SECONDS_MAX);
 	return 0;
 }
 

@@ -1,0 +1,129 @@
+/*
+ * test_cli_hardening.c - the ecl command where a careless or hostile argument used to be taken
+ * as something else: numbers read strictly (durations, counts, ages), inputs read with a cap,
+ * and the other guards of the command line, each through the built binary.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static char *dir;
+static char db[4096];
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	setenv("XDG_CONFIG_HOME", dir, 1); /* no config file unless a test writes one */
+	unsetenv("ECL_PROVIDER");
+	unsetenv("ECL_MODEL");
+}
+
+static void teardown(void)
+{
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(cli_hardening, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Run ecl with --db and the given arguments (NULL-terminated). */
+#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
+
+static int run_ecl(char **out, char **err, const char **args)
+{
+	const char *argv[40] = {ECL_BIN, "--db", db};
+	int n = 3, i;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+Test(cli_hardening, durations_that_are_not_at_least_a_millisecond_are_refused)
+{
+	static const char *const bad[] = {"0.0001", "nan", "inf",  "-1",
+					  "0",      "1e3", "0x10", " 5",
+					  "5s",     "",    "1.",   "99999999999999999999"};
+	static const char *const flags[] = {"--timeout", "--connect-timeout"};
+	size_t i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char *out, *err, want[200];
+
+			cr_assert_eq(ECL(&out, &err, flags[k], bad[i], "list"), 2, "%s %s: %s",
+				     flags[k], bad[i], err);
+			snprintf(
+				want, sizeof(want),
+				"ecl: %s: `%s` is not a duration in seconds from 0.001 to 604800\n",
+				flags[k], bad[i]);
+			cr_assert_str_eq(err, want);
+			free(out);
+			free(err);
+		}
+	for (k = 0; k < 2; k++) {
+		char *out, *err;
+
+		cr_assert_eq(ECL(&out, &err, flags[k], "0.001", "list"), 0, "%s", err);
+		free(out);
+		free(err);
+	}
+	{
+		/* the same from the config file, naming its line */
+		char path[4200], *out, *err;
+
+		snprintf(path, sizeof(path), "%s/ecl", dir);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/ecl/config", dir);
+		ts_write(path, "timeout = nan\n");
+		cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t"), 2, "%s",
+			     err);
+		cr_assert(strstr(err, "config:1: timeout `nan` is not a duration"), "%s", err);
+		free(out);
+		free(err);
+	}
+}
+
+Test(cli_hardening, numbers_are_read_strictly)
+{
+	static const struct {
+		const char *args[4], *error;
+	} cases[] = {
+		{{"--max-answer-bytes", "99999999999999999999", "list"},
+		 "ecl: --max-answer-bytes: `99999999999999999999` is not a positive number of "
+		 "bytes\n"},
+		{{"--max-answer-bytes", "0x10", "list"},
+		 "ecl: --max-answer-bytes: `0x10` is not a positive number of bytes\n"},
+		{{"prune", "--older-than", "0x10d", NULL},
+		 "ecl: --older-than: `0x10d` is not an age like 30d, 12h\n"},
+		{{"prune", "--older-than", "1e400d", NULL},
+		 "ecl: --older-than: `1e400d` is not an age like 30d, 12h\n"},
+		{{"runs", "--limit", "-1", NULL}, "ecl: --limit: `-1` is not a number\n"},
+		{{"runs", "--limit", "99999999999", NULL},
+		 "ecl: --limit: `99999999999` is not a number\n"},
+		{{"fork", "x", "--from", "+3"}, "ecl: --from: `+3` is not a checkpoint number\n"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+		const char *const *a = cases[i].args;
+
+		cr_assert_eq(ECL(&out, &err, a[0], a[1], a[2], a[3]), 2, "%zu: %s", i, err);
+		cr_assert_str_eq(err, cases[i].error);
+		free(out);
+		free(err);
+	}
+}
