@@ -95,6 +95,19 @@ static const char *type_word(const ecl_slot_def *def)
 	}
 }
 
+/* The largest input file read, checked while reading: /dev/zero or a FIFO that never ends
+ * would otherwise grow until memory runs out. */
+#define INPUT_FILE_MAX ((size_t)16 << 20)
+
+/* Why read_text failed, for a message: the cap, or errno's text. */
+static const char *read_error(void)
+{
+	return errno == EFBIG ? "it is larger than the limit of 16 MiB for an input file"
+			      : strerror(errno);
+}
+
+/* A file's text, NUL-terminated (caller frees); NULL with errno set on failure, EFBIG when the
+ * file holds more than INPUT_FILE_MAX bytes. */
 static char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -104,6 +117,12 @@ static char *read_text(const char *path)
 	if (!f)
 		return NULL;
 	for (;;) {
+		if (len > INPUT_FILE_MAX) {
+			free(data);
+			fclose(f);
+			errno = EFBIG;
+			return NULL;
+		}
 		if (cap - len < 4096) {
 			char *p = realloc(data, cap ? cap * 2 : 8192);
 
@@ -160,7 +179,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 
 			if (!text)
 				return cli_error(2, "cannot read the input file %s: %s",
-						 c->args[i + 1], strerror(errno));
+						 c->args[i + 1], read_error());
 			cJSON_Delete(obj);
 			obj = cJSON_Parse(text);
 			free(text);
@@ -191,7 +210,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			if (!(text = read_text(val))) {
 				cJSON_Delete(obj);
 				return cli_error(2, "input `%s`: cannot read %s: %s", def->name,
-						 val, strerror(errno));
+						 val, read_error());
 			}
 			v = convert(def, text, &bad);
 			if (!v) {

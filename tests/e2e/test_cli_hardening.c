@@ -127,3 +127,25 @@ Test(cli_hardening, numbers_are_read_strictly)
 		free(err);
 	}
 }
+
+/* An input file that never ends (/dev/zero, a FIFO) is cut off at the cap while it is read,
+ * with an error naming the input, the file and the cap, and nothing is started. */
+Test(cli_hardening, an_endless_input_file_is_refused_at_the_cap)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "run", "summarize", "--input-file", "document=/dev/zero"), 2,
+		     "%s", err);
+	cr_assert_str_eq(err, "ecl: input `document`: cannot read /dev/zero: it is larger than "
+			      "the limit of 16 MiB for an input file\n");
+	cr_assert_str_eq(out, "");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "summarize", "--input-file", "/dev/zero"), 2, "%s",
+		     err);
+	cr_assert_str_eq(err, "ecl: cannot read the input file /dev/zero: it is larger than the "
+			      "limit of 16 MiB for an input file\n");
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "no database was made");
+}
