@@ -577,6 +577,12 @@ typedef struct ecl_serve_options {
 	volatile sig_atomic_t *stop; /* serving ends soon after this becomes non-zero */
 	void (*on_ready)(void *ctx, int port); /* called once listening, or NULL */
 	void *ready_ctx;
+	/* Each connection is served by a thread of its own: at most max_connections at once (0
+	 * for 512; one more is closed as soon as it is accepted), and a connection that sends
+	 * nothing for idle_timeout_s seconds (0 for 10) is closed, so that idle or slow clients
+	 * cannot hold every thread. A request being handled is not idle. */
+	int max_connections;
+	int idle_timeout_s;
 } ecl_serve_options;
 
 /* Serve Restate's discovery (GET /discover) and invocations (POST /invoke/{service}/{handler})
