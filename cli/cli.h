@@ -20,6 +20,13 @@ typedef struct cli {
 	const char *api_key_file;         /* the file it came from, or NULL */
 	const char *timeout_flag;         /* --timeout, or NULL */
 	const char *connect_timeout_flag; /* --connect-timeout, or NULL */
+	/* --provider, --model, --base-url as given (c->opts holds the settings resolved from
+	 * them and the rest once cli_configure has run) */
+	const char *flag_provider, *flag_model, *flag_base_url;
+	int flags_taken;
+	/* The provider settings stored with the run being resumed (cli_open_run), which come
+	 * after the flags and before the environment; run_provider[0] == '\0' when none. */
+	char run_provider[64], run_model[512], run_base_url[2048];
 } cli;
 
 /* The strict number readers (number.c): decimal digits only, no sign, exponent, hex, space,
@@ -41,6 +48,15 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* Open the engine the global options describe; 0, or the exit status after an error. */
 int cli_open(cli *c, ecl_engine **out);
+
+/* Open the engine to go on with run id: with the provider, model and base URL stored with
+ * the run unless flags say otherwise (one line on stderr then says so); 0, or the exit
+ * status after an error (providers.c). */
+int cli_open_run(cli *c, const char *id, ecl_engine **out);
+
+/* Set c->opts.db_path to the default database when --db was not given; 0 or an exit
+ * status (main.c). */
+int cli_default_db(cli *c);
 
 /* Settle the provider settings from the flags, the environment and the config file, in that
  * order, into c->opts (providers.c); 0, or the exit status after an error. */

@@ -111,7 +111,7 @@ static int make_parent_dirs(const char *path)
 	return 0;
 }
 
-static int default_db(cli *c)
+int cli_default_db(cli *c)
 {
 	const char *env = getenv("ECL_DB"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 
@@ -133,7 +133,7 @@ int cli_open(cli *c, ecl_engine **out)
 	char err[1024] = "";
 	int rc;
 
-	if (!c->opts.db_path && (rc = default_db(c)) != 0)
+	if (!c->opts.db_path && (rc = cli_default_db(c)) != 0)
 		return rc;
 	if (make_parent_dirs(c->opts.db_path) != 0)
 		return cli_error(1, "cannot create the directory of %s: %s", c->opts.db_path,

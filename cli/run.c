@@ -487,7 +487,7 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
 	c->opts.interrupt = &interrupted;
-	if ((rc = cli_open(c, &e)) != 0)
+	if ((rc = cli_open_run(c, id, &e)) != 0)
 		return rc;
 	if (ecl_run_info_get(e, id, &info) != ECL_OK) {
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));

@@ -456,6 +456,12 @@ typedef struct ecl_run_info {
 	const char *revision_label;       /* how to name that counter, borrowed from the workflow */
 	long long created_ms, updated_ms; /* Unix time in milliseconds */
 	char *question; /* status waiting: the question of the human step it waits on */
+	/* The provider the run was started with (ecl_options.provider, e.g. "openai"), and the
+	 * model and base URL it was given; NULL when not given or not recorded (runs of older
+	 * databases). The key is never stored. */
+	char *provider;
+	char *model;
+	char *base_url;
 } ecl_run_info;
 
 /* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run

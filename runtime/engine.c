@@ -73,6 +73,13 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->workflows = o->workflows;
 	e->nworkflows = o->nworkflows;
 	e->timeout_ms = o->timeout_ms;
+	/* recorded with each run started, to resume it with the same provider */
+	if ((o->model && !(e->model = mem_strdup(o->model))) ||
+	    (o->base_url && !(e->base_url = mem_strdup(o->base_url)))) {
+		ecl_engine_close(e);
+		snprintf(errbuf, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
 	e->max_answer_bytes = o->max_answer_bytes ? o->max_answer_bytes : 1024 * 1024;
 	e->lease_ms = o->lease_ms > 0 ? o->lease_ms : 15000;
 	e->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 100;
@@ -119,6 +126,8 @@ void ecl_engine_close(ecl_engine *e)
 		e->llm->destroy(e->llm);
 	if (e->st)
 		e->st->ops->close(e->st);
+	mem_free(e->model);
+	mem_free(e->base_url);
 	mem_free(e);
 }
 
@@ -221,6 +230,9 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.created_ms = clock_now_ms();
 	row.owner = e->owner;
 	row.lease_until_ms = row.created_ms + e->lease_ms;
+	row.provider = (char *)e->llm->name;
+	row.model = e->model;
+	row.base_url = e->base_url;
 	for (tries = 0; tries < 5; tries++) {
 		run_make_id(row.id);
 		rc = e->st->ops->create_run(e->st, &row);
@@ -474,6 +486,9 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	info->attempt = row->attempt;
 	info->created_ms = row->created_ms;
 	info->updated_ms = row->updated_ms;
+	info->provider = row->provider;
+	info->model = row->model;
+	info->base_url = row->base_url;
 	mem_free(row->owner);
 	mem_free(row->request);
 	mem_free(row->parent);
@@ -526,5 +541,8 @@ void ecl_run_info_free(ecl_run_info *info)
 	mem_free(info->error);
 	mem_free(info->inputs);
 	mem_free(info->question);
+	mem_free(info->provider);
+	mem_free(info->model);
+	mem_free(info->base_url);
 	mem_free(info);
 }

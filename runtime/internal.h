@@ -84,6 +84,7 @@ struct ecl_engine {
 	const ecl_workflow *const *workflows;
 	size_t nworkflows;
 	long timeout_ms;
+	char *model, *base_url; /* as given in ecl_options (or NULL), stored with each run */
 	volatile sig_atomic_t
 		*interrupt; /* set non-zero (by a signal handler) to stop at the next chance */
 	int stop_requested; /* an event callback asked to stop after the current transition */

@@ -699,3 +699,87 @@ Test(providers, request_bodies_are_the_json_cjson_would_print)
 			p->destroy(p);
 		}
 }
+
+/* ecl with --db and the arguments given, nothing else (NULL-terminated). */
+static int ecl_args(char **out, char **err, const char *const *args)
+{
+	const char *argv[24] = {ECL_BIN, "--db", db};
+	int n = 3, i;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+/* A run remembers its provider, model and base URL (never the key): resume and recover
+ * without flags go on with them, not with the offline stand-in; flags that differ win and
+ * are named. */
+Test(providers, a_run_goes_on_with_the_provider_it_was_started_with)
+{
+	char url[256], *out, *err, *id, *row, *last;
+	const char *resume[] = {"resume", NULL, NULL};
+	const char *recover[] = {"recover", NULL};
+
+	snprintf(url, sizeof(url), "%s/v1", base);
+	/* the retries run out: the run is interrupted at its first step */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	row = ts_sql_text(db, "SELECT provider || ' ' || model || ' ' || base_url FROM runs");
+	{
+		char want[400];
+
+		snprintf(want, sizeof(want), "openai fake-model %s", url);
+		cr_assert_str_eq(row, want);
+	}
+	free(row);
+	db_has_no_key();
+	resume[1] = id;
+	cr_assert_eq(ecl_args(&out, &err, resume), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	cr_assert_null(strstr(out, "offline provider"), "%s", out);
+	cr_assert_null(strstr(err, "as the flags say"), "%s", err);
+	last = ts_fake_get(base, "/last");
+	cr_assert(strstr(last, "fake-model"), "the stored model was asked: %s", last);
+	free(last);
+	free(out);
+	free(err);
+	free(id);
+
+	/* flags that differ from the stored ones win, and say so in one line */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	id = ts_sql_text(db, "SELECT id FROM runs WHERE status = 'interrupted'");
+	{
+		const char *args[] = {"--provider", "offline", "resume", id, NULL};
+		char want[600];
+
+		cr_assert_eq(ecl_args(&out, &err, args), 0, "%s%s", out, err);
+		snprintf(want, sizeof(want),
+			 "ecl: run %s was started with openai, model fake-model, base URL %s; it "
+			 "goes on with offline, as the flags say\n",
+			 id, url);
+		cr_assert(strstr(err, want), "%s", err);
+		cr_assert(strstr(out, "offline provider"), "%s", out);
+		free(out);
+		free(err);
+	}
+	free(id);
+
+	/* recover too */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	cr_assert_eq(ecl_args(&out, &err, recover), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "Recovered 1,"), "%s", out);
+	cr_assert_null(strstr(out, "offline provider"), "%s", out);
+	free(out);
+	free(err);
+	db_has_no_key();
+}
