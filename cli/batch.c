@@ -129,9 +129,10 @@ static int read_inputs(const char *path, const ecl_workflow *wf, lines *out)
 /* What the batch's runs did, for the progress line and the summary. */
 typedef struct tally {
 	const lines *in;
-	size_t ended, completed, failed, stopped;
+	size_t ended, completed, failed, stopped, waiting;
 	cJSON *counts;   /* status -> runs */
 	cJSON *failures; /* [{line, run_id, status, error}] */
+	cJSON *waits;    /* [{line, run_id}]: runs waiting for a human's answer */
 	int tty;
 	double start, shown;
 	size_t total;
@@ -151,10 +152,10 @@ static void show(tally *t, int last)
 	if (inflight > (size_t)t->concurrency)
 		inflight = (size_t)t->concurrency;
 	fprintf(stderr,
-		"\rbatch: %zu/%zu ended, %zu completed, %zu failed, %zu stopped, %zu in "
-		"flight, %.1f s\033[K",
-		t->ended, t->total, t->completed, t->failed, t->stopped, last ? 0 : inflight,
-		now - t->start);
+		"\rbatch: %zu/%zu ended, %zu completed, %zu waiting, %zu failed, %zu stopped, "
+		"%zu in flight, %.1f s\033[K",
+		t->ended, t->total, t->completed, t->waiting, t->failed, t->stopped,
+		last ? 0 : inflight, now - t->start);
 	if (last)
 		fputc('\n', stderr);
 }
@@ -169,13 +170,26 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 		t->completed++;
 	else if (!strcmp(end->status, "failed"))
 		t->failed++;
+	else if (end->rc == ECL_EWAITING)
+		t->waiting++;
 	else
 		t->stopped++;
 	if (n)
 		cJSON_SetNumberValue(n, n->valuedouble + 1);
 	else if (!cJSON_AddNumberToObject(t->counts, end->status, 1))
 		t->oom = 1;
-	if (end->rc != ECL_OK) {
+	if (end->rc == ECL_EWAITING) {
+		/* waiting for a person is where such a run stops, not a failure */
+		cJSON *w = cJSON_CreateObject();
+
+		if (!w || !cJSON_AddItemToArray(t->waits, w)) {
+			cJSON_Delete(w);
+			t->oom = 1;
+		} else if (!cJSON_AddNumberToObject(w, "line", t->in->line[end->index]) ||
+			   !cJSON_AddStringToObject(w, "run_id", end->run_id)) {
+			t->oom = 1;
+		}
+	} else if (end->rc != ECL_OK) {
 		cJSON *f = cJSON_CreateObject();
 
 		if (!f || !cJSON_AddItemToArray(t->failures, f)) {
@@ -248,13 +262,15 @@ int cmd_batch(cli *c)
 	t.in = &in;
 	t.counts = cJSON_CreateObject();
 	t.failures = cJSON_CreateArray();
+	t.waits = cJSON_CreateArray();
 	t.tty = isatty(STDERR_FILENO);
 	t.total = in.n;
 	t.concurrency = (int)concurrency;
 	t.start = now_s();
-	if (!t.counts || !t.failures) {
+	if (!t.counts || !t.failures || !t.waits) {
 		cJSON_Delete(t.counts);
 		cJSON_Delete(t.failures);
+		cJSON_Delete(t.waits);
 		ecl_engine_close(e);
 		lines_free(&in);
 		return cli_error(1, "out of memory");
@@ -278,6 +294,7 @@ int cmd_batch(cli *c)
 		cJSON_AddItemToObject(summary, "statuses", t.counts);
 		cJSON_AddNumberToObject(summary, "wall_s", now_s() - t.start);
 		cJSON_AddItemToObject(summary, "failures", t.failures);
+		cJSON_AddItemToObject(summary, "waiting", t.waits);
 		if (rc != ECL_OK && rc != ECL_EINTERRUPTED)
 			cJSON_AddStringToObject(summary, "error", ecl_engine_errmsg(e));
 		cli_print_json(summary);
@@ -285,6 +302,7 @@ int cmd_batch(cli *c)
 	} else {
 		cJSON_Delete(t.counts);
 		cJSON_Delete(t.failures);
+		cJSON_Delete(t.waits);
 		t.oom = 1;
 	}
 	if (t.oom)
@@ -299,7 +317,14 @@ int cmd_batch(cli *c)
 		cli_error(1, "%s", ecl_engine_errmsg(e));
 		status = 1;
 	} else {
-		status = t.completed == in.n ? 0 : 1;
+		/* runs waiting for an answer did all they could: `ecl answer` goes on */
+		status = t.completed + t.waiting == in.n ? 0 : 1;
+		if (t.waiting)
+			fprintf(stderr,
+				"ecl: %zu run%s wait%s for an answer (ecl --db %s runs --status "
+				"waiting)\n",
+				t.waiting, t.waiting == 1 ? "" : "s", t.waiting == 1 ? "s" : "",
+				c->opts.db_path);
 	}
 	ecl_engine_close(e);
 	lines_free(&in);

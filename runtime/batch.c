@@ -77,7 +77,8 @@ static const char *status_of(int rc)
 	case ECL_EFAILED: return "failed";
 	case ECL_EPAUSED: return "paused";
 	case ECL_ECANCELLED: return "cancelled";
-	case ECL_ESTATE: return "lost"; /* another process took the run over */
+	case ECL_EWAITING: return "waiting"; /* for a human's answer: no failure */
+	case ECL_ESTATE: return "lost";      /* another process took the run over */
 	case ECL_ESTORE: return "error";
 	default: return "interrupted";
 	}
@@ -87,7 +88,8 @@ static void report(batch *b, size_t index, const char *run_id, int rc, const cha
 {
 	ecl_batch_end end = {index, run_id, rc, status, NULL};
 
-	if (rc != ECL_OK && rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED)
+	if (rc != ECL_OK && rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED &&
+	    rc != ECL_EWAITING)
 		end.error = b->e->err;
 	if (b->fn && b->fn(b->ctx, &end))
 		b->stopping = 1;

@@ -548,8 +548,9 @@ typedef struct ecl_batch_end {
 	size_t index;       /* the input the run was started with */
 	const char *run_id; /* "" when the run could not be created */
 	int rc;             /* as ecl_run_drive returns it */
-	const char *status; /* completed, failed, interrupted, paused, cancelled, or "error" when
-			     * the run could not be created */
+	const char *status; /* completed, failed, waiting (for a human answer: rc ECL_EWAITING,
+			     * no error), interrupted, paused, cancelled, or "error" when the
+			     * run could not be created */
 	const char *error;  /* the reason, or NULL when completed */
 } ecl_batch_end;
 
