@@ -130,6 +130,7 @@ static int read_inputs(const char *path, const ecl_workflow *wf, lines *out)
 typedef struct tally {
 	const lines *in;
 	size_t ended, completed, failed, stopped, waiting;
+	size_t queued;   /* inputs not started, stored as runs for `ecl recover` */
 	cJSON *counts;   /* status -> runs */
 	cJSON *failures; /* [{line, run_id, status, error}] */
 	cJSON *waits;    /* [{line, run_id}]: runs waiting for a human's answer */
@@ -165,6 +166,10 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 	tally *t = ctx;
 	cJSON *n = cJSON_GetObjectItemCaseSensitive(t->counts, end->status);
 
+	if (!strcmp(end->status, "queued")) {
+		t->queued++; /* not started: it has not ended */
+		return 0;
+	}
 	t->ended++;
 	if (!strcmp(end->status, "completed"))
 		t->completed++;
@@ -291,6 +296,7 @@ int cmd_batch(cli *c)
 		cJSON_AddNumberToObject(summary, "runs", (double)in.n);
 		cJSON_AddNumberToObject(summary, "concurrency", (double)concurrency);
 		cJSON_AddNumberToObject(summary, "not_started", (double)(in.n - t.ended));
+		cJSON_AddNumberToObject(summary, "queued", (double)t.queued);
 		cJSON_AddItemToObject(summary, "statuses", t.counts);
 		cJSON_AddNumberToObject(summary, "wall_s", now_s() - t.start);
 		cJSON_AddItemToObject(summary, "failures", t.failures);
@@ -309,9 +315,10 @@ int cmd_batch(cli *c)
 		cli_error(1, "out of memory: the summary is incomplete");
 	if (rc == ECL_EINTERRUPTED || interrupted) {
 		fprintf(stderr,
-			"ecl: batch interrupted; the runs in flight are interrupted and can be "
-			"resumed (ecl --db %s recover)\n",
-			c->opts.db_path);
+			"ecl: batch interrupted; the runs in flight are interrupted and the %zu "
+			"not started are stored as interrupted runs: ecl --db %s recover "
+			"finishes them all\n",
+			t.queued, c->opts.db_path);
 		status = 130;
 	} else if (rc != ECL_OK) {
 		cli_error(1, "%s", ecl_engine_errmsg(e));

@@ -254,6 +254,42 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	return ECL_OK;
 }
 
+int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+		     char id_out[ECL_ID_MAX])
+{
+	store_run row = {0};
+	ecl_run *run;
+	char *canon = NULL;
+	int rc, tries;
+
+	rc = check_inputs(e, wf, inputs_json, &run, &canon);
+	run_free(run);
+	if (rc != ECL_OK)
+		return rc;
+	/* as a fork from checkpoint 0 is: nobody's, at the first step, attempt 0 (a resume makes
+	 * it attempt 1) */
+	row.workflow = (char *)wf->id;
+	row.version = (char *)wf->version;
+	row.status = "interrupted";
+	row.step = (char *)wf->steps[wf->start].name;
+	row.inputs = canon;
+	row.created_ms = clock_now_ms();
+	row.provider = (char *)e->llm->name;
+	row.model = e->model;
+	row.base_url = e->base_url;
+	for (tries = 0; tries < 5; tries++) {
+		run_make_id(row.id);
+		rc = e->st->ops->create_run(e->st, &row);
+		if (rc != ECL_EUSAGE) /* not a clash of ids */
+			break;
+	}
+	mem_free(canon);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	snprintf(id_out, ECL_ID_MAX, "%s", row.id);
+	return ECL_OK;
+}
+
 static int step_index(const ecl_workflow *wf, const char *name)
 {
 	int i;

@@ -101,6 +101,11 @@ struct ecl_engine {
 #define LEASE_MS     15000
 #define HEARTBEAT_MS 5000
 
+/* Store a run of wf with these inputs that nobody drives yet: interrupted at its first step,
+ * so that `ecl resume` or `ecl recover` starts it (engine.c). */
+int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+		     char id_out[ECL_ID_MAX]);
+
 /* Record the engine's failure detail; returns code. */
 int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

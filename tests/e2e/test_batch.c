@@ -282,14 +282,20 @@ Test(batch, ctrl_c_leaves_the_runs_in_flight_interrupted_and_resumable)
 
 		cr_assert_eq(num(s, "statuses", "interrupted"), 4, "%s", out);
 		cr_assert_eq(num(s, "not_started", NULL), 8, "%s", out);
+		/* the inputs not started are stored as runs, for recover to finish the batch */
+		cr_assert_eq(num(s, "queued", NULL), 8, "%s", out);
 		cr_assert(strstr(err, "interrupted"), "%s", err);
+		cr_assert(strstr(err, "the 8 not started are stored as interrupted runs"), "%s",
+			  err);
 		cJSON_Delete(s);
 		free(out);
 		free(err);
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
 				    "owner IS NULL"),
-		     4, "released, resumable by anyone");
+		     12, "released or never taken, resumable by anyone");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(DISTINCT inputs) FROM runs"), 12,
+		     "one run per line");
 	/* the server answers again: recover finishes every one of them */
 	ts_fake_mode(base, "{\"mode\": \"ok\"}");
 	{
@@ -303,7 +309,7 @@ Test(batch, ctrl_c_leaves_the_runs_in_flight_interrupted_and_resumable)
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed' AND "
 				    "seq = 6"),
-		     4);
+		     12, "the whole batch is finished");
 }
 
 /* ---- group commit: the transitions that become ready together share one transaction ---- */
