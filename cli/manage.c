@@ -394,8 +394,10 @@ int cmd_recover(cli *c)
 int cmd_prune(cli *c)
 {
 	ecl_run_filter f = {0};
-	const char *statuses[8];
+	const char *statuses[8], *age = NULL;
+	char which[512];
 	int dry = 0, count = 0, rc, i;
+	size_t used;
 	ecl_engine *e;
 
 	for (i = 0; i < c->nargs; i++) {
@@ -407,7 +409,7 @@ int cmd_prune(cli *c)
 			f.nstatuses = split(c->args[++i], statuses, 8);
 			f.statuses = statuses;
 		} else if (!strcmp(a, "--older-than") && i + 1 < c->nargs) {
-			f.older_than_ms = cli_parse_age(c->args[++i]);
+			f.older_than_ms = cli_parse_age(age = c->args[++i]);
 			if (f.older_than_ms < 0)
 				return cli_error(2,
 						 "--older-than: `%s` is not an age like 30d, 12h",
@@ -418,14 +420,31 @@ int cmd_prune(cli *c)
 			return cli_error(2, "prune: unknown argument `%s`", a);
 		}
 	}
+	/* No default age: a bare prune deleted every finished run, minutes old ones too. */
+	if (!age)
+		return cli_error(2, "prune: say how old a run must be to go, e.g. --older-than 30d "
+				    "(--older-than 0s for every finished run); --dry-run counts "
+				    "them first");
+	/* what is deleted, said with the count */
+	used = (size_t)snprintf(which, sizeof(which), "%s",
+				f.nstatuses ? "" : "completed, failed or cancelled");
+	for (i = 0; i < f.nstatuses && used < sizeof(which); i++)
+		used += (size_t)snprintf(which + used, sizeof(which) - used, "%s%s",
+					 i == 0                 ? ""
+					 : i == f.nstatuses - 1 ? " or "
+								: ", ",
+					 statuses[i]);
+	if (used < sizeof(which))
+		snprintf(which + used, sizeof(which) - used, "%s%s, last changed %s ago or more",
+			 f.workflow ? " of workflow " : "", f.workflow ? f.workflow : "", age);
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	rc = ecl_prune(e, &f, dry, &count);
 	if (rc != ECL_OK)
 		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
 	else
-		printf("%s %d run%s\n", dry ? "Would delete" : "Deleted", count,
-		       count == 1 ? "" : "s");
+		printf("%s %d run%s (%s)\n", dry ? "Would delete" : "Deleted", count,
+		       count == 1 ? "" : "s", which);
 	ecl_engine_close(e);
 	return rc;
 }

@@ -149,3 +149,34 @@ Test(cli_hardening, an_endless_input_file_is_refused_at_the_cap)
 	free(err);
 	cr_assert_eq(access(db, F_OK), -1, "no database was made");
 }
+
+/* A bare prune deleted every finished run, minutes old ones too: it now needs an age, and
+ * says what it deletes. */
+Test(cli_hardening, prune_needs_an_age_and_says_what_it_deletes)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Tea"), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "prune"), 2);
+	cr_assert_str_eq(err, "ecl: prune: say how old a run must be to go, e.g. --older-than 30d "
+			      "(--older-than 0s for every finished run); --dry-run counts them "
+			      "first\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1, "nothing deleted");
+	cr_assert_eq(ECL(&out, &err, "prune", "--older-than", "1d"), 0, "%s", err);
+	cr_assert_str_eq(out, "Deleted 0 runs (completed, failed or cancelled, last changed 1d ago "
+			      "or more)\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "prune", "--older-than", "0s", "--status", "completed,failed",
+			 "--workflow", "critique-revise", "--dry-run"),
+		     0, "%s", err);
+	cr_assert_str_eq(out, "Would delete 1 run (completed or failed of workflow "
+			      "critique-revise, last changed 0s ago or more)\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1);
+}
