@@ -62,6 +62,12 @@ int cli_default_db(cli *c);
  * order, into c->opts (providers.c); 0, or the exit status after an error. */
 int cli_configure(cli *c);
 
+/* Make the process non-dumpable (no core file, no ptrace, /proc/PID/mem closed) once it
+ * holds an API key: cli_hold_secret does it at once, cli_guard_secrets when a key is in the
+ * environment; the key readers call cli_hold_secret themselves (providers.c). */
+void cli_hold_secret(void);
+void cli_guard_secrets(void);
+
 /* Take the API key from --api-key (arg, which is then overwritten so that ps cannot show
  * it) or from the file of --api-key-file (file, with arg NULL); 0 or an exit status. */
 int cli_take_api_key(cli *c, char *arg, const char *file);

@@ -265,6 +265,7 @@ int main(int argc, char **argv)
 	int i;
 
 	memset(&c, 0, sizeof(c));
+	cli_guard_secrets(); /* a key in the environment is held from the start */
 	c.opts.log_stream = stderr;
 	c.opts.workflows = ecl_workflows;
 	c.opts.nworkflows = ecl_nworkflows;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,25 @@ static void put(setting *s, const char *value, size_t len, const char *fmt, cons
 	s->set = 1;
 }
 
+void cli_hold_secret(void)
+{
+	/* No core file (whose default size can be large and which the key would be in, as
+	 * given and as "Bearer ..."), no ptrace by other processes of the user, /proc/PID/mem
+	 * and environ readable by root only. For the rest of the process: a key once held may
+	 * stay in freed memory. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void cli_guard_secrets(void)
+{
+	static const char *const vars[] = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"};
+	size_t i;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (getenv(vars[i]) && *getenv(vars[i]))
+			cli_hold_secret();
+}
+
 /* Read a key from a file: its first line, without the line break. 0, or an exit status. */
 static int read_key_file(const char *path, setting *s, const char *source)
 {
@@ -92,6 +112,7 @@ static int read_key_file(const char *path, setting *s, const char *source)
 		len--;
 	if (len == 0)
 		return cli_error(2, "%s: the key file %s is empty", source, path);
+	cli_hold_secret();
 	put(s, line, len, "%s", source, 0);
 	memset(line, 0, sizeof(line));
 	return 0;
@@ -215,6 +236,8 @@ static int config_read(config *cf)
 				       setting_names[k]);
 			break;
 		}
+		if (k == S_API_KEY)
+			cli_hold_secret();
 		put(&cf->s[sec][k], v, strlen(v), "%s:%d", cf->path, no);
 	}
 	fclose(f);
@@ -463,6 +486,7 @@ int cli_take_api_key(cli *c, char *arg, const char *file)
 	}
 	if (strlen(arg) >= sizeof(c->api_key_flag))
 		return cli_error(2, "--api-key: the key is too long");
+	cli_hold_secret();
 	snprintf(c->api_key_flag, sizeof(c->api_key_flag), "%s", arg);
 	memset(arg, '*', strlen(arg)); /* not in what ps shows from here on */
 	c->api_key_file = NULL;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -782,4 +783,75 @@ Test(providers, a_run_goes_on_with_the_provider_it_was_started_with)
 	free(out);
 	free(err);
 	db_has_no_key();
+}
+
+/* The Dumpable flag of /proc/PID/status of an ecl run while its first call is in flight
+ * (the fake answers after 3 s), with extra arguments before the command; the run is killed
+ * then. */
+static int fake_total(void)
+{
+	char *stats = ts_fake_get(base, "/stats"), *t = strstr(stats, "\"total\":");
+	int n;
+
+	cr_assert_not_null(t, "%s", stats);
+	n = atoi(t + 8);
+	free(stats);
+	return n;
+}
+
+#ifndef WCOREDUMP /* not in POSIX: the bit Linux sets in a wait status when a core was dumped */
+#define WCOREDUMP(status) ((status)&0x80)
+#endif
+
+/* Whether an ecl run dumps core when it is killed by SIGABRT while its first call is in
+ * flight (the fake answers after 3 s), with a flag and its value before the command; the
+ * core file, if any, is written in the test's directory. */
+static int dumps_core_while_calling(const char *flag, const char *value)
+{
+	char url[256];
+	pid_t pid;
+	int i, before, status;
+
+	snprintf(url, sizeof(url), "%s/v1", base);
+	ts_fake_mode(base, "{\"mode\": \"latency\", \"ms\": 3000, \"count\": 1}");
+	before = fake_total();
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct rlimit rl = {256 << 20, 256 << 20};
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		if (chdir(dir) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0)
+			_exit(126);
+		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "openai", "--model", "fake-model",
+		      "--base-url", url, flag ? flag : "-v", value ? value : "-v", "run",
+		      "bench-critique-revise", "--wf", "dumpable", "--topic", "t", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && fake_total() == before; i++) /* until the call is in flight */
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	cr_assert_lt(i, 500, "the call never came");
+	kill(pid, SIGABRT);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d", status);
+	return WCOREDUMP(status) != 0;
+}
+
+/* A process that holds an API key is not dumpable: no core file holds the key. */
+Test(providers, a_process_holding_a_key_is_not_dumpable)
+{
+	/* without a key the process dumps core, on a machine that writes core files at all */
+	unsetenv("OPENAI_API_KEY");
+	if (!dumps_core_while_calling(NULL, NULL))
+		cr_skip_test("SKIPPED: this machine writes no core files (core_pattern, limits): "
+			     "nothing to check");
+	/* the key from the environment, from --api-key and from --api-key-file */
+	setenv("OPENAI_API_KEY", KEY, 1);
+	cr_assert_not(dumps_core_while_calling(NULL, NULL), "a key from the environment");
+	unsetenv("OPENAI_API_KEY");
+	cr_assert_not(dumps_core_while_calling("--api-key", KEY), "a key from --api-key");
+	cr_assert_not(dumps_core_while_calling("--api-key-file", keyfile),
+		      "a key from --api-key-file");
 }
