@@ -134,9 +134,11 @@ static int read_inputs(const char *path, const ecl_workflow *wf, lines *out)
 /* What the batch's runs did, for the progress line and the summary. */
 typedef struct tally {
 	const lines *in;
-	size_t ended, completed, failed, stopped;
+	size_t ended, completed, failed, stopped, waiting;
+	size_t queued;   /* inputs not started, stored as runs for `ecl recover` */
 	cJSON *counts;   /* status -> runs */
 	cJSON *failures; /* [{line, run_id, status, error}] */
+	cJSON *waits;    /* [{line, run_id}]: runs waiting for a human's answer */
 	int tty;
 	double start, shown;
 	size_t total;
@@ -156,10 +158,10 @@ static void show(tally *t, int last)
 	if (inflight > (size_t)t->concurrency)
 		inflight = (size_t)t->concurrency;
 	fprintf(stderr,
-		"\rbatch: %zu/%zu ended, %zu completed, %zu failed, %zu stopped, %zu in "
-		"flight, %.1f s\033[K",
-		t->ended, t->total, t->completed, t->failed, t->stopped, last ? 0 : inflight,
-		now - t->start);
+		"\rbatch: %zu/%zu ended, %zu completed, %zu waiting, %zu failed, %zu stopped, "
+		"%zu in flight, %.1f s\033[K",
+		t->ended, t->total, t->completed, t->waiting, t->failed, t->stopped,
+		last ? 0 : inflight, now - t->start);
 	if (last)
 		fputc('\n', stderr);
 }
@@ -169,18 +171,35 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 	tally *t = ctx;
 	cJSON *n = cJSON_GetObjectItemCaseSensitive(t->counts, end->status);
 
+	if (!strcmp(end->status, "queued")) {
+		t->queued++; /* not started: it has not ended */
+		return 0;
+	}
 	t->ended++;
 	if (!strcmp(end->status, "completed"))
 		t->completed++;
 	else if (!strcmp(end->status, "failed"))
 		t->failed++;
+	else if (end->rc == ECL_EWAITING)
+		t->waiting++;
 	else
 		t->stopped++;
 	if (n)
 		cJSON_SetNumberValue(n, n->valuedouble + 1);
 	else if (!cJSON_AddNumberToObject(t->counts, end->status, 1))
 		t->oom = 1;
-	if (end->rc != ECL_OK) {
+	if (end->rc == ECL_EWAITING) {
+		/* waiting for a person is where such a run stops, not a failure */
+		cJSON *w = cJSON_CreateObject();
+
+		if (!w || !cJSON_AddItemToArray(t->waits, w)) {
+			cJSON_Delete(w);
+			t->oom = 1;
+		} else if (!cJSON_AddNumberToObject(w, "line", t->in->line[end->index]) ||
+			   !cJSON_AddStringToObject(w, "run_id", end->run_id)) {
+			t->oom = 1;
+		}
+	} else if (end->rc != ECL_OK) {
 		cJSON *f = cJSON_CreateObject();
 
 		if (!f || !cJSON_AddItemToArray(t->failures, f)) {
@@ -220,15 +239,14 @@ int cmd_batch(cli *c)
 			if (!strcmp(a, "--workflow")) {
 				workflow = c->args[++i];
 			} else {
-				char *end;
+				long long n;
 
-				errno = 0;
-				concurrency = strtol(c->args[++i], &end, 10);
-				if (*end || errno || concurrency < 1 || concurrency > 100000)
+				if (cli_parse_count(c->args[++i], 1, 100000, &n) != 0)
 					return cli_error(2,
 							 "%s: `%s` is not a number from 1 to "
 							 "100000",
 							 a, c->args[i]);
+				concurrency = (long)n;
 			}
 		} else if (!path && strncmp(a, "--", 2) != 0) {
 			path = a;
@@ -254,13 +272,15 @@ int cmd_batch(cli *c)
 	t.in = &in;
 	t.counts = cJSON_CreateObject();
 	t.failures = cJSON_CreateArray();
+	t.waits = cJSON_CreateArray();
 	t.tty = isatty(STDERR_FILENO);
 	t.total = in.n;
 	t.concurrency = (int)concurrency;
 	t.start = now_s();
-	if (!t.counts || !t.failures) {
+	if (!t.counts || !t.failures || !t.waits) {
 		cJSON_Delete(t.counts);
 		cJSON_Delete(t.failures);
+		cJSON_Delete(t.waits);
 		ecl_engine_close(e);
 		lines_free(&in);
 		return cli_error(1, "out of memory");
@@ -281,9 +301,11 @@ int cmd_batch(cli *c)
 		cJSON_AddNumberToObject(summary, "runs", (double)in.n);
 		cJSON_AddNumberToObject(summary, "concurrency", (double)concurrency);
 		cJSON_AddNumberToObject(summary, "not_started", (double)(in.n - t.ended));
+		cJSON_AddNumberToObject(summary, "queued", (double)t.queued);
 		cJSON_AddItemToObject(summary, "statuses", t.counts);
 		cJSON_AddNumberToObject(summary, "wall_s", now_s() - t.start);
 		cJSON_AddItemToObject(summary, "failures", t.failures);
+		cJSON_AddItemToObject(summary, "waiting", t.waits);
 		if (rc != ECL_OK && rc != ECL_EINTERRUPTED)
 			cJSON_AddStringToObject(summary, "error", ecl_engine_errmsg(e));
 		cli_print_json(summary);
@@ -291,21 +313,30 @@ int cmd_batch(cli *c)
 	} else {
 		cJSON_Delete(t.counts);
 		cJSON_Delete(t.failures);
+		cJSON_Delete(t.waits);
 		t.oom = 1;
 	}
 	if (t.oom)
 		cli_error(1, "out of memory: the summary is incomplete");
 	if (rc == ECL_EINTERRUPTED || interrupted) {
 		fprintf(stderr,
-			"%s: batch interrupted; the runs in flight are interrupted and can be "
-			"resumed (%s --db %s recover)\n",
-			c->prog, c->prog, c->opts.db_path);
+			"%s: batch interrupted; the runs in flight are interrupted and the %zu "
+			"not started are stored as interrupted runs: %s --db %s recover "
+			"finishes them all\n",
+			c->prog, t.queued, c->prog, c->opts.db_path);
 		status = 130;
 	} else if (rc != ECL_OK) {
 		cli_error(1, "%s", ecl_engine_errmsg(e));
 		status = 1;
 	} else {
-		status = t.completed == in.n ? 0 : 1;
+		/* runs waiting for an answer did all they could: `ecl answer` goes on */
+		status = t.completed + t.waiting == in.n ? 0 : 1;
+		if (t.waiting)
+			fprintf(stderr,
+				"ecl: %zu run%s wait%s for an answer (ecl --db %s runs --status "
+				"waiting)\n",
+				t.waiting, t.waiting == 1 ? "" : "s", t.waiting == 1 ? "s" : "",
+				c->opts.db_path);
 	}
 	ecl_engine_close(e);
 	lines_free(&in);

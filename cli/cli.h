@@ -22,7 +22,25 @@ typedef struct cli {
 	const char *api_key_file;         /* the file it came from, or NULL */
 	const char *timeout_flag;         /* --timeout, or NULL */
 	const char *connect_timeout_flag; /* --connect-timeout, or NULL */
+	/* --provider, --model, --base-url as given (c->opts holds the settings resolved from
+	 * them and the rest once cli_configure has run) */
+	const char *flag_provider, *flag_model, *flag_base_url;
+	int flags_taken;
+	/* The provider settings stored with the run being resumed (cli_open_run), which come
+	 * after the flags and before the environment; run_provider[0] == '\0' when none. */
+	char run_provider[64], run_model[512], run_base_url[2048];
 } cli;
+
+/* The strict number readers (number.c): decimal digits only, no sign, exponent, hex, space,
+ * `nan` or `inf`. */
+/* A whole number from min to max into *out; 0, or -1 when text is not one. */
+int cli_parse_count(const char *text, long long min, long long max, long long *out);
+/* Seconds (`30`, `0.5`) as milliseconds into *ms: at least 1 ms, at most CLI_SECONDS_MAX s;
+ * 0, or -1 when text is not such a duration. */
+#define CLI_SECONDS_MAX 604800L /* a week */
+int cli_parse_seconds(const char *text, long *ms);
+/* An age, `30d`, `12h`, `15m`, `40s` or seconds, in ms; -1 when malformed. */
+long long cli_parse_age(const char *text);
 
 /* Print the usage text. */
 void cli_usage(FILE *f);
@@ -37,9 +55,24 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Open the engine the global options describe; 0, or the exit status after an error. */
 int cli_open(cli *c, ecl_engine **out);
 
+/* Open the engine to go on with run id: with the provider, model and base URL stored with
+ * the run unless flags say otherwise (one line on stderr then says so); 0, or the exit
+ * status after an error (providers.c). */
+int cli_open_run(cli *c, const char *id, ecl_engine **out);
+
+/* Set c->opts.db_path to the default database when --db was not given; 0 or an exit
+ * status (main.c). */
+int cli_default_db(cli *c);
+
 /* Settle the provider settings from the flags, the environment and the config file, in that
  * order, into c->opts (providers.c); 0, or the exit status after an error. */
 int cli_configure(cli *c);
+
+/* Make the process non-dumpable (no core file, no ptrace, /proc/PID/mem closed) once it
+ * holds an API key: cli_hold_secret does it at once, cli_guard_secrets when a key is in the
+ * environment; the key readers call cli_hold_secret themselves (providers.c). */
+void cli_hold_secret(void);
+void cli_guard_secrets(void);
 
 /* Take the API key from --api-key (arg, which is then overwritten so that ps cannot show
  * it) or from the file of --api-key-file (file, with arg NULL); 0 or an exit status. */

@@ -5,6 +5,8 @@
  * the runtime's public header.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +30,12 @@ static const char usage_text[] =
 	"  runs [--status S,..] [--workflow W] [--limit N|--all] [-o json]\n"
 	"                                    list runs, newest first\n"
 	"  history <run-id> [--full] [-o json]  every transition; --full adds prompts, answers\n"
-	"  fork <run-id> --from <step>       a new run from checkpoint <step> of another\n"
+	"  fork <run-id> --from <checkpoint> a new run from checkpoint N of another\n"
+	"                                    (ecl history shows the numbers)\n"
 	"  recover                           resume every interrupted run nobody drives\n"
-	"  prune [--status S,..] [--older-than 30d] [--dry-run]\n"
-	"                                    delete finished runs and reclaim the space\n"
+	"  prune --older-than AGE [--status S,..] [--dry-run]\n"
+	"                                    delete finished runs at least AGE old (30d, 12h,\n"
+	"                                    0s for all) and reclaim the space\n"
 	"  batch FILE.jsonl --workflow ID [--concurrency N]\n"
 	"                                    one run per line of inputs, N at a time, and a\n"
 	"                                    JSON summary\n"
@@ -117,7 +121,7 @@ static int make_parent_dirs(const char *path)
 	return 0;
 }
 
-static int default_db(cli *c)
+int cli_default_db(cli *c)
 {
 	const char *env = getenv("ECL_DB"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 
@@ -139,7 +143,7 @@ int cli_open(cli *c, ecl_engine **out)
 	char err[1024] = "";
 	int rc;
 
-	if (!c->opts.db_path && (rc = default_db(c)) != 0)
+	if (!c->opts.db_path && (rc = cli_default_db(c)) != 0)
 		return rc;
 	if (make_parent_dirs(c->opts.db_path) != 0)
 		return cli_error(1, "cannot create the directory of %s: %s", c->opts.db_path,
@@ -203,11 +207,11 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 	else if (strcmp(a, "--api-key-file") == 0)
 		return cli_take_api_key(c, NULL, v) ? -1 : 1;
 	else if (strcmp(a, "--timeout") == 0 || strcmp(a, "--connect-timeout") == 0) {
-		char *end;
-		double s = strtod(v, &end);
+		long ms;
 
-		if (*end || s <= 0) {
-			cli_error(2, "%s: `%s` is not a positive number of seconds", a, v);
+		if (cli_parse_seconds(v, &ms) != 0) {
+			cli_error(2, "%s: `%s` is not a duration in seconds from 0.001 to %ld", a,
+				  v, CLI_SECONDS_MAX);
 			return -1;
 		}
 		if (a[2] == 't')
@@ -215,11 +219,13 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 		else
 			c->connect_timeout_flag = v;
 	} else if (strcmp(a, "--max-answer-bytes") == 0) {
-		char *end;
-		long long n = strtoll(v, &end, 10);
+		long long n;
 
-		if (*end || n <= 0) {
-			cli_error(2, "--max-answer-bytes: `%s` is not a positive number", v);
+		if (cli_parse_count(
+			    v, 1, (long long)(SIZE_MAX / 2 < LLONG_MAX ? SIZE_MAX / 2 : LLONG_MAX),
+			    &n) != 0) {
+			cli_error(2, "--max-answer-bytes: `%s` is not a positive number of bytes",
+				  v);
 			return -1;
 		}
 		c->opts.max_answer_bytes = (size_t)n;
@@ -367,6 +373,7 @@ int ecl_main(int argc, char **argv, const ecl_workflow *const *workflows, size_t
 	}
 	memset(&c, 0, sizeof(c));
 	c.prog = prog;
+	cli_guard_secrets(); /* a key in the environment is held from the start */
 	c.opts.log_stream = stderr;
 	c.opts.workflows = workflows;
 	c.opts.nworkflows = nworkflows;

@@ -2,6 +2,7 @@
  * manage.c - the commands that look after runs from any process: pause, cancel, runs,
  * history, fork, recover and prune.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,25 +60,6 @@ static int split(char *list, const char **out, int max)
 	for (item = strtok_r(list, ",", &save); item && n < max; item = strtok_r(NULL, ",", &save))
 		out[n++] = item;
 	return n;
-}
-
-/* "30d", "12h", "15m", "40s" as milliseconds; -1 when malformed. */
-static long long parse_age(const char *text)
-{
-	char *end;
-	double v = strtod(text, &end);
-
-	if (end == text || v < 0)
-		return -1;
-	if (!strcmp(end, "d"))
-		return (long long)(v * 86400000.0);
-	if (!strcmp(end, "h"))
-		return (long long)(v * 3600000.0);
-	if (!strcmp(end, "m"))
-		return (long long)(v * 60000.0);
-	if (!strcmp(end, "s") || !*end)
-		return (long long)(v * 1000.0);
-	return -1;
 }
 
 static void format_time(long long ms, char *out, size_t outlen)
@@ -171,11 +153,11 @@ int cmd_runs(cli *c)
 		else if (!strcmp(a, "--workflow"))
 			f.workflow = c->args[++i];
 		else if (!strcmp(a, "--limit")) {
-			char *end;
+			long long n;
 
-			f.limit = (int)strtol(c->args[++i], &end, 10);
-			if (*end || f.limit < 0)
+			if (cli_parse_count(c->args[++i], 0, INT_MAX, &n) != 0)
 				return cli_error(2, "--limit: `%s` is not a number", c->args[i]);
+			f.limit = (int)n;
 		} else if (!strcmp(a, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
 			o.json = !strcmp(c->args[++i], "json");
 		else
@@ -337,12 +319,12 @@ int cmd_fork(cli *c)
 
 	for (i = 0; i < c->nargs; i++) {
 		if (!strcmp(c->args[i], "--from") && i + 1 < c->nargs) {
-			char *end;
+			long long n;
 
-			from = (int)strtol(c->args[++i], &end, 10);
-			if (*end || from < 0)
-				return cli_error(2, "--from: `%s` is not a step number",
+			if (cli_parse_count(c->args[++i], 0, INT_MAX, &n) != 0)
+				return cli_error(2, "--from: `%s` is not a checkpoint number",
 						 c->args[i]);
+			from = (int)n;
 		} else if (!id) {
 			id = c->args[i];
 		} else {
@@ -418,8 +400,10 @@ int cmd_recover(cli *c)
 int cmd_prune(cli *c)
 {
 	ecl_run_filter f = {0};
-	const char *statuses[8];
+	const char *statuses[8], *age = NULL;
+	char which[512];
 	int dry = 0, count = 0, rc, i;
+	size_t used;
 	ecl_engine *e;
 
 	for (i = 0; i < c->nargs; i++) {
@@ -431,7 +415,7 @@ int cmd_prune(cli *c)
 			f.nstatuses = split(c->args[++i], statuses, 8);
 			f.statuses = statuses;
 		} else if (!strcmp(a, "--older-than") && i + 1 < c->nargs) {
-			f.older_than_ms = parse_age(c->args[++i]);
+			f.older_than_ms = cli_parse_age(age = c->args[++i]);
 			if (f.older_than_ms < 0)
 				return cli_error(2,
 						 "--older-than: `%s` is not an age like 30d, 12h",
@@ -442,14 +426,31 @@ int cmd_prune(cli *c)
 			return cli_error(2, "prune: unknown argument `%s`", a);
 		}
 	}
+	/* No default age: a bare prune deleted every finished run, minutes old ones too. */
+	if (!age)
+		return cli_error(2, "prune: say how old a run must be to go, e.g. --older-than 30d "
+				    "(--older-than 0s for every finished run); --dry-run counts "
+				    "them first");
+	/* what is deleted, said with the count */
+	used = (size_t)snprintf(which, sizeof(which), "%s",
+				f.nstatuses ? "" : "completed, failed or cancelled");
+	for (i = 0; i < f.nstatuses && used < sizeof(which); i++)
+		used += (size_t)snprintf(which + used, sizeof(which) - used, "%s%s",
+					 i == 0                 ? ""
+					 : i == f.nstatuses - 1 ? " or "
+								: ", ",
+					 statuses[i]);
+	if (used < sizeof(which))
+		snprintf(which + used, sizeof(which) - used, "%s%s, last changed %s ago or more",
+			 f.workflow ? " of workflow " : "", f.workflow ? f.workflow : "", age);
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	rc = ecl_prune(e, &f, dry, &count);
 	if (rc != ECL_OK)
 		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
 	else
-		printf("%s %d run%s\n", dry ? "Would delete" : "Deleted", count,
-		       count == 1 ? "" : "s");
+		printf("%s %d run%s (%s)\n", dry ? "Would delete" : "Deleted", count,
+		       count == 1 ? "" : "s", which);
 	ecl_engine_close(e);
 	return rc;
 }

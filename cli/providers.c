@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -66,6 +68,25 @@ static void put(setting *s, const char *value, size_t len, const char *fmt, cons
 	s->set = 1;
 }
 
+void cli_hold_secret(void)
+{
+	/* No core file (whose default size can be large and which the key would be in, as
+	 * given and as "Bearer ..."), no ptrace by other processes of the user, /proc/PID/mem
+	 * and environ readable by root only. For the rest of the process: a key once held may
+	 * stay in freed memory. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void cli_guard_secrets(void)
+{
+	static const char *const vars[] = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"};
+	size_t i;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (getenv(vars[i]) && *getenv(vars[i]))
+			cli_hold_secret();
+}
+
 /* Read a key from a file: its first line, without the line break. 0, or an exit status. */
 static int read_key_file(const char *path, setting *s, const char *source)
 {
@@ -91,6 +112,7 @@ static int read_key_file(const char *path, setting *s, const char *source)
 		len--;
 	if (len == 0)
 		return cli_error(2, "%s: the key file %s is empty", source, path);
+	cli_hold_secret();
 	put(s, line, len, "%s", source, 0);
 	memset(line, 0, sizeof(line));
 	return 0;
@@ -214,6 +236,8 @@ static int config_read(config *cf)
 				       setting_names[k]);
 			break;
 		}
+		if (k == S_API_KEY)
+			cli_hold_secret();
 		put(&cf->s[sec][k], v, strlen(v), "%s:%d", cf->path, no);
 	}
 	fclose(f);
@@ -248,9 +272,9 @@ static const char *env_name(int k, const char *provider)
 static const char *flag_value(const cli *c, int k)
 {
 	switch (k) {
-	case S_PROVIDER: return c->opts.provider;
-	case S_MODEL: return c->opts.model;
-	case S_BASE_URL: return c->opts.base_url;
+	case S_PROVIDER: return c->flags_taken ? c->flag_provider : c->opts.provider;
+	case S_MODEL: return c->flags_taken ? c->flag_model : c->opts.model;
+	case S_BASE_URL: return c->flags_taken ? c->flag_base_url : c->opts.base_url;
 	case S_API_KEY: return c->api_key_flag[0] ? c->api_key_flag : NULL;
 	case S_TIMEOUT: return c->timeout_flag;
 	case S_CONNECT_TIMEOUT: return c->connect_timeout_flag;
@@ -261,17 +285,31 @@ static const char *flag_value(const cli *c, int k)
 static const char *const flag_names[S_COUNT] = {"--provider", "--model",   "--base-url",
 						"--api-key",  "--timeout", "--connect-timeout"};
 
+/* The setting stored with the run being resumed, or NULL: its model and base URL only while
+ * the provider in effect is the run's. */
+static const char *run_value(const cli *c, int k, const char *provider)
+{
+	const char *v = k == S_PROVIDER   ? c->run_provider
+			: k == S_MODEL    ? c->run_model
+			: k == S_BASE_URL ? c->run_base_url
+					  : "";
+
+	if (!c->run_provider[0] || !v[0] || (k != S_PROVIDER && strcmp(provider, c->run_provider)))
+		return NULL;
+	return v;
+}
+
 /* Resolve every setting for the provider in effect into `resolved`. */
 static int resolve(cli *c, config *cf)
 {
 	const char *provider;
 	int k, sec, rc;
 
-	/* resolved is still as the program started, all zero: this runs once (cli_configure) */
+	memset(resolved, 0, sizeof(resolved)); /* resolved again for each run resumed */
 	if ((rc = config_read(cf)) != 0)
 		return rc;
 	for (k = 0; k < S_COUNT; k++) {
-		const char *flag, *env, *envv;
+		const char *flag, *env, *envv, *runv;
 
 		provider = resolved[S_PROVIDER].set ? resolved[S_PROVIDER].value : "offline";
 		flag = flag_value(c, k);
@@ -281,6 +319,10 @@ static int resolve(cli *c, config *cf)
 				    c->api_key_file, 0);
 			else
 				put(&resolved[k], flag, strlen(flag), "flag %s", flag_names[k], 0);
+			continue;
+		}
+		if ((runv = run_value(c, k, provider)) != NULL) {
+			put(&resolved[k], runv, strlen(runv), "%s", "the run", 0);
 			continue;
 		}
 		env = env_name(k, provider);
@@ -308,13 +350,10 @@ static int resolve(cli *c, config *cf)
 
 static int seconds(const setting *s, long *ms)
 {
-	char *end;
-	double v = strtod(s->value, &end);
-
-	if (*end || v <= 0)
-		return cli_error(2, "%s: timeout `%s` is not a positive number of seconds",
-				 s->source, s->value);
-	*ms = (long)(v * 1000.0);
+	if (cli_parse_seconds(s->value, ms) != 0)
+		return cli_error(2,
+				 "%s: timeout `%s` is not a duration in seconds from 0.001 to %ld",
+				 s->source, s->value, CLI_SECONDS_MAX);
 	return 0;
 }
 
@@ -332,13 +371,22 @@ static void wipe(config *cf)
 
 int cli_configure(cli *c)
 {
-	static int done; /* c->opts points into `resolved` from then on */
 	config *cf;
 	int rc;
 
-	if (done)
-		return 0;
-	done = 1;
+	/* c->opts points into `resolved` from the first call on: the flags are kept apart */
+	if (!c->flags_taken) {
+		c->flag_provider = c->opts.provider;
+		c->flag_model = c->opts.model;
+		c->flag_base_url = c->opts.base_url;
+		c->flags_taken = 1;
+	}
+	c->opts.provider = c->flag_provider;
+	c->opts.model = c->flag_model;
+	c->opts.base_url = c->flag_base_url;
+	c->opts.api_key = NULL;
+	c->opts.timeout_ms = 0;
+	c->opts.connect_timeout_ms = 0;
 	cf = calloc(1, sizeof(*cf));
 	if (!cf)
 		return cli_error(1, "out of memory");
@@ -363,6 +411,64 @@ int cli_configure(cli *c)
 	return 0;
 }
 
+/* "openai, model M, base URL U", leaving out what is not set. */
+static void describe(const char *provider, const char *model, const char *base_url, char *out,
+		     size_t len)
+{
+	snprintf(out, len, "%s%s%s%s%s", provider, model && *model ? ", model " : "",
+		 model && *model ? model : "", base_url && *base_url ? ", base URL " : "",
+		 base_url && *base_url ? base_url : "");
+}
+
+int cli_open_run(cli *c, const char *id, ecl_engine **out)
+{
+	ecl_options o;
+	ecl_engine *peek = NULL;
+	ecl_run_info *info = NULL;
+	char err[1024];
+	int rc;
+
+	c->run_provider[0] = c->run_model[0] = c->run_base_url[0] = '\0';
+	if (!c->opts.db_path && (rc = cli_default_db(c)) != 0)
+		return rc;
+	/* The run's settings, read through an engine that needs none: an error here (no such
+	 * run, no database yet) is reported by the open below or by the command. */
+	o = c->opts;
+	o.provider = "offline";
+	o.model = o.base_url = o.api_key = o.script_path = o.call_log = NULL;
+	o.on_event = NULL;
+	o.interrupt = NULL;
+	o.verbose = 0;
+	if (access(o.db_path, F_OK) == 0 &&
+	    ecl_engine_open(&o, &peek, err, sizeof(err)) == ECL_OK &&
+	    ecl_run_info_get(peek, id, &info) == ECL_OK && info->provider &&
+	    /* the scripted and fake providers' input (a script) is not stored with the run */
+	    strcmp(info->provider, "scripted") != 0 && strcmp(info->provider, "fake") != 0) {
+		snprintf(c->run_provider, sizeof(c->run_provider), "%s", info->provider);
+		snprintf(c->run_model, sizeof(c->run_model), "%s", info->model ? info->model : "");
+		snprintf(c->run_base_url, sizeof(c->run_base_url), "%s",
+			 info->base_url ? info->base_url : "");
+	}
+	ecl_run_info_free(info);
+	ecl_engine_close(peek);
+	if ((rc = cli_open(c, out)) != 0)
+		return rc;
+	if (c->run_provider[0] && (c->flag_provider || c->flag_model || c->flag_base_url) &&
+	    (strcmp(c->opts.provider ? c->opts.provider : "offline", c->run_provider) ||
+	     strcmp(c->opts.model ? c->opts.model : "", c->run_model) ||
+	     strcmp(c->opts.base_url ? c->opts.base_url : "", c->run_base_url))) {
+		char was[3000], now[3000];
+
+		describe(c->run_provider, c->run_model, c->run_base_url, was, sizeof(was));
+		describe(c->opts.provider ? c->opts.provider : "offline", c->opts.model,
+			 c->opts.base_url, now, sizeof(now));
+		fprintf(stderr,
+			"ecl: run %s was started with %s; it goes on with %s, as the flags say\n",
+			id, was, now);
+	}
+	return 0;
+}
+
 int cli_take_api_key(cli *c, char *arg, const char *file)
 {
 	if (file) {
@@ -380,6 +486,7 @@ int cli_take_api_key(cli *c, char *arg, const char *file)
 	}
 	if (strlen(arg) >= sizeof(c->api_key_flag))
 		return cli_error(2, "--api-key: the key is too long");
+	cli_hold_secret();
 	snprintf(c->api_key_flag, sizeof(c->api_key_flag), "%s", arg);
 	memset(arg, '*', strlen(arg)); /* not in what ps shows from here on */
 	c->api_key_file = NULL;

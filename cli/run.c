@@ -104,8 +104,20 @@ static const char *type_word(const ecl_slot_def *def)
 	}
 }
 
+/* The largest input file read, checked while reading: /dev/zero or a FIFO that never ends
+ * would otherwise grow until memory runs out. */
+#define INPUT_FILE_MAX ((size_t)16 << 20)
+
+/* Why read_text failed, for a message: the cap, or errno's text. */
+static const char *read_error(void)
+{
+	return errno == EFBIG ? "it is larger than the limit of 16 MiB for an input file"
+			      : strerror(errno);
+}
+
 /* The file's bytes, NUL-terminated, with their count in *len (a NUL inside is the caller's to
- * refuse); NULL with errno set when it cannot be read. */
+ * refuse); NULL with errno set when it cannot be read, EFBIG when the file holds more than
+ * INPUT_FILE_MAX bytes. */
 static char *read_text(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "rb");
@@ -115,6 +127,12 @@ static char *read_text(const char *path, size_t *lenp)
 	if (!f)
 		return NULL;
 	for (;;) {
+		if (len > INPUT_FILE_MAX) {
+			free(data);
+			fclose(f);
+			errno = EFBIG;
+			return NULL;
+		}
 		if (cap - len < 4096) {
 			char *p = realloc(data, cap ? cap * 2 : 8192);
 
@@ -174,7 +192,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 
 			if (!text)
 				return cli_error(2, "cannot read the input file %s: %s",
-						 c->args[i + 1], strerror(errno));
+						 c->args[i + 1], read_error());
 			/* the raw text: parsed, a string would be cut at a \u0000 */
 			if (ecl_json_check(text, len, err, sizeof(err)) != ECL_OK) {
 				free(text);
@@ -212,7 +230,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			if (!(text = read_text(val, &tlen))) {
 				cJSON_Delete(obj);
 				return cli_error(2, "input `%s`: cannot read %s: %s", def->name,
-						 val, strerror(errno));
+						 val, read_error());
 			}
 			if (ecl_text_check(text, tlen, err, sizeof(err)) != ECL_OK) {
 				free(text);
@@ -528,7 +546,7 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 	c->opts.on_log = on_log;
 	c->opts.log_ctx = &p;
 	c->opts.interrupt = &interrupted;
-	if ((rc = cli_open(c, &e)) != 0)
+	if ((rc = cli_open_run(c, id, &e)) != 0)
 		return rc;
 	if (ecl_run_info_get(e, id, &info) != ECL_OK) {
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));

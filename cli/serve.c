@@ -234,10 +234,9 @@ int cmd_serve(cli *c)
 					 a);
 		}
 		if (strcmp(a, "--port") == 0) {
-			char *end;
-			long p = strtol(v, &end, 10);
+			long long p;
 
-			if (*end || p < 0 || p > 65535)
+			if (cli_parse_count(v, 0, 65535, &p) != 0)
 				return cli_error(2, "serve: --port: `%s` is not a port number", v);
 			o.port = p ? (int)p : -1; /* 0 asks for any free port */
 		} else if (strcmp(a, "--bind") == 0) {

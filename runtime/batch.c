@@ -77,7 +77,8 @@ static const char *status_of(int rc)
 	case ECL_EFAILED: return "failed";
 	case ECL_EPAUSED: return "paused";
 	case ECL_ECANCELLED: return "cancelled";
-	case ECL_ESTATE: return "lost"; /* another process took the run over */
+	case ECL_EWAITING: return "waiting"; /* for a human's answer: no failure */
+	case ECL_ESTATE: return "lost";      /* another process took the run over */
 	case ECL_ESTORE: return "error";
 	default: return "interrupted";
 	}
@@ -87,7 +88,8 @@ static void report(batch *b, size_t index, const char *run_id, int rc, const cha
 {
 	ecl_batch_end end = {index, run_id, rc, status, NULL};
 
-	if (rc != ECL_OK && rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED)
+	if (rc != ECL_OK && rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED &&
+	    rc != ECL_EWAITING)
 		end.error = b->e->err;
 	if (b->fn && b->fn(b->ctx, &end))
 		b->stopping = 1;
@@ -449,6 +451,46 @@ static void pump(batch *b, long timeout_ms)
 	}
 }
 
+/* A batch stopped before every input had its run: each input left gets a run that nobody
+ * drives, stored as interrupted at its first step and reported as "queued", so that the
+ * batch goes on as a whole with `ecl recover`. One transaction for all of them. */
+static void queue_rest(batch *b, const char *const *inputs, size_t n, size_t next)
+{
+	driver *d = &b->e->local;
+	int grouped = b->grouped && d->ops->begin_group(d) == ECL_OK, rc = ECL_OK;
+	size_t i, stored;
+	char(*ids)[ECL_ID_MAX] = mem_calloc(n - next, sizeof(*ids));
+
+	if (!ids) {
+		if (grouped)
+			d->ops->end_group(d, 0);
+		b->fatal = ECL_ENOMEM;
+		snprintf(b->fatal_msg, sizeof(b->fatal_msg),
+			 "out of memory storing the runs not started");
+		return;
+	}
+	for (i = next; i < n && rc == ECL_OK; i++)
+		rc = engine_queue_run(b->e, b->wf, inputs[i], ids[i - next]);
+	stored = rc == ECL_OK ? n : i - 1; /* ids[next..stored) are stored, unless grouped */
+	if (grouped) {
+		int grc = d->ops->end_group(d, rc == ECL_OK);
+
+		if (rc == ECL_OK)
+			rc = grc;
+		if (rc != ECL_OK)
+			stored = next; /* nothing of the group is stored */
+	}
+	if (rc != ECL_OK) {
+		b->fatal = rc;
+		snprintf(b->fatal_msg, sizeof(b->fatal_msg),
+			 "cannot store the runs not started: %.980s", b->e->err);
+	}
+	b->stopping = 1;
+	for (i = next; i < stored; i++)
+		report(b, i, ids[i - next], ECL_EINTERRUPTED, "queued");
+	mem_free(ids);
+}
+
 static int interrupted(const ecl_engine *e)
 {
 	return e->interrupt && *e->interrupt;
@@ -534,6 +576,8 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 			nanosleep(&ts, NULL);
 		}
 	}
+	if (!b.fatal && next < n)
+		queue_rest(&b, inputs, n, next);
 	if (b.fatal)
 		rc = engine_fail(e, b.fatal, "%s", b.fatal_msg);
 	else if (next < n)

@@ -12,9 +12,10 @@
 #include "internal.h"
 
 /* Defaults when neither the step nor the workflow sets a policy. */
-#define DEFAULT_RETRIES 2
-#define DEFAULT_REPAIRS 1
-#define BACKOFF_CAP_MS  10000
+#define DEFAULT_RETRIES          2
+#define DEFAULT_REPAIRS          1
+#define BACKOFF_CAP_MS           10000
+#define DRIVE_DEFAULT_TIMEOUT_MS 120000L /* the providers' default per call (provider.h) */
 
 /* ---- the local driver --------------------------------------------------------------------- */
 
@@ -208,6 +209,13 @@ static int tick(void *ctx)
 	return drive_task_should_stop(t);
 }
 
+/* The time one call may take: the step's, the workflow's or the engine's timeout, else the
+ * providers' default. The longest Retry-After the driver waits for. */
+static long call_limit_ms(const llm_request *req)
+{
+	return req->timeout_ms > 0 ? req->timeout_ms : DRIVE_DEFAULT_TIMEOUT_MS;
+}
+
 /* A backoff with full jitter: a random time below a bound that doubles with each retry, or
  * the server's Retry-After when that is longer. */
 static long backoff_ms(ecl_engine *e, int try_no, long retry_after_ms)
@@ -331,6 +339,17 @@ static int ask_outcome(drive_task *t)
 		if (res->fault != LLM_FAULT_TRANSIENT || t->try_no >= t->retries)
 			return engine_fail(e, ECL_EPROVIDER, "step `%s`: %s%s", step->name,
 					   res->error, t->try_no ? " (retries exhausted)" : "");
+		/* A server that asks for a wait longer than a call may take is not waited for
+		 * (a process asleep for hours looks hung) nor asked early (it would refuse
+		 * again): the step stops as a provider failure, the run stays resumable. */
+		if (res->retry_after_ms > call_limit_ms(&t->req))
+			return engine_fail(e, ECL_EPROVIDER,
+					   "step `%s`: %s (the server asks to wait %ld s, longer "
+					   "than the call timeout of %ld s: not retried; resume "
+					   "the run later)",
+					   step->name, res->error,
+					   (res->retry_after_ms + 999) / 1000,
+					   (call_limit_ms(&t->req) + 999) / 1000);
 		{
 			long wait = backoff_ms(e, t->try_no, res->retry_after_ms);
 			char ms[24];

@@ -485,6 +485,12 @@ typedef struct ecl_run_info {
 	const char *revision_label;       /* how to name that counter, borrowed from the workflow */
 	long long created_ms, updated_ms; /* Unix time in milliseconds */
 	char *question; /* status waiting: the question of the human step it waits on */
+	/* The provider the run was started with (ecl_options.provider, e.g. "openai"), and the
+	 * model and base URL it was given; NULL when not given or not recorded (runs of older
+	 * databases). The key is never stored. */
+	char *provider;
+	char *model;
+	char *base_url;
 } ecl_run_info;
 
 /* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run
@@ -571,8 +577,9 @@ typedef struct ecl_batch_end {
 	size_t index;       /* the input the run was started with */
 	const char *run_id; /* "" when the run could not be created */
 	int rc;             /* as ecl_run_drive returns it */
-	const char *status; /* completed, failed, interrupted, paused, cancelled, or "error" when
-			     * the run could not be created */
+	const char *status; /* completed, failed, waiting (for a human answer: rc ECL_EWAITING,
+			     * no error), interrupted, paused, cancelled, or "error" when the
+			     * run could not be created */
 	const char *error;  /* the reason, or NULL when completed */
 } ecl_batch_end;
 
@@ -606,6 +613,12 @@ typedef struct ecl_serve_options {
 	volatile sig_atomic_t *stop; /* serving ends soon after this becomes non-zero */
 	void (*on_ready)(void *ctx, int port); /* called once listening, or NULL */
 	void *ready_ctx;
+	/* Each connection is served by a thread of its own: at most max_connections at once (0
+	 * for 512; one more is closed as soon as it is accepted), and a connection that sends
+	 * nothing for idle_timeout_s seconds (0 for 10) is closed, so that idle or slow clients
+	 * cannot hold every thread. A request being handled is not idle. */
+	int max_connections;
+	int idle_timeout_s;
 } ecl_serve_options;
 
 /* Serve Restate's discovery (GET /discover) and invocations (POST /invoke/{service}/{handler})

@@ -96,6 +96,13 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->workflows = o->workflows;
 	e->nworkflows = o->nworkflows;
 	e->timeout_ms = o->timeout_ms;
+	/* recorded with each run started, to resume it with the same provider */
+	if ((o->model && !(e->model = mem_strdup(o->model))) ||
+	    (o->base_url && !(e->base_url = mem_strdup(o->base_url)))) {
+		ecl_engine_close(e);
+		snprintf(errbuf, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
 	e->max_answer_bytes = o->max_answer_bytes ? o->max_answer_bytes : 1024 * 1024;
 	e->lease_ms = o->lease_ms > 0 ? o->lease_ms : 15000;
 	e->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 100;
@@ -147,6 +154,8 @@ void ecl_engine_close(ecl_engine *e)
 	if (e->st)
 		e->st->ops->close(e->st);
 	mem_free(e->db_path);
+	mem_free(e->model);
+	mem_free(e->base_url);
 	mem_free(e);
 }
 
@@ -255,6 +264,9 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.created_ms = clock_now_ms();
 	row.owner = e->owner;
 	row.lease_until_ms = row.created_ms + e->lease_ms;
+	row.provider = (char *)e->llm->name;
+	row.model = e->model;
+	row.base_url = e->base_url;
 	for (tries = 0; tries < 5; tries++) {
 		run_make_id(row.id);
 		rc = e->st->ops->create_run(e->st, &row);
@@ -273,6 +285,42 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	e->fresh = run;
 	snprintf(e->fresh_id, sizeof(e->fresh_id), "%s", row.id);
 	log_event(e, LOG_INFO, "started", "run", row.id, "workflow", wf->id, NULL);
+	return ECL_OK;
+}
+
+int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+		     char id_out[ECL_ID_MAX])
+{
+	store_run row = {0};
+	ecl_run *run;
+	char *canon = NULL;
+	int rc, tries;
+
+	rc = check_inputs(e, wf, inputs_json, &run, &canon);
+	run_free(run);
+	if (rc != ECL_OK)
+		return rc;
+	/* as a fork from checkpoint 0 is: nobody's, at the first step, attempt 0 (a resume makes
+	 * it attempt 1) */
+	row.workflow = (char *)wf->id;
+	row.version = (char *)wf->version;
+	row.status = "interrupted";
+	row.step = (char *)wf->steps[wf->start].name;
+	row.inputs = canon;
+	row.created_ms = clock_now_ms();
+	row.provider = (char *)e->llm->name;
+	row.model = e->model;
+	row.base_url = e->base_url;
+	for (tries = 0; tries < 5; tries++) {
+		run_make_id(row.id);
+		rc = e->st->ops->create_run(e->st, &row);
+		if (rc != ECL_EUSAGE) /* not a clash of ids */
+			break;
+	}
+	mem_free(canon);
+	if (rc != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	snprintf(id_out, ECL_ID_MAX, "%s", row.id);
 	return ECL_OK;
 }
 
@@ -526,6 +574,9 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	info->attempt = row->attempt;
 	info->created_ms = row->created_ms;
 	info->updated_ms = row->updated_ms;
+	info->provider = row->provider;
+	info->model = row->model;
+	info->base_url = row->base_url;
 	mem_free(row->owner);
 	mem_free(row->request);
 	mem_free(row->parent);
@@ -578,5 +629,8 @@ void ecl_run_info_free(ecl_run_info *info)
 	mem_free(info->error);
 	mem_free(info->inputs);
 	mem_free(info->question);
+	mem_free(info->provider);
+	mem_free(info->model);
+	mem_free(info->base_url);
 	mem_free(info);
 }

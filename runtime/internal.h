@@ -104,6 +104,7 @@ struct ecl_engine {
 	const ecl_workflow *const *workflows;
 	size_t nworkflows;
 	long timeout_ms;
+	char *model, *base_url; /* as given in ecl_options (or NULL), stored with each run */
 	volatile sig_atomic_t
 		*interrupt; /* set non-zero (by a signal handler) to stop at the next chance */
 	int stop_requested; /* an event callback asked to stop after the current transition */
@@ -125,6 +126,11 @@ int engine_damaged(ecl_engine *e, const char *fmt, ...) __attribute__((format(pr
 /* How long a lease lasts without renewal, and how often a driver renews it. */
 #define LEASE_MS     15000
 #define HEARTBEAT_MS 5000
+
+/* Store a run of wf with these inputs that nobody drives yet: interrupted at its first step,
+ * so that `ecl resume` or `ecl recover` starts it (engine.c). */
+int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+		     char id_out[ECL_ID_MAX]);
 
 /* Record the engine's failure detail; returns code. */
 int engine_fail(ecl_engine *e, int code, const char *fmt, ...)

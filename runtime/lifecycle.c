@@ -360,6 +360,9 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 	copy.inputs = row.inputs;
 	copy.created_ms = clock_now_ms();
 	copy.parent = parent;
+	copy.provider = row.provider; /* a fork goes on as its run would */
+	copy.model = row.model;
+	copy.base_url = row.base_url;
 	rc = e->st->ops->fork(e->st, id, from_seq, &copy);
 	if (rc != ECL_OK) {
 		rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));

@@ -305,28 +305,47 @@ static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 	return r->body.oom ? 0 : size * n;
 }
 
-/* Retry-After is either seconds or an HTTP-date (RFC 9110, 10.2.3). */
+/* The longest Retry-After kept as it is, in seconds: a week, which still fits a 32-bit long in
+ * milliseconds. The driver never waits that long (it stops the step when the wait is longer
+ * than the call's timeout); the value only has to say how long the server asked for. */
+#define NET_RETRY_AFTER_MAX_S 604800L
+
+/* Retry-After in ms, or -1 when it is neither form RFC 9110 (10.2.3) allows: delay-seconds
+ * (digits only; more than a week counts as a week) or an HTTP-date (read by curl_getdate;
+ * a date in the past means at once). One parser for both forms, so that a long wait is a long
+ * wait whichever form the server chose. */
 static long retry_after(const char *v, size_t len)
 {
 	char text[128];
-	time_t when;
+	time_t when, now;
+	size_t i;
 
-	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ' ||
+		       v[len - 1] == '\t'))
 		len--;
-	if (len >= sizeof(text))
+	if (len == 0 || len >= sizeof(text))
 		return -1;
 	memcpy(text, v, len);
 	text[len] = '\0';
 	if (isdigit((unsigned char)text[0])) {
-		long s = strtol(text, NULL, 10);
+		long s = 0;
 
-		return s > 3600 ? 3600000L : s * 1000L;
+		for (i = 0; i < len; i++) {
+			if (!isdigit((unsigned char)text[i]))
+				return -1;
+			if (s < NET_RETRY_AFTER_MAX_S)
+				s = s * 10 + (text[i] - '0');
+		}
+		return (s > NET_RETRY_AFTER_MAX_S ? NET_RETRY_AFTER_MAX_S : s) * 1000L;
 	}
 	when = curl_getdate(text, NULL);
 	if (when == -1)
 		return -1;
-	when -= time(NULL);
-	return when <= 0 ? 0 : when > 3600 ? 3600000L : (long)when * 1000L;
+	now = time(NULL);
+	if (when <= now)
+		return 0;
+	return when - now > NET_RETRY_AFTER_MAX_S ? NET_RETRY_AFTER_MAX_S * 1000L
+						  : (long)(when - now) * 1000L;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ctx)

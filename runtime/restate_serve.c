@@ -15,9 +15,11 @@
 
 #include "restate.h"
 
-#define DEFAULT_PORT 9080
-#define POOL_MAX     64
-#define MAX_BODY     (64u << 20) /* a journal larger than this is refused */
+#define DEFAULT_PORT            9080
+#define DEFAULT_MAX_CONNECTIONS 512 /* threads, one per connection */
+#define DEFAULT_IDLE_TIMEOUT_S  10
+#define POOL_MAX                64
+#define MAX_BODY                (64u << 20) /* a journal larger than this is refused */
 
 typedef struct server {
 	const ecl_options *opts;
@@ -169,10 +171,18 @@ int ecl_serve(const ecl_serve_options *o, char *err, size_t errlen)
 	}
 	s.opts = o->engine;
 	pthread_mutex_init(&s.lock, NULL);
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-			     NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR,
-			     (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-			     &s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600, MHD_OPTION_END);
+	/* A thread per connection: bounded, and an idle connection (a client that sent half a
+	 * request and nothing more) is dropped within seconds; a handler at work is not idle,
+	 * so a long LLM call is not cut. With neither, 1,100 idle sockets held every thread. */
+	d = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+		on_request, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)(o->idle_timeout_s > 0 ? o->idle_timeout_s : DEFAULT_IDLE_TIMEOUT_S),
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)(o->max_connections > 0 ? o->max_connections
+						      : DEFAULT_MAX_CONNECTIONS),
+		MHD_OPTION_END);
 	if (!d) {
 		snprintf(err, errlen, "cannot listen on %s:%d (in use, or not allowed)",
 			 o->bind ? o->bind : "0.0.0.0", port);

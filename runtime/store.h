@@ -28,6 +28,11 @@ typedef struct store_run {
 	long long lease_until_ms;
 	char *request; /* "pause" or "cancel" asked by another process, or NULL */
 	char *parent;  /* "<run>@<seq>" for a fork, or NULL */
+	/* The provider the run was started with, its model and base URL (NULL: not given, or
+	 * a run of a database before schema 5). Never the key. */
+	char *provider;
+	char *model;
+	char *base_url;
 } store_run;
 
 /* A filter for listing runs; NULL or 0 fields match everything. */

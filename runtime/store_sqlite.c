@@ -77,6 +77,11 @@ static const char *const migrations[] = {
 	"DROP INDEX runs_live;"
 	"CREATE INDEX runs_live ON runs(status, workflow)"
 	" WHERE status <> 'completed' AND status <> 'failed' AND status <> 'cancelled';",
+	/* 5: the provider a run was started with (never its key), so that resuming it without
+	 * flags goes on with the same model */
+	"ALTER TABLE runs ADD COLUMN provider TEXT;"
+	"ALTER TABLE runs ADD COLUMN model TEXT;"
+	"ALTER TABLE runs ADD COLUMN base_url TEXT;",
 };
 
 /* A run's output refers to a string of a checkpoint's output instead of repeating it when the
@@ -128,15 +133,17 @@ enum stmt_id {
 
 #define RUN_COLUMNS                                                                                \
 	"id, workflow, version, status, step, seq, attempt, inputs, output, error, created_ms,"    \
-	" updated_ms, owner, lease_until_ms, request, parent"
+	" updated_ms, owner, lease_until_ms, request, parent, provider, model, base_url"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT_RUN] = "INSERT INTO runs(id, workflow, version, status, step, seq, attempt,"
-			  " inputs, created_ms, updated_ms, parent, owner, lease_until_ms)"
-			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+			  " inputs, created_ms, updated_ms, parent, owner, lease_until_ms,"
+			  " provider, model, base_url)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14,"
+			  " ?15)",
 	[ST_GET_RUN] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
 	/* next: stored by databases before schema 3, else the step of the following
 	 * checkpoint, else for the run's last checkpoint the step the run is at (NULL once
@@ -338,6 +345,9 @@ void store_run_clear(store_run *run)
 	mem_free(run->owner);
 	mem_free(run->request);
 	mem_free(run->parent);
+	mem_free(run->provider);
+	mem_free(run->model);
+	mem_free(run->base_url);
 	memset(run, 0, sizeof(*run));
 }
 
@@ -370,6 +380,9 @@ static int sq_create_run(store *base, const store_run *run)
 	bind_text(st, 10, run->parent);
 	bind_text(st, 11, run->owner);
 	sqlite3_bind_int64(st, 12, run->lease_until_ms);
+	bind_text(st, 13, run->provider);
+	bind_text(st, 14, run->model);
+	bind_text(st, 15, run->base_url);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) { /* only the statement is undone, not a group */
@@ -407,6 +420,9 @@ static int read_run(sqlite3_stmt *st, store_run *out)
 	out->lease_until_ms = sqlite3_column_int64(st, 13);
 	out->request = column_dup(st, 14, &oom);
 	out->parent = column_dup(st, 15, &oom);
+	out->provider = column_dup(st, 16, &oom);
+	out->model = column_dup(st, 17, &oom);
+	out->base_url = column_dup(st, 18, &oom);
 	if (oom || !out->workflow || !out->version || !out->status || !out->inputs) {
 		store_run_clear(out);
 		return ECL_ENOMEM;

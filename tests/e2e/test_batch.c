@@ -282,14 +282,20 @@ Test(batch, ctrl_c_leaves_the_runs_in_flight_interrupted_and_resumable)
 
 		cr_assert_eq(num(s, "statuses", "interrupted"), 4, "%s", out);
 		cr_assert_eq(num(s, "not_started", NULL), 8, "%s", out);
+		/* the inputs not started are stored as runs, for recover to finish the batch */
+		cr_assert_eq(num(s, "queued", NULL), 8, "%s", out);
 		cr_assert(strstr(err, "interrupted"), "%s", err);
+		cr_assert(strstr(err, "the 8 not started are stored as interrupted runs"), "%s",
+			  err);
 		cJSON_Delete(s);
 		free(out);
 		free(err);
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
 				    "owner IS NULL"),
-		     4, "released, resumable by anyone");
+		     12, "released or never taken, resumable by anyone");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(DISTINCT inputs) FROM runs"), 12,
+		     "one run per line");
 	/* the server answers again: recover finishes every one of them */
 	ts_fake_mode(base, "{\"mode\": \"ok\"}");
 	{
@@ -303,7 +309,7 @@ Test(batch, ctrl_c_leaves_the_runs_in_flight_interrupted_and_resumable)
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed' AND "
 				    "seq = 6"),
-		     4);
+		     12, "the whole batch is finished");
 }
 
 /* ---- group commit: the transitions that become ready together share one transaction ---- */
@@ -548,4 +554,44 @@ Test(batch, a_failed_group_commit_is_retried_one_transition_at_a_time)
 		     3);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 3 * 6 + 1,
 		     "every transition of the others is stored once");
+}
+
+/* Runs that stop at a human step did what a batch can do: they are counted as waiting, listed
+ * apart from failures, and do not make the batch fail. */
+Test(batch, runs_waiting_for_an_answer_are_not_failures)
+{
+	char script[4300], *out, *err;
+	const char *argv[] = {ECL_BIN, "--db",  db, "--provider", "scripted",  "--script",
+			      script,  "batch", in, "--workflow", "summarize", NULL};
+	cJSON *s, *w;
+	FILE *f;
+	int i;
+
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	ts_write(script, "{\"draft\": [{\"summary\": \"Short.\"}]}");
+	f = fopen(in, "w");
+	cr_assert_not_null(f);
+	for (i = 0; i < 3; i++)
+		fprintf(f,
+			"{\"document\": \"Document %d, which has a good many more words than "
+			"its summary.\"}\n",
+			i);
+	fclose(f);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s%s", out, err);
+	s = summary(out);
+	cr_assert_eq(num(s, "statuses", "waiting"), 3, "%s", out);
+	cr_assert_null(cJSON_GetObjectItemCaseSensitive(
+			       cJSON_GetObjectItemCaseSensitive(s, "statuses"), "interrupted"),
+		       "%s", out);
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "failures")), 0, "%s",
+		     out);
+	w = cJSON_GetObjectItemCaseSensitive(s, "waiting");
+	cr_assert_eq(cJSON_GetArraySize(w), 3, "%s", out);
+	cr_assert_eq(num(cJSON_GetArrayItem(w, 0), "line", NULL), 1, "%s", out);
+	cr_assert(strstr(err, "ecl: 3 runs wait for an answer"), "%s", err);
+	cr_assert_null(strstr(err, "error"), "%s", err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'waiting'"), 3);
+	cJSON_Delete(s);
+	free(out);
+	free(err);
 }

@@ -767,7 +767,7 @@ Test(cli, runs_history_fork_recover_prune)
 		     0);
 	cr_assert(strstr(out, "Deleted 3 runs"), "%s", out);
 	free(out);
-	cr_assert_eq(ECL(NULL, NULL, "prune", "--status", "running"), 2);
+	cr_assert_eq(ECL(NULL, NULL, "prune", "--status", "running", "--older-than", "0s"), 2);
 	free(fid);
 	free(id);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -224,6 +225,48 @@ Test(providers, a_429_waits_for_its_retry_after)
 		w = strstr(err, "wait_ms");
 		cr_assert_not_null(w, "%s", err);
 		cr_assert_geq(atol(w + strcspn(w, "0123456789")), 1000, "%s", err);
+		free(out);
+		free(err);
+	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A Retry-After longer than the call's timeout, as seconds or as an HTTP-date and on a 429 or
+ * a 503 alike, is not slept through: the step stops at once, the run stays resumable, and the
+ * error says how long the server asked for. A shorter one is waited for (above). */
+Test(providers, a_retry_after_longer_than_the_timeout_stops_the_step_at_once)
+{
+	static const char *const modes[] = {
+		"{\"mode\": \"429\", \"count\": 1, \"after\": \"100000\"}",
+		"{\"mode\": \"500\", \"status\": 503, \"count\": 1, "
+		"\"after\": \"Wed, 21 Oct 2099 07:28:00 GMT\"}",
+		"{\"mode\": \"429\", \"count\": 1, \"after\": \"30\"}",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char *out, *err, *st;
+		long long t0 = now_ms();
+
+		ts_fake_mode(base, modes[i]);
+		/* the third: 30 s is more than the --timeout of 5 s */
+		cr_assert_eq(run_with("openai", "5", &out, &err), 1, "%s%s", out, err);
+		cr_assert_lt(now_ms() - t0, 4000, "not slept through: %s", err);
+		cr_assert(strstr(err, "the server asks to wait "), "%s", err);
+		cr_assert(strstr(err, "longer than the call timeout of 5 s: not retried"), "%s",
+			  err);
+		cr_assert_null(strstr(err, "wait_ms"), "no retry was planned: %s", err);
+		st = ts_sql_text(db, "SELECT status FROM runs ORDER BY created_ms DESC, updated_ms "
+				     "DESC LIMIT 1");
+		cr_assert_str_eq(st, "interrupted");
+		free(st);
 		free(out);
 		free(err);
 	}
@@ -656,4 +699,159 @@ Test(providers, request_bodies_are_the_json_cjson_would_print)
 			free(want);
 			p->destroy(p);
 		}
+}
+
+/* ecl with --db and the arguments given, nothing else (NULL-terminated). */
+static int ecl_args(char **out, char **err, const char *const *args)
+{
+	const char *argv[24] = {ECL_BIN, "--db", db};
+	int n = 3, i;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+/* A run remembers its provider, model and base URL (never the key): resume and recover
+ * without flags go on with them, not with the offline stand-in; flags that differ win and
+ * are named. */
+Test(providers, a_run_goes_on_with_the_provider_it_was_started_with)
+{
+	char url[256], *out, *err, *id, *row, *last;
+	const char *resume[] = {"resume", NULL, NULL};
+	const char *recover[] = {"recover", NULL};
+
+	snprintf(url, sizeof(url), "%s/v1", base);
+	/* the retries run out: the run is interrupted at its first step */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	row = ts_sql_text(db, "SELECT provider || ' ' || model || ' ' || base_url FROM runs");
+	{
+		char want[400];
+
+		snprintf(want, sizeof(want), "openai fake-model %s", url);
+		cr_assert_str_eq(row, want);
+	}
+	free(row);
+	db_has_no_key();
+	resume[1] = id;
+	cr_assert_eq(ecl_args(&out, &err, resume), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	cr_assert_null(strstr(out, "offline provider"), "%s", out);
+	cr_assert_null(strstr(err, "as the flags say"), "%s", err);
+	last = ts_fake_get(base, "/last");
+	cr_assert(strstr(last, "fake-model"), "the stored model was asked: %s", last);
+	free(last);
+	free(out);
+	free(err);
+	free(id);
+
+	/* flags that differ from the stored ones win, and say so in one line */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	id = ts_sql_text(db, "SELECT id FROM runs WHERE status = 'interrupted'");
+	{
+		const char *args[] = {"--provider", "offline", "resume", id, NULL};
+		char want[600];
+
+		cr_assert_eq(ecl_args(&out, &err, args), 0, "%s%s", out, err);
+		snprintf(want, sizeof(want),
+			 "ecl: run %s was started with openai, model fake-model, base URL %s; it "
+			 "goes on with offline, as the flags say\n",
+			 id, url);
+		cr_assert(strstr(err, want), "%s", err);
+		cr_assert(strstr(out, "offline provider"), "%s", out);
+		free(out);
+		free(err);
+	}
+	free(id);
+
+	/* recover too */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	cr_assert_eq(ecl_args(&out, &err, recover), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "Recovered 1,"), "%s", out);
+	cr_assert_null(strstr(out, "offline provider"), "%s", out);
+	free(out);
+	free(err);
+	db_has_no_key();
+}
+
+/* The Dumpable flag of /proc/PID/status of an ecl run while its first call is in flight
+ * (the fake answers after 3 s), with extra arguments before the command; the run is killed
+ * then. */
+static int fake_total(void)
+{
+	char *stats = ts_fake_get(base, "/stats"), *t = strstr(stats, "\"total\":");
+	int n;
+
+	cr_assert_not_null(t, "%s", stats);
+	n = atoi(t + 8);
+	free(stats);
+	return n;
+}
+
+#ifndef WCOREDUMP /* not in POSIX: the bit Linux sets in a wait status when a core was dumped */
+#define WCOREDUMP(status) ((status)&0x80)
+#endif
+
+/* Whether an ecl run dumps core when it is killed by SIGABRT while its first call is in
+ * flight (the fake answers after 3 s), with a flag and its value before the command; the
+ * core file, if any, is written in the test's directory. */
+static int dumps_core_while_calling(const char *flag, const char *value)
+{
+	char url[256];
+	pid_t pid;
+	int i, before, status;
+
+	snprintf(url, sizeof(url), "%s/v1", base);
+	ts_fake_mode(base, "{\"mode\": \"latency\", \"ms\": 3000, \"count\": 1}");
+	before = fake_total();
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct rlimit rl = {256 << 20, 256 << 20};
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		if (chdir(dir) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0)
+			_exit(126);
+		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "openai", "--model", "fake-model",
+		      "--base-url", url, flag ? flag : "-v", value ? value : "-v", "run",
+		      "bench-critique-revise", "--wf", "dumpable", "--topic", "t", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && fake_total() == before; i++) /* until the call is in flight */
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	cr_assert_lt(i, 500, "the call never came");
+	kill(pid, SIGABRT);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d", status);
+	return WCOREDUMP(status) != 0;
+}
+
+/* A process that holds an API key is not dumpable: no core file holds the key. */
+Test(providers, a_process_holding_a_key_is_not_dumpable)
+{
+	/* without a key the process dumps core, on a machine that writes core files at all */
+	unsetenv("OPENAI_API_KEY");
+	if (!dumps_core_while_calling(NULL, NULL))
+		cr_skip_test("SKIPPED: this machine writes no core files (core_pattern, limits): "
+			     "nothing to check");
+	/* the key from the environment, from --api-key and from --api-key-file */
+	setenv("OPENAI_API_KEY", KEY, 1);
+	cr_assert_not(dumps_core_while_calling(NULL, NULL), "a key from the environment");
+	unsetenv("OPENAI_API_KEY");
+	cr_assert_not(dumps_core_while_calling("--api-key", KEY), "a key from --api-key");
+	cr_assert_not(dumps_core_while_calling("--api-key-file", keyfile),
+		      "a key from --api-key-file");
 }

@@ -661,10 +661,10 @@ Test(workflows, a_waiting_run_is_never_pruned_and_can_be_cancelled)
 		     0);
 	snprintf(id, sizeof(id), "%s", started_id(out));
 	free(out);
-	cr_assert_neq(ECL(NULL, &err, "prune", "--status", "waiting"), 0);
+	cr_assert_neq(ECL(NULL, &err, "prune", "--status", "waiting", "--older-than", "0s"), 0);
 	cr_assert(strstr(err, "prune deletes only finished runs"), "%s", err);
 	free(err);
-	cr_assert_eq(ECL(&out, NULL, "prune"), 0);
+	cr_assert_eq(ECL(&out, NULL, "prune", "--older-than", "0s"), 0);
 	free(out);
 	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
 	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0);

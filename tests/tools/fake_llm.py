@@ -19,7 +19,8 @@ contents joined with newlines. A prompt without those lines gets a generic valid
 
 Fault modes: ok, latency (sleep "ms", default 1000, then answer), hang (no answer until the
 client gives up), 429 (Retry-After: 1, or the "after" given with the mode), 429date
-(Retry-After as an HTTP-date 3 s ahead), 500,
+(Retry-After as an HTTP-date 3 s ahead), 500 (or the "status" given, with the Retry-After
+"after" if given),
 401 (the API's own error body, echoing the key as a hostile server might), 400 (a multi-line
 error message), leak (400 whose message repeats the key after "pad" bytes), malformed (200,
 not JSON), truncated (Content-Length larger than the body sent, then close), empty (200 with
@@ -382,8 +383,12 @@ class Handler(BaseHTTPRequestHandler):
                       headers=[("Retry-After", after)])
             return
         if mode == "500":
-            self.send(500, dumps(wire_error(api, 500, "The server had an error while "
-                                                      "processing your request.")))
+            # "status" (503, ...) and "after" (a Retry-After header) may come with the mode
+            status = int(params.get("status", 500))
+            after = params.get("after")
+            self.send(status, dumps(wire_error(api, 500, "The server had an error while "
+                                                         "processing your request.")),
+                      headers=[("Retry-After", str(after))] if after is not None else ())
             return
         if mode == "401":
             message = {"openai": "Incorrect API key provided: %s. You can find your API key "

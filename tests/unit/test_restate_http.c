@@ -18,6 +18,8 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "restate.h"
@@ -592,8 +594,9 @@ static void *serve_main(void *arg)
 	return NULL;
 }
 
-/* ecl serve on 127.0.0.1, an ephemeral port; db NULL for an engine that cannot open. */
-static void serve_start(served *s, int with_db)
+/* ecl serve on 127.0.0.1, an ephemeral port; db NULL for an engine that cannot open; with
+ * the connection limits given (0: the defaults). */
+static void serve_start_limited(served *s, int with_db, int max_connections, int idle_timeout_s)
 {
 	char *d = ts_tmpdir();
 
@@ -609,6 +612,8 @@ static void serve_start(served *s, int with_db)
 	s->so.stop = &s->stop;
 	s->so.on_ready = on_ready;
 	s->so.ready_ctx = s;
+	s->so.max_connections = max_connections;
+	s->so.idle_timeout_s = idle_timeout_s;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->ready, NULL);
 	cr_assert_eq(pthread_create(&s->thread, NULL, serve_main, s), 0);
@@ -617,6 +622,11 @@ static void serve_start(served *s, int with_db)
 		pthread_cond_wait(&s->ready, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	cr_assert_gt(s->port, 0, "ecl serve did not start: %s", s->err);
+}
+
+static void serve_start(served *s, int with_db)
+{
+	serve_start_limited(s, with_db, 0, 0);
 }
 
 static void serve_stop(served *s)
@@ -742,6 +752,97 @@ Test(restate_serve, discovery_follows_the_accept_header)
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body.data, "ok\n");
 	free(r.body.data);
+	serve_stop(&s);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* n connections to the endpoint (loopback), each sending half a request and nothing more. */
+static void open_idle(const served *s, int *fds, int n)
+{
+	struct sockaddr_in a = {0};
+	int i;
+
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)s->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(fds[i], 0);
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		cr_assert_eq(send(fds[i], "GET /disc", 9, MSG_NOSIGNAL), 9);
+	}
+}
+
+/* Wait until the server has closed every one of fds, at most until deadline (mono_ms); the
+ * number still open then. */
+static int wait_closed(int *fds, int n, long long deadline)
+{
+	int i, open = n;
+
+	for (i = 0; i < n; i++) {
+		char c;
+		struct pollfd p = {fds[i], POLLIN, 0};
+		long long left = deadline - mono_ms();
+
+		if (poll(&p, 1, left > 0 ? (int)left : 0) == 1 && recv(fds[i], &c, 1, 0) <= 0)
+			open--;
+		close(fds[i]);
+	}
+	return open;
+}
+
+/* Discovery, asked again until it answers or deadline (mono_ms) passes; 1 when it answered. */
+static int discovery_answers_by(const served *s, long long deadline)
+{
+	do {
+		reply r;
+		CURLcode cc = ask(s, "GET", "/discover", NULL, NULL, NULL, 0, &r);
+
+		free(r.body.data);
+		if (cc == CURLE_OK && r.status == 200)
+			return 1;
+		nanosleep(&(struct timespec){0, 100000000L}, NULL);
+	} while (mono_ms() < deadline);
+	return 0;
+}
+
+/* Idle connections (half a request, then nothing) are closed within seconds, not minutes,
+ * and meanwhile other clients are served at once. */
+Test(restate_serve, idle_connections_are_closed_within_seconds, .timeout = 60)
+{
+	int fds[20];
+	long long t0;
+	served s;
+
+	serve_start(&s, 1);
+	t0 = mono_ms();
+	open_idle(&s, fds, 20);
+	cr_assert(discovery_answers_by(&s, mono_ms() + 2000), "served beside idle connections");
+	/* the default idle timeout is 10 s; it was 600 s */
+	cr_assert_eq(wait_closed(fds, 20, t0 + 14000), 0, "every idle connection closed");
+	serve_stop(&s);
+}
+
+/* More idle connections than the limit: those past it are closed at once, the others when
+ * idle too long, and a client that comes after is served within the idle timeout. */
+Test(restate_serve, connections_past_the_limit_do_not_lock_clients_out, .timeout = 60)
+{
+	int fds[40];
+	served s;
+	long long t0;
+
+	serve_start_limited(&s, 1, 8, 1);
+	t0 = mono_ms();
+	open_idle(&s, fds, 40);
+	cr_assert(discovery_answers_by(&s, t0 + 6000), "served within the idle timeout");
+	cr_assert_eq(wait_closed(fds, 40, t0 + 6000), 0);
 	serve_stop(&s);
 }
 

@@ -88,7 +88,7 @@ Test(store, a_new_database_has_the_current_schema)
 	char err[512];
 
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 4);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 5);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA application_id"), 0x65636c31);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name ="
 				    " 'lease_until_ms'"),
@@ -161,11 +161,12 @@ Test(store, an_old_database_is_upgraded_in_place)
 		sql(db, text);
 	}
 	e = ts_engine(db, script, NULL);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 4);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 5);
 	cr_assert_eq(ecl_run_drive(e, "oldrun"), ECL_OK, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(ecl_run_info_get(e, "oldrun", &info), ECL_OK);
 	cr_assert_eq(info->step_count, 2);
 	cr_assert(strstr(info->output, "Draft v0"));
+	cr_assert_null(info->provider, "a run of schema 1 has no provider recorded");
 	ecl_run_info_free(info);
 	/* The old checkpoint keeps its stored next step; the new one has none (the run ended). */
 	{
@@ -331,7 +332,7 @@ Test(store, a_newer_database_is_refused)
 	sql(db, "PRAGMA user_version = 99");
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
 	cr_assert(strstr(err, db), "%s", err);
-	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (4)"), "%s", err);
+	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (5)"), "%s", err);
 }
 
 Test(store, a_database_of_another_program_is_refused)

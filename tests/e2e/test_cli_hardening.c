@@ -1,0 +1,182 @@
+/*
+ * test_cli_hardening.c - the ecl command where a careless or hostile argument used to be taken
+ * as something else: numbers read strictly (durations, counts, ages), inputs read with a cap,
+ * and the other guards of the command line, each through the built binary.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static char *dir;
+static char db[4096];
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	setenv("XDG_CONFIG_HOME", dir, 1); /* no config file unless a test writes one */
+	unsetenv("ECL_PROVIDER");
+	unsetenv("ECL_MODEL");
+}
+
+static void teardown(void)
+{
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(cli_hardening, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Run ecl with --db and the given arguments (NULL-terminated). */
+#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
+
+static int run_ecl(char **out, char **err, const char **args)
+{
+	const char *argv[40] = {ECL_BIN, "--db", db};
+	int n = 3, i;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+Test(cli_hardening, durations_that_are_not_at_least_a_millisecond_are_refused)
+{
+	static const char *const bad[] = {"0.0001", "nan", "inf",  "-1",
+					  "0",      "1e3", "0x10", " 5",
+					  "5s",     "",    "1.",   "99999999999999999999"};
+	static const char *const flags[] = {"--timeout", "--connect-timeout"};
+	size_t i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char *out, *err, want[200];
+
+			cr_assert_eq(ECL(&out, &err, flags[k], bad[i], "list"), 2, "%s %s: %s",
+				     flags[k], bad[i], err);
+			snprintf(
+				want, sizeof(want),
+				"ecl: %s: `%s` is not a duration in seconds from 0.001 to 604800\n",
+				flags[k], bad[i]);
+			cr_assert_str_eq(err, want);
+			free(out);
+			free(err);
+		}
+	for (k = 0; k < 2; k++) {
+		char *out, *err;
+
+		cr_assert_eq(ECL(&out, &err, flags[k], "0.001", "list"), 0, "%s", err);
+		free(out);
+		free(err);
+	}
+	{
+		/* the same from the config file, naming its line */
+		char path[4200], *out, *err;
+
+		snprintf(path, sizeof(path), "%s/ecl", dir);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/ecl/config", dir);
+		ts_write(path, "timeout = nan\n");
+		cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t"), 2, "%s",
+			     err);
+		cr_assert(strstr(err, "config:1: timeout `nan` is not a duration"), "%s", err);
+		free(out);
+		free(err);
+	}
+}
+
+Test(cli_hardening, numbers_are_read_strictly)
+{
+	static const struct {
+		const char *args[4], *error;
+	} cases[] = {
+		{{"--max-answer-bytes", "99999999999999999999", "list"},
+		 "ecl: --max-answer-bytes: `99999999999999999999` is not a positive number of "
+		 "bytes\n"},
+		{{"--max-answer-bytes", "0x10", "list"},
+		 "ecl: --max-answer-bytes: `0x10` is not a positive number of bytes\n"},
+		{{"prune", "--older-than", "0x10d", NULL},
+		 "ecl: --older-than: `0x10d` is not an age like 30d, 12h\n"},
+		{{"prune", "--older-than", "1e400d", NULL},
+		 "ecl: --older-than: `1e400d` is not an age like 30d, 12h\n"},
+		{{"runs", "--limit", "-1", NULL}, "ecl: --limit: `-1` is not a number\n"},
+		{{"runs", "--limit", "99999999999", NULL},
+		 "ecl: --limit: `99999999999` is not a number\n"},
+		{{"fork", "x", "--from", "+3"}, "ecl: --from: `+3` is not a checkpoint number\n"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+		const char *const *a = cases[i].args;
+
+		cr_assert_eq(ECL(&out, &err, a[0], a[1], a[2], a[3]), 2, "%zu: %s", i, err);
+		cr_assert_str_eq(err, cases[i].error);
+		free(out);
+		free(err);
+	}
+}
+
+/* An input file that never ends (/dev/zero, a FIFO) is cut off at the cap while it is read,
+ * with an error naming the input, the file and the cap, and nothing is started. */
+Test(cli_hardening, an_endless_input_file_is_refused_at_the_cap)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "run", "summarize", "--input-file", "document=/dev/zero"), 2,
+		     "%s", err);
+	cr_assert_str_eq(err, "ecl: input `document`: cannot read /dev/zero: it is larger than "
+			      "the limit of 16 MiB for an input file\n");
+	cr_assert_str_eq(out, "");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "summarize", "--input-file", "/dev/zero"), 2, "%s",
+		     err);
+	cr_assert_str_eq(err, "ecl: cannot read the input file /dev/zero: it is larger than the "
+			      "limit of 16 MiB for an input file\n");
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "no database was made");
+}
+
+/* A bare prune deleted every finished run, minutes old ones too: it now needs an age, and
+ * says what it deletes. */
+Test(cli_hardening, prune_needs_an_age_and_says_what_it_deletes)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Tea"), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "prune"), 2);
+	cr_assert_str_eq(err, "ecl: prune: say how old a run must be to go, e.g. --older-than 30d "
+			      "(--older-than 0s for every finished run); --dry-run counts them "
+			      "first\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1, "nothing deleted");
+	cr_assert_eq(ECL(&out, &err, "prune", "--older-than", "1d"), 0, "%s", err);
+	cr_assert_str_eq(out, "Deleted 0 runs (completed, failed or cancelled, last changed 1d ago "
+			      "or more)\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "prune", "--older-than", "0s", "--status", "completed,failed",
+			 "--workflow", "critique-revise", "--dry-run"),
+		     0, "%s", err);
+	cr_assert_str_eq(out, "Would delete 1 run (completed or failed of workflow "
+			      "critique-revise, last changed 0s ago or more)\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1);
+}
