@@ -307,6 +307,9 @@ int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out)
 		rc = e->st->ops->list_steps(e->st, id, restore_step, run);
 	if (rc == ECL_ESTORE && !e->err[0])
 		engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	/* (the store expands a stored output without a message of its own when memory runs out) */
+	if (rc == ECL_ENOMEM && !e->err[0])
+		engine_fail(e, rc, "out of memory loading run %s", id);
 	if (rc == ECL_OK) {
 		run->seq = row->seq;
 		run->attempt = row->attempt;

@@ -44,6 +44,15 @@ void ts_exit(int status) __attribute__((noreturn));
 /* One integer from a SQL query on the database file (-1 on error). */
 long long ts_sql_int(const char *db, const char *sql);
 
+/* One integer from a SQL query that must answer one row: the test fails, naming SQLite's
+ * error, when the database cannot be opened or read. */
+long long ts_sql_count(const char *db, const char *sql);
+
+/* Every table of the database (its schema, then its rows ordered by every column, one line
+ * each) as one text, to compare a database before and after; the test fails when the file
+ * cannot be read. Caller frees. */
+char *ts_sql_dump(const char *db);
+
 /* One text from a SQL query on the database file (NULL on error; caller frees). */
 char *ts_sql_text(const char *db, const char *sql);
 
