@@ -198,7 +198,7 @@ long long ts_sql_count(const char *db, const char *sql)
 	long long v;
 	int rc;
 
-	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK,
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK,
 		     "%s cannot be opened: %s", db, sqlite3_errmsg(h));
 	rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
 	cr_assert_eq(rc, SQLITE_OK, "%s cannot be read (%s): %s", db, sql, sqlite3_errmsg(h));
@@ -229,7 +229,7 @@ char *ts_sql_dump(const char *db)
 	char *out = NULL;
 	size_t len = 0;
 
-	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK,
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK,
 		     "%s cannot be opened: %s", db, sqlite3_errmsg(h));
 	dump_add(&out, &len, "");
 	cr_assert_eq(sqlite3_prepare_v2(h,

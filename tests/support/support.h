@@ -45,12 +45,14 @@ void ts_exit(int status) __attribute__((noreturn));
 long long ts_sql_int(const char *db, const char *sql);
 
 /* One integer from a SQL query that must answer one row: the test fails, naming SQLite's
- * error, when the database cannot be opened or read. */
+ * error, when the database cannot be opened or read. The file is opened for reading and
+ * writing (never created), as the next ecl would open it: a hot journal a failed write left
+ * is rolled back first, which a read-only connection cannot do. */
 long long ts_sql_count(const char *db, const char *sql);
 
 /* Every table of the database (its schema, then its rows ordered by every column, one line
  * each) as one text, to compare a database before and after; the test fails when the file
- * cannot be read. Caller frees. */
+ * cannot be read (opened as ts_sql_count opens it). Caller frees. */
 char *ts_sql_dump(const char *db);
 
 /* One text from a SQL query on the database file (NULL on error; caller frees). */
