@@ -191,6 +191,17 @@ long long ts_sql_int(const char *db, const char *sql)
 	return v;
 }
 
+unsigned ts_seed(const char *what)
+{
+	const char *env = getenv("ECL_TEST_SEED");
+	unsigned seed = env && *env ? (unsigned)strtoul(env, NULL, 0)
+				    : (unsigned)time(NULL) ^ (unsigned)getpid() << 16;
+
+	/* on stderr, which Criterion never hides: whatever fails later, the seed is above it */
+	fprintf(stderr, "%s: seed %u (ECL_TEST_SEED=%u replays it)\n", what, seed, seed);
+	return seed;
+}
+
 long long ts_sql_count(const char *db, const char *sql)
 {
 	sqlite3 *h;

@@ -41,6 +41,13 @@ int ts_kill_after(pid_t pid, long us, const char *what);
  * that ends with _exit alone loses what it ran from the coverage figures. */
 void ts_exit(int status) __attribute__((noreturn));
 
+/* The seed of a randomized test: ECL_TEST_SEED when set (decimal or 0x hex), else one from
+ * the clock and the process id. Printed on stderr with `what`, so that any failure can be
+ * replayed; the tests also put it in their assertion messages (TS_SEED_FMT, TS_SEED_ARG). */
+unsigned ts_seed(const char *what);
+#define TS_SEED_FMT       " [seed %u: ECL_TEST_SEED=%u replays it]"
+#define TS_SEED_ARG(seed) (seed), (seed)
+
 /* One integer from a SQL query on the database file (-1 on error). */
 long long ts_sql_int(const char *db, const char *sql);
 
