@@ -5,7 +5,8 @@
  * worker process that has already sent "passed" by then, and the runner ignores how the worker
  * exits: the report is printed, the test counted as passed, the program exits 0. So this file
  * takes the place of Criterion's criterion_internal_test_main (the trampoline of every Test()
- * in the test program calls it through the PLT, so the program's own definition wins) and runs
+ * in the test program calls it, so the linker takes this definition out of the test support
+ * library before it looks in libcriterion) and runs
  * the test body followed by a leak check, in the worker, while the test is still in its main
  * phase: a leak fails that very test with an assertion, and so the program and ctest.
  *

@@ -10,18 +10,28 @@
 #include <criterion/hooks.h>
 #include <stdio.h>
 
+/* Named by every test program's link (tests/CMakeLists.txt), so that this file is linked in
+ * although no test calls into it. */
+int ts_skips_are_failures = 1;
+
+/* Tests that skipped: Criterion's own count also has those --filter left out. */
+static size_t skipped;
+
 ReportHook(POST_TEST)(struct criterion_test_stats *stats)
 {
-	if (stats->test_status == CR_STATUS_SKIPPED)
-		fprintf(stderr, "SKIPPED: %s::%s: %s\n", stats->test->category, stats->test->name,
-			stats->message && *stats->message ? stats->message : "(no reason given)");
+	if (stats->test_status != CR_STATUS_SKIPPED)
+		return;
+	skipped++;
+	fprintf(stderr, "SKIPPED: %s::%s: %s\n", stats->test->category, stats->test->name,
+		stats->message && *stats->message ? stats->message : "(no reason given)");
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
-	if (stats->tests_skipped)
+	(void)stats;
+	if (skipped)
 		fprintf(stderr,
 			"%zu test(s) skipped: no test may skip (a test that needs a component "
 			"fails without it)\n",
-			stats->tests_skipped);
+			skipped);
 }
