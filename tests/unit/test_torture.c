@@ -79,7 +79,7 @@ static long kills_wanted(void)
 	return env && atol(env) > 0 ? atol(env) : 200;
 }
 
-Test(torture, sigkill_at_random_instants, .timeout = 600)
+Test(torture, sigkill_at_random_instants, .timeout = 300)
 {
 	char *dir = ts_tmpdir();
 	char db[4096], script[4096], log[4200], id[ECL_ID_MAX] = "", q[256];
