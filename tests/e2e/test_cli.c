@@ -566,3 +566,242 @@ Test(cli, missing_network_module_is_named)
 	free(out);
 	free(err);
 }
+
+/* Every usage error of every command: exit status 2, one line naming the argument at fault,
+ * nothing on stdout and no database created. */
+Test(cli, every_usage_error_names_the_argument_at_fault)
+{
+	static const struct {
+		const char *args[8];
+		const char *err;
+	} cases[] = {
+		{{"--timeout", "0", "list"},
+		 "ecl: --timeout: `0` is not a positive number of seconds"},
+		{{"--connect-timeout", "x", "list"},
+		 "ecl: --connect-timeout: `x` is not a positive number of seconds"},
+		{{"--max-answer-bytes", "-1", "list"},
+		 "ecl: --max-answer-bytes: `-1` is not a positive number"},
+		{{"--durability", "sometimes", "list"},
+		 "ecl: --durability: `sometimes` is not full or normal"},
+		{{"--log-format", "xml", "list"},
+		 "ecl: --log-format: `xml` is not pretty, compact or json"},
+		{{"list", "--model"}, "ecl: --model needs a value"},
+		{{"list", "--bogus"}, "ecl: list: unknown argument `--bogus`"},
+		{{"graph"}, "ecl: usage: ecl graph <workflow> [--format mermaid|dot|json]"},
+		{{"graph", "critique-revise", "--format"},
+		 "ecl: --format needs mermaid, dot or json"},
+		{{"graph", "critique-revise", "--format=svg"},
+		 "ecl: --format: `svg` is not mermaid, dot or json"},
+		{{"graph", "critique-revise", "extra"}, "ecl: graph: unexpected argument `extra`"},
+		{{"answer"},
+		 "ecl: usage: ecl answer <run-id> --set FIELD=VALUE ... [--no-wait] (or "
+		 "--engine restate [--restate-url URL] [--wait])"},
+		{{"answer", "id", "--set"}, "ecl: --set needs FIELD=VALUE"},
+		{{"answer", "id", "--set", "x"}, "ecl: --set needs FIELD=VALUE"},
+		{{"answer", "id", "--bogus"}, "ecl: answer: unexpected argument `--bogus`"},
+		{{"answer", "id", "--engine"}, "ecl: --engine needs a value"},
+		{{"batch"}, "ecl: usage: ecl batch FILE.jsonl --workflow ID [--concurrency N]"},
+		{{"batch", "f", "--workflow"}, "ecl: --workflow needs a value"},
+		{{"batch", "f", "--concurrency", "x"},
+		 "ecl: --concurrency: `x` is not a number from 1 to 100000"},
+		{{"batch", "f", "--bogus"}, "ecl: batch: unexpected argument `--bogus`"},
+		{{"batch", "/nonexistent.jsonl", "--workflow", "critique-revise"},
+		 "ecl: cannot read /nonexistent.jsonl: No such file or directory"},
+		{{"runs", "--limit", "x"}, "ecl: --limit: `x` is not a number"},
+		{{"runs", "--bogus", "x"}, "ecl: runs: unknown argument `--bogus`"},
+		{{"runs", "--status"}, "ecl: runs: `--status` needs a value or is unknown"},
+		{{"history"}, "ecl: usage: ecl history <run-id> [--full] [-o json]"},
+		{{"history", "id", "--bogus"}, "ecl: history: unexpected argument `--bogus`"},
+		{{"fork"}, "ecl: usage: ecl fork <run-id> --from <step-number>"},
+		{{"fork", "id", "--from", "x"}, "ecl: --from: `x` is not a step number"},
+		{{"fork", "id", "--bogus"}, "ecl: fork: unexpected argument `--bogus`"},
+		{{"recover", "extra"}, "ecl: usage: ecl recover"},
+		{{"prune", "--bogus"}, "ecl: prune: unknown argument `--bogus`"},
+		{{"prune", "--older-than", "x"},
+		 "ecl: --older-than: `x` is not an age like 30d, 12h"},
+		{{"status"}, "ecl: usage: ecl status <run-id> [-o text|json]"},
+		{{"status", "id", "-o"}, "ecl: -o needs text or json"},
+		{{"status", "id", "-o", "xml"}, "ecl: -o: `xml` is not text or json"},
+		{{"status", "id", "extra"}, "ecl: status: unexpected argument `extra`"},
+		{{"status", "id", "--engine", "nope"},
+		 "ecl: --engine: `nope` is not local or restate"},
+		{{"status", "--engine", "restate"},
+		 "ecl: status: usage: ecl status --engine restate <run-id>"},
+		{{"cancel", "--engine", "restate"},
+		 "ecl: cancel: usage: ecl cancel --engine restate <run-id>"},
+		{{"resume"}, "ecl: usage: ecl resume <run-id>"},
+		{{"pause"}, "ecl: usage: ecl pause <run-id>"},
+		{{"cancel"}, "ecl: usage: ecl cancel <run-id>"},
+		{{"providers", "-o", "xml"}, "ecl: usage: ecl providers [-o text|json]"},
+		{{"serve", "--port"}, "ecl: serve: --port needs a value"},
+		{{"serve", "--port", "x"}, "ecl: serve: --port: `x` is not a port number"},
+		{{"serve", "--bogus"},
+		 "ecl: serve: unknown argument `--bogus`; usage: ecl serve "
+		 "[--port 9080] [--bind ADDR] [--register ADMIN-URL] "
+		 "[--advertise URL]"},
+		{{"run", "critique-revise", "--input-file"}, "ecl: --input-file needs a file name"},
+		{{"run", "critique-revise", "--set"}, "ecl: --set needs NAME=VALUE"},
+		{{"run", "critique-revise", "--set", "x"}, "ecl: --set needs NAME=VALUE"},
+		{{"run", "critique-revise", "--topic"}, "ecl: --topic needs a value"},
+		{{"--api-key"}, "ecl: --api-key needs a value"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+
+		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i].args), 2,
+			     "case %zu (%s): %s", i, cases[i].err, err);
+		cr_assert(strncmp(err, cases[i].err, strlen(cases[i].err)) == 0 &&
+				  err[strlen(cases[i].err)] == '\n' &&
+				  err[strlen(cases[i].err) + 1] == '\0',
+			  "case %zu: `%s` expected, got `%s`", i, cases[i].err, err);
+		cr_assert_str_empty(out, "case %zu", i);
+		cr_assert_eq(access(db, F_OK), -1, "case %zu created the database", i);
+		free(out);
+		free(err);
+	}
+}
+
+/* A file of inputs that is JSON but not an object is refused, naming the file. */
+Test(cli, an_input_file_must_hold_an_object)
+{
+	char path[4200], *out, *err, want[4300];
+
+	snprintf(path, sizeof(path), "%s/inputs.json", dir);
+	ts_write(path, "[1]");
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2);
+	snprintf(want, sizeof(want), "ecl: %s: not a JSON object of inputs\n", path);
+	cr_assert_str_eq(err, want);
+	cr_assert_str_empty(out);
+	free(out);
+	free(err);
+}
+
+/* -h prints the usage on stdout and succeeds; no command at all prints it on stderr and
+ * fails with 2. */
+Test(cli, help_and_no_command)
+{
+	const char *help[] = {ECL_BIN, "--help", NULL}, *none[] = {ECL_BIN, NULL};
+	char *out, *err;
+
+	cr_assert_eq(ts_run(help, &out, &err), 0);
+	cr_assert(strncmp(out, "usage: ecl [global options] <command> [arguments]\n", 50) == 0,
+		  "%s", out);
+	cr_assert(strstr(out, "  -h, --help                        this text\n"), "%s", out);
+	cr_assert_str_empty(err);
+	free(out);
+	free(err);
+	cr_assert_eq(ts_run(none, &out, &err), 2);
+	cr_assert_str_empty(out);
+	cr_assert(strncmp(err, "usage: ecl [global options] <command> [arguments]\n", 50) == 0,
+		  "%s", err);
+	free(out);
+	free(err);
+}
+
+/* Without --db: ECL_DB, else $XDG_DATA_HOME/ecl/ecl.db, else ~/.local/share/ecl/ecl.db, its
+ * directories made; with none of the three, a usage error. */
+Test(cli, the_default_database)
+{
+	const char *argv[] = {ECL_BIN, "runs", NULL};
+	char *out, *err, path[4300];
+
+	unsetenv("ECL_DB");
+	setenv("XDG_DATA_HOME", ts_path(dir, "xdg"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	cr_assert_str_eq(out, "No runs.\n");
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/xdg/ecl/ecl.db", dir);
+	cr_assert_eq(access(path, F_OK), 0, "no %s", path);
+
+	unsetenv("XDG_DATA_HOME");
+	setenv("HOME", ts_path(dir, "home"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/home/.local/share/ecl/ecl.db", dir);
+	cr_assert_eq(access(path, F_OK), 0, "no %s", path);
+
+	setenv("ECL_DB", ts_path(dir, "env/deep/runs.db"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/env/deep/runs.db", dir);
+	cr_assert_eq(access(path, F_OK), 0, "no %s", path);
+
+	/* a directory that cannot be made */
+	ts_write(ts_path(dir, "file"), "x");
+	setenv("ECL_DB", ts_path(dir, "file/sub/runs.db"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 1);
+	snprintf(path, sizeof(path),
+		 "ecl: cannot create the directory of %s/file/sub/runs.db: Not a directory\n", dir);
+	cr_assert_str_eq(err, path);
+	free(out);
+	free(err);
+
+	unsetenv("ECL_DB");
+	unsetenv("HOME");
+	cr_assert_eq(ts_run(argv, &out, &err), 2);
+	cr_assert_str_eq(err, "ecl: no database: give --db PATH (neither HOME nor XDG_DATA_HOME is "
+			      "set)\n");
+	free(out);
+	free(err);
+}
+
+/* history -o json, with and without --full: one object per checkpoint, and the notes (an
+ * answer to a human step) with their time. */
+Test(cli, history_as_json)
+{
+	char *out, *id;
+	cJSON *json, *first, *last;
+	int n;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
+			 "--document", "one two three four five six"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--no-wait"), 0);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert(cJSON_IsArray(json), "%s", out);
+	n = cJSON_GetArraySize(json);
+	cr_assert_geq(n, 3, "%s", out);
+	first = cJSON_GetArrayItem(json, 0);
+	last = cJSON_GetArrayItem(json, n - 1);
+	cr_assert_eq(cJSON_GetObjectItem(first, "seq")->valueint, 1, "%s", out);
+	cr_assert_str_eq(cJSON_GetObjectItem(first, "step")->valuestring, "draft");
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(first, "next")), "%s", out);
+	cr_assert_eq(cJSON_GetObjectItem(first, "attempt")->valueint, 1);
+	cr_assert(cJSON_IsObject(cJSON_GetObjectItem(first, "output")), "%s", out);
+	cr_assert_null(cJSON_GetObjectItem(first, "prompt"), "prompts only with --full: %s", out);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(last, "note")), "the answer: %s", out);
+	cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(last, "ts_ms")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full", "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	first = cJSON_GetArrayItem(json, 0);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(first, "prompt")), "%s", out);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(first, "answer")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	/* a run that waits shows its step and question in the listing */
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json", "--status", "waiting"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_eq(cJSON_GetArraySize(json), 1, "%s", out);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "step")->valuestring,
+			 "approve");
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "question")),
+		  "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "--workflow", "triage", "--all"), 0);
+	cr_assert_str_eq(out, "No runs.\n");
+	free(out);
+	free(id);
+}
