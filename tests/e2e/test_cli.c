@@ -805,3 +805,169 @@ Test(cli, history_as_json)
 	free(out);
 	free(id);
 }
+
+/* `ecl providers` with the config file in ECL_CONFIG holding `text`; returns the exit status.
+ * Other environment that selects a config file is cleared. */
+static int providers_with(const char *text, char **out, char **err)
+{
+	const char *argv[] = {ECL_BIN, "providers", NULL};
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/config", dir);
+	ts_write(path, text);
+	setenv("ECL_CONFIG", path, 1);
+	return ts_run(argv, out, err);
+}
+
+/* Every mistake in the config file is a usage error naming the file and line. */
+Test(cli, config_file_mistakes_name_the_line)
+{
+	static const struct {
+		const char *text, *err;
+	} cases[] = {
+		{"[openai\n", ":1: a section is written [name]"},
+		{"# a comment\n\njust words\n", ":3: expected `key = value`"},
+		{"model =\n", ":1: `model` has no value"},
+		{"[bogus]\n", ":1: unknown section [bogus] (known: openai, anthropic, ollama)"},
+		{"[openai]\nprovider = openai\n",
+		 ":2: unknown key `provider` (known: provider, model, base_url, api_key, "
+		 "api_key_file, timeout, connect_timeout; provider only outside sections)"},
+		{"api_key_file = /nonexistent/key\n",
+		 ":1: cannot read the key file /nonexistent/key: No such file or directory"},
+	};
+	char *out, *err, want[4400], *long_line;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(providers_with(cases[i].text, &out, &err), 2, "case %zu: %s", i, err);
+		snprintf(want, sizeof(want), "ecl: %s/config%s\n", dir, cases[i].err);
+		cr_assert_str_eq(err, want, "case %zu", i);
+		free(out);
+		free(err);
+	}
+	ts_write(ts_path(dir, "empty-key"), "\n");
+	snprintf(want, sizeof(want), "api_key_file = %s/empty-key\n", dir);
+	cr_assert_eq(providers_with(want, &out, &err), 2);
+	snprintf(want, sizeof(want), "ecl: %s/config:1: the key file %s/empty-key is empty\n", dir,
+		 dir);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	long_line = malloc(6000);
+	cr_assert_not_null(long_line);
+	memset(long_line, 'x', 5998);
+	memcpy(long_line, "model = ", 8);
+	long_line[5998] = '\n';
+	long_line[5999] = '\0';
+	cr_assert_eq(providers_with(long_line, &out, &err), 2);
+	snprintf(want, sizeof(want), "ecl: %s/config:1: the line is too long\n", dir);
+	cr_assert_str_eq(err, want);
+	free(long_line);
+	free(out);
+	free(err);
+	/* a timeout that is no number fails the command that needs it */
+	{
+		const char *argv[] = {
+			ECL_BIN,           "--db",    db,  "--provider", "ollama", "run",
+			"critique-revise", "--topic", "t", NULL};
+
+		providers_with("[ollama]\ntimeout = x\n", &out, &err);
+		free(out);
+		free(err);
+		cr_assert_eq(ts_run(argv, &out, &err), 2);
+		snprintf(want, sizeof(want),
+			 "ecl: %s/config:2: timeout `x` is not a positive number of seconds\n",
+			 dir);
+		cr_assert_str_eq(err, want);
+		free(out);
+		free(err);
+	}
+	unsetenv("ECL_CONFIG");
+}
+
+/* Settings come from the config file (a quoted value, a key read from a file, ~/ for the
+ * home directory), from the environment (OLLAMA_HOST as ollama reads it: host:port) and from
+ * flags; a key is never shown, only its length. */
+Test(cli, config_file_settings_and_key_files)
+{
+	char *out, *err, text[4400], home[4200];
+
+	ts_write(ts_path(dir, "key"), "sk-fromfile  \n");
+	snprintf(text, sizeof(text), "[openai]\napi_key_file = %s/key\nmodel = \"gpt-x\"\n", dir);
+	cr_assert_eq(providers_with(text, &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "  model            gpt-x "), "%s", out);
+	cr_assert(strstr(out, "  api_key          **** (11 characters) "), "%s", out);
+	cr_assert_null(strstr(out, "sk-fromfile"), "%s", out);
+	free(out);
+	free(err);
+	/* ~/ is the home directory */
+	snprintf(home, sizeof(home), "%s/home", dir);
+	mkdir(home, 0700);
+	ts_write(ts_path(home, "key"), "sk-home");
+	setenv("HOME", home, 1);
+	cr_assert_eq(providers_with("api_key_file = ~/key\n", &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "  api_key          **** (7 characters) "), "%s", out);
+	free(out);
+	free(err);
+	setenv("OLLAMA_HOST", "127.0.0.1:9", 1);
+	cr_assert_eq(providers_with("", &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "  base_url         http://127.0.0.1:9                       (env "
+			      "OLLAMA_HOST)\n"),
+		  "%s", out);
+	free(out);
+	free(err);
+	unsetenv("OLLAMA_HOST");
+	unsetenv("ECL_CONFIG");
+	/* without ECL_CONFIG: $XDG_CONFIG_HOME/ecl/config, else ~/.config/ecl/config */
+	{
+		const char *argv[] = {ECL_BIN, "providers", NULL};
+		char path[4400];
+
+		snprintf(path, sizeof(path), "%s/.config", home);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/.config/ecl", home);
+		mkdir(path, 0700);
+		ts_write(ts_path(path, "config"), "model = m\n");
+		unsetenv("XDG_CONFIG_HOME");
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		snprintf(path, sizeof(path), "Config file: %s/.config/ecl/config\n", home);
+		cr_assert(strncmp(out, path, strlen(path)) == 0, "%s", out);
+		free(out);
+		free(err);
+		setenv("XDG_CONFIG_HOME", dir, 1);
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		snprintf(path, sizeof(path), "Config file: %s/ecl/config (not present)\n", dir);
+		cr_assert(strncmp(out, path, strlen(path)) == 0, "%s", out);
+		free(out);
+		free(err);
+		unsetenv("XDG_CONFIG_HOME");
+		unsetenv("HOME");
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		cr_assert(strncmp(out, "Config file: (none: HOME is not set) (not present)\n",
+				  51) == 0,
+			  "%s", out);
+		free(out);
+		free(err);
+	}
+	/* a key given as a flag is shown by its length; one too long is refused */
+	{
+		const char *argv[] = {ECL_BIN, "--api-key", "abc", "providers", NULL};
+		char *big = malloc(5001);
+		const char *too_long[] = {ECL_BIN, "--api-key", big, "providers", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		cr_assert(strstr(out, "  api_key          **** (3 characters)                      "
+				      "(flag --api-key)\n"),
+			  "%s", out);
+		free(out);
+		free(err);
+		cr_assert_not_null(big);
+		memset(big, 'k', 5000);
+		big[5000] = '\0';
+		cr_assert_eq(ts_run(too_long, &out, &err), 2);
+		cr_assert_str_eq(err, "ecl: --api-key: the key is too long\n");
+		free(out);
+		free(err);
+		free(big);
+	}
+}
