@@ -4,6 +4,8 @@
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -970,4 +972,155 @@ Test(cli, config_file_settings_and_key_files)
 		free(err);
 		free(big);
 	}
+}
+
+/* Run ecl --db db with args and its stderr on a pseudo-terminal (stdout to a pipe): what the
+ * terminal showed in *tty, what went to stdout in *out. Returns the exit status. */
+static int run_on_tty(const char *const *args, char **tty, char **out)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	int master = posix_openpt(O_RDWR | O_NOCTTY), n = 3, pipefd[2], st;
+	size_t len = 0, cap = 1 << 16, olen = 0;
+	pid_t pid;
+
+	for (; *args; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	cr_assert_geq(master, 0);
+	cr_assert_eq(grantpt(master), 0);
+	cr_assert_eq(unlockpt(master), 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+
+		if (slave < 0)
+			_exit(126);
+		dup2(slave, STDERR_FILENO);
+		dup2(pipefd[1], STDOUT_FILENO);
+		close(master);
+		close(pipefd[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	*tty = malloc(cap);
+	*out = malloc(cap);
+	cr_assert(*tty && *out);
+	for (;;) {
+		struct pollfd p[2] = {{master, POLLIN, 0}, {pipefd[0], POLLIN, 0}};
+		ssize_t r;
+
+		if (poll(p, 2, 10000) <= 0)
+			break;
+		if (p[1].revents & (POLLIN | POLLHUP)) {
+			r = read(pipefd[0], *out + olen, cap - 1 - olen);
+			if (r > 0)
+				olen += (size_t)r;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = read(master, *tty + len, cap - 1 - len);
+			if (r <= 0)
+				break; /* EIO: the child closed the terminal */
+			len += (size_t)r;
+		}
+	}
+	while (olen < cap - 1) {
+		ssize_t r = read(pipefd[0], *out + olen, cap - 1 - olen);
+
+		if (r <= 0)
+			break;
+		olen += (size_t)r;
+	}
+	(*tty)[len] = '\0';
+	(*out)[olen] = '\0';
+	close(master);
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* On a terminal, a run shows one line per step, with the loop's counter and the next step,
+ * and a batch one progress line, rewritten in place. */
+Test(cli, a_terminal_shows_progress)
+{
+	const char *run[] = {"--provider",      "scripted", "--script", NULL, "run",
+			     "critique-revise", "--topic",  "tty",      NULL};
+	char *tty, *out, path[4300];
+
+	run[3] = script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			"], \"revise\": [" REV1 "]}");
+	cr_assert_eq(run_on_tty(run, &tty, &out), 0, "%s%s", out, tty);
+	cr_assert(strstr(tty, "  [1/8] generate ... done in "), "%s", tty);
+	cr_assert(strstr(tty, " ms, next: critique\r\n"), "%s", tty);
+	cr_assert(strstr(tty, "  [3/8] revise (revisions 1 of at most 3) ... done in "), "%s", tty);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(tty);
+	free(out);
+
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"a\"}\n{\"topic\": \"b\"}\n");
+	{
+		const char *batch[] = {"batch", path, "--workflow", "critique-revise", NULL};
+
+		cr_assert_eq(run_on_tty(batch, &tty, &out), 0, "%s%s", out, tty);
+		cr_assert(strstr(tty, "\rbatch: 2/2 ended, 2 completed, 0 failed, 0 stopped, 0 in "
+				      "flight, "),
+			  "%s", tty);
+		free(tty);
+		free(out);
+	}
+}
+
+/* Commands on a run that does not exist fail with 1, naming the id and the database. */
+Test(cli, commands_on_an_unknown_run)
+{
+	static const char *const cases[][5] = {
+		{"pause", "nosuch", NULL},   {"cancel", "nosuch", NULL},
+		{"history", "nosuch", NULL}, {"status", "nosuch", NULL},
+		{"resume", "nosuch", NULL},  {"fork", "nosuch", "--from", "1", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err, want[4300];
+
+		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i]), 1, "case %zu: %s", i,
+			     err);
+		snprintf(want, sizeof(want), "ecl: no run with id nosuch in %s\n", db);
+		cr_assert_str_eq(err, want, "case %zu", i);
+		free(out);
+		free(err);
+	}
+}
+
+/* A cancelled run is over: resuming it fails, its status says so. */
+Test(cli, a_cancelled_run_is_over)
+{
+	char *out, *err, *id, want[256];
+	cJSON *json;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
+			 "--document", "one two three four five six"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0);
+	snprintf(want, sizeof(want), "Workflow %s cancelled\n", id);
+	cr_assert_str_eq(out, want);
+	free(out);
+	cr_assert_eq(ECL(&out, &err, "resume", id), 1);
+	snprintf(want, sizeof(want), "ecl: run %s has cancelled; there is nothing to resume\n", id);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_str_eq(cJSON_GetObjectItem(json, "status")->valuestring, "cancelled", "%s", out);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(json, "error")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
 }
