@@ -1124,3 +1124,125 @@ Test(cli, a_cancelled_run_is_over)
 	free(out);
 	free(id);
 }
+
+/* The global flags that tune a run: a size cap, durability, and the two other log formats. */
+Test(cli, global_flags_tune_the_run)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "--max-answer-bytes", "100000", "--durability", "full",
+			 "--log-format", "pretty", "-v", "run", "critique-revise", "--topic", "t"),
+		     0, "%s", err);
+	cr_assert(strstr(err, "Z info  started      run="), "%s", err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "--log-format", "compact", "--verbose", "run",
+			 "critique-revise", "--topic", "t"),
+		     0, "%s", err);
+	cr_assert(strncmp(err, "ts=", 3) == 0, "%s", err);
+	cr_assert(strstr(err, "Z level=info msg=\"started\" run="), "%s", err);
+	free(out);
+	free(err);
+}
+
+/* The listing shows how long each run took, in the unit that reads best; prune takes ages in
+ * days, hours, minutes or seconds and a workflow. */
+Test(cli, durations_and_ages)
+{
+	static const struct {
+		long long ms;
+		const char *shown;
+	} cases[] = {{1500, "  1.5s\n"}, {90000, "  1m30s\n"}, {7260000, "  2h01m\n"}};
+	char *out, sql[256];
+	size_t i;
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
+	free(out);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sql, sizeof(sql), "UPDATE runs SET created_ms = updated_ms - %lld",
+			 cases[i].ms);
+		ts_sql(db, sql);
+		cr_assert_eq(ECL(&out, NULL, "runs"), 0);
+		cr_assert(strstr(out, cases[i].shown), "`%s` in %s", cases[i].shown, out);
+		free(out);
+	}
+	ts_sql(db, "UPDATE runs SET updated_ms = updated_ms - 7200000");
+	cr_assert_eq(ECL(&out, NULL, "prune", "--older-than", "3h", "--dry-run"), 0);
+	cr_assert_str_eq(out, "Would delete 0 runs\n");
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "prune", "--older-than", "90m", "--workflow", "triage"), 0);
+	cr_assert_str_eq(out, "Deleted 0 runs\n");
+	free(out);
+	cr_assert_eq(
+		ECL(&out, NULL, "prune", "--older-than", "1.5h", "--workflow", "critique-revise"),
+		0);
+	cr_assert_str_eq(out, "Deleted 1 run\n");
+	free(out);
+	cr_assert_eq(ECL(NULL, NULL, "prune", "--older-than", "5x"), 2);
+}
+
+/* recover reports a run that fails again, and exits 1. */
+Test(cli, recover_reports_a_run_that_fails_again)
+{
+	const char *down = script("{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
+				  "\"permanent\", \"message\": \"down\"}]]}");
+	char *out;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", down, "run",
+			 "critique-revise", "--topic", "two"),
+		     1);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", down, "recover"), 1,
+		     "%s", out);
+	cr_assert(strstr(out, "Recovering 1 run\n"), "%s", out);
+	cr_assert(strstr(out, "Recovered 0, skipped 0 alive, 1 did not complete\n"), "%s", out);
+	free(out);
+}
+
+/* A finished run's history as JSON: the last checkpoint has no next step; a failed run's
+ * status carries its error. */
+Test(cli, finished_runs_as_json)
+{
+	char *out, *id;
+	cJSON *json, *last;
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	last = cJSON_GetArrayItem(json, cJSON_GetArraySize(json) - 1);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(last, "next")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3
+				"]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     1);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_str_eq(cJSON_GetObjectItem(json, "status")->valuestring, "failed", "%s", out);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(json, "error")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
+}
+
+/* Blanks around a config line and its value do not count. */
+Test(cli, config_lines_are_trimmed)
+{
+	char *out, *err;
+
+	cr_assert_eq(providers_with("  \t[openai]  \n\tmodel =   gpt-y \t\n", &out, &err), 0, "%s",
+		     err);
+	cr_assert(strstr(out, "  model            gpt-y "), "%s", out);
+	free(out);
+	free(err);
+	unsetenv("ECL_CONFIG");
+}
