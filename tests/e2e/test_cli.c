@@ -1246,3 +1246,101 @@ Test(cli, config_lines_are_trimmed)
 	free(err);
 	unsetenv("ECL_CONFIG");
 }
+
+/* Every command that opens the database names a damaged one, and exits 1. */
+Test(cli, a_damaged_database_is_named_by_every_command)
+{
+	static const char *const cases[][6] = {
+		{"pause", "x", NULL},
+		{"cancel", "x", NULL},
+		{"runs", NULL},
+		{"history", "x", NULL},
+		{"fork", "x", "--from", "1", NULL},
+		{"recover", NULL},
+		{"prune", NULL},
+		{"status", "x", NULL},
+		{"resume", "x", NULL},
+		{"run", "critique-revise", "--topic", "t", NULL},
+		{"batch", NULL, "--workflow", "critique-revise", NULL},
+		{"answer", "x", "--set", "a=b", NULL},
+	};
+	char in[4300], want[4400];
+	size_t i;
+
+	ts_write(db, "this is not a database, not at all: garbage garbage garbage garbage garbage "
+		     "garbage garbage garbage garbage garbage\n");
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	ts_write(in, "{\"topic\": \"a\"}\n");
+	snprintf(want, sizeof(want),
+		 "ecl: %s: cannot open the database: file is not a database (the file is damaged "
+		 "or not a database)\n",
+		 db);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[6];
+		char *out, *err;
+		size_t k;
+
+		for (k = 0; k < 6; k++)
+			args[k] = cases[i][k];
+		if (!strcmp(args[0], "batch"))
+			args[1] = in;
+		cr_assert_eq(run_ecl(&out, &err, args), 1, "%s: %s", args[0], err);
+		cr_assert_str_eq(err, want, "%s", args[0]);
+		free(out);
+		free(err);
+	}
+}
+
+/* Inputs as --NAME=VALUE too; anything else that is not an option is refused. */
+Test(cli, inputs_with_an_equals_sign)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic=equals", "--min_words=3"),
+		     0, "%s", err);
+	cr_assert(strstr(out, "on the topic \\\"equals\\\""), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "stray"), 2);
+	cr_assert_str_eq(err, "ecl: run: unexpected argument `stray` (inputs are given as --NAME "
+			      "VALUE)\n");
+	free(out);
+	free(err);
+	{
+		const char *argv[] = {ECL_BIN, "providers", NULL};
+
+		setenv("ECL_CONFIG", "/etc/passwd/config", 1);
+		cr_assert_eq(ts_run(argv, &out, &err), 2);
+		cr_assert_str_eq(err, "ecl: cannot read the config file /etc/passwd/config: Not a "
+				      "directory\n");
+		free(out);
+		free(err);
+		unsetenv("ECL_CONFIG");
+	}
+}
+
+/* On a terminal, a resumed run says which attempt a step is, and a run that fails says so. */
+Test(cli, a_terminal_shows_attempts_and_failures)
+{
+	const char *run[] = {"--provider",      "scripted", "--script", NULL, "run",
+			     "critique-revise", "--topic",  "tty",      NULL};
+	const char *resume[] = {"--provider", "scripted", "--script", NULL, "resume", NULL, NULL};
+	char *tty, *out, *id;
+
+	run[3] = script("{\"generate\": [[{\"$error\": \"permanent\", \"message\": \"down\"}]]}");
+	cr_assert_eq(run_on_tty(run, &tty, &out), 1, "%s%s", out, tty);
+	cr_assert(strstr(tty, " interrupted\r\n"), "%s", tty);
+	id = strdup(started_id(out));
+	free(tty);
+	free(out);
+	resume[3] =
+		script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE ", " REVISE
+		       ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3 "]}");
+	resume[5] = id;
+	cr_assert_eq(run_on_tty(resume, &tty, &out), 1, "%s%s", out, tty);
+	cr_assert(strstr(tty, "  [1/8] generate (attempt 2) ... done in "), "%s", tty);
+	cr_assert(strstr(tty, " failed\r\n"), "%s", tty);
+	free(tty);
+	free(out);
+	free(id);
+}
