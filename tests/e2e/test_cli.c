@@ -1344,3 +1344,60 @@ Test(cli, a_terminal_shows_attempts_and_failures)
 	free(out);
 	free(id);
 }
+
+/* serve: a registration the admin API refuses stops the server with 1; an address that is no
+ * IPv4 address is a usage error; a damaged database stops it before it listens. */
+Test(cli, serve_stops_when_it_cannot_start)
+{
+	char *out, *err, admin[64];
+	int port, fd = ts_listen_any(&port, 0); /* bound, not listening: refused */
+
+	snprintf(admin, sizeof(admin), "http://127.0.0.1:%d", port);
+	cr_assert_eq(ECL(&out, &err, "serve", "--port", "0", "--bind", "127.0.0.1", "--register",
+			 admin, "--advertise", "http://127.0.0.1:1/"),
+		     1, "%s", err);
+	cr_assert(strstr(err, "ecl serve: listening on port "), "%s", err);
+	cr_assert(strstr(err, "ecl: POST http://127.0.0.1:"), "%s", err);
+	cr_assert(strstr(err, "/deployments: Failed to connect to 127.0.0.1 port "), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "serve", "--port", "0", "--bind", "999.1.1.1"), 2);
+	cr_assert_str_eq(err, "ecl: serve: not an IPv4 address to listen on: 999.1.1.1\n");
+	free(out);
+	free(err);
+	close(fd);
+}
+
+/* A batch file that cannot be read, a run of a workflow this program does not have, an
+ * input the engine refuses. */
+Test(cli, what_a_command_cannot_use)
+{
+	char *out, *err, want[4400], *id;
+
+	cr_assert_eq(ECL(&out, &err, "batch", dir, "--workflow", "critique-revise"), 1);
+	snprintf(want, sizeof(want), "ecl: cannot read %s: Is a directory\n", dir);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "triage", "--request", "x", "--tier", "bogus"), 2);
+	cr_assert_str_eq(err, "ecl: input `tier`: expected one of \"free\", \"pro\", "
+			      "\"enterprise\", got \"bogus\"; usage: ecl run triage --request "
+			      "<string> [--tier <free|pro|enterprise>]\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[{\"$error\": \"permanent\", \"message\": "
+				"\"down\"}]]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     1);
+	id = strdup(started_id(out));
+	free(out);
+	ts_sql(db, "UPDATE runs SET workflow = 'gone'");
+	cr_assert_eq(ECL(&out, &err, "resume", id), 1);
+	snprintf(want, sizeof(want),
+		 "ecl: run %s uses workflow gone, which this program does not have\n", id);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	free(id);
+}
