@@ -405,7 +405,8 @@ int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_r
 		rc = e->st->ops->list_steps(e->st, id, restore_step, &r);
 	if (rc == ECL_ESTORE && !e->err[0])
 		engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-	else if (rc == ECL_ENOMEM && !e->err[0])
+	/* (the store expands a stored output without a message of its own when memory runs out) */
+	if (rc == ECL_ENOMEM && !e->err[0])
 		engine_fail(e, rc, "out of memory loading run %s", id);
 	if (rc == ECL_OK) {
 		run->seq = row->seq;

@@ -154,6 +154,7 @@ int llm_scripted_new(const llm_config *cfg, llm_provider **out, char *err, size_
 	const cJSON *item;
 	char *text;
 	size_t len = 0;
+	int oom;
 
 	*out = NULL;
 	if (!cfg->script_path) {
@@ -173,8 +174,13 @@ int llm_scripted_new(const llm_config *cfg, llm_provider **out, char *err, size_
 		snprintf(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
-	s->script = cJSON_ParseWithLength(text, len);
+	s->script = json_parse(text, len, &oom);
 	mem_free(text);
+	if (oom) {
+		snprintf(err, errlen, "out of memory reading the script %s", cfg->script_path);
+		scripted_destroy(&s->base);
+		return ECL_ENOMEM;
+	}
 	if (!s->script || !cJSON_IsObject(s->script)) {
 		snprintf(err, errlen, "%s: not a JSON object of answers per step",
 			 cfg->script_path);

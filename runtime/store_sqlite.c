@@ -223,7 +223,10 @@ static void check_advice(sqlite_store *s)
 /* Record the failure of the last SQLite call, naming the file and what we were doing. */
 static int fail(sqlite_store *s, int rc, const char *doing)
 {
-	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+	/* the connection's message is about rc only when it holds rc: a code the store made
+	 * itself (SQLITE_NOMEM for an allocation of ours) leaves it at "not an error" */
+	const char *why = s->db && sqlite3_errcode(s->db) == (rc & 0xff) ? sqlite3_errmsg(s->db)
+									 : sqlite3_errstr(rc);
 	const char *hint = "";
 	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
 

@@ -92,8 +92,8 @@ static int from_list(value *v, const cJSON *json, const char *what, char *err, s
 	return rc;
 }
 
-int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const char *what,
-		    char *err, size_t errlen)
+static int from_json(value *v, const ecl_slot_def *def, const cJSON *json, const char *what,
+		     char *err, size_t errlen)
 {
 	double d;
 
@@ -134,6 +134,17 @@ int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const 
 	case ECL_T_LIST: return from_list(v, json, what, err, errlen);
 	}
 	return mismatch(json, what, "a value of a known type", err, errlen);
+}
+
+int value_from_json(value *v, const ecl_slot_def *def, const cJSON *json, const char *what,
+		    char *err, size_t errlen)
+{
+	int rc = from_json(v, def, json, what, err, errlen);
+
+	/* the callers put err in their message whatever the code */
+	if (rc == ECL_ENOMEM)
+		snprintf(err, errlen, "%s: out of memory", what);
+	return rc;
 }
 
 cJSON *value_to_json(const value *v, const ecl_slot_def *def)

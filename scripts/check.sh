@@ -7,7 +7,8 @@
 #   4. every fuzz target for 20 s (ECL_FUZZ_SECONDS) on its corpus
 #   5. clang-format and clang-tidy on our sources
 #   6. the README's first command, make demo, with the test-only packages hidden from pkg-config
-# It ends with one line "check: N passed, M failed" and exits non-zero when anything failed.
+# It ends with one line "check: N passed, M failed, K skipped" and exits non-zero when anything
+# failed or skipped (no test may skip: one that needs a component fails without it).
 # `scripts/check.sh coverage` runs step 1 only and prints branch coverage too, per directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,18 +16,28 @@ jobs=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
 failures=()
+skipped=0
+skips=()
 
 note() { printf '\n== %s (at %d s)\n' "$*" "$SECONDS"; }
 ok() { passed=$((passed + ${2:-1})); }
 bad() { failed=$((failed + ${2:-1})); failures+=("$1"); }
 
-# Run ctest in a build directory and add its counts.
+# Run ctest in a build directory and add its counts. No test may skip: a Criterion test that
+# skipped prints "SKIPPED: suite::test: reason" and fails its program (tests/support/skips.c),
+# a test ctest did not run is listed as "(Not Run)" or "(Skipped)"; each is counted in
+# `skipped`, failed, and its reason printed in the summary.
 run_ctest() {
 	local dir=$1 name=$2 log
 	log=$(mktemp)
 	(cd "$dir" && ctest --output-on-failure -j "$jobs") 2>&1 | tee "$log"
-	local line total nfail
+	local line total nfail skip
 	line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+	while IFS= read -r skip; do
+		[ -n "$skip" ] || continue
+		skipped=$((skipped + 1))
+		skips+=("$name: $skip")
+	done < <(grep -aE '^SKIPPED: |\((Not Run|Skipped|Disabled)\)$' "$log" | sed -E 's/^[[:space:]]+//')
 	rm -f "$log"
 	if [ -z "$line" ]; then
 		bad "$name: ctest did not finish"
@@ -70,8 +81,10 @@ else
 	bad "the coverage build failed"
 fi
 if [ "${1:-}" = coverage ]; then
-	echo "coverage: $passed passed, $failed failed"
-	exit $((failed > 0))
+	for f in "${skips[@]}"; do echo "SKIPPED (a failure: no test may skip): $f"; done
+	for f in "${failures[@]}"; do echo "FAILED: $f"; done
+	echo "coverage: $passed passed, $failed failed, $skipped skipped"
+	exit $((failed + skipped > 0))
 fi
 
 note "sanitizer build: build-asan (AddressSanitizer, UndefinedBehaviorSanitizer)"
@@ -153,6 +166,7 @@ else
 fi
 
 note "summary"
+for f in "${skips[@]}"; do echo "SKIPPED (a failure: no test may skip): $f"; done
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
-echo "check: $passed passed, $failed failed, in $SECONDS s"
-[ "$failed" -eq 0 ]
+echo "check: $passed passed, $failed failed, $skipped skipped, in $SECONDS s"
+[ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]

@@ -5,7 +5,8 @@
 #   scripts/restate_server.sh install          install only; prints the binary's path
 #   scripts/restate_server.sh run DIR INGRESS ADMIN NODE
 # ECL_RESTATE_CACHE overrides the cache (default ~/.cache/ecl-restate). Exit status 77 when
-# npm cannot fetch the package (no network): callers skip, saying why.
+# npm cannot fetch the package (no network), with the reason on stderr: the end-to-end test
+# fails then, the benchmark leaves the Restate variant out.
 set -eu
 
 cache=${ECL_RESTATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ecl-restate}

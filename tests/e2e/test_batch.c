@@ -361,19 +361,20 @@ static void committed(const char *id, char **steps, char **pairs)
 Test(batch, a_kill_during_group_commits_loses_no_checkpoint_and_redoes_no_step, .timeout = 300)
 {
 	char script[4300], log[4300];
-	unsigned seed = (unsigned)time(NULL);
+	unsigned seed = ts_seed("batch kills");
+	char batch_what[64];
 	int round, kills = 0, runs = 0;
 
 	snprintf(script, sizeof(script), "%s/script.json", dir);
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
 	write_script(script);
 	srand(seed);
-	cr_log_info("seed %u", seed);
+	snprintf(batch_what, sizeof(batch_what), "the batch, seed %u", seed);
 	for (round = 0; round < 20; round++) {
 		pid_t pid = fork();
 		int st;
 
-		cr_assert_neq(pid, -1);
+		cr_assert_neq(pid, -1, "fork failed" TS_SEED_FMT, TS_SEED_ARG(seed));
 		if (pid == 0) {
 			ecl_options o = ts_options(db, script, NULL);
 			char text[6][64], err[256];
@@ -395,13 +396,14 @@ Test(batch, a_kill_during_group_commits_loses_no_checkpoint_and_redoes_no_step, 
 			ecl_engine_close(e);
 			_exit(rc);
 		}
-		kills += ts_kill_after(pid, 2000 + rand() % 70000, "the batch");
+		kills += ts_kill_after(pid, 2000 + rand() % 70000, batch_what);
 		if (access(db, F_OK) != 0)
 			continue; /* killed before the database was made */
 		{
 			char *check = ts_sql_text(db, "PRAGMA integrity_check");
 
-			cr_assert_str_eq(check, "ok");
+			cr_assert_str_eq(check, "ok", "round %d" TS_SEED_FMT, round,
+					 TS_SEED_ARG(seed));
 			free(check);
 		}
 		/* Resume every run the kill left unfinished, one process each, logging calls. */
@@ -417,7 +419,7 @@ Test(batch, a_kill_during_group_commits_loses_no_checkpoint_and_redoes_no_step, 
 			committed(id, &before, &pairs);
 			remove(log);
 			r = fork();
-			cr_assert_neq(r, -1);
+			cr_assert_neq(r, -1, "fork failed" TS_SEED_FMT, TS_SEED_ARG(seed));
 			if (r == 0) {
 				ecl_options o = ts_options(db, script, log);
 				ecl_engine *e;
@@ -430,26 +432,31 @@ Test(batch, a_kill_during_group_commits_loses_no_checkpoint_and_redoes_no_step, 
 				ecl_engine_close(e);
 				_exit(rc);
 			}
-			cr_assert_eq(waitpid(r, &st, 0), r);
+			cr_assert_eq(waitpid(r, &st, 0), r, "waitpid" TS_SEED_FMT,
+				     TS_SEED_ARG(seed));
 			cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == ECL_OK,
-				  "resuming %s failed (%d)", id, st);
+				  "resuming %s failed (%d)" TS_SEED_FMT, id, st, TS_SEED_ARG(seed));
 			committed(id, &after, &apairs);
-			cr_assert_str_eq(after, expected_steps, "run %s after the kill", id);
+			cr_assert_str_eq(after, expected_steps, "run %s after the kill" TS_SEED_FMT,
+					 id, TS_SEED_ARG(seed));
 			cr_assert_eq(strncmp(after, before, strlen(before)), 0,
-				     "run %s lost a checkpoint: `%s` then `%s`", id, before, after);
+				     "run %s lost a checkpoint: `%s` then `%s`" TS_SEED_FMT, id,
+				     before, after, TS_SEED_ARG(seed));
 			calls = ts_read(log);
 			for (line = calls ? strtok_r(calls, "\n", &save) : NULL; line;
 			     line = strtok_r(NULL, "\n", &save)) {
 				char step[32], pair[48];
 				int visit;
 
-				cr_assert_eq(sscanf(line, "%*s %31s %d", step, &visit), 2);
+				cr_assert_eq(sscanf(line, "%*s %31s %d", step, &visit), 2,
+					     "call log line `%s`" TS_SEED_FMT, line,
+					     TS_SEED_ARG(seed));
 				snprintf(pair, sizeof(pair), "%s %d ", step, visit);
 				cr_assert_null(
 					strstr(pairs, pair),
 					"run %s: %s was committed before the kill and was asked "
-					"again",
-					id, pair);
+					"again" TS_SEED_FMT,
+					id, pair, TS_SEED_ARG(seed));
 			}
 			free(calls);
 			free(before);
@@ -459,16 +466,17 @@ Test(batch, a_kill_during_group_commits_loses_no_checkpoint_and_redoes_no_step, 
 			free(id);
 		}
 	}
-	runs = (int)ts_sql_int(db, "SELECT count(*) FROM runs");
-	cr_log_info("%d kills, %d runs", kills, runs);
-	cr_assert_gt(kills, 0);
+	runs = (int)ts_sql_count(db, "SELECT count(*) FROM runs");
+	cr_assert_gt(kills, 0, "no kill landed" TS_SEED_FMT, TS_SEED_ARG(seed));
 	cr_assert_eq(
 		ts_sql_int(db,
 			   "SELECT count(*) FROM runs WHERE status = 'completed' AND "
 			   "seq = 6 AND output = '{\"content\":\"Draft v2\",\"word_count\":2}'"),
-		runs, "every run ends as an uninterrupted run does");
-	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 6 * runs);
-	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE step = 'revise'"), 2 * runs);
+		runs, "every run ends as an uninterrupted run does" TS_SEED_FMT, TS_SEED_ARG(seed));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 6 * runs,
+		     "checkpoints" TS_SEED_FMT, TS_SEED_ARG(seed));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE step = 'revise'"), 2 * runs,
+		     "revisions" TS_SEED_FMT, TS_SEED_ARG(seed));
 }
 
 static char stolen[ECL_ID_MAX];

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -944,6 +945,114 @@ Test(cli, input_flags_take_dashes_for_underscores)
 	cr_assert_eq(
 		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-wordz", "5"), 2);
 	cr_assert(strstr(err, "no input `min-wordz`"), "%s", err);
+
+/* Every usage error of every command: exit status 2, one line naming the argument at fault,
+ * nothing on stdout and no database created. */
+Test(cli, every_usage_error_names_the_argument_at_fault)
+{
+	static const struct {
+		const char *args[8];
+		const char *err;
+	} cases[] = {
+		{{"--timeout", "0", "list"},
+		 "ecl: --timeout: `0` is not a positive number of seconds"},
+		{{"--connect-timeout", "x", "list"},
+		 "ecl: --connect-timeout: `x` is not a positive number of seconds"},
+		{{"--max-answer-bytes", "-1", "list"},
+		 "ecl: --max-answer-bytes: `-1` is not a positive number"},
+		{{"--durability", "sometimes", "list"},
+		 "ecl: --durability: `sometimes` is not full or normal"},
+		{{"--log-format", "xml", "list"},
+		 "ecl: --log-format: `xml` is not pretty, compact or json"},
+		{{"list", "--model"}, "ecl: --model needs a value"},
+		{{"list", "--bogus"}, "ecl: list: unknown argument `--bogus`"},
+		{{"graph"}, "ecl: usage: ecl graph <workflow> [--format mermaid|dot|json]"},
+		{{"graph", "critique-revise", "--format"},
+		 "ecl: --format needs mermaid, dot or json"},
+		{{"graph", "critique-revise", "--format=svg"},
+		 "ecl: --format: `svg` is not mermaid, dot or json"},
+		{{"graph", "critique-revise", "extra"}, "ecl: graph: unexpected argument `extra`"},
+		{{"answer"},
+		 "ecl: usage: ecl answer <run-id> --set FIELD=VALUE ... [--no-wait] (or "
+		 "--engine restate [--restate-url URL] [--wait])"},
+		{{"answer", "id", "--set"}, "ecl: --set needs FIELD=VALUE"},
+		{{"answer", "id", "--set", "x"}, "ecl: --set needs FIELD=VALUE"},
+		{{"answer", "id", "--bogus"}, "ecl: answer: unexpected argument `--bogus`"},
+		{{"answer", "id", "--engine"}, "ecl: --engine needs a value"},
+		{{"batch"}, "ecl: usage: ecl batch FILE.jsonl --workflow ID [--concurrency N]"},
+		{{"batch", "f", "--workflow"}, "ecl: --workflow needs a value"},
+		{{"batch", "f", "--concurrency", "x"},
+		 "ecl: --concurrency: `x` is not a number from 1 to 100000"},
+		{{"batch", "f", "--bogus"}, "ecl: batch: unexpected argument `--bogus`"},
+		{{"batch", "/nonexistent.jsonl", "--workflow", "critique-revise"},
+		 "ecl: cannot read /nonexistent.jsonl: No such file or directory"},
+		{{"runs", "--limit", "x"}, "ecl: --limit: `x` is not a number"},
+		{{"runs", "--bogus", "x"}, "ecl: runs: unknown argument `--bogus`"},
+		{{"runs", "--status"}, "ecl: runs: `--status` needs a value or is unknown"},
+		{{"history"}, "ecl: usage: ecl history <run-id> [--full] [-o json]"},
+		{{"history", "id", "--bogus"}, "ecl: history: unexpected argument `--bogus`"},
+		{{"fork"}, "ecl: usage: ecl fork <run-id> --from <step-number>"},
+		{{"fork", "id", "--from", "x"}, "ecl: --from: `x` is not a step number"},
+		{{"fork", "id", "--bogus"}, "ecl: fork: unexpected argument `--bogus`"},
+		{{"recover", "extra"}, "ecl: usage: ecl recover"},
+		{{"prune", "--bogus"}, "ecl: prune: unknown argument `--bogus`"},
+		{{"prune", "--older-than", "x"},
+		 "ecl: --older-than: `x` is not an age like 30d, 12h"},
+		{{"status"}, "ecl: usage: ecl status <run-id> [-o text|json]"},
+		{{"status", "id", "-o"}, "ecl: -o needs text or json"},
+		{{"status", "id", "-o", "xml"}, "ecl: -o: `xml` is not text or json"},
+		{{"status", "id", "extra"}, "ecl: status: unexpected argument `extra`"},
+		{{"status", "id", "--engine", "nope"},
+		 "ecl: --engine: `nope` is not local or restate"},
+		{{"status", "--engine", "restate"},
+		 "ecl: status: usage: ecl status --engine restate <run-id>"},
+		{{"cancel", "--engine", "restate"},
+		 "ecl: cancel: usage: ecl cancel --engine restate <run-id>"},
+		{{"resume"}, "ecl: usage: ecl resume <run-id>"},
+		{{"pause"}, "ecl: usage: ecl pause <run-id>"},
+		{{"cancel"}, "ecl: usage: ecl cancel <run-id>"},
+		{{"providers", "-o", "xml"}, "ecl: usage: ecl providers [-o text|json]"},
+		{{"serve", "--port"}, "ecl: serve: --port needs a value"},
+		{{"serve", "--port", "x"}, "ecl: serve: --port: `x` is not a port number"},
+		{{"serve", "--bogus"},
+		 "ecl: serve: unknown argument `--bogus`; usage: ecl serve "
+		 "[--port 9080] [--bind ADDR] [--register ADMIN-URL] "
+		 "[--advertise URL]"},
+		{{"run", "critique-revise", "--input-file"}, "ecl: --input-file needs a file name"},
+		{{"run", "critique-revise", "--set"}, "ecl: --set needs NAME=VALUE"},
+		{{"run", "critique-revise", "--set", "x"}, "ecl: --set needs NAME=VALUE"},
+		{{"run", "critique-revise", "--topic"}, "ecl: --topic needs a value"},
+		{{"--api-key"}, "ecl: --api-key needs a value"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+
+		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i].args), 2,
+			     "case %zu (%s): %s", i, cases[i].err, err);
+		cr_assert(strncmp(err, cases[i].err, strlen(cases[i].err)) == 0 &&
+				  err[strlen(cases[i].err)] == '\n' &&
+				  err[strlen(cases[i].err) + 1] == '\0',
+			  "case %zu: `%s` expected, got `%s`", i, cases[i].err, err);
+		cr_assert_str_empty(out, "case %zu", i);
+		cr_assert_eq(access(db, F_OK), -1, "case %zu created the database", i);
+		free(out);
+		free(err);
+	}
+}
+
+/* A file of inputs that is JSON but not an object is refused, naming the file. */
+Test(cli, an_input_file_must_hold_an_object)
+{
+	char path[4200], *out, *err, want[4300];
+
+	snprintf(path, sizeof(path), "%s/inputs.json", dir);
+	ts_write(path, "[1]");
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2);
+	snprintf(want, sizeof(want), "ecl: %s: not a JSON object of inputs\n", path);
+	cr_assert_str_eq(err, want);
+	cr_assert_str_empty(out);
 	free(out);
 	free(err);
 }
@@ -989,6 +1098,131 @@ Test(cli, bash_completion_of_commands_workflows_inputs_and_runs)
 	snprintf(words, sizeof(words), "%s --db %s status ''", ECL_BIN, db);
 	out = complete_line(words);
 	cr_assert(strstr(out, id), "the run id %s is not offered: %s", id, out);
+
+/* -h prints the usage on stdout and succeeds; no command at all prints it on stderr and
+ * fails with 2. */
+Test(cli, help_and_no_command)
+{
+	const char *help[] = {ECL_BIN, "--help", NULL}, *none[] = {ECL_BIN, NULL};
+	char *out, *err;
+
+	cr_assert_eq(ts_run(help, &out, &err), 0);
+	cr_assert(strncmp(out, "usage: ecl [global options] <command> [arguments]\n", 50) == 0,
+		  "%s", out);
+	cr_assert(strstr(out, "  -h, --help                        this text\n"), "%s", out);
+	cr_assert_str_empty(err);
+	free(out);
+	free(err);
+	cr_assert_eq(ts_run(none, &out, &err), 2);
+	cr_assert_str_empty(out);
+	cr_assert(strncmp(err, "usage: ecl [global options] <command> [arguments]\n", 50) == 0,
+		  "%s", err);
+	free(out);
+	free(err);
+}
+
+/* Without --db: ECL_DB, else $XDG_DATA_HOME/ecl/ecl.db, else ~/.local/share/ecl/ecl.db, its
+ * directories made; with none of the three, a usage error. */
+Test(cli, the_default_database)
+{
+	const char *argv[] = {ECL_BIN, "runs", NULL};
+	char *out, *err, path[4300];
+
+	unsetenv("ECL_DB");
+	setenv("XDG_DATA_HOME", ts_path(dir, "xdg"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	cr_assert_str_eq(out, "No runs.\n");
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/xdg/ecl/ecl.db", dir);
+	cr_assert_eq(access(path, F_OK), 0, "no %s", path);
+
+	unsetenv("XDG_DATA_HOME");
+	setenv("HOME", ts_path(dir, "home"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/home/.local/share/ecl/ecl.db", dir);
+	cr_assert_eq(access(path, F_OK), 0, "no %s", path);
+
+	setenv("ECL_DB", ts_path(dir, "env/deep/runs.db"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/env/deep/runs.db", dir);
+	cr_assert_eq(access(path, F_OK), 0, "no %s", path);
+
+	/* a directory that cannot be made */
+	ts_write(ts_path(dir, "file"), "x");
+	setenv("ECL_DB", ts_path(dir, "file/sub/runs.db"), 1);
+	cr_assert_eq(ts_run(argv, &out, &err), 1);
+	snprintf(path, sizeof(path),
+		 "ecl: cannot create the directory of %s/file/sub/runs.db: Not a directory\n", dir);
+	cr_assert_str_eq(err, path);
+	free(out);
+	free(err);
+
+	unsetenv("ECL_DB");
+	unsetenv("HOME");
+	cr_assert_eq(ts_run(argv, &out, &err), 2);
+	cr_assert_str_eq(err, "ecl: no database: give --db PATH (neither HOME nor XDG_DATA_HOME is "
+			      "set)\n");
+	free(out);
+	free(err);
+}
+
+/* history -o json, with and without --full: one object per checkpoint, and the notes (an
+ * answer to a human step) with their time. */
+Test(cli, history_as_json)
+{
+	char *out, *id;
+	cJSON *json, *first, *last;
+	int n;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
+			 "--document", "one two three four five six"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--no-wait"), 0);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert(cJSON_IsArray(json), "%s", out);
+	n = cJSON_GetArraySize(json);
+	cr_assert_geq(n, 3, "%s", out);
+	first = cJSON_GetArrayItem(json, 0);
+	last = cJSON_GetArrayItem(json, n - 1);
+	cr_assert_eq(cJSON_GetObjectItem(first, "seq")->valueint, 1, "%s", out);
+	cr_assert_str_eq(cJSON_GetObjectItem(first, "step")->valuestring, "draft");
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(first, "next")), "%s", out);
+	cr_assert_eq(cJSON_GetObjectItem(first, "attempt")->valueint, 1);
+	cr_assert(cJSON_IsObject(cJSON_GetObjectItem(first, "output")), "%s", out);
+	cr_assert_null(cJSON_GetObjectItem(first, "prompt"), "prompts only with --full: %s", out);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(last, "note")), "the answer: %s", out);
+	cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(last, "ts_ms")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full", "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	first = cJSON_GetArrayItem(json, 0);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(first, "prompt")), "%s", out);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(first, "answer")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	/* a run that waits shows its step and question in the listing */
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json", "--status", "waiting"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_eq(cJSON_GetArraySize(json), 1, "%s", out);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "step")->valuestring,
+			 "approve");
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "question")),
+		  "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "--workflow", "triage", "--all"), 0);
+	cr_assert_str_eq(out, "No runs.\n");
 	free(out);
 	free(id);
 }
@@ -1083,4 +1317,598 @@ Test(cli, a_program_on_ecl_main_speaks_of_itself)
 	cr_assert(strstr(out, "Answer it with: myapp --db "), "%s", out);
 	free(out);
 	free(err);
+}
+
+/* `ecl providers` with the config file in ECL_CONFIG holding `text`; returns the exit status.
+ * Other environment that selects a config file is cleared. */
+static int providers_with(const char *text, char **out, char **err)
+{
+	const char *argv[] = {ECL_BIN, "providers", NULL};
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/config", dir);
+	ts_write(path, text);
+	setenv("ECL_CONFIG", path, 1);
+	return ts_run(argv, out, err);
+}
+
+/* Every mistake in the config file is a usage error naming the file and line. */
+Test(cli, config_file_mistakes_name_the_line)
+{
+	static const struct {
+		const char *text, *err;
+	} cases[] = {
+		{"[openai\n", ":1: a section is written [name]"},
+		{"# a comment\n\njust words\n", ":3: expected `key = value`"},
+		{"model =\n", ":1: `model` has no value"},
+		{"[bogus]\n", ":1: unknown section [bogus] (known: openai, anthropic, ollama)"},
+		{"[openai]\nprovider = openai\n",
+		 ":2: unknown key `provider` (known: provider, model, base_url, api_key, "
+		 "api_key_file, timeout, connect_timeout; provider only outside sections)"},
+		{"api_key_file = /nonexistent/key\n",
+		 ":1: cannot read the key file /nonexistent/key: No such file or directory"},
+	};
+	char *out, *err, want[4400], *long_line;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(providers_with(cases[i].text, &out, &err), 2, "case %zu: %s", i, err);
+		snprintf(want, sizeof(want), "ecl: %s/config%s\n", dir, cases[i].err);
+		cr_assert_str_eq(err, want, "case %zu", i);
+		free(out);
+		free(err);
+	}
+	ts_write(ts_path(dir, "empty-key"), "\n");
+	snprintf(want, sizeof(want), "api_key_file = %s/empty-key\n", dir);
+	cr_assert_eq(providers_with(want, &out, &err), 2);
+	snprintf(want, sizeof(want), "ecl: %s/config:1: the key file %s/empty-key is empty\n", dir,
+		 dir);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	long_line = malloc(6000);
+	cr_assert_not_null(long_line);
+	memset(long_line, 'x', 5998);
+	memcpy(long_line, "model = ", 8);
+	long_line[5998] = '\n';
+	long_line[5999] = '\0';
+	cr_assert_eq(providers_with(long_line, &out, &err), 2);
+	snprintf(want, sizeof(want), "ecl: %s/config:1: the line is too long\n", dir);
+	cr_assert_str_eq(err, want);
+	free(long_line);
+	free(out);
+	free(err);
+	/* a timeout that is no number fails the command that needs it */
+	{
+		const char *argv[] = {
+			ECL_BIN,           "--db",    db,  "--provider", "ollama", "run",
+			"critique-revise", "--topic", "t", NULL};
+
+		providers_with("[ollama]\ntimeout = x\n", &out, &err);
+		free(out);
+		free(err);
+		cr_assert_eq(ts_run(argv, &out, &err), 2);
+		snprintf(want, sizeof(want),
+			 "ecl: %s/config:2: timeout `x` is not a positive number of seconds\n",
+			 dir);
+		cr_assert_str_eq(err, want);
+		free(out);
+		free(err);
+	}
+	unsetenv("ECL_CONFIG");
+}
+
+/* Settings come from the config file (a quoted value, a key read from a file, ~/ for the
+ * home directory), from the environment (OLLAMA_HOST as ollama reads it: host:port) and from
+ * flags; a key is never shown, only its length. */
+Test(cli, config_file_settings_and_key_files)
+{
+	char *out, *err, text[4400], home[4200];
+
+	ts_write(ts_path(dir, "key"), "sk-fromfile  \n");
+	snprintf(text, sizeof(text), "[openai]\napi_key_file = %s/key\nmodel = \"gpt-x\"\n", dir);
+	cr_assert_eq(providers_with(text, &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "  model            gpt-x "), "%s", out);
+	cr_assert(strstr(out, "  api_key          **** (11 characters) "), "%s", out);
+	cr_assert_null(strstr(out, "sk-fromfile"), "%s", out);
+	free(out);
+	free(err);
+	/* ~/ is the home directory */
+	snprintf(home, sizeof(home), "%s/home", dir);
+	mkdir(home, 0700);
+	ts_write(ts_path(home, "key"), "sk-home");
+	setenv("HOME", home, 1);
+	cr_assert_eq(providers_with("api_key_file = ~/key\n", &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "  api_key          **** (7 characters) "), "%s", out);
+	free(out);
+	free(err);
+	setenv("OLLAMA_HOST", "127.0.0.1:9", 1);
+	cr_assert_eq(providers_with("", &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "  base_url         http://127.0.0.1:9                       (env "
+			      "OLLAMA_HOST)\n"),
+		  "%s", out);
+	free(out);
+	free(err);
+	unsetenv("OLLAMA_HOST");
+	unsetenv("ECL_CONFIG");
+	/* without ECL_CONFIG: $XDG_CONFIG_HOME/ecl/config, else ~/.config/ecl/config */
+	{
+		const char *argv[] = {ECL_BIN, "providers", NULL};
+		char path[4400];
+
+		snprintf(path, sizeof(path), "%s/.config", home);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/.config/ecl", home);
+		mkdir(path, 0700);
+		ts_write(ts_path(path, "config"), "model = m\n");
+		unsetenv("XDG_CONFIG_HOME");
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		snprintf(path, sizeof(path), "Config file: %s/.config/ecl/config\n", home);
+		cr_assert(strncmp(out, path, strlen(path)) == 0, "%s", out);
+		free(out);
+		free(err);
+		setenv("XDG_CONFIG_HOME", dir, 1);
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		snprintf(path, sizeof(path), "Config file: %s/ecl/config (not present)\n", dir);
+		cr_assert(strncmp(out, path, strlen(path)) == 0, "%s", out);
+		free(out);
+		free(err);
+		unsetenv("XDG_CONFIG_HOME");
+		unsetenv("HOME");
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		cr_assert(strncmp(out, "Config file: (none: HOME is not set) (not present)\n",
+				  51) == 0,
+			  "%s", out);
+		free(out);
+		free(err);
+	}
+	/* a key given as a flag is shown by its length; one too long is refused */
+	{
+		const char *argv[] = {ECL_BIN, "--api-key", "abc", "providers", NULL};
+		char *big = malloc(5001);
+		const char *too_long[] = {ECL_BIN, "--api-key", big, "providers", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+		cr_assert(strstr(out, "  api_key          **** (3 characters)                      "
+				      "(flag --api-key)\n"),
+			  "%s", out);
+		free(out);
+		free(err);
+		cr_assert_not_null(big);
+		memset(big, 'k', 5000);
+		big[5000] = '\0';
+		cr_assert_eq(ts_run(too_long, &out, &err), 2);
+		cr_assert_str_eq(err, "ecl: --api-key: the key is too long\n");
+		free(out);
+		free(err);
+		free(big);
+	}
+}
+
+/* Run ecl --db db with args and its stderr on a pseudo-terminal (stdout to a pipe): what the
+ * terminal showed in *tty, what went to stdout in *out. Returns the exit status. */
+static int run_on_tty(const char *const *args, char **tty, char **out)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	int master = posix_openpt(O_RDWR | O_NOCTTY), n = 3, pipefd[2], st;
+	size_t len = 0, cap = 1 << 16, olen = 0;
+	pid_t pid;
+
+	for (; *args; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	cr_assert_geq(master, 0);
+	cr_assert_eq(grantpt(master), 0);
+	cr_assert_eq(unlockpt(master), 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+
+		if (slave < 0)
+			_exit(126);
+		dup2(slave, STDERR_FILENO);
+		dup2(pipefd[1], STDOUT_FILENO);
+		close(master);
+		close(pipefd[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	*tty = malloc(cap);
+	*out = malloc(cap);
+	cr_assert(*tty && *out);
+	for (;;) {
+		struct pollfd p[2] = {{master, POLLIN, 0}, {pipefd[0], POLLIN, 0}};
+		ssize_t r;
+
+		if (poll(p, 2, 10000) <= 0)
+			break;
+		if (p[1].revents & (POLLIN | POLLHUP)) {
+			r = read(pipefd[0], *out + olen, cap - 1 - olen);
+			if (r > 0)
+				olen += (size_t)r;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = read(master, *tty + len, cap - 1 - len);
+			if (r <= 0)
+				break; /* EIO: the child closed the terminal */
+			len += (size_t)r;
+		}
+	}
+	while (olen < cap - 1) {
+		ssize_t r = read(pipefd[0], *out + olen, cap - 1 - olen);
+
+		if (r <= 0)
+			break;
+		olen += (size_t)r;
+	}
+	(*tty)[len] = '\0';
+	(*out)[olen] = '\0';
+	close(master);
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* On a terminal, a run shows one line per step, with the loop's counter and the next step,
+ * and a batch one progress line, rewritten in place. */
+Test(cli, a_terminal_shows_progress)
+{
+	const char *run[] = {"--provider",      "scripted", "--script", NULL, "run",
+			     "critique-revise", "--topic",  "tty",      NULL};
+	char *tty, *out, path[4300];
+
+	run[3] = script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+			"], \"revise\": [" REV1 "]}");
+	cr_assert_eq(run_on_tty(run, &tty, &out), 0, "%s%s", out, tty);
+	cr_assert(strstr(tty, "  [1/8] generate ... done in "), "%s", tty);
+	cr_assert(strstr(tty, " ms, next: critique\r\n"), "%s", tty);
+	cr_assert(strstr(tty, "  [3/8] revise (revisions 1 of at most 3) ... done in "), "%s", tty);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(tty);
+	free(out);
+
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"a\"}\n{\"topic\": \"b\"}\n");
+	{
+		const char *batch[] = {"batch", path, "--workflow", "critique-revise", NULL};
+
+		cr_assert_eq(run_on_tty(batch, &tty, &out), 0, "%s%s", out, tty);
+		cr_assert(strstr(tty, "\rbatch: 2/2 ended, 2 completed, 0 failed, 0 stopped, 0 in "
+				      "flight, "),
+			  "%s", tty);
+		free(tty);
+		free(out);
+	}
+}
+
+/* Commands on a run that does not exist fail with 1, naming the id and the database. */
+Test(cli, commands_on_an_unknown_run)
+{
+	static const char *const cases[][5] = {
+		{"pause", "nosuch", NULL},   {"cancel", "nosuch", NULL},
+		{"history", "nosuch", NULL}, {"status", "nosuch", NULL},
+		{"resume", "nosuch", NULL},  {"fork", "nosuch", "--from", "1", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err, want[4300];
+
+		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i]), 1, "case %zu: %s", i,
+			     err);
+		snprintf(want, sizeof(want), "ecl: no run with id nosuch in %s\n", db);
+		cr_assert_str_eq(err, want, "case %zu", i);
+		free(out);
+		free(err);
+	}
+}
+
+/* A cancelled run is over: resuming it fails, its status says so. */
+Test(cli, a_cancelled_run_is_over)
+{
+	char *out, *err, *id, want[256];
+	cJSON *json;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
+			 "--document", "one two three four five six"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0);
+	snprintf(want, sizeof(want), "Workflow %s cancelled\n", id);
+	cr_assert_str_eq(out, want);
+	free(out);
+	cr_assert_eq(ECL(&out, &err, "resume", id), 1);
+	snprintf(want, sizeof(want), "ecl: run %s has cancelled; there is nothing to resume\n", id);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_str_eq(cJSON_GetObjectItem(json, "status")->valuestring, "cancelled", "%s", out);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(json, "error")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
+}
+
+/* The global flags that tune a run: a size cap, durability, and the two other log formats. */
+Test(cli, global_flags_tune_the_run)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "--max-answer-bytes", "100000", "--durability", "full",
+			 "--log-format", "pretty", "-v", "run", "critique-revise", "--topic", "t"),
+		     0, "%s", err);
+	cr_assert(strstr(err, "Z info  started      run="), "%s", err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "--log-format", "compact", "--verbose", "run",
+			 "critique-revise", "--topic", "t"),
+		     0, "%s", err);
+	cr_assert(strncmp(err, "ts=", 3) == 0, "%s", err);
+	cr_assert(strstr(err, "Z level=info msg=\"started\" run="), "%s", err);
+	free(out);
+	free(err);
+}
+
+/* The listing shows how long each run took, in the unit that reads best; prune takes ages in
+ * days, hours, minutes or seconds and a workflow. */
+Test(cli, durations_and_ages)
+{
+	static const struct {
+		long long ms;
+		const char *shown;
+	} cases[] = {{1500, "  1.5s\n"}, {90000, "  1m30s\n"}, {7260000, "  2h01m\n"}};
+	char *out, sql[256];
+	size_t i;
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
+	free(out);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sql, sizeof(sql), "UPDATE runs SET created_ms = updated_ms - %lld",
+			 cases[i].ms);
+		ts_sql(db, sql);
+		cr_assert_eq(ECL(&out, NULL, "runs"), 0);
+		cr_assert(strstr(out, cases[i].shown), "`%s` in %s", cases[i].shown, out);
+		free(out);
+	}
+	ts_sql(db, "UPDATE runs SET updated_ms = updated_ms - 7200000");
+	cr_assert_eq(ECL(&out, NULL, "prune", "--older-than", "3h", "--dry-run"), 0);
+	cr_assert_str_eq(out, "Would delete 0 runs\n");
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "prune", "--older-than", "90m", "--workflow", "triage"), 0);
+	cr_assert_str_eq(out, "Deleted 0 runs\n");
+	free(out);
+	cr_assert_eq(
+		ECL(&out, NULL, "prune", "--older-than", "1.5h", "--workflow", "critique-revise"),
+		0);
+	cr_assert_str_eq(out, "Deleted 1 run\n");
+	free(out);
+	cr_assert_eq(ECL(NULL, NULL, "prune", "--older-than", "5x"), 2);
+}
+
+/* recover reports a run that fails again, and exits 1. */
+Test(cli, recover_reports_a_run_that_fails_again)
+{
+	const char *down = script("{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
+				  "\"permanent\", \"message\": \"down\"}]]}");
+	char *out;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", down, "run",
+			 "critique-revise", "--topic", "two"),
+		     1);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", down, "recover"), 1,
+		     "%s", out);
+	cr_assert(strstr(out, "Recovering 1 run\n"), "%s", out);
+	cr_assert(strstr(out, "Recovered 0, skipped 0 alive, 1 did not complete\n"), "%s", out);
+	free(out);
+}
+
+/* A finished run's history as JSON: the last checkpoint has no next step; a failed run's
+ * status carries its error. */
+Test(cli, finished_runs_as_json)
+{
+	char *out, *id;
+	cJSON *json, *last;
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	last = cJSON_GetArrayItem(json, cJSON_GetArraySize(json) - 1);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(last, "next")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3
+				"]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     1);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_str_eq(cJSON_GetObjectItem(json, "status")->valuestring, "failed", "%s", out);
+	cr_assert(cJSON_IsString(cJSON_GetObjectItem(json, "error")), "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
+}
+
+/* Blanks around a config line and its value do not count. */
+Test(cli, config_lines_are_trimmed)
+{
+	char *out, *err;
+
+	cr_assert_eq(providers_with("  \t[openai]  \n\tmodel =   gpt-y \t\n", &out, &err), 0, "%s",
+		     err);
+	cr_assert(strstr(out, "  model            gpt-y "), "%s", out);
+	free(out);
+	free(err);
+	unsetenv("ECL_CONFIG");
+}
+
+/* Every command that opens the database names a damaged one, and exits 1. */
+Test(cli, a_damaged_database_is_named_by_every_command)
+{
+	static const char *const cases[][6] = {
+		{"pause", "x", NULL},
+		{"cancel", "x", NULL},
+		{"runs", NULL},
+		{"history", "x", NULL},
+		{"fork", "x", "--from", "1", NULL},
+		{"recover", NULL},
+		{"prune", NULL},
+		{"status", "x", NULL},
+		{"resume", "x", NULL},
+		{"run", "critique-revise", "--topic", "t", NULL},
+		{"batch", NULL, "--workflow", "critique-revise", NULL},
+		{"answer", "x", "--set", "a=b", NULL},
+	};
+	char in[4300], want[4400];
+	size_t i;
+
+	ts_write(db, "this is not a database, not at all: garbage garbage garbage garbage garbage "
+		     "garbage garbage garbage garbage garbage\n");
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	ts_write(in, "{\"topic\": \"a\"}\n");
+	snprintf(want, sizeof(want),
+		 "ecl: %s: cannot open the database: file is not a database (the file is damaged "
+		 "or not a database)\n",
+		 db);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[6];
+		char *out, *err;
+		size_t k;
+
+		for (k = 0; k < 6; k++)
+			args[k] = cases[i][k];
+		if (!strcmp(args[0], "batch"))
+			args[1] = in;
+		cr_assert_eq(run_ecl(&out, &err, args), 1, "%s: %s", args[0], err);
+		cr_assert_str_eq(err, want, "%s", args[0]);
+		free(out);
+		free(err);
+	}
+}
+
+/* Inputs as --NAME=VALUE too; anything else that is not an option is refused. */
+Test(cli, inputs_with_an_equals_sign)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic=equals", "--min_words=3"),
+		     0, "%s", err);
+	cr_assert(strstr(out, "on the topic \\\"equals\\\""), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "stray"), 2);
+	cr_assert_str_eq(err, "ecl: run: unexpected argument `stray` (inputs are given as --NAME "
+			      "VALUE)\n");
+	free(out);
+	free(err);
+	{
+		const char *argv[] = {ECL_BIN, "providers", NULL};
+
+		setenv("ECL_CONFIG", "/etc/passwd/config", 1);
+		cr_assert_eq(ts_run(argv, &out, &err), 2);
+		cr_assert_str_eq(err, "ecl: cannot read the config file /etc/passwd/config: Not a "
+				      "directory\n");
+		free(out);
+		free(err);
+		unsetenv("ECL_CONFIG");
+	}
+}
+
+/* On a terminal, a resumed run says which attempt a step is, and a run that fails says so. */
+Test(cli, a_terminal_shows_attempts_and_failures)
+{
+	const char *run[] = {"--provider",      "scripted", "--script", NULL, "run",
+			     "critique-revise", "--topic",  "tty",      NULL};
+	const char *resume[] = {"--provider", "scripted", "--script", NULL, "resume", NULL, NULL};
+	char *tty, *out, *id;
+
+	run[3] = script("{\"generate\": [[{\"$error\": \"permanent\", \"message\": \"down\"}]]}");
+	cr_assert_eq(run_on_tty(run, &tty, &out), 1, "%s%s", out, tty);
+	cr_assert(strstr(tty, " interrupted\r\n"), "%s", tty);
+	id = strdup(started_id(out));
+	free(tty);
+	free(out);
+	resume[3] =
+		script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE ", " REVISE
+		       ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3 "]}");
+	resume[5] = id;
+	cr_assert_eq(run_on_tty(resume, &tty, &out), 1, "%s%s", out, tty);
+	cr_assert(strstr(tty, "  [1/8] generate (attempt 2) ... done in "), "%s", tty);
+	cr_assert(strstr(tty, " failed\r\n"), "%s", tty);
+	free(tty);
+	free(out);
+	free(id);
+}
+
+/* serve: a registration the admin API refuses stops the server with 1; an address that is no
+ * IPv4 address is a usage error; a damaged database stops it before it listens. */
+Test(cli, serve_stops_when_it_cannot_start)
+{
+	char *out, *err, admin[64];
+	int port, fd = ts_listen_any(&port, 0); /* bound, not listening: refused */
+
+	snprintf(admin, sizeof(admin), "http://127.0.0.1:%d", port);
+	cr_assert_eq(ECL(&out, &err, "serve", "--port", "0", "--bind", "127.0.0.1", "--register",
+			 admin, "--advertise", "http://127.0.0.1:1/"),
+		     1, "%s", err);
+	cr_assert(strstr(err, "ecl serve: listening on port "), "%s", err);
+	cr_assert(strstr(err, "ecl: POST http://127.0.0.1:"), "%s", err);
+	cr_assert(strstr(err, "/deployments: Failed to connect to 127.0.0.1 port "), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "serve", "--port", "0", "--bind", "999.1.1.1"), 2);
+	cr_assert_str_eq(err, "ecl: serve: not an IPv4 address to listen on: 999.1.1.1\n");
+	free(out);
+	free(err);
+	close(fd);
+}
+
+/* A batch file that cannot be read, a run of a workflow this program does not have, an
+ * input the engine refuses. */
+Test(cli, what_a_command_cannot_use)
+{
+	char *out, *err, want[4400], *id;
+
+	cr_assert_eq(ECL(&out, &err, "batch", dir, "--workflow", "critique-revise"), 1);
+	snprintf(want, sizeof(want), "ecl: cannot read %s: Is a directory\n", dir);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "triage", "--request", "x", "--tier", "bogus"), 2);
+	cr_assert_str_eq(err, "ecl: input `tier`: expected one of \"free\", \"pro\", "
+			      "\"enterprise\", got \"bogus\"; usage: ecl run triage --request "
+			      "<string> [--tier <free|pro|enterprise>]\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[{\"$error\": \"permanent\", \"message\": "
+				"\"down\"}]]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     1);
+	id = strdup(started_id(out));
+	free(out);
+	ts_sql(db, "UPDATE runs SET workflow = 'gone'");
+	cr_assert_eq(ECL(&out, &err, "resume", id), 1);
+	snprintf(want, sizeof(want),
+		 "ecl: run %s uses workflow gone, which this program does not have\n", id);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	free(id);
 }

@@ -320,7 +320,7 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 	return 0;
 }
 
-Test(provider_faults, every_allocation_of_a_batch_over_http_may_fail, .timeout = 600)
+Test(provider_faults, every_allocation_of_a_batch_over_http_may_fail, .timeout = 300)
 {
 	static const char *const inputs[] = {"{\"wf\": \"a\", \"topic\": \"a\"}",
 					     "{\"wf\": \"b\", \"topic\": \"b\"}"};

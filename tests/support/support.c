@@ -191,6 +191,113 @@ long long ts_sql_int(const char *db, const char *sql)
 	return v;
 }
 
+unsigned ts_seed(const char *what)
+{
+	const char *env = getenv("ECL_TEST_SEED");
+	unsigned seed = env && *env ? (unsigned)strtoul(env, NULL, 0)
+				    : (unsigned)time(NULL) ^ (unsigned)getpid() << 16;
+
+	/* on stderr, which Criterion never hides: whatever fails later, the seed is above it */
+	fprintf(stderr, "%s: seed %u (ECL_TEST_SEED=%u replays it)\n", what, seed, seed);
+	return seed;
+}
+
+long long ts_sql_count(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v;
+	int rc;
+
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK,
+		     "%s cannot be opened: %s", db, sqlite3_errmsg(h));
+	rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	cr_assert_eq(rc, SQLITE_OK, "%s cannot be read (%s): %s", db, sql, sqlite3_errmsg(h));
+	rc = sqlite3_step(st);
+	cr_assert_eq(rc, SQLITE_ROW, "%s cannot be read (%s): %s", db, sql, sqlite3_errmsg(h));
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* Append text to a growing string (the test fails when memory runs out). */
+static void dump_add(char **s, size_t *len, const char *text)
+{
+	size_t n = strlen(text);
+	char *grown = realloc(*s, *len + n + 1);
+
+	cr_assert_not_null(grown);
+	memcpy(grown + *len, text, n + 1);
+	*s = grown;
+	*len += n;
+}
+
+char *ts_sql_dump(const char *db)
+{
+	sqlite3 *h;
+	sqlite3_stmt *tables, *rows;
+	char *out = NULL;
+	size_t len = 0;
+
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK,
+		     "%s cannot be opened: %s", db, sqlite3_errmsg(h));
+	dump_add(&out, &len, "");
+	cr_assert_eq(sqlite3_prepare_v2(h,
+					"SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL "
+					"ORDER BY type, name",
+					-1, &tables, NULL),
+		     SQLITE_OK, "%s cannot be read: %s", db, sqlite3_errmsg(h));
+	for (;;) {
+		int rc = sqlite3_step(tables), i, ncol;
+		char *q;
+
+		if (rc == SQLITE_DONE)
+			break;
+		cr_assert_eq(rc, SQLITE_ROW, "%s: the schema cannot be read: %s", db,
+			     sqlite3_errmsg(h));
+		dump_add(&out, &len, (const char *)sqlite3_column_text(tables, 1));
+		dump_add(&out, &len, "\n");
+		if (strncmp((const char *)sqlite3_column_text(tables, 1), "CREATE TABLE", 12) != 0)
+			continue;
+		/* every row, in an order that does not depend on how it was stored */
+		q = sqlite3_mprintf("SELECT * FROM \"%w\"", sqlite3_column_text(tables, 0));
+		cr_assert_not_null(q);
+		cr_assert_eq(sqlite3_prepare_v2(h, q, -1, &rows, NULL), SQLITE_OK, "%s: %s: %s", db,
+			     q, sqlite3_errmsg(h));
+		ncol = sqlite3_column_count(rows);
+		sqlite3_free(q);
+		q = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY %s",
+				    sqlite3_column_text(tables, 0), "1");
+		for (i = 2; i <= ncol; i++) {
+			char *more = sqlite3_mprintf("%s, %d", q, i);
+
+			sqlite3_free(q);
+			q = more;
+			cr_assert_not_null(q);
+		}
+		sqlite3_finalize(rows);
+		cr_assert_eq(sqlite3_prepare_v2(h, q, -1, &rows, NULL), SQLITE_OK, "%s: %s: %s", db,
+			     q, sqlite3_errmsg(h));
+		sqlite3_free(q);
+		while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+			for (i = 0; i < ncol; i++) {
+				const unsigned char *t = sqlite3_column_text(rows, i);
+
+				dump_add(&out, &len, i ? " | " : "  ");
+				dump_add(&out, &len, t ? (const char *)t : "NULL");
+			}
+			dump_add(&out, &len, "\n");
+		}
+		cr_assert_eq(rc, SQLITE_DONE, "%s: a table cannot be read: %s", db,
+			     sqlite3_errmsg(h));
+		sqlite3_finalize(rows);
+	}
+	sqlite3_finalize(tables);
+	sqlite3_close(h);
+	return out;
+}
+
 char *ts_sql_text(const char *db, const char *sql)
 {
 	sqlite3 *h;

@@ -41,8 +41,26 @@ int ts_kill_after(pid_t pid, long us, const char *what);
  * that ends with _exit alone loses what it ran from the coverage figures. */
 void ts_exit(int status) __attribute__((noreturn));
 
+/* The seed of a randomized test: ECL_TEST_SEED when set (decimal or 0x hex), else one from
+ * the clock and the process id. Printed on stderr with `what`, so that any failure can be
+ * replayed; the tests also put it in their assertion messages (TS_SEED_FMT, TS_SEED_ARG). */
+unsigned ts_seed(const char *what);
+#define TS_SEED_FMT       " [seed %u: ECL_TEST_SEED=%u replays it]"
+#define TS_SEED_ARG(seed) (seed), (seed)
+
 /* One integer from a SQL query on the database file (-1 on error). */
 long long ts_sql_int(const char *db, const char *sql);
+
+/* One integer from a SQL query that must answer one row: the test fails, naming SQLite's
+ * error, when the database cannot be opened or read. The file is opened for reading and
+ * writing (never created), as the next ecl would open it: a hot journal a failed write left
+ * is rolled back first, which a read-only connection cannot do. */
+long long ts_sql_count(const char *db, const char *sql);
+
+/* Every table of the database (its schema, then its rows ordered by every column, one line
+ * each) as one text, to compare a database before and after; the test fails when the file
+ * cannot be read (opened as ts_sql_count opens it). Caller frees. */
+char *ts_sql_dump(const char *db);
 
 /* One text from a SQL query on the database file (NULL on error; caller frees). */
 char *ts_sql_text(const char *db, const char *sql);

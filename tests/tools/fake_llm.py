@@ -9,8 +9,15 @@ Speaks the three wire formats on 127.0.0.1 (standard library only):
   GET  /stats                 calls per path, per WF id and task, connections, the mode, and
                               the last Authorization / x-api-key header seen (masked)
   GET  /last                  the last completion request: path, headers (keys masked), body
+  GET  /last/raw              the bytes of the last completion request's body, as sent
   POST /mode                  {"mode": M, "count": n, ...}: M for the next n completion calls,
                               then back to the standing mode; without count, M from now on
+
+Each completion request is checked against the API's documented request shape (required
+fields and their types, ranges, unknown fields, the headers anthropic-version, x-api-key and
+Authorization: Bearer, Content-Type) and refused with the status and error body the real
+server sends (400, or 401 for a missing key) when it would be refused there; /stats counts
+the refusals.
 
 Answers are those of the benchmark workload's fake (shared/bench/WORKLOAD.md) byte for byte:
 the task comes from the TASK: line and the critique counter from the WF: line of the message
@@ -105,6 +112,8 @@ class State:
         self.last_auth = None
         self.last_api_key = None
         self.last = None
+        self.last_raw = None  # the bytes of the last completion request's body, as sent
+        self.refused = 0  # requests refused as a real server would refuse them
 
     def take_mode(self):
         with self.lock:
@@ -164,6 +173,7 @@ class State:
                 "mode": self.mode,
                 "override": None if self.override is None else
                 {"mode": self.override[0], "left": self.override_left},
+                "refused": self.refused,
                 "last_authorization": self.last_auth,
                 "last_api_key": self.last_api_key,
             }
@@ -262,6 +272,177 @@ def wire_error(api, status, message):
                       "code": "invalid_api_key" if status == 401 else None}}
 
 
+# What each API documents for a request, as far as ecl uses it; anything else a real server
+# refuses is refused here too, with a 400 shaped as that server's error.
+OPENAI_FIELDS = {"model", "messages", "temperature", "max_tokens", "max_completion_tokens",
+                 "response_format", "top_p", "n", "stop", "seed", "stream", "user",
+                 "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+                 "top_logprobs", "tools", "tool_choice", "parallel_tool_calls",
+                 "stream_options", "service_tier", "store", "metadata", "reasoning_effort"}
+OPENAI_ROLES = {"system", "developer", "user", "assistant", "tool"}
+ANTHROPIC_FIELDS = {"model", "messages", "max_tokens", "system", "temperature", "top_p",
+                    "top_k", "stop_sequences", "stream", "metadata", "tools", "tool_choice",
+                    "thinking", "service_tier"}
+OLLAMA_FIELDS = {"model", "messages", "stream", "format", "options", "keep_alive", "tools",
+                 "think"}
+OLLAMA_OPTIONS = {"temperature", "num_predict", "top_k", "top_p", "min_p", "seed", "stop",
+                  "num_ctx", "repeat_penalty", "repeat_last_n", "presence_penalty",
+                  "frequency_penalty", "mirostat", "mirostat_tau", "mirostat_eta", "typical_p",
+                  "num_keep", "num_batch", "num_gpu", "num_thread", "penalize_newline"}
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def openai_problem(body, headers):
+    """(status, message, param) of what OpenAI refuses in a chat completion, or None."""
+    auth = headers.get("Authorization")
+    if auth is not None and not re.match(r"Bearer \S+$", auth):
+        return 401, ("You didn't provide an API key. You need to provide your API key in an "
+                     "Authorization header using Bearer auth (i.e. Authorization: Bearer "
+                     "YOUR_KEY)."), None
+    for k in body:
+        if k not in OPENAI_FIELDS:
+            return 400, "Unrecognized request argument supplied: %s" % k, k
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return 400, "you must provide a model parameter", "model"
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return 400, "'messages' must be a non-empty array", "messages"
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in OPENAI_ROLES:
+            return 400, ("Invalid value: %r. Supported values are: 'system', 'assistant', "
+                         "'user', 'tool', and 'developer'." % (
+                             m.get("role") if isinstance(m, dict) else m)), \
+                "messages[%d].role" % i
+        if not isinstance(m.get("content"), (str, list)):
+            return 400, "Invalid type for 'messages[%d].content': expected a string" % i, \
+                "messages[%d].content" % i
+        for k in m:
+            if k not in ("role", "content", "name", "tool_calls", "tool_call_id"):
+                return 400, "Unrecognized request argument supplied: messages[%d].%s" % (
+                    i, k), "messages[%d].%s" % (i, k)
+    t = body.get("temperature")
+    if t is not None and (not is_number(t) or not 0 <= t <= 2):
+        return 400, ("Invalid 'temperature': expected a number between 0 and 2, got %r"
+                     % (t,)), "temperature"
+    n = body.get("max_tokens")
+    if n is not None and (not is_int(n) or n < 1):
+        return 400, "Invalid 'max_tokens': expected an integer >= 1, got %r" % (n,), \
+            "max_tokens"
+    rf = body.get("response_format")
+    if rf is not None and (not isinstance(rf, dict) or
+                           rf.get("type") not in ("text", "json_object", "json_schema")):
+        return 400, ("Invalid value for 'response_format.type': %r. Supported values are: "
+                     "'text', 'json_object' and 'json_schema'." % (
+                         rf.get("type") if isinstance(rf, dict) else rf)), "response_format"
+    return None
+
+
+def anthropic_problem(body, headers):
+    """(status, message) of what the Messages API refuses, or None."""
+    if headers.get("x-api-key") is None:
+        return 401, "x-api-key header is required"
+    if headers.get("anthropic-version") is None:
+        return 400, "anthropic-version: header is required"
+    if headers.get("anthropic-version") not in ("2023-06-01", "2023-01-01"):
+        return 400, "anthropic-version: invalid version %s" % headers.get("anthropic-version")
+    for k in body:
+        if k not in ANTHROPIC_FIELDS:
+            return 400, "%s: Extra inputs are not permitted" % k
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return 400, "model: Field required"
+    n = body.get("max_tokens")
+    if n is None:
+        return 400, "max_tokens: Field required"
+    if not is_int(n) or n < 1:
+        return 400, "max_tokens: Input should be a valid integer greater than 0"
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return 400, "messages: at least one message is required"
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            return 400, ("messages.%d.role: Input should be 'user' or 'assistant'" % i)
+        c = m.get("content")
+        if not isinstance(c, (str, list)):
+            return 400, "messages.%d.content: Input should be a valid string or list" % i
+        if isinstance(c, str) and not c.strip() and not (
+                i == len(msgs) - 1 and m["role"] == "assistant"):
+            return 400, ("messages: all messages must have non-empty content except for the "
+                         "optional final assistant message")
+        for k in m:
+            if k not in ("role", "content"):
+                return 400, "messages.%d.%s: Extra inputs are not permitted" % (i, k)
+    if msgs[0]["role"] != "user":
+        return 400, "messages: first message must use the \"user\" role"
+    if "system" in body and not isinstance(body["system"], (str, list)):
+        return 400, "system: Input should be a valid string"
+    t = body.get("temperature")
+    if t is not None and (not is_number(t) or not 0 <= t <= 1):
+        return 400, "temperature: Input should be less than or equal to 1"
+    return None
+
+
+def ollama_problem(body, headers):
+    """(status, message) of what Ollama's /api/chat refuses, or None."""
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return 400, "model is required"
+    msgs = body.get("messages")
+    if msgs is not None and not isinstance(msgs, list):
+        return 400, "json: cannot unmarshal %s into Go struct field ChatRequest.messages of " \
+            "type []api.Message" % type(msgs).__name__
+    for m in msgs or []:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or \
+                not isinstance(m.get("content", ""), str):
+            return 400, "json: cannot unmarshal into Go struct field ChatRequest.messages of " \
+                "type api.Message"
+        if m["role"] not in ("system", "user", "assistant", "tool"):
+            return 400, "invalid role: %s" % m["role"]
+    if "stream" in body and not isinstance(body["stream"], bool):
+        return 400, "json: cannot unmarshal into Go struct field ChatRequest.stream of type bool"
+    if body.get("stream", True):
+        # Ollama streams by default; this fake answers in one piece only
+        return 400, "fake_llm: only \"stream\": false is served (Ollama streams without it)"
+    fmt = body.get("format")
+    if fmt is not None and fmt != "json" and not isinstance(fmt, dict):
+        return 400, "invalid format: %s" % dumps(fmt)
+    opts = body.get("options")
+    if opts is not None:
+        if not isinstance(opts, dict):
+            return 400, "json: cannot unmarshal into Go struct field ChatRequest.options of " \
+                "type map[string]interface {}"
+        for k, v in opts.items():
+            if k not in OLLAMA_OPTIONS:
+                return 400, "invalid option provided: %s" % k
+            if k == "temperature" and not is_number(v):
+                return 400, "option \"temperature\" must be of type float"
+            if k == "num_predict" and not is_int(v):
+                return 400, "option \"num_predict\" must be of type integer"
+    return None
+
+
+def request_problem(api, body, headers):
+    """(status, the error body a real server sends) when it would refuse the request."""
+    if (headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
+        return 400, wire_error(api, 400, "Content-Type must be application/json, not %r" %
+                               headers.get("Content-Type"))
+    if api == "openai":
+        p = openai_problem(body, headers)
+        if p:
+            err = wire_error(api, p[0], p[1])
+            if p[0] == 400:
+                err["error"]["param"] = p[2]
+            return p[0], err
+        return None
+    p = (anthropic_problem if api == "anthropic" else ollama_problem)(body, headers)
+    return (p[0], wire_error(api, p[0], p[1])) if p else None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake_llm/1"
@@ -322,6 +503,10 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 last = state.last
             self.send(200, dumps(last))
+        elif self.path == "/last/raw":
+            with state.lock:
+                raw = state.last_raw
+            self.send(200, raw or b"", "application/octet-stream")
         else:
             self.send(404, dumps(wire_error("openai", 404, "no such path: " + self.path)))
 
@@ -349,12 +534,20 @@ class Handler(BaseHTTPRequestHandler):
         if api is None:
             self.send(404, dumps(wire_error("openai", 404, "no such path: " + self.path)))
             return
+        with state.lock:
+            state.last_raw = raw
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError("the body is not a JSON object")
         except ValueError as e:
             self.send(400, dumps(wire_error(api, 400, "invalid JSON body: %s" % e)))
+            return
+        problem = request_problem(api, body, self.headers)
+        if problem:
+            with state.lock:
+                state.refused += 1
+            self.send(problem[0], dumps(problem[1]))
             return
         self.complete(api, body)
 

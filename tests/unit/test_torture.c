@@ -79,20 +79,21 @@ static long kills_wanted(void)
 	return env && atol(env) > 0 ? atol(env) : 200;
 }
 
-Test(torture, sigkill_at_random_instants, .timeout = 600)
+Test(torture, sigkill_at_random_instants, .timeout = 300)
 {
 	char *dir = ts_tmpdir();
 	char db[4096], script[4096], log[4200], id[ECL_ID_MAX] = "", q[256];
 	long kills = 0, finished = 0, target = kills_wanted();
 	int child = 0;
-	unsigned seed = (unsigned)time(NULL);
+	unsigned seed = ts_seed("torture");
+	char child_what[64];
 
 	snprintf(db, sizeof(db), "%s/runs.db", dir);
 	snprintf(script, sizeof(script), "%s/script.json", dir);
 	ts_write(script, "{\"generate\": [" SLOW(GEN) "], \"critique\": [" REVISE ", " SLOW(
 				 REVISE) ", " PASS "], \"revise\": [" SLOW(REV1) ", " REV2 "]}");
 	srand(seed);
-	cr_log_info("seed %u, %ld kills", seed, target);
+	snprintf(child_what, sizeof(child_what), "the child, seed %u", seed);
 	while (kills < target) {
 		char *before, *status, *line, *save = NULL, *calls;
 		int before_seq;
@@ -106,7 +107,8 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 			e = ts_open(&o);
 			cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"),
 						   "{\"topic\": \"torture\"}", id),
-				     ECL_OK);
+				     ECL_OK, "%s" TS_SEED_FMT, ecl_engine_errmsg(e),
+				     TS_SEED_ARG(seed));
 			ecl_engine_close(e);
 		}
 		snprintf(q, sizeof(q), "SELECT seq FROM runs WHERE id = '%s'", id);
@@ -114,7 +116,7 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 		before = committed_pairs(db, id);
 		snprintf(log, sizeof(log), "%s/calls-%d.log", dir, child++);
 		pid = fork();
-		cr_assert_neq(pid, -1);
+		cr_assert_neq(pid, -1, "fork failed" TS_SEED_FMT, TS_SEED_ARG(seed));
 		if (pid == 0) {
 			ecl_options o = ts_options(db, script, log);
 			ecl_engine *e;
@@ -131,28 +133,32 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 		/* Mostly early kills, some late ones so that runs also get to finish (under
 		 * sanitizers a child needs longer to get anywhere). */
 		kills += ts_kill_after(pid, rand() % 5 ? rand() % 15000 : rand() % 200000,
-				       "the child");
+				       child_what);
 
 		/* The invariants, after every kill. */
 		status = ts_sql_text(db, "PRAGMA integrity_check");
-		cr_assert_str_eq(status, "ok");
+		cr_assert_str_eq(status, "ok", "after kill %ld" TS_SEED_FMT, kills,
+				 TS_SEED_ARG(seed));
 		free(status);
-		cr_assert_geq(ts_sql_int(db, q), before_seq, "a committed checkpoint was lost");
+		cr_assert_geq(ts_sql_int(db, q), before_seq,
+			      "a committed checkpoint was lost" TS_SEED_FMT, TS_SEED_ARG(seed));
 		snprintf(q, sizeof(q),
 			 "SELECT count(*) FROM steps WHERE run_id = '%s' AND step = 'revise'", id);
-		cr_assert_leq(ts_sql_int(db, q), 3, "the loop passed its bound");
+		cr_assert_leq(ts_sql_int(db, q), 3, "the loop passed its bound" TS_SEED_FMT,
+			      TS_SEED_ARG(seed));
 		calls = ts_read(log);
 		for (line = calls ? strtok_r(calls, "\n", &save) : NULL; line;
 		     line = strtok_r(NULL, "\n", &save)) {
 			char step[32], pair[48];
 			int visit, call;
 
-			cr_assert_eq(sscanf(line, "%*s %31s %d %d", step, &visit, &call), 3);
+			cr_assert_eq(sscanf(line, "%*s %31s %d %d", step, &visit, &call), 3,
+				     "call log line `%s`" TS_SEED_FMT, line, TS_SEED_ARG(seed));
 			snprintf(pair, sizeof(pair), "%s %d ", step, visit);
 			cr_assert_null(strstr(before, pair),
 				       "%s was committed before this process started, and it asked "
-				       "for it again",
-				       pair);
+				       "for it again" TS_SEED_FMT,
+				       pair, TS_SEED_ARG(seed));
 		}
 		free(calls);
 		free(before);
@@ -162,10 +168,12 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 		if (strcmp(status, "completed") == 0) {
 			char *seq = step_sequence(db, id), *out;
 
-			cr_assert_str_eq(seq, expected_steps);
+			cr_assert_str_eq(seq, expected_steps, "steps" TS_SEED_FMT,
+					 TS_SEED_ARG(seed));
 			snprintf(q, sizeof(q), "SELECT output FROM runs WHERE id = '%s'", id);
 			out = ts_sql_text(db, q);
-			cr_assert_str_eq(out, "{\"content\":\"Draft v2\",\"word_count\":2}");
+			cr_assert_str_eq(out, "{\"content\":\"Draft v2\",\"word_count\":2}",
+					 "output" TS_SEED_FMT, TS_SEED_ARG(seed));
 			free(out);
 			free(seq);
 			finished++;
@@ -173,13 +181,13 @@ Test(torture, sigkill_at_random_instants, .timeout = 600)
 		} else {
 			cr_assert(strcmp(status, "running") == 0 ||
 					  strcmp(status, "interrupted") == 0,
-				  "status %s", status);
+				  "status %s" TS_SEED_FMT, status, TS_SEED_ARG(seed));
 		}
 		free(status);
 	}
-	cr_log_info("%ld kills, %ld runs finished", kills, finished);
-	printf("torture: %ld kills, %ld runs completed, every invariant held\n", kills, finished);
-	cr_assert_gt(finished, 0);
+	printf("torture: %ld kills, %ld runs completed, every invariant held (seed %u)\n", kills,
+	       finished, seed);
+	cr_assert_gt(finished, 0, "no run completed" TS_SEED_FMT, TS_SEED_ARG(seed));
 	ts_rmtree(dir);
 	free(dir);
 }
