@@ -260,7 +260,7 @@ Test(store, processes_opening_a_new_database_at_once_all_succeed)
 			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 				  "round %d: process %d failed to open the new database", round, k);
 		}
-		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 4);
+		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 5);
 		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM runs"), PROCS);
 		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name ="
 					      " 'runs_live'"),
@@ -295,7 +295,7 @@ Test(store, read_only_opens)
 
 	snprintf(path, sizeof(path), "%s/odd ?name#100%%.db", dir);
 	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_OK, "%s", err);
-	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 4, "made as other commands do");
+	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 5, "made as other commands do");
 	ecl_engine_close(e);
 	w = ts_engine(path, script, NULL);
 	cr_assert_eq(ecl_run_start(w, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
