@@ -8,16 +8,16 @@
 
 #include "ecl.h"
 
-extern const ecl_workflow ecl_wf_bench_critique_revise;
-extern const ecl_workflow ecl_wf_critique_revise;
-extern const ecl_workflow ecl_wf_summarize;
-extern const ecl_workflow ecl_wf_triage;
+extern const ecl_workflow ecl_wf__bench_critique_revise;
+extern const ecl_workflow ecl_wf__critique_revise;
+extern const ecl_workflow ecl_wf__summarize;
+extern const ecl_workflow ecl_wf__triage;
 
 const ecl_workflow *const ecl_workflows[] = {
-	&ecl_wf_bench_critique_revise,
-	&ecl_wf_critique_revise,
-	&ecl_wf_summarize,
-	&ecl_wf_triage,
+	&ecl_wf__bench_critique_revise,
+	&ecl_wf__critique_revise,
+	&ecl_wf__summarize,
+	&ecl_wf__triage,
 	NULL,
 };
 

@@ -216,6 +216,8 @@ struct ast_step {
 	int nsets;
 	struct ast_trans *trans;
 	int ntrans;
+	size_t end;  /* past its last token */
+	int damaged; /* a syntax error inside: what it lacks may be what the parser skipped */
 	/* set by the checker */
 	int reachable;
 	long long visits; /* most times a run can execute the step */
@@ -240,7 +242,7 @@ enum ast_skind { AST_S_INPUT, AST_S_VAR, AST_S_OUTPUT, AST_S_COUNTER };
 /* A variable slot, numbered in the order the runtime sees them. */
 struct ast_slot {
 	const char *name;  /* "topic", "critique.decision" */
-	const char *cname; /* "TOPIC", "CRITIQUE_DECISION": the C enumerator is V_<cname> */
+	const char *cname; /* "TOPIC", "CRITIQUE_DECISION": the C enumerator is V__<cname> */
 	enum ast_skind kind;
 	const struct ast_type *type;
 	int step;          /* owning step of outputs and counters, else -1 */
@@ -261,6 +263,7 @@ struct ast_workflow {
 	struct ast_opts opts;
 	struct ast_step *steps;
 	int nsteps;
+	int damaged; /* a syntax error somewhere: transitions and sets may be missing */
 	/* set by the checker */
 	struct ast_slot *slots;
 	int nslots;

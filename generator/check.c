@@ -294,7 +294,7 @@ static void check_cnames(struct checker *c)
 
 		if (first >= 0)
 			diag_report(c->u, D_CNAME_CLASH, s->off, s->len, wf->slots[first].name,
-				    s->name, mem_printf(c->m, "V_%s", s->cname));
+				    s->name, mem_printf(c->m, "V__%s", s->cname));
 		else
 			mem_map_put(c->m, &seen, s->cname, i);
 	}
@@ -306,7 +306,7 @@ static void check_cnames(struct checker *c)
 		if (first >= 0 && strcmp(wf->steps[first].name.s, st->name.s) != 0)
 			diag_report(c->u, D_CNAME_CLASH, st->name.off, st->name.len,
 				    wf->steps[first].name.s, st->name.s,
-				    mem_printf(c->m, "S_%s", cname));
+				    mem_printf(c->m, "S__%s", cname));
 		else if (first < 0)
 			mem_map_put(c->m, &steps, cname, i);
 	}
@@ -681,6 +681,29 @@ static void check_args(struct checker *c, struct ast_step *st)
 	}
 }
 
+/* The name of a code step's C function: the generated C declares it beside ecl.h and its own
+ * names, so it must be a name no one else in that file has. The generated C's own names all
+ * hold `__` (emit_c.c), but for the step function's `run` and `rc`. */
+static void check_fn_name(struct checker *c, const struct ast_step *st)
+{
+	const char *s = st->fn.s, *why = NULL;
+
+	if (!s) /* the parser reported it */
+		return;
+	if (strstr(s, "__"))
+		why = "names with `__` are kept for the C that eclc writes";
+	else if (s[0] == '_')
+		why = "names that begin with `_` are reserved in C";
+	else if (strncmp(s, "ecl_", 4) == 0 || strncmp(s, "ECL_", 4) == 0)
+		why = "names that begin with `ecl_` are kept for ecl.h";
+	else if (strcmp(s, "run") == 0 || strcmp(s, "rc") == 0)
+		why = "the generated step function has a variable of that name";
+	else if (cnames_taken(s))
+		why = "it is a C keyword, or C's library or ecl.h's headers have that name";
+	if (why)
+		diag_report(c->u, D_FN_NAME, st->fn.off, st->fn.len, s, why);
+}
+
 /* What each kind of step must have and must not have. */
 static void check_kind(struct checker *c, struct ast_step *st)
 {
@@ -690,6 +713,8 @@ static void check_kind(struct checker *c, struct ast_step *st)
 		diag_report(c->u, D_NO_PROMPT, st->name.off, st->name.len, st->name.s);
 	if (st->kind == AST_ST_CODE && !st->has_call)
 		diag_report(c->u, D_NO_CALL, st->name.off, st->name.len, st->name.s);
+	if (st->kind == AST_ST_CODE && st->has_call)
+		check_fn_name(c, st);
 	if (st->kind == AST_ST_HUMAN && !st->question.present)
 		diag_report(c->u, D_NO_QUESTION, st->name.off, st->name.len, st->name.s);
 	if (st->kind != AST_ST_SET && !st->has_output)
@@ -1045,84 +1070,135 @@ static void check_cycles(struct checker *c, const struct check_graph *g, const i
 	}
 }
 
-/* The most steps a run executes (the sum of what each step can): a limited step runs at most
- * its limit times; another step as often as its predecessors together, plus once for the
- * start. The steps without a limit form a DAG once check_cycles found nothing, so their counts
- * are summed in topological order. Unreachable steps never run. */
-static void check_bound(struct checker *c, const struct check_graph *g, const int *dist)
+/* The most steps a run executes, and how often each step can run. Once check_cycles found
+ * nothing, every cycle goes through a limited step, so the steps without a limit form a DAG,
+ * and a run is a walk through that DAG, then a limited step, then the DAG again, and so on:
+ * a piece that starts at the start, and one after each run of a limited step s, which runs at
+ * most limit(s) times. A piece visits each step of the DAG at most once, and is at most as
+ * long as the DAG's longest path from where it starts. So the bound is the longest path from
+ * the start plus, for each limited step, limit(s) times (1 + the longest path from its
+ * successors): longest paths, not a count of paths, which grows like Fibonacci on a ladder.
+ * A step of the DAG runs at most once per piece that can reach it. Unreachable steps never
+ * run. */
+#define CHECK_BOUND_WORK 50000000 /* edges walked for the steps' own counts, at most */
+
+/* Add w to the count of every step of the DAG that a piece entering at v can reach. */
+static void check_visits_from(const struct ast_workflow *wf, const struct check_graph *g, int v,
+			      long long w, int *stamp, int mark, int *stack, long long *visits)
 {
-	struct ast_workflow *wf = c->wf;
-	size_t n = (size_t)g->n;
-	long long *acc = mem_alloc(c->m, sizeof(long long) * n), total = 0;
-	int *indeg = mem_alloc(c->m, sizeof(int) * n), *queue = mem_alloc(c->m, sizeof(int) * n);
-	int *stamp = mem_alloc(c->m, sizeof(int) * n);
-	int head = 0, tail = 0, i, k, over = 0;
+	int sp = 0, k;
 
-	for (i = 0; i < g->n; i++)
-		stamp[i] = -1;
-	for (i = 0; i < g->n; i++)
-		for (k = g->first[i]; k < g->first[i + 1]; k++) {
-			int t = g->edges[k].to;
+	if (stamp[v] == mark)
+		return;
+	stamp[v] = mark;
+	stack[sp++] = v;
+	while (sp) {
+		int s = stack[--sp];
 
-			if ((dist[i] >= 0) && !check_limited(&wf->steps[i]) &&
-			    !check_limited(&wf->steps[t]))
-				indeg[t]++;
-		}
-	if (g->n)
-		acc[0] = 1;
-	for (i = 0; i < g->n; i++) {
-		struct ast_step *st = &wf->steps[i];
-
-		st->reachable = (dist[i] >= 0);
-		st->visits = 0;
-		if (!(dist[i] >= 0))
-			continue;
-		if (check_limited(st))
-			st->visits = st->limit.n;
-		else if (indeg[i] == 0)
-			queue[tail++] = i;
-	}
-	/* Limited steps first: their count is known. Then the others in topological order. */
-	for (i = 0; i < g->n; i++)
-		if ((dist[i] >= 0) && check_limited(&wf->steps[i]))
-			for (k = g->first[i]; k < g->first[i + 1]; k++) {
-				int t = g->edges[k].to;
-
-				if (stamp[t] != i) {
-					stamp[t] = i;
-					acc[t] += wf->steps[i].visits;
-				}
-			}
-	while (head < tail) {
-		int s = queue[head++];
-
-		wf->steps[s].visits = acc[s];
-		over |= acc[s] > INT_MAX;
+		visits[s] += w;
+		if (visits[s] > (long long)INT_MAX + 1)
+			visits[s] = (long long)INT_MAX + 1;
 		for (k = g->first[s]; k < g->first[s + 1]; k++) {
 			int t = g->edges[k].to;
 
-			if (stamp[t] != s + g->n) {
-				stamp[t] = s + g->n;
-				if (acc[t] <= INT_MAX)
-					acc[t] +=
-						acc[s] > INT_MAX ? (long long)INT_MAX + 1 : acc[s];
+			if (!check_limited(&wf->steps[t]) && stamp[t] != mark) {
+				stamp[t] = mark;
+				stack[sp++] = t;
 			}
-			if (!check_limited(&wf->steps[t]) && --indeg[t] == 0)
-				queue[tail++] = t;
 		}
 	}
+}
+
+static void check_bound(struct checker *c, const struct check_graph *g, const int *dist)
+{
+	struct ast_workflow *wf = c->wf;
+	size_t n = (size_t)g->n + 1;
+	long long *longest = mem_alloc(c->m, sizeof(long long) * n), total = 0;
+	int *indeg = mem_alloc(c->m, sizeof(int) * n), *order = mem_alloc(c->m, sizeof(int) * n);
+	int *stamp = mem_alloc(c->m, sizeof(int) * n), *stack = mem_alloc(c->m, sizeof(int) * n);
+	int head = 0, tail = 0, i, k, nlimited = 0;
+	long long *visits = mem_alloc(c->m, sizeof(long long) * n);
+
+	/* The DAG of the reachable steps without a limit, in topological order. */
+	for (i = 0; i < g->n; i++)
+		if (dist[i] >= 0 && !check_limited(&wf->steps[i]))
+			for (k = g->first[i]; k < g->first[i + 1]; k++)
+				if (!check_limited(&wf->steps[g->edges[k].to]))
+					indeg[g->edges[k].to]++;
 	for (i = 0; i < g->n; i++) {
-		total += wf->steps[i].visits;
-		if (total > INT_MAX)
-			over = 1;
-		if (over)
-			break;
+		stamp[i] = -1;
+		if (dist[i] >= 0 && !check_limited(&wf->steps[i]) && indeg[i] == 0)
+			order[tail++] = i;
+		nlimited += dist[i] >= 0 && check_limited(&wf->steps[i]);
 	}
-	if (over) {
+	while (head < tail) {
+		int s = order[head++];
+
+		for (k = g->first[s]; k < g->first[s + 1]; k++) {
+			int t = g->edges[k].to;
+
+			if (!check_limited(&wf->steps[t]) && --indeg[t] == 0)
+				order[tail++] = t;
+		}
+	}
+	/* Longest paths (in steps) from each step of the DAG, from its end back. */
+	for (i = tail - 1; i >= 0; i--) {
+		int s = order[i];
+
+		longest[s] = 1;
+		for (k = g->first[s]; k < g->first[s + 1]; k++) {
+			int t = g->edges[k].to;
+
+			if (!check_limited(&wf->steps[t]) && longest[t] + 1 > longest[s])
+				longest[s] = longest[t] + 1;
+		}
+	}
+	if (g->n && !check_limited(&wf->steps[0]))
+		total = longest[0];
+	for (i = 0; i < g->n && total <= INT_MAX; i++) {
+		const struct ast_step *st = &wf->steps[i];
+		long long piece = 0;
+
+		if (dist[i] < 0 || !check_limited(st))
+			continue;
+		for (k = g->first[i]; k < g->first[i + 1]; k++) {
+			int t = g->edges[k].to;
+
+			if (!check_limited(&wf->steps[t]) && longest[t] > piece)
+				piece = longest[t];
+		}
+		total += st->limit.n * (1 + piece); /* at most 10^6 * (10^9 + 1): no overflow */
+	}
+	if (total > INT_MAX) {
 		diag_report(c->u, D_BOUND_OVERFLOW, wf->id.off, wf->id.len, wf->id.s, INT_MAX);
 		return;
 	}
 	wf->max_steps = (int)total;
+
+	/* Each step's own count: a walk of the DAG from each piece's start. Too many walks on a
+	 * huge graph: the bound of the whole run is a bound of each step too. */
+	if ((long long)(nlimited + 1) * (g->first[g->n] + g->n) > CHECK_BOUND_WORK) {
+		for (i = 0; i < g->n; i++)
+			visits[i] = total;
+	} else {
+		if (g->n && !check_limited(&wf->steps[0]))
+			check_visits_from(wf, g, 0, 1, stamp, g->n, stack, visits);
+		for (i = 0; i < g->n; i++)
+			if (dist[i] >= 0 && check_limited(&wf->steps[i]))
+				for (k = g->first[i]; k < g->first[i + 1]; k++)
+					if (!check_limited(&wf->steps[g->edges[k].to]))
+						check_visits_from(wf, g, g->edges[k].to,
+								  wf->steps[i].limit.n, stamp, i,
+								  stack, visits);
+	}
+	for (i = 0; i < g->n; i++) {
+		struct ast_step *st = &wf->steps[i];
+
+		st->reachable = dist[i] >= 0;
+		st->visits = !st->reachable      ? 0
+			     : check_limited(st) ? st->limit.n
+						 : (visits[i] < total ? visits[i] : total);
+	}
 }
 
 /* ---- outputs that may not exist yet ------------------------------------------------------- */
@@ -1391,14 +1467,54 @@ static void check_usage(struct checker *c)
 	}
 }
 
+/* After a syntax error, drop what follows from it, so that the syntax error is what one
+ * reads first: a damaged step's lack of a prompt, an output, a call, a question or a
+ * transition (the parser may have skipped them), and the workflow's lack of a way to `done`
+ * or a value that may be unset (a transition may be missing). Diagnostics first..ndiags are
+ * the checker's. */
+static void check_quiet_cascade(struct checker *c, size_t first)
+{
+	static const enum diag_id of_step[] = {D_NO_PROMPT, D_NO_OUTPUT, D_NO_CALL, D_NO_QUESTION,
+					       D_DEAD_END};
+	static const enum diag_id of_workflow[] = {D_NO_DONE, D_MAYBE_UNSET, D_UNREACHABLE_STEP};
+	struct unit *u = c->u;
+	size_t i, w = first, k;
+
+	for (i = first; i < u->ndiags; i++) {
+		eclc_diag *d = u->diags[i];
+		int quiet = 0, s;
+
+		for (k = 0; k < sizeof(of_workflow) / sizeof(of_workflow[0]); k++)
+			quiet |= strcmp(d->code, diag_code(of_workflow[k])) == 0;
+		for (k = 0; k < sizeof(of_step) / sizeof(of_step[0]) && !quiet; k++)
+			if (strcmp(d->code, diag_code(of_step[k])) == 0)
+				for (s = 0; s < c->wf->nsteps; s++) {
+					const struct ast_step *st = &c->wf->steps[s];
+
+					quiet |= st->damaged && d->off >= st->off &&
+						 d->off < st->end;
+				}
+		if (!quiet) {
+			u->diags[w++] = d;
+		} else if (d->error) {
+			u->nerrors--;
+		} else {
+			u->nwarnings--;
+		}
+	}
+	u->ndiags = w;
+}
+
 void check_run(struct unit *u)
 {
 	struct ast_workflow *wf = u->wf;
 	struct checker c;
 	int i, done = 0;
+	size_t first = u->ndiags;
 
 	if (!wf)
 		return;
+	wf->damaged |= u->nerrors > 0; /* the lexer's or the parser's */
 	memset(&c, 0, sizeof(c));
 	c.u = u;
 	c.wf = wf;
@@ -1423,4 +1539,6 @@ void check_run(struct unit *u)
 	check_graph(&c);
 	if (u->nerrors == 0)
 		check_usage(&c);
+	if (wf->damaged)
+		check_quiet_cascade(&c, first);
 }

@@ -10,4 +10,8 @@ struct unit;
 /* Check u->wf (when there is one), reporting every problem found. */
 void check_run(struct unit *u);
 
+/* Whether the C of a workflow cannot declare a function of this name (a C keyword, or a name
+ * of the C library or of ecl.h's headers): 1 when taken. In cnames.c. */
+int cnames_taken(const char *name);
+
 #endif /* ECLC_CHECK_H */

@@ -32,6 +32,7 @@ static const struct diag_def {
 	[D_RESERVED] = {"E014", "`%s` is a reserved word and cannot name %s"},
 	[D_DUP_SETTING] = {"E015", "`%s` is given twice in %s"},
 	[D_TOO_DEEP] = {"E016", "expression nested too deeply (more than %d levels)"},
+	[D_TOO_LONG] = {"E017", "expression too long (more than %d operators deep)"},
 
 	[D_DUP_NAME] = {"E020", "duplicate %s `%s`"},
 	[D_UNKNOWN_REF] = {"E021", "unknown name `%s`"},
@@ -53,6 +54,7 @@ static const struct diag_def {
 	[D_NO_QUESTION] = {"E036", "human step `%s` has no `question`"},
 	[D_NOT_IN_STEP] = {"E037", "`%s` is not allowed in %s step `%s`"},
 	[D_HUMAN_LIST] = {"E038", "field `%s` of human step `%s` cannot be a list"},
+	[D_FN_NAME] = {"E039", "`%s` cannot name the C function of a code step: %s"},
 
 	[D_SET_TARGET] = {"E040", "`%s` is %s, not a var: only vars can be set"},
 	[D_SET_TYPE] = {"E041", "cannot set %s `%s` to a value of type %s"},
@@ -213,7 +215,21 @@ static void diag_excerpt(struct mem_buf *b, const struct diag_source *s, size_t 
 	if (end > start && s->text[end - 1] == '\r')
 		end--;
 	mem_buf_printf(b, "%5zu | ", li + 1);
-	mem_buf_put(b, s->text + start, end - start);
+	/* A control character (a NUL above all, which would end the text) is shown as its
+	 * picture, U+2400 + c, one column wide like the byte it stands for. */
+	for (i = start; i < end; i++) {
+		unsigned char c = (unsigned char)s->text[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			unsigned pic = c == 0x7f ? 0x2421 : 0x2400 + c;
+
+			mem_buf_putc(b, (char)(0xe0 | (pic >> 12)));
+			mem_buf_putc(b, (char)(0x80 | ((pic >> 6) & 0x3f)));
+			mem_buf_putc(b, (char)(0x80 | (pic & 0x3f)));
+		} else {
+			mem_buf_putc(b, (char)c);
+		}
+	}
 	mem_buf_puts(b, "\n      | ");
 	for (i = start; i < off && i < end; i++) {
 		unsigned char c = (unsigned char)s->text[i];

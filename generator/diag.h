@@ -40,6 +40,7 @@ enum diag_id {
 	D_RESERVED,
 	D_DUP_SETTING,
 	D_TOO_DEEP,
+	D_TOO_LONG,
 	/* names */
 	D_DUP_NAME,
 	D_UNKNOWN_REF,
@@ -61,6 +62,7 @@ enum diag_id {
 	D_NO_QUESTION,
 	D_NOT_IN_STEP,
 	D_HUMAN_LIST,
+	D_FN_NAME,
 	/* types and values */
 	D_SET_TARGET,
 	D_SET_TYPE,

@@ -22,7 +22,7 @@ void emit_json(struct unit *u, struct mem_buf *b);
 void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,
 		   const char *const *paths, int n);
 
-/* The C identifier of a workflow's descriptor: ecl_wf_ and the id with `-` as `_`. */
+/* The C identifier of a workflow's descriptor: ecl_wf__ and the id with `-` as `_`. */
 const char *emit_symbol(struct mem *m, const char *id);
 /* The version of a workflow: the FNV-1a 64 hash of its .ecl bytes, as 16 hex digits. */
 const char *emit_version(struct mem *m, const char *s, size_t n);

@@ -6,6 +6,12 @@
  * The output is for people too: designated initializers, a comment giving the .ecl line of
  * every state, template and transition, and nothing unused (it must compile with -Wall -Wextra
  * -Werror -pedantic). Everything is deterministic: same .ecl bytes and path, same C bytes.
+ *
+ * Every name written here at file scope holds `__` after a fixed prefix that holds none and
+ * does not end in `_` (S__, V__, prompt__, fail_2_parts__, ecl__, ecl_wf__...), followed by a
+ * name of the workflow or nothing: two different (prefix, name) pairs never give the same
+ * identifier, and no code step's C function can have one (the checker refuses `__` in them,
+ * and `run` and `rc`, the step function's variables).
  */
 #include <stdint.h>
 #include <string.h>
@@ -41,11 +47,12 @@ struct emitter {
 	char *limit_used; /* a step's limit fallback `fail` is reached from some transition */
 	int *chain; /* emit_goto's scratch: the limited steps on the way, one a step at most */
 	const char **states, **slots; /* their C names, by emit_state and emit_slot */
+	int rc_used;                  /* the step function stores a result code: it declares rc */
 };
 
 const char *emit_symbol(struct mem *m, const char *id)
 {
-	char *s = mem_printf(m, "ecl_wf_%s", id), *p;
+	char *s = mem_printf(m, "ecl_wf__%s", id), *p;
 
 	for (p = s; *p; p++)
 		if (*p == '-')
@@ -161,25 +168,25 @@ static const char *emit_lower(struct mem *m, const char *s)
 	return p;
 }
 
-/* The enumerator of a step's state, S_GENERATE, made once. */
+/* The enumerator of a step's state, S__GENERATE, made once. */
 static const char *emit_state(struct emitter *x, int step)
 {
 	char *p, *q;
 
 	if (x->states[step])
 		return x->states[step];
-	p = mem_printf(x->m, "S_%s", x->wf->steps[step].name.s);
+	p = mem_printf(x->m, "S__%s", x->wf->steps[step].name.s);
 	for (q = p; *q; q++)
 		if (*q >= 'a' && *q <= 'z')
 			*q = (char)(*q - 'a' + 'A');
 	return x->states[step] = p;
 }
 
-/* The enumerator of a slot, V_CRITIQUE_DECISION, made once. */
+/* The enumerator of a slot, V__CRITIQUE_DECISION, made once. */
 static const char *emit_slot(struct emitter *x, int slot)
 {
 	if (!x->slots[slot])
-		x->slots[slot] = mem_printf(x->m, "V_%s", x->wf->slots[slot].cname);
+		x->slots[slot] = mem_printf(x->m, "V__%s", x->wf->slots[slot].cname);
 	return x->slots[slot];
 }
 
@@ -234,11 +241,10 @@ static int emit_template(struct emitter *x, struct mem_buf *b, const char *name,
 	return n;
 }
 
-/* static const ecl_template NAME = {...}; for a fail message. */
-static void emit_message(struct emitter *x, struct mem_buf *b, const char *name,
+/* static const ecl_template NAME = {PARTS, n}; for a fail message. */
+static void emit_message(struct emitter *x, struct mem_buf *b, const char *name, const char *parts,
 			 const struct ast_template *t)
 {
-	const char *parts = mem_printf(x->m, "%s_parts", name);
 	int n = emit_template(x, b, parts, t);
 
 	if (n)
@@ -331,8 +337,8 @@ static void emit_binary(struct emitter *x, struct mem_buf *b, const struct ast_e
 {
 	static const char *const cops[] = {"||", "&&", "==", "!=", "<", "<=", ">",
 					   ">=", "+",  "-",  "*",  "/", "%"};
-	static const char *const helpers[] = {"int_add", "int_sub", "int_mul", "int_div",
-					      "int_mod"};
+	static const char *const helpers[] = {"ecl__int_add", "ecl__int_sub", "ecl__int_mul",
+					      "ecl__int_div", "ecl__int_mod"};
 	int prec = emit_prec(e), left = prec, right = prec + 1;
 
 	if ((e->op == AST_OP_EQ || e->op == AST_OP_NE) && emit_stringy(e->a)) {
@@ -395,7 +401,7 @@ static void emit_expr(struct emitter *x, struct mem_buf *b, const struct ast_exp
 	case AST_E_NEG:
 		if (e->type == AST_T_INT) {
 			x->helpers |= H_NEG;
-			mem_buf_puts(b, "int_neg(");
+			mem_buf_puts(b, "ecl__int_neg(");
 			emit_expr(x, b, e->a, P_NONE);
 			mem_buf_putc(b, ')');
 		} else {
@@ -441,7 +447,7 @@ static void emit_goto(struct emitter *x, struct mem_buf *b, int to, int depth)
 	emit_tabs(b, depth + k);
 	if (k && wf->steps[chain[k - 1]].limit.els.kind == AST_TG_FAIL) {
 		x->limit_used[chain[k - 1]] = 1;
-		mem_buf_printf(b, "return ecl_run_fail(run, &limit_%s);\n",
+		mem_buf_printf(b, "return ecl_run_fail(run, &limit__%s);\n",
 			       wf->steps[chain[k - 1]].name.s);
 	} else {
 		mem_buf_printf(b, "return ecl_run_goto(run, %s);\n", emit_state(x, s));
@@ -489,6 +495,7 @@ static void emit_result_field(struct emitter *x, struct mem_buf *b, const char *
 
 	emit_tabs(b, depth);
 	mem_buf_puts(b, "if ((rc = ");
+	x->rc_used = 1;
 	if (v->kind == AST_E_REF) {
 		mem_buf_puts(b, "ecl_run_result_slot(run, ");
 		emit_str(b, name);
@@ -512,7 +519,7 @@ static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_s
 	case AST_TG_STEP: emit_goto(x, b, to->istep, depth); return;
 	case AST_TG_FAIL:
 		emit_tabs(b, depth);
-		mem_buf_printf(b, "return ecl_run_fail(run, &fail_%s_%d);\n", st->name.s, k);
+		mem_buf_printf(b, "return ecl_run_fail(run, &fail_%d__%s);\n", k, st->name.s);
 		return;
 	case AST_TG_DONE:
 		if (emit_done_computed(to)) {
@@ -529,8 +536,8 @@ static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_s
 		}
 		emit_tabs(b, depth);
 		if (to->value || to->nfields)
-			mem_buf_printf(b, "return ecl_run_done(run, result_%s_%d, %d);\n",
-				       st->name.s, k, to->value ? 1 : to->nfields);
+			mem_buf_printf(b, "return ecl_run_done(run, result_%d__%s, %d);\n", k,
+				       st->name.s, to->value ? 1 : to->nfields);
 		else
 			mem_buf_puts(b, "return ecl_run_done(run, NULL, 0);\n");
 		return;
@@ -547,6 +554,7 @@ static void emit_set(struct emitter *x, struct mem_buf *b, const struct ast_set 
 	mem_buf_puts(b, ": ");
 	emit_comment_text(x, b, s->off, s->len);
 	mem_buf_puts(b, " */\n\t\tif ((rc = ");
+	x->rc_used = 1;
 	if (v->kind == AST_E_REF && v->type == dst->type->kind) {
 		mem_buf_printf(b, "ecl_run_copy(run, %s, %s)", emit_slot(x, s->slot),
 			       emit_slot(x, v->ref.slot));
@@ -578,6 +586,7 @@ static void emit_call(struct emitter *x, struct mem_buf *b, const struct ast_ste
 	mem_buf_puts(b, "\t\t/* ");
 	emit_where(x, b, st->call_off);
 	mem_buf_printf(b, ": call %s(...) */\n", st->fn.s);
+	x->rc_used = 1;
 	for (k = 0; k < st->nargs; k++) {
 		const struct ast_arg *a = &st->args[k];
 		enum ast_tkind t = a->type.kind;
@@ -606,9 +615,11 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 	mem_buf_printf(b, ": %s %s */\n", emit_stkinds[st->kind], st->name.s);
 	switch (st->kind) {
 	case AST_ST_LLM:
+		x->rc_used = 1;
 		mem_buf_puts(b, "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_HUMAN:
+		x->rc_used = 1;
 		mem_buf_puts(b, "\t\tif ((rc = ecl_run_human(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_CODE: emit_call(x, b, st); break;
@@ -646,36 +657,43 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 
 static void emit_step_fn(struct emitter *x, struct mem_buf *b)
 {
+	struct mem_buf cases;
 	int i;
 
-	mem_buf_puts(b, "/* The state machine: one case per step. */\n"
-			"static int step(ecl_run *run)\n{\n\tint rc;\n\n"
-			"\tswitch ((enum state)ecl_run_state(run)) {\n");
+	/* The cases first: whether they store a result code decides whether rc is declared
+	 * (-Wunused-variable). */
+	mem_buf_init(&cases, x->m);
 	for (i = 0; i < x->wf->nsteps; i++) {
 		if (i)
-			mem_buf_putc(b, '\n');
-		emit_case(x, b, i);
+			mem_buf_putc(&cases, '\n');
+		emit_case(x, &cases, i);
 	}
+	mem_buf_puts(b, "/* The state machine: one case per step. */\n"
+			"static int ecl__step(ecl_run *run)\n{\n");
+	if (x->rc_used)
+		mem_buf_puts(b, "\tint rc;\n\n");
+	mem_buf_puts(b, "\tswitch ((enum state)ecl_run_state(run)) {\n");
+	mem_buf_put(b, cases.p, cases.len);
 	mem_buf_puts(b, "\t}\n\treturn ECL_EUSAGE;\n}\n\n");
 }
 
 static void emit_helpers(struct emitter *x, struct mem_buf *b)
 {
 	static const char *const defs[] = {
-		"static long long int_add(long long a, long long b)\n{\n"
+		"static long long ecl__int_add(long long a, long long b)\n{\n"
 		"\treturn (long long)((unsigned long long)a + (unsigned long long)b);\n}\n",
-		"static long long int_sub(long long a, long long b)\n{\n"
+		"static long long ecl__int_sub(long long a, long long b)\n{\n"
 		"\treturn (long long)((unsigned long long)a - (unsigned long long)b);\n}\n",
-		"static long long int_mul(long long a, long long b)\n{\n"
+		"static long long ecl__int_mul(long long a, long long b)\n{\n"
 		"\treturn (long long)((unsigned long long)a * (unsigned long long)b);\n}\n",
-		"static long long int_div(long long a, long long b)\n{\n"
+		"static long long ecl__int_div(long long a, long long b)\n{\n"
 		"\tif (b == 0)\n\t\treturn 0;\n"
 		"\tif (b == -1)\n\t\treturn (long long)(0 - (unsigned long long)a);\n"
 		"\treturn a / b;\n}\n",
-		"static long long int_mod(long long a, long long b)\n{\n"
+		"static long long ecl__int_mod(long long a, long long b)\n{\n"
 		"\tif (b == 0 || b == -1)\n\t\treturn 0;\n"
 		"\treturn a % b;\n}\n",
-		"static long long int_neg(long long a)\n{\n"
+		"static long long ecl__int_neg(long long a)\n{\n"
 		"\treturn (long long)(0 - (unsigned long long)a);\n}\n",
 	};
 	int i;
@@ -717,13 +735,13 @@ static void emit_graphs(struct emitter *x, struct mem_buf *b)
 		     "*/\n");
 	mem_buf_init(&g, x->m);
 	emit_mermaid(x->u, &g);
-	emit_pieces(b, "graph_mermaid", g.p, g.len);
+	emit_pieces(b, "ecl__graph_mermaid", g.p, g.len);
 	mem_buf_reset(&g);
 	emit_dot(x->u, &g);
-	emit_pieces(b, "graph_dot", g.p, g.len);
+	emit_pieces(b, "ecl__graph_dot", g.p, g.len);
 	mem_buf_reset(&g);
 	emit_json(x->u, &g);
-	emit_pieces(b, "graph_json", g.p, g.len);
+	emit_pieces(b, "ecl__graph_json", g.p, g.len);
 }
 
 /* The C functions of the code steps, each declared once: the user writes them in a .c file
@@ -744,7 +762,7 @@ static void emit_functions(struct emitter *x, struct mem_buf *b)
 			mem_buf_puts(b, "/* The C functions of the code steps (see ecl_code_fn in "
 					"ecl.h), written beside the .ecl file. */\n");
 		any = 1;
-		mem_buf_printf(b, "int %s(ecl_call *call); /* ", st->fn.s);
+		mem_buf_printf(b, "int %s(ecl_call *); /* ", st->fn.s);
 		emit_where(x, b, st->call_off);
 		mem_buf_puts(b, " */\n");
 	}
@@ -783,6 +801,8 @@ static void emit_slot_enum(struct emitter *x, struct mem_buf *b)
 	const struct ast_workflow *wf = x->wf;
 	int i;
 
+	if (!wf->nslots) /* C has no empty enum */
+		return;
 	mem_buf_puts(b, "/* The variable slots: inputs, vars, then each step's loop counter and "
 			"output fields. */\nenum slot {\n");
 	for (i = 0; i < wf->nslots; i++)
@@ -805,7 +825,7 @@ static void emit_slots(struct emitter *x, struct mem_buf *b)
 
 		if (t->kind != AST_T_ENUM)
 			continue;
-		mem_buf_printf(b, "static const char *const choices_%s[] = {",
+		mem_buf_printf(b, "static const char *const choices__%s[] = {",
 			       emit_lower(x->m, wf->slots[i].cname));
 		for (k = 0; k < t->nchoices; k++) {
 			if (k)
@@ -817,7 +837,9 @@ static void emit_slots(struct emitter *x, struct mem_buf *b)
 	}
 	if (any)
 		mem_buf_putc(b, '\n');
-	mem_buf_puts(b, "static const ecl_slot_def slots[] = {\n");
+	if (!wf->nslots) /* nor an empty array: the descriptor says NULL */
+		return;
+	mem_buf_puts(b, "static const ecl_slot_def ecl__slots[] = {\n");
 	for (i = 0; i < wf->nslots; i++) {
 		const struct ast_slot *s = &wf->slots[i];
 		const struct ast_type *t = s->type;
@@ -833,7 +855,7 @@ static void emit_slots(struct emitter *x, struct mem_buf *b)
 			mem_buf_puts(b, ",\n");
 		}
 		if (t->kind == AST_T_ENUM)
-			mem_buf_printf(b, "\t\t.choices = choices_%s,\n\t\t.nchoices = %d,\n",
+			mem_buf_printf(b, "\t\t.choices = choices__%s,\n\t\t.nchoices = %d,\n",
 				       emit_lower(x->m, s->cname), t->nchoices);
 		if (t->kind == AST_T_INT && t->has_range)
 			mem_buf_printf(b,
@@ -887,33 +909,35 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 		const char *name = st->name.s;
 
 		if (st->kind == AST_ST_HUMAN)
-			nquestion[i] = emit_template(x, b, mem_printf(x->m, "question_%s", name),
+			nquestion[i] = emit_template(x, b, mem_printf(x->m, "question__%s", name),
 						     &st->question);
-		nsys[i] = emit_template(x, b, mem_printf(x->m, "system_%s", name), &st->system);
-		nprompt[i] = emit_template(x, b, mem_printf(x->m, "prompt_%s", name), &st->prompt);
+		nsys[i] = emit_template(x, b, mem_printf(x->m, "system__%s", name), &st->system);
+		nprompt[i] = emit_template(x, b, mem_printf(x->m, "prompt__%s", name), &st->prompt);
 		if (st->nfields) {
-			mem_buf_printf(b, "static const int outputs_%s[] = {", name);
+			mem_buf_printf(b, "static const int outputs__%s[] = {", name);
 			for (k = 0; k < st->nfields; k++)
 				mem_buf_printf(b, "%s%s", k ? ", " : "",
 					       emit_slot(x, st->fields[k].slot));
 			mem_buf_puts(b, "};\n\n");
 		}
 		if (x->limit_used[i])
-			emit_message(x, b, mem_printf(x->m, "limit_%s", name), &st->limit.els.msg);
+			emit_message(x, b, mem_printf(x->m, "limit__%s", name),
+				     mem_printf(x->m, "limit_parts__%s", name), &st->limit.els.msg);
 		for (k = 0; k < st->ntrans; k++) {
 			const struct ast_target *to = &st->trans[k].to;
 			int f;
 
 			if (to->kind == AST_TG_FAIL)
-				emit_message(x, b, mem_printf(x->m, "fail_%s_%d", name, k + 1),
+				emit_message(x, b, mem_printf(x->m, "fail_%d__%s", k + 1, name),
+					     mem_printf(x->m, "fail_%d_parts__%s", k + 1, name),
 					     &to->msg);
 			if (to->kind != AST_TG_DONE || (!to->value && !to->nfields) ||
 			    emit_done_computed(to))
 				continue;
 			mem_buf_puts(b, "/* ");
 			emit_where(x, b, st->trans[k].off);
-			mem_buf_printf(b, " */\nstatic const ecl_field_ref result_%s_%d[] = {\n",
-				       name, k + 1);
+			mem_buf_printf(b, " */\nstatic const ecl_field_ref result_%d__%s[] = {\n",
+				       k + 1, name);
 			if (to->value)
 				mem_buf_printf(b, "\t{NULL, %s},\n",
 					       emit_slot(x, to->value->ref.slot));
@@ -926,7 +950,7 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 			mem_buf_puts(b, "};\n\n");
 		}
 	}
-	mem_buf_puts(b, "static const ecl_step_def steps[] = {\n");
+	mem_buf_puts(b, "static const ecl_step_def ecl__steps[] = {\n");
 	for (i = 0; i < wf->nsteps; i++) {
 		static const char *const kinds[] = {"ECL_STEP_LLM", "ECL_STEP_CODE",
 						    "ECL_STEP_HUMAN", "ECL_STEP_SET"};
@@ -938,12 +962,12 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 		mem_buf_printf(b, ",\n\t\t.kind = %s,\n\t\t.line = %d,\n", kinds[st->kind],
 			       diag_line(&x->u->src, st->off));
 		if (nsys[i])
-			mem_buf_printf(b, "\t\t.system = {system_%s, %d},\n", name, nsys[i]);
+			mem_buf_printf(b, "\t\t.system = {system__%s, %d},\n", name, nsys[i]);
 		if (nprompt[i])
-			mem_buf_printf(b, "\t\t.prompt = {prompt_%s, %d},\n", name, nprompt[i]);
+			mem_buf_printf(b, "\t\t.prompt = {prompt__%s, %d},\n", name, nprompt[i]);
 		if (st->nfields)
-			mem_buf_printf(b, "\t\t.outputs = outputs_%s,\n\t\t.noutputs = %d,\n", name,
-				       st->nfields);
+			mem_buf_printf(b, "\t\t.outputs = outputs__%s,\n\t\t.noutputs = %d,\n",
+				       name, st->nfields);
 		if (st->limit.present) {
 			mem_buf_printf(b, "\t\t.limit = %lld,\n\t\t.counter = %s,\n", st->limit.n,
 				       emit_slot(x, st->limit.slot));
@@ -956,7 +980,7 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 		mem_buf_puts(b, "\t\t");
 		emit_opts(b, x->m, &st->opts, "\t\t");
 		if (nquestion[i])
-			mem_buf_printf(b, "\t\t.question = {question_%s, %d},\n", name,
+			mem_buf_printf(b, "\t\t.question = {question__%s, %d},\n", name,
 				       nquestion[i]);
 		if (st->kind == AST_ST_CODE) {
 			mem_buf_puts(b, "\t\t.function = ");
@@ -1006,7 +1030,7 @@ const char *emit_version(struct mem *m, const char *s, size_t n)
 void emit_c(struct unit *u, struct mem_buf *b)
 {
 	const struct ast_workflow *wf = u->wf;
-	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL, NULL, NULL};
+	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL, NULL, NULL, 0};
 	struct mem_buf fn;
 
 	x.limit_used = mem_alloc(x.m, (size_t)wf->nsteps + 1);
@@ -1017,7 +1041,7 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	mem_buf_init(&fn, x.m);
 	emit_step_fn(&x, &fn);
 
-	mem_buf_puts(b, "/* Generated by eclc from ");
+	mem_buf_puts(b, ECLC_MARKER " from ");
 	emit_comment_str(b, x.path);
 	mem_buf_puts(b, ". Do not edit: change the .ecl file and rebuild. */\n\n");
 	mem_buf_puts(b, "#include \"ecl.h\"\n\n#if ECL_ABI_VERSION != 1\n"
@@ -1043,15 +1067,16 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	emit_str(b, x.path);
 	mem_buf_printf(b, ",\n\t.version = \"%s\",\n", emit_version(x.m, u->src.text, u->src.len));
 	mem_buf_printf(b,
-		       "\t.slots = slots,\n\t.nslots = %d,\n\t.steps = steps,\n\t.nsteps = %d,\n",
-		       wf->nslots, wf->nsteps);
+		       "\t.slots = %s,\n\t.nslots = %d,\n\t.steps = ecl__steps,\n\t.nsteps = %d,\n",
+		       wf->nslots ? "ecl__slots" : "NULL", wf->nslots, wf->nsteps);
 	mem_buf_printf(b, "\t.start = %s,\n\t.max_steps = %d,\n\t", emit_state(&x, 0),
 		       wf->max_steps);
 	emit_opts(b, x.m, &wf->opts, "\t");
-	mem_buf_puts(b, "\t.step = step,\n\t.usage = ");
+	mem_buf_puts(b, "\t.step = ecl__step,\n\t.usage = ");
 	emit_str(b, emit_usage(&x));
-	mem_buf_puts(b, ",\n\t.graph_mermaid = graph_mermaid,\n\t.graph_dot = graph_dot,\n"
-			"\t.graph_json = graph_json,\n};\n");
+	mem_buf_puts(b,
+		     ",\n\t.graph_mermaid = ecl__graph_mermaid,\n\t.graph_dot = ecl__graph_dot,\n"
+		     "\t.graph_json = ecl__graph_json,\n};\n");
 }
 
 void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,
@@ -1060,8 +1085,8 @@ void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,
 	struct mem *m = b->m;
 	int i;
 
-	mem_buf_puts(b, "/* Generated by eclc. Do not edit: change the .ecl files and rebuild.\n"
-			" * The workflows compiled into the program, sorted by id:\n");
+	mem_buf_puts(b, ECLC_MARKER ". Do not edit: change the .ecl files and rebuild.\n"
+				    " * The workflows compiled into the program, sorted by id:\n");
 	for (i = 0; i < n; i++) {
 		mem_buf_printf(b, " *   %s (", wfs[i]->id.s);
 		emit_comment_str(b, paths[i]);

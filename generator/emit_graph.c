@@ -221,6 +221,15 @@ static void graph_json_type(struct mem_buf *b, const struct ast_type *t)
 	mem_buf_putc(b, ']');
 }
 
+/* A result of `done`: the slot a name refers to, or a computed value as it is written. */
+static void graph_json_value(struct unit *u, struct mem_buf *b, const struct ast_expr *e)
+{
+	if (e->kind == AST_E_REF)
+		ast_json_str(b, u->wf->slots[e->ref.slot].name);
+	else
+		ast_json_str(b, emit_source_text(&u->mem, u->src.text, e->off, e->len));
+}
+
 static void graph_json_target(struct unit *u, struct mem_buf *b, const struct ast_target *to)
 {
 	int i;
@@ -238,7 +247,7 @@ static void graph_json_target(struct unit *u, struct mem_buf *b, const struct as
 		mem_buf_puts(b, "\"to\": \"done\"");
 		if (to->value) {
 			mem_buf_puts(b, ", \"result\": ");
-			ast_json_str(b, u->wf->slots[to->value->ref.slot].name);
+			graph_json_value(u, b, to->value);
 		}
 		if (to->nfields)
 			mem_buf_puts(b, ", \"result\": {");
@@ -247,7 +256,7 @@ static void graph_json_target(struct unit *u, struct mem_buf *b, const struct as
 				mem_buf_puts(b, ", ");
 			ast_json_str(b, to->fields[i].name.s);
 			mem_buf_puts(b, ": ");
-			ast_json_str(b, u->wf->slots[to->fields[i].value->ref.slot].name);
+			graph_json_value(u, b, to->fields[i].value);
 		}
 		if (to->nfields)
 			mem_buf_putc(b, '}');

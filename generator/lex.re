@@ -17,7 +17,6 @@
 
 /* Larger sources are refused: no workflow is that big, and offsets and line numbers then
  * fit an int everywhere. */
-#define LEX_MAX_MIB 16
 
 struct lexer {
 	struct unit *u;
@@ -372,8 +371,8 @@ void lex_run(struct unit *u)
 	lx.base = (const unsigned char *)u->src.text;
 	lx.cur = lx.base;
 	lx.lim = lx.base + u->src.len;
-	if (u->src.len > (size_t)LEX_MAX_MIB << 20) {
-		diag_report(u, D_TOO_BIG, 0, 0, LEX_MAX_MIB);
+	if (u->src.len > (size_t)ECLC_MAX_MIB << 20) {
+		diag_report(u, D_TOO_BIG, 0, 0, ECLC_MAX_MIB);
 		lx.cur = lx.lim;
 	}
 	/* re2c reads the NUL after the source (src.text is terminated) as the end. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ecl.h" /* ECL_ABI_VERSION: the runtime ABI of the C it writes */
 #include "eclc.h"
@@ -21,7 +22,9 @@ static const char usage[] =
 	"Compiles .ecl workflows into C state machines for the ecl runtime.\n"
 	"\n"
 	"options:\n"
-	"  --out-dir DIR     write DIR/NAME.c for each dsl/NAME.ecl (or .mmd, .dot, .json)\n"
+	"  --out-dir DIR     write DIR/NAME.ecl.c for each dsl/NAME.ecl (or .ecl.mmd,\n"
+	"                    .ecl.dot, .ecl.json), creating DIR when it does not exist;\n"
+	"                    a file there that eclc did not write is never overwritten\n"
 	"  --registry FILE   write FILE, the C registry of every workflow given\n"
 	"  --emit FORMAT     c (the default), mermaid, dot or json; without --out-dir it\n"
 	"                    goes to standard output, for one file\n"
@@ -40,9 +43,12 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* The whole file in a malloc'd buffer, or NULL with errno set. */
+/* The whole file in a malloc'd buffer, or NULL with errno set (EFBIG: larger than
+ * ECLC_MAX_MIB). Reading stops there: /dev/zero or a pipe that never ends is refused, not
+ * read until memory runs out. */
 static char *read_file(const char *path, size_t *len)
 {
+	const size_t max = (size_t)ECLC_MAX_MIB << 20;
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL, *p;
 	size_t cap = 0, n = 0;
@@ -51,7 +57,16 @@ static char *read_file(const char *path, size_t *len)
 		return NULL;
 	for (;;) {
 		if (n == cap) {
+			if (cap > max) {
+				free(buf);
+				fclose(f);
+				errno = EFBIG;
+				return NULL;
+			}
 			cap = cap ? cap * 2 : 4096;
+			if (cap > max + 1)
+				cap = max +
+				      1; /* one byte more tells a file of max bytes from more */
 			p = realloc(buf, cap);
 			if (!p) {
 				free(buf);
@@ -107,6 +122,79 @@ static int write_file(const char *path, const char *text, size_t len)
 	free(tmp);
 	fprintf(stderr, "eclc: cannot write %s: %s\n", path, strerror(e));
 	return -1;
+}
+
+/* Whether path may be written: it does not exist, or it begins as what eclc writes there
+ * (marker: the first bytes of every such file), so that eclc never overwrites a file a
+ * person wrote, such as the C of a code step beside its .ecl file. 0, or -1 with the reason
+ * printed. */
+static int may_overwrite(const char *path, const char *marker, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	char head[256];
+	size_t got;
+
+	if (!f)
+		return 0; /* absent; or unreadable, and then writing it says why */
+	if (n > sizeof(head))
+		n = sizeof(head);
+	got = fread(head, 1, n, f);
+	fclose(f);
+	if (got == n && memcmp(head, marker, n) == 0)
+		return 0;
+	fprintf(stderr,
+		"eclc: will not overwrite %s: it does not begin with `%.*s`, so eclc did not "
+		"write it; move it away or write elsewhere\n",
+		path, (int)n, marker);
+	return -1;
+}
+
+/* The first line of text (its first bytes at most), as the marker of what eclc writes in a
+ * format that has no comment to put a marker in. */
+static size_t first_line(const char *text, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && n < 64 && text[n] != '\n')
+		n++;
+	return n;
+}
+
+/* mkdir -p: dir and what leads to it. 0, or -1 with the reason printed. */
+static int make_dir(const char *dir)
+{
+	char *path = malloc(strlen(dir) + 1), *p;
+	struct stat st;
+	int rc = 0;
+
+	if (!path) {
+		fprintf(stderr, "eclc: cannot create directory %s: %s\n", dir, strerror(ENOMEM));
+		return -1;
+	}
+	strcpy(path, dir);
+	for (p = path + 1; rc == 0; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		/* an existing one is fine, if it is a directory: stat says below */
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (rc == 0 && stat(dir, &st) != 0)
+		rc = -1;
+	else if (rc == 0 && !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		rc = -1;
+	}
+	if (rc)
+		fprintf(stderr, "eclc: cannot create directory %s: %s\n", dir, strerror(errno));
+	free(path);
+	return rc;
 }
 
 /* "dsl/critique_revise.ecl" -> "critique_revise" */
@@ -216,6 +304,14 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 		size_t len = 0;
 		char *src = read_file(in[i].path, &len);
 
+		if (!src && errno == EFBIG) {
+			/* as the compiler says it of a buffer too large (E007), without a line
+			 * of 16 MiB to show */
+			fprintf(stderr, "%s: error[E007]: the file is larger than %d MiB\n",
+				in[i].path, ECLC_MAX_MIB);
+			errors++;
+			continue;
+		}
 		if (!src) {
 			fprintf(stderr, "eclc: cannot read %s: %s\n", in[i].path, strerror(errno));
 			errors++;
@@ -267,10 +363,11 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 				errors++;
 				break;
 			}
-			n = strlen(out_dir) + strlen(base) + strlen(in[i].res.out_ext) + 3;
+			/* NAME.ecl.c, never NAME.c: that is the name of a code step's C */
+			n = strlen(out_dir) + strlen(base) + strlen(in[i].res.out_ext) + 7;
 			in[i].out_path = malloc(n);
 			if (in[i].out_path)
-				snprintf(in[i].out_path, n, "%s/%s.%s", out_dir, base,
+				snprintf(in[i].out_path, n, "%s/%s.ecl.%s", out_dir, base,
 					 in[i].res.out_ext);
 			free(base);
 			if (!in[i].out_path) {
@@ -285,6 +382,21 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 							   in[i].out_path);
 				}
 		}
+		if (!errors && make_dir(out_dir) < 0)
+			errors++;
+		/* Every output is checked before any is written: all or nothing. */
+		for (i = 0; i < *nin && !errors; i++) {
+			const eclc_result *r = &in[i].res;
+			int c = opt.format == ECLC_C;
+
+			if (may_overwrite(in[i].out_path, c ? ECLC_MARKER : r->out,
+					  c ? strlen(ECLC_MARKER)
+					    : first_line(r->out, r->out_len)) < 0)
+				errors++;
+		}
+		if (registry && opt.format != ECLC_CHECK && !errors &&
+		    may_overwrite(registry, ECLC_MARKER, strlen(ECLC_MARKER)) < 0)
+			errors++;
 		for (i = 0; i < *nin && !errors; i++)
 			if (write_file(in[i].out_path, in[i].res.out, in[i].res.out_len) < 0)
 				errors++;
@@ -297,7 +409,8 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 		}
 	}
 	if (registry && opt.format != ECLC_CHECK && !errors &&
-	    write_file(registry, reg.out, reg.out_len) < 0)
+	    (may_overwrite(registry, ECLC_MARKER, strlen(ECLC_MARKER)) < 0 ||
+	     write_file(registry, reg.out, reg.out_len) < 0))
 		errors++;
 	eclc_result_free(&reg);
 	return errors ? 1 : 0;

@@ -21,7 +21,8 @@ struct parser {
 	struct unit *u;
 	struct lex_token *toks;
 	size_t i;
-	int depth; /* recursion of the expression parser */
+	int depth;   /* recursion of the expression parser */
+	size_t nlex; /* the lexer's diagnostics, u->diags[0 .. nlex), in the order of the text */
 	/* parse_template's decoded characters, reused from one template to the next */
 	struct parse_char *chars;
 	size_t capchars;
@@ -120,11 +121,51 @@ static const char *parse_found(struct parser *p)
 }
 
 /* "expected X, found Y"; NULL (and nothing said) when Y was already reported. */
+/* The first of the lexer's diagnostics at or after off. */
+static size_t parse_lex_error_at(const struct parser *p, size_t off)
+{
+	size_t lo = 0, hi = p->nlex;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->u->diags[mid]->off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Whether the lexer refused something in the text [from, to). */
+static int parse_lex_error_in(const struct parser *p, size_t from, size_t to)
+{
+	size_t k = parse_lex_error_at(p, from);
+
+	return k < p->nlex && p->u->diags[k]->off < to;
+}
+
+/* Whether the lexer refused something earlier on the line of off: a character it skipped
+ * (`sources[0]`) leaves the parser a line that makes no sense, and saying so again after the
+ * lexer would only bury the real error. */
+static int parse_after_lex_error(const struct parser *p, size_t off)
+{
+	const struct diag_source *src = &p->u->src;
+	size_t k = parse_lex_error_at(p, off), at;
+
+	if (k == 0)
+		return 0;
+	for (at = p->u->diags[k - 1]->off; at < off && at < src->len; at++)
+		if (src->text[at] == '\n')
+			return 0;
+	return 1;
+}
+
 static eclc_diag *parse_error(struct parser *p, const char *expected)
 {
 	const struct lex_token *t = parse_tok(p);
 
-	if (t->bad)
+	if (t->bad || parse_after_lex_error(p, t->off))
 		return NULL;
 	return diag_report(p->u, D_EXPECTED, t->off, t->len, expected, parse_found(p));
 }
@@ -529,7 +570,12 @@ static struct ast_expr *parse_literal(struct parser *p)
 		e = parse_new(p, AST_E_BOOL, t->off);
 		e->i = t->kw == KW_TRUE;
 	} else {
-		parse_error(p, "a literal value");
+		eclc_diag *d = parse_error(p, "a literal value");
+
+		/* `= general` for an enum: its choices are written as strings */
+		if (d && t->kind == LEX_IDENT && !lex_reserved(t->kw))
+			diag_help(p->u, d, "a choice or a string is written in quotes: \"%.*s\"",
+				  (int)t->len, p->u->src.text + t->off);
 		return NULL;
 	}
 	e->len = t->len;
@@ -541,12 +587,21 @@ static struct ast_expr *parse_literal(struct parser *p)
 
 static struct ast_expr *parse_or(struct parser *p);
 
+/* Nesting (parentheses, `not`, `-`) is limited by the parser's recursion; the height of the
+ * tree, which a chain like 1 + 1 + ... + 1 makes as tall as it is long, by the passes after
+ * it and by the C written for it (each level is one more call: clang refuses more than 256
+ * nested parentheses, and a level can cost two). */
 static int parse_too_deep(struct parser *p, int height, size_t off, size_t len)
 {
-	if (height <= PARSE_MAX_DEPTH && p->depth <= PARSE_MAX_DEPTH)
-		return 0;
-	diag_report(p->u, D_TOO_DEEP, off, len, PARSE_MAX_DEPTH);
-	return 1;
+	if (p->depth > PARSE_MAX_DEPTH) {
+		diag_report(p->u, D_TOO_DEEP, off, len, PARSE_MAX_DEPTH);
+		return 1;
+	}
+	if (height > PARSE_MAX_HEIGHT) {
+		diag_report(p->u, D_TOO_LONG, off, len, PARSE_MAX_HEIGHT);
+		return 1;
+	}
+	return 0;
 }
 
 static struct ast_expr *parse_unop(struct parser *p, enum ast_ekind kind, size_t off,
@@ -1116,7 +1171,28 @@ static int parse_step_item(struct parser *p, struct ast_step *st, size_t *setcap
 	}
 }
 
+static int parse_step_body(struct parser *p, struct ast_workflow *wf, size_t *cap);
+
+/* A step, marked damaged when a syntax error struck inside it: the checker then does not say
+ * what it lacks, which may be only what the parser skipped. */
 static int parse_step(struct parser *p, struct ast_workflow *wf, size_t *cap)
+{
+	int nsteps = wf->nsteps, errors = p->u->nerrors, ok;
+	size_t from = parse_tok(p)->off;
+
+	ok = parse_step_body(p, wf, cap);
+	if (wf->nsteps > nsteps) {
+		struct ast_step *st = &wf->steps[nsteps];
+
+		st->end = parse_end(p);
+		st->damaged = !ok || p->u->nerrors > errors ||
+			      parse_lex_error_in(p, from, parse_tok(p)->off);
+		wf->damaged |= st->damaged;
+	}
+	return ok;
+}
+
+static int parse_step_body(struct parser *p, struct ast_workflow *wf, size_t *cap)
 {
 	size_t setcap = 0, trcap = 0;
 	struct ast_step *st;
@@ -1147,7 +1223,18 @@ static int parse_step(struct parser *p, struct ast_workflow *wf, size_t *cap)
 		if (parse_is(p, LEX_IDENT) && parse_step_kw(parse_tok(p)->kw) &&
 		    parse_line_first(p, p->i))
 			break;
-		if (parse_step_item(p, st, &setcap, &trcap, where))
+		int nsets = st->nsets, ntrans = st->ntrans;
+		size_t from = parse_tok(p)->off;
+		int ok = parse_step_item(p, st, &setcap, &trcap, where);
+
+		/* A `set` or a transition with a character the lexer skipped is not what was
+		 * written (`set v = sources[0]` is not `set v = sources`): it is left out, and
+		 * nothing is said of it but the lexer's error. */
+		if (parse_lex_error_in(p, from, parse_tok(p)->off)) {
+			st->nsets = nsets;
+			st->ntrans = ntrans;
+		}
+		if (ok)
 			continue;
 		if (p->i == at)
 			parse_next(p);
@@ -1239,7 +1326,7 @@ static int parse_id(struct parser *p, struct ast_workflow *wf)
 
 void parse_run(struct unit *u)
 {
-	struct parser p = {u, u->toks, 0, 0, NULL, 0};
+	struct parser p = {u, u->toks, 0, 0, u->ndiags, NULL, 0};
 	size_t dcap = 0, scap = 0, name_off = 0, desc_off = 0;
 	struct ast_workflow *wf;
 	const char *where;

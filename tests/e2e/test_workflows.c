@@ -588,7 +588,7 @@ Test(workflows, a_waiting_run_is_never_pruned_and_can_be_cancelled)
 
 /* ---- every kind of step, in process: tests/dsl/ok/steps.ecl ------------------------------- */
 
-extern const ecl_workflow ecl_wf_step_kinds;
+extern const ecl_workflow ecl_wf__step_kinds;
 
 int measure_text(ecl_call *call);
 
@@ -623,7 +623,7 @@ int measure_text(ecl_call *call)
 
 static ecl_engine *kinds_engine(void)
 {
-	static const ecl_workflow *const list[] = {&ecl_wf_step_kinds};
+	static const ecl_workflow *const list[] = {&ecl_wf__step_kinds};
 	ecl_options o = ts_options(db, NULL, NULL);
 
 	o.workflows = list;
@@ -639,7 +639,7 @@ static int kinds_start(ecl_engine *e, const char *text, char id[ECL_ID_MAX])
 		 "{\"text\": \"%s\", \"tags\": [\"a\", \"b\"], \"level\": \"high\", \"ratio\": "
 		 "0.25}",
 		 text);
-	cr_assert_eq(ecl_run_start(e, &ecl_wf_step_kinds, inputs, id), ECL_OK);
+	cr_assert_eq(ecl_run_start(e, &ecl_wf__step_kinds, inputs, id), ECL_OK);
 	return ecl_run_drive(e, id);
 }
 
@@ -746,7 +746,7 @@ static int kinds_finish(ecl_engine *e, const char *id)
  * with exactly the output of a run that never failed. */
 Test(workflows, every_allocation_of_every_kind_of_step_may_fail, .timeout = 300)
 {
-	static const ecl_workflow *const list[] = {&ecl_wf_step_kinds};
+	static const ecl_workflow *const list[] = {&ecl_wf__step_kinds};
 	long n;
 	int done = 0;
 
@@ -763,7 +763,7 @@ Test(workflows, every_allocation_of_every_kind_of_step_may_fail, .timeout = 300)
 		ecl_test_fail_alloc_after(n);
 		rc = ecl_engine_open(&o, &e, err, sizeof(err));
 		if (rc == ECL_OK) {
-			rc = ecl_run_start(e, &ecl_wf_step_kinds,
+			rc = ecl_run_start(e, &ecl_wf__step_kinds,
 					   "{\"text\": \"hello\", \"tags\": [\"a\", \"b\"], "
 					   "\"level\": \"high\", \"ratio\": 0.25}",
 					   id);

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,8 @@ static int list_dir(const char *rel, const char *ext, char names[][256], int max
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name), el = strlen(ext);
 
-		if (len > el && strcmp(e->d_name + len - el, ext) == 0 && n < max)
+		if (e->d_name[0] != '.' && len > el && strcmp(e->d_name + len - el, ext) == 0 &&
+		    n < max)
 			snprintf(names[n++], 256, "%s", e->d_name);
 	}
 	closedir(d);
@@ -191,9 +193,9 @@ Test(generator, critique_revise_compiles_clean)
 	cr_assert(strstr(res.out, "\t.max_steps = 8,\n"));
 	cr_assert(strstr(res.out, "\t.usage = \"ecl run critique-revise --topic <string> "
 				  "[--min_words <int>]\",\n"));
-	cr_assert(strstr(res.out, "\t\t\tif (ecl_run_visits(run, S_REVISE) >= 3)\n"
-				  "\t\t\t\treturn ecl_run_fail(run, &limit_revise);\n"
-				  "\t\t\treturn ecl_run_goto(run, S_REVISE);\n"));
+	cr_assert(strstr(res.out, "\t\t\tif (ecl_run_visits(run, S__REVISE) >= 3)\n"
+				  "\t\t\t\treturn ecl_run_fail(run, &limit__revise);\n"
+				  "\t\t\treturn ecl_run_goto(run, S__REVISE);\n"));
 	cr_assert(strstr(res.out, "\t\t\t .retries = 2,\n") == NULL);
 	cr_assert(strstr(res.out,
 			 "\t\t .retries = 2,\n\t\t .timeout_ms = 0,\n\t\t .repairs = 1},\n"));
@@ -402,7 +404,9 @@ Test(generator, step_bounds_of_the_samples)
 	} want[] = {
 		{"tests/dsl/ok/hello.ecl", 1},
 		{"tests/dsl/ok/review_code.ecl", 8},
-		{"tests/dsl/ok/triage.ecl", 13},
+		/* classify, answer_bug; clarify 2 * (1 + classify, answer_bug); guess, answer_bug
+		 */
+		{"tests/dsl/ok/triage.ecl", 10},
 		{"tests/dsl/ok/steps.ecl", 6}, /* prepare, measure, review 2, rewrite 2 */
 	};
 	size_t i;
@@ -416,6 +420,60 @@ Test(generator, step_bounds_of_the_samples)
 		cr_assert_eq(res.wf->max_steps, want[i].max_steps, "%s", want[i].file);
 		eclc_result_free(&res);
 	}
+}
+
+/* The bound is the longest path through the steps without a limit, not the number of paths:
+ * 47 set steps, each going to the next or the one after, have 2971215073 paths (more than an
+ * int) and run at most 47 steps. */
+Test(generator, step_bound_is_the_longest_path)
+{
+	char src[8192];
+	size_t len = 0;
+	eclc_result res;
+	int i;
+
+	len += (size_t)snprintf(src + len, sizeof(src) - len, "workflow ladder {\n  var v: int\n");
+	for (i = 0; i < 47; i++) {
+		len += (size_t)snprintf(src + len, sizeof(src) - len, "  set s%d {\n", i);
+		if (i + 2 < 47)
+			len += (size_t)snprintf(src + len, sizeof(src) - len,
+						"    when v > %d -> s%d\n", i, i + 2);
+		if (i + 1 < 47)
+			len += (size_t)snprintf(src + len, sizeof(src) - len, "    -> s%d\n  }\n",
+						i + 1);
+		else
+			len += (size_t)snprintf(src + len, sizeof(src) - len, "    -> done\n  }\n");
+	}
+	snprintf(src + len, sizeof(src) - len, "}\n");
+	cr_assert_eq(compile(src, "ladder.ecl", ECLC_CHECK, &res), ECLC_OK, "%s", res.diag_text);
+	cr_assert_eq(res.wf->max_steps, 47);
+	for (i = 0; i < 47; i++)
+		cr_assert_eq(res.wf->steps[i].visits, 1, "s%d", i);
+	eclc_result_free(&res);
+}
+
+/* A limit's loop counts every step of the way back, once per round; a limit does not
+ * multiply another (counters are per run). */
+Test(generator, step_bound_with_limits)
+{
+	static const char src[] = "workflow loops {\n"
+				  "  var v: int\n"
+				  "  set a {\n    -> b\n  }\n"
+				  "  set b {\n    limit 3 as bs else -> e\n    -> c\n  }\n"
+				  "  set c {\n    when v > 1 -> d\n    -> e\n  }\n"
+				  "  set d {\n    limit 5 as ds else fail \"d\"\n    -> a\n  }\n"
+				  "  set e {\n    when v > 2 -> d\n    -> done\n  }\n"
+				  "}\n";
+	eclc_result res;
+
+	cr_assert_eq(compile(src, "loops.ecl", ECLC_CHECK, &res), ECLC_OK, "%s", res.diag_text);
+	/* a, then e (b used up); b: 3 * (1 + c, e); d: 5 * (1 + a, e) */
+	cr_assert_eq(res.wf->max_steps, 2 + 3 * 3 + 5 * 3, "%d", res.wf->max_steps);
+	cr_assert_eq(res.wf->steps[0].visits, 1 + 5); /* a: the start, and after each d */
+	cr_assert_eq(res.wf->steps[1].visits, 3);
+	cr_assert_eq(res.wf->steps[2].visits, 3);         /* c: after each b */
+	cr_assert_eq(res.wf->steps[4].visits, 1 + 3 + 5); /* e: every piece */
+	eclc_result_free(&res);
 }
 
 Test(generator, parser_recovers_at_the_next_item)
@@ -494,13 +552,13 @@ Test(generator, duplicate_workflows)
 	cr_assert_eq(eclc_registry(list, 2, &opt, &reg), ECLC_EDIAG);
 	cr_assert_str_eq(reg.diags[0].code, "E024");
 	cr_assert_str_eq(reg.diags[0].message,
-			 "`sa-me` and `sa_me` have the same C name ecl_wf_sa_me");
+			 "`sa-me` and `sa_me` have the same C name ecl_wf__sa_me");
 	eclc_result_free(&reg);
 	/* Different ids: sorted by id in the registry. */
 	list[0] = &r[2];
 	list[1] = &r[0];
 	cr_assert_eq(eclc_registry(list, 2, &opt, &reg), ECLC_OK);
-	cr_assert(strstr(reg.out, "\t&ecl_wf_sa_me,\n\t&ecl_wf_same,\n\tNULL,\n"), "%s", reg.out);
+	cr_assert(strstr(reg.out, "\t&ecl_wf__sa_me,\n\t&ecl_wf__same,\n\tNULL,\n"), "%s", reg.out);
 	cr_assert(strstr(reg.out, "const size_t ecl_nworkflows = 2;\n"));
 	eclc_result_free(&reg);
 	for (int i = 0; i < 4; i++)
@@ -567,20 +625,21 @@ Test(generator, expressions_in_c)
 	eclc_result res;
 
 	cr_assert_eq(compile(src, "e.ecl", ECLC_C, &res), ECLC_OK, "%s", res.diag_text);
-	cr_assert(strstr(res.out, "ecl_run_set_int(run, V_M, int_mod(int_mul(int_neg(ecl_run_int("
-				  "run, V_N)), int_add(ecl_run_int(run, V_A_X), 2)), 3))"),
+	cr_assert(strstr(res.out, "ecl_run_set_int(run, V__M, "
+				  "ecl__int_mod(ecl__int_mul(ecl__int_neg(ecl_run_int("
+				  "run, V__N)), ecl__int_add(ecl_run_int(run, V__A_X), 2)), 3))"),
 		  "%s", res.out);
-	cr_assert(strstr(res.out, "ecl_run_set_float(run, V_G, -(-ecl_run_float(run, V_F)) / 2 - "
-				  "ecl_run_int(run, V_N))"),
+	cr_assert(strstr(res.out, "ecl_run_set_float(run, V__G, -(-ecl_run_float(run, V__F)) / 2 - "
+				  "ecl_run_int(run, V__N))"),
 		  "%s", res.out);
-	cr_assert(strstr(res.out, "ecl_run_set_bool(run, V_OK, !((ecl_run_int(run, V_N) < 2) == "
-				  "(ecl_run_int(run, V_M) >= 1)) || (ecl_run_bool(run, V_OK) && "
-				  "ecl_run_int(run, V_N) != 3))"),
+	cr_assert(strstr(res.out, "ecl_run_set_bool(run, V__OK, !((ecl_run_int(run, V__N) < 2) == "
+				  "(ecl_run_int(run, V__M) >= 1)) || (ecl_run_bool(run, V__OK) && "
+				  "ecl_run_int(run, V__N) != 3))"),
 		  "%s", res.out);
 	/* Only the helpers used are written: no unused static function. */
-	cr_assert(strstr(res.out, "static long long int_mul("));
-	cr_assert_eq(strstr(res.out, "static long long int_div("), NULL);
-	cr_assert_eq(strstr(res.out, "static long long int_sub("), NULL);
+	cr_assert(strstr(res.out, "static long long ecl__int_mul("));
+	cr_assert_eq(strstr(res.out, "static long long ecl__int_div("), NULL);
+	cr_assert_eq(strstr(res.out, "static long long ecl__int_sub("), NULL);
 	eclc_result_free(&res);
 }
 
@@ -645,13 +704,13 @@ Test(generator, step_kinds_in_every_format)
 		const char *want[6];
 	} cases[] = {
 		{ECLC_C,
-		 {"int measure_text(ecl_call *call); /* tests/dsl/ok/steps.ecl:19 */",
-		  "if ((rc = ecl_run_arg_slot(run, \"tags\", V_TAGS)) != ECL_OK)",
+		 {"int measure_text(ecl_call *); /* tests/dsl/ok/steps.ecl:19 */",
+		  "if ((rc = ecl_run_arg_slot(run, \"tags\", V__TAGS)) != ECL_OK)",
 		  "if ((rc = ecl_run_code(run, measure_text, \"measure_text\")) != ECL_OK)",
 		  "if ((rc = ecl_run_human(run)) != ECL_OK)",
-		  "ecl_run_float_str(run, ecl_run_float(run, V_RATIO))), \", \"), "
-		  "(ecl_run_float(run, V_RATIO) > 0.1 ? \"true\" : \"false\"))",
-		  "\t\t.question = {question_review, 7},\n\t},"}},
+		  "ecl_run_float_str(run, ecl_run_float(run, V__RATIO))), \", \"), "
+		  "(ecl_run_float(run, V__RATIO) > 0.1 ? \"true\" : \"false\"))",
+		  "\t\t.question = {question__review, 7},\n\t},"}},
 		{ECLC_MERMAID,
 		 {"[*] --> prepare", "measure --> review: measure.ok and len(measure.note) == 0",
 		  "review --> rewrite: else", NULL, NULL, NULL}},
@@ -703,19 +762,19 @@ Test(generator, string_expressions_and_computed_results)
 
 	cr_assert_eq(compile(src, "s.ecl", ECLC_C, &res), ECLC_OK, "%s", res.diag_text);
 	cr_assert(strstr(res.out,
-			 "ecl_run_set_str(run, V_T, ecl_run_concat(run, "
+			 "ecl_run_set_str(run, V__T, ecl_run_concat(run, "
 			 "ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, "
-			 "ecl_run_int_str(run, ecl_run_int(run, V_N)), \" \"), "
-			 "ecl_run_str(run, V_WHO)), (ecl_run_int(run, V_N) > 0 ? \"true\" : "
+			 "ecl_run_int_str(run, ecl_run_int(run, V__N)), \" \"), "
+			 "ecl_run_str(run, V__WHO)), (ecl_run_int(run, V__N) > 0 ? \"true\" : "
 			 "\"false\")), ecl_run_float_str(run, 1.5)))"),
 		  "%s", res.out);
-	cr_assert(strstr(res.out, "if (ecl_str_len(ecl_run_concat(run, ecl_run_str(run, V_T), "
+	cr_assert(strstr(res.out, "if (ecl_str_len(ecl_run_concat(run, ecl_run_str(run, V__T), "
 				  "\"x\")) > 3) {\n\t\t\tif ((rc = ecl_run_result_int(run, NULL, "
-				  "ecl_run_len(run, V_T))) != ECL_OK)"),
+				  "ecl_run_len(run, V__T))) != ECL_OK)"),
 		  "%s", res.out);
-	cr_assert(
-		strstr(res.out, "ecl_run_result_float(run, \"half\", ecl_run_int(run, V_N) / 2.0)"),
-		"%s", res.out);
+	cr_assert(strstr(res.out,
+			 "ecl_run_result_float(run, \"half\", ecl_run_int(run, V__N) / 2.0)"),
+		  "%s", res.out);
 	eclc_result_free(&res);
 }
 
@@ -1032,7 +1091,7 @@ Test(eclc, generated_c_compiles)
 				     0, "%s/%s", dirs[d], names[i]);
 			cr_assert_eq(
 				sh("cc -std=c11 -Wall -Wextra -Werror -pedantic -c -I '%s/runtime' "
-				   "'%s/%.*s.c' -o '%s/x.o'",
+				   "'%s/%.*s.ecl.c' -o '%s/x.o'",
 				   ECL_SOURCE_DIR, out, (int)(strlen(names[i]) - 4), names[i], out),
 				0, "cc of the C for %s/%s", dirs[d], names[i]);
 		}
@@ -1044,8 +1103,540 @@ Test(eclc, generated_c_compiles)
 			"'%s/workflows.c' -o '%s/x.o'",
 			ECL_SOURCE_DIR, out, out),
 		     0);
+	/* ecl.h declares the registry: the registry's definitions match it (clang checks that a
+	 * global is declared before), and a program needs nothing but ecl.h to use it. */
+	cr_assert_eq(sh("clang -std=c11 -Wall -Wextra -Werror -pedantic "
+			"-Wmissing-variable-declarations -c -I '%s/runtime' '%s/workflows.c' -o "
+			"'%s/x.o'",
+			ECL_SOURCE_DIR, out, out),
+		     0);
+	cr_assert_eq(
+		sh("printf '#include \"ecl.h\"\\nsize_t count(void);\\nsize_t count(void) "
+		   "{ return ecl_workflows[0] ? ecl_nworkflows : 0; }\\n' >'%s/user.c' && "
+		   "cc -std=c11 -Wall -Wextra -Werror -pedantic -c -I '%s/runtime' '%s/user.c' "
+		   "-o '%s/x.o'",
+		   out, ECL_SOURCE_DIR, out, out),
+		0);
 	sh("rm -rf '%s'", out);
 	free(out);
+}
+
+/* ---- whatever eclc accepts compiles --------------------------------------------------------- */
+
+#define CC_FLAGS "cc -std=c11 -Wall -Wextra -Werror -pedantic -c"
+
+/* Write the C of an accepted compilation into dir/name.c. */
+static void write_c(const char *dir, const char *name, const eclc_result *res)
+{
+	char path[1024];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.c", dir, name);
+	f = fopen(path, "wb");
+	cr_assert(f, "cannot write %s", path);
+	cr_assert_eq(fwrite(res->out, 1, res->out_len, f), res->out_len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* cc over every dir/ *.c at once (a code step's function is only declared: -c, no link);
+ * its diagnostics, or NULL when it compiled. */
+static char *cc_all(const char *dir)
+{
+	char log[600];
+
+	if (sh("cd '%s' && " CC_FLAGS " -I '%s/runtime' *.c 2>cc.log", dir, ECL_SOURCE_DIR) == 0)
+		return NULL;
+	snprintf(log, sizeof(log), "%s/cc.log", dir);
+	return read_all(log, NULL);
+}
+
+/* The invariant of the compiler: the C of every file eclc accepts, of the golden tests, the
+ * fuzz corpus and its regressions and dsl/, compiles without a warning. */
+Test(eclc, accepted_files_compile)
+{
+	static const char *const dirs[] = {"tests/dsl/ok", "tests/dsl/err", "dsl",
+					   "tests/fuzz/corpus/dsl", "tests/fuzz/regressions/dsl"};
+	static char names[512][256];
+	char *out = tmp_dir(), *log, tag[600];
+	int d, i, n, accepted = 0;
+
+	for (d = 0; d < 5; d++) {
+		n = list_dir(dirs[d], d < 3 ? ".ecl" : "", names, 512);
+		for (i = 0; i < n; i++) {
+			char rel[600], *p;
+			eclc_result res;
+
+			snprintf(rel, sizeof(rel), "%s/%s", dirs[d], names[i]);
+			if (compile_file(rel, ECLC_C, &res) == ECLC_OK) {
+				snprintf(tag, sizeof(tag), "%s", rel);
+				for (p = tag; *p; p++)
+					if (*p == '/' || *p == '.' || *p == '-')
+						*p = '_';
+				write_c(out, tag, &res);
+				accepted++;
+			}
+			eclc_result_free(&res);
+		}
+	}
+	cr_assert(accepted >= 15, "only %d accepted files", accepted);
+	log = cc_all(out);
+	cr_assert_null(log, "the C of an accepted file does not compile (%s):\n%s", out,
+		       log ? log : "");
+	sh("rm -rf '%s'", out);
+	free(out);
+}
+
+/* ---- the property: random valid workflows compile ------------------------------------------ */
+
+#define PROP_DEFAULT_SEED 0x5eed0ec1u
+#define PROP_WORKFLOWS    80
+
+struct gen {
+	uint64_t s;
+	char *b; /* the text */
+	size_t len, cap;
+	/* the values in scope: inputs and vars, then the current step's outputs */
+	char vname[24][40];
+	int vtype[24];
+	int nvals, nglobal;
+	const char *steps[8];
+	int nsteps, limited[8];
+};
+
+enum { G_STR, G_INT, G_FLOAT, G_BOOL, G_ENUM, G_LIST, G_NTYPES };
+
+static uint64_t prop_seed(void)
+{
+	const char *env = getenv("ECL_PROPS_SEED");
+
+	return env && *env ? strtoull(env, NULL, 0) : PROP_DEFAULT_SEED;
+}
+
+static int rnd(struct gen *g, int n)
+{
+	/* xorshift64* */
+	g->s ^= g->s >> 12;
+	g->s ^= g->s << 25;
+	g->s ^= g->s >> 27;
+	return (int)((g->s * 0x2545f4914f6cdd1dull >> 33) % (uint64_t)n);
+}
+
+static void put(struct gen *g, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(g->b + g->len, g->cap - g->len, fmt, ap);
+		va_end(ap);
+		cr_assert(n >= 0);
+		if ((size_t)n < g->cap - g->len)
+			break;
+		g->cap = g->cap * 2 + (size_t)n;
+		g->b = realloc(g->b, g->cap);
+		cr_assert(g->b);
+	}
+	g->len += (size_t)n;
+}
+
+static const char *const g_types[] = {"string", "int", "float", "bool", "p | q", "list"};
+
+/* A value in scope of type t, or NULL. */
+static const char *pick_value(struct gen *g, int t)
+{
+	int i, k = 0, which;
+
+	for (i = 0; i < g->nvals; i++)
+		k += g->vtype[i] == t;
+	if (!k)
+		return NULL;
+	which = rnd(g, k);
+	for (i = 0; i < g->nvals; i++)
+		if (g->vtype[i] == t && which-- == 0)
+			return g->vname[i];
+	return NULL;
+}
+
+static void gen_expr(struct gen *g, int t, int depth)
+{
+	const char *v = pick_value(g, t);
+	int leaf = depth <= 0 || rnd(g, 3) == 0;
+
+	if (leaf && v && rnd(g, 3)) {
+		put(g, "%s", v);
+		return;
+	}
+	switch (t) {
+	case G_INT:
+		if (leaf) {
+			put(g, "%d", rnd(g, 20) - 5);
+			return;
+		}
+		switch (rnd(g, 6)) {
+		case 0:
+			put(g, "len(");
+			gen_expr(g, G_STR, depth - 1);
+			put(g, ")");
+			return;
+		case 1:
+			put(g, "-(");
+			gen_expr(g, G_INT, depth - 1);
+			put(g, ")");
+			return;
+		case 2:
+			put(g, "(");
+			gen_expr(g, G_INT, depth - 1);
+			put(g, " / %d)", 1 + rnd(g, 9));
+			return;
+		case 3:
+			put(g, "(");
+			gen_expr(g, G_INT, depth - 1);
+			put(g, " %% %d)", 1 + rnd(g, 9));
+			return;
+		default:
+			put(g, "(");
+			gen_expr(g, G_INT, depth - 1);
+			put(g, " %s ", rnd(g, 2) ? "+" : rnd(g, 2) ? "-" : "*");
+			gen_expr(g, G_INT, depth - 1);
+			put(g, ")");
+			return;
+		}
+	case G_FLOAT:
+		if (leaf) {
+			put(g, "%d.%d", rnd(g, 9), rnd(g, 10));
+			return;
+		}
+		put(g, "(");
+		gen_expr(g, rnd(g, 2) ? G_FLOAT : G_INT, depth - 1);
+		put(g, " %s ", rnd(g, 2) ? "*" : rnd(g, 2) ? "-" : "+");
+		gen_expr(g, G_FLOAT, depth - 1);
+		put(g, ")");
+		return;
+	case G_BOOL:
+		if (leaf) {
+			put(g, rnd(g, 2) ? "true" : "false");
+			return;
+		}
+		switch (rnd(g, 6)) {
+		case 0:
+			put(g, "(not (");
+			gen_expr(g, G_BOOL, depth - 1);
+			put(g, "))");
+			return;
+		case 1:
+			put(g, "(");
+			gen_expr(g, G_BOOL, depth - 1);
+			put(g, rnd(g, 2) ? " and " : " or ");
+			gen_expr(g, G_BOOL, depth - 1);
+			put(g, ")");
+			return;
+		case 2:
+			if ((v = pick_value(g, G_ENUM))) {
+				put(g, "(%s %s \"%s\")", v,
+				    rnd(g, 2) ? "==" : "!=", rnd(g, 2) ? "p" : "q");
+				return;
+			}
+			/* fall through */
+		case 3:
+			put(g, "(");
+			gen_expr(g, G_STR, depth - 1);
+			put(g, rnd(g, 2) ? " == " : " != ");
+			gen_expr(g, G_STR, depth - 1);
+			put(g, ")");
+			return;
+		default: {
+			static const char *const rel[] = {"<", "<=", ">", ">=", "==", "!="};
+			int n = rnd(g, 2) ? G_INT : G_FLOAT;
+
+			put(g, "(");
+			gen_expr(g, n, depth - 1);
+			put(g, " %s ", rel[rnd(g, 6)]);
+			gen_expr(g, n, depth - 1);
+			put(g, ")");
+			return;
+		}
+		}
+	case G_ENUM: put(g, "\"%s\"", rnd(g, 2) ? "p" : "q"); return;
+	case G_LIST: put(g, "%s", v); return; /* only from a name: callers check there is one */
+	default:
+		if (leaf) {
+			/* strings that C must escape, and a comment closer */
+			static const char *const lits[] = {"hi", "a \\\"b\\\" */ c",
+							   "?\?=", "\\\\n", "%d"};
+
+			put(g, "\"%s\"", lits[rnd(g, 5)]);
+			return;
+		}
+		put(g, "(");
+		gen_expr(g, G_STR, depth - 1);
+		put(g, " + ");
+		gen_expr(g, rnd(g, 2) ? G_STR : rnd(g, 4), depth - 1);
+		put(g, ")");
+		return;
+	}
+}
+
+static void gen_template(struct gen *g)
+{
+	int i, n = rnd(g, 3);
+
+	put(g, "\"text");
+	for (i = 0; i < n && g->nvals; i++) {
+		int k = rnd(g, g->nvals);
+
+		put(g, " {{%s}}", g->vname[k]);
+	}
+	put(g, "\"");
+}
+
+static void gen_fields(struct gen *g, const char *step, int lists)
+{
+	static const char *const names[] = {"n", "text", "ok", "step", "slots", "run"};
+	int i, n = 1 + rnd(g, 3);
+
+	put(g, "    output {\n");
+	for (i = 0; i < n; i++) {
+		int t = rnd(g, lists ? G_NTYPES : G_LIST);
+		const char *field = names[i * 2 + rnd(g, 2)];
+
+		put(g, "      %s%s: %s\n", field, rnd(g, 4) ? "" : "?", g_types[t]);
+		snprintf(g->vname[g->nvals], sizeof(g->vname[0]), "%s.%s", step, field);
+		g->vtype[g->nvals++] = t;
+	}
+	put(g, "    }\n");
+}
+
+static void gen_target(struct gen *g, int i, int last)
+{
+	int r = rnd(g, 10), j;
+
+	if (last || (r < 2 && i + 1 >= g->nsteps)) {
+		int k, n;
+
+		switch (rnd(g, 3)) {
+		case 0: put(g, "done\n"); return;
+		case 1:
+			put(g, "done ");
+			gen_expr(g, rnd(g, G_LIST), 2);
+			put(g, "\n");
+			return;
+		default:
+			n = 1 + rnd(g, 3);
+			put(g, "done {");
+			for (k = 0; k < n; k++) {
+				put(g, "%s r%d: ", k ? "," : "", k);
+				gen_expr(g, rnd(g, G_LIST), 2);
+			}
+			put(g, " }\n");
+			return;
+		}
+	}
+	if (r < 2) {
+		put(g, "fail ");
+		gen_template(g);
+		put(g, "\n");
+		return;
+	}
+	if (r < 4 && i + 1 < g->nsteps) { /* back to a limited step: a bounded cycle */
+		for (j = 0; j <= i; j++)
+			if (g->limited[j]) {
+				put(g, "%s\n", g->steps[j]);
+				return;
+			}
+	}
+	if (i + 1 < g->nsteps) {
+		put(g, "%s\n", g->steps[i + 1 + rnd(g, g->nsteps - i - 1)]);
+		return;
+	}
+	put(g, "done\n");
+}
+
+/* One random workflow, valid by construction as far as the generator knows the language. */
+static void gen_workflow(struct gen *g, int index)
+{
+	static const char *const values[] = {"slots", "steps",      "step",  "run",
+					     "rc",    "state",      "ecl",   "S_A",
+					     "graph", "main_parts", "topic", "limit_main_parts"};
+	static const char *const stepnames[] = {"main", "main_parts", "a",     "a_parts",
+						"step", "slots",      "state", "ecl",
+						"x__y", "_u",         "run",   "rc"};
+	static const char *const fns[] = {
+		"step",     "slots",         "prompt_a", "main_parts", "limit_main_parts",
+		"fail_1_a", "system_a",      "S_MAIN",   "V_SLOTS",    "state",
+		"slot",     "graph_json",    "int_add",  "f",          "printf",
+		"run",      "ecl_run_start", "g__h"};
+	int used[12] = {0}, i, k, n;
+
+	g->len = 0;
+	g->nvals = 0;
+	put(g, "workflow prop-w%d {\n", index);
+	if (rnd(g, 3) == 0)
+		put(g, "  model \"m\"\n  temperature 0.5\n  retry 1\n");
+	n = rnd(g, 5);
+	for (i = 0; i < n; i++) {
+		int t = rnd(g, G_NTYPES), v;
+
+		do
+			v = rnd(g, 12);
+		while (used[v]);
+		used[v] = 1;
+		snprintf(g->vname[g->nvals], sizeof(g->vname[0]), "%s", values[v]);
+		g->vtype[g->nvals++] = t;
+		if (rnd(g, 2)) {
+			put(g, "  input %s: %s", values[v], g_types[t]);
+			if (t == G_INT && rnd(g, 2))
+				put(g, " 0..9 = 3");
+			else if (t == G_ENUM || (t == G_STR && rnd(g, 2)))
+				put(g, " = \"%s\"", t == G_ENUM ? "p" : "x */ y");
+			put(g, "\n");
+		} else {
+			put(g, "  var %s: %s", values[v], g_types[t]);
+			if (t == G_ENUM)
+				put(g, " = \"q\"");
+			else if (t != G_LIST && rnd(g, 2))
+				put(g, " = %s", t == G_STR ? "\"s\"" : t == G_BOOL ? "true" : "1");
+			put(g, "\n");
+		}
+	}
+	g->nglobal = g->nvals;
+	g->nsteps = 1 + rnd(g, 6);
+	memset(used, 0, sizeof(used));
+	for (i = 0; i < g->nsteps; i++) {
+		int v;
+
+		do
+			v = rnd(g, 12);
+		while (used[v]);
+		used[v] = 1;
+		g->steps[i] = stepnames[v];
+		g->limited[i] = rnd(g, 3) == 0;
+	}
+	for (i = 0; i < g->nsteps; i++) {
+		static const char *const kinds[] = {"llm", "code", "human", "set"};
+		int kind = rnd(g, 4), ntr;
+		const char *name = g->steps[i];
+
+		g->nvals = g->nglobal;
+		put(g, "\n  %s %s {\n", kinds[kind], name);
+		if (g->limited[i]) {
+			put(g, "    limit %d as cnt_%d else ", 1 + rnd(g, 3), i);
+			/* Only to the last step, which never goes back: every cycle goes
+			 * through a limited step and stays bounded when its limit is used up. */
+			if (i + 1 < g->nsteps && rnd(g, 2))
+				put(g, "-> %s\n", g->steps[g->nsteps - 1]);
+			else
+				put(g, "fail \"limit of %s\"\n", name);
+		}
+		if (kind == 0) {
+			if (rnd(g, 2)) {
+				put(g, "    system ");
+				gen_template(g);
+				put(g, "\n");
+			}
+			put(g, "    prompt ");
+			gen_template(g);
+			put(g, "\n");
+			if (rnd(g, 3) == 0)
+				put(g, "    max_tokens 100\n    timeout 5s\n");
+		} else if (kind == 1) {
+			int a, na = rnd(g, 4);
+
+			put(g, "    call %s(", fns[rnd(g, 18)]);
+			for (a = 0; a < na; a++) {
+				int t = rnd(g, G_NTYPES);
+
+				if (t == G_LIST && !pick_value(g, G_LIST))
+					t = G_STR;
+				put(g, "%sa%d: %s = ", a ? ", " : "", a, g_types[t]);
+				gen_expr(g, t, 2);
+			}
+			put(g, ")\n");
+		} else if (kind == 2) {
+			put(g, "    question ");
+			gen_template(g);
+			put(g, "\n");
+		}
+		if (kind != 3)
+			gen_fields(g, name, kind != 2);
+		for (k = rnd(g, 3); k > 0; k--) {
+			int vi = rnd(g, g->nglobal ? g->nglobal : 1);
+
+			if (!g->nglobal || g->vtype[vi] == G_LIST)
+				break;
+			/* only vars can be set (E040): look at how the value was declared */
+			{
+				char decl[64];
+
+				snprintf(decl, sizeof(decl), "  var %s:", g->vname[vi]);
+				if (!strstr(g->b, decl))
+					break;
+			}
+			put(g, "    set %s = ", g->vname[vi]);
+			gen_expr(g, g->vtype[vi], 3);
+			put(g, "\n");
+		}
+		ntr = rnd(g, 3);
+		for (k = 0; k < ntr; k++) {
+			put(g, "    when ");
+			gen_expr(g, G_BOOL, 3);
+			put(g, " -> ");
+			gen_target(g, i, 0);
+		}
+		put(g, "    %s-> ", ntr && rnd(g, 2) ? "else " : "");
+		gen_target(g, i, i + 1 == g->nsteps);
+		put(g, "  }\n");
+	}
+	put(g, "}\n");
+}
+
+/* The property: every random workflow that eclc accepts compiles. */
+Test(eclc, random_workflows_compile)
+{
+	uint64_t seed = prop_seed();
+	struct gen g;
+	char *out = tmp_dir(), *log, name[32];
+	int i, accepted = 0;
+
+	memset(&g, 0, sizeof(g));
+	g.s = seed ? seed : 1;
+	for (i = 0; i < PROP_WORKFLOWS; i++) {
+		eclc_result res;
+
+		gen_workflow(&g, i);
+		snprintf(name, sizeof(name), "prop_%02d", i);
+		{
+			char path[600];
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/%s.ecl", out, name);
+			f = fopen(path, "wb");
+			cr_assert(f);
+			fwrite(g.b, 1, g.len, f);
+			fclose(f);
+		}
+		if (getenv("ECL_PROPS_VERBOSE"))
+			fprintf(stderr, "%s:\n%s", name, g.b);
+		if (compile(g.b, name, ECLC_C, &res) == ECLC_OK) {
+			write_c(out, name, &res);
+			accepted++;
+		} else if (getenv("ECL_PROPS_VERBOSE")) {
+			fprintf(stderr, "%s\n%s\n", g.b, res.diag_text);
+		}
+		eclc_result_free(&res);
+	}
+	cr_assert(accepted >= PROP_WORKFLOWS / 2,
+		  "seed %#llx (ECL_PROPS_SEED overrides it): only %d of %d random workflows "
+		  "accepted; they are in %s",
+		  (unsigned long long)seed, accepted, PROP_WORKFLOWS, out);
+	log = cc_all(out);
+	cr_assert_null(log,
+		       "seed %#llx (ECL_PROPS_SEED overrides it): the C of an accepted random "
+		       "workflow does not compile (the .ecl and .c files are in %s):\n%s",
+		       (unsigned long long)seed, out, log ? log : "");
+	sh("rm -rf '%s'", out);
+	free(out);
+	free(g.b);
 }
 
 /* generated/ is what eclc writes for the workflows of dsl/ today, byte for byte. */
@@ -1064,7 +1655,7 @@ Test(eclc, generated_is_up_to_date)
 		char rel[512], gen[512];
 
 		snprintf(rel, sizeof(rel), "dsl/%s", names[i]);
-		snprintf(gen, sizeof(gen), "generated/%.*s.c", (int)(strlen(names[i]) - 4),
+		snprintf(gen, sizeof(gen), "generated/%.*s.ecl.c", (int)(strlen(names[i]) - 4),
 			 names[i]);
 		cr_assert_eq(compile_file(rel, ECLC_C, &res[i]), ECLC_OK, "%s", res[i].diag_text);
 		want = read_all(src_path(gen), &len);
@@ -1110,19 +1701,26 @@ Test(eclc, command_line)
 				       "directory\n"),
 		  "%s", text);
 	free(text);
-	/* A directory that cannot be written to. */
-	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s/nowhere' dsl/critique_revise.ecl 2>'%s'",
-			ECL_SOURCE_DIR, ECLC_BIN, dir, path),
+	/* --out-dir creates its directory, and what leads to it. */
+	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s/new/dir' dsl/critique_revise.ecl",
+			ECL_SOURCE_DIR, ECLC_BIN, dir),
+		     0);
+	cr_assert_eq(sh("test -s '%s/new/dir/critique_revise.ecl.c'", dir), 0);
+	/* A directory that cannot be made. */
+	cr_assert_eq(sh("touch '%s/file' && cd '%s' && '%s' --out-dir '%s/file/sub' "
+			"dsl/critique_revise.ecl 2>'%s'",
+			dir, ECL_SOURCE_DIR, ECLC_BIN, dir, path),
 		     1);
 	text = read_all(path, NULL);
-	cr_assert(strstr(text, "/nowhere/critique_revise.c: No such file or directory\n"), "%s",
-		  text);
+	cr_assert(strstr(text, "eclc: cannot create directory ") &&
+			  strstr(text, "/file/sub: Not a directory\n"),
+		  "%s", text);
 	free(text);
 	/* --Werror turns a warning into exit status 1; without it the output is written. */
 	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s' tests/dsl/err/unused.ecl 2>/dev/null",
 			ECL_SOURCE_DIR, ECLC_BIN, dir),
 		     0);
-	cr_assert_eq(sh("test -s '%s/unused.c'", dir), 0);
+	cr_assert_eq(sh("test -s '%s/unused.ecl.c'", dir), 0);
 	cr_assert_eq(sh("cd '%s' && '%s' --Werror --check tests/dsl/err/unused.ecl 2>/dev/null",
 			ECL_SOURCE_DIR, ECLC_BIN),
 		     1);
@@ -1143,9 +1741,101 @@ Test(eclc, command_line)
 		0);
 	cr_assert_eq(
 		sh("cd '%s' && '%s' --emit json --out-dir '%s' dsl/critique_revise.ecl && test "
-		   "-s '%s/critique_revise.json'",
+		   "-s '%s/critique_revise.ecl.json'",
 		   ECL_SOURCE_DIR, ECLC_BIN, dir, dir),
 		0);
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+/* eclc writes NAME.ecl.c, never NAME.c (the name of a code step's own C beside its .ecl
+ * file), and overwrites only files that begin as eclc's do; a refusal writes nothing. */
+Test(eclc, never_overwrites_a_file_it_did_not_write)
+{
+	char *dir = tmp_dir(), path[512], *text;
+
+	snprintf(path, sizeof(path), "%s/err", dir);
+	/* beside the .ecl file and its hand-written C: the C is left alone */
+	cr_assert_eq(sh("cp '%s/dsl/summarize.ecl' '%s/dsl/summarize.c' '%s/' && cd '%s' && '%s' "
+			"--out-dir . summarize.ecl",
+			ECL_SOURCE_DIR, ECL_SOURCE_DIR, dir, dir, ECLC_BIN),
+		     0);
+	cr_assert_eq(sh("cmp -s '%s/dsl/summarize.c' '%s/summarize.c'", ECL_SOURCE_DIR, dir), 0);
+	cr_assert_eq(sh("head -1 '%s/summarize.ecl.c' | grep -q '^/\\* Generated by eclc from "
+			"summarize.ecl\\.'",
+			dir),
+		     0);
+	/* eclc's own output is rewritten */
+	cr_assert_eq(sh("cd '%s' && '%s' --out-dir . --registry workflows.c summarize.ecl", dir,
+			ECLC_BIN),
+		     0);
+	cr_assert_eq(sh("cd '%s' && '%s' --out-dir . --registry workflows.c summarize.ecl", dir,
+			ECLC_BIN),
+		     0);
+	/* a file of that name that eclc did not write is not, and nothing else is written */
+	cr_assert_eq(sh("cd '%s' && rm workflows.c && echo 'int mine;' >summarize.ecl.c && '%s' "
+			"--out-dir . --registry workflows.c summarize.ecl 2>'%s'",
+			dir, ECLC_BIN, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert_str_eq(text, "eclc: will not overwrite ./summarize.ecl.c: it does not begin with "
+			       "`/* Generated by eclc`, so eclc did not write it; move it away or "
+			       "write elsewhere\n");
+	free(text);
+	cr_assert_eq(
+		sh("cd '%s' && grep -qx 'int mine;' summarize.ecl.c && test ! -e workflows.c", dir),
+		0);
+	/* the registry too */
+	cr_assert_eq(sh("cd '%s' && rm summarize.ecl.c && echo 'int mine;' >workflows.c && '%s' "
+			"--registry workflows.c summarize.ecl 2>'%s'",
+			dir, ECLC_BIN, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text, "eclc: will not overwrite workflows.c: "), "%s", text);
+	free(text);
+	cr_assert_eq(sh("cd '%s' && grep -qx 'int mine;' workflows.c", dir), 0);
+	/* a graph, by its first line */
+	cr_assert_eq(
+		sh("cd '%s' && '%s' --emit dot --out-dir . summarize.ecl && '%s' --emit dot "
+		   "--out-dir . summarize.ecl && echo '[1, 2]' >summarize.ecl.json && '%s' --emit "
+		   "json --out-dir . summarize.ecl 2>/dev/null",
+		   dir, ECLC_BIN, ECLC_BIN, ECLC_BIN),
+		1);
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+/* A file that never ends (/dev/zero, a pipe) is refused once it passes 16 MiB, while it is
+ * read: within a memory limit far below what reading it whole would take. */
+Test(eclc, endless_input_is_capped_while_reading)
+{
+	char *dir = tmp_dir(), path[512], *text;
+
+	snprintf(path, sizeof(path), "%s/err", dir);
+	cr_assert_eq(
+		sh("ulimit -v 400000; timeout 60 '%s' --check /dev/zero 2>'%s'", ECLC_BIN, path),
+		1);
+	text = read_all(path, NULL);
+	cr_assert_str_eq(text, "/dev/zero: error[E007]: the file is larger than 16 MiB\n");
+	free(text);
+	cr_assert_eq(sh("yes workflow | (ulimit -v 400000; timeout 60 '%s' --check /dev/stdin "
+			"2>'%s')",
+			ECLC_BIN, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert_str_eq(text, "/dev/stdin: error[E007]: the file is larger than 16 MiB\n");
+	free(text);
+	/* 16 MiB exactly is read, and compiled */
+	cr_assert_eq(sh("head -c 16777216 /dev/zero | tr '\\000' ' ' >'%s/big.ecl' && '%s' "
+			"--check '%s/big.ecl' 2>'%s'",
+			dir, ECLC_BIN, dir, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text,
+			 "/big.ecl:1:16777217: error[E010]: expected `workflow`, found end of "
+			 "file\n"),
+		  "%.200s", text);
+	free(text);
 	sh("rm -rf '%s'", dir);
 	free(dir);
 }

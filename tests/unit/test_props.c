@@ -28,23 +28,23 @@
 #define DEFAULT_SEED 0xEC1u
 #define MAX_TEXT     (100 * 4 + 1)
 
-extern const ecl_workflow ecl_wf_critique_revise_b1, ecl_wf_critique_revise_b2,
-	ecl_wf_critique_revise_b3, ecl_wf_critique_revise_b4, ecl_wf_critique_revise_b5,
-	ecl_wf_critique_revise_b6, ecl_wf_critique_revise_b7, ecl_wf_critique_revise_b8,
-	ecl_wf_critique_revise_b9, ecl_wf_critique_revise_b10;
+extern const ecl_workflow ecl_wf__critique_revise_b1, ecl_wf__critique_revise_b2,
+	ecl_wf__critique_revise_b3, ecl_wf__critique_revise_b4, ecl_wf__critique_revise_b5,
+	ecl_wf__critique_revise_b6, ecl_wf__critique_revise_b7, ecl_wf__critique_revise_b8,
+	ecl_wf__critique_revise_b9, ecl_wf__critique_revise_b10;
 
 static const ecl_workflow *const bounded[BOUNDS + 1] = {
 	NULL,
-	&ecl_wf_critique_revise_b1,
-	&ecl_wf_critique_revise_b2,
-	&ecl_wf_critique_revise_b3,
-	&ecl_wf_critique_revise_b4,
-	&ecl_wf_critique_revise_b5,
-	&ecl_wf_critique_revise_b6,
-	&ecl_wf_critique_revise_b7,
-	&ecl_wf_critique_revise_b8,
-	&ecl_wf_critique_revise_b9,
-	&ecl_wf_critique_revise_b10,
+	&ecl_wf__critique_revise_b1,
+	&ecl_wf__critique_revise_b2,
+	&ecl_wf__critique_revise_b3,
+	&ecl_wf__critique_revise_b4,
+	&ecl_wf__critique_revise_b5,
+	&ecl_wf__critique_revise_b6,
+	&ecl_wf__critique_revise_b7,
+	&ecl_wf__critique_revise_b8,
+	&ecl_wf__critique_revise_b9,
+	&ecl_wf__critique_revise_b10,
 };
 
 typedef struct prop_case {

@@ -8,31 +8,31 @@
 
 /* The states: one per step of the workflow. */
 enum state {
-	S_GENERATE = 0, /* dsl/critique_revise.ecl:18 */
-	S_CRITIQUE = 1, /* dsl/critique_revise.ecl:33 */
-	S_REVISE = 2    /* dsl/critique_revise.ecl:52 */
+	S__GENERATE = 0, /* dsl/critique_revise.ecl:18 */
+	S__CRITIQUE = 1, /* dsl/critique_revise.ecl:33 */
+	S__REVISE = 2    /* dsl/critique_revise.ecl:52 */
 };
 
 /* The variable slots: inputs, vars, then each step's loop counter and output fields. */
 enum slot {
-	V_TOPIC = 0,
-	V_MIN_WORDS = 1,
-	V_CONTENT = 2,
-	V_WORD_COUNT = 3,
-	V_GENERATE_CONTENT = 4,
-	V_GENERATE_WORD_COUNT = 5,
-	V_CRITIQUE_DECISION = 6,
-	V_CRITIQUE_FEEDBACK = 7,
-	V_CRITIQUE_QUALITY_SCORE = 8,
-	V_REVISIONS = 9,
-	V_REVISE_CONTENT = 10,
-	V_REVISE_WORD_COUNT = 11
+	V__TOPIC = 0,
+	V__MIN_WORDS = 1,
+	V__CONTENT = 2,
+	V__WORD_COUNT = 3,
+	V__GENERATE_CONTENT = 4,
+	V__GENERATE_WORD_COUNT = 5,
+	V__CRITIQUE_DECISION = 6,
+	V__CRITIQUE_FEEDBACK = 7,
+	V__CRITIQUE_QUALITY_SCORE = 8,
+	V__REVISIONS = 9,
+	V__REVISE_CONTENT = 10,
+	V__REVISE_WORD_COUNT = 11
 };
 
-static const char *const choices_critique_decision[] = {"pass", "revise"};
+static const char *const choices__critique_decision[] = {"pass", "revise"};
 
-static const ecl_slot_def slots[] = {
-	[V_TOPIC] = {
+static const ecl_slot_def ecl__slots[] = {
+	[V__TOPIC] = {
 		.name = "topic",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_STRING,
@@ -40,7 +40,7 @@ static const ecl_slot_def slots[] = {
 		.required = 1,
 		.doc = "What to write about",
 	},
-	[V_MIN_WORDS] = {
+	[V__MIN_WORDS] = {
 		.name = "min_words",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_INT,
@@ -48,173 +48,173 @@ static const ecl_slot_def slots[] = {
 		.initial = "50",
 		.doc = "The least number of words the piece should have",
 	},
-	[V_CONTENT] = {
+	[V__CONTENT] = {
 		.name = "content",
 		.kind = ECL_SLOT_VAR,
 		.type = ECL_T_STRING,
 		.step = -1,
 	},
-	[V_WORD_COUNT] = {
+	[V__WORD_COUNT] = {
 		.name = "word_count",
 		.kind = ECL_SLOT_VAR,
 		.type = ECL_T_INT,
 		.step = -1,
 	},
-	[V_GENERATE_CONTENT] = {
+	[V__GENERATE_CONTENT] = {
 		.name = "generate.content",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_GENERATE,
+		.step = S__GENERATE,
 		.field = "content",
 		.required = 1,
 	},
-	[V_GENERATE_WORD_COUNT] = {
+	[V__GENERATE_WORD_COUNT] = {
 		.name = "generate.word_count",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_GENERATE,
+		.step = S__GENERATE,
 		.field = "word_count",
 		.required = 1,
 	},
-	[V_CRITIQUE_DECISION] = {
+	[V__CRITIQUE_DECISION] = {
 		.name = "critique.decision",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_ENUM,
-		.step = S_CRITIQUE,
+		.step = S__CRITIQUE,
 		.field = "decision",
-		.choices = choices_critique_decision,
+		.choices = choices__critique_decision,
 		.nchoices = 2,
 		.required = 1,
 	},
-	[V_CRITIQUE_FEEDBACK] = {
+	[V__CRITIQUE_FEEDBACK] = {
 		.name = "critique.feedback",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_CRITIQUE,
+		.step = S__CRITIQUE,
 		.field = "feedback",
 		.required = 1,
 	},
-	[V_CRITIQUE_QUALITY_SCORE] = {
+	[V__CRITIQUE_QUALITY_SCORE] = {
 		.name = "critique.quality_score",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_CRITIQUE,
+		.step = S__CRITIQUE,
 		.field = "quality_score",
 		.has_range = 1,
 		.min = 0,
 		.max = 100,
 		.required = 1,
 	},
-	[V_REVISIONS] = {
+	[V__REVISIONS] = {
 		.name = "revisions",
 		.kind = ECL_SLOT_COUNTER,
 		.type = ECL_T_INT,
-		.step = S_REVISE,
+		.step = S__REVISE,
 		.initial = "0",
 	},
-	[V_REVISE_CONTENT] = {
+	[V__REVISE_CONTENT] = {
 		.name = "revise.content",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_REVISE,
+		.step = S__REVISE,
 		.field = "content",
 		.required = 1,
 	},
-	[V_REVISE_WORD_COUNT] = {
+	[V__REVISE_WORD_COUNT] = {
 		.name = "revise.word_count",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_REVISE,
+		.step = S__REVISE,
 		.field = "word_count",
 		.required = 1,
 	},
 };
 
 /* dsl/critique_revise.ecl:19 */
-static const ecl_tpl_part system_generate[] = {
+static const ecl_tpl_part system__generate[] = {
 	{"You are a careful writer. Answer with one JSON object and nothing else.", 71, -1},
 };
 
 /* dsl/critique_revise.ecl:20 */
-static const ecl_tpl_part prompt_generate[] = {
+static const ecl_tpl_part prompt__generate[] = {
 	{"Write a piece of at least ", 26, -1},
-	{NULL, 0, V_MIN_WORDS},
+	{NULL, 0, V__MIN_WORDS},
 	{" words on this topic: ", 22, -1},
-	{NULL, 0, V_TOPIC},
+	{NULL, 0, V__TOPIC},
 	{"\n"
 	 "Answer as JSON: {\"content\": \"<the piece>\", \"word_count\": <its number of words>}\n", 81, -1},
 };
 
-static const int outputs_generate[] = {V_GENERATE_CONTENT, V_GENERATE_WORD_COUNT};
+static const int outputs__generate[] = {V__GENERATE_CONTENT, V__GENERATE_WORD_COUNT};
 
 /* dsl/critique_revise.ecl:34 */
-static const ecl_tpl_part system_critique[] = {
+static const ecl_tpl_part system__critique[] = {
 	{"You are a strict editor. Answer with one JSON object and nothing else.", 70, -1},
 };
 
 /* dsl/critique_revise.ecl:35 */
-static const ecl_tpl_part prompt_critique[] = {
+static const ecl_tpl_part prompt__critique[] = {
 	{"Judge this piece on the topic \"", 31, -1},
-	{NULL, 0, V_TOPIC},
+	{NULL, 0, V__TOPIC},
 	{"\". It should have at least ", 27, -1},
-	{NULL, 0, V_MIN_WORDS},
+	{NULL, 0, V__MIN_WORDS},
 	{" words.\n"
 	 "Decide \"pass\" when it is ready, else \"revise\" and say what to change.\n"
 	 "\n", 79, -1},
-	{NULL, 0, V_CONTENT},
+	{NULL, 0, V__CONTENT},
 	{"\n"
 	 "\n"
 	 "Answer as JSON: {\"decision\": \"pass\" or \"revise\", \"feedback\": \"<what to change>\", \"quality_score\": <0 to 100>}\n", 112, -1},
 };
 
-static const int outputs_critique[] = {V_CRITIQUE_DECISION, V_CRITIQUE_FEEDBACK, V_CRITIQUE_QUALITY_SCORE};
+static const int outputs__critique[] = {V__CRITIQUE_DECISION, V__CRITIQUE_FEEDBACK, V__CRITIQUE_QUALITY_SCORE};
 
 /* dsl/critique_revise.ecl:48 */
-static const ecl_field_ref result_critique_1[] = {
-	{"content", V_CONTENT},
-	{"word_count", V_WORD_COUNT},
+static const ecl_field_ref result_1__critique[] = {
+	{"content", V__CONTENT},
+	{"word_count", V__WORD_COUNT},
 };
 
 /* dsl/critique_revise.ecl:54 */
-static const ecl_tpl_part system_revise[] = {
+static const ecl_tpl_part system__revise[] = {
 	{"You are a careful writer. Answer with one JSON object and nothing else.", 71, -1},
 };
 
 /* dsl/critique_revise.ecl:55 */
-static const ecl_tpl_part prompt_revise[] = {
+static const ecl_tpl_part prompt__revise[] = {
 	{"Revise this piece on the topic \"", 32, -1},
-	{NULL, 0, V_TOPIC},
+	{NULL, 0, V__TOPIC},
 	{"\" (revision ", 12, -1},
-	{NULL, 0, V_REVISIONS},
+	{NULL, 0, V__REVISIONS},
 	{"), following the editor's feedback.\n"
 	 "\n"
 	 "Feedback: ", 47, -1},
-	{NULL, 0, V_CRITIQUE_FEEDBACK},
+	{NULL, 0, V__CRITIQUE_FEEDBACK},
 	{"\n"
 	 "\n", 2, -1},
-	{NULL, 0, V_CONTENT},
+	{NULL, 0, V__CONTENT},
 	{"\n"
 	 "\n"
 	 "Answer as JSON: {\"content\": \"<the revised piece>\", \"word_count\": <its number of words>}\n", 90, -1},
 };
 
-static const int outputs_revise[] = {V_REVISE_CONTENT, V_REVISE_WORD_COUNT};
+static const int outputs__revise[] = {V__REVISE_CONTENT, V__REVISE_WORD_COUNT};
 
 /* dsl/critique_revise.ecl:53 */
-static const ecl_tpl_part limit_revise_parts[] = {
+static const ecl_tpl_part limit_parts__revise[] = {
 	{"max revisions (3) reached", 25, -1},
 };
 
-static const ecl_template limit_revise = {limit_revise_parts, 1};
+static const ecl_template limit__revise = {limit_parts__revise, 1};
 
-static const ecl_step_def steps[] = {
-	[S_GENERATE] = {
+static const ecl_step_def ecl__steps[] = {
+	[S__GENERATE] = {
 		.name = "generate",
 		.kind = ECL_STEP_LLM,
 		.line = 18,
-		.system = {system_generate, 1},
-		.prompt = {prompt_generate, 5},
-		.outputs = outputs_generate,
+		.system = {system__generate, 1},
+		.prompt = {prompt__generate, 5},
+		.outputs = outputs__generate,
 		.noutputs = 2,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -224,13 +224,13 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_CRITIQUE] = {
+	[S__CRITIQUE] = {
 		.name = "critique",
 		.kind = ECL_STEP_LLM,
 		.line = 33,
-		.system = {system_critique, 1},
-		.prompt = {prompt_critique, 7},
-		.outputs = outputs_critique,
+		.system = {system__critique, 1},
+		.prompt = {prompt__critique, 7},
+		.outputs = outputs__critique,
 		.noutputs = 3,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -240,16 +240,16 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_REVISE] = {
+	[S__REVISE] = {
 		.name = "revise",
 		.kind = ECL_STEP_LLM,
 		.line = 52,
-		.system = {system_revise, 1},
-		.prompt = {prompt_revise, 9},
-		.outputs = outputs_revise,
+		.system = {system__revise, 1},
+		.prompt = {prompt__revise, 9},
+		.outputs = outputs__revise,
 		.noutputs = 2,
 		.limit = 3,
-		.counter = V_REVISIONS,
+		.counter = V__REVISIONS,
 		.counter_label = "revisions",
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -261,7 +261,7 @@ static const ecl_step_def steps[] = {
 };
 
 /* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). */
-static const char *const graph_mermaid[] = {
+static const char *const ecl__graph_mermaid[] = {
 	"stateDiagram-v2\n"
 	"    [*] --> generate\n"
 	"    generate --> critique\n"
@@ -273,7 +273,7 @@ static const char *const graph_mermaid[] = {
 	NULL,
 };
 
-static const char *const graph_dot[] = {
+static const char *const ecl__graph_dot[] = {
 	"digraph \"critique-revise\" {\n"
 	"\trankdir=LR;\n"
 	"\tnode [shape=box, style=rounded];\n"
@@ -293,7 +293,7 @@ static const char *const graph_dot[] = {
 	NULL,
 };
 
-static const char *const graph_json[] = {
+static const char *const ecl__graph_json[] = {
 	"{\n"
 	"  \"id\": \"critique-revise\",\n"
 	"  \"name\": \"Critique and Revise Loop\",\n"
@@ -357,66 +357,66 @@ static const char *const graph_json[] = {
 };
 
 /* The state machine: one case per step. */
-static int step(ecl_run *run)
+static int ecl__step(ecl_run *run)
 {
 	int rc;
 
 	switch ((enum state)ecl_run_state(run)) {
-	case S_GENERATE: /* dsl/critique_revise.ecl:18: llm generate */
+	case S__GENERATE: /* dsl/critique_revise.ecl:18: llm generate */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/critique_revise.ecl:28: set content = generate.content */
-		if ((rc = ecl_run_copy(run, V_CONTENT, V_GENERATE_CONTENT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__CONTENT, V__GENERATE_CONTENT)) != ECL_OK)
 			return rc;
 		/* dsl/critique_revise.ecl:29: set word_count = generate.word_count */
-		if ((rc = ecl_run_copy(run, V_WORD_COUNT, V_GENERATE_WORD_COUNT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__WORD_COUNT, V__GENERATE_WORD_COUNT)) != ECL_OK)
 			return rc;
 		/* dsl/critique_revise.ecl:30: -> critique */
-		return ecl_run_goto(run, S_CRITIQUE);
+		return ecl_run_goto(run, S__CRITIQUE);
 
-	case S_CRITIQUE: /* dsl/critique_revise.ecl:33: llm critique */
+	case S__CRITIQUE: /* dsl/critique_revise.ecl:33: llm critique */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/critique_revise.ecl:48: when critique.decision == "pass" -> done { content: content, word_count: word_count } */
-		if (ecl_str_eq(ecl_run_str(run, V_CRITIQUE_DECISION), "pass"))
-			return ecl_run_done(run, result_critique_1, 2);
+		if (ecl_str_eq(ecl_run_str(run, V__CRITIQUE_DECISION), "pass"))
+			return ecl_run_done(run, result_1__critique, 2);
 		/* dsl/critique_revise.ecl:49: when critique.decision == "revise" -> revise */
-		if (ecl_str_eq(ecl_run_str(run, V_CRITIQUE_DECISION), "revise")) {
-			if (ecl_run_visits(run, S_REVISE) >= 3)
-				return ecl_run_fail(run, &limit_revise);
-			return ecl_run_goto(run, S_REVISE);
+		if (ecl_str_eq(ecl_run_str(run, V__CRITIQUE_DECISION), "revise")) {
+			if (ecl_run_visits(run, S__REVISE) >= 3)
+				return ecl_run_fail(run, &limit__revise);
+			return ecl_run_goto(run, S__REVISE);
 		}
 		return ecl_run_fail(run, NULL);
 
-	case S_REVISE: /* dsl/critique_revise.ecl:52: llm revise */
+	case S__REVISE: /* dsl/critique_revise.ecl:52: llm revise */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/critique_revise.ecl:68: set content = revise.content */
-		if ((rc = ecl_run_copy(run, V_CONTENT, V_REVISE_CONTENT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__CONTENT, V__REVISE_CONTENT)) != ECL_OK)
 			return rc;
 		/* dsl/critique_revise.ecl:69: set word_count = revise.word_count */
-		if ((rc = ecl_run_copy(run, V_WORD_COUNT, V_REVISE_WORD_COUNT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__WORD_COUNT, V__REVISE_WORD_COUNT)) != ECL_OK)
 			return rc;
 		/* dsl/critique_revise.ecl:70: -> critique */
-		return ecl_run_goto(run, S_CRITIQUE);
+		return ecl_run_goto(run, S__CRITIQUE);
 	}
 	return ECL_EUSAGE;
 }
 
-extern const ecl_workflow ecl_wf_critique_revise;
+extern const ecl_workflow ecl_wf__critique_revise;
 
-const ecl_workflow ecl_wf_critique_revise = {
+const ecl_workflow ecl_wf__critique_revise = {
 	.abi = ECL_ABI_VERSION,
 	.id = "critique-revise",
 	.name = "Critique and Revise Loop",
 	.description = "Writes a piece on a topic, then has a critic judge it and revises it from the critic's feedback until the critic passes it, at most 3 times.",
 	.source = "dsl/critique_revise.ecl",
 	.version = "950ac48aea8cdcd0",
-	.slots = slots,
+	.slots = ecl__slots,
 	.nslots = 12,
-	.steps = steps,
+	.steps = ecl__steps,
 	.nsteps = 3,
-	.start = S_GENERATE,
+	.start = S__GENERATE,
 	.max_steps = 8,
 	.opts = {.model = NULL,
 		 .temperature = -1,
@@ -424,9 +424,9 @@ const ecl_workflow ecl_wf_critique_revise = {
 		 .retries = 2,
 		 .timeout_ms = 0,
 		 .repairs = 1},
-	.step = step,
+	.step = ecl__step,
 	.usage = "ecl run critique-revise --topic <string> [--min_words <int>]",
-	.graph_mermaid = graph_mermaid,
-	.graph_dot = graph_dot,
-	.graph_json = graph_json,
+	.graph_mermaid = ecl__graph_mermaid,
+	.graph_dot = ecl__graph_dot,
+	.graph_json = ecl__graph_json,
 };

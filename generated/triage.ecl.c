@@ -8,32 +8,32 @@
 
 /* The states: one per step of the workflow. */
 enum state {
-	S_CLASSIFY = 0,     /* dsl/triage.ecl:20 */
-	S_ESCALATE = 1,     /* dsl/triage.ecl:44 */
-	S_FILE_BUG = 2,     /* dsl/triage.ecl:58 */
-	S_BILLING = 3,      /* dsl/triage.ecl:63 */
-	S_SELF_SERVICE = 4, /* dsl/triage.ecl:77 */
-	S_LOG_FEATURE = 5   /* dsl/triage.ecl:82 */
+	S__CLASSIFY = 0,     /* dsl/triage.ecl:20 */
+	S__ESCALATE = 1,     /* dsl/triage.ecl:44 */
+	S__FILE_BUG = 2,     /* dsl/triage.ecl:58 */
+	S__BILLING = 3,      /* dsl/triage.ecl:63 */
+	S__SELF_SERVICE = 4, /* dsl/triage.ecl:77 */
+	S__LOG_FEATURE = 5   /* dsl/triage.ecl:82 */
 };
 
 /* The variable slots: inputs, vars, then each step's loop counter and output fields. */
 enum slot {
-	V_REQUEST = 0,
-	V_TIER = 1,
-	V_REPLY = 2,
-	V_CLASSIFY_CATEGORY = 3,
-	V_CLASSIFY_URGENCY = 4,
-	V_CLASSIFY_SUMMARY = 5,
-	V_ESCALATE_NOTE = 6,
-	V_ESCALATE_PAGE = 7,
-	V_BILLING_ANSWER = 8
+	V__REQUEST = 0,
+	V__TIER = 1,
+	V__REPLY = 2,
+	V__CLASSIFY_CATEGORY = 3,
+	V__CLASSIFY_URGENCY = 4,
+	V__CLASSIFY_SUMMARY = 5,
+	V__ESCALATE_NOTE = 6,
+	V__ESCALATE_PAGE = 7,
+	V__BILLING_ANSWER = 8
 };
 
-static const char *const choices_tier[] = {"free", "pro", "enterprise"};
-static const char *const choices_classify_category[] = {"bug", "billing", "feature", "spam"};
+static const char *const choices__tier[] = {"free", "pro", "enterprise"};
+static const char *const choices__classify_category[] = {"bug", "billing", "feature", "spam"};
 
-static const ecl_slot_def slots[] = {
-	[V_REQUEST] = {
+static const ecl_slot_def ecl__slots[] = {
+	[V__REQUEST] = {
 		.name = "request",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_STRING,
@@ -41,134 +41,134 @@ static const ecl_slot_def slots[] = {
 		.required = 1,
 		.doc = "The customer's request",
 	},
-	[V_TIER] = {
+	[V__TIER] = {
 		.name = "tier",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_ENUM,
 		.step = -1,
-		.choices = choices_tier,
+		.choices = choices__tier,
 		.nchoices = 3,
 		.initial = "\"free\"",
 		.doc = "The customer's plan",
 	},
-	[V_REPLY] = {
+	[V__REPLY] = {
 		.name = "reply",
 		.kind = ECL_SLOT_VAR,
 		.type = ECL_T_STRING,
 		.step = -1,
 	},
-	[V_CLASSIFY_CATEGORY] = {
+	[V__CLASSIFY_CATEGORY] = {
 		.name = "classify.category",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_ENUM,
-		.step = S_CLASSIFY,
+		.step = S__CLASSIFY,
 		.field = "category",
-		.choices = choices_classify_category,
+		.choices = choices__classify_category,
 		.nchoices = 4,
 		.required = 1,
 	},
-	[V_CLASSIFY_URGENCY] = {
+	[V__CLASSIFY_URGENCY] = {
 		.name = "classify.urgency",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_CLASSIFY,
+		.step = S__CLASSIFY,
 		.field = "urgency",
 		.has_range = 1,
 		.min = 1,
 		.max = 5,
 		.required = 1,
 	},
-	[V_CLASSIFY_SUMMARY] = {
+	[V__CLASSIFY_SUMMARY] = {
 		.name = "classify.summary",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_CLASSIFY,
+		.step = S__CLASSIFY,
 		.field = "summary",
 		.required = 1,
 	},
-	[V_ESCALATE_NOTE] = {
+	[V__ESCALATE_NOTE] = {
 		.name = "escalate.note",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_ESCALATE,
+		.step = S__ESCALATE,
 		.field = "note",
 		.required = 1,
 	},
-	[V_ESCALATE_PAGE] = {
+	[V__ESCALATE_PAGE] = {
 		.name = "escalate.page",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_BOOL,
-		.step = S_ESCALATE,
+		.step = S__ESCALATE,
 		.field = "page",
 		.required = 1,
 	},
-	[V_BILLING_ANSWER] = {
+	[V__BILLING_ANSWER] = {
 		.name = "billing.answer",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_BILLING,
+		.step = S__BILLING,
 		.field = "answer",
 		.required = 1,
 	},
 };
 
 /* dsl/triage.ecl:23 */
-static const ecl_tpl_part system_classify[] = {
+static const ecl_tpl_part system__classify[] = {
 	{"You triage support requests. Answer with one JSON object and nothing else.", 74, -1},
 };
 
 /* dsl/triage.ecl:24 */
-static const ecl_tpl_part prompt_classify[] = {
+static const ecl_tpl_part prompt__classify[] = {
 	{"Classify this request from a ", 29, -1},
-	{NULL, 0, V_TIER},
+	{NULL, 0, V__TIER},
 	{" customer.\n"
 	 "\n", 12, -1},
-	{NULL, 0, V_REQUEST},
+	{NULL, 0, V__REQUEST},
 	{"\n"
 	 "\n"
 	 "Answer as JSON: {\"category\": \"bug\" | \"billing\" | \"feature\" | \"spam\", \"urgency\": <1 to 5>, \"summary\": \"<one line>\"}\n", 117, -1},
 };
 
-static const int outputs_classify[] = {V_CLASSIFY_CATEGORY, V_CLASSIFY_URGENCY, V_CLASSIFY_SUMMARY};
+static const int outputs__classify[] = {V__CLASSIFY_CATEGORY, V__CLASSIFY_URGENCY, V__CLASSIFY_SUMMARY};
 
 /* dsl/triage.ecl:45 */
-static const ecl_tpl_part prompt_escalate[] = {
+static const ecl_tpl_part prompt__escalate[] = {
 	{"Write a short incident note for the on-call engineer about this ", 64, -1},
-	{NULL, 0, V_TIER},
+	{NULL, 0, V__TIER},
 	{" customer's\n"
 	 "problem (urgency ", 29, -1},
-	{NULL, 0, V_CLASSIFY_URGENCY},
+	{NULL, 0, V__CLASSIFY_URGENCY},
 	{"): ", 3, -1},
-	{NULL, 0, V_CLASSIFY_SUMMARY},
+	{NULL, 0, V__CLASSIFY_SUMMARY},
 	{"\n"
 	 "\n"
 	 "Answer as JSON: {\"note\": \"<the note>\", \"page\": true or false}\n", 64, -1},
 };
 
-static const int outputs_escalate[] = {V_ESCALATE_NOTE, V_ESCALATE_PAGE};
+static const int outputs__escalate[] = {V__ESCALATE_NOTE, V__ESCALATE_PAGE};
 
 /* dsl/triage.ecl:64 */
-static const ecl_tpl_part prompt_billing[] = {
+static const ecl_tpl_part prompt__billing[] = {
 	{"Answer this billing question of a ", 34, -1},
-	{NULL, 0, V_TIER},
+	{NULL, 0, V__TIER},
 	{" customer politely, in two sentences:\n"
 	 "\n", 39, -1},
-	{NULL, 0, V_REQUEST},
+	{NULL, 0, V__REQUEST},
 	{"\n"
 	 "\n"
 	 "Answer as JSON: {\"answer\": \"<the answer>\"}\n", 45, -1},
 };
 
-static const int outputs_billing[] = {V_BILLING_ANSWER};
+static const int outputs__billing[] = {V__BILLING_ANSWER};
 
-static const ecl_step_def steps[] = {
-	[S_CLASSIFY] = {
+static const ecl_step_def ecl__steps[] = {
+	[S__CLASSIFY] = {
 		.name = "classify",
 		.kind = ECL_STEP_LLM,
 		.line = 20,
-		.system = {system_classify, 1},
-		.prompt = {prompt_classify, 5},
-		.outputs = outputs_classify,
+		.system = {system__classify, 1},
+		.prompt = {prompt__classify, 5},
+		.outputs = outputs__classify,
 		.noutputs = 3,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -178,12 +178,12 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_ESCALATE] = {
+	[S__ESCALATE] = {
 		.name = "escalate",
 		.kind = ECL_STEP_LLM,
 		.line = 44,
-		.prompt = {prompt_escalate, 7},
-		.outputs = outputs_escalate,
+		.prompt = {prompt__escalate, 7},
+		.outputs = outputs__escalate,
 		.noutputs = 2,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -193,7 +193,7 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_FILE_BUG] = {
+	[S__FILE_BUG] = {
 		.name = "file_bug",
 		.kind = ECL_STEP_SET,
 		.line = 58,
@@ -205,12 +205,12 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_BILLING] = {
+	[S__BILLING] = {
 		.name = "billing",
 		.kind = ECL_STEP_LLM,
 		.line = 63,
-		.prompt = {prompt_billing, 5},
-		.outputs = outputs_billing,
+		.prompt = {prompt__billing, 5},
+		.outputs = outputs__billing,
 		.noutputs = 1,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -220,7 +220,7 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_SELF_SERVICE] = {
+	[S__SELF_SERVICE] = {
 		.name = "self_service",
 		.kind = ECL_STEP_SET,
 		.line = 77,
@@ -232,7 +232,7 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_LOG_FEATURE] = {
+	[S__LOG_FEATURE] = {
 		.name = "log_feature",
 		.kind = ECL_STEP_SET,
 		.line = 82,
@@ -247,7 +247,7 @@ static const ecl_step_def steps[] = {
 };
 
 /* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). */
-static const char *const graph_mermaid[] = {
+static const char *const ecl__graph_mermaid[] = {
 	"stateDiagram-v2\n"
 	"    [*] --> classify\n"
 	"    classify --> [*]: classify.category == #34;spam#34;\n"
@@ -264,7 +264,7 @@ static const char *const graph_mermaid[] = {
 	NULL,
 };
 
-static const char *const graph_dot[] = {
+static const char *const ecl__graph_dot[] = {
 	"digraph \"triage\" {\n"
 	"\trankdir=LR;\n"
 	"\tnode [shape=box, style=rounded];\n"
@@ -292,7 +292,7 @@ static const char *const graph_dot[] = {
 	NULL,
 };
 
-static const char *const graph_json[] = {
+static const char *const ecl__graph_json[] = {
 	"{\n"
 	"  \"id\": \"triage\",\n"
 	"  \"name\": \"Triage a Request\",\n"
@@ -300,7 +300,7 @@ static const char *const graph_json[] = {
 	"  \"source\": \"dsl/triage.ecl\",\n"
 	"  \"version\": \"78cd3a87efdf157e\",\n"
 	"  \"start\": \"classify\",\n"
-	"  \"max_steps\": 6,\n"
+	"  \"max_steps\": 2,\n"
 	"  \"inputs\": [\n"
 	"    {\"name\": \"request\", \"type\": \"string\", \"required\": true, \"doc\": \"The customer's request\"},\n"
 	"    {\"name\": \"tier\", \"type\": \"enum\", \"choices\": [\"free\", \"pro\", \"enterprise\"], \"required\": false, \"default\": \"free\", \"doc\": \"The customer's plan\"}\n"
@@ -318,7 +318,7 @@ static const char *const graph_json[] = {
 	"        {\"name\": \"summary\", \"type\": \"string\", \"required\": true}\n"
 	"      ],\n"
 	"      \"transitions\": [\n"
-	"        {\"line\": 36, \"kind\": \"when\", \"guard\": \"classify.category == \\\"spam\\\"\", \"to\": \"done\", \"result\": {\"action\": null}},\n"
+	"        {\"line\": 36, \"kind\": \"when\", \"guard\": \"classify.category == \\\"spam\\\"\", \"to\": \"done\", \"result\": {\"action\": \"\\\"ignored\\\"\"}},\n"
 	"        {\"line\": 37, \"kind\": \"when\", \"guard\": \"classify.category == \\\"bug\\\" and (classify.urgency >= 4 or tier == \\\"enterprise\\\")\", \"to\": \"escalate\"},\n"
 	"        {\"line\": 38, \"kind\": \"when\", \"guard\": \"classify.category == \\\"bug\\\"\", \"to\": \"file_bug\"},\n"
 	"        {\"line\": 39, \"kind\": \"when\", \"guard\": \"classify.category == \\\"billing\\\" and tier != \\\"free\\\"\", \"to\": \"billing\"},\n"
@@ -337,7 +337,7 @@ static const char *const graph_json[] = {
 	"        {\"name\": \"page\", \"type\": \"bool\", \"required\": true}\n"
 	"      ],\n"
 	"      \"transitions\": [\n"
-	"        {\"line\": 55, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": null, \"page\": \"escalate.page\", \"note\": \"escalate.note\", \"urgency\": \"classify.urgency\"}}\n"
+	"        {\"line\": 55, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"escalated\\\"\", \"page\": \"escalate.page\", \"note\": \"escalate.note\", \"urgency\": \"classify.urgency\"}}\n"
 	"      ]\n"
 	"    },\n"
 	"    {\n"
@@ -348,7 +348,7 @@ static const char *const graph_json[] = {
 	"      \"limit\": null,\n"
 	"      \"outputs\": [],\n"
 	"      \"transitions\": [\n"
-	"        {\"line\": 60, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": null, \"reply\": \"reply\"}}\n"
+	"        {\"line\": 60, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"bug filed\\\"\", \"reply\": \"reply\"}}\n"
 	"      ]\n"
 	"    },\n"
 	"    {\n"
@@ -361,7 +361,7 @@ static const char *const graph_json[] = {
 	"        {\"name\": \"answer\", \"type\": \"string\", \"required\": true}\n"
 	"      ],\n"
 	"      \"transitions\": [\n"
-	"        {\"line\": 74, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": null, \"reply\": \"billing.answer\"}}\n"
+	"        {\"line\": 74, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"answered\\\"\", \"reply\": \"billing.answer\"}}\n"
 	"      ]\n"
 	"    },\n"
 	"    {\n"
@@ -372,7 +372,7 @@ static const char *const graph_json[] = {
 	"      \"limit\": null,\n"
 	"      \"outputs\": [],\n"
 	"      \"transitions\": [\n"
-	"        {\"line\": 79, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": null, \"reply\": \"reply\"}}\n"
+	"        {\"line\": 79, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"self-service\\\"\", \"reply\": \"reply\"}}\n"
 	"      ]\n"
 	"    },\n"
 	"    {\n"
@@ -383,7 +383,7 @@ static const char *const graph_json[] = {
 	"      \"limit\": null,\n"
 	"      \"outputs\": [],\n"
 	"      \"transitions\": [\n"
-	"        {\"line\": 83, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": null, \"summary\": \"classify.summary\", \"length\": \"request\"}}\n"
+	"        {\"line\": 83, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"feature logged\\\"\", \"summary\": \"classify.summary\", \"length\": \"len(request)\"}}\n"
 	"      ]\n"
 	"    }\n"
 	"  ]\n"
@@ -392,118 +392,118 @@ static const char *const graph_json[] = {
 };
 
 /* The state machine: one case per step. */
-static int step(ecl_run *run)
+static int ecl__step(ecl_run *run)
 {
 	int rc;
 
 	switch ((enum state)ecl_run_state(run)) {
-	case S_CLASSIFY: /* dsl/triage.ecl:20: llm classify */
+	case S__CLASSIFY: /* dsl/triage.ecl:20: llm classify */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/triage.ecl:36: when classify.category == "spam" -> done { action: "ignored" } */
-		if (ecl_str_eq(ecl_run_str(run, V_CLASSIFY_CATEGORY), "spam")) {
+		if (ecl_str_eq(ecl_run_str(run, V__CLASSIFY_CATEGORY), "spam")) {
 			if ((rc = ecl_run_result_str(run, "action", "ignored")) != ECL_OK)
 				return rc;
 			return ecl_run_done_result(run);
 		}
 		/* dsl/triage.ecl:37: when classify.category == "bug" and (classify.urgency >= 4 or tier == "enterprise") -> escalate */
-		if (ecl_str_eq(ecl_run_str(run, V_CLASSIFY_CATEGORY), "bug") && (ecl_run_int(run, V_CLASSIFY_URGENCY) >= 4 || ecl_str_eq(ecl_run_str(run, V_TIER), "enterprise")))
-			return ecl_run_goto(run, S_ESCALATE);
+		if (ecl_str_eq(ecl_run_str(run, V__CLASSIFY_CATEGORY), "bug") && (ecl_run_int(run, V__CLASSIFY_URGENCY) >= 4 || ecl_str_eq(ecl_run_str(run, V__TIER), "enterprise")))
+			return ecl_run_goto(run, S__ESCALATE);
 		/* dsl/triage.ecl:38: when classify.category == "bug" -> file_bug */
-		if (ecl_str_eq(ecl_run_str(run, V_CLASSIFY_CATEGORY), "bug"))
-			return ecl_run_goto(run, S_FILE_BUG);
+		if (ecl_str_eq(ecl_run_str(run, V__CLASSIFY_CATEGORY), "bug"))
+			return ecl_run_goto(run, S__FILE_BUG);
 		/* dsl/triage.ecl:39: when classify.category == "billing" and tier != "free" -> billing */
-		if (ecl_str_eq(ecl_run_str(run, V_CLASSIFY_CATEGORY), "billing") && !ecl_str_eq(ecl_run_str(run, V_TIER), "free"))
-			return ecl_run_goto(run, S_BILLING);
+		if (ecl_str_eq(ecl_run_str(run, V__CLASSIFY_CATEGORY), "billing") && !ecl_str_eq(ecl_run_str(run, V__TIER), "free"))
+			return ecl_run_goto(run, S__BILLING);
 		/* dsl/triage.ecl:40: when classify.category == "billing" -> self_service */
-		if (ecl_str_eq(ecl_run_str(run, V_CLASSIFY_CATEGORY), "billing"))
-			return ecl_run_goto(run, S_SELF_SERVICE);
+		if (ecl_str_eq(ecl_run_str(run, V__CLASSIFY_CATEGORY), "billing"))
+			return ecl_run_goto(run, S__SELF_SERVICE);
 		/* dsl/triage.ecl:41: else -> log_feature */
-		return ecl_run_goto(run, S_LOG_FEATURE);
+		return ecl_run_goto(run, S__LOG_FEATURE);
 
-	case S_ESCALATE: /* dsl/triage.ecl:44: llm escalate */
+	case S__ESCALATE: /* dsl/triage.ecl:44: llm escalate */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/triage.ecl:55: -> done { action: "escalated", page: escalate.page, note: escalate.note, urgency: classify.urgency } */
 		if ((rc = ecl_run_result_str(run, "action", "escalated")) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_slot(run, "page", V_ESCALATE_PAGE)) != ECL_OK)
+		if ((rc = ecl_run_result_slot(run, "page", V__ESCALATE_PAGE)) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_slot(run, "note", V_ESCALATE_NOTE)) != ECL_OK)
+		if ((rc = ecl_run_result_slot(run, "note", V__ESCALATE_NOTE)) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_slot(run, "urgency", V_CLASSIFY_URGENCY)) != ECL_OK)
+		if ((rc = ecl_run_result_slot(run, "urgency", V__CLASSIFY_URGENCY)) != ECL_OK)
 			return rc;
 		return ecl_run_done_result(run);
 
-	case S_FILE_BUG: /* dsl/triage.ecl:58: set file_bug */
+	case S__FILE_BUG: /* dsl/triage.ecl:58: set file_bug */
 		/* dsl/triage.ecl:59: set reply = "Thank you: we filed your bug (" + classify.summary + ") with urgency " + classify.urgency + "." */
-		if ((rc = ecl_run_set_str(run, V_REPLY, ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, "Thank you: we filed your bug (", ecl_run_str(run, V_CLASSIFY_SUMMARY)), ") with urgency "), ecl_run_int_str(run, ecl_run_int(run, V_CLASSIFY_URGENCY))), "."))) != ECL_OK)
+		if ((rc = ecl_run_set_str(run, V__REPLY, ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, ecl_run_concat(run, "Thank you: we filed your bug (", ecl_run_str(run, V__CLASSIFY_SUMMARY)), ") with urgency "), ecl_run_int_str(run, ecl_run_int(run, V__CLASSIFY_URGENCY))), "."))) != ECL_OK)
 			return rc;
 		/* dsl/triage.ecl:60: -> done { action: "bug filed", reply: reply } */
 		if ((rc = ecl_run_result_str(run, "action", "bug filed")) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_slot(run, "reply", V_REPLY)) != ECL_OK)
+		if ((rc = ecl_run_result_slot(run, "reply", V__REPLY)) != ECL_OK)
 			return rc;
 		return ecl_run_done_result(run);
 
-	case S_BILLING: /* dsl/triage.ecl:63: llm billing */
+	case S__BILLING: /* dsl/triage.ecl:63: llm billing */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/triage.ecl:74: -> done { action: "answered", reply: billing.answer } */
 		if ((rc = ecl_run_result_str(run, "action", "answered")) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_slot(run, "reply", V_BILLING_ANSWER)) != ECL_OK)
+		if ((rc = ecl_run_result_slot(run, "reply", V__BILLING_ANSWER)) != ECL_OK)
 			return rc;
 		return ecl_run_done_result(run);
 
-	case S_SELF_SERVICE: /* dsl/triage.ecl:77: set self_service */
+	case S__SELF_SERVICE: /* dsl/triage.ecl:77: set self_service */
 		/* dsl/triage.ecl:78: set reply = "Our billing guide answers most questions: https://example.com/billing" */
-		if ((rc = ecl_run_set_str(run, V_REPLY, "Our billing guide answers most questions: https://example.com/billing")) != ECL_OK)
+		if ((rc = ecl_run_set_str(run, V__REPLY, "Our billing guide answers most questions: https://example.com/billing")) != ECL_OK)
 			return rc;
 		/* dsl/triage.ecl:79: -> done { action: "self-service", reply: reply } */
 		if ((rc = ecl_run_result_str(run, "action", "self-service")) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_slot(run, "reply", V_REPLY)) != ECL_OK)
+		if ((rc = ecl_run_result_slot(run, "reply", V__REPLY)) != ECL_OK)
 			return rc;
 		return ecl_run_done_result(run);
 
-	case S_LOG_FEATURE: /* dsl/triage.ecl:82: set log_feature */
+	case S__LOG_FEATURE: /* dsl/triage.ecl:82: set log_feature */
 		/* dsl/triage.ecl:83: -> done { action: "feature logged", summary: classify.summary, length: len(request) } */
 		if ((rc = ecl_run_result_str(run, "action", "feature logged")) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_slot(run, "summary", V_CLASSIFY_SUMMARY)) != ECL_OK)
+		if ((rc = ecl_run_result_slot(run, "summary", V__CLASSIFY_SUMMARY)) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_result_int(run, "length", ecl_run_len(run, V_REQUEST))) != ECL_OK)
+		if ((rc = ecl_run_result_int(run, "length", ecl_run_len(run, V__REQUEST))) != ECL_OK)
 			return rc;
 		return ecl_run_done_result(run);
 	}
 	return ECL_EUSAGE;
 }
 
-extern const ecl_workflow ecl_wf_triage;
+extern const ecl_workflow ecl_wf__triage;
 
-const ecl_workflow ecl_wf_triage = {
+const ecl_workflow ecl_wf__triage = {
 	.abi = ECL_ABI_VERSION,
 	.id = "triage",
 	.name = "Triage a Request",
 	.description = "Classifies a support request, then routes it by category, urgency and the customer's tier: escalation, a bug report, a billing answer, self-service or the feature log.",
 	.source = "dsl/triage.ecl",
 	.version = "78cd3a87efdf157e",
-	.slots = slots,
+	.slots = ecl__slots,
 	.nslots = 9,
-	.steps = steps,
+	.steps = ecl__steps,
 	.nsteps = 6,
-	.start = S_CLASSIFY,
-	.max_steps = 6,
+	.start = S__CLASSIFY,
+	.max_steps = 2,
 	.opts = {.model = NULL,
 		 .temperature = -1,
 		 .max_tokens = 0,
 		 .retries = 1,
 		 .timeout_ms = 5000,
 		 .repairs = -1},
-	.step = step,
+	.step = ecl__step,
 	.usage = "ecl run triage --request <string> [--tier <free|pro|enterprise>]",
-	.graph_mermaid = graph_mermaid,
-	.graph_dot = graph_dot,
-	.graph_json = graph_json,
+	.graph_mermaid = ecl__graph_mermaid,
+	.graph_dot = ecl__graph_dot,
+	.graph_json = ecl__graph_json,
 };

@@ -8,30 +8,30 @@
 
 /* The states: one per step of the workflow. */
 enum state {
-	S_DRAFT = 0,    /* dsl/summarize.ecl:17 */
-	S_CHECK = 1,    /* dsl/summarize.ecl:37 */
-	S_REDRAFT = 2,  /* dsl/summarize.ecl:49 */
-	S_APPROVE = 3,  /* dsl/summarize.ecl:54 */
-	S_REVIEWED = 4  /* dsl/summarize.ecl:68 */
+	S__DRAFT = 0,    /* dsl/summarize.ecl:17 */
+	S__CHECK = 1,    /* dsl/summarize.ecl:37 */
+	S__REDRAFT = 2,  /* dsl/summarize.ecl:49 */
+	S__APPROVE = 3,  /* dsl/summarize.ecl:54 */
+	S__REVIEWED = 4  /* dsl/summarize.ecl:68 */
 };
 
 /* The variable slots: inputs, vars, then each step's loop counter and output fields. */
 enum slot {
-	V_DOCUMENT = 0,
-	V_MAX_WORDS = 1,
-	V_SUMMARY = 2,
-	V_FEEDBACK = 3,
-	V_DRAFTS = 4,
-	V_DRAFT_SUMMARY = 5,
-	V_CHECK_OK = 6,
-	V_CHECK_WORDS = 7,
-	V_CHECK_PROBLEM = 8,
-	V_APPROVE_APPROVED = 9,
-	V_APPROVE_COMMENT = 10
+	V__DOCUMENT = 0,
+	V__MAX_WORDS = 1,
+	V__SUMMARY = 2,
+	V__FEEDBACK = 3,
+	V__DRAFTS = 4,
+	V__DRAFT_SUMMARY = 5,
+	V__CHECK_OK = 6,
+	V__CHECK_WORDS = 7,
+	V__CHECK_PROBLEM = 8,
+	V__APPROVE_APPROVED = 9,
+	V__APPROVE_COMMENT = 10
 };
 
-static const ecl_slot_def slots[] = {
-	[V_DOCUMENT] = {
+static const ecl_slot_def ecl__slots[] = {
+	[V__DOCUMENT] = {
 		.name = "document",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_STRING,
@@ -39,7 +39,7 @@ static const ecl_slot_def slots[] = {
 		.required = 1,
 		.doc = "The text to summarise (give a file with --input-file document=PATH)",
 	},
-	[V_MAX_WORDS] = {
+	[V__MAX_WORDS] = {
 		.name = "max_words",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_INT,
@@ -50,138 +50,138 @@ static const ecl_slot_def slots[] = {
 		.initial = "60",
 		.doc = "The most words the summary may have",
 	},
-	[V_SUMMARY] = {
+	[V__SUMMARY] = {
 		.name = "summary",
 		.kind = ECL_SLOT_VAR,
 		.type = ECL_T_STRING,
 		.step = -1,
 	},
-	[V_FEEDBACK] = {
+	[V__FEEDBACK] = {
 		.name = "feedback",
 		.kind = ECL_SLOT_VAR,
 		.type = ECL_T_STRING,
 		.step = -1,
 		.initial = "\"\"",
 	},
-	[V_DRAFTS] = {
+	[V__DRAFTS] = {
 		.name = "drafts",
 		.kind = ECL_SLOT_COUNTER,
 		.type = ECL_T_INT,
-		.step = S_DRAFT,
+		.step = S__DRAFT,
 		.initial = "0",
 	},
-	[V_DRAFT_SUMMARY] = {
+	[V__DRAFT_SUMMARY] = {
 		.name = "draft.summary",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_DRAFT,
+		.step = S__DRAFT,
 		.field = "summary",
 		.required = 1,
 	},
-	[V_CHECK_OK] = {
+	[V__CHECK_OK] = {
 		.name = "check.ok",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_BOOL,
-		.step = S_CHECK,
+		.step = S__CHECK,
 		.field = "ok",
 		.required = 1,
 	},
-	[V_CHECK_WORDS] = {
+	[V__CHECK_WORDS] = {
 		.name = "check.words",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_CHECK,
+		.step = S__CHECK,
 		.field = "words",
 		.required = 1,
 	},
-	[V_CHECK_PROBLEM] = {
+	[V__CHECK_PROBLEM] = {
 		.name = "check.problem",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_CHECK,
+		.step = S__CHECK,
 		.field = "problem",
 		.required = 1,
 	},
-	[V_APPROVE_APPROVED] = {
+	[V__APPROVE_APPROVED] = {
 		.name = "approve.approved",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_BOOL,
-		.step = S_APPROVE,
+		.step = S__APPROVE,
 		.field = "approved",
 		.required = 1,
 	},
-	[V_APPROVE_COMMENT] = {
+	[V__APPROVE_COMMENT] = {
 		.name = "approve.comment",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_APPROVE,
+		.step = S__APPROVE,
 		.field = "comment",
 	},
 };
 
 /* dsl/summarize.ecl:19 */
-static const ecl_tpl_part system_draft[] = {
+static const ecl_tpl_part system__draft[] = {
 	{"You summarise documents faithfully. Answer with one JSON object and nothing else.", 81, -1},
 };
 
 /* dsl/summarize.ecl:20 */
-static const ecl_tpl_part prompt_draft[] = {
+static const ecl_tpl_part prompt__draft[] = {
 	{"Summarise this document in at most ", 35, -1},
-	{NULL, 0, V_MAX_WORDS},
+	{NULL, 0, V__MAX_WORDS},
 	{" words (draft ", 14, -1},
-	{NULL, 0, V_DRAFTS},
+	{NULL, 0, V__DRAFTS},
 	{").\n", 3, -1},
-	{NULL, 0, V_FEEDBACK},
+	{NULL, 0, V__FEEDBACK},
 	{"\n"
 	 "Document:\n", 11, -1},
-	{NULL, 0, V_DOCUMENT},
+	{NULL, 0, V__DOCUMENT},
 	{"\n"
 	 "\n"
 	 "Answer as JSON: {\"summary\": \"<the summary>\"}\n", 47, -1},
 };
 
-static const int outputs_draft[] = {V_DRAFT_SUMMARY};
+static const int outputs__draft[] = {V__DRAFT_SUMMARY};
 
 /* dsl/summarize.ecl:18 */
-static const ecl_tpl_part limit_draft_parts[] = {
+static const ecl_tpl_part limit_parts__draft[] = {
 	{"no approved summary after 3 drafts", 34, -1},
 };
 
-static const ecl_template limit_draft = {limit_draft_parts, 1};
+static const ecl_template limit__draft = {limit_parts__draft, 1};
 
-static const int outputs_check[] = {V_CHECK_OK, V_CHECK_WORDS, V_CHECK_PROBLEM};
+static const int outputs__check[] = {V__CHECK_OK, V__CHECK_WORDS, V__CHECK_PROBLEM};
 
 /* dsl/summarize.ecl:55 */
-static const ecl_tpl_part question_approve[] = {
+static const ecl_tpl_part question__approve[] = {
 	{"Approve this summary of ", 24, -1},
-	{NULL, 0, V_CHECK_WORDS},
+	{NULL, 0, V__CHECK_WORDS},
 	{" words? (approved=true|false, comment=...)\n"
 	 "\n", 44, -1},
-	{NULL, 0, V_SUMMARY},
+	{NULL, 0, V__SUMMARY},
 	{"\n", 1, -1},
 };
 
-static const int outputs_approve[] = {V_APPROVE_APPROVED, V_APPROVE_COMMENT};
+static const int outputs__approve[] = {V__APPROVE_APPROVED, V__APPROVE_COMMENT};
 
 /* dsl/summarize.ecl:64 */
-static const ecl_field_ref result_approve_1[] = {
-	{"summary", V_SUMMARY},
-	{"words", V_CHECK_WORDS},
-	{"drafts", V_DRAFTS},
-	{"comment", V_APPROVE_COMMENT},
+static const ecl_field_ref result_1__approve[] = {
+	{"summary", V__SUMMARY},
+	{"words", V__CHECK_WORDS},
+	{"drafts", V__DRAFTS},
+	{"comment", V__APPROVE_COMMENT},
 };
 
-static const ecl_step_def steps[] = {
-	[S_DRAFT] = {
+static const ecl_step_def ecl__steps[] = {
+	[S__DRAFT] = {
 		.name = "draft",
 		.kind = ECL_STEP_LLM,
 		.line = 17,
-		.system = {system_draft, 1},
-		.prompt = {prompt_draft, 9},
-		.outputs = outputs_draft,
+		.system = {system__draft, 1},
+		.prompt = {prompt__draft, 9},
+		.outputs = outputs__draft,
 		.noutputs = 1,
 		.limit = 3,
-		.counter = V_DRAFTS,
+		.counter = V__DRAFTS,
 		.counter_label = "drafts",
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -190,11 +190,11 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_CHECK] = {
+	[S__CHECK] = {
 		.name = "check",
 		.kind = ECL_STEP_CODE,
 		.line = 37,
-		.outputs = outputs_check,
+		.outputs = outputs__check,
 		.noutputs = 3,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -205,7 +205,7 @@ static const ecl_step_def steps[] = {
 			 .repairs = -1},
 		.function = "check_summary",
 	},
-	[S_REDRAFT] = {
+	[S__REDRAFT] = {
 		.name = "redraft",
 		.kind = ECL_STEP_SET,
 		.line = 49,
@@ -217,11 +217,11 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_APPROVE] = {
+	[S__APPROVE] = {
 		.name = "approve",
 		.kind = ECL_STEP_HUMAN,
 		.line = 54,
-		.outputs = outputs_approve,
+		.outputs = outputs__approve,
 		.noutputs = 2,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -230,9 +230,9 @@ static const ecl_step_def steps[] = {
 			 .retries = -1,
 			 .timeout_ms = 0,
 			 .repairs = -1},
-		.question = {question_approve, 5},
+		.question = {question__approve, 5},
 	},
-	[S_REVIEWED] = {
+	[S__REVIEWED] = {
 		.name = "reviewed",
 		.kind = ECL_STEP_SET,
 		.line = 68,
@@ -247,7 +247,7 @@ static const ecl_step_def steps[] = {
 };
 
 /* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). */
-static const char *const graph_mermaid[] = {
+static const char *const ecl__graph_mermaid[] = {
 	"stateDiagram-v2\n"
 	"    [*] --> draft\n"
 	"    draft --> check\n"
@@ -262,7 +262,7 @@ static const char *const graph_mermaid[] = {
 	NULL,
 };
 
-static const char *const graph_dot[] = {
+static const char *const ecl__graph_dot[] = {
 	"digraph \"summarize\" {\n"
 	"\trankdir=LR;\n"
 	"\tnode [shape=box, style=rounded];\n"
@@ -287,7 +287,7 @@ static const char *const graph_dot[] = {
 	NULL,
 };
 
-static const char *const graph_json[] = {
+static const char *const ecl__graph_json[] = {
 	"{\n"
 	"  \"id\": \"summarize\",\n"
 	"  \"name\": \"Summarise and Approve\",\n"
@@ -295,7 +295,7 @@ static const char *const graph_json[] = {
 	"  \"source\": \"dsl/summarize.ecl\",\n"
 	"  \"version\": \"41a2b9d30390124c\",\n"
 	"  \"start\": \"draft\",\n"
-	"  \"max_steps\": 15,\n"
+	"  \"max_steps\": 12,\n"
 	"  \"inputs\": [\n"
 	"    {\"name\": \"document\", \"type\": \"string\", \"required\": true, \"doc\": \"The text to summarise (give a file with --input-file document=PATH)\"},\n"
 	"    {\"name\": \"max_words\", \"type\": \"int\", \"min\": 5, \"max\": 1000, \"required\": false, \"default\": 60, \"doc\": \"The most words the summary may have\"}\n"
@@ -374,93 +374,93 @@ static const char *const graph_json[] = {
 };
 
 /* The C functions of the code steps (see ecl_code_fn in ecl.h), written beside the .ecl file. */
-int check_summary(ecl_call *call); /* dsl/summarize.ecl:38 */
+int check_summary(ecl_call *); /* dsl/summarize.ecl:38 */
 
 /* The state machine: one case per step. */
-static int step(ecl_run *run)
+static int ecl__step(ecl_run *run)
 {
 	int rc;
 
 	switch ((enum state)ecl_run_state(run)) {
-	case S_DRAFT: /* dsl/summarize.ecl:17: llm draft */
+	case S__DRAFT: /* dsl/summarize.ecl:17: llm draft */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/summarize.ecl:31: set summary = draft.summary */
-		if ((rc = ecl_run_copy(run, V_SUMMARY, V_DRAFT_SUMMARY)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__SUMMARY, V__DRAFT_SUMMARY)) != ECL_OK)
 			return rc;
 		/* dsl/summarize.ecl:32: -> check */
-		return ecl_run_goto(run, S_CHECK);
+		return ecl_run_goto(run, S__CHECK);
 
-	case S_CHECK: /* dsl/summarize.ecl:37: code check */
+	case S__CHECK: /* dsl/summarize.ecl:37: code check */
 		/* dsl/summarize.ecl:38: call check_summary(...) */
-		if ((rc = ecl_run_arg_str(run, "text", ecl_run_str(run, V_SUMMARY))) != ECL_OK)
+		if ((rc = ecl_run_arg_str(run, "text", ecl_run_str(run, V__SUMMARY))) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_arg_str(run, "document", ecl_run_str(run, V_DOCUMENT))) != ECL_OK)
+		if ((rc = ecl_run_arg_str(run, "document", ecl_run_str(run, V__DOCUMENT))) != ECL_OK)
 			return rc;
-		if ((rc = ecl_run_arg_int(run, "max_words", ecl_run_int(run, V_MAX_WORDS))) != ECL_OK)
+		if ((rc = ecl_run_arg_int(run, "max_words", ecl_run_int(run, V__MAX_WORDS))) != ECL_OK)
 			return rc;
 		if ((rc = ecl_run_code(run, check_summary, "check_summary")) != ECL_OK)
 			return rc;
 		/* dsl/summarize.ecl:45: when check.ok -> approve */
-		if (ecl_run_bool(run, V_CHECK_OK))
-			return ecl_run_goto(run, S_APPROVE);
+		if (ecl_run_bool(run, V__CHECK_OK))
+			return ecl_run_goto(run, S__APPROVE);
 		/* dsl/summarize.ecl:46: else -> redraft */
-		return ecl_run_goto(run, S_REDRAFT);
+		return ecl_run_goto(run, S__REDRAFT);
 
-	case S_REDRAFT: /* dsl/summarize.ecl:49: set redraft */
+	case S__REDRAFT: /* dsl/summarize.ecl:49: set redraft */
 		/* dsl/summarize.ecl:50: set feedback = "Your last summary was refused: " + check.problem + ". Write it again." */
-		if ((rc = ecl_run_set_str(run, V_FEEDBACK, ecl_run_concat(run, ecl_run_concat(run, "Your last summary was refused: ", ecl_run_str(run, V_CHECK_PROBLEM)), ". Write it again."))) != ECL_OK)
+		if ((rc = ecl_run_set_str(run, V__FEEDBACK, ecl_run_concat(run, ecl_run_concat(run, "Your last summary was refused: ", ecl_run_str(run, V__CHECK_PROBLEM)), ". Write it again."))) != ECL_OK)
 			return rc;
 		/* dsl/summarize.ecl:51: -> draft */
-		if (ecl_run_visits(run, S_DRAFT) >= 3)
-			return ecl_run_fail(run, &limit_draft);
-		return ecl_run_goto(run, S_DRAFT);
+		if (ecl_run_visits(run, S__DRAFT) >= 3)
+			return ecl_run_fail(run, &limit__draft);
+		return ecl_run_goto(run, S__DRAFT);
 
-	case S_APPROVE: /* dsl/summarize.ecl:54: human approve */
+	case S__APPROVE: /* dsl/summarize.ecl:54: human approve */
 		if ((rc = ecl_run_human(run)) != ECL_OK)
 			return rc;
 		/* dsl/summarize.ecl:64: when approve.approved -> done { summary: summary, words: check.words, drafts: drafts, comment: approve.comment } */
-		if (ecl_run_bool(run, V_APPROVE_APPROVED))
-			return ecl_run_done(run, result_approve_1, 4);
+		if (ecl_run_bool(run, V__APPROVE_APPROVED))
+			return ecl_run_done(run, result_1__approve, 4);
 		/* dsl/summarize.ecl:65: else -> reviewed */
-		return ecl_run_goto(run, S_REVIEWED);
+		return ecl_run_goto(run, S__REVIEWED);
 
-	case S_REVIEWED: /* dsl/summarize.ecl:68: set reviewed */
+	case S__REVIEWED: /* dsl/summarize.ecl:68: set reviewed */
 		/* dsl/summarize.ecl:69: set feedback = "A reviewer refused your last summary: " + approve.comment */
-		if ((rc = ecl_run_set_str(run, V_FEEDBACK, ecl_run_concat(run, "A reviewer refused your last summary: ", ecl_run_str(run, V_APPROVE_COMMENT)))) != ECL_OK)
+		if ((rc = ecl_run_set_str(run, V__FEEDBACK, ecl_run_concat(run, "A reviewer refused your last summary: ", ecl_run_str(run, V__APPROVE_COMMENT)))) != ECL_OK)
 			return rc;
 		/* dsl/summarize.ecl:70: -> draft */
-		if (ecl_run_visits(run, S_DRAFT) >= 3)
-			return ecl_run_fail(run, &limit_draft);
-		return ecl_run_goto(run, S_DRAFT);
+		if (ecl_run_visits(run, S__DRAFT) >= 3)
+			return ecl_run_fail(run, &limit__draft);
+		return ecl_run_goto(run, S__DRAFT);
 	}
 	return ECL_EUSAGE;
 }
 
-extern const ecl_workflow ecl_wf_summarize;
+extern const ecl_workflow ecl_wf__summarize;
 
-const ecl_workflow ecl_wf_summarize = {
+const ecl_workflow ecl_wf__summarize = {
 	.abi = ECL_ABI_VERSION,
 	.id = "summarize",
 	.name = "Summarise and Approve",
 	.description = "Summarises a document, checks the summary with a code step (dsl/summarize.c), and waits for a person to approve it; a rejected summary is drafted again, at most 3 times.",
 	.source = "dsl/summarize.ecl",
 	.version = "41a2b9d30390124c",
-	.slots = slots,
+	.slots = ecl__slots,
 	.nslots = 11,
-	.steps = steps,
+	.steps = ecl__steps,
 	.nsteps = 5,
-	.start = S_DRAFT,
-	.max_steps = 15,
+	.start = S__DRAFT,
+	.max_steps = 12,
 	.opts = {.model = NULL,
 		 .temperature = -1,
 		 .max_tokens = 0,
 		 .retries = -1,
 		 .timeout_ms = 0,
 		 .repairs = -1},
-	.step = step,
+	.step = ecl__step,
 	.usage = "ecl run summarize --document <string> [--max_words <int>]",
-	.graph_mermaid = graph_mermaid,
-	.graph_dot = graph_dot,
-	.graph_json = graph_json,
+	.graph_mermaid = ecl__graph_mermaid,
+	.graph_dot = ecl__graph_dot,
+	.graph_json = ecl__graph_json,
 };

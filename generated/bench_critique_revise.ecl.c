@@ -8,31 +8,31 @@
 
 /* The states: one per step of the workflow. */
 enum state {
-	S_GENERATE = 0, /* dsl/bench_critique_revise.ecl:15 */
-	S_CRITIQUE = 1, /* dsl/bench_critique_revise.ecl:26 */
-	S_REVISE = 2    /* dsl/bench_critique_revise.ecl:37 */
+	S__GENERATE = 0, /* dsl/bench_critique_revise.ecl:15 */
+	S__CRITIQUE = 1, /* dsl/bench_critique_revise.ecl:26 */
+	S__REVISE = 2    /* dsl/bench_critique_revise.ecl:37 */
 };
 
 /* The variable slots: inputs, vars, then each step's loop counter and output fields. */
 enum slot {
-	V_WF = 0,
-	V_TOPIC = 1,
-	V_CONTENT = 2,
-	V_WORD_COUNT = 3,
-	V_GENERATE_CONTENT = 4,
-	V_GENERATE_WORD_COUNT = 5,
-	V_CRITIQUE_DECISION = 6,
-	V_CRITIQUE_FEEDBACK = 7,
-	V_CRITIQUE_QUALITY_SCORE = 8,
-	V_REVISIONS = 9,
-	V_REVISE_CONTENT = 10,
-	V_REVISE_WORD_COUNT = 11
+	V__WF = 0,
+	V__TOPIC = 1,
+	V__CONTENT = 2,
+	V__WORD_COUNT = 3,
+	V__GENERATE_CONTENT = 4,
+	V__GENERATE_WORD_COUNT = 5,
+	V__CRITIQUE_DECISION = 6,
+	V__CRITIQUE_FEEDBACK = 7,
+	V__CRITIQUE_QUALITY_SCORE = 8,
+	V__REVISIONS = 9,
+	V__REVISE_CONTENT = 10,
+	V__REVISE_WORD_COUNT = 11
 };
 
-static const char *const choices_critique_decision[] = {"pass", "revise"};
+static const char *const choices__critique_decision[] = {"pass", "revise"};
 
-static const ecl_slot_def slots[] = {
-	[V_WF] = {
+static const ecl_slot_def ecl__slots[] = {
+	[V__WF] = {
 		.name = "wf",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_STRING,
@@ -40,7 +40,7 @@ static const ecl_slot_def slots[] = {
 		.required = 1,
 		.doc = "The workflow id the fake LLM keys its critique counter on",
 	},
-	[V_TOPIC] = {
+	[V__TOPIC] = {
 		.name = "topic",
 		.kind = ECL_SLOT_INPUT,
 		.type = ECL_T_STRING,
@@ -48,153 +48,153 @@ static const ecl_slot_def slots[] = {
 		.required = 1,
 		.doc = "What to write about",
 	},
-	[V_CONTENT] = {
+	[V__CONTENT] = {
 		.name = "content",
 		.kind = ECL_SLOT_VAR,
 		.type = ECL_T_STRING,
 		.step = -1,
 	},
-	[V_WORD_COUNT] = {
+	[V__WORD_COUNT] = {
 		.name = "word_count",
 		.kind = ECL_SLOT_VAR,
 		.type = ECL_T_INT,
 		.step = -1,
 	},
-	[V_GENERATE_CONTENT] = {
+	[V__GENERATE_CONTENT] = {
 		.name = "generate.content",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_GENERATE,
+		.step = S__GENERATE,
 		.field = "content",
 		.required = 1,
 	},
-	[V_GENERATE_WORD_COUNT] = {
+	[V__GENERATE_WORD_COUNT] = {
 		.name = "generate.word_count",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_GENERATE,
+		.step = S__GENERATE,
 		.field = "word_count",
 		.required = 1,
 	},
-	[V_CRITIQUE_DECISION] = {
+	[V__CRITIQUE_DECISION] = {
 		.name = "critique.decision",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_ENUM,
-		.step = S_CRITIQUE,
+		.step = S__CRITIQUE,
 		.field = "decision",
-		.choices = choices_critique_decision,
+		.choices = choices__critique_decision,
 		.nchoices = 2,
 		.required = 1,
 	},
-	[V_CRITIQUE_FEEDBACK] = {
+	[V__CRITIQUE_FEEDBACK] = {
 		.name = "critique.feedback",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_CRITIQUE,
+		.step = S__CRITIQUE,
 		.field = "feedback",
 		.required = 1,
 	},
-	[V_CRITIQUE_QUALITY_SCORE] = {
+	[V__CRITIQUE_QUALITY_SCORE] = {
 		.name = "critique.quality_score",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_CRITIQUE,
+		.step = S__CRITIQUE,
 		.field = "quality_score",
 		.required = 1,
 	},
-	[V_REVISIONS] = {
+	[V__REVISIONS] = {
 		.name = "revisions",
 		.kind = ECL_SLOT_COUNTER,
 		.type = ECL_T_INT,
-		.step = S_REVISE,
+		.step = S__REVISE,
 		.initial = "0",
 	},
-	[V_REVISE_CONTENT] = {
+	[V__REVISE_CONTENT] = {
 		.name = "revise.content",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_STRING,
-		.step = S_REVISE,
+		.step = S__REVISE,
 		.field = "content",
 		.required = 1,
 	},
-	[V_REVISE_WORD_COUNT] = {
+	[V__REVISE_WORD_COUNT] = {
 		.name = "revise.word_count",
 		.kind = ECL_SLOT_OUTPUT,
 		.type = ECL_T_INT,
-		.step = S_REVISE,
+		.step = S__REVISE,
 		.field = "word_count",
 		.required = 1,
 	},
 };
 
 /* dsl/bench_critique_revise.ecl:16 */
-static const ecl_tpl_part prompt_generate[] = {
+static const ecl_tpl_part prompt__generate[] = {
 	{"WF:", 3, -1},
-	{NULL, 0, V_WF},
+	{NULL, 0, V__WF},
 	{"\n"
 	 "TASK:generate\n"
 	 "TOPIC:", 21, -1},
-	{NULL, 0, V_TOPIC},
+	{NULL, 0, V__TOPIC},
 	{"\n", 1, -1},
 };
 
-static const int outputs_generate[] = {V_GENERATE_CONTENT, V_GENERATE_WORD_COUNT};
+static const int outputs__generate[] = {V__GENERATE_CONTENT, V__GENERATE_WORD_COUNT};
 
 /* dsl/bench_critique_revise.ecl:27 */
-static const ecl_tpl_part prompt_critique[] = {
+static const ecl_tpl_part prompt__critique[] = {
 	{"WF:", 3, -1},
-	{NULL, 0, V_WF},
+	{NULL, 0, V__WF},
 	{"\n"
 	 "TASK:critique\n"
 	 "CONTENT:", 23, -1},
-	{NULL, 0, V_CONTENT},
+	{NULL, 0, V__CONTENT},
 	{"\n", 1, -1},
 };
 
-static const int outputs_critique[] = {V_CRITIQUE_DECISION, V_CRITIQUE_FEEDBACK, V_CRITIQUE_QUALITY_SCORE};
+static const int outputs__critique[] = {V__CRITIQUE_DECISION, V__CRITIQUE_FEEDBACK, V__CRITIQUE_QUALITY_SCORE};
 
 /* dsl/bench_critique_revise.ecl:33 */
-static const ecl_field_ref result_critique_1[] = {
-	{"status", V_CRITIQUE_DECISION},
-	{"content", V_CONTENT},
-	{"word_count", V_WORD_COUNT},
-	{"quality_score", V_CRITIQUE_QUALITY_SCORE},
-	{"revisions", V_REVISIONS},
+static const ecl_field_ref result_1__critique[] = {
+	{"status", V__CRITIQUE_DECISION},
+	{"content", V__CONTENT},
+	{"word_count", V__WORD_COUNT},
+	{"quality_score", V__CRITIQUE_QUALITY_SCORE},
+	{"revisions", V__REVISIONS},
 };
 
 /* dsl/bench_critique_revise.ecl:39 */
-static const ecl_tpl_part prompt_revise[] = {
+static const ecl_tpl_part prompt__revise[] = {
 	{"WF:", 3, -1},
-	{NULL, 0, V_WF},
+	{NULL, 0, V__WF},
 	{"\n"
 	 "TASK:revise\n"
 	 "REVISION:", 22, -1},
-	{NULL, 0, V_REVISIONS},
+	{NULL, 0, V__REVISIONS},
 	{"\n"
 	 "FEEDBACK:", 10, -1},
-	{NULL, 0, V_CRITIQUE_FEEDBACK},
+	{NULL, 0, V__CRITIQUE_FEEDBACK},
 	{"\n"
 	 "CONTENT:", 9, -1},
-	{NULL, 0, V_CONTENT},
+	{NULL, 0, V__CONTENT},
 	{"\n", 1, -1},
 };
 
-static const int outputs_revise[] = {V_REVISE_CONTENT, V_REVISE_WORD_COUNT};
+static const int outputs__revise[] = {V__REVISE_CONTENT, V__REVISE_WORD_COUNT};
 
 /* dsl/bench_critique_revise.ecl:38 */
-static const ecl_tpl_part limit_revise_parts[] = {
+static const ecl_tpl_part limit_parts__revise[] = {
 	{"max revisions (3) reached", 25, -1},
 };
 
-static const ecl_template limit_revise = {limit_revise_parts, 1};
+static const ecl_template limit__revise = {limit_parts__revise, 1};
 
-static const ecl_step_def steps[] = {
-	[S_GENERATE] = {
+static const ecl_step_def ecl__steps[] = {
+	[S__GENERATE] = {
 		.name = "generate",
 		.kind = ECL_STEP_LLM,
 		.line = 15,
-		.prompt = {prompt_generate, 5},
-		.outputs = outputs_generate,
+		.prompt = {prompt__generate, 5},
+		.outputs = outputs__generate,
 		.noutputs = 2,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -204,12 +204,12 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_CRITIQUE] = {
+	[S__CRITIQUE] = {
 		.name = "critique",
 		.kind = ECL_STEP_LLM,
 		.line = 26,
-		.prompt = {prompt_critique, 5},
-		.outputs = outputs_critique,
+		.prompt = {prompt__critique, 5},
+		.outputs = outputs__critique,
 		.noutputs = 3,
 		.counter = -1,
 		.opts = {.model = NULL,
@@ -219,15 +219,15 @@ static const ecl_step_def steps[] = {
 			 .timeout_ms = 0,
 			 .repairs = -1},
 	},
-	[S_REVISE] = {
+	[S__REVISE] = {
 		.name = "revise",
 		.kind = ECL_STEP_LLM,
 		.line = 37,
-		.prompt = {prompt_revise, 9},
-		.outputs = outputs_revise,
+		.prompt = {prompt__revise, 9},
+		.outputs = outputs__revise,
 		.noutputs = 2,
 		.limit = 3,
-		.counter = V_REVISIONS,
+		.counter = V__REVISIONS,
 		.counter_label = "revisions",
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -239,7 +239,7 @@ static const ecl_step_def steps[] = {
 };
 
 /* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). */
-static const char *const graph_mermaid[] = {
+static const char *const ecl__graph_mermaid[] = {
 	"stateDiagram-v2\n"
 	"    [*] --> generate\n"
 	"    generate --> critique\n"
@@ -251,7 +251,7 @@ static const char *const graph_mermaid[] = {
 	NULL,
 };
 
-static const char *const graph_dot[] = {
+static const char *const ecl__graph_dot[] = {
 	"digraph \"bench-critique-revise\" {\n"
 	"\trankdir=LR;\n"
 	"\tnode [shape=box, style=rounded];\n"
@@ -271,7 +271,7 @@ static const char *const graph_dot[] = {
 	NULL,
 };
 
-static const char *const graph_json[] = {
+static const char *const ecl__graph_json[] = {
 	"{\n"
 	"  \"id\": \"bench-critique-revise\",\n"
 	"  \"name\": \"Critique and Revise (benchmark workload)\",\n"
@@ -335,63 +335,63 @@ static const char *const graph_json[] = {
 };
 
 /* The state machine: one case per step. */
-static int step(ecl_run *run)
+static int ecl__step(ecl_run *run)
 {
 	int rc;
 
 	switch ((enum state)ecl_run_state(run)) {
-	case S_GENERATE: /* dsl/bench_critique_revise.ecl:15: llm generate */
+	case S__GENERATE: /* dsl/bench_critique_revise.ecl:15: llm generate */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/bench_critique_revise.ecl:21: set content = generate.content */
-		if ((rc = ecl_run_copy(run, V_CONTENT, V_GENERATE_CONTENT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__CONTENT, V__GENERATE_CONTENT)) != ECL_OK)
 			return rc;
 		/* dsl/bench_critique_revise.ecl:22: set word_count = generate.word_count */
-		if ((rc = ecl_run_copy(run, V_WORD_COUNT, V_GENERATE_WORD_COUNT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__WORD_COUNT, V__GENERATE_WORD_COUNT)) != ECL_OK)
 			return rc;
 		/* dsl/bench_critique_revise.ecl:23: -> critique */
-		return ecl_run_goto(run, S_CRITIQUE);
+		return ecl_run_goto(run, S__CRITIQUE);
 
-	case S_CRITIQUE: /* dsl/bench_critique_revise.ecl:26: llm critique */
+	case S__CRITIQUE: /* dsl/bench_critique_revise.ecl:26: llm critique */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/bench_critique_revise.ecl:33: when critique.decision == "pass" -> done { status: critique.decision, content: content, word_count: word_count, quality_score: critique.quality_score, revisions: revisions } */
-		if (ecl_str_eq(ecl_run_str(run, V_CRITIQUE_DECISION), "pass"))
-			return ecl_run_done(run, result_critique_1, 5);
+		if (ecl_str_eq(ecl_run_str(run, V__CRITIQUE_DECISION), "pass"))
+			return ecl_run_done(run, result_1__critique, 5);
 		/* dsl/bench_critique_revise.ecl:34: -> revise */
-		if (ecl_run_visits(run, S_REVISE) >= 3)
-			return ecl_run_fail(run, &limit_revise);
-		return ecl_run_goto(run, S_REVISE);
+		if (ecl_run_visits(run, S__REVISE) >= 3)
+			return ecl_run_fail(run, &limit__revise);
+		return ecl_run_goto(run, S__REVISE);
 
-	case S_REVISE: /* dsl/bench_critique_revise.ecl:37: llm revise */
+	case S__REVISE: /* dsl/bench_critique_revise.ecl:37: llm revise */
 		if ((rc = ecl_run_llm(run)) != ECL_OK)
 			return rc;
 		/* dsl/bench_critique_revise.ecl:44: set content = revise.content */
-		if ((rc = ecl_run_copy(run, V_CONTENT, V_REVISE_CONTENT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__CONTENT, V__REVISE_CONTENT)) != ECL_OK)
 			return rc;
 		/* dsl/bench_critique_revise.ecl:45: set word_count = revise.word_count */
-		if ((rc = ecl_run_copy(run, V_WORD_COUNT, V_REVISE_WORD_COUNT)) != ECL_OK)
+		if ((rc = ecl_run_copy(run, V__WORD_COUNT, V__REVISE_WORD_COUNT)) != ECL_OK)
 			return rc;
 		/* dsl/bench_critique_revise.ecl:46: -> critique */
-		return ecl_run_goto(run, S_CRITIQUE);
+		return ecl_run_goto(run, S__CRITIQUE);
 	}
 	return ECL_EUSAGE;
 }
 
-extern const ecl_workflow ecl_wf_bench_critique_revise;
+extern const ecl_workflow ecl_wf__bench_critique_revise;
 
-const ecl_workflow ecl_wf_bench_critique_revise = {
+const ecl_workflow ecl_wf__bench_critique_revise = {
 	.abi = ECL_ABI_VERSION,
 	.id = "bench-critique-revise",
 	.name = "Critique and Revise (benchmark workload)",
 	.description = "The shared benchmark workload: generate, then critique and revise at most 3 times, with plain KEY:value prompts.",
 	.source = "dsl/bench_critique_revise.ecl",
 	.version = "cbc4e25976a52803",
-	.slots = slots,
+	.slots = ecl__slots,
 	.nslots = 12,
-	.steps = steps,
+	.steps = ecl__steps,
 	.nsteps = 3,
-	.start = S_GENERATE,
+	.start = S__GENERATE,
 	.max_steps = 8,
 	.opts = {.model = NULL,
 		 .temperature = -1,
@@ -399,9 +399,9 @@ const ecl_workflow ecl_wf_bench_critique_revise = {
 		 .retries = -1,
 		 .timeout_ms = 0,
 		 .repairs = -1},
-	.step = step,
+	.step = ecl__step,
 	.usage = "ecl run bench-critique-revise --wf <string> --topic <string>",
-	.graph_mermaid = graph_mermaid,
-	.graph_dot = graph_dot,
-	.graph_json = graph_json,
+	.graph_mermaid = ecl__graph_mermaid,
+	.graph_dot = ecl__graph_dot,
+	.graph_json = ecl__graph_json,
 };
