@@ -286,7 +286,7 @@ static const struct {
 	 "  End a run as cancelled; it cannot be resumed.\n"},
 	{"runs", cmd_runs,
 	 "runs [--status S,..] [--workflow W] [--limit N|--all] [-o json]\n"
-	 "  List runs, newest first (20 unless --limit or --all).\n"},
+	 "  List runs, newest first (50 unless --limit or --all).\n"},
 	{"history", cmd_history,
 	 "history RUN-ID [--full] [-o json]\n"
 	 "  Every transition of a run; --full adds the prompts and answers.\n"},

@@ -22,8 +22,9 @@ static const char usage[] =
 	"Compiles .ecl workflows into C state machines for the ecl runtime.\n"
 	"\n"
 	"options:\n"
-	"  --out-dir DIR     write DIR/NAME.c for each dsl/NAME.ecl (or .mmd, .dot, .json),\n"
-	"                    creating DIR when it does not exist\n"
+	"  --out-dir DIR     write DIR/NAME.ecl.c for each dsl/NAME.ecl (or .ecl.mmd,\n"
+	"                    .ecl.dot, .ecl.json), creating DIR when it does not exist;\n"
+	"                    a file there that eclc did not write is never overwritten\n"
 	"  --registry FILE   write FILE, the C registry of every workflow given\n"
 	"  --emit FORMAT     c (the default), mermaid, dot or json; without --out-dir it\n"
 	"                    goes to standard output, for one file\n"
@@ -121,6 +122,42 @@ static int write_file(const char *path, const char *text, size_t len)
 	free(tmp);
 	fprintf(stderr, "eclc: cannot write %s: %s\n", path, strerror(e));
 	return -1;
+}
+
+/* Whether path may be written: it does not exist, or it begins as what eclc writes there
+ * (marker: the first bytes of every such file), so that eclc never overwrites a file a
+ * person wrote, such as the C of a code step beside its .ecl file. 0, or -1 with the reason
+ * printed. */
+static int may_overwrite(const char *path, const char *marker, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	char head[256];
+	size_t got;
+
+	if (!f)
+		return 0; /* absent; or unreadable, and then writing it says why */
+	if (n > sizeof(head))
+		n = sizeof(head);
+	got = fread(head, 1, n, f);
+	fclose(f);
+	if (got == n && memcmp(head, marker, n) == 0)
+		return 0;
+	fprintf(stderr,
+		"eclc: will not overwrite %s: it does not begin with `%.*s`, so eclc did not "
+		"write it; move it away or write elsewhere\n",
+		path, (int)n, marker);
+	return -1;
+}
+
+/* The first line of text (its first bytes at most), as the marker of what eclc writes in a
+ * format that has no comment to put a marker in. */
+static size_t first_line(const char *text, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && n < 64 && text[n] != '\n')
+		n++;
+	return n;
 }
 
 /* mkdir -p: dir and what leads to it. 0, or -1 with the reason printed. */
@@ -326,10 +363,11 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 				errors++;
 				break;
 			}
-			n = strlen(out_dir) + strlen(base) + strlen(in[i].res.out_ext) + 3;
+			/* NAME.ecl.c, never NAME.c: that is the name of a code step's C */
+			n = strlen(out_dir) + strlen(base) + strlen(in[i].res.out_ext) + 7;
 			in[i].out_path = malloc(n);
 			if (in[i].out_path)
-				snprintf(in[i].out_path, n, "%s/%s.%s", out_dir, base,
+				snprintf(in[i].out_path, n, "%s/%s.ecl.%s", out_dir, base,
 					 in[i].res.out_ext);
 			free(base);
 			if (!in[i].out_path) {
@@ -346,6 +384,19 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 		}
 		if (!errors && make_dir(out_dir) < 0)
 			errors++;
+		/* Every output is checked before any is written: all or nothing. */
+		for (i = 0; i < *nin && !errors; i++) {
+			const eclc_result *r = &in[i].res;
+			int c = opt.format == ECLC_C;
+
+			if (may_overwrite(in[i].out_path, c ? ECLC_MARKER : r->out,
+					  c ? strlen(ECLC_MARKER)
+					    : first_line(r->out, r->out_len)) < 0)
+				errors++;
+		}
+		if (registry && opt.format != ECLC_CHECK && !errors &&
+		    may_overwrite(registry, ECLC_MARKER, strlen(ECLC_MARKER)) < 0)
+			errors++;
 		for (i = 0; i < *nin && !errors; i++)
 			if (write_file(in[i].out_path, in[i].res.out, in[i].res.out_len) < 0)
 				errors++;
@@ -358,7 +409,8 @@ static int run(int argc, char **argv, struct input *in, int *nin)
 		}
 	}
 	if (registry && opt.format != ECLC_CHECK && !errors &&
-	    write_file(registry, reg.out, reg.out_len) < 0)
+	    (may_overwrite(registry, ECLC_MARKER, strlen(ECLC_MARKER)) < 0 ||
+	     write_file(registry, reg.out, reg.out_len) < 0))
 		errors++;
 	eclc_result_free(&reg);
 	return errors ? 1 : 0;

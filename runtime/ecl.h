@@ -322,7 +322,8 @@ int ecl_run_code(ecl_run *run, ecl_code_fn fn, const char *fn_name);
  * is none (the driver then leaves the run `waiting`). */
 int ecl_run_human(ecl_run *run);
 
-/* The workflows compiled into the program: generated/workflows.c, written by eclc. */
+/* The workflows compiled into the program: the registry `eclc --registry FILE` writes
+ * (generated/workflows.c for ecl's own; ecl_add_workflows writes one for a program's). */
 extern const ecl_workflow *const ecl_workflows[];
 extern const size_t ecl_nworkflows;
 

@@ -3,7 +3,7 @@
 # makes it). Checks its control fields (the Depends: line names the shared libraries the
 # binaries need), that it holds every file a user needs, and that the tree it unpacks to
 # works where it lands: ecl lists its workflows and loads its network module from
-# LIBDIR/ecl, and ecl.pc points into the tree.
+# LIBDIR/ecl, and ecl.pc names where the package puts the files.
 set -eu
 build=$(cd "$1" && pwd)
 tmp=$(mktemp -d)
@@ -43,6 +43,10 @@ printf '{"topic": "a"}\n' >"$tmp/in.jsonl"
 "$tmp/root/usr/bin/ecl" --db "$tmp/ecl.db" batch "$tmp/in.jsonl" --workflow critique-revise \
 	>"$tmp/batch.out" 2>&1 || { cat "$tmp/batch.out"; fail "the packaged ecl cannot load its network module"; }
 pc=$(find "$tmp/root" -name ecl.pc)
-PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags ecl | grep -q -- "-I$tmp/root/" ||
-	fail "ecl.pc does not point into the tree it was unpacked to"
+[ "$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=prefix ecl)" = /usr ] ||
+	fail "ecl.pc's prefix is not /usr"
+for v in libdir:/libecl.so includedir:/ecl.h eclc:; do
+	f=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable="${v%%:*}" ecl)
+	[ -e "$tmp/root$f${v#*:}" ] || fail "ecl.pc's ${v%%:*} ($f) is not where the package puts it"
+done
 echo "deb: $(basename "$deb"), Depends: $depends"
