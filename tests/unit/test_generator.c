@@ -794,7 +794,7 @@ Test(generator, errors_everywhere)
 		{"workflow w {\n" OK_STEP OK_STEP "}", "E020"},
 		{"workflow w { llm s { limit 2 as a else fail \"f\" prompt \"p\" output { x: int } "
 		 "-> s }\n input a: int\n}",
-		 "E020"},
+		 "E020 E031"}, /* the loop on s never ends in done */
 		{"workflow w { llm s { prompt \"p\" output { x: int x: int } -> done } }", "E020"},
 		{"workflow w { llm s { prompt \"p\" output { x: int } -> done }\n llm S { prompt "
 		 "\"p\" output { x: int } -> done } }",
@@ -810,7 +810,7 @@ Test(generator, errors_everywhere)
 		 "E045 E021 E041"},
 		{"workflow w { model \"\" temperature 3 max_tokens 0 retry 101 repair -1 timeout "
 		 "0ms\n" OK_STEP "}",
-		 "E050"},
+		 "E050 E010"}, /* repair takes an integer, -1 is not one */
 		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1, a: 2 } } }",
 		 "E020"},
 		{"workflow w { code s { call f(a: int = 1, a: int = 2) output { x: int } -> done "
@@ -905,13 +905,14 @@ Test(generator, errors_everywhere)
 		 "W001"},
 		{"workflow w { llm s { prompt \"p\" output { x: int } set x = 1 set = 2\n llm t "
 		 "{ prompt \"q\" output { y: int } -> done } }",
-		 "E010"},
+		 "E010 E021"}, /* x is an output field, not a var */
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		eclc_result res;
 		char codes[64], *tok, *save = NULL;
+		int k;
 
 		compile(cases[i].src, "e.ecl", ECLC_CHECK, &res);
 		snprintf(codes, sizeof(codes), "%s", cases[i].codes);
@@ -924,6 +925,11 @@ Test(generator, errors_everywhere)
 			cr_assert(strstr(res.diag_text, needle), "case %zu: no %s in\n%s", i, tok,
 				  res.diag_text);
 		}
+		/* and no other code */
+		for (k = 0; k < res.ndiags; k++)
+			cr_assert(strstr(cases[i].codes, res.diags[k].code),
+				  "case %zu: %s, not among \"%s\", in\n%s", i, res.diags[k].code,
+				  cases[i].codes, res.diag_text);
 		eclc_result_free(&res);
 	}
 #undef OK_STEP
@@ -1025,6 +1031,52 @@ Test(eclc, golden_diagnostics)
 		got = read_all(out, NULL);
 		cr_assert_str_eq(got, want, "%s", rel);
 		cr_assert_eq(st, strstr(want, ": error[") ? 1 : 0, "exit status of %s", rel);
+		free(want);
+		free(got);
+	}
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+/* Every tests/dsl/ok/NAME.ecl is clean (--check prints nothing), its --emit json output is
+ * exactly NAME.expected, and its C has the digest in NAME.c.sha256: a change to what eclc
+ * makes of a valid workflow shows in a diff. */
+Test(eclc, golden_outputs)
+{
+	static char names[64][256];
+	char *dir = tmp_dir();
+	int n = list_dir("tests/dsl/ok", ".ecl", names, 64), i;
+
+	cr_assert(n >= 5, "only %d valid cases", n);
+	for (i = 0; i < n; i++) {
+		char rel[300], exp[300], sum[300], out[600];
+		int base = (int)strlen(names[i]) - 4;
+		char *want, *got;
+
+		snprintf(rel, sizeof(rel), "tests/dsl/ok/%.255s", names[i]);
+		snprintf(exp, sizeof(exp), "tests/dsl/ok/%.*s.expected", base & 255, names[i]);
+		snprintf(sum, sizeof(sum), "tests/dsl/ok/%.*s.c.sha256", base & 255, names[i]);
+		snprintf(out, sizeof(out), "%s/out", dir);
+		cr_assert_eq(sh("cd '%s' && '%s' --check '%s' >'%s' 2>&1", ECL_SOURCE_DIR, ECLC_BIN,
+				rel, out),
+			     0, "%s", rel);
+		got = read_all(out, NULL);
+		cr_assert_str_eq(got, "", "%s", rel);
+		free(got);
+		cr_assert_eq(sh("cd '%s' && '%s' --emit json '%s' >'%s'", ECL_SOURCE_DIR, ECLC_BIN,
+				rel, out),
+			     0);
+		want = read_all(src_path(exp), NULL);
+		got = read_all(out, NULL);
+		cr_assert_str_eq(got, want, "%s", exp);
+		free(want);
+		free(got);
+		cr_assert_eq(sh("cd '%s' && '%s' '%s' | sha256sum >'%s'", ECL_SOURCE_DIR, ECLC_BIN,
+				rel, out),
+			     0);
+		want = read_all(src_path(sum), NULL);
+		got = read_all(out, NULL);
+		cr_assert_str_eq(got, want, "the C of %s no longer has the digest in %s", rel, sum);
 		free(want);
 		free(got);
 	}
