@@ -894,6 +894,8 @@ Test(generator, errors_everywhere)
 		 "E010"},
 		{"workflow w { llm s { prompt \"p\" output { x: int } bogus -> done } }", "E010"},
 		{"workflow w { bogus\n" OK_STEP "}", "E010"},
+		/* a step whose kind is misspelt: no E030 (no step) after it */
+		{"workflow w { input a: int\n lm s { prompt \"x\" } }", "E010"},
 		{"workflow w { 1\n" OK_STEP "}", "E010"},
 		{"workflow 1 {}", "E010"},
 		{"workflow w {\n" OK_STEP "} x", "E010"},
