@@ -1770,6 +1770,16 @@ Test(eclc, command_line)
 			  strstr(text, "/file/sub: Not a directory\n"),
 		  "%s", text);
 	free(text);
+	/* A file that cannot be written (its temporary file's name is taken by a directory). */
+	cr_assert_eq(sh("mkdir -p '%s/w/critique_revise.ecl.c.tmp' && cd '%s' && '%s' --out-dir "
+			"'%s/w' dsl/critique_revise.ecl 2>'%s'",
+			dir, ECL_SOURCE_DIR, ECLC_BIN, dir, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text, "eclc: cannot write ") &&
+			  strstr(text, "/w/critique_revise.ecl.c: Is a directory\n"),
+		  "%s", text);
+	free(text);
 	/* --Werror turns a warning into exit status 1; without it the output is written. */
 	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s' tests/dsl/err/unused.ecl 2>/dev/null",
 			ECL_SOURCE_DIR, ECLC_BIN, dir),
