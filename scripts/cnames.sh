@@ -25,7 +25,8 @@ refused_batch() {
 	for m in "${modes[@]}"; do
 		case $m in gcc*) limit=-fmax-errors=0 ;; *) limit=-ferror-limit=0 ;; esac
 		$m $limit -fsyntax-only -Wall -Wextra -Werror -pedantic -Iruntime "$tmp/t.c" 2>&1 |
-			grep -oE '^[^:]*t\.c:[0-9]+:' | sed -E 's/.*:([0-9]+):$/\1/' |
+			grep -oE '^[^ :]*t\.c:[0-9]+:[0-9]+: (error|warning)' |
+			sed -E 's/^[^ :]*t\.c:([0-9]+):.*/\1/' |
 			while read -r l; do sed -n "$((l - 1))p" "$1"; done
 	done | sort -u
 }

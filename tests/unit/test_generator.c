@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ast.h"
+#include "check.h"
 #include "diag.h"
 #include "eclc.h"
 #include "lex.h"
@@ -1173,6 +1174,26 @@ Test(eclc, generated_c_compiles)
 		0);
 	sh("rm -rf '%s'", out);
 	free(out);
+}
+
+/* The names C, its library and ecl.h's headers have, across the table (a binary search finds
+ * them only if it is sorted); and names they do not have. */
+Test(generator, c_names_taken)
+{
+	static const char *const taken[] = {
+		"BUS_ADRALN", "FPE_INTDIV", "INT8_MAX", "NULL", "SIGINT",       "abort",
+		"acosf",      "alignas",    "bool",     "int",  "main",         "max_align_t",
+		"offsetof",   "printf",     "raise",    "read", "sig_atomic_t", "signal",
+		"size_t",     "sqrtf128",   "strlen",   "true", "uint64_t",     "ynl",
+	};
+	static const char *const free_names[] = {
+		"step", "slots", "prompt_a", "measure_text", "Main", "check_summary", "zzz", "AAA"};
+	size_t i;
+
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		cr_expect(cnames_taken(taken[i]), "%s", taken[i]);
+	for (i = 0; i < sizeof(free_names) / sizeof(free_names[0]); i++)
+		cr_expect(!cnames_taken(free_names[i]), "%s", free_names[i]);
 }
 
 /* ---- whatever eclc accepts compiles --------------------------------------------------------- */
