@@ -4,7 +4,7 @@
 # of each refused one), declared as `int NAME(ecl_call *);` after `#include "ecl.h"` and
 # compiled with gcc and clang in C11, GNU11 with _GNU_SOURCE, and C2x, warnings as errors. A
 # name is printed, one a line and sorted, when one of them refuses it. Names with `__`, or
-# beginning with `_` or `ecl_`, are refused by rule and left out. C23's keywords and `main`
+# beginning with `_` or `ecl_`, are refused by rule and left out. C's keywords (C11 and C23)
 # are added by hand in cnames.c. Takes a few minutes:
 #   scripts/cnames.sh >names.txt
 set -uo pipefail
