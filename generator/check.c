@@ -1476,7 +1476,8 @@ static void check_quiet_cascade(struct checker *c, size_t first)
 {
 	static const enum diag_id of_step[] = {D_NO_PROMPT, D_NO_OUTPUT, D_NO_CALL, D_NO_QUESTION,
 					       D_DEAD_END};
-	static const enum diag_id of_workflow[] = {D_NO_DONE, D_MAYBE_UNSET, D_UNREACHABLE_STEP};
+	static const enum diag_id of_workflow[] = {D_NO_STEPS, D_NO_DONE, D_MAYBE_UNSET,
+						   D_UNREACHABLE_STEP};
 	struct unit *u = c->u;
 	size_t i, w = first, k;
 

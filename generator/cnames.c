@@ -5,11 +5,12 @@
  * pull in under _GNU_SOURCE), nor a C library function that gcc or clang treat as a builtin
  * (a declaration with another type is an error under -Werror).
  *
- * The table was found by trial, not by reading: every identifier of the system's headers, and
- * of the compilers' own, was declared that way and compiled with gcc 12 and clang 14 in
- * -std=c11, gnu11 with _GNU_SOURCE, and c2x, each with -Wall -Wextra -Werror -pedantic; a name
- * is here when one of them refused it. C23's keywords are added by hand. The rules for `_`,
- * `__` and `ecl_` (check.c) cover what this table leaves out by construction.
+ * The table was found by trial, not by reading (scripts/cnames.sh): every identifier of the
+ * system's headers, and of the compilers' own, was declared that way and compiled with gcc 12
+ * and clang 14 in -std=c11, gnu11 with _GNU_SOURCE, and c2x, each with -Wall -Wextra -Werror
+ * -pedantic; a name is here when one of them refused it. C's keywords (C11 and C23) are
+ * added by hand. The rules for `_`, `__` and `ecl_` (check.c) cover what this table leaves
+ * out by construction.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -48,6 +48,15 @@ static int parse_step_kw(enum lex_kw kw)
 	return kw == KW_LLM || kw == KW_CODE || kw == KW_HUMAN;
 }
 
+/* Whether kw is in a KW_NONE-terminated list. */
+static int parse_kw_in(enum lex_kw kw, const enum lex_kw *list)
+{
+	for (; *list != KW_NONE; list++)
+		if (*list == kw)
+			return 1;
+	return 0;
+}
+
 static const char *const parse_type_names[] = {"string", "int", "float", "bool", "list", NULL};
 
 static struct lex_token *parse_tok(struct parser *p)
@@ -461,7 +470,10 @@ static int parse_type(struct parser *p, struct ast_type *ty)
 	memset(ty, 0, sizeof(*ty));
 	ty->kind = AST_T_ERROR; /* until it is read whole */
 	ty->off = t->off;
-	if (t->kind != LEX_IDENT) {
+	/* `input a:` and then `llm s {` on the next line: the type is missing, the step is
+	 * not a type */
+	if (t->kind != LEX_IDENT ||
+	    (parse_kw_in(t->kw, parse_wf_items) && parse_peek(p, 1)->kind != LEX_PIPE)) {
 		parse_error(p, "a type");
 		return 0;
 	}
@@ -977,7 +989,11 @@ static int parse_target(struct parser *p, struct ast_target *to)
 			} while (parse_is(p, LEX_COMMA) && (parse_next(p), 1));
 			if (!parse_expect(p, LEX_RBRACE))
 				return 0;
-		} else if (parse_expr_start(p)) {
+		} else if (parse_expr_start(p) &&
+			   !(parse_tok(p)->kind == LEX_IDENT &&
+			     parse_kw_in(parse_tok(p)->kw, parse_step_items))) {
+			/* `-> done else -> x` on one line: `else` starts the next item, it is
+			 * not a value named else */
 			if (!(to->value = parse_or(p)))
 				return 0;
 		}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ast.h"
+#include "check.h"
 #include "diag.h"
 #include "eclc.h"
 #include "lex.h"
@@ -794,7 +795,7 @@ Test(generator, errors_everywhere)
 		{"workflow w {\n" OK_STEP OK_STEP "}", "E020"},
 		{"workflow w { llm s { limit 2 as a else fail \"f\" prompt \"p\" output { x: int } "
 		 "-> s }\n input a: int\n}",
-		 "E020"},
+		 "E020 E031"}, /* the loop on s never ends in done */
 		{"workflow w { llm s { prompt \"p\" output { x: int x: int } -> done } }", "E020"},
 		{"workflow w { llm s { prompt \"p\" output { x: int } -> done }\n llm S { prompt "
 		 "\"p\" output { x: int } -> done } }",
@@ -810,7 +811,7 @@ Test(generator, errors_everywhere)
 		 "E045 E021 E041"},
 		{"workflow w { model \"\" temperature 3 max_tokens 0 retry 101 repair -1 timeout "
 		 "0ms\n" OK_STEP "}",
-		 "E050"},
+		 "E050 E010"}, /* repair takes an integer, -1 is not one */
 		{"workflow w { llm s { prompt \"p\" output { x: int } -> done { a: 1, a: 2 } } }",
 		 "E020"},
 		{"workflow w { code s { call f(a: int = 1, a: int = 2) output { x: int } -> done "
@@ -894,6 +895,8 @@ Test(generator, errors_everywhere)
 		 "E010"},
 		{"workflow w { llm s { prompt \"p\" output { x: int } bogus -> done } }", "E010"},
 		{"workflow w { bogus\n" OK_STEP "}", "E010"},
+		/* a step whose kind is misspelt: no E030 (no step) after it */
+		{"workflow w { input a: int\n lm s { prompt \"x\" } }", "E010"},
 		{"workflow w { 1\n" OK_STEP "}", "E010"},
 		{"workflow 1 {}", "E010"},
 		{"workflow w {\n" OK_STEP "} x", "E010"},
@@ -905,13 +908,14 @@ Test(generator, errors_everywhere)
 		 "W001"},
 		{"workflow w { llm s { prompt \"p\" output { x: int } set x = 1 set = 2\n llm t "
 		 "{ prompt \"q\" output { y: int } -> done } }",
-		 "E010"},
+		 "E010 E021"}, /* x is an output field, not a var */
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		eclc_result res;
 		char codes[64], *tok, *save = NULL;
+		int k;
 
 		compile(cases[i].src, "e.ecl", ECLC_CHECK, &res);
 		snprintf(codes, sizeof(codes), "%s", cases[i].codes);
@@ -924,6 +928,11 @@ Test(generator, errors_everywhere)
 			cr_assert(strstr(res.diag_text, needle), "case %zu: no %s in\n%s", i, tok,
 				  res.diag_text);
 		}
+		/* and no other code */
+		for (k = 0; k < res.ndiags; k++)
+			cr_assert(strstr(cases[i].codes, res.diags[k].code),
+				  "case %zu: %s, not among \"%s\", in\n%s", i, res.diags[k].code,
+				  cases[i].codes, res.diag_text);
 		eclc_result_free(&res);
 	}
 #undef OK_STEP
@@ -1032,6 +1041,52 @@ Test(eclc, golden_diagnostics)
 	free(dir);
 }
 
+/* Every tests/dsl/ok/NAME.ecl is clean (--check prints nothing), its --emit json output is
+ * exactly NAME.expected, and its C has the digest in NAME.c.sha256: a change to what eclc
+ * makes of a valid workflow shows in a diff. */
+Test(eclc, golden_outputs)
+{
+	static char names[64][256];
+	char *dir = tmp_dir();
+	int n = list_dir("tests/dsl/ok", ".ecl", names, 64), i;
+
+	cr_assert(n >= 5, "only %d valid cases", n);
+	for (i = 0; i < n; i++) {
+		char rel[300], exp[300], sum[300], out[600];
+		int base = (int)strlen(names[i]) - 4;
+		char *want, *got;
+
+		snprintf(rel, sizeof(rel), "tests/dsl/ok/%.255s", names[i]);
+		snprintf(exp, sizeof(exp), "tests/dsl/ok/%.*s.expected", base & 255, names[i]);
+		snprintf(sum, sizeof(sum), "tests/dsl/ok/%.*s.c.sha256", base & 255, names[i]);
+		snprintf(out, sizeof(out), "%s/out", dir);
+		cr_assert_eq(sh("cd '%s' && '%s' --check '%s' >'%s' 2>&1", ECL_SOURCE_DIR, ECLC_BIN,
+				rel, out),
+			     0, "%s", rel);
+		got = read_all(out, NULL);
+		cr_assert_str_eq(got, "", "%s", rel);
+		free(got);
+		cr_assert_eq(sh("cd '%s' && '%s' --emit json '%s' >'%s'", ECL_SOURCE_DIR, ECLC_BIN,
+				rel, out),
+			     0);
+		want = read_all(src_path(exp), NULL);
+		got = read_all(out, NULL);
+		cr_assert_str_eq(got, want, "%s", exp);
+		free(want);
+		free(got);
+		cr_assert_eq(sh("cd '%s' && '%s' '%s' | sha256sum >'%s'", ECL_SOURCE_DIR, ECLC_BIN,
+				rel, out),
+			     0);
+		want = read_all(src_path(sum), NULL);
+		got = read_all(out, NULL);
+		cr_assert_str_eq(got, want, "the C of %s no longer has the digest in %s", rel, sum);
+		free(want);
+		free(got);
+	}
+	sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
 /* Each diagnostic code has a golden case, but the two that need a 16 MiB file or two files
  * (too_large_a_file and duplicate_workflows above). */
 Test(eclc, every_code_has_a_golden_case)
@@ -1119,6 +1174,26 @@ Test(eclc, generated_c_compiles)
 		0);
 	sh("rm -rf '%s'", out);
 	free(out);
+}
+
+/* The names C, its library and ecl.h's headers have, across the table (a binary search finds
+ * them only if it is sorted); and names they do not have. */
+Test(generator, c_names_taken)
+{
+	static const char *const taken[] = {
+		"BUS_ADRALN", "FPE_INTDIV", "INT8_MAX", "NULL", "SIGINT",       "abort",
+		"acosf",      "alignas",    "bool",     "int",  "main",         "max_align_t",
+		"offsetof",   "printf",     "raise",    "read", "sig_atomic_t", "signal",
+		"size_t",     "sqrtf128",   "strlen",   "true", "uint64_t",     "ynl",
+	};
+	static const char *const free_names[] = {
+		"step", "slots", "prompt_a", "measure_text", "Main", "check_summary", "zzz", "AAA"};
+	size_t i;
+
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		cr_expect(cnames_taken(taken[i]), "%s", taken[i]);
+	for (i = 0; i < sizeof(free_names) / sizeof(free_names[0]); i++)
+		cr_expect(!cnames_taken(free_names[i]), "%s", free_names[i]);
 }
 
 /* ---- whatever eclc accepts compiles --------------------------------------------------------- */
@@ -1716,6 +1791,16 @@ Test(eclc, command_line)
 			  strstr(text, "/file/sub: Not a directory\n"),
 		  "%s", text);
 	free(text);
+	/* A file that cannot be written (its temporary file's name is taken by a directory). */
+	cr_assert_eq(sh("mkdir -p '%s/w/critique_revise.ecl.c.tmp' && cd '%s' && '%s' --out-dir "
+			"'%s/w' dsl/critique_revise.ecl 2>'%s'",
+			dir, ECL_SOURCE_DIR, ECLC_BIN, dir, path),
+		     1);
+	text = read_all(path, NULL);
+	cr_assert(strstr(text, "eclc: cannot write ") &&
+			  strstr(text, "/w/critique_revise.ecl.c: Is a directory\n"),
+		  "%s", text);
+	free(text);
 	/* --Werror turns a warning into exit status 1; without it the output is written. */
 	cr_assert_eq(sh("cd '%s' && '%s' --out-dir '%s' tests/dsl/err/unused.ecl 2>/dev/null",
 			ECL_SOURCE_DIR, ECLC_BIN, dir),
@@ -1812,13 +1897,19 @@ Test(eclc, endless_input_is_capped_while_reading)
 	char *dir = tmp_dir(), path[512], *text;
 
 	snprintf(path, sizeof(path), "%s/err", dir);
+	/* (AddressSanitizer reserves terabytes of address space: it gets a limit of its own) */
+	setenv("ECLC", ECLC_BIN, 1);
+	setenv("LIMIT",
+	       "if ldd \"$ECLC\" | grep -q libasan; then export "
+	       "ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:hard_rss_limit_mb=400\"; else ulimit -v 400000; "
+	       "fi",
+	       1);
 	cr_assert_eq(
-		sh("ulimit -v 400000; timeout 60 '%s' --check /dev/zero 2>'%s'", ECLC_BIN, path),
-		1);
+		sh("eval \"$LIMIT\"; timeout 60 '%s' --check /dev/zero 2>'%s'", ECLC_BIN, path), 1);
 	text = read_all(path, NULL);
 	cr_assert_str_eq(text, "/dev/zero: error[E007]: the file is larger than 16 MiB\n");
 	free(text);
-	cr_assert_eq(sh("yes workflow | (ulimit -v 400000; timeout 60 '%s' --check /dev/stdin "
+	cr_assert_eq(sh("yes workflow | (eval \"$LIMIT\"; timeout 60 '%s' --check /dev/stdin "
 			"2>'%s')",
 			ECLC_BIN, path),
 		     1);
