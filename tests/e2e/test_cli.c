@@ -235,6 +235,267 @@ Test(cli, usage_errors_write_nothing)
 	}
 }
 
+/* JSON as a strict reader takes it: UTF-8 throughout (a check of its own, not the runtime's),
+ * and parsed whole. */
+static int strict_json(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	cJSON *json;
+
+	while (*p) {
+		int n = *p < 0x80             ? 0
+			: (*p & 0xe0) == 0xc0 ? 1
+			: (*p & 0xf0) == 0xe0 ? 2
+			: (*p & 0xf8) == 0xf0 ? 3
+					      : -1;
+		int i;
+
+		if (n < 0 || (n == 1 && *p < 0xc2))
+			return 0;
+		for (i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+		p += n + 1;
+	}
+	json = cJSON_ParseWithOpts(text, NULL, 1);
+	cJSON_Delete(json);
+	return json != NULL;
+}
+
+/* Text a run cannot hold (a NUL, bytes that are not UTF-8) is refused where it comes in with
+ * the input or field named; never cut, never stored: every JSON ecl prints stays valid. */
+Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
+{
+	char path[4300], bin[4200], *out, *err, *id;
+	char data[200];
+	cJSON *runs, *r;
+	FILE *f;
+
+	/* inputs: usage errors (exit 2) naming the input and the file, no database */
+	snprintf(path, sizeof(path), "%s/in.json", dir);
+	ts_write(path, "{\"topic\": \"a\\u0000b\"}");
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2, "%s", out);
+	cr_assert(strstr(err, "in.json: input `topic` holds a NUL character"), "%s", err);
+	free(out);
+	free(err);
+	snprintf(bin, sizeof(bin), "%s/blob.bin", dir);
+	memset(data, 'x', sizeof(data));
+	data[100] = '\0';
+	cr_assert_not_null(f = fopen(bin, "wb"));
+	fwrite(data, 1, sizeof(data), f);
+	fclose(f);
+	snprintf(path, sizeof(path), "topic=%s", bin);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--input-file", path), 2);
+	cr_assert(strstr(err, "input `topic`: ") && strstr(err, "blob.bin is not text: it holds "
+								"a NUL byte at byte 100"),
+		  "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "caf\xe9"), 2);
+	cr_assert(strstr(err, "input `topic` holds bytes that are not UTF-8 (0xe9)"), "%s", err);
+	free(out);
+	free(err);
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"fine\"}\n{\"topic\": \"a\\u0000b\"}\n");
+	cr_assert_eq(ECL(&out, &err, "batch", path, "--workflow", "critique-revise"), 2);
+	cr_assert(strstr(err, "in.jsonl:2: input `topic` holds a NUL character"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "a refused input created the database");
+
+	/* answers: malformed, so repaired; the model's next answer goes on */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[\"{\\\"content\\\": \\\"a\\\\u0000b\\\", "
+				"\\\"word_count\\\": 2}\", " GEN "]], \"critique\": [[\"{"
+				"\\\"decision\\\": \\\"pass\\\", \\\"feedback\\\": \\\"a\xff\\\", "
+				"\\\"quality_score\\\": 2}\", " PASS "]]}"),
+			 "run", "critique-revise", "--topic", "caf\xc3\xa9 \x1b[31m"),
+		     0, "%s%s", out, err);
+	cr_assert(strstr(err, "field `content` of the answer holds a NUL character"), "%s", err);
+	cr_assert(strstr(err, "field `feedback` of the answer holds bytes that are not UTF-8"),
+		  "%s", err);
+	id = strdup(started_id(out));
+	free(out);
+	free(err);
+	out = ts_sql_text(db, "SELECT json_extract(output, '$.content') FROM runs");
+	cr_assert_str_eq(out, "Draft v0");
+	free(out);
+	/* and when the repairs run out, the run fails with the reason, still valid JSON */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[\"{\\\"content\\\": \\\"\\\\ud800\\\", "
+				"\\\"word_count\\\": 2}\", \"\xc3\", \"\\u0000\", \"\xff\"]]}"),
+			 "run", "critique-revise", "--topic", "x"),
+		     1, "%s%s", out, err);
+	free(out);
+	free(err);
+
+	/* every run's status, the list, and the histories print valid JSON */
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	cr_assert(strict_json(out), "%s", out);
+	runs = cJSON_Parse(out);
+	free(out);
+	cr_assert_eq(cJSON_GetArraySize(runs), 2);
+	cJSON_ArrayForEach (r, runs) {
+		const char *rid = cJSON_GetObjectItem(r, "id")->valuestring;
+
+		cr_assert_eq(ECL(&out, NULL, "status", rid, "-o", "json"), 0);
+		cr_assert(strict_json(out), "status of %s: %s", rid, out);
+		free(out);
+		cr_assert_eq(ECL(&out, NULL, "history", rid, "--full", "-o", "json"), 0);
+		cr_assert(strict_json(out), "history of %s: %s", rid, out);
+		free(out);
+	}
+	cJSON_Delete(runs);
+	free(id);
+}
+
+/* Run ecl with --db and args with its stdout on a terminal (a pseudo-terminal that does not
+ * process output, so that what it writes arrives unchanged); returns the exit status, the output in
+ * *out. */
+static int run_on_tty(char **out, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	struct termios raw;
+	size_t len = 0, cap = 1 << 16;
+	int n = 3, i, master, slave, status;
+	pid_t pid;
+	ssize_t got;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	cr_assert_eq(tcgetattr(slave, &raw), 0);
+	raw.c_oflag &= ~(tcflag_t)OPOST; /* no \r added before each \n */
+	cr_assert_eq(tcsetattr(slave, TCSANOW, &raw), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(slave, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(master);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(slave);
+	*out = malloc(cap);
+	/* read until the other side is closed (EIO once the child has ended) */
+	while ((got = read(master, *out + len, cap - len - 1)) > 0)
+		if ((len += (size_t)got) + 1 == cap)
+			cr_assert_not_null(*out = realloc(*out, cap *= 2));
+	(*out)[len] = '\0';
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* What a model answered and the prompts made from the inputs may hold escape sequences: on a
+ * terminal, history shows them escaped instead of letting the terminal obey them; piped, it
+ * writes them as they are. */
+Test(cli, history_escapes_control_characters_on_a_terminal)
+{
+	char *out, *id;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [{\"content\": \"Draft \\u001b[31mred\\u001b]0;"
+				"title\\u0007 back\\rover \\u009b2J\", \"word_count\": 2}], "
+				"\"critique\": [" PASS "]}"),
+			 "run", "critique-revise", "--topic", "Tea \x1b[1mbold\x7f"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(run_on_tty(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "Total: 2 steps"), "%s", out);
+	cr_assert(strstr(out, "Tea \\e[1mbold\\x7f"), "the prompt: %s", out);
+	cr_assert(strstr(out, "Draft \\e[31mred\\e]0;title\\x07 back\\rover \\u009b2J"),
+		  "the answer: %s", out);
+	cr_assert_null(strpbrk(out, "\x1b\x07\r\x7f"), "a control character reached the terminal");
+	cr_assert_null(strstr(out, "\xc2\x9b"), "a C1 control reached the terminal");
+	free(out);
+	/* piped, the text is the text */
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "Tea \x1b[1mbold\x7f"), "%s", out);
+	free(out);
+	free(id);
+}
+
+/* Run ecl with args as a user who may read the database but not write its directory: as
+ * root (for whom permissions are no obstacle) the child becomes nobody; otherwise the directory
+ * is made read-only. Returns the exit status; stdout and stderr in *out. */
+static int run_read_only(char **out, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	int n = 3, i, fds[2], status;
+	size_t len = 0, cap = 1 << 16;
+	ssize_t got;
+	pid_t pid;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		setenv("HOME", dir, 1);
+		setenv("XDG_CONFIG_HOME", dir, 1); /* no config file to read */
+		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	*out = malloc(cap);
+	while ((got = read(fds[0], *out + len, cap - len - 1)) > 0)
+		if ((len += (size_t)got) + 1 == cap)
+			cr_assert_not_null(*out = realloc(*out, cap *= 2));
+	(*out)[len] = '\0';
+	close(fds[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The commands that only look (runs, status, history) open the database read-only: they work
+ * in a directory the user may not write, where SQLite cannot make the -wal and -shm files a
+ * read-write open needs, and they leave nothing behind. */
+Test(cli, looking_commands_work_in_a_read_only_directory)
+{
+	char *out, *id, wal[4200];
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "Tea"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	cr_assert_eq(access(wal, F_OK), -1, "the last connection removed its WAL");
+	cr_assert_eq(chmod(db, 0644), 0);
+	cr_assert_eq(chmod(dir, geteuid() == 0 ? 0755 : 0555), 0);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"runs", NULL}), 0, "%s", out);
+	cr_assert(strstr(out, id) && strstr(out, "completed"), "%s", out);
+	free(out);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"status", id, "-o", "json", NULL}), 0,
+		     "%s", out);
+	cr_assert(strstr(out, "\"status\": \"completed\""), "%s", out);
+	free(out);
+	cr_assert_eq(run_read_only(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "Total: 4 steps"), "%s", out);
+	free(out);
+	/* a command that writes says why it cannot */
+	cr_assert_eq(run_read_only(&out, (const char *[]){"fork", id, "--from", "1", NULL}), 1,
+		     "%s", out);
+	cr_assert(strstr(out, db) && strstr(out, "read-only"), "%s", out);
+	free(out);
+	cr_assert_eq(access(wal, F_OK), -1, "nothing was left in the directory");
+	cr_assert_eq(chmod(dir, 0700), 0);
+	free(id);
+}
+
 Test(cli, unknown_run_id_fails_with_exit_status_1)
 {
 	char *err;
@@ -508,7 +769,7 @@ Test(cli, runs_history_fork_recover_prune)
 		     0);
 	cr_assert(strstr(out, "Deleted 3 runs"), "%s", out);
 	free(out);
-	cr_assert_eq(ECL(NULL, NULL, "prune", "--status", "running"), 2);
+	cr_assert_eq(ECL(NULL, NULL, "prune", "--status", "running", "--older-than", "0s"), 2);
 	free(fid);
 	free(id);
 }
@@ -536,7 +797,11 @@ Test(cli, missing_network_module_is_named)
 	char bin[4096], *out = NULL, *err = NULL;
 	const char *argv[16] = {bin, "--db", db};
 
-	snprintf(bin, sizeof(bin), "%s/ecl", dir);
+	/* In a bin/ of its own: the installed place it also looks at, bin/../lib/ecl, is then in
+	 * the test's directory too. */
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	snprintf(bin, sizeof(bin), "%s/bin/ecl", dir);
 	{
 		FILE *in = fopen(ECL_BIN, "rb"), *o = fopen(bin, "wb");
 		char chunk[65536];
@@ -1403,4 +1668,470 @@ Test(cli, what_a_command_cannot_use)
 	free(out);
 	free(err);
 	free(id);
+}
+
+/* Settings that cannot be used: a key file flag naming no file, a connect timeout that is
+ * no number (named as the setting it is), a value longer than ecl keeps (cut), a Restate
+ * ingress that refuses connections. */
+Test(cli, settings_that_cannot_be_used)
+{
+	char *out, *err, want[4400], *text;
+
+	cr_assert_eq(ECL(&out, &err, "--api-key-file", "/nonexistent/key", "providers"), 2);
+	cr_assert_str_eq(err, "ecl: --api-key-file: cannot read the key file /nonexistent/key: No "
+			      "such file or directory\n");
+	free(out);
+	free(err);
+	providers_with("connect_timeout = 0\n", &out, &err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t"), 2);
+	snprintf(want, sizeof(want),
+		 "ecl: %s/config:1: connect_timeout `0` is not a positive number of seconds\n",
+		 dir);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	/* a value of 4200 characters: the first 4095 are kept */
+	text = malloc(4300);
+	cr_assert_not_null(text);
+	memcpy(text, "model = ", 8);
+	memset(text + 8, 'm', 4200);
+	strcpy(text + 4208, "\n");
+	cr_assert_eq(providers_with(text, &out, &err), 0, "%s", err);
+	memset(want, 'm', 4095);
+	want[4095] = '\0';
+	cr_assert(strstr(out, want), "%s", out);
+	want[4095] = 'm';
+	want[4096] = '\0';
+	cr_assert_null(strstr(out, want), "the value was not cut");
+	free(text);
+	free(out);
+	free(err);
+	unsetenv("ECL_CONFIG");
+	{
+		int port, fd = ts_listen_any(&port, 0);
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+		cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t", "--engine",
+				 "restate", "--restate-url", url),
+			     1);
+		cr_assert(strncmp(err, "ecl: POST http://127.0.0.1:", 27) == 0, "%s", err);
+		cr_assert(strstr(err, "/run/send: Failed to connect to 127.0.0.1 port "), "%s",
+			  err);
+		free(out);
+		free(err);
+		close(fd);
+	}
+}
+
+/* The database's directory cannot be made: a file where a directory should be, or a path
+ * longer than a path may be. */
+Test(cli, a_database_directory_that_cannot_be_made)
+{
+	char *out, *err, path[6000], want[6100];
+
+	ts_write(ts_path(dir, "file"), "x");
+	snprintf(path, sizeof(path), "%s/file/a/b/runs.db", dir);
+	setenv("ECL_DB", path, 1);
+	{
+		const char *argv[] = {ECL_BIN, "runs", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 1);
+	}
+	snprintf(want, sizeof(want), "ecl: cannot create the directory of %s: Not a directory\n",
+		 path);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	unsetenv("ECL_DB");
+	memset(path, 'a', 5000);
+	path[0] = '/';
+	strcpy(path + 5000, "/runs.db");
+	{
+		const char *argv[] = {ECL_BIN, "--db", path, "runs", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 1);
+	}
+	cr_assert(strncmp(err, "ecl: cannot create the directory of /aaaa", 41) == 0, "%s", err);
+	free(out);
+	free(err);
+}
+
+/* A rejected summary is drafted again: the set step on the way (`reviewed`) has no output of
+ * its own in the history; on a terminal a batch wider than its concurrency ends with its
+ * progress line. */
+Test(cli, a_set_step_has_no_output_and_a_batch_waits_its_turn)
+{
+	const char *s = script("{\"draft\": [{\"summary\": \"a b c\"}, {\"summary\": \"a b\"}]}");
+	char *out, *id, *tty, path[4300];
+	cJSON *json, *item;
+	int nulls = 0;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", s, "run", "summarize",
+			 "--document", "one two three four five six"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=false", "--set", "comment=no",
+			 "--no-wait"),
+		     0);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", s, "resume", id), 0,
+		     "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cJSON_ArrayForEach (item, json)
+		if (cJSON_IsString(cJSON_GetObjectItem(item, "step")) &&
+		    !strcmp(cJSON_GetObjectItem(item, "step")->valuestring, "reviewed"))
+			nulls += cJSON_IsNull(cJSON_GetObjectItem(item, "output"));
+	cr_assert_eq(nulls, 1, "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
+
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"a\"}\n{\"topic\": \"b\"}\n{\"topic\": \"c\"}\n");
+	{
+		const char *batch[] = {"batch",         path, "--workflow", "critique-revise",
+				       "--concurrency", "1",  NULL};
+
+		cr_assert_eq(run_on_tty(batch, &tty, &out), 0, "%s%s", out, tty);
+		/* (the lines before it depend on timing: one at most every 0.1 s) */
+		cr_assert(strstr(tty, "\rbatch: 3/3 ended, 3 completed, 0 failed, 0 stopped, 0 in "
+				      "flight, "),
+			  "%s", tty);
+		free(tty);
+		free(out);
+	}
+}
+
+/* ---- allocation failures ---------------------------------------------------------------- */
+
+/* Run ecl_oom (ecl with ECL_TEST_FAIL_ALLOC_AFTER, tests/tools/ecl_oom.c) with args for every
+ * n until it succeeds: before that, each attempt exits 1 saying "out of memory" (never a
+ * crash, a leak in the sanitizer build, whose report would change the status, or a usage
+ * error: the arguments are good). fresh: a new database each time, copied from db. Returns
+ * the output of the run that succeeded. */
+static char *every_allocation_may_fail(const char *const *args, int fresh)
+{
+	const char *argv[32] = {ECL_OOM_BIN, "--db", NULL};
+	char dbn[4300], *out = NULL;
+	long n;
+	int i = 3, rc = -1;
+
+	argv[2] = fresh ? dbn : db;
+	for (; *args; args++)
+		argv[i++] = *args;
+	argv[i] = NULL;
+	for (n = 0; n < 5000; n++) {
+		char env[32], *err;
+
+		snprintf(dbn, sizeof(dbn), "%s/oom-%ld.db", dir, n);
+		snprintf(env, sizeof(env), "%ld", n);
+		setenv("ECL_TEST_FAIL_ALLOC_AFTER", env, 1);
+		rc = ts_run(argv, &out, &err);
+		unsetenv("ECL_TEST_FAIL_ALLOC_AFTER");
+		if (rc == 0) {
+			free(err);
+			break;
+		}
+		cr_assert_eq(rc, 1, "%s, allocation %ld: exit status %d: %s", argv[3], n, rc, err);
+		cr_assert(strstr(err, "out of memory"), "%s, allocation %ld: %s", argv[3], n, err);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(rc, 0, "%s never got through", argv[3]);
+	return out;
+}
+
+Test(cli, every_allocation_of_a_batch_may_fail, .timeout = 300)
+{
+	char path[4300], *out;
+	const char *args[] = {"batch", path, "--workflow", "critique-revise", NULL};
+
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	/* (one input: each attempt is a process, ~220 of them, slow under the sanitizers) */
+	ts_write(path, "{\"topic\": \"a\"}\n");
+	out = every_allocation_may_fail(args, 1);
+	cr_assert(strstr(out, "\"completed\": 1"), "%s", out);
+	free(out);
+}
+
+Test(cli, every_allocation_of_the_json_listings_may_fail, .timeout = 300)
+{
+	static const char *const providers[] = {"providers", "-o", "json", NULL};
+	static const char *const runs[] = {"runs", "-o", "json", NULL};
+	char *out, id[64];
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	free(every_allocation_may_fail(providers, 0));
+	out = every_allocation_may_fail(runs, 0);
+	cr_assert(strstr(out, id), "%s", out);
+	free(out);
+	{
+		const char *status[] = {"status", id, "-o", "json", NULL};
+		const char *history[] = {"history", id, "--full", "-o", "json", NULL};
+
+		out = every_allocation_may_fail(status, 0);
+		cr_assert(strstr(out, "\"status\": \"completed\""), "%s", out);
+		free(out);
+		out = every_allocation_may_fail(history, 0);
+		cr_assert(strstr(out, "\"prompt\": "), "%s", out);
+		free(out);
+	}
+}
+
+/* ---- conventions: --version, help per command, input flags, completion, progress ---------- */
+
+Test(cli, version_names_the_version_the_abi_and_the_revision)
+{
+	const char *eclc[] = {ECLC_BIN, "--version", NULL};
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(ECL(&out, &err, "--version"), 0, "%s", err);
+	cr_assert(strncmp(out, "ecl " ECL_VERSION " (libecl " ECL_VERSION ", ABI 1", 22) == 0, "%s",
+		  out);
+	cr_assert(strstr(out, ", ABI 1"), "%s", out);
+	cr_assert_eq(access(db, F_OK), -1, "--version opened the database");
+	free(out);
+	free(err);
+	cr_assert_eq(ts_run(eclc, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "eclc ", 5) == 0 && strstr(out, "ABI 1"), "%s", out);
+	free(out);
+	free(err);
+}
+
+/* `ecl pause --help` and `ecl help pause` print pause's own help, not the global one. */
+Test(cli, every_command_has_its_own_help)
+{
+	static const char *const commands[] = {
+		"list", "run",     "resume", "status", "pause",     "cancel", "runs",  "history",
+		"fork", "recover", "prune",  "batch",  "providers", "answer", "graph", "serve"};
+	char *out = NULL, *out2 = NULL, *err = NULL, want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		cr_assert_eq(ECL(&out, &err, commands[i], "--help"), 0, "%s: %s", commands[i], err);
+		snprintf(want, sizeof(want), "usage: ecl [global options] %s", commands[i]);
+		cr_assert(strncmp(out, want, strlen(want)) == 0, "%s --help: %s", commands[i], out);
+		cr_assert_null(strstr(out, "commands:"), "%s --help is the global help",
+			       commands[i]);
+		free(err);
+		cr_assert_eq(ECL(&out2, &err, "help", commands[i]), 0, "%s", err);
+		cr_assert_str_eq(out, out2, "help %s differs from %s --help", commands[i],
+				 commands[i]);
+		free(out);
+		free(out2);
+		free(err);
+	}
+	cr_assert_eq(ECL(&out, &err, "pause", "-h"), 0);
+	cr_assert(strstr(out, "pause RUN-ID"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "help"), 0);
+	cr_assert(strstr(out, "commands:"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "help", "frobnicate"), 2);
+	cr_assert(strstr(err, "unknown command `frobnicate`"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "help opened the database");
+}
+
+Test(cli, run_workflow_help_lists_its_inputs_with_types_and_defaults)
+{
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(ECL(&out, &err, "run", "summarize", "--help"), 0, "%s", err);
+	cr_assert(strstr(out, "usage: ecl run summarize [inputs]"), "%s", out);
+	cr_assert(strstr(out, "--document               string, required"), "%s", out);
+	cr_assert(strstr(out, "--max-words              int 5..1000, default 60"), "%s", out);
+	cr_assert(strstr(out, "The most words the summary may have"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "help", "run", "triage"), 0, "%s", err);
+	cr_assert(strstr(out, "--tier"), "%s", out);
+	cr_assert(strstr(out, "enum ("), "the choices of an enum: %s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "nosuch", "--help"), 2);
+	cr_assert(strstr(err, "unknown workflow `nosuch`"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(access(db, F_OK), -1, "help started a run");
+}
+
+/* --min-words is the input min_words; --min_words still is. */
+Test(cli, input_flags_take_dashes_for_underscores)
+{
+	char *out = NULL, *err = NULL, *st = NULL, *id;
+
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words", "77"), 0,
+		"%s%s", out, err);
+	id = strdup(started_id(out));
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&st, NULL, "status", id, "-o", "json"), 0);
+	cr_assert(strstr(st, "\"min_words\": 77") || strstr(st, "\"min_words\":77"), "%s", st);
+	free(st);
+	free(id);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words", "many"),
+		2);
+	cr_assert(strstr(err, "input `min_words`: `many` is not an integer"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min_words=5"),
+		     0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-wordz", "5"), 2);
+	cr_assert(strstr(err, "no input `min-wordz`"), "%s", err);
+	free(out);
+	free(err);
+}
+
+/* The completion script, sourced by bash and asked as bash would ask it. */
+static char *complete_line(const char *words)
+{
+	char cmd[8192], *out = NULL, *err = NULL;
+	const char *argv[] = {"/bin/bash", "--norc", "--noprofile", "-c", cmd, NULL};
+
+	snprintf(cmd, sizeof(cmd),
+		 ". %s/scripts/ecl-completion.bash && COMP_WORDS=(%s) && "
+		 "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _ecl && "
+		 "printf '%%s\\n' \"${COMPREPLY[@]}\" | sort | tr '\\n' ' '",
+		 ECL_SOURCE_DIR, words);
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s", err);
+	free(err);
+	return out;
+}
+
+Test(cli, bash_completion_of_commands_workflows_inputs_and_runs)
+{
+	char words[6000], *out = NULL, *id;
+
+	out = complete_line(ECL_BIN " pa");
+	cr_assert_str_eq(out, "pause ");
+	free(out);
+	out = complete_line(ECL_BIN " --prov");
+	cr_assert_str_eq(out, "--provider ");
+	free(out);
+	snprintf(words, sizeof(words), "%s --db %s run cri", ECL_BIN, db);
+	out = complete_line(words);
+	cr_assert_str_eq(out, "critique-revise ");
+	free(out);
+	snprintf(words, sizeof(words), "%s --db %s run critique-revise --", ECL_BIN, db);
+	out = complete_line(words);
+	cr_assert_str_eq(out, "--help --input-file --min-words --set --topic ");
+	free(out);
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "Tea"), 0);
+	id = strdup(started_id(out));
+	free(out);
+	snprintf(words, sizeof(words), "%s --db %s status ''", ECL_BIN, db);
+	out = complete_line(words);
+	cr_assert(strstr(out, id), "the run id %s is not offered: %s", id, out);
+	free(out);
+	free(id);
+}
+
+/* A log line during a step, on a terminal: the progress line is cleared first, and drawn
+ * again after it, instead of running into it ("[1/8] generate ...12:00:00 warn repair"). */
+Test(cli, a_log_line_on_a_terminal_does_not_break_the_progress_line)
+{
+	const char *scr = script("{\"generate\": [[\"not json at all\", " GEN
+				 "]], \"critique\": [" PASS "]}");
+	char buf[65536], *slave_name;
+	size_t len = 0;
+	int master, status;
+	pid_t pid;
+	const char *p, *warn;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+	slave_name = ptsname(master);
+	cr_assert_not_null(slave_name);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int slave = open(slave_name, O_RDWR);
+
+		if (slave < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(127);
+		close(master);
+		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "scripted", "--script", scr,
+		      "run", "critique-revise", "--topic", "Tea", (char *)NULL);
+		_exit(127);
+	}
+	for (;;) {
+		ssize_t n = read(master, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			break; /* EIO once the child closed the terminal */
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", buf);
+	warn = strstr(buf, "warn");
+	cr_assert_not_null(warn, "no log line: %s", buf);
+	cr_assert(strstr(warn, "repair"), "%s", buf);
+	/* The line was cleared right before the log line ... */
+	p = strstr(buf, "  [1/8] generate ...\r\033[K");
+	cr_assert_not_null(p, "the progress line was not cleared before the log line: %s", buf);
+	p += strlen("  [1/8] generate ...\r\033[K");
+	cr_assert(p < warn && strchr(p, '\n') > warn, "not the log line after it: %s", buf);
+	/* ... and drawn again after it, where the step then ends. */
+	p = strchr(warn, '\n');
+	cr_assert_not_null(p);
+	cr_assert(strncmp(p + 1, "  [1/8] generate ... done in", 28) == 0, "%s", buf);
+}
+
+/* ecl_main names the program after argv[0]: a program of its own built on it suggests its
+ * own name in usage texts, --version and the commands it prints to go on with. */
+Test(cli, a_program_on_ecl_main_speaks_of_itself)
+{
+	char bin[4200], doc[4200], scr[4200], *out = NULL, *err = NULL;
+	const char *help[] = {bin, "--help", NULL}, *version[] = {bin, "--version", NULL};
+	const char *run[] = {bin, "--db", db,          "--provider",   "scripted", "--script",
+			     scr, "run",  "summarize", "--input-file", doc,        NULL};
+
+	snprintf(bin, sizeof(bin), "%s/myapp", dir);
+	{
+		FILE *in = fopen(ECL_BIN, "rb"), *o = fopen(bin, "wb");
+		char chunk[65536];
+		size_t n;
+
+		cr_assert(in && o);
+		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			cr_assert_eq(fwrite(chunk, 1, n, o), n);
+		fclose(in);
+		cr_assert_eq(fclose(o), 0);
+		cr_assert_eq(chmod(bin, 0755), 0);
+	}
+	cr_assert_eq(ts_run(help, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "usage: myapp [global options]", 29) == 0, "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ts_run(version, &out, &err), 0, "%s", err);
+	cr_assert(strncmp(out, "myapp: ecl " ECL_VERSION " (", 13 + strlen(ECL_VERSION)) == 0, "%s",
+		  out);
+	free(out);
+	free(err);
+	snprintf(doc, sizeof(doc), "document=%s/dsl/examples/document.txt", ECL_SOURCE_DIR);
+	snprintf(scr, sizeof(scr), "%s/dsl/examples/summarize.json", ECL_SOURCE_DIR);
+	cr_assert_eq(ts_run(run, &out, &err), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "Answer it with: myapp --db "), "%s", out);
+	free(out);
+	free(err);
 }
