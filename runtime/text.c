@@ -176,11 +176,8 @@ int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, 
 		case '"':
 			start = ++p;
 			was_key = depth == 1 && in_object && key_pos;
-			if (check_string(&p, end, why, whylen)) {
-				if (was_key)
-					key[0] = '\0'; /* the fault is in a name, not a value */
-				return 1;
-			}
+			if (check_string(&p, end, why, whylen))
+				return was_key ? 2 : 1;
 			if (was_key)
 				snprintf(key, keylen, "%.*s",
 					 (int)text_cut((const char *)start, (size_t)(p - 1 - start),
@@ -205,7 +202,10 @@ int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, 
 			break;
 		case ',': key_pos |= depth == 1, p++; break;
 		case ':': key_pos &= depth != 1, p++; break;
-		case 0: bad_byte_says(p, NULL, why, whylen); return 1;
+		case 0: /* outside strings: no member holds it */
+			bad_byte_says(p, NULL, why, whylen);
+			key[0] = '\0';
+			return 1;
 		default:
 			if (depth == 0 && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
 				return 0; /* not an object or a list: nothing holds strings */
@@ -258,14 +258,17 @@ int ecl_text_check(const char *text, size_t len, char *err, size_t errlen)
 int ecl_json_check(const char *json, size_t len, char *err, size_t errlen)
 {
 	char key[128], why[256];
+	int bad = json ? json_check(json, len, key, sizeof(key), why, sizeof(why)) : 0;
 
-	if (!json || !json_check(json, len, key, sizeof(key), why, sizeof(why)))
+	if (!bad)
 		return ECL_OK;
 	if (err && errlen) {
-		if (key[0])
+		if (bad == 2)
+			snprintf(err, errlen, "a member's name holds %s", why);
+		else if (key[0])
 			snprintf(err, errlen, "`%s` holds %s", key, why);
 		else
-			snprintf(err, errlen, "a member's name holds %s", why);
+			snprintf(err, errlen, "the text holds %s", why);
 	}
 	return ECL_EINPUT;
 }
