@@ -315,8 +315,9 @@ Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
 	id = strdup(started_id(out));
 	free(out);
 	free(err);
-	cr_assert_str_eq(ts_sql_text(db, "SELECT json_extract(output, '$.content') FROM runs"),
-			 "Draft v0");
+	out = ts_sql_text(db, "SELECT json_extract(output, '$.content') FROM runs");
+	cr_assert_str_eq(out, "Draft v0");
+	free(out);
 	/* and when the repairs run out, the run fails with the reason, still valid JSON */
 	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
 			 script("{\"generate\": [[\"{\\\"content\\\": \\\"\\\\ud800\\\", "
