@@ -390,6 +390,9 @@ Test(values, text_entering_a_run_is_checked_once)
 		{"{\"b\": \"a\xff\"}", "`b` holds bytes that are not UTF-8 (0xff)"},
 		{"{\"b\\u0000\": 1}", "a member's name holds a NUL character"},
 		{"{\"b\": \"x\\", NULL}, /* cut short: the parser's to say */
+		{"{\"", NULL},           /* a name cut short */
+		{"{\"abc", NULL},        /* the same, longer */
+		{"{\"a\": \"x", NULL},   /* a value cut short */
 		{"\"\\u0000\"", "the text holds a NUL character"},           /* a string alone */
 		{"[\"ok\", \"\\u0000\"]", "the text holds a NUL character"}, /* a list */
 		{"\"ok\" {\"b\": \"\\u0000\"}", NULL},     /* only the first value is looked at */
