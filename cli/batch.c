@@ -94,7 +94,8 @@ static int read_inputs(const char *path, const ecl_workflow *wf, lines *out)
 			continue; /* blank lines are allowed */
 		/* the raw line: parsed, a string would be cut at a \u0000 */
 		if (ecl_json_check(line, (size_t)len, err, sizeof(err)) != ECL_OK) {
-			rc = cli_error(2, "%s:%d: input %s", path, no, err);
+			rc = cli_error(2, "%s:%d: %s%s", path, no, err[0] == '`' ? "input " : "",
+				       err);
 			break;
 		}
 		obj = cJSON_ParseWithLength(line, (size_t)len);

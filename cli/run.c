@@ -197,7 +197,8 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			if (ecl_json_check(text, len, err, sizeof(err)) != ECL_OK) {
 				free(text);
 				cJSON_Delete(obj);
-				return cli_error(2, "%s: input %s", c->args[i + 1], err);
+				return cli_error(2, "%s: %s%s", c->args[i + 1],
+						 err[0] == '`' ? "input " : "", err);
 			}
 			cJSON_Delete(obj);
 			obj = cJSON_Parse(text);

@@ -95,18 +95,16 @@ static int bad_text(const ecl_step_def *step, const char *text, size_t len, cons
 			tries++;
 			bad = json_check(p, (size_t)(end - p), key, sizeof(key), why, sizeof(why));
 		}
-	if (bad) {
-		if (key[0])
-			snprintf(err, errlen, "step `%s`: field `%s` of the answer holds %s",
-				 step->name, key, why);
-		else
-			snprintf(err, errlen, "step `%s`: a field name of the answer holds %s",
-				 step->name, why);
-		return 1;
-	}
-	if (text_check(text, len, why, sizeof(why)) == ECL_OK)
+	if (bad == 2)
+		snprintf(err, errlen, "step `%s`: a field name of the answer holds %s", step->name,
+			 why);
+	else if (bad && key[0])
+		snprintf(err, errlen, "step `%s`: field `%s` of the answer holds %s", step->name,
+			 key, why);
+	else if (bad || text_check(text, len, why, sizeof(why)) != ECL_OK)
+		snprintf(err, errlen, "step `%s`: the answer holds %s", step->name, why);
+	else
 		return 0;
-	snprintf(err, errlen, "step `%s`: the answer holds %s", step->name, why);
 	return 1;
 }
 

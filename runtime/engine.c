@@ -186,10 +186,14 @@ static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *input
 
 	*out = NULL;
 	/* before the parse, which would cut a string at a \u0000 and keep bytes not UTF-8 */
-	if (inputs_json &&
-	    json_check(inputs_json, strlen(inputs_json), key, sizeof(key), why, sizeof(why)))
+	rc = inputs_json ? json_check(inputs_json, strlen(inputs_json), key, sizeof(key), why,
+				      sizeof(why))
+			 : 0;
+	if (rc == 2)
+		return engine_fail(e, ECL_EINPUT, "the name of an input holds %s", why);
+	if (rc)
 		return key[0] ? engine_fail(e, ECL_EINPUT, "input `%s` holds %s", key, why)
-			      : engine_fail(e, ECL_EINPUT, "the name of an input holds %s", why);
+			      : engine_fail(e, ECL_EINPUT, "the inputs hold %s", why);
 	inputs = json_parse_str(inputs_json ? inputs_json : "{}", &oom);
 	if (!inputs)
 		return oom ? engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs")

@@ -71,8 +71,9 @@ size_t text_utf8_len(const unsigned char *p, const unsigned char *end);
 int text_check(const char *s, size_t n, char *why, size_t whylen);
 /* Check every string of the JSON value that starts the n bytes at json as text_check does,
  * and its escapes (a \u0000, a lone surrogate, an unknown escape); the walk ends with the
- * value. 0 when they are fine; 1 with why set and key the member of the top-level object
- * that holds the fault ("" when the fault is in a member's name). */
+ * value. 0 when they are fine; else why is set and: 1 for a fault in a value, with key the
+ * member of the top-level object that holds it ("" outside an object's members), or 2 for a
+ * fault in a member's name. */
 int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, size_t whylen);
 /* Make a message from elsewhere (a provider's error) fit on one line of valid UTF-8 in place:
  * control characters become spaces, bytes that are not UTF-8 '?'. */

@@ -617,13 +617,17 @@ int ecl_workflow_answer_fields(const ecl_workflow *wf, const char *step_name,
 				 wf ? wf->id : "(none)", step_name ? step_name : "(none)");
 		goto out;
 	}
-	if (fields_json && json_check(fields_json, strlen(fields_json), fields, sizeof(fields), why,
-				      sizeof(why))) {
-		rc = fields[0] ? engine_fail(&e, ECL_EINPUT, "field `%s` of step `%s` holds %s",
-					     fields, step->name, why)
-			       : engine_fail(&e, ECL_EINPUT,
-					     "a field name of the answer to step `%s` holds %s",
-					     step->name, why);
+	i = fields_json ? json_check(fields_json, strlen(fields_json), fields, sizeof(fields), why,
+				     sizeof(why))
+			: 0;
+	if (i) {
+		rc = i == 2      ? engine_fail(&e, ECL_EINPUT,
+					       "a field name of the answer to step `%s` holds %s",
+					       step->name, why)
+		     : fields[0] ? engine_fail(&e, ECL_EINPUT, "field `%s` of step `%s` holds %s",
+					       fields, step->name, why)
+				 : engine_fail(&e, ECL_EINPUT, "the answer to step `%s` holds %s",
+					       step->name, why);
 		goto out;
 	}
 	in = fields_json ? cJSON_Parse(fields_json) : NULL;

@@ -1553,8 +1553,8 @@ int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, 
 			   size_t errlen)
 {
 	sqlite_store *s;
-	buf uri = {0}, wal = {0};
-	const char *p;
+	buf uri = {0}, wal = {0}, parent = {0};
+	const char *p, *slash = strrchr(path, '/');
 	int rc, code;
 
 	*out = NULL;
@@ -1571,7 +1571,11 @@ int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, 
 		else
 			buf_append(&uri, p, 1);
 	buf_printf(&wal, "%s-wal", path);
-	if (uri.oom || wal.oom) {
+	if (slash)
+		buf_append(&parent, path, slash > path ? (size_t)(slash - path) : 1);
+	else
+		buf_puts(&parent, ".");
+	if (uri.oom || wal.oom || parent.oom) {
 		rc = out_of_memory(s, "opening the database");
 		goto out;
 	}
@@ -1581,7 +1585,7 @@ int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, 
 	 * and without a -wal file everything is in the database file: read it as it is. */
 	if (rc != ECL_OK &&
 	    ((code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_READONLY) &&
-	    access(wal.data, F_OK) != 0) {
+	    access(parent.data, W_OK) != 0 && access(wal.data, F_OK) != 0) {
 		buf_puts(&uri, "?immutable=1");
 		rc = uri.oom ? out_of_memory(s, "opening the database")
 			     : open_read(s, uri.data, busy_timeout_ms, &code);
@@ -1589,6 +1593,7 @@ int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, 
 out:
 	buf_free(&uri);
 	buf_free(&wal);
+	buf_free(&parent);
 	if (rc != ECL_OK) {
 		snprintf(err, errlen, "%s", s->err);
 		sq_close(&s->base);

@@ -101,7 +101,7 @@ static int hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
 }
 
 /* Check the string literal whose body starts at *pp (after its quote); leaves *pp after the
- * closing quote. 0, or 1 with why set. */
+ * closing quote. 0, 1 with why set, or -1 when the string is not closed. */
 static int check_string(const unsigned char **pp, const unsigned char *end, char *why,
 			size_t whylen)
 {
@@ -124,7 +124,7 @@ static int check_string(const unsigned char **pp, const unsigned char *end, char
 			continue;
 		}
 		if (p + 1 >= end)
-			break; /* cut short: the parser says so */
+			return -1; /* cut short: the parser says so */
 		if (p[1] != 'u') {
 			if (!strchr("\"\\/bfnrt", p[1]) || p[1] == 0) {
 				snprintf(why, whylen, "an invalid escape `\\%c`",
@@ -158,7 +158,9 @@ static int check_string(const unsigned char **pp, const unsigned char *end, char
 		}
 		p += 6;
 	}
-	*pp = p < end ? p + 1 : p;
+	if (p == end)
+		return -1; /* not closed: the parser says so */
+	*pp = p + 1;
 	return 0;
 }
 
@@ -176,10 +178,10 @@ int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, 
 		case '"':
 			start = ++p;
 			was_key = depth == 1 && in_object && key_pos;
-			if (check_string(&p, end, why, whylen)) {
-				if (was_key)
-					key[0] = '\0'; /* the fault is in a name, not a value */
-				return 1;
+			switch (check_string(&p, end, why, whylen)) {
+			case 1: return was_key ? 2 : 1;
+			case -1: return 0; /* cut short: nothing more to check */
+			default: break;
 			}
 			if (was_key)
 				snprintf(key, keylen, "%.*s",
@@ -203,9 +205,20 @@ int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, 
 			if (--depth <= 0)
 				return 0; /* the end of the value */
 			break;
-		case ',': key_pos |= depth == 1, p++; break;
-		case ':': key_pos &= depth != 1, p++; break;
-		case 0: bad_byte_says(p, NULL, why, whylen); return 1;
+		case ',': /* a member's name comes next */
+			if (depth == 1)
+				key_pos = 1;
+			p++;
+			break;
+		case ':': /* its value comes next */
+			if (depth == 1)
+				key_pos = 0;
+			p++;
+			break;
+		case 0: /* outside strings: no member holds it */
+			bad_byte_says(p, NULL, why, whylen);
+			key[0] = '\0';
+			return 1;
 		default:
 			if (depth == 0 && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
 				return 0; /* not an object or a list: nothing holds strings */
@@ -258,14 +271,17 @@ int ecl_text_check(const char *text, size_t len, char *err, size_t errlen)
 int ecl_json_check(const char *json, size_t len, char *err, size_t errlen)
 {
 	char key[128], why[256];
+	int bad = json ? json_check(json, len, key, sizeof(key), why, sizeof(why)) : 0;
 
-	if (!json || !json_check(json, len, key, sizeof(key), why, sizeof(why)))
+	if (!bad)
 		return ECL_OK;
 	if (err && errlen) {
-		if (key[0])
+		if (bad == 2)
+			snprintf(err, errlen, "a member's name holds %s", why);
+		else if (key[0])
 			snprintf(err, errlen, "`%s` holds %s", key, why);
 		else
-			snprintf(err, errlen, "a member's name holds %s", why);
+			snprintf(err, errlen, "the text holds %s", why);
 	}
 	return ECL_EINPUT;
 }

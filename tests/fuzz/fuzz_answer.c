@@ -7,7 +7,8 @@
  * validator: every required field present, each of its declared type, enums one of their
  * choices, integers whole and in range, lists of strings, nothing undeclared) or reject the
  * answer with an error that names the step and one of its declared fields, or says that it
- * holds no JSON object at all.
+ * holds no JSON object at all, or names text a run cannot hold (a NUL, bytes that are not
+ * UTF-8, a lone surrogate escape). What an accepted answer stores is UTF-8 without a NUL.
  */
 #include <math.h>
 #include <stdint.h>
@@ -102,8 +103,23 @@ static void check_accepted(const ecl_workflow *wf, const ecl_step_def *step, con
 	}
 }
 
-/* The rejection names the step and one of its declared fields (or finds no object). */
-static void check_rejected(const ecl_workflow *wf, const ecl_step_def *step, const char *err)
+/* Whether the text may hold what a run cannot: a NUL, a byte beyond ASCII (maybe not UTF-8),
+ * or an escape (maybe \u0000 or a lone surrogate). A text without any is never refused for
+ * its text. */
+static int may_hold_bad_text(const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (text[i] == '\0' || (unsigned char)text[i] >= 0x80 || text[i] == '\\')
+			return 1;
+	return 0;
+}
+
+/* The rejection names the step and one of its declared fields (or finds no object), or says
+ * which text it holds that a run cannot (naming the member when there is one). */
+static void check_rejected(const ecl_workflow *wf, const ecl_step_def *step, const char *err,
+			   const char *text, size_t len)
 {
 	char expect[160];
 	const char *f;
@@ -115,15 +131,33 @@ static void check_rejected(const ecl_workflow *wf, const ecl_step_def *step, con
 	f = err + strlen(expect);
 	if (strncmp(f, "the answer holds no JSON object", 31) == 0)
 		return;
+	if (strncmp(f, "the answer holds ", 17) == 0 ||
+	    strncmp(f, "a field name of the answer holds ", 33) == 0) {
+		if (!may_hold_bad_text(text, len))
+			fail("a text refused that holds nothing a run cannot", err);
+		return;
+	}
 	if (strncmp(f, "field `", 7) != 0)
 		fail("a rejection that names no field", err);
 	f += 7;
+	/* a declared field missing, or whose value does not fit ("field `X`: expected ..., got
+	 * <a value that may say anything>"), or whose text a run cannot hold */
 	for (i = 0; i < step->noutputs; i++) {
 		const char *name = wf->slots[step->outputs[i]].field;
 		size_t n = strlen(name);
 
-		if (strncmp(f, name, n) == 0 && f[n] == '`')
-			return;
+		if (strncmp(f, name, n) != 0 || f[n] != '`')
+			continue;
+		if (strncmp(f + n, "` of the answer holds ", 22) == 0 &&
+		    !may_hold_bad_text(text, len))
+			fail("a text refused that holds nothing a run cannot", err);
+		return;
+	}
+	/* any member's text, declared or not */
+	if (strstr(f, "` of the answer holds ")) {
+		if (!may_hold_bad_text(text, len))
+			fail("a text refused that holds nothing a run cannot", err);
+		return;
 	}
 	fail("a rejection that names a field the step does not declare", err);
 }
@@ -153,11 +187,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text + strlen(before[wrap]) + size - 1, after[wrap], strlen(after[wrap]) + 1);
 	err[0] = '\0';
 	rc = answer_parse(wf, step, text, len, &out, &canon, err, sizeof(err));
-	free(text);
 	if (rc == ECL_OK) {
 		cJSON *back = canon ? cJSON_Parse(canon) : NULL;
 
+		free(text);
 		check_accepted(wf, step, out);
+		/* what a run stores is text it can hold: UTF-8, no NUL */
+		if (!canon || ecl_text_check(canon, strlen(canon), NULL, 0) != ECL_OK)
+			fail("the answer's text is not UTF-8 without NUL", canon);
 		/* the text stored for the answer reads back as the answer */
 		if (!back || !cJSON_Compare(back, out, 1))
 			fail("the answer's text does not read back as the answer", canon);
@@ -170,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("a text for an answer refused", canon);
 	if (rc != ECL_EANSWER || out)
 		fail("an unexpected result code", ecl_strerror(rc));
-	check_rejected(wf, step, err);
+	check_rejected(wf, step, err, text, len);
+	free(text);
 	return 0;
 }

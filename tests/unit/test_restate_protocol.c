@@ -1282,6 +1282,10 @@ Test(restate, answer_fields_checked_without_a_run)
 		     ECL_EINPUT);
 	cr_assert(strstr(err, "field `comment` of step `approve` holds bytes that are not UTF-8"),
 		  "%s", err);
+	cr_assert_eq(
+		ecl_workflow_answer_fields(wf, "approve", "[\"\\u0000\"]", &json, err, sizeof(err)),
+		ECL_EINPUT);
+	cr_assert(strstr(err, "the answer to step `approve` holds a NUL character"), "%s", err);
 }
 
 /* Invoke with the N-th allocation and every later one failing, for every N until the

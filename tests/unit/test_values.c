@@ -389,8 +389,12 @@ Test(values, text_entering_a_run_is_checked_once)
 		{"{\"b\": \"\\uzzzz\"}", "without four hex digits"},
 		{"{\"b\": \"a\xff\"}", "`b` holds bytes that are not UTF-8 (0xff)"},
 		{"{\"b\\u0000\": 1}", "a member's name holds a NUL character"},
-		{"{\"b\": \"x\\", NULL},                   /* cut short: the parser's to say */
-		{"\"\\u0000\"", "holds a NUL character"},  /* a string alone */
+		{"{\"b\": \"x\\", NULL}, /* cut short: the parser's to say */
+		{"{\"", NULL},           /* a name cut short */
+		{"{\"abc", NULL},        /* the same, longer */
+		{"{\"a\": \"x", NULL},   /* a value cut short */
+		{"\"\\u0000\"", "the text holds a NUL character"},           /* a string alone */
+		{"[\"ok\", \"\\u0000\"]", "the text holds a NUL character"}, /* a list */
 		{"\"ok\" {\"b\": \"\\u0000\"}", NULL},     /* only the first value is looked at */
 		{"42 \"\\u0000\"", NULL},                  /* a number holds no string */
 		{"{\"a\": 1} {\"b\": \"\\u0000\"}", NULL}, /* after the value's end */
@@ -445,6 +449,7 @@ Test(values, text_entering_a_run_is_checked_once)
 	expect_input_error("{\"tags\": [\"\\ud800\"], \"s\": \"x\"}",
 			   "input `tags` holds an invalid escape `\\ud800`");
 	expect_input_error("{\"s\\u0000\": \"x\"}", "the name of an input holds a NUL");
+	expect_input_error("[\"\\u0000\"]", "the inputs hold a NUL character");
 	/* a number beyond a double's range is said to be one, not "null" */
 	expect_input_error("{\"s\": \"x\", \"n\": 1e400}",
 			   "input `n`: expected an integer, got a number out of range");
@@ -466,6 +471,17 @@ Test(values, text_entering_a_run_is_checked_once)
 						    "(0xc3 at byte 67)");
 	expect_answer_error("{\"flt\": 1e400, \"flag\": true, \"items\": [], \"kind\": \"x\"}",
 			    "field `flt`: expected a finite number, got a number out of range");
+	{
+		/* a raw NUL between members: the answer is named, there is no field to name */
+		static const char nul[] = "{\"flt\": 2, \"flag\": true,\0 \"items\": [], \"kind\": "
+					  "\"x\"}";
+		cJSON *out = NULL;
+
+		cr_assert_eq(answer_parse(&typed, &steps[0], nul, sizeof(nul) - 1, &out, NULL, err,
+					  sizeof(err)),
+			     ECL_EANSWER);
+		cr_assert(strstr(err, "step `ask`: the answer holds a NUL byte"), "%s", err);
+	}
 	{
 		/* a raw NUL inside a string: the parser reads the length, and would cut it */
 		static const char nul[] = "{\"flt\": 2, \"flag\": true, \"items\": [], \"kind\": "
