@@ -40,6 +40,10 @@ int cli_parse_seconds(const char *text, long *ms);
 /* An age, `30d`, `12h`, `15m`, `40s` or seconds, in ms; -1 when malformed. */
 long long cli_parse_age(const char *text);
 
+/* s as one word for a POSIX shell: s itself when it needs no quoting, else s in single
+ * quotes written into buf (quote.c). For the commands ecl prints for the user to run. */
+const char *cli_shell_word(const char *s, char *buf, size_t len);
+
 /* Print the usage text. */
 void cli_usage(FILE *f);
 

@@ -183,6 +183,9 @@ typedef struct hist_out {
 	cJSON *list;
 	long long tokens_in, tokens_out, duration_us;
 	int steps;
+	const char *id; /* "History of <id>:" is printed before the first entry, so that an
+			 * unknown run prints its error alone */
+	int headed;
 } hist_out;
 
 static void indent(const char *label, const char *text)
@@ -204,6 +207,11 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 {
 	hist_out *o = ctx;
 	char when[32];
+
+	if (!o->json && !o->headed) {
+		printf("History of %s:\n", o->id);
+		o->headed = 1;
+	}
 
 	if (o->json) {
 		cJSON *r = cJSON_CreateObject();
@@ -289,16 +297,18 @@ int cmd_history(cli *c)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();
-	else
-		printf("History of %s:\n", id);
+	o.id = id;
 	rc = ecl_run_history(e, id, o.full, print_entry, &o);
 	if (rc != ECL_OK)
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 	else if (o.json)
 		cli_print_json(o.list);
-	else
+	else {
+		if (!o.headed)
+			printf("History of %s:\n", id);
 		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out\n", o.steps,
 		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out);
+	}
 	cJSON_Delete(o.list);
 	ecl_engine_close(e);
 	return rc;

@@ -281,13 +281,27 @@ typedef struct progress {
 	int tty;
 	int max_steps;
 	const ecl_workflow *wf;
+	/* "Workflow resumed: <id>" waits for the first event, when the run is taken: a refusal
+	 * (another driver, a cancelled run) is printed alone */
+	const char *how, *id;
+	int announced;
 } progress;
+
+static void announce(progress *p)
+{
+	if (p->how && !p->announced) {
+		printf("Workflow %s: %s\n", p->how, p->id);
+		fflush(stdout);
+		p->announced = 1;
+	}
+}
 
 static int on_event(void *ctx, const ecl_event *ev)
 {
 	progress *p = ctx;
 	int i;
 
+	announce(p);
 	if (!p->tty)
 		return 0;
 	switch (ev->kind) {
@@ -370,11 +384,12 @@ static int report_waiting(ecl_engine *e, const char *id, const char *db)
 }
 
 /* Drive a run and report how it ended; returns the exit status. */
-static int drive(cli *c, ecl_engine *e, const char *id)
+static int drive(cli *c, ecl_engine *e, const char *id, progress *p)
 {
 	struct sigaction sa, old_int, old_term;
 	ecl_run_info *info = NULL;
-	const char *db = c->opts.db_path;
+	char quoted[4 * sizeof(c->db_buf) + 3];
+	const char *db = cli_shell_word(c->opts.db_path, quoted, sizeof(quoted));
 	int rc;
 
 	memset(&sa, 0, sizeof(sa));
@@ -385,6 +400,10 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 	rc = ecl_run_drive(e, id);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	/* the run was taken (it went on or stopped where it was); not a refusal */
+	if (rc == ECL_OK || rc == ECL_EFAILED || rc == ECL_EINTERRUPTED || rc == ECL_EPAUSED ||
+	    rc == ECL_ECANCELLED || rc == ECL_EWAITING)
+		announce(p);
 	switch (rc) {
 	case ECL_OK:
 		printf("Workflow %s completed successfully\n", id);
@@ -395,9 +414,16 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		ecl_run_info_free(info);
 		return 0;
 	case ECL_EFAILED:
-		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step && info->error)
-			printf("Workflow %s failed at step %s: %s\n", id, info->step, info->error);
-		else
+		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step && info->error) {
+			char prefix[300];
+			const char *why = info->error;
+
+			/* the step is named once: an error about it begins with it already */
+			snprintf(prefix, sizeof(prefix), "step `%s`: ", info->step);
+			if (!strncmp(why, prefix, strlen(prefix)))
+				why += strlen(prefix);
+			printf("Workflow %s failed at step %s: %s\n", id, info->step, why);
+		} else
 			printf("Workflow %s failed\n", id);
 		ecl_run_info_free(info);
 		return 1;
@@ -458,6 +484,7 @@ int cmd_run(cli *c)
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
 	c->opts.interrupt = &interrupted;
+	c->opts.caller_reports_ends = 1; /* printed once, by the command */
 	if ((rc = cli_open(c, &e)) != 0) {
 		free(inputs);
 		return rc;
@@ -471,7 +498,7 @@ int cmd_run(cli *c)
 	}
 	printf("Workflow started: %s\n", id);
 	fflush(stdout);
-	rc = drive(c, e, id);
+	rc = drive(c, e, id, &p);
 	ecl_engine_close(e);
 	return rc == 3 ? 1 : rc;
 }
@@ -487,6 +514,7 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
 	c->opts.interrupt = &interrupted;
+	c->opts.caller_reports_ends = 1; /* printed once, by the command */
 	if ((rc = cli_open_run(c, id, &e)) != 0)
 		return rc;
 	if (ecl_run_info_get(e, id, &info) != ECL_OK) {
@@ -502,9 +530,9 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 		ecl_engine_close(e);
 		return rc;
 	}
-	printf("Workflow %s: %s\n", how, id);
-	fflush(stdout);
-	rc = drive(c, e, id);
+	p.how = how;
+	p.id = id;
+	rc = drive(c, e, id, &p);
 	ecl_engine_close(e);
 	return rc;
 }

@@ -378,6 +378,10 @@ typedef struct ecl_options {
 	void *log_stream;        /* FILE * for logs, or NULL for none */
 	ecl_log_format log_format;
 	int verbose; /* log every transition (else only warnings and errors) */
+	/* The caller reports how each run ended itself (the ecl command does): a run's failure
+	 * is then logged at info level (with verbose) instead of as an error line, so that it
+	 * is not printed twice. */
+	int caller_reports_ends;
 	ecl_event_fn on_event;
 	void *event_ctx;
 	volatile sig_atomic_t

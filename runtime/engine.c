@@ -73,6 +73,7 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->workflows = o->workflows;
 	e->nworkflows = o->nworkflows;
 	e->timeout_ms = o->timeout_ms;
+	e->end_level = o->caller_reports_ends ? LOG_INFO : LOG_ERROR;
 	/* recorded with each run started, to resume it with the same provider */
 	if ((o->model && !(e->model = mem_strdup(o->model))) ||
 	    (o->base_url && !(e->base_url = mem_strdup(o->base_url)))) {
@@ -463,7 +464,7 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	}
 	if (strcmp(row.status, "completed") == 0 || strcmp(row.status, "failed") == 0 ||
 	    strcmp(row.status, "cancelled") == 0) {
-		rc = engine_fail(e, ECL_ESTATE, "run %s has %s; there is nothing to resume", run_id,
+		rc = engine_fail(e, ECL_ESTATE, "run %s is %s; there is nothing to resume", run_id,
 				 row.status);
 		goto out;
 	}
