@@ -110,6 +110,9 @@ int cli_answer_restate(cli *c, const char *id, const char *const *names, const c
  * the step is not a human step of a compiled workflow. */
 void cli_print_answer_fields(const char *workflow, const char *step);
 
+/* Add "limits": [{step, counter, count, limit}] of a run's loop limits to obj (manage.c). */
+void cli_json_limits(cJSON *obj, const ecl_run_info *info);
+
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);
 

@@ -2,6 +2,7 @@
  * run.c - `ecl run`, `ecl resume` and `ecl status`: building the inputs from the command
  * line, driving a run with progress on a terminal, and reporting how it ended.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -589,6 +590,7 @@ static int status_json(const ecl_run_info *info, const totals *t)
 	cJSON_AddNumberToObject(o, "attempt", info->attempt);
 	cJSON_AddNumberToObject(o, "revisions", info->revisions);
 	cJSON_AddNumberToObject(o, "revision_limit", info->revision_limit);
+	cli_json_limits(o, info);
 	json_add_raw(o, "inputs", info->inputs);
 	json_add_raw(o, "output", info->output);
 	if (info->error)
@@ -610,14 +612,25 @@ static int status_json(const ecl_run_info *info, const totals *t)
 static void status_text(const ecl_run_info *info, const totals *t)
 {
 	const char *label = strcmp(info->status, "failed") == 0 ? "Failed step:" : "Current step:";
+	int i;
 
 	printf("Workflow ID:  %s\n", info->id);
 	printf("Workflow:     %s\n", info->workflow);
 	printf("Status:       %s\n", info->status);
 	if (info->step)
 		printf("%-13s %s\n", label, info->step);
-	if (info->revision_limit > 0)
-		printf("Revisions:    %d of at most %d\n", info->revisions, info->revision_limit);
+	for (i = 0; i < info->nlimits; i++) {
+		const ecl_run_limit *l = &info->limits[i];
+		char name[200];
+
+		/* each limit by its counter's name: "Revisions:", else "Visits of revise:" */
+		if (l->label)
+			snprintf(name, sizeof(name), "%c%s:", toupper((unsigned char)l->label[0]),
+				 l->label + 1);
+		else
+			snprintf(name, sizeof(name), "Visits of %s:", l->step);
+		printf("%-13s %d of at most %d\n", name, l->count, l->limit);
+	}
 	printf("Steps:        %d\n", info->step_count);
 	printf("Tokens:       %lld in / %lld out\n", t->tokens_in, t->tokens_out);
 	printf("Step time:    %.1f ms\n", (double)t->duration_us / 1000.0);

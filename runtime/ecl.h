@@ -443,6 +443,14 @@ int ecl_run_start(ecl_engine *engine, const ecl_workflow *wf, const char *inputs
  * the errmsg and the store), ECL_EINTERRUPTED when interrupted, another code on errors. */
 int ecl_run_drive(ecl_engine *engine, const char *run_id);
 
+/* One loop limit of a run's workflow: a step with `limit N`, and how far the run got. */
+typedef struct ecl_run_limit {
+	const char *step;  /* the limited step, borrowed from the workflow */
+	const char *label; /* how its counter is named (`limit 3 as revisions`), or NULL */
+	int count;         /* the step's visits so far */
+	int limit;         /* the most it may have */
+} ecl_run_limit;
+
 /* A snapshot of a run, for status displays. Free with ecl_run_info_free. */
 typedef struct ecl_run_info {
 	char *id;
@@ -466,6 +474,10 @@ typedef struct ecl_run_info {
 	char *provider;
 	char *model;
 	char *base_url;
+	/* Every loop limit of the workflow in step order (revisions above is the first of
+	 * them); nlimits entries, owned by the info. */
+	ecl_run_limit *limits;
+	int nlimits;
 } ecl_run_info;
 
 /* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run

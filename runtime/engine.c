@@ -539,10 +539,20 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 		const ecl_step_def *s = &run->wf->steps[i];
 
 		if (s->limit > 0 && s->counter >= 0) {
-			info->revisions = (int)run->vals[s->counter].i;
-			info->revision_limit = s->limit;
-			info->revision_label = s->counter_label;
-			break;
+			if (!info->limits && !(info->limits = mem_calloc((size_t)run->wf->nsteps,
+									 sizeof(*info->limits)))) {
+				ecl_run_info_free(info);
+				return engine_fail(e, ECL_ENOMEM, "out of memory");
+			}
+			info->limits[info->nlimits].step = s->name;
+			info->limits[info->nlimits].label = s->counter_label;
+			info->limits[info->nlimits].count = (int)run->vals[s->counter].i;
+			info->limits[info->nlimits].limit = s->limit;
+			if (info->nlimits++ == 0) {
+				info->revisions = (int)run->vals[s->counter].i;
+				info->revision_limit = s->limit;
+				info->revision_label = s->counter_label;
+			}
 		}
 	}
 	*out = info;
@@ -581,5 +591,6 @@ void ecl_run_info_free(ecl_run_info *info)
 	mem_free(info->provider);
 	mem_free(info->model);
 	mem_free(info->base_url);
+	mem_free(info->limits);
 	mem_free(info);
 }

@@ -267,3 +267,42 @@ Test(cli_hardening, a_failure_is_printed_once_naming_the_step_once)
 	free(out);
 	free(err);
 }
+
+/* Listings name each loop counter (summarize's is `drafts`, not "revisions"), give the 16
+ * characters of an id their column, and refuse a status that does not exist. */
+Test(cli_hardening, listings_name_each_limit_and_refuse_unknown_statuses)
+{
+	char *out, *err, id[64], want[200];
+
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 "dsl/examples/summarize.json", "run", "summarize", "--input-file",
+			 "document=dsl/examples/document.txt"),
+		     0, "%s", err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	cr_assert_eq(strlen(id), 16);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "status", id), 0, "%s", err);
+	cr_assert(strstr(out, "\nDrafts:       1 of at most 3\n"), "%s", out);
+	cr_assert_null(strstr(out, "Revisions"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "runs"), 0, "%s", err);
+	cr_assert(strncmp(out, "ID               WORKFLOW ", 26) == 0, "%s", out);
+	snprintf(want, sizeof(want), "\n%s summarize ", id);
+	cr_assert(strstr(out, want), "the id has its column: %s", out);
+	cr_assert(strstr(out, " drafts 1/3\n"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "runs", "-o", "json"), 0, "%s", err);
+	cr_assert(strstr(out, "\"counter\": \"drafts\""), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "runs", "--status", "waiting,bogus"), 2);
+	cr_assert_str_eq(err,
+			 "ecl: unknown status `bogus` (the statuses: running, waiting, paused, "
+			 "interrupted, completed, failed, cancelled)\n");
+	cr_assert_str_eq(out, "");
+	free(out);
+	free(err);
+}
