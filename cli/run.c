@@ -160,6 +160,33 @@ static const ecl_slot_def *file_input(const ecl_workflow *wf, const char *arg)
 	return eq && eq > arg ? find_input(wf, arg, (size_t)(eq - arg)) : NULL;
 }
 
+/* Whether an argument of args[first..upto) sets input def already (--NAME, --set NAME=,
+ * --input-file NAME=): the same input given twice is refused, not taken from the last. */
+static int given_before(const cli *c, const ecl_workflow *wf, int first, int upto,
+			const ecl_slot_def *def)
+{
+	int j;
+
+	for (j = first; j < upto; j++) {
+		const char *a = c->args[j], *name, *eq;
+
+		if (!strcmp(a, "--input-file") || !strcmp(a, "--set")) {
+			name = j + 1 < upto ? c->args[++j] : "";
+			eq = strchr(name, '=');
+			if (eq && eq > name && find_input(wf, name, (size_t)(eq - name)) == def)
+				return 1;
+		} else if (!strncmp(a, "--", 2) && a[2]) {
+			name = a + 2;
+			eq = strchr(name, '=');
+			if (find_input(wf, name, eq ? (size_t)(eq - name) : strlen(name)) == def)
+				return 1;
+			if (!eq)
+				j++;
+		}
+	}
+	return 0;
+}
+
 /* Build the inputs of `ecl run` into *out (JSON text, caller frees); 0 or an exit status. */
 static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 {
@@ -198,6 +225,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		const char *a = c->args[i], *name, *eq, *val;
 		const ecl_slot_def *def;
 		size_t len;
+		int start = i;
 		cJSON *v;
 		int bad, rc;
 
@@ -206,6 +234,10 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 
 			if (!(def = file_input(wf, c->args[++i])))
 				continue;
+			if (given_before(c, wf, first, start, def)) {
+				cJSON_Delete(obj);
+				return cli_error(2, "input `%s` is given twice", def->name);
+			}
 			/* NAME=PATH: the input's value is the file's text. */
 			val = strchr(c->args[i], '=') + 1;
 			if (!(text = read_text(val))) {
@@ -260,6 +292,10 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			cJSON_Delete(obj);
 			return cli_error(2, "workflow %s has no input `%.*s` (its inputs: %s)",
 					 wf->id, (int)len, name, names);
+		}
+		if (given_before(c, wf, first, start, def)) {
+			cJSON_Delete(obj);
+			return cli_error(2, "input `%s` is given twice", def->name);
 		}
 		v = convert(def, val, &bad);
 		if (!v) {

@@ -306,3 +306,46 @@ Test(cli_hardening, listings_name_each_limit_and_refuse_unknown_statuses)
 	free(out);
 	free(err);
 }
+
+/* An input given twice is refused, however it is given, rather than taken from the last. */
+Test(cli_hardening, an_input_given_twice_is_refused)
+{
+	static const char *const cases[][4] = {
+		{"--set", "topic=A", "--set", "topic=B"},
+		{"--topic", "A", "--set", "topic=B"},
+		{"--topic=A", "--input-file", "topic=/etc/hostname", NULL},
+		{"--input-file", "topic=/etc/hostname", "--topic", "B"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+		const char *const *a = cases[i];
+
+		cr_assert_eq(ECL(&out, &err, "run", "critique-revise", a[0], a[1], a[2], a[3]), 2,
+			     "%zu: %s", i, err);
+		cr_assert_str_eq(err, "ecl: input `topic` is given twice\n");
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(access(db, F_OK), -1, "nothing started");
+}
+
+/* Files named on the command line that cannot be read are usage errors alike (exit 2). */
+Test(cli_hardening, unreadable_files_of_the_command_line_exit_2)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script", "/nonexistent/script",
+			 "run", "critique-revise", "--topic", "t"),
+		     2, "%s", err);
+	cr_assert_str_eq(err, "ecl: cannot read the script /nonexistent/script: No such file or "
+			      "directory\n");
+	free(out);
+	free(err);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "summarize", "--input-file", "document=/nonexistent/doc"), 2,
+		"%s", err);
+	free(out);
+	free(err);
+}
