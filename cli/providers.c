@@ -410,6 +410,10 @@ int cli_configure(cli *c)
 		c->opts.api_key = resolved[S_API_KEY].value;
 	if (resolved[S_TIMEOUT].set && (rc = seconds(&resolved[S_TIMEOUT], &c->opts.timeout_ms)))
 		return rc;
+	/* a flag given explicitly wins over what the workflow says; the environment and the
+	 * config file are defaults, below it */
+	c->opts.timeout_overrides = c->timeout_flag != NULL;
+	c->opts.model_overrides = c->flag_model != NULL;
 	if (resolved[S_CONNECT_TIMEOUT].set &&
 	    (rc = seconds(&resolved[S_CONNECT_TIMEOUT], &c->opts.connect_timeout_ms)))
 		return rc;

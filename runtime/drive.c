@@ -282,12 +282,14 @@ static int ask_begin(drive_task *t)
 	req->system = step->system.nparts ? (t->sys.data ? t->sys.data : "") : NULL;
 	req->messages = t->msgs;
 	req->nmessages = 1;
-	req->model = so->model ? so->model : wo->model;
+	/* NULL: the provider's own model, the engine's */
+	req->model = e->model_overrides ? NULL : so->model ? so->model : wo->model;
 	req->temperature = so->temperature >= 0 ? so->temperature : wo->temperature;
 	req->max_tokens = so->max_tokens ? so->max_tokens : wo->max_tokens;
-	req->timeout_ms = so->timeout_ms   ? so->timeout_ms
-			  : wo->timeout_ms ? wo->timeout_ms
-					   : e->timeout_ms;
+	req->timeout_ms = e->timeout_overrides ? e->timeout_ms
+			  : so->timeout_ms     ? so->timeout_ms
+			  : wo->timeout_ms     ? wo->timeout_ms
+					       : e->timeout_ms;
 	req->tick = tick;
 	req->tick_ctx = t;
 	return ECL_OK;

@@ -382,6 +382,11 @@ typedef struct ecl_options {
 	 * is then logged at info level (with verbose) instead of as an error line, so that it
 	 * is not printed twice. */
 	int caller_reports_ends;
+	/* timeout_ms (model) replaces the timeouts (models) that workflows and steps set, as a
+	 * setting the user gave explicitly (the ecl command's --timeout, --model) does; else a
+	 * workflow's or step's own setting comes first and these are the default. */
+	int timeout_overrides;
+	int model_overrides;
 	ecl_event_fn on_event;
 	void *event_ctx;
 	volatile sig_atomic_t

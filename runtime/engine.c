@@ -74,6 +74,8 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->nworkflows = o->nworkflows;
 	e->timeout_ms = o->timeout_ms;
 	e->end_level = o->caller_reports_ends ? LOG_INFO : LOG_ERROR;
+	e->timeout_overrides = o->timeout_overrides && o->timeout_ms > 0;
+	e->model_overrides = o->model_overrides && o->model;
 	/* recorded with each run started, to resume it with the same provider */
 	if ((o->model && !(e->model = mem_strdup(o->model))) ||
 	    (o->base_url && !(e->base_url = mem_strdup(o->base_url)))) {
