@@ -110,8 +110,10 @@ int cmd_answer(cli *c)
 	ecl_engine_close(e);
 	e = NULL;
 	if (no_wait) {
+		char quoted[4 * sizeof(c->db_buf) + 3];
+
 		printf("Answer recorded for %s; it goes on with: %s --db %s resume %s\n", id,
-		       c->prog, c->opts.db_path, id);
+		       c->prog, cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)), id);
 		rc = 0;
 		goto out;
 	}

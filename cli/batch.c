@@ -228,6 +228,7 @@ int cmd_batch(cli *c)
 	tally t;
 	cJSON *summary = NULL;
 	long concurrency = 8;
+	char quoted[4 * sizeof(c->db_buf) + 3];
 	int rc, i, status;
 
 	memset(&t, 0, sizeof(t));
@@ -266,6 +267,7 @@ int cmd_batch(cli *c)
 		return rc;
 	}
 	c->opts.interrupt = &interrupted;
+	c->opts.caller_reports_ends = 1; /* printed once, by the command */
 	if ((rc = cli_open(c, &e)) != 0) {
 		lines_free(&in);
 		return rc;
@@ -324,7 +326,8 @@ int cmd_batch(cli *c)
 			"%s: batch interrupted; the runs in flight are interrupted and the %zu "
 			"not started are stored as interrupted runs: %s --db %s recover "
 			"finishes them all\n",
-			c->prog, t.queued, c->prog, c->opts.db_path);
+			c->prog, t.queued, c->prog,
+			cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)));
 		status = 130;
 	} else if (rc != ECL_OK) {
 		cli_error(1, "%s", ecl_engine_errmsg(e));
@@ -337,7 +340,7 @@ int cmd_batch(cli *c)
 				"ecl: %zu run%s wait%s for an answer (ecl --db %s runs --status "
 				"waiting)\n",
 				t.waiting, t.waiting == 1 ? "" : "s", t.waiting == 1 ? "s" : "",
-				c->opts.db_path);
+				cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)));
 	}
 	ecl_engine_close(e);
 	lines_free(&in);

@@ -42,6 +42,10 @@ int cli_parse_seconds(const char *text, long *ms);
 /* An age, `30d`, `12h`, `15m`, `40s` or seconds, in ms; -1 when malformed. */
 long long cli_parse_age(const char *text);
 
+/* s as one word for a POSIX shell: s itself when it needs no quoting, else s in single
+ * quotes written into buf (quote.c). For the commands ecl prints for the user to run. */
+const char *cli_shell_word(const char *s, char *buf, size_t len);
+
 /* Print the usage text. */
 void cli_usage(FILE *f);
 
@@ -115,6 +119,9 @@ void cli_print_answer_fields(const cli *c, const char *workflow, const char *ste
 /* Print len bytes of text from outside the program on f: as they are, but on a terminal
  * with control characters escaped (`\e`, `\r`, `\x07`), lest the terminal obey them. */
 void cli_print_text(FILE *f, const char *text, size_t len);
+
+/* Add "limits": [{step, counter, count, limit}] of a run's loop limits to obj (manage.c). */
+void cli_json_limits(cJSON *obj, const ecl_run_info *info);
 
 /* Print JSON indented by two spaces, with a newline. */
 void cli_print_json(const cJSON *json);

@@ -83,6 +83,29 @@ static void format_duration(long long ms, char *out, size_t outlen)
 		snprintf(out, outlen, "%lldh%02lldm", ms / 3600000, ms / 60000 % 60);
 }
 
+void cli_json_limits(cJSON *obj, const ecl_run_info *info)
+{
+	cJSON *list = cJSON_AddArrayToObject(obj, "limits");
+	int i;
+
+	for (i = 0; list && i < info->nlimits; i++) {
+		const ecl_run_limit *l = &info->limits[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(list, o)) {
+			cJSON_Delete(o);
+			return;
+		}
+		cJSON_AddStringToObject(o, "step", l->step);
+		if (l->label)
+			cJSON_AddStringToObject(o, "counter", l->label);
+		else
+			cJSON_AddNullToObject(o, "counter");
+		cJSON_AddNumberToObject(o, "count", l->count);
+		cJSON_AddNumberToObject(o, "limit", l->limit);
+	}
+}
+
 typedef struct runs_out {
 	int json;
 	cJSON *list;
@@ -92,7 +115,9 @@ typedef struct runs_out {
 static int print_run(void *ctx, const ecl_run_info *info)
 {
 	runs_out *o = ctx;
-	char started[32], dur[32];
+	char started[32], dur[32], limits[512];
+	size_t used;
+	int i;
 
 	o->count++;
 	if (o->json) {
@@ -106,6 +131,7 @@ static int print_run(void *ctx, const ecl_run_info *info)
 		else
 			cJSON_AddNullToObject(r, "step");
 		cJSON_AddNumberToObject(r, "revisions", info->revisions);
+		cli_json_limits(r, info);
 		cJSON_AddNumberToObject(r, "step_count", info->step_count);
 		cJSON_AddNumberToObject(r, "created_ms", (double)info->created_ms);
 		cJSON_AddNumberToObject(r, "duration_ms",
@@ -116,14 +142,23 @@ static int print_run(void *ctx, const ecl_run_info *info)
 		return 0;
 	}
 	if (o->count == 1)
-		printf("%-14s %-20s %-12s %-12s %9s  %-19s  %s\n", "ID", "WORKFLOW", "STATUS",
-		       "STEP", "REVISIONS", "STARTED", "DURATION");
+		printf("%-16s %-20s %-12s %-12s %-19s  %-9s  %s\n", "ID", "WORKFLOW", "STATUS",
+		       "STEP", "STARTED", "DURATION", "LIMITS");
 	format_time(info->created_ms, started, sizeof(started));
 	format_duration(info->updated_ms - info->created_ms, dur, sizeof(dur));
-	printf("%-14s %-20s %-12s %-12s %9d  %-19s  %s\n", info->id, info->workflow, info->status,
-	       info->step ? info->step : "-", info->revisions, started, dur);
+	/* every loop limit by its counter's name: "revisions 2/3, visits of pick 1/5" */
+	limits[0] = '\0';
+	for (i = 0, used = 0; i < info->nlimits && used < sizeof(limits); i++) {
+		const ecl_run_limit *l = &info->limits[i];
+
+		used += (size_t)snprintf(limits + used, sizeof(limits) - used, "%s%s%s %d/%d",
+					 i ? ", " : "", l->label ? "" : "visits of ",
+					 l->label ? l->label : l->step, l->count, l->limit);
+	}
+	printf("%-16s %-20s %-12s %-12s %-19s  %-9s  %s\n", info->id, info->workflow, info->status,
+	       info->step ? info->step : "-", started, dur, limits[0] ? limits : "-");
 	if (info->question) { /* its first line */
-		printf("%-14s question: ", "");
+		printf("%-16s question: ", "");
 		cli_print_text(stdout, info->question, strcspn(info->question, "\n"));
 		putchar('\n');
 	}
@@ -170,7 +205,7 @@ int cmd_runs(cli *c)
 		o.list = cJSON_CreateArray();
 	rc = ecl_run_list(e, &f, print_run, &o);
 	if (rc != ECL_OK)
-		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
 	else if (o.json)
 		cli_print_json(o.list);
 	else if (!o.count)
@@ -186,6 +221,9 @@ typedef struct hist_out {
 	cJSON *list;
 	long long tokens_in, tokens_out, duration_us;
 	int steps;
+	const char *id; /* "History of <id>:" is printed before the first entry, so that an
+			 * unknown run prints its error alone */
+	int headed;
 } hist_out;
 
 static void indent(const char *label, const char *text)
@@ -209,6 +247,11 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 {
 	hist_out *o = ctx;
 	char when[32];
+
+	if (!o->json && !o->headed) {
+		printf("History of %s:\n", o->id);
+		o->headed = 1;
+	}
 
 	if (o->json) {
 		cJSON *r = cJSON_CreateObject();
@@ -295,16 +338,18 @@ int cmd_history(cli *c)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();
-	else
-		printf("History of %s:\n", id);
+	o.id = id;
 	rc = ecl_run_history(e, id, o.full, print_entry, &o);
 	if (rc != ECL_OK)
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 	else if (o.json)
 		cli_print_json(o.list);
-	else
+	else {
+		if (!o.headed)
+			printf("History of %s:\n", id);
 		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out\n", o.steps,
 		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out);
+	}
 	cJSON_Delete(o.list);
 	ecl_engine_close(e);
 	return rc;

@@ -387,6 +387,11 @@ int cli_configure(cli *c)
 	c->opts.api_key = NULL;
 	c->opts.timeout_ms = 0;
 	c->opts.connect_timeout_ms = 0;
+	/* a file named on the command line that cannot be read is a usage error (exit 2), as an
+	 * unreadable input file is */
+	if (c->opts.script_path && access(c->opts.script_path, R_OK) != 0)
+		return cli_error(2, "cannot read the script %s: %s", c->opts.script_path,
+				 strerror(errno));
 	cf = calloc(1, sizeof(*cf));
 	if (!cf)
 		return cli_error(1, "out of memory");
@@ -405,6 +410,10 @@ int cli_configure(cli *c)
 		c->opts.api_key = resolved[S_API_KEY].value;
 	if (resolved[S_TIMEOUT].set && (rc = seconds(&resolved[S_TIMEOUT], &c->opts.timeout_ms)))
 		return rc;
+	/* a flag given explicitly wins over what the workflow says; the environment and the
+	 * config file are defaults, below it */
+	c->opts.timeout_overrides = c->timeout_flag != NULL;
+	c->opts.model_overrides = c->flag_model != NULL;
 	if (resolved[S_CONNECT_TIMEOUT].set &&
 	    (rc = seconds(&resolved[S_CONNECT_TIMEOUT], &c->opts.connect_timeout_ms)))
 		return rc;

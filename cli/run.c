@@ -2,6 +2,7 @@
  * run.c - `ecl run`, `ecl resume` and `ecl status`: building the inputs from the command
  * line, driving a run with progress on a terminal, and reporting how it ended.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -170,6 +171,33 @@ static const ecl_slot_def *file_input(const ecl_workflow *wf, const char *arg)
 	return eq && eq > arg ? find_input(wf, arg, (size_t)(eq - arg)) : NULL;
 }
 
+/* Whether an argument of args[first..upto) sets input def already (--NAME, --set NAME=,
+ * --input-file NAME=): the same input given twice is refused, not taken from the last. */
+static int given_before(const cli *c, const ecl_workflow *wf, int first, int upto,
+			const ecl_slot_def *def)
+{
+	int j;
+
+	for (j = first; j < upto; j++) {
+		const char *a = c->args[j], *name, *eq;
+
+		if (!strcmp(a, "--input-file") || !strcmp(a, "--set")) {
+			name = j + 1 < upto ? c->args[++j] : "";
+			eq = strchr(name, '=');
+			if (eq && eq > name && find_input(wf, name, (size_t)(eq - name)) == def)
+				return 1;
+		} else if (!strncmp(a, "--", 2) && a[2]) {
+			name = a + 2;
+			eq = strchr(name, '=');
+			if (find_input(wf, name, eq ? (size_t)(eq - name) : strlen(name)) == def)
+				return 1;
+			if (!eq)
+				j++;
+		}
+	}
+	return 0;
+}
+
 /* Build the inputs of `ecl run` into *out (JSON text, caller frees); 0 or an exit status. */
 static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 {
@@ -217,6 +245,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		const char *a = c->args[i], *name, *eq, *val;
 		const ecl_slot_def *def;
 		size_t len;
+		int start = i;
 		cJSON *v;
 		int bad, rc;
 
@@ -226,6 +255,10 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 
 			if (!(def = file_input(wf, c->args[++i])))
 				continue;
+			if (given_before(c, wf, first, start, def)) {
+				cJSON_Delete(obj);
+				return cli_error(2, "input `%s` is given twice", def->name);
+			}
 			/* NAME=PATH: the input's value is the file's text. */
 			val = strchr(c->args[i], '=') + 1;
 			if (!(text = read_text(val, &tlen))) {
@@ -287,6 +320,10 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			return cli_error(2, "workflow %s has no input `%.*s` (its inputs: %s)",
 					 wf->id, (int)len, name, names);
 		}
+		if (given_before(c, wf, first, start, def)) {
+			cJSON_Delete(obj);
+			return cli_error(2, "input `%s` is given twice", def->name);
+		}
 		v = convert(def, val, &bad);
 		if (!v) {
 			cJSON_Delete(obj);
@@ -311,7 +348,20 @@ typedef struct progress {
 	const ecl_workflow *wf;
 	int open;       /* line holds the open line of a step */
 	char line[512]; /* "  [2/8] critique (revisions 1 of at most 3) ..." */
+	/* "Workflow resumed: <id>" waits for the first event, when the run is taken: a refusal
+	 * (another driver, a cancelled run) is printed alone */
+	const char *how, *id;
+	int announced;
 } progress;
+
+static void announce(progress *p)
+{
+	if (p->how && !p->announced) {
+		printf("Workflow %s: %s\n", p->how, p->id);
+		fflush(stdout);
+		p->announced = 1;
+	}
+}
 
 static int on_event(void *ctx, const ecl_event *ev)
 {
@@ -319,6 +369,7 @@ static int on_event(void *ctx, const ecl_event *ev)
 	size_t n;
 	int i;
 
+	announce(p);
 	if (!p->tty)
 		return 0;
 	switch (ev->kind) {
@@ -425,11 +476,12 @@ static int report_waiting(const cli *c, ecl_engine *e, const char *id)
 }
 
 /* Drive a run and report how it ended; returns the exit status. */
-static int drive(cli *c, ecl_engine *e, const char *id)
+static int drive(cli *c, ecl_engine *e, const char *id, progress *p)
 {
 	struct sigaction sa, old_int, old_term;
 	ecl_run_info *info = NULL;
-	const char *db = c->opts.db_path;
+	char quoted[4 * sizeof(c->db_buf) + 3];
+	const char *db = cli_shell_word(c->opts.db_path, quoted, sizeof(quoted));
 	int rc;
 
 	memset(&sa, 0, sizeof(sa));
@@ -440,6 +492,10 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 	rc = ecl_run_drive(e, id);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	/* the run was taken (it went on or stopped where it was); not a refusal */
+	if (rc == ECL_OK || rc == ECL_EFAILED || rc == ECL_EINTERRUPTED || rc == ECL_EPAUSED ||
+	    rc == ECL_ECANCELLED || rc == ECL_EWAITING)
+		announce(p);
 	switch (rc) {
 	case ECL_OK:
 		printf("Workflow %s completed successfully\n", id);
@@ -450,9 +506,16 @@ static int drive(cli *c, ecl_engine *e, const char *id)
 		ecl_run_info_free(info);
 		return 0;
 	case ECL_EFAILED:
-		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step && info->error)
-			printf("Workflow %s failed at step %s: %s\n", id, info->step, info->error);
-		else
+		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step && info->error) {
+			char prefix[300];
+			const char *why = info->error;
+
+			/* the step is named once: an error about it begins with it already */
+			snprintf(prefix, sizeof(prefix), "step `%s`: ", info->step);
+			if (!strncmp(why, prefix, strlen(prefix)))
+				why += strlen(prefix);
+			printf("Workflow %s failed at step %s: %s\n", id, info->step, why);
+		} else
 			printf("Workflow %s failed\n", id);
 		ecl_run_info_free(info);
 		return 1;
@@ -516,6 +579,7 @@ int cmd_run(cli *c)
 	c->opts.on_log = on_log;
 	c->opts.log_ctx = &p;
 	c->opts.interrupt = &interrupted;
+	c->opts.caller_reports_ends = 1; /* printed once, by the command */
 	if ((rc = cli_open(c, &e)) != 0) {
 		free(inputs);
 		return rc;
@@ -529,7 +593,7 @@ int cmd_run(cli *c)
 	}
 	printf("Workflow started: %s\n", id);
 	fflush(stdout);
-	rc = drive(c, e, id);
+	rc = drive(c, e, id, &p);
 	ecl_engine_close(e);
 	return rc == 3 ? 1 : rc;
 }
@@ -547,6 +611,7 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 	c->opts.on_log = on_log;
 	c->opts.log_ctx = &p;
 	c->opts.interrupt = &interrupted;
+	c->opts.caller_reports_ends = 1; /* printed once, by the command */
 	if ((rc = cli_open_run(c, id, &e)) != 0)
 		return rc;
 	if (ecl_run_info_get(e, id, &info) != ECL_OK) {
@@ -562,9 +627,9 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 		ecl_engine_close(e);
 		return rc;
 	}
-	printf("Workflow %s: %s\n", how, id);
-	fflush(stdout);
-	rc = drive(c, e, id);
+	p.how = how;
+	p.id = id;
+	rc = drive(c, e, id, &p);
 	ecl_engine_close(e);
 	return rc;
 }
@@ -621,6 +686,7 @@ static int status_json(const ecl_run_info *info, const totals *t)
 	cJSON_AddNumberToObject(o, "attempt", info->attempt);
 	cJSON_AddNumberToObject(o, "revisions", info->revisions);
 	cJSON_AddNumberToObject(o, "revision_limit", info->revision_limit);
+	cli_json_limits(o, info);
 	json_add_raw(o, "inputs", info->inputs);
 	json_add_raw(o, "output", info->output);
 	if (info->error)
@@ -642,14 +708,25 @@ static int status_json(const ecl_run_info *info, const totals *t)
 static void status_text(const cli *c, const ecl_run_info *info, const totals *t)
 {
 	const char *label = strcmp(info->status, "failed") == 0 ? "Failed step:" : "Current step:";
+	int i;
 
 	printf("Workflow ID:  %s\n", info->id);
 	printf("Workflow:     %s\n", info->workflow);
 	printf("Status:       %s\n", info->status);
 	if (info->step)
 		printf("%-13s %s\n", label, info->step);
-	if (info->revision_limit > 0)
-		printf("Revisions:    %d of at most %d\n", info->revisions, info->revision_limit);
+	for (i = 0; i < info->nlimits; i++) {
+		const ecl_run_limit *l = &info->limits[i];
+		char name[200];
+
+		/* each limit by its counter's name: "Revisions:", else "Visits of revise:" */
+		if (l->label)
+			snprintf(name, sizeof(name), "%c%s:", toupper((unsigned char)l->label[0]),
+				 l->label + 1);
+		else
+			snprintf(name, sizeof(name), "Visits of %s:", l->step);
+		printf("%-13s %d of at most %d\n", name, l->count, l->limit);
+	}
 	printf("Steps:        %d\n", info->step_count);
 	printf("Tokens:       %lld in / %lld out\n", t->tokens_in, t->tokens_out);
 	printf("Step time:    %.1f ms\n", (double)t->duration_us / 1000.0);

@@ -282,12 +282,14 @@ static int ask_begin(drive_task *t)
 	req->system = step->system.nparts ? (t->sys.data ? t->sys.data : "") : NULL;
 	req->messages = t->msgs;
 	req->nmessages = 1;
-	req->model = so->model ? so->model : wo->model;
+	/* NULL: the provider's own model, the engine's */
+	req->model = e->model_overrides ? NULL : so->model ? so->model : wo->model;
 	req->temperature = so->temperature >= 0 ? so->temperature : wo->temperature;
 	req->max_tokens = so->max_tokens ? so->max_tokens : wo->max_tokens;
-	req->timeout_ms = so->timeout_ms   ? so->timeout_ms
-			  : wo->timeout_ms ? wo->timeout_ms
-					   : e->timeout_ms;
+	req->timeout_ms = e->timeout_overrides ? e->timeout_ms
+			  : so->timeout_ms     ? so->timeout_ms
+			  : wo->timeout_ms     ? wo->timeout_ms
+					       : e->timeout_ms;
 	req->tick = tick;
 	req->tick_ctx = t;
 	return ECL_OK;
@@ -414,8 +416,8 @@ static int stop(driver *d, ecl_run *run, const char *status, int rc)
 	if (rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED && rc != ECL_ECANCELLED)
 		why = (error = mem_strdup(e->err)) != NULL ? error : "out of memory";
 	src = d->ops->release(d, run, status, why);
-	log_event(e, why ? LOG_ERROR : LOG_INFO, status, "run", run->id, "step", ev.step, "error",
-		  why, NULL);
+	log_event(e, why ? e->end_level : LOG_INFO, status, "run", run->id, "step", ev.step,
+		  "error", why, NULL);
 	mem_free(error);
 	emit(e, &ev);
 	return src != ECL_OK ? src : rc;
@@ -469,8 +471,8 @@ static int fail_run(drive_task *t, const char *raw)
 	rc = d->ops->commit(d, run, &c, &request);
 	if (rc == ECL_OK) {
 		engine_fail(e, ECL_EFAILED, "%s", msg);
-		log_event(e, LOG_ERROR, "failed", "run", run->id, "step", step->name, "error", msg,
-			  NULL);
+		log_event(e, e->end_level, "failed", "run", run->id, "step", step->name, "error",
+			  msg, NULL);
 		emit(e, &ev);
 		rc = ECL_EFAILED;
 	}
@@ -604,7 +606,7 @@ static int finish(ecl_run *run)
 	}
 	ev.status = "failed";
 	engine_fail(e, ECL_EFAILED, "%s", run->t_error);
-	log_event(e, LOG_ERROR, "failed", "run", run->id, "step", ev.step, "error", run->t_error,
+	log_event(e, e->end_level, "failed", "run", run->id, "step", ev.step, "error", run->t_error,
 		  NULL);
 	emit(e, &ev);
 	return ECL_EFAILED;

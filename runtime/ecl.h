@@ -387,6 +387,15 @@ typedef struct ecl_options {
 	void *log_stream;        /* FILE * for logs, or NULL for none */
 	ecl_log_format log_format;
 	int verbose; /* log every transition (else only warnings and errors) */
+	/* The caller reports how each run ended itself (the ecl command does): a run's failure
+	 * is then logged at info level (with verbose) instead of as an error line, so that it
+	 * is not printed twice. */
+	int caller_reports_ends;
+	/* timeout_ms (model) replaces the timeouts (models) that workflows and steps set, as a
+	 * setting the user gave explicitly (the ecl command's --timeout, --model) does; else a
+	 * workflow's or step's own setting comes first and these are the default. */
+	int timeout_overrides;
+	int model_overrides;
 	ecl_event_fn on_event;
 	void *event_ctx;
 	volatile sig_atomic_t
@@ -469,6 +478,14 @@ int ecl_run_start(ecl_engine *engine, const ecl_workflow *wf, const char *inputs
  * the errmsg and the store), ECL_EINTERRUPTED when interrupted, another code on errors. */
 int ecl_run_drive(ecl_engine *engine, const char *run_id);
 
+/* One loop limit of a run's workflow: a step with `limit N`, and how far the run got. */
+typedef struct ecl_run_limit {
+	const char *step;  /* the limited step, borrowed from the workflow */
+	const char *label; /* how its counter is named (`limit 3 as revisions`), or NULL */
+	int count;         /* the step's visits so far */
+	int limit;         /* the most it may have */
+} ecl_run_limit;
+
 /* A snapshot of a run, for status displays. Free with ecl_run_info_free. */
 typedef struct ecl_run_info {
 	char *id;
@@ -492,6 +509,10 @@ typedef struct ecl_run_info {
 	char *provider;
 	char *model;
 	char *base_url;
+	/* Every loop limit of the workflow in step order (revisions above is the first of
+	 * them); nlimits entries, owned by the info. */
+	ecl_run_limit *limits;
+	int nlimits;
 } ecl_run_info;
 
 /* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run

@@ -96,6 +96,9 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->workflows = o->workflows;
 	e->nworkflows = o->nworkflows;
 	e->timeout_ms = o->timeout_ms;
+	e->end_level = o->caller_reports_ends ? LOG_INFO : LOG_ERROR;
+	e->timeout_overrides = o->timeout_overrides && o->timeout_ms > 0;
+	e->model_overrides = o->model_overrides && o->model;
 	/* recorded with each run started, to resume it with the same provider */
 	if ((o->model && !(e->model = mem_strdup(o->model))) ||
 	    (o->base_url && !(e->base_url = mem_strdup(o->base_url)))) {
@@ -520,7 +523,7 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	}
 	if (strcmp(row.status, "completed") == 0 || strcmp(row.status, "failed") == 0 ||
 	    strcmp(row.status, "cancelled") == 0) {
-		rc = engine_fail(e, ECL_ESTATE, "run %s has %s; there is nothing to resume", run_id,
+		rc = engine_fail(e, ECL_ESTATE, "run %s is %s; there is nothing to resume", run_id,
 				 row.status);
 		goto out;
 	}
@@ -595,10 +598,20 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 		const ecl_step_def *s = &run->wf->steps[i];
 
 		if (s->limit > 0 && s->counter >= 0) {
-			info->revisions = (int)run->vals[s->counter].i;
-			info->revision_limit = s->limit;
-			info->revision_label = s->counter_label;
-			break;
+			if (!info->limits && !(info->limits = mem_calloc((size_t)run->wf->nsteps,
+									 sizeof(*info->limits)))) {
+				ecl_run_info_free(info);
+				return engine_fail(e, ECL_ENOMEM, "out of memory");
+			}
+			info->limits[info->nlimits].step = s->name;
+			info->limits[info->nlimits].label = s->counter_label;
+			info->limits[info->nlimits].count = (int)run->vals[s->counter].i;
+			info->limits[info->nlimits].limit = s->limit;
+			if (info->nlimits++ == 0) {
+				info->revisions = (int)run->vals[s->counter].i;
+				info->revision_limit = s->limit;
+				info->revision_label = s->counter_label;
+			}
 		}
 	}
 	*out = info;
@@ -637,5 +650,6 @@ void ecl_run_info_free(ecl_run_info *info)
 	mem_free(info->provider);
 	mem_free(info->model);
 	mem_free(info->base_url);
+	mem_free(info->limits);
 	mem_free(info);
 }

@@ -105,6 +105,9 @@ struct ecl_engine {
 	const ecl_workflow *const *workflows;
 	size_t nworkflows;
 	long timeout_ms;
+	int timeout_overrides, model_overrides; /* ecl_options: the engine's settings win */
+	int end_level;          /* the log level of a run's failure: LOG_ERROR, or LOG_INFO when the
+				 * caller reports it (ecl_options.caller_reports_ends) */
 	char *model, *base_url; /* as given in ecl_options (or NULL), stored with each run */
 	volatile sig_atomic_t
 		*interrupt; /* set non-zero (by a signal handler) to stop at the next chance */

@@ -83,12 +83,27 @@ static int list_one(void *ctx, const store_run *row)
 
 int ecl_run_list(ecl_engine *e, const ecl_run_filter *filter, ecl_run_fn fn, void *ctx)
 {
+	static const char *const statuses[] = {"running",   "waiting", "paused",   "interrupted",
+					       "completed", "failed",  "cancelled"};
 	store_filter sf;
 	listing l = {e, fn, ctx, 0};
-	int rc;
+	int rc, i;
+	size_t j;
 
 	e->err[0] = '\0';
 	to_store_filter(filter, &sf);
+	/* a misspelt status would list nothing, as if there were no such runs */
+	for (i = 0; i < sf.nstatuses; i++) {
+		for (j = 0; j < sizeof(statuses) / sizeof(statuses[0]) &&
+			    strcmp(sf.statuses[i], statuses[j]) != 0;
+		     j++)
+			;
+		if (j == sizeof(statuses) / sizeof(statuses[0]))
+			return engine_fail(e, ECL_EUSAGE,
+					   "unknown status `%s` (the statuses: running, waiting, "
+					   "paused, interrupted, completed, failed, cancelled)",
+					   sf.statuses[i]);
+	}
 	rc = e->st->ops->list_runs(e->st, &sf, list_one, &l);
 	if (rc == ECL_ESTORE || (rc == ECL_ENOMEM && !e->err[0]))
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));

@@ -117,6 +117,18 @@ const char *restate_type_name(uint16_t type)
 	}
 }
 
+/* A message type as a noun phrase for an error: "a RunCommand", "an unknown command (0x0c00)". */
+static const char *type_phrase(uint16_t type, char text[64])
+{
+	const char *name = restate_type_name(type);
+
+	if (strcmp(name, "an unknown command") == 0)
+		snprintf(text, 64, "an unknown command (0x%04x)", type);
+	else
+		snprintf(text, 64, "a %s", name);
+	return text;
+}
+
 /* Notifications have the high bit set; commands live from 0x0400 up. */
 static int is_notification(uint16_t type)
 {
@@ -304,6 +316,7 @@ static int find_run_result(invocation *v, uint32_t cid,
 
 static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_response *res)
 {
+	char tbuf[64]; /* type_phrase */
 	invocation *v = (invocation *)d;
 	llm_provider *p = v->e->llm;
 	const char *name = req->step->name;
@@ -320,9 +333,9 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 
 		if (f->type != RESTATE_RUN)
 			return mismatch(v, run,
-					"command %d of the journal is a %s where the workflow asks "
+					"command %d of the journal is %s where the workflow asks "
 					"step `%s`",
-					v->cursor, restate_type_name(f->type), name);
+					v->cursor, type_phrase(f->type, tbuf), name);
 		m = ecl__restate__run_command_message__unpack(&restate_allocator, f->len, f->body);
 		if (!m)
 			return mismatch(v, run,
@@ -400,6 +413,7 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
  * writes it), or ECL_ESTATE on a mismatch. */
 static int replay_status(invocation *v, ecl_run *run, const char *status, const char *when)
 {
+	char tbuf[64]; /* type_phrase */
 	const restate_frame *f;
 	Ecl__Restate__SetStateCommandMessage *m = NULL;
 	int rc = ECL_OK;
@@ -417,7 +431,7 @@ static int replay_status(invocation *v, ecl_run *run, const char *status, const 
 		rc = mismatch(v, run,
 			      "command %d of the journal is %s where the workflow records the "
 			      "status %s %s",
-			      v->cursor, m ? "a different status" : restate_type_name(f->type),
+			      v->cursor, m ? "a different status" : type_phrase(f->type, tbuf),
 			      status, when);
 	else
 		v->cursor++;
@@ -488,6 +502,7 @@ static char *waiting_status(const ecl_run *run)
  * of them is missing there is no answer, the step waits and rs_release writes the rest. */
 static int rs_human(driver *d, ecl_run *run, char **json)
 {
+	char tbuf[64]; /* type_phrase */
 	invocation *v = (invocation *)d;
 	const char *name = run->wf->steps[run->state].name;
 	Ecl__Restate__GetPromiseCommandMessage *m = NULL;
@@ -521,7 +536,7 @@ static int rs_human(driver *d, ecl_run *run, char **json)
 			      "(completion %u)",
 			      v->cursor,
 			      m ? "a GetPromiseCommand of another promise"
-				: restate_type_name(f->type),
+				: type_phrase(f->type, tbuf),
 			      name, key, v->next_cid);
 		if (m)
 			ecl__restate__get_promise_command_message__free_unpacked(
@@ -653,6 +668,7 @@ static int cancelled(const invocation *v)
 
 static void handle_run(invocation *v, const ecl_workflow *wf)
 {
+	char tbuf[64]; /* type_phrase */
 	ecl_engine *e = v->e;
 	Ecl__Restate__InputCommandMessage *in = NULL;
 	cJSON *inputs = NULL;
@@ -726,8 +742,8 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 		if (v->cursor < v->ncmds && v->cmds[v->cursor].type != RESTATE_OUTPUT) {
 			snprintf(v->why, sizeof(v->why),
 				 "journal mismatch in run %s: the workflow ended where command %d "
-				 "of the journal is a %s",
-				 run->id, v->cursor, restate_type_name(v->cmds[v->cursor].type));
+				 "of the journal is %s",
+				 run->id, v->cursor, type_phrase(v->cmds[v->cursor].type, tbuf));
 			put_error(v->out, RESTATE_JOURNAL_MISMATCH, v->why, v->cursor,
 				  v->cmds[v->cursor].type);
 		} else if (v->cursor < v->ncmds) {
@@ -746,13 +762,14 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 /* A shared handler's journal that is not what the handler does. */
 static void shared_mismatch(invocation *v, const char *handler, const char *what)
 {
+	char tbuf[64]; /* type_phrase */
 	char msg[512];
 	uint16_t type = v->cmds[v->cursor].type;
 
 	snprintf(msg, sizeof(msg),
-		 "journal mismatch in %s of %s: command %d of the journal is a %s where the "
+		 "journal mismatch in %s of %s: command %d of the journal is %s where the "
 		 "handler %s",
-		 handler, v->start->key ? v->start->key : "", v->cursor, restate_type_name(type),
+		 handler, v->start->key ? v->start->key : "", v->cursor, type_phrase(type, tbuf),
 		 what);
 	put_error(v->out, RESTATE_JOURNAL_MISMATCH, msg, v->cursor, type);
 }
@@ -1141,6 +1158,19 @@ static int invoke(ecl_engine *e, const char *service, const char *handler, const
 		put_error(v.out, RESTATE_PROTOCOL_VIOLATION,
 			  rc == ECL_EINPUT ? why : "the stream does not start with a StartMessage",
 			  0, 0);
+		goto out;
+	}
+	if (v.start->known_entries > (len - pos) / 8) {
+		/* every entry is a frame of 8 bytes at least: a count the body cannot hold is the
+		 * client's error, not memory to find (4e9 entries asked for 64 GB) */
+		char msg[200];
+
+		snprintf(msg, sizeof(msg),
+			 "the StartMessage announces %u journal entries; the %zu bytes after it "
+			 "hold at most %zu",
+			 v.start->known_entries, len - pos, (len - pos) / 8);
+		reply_text(r, 400, msg);
+		rc = r->body.oom ? ECL_ENOMEM : ECL_OK;
 		goto out;
 	}
 	v.cmds = mem_calloc(v.start->known_entries + 1, sizeof(*v.cmds));

@@ -603,3 +603,83 @@ Test(batch, runs_waiting_for_an_answer_are_not_failures)
 	free(out);
 	free(err);
 }
+
+typedef struct stopper {
+	int ended, queued;
+	const char *trigger; /* SQL run when the first run ends, or NULL */
+} stopper;
+
+/* Stop the batch when its first run ends (as Ctrl-C would, without the signal), counting what
+ * is reported. */
+static int stop_at_first_end(void *ctx, const ecl_batch_end *end)
+{
+	stopper *s = ctx;
+
+	if (strcmp(end->status, "queued") == 0) {
+		cr_assert_eq(end->rc, ECL_EINTERRUPTED);
+		cr_assert_eq(strlen(end->run_id), 16);
+		s->queued++;
+		return 0;
+	}
+	if (s->ended++ == 0 && s->trigger)
+		ts_sql(db, s->trigger);
+	return 1;
+}
+
+/* A batch stopped early stores a run for every input not started, interrupted at its first
+ * step, and each of them can be driven to its end like any interrupted run. */
+Test(batch, a_stopped_batch_stores_the_inputs_not_started_as_runs)
+{
+	char script[4300];
+	const char *in_[6] = {"{\"topic\": \"a\"}", "{\"topic\": \"b\"}", "{\"topic\": \"c\"}",
+			      "{\"topic\": \"d\"}", "{\"topic\": \"e\"}", "{\"topic\": \"f\"}"};
+	stopper s = {0};
+	ecl_engine *e;
+	char *ids, *id, *save = NULL;
+
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	write_script(script);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_batch_drive(e, ts_workflow("critique-revise"), in_, 6, 2,
+				     stop_at_first_end, &s),
+		     ECL_EINTERRUPTED, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(s.ended, 2, "the two in flight ended");
+	cr_assert_eq(s.queued, 4);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
+				    "seq = 0 AND owner IS NULL AND step = 'generate'"),
+		     4);
+	ids = ts_sql_text(db, "SELECT group_concat(id, ' ') FROM runs WHERE seq = 0");
+	for (id = strtok_r(ids, " ", &save); id; id = strtok_r(NULL, " ", &save))
+		cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	free(ids);
+	ecl_engine_close(e);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 6);
+}
+
+/* When the runs not started cannot be stored, none of them is (one transaction), and the
+ * batch says so. */
+Test(batch, runs_not_started_that_cannot_be_stored_are_named)
+{
+	char script[4300];
+	const char *in_[5] = {"{\"topic\": \"a\"}", "{\"topic\": \"b\"}", "{\"topic\": \"c\"}",
+			      "{\"topic\": \"d\"}", "{\"topic\": \"e\"}"};
+	/* the runs table becomes a view of itself: it reads as before, it takes no new row */
+	stopper s = {0, 0,
+		     "ALTER TABLE runs RENAME TO runs_kept; CREATE VIEW runs AS SELECT * "
+		     "FROM runs_kept;"};
+	ecl_engine *e;
+
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	write_script(script);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_batch_drive(e, ts_workflow("critique-revise"), in_, 5, 1,
+				     stop_at_first_end, &s),
+		     ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "cannot store the runs not started: "), "%s",
+		  ecl_engine_errmsg(e));
+	cr_assert(strstr(ecl_engine_errmsg(e), "cannot modify runs because it is a view"), "%s",
+		  ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	cr_assert_eq(s.queued, 0);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1, "none of them stored");
+}

@@ -180,3 +180,172 @@ Test(cli_hardening, prune_needs_an_age_and_says_what_it_deletes)
 	free(err);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1);
 }
+
+static const char *write_script(const char *text)
+{
+	static char path[4200];
+
+	snprintf(path, sizeof(path), "%s/script.json", dir);
+	ts_write(path, text);
+	return path;
+}
+
+/* The id from the first line, "Workflow started: <id>". */
+static char *started_id(const char *out)
+{
+	static char id[64];
+
+	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
+	sscanf(out + 18, "%63s", id);
+	return id;
+}
+
+/* The command a hint tells the user to run names the database as one shell word, whatever
+ * the path holds. */
+Test(cli_hardening, the_resume_hint_is_quoted_for_the_shell)
+{
+	char odd[4300], want[9000], *out, *err, *id;
+	const char *argv[] = {ECL_BIN,           "--db",     odd,  "--provider",
+			      "scripted",        "--script", NULL, "run",
+			      "critique-revise", "--topic",  "t",  NULL};
+
+	snprintf(odd, sizeof(odd), "%s/my 'runs'\n$HOME.db", dir);
+	argv[6] = write_script("{}"); /* no answer: the run is interrupted at once */
+	cr_assert_eq(ts_run(argv, &out, &err), 1, "%s%s", out, err);
+	id = started_id(out);
+	snprintf(want, sizeof(want),
+		 "resume it with: ecl --db '%s/my '\\''runs'\\''\n$HOME.db' resume %s\n", dir, id);
+	cr_assert(strstr(err, want), "%s", err);
+	free(out);
+	free(err);
+}
+
+/* A refusal is printed alone: no "Workflow resumed:" before it, no "History of" before an
+ * unknown run. */
+Test(cli_hardening, refusals_are_not_announced_as_resumed)
+{
+	char *out, *err, id[64];
+
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 "dsl/examples/summarize.json", "run", "summarize", "--input-file",
+			 "document=dsl/examples/document.txt"),
+		     0, "%s", err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "cancel", id), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "resume", id), 1);
+	cr_assert_str_eq(out, "");
+	cr_assert(strstr(err, "is cancelled; there is nothing to resume"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "history", "nope"), 1);
+	cr_assert_str_eq(out, "");
+	cr_assert(strstr(err, "no run with id nope"), "%s", err);
+	free(out);
+	free(err);
+}
+
+/* A failed run is reported once, on stdout, naming its step once. */
+Test(cli_hardening, a_failure_is_printed_once_naming_the_step_once)
+{
+	char *out, *err, want[300];
+
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 write_script("{\"generate\": [[{\"content\": \"x\", \"word_count\": "
+				      "\"bad\"}, {\"content\": \"x\", \"word_count\": \"bad\"}]]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     1, "%s%s", out, err);
+	snprintf(want, sizeof(want),
+		 "Workflow %s failed at step generate: field `word_count`: expected an integer, "
+		 "got \"bad\"\n",
+		 started_id(out));
+	cr_assert(strstr(out, want), "%s", out);
+	cr_assert_null(strstr(err, "failed"), "not again on stderr: %s", err);
+	free(out);
+	free(err);
+}
+
+/* Listings name each loop counter (summarize's is `drafts`, not "revisions"), give the 16
+ * characters of an id their column, and refuse a status that does not exist. */
+Test(cli_hardening, listings_name_each_limit_and_refuse_unknown_statuses)
+{
+	char *out, *err, id[64], want[200];
+
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 "dsl/examples/summarize.json", "run", "summarize", "--input-file",
+			 "document=dsl/examples/document.txt"),
+		     0, "%s", err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	cr_assert_eq(strlen(id), 16);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "status", id), 0, "%s", err);
+	cr_assert(strstr(out, "\nDrafts:       1 of at most 3\n"), "%s", out);
+	cr_assert_null(strstr(out, "Revisions"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "runs"), 0, "%s", err);
+	cr_assert(strncmp(out, "ID               WORKFLOW ", 26) == 0, "%s", out);
+	snprintf(want, sizeof(want), "\n%s summarize ", id);
+	cr_assert(strstr(out, want), "the id has its column: %s", out);
+	cr_assert(strstr(out, " drafts 1/3\n"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "runs", "-o", "json"), 0, "%s", err);
+	cr_assert(strstr(out, "\"counter\": \"drafts\""), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "runs", "--status", "waiting,bogus"), 2);
+	cr_assert_str_eq(err,
+			 "ecl: unknown status `bogus` (the statuses: running, waiting, paused, "
+			 "interrupted, completed, failed, cancelled)\n");
+	cr_assert_str_eq(out, "");
+	free(out);
+	free(err);
+}
+
+/* An input given twice is refused, however it is given, rather than taken from the last. */
+Test(cli_hardening, an_input_given_twice_is_refused)
+{
+	static const char *const cases[][4] = {
+		{"--set", "topic=A", "--set", "topic=B"},
+		{"--topic", "A", "--set", "topic=B"},
+		{"--topic=A", "--input-file", "topic=/etc/hostname", NULL},
+		{"--input-file", "topic=/etc/hostname", "--topic", "B"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out, *err;
+		const char *const *a = cases[i];
+
+		cr_assert_eq(ECL(&out, &err, "run", "critique-revise", a[0], a[1], a[2], a[3]), 2,
+			     "%zu: %s", i, err);
+		cr_assert_str_eq(err, "ecl: input `topic` is given twice\n");
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(access(db, F_OK), -1, "nothing started");
+}
+
+/* Files named on the command line that cannot be read are usage errors alike (exit 2). */
+Test(cli_hardening, unreadable_files_of_the_command_line_exit_2)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script", "/nonexistent/script",
+			 "run", "critique-revise", "--topic", "t"),
+		     2, "%s", err);
+	cr_assert_str_eq(err, "ecl: cannot read the script /nonexistent/script: No such file or "
+			      "directory\n");
+	free(out);
+	free(err);
+	cr_assert_eq(
+		ECL(&out, &err, "run", "summarize", "--input-file", "document=/nonexistent/doc"), 2,
+		"%s", err);
+	free(out);
+	free(err);
+}

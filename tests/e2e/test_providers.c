@@ -863,3 +863,23 @@ Test(providers, a_process_holding_a_key_is_not_dumpable)
 	cr_assert_not(dumps_core_while_calling("--api-key-file", keyfile),
 		      "a key from --api-key-file");
 }
+
+/* A --timeout given on the command line wins over the workflow's own `timeout` (triage says
+ * 5s): a hanging call is abandoned after 0.5 s, not 5 s. */
+Test(providers, a_timeout_flag_wins_over_the_workflows)
+{
+	char url[256], *out, *err;
+	const char *argv[] = {ECL_BIN,      "--db",       db,  "--provider", "openai", "--model",
+			      "fake-model", "--base-url", url, "--timeout",  "0.5",    "run",
+			      "triage",     "--request",  "r", NULL};
+	long long t0;
+
+	snprintf(url, sizeof(url), "%s/v1", base);
+	ts_fake_mode(base, "{\"mode\": \"hang\", \"count\": 1}");
+	t0 = now_ms();
+	ts_run(argv, &out, &err);
+	cr_assert(strstr(err, "Timeout was reached") || strstr(err, "timed out"), "%s", err);
+	cr_assert_lt(now_ms() - t0, 4000, "the call gave up after 0.5 s, not 5 s: %s", err);
+	free(out);
+	free(err);
+}

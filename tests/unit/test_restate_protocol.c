@@ -1732,3 +1732,60 @@ Test(restate, no_lease_to_renew)
 	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
 	finish(&fx, &j, &a);
 }
+
+/* A command of a type the protocol does not know is named as such, with its number, in the
+ * mismatch (it read "is a an unknown command"). */
+Test(restate, an_unknown_command_in_the_journal_is_named_with_its_type)
+{
+	fixture fx;
+	journal j;
+	answer a;
+	error_info err;
+
+	start(&fx, two_revisions, &j, TEA);
+	add_raw(&j, 0x0C00, (const uint8_t *)"", 0);
+	invoke(fx.e, "critique-revise", "run", &j, "run31", &a);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "command 1 of the journal is an unknown command (0x0c00) "
+				      "where the workflow asks step `generate`"),
+		  "%s", err.message);
+	finish(&fx, &j, &a);
+}
+
+/* A StartMessage that announces more entries than its body can hold is the client's error
+ * (HTTP 400), not memory to find for them (4e9 entries made it 500, out of memory). */
+Test(restate, a_count_of_entries_the_body_cannot_hold_is_refused)
+{
+	Ecl__Restate__StartMessage s = ECL__RESTATE__START_MESSAGE__INIT;
+	static const uint32_t counts[] = {4000000000u, 3};
+	fixture fx;
+	size_t i;
+
+	setup(&fx, NULL);
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		restate_reply r = {0};
+		buf b = {0};
+		char want[200];
+
+		s.id.data = (uint8_t *)"inv";
+		s.id.len = 3;
+		s.key = "run32";
+		s.known_entries = counts[i];
+		restate_frame_put(&b, RESTATE_START, &s.base);
+		buf_append(&b, "\0\0\0\0\0\0\0\0", 8); /* room for one entry */
+		cr_assert(!b.oom);
+		cr_assert_eq(restate_handle(fx.e, "POST", "/invoke/critique-revise/run", CT5, NULL,
+					    (const uint8_t *)b.data, b.len, &r),
+			     ECL_OK);
+		cr_assert_eq(r.status, 400, "HTTP %d: %s", r.status, r.body.data);
+		snprintf(want, sizeof(want),
+			 "the StartMessage announces %u journal entries; the 8 bytes after it "
+			 "hold at most 1\n",
+			 counts[i]);
+		cr_assert_str_eq(r.body.data, want);
+		buf_free(&r.body);
+		buf_free(&b);
+	}
+	teardown(&fx);
+}
