@@ -306,14 +306,14 @@ static int resolve(cli *c, config *cf)
 	return 0;
 }
 
-static int seconds(const setting *s, long *ms)
+static int seconds(const setting *s, const char *name, long *ms)
 {
 	char *end;
 	double v = strtod(s->value, &end);
 
 	if (*end || v <= 0)
-		return cli_error(2, "%s: timeout `%s` is not a positive number of seconds",
-				 s->source, s->value);
+		return cli_error(2, "%s: %s `%s` is not a positive number of seconds", s->source,
+				 name, s->value);
 	*ms = (long)(v * 1000.0);
 	return 0;
 }
@@ -355,10 +355,12 @@ int cli_configure(cli *c)
 		c->opts.base_url = resolved[S_BASE_URL].value;
 	if (resolved[S_API_KEY].set)
 		c->opts.api_key = resolved[S_API_KEY].value;
-	if (resolved[S_TIMEOUT].set && (rc = seconds(&resolved[S_TIMEOUT], &c->opts.timeout_ms)))
+	if (resolved[S_TIMEOUT].set &&
+	    (rc = seconds(&resolved[S_TIMEOUT], "timeout", &c->opts.timeout_ms)))
 		return rc;
 	if (resolved[S_CONNECT_TIMEOUT].set &&
-	    (rc = seconds(&resolved[S_CONNECT_TIMEOUT], &c->opts.connect_timeout_ms)))
+	    (rc = seconds(&resolved[S_CONNECT_TIMEOUT], "connect_timeout",
+			  &c->opts.connect_timeout_ms)))
 		return rc;
 	return 0;
 }

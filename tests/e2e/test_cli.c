@@ -1401,3 +1401,141 @@ Test(cli, what_a_command_cannot_use)
 	free(err);
 	free(id);
 }
+
+/* Settings that cannot be used: a key file flag naming no file, a connect timeout that is
+ * no number (named as the setting it is), a value longer than ecl keeps (cut), a Restate
+ * ingress that refuses connections. */
+Test(cli, settings_that_cannot_be_used)
+{
+	char *out, *err, want[4400], *text;
+
+	cr_assert_eq(ECL(&out, &err, "--api-key-file", "/nonexistent/key", "providers"), 2);
+	cr_assert_str_eq(err, "ecl: --api-key-file: cannot read the key file /nonexistent/key: No "
+			      "such file or directory\n");
+	free(out);
+	free(err);
+	providers_with("connect_timeout = 0\n", &out, &err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t"), 2);
+	snprintf(want, sizeof(want),
+		 "ecl: %s/config:1: connect_timeout `0` is not a positive number of seconds\n",
+		 dir);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	/* a value of 4200 characters: the first 4095 are kept */
+	text = malloc(4300);
+	cr_assert_not_null(text);
+	memcpy(text, "model = ", 8);
+	memset(text + 8, 'm', 4200);
+	strcpy(text + 4208, "\n");
+	cr_assert_eq(providers_with(text, &out, &err), 0, "%s", err);
+	memset(want, 'm', 4095);
+	want[4095] = '\0';
+	cr_assert(strstr(out, want), "%s", out);
+	want[4095] = 'm';
+	want[4096] = '\0';
+	cr_assert_null(strstr(out, want), "the value was not cut");
+	free(text);
+	free(out);
+	free(err);
+	unsetenv("ECL_CONFIG");
+	{
+		int port, fd = ts_listen_any(&port, 0);
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+		cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t", "--engine",
+				 "restate", "--restate-url", url),
+			     1);
+		cr_assert(strncmp(err, "ecl: POST http://127.0.0.1:", 27) == 0, "%s", err);
+		cr_assert(strstr(err, "/run/send: Failed to connect to 127.0.0.1 port "), "%s",
+			  err);
+		free(out);
+		free(err);
+		close(fd);
+	}
+}
+
+/* The database's directory cannot be made: a file where a directory should be, or a path
+ * longer than a path may be. */
+Test(cli, a_database_directory_that_cannot_be_made)
+{
+	char *out, *err, path[6000], want[6100];
+
+	ts_write(ts_path(dir, "file"), "x");
+	snprintf(path, sizeof(path), "%s/file/a/b/runs.db", dir);
+	setenv("ECL_DB", path, 1);
+	{
+		const char *argv[] = {ECL_BIN, "runs", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 1);
+	}
+	snprintf(want, sizeof(want), "ecl: cannot create the directory of %s: Not a directory\n",
+		 path);
+	cr_assert_str_eq(err, want);
+	free(out);
+	free(err);
+	unsetenv("ECL_DB");
+	memset(path, 'a', 5000);
+	path[0] = '/';
+	strcpy(path + 5000, "/runs.db");
+	{
+		const char *argv[] = {ECL_BIN, "--db", path, "runs", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 1);
+	}
+	cr_assert(strncmp(err, "ecl: cannot create the directory of /aaaa", 41) == 0, "%s", err);
+	free(out);
+	free(err);
+}
+
+/* A rejected summary is drafted again: the set step on the way (`reviewed`) has no output of
+ * its own in the history; on a terminal a batch wider than its concurrency ends with its
+ * progress line. */
+Test(cli, a_set_step_has_no_output_and_a_batch_waits_its_turn)
+{
+	const char *s = script("{\"draft\": [{\"summary\": \"a b c\"}, {\"summary\": \"a b\"}]}");
+	char *out, *id, *tty, path[4300];
+	cJSON *json, *item;
+	int nulls = 0;
+
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", s, "run", "summarize",
+			 "--document", "one two three four five six"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=false", "--set", "comment=no",
+			 "--no-wait"),
+		     0);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", s, "resume", id), 0,
+		     "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cJSON_ArrayForEach (item, json)
+		if (cJSON_IsString(cJSON_GetObjectItem(item, "step")) &&
+		    !strcmp(cJSON_GetObjectItem(item, "step")->valuestring, "reviewed"))
+			nulls += cJSON_IsNull(cJSON_GetObjectItem(item, "output"));
+	cr_assert_eq(nulls, 1, "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	free(id);
+
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"a\"}\n{\"topic\": \"b\"}\n{\"topic\": \"c\"}\n");
+	{
+		const char *batch[] = {"batch",         path, "--workflow", "critique-revise",
+				       "--concurrency", "1",  NULL};
+
+		cr_assert_eq(run_on_tty(batch, &tty, &out), 0, "%s%s", out, tty);
+		/* (the lines before it depend on timing: one at most every 0.1 s) */
+		cr_assert(strstr(tty, "\rbatch: 3/3 ended, 3 completed, 0 failed, 0 stopped, 0 in "
+				      "flight, "),
+			  "%s", tty);
+		free(tty);
+		free(out);
+	}
+}
