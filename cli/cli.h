@@ -73,8 +73,9 @@ int cli_answer_restate(cli *c, const char *id, const char *const *names, const c
  * the step is not a human step of a compiled workflow. */
 void cli_print_answer_fields(const char *workflow, const char *step);
 
-/* Print JSON indented by two spaces, with a newline. */
-void cli_print_json(const cJSON *json);
+/* Print JSON indented by two spaces, with a newline: 0, or 1 when memory ran out (said on
+ * stderr; nothing is printed then). */
+int cli_print_json(const cJSON *json);
 
 /* Drive a run with progress and report how it ended, as `ecl run` and `ecl resume` do;
  * `how` is "started" or "resumed". Returns the exit status: 0, 1, 130, or 3 when another

@@ -187,7 +187,7 @@ int cmd_runs(cli *c)
 	if (rc != ECL_OK)
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 	else if (o.json)
-		cli_print_json(o.list);
+		rc = cli_print_json(o.list);
 	else if (!o.count)
 		printf("No runs.\n");
 	cJSON_Delete(o.list);
@@ -313,7 +313,7 @@ int cmd_history(cli *c)
 	if (rc != ECL_OK)
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 	else if (o.json)
-		cli_print_json(o.list);
+		rc = cli_print_json(o.list);
 	else
 		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out\n", o.steps,
 		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out);

@@ -493,7 +493,7 @@ int cmd_providers(cli *c)
 		}
 	}
 	if (json)
-		cli_print_json(o);
+		rc = cli_print_json(o);
 out:
 	memset(resolved, 0, sizeof(resolved));
 	if (cf)

@@ -1539,3 +1539,80 @@ Test(cli, a_set_step_has_no_output_and_a_batch_waits_its_turn)
 		free(out);
 	}
 }
+
+/* ---- allocation failures ---------------------------------------------------------------- */
+
+/* Run ecl_oom (ecl with ECL_TEST_FAIL_ALLOC_AFTER, tests/tools/ecl_oom.c) with args for every
+ * n until it succeeds: before that, each attempt exits 1 saying "out of memory" (never a
+ * crash, a leak in the sanitizer build, whose report would change the status, or a usage
+ * error: the arguments are good). fresh: a new database each time, copied from db. Returns
+ * the output of the run that succeeded. */
+static char *every_allocation_may_fail(const char *const *args, int fresh)
+{
+	const char *argv[32] = {ECL_OOM_BIN, "--db", NULL};
+	char dbn[4300], *out = NULL;
+	long n;
+	int i = 3, rc = -1;
+
+	argv[2] = fresh ? dbn : db;
+	for (; *args; args++)
+		argv[i++] = *args;
+	argv[i] = NULL;
+	for (n = 0; n < 5000; n++) {
+		char env[32], *err;
+
+		snprintf(dbn, sizeof(dbn), "%s/oom-%ld.db", dir, n);
+		snprintf(env, sizeof(env), "%ld", n);
+		setenv("ECL_TEST_FAIL_ALLOC_AFTER", env, 1);
+		rc = ts_run(argv, &out, &err);
+		unsetenv("ECL_TEST_FAIL_ALLOC_AFTER");
+		if (rc == 0) {
+			free(err);
+			break;
+		}
+		cr_assert_eq(rc, 1, "%s, allocation %ld: exit status %d: %s", argv[3], n, rc, err);
+		cr_assert(strstr(err, "out of memory"), "%s, allocation %ld: %s", argv[3], n, err);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(rc, 0, "%s never got through", argv[3]);
+	return out;
+}
+
+Test(cli, every_allocation_of_a_batch_may_fail, .timeout = 300)
+{
+	char path[4300], *out;
+	const char *args[] = {"batch", path, "--workflow", "critique-revise", NULL};
+
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"a\"}\n{\"topic\": \"b\"}\n");
+	out = every_allocation_may_fail(args, 1);
+	cr_assert(strstr(out, "\"completed\":2") || strstr(out, "\"completed\": 2"), "%s", out);
+	free(out);
+}
+
+Test(cli, every_allocation_of_the_json_listings_may_fail, .timeout = 300)
+{
+	static const char *const providers[] = {"providers", "-o", "json", NULL};
+	static const char *const runs[] = {"runs", "-o", "json", NULL};
+	char *out, id[64];
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	free(every_allocation_may_fail(providers, 0));
+	out = every_allocation_may_fail(runs, 0);
+	cr_assert(strstr(out, id), "%s", out);
+	free(out);
+	{
+		const char *status[] = {"status", id, "-o", "json", NULL};
+		const char *history[] = {"history", id, "--full", "-o", "json", NULL};
+
+		out = every_allocation_may_fail(status, 0);
+		cr_assert(strstr(out, "\"status\": \"completed\""), "%s", out);
+		free(out);
+		out = every_allocation_may_fail(history, 0);
+		cr_assert(strstr(out, "\"prompt\": "), "%s", out);
+		free(out);
+	}
+}
