@@ -1585,9 +1585,10 @@ Test(cli, every_allocation_of_a_batch_may_fail, .timeout = 300)
 	const char *args[] = {"batch", path, "--workflow", "critique-revise", NULL};
 
 	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
-	ts_write(path, "{\"topic\": \"a\"}\n{\"topic\": \"b\"}\n");
+	/* (one input: each attempt is a process, ~220 of them, slow under the sanitizers) */
+	ts_write(path, "{\"topic\": \"a\"}\n");
 	out = every_allocation_may_fail(args, 1);
-	cr_assert(strstr(out, "\"completed\":2") || strstr(out, "\"completed\": 2"), "%s", out);
+	cr_assert(strstr(out, "\"completed\": 1"), "%s", out);
 	free(out);
 }
 
