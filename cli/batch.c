@@ -86,6 +86,7 @@ static int read_inputs(const char *path, const ecl_workflow *wf, lines *out)
 		const char *p = line;
 		char err[1024], *text;
 		cJSON *obj;
+		int crc;
 
 		no++;
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
@@ -100,8 +101,16 @@ static int read_inputs(const char *path, const ecl_workflow *wf, lines *out)
 		}
 		obj = cJSON_ParseWithLength(line, (size_t)len);
 		if (!obj) {
-			rc = cli_error(2, "%s:%d: not valid JSON (near `%.20s`)", path, no,
-				       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : p);
+			char near[24];
+
+			snprintf(near, sizeof(near), "%.20s",
+				 cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : p);
+			/* cJSON says the same when memory ran out: the runtime tells them apart */
+			if (ecl_workflow_check_inputs(wf, p, err, sizeof(err)) == ECL_ENOMEM)
+				rc = cli_error(1, "out of memory");
+			else
+				rc = cli_error(2, "%s:%d: not valid JSON (near `%s`)", path, no,
+					       near);
 			break;
 		}
 		if (!cJSON_IsObject(obj)) {
@@ -115,9 +124,9 @@ static int read_inputs(const char *path, const ecl_workflow *wf, lines *out)
 			rc = cli_error(1, "out of memory");
 			break;
 		}
-		if (ecl_workflow_check_inputs(wf, text, err, sizeof(err)) != ECL_OK) {
+		if ((crc = ecl_workflow_check_inputs(wf, text, err, sizeof(err))) != ECL_OK) {
 			free(text);
-			rc = cli_error(2, "%s:%d: %s", path, no, err);
+			rc = cli_error(crc == ECL_ENOMEM ? 1 : 2, "%s:%d: %s", path, no, err);
 			break;
 		}
 		if (lines_add(out, text, no) != 0) {
@@ -229,7 +238,7 @@ int cmd_batch(cli *c)
 	cJSON *summary = NULL;
 	long concurrency = 8;
 	char quoted[4 * sizeof(c->db_buf) + 3];
-	int rc, i, status;
+	int rc, i, status, unprinted = 0;
 
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < c->nargs; i++) {
@@ -311,7 +320,7 @@ int cmd_batch(cli *c)
 		cJSON_AddItemToObject(summary, "waiting", t.waits);
 		if (rc != ECL_OK && rc != ECL_EINTERRUPTED)
 			cJSON_AddStringToObject(summary, "error", ecl_engine_errmsg(e));
-		cli_print_json(summary);
+		unprinted = cli_print_json(summary) != 0;
 		cJSON_Delete(summary);
 	} else {
 		cJSON_Delete(t.counts);
@@ -342,6 +351,9 @@ int cmd_batch(cli *c)
 				t.waiting, t.waiting == 1 ? "" : "s", t.waiting == 1 ? "s" : "",
 				cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)));
 	}
+	/* a summary that is incomplete or missing is no success */
+	if (status == 0 && (t.oom || unprinted))
+		status = 1;
 	ecl_engine_close(e);
 	lines_free(&in);
 	return status;

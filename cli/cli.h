@@ -123,8 +123,9 @@ void cli_print_text(FILE *f, const char *text, size_t len);
 /* Add "limits": [{step, counter, count, limit}] of a run's loop limits to obj (manage.c). */
 void cli_json_limits(cJSON *obj, const ecl_run_info *info);
 
-/* Print JSON indented by two spaces, with a newline. */
-void cli_print_json(const cJSON *json);
+/* Print JSON indented by two spaces, with a newline: 0, or 1 when memory ran out (said on
+ * stderr; nothing is printed then). */
+int cli_print_json(const cJSON *json);
 
 /* Drive a run with progress and report how it ended, as `ecl run` and `ecl resume` do;
  * `how` is "started" or "resumed". Returns the exit status: 0, 1, 130, or 3 when another

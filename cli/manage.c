@@ -207,7 +207,7 @@ int cmd_runs(cli *c)
 	if (rc != ECL_OK)
 		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
 	else if (o.json)
-		cli_print_json(o.list);
+		rc = cli_print_json(o.list);
 	else if (!o.count)
 		printf("No runs.\n");
 	cJSON_Delete(o.list);
@@ -343,7 +343,7 @@ int cmd_history(cli *c)
 	if (rc != ECL_OK)
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 	else if (o.json)
-		cli_print_json(o.list);
+		rc = cli_print_json(o.list);
 	else {
 		if (!o.headed)
 			printf("History of %s:\n", id);

@@ -348,12 +348,11 @@ static int resolve(cli *c, config *cf)
 	return 0;
 }
 
-static int seconds(const setting *s, long *ms)
+static int seconds(const setting *s, const char *name, long *ms)
 {
 	if (cli_parse_seconds(s->value, ms) != 0)
-		return cli_error(2,
-				 "%s: timeout `%s` is not a duration in seconds from 0.001 to %ld",
-				 s->source, s->value, CLI_SECONDS_MAX);
+		return cli_error(2, "%s: %s `%s` is not a duration in seconds from 0.001 to %ld",
+				 s->source, name, s->value, CLI_SECONDS_MAX);
 	return 0;
 }
 
@@ -408,14 +407,16 @@ int cli_configure(cli *c)
 		c->opts.base_url = resolved[S_BASE_URL].value;
 	if (resolved[S_API_KEY].set)
 		c->opts.api_key = resolved[S_API_KEY].value;
-	if (resolved[S_TIMEOUT].set && (rc = seconds(&resolved[S_TIMEOUT], &c->opts.timeout_ms)))
+	if (resolved[S_TIMEOUT].set &&
+	    (rc = seconds(&resolved[S_TIMEOUT], "timeout", &c->opts.timeout_ms)))
 		return rc;
 	/* a flag given explicitly wins over what the workflow says; the environment and the
 	 * config file are defaults, below it */
 	c->opts.timeout_overrides = c->timeout_flag != NULL;
 	c->opts.model_overrides = c->flag_model != NULL;
 	if (resolved[S_CONNECT_TIMEOUT].set &&
-	    (rc = seconds(&resolved[S_CONNECT_TIMEOUT], &c->opts.connect_timeout_ms)))
+	    (rc = seconds(&resolved[S_CONNECT_TIMEOUT], "connect_timeout",
+			  &c->opts.connect_timeout_ms)))
 		return rc;
 	return 0;
 }
@@ -607,7 +608,7 @@ int cmd_providers(cli *c)
 		}
 	}
 	if (json)
-		cli_print_json(o);
+		rc = cli_print_json(o);
 out:
 	memset(resolved, 0, sizeof(resolved));
 	if (cf)

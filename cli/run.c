@@ -422,16 +422,15 @@ static void on_log(void *ctx, const char *text)
 
 /* Print JSON indented by two spaces: cJSON indents with tabs and puts a tab after each colon;
  * raw tabs only occur there, since tabs inside strings are escaped. */
-void cli_print_json(const cJSON *json)
+int cli_print_json(const cJSON *json)
 {
 	char *text = cJSON_Print(json);
 	const char *p;
 	int bol = 1;
 
-	if (!text) {
-		printf("null\n");
-		return;
-	}
+	/* (a partial object would print too: when an addition to it failed, so does this) */
+	if (!text)
+		return cli_error(1, "out of memory printing the JSON output");
 	for (p = text; *p; p++) {
 		if (*p == '\t')
 			fputs(bol ? "  " : " ", stdout);
@@ -441,17 +440,21 @@ void cli_print_json(const cJSON *json)
 	}
 	putchar('\n');
 	free(text);
+	return 0;
 }
 
-static void print_json(const char *text)
+/* A stored JSON text, indented (as it is, if it is not JSON); 0 or 1 as cli_print_json. */
+static int print_json(const char *text)
 {
 	cJSON *json = text ? cJSON_Parse(text) : NULL;
+	int rc = 0;
 
 	if (json)
-		cli_print_json(json);
+		rc = cli_print_json(json);
 	else
 		printf("%s\n", text ? text : "null");
 	cJSON_Delete(json);
+	return rc;
 }
 
 /* A run that stopped at a human step: its question, and how to answer it. */
@@ -499,12 +502,13 @@ static int drive(cli *c, ecl_engine *e, const char *id, progress *p)
 	switch (rc) {
 	case ECL_OK:
 		printf("Workflow %s completed successfully\n", id);
+		rc = 0;
 		if (ecl_run_info_get(e, id, &info) == ECL_OK) {
 			printf("Output:\n");
-			print_json(info->output);
+			rc = print_json(info->output);
 		}
 		ecl_run_info_free(info);
-		return 0;
+		return rc;
 	case ECL_EFAILED:
 		if (ecl_run_info_get(e, id, &info) == ECL_OK && info->step && info->error) {
 			char prefix[300];
@@ -671,6 +675,7 @@ static void json_add_raw(cJSON *obj, const char *name, const char *text)
 static int status_json(const ecl_run_info *info, const totals *t)
 {
 	cJSON *o = cJSON_CreateObject();
+	int rc;
 
 	if (!o)
 		return cli_error(1, "out of memory");
@@ -700,12 +705,12 @@ static int status_json(const ecl_run_info *info, const totals *t)
 		cJSON_AddStringToObject(o, "question", info->question);
 	cJSON_AddNumberToObject(o, "created_ms", (double)info->created_ms);
 	cJSON_AddNumberToObject(o, "updated_ms", (double)info->updated_ms);
-	cli_print_json(o);
+	rc = cli_print_json(o);
 	cJSON_Delete(o);
-	return 0;
+	return rc;
 }
 
-static void status_text(const cli *c, const ecl_run_info *info, const totals *t)
+static int status_text(const cli *c, const ecl_run_info *info, const totals *t)
 {
 	const char *label = strcmp(info->status, "failed") == 0 ? "Failed step:" : "Current step:";
 	int i;
@@ -732,7 +737,8 @@ static void status_text(const cli *c, const ecl_run_info *info, const totals *t)
 	printf("Step time:    %.1f ms\n", (double)t->duration_us / 1000.0);
 	if (info->output) {
 		printf("Output:\n");
-		print_json(info->output);
+		if (print_json(info->output) != 0)
+			return 1;
 	}
 	if (info->error)
 		printf("Error:        %s\n", info->error);
@@ -745,6 +751,7 @@ static void status_text(const cli *c, const ecl_run_info *info, const totals *t)
 			putchar('\n');
 		cli_print_answer_fields(c, info->workflow, info->step);
 	}
+	return 0;
 }
 
 int cmd_status(cli *c)
@@ -789,8 +796,7 @@ int cmd_status(cli *c)
 		} else if (strcmp(format, "json") == 0) {
 			rc = status_json(info, &t);
 		} else {
-			status_text(c, info, &t);
-			rc = 0;
+			rc = status_text(c, info, &t);
 		}
 	}
 	ecl_run_info_free(info);

@@ -128,13 +128,14 @@ int cli_status_restate(cli *c)
 	if (rc != ECL_OK)
 		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
 	j = cJSON_Parse(json);
+	rc = 0;
 	if (j)
-		cli_print_json(j);
+		rc = cli_print_json(j);
 	else
 		printf("%s\n", json);
 	cJSON_Delete(j);
 	free(json);
-	return 0;
+	return rc;
 }
 
 int cli_cancel_restate(cli *c)

@@ -565,6 +565,8 @@ static int is_marker(const cJSON *v)
 	       cJSON_IsString(cJSON_GetObjectItemCaseSensitive(v, "="));
 }
 
+static int out_of_memory(sqlite_store *s, const char *doing);
+
 /* Set *v to the string a marker refers to, as a new cJSON string. ECL_ESTORE with s->err set
  * when the checkpoint or its member is missing. */
 static int resolve_marker(sqlite_store *s, const char *id, const cJSON *marker, cJSON **v)
@@ -581,8 +583,15 @@ static int resolve_marker(sqlite_store *s, const char *id, const cJSON *marker, 
 		return rc;
 	bind_text(st, 1, id);
 	sqlite3_bind_int(st, 2, seq);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		out = cJSON_Parse(col(st, 0));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		int oom;
+
+		out = json_parse_str(col(st, 0), &oom);
+		if (oom) {
+			sqlite3_reset(st);
+			return out_of_memory(s, "reading a stored output");
+		}
+	}
 	sqlite3_reset(st);
 	item = cJSON_GetObjectItemCaseSensitive(out, field);
 	*v = NULL;

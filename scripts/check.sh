@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check.sh - every test of the project, as `make check` runs it:
 #   1. a coverage build: all Criterion tests (unit, integration, end-to-end through the built
-#      binaries), then line coverage of runtime/ and of generator/
+#      binaries), then line coverage of runtime/, generator/ and cli/ (95 % each, or it fails)
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build: all tests again
 #   3. valgrind on the CLI and the generator
 #   4. every fuzz target for 20 s (ECL_FUZZ_SECONDS) on its corpus
@@ -57,18 +57,38 @@ configure_build() {
 	return "${PIPESTATUS[0]}"
 }
 
-# Coverage of runtime/ and generator/, each directory apart: lines, and with "branches" also
-# branches ("coverage: runtime/ lines: 95.1% (2600 out of 2734)").
+# Coverage of runtime/, generator/ and cli/, each directory apart: lines, and with "branches"
+# also branches ("coverage: runtime/ lines: 95.1% (2600 out of 2734)"). Each directory must
+# keep ECL_COVERAGE_MIN (95) % of its lines; below it, or when gcovr itself fails, the check
+# fails.
 coverage_report() {
-	local d
-	note "coverage of runtime/ and generator/"
-	find build-check -name '*.gcda' -path '*tests*' -delete
-	for d in runtime generator; do
+	local d out line pct min=${ECL_COVERAGE_MIN:-95}
+	note "coverage of runtime/, generator/ and cli/ (at least $min % of the lines of each)"
+	# (the test programs' own counts go; those of ecl_oom, the command built for the tests'
+	# out-of-memory sweeps from the sources of cli/, count)
+	find build-check -name '*.gcda' -path '*tests*' ! -path '*/ecl_oom.dir/*' -delete
+	for d in runtime generator cli; do
 		# (the report goes to a file of its own: gcovr 5 deletes the file -o names after
 		# checking that it can write it, and as root that would be /dev/null itself)
-		gcovr -r . build-check --filter "$d/" --exclude-unreachable-branches \
-			--print-summary -o "build-check/coverage-$d.txt" |
-			grep -E "^(lines${1:+|$1}):" | sed "s|^|coverage: $d/ |"
+		if ! out=$(gcovr -r . build-check --filter "$d/" --exclude-unreachable-branches \
+			--print-summary -o "build-check/coverage-$d.txt" 2>&1); then
+			echo "$out"
+			bad "coverage: gcovr failed on $d/"
+			continue
+		fi
+		grep -E "^(lines${1:+|$1}):" <<<"$out" | sed "s|^|coverage: $d/ |"
+		line=$(grep -E '^lines: [0-9.]+%' <<<"$out")
+		if [ -z "$line" ]; then
+			echo "$out"
+			bad "coverage: gcovr printed no line coverage for $d/"
+			continue
+		fi
+		pct=$(sed -E 's/^lines: ([0-9.]+)%.*/\1/' <<<"$line")
+		if awk -v p="$pct" -v m="$min" 'BEGIN { exit !(p >= m) }'; then
+			ok "coverage of $d/"
+		else
+			bad "coverage: $d/ has $pct % of its lines covered, below $min %"
+		fi
 	done
 }
 

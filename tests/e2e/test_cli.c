@@ -352,7 +352,7 @@ Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
 /* Run ecl with --db and args with its stdout on a terminal (a pseudo-terminal that does not
  * process output, so that what it writes arrives unchanged); returns the exit status, the output in
  * *out. */
-static int run_on_tty(char **out, const char **args)
+static int stdout_on_tty(char **out, const char **args)
 {
 	const char *argv[32] = {ECL_BIN, "--db", db};
 	struct termios raw;
@@ -406,7 +406,7 @@ Test(cli, history_escapes_control_characters_on_a_terminal)
 		     0, "%s", out);
 	id = strdup(started_id(out));
 	free(out);
-	cr_assert_eq(run_on_tty(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
+	cr_assert_eq(stdout_on_tty(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
 		     out);
 	cr_assert(strstr(out, "Total: 2 steps"), "%s", out);
 	cr_assert(strstr(out, "Tea \\e[1mbold\\x7f"), "the prompt: %s", out);

@@ -883,3 +883,52 @@ Test(providers, a_timeout_flag_wins_over_the_workflows)
 	free(out);
 	free(err);
 }
+
+/* The fake refuses what the real APIs refuse, with their status and message, and the
+ * providers report it: an Anthropic call without its key, temperatures out of each API's
+ * range. (Every request the other tests make passed these checks.) */
+Test(providers, the_fake_refuses_what_the_real_apis_refuse)
+{
+	static const struct {
+		const char *provider;
+		int with_key;
+		double temperature;
+		const char *error;
+	} cases[] = {
+		{"anthropic", 0, -1, "HTTP 401: x-api-key header is required"},
+		{"anthropic", 1, 1.5,
+		 "HTTP 400: temperature: Input should be less than or equal to 1"},
+		{"openai", 1, 2.5,
+		 "HTTP 400: Invalid 'temperature': expected a number between 0 and 2, got 2.5"},
+	};
+	llm_message msg = {"user", "TASK:none"};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		llm_config cfg = {0};
+		llm_request req = {0};
+		llm_response res = {0};
+		llm_provider *p;
+		char url[256], err[256];
+
+		snprintf(url, sizeof(url), "%s/v1", base);
+		cfg.base_url = url;
+		cfg.model = "m";
+		cfg.api_key = cases[i].with_key ? KEY : NULL;
+		cr_assert_eq(llm_provider_new(cases[i].provider, &cfg, &p, err, sizeof(err)),
+			     ECL_OK, "%s", err);
+		req.messages = &msg;
+		req.nmessages = 1;
+		req.temperature = cases[i].temperature;
+		cr_assert_neq(p->complete(p, &req, &res), ECL_OK, "case %zu", i);
+		cr_assert(strstr(res.error, cases[i].error), "case %zu: %s", i, res.error);
+		free(res.text);
+		p->destroy(p);
+	}
+	{
+		char *stats = ts_fake_get(base, "/stats");
+
+		cr_assert(strstr(stats, "\"refused\":3"), "%s", stats);
+		free(stats);
+	}
+}

@@ -267,8 +267,8 @@ char *ts_sql_dump(const char *db)
 			     q, sqlite3_errmsg(h));
 		ncol = sqlite3_column_count(rows);
 		sqlite3_free(q);
-		q = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY %s",
-				    sqlite3_column_text(tables, 0), "1");
+		q = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY 1",
+				    sqlite3_column_text(tables, 0));
 		for (i = 2; i <= ncol; i++) {
 			char *more = sqlite3_mprintf("%s, %d", q, i);
 
