@@ -291,14 +291,16 @@ static const struct {
 	 "history RUN-ID [--full] [-o json]\n"
 	 "  Every transition of a run; --full adds the prompts and answers.\n"},
 	{"fork", cmd_fork,
-	 "fork RUN-ID --from STEP\n"
-	 "  Start a new run from the checkpoint of another run at STEP.\n"},
+	 "fork RUN-ID --from CHECKPOINT\n"
+	 "  Start a new run from checkpoint number CHECKPOINT of another run (ecl history\n"
+	 "  shows the numbers); the other run is left as it is.\n"},
 	{"recover", cmd_recover,
 	 "recover\n"
 	 "  Resume every interrupted run that no live process drives.\n"},
 	{"prune", cmd_prune,
-	 "prune [--status S,..] [--older-than 30d] [--dry-run]\n"
-	 "  Delete finished runs and reclaim the space; --dry-run only counts them.\n"},
+	 "prune --older-than AGE [--status S,..] [--workflow W] [--dry-run]\n"
+	 "  Delete finished runs last changed at least AGE ago (30d, 12h, 0s for all) and\n"
+	 "  reclaim the space; --dry-run only counts them.\n"},
 	{"batch", cmd_batch,
 	 "batch FILE.jsonl --workflow ID [--concurrency N|-j N]\n"
 	 "  One run per line of inputs (a JSON object each), N at a time; prints a JSON\n"

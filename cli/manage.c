@@ -377,7 +377,7 @@ int cmd_fork(cli *c)
 		}
 	}
 	if (!id || from < 0)
-		return cli_error(2, "usage: ecl fork <run-id> --from <step-number>");
+		return cli_error(2, "usage: ecl fork <run-id> --from <checkpoint>");
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	rc = ecl_run_fork(e, id, from, new_id);

@@ -1374,7 +1374,7 @@ static int schema_version(sqlite_store *s, int *version)
 				" (SELECT count(*) FROM sqlite_schema)",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc, "cannot read the database header");
+		return fail(s, rc, "cannot open the database");
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		app = sqlite3_column_int(st, 0);
 		*version = sqlite3_column_int(st, 1);
@@ -1382,7 +1382,7 @@ static int schema_version(sqlite_store *s, int *version)
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW)
-		return fail(s, rc, "cannot read the database header");
+		return fail(s, rc, "cannot open the database");
 	if (app == 0 && tables == 0) {
 		*version = 0;
 	} else if (app != APPLICATION_ID) {

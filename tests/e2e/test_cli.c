@@ -846,11 +846,11 @@ Test(cli, every_usage_error_names_the_argument_at_fault)
 		const char *err;
 	} cases[] = {
 		{{"--timeout", "0", "list"},
-		 "ecl: --timeout: `0` is not a positive number of seconds"},
+		 "ecl: --timeout: `0` is not a duration in seconds from 0.001 to 604800"},
 		{{"--connect-timeout", "x", "list"},
-		 "ecl: --connect-timeout: `x` is not a positive number of seconds"},
+		 "ecl: --connect-timeout: `x` is not a duration in seconds from 0.001 to 604800"},
 		{{"--max-answer-bytes", "-1", "list"},
-		 "ecl: --max-answer-bytes: `-1` is not a positive number"},
+		 "ecl: --max-answer-bytes: `-1` is not a positive number of bytes"},
 		{{"--durability", "sometimes", "list"},
 		 "ecl: --durability: `sometimes` is not full or normal"},
 		{{"--log-format", "xml", "list"},
@@ -882,8 +882,8 @@ Test(cli, every_usage_error_names_the_argument_at_fault)
 		{{"runs", "--status"}, "ecl: runs: `--status` needs a value or is unknown"},
 		{{"history"}, "ecl: usage: ecl history <run-id> [--full] [-o json]"},
 		{{"history", "id", "--bogus"}, "ecl: history: unexpected argument `--bogus`"},
-		{{"fork"}, "ecl: usage: ecl fork <run-id> --from <step-number>"},
-		{{"fork", "id", "--from", "x"}, "ecl: --from: `x` is not a step number"},
+		{{"fork"}, "ecl: usage: ecl fork <run-id> --from <checkpoint>"},
+		{{"fork", "id", "--from", "x"}, "ecl: --from: `x` is not a checkpoint number"},
 		{{"fork", "id", "--bogus"}, "ecl: fork: unexpected argument `--bogus`"},
 		{{"recover", "extra"}, "ecl: usage: ecl recover"},
 		{{"prune", "--bogus"}, "ecl: prune: unknown argument `--bogus`"},
@@ -958,7 +958,9 @@ Test(cli, help_and_no_command)
 	cr_assert_eq(ts_run(help, &out, &err), 0);
 	cr_assert(strncmp(out, "usage: ecl [global options] <command> [arguments]\n", 50) == 0,
 		  "%s", out);
-	cr_assert(strstr(out, "  -h, --help                        this text\n"), "%s", out);
+	cr_assert(strstr(out, "  -h, --help                        this text; COMMAND --help, help "
+			      "COMMAND: the\n"),
+		  "%s", out);
 	cr_assert_str_empty(err);
 	free(out);
 	free(err);
@@ -1146,7 +1148,8 @@ Test(cli, config_file_mistakes_name_the_line)
 		free(err);
 		cr_assert_eq(ts_run(argv, &out, &err), 2);
 		snprintf(want, sizeof(want),
-			 "ecl: %s/config:2: timeout `x` is not a positive number of seconds\n",
+			 "ecl: %s/config:2: timeout `x` is not a duration in seconds from 0.001 to "
+			 "604800\n",
 			 dir);
 		cr_assert_str_eq(err, want);
 		free(out);
@@ -1333,7 +1336,8 @@ Test(cli, a_terminal_shows_progress)
 		const char *batch[] = {"batch", path, "--workflow", "critique-revise", NULL};
 
 		cr_assert_eq(run_on_tty(batch, &tty, &out), 0, "%s%s", out, tty);
-		cr_assert(strstr(tty, "\rbatch: 2/2 ended, 2 completed, 0 failed, 0 stopped, 0 in "
+		cr_assert(strstr(tty, "\rbatch: 2/2 ended, 2 completed, 0 waiting, 0 failed, 0 "
+				      "stopped, 0 in "
 				      "flight, "),
 			  "%s", tty);
 		free(tty);
@@ -1380,7 +1384,7 @@ Test(cli, a_cancelled_run_is_over)
 	cr_assert_str_eq(out, want);
 	free(out);
 	cr_assert_eq(ECL(&out, &err, "resume", id), 1);
-	snprintf(want, sizeof(want), "ecl: run %s has cancelled; there is nothing to resume\n", id);
+	snprintf(want, sizeof(want), "ecl: run %s is cancelled; there is nothing to resume\n", id);
 	cr_assert_str_eq(err, want);
 	free(out);
 	free(err);
@@ -1421,7 +1425,9 @@ Test(cli, durations_and_ages)
 	static const struct {
 		long long ms;
 		const char *shown;
-	} cases[] = {{1500, "  1.5s\n"}, {90000, "  1m30s\n"}, {7260000, "  2h01m\n"}};
+	} cases[] = {{1500, "  1.5s       revisions 1/3\n"},
+		     {90000, "  1m30s      revisions 1/3\n"},
+		     {7260000, "  2h01m      revisions 1/3\n"}};
 	char *out, sql[256];
 	size_t i;
 
@@ -1437,15 +1443,20 @@ Test(cli, durations_and_ages)
 	}
 	ts_sql(db, "UPDATE runs SET updated_ms = updated_ms - 7200000");
 	cr_assert_eq(ECL(&out, NULL, "prune", "--older-than", "3h", "--dry-run"), 0);
-	cr_assert_str_eq(out, "Would delete 0 runs\n");
+	cr_assert_str_eq(out,
+			 "Would delete 0 runs (completed, failed or cancelled, last changed 3h "
+			 "ago or more)\n");
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "prune", "--older-than", "90m", "--workflow", "triage"), 0);
-	cr_assert_str_eq(out, "Deleted 0 runs\n");
+	cr_assert_str_eq(out,
+			 "Deleted 0 runs (completed, failed or cancelled of workflow triage, last "
+			 "changed 90m ago or more)\n");
 	free(out);
 	cr_assert_eq(
 		ECL(&out, NULL, "prune", "--older-than", "1.5h", "--workflow", "critique-revise"),
 		0);
-	cr_assert_str_eq(out, "Deleted 1 run\n");
+	cr_assert_str_eq(out, "Deleted 1 run (completed, failed or cancelled of workflow "
+			      "critique-revise, last changed 1.5h ago or more)\n");
 	free(out);
 	cr_assert_eq(ECL(NULL, NULL, "prune", "--older-than", "5x"), 2);
 }
@@ -1525,7 +1536,7 @@ Test(cli, a_damaged_database_is_named_by_every_command)
 		{"history", "x", NULL},
 		{"fork", "x", "--from", "1", NULL},
 		{"recover", NULL},
-		{"prune", NULL},
+		{"prune", "--older-than", "1d", NULL},
 		{"status", "x", NULL},
 		{"resume", "x", NULL},
 		{"run", "critique-revise", "--topic", "t", NULL},
@@ -1687,7 +1698,8 @@ Test(cli, settings_that_cannot_be_used)
 	free(err);
 	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t"), 2);
 	snprintf(want, sizeof(want),
-		 "ecl: %s/config:1: connect_timeout `0` is not a positive number of seconds\n",
+		 "ecl: %s/config:1: connect_timeout `0` is not a duration in seconds from 0.001 to "
+		 "604800\n",
 		 dir);
 	cr_assert_str_eq(err, want);
 	free(out);
@@ -1800,7 +1812,8 @@ Test(cli, a_set_step_has_no_output_and_a_batch_waits_its_turn)
 
 		cr_assert_eq(run_on_tty(batch, &tty, &out), 0, "%s%s", out, tty);
 		/* (the lines before it depend on timing: one at most every 0.1 s) */
-		cr_assert(strstr(tty, "\rbatch: 3/3 ended, 3 completed, 0 failed, 0 stopped, 0 in "
+		cr_assert(strstr(tty, "\rbatch: 3/3 ended, 3 completed, 0 waiting, 0 failed, 0 "
+				      "stopped, 0 in "
 				      "flight, "),
 			  "%s", tty);
 		free(tty);

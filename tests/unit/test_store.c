@@ -315,7 +315,7 @@ Test(store, read_only_opens)
 	sql(db, "CREATE TABLE runs(id TEXT PRIMARY KEY); PRAGMA application_id = 1701014577;"
 		" PRAGMA user_version = 1;");
 	cr_assert_eq(open_read_only(db, &e, err, sizeof(err)), ECL_ESTORE);
-	cr_assert(strstr(err, "schema version 1, older than this ecl's (4): a command that "
+	cr_assert(strstr(err, "schema version 1, older than this ecl's (5): a command that "
 			      "writes (ecl resume, ecl recover) upgrades it"),
 		  "%s", err);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 1, "left as it was");
