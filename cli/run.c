@@ -669,7 +669,11 @@ static void json_add_raw(cJSON *obj, const char *name, const char *text)
 {
 	cJSON *v = text ? cJSON_Parse(text) : NULL;
 
-	cJSON_AddItemToObject(obj, name, v ? v : cJSON_CreateNull());
+	if (!v)
+		v = cJSON_CreateNull();
+	/* (an item cJSON could not add is still ours; the object printed then fails too) */
+	if (v && !cJSON_AddItemToObject(obj, name, v))
+		cJSON_Delete(v);
 }
 
 static int status_json(const ecl_run_info *info, const totals *t)

@@ -289,9 +289,15 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 	}
 	in = cJSON_CreateObject();
 	fields = in ? cJSON_AddObjectToObject(in, "fields") : NULL;
-	for (i = 0; fields && i < nfields; i++)
-		if (!cJSON_AddItemToObject(fields, names[i], cJSON_CreateString(values[i])))
+	for (i = 0; fields && i < nfields; i++) {
+		cJSON *v = cJSON_CreateString(values[i]);
+
+		/* (an item cJSON could not add is still the caller's) */
+		if (!v || !cJSON_AddItemToObject(fields, names[i], v)) {
+			cJSON_Delete(v);
 			fields = NULL;
+		}
+	}
 	if (!fields || !(body = cJSON_PrintUnformatted(in))) {
 		say(err, errlen, "out of memory");
 		rc = ECL_ENOMEM;
