@@ -250,13 +250,28 @@ int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, c
 	return rc;
 }
 
+/* Store a new run's row under a new id: a clash with a stored id, however unlikely, draws
+ * another, up to five times. */
+static int create_row(ecl_engine *e, store_run *row)
+{
+	int rc = ECL_OK, tries;
+
+	for (tries = 0; tries < 5; tries++) {
+		run_make_id(row->id);
+		rc = e->st->ops->create_run(e->st, row);
+		if (rc != ECL_EUSAGE) /* not a clash of ids */
+			break;
+	}
+	return rc;
+}
+
 int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
 		  char id_out[ECL_ID_MAX])
 {
 	store_run row = {0};
 	ecl_run *run;
 	char *canon = NULL;
-	int rc, tries;
+	int rc;
 
 	e->err[0] = '\0';
 	rc = check_inputs(e, wf, inputs_json, &run, &canon);
@@ -274,12 +289,7 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.provider = (char *)e->llm->name;
 	row.model = e->model;
 	row.base_url = e->base_url;
-	for (tries = 0; tries < 5; tries++) {
-		run_make_id(row.id);
-		rc = e->st->ops->create_run(e->st, &row);
-		if (rc != ECL_EUSAGE) /* not a clash of ids */
-			break;
-	}
+	rc = create_row(e, &row);
 	mem_free(canon);
 	if (rc != ECL_OK) {
 		run_free(run);
@@ -301,7 +311,7 @@ int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_j
 	store_run row = {0};
 	ecl_run *run;
 	char *canon = NULL;
-	int rc, tries;
+	int rc;
 
 	rc = check_inputs(e, wf, inputs_json, &run, &canon);
 	run_free(run);
@@ -318,12 +328,7 @@ int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_j
 	row.provider = (char *)e->llm->name;
 	row.model = e->model;
 	row.base_url = e->base_url;
-	for (tries = 0; tries < 5; tries++) {
-		run_make_id(row.id);
-		rc = e->st->ops->create_run(e->st, &row);
-		if (rc != ECL_EUSAGE) /* not a clash of ids */
-			break;
-	}
+	rc = create_row(e, &row);
 	mem_free(canon);
 	if (rc != ECL_OK)
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
