@@ -852,9 +852,14 @@ Test(providers, a_process_holding_a_key_is_not_dumpable)
 {
 	/* without a key the process dumps core, on a machine that writes core files at all */
 	unsetenv("OPENAI_API_KEY");
-	if (!dumps_core_while_calling(NULL, NULL))
-		cr_skip_test("SKIPPED: this machine writes no core files (core_pattern, limits): "
-			     "nothing to check");
+	if (!dumps_core_while_calling(NULL, NULL)) {
+		/* (AddressSanitizer turns core files off, for one.) Not cr_skip_test: that leaves
+		 * the fake server behind, without the suite's teardown. */
+		cr_log_warn("SKIPPED providers::a_process_holding_a_key_is_not_dumpable: no core "
+			    "file is written here (core_pattern, limits, a sanitizer): nothing to "
+			    "check");
+		return;
+	}
 	/* the key from the environment, from --api-key and from --api-key-file */
 	setenv("OPENAI_API_KEY", KEY, 1);
 	cr_assert_not(dumps_core_while_calling(NULL, NULL), "a key from the environment");
