@@ -82,9 +82,12 @@ void cli_guard_secrets(void)
 	static const char *const vars[] = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"};
 	size_t i;
 
-	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-		if (getenv(vars[i]) && *getenv(vars[i]))
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v && *v)
 			cli_hold_secret();
+	}
 }
 
 /* Read a key from a file: its first line, without the line break. 0, or an exit status. */
@@ -294,7 +297,8 @@ static const char *run_value(const cli *c, int k, const char *provider)
 			: k == S_BASE_URL ? c->run_base_url
 					  : "";
 
-	if (!c->run_provider[0] || !v[0] || (k != S_PROVIDER && strcmp(provider, c->run_provider)))
+	if (!c->run_provider[0] || !v[0] ||
+	    (k != S_PROVIDER && strcmp(provider, c->run_provider) != 0))
 		return NULL;
 	return v;
 }
@@ -464,9 +468,9 @@ int cli_open_run(cli *c, const char *id, ecl_engine **out)
 	if ((rc = cli_open(c, out)) != 0)
 		return rc;
 	if (c->run_provider[0] && (c->flag_provider || c->flag_model || c->flag_base_url) &&
-	    (strcmp(c->opts.provider ? c->opts.provider : "offline", c->run_provider) ||
-	     strcmp(c->opts.model ? c->opts.model : "", c->run_model) ||
-	     strcmp(c->opts.base_url ? c->opts.base_url : "", c->run_base_url))) {
+	    (strcmp(c->opts.provider ? c->opts.provider : "offline", c->run_provider) != 0 ||
+	     strcmp(c->opts.model ? c->opts.model : "", c->run_model) != 0 ||
+	     strcmp(c->opts.base_url ? c->opts.base_url : "", c->run_base_url) != 0)) {
 		char was[3000], now[3000];
 
 		describe(c->run_provider, c->run_model, c->run_base_url, was, sizeof(was));

@@ -833,6 +833,9 @@ static int dumps_core_while_calling(const char *flag, const char *value)
 		dup2(null, 2);
 		if (chdir(dir) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0)
 			_exit(126);
+		/* AddressSanitizer turns core files off unless told; its shadow memory is left out
+		 * of the core (use_madv_dontdump) */
+		setenv("ASAN_OPTIONS", "disable_coredump=0:detect_leaks=0", 1);
 		execl(ECL_BIN, ECL_BIN, "--db", db, "--provider", "openai", "--model", "fake-model",
 		      "--base-url", url, flag ? flag : "-v", value ? value : "-v", "run",
 		      "bench-critique-revise", "--wf", "dumpable", "--topic", "t", (char *)NULL);
@@ -852,14 +855,10 @@ Test(providers, a_process_holding_a_key_is_not_dumpable)
 {
 	/* without a key the process dumps core, on a machine that writes core files at all */
 	unsetenv("OPENAI_API_KEY");
-	if (!dumps_core_while_calling(NULL, NULL)) {
-		/* (AddressSanitizer turns core files off, for one.) Not cr_skip_test: that leaves
-		 * the fake server behind, without the suite's teardown. */
-		cr_log_warn("SKIPPED providers::a_process_holding_a_key_is_not_dumpable: no core "
-			    "file is written here (core_pattern, limits, a sanitizer): nothing to "
-			    "check");
-		return;
-	}
+	cr_assert(
+		dumps_core_while_calling(NULL, NULL),
+		"ecl without a key wrote no core file: this check needs a machine that writes them "
+		"(core_pattern, RLIMIT_CORE)");
 	/* the key from the environment, from --api-key and from --api-key-file */
 	setenv("OPENAI_API_KEY", KEY, 1);
 	cr_assert_not(dumps_core_while_calling(NULL, NULL), "a key from the environment");

@@ -313,8 +313,10 @@ static void sweep_errno(int rc_fault, int sys, const char *hint)
 				expire_leases();
 				rc = ecl_run_drive(e, id);
 			}
-			cr_assert(rc == ECL_OK || (rc == ECL_ESTATE &&
-						   strstr(ecl_engine_errmsg(e), "is completed; there is nothing to resume")),
+			cr_assert(rc == ECL_OK ||
+					  (rc == ECL_ESTATE &&
+					   strstr(ecl_engine_errmsg(e),
+						  "is completed; there is nothing to resume")),
 				  "write %ld: the run did not recover: %d %s", n, rc,
 				  ecl_engine_errmsg(e));
 			ecl_engine_close(e);
