@@ -23,12 +23,20 @@ if [ -z "$bin" ]; then
 		exit 77
 	fi
 	mkdir -p "$cache"
-	if ! npm install --silent --no-audit --no-fund --prefix "$cache" \
-		"@restatedev/restate-server@$version" >"$cache/npm.log" 2>&1; then
-		echo "restate_server.sh: npm could not install @restatedev/restate-server@$version" \
-			"(see $cache/npm.log)" >&2
-		exit 77
-	fi
+	# The registry is across a network: a failed fetch is tried again, by npm itself and
+	# then twice more here, before the tests that need the server fail.
+	tries=0
+	until npm install --no-audit --no-fund --fetch-retries 4 --prefix "$cache" \
+		"@restatedev/restate-server@$version" >"$cache/npm.log" 2>&1; do
+		tries=$((tries + 1))
+		if [ "$tries" -ge 3 ]; then
+			echo "restate_server.sh: npm could not install @restatedev/restate-server@$version" \
+				"($tries tries; the end of $cache/npm.log follows)" >&2
+			tail -n 15 "$cache/npm.log" >&2
+			exit 77
+		fi
+		sleep $((tries * 5))
+	done
 	bin=$(find_bin)
 	[ -n "$bin" ] || { echo "restate_server.sh: no restate-server binary in the package" >&2; exit 77; }
 fi
