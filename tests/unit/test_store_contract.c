@@ -37,6 +37,7 @@ static const store_factory factories[] = {
 	{"sqlite", sqlite_open, sqlite_cleanup},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
+_Static_assert(sizeof(factories) / sizeof(factories[0]) <= 8, "CONTRACT() indexes up to 8");
 
 static const store_factory *factory;
 static char *where;
