@@ -15,7 +15,8 @@ typedef struct store_run {
 	char id[ECL_ID_MAX];
 	char *workflow;
 	char *version;
-	char *status; /* running, completed, failed, interrupted */
+	/* running, waiting, paused or interrupted; once over: completed, failed or cancelled */
+	char *status;
 	char *step;   /* the current step (or the step that failed); NULL when completed */
 	int seq;      /* checkpoints committed */
 	int attempt;  /* attempt recorded for the current step, from 1 */
@@ -83,55 +84,81 @@ typedef struct store store;
 
 /* The operations of a backend. Each returns an ECL_* code; the detail is in errmsg. */
 typedef struct store_ops {
-	/* Insert a new run. ECL_EUSAGE when the id exists. */
+	/* Insert a new run. ECL_EUSAGE when the id exists (the run there is left as it is). The
+	 * owner and lease_until_ms are stored as given (a run created with its lease);
+	 * updated_ms is created_ms; output, error and request start NULL (given ones are not
+	 * read). */
 	int (*create_run)(store *st, const store_run *run);
-	/* Load a run; ECL_ENOTFOUND when absent. Release *out with store_run_clear. */
+	/* Load a run; ECL_ENOTFOUND when absent. Release *out with store_run_clear. The output
+	 * reads back as it was committed, whatever form the backend keeps it in. */
 	int (*get_run)(store *st, const char *id, store_run *out);
-	/* Walk a run's checkpoints in order. */
+	/* Walk a run's checkpoints in order; none (ECL_OK) for a run without any or no run. */
 	int (*list_steps)(store *st, const char *id, store_step_fn fn, void *ctx);
 	/* Commit one transition: insert the checkpoint and update the run, in one transaction.
-	 * Only the lease holder commits (ECL_ESTATE otherwise). *request receives a pause or
-	 * cancel asked by another process (a static string) or NULL. */
+	 * Only the lease holder commits (ECL_ESTATE otherwise), and only while the run is
+	 * running at checkpoint step.seq - 1 (ECL_ESTATE otherwise); a refused or failed commit
+	 * writes nothing. A run left running keeps its lease, renewed until lease_until_ms; any
+	 * other status ends it (no owner). *request receives a pause or cancel asked by another
+	 * process (a static string) or NULL; it does not stop the commit, and stays pending until
+	 * acquire or release. */
 	int (*commit)(store *st, const store_commit *c, const char **request);
 	/* Take the lease of a run for owner until lease_until_ms, when it is free, expired, held
 	 * by owner already, or held by `steal` (a holder known to be dead); ECL_ESTATE with the
-	 * holder in *holder (caller frees) when someone else holds it. Sets the status to
-	 * running and the attempt. */
+	 * holder in *holder (caller frees, with mem_free) when someone else holds it. A lease is
+	 * valid up to and including lease_until_ms: expired once now_ms is past it. Only a run
+	 * that is running, waiting, paused or interrupted can be taken: ECL_ESTATE (*holder NULL)
+	 * for one that is over, ECL_ENOTFOUND for no such run. Sets the status to running and the
+	 * attempt, updated_ms to now_ms, and clears the error and any pending request. */
 	int (*acquire)(store *st, const char *id, const char *owner, const char *steal, int attempt,
 		       long long now_ms, long long lease_until_ms, char **holder);
-	/* Renew the lease; ECL_ESTATE when owner lost it. *request as for commit. */
+	/* Renew the lease; ECL_ESTATE when owner lost it or the run is no longer running.
+	 * *request as for commit. */
 	int (*heartbeat)(store *st, const char *id, const char *owner, long long now_ms,
 			 long long lease_until_ms, const char **request);
 	/* Give up the lease, leaving the run with a status (paused, interrupted, cancelled) and
-	 * an error or NULL. Only when owner holds it (ECL_ESTATE otherwise). */
+	 * an error or NULL. Only when owner holds it (ECL_ESTATE otherwise). Clears the owner,
+	 * the lease and any pending request; sets updated_ms to now_ms. */
 	int (*release)(store *st, const char *id, const char *owner, const char *status,
 		       const char *error, long long now_ms);
 	/* Ask for a pause or cancel from outside: a run nobody drives (no live lease) gets the
 	 * new status at once (*applied = 1); a driven run gets the request for its driver
 	 * (*applied = 0). ECL_ESTATE when the run's status does not allow it. The run's history
 	 * gets a note saying which ("pause done", "cancel requested of the driver") in the same
-	 * transaction: either both are stored or neither. */
+	 * transaction: either both are stored or neither.
+	 * `what` is "pause" or "cancel". Nobody drives a run without an owner or whose lease
+	 * expired (as for acquire). Applied at once: a pause to a running, interrupted or waiting
+	 * run, a cancel to those and to a paused one (updated_ms = now_ms, no request left). Left
+	 * for the driver: either, to a running run with a live lease; it replaces a request
+	 * pending already. Any other case (a run over, a paused one paused again) is ECL_ESTATE
+	 * and writes nothing; no such run is ECL_ENOTFOUND. */
 	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);
 	/* Record the answer (a JSON object text) to the human step run `id` waits at after
 	 * checkpoint seq, as a note ANSWER_NOTE + answer: in one write that applies only while
 	 * the run is waiting at that checkpoint and has no answer to it yet, so that of two
-	 * answers given at once exactly one is kept. ECL_ESTATE otherwise, saying which. */
+	 * answers given at once exactly one is kept. ECL_ESTATE otherwise, saying which;
+	 * ECL_ENOTFOUND for no such run. The note is at checkpoint seq, time now_ms; the run
+	 * itself is not changed. */
 	int (*answer)(store *st, const char *id, int seq, const char *answer, long long now_ms);
 	/* Append a line to a run's history, after checkpoint seq. */
 	int (*note)(store *st, const char *id, int seq, const char *text, long long now_ms);
-	/* Walk the notes of a run in order: fn(ctx, seq, ts_ms, text). */
+	/* Walk the notes of a run in order (by seq, then as written): fn(ctx, seq, ts_ms, text);
+	 * a non-zero return stops the walk and is returned. */
 	int (*list_notes)(store *st, const char *id,
 			  int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
 			  void *ctx);
-	/* Walk runs, newest first. */
+	/* Walk runs, newest first: by created_ms, then by id, both descending. */
 	int (*list_runs)(store *st, const store_filter *f, store_run_fn fn, void *ctx);
 	/* Create run `copy` with the first `upto` checkpoints of run `from` and a note in its
-	 * history naming the run it was forked from, atomically. */
+	 * history naming the run it was forked from, atomically: "forked from run <from> at
+	 * checkpoint <upto>", at checkpoint upto, time copy->created_ms. The checkpoints are
+	 * copied field by field. ECL_EUSAGE when copy's id is taken, and nothing is written. */
 	int (*fork)(store *st, const char *from, int upto, const store_run *copy);
 	/* Delete the runs the filter matches (only finished ones) with their checkpoints and
-	 * notes, then reclaim the space; *count gets how many. */
+	 * notes, then reclaim the space; *count gets how many runs. Finished: completed, failed
+	 * or cancelled; the others are kept whatever the filter says. */
 	int (*prune)(store *st, const store_filter *f, int *count);
-	/* Change the workflow version a run uses (after a compatible change of the workflow). */
+	/* Change the workflow version a run uses (after a compatible change of the workflow):
+	 * the version and updated_ms, nothing else. */
 	int (*set_version)(store *st, const char *id, const char *version, long long now_ms);
 	/* Open a group: the commits and run creations that follow, until group_end, share one
 	 * transaction, so that one durable write covers them all. Nothing written inside a
@@ -143,7 +170,8 @@ typedef struct store_ops {
 	int (*group_begin)(store *st);
 	/* End the group: keep (1) or drop (0) what it wrote. ECL_OK once it is durable or
 	 * dropped; otherwise nothing of the group is kept: the final commit failed, or a commit
-	 * inside it failed and ended it already (ECL_ESTORE). */
+	 * inside it failed and ended it already (ECL_ESTORE). ECL_OK when no group is open.
+	 * Inside a group, group_begin is ECL_EUSAGE. */
 	int (*group_end)(store *st, int keep);
 	/* The detail of the last failure, naming the file. Borrowed until the next call. */
 	const char *(*errmsg)(const store *st);
