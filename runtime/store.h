@@ -15,7 +15,7 @@ typedef struct store_run {
 	char id[ECL_ID_MAX];
 	char *workflow;
 	char *version;
-	char *status; /* running, completed, failed, interrupted */
+	char *status; /* ecl_run_status_name of its ecl_run_status */
 	char *step;   /* the current step (or the step that failed); NULL when completed */
 	int seq;      /* checkpoints committed */
 	int attempt;  /* attempt recorded for the current step, from 1 */
