@@ -70,6 +70,7 @@ typedef struct batch {
 	char fatal_msg[sizeof(((ecl_engine *)0)->err)];
 } batch;
 
+/* The status an ended run is reported with: the run's own, or one of the ECL_BATCH_* ones. */
 static const char *status_of(int rc)
 {
 	switch (rc) {
@@ -77,9 +78,10 @@ static const char *status_of(int rc)
 	case ECL_EFAILED: return ecl_run_status_name(ECL_RUN_FAILED);
 	case ECL_EPAUSED: return ecl_run_status_name(ECL_RUN_PAUSED);
 	case ECL_ECANCELLED: return ecl_run_status_name(ECL_RUN_CANCELLED);
-	case ECL_EWAITING:
-		return ecl_run_status_name(ECL_RUN_WAITING); /* for a human's answer: no failure */
-	case ECL_ESTATE: return ECL_BATCH_LOST;              /* another process took the run over */
+	/* for a human's answer: no failure */
+	case ECL_EWAITING: return ecl_run_status_name(ECL_RUN_WAITING);
+	/* another process took the run over */
+	case ECL_ESTATE: return ECL_BATCH_LOST;
 	case ECL_ESTORE: return ECL_BATCH_ERROR;
 	default: return ecl_run_status_name(ECL_RUN_INTERRUPTED);
 	}
