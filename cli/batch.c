@@ -181,14 +181,14 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 	tally *t = ctx;
 	cJSON *n = cJSON_GetObjectItemCaseSensitive(t->counts, end->status);
 
-	if (!strcmp(end->status, "queued")) {
+	if (!strcmp(end->status, ECL_BATCH_QUEUED)) {
 		t->queued++; /* not started: it has not ended */
 		return 0;
 	}
 	t->ended++;
-	if (!strcmp(end->status, "completed"))
+	if (cli_status_is(end->status, ECL_RUN_COMPLETED))
 		t->completed++;
-	else if (!strcmp(end->status, "failed"))
+	else if (cli_status_is(end->status, ECL_RUN_FAILED))
 		t->failed++;
 	else if (end->rc == ECL_EWAITING)
 		t->waiting++;
@@ -313,7 +313,7 @@ int cmd_batch(cli *c)
 		cJSON_AddNumberToObject(summary, "runs", (double)in.n);
 		cJSON_AddNumberToObject(summary, "concurrency", (double)concurrency);
 		cJSON_AddNumberToObject(summary, "not_started", (double)(in.n - t.ended));
-		cJSON_AddNumberToObject(summary, "queued", (double)t.queued);
+		cJSON_AddNumberToObject(summary, ECL_BATCH_QUEUED, (double)t.queued);
 		cJSON_AddItemToObject(summary, "statuses", t.counts);
 		cJSON_AddNumberToObject(summary, "wall_s", now_s() - t.start);
 		cJSON_AddItemToObject(summary, "failures", t.failures);

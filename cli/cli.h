@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -131,5 +132,11 @@ int cli_print_json(const cJSON *json);
  * `how` is "started" or "resumed". Returns the exit status: 0, 1, 130, or 3 when another
  * live process drives the run. */
 int cli_drive_run(cli *c, const char *id, const char *how);
+
+/* Whether text (a run's status as the library gives it, or NULL) is the text of status. */
+static inline int cli_status_is(const char *text, ecl_run_status status)
+{
+	return text && strcmp(text, ecl_run_status_name(status)) == 0;
+}
 
 #endif /* ECL_CLI_H */

@@ -28,7 +28,8 @@ static int request(cli *c, const char *verb)
 		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 	} else if (applied) {
 		printf("Workflow %s %s\n", c->args[0],
-		       strcmp(verb, "pause") == 0 ? "paused" : "cancelled");
+		       ecl_run_status_name(strcmp(verb, "pause") == 0 ? ECL_RUN_PAUSED
+								      : ECL_RUN_CANCELLED));
 	} else {
 		printf("Workflow %s: %s requested; its driver stops at the next %s\n", c->args[0],
 		       verb, strcmp(verb, "pause") == 0 ? "transition" : "chance");
@@ -410,7 +411,8 @@ static int collect(void *ctx, const ecl_run_info *info)
 
 int cmd_recover(cli *c)
 {
-	static const char *const resumable[] = {"running", "interrupted"};
+	const char *const resumable[] = {ecl_run_status_name(ECL_RUN_RUNNING),
+					 ecl_run_status_name(ECL_RUN_INTERRUPTED)};
 	ecl_run_filter f = {0};
 	recover_list l = {0};
 	ecl_engine *e;

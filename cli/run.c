@@ -399,7 +399,7 @@ static int on_event(void *ctx, const ecl_event *ev)
 		p->open = 0;
 		break;
 	case ECL_EV_FINISH:
-		if (strcmp(ev->status, "completed") != 0)
+		if (!cli_status_is(ev->status, ECL_RUN_COMPLETED))
 			fprintf(stderr, " %s\n", ev->status);
 		p->open = 0;
 		break;
@@ -716,7 +716,8 @@ static int status_json(const ecl_run_info *info, const totals *t)
 
 static int status_text(const cli *c, const ecl_run_info *info, const totals *t)
 {
-	const char *label = strcmp(info->status, "failed") == 0 ? "Failed step:" : "Current step:";
+	const char *label =
+		cli_status_is(info->status, ECL_RUN_FAILED) ? "Failed step:" : "Current step:";
 	int i;
 
 	printf("Workflow ID:  %s\n", info->id);

@@ -28,41 +28,41 @@ const char *ast_type_name(struct mem *m, const struct ast_type *t)
 	int i;
 
 	if (t->kind == AST_T_INT && t->has_range)
-		return mem_printf(m, "int %lld..%lld", t->min, t->max);
+		return eclc_mem_printf(m, "int %lld..%lld", t->min, t->max);
 	if (t->kind != AST_T_ENUM)
 		return ast_tkind_name(t->kind);
-	mem_buf_init(&b, m);
-	mem_buf_puts(&b, "enum (");
+	eclc_mem_buf_init(&b, m);
+	eclc_mem_buf_puts(&b, "enum (");
 	for (i = 0; i < t->nchoices; i++)
-		mem_buf_printf(&b, "%s%s", i ? " | " : "", t->choices[i].s);
-	mem_buf_putc(&b, ')');
-	return mem_buf_str(&b);
+		eclc_mem_buf_printf(&b, "%s%s", i ? " | " : "", t->choices[i].s);
+	eclc_mem_buf_putc(&b, ')');
+	return eclc_mem_buf_str(&b);
 }
 
 void ast_json_str(struct mem_buf *b, const char *s)
 {
 	if (!s) {
-		mem_buf_puts(b, "null");
+		eclc_mem_buf_puts(b, "null");
 		return;
 	}
-	mem_buf_putc(b, '"');
+	eclc_mem_buf_putc(b, '"');
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			mem_buf_printf(b, "\\%c", c);
+			eclc_mem_buf_printf(b, "\\%c", c);
 		else if (c == '\n')
-			mem_buf_puts(b, "\\n");
+			eclc_mem_buf_puts(b, "\\n");
 		else if (c == '\t')
-			mem_buf_puts(b, "\\t");
+			eclc_mem_buf_puts(b, "\\t");
 		else if (c == '\r')
-			mem_buf_puts(b, "\\r");
+			eclc_mem_buf_puts(b, "\\r");
 		else if (c < 0x20)
-			mem_buf_printf(b, "\\u%04x", c);
+			eclc_mem_buf_printf(b, "\\u%04x", c);
 		else
-			mem_buf_putc(b, c);
+			eclc_mem_buf_putc(b, c);
 	}
-	mem_buf_putc(b, '"');
+	eclc_mem_buf_putc(b, '"');
 }
 
 const char *ast_double(struct mem *m, double d)
@@ -78,8 +78,8 @@ const char *ast_double(struct mem *m, double d)
 	snprintf(buf, sizeof(buf), "%.*g", prec, d);
 	/* Keep it a floating constant in C. */
 	if (!strpbrk(buf, ".e"))
-		return mem_printf(m, "%s.0", buf);
-	return mem_printf(m, "%s", buf);
+		return eclc_mem_printf(m, "%s.0", buf);
+	return eclc_mem_printf(m, "%s", buf);
 }
 
 const char *ast_op_name(enum ast_op op)
@@ -112,52 +112,52 @@ struct ast_dumper {
 /* Start a line: indentation, then the line:col of the node. */
 static void ast_dump_line(struct ast_dumper *d, int indent, size_t off)
 {
-	mem_buf_putc(d->b, '\n');
+	eclc_mem_buf_putc(d->b, '\n');
 	while (indent-- > 0)
-		mem_buf_puts(d->b, "  ");
-	mem_buf_printf(d->b, "%d:%d ", diag_line(d->src, off), diag_col(d->src, off));
+		eclc_mem_buf_puts(d->b, "  ");
+	eclc_mem_buf_printf(d->b, "%d:%d ", diag_line(d->src, off), diag_col(d->src, off));
 }
 
 static void ast_dump_type(struct ast_dumper *d, const struct ast_type *t)
 {
-	mem_buf_puts(d->b, ast_type_name(d->b->m, t));
+	eclc_mem_buf_puts(d->b, ast_type_name(d->b->m, t));
 }
 
 static void ast_dump_ref(struct ast_dumper *d, const struct ast_ref *r)
 {
-	mem_buf_puts(d->b, r->base.s);
+	eclc_mem_buf_puts(d->b, r->base.s);
 	if (r->field.s)
-		mem_buf_printf(d->b, ".%s", r->field.s);
+		eclc_mem_buf_printf(d->b, ".%s", r->field.s);
 }
 
 static void ast_dump_expr(struct ast_dumper *d, const struct ast_expr *e)
 {
 	switch (e->kind) {
-	case AST_E_INT: mem_buf_printf(d->b, "%lld", e->i); break;
-	case AST_E_FLOAT: mem_buf_puts(d->b, ast_double(d->b->m, e->f)); break;
+	case AST_E_INT: eclc_mem_buf_printf(d->b, "%lld", e->i); break;
+	case AST_E_FLOAT: eclc_mem_buf_puts(d->b, ast_double(d->b->m, e->f)); break;
 	case AST_E_STR: ast_json_str(d->b, e->s); break;
-	case AST_E_BOOL: mem_buf_puts(d->b, e->i ? "true" : "false"); break;
+	case AST_E_BOOL: eclc_mem_buf_puts(d->b, e->i ? "true" : "false"); break;
 	case AST_E_REF: ast_dump_ref(d, &e->ref); break;
 	case AST_E_LEN:
-		mem_buf_puts(d->b, "(len ");
+		eclc_mem_buf_puts(d->b, "(len ");
 		if (e->a)
 			ast_dump_expr(d, e->a);
 		else
 			ast_dump_ref(d, &e->ref);
-		mem_buf_putc(d->b, ')');
+		eclc_mem_buf_putc(d->b, ')');
 		break;
 	case AST_E_NOT:
 	case AST_E_NEG:
-		mem_buf_puts(d->b, e->kind == AST_E_NOT ? "(not " : "(- ");
+		eclc_mem_buf_puts(d->b, e->kind == AST_E_NOT ? "(not " : "(- ");
 		ast_dump_expr(d, e->a);
-		mem_buf_putc(d->b, ')');
+		eclc_mem_buf_putc(d->b, ')');
 		break;
 	case AST_E_BIN:
-		mem_buf_printf(d->b, "(%s ", ast_op_name(e->op));
+		eclc_mem_buf_printf(d->b, "(%s ", ast_op_name(e->op));
 		ast_dump_expr(d, e->a);
-		mem_buf_putc(d->b, ' ');
+		eclc_mem_buf_putc(d->b, ' ');
 		ast_dump_expr(d, e->b);
-		mem_buf_putc(d->b, ')');
+		eclc_mem_buf_putc(d->b, ')');
 		break;
 	}
 }
@@ -166,13 +166,13 @@ static void ast_dump_template(struct ast_dumper *d, const char *what, const stru
 {
 	int i;
 
-	mem_buf_puts(d->b, what);
+	eclc_mem_buf_puts(d->b, what);
 	for (i = 0; i < t->nparts; i++) {
-		mem_buf_putc(d->b, ' ');
+		eclc_mem_buf_putc(d->b, ' ');
 		if (t->parts[i].is_slot) {
-			mem_buf_puts(d->b, "{{");
+			eclc_mem_buf_puts(d->b, "{{");
 			ast_dump_ref(d, &t->parts[i].ref);
-			mem_buf_puts(d->b, "}}");
+			eclc_mem_buf_puts(d->b, "}}");
 		} else {
 			ast_json_str(d->b, t->parts[i].text);
 		}
@@ -184,20 +184,20 @@ static void ast_dump_target(struct ast_dumper *d, const struct ast_target *to)
 	int i;
 
 	switch (to->kind) {
-	case AST_TG_STEP: mem_buf_puts(d->b, to->step.s); break;
+	case AST_TG_STEP: eclc_mem_buf_puts(d->b, to->step.s); break;
 	case AST_TG_FAIL: ast_dump_template(d, "fail", &to->msg); break;
 	case AST_TG_DONE:
-		mem_buf_puts(d->b, "done");
+		eclc_mem_buf_puts(d->b, "done");
 		if (to->value) {
-			mem_buf_putc(d->b, ' ');
+			eclc_mem_buf_putc(d->b, ' ');
 			ast_dump_expr(d, to->value);
 		}
 		for (i = 0; i < to->nfields; i++) {
-			mem_buf_printf(d->b, "%s%s: ", i ? ", " : " {", to->fields[i].name.s);
+			eclc_mem_buf_printf(d->b, "%s%s: ", i ? ", " : " {", to->fields[i].name.s);
 			ast_dump_expr(d, to->fields[i].value);
 		}
 		if (to->nfields)
-			mem_buf_putc(d->b, '}');
+			eclc_mem_buf_putc(d->b, '}');
 		break;
 	}
 }
@@ -212,16 +212,16 @@ static void ast_dump_opts(struct ast_dumper *d, int indent, const struct ast_opt
 		if (!o->set[k])
 			continue;
 		ast_dump_line(d, indent, o->key[k]);
-		mem_buf_printf(d->b, "%s ", names[k]);
+		eclc_mem_buf_printf(d->b, "%s ", names[k]);
 		switch (k) {
 		case AST_OPT_MODEL: ast_json_str(d->b, o->model); break;
 		case AST_OPT_TEMPERATURE:
-			mem_buf_puts(d->b, ast_double(d->b->m, o->temperature));
+			eclc_mem_buf_puts(d->b, ast_double(d->b->m, o->temperature));
 			break;
-		case AST_OPT_MAX_TOKENS: mem_buf_printf(d->b, "%lld", o->max_tokens); break;
-		case AST_OPT_RETRY: mem_buf_printf(d->b, "%lld", o->retries); break;
-		case AST_OPT_TIMEOUT: mem_buf_printf(d->b, "%lldms", o->timeout_ms); break;
-		default: mem_buf_printf(d->b, "%lld", o->repairs); break;
+		case AST_OPT_MAX_TOKENS: eclc_mem_buf_printf(d->b, "%lld", o->max_tokens); break;
+		case AST_OPT_RETRY: eclc_mem_buf_printf(d->b, "%lld", o->retries); break;
+		case AST_OPT_TIMEOUT: eclc_mem_buf_printf(d->b, "%lldms", o->timeout_ms); break;
+		default: eclc_mem_buf_printf(d->b, "%lld", o->repairs); break;
 		}
 	}
 }
@@ -233,10 +233,11 @@ static void ast_dump_step(struct ast_dumper *d, const struct ast_step *st)
 	int i;
 
 	ast_dump_line(d, 1, st->off);
-	mem_buf_printf(d->b, "%s %s", stkinds[st->kind], st->name.s);
+	eclc_mem_buf_printf(d->b, "%s %s", stkinds[st->kind], st->name.s);
 	if (st->limit.present) {
 		ast_dump_line(d, 2, st->limit.off);
-		mem_buf_printf(d->b, "limit %lld as %s else ", st->limit.n, st->limit.counter.s);
+		eclc_mem_buf_printf(d->b, "limit %lld as %s else ", st->limit.n,
+				    st->limit.counter.s);
 		ast_dump_target(d, &st->limit.els);
 	}
 	if (st->system.present) {
@@ -253,41 +254,41 @@ static void ast_dump_step(struct ast_dumper *d, const struct ast_step *st)
 	}
 	if (st->has_call) {
 		ast_dump_line(d, 2, st->call_off);
-		mem_buf_printf(d->b, "call %s(", st->fn.s);
+		eclc_mem_buf_printf(d->b, "call %s(", st->fn.s);
 		for (i = 0; i < st->nargs; i++) {
-			mem_buf_printf(d->b, "%s%s: ", i ? ", " : "", st->args[i].name.s);
+			eclc_mem_buf_printf(d->b, "%s%s: ", i ? ", " : "", st->args[i].name.s);
 			ast_dump_type(d, &st->args[i].type);
-			mem_buf_puts(d->b, " = ");
+			eclc_mem_buf_puts(d->b, " = ");
 			ast_dump_expr(d, st->args[i].value);
 		}
-		mem_buf_putc(d->b, ')');
+		eclc_mem_buf_putc(d->b, ')');
 	}
 	if (st->has_output) {
 		ast_dump_line(d, 2, st->output_off);
-		mem_buf_puts(d->b, "output");
+		eclc_mem_buf_puts(d->b, "output");
 	}
 	for (i = 0; i < st->nfields; i++) {
 		ast_dump_line(d, 3, st->fields[i].name.off);
-		mem_buf_printf(d->b, "%s%s: ", st->fields[i].name.s,
-			       st->fields[i].optional ? "?" : "");
+		eclc_mem_buf_printf(d->b, "%s%s: ", st->fields[i].name.s,
+				    st->fields[i].optional ? "?" : "");
 		ast_dump_type(d, &st->fields[i].type);
 	}
 	ast_dump_opts(d, 2, &st->opts);
 	for (i = 0; i < st->nsets; i++) {
 		ast_dump_line(d, 2, st->sets[i].off);
-		mem_buf_printf(d->b, "set %s = ", st->sets[i].var.s);
+		eclc_mem_buf_printf(d->b, "set %s = ", st->sets[i].var.s);
 		ast_dump_expr(d, st->sets[i].value);
 	}
 	for (i = 0; i < st->ntrans; i++) {
 		const struct ast_trans *tr = &st->trans[i];
 
 		ast_dump_line(d, 2, tr->off);
-		mem_buf_puts(d->b, kinds[tr->kind]);
+		eclc_mem_buf_puts(d->b, kinds[tr->kind]);
 		if (tr->guard) {
 			ast_dump_expr(d, tr->guard);
-			mem_buf_putc(d->b, ' ');
+			eclc_mem_buf_putc(d->b, ' ');
 		}
-		mem_buf_puts(d->b, "-> ");
+		eclc_mem_buf_puts(d->b, "-> ");
 		ast_dump_target(d, &tr->to);
 	}
 }
@@ -297,33 +298,34 @@ void ast_dump(struct mem_buf *b, const struct ast_workflow *wf, const struct dia
 	struct ast_dumper d = {b, src};
 	int i;
 
-	mem_buf_printf(b, "%d:%d workflow %s", diag_line(src, wf->id.off),
-		       diag_col(src, wf->id.off), wf->id.s);
+	eclc_mem_buf_printf(b, "%d:%d workflow %s", diag_line(src, wf->id.off),
+			    diag_col(src, wf->id.off), wf->id.s);
 	if (wf->name) {
-		mem_buf_puts(b, "\n  name ");
+		eclc_mem_buf_puts(b, "\n  name ");
 		ast_json_str(b, wf->name);
 	}
 	if (wf->description) {
-		mem_buf_puts(b, "\n  description ");
+		eclc_mem_buf_puts(b, "\n  description ");
 		ast_json_str(b, wf->description);
 	}
 	for (i = 0; i < wf->ndecls; i++) {
 		const struct ast_decl *dc = &wf->decls[i];
 
 		ast_dump_line(&d, 1, dc->off);
-		mem_buf_printf(b, "%s %s: ", dc->kind == AST_D_INPUT ? "input" : "var", dc->name.s);
+		eclc_mem_buf_printf(b, "%s %s: ", dc->kind == AST_D_INPUT ? "input" : "var",
+				    dc->name.s);
 		ast_dump_type(&d, &dc->type);
 		if (dc->init) {
-			mem_buf_puts(b, " = ");
+			eclc_mem_buf_puts(b, " = ");
 			ast_dump_expr(&d, dc->init);
 		}
 		if (dc->doc) {
-			mem_buf_puts(b, " doc ");
+			eclc_mem_buf_puts(b, " doc ");
 			ast_json_str(b, dc->doc);
 		}
 	}
 	ast_dump_opts(&d, 1, &wf->opts);
 	for (i = 0; i < wf->nsteps; i++)
 		ast_dump_step(&d, &wf->steps[i]);
-	mem_buf_putc(b, '\n');
+	eclc_mem_buf_putc(b, '\n');
 }

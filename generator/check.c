@@ -48,13 +48,13 @@ static void check_type(struct checker *c, const struct ast_type *t)
 	if (t->kind == AST_T_INT && t->has_range && t->min > t->max)
 		diag_report(c->u, D_EMPTY_RANGE, t->off, t->len, t->min, t->max);
 	for (i = 0; i < t->nchoices; i++) {
-		int first = mem_map_get(&seen, t->choices[i].s);
+		int first = eclc_mem_map_get(&seen, t->choices[i].s);
 
 		if (first >= 0)
 			check_dup(c, "choice", &t->choices[i], t->choices[first].off,
 				  t->choices[first].len);
 		else
-			mem_map_put(c->m, &seen, t->choices[i].s, i);
+			eclc_mem_map_put(c->m, &seen, t->choices[i].s, i);
 	}
 }
 
@@ -89,10 +89,10 @@ static void check_not_choice(struct checker *c, const struct ast_expr *lit, cons
 	eclc_diag *d;
 	int i;
 
-	mem_buf_init(&b, c->m);
+	eclc_mem_buf_init(&b, c->m);
 	for (i = 0; i < t->nchoices; i++)
-		mem_buf_printf(&b, "%s%s", i ? " | " : "", t->choices[i].s);
-	d = diag_report(c->u, D_NOT_A_CHOICE, lit->off, lit->len, lit->s, of, mem_buf_str(&b));
+		eclc_mem_buf_printf(&b, "%s%s", i ? " | " : "", t->choices[i].s);
+	d = diag_report(c->u, D_NOT_A_CHOICE, lit->off, lit->len, lit->s, of, eclc_mem_buf_str(&b));
 	diag_suggest_init(&sg, lit->s);
 	for (i = 0; i < t->nchoices; i++)
 		diag_suggest_add(&sg, t->choices[i].s);
@@ -104,7 +104,7 @@ static void check_not_choice(struct checker *c, const struct ast_expr *lit, cons
 
 static const char *check_upper(struct mem *m, const char *s)
 {
-	char *p = mem_strndup(m, s, strlen(s)), *q;
+	char *p = eclc_mem_strndup(m, s, strlen(s)), *q;
 
 	for (q = p; *q; q++) {
 		if (*q >= 'a' && *q <= 'z')
@@ -121,7 +121,7 @@ static struct ast_slot *check_add_slot(struct checker *c, enum ast_skind kind, c
 	struct ast_workflow *wf = c->wf;
 	struct ast_slot *s;
 
-	wf->slots = mem_grow(c->m, wf->slots, (size_t)wf->nslots, &c->capslots, sizeof(*s));
+	wf->slots = eclc_mem_grow(c->m, wf->slots, (size_t)wf->nslots, &c->capslots, sizeof(*s));
 	s = &wf->slots[wf->nslots];
 	memset(s, 0, sizeof(*s));
 	s->name = name;
@@ -131,9 +131,9 @@ static struct ast_slot *check_add_slot(struct checker *c, enum ast_skind kind, c
 	s->step = -1;
 	s->off = off;
 	s->len = len;
-	mem_map_put(c->m, &c->slots, name, wf->nslots);
+	eclc_mem_map_put(c->m, &c->slots, name, wf->nslots);
 	if (kind != AST_S_OUTPUT)
-		mem_map_put(c->m, &c->values, name, wf->nslots);
+		eclc_mem_map_put(c->m, &c->values, name, wf->nslots);
 	return &wf->slots[wf->nslots++];
 }
 
@@ -180,14 +180,14 @@ static const char *check_default(struct checker *c, const struct ast_decl *d)
 	case AST_E_STR: {
 		struct mem_buf b;
 
-		mem_buf_init(&b, c->m);
+		eclc_mem_buf_init(&b, c->m);
 		ast_json_str(&b, e->s);
 		/* The JSON text is what goes into the C string. */
 		if (b.len > DIAG_MAX_STRING)
 			diag_report(c->u, D_LONG_STRING, e->off, e->len, DIAG_MAX_STRING);
-		return mem_buf_str(&b);
+		return eclc_mem_buf_str(&b);
 	}
-	case AST_E_INT: return mem_printf(c->m, "%lld", e->i);
+	case AST_E_INT: return eclc_mem_printf(c->m, "%lld", e->i);
 	case AST_E_FLOAT: return ast_double(c->m, e->f);
 	default: return e->i ? "true" : "false";
 	}
@@ -214,7 +214,7 @@ static void check_slots(struct checker *c)
 			if ((int)d->kind != pass)
 				continue;
 			check_type(c, &d->type);
-			first = mem_map_get(&c->values, d->name.s);
+			first = eclc_mem_map_get(&c->values, d->name.s);
 			if (first >= 0) {
 				check_dup(c, d->kind == AST_D_INPUT ? "input" : "var", &d->name,
 					  wf->slots[first].off, wf->slots[first].len);
@@ -232,18 +232,18 @@ static void check_slots(struct checker *c)
 	for (i = 0; i < wf->nsteps; i++) {
 		struct ast_step *st = &wf->steps[i];
 		struct mem_map fields = {0};
-		int first = mem_map_get(&c->steps, st->name.s);
+		int first = eclc_mem_map_get(&c->steps, st->name.s);
 
 		if (first >= 0)
 			check_dup(c, "step", &st->name, wf->steps[first].name.off,
 				  wf->steps[first].name.len);
 		else
-			mem_map_put(c->m, &c->steps, st->name.s, i);
+			eclc_mem_map_put(c->m, &c->steps, st->name.s, i);
 		if (st->limit.present) {
 			static const struct ast_type counter = {AST_T_INT, 0, 0, 0, NULL, 0, 0, 0};
 			struct ast_name *n = &st->limit.counter;
 
-			first = mem_map_get(&c->values, n->s);
+			first = eclc_mem_map_get(&c->values, n->s);
 			if (first >= 0) {
 				check_dup(c, "name", n, wf->slots[first].off, wf->slots[first].len);
 			} else {
@@ -258,7 +258,7 @@ static void check_slots(struct checker *c)
 		for (j = 0; j < st->nfields; j++) {
 			struct ast_field *f = &st->fields[j];
 			struct ast_slot *s;
-			int dup = mem_map_get(&fields, f->name.s);
+			int dup = eclc_mem_map_get(&fields, f->name.s);
 
 			check_type(c, &f->type);
 			if (dup >= 0) {
@@ -266,12 +266,12 @@ static void check_slots(struct checker *c)
 					  st->fields[dup].name.len);
 				continue;
 			}
-			mem_map_put(c->m, &fields, f->name.s, j);
+			eclc_mem_map_put(c->m, &fields, f->name.s, j);
 			/* The fields of a duplicate step would clash with the first one's. */
-			if (mem_map_get(&c->steps, st->name.s) != i)
+			if (eclc_mem_map_get(&c->steps, st->name.s) != i)
 				continue;
 			s = check_add_slot(c, AST_S_OUTPUT,
-					   mem_printf(c->m, "%s.%s", st->name.s, f->name.s),
+					   eclc_mem_printf(c->m, "%s.%s", st->name.s, f->name.s),
 					   &f->type, f->name.off, f->name.len);
 			s->step = i;
 			s->field = f->name.s;
@@ -290,25 +290,25 @@ static void check_cnames(struct checker *c)
 
 	for (i = 0; i < wf->nslots; i++) {
 		const struct ast_slot *s = &wf->slots[i];
-		int first = mem_map_get(&seen, s->cname);
+		int first = eclc_mem_map_get(&seen, s->cname);
 
 		if (first >= 0)
 			diag_report(c->u, D_CNAME_CLASH, s->off, s->len, wf->slots[first].name,
-				    s->name, mem_printf(c->m, "V__%s", s->cname));
+				    s->name, eclc_mem_printf(c->m, "V__%s", s->cname));
 		else
-			mem_map_put(c->m, &seen, s->cname, i);
+			eclc_mem_map_put(c->m, &seen, s->cname, i);
 	}
 	for (i = 0; i < wf->nsteps; i++) {
 		const struct ast_step *st = &wf->steps[i];
 		const char *cname = check_upper(c->m, st->name.s);
-		int first = mem_map_get(&steps, cname);
+		int first = eclc_mem_map_get(&steps, cname);
 
 		if (first >= 0 && strcmp(wf->steps[first].name.s, st->name.s) != 0)
 			diag_report(c->u, D_CNAME_CLASH, st->name.off, st->name.len,
 				    wf->steps[first].name.s, st->name.s,
-				    mem_printf(c->m, "S__%s", cname));
+				    eclc_mem_printf(c->m, "S__%s", cname));
 		else if (first < 0)
-			mem_map_put(c->m, &steps, cname, i);
+			eclc_mem_map_put(c->m, &steps, cname, i);
 	}
 }
 
@@ -323,7 +323,7 @@ static struct ast_slot *check_ref(struct checker *c, struct ast_ref *r)
 	int i, slot, step;
 
 	if (!r->field.s) {
-		slot = mem_map_get(&c->values, r->base.s);
+		slot = eclc_mem_map_get(&c->values, r->base.s);
 		if (slot < 0) {
 			d = diag_report(c->u, D_UNKNOWN_REF, r->base.off, r->base.len, r->base.s);
 			diag_suggest_init(&sg, r->base.s);
@@ -331,7 +331,7 @@ static struct ast_slot *check_ref(struct checker *c, struct ast_ref *r)
 				if (wf->slots[i].kind != AST_S_OUTPUT)
 					diag_suggest_add(&sg, wf->slots[i].name);
 			diag_suggest_help(c->u, d, &sg);
-			if (!sg.best && mem_map_get(&c->steps, r->base.s) >= 0)
+			if (!sg.best && eclc_mem_map_get(&c->steps, r->base.s) >= 0)
 				diag_help(c->u, d,
 					  "`%s` is a step: name one of its output fields, "
 					  "as `%s.field`",
@@ -339,7 +339,7 @@ static struct ast_slot *check_ref(struct checker *c, struct ast_ref *r)
 			return NULL;
 		}
 	} else {
-		step = mem_map_get(&c->steps, r->base.s);
+		step = eclc_mem_map_get(&c->steps, r->base.s);
 		if (step < 0) {
 			d = diag_report(c->u, D_UNKNOWN_STEP, r->base.off, r->base.len, r->base.s);
 			diag_suggest_init(&sg, r->base.s);
@@ -348,7 +348,8 @@ static struct ast_slot *check_ref(struct checker *c, struct ast_ref *r)
 			diag_suggest_help(c->u, d, &sg);
 			return NULL;
 		}
-		slot = mem_map_get(&c->slots, mem_printf(c->m, "%s.%s", r->base.s, r->field.s));
+		slot = eclc_mem_map_get(&c->slots,
+					eclc_mem_printf(c->m, "%s.%s", r->base.s, r->field.s));
 		if (slot < 0) {
 			const struct ast_step *st = &wf->steps[step];
 
@@ -550,7 +551,7 @@ static void check_set(struct checker *c, struct ast_set *s)
 	struct ast_workflow *wf = c->wf;
 	struct ast_slot *dst = NULL;
 	enum ast_tkind t = check_expr(c, s->value), want;
-	int slot = mem_map_get(&c->values, s->var.s), ok;
+	int slot = eclc_mem_map_get(&c->values, s->var.s), ok;
 
 	if (s->after_trans)
 		diag_report(c->u, D_SET_AFTER, s->off, s->len);
@@ -598,7 +599,7 @@ static void check_target(struct checker *c, struct ast_target *to)
 
 	switch (to->kind) {
 	case AST_TG_STEP:
-		to->istep = mem_map_get(&c->steps, to->step.s);
+		to->istep = eclc_mem_map_get(&c->steps, to->step.s);
 		if (to->istep < 0) {
 			struct diag_suggest sg;
 			eclc_diag *d = diag_report(c->u, D_UNKNOWN_STEP, to->step.off, to->step.len,
@@ -618,13 +619,13 @@ static void check_target(struct checker *c, struct ast_target *to)
 			check_expr(c, to->value);
 		for (i = 0; i < to->nfields; i++) {
 			struct ast_result_field *f = &to->fields[i];
-			int first = mem_map_get(&seen, f->name.s);
+			int first = eclc_mem_map_get(&seen, f->name.s);
 
 			if (first >= 0)
 				check_dup(c, "result field", &f->name, to->fields[first].name.off,
 					  to->fields[first].name.len);
 			else
-				mem_map_put(c->m, &seen, f->name.s, i);
+				eclc_mem_map_put(c->m, &seen, f->name.s, i);
 			check_expr(c, f->value);
 		}
 		break;
@@ -653,14 +654,14 @@ static void check_args(struct checker *c, struct ast_step *st)
 	for (i = 0; i < st->nargs; i++) {
 		struct ast_arg *a = &st->args[i];
 		enum ast_tkind want = a->type.kind, t = check_expr(c, a->value);
-		int first = mem_map_get(&seen, a->name.s), ok;
+		int first = eclc_mem_map_get(&seen, a->name.s), ok;
 
 		check_type(c, &a->type);
 		if (first >= 0)
 			check_dup(c, "argument", &a->name, st->args[first].name.off,
 				  st->args[first].name.len);
 		else
-			mem_map_put(c->m, &seen, a->name.s, i);
+			eclc_mem_map_put(c->m, &seen, a->name.s, i);
 		if (t == AST_T_ERROR || want == AST_T_ERROR)
 			continue;
 		if (want == AST_T_ENUM && a->value->kind == AST_E_STR) {
@@ -804,8 +805,8 @@ static int check_limited(const struct ast_step *st)
 static void check_fallbacks(struct checker *c, char *broken)
 {
 	struct ast_workflow *wf = c->wf;
-	char *color = mem_alloc(c->m, (size_t)wf->nsteps);
-	int *path = mem_alloc(c->m, sizeof(*path) * (size_t)wf->nsteps);
+	char *color = eclc_mem_alloc(c->m, (size_t)wf->nsteps);
+	int *path = eclc_mem_alloc(c->m, sizeof(*path) * (size_t)wf->nsteps);
 	int i;
 
 	for (i = 0; i < wf->nsteps; i++) {
@@ -824,16 +825,16 @@ static void check_fallbacks(struct checker *c, char *broken)
 			struct mem_buf b;
 			const struct ast_step *last = &wf->steps[path[n - 1]];
 
-			mem_buf_init(&b, c->m);
+			eclc_mem_buf_init(&b, c->m);
 			for (k = 0; k < n && path[k] != s; k++)
 				;
 			for (; k < n; k++) {
-				mem_buf_printf(&b, "%s -> ", wf->steps[path[k]].name.s);
+				eclc_mem_buf_printf(&b, "%s -> ", wf->steps[path[k]].name.s);
 				broken[path[k]] = 1;
 			}
-			mem_buf_puts(&b, wf->steps[s].name.s);
+			eclc_mem_buf_puts(&b, wf->steps[s].name.s);
 			diag_report(c->u, D_LIMIT_CYCLE, last->limit.els.off, last->limit.els.len,
-				    mem_buf_str(&b));
+				    eclc_mem_buf_str(&b));
 		}
 		for (k = 0; k < n; k++)
 			color[path[k]] = 2;
@@ -847,7 +848,7 @@ static void check_graph_build(struct checker *c, struct check_graph *g, const ch
 
 	g->n = wf->nsteps;
 	g->edges = NULL;
-	g->first = mem_alloc(c->m, sizeof(*g->first) * ((size_t)wf->nsteps + 1));
+	g->first = eclc_mem_alloc(c->m, sizeof(*g->first) * ((size_t)wf->nsteps + 1));
 	/* Count, then fill. */
 	for (pass = 0; pass < 2; pass++) {
 		n = 0;
@@ -878,7 +879,7 @@ static void check_graph_build(struct checker *c, struct check_graph *g, const ch
 		}
 		g->first[wf->nsteps] = n;
 		if (!pass)
-			g->edges = mem_alloc(c->m, sizeof(*g->edges) * ((size_t)n + 1));
+			g->edges = eclc_mem_alloc(c->m, sizeof(*g->edges) * ((size_t)n + 1));
 	}
 }
 
@@ -887,7 +888,7 @@ static void check_graph_build(struct checker *c, struct check_graph *g, const ch
  * way. */
 static void check_reach(struct checker *c, const struct check_graph *g, int *dist, int *prev)
 {
-	int *queue = mem_alloc(c->m, sizeof(*queue) * ((size_t)g->n + 1));
+	int *queue = eclc_mem_alloc(c->m, sizeof(*queue) * ((size_t)g->n + 1));
 	int head = 0, tail = 0, k;
 
 	for (k = 0; k < g->n; k++)
@@ -966,17 +967,17 @@ static void check_report_cycle(struct checker *c, const struct check_graph *g,
 	}
 	if (!closing)
 		return;
-	mem_buf_init(&b, c->m);
+	eclc_mem_buf_init(&b, c->m);
 	for (i = x->prev[entry]; i >= 0; i = x->prev[i])
 		x->path[np++] = i;
 	while (np > 0)
-		mem_buf_printf(&b, "%s -> ", wf->steps[x->path[--np]].name.s);
+		eclc_mem_buf_printf(&b, "%s -> ", wf->steps[x->path[--np]].name.s);
 	for (i = last; i >= 0; i = x->par[i])
 		x->path[np++] = i;
 	for (k = np; k > 0; k--)
-		mem_buf_printf(&b, "%s -> ", wf->steps[x->path[k - 1]].name.s);
-	mem_buf_puts(&b, wf->steps[entry].name.s);
-	d = diag_report(c->u, D_UNBOUNDED, closing->to.off, closing->to.len, mem_buf_str(&b));
+		eclc_mem_buf_printf(&b, "%s -> ", wf->steps[x->path[k - 1]].name.s);
+	eclc_mem_buf_puts(&b, wf->steps[entry].name.s);
+	d = diag_report(c->u, D_UNBOUNDED, closing->to.off, closing->to.len, eclc_mem_buf_str(&b));
 	diag_help(c->u, d, "give one of its steps a `limit N as counter else ...`");
 	/* A step of the cycle reached only through a used-up limit's fallback is surprising:
 	 * say which. path[] holds the cycle backwards, from last to the entry. */
@@ -1005,19 +1006,21 @@ static void check_cycles(struct checker *c, const struct check_graph *g, const i
 {
 	struct ast_workflow *wf = c->wf;
 	size_t n = (size_t)g->n + 1;
-	int *index = mem_alloc(c->m, sizeof(int) * n), *low = mem_alloc(c->m, sizeof(int) * n);
-	int *stack = mem_alloc(c->m, sizeof(int) * n), *call = mem_alloc(c->m, sizeof(int) * n);
-	int *edge = mem_alloc(c->m, sizeof(int) * n);
-	char *on = mem_alloc(c->m, n);
+	int *index = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *low = eclc_mem_alloc(c->m, sizeof(int) * n);
+	int *stack = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *call = eclc_mem_alloc(c->m, sizeof(int) * n);
+	int *edge = eclc_mem_alloc(c->m, sizeof(int) * n);
+	char *on = eclc_mem_alloc(c->m, n);
 	int next = 1, sp = 0, ncomp = 0, root, i;
 	struct check_scc x;
 
 	x.dist = dist;
 	x.prev = prev;
-	x.comp = mem_alloc(c->m, sizeof(int) * n);
-	x.par = mem_alloc(c->m, sizeof(int) * n);
-	x.queue = mem_alloc(c->m, sizeof(int) * n);
-	x.path = mem_alloc(c->m, sizeof(int) * 2 * n);
+	x.comp = eclc_mem_alloc(c->m, sizeof(int) * n);
+	x.par = eclc_mem_alloc(c->m, sizeof(int) * n);
+	x.queue = eclc_mem_alloc(c->m, sizeof(int) * n);
+	x.path = eclc_mem_alloc(c->m, sizeof(int) * 2 * n);
 	for (i = 0; i < g->n; i++)
 		x.comp[i] = -1;
 	for (root = 0; root < g->n; root++) {
@@ -1113,11 +1116,13 @@ static void check_bound(struct checker *c, const struct check_graph *g, const in
 {
 	struct ast_workflow *wf = c->wf;
 	size_t n = (size_t)g->n + 1;
-	long long *longest = mem_alloc(c->m, sizeof(long long) * n), total = 0;
-	int *indeg = mem_alloc(c->m, sizeof(int) * n), *order = mem_alloc(c->m, sizeof(int) * n);
-	int *stamp = mem_alloc(c->m, sizeof(int) * n), *stack = mem_alloc(c->m, sizeof(int) * n);
+	long long *longest = eclc_mem_alloc(c->m, sizeof(long long) * n), total = 0;
+	int *indeg = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *order = eclc_mem_alloc(c->m, sizeof(int) * n);
+	int *stamp = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *stack = eclc_mem_alloc(c->m, sizeof(int) * n);
 	int head = 0, tail = 0, i, k, nlimited = 0;
-	long long *visits = mem_alloc(c->m, sizeof(long long) * n);
+	long long *visits = eclc_mem_alloc(c->m, sizeof(long long) * n);
 
 	/* The DAG of the reachable steps without a limit, in topological order. */
 	for (i = 0; i < g->n; i++)
@@ -1288,10 +1293,13 @@ static int check_dom_meet(const int *idom, const int *post, int a, int b)
 static void check_dominators(struct checker *c, const struct check_graph *g, int *pre, int *size)
 {
 	size_t n = (size_t)g->n + 1;
-	int *post = mem_alloc(c->m, sizeof(int) * n), *order = mem_alloc(c->m, sizeof(int) * n);
-	int *idom = mem_alloc(c->m, sizeof(int) * n), *edge = mem_alloc(c->m, sizeof(int) * n);
-	int *stack = mem_alloc(c->m, sizeof(int) * n), *first = mem_alloc(c->m, sizeof(int) * n);
-	int *preds = mem_alloc(c->m, sizeof(int) * ((size_t)g->first[g->n] + 1));
+	int *post = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *order = eclc_mem_alloc(c->m, sizeof(int) * n);
+	int *idom = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *edge = eclc_mem_alloc(c->m, sizeof(int) * n);
+	int *stack = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *first = eclc_mem_alloc(c->m, sizeof(int) * n);
+	int *preds = eclc_mem_alloc(c->m, sizeof(int) * ((size_t)g->first[g->n] + 1));
 	int npost = 0, sp = 0, changed = 1, i, k;
 
 	for (i = 0; i < g->n; i++)
@@ -1372,7 +1380,8 @@ static void check_outputs_ready(struct checker *c, const struct check_graph *g, 
 {
 	struct ast_workflow *wf = c->wf;
 	size_t n = (size_t)g->n + 1;
-	int *pre = mem_alloc(c->m, sizeof(int) * n), *size = mem_alloc(c->m, sizeof(int) * n);
+	int *pre = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *size = eclc_mem_alloc(c->m, sizeof(int) * n);
 	int i, j;
 	struct check_avail a;
 
@@ -1420,8 +1429,9 @@ static void check_graph(struct checker *c)
 {
 	struct ast_workflow *wf = c->wf;
 	size_t n = (size_t)wf->nsteps + 1;
-	char *broken = mem_alloc(c->m, n);
-	int *dist = mem_alloc(c->m, sizeof(int) * n), *prev = mem_alloc(c->m, sizeof(int) * n);
+	char *broken = eclc_mem_alloc(c->m, n);
+	int *dist = eclc_mem_alloc(c->m, sizeof(int) * n),
+	    *prev = eclc_mem_alloc(c->m, sizeof(int) * n);
 	struct check_graph g;
 	int i;
 

@@ -94,11 +94,11 @@ void diag_source_init(struct mem *m, struct diag_source *s, const char *path, co
 	s->len = len;
 	s->lines = NULL;
 	s->nlines = 0;
-	s->lines = mem_grow(m, s->lines, s->nlines, &cap, sizeof(*s->lines));
+	s->lines = eclc_mem_grow(m, s->lines, s->nlines, &cap, sizeof(*s->lines));
 	s->lines[s->nlines++] = 0;
 	for (i = 0; i < len; i++)
 		if (text[i] == '\n') {
-			s->lines = mem_grow(m, s->lines, s->nlines, &cap, sizeof(*s->lines));
+			s->lines = eclc_mem_grow(m, s->lines, s->nlines, &cap, sizeof(*s->lines));
 			s->lines[s->nlines++] = i + 1;
 		}
 }
@@ -147,7 +147,7 @@ const char *diag_code(enum diag_id id)
 
 eclc_diag *diag_report(struct unit *u, enum diag_id id, size_t off, size_t len, ...)
 {
-	eclc_diag *d = mem_alloc(&u->mem, sizeof(*d));
+	eclc_diag *d = eclc_mem_alloc(&u->mem, sizeof(*d));
 	va_list ap;
 
 	if (off > u->src.len)
@@ -161,9 +161,9 @@ eclc_diag *diag_report(struct unit *u, enum diag_id id, size_t off, size_t len, 
 	d->line = diag_line(&u->src, off);
 	d->col = diag_col(&u->src, off);
 	va_start(ap, len);
-	d->message = mem_vprintf(&u->mem, diag_table[id].format, ap);
+	d->message = eclc_mem_vprintf(&u->mem, diag_table[id].format, ap);
 	va_end(ap);
-	u->diags = mem_grow(&u->mem, u->diags, u->ndiags, &u->capdiags, sizeof(*u->diags));
+	u->diags = eclc_mem_grow(&u->mem, u->diags, u->ndiags, &u->capdiags, sizeof(*u->diags));
 	u->diags[u->ndiags++] = d;
 	if (d->error)
 		u->nerrors++;
@@ -177,7 +177,7 @@ void diag_help(struct unit *u, eclc_diag *d, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	d->help = mem_vprintf(&u->mem, fmt, ap);
+	d->help = eclc_mem_vprintf(&u->mem, fmt, ap);
 	va_end(ap);
 }
 
@@ -186,7 +186,7 @@ void diag_note(struct unit *u, eclc_diag *d, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	d->note = mem_vprintf(&u->mem, fmt, ap);
+	d->note = eclc_mem_vprintf(&u->mem, fmt, ap);
 	va_end(ap);
 }
 
@@ -195,7 +195,7 @@ void diag_note_at(struct unit *u, eclc_diag *d, size_t off, size_t len, const ch
 	va_list ap;
 
 	va_start(ap, fmt);
-	d->note = mem_vprintf(&u->mem, fmt, ap);
+	d->note = eclc_mem_vprintf(&u->mem, fmt, ap);
 	va_end(ap);
 	d->note_off = off;
 	d->note_len = len;
@@ -214,7 +214,7 @@ static void diag_excerpt(struct mem_buf *b, const struct diag_source *s, size_t 
 		end++;
 	if (end > start && s->text[end - 1] == '\r')
 		end--;
-	mem_buf_printf(b, "%5zu | ", li + 1);
+	eclc_mem_buf_printf(b, "%5zu | ", li + 1);
 	/* A control character (a NUL above all, which would end the text) is shown as its
 	 * picture, U+2400 + c, one column wide like the byte it stands for. */
 	for (i = start; i < end; i++) {
@@ -223,42 +223,42 @@ static void diag_excerpt(struct mem_buf *b, const struct diag_source *s, size_t 
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			unsigned pic = c == 0x7f ? 0x2421 : 0x2400 + c;
 
-			mem_buf_putc(b, (char)(0xe0 | (pic >> 12)));
-			mem_buf_putc(b, (char)(0x80 | ((pic >> 6) & 0x3f)));
-			mem_buf_putc(b, (char)(0x80 | (pic & 0x3f)));
+			eclc_mem_buf_putc(b, (char)(0xe0 | (pic >> 12)));
+			eclc_mem_buf_putc(b, (char)(0x80 | ((pic >> 6) & 0x3f)));
+			eclc_mem_buf_putc(b, (char)(0x80 | (pic & 0x3f)));
 		} else {
-			mem_buf_putc(b, (char)c);
+			eclc_mem_buf_putc(b, (char)c);
 		}
 	}
-	mem_buf_puts(b, "\n      | ");
+	eclc_mem_buf_puts(b, "\n      | ");
 	for (i = start; i < off && i < end; i++) {
 		unsigned char c = (unsigned char)s->text[i];
 
 		if (c == '\t')
-			mem_buf_putc(b, '\t');
+			eclc_mem_buf_putc(b, '\t');
 		else if ((c & 0xc0) != 0x80)
-			mem_buf_putc(b, ' ');
+			eclc_mem_buf_putc(b, ' ');
 	}
-	mem_buf_putc(b, '^');
+	eclc_mem_buf_putc(b, '^');
 	n = off < end ? diag_chars(s->text, off, off + len < end ? off + len : end) : 0;
 	while (--n > 0)
-		mem_buf_putc(b, '~');
-	mem_buf_putc(b, '\n');
+		eclc_mem_buf_putc(b, '~');
+	eclc_mem_buf_putc(b, '\n');
 }
 
 void diag_render(struct mem_buf *b, const struct diag_source *s, const eclc_diag *d)
 {
-	mem_buf_printf(b, "%s:%d:%d: %s[%s]: %s\n", s->path, d->line, d->col,
-		       d->error ? "error" : "warning", d->code, d->message);
+	eclc_mem_buf_printf(b, "%s:%d:%d: %s[%s]: %s\n", s->path, d->line, d->col,
+			    d->error ? "error" : "warning", d->code, d->message);
 	diag_excerpt(b, s, d->off, d->len);
 	if (d->help)
-		mem_buf_printf(b, "      = help: %s\n", d->help);
+		eclc_mem_buf_printf(b, "      = help: %s\n", d->help);
 	if (d->note && d->note_line > 0) {
-		mem_buf_printf(b, "%s:%d:%d: note: %s\n", s->path, d->note_line, d->note_col,
-			       d->note);
+		eclc_mem_buf_printf(b, "%s:%d:%d: note: %s\n", s->path, d->note_line, d->note_col,
+				    d->note);
 		diag_excerpt(b, s, d->note_off, d->note_len);
 	} else if (d->note) {
-		mem_buf_printf(b, "      = note: %s\n", d->note);
+		eclc_mem_buf_printf(b, "      = note: %s\n", d->note);
 	}
 }
 

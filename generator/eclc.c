@@ -46,7 +46,7 @@ static void eclc_unit_free(struct unit *u)
 	if (!u)
 		return;
 	alloc = u->mem.alloc;
-	mem_release(&u->mem);
+	eclc_mem_release(&u->mem);
 	alloc(u->mem.ud, u, 0);
 }
 
@@ -66,7 +66,7 @@ static void eclc_sort(struct unit *u)
 
 	if (n < 2)
 		return;
-	tmp = mem_alloc(&u->mem, n * sizeof(*tmp));
+	tmp = eclc_mem_alloc(&u->mem, n * sizeof(*tmp));
 	for (w = 1; w < n; w *= 2) {
 		for (i = 0; i < n; i += 2 * w) {
 			size_t a = i, mid = i + w < n ? i + w : n, b = mid;
@@ -89,11 +89,11 @@ static void eclc_sort(struct unit *u)
 static void eclc_finish(struct unit *u, eclc_result *res, const struct mem_buf *out,
 			struct mem_buf *rendered)
 {
-	eclc_diag *list = mem_alloc(&u->mem, (u->ndiags + 1) * sizeof(*list));
+	eclc_diag *list = eclc_mem_alloc(&u->mem, (u->ndiags + 1) * sizeof(*list));
 	struct mem_buf text;
 	size_t i;
 
-	mem_buf_init(&text, &u->mem);
+	eclc_mem_buf_init(&text, &u->mem);
 	for (i = 0; i < u->ndiags; i++) {
 		list[i] = *u->diags[i];
 		if (!rendered)
@@ -106,7 +106,7 @@ static void eclc_finish(struct unit *u, eclc_result *res, const struct mem_buf *
 	res->ndiags = (int)u->ndiags;
 	res->nerrors = u->nerrors;
 	res->nwarnings = u->nwarnings;
-	res->diag_text = mem_buf_str(&text);
+	res->diag_text = eclc_mem_buf_str(&text);
 	res->diag_len = text.len;
 	if (out && out->p) {
 		res->out = out->p;
@@ -134,15 +134,15 @@ static void eclc_dump_tokens(struct unit *u, struct mem_buf *b)
 		case LEX_STRING: kind = "string"; break;
 		default: kind = "punct"; break;
 		}
-		mem_buf_printf(b, "%d:%d %s", diag_line(&u->src, t->off), diag_col(&u->src, t->off),
-			       kind);
+		eclc_mem_buf_printf(b, "%d:%d %s", diag_line(&u->src, t->off),
+				    diag_col(&u->src, t->off), kind);
 		if (t->kind != LEX_EOF) {
-			mem_buf_putc(b, ' ');
-			mem_buf_put(b, u->src.text + t->off, t->len);
+			eclc_mem_buf_putc(b, ' ');
+			eclc_mem_buf_put(b, u->src.text + t->off, t->len);
 		}
 		if (t->kind == LEX_DURATION)
-			mem_buf_printf(b, " (%lldms)", t->ival);
-		mem_buf_putc(b, '\n');
+			eclc_mem_buf_printf(b, " (%lldms)", t->ival);
+		eclc_mem_buf_putc(b, '\n');
 	}
 }
 
@@ -177,9 +177,9 @@ static void eclc_compile_unit(struct unit *u, void *arg)
 	const char *path = opt->path ? opt->path : "<input>";
 	struct mem_buf out;
 
-	mem_buf_init(&out, &u->mem);
-	diag_source_init(&u->mem, &u->src, mem_strndup(&u->mem, path, strlen(path)),
-			 mem_strndup(&u->mem, job->src, job->len), job->len);
+	eclc_mem_buf_init(&out, &u->mem);
+	diag_source_init(&u->mem, &u->src, eclc_mem_strndup(&u->mem, path, strlen(path)),
+			 eclc_mem_strndup(&u->mem, job->src, job->len), job->len);
 	lex_run(u);
 	if (opt->format == ECLC_TOKENS) {
 		eclc_dump_tokens(u, &out);
@@ -228,18 +228,18 @@ static void eclc_registry_unit(struct unit *u, void *arg)
 	struct mem_buf out, text;
 	int n = job->n, *order, i, j;
 
-	mem_buf_init(&out, &u->mem);
-	mem_buf_init(&text, &u->mem);
+	eclc_mem_buf_init(&out, &u->mem);
+	eclc_mem_buf_init(&text, &u->mem);
 	/* Two workflows with one C symbol would not link; the same id is the likely cause. */
 	for (i = 0; i < n; i++) {
 		const struct ast_workflow *wf = units[i]->wf, *fw;
 		const char *sym = emit_symbol(&u->mem, wf->id.s);
-		int first = mem_map_get(&syms, sym);
+		int first = eclc_mem_map_get(&syms, sym);
 		const struct unit *fu;
 		eclc_diag *d;
 
 		if (first < 0) {
-			mem_map_put(&u->mem, &syms, sym, i);
+			eclc_mem_map_put(&u->mem, &syms, sym, i);
 			continue;
 		}
 		fu = units[first]->unit;
@@ -256,9 +256,9 @@ static void eclc_registry_unit(struct unit *u, void *arg)
 	}
 	if (!u->nerrors) {
 		/* Sorted by id: an insertion sort, over the files given. */
-		order = mem_alloc(&u->mem, sizeof(int) * ((size_t)n + 1));
-		wfs = mem_alloc(&u->mem, sizeof(*wfs) * ((size_t)n + 1));
-		paths = mem_alloc(&u->mem, sizeof(*paths) * ((size_t)n + 1));
+		order = eclc_mem_alloc(&u->mem, sizeof(int) * ((size_t)n + 1));
+		wfs = eclc_mem_alloc(&u->mem, sizeof(*wfs) * ((size_t)n + 1));
+		paths = eclc_mem_alloc(&u->mem, sizeof(*paths) * ((size_t)n + 1));
 		for (i = 0; i < n; i++) {
 			for (j = i;
 			     j > 0 && strcmp(units[order[j - 1]]->wf->id.s, units[i]->wf->id.s) > 0;

@@ -52,7 +52,7 @@ struct emitter {
 
 const char *emit_symbol(struct mem *m, const char *id)
 {
-	char *s = mem_printf(m, "ecl_wf__%s", id), *p;
+	char *s = eclc_mem_printf(m, "ecl_wf__%s", id), *p;
 
 	for (p = s; *p; p++)
 		if (*p == '-')
@@ -62,7 +62,7 @@ const char *emit_symbol(struct mem *m, const char *id)
 
 const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t len)
 {
-	char *text = mem_alloc(m, len + 1), *q = text; /* never longer than the source */
+	char *text = eclc_mem_alloc(m, len + 1), *q = text; /* never longer than the source */
 	size_t i;
 	int space = 0;
 
@@ -85,9 +85,9 @@ const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t 
 static void emit_comment_str(struct mem_buf *b, const char *s)
 {
 	for (; *s; s++) {
-		mem_buf_putc(b, *s);
+		eclc_mem_buf_putc(b, *s);
 		if ((s[0] == '*' && s[1] == '/') || (s[0] == '/' && s[1] == '*'))
-			mem_buf_putc(b, ' ');
+			eclc_mem_buf_putc(b, ' ');
 	}
 }
 
@@ -100,7 +100,7 @@ static void emit_comment_text(struct emitter *x, struct mem_buf *b, size_t off, 
 static void emit_where(struct emitter *x, struct mem_buf *b, size_t off)
 {
 	emit_comment_str(b, x->path);
-	mem_buf_printf(b, ":%d", diag_line(&x->u->src, off));
+	eclc_mem_buf_printf(b, ":%d", diag_line(&x->u->src, off));
 }
 
 /* Whether c stands for itself in a C string literal. */
@@ -115,7 +115,7 @@ static void emit_cstr(struct mem_buf *b, const char *s, size_t n, const char *co
 {
 	size_t i, run;
 
-	mem_buf_putc(b, '"');
+	eclc_mem_buf_putc(b, '"');
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -123,31 +123,31 @@ static void emit_cstr(struct mem_buf *b, const char *s, size_t n, const char *co
 		for (run = i; run < n && emit_plain((unsigned char)s[run]); run++)
 			;
 		if (run > i) {
-			mem_buf_put(b, s + i, run - i);
+			eclc_mem_buf_put(b, s + i, run - i);
 			i = run - 1;
 			continue;
 		}
 		switch (c) {
-		case '"': mem_buf_puts(b, "\\\""); break;
-		case '\\': mem_buf_puts(b, "\\\\"); break;
-		case '\t': mem_buf_puts(b, "\\t"); break;
-		case '\r': mem_buf_puts(b, "\\r"); break;
+		case '"': eclc_mem_buf_puts(b, "\\\""); break;
+		case '\\': eclc_mem_buf_puts(b, "\\\\"); break;
+		case '\t': eclc_mem_buf_puts(b, "\\t"); break;
+		case '\r': eclc_mem_buf_puts(b, "\\r"); break;
 		case '\n':
-			mem_buf_puts(b, "\\n");
+			eclc_mem_buf_puts(b, "\\n");
 			if (cont && i + 1 < n) {
-				mem_buf_puts(b, "\"\n");
-				mem_buf_puts(b, cont);
-				mem_buf_putc(b, '"');
+				eclc_mem_buf_puts(b, "\"\n");
+				eclc_mem_buf_puts(b, cont);
+				eclc_mem_buf_putc(b, '"');
 			}
 			break;
 		case '?':
 			/* Never a trigraph (C11 has them). */
-			mem_buf_puts(b, i > 0 && s[i - 1] == '?' ? "\\?" : "?");
+			eclc_mem_buf_puts(b, i > 0 && s[i - 1] == '?' ? "\\?" : "?");
 			break;
-		default: mem_buf_printf(b, "\\%03o", c);
+		default: eclc_mem_buf_printf(b, "\\%03o", c);
 		}
 	}
-	mem_buf_putc(b, '"');
+	eclc_mem_buf_putc(b, '"');
 }
 
 static void emit_str(struct mem_buf *b, const char *s)
@@ -155,12 +155,12 @@ static void emit_str(struct mem_buf *b, const char *s)
 	if (s)
 		emit_cstr(b, s, strlen(s), NULL);
 	else
-		mem_buf_puts(b, "NULL");
+		eclc_mem_buf_puts(b, "NULL");
 }
 
 static const char *emit_lower(struct mem *m, const char *s)
 {
-	char *p = mem_strndup(m, s, strlen(s)), *q;
+	char *p = eclc_mem_strndup(m, s, strlen(s)), *q;
 
 	for (q = p; *q; q++)
 		if (*q >= 'A' && *q <= 'Z')
@@ -175,7 +175,7 @@ static const char *emit_state(struct emitter *x, int step)
 
 	if (x->states[step])
 		return x->states[step];
-	p = mem_printf(x->m, "S__%s", x->wf->steps[step].name.s);
+	p = eclc_mem_printf(x->m, "S__%s", x->wf->steps[step].name.s);
 	for (q = p; *q; q++)
 		if (*q >= 'a' && *q <= 'z')
 			*q = (char)(*q - 'a' + 'A');
@@ -186,7 +186,7 @@ static const char *emit_state(struct emitter *x, int step)
 static const char *emit_slot(struct emitter *x, int slot)
 {
 	if (!x->slots[slot])
-		x->slots[slot] = mem_printf(x->m, "V__%s", x->wf->slots[slot].cname);
+		x->slots[slot] = eclc_mem_printf(x->m, "V__%s", x->wf->slots[slot].cname);
 	return x->slots[slot];
 }
 
@@ -215,29 +215,29 @@ static int emit_template(struct emitter *x, struct mem_buf *b, const char *name,
 
 	if (!t->nparts)
 		return 0;
-	mem_buf_puts(b, "/* ");
+	eclc_mem_buf_puts(b, "/* ");
 	emit_where(x, b, t->off);
-	mem_buf_printf(b, " */\nstatic const ecl_tpl_part %s[] = {\n", name);
+	eclc_mem_buf_printf(b, " */\nstatic const ecl_tpl_part %s[] = {\n", name);
 	for (i = 0; i < t->nparts; i++) {
 		const struct ast_tpart *p = &t->parts[i];
 		size_t at = 0;
 
 		if (p->is_slot) {
-			mem_buf_printf(b, "\t{NULL, 0, %s},\n", emit_slot(x, p->ref.slot));
+			eclc_mem_buf_printf(b, "\t{NULL, 0, %s},\n", emit_slot(x, p->ref.slot));
 			n++;
 			continue;
 		}
 		while (at < p->len) {
 			size_t k = emit_chunk(p->text + at, p->len - at);
 
-			mem_buf_puts(b, "\t{");
+			eclc_mem_buf_puts(b, "\t{");
 			emit_cstr(b, p->text + at, k, "\t ");
-			mem_buf_printf(b, ", %zu, -1},\n", k);
+			eclc_mem_buf_printf(b, ", %zu, -1},\n", k);
 			at += k;
 			n++;
 		}
 	}
-	mem_buf_puts(b, "};\n\n");
+	eclc_mem_buf_puts(b, "};\n\n");
 	return n;
 }
 
@@ -248,9 +248,10 @@ static void emit_message(struct emitter *x, struct mem_buf *b, const char *name,
 	int n = emit_template(x, b, parts, t);
 
 	if (n)
-		mem_buf_printf(b, "static const ecl_template %s = {%s, %d};\n\n", name, parts, n);
+		eclc_mem_buf_printf(b, "static const ecl_template %s = {%s, %d};\n\n", name, parts,
+				    n);
 	else
-		mem_buf_printf(b, "static const ecl_template %s = {NULL, 0};\n\n", name);
+		eclc_mem_buf_printf(b, "static const ecl_template %s = {NULL, 0};\n\n", name);
 }
 
 /* ---- expressions -------------------------------------------------------------------------- */
@@ -275,11 +276,11 @@ static int emit_stringy(const struct ast_expr *e)
 static void emit_call2(struct emitter *x, struct mem_buf *b, const char *fn,
 		       const struct ast_expr *a, const struct ast_expr *c)
 {
-	mem_buf_printf(b, "%s(", fn);
+	eclc_mem_buf_printf(b, "%s(", fn);
 	emit_expr(x, b, a, P_NONE);
-	mem_buf_puts(b, ", ");
+	eclc_mem_buf_puts(b, ", ");
 	emit_expr(x, b, c, P_NONE);
-	mem_buf_putc(b, ')');
+	eclc_mem_buf_putc(b, ')');
 }
 
 /* An operand of a string `+`: numbers and bools as their text. */
@@ -287,19 +288,19 @@ static void emit_text(struct emitter *x, struct mem_buf *b, const struct ast_exp
 {
 	switch (e->type) {
 	case AST_T_INT:
-		mem_buf_puts(b, "ecl_run_int_str(run, ");
+		eclc_mem_buf_puts(b, "ecl_run_int_str(run, ");
 		emit_expr(x, b, e, P_NONE);
-		mem_buf_putc(b, ')');
+		eclc_mem_buf_putc(b, ')');
 		break;
 	case AST_T_FLOAT:
-		mem_buf_puts(b, "ecl_run_float_str(run, ");
+		eclc_mem_buf_puts(b, "ecl_run_float_str(run, ");
 		emit_expr(x, b, e, P_NONE);
-		mem_buf_putc(b, ')');
+		eclc_mem_buf_putc(b, ')');
 		break;
 	case AST_T_BOOL:
-		mem_buf_putc(b, '(');
+		eclc_mem_buf_putc(b, '(');
 		emit_expr(x, b, e, P_OR);
-		mem_buf_puts(b, " ? \"true\" : \"false\")");
+		eclc_mem_buf_puts(b, " ? \"true\" : \"false\")");
 		break;
 	default: emit_expr(x, b, e, P_NONE); break;
 	}
@@ -343,16 +344,16 @@ static void emit_binary(struct emitter *x, struct mem_buf *b, const struct ast_e
 
 	if ((e->op == AST_OP_EQ || e->op == AST_OP_NE) && emit_stringy(e->a)) {
 		if (e->op == AST_OP_NE)
-			mem_buf_putc(b, '!');
+			eclc_mem_buf_putc(b, '!');
 		emit_call2(x, b, "ecl_str_eq", e->a, e->b);
 		return;
 	}
 	if (e->op == AST_OP_ADD && emit_stringy(e)) {
-		mem_buf_puts(b, "ecl_run_concat(run, ");
+		eclc_mem_buf_puts(b, "ecl_run_concat(run, ");
 		emit_text(x, b, e->a);
-		mem_buf_puts(b, ", ");
+		eclc_mem_buf_puts(b, ", ");
 		emit_text(x, b, e->b);
-		mem_buf_putc(b, ')');
+		eclc_mem_buf_putc(b, ')');
 		return;
 	}
 	if (e->op >= AST_OP_ADD && e->type == AST_T_INT) {
@@ -367,7 +368,7 @@ static void emit_binary(struct emitter *x, struct mem_buf *b, const struct ast_e
 	else if (prec == P_OR)
 		left = right = P_AND + 1;
 	emit_expr(x, b, e->a, left);
-	mem_buf_printf(b, " %s ", cops[e->op]);
+	eclc_mem_buf_printf(b, " %s ", cops[e->op]);
 	emit_expr(x, b, e->b, right);
 }
 
@@ -376,44 +377,45 @@ static void emit_expr(struct emitter *x, struct mem_buf *b, const struct ast_exp
 	int paren = emit_prec(e) < ctx;
 
 	if (paren)
-		mem_buf_putc(b, '(');
+		eclc_mem_buf_putc(b, '(');
 	switch (e->kind) {
-	case AST_E_INT: mem_buf_printf(b, "%lld", e->i); break;
-	case AST_E_FLOAT: mem_buf_puts(b, ast_double(x->m, e->f)); break;
+	case AST_E_INT: eclc_mem_buf_printf(b, "%lld", e->i); break;
+	case AST_E_FLOAT: eclc_mem_buf_puts(b, ast_double(x->m, e->f)); break;
 	case AST_E_STR: emit_str(b, e->s); break;
-	case AST_E_BOOL: mem_buf_puts(b, e->i ? "1" : "0"); break;
+	case AST_E_BOOL: eclc_mem_buf_puts(b, e->i ? "1" : "0"); break;
 	case AST_E_REF:
-		mem_buf_printf(b, "%s(run, %s)", emit_reader(e->type), emit_slot(x, e->ref.slot));
+		eclc_mem_buf_printf(b, "%s(run, %s)", emit_reader(e->type),
+				    emit_slot(x, e->ref.slot));
 		break;
 	case AST_E_LEN:
 		if (e->a) {
-			mem_buf_puts(b, "ecl_str_len(");
+			eclc_mem_buf_puts(b, "ecl_str_len(");
 			emit_expr(x, b, e->a, P_NONE);
-			mem_buf_putc(b, ')');
+			eclc_mem_buf_putc(b, ')');
 		} else {
-			mem_buf_printf(b, "ecl_run_len(run, %s)", emit_slot(x, e->ref.slot));
+			eclc_mem_buf_printf(b, "ecl_run_len(run, %s)", emit_slot(x, e->ref.slot));
 		}
 		break;
 	case AST_E_NOT:
-		mem_buf_putc(b, '!');
+		eclc_mem_buf_putc(b, '!');
 		emit_expr(x, b, e->a, P_UNARY);
 		break;
 	case AST_E_NEG:
 		if (e->type == AST_T_INT) {
 			x->helpers |= H_NEG;
-			mem_buf_puts(b, "ecl__int_neg(");
+			eclc_mem_buf_puts(b, "ecl__int_neg(");
 			emit_expr(x, b, e->a, P_NONE);
-			mem_buf_putc(b, ')');
+			eclc_mem_buf_putc(b, ')');
 		} else {
 			/* Never `--`: a minus before a negative operand gets parentheses. */
-			mem_buf_putc(b, '-');
+			eclc_mem_buf_putc(b, '-');
 			emit_expr(x, b, e->a, emit_prec(e->a) == P_UNARY ? P_CALL : P_UNARY);
 		}
 		break;
 	case AST_E_BIN: emit_binary(x, b, e); break;
 	}
 	if (paren)
-		mem_buf_putc(b, ')');
+		eclc_mem_buf_putc(b, ')');
 }
 
 /* ---- the step function -------------------------------------------------------------------- */
@@ -421,7 +423,7 @@ static void emit_expr(struct emitter *x, struct mem_buf *b, const struct ast_exp
 static void emit_tabs(struct mem_buf *b, int n)
 {
 	while (n-- > 0)
-		mem_buf_putc(b, '\t');
+		eclc_mem_buf_putc(b, '\t');
 }
 
 /* Enter step `to`, through the limits on the way: when a limited step has been entered its
@@ -440,25 +442,25 @@ static void emit_goto(struct emitter *x, struct mem_buf *b, int to, int depth)
 	}
 	for (i = 0; i < k; i++) {
 		emit_tabs(b, depth + i);
-		mem_buf_printf(b, "if (ecl_run_visits(run, %s) >= %lld)%s\n",
-			       emit_state(x, chain[i]), wf->steps[chain[i]].limit.n,
-			       i + 1 < k ? " {" : "");
+		eclc_mem_buf_printf(b, "if (ecl_run_visits(run, %s) >= %lld)%s\n",
+				    emit_state(x, chain[i]), wf->steps[chain[i]].limit.n,
+				    i + 1 < k ? " {" : "");
 	}
 	emit_tabs(b, depth + k);
 	if (k && wf->steps[chain[k - 1]].limit.els.kind == AST_TG_FAIL) {
 		x->limit_used[chain[k - 1]] = 1;
-		mem_buf_printf(b, "return ecl_run_fail(run, &limit__%s);\n",
-			       wf->steps[chain[k - 1]].name.s);
+		eclc_mem_buf_printf(b, "return ecl_run_fail(run, &limit__%s);\n",
+				    wf->steps[chain[k - 1]].name.s);
 	} else {
-		mem_buf_printf(b, "return ecl_run_goto(run, %s);\n", emit_state(x, s));
+		eclc_mem_buf_printf(b, "return ecl_run_goto(run, %s);\n", emit_state(x, s));
 	}
 	for (i = k - 1; i >= 0; i--) {
 		if (i + 1 < k) {
 			emit_tabs(b, depth + i);
-			mem_buf_puts(b, "}\n");
+			eclc_mem_buf_puts(b, "}\n");
 		}
 		emit_tabs(b, depth + i);
-		mem_buf_printf(b, "return ecl_run_goto(run, %s);\n", emit_state(x, chain[i]));
+		eclc_mem_buf_printf(b, "return ecl_run_goto(run, %s);\n", emit_state(x, chain[i]));
 	}
 }
 
@@ -494,22 +496,22 @@ static void emit_result_field(struct emitter *x, struct mem_buf *b, const char *
 					     "ecl_run_result_str",   "ecl_run_result_slot"};
 
 	emit_tabs(b, depth);
-	mem_buf_puts(b, "if ((rc = ");
+	eclc_mem_buf_puts(b, "if ((rc = ");
 	x->rc_used = 1;
 	if (v->kind == AST_E_REF) {
-		mem_buf_puts(b, "ecl_run_result_slot(run, ");
+		eclc_mem_buf_puts(b, "ecl_run_result_slot(run, ");
 		emit_str(b, name);
-		mem_buf_printf(b, ", %s)", emit_slot(x, v->ref.slot));
+		eclc_mem_buf_printf(b, ", %s)", emit_slot(x, v->ref.slot));
 	} else {
-		mem_buf_printf(b, "%s(run, ", adders[v->type]);
+		eclc_mem_buf_printf(b, "%s(run, ", adders[v->type]);
 		emit_str(b, name);
-		mem_buf_puts(b, ", ");
+		eclc_mem_buf_puts(b, ", ");
 		emit_expr(x, b, v, P_NONE);
-		mem_buf_putc(b, ')');
+		eclc_mem_buf_putc(b, ')');
 	}
-	mem_buf_puts(b, ") != ECL_OK)\n");
+	eclc_mem_buf_puts(b, ") != ECL_OK)\n");
 	emit_tabs(b, depth + 1);
-	mem_buf_puts(b, "return rc;\n");
+	eclc_mem_buf_puts(b, "return rc;\n");
 }
 
 static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_step *st, int k,
@@ -519,7 +521,7 @@ static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_s
 	case AST_TG_STEP: emit_goto(x, b, to->istep, depth); return;
 	case AST_TG_FAIL:
 		emit_tabs(b, depth);
-		mem_buf_printf(b, "return ecl_run_fail(run, &fail_%d__%s);\n", k, st->name.s);
+		eclc_mem_buf_printf(b, "return ecl_run_fail(run, &fail_%d__%s);\n", k, st->name.s);
 		return;
 	case AST_TG_DONE:
 		if (emit_done_computed(to)) {
@@ -531,15 +533,15 @@ static void emit_target(struct emitter *x, struct mem_buf *b, const struct ast_s
 				emit_result_field(x, b, to->fields[f].name.s, to->fields[f].value,
 						  depth);
 			emit_tabs(b, depth);
-			mem_buf_puts(b, "return ecl_run_done_result(run);\n");
+			eclc_mem_buf_puts(b, "return ecl_run_done_result(run);\n");
 			return;
 		}
 		emit_tabs(b, depth);
 		if (to->value || to->nfields)
-			mem_buf_printf(b, "return ecl_run_done(run, result_%d__%s, %d);\n", k,
-				       st->name.s, to->value ? 1 : to->nfields);
+			eclc_mem_buf_printf(b, "return ecl_run_done(run, result_%d__%s, %d);\n", k,
+					    st->name.s, to->value ? 1 : to->nfields);
 		else
-			mem_buf_puts(b, "return ecl_run_done(run, NULL, 0);\n");
+			eclc_mem_buf_puts(b, "return ecl_run_done(run, NULL, 0);\n");
 		return;
 	}
 }
@@ -549,26 +551,27 @@ static void emit_set(struct emitter *x, struct mem_buf *b, const struct ast_set 
 	const struct ast_slot *dst = &x->wf->slots[s->slot];
 	const struct ast_expr *v = s->value;
 
-	mem_buf_puts(b, "\t\t/* ");
+	eclc_mem_buf_puts(b, "\t\t/* ");
 	emit_where(x, b, s->off);
-	mem_buf_puts(b, ": ");
+	eclc_mem_buf_puts(b, ": ");
 	emit_comment_text(x, b, s->off, s->len);
-	mem_buf_puts(b, " */\n\t\tif ((rc = ");
+	eclc_mem_buf_puts(b, " */\n\t\tif ((rc = ");
 	x->rc_used = 1;
 	if (v->kind == AST_E_REF && v->type == dst->type->kind) {
-		mem_buf_printf(b, "ecl_run_copy(run, %s, %s)", emit_slot(x, s->slot),
-			       emit_slot(x, v->ref.slot));
+		eclc_mem_buf_printf(b, "ecl_run_copy(run, %s, %s)", emit_slot(x, s->slot),
+				    emit_slot(x, v->ref.slot));
 	} else {
 		/* By ast_tkind; a list is only ever copied. */
 		static const char *const setters[] = {"ecl_run_set_str",   "ecl_run_set_int",
 						      "ecl_run_set_float", "ecl_run_set_bool",
 						      "ecl_run_set_str",   "ecl_run_copy"};
 
-		mem_buf_printf(b, "%s(run, %s, ", setters[dst->type->kind], emit_slot(x, s->slot));
+		eclc_mem_buf_printf(b, "%s(run, %s, ", setters[dst->type->kind],
+				    emit_slot(x, s->slot));
 		emit_expr(x, b, v, P_NONE);
-		mem_buf_putc(b, ')');
+		eclc_mem_buf_putc(b, ')');
 	}
-	mem_buf_puts(b, ") != ECL_OK)\n\t\t\treturn rc;\n");
+	eclc_mem_buf_puts(b, ") != ECL_OK)\n\t\t\treturn rc;\n");
 }
 
 /* By ast_stkind. */
@@ -583,26 +586,26 @@ static void emit_call(struct emitter *x, struct mem_buf *b, const struct ast_ste
 					   "ecl_run_arg_str",   "ecl_run_arg_slot"};
 	int k;
 
-	mem_buf_puts(b, "\t\t/* ");
+	eclc_mem_buf_puts(b, "\t\t/* ");
 	emit_where(x, b, st->call_off);
-	mem_buf_printf(b, ": call %s(...) */\n", st->fn.s);
+	eclc_mem_buf_printf(b, ": call %s(...) */\n", st->fn.s);
 	x->rc_used = 1;
 	for (k = 0; k < st->nargs; k++) {
 		const struct ast_arg *a = &st->args[k];
 		enum ast_tkind t = a->type.kind;
 
-		mem_buf_printf(b, "\t\tif ((rc = %s(run, ", args[t]);
+		eclc_mem_buf_printf(b, "\t\tif ((rc = %s(run, ", args[t]);
 		emit_str(b, a->name.s);
-		mem_buf_puts(b, ", ");
+		eclc_mem_buf_puts(b, ", ");
 		if (t == AST_T_LIST)
-			mem_buf_puts(b, emit_slot(x, a->value->ref.slot));
+			eclc_mem_buf_puts(b, emit_slot(x, a->value->ref.slot));
 		else
 			emit_expr(x, b, a->value, P_NONE);
-		mem_buf_puts(b, ")) != ECL_OK)\n\t\t\treturn rc;\n");
+		eclc_mem_buf_puts(b, ")) != ECL_OK)\n\t\t\treturn rc;\n");
 	}
-	mem_buf_printf(b, "\t\tif ((rc = ecl_run_code(run, %s, ", st->fn.s);
+	eclc_mem_buf_printf(b, "\t\tif ((rc = ecl_run_code(run, %s, ", st->fn.s);
 	emit_str(b, st->fn.s);
-	mem_buf_puts(b, ")) != ECL_OK)\n\t\t\treturn rc;\n");
+	eclc_mem_buf_puts(b, ")) != ECL_OK)\n\t\t\treturn rc;\n");
 }
 
 static void emit_case(struct emitter *x, struct mem_buf *b, int i)
@@ -610,17 +613,19 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 	const struct ast_step *st = &x->wf->steps[i];
 	int k, exhaustive = 0;
 
-	mem_buf_printf(b, "\tcase %s: /* ", emit_state(x, i));
+	eclc_mem_buf_printf(b, "\tcase %s: /* ", emit_state(x, i));
 	emit_where(x, b, st->off);
-	mem_buf_printf(b, ": %s %s */\n", emit_stkinds[st->kind], st->name.s);
+	eclc_mem_buf_printf(b, ": %s %s */\n", emit_stkinds[st->kind], st->name.s);
 	switch (st->kind) {
 	case AST_ST_LLM:
 		x->rc_used = 1;
-		mem_buf_puts(b, "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
+		eclc_mem_buf_puts(b,
+				  "\t\tif ((rc = ecl_run_llm(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_HUMAN:
 		x->rc_used = 1;
-		mem_buf_puts(b, "\t\tif ((rc = ecl_run_human(run)) != ECL_OK)\n\t\t\treturn rc;\n");
+		eclc_mem_buf_puts(
+			b, "\t\tif ((rc = ecl_run_human(run)) != ECL_OK)\n\t\t\treturn rc;\n");
 		break;
 	case AST_ST_CODE: emit_call(x, b, st); break;
 	case AST_ST_SET: break;
@@ -630,29 +635,29 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 	for (k = 0; k < st->ntrans; k++) {
 		const struct ast_trans *tr = &st->trans[k];
 
-		mem_buf_puts(b, "\t\t/* ");
+		eclc_mem_buf_puts(b, "\t\t/* ");
 		emit_where(x, b, tr->off);
-		mem_buf_puts(b, ": ");
+		eclc_mem_buf_puts(b, ": ");
 		emit_comment_text(x, b, tr->off, tr->len);
-		mem_buf_puts(b, " */\n");
+		eclc_mem_buf_puts(b, " */\n");
 		if (tr->kind != AST_TR_WHEN) {
 			emit_target(x, b, st, k + 1, &tr->to, 2);
 			exhaustive = 1;
 			break;
 		}
-		mem_buf_puts(b, "\t\tif (");
+		eclc_mem_buf_puts(b, "\t\tif (");
 		emit_expr(x, b, tr->guard, P_NONE);
 		if (emit_goto_checks(x->wf, &tr->to)) {
-			mem_buf_puts(b, ") {\n");
+			eclc_mem_buf_puts(b, ") {\n");
 			emit_target(x, b, st, k + 1, &tr->to, 3);
-			mem_buf_puts(b, "\t\t}\n");
+			eclc_mem_buf_puts(b, "\t\t}\n");
 		} else {
-			mem_buf_puts(b, ")\n");
+			eclc_mem_buf_puts(b, ")\n");
 			emit_target(x, b, st, k + 1, &tr->to, 3);
 		}
 	}
 	if (!exhaustive)
-		mem_buf_puts(b, "\t\treturn ecl_run_fail(run, NULL);\n");
+		eclc_mem_buf_puts(b, "\t\treturn ecl_run_fail(run, NULL);\n");
 }
 
 static void emit_step_fn(struct emitter *x, struct mem_buf *b)
@@ -662,19 +667,19 @@ static void emit_step_fn(struct emitter *x, struct mem_buf *b)
 
 	/* The cases first: whether they store a result code decides whether rc is declared
 	 * (-Wunused-variable). */
-	mem_buf_init(&cases, x->m);
+	eclc_mem_buf_init(&cases, x->m);
 	for (i = 0; i < x->wf->nsteps; i++) {
 		if (i)
-			mem_buf_putc(&cases, '\n');
+			eclc_mem_buf_putc(&cases, '\n');
 		emit_case(x, &cases, i);
 	}
-	mem_buf_puts(b, "/* The state machine: one case per step. */\n"
-			"static int ecl__step(ecl_run *run)\n{\n");
+	eclc_mem_buf_puts(b, "/* The state machine: one case per step. */\n"
+			     "static int ecl__step(ecl_run *run)\n{\n");
 	if (x->rc_used)
-		mem_buf_puts(b, "\tint rc;\n\n");
-	mem_buf_puts(b, "\tswitch ((enum state)ecl_run_state(run)) {\n");
-	mem_buf_put(b, cases.p, cases.len);
-	mem_buf_puts(b, "\t}\n\treturn ECL_EUSAGE;\n}\n\n");
+		eclc_mem_buf_puts(b, "\tint rc;\n\n");
+	eclc_mem_buf_puts(b, "\tswitch ((enum state)ecl_run_state(run)) {\n");
+	eclc_mem_buf_put(b, cases.p, cases.len);
+	eclc_mem_buf_puts(b, "\t}\n\treturn ECL_EUSAGE;\n}\n\n");
 }
 
 static void emit_helpers(struct emitter *x, struct mem_buf *b)
@@ -700,12 +705,12 @@ static void emit_helpers(struct emitter *x, struct mem_buf *b)
 
 	if (!x->helpers)
 		return;
-	mem_buf_puts(b,
-		     "/* Integer arithmetic as the ecl language defines it: it wraps around, and "
-		     "division by\n * zero gives 0 (C leaves both undefined). */\n");
+	eclc_mem_buf_puts(
+		b, "/* Integer arithmetic as the ecl language defines it: it wraps around, and "
+		   "division by\n * zero gives 0 (C leaves both undefined). */\n");
 	for (i = 0; i < 6; i++)
 		if (x->helpers & (1u << i))
-			mem_buf_printf(b, "%s\n", defs[i]);
+			eclc_mem_buf_printf(b, "%s\n", defs[i]);
 }
 
 /* static const char *const NAME[] = {pieces..., NULL}; for a long text. */
@@ -713,16 +718,16 @@ static void emit_pieces(struct mem_buf *b, const char *name, const char *text, s
 {
 	size_t at = 0;
 
-	mem_buf_printf(b, "static const char *const %s[] = {\n", name);
+	eclc_mem_buf_printf(b, "static const char *const %s[] = {\n", name);
 	while (at < n) {
 		size_t k = emit_chunk(text + at, n - at);
 
-		mem_buf_puts(b, "\t");
+		eclc_mem_buf_puts(b, "\t");
 		emit_cstr(b, text + at, k, "\t");
-		mem_buf_puts(b, ",\n");
+		eclc_mem_buf_puts(b, ",\n");
 		at += k;
 	}
-	mem_buf_puts(b, "\tNULL,\n};\n\n");
+	eclc_mem_buf_puts(b, "\tNULL,\n};\n\n");
 }
 
 /* The drawings of the state machine that `ecl graph` prints: what `eclc --emit` writes. */
@@ -730,16 +735,16 @@ static void emit_graphs(struct emitter *x, struct mem_buf *b)
 {
 	struct mem_buf g;
 
-	mem_buf_puts(b,
-		     "/* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). "
-		     "*/\n");
-	mem_buf_init(&g, x->m);
+	eclc_mem_buf_puts(
+		b, "/* The state machine drawn for `ecl graph` (eclc --emit mermaid, dot, json). "
+		   "*/\n");
+	eclc_mem_buf_init(&g, x->m);
 	emit_mermaid(x->u, &g);
 	emit_pieces(b, "ecl__graph_mermaid", g.p, g.len);
-	mem_buf_reset(&g);
+	eclc_mem_buf_reset(&g);
 	emit_dot(x->u, &g);
 	emit_pieces(b, "ecl__graph_dot", g.p, g.len);
-	mem_buf_reset(&g);
+	eclc_mem_buf_reset(&g);
 	emit_json(x->u, &g);
 	emit_pieces(b, "ecl__graph_json", g.p, g.len);
 }
@@ -755,19 +760,20 @@ static void emit_functions(struct emitter *x, struct mem_buf *b)
 	for (i = 0; i < wf->nsteps; i++) {
 		const struct ast_step *st = &wf->steps[i];
 
-		if (st->kind != AST_ST_CODE || mem_map_get(&seen, st->fn.s) >= 0)
+		if (st->kind != AST_ST_CODE || eclc_mem_map_get(&seen, st->fn.s) >= 0)
 			continue;
-		mem_map_put(x->m, &seen, st->fn.s, i);
+		eclc_mem_map_put(x->m, &seen, st->fn.s, i);
 		if (!any)
-			mem_buf_puts(b, "/* The C functions of the code steps (see ecl_code_fn in "
-					"ecl.h), written beside the .ecl file. */\n");
+			eclc_mem_buf_puts(
+				b, "/* The C functions of the code steps (see ecl_code_fn in "
+				   "ecl.h), written beside the .ecl file. */\n");
 		any = 1;
-		mem_buf_printf(b, "int %s(ecl_call *); /* ", st->fn.s);
+		eclc_mem_buf_printf(b, "int %s(ecl_call *); /* ", st->fn.s);
 		emit_where(x, b, st->call_off);
-		mem_buf_puts(b, " */\n");
+		eclc_mem_buf_puts(b, " */\n");
 	}
 	if (any)
-		mem_buf_putc(b, '\n');
+		eclc_mem_buf_putc(b, '\n');
 }
 
 /* ---- tables ------------------------------------------------------------------------------- */
@@ -779,21 +785,21 @@ static void emit_states(struct emitter *x, struct mem_buf *b)
 	int i;
 
 	for (i = 0; i < wf->nsteps; i++) {
-		size_t w = strlen(mem_printf(x->m, "%s = %d,", emit_state(x, i), i));
+		size_t w = strlen(eclc_mem_printf(x->m, "%s = %d,", emit_state(x, i), i));
 
 		if (w > width)
 			width = w;
 	}
-	mem_buf_puts(b, "/* The states: one per step of the workflow. */\nenum state {\n");
+	eclc_mem_buf_puts(b, "/* The states: one per step of the workflow. */\nenum state {\n");
 	for (i = 0; i < wf->nsteps; i++) {
-		const char *item = mem_printf(x->m, "%s = %d%s", emit_state(x, i), i,
-					      i + 1 < wf->nsteps ? "," : "");
+		const char *item = eclc_mem_printf(x->m, "%s = %d%s", emit_state(x, i), i,
+						   i + 1 < wf->nsteps ? "," : "");
 
-		mem_buf_printf(b, "\t%-*s /* ", (int)width, item);
+		eclc_mem_buf_printf(b, "\t%-*s /* ", (int)width, item);
 		emit_where(x, b, wf->steps[i].off);
-		mem_buf_puts(b, " */\n");
+		eclc_mem_buf_puts(b, " */\n");
 	}
-	mem_buf_puts(b, "};\n\n");
+	eclc_mem_buf_puts(b, "};\n\n");
 }
 
 static void emit_slot_enum(struct emitter *x, struct mem_buf *b)
@@ -803,12 +809,13 @@ static void emit_slot_enum(struct emitter *x, struct mem_buf *b)
 
 	if (!wf->nslots) /* C has no empty enum */
 		return;
-	mem_buf_puts(b, "/* The variable slots: inputs, vars, then each step's loop counter and "
-			"output fields. */\nenum slot {\n");
+	eclc_mem_buf_puts(b,
+			  "/* The variable slots: inputs, vars, then each step's loop counter and "
+			  "output fields. */\nenum slot {\n");
 	for (i = 0; i < wf->nslots; i++)
-		mem_buf_printf(b, "\t%s = %d%s\n", emit_slot(x, i), i,
-			       i + 1 < wf->nslots ? "," : "");
-	mem_buf_puts(b, "};\n\n");
+		eclc_mem_buf_printf(b, "\t%s = %d%s\n", emit_slot(x, i), i,
+				    i + 1 < wf->nslots ? "," : "");
+	eclc_mem_buf_puts(b, "};\n\n");
 }
 
 static void emit_slots(struct emitter *x, struct mem_buf *b)
@@ -825,73 +832,74 @@ static void emit_slots(struct emitter *x, struct mem_buf *b)
 
 		if (t->kind != AST_T_ENUM)
 			continue;
-		mem_buf_printf(b, "static const char *const choices__%s[] = {",
-			       emit_lower(x->m, wf->slots[i].cname));
+		eclc_mem_buf_printf(b, "static const char *const choices__%s[] = {",
+				    emit_lower(x->m, wf->slots[i].cname));
 		for (k = 0; k < t->nchoices; k++) {
 			if (k)
-				mem_buf_puts(b, ", ");
+				eclc_mem_buf_puts(b, ", ");
 			emit_str(b, t->choices[k].s);
 		}
-		mem_buf_puts(b, "};\n");
+		eclc_mem_buf_puts(b, "};\n");
 		any = 1;
 	}
 	if (any)
-		mem_buf_putc(b, '\n');
+		eclc_mem_buf_putc(b, '\n');
 	if (!wf->nslots) /* nor an empty array: the descriptor says NULL */
 		return;
-	mem_buf_puts(b, "static const ecl_slot_def ecl__slots[] = {\n");
+	eclc_mem_buf_puts(b, "static const ecl_slot_def ecl__slots[] = {\n");
 	for (i = 0; i < wf->nslots; i++) {
 		const struct ast_slot *s = &wf->slots[i];
 		const struct ast_type *t = s->type;
 
-		mem_buf_printf(b, "\t[%s] = {\n\t\t.name = ", emit_slot(x, i));
+		eclc_mem_buf_printf(b, "\t[%s] = {\n\t\t.name = ", emit_slot(x, i));
 		emit_str(b, s->name);
-		mem_buf_printf(b, ",\n\t\t.kind = %s,\n\t\t.type = %s,\n\t\t.step = %s,\n",
-			       kinds[s->kind], types[t->kind],
-			       s->step >= 0 ? emit_state(x, s->step) : "-1");
+		eclc_mem_buf_printf(b, ",\n\t\t.kind = %s,\n\t\t.type = %s,\n\t\t.step = %s,\n",
+				    kinds[s->kind], types[t->kind],
+				    s->step >= 0 ? emit_state(x, s->step) : "-1");
 		if (s->field) {
-			mem_buf_puts(b, "\t\t.field = ");
+			eclc_mem_buf_puts(b, "\t\t.field = ");
 			emit_str(b, s->field);
-			mem_buf_puts(b, ",\n");
+			eclc_mem_buf_puts(b, ",\n");
 		}
 		if (t->kind == AST_T_ENUM)
-			mem_buf_printf(b, "\t\t.choices = choices__%s,\n\t\t.nchoices = %d,\n",
-				       emit_lower(x->m, s->cname), t->nchoices);
+			eclc_mem_buf_printf(b, "\t\t.choices = choices__%s,\n\t\t.nchoices = %d,\n",
+					    emit_lower(x->m, s->cname), t->nchoices);
 		if (t->kind == AST_T_INT && t->has_range)
-			mem_buf_printf(b,
-				       "\t\t.has_range = 1,\n\t\t.min = %lld,\n\t\t.max = %lld,\n",
-				       t->min, t->max);
+			eclc_mem_buf_printf(
+				b, "\t\t.has_range = 1,\n\t\t.min = %lld,\n\t\t.max = %lld,\n",
+				t->min, t->max);
 		if (s->required)
-			mem_buf_puts(b, "\t\t.required = 1,\n");
+			eclc_mem_buf_puts(b, "\t\t.required = 1,\n");
 		if (s->initial) {
-			mem_buf_puts(b, "\t\t.initial = ");
+			eclc_mem_buf_puts(b, "\t\t.initial = ");
 			emit_str(b, s->initial);
-			mem_buf_puts(b, ",\n");
+			eclc_mem_buf_puts(b, ",\n");
 		}
 		if (s->doc) {
-			mem_buf_puts(b, "\t\t.doc = ");
+			eclc_mem_buf_puts(b, "\t\t.doc = ");
 			emit_str(b, s->doc);
-			mem_buf_puts(b, ",\n");
+			eclc_mem_buf_puts(b, ",\n");
 		}
-		mem_buf_puts(b, "\t},\n");
+		eclc_mem_buf_puts(b, "\t},\n");
 	}
-	mem_buf_puts(b, "};\n\n");
+	eclc_mem_buf_puts(b, "};\n\n");
 }
 
 static void emit_opts(struct mem_buf *b, struct mem *m, const struct ast_opts *o, const char *ind)
 {
 	/* Unset options have the values ecl.h gives for "unset". */
-	mem_buf_puts(b, ".opts = {.model = ");
+	eclc_mem_buf_puts(b, ".opts = {.model = ");
 	emit_str(b, o->set[AST_OPT_MODEL] ? o->model : NULL);
-	mem_buf_printf(b, ",\n%s\t .temperature = %s,\n", ind,
-		       o->set[AST_OPT_TEMPERATURE] ? ast_double(m, o->temperature) : "-1");
-	mem_buf_printf(b, "%s\t .max_tokens = %lld,\n", ind,
-		       o->set[AST_OPT_MAX_TOKENS] ? o->max_tokens : 0);
-	mem_buf_printf(b, "%s\t .retries = %lld,\n", ind, o->set[AST_OPT_RETRY] ? o->retries : -1);
-	mem_buf_printf(b, "%s\t .timeout_ms = %lld,\n", ind,
-		       o->set[AST_OPT_TIMEOUT] ? o->timeout_ms : 0);
-	mem_buf_printf(b, "%s\t .repairs = %lld},\n", ind,
-		       o->set[AST_OPT_REPAIR] ? o->repairs : -1);
+	eclc_mem_buf_printf(b, ",\n%s\t .temperature = %s,\n", ind,
+			    o->set[AST_OPT_TEMPERATURE] ? ast_double(m, o->temperature) : "-1");
+	eclc_mem_buf_printf(b, "%s\t .max_tokens = %lld,\n", ind,
+			    o->set[AST_OPT_MAX_TOKENS] ? o->max_tokens : 0);
+	eclc_mem_buf_printf(b, "%s\t .retries = %lld,\n", ind,
+			    o->set[AST_OPT_RETRY] ? o->retries : -1);
+	eclc_mem_buf_printf(b, "%s\t .timeout_ms = %lld,\n", ind,
+			    o->set[AST_OPT_TIMEOUT] ? o->timeout_ms : 0);
+	eclc_mem_buf_printf(b, "%s\t .repairs = %lld},\n", ind,
+			    o->set[AST_OPT_REPAIR] ? o->repairs : -1);
 }
 
 /* The static data of each step (templates, outputs, fallback and results) and the steps
@@ -899,9 +907,9 @@ static void emit_opts(struct mem_buf *b, struct mem *m, const struct ast_opts *o
 static void emit_steps(struct emitter *x, struct mem_buf *b)
 {
 	const struct ast_workflow *wf = x->wf;
-	int *nsys = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
-	int *nprompt = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
-	int *nquestion = mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	int *nsys = eclc_mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	int *nprompt = eclc_mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	int *nquestion = eclc_mem_alloc(x->m, sizeof(int) * ((size_t)wf->nsteps + 1));
 	int i, k;
 
 	for (i = 0; i < wf->nsteps; i++) {
@@ -909,87 +917,93 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 		const char *name = st->name.s;
 
 		if (st->kind == AST_ST_HUMAN)
-			nquestion[i] = emit_template(x, b, mem_printf(x->m, "question__%s", name),
-						     &st->question);
-		nsys[i] = emit_template(x, b, mem_printf(x->m, "system__%s", name), &st->system);
-		nprompt[i] = emit_template(x, b, mem_printf(x->m, "prompt__%s", name), &st->prompt);
+			nquestion[i] = emit_template(
+				x, b, eclc_mem_printf(x->m, "question__%s", name), &st->question);
+		nsys[i] =
+			emit_template(x, b, eclc_mem_printf(x->m, "system__%s", name), &st->system);
+		nprompt[i] =
+			emit_template(x, b, eclc_mem_printf(x->m, "prompt__%s", name), &st->prompt);
 		if (st->nfields) {
-			mem_buf_printf(b, "static const int outputs__%s[] = {", name);
+			eclc_mem_buf_printf(b, "static const int outputs__%s[] = {", name);
 			for (k = 0; k < st->nfields; k++)
-				mem_buf_printf(b, "%s%s", k ? ", " : "",
-					       emit_slot(x, st->fields[k].slot));
-			mem_buf_puts(b, "};\n\n");
+				eclc_mem_buf_printf(b, "%s%s", k ? ", " : "",
+						    emit_slot(x, st->fields[k].slot));
+			eclc_mem_buf_puts(b, "};\n\n");
 		}
 		if (x->limit_used[i])
-			emit_message(x, b, mem_printf(x->m, "limit__%s", name),
-				     mem_printf(x->m, "limit_parts__%s", name), &st->limit.els.msg);
+			emit_message(x, b, eclc_mem_printf(x->m, "limit__%s", name),
+				     eclc_mem_printf(x->m, "limit_parts__%s", name),
+				     &st->limit.els.msg);
 		for (k = 0; k < st->ntrans; k++) {
 			const struct ast_target *to = &st->trans[k].to;
 			int f;
 
 			if (to->kind == AST_TG_FAIL)
-				emit_message(x, b, mem_printf(x->m, "fail_%d__%s", k + 1, name),
-					     mem_printf(x->m, "fail_%d_parts__%s", k + 1, name),
-					     &to->msg);
+				emit_message(
+					x, b, eclc_mem_printf(x->m, "fail_%d__%s", k + 1, name),
+					eclc_mem_printf(x->m, "fail_%d_parts__%s", k + 1, name),
+					&to->msg);
 			if (to->kind != AST_TG_DONE || (!to->value && !to->nfields) ||
 			    emit_done_computed(to))
 				continue;
-			mem_buf_puts(b, "/* ");
+			eclc_mem_buf_puts(b, "/* ");
 			emit_where(x, b, st->trans[k].off);
-			mem_buf_printf(b, " */\nstatic const ecl_field_ref result_%d__%s[] = {\n",
-				       k + 1, name);
+			eclc_mem_buf_printf(b,
+					    " */\nstatic const ecl_field_ref result_%d__%s[] = {\n",
+					    k + 1, name);
 			if (to->value)
-				mem_buf_printf(b, "\t{NULL, %s},\n",
-					       emit_slot(x, to->value->ref.slot));
+				eclc_mem_buf_printf(b, "\t{NULL, %s},\n",
+						    emit_slot(x, to->value->ref.slot));
 			for (f = 0; f < to->nfields; f++) {
-				mem_buf_puts(b, "\t{");
+				eclc_mem_buf_puts(b, "\t{");
 				emit_str(b, to->fields[f].name.s);
-				mem_buf_printf(b, ", %s},\n",
-					       emit_slot(x, to->fields[f].value->ref.slot));
+				eclc_mem_buf_printf(b, ", %s},\n",
+						    emit_slot(x, to->fields[f].value->ref.slot));
 			}
-			mem_buf_puts(b, "};\n\n");
+			eclc_mem_buf_puts(b, "};\n\n");
 		}
 	}
-	mem_buf_puts(b, "static const ecl_step_def ecl__steps[] = {\n");
+	eclc_mem_buf_puts(b, "static const ecl_step_def ecl__steps[] = {\n");
 	for (i = 0; i < wf->nsteps; i++) {
 		static const char *const kinds[] = {"ECL_STEP_LLM", "ECL_STEP_CODE",
 						    "ECL_STEP_HUMAN", "ECL_STEP_SET"};
 		const struct ast_step *st = &wf->steps[i];
 		const char *name = st->name.s;
 
-		mem_buf_printf(b, "\t[%s] = {\n\t\t.name = ", emit_state(x, i));
+		eclc_mem_buf_printf(b, "\t[%s] = {\n\t\t.name = ", emit_state(x, i));
 		emit_str(b, name);
-		mem_buf_printf(b, ",\n\t\t.kind = %s,\n\t\t.line = %d,\n", kinds[st->kind],
-			       diag_line(&x->u->src, st->off));
+		eclc_mem_buf_printf(b, ",\n\t\t.kind = %s,\n\t\t.line = %d,\n", kinds[st->kind],
+				    diag_line(&x->u->src, st->off));
 		if (nsys[i])
-			mem_buf_printf(b, "\t\t.system = {system__%s, %d},\n", name, nsys[i]);
+			eclc_mem_buf_printf(b, "\t\t.system = {system__%s, %d},\n", name, nsys[i]);
 		if (nprompt[i])
-			mem_buf_printf(b, "\t\t.prompt = {prompt__%s, %d},\n", name, nprompt[i]);
+			eclc_mem_buf_printf(b, "\t\t.prompt = {prompt__%s, %d},\n", name,
+					    nprompt[i]);
 		if (st->nfields)
-			mem_buf_printf(b, "\t\t.outputs = outputs__%s,\n\t\t.noutputs = %d,\n",
-				       name, st->nfields);
+			eclc_mem_buf_printf(b, "\t\t.outputs = outputs__%s,\n\t\t.noutputs = %d,\n",
+					    name, st->nfields);
 		if (st->limit.present) {
-			mem_buf_printf(b, "\t\t.limit = %lld,\n\t\t.counter = %s,\n", st->limit.n,
-				       emit_slot(x, st->limit.slot));
-			mem_buf_puts(b, "\t\t.counter_label = ");
+			eclc_mem_buf_printf(b, "\t\t.limit = %lld,\n\t\t.counter = %s,\n",
+					    st->limit.n, emit_slot(x, st->limit.slot));
+			eclc_mem_buf_puts(b, "\t\t.counter_label = ");
 			emit_str(b, st->limit.counter.s);
-			mem_buf_puts(b, ",\n");
+			eclc_mem_buf_puts(b, ",\n");
 		} else {
-			mem_buf_puts(b, "\t\t.counter = -1,\n");
+			eclc_mem_buf_puts(b, "\t\t.counter = -1,\n");
 		}
-		mem_buf_puts(b, "\t\t");
+		eclc_mem_buf_puts(b, "\t\t");
 		emit_opts(b, x->m, &st->opts, "\t\t");
 		if (nquestion[i])
-			mem_buf_printf(b, "\t\t.question = {question__%s, %d},\n", name,
-				       nquestion[i]);
+			eclc_mem_buf_printf(b, "\t\t.question = {question__%s, %d},\n", name,
+					    nquestion[i]);
 		if (st->kind == AST_ST_CODE) {
-			mem_buf_puts(b, "\t\t.function = ");
+			eclc_mem_buf_puts(b, "\t\t.function = ");
 			emit_str(b, st->fn.s);
-			mem_buf_puts(b, ",\n");
+			eclc_mem_buf_puts(b, ",\n");
 		}
-		mem_buf_puts(b, "\t},\n");
+		eclc_mem_buf_puts(b, "\t},\n");
 	}
-	mem_buf_puts(b, "};\n\n");
+	eclc_mem_buf_puts(b, "};\n\n");
 }
 
 /* "ecl run critique-revise --topic <string> [--min_words <int>]" */
@@ -999,22 +1013,23 @@ static const char *emit_usage(struct emitter *x)
 	struct mem_buf b;
 	int i, k;
 
-	mem_buf_init(&b, x->m);
-	mem_buf_printf(&b, "ecl run %s", wf->id.s);
+	eclc_mem_buf_init(&b, x->m);
+	eclc_mem_buf_printf(&b, "ecl run %s", wf->id.s);
 	for (i = 0; i < wf->nslots; i++) {
 		const struct ast_slot *s = &wf->slots[i];
 
 		if (s->kind != AST_S_INPUT)
 			continue;
-		mem_buf_printf(&b, " %s--%s <", s->required ? "" : "[", s->name);
+		eclc_mem_buf_printf(&b, " %s--%s <", s->required ? "" : "[", s->name);
 		if (s->type->kind == AST_T_ENUM)
 			for (k = 0; k < s->type->nchoices; k++)
-				mem_buf_printf(&b, "%s%s", k ? "|" : "", s->type->choices[k].s);
+				eclc_mem_buf_printf(&b, "%s%s", k ? "|" : "",
+						    s->type->choices[k].s);
 		else
-			mem_buf_puts(&b, ast_tkind_name(s->type->kind));
-		mem_buf_puts(&b, s->required ? ">" : ">]");
+			eclc_mem_buf_puts(&b, ast_tkind_name(s->type->kind));
+		eclc_mem_buf_puts(&b, s->required ? ">" : ">]");
 	}
-	return mem_buf_str(&b);
+	return eclc_mem_buf_str(&b);
 }
 
 const char *emit_version(struct mem *m, const char *s, size_t n)
@@ -1024,7 +1039,7 @@ const char *emit_version(struct mem *m, const char *s, size_t n)
 
 	for (i = 0; i < n; i++)
 		h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
-	return mem_printf(m, "%016llx", (unsigned long long)h);
+	return eclc_mem_printf(m, "%016llx", (unsigned long long)h);
 }
 
 void emit_c(struct unit *u, struct mem_buf *b)
@@ -1033,19 +1048,19 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	struct emitter x = {u, wf, &u->mem, u->src.path, 0, NULL, NULL, NULL, NULL, 0};
 	struct mem_buf fn;
 
-	x.limit_used = mem_alloc(x.m, (size_t)wf->nsteps + 1);
-	x.chain = mem_alloc(x.m, sizeof(int) * ((size_t)wf->nsteps + 1));
-	x.states = mem_alloc(x.m, sizeof(*x.states) * ((size_t)wf->nsteps + 1));
-	x.slots = mem_alloc(x.m, sizeof(*x.slots) * ((size_t)wf->nslots + 1));
+	x.limit_used = eclc_mem_alloc(x.m, (size_t)wf->nsteps + 1);
+	x.chain = eclc_mem_alloc(x.m, sizeof(int) * ((size_t)wf->nsteps + 1));
+	x.states = eclc_mem_alloc(x.m, sizeof(*x.states) * ((size_t)wf->nsteps + 1));
+	x.slots = eclc_mem_alloc(x.m, sizeof(*x.slots) * ((size_t)wf->nslots + 1));
 	/* The step function first: it finds which helpers and fallbacks are used. */
-	mem_buf_init(&fn, x.m);
+	eclc_mem_buf_init(&fn, x.m);
 	emit_step_fn(&x, &fn);
 
-	mem_buf_puts(b, ECLC_MARKER " from ");
+	eclc_mem_buf_puts(b, ECLC_MARKER " from ");
 	emit_comment_str(b, x.path);
-	mem_buf_puts(b, ". Do not edit: change the .ecl file and rebuild. */\n\n");
-	mem_buf_puts(b, "#include \"ecl.h\"\n\n#if ECL_ABI_VERSION != 1\n"
-			"#error \"generated for ecl ABI 1\"\n#endif\n\n");
+	eclc_mem_buf_puts(b, ". Do not edit: change the .ecl file and rebuild. */\n\n");
+	eclc_mem_buf_puts(b, "#include \"ecl.h\"\n\n#if ECL_ABI_VERSION != 1\n"
+			     "#error \"generated for ecl ABI 1\"\n#endif\n\n");
 	emit_states(&x, b);
 	emit_slot_enum(&x, b);
 	emit_slots(&x, b);
@@ -1053,30 +1068,31 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	emit_graphs(&x, b);
 	emit_helpers(&x, b);
 	emit_functions(&x, b);
-	mem_buf_put(b, fn.p, fn.len);
+	eclc_mem_buf_put(b, fn.p, fn.len);
 	/* Declared first, for -Wmissing-variable-declarations: the registry refers to it. */
-	mem_buf_printf(b, "extern const ecl_workflow %s;\n\n", emit_symbol(x.m, wf->id.s));
-	mem_buf_printf(b, "const ecl_workflow %s = {\n\t.abi = ECL_ABI_VERSION,\n\t.id = ",
-		       emit_symbol(x.m, wf->id.s));
+	eclc_mem_buf_printf(b, "extern const ecl_workflow %s;\n\n", emit_symbol(x.m, wf->id.s));
+	eclc_mem_buf_printf(b, "const ecl_workflow %s = {\n\t.abi = ECL_ABI_VERSION,\n\t.id = ",
+			    emit_symbol(x.m, wf->id.s));
 	emit_str(b, wf->id.s);
-	mem_buf_puts(b, ",\n\t.name = ");
+	eclc_mem_buf_puts(b, ",\n\t.name = ");
 	emit_str(b, wf->name ? wf->name : wf->id.s);
-	mem_buf_puts(b, ",\n\t.description = ");
+	eclc_mem_buf_puts(b, ",\n\t.description = ");
 	emit_str(b, wf->description ? wf->description : "");
-	mem_buf_puts(b, ",\n\t.source = ");
+	eclc_mem_buf_puts(b, ",\n\t.source = ");
 	emit_str(b, x.path);
-	mem_buf_printf(b, ",\n\t.version = \"%s\",\n", emit_version(x.m, u->src.text, u->src.len));
-	mem_buf_printf(b,
-		       "\t.slots = %s,\n\t.nslots = %d,\n\t.steps = ecl__steps,\n\t.nsteps = %d,\n",
-		       wf->nslots ? "ecl__slots" : "NULL", wf->nslots, wf->nsteps);
-	mem_buf_printf(b, "\t.start = %s,\n\t.max_steps = %d,\n\t", emit_state(&x, 0),
-		       wf->max_steps);
+	eclc_mem_buf_printf(b, ",\n\t.version = \"%s\",\n",
+			    emit_version(x.m, u->src.text, u->src.len));
+	eclc_mem_buf_printf(
+		b, "\t.slots = %s,\n\t.nslots = %d,\n\t.steps = ecl__steps,\n\t.nsteps = %d,\n",
+		wf->nslots ? "ecl__slots" : "NULL", wf->nslots, wf->nsteps);
+	eclc_mem_buf_printf(b, "\t.start = %s,\n\t.max_steps = %d,\n\t", emit_state(&x, 0),
+			    wf->max_steps);
 	emit_opts(b, x.m, &wf->opts, "\t");
-	mem_buf_puts(b, "\t.step = ecl__step,\n\t.usage = ");
+	eclc_mem_buf_puts(b, "\t.step = ecl__step,\n\t.usage = ");
 	emit_str(b, emit_usage(&x));
-	mem_buf_puts(b,
-		     ",\n\t.graph_mermaid = ecl__graph_mermaid,\n\t.graph_dot = ecl__graph_dot,\n"
-		     "\t.graph_json = ecl__graph_json,\n};\n");
+	eclc_mem_buf_puts(
+		b, ",\n\t.graph_mermaid = ecl__graph_mermaid,\n\t.graph_dot = ecl__graph_dot,\n"
+		   "\t.graph_json = ecl__graph_json,\n};\n");
 }
 
 void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,
@@ -1085,18 +1101,20 @@ void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,
 	struct mem *m = b->m;
 	int i;
 
-	mem_buf_puts(b, ECLC_MARKER ". Do not edit: change the .ecl files and rebuild.\n"
-				    " * The workflows compiled into the program, sorted by id:\n");
+	eclc_mem_buf_puts(b, ECLC_MARKER
+			  ". Do not edit: change the .ecl files and rebuild.\n"
+			  " * The workflows compiled into the program, sorted by id:\n");
 	for (i = 0; i < n; i++) {
-		mem_buf_printf(b, " *   %s (", wfs[i]->id.s);
+		eclc_mem_buf_printf(b, " *   %s (", wfs[i]->id.s);
 		emit_comment_str(b, paths[i]);
-		mem_buf_puts(b, ")\n");
+		eclc_mem_buf_puts(b, ")\n");
 	}
-	mem_buf_puts(b, " */\n\n#include \"ecl.h\"\n\n");
+	eclc_mem_buf_puts(b, " */\n\n#include \"ecl.h\"\n\n");
 	for (i = 0; i < n; i++)
-		mem_buf_printf(b, "extern const ecl_workflow %s;\n", emit_symbol(m, wfs[i]->id.s));
-	mem_buf_puts(b, "\nconst ecl_workflow *const ecl_workflows[] = {\n");
+		eclc_mem_buf_printf(b, "extern const ecl_workflow %s;\n",
+				    emit_symbol(m, wfs[i]->id.s));
+	eclc_mem_buf_puts(b, "\nconst ecl_workflow *const ecl_workflows[] = {\n");
 	for (i = 0; i < n; i++)
-		mem_buf_printf(b, "\t&%s,\n", emit_symbol(m, wfs[i]->id.s));
-	mem_buf_printf(b, "\tNULL,\n};\n\nconst size_t ecl_nworkflows = %d;\n", n);
+		eclc_mem_buf_printf(b, "\t&%s,\n", emit_symbol(m, wfs[i]->id.s));
+	eclc_mem_buf_printf(b, "\tNULL,\n};\n\nconst size_t ecl_nworkflows = %d;\n", n);
 }

@@ -19,18 +19,18 @@ static const char *graph_template(struct mem *m, const struct ast_template *t)
 	struct mem_buf b;
 	int i;
 
-	mem_buf_init(&b, m);
+	eclc_mem_buf_init(&b, m);
 	for (i = 0; i < t->nparts; i++) {
 		const struct ast_tpart *p = &t->parts[i];
 
 		if (!p->is_slot)
-			mem_buf_put(&b, p->text, p->len);
+			eclc_mem_buf_put(&b, p->text, p->len);
 		else if (p->ref.field.s)
-			mem_buf_printf(&b, "{{%s.%s}}", p->ref.base.s, p->ref.field.s);
+			eclc_mem_buf_printf(&b, "{{%s.%s}}", p->ref.base.s, p->ref.field.s);
 		else
-			mem_buf_printf(&b, "{{%s}}", p->ref.base.s);
+			eclc_mem_buf_printf(&b, "{{%s}}", p->ref.base.s);
 	}
-	return mem_buf_str(&b);
+	return eclc_mem_buf_str(&b);
 }
 
 /* What a transition's arrow says: its guard (or "else"), and "fail" for a failure. */
@@ -44,13 +44,14 @@ static const char *graph_label(struct unit *u, const struct ast_trans *tr)
 		guard = "else";
 	if (tr->to.kind != AST_TG_FAIL)
 		return guard;
-	return guard ? mem_printf(&u->mem, "%s / fail", guard) : "fail";
+	return guard ? eclc_mem_printf(&u->mem, "%s / fail", guard) : "fail";
 }
 
 /* The label of a limit's fallback: "after 3 visits". */
 static const char *graph_after(struct unit *u, const struct ast_step *st)
 {
-	return mem_printf(&u->mem, "after %lld visit%s", st->limit.n, st->limit.n == 1 ? "" : "s");
+	return eclc_mem_printf(&u->mem, "after %lld visit%s", st->limit.n,
+			       st->limit.n == 1 ? "" : "s");
 }
 
 /* ---- mermaid ------------------------------------------------------------------------------ */
@@ -58,12 +59,12 @@ static const char *graph_after(struct unit *u, const struct ast_step *st)
 /* Mermaid reads `;` and `#` in a label as syntax: write them as entities. */
 static void graph_mermaid_label(struct mem_buf *b, const char *s)
 {
-	mem_buf_puts(b, ": ");
+	eclc_mem_buf_puts(b, ": ");
 	for (; *s; s++) {
 		if (*s == '#' || *s == ';' || *s == '"')
-			mem_buf_printf(b, "#%d;", *s);
+			eclc_mem_buf_printf(b, "#%d;", *s);
 		else
-			mem_buf_putc(b, *s);
+			eclc_mem_buf_putc(b, *s);
 	}
 }
 
@@ -72,7 +73,7 @@ void emit_mermaid(struct unit *u, struct mem_buf *b)
 	const struct ast_workflow *wf = u->wf;
 	int i, k;
 
-	mem_buf_printf(b, "stateDiagram-v2\n    [*] --> %s\n", wf->steps[0].name.s);
+	eclc_mem_buf_printf(b, "stateDiagram-v2\n    [*] --> %s\n", wf->steps[0].name.s);
 	for (i = 0; i < wf->nsteps; i++) {
 		const struct ast_step *st = &wf->steps[i];
 
@@ -80,22 +81,22 @@ void emit_mermaid(struct unit *u, struct mem_buf *b)
 			const struct ast_trans *tr = &st->trans[k];
 			const char *label = graph_label(u, tr);
 
-			mem_buf_printf(b, "    %s --> %s", st->name.s,
-				       tr->to.kind == AST_TG_STEP ? tr->to.step.s : "[*]");
+			eclc_mem_buf_printf(b, "    %s --> %s", st->name.s,
+					    tr->to.kind == AST_TG_STEP ? tr->to.step.s : "[*]");
 			if (label)
 				graph_mermaid_label(b, label);
-			mem_buf_putc(b, '\n');
+			eclc_mem_buf_putc(b, '\n');
 		}
 		if (st->limit.present) {
 			const struct ast_target *els = &st->limit.els;
 
-			mem_buf_printf(b, "    %s --> %s", st->name.s,
-				       els->kind == AST_TG_STEP ? els->step.s : "[*]");
-			graph_mermaid_label(b,
-					    mem_printf(&u->mem, "%s%s", graph_after(u, st),
-						       els->kind == AST_TG_FAIL ? " / fail" : ""));
-			mem_buf_printf(b, "\n    note right of %s: limit %lld as %s\n", st->name.s,
-				       st->limit.n, st->limit.counter.s);
+			eclc_mem_buf_printf(b, "    %s --> %s", st->name.s,
+					    els->kind == AST_TG_STEP ? els->step.s : "[*]");
+			graph_mermaid_label(
+				b, eclc_mem_printf(&u->mem, "%s%s", graph_after(u, st),
+						   els->kind == AST_TG_FAIL ? " / fail" : ""));
+			eclc_mem_buf_printf(b, "\n    note right of %s: limit %lld as %s\n",
+					    st->name.s, st->limit.n, st->limit.counter.s);
 		}
 	}
 }
@@ -104,37 +105,37 @@ void emit_mermaid(struct unit *u, struct mem_buf *b)
 
 static void graph_dot_str(struct mem_buf *b, const char *s)
 {
-	mem_buf_putc(b, '"');
+	eclc_mem_buf_putc(b, '"');
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
-			mem_buf_putc(b, '\\');
+			eclc_mem_buf_putc(b, '\\');
 		if (*s == '\n')
-			mem_buf_puts(b, "\\n");
+			eclc_mem_buf_puts(b, "\\n");
 		else
-			mem_buf_putc(b, *s);
+			eclc_mem_buf_putc(b, *s);
 	}
-	mem_buf_putc(b, '"');
+	eclc_mem_buf_putc(b, '"');
 }
 
 /* Steps are quoted names; the start and the ends have names no step can have. */
 static void graph_dot_edge(struct mem_buf *b, const char *from, const char *to, const char *label,
 			   int dashed)
 {
-	mem_buf_puts(b, "\t");
+	eclc_mem_buf_puts(b, "\t");
 	graph_dot_str(b, from);
-	mem_buf_puts(b, " -> ");
+	eclc_mem_buf_puts(b, " -> ");
 	graph_dot_str(b, to);
 	if (label || dashed) {
-		mem_buf_puts(b, " [");
+		eclc_mem_buf_puts(b, " [");
 		if (label) {
-			mem_buf_puts(b, "label=");
+			eclc_mem_buf_puts(b, "label=");
 			graph_dot_str(b, label);
 		}
 		if (dashed)
-			mem_buf_puts(b, label ? ", style=dashed" : "style=dashed");
-		mem_buf_putc(b, ']');
+			eclc_mem_buf_puts(b, label ? ", style=dashed" : "style=dashed");
+		eclc_mem_buf_putc(b, ']');
 	}
-	mem_buf_puts(b, ";\n");
+	eclc_mem_buf_puts(b, ";\n");
 }
 
 static const char *graph_dot_target(const struct ast_target *to)
@@ -151,18 +152,18 @@ void emit_dot(struct unit *u, struct mem_buf *b)
 	const struct ast_workflow *wf = u->wf;
 	int i, k, fails = 0;
 
-	mem_buf_puts(b, "digraph ");
+	eclc_mem_buf_puts(b, "digraph ");
 	graph_dot_str(b, wf->id.s);
-	mem_buf_puts(b, " {\n\trankdir=LR;\n\tnode [shape=box, style=rounded];\n"
-			"\t\"(start)\" [shape=point];\n"
-			"\t\"(done)\" [shape=doublecircle, label=\"done\"];\n");
+	eclc_mem_buf_puts(b, " {\n\trankdir=LR;\n\tnode [shape=box, style=rounded];\n"
+			     "\t\"(start)\" [shape=point];\n"
+			     "\t\"(done)\" [shape=doublecircle, label=\"done\"];\n");
 	for (i = 0; i < wf->nsteps; i++) {
 		const struct ast_step *st = &wf->steps[i];
 
 		for (k = 0; k < st->ntrans; k++)
 			fails |= st->trans[k].to.kind == AST_TG_FAIL;
 		fails |= st->limit.present && st->limit.els.kind == AST_TG_FAIL;
-		mem_buf_puts(b, "\t");
+		eclc_mem_buf_puts(b, "\t");
 		graph_dot_str(b, st->name.s);
 		if (st->limit.present || st->kind != AST_ST_LLM) {
 			/* By ast_stkind: an LLM step is the default rounded box. */
@@ -172,20 +173,21 @@ void emit_dot(struct unit *u, struct mem_buf *b)
 			const char *kind = kinds[st->kind];
 
 			if (st->kind == AST_ST_CODE)
-				kind = mem_printf(&u->mem, "\ncode %s()", st->fn.s);
-			mem_buf_puts(b, " [label=");
+				kind = eclc_mem_printf(&u->mem, "\ncode %s()", st->fn.s);
+			eclc_mem_buf_puts(b, " [label=");
 			if (st->limit.present)
-				graph_dot_str(b, mem_printf(&u->mem, "%s%s\nlimit %lld as %s",
-							    st->name.s, kind, st->limit.n,
-							    st->limit.counter.s));
+				graph_dot_str(b, eclc_mem_printf(&u->mem, "%s%s\nlimit %lld as %s",
+								 st->name.s, kind, st->limit.n,
+								 st->limit.counter.s));
 			else
-				graph_dot_str(b, mem_printf(&u->mem, "%s%s", st->name.s, kind));
-			mem_buf_printf(b, "%s]", shapes[st->kind]);
+				graph_dot_str(b,
+					      eclc_mem_printf(&u->mem, "%s%s", st->name.s, kind));
+			eclc_mem_buf_printf(b, "%s]", shapes[st->kind]);
 		}
-		mem_buf_puts(b, ";\n");
+		eclc_mem_buf_puts(b, ";\n");
 	}
 	if (fails)
-		mem_buf_puts(b, "\t\"(fail)\" [shape=octagon, label=\"fail\"];\n");
+		eclc_mem_buf_puts(b, "\t\"(fail)\" [shape=octagon, label=\"fail\"];\n");
 	graph_dot_edge(b, "(start)", wf->steps[0].name.s, NULL, 0);
 	for (i = 0; i < wf->nsteps; i++) {
 		const struct ast_step *st = &wf->steps[i];
@@ -197,7 +199,7 @@ void emit_dot(struct unit *u, struct mem_buf *b)
 			graph_dot_edge(b, st->name.s, graph_dot_target(&st->limit.els),
 				       graph_after(u, st), 1);
 	}
-	mem_buf_puts(b, "}\n");
+	eclc_mem_buf_puts(b, "}\n");
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
@@ -207,18 +209,18 @@ static void graph_json_type(struct mem_buf *b, const struct ast_type *t)
 {
 	int i;
 
-	mem_buf_printf(b, "\"type\": \"%s\"", ast_tkind_name(t->kind));
+	eclc_mem_buf_printf(b, "\"type\": \"%s\"", ast_tkind_name(t->kind));
 	if (t->kind == AST_T_INT && t->has_range)
-		mem_buf_printf(b, ", \"min\": %lld, \"max\": %lld", t->min, t->max);
+		eclc_mem_buf_printf(b, ", \"min\": %lld, \"max\": %lld", t->min, t->max);
 	if (t->kind != AST_T_ENUM)
 		return;
-	mem_buf_puts(b, ", \"choices\": [");
+	eclc_mem_buf_puts(b, ", \"choices\": [");
 	for (i = 0; i < t->nchoices; i++) {
 		if (i)
-			mem_buf_puts(b, ", ");
+			eclc_mem_buf_puts(b, ", ");
 		ast_json_str(b, t->choices[i].s);
 	}
-	mem_buf_putc(b, ']');
+	eclc_mem_buf_putc(b, ']');
 }
 
 /* A result of `done`: the slot a name refers to, or a computed value as it is written. */
@@ -236,30 +238,30 @@ static void graph_json_target(struct unit *u, struct mem_buf *b, const struct as
 
 	switch (to->kind) {
 	case AST_TG_STEP:
-		mem_buf_puts(b, "\"to\": ");
+		eclc_mem_buf_puts(b, "\"to\": ");
 		ast_json_str(b, to->step.s);
 		break;
 	case AST_TG_FAIL:
-		mem_buf_puts(b, "\"to\": \"fail\", \"message\": ");
+		eclc_mem_buf_puts(b, "\"to\": \"fail\", \"message\": ");
 		ast_json_str(b, graph_template(&u->mem, &to->msg));
 		break;
 	case AST_TG_DONE:
-		mem_buf_puts(b, "\"to\": \"done\"");
+		eclc_mem_buf_puts(b, "\"to\": \"done\"");
 		if (to->value) {
-			mem_buf_puts(b, ", \"result\": ");
+			eclc_mem_buf_puts(b, ", \"result\": ");
 			graph_json_value(u, b, to->value);
 		}
 		if (to->nfields)
-			mem_buf_puts(b, ", \"result\": {");
+			eclc_mem_buf_puts(b, ", \"result\": {");
 		for (i = 0; i < to->nfields; i++) {
 			if (i)
-				mem_buf_puts(b, ", ");
+				eclc_mem_buf_puts(b, ", ");
 			ast_json_str(b, to->fields[i].name.s);
-			mem_buf_puts(b, ": ");
+			eclc_mem_buf_puts(b, ": ");
 			graph_json_value(u, b, to->fields[i].value);
 		}
 		if (to->nfields)
-			mem_buf_putc(b, '}');
+			eclc_mem_buf_putc(b, '}');
 		break;
 	}
 }
@@ -270,47 +272,49 @@ static void graph_json_step(struct unit *u, struct mem_buf *b, const struct ast_
 	static const char *const stkinds[] = {"llm", "code", "human", "set"};
 	int k;
 
-	mem_buf_puts(b, "    {\n      \"name\": ");
+	eclc_mem_buf_puts(b, "    {\n      \"name\": ");
 	ast_json_str(b, st->name.s);
-	mem_buf_printf(b, ",\n      \"kind\": \"%s\"", stkinds[st->kind]);
+	eclc_mem_buf_printf(b, ",\n      \"kind\": \"%s\"", stkinds[st->kind]);
 	if (st->kind == AST_ST_CODE) {
-		mem_buf_puts(b, ",\n      \"function\": ");
+		eclc_mem_buf_puts(b, ",\n      \"function\": ");
 		ast_json_str(b, st->fn.s);
 	}
-	mem_buf_printf(b, ",\n      \"line\": %d,\n      \"max_visits\": %lld,\n",
-		       diag_line(&u->src, st->off), st->visits);
+	eclc_mem_buf_printf(b, ",\n      \"line\": %d,\n      \"max_visits\": %lld,\n",
+			    diag_line(&u->src, st->off), st->visits);
 	if (st->limit.present) {
-		mem_buf_printf(b, "      \"limit\": {\"max\": %lld, \"counter\": ", st->limit.n);
+		eclc_mem_buf_printf(b,
+				    "      \"limit\": {\"max\": %lld, \"counter\": ", st->limit.n);
 		ast_json_str(b, st->limit.counter.s);
-		mem_buf_puts(b, ", \"else\": {");
+		eclc_mem_buf_puts(b, ", \"else\": {");
 		graph_json_target(u, b, &st->limit.els);
-		mem_buf_puts(b, "}},\n");
+		eclc_mem_buf_puts(b, "}},\n");
 	} else {
-		mem_buf_puts(b, "      \"limit\": null,\n");
+		eclc_mem_buf_puts(b, "      \"limit\": null,\n");
 	}
-	mem_buf_puts(b, "      \"outputs\": [");
+	eclc_mem_buf_puts(b, "      \"outputs\": [");
 	for (k = 0; k < st->nfields; k++) {
-		mem_buf_puts(b, k ? ",\n        {\"name\": " : "\n        {\"name\": ");
+		eclc_mem_buf_puts(b, k ? ",\n        {\"name\": " : "\n        {\"name\": ");
 		ast_json_str(b, st->fields[k].name.s);
-		mem_buf_puts(b, ", ");
+		eclc_mem_buf_puts(b, ", ");
 		graph_json_type(b, &st->fields[k].type);
-		mem_buf_printf(b, ", \"required\": %s}", st->fields[k].optional ? "false" : "true");
+		eclc_mem_buf_printf(b, ", \"required\": %s}",
+				    st->fields[k].optional ? "false" : "true");
 	}
-	mem_buf_puts(b, st->nfields ? "\n      ],\n" : "],\n");
-	mem_buf_puts(b, "      \"transitions\": [");
+	eclc_mem_buf_puts(b, st->nfields ? "\n      ],\n" : "],\n");
+	eclc_mem_buf_puts(b, "      \"transitions\": [");
 	for (k = 0; k < st->ntrans; k++) {
 		const struct ast_trans *tr = &st->trans[k];
 
-		mem_buf_printf(b, "%s        {\"line\": %d, \"kind\": \"%s\", \"guard\": ",
-			       k ? ",\n" : "\n", diag_line(&u->src, tr->off), kinds[tr->kind]);
+		eclc_mem_buf_printf(b, "%s        {\"line\": %d, \"kind\": \"%s\", \"guard\": ",
+				    k ? ",\n" : "\n", diag_line(&u->src, tr->off), kinds[tr->kind]);
 		ast_json_str(b, tr->guard ? emit_source_text(&u->mem, u->src.text, tr->guard->off,
 							     tr->guard->len)
 					  : NULL);
-		mem_buf_puts(b, ", ");
+		eclc_mem_buf_puts(b, ", ");
 		graph_json_target(u, b, &tr->to);
-		mem_buf_putc(b, '}');
+		eclc_mem_buf_putc(b, '}');
 	}
-	mem_buf_puts(b, st->ntrans ? "\n      ]\n    }" : "]\n    }");
+	eclc_mem_buf_puts(b, st->ntrans ? "\n      ]\n    }" : "]\n    }");
 }
 
 void emit_json(struct unit *u, struct mem_buf *b)
@@ -318,41 +322,41 @@ void emit_json(struct unit *u, struct mem_buf *b)
 	const struct ast_workflow *wf = u->wf;
 	int i, n = 0;
 
-	mem_buf_puts(b, "{\n  \"id\": ");
+	eclc_mem_buf_puts(b, "{\n  \"id\": ");
 	ast_json_str(b, wf->id.s);
-	mem_buf_puts(b, ",\n  \"name\": ");
+	eclc_mem_buf_puts(b, ",\n  \"name\": ");
 	ast_json_str(b, wf->name ? wf->name : wf->id.s);
-	mem_buf_puts(b, ",\n  \"description\": ");
+	eclc_mem_buf_puts(b, ",\n  \"description\": ");
 	ast_json_str(b, wf->description ? wf->description : "");
-	mem_buf_puts(b, ",\n  \"source\": ");
+	eclc_mem_buf_puts(b, ",\n  \"source\": ");
 	ast_json_str(b, u->src.path);
-	mem_buf_printf(b, ",\n  \"version\": \"%s\"",
-		       emit_version(&u->mem, u->src.text, u->src.len));
-	mem_buf_puts(b, ",\n  \"start\": ");
+	eclc_mem_buf_printf(b, ",\n  \"version\": \"%s\"",
+			    emit_version(&u->mem, u->src.text, u->src.len));
+	eclc_mem_buf_puts(b, ",\n  \"start\": ");
 	ast_json_str(b, wf->steps[0].name.s);
-	mem_buf_printf(b, ",\n  \"max_steps\": %d,\n  \"inputs\": [", wf->max_steps);
+	eclc_mem_buf_printf(b, ",\n  \"max_steps\": %d,\n  \"inputs\": [", wf->max_steps);
 	for (i = 0; i < wf->nslots; i++) {
 		const struct ast_slot *s = &wf->slots[i];
 
 		if (s->kind != AST_S_INPUT)
 			continue;
-		mem_buf_puts(b, n++ ? ",\n    {\"name\": " : "\n    {\"name\": ");
+		eclc_mem_buf_puts(b, n++ ? ",\n    {\"name\": " : "\n    {\"name\": ");
 		ast_json_str(b, s->name);
-		mem_buf_puts(b, ", ");
+		eclc_mem_buf_puts(b, ", ");
 		graph_json_type(b, s->type);
-		mem_buf_printf(b, ", \"required\": %s", s->required ? "true" : "false");
+		eclc_mem_buf_printf(b, ", \"required\": %s", s->required ? "true" : "false");
 		if (s->initial)
-			mem_buf_printf(b, ", \"default\": %s", s->initial);
+			eclc_mem_buf_printf(b, ", \"default\": %s", s->initial);
 		if (s->doc) {
-			mem_buf_puts(b, ", \"doc\": ");
+			eclc_mem_buf_puts(b, ", \"doc\": ");
 			ast_json_str(b, s->doc);
 		}
-		mem_buf_putc(b, '}');
+		eclc_mem_buf_putc(b, '}');
 	}
-	mem_buf_puts(b, n ? "\n  ],\n  \"steps\": [\n" : "],\n  \"steps\": [\n");
+	eclc_mem_buf_puts(b, n ? "\n  ],\n  \"steps\": [\n" : "],\n  \"steps\": [\n");
 	for (i = 0; i < wf->nsteps; i++) {
 		graph_json_step(u, b, &wf->steps[i]);
-		mem_buf_puts(b, i + 1 < wf->nsteps ? ",\n" : "\n");
+		eclc_mem_buf_puts(b, i + 1 < wf->nsteps ? ",\n" : "\n");
 	}
-	mem_buf_puts(b, "  ]\n}\n");
+	eclc_mem_buf_puts(b, "  ]\n}\n");
 }

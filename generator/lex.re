@@ -151,7 +151,7 @@ static struct lex_token *lex_push(struct lexer *lx, enum lex_kind kind, const un
 	struct unit *u = lx->u;
 	struct lex_token *t;
 
-	u->toks = mem_grow(&u->mem, u->toks, u->ntoks, &lx->cap, sizeof(*u->toks));
+	u->toks = eclc_mem_grow(&u->mem, u->toks, u->ntoks, &lx->cap, sizeof(*u->toks));
 	t = &u->toks[u->ntoks++];
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
@@ -169,7 +169,7 @@ static void lex_error(struct lexer *lx, enum diag_id id, const unsigned char *at
 /* The token's text as a string, for messages. */
 static const char *lex_text(struct lexer *lx, const unsigned char *tok)
 {
-	return mem_strndup(&lx->u->mem, (const char *)tok, (size_t)(lx->cur - tok));
+	return eclc_mem_strndup(&lx->u->mem, (const char *)tok, (size_t)(lx->cur - tok));
 }
 
 static void lex_int(struct lexer *lx, const unsigned char *tok, long long scale)
@@ -244,7 +244,7 @@ static void lex_string(struct lexer *lx, const unsigned char *tok, int triple)
 			if (n == 0 || p[1] == '\n' || p[1] == '\r')
 				n = 0;
 			lex_error(lx, D_BAD_ESCAPE, p, 1 + n,
-				  mem_strndup(&lx->u->mem, (const char *)p + 1, n));
+				  eclc_mem_strndup(&lx->u->mem, (const char *)p + 1, n));
 			diag_help(lx->u, lx->u->diags[lx->u->ndiags - 1],
 				  "the escapes are \\n \\t \\\" \\\\ and \\{");
 			p += 1 + n;

@@ -53,7 +53,7 @@ static void *mem_take(struct mem *m, size_t size)
 	return p;
 }
 
-void *mem_alloc(struct mem *m, size_t size)
+void *eclc_mem_alloc(struct mem *m, size_t size)
 {
 	void *p = mem_take(m, size);
 
@@ -69,7 +69,7 @@ static size_t mem_factor(size_t cap)
 	return cap < MEM_CHUNK ? 2 : 4;
 }
 
-void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
+void *eclc_mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 {
 	size_t ncap;
 	void *p;
@@ -88,7 +88,7 @@ void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size)
 	return p;
 }
 
-char *mem_strndup(struct mem *m, const char *s, size_t n)
+char *eclc_mem_strndup(struct mem *m, const char *s, size_t n)
 {
 	char *p = mem_take(m, n + 1);
 
@@ -98,7 +98,7 @@ char *mem_strndup(struct mem *m, const char *s, size_t n)
 	return p;
 }
 
-char *mem_vprintf(struct mem *m, const char *fmt, va_list ap)
+char *eclc_mem_vprintf(struct mem *m, const char *fmt, va_list ap)
 {
 	va_list aq;
 	char *p;
@@ -114,18 +114,18 @@ char *mem_vprintf(struct mem *m, const char *fmt, va_list ap)
 	return p;
 }
 
-char *mem_printf(struct mem *m, const char *fmt, ...)
+char *eclc_mem_printf(struct mem *m, const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
 
 	va_start(ap, fmt);
-	p = mem_vprintf(m, fmt, ap);
+	p = eclc_mem_vprintf(m, fmt, ap);
 	va_end(ap);
 	return p;
 }
 
-void mem_release(struct mem *m)
+void eclc_mem_release(struct mem *m)
 {
 	struct mem_chunk *c, *next;
 
@@ -138,21 +138,21 @@ void mem_release(struct mem *m)
 	m->left = 0;
 }
 
-void mem_buf_init(struct mem_buf *b, struct mem *m)
+void eclc_mem_buf_init(struct mem_buf *b, struct mem *m)
 {
 	b->m = m;
 	b->p = NULL;
 	b->len = b->cap = 0;
 }
 
-void mem_buf_reset(struct mem_buf *b)
+void eclc_mem_buf_reset(struct mem_buf *b)
 {
 	b->len = 0;
 	if (b->p)
 		b->p[0] = '\0';
 }
 
-void mem_buf_put(struct mem_buf *b, const char *s, size_t n)
+void eclc_mem_buf_put(struct mem_buf *b, const char *s, size_t n)
 {
 	size_t ncap;
 	char *p;
@@ -175,24 +175,24 @@ void mem_buf_put(struct mem_buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-void mem_buf_puts(struct mem_buf *b, const char *s)
+void eclc_mem_buf_puts(struct mem_buf *b, const char *s)
 {
-	mem_buf_put(b, s, strlen(s));
+	eclc_mem_buf_put(b, s, strlen(s));
 }
 
-void mem_buf_putc(struct mem_buf *b, int c)
+void eclc_mem_buf_putc(struct mem_buf *b, int c)
 {
 	char ch = (char)c;
 
 	if (b->len + 2 > b->cap) {
-		mem_buf_put(b, &ch, 1);
+		eclc_mem_buf_put(b, &ch, 1);
 		return;
 	}
 	b->p[b->len++] = ch;
 	b->p[b->len] = '\0';
 }
 
-void mem_buf_printf(struct mem_buf *b, const char *fmt, ...)
+void eclc_mem_buf_printf(struct mem_buf *b, const char *fmt, ...)
 {
 	char small[256];
 	va_list ap;
@@ -204,15 +204,15 @@ void mem_buf_printf(struct mem_buf *b, const char *fmt, ...)
 	if (n < 0)
 		mem_fail(b->m);
 	if ((size_t)n < sizeof(small)) {
-		mem_buf_put(b, small, (size_t)n);
+		eclc_mem_buf_put(b, small, (size_t)n);
 		return;
 	}
 	va_start(ap, fmt);
-	mem_buf_puts(b, mem_vprintf(b->m, fmt, ap));
+	eclc_mem_buf_puts(b, eclc_mem_vprintf(b->m, fmt, ap));
 	va_end(ap);
 }
 
-const char *mem_buf_str(struct mem_buf *b)
+const char *eclc_mem_buf_str(struct mem_buf *b)
 {
 	return b->p ? b->p : "";
 }
@@ -226,7 +226,7 @@ static size_t mem_hash(const char *s)
 	return h;
 }
 
-int mem_map_get(const struct mem_map *map, const char *key)
+int eclc_mem_map_get(const struct mem_map *map, const char *key)
 {
 	size_t i;
 
@@ -238,7 +238,7 @@ int mem_map_get(const struct mem_map *map, const char *key)
 	return -1;
 }
 
-void mem_map_put(struct mem *m, struct mem_map *map, const char *key, int value)
+void eclc_mem_map_put(struct mem *m, struct mem_map *map, const char *key, int value)
 {
 	struct mem_map_ent *old = map->ents;
 	size_t oldcap = map->cap, i;
@@ -248,11 +248,11 @@ void mem_map_put(struct mem *m, struct mem_map *map, const char *key, int value)
 		map->cap = oldcap ? oldcap * 2 : 16;
 		if (map->cap > SIZE_MAX / 2 / sizeof(*map->ents))
 			mem_fail(m);
-		map->ents = mem_alloc(m, map->cap * sizeof(*map->ents));
+		map->ents = eclc_mem_alloc(m, map->cap * sizeof(*map->ents));
 		map->n = 0;
 		for (i = 0; i < oldcap; i++)
 			if (old[i].key)
-				mem_map_put(m, map, old[i].key, old[i].value);
+				eclc_mem_map_put(m, map, old[i].key, old[i].value);
 	}
 	for (i = mem_hash(key) & (map->cap - 1); map->ents[i].key; i = (i + 1) & (map->cap - 1))
 		if (strcmp(map->ents[i].key, key) == 0) {

@@ -33,15 +33,15 @@ struct mem {
 };
 
 /* Zeroed memory for size bytes, aligned for any object. */
-void *mem_alloc(struct mem *m, size_t size);
+void *eclc_mem_alloc(struct mem *m, size_t size);
 /* Make room in arr (n used of *cap elements of size bytes) for one more; returns the array.
  * The new room is not zeroed. */
-void *mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size);
-char *mem_strndup(struct mem *m, const char *s, size_t n);
-char *mem_printf(struct mem *m, const char *fmt, ...) MEM_PRINTF(2, 3);
-char *mem_vprintf(struct mem *m, const char *fmt, va_list ap);
+void *eclc_mem_grow(struct mem *m, void *arr, size_t n, size_t *cap, size_t size);
+char *eclc_mem_strndup(struct mem *m, const char *s, size_t n);
+char *eclc_mem_printf(struct mem *m, const char *fmt, ...) MEM_PRINTF(2, 3);
+char *eclc_mem_vprintf(struct mem *m, const char *fmt, va_list ap);
 /* Give every chunk back to the allocator. */
-void mem_release(struct mem *m);
+void eclc_mem_release(struct mem *m);
 
 /* A text buffer; p is NUL-terminated once anything was written. */
 struct mem_buf {
@@ -50,15 +50,15 @@ struct mem_buf {
 	size_t len, cap;
 };
 
-void mem_buf_init(struct mem_buf *b, struct mem *m);
+void eclc_mem_buf_init(struct mem_buf *b, struct mem *m);
 /* Empty it, keeping its memory for what is written next. */
-void mem_buf_reset(struct mem_buf *b);
-void mem_buf_put(struct mem_buf *b, const char *s, size_t n);
-void mem_buf_puts(struct mem_buf *b, const char *s);
-void mem_buf_putc(struct mem_buf *b, int c);
-void mem_buf_printf(struct mem_buf *b, const char *fmt, ...) MEM_PRINTF(2, 3);
+void eclc_mem_buf_reset(struct mem_buf *b);
+void eclc_mem_buf_put(struct mem_buf *b, const char *s, size_t n);
+void eclc_mem_buf_puts(struct mem_buf *b, const char *s);
+void eclc_mem_buf_putc(struct mem_buf *b, int c);
+void eclc_mem_buf_printf(struct mem_buf *b, const char *fmt, ...) MEM_PRINTF(2, 3);
 /* The text so far, "" when empty. */
-const char *mem_buf_str(struct mem_buf *b);
+const char *eclc_mem_buf_str(struct mem_buf *b);
 
 /* Map from a string to a non-negative int. */
 struct mem_map {
@@ -67,7 +67,7 @@ struct mem_map {
 };
 
 /* The value of key, or -1. */
-int mem_map_get(const struct mem_map *map, const char *key);
-void mem_map_put(struct mem *m, struct mem_map *map, const char *key, int value);
+int eclc_mem_map_get(const struct mem_map *map, const char *key);
+void eclc_mem_map_put(struct mem *m, struct mem_map *map, const char *key, int value);
 
 #endif /* ECLC_MEM_H */

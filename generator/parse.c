@@ -112,7 +112,7 @@ static int parse_line_first(struct parser *p, size_t i)
 
 static const char *parse_text(struct parser *p, const struct lex_token *t)
 {
-	return mem_strndup(&p->u->mem, p->u->src.text + t->off, t->len);
+	return eclc_mem_strndup(&p->u->mem, p->u->src.text + t->off, t->len);
 }
 
 /* How a message names the current token. */
@@ -124,7 +124,7 @@ static const char *parse_found(struct parser *p)
 	case LEX_IDENT:
 	case LEX_INT:
 	case LEX_NUMBER:
-	case LEX_DURATION: return mem_printf(&p->u->mem, "`%s`", parse_text(p, t));
+	case LEX_DURATION: return eclc_mem_printf(&p->u->mem, "`%s`", parse_text(p, t));
 	default: return lex_kind_name(t->kind);
 	}
 }
@@ -195,7 +195,7 @@ static int parse_expect_kw(struct parser *p, enum lex_kw kw)
 		parse_next(p);
 		return 1;
 	}
-	parse_error(p, mem_printf(&p->u->mem, "`%s`", lex_kw_name(kw)));
+	parse_error(p, eclc_mem_printf(&p->u->mem, "`%s`", lex_kw_name(kw)));
 	return 0;
 }
 
@@ -264,7 +264,7 @@ static int parse_name(struct parser *p, struct ast_name *n, const char *what)
 	const struct lex_token *t = parse_tok(p);
 
 	if (t->kind != LEX_IDENT) {
-		parse_error(p, mem_printf(&p->u->mem, "the name of %s", what));
+		parse_error(p, eclc_mem_printf(&p->u->mem, "the name of %s", what));
 		return 0;
 	}
 	n->s = parse_text(p, t);
@@ -286,11 +286,11 @@ static const char *parse_plain(struct parser *p, const struct lex_token *t)
 	int c, esc;
 	size_t off;
 
-	mem_buf_init(&b, &p->u->mem);
+	eclc_mem_buf_init(&b, &p->u->mem);
 	lex_str_init(&s, p->u->src.text, t);
 	while (lex_str_next(&s, &c, &esc, &off))
-		mem_buf_putc(&b, c);
-	return mem_strndup(&p->u->mem, mem_buf_str(&b), b.len);
+		eclc_mem_buf_putc(&b, c);
+	return eclc_mem_strndup(&p->u->mem, eclc_mem_buf_str(&b), b.len);
 }
 
 static int parse_is_ident_start(int c)
@@ -331,7 +331,7 @@ static int parse_slot_ref(struct parser *p, const struct parse_char *ch, size_t 
 			k++;
 		part->off = ch[start].off;
 		part->len = ch[k - 1].off + 1 - part->off;
-		part->s = mem_strndup(&p->u->mem, p->u->src.text + part->off, part->len);
+		part->s = eclc_mem_strndup(&p->u->mem, p->u->src.text + part->off, part->len);
 		if (k == to)
 			break;
 		if (part == &r->field || ch[k].c != '.' || ch[k].escaped)
@@ -351,13 +351,13 @@ static void parse_tpl_literal(struct parser *p, struct ast_template *tpl, size_t
 
 	if (!lit->len)
 		return;
-	tpl->parts = mem_grow(&p->u->mem, tpl->parts, (size_t)tpl->nparts, cap, sizeof(*part));
+	tpl->parts = eclc_mem_grow(&p->u->mem, tpl->parts, (size_t)tpl->nparts, cap, sizeof(*part));
 	part = &tpl->parts[tpl->nparts++];
 	memset(part, 0, sizeof(*part));
 	part->len = lit->len;
-	part->text = mem_strndup(&p->u->mem, lit->p, lit->len);
+	part->text = eclc_mem_strndup(&p->u->mem, lit->p, lit->len);
 	part->ref.slot = -1;
-	mem_buf_reset(lit);
+	eclc_mem_buf_reset(lit);
 }
 
 /* A template: the string split at each {{ref}} whose braces were not escaped. */
@@ -375,18 +375,18 @@ static void parse_template(struct parser *p, const struct lex_token *t, struct a
 	tpl->len = t->len;
 	lex_str_init(&s, p->u->src.text, t);
 	while (lex_str_next(&s, &c, &esc, &off)) {
-		ch = p->chars = mem_grow(&p->u->mem, p->chars, n, &p->capchars, sizeof(*ch));
+		ch = p->chars = eclc_mem_grow(&p->u->mem, p->chars, n, &p->capchars, sizeof(*ch));
 		ch[n].c = (char)c;
 		ch[n].escaped = (char)esc;
 		ch[n++].off = off;
 	}
-	mem_buf_init(&lit, &p->u->mem);
+	eclc_mem_buf_init(&lit, &p->u->mem);
 	for (k = 0; k < n; k++) {
 		size_t end;
 
 		if (ch[k].c != '{' || ch[k].escaped || k + 1 == n || ch[k + 1].c != '{' ||
 		    ch[k + 1].escaped) {
-			mem_buf_putc(&lit, ch[k].c);
+			eclc_mem_buf_putc(&lit, ch[k].c);
 			continue;
 		}
 		for (end = k + 2; end + 1 < n; end++)
@@ -398,8 +398,8 @@ static void parse_template(struct parser *p, const struct lex_token *t, struct a
 			break;
 		}
 		parse_tpl_literal(p, tpl, &pcap, &lit);
-		tpl->parts = mem_grow(&p->u->mem, tpl->parts, (size_t)tpl->nparts, &pcap,
-				      sizeof(*tpl->parts));
+		tpl->parts = eclc_mem_grow(&p->u->mem, tpl->parts, (size_t)tpl->nparts, &pcap,
+					   sizeof(*tpl->parts));
 		memset(&tpl->parts[tpl->nparts], 0, sizeof(*tpl->parts));
 		tpl->parts[tpl->nparts].is_slot = 1;
 		if (parse_slot_ref(p, ch, k + 2, end, &tpl->parts[tpl->nparts].ref)) {
@@ -408,11 +408,11 @@ static void parse_template(struct parser *p, const struct lex_token *t, struct a
 			struct mem_buf inner;
 			size_t j;
 
-			mem_buf_init(&inner, &p->u->mem);
+			eclc_mem_buf_init(&inner, &p->u->mem);
 			for (j = k + 2; j < end; j++)
-				mem_buf_putc(&inner, ch[j].c);
+				eclc_mem_buf_putc(&inner, ch[j].c);
 			diag_report(p->u, D_BAD_SLOT, ch[k].off, ch[end + 1].off + 1 - ch[k].off,
-				    mem_buf_str(&inner));
+				    eclc_mem_buf_str(&inner));
 		}
 		k = end + 1;
 	}
@@ -484,8 +484,8 @@ static int parse_type(struct parser *p, struct ast_type *ty)
 				parse_error(p, "an enum choice");
 				return 0;
 			}
-			ty->choices = mem_grow(&p->u->mem, ty->choices, (size_t)ty->nchoices, &cap,
-					       sizeof(*ty->choices));
+			ty->choices = eclc_mem_grow(&p->u->mem, ty->choices, (size_t)ty->nchoices,
+						    &cap, sizeof(*ty->choices));
 			ty->choices[ty->nchoices].s = parse_text(p, t);
 			ty->choices[ty->nchoices].off = t->off;
 			ty->choices[ty->nchoices++].len = t->len;
@@ -536,7 +536,7 @@ static int parse_type(struct parser *p, struct ast_type *ty)
 
 static struct ast_expr *parse_new(struct parser *p, enum ast_ekind kind, size_t off)
 {
-	struct ast_expr *e = mem_alloc(&p->u->mem, sizeof(*e));
+	struct ast_expr *e = eclc_mem_alloc(&p->u->mem, sizeof(*e));
 
 	e->kind = kind;
 	e->off = off;
@@ -922,7 +922,8 @@ static int parse_decl(struct parser *p, struct ast_workflow *wf, size_t *cap)
 	enum ast_dkind kind = parse_is_kw(p, KW_INPUT) ? AST_D_INPUT : AST_D_VAR;
 	struct ast_decl *d;
 
-	wf->decls = mem_grow(&p->u->mem, wf->decls, (size_t)wf->ndecls, cap, sizeof(*wf->decls));
+	wf->decls =
+		eclc_mem_grow(&p->u->mem, wf->decls, (size_t)wf->ndecls, cap, sizeof(*wf->decls));
 	d = &wf->decls[wf->ndecls];
 	memset(d, 0, sizeof(*d));
 	d->kind = kind;
@@ -979,7 +980,8 @@ static int parse_target(struct parser *p, struct ast_target *to)
 
 				if (parse_is(p, LEX_RBRACE))
 					break;
-				to->fields = mem_grow(&p->u->mem, to->fields, (size_t)to->nfields,
+				to->fields =
+					eclc_mem_grow(&p->u->mem, to->fields, (size_t)to->nfields,
 						      &cap, sizeof(*to->fields));
 				f = &to->fields[to->nfields];
 				if (!parse_name(p, &f->name, "a result field") ||
@@ -1020,8 +1022,8 @@ static int parse_output(struct parser *p, struct ast_step *st)
 	while (!parse_is(p, LEX_RBRACE) && !parse_is(p, LEX_EOF)) {
 		struct ast_field *f;
 
-		st->fields = mem_grow(&p->u->mem, st->fields, (size_t)st->nfields, &cap,
-				      sizeof(*st->fields));
+		st->fields = eclc_mem_grow(&p->u->mem, st->fields, (size_t)st->nfields, &cap,
+					   sizeof(*st->fields));
 		f = &st->fields[st->nfields];
 		memset(f, 0, sizeof(*f));
 		f->slot = -1;
@@ -1049,8 +1051,8 @@ static int parse_call(struct parser *p, struct ast_step *st)
 	while (!parse_is(p, LEX_RPAREN)) {
 		struct ast_arg *a;
 
-		st->args =
-			mem_grow(&p->u->mem, st->args, (size_t)st->nargs, &cap, sizeof(*st->args));
+		st->args = eclc_mem_grow(&p->u->mem, st->args, (size_t)st->nargs, &cap,
+					 sizeof(*st->args));
 		a = &st->args[st->nargs];
 		memset(a, 0, sizeof(*a));
 		if (!parse_name(p, &a->name, "an argument") || !parse_expect(p, LEX_COLON) ||
@@ -1109,8 +1111,8 @@ static int parse_step_item(struct parser *p, struct ast_step *st, size_t *setcap
 
 	if (t->kind == LEX_ARROW ||
 	    (t->kind == LEX_IDENT && (t->kw == KW_WHEN || t->kw == KW_ELSE))) {
-		st->trans = mem_grow(&p->u->mem, st->trans, (size_t)st->ntrans, trcap,
-				     sizeof(*st->trans));
+		st->trans = eclc_mem_grow(&p->u->mem, st->trans, (size_t)st->ntrans, trcap,
+					  sizeof(*st->trans));
 		tr = &st->trans[st->ntrans];
 		memset(tr, 0, sizeof(*tr));
 		tr->off = t->off;
@@ -1163,8 +1165,8 @@ static int parse_step_item(struct parser *p, struct ast_step *st, size_t *setcap
 			parse_dup(p, "limit", where, st->limit.off);
 		return parse_limit(p, st);
 	case KW_SET:
-		st->sets = mem_grow(&p->u->mem, st->sets, (size_t)st->nsets, setcap,
-				    sizeof(*st->sets));
+		st->sets = eclc_mem_grow(&p->u->mem, st->sets, (size_t)st->nsets, setcap,
+					 sizeof(*st->sets));
 		s = &st->sets[st->nsets];
 		memset(s, 0, sizeof(*s));
 		s->off = t->off;
@@ -1215,7 +1217,8 @@ static int parse_step_body(struct parser *p, struct ast_workflow *wf, size_t *ca
 	const char *where;
 	enum lex_kw kw = parse_tok(p)->kw;
 
-	wf->steps = mem_grow(&p->u->mem, wf->steps, (size_t)wf->nsteps, cap, sizeof(*wf->steps));
+	wf->steps =
+		eclc_mem_grow(&p->u->mem, wf->steps, (size_t)wf->nsteps, cap, sizeof(*wf->steps));
 	st = &wf->steps[wf->nsteps];
 	memset(st, 0, sizeof(*st));
 	st->kind = kw == KW_CODE    ? AST_ST_CODE
@@ -1231,7 +1234,7 @@ static int parse_step_body(struct parser *p, struct ast_workflow *wf, size_t *ca
 	wf->nsteps++;
 	if (!parse_expect(p, LEX_LBRACE))
 		return 0;
-	where = mem_printf(&p->u->mem, "step `%s`", st->name.s);
+	where = eclc_mem_printf(&p->u->mem, "step `%s`", st->name.s);
 	while (!parse_is(p, LEX_RBRACE) && !parse_is(p, LEX_EOF)) {
 		size_t at = p->i;
 
@@ -1329,13 +1332,13 @@ static int parse_id(struct parser *p, struct ast_workflow *wf)
 		size_t k;
 
 		diag_report(p->u, D_ID_SPACES, wf->id.off, wf->id.len);
-		mem_buf_init(&b, &p->u->mem);
+		eclc_mem_buf_init(&b, &p->u->mem);
 		for (k = wf->id.off; k < wf->id.off + wf->id.len; k++)
 			if (!strchr(" \t\r\n", p->u->src.text[k]))
-				mem_buf_putc(&b, p->u->src.text[k]);
-		wf->id.s = mem_strndup(&p->u->mem, b.p, b.len);
+				eclc_mem_buf_putc(&b, p->u->src.text[k]);
+		wf->id.s = eclc_mem_strndup(&p->u->mem, b.p, b.len);
 	} else {
-		wf->id.s = mem_strndup(&p->u->mem, p->u->src.text + wf->id.off, wf->id.len);
+		wf->id.s = eclc_mem_strndup(&p->u->mem, p->u->src.text + wf->id.off, wf->id.len);
 	}
 	return 1;
 }
@@ -1352,12 +1355,12 @@ void parse_run(struct unit *u)
 		return;
 	}
 	parse_next(&p);
-	wf = mem_alloc(&u->mem, sizeof(*wf));
+	wf = eclc_mem_alloc(&u->mem, sizeof(*wf));
 	/* Without its header there is no workflow to check. */
 	if (!parse_id(&p, wf) || !parse_expect(&p, LEX_LBRACE))
 		return;
 	u->wf = wf;
-	where = mem_printf(&u->mem, "workflow `%s`", wf->id.s);
+	where = eclc_mem_printf(&u->mem, "workflow `%s`", wf->id.s);
 	while (!parse_is(&p, LEX_RBRACE) && !parse_is(&p, LEX_EOF)) {
 		size_t at = p.i;
 

@@ -70,17 +70,20 @@ typedef struct batch {
 	char fatal_msg[sizeof(((ecl_engine *)0)->err)];
 } batch;
 
+/* The status an ended run is reported with: the run's own, or one of the ECL_BATCH_* ones. */
 static const char *status_of(int rc)
 {
 	switch (rc) {
-	case ECL_OK: return "completed";
-	case ECL_EFAILED: return "failed";
-	case ECL_EPAUSED: return "paused";
-	case ECL_ECANCELLED: return "cancelled";
-	case ECL_EWAITING: return "waiting"; /* for a human's answer: no failure */
-	case ECL_ESTATE: return "lost";      /* another process took the run over */
-	case ECL_ESTORE: return "error";
-	default: return "interrupted";
+	case ECL_OK: return ecl_run_status_name(ECL_RUN_COMPLETED);
+	case ECL_EFAILED: return ecl_run_status_name(ECL_RUN_FAILED);
+	case ECL_EPAUSED: return ecl_run_status_name(ECL_RUN_PAUSED);
+	case ECL_ECANCELLED: return ecl_run_status_name(ECL_RUN_CANCELLED);
+	/* for a human's answer: no failure */
+	case ECL_EWAITING: return ecl_run_status_name(ECL_RUN_WAITING);
+	/* another process took the run over */
+	case ECL_ESTATE: return ECL_BATCH_LOST;
+	case ECL_ESTORE: return ECL_BATCH_ERROR;
+	default: return ecl_run_status_name(ECL_RUN_INTERRUPTED);
 	}
 }
 
@@ -157,7 +160,7 @@ static slot *create(batch *b, const char *inputs, size_t index)
 
 	rc = ecl_run_start(e, b->wf, inputs, id);
 	if (rc != ECL_OK) {
-		report(b, index, "", rc, "error");
+		report(b, index, "", rc, ECL_BATCH_ERROR);
 		if (rc == ECL_ESTORE || rc == ECL_ENOMEM) {
 			b->fatal = rc;
 			snprintf(b->fatal_msg, sizeof(b->fatal_msg), "%s", e->err);
@@ -215,7 +218,7 @@ static void launch(batch *b, const char *const *inputs, size_t n, size_t *next)
 
 			uncreate(b, s);
 			if (b->fatal) { /* the store fails: this input fails with it */
-				report(b, index, "", b->fatal, "error");
+				report(b, index, "", b->fatal, ECL_BATCH_ERROR);
 				continue;
 			}
 			if ((s = create(b, inputs[index], index)) != NULL)
@@ -487,7 +490,7 @@ static void queue_rest(batch *b, const char *const *inputs, size_t n, size_t nex
 	}
 	b->stopping = 1;
 	for (i = next; i < stored; i++)
-		report(b, i, ids[i - next], ECL_EINTERRUPTED, "queued");
+		report(b, i, ids[i - next], ECL_EINTERRUPTED, ECL_BATCH_QUEUED);
 	mem_free(ids);
 }
 

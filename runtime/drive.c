@@ -429,10 +429,10 @@ static int stop_for(drive_task *t)
 	if (t->lost)
 		return ECL_ESTATE; /* another process has the run: leave it alone */
 	if (t->request && strcmp(t->request, "cancel") == 0)
-		return stop(t->d, t->run, "cancelled", ECL_ECANCELLED);
+		return stop(t->d, t->run, ecl_run_status_name(ECL_RUN_CANCELLED), ECL_ECANCELLED);
 	if (t->request && strcmp(t->request, "pause") == 0)
-		return stop(t->d, t->run, "paused", ECL_EPAUSED);
-	return stop(t->d, t->run, "interrupted", ECL_EINTERRUPTED);
+		return stop(t->d, t->run, ecl_run_status_name(ECL_RUN_PAUSED), ECL_EPAUSED);
+	return stop(t->d, t->run, ecl_run_status_name(ECL_RUN_INTERRUPTED), ECL_EINTERRUPTED);
 }
 
 /* A failure decided by the runtime (an invalid answer, the step bound): commit it as the
@@ -446,8 +446,10 @@ static int fail_run(drive_task *t, const char *raw)
 	char *msg = mem_strdup(e->err);
 	const char *request = NULL;
 	store_commit c = {0};
-	ecl_event ev = {
-		.kind = ECL_EV_FINISH, .run_id = run->id, .step = step->name, .status = "failed"};
+	ecl_event ev = {.kind = ECL_EV_FINISH,
+			.run_id = run->id,
+			.step = step->name,
+			.status = ecl_run_status_name(ECL_RUN_FAILED)};
 	int rc;
 
 	if (!msg)
@@ -461,7 +463,7 @@ static int fail_run(drive_task *t, const char *raw)
 	c.step.tokens_out = t->tokens_out;
 	c.step.started_ms = t->started_ms;
 	c.step.duration_us = clock_mono_us() - t->t0;
-	c.status = "failed";
+	c.status = ecl_run_status_name(ECL_RUN_FAILED);
 	c.current = step->name;
 	c.attempt = run->attempt;
 	c.error = msg;
@@ -527,15 +529,15 @@ static int commit_prepare(drive_task *t)
 	switch (run->t) {
 	case T_GOTO:
 		c->step.next = wf->steps[run->t_next].name;
-		c->status = "running";
+		c->status = ecl_run_status_name(ECL_RUN_RUNNING);
 		c->current = c->step.next;
 		break;
 	case T_DONE:
-		c->status = "completed";
+		c->status = ecl_run_status_name(ECL_RUN_COMPLETED);
 		c->output = run->t_output;
 		break;
 	case T_FAIL:
-		c->status = "failed";
+		c->status = ecl_run_status_name(ECL_RUN_FAILED);
 		c->current = step->name;
 		c->attempt = run->attempt;
 		c->error = run->t_error;
@@ -599,12 +601,12 @@ static int finish(ecl_run *run)
 		.kind = ECL_EV_FINISH, .run_id = run->id, .step = run->wf->steps[run->state].name};
 
 	if (run->t == T_DONE) {
-		ev.status = "completed";
+		ev.status = ecl_run_status_name(ECL_RUN_COMPLETED);
 		log_event(e, LOG_INFO, "completed", "run", run->id, NULL);
 		emit(e, &ev);
 		return ECL_OK;
 	}
-	ev.status = "failed";
+	ev.status = ecl_run_status_name(ECL_RUN_FAILED);
 	engine_fail(e, ECL_EFAILED, "%s", run->t_error);
 	log_event(e, e->end_level, "failed", "run", run->id, "step", ev.step, "error", run->t_error,
 		  NULL);
@@ -622,12 +624,12 @@ static int stop_step(drive_task *t, int rc)
 	ecl_event ev = {.kind = ECL_EV_FINISH,
 			.run_id = run->id,
 			.step = run->wf->steps[run->state].name,
-			.status = "waiting"};
+			.status = ecl_run_status_name(ECL_RUN_WAITING)};
 	int src;
 
 	if (rc == ECL_EFAILED)
 		return fail_run(t, NULL);
-	src = t->d->ops->release(t->d, run, "waiting", NULL);
+	src = t->d->ops->release(t->d, run, ecl_run_status_name(ECL_RUN_WAITING), NULL);
 	if (src != ECL_OK)
 		return src;
 	log_event(e, LOG_INFO, "waiting", "run", run->id, "step", ev.step, NULL);
@@ -658,7 +660,7 @@ static int stop_store_error(drive_task *t)
 	char err[sizeof(e->err)];
 
 	memcpy(err, e->err, sizeof(err));
-	stop(t->d, t->run, "interrupted", ECL_ESTORE);
+	stop(t->d, t->run, ecl_run_status_name(ECL_RUN_INTERRUPTED), ECL_ESTORE);
 	memcpy(e->err, err, sizeof(err));
 	return ECL_ESTORE;
 }
@@ -677,7 +679,7 @@ static int after_commit(drive_task *t, int rc)
 			return end(t, rc); /* another process has the run: leave it alone */
 		if (rc == ECL_ESTORE)
 			return end(t, stop_store_error(t));
-		return end(t, stop(t->d, run, "interrupted", rc));
+		return end(t, stop(t->d, run, ecl_run_status_name(ECL_RUN_INTERRUPTED), rc));
 	}
 	if (run->t != T_GOTO)
 		return end(t, finish(run));
@@ -796,7 +798,8 @@ int drive_task_advance(drive_task *t)
 			else if (rc == ECL_EANSWER)
 				return end(t, fail_run(t, NULL));
 			else if (rc != ECL_EINTERRUPTED)
-				return end(t, stop(t->d, run, "interrupted", rc));
+				return end(t, stop(t->d, run,
+						   ecl_run_status_name(ECL_RUN_INTERRUPTED), rc));
 			if ((r = step_result(t, rc)) >= 0)
 				return r;
 			break;

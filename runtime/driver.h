@@ -29,8 +29,8 @@ typedef struct driver_ops {
 	/* Renew the run's lease while a step is under way; *request as for commit. ECL_ESTATE
 	 * when this process lost the run. */
 	int (*beat)(driver *d, ecl_run *run, long long now_ms, const char **request);
-	/* Stop driving the run, leaving it with a status (interrupted, paused, cancelled) and an
-	 * error or NULL. */
+	/* Stop driving the run, leaving it with a status (the ecl_run_status_name of interrupted,
+	 * paused, cancelled or waiting) and an error or NULL. */
 	int (*release)(driver *d, ecl_run *run, const char *status, const char *error);
 	/* Optional (NULL when the driver has none): open a group, in which the commits (and,
 	 * for the local driver, the runs ecl_run_start creates) that follow share one durable

@@ -60,6 +60,33 @@ typedef enum ecl_status {
 /* A static English description of a status code; never NULL. */
 const char *ecl_strerror(int status);
 
+/*
+ * The status of a run, as the store keeps it and the CLI prints it. The stored and printed
+ * text is ecl_run_status_name's; ecl_run_info.status, ecl_event.status and the store's rows
+ * carry that text. The list only grows: a value is never renumbered or reused.
+ */
+typedef enum ecl_run_status {
+	ECL_RUN_RUNNING = 0,     /* "running": a process drives it (or died doing so) */
+	ECL_RUN_WAITING = 1,     /* "waiting": stopped at a human step for an answer */
+	ECL_RUN_PAUSED = 2,      /* "paused": stopped on request, resumable */
+	ECL_RUN_INTERRUPTED = 3, /* "interrupted": stopped by a signal, a callback or an error
+				  * of the store; resumable */
+	ECL_RUN_COMPLETED = 4,   /* "completed": reached `done`; over */
+	ECL_RUN_FAILED = 5,      /* "failed": reached `fail` or a step failed for good; over */
+	ECL_RUN_CANCELLED = 6    /* "cancelled": stopped on request; over */
+} ecl_run_status;
+
+/* Number of values of ecl_run_status. */
+#define ECL_RUN_STATUS_COUNT 7
+
+/* The text of a run status ("running", "completed", ...): static, never NULL ("unknown" for
+ * a value outside the enum). */
+const char *ecl_run_status_name(ecl_run_status status);
+
+/* The run status whose text is name, exactly (case matters): ECL_OK with *out set, or
+ * ECL_EUSAGE when name is NULL or no status's text. */
+int ecl_run_status_parse(const char *name, ecl_run_status *out);
+
 /* ------------------------------------------------------------------------------------------
  * Descriptors. eclc writes these as static constant data; the runtime only reads them.
  * ---------------------------------------------------------------------------------------- */
@@ -364,7 +391,8 @@ typedef struct ecl_event {
 	int seq;               /* COMMIT: number of the checkpoint, from 1 */
 	int visits;            /* visits of `step` so far, this one included */
 	long long duration_us; /* COMMIT: time the step took */
-	const char *status;    /* FINISH: "completed", "failed" or "interrupted" */
+	const char *status;    /* FINISH: an ecl_run_status_name: completed, failed, waiting,
+				* interrupted, paused or cancelled */
 } ecl_event;
 
 /* Called for every event; returning non-zero interrupts the run after the current
@@ -491,7 +519,7 @@ typedef struct ecl_run_info {
 	char *id;
 	char *workflow;
 	char *version;
-	char *status;       /* running, completed, failed, interrupted */
+	char *status;       /* ecl_run_status_name of the run's status */
 	char *step;         /* current step, or the step that failed; NULL when done */
 	char *output;       /* JSON text of the output when completed */
 	char *error;        /* the failure message */
@@ -534,7 +562,7 @@ int ecl_run_cancel(ecl_engine *engine, const char *run_id, int *applied);
 
 /* Which runs to list or prune. Zero-initialise; NULL or 0 fields match everything. */
 typedef struct ecl_run_filter {
-	const char *const *statuses; /* any of these statuses */
+	const char *const *statuses; /* any of these statuses (ecl_run_status_name texts) */
 	int nstatuses;
 	const char *workflow;    /* runs of this workflow */
 	long long older_than_ms; /* last changed at least this long ago */
@@ -599,11 +627,18 @@ typedef struct ecl_batch_end {
 	size_t index;       /* the input the run was started with */
 	const char *run_id; /* "" when the run could not be created */
 	int rc;             /* as ecl_run_drive returns it */
-	const char *status; /* completed, failed, waiting (for a human answer: rc ECL_EWAITING,
-			     * no error), interrupted, paused, cancelled, or "error" when the
-			     * run could not be created */
+	const char *status; /* the run's ecl_run_status_name: completed, failed, waiting (for
+			     * a human answer: rc ECL_EWAITING, no error), interrupted, paused,
+			     * cancelled; or one of the ECL_BATCH_* below, which no stored run
+			     * has */
 	const char *error;  /* the reason, or NULL when completed */
 } ecl_batch_end;
+
+/* The statuses of an ecl_batch_end that are not a run's: the report of a batch, not what the
+ * store keeps (the run itself is stored as interrupted, or not at all). */
+#define ECL_BATCH_LOST   "lost"   /* another process took the run over (rc ECL_ESTATE) */
+#define ECL_BATCH_ERROR  "error"  /* the run could not be created, or the store failed */
+#define ECL_BATCH_QUEUED "queued" /* stored but not started: the batch stopped before it */
 
 /* Called once per run as it ends; returning non-zero starts no further runs (those in
  * flight go on to their ends). */

@@ -149,8 +149,8 @@ void ecl_engine_close(ecl_engine *e)
 	if (!e)
 		return;
 	if (e->fresh_id[0] && e->st) /* created here, never driven: let another process drive it */
-		e->st->ops->release(e->st, e->fresh_id, e->owner, "interrupted", NULL,
-				    clock_now_ms());
+		e->st->ops->release(e->st, e->fresh_id, e->owner,
+				    ecl_run_status_name(ECL_RUN_INTERRUPTED), NULL, clock_now_ms());
 	run_free(e->fresh);
 	if (e->llm)
 		e->llm->destroy(e->llm);
@@ -279,7 +279,7 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 		return rc;
 	row.workflow = (char *)wf->id;
 	row.version = (char *)wf->version;
-	row.status = "running";
+	row.status = (char *)ecl_run_status_name(ECL_RUN_RUNNING);
 	row.step = (char *)wf->steps[wf->start].name;
 	row.attempt = 1;
 	row.inputs = canon;
@@ -321,7 +321,7 @@ int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_j
 	 * it attempt 1) */
 	row.workflow = (char *)wf->id;
 	row.version = (char *)wf->version;
-	row.status = "interrupted";
+	row.status = (char *)ecl_run_status_name(ECL_RUN_INTERRUPTED);
 	row.step = (char *)wf->steps[wf->start].name;
 	row.inputs = canon;
 	row.created_ms = clock_now_ms();
@@ -526,8 +526,9 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 		rc = engine_fail(e, ECL_ESTORE, "run %s could not be loaded", run_id);
 		goto out;
 	}
-	if (strcmp(row.status, "completed") == 0 || strcmp(row.status, "failed") == 0 ||
-	    strcmp(row.status, "cancelled") == 0) {
+	if (run_status_is(row.status, ECL_RUN_COMPLETED) ||
+	    run_status_is(row.status, ECL_RUN_FAILED) ||
+	    run_status_is(row.status, ECL_RUN_CANCELLED)) {
 		rc = engine_fail(e, ECL_ESTATE, "run %s is %s; there is nothing to resume", run_id,
 				 row.status);
 		goto out;
@@ -535,7 +536,7 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	if (!fresh) {
 		/* The recorded attempt may have been cut off halfway: this is the next one. A
 		 * run that waited for a human answer was not cut off. */
-		run->attempt = row.attempt + (strcmp(row.status, "waiting") != 0);
+		run->attempt = row.attempt + !run_status_is(row.status, ECL_RUN_WAITING);
 		if ((rc = take_lease(e, run_id, run->attempt)) != ECL_OK)
 			goto out;
 		log_event(e, LOG_INFO, "resumed", "run", run_id, "step",
@@ -594,7 +595,7 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	mem_free(row->request);
 	mem_free(row->parent);
 	memset(row, 0, sizeof(*row));
-	if (run && info->status && strcmp(info->status, "waiting") == 0 &&
+	if (run && run_status_is(info->status, ECL_RUN_WAITING) &&
 	    !(info->question = steps_question(run))) {
 		ecl_run_info_free(info);
 		return engine_fail(e, ECL_ENOMEM, "out of memory");

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -15,6 +16,12 @@
 #include "ecl.h"
 #include "provider.h"
 #include "store.h"
+
+/* Whether text (a stored status, or NULL) is the text of status. */
+static inline int run_status_is(const char *text, ecl_run_status status)
+{
+	return text && strcmp(text, ecl_run_status_name(status)) == 0;
+}
 
 /* ---- allocator seam (mem.c): every allocation of the runtime goes through these ---------- */
 
@@ -198,7 +205,7 @@ int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out);
 /* The same with only the checkpoints up to seq `upto` applied: whether they can be read. */
 int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_run **out);
 
-/* A new random run id: 12 hex digits. */
+/* A new random run id: 16 hex digits. */
 void run_make_id(char id[ECL_ID_MAX]);
 
 /* Make a public snapshot of a run from its row (whose strings it takes over, leaving the

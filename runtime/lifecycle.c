@@ -83,22 +83,16 @@ static int list_one(void *ctx, const store_run *row)
 
 int ecl_run_list(ecl_engine *e, const ecl_run_filter *filter, ecl_run_fn fn, void *ctx)
 {
-	static const char *const statuses[] = {"running",   "waiting", "paused",   "interrupted",
-					       "completed", "failed",  "cancelled"};
 	store_filter sf;
 	listing l = {e, fn, ctx, 0};
+	ecl_run_status status;
 	int rc, i;
-	size_t j;
 
 	e->err[0] = '\0';
 	to_store_filter(filter, &sf);
 	/* a misspelt status would list nothing, as if there were no such runs */
 	for (i = 0; i < sf.nstatuses; i++) {
-		for (j = 0; j < sizeof(statuses) / sizeof(statuses[0]) &&
-			    strcmp(sf.statuses[i], statuses[j]) != 0;
-		     j++)
-			;
-		if (j == sizeof(statuses) / sizeof(statuses[0]))
+		if (ecl_run_status_parse(sf.statuses[i], &status) != ECL_OK)
 			return engine_fail(e, ECL_EUSAGE,
 					   "unknown status `%s` (the statuses: running, waiting, "
 					   "paused, interrupted, completed, failed, cancelled)",
@@ -112,7 +106,9 @@ int ecl_run_list(ecl_engine *e, const ecl_run_filter *filter, ecl_run_fn fn, voi
 
 int ecl_prune(ecl_engine *e, const ecl_run_filter *filter, int dry_run, int *count)
 {
-	static const char *const finished[] = {"completed", "failed", "cancelled"};
+	const char *const finished[] = {ecl_run_status_name(ECL_RUN_COMPLETED),
+					ecl_run_status_name(ECL_RUN_FAILED),
+					ecl_run_status_name(ECL_RUN_CANCELLED)};
 	store_filter sf;
 	listing l = {e, NULL, NULL, 0};
 	int rc, i, j;
@@ -368,7 +364,7 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 	snprintf(parent, sizeof(parent), "%s@%d", id, from_seq);
 	copy.workflow = row.workflow;
 	copy.version = row.version;
-	copy.status = "interrupted";
+	copy.status = (char *)ecl_run_status_name(ECL_RUN_INTERRUPTED);
 	copy.step = from_seq > 0 ? probe.next : (char *)wf->steps[wf->start].name;
 	copy.seq = from_seq;
 	copy.attempt = 0; /* resuming makes it attempt 1 */

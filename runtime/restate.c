@@ -255,7 +255,8 @@ static char *status_json(const ecl_run *run, const store_commit *c, const char *
 	ok = ok && cJSON_AddStringToObject(o, "id", run->id);
 	ok = ok && cJSON_AddStringToObject(o, "workflow", wf->id);
 	ok = ok && cJSON_AddStringToObject(o, "version", wf->version);
-	ok = ok && cJSON_AddStringToObject(o, "status", c ? c->status : "cancelled");
+	ok = ok && cJSON_AddStringToObject(o, "status",
+					   c ? c->status : ecl_run_status_name(ECL_RUN_CANCELLED));
 	if (ok && c && c->current)
 		ok = cJSON_AddStringToObject(o, "step", c->current) != NULL;
 	ok = ok && cJSON_AddNumberToObject(o, "step_count", c ? c->step.seq : run->seq);
@@ -489,7 +490,7 @@ static char *waiting_status(const ecl_run *run)
 	if (!question)
 		return NULL;
 	promise_key(run, key, sizeof(key));
-	c.status = "waiting";
+	c.status = ecl_run_status_name(ECL_RUN_WAITING);
 	c.current = run->wf->steps[run->state].name;
 	c.step.seq = run->seq;
 	text = status_json(run, &c, question, key);
@@ -617,7 +618,7 @@ static int rs_release(driver *d, ecl_run *run, const char *status, const char *e
 
 	if (v->mismatch || v->ended)
 		return ECL_OK;
-	if (v->human && strcmp(status, "waiting") == 0)
+	if (v->human && run_status_is(status, ECL_RUN_WAITING))
 		return wait_for_answer(v, run);
 	if (v->journaled_failure) {
 		/* Every replay would meet the same failure: the invocation ends with it. */
@@ -728,7 +729,7 @@ static void handle_run(invocation *v, const ecl_workflow *wf)
 		if (status)
 			put_set_state(v->out, status);
 		cJSON_free(status);
-		put_output(v->out, NULL, "cancelled", 409);
+		put_output(v->out, NULL, ecl_run_status_name(ECL_RUN_CANCELLED), 409);
 		run_free(run);
 		return;
 	}
@@ -1035,7 +1036,7 @@ static void handle_answer(invocation *v, const ecl_workflow *wf)
 		put_output(v->out, NULL, msg, 404);
 		goto out;
 	}
-	if (strcmp(status->valuestring, "waiting") != 0 || !cJSON_IsString(step) ||
+	if (!run_status_is(status->valuestring, ECL_RUN_WAITING) || !cJSON_IsString(step) ||
 	    !cJSON_IsString(promise)) {
 		snprintf(msg, sizeof(msg), "run %.64s is %.64s: it does not wait for an answer",
 			 key, status->valuestring);

@@ -1,8 +1,10 @@
 /*
- * status.c - the text of each result code. A switch without default, so the compiler
- * names any code that was added to ecl_status without a text here. And the library's
- * version.
+ * status.c - the text of each result code and of each run status. Switches without default,
+ * so the compiler names any value that was added to ecl_status or ecl_run_status without a
+ * text here. And the library's version.
  */
+#include <string.h>
+
 #include "ecl.h"
 
 const char *ecl_version(void)
@@ -33,4 +35,30 @@ const char *ecl_strerror(int status)
 	case ECL_ESUSPENDED: return "invocation suspended until its journal has an answer";
 	}
 	return "unknown status";
+}
+
+const char *ecl_run_status_name(ecl_run_status status)
+{
+	switch (status) {
+	case ECL_RUN_RUNNING: return "running";
+	case ECL_RUN_WAITING: return "waiting";
+	case ECL_RUN_PAUSED: return "paused";
+	case ECL_RUN_INTERRUPTED: return "interrupted";
+	case ECL_RUN_COMPLETED: return "completed";
+	case ECL_RUN_FAILED: return "failed";
+	case ECL_RUN_CANCELLED: return "cancelled";
+	}
+	return "unknown";
+}
+
+int ecl_run_status_parse(const char *name, ecl_run_status *out)
+{
+	int i;
+
+	for (i = 0; name && i < ECL_RUN_STATUS_COUNT; i++)
+		if (strcmp(name, ecl_run_status_name((ecl_run_status)i)) == 0) {
+			*out = (ecl_run_status)i;
+			return ECL_OK;
+		}
+	return ECL_EUSAGE;
 }

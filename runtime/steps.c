@@ -675,7 +675,7 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 		return engine_fail(e, ECL_EUSAGE, "ecl_run_answer: invalid arguments");
 	if ((rc = run_load(e, run_id, &row, &run)) != ECL_OK)
 		goto out;
-	if (row.status && strcmp(row.status, "paused") == 0 &&
+	if (run_status_is(row.status, ECL_RUN_PAUSED) &&
 	    run->wf->steps[run->state].kind == ECL_STEP_HUMAN) {
 		rc = engine_fail(e, ECL_ESTATE,
 				 "run %s is paused at step `%s`: resume it, and it waits for the "
@@ -683,7 +683,7 @@ int ecl_run_answer(ecl_engine *e, const char *run_id, const char *const *names,
 				 run_id, run->wf->steps[run->state].name);
 		goto out;
 	}
-	if (!row.status || strcmp(row.status, "waiting") != 0 ||
+	if (!run_status_is(row.status, ECL_RUN_WAITING) ||
 	    run->wf->steps[run->state].kind != ECL_STEP_HUMAN) {
 		rc = engine_fail(e, ECL_ESTATE, "run %s is %s: it does not wait for an answer",
 				 run_id, row.status ? row.status : "in an unknown state");

@@ -15,7 +15,8 @@ typedef struct store_run {
 	char id[ECL_ID_MAX];
 	char *workflow;
 	char *version;
-	/* running, waiting, paused or interrupted; once over: completed, failed or cancelled */
+	/* ecl_run_status_name of its ecl_run_status: running, waiting, paused or interrupted;
+	 * once over: completed, failed or cancelled */
 	char *status;
 	char *step;   /* the current step (or the step that failed); NULL when completed */
 	int seq;      /* checkpoints committed */

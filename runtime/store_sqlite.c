@@ -93,14 +93,16 @@ static const char *const migrations[] = {
 #define XSTR(x)    STR(x)
 
 /* The condition of the runs_live index, word for word: a query uses that index only when its
- * WHERE clause holds this very term. */
+ * WHERE clause holds this very term. Here, in the migrations and in the statements below the
+ * statuses are spelt in SQL as ecl_run_status_name writes them: the text is the stored format
+ * (test_values checks that it never changes), and a migration is history that must not. */
 #define NOT_OVER "status <> 'completed' AND status <> 'failed' AND status <> 'cancelled'"
 
 /* 1 when a run with this status is over (no longer indexed by status). */
 static int is_over(const char *status)
 {
-	return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
-	       strcmp(status, "cancelled") == 0;
+	return run_status_is(status, ECL_RUN_COMPLETED) || run_status_is(status, ECL_RUN_FAILED) ||
+	       run_status_is(status, ECL_RUN_CANCELLED);
 }
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -795,7 +797,7 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		rollback(s);
 		return rc;
 	}
-	advance = strcmp(c->status, "running") == 0;
+	advance = run_status_is(c->status, ECL_RUN_RUNNING);
 	if ((rc = stmt(s, advance ? ST_ADVANCE_RUN : ST_FINISH_RUN, &st)) != ECL_OK) {
 		rollback(s);
 		return rc;
@@ -905,9 +907,10 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 	/* Say why: no such run, a status that cannot be driven, or a live holder. */
 	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
 		return rc;
-	if (!run.status ||
-	    (strcmp(run.status, "running") != 0 && strcmp(run.status, "interrupted") != 0 &&
-	     strcmp(run.status, "paused") != 0 && strcmp(run.status, "waiting") != 0)) {
+	if (!run.status || (!run_status_is(run.status, ECL_RUN_RUNNING) &&
+			    !run_status_is(run.status, ECL_RUN_INTERRUPTED) &&
+			    !run_status_is(run.status, ECL_RUN_PAUSED) &&
+			    !run_status_is(run.status, ECL_RUN_WAITING))) {
 		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
 			 run.status);
 	} else {
@@ -1022,7 +1025,7 @@ static int sq_answer(store *base, const char *id, int seq, const char *answer, l
 	rollback(s);
 	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
 		return rc;
-	if (strcmp(run.status, "waiting") != 0 || run.seq != seq)
+	if (!run_status_is(run.status, ECL_RUN_WAITING) || run.seq != seq)
 		snprintf(s->err, sizeof(s->err),
 			 "run %s is %s%s: it does not wait for an answer any more", id, run.status,
 			 run.seq != seq ? " and has moved on" : "");
@@ -1052,12 +1055,19 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 		return rc;
 	}
 	bind_text(st, 1, id);
-	bind_text(st, 2, cancel ? "cancelled" : "paused");
+	bind_text(st, 2,
+		  cancel ? ecl_run_status_name(ECL_RUN_CANCELLED)
+			 : ecl_run_status_name(ECL_RUN_PAUSED));
 	sqlite3_bind_int64(st, 3, now_ms);
-	bind_text(st, 4, "running");
-	bind_text(st, 5, "interrupted");
-	bind_text(st, 6, cancel ? "paused" : "running");
-	bind_text(st, 7, "waiting"); /* a run waiting for a human answer can be paused too */
+	bind_text(st, 4, ecl_run_status_name(ECL_RUN_RUNNING));
+	bind_text(st, 5, ecl_run_status_name(ECL_RUN_INTERRUPTED));
+	bind_text(st, 6,
+		  cancel ? ecl_run_status_name(ECL_RUN_PAUSED)
+			 : ecl_run_status_name(ECL_RUN_RUNNING));
+	bind_text(
+		st, 7,
+		ecl_run_status_name(
+			ECL_RUN_WAITING)); /* a run waiting for a human answer can be paused too */
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -1087,7 +1097,9 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 			if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
 				return rc;
 			snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be %s", id,
-				 run.status, cancel ? "cancelled" : "paused");
+				 run.status,
+				 cancel ? ecl_run_status_name(ECL_RUN_CANCELLED)
+					: ecl_run_status_name(ECL_RUN_PAUSED));
 			store_run_clear(&run);
 			return ECL_ESTATE;
 		}

@@ -819,3 +819,26 @@ Test(values, every_status_has_its_own_text)
 	cr_assert_str_eq(ecl_strerror(ECL_ESUSPENDED + 1), "unknown status");
 	cr_assert_str_eq(ecl_strerror(-1), "unknown status");
 }
+
+Test(values, run_statuses_keep_their_stored_text)
+{
+	/* the store and the CLI's output keep these exact words */
+	static const char *const text[ECL_RUN_STATUS_COUNT] = {
+		"running", "waiting", "paused", "interrupted", "completed", "failed", "cancelled"};
+	ecl_run_status st;
+	int i;
+
+	for (i = 0; i < ECL_RUN_STATUS_COUNT; i++) {
+		cr_assert_str_eq(ecl_run_status_name((ecl_run_status)i), text[i], "status %d", i);
+		st = (ecl_run_status)-1;
+		cr_assert_eq(ecl_run_status_parse(text[i], &st), ECL_OK, "%s", text[i]);
+		cr_assert_eq((int)st, i, "%s", text[i]);
+	}
+	cr_assert_str_eq(ecl_run_status_name((ecl_run_status)ECL_RUN_STATUS_COUNT), "unknown");
+	st = ECL_RUN_RUNNING;
+	cr_assert_eq(ecl_run_status_parse("Running", &st), ECL_EUSAGE);
+	cr_assert_eq(ecl_run_status_parse("lost", &st), ECL_EUSAGE);
+	cr_assert_eq(ecl_run_status_parse("", &st), ECL_EUSAGE);
+	cr_assert_eq(ecl_run_status_parse(NULL, &st), ECL_EUSAGE);
+	cr_assert_eq(st, ECL_RUN_RUNNING, "a failed parse leaves *out alone");
+}
