@@ -23,6 +23,11 @@ if [ -z "$bin" ]; then
 		exit 77
 	fi
 	mkdir -p "$cache"
+	# Node.js trusts its own list of authorities; the system's list has those a machine's
+	# administrator added (a proxy's own, say) too.
+	if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+		export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+	fi
 	# The registry is across a network: a failed fetch is tried again, by npm itself and
 	# then twice more here, before the tests that need the server fail.
 	tries=0
