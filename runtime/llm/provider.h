@@ -13,8 +13,6 @@
 
 #include <stddef.h>
 
-#include <curl/curl.h>
-
 #include "ecl.h"
 
 /* One message of a conversation sent to the model. */
@@ -70,7 +68,9 @@ typedef struct llm_response {
 typedef struct llm_provider llm_provider;
 
 /* One request in flight on a libcurl multi handle (the non-blocking interface). The backend's
- * own call state follows these fields. */
+ * own call state follows these fields. Only the network half (runtime/net/: the HTTP
+ * providers and the batch loop) uses that interface, so libcurl's types stay there: the multi
+ * handle is a `CURLM *` passed as void *, a transfer's result a CURLcode passed as int. */
 typedef struct llm_call {
 	llm_provider *provider;
 	void *tag; /* the caller's, given to start */
@@ -87,13 +87,13 @@ struct llm_provider {
 	 * handle whose CURLOPT_PRIVATE is *out and returns ECL_OK; everything the request
 	 * points to may be freed once start returns. On failure it returns as complete does,
 	 * with *out NULL. */
-	int (*start)(llm_provider *p, const llm_request *req, CURLM *multi, void *tag,
+	int (*start)(llm_provider *p, const llm_request *req, void *multi, void *tag,
 		     llm_call **out, llm_response *res);
 	/* The transfer of call ended with result (from CURLMSG_DONE) and was removed from its
 	 * multi handle by the caller: fill res as complete does and free the call. */
-	int (*finish)(llm_call *call, CURLcode result, llm_response *res);
+	int (*finish)(llm_call *call, int result, llm_response *res);
 	/* Give up a call in flight: remove it from multi and free it. */
-	void (*cancel)(llm_call *call, CURLM *multi);
+	void (*cancel)(llm_call *call, void *multi);
 	/* Free the provider and everything it owns. Calls in flight must be finished or
 	 * cancelled first. */
 	void (*destroy)(llm_provider *p);

@@ -1,5 +1,5 @@
 /*
- * llm_net.c - the HTTP providers over libcurl's easy interface: openai (any OpenAI-compatible
+ * llm_http.c - the HTTP providers over libcurl's easy interface: openai (any OpenAI-compatible
  * /v1/chat/completions endpoint), anthropic (the Messages API) and ollama (/api/chat). What
  * differs between them is a small table of functions: the path, the headers, the body and
  * where the answer is in the reply. Errors never contain the API key.
@@ -19,7 +19,7 @@
 #define NET_CONNECT_TIMEOUT_MS 10000L
 #define NET_MAX_RESPONSE       (8u << 20)
 
-typedef struct net_api {
+typedef struct http_api {
 	const char *name;
 	const char *default_base; /* NULL: the base URL is required */
 	const char *path;
@@ -29,11 +29,11 @@ typedef struct net_api {
 	/* The answer text of a 2xx reply (allocated), and its token counts; NULL with why set
 	 * when the reply has no answer where the API puts it, NULL alone when out of memory. */
 	char *(*answer)(cJSON *root, llm_response *res, const char **why);
-} net_api;
+} http_api;
 
 typedef struct net {
 	llm_provider base;
-	const net_api *api;
+	const http_api *api;
 	struct net_call *pool; /* idle calls */
 	int npool;
 	CURLSH **shares;      /* connection caches, each shared by NET_SHARE_CALLS easy handles */
@@ -266,7 +266,7 @@ static char *ollama_answer(cJSON *root, llm_response *res, const char **why)
 	return take_string(content);
 }
 
-static const net_api apis[] = {
+static const http_api apis[] = {
 	{"openai", "https://api.openai.com/v1", "/chat/completions", openai_headers, openai_body,
 	 openai_answer},
 	{"anthropic", "https://api.anthropic.com/v1", "/messages", anthropic_headers,
@@ -649,11 +649,11 @@ static int net_start(llm_provider *p, const llm_request *req, CURLM *multi, void
 	return ECL_OK;
 }
 
-static int net_finish(llm_call *call, CURLcode result, llm_response *res)
+static int net_finish(llm_call *call, int result, llm_response *res)
 {
 	net_call *c = (net_call *)call;
 	net *n = (net *)call->provider;
-	int rc = call_result(n, c, result, res);
+	int rc = call_result(n, c, (CURLcode)result, res);
 
 	call_put(n, c);
 	return rc;
@@ -693,7 +693,7 @@ static void net_destroy(llm_provider *p)
 	mem_free(n);
 }
 
-static int net_new(const net_api *api, const llm_config *cfg, llm_provider **out, char *err,
+static int net_new(const http_api *api, const llm_config *cfg, llm_provider **out, char *err,
 		   size_t errlen)
 {
 	const char *base = cfg->base_url ? cfg->base_url : api->default_base;
