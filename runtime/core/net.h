@@ -1,22 +1,31 @@
 /*
- * net.h - the network half of the runtime: the HTTP providers (llm_net.c), batches over
- * libcurl's multi interface (batch.c) and the Restate endpoint and client (restate*.c).
+ * net.h - the seam between the core and the network half of the runtime (runtime/net/: the
+ * HTTP providers, batches over libcurl's multi interface, the Restate endpoint and client).
  *
  * Libraries and tests link it in like the rest of libecl. The `ecl` command does not: it loads
  * it on first use from libecl-net.so beside the executable (net_load.c), so that commands
  * which never touch the network (`ecl list`, `ecl status`, ...) do not pay for loading
  * libcurl, libmicrohttpd, protobuf-c and their thirty-odd libraries at every start.
  * The module resolves the core's functions (the driver, the store, the allocator) from the
- * executable that loads it.
+ * executable that loads it, so the module and the command must come from the same build:
+ * the table carries ECL_NET_ABI and its own size, and the loader refuses a module whose
+ * numbers are not its own (a libecl-net.so left from another build).
  */
 #ifndef ECL_NET_H
 #define ECL_NET_H
 
 #include "internal.h"
 
+/* The version of net_api, and of what the module takes from the command (internal.h's
+ * structures, the driver, the store). Bump it whenever any of them changes. */
+#define ECL_NET_ABI 1u
+
 /* What the module gives the core: one entry per function of the network half that the core
  * or the command calls. Each has the contract of the function it names. */
 typedef struct net_api {
+	/* First, and never moved: ECL_NET_ABI and sizeof(net_api) of the module's build. */
+	unsigned abi;
+	unsigned size;
 	int (*openai_new)(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
 	int (*anthropic_new)(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);
 	int (*ollama_new)(const llm_config *cfg, llm_provider **out, char *err, size_t errlen);

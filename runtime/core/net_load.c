@@ -56,9 +56,21 @@ static const net_api *net(void)
 		return NULL;
 	}
 	loaded = dlsym(h, NET_MODULE_SYMBOL);
-	if (!loaded)
+	if (!loaded) {
 		snprintf(load_error, sizeof(load_error), "%s has no %s: not ecl's network module",
 			 path, NET_MODULE_SYMBOL);
+		return NULL;
+	}
+	/* A module of another build would bind to structures of another shape. */
+	if (loaded->abi != ECL_NET_ABI || loaded->size != sizeof(net_api)) {
+		snprintf(load_error, sizeof(load_error),
+			 "%s is the network module of another build of ecl: its ABI is %u (a table "
+			 "of %u bytes), this ecl's is %u (%zu bytes); install ecl and its module "
+			 "together",
+			 path, loaded->abi, loaded->size, (unsigned)ECL_NET_ABI, sizeof(net_api));
+		loaded = NULL;
+		dlclose(h);
+	}
 	return loaded;
 }
 

@@ -2,7 +2,7 @@
  * net_table.c - the one symbol libecl-net.so exports: the table through which the `ecl`
  * command reaches the network half of the runtime (net.h). Everything else in the module is
  * local (cmake/libecl-net.map), so its own calls bind to its own functions and not to the
- * command's forwarding ones of the same names (net_load.c).
+ * command's forwarding ones of the same names (core/net_load.c).
  */
 #include "net.h"
 
@@ -10,6 +10,8 @@
 extern const net_api ecl_net_api __attribute__((visibility("default")));
 
 const net_api ecl_net_api = {
+	.abi = ECL_NET_ABI,
+	.size = sizeof(net_api),
 	.openai_new = llm_openai_new,
 	.anthropic_new = llm_anthropic_new,
 	.ollama_new = llm_ollama_new,

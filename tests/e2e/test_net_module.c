@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "support.h"
 
 static char *dir;
@@ -115,6 +116,36 @@ Test(net_module, a_library_that_is_not_the_module_is_refused)
 	cr_assert(strstr(err, module), "%s", err);
 	cr_assert(strstr(err, "has no ecl_net_api: not ecl's network module"), "%s", err);
 	free(err);
+	expect_nothing_stored();
+}
+
+/* A module of another build (its ABI number, or the size of its table, not this ecl's) is
+ * refused before anything of it is called, with its file and both numbers named. */
+Test(net_module, a_module_of_another_build_is_refused)
+{
+	static const char *const run[] = {"--provider",      "openai",  "--model", "m", "run",
+					  "critique-revise", "--topic", "x",       NULL};
+	const char *const stale[] = {NET_STALE_ABI, NET_STALE_SIZE};
+	char module[4200], want[256];
+	size_t i;
+
+	snprintf(module, sizeof(module), "%s/bin/libecl-net.so", dir);
+	for (i = 0; i < 2; i++) {
+		char *err = NULL;
+
+		copy_file(stale[i], module, 0644);
+		cr_assert_neq(ecl(&err, run), 0);
+		cr_assert(strstr(err, module), "%s", err);
+		cr_assert(strstr(err, "is the network module of another build of ecl"), "%s", err);
+		snprintf(want, sizeof(want), "its ABI is %u (a table of %zu bytes)",
+			 i == 0 ? ECL_NET_ABI + 1 : ECL_NET_ABI,
+			 i == 0 ? sizeof(net_api) : sizeof(net_api) - sizeof(void (*)(void)));
+		cr_assert(strstr(err, want), "no \"%s\" in: %s", want, err);
+		snprintf(want, sizeof(want), "this ecl's is %u (%zu bytes)", ECL_NET_ABI,
+			 sizeof(net_api));
+		cr_assert(strstr(err, want), "no \"%s\" in: %s", want, err);
+		free(err);
+	}
 	expect_nothing_stored();
 }
 
