@@ -13,32 +13,6 @@
 
 #include "internal.h"
 
-int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e->err, sizeof(e->err), fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-int engine_damaged(ecl_engine *e, const char *fmt, ...)
-{
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(e->err, sizeof(e->err), fmt, ap);
-	va_end(ap);
-	n = strlen(e->err);
-	snprintf(e->err + n, sizeof(e->err) - n,
-		 "; the database seems damaged: check it with: sqlite3 %s 'pragma "
-		 "integrity_check'; or restore a backup",
-		 e->db_path ? e->db_path : "FILE");
-	return ECL_ESTORE;
-}
-
 static unsigned long long random64(void)
 {
 	unsigned long long r = 0;
@@ -160,11 +134,6 @@ void ecl_engine_close(ecl_engine *e)
 	mem_free(e->model);
 	mem_free(e->base_url);
 	mem_free(e);
-}
-
-const char *ecl_engine_errmsg(const ecl_engine *e)
-{
-	return e ? e->err : "no engine";
 }
 
 const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n, const char *id)

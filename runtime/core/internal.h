@@ -143,7 +143,7 @@ int engine_damaged(ecl_engine *e, const char *fmt, ...) __attribute__((format(pr
 int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
 		     char id_out[ECL_ID_MAX]);
 
-/* Record the engine's failure detail; returns code. */
+/* Record the engine's failure detail; returns code (status.c). */
 int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -1,11 +1,15 @@
 /*
  * status.c - the text of each result code and of each run status. Switches without default,
  * so the compiler names any value that was added to ecl_status or ecl_run_status without a
- * text here. And the library's version.
+ * text here. The detail of the engine's last failure beside them: every part of the runtime
+ * records it (engine_fail), so it lives here, not with the engine's entry points. And the
+ * library's version.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "ecl.h"
+#include "internal.h"
 
 const char *ecl_version(void)
 {
@@ -61,4 +65,37 @@ int ecl_run_status_parse(const char *name, ecl_run_status *out)
 			return ECL_OK;
 		}
 	return ECL_EUSAGE;
+}
+
+/* ---- the detail of a failure, on the engine ---------------------------------------------- */
+
+int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->err, sizeof(e->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int engine_damaged(ecl_engine *e, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(e->err, sizeof(e->err), fmt, ap);
+	va_end(ap);
+	n = strlen(e->err);
+	snprintf(e->err + n, sizeof(e->err) - n,
+		 "; the database seems damaged: check it with: sqlite3 %s 'pragma "
+		 "integrity_check'; or restore a backup",
+		 e->db_path ? e->db_path : "FILE");
+	return ECL_ESTORE;
+}
+
+const char *ecl_engine_errmsg(const ecl_engine *e)
+{
+	return e ? e->err : "no engine";
 }
