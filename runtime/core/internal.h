@@ -181,12 +181,13 @@ struct ecl_run {
  * (steps.c writes it, the local driver reads it). */
 #define ANSWER_NOTE "answer "
 
-/* Free what expressions made during the step function's call; called at every transition
- * and when the run is freed. Returns ECL_ENOMEM when one of them could not be made. */
-int steps_release(ecl_run *run);
 /* The question of the human step a waiting run is on, rendered (caller frees), or NULL. */
 char *steps_question(const ecl_run *run);
 
+/* Free what expressions made during the step function's call (run.c); called at every
+ * transition and when the run is freed. Returns ECL_ENOMEM when one of them could not be
+ * made. */
+int steps_release(ecl_run *run);
 /* Create an in-memory run of wf with fresh slots (initial values applied). */
 int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out);
 void run_free(ecl_run *run);

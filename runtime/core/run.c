@@ -7,6 +7,28 @@
 
 #include "internal.h"
 
+/* The strings a step function's expressions made (steps.c keeps them on the run) belong to
+ * the run, which frees them at every transition and when it is freed. */
+int steps_release(ecl_run *run)
+{
+	int i, oom = run->oom;
+
+	for (i = 0; i < run->nscratch; i++)
+		mem_free(run->scratch[i]);
+	run->nscratch = 0;
+	run->oom = 0;
+	/* What a step function left half-built when a call failed before its transition. */
+	cJSON_Delete(run->args);
+	run->args = NULL;
+	cJSON_Delete(run->result);
+	run->result = NULL;
+	if (oom)
+		return engine_fail(run->eng, ECL_ENOMEM,
+				   "out of memory computing a string in step `%s`",
+				   run->wf->steps[run->state].name);
+	return ECL_OK;
+}
+
 int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out)
 {
 	ecl_run *run = mem_calloc(1, sizeof(*run));

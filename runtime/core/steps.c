@@ -38,26 +38,6 @@ static const char *keep(ecl_run *run, char *s)
 	return s;
 }
 
-int steps_release(ecl_run *run)
-{
-	int i, oom = run->oom;
-
-	for (i = 0; i < run->nscratch; i++)
-		mem_free(run->scratch[i]);
-	run->nscratch = 0;
-	run->oom = 0;
-	/* What a step function left half-built when a call failed before its transition. */
-	cJSON_Delete(run->args);
-	run->args = NULL;
-	cJSON_Delete(run->result);
-	run->result = NULL;
-	if (oom)
-		return engine_fail(run->eng, ECL_ENOMEM,
-				   "out of memory computing a string in step `%s`",
-				   run->wf->steps[run->state].name);
-	return ECL_OK;
-}
-
 const char *ecl_run_concat(ecl_run *run, const char *a, const char *b)
 {
 	size_t na, nb;
