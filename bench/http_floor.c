@@ -45,7 +45,7 @@ static long long mono_us(void)
 	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
-/* As runtime/batch.c: a socket stays registered between the transfers of its connection
+/* As runtime/net/batch.c: a socket stays registered between the transfers of its connection
  * (one EPOLL_CTL_MOD per request instead of a removal and an addition); an idle socket that
  * wakes the loop is removed then. */
 #define FD_ON   1
@@ -90,8 +90,8 @@ static void start(CURLM *m, flow *f, CURLU *url, long id, int step)
 		 "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":"
 		 "\"WF:floor-%ld\\nTASK:%s\\nTOPIC:x\"}]}",
 		 id, step % 2 ? "critique" : "generate");
-	if (!f->ready) { /* as runtime/llm_net.c: the options of every call are set once */
-		/* as runtime/llm_net.c: the URL parsed once, not at every transfer */
+	if (!f->ready) { /* as runtime/net/llm_http.c: the options of every call are set once */
+		/* as runtime/net/llm_http.c: the URL parsed once, not at every transfer */
 		curl_easy_setopt(f->h, CURLOPT_CURLU, url);
 		curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, headers);
 		curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, sink);
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
 	t0 = bench_now_s();
 	for (i = 0; i < conc; i++) {
-		/* as runtime/llm_net.c: a connection cache per 32 easy handles */
+		/* as runtime/net/llm_http.c: a connection cache per 32 easy handles */
 		if (i % 32 == 0) {
 			share = curl_share_init();
 			if (!share ||

@@ -2,7 +2,7 @@
  * batch.c - `ecl batch FILE.jsonl --workflow ID [--concurrency N]`: one run per line of
  * inputs, driven together from one thread, with one progress line on a terminal and a JSON
  * summary at the end. The transitions (and new runs) that become ready together are committed
- * in one transaction (runtime/batch.c); each run's checkpoint is committed, with the chosen
+ * in one transaction (runtime/net/batch.c); each run's checkpoint is committed, with the chosen
  * --durability, before the call it leads to is sent.
  */
 #include <errno.h>

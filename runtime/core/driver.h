@@ -4,8 +4,10 @@
  * drive_run() is the one loop every driver shares: it calls the generated step function,
  * gets answers for LLM steps (asking, retrying, repairing), and hands every transition to
  * the driver to make durable before the next step starts. A driver supplies two operations:
- * how an answer is obtained and how a transition is made durable. The local driver asks the
- * provider and commits to the store; a Restate driver would take answers from its journal.
+ * how an answer is obtained and how a transition is made durable. The local driver
+ * (driver_local.c) asks the provider and commits to the store; the Restate driver
+ * (net/driver_restate.c) takes answers from the invocation's journal and keeps the run's
+ * status there.
  */
 #ifndef ECL_DRIVER_H
 #define ECL_DRIVER_H
@@ -48,7 +50,8 @@ struct driver {
 	const driver_ops *ops;
 };
 
-/* The local driver: answers from the engine's provider, transitions into its store. */
+/* The local driver (driver_local.c): answers from the engine's provider, transitions into
+ * its store. */
 extern const driver_ops drive_local_ops;
 
 /* ---- one run as a small state record, for drive_run and for the batch scheduler ---------- */

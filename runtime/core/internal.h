@@ -1,6 +1,8 @@
 /*
  * internal.h - what the runtime's modules share and nobody else sees: the engine and run
- * structures, slot values, the allocator seam and the logger.
+ * structures, slot values, the allocator seam and the logger. In core/, with the seams it
+ * brings along (driver.h here, store/store.h, llm/provider.h); programs outside the runtime
+ * (cli/) see ecl.h only.
  */
 #ifndef ECL_INTERNAL_H
 #define ECL_INTERNAL_H

@@ -1,5 +1,6 @@
 /*
- * llm_fake.c - the deterministic fake LLM of the benchmark workload (bench/README.md): it
+ * fake.c - a provider (provider.h): the deterministic fake LLM of the benchmark workload
+ * (bench/README.md). It
  * reads `KEY:value` lines from the prompt (WF, TASK, TOPIC, REVISION, FEEDBACK, CONTENT) and
  * answers byte for byte as the reference fake does, keeping a critique counter per WF id, so
  * every workflow runs generate, critique, revise, critique, revise, critique and passes.

@@ -1,5 +1,5 @@
 /*
- * llm_offline.c - the default provider: deterministic answers made from the step's output
+ * offline.c - the default provider (provider.h): deterministic answers made from the step's output
  * type, with no network and no model. Every string it writes says it was not written by a
  * model. Enum fields walk their choices from the last to the first as a step is visited
  * again, so a critique loop answers "revise" once and then "pass", and a demo shows the

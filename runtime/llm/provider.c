@@ -1,5 +1,7 @@
 /*
- * provider.c - choosing a provider by name.
+ * provider.c - choosing a provider by name: offline, scripted and fake here in llm/, the HTTP
+ * ones (openai, anthropic, ollama) in the network half (net/llm_http.c, reached through
+ * net.h when the `ecl` command loads it).
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,6 @@
 /*
- * llm_scripted.c - answers read from a JSON file, for tests and demos.
+ * scripted.c - a provider (provider.h) whose answers are read from a JSON file, for tests
+ * and demos.
  *
  * The file is an object with one array per step name. Entry k of a step's array answers the
  * step's k-th visit in a run, so a resumed run is given the same answers as an uninterrupted

@@ -1,8 +1,8 @@
 /*
- * batch.c - many runs at once from one thread: a table of drive_task records, one per run in
- * flight, advanced by the same loop as drive_run. An HTTP provider's calls are easy handles on
- * one libcurl multi handle driven through its socket interface: the thread waits in
- * epoll_wait for whichever socket is ready, for libcurl's next timeout, for the next retry
+ * batch.c - in the network half (net.h): many runs at once from one thread: a table of drive_task
+ * records, one per run in flight, advanced by the same loop as drive_run. An HTTP provider's calls
+ * are easy handles on one libcurl multi handle driven through its socket interface: the thread
+ * waits in epoll_wait for whichever socket is ready, for libcurl's next timeout, for the next retry
  * that is due, or for a tenth of a second to pass (to renew leases and notice a signal), so
  * the work per wake-up does not grow with the number of runs in flight. Providers without a
  * non-blocking interface answer at once.

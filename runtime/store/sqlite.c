@@ -1,9 +1,9 @@
 /*
- * store_sqlite.c - the embedded store: one SQLite file in WAL mode. Each transition is one
- * IMMEDIATE transaction that inserts the checkpoint and advances the run; the update only
- * applies when the run is still at the checkpoint the driver loaded, so a second process
- * that drives the same run cannot commit over it. Each statement is prepared on its first use
- * (a command uses few of them) and reused after.
+ * sqlite.c - the embedded store (the store seam, store.h): one SQLite file in WAL mode. Each
+ * transition is one IMMEDIATE transaction that inserts the checkpoint and advances the run; the
+ * update only applies when the run is still at the checkpoint the driver loaded, so a second
+ * process that drives the same run cannot commit over it. Each statement is prepared on its first
+ * use (a command uses few of them) and reused after.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -2,8 +2,8 @@
  * store.h - the store seam: where runs and their checkpoints live.
  *
  * The driver talks to a store only through the operations below, so another backend
- * (PostgreSQL) can stand beside the embedded SQLite one. A store commits each transition of
- * a run atomically: the checkpoint row and the run's new state together, or neither.
+ * (PostgreSQL) can stand beside the embedded SQLite one (sqlite.c). A store commits each transition
+ * of a run atomically: the checkpoint row and the run's new state together, or neither.
  */
 #ifndef ECL_STORE_H
 #define ECL_STORE_H

@@ -1,5 +1,5 @@
 /*
- * test_restate.c - the Restate endpoint against byte sequences, without a network: frames,
+ * test_restate_protocol.c - the Restate endpoint against byte sequences, without a network: frames,
  * every message ecl writes and reads, the discovery manifest, a whole critique-revise run
  * replayed through a small simulation of Restate's journal (suspending after every answer,
  * never asking the model twice), get_status, cancellation, bad input and journal mismatches;

@@ -1,5 +1,5 @@
 /*
- * test_store_contract.c - the contract of the store seam (runtime/store.h), as one suite that
+ * test_store_contract.c - the contract of the store seam (runtime/store/store.h), as one suite that
  * every backend runs. A test reaches a store only through a factory and calls only the ops of
  * store.h: no SQL, no file, nothing a second backend would not have. Each test runs once per
  * factory in `factories`; a new backend adds its factory there, in one line.
