@@ -22,6 +22,9 @@
 extern "C" {
 #endif
 
+/* libecl is compiled with hidden visibility: what this header declares is its API, exported. */
+#pragma GCC visibility push(default)
+
 /* ABI of the descriptors below; generated files assert they were written for this one. It is
  * also the major number of the shared library (libecl.so.1). */
 #define ECL_ABI_VERSION 1
@@ -735,6 +738,8 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
  * interrupted. It installs handlers for SIGINT and SIGTERM while a run is driven and writes
  * to stdout and stderr, so call it from main, once. */
 int ecl_main(int argc, char **argv, const ecl_workflow *const *workflows, size_t n);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

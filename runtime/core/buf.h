@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "shared.h"
+
 /* ---- a growable byte buffer (buf.c) ------------------------------------------------------- */
 
 typedef struct buf {
@@ -15,13 +17,13 @@ typedef struct buf {
 	int oom; /* an append failed; the content is incomplete */
 } buf;
 
-void buf_append(buf *b, const char *s, size_t n);
-void buf_puts(buf *b, const char *s);
+ECL_SHARED void buf_append(buf *b, const char *s, size_t n);
+ECL_SHARED void buf_puts(buf *b, const char *s);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal, quotes included. */
-void buf_json_str(buf *b, const char *s, size_t n);
+ECL_SHARED void buf_json_str(buf *b, const char *s, size_t n);
 /* Append the key of an object's member, `"name":`, after a comma unless it is the first. */
 void buf_json_key(buf *b, int first, const char *name);
-void buf_free(buf *b);
+ECL_SHARED void buf_free(buf *b);
 
 #endif /* ECL_BUF_H */

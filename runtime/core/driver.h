@@ -13,6 +13,7 @@
 #define ECL_DRIVER_H
 
 #include "buf.h"
+#include "shared.h"
 #include "provider.h"
 #include "store.h"
 
@@ -110,33 +111,33 @@ typedef struct drive_task {
 } drive_task;
 
 /* Start a task at the run's current step. */
-void drive_task_init(drive_task *t, driver *d, ecl_run *run);
+ECL_SHARED void drive_task_init(drive_task *t, driver *d, ecl_run *run);
 /* Run the task until it needs an answer (DRIVE_ASK), must wait for a retry (DRIVE_WAIT) or
  * has ended (DRIVE_END). Every transition is committed through the driver on the way, or,
  * when t->group is set, handed to the caller (DRIVE_COMMIT) to be made durable before the
  * task goes on. */
-int drive_task_advance(drive_task *t);
+ECL_SHARED int drive_task_advance(drive_task *t);
 /* Write the transition of a task at DRIVE_COMMIT through the driver's commit: durable at
  * once outside a group, pending until end_group inside one. Returns the driver's code (the
  * detail on the engine); the task is unchanged, so a transition whose group was dropped can
  * be written again alone. */
-int drive_task_write(drive_task *t);
+ECL_SHARED int drive_task_write(drive_task *t);
 /* Tell a task at DRIVE_COMMIT the transition is durable (ECL_OK) or cannot be made so (the
  * code, with the detail on the engine): the task moves on to its next step or ends; advance
  * it again. */
-void drive_task_committed(drive_task *t, int rc);
+ECL_SHARED void drive_task_committed(drive_task *t, int rc);
 /* Hand the task the outcome (an ECL_* code) of the call for t->req, with t->res filled. */
-void drive_task_answer(drive_task *t, int rc);
+ECL_SHARED void drive_task_answer(drive_task *t, int rc);
 /* Renew the run's lease when a third of it has passed; 1 when the lease is lost. */
-int drive_task_beat(drive_task *t, long long now_ms);
+ECL_SHARED int drive_task_beat(drive_task *t, long long now_ms);
 /* Whether the task must stop (a signal, a cancel, a lost lease): its call may be dropped. */
-int drive_task_should_stop(drive_task *t);
+ECL_SHARED int drive_task_should_stop(drive_task *t);
 /* Free what the task holds (not the run). */
-void drive_task_clear(drive_task *t);
+ECL_SHARED void drive_task_clear(drive_task *t);
 
 /* Drive a loaded run until it completes, fails, is interrupted or hits an error. Returns
  * ECL_OK (completed), ECL_EFAILED (the workflow failed), ECL_EINTERRUPTED, or an error code
  * with the detail on the engine. */
-int drive_run(driver *d, ecl_run *run);
+ECL_SHARED int drive_run(driver *d, ecl_run *run);
 
 #endif /* ECL_DRIVER_H */

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "driver.h"
 #include "ecl.h"
+#include "shared.h"
 #include "provider.h"
 #include "store.h"
 
@@ -27,22 +28,22 @@ static inline int run_status_is(const char *text, ecl_run_status status)
 
 /* ---- allocator seam (mem.c): every allocation of the runtime goes through these ---------- */
 
-void *mem_alloc(size_t n);
-void *mem_calloc(size_t count, size_t size);
-void *mem_realloc(void *p, size_t n);
-void mem_free(void *p);
-char *mem_strdup(const char *s);
-char *mem_strndup(const char *s, size_t n);
+ECL_SHARED void *mem_alloc(size_t n);
+ECL_SHARED void *mem_calloc(size_t count, size_t size);
+ECL_SHARED void *mem_realloc(void *p, size_t n);
+ECL_SHARED void mem_free(void *p);
+ECL_SHARED char *mem_strdup(const char *s);
+ECL_SHARED char *mem_strndup(const char *s, size_t n);
 /* Route cJSON's allocations through the seam; called once by ecl_engine_open. */
-void mem_init(void);
+ECL_SHARED void mem_init(void);
 /* How many allocations have failed so far. A parse that returns NULL while this grew ran out
  * of memory: its text may be valid, and must not be reported as malformed. */
 unsigned long mem_failures(void);
 /* cJSON's parse of the len bytes at text: NULL when they hold no JSON value or, with *oom
  * set, when memory ran out reading them (the text may be fine, and must not be reported as
  * malformed). json_parse_str reads a C string as cJSON_Parse does. */
-cJSON *json_parse(const char *text, size_t len, int *oom);
-cJSON *json_parse_str(const char *text, int *oom);
+ECL_SHARED cJSON *json_parse(const char *text, size_t len, int *oom);
+ECL_SHARED cJSON *json_parse_str(const char *text, int *oom);
 
 /* ---- slot values (value.c) ---------------------------------------------------------------- */
 
@@ -66,7 +67,7 @@ void value_json(const value *v, const ecl_slot_def *def, buf *out);
 /* Append d as JSON: an int as one, else in 15 significant digits when they read back as d
  * exactly, else 17 (cJSON, which accepts 15 digits that are only close, would write
  * 0.1 + 0.2 as 0.3); null for an infinity or a NaN, as cJSON writes them. */
-void json_number(buf *out, double d);
+ECL_SHARED void json_number(buf *out, double d);
 /* Append the value as template text (strings raw, numbers in decimal). */
 void value_render(const value *v, const ecl_slot_def *def, buf *out);
 void value_clear(value *v);
@@ -86,7 +87,7 @@ int text_check(const char *s, size_t n, char *why, size_t whylen);
 int json_check(const char *json, size_t n, char *key, size_t keylen, char *why, size_t whylen);
 /* Make a message from elsewhere (a provider's error) fit on one line of valid UTF-8 in place:
  * control characters become spaces, bytes that are not UTF-8 '?'. */
-void text_one_line(char *s);
+ECL_SHARED void text_one_line(char *s);
 /* The length of s[0..n) cut to at most max bytes, not inside a UTF-8 character. */
 size_t text_cut(const char *s, size_t n, size_t max);
 
@@ -96,7 +97,7 @@ typedef enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 
 
 /* Log one event: msg, then key/value pairs (const char *key, const char *value) ended by a
  * NULL key. Values are strings; NULL values are left out. */
-void log_event(ecl_engine *e, log_level level, const char *msg, ...);
+ECL_SHARED void log_event(ecl_engine *e, log_level level, const char *msg, ...);
 
 /* ---- the engine and runs ------------------------------------------------------------------ */
 
@@ -142,11 +143,11 @@ int engine_damaged(ecl_engine *e, const char *fmt, ...) __attribute__((format(pr
 
 /* Store a run of wf with these inputs that nobody drives yet: interrupted at its first step,
  * so that `ecl resume` or `ecl recover` starts it (engine.c). */
-int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
-		     char id_out[ECL_ID_MAX]);
+ECL_SHARED int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+				char id_out[ECL_ID_MAX]);
 
 /* Record the engine's failure detail; returns code (status.c). */
-int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
+ECL_SHARED int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* What the step function chose. */
@@ -184,17 +185,17 @@ struct ecl_run {
 #define ANSWER_NOTE "answer "
 
 /* The question of the human step a waiting run is on, rendered (caller frees), or NULL. */
-char *steps_question(const ecl_run *run);
+ECL_SHARED char *steps_question(const ecl_run *run);
 
 /* Free what expressions made during the step function's call (run.c); called at every
  * transition and when the run is freed. Returns ECL_ENOMEM when one of them could not be
  * made. */
 int steps_release(ecl_run *run);
 /* Create an in-memory run of wf with fresh slots (initial values applied). */
-int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out);
-void run_free(ecl_run *run);
+ECL_SHARED int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out);
+ECL_SHARED void run_free(ecl_run *run);
 /* Set the input slots from a JSON object, checking required inputs and types. */
-int run_set_inputs(ecl_run *run, const cJSON *inputs);
+ECL_SHARED int run_set_inputs(ecl_run *run, const cJSON *inputs);
 /* Apply a JSON object of "slot name": value to the slots (restoring a checkpoint). */
 int run_apply(ecl_run *run, const char *json, int mark_dirty);
 /* Apply a step's output object to that step's output slots. */
@@ -228,7 +229,7 @@ int answer_parse(const ecl_workflow *wf, const ecl_step_def *step, const char *t
 void answer_clear(ecl_run *run);
 
 /* Milliseconds since the Unix epoch, and a monotonic clock in microseconds. */
-long long clock_now_ms(void);
-long long clock_mono_us(void);
+ECL_SHARED long long clock_now_ms(void);
+ECL_SHARED long long clock_mono_us(void);
 
 #endif /* ECL_INTERNAL_H */
