@@ -1,8 +1,8 @@
 /*
  * ecl_oom.c - the ecl command with one more thing, for test_cli's out-of-memory sweeps: when
  * ECL_TEST_FAIL_ALLOC_AFTER=N is set, N allocations of the runtime and of cJSON succeed and
- * every one after them fails (runtime/core/testhooks.h). Linked with the sources of cli/ into its own
- * program (tests/CMakeLists.txt), so that the ecl users run has no such hook.
+ * every one after them fails (runtime/core/testhooks.h). Linked with the sources of cli/ into
+ * its own program (tests/CMakeLists.txt), so that the ecl users run has no such hook.
  */
 #include <stdlib.h>
 
