@@ -58,10 +58,9 @@ configure_build() {
 }
 
 # Coverage of runtime/ (its folders core/, store/, llm/ and net/ together), generator/ and
-# cli/, each directory apart: lines, and with "branches"
-# also branches ("coverage: runtime/ lines: 95.1% (2600 out of 2734)"). Each directory must
-# keep ECL_COVERAGE_MIN (95) % of its lines; below it, or when gcovr itself fails, the check
-# fails.
+# cli/, each directory apart: lines, and with "branches" also branches ("coverage: runtime/
+# lines: 95.1% (2600 out of 2734)"). Each directory must keep ECL_COVERAGE_MIN (95) % of its
+# lines; below it, or when gcovr itself fails, the check fails.
 coverage_report() {
 	local d out line pct min=${ECL_COVERAGE_MIN:-95}
 	note "coverage of runtime/, generator/ and cli/ (at least $min % of the lines of each)"
