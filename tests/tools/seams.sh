@@ -3,7 +3,8 @@
 #  (a) no file outside runtime/net/ (and cli/ and tests/, which may include what they need)
 #      includes libcurl, libmicrohttpd or protobuf-c: the core, the store and the providers
 #      that need no network build without them;
-#  (b) no circle among the runtime's files: from the object files (OBJECTS, a ;-separated
+#  (b) cli/ is written against ecl.h alone: it includes no other header of the runtime;
+#  (c) no circle among the runtime's files: from the object files (OBJECTS, a ;-separated
 #      list: the core's and the network half's), file A depends on file B when A uses a
 #      symbol B defines; a circle in that graph is named, file by file and through which
 #      symbol, and fails the test.
@@ -25,7 +26,26 @@ if [ -n "$bad" ]; then
 	fail=1
 fi
 
-# ---- (b) no circle among the runtime's files -----------------------------------------------
+# ---- (b) cli/ sees the runtime through ecl.h only ------------------------------------------
+# (its target's include path has runtime/ alone; this catches a path written out, too)
+bad=$(cd "$src" && grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' cli/*.c cli/*.h |
+	while IFS= read -r line; do
+		name=$(printf '%s\n' "$line" | sed -E 's/.*#[[:space:]]*include[[:space:]]*"([^"]*)".*/\1/')
+		case $name in
+		ecl.h) continue ;;
+		*/*) printf '%s\n' "$line" && continue ;;
+		esac
+		if [ ! -f "cli/$name" ]; then
+			printf '%s\n' "$line"
+		fi
+	done)
+if [ -n "$bad" ]; then
+	echo "seams: cli/ includes a header of the runtime other than ecl.h:" >&2
+	printf '%s\n' "$bad" >&2
+	fail=1
+fi
+
+# ---- (c) no circle among the runtime's files -----------------------------------------------
 # Edges known and left for now, "FROM TO SYMBOL", each with why; a circle that goes through
 # one of them is not reported. Keep this list empty: an entry is a debt.
 known=$(mktemp)
@@ -102,4 +122,4 @@ if [ -n "$cycles" ]; then
 	fail=1
 fi
 [ "$fail" -eq 0 ] || exit 1
-echo "seams: no network header outside runtime/net/; no circle among $(awk '$1 == "D" { print $2 }' "$syms" | sort -u | wc -l) files of the runtime"
+echo "seams: no network header outside runtime/net/; cli/ on ecl.h alone; no circle among $(awk '$1 == "D" { print $2 }' "$syms" | sort -u | wc -l) files of the runtime"
