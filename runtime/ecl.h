@@ -402,7 +402,8 @@ typedef int (*ecl_event_fn)(void *ctx, const ecl_event *event);
 /* Options for ecl_engine_open. Zero-initialise, then set what you need. Strings are
  * borrowed only for the duration of ecl_engine_open. */
 typedef struct ecl_options {
-	const char *db_path; /* SQLite file; created on first use (required) */
+	const char *db_path; /* SQLite file, created on first use, or a PostgreSQL database:
+			     * postgres://user@host:port/dbname (required) */
 	ecl_durability durability;
 	const char *provider;    /* "offline" (default), "scripted", "openai", "anthropic",
 				  * "ollama" */

@@ -127,7 +127,11 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	cfg.connect_timeout_ms = o->connect_timeout_ms;
 	rc = llm_provider_new(o->provider ? o->provider : "offline", &cfg, &e->llm, err,
 			      sizeof(err));
-	if (rc == ECL_OK && o->read_only)
+	if (rc == ECL_OK && store_is_postgres(o->db_path))
+		rc = store_pg_open(o->db_path, o->read_only,
+				   o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000, &e->st, err,
+				   sizeof(err));
+	else if (rc == ECL_OK && o->read_only)
 		rc = store_sqlite_open_read(o->db_path,
 					    o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000,
 					    &e->st, err, sizeof(err));

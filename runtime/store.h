@@ -8,6 +8,8 @@
 #ifndef ECL_STORE_H
 #define ECL_STORE_H
 
+#include <string.h>
+
 #include "ecl.h"
 
 /* A run as stored. Strings are owned by the struct; release with store_run_clear. */
@@ -201,5 +203,21 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
  * of an older schema is refused (a command that writes upgrades it). */
 int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, char *err,
 			   size_t errlen);
+
+/* Whether db names a PostgreSQL database (a postgres:// or postgresql:// URL) rather than a
+ * SQLite file. */
+static inline int store_is_postgres(const char *db)
+{
+	return db && (strncmp(db, "postgres://", 11) == 0 || strncmp(db, "postgresql://", 13) == 0);
+}
+
+/* Open the PostgreSQL store of conninfo (a postgres:// URL or a libpq connection string; the
+ * PG* environment variables fill in what it leaves out), creating its tables (in the schema
+ * `ecl`) or upgrading them when this is not a read-only open; read_only refuses an older
+ * schema instead. Waits for a run another process holds up to busy_timeout_ms. On failure
+ * *out is NULL and err says why, naming the server as user@host:port/database (never a
+ * password). Close with st->ops->close. In the network module (libpq loads with it). */
+int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, store **out, char *err,
+		  size_t errlen);
 
 #endif /* ECL_STORE_H */
