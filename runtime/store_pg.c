@@ -1185,7 +1185,8 @@ static int read_version(pg_store *s, int *version)
 
 /* Bring an older (or an empty) database up to date, in one transaction under an advisory
  * lock, so that of several processes opening a new database at once exactly one migrates it
- * and the others see its work. A read-only open refuses an older schema instead. */
+ * and the others see its work. A read-only open refuses an older schema instead (but sets an
+ * empty database up, as it makes a new SQLite file). */
 static int open_schema(pg_store *s)
 {
 	char sql[160];
@@ -1193,7 +1194,7 @@ static int open_schema(pg_store *s)
 
 	if ((rc = read_version(s, &version)) != ECL_OK || version == SCHEMA_VERSION)
 		return rc;
-	if (s->read_only) {
+	if (s->read_only && version > 0) { /* an empty database is set up, as SQLite's new file */
 		snprintf(s->err, sizeof(s->err),
 			 "postgres %s: the database has schema version %d, older than this ecl's "
 			 "(%d): a command that writes (ecl resume, ecl recover) upgrades it",

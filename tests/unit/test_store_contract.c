@@ -9,9 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <libpq-fe.h>
 
 #include "internal.h" /* ANSWER_NOTE, which store.h names; mem_free for a lease's holder */
 #include "support.h"
@@ -37,61 +34,33 @@ static void sqlite_cleanup(const char *where)
 }
 
 /* PostgreSQL: a database of its own for each scratch directory, on the server the test set-up
- * started (ECL_TEST_PG: its URL without a database, postgres://user@host:port). The database's
- * name is kept in the directory, so that a second open finds the same one. */
-static int pg_admin(const char *sql)
-{
-	const char *server = getenv("ECL_TEST_PG");
-	char url[512];
-	PGconn *c;
-	PGresult *r;
-	int ok;
-
-	cr_assert(server && *server, "ECL_TEST_PG is not set: the test set-up starts a PostgreSQL "
-				     "server (tests/CMakeLists.txt, fixture pg)");
-	snprintf(url, sizeof(url), "%s/postgres", server);
-	c = PQconnectdb(url);
-	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s: %s", url, PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		cr_log_error("%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok;
-}
-
+ * started; its URL is kept in the directory, so that a second open finds the same one. */
 static int pg_open(const char *where, store **out, char *err, size_t errlen)
 {
-	char name[64], sql[128], url[512];
+	char url[512] = "";
 	FILE *f = fopen(ts_path(where, "pgdb"), "r");
 
 	if (f) {
-		cr_assert(fgets(name, sizeof(name), f));
+		cr_assert(fgets(url, sizeof(url), f));
 		fclose(f);
 	} else {
-		snprintf(name, sizeof(name), "contract_%d_%ld", (int)getpid(), (long)random());
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-		cr_assert(pg_admin(sql));
+		ts_pg_create(url, sizeof(url));
 		cr_assert((f = fopen(ts_path(where, "pgdb"), "w")) != NULL);
-		fputs(name, f);
+		fputs(url, f);
 		fclose(f);
 	}
-	snprintf(url, sizeof(url), "%s/%s", getenv("ECL_TEST_PG"), name);
 	return store_pg_open(url, 0, 2000, out, err, errlen);
 }
 
 static void pg_cleanup(const char *where)
 {
-	char name[64], sql[128];
+	char url[512];
 	FILE *f = fopen(ts_path(where, "pgdb"), "r");
 
 	if (!f)
 		return;
-	if (fgets(name, sizeof(name), f)) {
-		snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", name);
-		pg_admin(sql);
-	}
+	if (fgets(url, sizeof(url), f))
+		ts_pg_drop(url);
 	fclose(f);
 }
 
