@@ -179,6 +179,7 @@ typedef struct pg_store {
 	long busy_timeout_ms;
 	int group;        /* a group's transaction is open: commits join it */
 	int group_broken; /* a commit failed inside the group and rolled it back */
+	int txn;          /* a transaction is open (a group's, or an operation's own) */
 	char err[2048];
 } pg_store;
 
@@ -267,6 +268,12 @@ static int exec_sql(pg_store *s, const char *sql, const char *doing)
 	return rc;
 }
 
+static void ignore_notice(void *ctx, const char *message)
+{
+	(void)ctx;
+	(void)message;
+}
+
 /* Connect (again), set the session up and forget what was prepared on an older connection. */
 static int connect_server(pg_store *s)
 {
@@ -278,11 +285,15 @@ static int connect_server(pg_store *s)
 		PQfinish(s->conn);
 	memset(s->prepared, 0, sizeof(s->prepared));
 	s->group = 0;
+	s->txn = 0;
 	/* the given text comes last: what it says overrides the defaults before it */
 	s->conn = PQconnectdbParams(keys, vals, 1);
 	if (!s->conn)
 		return out_of_memory(s, "connecting to the database");
 	set_label(s);
+	/* the server's notices (a shutdown's "terminating connection") are not the user's: the
+	 * failure that follows them says what happened */
+	PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		char why[768];
 
@@ -304,50 +315,85 @@ static int ensure_connected(pg_store *s)
 
 	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
 		return ECL_OK;
+	/* a server restarting takes seconds: about 15 s in all, the waits growing to 1 s */
 	for (tries = 0;; tries++) {
-		struct timespec ts = {0, 100000000L * (tries + 1)};
+		struct timespec ts = {tries >= 9, tries >= 9 ? 0 : 100000000L * (tries + 1)};
 		int rc = connect_server(s);
 
-		if (rc != ECL_ESTORE || tries == 4)
+		if (rc != ECL_ESTORE || tries == 19)
 			return rc;
 		nanosleep(&ts, NULL);
 	}
 }
 
-/* Run prepared statement id with p: the result (PQclear it), or NULL with s->err set and, when
- * unique is not NULL, *unique = 1 for a unique key taken. */
-static PGresult *run_stmt(pg_store *s, enum stmt_id id, const params *p, const char *doing,
-			  int *unique)
+/* Statements that may be sent again when the connection broke before their answer came:
+ * reads, and writes that give the same result when made twice (a lease taken or renewed by
+ * the same owner, a version set). */
+static int repeatable(enum stmt_id id)
+{
+	switch (id) {
+	case ST_GET_RUN:
+	case ST_LIST_STEPS:
+	case ST_LIST_NOTES:
+	case ST_ACQUIRE:
+	case ST_HEARTBEAT:
+	case ST_SET_VERSION:
+	case ST_COMMITTED: return 1;
+	default: return 0;
+	}
+}
+
+/* One try of prepared statement id with p (prepared first on this connection when it is not
+ * yet): the result, or NULL with the failed one in *failed (PQclear it). */
+static PGresult *try_stmt(pg_store *s, enum stmt_id id, const params *p, PGresult **failed)
 {
 	char name[8];
 	PGresult *res;
-	ExecStatusType st;
 
-	if (unique)
-		*unique = 0;
+	*failed = NULL;
 	snprintf(name, sizeof(name), "e%d", (int)id);
 	if (!s->prepared[id]) {
 		res = PQprepare(s->conn, name, stmt_sql[id], 0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			fail(s, res, doing);
-			PQclear(res);
+			*failed = res;
 			return NULL;
 		}
 		PQclear(res);
 		s->prepared[id] = 1;
 	}
 	res = PQexecPrepared(s->conn, name, p->n, p->v, NULL, NULL, 0);
-	st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	*failed = res;
+	return NULL;
+}
 
-		if (unique)
-			*unique = state && strcmp(state, "23505") == 0;
-		fail(s, res, doing);
-		PQclear(res);
-		return NULL;
+/* Run prepared statement id with p: the result (PQclear it), or NULL with s->err set and, when
+ * unique is not NULL, *unique = 1 for a unique key taken. A connection that broke while idle
+ * (a server restarted) is found out only by using it: a statement that may be sent again is,
+ * once, on a new connection, unless a transaction was open (it died with the connection). */
+static PGresult *run_stmt(pg_store *s, enum stmt_id id, const params *p, const char *doing,
+			  int *unique)
+{
+	PGresult *failed, *res = try_stmt(s, id, p, &failed);
+	const char *state;
+
+	if (unique)
+		*unique = 0;
+	if (!res && PQstatus(s->conn) == CONNECTION_BAD && repeatable(id) && !s->txn) {
+		PQclear(failed);
+		if (ensure_connected(s) != ECL_OK)
+			return NULL;
+		res = try_stmt(s, id, p, &failed);
 	}
-	return res;
+	if (res)
+		return res;
+	state = PQresultErrorField(failed, PG_DIAG_SQLSTATE);
+	if (unique)
+		*unique = state && strcmp(state, "23505") == 0;
+	fail(s, failed, doing);
+	PQclear(failed);
+	return NULL;
 }
 
 /* Run statement id and give the number of rows it changed or returned in *rows: ECL_OK, or
@@ -367,6 +413,7 @@ static int run_count(pg_store *s, enum stmt_id id, const params *p, const char *
 /* Roll the open transaction back (the group's, which ends it). */
 static void rollback(pg_store *s)
 {
+	s->txn = 0;
 	if (s->conn && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 	if (s->group) {
@@ -379,7 +426,9 @@ static int begin(pg_store *s, const char *doing)
 {
 	int rc = ensure_connected(s);
 
-	return rc == ECL_OK ? exec_sql(s, "BEGIN", doing) : rc;
+	if (rc == ECL_OK && (rc = exec_sql(s, "BEGIN", doing)) == ECL_OK)
+		s->txn = 1;
+	return rc;
 }
 
 /* COMMIT the transaction begun, or roll it back when that fails. */
@@ -387,6 +436,7 @@ static int finish(pg_store *s, const char *doing)
 {
 	int rc = exec_sql(s, "COMMIT", doing);
 
+	s->txn = 0;
 	if (rc != ECL_OK)
 		rollback(s);
 	return rc;
@@ -562,16 +612,19 @@ static const char *commit_doing(const store_commit *c, char *doing, size_t len)
 	return doing;
 }
 
-/* After a transition's statement got no answer (the connection broke), connect again and
- * read whether it committed: ECL_OK when it did, the failure (s->err) when it did not. */
-static int commit_outcome(pg_store *s, const store_commit *c, int failure)
+/* After a transition's statement failed, whether it was made: a connection that broke
+ * before the answer came leaves it unknown, so connect again and read the checkpoint. 1 when
+ * it was made, 0 when it was not and the connection works again (the statement can be sent
+ * again), -1 when it cannot be known or the failure was not a broken connection (s->err says
+ * what failed). */
+static int commit_made(pg_store *s, const store_commit *c)
 {
 	params p = {0};
 	char saved[sizeof(s->err)];
 	int rows;
 
-	if (s->group_broken || (s->conn && PQstatus(s->conn) == CONNECTION_OK))
-		return failure;
+	if (s->group_broken || PQstatus(s->conn) == CONNECTION_OK)
+		return -1;
 	memcpy(saved, s->err, sizeof(saved));
 	if (ensure_connected(s) != ECL_OK) {
 		size_t n = strnlen(saved, sizeof(saved) - 1);
@@ -579,18 +632,16 @@ static int commit_outcome(pg_store *s, const store_commit *c, int failure)
 		memcpy(s->err, saved, n);
 		snprintf(s->err + n, sizeof(s->err) - n, "%s",
 			 "; and the server cannot be reached again to read whether it committed");
-		return failure;
+		return -1;
 	}
 	p_text(&p, c->run_id);
 	p_int(&p, c->step.seq);
 	p_text(&p, c->owner);
 	if (run_count(s, ST_COMMITTED, &p, "cannot read whether the commit was made", &rows) !=
 	    ECL_OK)
-		return failure;
-	if (rows == 1)
-		return ECL_OK;
+		return -1;
 	memcpy(s->err, saved, sizeof(saved));
-	return failure;
+	return rows == 1;
 }
 
 static int pg_commit(store *base, const store_commit *c, const char **request)
@@ -600,7 +651,7 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	char doing[160];
 	params p = {0};
 	PGresult *res;
-	int rc, unique;
+	int rc, unique, tries, made;
 
 	*request = NULL;
 	commit_doing(c, doing, sizeof(doing));
@@ -631,18 +682,23 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	p_int(&p, c->step.tokens_out);
 	p_int(&p, c->step.started_ms);
 	p_int(&p, c->step.duration_us);
-	res = run_stmt(s, advance ? ST_ADVANCE : ST_FINISH, &p, doing, &unique);
-	if (!res && unique) {
+	for (tries = 0;; tries++) {
+		res = run_stmt(s, advance ? ST_ADVANCE : ST_FINISH, &p, doing, &unique);
+		if (res || unique)
+			break;
+		rollback(s);
+		made = tries == 0 ? commit_made(s, c) : -1;
+		if (made != 0)
+			return made == 1 ? ECL_OK : ECL_ESTORE;
+		/* not made, and connected again: send it again */
+	}
+	if (!res) {
 		snprintf(s->err, sizeof(s->err),
 			 "postgres %s: run %s: checkpoint %d exists already: another process "
 			 "drives this run",
 			 s->label, c->run_id, c->step.seq);
 		rollback(s);
 		return ECL_ESTATE;
-	}
-	if (!res) {
-		rollback(s);
-		return commit_outcome(s, c, ECL_ESTORE);
 	}
 	if (PQntuples(res) != 1) {
 		PQclear(res);

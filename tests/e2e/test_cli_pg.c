@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	ts_pg_drop(db);
+	if (strncmp(db, getenv("ECL_TEST_PG"), strlen(getenv("ECL_TEST_PG"))) == 0)
+		ts_pg_drop(db);
 	ts_rmtree(dir);
 	free(dir);
 }
@@ -227,7 +229,8 @@ static pid_t run_in_background(const char *script_text, const char *log)
 			"--script",        spath,     "--call-log", log,          "run",
 			"critique-revise", "--topic", "bg",         NULL};
 
-		if (!freopen("/dev/null", "w", stdout))
+		if (!freopen(ts_path(dir, "bg.out"), "w", stdout) ||
+		    !freopen(ts_path(dir, "bg.out"), "a", stderr))
 			_exit(126);
 		execv(ECL_BIN, (char *const *)argv);
 		_exit(127);
@@ -336,4 +339,54 @@ Test(pg, a_database_of_a_newer_schema_is_refused)
 	cr_assert_eq(ECL(NULL, &err, "runs"), 1);
 	cr_assert(strstr(err, "schema version 999, newer than this ecl reads"), "%s", err);
 	free(err);
+}
+
+/* Run scripts/pg_server.sh with an action, a directory and maybe a port or mode. */
+static void pg_server(const char *action, const char *where, const char *arg)
+{
+	const char *argv[] = {"/bin/sh", ECL_SOURCE_DIR "/scripts/pg_server.sh", action, where, arg,
+			      NULL};
+	char *err = NULL;
+
+	cr_assert_eq(ts_run(argv, NULL, &err), 0, "pg_server.sh %s: %s", action, err);
+	free(err);
+}
+
+/* The server restarted (an immediate shutdown: as after a crash) while a run waits for its
+ * model: the run connects again, commits, and finishes; no step is asked twice. The server is
+ * this test's own, so that the restart touches no other test. */
+Test(pg, a_run_goes_on_when_the_server_restarts_under_it)
+{
+	char where[4300], port[16], url[512], log[4200], *out;
+	int p, fd = ts_listen_any(&p, 0), status;
+	pid_t pid;
+
+	close(fd); /* a port nothing uses now */
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(where, sizeof(where), "%s/server", dir);
+	cr_assert_eq(chmod(dir, 0755), 0);
+	pg_server("start", where, port);
+	snprintf(url, sizeof(url), "postgres://ecl@127.0.0.1:%d/ecl", p);
+	snprintf(db, sizeof(db), "%s", url); /* this test's database; teardown drops none */
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 3000, "
+				"\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}",
+				log);
+	wait_for_line(log, " critique ");
+	pg_server("stop", where, "immediate");
+	pg_server("start", where, port);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	out = ts_read(ts_path(dir, "bg.out"));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	free(out);
+	cr_assert_eq(ts_count_lines(log, " generate "), 1, "generate was asked again");
+	cr_assert_eq(ts_count_lines(log, " critique "), 2, "a critique was asked again");
+	{
+		char *id = only_run();
+
+		cr_assert(status_field(id, "status", "completed"));
+		cr_assert_eq(status_field(id, "step_count", NULL), 4);
+		free(id);
+	}
+	pg_server("stop", where, "fast");
 }

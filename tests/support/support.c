@@ -131,6 +131,9 @@ int ts_run(const char *const argv[], char **out, char **err)
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
 	posix_spawn_file_actions_addclose(&fa, po[0]);
 	posix_spawn_file_actions_addclose(&fa, pe[0]);
+	/* only as 1 and 2: a daemon the program starts (a server) must not keep the pipes open */
+	posix_spawn_file_actions_addclose(&fa, po[1]);
+	posix_spawn_file_actions_addclose(&fa, pe[1]);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
 	cr_assert_eq(rc, 0, "cannot run %s: %s", argv[0], strerror(rc));
