@@ -333,7 +333,7 @@ int cmd_batch(cli *c)
 	if (rc == ECL_EINTERRUPTED || interrupted) {
 		fprintf(stderr,
 			"%s: batch interrupted; the runs in flight are interrupted and the %zu "
-			"not started are stored as interrupted runs: %s --db %s recover "
+			"not started are stored as queued runs: %s --db %s recover "
 			"finishes them all\n",
 			c->prog, t.queued, c->prog,
 			cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)));

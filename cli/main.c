@@ -32,7 +32,7 @@ static const char usage_text[] =
 	"  history <run-id> [--full] [-o json]  every transition; --full adds prompts, answers\n"
 	"  fork <run-id> --from <checkpoint> a new run from checkpoint N of another\n"
 	"                                    (ecl history shows the numbers)\n"
-	"  recover                           resume every interrupted run nobody drives\n"
+	"  recover                           resume every interrupted or queued run nobody drives\n"
 	"  prune --older-than AGE [--status S,..] [--dry-run]\n"
 	"                                    delete finished runs at least AGE old (30d, 12h,\n"
 	"                                    0s for all) and reclaim the space\n"
@@ -296,7 +296,7 @@ static const struct {
 	 "  shows the numbers); the other run is left as it is.\n"},
 	{"recover", cmd_recover,
 	 "recover\n"
-	 "  Resume every interrupted run that no live process drives.\n"},
+	 "  Resume every interrupted or queued run that no live process drives.\n"},
 	{"prune", cmd_prune,
 	 "prune --older-than AGE [--status S,..] [--workflow W] [--dry-run]\n"
 	 "  Delete finished runs last changed at least AGE ago (30d, 12h, 0s for all) and\n"

@@ -455,8 +455,8 @@ static void pump(batch *b, long timeout_ms)
 }
 
 /* A batch stopped before every input had its run: each input left gets a run that nobody
- * drives, stored as interrupted at its first step and reported as "queued", so that the
- * batch goes on as a whole with `ecl recover`. One transaction for all of them. */
+ * drives, stored as queued at its first step and reported as "queued", so that the batch
+ * goes on as a whole with `ecl recover` or workers. One transaction for all of them. */
 static void queue_rest(batch *b, const char *const *inputs, size_t n, size_t next)
 {
 	driver *d = &b->e->local;

@@ -73,11 +73,12 @@ typedef enum ecl_run_status {
 				  * of the store; resumable */
 	ECL_RUN_COMPLETED = 4,   /* "completed": reached `done`; over */
 	ECL_RUN_FAILED = 5,      /* "failed": reached `fail` or a step failed for good; over */
-	ECL_RUN_CANCELLED = 6    /* "cancelled": stopped on request; over */
+	ECL_RUN_CANCELLED = 6,   /* "cancelled": stopped on request; over */
+	ECL_RUN_QUEUED = 7       /* "queued": stored for a worker to take (ecl_worker) */
 } ecl_run_status;
 
 /* Number of values of ecl_run_status. */
-#define ECL_RUN_STATUS_COUNT 7
+#define ECL_RUN_STATUS_COUNT 8
 
 /* The text of a run status ("running", "completed", ...): static, never NULL ("unknown" for
  * a value outside the enum). */
@@ -403,7 +404,7 @@ typedef int (*ecl_event_fn)(void *ctx, const ecl_event *event);
  * borrowed only for the duration of ecl_engine_open. */
 typedef struct ecl_options {
 	const char *db_path; /* SQLite file, created on first use, or a PostgreSQL database:
-			     * postgres://user@host:port/dbname (required) */
+			      * postgres://user@host:port/dbname (required) */
 	ecl_durability durability;
 	const char *provider;    /* "offline" (default), "scripted", "openai", "anthropic",
 				  * "ollama" */

@@ -321,11 +321,11 @@ int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_j
 	run_free(run);
 	if (rc != ECL_OK)
 		return rc;
-	/* as a fork from checkpoint 0 is: nobody's, at the first step, attempt 0 (a resume makes
-	 * it attempt 1) */
+	/* queued: nobody's, at the first step, attempt 0 (a worker's claim or a resume makes it
+	 * attempt 1) */
 	row.workflow = (char *)wf->id;
 	row.version = (char *)wf->version;
-	row.status = (char *)ecl_run_status_name(ECL_RUN_INTERRUPTED);
+	row.status = (char *)ecl_run_status_name(ECL_RUN_QUEUED);
 	row.step = (char *)wf->steps[wf->start].name;
 	row.inputs = canon;
 	row.created_ms = clock_now_ms();

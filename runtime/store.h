@@ -109,11 +109,20 @@ typedef struct store_ops {
 	 * by owner already, or held by `steal` (a holder known to be dead); ECL_ESTATE with the
 	 * holder in *holder (caller frees, with mem_free) when someone else holds it. A lease is
 	 * valid up to and including lease_until_ms: expired once now_ms is past it. Only a run
-	 * that is running, waiting, paused or interrupted can be taken: ECL_ESTATE (*holder NULL)
-	 * for one that is over, ECL_ENOTFOUND for no such run. Sets the status to running and the
-	 * attempt, updated_ms to now_ms, and clears the error and any pending request. */
+	 * that is running, waiting, paused, interrupted or queued can be taken: ECL_ESTATE (*holder
+	 * NULL) for one that is over, ECL_ENOTFOUND for no such run. Sets the status to running and
+	 * the attempt, updated_ms to now_ms, and clears the error and any pending request. */
 	int (*acquire)(store *st, const char *id, const char *owner, const char *steal, int attempt,
 		       long long now_ms, long long lease_until_ms, char **holder);
+	/* Take up to `limit` runs nobody drives for owner, until lease_until_ms: queued runs, and
+	 * running ones whose lease expired before now_ms (their driver died), of the workflows
+	 * named (any when nworkflows is 0), oldest first (by created_ms, then id). Each run taken
+	 * is running, leased to owner, its attempt one more than stored (a queued run's first is
+	 * 1), updated_ms now_ms, its error and any pending request cleared. Their ids go to
+	 * ids[0 .. *count). Claims made at once by several processes never take the same run. */
+	int (*claim)(store *st, const char *owner, const char *const *workflows, int nworkflows,
+		     int limit, long long now_ms, long long lease_until_ms, char (*ids)[ECL_ID_MAX],
+		     int *count);
 	/* Renew the lease; ECL_ESTATE when owner lost it or the run is no longer running.
 	 * *request as for commit. */
 	int (*heartbeat)(store *st, const char *id, const char *owner, long long now_ms,
@@ -129,9 +138,9 @@ typedef struct store_ops {
 	 * gets a note saying which ("pause done", "cancel requested of the driver") in the same
 	 * transaction: either both are stored or neither.
 	 * `what` is "pause" or "cancel". Nobody drives a run without an owner or whose lease
-	 * expired (as for acquire). Applied at once: a pause to a running, interrupted or waiting
-	 * run, a cancel to those and to a paused one (updated_ms = now_ms, no request left). Left
-	 * for the driver: either, to a running run with a live lease; it replaces a request
+	 * expired (as for acquire). Applied at once: a pause to a running, interrupted, waiting or
+	 * queued run, a cancel to those and to a paused one (updated_ms = now_ms, no request left).
+	 * Left for the driver: either, to a running run with a live lease; it replaces a request
 	 * pending already. Any other case (a run over, a paused one paused again) is ECL_ESTATE
 	 * and writes nothing; no such run is ECL_ENOTFOUND. */
 	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);

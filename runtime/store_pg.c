@@ -88,6 +88,7 @@ enum stmt_id {
 	ST_LIST_STEPS,
 	ST_ADVANCE,
 	ST_FINISH,
+	ST_CLAIM,
 	ST_ACQUIRE,
 	ST_HEARTBEAT,
 	ST_RELEASE,
@@ -137,18 +138,27 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FINISH] = "WITH upd AS (UPDATE ecl.runs SET status = $2, step = $3, seq = $4,"
 		      " attempt = $5, output = $6, error = $7, updated_ms = $8, lease_until_ms = 0,"
 		      " owner = NULL" STEP_WHERE " RETURNING request, $10::bigint" STEP_INSERT,
-	[ST_ACQUIRE] =
-		"UPDATE ecl.runs SET owner = $2, lease_until_ms = $5, status = 'running',"
-		" attempt = $4, error = NULL, request = NULL, updated_ms = $3"
-		" WHERE id = $1 AND status IN ('running', 'interrupted', 'paused', 'waiting')"
-		" AND (owner IS NULL OR owner = $2 OR owner = $6 OR lease_until_ms < $3)",
+	/* the oldest runs of the workflows in $4 (an array; empty for any) that are queued or
+	 * whose driver's lease expired; rows another claim is taking are skipped, not waited for */
+	[ST_CLAIM] = "UPDATE ecl.runs SET owner = $1, lease_until_ms = $3, status = 'running',"
+		     " attempt = attempt + 1, updated_ms = $2, error = NULL, request = NULL"
+		     " WHERE id IN (SELECT id FROM ecl.runs"
+		     " WHERE status <> 'completed' AND status <> 'failed' AND status <> 'cancelled'"
+		     " AND (status = 'queued' OR (status = 'running' AND lease_until_ms < $2))"
+		     " AND (cardinality($4::text[]) = 0 OR workflow = ANY($4::text[]))"
+		     " ORDER BY created_ms, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING id",
+	[ST_ACQUIRE] = "UPDATE ecl.runs SET owner = $2, lease_until_ms = $5, status = 'running',"
+		       " attempt = $4, error = NULL, request = NULL, updated_ms = $3"
+		       " WHERE id = $1 AND status IN ('running', 'interrupted', 'paused', "
+		       "'waiting', 'queued')"
+		       " AND (owner IS NULL OR owner = $2 OR owner = $6 OR lease_until_ms < $3)",
 	[ST_HEARTBEAT] = "UPDATE ecl.runs SET lease_until_ms = $3 WHERE id = $1 AND owner = $2"
 			 " AND status = 'running' RETURNING request",
 	[ST_RELEASE] = "UPDATE ecl.runs SET status = $3, error = $4, updated_ms = $5,"
 		       " owner = NULL, lease_until_ms = 0, request = NULL"
 		       " WHERE id = $1 AND owner = $2",
 	[ST_REQUEST_DIRECT] = "UPDATE ecl.runs SET status = $2, request = NULL, updated_ms = $3"
-			      " WHERE id = $1 AND status IN ($4, $5, $6, $7)"
+			      " WHERE id = $1 AND status IN ($4, $5, $6, $7, $8)"
 			      " AND (owner IS NULL OR lease_until_ms < $3)",
 	[ST_REQUEST_DEFERRED] = "UPDATE ecl.runs SET request = $2 WHERE id = $1"
 				" AND status = 'running' AND owner IS NOT NULL"
@@ -781,7 +791,8 @@ static int pg_acquire(store *base, const char *id, const char *owner, const char
 	if (!run_status_is(run.status, ECL_RUN_RUNNING) &&
 	    !run_status_is(run.status, ECL_RUN_INTERRUPTED) &&
 	    !run_status_is(run.status, ECL_RUN_PAUSED) &&
-	    !run_status_is(run.status, ECL_RUN_WAITING)) {
+	    !run_status_is(run.status, ECL_RUN_WAITING) &&
+	    !run_status_is(run.status, ECL_RUN_QUEUED)) {
 		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
 			 run.status);
 	} else {
@@ -794,6 +805,63 @@ static int pg_acquire(store *base, const char *id, const char *owner, const char
 	}
 	store_run_clear(&run);
 	return ECL_ESTATE;
+}
+
+/* The names as a PostgreSQL array literal, {"a","b"}; NULL when memory ran out. */
+static char *name_array(const char *const *names, int n)
+{
+	buf b = {0};
+	const char *c;
+	int i;
+
+	buf_puts(&b, "{");
+	for (i = 0; i < n; i++) {
+		buf_puts(&b, i ? ",\"" : "\"");
+		for (c = names[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				buf_append(&b, "\\", 1);
+			buf_append(&b, c, 1);
+		}
+		buf_puts(&b, "\"");
+	}
+	buf_puts(&b, "}");
+	if (b.oom) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+static int pg_claim(store *base, const char *owner, const char *const *workflows, int nworkflows,
+		    int limit, long long now_ms, long long lease_until_ms, char (*ids)[ECL_ID_MAX],
+		    int *count)
+{
+	pg_store *s = (pg_store *)base;
+	char *names = name_array(workflows, nworkflows);
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	*count = 0;
+	if (!names)
+		return out_of_memory(s, "claiming runs");
+	if ((rc = ensure_connected(s)) != ECL_OK) {
+		mem_free(names);
+		return rc;
+	}
+	p_text(&p, owner);
+	p_int(&p, now_ms);
+	p_int(&p, lease_until_ms);
+	p_text(&p, names);
+	p_int(&p, limit);
+	res = run_stmt(s, ST_CLAIM, &p, "cannot claim runs", NULL);
+	mem_free(names);
+	if (!res)
+		return ECL_ESTORE;
+	for (i = 0; i < PQntuples(res) && i < limit; i++)
+		snprintf(ids[(*count)++], ECL_ID_MAX, "%s", PQgetvalue(res, i, 0));
+	PQclear(res);
+	return ECL_OK;
 }
 
 static int pg_heartbeat(store *base, const char *id, const char *owner, long long now_ms,
@@ -957,6 +1025,7 @@ static int pg_request(store *base, const char *id, const char *what, long long n
 	p_text(&p,
 	       cancel ? ecl_run_status_name(ECL_RUN_PAUSED) : ecl_run_status_name(ECL_RUN_RUNNING));
 	p_text(&p, ecl_run_status_name(ECL_RUN_WAITING));
+	p_text(&p, ecl_run_status_name(ECL_RUN_QUEUED));
 	if ((rc = run_count(s, ST_REQUEST_DIRECT, &p, "cannot change the run", &rows)) != ECL_OK) {
 		rollback(s);
 		return rc;
@@ -1194,6 +1263,7 @@ static const store_ops pg_ops = {
 	.get_run = pg_get_run,
 	.list_steps = pg_list_steps,
 	.commit = pg_commit,
+	.claim = pg_claim,
 	.acquire = pg_acquire,
 	.heartbeat = pg_heartbeat,
 	.release = pg_release,

@@ -285,15 +285,17 @@ Test(batch, ctrl_c_leaves_the_runs_in_flight_interrupted_and_resumable)
 		/* the inputs not started are stored as runs, for recover to finish the batch */
 		cr_assert_eq(num(s, "queued", NULL), 8, "%s", out);
 		cr_assert(strstr(err, "interrupted"), "%s", err);
-		cr_assert(strstr(err, "the 8 not started are stored as interrupted runs"), "%s",
-			  err);
+		cr_assert(strstr(err, "the 8 not started are stored as queued runs"), "%s", err);
 		cJSON_Delete(s);
 		free(out);
 		free(err);
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
 				    "owner IS NULL"),
-		     12, "released or never taken, resumable by anyone");
+		     4, "released, resumable by anyone");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued' AND "
+				    "owner IS NULL"),
+		     8, "never taken, for recover or a worker");
 	cr_assert_eq(ts_sql_int(db, "SELECT count(DISTINCT inputs) FROM runs"), 12,
 		     "one run per line");
 	/* the server answers again: recover finishes every one of them */
@@ -645,7 +647,7 @@ Test(batch, a_stopped_batch_stores_the_inputs_not_started_as_runs)
 		     ECL_EINTERRUPTED, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(s.ended, 2, "the two in flight ended");
 	cr_assert_eq(s.queued, 4);
-	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued' AND "
 				    "seq = 0 AND owner IS NULL AND step = 'generate'"),
 		     4);
 	ids = ts_sql_text(db, "SELECT group_concat(id, ' ') FROM runs WHERE seq = 0");
