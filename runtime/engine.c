@@ -309,8 +309,8 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	return ECL_OK;
 }
 
-int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
-		     char id_out[ECL_ID_MAX])
+int ecl_run_enqueue(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+		    char id_out[ECL_ID_MAX])
 {
 	store_run row = {0};
 	ecl_run *run;
@@ -488,6 +488,26 @@ static int take_lease(ecl_engine *e, const char *id, int attempt)
 	return ECL_OK;
 }
 
+int run_adopt_version(ecl_engine *e, const store_run *row, ecl_run *run)
+{
+	char note[160];
+	int rc;
+
+	if (strcmp(row->version, run->wf->version) == 0)
+		return ECL_OK;
+	/* Every step and variable the run used still exists with its type (the run loaded), so
+	 * it goes on with the new version; the history says so. */
+	snprintf(note, sizeof(note), "workflow %s changed from version %s to %s", run->wf->id,
+		 row->version, run->wf->version);
+	if ((rc = e->st->ops->set_version(e->st, row->id, run->wf->version, clock_now_ms())) !=
+		    ECL_OK ||
+	    (rc = e->st->ops->note(e->st, row->id, run->seq, note, clock_now_ms())) != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	log_event(e, LOG_WARN, "version", "run", row->id, "from", row->version, "to",
+		  run->wf->version, NULL);
+	return ECL_OK;
+}
+
 int ecl_run_drive(ecl_engine *e, const char *run_id)
 {
 	store_run row = {0};
@@ -546,23 +566,8 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 		log_event(e, LOG_INFO, "resumed", "run", run_id, "step",
 			  run->wf->steps[run->state].name, NULL);
 	}
-	if (strcmp(row.version, run->wf->version) != 0) {
-		/* Every step and variable the run used still exists with its type (the run
-		 * loaded), so it goes on with the new version; the history says so. */
-		char note[160];
-
-		snprintf(note, sizeof(note), "workflow %s changed from version %s to %s",
-			 run->wf->id, row.version, run->wf->version);
-		if ((rc = e->st->ops->set_version(e->st, run_id, run->wf->version,
-						  clock_now_ms())) != ECL_OK ||
-		    (rc = e->st->ops->note(e->st, run_id, run->seq, note, clock_now_ms())) !=
-			    ECL_OK) {
-			rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-			goto out;
-		}
-		log_event(e, LOG_WARN, "version", "run", run_id, "from", row.version, "to",
-			  run->wf->version, NULL);
-	}
+	if ((rc = run_adopt_version(e, &row, run)) != ECL_OK)
+		goto out;
 	rc = drive_run(&e->local, run);
 out:
 	run_free(run);

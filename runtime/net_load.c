@@ -151,3 +151,10 @@ int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, sto
 	return net() ? net()->store_pg_open(conninfo, read_only, busy_timeout_ms, out, err, errlen)
 		     : unloadable(err, errlen);
 }
+
+int ecl_worker(ecl_engine *engine, const ecl_worker_options *options)
+{
+	if (!net())
+		return engine_fail(engine, ECL_EIO, "%s", load_error);
+	return net()->worker(engine, options);
+}

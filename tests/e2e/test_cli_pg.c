@@ -390,3 +390,141 @@ Test(pg, a_run_goes_on_when_the_server_restarts_under_it)
 	}
 	pg_server("stop", where, "fast");
 }
+
+/* Start `ecl worker` in the background with args (NULL-terminated); its output in out_path. */
+static pid_t worker(const char *spath, const char *log, const char *out_path, const char **args)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		const char *argv[32] = {ECL_BIN,    "--db", db,           "--provider", "scripted",
+					"--script", spath,  "--call-log", log,          "worker"};
+		int n = 10, i;
+
+		for (i = 0; args[i]; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		if (!freopen(out_path, "w", stdout) || !freopen(out_path, "a", stderr))
+			_exit(126);
+		execv(ECL_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* How many runs of the database have this status. */
+static int count_status(const char *status)
+{
+	char *out;
+	cJSON *json;
+	int n;
+
+	cr_assert_eq(ECL(&out, NULL, "runs", "--all", "--status", status, "-o", "json"), 0, "%s",
+		     out);
+	json = cJSON_Parse(out);
+	cr_assert_not_null(json, "%s", out);
+	n = cJSON_GetArraySize(json);
+	cJSON_Delete(json);
+	free(out);
+	return n;
+}
+
+/* Three workers drain one queue; one is SIGKILLed and one stopped with SIGTERM on the way.
+ * Every run completes; a run nobody took over had each step asked once (a run taken over
+ * may have its step cut off asked again, never a committed one: its history has each step
+ * once); the SIGTERMed worker finished what it held. */
+Test(pg, three_workers_drain_a_queue_each_run_completing_once, .timeout = 180)
+{
+	enum { RUNS = 40 };
+	const char *args[] = {"-j",     "4",    "--lease",          "2",
+			      "--poll", "0.05", "--exit-when-idle", NULL};
+	char in[4300], log[4300], outs[3][4300], *out, *text;
+	const char *spath;
+	pid_t pids[3];
+	int i, status, lines, taken_over = 0;
+	cJSON *json, *run;
+
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	{
+		FILE *f = fopen(in, "w");
+
+		cr_assert_not_null(f);
+		for (i = 0; i < RUNS; i++)
+			fprintf(f, "{\"topic\": \"t%d\"}\n", i);
+		fclose(f);
+	}
+	cr_assert_eq(ECL(&out, NULL, "batch", in, "--workflow", "critique-revise", "--queue"), 0,
+		     "%s", out);
+	free(out);
+	cr_assert_eq(count_status("queued"), RUNS);
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	spath = script("{\"generate\": [{\"$delay_ms\": 20, \"$answer\": " GEN "}], "
+		       "\"critique\": [{\"$delay_ms\": 20, \"$answer\": " PASS "}]}");
+	for (i = 0; i < 3; i++) {
+		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
+		pids[i] = worker(spath, log, outs[i], args);
+	}
+	/* once a few runs are done, worker 0 dies and worker 1 is asked to stop */
+	while (ts_count_lines(log, " critique ") < 10) {
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(kill(pids[0], SIGKILL), 0);
+	cr_assert_eq(kill(pids[1], SIGTERM), 0);
+	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
+	cr_assert(WIFSIGNALED(status));
+	cr_assert_eq(waitpid(pids[1], &status, 0), pids[1]);
+	text = ts_read(outs[1]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
+	cr_assert(strstr(text, "stopped") && !strstr(text, "interrupted"), "%s", text);
+	free(text);
+	cr_assert_eq(waitpid(pids[2], &status, 0), pids[2]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[2]));
+	/* the dead worker's runs: their leases expire, and a new worker takes them over */
+	{
+		struct timespec ts = {2, 200000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	pids[0] = worker(spath, log, outs[0], args);
+	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[0]));
+	cr_assert_eq(count_status("completed"), RUNS, "every run completed");
+
+	cr_assert_eq(ECL(&out, NULL, "runs", "--all", "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	free(out);
+	cJSON_ArrayForEach (run, json) {
+		const char *id = cJSON_GetObjectItem(run, "id")->valuestring;
+		char needle[64], *hist;
+		cJSON *h, *entry;
+		int steps = 0, retaken = 0;
+
+		cr_assert_eq(ECL(&hist, NULL, "history", id, "-o", "json"), 0);
+		h = cJSON_Parse(hist);
+		cJSON_ArrayForEach (entry, h) {
+			if (!cJSON_GetObjectItem(entry, "seq"))
+				continue; /* a note */
+			steps++;
+			retaken |= cJSON_GetObjectItem(entry, "attempt")->valueint > 1;
+		}
+		cJSON_Delete(h);
+		cr_assert_eq(steps, 2, "run %s: %s", id, hist);
+		free(hist);
+		snprintf(needle, sizeof(needle), "%s generate ", id);
+		lines = ts_count_lines(log, needle);
+		snprintf(needle, sizeof(needle), "%s critique ", id);
+		lines += ts_count_lines(log, needle);
+		taken_over += retaken;
+		if (retaken)
+			cr_assert_leq(lines, 3, "run %s: only its step cut off is asked again", id);
+		else
+			cr_assert_eq(lines, 2, "run %s, never taken over, asked %d times", id,
+				     lines);
+	}
+	cJSON_Delete(json);
+	cr_assert_geq(taken_over, 1, "the dead worker held runs, which were taken over");
+	cr_assert_leq(taken_over, 4, "at most the dead worker's four runs were taken over");
+}
