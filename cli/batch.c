@@ -227,6 +227,22 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 	return 0;
 }
 
+/* `ecl batch --queue`: one queued run per line, their ids printed in order. */
+static int enqueue_all(ecl_engine *e, const ecl_workflow *wf, const lines *in)
+{
+	char id[ECL_ID_MAX];
+	size_t i;
+
+	for (i = 0; i < in->n; i++) {
+		if (ecl_run_enqueue(e, wf, in->text[i], id) != ECL_OK)
+			return cli_error(1,
+					 "line %d: %s (the runs of the lines before it are queued)",
+					 in->line[i], ecl_engine_errmsg(e));
+		printf("%s\n", id);
+	}
+	return fflush(stdout) == 0 ? 0 : cli_error(1, "cannot write the ids");
+}
+
 int cmd_batch(cli *c)
 {
 	const char *path = NULL, *workflow = NULL;
@@ -238,7 +254,7 @@ int cmd_batch(cli *c)
 	cJSON *summary = NULL;
 	long concurrency = 8;
 	char quoted[4 * sizeof(c->db_buf) + 3];
-	int rc, i, status, unprinted = 0;
+	int rc, i, status, unprinted = 0, queue = 0;
 
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < c->nargs; i++) {
@@ -259,6 +275,8 @@ int cmd_batch(cli *c)
 							 a, c->args[i]);
 				concurrency = (long)n;
 			}
+		} else if (!strcmp(a, "--queue")) {
+			queue = 1;
 		} else if (!path && strncmp(a, "--", 2) != 0) {
 			path = a;
 		} else {
@@ -266,7 +284,8 @@ int cmd_batch(cli *c)
 		}
 	}
 	if (!path || !workflow)
-		return cli_error(2, "usage: ecl batch FILE.jsonl --workflow ID [--concurrency N]");
+		return cli_error(2, "usage: ecl batch FILE.jsonl --workflow ID [--concurrency N] "
+				    "[--queue]");
 	wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, workflow);
 	if (!wf)
 		return cli_error(2, "unknown workflow `%s` (ecl list shows the workflows)",
@@ -278,6 +297,12 @@ int cmd_batch(cli *c)
 	c->opts.interrupt = &interrupted;
 	c->opts.caller_reports_ends = 1; /* printed once, by the command */
 	if ((rc = cli_open(c, &e)) != 0) {
+		lines_free(&in);
+		return rc;
+	}
+	if (queue) {
+		rc = enqueue_all(e, wf, &in);
+		ecl_engine_close(e);
 		lines_free(&in);
 		return rc;
 	}
@@ -333,7 +358,7 @@ int cmd_batch(cli *c)
 	if (rc == ECL_EINTERRUPTED || interrupted) {
 		fprintf(stderr,
 			"%s: batch interrupted; the runs in flight are interrupted and the %zu "
-			"not started are stored as interrupted runs: %s --db %s recover "
+			"not started are stored as queued runs: %s --db %s recover "
 			"finishes them all\n",
 			c->prog, t.queued, c->prog,
 			cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)));

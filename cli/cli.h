@@ -97,6 +97,7 @@ int cmd_fork(cli *c);
 int cmd_recover(cli *c);
 int cmd_prune(cli *c);
 int cmd_batch(cli *c);
+int cmd_worker(cli *c);
 int cmd_providers(cli *c);
 int cmd_answer(cli *c);
 int cmd_graph(cli *c);

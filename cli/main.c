@@ -22,7 +22,9 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  list [--detailed]                 the workflows compiled into this program\n"
-	"  run <workflow> [inputs]           start a run and drive it to its end\n"
+	"  run <workflow> [inputs] [--queue [--wait]]\n"
+	"                                    start a run and drive it to its end (--queue:\n"
+	"                                    store it for a worker)\n"
 	"  resume <run-id>                   continue an interrupted run from its checkpoint\n"
 	"  status <run-id> [-o text|json]    the state of a run\n"
 	"  pause <run-id>                    stop a run at its next transition (resumable)\n"
@@ -32,13 +34,15 @@ static const char usage_text[] =
 	"  history <run-id> [--full] [-o json]  every transition; --full adds prompts, answers\n"
 	"  fork <run-id> --from <checkpoint> a new run from checkpoint N of another\n"
 	"                                    (ecl history shows the numbers)\n"
-	"  recover                           resume every interrupted run nobody drives\n"
+	"  recover                           resume every interrupted or queued run nobody drives\n"
 	"  prune --older-than AGE [--status S,..] [--dry-run]\n"
 	"                                    delete finished runs at least AGE old (30d, 12h,\n"
 	"                                    0s for all) and reclaim the space\n"
-	"  batch FILE.jsonl --workflow ID [--concurrency N]\n"
+	"  batch FILE.jsonl --workflow ID [--concurrency N] [--queue]\n"
 	"                                    one run per line of inputs, N at a time, and a\n"
-	"                                    JSON summary\n"
+	"                                    JSON summary (--queue: store them for workers)\n"
+	"  worker [--concurrency N] [--workflows A,B] [--exit-when-idle]\n"
+	"                                    drive queued runs and those whose driver died\n"
 	"  providers [-o json]               the provider settings and where each comes from\n"
 	"  answer <run-id> --set FIELD=VALUE ... [--no-wait]\n"
 	"                                    answer a waiting run's question, then drive it on\n"
@@ -145,7 +149,7 @@ int cli_open(cli *c, ecl_engine **out)
 
 	if (!c->opts.db_path && (rc = cli_default_db(c)) != 0)
 		return rc;
-	if (make_parent_dirs(c->opts.db_path) != 0)
+	if (!strstr(c->opts.db_path, "://") && make_parent_dirs(c->opts.db_path) != 0)
 		return cli_error(1, "cannot create the directory of %s: %s", c->opts.db_path,
 				 strerror(errno));
 	if ((rc = cli_configure(c)) != 0)
@@ -264,8 +268,11 @@ static const struct {
 	 "  The workflows compiled into this program: id and name; --detailed adds each\n"
 	 "  one's description, inputs, steps, loop bounds and usage line.\n"},
 	{"run", cmd_run,
-	 "run WORKFLOW [inputs] [--engine restate [--restate-url URL] [--wait]]\n"
+	 "run WORKFLOW [inputs] [--queue [--wait]] [--engine restate [--restate-url URL] "
+	 "[--wait]]\n"
 	 "  Start a run of WORKFLOW and drive it to its end, with progress on a terminal.\n"
+	 "  --queue stores it for a worker (ecl worker) and prints its id; --wait then waits\n"
+	 "  for it to end and reports as run does.\n"
 	 "  Inputs:\n"
 	 "    --NAME VALUE, --NAME=VALUE    one input (`-` may stand for `_` in NAME)\n"
 	 "    --set NAME=VALUE              the same, for any input\n"
@@ -296,15 +303,22 @@ static const struct {
 	 "  shows the numbers); the other run is left as it is.\n"},
 	{"recover", cmd_recover,
 	 "recover\n"
-	 "  Resume every interrupted run that no live process drives.\n"},
+	 "  Resume every interrupted or queued run that no live process drives.\n"},
 	{"prune", cmd_prune,
 	 "prune --older-than AGE [--status S,..] [--workflow W] [--dry-run]\n"
 	 "  Delete finished runs last changed at least AGE ago (30d, 12h, 0s for all) and\n"
 	 "  reclaim the space; --dry-run only counts them.\n"},
 	{"batch", cmd_batch,
-	 "batch FILE.jsonl --workflow ID [--concurrency N|-j N]\n"
+	 "batch FILE.jsonl --workflow ID [--concurrency N|-j N] [--queue]\n"
 	 "  One run per line of inputs (a JSON object each), N at a time; prints a JSON\n"
-	 "  summary.\n"},
+	 "  summary. --queue stores one queued run per line for workers (ecl worker) and\n"
+	 "  prints their ids.\n"},
+	{"worker", cmd_worker,
+	 "worker [--concurrency N|-j N] [--workflows A,B] [--poll SECONDS] [--lease SECONDS]\n"
+	 "       [--exit-when-idle]\n"
+	 "  Drive the queued runs (run --queue, batch --queue) and those whose driver died,\n"
+	 "  N at a time, until a signal (the first lets the runs in flight finish, a second\n"
+	 "  interrupts them). Workers on one PostgreSQL database share its queue.\n"},
 	{"providers", cmd_providers,
 	 "providers [-o json]\n"
 	 "  The provider settings and where each comes from (flag, environment, config).\n"},

@@ -412,7 +412,8 @@ static int collect(void *ctx, const ecl_run_info *info)
 int cmd_recover(cli *c)
 {
 	const char *const resumable[] = {ecl_run_status_name(ECL_RUN_RUNNING),
-					 ecl_run_status_name(ECL_RUN_INTERRUPTED)};
+					 ecl_run_status_name(ECL_RUN_INTERRUPTED),
+					 ecl_run_status_name(ECL_RUN_QUEUED)};
 	ecl_run_filter f = {0};
 	recover_list l = {0};
 	ecl_engine *e;
@@ -423,7 +424,7 @@ int cmd_recover(cli *c)
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	f.statuses = resumable;
-	f.nstatuses = 2;
+	f.nstatuses = 3;
 	rc = ecl_run_list(e, &f, collect, &l);
 	ecl_engine_close(e);
 	if (rc != ECL_OK) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -478,13 +479,12 @@ static int report_waiting(const cli *c, ecl_engine *e, const char *id)
 	return 0;
 }
 
+static int report_end(cli *c, ecl_engine *e, const char *id, int rc);
+
 /* Drive a run and report how it ended; returns the exit status. */
 static int drive(cli *c, ecl_engine *e, const char *id, progress *p)
 {
 	struct sigaction sa, old_int, old_term;
-	ecl_run_info *info = NULL;
-	char quoted[4 * sizeof(c->db_buf) + 3];
-	const char *db = cli_shell_word(c->opts.db_path, quoted, sizeof(quoted));
 	int rc;
 
 	memset(&sa, 0, sizeof(sa));
@@ -499,6 +499,16 @@ static int drive(cli *c, ecl_engine *e, const char *id, progress *p)
 	if (rc == ECL_OK || rc == ECL_EFAILED || rc == ECL_EINTERRUPTED || rc == ECL_EPAUSED ||
 	    rc == ECL_ECANCELLED || rc == ECL_EWAITING)
 		announce(p);
+	return report_end(c, e, id, rc);
+}
+
+/* Report how run id ended (rc as ecl_run_drive returns it); returns the exit status. */
+static int report_end(cli *c, ecl_engine *e, const char *id, int rc)
+{
+	ecl_run_info *info = NULL;
+	char quoted[4 * sizeof(c->db_buf) + 3];
+	const char *db = cli_shell_word(c->opts.db_path, quoted, sizeof(quoted));
+
 	switch (rc) {
 	case ECL_OK:
 		printf("Workflow %s completed successfully\n", id);
@@ -546,13 +556,62 @@ static int drive(cli *c, ecl_engine *e, const char *id, progress *p)
 	}
 }
 
+/* Remove flag from the command's arguments: 1 when it was there. */
+static int take_flag(cli *c, const char *flag)
+{
+	int i, j = 0, found = 0;
+
+	for (i = 0; i < c->nargs; i++)
+		if (strcmp(c->args[i], flag) == 0)
+			found = 1;
+		else
+			c->args[j++] = c->args[i];
+	c->nargs = j;
+	c->args[j] = NULL;
+	return found;
+}
+
+/* `ecl run --queue [--wait]`: store the run for a worker; with --wait, wait for it to stop
+ * (over, waiting for an answer, paused or interrupted) and report that as `ecl run` does. */
+static int enqueue(cli *c, ecl_engine *e, const ecl_workflow *wf, const char *inputs, int wait)
+{
+	static const struct {
+		ecl_run_status status;
+		int rc;
+	} ends[] = {{ECL_RUN_COMPLETED, ECL_OK},         {ECL_RUN_FAILED, ECL_EFAILED},
+		    {ECL_RUN_CANCELLED, ECL_ECANCELLED}, {ECL_RUN_WAITING, ECL_EWAITING},
+		    {ECL_RUN_PAUSED, ECL_EPAUSED},       {ECL_RUN_INTERRUPTED, ECL_EINTERRUPTED}};
+	char id[ECL_ID_MAX];
+	size_t k;
+
+	if (ecl_run_enqueue(e, wf, inputs, id) != ECL_OK)
+		return cli_error(1, "%s", ecl_engine_errmsg(e));
+	printf("Workflow queued: %s\n", id);
+	fflush(stdout);
+	while (wait && !interrupted) {
+		struct timespec ts = {0, 100000000L};
+		ecl_run_info *info = NULL;
+
+		if (ecl_run_info_get(e, id, &info) != ECL_OK)
+			return cli_error(1, "%s", ecl_engine_errmsg(e));
+		for (k = 0; k < sizeof(ends) / sizeof(ends[0]); k++)
+			if (cli_status_is(info->status, ends[k].status))
+				break;
+		ecl_run_info_free(info);
+		if (k < sizeof(ends) / sizeof(ends[0]))
+			return report_end(c, e, id, ends[k].rc);
+		nanosleep(&ts, NULL);
+	}
+	return interrupted ? 130 : 0;
+}
+
 int cmd_run(cli *c)
 {
 	const ecl_workflow *wf;
 	ecl_engine *e = NULL;
 	progress p = {0};
 	char *inputs = NULL, err[1024], id[ECL_ID_MAX];
-	int rc;
+	int rc, queue = take_flag(c, "--queue"), wait = queue && take_flag(c, "--wait");
 
 	int restate = cli_restate_take(c);
 
@@ -586,6 +645,21 @@ int cmd_run(cli *c)
 	c->opts.caller_reports_ends = 1; /* printed once, by the command */
 	if ((rc = cli_open(c, &e)) != 0) {
 		free(inputs);
+		return rc;
+	}
+	if (queue) {
+		struct sigaction sa, old_int, old_term;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		rc = enqueue(c, e, wf, inputs, wait);
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		free(inputs);
+		ecl_engine_close(e);
 		return rc;
 	}
 	rc = ecl_run_start(e, wf, inputs, id);

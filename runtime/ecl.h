@@ -76,11 +76,12 @@ typedef enum ecl_run_status {
 				  * of the store; resumable */
 	ECL_RUN_COMPLETED = 4,   /* "completed": reached `done`; over */
 	ECL_RUN_FAILED = 5,      /* "failed": reached `fail` or a step failed for good; over */
-	ECL_RUN_CANCELLED = 6    /* "cancelled": stopped on request; over */
+	ECL_RUN_CANCELLED = 6,   /* "cancelled": stopped on request; over */
+	ECL_RUN_QUEUED = 7       /* "queued": stored for a worker to take (ecl_worker) */
 } ecl_run_status;
 
 /* Number of values of ecl_run_status. */
-#define ECL_RUN_STATUS_COUNT 7
+#define ECL_RUN_STATUS_COUNT 8
 
 /* The text of a run status ("running", "completed", ...): static, never NULL ("unknown" for
  * a value outside the enum). */
@@ -405,7 +406,8 @@ typedef int (*ecl_event_fn)(void *ctx, const ecl_event *event);
 /* Options for ecl_engine_open. Zero-initialise, then set what you need. Strings are
  * borrowed only for the duration of ecl_engine_open. */
 typedef struct ecl_options {
-	const char *db_path; /* SQLite file; created on first use (required) */
+	const char *db_path; /* SQLite file, created on first use, or a PostgreSQL database:
+			      * postgres://user@host:port/dbname (required) */
 	ecl_durability durability;
 	const char *provider;    /* "offline" (default), "scripted", "openai", "anthropic",
 				  * "ollama" */
@@ -656,6 +658,38 @@ typedef int (*ecl_batch_fn)(void *ctx, const ecl_batch_end *end);
  * when stopped before, or an error code with the detail in the errmsg. */
 int ecl_batch_drive(ecl_engine *engine, const ecl_workflow *wf, const char *const *inputs, size_t n,
 		    int concurrency, ecl_batch_fn fn, void *ctx);
+
+/* Store a run of wf with these inputs (a JSON object text, checked as ecl_run_start checks it)
+ * for a worker to take: queued at its first step, nobody's; its id in id_out. ecl_run_drive
+ * (ecl resume) or ecl_worker drives it. */
+int ecl_run_enqueue(ecl_engine *engine, const ecl_workflow *wf, const char *inputs_json,
+		    char id_out[ECL_ID_MAX]);
+
+/* What a worker takes and how (ecl_worker). */
+typedef struct ecl_worker_options {
+	int concurrency; /* runs driven at once; 0 for 10 */
+	/* only runs of these workflows (NULL: every workflow the engine has); each must be one
+	 * of the engine's */
+	const char *const *workflows;
+	size_t nworkflows;
+	long poll_ms;       /* how long an idle worker waits before it looks again; 0 for 200 */
+	int exit_when_idle; /* return once nothing is queued and nothing is in flight */
+	/* When set (by a signal handler, say): take no more runs, drive those in flight to
+	 * their ends, and return. The engine's interrupt flag stops those too. */
+	volatile sig_atomic_t *drain;
+	ecl_batch_fn on_end; /* each run that ends in this worker (index counts them from 0) */
+	void *ctx;
+} ecl_worker_options;
+
+/* Drive the runs of the engine's store that nobody drives: queued runs (ecl_run_enqueue) and
+ * running ones whose lease expired (their process died), oldest first, up to concurrency at
+ * once from the calling thread, as ecl_batch_drive drives its runs. Several workers, in this
+ * process or others, on this machine or others sharing one PostgreSQL database, never take
+ * the same run. Returns ECL_OK when drained or idle (as the options ask), ECL_EINTERRUPTED
+ * when the engine's interrupt flag stopped it, or an error code with the detail in the
+ * errmsg. A store that fails for a while (a database restarting) is tried again with
+ * backoff, not given up on. */
+int ecl_worker(ecl_engine *engine, const ecl_worker_options *options);
 
 /* ------------------------------------------------------------------------------------------
  * Restate: `ecl serve` runs every compiled workflow as a Restate Workflow service, and the

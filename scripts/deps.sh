@@ -8,9 +8,9 @@
 # exact apt-get line to run and fails.
 set -eu
 
-build="gcc make cmake pkg-config re2c libcurl4-openssl-dev libcjson-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev"
+build="gcc make cmake pkg-config re2c libcurl4-openssl-dev libcjson-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev libpq-dev"
 # npm fetches restate-server for the end-to-end tests against a real Restate server.
-test_only="libcriterion-dev python3 clang clang-format clang-tidy libclang-rt-14-dev gcovr valgrind sqlite3 npm"
+test_only="libcriterion-dev python3 clang clang-format clang-tidy libclang-rt-14-dev gcovr valgrind sqlite3 npm postgresql"
 test="$build $test_only"
 afl="$test afl++"
 

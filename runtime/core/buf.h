@@ -19,7 +19,7 @@ typedef struct buf {
 
 ECL_SHARED void buf_append(buf *b, const char *s, size_t n);
 ECL_SHARED void buf_puts(buf *b, const char *s);
-void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ECL_SHARED void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal, quotes included. */
 ECL_SHARED void buf_json_str(buf *b, const char *s, size_t n);
 /* Append the key of an object's member, `"name":`, after a comma unless it is the first. */

@@ -101,7 +101,11 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	cfg.connect_timeout_ms = o->connect_timeout_ms;
 	rc = llm_provider_new(o->provider ? o->provider : "offline", &cfg, &e->llm, err,
 			      sizeof(err));
-	if (rc == ECL_OK && o->read_only)
+	if (rc == ECL_OK && store_is_postgres(o->db_path))
+		rc = store_pg_open(o->db_path, o->read_only,
+				   o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000, &e->st, err,
+				   sizeof(err));
+	else if (rc == ECL_OK && o->read_only)
 		rc = store_sqlite_open_read(o->db_path,
 					    o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000,
 					    &e->st, err, sizeof(err));
@@ -274,8 +278,8 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	return ECL_OK;
 }
 
-int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
-		     char id_out[ECL_ID_MAX])
+int ecl_run_enqueue(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
+		    char id_out[ECL_ID_MAX])
 {
 	store_run row = {0};
 	ecl_run *run;
@@ -286,11 +290,11 @@ int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_j
 	run_free(run);
 	if (rc != ECL_OK)
 		return rc;
-	/* as a fork from checkpoint 0 is: nobody's, at the first step, attempt 0 (a resume makes
-	 * it attempt 1) */
+	/* queued: nobody's, at the first step, attempt 0 (a worker's claim or a resume makes it
+	 * attempt 1) */
 	row.workflow = (char *)wf->id;
 	row.version = (char *)wf->version;
-	row.status = (char *)ecl_run_status_name(ECL_RUN_INTERRUPTED);
+	row.status = (char *)ecl_run_status_name(ECL_RUN_QUEUED);
 	row.step = (char *)wf->steps[wf->start].name;
 	row.inputs = canon;
 	row.created_ms = clock_now_ms();
@@ -453,6 +457,26 @@ static int take_lease(ecl_engine *e, const char *id, int attempt)
 	return ECL_OK;
 }
 
+int run_adopt_version(ecl_engine *e, const store_run *row, ecl_run *run)
+{
+	char note[160];
+	int rc;
+
+	if (strcmp(row->version, run->wf->version) == 0)
+		return ECL_OK;
+	/* Every step and variable the run used still exists with its type (the run loaded), so
+	 * it goes on with the new version; the history says so. */
+	snprintf(note, sizeof(note), "workflow %s changed from version %s to %s", run->wf->id,
+		 row->version, run->wf->version);
+	if ((rc = e->st->ops->set_version(e->st, row->id, run->wf->version, clock_now_ms())) !=
+		    ECL_OK ||
+	    (rc = e->st->ops->note(e->st, row->id, run->seq, note, clock_now_ms())) != ECL_OK)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	log_event(e, LOG_WARN, "version", "run", row->id, "from", row->version, "to",
+		  run->wf->version, NULL);
+	return ECL_OK;
+}
+
 int ecl_run_drive(ecl_engine *e, const char *run_id)
 {
 	store_run row = {0};
@@ -511,23 +535,8 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 		log_event(e, LOG_INFO, "resumed", "run", run_id, "step",
 			  run->wf->steps[run->state].name, NULL);
 	}
-	if (strcmp(row.version, run->wf->version) != 0) {
-		/* Every step and variable the run used still exists with its type (the run
-		 * loaded), so it goes on with the new version; the history says so. */
-		char note[160];
-
-		snprintf(note, sizeof(note), "workflow %s changed from version %s to %s",
-			 run->wf->id, row.version, run->wf->version);
-		if ((rc = e->st->ops->set_version(e->st, run_id, run->wf->version,
-						  clock_now_ms())) != ECL_OK ||
-		    (rc = e->st->ops->note(e->st, run_id, run->seq, note, clock_now_ms())) !=
-			    ECL_OK) {
-			rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-			goto out;
-		}
-		log_event(e, LOG_WARN, "version", "run", run_id, "from", row.version, "to",
-			  run->wf->version, NULL);
-	}
+	if ((rc = run_adopt_version(e, &row, run)) != ECL_OK)
+		goto out;
 	rc = drive_run(&e->local, run);
 out:
 	run_free(run);

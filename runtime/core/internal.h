@@ -141,10 +141,10 @@ int engine_damaged(ecl_engine *e, const char *fmt, ...) __attribute__((format(pr
 #define LEASE_MS     15000
 #define HEARTBEAT_MS 5000
 
-/* Store a run of wf with these inputs that nobody drives yet: interrupted at its first step,
- * so that `ecl resume` or `ecl recover` starts it (engine.c). */
-ECL_SHARED int engine_queue_run(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
-				char id_out[ECL_ID_MAX]);
+/* A run loaded to be driven was stored by another version of its workflow, which keeps what
+ * it uses (it loaded): record the version it goes on with, and a note saying so. ECL_OK, or
+ * the store's failure (engine.c). */
+ECL_SHARED int run_adopt_version(ecl_engine *e, const store_run *row, ecl_run *run);
 
 /* Record the engine's failure detail; returns code (status.c). */
 ECL_SHARED int engine_fail(ecl_engine *e, int code, const char *fmt, ...)
@@ -205,7 +205,7 @@ char *run_dirty_vars(ecl_run *run);
 /* Render a template with the run's slots. */
 void run_render(const ecl_run *run, const ecl_template *tpl, buf *out);
 /* Load a run and its checkpoints from the store into memory. */
-int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out);
+ECL_SHARED int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run **out);
 /* The same with only the checkpoints up to seq `upto` applied: whether they can be read. */
 int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_run **out);
 

@@ -44,6 +44,9 @@ typedef struct net_api {
 			      const char *id, const char *const *names, const char *const *values,
 			      int nfields, char **reply, char *err, size_t errlen);
 	int (*restate_cancel)(const char *admin_url, const char *id, char *err, size_t errlen);
+	int (*worker)(ecl_engine *engine, const ecl_worker_options *options);
+	int (*store_pg_open)(const char *conninfo, int read_only, long busy_timeout_ms, store **out,
+			     char *err, size_t errlen);
 } net_api;
 
 /* The file name of the module, looked for in the directory of the running executable. */

@@ -155,3 +155,18 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 {
 	return net() ? net()->restate_cancel(admin_url, id, err, errlen) : unloadable(err, errlen);
 }
+
+int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, store **out, char *err,
+		  size_t errlen)
+{
+	*out = NULL;
+	return net() ? net()->store_pg_open(conninfo, read_only, busy_timeout_ms, out, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_worker(ecl_engine *engine, const ecl_worker_options *options)
+{
+	if (!net())
+		return engine_fail(engine, ECL_EIO, "%s", load_error);
+	return net()->worker(engine, options);
+}

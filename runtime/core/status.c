@@ -51,6 +51,7 @@ const char *ecl_run_status_name(ecl_run_status status)
 	case ECL_RUN_COMPLETED: return "completed";
 	case ECL_RUN_FAILED: return "failed";
 	case ECL_RUN_CANCELLED: return "cancelled";
+	case ECL_RUN_QUEUED: return "queued";
 	}
 	return "unknown";
 }

@@ -68,6 +68,15 @@ typedef struct batch {
 	int stopping; /* start no more runs */
 	int fatal;    /* an error that is not one run's: stop everything (an ECL_* code) */
 	char fatal_msg[sizeof(((ecl_engine *)0)->err)];
+	/* A worker's (ecl_worker): the runs come from the store's queue */
+	const char **names; /* the workflows it takes */
+	int nnames;
+	char (*ids)[ECL_ID_MAX]; /* the runs a claim took */
+	long poll_ms;
+	long long next_claim_ms; /* when to look at the queue again */
+	long backoff_ms;         /* after a failed claim: the store is tried again after this */
+	int idle;                /* the last claim found nothing */
+	size_t taken;            /* runs taken so far: the index of the next */
 } batch;
 
 /* The status an ended run is reported with: the run's own, or one of the ECL_BATCH_* ones. */
@@ -455,8 +464,8 @@ static void pump(batch *b, long timeout_ms)
 }
 
 /* A batch stopped before every input had its run: each input left gets a run that nobody
- * drives, stored as interrupted at its first step and reported as "queued", so that the
- * batch goes on as a whole with `ecl recover`. One transaction for all of them. */
+ * drives, stored as queued at its first step and reported as "queued", so that the batch
+ * goes on as a whole with `ecl recover` or workers. One transaction for all of them. */
 static void queue_rest(batch *b, const char *const *inputs, size_t n, size_t next)
 {
 	driver *d = &b->e->local;
@@ -473,7 +482,7 @@ static void queue_rest(batch *b, const char *const *inputs, size_t n, size_t nex
 		return;
 	}
 	for (i = next; i < n && rc == ECL_OK; i++)
-		rc = engine_queue_run(b->e, b->wf, inputs[i], ids[i - next]);
+		rc = ecl_run_enqueue(b->e, b->wf, inputs[i], ids[i - next]);
 	stored = rc == ECL_OK ? n : i - 1; /* ids[next..stored) are stored, unless grouped */
 	if (grouped) {
 		int grc = d->ops->end_group(d, rc == ECL_OK);
@@ -499,13 +508,231 @@ static int interrupted(const ecl_engine *e)
 	return e->interrupt && *e->interrupt;
 }
 
+/* One turn of the loop once the runs to start are started: let due retries go, commit what
+ * is ready, wait for sockets, timers or a tenth of a second, renew leases. */
+static void turn(batch *b, long long *last_tend)
+{
+	long timeout = BATCH_TICK_MS, wake = wake_due(b);
+
+	if (wake >= 0 && wake < timeout)
+		timeout = wake;
+	flush(b);
+	if (b->npending) /* more transitions are ready already: do not wait */
+		timeout = 0;
+	if (b->multi) {
+		pump(b, timeout);
+		collect(b);
+	}
+	if (clock_now_ms() - *last_tend >= BATCH_TICK_MS || interrupted(b->e)) {
+		*last_tend = clock_now_ms();
+		tend(b);
+	}
+	flush(b);
+	/* nothing to poll: sleep until the next retry */
+	if (!b->multi && b->nwaiting && !b->npending) {
+		struct timespec ts = {0, (timeout > 0 ? timeout : 1) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Set up b to drive up to concurrency runs of engine e; ECL_OK or an error (e's errmsg). */
+static int batch_init(batch *b, ecl_engine *e, int concurrency)
+{
+	int i;
+
+	memset(b, 0, sizeof(*b));
+	b->e = e;
+	b->p = e->llm;
+	b->nonblocking = b->p->start && b->p->finish && b->p->cancel;
+	b->grouped = e->local.ops->begin_group && e->local.ops->end_group &&
+		     e->st->ops->group_begin && e->st->ops->group_end;
+	b->nslots = concurrency;
+	b->slots = mem_calloc((size_t)concurrency, sizeof(*b->slots));
+	b->free = mem_calloc((size_t)concurrency, sizeof(*b->free));
+	b->pending = mem_calloc((size_t)concurrency, sizeof(*b->pending));
+	b->work = mem_calloc((size_t)concurrency, sizeof(*b->work));
+	b->multi = b->nonblocking ? curl_multi_init() : NULL;
+	b->ep = -1;
+	b->deadline_us = -1;
+	if (!b->slots || !b->free || !b->pending || !b->work || (b->nonblocking && !b->multi))
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	if (b->multi) {
+		b->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (b->ep < 0)
+			return engine_fail(e, ECL_EIO, "epoll_create1: %s", strerror(errno));
+		curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
+		curl_multi_setopt(b->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+		curl_multi_setopt(b->multi, CURLMOPT_SOCKETDATA, b);
+		curl_multi_setopt(b->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+		curl_multi_setopt(b->multi, CURLMOPT_TIMERDATA, b);
+	}
+	for (i = concurrency - 1; i >= 0; i--)
+		b->free[b->nfree++] = i;
+	return ECL_OK;
+}
+
+static void batch_free(batch *b)
+{
+	if (b->multi)
+		curl_multi_cleanup(b->multi);
+	if (b->ep >= 0)
+		close(b->ep);
+	mem_free(b->slots);
+	mem_free(b->free);
+	mem_free(b->pending);
+	mem_free(b->work);
+	mem_free(b->fds);
+	mem_free(b->ids);
+	mem_free(b->names);
+}
+
+/* Drive run `id`, which a claim took for this engine, in a free slot. A run that cannot be
+ * driven here (its workflow's version no longer keeps what it uses, say) is left
+ * interrupted with the reason, for a person to look at, and reported. */
+static void adopt(batch *b, const char *id)
+{
+	ecl_engine *e = b->e;
+	store_run row = {0};
+	ecl_run *run = NULL;
+	size_t index = b->taken++;
+	slot *s;
+	int rc = run_load(e, id, &row, &run);
+
+	if (rc == ECL_OK)
+		rc = run_adopt_version(e, &row, run);
+	store_run_clear(&row);
+	if (rc != ECL_OK) {
+		char why[sizeof(e->err)];
+
+		snprintf(why, sizeof(why), "%s", e->err);
+		e->st->ops->release(e->st, id, e->owner, ecl_run_status_name(ECL_RUN_INTERRUPTED),
+				    why, clock_now_ms());
+		run_free(run);
+		report(b, index, id, rc, ECL_BATCH_ERROR);
+		return;
+	}
+	log_event(e, LOG_INFO, "claimed", "run", id, "step", run->wf->steps[run->state].name, NULL);
+	s = &b->slots[b->free[--b->nfree]];
+	s->index = index;
+	s->call = NULL;
+	drive_task_init(&s->t, &e->local, run);
+	s->t.group = b->grouped;
+	s->state = SLOT_READY;
+	slot_step(b, s);
+}
+
+/* Fill the free slots with runs from the queue, unless it was found empty (or the store
+ * failing) a moment ago. A claim that fails is said once and tried again with backoff. */
+static void take(batch *b)
+{
+	ecl_engine *e = b->e;
+	long long now = clock_now_ms();
+	int n = 0, i, rc;
+
+	if (b->nfree == 0 || b->stopping || now < b->next_claim_ms)
+		return;
+	rc = e->st->ops->claim(e->st, e->owner, b->names, b->nnames, b->nfree, now,
+			       now + e->lease_ms, b->ids, &n);
+	if (rc != ECL_OK) {
+		if (!b->backoff_ms)
+			log_event(e, LOG_WARN, "the store failed; trying again", "error",
+				  e->st->ops->errmsg(e->st), NULL);
+		b->backoff_ms = b->backoff_ms ? b->backoff_ms * 2 : 100;
+		if (b->backoff_ms > 5000)
+			b->backoff_ms = 5000;
+		b->next_claim_ms = now + b->backoff_ms;
+		return;
+	}
+	if (b->backoff_ms)
+		log_event(e, LOG_INFO, "the store answers again", NULL);
+	b->backoff_ms = 0;
+	b->idle = n == 0;
+	/* a claim that filled every free slot may have left more: look again at once */
+	b->next_claim_ms = n < b->nfree ? now + b->poll_ms : now;
+	for (i = 0; i < n; i++)
+		adopt(b, b->ids[i]);
+}
+
+/* The workflows a worker takes, checked: ECL_OK, or ECL_EUSAGE naming one it does not have. */
+static int worker_names(batch *b, const ecl_worker_options *o)
+{
+	ecl_engine *e = b->e;
+	size_t i, n = o->workflows ? o->nworkflows : e->nworkflows;
+
+	b->names = mem_calloc(n ? n : 1, sizeof(*b->names));
+	if (!b->names)
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		const char *name = o->workflows ? o->workflows[i] : e->workflows[i]->id;
+
+		if (!ecl_workflow_find(e->workflows, e->nworkflows, name))
+			return engine_fail(e, ECL_EUSAGE,
+					   "unknown workflow `%s`: this program does not have it",
+					   name);
+		b->names[b->nnames++] = name;
+	}
+	if (b->nnames == 0)
+		return engine_fail(e, ECL_EUSAGE, "the worker has no workflow to run");
+	return ECL_OK;
+}
+
+int ecl_worker(ecl_engine *e, const ecl_worker_options *o)
+{
+	int concurrency = o && o->concurrency > 0 ? o->concurrency : 10;
+	long long last_tend = 0;
+	batch b;
+	int rc;
+
+	e->err[0] = '\0';
+	e->stop_requested = 0;
+	if (!o)
+		return engine_fail(e, ECL_EUSAGE, "no worker options");
+	if ((rc = batch_init(&b, e, concurrency)) != ECL_OK || (rc = worker_names(&b, o)) != ECL_OK)
+		goto out;
+	if (!(b.ids = mem_calloc((size_t)concurrency, sizeof(*b.ids)))) {
+		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
+		goto out;
+	}
+	b.fn = o->on_end;
+	b.ctx = o->ctx;
+	b.poll_ms = o->poll_ms > 0 ? o->poll_ms : 200;
+	for (;;) {
+		if (interrupted(e) || e->stop_requested || (o->drain && *o->drain))
+			b.stopping = 1;
+		take(&b);
+		if (b.nfree == b.nslots) { /* nothing in flight */
+			long long wait = b.next_claim_ms - clock_now_ms();
+			struct timespec ts;
+
+			if (b.stopping || b.fatal || (o->exit_when_idle && b.idle))
+				break;
+			/* idle: look again when due, and at the drain flag every tenth of a second
+			 */
+			wait = wait < 1 ? 1 : wait > BATCH_TICK_MS ? BATCH_TICK_MS : wait;
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)wait * 1000000L;
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		turn(&b, &last_tend);
+	}
+	if (b.fatal)
+		rc = engine_fail(e, b.fatal, "%s", b.fatal_msg);
+	else if (interrupted(e))
+		rc = engine_fail(e, ECL_EINTERRUPTED, "interrupted");
+out:
+	batch_free(&b);
+	return rc;
+}
+
 int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *inputs, size_t n,
 		    int concurrency, ecl_batch_fn fn, void *ctx)
 {
 	batch b;
 	size_t next = 0;
 	long long last_tend = 0;
-	int i, rc = ECL_OK;
+	int rc;
 
 	e->err[0] = '\0';
 	e->stop_requested = 0;
@@ -514,70 +741,18 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 				   concurrency);
 	if ((size_t)concurrency > n)
 		concurrency = n ? (int)n : 1;
-	memset(&b, 0, sizeof(b));
-	b.e = e;
+	if ((rc = batch_init(&b, e, concurrency)) != ECL_OK)
+		goto out;
 	b.wf = wf;
-	b.p = e->llm;
-	b.nonblocking = b.p->start && b.p->finish && b.p->cancel;
-	b.grouped = e->local.ops->begin_group && e->local.ops->end_group &&
-		    e->st->ops->group_begin && e->st->ops->group_end;
 	b.fn = fn;
 	b.ctx = ctx;
-	b.nslots = concurrency;
-	b.slots = mem_calloc((size_t)concurrency, sizeof(*b.slots));
-	b.free = mem_calloc((size_t)concurrency, sizeof(*b.free));
-	b.pending = mem_calloc((size_t)concurrency, sizeof(*b.pending));
-	b.work = mem_calloc((size_t)concurrency, sizeof(*b.work));
-	b.multi = b.nonblocking ? curl_multi_init() : NULL;
-	b.ep = -1;
-	b.deadline_us = -1;
-	if (!b.slots || !b.free || !b.pending || !b.work || (b.nonblocking && !b.multi)) {
-		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (b.multi) {
-		b.ep = epoll_create1(EPOLL_CLOEXEC);
-		if (b.ep < 0) {
-			rc = engine_fail(e, ECL_EIO, "epoll_create1: %s", strerror(errno));
-			goto out;
-		}
-		curl_multi_setopt(b.multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
-		curl_multi_setopt(b.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-		curl_multi_setopt(b.multi, CURLMOPT_SOCKETDATA, &b);
-		curl_multi_setopt(b.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-		curl_multi_setopt(b.multi, CURLMOPT_TIMERDATA, &b);
-	}
-	for (i = concurrency - 1; i >= 0; i--)
-		b.free[b.nfree++] = i;
 	for (;;) {
-		long timeout = BATCH_TICK_MS, wake;
-
 		if (interrupted(e) || e->stop_requested)
 			b.stopping = 1;
 		launch(&b, inputs, n, &next);
 		if (b.nfree == b.nslots) /* nothing in flight */
 			break;
-		wake = wake_due(&b);
-		if (wake >= 0 && wake < timeout)
-			timeout = wake;
-		flush(&b);
-		if (b.npending) /* more transitions are ready already: do not wait */
-			timeout = 0;
-		if (b.multi) {
-			pump(&b, timeout);
-			collect(&b);
-		}
-		if (clock_now_ms() - last_tend >= BATCH_TICK_MS || interrupted(e)) {
-			last_tend = clock_now_ms();
-			tend(&b);
-		}
-		flush(&b);
-		/* nothing to poll: sleep until the next retry */
-		if (!b.multi && b.nwaiting && !b.npending) {
-			struct timespec ts = {0, (timeout > 0 ? timeout : 1) * 1000000L};
-
-			nanosleep(&ts, NULL);
-		}
+		turn(&b, &last_tend);
 	}
 	if (!b.fatal && next < n)
 		queue_rest(&b, inputs, n, next);
@@ -587,14 +762,6 @@ int ecl_batch_drive(ecl_engine *e, const ecl_workflow *wf, const char *const *in
 		rc = engine_fail(e, ECL_EINTERRUPTED,
 				 "interrupted: %zu of %zu runs were not started", n - next, n);
 out:
-	if (b.multi)
-		curl_multi_cleanup(b.multi);
-	if (b.ep >= 0)
-		close(b.ep);
-	mem_free(b.slots);
-	mem_free(b.free);
-	mem_free(b.pending);
-	mem_free(b.work);
-	mem_free(b.fds);
+	batch_free(&b);
 	return rc;
 }

@@ -23,4 +23,6 @@ const net_api ecl_net_api = {
 	.restate_status = ecl_restate_status,
 	.restate_answer = ecl_restate_answer,
 	.restate_cancel = ecl_restate_cancel,
+	.worker = ecl_worker,
+	.store_pg_open = store_pg_open,
 };

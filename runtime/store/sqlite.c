@@ -118,6 +118,7 @@ enum stmt_id {
 	ST_ADVANCE_RUN,
 	ST_FINISH_RUN,
 	ST_GET_REQUEST,
+	ST_CLAIM,
 	ST_ACQUIRE,
 	ST_HEARTBEAT,
 	ST_RELEASE,
@@ -171,17 +172,25 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" WHERE id = ?1 AND seq = ?4 - 1 AND status = 'running' AND owner = ?9"
 		" AND (request IS NULL OR ?11)",
 	[ST_GET_REQUEST] = "SELECT request FROM runs WHERE id = ?1",
+	/* the oldest runs of the workflows in ?4 (a JSON array; [] for any) that are queued or
+	 * whose driver's lease expired */
+	[ST_CLAIM] = "UPDATE runs SET owner = ?1, lease_until_ms = ?3, status = 'running',"
+		     " attempt = attempt + 1, updated_ms = ?2, error = NULL, request = NULL"
+		     " WHERE id IN (SELECT id FROM runs WHERE " NOT_OVER
+		     " AND (status = 'queued' OR (status = 'running' AND lease_until_ms < ?2))"
+		     " AND (?4 = '[]' OR workflow IN (SELECT value FROM json_each(?4)))"
+		     " ORDER BY created_ms, id LIMIT ?5) RETURNING id",
 	[ST_ACQUIRE] = "UPDATE runs SET owner = ?2, lease_until_ms = ?5, status = 'running',"
 		       " attempt = ?4, error = NULL, request = NULL, updated_ms = ?3"
 		       " WHERE id = ?1 AND (status = 'running' OR status = 'interrupted'"
-		       " OR status = 'paused' OR status = 'waiting')"
+		       " OR status = 'paused' OR status = 'waiting' OR status = 'queued')"
 		       " AND (owner IS NULL OR owner = ?2 OR owner = ?6 OR lease_until_ms < ?3)",
 	[ST_HEARTBEAT] = "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND owner = ?2"
 			 " AND status = 'running' AND (request IS NULL OR ?11)",
 	[ST_RELEASE] = "UPDATE runs SET status = ?3, error = ?4, updated_ms = ?5, owner = NULL,"
 		       " lease_until_ms = 0, request = NULL WHERE id = ?1 AND owner = ?2",
 	[ST_REQUEST_DIRECT] = "UPDATE runs SET status = ?2, request = NULL, updated_ms = ?3"
-			      " WHERE id = ?1 AND status IN (?4, ?5, ?6, ?7)"
+			      " WHERE id = ?1 AND status IN (?4, ?5, ?6, ?7, ?8)"
 			      " AND (owner IS NULL OR lease_until_ms < ?3)",
 	[ST_REQUEST_DEFERRED] = "UPDATE runs SET request = ?2 WHERE id = ?1 AND status = 'running'"
 				" AND owner IS NOT NULL AND lease_until_ms >= ?3",
@@ -910,7 +919,8 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 	if (!run.status || (!run_status_is(run.status, ECL_RUN_RUNNING) &&
 			    !run_status_is(run.status, ECL_RUN_INTERRUPTED) &&
 			    !run_status_is(run.status, ECL_RUN_PAUSED) &&
-			    !run_status_is(run.status, ECL_RUN_WAITING))) {
+			    !run_status_is(run.status, ECL_RUN_WAITING) &&
+			    !run_status_is(run.status, ECL_RUN_QUEUED))) {
 		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
 			 run.status);
 	} else {
@@ -923,6 +933,68 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 	}
 	store_run_clear(&run);
 	return ECL_ESTATE;
+}
+
+/* The JSON array of the names, for a statement's parameter; NULL when memory ran out. */
+static char *name_array(const char *const *names, int n)
+{
+	buf b = {0};
+	int i;
+
+	buf_puts(&b, "[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_puts(&b, ",");
+		buf_json_str(&b, names[i], strlen(names[i]));
+	}
+	buf_puts(&b, "]");
+	if (b.oom) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+static int sq_claim(store *base, const char *owner, const char *const *workflows, int nworkflows,
+		    int limit, long long now_ms, long long lease_until_ms, char (*ids)[ECL_ID_MAX],
+		    int *count)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	char *names = name_array(workflows, nworkflows);
+	sqlite3_stmt *st;
+	int rc;
+
+	*count = 0;
+	if (!names)
+		return out_of_memory(s, "claiming runs");
+	/* IMMEDIATE: the runs are chosen under the write lock, so that two claims never choose
+	 * the same one */
+	if ((rc = exec_step(s, ST_BEGIN, "cannot claim runs")) != ECL_OK ||
+	    (rc = stmt(s, ST_CLAIM, &st)) != ECL_OK) {
+		rollback(s);
+		mem_free(names);
+		return rc;
+	}
+	bind_text(st, 1, owner);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, lease_until_ms);
+	bind_text(st, 4, names);
+	sqlite3_bind_int(st, 5, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *count < limit)
+		snprintf(ids[(*count)++], ECL_ID_MAX, "%s", col(st, 0));
+	sqlite3_reset(st);
+	mem_free(names);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		rc = fail(s, rc, "cannot claim runs");
+		rollback(s);
+		*count = 0;
+		return rc;
+	}
+	if ((rc = exec_step(s, ST_COMMIT, "cannot claim runs")) != ECL_OK) {
+		rollback(s);
+		*count = 0;
+	}
+	return rc;
 }
 
 static int sq_heartbeat(store *base, const char *id, const char *owner, long long now_ms,
@@ -1068,6 +1140,7 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 		st, 7,
 		ecl_run_status_name(
 			ECL_RUN_WAITING)); /* a run waiting for a human answer can be paused too */
+	bind_text(st, 8, ecl_run_status_name(ECL_RUN_QUEUED));
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -1353,6 +1426,7 @@ static const store_ops sqlite_ops = {
 	.get_run = sq_get_run,
 	.list_steps = sq_list_steps,
 	.commit = sq_commit,
+	.claim = sq_claim,
 	.acquire = sq_acquire,
 	.heartbeat = sq_heartbeat,
 	.release = sq_release,

@@ -8,7 +8,10 @@
 #ifndef ECL_STORE_H
 #define ECL_STORE_H
 
+#include <string.h>
+
 #include "ecl.h"
+#include "shared.h"
 
 /* A run as stored. Strings are owned by the struct; release with store_run_clear. */
 typedef struct store_run {
@@ -107,11 +110,20 @@ typedef struct store_ops {
 	 * by owner already, or held by `steal` (a holder known to be dead); ECL_ESTATE with the
 	 * holder in *holder (caller frees, with mem_free) when someone else holds it. A lease is
 	 * valid up to and including lease_until_ms: expired once now_ms is past it. Only a run
-	 * that is running, waiting, paused or interrupted can be taken: ECL_ESTATE (*holder NULL)
-	 * for one that is over, ECL_ENOTFOUND for no such run. Sets the status to running and the
-	 * attempt, updated_ms to now_ms, and clears the error and any pending request. */
+	 * that is running, waiting, paused, interrupted or queued can be taken: ECL_ESTATE (*holder
+	 * NULL) for one that is over, ECL_ENOTFOUND for no such run. Sets the status to running and
+	 * the attempt, updated_ms to now_ms, and clears the error and any pending request. */
 	int (*acquire)(store *st, const char *id, const char *owner, const char *steal, int attempt,
 		       long long now_ms, long long lease_until_ms, char **holder);
+	/* Take up to `limit` runs nobody drives for owner, until lease_until_ms: queued runs, and
+	 * running ones whose lease expired before now_ms (their driver died), of the workflows
+	 * named (any when nworkflows is 0), oldest first (by created_ms, then id). Each run taken
+	 * is running, leased to owner, its attempt one more than stored (a queued run's first is
+	 * 1), updated_ms now_ms, its error and any pending request cleared. Their ids go to
+	 * ids[0 .. *count). Claims made at once by several processes never take the same run. */
+	int (*claim)(store *st, const char *owner, const char *const *workflows, int nworkflows,
+		     int limit, long long now_ms, long long lease_until_ms, char (*ids)[ECL_ID_MAX],
+		     int *count);
 	/* Renew the lease; ECL_ESTATE when owner lost it or the run is no longer running.
 	 * *request as for commit. */
 	int (*heartbeat)(store *st, const char *id, const char *owner, long long now_ms,
@@ -127,9 +139,9 @@ typedef struct store_ops {
 	 * gets a note saying which ("pause done", "cancel requested of the driver") in the same
 	 * transaction: either both are stored or neither.
 	 * `what` is "pause" or "cancel". Nobody drives a run without an owner or whose lease
-	 * expired (as for acquire). Applied at once: a pause to a running, interrupted or waiting
-	 * run, a cancel to those and to a paused one (updated_ms = now_ms, no request left). Left
-	 * for the driver: either, to a running run with a live lease; it replaces a request
+	 * expired (as for acquire). Applied at once: a pause to a running, interrupted, waiting or
+	 * queued run, a cancel to those and to a paused one (updated_ms = now_ms, no request left).
+	 * Left for the driver: either, to a running run with a live lease; it replaces a request
 	 * pending already. Any other case (a run over, a paused one paused again) is ECL_ESTATE
 	 * and writes nothing; no such run is ECL_ENOTFOUND. */
 	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);
@@ -186,7 +198,7 @@ struct store {
 };
 
 /* Release the strings of a store_run (not the struct itself); safe on a zeroed struct. */
-void store_run_clear(store_run *run);
+ECL_SHARED void store_run_clear(store_run *run);
 
 /* Open (creating if needed) the SQLite store at path, waiting up to busy_timeout_ms for a
  * database another process holds. On failure *out is NULL and err says
@@ -201,5 +213,21 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
  * of an older schema is refused (a command that writes upgrades it). */
 int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, char *err,
 			   size_t errlen);
+
+/* Whether db names a PostgreSQL database (a postgres:// or postgresql:// URL) rather than a
+ * SQLite file. */
+static inline int store_is_postgres(const char *db)
+{
+	return db && (strncmp(db, "postgres://", 11) == 0 || strncmp(db, "postgresql://", 13) == 0);
+}
+
+/* Open the PostgreSQL store of conninfo (a postgres:// URL or a libpq connection string; the
+ * PG* environment variables fill in what it leaves out), creating its tables (in the schema
+ * `ecl`) or upgrading them when this is not a read-only open; read_only refuses an older
+ * schema instead. Waits for a run another process holds up to busy_timeout_ms. On failure
+ * *out is NULL and err says why, naming the server as user@host:port/database (never a
+ * password). Close with st->ops->close. In the network module (libpq loads with it). */
+int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, store **out, char *err,
+		  size_t errlen);
 
 #endif /* ECL_STORE_H */

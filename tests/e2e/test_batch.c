@@ -285,15 +285,17 @@ Test(batch, ctrl_c_leaves_the_runs_in_flight_interrupted_and_resumable)
 		/* the inputs not started are stored as runs, for recover to finish the batch */
 		cr_assert_eq(num(s, "queued", NULL), 8, "%s", out);
 		cr_assert(strstr(err, "interrupted"), "%s", err);
-		cr_assert(strstr(err, "the 8 not started are stored as interrupted runs"), "%s",
-			  err);
+		cr_assert(strstr(err, "the 8 not started are stored as queued runs"), "%s", err);
 		cJSON_Delete(s);
 		free(out);
 		free(err);
 	}
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
 				    "owner IS NULL"),
-		     12, "released or never taken, resumable by anyone");
+		     4, "released, resumable by anyone");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued' AND "
+				    "owner IS NULL"),
+		     8, "never taken, for recover or a worker");
 	cr_assert_eq(ts_sql_int(db, "SELECT count(DISTINCT inputs) FROM runs"), 12,
 		     "one run per line");
 	/* the server answers again: recover finishes every one of them */
@@ -645,7 +647,7 @@ Test(batch, a_stopped_batch_stores_the_inputs_not_started_as_runs)
 		     ECL_EINTERRUPTED, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(s.ended, 2, "the two in flight ended");
 	cr_assert_eq(s.queued, 4);
-	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued' AND "
 				    "seq = 0 AND owner IS NULL AND step = 'generate'"),
 		     4);
 	ids = ts_sql_text(db, "SELECT group_concat(id, ' ') FROM runs WHERE seq = 0");
@@ -682,4 +684,97 @@ Test(batch, runs_not_started_that_cannot_be_stored_are_named)
 	ecl_engine_close(e);
 	cr_assert_eq(s.queued, 0);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1, "none of them stored");
+}
+
+/* Workers on SQLite: a batch queued, two workers over the fake LLM's HTTP endpoint (calls
+ * in flight together over libcurl), every run completed once; a worker asked for a workflow
+ * it does not have refuses to start, naming it; `run --queue --wait` reports the end. */
+Test(batch, workers_drain_a_queue_on_sqlite)
+{
+	const char *queue[] = {
+		ECL_BIN,   "--db", db, "batch", in, "--workflow", "bench-critique-revise",
+		"--queue", NULL};
+	char *out, *err, *stats;
+	int status, i;
+	pid_t pids[2];
+
+	server = ts_fake_start(dir, 20, "ok", base, sizeof(base));
+	snprintf(url, sizeof(url), "%s/v1", base);
+	inputs(30, "q");
+	cr_assert_eq(ts_run(queue, &out, &err), 0, "%s%s", out, err);
+	cr_assert_eq((int)strlen(out), 30 * 17, "one id per line: %s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued'"), 30);
+	for (i = 0; i < 2; i++) {
+		pids[i] = fork();
+		cr_assert_neq(pids[i], -1);
+		if (pids[i] == 0) {
+			const char *argv[] = {ECL_BIN,
+					      "--db",
+					      db,
+					      "--provider",
+					      "openai",
+					      "--model",
+					      "m",
+					      "--base-url",
+					      url,
+					      "worker",
+					      "-j",
+					      "8",
+					      "--exit-when-idle",
+					      NULL};
+
+			if (!freopen("/dev/null", "w", stdout))
+				_exit(126);
+			execv(ECL_BIN, (char *const *)argv);
+			_exit(127);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d: %d", i,
+			  status);
+	}
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 30);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 30 * 6,
+		     "six checkpoints a run, each made once");
+	stats = ts_fake_get(base, "/stats");
+	cr_assert(strstr(stats, "\"total\":180"), "each step asked once: %s", stats);
+	free(stats);
+	{
+		const char *argv[] = {ECL_BIN,       "--db",    db,  "worker",
+				      "--workflows", "no-such", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, &err), 1);
+		cr_assert(strstr(err, "unknown workflow `no-such`"), "%s", err);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {ECL_BIN,   "--db", db,        "run",    "critique-revise",
+				      "--topic", "w",    "--queue", "--wait", NULL};
+		pid_t w;
+
+		w = fork();
+		cr_assert_neq(w, -1);
+		if (w == 0) {
+			const char *wargv[] = {ECL_BIN,  "--db", db,  "worker",
+					       "--poll", "0.05", NULL};
+
+			if (!freopen("/dev/null", "w", stdout))
+				_exit(126);
+			execv(ECL_BIN, (char *const *)wargv);
+			_exit(127);
+		}
+		cr_assert_eq(ts_run(argv, &out, &err), 0, "%s%s", out, err);
+		cr_assert(strstr(out, "Workflow queued: "), "%s", out);
+		cr_assert(strstr(out, "completed successfully"), "%s", out);
+		free(out);
+		free(err);
+		/* SIGTERM: a worker with nothing in flight stops at once, saying what it did */
+		cr_assert_eq(kill(w, SIGTERM), 0);
+		cr_assert_eq(waitpid(w, &status, 0), w);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d", status);
+	}
 }

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,9 @@ int ts_run(const char *const argv[], char **out, char **err)
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
 	posix_spawn_file_actions_addclose(&fa, po[0]);
 	posix_spawn_file_actions_addclose(&fa, pe[0]);
+	/* only as 1 and 2: a daemon the program starts (a server) must not keep the pipes open */
+	posix_spawn_file_actions_addclose(&fa, po[1]);
+	posix_spawn_file_actions_addclose(&fa, pe[1]);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
 	cr_assert_eq(rc, 0, "cannot run %s: %s", argv[0], strerror(rc));
@@ -396,4 +400,56 @@ int ts_kill_after(pid_t pid, long us, const char *what)
 		return 1;
 	cr_assert_eq(WEXITSTATUS(st), ECL_OK, "%s failed with %d", what, WEXITSTATUS(st));
 	return 0;
+}
+
+int ts_pg_sql(const char *url, const char *sql)
+{
+	PGconn *c;
+	PGresult *r;
+	int ok;
+
+	c = PQconnectdb(url);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s: %s", url, PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		cr_log_error("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+/* Run one SQL command on the maintenance database of the test server: 1 when it succeeded. */
+static int pg_admin(const char *sql)
+{
+	const char *server = getenv("ECL_TEST_PG");
+	char url[512];
+
+	cr_assert(server && *server, "ECL_TEST_PG is not set: the test set-up starts a PostgreSQL "
+				     "server (tests/CMakeLists.txt, fixture pg)");
+	snprintf(url, sizeof(url), "%s/postgres", server);
+	return ts_pg_sql(url, sql);
+}
+
+void ts_pg_create(char *url, size_t len)
+{
+	static unsigned counter;
+	char name[64], sql[128];
+
+	snprintf(name, sizeof(name), "t_%ld_%u_%ld", (long)getpid(), counter++,
+		 (long)(random() & 0xffff));
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	cr_assert(pg_admin(sql), "cannot create a database on %s", getenv("ECL_TEST_PG"));
+	snprintf(url, len, "%s/%s", getenv("ECL_TEST_PG"), name);
+}
+
+void ts_pg_drop(const char *url)
+{
+	const char *name = strrchr(url, '/');
+	char sql[128];
+
+	if (!name)
+		return;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name + 1);
+	pg_admin(sql);
 }

@@ -86,4 +86,14 @@ ecl_engine *ts_engine(const char *db, const char *script, const char *call_log);
 /* The workflow with that id, compiled into the tests. */
 const ecl_workflow *ts_workflow(const char *id);
 
+/* A new empty PostgreSQL database on the server the test set-up started (ECL_TEST_PG, the
+ * fixture pg of tests/CMakeLists.txt): its URL in url. The test fails when there is no
+ * server. Drop it with ts_pg_drop. */
+void ts_pg_create(char *url, size_t len);
+/* Run one SQL command (no rows back) on the database of url: 1 when it succeeded, else 0 with
+ * the server's message logged. The test fails when it cannot connect. */
+int ts_pg_sql(const char *url, const char *sql);
+/* Drop the database of a URL ts_pg_create gave, closing the connections still on it. */
+void ts_pg_drop(const char *url);
+
 #endif /* ECL_TEST_SUPPORT_H */

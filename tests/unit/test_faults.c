@@ -874,13 +874,13 @@ Test(faults, a_batch_stops_starting_runs_when_its_callback_says_so)
 		ecl_batch_drive(e, ts_workflow("critique-revise"), two_topics, 3, 1, on_end, &x),
 		ECL_EINTERRUPTED);
 	cr_assert_str_eq(ecl_engine_errmsg(e), "interrupted: 2 of 3 runs were not started");
-	/* the two not started are stored, interrupted at their first step, for ecl recover */
+	/* the two not started are stored, queued at their first step, for ecl recover */
 	cr_assert_eq(x.n, 3);
 	cr_assert_str_eq(x.status[0], "completed");
 	cr_assert_str_eq(x.status[1], "queued");
 	cr_assert_str_eq(x.status[2], "queued");
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 3);
-	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 2);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued'"), 2);
 	ecl_engine_close(e);
 }
 

@@ -33,8 +33,40 @@ static void sqlite_cleanup(const char *where)
 	(void)where; /* the file is in `where` */
 }
 
+/* PostgreSQL: a database of its own for each scratch directory, on the server the test set-up
+ * started; its URL is kept in the directory, so that a second open finds the same one. */
+static int pg_open(const char *where, store **out, char *err, size_t errlen)
+{
+	char url[512] = "";
+	FILE *f = fopen(ts_path(where, "pgdb"), "r");
+
+	if (f) {
+		cr_assert(fgets(url, sizeof(url), f));
+		fclose(f);
+	} else {
+		ts_pg_create(url, sizeof(url));
+		cr_assert((f = fopen(ts_path(where, "pgdb"), "w")) != NULL);
+		fputs(url, f);
+		fclose(f);
+	}
+	return store_pg_open(url, 0, 2000, out, err, errlen);
+}
+
+static void pg_cleanup(const char *where)
+{
+	char url[512];
+	FILE *f = fopen(ts_path(where, "pgdb"), "r");
+
+	if (!f)
+		return;
+	if (fgets(url, sizeof(url), f))
+		ts_pg_drop(url);
+	fclose(f);
+}
+
 static const store_factory factories[] = {
 	{"sqlite", sqlite_open, sqlite_cleanup},
+	{"postgres", pg_open, pg_cleanup},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
 _Static_assert(sizeof(factories) / sizeof(factories[0]) <= 8, "CONTRACT() indexes up to 8");
@@ -1001,4 +1033,103 @@ CONTRACT(a_group_is_durable_whole_or_not_at_all)
 	commit(&a1, NULL);
 	OK(st->ops->create_run(st, &r));
 	OK(st->ops->group_end(st, 1)); /* no group open: nothing to do */
+}
+
+/* ---- queues: claims by workers ------------------------------------------------------------- */
+
+/* A run stored for a worker: queued, nobody's, attempt 0, of workflow wf. */
+static void enqueue(const char *id, const char *wf, long long created_ms)
+{
+	store_run r = a_run(id, NULL, created_ms);
+
+	r.status = "queued";
+	r.attempt = 0;
+	r.workflow = (char *)wf;
+	OK(st->ops->create_run(st, &r));
+}
+
+CONTRACT(a_claim_takes_the_oldest_queued_runs_of_its_workflows)
+{
+	const char *only_summarize[] = {"summarize"};
+	char ids[4][ECL_ID_MAX];
+	store_run got;
+	int n = -1;
+
+	enqueue(B, "critique-revise", 2000);
+	enqueue(A, "critique-revise", 1000);
+	enqueue(C, "summarize", 500);
+	create("0000000000000004", OWNER, 100); /* driven, its lease live until 10000 */
+	OK(st->ops->claim(st, OWNER, only_summarize, 1, 4, 3000, 9000, ids, &n));
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(ids[0], C);
+	OK(st->ops->claim(st, OTHER, NULL, 0, 1, 3000, 9000, ids, &n));
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(ids[0], A, "the oldest first");
+	got = get(st, A);
+	cr_assert_str_eq(got.status, "running");
+	cr_assert_str_eq(got.owner, OTHER);
+	cr_assert_eq(got.lease_until_ms, 9000);
+	cr_assert_eq(got.attempt, 1, "a queued run's first attempt");
+	cr_assert_eq(got.updated_ms, 3000);
+	store_run_clear(&got);
+	OK(st->ops->claim(st, OTHER, NULL, 0, 4, 3000, 9000, ids, &n));
+	cr_assert_eq(n, 1, "only B is left: the others are driven");
+	cr_assert_str_eq(ids[0], B);
+	OK(st->ops->claim(st, OTHER, NULL, 0, 4, 3000, 9000, ids, &n));
+	cr_assert_eq(n, 0);
+}
+
+CONTRACT(a_claim_takes_over_runs_whose_lease_expired)
+{
+	store_commit c = a_commit(A, 1, OWNER, "critique");
+	char ids[2][ECL_ID_MAX];
+	const char *request;
+	store_run got;
+	int n = -1, applied;
+
+	create(A, OWNER, 1000); /* lease until 10000 */
+	commit(&c, NULL);       /* renewed until 20001 */
+	OK(st->ops->claim(st, OTHER, NULL, 0, 2, 20001, 40000, ids, &n));
+	cr_assert_eq(n, 0, "valid up to and including lease_until_ms");
+	OK(st->ops->claim(st, OTHER, NULL, 0, 2, 20002, 40000, ids, &n));
+	cr_assert_eq(n, 1);
+	got = get(st, A);
+	cr_assert_str_eq(got.owner, OTHER);
+	cr_assert_eq(got.attempt, 2, "the step cut off is asked again, as attempt 2");
+	cr_assert_eq(got.seq, 1, "its checkpoints stay");
+	store_run_clear(&got);
+	/* the old holder has lost it */
+	cr_assert_eq(st->ops->heartbeat(st, A, OWNER, 20003, 50000, &request), ECL_ESTATE);
+	/* a queued run can be paused and cancelled like any other nobody drives */
+	enqueue(B, "critique-revise", 2000);
+	OK(st->ops->request(st, B, "cancel", 3000, &applied));
+	cr_assert_eq(applied, 1);
+	OK(st->ops->claim(st, OTHER, NULL, 0, 2, 30000, 40000, ids, &n));
+	cr_assert_eq(n, 0, "a cancelled run is not taken");
+}
+
+CONTRACT(two_claims_at_once_never_take_the_same_run)
+{
+	enum { RUNS = 40 };
+	char ids1[RUNS][ECL_ID_MAX], ids2[RUNS][ECL_ID_MAX], id[ECL_ID_MAX];
+	store *other = second();
+	int i, j, n1 = 0, n2 = 0, k1, k2;
+
+	for (i = 0; i < RUNS; i++) {
+		snprintf(id, sizeof(id), "%016d", i + 1);
+		enqueue(id, "critique-revise", 1000 + i);
+	}
+	/* alternate small claims from two handles until the queue is empty */
+	do {
+		OK(st->ops->claim(st, OWNER, NULL, 0, 3, 3000, 9000, ids1 + n1, &k1));
+		cr_assert_eq(
+			other->ops->claim(other, OTHER, NULL, 0, 4, 3000, 9000, ids2 + n2, &k2),
+			ECL_OK, "%s", other->ops->errmsg(other));
+		n1 += k1;
+		n2 += k2;
+	} while (k1 + k2 > 0);
+	cr_assert_eq(n1 + n2, RUNS);
+	for (i = 0; i < n1; i++)
+		for (j = 0; j < n2; j++)
+			cr_assert_str_neq(ids1[i], ids2[j], "run %s taken twice", ids1[i]);
 }

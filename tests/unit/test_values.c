@@ -824,7 +824,7 @@ Test(values, run_statuses_keep_their_stored_text)
 {
 	/* the store and the CLI's output keep these exact words */
 	static const char *const text[ECL_RUN_STATUS_COUNT] = {
-		"running", "waiting", "paused", "interrupted", "completed", "failed", "cancelled"};
+		"running", "waiting", "paused", "interrupted", "completed", "failed", "cancelled", "queued"};
 	ecl_run_status st;
 	int i;
 

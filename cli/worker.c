@@ -1,0 +1,142 @@
+/*
+ * worker.c - `ecl worker`: drive the runs queued in the database (ecl run --queue, ecl batch
+ * --queue) and those whose driver died, many at once, until stopped. Several workers on one
+ * PostgreSQL database, on several machines, share the queue without ever taking a run twice.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* One signal drains the worker (no new runs, those in flight go on to their ends); a second
+ * interrupts the runs in flight too, leaving them resumable. */
+static volatile sig_atomic_t draining, interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (draining)
+		interrupted = 1;
+	draining = 1;
+}
+
+typedef struct tally {
+	long ended, completed, failed, other;
+} tally;
+
+static int on_end(void *ctx, const ecl_batch_end *end)
+{
+	tally *t = ctx;
+
+	t->ended++;
+	if (cli_status_is(end->status, ECL_RUN_COMPLETED))
+		t->completed++;
+	else if (cli_status_is(end->status, ECL_RUN_FAILED))
+		t->failed++;
+	else
+		t->other++;
+	printf("%s %s%s%s\n", end->run_id, end->status, end->error ? ": " : "",
+	       end->error ? end->error : "");
+	fflush(stdout);
+	return 0;
+}
+
+/* The comma-separated names of arg as a NULL-terminated array in *out (free it and *copy). */
+static int split_names(const char *arg, char **copy, const char ***out, size_t *n)
+{
+	char *p, *save = NULL;
+	size_t cap = 1;
+
+	for (p = (char *)arg; *p; p++)
+		cap += *p == ',';
+	*copy = strdup(arg);
+	*out = calloc(cap + 1, sizeof(**out));
+	*n = 0;
+	if (!*copy || !*out)
+		return -1;
+	for (p = strtok_r(*copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
+		(*out)[(*n)++] = p;
+	return 0;
+}
+
+int cmd_worker(cli *c)
+{
+	ecl_worker_options o = {0};
+	struct sigaction sa, old_int, old_term;
+	const char **names = NULL;
+	char *copy = NULL;
+	ecl_engine *e = NULL;
+	tally t = {0};
+	int i, rc;
+
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i], *v = i + 1 < c->nargs ? c->args[i + 1] : NULL;
+		long long n;
+		long ms;
+
+		if (!strcmp(a, "--exit-when-idle")) {
+			o.exit_when_idle = 1;
+			continue;
+		}
+		if (!v &&
+		    (!strcmp(a, "--concurrency") || !strcmp(a, "-j") || !strcmp(a, "--workflows") ||
+		     !strcmp(a, "--poll") || !strcmp(a, "--lease")))
+			return cli_error(2, "%s needs a value", a);
+		if (!strcmp(a, "--concurrency") || !strcmp(a, "-j")) {
+			if (cli_parse_count(v, 1, 100000, &n) != 0)
+				return cli_error(2, "%s: `%s` is not a number from 1 to 100000", a,
+						 v);
+			o.concurrency = (int)n;
+		} else if (!strcmp(a, "--workflows")) {
+			free(names);
+			free(copy);
+			if (split_names(v, &copy, &names, &o.nworkflows) != 0) {
+				free(names);
+				free(copy);
+				return cli_error(1, "out of memory");
+			}
+			o.workflows = names;
+		} else if (!strcmp(a, "--poll") || !strcmp(a, "--lease")) {
+			if (cli_parse_seconds(v, &ms) != 0)
+				return cli_error(2, "%s: `%s` is not a number of seconds", a, v);
+			if (!strcmp(a, "--poll"))
+				o.poll_ms = ms;
+			else
+				c->opts.lease_ms = ms;
+		} else {
+			free(names);
+			free(copy);
+			return cli_error(2, "worker: unexpected argument `%s`", a);
+		}
+		i++;
+	}
+	o.drain = &draining;
+	o.on_end = on_end;
+	o.ctx = &t;
+	c->opts.interrupt = &interrupted;
+	c->opts.caller_reports_ends = 1; /* each run's end is one line of the worker's */
+	if ((rc = cli_open(c, &e)) != 0) {
+		free(names);
+		free(copy);
+		return rc;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = ecl_worker(e, &o);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	fprintf(stderr, "%s worker: %ld run%s ended: %ld completed, %ld failed, %ld stopped%s\n",
+		c->prog, t.ended, t.ended == 1 ? "" : "s", t.completed, t.failed, t.other,
+		interrupted ? " (interrupted: the runs in flight are resumable)" : "");
+	if (rc != ECL_OK && rc != ECL_EINTERRUPTED)
+		cli_error(1, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	free(names);
+	free(copy);
+	return rc == ECL_OK ? 0 : rc == ECL_EINTERRUPTED ? 130 : 1;
+}

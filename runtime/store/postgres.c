@@ -1,0 +1,1383 @@
+/*
+ * store_pg.c - the PostgreSQL store: runs and their checkpoints in one database that many
+ * processes on many machines share, through libpq.
+ *
+ * The tables live in their own schema, `ecl`, so that they sit beside an application's own
+ * without clashing. Every statement is prepared once per connection and takes its values as
+ * parameters. A transition is one statement: the run's row is updated only when this process
+ * holds its lease at the checkpoint before, and the checkpoint's row is inserted only when the
+ * update applied, so that an autocommitted transition needs one round trip and one commit.
+ * The schema version and its migrations are SQLite's (store_sqlite.c), in PostgreSQL's words.
+ *
+ * A connection that breaks is made again before the next operation. A transition whose
+ * COMMIT was sent but whose answer never came is resolved by reading the run again: it either
+ * shows the checkpoint or it does not. Errors name the server as user@host:port/database,
+ * never with a password.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "internal.h"
+
+/* The migrations to schema version N are migrations[N - 1]; store_sqlite.c has the same list
+ * (a migration there that only SQLite needs is a no-op here, so that the numbers agree). */
+static const char *const migrations[] = {
+	/* 1: runs and their checkpoints */
+	"CREATE TABLE ecl.runs("
+	" id TEXT PRIMARY KEY,"
+	" workflow TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" step TEXT,"
+	" seq INTEGER NOT NULL DEFAULT 0,"
+	" attempt INTEGER NOT NULL DEFAULT 1,"
+	" inputs TEXT NOT NULL,"
+	" output TEXT,"
+	" error TEXT,"
+	" created_ms BIGINT NOT NULL,"
+	" updated_ms BIGINT NOT NULL);"
+	"CREATE INDEX runs_by_status ON ecl.runs(status, workflow);"
+	"CREATE TABLE ecl.steps("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" step TEXT NOT NULL,"
+	" attempt INTEGER NOT NULL,"
+	" next TEXT,"
+	" output TEXT,"
+	" raw TEXT,"
+	" vars TEXT,"
+	" tokens_in BIGINT NOT NULL DEFAULT 0,"
+	" tokens_out BIGINT NOT NULL DEFAULT 0,"
+	" started_ms BIGINT NOT NULL,"
+	" duration_us BIGINT NOT NULL,"
+	" PRIMARY KEY(run_id, seq));",
+	/* 2: leases, requests from other processes, forks, and a history of lifecycle events */
+	"ALTER TABLE ecl.runs ADD COLUMN owner TEXT,"
+	" ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0,"
+	" ADD COLUMN request TEXT, ADD COLUMN parent TEXT;"
+	"CREATE TABLE ecl.notes("
+	" n BIGINT GENERATED ALWAYS AS IDENTITY,"
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" ts_ms BIGINT NOT NULL,"
+	" text TEXT NOT NULL);"
+	"CREATE INDEX notes_by_run ON ecl.notes(run_id, seq, n);",
+	/* 3: only runs that are not over are indexed by status */
+	"DROP INDEX ecl.runs_by_status;"
+	"CREATE INDEX runs_live ON ecl.runs(status, workflow)"
+	" WHERE status <> 'completed' AND status <> 'failed' AND status <> 'cancelled';",
+	/* 4: SQLite only (the same index under another spelling of its condition) */
+	"",
+	/* 5: the provider a run was started with (never its key) */
+	"ALTER TABLE ecl.runs ADD COLUMN provider TEXT, ADD COLUMN model TEXT,"
+	" ADD COLUMN base_url TEXT;",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The key of the advisory lock that serialises schema upgrades ("ecl" in ASCII). */
+#define UPGRADE_LOCK "6579564"
+
+enum stmt_id {
+	ST_INSERT_RUN,
+	ST_GET_RUN,
+	ST_LIST_STEPS,
+	ST_ADVANCE,
+	ST_FINISH,
+	ST_CLAIM,
+	ST_ACQUIRE,
+	ST_HEARTBEAT,
+	ST_RELEASE,
+	ST_REQUEST_DIRECT,
+	ST_REQUEST_DEFERRED,
+	ST_NOTE,
+	ST_LOCK_RUN,
+	ST_HAS_ANSWER,
+	ST_LIST_NOTES,
+	ST_FORK_STEPS,
+	ST_SET_VERSION,
+	ST_COMMITTED,
+	ST_COUNT
+};
+
+#define RUN_COLUMNS                                                                                \
+	"id, workflow, version, status, step, seq, attempt, inputs, output, error, created_ms,"    \
+	" updated_ms, owner, lease_until_ms, request, parent, provider, model, base_url"
+
+/* The run's update of a transition ($1 id, $2 status, $3 step, $4 seq, $5 attempt, $6 output,
+ * $7 error, $8 now, $9 owner, $10 lease until), then the checkpoint's insert, which a
+ * CTE makes conditional on the update ($11.. the checkpoint: step, attempt, output, raw,
+ * vars, tokens in, tokens out, started, duration). */
+#define STEP_INSERT                                                                                \
+	" ), ins AS (INSERT INTO ecl.steps(run_id, seq, step, attempt, output, raw, vars,"         \
+	" tokens_in, tokens_out, started_ms, duration_us)"                                         \
+	" SELECT $1, $4, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM upd)"                    \
+	" SELECT request FROM upd"
+#define STEP_WHERE " WHERE id = $1 AND seq = $4 - 1 AND status = 'running' AND owner = $9"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_INSERT_RUN] = "INSERT INTO ecl.runs(id, workflow, version, status, step, seq, attempt,"
+			  " inputs, created_ms, updated_ms, parent, owner, lease_until_ms,"
+			  " provider, model, base_url)"
+			  " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13,"
+			  " $14, $15) ON CONFLICT (id) DO NOTHING",
+	[ST_GET_RUN] = "SELECT " RUN_COLUMNS " FROM ecl.runs WHERE id = $1",
+	[ST_LIST_STEPS] = "SELECT s.seq, s.step, s.attempt, coalesce(s.next,"
+			  " lead(s.step) OVER (ORDER BY s.seq),"
+			  " CASE WHEN r.seq = s.seq THEN r.step END), s.output, s.raw, s.vars,"
+			  " s.tokens_in, s.tokens_out, s.started_ms, s.duration_us"
+			  " FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
+			  " WHERE s.run_id = $1 ORDER BY s.seq",
+	[ST_ADVANCE] = "WITH upd AS (UPDATE ecl.runs SET step = $3, seq = $4, attempt = $5,"
+		       " updated_ms = $8, lease_until_ms = $10" STEP_WHERE
+		       " RETURNING request, $2::text, $6::text, $7::text" STEP_INSERT,
+	[ST_FINISH] = "WITH upd AS (UPDATE ecl.runs SET status = $2, step = $3, seq = $4,"
+		      " attempt = $5, output = $6, error = $7, updated_ms = $8, lease_until_ms = 0,"
+		      " owner = NULL" STEP_WHERE " RETURNING request, $10::bigint" STEP_INSERT,
+	/* the oldest runs of the workflows in $4 (an array; empty for any) that are queued or
+	 * whose driver's lease expired; rows another claim is taking are skipped, not waited for */
+	[ST_CLAIM] = "UPDATE ecl.runs SET owner = $1, lease_until_ms = $3, status = 'running',"
+		     " attempt = attempt + 1, updated_ms = $2, error = NULL, request = NULL"
+		     " WHERE id IN (SELECT id FROM ecl.runs"
+		     " WHERE status <> 'completed' AND status <> 'failed' AND status <> 'cancelled'"
+		     " AND (status = 'queued' OR (status = 'running' AND lease_until_ms < $2))"
+		     " AND (cardinality($4::text[]) = 0 OR workflow = ANY($4::text[]))"
+		     " ORDER BY created_ms, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING id",
+	[ST_ACQUIRE] = "UPDATE ecl.runs SET owner = $2, lease_until_ms = $5, status = 'running',"
+		       " attempt = $4, error = NULL, request = NULL, updated_ms = $3"
+		       " WHERE id = $1 AND status IN ('running', 'interrupted', 'paused', "
+		       "'waiting', 'queued')"
+		       " AND (owner IS NULL OR owner = $2 OR owner = $6 OR lease_until_ms < $3)",
+	[ST_HEARTBEAT] = "UPDATE ecl.runs SET lease_until_ms = $3 WHERE id = $1 AND owner = $2"
+			 " AND status = 'running' RETURNING request",
+	[ST_RELEASE] = "UPDATE ecl.runs SET status = $3, error = $4, updated_ms = $5,"
+		       " owner = NULL, lease_until_ms = 0, request = NULL"
+		       " WHERE id = $1 AND owner = $2",
+	[ST_REQUEST_DIRECT] = "UPDATE ecl.runs SET status = $2, request = NULL, updated_ms = $3"
+			      " WHERE id = $1 AND status IN ($4, $5, $6, $7, $8)"
+			      " AND (owner IS NULL OR lease_until_ms < $3)",
+	[ST_REQUEST_DEFERRED] = "UPDATE ecl.runs SET request = $2 WHERE id = $1"
+				" AND status = 'running' AND owner IS NOT NULL"
+				" AND lease_until_ms >= $3",
+	[ST_NOTE] = "INSERT INTO ecl.notes(run_id, seq, ts_ms, text) VALUES($1, $2, $3, $4)",
+	[ST_LOCK_RUN] = "SELECT status, seq, step FROM ecl.runs WHERE id = $1 FOR UPDATE",
+	[ST_HAS_ANSWER] = "SELECT 1 FROM ecl.notes WHERE run_id = $1 AND seq = $2"
+			  " AND starts_with(text, $3)",
+	[ST_LIST_NOTES] = "SELECT seq, ts_ms, text FROM ecl.notes WHERE run_id = $1"
+			  " ORDER BY seq, n",
+	[ST_FORK_STEPS] = "INSERT INTO ecl.steps SELECT $2, seq, step, attempt, next, output,"
+			  " raw, vars, tokens_in, tokens_out, started_ms, duration_us"
+			  " FROM ecl.steps WHERE run_id = $1 AND seq <= $3",
+	[ST_SET_VERSION] = "UPDATE ecl.runs SET version = $2, updated_ms = $3 WHERE id = $1",
+	/* whether the transition to checkpoint $2 of run $1 by $3 committed */
+	[ST_COMMITTED] = "SELECT 1 FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
+			 " WHERE s.run_id = $1 AND s.seq = $2 AND r.seq >= $2"
+			 " AND (r.owner = $3 OR r.owner IS NULL)",
+};
+
+typedef struct pg_store {
+	store base;
+	PGconn *conn;
+	char *conninfo;  /* as given (it may hold a password: never printed) */
+	char label[256]; /* user@host:port/database, for messages */
+	int prepared[ST_COUNT];
+	int read_only;
+	long busy_timeout_ms;
+	int group;        /* a group's transaction is open: commits join it */
+	int group_broken; /* a commit failed inside the group and rolled it back */
+	int txn;          /* a transaction is open (a group's, or an operation's own) */
+	char err[2048];
+} pg_store;
+
+/* Up to 19 parameters of a statement, numbers written as text. */
+typedef struct params {
+	const char *v[20];
+	char num[20][24];
+	int n;
+} params;
+
+static void p_text(params *p, const char *t)
+{
+	p->v[p->n++] = t;
+}
+
+static void p_int(params *p, long long x)
+{
+	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", x);
+	p->v[p->n] = p->num[p->n];
+	p->n++;
+}
+
+/* The server's message without its trailing newline, or what libpq says of the connection. */
+static void server_message(pg_store *s, const PGresult *res, char *out, size_t len)
+{
+	const char *m = res ? PQresultErrorMessage(res) : "";
+	size_t n;
+
+	if (!m || !*m)
+		m = s->conn ? PQerrorMessage(s->conn) : "no connection";
+	if (!m || !*m)
+		m = "unknown error";
+	snprintf(out, len, "%s", m);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+}
+
+/* Record a failure of the server (res may be NULL), naming it and what we were doing. */
+static int fail(pg_store *s, const PGresult *res, const char *doing)
+{
+	char why[768];
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *hint = "";
+
+	server_message(s, res, why, sizeof(why));
+	if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD)
+		hint = " (the connection to the server was lost: it is made again on the next "
+		       "operation)";
+	else if (state && strncmp(state, "53", 2) == 0)
+		hint = " (the server is out of resources: disk, memory or connections)";
+	else if (state && strcmp(state, "55P03") == 0)
+		hint = " (another process holds the run)";
+	else if (state && strcmp(state, "25006") == 0)
+		hint = " (the database is read-only)";
+	snprintf(s->err, sizeof(s->err), "postgres %s: %s: %s%s", s->label, doing, why, hint);
+	return ECL_ESTORE;
+}
+
+static int out_of_memory(pg_store *s, const char *doing)
+{
+	snprintf(s->err, sizeof(s->err), "postgres %s: out of memory %s", s->label, doing);
+	return ECL_ENOMEM;
+}
+
+/* The label of a connection: user@host:port/database, without a password. */
+static void set_label(pg_store *s)
+{
+	const char *host = PQhost(s->conn), *port = PQport(s->conn), *db = PQdb(s->conn),
+		   *user = PQuser(s->conn);
+
+	snprintf(s->label, sizeof(s->label), "%s@%s:%s/%s", user && *user ? user : "?",
+		 host && *host ? host : "localhost", port && *port ? port : "5432",
+		 db && *db ? db : "?");
+}
+
+/* Run one SQL text with no parameters (a transaction's BEGIN or COMMIT, a migration). */
+static int exec_sql(pg_store *s, const char *sql, const char *doing)
+{
+	PGresult *res = PQexec(s->conn, sql);
+	int rc = ECL_OK;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = fail(s, res, doing);
+	PQclear(res);
+	return rc;
+}
+
+static void ignore_notice(void *ctx, const char *message)
+{
+	(void)ctx;
+	(void)message;
+}
+
+/* Connect (again), set the session up and forget what was prepared on an older connection. */
+static int connect_server(pg_store *s)
+{
+	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+	const char *vals[] = {"10", "ecl", s->conninfo, NULL};
+	char sql[96];
+
+	if (s->conn)
+		PQfinish(s->conn);
+	memset(s->prepared, 0, sizeof(s->prepared));
+	s->group = 0;
+	s->txn = 0;
+	/* the given text comes last: what it says overrides the defaults before it */
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (!s->conn)
+		return out_of_memory(s, "connecting to the database");
+	set_label(s);
+	/* the server's notices (a shutdown's "terminating connection") are not the user's: the
+	 * failure that follows them says what happened */
+	PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		char why[768];
+
+		server_message(s, NULL, why, sizeof(why));
+		snprintf(s->err, sizeof(s->err), "postgres %s: cannot connect: %s", s->label, why);
+		return ECL_ESTORE;
+	}
+	/* waiting for a row another process holds is bounded as SQLite's busy timeout is */
+	snprintf(sql, sizeof(sql), "SET lock_timeout = %ld; SET client_min_messages = warning",
+		 s->busy_timeout_ms);
+	return exec_sql(s, sql, "cannot set the session up");
+}
+
+/* Make the connection again when it broke (the server restarted, a network failure), with a
+ * few tries spaced out; outside a group only (a group's transaction died with it). */
+static int ensure_connected(pg_store *s)
+{
+	int tries;
+
+	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+		return ECL_OK;
+	/* a server restarting takes seconds: about 15 s in all, the waits growing to 1 s */
+	for (tries = 0;; tries++) {
+		struct timespec ts = {tries >= 9, tries >= 9 ? 0 : 100000000L * (tries + 1)};
+		int rc = connect_server(s);
+
+		if (rc != ECL_ESTORE || tries == 19)
+			return rc;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Statements that may be sent again when the connection broke before their answer came:
+ * reads, and writes that give the same result when made twice (a lease taken or renewed by
+ * the same owner, a version set). */
+static int repeatable(enum stmt_id id)
+{
+	switch (id) {
+	case ST_GET_RUN:
+	case ST_LIST_STEPS:
+	case ST_LIST_NOTES:
+	case ST_ACQUIRE:
+	case ST_HEARTBEAT:
+	case ST_SET_VERSION:
+	case ST_COMMITTED: return 1;
+	default: return 0;
+	}
+}
+
+/* One try of prepared statement id with p (prepared first on this connection when it is not
+ * yet): the result, or NULL with the failed one in *failed (PQclear it). */
+static PGresult *try_stmt(pg_store *s, enum stmt_id id, const params *p, PGresult **failed)
+{
+	char name[8];
+	PGresult *res;
+
+	*failed = NULL;
+	snprintf(name, sizeof(name), "e%d", (int)id);
+	if (!s->prepared[id]) {
+		res = PQprepare(s->conn, name, stmt_sql[id], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			*failed = res;
+			return NULL;
+		}
+		PQclear(res);
+		s->prepared[id] = 1;
+	}
+	res = PQexecPrepared(s->conn, name, p->n, p->v, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	*failed = res;
+	return NULL;
+}
+
+/* Run prepared statement id with p: the result (PQclear it), or NULL with s->err set and, when
+ * unique is not NULL, *unique = 1 for a unique key taken. A connection that broke while idle
+ * (a server restarted) is found out only by using it: a statement that may be sent again is,
+ * once, on a new connection, unless a transaction was open (it died with the connection). */
+static PGresult *run_stmt(pg_store *s, enum stmt_id id, const params *p, const char *doing,
+			  int *unique)
+{
+	PGresult *failed, *res = try_stmt(s, id, p, &failed);
+	const char *state;
+
+	if (unique)
+		*unique = 0;
+	if (!res && PQstatus(s->conn) == CONNECTION_BAD && repeatable(id) && !s->txn) {
+		PQclear(failed);
+		if (ensure_connected(s) != ECL_OK)
+			return NULL;
+		res = try_stmt(s, id, p, &failed);
+	}
+	if (res)
+		return res;
+	state = PQresultErrorField(failed, PG_DIAG_SQLSTATE);
+	if (unique)
+		*unique = state && strcmp(state, "23505") == 0;
+	fail(s, failed, doing);
+	PQclear(failed);
+	return NULL;
+}
+
+/* Run statement id and give the number of rows it changed or returned in *rows: ECL_OK, or
+ * ECL_ESTORE. */
+static int run_count(pg_store *s, enum stmt_id id, const params *p, const char *doing, int *rows)
+{
+	PGresult *res = run_stmt(s, id, p, doing, NULL);
+
+	*rows = 0;
+	if (!res)
+		return ECL_ESTORE;
+	*rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : atoi(PQcmdTuples(res));
+	PQclear(res);
+	return ECL_OK;
+}
+
+/* Roll the open transaction back (the group's, which ends it). */
+static void rollback(pg_store *s)
+{
+	s->txn = 0;
+	if (s->conn && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	if (s->group) {
+		s->group = 0;
+		s->group_broken = 1;
+	}
+}
+
+static int begin(pg_store *s, const char *doing)
+{
+	int rc = ensure_connected(s);
+
+	if (rc == ECL_OK && (rc = exec_sql(s, "BEGIN", doing)) == ECL_OK)
+		s->txn = 1;
+	return rc;
+}
+
+/* COMMIT the transaction begun, or roll it back when that fails. */
+static int finish(pg_store *s, const char *doing)
+{
+	int rc = exec_sql(s, "COMMIT", doing);
+
+	s->txn = 0;
+	if (rc != ECL_OK)
+		rollback(s);
+	return rc;
+}
+
+static char *value_dup(const PGresult *res, int row, int col, int *oom)
+{
+	char *copy;
+
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	if (!(copy = mem_strdup(PQgetvalue(res, row, col))))
+		*oom = 1;
+	return copy;
+}
+
+static const char *value_of(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static long long int_of(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* Read row `row` of RUN_COLUMNS into out; ECL_ENOMEM when a copy failed. */
+static int read_run(const PGresult *res, int row, store_run *out)
+{
+	int oom = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, row, 0));
+	out->workflow = value_dup(res, row, 1, &oom);
+	out->version = value_dup(res, row, 2, &oom);
+	out->status = value_dup(res, row, 3, &oom);
+	out->step = value_dup(res, row, 4, &oom);
+	out->seq = (int)int_of(res, row, 5);
+	out->attempt = (int)int_of(res, row, 6);
+	out->inputs = value_dup(res, row, 7, &oom);
+	out->output = value_dup(res, row, 8, &oom);
+	out->error = value_dup(res, row, 9, &oom);
+	out->created_ms = int_of(res, row, 10);
+	out->updated_ms = int_of(res, row, 11);
+	out->owner = value_dup(res, row, 12, &oom);
+	out->lease_until_ms = int_of(res, row, 13);
+	out->request = value_dup(res, row, 14, &oom);
+	out->parent = value_dup(res, row, 15, &oom);
+	out->provider = value_dup(res, row, 16, &oom);
+	out->model = value_dup(res, row, 17, &oom);
+	out->base_url = value_dup(res, row, 18, &oom);
+	if (oom) {
+		store_run_clear(out);
+		return ECL_ENOMEM;
+	}
+	return ECL_OK;
+}
+
+static int pg_create_run(store *base, const store_run *run)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	int rc, rows;
+
+	if (s->group_broken) {
+		snprintf(s->err, sizeof(s->err),
+			 "postgres %s: cannot create the run: the group it belongs to was rolled "
+			 "back",
+			 s->label);
+		return ECL_ESTORE;
+	}
+	if (!s->group && (rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, run->id);
+	p_text(&p, run->workflow);
+	p_text(&p, run->version);
+	p_text(&p, run->status);
+	p_text(&p, run->step);
+	p_int(&p, run->seq);
+	p_int(&p, run->attempt);
+	p_text(&p, run->inputs);
+	p_int(&p, run->created_ms);
+	p_text(&p, run->parent);
+	p_text(&p, run->owner);
+	p_int(&p, run->lease_until_ms);
+	p_text(&p, run->provider);
+	p_text(&p, run->model);
+	p_text(&p, run->base_url);
+	/* a taken id inserts nothing and fails nothing: a group's transaction goes on */
+	if ((rc = run_count(s, ST_INSERT_RUN, &p, "cannot create the run", &rows)) != ECL_OK) {
+		if (s->group)
+			rollback(s);
+		return rc;
+	}
+	if (rows == 0) {
+		snprintf(s->err, sizeof(s->err), "postgres %s: a run with id %s exists already",
+			 s->label, run->id);
+		return ECL_EUSAGE;
+	}
+	return ECL_OK;
+}
+
+static int pg_get_run(store *base, const char *id, store_run *out)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!s->group && (rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	if ((res = run_stmt(s, ST_GET_RUN, &p, "cannot read the run", NULL)) == NULL)
+		return ECL_ESTORE;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		snprintf(s->err, sizeof(s->err), "no run with id %s in postgres %s", id, s->label);
+		return ECL_ENOTFOUND;
+	}
+	rc = read_run(res, 0, out);
+	PQclear(res);
+	return rc == ECL_OK ? ECL_OK : out_of_memory(s, "reading a run");
+}
+
+static int pg_list_steps(store *base, const char *id, store_step_fn fn, void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	if ((res = run_stmt(s, ST_LIST_STEPS, &p, "cannot read the checkpoints", NULL)) == NULL)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++) {
+		store_step step = {
+			.seq = (int)int_of(res, i, 0),
+			.step = value_of(res, i, 1),
+			.attempt = (int)int_of(res, i, 2),
+			.next = value_of(res, i, 3),
+			.output = value_of(res, i, 4),
+			.raw = value_of(res, i, 5),
+			.vars = value_of(res, i, 6),
+			.tokens_in = int_of(res, i, 7),
+			.tokens_out = int_of(res, i, 8),
+			.started_ms = int_of(res, i, 9),
+			.duration_us = int_of(res, i, 10),
+		};
+
+		rc = fn(ctx, &step);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* A request column's value as a static string. */
+static const char *request_of(const PGresult *res)
+{
+	const char *r = PQntuples(res) > 0 ? value_of(res, 0, 0) : NULL;
+
+	if (!r)
+		return NULL;
+	return strcmp(r, "cancel") == 0 ? "cancel" : strcmp(r, "pause") == 0 ? "pause" : NULL;
+}
+
+static const char *commit_doing(const store_commit *c, char *doing, size_t len)
+{
+	snprintf(doing, len, "cannot commit step %d (%s) of run %s", c->step.seq, c->step.step,
+		 c->run_id);
+	return doing;
+}
+
+/* After a transition's statement failed, whether it was made: a connection that broke
+ * before the answer came leaves it unknown, so connect again and read the checkpoint. 1 when
+ * it was made, 0 when it was not and the connection works again (the statement can be sent
+ * again), -1 when it cannot be known or the failure was not a broken connection (s->err says
+ * what failed). */
+static int commit_made(pg_store *s, const store_commit *c)
+{
+	params p = {0};
+	char saved[sizeof(s->err)];
+	int rows;
+
+	if (s->group_broken || PQstatus(s->conn) == CONNECTION_OK)
+		return -1;
+	memcpy(saved, s->err, sizeof(saved));
+	if (ensure_connected(s) != ECL_OK) {
+		size_t n = strnlen(saved, sizeof(saved) - 1);
+
+		memcpy(s->err, saved, n);
+		snprintf(s->err + n, sizeof(s->err) - n, "%s",
+			 "; and the server cannot be reached again to read whether it committed");
+		return -1;
+	}
+	p_text(&p, c->run_id);
+	p_int(&p, c->step.seq);
+	p_text(&p, c->owner);
+	if (run_count(s, ST_COMMITTED, &p, "cannot read whether the commit was made", &rows) !=
+	    ECL_OK)
+		return -1;
+	memcpy(s->err, saved, sizeof(saved));
+	return rows == 1;
+}
+
+static int pg_commit(store *base, const store_commit *c, const char **request)
+{
+	pg_store *s = (pg_store *)base;
+	int advance = run_status_is(c->status, ECL_RUN_RUNNING);
+	char doing[160];
+	params p = {0};
+	PGresult *res;
+	int rc, unique, tries, made;
+
+	*request = NULL;
+	commit_doing(c, doing, sizeof(doing));
+	if (s->group_broken) {
+		snprintf(s->err, sizeof(s->err),
+			 "postgres %s: %s: the group it belongs to was rolled back", s->label,
+			 doing);
+		return ECL_ESTORE;
+	}
+	if (!s->group && (rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, c->run_id);
+	p_text(&p, c->status);
+	p_text(&p, c->current);
+	p_int(&p, c->step.seq);
+	p_int(&p, c->attempt);
+	p_text(&p, c->output);
+	p_text(&p, c->error);
+	p_int(&p, c->now_ms);
+	p_text(&p, c->owner);
+	p_int(&p, c->lease_until_ms);
+	p_text(&p, c->step.step);
+	p_int(&p, c->step.attempt);
+	p_text(&p, c->step.output);
+	p_text(&p, c->step.raw);
+	p_text(&p, c->step.vars);
+	p_int(&p, c->step.tokens_in);
+	p_int(&p, c->step.tokens_out);
+	p_int(&p, c->step.started_ms);
+	p_int(&p, c->step.duration_us);
+	for (tries = 0;; tries++) {
+		res = run_stmt(s, advance ? ST_ADVANCE : ST_FINISH, &p, doing, &unique);
+		if (res || unique)
+			break;
+		rollback(s);
+		made = tries == 0 ? commit_made(s, c) : -1;
+		if (made != 0)
+			return made == 1 ? ECL_OK : ECL_ESTORE;
+		/* not made, and connected again: send it again */
+	}
+	if (!res) {
+		snprintf(s->err, sizeof(s->err),
+			 "postgres %s: run %s: checkpoint %d exists already: another process "
+			 "drives this run",
+			 s->label, c->run_id, c->step.seq);
+		rollback(s);
+		return ECL_ESTATE;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		snprintf(s->err, sizeof(s->err),
+			 "postgres %s: run %s changed under this process (it is no longer at "
+			 "checkpoint %d, running and leased to it): another process took it over",
+			 s->label, c->run_id, c->step.seq - 1);
+		rollback(s);
+		return ECL_ESTATE;
+	}
+	*request = request_of(res);
+	PQclear(res);
+	return ECL_OK;
+}
+
+static int pg_group_begin(store *base)
+{
+	pg_store *s = (pg_store *)base;
+	int rc;
+
+	if (s->group) {
+		snprintf(s->err, sizeof(s->err), "postgres %s: a group of commits is open already",
+			 s->label);
+		return ECL_EUSAGE;
+	}
+	s->group_broken = 0;
+	if ((rc = begin(s, "cannot begin a group of commits")) != ECL_OK)
+		return rc;
+	s->group = 1;
+	return ECL_OK;
+}
+
+static int pg_group_end(store *base, int keep)
+{
+	pg_store *s = (pg_store *)base;
+
+	if (!s->group) {
+		if (!s->group_broken)
+			return ECL_OK;
+		s->group_broken = 0;
+		if (keep)
+			snprintf(s->err, sizeof(s->err),
+				 "postgres %s: the group of commits was rolled back by a failure "
+				 "inside it",
+				 s->label);
+		return keep ? ECL_ESTORE : ECL_OK;
+	}
+	if (!keep) {
+		rollback(s);
+		s->group_broken = 0;
+		return ECL_OK;
+	}
+	s->group = 0;
+	return finish(s, "cannot commit a group of transitions");
+}
+
+static int pg_acquire(store *base, const char *id, const char *owner, const char *steal,
+		      int attempt, long long now_ms, long long lease_until_ms, char **holder)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	store_run run;
+	int rc, rows;
+
+	*holder = NULL;
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	p_text(&p, owner);
+	p_int(&p, now_ms);
+	p_int(&p, attempt);
+	p_int(&p, lease_until_ms);
+	p_text(&p, steal ? steal : "");
+	if ((rc = run_count(s, ST_ACQUIRE, &p, "cannot take the run's lease", &rows)) != ECL_OK)
+		return rc;
+	if (rows == 1)
+		return ECL_OK;
+	if ((rc = pg_get_run(base, id, &run)) != ECL_OK)
+		return rc;
+	if (!run_status_is(run.status, ECL_RUN_RUNNING) &&
+	    !run_status_is(run.status, ECL_RUN_INTERRUPTED) &&
+	    !run_status_is(run.status, ECL_RUN_PAUSED) &&
+	    !run_status_is(run.status, ECL_RUN_WAITING) &&
+	    !run_status_is(run.status, ECL_RUN_QUEUED)) {
+		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
+			 run.status);
+	} else {
+		snprintf(s->err, sizeof(s->err),
+			 "run %s is being driven by %s (its lease runs for %lld s more)", id,
+			 run.owner ? run.owner : "another process",
+			 (run.lease_until_ms - now_ms + 999) / 1000);
+		*holder = run.owner;
+		run.owner = NULL;
+	}
+	store_run_clear(&run);
+	return ECL_ESTATE;
+}
+
+/* The names as a PostgreSQL array literal, {"a","b"}; NULL when memory ran out. */
+static char *name_array(const char *const *names, int n)
+{
+	buf b = {0};
+	const char *c;
+	int i;
+
+	buf_puts(&b, "{");
+	for (i = 0; i < n; i++) {
+		buf_puts(&b, i ? ",\"" : "\"");
+		for (c = names[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				buf_append(&b, "\\", 1);
+			buf_append(&b, c, 1);
+		}
+		buf_puts(&b, "\"");
+	}
+	buf_puts(&b, "}");
+	if (b.oom) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+static int pg_claim(store *base, const char *owner, const char *const *workflows, int nworkflows,
+		    int limit, long long now_ms, long long lease_until_ms, char (*ids)[ECL_ID_MAX],
+		    int *count)
+{
+	pg_store *s = (pg_store *)base;
+	char *names = name_array(workflows, nworkflows);
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	*count = 0;
+	if (!names)
+		return out_of_memory(s, "claiming runs");
+	if ((rc = ensure_connected(s)) != ECL_OK) {
+		mem_free(names);
+		return rc;
+	}
+	p_text(&p, owner);
+	p_int(&p, now_ms);
+	p_int(&p, lease_until_ms);
+	p_text(&p, names);
+	p_int(&p, limit);
+	res = run_stmt(s, ST_CLAIM, &p, "cannot claim runs", NULL);
+	mem_free(names);
+	if (!res)
+		return ECL_ESTORE;
+	for (i = 0; i < PQntuples(res) && i < limit; i++)
+		snprintf(ids[(*count)++], ECL_ID_MAX, "%s", PQgetvalue(res, i, 0));
+	PQclear(res);
+	return ECL_OK;
+}
+
+static int pg_heartbeat(store *base, const char *id, const char *owner, long long now_ms,
+			long long lease_until_ms, const char **request)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc;
+
+	(void)now_ms;
+	*request = NULL;
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	p_text(&p, owner);
+	p_int(&p, lease_until_ms);
+	if ((res = run_stmt(s, ST_HEARTBEAT, &p, "cannot renew the run's lease", NULL)) == NULL)
+		return ECL_ESTORE;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		snprintf(s->err, sizeof(s->err), "postgres %s: run %s: this process lost its lease",
+			 s->label, id);
+		return ECL_ESTATE;
+	}
+	*request = request_of(res);
+	PQclear(res);
+	return ECL_OK;
+}
+
+static int pg_release(store *base, const char *id, const char *owner, const char *status,
+		      const char *error, long long now_ms)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	int rc, rows;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	p_text(&p, owner);
+	p_text(&p, status);
+	p_text(&p, error);
+	p_int(&p, now_ms);
+	if ((rc = run_count(s, ST_RELEASE, &p, "cannot update the run's status", &rows)) != ECL_OK)
+		return rc;
+	if (rows != 1) {
+		snprintf(s->err, sizeof(s->err), "postgres %s: run %s: this process lost its lease",
+			 s->label, id);
+		return ECL_ESTATE;
+	}
+	return ECL_OK;
+}
+
+/* Insert a note; the connection is made already. */
+static int note_insert(pg_store *s, const char *id, int seq, const char *text, long long now_ms)
+{
+	params p = {0};
+	int rows;
+
+	p_text(&p, id);
+	p_int(&p, seq);
+	p_int(&p, now_ms);
+	p_text(&p, text);
+	return run_count(s, ST_NOTE, &p, "cannot write the run's history", &rows);
+}
+
+static int pg_note(store *base, const char *id, int seq, const char *text, long long now_ms)
+{
+	pg_store *s = (pg_store *)base;
+	int rc = ensure_connected(s);
+
+	return rc == ECL_OK ? note_insert(s, id, seq, text, now_ms) : rc;
+}
+
+static int pg_answer(store *base, const char *id, int seq, const char *answer, long long now_ms)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0}, q = {0};
+	PGresult *res;
+	buf note = {0};
+	int rc, rows;
+
+	if ((rc = begin(s, "cannot record the answer")) != ECL_OK)
+		return rc;
+	/* the run's row locked: two answers given at once are recorded one after the other,
+	 * and the second sees the first */
+	p_text(&p, id);
+	if ((res = run_stmt(s, ST_LOCK_RUN, &p, "cannot record the answer", NULL)) == NULL) {
+		rollback(s);
+		return ECL_ESTORE;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		rollback(s);
+		snprintf(s->err, sizeof(s->err), "no run with id %s in postgres %s", id, s->label);
+		return ECL_ENOTFOUND;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), ecl_run_status_name(ECL_RUN_WAITING)) != 0 ||
+	    int_of(res, 0, 1) != seq) {
+		snprintf(s->err, sizeof(s->err),
+			 "run %s is %s%s: it does not wait for an answer any more", id,
+			 PQgetvalue(res, 0, 0),
+			 int_of(res, 0, 1) != seq ? " and has moved on" : "");
+		PQclear(res);
+		rollback(s);
+		return ECL_ESTATE;
+	}
+	q.n = 0;
+	p_text(&q, id);
+	p_int(&q, seq);
+	p_text(&q, ANSWER_NOTE);
+	if ((rc = run_count(s, ST_HAS_ANSWER, &q, "cannot record the answer", &rows)) != ECL_OK) {
+		PQclear(res);
+		rollback(s);
+		return rc;
+	}
+	if (rows > 0) {
+		snprintf(s->err, sizeof(s->err),
+			 "run %s has an answer to step `%s` already: the first answer is kept "
+			 "(resume the run to go on with it)",
+			 id, PQgetisnull(res, 0, 2) ? "?" : PQgetvalue(res, 0, 2));
+		PQclear(res);
+		rollback(s);
+		return ECL_ESTATE;
+	}
+	PQclear(res);
+	buf_puts(&note, ANSWER_NOTE);
+	buf_puts(&note, answer);
+	if (note.oom) {
+		buf_free(&note);
+		rollback(s);
+		return out_of_memory(s, "recording the answer");
+	}
+	rc = note_insert(s, id, seq, note.data, now_ms);
+	buf_free(&note);
+	if (rc != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	return finish(s, "cannot record the answer");
+}
+
+static int pg_request(store *base, const char *id, const char *what, long long now_ms, int *applied)
+{
+	pg_store *s = (pg_store *)base;
+	int cancel = strcmp(what, "cancel") == 0, rows, rc;
+	params p = {0};
+	store_run run;
+	char note[64];
+
+	*applied = 0;
+	if ((rc = begin(s, "cannot change the run")) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	p_text(&p, cancel ? ecl_run_status_name(ECL_RUN_CANCELLED)
+			  : ecl_run_status_name(ECL_RUN_PAUSED));
+	p_int(&p, now_ms);
+	p_text(&p, ecl_run_status_name(ECL_RUN_RUNNING));
+	p_text(&p, ecl_run_status_name(ECL_RUN_INTERRUPTED));
+	p_text(&p,
+	       cancel ? ecl_run_status_name(ECL_RUN_PAUSED) : ecl_run_status_name(ECL_RUN_RUNNING));
+	p_text(&p, ecl_run_status_name(ECL_RUN_WAITING));
+	p_text(&p, ecl_run_status_name(ECL_RUN_QUEUED));
+	if ((rc = run_count(s, ST_REQUEST_DIRECT, &p, "cannot change the run", &rows)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	if (rows == 1) {
+		*applied = 1;
+	} else {
+		p.n = 0;
+		p_text(&p, id);
+		p_text(&p, what);
+		p_int(&p, now_ms);
+		if ((rc = run_count(s, ST_REQUEST_DEFERRED, &p, "cannot change the run", &rows)) !=
+		    ECL_OK) {
+			rollback(s);
+			return rc;
+		}
+		if (rows != 1) {
+			rollback(s);
+			if ((rc = pg_get_run(base, id, &run)) != ECL_OK)
+				return rc;
+			snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be %s", id,
+				 run.status,
+				 cancel ? ecl_run_status_name(ECL_RUN_CANCELLED)
+					: ecl_run_status_name(ECL_RUN_PAUSED));
+			store_run_clear(&run);
+			return ECL_ESTATE;
+		}
+	}
+	snprintf(note, sizeof(note), "%s %s", cancel ? "cancel" : "pause",
+		 *applied ? "done" : "requested of the driver");
+	if ((rc = note_insert(s, id, -1, note, now_ms)) != ECL_OK ||
+	    (rc = finish(s, "cannot change the run")) != ECL_OK) {
+		rollback(s);
+		*applied = 0;
+		return rc;
+	}
+	return ECL_OK;
+}
+
+static int pg_list_notes(store *base, const char *id,
+			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
+			 void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	if ((res = run_stmt(s, ST_LIST_NOTES, &p, "cannot read the run's history", NULL)) == NULL)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
+		rc = fn(ctx, (int)int_of(res, i, 0), int_of(res, i, 1), PQgetvalue(res, i, 2));
+	PQclear(res);
+	return rc;
+}
+
+/* The WHERE clause of a filter, its parameters added to p. */
+static void filter_sql(const store_filter *f, buf *b, params *p)
+{
+	int i;
+
+	buf_puts(b, " WHERE true");
+	if (f->nstatuses > 0) {
+		buf_puts(b, " AND status IN (");
+		for (i = 0; i < f->nstatuses && p->n < 16; i++) {
+			p_text(p, f->statuses[i]);
+			buf_printf(b, i ? ", $%d" : "$%d", p->n);
+		}
+		buf_puts(b, ")");
+	}
+	if (f->workflow) {
+		p_text(p, f->workflow);
+		buf_printf(b, " AND workflow = $%d", p->n);
+	}
+	if (f->updated_before_ms) {
+		p_int(p, f->updated_before_ms);
+		buf_printf(b, " AND updated_ms < $%d", p->n);
+	}
+}
+
+static int pg_list_runs(store *base, const store_filter *f, store_run_fn fn, void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	buf sql = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	buf_puts(&sql, "SELECT " RUN_COLUMNS " FROM ecl.runs");
+	filter_sql(f, &sql, &p);
+	buf_puts(&sql, " ORDER BY created_ms DESC, id DESC");
+	if (f->limit > 0)
+		buf_printf(&sql, " LIMIT %d", f->limit);
+	if (sql.oom) {
+		buf_free(&sql);
+		return out_of_memory(s, "listing the runs");
+	}
+	res = PQexecParams(s->conn, sql.data, p.n, NULL, p.v, NULL, NULL, 0);
+	buf_free(&sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = fail(s, res, "cannot list the runs");
+		PQclear(res);
+		return rc;
+	}
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++) {
+		store_run run;
+
+		if (read_run(res, i, &run) != ECL_OK) {
+			rc = out_of_memory(s, "listing the runs");
+			break;
+		}
+		rc = fn(ctx, &run);
+		store_run_clear(&run);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_fork(store *base, const char *from, int upto, const store_run *copy)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	char note[128];
+	int rc, rows;
+
+	if ((rc = begin(s, "cannot fork the run")) != ECL_OK)
+		return rc;
+	if ((rc = pg_create_run(base, copy)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	p_text(&p, from);
+	p_text(&p, copy->id);
+	p_int(&p, upto);
+	if ((rc = run_count(s, ST_FORK_STEPS, &p, "cannot copy the checkpoints", &rows)) !=
+	    ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	snprintf(note, sizeof(note), "forked from run %s at checkpoint %d", from, upto);
+	if ((rc = note_insert(s, copy->id, upto, note, copy->created_ms)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	return finish(s, "cannot fork the run");
+}
+
+/* Run one DELETE of prune: `head` followed by the filter over finished runs; *rows deleted. */
+static int prune_one(pg_store *s, const char *head, const store_filter *f, int *rows)
+{
+	params p = {0};
+	buf sql = {0};
+	PGresult *res;
+	int rc = ECL_OK;
+
+	buf_puts(&sql, head);
+	buf_puts(&sql, " (SELECT id FROM ecl.runs");
+	filter_sql(f, &sql, &p);
+	buf_puts(&sql, " AND status IN ('completed', 'failed', 'cancelled'))");
+	if (sql.oom) {
+		buf_free(&sql);
+		return out_of_memory(s, "pruning");
+	}
+	res = PQexecParams(s->conn, sql.data, p.n, NULL, p.v, NULL, NULL, 0);
+	buf_free(&sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = fail(s, res, "cannot prune");
+	else
+		*rows = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return rc;
+}
+
+static int pg_prune(store *base, const store_filter *f, int *count)
+{
+	pg_store *s = (pg_store *)base;
+	int rc, rows;
+
+	*count = 0;
+	if ((rc = begin(s, "cannot prune")) != ECL_OK)
+		return rc;
+	/* checkpoints and notes first: they name the runs the last statement deletes */
+	if ((rc = prune_one(s, "DELETE FROM ecl.steps WHERE run_id IN", f, &rows)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM ecl.notes WHERE run_id IN", f, &rows)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM ecl.runs WHERE id IN", f, count)) != ECL_OK) {
+		rollback(s);
+		*count = 0;
+		return rc;
+	}
+	if ((rc = finish(s, "cannot prune")) != ECL_OK)
+		*count = 0;
+	return rc; /* the server's autovacuum makes the space free for new rows */
+}
+
+static int pg_set_version(store *base, const char *id, const char *version, long long now_ms)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	int rc, rows;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	p_text(&p, version);
+	p_int(&p, now_ms);
+	return run_count(s, ST_SET_VERSION, &p, "cannot update the run's version", &rows);
+}
+
+static const char *pg_errmsg(const store *base)
+{
+	return ((const pg_store *)base)->err;
+}
+
+static void pg_close(store *base)
+{
+	pg_store *s = (pg_store *)base;
+
+	if (!s)
+		return;
+	if (s->conn)
+		PQfinish(s->conn);
+	if (s->conninfo) /* it may hold a password: leave nothing of it in freed memory */
+		memset(s->conninfo, 0, strlen(s->conninfo));
+	mem_free(s->conninfo);
+	mem_free(s);
+}
+
+static const store_ops pg_ops = {
+	.create_run = pg_create_run,
+	.get_run = pg_get_run,
+	.list_steps = pg_list_steps,
+	.commit = pg_commit,
+	.claim = pg_claim,
+	.acquire = pg_acquire,
+	.heartbeat = pg_heartbeat,
+	.release = pg_release,
+	.request = pg_request,
+	.answer = pg_answer,
+	.note = pg_note,
+	.list_notes = pg_list_notes,
+	.list_runs = pg_list_runs,
+	.fork = pg_fork,
+	.prune = pg_prune,
+	.set_version = pg_set_version,
+	.group_begin = pg_group_begin,
+	.group_end = pg_group_end,
+	.errmsg = pg_errmsg,
+	.close = pg_close,
+};
+
+/* The schema version the database has (0: none yet) in *version, in the open transaction. */
+static int read_version(pg_store *s, int *version)
+{
+	PGresult *res = PQexec(s->conn, "SELECT to_regclass('ecl.schema') IS NOT NULL");
+	int rc = ECL_OK;
+
+	*version = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = fail(s, res, "cannot read the schema version");
+	} else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		PQclear(res);
+		res = PQexec(s->conn, "SELECT max(version) FROM ecl.schema");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			rc = fail(s, res, "cannot read the schema version");
+		else
+			*version = (int)int_of(res, 0, 0);
+	}
+	PQclear(res);
+	if (rc == ECL_OK && *version > SCHEMA_VERSION) {
+		snprintf(s->err, sizeof(s->err),
+			 "postgres %s: the database has schema version %d, newer than this ecl "
+			 "reads (%d): use a newer ecl",
+			 s->label, *version, SCHEMA_VERSION);
+		rc = ECL_ESTORE;
+	}
+	return rc;
+}
+
+/* Bring an older (or an empty) database up to date, in one transaction under an advisory
+ * lock, so that of several processes opening a new database at once exactly one migrates it
+ * and the others see its work. A read-only open refuses an older schema instead (but sets an
+ * empty database up, as it makes a new SQLite file). */
+static int open_schema(pg_store *s)
+{
+	char sql[160];
+	int version, rc;
+
+	if ((rc = read_version(s, &version)) != ECL_OK || version == SCHEMA_VERSION)
+		return rc;
+	if (s->read_only && version > 0) { /* an empty database is set up, as SQLite's new file */
+		snprintf(s->err, sizeof(s->err),
+			 "postgres %s: the database has schema version %d, older than this ecl's "
+			 "(%d): a command that writes (ecl resume, ecl recover) upgrades it",
+			 s->label, version, SCHEMA_VERSION);
+		return ECL_ESTORE;
+	}
+	if ((rc = exec_sql(s, "BEGIN; SELECT pg_advisory_xact_lock(" UPGRADE_LOCK ")",
+			   "cannot lock the database to upgrade its schema")) != ECL_OK ||
+	    (rc = read_version(s, &version)) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	if (version == 0 && (rc = exec_sql(s,
+					   "CREATE SCHEMA IF NOT EXISTS ecl;"
+					   " CREATE TABLE ecl.schema(version INTEGER NOT NULL)",
+					   "cannot create the schema")) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	for (; version < SCHEMA_VERSION; version++) {
+		snprintf(sql, sizeof(sql), "cannot upgrade the schema to version %d", version + 1);
+		if (*migrations[version] &&
+		    (rc = exec_sql(s, migrations[version], sql)) != ECL_OK) {
+			rollback(s);
+			return rc;
+		}
+	}
+	snprintf(sql, sizeof(sql), "DELETE FROM ecl.schema; INSERT INTO ecl.schema VALUES(%d)",
+		 SCHEMA_VERSION);
+	if ((rc = exec_sql(s, sql, "cannot record the schema version")) != ECL_OK) {
+		rollback(s);
+		return rc;
+	}
+	return finish(s, "cannot upgrade the schema");
+}
+
+int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, store **out, char *err,
+		  size_t errlen)
+{
+	pg_store *s = mem_calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (!s || !(s->conninfo = mem_strdup(conninfo))) {
+		mem_free(s);
+		snprintf(err, errlen, "out of memory opening a PostgreSQL store");
+		return ECL_ENOMEM;
+	}
+	s->base.ops = &pg_ops;
+	s->read_only = read_only;
+	s->busy_timeout_ms = busy_timeout_ms;
+	snprintf(s->label, sizeof(s->label), "(not connected)");
+	if ((rc = connect_server(s)) != ECL_OK || (rc = open_schema(s)) != ECL_OK) {
+		snprintf(err, errlen, "%s", s->err);
+		pg_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return ECL_OK;
+}

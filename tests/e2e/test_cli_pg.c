@@ -1,0 +1,530 @@
+/*
+ * test_cli_pg.c - the ecl command end to end on PostgreSQL: every command on a database of the
+ * private server the test set-up starts (fixture pg), a run killed with SIGKILL and resumed by
+ * another process, a pause and a cancel from another process, and connection errors that name
+ * the server and never a password.
+ */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ecl.h"
+#include "support.h"
+
+#define GEN    "{\"content\": \"Draft v0\", \"word_count\": 2}"
+#define PASS   "{\"decision\": \"pass\", \"feedback\": \"good\", \"quality_score\": 90}"
+#define REVISE "{\"decision\": \"revise\", \"feedback\": \"more\", \"quality_score\": 40}"
+#define REV1   "{\"content\": \"Draft v1\", \"word_count\": 2}"
+
+static char *dir;
+static char db[512];
+
+static void setup(void)
+{
+	dir = ts_tmpdir();
+	ts_pg_create(db, sizeof(db));
+}
+
+static void teardown(void)
+{
+	if (strncmp(db, getenv("ECL_TEST_PG"), strlen(getenv("ECL_TEST_PG"))) == 0)
+		ts_pg_drop(db);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(pg, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Run ecl with --db and the given arguments (NULL-terminated). */
+#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
+
+static int run_ecl(char **out, char **err, const char **args)
+{
+	const char *argv[32] = {ECL_BIN, "--db", db};
+	int n = 3, i;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_run(argv, out, err);
+}
+
+/* The id from the first line, "Workflow started: <id>". */
+static char *started_id(const char *out)
+{
+	static char id[64];
+
+	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
+	sscanf(out + 18, "%63s", id);
+	return id;
+}
+
+static const char *script(const char *text)
+{
+	static char path[4200];
+
+	snprintf(path, sizeof(path), "%s/script.json", dir);
+	ts_write(path, text);
+	return path;
+}
+
+/* A field of `ecl status ID -o json`, as an int (strings: 1 when it equals want). */
+static int status_field(const char *id, const char *field, const char *want)
+{
+	char *out;
+	cJSON *json, *v;
+	int r;
+
+	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0, "%s", out);
+	json = cJSON_Parse(out);
+	cr_assert_not_null(json, "%s", out);
+	v = cJSON_GetObjectItem(json, field);
+	cr_assert_not_null(v, "no %s in %s", field, out);
+	r = want ? cJSON_IsString(v) && strcmp(v->valuestring, want) == 0 : v->valueint;
+	cJSON_Delete(json);
+	free(out);
+	return r;
+}
+
+/* The id of the only run of the database, waiting for it to be created. */
+static char *only_run(void)
+{
+	char *out = NULL;
+	cJSON *json = NULL;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		struct timespec ts = {0, 10000000};
+
+		free(out);
+		cJSON_Delete(json);
+		cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0, "%s", out);
+		json = cJSON_Parse(out);
+		if (cJSON_GetArraySize(json) == 1)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(cJSON_GetArraySize(json), 1, "%s", out);
+	{
+		char *id =
+			strdup(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "id")->valuestring);
+
+		cJSON_Delete(json);
+		free(out);
+		return id;
+	}
+}
+
+Test(pg, every_command)
+{
+	char *out, *id, path[4300];
+	cJSON *json;
+
+	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "one"), 0, "%s", out);
+	id = strdup(started_id(out));
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	cr_assert(status_field(id, "status", "completed"));
+	cr_assert_eq(status_field(id, "step_count", NULL), 4);
+	cr_assert_eq(ECL(&out, NULL, "status", id), 0);
+	cr_assert(strstr(out, "Status:       completed"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_eq(cJSON_GetArraySize(json), 1, "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "Write a piece of at least 50 words on this topic: one"), "%s", out);
+	cr_assert(strstr(out, "Total: 4 steps"), "%s", out);
+	free(out);
+
+	/* fork: a new run from checkpoint 2, which goes on to complete */
+	cr_assert_eq(ECL(&out, NULL, "fork", id, "--from", "2"), 0, "%s", out);
+	cr_assert(strstr(out, "Forked"), "%s", out);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
+	free(out);
+
+	/* recover: a run interrupted by a provider that failed is finished */
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
+				"\"permanent\", \"message\": \"down\"}]]}"),
+			 "run", "critique-revise", "--topic", "two"),
+		     1, "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}"), "recover"),
+		     0, "%s", out);
+	cr_assert(strstr(out, "Recovered 1"), "%s", out);
+	free(out);
+
+	/* answer: a human step's answer, then resume */
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
+			 "--document", "one two three four five six"),
+		     0, "%s", out);
+	free(id);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert(status_field(id, "status", "waiting"));
+	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--set",
+			 "comment=fine", "--no-wait"),
+		     0, "%s", out);
+	free(out);
+	cr_assert_eq(ECL(NULL, &out, "answer", id, "--set", "approved=false", "--set",
+			 "comment=late", "--no-wait"),
+		     1);
+	cr_assert(strstr(out, "the first answer is kept"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "resume", id),
+		     0, "%s", out);
+	free(out);
+	cr_assert(status_field(id, "status", "completed"));
+
+	/* batch, then prune what is over */
+	snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+	ts_write(path, "{\"topic\": \"a\"}\n{\"topic\": \"b\"}\n{\"topic\": \"c\"}\n");
+	cr_assert_eq(ECL(&out, NULL, "batch", path, "--workflow", "critique-revise",
+			 "--concurrency", "2"),
+		     0, "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "--status", "completed", "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	cr_assert_eq(cJSON_GetArraySize(json), 7, "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "prune", "--status", "completed,failed,cancelled",
+			 "--older-than", "0s"),
+		     0, "%s", out);
+	cr_assert(strstr(out, "Deleted 7 runs"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	cr_assert(strstr(out, "[]"), "%s", out);
+	free(out);
+	free(id);
+}
+
+/* Start `ecl run` in the background with a script; returns its pid. */
+static pid_t run_in_background(const char *script_text, const char *log)
+{
+	static char spath[4200];
+	pid_t pid;
+
+	snprintf(spath, sizeof(spath), "%s", script(script_text));
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		const char *argv[] = {
+			ECL_BIN,           "--db",    db,           "--provider", "scripted",
+			"--script",        spath,     "--call-log", log,          "run",
+			"critique-revise", "--topic", "bg",         NULL};
+
+		if (!freopen(ts_path(dir, "bg.out"), "w", stdout) ||
+		    !freopen(ts_path(dir, "bg.out"), "a", stderr))
+			_exit(126);
+		execv(ECL_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void wait_for_line(const char *path, const char *needle)
+{
+	int i;
+
+	for (i = 0; i < 1000 && ts_count_lines(path, needle) == 0; i++) {
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_gt(ts_count_lines(path, needle), 0, "no `%s` in %s", needle, path);
+}
+
+Test(pg, kill_9_then_resume_asks_no_committed_step_again)
+{
+	char log[4200], *out, *id;
+	int status;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
+				"\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}",
+				log);
+	wait_for_line(log, " critique ");
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status));
+	id = only_run();
+	cr_assert_eq(status_field(id, "step_count", NULL), 1);
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+				"], \"revise\": [" REV1 "]}"),
+			 "--call-log", log, "resume", id),
+		     0, "%s", out);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	cr_assert_eq(ts_count_lines(log, " generate "), 1, "generate was asked again");
+	cr_assert_eq(status_field(id, "step_count", NULL), 4);
+	free(id);
+}
+
+Test(pg, pause_and_cancel_from_another_process)
+{
+	char log[4200], *out, *id;
+	int status;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	/* the first critique takes long enough for two commands to reach the server */
+	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 3000, "
+				"\"$answer\": " REVISE
+				"}, {\"$delay_ms\": 60000, \"$answer\": " PASS
+				"}], \"revise\": [" REV1 "]}",
+				log);
+	wait_for_line(log, " critique ");
+	id = only_run();
+	cr_assert_eq(ECL(&out, NULL, "pause", id), 0, "%s", out);
+	cr_assert(strstr(out, "pause requested"), "%s", out);
+	free(out);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a pause is not a failure");
+	cr_assert(status_field(id, "status", "paused"));
+	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0, "%s", out);
+	free(out);
+	cr_assert(status_field(id, "status", "cancelled"));
+	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
+	cr_assert(strstr(out, "pause requested of the driver"), "%s", out);
+	cr_assert(strstr(out, "cancel done"), "%s", out);
+	free(out);
+	free(id);
+}
+
+Test(pg, a_server_that_cannot_be_reached_is_named_without_its_password)
+{
+	int port;
+	int fd = ts_listen_any(&port, 0); /* bound, not listening: connections are refused */
+	char url[256], *err;
+
+	snprintf(url, sizeof(url), "postgres://ecl:s3cr3t-pw@127.0.0.1:%d/runs", port);
+	{
+		const char *argv[] = {ECL_BIN, "--db", url, "runs", NULL};
+
+		cr_assert_eq(ts_run(argv, NULL, &err), 1);
+	}
+	close(fd);
+	cr_assert(strstr(err, "ecl@127.0.0.1:"), "%s", err);
+	cr_assert(strstr(err, "/runs"), "%s", err);
+	cr_assert(strstr(err, "cannot connect"), "%s", err);
+	cr_assert_null(strstr(err, "s3cr3t"), "%s", err);
+	free(err);
+}
+
+Test(pg, a_database_of_a_newer_schema_is_refused)
+{
+	char *out, *err;
+
+	cr_assert_eq(ECL(&out, NULL, "runs"), 0, "%s", out); /* creates the schema */
+	free(out);
+	cr_assert(ts_pg_sql(db, "UPDATE ecl.schema SET version = 999"));
+	cr_assert_eq(ECL(NULL, &err, "runs"), 1);
+	cr_assert(strstr(err, "schema version 999, newer than this ecl reads"), "%s", err);
+	free(err);
+}
+
+/* Run scripts/pg_server.sh with an action, a directory and maybe a port or mode. */
+static void pg_server(const char *action, const char *where, const char *arg)
+{
+	const char *argv[] = {"/bin/sh", ECL_SOURCE_DIR "/scripts/pg_server.sh", action, where, arg,
+			      NULL};
+	char *err = NULL;
+
+	cr_assert_eq(ts_run(argv, NULL, &err), 0, "pg_server.sh %s: %s", action, err);
+	free(err);
+}
+
+/* The server restarted (an immediate shutdown: as after a crash) while a run waits for its
+ * model: the run connects again, commits, and finishes; no step is asked twice. The server is
+ * this test's own, so that the restart touches no other test. */
+Test(pg, a_run_goes_on_when_the_server_restarts_under_it)
+{
+	char where[4300], port[16], url[512], log[4200], *out;
+	int p, fd = ts_listen_any(&p, 0), status;
+	pid_t pid;
+
+	close(fd); /* a port nothing uses now */
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(where, sizeof(where), "%s/server", dir);
+	cr_assert_eq(chmod(dir, 0755), 0);
+	pg_server("start", where, port);
+	snprintf(url, sizeof(url), "postgres://ecl@127.0.0.1:%d/ecl", p);
+	snprintf(db, sizeof(db), "%s", url); /* this test's database; teardown drops none */
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 3000, "
+				"\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}",
+				log);
+	wait_for_line(log, " critique ");
+	pg_server("stop", where, "immediate");
+	pg_server("start", where, port);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	out = ts_read(ts_path(dir, "bg.out"));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	free(out);
+	cr_assert_eq(ts_count_lines(log, " generate "), 1, "generate was asked again");
+	cr_assert_eq(ts_count_lines(log, " critique "), 2, "a critique was asked again");
+	{
+		char *id = only_run();
+
+		cr_assert(status_field(id, "status", "completed"));
+		cr_assert_eq(status_field(id, "step_count", NULL), 4);
+		free(id);
+	}
+	pg_server("stop", where, "fast");
+}
+
+/* Start `ecl worker` in the background with args (NULL-terminated); its output in out_path. */
+static pid_t worker(const char *spath, const char *log, const char *out_path, const char **args)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		const char *argv[32] = {ECL_BIN,    "--db", db,           "--provider", "scripted",
+					"--script", spath,  "--call-log", log,          "worker"};
+		int n = 10, i;
+
+		for (i = 0; args[i]; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		if (!freopen(out_path, "w", stdout) || !freopen(out_path, "a", stderr))
+			_exit(126);
+		execv(ECL_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* How many runs of the database have this status. */
+static int count_status(const char *status)
+{
+	char *out;
+	cJSON *json;
+	int n;
+
+	cr_assert_eq(ECL(&out, NULL, "runs", "--all", "--status", status, "-o", "json"), 0, "%s",
+		     out);
+	json = cJSON_Parse(out);
+	cr_assert_not_null(json, "%s", out);
+	n = cJSON_GetArraySize(json);
+	cJSON_Delete(json);
+	free(out);
+	return n;
+}
+
+/* Three workers drain one queue; one is SIGKILLed and one stopped with SIGTERM on the way.
+ * Every run completes; a run nobody took over had each step asked once (a run taken over
+ * may have its step cut off asked again, never a committed one: its history has each step
+ * once); the SIGTERMed worker finished what it held. */
+Test(pg, three_workers_drain_a_queue_each_run_completing_once, .timeout = 180)
+{
+	enum { RUNS = 40 };
+	const char *args[] = {"-j",     "4",    "--lease",          "2",
+			      "--poll", "0.05", "--exit-when-idle", NULL};
+	char in[4300], log[4300], outs[3][4300], *out, *text;
+	const char *spath;
+	pid_t pids[3];
+	int i, status, lines, taken_over = 0;
+	cJSON *json, *run;
+
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	{
+		FILE *f = fopen(in, "w");
+
+		cr_assert_not_null(f);
+		for (i = 0; i < RUNS; i++)
+			fprintf(f, "{\"topic\": \"t%d\"}\n", i);
+		fclose(f);
+	}
+	cr_assert_eq(ECL(&out, NULL, "batch", in, "--workflow", "critique-revise", "--queue"), 0,
+		     "%s", out);
+	free(out);
+	cr_assert_eq(count_status("queued"), RUNS);
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	spath = script("{\"generate\": [{\"$delay_ms\": 20, \"$answer\": " GEN "}], "
+		       "\"critique\": [{\"$delay_ms\": 20, \"$answer\": " PASS "}]}");
+	for (i = 0; i < 3; i++) {
+		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
+		pids[i] = worker(spath, log, outs[i], args);
+	}
+	/* once a few runs are done, worker 0 dies and worker 1 is asked to stop */
+	while (ts_count_lines(log, " critique ") < 10) {
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(kill(pids[0], SIGKILL), 0);
+	cr_assert_eq(kill(pids[1], SIGTERM), 0);
+	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
+	cr_assert(WIFSIGNALED(status));
+	cr_assert_eq(waitpid(pids[1], &status, 0), pids[1]);
+	text = ts_read(outs[1]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
+	cr_assert(strstr(text, "stopped") && !strstr(text, "interrupted"), "%s", text);
+	free(text);
+	cr_assert_eq(waitpid(pids[2], &status, 0), pids[2]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[2]));
+	/* the dead worker's runs: their leases expire, and a new worker takes them over */
+	{
+		struct timespec ts = {2, 200000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	pids[0] = worker(spath, log, outs[0], args);
+	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[0]));
+	cr_assert_eq(count_status("completed"), RUNS, "every run completed");
+
+	cr_assert_eq(ECL(&out, NULL, "runs", "--all", "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	free(out);
+	cJSON_ArrayForEach (run, json) {
+		const char *id = cJSON_GetObjectItem(run, "id")->valuestring;
+		char needle[64], *hist;
+		cJSON *h, *entry;
+		int steps = 0, retaken = 0;
+
+		cr_assert_eq(ECL(&hist, NULL, "history", id, "-o", "json"), 0);
+		h = cJSON_Parse(hist);
+		cJSON_ArrayForEach (entry, h) {
+			if (!cJSON_GetObjectItem(entry, "seq"))
+				continue; /* a note */
+			steps++;
+			retaken |= cJSON_GetObjectItem(entry, "attempt")->valueint > 1;
+		}
+		cJSON_Delete(h);
+		cr_assert_eq(steps, 2, "run %s: %s", id, hist);
+		free(hist);
+		snprintf(needle, sizeof(needle), "%s generate ", id);
+		lines = ts_count_lines(log, needle);
+		snprintf(needle, sizeof(needle), "%s critique ", id);
+		lines += ts_count_lines(log, needle);
+		taken_over += retaken;
+		if (retaken)
+			cr_assert_leq(lines, 3, "run %s: only its step cut off is asked again", id);
+		else
+			cr_assert_eq(lines, 2, "run %s, never taken over, asked %d times", id,
+				     lines);
+	}
+	cJSON_Delete(json);
+	cr_assert_geq(taken_over, 1, "the dead worker held runs, which were taken over");
+	cr_assert_leq(taken_over, 4, "at most the dead worker's four runs were taken over");
+}
