@@ -101,6 +101,10 @@ typedef enum ecl_type {
 	ECL_T_LIST = 5  /* a list of strings */
 } ecl_type;
 
+/* The name of a type as the .ecl language writes it ("string", "int", "float", "bool",
+ * "enum", "list"): static, never NULL ("value" for a value outside the enum). */
+const char *ecl_type_name(ecl_type type);
+
 /* What a variable slot holds. Every value a workflow reads lives in a numbered slot. */
 typedef enum ecl_slot_kind {
 	ECL_SLOT_INPUT = 0,  /* a workflow input, given when the run starts */

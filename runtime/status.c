@@ -1,7 +1,7 @@
 /*
  * status.c - the text of each result code and of each run status. Switches without default,
  * so the compiler names any value that was added to ecl_status or ecl_run_status without a
- * text here. And the library's version.
+ * text here. The name of each slot type, likewise. And the library's version.
  */
 #include <string.h>
 
@@ -49,6 +49,19 @@ const char *ecl_run_status_name(ecl_run_status status)
 	case ECL_RUN_CANCELLED: return "cancelled";
 	}
 	return "unknown";
+}
+
+const char *ecl_type_name(ecl_type type)
+{
+	switch (type) {
+	case ECL_T_STRING: return "string";
+	case ECL_T_INT: return "int";
+	case ECL_T_FLOAT: return "float";
+	case ECL_T_BOOL: return "bool";
+	case ECL_T_ENUM: return "enum";
+	case ECL_T_LIST: return "list";
+	}
+	return "value";
 }
 
 int ecl_run_status_parse(const char *name, ecl_run_status *out)

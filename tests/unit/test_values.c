@@ -820,6 +820,17 @@ Test(values, every_status_has_its_own_text)
 	cr_assert_str_eq(ecl_strerror(-1), "unknown status");
 }
 
+Test(values, type_names_are_the_language_s)
+{
+	/* list, run --help and the input errors print these words, as .ecl files write them */
+	static const char *const text[] = {"string", "int", "float", "bool", "enum", "list"};
+	int i;
+
+	for (i = 0; i <= (int)ECL_T_LIST; i++)
+		cr_assert_str_eq(ecl_type_name((ecl_type)i), text[i], "type %d", i);
+	cr_assert_str_eq(ecl_type_name((ecl_type)(ECL_T_LIST + 1)), "value");
+}
+
 Test(values, run_statuses_keep_their_stored_text)
 {
 	/* the store and the CLI's output keep these exact words */
