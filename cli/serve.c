@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -74,23 +73,6 @@ int cli_restate_take(cli *c)
 	return -1;
 }
 
-/* A run id like the local ones: 16 hex digits that sort by creation time. */
-static void make_id(char id[ECL_ID_MAX])
-{
-	struct timespec ts;
-	unsigned long long ms;
-	unsigned r = 0;
-	FILE *f = fopen("/dev/urandom", "rb");
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
-	if (!f || fread(&r, sizeof(r), 1, f) != 1)
-		r = (unsigned)ts.tv_nsec ^ (unsigned)clock();
-	if (f)
-		fclose(f);
-	snprintf(id, ECL_ID_MAX, "%011llx%05x", ms & 0xFFFFFFFFFFFULL, r & 0xFFFFFu);
-}
-
 int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs)
 {
 	char id[ECL_ID_MAX], err[1024];
@@ -98,7 +80,7 @@ int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs)
 	int rc;
 
 	(void)c;
-	make_id(id);
+	ecl_run_id_new(id);
 	rc = ecl_restate_submit(rs.ingress, wf->id, id, inputs, err, sizeof(err));
 	if (rc != ECL_OK)
 		return cli_error(1, "%s", err);

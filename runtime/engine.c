@@ -53,7 +53,7 @@ static unsigned long long random64(void)
  * at random in each process. New rows then go to the end of the tables' B-trees, which keeps
  * their pages full and their writes together; the rare clash of two processes in the same
  * millisecond is caught by the primary key and retried with the next id. */
-void run_make_id(char id[ECL_ID_MAX])
+void ecl_run_id_new(char id[ECL_ID_MAX])
 {
 	static unsigned long counter;
 
@@ -257,7 +257,7 @@ static int create_row(ecl_engine *e, store_run *row)
 	int rc = ECL_OK, tries;
 
 	for (tries = 0; tries < 5; tries++) {
-		run_make_id(row->id);
+		ecl_run_id_new(row->id);
 		rc = e->st->ops->create_run(e->st, row);
 		if (rc != ECL_EUSAGE) /* not a clash of ids */
 			break;

@@ -831,6 +831,33 @@ Test(values, type_names_are_the_language_s)
 	cr_assert_str_eq(ecl_type_name((ecl_type)(ECL_T_LIST + 1)), "value");
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+Test(values, run_ids_are_16_lowercase_hex_digits_unique_and_time_ordered)
+{
+	enum { N = 20000 };
+	char(*ids)[ECL_ID_MAX] = calloc(N, sizeof(*ids));
+	int i, k;
+
+	cr_assert_not_null(ids);
+	for (i = 0; i < N; i++) {
+		ecl_run_id_new(ids[i]);
+		cr_assert_eq(strlen(ids[i]), 16, "%s", ids[i]);
+		for (k = 0; k < 16; k++)
+			cr_assert(strchr("0123456789abcdef", ids[i][k]) && ids[i][k], "%s", ids[i]);
+		/* the time part never goes back */
+		cr_assert(i == 0 || strncmp(ids[i - 1], ids[i], 11) <= 0, "%s then %s", ids[i - 1],
+			  ids[i]);
+	}
+	qsort(ids, N, sizeof(*ids), id_cmp);
+	for (i = 1; i < N; i++)
+		cr_assert_str_neq(ids[i - 1], ids[i], "made twice");
+	free(ids);
+}
+
 Test(values, run_statuses_keep_their_stored_text)
 {
 	/* the store and the CLI's output keep these exact words */
