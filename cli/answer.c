@@ -31,7 +31,7 @@ void cli_print_answer_fields(const cli *c, const char *workflow, const char *ste
 				printf("%lld..%lld", d->min, d->max);
 			else /* a bool as the words an answer gives it */
 				printf("<%s>", d->type == ECL_T_BOOL ? "true|false"
-								    : ecl_type_name(d->type));
+								     : ecl_type_name(d->type));
 			printf("%s", d->required ? "" : " (optional)");
 		}
 		printf("\n");

@@ -600,10 +600,7 @@ int cmd_providers(cli *c)
 			}
 			v = cJSON_AddObjectToObject(p, setting_names[k]);
 			if (v) {
-				if (value)
-					cJSON_AddStringToObject(v, "value", value);
-				else
-					cJSON_AddNullToObject(v, "value");
+				cli_json_text(v, "value", value);
 				cJSON_AddStringToObject(v, "source", source);
 			}
 			if (!json)
