@@ -1,6 +1,7 @@
 /*
  * net.h - the network half of the runtime: the HTTP providers (llm_net.c), batches over
- * libcurl's multi interface (batch.c) and the Restate endpoint and client (restate*.c).
+ * libcurl's multi interface (batch.c), the Restate endpoint and client (restate*.c), and the
+ * libcurl easy-handle helpers the providers and the client share (http.c).
  *
  * Libraries and tests link it in like the rest of libecl. The `ecl` command does not: it loads
  * it on first use from libecl-net.so beside the executable (net_load.c), so that commands
