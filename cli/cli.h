@@ -69,6 +69,12 @@ int cli_engine_fail(ecl_engine *e, int status);
  * status after an error (providers.c). */
 int cli_open_run(cli *c, const char *id, ecl_engine **out);
 
+/* The path of one of ecl's files in the user's directories, into out: $env when it is set and
+ * not empty, else $xdg/ecl/name, else $HOME/home_dir/ecl/name; 0, or -1 (out "") when none of
+ * the three is set (common.c). */
+int cli_user_path(char *out, size_t len, const char *env, const char *xdg, const char *home_dir,
+		  const char *name);
+
 /* Set c->opts.db_path to the default database when --db was not given; 0 or an exit
  * status (common.c). */
 int cli_default_db(cli *c);

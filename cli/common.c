@@ -38,17 +38,28 @@ static int make_parent_dirs(const char *path)
 	return 0;
 }
 
+int cli_user_path(char *out, size_t len, const char *env, const char *xdg, const char *home_dir,
+		  const char *name)
+{
+	const char *e = getenv(env), *x = getenv(xdg), *home = getenv("HOME");
+
+	if (e && *e)
+		snprintf(out, len, "%s", e);
+	else if (x && *x)
+		snprintf(out, len, "%s/ecl/%s", x, name);
+	else if (home && *home)
+		snprintf(out, len, "%s/%s/ecl/%s", home, home_dir, name);
+	else {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int cli_default_db(cli *c)
 {
-	const char *env = getenv("ECL_DB"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-
-	if (env && *env)
-		snprintf(c->db_buf, sizeof(c->db_buf), "%s", env);
-	else if (xdg && *xdg)
-		snprintf(c->db_buf, sizeof(c->db_buf), "%s/ecl/ecl.db", xdg);
-	else if (home && *home)
-		snprintf(c->db_buf, sizeof(c->db_buf), "%s/.local/share/ecl/ecl.db", home);
-	else
+	if (cli_user_path(c->db_buf, sizeof(c->db_buf), "ECL_DB", "XDG_DATA_HOME", ".local/share",
+			  "ecl.db") != 0)
 		return cli_error(2, "no database: give --db PATH (neither HOME nor XDG_DATA_HOME "
 				    "is set)");
 	c->opts.db_path = c->db_buf;
