@@ -61,6 +61,10 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
  * missing; 0, or the exit status after an error (common.c). */
 int cli_open(cli *c, ecl_engine **out);
 
+/* cli_open for a command that only looks at runs (status, runs, history): the engine opened
+ * read-only, which works in a directory the user cannot write. */
+int cli_open_to_look(cli *c, ecl_engine **out);
+
 /* Print the engine's last error as cli_error does, close the engine and return status. */
 int cli_engine_fail(ecl_engine *e, int status);
 

@@ -84,6 +84,12 @@ int cli_open(cli *c, ecl_engine **out)
 	return 0;
 }
 
+int cli_open_to_look(cli *c, ecl_engine **out)
+{
+	c->opts.read_only = 1; /* it works in a read-only directory */
+	return cli_open(c, out);
+}
+
 int cli_engine_fail(ecl_engine *e, int status)
 {
 	cli_error(status, "%s", ecl_engine_errmsg(e));

@@ -173,8 +173,7 @@ int cmd_runs(cli *c)
 		else
 			return cli_error(2, "runs: unknown argument `%s`", a);
 	}
-	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
-	if ((rc = cli_open(c, &e)) != 0)
+	if ((rc = cli_open_to_look(c, &e)) != 0)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();
@@ -308,8 +307,7 @@ int cmd_history(cli *c)
 	}
 	if (!id)
 		return cli_error(2, "usage: ecl history <run-id> [--full] [-o json]");
-	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
-	if ((rc = cli_open(c, &e)) != 0)
+	if ((rc = cli_open_to_look(c, &e)) != 0)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();

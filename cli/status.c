@@ -140,8 +140,7 @@ int cmd_status(cli *c)
 	}
 	if (!id)
 		return cli_error(2, "usage: ecl status <run-id> [-o text|json]");
-	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
-	if ((rc = cli_open(c, &e)) != 0)
+	if ((rc = cli_open_to_look(c, &e)) != 0)
 		return rc;
 	if (ecl_run_info_get(e, id, &info) != ECL_OK)
 		return cli_engine_fail(e, 1);
