@@ -501,8 +501,9 @@ int ecl_workflow_answer_fields(const ecl_workflow *wf, const char *step, const c
 
 /* Write a new run id to id: 16 lowercase hex digits, 11 of the time in milliseconds then 5 of
  * a counter that starts at random in each process, so that ids sort by creation time and no
- * two of one process are the same (ecl_run_start's store retries the rare clash between
- * processes). For a caller that names a run kept elsewhere, as `ecl run --engine restate` does. */
+ * two of one process are the same, whichever threads draw them (ecl_run_start's store retries
+ * the rare clash between processes). For a caller that names a run kept elsewhere, as `ecl run
+ * --engine restate` does. */
 void ecl_run_id_new(char id[ECL_ID_MAX]);
 
 /* Check the inputs (a JSON object text) against the workflow's declared inputs, fill the

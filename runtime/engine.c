@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -55,12 +56,15 @@ static unsigned long long random64(void)
  * millisecond is caught by the primary key and retried with the next id. */
 void ecl_run_id_new(char id[ECL_ID_MAX])
 {
-	static unsigned long counter;
+	/* atomic: engines of several threads (ecl serve's connections) draw ids at once */
+	static _Atomic unsigned long counter;
+	unsigned long zero = 0;
 
-	if (!counter)
-		counter = (unsigned long)random64() | 1;
+	if (!atomic_load(&counter))
+		atomic_compare_exchange_strong(&counter, &zero, (unsigned long)random64() | 1);
 	snprintf(id, ECL_ID_MAX, "%011llx%05lx",
-		 (unsigned long long)clock_now_ms() & 0xfffffffffffULL, counter++ & 0xfffff);
+		 (unsigned long long)clock_now_ms() & 0xfffffffffffULL,
+		 atomic_fetch_add(&counter, 1) & 0xfffff);
 }
 
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -854,6 +855,40 @@ Test(values, run_ids_are_16_lowercase_hex_digits_unique_and_time_ordered)
 	}
 	qsort(ids, N, sizeof(*ids), id_cmp);
 	for (i = 1; i < N; i++)
+		cr_assert_str_neq(ids[i - 1], ids[i], "made twice");
+	free(ids);
+}
+
+enum { ID_THREADS = 4, IDS_PER_THREAD = 50000 };
+
+static pthread_barrier_t ids_start; /* the threads draw together, where a race would show */
+
+static void *draw_ids(void *arg)
+{
+	char(*ids)[ECL_ID_MAX] = arg;
+	int i;
+
+	pthread_barrier_wait(&ids_start);
+	for (i = 0; i < IDS_PER_THREAD; i++)
+		ecl_run_id_new(ids[i]);
+	return NULL;
+}
+
+Test(values, run_ids_drawn_by_several_threads_are_unique)
+{
+	char(*ids)[ECL_ID_MAX] = calloc(ID_THREADS * IDS_PER_THREAD, sizeof(*ids));
+	pthread_t t[ID_THREADS];
+	int i;
+
+	cr_assert_not_null(ids);
+	cr_assert_eq(pthread_barrier_init(&ids_start, NULL, ID_THREADS), 0);
+	for (i = 0; i < ID_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, draw_ids, ids[i * IDS_PER_THREAD]), 0);
+	for (i = 0; i < ID_THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&ids_start);
+	qsort(ids, ID_THREADS * IDS_PER_THREAD, sizeof(*ids), id_cmp);
+	for (i = 1; i < ID_THREADS * IDS_PER_THREAD; i++)
 		cr_assert_str_neq(ids[i - 1], ids[i], "made twice");
 	free(ids);
 }
