@@ -9,19 +9,6 @@
 
 #include "cli.h"
 
-static const char *field_type(const ecl_slot_def *d)
-{
-	switch (d->type) {
-	case ECL_T_STRING: return "string";
-	case ECL_T_INT: return "int";
-	case ECL_T_FLOAT: return "float";
-	case ECL_T_BOOL: return "true|false";
-	case ECL_T_ENUM: return NULL; /* its choices */
-	case ECL_T_LIST: return "list";
-	}
-	return "value";
-}
-
 void cli_print_answer_fields(const cli *c, const char *workflow, const char *step)
 {
 	const ecl_workflow *wf = ecl_workflow_find(c->opts.workflows, c->opts.nworkflows, workflow);
@@ -42,8 +29,9 @@ void cli_print_answer_fields(const cli *c, const char *workflow, const char *ste
 					printf("%s%s", j ? "|" : "", d->choices[j]);
 			else if (d->type == ECL_T_INT && d->has_range)
 				printf("%lld..%lld", d->min, d->max);
-			else
-				printf("<%s>", field_type(d));
+			else /* a bool as the words an answer gives it */
+				printf("<%s>", d->type == ECL_T_BOOL ? "true|false"
+								     : ecl_type_name(d->type));
 			printf("%s", d->required ? "" : " (optional)");
 		}
 		printf("\n");

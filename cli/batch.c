@@ -218,8 +218,7 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 		} else if (!cJSON_AddNumberToObject(f, "line", t->in->line[end->index]) ||
 			   !cJSON_AddStringToObject(f, "run_id", end->run_id) ||
 			   !cJSON_AddStringToObject(f, "status", end->status) ||
-			   !(end->error ? cJSON_AddStringToObject(f, "error", end->error)
-					: cJSON_AddNullToObject(f, "error"))) {
+			   !cli_json_text(f, "error", end->error)) {
 			t->oom = 1;
 		}
 	}

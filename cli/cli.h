@@ -57,16 +57,30 @@ void cli_print_workflow_help(const ecl_workflow *wf, const char *prog);
 /* Print "ecl: <message>" on stderr; returns status (the exit status to use). */
 int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Open the engine the global options describe; 0, or the exit status after an error. */
+/* Open the engine the global options describe, making the database's directory when it is
+ * missing; 0, or the exit status after an error (common.c). */
 int cli_open(cli *c, ecl_engine **out);
+
+/* cli_open for a command that only looks at runs (status, runs, history): the engine opened
+ * read-only, which works in a directory the user cannot write. */
+int cli_open_to_look(cli *c, ecl_engine **out);
+
+/* Print the engine's last error as cli_error does, close the engine and return status. */
+int cli_engine_fail(ecl_engine *e, int status);
 
 /* Open the engine to go on with run id: with the provider, model and base URL stored with
  * the run unless flags say otherwise (one line on stderr then says so); 0, or the exit
  * status after an error (providers.c). */
 int cli_open_run(cli *c, const char *id, ecl_engine **out);
 
+/* The path of one of ecl's files in the user's directories, into out: $env when it is set and
+ * not empty, else $xdg/ecl/name, else $HOME/home_dir/ecl/name; 0, or -1 (out "") when none of
+ * the three is set (common.c). */
+int cli_user_path(char *out, size_t len, const char *env, const char *xdg, const char *home_dir,
+		  const char *name);
+
 /* Set c->opts.db_path to the default database when --db was not given; 0 or an exit
- * status (main.c). */
+ * status (common.c). */
 int cli_default_db(cli *c);
 
 /* Settle the provider settings from the flags, the environment and the config file, in that
@@ -102,9 +116,9 @@ int cmd_providers(cli *c);
 int cmd_answer(cli *c);
 int cmd_graph(cli *c);
 
-/* Restate (serve.c): `ecl serve`, and the --engine restate forms of run, status, cancel and
- * answer. cli_restate_take removes --engine, --restate-url, --admin-url and --wait from the
- * arguments: 1 for --engine restate, 0 for local, -1 after a usage error (printed). */
+/* Restate: `ecl serve` (serve.c), and the --engine restate forms of run, status, cancel and
+ * answer (restate.c). cli_restate_take removes --engine, --restate-url, --admin-url and --wait from
+ * the arguments: 1 for --engine restate, 0 for local, -1 after a usage error (printed). */
 int cmd_serve(cli *c);
 int cli_restate_take(cli *c);
 int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs);
@@ -122,12 +136,18 @@ void cli_print_answer_fields(const cli *c, const char *workflow, const char *ste
  * with control characters escaped (`\e`, `\r`, `\x07`), lest the terminal obey them. */
 void cli_print_text(FILE *f, const char *text, size_t len);
 
-/* Add "limits": [{step, counter, count, limit}] of a run's loop limits to obj (manage.c). */
+/* JSON output (common.c). */
+/* Add "limits": [{step, counter, count, limit}] of a run's loop limits to obj. */
 void cli_json_limits(cJSON *obj, const ecl_run_info *info);
-
+/* Add name to obj: text as a string, or null when text is NULL. The item added (owned by
+ * obj), or NULL when memory ran out. */
+cJSON *cli_json_text(cJSON *obj, const char *name, const char *text);
 /* Print JSON indented by two spaces, with a newline: 0, or 1 when memory ran out (said on
  * stderr; nothing is printed then). */
 int cli_print_json(const cJSON *json);
+/* Print a stored JSON text (a run's output) as cli_print_json does, or as it is when it is not
+ * JSON, `null` for NULL; 0 or 1 as cli_print_json. */
+int cli_print_stored_json(const char *text);
 
 /* Drive a run with progress and report how it ended, as `ecl run` and `ecl resume` do;
  * `how` is "started" or "resumed". Returns the exit status: 0, 1, 130, or 3 when another

@@ -5,19 +5,6 @@
 
 #include "cli.h"
 
-static const char *type_name(const ecl_slot_def *s)
-{
-	switch (s->type) {
-	case ECL_T_STRING: return "string";
-	case ECL_T_INT: return "int";
-	case ECL_T_FLOAT: return "float";
-	case ECL_T_BOOL: return "bool";
-	case ECL_T_ENUM: return "enum";
-	case ECL_T_LIST: return "list";
-	}
-	return "value";
-}
-
 static void detail(const ecl_workflow *wf)
 {
 	int i, first = 1;
@@ -30,7 +17,7 @@ static void detail(const ecl_workflow *wf)
 
 		if (s->kind != ECL_SLOT_INPUT)
 			continue;
-		printf("%s %s (%s, %s%s)", first ? "" : ",", s->name, type_name(s),
+		printf("%s %s (%s, %s%s)", first ? "" : ",", s->name, ecl_type_name(s->type),
 		       s->required ? "required" : "default ", s->required ? "" : s->initial);
 		first = 0;
 	}
@@ -80,7 +67,7 @@ void cli_print_workflow_help(const ecl_workflow *wf, const char *prog)
 		for (k = 0; flag[k]; k++)
 			if (flag[k] == '_')
 				flag[k] = '-';
-		printf("  --%-22s %s", flag, type_name(s));
+		printf("  --%-22s %s", flag, ecl_type_name(s->type));
 		if (s->type == ECL_T_ENUM) {
 			for (k = 0; k < s->nchoices; k++)
 				printf("%s%s", k ? "|" : " (", s->choices[k]);

@@ -1,16 +1,14 @@
 /*
  * main.c - ecl_main, the whole command line of ecl for any table of workflows: global
- * options, the engine they configure, and dispatch to the subcommands. The `ecl` program
- * (ecl.c) calls it with the bundled workflows, a user's program with its own. It uses only
- * the runtime's public header.
+ * options (common.c opens the engine they configure) and dispatch to the subcommands. The
+ * `ecl` program (ecl.c) calls it with the bundled workflows, a user's program with its own.
+ * It uses only the runtime's public header.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -98,66 +96,6 @@ int cli_error(int status, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return status;
-}
-
-/* mkdir -p for the directory part of path. */
-static int make_parent_dirs(const char *path)
-{
-	char dir[4096];
-	char *p;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -1;
-	p = strrchr(dir, '/');
-	if (!p || p == dir)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-int cli_default_db(cli *c)
-{
-	const char *env = getenv("ECL_DB"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-
-	if (env && *env)
-		snprintf(c->db_buf, sizeof(c->db_buf), "%s", env);
-	else if (xdg && *xdg)
-		snprintf(c->db_buf, sizeof(c->db_buf), "%s/ecl/ecl.db", xdg);
-	else if (home && *home)
-		snprintf(c->db_buf, sizeof(c->db_buf), "%s/.local/share/ecl/ecl.db", home);
-	else
-		return cli_error(2, "no database: give --db PATH (neither HOME nor XDG_DATA_HOME "
-				    "is set)");
-	c->opts.db_path = c->db_buf;
-	return 0;
-}
-
-int cli_open(cli *c, ecl_engine **out)
-{
-	char err[1024] = "";
-	int rc;
-
-	if (!c->opts.db_path && (rc = cli_default_db(c)) != 0)
-		return rc;
-	if (!strstr(c->opts.db_path, "://") && make_parent_dirs(c->opts.db_path) != 0)
-		return cli_error(1, "cannot create the directory of %s: %s", c->opts.db_path,
-				 strerror(errno));
-	if ((rc = cli_configure(c)) != 0)
-		return rc;
-	rc = ecl_engine_open(&c->opts, out, err, sizeof(err));
-	if (rc != ECL_OK)
-		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
-	return 0;
 }
 
 /* Take a global option at argv[*i] if it is one; 1 when taken, 0 when not, -1 on error. */

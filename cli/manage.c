@@ -84,29 +84,6 @@ static void format_duration(long long ms, char *out, size_t outlen)
 		snprintf(out, outlen, "%lldh%02lldm", ms / 3600000, ms / 60000 % 60);
 }
 
-void cli_json_limits(cJSON *obj, const ecl_run_info *info)
-{
-	cJSON *list = cJSON_AddArrayToObject(obj, "limits");
-	int i;
-
-	for (i = 0; list && i < info->nlimits; i++) {
-		const ecl_run_limit *l = &info->limits[i];
-		cJSON *o = cJSON_CreateObject();
-
-		if (!o || !cJSON_AddItemToArray(list, o)) {
-			cJSON_Delete(o);
-			return;
-		}
-		cJSON_AddStringToObject(o, "step", l->step);
-		if (l->label)
-			cJSON_AddStringToObject(o, "counter", l->label);
-		else
-			cJSON_AddNullToObject(o, "counter");
-		cJSON_AddNumberToObject(o, "count", l->count);
-		cJSON_AddNumberToObject(o, "limit", l->limit);
-	}
-}
-
 typedef struct runs_out {
 	int json;
 	cJSON *list;
@@ -127,10 +104,7 @@ static int print_run(void *ctx, const ecl_run_info *info)
 		cJSON_AddStringToObject(r, "id", info->id);
 		cJSON_AddStringToObject(r, "workflow", info->workflow);
 		cJSON_AddStringToObject(r, "status", info->status);
-		if (info->step)
-			cJSON_AddStringToObject(r, "step", info->step);
-		else
-			cJSON_AddNullToObject(r, "step");
+		cli_json_text(r, "step", info->step);
 		cJSON_AddNumberToObject(r, "revisions", info->revisions);
 		cli_json_limits(r, info);
 		cJSON_AddNumberToObject(r, "step_count", info->step_count);
@@ -199,8 +173,7 @@ int cmd_runs(cli *c)
 		else
 			return cli_error(2, "runs: unknown argument `%s`", a);
 	}
-	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
-	if ((rc = cli_open(c, &e)) != 0)
+	if ((rc = cli_open_to_look(c, &e)) != 0)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();
@@ -334,8 +307,7 @@ int cmd_history(cli *c)
 	}
 	if (!id)
 		return cli_error(2, "usage: ecl history <run-id> [--full] [-o json]");
-	c->opts.read_only = 1; /* it only looks: it works in a read-only directory */
-	if ((rc = cli_open(c, &e)) != 0)
+	if ((rc = cli_open_to_look(c, &e)) != 0)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();
@@ -382,11 +354,8 @@ int cmd_fork(cli *c)
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	rc = ecl_run_fork(e, id, from, new_id);
-	if (rc != ECL_OK) {
-		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
-		ecl_engine_close(e);
-		return rc;
-	}
+	if (rc != ECL_OK)
+		return cli_engine_fail(e, rc == ECL_EUSAGE ? 2 : 1);
 	printf("Forked %s at step %d\n", id, from);
 	ecl_engine_close(e);
 	return cli_drive_run(c, new_id, "started");

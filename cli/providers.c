@@ -133,17 +133,8 @@ static int section_index(const char *name, size_t len)
 
 static void config_path(config *cf)
 {
-	const char *env = getenv("ECL_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME"),
-		   *home = getenv("HOME");
-
-	if (env && *env)
-		snprintf(cf->path, sizeof(cf->path), "%s", env);
-	else if (xdg && *xdg)
-		snprintf(cf->path, sizeof(cf->path), "%s/ecl/config", xdg);
-	else if (home && *home)
-		snprintf(cf->path, sizeof(cf->path), "%s/.config/ecl/config", home);
-	else
-		cf->path[0] = '\0';
+	cli_user_path(cf->path, sizeof(cf->path), "ECL_CONFIG", "XDG_CONFIG_HOME", ".config",
+		      "config");
 }
 
 /* Parse the config file; a missing file is no error. 0, or an exit status. */
@@ -600,10 +591,7 @@ int cmd_providers(cli *c)
 			}
 			v = cJSON_AddObjectToObject(p, setting_names[k]);
 			if (v) {
-				if (value)
-					cJSON_AddStringToObject(v, "value", value);
-				else
-					cJSON_AddNullToObject(v, "value");
+				cli_json_text(v, "value", value);
 				cJSON_AddStringToObject(v, "source", source);
 			}
 			if (!json)

@@ -22,6 +22,17 @@ const char *ast_tkind_name(enum ast_tkind k)
 	return "an invalid type";
 }
 
+const char *ast_stkind_name(enum ast_stkind k)
+{
+	switch (k) {
+	case AST_ST_LLM: return "llm";
+	case AST_ST_CODE: return "code";
+	case AST_ST_HUMAN: return "human";
+	case AST_ST_SET: return "set";
+	}
+	return "an invalid step kind";
+}
+
 const char *ast_type_name(struct mem *m, const struct ast_type *t)
 {
 	struct mem_buf b;
@@ -229,11 +240,10 @@ static void ast_dump_opts(struct ast_dumper *d, int indent, const struct ast_opt
 static void ast_dump_step(struct ast_dumper *d, const struct ast_step *st)
 {
 	static const char *const kinds[] = {"when ", "", "else "};
-	static const char *const stkinds[] = {"llm", "code", "human", "set"};
 	int i;
 
 	ast_dump_line(d, 1, st->off);
-	eclc_mem_buf_printf(d->b, "%s %s", stkinds[st->kind], st->name.s);
+	eclc_mem_buf_printf(d->b, "%s %s", ast_stkind_name(st->kind), st->name.s);
 	if (st->limit.present) {
 		ast_dump_line(d, 2, st->limit.off);
 		eclc_mem_buf_printf(d->b, "limit %lld as %s else ", st->limit.n,

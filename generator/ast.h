@@ -277,6 +277,9 @@ const char *ast_tkind_name(enum ast_tkind k);
 void ast_json_str(struct mem_buf *b, const char *s);
 /* The shortest text that reads back as d, valid in both C and JSON ("0.7", "1e+20"). */
 const char *ast_double(struct mem *m, double d);
+/* A step kind's keyword in the .ecl language ("llm", "code", "human", "set"), as the dump, the
+ * generated comments and the graph's JSON write it. */
+const char *ast_stkind_name(enum ast_stkind k);
 /* An operator's spelling in the .ecl language. */
 const char *ast_op_name(enum ast_op op);
 

@@ -1,7 +1,7 @@
 /*
- * emit.h - the emitters: the C state machine and the registry (emit_c.c), and the graph
- * exports, mermaid, graphviz and JSON (emit_graph.c). They run only on a workflow the checker
- * passed.
+ * emit.h - the emitters: the C state machine and the registry (emit_c.c), the graph exports,
+ * mermaid, graphviz and JSON (emit_graph.c), and the helpers they share (emit.c). They run
+ * only on a workflow the checker passed.
  */
 #ifndef ECLC_EMIT_H
 #define ECLC_EMIT_H
@@ -22,6 +22,7 @@ void emit_json(struct unit *u, struct mem_buf *b);
 void emit_registry(struct mem_buf *b, const struct ast_workflow *const *wfs,
 		   const char *const *paths, int n);
 
+/* Shared (emit.c). */
 /* The C identifier of a workflow's descriptor: ecl_wf__ and the id with `-` as `_`. */
 const char *emit_symbol(struct mem *m, const char *id);
 /* The version of a workflow: the FNV-1a 64 hash of its .ecl bytes, as 16 hex digits. */

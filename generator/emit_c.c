@@ -13,7 +13,6 @@
  * identifier, and no code step's C function can have one (the checker refuses `__` in them,
  * and `run` and `rc`, the step function's variables).
  */
-#include <stdint.h>
 #include <string.h>
 
 #include "ast.h"
@@ -49,37 +48,6 @@ struct emitter {
 	const char **states, **slots; /* their C names, by emit_state and emit_slot */
 	int rc_used;                  /* the step function stores a result code: it declares rc */
 };
-
-const char *emit_symbol(struct mem *m, const char *id)
-{
-	char *s = eclc_mem_printf(m, "ecl_wf__%s", id), *p;
-
-	for (p = s; *p; p++)
-		if (*p == '-')
-			*p = '_';
-	return s;
-}
-
-const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t len)
-{
-	char *text = eclc_mem_alloc(m, len + 1), *q = text; /* never longer than the source */
-	size_t i;
-	int space = 0;
-
-	for (i = off; i < off + len; i++) {
-		char c = src[i];
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			space = 1;
-			continue;
-		}
-		if (space && q > text)
-			*q++ = ' ';
-		space = 0;
-		*q++ = c;
-	}
-	return text;
-}
 
 /* Text inside a C comment: a stray comment opener or closer would end or nest it. */
 static void emit_comment_str(struct mem_buf *b, const char *s)
@@ -575,7 +543,6 @@ static void emit_set(struct emitter *x, struct mem_buf *b, const struct ast_set 
 }
 
 /* By ast_stkind. */
-static const char *const emit_stkinds[] = {"llm", "code", "human", "set"};
 
 /* A code step: its arguments, then the call of its C function. */
 static void emit_call(struct emitter *x, struct mem_buf *b, const struct ast_step *st)
@@ -615,7 +582,7 @@ static void emit_case(struct emitter *x, struct mem_buf *b, int i)
 
 	eclc_mem_buf_printf(b, "\tcase %s: /* ", emit_state(x, i));
 	emit_where(x, b, st->off);
-	eclc_mem_buf_printf(b, ": %s %s */\n", emit_stkinds[st->kind], st->name.s);
+	eclc_mem_buf_printf(b, ": %s %s */\n", ast_stkind_name(st->kind), st->name.s);
 	switch (st->kind) {
 	case AST_ST_LLM:
 		x->rc_used = 1;
@@ -1030,16 +997,6 @@ static const char *emit_usage(struct emitter *x)
 		eclc_mem_buf_puts(&b, s->required ? ">" : ">]");
 	}
 	return eclc_mem_buf_str(&b);
-}
-
-const char *emit_version(struct mem *m, const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, 64 bits */
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
-	return eclc_mem_printf(m, "%016llx", (unsigned long long)h);
 }
 
 void emit_c(struct unit *u, struct mem_buf *b)

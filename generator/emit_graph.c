@@ -269,12 +269,11 @@ static void graph_json_target(struct unit *u, struct mem_buf *b, const struct as
 static void graph_json_step(struct unit *u, struct mem_buf *b, const struct ast_step *st)
 {
 	static const char *const kinds[] = {"when", "always", "else"};
-	static const char *const stkinds[] = {"llm", "code", "human", "set"};
 	int k;
 
 	eclc_mem_buf_puts(b, "    {\n      \"name\": ");
 	ast_json_str(b, st->name.s);
-	eclc_mem_buf_printf(b, ",\n      \"kind\": \"%s\"", stkinds[st->kind]);
+	eclc_mem_buf_printf(b, ",\n      \"kind\": \"%s\"", ast_stkind_name(st->kind));
 	if (st->kind == AST_ST_CODE) {
 		eclc_mem_buf_puts(b, ",\n      \"function\": ");
 		ast_json_str(b, st->fn.s);

@@ -105,6 +105,10 @@ typedef enum ecl_type {
 	ECL_T_LIST = 5  /* a list of strings */
 } ecl_type;
 
+/* The name of a type as the .ecl language writes it ("string", "int", "float", "bool",
+ * "enum", "list"): static, never NULL ("value" for a value outside the enum). */
+const char *ecl_type_name(ecl_type type);
+
 /* What a variable slot holds. Every value a workflow reads lives in a numbered slot. */
 typedef enum ecl_slot_kind {
 	ECL_SLOT_INPUT = 0,  /* a workflow input, given when the run starts */
@@ -499,6 +503,13 @@ int ecl_workflow_answer_fields(const ecl_workflow *wf, const char *step, const c
 /* Longest run id written by ecl_run_start, terminator included. Ids are 16 hex digits that
  * sort by creation time. */
 #define ECL_ID_MAX 40
+
+/* Write a new run id to id: 16 lowercase hex digits, 11 of the time in milliseconds then 5 of
+ * a counter that starts at random in each process, so that ids sort by creation time and no
+ * two of one process are the same, whichever threads draw them (ecl_run_start's store retries
+ * the rare clash between processes). For a caller that names a run kept elsewhere, as `ecl run
+ * --engine restate` does. */
+void ecl_run_id_new(char id[ECL_ID_MAX]);
 
 /* Check the inputs (a JSON object text) against the workflow's declared inputs, fill the
  * defaults, and create a run in the store. Writes its id to id_out. Nothing is stored when

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -27,14 +28,17 @@ static unsigned long long random64(void)
  * at random in each process. New rows then go to the end of the tables' B-trees, which keeps
  * their pages full and their writes together; the rare clash of two processes in the same
  * millisecond is caught by the primary key and retried with the next id. */
-void run_make_id(char id[ECL_ID_MAX])
+void ecl_run_id_new(char id[ECL_ID_MAX])
 {
-	static unsigned long counter;
+	/* atomic: engines of several threads (ecl serve's connections) draw ids at once */
+	static _Atomic unsigned long counter;
+	unsigned long zero = 0;
 
-	if (!counter)
-		counter = (unsigned long)random64() | 1;
+	if (!atomic_load(&counter))
+		atomic_compare_exchange_strong(&counter, &zero, (unsigned long)random64() | 1);
 	snprintf(id, ECL_ID_MAX, "%011llx%05lx",
-		 (unsigned long long)clock_now_ms() & 0xfffffffffffULL, counter++ & 0xfffff);
+		 (unsigned long long)clock_now_ms() & 0xfffffffffffULL,
+		 atomic_fetch_add(&counter, 1) & 0xfffff);
 }
 
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
@@ -230,7 +234,7 @@ static int create_row(ecl_engine *e, store_run *row)
 	int rc = ECL_OK, tries;
 
 	for (tries = 0; tries < 5; tries++) {
-		run_make_id(row->id);
+		ecl_run_id_new(row->id);
 		rc = e->st->ops->create_run(e->st, row);
 		if (rc != ECL_EUSAGE) /* not a clash of ids */
 			break;

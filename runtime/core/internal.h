@@ -209,9 +209,6 @@ ECL_SHARED int run_load(ecl_engine *e, const char *id, store_run *row, ecl_run *
 /* The same with only the checkpoints up to seq `upto` applied: whether they can be read. */
 int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_run **out);
 
-/* A new random run id: 16 hex digits. */
-void run_make_id(char id[ECL_ID_MAX]);
-
 /* Make a public snapshot of a run from its row (whose strings it takes over, leaving the
  * row empty) and, when loaded, the run for its loop counter. */
 int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_info **out);

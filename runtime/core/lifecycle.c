@@ -360,7 +360,7 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 				 from_seq, id);
 		goto out;
 	}
-	run_make_id(copy.id);
+	ecl_run_id_new(copy.id);
 	snprintf(parent, sizeof(parent), "%s@%d", id, from_seq);
 	copy.workflow = row.workflow;
 	copy.version = row.version;

@@ -1,6 +1,7 @@
 /*
  * net.h - the seam between the core and the network half of the runtime (runtime/net/: the
- * HTTP providers, batches over libcurl's multi interface, the Restate endpoint and client).
+ * HTTP providers, batches over libcurl's multi interface, the Restate endpoint and client, and
+ * the libcurl easy-handle helpers the providers and the client share, http.c).
  *
  * Libraries and tests link it in like the rest of libecl. The `ecl` command does not: it loads
  * it on first use from libecl-net.so beside the executable (net_load.c), so that commands

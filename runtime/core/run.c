@@ -95,19 +95,6 @@ void run_free(ecl_run *run)
 	mem_free(run);
 }
 
-static const char *type_name(const ecl_slot_def *def)
-{
-	switch (def->type) {
-	case ECL_T_STRING: return "string";
-	case ECL_T_INT: return "int";
-	case ECL_T_FLOAT: return "float";
-	case ECL_T_BOOL: return "bool";
-	case ECL_T_ENUM: return "enum";
-	case ECL_T_LIST: return "list";
-	}
-	return "value";
-}
-
 int run_set_inputs(ecl_run *run, const cJSON *inputs)
 {
 	ecl_engine *e = run->eng;
@@ -141,7 +128,7 @@ int run_set_inputs(ecl_run *run, const cJSON *inputs)
 				return engine_fail(
 					e, ECL_EINPUT,
 					"missing required input `%s` (%s) of workflow %s",
-					def->name, type_name(def), wf->id);
+					def->name, ecl_type_name(def->type), wf->id);
 			continue;
 		}
 		snprintf(what, sizeof(what), "input `%s`", def->name);

@@ -1,9 +1,9 @@
 /*
  * status.c - the text of each result code and of each run status. Switches without default,
  * so the compiler names any value that was added to ecl_status or ecl_run_status without a
- * text here. The detail of the engine's last failure beside them: every part of the runtime
- * records it (engine_fail), so it lives here, not with the engine's entry points. And the
- * library's version.
+ * text here. The name of each slot type, likewise. The detail of the engine's last failure
+ * beside them: every part of the runtime records it (engine_fail), so it lives here, not with
+ * the engine's entry points. And the library's version.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +54,19 @@ const char *ecl_run_status_name(ecl_run_status status)
 	case ECL_RUN_QUEUED: return "queued";
 	}
 	return "unknown";
+}
+
+const char *ecl_type_name(ecl_type type)
+{
+	switch (type) {
+	case ECL_T_STRING: return "string";
+	case ECL_T_INT: return "int";
+	case ECL_T_FLOAT: return "float";
+	case ECL_T_BOOL: return "bool";
+	case ECL_T_ENUM: return "enum";
+	case ECL_T_LIST: return "list";
+	}
+	return "value";
 }
 
 int ecl_run_status_parse(const char *name, ecl_run_status *out)

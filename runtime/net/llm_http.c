@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "http.h"
 #include "internal.h"
 
 #define NET_TIMEOUT_MS         120000L
@@ -47,19 +48,6 @@ typedef struct net {
 	CURLU *uh;
 	long timeout_ms, connect_timeout_ms;
 } net;
-
-static int add_header(struct curl_slist **list, const char *name, const char *text)
-{
-	char line[1024];
-	struct curl_slist *l;
-
-	snprintf(line, sizeof(line), "%s: %s", name, text);
-	l = curl_slist_append(*list, line);
-	if (!l)
-		return ECL_ENOMEM;
-	*list = l;
-	return ECL_OK;
-}
 
 /* The request bodies are written straight into the call's buffer, in the order and with the
  * escapes cJSON_PrintUnformatted gave them: building a cJSON tree of the request and printing
@@ -102,12 +90,12 @@ static int openai_headers(const char *key, struct curl_slist **list)
 {
 	char auth[600];
 
-	if (add_header(list, "Content-Type", "application/json") != ECL_OK)
+	if (http_header(list, "Content-Type", "application/json") != ECL_OK)
 		return ECL_ENOMEM;
 	if (!key)
 		return ECL_OK;
 	snprintf(auth, sizeof(auth), "Bearer %s", key);
-	return add_header(list, "Authorization", auth);
+	return http_header(list, "Authorization", auth);
 }
 
 static void openai_body(const char *model, const llm_request *req, buf *b)
@@ -164,10 +152,10 @@ static char *openai_answer(cJSON *root, llm_response *res, const char **why)
 
 static int anthropic_headers(const char *key, struct curl_slist **list)
 {
-	if (add_header(list, "Content-Type", "application/json") != ECL_OK ||
-	    add_header(list, "anthropic-version", "2023-06-01") != ECL_OK)
+	if (http_header(list, "Content-Type", "application/json") != ECL_OK ||
+	    http_header(list, "anthropic-version", "2023-06-01") != ECL_OK)
 		return ECL_ENOMEM;
-	return key ? add_header(list, "x-api-key", key) : ECL_OK;
+	return key ? http_header(list, "x-api-key", key) : ECL_OK;
 }
 
 static void anthropic_body(const char *model, const llm_request *req, buf *b)
@@ -226,7 +214,7 @@ static char *anthropic_answer(cJSON *root, llm_response *res, const char **why)
 static int ollama_headers(const char *key, struct curl_slist **list)
 {
 	(void)key;
-	return add_header(list, "Content-Type", "application/json");
+	return http_header(list, "Content-Type", "application/json");
 }
 
 static void ollama_body(const char *model, const llm_request *req, buf *b)
@@ -284,26 +272,13 @@ typedef struct net_call {
 	llm_call base;
 	struct net_call *next_free;
 	CURL *curl;
-	buf send; /* the request body */
-	buf body; /* the response body */
+	buf send;         /* the request body */
+	http_body answer; /* the response body, at most NET_MAX_RESPONSE bytes */
 	long retry_after_ms;
-	int too_large;
 	const llm_request *req; /* blocking calls only: for the tick */
 } net_call;
 
 #define NET_POOL_MAX 4096 /* idle calls kept for reuse */
-
-static size_t on_data(char *data, size_t size, size_t n, void *ctx)
-{
-	net_call *r = ctx;
-
-	if (r->body.len + size * n > NET_MAX_RESPONSE) {
-		r->too_large = 1;
-		return 0;
-	}
-	buf_append(&r->body, data, size * n);
-	return r->body.oom ? 0 : size * n;
-}
 
 /* The longest Retry-After kept as it is, in seconds: a week, which still fits a 32-bit long in
  * milliseconds. The driver never waits that long (it stops the step when the wait is longer
@@ -458,10 +433,7 @@ static int call_setup(net *n, net_call *c)
 		   : curl_easy_setopt(h, CURLOPT_URL, n->url)) != CURLE_OK)
 		return ECL_ENOMEM; /* the URL is the only option that copies */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, n->headers);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, n->connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	http_setup(h, n->connect_timeout_ms, &c->answer);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, c);
@@ -492,7 +464,7 @@ static void call_free(net_call *c)
 {
 	curl_easy_cleanup(c->curl);
 	buf_free(&c->send);
-	buf_free(&c->body);
+	buf_free(&c->answer.data);
 	mem_free(c);
 }
 
@@ -523,7 +495,8 @@ static net_call *call_get(net *n)
 	c->base.tag = NULL;
 	c->next_free = NULL;
 	c->retry_after_ms = -1;
-	c->too_large = 0;
+	c->answer.too_large = 0;
+	c->answer.max = NET_MAX_RESPONSE;
 	c->req = NULL;
 	return c;
 }
@@ -538,7 +511,7 @@ static void call_put(net *n, net_call *c)
 	/* the reply's buffer is not kept: it would sit idle through the next call's wait, 1 KiB
 	 * more per run in flight (bytes_per_inflight_run), and a reply of a few hundred bytes
 	 * arrives in one piece, so it costs one allocation */
-	buf_free(&c->body);
+	buf_free(&c->answer.data);
 	c->next_free = n->pool;
 	n->pool = c;
 	n->npool++;
@@ -573,9 +546,9 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 
 	res->retry_after_ms = c->retry_after_ms;
 	if (cc != CURLE_OK) {
-		if (c->body.oom)
+		if (c->answer.data.oom)
 			return ECL_ENOMEM;
-		if (c->too_large)
+		if (c->answer.too_large)
 			return fail(n, res, LLM_FAULT_PERMANENT,
 				    "the response is larger than 8 MiB");
 		if (cc == CURLE_ABORTED_BY_CALLBACK)
@@ -584,7 +557,8 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	res->http_status = status;
-	root = c->body.len ? json_parse(c->body.data, c->body.len, &oom) : NULL;
+	root = c->answer.data.len ? json_parse(c->answer.data.data, c->answer.data.len, &oom)
+				  : NULL;
 	if (oom)
 		return ECL_ENOMEM; /* a reply that may be fine: not a fault of the provider */
 	if (status < 200 || status >= 300) {
@@ -697,7 +671,6 @@ static int net_new(const http_api *api, const llm_config *cfg, llm_provider **ou
 		   size_t errlen)
 {
 	const char *base = cfg->base_url ? cfg->base_url : api->default_base;
-	static int curl_ready;
 	net *n;
 	size_t blen;
 
@@ -716,12 +689,9 @@ static int net_new(const http_api *api, const llm_config *cfg, llm_provider **ou
 			 api->name, base);
 		return ECL_EUSAGE;
 	}
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			snprintf(err, errlen, "libcurl cannot start");
-			return ECL_EPROVIDER;
-		}
-		curl_ready = 1;
+	if (http_global_init() != ECL_OK) {
+		snprintf(err, errlen, "libcurl cannot start");
+		return ECL_EPROVIDER;
 	}
 	n = mem_calloc(1, sizeof(*n));
 	if (!n)

@@ -1,5 +1,5 @@
 /*
- * restate_client.c - what the CLI asks of a Restate server over libcurl: register the
+ * restate_client.c - what the CLI asks of a Restate server over HTTP (http.c): register the
  * endpoint (admin API), submit a run and wait for it (ingress), read its status
  * (get_status), answer its human step (answer), cancel it (admin API).
  */
@@ -8,17 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "http.h"
 #include "internal.h"
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-	buf *b = ctx;
-
-	buf_append(b, p, size * n);
-	return b->oom ? 0 : size * n;
-}
 
 static void say(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -32,68 +23,6 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* One HTTP exchange; *status gets the HTTP status. ECL_EIO when the server cannot be
- * reached (err says which URL and why). */
-static int http(const char *method, const char *url, const char *body, const char *accept,
-		long timeout_ms, long *status, buf *out, char *err, size_t errlen)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL, *h2;
-	char cerr[CURL_ERROR_SIZE] = "";
-	CURLcode cc;
-	int rc = ECL_OK;
-
-	*status = 0;
-	if (!c)
-		return ECL_ENOMEM;
-	if (body && !(h2 = curl_slist_append(h, "Content-Type: application/json")))
-		goto oom;
-	else if (body)
-		h = h2;
-	if (accept) {
-		char line[160];
-
-		snprintf(line, sizeof(line), "Accept: %s", accept);
-		if (!(h2 = curl_slist_append(h, line)))
-			goto oom;
-		h = h2;
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	cc = curl_easy_perform(c);
-	if (out->oom) {
-		rc = ECL_ENOMEM;
-		say(err, errlen, "out of memory reading %s", url);
-	} else if (cc != CURLE_OK) {
-		rc = ECL_EIO;
-		say(err, errlen, "%s %s: %s", method, url, cerr[0] ? cerr : curl_easy_strerror(cc));
-	} else {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	}
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return rc;
-oom:
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	say(err, errlen, "out of memory");
-	return ECL_ENOMEM;
 }
 
 /* The server's message in an error body: its JSON "message", else the text itself. */
@@ -141,7 +70,8 @@ int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *
 	}
 	cJSON_Delete(o);
 	snprintf(url, sizeof(url), "%s/deployments", admin_url);
-	rc = http("POST", url, body, "application/json", 60000, &status, &resp, err, errlen);
+	rc = http_exchange("POST", url, body, "application/json", 60000, &status, &resp, err,
+			   errlen);
 	cJSON_free(body);
 	if (rc == ECL_OK && (status < 200 || status > 299)) {
 		server_says(&resp, why, sizeof(why));
@@ -167,8 +97,8 @@ int ecl_restate_submit(const char *ingress_url, const char *workflow, const char
 		return ECL_EUSAGE;
 	}
 	snprintf(url, sizeof(url), "%s/%s/%s/run/send", ingress_url, workflow, id);
-	rc = http("POST", url, inputs_json ? inputs_json : "{}", "application/json", 60000, &status,
-		  &resp, err, errlen);
+	rc = http_exchange("POST", url, inputs_json ? inputs_json : "{}", "application/json", 60000,
+			   &status, &resp, err, errlen);
 	if (rc == ECL_OK && (status < 200 || status > 299)) {
 		server_says(&resp, why, sizeof(why));
 		say(err, errlen, "submitting run %s of %s at %s: HTTP %ld: %s", id, workflow, url,
@@ -197,7 +127,7 @@ int ecl_restate_attach(const char *ingress_url, const char *workflow, const char
 		return ECL_EUSAGE;
 	}
 	snprintf(url, sizeof(url), "%s/restate/workflow/%s/%s/attach", ingress_url, workflow, id);
-	rc = http("GET", url, NULL, "application/json", 0, &status, &resp, err, errlen);
+	rc = http_exchange("GET", url, NULL, "application/json", 0, &status, &resp, err, errlen);
 	if (rc == ECL_OK && status == 200) {
 		*output = resp.data ? resp.data : mem_strdup("null");
 		resp.data = NULL;
@@ -232,8 +162,8 @@ int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list,
 		int rc;
 
 		snprintf(url, sizeof(url), "%s/%s/%s/get_status", ingress_url, list[i]->id, id);
-		rc = http("POST", url, NULL, "application/json", 60000, &status, &resp, err,
-			  errlen);
+		rc = http_exchange("POST", url, NULL, "application/json", 60000, &status, &resp,
+				   err, errlen);
 		if (rc != ECL_OK) {
 			buf_free(&resp);
 			return rc;
@@ -304,7 +234,7 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 		goto out;
 	}
 	snprintf(url, sizeof(url), "%s/%s/%s/answer", ingress_url, wf->valuestring, id);
-	rc = http("POST", url, body, "application/json", 60000, &code, &resp, err, errlen);
+	rc = http_exchange("POST", url, body, "application/json", 60000, &code, &resp, err, errlen);
 	if (rc != ECL_OK)
 		goto out;
 	if (code == 200) {
@@ -351,7 +281,8 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 		 "{\"query\": \"SELECT id FROM sys_invocation WHERE target_service_key = '%s' "
 		 "AND target_handler_name = 'run' AND status != 'completed'\"}",
 		 id);
-	rc = http("POST", url, body, "application/json", 60000, &status, &resp, err, errlen);
+	rc = http_exchange("POST", url, body, "application/json", 60000, &status, &resp, err,
+			   errlen);
 	if (rc != ECL_OK)
 		goto out;
 	j = resp.data ? json_parse_str(resp.data, &oom) : NULL;
@@ -381,14 +312,15 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	buf_free(&resp);
 	memset(&resp, 0, sizeof(resp));
 	snprintf(url, sizeof(url), "%s/invocations/%s/cancel", admin_url, inv);
-	rc = http("PATCH", url, NULL, "application/json", 60000, &status, &resp, err, errlen);
+	rc = http_exchange("PATCH", url, NULL, "application/json", 60000, &status, &resp, err,
+			   errlen);
 	if (rc == ECL_OK && (status == 404 || status == 405)) {
 		/* Older servers: DELETE with a mode. */
 		buf_free(&resp);
 		memset(&resp, 0, sizeof(resp));
 		snprintf(url, sizeof(url), "%s/invocations/%s?mode=Cancel", admin_url, inv);
-		rc = http("DELETE", url, NULL, "application/json", 60000, &status, &resp, err,
-			  errlen);
+		rc = http_exchange("DELETE", url, NULL, "application/json", 60000, &status, &resp,
+				   err, errlen);
 	}
 	if (rc == ECL_OK && (status < 200 || status > 299)) {
 		server_says(&resp, why, sizeof(why));

@@ -890,6 +890,48 @@ static int sq_group_end(store *base, int keep)
 	return rc;
 }
 
+/* The lease statement id in *st with the run's id and the lease's owner bound (?1, ?2), as
+ * every lease statement takes them. */
+static int lease_stmt(sqlite_store *s, enum stmt_id id, const char *run_id, const char *owner,
+		      sqlite3_stmt **st)
+{
+	int rc = stmt(s, id, st);
+
+	if (rc == ECL_OK) {
+		bind_text(*st, 1, run_id);
+		bind_text(*st, 2, owner);
+	}
+	return rc;
+}
+
+/* Run the bound lease update st once, through step_once when request is not NULL, and reset
+ * it: ECL_OK when it changed the run's row, ECL_ESTATE when the row is not as it expects (the
+ * caller says why), or a code with what it was doing in s->err. */
+static int lease_update(sqlite_store *s, sqlite3_stmt *st, const char *id, const char **request,
+			const char *doing)
+{
+	int rc;
+
+	if (request) {
+		rc = step_once(s, st, id, request);
+	} else {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE && sqlite3_changes(s->db) == 1)
+			rc = SQLITE_ROW;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return ECL_ESTATE;
+	return rc == SQLITE_ROW ? ECL_OK : fail(s, rc, doing);
+}
+
+/* A lease update that found the run no longer leased to this process. */
+static int lease_lost(sqlite_store *s, const char *id)
+{
+	snprintf(s->err, sizeof(s->err), "%s: run %s: this process lost its lease", s->path, id);
+	return ECL_ESTATE;
+}
+
 static int sq_acquire(store *base, const char *id, const char *owner, const char *steal,
 		      int attempt, long long now_ms, long long lease_until_ms, char **holder)
 {
@@ -898,21 +940,15 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 	store_run run;
 	int rc;
 
-	if ((rc = stmt(s, ST_ACQUIRE, &st)) != ECL_OK)
+	if ((rc = lease_stmt(s, ST_ACQUIRE, id, owner, &st)) != ECL_OK)
 		return rc;
 	*holder = NULL;
-	bind_text(st, 1, id);
-	bind_text(st, 2, owner);
 	sqlite3_bind_int64(st, 3, now_ms);
 	sqlite3_bind_int(st, 4, attempt);
 	sqlite3_bind_int64(st, 5, lease_until_ms);
 	bind_text(st, 6, steal ? steal : "");
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return fail(s, rc, "cannot take the run's lease");
-	if (sqlite3_changes(s->db) == 1)
-		return ECL_OK;
+	if ((rc = lease_update(s, st, id, NULL, "cannot take the run's lease")) != ECL_ESTATE)
+		return rc;
 	/* Say why: no such run, a status that cannot be driven, or a live holder. */
 	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
 		return rc;
@@ -1004,21 +1040,13 @@ static int sq_heartbeat(store *base, const char *id, const char *owner, long lon
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = stmt(s, ST_HEARTBEAT, &st)) != ECL_OK)
+	if ((rc = lease_stmt(s, ST_HEARTBEAT, id, owner, &st)) != ECL_OK)
 		return rc;
 	(void)now_ms;
 	*request = NULL;
-	bind_text(st, 1, id);
-	bind_text(st, 2, owner);
 	sqlite3_bind_int64(st, 4, lease_until_ms);
-	rc = step_once(s, st, id, request);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE) {
-		snprintf(s->err, sizeof(s->err), "%s: run %s: this process lost its lease", s->path,
-			 id);
-		return ECL_ESTATE;
-	}
-	return rc == SQLITE_ROW ? ECL_OK : fail(s, rc, "cannot renew the run's lease");
+	rc = lease_update(s, st, id, request, "cannot renew the run's lease");
+	return rc == ECL_ESTATE ? lease_lost(s, id) : rc;
 }
 
 static int sq_release(store *base, const char *id, const char *owner, const char *status,
@@ -1028,23 +1056,13 @@ static int sq_release(store *base, const char *id, const char *owner, const char
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = stmt(s, ST_RELEASE, &st)) != ECL_OK)
+	if ((rc = lease_stmt(s, ST_RELEASE, id, owner, &st)) != ECL_OK)
 		return rc;
-	bind_text(st, 1, id);
-	bind_text(st, 2, owner);
 	bind_text(st, 3, status);
 	bind_text(st, 4, error);
 	sqlite3_bind_int64(st, 5, now_ms);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return fail(s, rc, "cannot update the run's status");
-	if (sqlite3_changes(s->db) != 1) {
-		snprintf(s->err, sizeof(s->err), "%s: run %s: this process lost its lease", s->path,
-			 id);
-		return ECL_ESTATE;
-	}
-	return ECL_OK;
+	rc = lease_update(s, st, id, NULL, "cannot update the run's status");
+	return rc == ECL_ESTATE ? lease_lost(s, id) : rc;
 }
 
 static int sq_note(store *base, const char *id, int seq, const char *text, long long now_ms)

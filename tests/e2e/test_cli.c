@@ -870,7 +870,7 @@ Test(cli, every_usage_error_names_the_argument_at_fault)
 		{{"answer", "id", "--set", "x"}, "ecl: --set needs FIELD=VALUE"},
 		{{"answer", "id", "--bogus"}, "ecl: answer: unexpected argument `--bogus`"},
 		{{"answer", "id", "--engine"}, "ecl: --engine needs a value"},
-		{{"batch"}, "ecl: usage: ecl batch FILE.jsonl --workflow ID [--concurrency N]"},
+		{{"batch"}, "ecl: usage: ecl batch FILE.jsonl --workflow ID [--concurrency N] [--queue]"},
 		{{"batch", "f", "--workflow"}, "ecl: --workflow needs a value"},
 		{{"batch", "f", "--concurrency", "x"},
 		 "ecl: --concurrency: `x` is not a number from 1 to 100000"},

@@ -148,6 +148,17 @@ static const struct ast_step *find_step(const struct ast_workflow *wf, const cha
 
 /* ---- the first workflow --------------------------------------------------------------------- */
 
+Test(generator, step_kinds_have_their_keyword)
+{
+	/* the dump, the comments of the generated C and the graph's JSON all write these */
+	cr_assert_str_eq(ast_stkind_name(AST_ST_LLM), "llm");
+	cr_assert_str_eq(ast_stkind_name(AST_ST_CODE), "code");
+	cr_assert_str_eq(ast_stkind_name(AST_ST_HUMAN), "human");
+	cr_assert_str_eq(ast_stkind_name(AST_ST_SET), "set");
+	cr_assert_str_eq(ast_stkind_name((enum ast_stkind)(AST_ST_SET + 1)),
+			 "an invalid step kind");
+}
+
 Test(generator, critique_revise_compiles_clean)
 {
 	static const char *const slots[] = {

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -818,6 +819,78 @@ Test(values, every_status_has_its_own_text)
 	}
 	cr_assert_str_eq(ecl_strerror(ECL_ESUSPENDED + 1), "unknown status");
 	cr_assert_str_eq(ecl_strerror(-1), "unknown status");
+}
+
+Test(values, type_names_are_the_language_s)
+{
+	/* list, run --help and the input errors print these words, as .ecl files write them */
+	static const char *const text[] = {"string", "int", "float", "bool", "enum", "list"};
+	int i;
+
+	for (i = 0; i <= (int)ECL_T_LIST; i++)
+		cr_assert_str_eq(ecl_type_name((ecl_type)i), text[i], "type %d", i);
+	cr_assert_str_eq(ecl_type_name((ecl_type)(ECL_T_LIST + 1)), "value");
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+Test(values, run_ids_are_16_lowercase_hex_digits_unique_and_time_ordered)
+{
+	enum { N = 20000 };
+	char(*ids)[ECL_ID_MAX] = calloc(N, sizeof(*ids));
+	int i, k;
+
+	cr_assert_not_null(ids);
+	for (i = 0; i < N; i++) {
+		ecl_run_id_new(ids[i]);
+		cr_assert_eq(strlen(ids[i]), 16, "%s", ids[i]);
+		for (k = 0; k < 16; k++)
+			cr_assert(strchr("0123456789abcdef", ids[i][k]) && ids[i][k], "%s", ids[i]);
+		/* the time part never goes back */
+		cr_assert(i == 0 || strncmp(ids[i - 1], ids[i], 11) <= 0, "%s then %s", ids[i - 1],
+			  ids[i]);
+	}
+	qsort(ids, N, sizeof(*ids), id_cmp);
+	for (i = 1; i < N; i++)
+		cr_assert_str_neq(ids[i - 1], ids[i], "made twice");
+	free(ids);
+}
+
+enum { ID_THREADS = 4, IDS_PER_THREAD = 50000 };
+
+static pthread_barrier_t ids_start; /* the threads draw together, where a race would show */
+
+static void *draw_ids(void *arg)
+{
+	char(*ids)[ECL_ID_MAX] = arg;
+	int i;
+
+	pthread_barrier_wait(&ids_start);
+	for (i = 0; i < IDS_PER_THREAD; i++)
+		ecl_run_id_new(ids[i]);
+	return NULL;
+}
+
+Test(values, run_ids_drawn_by_several_threads_are_unique)
+{
+	char(*ids)[ECL_ID_MAX] = calloc(ID_THREADS * IDS_PER_THREAD, sizeof(*ids));
+	pthread_t t[ID_THREADS];
+	int i;
+
+	cr_assert_not_null(ids);
+	cr_assert_eq(pthread_barrier_init(&ids_start, NULL, ID_THREADS), 0);
+	for (i = 0; i < ID_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, draw_ids, ids[i * IDS_PER_THREAD]), 0);
+	for (i = 0; i < ID_THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&ids_start);
+	qsort(ids, ID_THREADS * IDS_PER_THREAD, sizeof(*ids), id_cmp);
+	for (i = 1; i < ID_THREADS * IDS_PER_THREAD; i++)
+		cr_assert_str_neq(ids[i - 1], ids[i], "made twice");
+	free(ids);
 }
 
 Test(values, run_statuses_keep_their_stored_text)
