@@ -101,7 +101,7 @@ int cmd_answer(cli *c)
 		char quoted[4 * sizeof(c->db_buf) + 3];
 
 		printf("Answer recorded for %s; it goes on with: %s --db %s resume %s\n", id,
-		       c->prog, cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)), id);
+		       c->prog, cli_shell_word(cli_db(c), quoted, sizeof(quoted)), id);
 		rc = 0;
 		goto out;
 	}

@@ -360,7 +360,7 @@ int cmd_batch(cli *c)
 			"not started are stored as queued runs: %s --db %s recover "
 			"finishes them all\n",
 			c->prog, t.queued, c->prog,
-			cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)));
+			cli_shell_word(cli_db(c), quoted, sizeof(quoted)));
 		status = 130;
 	} else if (rc != ECL_OK) {
 		cli_error(1, "%s", ecl_engine_errmsg(e));
@@ -373,7 +373,7 @@ int cmd_batch(cli *c)
 				"ecl: %zu run%s wait%s for an answer (ecl --db %s runs --status "
 				"waiting)\n",
 				t.waiting, t.waiting == 1 ? "" : "s", t.waiting == 1 ? "s" : "",
-				cli_shell_word(c->opts.db_path, quoted, sizeof(quoted)));
+				cli_shell_word(cli_db(c), quoted, sizeof(quoted)));
 	}
 	/* a summary that is incomplete or missing is no success */
 	if (status == 0 && (t.oom || unprinted))

@@ -13,11 +13,12 @@
 #include "ecl.h"
 
 typedef struct cli {
-	const char *prog;  /* the program's name, for the commands it suggests: ecl, or a
-			    * program of its own built on ecl_main */
-	ecl_options opts;  /* from the global options */
-	char db_buf[4096]; /* the default database path, when --db is not given */
-	char **args;       /* the command's own arguments, global options removed */
+	const char *prog;    /* the program's name, for the commands it suggests: ecl, or a
+			      * program of its own built on ecl_main */
+	ecl_options opts;    /* from the global options */
+	char db_buf[4096];   /* the default database path, when --db is not given */
+	char db_shown[4096]; /* the database as cli_db shows it */
+	char **args;         /* the command's own arguments, global options removed */
 	int nargs;
 	char api_key_flag[4096];          /* from --api-key or --api-key-file, or "" */
 	const char *api_key_file;         /* the file it came from, or NULL */
@@ -47,6 +48,9 @@ long long cli_parse_age(const char *text);
  * quotes written into buf (quote.c). For the commands ecl prints for the user to run. */
 const char *cli_shell_word(const char *s, char *buf, size_t len);
 
+/* The database as the commands printed for the user show it: a URL without its password
+ * (ecl_db_display). */
+const char *cli_db(cli *c);
 /* Print the usage text. */
 void cli_usage(FILE *f);
 

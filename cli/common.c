@@ -157,3 +157,9 @@ void cli_json_limits(cJSON *obj, const ecl_run_info *info)
 		cJSON_AddNumberToObject(o, "limit", l->limit);
 	}
 }
+
+const char *cli_db(cli *c)
+{
+	ecl_db_display(c->opts.db_path, c->db_shown, sizeof(c->db_shown));
+	return c->db_shown;
+}

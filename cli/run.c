@@ -421,9 +421,9 @@ static void on_log(void *ctx, const char *text)
 }
 
 /* A run that stopped at a human step: its question, and how to answer it. */
-static int report_waiting(const cli *c, ecl_engine *e, const char *id)
+static int report_waiting(cli *c, ecl_engine *e, const char *id)
 {
-	const char *db = c->opts.db_path;
+	const char *db = cli_db(c);
 	ecl_run_info *info = NULL;
 
 	if (ecl_run_info_get(e, id, &info) != ECL_OK || !info->step) {
@@ -469,7 +469,7 @@ static int report_end(cli *c, ecl_engine *e, const char *id, int rc)
 {
 	ecl_run_info *info = NULL;
 	char quoted[4 * sizeof(c->db_buf) + 3];
-	const char *db = cli_shell_word(c->opts.db_path, quoted, sizeof(quoted));
+	const char *db = cli_shell_word(cli_db(c), quoted, sizeof(quoted));
 
 	switch (rc) {
 	case ECL_OK:

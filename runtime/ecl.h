@@ -36,6 +36,13 @@ extern "C" {
  * may differ from the header's when a shared libecl was upgraded. Static, never NULL. */
 const char *ecl_version(void);
 
+/* The database db (a SQLite path, or a postgres:// URL) as it may be shown: a URL without its
+ * password (postgres://user:secret@host/db gives postgres://user@host/db, a password=
+ * parameter is left out), anything else as it is; written into out (len bytes, cut if
+ * longer). For messages and the commands printed for a user to run: the password stays in
+ * PGPASSWORD or ~/.pgpass, never on a terminal or in a log. */
+void ecl_db_display(const char *db, char *out, size_t len);
+
 /*
  * Result codes. The list only grows: a code is never renumbered or reused.
  */

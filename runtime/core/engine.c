@@ -55,7 +55,10 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 		return ECL_EUSAGE;
 	}
 	e = mem_calloc(1, sizeof(*e));
-	if (e && !(e->db_path = mem_strdup(o->db_path))) {
+	/* for messages only: the store is opened with o->db_path itself */
+	if (e && (e->db_path = mem_alloc(strlen(o->db_path) + 1)) != NULL)
+		ecl_db_display(o->db_path, e->db_path, strlen(o->db_path) + 1);
+	if (e && !e->db_path) {
 		mem_free(e);
 		e = NULL;
 	}

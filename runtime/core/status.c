@@ -113,3 +113,46 @@ const char *ecl_engine_errmsg(const ecl_engine *e)
 {
 	return e ? e->err : "no engine";
 }
+
+void ecl_db_display(const char *db, char *out, size_t len)
+{
+	const char *p = db ? strstr(db, "://") : NULL, *at, *colon, *end;
+	size_t n = 0;
+
+	if (!len)
+		return;
+	out[0] = '\0';
+	if (!db)
+		return;
+	if (!p) {
+		snprintf(out, len, "%s", db);
+		return;
+	}
+	p += 3;
+	end = p + strcspn(p, "/?");
+	at = memchr(p, '@', (size_t)(end - p));
+	colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+	/* the scheme and the user, then from the host on */
+	n = (size_t)snprintf(out, len, "%.*s", (int)((colon ? colon : p) - db), db);
+	if (colon && n < len)
+		n += (size_t)snprintf(out + n, len - n, "%s", at);
+	else if (n < len)
+		n += (size_t)snprintf(out + n, len - n, "%s", p);
+	/* a password= parameter of the query, and the & or ? before it */
+	if (n < len) {
+		char *q = strchr(out, '?'), *pw;
+
+		while (q && (pw = strstr(q, "password=")) != NULL) {
+			char *stop = strchr(pw, '&');
+
+			if (pw[-1] != '?' && pw[-1] != '&') {
+				q = pw + 1;
+				continue;
+			}
+			if (stop)
+				memmove(pw, stop + 1, strlen(stop + 1) + 1);
+			else
+				pw[-1] = '\0';
+		}
+	}
+}

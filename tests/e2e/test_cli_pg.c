@@ -167,11 +167,31 @@ Test(pg, every_command)
 	cr_assert(strstr(out, "Recovered 1"), "%s", out);
 	free(out);
 
-	/* answer: a human step's answer, then resume */
-	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
-			 "--document", "one two three four five six"),
-		     0, "%s", out);
+	/* answer: a human step's answer, then resume; the run is started through a URL with a
+	 * password (the server trusts the test's user and ignores it), which the command it
+	 * prints to answer the run leaves out */
+	{
+		char with_pw[600];
+		const char *argv[] = {ECL_BIN,
+				      "--db",
+				      with_pw,
+				      "--provider",
+				      "scripted",
+				      "--script",
+				      script("{\"draft\": [{\"summary\": "
+					     "\"a b c\"}]}"),
+				      "run",
+				      "summarize",
+				      "--document",
+				      "one two three four five six",
+				      NULL};
+
+		snprintf(with_pw, sizeof(with_pw), "postgres://ecl:hunter2@%s",
+			 db + strlen("postgres://ecl@"));
+		cr_assert_eq(ts_run(argv, &out, NULL), 0, "%s", out);
+		cr_assert_null(strstr(out, "hunter2"), "%s", out);
+		cr_assert(strstr(out, db), "the command to answer it names %s: %s", db, out);
+	}
 	free(id);
 	id = strdup(started_id(out));
 	free(out);

@@ -896,8 +896,9 @@ Test(values, run_ids_drawn_by_several_threads_are_unique)
 Test(values, run_statuses_keep_their_stored_text)
 {
 	/* the store and the CLI's output keep these exact words */
-	static const char *const text[ECL_RUN_STATUS_COUNT] = {
-		"running", "waiting", "paused", "interrupted", "completed", "failed", "cancelled", "queued"};
+	static const char *const text[ECL_RUN_STATUS_COUNT] = {"running",     "waiting",   "paused",
+							       "interrupted", "completed", "failed",
+							       "cancelled",   "queued"};
 	ecl_run_status st;
 	int i;
 
@@ -914,4 +915,32 @@ Test(values, run_statuses_keep_their_stored_text)
 	cr_assert_eq(ecl_run_status_parse("", &st), ECL_EUSAGE);
 	cr_assert_eq(ecl_run_status_parse(NULL, &st), ECL_EUSAGE);
 	cr_assert_eq(st, ECL_RUN_RUNNING, "a failed parse leaves *out alone");
+}
+
+Test(values, a_database_url_is_shown_without_its_password)
+{
+	static const char *const cases[][2] = {
+		{"/var/lib/ecl/runs.db", "/var/lib/ecl/runs.db"},
+		{"postgres://ecl@db:5432/runs", "postgres://ecl@db:5432/runs"},
+		{"postgres://ecl:s3cret@db:5432/runs", "postgres://ecl@db:5432/runs"},
+		{"postgresql://ecl:p%40ss:w@db/runs?sslmode=require",
+		 "postgresql://ecl@db/runs?sslmode=require"},
+		{"postgres://db/runs?password=x&sslmode=require",
+		 "postgres://db/runs?sslmode=require"},
+		{"postgres://db/runs?sslmode=require&password=x",
+		 "postgres://db/runs?sslmode=require"},
+		{"postgres://db/runs?mypassword=x", "postgres://db/runs?mypassword=x"},
+		{"postgres://ecl:pw@/runs?host=/tmp", "postgres://ecl@/runs?host=/tmp"},
+	};
+	char out[128], small[12];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ecl_db_display(cases[i][0], out, sizeof(out));
+		cr_assert_str_eq(out, cases[i][1], "%s", cases[i][0]);
+	}
+	ecl_db_display("postgres://ecl:s3cret@db:5432/runs", small, sizeof(small));
+	cr_assert_str_eq(small, "postgres://", "cut, never past the buffer");
+	ecl_db_display(NULL, out, sizeof(out));
+	cr_assert_str_eq(out, "");
 }
