@@ -58,7 +58,7 @@ generate:
 
 # The benchmarks of bench/README.md: one JSON line per variant.
 bench:
-	@scripts/deps.sh build
+	@scripts/deps.sh bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DECL_TESTS=OFF >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	@bench/run build-bench

@@ -26,6 +26,7 @@
 
 #include "ecl.h"
 #include "util.h"
+#include "variant_a.h"
 
 typedef struct result {
 	double wall_s;
@@ -35,99 +36,12 @@ typedef struct result {
 	double rss_kb;
 } result;
 
-static void die(const char *fmt, const char *detail)
-{
-	fprintf(stderr, "ecl_bench: ");
-	fprintf(stderr, fmt, detail);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-/* ---- variant A: the workflow engine ------------------------------------------------------- */
-
-typedef struct check {
-	int commits;
-	int revisions;
-	int completed;
-	const char *last_step;
-} check;
-
-static int on_event(void *ctx, const ecl_event *ev)
-{
-	check *c = ctx;
-
-	if (ev->kind == ECL_EV_COMMIT) {
-		c->commits++;
-		if (!strcmp(ev->step, "revise"))
-			c->revisions = ev->visits;
-		c->last_step = ev->step;
-	} else if (ev->kind == ECL_EV_FINISH) {
-		c->completed = !strcmp(ev->status, "completed");
-	}
-	return 0;
-}
-
-static void one_workflow(ecl_engine *e, const ecl_workflow *wf, check *c, const char *tag, long i)
-{
-	char inputs[256], id[ECL_ID_MAX];
-	int rc;
-
-	snprintf(inputs, sizeof(inputs),
-		 "{\"wf\": \"eclA-%ld-%s-w%ld\", \"topic\": \"durable "
-		 "workflows in C\"}",
-		 (long)getpid(), tag, i);
-	memset(c, 0, sizeof(*c));
-	if (ecl_run_start(e, wf, inputs, id) != ECL_OK)
-		die("cannot start a run: %s", ecl_engine_errmsg(e));
-	rc = ecl_run_drive(e, id);
-	if (rc != ECL_OK || c->commits != 6 || c->revisions != 2 || !c->completed ||
-	    strcmp(c->last_step, "critique") != 0) {
-		fprintf(stderr, "ecl_bench: run %s: rc %d, %d steps, %d revisions, %s: %s\n", id,
-			rc, c->commits, c->revisions, c->completed ? "completed" : "not completed",
-			ecl_engine_errmsg(e));
-		exit(2);
-	}
-}
-
-static double variant_a(const char *db, ecl_durability durability, long n, long warmup)
-{
-	const ecl_workflow *wf =
-		ecl_workflow_find(ecl_workflows, ecl_nworkflows, "bench-critique-revise");
-	ecl_options o = {0};
-	ecl_engine *e;
-	check c;
-	char err[512], tag[32];
-	double t0, t1;
-	long i;
-
-	if (!wf)
-		die("%s", "the bench-critique-revise workflow is not compiled in");
-	o.db_path = db;
-	o.durability = durability;
-	o.provider = "fake";
-	o.on_event = on_event;
-	o.event_ctx = &c;
-	o.workflows = ecl_workflows;
-	o.nworkflows = ecl_nworkflows;
-	if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
-		die("%s", err);
-	snprintf(tag, sizeof(tag), "%lld", (long long)time(NULL));
-	for (i = 0; i < warmup; i++)
-		one_workflow(e, wf, &c, tag, -1 - i);
-	t0 = bench_now_s();
-	for (i = 0; i < n; i++)
-		one_workflow(e, wf, &c, tag, i);
-	t1 = bench_now_s();
-	ecl_engine_close(e);
-	return t1 - t0;
-}
-
 /* ---- the floor: the same rows, raw SQLite --------------------------------------------------- */
 
 static void exec(sqlite3 *h, const char *sql)
 {
 	if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
-		die("sqlite: %s", sqlite3_errmsg(h));
+		bench_die("sqlite: %s", sqlite3_errmsg(h));
 }
 
 static double floor_sqlite(const char *db, ecl_durability durability, long n, long warmup)
@@ -157,7 +71,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 	int k;
 
 	if (sqlite3_open(db, &h) != SQLITE_OK)
-		die("cannot open %s", db);
+		bench_die("cannot open %s", db);
 	exec(h, "PRAGMA journal_mode = WAL");
 	exec(h, durability == ECL_DURABLE_FULL ? "PRAGMA synchronous = FULL"
 					       : "PRAGMA synchronous = NORMAL");
@@ -182,7 +96,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 			       "UPDATE runs SET status = ?2, step = ?3, seq = ?4, output = ?5, "
 			       "updated_ms = ?6, lease_until_ms = ?6 WHERE id = ?1",
 			       -1, &upd, NULL) != SQLITE_OK)
-		die("sqlite: %s", sqlite3_errmsg(h));
+		bench_die("sqlite: %s", sqlite3_errmsg(h));
 	for (i = -warmup; i < n; i++) {
 		char id[32];
 		long long ms = (long long)time(NULL) * 1000;
@@ -198,7 +112,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 				  -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ins_run, 3, ms);
 		if (sqlite3_step(ins_run) != SQLITE_DONE)
-			die("sqlite: %s", sqlite3_errmsg(h));
+			bench_die("sqlite: %s", sqlite3_errmsg(h));
 		sqlite3_reset(ins_run);
 		exec(h, "COMMIT");
 		for (k = 0; k < 6; k++) {
@@ -214,7 +128,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 					  SQLITE_STATIC);
 			sqlite3_bind_int64(ins_step, 7, ms);
 			if (sqlite3_step(ins_step) != SQLITE_DONE)
-				die("sqlite: %s", sqlite3_errmsg(h));
+				bench_die("sqlite: %s", sqlite3_errmsg(h));
 			sqlite3_reset(ins_step);
 			sqlite3_bind_text(upd, 1, id, -1, SQLITE_STATIC);
 			sqlite3_bind_text(upd, 2, k < 5 ? "running" : "completed", -1,
@@ -224,7 +138,7 @@ static double floor_sqlite(const char *db, ecl_durability durability, long n, lo
 			sqlite3_bind_text(upd, 5, k < 5 ? NULL : out, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(upd, 6, ms);
 			if (sqlite3_step(upd) != SQLITE_DONE)
-				die("sqlite: %s", sqlite3_errmsg(h));
+				bench_die("sqlite: %s", sqlite3_errmsg(h));
 			sqlite3_reset(upd);
 			exec(h, "COMMIT");
 		}
@@ -257,10 +171,11 @@ static result one_rep(const char *dir, int floor, ecl_durability d, long n, long
 		 (long)getpid());
 	remove(db);
 	if (pipe(fds) != 0)
-		die("pipe: %s", strerror(errno));
+		bench_die("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid == 0) {
-		double wall = floor ? floor_sqlite(db, d, n, warmup) : variant_a(db, d, n, warmup);
+		double wall =
+			floor ? floor_sqlite(db, d, n, warmup) : bench_variant_a(db, d, n, warmup);
 
 		if (write(fds[1], &wall, sizeof(wall)) != (ssize_t)sizeof(wall))
 			_exit(3);
@@ -271,7 +186,7 @@ static result one_rep(const char *dir, int floor, ecl_durability d, long n, long
 		r.wall_s = -1;
 	close(fds[0]);
 	if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("%s", "a repetition failed");
+		bench_die("%s", "a repetition failed");
 	r.rss_kb = (double)ru.ru_maxrss;
 	r.cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 		  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
@@ -344,18 +259,19 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
 			dir = argv[++i];
 		else
-			die("unknown argument %s", argv[i]);
+			bench_die("unknown argument %s", argv[i]);
 	}
 	if (strcmp(variant, "a") != 0 || n < 1 || reps < 1 || reps > 15)
-		die("%s", "usage: ecl_bench a --durability full|normal [--n N] [--warmup N] "
-			  "[--reps N] [--dir DIR]");
+		bench_die("%s", "usage: ecl_bench a --durability full|normal [--n N] [--warmup N] "
+				"[--reps N] [--dir DIR]");
 	if (getenv("ECL_BENCH_INLINE")) { /* one repetition in this process, for profilers */
 		char db[4200];
 		int fl = !strcmp(getenv("ECL_BENCH_INLINE"), "floor");
 
 		snprintf(db, sizeof(db), "%s/bench-inline.db", dir);
 		remove(db);
-		printf("%.4f\n", fl ? floor_sqlite(db, d, n, warmup) : variant_a(db, d, n, warmup));
+		printf("%.4f\n",
+		       fl ? floor_sqlite(db, d, n, warmup) : bench_variant_a(db, d, n, warmup));
 		return 0;
 	}
 	a = medians(dir, 0, d, n, warmup, reps);

@@ -3,6 +3,7 @@
 #   scripts/deps.sh build   what building ecl needs
 #   scripts/deps.sh test    that, and what the tests, coverage, fuzzing and checks need
 #   scripts/deps.sh afl     that, and AFL++ for make fuzz-afl
+#   scripts/deps.sh bench   what building needs, and PostgreSQL for make bench
 #   scripts/deps.sh list test-only   print the packages the tests need and the build does not
 # As root it installs directly, otherwise through sudo; where neither works it prints the
 # exact apt-get line to run and fails.
@@ -13,17 +14,20 @@ build="gcc make cmake pkg-config re2c libcurl4-openssl-dev libcjson-dev libsqlit
 test_only="libcriterion-dev python3 clang clang-format clang-tidy libclang-rt-14-dev gcovr valgrind sqlite3 npm postgresql"
 test="$build $test_only"
 afl="$test afl++"
+# make bench runs variants A and Q on a PostgreSQL server of its own, beside pgbench
+bench="$build postgresql"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
 afl) want=$afl ;;
+bench) want=$bench ;;
 list)
 	[ "${2:-}" = test-only ] || { echo "usage: $0 list test-only" >&2; exit 2; }
 	echo "$test_only"
 	exit 0
 	;;
-*) echo "usage: $0 build|test|afl|list test-only" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|afl|bench|list test-only" >&2; exit 2 ;;
 esac
 
 # A package counts as present when dpkg has it installed; npm also when an npm command is

@@ -150,12 +150,12 @@ void restate_handle_run(invocation *v, const ecl_workflow *wf)
 static void shared_mismatch(invocation *v, const char *handler, const char *what)
 {
 	char tbuf[64]; /* type_phrase */
-	char msg[512];
+	char msg[1536];
 	uint16_t type = v->cmds[v->cursor].type;
 
 	snprintf(msg, sizeof(msg),
-		 "journal mismatch in %s of %s: command %d of the journal is %s where the "
-		 "handler %s",
+		 "journal mismatch in %.64s of %.256s: command %d of the journal is %s where the "
+		 "handler %.1024s",
 		 handler, v->start->key ? v->start->key : "", v->cursor,
 		 restate_type_phrase(type, tbuf), what);
 	restate_put_error(v->out, RESTATE_JOURNAL_MISMATCH, msg, v->cursor, type);
