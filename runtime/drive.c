@@ -32,39 +32,13 @@ static int local_answer(driver *d, ecl_run *run, const llm_request *req, llm_res
 	return p->complete(p, req, res);
 }
 
-struct find_answer {
-	int seq;
-	char *json; /* the last answer given after checkpoint seq */
-	int oom;
-};
-
-static int find_answer_note(void *ctx, int seq, long long ts_ms, const char *text)
-{
-	struct find_answer *f = ctx;
-
-	(void)ts_ms;
-	if (seq != f->seq || strncmp(text, ANSWER_NOTE, strlen(ANSWER_NOTE)) != 0)
-		return 0;
-	mem_free(f->json);
-	f->json = mem_strdup(text + strlen(ANSWER_NOTE));
-	f->oom = !f->json;
-	return 0;
-}
-
 static int local_human(driver *d, ecl_run *run, char **json)
 {
 	ecl_engine *e = engine_of(d);
-	struct find_answer f = {run->seq, NULL, 0};
-	int rc = e->st->ops->list_notes(e->st, run->id, find_answer_note, &f);
+	int rc = e->st->ops->get_answer(e->st, run->id, run->seq, json);
 
-	*json = NULL;
-	if (rc != ECL_OK) {
-		mem_free(f.json);
+	if (rc != ECL_OK)
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-	}
-	if (f.oom)
-		return engine_fail(e, ECL_ENOMEM, "out of memory");
-	*json = f.json;
 	return ECL_OK;
 }
 

@@ -68,6 +68,11 @@ void json_number(buf *out, double d);
 /* Append the value as template text (strings raw, numbers in decimal). */
 void value_render(const value *v, const ecl_slot_def *def, buf *out);
 void value_clear(value *v);
+/* Convert text as a person types it to a JSON value of type (ecl_value_parse, which says how)
+ * in *out (caller frees with cJSON_Delete). ECL_EINPUT with err quoting the value and saying
+ * what is accepted ("`yes` is neither true nor false"), ECL_ENOMEM, or ECL_EUSAGE for a type
+ * that is none of ecl_type's. */
+int value_parse(ecl_type type, const char *text, cJSON **out, char *err, size_t errlen);
 
 /* ---- text entering a run (text.c) -------------------------------------------------------- */
 
@@ -177,10 +182,6 @@ struct ecl_run {
 
 /* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */
 
-/* How a human step's answer is stored: a note "answer {json}" after the run's last checkpoint
- * (steps.c writes it, the local driver reads it). */
-#define ANSWER_NOTE "answer "
-
 /* Free what expressions made during the step function's call; called at every transition
  * and when the run is freed. Returns ECL_ENOMEM when one of them could not be made. */
 int steps_release(ecl_run *run);
@@ -190,8 +191,9 @@ char *steps_question(const ecl_run *run);
 /* Create an in-memory run of wf with fresh slots (initial values applied). */
 int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out);
 void run_free(ecl_run *run);
-/* Set the input slots from a JSON object, checking required inputs and types. */
-int run_set_inputs(ecl_run *run, const cJSON *inputs);
+/* Set the input slots from a JSON object, checking required inputs and types; the message
+ * of a failure goes to err. */
+int run_set_inputs(ecl_run *run, const cJSON *inputs, char *err, size_t errlen);
 /* Apply a JSON object of "slot name": value to the slots (restoring a checkpoint). */
 int run_apply(ecl_run *run, const char *json, int mark_dirty);
 /* Apply a step's output object to that step's output slots. */

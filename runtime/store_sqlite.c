@@ -82,6 +82,21 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN provider TEXT;"
 	"ALTER TABLE runs ADD COLUMN model TEXT;"
 	"ALTER TABLE runs ADD COLUMN base_url TEXT;",
+	/* 6: a human's answer in a table of its own, one per checkpoint a run waited at; the
+	 * answers older databases kept as notes "answer {json}" move there. Before schema 5
+	 * a checkpoint could get several such notes, and a resume applied the last: that one
+	 * is kept. */
+	"CREATE TABLE answers("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" ts_ms INTEGER NOT NULL,"
+	" answer TEXT NOT NULL,"
+	" PRIMARY KEY(run_id, seq)"
+	") WITHOUT ROWID;"
+	"INSERT INTO answers SELECT run_id, seq, ts_ms, substr(text, 8) FROM notes n"
+	" WHERE substr(text, 1, 7) = 'answer ' AND rowid = (SELECT max(rowid) FROM notes"
+	" WHERE run_id = n.run_id AND seq = n.seq AND substr(text, 1, 7) = 'answer ');"
+	"DELETE FROM notes WHERE substr(text, 1, 7) = 'answer ';",
 };
 
 /* A run's output refers to a string of a checkpoint's output instead of repeating it when the
@@ -125,6 +140,8 @@ enum stmt_id {
 	ST_REQUEST_DEFERRED,
 	ST_NOTE,
 	ST_ANSWER,
+	ST_GET_ANSWER,
+	ST_LIST_ANSWERS,
 	ST_LIST_NOTES,
 	ST_FORK_STEPS,
 	ST_SET_VERSION,
@@ -186,11 +203,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQUEST_DEFERRED] = "UPDATE runs SET request = ?2 WHERE id = ?1 AND status = 'running'"
 				" AND owner IS NOT NULL AND lease_until_ms >= ?3",
 	[ST_NOTE] = "INSERT INTO notes(run_id, seq, ts_ms, text) VALUES(?1, ?2, ?3, ?4)",
-	/* the answer's note, written only while the run waits at checkpoint ?2 with none */
-	[ST_ANSWER] = "INSERT INTO notes(run_id, seq, ts_ms, text) SELECT ?1, ?2, ?3, ?5 || ?4"
-		      " WHERE EXISTS(SELECT 1 FROM runs WHERE id = ?1 AND seq = ?2"
-		      " AND status = 'waiting') AND NOT EXISTS(SELECT 1 FROM notes"
-		      " WHERE run_id = ?1 AND seq = ?2 AND substr(text, 1, length(?5)) = ?5)",
+	/* the answer, written only while the run waits at checkpoint ?2 (the primary key keeps
+	 * the first of two) */
+	[ST_ANSWER] = "INSERT OR IGNORE INTO answers(run_id, seq, ts_ms, answer)"
+		      " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS(SELECT 1 FROM runs WHERE id = ?1"
+		      " AND seq = ?2 AND status = 'waiting')",
+	[ST_GET_ANSWER] = "SELECT answer FROM answers WHERE run_id = ?1 AND seq = ?2",
+	[ST_LIST_ANSWERS] = "SELECT seq, ts_ms, answer FROM answers WHERE run_id = ?1 ORDER BY seq",
 	[ST_LIST_NOTES] =
 		"SELECT seq, ts_ms, text FROM notes WHERE run_id = ?1 ORDER BY seq, rowid",
 	[ST_FORK_STEPS] = "INSERT INTO steps SELECT ?2, seq, step, attempt, next, output, raw,"
@@ -1008,7 +1027,6 @@ static int sq_answer(store *base, const char *id, int seq, const char *answer, l
 	sqlite3_bind_int(st, 2, seq);
 	sqlite3_bind_int64(st, 3, now_ms);
 	bind_text(st, 4, answer);
-	bind_text(st, 5, ANSWER_NOTE);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -1117,15 +1135,14 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 	return rc;
 }
 
-static int sq_list_notes(store *base, const char *id,
-			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
-			 void *ctx)
+/* Walk the rows (seq, ts_ms, text) of statement `which` for run id. */
+static int list_texts(sqlite_store *s, enum stmt_id which, const char *id,
+		      int (*fn)(void *ctx, int seq, long long ts_ms, const char *text), void *ctx)
 {
-	sqlite_store *s = (sqlite_store *)base;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = stmt(s, ST_LIST_NOTES, &st)) != ECL_OK)
+	if ((rc = stmt(s, which, &st)) != ECL_OK)
 		return rc;
 	bind_text(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1139,6 +1156,42 @@ static int sq_list_notes(store *base, const char *id,
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the run's history");
+}
+
+static int sq_list_notes(store *base, const char *id,
+			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
+			 void *ctx)
+{
+	return list_texts((sqlite_store *)base, ST_LIST_NOTES, id, fn, ctx);
+}
+
+static int sq_list_answers(store *base, const char *id,
+			   int (*fn)(void *ctx, int seq, long long ts_ms, const char *answer),
+			   void *ctx)
+{
+	return list_texts((sqlite_store *)base, ST_LIST_ANSWERS, id, fn, ctx);
+}
+
+static int sq_get_answer(store *base, const char *id, int seq, char **answer)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc, oom = 0;
+
+	*answer = NULL;
+	if ((rc = stmt(s, ST_GET_ANSWER, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, id);
+	sqlite3_bind_int(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*answer = column_dup(st, 0, &oom);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "cannot read the answer");
+	if (oom)
+		return out_of_memory(s, "reading the answer");
+	return ECL_OK;
 }
 
 /* An allocation failed: say so, naming the file, as every other failure does. */
@@ -1297,9 +1350,10 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 	*count = 0;
 	if ((rc = exec_step(s, ST_BEGIN, "cannot prune")) != ECL_OK)
 		return rc;
-	/* Checkpoints and notes first: they name the runs the last statement deletes. */
+	/* Checkpoints, notes and answers first: they name the runs the last statement deletes. */
 	if ((rc = prune_one(s, "DELETE FROM steps WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM notes WHERE run_id IN", f)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM answers WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM runs WHERE id IN", f)) != ECL_OK) {
 		rollback(s);
 		return rc;
@@ -1359,6 +1413,8 @@ static const store_ops sqlite_ops = {
 	.request = sq_request,
 	.answer = sq_answer,
 	.note = sq_note,
+	.get_answer = sq_get_answer,
+	.list_answers = sq_list_answers,
 	.list_notes = sq_list_notes,
 	.list_runs = sq_list_runs,
 	.fork = sq_fork,

@@ -177,6 +177,7 @@ Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_othe
 	cr_assert(strstr(err, "needs field `approved`"), "%s", err);
 	free(err);
 	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s'", id), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 0);
 
 	/* A paused run takes no answer until it is resumed, and then it waits again. */
 	cr_assert_eq(ECL(NULL, NULL, "pause", id), 0);
@@ -190,10 +191,7 @@ Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_othe
 	cr_assert(strstr(out, "is waiting for an answer at step approve"), "%s", out);
 	free(out);
 	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
-	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
-			     "'answer%%'",
-			     id),
-		     0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 0);
 
 	/* A refusal from another process: the run drafts again and waits on the new summary. */
 	cr_assert_eq(ECL(&out, &err, "--script", SUMMARY_SCRIPT, "answer", id, "--set",
@@ -266,10 +264,7 @@ Test(workflows, a_second_answer_is_refused_and_the_first_kept)
 	cr_assert_str_empty(out);
 	free(out);
 	free(err);
-	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
-			     "'answer %%'",
-			     id),
-		     1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 1);
 	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
 	free(out);
 	expect_output(id, "comment", "first");
@@ -306,14 +301,11 @@ Test(workflows, a_second_answer_is_refused_and_the_first_kept)
 		}
 		cr_assert_eq(ok, 1, "trial %d: %d answers recorded", trial, ok);
 		cr_assert_eq(refused, 5, "trial %d", trial);
-		cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
-				     "'answer %%'",
-				     id),
-			     1);
+		cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 1);
 		cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
 		free(out);
-		kept = sql_text("SELECT json_extract(substr(text, 8), '$.comment') FROM notes"
-				" WHERE run_id = '%s' AND text LIKE 'answer %%'",
+		kept = sql_text("SELECT json_extract(answer, '$.comment') FROM answers"
+				" WHERE run_id = '%s'",
 				id);
 		cr_assert_not_null(kept);
 		expect_output(id, "comment", kept);
@@ -929,8 +921,8 @@ Test(workflows, a_damaged_stored_answer_fails_the_run_naming_the_field)
 
 		cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
 		cr_assert_eq(sqlite3_exec(h,
-					  "UPDATE notes SET text = 'answer {\"approved\": true, "
-					  "\"stars\": 9}' WHERE text LIKE 'answer %'",
+					  "UPDATE answers SET answer = '{\"approved\": true, "
+					  "\"stars\": 9}'",
 					  NULL, NULL, NULL),
 			     SQLITE_OK);
 		cr_assert_eq(sqlite3_changes(h), 1);
@@ -1022,8 +1014,8 @@ Test(workflows, an_answer_that_cannot_be_stored_leaves_the_run_waiting)
 	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING);
 	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(h,
-				  "CREATE TRIGGER fault BEFORE INSERT ON notes WHEN NEW.text LIKE "
-				  "'answer %' BEGIN SELECT abs(-9223372036854775808); END",
+				  "CREATE TRIGGER fault BEFORE INSERT ON answers"
+				  " BEGIN SELECT abs(-9223372036854775808); END",
 				  NULL, NULL, NULL),
 		     SQLITE_OK);
 	cr_assert_eq(ecl_run_answer(e, id, names, values, 5), ECL_ESTORE);
