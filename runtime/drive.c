@@ -45,7 +45,17 @@ static int local_human(driver *d, ecl_run *run, char **json)
 static int local_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
 {
 	store *st = engine_of(d)->st;
-	int rc = st->ops->commit(st, c, request);
+	char *compact = c->output ? output_compact(st, c) : NULL;
+	store_commit by_ref;
+	int rc;
+
+	if (compact) {
+		by_ref = *c;
+		by_ref.output = compact;
+		c = &by_ref;
+	}
+	rc = st->ops->commit(st, c, request);
+	mem_free(compact);
 
 	if (rc != ECL_OK)
 		return engine_fail(run->eng, rc, "%s", st->ops->errmsg(st));

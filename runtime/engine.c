@@ -580,10 +580,15 @@ out:
 
 int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_info **out)
 {
-	ecl_run_info *info = mem_calloc(1, sizeof(*info));
-	int i;
+	ecl_run_info *info;
+	int i, rc;
 
 	*out = NULL;
+	if ((rc = output_expand(e, row->id, &row->output)) != ECL_OK) {
+		store_run_clear(row);
+		return rc;
+	}
+	info = mem_calloc(1, sizeof(*info));
 	if (!info || !(info->id = mem_strdup(row->id))) {
 		mem_free(info);
 		store_run_clear(row);

@@ -214,6 +214,17 @@ void run_make_id(char id[ECL_ID_MAX]);
  * row empty) and, when loaded, the run for its loop counter. */
 int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_info **out);
 
+/* ---- run outputs by reference (output.c) ------------------------------------------------- */
+
+/* The form in which to store the output c commits: a new text in which strings one of the
+ * run's last checkpoints (c's own included) holds are references to them (caller frees with
+ * mem_free), or NULL to store it as it is. Saving space is all it does: any failure gives
+ * NULL. */
+char *output_compact(store *st, const store_commit *c);
+/* Put back in place the strings a stored output of run id refers to. ECL_ESTORE (a reference
+ * to a checkpoint that does not hold the string) or ECL_ENOMEM with e->err set. */
+int output_expand(ecl_engine *e, const char *id, char **output);
+
 /* ---- answers (answer.c) ------------------------------------------------------------------- */
 
 /* Find the JSON object in an LLM's answer text (bare, in a code fence, or inside prose) and

@@ -99,7 +99,8 @@ int ecl_run_list(ecl_engine *e, const ecl_run_filter *filter, ecl_run_fn fn, voi
 					   sf.statuses[i]);
 	}
 	rc = e->st->ops->list_runs(e->st, &sf, list_one, &l);
-	if (rc == ECL_ESTORE || (rc == ECL_ENOMEM && !e->err[0]))
+	/* (a run's output found damaged has said so already) */
+	if ((rc == ECL_ESTORE || rc == ECL_ENOMEM) && !e->err[0])
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	return rc;
 }

@@ -90,11 +90,18 @@ typedef struct store_ops {
 	 * updated_ms is created_ms; output, error and request start NULL (given ones are not
 	 * read). */
 	int (*create_run)(store *st, const store_run *run);
-	/* Load a run; ECL_ENOTFOUND when absent. Release *out with store_run_clear. The output
-	 * reads back as it was committed, whatever form the backend keeps it in. */
+	/* Load a run; ECL_ENOTFOUND when absent. Release *out with store_run_clear. Every field
+	 * reads back exactly as it was written: a store does not change texts (the core decides
+	 * the form of an output, output.c). */
 	int (*get_run)(store *st, const char *id, store_run *out);
 	/* Walk a run's checkpoints in order; none (ECL_OK) for a run without any or no run. */
 	int (*list_steps)(store *st, const char *id, store_step_fn fn, void *ctx);
+	/* Walk the outputs of run id's checkpoints numbered up to `upto` that have one, newest
+	 * first, at most n of them: fn(ctx, seq, output), the output borrowed for the call; a
+	 * non-zero return stops the walk and is returned. None (ECL_OK) for no such run. What the
+	 * core reads to store a run's output by reference and to read it back. */
+	int (*list_outputs)(store *st, const char *id, int upto, int n,
+			    int (*fn)(void *ctx, int seq, const char *output), void *ctx);
 	/* Commit one transition: insert the checkpoint and update the run, in one transaction.
 	 * Only the lease holder commits (ECL_ESTATE otherwise), and only while the run is
 	 * running at checkpoint step.seq - 1 (ECL_ESTATE otherwise); a refused or failed commit

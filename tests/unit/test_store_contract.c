@@ -808,6 +808,78 @@ CONTRACT(taking_the_lease_clears_a_pending_request)
 	cr_assert_null(request);
 }
 
+/* ---- checkpoint outputs ------------------------------------------------------------------- */
+
+static int add_output(void *ctx, int seq, const char *output)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%d=%s ", seq, output);
+	return 0;
+}
+
+static int stop_outputs_with_9(void *ctx, int seq, const char *output)
+{
+	(void)seq;
+	(void)output;
+	(*(int *)ctx)++;
+	return 9;
+}
+
+/* The outputs of a run's checkpoints, newest first from a given one, as many as asked; a
+ * checkpoint without an output is skipped. */
+CONTRACT(the_outputs_of_recent_checkpoints_are_walked_newest_first)
+{
+	store_commit c;
+	char got[512] = "";
+	int calls = 0;
+
+	create(A, OWNER, 1000);
+	c = a_commit(A, 1, OWNER, "critique");
+	c.step.output = "{\"n\":1}";
+	commit(&c, NULL);
+	c = a_commit(A, 2, OWNER, "revise");
+	c.step.output = NULL; /* a set step stores none */
+	commit(&c, NULL);
+	c = a_commit(A, 3, OWNER, "critique");
+	c.step.output = "{\"n\":3}";
+	commit(&c, NULL);
+	OK(st->ops->list_outputs(st, A, 3, 16, add_output, got));
+	cr_assert_str_eq(got, "3={\"n\":3} 1={\"n\":1} ");
+	got[0] = '\0';
+	OK(st->ops->list_outputs(st, A, 3, 1, add_output, got));
+	cr_assert_str_eq(got, "3={\"n\":3} ", "at most n");
+	got[0] = '\0';
+	OK(st->ops->list_outputs(st, A, 2, 16, add_output, got));
+	cr_assert_str_eq(got, "1={\"n\":1} ", "none after upto");
+	got[0] = '\0';
+	OK(st->ops->list_outputs(st, A, 0, 16, add_output, got));
+	OK(st->ops->list_outputs(st, B, 3, 16, add_output, got));
+	cr_assert_str_eq(got, "", "before the first checkpoint, and no such run");
+	cr_assert_eq(st->ops->list_outputs(st, A, 3, 16, stop_outputs_with_9, &calls), 9);
+	cr_assert_eq(calls, 1);
+}
+
+/* A store changes no text it keeps: an output that repeats a checkpoint's strings, or looks
+ * like a reference to one, reads back as it was committed. */
+CONTRACT(an_output_reads_back_as_committed)
+{
+	const char *result = "{\"content\":{\"@\":1,\"=\":\"content\"},\"again\":\"a string "
+			     "long enough to be referred to\"}";
+	store_commit c;
+	store_run got;
+
+	create(A, OWNER, 1000);
+	c = a_commit(A, 1, OWNER, NULL);
+	c.step.output = "{\"content\":\"a string long enough to be referred to\"}";
+	c.output = result;
+	commit(&c, NULL);
+	got = get(st, A);
+	cr_assert_str_eq(got.output, result);
+	store_run_clear(&got);
+}
+
 /* ---- human answers ------------------------------------------------------------------------- */
 
 /* Run A waiting for an answer after checkpoint 1. */
