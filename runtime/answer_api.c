@@ -25,19 +25,11 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-/* The article and name of a type, for "field `x` of step `y` is an int: ...". */
-static const char *type_phrase(ecl_type type)
-{
-	switch (type) {
-	case ECL_T_INT: return "an int";
-	case ECL_T_FLOAT: return "a float";
-	case ECL_T_BOOL: return "a bool";
-	case ECL_T_ENUM: return "an enum";
-	case ECL_T_LIST: return "a list";
-	case ECL_T_STRING: break;
-	}
-	return "a string";
-}
+/* The article and name of each type, for "field `x` of step `y` is an int: ...". */
+static const char *const type_phrase[] = {
+	[ECL_T_STRING] = "a string", [ECL_T_INT] = "an int",   [ECL_T_FLOAT] = "a float",
+	[ECL_T_BOOL] = "a bool",     [ECL_T_ENUM] = "an enum", [ECL_T_LIST] = "a list",
+};
 
 /* Check a field's JSON value against its declaration (an enum's choices, an int's range) as
  * the run will; ECL_EINPUT names the field. */
@@ -76,9 +68,9 @@ static int answer_field(const ecl_step_def *step, const ecl_slot_def *def, const
 		if (def->type == ECL_T_INT || def->type == ECL_T_FLOAT)
 			return fail(err, errlen, ECL_EINPUT,
 				    "field `%s` of step `%s` is %s: `%s` is not one", def->field,
-				    step->name, type_phrase(def->type), text);
+				    step->name, type_phrase[def->type], text);
 		return fail(err, errlen, ECL_EINPUT, "field `%s` of step `%s` is %s: %s",
-			    def->field, step->name, type_phrase(def->type), why);
+			    def->field, step->name, type_phrase[def->type], why);
 	}
 	if ((rc = field_check(step, def, *out, err, errlen)) != ECL_OK) {
 		cJSON_Delete(*out);

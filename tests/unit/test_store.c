@@ -772,4 +772,13 @@ Test(store, the_output_refers_to_checkpoint_strings)
 		  ecl_engine_errmsg(e));
 	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
 	ecl_engine_close(e);
+
+	/* a marker in a text that is not JSON: damage, said as such */
+	sql(db, "UPDATE runs SET output = '{\"@\":1,'");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "the stored output is not JSON; the database seems "
+					       "damaged"),
+		  "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
 }
