@@ -65,6 +65,8 @@ static int find_marker(store *st, const store_commit *c, const char *enc, const 
 	return m.found;
 }
 
+/* The output is compact JSON as the runtime writes it: a value is replaced where it stands in
+ * the text, and the rest is copied as it is. */
 char *output_compact(store *st, const store_commit *c)
 {
 	const char *output = c->output;

@@ -83,9 +83,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN model TEXT;"
 	"ALTER TABLE runs ADD COLUMN base_url TEXT;",
 	/* 6: a human's answer in a table of its own, one per checkpoint a run waited at; the
-	 * answers older databases kept as notes "answer {json}" move there. Before schema 5
-	 * a checkpoint could get several such notes, and a resume applied the last: that one
-	 * is kept. */
+	 * answers older databases kept as notes "answer {json}" move there. Before ecl kept the
+	 * first answer a checkpoint could get several such notes, and a resume applied the
+	 * last: that one is kept. */
 	"CREATE TABLE answers("
 	" run_id TEXT NOT NULL,"
 	" seq INTEGER NOT NULL,"
