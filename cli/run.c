@@ -54,44 +54,27 @@ static void input_names(const ecl_workflow *wf, char *out, size_t outlen)
 						 used ? ", " : "", wf->slots[i].name);
 }
 
-/* The JSON value of a command-line text for an input of the declared type. */
-static cJSON *convert(const ecl_slot_def *def, const char *text, int *bad)
+/* The JSON value of a command-line text for an input of the declared type, converted as
+ * every typed text is (ecl_value_parse); NULL with why set (*bad) or out of memory (!*bad). */
+static cJSON *convert(const ecl_slot_def *def, const char *text, int *bad, char *why, size_t whylen)
 {
-	char *end;
+	char *json = NULL;
+	cJSON *v;
+	int rc;
 
-	*bad = 0;
-	switch (def->type) {
-	case ECL_T_INT: {
-		long long v;
-
-		errno = 0;
-		v = strtoll(text, &end, 10);
-		if (!*text || *end || errno)
-			break;
-		return cJSON_CreateNumber((double)v);
+	/* Bytes that are not text go as they are to the check of the inputs, which every text
+	 * entering a run passes and which says which input holds what, and where. */
+	if (ecl_text_check(text, strlen(text), NULL, 0) != ECL_OK) {
+		*bad = 0;
+		return cJSON_CreateString(text);
 	}
-	case ECL_T_FLOAT: {
-		double v = strtod(text, &end);
-
-		if (!*text || *end)
-			break;
-		return cJSON_CreateNumber(v);
-	}
-	case ECL_T_BOOL:
-		if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "1"))
-			return cJSON_CreateTrue();
-		if (!strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "0"))
-			return cJSON_CreateFalse();
-		break;
-	case ECL_T_LIST:
-		if (text[0] == '[')
-			return cJSON_Parse(text);
-		return cJSON_CreateString(text); /* rejected with a clear message by the check */
-	case ECL_T_STRING:
-	case ECL_T_ENUM: return cJSON_CreateString(text);
-	}
-	*bad = 1;
-	return NULL;
+	rc = ecl_value_parse(def->type, text, &json, why, whylen);
+	*bad = rc == ECL_EINPUT;
+	if (rc != ECL_OK)
+		return NULL;
+	v = cJSON_Parse(json);
+	free(json);
+	return v;
 }
 
 static const char *type_word(const ecl_slot_def *def)
@@ -247,6 +230,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 		size_t len;
 		int start = i;
 		cJSON *v;
+		char why[256];
 		int bad, rc;
 
 		if (strcmp(a, "--input-file") == 0) {
@@ -272,7 +256,7 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 				return cli_error(2, "input `%s`: %s is not text: %s", def->name,
 						 val, err);
 			}
-			v = convert(def, text, &bad);
+			v = convert(def, text, &bad, why, sizeof(why));
 			if (!v) {
 				cJSON_Delete(obj);
 				rc = bad ? cli_error(2, "input `%s`: the text of %s is not %s",
@@ -324,12 +308,11 @@ static int build_inputs(cli *c, const ecl_workflow *wf, int first, char **out)
 			cJSON_Delete(obj);
 			return cli_error(2, "input `%s` is given twice", def->name);
 		}
-		v = convert(def, val, &bad);
+		v = convert(def, val, &bad, why, sizeof(why));
 		if (!v) {
 			cJSON_Delete(obj);
 			if (bad)
-				return cli_error(2, "input `%s`: `%s` is not %s", def->name, val,
-						 type_word(def));
+				return cli_error(2, "input `%s`: %s", def->name, why);
 			return cli_error(1, "out of memory");
 		}
 		cJSON_DeleteItemFromObjectCaseSensitive(obj, def->name);

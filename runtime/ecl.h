@@ -497,6 +497,19 @@ int ecl_text_check(const char *text, size_t len, char *err, size_t errlen);
  * neither fault visible. */
 int ecl_json_check(const char *json, size_t len, char *err, size_t errlen);
 
+/* Convert a value typed as text (`ecl run --NAME VALUE`, `ecl answer --set FIELD=VALUE`, a
+ * string field of an answer sent to a Restate endpoint) to the JSON value of a field of that
+ * type, the one conversion every such text goes through. Accepted: for ECL_T_BOOL exactly
+ * `true` or `false`; for ECL_T_INT a whole decimal number (an optional sign, digits only) that
+ * fits in 64 bits; for ECL_T_FLOAT a finite decimal number (no inf, nan or hex); for
+ * ECL_T_LIST a JSON array of strings; for ECL_T_STRING and ECL_T_ENUM the text itself. Every
+ * text is checked first as ecl_text_check checks it. An enum's choices and an int's declared
+ * range are the field's, checked where the value is used (ecl_run_start, ecl_run_answer). On
+ * ECL_OK *json_out is the value as JSON text (caller frees with free()); else it is NULL and
+ * err says why, quoting the text: ECL_EINPUT ("`yes` is neither true nor false"), ECL_ENOMEM,
+ * or ECL_EUSAGE for a type that is no ecl_type or a NULL text. */
+int ecl_value_parse(ecl_type type, const char *text, char **json_out, char *err, size_t errlen);
+
 /* Check an answer to the human step `step` of wf without an engine or a store, as
  * ecl_run_answer checks one: fields_json is a JSON object of field: value, each value either
  * of the field's type already (true, 42, "text") or a string as `ecl answer --set` takes it

@@ -1,6 +1,6 @@
 /*
  * driver_local.c - the local driver (driver.h): answers from the engine's provider, human
- * answers from the notes of the engine's store, and every transition committed to that store.
+ * answers from the engine's store (its answer op), and every transition committed to that store.
  * The engine holds one (ecl_engine.local); drive.c's loop calls it.
  */
 #include <stddef.h>
@@ -21,47 +21,32 @@ static int local_answer(driver *d, ecl_run *run, const llm_request *req, llm_res
 	return p->complete(p, req, res);
 }
 
-struct find_answer {
-	int seq;
-	char *json; /* the last answer given after checkpoint seq */
-	int oom;
-};
-
-static int find_answer_note(void *ctx, int seq, long long ts_ms, const char *text)
-{
-	struct find_answer *f = ctx;
-
-	(void)ts_ms;
-	if (seq != f->seq || strncmp(text, ANSWER_NOTE, strlen(ANSWER_NOTE)) != 0)
-		return 0;
-	mem_free(f->json);
-	f->json = mem_strdup(text + strlen(ANSWER_NOTE));
-	f->oom = !f->json;
-	return 0;
-}
-
 static int local_human(driver *d, ecl_run *run, char **json)
 {
 	ecl_engine *e = engine_of(d);
-	struct find_answer f = {run->seq, NULL, 0};
-	int rc = e->st->ops->list_notes(e->st, run->id, find_answer_note, &f);
+	int rc = e->st->ops->get_answer(e->st, run->id, run->seq, json);
 
-	*json = NULL;
-	if (rc != ECL_OK) {
-		mem_free(f.json);
+	if (rc != ECL_OK)
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
-	}
-	if (f.oom)
-		return engine_fail(e, ECL_ENOMEM, "out of memory");
-	*json = f.json;
 	return ECL_OK;
 }
 
+/* A finished run's output is committed in the core's compact form (output.c): strings a
+ * recent checkpoint holds already are stored by reference. */
 static int local_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
 {
 	store *st = engine_of(d)->st;
-	int rc = st->ops->commit(st, c, request);
+	char *compact = c->output ? output_compact(st, c) : NULL;
+	store_commit by_ref;
+	int rc;
 
+	if (compact) {
+		by_ref = *c;
+		by_ref.output = compact;
+		c = &by_ref;
+	}
+	rc = st->ops->commit(st, c, request);
+	mem_free(compact);
 	if (rc != ECL_OK)
 		return engine_fail(run->eng, rc, "%s", st->ops->errmsg(st));
 	return ECL_OK;

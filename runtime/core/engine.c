@@ -157,10 +157,11 @@ const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n,
 	return NULL;
 }
 
-/* Parse and check inputs into a fresh run; the canonical inputs (defaults filled) are
- * returned as JSON text in *canon when canon is not NULL. */
+/* Parse and check inputs into a fresh run of engine e (NULL: a run only to check them); the
+ * canonical inputs (defaults filled) are returned as JSON text in *canon when canon is not
+ * NULL. The message of a failure goes to err. */
 static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json,
-			ecl_run **out, char **canon)
+			ecl_run **out, char **canon, char *err, size_t errlen)
 {
 	char key[128], why[256];
 	cJSON *inputs;
@@ -168,22 +169,32 @@ static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *input
 	int rc, i, oom;
 
 	*out = NULL;
+	err[0] = '\0';
 	/* before the parse, which would cut a string at a \u0000 and keep bytes not UTF-8 */
 	rc = inputs_json ? json_check(inputs_json, strlen(inputs_json), key, sizeof(key), why,
 				      sizeof(why))
 			 : 0;
-	if (rc == 2)
-		return engine_fail(e, ECL_EINPUT, "the name of an input holds %s", why);
-	if (rc)
-		return key[0] ? engine_fail(e, ECL_EINPUT, "input `%s` holds %s", key, why)
-			      : engine_fail(e, ECL_EINPUT, "the inputs hold %s", why);
+	if (rc == 2) {
+		snprintf(err, errlen, "the name of an input holds %s", why);
+		return ECL_EINPUT;
+	}
+	if (rc) {
+		if (key[0])
+			snprintf(err, errlen, "input `%s` holds %s", key, why);
+		else
+			snprintf(err, errlen, "the inputs hold %s", why);
+		return ECL_EINPUT;
+	}
 	inputs = json_parse_str(inputs_json ? inputs_json : "{}", &oom);
-	if (!inputs)
-		return oom ? engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs")
-			   : engine_fail(e, ECL_EINPUT, "the inputs are not valid JSON");
+	if (!inputs) {
+		snprintf(err, errlen, "%s",
+			 oom ? "out of memory reading the inputs"
+			     : "the inputs are not valid JSON");
+		return oom ? ECL_ENOMEM : ECL_EINPUT;
+	}
 	rc = run_new(e, wf, "", &run);
 	if (rc == ECL_OK)
-		rc = run_set_inputs(run, inputs);
+		rc = run_set_inputs(run, inputs, err, errlen);
 	cJSON_Delete(inputs);
 	if (rc == ECL_OK && canon) {
 		/* written as checkpoints write values: a float that needs 17 digits keeps them */
@@ -201,13 +212,14 @@ static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *input
 		buf_append(&b, "}", 1);
 		if (b.oom) {
 			buf_free(&b);
-			rc = engine_fail(e, ECL_ENOMEM, "out of memory");
+			rc = ECL_ENOMEM;
+			err[0] = '\0';
 		} else {
 			*canon = b.data;
 		}
 	}
-	if (rc == ECL_ENOMEM && !e->err[0])
-		engine_fail(e, rc, "out of memory");
+	if (rc == ECL_ENOMEM && !err[0])
+		snprintf(err, errlen, "out of memory");
 	if (rc != ECL_OK) {
 		run_free(run);
 		return rc;
@@ -219,14 +231,14 @@ static int check_inputs(ecl_engine *e, const ecl_workflow *wf, const char *input
 int ecl_workflow_check_inputs(const ecl_workflow *wf, const char *inputs_json, char *err,
 			      size_t errlen)
 {
-	ecl_engine e = {0};
+	char msg[1024];
 	ecl_run *run;
 	int rc;
 
 	mem_init();
-	rc = check_inputs(&e, wf, inputs_json, &run, NULL);
+	rc = check_inputs(NULL, wf, inputs_json, &run, NULL, msg, sizeof(msg));
 	run_free(run);
-	snprintf(err, errlen, "%s", e.err);
+	snprintf(err, errlen, "%s", msg);
 	return rc;
 }
 
@@ -254,7 +266,7 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	int rc;
 
 	e->err[0] = '\0';
-	rc = check_inputs(e, wf, inputs_json, &run, &canon);
+	rc = check_inputs(e, wf, inputs_json, &run, &canon, e->err, sizeof(e->err));
 	if (rc != ECL_OK)
 		return rc;
 	row.workflow = (char *)wf->id;
@@ -293,7 +305,7 @@ int ecl_run_enqueue(ecl_engine *e, const ecl_workflow *wf, const char *inputs_js
 	char *canon = NULL;
 	int rc;
 
-	rc = check_inputs(e, wf, inputs_json, &run, &canon);
+	rc = check_inputs(e, wf, inputs_json, &run, &canon, e->err, sizeof(e->err));
 	run_free(run);
 	if (rc != ECL_OK)
 		return rc;
@@ -387,7 +399,7 @@ int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_r
 	if (rc != ECL_OK)
 		return engine_fail(e, rc, "out of memory");
 	inputs = json_parse_str(row->inputs, &oom);
-	rc = inputs ? run_set_inputs(run, inputs)
+	rc = inputs ? run_set_inputs(run, inputs, e->err, sizeof(e->err))
 	     : oom  ? engine_fail(e, ECL_ENOMEM, "out of memory")
 		    : engine_damaged(e, "run %s: the stored inputs are damaged", id);
 	cJSON_Delete(inputs);
@@ -553,10 +565,15 @@ out:
 
 int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_info **out)
 {
-	ecl_run_info *info = mem_calloc(1, sizeof(*info));
-	int i;
+	ecl_run_info *info;
+	int i, rc;
 
 	*out = NULL;
+	if ((rc = output_expand(e, row->id, &row->output)) != ECL_OK) {
+		store_run_clear(row);
+		return rc;
+	}
+	info = mem_calloc(1, sizeof(*info));
 	if (!info || !(info->id = mem_strdup(row->id))) {
 		mem_free(info);
 		store_run_clear(row);

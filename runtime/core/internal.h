@@ -71,6 +71,11 @@ ECL_SHARED void json_number(buf *out, double d);
 /* Append the value as template text (strings raw, numbers in decimal). */
 void value_render(const value *v, const ecl_slot_def *def, buf *out);
 void value_clear(value *v);
+/* Convert text as a person types it to a JSON value of type (ecl_value_parse, which says how)
+ * in *out (caller frees with cJSON_Delete). ECL_EINPUT with err quoting the value and saying
+ * what is accepted ("`yes` is neither true nor false"), ECL_ENOMEM, or ECL_EUSAGE for a type
+ * that is none of ecl_type's. */
+int value_parse(ecl_type type, const char *text, cJSON **out, char *err, size_t errlen);
 
 /* ---- text entering a run (text.c) -------------------------------------------------------- */
 
@@ -180,10 +185,6 @@ struct ecl_run {
 
 /* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */
 
-/* How a human step's answer is stored: a note "answer {json}" after the run's last checkpoint
- * (steps.c writes it, the local driver reads it). */
-#define ANSWER_NOTE "answer "
-
 /* The question of the human step a waiting run is on, rendered (caller frees), or NULL. */
 ECL_SHARED char *steps_question(const ecl_run *run);
 
@@ -194,8 +195,9 @@ int steps_release(ecl_run *run);
 /* Create an in-memory run of wf with fresh slots (initial values applied). */
 ECL_SHARED int run_new(ecl_engine *e, const ecl_workflow *wf, const char *id, ecl_run **out);
 ECL_SHARED void run_free(ecl_run *run);
-/* Set the input slots from a JSON object, checking required inputs and types. */
-ECL_SHARED int run_set_inputs(ecl_run *run, const cJSON *inputs);
+/* Set the input slots from a JSON object, checking required inputs and types; the message
+ * of a failure goes to err. */
+ECL_SHARED int run_set_inputs(ecl_run *run, const cJSON *inputs, char *err, size_t errlen);
 /* Apply a JSON object of "slot name": value to the slots (restoring a checkpoint). */
 int run_apply(ecl_run *run, const char *json, int mark_dirty);
 /* Apply a step's output object to that step's output slots. */
@@ -212,6 +214,17 @@ int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_r
 /* Make a public snapshot of a run from its row (whose strings it takes over, leaving the
  * row empty) and, when loaded, the run for its loop counter. */
 int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_info **out);
+
+/* ---- run outputs by reference (output.c) ------------------------------------------------- */
+
+/* The form in which to store the output c commits: a new text in which strings one of the
+ * run's last checkpoints (c's own included) holds are references to them (caller frees with
+ * mem_free), or NULL to store it as it is. Saving space is all it does: any failure gives
+ * NULL. */
+char *output_compact(store *st, const store_commit *c);
+/* Put back in place the strings a stored output of run id refers to. ECL_ESTORE (a reference
+ * to a checkpoint that does not hold the string) or ECL_ENOMEM with e->err set. */
+int output_expand(ecl_engine *e, const char *id, char **output);
 
 /* ---- answers (answer.c) ------------------------------------------------------------------- */
 

@@ -99,7 +99,8 @@ int ecl_run_list(ecl_engine *e, const ecl_run_filter *filter, ecl_run_fn fn, voi
 					   sf.statuses[i]);
 	}
 	rc = e->st->ops->list_runs(e->st, &sf, list_one, &l);
-	if (rc == ECL_ESTORE || (rc == ECL_ENOMEM && !e->err[0]))
+	/* (a run's output found damaged has said so already) */
+	if ((rc == ECL_ESTORE || rc == ECL_ENOMEM) && !e->err[0])
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	return rc;
 }
@@ -171,6 +172,35 @@ static int keep_note(void *ctx, int seq, long long ts_ms, const char *text)
 	if (!n[h->nnotes].text)
 		return ECL_ENOMEM;
 	h->nnotes++;
+	return ECL_OK;
+}
+
+/* An answer a human gave, shown among the notes as "answer {json}": after the notes of its
+ * checkpoint written before it (the answers are walked after the notes). */
+static int keep_answer(void *ctx, int seq, long long ts_ms, const char *answer)
+{
+	history *h = ctx;
+	size_t len = strlen(answer);
+	char *text = mem_alloc(len + 8);
+	int rc, at;
+
+	if (!text)
+		return ECL_ENOMEM;
+	memcpy(text, "answer ", 7);
+	memcpy(text + 7, answer, len + 1);
+	rc = keep_note(ctx, seq, ts_ms, text);
+	mem_free(text);
+	if (rc != ECL_OK)
+		return rc;
+	for (at = h->nnotes - 1; at > 0; at--) {
+		struct note *n = &h->notes[at - 1], t;
+
+		if (n->seq < seq || (n->seq == seq && n->ts_ms <= ts_ms))
+			break;
+		t = *n;
+		*n = h->notes[at];
+		h->notes[at] = t;
+	}
 	return ECL_OK;
 }
 
@@ -272,7 +302,7 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 		cJSON *inputs = cJSON_Parse(row.inputs);
 
 		if (wf && inputs && run_new(e, wf, id, &h.run) == ECL_OK &&
-		    run_set_inputs(h.run, inputs) != ECL_OK) {
+		    run_set_inputs(h.run, inputs, e->err, sizeof(e->err)) != ECL_OK) {
 			run_free(h.run);
 			h.run = NULL;
 		}
@@ -285,6 +315,8 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 	}
 	store_run_clear(&row);
 	rc = e->st->ops->list_notes(e->st, id, keep_note, &h);
+	if (rc == ECL_OK)
+		rc = e->st->ops->list_answers(e->st, id, keep_answer, &h);
 	if (rc == ECL_OK)
 		rc = e->st->ops->list_steps(e->st, id, history_step, &h);
 	if (rc == ECL_OK)

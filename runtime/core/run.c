@@ -95,24 +95,37 @@ void run_free(ecl_run *run)
 	mem_free(run);
 }
 
-int run_set_inputs(ecl_run *run, const cJSON *inputs)
+/* Write the message to err; returns code. */
+static int input_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int input_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
-	ecl_engine *e = run->eng;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int run_set_inputs(ecl_run *run, const cJSON *inputs, char *err, size_t errlen)
+{
 	const ecl_workflow *wf = run->wf;
 	const cJSON *item;
 	char what[128];
 	int i, rc;
 
 	if (!cJSON_IsObject(inputs))
-		return engine_fail(e, ECL_EINPUT, "the inputs must be a JSON object");
+		return input_fail(err, errlen, ECL_EINPUT, "the inputs must be a JSON object");
 	cJSON_ArrayForEach (item, inputs) {
 		for (i = 0; i < wf->nslots; i++)
 			if (wf->slots[i].kind == ECL_SLOT_INPUT &&
 			    strcmp(wf->slots[i].name, item->string) == 0)
 				break;
 		if (i == wf->nslots)
-			return engine_fail(e, ECL_EINPUT, "workflow %s has no input `%s`", wf->id,
-					   item->string);
+			return input_fail(err, errlen, ECL_EINPUT, "workflow %s has no input `%s`",
+					  wf->id, item->string);
 	}
 	for (i = 0; i < wf->nslots; i++) {
 		const ecl_slot_def *def = &wf->slots[i];
@@ -122,22 +135,22 @@ int run_set_inputs(ecl_run *run, const cJSON *inputs)
 			continue;
 		item = cJSON_GetObjectItemCaseSensitive(inputs, def->name);
 		if (!item && def->initial && !(item = dflt = cJSON_Parse(def->initial)))
-			return engine_fail(e, ECL_ENOMEM, "out of memory reading the inputs");
+			return input_fail(err, errlen, ECL_ENOMEM,
+					  "out of memory reading the inputs");
 		if (!item) {
 			if (def->required)
-				return engine_fail(
-					e, ECL_EINPUT,
-					"missing required input `%s` (%s) of workflow %s",
-					def->name, ecl_type_name(def->type), wf->id);
+				return input_fail(err, errlen, ECL_EINPUT,
+						  "missing required input `%s` (%s) of workflow %s",
+						  def->name, ecl_type_name(def->type), wf->id);
 			continue;
 		}
 		snprintf(what, sizeof(what), "input `%s`", def->name);
-		rc = value_from_json(&run->vals[i], def, item, what, e->err, sizeof(e->err));
+		rc = value_from_json(&run->vals[i], def, item, what, err, errlen);
 		cJSON_Delete(dflt);
 		if (rc == ECL_EANSWER)
 			return ECL_EINPUT;
 		if (rc != ECL_OK)
-			return engine_fail(e, rc, "out of memory reading the inputs");
+			return input_fail(err, errlen, rc, "out of memory reading the inputs");
 	}
 	return ECL_OK;
 }

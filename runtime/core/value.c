@@ -2,6 +2,7 @@
  * value.c - the values held in a run's slots: conversion from and to JSON, with the type
  * checks of the slot's declaration, and rendering into prompt templates.
  */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -209,4 +210,136 @@ void value_clear(value *v)
 {
 	mem_free(v->s);
 	memset(v, 0, sizeof(*v));
+}
+
+/* ---- text as a person types it ---------------------------------------------------------- */
+
+/* `text` for a message: cut to a short, whole-character prefix with "..." when long. */
+static void quote_text(const char *text, char *out, size_t outlen)
+{
+	size_t n = strlen(text);
+
+	if (n > 60)
+		snprintf(out, outlen, "`%.*s...`", (int)text_cut(text, n, 57), text);
+	else
+		snprintf(out, outlen, "`%s`", text);
+}
+
+/* A whole number or a decimal one as JSON writes it, optionally signed: no spaces, no hex,
+ * no "inf" or "nan", which strtoll and strtod would take too. */
+static int numeric(const char *text, const char *allowed)
+{
+	const char *p = text + (*text == '-' || *text == '+');
+
+	return *p >= '0' && *p <= '9' ? p[strspn(p, allowed)] == '\0'
+	       : *p == '.'            ? p[1] >= '0' && p[1] <= '9' && p[strspn(p, allowed)] == '\0'
+				      : 0;
+}
+
+int value_parse(ecl_type type, const char *text, cJSON **out, char *err, size_t errlen)
+{
+	char why[160], shown[80];
+	cJSON *v = NULL;
+	char *end = NULL;
+
+	*out = NULL;
+	if (text_check(text, strlen(text), why, sizeof(why)) != ECL_OK) {
+		snprintf(err, errlen, "the text holds %s", why);
+		return ECL_EINPUT;
+	}
+	quote_text(text, shown, sizeof(shown));
+	switch (type) {
+	case ECL_T_INT: {
+		long long n;
+
+		if (!numeric(text, "0123456789")) {
+			snprintf(err, errlen, "%s is not an integer", shown);
+			return ECL_EINPUT;
+		}
+		errno = 0;
+		n = strtoll(text, &end, 10);
+		if (errno) {
+			snprintf(err, errlen, "%s is not an integer from %lld to %lld", shown,
+				 LLONG_MIN, LLONG_MAX);
+			return ECL_EINPUT;
+		}
+		v = cJSON_CreateNumber((double)n); /* value_from_json checks it is exact */
+		break;
+	}
+	case ECL_T_FLOAT: {
+		double d;
+
+		errno = 0;
+		d = numeric(text, "0123456789.eE+-") ? strtod(text, &end) : NAN;
+		if (!isfinite(d) || *end || errno) {
+			snprintf(err, errlen, "%s is not a finite decimal number", shown);
+			return ECL_EINPUT;
+		}
+		v = cJSON_CreateNumber(d);
+		break;
+	}
+	case ECL_T_BOOL:
+		if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) {
+			snprintf(err, errlen, "%s is neither true nor false", shown);
+			return ECL_EINPUT;
+		}
+		v = cJSON_CreateBool(text[0] == 't');
+		break;
+	case ECL_T_LIST: {
+		char key[8];
+		int oom = 0;
+		const cJSON *item;
+
+		if (json_check(text, strlen(text), key, sizeof(key), why, sizeof(why))) {
+			snprintf(err, errlen, "the list holds %s", why);
+			return ECL_EINPUT;
+		}
+		v = json_parse_str(text, &oom);
+		if (oom)
+			return ECL_ENOMEM;
+		for (item = cJSON_IsArray(v) ? v->child : NULL; item; item = item->next)
+			if (!cJSON_IsString(item))
+				break;
+		if (!cJSON_IsArray(v) || item) {
+			cJSON_Delete(v);
+			snprintf(err, errlen, "%s is not a JSON list of strings ([\"a\", \"b\"])",
+				 shown);
+			return ECL_EINPUT;
+		}
+		break;
+	}
+	case ECL_T_STRING:
+	case ECL_T_ENUM: v = cJSON_CreateString(text); break;
+	default: snprintf(err, errlen, "no type %d", (int)type); return ECL_EUSAGE;
+	}
+	if (!v)
+		return ECL_ENOMEM;
+	*out = v;
+	return ECL_OK;
+}
+
+int ecl_value_parse(ecl_type type, const char *text, char **json_out, char *err, size_t errlen)
+{
+	char why[256] = "";
+	cJSON *v;
+	int rc;
+
+	mem_init();
+	if (!json_out || !text) {
+		if (json_out)
+			*json_out = NULL;
+		if (err && errlen)
+			snprintf(err, errlen, "ecl_value_parse: no text or no place for the value");
+		return ECL_EUSAGE;
+	}
+	*json_out = NULL;
+	rc = value_parse(type, text, &v, why, sizeof(why));
+	if (rc == ECL_OK && !(*json_out = cJSON_PrintUnformatted(v)))
+		rc = ECL_ENOMEM;
+	cJSON_Delete(v);
+	if (rc == ECL_ENOMEM && !why[0])
+		snprintf(why, sizeof(why), "out of memory");
+	if (rc != ECL_OK && err && errlen)
+		snprintf(err, errlen, "%s", why);
+	return rc;
 }

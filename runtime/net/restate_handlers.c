@@ -96,7 +96,7 @@ void restate_handle_run(invocation *v, const ecl_workflow *wf)
 	}
 	rc = run_new(e, wf, v->start->key, &run);
 	if (rc == ECL_OK)
-		rc = run_set_inputs(run, inputs);
+		rc = run_set_inputs(run, inputs, e->err, sizeof(e->err));
 	cJSON_Delete(inputs);
 	if (rc == ECL_EINPUT || rc == ECL_EUSAGE) {
 		restate_put_output(v->out, NULL, e->err[0] ? e->err : ecl_strerror(rc), 400);

@@ -7,7 +7,7 @@
  * parameters. A transition is one statement: the run's row is updated only when this process
  * holds its lease at the checkpoint before, and the checkpoint's row is inserted only when the
  * update applied, so that an autocommitted transition needs one round trip and one commit.
- * The schema version and its migrations are SQLite's (store_sqlite.c), in PostgreSQL's words.
+ * The schema version and its migrations are SQLite's (sqlite.c), in PostgreSQL's words.
  *
  * A connection that breaks is made again before the next operation. A transition whose
  * COMMIT was sent but whose answer never came is resolved by reading the run again: it either
@@ -75,6 +75,18 @@ static const char *const migrations[] = {
 	/* 5: the provider a run was started with (never its key) */
 	"ALTER TABLE ecl.runs ADD COLUMN provider TEXT, ADD COLUMN model TEXT,"
 	" ADD COLUMN base_url TEXT;",
+	/* 6: a human's answer in a table of its own, one per checkpoint a run waited at; the
+	 * answers kept as notes "answer {json}" move there (the last of a checkpoint's) */
+	"CREATE TABLE ecl.answers("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" ts_ms BIGINT NOT NULL,"
+	" answer TEXT NOT NULL,"
+	" PRIMARY KEY(run_id, seq));"
+	"INSERT INTO ecl.answers SELECT DISTINCT ON (run_id, seq) run_id, seq, ts_ms,"
+	" substr(text, 8) FROM ecl.notes WHERE starts_with(text, 'answer ')"
+	" ORDER BY run_id, seq, n DESC;"
+	"DELETE FROM ecl.notes WHERE starts_with(text, 'answer ');",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -95,8 +107,10 @@ enum stmt_id {
 	ST_REQUEST_DIRECT,
 	ST_REQUEST_DEFERRED,
 	ST_NOTE,
-	ST_LOCK_RUN,
-	ST_HAS_ANSWER,
+	ST_ANSWER,
+	ST_GET_ANSWER,
+	ST_LIST_ANSWERS,
+	ST_LIST_OUTPUTS,
 	ST_LIST_NOTES,
 	ST_FORK_STEPS,
 	ST_SET_VERSION,
@@ -164,9 +178,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 				" AND status = 'running' AND owner IS NOT NULL"
 				" AND lease_until_ms >= $3",
 	[ST_NOTE] = "INSERT INTO ecl.notes(run_id, seq, ts_ms, text) VALUES($1, $2, $3, $4)",
-	[ST_LOCK_RUN] = "SELECT status, seq, step FROM ecl.runs WHERE id = $1 FOR UPDATE",
-	[ST_HAS_ANSWER] = "SELECT 1 FROM ecl.notes WHERE run_id = $1 AND seq = $2"
-			  " AND starts_with(text, $3)",
+	/* the answer, written only while the run waits at checkpoint $2 (the primary key keeps
+	 * the first of two given at once) */
+	[ST_ANSWER] = "INSERT INTO ecl.answers(run_id, seq, ts_ms, answer) SELECT $1, $2, $3, $4"
+		      " WHERE EXISTS(SELECT 1 FROM ecl.runs WHERE id = $1 AND seq = $2"
+		      " AND status = 'waiting') ON CONFLICT DO NOTHING",
+	[ST_GET_ANSWER] = "SELECT answer FROM ecl.answers WHERE run_id = $1 AND seq = $2",
+	[ST_LIST_ANSWERS] = "SELECT seq, ts_ms, answer FROM ecl.answers WHERE run_id = $1"
+			    " ORDER BY seq",
+	[ST_LIST_OUTPUTS] = "SELECT seq, output FROM ecl.steps WHERE run_id = $1 AND seq <= $2"
+			    " AND output IS NOT NULL ORDER BY seq DESC LIMIT $3",
 	[ST_LIST_NOTES] = "SELECT seq, ts_ms, text FROM ecl.notes WHERE run_id = $1"
 			  " ORDER BY seq, n",
 	[ST_FORK_STEPS] = "INSERT INTO ecl.steps SELECT $2, seq, step, attempt, next, output,"
@@ -345,6 +366,9 @@ static int repeatable(enum stmt_id id)
 	case ST_GET_RUN:
 	case ST_LIST_STEPS:
 	case ST_LIST_NOTES:
+	case ST_GET_ANSWER:
+	case ST_LIST_ANSWERS:
+	case ST_LIST_OUTPUTS:
 	case ST_ACQUIRE:
 	case ST_HEARTBEAT:
 	case ST_SET_VERSION:
@@ -940,69 +964,100 @@ static int pg_note(store *base, const char *id, int seq, const char *text, long 
 static int pg_answer(store *base, const char *id, int seq, const char *answer, long long now_ms)
 {
 	pg_store *s = (pg_store *)base;
-	params p = {0}, q = {0};
-	PGresult *res;
-	buf note = {0};
+	params p = {0};
+	store_run run;
 	int rc, rows;
 
-	if ((rc = begin(s, "cannot record the answer")) != ECL_OK)
+	if ((rc = ensure_connected(s)) != ECL_OK)
 		return rc;
-	/* the run's row locked: two answers given at once are recorded one after the other,
-	 * and the second sees the first */
 	p_text(&p, id);
-	if ((res = run_stmt(s, ST_LOCK_RUN, &p, "cannot record the answer", NULL)) == NULL) {
-		rollback(s);
-		return ECL_ESTORE;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		rollback(s);
-		snprintf(s->err, sizeof(s->err), "no run with id %s in postgres %s", id, s->label);
-		return ECL_ENOTFOUND;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), ecl_run_status_name(ECL_RUN_WAITING)) != 0 ||
-	    int_of(res, 0, 1) != seq) {
-		snprintf(s->err, sizeof(s->err),
-			 "run %s is %s%s: it does not wait for an answer any more", id,
-			 PQgetvalue(res, 0, 0),
-			 int_of(res, 0, 1) != seq ? " and has moved on" : "");
-		PQclear(res);
-		rollback(s);
-		return ECL_ESTATE;
-	}
-	q.n = 0;
-	p_text(&q, id);
-	p_int(&q, seq);
-	p_text(&q, ANSWER_NOTE);
-	if ((rc = run_count(s, ST_HAS_ANSWER, &q, "cannot record the answer", &rows)) != ECL_OK) {
-		PQclear(res);
-		rollback(s);
+	p_int(&p, seq);
+	p_int(&p, now_ms);
+	p_text(&p, answer);
+	if ((rc = run_count(s, ST_ANSWER, &p, "cannot record the answer", &rows)) != ECL_OK)
 		return rc;
-	}
-	if (rows > 0) {
+	if (rows == 1)
+		return ECL_OK;
+	if ((rc = pg_get_run(base, id, &run)) != ECL_OK)
+		return rc;
+	if (!run_status_is(run.status, ECL_RUN_WAITING) || run.seq != seq)
+		snprintf(s->err, sizeof(s->err),
+			 "run %s is %s%s: it does not wait for an answer any more", id, run.status,
+			 run.seq != seq ? " and has moved on" : "");
+	else
 		snprintf(s->err, sizeof(s->err),
 			 "run %s has an answer to step `%s` already: the first answer is kept "
 			 "(resume the run to go on with it)",
-			 id, PQgetisnull(res, 0, 2) ? "?" : PQgetvalue(res, 0, 2));
-		PQclear(res);
-		rollback(s);
-		return ECL_ESTATE;
-	}
-	PQclear(res);
-	buf_puts(&note, ANSWER_NOTE);
-	buf_puts(&note, answer);
-	if (note.oom) {
-		buf_free(&note);
-		rollback(s);
-		return out_of_memory(s, "recording the answer");
-	}
-	rc = note_insert(s, id, seq, note.data, now_ms);
-	buf_free(&note);
-	if (rc != ECL_OK) {
-		rollback(s);
+			 id, run.step ? run.step : "?");
+	store_run_clear(&run);
+	return ECL_ESTATE;
+}
+
+static int pg_get_answer(store *base, const char *id, int seq, char **answer)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, oom = 0;
+
+	*answer = NULL;
+	if ((rc = ensure_connected(s)) != ECL_OK)
 		return rc;
-	}
-	return finish(s, "cannot record the answer");
+	p_text(&p, id);
+	p_int(&p, seq);
+	if ((res = run_stmt(s, ST_GET_ANSWER, &p, "cannot read the answer", NULL)) == NULL)
+		return ECL_ESTORE;
+	if (PQntuples(res) > 0)
+		*answer = value_dup(res, 0, 0, &oom);
+	PQclear(res);
+	return oom ? out_of_memory(s, "reading the answer") : ECL_OK;
+}
+
+/* Walk rows (seq, ts_ms, text) of statement id for run id: the notes or the answers. */
+static int list_texts(pg_store *s, enum stmt_id id, const char *run_id,
+		      int (*fn)(void *ctx, int seq, long long ts_ms, const char *text), void *ctx)
+{
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, run_id);
+	if ((res = run_stmt(s, id, &p, "cannot read the run's history", NULL)) == NULL)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
+		rc = fn(ctx, (int)int_of(res, i, 0), int_of(res, i, 1), PQgetvalue(res, i, 2));
+	PQclear(res);
+	return rc;
+}
+
+static int pg_list_answers(store *base, const char *id,
+			   int (*fn)(void *ctx, int seq, long long ts_ms, const char *answer),
+			   void *ctx)
+{
+	return list_texts((pg_store *)base, ST_LIST_ANSWERS, id, fn, ctx);
+}
+
+static int pg_list_outputs(store *base, const char *id, int upto, int n,
+			   int (*fn)(void *ctx, int seq, const char *output), void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	p_int(&p, upto);
+	p_int(&p, n);
+	if ((res = run_stmt(s, ST_LIST_OUTPUTS, &p, "cannot read the checkpoints", NULL)) == NULL)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
+		rc = fn(ctx, (int)int_of(res, i, 0), PQgetvalue(res, i, 1));
+	PQclear(res);
+	return rc;
 }
 
 static int pg_request(store *base, const char *id, const char *what, long long now_ms, int *applied)
@@ -1069,20 +1124,7 @@ static int pg_list_notes(store *base, const char *id,
 			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
 			 void *ctx)
 {
-	pg_store *s = (pg_store *)base;
-	params p = {0};
-	PGresult *res;
-	int rc, i;
-
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
-	p_text(&p, id);
-	if ((res = run_stmt(s, ST_LIST_NOTES, &p, "cannot read the run's history", NULL)) == NULL)
-		return ECL_ESTORE;
-	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
-		rc = fn(ctx, (int)int_of(res, i, 0), int_of(res, i, 1), PQgetvalue(res, i, 2));
-	PQclear(res);
-	return rc;
+	return list_texts((pg_store *)base, ST_LIST_NOTES, id, fn, ctx);
 }
 
 /* The WHERE clause of a filter, its parameters added to p. */
@@ -1212,9 +1254,10 @@ static int pg_prune(store *base, const store_filter *f, int *count)
 	*count = 0;
 	if ((rc = begin(s, "cannot prune")) != ECL_OK)
 		return rc;
-	/* checkpoints and notes first: they name the runs the last statement deletes */
+	/* checkpoints, notes and answers first: they name the runs the last statement deletes */
 	if ((rc = prune_one(s, "DELETE FROM ecl.steps WHERE run_id IN", f, &rows)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM ecl.notes WHERE run_id IN", f, &rows)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM ecl.answers WHERE run_id IN", f, &rows)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM ecl.runs WHERE id IN", f, count)) != ECL_OK) {
 		rollback(s);
 		*count = 0;
@@ -1269,6 +1312,9 @@ static const store_ops pg_ops = {
 	.release = pg_release,
 	.request = pg_request,
 	.answer = pg_answer,
+	.get_answer = pg_get_answer,
+	.list_answers = pg_list_answers,
+	.list_outputs = pg_list_outputs,
 	.note = pg_note,
 	.list_notes = pg_list_notes,
 	.list_runs = pg_list_runs,

@@ -82,15 +82,22 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN provider TEXT;"
 	"ALTER TABLE runs ADD COLUMN model TEXT;"
 	"ALTER TABLE runs ADD COLUMN base_url TEXT;",
+	/* 6: a human's answer in a table of its own, one per checkpoint a run waited at; the
+	 * answers older databases kept as notes "answer {json}" move there. Before ecl kept the
+	 * first answer a checkpoint could get several such notes, and a resume applied the
+	 * last: that one is kept. */
+	"CREATE TABLE answers("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" ts_ms INTEGER NOT NULL,"
+	" answer TEXT NOT NULL,"
+	" PRIMARY KEY(run_id, seq)"
+	") WITHOUT ROWID;"
+	"INSERT INTO answers SELECT run_id, seq, ts_ms, substr(text, 8) FROM notes n"
+	" WHERE substr(text, 1, 7) = 'answer ' AND rowid = (SELECT max(rowid) FROM notes"
+	" WHERE run_id = n.run_id AND seq = n.seq AND substr(text, 1, 7) = 'answer ');"
+	"DELETE FROM notes WHERE substr(text, 1, 7) = 'answer ';",
 };
-
-/* A run's output refers to a string of a checkpoint's output instead of repeating it when the
- * string is at least REF_MIN bytes long and stored by one of the run's last REF_WINDOW
- * checkpoints. */
-#define REF_MIN    24
-#define REF_WINDOW 16
-#define STR(x)     #x
-#define XSTR(x)    STR(x)
 
 /* The condition of the runs_live index, word for word: a query uses that index only when its
  * WHERE clause holds this very term. Here, in the migrations and in the statements below the
@@ -126,11 +133,12 @@ enum stmt_id {
 	ST_REQUEST_DEFERRED,
 	ST_NOTE,
 	ST_ANSWER,
+	ST_GET_ANSWER,
+	ST_LIST_ANSWERS,
 	ST_LIST_NOTES,
 	ST_FORK_STEPS,
 	ST_SET_VERSION,
-	ST_RECENT_OUTPUTS,
-	ST_STEP_OUTPUT,
+	ST_LIST_OUTPUTS,
 	ST_COUNT
 };
 
@@ -195,20 +203,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQUEST_DEFERRED] = "UPDATE runs SET request = ?2 WHERE id = ?1 AND status = 'running'"
 				" AND owner IS NOT NULL AND lease_until_ms >= ?3",
 	[ST_NOTE] = "INSERT INTO notes(run_id, seq, ts_ms, text) VALUES(?1, ?2, ?3, ?4)",
-	/* the answer's note, written only while the run waits at checkpoint ?2 with none */
-	[ST_ANSWER] = "INSERT INTO notes(run_id, seq, ts_ms, text) SELECT ?1, ?2, ?3, ?5 || ?4"
-		      " WHERE EXISTS(SELECT 1 FROM runs WHERE id = ?1 AND seq = ?2"
-		      " AND status = 'waiting') AND NOT EXISTS(SELECT 1 FROM notes"
-		      " WHERE run_id = ?1 AND seq = ?2 AND substr(text, 1, length(?5)) = ?5)",
+	/* the answer, written only while the run waits at checkpoint ?2 (the primary key keeps
+	 * the first of two) */
+	[ST_ANSWER] = "INSERT OR IGNORE INTO answers(run_id, seq, ts_ms, answer)"
+		      " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS(SELECT 1 FROM runs WHERE id = ?1"
+		      " AND seq = ?2 AND status = 'waiting')",
+	[ST_GET_ANSWER] = "SELECT answer FROM answers WHERE run_id = ?1 AND seq = ?2",
+	[ST_LIST_ANSWERS] = "SELECT seq, ts_ms, answer FROM answers WHERE run_id = ?1 ORDER BY seq",
 	[ST_LIST_NOTES] =
 		"SELECT seq, ts_ms, text FROM notes WHERE run_id = ?1 ORDER BY seq, rowid",
 	[ST_FORK_STEPS] = "INSERT INTO steps SELECT ?2, seq, step, attempt, next, output, raw,"
 			  " vars, tokens_in, tokens_out, started_ms, duration_us FROM steps"
 			  " WHERE run_id = ?1 AND seq <= ?3",
 	[ST_SET_VERSION] = "UPDATE runs SET version = ?2, updated_ms = ?3 WHERE id = ?1",
-	[ST_RECENT_OUTPUTS] = "SELECT seq, output FROM steps WHERE run_id = ?1 AND output IS NOT"
-			      " NULL ORDER BY seq DESC LIMIT " XSTR(REF_WINDOW),
-	[ST_STEP_OUTPUT] = "SELECT output FROM steps WHERE run_id = ?1 AND seq = ?2",
+	[ST_LIST_OUTPUTS] = "SELECT seq, output FROM steps WHERE run_id = ?1 AND seq <= ?2"
+			    " AND output IS NOT NULL ORDER BY seq DESC LIMIT ?3",
 };
 
 typedef struct sqlite_store {
@@ -229,6 +238,13 @@ static void check_advice(sqlite_store *s)
 	snprintf(s->err + n, sizeof(s->err) - n,
 		 ": check it with: sqlite3 %s 'pragma integrity_check'; or restore a backup",
 		 s->path);
+}
+
+/* An allocation failed: say so, naming the file, as every other failure does. */
+static int out_of_memory(sqlite_store *s, const char *doing)
+{
+	snprintf(s->err, sizeof(s->err), "%s: out of memory %s", s->path, doing);
+	return ECL_ENOMEM;
 }
 
 /* Record the failure of the last SQLite call, naming the file and what we were doing. */
@@ -444,8 +460,6 @@ static int read_run(sqlite3_stmt *st, store_run *out)
 	return ECL_OK;
 }
 
-static int expand_output(sqlite_store *s, const char *id, char **output);
-
 static int sq_get_run(store *base, const char *id, store_run *out)
 {
 	sqlite_store *s = (sqlite_store *)base;
@@ -469,8 +483,6 @@ static int sq_get_run(store *base, const char *id, store_run *out)
 	}
 	rc = read_run(st, out);
 	sqlite3_reset(st);
-	if (rc == ECL_OK)
-		rc = expand_output(s, id, &out->output);
 	if (rc == ECL_ENOMEM)
 		snprintf(s->err, sizeof(s->err), "%s: out of memory reading run %s", s->path, id);
 	if (rc != ECL_OK)
@@ -483,180 +495,29 @@ static const char *col(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-/* ---- run outputs by reference -------------------------------------------------------------
- * runs.output holds the run's result as JSON, except that a string (the whole result, or a
- * member of a result object) that one of the run's last checkpoints stored already is written
- * as {"@": seq, "=": "field"}: member `field` of the output of checkpoint `seq`. A result holds
- * no objects of its own (its values are typed scalars and lists), so the marker cannot be
- * taken for a value. Reads put the strings back. */
-
-/* The marker for a string of a recent checkpoint of run `id` whose JSON text is `enc`, appended
- * to out; 0 when no such checkpoint is found. The checkpoints' texts are searched before any
- * is parsed, newest first. */
-static int find_marker(sqlite_store *s, const char *id, const char *enc, const char *text, buf *out)
+/* Walk the outputs of run id's checkpoints up to upto, newest first, at most n. */
+static int sq_list_outputs(store *base, const char *id, int upto, int n,
+			   int (*fn)(void *ctx, int seq, const char *output), void *ctx)
 {
+	sqlite_store *s = (sqlite_store *)base;
 	sqlite3_stmt *st;
-	int found = 0;
-
-	if (stmt(s, ST_RECENT_OUTPUTS, &st) != ECL_OK)
-		return 0; /* the output is stored as it is */
-	bind_text(st, 1, id);
-	while (!found && sqlite3_step(st) == SQLITE_ROW) {
-		const char *row = col(st, 1);
-		cJSON *o = row && strstr(row, enc) ? cJSON_Parse(row) : NULL;
-		const cJSON *members = cJSON_IsObject(o) ? o : NULL, *m;
-
-		cJSON_ArrayForEach (m, members) {
-			if (!cJSON_IsString(m) || strcmp(m->valuestring, text) != 0)
-				continue;
-			buf_printf(out, "{\"@\":%d,\"=\":", sqlite3_column_int(st, 0));
-			buf_json_str(out, m->string, strlen(m->string));
-			buf_append(out, "}", 1);
-			found = 1;
-			break;
-		}
-		cJSON_Delete(o);
-	}
-	sqlite3_reset(st);
-	return found;
-}
-
-/* The form in which to store a run's output: a new compact text (free with mem_free), or NULL
- * to store it as it is. Saving space is all this does, so any failure gives NULL. The output
- * is compact JSON as the runtime writes it: a value is replaced where it stands in the text. */
-static char *compact_output(sqlite_store *s, const char *id, const char *output)
-{
-	cJSON *res = output ? cJSON_Parse(output) : NULL;
-	int bare = cJSON_IsString(res), changed = 0;
-	const cJSON *m = bare ? res : res && cJSON_IsObject(res) ? res->child : NULL;
-	buf out = {0}, enc = {0};
-	const char *from = output;
-
-	for (; m; m = bare ? NULL : m->next) {
-		size_t mark;
-		const char *at;
-
-		if (!cJSON_IsString(m) || strlen(m->valuestring) < REF_MIN)
-			continue;
-		enc.len = 0;
-		buf_append(&enc, ":", 1);
-		buf_json_str(&enc, m->valuestring, strlen(m->valuestring));
-		if (enc.oom)
-			break;
-		/* a member's value follows a colon; a bare string result is the whole text */
-		at = bare ? output : strstr(from, enc.data);
-		if (!at || (bare && strcmp(output, enc.data + 1) != 0))
-			continue;
-		mark = out.len;
-		buf_append(&out, from, (size_t)(at - from) + !bare);
-		if (!find_marker(s, id, enc.data + 1, m->valuestring, &out)) {
-			out.len = mark; /* the next append writes over it */
-			continue;
-		}
-		from = at + enc.len - bare;
-		changed = 1;
-	}
-	cJSON_Delete(res);
-	buf_free(&enc);
-	if (!changed || out.oom) {
-		buf_free(&out);
-		return NULL;
-	}
-	buf_puts(&out, from);
-	if (out.oom) {
-		buf_free(&out);
-		return NULL;
-	}
-	return out.data;
-}
-
-static int is_marker(const cJSON *v)
-{
-	return cJSON_IsObject(v) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "@")) &&
-	       cJSON_IsString(cJSON_GetObjectItemCaseSensitive(v, "="));
-}
-
-static int out_of_memory(sqlite_store *s, const char *doing);
-
-/* Set *v to the string a marker refers to, as a new cJSON string. ECL_ESTORE with s->err set
- * when the checkpoint or its member is missing. */
-static int resolve_marker(sqlite_store *s, const char *id, const cJSON *marker, cJSON **v)
-{
-	int seq = cJSON_GetObjectItemCaseSensitive(marker, "@")->valueint;
-	const char *field = cJSON_GetObjectItemCaseSensitive(marker, "=")->valuestring;
-	sqlite3_stmt *st;
-	cJSON *out = NULL;
-	const cJSON *item;
 	int rc;
 
-	*v = NULL;
-	if ((rc = stmt(s, ST_STEP_OUTPUT, &st)) != ECL_OK)
+	if ((rc = stmt(s, ST_LIST_OUTPUTS, &st)) != ECL_OK)
 		return rc;
 	bind_text(st, 1, id);
-	sqlite3_bind_int(st, 2, seq);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		int oom;
+	sqlite3_bind_int(st, 2, upto);
+	sqlite3_bind_int(st, 3, n);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int stop = fn(ctx, sqlite3_column_int(st, 0), col(st, 1));
 
-		out = json_parse_str(col(st, 0), &oom);
-		if (oom) {
+		if (stop) {
 			sqlite3_reset(st);
-			return out_of_memory(s, "reading a stored output");
+			return stop;
 		}
 	}
 	sqlite3_reset(st);
-	item = cJSON_GetObjectItemCaseSensitive(out, field);
-	*v = NULL;
-	if (cJSON_IsString(item)) {
-		if ((*v = cJSON_CreateString(item->valuestring)) == NULL)
-			rc = ECL_ENOMEM;
-	} else {
-		snprintf(s->err, sizeof(s->err),
-			 "%s: run %s: its output refers to `%s` of checkpoint %d, which has none: "
-			 "the file is damaged",
-			 s->path, id, field, seq);
-		check_advice(s);
-		rc = ECL_ESTORE;
-	}
-	cJSON_Delete(out);
-	return rc;
-}
-
-/* Put back the strings a stored output refers to (see compact_output), in place. */
-static int expand_output(sqlite_store *s, const char *id, char **output)
-{
-	cJSON *res, *m, *v;
-	char *text;
-	int rc;
-
-	if (!*output || !strstr(*output, "{\"@\":"))
-		return ECL_OK;
-	if ((res = cJSON_Parse(*output)) == NULL)
-		return ECL_ENOMEM; /* it parsed when it was written */
-	if (is_marker(res)) {
-		rc = resolve_marker(s, id, res, &v);
-		cJSON_Delete(res);
-		if ((res = v) == NULL)
-			return rc;
-	} else {
-		cJSON_ArrayForEach (m, res) {
-			if (!is_marker(m))
-				continue;
-			if ((rc = resolve_marker(s, id, m, &v)) != ECL_OK ||
-			    !cJSON_ReplaceItemInObjectCaseSensitive(res, m->string, v)) {
-				cJSON_Delete(v);
-				cJSON_Delete(res);
-				return rc != ECL_OK ? rc : ECL_ENOMEM;
-			}
-			m = v;
-		}
-	}
-	text = cJSON_PrintUnformatted(res);
-	cJSON_Delete(res);
-	if (!text)
-		return ECL_ENOMEM;
-	mem_free(*output);
-	*output = text;
-	return ECL_OK;
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the checkpoints");
 }
 
 static int sq_list_steps(store *base, const char *id, store_step_fn fn, void *ctx)
@@ -765,7 +626,7 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 {
 	sqlite_store *s = (sqlite_store *)base;
 	sqlite3_stmt *st;
-	char doing[160], *compact;
+	char doing[160];
 	int rc, advance;
 
 	*request = NULL;
@@ -811,20 +672,18 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		rollback(s);
 		return rc;
 	}
-	compact = advance ? NULL : compact_output(s, c->run_id, c->output);
 	bind_text(st, 1, c->run_id);
 	bind_text(st, 2, c->status);
 	bind_text(st, 3, c->current);
 	sqlite3_bind_int(st, 4, c->step.seq);
 	sqlite3_bind_int(st, 5, c->attempt);
-	bind_text(st, 6, compact ? compact : c->output);
+	bind_text(st, 6, c->output);
 	bind_text(st, 7, c->error);
 	sqlite3_bind_int64(st, 8, c->now_ms);
 	bind_text(st, 9, c->owner);
 	sqlite3_bind_int64(st, 10, c->lease_until_ms);
 	rc = step_once(s, st, c->run_id, request);
 	sqlite3_reset(st);
-	mem_free(compact);
 	if (rc == SQLITE_DONE) {
 		snprintf(s->err, sizeof(s->err),
 			 "%s: run %s changed under this process (it is no longer at checkpoint %d, "
@@ -1098,7 +957,6 @@ static int sq_answer(store *base, const char *id, int seq, const char *answer, l
 	sqlite3_bind_int(st, 2, seq);
 	sqlite3_bind_int64(st, 3, now_ms);
 	bind_text(st, 4, answer);
-	bind_text(st, 5, ANSWER_NOTE);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -1208,15 +1066,14 @@ static int sq_request(store *base, const char *id, const char *what, long long n
 	return rc;
 }
 
-static int sq_list_notes(store *base, const char *id,
-			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
-			 void *ctx)
+/* Walk the rows (seq, ts_ms, text) of statement `which` for run id. */
+static int list_texts(sqlite_store *s, enum stmt_id which, const char *id,
+		      int (*fn)(void *ctx, int seq, long long ts_ms, const char *text), void *ctx)
 {
-	sqlite_store *s = (sqlite_store *)base;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = stmt(s, ST_LIST_NOTES, &st)) != ECL_OK)
+	if ((rc = stmt(s, which, &st)) != ECL_OK)
 		return rc;
 	bind_text(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1232,11 +1089,40 @@ static int sq_list_notes(store *base, const char *id,
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the run's history");
 }
 
-/* An allocation failed: say so, naming the file, as every other failure does. */
-static int out_of_memory(sqlite_store *s, const char *doing)
+static int sq_list_notes(store *base, const char *id,
+			 int (*fn)(void *ctx, int seq, long long ts_ms, const char *text),
+			 void *ctx)
 {
-	snprintf(s->err, sizeof(s->err), "%s: out of memory %s", s->path, doing);
-	return ECL_ENOMEM;
+	return list_texts((sqlite_store *)base, ST_LIST_NOTES, id, fn, ctx);
+}
+
+static int sq_list_answers(store *base, const char *id,
+			   int (*fn)(void *ctx, int seq, long long ts_ms, const char *answer),
+			   void *ctx)
+{
+	return list_texts((sqlite_store *)base, ST_LIST_ANSWERS, id, fn, ctx);
+}
+
+static int sq_get_answer(store *base, const char *id, int seq, char **answer)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc, oom = 0;
+
+	*answer = NULL;
+	if ((rc = stmt(s, ST_GET_ANSWER, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, id);
+	sqlite3_bind_int(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*answer = column_dup(st, 0, &oom);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "cannot read the answer");
+	if (oom)
+		return out_of_memory(s, "reading the answer");
+	return ECL_OK;
 }
 
 /* The WHERE clause of a filter; bind_filter binds its parameters in the same order. */
@@ -1300,8 +1186,7 @@ static int sq_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 		store_run run;
 		int stop;
 
-		if ((rc = read_run(st, &run)) != ECL_OK ||
-		    (rc = expand_output(s, run.id, &run.output)) != ECL_OK) {
+		if ((rc = read_run(st, &run)) != ECL_OK) {
 			store_run_clear(&run);
 			sqlite3_finalize(st);
 			return rc == ECL_ENOMEM ? out_of_memory(s, "listing the runs") : rc;
@@ -1388,9 +1273,10 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 	*count = 0;
 	if ((rc = exec_step(s, ST_BEGIN, "cannot prune")) != ECL_OK)
 		return rc;
-	/* Checkpoints and notes first: they name the runs the last statement deletes. */
+	/* Checkpoints, notes and answers first: they name the runs the last statement deletes. */
 	if ((rc = prune_one(s, "DELETE FROM steps WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM notes WHERE run_id IN", f)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM answers WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM runs WHERE id IN", f)) != ECL_OK) {
 		rollback(s);
 		return rc;
@@ -1443,6 +1329,7 @@ static const store_ops sqlite_ops = {
 	.create_run = sq_create_run,
 	.get_run = sq_get_run,
 	.list_steps = sq_list_steps,
+	.list_outputs = sq_list_outputs,
 	.commit = sq_commit,
 	.claim = sq_claim,
 	.acquire = sq_acquire,
@@ -1451,6 +1338,8 @@ static const store_ops sqlite_ops = {
 	.request = sq_request,
 	.answer = sq_answer,
 	.note = sq_note,
+	.get_answer = sq_get_answer,
+	.list_answers = sq_list_answers,
 	.list_notes = sq_list_notes,
 	.list_runs = sq_list_runs,
 	.fork = sq_fork,

@@ -93,11 +93,18 @@ typedef struct store_ops {
 	 * updated_ms is created_ms; output, error and request start NULL (given ones are not
 	 * read). */
 	int (*create_run)(store *st, const store_run *run);
-	/* Load a run; ECL_ENOTFOUND when absent. Release *out with store_run_clear. The output
-	 * reads back as it was committed, whatever form the backend keeps it in. */
+	/* Load a run; ECL_ENOTFOUND when absent. Release *out with store_run_clear. Every field
+	 * reads back exactly as it was written: a store does not change texts (the core decides
+	 * the form of an output, output.c). */
 	int (*get_run)(store *st, const char *id, store_run *out);
 	/* Walk a run's checkpoints in order; none (ECL_OK) for a run without any or no run. */
 	int (*list_steps)(store *st, const char *id, store_step_fn fn, void *ctx);
+	/* Walk the outputs of run id's checkpoints numbered up to `upto` that have one, newest
+	 * first, at most n of them: fn(ctx, seq, output), the output borrowed for the call; a
+	 * non-zero return stops the walk and is returned. None (ECL_OK) for no such run. What the
+	 * core reads to store a run's output by reference and to read it back. */
+	int (*list_outputs)(store *st, const char *id, int upto, int n,
+			    int (*fn)(void *ctx, int seq, const char *output), void *ctx);
 	/* Commit one transition: insert the checkpoint and update the run, in one transaction.
 	 * Only the lease holder commits (ECL_ESTATE otherwise), and only while the run is
 	 * running at checkpoint step.seq - 1 (ECL_ESTATE otherwise); a refused or failed commit
@@ -145,13 +152,23 @@ typedef struct store_ops {
 	 * pending already. Any other case (a run over, a paused one paused again) is ECL_ESTATE
 	 * and writes nothing; no such run is ECL_ENOTFOUND. */
 	int (*request)(store *st, const char *id, const char *what, long long now_ms, int *applied);
-	/* Record the answer (a JSON object text) to the human step run `id` waits at after
-	 * checkpoint seq, as a note ANSWER_NOTE + answer: in one write that applies only while
-	 * the run is waiting at that checkpoint and has no answer to it yet, so that of two
-	 * answers given at once exactly one is kept. ECL_ESTATE otherwise, saying which;
-	 * ECL_ENOTFOUND for no such run. The note is at checkpoint seq, time now_ms; the run
-	 * itself is not changed. */
+	/* Record a human's answer (a JSON object text) to the human step run `id` waits at after
+	 * checkpoint seq, with its time now_ms. The rule: the first answer is kept, and an
+	 * answer applies only while the run waits at that checkpoint. So it is one write that
+	 * applies only while the run is waiting at checkpoint seq and has no answer to it yet,
+	 * and of two answers given at once exactly one is kept. ECL_ESTATE otherwise, saying
+	 * which; ECL_ENOTFOUND for no such run. An answer is not a note (list_notes does not
+	 * walk it); the run itself is not changed. */
 	int (*answer)(store *st, const char *id, int seq, const char *answer, long long now_ms);
+	/* The answer recorded for the human step run `id` waits at after checkpoint seq: in
+	 * *answer (caller frees with mem_free), or NULL when none was given (or there is no such
+	 * run). What the driver applies when the run goes on. */
+	int (*get_answer)(store *st, const char *id, int seq, char **answer);
+	/* Walk the answers a run was given, by seq: fn(ctx, seq, ts_ms, answer); a non-zero
+	 * return stops the walk and is returned. For the run's history. */
+	int (*list_answers)(store *st, const char *id,
+			    int (*fn)(void *ctx, int seq, long long ts_ms, const char *answer),
+			    void *ctx);
 	/* Append a line to a run's history, after checkpoint seq. */
 	int (*note)(store *st, const char *id, int seq, const char *text, long long now_ms);
 	/* Walk the notes of a run in order (by seq, then as written): fn(ctx, seq, ts_ms, text);
@@ -166,9 +183,9 @@ typedef struct store_ops {
 	 * checkpoint <upto>", at checkpoint upto, time copy->created_ms. The checkpoints are
 	 * copied field by field. ECL_EUSAGE when copy's id is taken, and nothing is written. */
 	int (*fork)(store *st, const char *from, int upto, const store_run *copy);
-	/* Delete the runs the filter matches (only finished ones) with their checkpoints and
-	 * notes, then reclaim the space; *count gets how many runs. Finished: completed, failed
-	 * or cancelled; the others are kept whatever the filter says. */
+	/* Delete the runs the filter matches (only finished ones) with their checkpoints,
+	 * notes and answers, then reclaim the space; *count gets how many runs. Finished:
+	 * completed, failed or cancelled; the others are kept whatever the filter says. */
 	int (*prune)(store *st, const store_filter *f, int *count);
 	/* Change the workflow version a run uses (after a compatible change of the workflow):
 	 * the version and updated_ms, nothing else. */

@@ -207,6 +207,8 @@ Test(cli, usage_errors_write_nothing)
 		{"run", "critique-revise", "--input-file", "/nonexistent/in.json", NULL},
 		{"run", "critique-revise", "--topic", "x", "--min_words", "many"},
 		{"run", "critique-revise", "--topic", "x", "--colour", "red"},
+		{"run", "critique-revise", "--topic", "x", "--min-words", "99999999999999999999"},
+		{"run", "critique-revise", "--topic", "x", "--min-words", "0x10"},
 		{"run", NULL},
 		{"frobnicate", NULL},
 	};
@@ -216,6 +218,9 @@ Test(cli, usage_errors_write_nothing)
 		"ecl: cannot read the input file /nonexistent/in.json: No such file",
 		"ecl: input `min_words`: `many` is not an integer",
 		"ecl: workflow critique-revise has no input `colour`",
+		"ecl: input `min_words`: `99999999999999999999` is not an integer from "
+		"-9223372036854775808 to 9223372036854775807\n",
+		"ecl: input `min_words`: `0x10` is not an integer\n",
 		"ecl: run: which workflow?",
 		"ecl: unknown command `frobnicate`",
 	};

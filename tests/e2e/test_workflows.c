@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -177,6 +178,7 @@ Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_othe
 	cr_assert(strstr(err, "needs field `approved`"), "%s", err);
 	free(err);
 	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s'", id), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 0);
 
 	/* A paused run takes no answer until it is resumed, and then it waits again. */
 	cr_assert_eq(ECL(NULL, NULL, "pause", id), 0);
@@ -190,10 +192,7 @@ Test(workflows, summarize_waits_for_a_human_then_goes_on_after_answers_from_othe
 	cr_assert(strstr(out, "is waiting for an answer at step approve"), "%s", out);
 	free(out);
 	expect_sql("waiting", "SELECT status FROM runs WHERE id = '%s'", id);
-	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
-			     "'answer%%'",
-			     id),
-		     0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 0);
 
 	/* A refusal from another process: the run drafts again and waits on the new summary. */
 	cr_assert_eq(ECL(&out, &err, "--script", SUMMARY_SCRIPT, "answer", id, "--set",
@@ -266,10 +265,7 @@ Test(workflows, a_second_answer_is_refused_and_the_first_kept)
 	cr_assert_str_empty(out);
 	free(out);
 	free(err);
-	cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
-			     "'answer %%'",
-			     id),
-		     1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 1);
 	cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
 	free(out);
 	expect_output(id, "comment", "first");
@@ -306,14 +302,11 @@ Test(workflows, a_second_answer_is_refused_and_the_first_kept)
 		}
 		cr_assert_eq(ok, 1, "trial %d: %d answers recorded", trial, ok);
 		cr_assert_eq(refused, 5, "trial %d", trial);
-		cr_assert_eq(sql_int("SELECT count(*) FROM notes WHERE run_id = '%s' AND text LIKE "
-				     "'answer %%'",
-				     id),
-			     1);
+		cr_assert_eq(sql_int("SELECT count(*) FROM answers WHERE run_id = '%s'", id), 1);
 		cr_assert_eq(ECL(&out, NULL, "--script", SUMMARY_SCRIPT, "resume", id), 0);
 		free(out);
-		kept = sql_text("SELECT json_extract(substr(text, 8), '$.comment') FROM notes"
-				" WHERE run_id = '%s' AND text LIKE 'answer %%'",
+		kept = sql_text("SELECT json_extract(answer, '$.comment') FROM answers"
+				" WHERE run_id = '%s'",
 				id);
 		cr_assert_not_null(kept);
 		expect_output(id, "comment", kept);
@@ -929,8 +922,8 @@ Test(workflows, a_damaged_stored_answer_fails_the_run_naming_the_field)
 
 		cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
 		cr_assert_eq(sqlite3_exec(h,
-					  "UPDATE notes SET text = 'answer {\"approved\": true, "
-					  "\"stars\": 9}' WHERE text LIKE 'answer %'",
+					  "UPDATE answers SET answer = '{\"approved\": true, "
+					  "\"stars\": 9}'",
 					  NULL, NULL, NULL),
 			     SQLITE_OK);
 		cr_assert_eq(sqlite3_changes(h), 1);
@@ -1022,8 +1015,8 @@ Test(workflows, an_answer_that_cannot_be_stored_leaves_the_run_waiting)
 	cr_assert_eq(kinds_start(e, "hello", id), ECL_EWAITING);
 	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(h,
-				  "CREATE TRIGGER fault BEFORE INSERT ON notes WHEN NEW.text LIKE "
-				  "'answer %' BEGIN SELECT abs(-9223372036854775808); END",
+				  "CREATE TRIGGER fault BEFORE INSERT ON answers"
+				  " BEGIN SELECT abs(-9223372036854775808); END",
 				  NULL, NULL, NULL),
 		     SQLITE_OK);
 	cr_assert_eq(ecl_run_answer(e, id, names, values, 5), ECL_ESTORE);
@@ -1037,4 +1030,86 @@ Test(workflows, an_answer_that_cannot_be_stored_leaves_the_run_waiting)
 	cr_assert_str_eq(info->output, KINDS_OUTPUT);
 	ecl_run_info_free(info);
 	ecl_engine_close(e);
+}
+
+/* ---- a program of its own on ecl_main: typed inputs from flags ---------------------------------
+ */
+
+extern const ecl_workflow ecl_wf__review_code;
+
+/* ecl_main of a program whose one workflow is review-code, with --db and args, in a child
+ * process; its exit status, and what it wrote to stderr in *err (caller frees). */
+static int review_main(char **err, const char *const *args)
+{
+	static const ecl_workflow *const list[] = {&ecl_wf__review_code};
+	char path[4200], *argv[24] = {(char *)"review", (char *)"--db", db};
+	int n = 3, status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", dir);
+	while (*args && n < 23)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd < 0 || dup2(fd, 2) < 0)
+			ts_exit(99);
+		ts_exit(ecl_main(n, argv, list, 1));
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	*err = ts_read(path);
+	return WEXITSTATUS(status);
+}
+
+/* A flag's text becomes its input's type in one way (ecl_value_parse): a bool is true or
+ * false and nothing else, a float finite; a refusal names the input and quotes the value. */
+Test(workflows, typed_flags_are_converted_one_way)
+{
+	static const char *const bad[][3] = {
+		{"--allow-style-nits", "yes",
+		 "input `allow_style_nits`: `yes` is neither true nor false"},
+		{"--allow-style-nits", "1",
+		 "input `allow_style_nits`: `1` is neither true nor false"},
+		{"--strictness", "inf", "input `strictness`: `inf` is not a finite decimal number"},
+		{"--strictness", "nan", "input `strictness`: `nan` is not a finite decimal number"},
+		{"--max-findings", "7x", "input `max_findings`: `7x` is not an integer"},
+	};
+	size_t i;
+	char *err;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = {"run",     "review-code", "--diff", "d",
+				      bad[i][0], bad[i][1],     NULL};
+
+		cr_assert_eq(review_main(&err, args), 2, "%s", bad[i][1]);
+		cr_assert(strstr(err, bad[i][2]), "%s", err);
+		cr_assert_eq(access(db, F_OK), -1, "a usage error writes nothing");
+		free(err);
+	}
+	/* true and a finite float are taken: the one refusal left is the int's declared range */
+	{
+		const char *args[] = {"run",
+				      "review-code",
+				      "--diff",
+				      "d",
+				      "--allow-style-nits",
+				      "true",
+				      "--strictness",
+				      "0.25",
+				      "--max-findings",
+				      "99",
+				      NULL};
+
+		cr_assert_eq(review_main(&err, args), 2);
+		cr_assert(strncmp(err,
+				  "review: input `max_findings`: expected an integer in 1..50, "
+				  "got 99;",
+				  67) == 0,
+			  "%s", err);
+		free(err);
+	}
 }

@@ -52,11 +52,6 @@ known=$(mktemp)
 syms=$(mktemp)
 trap 'rm -f "$known" "$syms"' EXIT
 cat >"$known" <<'KNOWN'
-# KNOWN, TO BE EMPTIED: the host-side answer API (ecl_run_answer, ecl_workflow_answer_fields)
-# lives in steps.c and loads the run with engine.c's run_load, while engine.c asks steps.c for
-# a waiting run's question. It moves to lifecycle.c, which breaks the circle; then this entry
-# goes.
-runtime/core/steps.c runtime/core/engine.c run_load
 KNOWN
 
 # One line per symbol: "D file symbol" where file defines it, "U file symbol" where it uses it.

@@ -88,7 +88,7 @@ Test(store, a_new_database_has_the_current_schema)
 	char err[512];
 
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 5);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 6);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA application_id"), 0x65636c31);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name ="
 				    " 'lease_until_ms'"),
@@ -161,7 +161,7 @@ Test(store, an_old_database_is_upgraded_in_place)
 		sql(db, text);
 	}
 	e = ts_engine(db, script, NULL);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 5);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 6);
 	cr_assert_eq(ecl_run_drive(e, "oldrun"), ECL_OK, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(ecl_run_info_get(e, "oldrun", &info), ECL_OK);
 	cr_assert_eq(info->step_count, 2);
@@ -180,6 +180,54 @@ Test(store, an_old_database_is_upgraded_in_place)
 	cr_assert_eq(
 		ts_sql_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'runs_by_status'"),
 		0);
+	ecl_engine_close(e);
+}
+
+static int collect_notes(void *ctx, const ecl_history_entry *entry)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	if (entry->note)
+		snprintf(out + n, 1024 - n, "%d:%s\n", entry->seq, entry->note);
+	return 0;
+}
+
+/* A database of schema 5 kept a human's answer as a note "answer {json}". The upgrade moves
+ * each into the answers (of several to one checkpoint, from before the first was kept, the
+ * last: the one a resume applied), the history shows them where they were, and the answer
+ * still counts as given. */
+Test(store, answer_notes_of_an_old_database_become_answers)
+{
+	const char *names[] = {"approved"}, *values[] = {"true"};
+	char err[512], text[1024], got[1024] = "";
+	ecl_engine *e;
+
+	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
+	sql(db, "DROP TABLE answers; PRAGMA user_version = 5;");
+	snprintf(text, sizeof(text),
+		 "INSERT INTO runs(id, workflow, version, status, step, seq, attempt, inputs,"
+		 " created_ms, updated_ms) VALUES('oldrun', 'summarize', '%s', 'waiting',"
+		 " 'approve', 0, 1, '{\"document\":\"d\",\"max_words\":60}', 1, 1);"
+		 "INSERT INTO notes VALUES('oldrun', 0, 10, 'pause done');"
+		 "INSERT INTO notes VALUES('oldrun', 0, 11, 'answer {\"approved\":false}');"
+		 "INSERT INTO notes VALUES('oldrun', 0, 12, 'answer {\"approved\":true}');"
+		 "INSERT INTO notes VALUES('oldrun', 0, 13, 'cancel requested of the driver');",
+		 ts_workflow("summarize")->version);
+	sql(db, text);
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 6);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM notes WHERE text LIKE 'answer %'"), 0);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM notes"), 2, "the other notes stay");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM answers WHERE run_id = 'oldrun' AND"
+				    " seq = 0 AND ts_ms = 12 AND answer = '{\"approved\":true}'"),
+		     1);
+	cr_assert_eq(ecl_run_history(e, "oldrun", 0, collect_notes, got), ECL_OK);
+	cr_assert_str_eq(got, "0:pause done\n0:answer {\"approved\":true}\n"
+			      "0:cancel requested of the driver\n");
+	cr_assert_eq(ecl_run_answer(e, "oldrun", names, values, 1), ECL_ESTATE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "has an answer to step `approve` already"), "%s",
+		  ecl_engine_errmsg(e));
 	ecl_engine_close(e);
 }
 
@@ -260,7 +308,7 @@ Test(store, processes_opening_a_new_database_at_once_all_succeed)
 			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 				  "round %d: process %d failed to open the new database", round, k);
 		}
-		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 5);
+		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 6);
 		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM runs"), PROCS);
 		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name ="
 					      " 'runs_live'"),
@@ -295,7 +343,7 @@ Test(store, read_only_opens)
 
 	snprintf(path, sizeof(path), "%s/odd ?name#100%%.db", dir);
 	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_OK, "%s", err);
-	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 5, "made as other commands do");
+	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 6, "made as other commands do");
 	ecl_engine_close(e);
 	w = ts_engine(path, script, NULL);
 	cr_assert_eq(ecl_run_start(w, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
@@ -315,7 +363,7 @@ Test(store, read_only_opens)
 	sql(db, "CREATE TABLE runs(id TEXT PRIMARY KEY); PRAGMA application_id = 1701014577;"
 		" PRAGMA user_version = 1;");
 	cr_assert_eq(open_read_only(db, &e, err, sizeof(err)), ECL_ESTORE);
-	cr_assert(strstr(err, "schema version 1, older than this ecl's (5): a command that "
+	cr_assert(strstr(err, "schema version 1, older than this ecl's (6): a command that "
 			      "writes (ecl resume, ecl recover) upgrades it"),
 		  "%s", err);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 1, "left as it was");
@@ -332,7 +380,7 @@ Test(store, a_newer_database_is_refused)
 	sql(db, "PRAGMA user_version = 99");
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
 	cr_assert(strstr(err, db), "%s", err);
-	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (5)"), "%s", err);
+	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (6)"), "%s", err);
 }
 
 Test(store, a_database_of_another_program_is_refused)
@@ -723,5 +771,14 @@ Test(store, the_output_refers_to_checkpoint_strings)
 	cr_assert(strstr(ecl_engine_errmsg(e), "refers to `content` of checkpoint 1"), "%s",
 		  ecl_engine_errmsg(e));
 	cr_assert(strstr(ecl_engine_errmsg(e), db), "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+
+	/* a marker in a text that is not JSON: damage, said as such */
+	sql(db, "UPDATE runs SET output = '{\"@\":1,'");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_ESTORE);
+	cr_assert(strstr(ecl_engine_errmsg(e), "the stored output is not JSON; the database seems "
+					       "damaged"),
+		  "%s", ecl_engine_errmsg(e));
 	ecl_engine_close(e);
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h" /* ANSWER_NOTE, which store.h names; mem_free for a lease's holder */
+#include "internal.h" /* mem_free for a lease's holder and an answer */
 #include "support.h"
 
 /* How the suite gets a store: open(where) gives a handle on the store that lives in the
@@ -283,6 +283,28 @@ static const char *notes_of(const char *id)
 
 	out[0] = '\0';
 	OK(st->ops->list_notes(st, id, add_note, out));
+	return out;
+}
+
+/* The answers run id was given, as notes_of writes notes. */
+static const char *answers_of(const char *id)
+{
+	static char out[2048];
+
+	out[0] = '\0';
+	OK(st->ops->list_answers(st, id, add_note, out));
+	return out;
+}
+
+/* The answer the driver would apply to run id waiting after checkpoint seq, or "(none)". */
+static const char *pending_answer(const char *id, int seq)
+{
+	static char out[256];
+	char *answer = (char *)"";
+
+	OK(st->ops->get_answer(st, id, seq, &answer));
+	snprintf(out, sizeof(out), "%s", answer ? answer : "(none)");
+	mem_free(answer);
 	return out;
 }
 
@@ -818,6 +840,78 @@ CONTRACT(taking_the_lease_clears_a_pending_request)
 	cr_assert_null(request);
 }
 
+/* ---- checkpoint outputs ------------------------------------------------------------------- */
+
+static int add_output(void *ctx, int seq, const char *output)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%d=%s ", seq, output);
+	return 0;
+}
+
+static int stop_outputs_with_9(void *ctx, int seq, const char *output)
+{
+	(void)seq;
+	(void)output;
+	(*(int *)ctx)++;
+	return 9;
+}
+
+/* The outputs of a run's checkpoints, newest first from a given one, as many as asked; a
+ * checkpoint without an output is skipped. */
+CONTRACT(the_outputs_of_recent_checkpoints_are_walked_newest_first)
+{
+	store_commit c;
+	char got[512] = "";
+	int calls = 0;
+
+	create(A, OWNER, 1000);
+	c = a_commit(A, 1, OWNER, "critique");
+	c.step.output = "{\"n\":1}";
+	commit(&c, NULL);
+	c = a_commit(A, 2, OWNER, "revise");
+	c.step.output = NULL; /* a set step stores none */
+	commit(&c, NULL);
+	c = a_commit(A, 3, OWNER, "critique");
+	c.step.output = "{\"n\":3}";
+	commit(&c, NULL);
+	OK(st->ops->list_outputs(st, A, 3, 16, add_output, got));
+	cr_assert_str_eq(got, "3={\"n\":3} 1={\"n\":1} ");
+	got[0] = '\0';
+	OK(st->ops->list_outputs(st, A, 3, 1, add_output, got));
+	cr_assert_str_eq(got, "3={\"n\":3} ", "at most n");
+	got[0] = '\0';
+	OK(st->ops->list_outputs(st, A, 2, 16, add_output, got));
+	cr_assert_str_eq(got, "1={\"n\":1} ", "none after upto");
+	got[0] = '\0';
+	OK(st->ops->list_outputs(st, A, 0, 16, add_output, got));
+	OK(st->ops->list_outputs(st, B, 3, 16, add_output, got));
+	cr_assert_str_eq(got, "", "before the first checkpoint, and no such run");
+	cr_assert_eq(st->ops->list_outputs(st, A, 3, 16, stop_outputs_with_9, &calls), 9);
+	cr_assert_eq(calls, 1);
+}
+
+/* A store changes no text it keeps: an output that repeats a checkpoint's strings, or looks
+ * like a reference to one, reads back as it was committed. */
+CONTRACT(an_output_reads_back_as_committed)
+{
+	const char *result = "{\"content\":{\"@\":1,\"=\":\"content\"},\"again\":\"a string "
+			     "long enough to be referred to\"}";
+	store_commit c;
+	store_run got;
+
+	create(A, OWNER, 1000);
+	c = a_commit(A, 1, OWNER, NULL);
+	c.step.output = "{\"content\":\"a string long enough to be referred to\"}";
+	c.output = result;
+	commit(&c, NULL);
+	got = get(st, A);
+	cr_assert_str_eq(got.output, result);
+	store_run_clear(&got);
+}
+
 /* ---- human answers ------------------------------------------------------------------------- */
 
 /* Run A waiting for an answer after checkpoint 1. */
@@ -840,11 +934,16 @@ CONTRACT(the_first_answer_is_kept)
 	cr_assert_eq(st->ops->answer(st, A, 0, "{\"ok\":true}", 3000), ECL_ESTATE,
 		     "not the checkpoint it waits at");
 	cr_assert_eq(st->ops->answer(st, A, 2, "{\"ok\":true}", 3000), ECL_ESTATE);
-	cr_assert_str_eq(notes_of(A), "");
+	cr_assert_str_eq(answers_of(A), "");
+	cr_assert_str_eq(pending_answer(A, 1), "(none)");
 	OK(st->ops->answer(st, A, 1, "{\"ok\":true}", 3001));
-	cr_assert_str_eq(notes_of(A), "1@3001:" ANSWER_NOTE "{\"ok\":true}\n");
+	cr_assert_str_eq(answers_of(A), "1@3001:{\"ok\":true}\n");
+	cr_assert_str_eq(pending_answer(A, 1), "{\"ok\":true}");
+	cr_assert_str_eq(pending_answer(A, 0), "(none)", "an answer is to one checkpoint");
 	cr_assert_eq(st->ops->answer(st, A, 1, "{\"ok\":false}", 3002), ECL_ESTATE);
-	cr_assert_str_eq(notes_of(A), "1@3001:" ANSWER_NOTE "{\"ok\":true}\n", "one answer kept");
+	cr_assert_str_eq(answers_of(A), "1@3001:{\"ok\":true}\n", "one answer kept");
+	cr_assert_str_eq(pending_answer(A, 1), "{\"ok\":true}", "the first one");
+	cr_assert_str_eq(notes_of(A), "", "an answer is not a note");
 	got = get(st, A);
 	cr_assert_str_eq(got.status, "waiting", "an answer does not change the run");
 	store_run_clear(&got);
@@ -860,6 +959,52 @@ CONTRACT(the_first_answer_is_kept)
 	cr_assert_eq(st->ops->answer(st, A, 1, "{\"ok\":false}", 3004), ECL_ESTATE,
 		     "no longer waiting");
 	cr_assert_eq(st->ops->answer(st, C, 1, "{}", 3004), ECL_ENOTFOUND);
+	cr_assert_str_eq(answers_of(C), "");
+	cr_assert_str_eq(pending_answer(C, 1), "(none)", "no such run: no answer");
+}
+
+static int stop_answers_with_7(void *ctx, int seq, long long ts_ms, const char *text)
+{
+	(void)seq;
+	(void)ts_ms;
+	(void)text;
+	(*(int *)ctx)++;
+	return 7;
+}
+
+/* A run waits at several human steps in turn: each checkpoint keeps its own answer, the walk
+ * goes by checkpoint and stops when asked, and a prune takes the answers with the run. */
+CONTRACT(each_checkpoint_has_its_own_answer)
+{
+	static const char *const done[] = {"completed"};
+	store_filter f = {.statuses = done, .nstatuses = 1};
+	store_commit c;
+	char *holder = NULL;
+	int calls = 0, count = -1;
+
+	waiting_run();
+	OK(st->ops->answer(st, A, 1, "{\"n\":1}", 3001));
+	OK(st->ops->acquire(st, A, OWNER, NULL, 1, 3002, 9000, &holder));
+	c = a_commit(A, 2, OWNER, "approve");
+	c.now_ms = 3003;
+	commit(&c, NULL);
+	OK(st->ops->release(st, A, OWNER, "waiting", NULL, 3004));
+	cr_assert_str_eq(pending_answer(A, 2), "(none)", "the new checkpoint has none yet");
+	OK(st->ops->answer(st, A, 2, "{\"n\":2}", 3005));
+	cr_assert_str_eq(answers_of(A), "1@3001:{\"n\":1}\n2@3005:{\"n\":2}\n");
+	cr_assert_str_eq(pending_answer(A, 1), "{\"n\":1}");
+	cr_assert_str_eq(pending_answer(A, 2), "{\"n\":2}");
+	cr_assert_eq(st->ops->list_answers(st, A, stop_answers_with_7, &calls), 7);
+	cr_assert_eq(calls, 1);
+
+	OK(st->ops->acquire(st, A, OWNER, NULL, 1, 3006, 9000, &holder));
+	c = a_commit(A, 3, OWNER, NULL);
+	c.now_ms = 3007;
+	commit(&c, NULL);
+	OK(st->ops->prune(st, &f, &count));
+	cr_assert_eq(count, 1);
+	cr_assert_str_eq(answers_of(A), "", "pruned with the run");
+	cr_assert_str_eq(pending_answer(A, 2), "(none)");
 }
 
 /* ---- history ------------------------------------------------------------------------------- */

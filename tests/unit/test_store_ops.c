@@ -206,9 +206,12 @@ Test(store_ops, a_statement_that_cannot_be_prepared_fails_saying_why)
 	create("0000000000000001", OWNER);
 	/* statements are prepared on first use: a table gone since the store opened */
 	cr_assert_eq(sqlite3_open(db, &other), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(other, "DROP TABLE notes; ALTER TABLE steps RENAME TO gone", NULL,
-				  NULL, NULL),
-		     SQLITE_OK, "%s", sqlite3_errmsg(other));
+	cr_assert_eq(
+		sqlite3_exec(other,
+			     "DROP TABLE notes; DROP TABLE answers; ALTER TABLE steps RENAME TO"
+			     " gone",
+			     NULL, NULL, NULL),
+		SQLITE_OK, "%s", sqlite3_errmsg(other));
 	sqlite3_close(other);
 	expect_named_error(st->ops->note(st, "0000000000000001", 0, "x", 3000), ECL_ESTORE,
 			   "no such table: notes");
@@ -216,6 +219,19 @@ Test(store_ops, a_statement_that_cannot_be_prepared_fails_saying_why)
 	expect_named_error(st->ops->commit(st, &c, &request), ECL_ESTORE, "no such table: steps");
 	expect_named_error(st->ops->list_steps(st, "0000000000000001", NULL, NULL), ECL_ESTORE,
 			   "no such table");
+	expect_named_error(st->ops->list_outputs(st, "0000000000000001", 1, 1, NULL, NULL),
+			   ECL_ESTORE, "no such table: steps");
+	expect_named_error(st->ops->answer(st, "0000000000000001", 0, "{}", 3000), ECL_ESTORE,
+			   "no such table: answers");
+	{
+		char *answer = NULL;
+
+		expect_named_error(st->ops->get_answer(st, "0000000000000001", 0, &answer),
+				   ECL_ESTORE, "no such table: answers");
+		cr_assert_null(answer);
+	}
+	expect_named_error(st->ops->list_answers(st, "0000000000000001", NULL, NULL), ECL_ESTORE,
+			   "no such table: answers");
 	/* no transaction was left open: the writes that need no missing table go through */
 	cr_assert_eq(st->ops->release(st, "0000000000000001", OWNER, "interrupted", NULL, 3000),
 		     ECL_OK, "%s", st->ops->errmsg(st));

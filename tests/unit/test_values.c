@@ -944,3 +944,98 @@ Test(values, a_database_url_is_shown_without_its_password)
 	ecl_db_display(NULL, out, sizeof(out));
 	cr_assert_str_eq(out, "");
 }
+
+/* ---- typed text: the one conversion of `ecl run --NAME VALUE` and `ecl answer --set` -------- */
+
+/* ecl_value_parse(type, text) gives want (JSON), or fails with code and a message holding it. */
+static void expect_value(ecl_type type, const char *text, int code, const char *want)
+{
+	char err[256] = "", *json = (char *)"unset";
+	int rc = ecl_value_parse(type, text, &json, err, sizeof(err));
+
+	cr_assert_eq(rc, code, "%s: %d (%s)", text, rc, err);
+	if (code == ECL_OK) {
+		cr_assert_str_eq(json, want, "%s", text);
+		free(json);
+	} else {
+		cr_assert_null(json, "%s", text);
+		cr_assert(strstr(err, want), "%s: %s", text, err);
+	}
+}
+
+Test(values, typed_text_is_converted_one_way)
+{
+	expect_value(ECL_T_BOOL, "true", ECL_OK, "true");
+	expect_value(ECL_T_BOOL, "false", ECL_OK, "false");
+	expect_value(ECL_T_BOOL, "yes", ECL_EINPUT, "`yes` is neither true nor false");
+	expect_value(ECL_T_BOOL, "1", ECL_EINPUT, "`1` is neither true nor false");
+	expect_value(ECL_T_BOOL, "True", ECL_EINPUT, "neither true nor false");
+	expect_value(ECL_T_BOOL, "", ECL_EINPUT, "`` is neither true nor false");
+
+	expect_value(ECL_T_INT, "42", ECL_OK, "42");
+	expect_value(ECL_T_INT, "-7", ECL_OK, "-7");
+	expect_value(ECL_T_INT, "+3", ECL_OK, "3");
+	expect_value(ECL_T_INT, "many", ECL_EINPUT, "`many` is not an integer");
+	expect_value(ECL_T_INT, "4x", ECL_EINPUT, "`4x` is not an integer");
+	expect_value(ECL_T_INT, " 4", ECL_EINPUT, "` 4` is not an integer");
+	expect_value(ECL_T_INT, "0x10", ECL_EINPUT, "not an integer");
+	expect_value(ECL_T_INT, "1.5", ECL_EINPUT, "not an integer");
+	expect_value(ECL_T_INT, "-", ECL_EINPUT, "not an integer");
+	expect_value(ECL_T_INT, "", ECL_EINPUT, "`` is not an integer");
+	expect_value(ECL_T_INT, "99999999999999999999", ECL_EINPUT,
+		     "`99999999999999999999` is not an integer from -9223372036854775808 to "
+		     "9223372036854775807");
+
+	expect_value(ECL_T_FLOAT, "0.5", ECL_OK, "0.5");
+	expect_value(ECL_T_FLOAT, "-.25", ECL_OK, "-0.25");
+	expect_value(ECL_T_FLOAT, "1e3", ECL_OK, "1000");
+	expect_value(ECL_T_FLOAT, "1e999", ECL_EINPUT, "`1e999` is not a finite decimal number");
+	expect_value(ECL_T_FLOAT, "inf", ECL_EINPUT, "`inf` is not a finite decimal number");
+	expect_value(ECL_T_FLOAT, "nan", ECL_EINPUT, "`nan` is not a finite decimal number");
+	expect_value(ECL_T_FLOAT, "0x1p3", ECL_EINPUT, "not a finite decimal number");
+	expect_value(ECL_T_FLOAT, "1e", ECL_EINPUT, "`1e` is not a finite decimal number");
+	expect_value(ECL_T_FLOAT, ".", ECL_EINPUT, "not a finite decimal number");
+	expect_value(ECL_T_FLOAT, "heavy", ECL_EINPUT, "`heavy` is not a finite decimal number");
+
+	expect_value(ECL_T_STRING, "caf\xc3\xa9 \"x\"", ECL_OK, "\"caf\xc3\xa9 \\\"x\\\"\"");
+	expect_value(ECL_T_ENUM, "calm", ECL_OK, "\"calm\"");
+	expect_value(ECL_T_STRING, "caf\xe9", ECL_EINPUT,
+		     "the text holds bytes that are not UTF-8 (0xe9");
+	expect_value(ECL_T_INT, "4\xff", ECL_EINPUT, "the text holds bytes that are not UTF-8");
+
+	expect_value(ECL_T_LIST, "[\"a\", \"b\"]", ECL_OK, "[\"a\",\"b\"]");
+	expect_value(ECL_T_LIST, "[]", ECL_OK, "[]");
+	expect_value(ECL_T_LIST, "a", ECL_EINPUT, "`a` is not a JSON list of strings");
+	expect_value(ECL_T_LIST, "[1]", ECL_EINPUT, "`[1]` is not a JSON list of strings");
+	expect_value(ECL_T_LIST, "[\"a\\u0000\"]", ECL_EINPUT, "the list holds");
+	expect_value((ecl_type)99, "x", ECL_EUSAGE, "no type 99");
+}
+
+/* A long text is quoted cut, on a character's boundary; a missing text or out pointer is a
+ * usage error; every allocation may fail. */
+Test(values, typed_text_errors_are_short_and_allocations_may_fail)
+{
+	char text[200], err[256], *json = NULL;
+	long n;
+	int rc = -1;
+
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	cr_assert_eq(ecl_value_parse(ECL_T_INT, text, &json, err, sizeof(err)), ECL_EINPUT);
+	cr_assert(strstr(err, "xxx...` is not an integer"), "%s", err);
+	cr_assert_lt(strlen(err), 100, "%s", err);
+	cr_assert_eq(ecl_value_parse(ECL_T_INT, NULL, &json, err, sizeof(err)), ECL_EUSAGE);
+	cr_assert_null(json);
+	cr_assert_eq(ecl_value_parse(ECL_T_INT, "1", NULL, err, sizeof(err)), ECL_EUSAGE);
+	cr_assert_eq(ecl_value_parse(ECL_T_BOOL, "no", &json, NULL, 0), ECL_EINPUT);
+	for (n = 0; n < 50 && rc != ECL_OK; n++) {
+		ecl_test_fail_alloc_after(n);
+		rc = ecl_value_parse(ECL_T_LIST, "[\"a\", \"b\"]", &json, err, sizeof(err));
+		ecl_test_fail_alloc_after(-1);
+		cr_assert(rc == ECL_OK || (rc == ECL_ENOMEM && !json && strstr(err, "memory")),
+			  "allocation %ld: %d %s", n, rc, err);
+	}
+	cr_assert_eq(rc, ECL_OK);
+	cr_assert_str_eq(json, "[\"a\",\"b\"]");
+	free(json);
+}
