@@ -113,6 +113,7 @@ static int print_run(void *ctx, const ecl_run_info *info)
 					(double)(info->updated_ms - info->created_ms));
 		if (info->question)
 			cJSON_AddStringToObject(r, "question", info->question);
+		cli_json_text(r, "owner", info->owner);
 		cJSON_AddItemToArray(o->list, r);
 		return 0;
 	}
@@ -135,6 +136,11 @@ static int print_run(void *ctx, const ecl_run_info *info)
 	if (info->question) { /* its first line */
 		printf("%-16s question: ", "");
 		cli_print_text(stdout, info->question, strcspn(info->question, "\n"));
+		putchar('\n');
+	}
+	if (info->owner && cli_status_is(info->status, ECL_RUN_RUNNING)) {
+		printf("%-16s held by: ", "");
+		cli_print_text(stdout, info->owner, strlen(info->owner));
 		putchar('\n');
 	}
 	return 0;

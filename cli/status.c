@@ -66,6 +66,8 @@ static int status_json(const ecl_run_info *info, const totals *t)
 		cJSON_AddStringToObject(o, "question", info->question);
 	cJSON_AddNumberToObject(o, "created_ms", (double)info->created_ms);
 	cJSON_AddNumberToObject(o, "updated_ms", (double)info->updated_ms);
+	cli_json_text(o, "owner", info->owner);
+	cJSON_AddNumberToObject(o, "lease_until_ms", (double)info->lease_until_ms);
 	rc = cli_print_json(o);
 	cJSON_Delete(o);
 	return rc;
@@ -82,6 +84,11 @@ static int status_text(const cli *c, const ecl_run_info *info, const totals *t)
 	printf("Status:       %s\n", info->status);
 	if (info->step)
 		printf("%-13s %s\n", label, info->step);
+	if (info->owner && cli_status_is(info->status, ECL_RUN_RUNNING)) {
+		printf("Held by:      ");
+		cli_print_text(stdout, info->owner, strlen(info->owner));
+		putchar('\n');
+	}
 	for (i = 0; i < info->nlimits; i++) {
 		const ecl_run_limit *l = &info->limits[i];
 		char name[200];

@@ -577,6 +577,11 @@ typedef struct ecl_run_info {
 	 * them); nlimits entries, owned by the info. */
 	ecl_run_limit *limits;
 	int nlimits;
+	/* The process that holds the run's lease ("host/pid/nonce": an `ecl run`, a worker...)
+	 * and until when (Unix ms); NULL and 0 when nobody does. A lease past its time is one
+	 * whose holder died, which a worker or `ecl resume` takes over. */
+	char *owner;
+	long long lease_until_ms;
 } ecl_run_info;
 
 /* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run

@@ -593,7 +593,8 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	info->provider = row->provider;
 	info->model = row->model;
 	info->base_url = row->base_url;
-	mem_free(row->owner);
+	info->owner = row->owner;
+	info->lease_until_ms = row->owner ? row->lease_until_ms : 0;
 	mem_free(row->request);
 	mem_free(row->parent);
 	memset(row, 0, sizeof(*row));
@@ -659,5 +660,6 @@ void ecl_run_info_free(ecl_run_info *info)
 	mem_free(info->model);
 	mem_free(info->base_url);
 	mem_free(info->limits);
+	mem_free(info->owner);
 	mem_free(info);
 }

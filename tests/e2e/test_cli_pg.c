@@ -313,6 +313,13 @@ Test(pg, pause_and_cancel_from_another_process)
 				log);
 	wait_for_line(log, " critique ");
 	id = only_run();
+	/* the run is held by the process driving it, which `runs` and `status` name */
+	cr_assert_eq(ECL(&out, NULL, "runs"), 0, "%s", out);
+	cr_assert(strstr(out, "held by: "), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "status", id), 0, "%s", out);
+	cr_assert(strstr(out, "Held by:      "), "%s", out);
+	free(out);
 	cr_assert_eq(ECL(&out, NULL, "pause", id), 0, "%s", out);
 	cr_assert(strstr(out, "pause requested"), "%s", out);
 	free(out);
