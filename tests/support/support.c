@@ -176,16 +176,57 @@ void ts_exit(int status)
 	_exit(status);
 }
 
+/* On a PostgreSQL database (a postgres:// URL): the first value of sql's first row, with the
+ * schema ecl first on the search path (caller frees), or NULL. */
+static char *pg_value(const char *url, const char *sql)
+{
+	/* one connection kept per process for the last URL: tests read after every step */
+	static PGconn *c;
+	static char last[600];
+	PGresult *r = NULL;
+	char *v = NULL;
+
+	if (!c || PQstatus(c) != CONNECTION_OK || strcmp(last, url) != 0) {
+		PQfinish(c);
+		c = PQconnectdb(url);
+		snprintf(last, sizeof(last), "%s", url);
+		if (PQstatus(c) == CONNECTION_OK)
+			PQclear(PQexec(c, "SET search_path = ecl"));
+	}
+	if (PQstatus(c) == CONNECTION_OK) {
+		r = PQexec(c, sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
+		    !PQgetisnull(r, 0, 0))
+			v = strdup(PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return v;
+}
+
+static int is_pg(const char *db)
+{
+	return strncmp(db, "postgres://", 11) == 0 || strncmp(db, "postgresql://", 13) == 0;
+}
+
 long long ts_sql_int(const char *db, const char *sql)
 {
 	sqlite3 *h;
 	sqlite3_stmt *st;
 	long long v = -1;
 
+	if (is_pg(db)) {
+		char *text = pg_value(db, sql);
+
+		v = text ? strtoll(text, NULL, 10) : -1;
+		free(text);
+		return v;
+	}
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		sqlite3_close(h);
 		return -1;
 	}
+	/* a writer killed a moment ago leaves its WAL to recover: wait for that as ecl does */
+	sqlite3_busy_timeout(h, 5000);
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, 0);
@@ -308,10 +349,13 @@ char *ts_sql_text(const char *db, const char *sql)
 	sqlite3_stmt *st;
 	char *v = NULL;
 
+	if (is_pg(db))
+		return pg_value(db, sql);
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		sqlite3_close(h);
 		return NULL;
 	}
+	sqlite3_busy_timeout(h, 5000);
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 			v = strdup((const char *)sqlite3_column_text(st, 0));

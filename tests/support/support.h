@@ -48,7 +48,8 @@ unsigned ts_seed(const char *what);
 #define TS_SEED_FMT       " [seed %u: ECL_TEST_SEED=%u replays it]"
 #define TS_SEED_ARG(seed) (seed), (seed)
 
-/* One integer from a SQL query on the database file (-1 on error). */
+/* One integer from a SQL query on the database file, or on a PostgreSQL database (a
+ * postgres:// URL, its schema ecl first on the search path) (-1 on error). */
 long long ts_sql_int(const char *db, const char *sql);
 
 /* One integer from a SQL query that must answer one row: the test fails, naming SQLite's
@@ -62,7 +63,8 @@ long long ts_sql_count(const char *db, const char *sql);
  * cannot be read (opened as ts_sql_count opens it). Caller frees. */
 char *ts_sql_dump(const char *db);
 
-/* One text from a SQL query on the database file (NULL on error; caller frees). */
+/* One text from a SQL query on the database file or PostgreSQL database, as ts_sql_int
+ * (NULL on error or no row; caller frees). */
 char *ts_sql_text(const char *db, const char *sql);
 
 /* Run SQL on the database file from a connection of its own, as another program would

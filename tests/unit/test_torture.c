@@ -4,8 +4,9 @@
  * commits); after every kill another child resumes the run. After every kill the database
  * passes an integrity check, no checkpoint is lost, no committed step is asked of the
  * provider again, and the loop never passes its bound; every run ends exactly as an
- * uninterrupted run with the same answers. ECL_TORTURE_KILLS sets the number of kills
- * (200 by default; the benchmark folder runs 10,000).
+ * uninterrupted run with the same answers. On SQLite and on PostgreSQL: ECL_TORTURE_KILLS sets
+ * the number of kills on SQLite (200 by default), ECL_TORTURE_PG_KILLS on PostgreSQL (1,000);
+ * bench/torture runs 10,000.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -72,23 +73,24 @@ static char *step_sequence(const char *db, const char *id)
 	return seq;
 }
 
-static long kills_wanted(void)
+/* How many kills: the environment variable var when set, else dflt. */
+static long kills_wanted(const char *var, long dflt)
 {
-	const char *env = getenv("ECL_TORTURE_KILLS");
+	const char *env = getenv(var);
 
-	return env && atol(env) > 0 ? atol(env) : 200;
+	return env && atol(env) > 0 ? atol(env) : dflt;
 }
 
-Test(torture, sigkill_at_random_instants, .timeout = 300)
+/* Kill `target` drivers of runs on database db (a SQLite file, or a PostgreSQL URL) at random
+ * instants, checking every invariant after each kill. */
+static void torture(const char *dir, const char *db, long target)
 {
-	char *dir = ts_tmpdir();
-	char db[4096], script[4096], log[4200], id[ECL_ID_MAX] = "", q[256];
-	long kills = 0, finished = 0, target = kills_wanted();
-	int child = 0;
+	char script[4096], log[4200], id[ECL_ID_MAX] = "", q[256];
+	long kills = 0, finished = 0;
+	int child = 0, sqlite = strncmp(db, "postgres", 8) != 0;
 	unsigned seed = ts_seed("torture");
 	char child_what[64];
 
-	snprintf(db, sizeof(db), "%s/runs.db", dir);
 	snprintf(script, sizeof(script), "%s/script.json", dir);
 	ts_write(script, "{\"generate\": [" SLOW(GEN) "], \"critique\": [" REVISE ", " SLOW(
 				 REVISE) ", " PASS "], \"revise\": [" SLOW(REV1) ", " REV2 "]}");
@@ -136,10 +138,12 @@ Test(torture, sigkill_at_random_instants, .timeout = 300)
 				       child_what);
 
 		/* The invariants, after every kill. */
-		status = ts_sql_text(db, "PRAGMA integrity_check");
-		cr_assert_str_eq(status, "ok", "after kill %ld" TS_SEED_FMT, kills,
-				 TS_SEED_ARG(seed));
-		free(status);
+		if (sqlite) {
+			status = ts_sql_text(db, "PRAGMA integrity_check");
+			cr_assert_str_eq(status, "ok", "after kill %ld" TS_SEED_FMT, kills,
+					 TS_SEED_ARG(seed));
+			free(status);
+		}
 		cr_assert_geq(ts_sql_int(db, q), before_seq,
 			      "a committed checkpoint was lost" TS_SEED_FMT, TS_SEED_ARG(seed));
 		snprintf(q, sizeof(q),
@@ -185,9 +189,29 @@ Test(torture, sigkill_at_random_instants, .timeout = 300)
 		}
 		free(status);
 	}
-	printf("torture: %ld kills, %ld runs completed, every invariant held (seed %u)\n", kills,
-	       finished, seed);
+	printf("torture: %s: %ld kills, %ld runs completed, every invariant held (seed %u)\n",
+	       sqlite ? "sqlite" : "postgres", kills, finished, seed);
 	cr_assert_gt(finished, 0, "no run completed" TS_SEED_FMT, TS_SEED_ARG(seed));
+}
+
+Test(torture, sigkill_at_random_instants, .timeout = 300)
+{
+	char *dir = ts_tmpdir(), db[4096];
+
+	snprintf(db, sizeof(db), "%s/runs.db", dir);
+	torture(dir, db, kills_wanted("ECL_TORTURE_KILLS", 200));
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* The same on PostgreSQL, on a database of the server the test set-up started. */
+Test(torture, sigkill_at_random_instants_on_postgres, .timeout = 500)
+{
+	char *dir = ts_tmpdir(), db[512];
+
+	ts_pg_create(db, sizeof(db));
+	torture(dir, db, kills_wanted("ECL_TORTURE_PG_KILLS", 1000));
+	ts_pg_drop(db);
 	ts_rmtree(dir);
 	free(dir);
 }
