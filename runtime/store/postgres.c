@@ -211,6 +211,10 @@ typedef struct pg_store {
 	int group;        /* a group's transaction is open: commits join it */
 	int group_broken; /* a commit failed inside the group and rolled it back */
 	int txn;          /* a transaction is open (a group's, or an operation's own) */
+	/* The last transition committed in the open group: when the group's COMMIT gets no
+	 * answer, whether that one was made says whether the whole group was */
+	store_commit last;
+	char last_run[ECL_ID_MAX], last_owner[256];
 	char err[2048];
 } pg_store;
 
@@ -657,7 +661,7 @@ static int commit_made(pg_store *s, const store_commit *c)
 	char saved[sizeof(s->err)];
 	int rows;
 
-	if (s->group_broken || PQstatus(s->conn) == CONNECTION_OK)
+	if (PQstatus(s->conn) == CONNECTION_OK)
 		return -1;
 	memcpy(saved, s->err, sizeof(saved));
 	if (ensure_connected(s) != ECL_OK) {
@@ -717,11 +721,14 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	p_int(&p, c->step.started_ms);
 	p_int(&p, c->step.duration_us);
 	for (tries = 0;; tries++) {
+		int in_group = s->group;
+
 		res = run_stmt(s, advance ? ST_ADVANCE : ST_FINISH, &p, doing, &unique);
 		if (res || unique)
 			break;
 		rollback(s);
-		made = tries == 0 ? commit_made(s, c) : -1;
+		/* in a group, nothing of it was made: the group's transaction died */
+		made = tries == 0 && !in_group ? commit_made(s, c) : -1;
 		if (made != 0)
 			return made == 1 ? ECL_OK : ECL_ESTORE;
 		/* not made, and connected again: send it again */
@@ -745,6 +752,13 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	}
 	*request = request_of(res);
 	PQclear(res);
+	if (s->group) {
+		s->last = *c;
+		snprintf(s->last_run, sizeof(s->last_run), "%s", c->run_id);
+		snprintf(s->last_owner, sizeof(s->last_owner), "%s", c->owner ? c->owner : "");
+		s->last.run_id = s->last_run;
+		s->last.owner = s->last_owner;
+	}
 	return ECL_OK;
 }
 
@@ -759,6 +773,7 @@ static int pg_group_begin(store *base)
 		return ECL_EUSAGE;
 	}
 	s->group_broken = 0;
+	s->last.run_id = NULL;
 	if ((rc = begin(s, "cannot begin a group of commits")) != ECL_OK)
 		return rc;
 	s->group = 1;
@@ -786,7 +801,17 @@ static int pg_group_end(store *base, int keep)
 		return ECL_OK;
 	}
 	s->group = 0;
-	return finish(s, "cannot commit a group of transitions");
+	if (exec_sql(s, "COMMIT", "cannot commit a group of transitions") == ECL_OK) {
+		s->txn = 0;
+		return ECL_OK;
+	}
+	s->txn = 0;
+	/* a COMMIT without an answer may have been made: its last transition says */
+	if (s->last.run_id && commit_made(s, &s->last) == 1)
+		return ECL_OK;
+	rollback(s);
+	s->group_broken = 0;
+	return ECL_ESTORE;
 }
 
 static int pg_acquire(store *base, const char *id, const char *owner, const char *steal,
