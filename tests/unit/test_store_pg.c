@@ -141,3 +141,25 @@ Test(store_pg, a_write_that_cannot_be_repeated_fails_naming_the_server)
 	cr_assert(strstr(st->ops->errmsg(st), "connection"), "%s", st->ops->errmsg(st));
 	OK(st->ops->note(st, A, 0, "hello", 3000));
 }
+
+Test(store_pg, a_group_cut_off_by_the_server_is_made_again_one_by_one)
+{
+	store_commit c = a_commit(1);
+	const char *request;
+	store_run r;
+
+	create_run();
+	OK(st->ops->group_begin(st));
+	OK(st->ops->commit(st, &c, &request));
+	server_closes_connections();
+	/* the group's transaction died with its connection: nothing of it was made */
+	cr_assert_eq(st->ops->group_end(st, 1), ECL_ESTORE);
+	OK(st->ops->get_run(st, A, &r));
+	cr_assert_eq(r.seq, 0);
+	store_run_clear(&r);
+	/* as the batch engine does then: each transition again, alone */
+	OK(st->ops->commit(st, &c, &request));
+	OK(st->ops->get_run(st, A, &r));
+	cr_assert_eq(r.seq, 1);
+	store_run_clear(&r);
+}
