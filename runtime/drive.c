@@ -162,6 +162,9 @@ static void ask_clear(drive_task *t)
 	buf_free(&t->prompt);
 	free(t->raw);
 	t->raw = NULL;
+	for (i = 0; i < t->ncalls; i++)
+		mem_free(t->call_errors[i]);
+	t->ncalls = 0;
 }
 
 static void commit_clear(drive_task *t);
@@ -170,6 +173,11 @@ void drive_task_clear(drive_task *t)
 {
 	commit_clear(t);
 	ask_clear(t);
+	mem_free(t->calls);
+	mem_free(t->call_errors);
+	t->calls = NULL;
+	t->call_errors = NULL;
+	t->capcalls = 0;
 	free(t->res.text);
 	t->res.text = NULL;
 }
@@ -266,6 +274,7 @@ static int ask_begin(drive_task *t)
 	t->repair = 0;
 	t->try_no = 0;
 	t->call = 0;
+	t->kind = STORE_CALL_FIRST;
 	run_render(run, &step->system, &t->sys);
 	run_render(run, &step->prompt, &t->prompt);
 	if (t->sys.oom || t->prompt.oom)
@@ -310,8 +319,45 @@ static void ask_next_call(drive_task *t)
 void drive_task_answer(drive_task *t, int rc)
 {
 	t->answer_rc = rc;
-	t->llm_us += clock_mono_us() - t->call_us;
+	t->last_us = clock_mono_us() - t->call_us;
+	t->llm_us += t->last_us;
 	t->phase = DRIVE_PH_GOT;
+}
+
+/* Record the call that just ended, with the answer it got (borrowed until ask_clear) and an
+ * error (copied), for the checkpoint to store. */
+static int record_call(drive_task *t, const char *answer, const char *error)
+{
+	store_call *k;
+
+	if (t->ncalls == t->capcalls) {
+		int cap = t->capcalls ? 2 * t->capcalls : 4;
+		store_call *calls = mem_realloc(t->calls, (size_t)cap * sizeof(*calls));
+		char **errors;
+
+		if (!calls)
+			return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
+		t->calls = calls;
+		if (!(errors = mem_realloc(t->call_errors, (size_t)cap * sizeof(*errors))))
+			return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
+		t->call_errors = errors;
+		t->capcalls = cap;
+	}
+	t->call_errors[t->ncalls] = NULL;
+	if (error && !(t->call_errors[t->ncalls] = mem_strdup(error)))
+		return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
+	k = &t->calls[t->ncalls++];
+	memset(k, 0, sizeof(*k));
+	k->n = t->req.call + 1;
+	k->kind = t->kind;
+	k->repair = t->req.repair;
+	k->fix = t->kind == STORE_CALL_REPAIR ? t->fix[t->req.repair - 1].data : NULL;
+	k->answer = answer;
+	k->error = t->call_errors[t->ncalls - 1];
+	k->tokens_in = t->res.tokens_in;
+	k->tokens_out = t->res.tokens_out;
+	k->latency_us = t->last_us;
+	return ECL_OK;
 }
 
 /* The outcome of one call: the accepted answer (ECL_OK, the step function goes on), another
@@ -328,11 +374,12 @@ static int ask_outcome(drive_task *t)
 
 	t->tokens_in += res->tokens_in;
 	t->tokens_out += res->tokens_out;
-	if (rc == ECL_OK && res->len > e->max_answer_bytes)
-		return engine_fail(
-			e, ECL_EANSWER,
-			"step `%s`: the answer has %zu bytes, more than the limit of %zu",
-			step->name, res->len, e->max_answer_bytes);
+	if (rc == ECL_OK && res->len > e->max_answer_bytes) {
+		engine_fail(e, ECL_EANSWER,
+			    "step `%s`: the answer has %zu bytes, more than the limit of %zu",
+			    step->name, res->len, e->max_answer_bytes);
+		return record_call(t, NULL, e->err) != ECL_OK ? ECL_ENOMEM : ECL_EANSWER;
+	}
 	if (rc != ECL_OK) {
 		if (rc != ECL_EPROVIDER)
 			return engine_fail(e, rc, "step `%s`: %s", step->name, ecl_strerror(rc));
@@ -361,6 +408,9 @@ static int ask_outcome(drive_task *t)
 				  res->error, "wait_ms", ms, NULL);
 			t->wake_us = clock_mono_us() + 1000LL * wait;
 		}
+		if (record_call(t, NULL, res->error) != ECL_OK)
+			return ECL_ENOMEM;
+		t->kind = STORE_CALL_RETRY;
 		t->try_no++;
 		return ECL_PENDING;
 	}
@@ -368,13 +418,20 @@ static int ask_outcome(drive_task *t)
 	rc = answer_parse(run->wf, step, res->text, res->len, &run->answer, &run->answer_text, why,
 			  sizeof(why));
 	if (rc == ECL_OK) {
+		/* the first call alone is implied by the checkpoint; after it, the accepted
+		 * answer is the checkpoint's */
+		if (t->ncalls && record_call(t, NULL, NULL) != ECL_OK)
+			return ECL_ENOMEM;
 		t->raw = res->text;
 		res->text = NULL;
 		return ECL_OK;
 	}
-	if (rc != ECL_EANSWER || t->repair == t->repairs)
-		return rc == ECL_EANSWER ? engine_fail(e, rc, "%s", why)
-					 : engine_fail(e, rc, "out of memory");
+	if (rc == ECL_EANSWER && t->repair == t->repairs) {
+		engine_fail(e, rc, "%s", why);
+		return record_call(t, res->text, why) != ECL_OK ? ECL_ENOMEM : rc;
+	}
+	if (rc != ECL_EANSWER)
+		return engine_fail(e, rc, "out of memory");
 	log_event(e, LOG_WARN, "repair", "run", run->id, "step", step->name, "error", why, NULL);
 	t->answers[t->repair] = res->text;
 	res->text = NULL;
@@ -385,6 +442,9 @@ static int ask_outcome(drive_task *t)
 	t->msgs[1 + 2 * t->repair].text = t->answers[t->repair];
 	t->msgs[2 + 2 * t->repair].role = "user";
 	t->msgs[2 + 2 * t->repair].text = t->fix[t->repair].data;
+	if (record_call(t, t->answers[t->repair], why) != ECL_OK)
+		return ECL_ENOMEM;
+	t->kind = STORE_CALL_REPAIR;
 	t->repair++;
 	t->try_no = 0;
 	t->wake_us = 0;
@@ -470,8 +530,13 @@ static int fail_run(drive_task *t, const char *raw)
 	c.now_ms = clock_now_ms();
 	c.owner = e->owner;
 	c.lease_until_ms = c.now_ms + e->lease_ms;
-	rc = d->ops->commit(d, run, &c, &request);
+	c.calls = t->ncalls ? t->calls : NULL;
+	c.ncalls = t->ncalls;
+	rc = engine_def_get(e, run->wf, &c.def);
+	if (rc == ECL_OK)
+		rc = d->ops->commit(d, run, &c, &request);
 	if (rc == ECL_OK) {
+		engine_def_stored(c.def);
 		engine_fail(e, ECL_EFAILED, "%s", msg);
 		log_event(e, e->end_level, "failed", "run", run->id, "step", step->name, "error",
 			  msg, NULL);
@@ -526,6 +591,10 @@ static int commit_prepare(drive_task *t)
 	c->now_ms = clock_now_ms();
 	c->owner = e->owner;
 	c->lease_until_ms = c->now_ms + e->lease_ms;
+	c->calls = t->ncalls ? t->calls : NULL;
+	c->ncalls = t->ncalls;
+	if (engine_def_get(e, wf, &c->def) != ECL_OK)
+		return ECL_ENOMEM;
 	switch (run->t) {
 	case T_GOTO:
 		c->step.next = wf->steps[run->t_next].name;
@@ -567,6 +636,7 @@ static void commit_done(drive_task *t)
 	t->beat_ms = c->now_ms;
 	if (t->commit_request)
 		t->request = t->commit_request;
+	engine_def_stored(c->def);
 	run->seq++;
 	if (e->verbose && e->log) {
 		char dur[32], seq[16], attempt[16];

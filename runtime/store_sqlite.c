@@ -82,6 +82,29 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN provider TEXT;"
 	"ALTER TABLE runs ADD COLUMN model TEXT;"
 	"ALTER TABLE runs ADD COLUMN base_url TEXT;",
+	/* 6: what a step sent and received: each workflow version's definition once, and the
+	 * calls of a step that made more than one or had none accepted (a step with one accepted
+	 * call stores no row: see store_call) */
+	"CREATE TABLE versions("
+	" workflow TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" def TEXT NOT NULL,"
+	" PRIMARY KEY(workflow, version)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE calls("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" n INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" repair INTEGER NOT NULL,"
+	" fix TEXT,"
+	" answer TEXT,"
+	" error TEXT,"
+	" tokens_in INTEGER NOT NULL,"
+	" tokens_out INTEGER NOT NULL,"
+	" latency_us INTEGER NOT NULL,"
+	" PRIMARY KEY(run_id, seq, n)"
+	") WITHOUT ROWID;",
 };
 
 /* A run's output refers to a string of a checkpoint's output instead of repeating it when the
@@ -130,6 +153,11 @@ enum stmt_id {
 	ST_SET_VERSION,
 	ST_RECENT_OUTPUTS,
 	ST_STEP_OUTPUT,
+	ST_INSERT_CALL,
+	ST_LIST_CALLS,
+	ST_FORK_CALLS,
+	ST_PUT_DEF,
+	ST_GET_DEF,
 	ST_COUNT
 };
 
@@ -200,6 +228,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RECENT_OUTPUTS] = "SELECT seq, output FROM steps WHERE run_id = ?1 AND output IS NOT"
 			      " NULL ORDER BY seq DESC LIMIT " XSTR(REF_WINDOW),
 	[ST_STEP_OUTPUT] = "SELECT output FROM steps WHERE run_id = ?1 AND seq = ?2",
+	[ST_INSERT_CALL] = "INSERT INTO calls(run_id, seq, n, kind, repair, fix, answer, error,"
+			   " tokens_in, tokens_out, latency_us)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_LIST_CALLS] = "SELECT seq, n, kind, repair, fix, answer, error, tokens_in, tokens_out,"
+			  " latency_us FROM calls WHERE run_id = ?1 ORDER BY seq, n",
+	[ST_FORK_CALLS] = "INSERT INTO calls SELECT ?2, seq, n, kind, repair, fix, answer, error,"
+			  " tokens_in, tokens_out, latency_us FROM calls"
+			  " WHERE run_id = ?1 AND seq <= ?3",
+	[ST_PUT_DEF] = "INSERT OR IGNORE INTO versions(workflow, version, def) VALUES(?1, ?2, ?3)",
+	[ST_GET_DEF] = "SELECT def FROM versions WHERE workflow = ?1 AND version = ?2",
 };
 
 typedef struct sqlite_store {
@@ -689,6 +727,64 @@ static int sq_list_steps(store *base, const char *id, store_step_fn fn, void *ct
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the checkpoints");
 }
 
+static int sq_list_calls(store *base, const char *id, store_call_fn fn, void *ctx)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = stmt(s, ST_LIST_CALLS, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_call call = {
+			.n = sqlite3_column_int(st, 1),
+			.kind = sqlite3_column_int(st, 2),
+			.repair = sqlite3_column_int(st, 3),
+			.fix = col(st, 4),
+			.answer = col(st, 5),
+			.error = col(st, 6),
+			.tokens_in = sqlite3_column_int64(st, 7),
+			.tokens_out = sqlite3_column_int64(st, 8),
+			.latency_us = sqlite3_column_int64(st, 9),
+		};
+		int stop = fn(ctx, sqlite3_column_int(st, 0), &call);
+
+		if (stop) {
+			sqlite3_reset(st);
+			return stop;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the calls of the run");
+}
+
+static int sq_get_def(store *base, const char *workflow, const char *version, char **text)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc, oom = 0;
+
+	*text = NULL;
+	if ((rc = stmt(s, ST_GET_DEF, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, workflow);
+	bind_text(st, 2, version);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*text = column_dup(st, 0, &oom);
+	sqlite3_reset(st);
+	if (oom)
+		return out_of_memory(s, "reading a workflow's definition");
+	if (rc == SQLITE_ROW)
+		return ECL_OK;
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "cannot read a workflow's definition");
+	snprintf(s->err, sizeof(s->err), "%s: no definition of version %s of %s is stored",
+		 s->path, version, workflow);
+	return ECL_ENOTFOUND;
+}
+
 /* A request column's value as a static string. */
 static const char *request_of(sqlite3_stmt *st, int i)
 {
@@ -752,6 +848,46 @@ static int commit_failed(sqlite_store *s, int rc, const store_commit *c)
 	return fail(s, rc, commit_doing(c, doing, sizeof(doing)));
 }
 
+/* Insert the calls of the checkpoint c commits, and the definition it carries: SQLITE_DONE or
+ * the SQLite code of what failed. */
+static int insert_calls(sqlite_store *s, const store_commit *c)
+{
+	sqlite3_stmt *st;
+	int i, rc;
+
+	for (i = 0; i < c->ncalls; i++) {
+		const store_call *k = &c->calls[i];
+
+		if ((rc = prepared(s, ST_INSERT_CALL)) != SQLITE_OK)
+			return rc;
+		st = s->stmt[ST_INSERT_CALL];
+		sqlite3_clear_bindings(st);
+		bind_text(st, 1, c->run_id);
+		sqlite3_bind_int(st, 2, c->step.seq);
+		sqlite3_bind_int(st, 3, k->n);
+		sqlite3_bind_int(st, 4, k->kind);
+		sqlite3_bind_int(st, 5, k->repair);
+		bind_text(st, 6, k->fix);
+		bind_text(st, 7, k->answer);
+		bind_text(st, 8, k->error);
+		sqlite3_bind_int64(st, 9, k->tokens_in);
+		sqlite3_bind_int64(st, 10, k->tokens_out);
+		sqlite3_bind_int64(st, 11, k->latency_us);
+		if ((rc = exec_rc(s, ST_INSERT_CALL)) != SQLITE_DONE)
+			return rc;
+	}
+	if (!c->def)
+		return SQLITE_DONE;
+	if ((rc = prepared(s, ST_PUT_DEF)) != SQLITE_OK)
+		return rc;
+	st = s->stmt[ST_PUT_DEF];
+	sqlite3_clear_bindings(st);
+	bind_text(st, 1, c->def->workflow);
+	bind_text(st, 2, c->def->version);
+	bind_text(st, 3, c->def->text);
+	return exec_rc(s, ST_PUT_DEF);
+}
+
 static int sq_commit(store *base, const store_commit *c, const char **request)
 {
 	sqlite_store *s = (sqlite_store *)base;
@@ -794,6 +930,11 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		} else {
 			rc = commit_failed(s, rc, c);
 		}
+		rollback(s);
+		return rc;
+	}
+	if ((rc = insert_calls(s, c)) != SQLITE_DONE) {
+		rc = commit_failed(s, rc, c);
 		rollback(s);
 		return rc;
 	}
@@ -1248,6 +1389,13 @@ static int sq_fork(store *base, const char *from, int upto, const store_run *cop
 	sqlite3_bind_int(st, 3, upto);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	if (rc == SQLITE_DONE && (rc = prepared(s, ST_FORK_CALLS)) == SQLITE_OK) {
+		st = s->stmt[ST_FORK_CALLS];
+		bind_text(st, 1, from);
+		bind_text(st, 2, copy->id);
+		sqlite3_bind_int(st, 3, upto);
+		rc = exec_rc(s, ST_FORK_CALLS);
+	}
 	if (rc != SQLITE_DONE) {
 		rc = fail(s, rc, "cannot copy the checkpoints");
 		rollback(s);
@@ -1297,8 +1445,9 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 	*count = 0;
 	if ((rc = exec_step(s, ST_BEGIN, "cannot prune")) != ECL_OK)
 		return rc;
-	/* Checkpoints and notes first: they name the runs the last statement deletes. */
+	/* Checkpoints, calls and notes first: they name the runs the last statement deletes. */
 	if ((rc = prune_one(s, "DELETE FROM steps WHERE run_id IN", f)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM calls WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM notes WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM runs WHERE id IN", f)) != ECL_OK) {
 		rollback(s);
@@ -1352,6 +1501,8 @@ static const store_ops sqlite_ops = {
 	.create_run = sq_create_run,
 	.get_run = sq_get_run,
 	.list_steps = sq_list_steps,
+	.list_calls = sq_list_calls,
+	.get_def = sq_get_def,
 	.commit = sq_commit,
 	.acquire = sq_acquire,
 	.heartbeat = sq_heartbeat,
