@@ -162,8 +162,8 @@ static void ask_clear(drive_task *t)
 	buf_free(&t->prompt);
 	free(t->raw);
 	t->raw = NULL;
-	for (i = 0; i < t->ncalls; i++)
-		mem_free(t->call_errors[i]);
+	for (i = 0; i < 2 * t->ncalls; i++)
+		mem_free(t->call_own[i]);
 	t->ncalls = 0;
 }
 
@@ -174,9 +174,9 @@ void drive_task_clear(drive_task *t)
 	commit_clear(t);
 	ask_clear(t);
 	mem_free(t->calls);
-	mem_free(t->call_errors);
+	mem_free(t->call_own);
 	t->calls = NULL;
-	t->call_errors = NULL;
+	t->call_own = NULL;
 	t->capcalls = 0;
 	free(t->res.text);
 	t->res.text = NULL;
@@ -324,36 +324,67 @@ void drive_task_answer(drive_task *t, int rc)
 	t->phase = DRIVE_PH_GOT;
 }
 
-/* Record the call that just ended, with the answer it got (borrowed until ask_clear) and an
- * error (copied), for the checkpoint to store. */
-static int record_call(drive_task *t, const char *answer, const char *error)
+/* A refused answer as it can be stored and printed: NULL when it is UTF-8 without a NUL
+ * (stored as it is), else a copy (caller frees) in which each byte that is not (a NUL, or
+ * no part of a UTF-8 character) is written as \xNN. *oom set when the copy fails. */
+static char *printable(const char *s, size_t n, int *oom)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	buf b = {0};
+	size_t k;
+	char why[8];
+
+	if (text_check(s, n, why, sizeof(why)) == ECL_OK)
+		return NULL;
+	while (p < end) {
+		if (*p && (k = text_utf8_len(p, end)) > 0) {
+			buf_append(&b, (const char *)p, k);
+			p += k;
+		} else {
+			buf_printf(&b, "\\x%02x", *p++);
+		}
+	}
+	if (b.oom || !b.data)
+		*oom = 1;
+	return b.data;
+}
+
+/* Record the call that just ended, with the answer it got (borrowed until ask_clear; its
+ * length n) and an error (copied), for the checkpoint to store. */
+static int record_call(drive_task *t, const char *answer, size_t n, const char *error)
 {
 	store_call *k;
+	char **own;
+	int oom = 0;
 
 	if (t->ncalls == t->capcalls) {
 		int cap = t->capcalls ? 2 * t->capcalls : 4;
 		store_call *calls = mem_realloc(t->calls, (size_t)cap * sizeof(*calls));
-		char **errors;
 
 		if (!calls)
 			return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
 		t->calls = calls;
-		if (!(errors = mem_realloc(t->call_errors, (size_t)cap * sizeof(*errors))))
+		if (!(own = mem_realloc(t->call_own, 2 * (size_t)cap * sizeof(*own))))
 			return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
-		t->call_errors = errors;
+		t->call_own = own;
 		t->capcalls = cap;
 	}
-	t->call_errors[t->ncalls] = NULL;
-	if (error && !(t->call_errors[t->ncalls] = mem_strdup(error)))
+	own = &t->call_own[2 * t->ncalls];
+	own[0] = error ? mem_strdup(error) : NULL;
+	own[1] = answer ? printable(answer, n, &oom) : NULL;
+	if ((error && !own[0]) || oom) {
+		mem_free(own[0]);
+		mem_free(own[1]);
 		return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
+	}
 	k = &t->calls[t->ncalls++];
 	memset(k, 0, sizeof(*k));
 	k->n = t->req.call + 1;
 	k->kind = t->kind;
 	k->repair = t->req.repair;
 	k->fix = t->kind == STORE_CALL_REPAIR ? t->fix[t->req.repair - 1].data : NULL;
-	k->answer = answer;
-	k->error = t->call_errors[t->ncalls - 1];
+	k->answer = own[1] ? own[1] : answer;
+	k->error = own[0];
 	k->tokens_in = t->res.tokens_in;
 	k->tokens_out = t->res.tokens_out;
 	k->latency_us = t->last_us;
@@ -378,7 +409,7 @@ static int ask_outcome(drive_task *t)
 		engine_fail(e, ECL_EANSWER,
 			    "step `%s`: the answer has %zu bytes, more than the limit of %zu",
 			    step->name, res->len, e->max_answer_bytes);
-		return record_call(t, NULL, e->err) != ECL_OK ? ECL_ENOMEM : ECL_EANSWER;
+		return record_call(t, NULL, 0, e->err) != ECL_OK ? ECL_ENOMEM : ECL_EANSWER;
 	}
 	if (rc != ECL_OK) {
 		if (rc != ECL_EPROVIDER)
@@ -408,7 +439,7 @@ static int ask_outcome(drive_task *t)
 				  res->error, "wait_ms", ms, NULL);
 			t->wake_us = clock_mono_us() + 1000LL * wait;
 		}
-		if (record_call(t, NULL, res->error) != ECL_OK)
+		if (record_call(t, NULL, 0, res->error) != ECL_OK)
 			return ECL_ENOMEM;
 		t->kind = STORE_CALL_RETRY;
 		t->try_no++;
@@ -420,7 +451,7 @@ static int ask_outcome(drive_task *t)
 	if (rc == ECL_OK) {
 		/* the first call alone is implied by the checkpoint; after it, the accepted
 		 * answer is the checkpoint's */
-		if (t->ncalls && record_call(t, NULL, NULL) != ECL_OK)
+		if (t->ncalls && record_call(t, NULL, 0, NULL) != ECL_OK)
 			return ECL_ENOMEM;
 		t->raw = res->text;
 		res->text = NULL;
@@ -428,11 +459,14 @@ static int ask_outcome(drive_task *t)
 	}
 	if (rc == ECL_EANSWER && t->repair == t->repairs) {
 		engine_fail(e, rc, "%s", why);
-		return record_call(t, res->text, why) != ECL_OK ? ECL_ENOMEM : rc;
+		return record_call(t, res->text, res->len, why) != ECL_OK ? ECL_ENOMEM : rc;
 	}
 	if (rc != ECL_EANSWER)
 		return engine_fail(e, rc, "out of memory");
 	log_event(e, LOG_WARN, "repair", "run", run->id, "step", step->name, "error", why, NULL);
+	/* the record points to the answer, which the repair dialogue keeps from here */
+	if (record_call(t, res->text, res->len, why) != ECL_OK)
+		return ECL_ENOMEM;
 	t->answers[t->repair] = res->text;
 	res->text = NULL;
 	repair_prompt(&t->fix[t->repair], run, step, why);
@@ -442,8 +476,6 @@ static int ask_outcome(drive_task *t)
 	t->msgs[1 + 2 * t->repair].text = t->answers[t->repair];
 	t->msgs[2 + 2 * t->repair].role = "user";
 	t->msgs[2 + 2 * t->repair].text = t->fix[t->repair].data;
-	if (record_call(t, t->answers[t->repair], why) != ECL_OK)
-		return ECL_ENOMEM;
 	t->kind = STORE_CALL_REPAIR;
 	t->repair++;
 	t->try_no = 0;

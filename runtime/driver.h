@@ -99,8 +99,9 @@ typedef struct drive_task {
 	 * was accepted (store_call): recorded from the second call on */
 	int kind;           /* the store_call_kind of the call in flight */
 	long long last_us;  /* how long the last call took */
-	store_call *calls;  /* ncalls of them, room for capcalls */
-	char **call_errors; /* the error texts they point to, owned (one per call, or NULL) */
+	store_call *calls; /* ncalls of them, room for capcalls */
+	char **call_own;   /* the texts they point to that the task owns: an error and an
+			    * answer's printable copy per call (or NULL) */
 	int ncalls, capcalls;
 	/* control */
 	long long beat_ms;   /* when the lease was last renewed */
