@@ -548,6 +548,52 @@ Test(lifecycle, a_kill_before_the_commit_leaves_no_calls_and_the_resume_records_
 	ecl_engine_close(e);
 }
 
+Test(lifecycle, a_damaged_definition_is_reported_not_rendered)
+{
+	static const char *const bad[] = {
+		"not json",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": []}",
+		"{\"id\": \"x\", \"start\": 2, \"slots\": [], \"steps\": [[\"a\", 0, [], [], [], [], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [1], \"steps\": [[\"a\", 0, [], [], [], [], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 9, 0, -1, null, null, null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 0, 4, -1, 7, null, null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 0, 4, -1, null, [1], null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 7, [], [], [], [], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [{}], [], [], [], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [], 3, [], [], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 2, 0, 0, \"f\", null, null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [1], -1]]}",
+	};
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	call_dump d = {0};
+	size_t i;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char sql[512];
+
+		snprintf(sql, sizeof(sql), "UPDATE versions SET def = '%s'", bad[i]);
+		ts_sql(db, sql);
+		cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_ESTORE, "%s", bad[i]);
+		cr_assert(strstr(ecl_engine_errmsg(e), "does not read"), "%s: %s", bad[i],
+			  ecl_engine_errmsg(e));
+	}
+	ecl_engine_close(e);
+}
+
 Test(lifecycle, a_compatible_workflow_change_is_followed)
 {
 	char id[ECL_ID_MAX], sql[256];
