@@ -548,6 +548,46 @@ Test(lifecycle, a_kill_before_the_commit_leaves_no_calls_and_the_resume_records_
 	ecl_engine_close(e);
 }
 
+Test(lifecycle, after_a_version_switch_each_step_shows_the_texts_of_its_own_version)
+{
+	static const ecl_tpl_part edited[] = {{"EDITED system line", 18, -1}};
+	static ecl_step_def steps[16];
+	static ecl_workflow v2;
+	const ecl_workflow *v1 = ts_workflow("critique-revise"), *list[1] = {&v2};
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	call_dump d = {0};
+	int i;
+
+	/* version 1 commits the draft, then the provider fails: the run is interrupted */
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [[{\"$error\": \"permanent\", "
+			 "\"message\": \"down\"}]]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EPROVIDER, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	/* version 2 edits every system line and goes on with the run */
+	cr_assert_leq(v1->nsteps, 16);
+	memcpy(steps, v1->steps, (size_t)v1->nsteps * sizeof(*steps));
+	for (i = 0; i < v1->nsteps; i++)
+		steps[i].system = (ecl_template){edited, 1};
+	v2 = *v1;
+	v2.steps = steps;
+	v2.version = "00000000ed17ed02";
+	o.workflows = list;
+	o.nworkflows = 1;
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_OK, "%s", ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	HAS(d, "[2.1 first r=0] sys=EDITED system line | prompt=Judge this piece on the topic "
+	       "\"t\"");
+	HAS(d, "Draft v0\n\nAnswer as JSON"); /* the state carried over the switch */
+	ecl_engine_close(e);
+}
+
 Test(lifecycle, a_damaged_definition_is_reported_not_rendered)
 {
 	static const char *const bad[] = {
