@@ -634,8 +634,10 @@ typedef struct ecl_history_entry {
 
 typedef int (*ecl_history_fn)(void *ctx, const ecl_history_entry *entry);
 
-/* Walk a run's history in order. With full, each checkpoint carries the prompts, rendered
- * again from the run's state before that step. */
+/* Walk a run's history in order, each checkpoint with the calls its step made. With full,
+ * each carries the prompts as sent: rendered again from the definition of the workflow
+ * version the step ran under, stored with the run's commits, and the run's stored state
+ * before that step (never from the workflow compiled into this program). */
 int ecl_run_history(ecl_engine *engine, const char *run_id, int full, ecl_history_fn fn, void *ctx);
 
 /* Create a new run that starts from checkpoint `from_seq` of run_id (0: from its start),

@@ -443,8 +443,8 @@ static int history_step(void *ctx, const store_step *s)
 				       ? (prompt.data ? prompt.data : "")
 				       : NULL;
 	}
-	rc = make_calls(h, s, sd, entry.system, sd && sd->kind == ECL_STEP_LLM ? entry.prompt : NULL,
-			&entry.ncalls);
+	rc = make_calls(h, s, sd, entry.system,
+			sd && sd->kind == ECL_STEP_LLM ? entry.prompt : NULL, &entry.ncalls);
 	entry.calls = entry.ncalls ? h->out : NULL;
 	if (rc == ECL_OK)
 		rc = h->fn(h->ctx, &entry);

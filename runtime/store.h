@@ -202,11 +202,13 @@ typedef struct store_ops {
 	/* Create run `copy` with the first `upto` checkpoints of run `from` (with their calls)
 	 * and a note in its history naming the run it was forked from, atomically: "forked from
 	 * run <from> at checkpoint <upto>", at checkpoint upto, time copy->created_ms. The
-	 * checkpoints and calls are copied field by field. ECL_EUSAGE when copy's id is taken, and nothing is written. */
+	 * checkpoints and calls are copied field by field. ECL_EUSAGE when copy's id is taken, and
+	 * nothing is written. */
 	int (*fork)(store *st, const char *from, int upto, const store_run *copy);
 	/* Delete the runs the filter matches (only finished ones) with their checkpoints, calls
-	 * and notes (the definitions of versions stay: one per version), then reclaim the space; *count gets how many runs. Finished: completed, failed
-	 * or cancelled; the others are kept whatever the filter says. */
+	 * and notes (the definitions of versions stay: one per version), then reclaim the space;
+	 * *count gets how many runs. Finished: completed, failed or cancelled; the others are kept
+	 * whatever the filter says. */
 	int (*prune)(store *st, const store_filter *f, int *count);
 	/* Change the workflow version a run uses (after a compatible change of the workflow):
 	 * the version and updated_ms, nothing else. */

@@ -780,8 +780,8 @@ static int sq_get_def(store *base, const char *workflow, const char *version, ch
 		return ECL_OK;
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "cannot read a workflow's definition");
-	snprintf(s->err, sizeof(s->err), "%s: no definition of version %s of %s is stored",
-		 s->path, version, workflow);
+	snprintf(s->err, sizeof(s->err), "%s: no definition of version %s of %s is stored", s->path,
+		 version, workflow);
 	return ECL_ENOTFOUND;
 }
 

@@ -281,8 +281,7 @@ int wfdef_read(const char *text, const char *version, wfdef **out)
 	d->wf.nslots = cJSON_GetArraySize(slots);
 	d->wf.nsteps = cJSON_GetArraySize(steps);
 	it = cJSON_GetObjectItemCaseSensitive(d->json, "start");
-	d->wf.start = cJSON_IsNumber(it) && it->valuedouble >= 0 &&
-				      it->valuedouble < d->wf.nsteps
+	d->wf.start = cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < d->wf.nsteps
 			      ? (int)it->valuedouble
 			      : -1;
 	d->slots = mem_calloc((size_t)d->wf.nslots + 1, sizeof(*d->slots));

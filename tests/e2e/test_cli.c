@@ -725,12 +725,13 @@ Test(cli, history_shows_every_call_of_a_step)
 	char *out, *id;
 	cJSON *json, *calls, *c;
 
-	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server "
-				"busy\"}, \"not json\", " GEN "]], \"critique\": [[\"nope\", " PASS
-				"]]}"),
-			 "run", "critique-revise", "--topic", "Tea"),
-		     0, "%s", out);
+	cr_assert_eq(
+		ECL(&out, NULL, "--provider", "scripted", "--script",
+		    script("{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server "
+			   "busy\"}, \"not json\", " GEN "]], \"critique\": [[\"nope\", " PASS
+			   "]]}"),
+		    "run", "critique-revise", "--topic", "Tea"),
+		0, "%s", out);
 	id = strdup(started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
@@ -750,10 +751,11 @@ Test(cli, history_shows_every_call_of_a_step)
 			      "        | not json\n"),
 		  "%s", out);
 	cr_assert(strstr(out, "    call 3: repair, "), "%s", out);
-	cr_assert(strstr(out, "      sent: the system prompt and prompt of call 1, then each "
-			      "refused answer and its repair prompt\n      repair prompt:\n"
-			      "        | Your answer could not be used: step `generate`: the answer "
-			      "holds no JSON object: \"not json\".\n"),
+	cr_assert(strstr(out,
+			 "      sent: the system prompt and prompt of call 1, then each "
+			 "refused answer and its repair prompt\n      repair prompt:\n"
+			 "        | Your answer could not be used: step `generate`: the answer "
+			 "holds no JSON object: \"not json\".\n"),
 		  "%s", out);
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "history", id, "--full", "-o", "json"), 0);
@@ -786,8 +788,8 @@ Test(cli, history_shows_every_call_of_a_step)
 	/* a run made before ecl stored what it sent: the calls, but no texts of today's */
 	ts_sql(db, "DELETE FROM versions");
 	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
-	cr_assert(strstr(out, "-> critique  3 calls: 1 retry, 1 repair\n    call 1: first, "),
-		  "%s", out);
+	cr_assert(strstr(out, "-> critique  3 calls: 1 retry, 1 repair\n    call 1: first, "), "%s",
+		  out);
 	cr_assert(strstr(out, "(what it sent is not stored: the run was made before ecl stored "
 			      "it)"),
 		  "%s", out);

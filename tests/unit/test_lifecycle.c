@@ -441,8 +441,9 @@ Test(lifecycle, history_shows_every_call_with_its_kind_what_it_sent_and_got)
 	call_dump d = {0}, brief = {0};
 
 	o.retry_base_ms = 1;
-	ts_write(script, "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server busy\"},"
-			 " \"not json at all\", " GEN "]], \"critique\": [" PASS "]}");
+	ts_write(script,
+		 "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server busy\"},"
+		 " \"not json at all\", " GEN "]], \"critique\": [" PASS "]}");
 	start(id);
 	e = ts_open(&o);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
@@ -493,14 +494,15 @@ Test(lifecycle, fork_and_prune_keep_the_calls_with_their_checkpoints)
 	int count;
 
 	o.retry_base_ms = 1;
-	ts_write(script, "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " GEN
-			 "]], \"critique\": [" REVISE ", [\"nope\", " PASS "]], \"revise\": [" REV1
-			 "]}");
+	ts_write(script,
+		 "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " GEN
+		 "]], \"critique\": [" REVISE ", [\"nope\", " PASS "]], \"revise\": [" REV1 "]}");
 	start(id);
 	e = ts_open(&o);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
-	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls"), 4, "2 of generate, 2 of the"
-									 " last critique");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls"), 4,
+		     "2 of generate, 2 of the"
+		     " last critique");
 	cr_assert_eq(ecl_run_fork(e, id, 3, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM calls WHERE run_id = '%s'", fid);
 	cr_assert_eq(ts_sql_int(db, sql), 2, "the calls of the checkpoints the fork keeps");
@@ -528,8 +530,9 @@ Test(lifecycle, a_kill_before_the_commit_leaves_no_calls_and_the_resume_records_
 	pid_t pid;
 
 	o.retry_base_ms = 1;
-	ts_write(script, "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " SLOW(
-				 1500, GEN) "]], \"critique\": [" PASS "]}");
+	ts_write(script,
+		 "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " SLOW(
+			 1500, GEN) "]], \"critique\": [" PASS "]}");
 	start(id);
 	pid = drive_in_child(id);
 	wait_for_call(" generate 1 1"); /* the retry is in flight: the first call has ended */
@@ -593,9 +596,11 @@ Test(lifecycle, a_damaged_definition_is_reported_not_rendered)
 	static const char *const bad[] = {
 		"not json",
 		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": []}",
-		"{\"id\": \"x\", \"start\": 2, \"slots\": [], \"steps\": [[\"a\", 0, [], [], [], [], "
+		"{\"id\": \"x\", \"start\": 2, \"slots\": [], \"steps\": [[\"a\", 0, [], [], [], "
+		"[], "
 		"-1]]}",
-		"{\"id\": \"x\", \"start\": 0, \"slots\": [1], \"steps\": [[\"a\", 0, [], [], [], [], "
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [1], \"steps\": [[\"a\", 0, [], [], [], "
+		"[], "
 		"-1]]}",
 		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 9, 0, -1, null, null, null, 0, "
 		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
@@ -603,11 +608,14 @@ Test(lifecycle, a_damaged_definition_is_reported_not_rendered)
 		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
 		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 0, 4, -1, null, [1], null, 0, "
 		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
-		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 7, [], [], [], [], "
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 7, [], [], [], "
+		"[], "
 		"-1]]}",
-		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [{}], [], [], [], "
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [{}], [], [], "
+		"[], "
 		"-1]]}",
-		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [], 3, [], [], "
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [], 3, [], "
+		"[], "
 		"-1]]}",
 		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 2, 0, 0, \"f\", null, null, 0, "
 		"null]], \"steps\": [[\"a\", 0, [], [], [], [1], -1]]}",

@@ -932,7 +932,10 @@ static const store_call three_calls[] = {
 	{3, STORE_CALL_REPAIR, 1, "Answer again", NULL, NULL, 7, 8, 300},
 };
 
-#define THREE_CALLS                                                                                	"1.1:0/0 (null) (null) timeout 0/0 100\n"                                                   	"1.2:1/0 (null) prose no JSON 5/6 200\n"                                                    	"1.3:2/1 Answer again (null) (null) 7/8 300\n"
+#define THREE_CALLS                                                                                \
+	"1.1:0/0 (null) (null) timeout 0/0 100\n"                                                  \
+	"1.2:1/0 (null) prose no JSON 5/6 200\n"                                                   \
+	"1.3:2/1 Answer again (null) (null) 7/8 300\n"
 
 CONTRACT(a_commit_stores_its_calls_and_the_definition_once)
 {
