@@ -11,14 +11,16 @@
  *   STEP = [name, kind, system, prompt, question, [output slot...], counter]
  * and a template is a list of parts: a string for literal text, a number for a slot.
  */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
 struct wfdef {
-	ecl_workflow wf; /* its strings point into json */
-	cJSON *json;
+	ecl_workflow wf; /* its strings point into text */
+	char *text;      /* the definition's text, its strings unescaped in place */
 	ecl_slot_def *slots;
 	ecl_step_def *steps;
 };
@@ -124,189 +126,356 @@ void wfdef_free(wfdef *d)
 	}
 	mem_free(d->slots);
 	mem_free(d->steps);
-	cJSON_Delete(d->json);
+	mem_free(d->text);
 	mem_free(d);
 }
 
-/* An integer member of a list, checked to lie in lo..hi; -2 when it is not one (the callers'
- * indices are from -1). */
-static int int_at(const cJSON *list, int i, int lo, int hi)
-{
-	const cJSON *v = cJSON_GetArrayItem(list, i);
+/* ---- reading: the text wfdef_write writes, in place ----------------------------------------
+ * A reader of that text alone (arrays, strings, integers, null, one object of known members),
+ * not a general JSON parser: a history reads a definition for every version a run used, and
+ * a tree of nodes, one allocation each, would cost hundreds of allocations where these few
+ * arrays do. Strings are unescaped where they stand in the reader's copy of the text. */
 
-	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
-	    v->valuedouble != (double)(int)v->valuedouble)
-		return -2;
-	return (int)v->valuedouble;
+typedef struct reader {
+	char *p;
+	int bad; /* the text is not what wfdef_write writes */
+	int oom;
+} reader;
+
+static void ws(reader *r)
+{
+	while (*r->p == ' ' || *r->p == '\n' || *r->p == '\t' || *r->p == '\r')
+		r->p++;
 }
 
-/* A string member of a list, or NULL (null or absent); *bad set when it is something else. */
-static const char *str_at(const cJSON *list, int i, int *bad)
+/* Whether the next character is c, which is then read. */
+static int next_is(reader *r, char c)
 {
-	const cJSON *v = cJSON_GetArrayItem(list, i);
-
-	if (cJSON_IsString(v))
-		return v->valuestring;
-	if (v && !cJSON_IsNull(v))
-		*bad = 1;
-	return NULL;
+	ws(r);
+	if (*r->p != c)
+		return 0;
+	r->p++;
+	return 1;
 }
 
-/* Read a template's parts; ECL_ESTORE for a part that is neither text nor a slot. */
-static int read_tpl(const cJSON *list, int nslots, ecl_template *t)
+static void expect(reader *r, char c)
 {
-	ecl_tpl_part *parts;
-	const cJSON *p;
-	int n = cJSON_GetArraySize(list), i = 0;
+	if (!next_is(r, c))
+		r->bad = 1;
+}
 
-	memset(t, 0, sizeof(*t));
-	if (!cJSON_IsArray(list))
-		return ECL_ESTORE;
-	if (n == 0)
-		return ECL_OK;
-	if (!(parts = mem_calloc((size_t)n, sizeof(*parts))))
-		return ECL_ENOMEM;
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+					    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+								   : -1;
+}
+
+/* A string, unescaped in place and ended by a NUL; NULL for null. */
+static const char *read_str(reader *r)
+{
+	char *out, *start;
+
+	ws(r);
+	if (strncmp(r->p, "null", 4) == 0) {
+		r->p += 4;
+		return NULL;
+	}
+	if (*r->p != '"') {
+		r->bad = 1;
+		return NULL;
+	}
+	start = out = ++r->p;
+	while (*r->p != '"') {
+		unsigned v = 0;
+		int i, h;
+
+		if (!*r->p) {
+			r->bad = 1;
+			return NULL;
+		}
+		if (*r->p != '\\') {
+			*out++ = *r->p++;
+			continue;
+		}
+		switch (*++r->p) {
+		case '"':
+		case '\\':
+		case '/': *out++ = *r->p; break;
+		case 'b': *out++ = '\b'; break;
+		case 'f': *out++ = '\f'; break;
+		case 'n': *out++ = '\n'; break;
+		case 'r': *out++ = '\r'; break;
+		case 't': *out++ = '\t'; break;
+		case 'u':
+			for (i = 1; i <= 4; i++) {
+				if ((h = hexval(r->p[i])) < 0) {
+					r->bad = 1;
+					return NULL;
+				}
+				v = v << 4 | (unsigned)h;
+			}
+			r->p += 4;
+			/* the writer escapes control characters only */
+			if (v == 0 || v >= 0x80) {
+				r->bad = 1;
+				return NULL;
+			}
+			*out++ = (char)v;
+			break;
+		default: r->bad = 1; return NULL;
+		}
+		r->p++;
+	}
+	r->p++;
+	*out = '\0';
+	return start;
+}
+
+/* An integer from lo to hi. */
+static long long read_int(reader *r, long long lo, long long hi)
+{
+	char *end;
+	long long v;
+
+	ws(r);
+	v = strtoll(r->p, &end, 10);
+	if (end == r->p || v < lo || v > hi)
+		r->bad = 1;
+	r->p = end;
+	return v;
+}
+
+/* The array arr of n items of size with room for one more, zeroed, at index n: arr or a new
+ * array that replaces it; NULL when memory ran out (arr is left as it was) or the text is
+ * already found bad. */
+static void *room(reader *r, void *arr, int n, size_t size)
+{
+	char *a = arr;
+
+	if (r->bad || r->oom)
+		return NULL;
+	if ((n & (n - 1)) == 0 && /* room for 1, 2, 4, 8... items */
+	    !(a = mem_realloc(arr, (size_t)(n ? 2 * n : 1) * size))) {
+		r->oom = 1;
+		return NULL;
+	}
+	memset(a + (size_t)n * size, 0, size);
+	return a;
+}
+
+/* A template: a list of literal texts and slot numbers (checked once the slots are known). */
+static void read_tpl(reader *r, ecl_template *t)
+{
+	ecl_tpl_part *parts = NULL, *p;
+	int n = 0;
+
+	expect(r, '[');
+	while (!r->bad && !r->oom && !next_is(r, ']')) {
+		if (n)
+			expect(r, ',');
+		if (!(p = room(r, parts, n, sizeof(*parts))))
+			break;
+		parts = p;
+		p += n++;
+		ws(r);
+		if (*r->p == '"') {
+			p->text = read_str(r);
+			p->len = p->text ? strlen(p->text) : 0;
+			p->slot = -1;
+		} else {
+			p->slot = (int)read_int(r, 0, 1 << 20);
+		}
+	}
 	t->parts = parts;
 	t->nparts = n;
-	cJSON_ArrayForEach (p, list) {
-		if (cJSON_IsString(p)) {
-			parts[i].text = p->valuestring;
-			parts[i].len = strlen(p->valuestring);
-			parts[i].slot = -1;
-		} else if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble < nslots) {
-			parts[i].slot = (int)p->valuedouble;
-		} else {
-			return ECL_ESTORE;
+}
+
+static void read_slot(reader *r, ecl_slot_def *d)
+{
+	const char **choices = NULL;
+	int n = 0;
+
+	expect(r, '[');
+	d->name = read_str(r);
+	expect(r, ',');
+	d->kind = (ecl_slot_kind)read_int(r, ECL_SLOT_INPUT, ECL_SLOT_COUNTER);
+	expect(r, ',');
+	d->type = (ecl_type)read_int(r, ECL_T_STRING, ECL_T_LIST);
+	expect(r, ',');
+	d->step = (int)read_int(r, -1, 1 << 20);
+	expect(r, ',');
+	d->field = read_str(r);
+	expect(r, ',');
+	if (next_is(r, '[')) {
+		while (!r->bad && !r->oom && !next_is(r, ']')) {
+			const char **c;
+
+			if (n)
+				expect(r, ',');
+			if (!(c = room(r, (void *)choices, n, sizeof(*choices))))
+				break;
+			choices = c;
+			if ((c[n] = read_str(r)) == NULL)
+				r->bad = 1;
+			n++;
 		}
-		i++;
+		d->choices = choices;
+		d->nchoices = n;
+	} else if (read_str(r) || r->bad) { /* null */
+		r->bad = 1;
 	}
-	return ECL_OK;
-}
-
-static int read_slot(const cJSON *s, int nsteps, ecl_slot_def *d)
-{
-	const cJSON *choices = cJSON_GetArrayItem(s, 5), *range = cJSON_GetArrayItem(s, 6), *c;
-	const char **list;
-	int bad = 0, kind, type, i = 0;
-
-	d->name = str_at(s, 0, &bad);
-	kind = int_at(s, 1, ECL_SLOT_INPUT, ECL_SLOT_COUNTER);
-	type = int_at(s, 2, ECL_T_STRING, ECL_T_LIST);
-	d->step = int_at(s, 3, -1, nsteps - 1);
-	d->field = str_at(s, 4, &bad);
-	d->required = int_at(s, 7, 0, 1);
-	d->initial = str_at(s, 8, &bad);
-	if (!cJSON_IsArray(s) || bad || !d->name || kind < 0 || type < 0 || d->step < -1 ||
-	    d->required < 0)
-		return ECL_ESTORE;
-	d->kind = (ecl_slot_kind)kind;
-	d->type = (ecl_type)type;
-	if (cJSON_IsArray(range) && cJSON_GetArraySize(range) == 2 &&
-	    cJSON_IsNumber(range->child) && cJSON_IsNumber(range->child->next)) {
+	expect(r, ',');
+	if (next_is(r, '[')) {
 		d->has_range = 1;
-		d->min = (long long)range->child->valuedouble;
-		d->max = (long long)range->child->next->valuedouble;
+		d->min = read_int(r, LLONG_MIN, LLONG_MAX);
+		expect(r, ',');
+		d->max = read_int(r, LLONG_MIN, LLONG_MAX);
+		expect(r, ']');
+	} else if (read_str(r) || r->bad) {
+		r->bad = 1;
 	}
-	if (!cJSON_IsArray(choices))
-		return ECL_OK;
-	if (!(list = mem_calloc((size_t)cJSON_GetArraySize(choices) + 1, sizeof(*list))))
-		return ECL_ENOMEM;
-	d->choices = list;
-	cJSON_ArrayForEach (c, choices) {
-		if (!cJSON_IsString(c))
-			return ECL_ESTORE;
-		list[i++] = c->valuestring;
-	}
-	d->nchoices = i;
-	return ECL_OK;
+	expect(r, ',');
+	d->required = (int)read_int(r, 0, 1);
+	expect(r, ',');
+	d->initial = read_str(r);
+	expect(r, ']');
+	if (!d->name)
+		r->bad = 1;
 }
 
-static int read_step(const cJSON *s, int nslots, ecl_step_def *d)
+static void read_step(reader *r, ecl_step_def *d)
 {
-	const cJSON *outs = cJSON_GetArrayItem(s, 5);
-	int bad = 0, kind, rc, i, n = cJSON_GetArraySize(outs);
-	int *list;
+	int *outs = NULL, n = 0, *o;
 
-	d->name = str_at(s, 0, &bad);
-	kind = int_at(s, 1, ECL_STEP_LLM, ECL_STEP_SET);
-	d->counter = int_at(s, 6, -1, nslots - 1);
-	if (!cJSON_IsArray(s) || bad || !d->name || kind < 0 || d->counter < -1 ||
-	    !cJSON_IsArray(outs))
-		return ECL_ESTORE;
-	d->kind = (ecl_step_kind)kind;
 	d->opts.temperature = -1;
 	d->opts.retries = d->opts.repairs = -1;
-	if ((rc = read_tpl(cJSON_GetArrayItem(s, 2), nslots, &d->system)) != ECL_OK ||
-	    (rc = read_tpl(cJSON_GetArrayItem(s, 3), nslots, &d->prompt)) != ECL_OK ||
-	    (rc = read_tpl(cJSON_GetArrayItem(s, 4), nslots, &d->question)) != ECL_OK)
-		return rc;
-	if (n == 0)
-		return ECL_OK;
-	if (!(list = mem_calloc((size_t)n, sizeof(*list))))
-		return ECL_ENOMEM;
-	d->outputs = list;
+	expect(r, '[');
+	d->name = read_str(r);
+	expect(r, ',');
+	d->kind = (ecl_step_kind)read_int(r, ECL_STEP_LLM, ECL_STEP_SET);
+	expect(r, ',');
+	read_tpl(r, &d->system);
+	expect(r, ',');
+	read_tpl(r, &d->prompt);
+	expect(r, ',');
+	read_tpl(r, &d->question);
+	expect(r, ',');
+	expect(r, '[');
+	while (!r->bad && !r->oom && !next_is(r, ']')) {
+		if (n)
+			expect(r, ',');
+		if (!(o = room(r, outs, n, sizeof(*outs))))
+			break;
+		outs = o;
+		outs[n++] = (int)read_int(r, 0, 1 << 20);
+	}
+	d->outputs = outs;
 	d->noutputs = n;
-	for (i = 0; i < n; i++)
-		if ((list[i] = int_at(outs, i, 0, nslots - 1)) < 0)
-			return ECL_ESTORE;
-	return ECL_OK;
+	expect(r, ',');
+	d->counter = (int)read_int(r, -1, 1 << 20);
+	expect(r, ']');
+	if (!d->name)
+		r->bad = 1;
+}
+
+/* Whether every slot a definition's templates, outputs, counters and slots name exists. */
+static int consistent(const ecl_workflow *wf)
+{
+	int i, j, k;
+
+	if (wf->nsteps == 0 || wf->start < 0 || wf->start >= wf->nsteps)
+		return 0;
+	for (i = 0; i < wf->nslots; i++)
+		if (wf->slots[i].step >= wf->nsteps)
+			return 0;
+	for (i = 0; i < wf->nsteps; i++) {
+		const ecl_step_def *d = &wf->steps[i];
+		const ecl_template *tpls[3];
+
+		tpls[0] = &d->system;
+		tpls[1] = &d->prompt;
+		tpls[2] = &d->question;
+		if (d->counter >= wf->nslots)
+			return 0;
+		for (j = 0; j < d->noutputs; j++)
+			if (d->outputs[j] >= wf->nslots)
+				return 0;
+		for (j = 0; j < 3; j++)
+			for (k = 0; k < tpls[j]->nparts; k++)
+				if (tpls[j]->parts[k].slot >= wf->nslots)
+					return 0;
+	}
+	return 1;
 }
 
 int wfdef_read(const char *text, const char *version, wfdef **out)
 {
 	wfdef *d = mem_calloc(1, sizeof(*d));
-	const cJSON *slots, *steps, *it;
-	int oom = 0, rc = ECL_OK, i;
+	reader r = {0};
+	int rc, nkeys = 0;
 
 	*out = NULL;
-	if (!d)
+	if (!d || !(d->text = mem_strdup(text))) {
+		mem_free(d);
 		return ECL_ENOMEM;
-	d->json = json_parse_str(text, &oom);
-	slots = cJSON_GetObjectItemCaseSensitive(d->json, "slots");
-	steps = cJSON_GetObjectItemCaseSensitive(d->json, "steps");
-	it = cJSON_GetObjectItemCaseSensitive(d->json, "id");
-	if (oom) {
-		wfdef_free(d);
-		return ECL_ENOMEM;
-	}
-	if (!cJSON_IsArray(slots) || !cJSON_IsArray(steps) || !cJSON_IsString(it) ||
-	    cJSON_GetArraySize(steps) == 0) {
-		wfdef_free(d);
-		return ECL_ESTORE;
 	}
 	d->wf.abi = ECL_ABI_VERSION;
-	d->wf.id = it->valuestring;
-	d->wf.name = it->valuestring;
 	d->wf.version = version;
-	d->wf.nslots = cJSON_GetArraySize(slots);
-	d->wf.nsteps = cJSON_GetArraySize(steps);
-	it = cJSON_GetObjectItemCaseSensitive(d->json, "start");
-	d->wf.start = cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < d->wf.nsteps
-			      ? (int)it->valuedouble
-			      : -1;
-	d->slots = mem_calloc((size_t)d->wf.nslots + 1, sizeof(*d->slots));
-	d->steps = mem_calloc((size_t)d->wf.nsteps, sizeof(*d->steps));
-	if (!d->slots || !d->steps) {
-		wfdef_free(d);
-		return ECL_ENOMEM;
+	d->wf.start = -1;
+	d->wf.max_steps = 0x7fffffff;
+	r.p = d->text;
+	expect(&r, '{');
+	while (!r.bad && !r.oom && !next_is(&r, '}')) {
+		const char *key;
+
+		if (nkeys++)
+			expect(&r, ',');
+		key = read_str(&r);
+		expect(&r, ':');
+		if (r.bad || !key) {
+			r.bad = 1;
+		} else if (strcmp(key, "id") == 0) {
+			d->wf.id = d->wf.name = read_str(&r);
+		} else if (strcmp(key, "start") == 0) {
+			d->wf.start = (int)read_int(&r, 0, 1 << 20);
+		} else if (strcmp(key, "slots") == 0) {
+			expect(&r, '[');
+			while (!r.bad && !r.oom && !next_is(&r, ']')) {
+				ecl_slot_def *sd;
+
+				if (d->wf.nslots)
+					expect(&r, ',');
+				if (!(sd = room(&r, d->slots, d->wf.nslots, sizeof(*sd))))
+					break;
+				d->slots = sd;
+				read_slot(&r, &sd[d->wf.nslots++]);
+			}
+		} else if (strcmp(key, "steps") == 0) {
+			expect(&r, '[');
+			while (!r.bad && !r.oom && !next_is(&r, ']')) {
+				ecl_step_def *sd;
+
+				if (d->wf.nsteps)
+					expect(&r, ',');
+				if (!(sd = room(&r, d->steps, d->wf.nsteps, sizeof(*sd))))
+					break;
+				d->steps = sd;
+				read_step(&r, &sd[d->wf.nsteps++]);
+			}
+		} else {
+			r.bad = 1;
+		}
 	}
 	d->wf.slots = d->slots;
 	d->wf.steps = d->steps;
-	i = 0;
-	cJSON_ArrayForEach (it, slots)
-		if (rc == ECL_OK)
-			rc = read_slot(it, d->wf.nsteps, &d->slots[i++]);
-	i = 0;
-	cJSON_ArrayForEach (it, steps)
-		if (rc == ECL_OK)
-			rc = read_step(it, d->wf.nslots, &d->steps[i++]);
-	if (rc == ECL_OK && d->wf.start < 0)
-		rc = ECL_ESTORE;
+	rc = r.oom ? ECL_ENOMEM
+	     : r.bad || !d->wf.id || (ws(&r), *r.p) || !consistent(&d->wf) ? ECL_ESTORE
+									      : ECL_OK;
 	if (rc != ECL_OK) {
 		wfdef_free(d);
 		return rc;
 	}
-	d->wf.max_steps = 0x7fffffff;
 	*out = d;
 	return ECL_OK;
 }
