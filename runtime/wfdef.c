@@ -166,9 +166,10 @@ static void expect(reader *r, char c)
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-					    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-								   : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 /* A string, unescaped in place and ended by a NUL; NULL for null. */
@@ -469,9 +470,9 @@ int wfdef_read(const char *text, const char *version, wfdef **out)
 	}
 	d->wf.slots = d->slots;
 	d->wf.steps = d->steps;
-	rc = r.oom ? ECL_ENOMEM
+	rc = r.oom                                                         ? ECL_ENOMEM
 	     : r.bad || !d->wf.id || (ws(&r), *r.p) || !consistent(&d->wf) ? ECL_ESTORE
-									      : ECL_OK;
+									   : ECL_OK;
 	if (rc != ECL_OK) {
 		wfdef_free(d);
 		return rc;

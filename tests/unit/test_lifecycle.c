@@ -619,6 +619,29 @@ Test(lifecycle, a_damaged_definition_is_reported_not_rendered)
 		"-1]]}",
 		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 2, 0, 0, \"f\", null, null, 0, "
 		"null]], \"steps\": [[\"a\", 0, [], [], [], [1], -1]]}",
+		"{\"id\": \"x", /* a string without its end */
+	};
+	/* edits of a good definition that make it bad */
+	static const char *const edits[][2] = {
+		{"careful", "\\x"},                           /* an unknown escape */
+		{"careful", "\\u00zz"},                       /* a bad \u escape */
+		{"careful", "\\u0000"},                       /* a NUL */
+		{"careful", "\\u00e9"},                       /* an escape never written */
+		{"\"start\"", "\"other\""},                   /* an unknown member */
+		{"\"id\":", "\"id\":null,\"x\":"},            /* no id */
+		{"]]}", "]]}x"},                              /* something after the end */
+		{"[0,100]", "[0,\"a\"]"},                     /* a range of no numbers */
+		{"[0,100]", "\"a\""},                         /* neither a range nor null */
+		{"[\"pass\",\"revise\"]", "\"pass\""},        /* neither choices nor null */
+		{"[\"pass\",\"revise\"]", "[\"pass\",null]"}, /* a choice of no text */
+		{"[4,5]", "[4,99]"},                          /* an output that is no slot */
+		{"],[4,5],-1]", "],[4,5],99]"},               /* a counter that is no slot */
+		{",1,\" words", ",99,\" words"},              /* a template's slot that is none */
+		{"\"start\":0", "\"start\":9"},               /* a start that is no step */
+		{"[\"topic\",0,0,-1", "[\"topic\",0,0,9"},    /* a slot of no step */
+		{"{\"id\"", "\"id\""},                        /* no object */
+		{"[\"topic\",", "[null,"},                    /* a slot without a name */
+		{"[\"generate\",", "[null,"},                 /* a step without a name */
 	};
 	char id[ECL_ID_MAX];
 	ecl_options o = options();
@@ -630,6 +653,24 @@ Test(lifecycle, a_damaged_definition_is_reported_not_rendered)
 	start(id);
 	e = ts_open(&o);
 	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ts_sql(db, "CREATE TABLE good AS SELECT def FROM versions");
+	/* the escapes a definition's text may hold read back as what they stand for */
+	ts_sql(db, "UPDATE versions SET def = replace(def, 'You are a careful writer.',"
+		   " 'W\\/\\b\\f\\r\\t\\u0001\\u001F.')");
+	cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_OK, "%s", ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=W/\b\f\r\t\x01\x1f. Answer with one JSON object");
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		char sql[512];
+
+		snprintf(sql, sizeof(sql),
+			 "UPDATE versions SET def = replace((SELECT def FROM good), '%s', '%s')",
+			 edits[i][0], edits[i][1]);
+		ts_sql(db, sql);
+		cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_ESTORE, "%s",
+			     edits[i][1]);
+		cr_assert(strstr(ecl_engine_errmsg(e), "does not read"), "%s: %s", edits[i][1],
+			  ecl_engine_errmsg(e));
+	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char sql[512];
 
