@@ -173,6 +173,14 @@ typedef struct history {
 		char *text;
 	} * notes;
 	int nnotes, next_note;
+	/* the version switches the checkpoints went through, a fork's parents' first */
+	struct vswitch {
+		int seq; /* the checkpoints after it ran under `to` */
+		char from[128], to[128];
+	} * switches;
+	int nswitches, next_switch;
+	int switch_limit;     /* reading a run's: the checkpoints taken from it */
+	char first_from[128]; /* reading a run's: the version its first switch left */
 	struct hcall {
 		int seq;
 		store_call c; /* its strings owned */
@@ -232,20 +240,94 @@ static int switch_note(const char *text, char *from, char *to)
 	return sscanf(text, "workflow %*s changed from version %127s to %127s", from, to) == 2;
 }
 
-/* Emit the notes that come before checkpoint seq (all of them when seq < 0). A version switch
- * among them makes the checkpoints after it read under the new version. */
+/* Append a version switch to h->switches. */
+static int add_switch(history *h, int seq, const char *from, const char *to)
+{
+	struct vswitch *sw = mem_realloc(h->switches, (size_t)(h->nswitches + 1) * sizeof(*sw));
+
+	if (!sw)
+		return ECL_ENOMEM;
+	h->switches = sw;
+	sw += h->nswitches++;
+	sw->seq = seq;
+	snprintf(sw->from, sizeof(sw->from), "%s", from);
+	snprintf(sw->to, sizeof(sw->to), "%s", to);
+	return ECL_OK;
+}
+
+/* Keep a note that is a version switch before checkpoint h->switch_limit; note the version the
+ * first switch of all left in h->first_from. */
+static int keep_switch(void *ctx, int seq, long long ts_ms, const char *text)
+{
+	history *h = ctx;
+	char from[128], to[128];
+
+	(void)ts_ms;
+	if (!switch_note(text, from, to))
+		return ECL_OK;
+	if (!h->first_from[0])
+		snprintf(h->first_from, sizeof(h->first_from), "%s", from);
+	return seq < h->switch_limit ? add_switch(h, seq, from, to) : ECL_OK;
+}
+
+/* Append to h->switches the version switches of run `row`'s checkpoints before `limit`, and
+ * put in start the version its first checkpoint ran under. A fork's first checkpoints are its
+ * parent's: their switches come first (a parent pruned since has none to give), then the
+ * fork's own start, then its own switches. */
+static int timeline(history *h, const store_run *row, int limit, char start[128], int depth)
+{
+	ecl_engine *e = h->e;
+	store_run parent = {0};
+	char id[ECL_ID_MAX], at[128] = "", own[128];
+	int upto = 0, mark, rc = ECL_OK;
+
+	snprintf(start, 128, "%s", row->version);
+	if (row->parent && depth < 64 && sscanf(row->parent, "%39[^@]@%d", id, &upto) == 2) {
+		if (upto > limit)
+			upto = limit;
+		rc = e->st->ops->get_run(e->st, id, &parent);
+		if (rc == ECL_OK) {
+			mark = h->nswitches;
+			rc = timeline(h, &parent, upto, start, depth + 1);
+			/* the version in effect at the fork */
+			snprintf(at, sizeof(at), "%s",
+				 h->nswitches > mark ? h->switches[h->nswitches - 1].to : start);
+		} else if (rc == ECL_ENOTFOUND) {
+			rc = ECL_OK;
+		}
+		store_run_clear(&parent);
+	}
+	mark = h->nswitches;
+	h->switch_limit = limit;
+	h->first_from[0] = '\0';
+	if (rc == ECL_OK)
+		rc = e->st->ops->list_notes(e->st, row->id, keep_switch, h);
+	if (rc != ECL_OK)
+		return rc;
+	snprintf(own, sizeof(own), "%s", h->first_from[0] ? h->first_from : row->version);
+	if (!at[0]) {
+		snprintf(start, 128, "%s", own);
+		return ECL_OK;
+	}
+	/* between the parent's switches and the run's own: the run's start at the fork */
+	if ((rc = add_switch(h, upto, at, own)) != ECL_OK)
+		return rc;
+	memmove(h->switches + mark + 1, h->switches + mark,
+		(size_t)(h->nswitches - 1 - mark) * sizeof(*h->switches));
+	h->switches[mark].seq = upto;
+	snprintf(h->switches[mark].from, sizeof(h->switches[mark].from), "%s", at);
+	snprintf(h->switches[mark].to, sizeof(h->switches[mark].to), "%s", own);
+	return ECL_OK;
+}
+
+/* Emit the notes that come before checkpoint seq (all of them when seq < 0). */
 static int flush_notes(history *h, int seq)
 {
 	while (h->next_note < h->nnotes && (seq < 0 || h->notes[h->next_note].seq < seq)) {
 		const struct note *n = &h->notes[h->next_note++];
 		ecl_history_entry entry = {0};
-		char from[128], to[128];
 		int rc;
 
-		if (switch_note(n->text, from, to) && strcmp(to, h->version) != 0) {
-			snprintf(h->version, sizeof(h->version), "%s", to);
-			h->stale = 1;
-		}
 		entry.seq = n->seq;
 		entry.note = n->text;
 		entry.note_ms = n->ts_ms;
@@ -409,6 +491,16 @@ static int history_step(void *ctx, const store_step *s)
 
 	if ((rc = flush_notes(h, s->seq)) != ECL_OK)
 		return rc;
+	/* a version switch before this checkpoint: it ran under the new version */
+	for (; h->next_switch < h->nswitches && h->switches[h->next_switch].seq < s->seq;
+	     h->next_switch++) {
+		const char *to = h->switches[h->next_switch].to;
+
+		if (strcmp(to, h->version) != 0) {
+			snprintf(h->version, sizeof(h->version), "%s", to);
+			h->stale = 1;
+		}
+	}
 	if (h->stale && (rc = load_version(h)) != ECL_OK)
 		return rc;
 	entry.seq = s->seq;
@@ -470,7 +562,6 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 {
 	history h = {0};
 	store_run row = {0};
-	char from[128], to[128];
 	int rc, i;
 
 	e->err[0] = '\0';
@@ -483,16 +574,12 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
 	h.workflow = row.workflow;
 	h.inputs = row.inputs;
-	snprintf(h.version, sizeof(h.version), "%s", row.version);
-	rc = e->st->ops->list_notes(e->st, id, keep_note, &h);
+	/* the versions the checkpoints ran under: the first, and the switches after it */
+	rc = timeline(&h, &row, 0x7fffffff, h.version, 0);
+	if (rc == ECL_OK)
+		rc = e->st->ops->list_notes(e->st, id, keep_note, &h);
 	if (rc == ECL_OK)
 		rc = e->st->ops->list_calls(e->st, id, keep_call, &h);
-	/* the first checkpoints ran under the version the first switch left */
-	for (i = 0; rc == ECL_OK && i < h.nnotes; i++)
-		if (switch_note(h.notes[i].text, from, to)) {
-			snprintf(h.version, sizeof(h.version), "%s", from);
-			break;
-		}
 	if (rc == ECL_OK)
 		rc = load_version(&h);
 	if (rc == ECL_OK)
@@ -502,6 +589,7 @@ int ecl_run_history(ecl_engine *e, const char *id, int full, ecl_history_fn fn, 
 	for (i = 0; i < h.nnotes; i++)
 		mem_free(h.notes[i].text);
 	mem_free(h.notes);
+	mem_free(h.switches);
 	for (i = 0; i < h.ncalls; i++) {
 		mem_free((char *)h.calls[i].c.fix);
 		mem_free((char *)h.calls[i].c.answer);

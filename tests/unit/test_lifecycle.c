@@ -557,7 +557,7 @@ Test(lifecycle, after_a_version_switch_each_step_shows_the_texts_of_its_own_vers
 	static ecl_step_def steps[16];
 	static ecl_workflow v2;
 	const ecl_workflow *v1 = ts_workflow("critique-revise"), *list[1] = {&v2};
-	char id[ECL_ID_MAX];
+	char id[ECL_ID_MAX], fid[ECL_ID_MAX], fid2[ECL_ID_MAX];
 	ecl_options o = options();
 	ecl_engine *e;
 	call_dump d = {0};
@@ -588,6 +588,20 @@ Test(lifecycle, after_a_version_switch_each_step_shows_the_texts_of_its_own_vers
 	HAS(d, "[2.1 first r=0] sys=EDITED system line | prompt=Judge this piece on the topic "
 	       "\"t\"");
 	HAS(d, "Draft v0\n\nAnswer as JSON"); /* the state carried over the switch */
+	/* a fork takes the draft of version 1 with the versions it went through */
+	cr_assert_eq(ecl_run_fork(e, id, 1, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_drive(e, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(ecl_run_history(e, fid, 1, dump_calls, &d), ECL_OK, "%s",
+		     ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	HAS(d, "[2.1 first r=0] sys=EDITED system line | prompt=Judge this piece");
+	/* and a fork of the fork as well */
+	cr_assert_eq(ecl_run_fork(e, fid, 1, fid2), ECL_OK, "%s", ecl_engine_errmsg(e));
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(ecl_run_history(e, fid2, 1, dump_calls, &d), ECL_OK, "%s",
+		     ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
 	ecl_engine_close(e);
 }
 
