@@ -3,6 +3,7 @@
  * histories, forks from a checkpoint, and pruning finished runs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -278,11 +279,14 @@ static int timeline(history *h, const store_run *row, int limit, char start[128]
 {
 	ecl_engine *e = h->e;
 	store_run parent = {0};
+	const char *sep = row->parent ? strrchr(row->parent, '@') : NULL;
 	char id[ECL_ID_MAX], at[128] = "", own[128];
 	int upto = 0, mark, rc = ECL_OK;
 
 	snprintf(start, 128, "%s", row->version);
-	if (row->parent && depth < 64 && sscanf(row->parent, "%39[^@]@%d", id, &upto) == 2) {
+	if (sep && sep - row->parent < ECL_ID_MAX && depth < 64) {
+		snprintf(id, sizeof(id), "%.*s", (int)(sep - row->parent), row->parent);
+		upto = (int)strtol(sep + 1, NULL, 10);
 		if (upto > limit)
 			upto = limit;
 		rc = e->st->ops->get_run(e->st, id, &parent);

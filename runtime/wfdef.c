@@ -434,9 +434,9 @@ int wfdef_read(const char *text, const char *version, wfdef **out)
 			expect(&r, ',');
 		key = read_str(&r);
 		expect(&r, ':');
-		if (r.bad || !key) {
-			r.bad = 1;
-		} else if (strcmp(key, "id") == 0) {
+		if (!key || r.bad)
+			key = ""; /* no member: refused below */
+		if (strcmp(key, "id") == 0) {
 			d->wf.id = d->wf.name = read_str(&r);
 		} else if (strcmp(key, "start") == 0) {
 			d->wf.start = (int)read_int(&r, 0, 1 << 20);
