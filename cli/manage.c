@@ -206,20 +206,111 @@ typedef struct hist_out {
 	int headed;
 } hist_out;
 
-static void indent(const char *label, const char *text)
+static void indent(int pad, const char *label, const char *text)
 {
 	const char *p = text;
 
-	printf("    %s:\n", label);
+	printf("%*s%s:\n", pad, "", label);
 	while (*p) {
 		size_t n = strcspn(p, "\n");
 
-		fputs("      | ", stdout);
+		printf("%*s| ", pad + 2, "");
 		cli_print_text(stdout, p, n);
 		putchar('\n');
 		p += n;
 		if (*p)
 			p++;
+	}
+}
+
+/* The calls of a step as JSON: number, kind, tokens and latency; with full, what was sent
+ * and what came back. */
+static cJSON *calls_json(const ecl_history_entry *h, int full)
+{
+	cJSON *list = cJSON_CreateArray();
+	int i;
+
+	for (i = 0; i < h->ncalls; i++) {
+		const ecl_llm_call *k = &h->calls[i];
+		cJSON *c = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(c, "n", k->n);
+		cJSON_AddStringToObject(c, "kind", ecl_llm_call_kind_name(k->kind));
+		cJSON_AddNumberToObject(c, "repair", k->repair);
+		cJSON_AddNumberToObject(c, "tokens_in", (double)k->tokens_in);
+		cJSON_AddNumberToObject(c, "tokens_out", (double)k->tokens_out);
+		if (k->latency_us >= 0)
+			cJSON_AddNumberToObject(c, "latency_us", (double)k->latency_us);
+		else
+			cJSON_AddNullToObject(c, "latency_us");
+		if (full) {
+			if (k->system)
+				cJSON_AddStringToObject(c, "system", k->system);
+			if (k->prompt)
+				cJSON_AddStringToObject(c, "prompt", k->prompt);
+			if (k->fix)
+				cJSON_AddStringToObject(c, "fix", k->fix);
+			if (k->answer)
+				cJSON_AddStringToObject(c, "answer", k->answer);
+			if (k->error)
+				cJSON_AddStringToObject(c, "error", k->error);
+		}
+		cJSON_AddItemToArray(list, c);
+	}
+	return list;
+}
+
+/* "3 calls: 1 retry, 1 repair" for a step that made more than one call, else "". */
+static void calls_summary(const ecl_history_entry *h, char *out, size_t len)
+{
+	int retries = 0, repairs = 0, i;
+
+	*out = '\0';
+	if (h->ncalls < 2)
+		return;
+	for (i = 0; i < h->ncalls; i++) {
+		retries += h->calls[i].kind == ECL_LLM_CALL_RETRY;
+		repairs += h->calls[i].kind == ECL_LLM_CALL_REPAIR;
+	}
+	snprintf(out, len, "  %d calls: %d %s, %d %s", h->ncalls, retries,
+		 retries == 1 ? "retry" : "retries", repairs, repairs == 1 ? "repair" : "repairs");
+	if (!retries) /* "2 calls: 1 repair" */
+		snprintf(out, len, "  %d calls: %d %s", h->ncalls, repairs,
+			 repairs == 1 ? "repair" : "repairs");
+	else if (!repairs)
+		snprintf(out, len, "  %d calls: %d %s", h->ncalls, retries,
+			 retries == 1 ? "retry" : "retries");
+}
+
+/* Every call of a step with what it sent and got, for history --full. */
+static void print_calls(const ecl_history_entry *h)
+{
+	int i;
+
+	for (i = 0; i < h->ncalls; i++) {
+		const ecl_llm_call *k = &h->calls[i];
+
+		printf("    call %d: %s", k->n, ecl_llm_call_kind_name(k->kind));
+		if (k->latency_us >= 0)
+			printf(", %.1f ms", (double)k->latency_us / 1000.0);
+		printf(", tokens %lld/%lld\n", k->tokens_in, k->tokens_out);
+		if (!k->prompt)
+			printf("      (what it sent is not stored: the run was made before ecl "
+			       "stored it)\n");
+		else if (i == 0) {
+			if (k->system)
+				indent(6, "system", k->system);
+			indent(6, "prompt", k->prompt);
+		} else {
+			printf("      sent: the system prompt and prompt of call 1%s\n",
+			       k->repair ? ", then each refused answer and its repair prompt" : "");
+		}
+		if (k->fix && k->kind == ECL_LLM_CALL_REPAIR)
+			indent(6, "repair prompt", k->fix);
+		if (k->answer)
+			indent(6, "answer", k->answer);
+		if (k->error)
+			indent(6, "error", k->error);
 	}
 }
 
@@ -261,6 +352,8 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 				if (h->answer)
 					cJSON_AddStringToObject(r, "answer", h->answer);
 			}
+			if (h->ncalls)
+				cJSON_AddItemToObject(r, "calls", calls_json(h, o->full));
 		}
 		cJSON_AddItemToArray(o->list, r);
 	} else if (h->note) {
@@ -269,20 +362,24 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 	} else {
 		cJSON *out = h->output ? cJSON_Parse(h->output) : NULL;
 		const cJSON *decision = cJSON_GetObjectItem(out, "decision");
+		char calls[96];
 
-		printf("%4d  %-12s attempt %d  %8.1f ms  tokens %lld/%lld  -> %s%s%s\n", h->seq,
+		calls_summary(h, calls, sizeof(calls));
+		printf("%4d  %-12s attempt %d  %8.1f ms  tokens %lld/%lld  -> %s%s%s%s\n", h->seq,
 		       h->step, h->attempt, (double)h->duration_us / 1000.0, h->tokens_in,
 		       h->tokens_out, h->next ? h->next : "end",
 		       cJSON_IsString(decision) ? "  decision: " : "",
-		       cJSON_IsString(decision) ? decision->valuestring : "");
+		       cJSON_IsString(decision) ? decision->valuestring : "", calls);
 		cJSON_Delete(out);
-		if (o->full) {
+		if (o->full && h->ncalls) {
+			print_calls(h);
+		} else if (o->full) {
 			if (h->system)
-				indent("system", h->system);
+				indent(4, "system", h->system);
 			if (h->prompt)
-				indent("prompt", h->prompt);
+				indent(4, "prompt", h->prompt);
 			if (h->answer)
-				indent("answer", h->answer);
+				indent(4, "answer", h->answer);
 		}
 	}
 	if (!h->note) {

@@ -616,6 +616,38 @@ typedef int (*ecl_run_fn)(void *ctx, const ecl_run_info *info);
 /* Walk the runs the filter matches, newest first. */
 int ecl_run_list(ecl_engine *engine, const ecl_run_filter *filter, ecl_run_fn fn, void *ctx);
 
+/* The kind of a call to the model: a step's first call, a retry of the same messages after a
+ * transport or server error, or a repair after an answer that failed its type check (the
+ * messages before, that answer, and a prompt naming what was wrong). */
+typedef enum ecl_llm_call_kind {
+	ECL_LLM_CALL_FIRST = 0,
+	ECL_LLM_CALL_RETRY = 1,
+	ECL_LLM_CALL_REPAIR = 2
+} ecl_llm_call_kind;
+
+/* "first", "retry" or "repair". */
+const char *ecl_llm_call_kind_name(ecl_llm_call_kind kind);
+
+/* One call a step made to the model, as stored with its checkpoint. Borrowed with its entry. */
+typedef struct ecl_llm_call {
+	int n; /* from 1, in the order made */
+	ecl_llm_call_kind kind;
+	/* Repair rounds in the messages it sent: it sent the system prompt, the prompt, then for
+	 * each round the answer refused (that of the last call before the round's repair call)
+	 * and the round's repair prompt. 0 for the prompt alone. */
+	int repair;
+	/* with full: the system prompt and the prompt as sent, from the definition of the
+	 * workflow version the run used and its stored state; NULL for none, or for a run whose
+	 * version's definition is not stored (made before ecl stored them) */
+	const char *system;
+	const char *prompt;
+	const char *fix;    /* repair > 0: the repair prompt of its last round, else NULL */
+	const char *answer; /* the answer text received, or NULL (none: see error) */
+	const char *error;  /* why the call failed or its answer was refused, or NULL */
+	long long tokens_in, tokens_out;
+	long long latency_us; /* -1 when not known */
+} ecl_llm_call;
+
 /* One line of a run's history: a checkpoint (step != NULL) or a lifecycle note (note != NULL:
  * paused, resumed, cancelled, forked, a workflow version switch). Borrowed for the call. */
 typedef struct ecl_history_entry {
@@ -628,16 +660,25 @@ typedef struct ecl_history_entry {
 	long long tokens_in, tokens_out;
 	const char *output; /* the step's validated output (JSON) */
 	const char *answer; /* the model's answer text as received */
-	const char *system; /* with full: the system prompt the step was given, else NULL */
-	const char *prompt; /* with full: the user prompt the step was given, else NULL */
-	const char *note;   /* a lifecycle note, for entries that are not checkpoints */
+	/* with full: the system prompt (NULL for none) and the prompt (an LLM step's; a human
+	 * step's question) the step was given, from stored data as for ecl_call; else NULL */
+	const char *system;
+	const char *prompt;
+	const char *note; /* a lifecycle note, for entries that are not checkpoints */
 	long long note_ms;
+	/* The calls an LLM step made to the model, in order (every one: retries and repairs
+	 * included); none for other steps, and for a step of a run whose workflow version's
+	 * definition is not stored that made a single call. */
+	const ecl_llm_call *calls;
+	int ncalls;
 } ecl_history_entry;
 
 typedef int (*ecl_history_fn)(void *ctx, const ecl_history_entry *entry);
 
-/* Walk a run's history in order. With full, each checkpoint carries the prompts, rendered
- * again from the run's state before that step. */
+/* Walk a run's history in order, each checkpoint with the calls its step made. With full,
+ * each carries the prompts as sent: rendered again from the definition of the workflow
+ * version the step ran under, stored with the run's commits, and the run's stored state
+ * before that step (never from the workflow compiled into this program). */
 int ecl_run_history(ecl_engine *engine, const char *run_id, int full, ecl_history_fn fn, void *ctx);
 
 /* Create a new run that starts from checkpoint `from_seq` of run_id (0: from its start),

@@ -48,6 +48,9 @@ static void ask_clear(drive_task *t)
 	buf_free(&t->prompt);
 	free(t->raw);
 	t->raw = NULL;
+	for (i = 0; i < 2 * t->ncalls; i++)
+		mem_free(t->call_own[i]);
+	t->ncalls = 0;
 }
 
 static void commit_clear(drive_task *t);
@@ -56,6 +59,11 @@ void drive_task_clear(drive_task *t)
 {
 	commit_clear(t);
 	ask_clear(t);
+	mem_free(t->calls);
+	mem_free(t->call_own);
+	t->calls = NULL;
+	t->call_own = NULL;
+	t->capcalls = 0;
 	free(t->res.text);
 	t->res.text = NULL;
 }
@@ -152,6 +160,7 @@ static int ask_begin(drive_task *t)
 	t->repair = 0;
 	t->try_no = 0;
 	t->call = 0;
+	t->kind = STORE_CALL_FIRST;
 	run_render(run, &step->system, &t->sys);
 	run_render(run, &step->prompt, &t->prompt);
 	if (t->sys.oom || t->prompt.oom)
@@ -196,8 +205,76 @@ static void ask_next_call(drive_task *t)
 void drive_task_answer(drive_task *t, int rc)
 {
 	t->answer_rc = rc;
-	t->llm_us += clock_mono_us() - t->call_us;
+	t->last_us = clock_mono_us() - t->call_us;
+	t->llm_us += t->last_us;
 	t->phase = DRIVE_PH_GOT;
+}
+
+/* A refused answer as it can be stored and printed: NULL when it is UTF-8 without a NUL
+ * (stored as it is), else a copy (caller frees) in which each byte that is not (a NUL, or
+ * no part of a UTF-8 character) is written as \xNN. *oom set when the copy fails. */
+static char *printable(const char *s, size_t n, int *oom)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	buf b = {0};
+	size_t k;
+	char why[8];
+
+	if (text_check(s, n, why, sizeof(why)) == ECL_OK)
+		return NULL;
+	while (p < end) {
+		if (*p && (k = text_utf8_len(p, end)) > 0) {
+			buf_append(&b, (const char *)p, k);
+			p += k;
+		} else {
+			buf_printf(&b, "\\x%02x", *p++);
+		}
+	}
+	if (b.oom || !b.data)
+		*oom = 1;
+	return b.data;
+}
+
+/* Record the call that just ended, with the answer it got (borrowed until ask_clear; its
+ * length n) and an error (copied), for the checkpoint to store. */
+static int record_call(drive_task *t, const char *answer, size_t n, const char *error)
+{
+	store_call *k;
+	char **own;
+	int oom = 0;
+
+	if (t->ncalls == t->capcalls) {
+		int cap = t->capcalls ? 2 * t->capcalls : 4;
+		store_call *calls = mem_realloc(t->calls, (size_t)cap * sizeof(*calls));
+
+		if (!calls)
+			return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
+		t->calls = calls;
+		if (!(own = mem_realloc(t->call_own, 2 * (size_t)cap * sizeof(*own))))
+			return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
+		t->call_own = own;
+		t->capcalls = cap;
+	}
+	own = &t->call_own[2 * t->ncalls];
+	own[0] = error ? mem_strdup(error) : NULL;
+	own[1] = answer ? printable(answer, n, &oom) : NULL;
+	if ((error && !own[0]) || oom) {
+		mem_free(own[0]);
+		mem_free(own[1]);
+		return engine_fail(t->run->eng, ECL_ENOMEM, "out of memory");
+	}
+	k = &t->calls[t->ncalls++];
+	memset(k, 0, sizeof(*k));
+	k->n = t->req.call + 1;
+	k->kind = t->kind;
+	k->repair = t->req.repair;
+	k->fix = t->kind == STORE_CALL_REPAIR ? t->fix[t->req.repair - 1].data : NULL;
+	k->answer = own[1] ? own[1] : answer;
+	k->error = own[0];
+	k->tokens_in = t->res.tokens_in;
+	k->tokens_out = t->res.tokens_out;
+	k->latency_us = t->last_us;
+	return ECL_OK;
 }
 
 /* The outcome of one call: the accepted answer (ECL_OK, the step function goes on), another
@@ -214,11 +291,12 @@ static int ask_outcome(drive_task *t)
 
 	t->tokens_in += res->tokens_in;
 	t->tokens_out += res->tokens_out;
-	if (rc == ECL_OK && res->len > e->max_answer_bytes)
-		return engine_fail(
-			e, ECL_EANSWER,
-			"step `%s`: the answer has %zu bytes, more than the limit of %zu",
-			step->name, res->len, e->max_answer_bytes);
+	if (rc == ECL_OK && res->len > e->max_answer_bytes) {
+		engine_fail(e, ECL_EANSWER,
+			    "step `%s`: the answer has %zu bytes, more than the limit of %zu",
+			    step->name, res->len, e->max_answer_bytes);
+		return record_call(t, NULL, 0, e->err) != ECL_OK ? ECL_ENOMEM : ECL_EANSWER;
+	}
 	if (rc != ECL_OK) {
 		if (rc != ECL_EPROVIDER)
 			return engine_fail(e, rc, "step `%s`: %s", step->name, ecl_strerror(rc));
@@ -247,6 +325,9 @@ static int ask_outcome(drive_task *t)
 				  res->error, "wait_ms", ms, NULL);
 			t->wake_us = clock_mono_us() + 1000LL * wait;
 		}
+		if (record_call(t, NULL, 0, res->error) != ECL_OK)
+			return ECL_ENOMEM;
+		t->kind = STORE_CALL_RETRY;
 		t->try_no++;
 		return ECL_PENDING;
 	}
@@ -254,14 +335,24 @@ static int ask_outcome(drive_task *t)
 	rc = answer_parse(run->wf, step, res->text, res->len, &run->answer, &run->answer_text, why,
 			  sizeof(why));
 	if (rc == ECL_OK) {
+		/* the first call alone is implied by the checkpoint; after it, the accepted
+		 * answer is the checkpoint's */
+		if (t->ncalls && record_call(t, NULL, 0, NULL) != ECL_OK)
+			return ECL_ENOMEM;
 		t->raw = res->text;
 		res->text = NULL;
 		return ECL_OK;
 	}
-	if (rc != ECL_EANSWER || t->repair == t->repairs)
-		return rc == ECL_EANSWER ? engine_fail(e, rc, "%s", why)
-					 : engine_fail(e, rc, "out of memory");
+	if (rc == ECL_EANSWER && t->repair == t->repairs) {
+		engine_fail(e, rc, "%s", why);
+		return record_call(t, res->text, res->len, why) != ECL_OK ? ECL_ENOMEM : rc;
+	}
+	if (rc != ECL_EANSWER)
+		return engine_fail(e, rc, "out of memory");
 	log_event(e, LOG_WARN, "repair", "run", run->id, "step", step->name, "error", why, NULL);
+	/* the record points to the answer, which the repair dialogue keeps from here */
+	if (record_call(t, res->text, res->len, why) != ECL_OK)
+		return ECL_ENOMEM;
 	t->answers[t->repair] = res->text;
 	res->text = NULL;
 	repair_prompt(&t->fix[t->repair], run, step, why);
@@ -271,6 +362,7 @@ static int ask_outcome(drive_task *t)
 	t->msgs[1 + 2 * t->repair].text = t->answers[t->repair];
 	t->msgs[2 + 2 * t->repair].role = "user";
 	t->msgs[2 + 2 * t->repair].text = t->fix[t->repair].data;
+	t->kind = STORE_CALL_REPAIR;
 	t->repair++;
 	t->try_no = 0;
 	t->wake_us = 0;
@@ -356,8 +448,13 @@ static int fail_run(drive_task *t, const char *raw)
 	c.now_ms = clock_now_ms();
 	c.owner = e->owner;
 	c.lease_until_ms = c.now_ms + e->lease_ms;
-	rc = d->ops->commit(d, run, &c, &request);
+	c.calls = t->ncalls ? t->calls : NULL;
+	c.ncalls = t->ncalls;
+	rc = engine_def_get(e, run->wf, &c.def);
+	if (rc == ECL_OK)
+		rc = d->ops->commit(d, run, &c, &request);
 	if (rc == ECL_OK) {
+		engine_def_stored(c.def);
 		engine_fail(e, ECL_EFAILED, "%s", msg);
 		log_event(e, e->end_level, "failed", "run", run->id, "step", step->name, "error",
 			  msg, NULL);
@@ -412,6 +509,10 @@ static int commit_prepare(drive_task *t)
 	c->now_ms = clock_now_ms();
 	c->owner = e->owner;
 	c->lease_until_ms = c->now_ms + e->lease_ms;
+	c->calls = t->ncalls ? t->calls : NULL;
+	c->ncalls = t->ncalls;
+	if (engine_def_get(e, wf, &c->def) != ECL_OK)
+		return ECL_ENOMEM;
 	switch (run->t) {
 	case T_GOTO:
 		c->step.next = wf->steps[run->t_next].name;
@@ -453,6 +554,7 @@ static void commit_done(drive_task *t)
 	t->beat_ms = c->now_ms;
 	if (t->commit_request)
 		t->request = t->commit_request;
+	engine_def_stored(c->def);
 	run->seq++;
 	if (e->verbose && e->log) {
 		char dur[32], seq[16], attempt[16];

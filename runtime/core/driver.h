@@ -99,6 +99,14 @@ typedef struct drive_task {
 	char *answers[DRIVE_MAX_REPAIRS]; /* the rejected answers, for the repair dialogue */
 	buf sys, prompt, fix[DRIVE_MAX_REPAIRS];
 	char *raw; /* the accepted answer text */
+	/* the calls of the step, stored with its checkpoint when it made more than one or none
+	 * was accepted (store_call): recorded from the second call on */
+	int kind;          /* the store_call_kind of the call in flight */
+	long long last_us; /* how long the last call took */
+	store_call *calls; /* ncalls of them, room for capcalls */
+	char **call_own;   /* the texts they point to that the task owns: an error and an
+			    * answer's printable copy per call (or NULL) */
+	int ncalls, capcalls;
 	/* control */
 	long long beat_ms;   /* when the lease was last renewed */
 	const char *request; /* "pause" or "cancel" asked by another process, or NULL */

@@ -134,8 +134,25 @@ struct ecl_engine {
 	size_t max_answer_bytes;   /* longer answers fail the step */
 	long retry_base_ms;        /* the first backoff bound */
 	long lease_ms;             /* how long a lease lasts unrenewed; renewed every third */
+	struct engine_def *defs;   /* the definitions of the workflows this engine committed */
 	char err[1024];
 };
+
+/* A workflow version's definition to store with the commits of its runs, until one of them is
+ * durable (see engine_def). */
+typedef struct engine_def {
+	struct engine_def *next;
+	const ecl_workflow *wf;
+	char *text; /* wfdef_write's */
+	int stored; /* a commit that carried it is durable */
+	store_def def;
+} engine_def;
+
+/* The definition of wf for a commit to carry in *out: NULL once a commit of this engine that
+ * carried it is durable. ECL_ENOMEM when it cannot be made. */
+int engine_def_get(ecl_engine *e, const ecl_workflow *wf, const store_def **out);
+/* A commit that carried def (or NULL) is durable: the version's definition is stored. */
+void engine_def_stored(const store_def *def);
 
 /* Record that what the store holds cannot be what the runtime wrote (a checkpoint that does
  * not parse, a value of the wrong type): the message, then that the file is damaged and how to
@@ -225,6 +242,20 @@ char *output_compact(store *st, const store_commit *c);
 /* Put back in place the strings a stored output of run id refers to. ECL_ESTORE (a reference
  * to a checkpoint that does not hold the string) or ECL_ENOMEM with e->err set. */
 int output_expand(ecl_engine *e, const char *id, char **output);
+
+/* ---- a workflow version's definition as stored data (wfdef.c) ----------------------------- */
+
+typedef struct wfdef wfdef;
+
+/* The definition of wf (its slots and the templates of its steps) as JSON text (caller frees
+ * with mem_free), or NULL when memory ran out. */
+char *wfdef_write(const ecl_workflow *wf);
+/* Read a definition wfdef_write wrote into *out (free with wfdef_free): a workflow without a
+ * step function whose version is `version` (borrowed, kept). ECL_ESTORE for a text that is
+ * not one, ECL_ENOMEM. */
+int wfdef_read(const char *text, const char *version, wfdef **out);
+const ecl_workflow *wfdef_workflow(const wfdef *d);
+void wfdef_free(wfdef *d);
 
 /* ---- answers (answer.c) ------------------------------------------------------------------- */
 

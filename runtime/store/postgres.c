@@ -87,6 +87,26 @@ static const char *const migrations[] = {
 	" substr(text, 8) FROM ecl.notes WHERE starts_with(text, 'answer ')"
 	" ORDER BY run_id, seq, n DESC;"
 	"DELETE FROM ecl.notes WHERE starts_with(text, 'answer ');",
+	/* 7: what a step sent and received: each workflow version's definition once, and the
+	 * calls of a step that made more than one or had none accepted */
+	"CREATE TABLE ecl.versions("
+	" workflow TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" def TEXT NOT NULL,"
+	" PRIMARY KEY(workflow, version));"
+	"CREATE TABLE ecl.calls("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" n INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" repair INTEGER NOT NULL,"
+	" fix TEXT,"
+	" answer TEXT,"
+	" error TEXT,"
+	" tokens_in BIGINT NOT NULL,"
+	" tokens_out BIGINT NOT NULL,"
+	" latency_us BIGINT NOT NULL,"
+	" PRIMARY KEY(run_id, seq, n));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -112,6 +132,9 @@ enum stmt_id {
 	ST_LIST_ANSWERS,
 	ST_LIST_OUTPUTS,
 	ST_LIST_NOTES,
+	ST_LIST_CALLS,
+	ST_GET_DEF,
+	ST_FORK_CALLS,
 	ST_FORK_STEPS,
 	ST_SET_VERSION,
 	ST_COMMITTED,
@@ -123,13 +146,22 @@ enum stmt_id {
 	" updated_ms, owner, lease_until_ms, request, parent, provider, model, base_url"
 
 /* The run's update of a transition ($1 id, $2 status, $3 step, $4 seq, $5 attempt, $6 output,
- * $7 error, $8 now, $9 owner, $10 lease until), then the checkpoint's insert, which a
- * CTE makes conditional on the update ($11.. the checkpoint: step, attempt, output, raw,
- * vars, tokens in, tokens out, started, duration). */
+ * $7 error, $8 now, $9 owner, $10 lease until), then the inserts of the checkpoint ($11..$19:
+ * step, attempt, output, raw, vars, tokens in, tokens out, started, duration), of its calls
+ * ($20, a JSON array, NULL for none) and of the workflow version's definition ($21 workflow,
+ * $22 version, $23 text; NULL for none), which CTEs make conditional on the update: one
+ * statement. */
 #define STEP_INSERT                                                                                \
 	" ), ins AS (INSERT INTO ecl.steps(run_id, seq, step, attempt, output, raw, vars,"         \
 	" tokens_in, tokens_out, started_ms, duration_us)"                                         \
-	" SELECT $1, $4, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM upd)"                    \
+	" SELECT $1, $4, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM upd),"                   \
+	" c AS (INSERT INTO ecl.calls(run_id, seq, n, kind, repair, fix, answer, error,"           \
+	" tokens_in, tokens_out, latency_us) SELECT $1, $4, (k->>'n')::int, (k->>'kind')::int,"    \
+	" (k->>'repair')::int, k->>'fix', k->>'answer', k->>'error', (k->>'tokens_in')::bigint,"   \
+	" (k->>'tokens_out')::bigint, (k->>'latency_us')::bigint"                                  \
+	" FROM upd, json_array_elements($20::json) k),"                                            \
+	" d AS (INSERT INTO ecl.versions(workflow, version, def) SELECT $21, $22, $23 FROM upd"    \
+	" WHERE $21::text IS NOT NULL ON CONFLICT DO NOTHING)"                                     \
 	" SELECT request FROM upd"
 #define STEP_WHERE " WHERE id = $1 AND seq = $4 - 1 AND status = 'running' AND owner = $9"
 
@@ -193,6 +225,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FORK_STEPS] = "INSERT INTO ecl.steps SELECT $2, seq, step, attempt, next, output,"
 			  " raw, vars, tokens_in, tokens_out, started_ms, duration_us"
 			  " FROM ecl.steps WHERE run_id = $1 AND seq <= $3",
+	[ST_LIST_CALLS] = "SELECT seq, n, kind, repair, fix, answer, error, tokens_in, tokens_out,"
+			  " latency_us FROM ecl.calls WHERE run_id = $1 ORDER BY seq, n",
+	[ST_GET_DEF] = "SELECT def FROM ecl.versions WHERE workflow = $1 AND version = $2",
+	[ST_FORK_CALLS] = "INSERT INTO ecl.calls SELECT $2, seq, n, kind, repair, fix, answer,"
+			  " error, tokens_in, tokens_out, latency_us FROM ecl.calls"
+			  " WHERE run_id = $1 AND seq <= $3",
 	[ST_SET_VERSION] = "UPDATE ecl.runs SET version = $2, updated_ms = $3 WHERE id = $1",
 	/* whether the transition to checkpoint $2 of run $1 by $3 committed */
 	[ST_COMMITTED] = "SELECT 1 FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
@@ -218,10 +256,10 @@ typedef struct pg_store {
 	char err[2048];
 } pg_store;
 
-/* Up to 19 parameters of a statement, numbers written as text. */
+/* Up to 24 parameters of a statement, numbers written as text. */
 typedef struct params {
-	const char *v[20];
-	char num[20][24];
+	const char *v[24];
+	char num[24][24];
 	int n;
 } params;
 
@@ -373,6 +411,8 @@ static int repeatable(enum stmt_id id)
 	case ST_GET_ANSWER:
 	case ST_LIST_ANSWERS:
 	case ST_LIST_OUTPUTS:
+	case ST_LIST_CALLS:
+	case ST_GET_DEF:
 	case ST_ACQUIRE:
 	case ST_HEARTBEAT:
 	case ST_SET_VERSION:
@@ -682,6 +722,41 @@ static int commit_made(pg_store *s, const store_commit *c)
 	return rows == 1;
 }
 
+/* The calls of c as the JSON array the transition's statement takes ($20); NULL when memory
+ * ran out. */
+static char *calls_json(const store_commit *c)
+{
+	buf b = {0};
+	int i;
+
+	buf_puts(&b, "[");
+	for (i = 0; i < c->ncalls; i++) {
+		const store_call *k = &c->calls[i];
+		const char *texts[3] = {k->fix, k->answer, k->error};
+		static const char *const names[3] = {"fix", "answer", "error"};
+		int t;
+
+		buf_printf(&b,
+			   "%s{\"n\":%d,\"kind\":%d,\"repair\":%d,\"tokens_in\":%lld,"
+			   "\"tokens_out\":%lld,\"latency_us\":%lld",
+			   i ? "," : "", k->n, k->kind, k->repair, k->tokens_in, k->tokens_out,
+			   k->latency_us);
+		for (t = 0; t < 3; t++) {
+			if (!texts[t])
+				continue;
+			buf_printf(&b, ",\"%s\":", names[t]);
+			buf_json_str(&b, texts[t], strlen(texts[t]));
+		}
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, "]");
+	if (b.oom) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
 static int pg_commit(store *base, const store_commit *c, const char **request)
 {
 	pg_store *s = (pg_store *)base;
@@ -689,6 +764,7 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	char doing[160];
 	params p = {0};
 	PGresult *res;
+	char *calls = NULL;
 	int rc, unique, tries, made;
 
 	*request = NULL;
@@ -720,6 +796,14 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	p_int(&p, c->step.tokens_out);
 	p_int(&p, c->step.started_ms);
 	p_int(&p, c->step.duration_us);
+	if (c->ncalls > 0 && !(calls = calls_json(c))) {
+		rollback(s);
+		return out_of_memory(s, "committing the calls of a step");
+	}
+	p_text(&p, calls);
+	p_text(&p, c->def ? c->def->workflow : NULL);
+	p_text(&p, c->def ? c->def->version : NULL);
+	p_text(&p, c->def ? c->def->text : NULL);
 	for (tries = 0;; tries++) {
 		int in_group = s->group;
 
@@ -729,10 +813,13 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 		rollback(s);
 		/* in a group, nothing of it was made: the group's transaction died */
 		made = tries == 0 && !in_group ? commit_made(s, c) : -1;
-		if (made != 0)
+		if (made != 0) {
+			mem_free(calls);
 			return made == 1 ? ECL_OK : ECL_ESTORE;
+		}
 		/* not made, and connected again: send it again */
 	}
+	mem_free(calls);
 	if (!res) {
 		snprintf(s->err, sizeof(s->err),
 			 "postgres %s: run %s: checkpoint %d exists already: another process "
@@ -1064,6 +1151,65 @@ static int pg_list_answers(store *base, const char *id,
 	return list_texts((pg_store *)base, ST_LIST_ANSWERS, id, fn, ctx);
 }
 
+static int pg_list_calls(store *base, const char *id, store_call_fn fn, void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	if ((res = run_stmt(s, ST_LIST_CALLS, &p, "cannot read the calls of the run", NULL)) ==
+	    NULL)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++) {
+		store_call call = {
+			.n = (int)int_of(res, i, 1),
+			.kind = (int)int_of(res, i, 2),
+			.repair = (int)int_of(res, i, 3),
+			.fix = value_of(res, i, 4),
+			.answer = value_of(res, i, 5),
+			.error = value_of(res, i, 6),
+			.tokens_in = int_of(res, i, 7),
+			.tokens_out = int_of(res, i, 8),
+			.latency_us = int_of(res, i, 9),
+		};
+
+		rc = fn(ctx, (int)int_of(res, i, 0), &call);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_get_def(store *base, const char *workflow, const char *version, char **text)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, oom = 0;
+
+	*text = NULL;
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, workflow);
+	p_text(&p, version);
+	if ((res = run_stmt(s, ST_GET_DEF, &p, "cannot read a workflow's definition", NULL)) ==
+	    NULL)
+		return ECL_ESTORE;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		snprintf(s->err, sizeof(s->err),
+			 "postgres %s: no definition of version %s of %s is stored", s->label,
+			 version, workflow);
+		return ECL_ENOTFOUND;
+	}
+	*text = value_dup(res, 0, 0, &oom);
+	PQclear(res);
+	return oom ? out_of_memory(s, "reading a workflow's definition") : ECL_OK;
+}
+
 static int pg_list_outputs(store *base, const char *id, int upto, int n,
 			   int (*fn)(void *ctx, int seq, const char *output), void *ctx)
 {
@@ -1233,7 +1379,8 @@ static int pg_fork(store *base, const char *from, int upto, const store_run *cop
 	p_text(&p, copy->id);
 	p_int(&p, upto);
 	if ((rc = run_count(s, ST_FORK_STEPS, &p, "cannot copy the checkpoints", &rows)) !=
-	    ECL_OK) {
+		    ECL_OK ||
+	    (rc = run_count(s, ST_FORK_CALLS, &p, "cannot copy the calls", &rows)) != ECL_OK) {
 		rollback(s);
 		return rc;
 	}
@@ -1281,6 +1428,7 @@ static int pg_prune(store *base, const store_filter *f, int *count)
 		return rc;
 	/* checkpoints, notes and answers first: they name the runs the last statement deletes */
 	if ((rc = prune_one(s, "DELETE FROM ecl.steps WHERE run_id IN", f, &rows)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM ecl.calls WHERE run_id IN", f, &rows)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM ecl.notes WHERE run_id IN", f, &rows)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM ecl.answers WHERE run_id IN", f, &rows)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM ecl.runs WHERE id IN", f, count)) != ECL_OK) {
@@ -1340,6 +1488,8 @@ static const store_ops pg_ops = {
 	.get_answer = pg_get_answer,
 	.list_answers = pg_list_answers,
 	.list_outputs = pg_list_outputs,
+	.list_calls = pg_list_calls,
+	.get_def = pg_get_def,
 	.note = pg_note,
 	.list_notes = pg_list_notes,
 	.list_runs = pg_list_runs,

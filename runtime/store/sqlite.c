@@ -97,6 +97,29 @@ static const char *const migrations[] = {
 	" WHERE substr(text, 1, 7) = 'answer ' AND rowid = (SELECT max(rowid) FROM notes"
 	" WHERE run_id = n.run_id AND seq = n.seq AND substr(text, 1, 7) = 'answer ');"
 	"DELETE FROM notes WHERE substr(text, 1, 7) = 'answer ';",
+	/* 7: what a step sent and received: each workflow version's definition once, and the
+	 * calls of a step that made more than one or had none accepted (a step with one accepted
+	 * call stores no row: see store_call) */
+	"CREATE TABLE versions("
+	" workflow TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" def TEXT NOT NULL,"
+	" PRIMARY KEY(workflow, version)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE calls("
+	" run_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" n INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" repair INTEGER NOT NULL,"
+	" fix TEXT,"
+	" answer TEXT,"
+	" error TEXT,"
+	" tokens_in INTEGER NOT NULL,"
+	" tokens_out INTEGER NOT NULL,"
+	" latency_us INTEGER NOT NULL,"
+	" PRIMARY KEY(run_id, seq, n)"
+	") WITHOUT ROWID;",
 };
 
 /* The condition of the runs_live index, word for word: a query uses that index only when its
@@ -139,6 +162,11 @@ enum stmt_id {
 	ST_FORK_STEPS,
 	ST_SET_VERSION,
 	ST_LIST_OUTPUTS,
+	ST_INSERT_CALL,
+	ST_LIST_CALLS,
+	ST_FORK_CALLS,
+	ST_PUT_DEF,
+	ST_GET_DEF,
 	ST_COUNT
 };
 
@@ -218,6 +246,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SET_VERSION] = "UPDATE runs SET version = ?2, updated_ms = ?3 WHERE id = ?1",
 	[ST_LIST_OUTPUTS] = "SELECT seq, output FROM steps WHERE run_id = ?1 AND seq <= ?2"
 			    " AND output IS NOT NULL ORDER BY seq DESC LIMIT ?3",
+	[ST_INSERT_CALL] = "INSERT INTO calls(run_id, seq, n, kind, repair, fix, answer, error,"
+			   " tokens_in, tokens_out, latency_us)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_LIST_CALLS] = "SELECT seq, n, kind, repair, fix, answer, error, tokens_in, tokens_out,"
+			  " latency_us FROM calls WHERE run_id = ?1 ORDER BY seq, n",
+	[ST_FORK_CALLS] = "INSERT INTO calls SELECT ?2, seq, n, kind, repair, fix, answer, error,"
+			  " tokens_in, tokens_out, latency_us FROM calls"
+			  " WHERE run_id = ?1 AND seq <= ?3",
+	[ST_PUT_DEF] = "INSERT OR IGNORE INTO versions(workflow, version, def) VALUES(?1, ?2, ?3)",
+	[ST_GET_DEF] = "SELECT def FROM versions WHERE workflow = ?1 AND version = ?2",
 };
 
 typedef struct sqlite_store {
@@ -559,6 +597,64 @@ static int sq_list_steps(store *base, const char *id, store_step_fn fn, void *ct
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the checkpoints");
 }
 
+static int sq_list_calls(store *base, const char *id, store_call_fn fn, void *ctx)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = stmt(s, ST_LIST_CALLS, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_call call = {
+			.n = sqlite3_column_int(st, 1),
+			.kind = sqlite3_column_int(st, 2),
+			.repair = sqlite3_column_int(st, 3),
+			.fix = col(st, 4),
+			.answer = col(st, 5),
+			.error = col(st, 6),
+			.tokens_in = sqlite3_column_int64(st, 7),
+			.tokens_out = sqlite3_column_int64(st, 8),
+			.latency_us = sqlite3_column_int64(st, 9),
+		};
+		int stop = fn(ctx, sqlite3_column_int(st, 0), &call);
+
+		if (stop) {
+			sqlite3_reset(st);
+			return stop;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot read the calls of the run");
+}
+
+static int sq_get_def(store *base, const char *workflow, const char *version, char **text)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc, oom = 0;
+
+	*text = NULL;
+	if ((rc = stmt(s, ST_GET_DEF, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, workflow);
+	bind_text(st, 2, version);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*text = column_dup(st, 0, &oom);
+	sqlite3_reset(st);
+	if (oom)
+		return out_of_memory(s, "reading a workflow's definition");
+	if (rc == SQLITE_ROW)
+		return ECL_OK;
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "cannot read a workflow's definition");
+	snprintf(s->err, sizeof(s->err), "%s: no definition of version %s of %s is stored", s->path,
+		 version, workflow);
+	return ECL_ENOTFOUND;
+}
+
 /* A request column's value as a static string. */
 static const char *request_of(sqlite3_stmt *st, int i)
 {
@@ -622,6 +718,46 @@ static int commit_failed(sqlite_store *s, int rc, const store_commit *c)
 	return fail(s, rc, commit_doing(c, doing, sizeof(doing)));
 }
 
+/* Insert the calls of the checkpoint c commits, and the definition it carries: SQLITE_DONE or
+ * the SQLite code of what failed. */
+static int insert_calls(sqlite_store *s, const store_commit *c)
+{
+	sqlite3_stmt *st;
+	int i, rc;
+
+	for (i = 0; i < c->ncalls; i++) {
+		const store_call *k = &c->calls[i];
+
+		if ((rc = prepared(s, ST_INSERT_CALL)) != SQLITE_OK)
+			return rc;
+		st = s->stmt[ST_INSERT_CALL];
+		sqlite3_clear_bindings(st);
+		bind_text(st, 1, c->run_id);
+		sqlite3_bind_int(st, 2, c->step.seq);
+		sqlite3_bind_int(st, 3, k->n);
+		sqlite3_bind_int(st, 4, k->kind);
+		sqlite3_bind_int(st, 5, k->repair);
+		bind_text(st, 6, k->fix);
+		bind_text(st, 7, k->answer);
+		bind_text(st, 8, k->error);
+		sqlite3_bind_int64(st, 9, k->tokens_in);
+		sqlite3_bind_int64(st, 10, k->tokens_out);
+		sqlite3_bind_int64(st, 11, k->latency_us);
+		if ((rc = exec_rc(s, ST_INSERT_CALL)) != SQLITE_DONE)
+			return rc;
+	}
+	if (!c->def)
+		return SQLITE_DONE;
+	if ((rc = prepared(s, ST_PUT_DEF)) != SQLITE_OK)
+		return rc;
+	st = s->stmt[ST_PUT_DEF];
+	sqlite3_clear_bindings(st);
+	bind_text(st, 1, c->def->workflow);
+	bind_text(st, 2, c->def->version);
+	bind_text(st, 3, c->def->text);
+	return exec_rc(s, ST_PUT_DEF);
+}
+
 static int sq_commit(store *base, const store_commit *c, const char **request)
 {
 	sqlite_store *s = (sqlite_store *)base;
@@ -664,6 +800,11 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 		} else {
 			rc = commit_failed(s, rc, c);
 		}
+		rollback(s);
+		return rc;
+	}
+	if ((rc = insert_calls(s, c)) != SQLITE_DONE) {
+		rc = commit_failed(s, rc, c);
 		rollback(s);
 		return rc;
 	}
@@ -1224,6 +1365,13 @@ static int sq_fork(store *base, const char *from, int upto, const store_run *cop
 	sqlite3_bind_int(st, 3, upto);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	if (rc == SQLITE_DONE && (rc = prepared(s, ST_FORK_CALLS)) == SQLITE_OK) {
+		st = s->stmt[ST_FORK_CALLS];
+		bind_text(st, 1, from);
+		bind_text(st, 2, copy->id);
+		sqlite3_bind_int(st, 3, upto);
+		rc = exec_rc(s, ST_FORK_CALLS);
+	}
 	if (rc != SQLITE_DONE) {
 		rc = fail(s, rc, "cannot copy the checkpoints");
 		rollback(s);
@@ -1273,8 +1421,10 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 	*count = 0;
 	if ((rc = exec_step(s, ST_BEGIN, "cannot prune")) != ECL_OK)
 		return rc;
-	/* Checkpoints, notes and answers first: they name the runs the last statement deletes. */
+	/* Checkpoints, calls, notes and answers first: they name the runs the last statement
+	 * deletes. */
 	if ((rc = prune_one(s, "DELETE FROM steps WHERE run_id IN", f)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM calls WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM notes WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM answers WHERE run_id IN", f)) != ECL_OK ||
 	    (rc = prune_one(s, "DELETE FROM runs WHERE id IN", f)) != ECL_OK) {
@@ -1330,6 +1480,8 @@ static const store_ops sqlite_ops = {
 	.get_run = sq_get_run,
 	.list_steps = sq_list_steps,
 	.list_outputs = sq_list_outputs,
+	.list_calls = sq_list_calls,
+	.get_def = sq_get_def,
 	.commit = sq_commit,
 	.claim = sq_claim,
 	.acquire = sq_acquire,

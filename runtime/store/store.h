@@ -67,6 +67,38 @@ typedef struct store_step {
 	long long duration_us;
 } store_step;
 
+/* The kind of a call to the provider: the step's first call, a retry of the same messages
+ * after a transport or server error, or a repair (the messages before, the rejected answer and
+ * a repair prompt). The numbers are stored. */
+typedef enum store_call_kind {
+	STORE_CALL_FIRST = 0,
+	STORE_CALL_RETRY = 1,
+	STORE_CALL_REPAIR = 2
+} store_call_kind;
+
+/* One call a step made to the provider. A step that made exactly one call, whose answer was
+ * accepted, stores none: that call is implied by the checkpoint (its answer, its tokens) and
+ * the definition of the workflow's version (what it sent). Borrowed strings. */
+typedef struct store_call {
+	int n;              /* from 1, in the order made */
+	int kind;           /* a store_call_kind */
+	int repair;         /* repair rounds in the messages it sent: 0 for the prompt alone */
+	const char *fix;    /* STORE_CALL_REPAIR: the repair prompt it added, else NULL */
+	const char *answer; /* the answer text received; NULL for none or for the accepted
+			     * answer (the checkpoint's) */
+	const char *error;  /* why the call failed, or why its answer was refused; or NULL */
+	long long tokens_in, tokens_out;
+	long long latency_us;
+} store_call;
+
+/* A workflow version's definition (its slots and the templates of its steps, as JSON text,
+ * see wfdef.c), kept once per version so that a history shows what a run was sent. */
+typedef struct store_def {
+	const char *workflow;
+	const char *version;
+	const char *text;
+} store_def;
+
 /* What one transition writes, atomically. */
 typedef struct store_commit {
 	const char *run_id;
@@ -79,7 +111,18 @@ typedef struct store_commit {
 	const char *owner; /* the lease holder committing; the commit fails if it lost the lease */
 	long long lease_until_ms; /* the lease is renewed until then */
 	long long now_ms;
+	/* The calls the step made, when they are to be stored (see store_call), else NULL and
+	 * 0: stored with the checkpoint, in the same transaction. */
+	const store_call *calls;
+	int ncalls;
+	/* The definition of the run's workflow version, or NULL: stored in the same transaction
+	 * unless that version's is stored already (the first one stays). */
+	const store_def *def;
 } store_commit;
+
+/* Called once per stored call of a run, by checkpoint then call number; a non-zero return
+ * stops the walk and is returned. */
+typedef int (*store_call_fn)(void *ctx, int seq, const store_call *call);
 
 /* Called once per checkpoint, in order; a non-zero return stops the walk and is returned. */
 typedef int (*store_step_fn)(void *ctx, const store_step *step);
@@ -105,7 +148,8 @@ typedef struct store_ops {
 	 * core reads to store a run's output by reference and to read it back. */
 	int (*list_outputs)(store *st, const char *id, int upto, int n,
 			    int (*fn)(void *ctx, int seq, const char *output), void *ctx);
-	/* Commit one transition: insert the checkpoint and update the run, in one transaction.
+	/* Commit one transition: insert the checkpoint, its calls, the definition when given,
+	 * and update the run, in one transaction.
 	 * Only the lease holder commits (ECL_ESTATE otherwise), and only while the run is
 	 * running at checkpoint step.seq - 1 (ECL_ESTATE otherwise); a refused or failed commit
 	 * writes nothing. A run left running keeps its lease, renewed until lease_until_ms; any
@@ -113,6 +157,12 @@ typedef struct store_ops {
 	 * process (a static string) or NULL; it does not stop the commit, and stays pending until
 	 * acquire or release. */
 	int (*commit)(store *st, const store_commit *c, const char **request);
+	/* Walk the calls stored with a run's checkpoints (by seq, then n); none (ECL_OK) for a
+	 * run without any or no run. */
+	int (*list_calls)(store *st, const char *id, store_call_fn fn, void *ctx);
+	/* The definition stored for a workflow version, in *text (caller frees with mem_free);
+	 * ECL_ENOTFOUND (*text NULL) when none is stored. */
+	int (*get_def)(store *st, const char *workflow, const char *version, char **text);
 	/* Take the lease of a run for owner until lease_until_ms, when it is free, expired, held
 	 * by owner already, or held by `steal` (a holder known to be dead); ECL_ESTATE with the
 	 * holder in *holder (caller frees, with mem_free) when someone else holds it. A lease is
@@ -178,14 +228,16 @@ typedef struct store_ops {
 			  void *ctx);
 	/* Walk runs, newest first: by created_ms, then by id, both descending. */
 	int (*list_runs)(store *st, const store_filter *f, store_run_fn fn, void *ctx);
-	/* Create run `copy` with the first `upto` checkpoints of run `from` and a note in its
-	 * history naming the run it was forked from, atomically: "forked from run <from> at
-	 * checkpoint <upto>", at checkpoint upto, time copy->created_ms. The checkpoints are
-	 * copied field by field. ECL_EUSAGE when copy's id is taken, and nothing is written. */
+	/* Create run `copy` with the first `upto` checkpoints of run `from` (with their calls)
+	 * and a note in its history naming the run it was forked from, atomically: "forked from
+	 * run <from> at checkpoint <upto>", at checkpoint upto, time copy->created_ms. The
+	 * checkpoints and calls are copied field by field. ECL_EUSAGE when copy's id is taken, and
+	 * nothing is written. */
 	int (*fork)(store *st, const char *from, int upto, const store_run *copy);
-	/* Delete the runs the filter matches (only finished ones) with their checkpoints,
-	 * notes and answers, then reclaim the space; *count gets how many runs. Finished:
-	 * completed, failed or cancelled; the others are kept whatever the filter says. */
+	/* Delete the runs the filter matches (only finished ones) with their checkpoints, calls,
+	 * notes and answers (the definitions of versions stay: one per version), then reclaim the
+	 * space; *count gets how many runs. Finished: completed, failed or cancelled; the others
+	 * are kept whatever the filter says. */
 	int (*prune)(store *st, const store_filter *f, int *count);
 	/* Change the workflow version a run uses (after a compatible change of the workflow):
 	 * the version and updated_ms, nothing else. */

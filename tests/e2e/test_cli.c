@@ -722,6 +722,100 @@ Test(cli, pause_and_cancel_from_another_process)
 	free(id);
 }
 
+/* Every call of a step: history counts them, --full shows each with its kind, what it sent
+ * and what came back, and -o json gives them as a list; a run whose workflow version's texts
+ * were never stored says so instead of showing today's. */
+Test(cli, history_shows_every_call_of_a_step)
+{
+	char *out, *id;
+	cJSON *json, *calls, *c;
+
+	cr_assert_eq(
+		ECL(&out, NULL, "--provider", "scripted", "--script",
+		    script("{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server "
+			   "busy\"}, \"not json\", " GEN "]], \"critique\": [[\"nope\", " PASS
+			   "]]}"),
+		    "run", "critique-revise", "--topic", "Tea"),
+		0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
+	cr_assert(strstr(out, "-> critique  3 calls: 1 retry, 1 repair\n"), "%s", out);
+	cr_assert(strstr(out, "decision: pass  2 calls: 1 repair\n"), "%s", out);
+	cr_assert(!strstr(out, "prompt:"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "    call 1: first, "), "%s", out);
+	cr_assert(strstr(out, "      system:\n        | You are a careful writer."), "%s", out);
+	cr_assert(strstr(out, "      prompt:\n        | Write a piece of at least 50 words on "
+			      "this topic: Tea\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "      error:\n        | scripted: server busy\n    call 2: retry, "),
+		  "%s", out);
+	cr_assert(strstr(out, "      sent: the system prompt and prompt of call 1\n      answer:\n"
+			      "        | not json\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "    call 3: repair, "), "%s", out);
+	cr_assert(strstr(out,
+			 "      sent: the system prompt and prompt of call 1, then each "
+			 "refused answer and its repair prompt\n      repair prompt:\n"
+			 "        | Your answer could not be used: step `generate`: the answer "
+			 "holds no JSON object: \"not json\".\n"),
+		  "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full", "-o", "json"), 0);
+	cr_assert(strict_json(out), "%s", out);
+	json = cJSON_Parse(out);
+	calls = cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "calls");
+	cr_assert_eq(cJSON_GetArraySize(calls), 3, "%s", out);
+	c = cJSON_GetArrayItem(calls, 0);
+	cr_assert_str_eq(cJSON_GetObjectItem(c, "kind")->valuestring, "first");
+	cr_assert_str_eq(cJSON_GetObjectItem(c, "error")->valuestring, "scripted: server busy");
+	cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(c, "latency_us")), "%s", out);
+	cr_assert(strstr(cJSON_GetObjectItem(c, "prompt")->valuestring, "topic: Tea"), "%s", out);
+	c = cJSON_GetArrayItem(calls, 2);
+	cr_assert_str_eq(cJSON_GetObjectItem(c, "kind")->valuestring, "repair");
+	cr_assert_eq(cJSON_GetObjectItem(c, "repair")->valueint, 1);
+	cr_assert(strstr(cJSON_GetObjectItem(c, "fix")->valuestring, "could not be used"), "%s",
+		  out);
+	cr_assert(strstr(cJSON_GetObjectItem(c, "answer")->valuestring, "Draft v0"), "%s", out);
+	calls = cJSON_GetObjectItem(cJSON_GetArrayItem(json, 1), "calls");
+	cr_assert_eq(cJSON_GetArraySize(calls), 2, "%s", out);
+	cJSON_Delete(json);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	json = cJSON_Parse(out);
+	c = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "calls"), 1);
+	cr_assert_str_eq(cJSON_GetObjectItem(c, "kind")->valuestring, "retry");
+	cr_assert_null(cJSON_GetObjectItem(c, "answer"), "texts only with --full: %s", out);
+	cJSON_Delete(json);
+	free(out);
+	/* a run made before ecl stored what it sent: the calls, but no texts of today's */
+	ts_sql(db, "DELETE FROM versions");
+	cr_assert_eq(ECL(&out, NULL, "history", id, "--full"), 0);
+	cr_assert(strstr(out, "-> critique  3 calls: 1 retry, 1 repair\n    call 1: first, "), "%s",
+		  out);
+	cr_assert(strstr(out, "(what it sent is not stored: the run was made before ecl stored "
+			      "it)"),
+		  "%s", out);
+	cr_assert(!strstr(out, "careful writer"), "%s", out);
+	free(out);
+	free(id);
+	/* retries alone */
+	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
+			 script("{\"generate\": [[{\"$error\": \"transient\", \"message\": \"a\"}, "
+				"{\"$error\": \"transient\", \"message\": \"b\"}, " GEN
+				"]], \"critique\": [" PASS "]}"),
+			 "run", "critique-revise", "--topic", "Tea"),
+		     0, "%s", out);
+	id = strdup(started_id(out));
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
+	cr_assert(strstr(out, "-> critique  3 calls: 2 retries\n"), "%s", out);
+	free(out);
+	free(id);
+}
+
 Test(cli, runs_history_fork_recover_prune)
 {
 	char *out, *id, *fid;

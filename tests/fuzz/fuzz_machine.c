@@ -245,6 +245,18 @@ static int cs_list_steps(store *st, const char *id, store_step_fn fn, void *ctx)
 	return inner_of(st)->ops->list_steps(inner_of(st), id, fn, ctx);
 }
 
+static int cs_list_calls(store *st, const char *id, store_call_fn fn, void *ctx)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->list_calls(inner_of(st), id, fn, ctx);
+}
+
+static int cs_get_def(store *st, const char *workflow, const char *version, char **text)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->get_def(inner_of(st), workflow, version, text);
+}
+
 static int cs_commit(store *st, const store_commit *c, const char **request)
 {
 	plan *p = plan_of(st);
@@ -359,6 +371,8 @@ static const store_ops crash_store_ops = {
 	.create_run = cs_create_run,
 	.get_run = cs_get_run,
 	.list_steps = cs_list_steps,
+	.list_calls = cs_list_calls,
+	.get_def = cs_get_def,
 	.commit = cs_commit,
 	.acquire = cs_acquire,
 	.heartbeat = cs_heartbeat,

@@ -358,6 +358,345 @@ Test(lifecycle, history_renders_the_prompts_each_step_was_given)
 	ecl_engine_close(e);
 }
 
+/* Every call of every checkpoint as text, one line each: "[seq.n kind r=R] sys=... | prompt=...
+ * | fix=... | answer=... | error=... | tokens=I/O". */
+typedef struct call_dump {
+	char text[16384];
+	int ncalls[16]; /* by seq */
+	int attempts[16];
+} call_dump;
+
+static int dump_calls(void *ctx, const ecl_history_entry *h)
+{
+	call_dump *d = ctx;
+	int i;
+
+	if (h->note)
+		return 0;
+	cr_assert_lt(h->seq, 16);
+	d->ncalls[h->seq] = h->ncalls;
+	d->attempts[h->seq] = h->attempt;
+	for (i = 0; i < h->ncalls; i++) {
+		const ecl_llm_call *k = &h->calls[i];
+		size_t n = strlen(d->text);
+
+		snprintf(d->text + n, sizeof(d->text) - n,
+			 "[%d.%d %s r=%d] sys=%s | prompt=%s | fix=%s | answer=%s | error=%s | "
+			 "tokens=%lld/%lld\n",
+			 h->seq, k->n, ecl_llm_call_kind_name(k->kind), k->repair,
+			 k->system ? k->system : "-", k->prompt ? k->prompt : "-",
+			 k->fix ? k->fix : "-", k->answer ? k->answer : "-",
+			 k->error ? k->error : "-", k->tokens_in, k->tokens_out);
+	}
+	return 0;
+}
+
+#define HAS(d, needle) cr_assert(strstr((d).text, needle), "no %s in:\n%s", needle, (d).text)
+
+Test(lifecycle, history_shows_what_version_1_sent_after_the_workflow_changed)
+{
+	static const ecl_tpl_part edited[] = {{"EDITED system line", 18, -1}};
+	static ecl_step_def steps[16];
+	static ecl_workflow v2;
+	const ecl_workflow *v1 = ts_workflow("critique-revise"), *list[1] = {&v2};
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	call_dump d = {0};
+	hist h = {0};
+	int i;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	/* the workflow edited and compiled again: another version, another system line */
+	cr_assert_leq(v1->nsteps, 16);
+	memcpy(steps, v1->steps, (size_t)v1->nsteps * sizeof(*steps));
+	for (i = 0; i < v1->nsteps; i++)
+		if (strcmp(steps[i].name, "generate") == 0)
+			steps[i].system = (ecl_template){edited, 1};
+	v2 = *v1;
+	v2.steps = steps;
+	v2.version = "00000000ed17ed02";
+	o.workflows = list;
+	o.nworkflows = 1;
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert(!strstr(d.text, "EDITED"), "the text compiled now is shown:\n%s", d.text);
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer. Answer with one JSON object and "
+	       "nothing else. | prompt=Write a piece of at least 50 words on this topic: t\n");
+	HAS(d, "[2.1 first r=0] sys=You are a strict editor.");
+	cr_assert_eq(ecl_run_history(e, id, 1, collect_history, &h), ECL_OK);
+	cr_assert(strstr(h.prompts[0], "on this topic: t"), "%s", h.prompts[0]);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, history_shows_every_call_with_its_kind_what_it_sent_and_got)
+{
+	char id[ECL_ID_MAX], failed[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	call_dump d = {0}, brief = {0};
+
+	o.retry_base_ms = 1;
+	ts_write(script,
+		 "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server busy\"},"
+		 " \"not json at all\", " GEN "]], \"critique\": [" PASS "]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(d.ncalls[1], 3, "%s", d.text);
+	cr_assert_eq(d.ncalls[2], 1, "%s", d.text);
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	HAS(d, "| fix=- | answer=- | error=scripted: server busy |");
+	HAS(d, "[1.2 retry r=0] sys=You are a careful writer.");
+	HAS(d, "| fix=- | answer=not json at all | error=step `generate`: the answer holds no "
+	       "JSON object");
+	HAS(d, "[1.3 repair r=1] sys=You are a careful writer.");
+	HAS(d, "| fix=Your answer could not be used: step `generate`: the answer holds no JSON "
+	       "object: \"not json at all\".\nAnswer again with only one JSON object with these "
+	       "fields: content, word_count. | answer={\"content\":\"Draft v0\",\"word_count\":2}"
+	       " | error=- |");
+	HAS(d, "[2.1 first r=0] sys=You are a strict editor.");
+	HAS(d, "Draft v0\n\nAnswer as JSON"); /* the critique's prompt holds the draft */
+	/* without full: the calls and their kinds, not the texts */
+	cr_assert_eq(ecl_run_history(e, id, 0, dump_calls, &brief), ECL_OK);
+	cr_assert_eq(brief.ncalls[1], 3);
+	cr_assert(strstr(brief.text, "[1.2 retry r=0] sys=- | prompt=- | fix=- | answer=not json"),
+		  "%s", brief.text);
+
+	/* the repairs run out: the failed checkpoint keeps both answers refused */
+	ecl_engine_close(e);
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [[\"bad\", \"still bad\"]]}");
+	start(failed);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, failed), ECL_EFAILED, "%s", ecl_engine_errmsg(e));
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(ecl_run_history(e, failed, 1, dump_calls, &d), ECL_OK);
+	cr_assert_eq(d.ncalls[2], 2, "%s", d.text);
+	HAS(d, "[2.1 first r=0] sys=You are a strict editor.");
+	HAS(d, "| answer=bad | error=step `critique`: the answer holds no JSON object");
+	HAS(d, "[2.2 repair r=1] sys=You are a strict editor.");
+	HAS(d, "| answer=still bad | error=step `critique`: the answer holds no JSON object");
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, fork_and_prune_keep_the_calls_with_their_checkpoints)
+{
+	char id[ECL_ID_MAX], fid[ECL_ID_MAX], sql[160];
+	ecl_options o = options();
+	ecl_run_filter f = {0};
+	ecl_engine *e;
+	call_dump d = {0};
+	int count;
+
+	o.retry_base_ms = 1;
+	ts_write(script,
+		 "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " GEN
+		 "]], \"critique\": [" REVISE ", [\"nope\", " PASS "]], \"revise\": [" REV1 "]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls"), 4,
+		     "2 of generate, 2 of the"
+		     " last critique");
+	cr_assert_eq(ecl_run_fork(e, id, 3, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM calls WHERE run_id = '%s'", fid);
+	cr_assert_eq(ts_sql_int(db, sql), 2, "the calls of the checkpoints the fork keeps");
+	cr_assert_eq(ecl_run_history(e, fid, 1, dump_calls, &d), ECL_OK);
+	cr_assert_eq(d.ncalls[1], 2, "%s", d.text);
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	HAS(d, "error=scripted: busy");
+	HAS(d, "[1.2 retry r=0]");
+	cr_assert_eq(ecl_prune(e, &f, 0, &count), ECL_OK);
+	cr_assert_eq(count, 1, "the completed run, not its interrupted fork");
+	cr_assert_eq(ts_sql_int(db, sql), 2, "the fork keeps its calls");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls"), 2, "the run's went with it");
+	cr_assert_eq(ecl_run_cancel(e, fid, NULL), ECL_OK);
+	cr_assert_eq(ecl_prune(e, &f, 0, &count), ECL_OK);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls"), 0);
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, a_kill_before_the_commit_leaves_no_calls_and_the_resume_records_its_own)
+{
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	call_dump d = {0};
+	pid_t pid;
+
+	o.retry_base_ms = 1;
+	ts_write(script,
+		 "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"busy\"}, " SLOW(
+			 1500, GEN) "]], \"critique\": [" PASS "]}");
+	start(id);
+	pid = drive_in_child(id);
+	wait_for_call(" generate 1 1"); /* the retry is in flight: the first call has ended */
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	waitpid(pid, NULL, 0);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 0);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls"), 0, "calls of no checkpoint");
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_OK);
+	cr_assert_gt(d.attempts[1], 1, "attempt %d", d.attempts[1]);
+	cr_assert_eq(d.ncalls[1], 2, "the calls of the attempt committed: %s", d.text);
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	HAS(d, "error=scripted: busy");
+	HAS(d, "[1.2 retry r=0]");
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, after_a_version_switch_each_step_shows_the_texts_of_its_own_version)
+{
+	static const ecl_tpl_part edited[] = {{"EDITED system line", 18, -1}};
+	static ecl_step_def steps[16];
+	static ecl_workflow v2;
+	const ecl_workflow *v1 = ts_workflow("critique-revise"), *list[1] = {&v2};
+	char id[ECL_ID_MAX], fid[ECL_ID_MAX], fid2[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	call_dump d = {0};
+	int i;
+
+	/* version 1 commits the draft, then the provider fails: the run is interrupted */
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [[{\"$error\": \"permanent\", "
+			 "\"message\": \"down\"}]]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_EPROVIDER, "%s", ecl_engine_errmsg(e));
+	ecl_engine_close(e);
+	/* version 2 edits every system line and goes on with the run */
+	cr_assert_leq(v1->nsteps, 16);
+	memcpy(steps, v1->steps, (size_t)v1->nsteps * sizeof(*steps));
+	for (i = 0; i < v1->nsteps; i++)
+		steps[i].system = (ecl_template){edited, 1};
+	v2 = *v1;
+	v2.steps = steps;
+	v2.version = "00000000ed17ed02";
+	o.workflows = list;
+	o.nworkflows = 1;
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_OK, "%s", ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	HAS(d, "[2.1 first r=0] sys=EDITED system line | prompt=Judge this piece on the topic "
+	       "\"t\"");
+	HAS(d, "Draft v0\n\nAnswer as JSON"); /* the state carried over the switch */
+	/* a fork takes the draft of version 1 with the versions it went through */
+	cr_assert_eq(ecl_run_fork(e, id, 1, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
+	cr_assert_eq(ecl_run_drive(e, fid), ECL_OK, "%s", ecl_engine_errmsg(e));
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(ecl_run_history(e, fid, 1, dump_calls, &d), ECL_OK, "%s",
+		     ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	HAS(d, "[2.1 first r=0] sys=EDITED system line | prompt=Judge this piece");
+	/* and a fork of the fork as well */
+	cr_assert_eq(ecl_run_fork(e, fid, 1, fid2), ECL_OK, "%s", ecl_engine_errmsg(e));
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(ecl_run_history(e, fid2, 1, dump_calls, &d), ECL_OK, "%s",
+		     ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=You are a careful writer.");
+	ecl_engine_close(e);
+}
+
+Test(lifecycle, a_damaged_definition_is_reported_not_rendered)
+{
+	static const char *const bad[] = {
+		"not json",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": []}",
+		"{\"id\": \"x\", \"start\": 2, \"slots\": [], \"steps\": [[\"a\", 0, [], [], [], "
+		"[], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [1], \"steps\": [[\"a\", 0, [], [], [], "
+		"[], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 9, 0, -1, null, null, null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 0, 4, -1, 7, null, null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 0, 4, -1, null, [1], null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [], -1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 7, [], [], [], "
+		"[], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [{}], [], [], "
+		"[], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [], \"steps\": [[\"a\", 0, [], 3, [], "
+		"[], "
+		"-1]]}",
+		"{\"id\": \"x\", \"start\": 0, \"slots\": [[\"s\", 2, 0, 0, \"f\", null, null, 0, "
+		"null]], \"steps\": [[\"a\", 0, [], [], [], [1], -1]]}",
+		"{\"id\": \"x", /* a string without its end */
+	};
+	/* edits of a good definition that make it bad */
+	static const char *const edits[][2] = {
+		{"careful", "\\x"},                           /* an unknown escape */
+		{"careful", "\\u00zz"},                       /* a bad \u escape */
+		{"careful", "\\u0000"},                       /* a NUL */
+		{"careful", "\\u00e9"},                       /* an escape never written */
+		{"\"start\"", "\"other\""},                   /* an unknown member */
+		{"\"id\":", "\"id\":null,\"x\":"},            /* no id */
+		{"]]}", "]]}x"},                              /* something after the end */
+		{"[0,100]", "[0,\"a\"]"},                     /* a range of no numbers */
+		{"[0,100]", "\"a\""},                         /* neither a range nor null */
+		{"[\"pass\",\"revise\"]", "\"pass\""},        /* neither choices nor null */
+		{"[\"pass\",\"revise\"]", "[\"pass\",null]"}, /* a choice of no text */
+		{"[4,5]", "[4,99]"},                          /* an output that is no slot */
+		{"],[4,5],-1]", "],[4,5],99]"},               /* a counter that is no slot */
+		{",1,\" words", ",99,\" words"},              /* a template's slot that is none */
+		{"\"start\":0", "\"start\":9"},               /* a start that is no step */
+		{"[\"topic\",0,0,-1", "[\"topic\",0,0,9"},    /* a slot of no step */
+		{"{\"id\"", "\"id\""},                        /* no object */
+		{"[\"topic\",", "[null,"},                    /* a slot without a name */
+		{"[\"generate\",", "[null,"},                 /* a step without a name */
+	};
+	char id[ECL_ID_MAX];
+	ecl_options o = options();
+	ecl_engine *e;
+	call_dump d = {0};
+	size_t i;
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	start(id);
+	e = ts_open(&o);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK, "%s", ecl_engine_errmsg(e));
+	ts_sql(db, "CREATE TABLE good AS SELECT def FROM versions");
+	/* the escapes a definition's text may hold read back as what they stand for */
+	ts_sql(db, "UPDATE versions SET def = replace(def, 'You are a careful writer.',"
+		   " 'W\\/\\b\\f\\r\\t\\u0001\\u001F.')");
+	cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_OK, "%s", ecl_engine_errmsg(e));
+	HAS(d, "[1.1 first r=0] sys=W/\b\f\r\t\x01\x1f. Answer with one JSON object");
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		char sql[512];
+
+		snprintf(sql, sizeof(sql),
+			 "UPDATE versions SET def = replace((SELECT def FROM good), '%s', '%s')",
+			 edits[i][0], edits[i][1]);
+		ts_sql(db, sql);
+		cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_ESTORE, "%s",
+			     edits[i][1]);
+		cr_assert(strstr(ecl_engine_errmsg(e), "does not read"), "%s: %s", edits[i][1],
+			  ecl_engine_errmsg(e));
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char sql[512];
+
+		snprintf(sql, sizeof(sql), "UPDATE versions SET def = '%s'", bad[i]);
+		ts_sql(db, sql);
+		cr_assert_eq(ecl_run_history(e, id, 1, dump_calls, &d), ECL_ESTORE, "%s", bad[i]);
+		cr_assert(strstr(ecl_engine_errmsg(e), "does not read"), "%s: %s", bad[i],
+			  ecl_engine_errmsg(e));
+	}
+	ecl_engine_close(e);
+}
+
 Test(lifecycle, a_compatible_workflow_change_is_followed)
 {
 	char id[ECL_ID_MAX], sql[256];
@@ -409,6 +748,7 @@ Test(lifecycle, oversized_answer_fails_the_step)
 	ecl_options o = options();
 	ecl_engine *e;
 	ecl_run_info *info;
+	call_dump d = {0};
 
 	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
 	start(id);
@@ -418,5 +758,10 @@ Test(lifecycle, oversized_answer_fails_the_step)
 	cr_assert_eq(ecl_run_info_get(e, id, &info), ECL_OK);
 	cr_assert(strstr(info->error, "more than the limit of 40"), "%s", info->error);
 	ecl_run_info_free(info);
+	/* the history shows the call, and why its answer was not kept */
+	cr_assert_eq(ecl_run_history(e, id, 0, dump_calls, &d), ECL_OK);
+	cr_assert_eq(d.ncalls[2], 1, "%s", d.text);
+	HAS(d, "[2.1 first r=0] sys=- | prompt=- | fix=- | answer=- | error=step `critique`: the "
+	       "answer has ");
 	ecl_engine_close(e);
 }

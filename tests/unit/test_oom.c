@@ -30,10 +30,11 @@ Test(oom, every_allocation_of_a_run_may_fail, .timeout = 300)
 	int completed_clean = 0;
 
 	snprintf(script, sizeof(script), "%s/script.json", dir);
-	ts_write(script,
-		 "{\"generate\": [" GEN "], \"critique\": [\"Sure: ```json\\n{\\\"decision\\\": "
-		 "\\\"revise\\\", \\\"feedback\\\": \\\"more\\\", \\\"quality_score\\\": "
-		 "40}\\n```\", " PASS "], \"revise\": [" REV1 "]}");
+	/* the draft is repaired once: the calls a checkpoint stores are allocated too */
+	ts_write(script, "{\"generate\": [[\"no JSON\", " GEN
+			 "]], \"critique\": [\"Sure: ```json\\n{\\\"decision\\\": "
+			 "\\\"revise\\\", \\\"feedback\\\": \\\"more\\\", \\\"quality_score\\\": "
+			 "40}\\n```\", " PASS "], \"revise\": [" REV1 "]}");
 	for (n = 0; n < 5000 && !completed_clean; n++) {
 		ecl_options o;
 		ecl_engine *e = NULL;

@@ -31,8 +31,9 @@ static void setup(void)
 	dir = ts_tmpdir();
 	snprintf(db, sizeof(db), "%s/runs.db", dir);
 	snprintf(script, sizeof(script), "%s/script.json", dir);
-	ts_write(script, "{\"generate\": [" GEN ", " GEN "], \"critique\": [" REVISE ", " PASS
-			 "], \"revise\": [" REV1 "]}");
+	/* the done run's draft is repaired once: its history has calls to read */
+	ts_write(script, "{\"generate\": [[\"no JSON\", " GEN "], " GEN "], \"critique\": [" REVISE
+			 ", " PASS "], \"revise\": [" REV1 "]}");
 	e = ts_engine(db, script, NULL);
 	cr_assert_eq(
 		ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", done_id),

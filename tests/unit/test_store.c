@@ -90,6 +90,9 @@ Test(store, a_new_database_has_the_current_schema)
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 6);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA application_id"), 0x65636c31);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('calls',"
+				    " 'versions')"),
+		     2);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name ="
 				    " 'lease_until_ms'"),
 		     1);

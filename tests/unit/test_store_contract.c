@@ -549,6 +549,14 @@ CONTRACT(a_refused_commit_changes_nothing)
 	cr_assert_str_eq(nexts_of(A), "1:generate>critique ");
 }
 
+static int stop_with_5_calls(void *ctx, int seq, const store_call *k)
+{
+	(void)seq;
+	(void)k;
+	(*(int *)ctx)++;
+	return 5;
+}
+
 static int stop_with_7(void *ctx, const store_step *s)
 {
 	(*(int *)ctx)++;
@@ -1069,6 +1077,113 @@ CONTRACT(a_fork_copies_the_first_checkpoints)
 	cr_assert_eq(st->ops->fork(st, B, 1, &copy), ECL_EUSAGE);
 	cr_assert_str_eq(steps_of(A), whole);
 	cr_assert(!strstr(notes_of(A), "forked"), "%s", notes_of(A));
+}
+
+/* ---- calls and definitions ----------------------------------------------------------------- */
+
+static int add_call(void *ctx, int seq, const store_call *k)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 2048 - n, "%d.%d:%d/%d %s %s %s %lld/%lld %lld\n", seq, k->n, k->kind,
+		 k->repair, S(k->fix), S(k->answer), S(k->error), k->tokens_in, k->tokens_out,
+		 k->latency_us);
+	return 0;
+}
+
+/* The stored calls of run id as text, one line each (static buffer). */
+static const char *calls_of(const char *id)
+{
+	static char out[2048];
+
+	out[0] = '\0';
+	OK(st->ops->list_calls(st, id, add_call, out));
+	return out;
+}
+
+/* Three calls: a failure, an answer refused, and its repair accepted. */
+static const store_call three_calls[] = {
+	{1, STORE_CALL_FIRST, 0, NULL, NULL, "timeout", 0, 0, 100},
+	{2, STORE_CALL_RETRY, 0, NULL, "prose", "no JSON", 5, 6, 200},
+	{3, STORE_CALL_REPAIR, 1, "Answer again", NULL, NULL, 7, 8, 300},
+};
+
+#define THREE_CALLS                                                                                \
+	"1.1:0/0 (null) (null) timeout 0/0 100\n"                                                  \
+	"1.2:1/0 (null) prose no JSON 5/6 200\n"                                                   \
+	"1.3:2/1 Answer again (null) (null) 7/8 300\n"
+
+CONTRACT(a_commit_stores_its_calls_and_the_definition_once)
+{
+	store_def def = {"critique-revise", "v1", "{\"first\":1}"};
+	store_def other = {"critique-revise", "v1", "{\"second\":1}"};
+	store_call one = {1, STORE_CALL_FIRST, 0, NULL, "bad", "refused", 1, 2, 3};
+	store_commit c;
+	char *text = NULL;
+	int stop = 0;
+
+	create(A, OWNER, 1000);
+	cr_assert_eq(st->ops->get_def(st, "critique-revise", "v1", &text), ECL_ENOTFOUND);
+	cr_assert_null(text);
+	c = a_commit(A, 1, OWNER, "critique");
+	c.calls = three_calls;
+	c.ncalls = 3;
+	c.def = &def;
+	commit(&c, NULL);
+	c = a_commit(A, 2, OWNER, "revise");
+	c.def = &other; /* the first definition of a version stays */
+	commit(&c, NULL);
+	c = a_commit(A, 2, OWNER, "revise"); /* refused: its calls are not stored either */
+	c.calls = &one;
+	c.ncalls = 1;
+	cr_assert_eq(st->ops->commit(st, &c, &(const char *){NULL}), ECL_ESTATE);
+	c = a_commit(A, 3, OWNER, NULL);
+	c.status = "failed";
+	c.current = "revise";
+	c.error = "refused";
+	c.calls = &one;
+	c.ncalls = 1;
+	commit(&c, NULL);
+	cr_assert_str_eq(calls_of(A), THREE_CALLS "3.1:0/0 (null) bad refused 1/2 3\n");
+	OK(st->ops->get_def(st, "critique-revise", "v1", &text));
+	cr_assert_str_eq(text, "{\"first\":1}");
+	mem_free(text);
+	cr_assert_eq(st->ops->get_def(st, "critique-revise", "v2", &text), ECL_ENOTFOUND);
+	cr_assert_eq(st->ops->get_def(st, "other", "v1", &text), ECL_ENOTFOUND);
+	cr_assert_str_eq(calls_of(B), "", "no run, no calls");
+	cr_assert_eq(st->ops->list_calls(st, A, stop_with_5_calls, &stop), 5);
+	cr_assert_eq(stop, 1, "the walk stopped at the first call");
+}
+
+CONTRACT(a_fork_and_prune_carry_the_calls_with_the_checkpoints)
+{
+	store_run copy = a_run(B, NULL, 5000);
+	store_filter f = {0};
+	store_commit c;
+	int i, count;
+
+	create(A, OWNER, 1000);
+	for (i = 1; i <= 3; i++) {
+		c = a_commit(A, i, OWNER, "critique");
+		if (i != 2) {
+			c.calls = three_calls;
+			c.ncalls = 3;
+		}
+		commit(&c, NULL);
+	}
+	copy.status = "interrupted";
+	copy.step = "revise";
+	copy.seq = 2;
+	OK(st->ops->fork(st, A, 2, &copy));
+	cr_assert_str_eq(calls_of(B), THREE_CALLS, "the calls of checkpoints 1 and 2 only");
+	cr_assert(strstr(calls_of(A), "3.3:"), "the original keeps its own");
+	c = a_commit(A, 4, OWNER, NULL);
+	commit(&c, NULL);
+	OK(st->ops->prune(st, &f, &count));
+	cr_assert_eq(count, 1, "the completed original, not the interrupted fork");
+	cr_assert_str_eq(calls_of(A), "", "its calls went with it");
+	cr_assert_str_eq(calls_of(B), THREE_CALLS);
 }
 
 /* ---- prune --------------------------------------------------------------------------------- */

@@ -238,6 +238,50 @@ Test(store_ops, a_statement_that_cannot_be_prepared_fails_saying_why)
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
 }
 
+/* The calls and definitions of versions: a commit that cannot store them stores nothing. */
+Test(store_ops, a_commit_whose_calls_cannot_be_stored_stores_nothing)
+{
+	store_commit c = step_commit("0000000000000001", 1, OWNER, "critique");
+	store_call call = {1, STORE_CALL_FIRST, 0, NULL, "bad", "refused", 0, 0, 1};
+	store_def def = {"critique-revise", "v1", "{}"};
+	store_run copy = {0};
+	const char *request = NULL;
+	char *text = NULL;
+	sqlite3 *other;
+
+	create("0000000000000001", OWNER);
+	cr_assert_eq(sqlite3_open(db, &other), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(other, "DROP TABLE calls; DROP TABLE versions", NULL, NULL, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(other));
+	sqlite3_close(other);
+	c.calls = &call;
+	c.ncalls = 1;
+	expect_named_error(st->ops->commit(st, &c, &request), ECL_ESTORE, "no such table: calls");
+	c.calls = NULL;
+	c.ncalls = 0;
+	c.def = &def;
+	expect_named_error(st->ops->commit(st, &c, &request), ECL_ESTORE,
+			   "no such table: versions");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 0, "the checkpoint went too");
+	expect_named_error(st->ops->list_calls(st, "0000000000000001", NULL, NULL), ECL_ESTORE,
+			   "no such table: calls");
+	expect_named_error(st->ops->get_def(st, "critique-revise", "v1", &text), ECL_ESTORE,
+			   "no such table: versions");
+	cr_assert_null(text);
+	c.def = NULL;
+	cr_assert_eq(st->ops->commit(st, &c, &request), ECL_OK, "%s", st->ops->errmsg(st));
+	snprintf(copy.id, sizeof(copy.id), "0000000000000002");
+	copy.workflow = "critique-revise";
+	copy.version = "v1";
+	copy.status = "interrupted";
+	copy.step = "critique";
+	copy.seq = 1;
+	copy.inputs = "{}";
+	expect_named_error(st->ops->fork(st, "0000000000000001", 1, &copy), ECL_ESTORE,
+			   "no such table: calls");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1, "nothing forked");
+}
+
 Test(store_ops, a_live_lease_is_kept_and_a_dead_one_taken)
 {
 	char *holder = NULL;

@@ -92,8 +92,10 @@ static void torture(const char *dir, const char *db, long target)
 	char child_what[64];
 
 	snprintf(script, sizeof(script), "%s/script.json", dir);
-	ts_write(script, "{\"generate\": [" SLOW(GEN) "], \"critique\": [" REVISE ", " SLOW(
-				 REVISE) ", " PASS "], \"revise\": [" SLOW(REV1) ", " REV2 "]}");
+	/* the first critique is repaired once: its checkpoint stores its two calls */
+	ts_write(script,
+		 "{\"generate\": [" SLOW(GEN) "], \"critique\": [[\"no JSON\", " REVISE "], " SLOW(
+			 REVISE) ", " PASS "], \"revise\": [" SLOW(REV1) ", " REV2 "]}");
 	srand(seed);
 	snprintf(child_what, sizeof(child_what), "the child, seed %u", seed);
 	while (kills < target) {
@@ -146,6 +148,19 @@ static void torture(const char *dir, const char *db, long target)
 		}
 		cr_assert_geq(ts_sql_int(db, q), before_seq,
 			      "a committed checkpoint was lost" TS_SEED_FMT, TS_SEED_ARG(seed));
+		/* the calls of a step are stored with its checkpoint, or not at all */
+		cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls c WHERE NOT EXISTS (SELECT"
+					    " 1 FROM steps s WHERE s.run_id = c.run_id AND s.seq ="
+					    " c.seq)"),
+			     0, "calls of a checkpoint not committed" TS_SEED_FMT,
+			     TS_SEED_ARG(seed));
+		snprintf(q, sizeof(q),
+			 "SELECT count(*) FROM steps s WHERE run_id = '%s' AND seq = 2 AND 2 <>"
+			 " (SELECT count(*) FROM calls c WHERE c.run_id = s.run_id AND c.seq = 2)",
+			 id);
+		cr_assert_eq(ts_sql_int(db, q), 0,
+			     "the first critique was committed without its calls" TS_SEED_FMT,
+			     TS_SEED_ARG(seed));
 		snprintf(q, sizeof(q),
 			 "SELECT count(*) FROM steps WHERE run_id = '%s' AND step = 'revise'", id);
 		cr_assert_leq(ts_sql_int(db, q), 3, "the loop passed its bound" TS_SEED_FMT,
