@@ -155,36 +155,6 @@ void ecl_engine_close(ecl_engine *e)
 	mem_free(e);
 }
 
-int engine_def_get(ecl_engine *e, const ecl_workflow *wf, const store_def **out)
-{
-	engine_def *d;
-
-	*out = NULL;
-	for (d = e->defs; d && d->wf != wf; d = d->next)
-		;
-	if (!d) {
-		if (!(d = mem_calloc(1, sizeof(*d))) || !(d->text = wfdef_write(wf))) {
-			mem_free(d);
-			return engine_fail(e, ECL_ENOMEM, "out of memory");
-		}
-		d->wf = wf;
-		d->def.workflow = wf->id;
-		d->def.version = wf->version;
-		d->def.text = d->text;
-		d->next = e->defs;
-		e->defs = d;
-	}
-	if (!d->stored)
-		*out = &d->def;
-	return ECL_OK;
-}
-
-void engine_def_stored(const store_def *def)
-{
-	if (def)
-		((engine_def *)(void *)((char *)def - offsetof(engine_def, def)))->stored = 1;
-}
-
 const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n, const char *id)
 {
 	size_t i;

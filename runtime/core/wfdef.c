@@ -10,8 +10,12 @@
  *           initial|null]
  *   STEP = [name, kind, system, prompt, question, [output slot...], counter]
  * and a template is a list of parts: a string for literal text, a number for a slot.
+ *
+ * The engine makes each workflow's definition once and hands it to the first commit of the
+ * workflow in each process (engine_def_get), which stores it when the store has none.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,4 +488,36 @@ int wfdef_read(const char *text, const char *version, wfdef **out)
 const ecl_workflow *wfdef_workflow(const wfdef *d)
 {
 	return &d->wf;
+}
+
+/* ---- the engine's definitions: made once per workflow, stored with the first commit ------- */
+
+int engine_def_get(ecl_engine *e, const ecl_workflow *wf, const store_def **out)
+{
+	engine_def *d;
+
+	*out = NULL;
+	for (d = e->defs; d && d->wf != wf; d = d->next)
+		;
+	if (!d) {
+		if (!(d = mem_calloc(1, sizeof(*d))) || !(d->text = wfdef_write(wf))) {
+			mem_free(d);
+			return engine_fail(e, ECL_ENOMEM, "out of memory");
+		}
+		d->wf = wf;
+		d->def.workflow = wf->id;
+		d->def.version = wf->version;
+		d->def.text = d->text;
+		d->next = e->defs;
+		e->defs = d;
+	}
+	if (!d->stored)
+		*out = &d->def;
+	return ECL_OK;
+}
+
+void engine_def_stored(const store_def *def)
+{
+	if (def)
+		((engine_def *)(void *)((char *)def - offsetof(engine_def, def)))->stored = 1;
 }
