@@ -73,7 +73,8 @@ int cli_open(cli *c, ecl_engine **out)
 
 	if (!c->opts.db_path && (rc = cli_default_db(c)) != 0)
 		return rc;
-	if (!strstr(c->opts.db_path, "://") && make_parent_dirs(c->opts.db_path) != 0)
+	if (c->opts.db_path && !strstr(c->opts.db_path, "://") &&
+	    make_parent_dirs(c->opts.db_path) != 0)
 		return cli_error(1, "cannot create the directory of %s: %s", c->opts.db_path,
 				 strerror(errno));
 	if ((rc = cli_configure(c)) != 0)

@@ -46,11 +46,12 @@ static int on_end(void *ctx, const ecl_batch_end *end)
 /* The comma-separated names of arg as a NULL-terminated array in *out (free it and *copy). */
 static int split_names(const char *arg, char **copy, const char ***out, size_t *n)
 {
+	const char *c;
 	char *p, *save = NULL;
 	size_t cap = 1;
 
-	for (p = (char *)arg; *p; p++)
-		cap += *p == ',';
+	for (c = arg; *c; c++)
+		cap += *c == ',';
 	*copy = strdup(arg);
 	*out = calloc(cap + 1, sizeof(**out));
 	*n = 0;
@@ -58,6 +59,52 @@ static int split_names(const char *arg, char **copy, const char ***out, size_t *
 		return -1;
 	for (p = strtok_r(*copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
 		(*out)[(*n)++] = p;
+	return 0;
+}
+
+/* The worker's arguments into o; --workflows's names in *names, their text in *copy (the
+ * caller frees both, whatever this returns). 0, or the exit status after an error. */
+static int parse_args(cli *c, ecl_worker_options *o, char **copy, const char ***names)
+{
+	int i;
+
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i], *v;
+		long long n;
+		long ms;
+
+		if (!strcmp(a, "--exit-when-idle")) {
+			o->exit_when_idle = 1;
+			continue;
+		}
+		if (strcmp(a, "--concurrency") && strcmp(a, "-j") && strcmp(a, "--workflows") &&
+		    strcmp(a, "--poll") && strcmp(a, "--lease"))
+			return cli_error(2, "worker: unexpected argument `%s`", a);
+		if (i + 1 >= c->nargs)
+			return cli_error(2, "%s needs a value", a);
+		v = c->args[++i];
+		if (!strcmp(a, "--workflows")) {
+			free(*names);
+			free(*copy);
+			*names = NULL;
+			*copy = NULL;
+			if (split_names(v, copy, names, &o->nworkflows) != 0)
+				return cli_error(1, "out of memory");
+			o->workflows = *names;
+		} else if (a[1] == 'j' || !strcmp(a, "--concurrency")) {
+			if (cli_parse_count(v, 1, 100000, &n) != 0)
+				return cli_error(2, "%s: `%s` is not a number from 1 to 100000", a,
+						 v);
+			o->concurrency = (int)n;
+		} else {
+			if (cli_parse_seconds(v, &ms) != 0)
+				return cli_error(2, "%s: `%s` is not a number of seconds", a, v);
+			if (!strcmp(a, "--poll"))
+				o->poll_ms = ms;
+			else
+				c->opts.lease_ms = ms;
+		}
+	}
 	return 0;
 }
 
@@ -69,48 +116,12 @@ int cmd_worker(cli *c)
 	char *copy = NULL;
 	ecl_engine *e = NULL;
 	tally t = {0};
-	int i, rc;
+	int rc;
 
-	for (i = 0; i < c->nargs; i++) {
-		const char *a = c->args[i], *v = i + 1 < c->nargs ? c->args[i + 1] : NULL;
-		long long n;
-		long ms;
-
-		if (!strcmp(a, "--exit-when-idle")) {
-			o.exit_when_idle = 1;
-			continue;
-		}
-		if (!v &&
-		    (!strcmp(a, "--concurrency") || !strcmp(a, "-j") || !strcmp(a, "--workflows") ||
-		     !strcmp(a, "--poll") || !strcmp(a, "--lease")))
-			return cli_error(2, "%s needs a value", a);
-		if (!strcmp(a, "--concurrency") || !strcmp(a, "-j")) {
-			if (cli_parse_count(v, 1, 100000, &n) != 0)
-				return cli_error(2, "%s: `%s` is not a number from 1 to 100000", a,
-						 v);
-			o.concurrency = (int)n;
-		} else if (!strcmp(a, "--workflows")) {
-			free(names);
-			free(copy);
-			if (split_names(v, &copy, &names, &o.nworkflows) != 0) {
-				free(names);
-				free(copy);
-				return cli_error(1, "out of memory");
-			}
-			o.workflows = names;
-		} else if (!strcmp(a, "--poll") || !strcmp(a, "--lease")) {
-			if (cli_parse_seconds(v, &ms) != 0)
-				return cli_error(2, "%s: `%s` is not a number of seconds", a, v);
-			if (!strcmp(a, "--poll"))
-				o.poll_ms = ms;
-			else
-				c->opts.lease_ms = ms;
-		} else {
-			free(names);
-			free(copy);
-			return cli_error(2, "worker: unexpected argument `%s`", a);
-		}
-		i++;
+	if ((rc = parse_args(c, &o, &copy, &names)) != 0) {
+		free(names);
+		free(copy);
+		return rc;
 	}
 	o.drain = &draining;
 	o.on_end = on_end;

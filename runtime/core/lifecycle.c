@@ -220,8 +220,7 @@ static int keep_answer(void *ctx, int seq, long long ts_ms, const char *answer)
 
 	if (!text)
 		return ECL_ENOMEM;
-	memcpy(text, "answer ", 7);
-	memcpy(text + 7, answer, len + 1);
+	snprintf(text, len + 8, "answer %s", answer);
 	rc = keep_note(ctx, seq, ts_ms, text);
 	mem_free(text);
 	if (rc != ECL_OK)

@@ -189,7 +189,7 @@ int output_expand(ecl_engine *e, const char *id, char **output)
 		cJSON_ArrayForEach (m, res) {
 			if (!is_marker(m))
 				continue;
-			if ((rc = resolve_marker(e, id, m, &v)) != ECL_OK ||
+			if ((rc = resolve_marker(e, id, m, &v)) != ECL_OK || !v ||
 			    !cJSON_ReplaceItemInObjectCaseSensitive(res, m->string, v)) {
 				cJSON_Delete(v);
 				cJSON_Delete(res);

@@ -270,6 +270,7 @@ int value_parse(ecl_type type, const char *text, cJSON **out, char *err, size_t 
 		double d;
 
 		errno = 0;
+		end = (char *)text;
 		d = numeric(text, "0123456789.eE+-") ? strtod(text, &end) : NAN;
 		if (!isfinite(d) || *end || errno) {
 			snprintf(err, errlen, "%s is not a finite decimal number", shown);

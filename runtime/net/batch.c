@@ -46,37 +46,37 @@ typedef struct batch {
 	ecl_engine *e;
 	const ecl_workflow *wf;
 	llm_provider *p;
-	int nonblocking; /* the provider starts calls on the multi handle */
 	CURLM *multi;
-	int ep; /* epoll instance watching libcurl's sockets */
 	/* What ep watches on each descriptor (EPOLLIN/EPOLLOUT, FD_ON when registered, FD_IDLE
 	 * when libcurl no longer watches it), indexed by descriptor. */
 	unsigned *fds;
-	int nfds;
 	long long deadline_us; /* libcurl's timer: when to call it back, or -1 */
 	slot *slots;
-	int nslots;
-	int *free; /* indexes of free slots, a stack */
-	int nfree;
-	int nwaiting;
-	int grouped;  /* the driver groups commits */
+	int *free;    /* indexes of free slots, a stack */
 	int *pending; /* slots whose transitions wait for the next group commit */
-	int npending;
-	int *work; /* the group being committed */
+	int *work;    /* the group being committed */
 	ecl_batch_fn fn;
 	void *ctx;
-	int stopping; /* start no more runs */
-	int fatal;    /* an error that is not one run's: stop everything (an ECL_* code) */
-	char fatal_msg[sizeof(((ecl_engine *)0)->err)];
 	/* A worker's (ecl_worker): the runs come from the store's queue */
-	const char **names; /* the workflows it takes */
-	int nnames;
+	const char **names;      /* the workflows it takes */
 	char (*ids)[ECL_ID_MAX]; /* the runs a claim took */
 	long poll_ms;
 	long long next_claim_ms; /* when to look at the queue again */
 	long backoff_ms;         /* after a failed claim: the store is tried again after this */
-	int idle;                /* the last claim found nothing */
 	size_t taken;            /* runs taken so far: the index of the next */
+	int nnames;
+	int idle;        /* the last claim found nothing */
+	int nonblocking; /* the provider starts calls on the multi handle */
+	int ep;          /* epoll instance watching libcurl's sockets */
+	int nfds;
+	int nslots;
+	int nfree;
+	int nwaiting;
+	int grouped; /* the driver groups commits */
+	int npending;
+	int stopping; /* start no more runs */
+	int fatal;    /* an error that is not one run's: stop everything (an ECL_* code) */
+	char fatal_msg[sizeof(((ecl_engine *)0)->err)];
 } batch;
 
 /* The status an ended run is reported with: the run's own, or one of the ECL_BATCH_* ones. */

@@ -483,7 +483,8 @@ static int run_count(pg_store *s, enum stmt_id id, const params *p, const char *
 	*rows = 0;
 	if (!res)
 		return ECL_ESTORE;
-	*rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : atoi(PQcmdTuples(res));
+	*rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res)
+						       : (int)strtol(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return ECL_OK;
 }
@@ -1413,7 +1414,7 @@ static int prune_one(pg_store *s, const char *head, const store_filter *f, int *
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = fail(s, res, "cannot prune");
 	else
-		*rows = atoi(PQcmdTuples(res));
+		*rows = (int)strtol(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return rc;
 }

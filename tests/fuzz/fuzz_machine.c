@@ -257,6 +257,36 @@ static int cs_get_def(store *st, const char *workflow, const char *version, char
 	return inner_of(st)->ops->get_def(inner_of(st), workflow, version, text);
 }
 
+static int cs_list_outputs(store *st, const char *id, int upto, int n,
+			   int (*fn)(void *ctx, int seq, const char *output), void *ctx)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->list_outputs(inner_of(st), id, upto, n, fn, ctx);
+}
+
+static int cs_get_answer(store *st, const char *id, int seq, char **answer)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->get_answer(inner_of(st), id, seq, answer);
+}
+
+static int cs_list_answers(store *st, const char *id,
+			   int (*fn)(void *ctx, int seq, long long ts_ms, const char *answer),
+			   void *ctx)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->list_answers(inner_of(st), id, fn, ctx);
+}
+
+static int cs_claim(store *st, const char *owner, const char *const *workflows, int nworkflows,
+		    int limit, long long now_ms, long long lease_until_ms, char (*ids)[ECL_ID_MAX],
+		    int *count)
+{
+	DEAD_CHECK(st);
+	return inner_of(st)->ops->claim(inner_of(st), owner, workflows, nworkflows, limit, now_ms,
+					lease_until_ms, ids, count);
+}
+
 static int cs_commit(store *st, const store_commit *c, const char **request)
 {
 	plan *p = plan_of(st);
@@ -373,6 +403,10 @@ static const store_ops crash_store_ops = {
 	.list_steps = cs_list_steps,
 	.list_calls = cs_list_calls,
 	.get_def = cs_get_def,
+	.list_outputs = cs_list_outputs,
+	.get_answer = cs_get_answer,
+	.list_answers = cs_list_answers,
+	.claim = cs_claim,
 	.commit = cs_commit,
 	.acquire = cs_acquire,
 	.heartbeat = cs_heartbeat,
