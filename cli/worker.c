@@ -77,8 +77,9 @@ static int parse_args(cli *c, ecl_worker_options *o, char **copy, const char ***
 			o->exit_when_idle = 1;
 			continue;
 		}
-		if (strcmp(a, "--concurrency") && strcmp(a, "-j") && strcmp(a, "--workflows") &&
-		    strcmp(a, "--poll") && strcmp(a, "--lease"))
+		if (strcmp(a, "--concurrency") != 0 && strcmp(a, "-j") != 0 &&
+		    strcmp(a, "--workflows") != 0 && strcmp(a, "--poll") != 0 &&
+		    strcmp(a, "--lease") != 0)
 			return cli_error(2, "worker: unexpected argument `%s`", a);
 		if (i + 1 >= c->nargs)
 			return cli_error(2, "%s needs a value", a);
