@@ -925,23 +925,7 @@ static int pg_acquire(store *base, const char *id, const char *owner, const char
 		return ECL_OK;
 	if ((rc = pg_get_run(base, id, &run)) != ECL_OK)
 		return rc;
-	if (!run_status_is(run.status, ECL_RUN_RUNNING) &&
-	    !run_status_is(run.status, ECL_RUN_INTERRUPTED) &&
-	    !run_status_is(run.status, ECL_RUN_PAUSED) &&
-	    !run_status_is(run.status, ECL_RUN_WAITING) &&
-	    !run_status_is(run.status, ECL_RUN_QUEUED)) {
-		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
-			 run.status);
-	} else {
-		snprintf(s->err, sizeof(s->err),
-			 "run %s is being driven by %s (its lease runs for %lld s more)", id,
-			 run.owner ? run.owner : "another process",
-			 (run.lease_until_ms - now_ms + 999) / 1000);
-		*holder = run.owner;
-		run.owner = NULL;
-	}
-	store_run_clear(&run);
-	return ECL_ESTATE;
+	return store_refused_lease(&run, now_ms, holder, s->err, sizeof(s->err));
 }
 
 /* The names as a PostgreSQL array literal, {"a","b"}; NULL when memory ran out. */
@@ -1093,17 +1077,7 @@ static int pg_answer(store *base, const char *id, int seq, const char *answer, l
 		return ECL_OK;
 	if ((rc = pg_get_run(base, id, &run)) != ECL_OK)
 		return rc;
-	if (!run_status_is(run.status, ECL_RUN_WAITING) || run.seq != seq)
-		snprintf(s->err, sizeof(s->err),
-			 "run %s is %s%s: it does not wait for an answer any more", id, run.status,
-			 run.seq != seq ? " and has moved on" : "");
-	else
-		snprintf(s->err, sizeof(s->err),
-			 "run %s has an answer to step `%s` already: the first answer is kept "
-			 "(resume the run to go on with it)",
-			 id, run.step ? run.step : "?");
-	store_run_clear(&run);
-	return ECL_ESTATE;
+	return store_refused_answer(&run, seq, s->err, sizeof(s->err));
 }
 
 static int pg_get_answer(store *base, const char *id, int seq, char **answer)

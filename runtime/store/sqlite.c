@@ -401,24 +401,6 @@ static char *column_dup(sqlite3_stmt *st, int i, int *oom)
 	return copy;
 }
 
-void store_run_clear(store_run *run)
-{
-	mem_free(run->workflow);
-	mem_free(run->version);
-	mem_free(run->status);
-	mem_free(run->step);
-	mem_free(run->inputs);
-	mem_free(run->output);
-	mem_free(run->error);
-	mem_free(run->owner);
-	mem_free(run->request);
-	mem_free(run->parent);
-	mem_free(run->provider);
-	mem_free(run->model);
-	mem_free(run->base_url);
-	memset(run, 0, sizeof(*run));
-}
-
 static int sq_create_run(store *base, const store_run *run)
 {
 	sqlite_store *s = (sqlite_store *)base;
@@ -952,23 +934,7 @@ static int sq_acquire(store *base, const char *id, const char *owner, const char
 	/* Say why: no such run, a status that cannot be driven, or a live holder. */
 	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
 		return rc;
-	if (!run.status || (!run_status_is(run.status, ECL_RUN_RUNNING) &&
-			    !run_status_is(run.status, ECL_RUN_INTERRUPTED) &&
-			    !run_status_is(run.status, ECL_RUN_PAUSED) &&
-			    !run_status_is(run.status, ECL_RUN_WAITING) &&
-			    !run_status_is(run.status, ECL_RUN_QUEUED))) {
-		snprintf(s->err, sizeof(s->err), "run %s has %s; it cannot be driven any more", id,
-			 run.status);
-	} else {
-		snprintf(s->err, sizeof(s->err),
-			 "run %s is being driven by %s (its lease runs for %lld s more)", id,
-			 run.owner ? run.owner : "another process",
-			 (run.lease_until_ms - now_ms + 999) / 1000);
-		*holder = run.owner;
-		run.owner = NULL;
-	}
-	store_run_clear(&run);
-	return ECL_ESTATE;
+	return store_refused_lease(&run, now_ms, holder, s->err, sizeof(s->err));
 }
 
 /* The JSON array of the names, for a statement's parameter; NULL when memory ran out. */
@@ -1114,17 +1080,7 @@ static int sq_answer(store *base, const char *id, int seq, const char *answer, l
 	rollback(s);
 	if ((rc = sq_get_run(base, id, &run)) != ECL_OK)
 		return rc;
-	if (!run_status_is(run.status, ECL_RUN_WAITING) || run.seq != seq)
-		snprintf(s->err, sizeof(s->err),
-			 "run %s is %s%s: it does not wait for an answer any more", id, run.status,
-			 run.seq != seq ? " and has moved on" : "");
-	else
-		snprintf(s->err, sizeof(s->err),
-			 "run %s has an answer to step `%s` already: the first answer is kept "
-			 "(resume the run to go on with it)",
-			 id, run.step ? run.step : "?");
-	store_run_clear(&run);
-	return ECL_ESTATE;
+	return store_refused_answer(&run, seq, s->err, sizeof(s->err));
 }
 
 static int sq_request(store *base, const char *id, const char *what, long long now_ms, int *applied)

@@ -269,6 +269,15 @@ struct store {
 /* Release the strings of a store_run (not the struct itself); safe on a zeroed struct. */
 ECL_SHARED void store_run_clear(store_run *run);
 
+/* Why acquire was refused for run (as get_run read it, after the refusal): a status that
+ * cannot be driven, or a live holder (then *holder takes run->owner, freed by the caller).
+ * Writes the message to err, clears run, and returns ECL_ESTATE (store.c). */
+ECL_SHARED int store_refused_lease(store_run *run, long long now_ms, char **holder, char *err,
+				   size_t errlen);
+/* Why answer was refused for run (read after the refusal) at checkpoint seq: it no longer
+ * waits there, or has an answer already. Writes err, clears run, returns ECL_ESTATE. */
+ECL_SHARED int store_refused_answer(store_run *run, int seq, char *err, size_t errlen);
+
 /* Open (creating if needed) the SQLite store at path, waiting up to busy_timeout_ms for a
  * database another process holds. On failure *out is NULL and err says
  * why, naming the file. Close with st->ops->close. */
