@@ -555,3 +555,65 @@ Test(pg, three_workers_drain_a_queue_each_run_completing_once, .timeout = 180)
 	cr_assert_geq(taken_over, 1, "the dead worker held runs, which were taken over");
 	cr_assert_leq(taken_over, 4, "at most the dead worker's four runs were taken over");
 }
+
+/* The server restarted twice under two workers draining a queue, once with a fast shutdown and
+ * once with an immediate one (as after a crash): the workers connect again and every run
+ * completes, each checkpoint made once. */
+Test(pg, workers_go_on_when_the_server_restarts_under_them, .timeout = 240)
+{
+	enum { RUNS = 40 };
+	const char *args[] = {"-j", "4", "--poll", "0.05", "--exit-when-idle", NULL};
+	char where[4300], port[16], in[4300], log[4300], outs[2][4300], *out;
+	int p, fd = ts_listen_any(&p, 0), status, i;
+	const char *spath;
+	pid_t pids[2];
+
+	close(fd);
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(where, sizeof(where), "%s/server", dir);
+	cr_assert_eq(chmod(dir, 0755), 0);
+	pg_server("start", where, port);
+	snprintf(db, sizeof(db), "postgres://ecl@127.0.0.1:%d/ecl", p);
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	{
+		FILE *f = fopen(in, "w");
+
+		cr_assert_not_null(f);
+		for (i = 0; i < RUNS; i++)
+			fprintf(f, "{\"topic\": \"t%d\"}\n", i);
+		fclose(f);
+	}
+	cr_assert_eq(ECL(&out, NULL, "batch", in, "--workflow", "critique-revise", "--queue"), 0,
+		     "%s", out);
+	free(out);
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	spath = script("{\"generate\": [{\"$delay_ms\": 30, \"$answer\": " GEN "}], "
+		       "\"critique\": [{\"$delay_ms\": 30, \"$answer\": " PASS "}]}");
+	for (i = 0; i < 2; i++) {
+		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
+		pids[i] = worker(spath, log, outs[i], args);
+	}
+	while (ts_count_lines(log, " critique ") < 8) {
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	pg_server("stop", where, "fast");
+	pg_server("start", where, port);
+	while (ts_count_lines(log, " critique ") < 24) {
+		struct timespec ts = {0, 5000000};
+
+		nanosleep(&ts, NULL);
+	}
+	pg_server("stop", where, "immediate");
+	pg_server("start", where, port);
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[i]));
+	}
+	cr_assert_eq(count_status("completed"), RUNS, "every run completed: %s%s", ts_read(outs[0]),
+		     ts_read(outs[1]));
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), RUNS * 2,
+		     "each checkpoint made once");
+	pg_server("stop", where, "fast");
+}
