@@ -121,6 +121,7 @@ enum stmt_id {
 	ST_ADVANCE,
 	ST_FINISH,
 	ST_CLAIM,
+	ST_CLAIMED,
 	ST_ACQUIRE,
 	ST_HEARTBEAT,
 	ST_RELEASE,
@@ -187,12 +188,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* the oldest runs of the workflows in $4 (an array; empty for any) that are queued or
 	 * whose driver's lease expired; rows another claim is taking are skipped, not waited for */
 	[ST_CLAIM] = "UPDATE ecl.runs SET owner = $1, lease_until_ms = $3, status = 'running',"
-		     " attempt = attempt + 1, updated_ms = $2, error = NULL, request = NULL"
+		     " attempt = attempt + 1, updated_ms = $6, error = NULL, request = NULL"
 		     " WHERE id IN (SELECT id FROM ecl.runs"
 		     " WHERE status <> 'completed' AND status <> 'failed' AND status <> 'cancelled'"
 		     " AND (status = 'queued' OR (status = 'running' AND lease_until_ms < $2))"
 		     " AND (cardinality($4::text[]) = 0 OR workflow = ANY($4::text[]))"
 		     " ORDER BY created_ms, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING id",
+	/* the runs a claim of owner $1 stamped $2 took: what a claim whose answer was lost made */
+	[ST_CLAIMED] = "SELECT id FROM ecl.runs WHERE owner = $1 AND updated_ms = $2"
+		       " AND status = 'running' ORDER BY created_ms, id LIMIT $3",
 	[ST_ACQUIRE] = "UPDATE ecl.runs SET owner = $2, lease_until_ms = $5, status = 'running',"
 		       " attempt = $4, error = NULL, request = NULL, updated_ms = $3"
 		       " WHERE id = $1 AND status IN ('running', 'interrupted', 'paused', "
@@ -246,9 +250,10 @@ typedef struct pg_store {
 	int prepared[ST_COUNT];
 	int read_only;
 	long busy_timeout_ms;
-	int group;        /* a group's transaction is open: commits join it */
-	int group_broken; /* a commit failed inside the group and rolled it back */
-	int txn;          /* a transaction is open (a group's, or an operation's own) */
+	int group;             /* a group's transaction is open: commits join it */
+	int group_broken;      /* a commit failed inside the group and rolled it back */
+	int txn;               /* a transaction is open (a group's, or an operation's own) */
+	long long claim_stamp; /* the updated_ms of the last claim: each claim's own */
 	/* The last transition committed in the open group: when the group's COMMIT gets no
 	 * answer, whether that one was made says whether the whole group was */
 	store_commit last;
@@ -416,6 +421,7 @@ static int repeatable(enum stmt_id id)
 	case ST_ACQUIRE:
 	case ST_HEARTBEAT:
 	case ST_SET_VERSION:
+	case ST_CLAIMED:
 	case ST_COMMITTED: return 1;
 	default: return 0;
 	}
@@ -970,13 +976,35 @@ static int pg_claim(store *base, const char *owner, const char *const *workflows
 		mem_free(names);
 		return rc;
 	}
+	/* each claim stamps its runs with a time of its own, so that the runs of a claim whose
+	 * answer was lost (the connection broke) can be read back: they are this process's,
+	 * and nobody else's, to drive */
+	s->claim_stamp = now_ms > s->claim_stamp ? now_ms : s->claim_stamp + 1;
 	p_text(&p, owner);
 	p_int(&p, now_ms);
 	p_int(&p, lease_until_ms);
 	p_text(&p, names);
 	p_int(&p, limit);
+	p_int(&p, s->claim_stamp);
 	res = run_stmt(s, ST_CLAIM, &p, "cannot claim runs", NULL);
 	mem_free(names);
+	if (!res && PQstatus(s->conn) == CONNECTION_BAD && !s->txn &&
+	    ensure_connected(s) == ECL_OK) {
+		params q = {0};
+
+		p_text(&q, owner);
+		p_int(&q, s->claim_stamp);
+		p_int(&q, limit);
+		res = run_stmt(s, ST_CLAIMED, &q, "cannot read what a claim took", NULL);
+		if (res && PQntuples(res) == 0) { /* it took nothing: say it failed, to try again */
+			PQclear(res);
+			res = NULL;
+			snprintf(s->err, sizeof(s->err),
+				 "postgres %s: cannot claim runs: the connection to the server was "
+				 "lost (it is made again)",
+				 s->label);
+		}
+	}
 	if (!res)
 		return ECL_ESTORE;
 	for (i = 0; i < PQntuples(res) && i < limit; i++)

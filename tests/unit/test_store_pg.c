@@ -163,3 +163,28 @@ Test(store_pg, a_group_cut_off_by_the_server_is_made_again_one_by_one)
 	cr_assert_eq(r.seq, 1);
 	store_run_clear(&r);
 }
+
+Test(store_pg, a_claim_over_a_closed_connection_fails_then_takes_the_run_once)
+{
+	char ids[2][ECL_ID_MAX];
+	store_run r = {0};
+	int n = -1;
+
+	snprintf(r.id, sizeof(r.id), "%s", A);
+	r.workflow = "critique-revise";
+	r.version = "v1";
+	r.status = "queued";
+	r.step = "generate";
+	r.inputs = "{}";
+	r.created_ms = 1000;
+	OK(st->ops->create_run(st, &r));
+	server_closes_connections();
+	/* nothing was sent: nothing was taken, and the failure says so */
+	cr_assert_eq(st->ops->claim(st, OWNER, NULL, 0, 2, 3000, 9000, ids, &n), ECL_ESTORE);
+	cr_assert(strstr(st->ops->errmsg(st), "connection"), "%s", st->ops->errmsg(st));
+	OK(st->ops->claim(st, OWNER, NULL, 0, 2, 3000, 9000, ids, &n));
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(ids[0], A);
+	OK(st->ops->claim(st, OWNER, NULL, 0, 2, 3000, 9000, ids, &n));
+	cr_assert_eq(n, 0, "taken once");
+}
