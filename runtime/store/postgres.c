@@ -188,7 +188,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* the oldest runs of the workflows in $4 (an array; empty for any) that are queued or
 	 * whose driver's lease expired; rows another claim is taking are skipped, not waited for */
 	[ST_CLAIM] = "UPDATE ecl.runs SET owner = $1, lease_until_ms = $3, status = 'running',"
-		     " attempt = attempt + 1, updated_ms = $6, error = NULL, request = NULL"
+		     " attempt = attempt + 1, updated_ms = $2, error = NULL, request = NULL"
 		     " WHERE id IN (SELECT id FROM ecl.runs"
 		     " WHERE status <> 'completed' AND status <> 'failed' AND status <> 'cancelled'"
 		     " AND (status = 'queued' OR (status = 'running' AND lease_until_ms < $2))"
@@ -250,10 +250,14 @@ typedef struct pg_store {
 	int prepared[ST_COUNT];
 	int read_only;
 	long busy_timeout_ms;
-	int group;             /* a group's transaction is open: commits join it */
-	int group_broken;      /* a commit failed inside the group and rolled it back */
-	int txn;               /* a transaction is open (a group's, or an operation's own) */
-	long long claim_stamp; /* the updated_ms of the last claim: each claim's own */
+	int group;        /* a group's transaction is open: commits join it */
+	int group_broken; /* a commit failed inside the group and rolled it back */
+	int txn;          /* a transaction is open (a group's, or an operation's own) */
+	/* The runs the claims made at claim_ms have returned: a claim whose answer is lost
+	 * takes the runs stamped with its owner and time that are not among them */
+	long long claim_ms;
+	char (*claimed)[ECL_ID_MAX];
+	int nclaimed, capclaimed;
 	/* The last transition committed in the open group: when the group's COMMIT gets no
 	 * answer, whether that one was made says whether the whole group was */
 	store_commit last;
@@ -959,6 +963,49 @@ static char *name_array(const char *const *names, int n)
 	return b.data;
 }
 
+/* Note that a claim at s->claim_ms returned run id (when memory allows: a run not noted could
+ * only be returned twice by a second claim in the same millisecond whose answer was lost). */
+static void remember_claimed(pg_store *s, const char *id)
+{
+	if (s->nclaimed == s->capclaimed) {
+		int cap = s->capclaimed ? 2 * s->capclaimed : 16;
+		char(*grown)[ECL_ID_MAX] = mem_realloc(s->claimed, (size_t)cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		s->claimed = grown;
+		s->capclaimed = cap;
+	}
+	snprintf(s->claimed[s->nclaimed++], ECL_ID_MAX, "%s", id);
+}
+
+/* A claim's answer was lost: the runs res lists (its owner's, stamped with its time) that no
+ * claim of that millisecond returned are the ones it took. None: it failed, to be tried
+ * again. */
+static int claimed_back(pg_store *s, PGresult *res, int limit, char (*ids)[ECL_ID_MAX], int *count)
+{
+	int i, k;
+
+	for (i = 0; i < PQntuples(res) && *count < limit; i++) {
+		const char *id = PQgetvalue(res, i, 0);
+
+		for (k = 0; k < s->nclaimed && strcmp(s->claimed[k], id) != 0; k++)
+			;
+		if (k < s->nclaimed)
+			continue;
+		snprintf(ids[*count], ECL_ID_MAX, "%s", id);
+		remember_claimed(s, ids[(*count)++]);
+	}
+	PQclear(res);
+	if (*count > 0)
+		return ECL_OK;
+	snprintf(s->err, sizeof(s->err),
+		 "postgres %s: cannot claim runs: the connection to the server was lost (it is "
+		 "made again)",
+		 s->label);
+	return ECL_ESTORE;
+}
+
 static int pg_claim(store *base, const char *owner, const char *const *workflows, int nworkflows,
 		    int limit, long long now_ms, long long lease_until_ms, char (*ids)[ECL_ID_MAX],
 		    int *count)
@@ -976,39 +1023,33 @@ static int pg_claim(store *base, const char *owner, const char *const *workflows
 		mem_free(names);
 		return rc;
 	}
-	/* each claim stamps its runs with a time of its own, so that the runs of a claim whose
-	 * answer was lost (the connection broke) can be read back: they are this process's,
-	 * and nobody else's, to drive */
-	s->claim_stamp = now_ms > s->claim_stamp ? now_ms : s->claim_stamp + 1;
 	p_text(&p, owner);
 	p_int(&p, now_ms);
 	p_int(&p, lease_until_ms);
 	p_text(&p, names);
 	p_int(&p, limit);
-	p_int(&p, s->claim_stamp);
 	res = run_stmt(s, ST_CLAIM, &p, "cannot claim runs", NULL);
 	mem_free(names);
+	if (now_ms != s->claim_ms) {
+		s->claim_ms = now_ms;
+		s->nclaimed = 0;
+	}
 	if (!res && PQstatus(s->conn) == CONNECTION_BAD && !s->txn &&
 	    ensure_connected(s) == ECL_OK) {
 		params q = {0};
 
 		p_text(&q, owner);
-		p_int(&q, s->claim_stamp);
-		p_int(&q, limit);
+		p_int(&q, now_ms);
+		p_int(&q, limit + s->nclaimed);
 		res = run_stmt(s, ST_CLAIMED, &q, "cannot read what a claim took", NULL);
-		if (res && PQntuples(res) == 0) { /* it took nothing: say it failed, to try again */
-			PQclear(res);
-			res = NULL;
-			snprintf(s->err, sizeof(s->err),
-				 "postgres %s: cannot claim runs: the connection to the server was "
-				 "lost (it is made again)",
-				 s->label);
-		}
+		return res ? claimed_back(s, res, limit, ids, count) : ECL_ESTORE;
 	}
 	if (!res)
 		return ECL_ESTORE;
-	for (i = 0; i < PQntuples(res) && i < limit; i++)
-		snprintf(ids[(*count)++], ECL_ID_MAX, "%s", PQgetvalue(res, i, 0));
+	for (i = 0; i < PQntuples(res) && i < limit; i++) {
+		snprintf(ids[*count], ECL_ID_MAX, "%s", PQgetvalue(res, i, 0));
+		remember_claimed(s, ids[(*count)++]);
+	}
 	PQclear(res);
 	return ECL_OK;
 }
@@ -1474,6 +1515,7 @@ static void pg_close(store *base)
 	if (s->conninfo) /* it may hold a password: leave nothing of it in freed memory */
 		memset(s->conninfo, 0, strlen(s->conninfo));
 	mem_free(s->conninfo);
+	mem_free(s->claimed);
 	mem_free(s);
 }
 
