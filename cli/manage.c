@@ -563,6 +563,7 @@ int cmd_prune(cli *c)
 	if (used < sizeof(which))
 		snprintf(which + used, sizeof(which) - used, "%s%s, last changed %s ago or more",
 			 f.workflow ? " of workflow " : "", f.workflow ? f.workflow : "", age);
+	c->opts.reclaim = !dry; /* on a full disk it may spend the reserve kept for this */
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	rc = ecl_prune(e, &f, dry, &count);

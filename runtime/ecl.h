@@ -464,6 +464,9 @@ typedef struct ecl_options {
 	int read_only; /* only look at runs: an existing database is opened read-only, so that
 			* it can be read in a directory this process may not write; nothing is
 			* created or upgraded, and every call that writes fails */
+	int reclaim;   /* the engine is opened to free room (ecl prune): on a full disk, a SQLite
+			* database spends the room ecl keeps in reserve beside it (FILE-reserve,
+			* 4 MiB) to open and to delete runs, and keeps it again after */
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when

@@ -119,8 +119,8 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 					    &e->st, err, sizeof(err));
 	else if (rc == ECL_OK)
 		rc = store_sqlite_open(o->db_path, o->durability,
-				       o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000, &e->st,
-				       err, sizeof(err));
+				       o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000,
+				       o->reclaim, &e->st, err, sizeof(err));
 	if (rc != ECL_OK) {
 		snprintf(errbuf, errlen, "%s", err);
 		ecl_engine_close(e);

@@ -6,9 +6,11 @@
  * use (a command uses few of them) and reused after.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +267,8 @@ typedef struct sqlite_store {
 	sqlite3_stmt *stmt[ST_COUNT];
 	int group;        /* a group's transaction is open: commits join it */
 	int group_broken; /* a commit failed inside the group and rolled it back */
+	int full;         /* the last failure was the disk's being full */
+	int reclaim;      /* opened to free space: it may spend the reserve (see reserve_keep) */
 	char err[1024];
 } sqlite_store;
 
@@ -314,6 +318,7 @@ static int fail(sqlite_store *s, int rc, const char *doing)
 		hint = " (the file size limit was reached)";
 	else if (sys == EROFS)
 		hint = " (the file system is read-only)";
+	s->full = (rc & 0xff) == SQLITE_FULL || sys == ENOSPC;
 	snprintf(s->err, sizeof(s->err), "%s: %s: %s%s", s->path, doing, why, hint);
 	if ((rc & 0xff) == SQLITE_CORRUPT)
 		check_advice(s);
@@ -1344,8 +1349,57 @@ static int sq_fork(store *base, const char *from, int upto, const store_run *cop
 	return rc;
 }
 
-/* Run one DELETE of prune: `head` followed by the filter over finished runs. */
-static int prune_one(sqlite_store *s, const char *head, const store_filter *f)
+/* A database on a full disk cannot even record the deletion that would free room: SQLite
+ * writes each change to the -wal file first, and opening the file makes its -shm file. So
+ * beside each database ecl keeps FILE-reserve, this many bytes of blocks allocated to nothing.
+ * A store opened to free room (ecl prune) spends it when the disk is full, and makes it again
+ * once the room of the deleted runs is given back; every other store that opens to write makes
+ * it when it is missing and there is room. */
+#define RESERVE_BYTES (4L << 20)
+
+/* The reserve's path in b; 0 for a database that is not a plain file, or out of memory. */
+static int reserve_path(const sqlite_store *s, buf *b)
+{
+	if (!s->path[0] || s->path[0] == ':' || !strncmp(s->path, "file:", 5))
+		return 0;
+	buf_printf(b, "%s-reserve", s->path);
+	return !b->oom;
+}
+
+/* Make the reserve when it is missing; where there is no room for all of it, none is made
+ * (a later open tries again). */
+static void reserve_keep(const sqlite_store *s)
+{
+	buf path = {0};
+	int fd;
+
+	if (reserve_path(s, &path) &&
+	    (fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0) {
+		if (posix_fallocate(fd, 0, RESERVE_BYTES) != 0)
+			unlink(path.data);
+		close(fd);
+	}
+	buf_free(&path);
+}
+
+/* Spend the reserve: 1 when there was one to give its room. */
+static int reserve_release(const sqlite_store *s)
+{
+	buf path = {0};
+	int done = reserve_path(s, &path) && unlink(path.data) == 0;
+
+	buf_free(&path);
+	return done;
+}
+
+/* Runs a prune on a full disk deletes in one transaction: each is followed by a checkpoint
+ * that gives the room its -wal frames took back, so the reserve need only hold this many
+ * runs' pages. */
+#define PRUNE_CHUNK 16
+
+/* Run one DELETE of prune: `head` followed by the filter over finished runs, the first limit of
+ * them in id order when limit > 0 (the same runs for each statement of a transaction). */
+static int prune_one(sqlite_store *s, const char *head, const store_filter *f, int limit)
 {
 	sqlite3_stmt *st = NULL;
 	buf sql = {0};
@@ -1354,7 +1408,10 @@ static int prune_one(sqlite_store *s, const char *head, const store_filter *f)
 	buf_puts(&sql, head);
 	buf_puts(&sql, " (SELECT id FROM runs");
 	filter_sql(f, &sql);
-	buf_puts(&sql, " AND status IN ('completed', 'failed', 'cancelled'))");
+	buf_puts(&sql, " AND status IN ('completed', 'failed', 'cancelled')");
+	if (limit > 0)
+		buf_printf(&sql, " ORDER BY id LIMIT %d", limit);
+	buf_puts(&sql, ")");
 	if (sql.oom) {
 		buf_free(&sql);
 		return out_of_memory(s, "pruning");
@@ -1369,9 +1426,10 @@ static int prune_one(sqlite_store *s, const char *head, const store_filter *f)
 	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot prune");
 }
 
-static int sq_prune(store *base, const store_filter *f, int *count)
+/* Delete the finished runs f selects (the first limit of them when limit > 0) with everything
+ * stored about them, in one transaction; *count is how many. */
+static int prune_runs(sqlite_store *s, const store_filter *f, int limit, int *count)
 {
-	sqlite_store *s = (sqlite_store *)base;
 	int rc;
 
 	*count = 0;
@@ -1379,23 +1437,125 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 		return rc;
 	/* Checkpoints, calls, notes and answers first: they name the runs the last statement
 	 * deletes. */
-	if ((rc = prune_one(s, "DELETE FROM steps WHERE run_id IN", f)) != ECL_OK ||
-	    (rc = prune_one(s, "DELETE FROM calls WHERE run_id IN", f)) != ECL_OK ||
-	    (rc = prune_one(s, "DELETE FROM notes WHERE run_id IN", f)) != ECL_OK ||
-	    (rc = prune_one(s, "DELETE FROM answers WHERE run_id IN", f)) != ECL_OK ||
-	    (rc = prune_one(s, "DELETE FROM runs WHERE id IN", f)) != ECL_OK) {
+	if ((rc = prune_one(s, "DELETE FROM steps WHERE run_id IN", f, limit)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM calls WHERE run_id IN", f, limit)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM notes WHERE run_id IN", f, limit)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM answers WHERE run_id IN", f, limit)) != ECL_OK ||
+	    (rc = prune_one(s, "DELETE FROM runs WHERE id IN", f, limit)) != ECL_OK) {
 		rollback(s);
 		return rc;
 	}
 	*count = sqlite3_changes(s->db);
 	if ((rc = exec_step(s, ST_COMMIT, "cannot prune")) != ECL_OK) {
+		*count = 0;
 		rollback(s);
-		return rc;
 	}
-	rc = sqlite3_exec(s->db, "VACUUM", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Move the -wal file's frames into the database and cut it to nothing: an SQLite code. */
+static int checkpoint(sqlite_store *s)
+{
+	return sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+}
+
+/* The number a pragma such as freelist_count reads, or -1 when it cannot be read. */
+static long long pragma_int(sqlite_store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Give the room of deleted runs back to the file system on a full disk, where VACUUM cannot
+ * write its copy of the file: a few free pages at a time are moved to the end of the file
+ * and cut off (incremental vacuum, on in every database ecl made or pruned since it
+ * keeps a reserve), each step's -wal room given back before the next. */
+static int shrink(sqlite_store *s)
+{
+	long long left = pragma_int(s, "PRAGMA freelist_count"), before;
+	int rc = SQLITE_OK;
+
+	do {
+		before = left;
+		rc = sqlite3_exec(s->db, "PRAGMA incremental_vacuum(64)", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = checkpoint(s);
+		left = pragma_int(s, "PRAGMA freelist_count");
+	} while (rc == SQLITE_OK && left > 0 && left < before);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "cannot give the room of the deleted runs back");
+	if (left > 0) {
+		snprintf(s->err, sizeof(s->err),
+			 "%s: the room of the deleted runs stays in the file, for new runs: giving "
+			 "it back to the disk needs room to rewrite the file (the disk is full): "
+			 "free some space and prune again",
+			 s->path);
+		return ECL_ESTORE;
+	}
+	return ECL_OK;
+}
+
+/* Delete as prune_runs does, a few runs at a time, each transaction's -wal room given back
+ * before the next; *count is how many went. */
+static int prune_chunks(sqlite_store *s, const store_filter *f, int *count)
+{
+	int rc, n;
+
+	checkpoint(s);
+	do {
+		if ((rc = prune_runs(s, f, PRUNE_CHUNK, &n)) == ECL_OK &&
+		    (rc = checkpoint(s)) != SQLITE_OK)
+			rc = fail(s, rc, "cannot prune");
+		*count += n;
+	} while (rc == ECL_OK && n > 0);
+	return rc;
+}
+
+/* Give the room of deleted runs back to the file system: VACUUM rebuilds the file (and turns
+ * on incremental vacuum in one made before ecl did), but needs room for a copy of it; on a
+ * full disk the file is shrunk in place. */
+static int compact(sqlite_store *s)
+{
+	int rc;
+
+	if (s->full && pragma_int(s, "PRAGMA auto_vacuum") == 2)
+		return shrink(s);
+	rc = sqlite3_exec(s->db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+		rc = checkpoint(s);
 	return rc == SQLITE_OK ? ECL_OK : fail(s, rc, "cannot reclaim the space");
+}
+
+static int sq_prune(store *base, const store_filter *f, int *count)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	int rc;
+
+	s->full = 0;
+	rc = prune_runs(s, f, 0, count);
+	/* On a full disk, the reserve (when this store may spend it) gives room to delete a few
+	 * runs at a time, and to shrink the file. */
+	if (rc == ECL_ESTORE && s->full) {
+		if (s->reclaim)
+			reserve_release(s);
+		rc = prune_chunks(s, f, count);
+	}
+	if (rc == ECL_OK && (rc = compact(s)) == ECL_ESTORE && s->full) {
+		if (s->reclaim)
+			reserve_release(s);
+		checkpoint(s);
+		rc = shrink(s);
+	}
+	if (rc == ECL_OK && s->reclaim)
+		reserve_keep(s);
+	return rc;
 }
 
 static int sq_set_version(store *base, const char *id, const char *version, long long now_ms)
@@ -1587,8 +1747,37 @@ static sqlite_store *store_new(const char *path, char *err, size_t errlen)
 	return s;
 }
 
+/* Open s->db on s->path to read and write, in WAL mode and with the schema up to date. */
+static int open_write(sqlite_store *s, ecl_durability durability, long busy_timeout_ms)
+{
+	int rc;
+
+	/* A store is used by one thread at a time (see ecl_engine_open): no connection mutex. */
+	rc = sqlite3_open_v2(s->path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "cannot open the database");
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
+	/* A new file gives the room of deleted pages back a few at a time, as a prune on a
+	 * full disk needs (see shrink); only a file without tables takes this setting, and it
+	 * must come before WAL mode writes the file's header. */
+	rc = sqlite3_exec(s->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = wal_mode(s, busy_timeout_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db,
+				  durability == ECL_DURABLE_FULL ? "PRAGMA synchronous = FULL"
+								 : "PRAGMA synchronous = NORMAL",
+				  NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "cannot open the database");
+	return open_schema(s);
+}
+
 int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
-		      store **out, char *err, size_t errlen)
+		      int reclaim, store **out, char *err, size_t errlen)
 {
 	sqlite_store *s = store_new(path, err, errlen);
 	int rc;
@@ -1596,34 +1785,23 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 	*out = NULL;
 	if (!s)
 		return ECL_ENOMEM;
-	/* A store is used by one thread at a time (see ecl_engine_open): no connection mutex. */
-	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		rc = fail(s, rc, "cannot open the database");
-		goto out;
+	rc = open_write(s, durability, busy_timeout_ms);
+	/* No room even to open the file: a store opened to free room spends the reserve */
+	if (rc == ECL_ESTORE && s->full && reclaim && reserve_release(s)) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+		rc = open_write(s, durability, busy_timeout_ms);
 	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
-	rc = wal_mode(s, busy_timeout_ms);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db,
-				  durability == ECL_DURABLE_FULL ? "PRAGMA synchronous = FULL"
-								 : "PRAGMA synchronous = NORMAL",
-				  NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		rc = fail(s, rc, "cannot open the database");
-		goto out;
+	if (rc != ECL_OK) {
+		snprintf(err, errlen, "%s", s->err);
+		sq_close(&s->base);
+		return rc;
 	}
-	if ((rc = open_schema(s)) != ECL_OK)
-		goto out;
+	s->reclaim = reclaim;
+	if (!reclaim)
+		reserve_keep(s);
 	*out = &s->base;
 	return ECL_OK;
-out:
-	snprintf(err, errlen, "%s", s->err);
-	sq_close(&s->base);
-	return rc;
 }
 
 /* Open s->db on uri read-only and read its header: ECL_OK, or ECL_ESTORE with s->err set
@@ -1665,11 +1843,13 @@ int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, 
 	sqlite_store *s;
 	buf uri = {0}, wal = {0}, parent = {0};
 	const char *p, *slash = strrchr(path, '/');
+	struct stat st;
 	int rc, code;
 
 	*out = NULL;
 	if (access(path, F_OK) != 0) /* nothing to read: make it, as other commands do */
-		return store_sqlite_open(path, ECL_DURABLE_FULL, busy_timeout_ms, out, err, errlen);
+		return store_sqlite_open(path, ECL_DURABLE_FULL, busy_timeout_ms, 0, out, err,
+					 errlen);
 	if (!(s = store_new(path, err, errlen)))
 		return ECL_ENOMEM;
 	/* a URI, so that the immutable form below can be asked for: the path's own '?', '#'
@@ -1691,11 +1871,12 @@ int store_sqlite_open_read(const char *path, long busy_timeout_ms, store **out, 
 	}
 	rc = open_read(s, uri.data, busy_timeout_ms, &code);
 	/* A WAL database needs its -shm file, which a read-only connection cannot make where
-	 * the directory is not writable. Then no writer can be at work (it would need them too),
-	 * and without a -wal file everything is in the database file: read it as it is. */
-	if (rc != ECL_OK &&
-	    ((code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_READONLY) &&
-	    access(parent.data, W_OK) != 0 && access(wal.data, F_OK) != 0) {
+	 * the directory is not writable, or the disk is full. Then no writer can be at work (it
+	 * would need them too), and without a -wal file (or with an empty one, which the failed
+	 * open may have made) everything is in the database file: read it as it is. */
+	if (rc != ECL_OK && (stat(wal.data, &st) != 0 || st.st_size == 0) &&
+	    (s->full || (((code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_READONLY) &&
+			 access(parent.data, W_OK) != 0))) {
 		buf_puts(&uri, "?immutable=1");
 		rc = uri.oom ? out_of_memory(s, "opening the database")
 			     : open_read(s, uri.data, busy_timeout_ms, &code);

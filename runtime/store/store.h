@@ -279,10 +279,12 @@ ECL_SHARED int store_refused_lease(store_run *run, long long now_ms, char **hold
 ECL_SHARED int store_refused_answer(store_run *run, int seq, char *err, size_t errlen);
 
 /* Open (creating if needed) the SQLite store at path, waiting up to busy_timeout_ms for a
- * database another process holds. On failure *out is NULL and err says
- * why, naming the file. Close with st->ops->close. */
+ * database another process holds. With reclaim (a store opened to free room: ecl prune),
+ * the room kept in reserve beside the file is spent when the disk is full, to open the file
+ * and to prune (see reserve_keep in sqlite.c). On failure *out is NULL and err says why,
+ * naming the file. Close with st->ops->close. */
 int store_sqlite_open(const char *path, ecl_durability durability, long busy_timeout_ms,
-		      store **out, char *err, size_t errlen);
+		      int reclaim, store **out, char *err, size_t errlen);
 
 /* Open the SQLite store at path read-only, when the file exists (else as store_sqlite_open
  * does, creating it): for commands that only look at runs. A database in WAL mode needs its

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 
 static char *dir;
 static char db[4096];
+static char disk[3900]; /* a small file system a test mounted, or "" */
 
 static void setup(void)
 {
@@ -31,6 +34,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (disk[0])
+		umount2(disk, MNT_DETACH);
 	ts_rmtree(dir);
 	free(dir);
 }
@@ -348,4 +353,116 @@ Test(cli_hardening, unreadable_files_of_the_command_line_exit_2)
 		"%s", err);
 	free(out);
 	free(err);
+}
+
+/* Write path until the file system holding it is full. */
+static void fill(const char *path)
+{
+	static char block[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	cr_assert_eq(errno, ENOSPC, "%s", strerror(errno));
+	close(fd);
+}
+
+/* The bytes free on the file system holding path. */
+static long long room(const char *path)
+{
+	struct statvfs v;
+
+	cr_assert_eq(statvfs(path, &v), 0);
+	return (long long)v.f_bavail * (long long)v.f_frsize;
+}
+
+/* A disk filled by something else while runs are stored: a run stops with a clear error,
+ * the runs can still be listed, prune deletes the old runs and gives their room back to
+ * the disk (it spends the reserve kept beside the database to do so, and makes it again),
+ * and the stopped run then resumes to its end. */
+Test(cli_hardening, prune_frees_room_on_a_full_disk)
+{
+	char script[4300], filler[4300], reserve[4300], *out, *err, id[64];
+	FILE *f;
+	struct stat st;
+	long long before;
+	int i;
+
+	snprintf(disk, sizeof(disk), "%s/disk", dir);
+	cr_assert_eq(mkdir(disk, 0755), 0);
+	/* a small disk of its own (the tests run as root, as the PostgreSQL ones need) */
+	if (mount("tmpfs", disk, "tmpfs", 0, "size=8m") != 0) {
+		int e = errno;
+
+		disk[0] = '\0';
+		cr_assert_fail("cannot mount a small tmpfs to fill (run the tests as root): %s",
+			       strerror(e));
+	}
+	snprintf(db, sizeof(db), "%s/runs.db", disk);
+	snprintf(reserve, sizeof(reserve), "%s-reserve", db);
+	snprintf(filler, sizeof(filler), "%s/filler", disk);
+	/* an answer of about 400 KiB, so that four runs hold 1.6 MiB */
+	snprintf(script, sizeof(script), "%s/script.json", dir);
+	cr_assert_not_null(f = fopen(script, "w"));
+	fputs("{\"generate\": [{\"content\": \"", f);
+	for (i = 0; i < 400 * 1024 / 8; i++)
+		fputs("abcdefg ", f);
+	fputs("\", \"word_count\": 2}], \"critique\": [{\"decision\": \"pass\", \"feedback\": "
+	      "\"good\", \"quality_score\": 90}]}",
+	      f);
+	cr_assert_eq(fclose(f), 0);
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script", script, "run",
+				 "critique-revise", "--topic", "t"),
+			     0, "%s", err);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(stat(reserve, &st), 0, "the reserve is kept beside the database");
+	cr_assert_geq(st.st_blocks * 512, 4 << 20, "its blocks are allocated");
+
+	/* the disk fills up, but for room to start a run, not for its first answer */
+	fill(filler);
+	cr_assert_eq(stat(filler, &st), 0);
+	cr_assert_eq(truncate(filler, st.st_size - 128 * 1024), 0);
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script", script, "run",
+			 "critique-revise", "--topic", "t"),
+		     1, "%s", out);
+	cr_assert(strstr(err, "(the disk is full)"), "%s", err);
+	snprintf(id, sizeof(id), "%s", started_id(out));
+	free(out);
+	free(err);
+	/* looking needs no room */
+	cr_assert_eq(ECL(&out, &err, "runs"), 0, "%s", err);
+	cr_assert(strstr(out, id), "%s", out);
+	free(out);
+	free(err);
+
+	/* and then to its last byte: opening the database needs room too */
+	snprintf(filler + strlen(filler), sizeof(filler) - strlen(filler), "2");
+	fill(filler);
+	cr_assert_eq(ECL(&out, &err, "resume", id), 1, "%s", out);
+	cr_assert(strstr(err, "(the disk is full)"), "%s", err);
+	free(out);
+	free(err);
+	before = room(disk);
+	cr_assert_eq(ECL(&out, &err, "prune", "--older-than", "0s"), 0, "%s", err);
+	cr_assert_str_eq(out, "Deleted 4 runs (completed, failed or cancelled, last changed 0s ago "
+			      "or more)\n");
+	free(out);
+	free(err);
+	cr_assert_eq(stat(db, &st), 0);
+	cr_assert_lt(st.st_size, 512 * 1024, "the file gave its room back: %lld bytes",
+		     (long long)st.st_size);
+	cr_assert_gt(room(disk), before + (1 << 20), "the disk has room again");
+	cr_assert_eq(stat(reserve, &st), 0, "the reserve is made again");
+
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script", script, "resume", id), 0,
+		     "%s", err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	free(err);
+	umount2(disk, MNT_DETACH);
+	disk[0] = '\0';
 }

@@ -24,7 +24,7 @@ typedef struct store_factory {
 
 static int sqlite_open(const char *where, store **out, char *err, size_t errlen)
 {
-	return store_sqlite_open(ts_path(where, "runs.db"), ECL_DURABLE_NORMAL, 2000, out, err,
+	return store_sqlite_open(ts_path(where, "runs.db"), ECL_DURABLE_NORMAL, 2000, 0, out, err,
 				 errlen);
 }
 
