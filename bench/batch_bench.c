@@ -5,13 +5,14 @@
  * (bench/http_floor.c: the same calls with no engine).
  *
  *   batch_bench --variant B --n 200 --concurrency 50 --latency-ms 20 --server PATH
- *               --floor PATH [--reps 3] [--dir /tmp]
+ *               --floor PATH [--reps 3] [--dir /tmp] [--pg postgres://USER@HOST:PORT]
  *
  * Each repetition runs in a fresh child process against a fresh server, so its peak RSS and
  * CPU time are its own (wait4). Every workflow is checked (completed, 6 steps, the critic's
  * 90, 2 revisions); a mismatch aborts. bytes_per_inflight_run is the peak RSS above that of
  * the same batch at concurrency 1 (the same workflows, answered without latency), over the
- * concurrency.
+ * concurrency. With --pg the runs are stored in a fresh database of that PostgreSQL server
+ * per repetition (bytes_per_workflow then counts ecl's tables and indexes there).
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,15 +28,8 @@
 #include <sqlite3.h>
 
 #include "ecl.h"
+#include "pg_util.h"
 #include "util.h"
-
-static void die(const char *fmt, const char *detail)
-{
-	fprintf(stderr, "batch_bench: ");
-	fprintf(stderr, fmt, detail);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static pid_t server_start(const char *server, const char *dir, int latency, int *port)
 {
@@ -66,7 +60,7 @@ static pid_t server_start(const char *server, const char *dir, int latency, int 
 			fclose(f);
 		nanosleep(&ts, NULL);
 	}
-	die("%s", "the fake server did not start");
+	bench_die("%s", "the fake server did not start");
 	return -1;
 }
 
@@ -103,24 +97,24 @@ static double run_batch(const char *db, int port, long n, int conc)
 	o.workflows = ecl_workflows;
 	o.nworkflows = ecl_nworkflows;
 	if (!wf || ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
-		die("%s", err);
+		bench_die("%s", err);
 	inputs = calloc((size_t)n, sizeof(*inputs));
 	for (i = 0; inputs && i < n; i++) {
 		inputs[i] = malloc(128);
 		if (!inputs[i])
-			die("%s", "out of memory");
+			bench_die("%s", "out of memory");
 		snprintf(inputs[i], 128,
 			 "{\"wf\": \"eclB-%ld-w%ld\", \"topic\": \"durable "
 			 "workflows in C\"}",
 			 (long)getpid(), i);
 	}
 	if (!inputs)
-		die("%s", "out of memory");
+		bench_die("%s", "out of memory");
 	t0 = bench_now_s();
 	if (ecl_batch_drive(e, wf, (const char *const *)inputs, (size_t)n, conc, on_end, NULL) !=
 		    ECL_OK ||
 	    failed || ended != n)
-		die("the batch failed: %s", ecl_engine_errmsg(e));
+		bench_die("the batch failed: %s", ecl_engine_errmsg(e));
 	wall = bench_now_s() - t0;
 	for (i = 0; i < n; i++)
 		free(inputs[i]);
@@ -152,21 +146,48 @@ static double file_size(const char *path)
 	return stat(path, &st) == 0 ? (double)st.st_size : 0.0;
 }
 
+static const char *pg; /* --pg: the PostgreSQL server, or NULL for a SQLite file */
+
+/* The number a query of the repetition's database gives. */
+static long long count_of(const char *db, const char *pgname, const char *sql)
+{
+	long long v = -1;
+
+	if (pg) {
+		char *text = bench_pg_sql(pgname, sql);
+
+		v = text ? atoll(text) : -1;
+		free(text);
+	} else {
+		sqlite3 *h;
+
+		if (sqlite3_open(db, &h) != SQLITE_OK)
+			bench_die("cannot open %s", db);
+		v = sql_int(h, sql);
+		sqlite3_close(h);
+	}
+	return v;
+}
+
 static result one_rep(const char *server, const char *dir, int latency, long n, int conc)
 {
-	char db[4096], side[4200];
+	char db[4096], side[4200], pgname[64] = "";
 	int fds[2], status, port;
 	struct rusage ru;
 	result r = {0};
 	pid_t srv = server_start(server, dir, latency, &port), pid;
-	sqlite3 *h;
 
-	snprintf(db, sizeof(db), "%s/bench-batch-%ld.db", dir, (long)getpid());
-	snprintf(side, sizeof(side), "%s-wal", db);
-	remove(db);
-	remove(side);
+	if (pg) {
+		bench_pg_fresh_db("b", pgname, sizeof(pgname), db, sizeof(db));
+		side[0] = '\0';
+	} else {
+		snprintf(db, sizeof(db), "%s/bench-batch-%ld.db", dir, (long)getpid());
+		snprintf(side, sizeof(side), "%s-wal", db);
+		remove(db);
+		remove(side);
+	}
 	if (pipe(fds) != 0)
-		die("pipe: %s", strerror(errno));
+		bench_die("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid == 0) {
 		double wall = run_batch(db, port, n, conc);
@@ -180,22 +201,30 @@ static result one_rep(const char *server, const char *dir, int latency, long n, 
 		r.wall_s = -1;
 	close(fds[0]);
 	if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("%s", "a repetition failed");
+		bench_die("%s", "a repetition failed");
 	kill(srv, SIGTERM);
 	waitpid(srv, NULL, 0);
 	r.rss_kb = (double)ru.ru_maxrss;
 	r.cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 		  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	r.bytes = (file_size(db) + file_size(side)) / (double)n;
-	if (sqlite3_open(db, &h) != SQLITE_OK)
-		die("cannot open %s", db);
-	if (sql_int(h, "SELECT count(*) FROM runs WHERE status = 'completed' AND seq = 6 AND "
-		       "output LIKE '%\"quality_score\":90%'") != n ||
-	    sql_int(h, "SELECT count(*) FROM steps WHERE step = 'revise'") != 2 * n)
-		die("%s", "a workflow did not end with 6 steps, 2 revisions and the critic's 90");
-	sqlite3_close(h);
-	remove(db);
-	remove(side);
+	r.bytes = pg ? bench_pg_bytes_per_workflow(pgname, n)
+		     : (file_size(db) + file_size(side)) / (double)n;
+	if (count_of(db, pgname,
+		     pg ? "SELECT count(*) FROM ecl.runs WHERE status = 'completed' AND seq = 6 "
+			  "AND output LIKE '%\"quality_score\":90%'"
+			: "SELECT count(*) FROM runs WHERE status = 'completed' AND seq = 6 AND "
+			  "output LIKE '%\"quality_score\":90%'") != n ||
+	    count_of(db, pgname,
+		     pg ? "SELECT count(*) FROM ecl.steps WHERE step = 'revise'"
+			: "SELECT count(*) FROM steps WHERE step = 'revise'") != 2 * n)
+		bench_die("%s",
+			  "a workflow did not end with 6 steps, 2 revisions and the critic's 90");
+	if (pg) {
+		bench_pg_drop_db(pgname);
+	} else {
+		remove(db);
+		remove(side);
+	}
 	return r;
 }
 
@@ -213,7 +242,7 @@ static double floor_rep(const char *server, const char *floor, const char *dir, 
 		 port, n, conc);
 	p = popen(cmd, "r");
 	if (!p || fscanf(p, "{\"wall_s\": %lf", &wall) != 1)
-		die("%s", "the HTTP floor failed");
+		bench_die("%s", "the HTTP floor failed");
 	pclose(p);
 	kill(srv, SIGTERM);
 	waitpid(srv, NULL, 0);
@@ -228,6 +257,7 @@ int main(int argc, char **argv)
 	double wall[16], cpu[16], rss[16], bytes[16], fl[16], base_rss, ideal;
 	result one;
 
+	bench_name = "batch_bench";
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--variant"))
 			variant = argv[i + 1];
@@ -245,12 +275,15 @@ int main(int argc, char **argv)
 			reps = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--dir"))
 			dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--pg"))
+			bench_pg_server(pg = argv[i + 1]);
 		else
-			die("unknown argument %s", argv[i]);
+			bench_die("unknown argument %s", argv[i]);
 	}
 	if (!server || !floor || n < 1 || conc < 1 || reps < 1 || reps > 15)
-		die("%s", "usage: batch_bench --variant NAME --n N --concurrency C --latency-ms MS "
-			  "--server PATH --floor PATH [--reps R] [--dir DIR]");
+		bench_die("%s",
+			  "usage: batch_bench --variant NAME --n N --concurrency C --latency-ms MS "
+			  "--server PATH --floor PATH [--reps R] [--dir DIR] [--pg URL]");
 	for (i = 0; i < reps; i++) {
 		result r = one_rep(server, dir, latency, n, conc);
 
@@ -266,13 +299,14 @@ int main(int argc, char **argv)
 	one = one_rep(server, dir, 0, n, 1);
 	base_rss = one.rss_kb;
 	ideal = 6.0 * latency / 1000.0 * (double)n / (double)conc;
-	printf("{\"system\":\"ecl\",\"variant\":\"%s\",\"n\":%ld,\"concurrency\":%d,"
+	printf("{\"system\":\"ecl\",\"variant\":\"%s%s\",\"n\":%ld,\"concurrency\":%d,"
 	       "\"wall_s\":%.4f,\"workflows_per_s\":%.1f,\"mean_us_per_step\":%.2f,"
 	       "\"peak_rss_kb\":%.0f,\"bytes_per_workflow\":%.0f,\"cpu_s\":%.3f,"
 	       "\"latency_ms\":%d,\"ideal_wall_s\":%.4f,\"wall_over_ideal\":%.3f,"
 	       "\"bytes_per_inflight_run\":%.0f,\"http_floor_wall_s\":%.4f,"
 	       "\"floor_over_ideal\":%.3f,\"ratio_to_floor\":%.3f}\n",
-	       variant, n, conc, bench_median(wall, reps), (double)n / bench_median(wall, reps),
+	       variant, pg ? "-postgres" : "", n, conc, bench_median(wall, reps),
+	       (double)n / bench_median(wall, reps),
 	       bench_median(wall, reps) / (double)(n * 6) * 1e6, bench_median(rss, reps),
 	       bench_median(bytes, reps), bench_median(cpu, reps), latency, ideal,
 	       bench_median(wall, reps) / ideal,

@@ -26,72 +26,11 @@
 #include <libpq-fe.h>
 
 #include "ecl.h"
+#include "pg_util.h"
 #include "util.h"
 #include "variant_a.h"
 
 static const char *server;
-
-static void quiet(void *ctx, const char *message)
-{
-	(void)ctx;
-	(void)message;
-}
-
-/* Run sql on database db of the server; the first value of its first row (caller frees), or
- * NULL for a command without rows. Exits on an error. */
-static char *sql_on(const char *db, const char *sql)
-{
-	char url[600], *v = NULL;
-	PGconn *c;
-	PGresult *r;
-
-	snprintf(url, sizeof(url), "%s/%s", server, db);
-	c = PQconnectdb(url);
-	if (PQstatus(c) != CONNECTION_OK)
-		bench_die("cannot connect: %s", PQerrorMessage(c));
-	PQsetNoticeProcessor(c, quiet, NULL);
-	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		bench_die("postgres: %s", PQerrorMessage(c));
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-		v = strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	PQfinish(c);
-	return v;
-}
-
-/* A fresh database for a repetition: its name in name, its URL in url. */
-static void fresh_db(const char *tag, char *name, size_t nlen, char *url, size_t ulen)
-{
-	char sql[200];
-
-	snprintf(name, nlen, "bench_%s_%ld", tag, (long)getpid());
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-	free(sql_on("postgres", sql));
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	free(sql_on("postgres", sql));
-	snprintf(url, ulen, "%s/%s", server, name);
-}
-
-static void drop_db(const char *name)
-{
-	char sql[200];
-
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-	free(sql_on("postgres", sql));
-}
-
-/* The bytes ecl's tables and their indexes take in database name, per workflow. */
-static double bytes_per_workflow(const char *name, long n)
-{
-	char *v = sql_on(name, "SELECT pg_total_relation_size('ecl.runs') + "
-			       "pg_total_relation_size('ecl.steps') + "
-			       "pg_total_relation_size('ecl.notes')");
-	double b = v ? atof(v) / (double)n : 0;
-
-	free(v);
-	return b;
-}
 
 /* ---- the floor: pgbench, one transaction per transition ------------------------------------ */
 
@@ -102,8 +41,9 @@ static double floor_tps(int clients, long per_client)
 	double tps = -1;
 	FILE *f;
 
-	fresh_db("floor", name, sizeof(name), url, sizeof(url));
-	free(sql_on(name, "CREATE TABLE runs(id bigint PRIMARY KEY, seq int, updated_ms bigint);"
+	bench_pg_fresh_db("floor", name, sizeof(name), url, sizeof(url));
+	free(bench_pg_sql(name,
+			  "CREATE TABLE runs(id bigint PRIMARY KEY, seq int, updated_ms bigint);"
 			  "CREATE TABLE steps(run_id bigint, seq int, step text, output text,"
 			  " PRIMARY KEY(run_id, seq));"
 			  "INSERT INTO runs SELECT g, 0, 0 FROM generate_series(0, 99) g"));
@@ -128,7 +68,7 @@ static double floor_tps(int clients, long per_client)
 	if (pclose(f) != 0 || tps <= 0)
 		bench_die("pgbench failed: %s", cmd);
 	remove(script);
-	drop_db(name);
+	bench_pg_drop_db(name);
 	return tps;
 }
 
@@ -145,7 +85,7 @@ static void variant_a(long n, long warmup, int reps)
 		double wall = -1;
 		pid_t pid;
 
-		fresh_db("a", name, sizeof(name), url, sizeof(url));
+		bench_pg_fresh_db("a", name, sizeof(name), url, sizeof(url));
 		if (pipe(fds) != 0)
 			bench_die("pipe: %s", strerror(errno));
 		if ((pid = fork()) == 0) {
@@ -162,8 +102,8 @@ static void variant_a(long n, long warmup, int reps)
 		if (i == 0)
 			printf("{\"system\":\"ecl\",\"variant\":\"A-postgres\",\"n\":%ld,"
 			       "\"bytes_per_workflow\":%.0f}\n",
-			       n, bytes_per_workflow(name, n + warmup));
-		drop_db(name);
+			       n, bench_pg_bytes_per_workflow(name, n + warmup));
+		bench_pg_drop_db(name);
 		floor_tx[i] = 1e6 / floor_tps(1, n * 6);
 	}
 	printf("{\"system\":\"ecl\",\"variant\":\"A-postgres\",\"n\":%ld,\"us_per_step\":%.1f,"
@@ -229,7 +169,7 @@ static void variant_q(long n, int workers, int concurrency)
 	long i;
 	int w;
 
-	fresh_db("q", name, sizeof(name), url, sizeof(url));
+	bench_pg_fresh_db("q", name, sizeof(name), url, sizeof(url));
 	o.db_path = url;
 	o.provider = "fake";
 	o.workflows = ecl_workflows;
@@ -259,7 +199,8 @@ static void variant_q(long n, int workers, int concurrency)
 			 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	}
 	wall = bench_now_s() - t0;
-	v = sql_on(name, "SELECT count(*) FROM ecl.runs WHERE status = 'completed' AND seq = 6");
+	v = bench_pg_sql(name,
+			 "SELECT count(*) FROM ecl.runs WHERE status = 'completed' AND seq = 6");
 	if (!v || atol(v) != n)
 		bench_die("only %s runs completed with 6 checkpoints", v ? v : "?");
 	free(v);
@@ -268,9 +209,9 @@ static void variant_q(long n, int workers, int concurrency)
 	       "\"peak_rss_kib_all_workers\":%.0f,\"worker_cpu_s\":%.2f,"
 	       "\"bytes_per_workflow\":%.0f,\"floor_tps\":%.1f}\n",
 	       n, workers, concurrency, wall, (double)n / wall, (double)n * 6 / wall, rss_kb, cpu_s,
-	       bytes_per_workflow(name, n), floor_tps(workers, n * 6 / workers));
+	       bench_pg_bytes_per_workflow(name, n), floor_tps(workers, n * 6 / workers));
 	fflush(stdout);
-	drop_db(name);
+	bench_pg_drop_db(name);
 }
 
 int main(int argc, char **argv)
@@ -279,9 +220,10 @@ int main(int argc, char **argv)
 	long n = 0, warmup = 20;
 	int reps = 3, concurrency = 10, i;
 
+	bench_name = "ecl_pg_bench";
 	for (i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--server") && i + 1 < argc)
-			server = argv[++i];
+			bench_pg_server(server = argv[++i]);
 		else if (!strcmp(argv[i], "--n") && i + 1 < argc)
 			n = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)

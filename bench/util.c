@@ -3,8 +3,19 @@
  */
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+const char *bench_name = "ecl_bench";
+
+void bench_die(const char *fmt, const char *detail)
+{
+	fprintf(stderr, "%s: ", bench_name);
+	fprintf(stderr, fmt, detail);
+	fputc('\n', stderr);
+	exit(1);
+}
 
 double bench_now_s(void)
 {

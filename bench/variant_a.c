@@ -12,14 +12,6 @@
 #include "util.h"
 #include "variant_a.h"
 
-void bench_die(const char *fmt, const char *detail)
-{
-	fprintf(stderr, "ecl_bench: ");
-	fprintf(stderr, fmt, detail);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 typedef struct check {
 	int commits;
 	int revisions;

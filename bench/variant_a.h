@@ -7,9 +7,6 @@
 
 #include "ecl.h"
 
-/* Print "ecl_bench: " and fmt with detail on stderr, and exit with status 1. */
-void bench_die(const char *fmt, const char *detail) __attribute__((noreturn));
-
 /* Run warmup and then n workflows of bench-critique-revise one at a time on database db (a
  * SQLite path or a postgres:// URL) with the fake provider, checking each (6 steps, 2
  * revisions, completed); the wall time of the n, in seconds. Exits on a mismatch. */
