@@ -686,6 +686,20 @@ Test(batch, runs_not_started_that_cannot_be_stored_are_named)
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1, "none of them stored");
 }
 
+/* Start `ecl worker` with the extra arguments (NULL-terminated) on the fake LLM at url; its
+ * output in dir/<name>. */
+static pid_t http_worker(const char *const *extra, const char *name)
+{
+	const char *argv[32] = {ECL_BIN,   "--db", db,           "--provider", "openai",
+				"--model", "m",    "--base-url", url,          "worker"};
+	int n = 10, i;
+
+	for (i = 0; extra[i]; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	return ts_spawn(argv, ts_path(dir, name));
+}
+
 /* Workers on SQLite: a batch queued, two workers over the fake LLM's HTTP endpoint (calls
  * in flight together over libcurl), every run completed once; a worker asked for a workflow
  * it does not have refuses to start, naming it; `run --queue --wait` reports the end. */
@@ -707,29 +721,9 @@ Test(batch, workers_drain_a_queue_on_sqlite)
 	free(err);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued'"), 30);
 	for (i = 0; i < 2; i++) {
-		pids[i] = fork();
-		cr_assert_neq(pids[i], -1);
-		if (pids[i] == 0) {
-			const char *argv[] = {ECL_BIN,
-					      "--db",
-					      db,
-					      "--provider",
-					      "openai",
-					      "--model",
-					      "m",
-					      "--base-url",
-					      url,
-					      "worker",
-					      "-j",
-					      "8",
-					      "--exit-when-idle",
-					      NULL};
+		const char *extra[] = {"-j", "8", "--exit-when-idle", NULL};
 
-			if (!freopen("/dev/null", "w", stdout))
-				_exit(126);
-			execv(ECL_BIN, (char *const *)argv);
-			_exit(127);
-		}
+		pids[i] = http_worker(extra, i ? "w1.out" : "w0.out");
 	}
 	for (i = 0; i < 2; i++) {
 		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
@@ -779,63 +773,6 @@ Test(batch, workers_drain_a_queue_on_sqlite)
 	}
 }
 
-/* `ecl workers -o json`, parsed; with the number of workers listed in *n. */
-static cJSON *workers(int *n)
-{
-	const char *argv[] = {ECL_BIN, "--db", db, "workers", "-o", "json", NULL};
-	char *out, *err;
-	cJSON *json;
-
-	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s%s", out, err);
-	json = cJSON_Parse(out);
-	cr_assert(cJSON_IsArray(json), "%s", out);
-	*n = cJSON_GetArraySize(json);
-	free(out);
-	free(err);
-	return json;
-}
-
-/* The worker of pid in the listing, or NULL. */
-static cJSON *worker_of(cJSON *list, pid_t pid)
-{
-	cJSON *w;
-
-	cJSON_ArrayForEach (w, list)
-		if (num(w, "pid", NULL) == (int)pid)
-			return w;
-	return NULL;
-}
-
-static int is_state(cJSON *w, const char *state)
-{
-	cJSON *s = cJSON_GetObjectItem(w, "state");
-
-	return w && cJSON_IsString(s) && strcmp(s->valuestring, state) == 0;
-}
-
-/* Wait (up to 10 s) until `ecl workers` lists n workers, of which the worker of pid (when not
- * 0) is in that state with at least min_held runs; the listing then (cJSON_Delete it). */
-static cJSON *wait_workers(int n, pid_t pid, const char *state, int min_held)
-{
-	cJSON *list = NULL;
-	int i, got = -1;
-
-	for (i = 0; i < 200; i++) {
-		struct timespec ts = {0, 50000000};
-		cJSON *w;
-
-		cJSON_Delete(list);
-		list = workers(&got);
-		w = pid ? worker_of(list, pid) : NULL;
-		if (got == n && (!pid || (is_state(w, state) && num(w, "held", NULL) >= min_held)))
-			return list;
-		nanosleep(&ts, NULL);
-	}
-	cr_assert_fail("not %d workers with %d %s holding %d: %s", n, (int)pid, state, min_held,
-		       cJSON_PrintUnformatted(list));
-	return NULL;
-}
-
 /* `ecl workers` on SQLite: two workers at work are listed live, each with the runs it holds,
  * its concurrency and workflows; one stopped with SIGTERM removes itself; one killed with
  * SIGKILL stays, stale once three of its lease periods pass without a heartbeat. */
@@ -846,7 +783,7 @@ Test(batch, workers_lists_live_workers_then_stale_ones_on_sqlite)
 		"--queue", NULL};
 	char *out, *err;
 	cJSON *list, *w;
-	int status, i, n;
+	int status, i;
 	pid_t pids[2];
 
 	server = ts_fake_start(dir, 200, "ok", base, sizeof(base));
@@ -855,40 +792,16 @@ Test(batch, workers_lists_live_workers_then_stale_ones_on_sqlite)
 	cr_assert_eq(ts_run(queue, &out, &err), 0, "%s%s", out, err);
 	free(out);
 	free(err);
-	list = workers(&n);
-	cr_assert_eq(n, 0, "none yet");
-	cJSON_Delete(list);
+	cJSON_Delete(ts_workers_wait(db, 0, 0, NULL, 0)); /* none yet */
 	for (i = 0; i < 2; i++) {
-		pids[i] = fork();
-		cr_assert_neq(pids[i], -1);
-		if (pids[i] == 0) {
-			const char *argv[] = {ECL_BIN,
-					      "--db",
-					      db,
-					      "--provider",
-					      "openai",
-					      "--model",
-					      "m",
-					      "--base-url",
-					      url,
-					      "worker",
-					      "-j",
-					      "3",
-					      "--lease",
-					      "1",
-					      "--workflows",
-					      "bench-critique-revise",
-					      NULL};
+		const char *extra[] = {
+			"-j", "3", "--lease", "1", "--workflows", "bench-critique-revise", NULL};
 
-			if (!freopen("/dev/null", "w", stdout))
-				_exit(126);
-			execv(ECL_BIN, (char *const *)argv);
-			_exit(127);
-		}
+		pids[i] = http_worker(extra, i ? "w1.out" : "w0.out");
 	}
-	cJSON_Delete(wait_workers(2, pids[0], "live", 1));
-	list = wait_workers(2, pids[1], "live", 1);
-	w = worker_of(list, pids[1]);
+	cJSON_Delete(ts_workers_wait(db, 2, pids[0], "live", 1));
+	list = ts_workers_wait(db, 2, pids[1], "live", 1);
+	w = ts_worker_of(list, pids[1]);
 	cr_assert_eq(num(w, "concurrency", NULL), 3);
 	cr_assert_eq(num(w, "lease_ms", NULL), 1000);
 	cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "workflows"), 0)->valuestring,
@@ -918,11 +831,10 @@ Test(batch, workers_lists_live_workers_then_stale_ones_on_sqlite)
 	cr_assert_eq(kill(pids[0], SIGTERM), 0);
 	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d", status);
-	list = wait_workers(1, pids[1], "live", 0);
-	cr_assert_null(worker_of(list, pids[0]), "the worker stopped removed itself");
+	list = ts_workers_wait(db, 1, pids[1], "live", 0);
+	cr_assert_null(ts_worker_of(list, pids[0]), "the worker stopped removed itself");
 	cJSON_Delete(list);
 	cr_assert_eq(kill(pids[1], SIGKILL), 0);
 	cr_assert_eq(waitpid(pids[1], &status, 0), pids[1]);
-	list = wait_workers(1, pids[1], "stale", 1);
-	cJSON_Delete(list);
+	cJSON_Delete(ts_workers_wait(db, 1, pids[1], "stale", 1));
 }
