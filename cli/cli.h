@@ -51,6 +51,10 @@ const char *cli_shell_word(const char *s, char *buf, size_t len);
 /* The database as the commands printed for the user show it: a URL without its password
  * (ecl_db_display). */
 const char *cli_db(cli *c);
+/* A Unix time in ms as local "YYYY-MM-DD HH:MM:SS", and a duration in ms as "850ms", "2.5s",
+ * "3m07s" or "1h05m" (manage.c). */
+void cli_format_time(long long ms, char *out, size_t outlen);
+void cli_format_duration(long long ms, char *out, size_t outlen);
 /* Print the usage text. */
 void cli_usage(FILE *f);
 
@@ -116,6 +120,7 @@ int cmd_recover(cli *c);
 int cmd_prune(cli *c);
 int cmd_batch(cli *c);
 int cmd_worker(cli *c);
+int cmd_workers(cli *c);
 int cmd_providers(cli *c);
 int cmd_answer(cli *c);
 int cmd_graph(cli *c);

@@ -41,6 +41,7 @@ static const char usage_text[] =
 	"                                    JSON summary (--queue: store them for workers)\n"
 	"  worker [--concurrency N] [--workflows A,B] [--exit-when-idle]\n"
 	"                                    drive queued runs and those whose driver died\n"
+	"  workers [-o json]                 the workers, live or stale, and the runs they hold\n"
 	"  providers [-o json]               the provider settings and where each comes from\n"
 	"  answer <run-id> --set FIELD=VALUE ... [--no-wait]\n"
 	"                                    answer a waiting run's question, then drive it on\n"
@@ -49,7 +50,10 @@ static const char usage_text[] =
 	"  serve [--port 9080] [--register ADMIN-URL]\n"
 	"                                    every workflow as a Restate service endpoint\n"
 	"  run|status|cancel|answer --engine restate [--restate-url URL] [--admin-url URL]\n"
-	"                   [--wait]         the same through a Restate server\n"
+	"                   [--wait]         the same through a Restate server\n";
+
+/* (apart: one string would pass the length C99 compilers must support) */
+static const char usage_options[] =
 	"\n"
 	"inputs of run:\n"
 	"  --<input> VALUE                   one input, e.g. --topic \"Benefits of Rust\"\n"
@@ -84,6 +88,7 @@ void cli_usage(FILE *f)
 {
 	fprintf(f, "usage: %s", prog);
 	fputs(usage_text, f);
+	fputs(usage_options, f);
 }
 
 int cli_error(int status, const char *fmt, ...)
@@ -257,6 +262,12 @@ static const struct {
 	 "  Drive the queued runs (run --queue, batch --queue) and those whose driver died,\n"
 	 "  N at a time, until a signal (the first lets the runs in flight finish, a second\n"
 	 "  interrupts them). Workers on one PostgreSQL database share its queue.\n"},
+	{"workers", cmd_workers,
+	 "workers [-o json]\n"
+	 "  The workers of the database: id (host/pid/nonce, as `runs` names the holder of\n"
+	 "  a run), live or stale (no heartbeat for 3 lease periods: killed, or hung), the\n"
+	 "  runs each holds of its concurrency, when it started, its last heartbeat and the\n"
+	 "  workflows it takes.\n"},
 	{"providers", cmd_providers,
 	 "providers [-o json]\n"
 	 "  The provider settings and where each comes from (flag, environment, config).\n"},

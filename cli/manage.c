@@ -63,7 +63,7 @@ static int split(char *list, const char **out, int max)
 	return n;
 }
 
-static void format_time(long long ms, char *out, size_t outlen)
+void cli_format_time(long long ms, char *out, size_t outlen)
 {
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
@@ -72,7 +72,7 @@ static void format_time(long long ms, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static void format_duration(long long ms, char *out, size_t outlen)
+void cli_format_duration(long long ms, char *out, size_t outlen)
 {
 	if (ms < 1000)
 		snprintf(out, outlen, "%lldms", ms);
@@ -120,8 +120,8 @@ static int print_run(void *ctx, const ecl_run_info *info)
 	if (o->count == 1)
 		printf("%-16s %-20s %-12s %-12s %-19s  %-9s  %s\n", "ID", "WORKFLOW", "STATUS",
 		       "STEP", "STARTED", "DURATION", "LIMITS");
-	format_time(info->created_ms, started, sizeof(started));
-	format_duration(info->updated_ms - info->created_ms, dur, sizeof(dur));
+	cli_format_time(info->created_ms, started, sizeof(started));
+	cli_format_duration(info->updated_ms - info->created_ms, dur, sizeof(dur));
 	/* every loop limit by its counter's name: "revisions 2/3, visits of pick 1/5" */
 	limits[0] = '\0';
 	for (i = 0, used = 0; i < info->nlimits && used < sizeof(limits); i++) {
@@ -357,7 +357,7 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 		}
 		cJSON_AddItemToArray(o->list, r);
 	} else if (h->note) {
-		format_time(h->note_ms, when, sizeof(when));
+		cli_format_time(h->note_ms, when, sizeof(when));
 		printf("      %s  %s\n", when, h->note);
 	} else {
 		cJSON *out = h->output ? cJSON_Parse(h->output) : NULL;

@@ -2,11 +2,13 @@
  * worker.c - `ecl worker`: drive the runs queued in the database (ecl run --queue, ecl batch
  * --queue) and those whose driver died, many at once, until stopped. Several workers on one
  * PostgreSQL database, on several machines, share the queue without ever taking a run twice.
+ * `ecl workers`: the workers the database knows, live or stale, and the runs each holds.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -151,4 +153,90 @@ int cmd_worker(cli *c)
 	free(names);
 	free(copy);
 	return rc == ECL_OK ? 0 : rc == ECL_EINTERRUPTED ? 130 : 1;
+}
+
+typedef struct workers_out {
+	int json;
+	cJSON *list;
+	int count;
+	long long now_ms;
+} workers_out;
+
+static int print_worker(void *ctx, const ecl_worker_info *w)
+{
+	workers_out *o = ctx;
+	const char *state = w->stale ? "stale" : "live";
+	char started[32], beat[32], held[32];
+
+	o->count++;
+	if (o->json) {
+		cJSON *r = cJSON_CreateObject(), *names = cJSON_CreateArray();
+		const char *p = w->workflows;
+
+		cJSON_AddItemToArray(o->list, r);
+		cJSON_AddStringToObject(r, "id", w->id);
+		cJSON_AddStringToObject(r, "host", w->host);
+		cJSON_AddNumberToObject(r, "pid", (double)w->pid);
+		cJSON_AddStringToObject(r, "state", state);
+		cJSON_AddNumberToObject(r, "held", w->held);
+		cJSON_AddNumberToObject(r, "concurrency", w->concurrency);
+		cJSON_AddItemToObject(r, "workflows", names);
+		while (names && *p) { /* the comma-separated names, as a list */
+			size_t n = strcspn(p, ",");
+			char *one = strndup(p, n);
+
+			if (one)
+				cJSON_AddItemToArray(names, cJSON_CreateString(one));
+			free(one);
+			p += n + (p[n] == ',');
+		}
+		cJSON_AddNumberToObject(r, "lease_ms", (double)w->lease_ms);
+		cJSON_AddNumberToObject(r, "started_ms", (double)w->started_ms);
+		cJSON_AddNumberToObject(r, "heartbeat_ms", (double)w->heartbeat_ms);
+		return 0;
+	}
+	if (o->count == 1)
+		printf("%-32s %-6s %-9s %-19s  %-10s %s\n", "WORKER", "STATE", "HELD", "STARTED",
+		       "HEARTBEAT", "WORKFLOWS");
+	cli_format_time(w->started_ms, started, sizeof(started));
+	cli_format_duration(o->now_ms > w->heartbeat_ms ? o->now_ms - w->heartbeat_ms : 0, beat,
+			    sizeof(beat));
+	snprintf(held, sizeof(held), "%d/%d", w->held, w->concurrency);
+	printf("%-32s %-6s %-9s %-19s  %-10s ", w->id, state, held, started, strcat(beat, " ago"));
+	cli_print_text(stdout, w->workflows, strlen(w->workflows));
+	putchar('\n');
+	return 0;
+}
+
+int cmd_workers(cli *c)
+{
+	workers_out o = {0};
+	struct timespec ts;
+	ecl_engine *e;
+	int rc, i;
+
+	for (i = 0; i < c->nargs; i++) {
+		const char *a = c->args[i], *v = i + 1 < c->nargs ? c->args[i + 1] : NULL;
+
+		if (!strcmp(a, "-o") && v && (!strcmp(v, "json") || !strcmp(v, "text")))
+			o.json = !strcmp(c->args[++i], "json");
+		else
+			return cli_error(2, "workers: unknown argument `%s`", a);
+	}
+	if ((rc = cli_open_to_look(c, &e)) != 0)
+		return rc;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	o.now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (o.json)
+		o.list = cJSON_CreateArray();
+	rc = ecl_worker_list(e, print_worker, &o);
+	if (rc != ECL_OK)
+		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+	else if (o.json)
+		rc = cli_print_json(o.list);
+	else if (!o.count)
+		printf("No workers.\n");
+	cJSON_Delete(o.list);
+	ecl_engine_close(e);
+	return rc;
 }

@@ -771,6 +771,36 @@ typedef struct ecl_worker_options {
  * backoff, not given up on. */
 int ecl_worker(ecl_engine *engine, const ecl_worker_options *options);
 
+/* A worker stops counting as alive once its last heartbeat is this many lease periods old. */
+#define ECL_WORKER_STALE_LEASES 3
+
+/* A worker (ecl_worker) as the database knows it: each registers when it starts, beats with
+ * its lease renewals (every third of its lease period) and removes itself when it stops;
+ * a worker killed outright stays listed, stale, until a worker that starts removes it (after
+ * ten lease periods without a heartbeat). Borrowed for the call. */
+typedef struct ecl_worker_info {
+	const char *id;         /* its lease owner, "host/pid/nonce", as ecl_run_info.owner names
+				 * the runs it holds */
+	const char *host;       /* the machine it runs on */
+	long long pid;          /* its process id there */
+	const char *workflows;  /* the workflows it takes, comma-separated */
+	int concurrency;        /* the runs it drives at once, at most */
+	long lease_ms;          /* its lease period */
+	long long started_ms;   /* when it started, Unix ms */
+	long long heartbeat_ms; /* its last heartbeat, Unix ms */
+	int held;               /* the runs leased to it now */
+	/* its last heartbeat is older than ECL_WORKER_STALE_LEASES lease periods: it died
+	 * without a word, or hangs; the runs it held are taken over once their leases expire */
+	int stale;
+} ecl_worker_info;
+
+/* Called once per worker; `info` is borrowed for the call. Non-zero stops the walk. */
+typedef int (*ecl_worker_fn)(void *ctx, const ecl_worker_info *info);
+
+/* Walk the workers of the engine's database, oldest first: ECL_OK, the callback's non-zero
+ * return, or an error code with the detail in the errmsg. */
+int ecl_worker_list(ecl_engine *engine, ecl_worker_fn fn, void *ctx);
+
 /* ------------------------------------------------------------------------------------------
  * Restate: `ecl serve` runs every compiled workflow as a Restate Workflow service, and the
  * client calls that submit, watch and cancel runs through a Restate server

@@ -22,7 +22,7 @@ _ecl()
 	prev=""
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	prog=("${COMP_WORDS[0]}")
-	local commands="list run resume status pause cancel runs history fork recover prune batch providers answer graph serve help"
+	local commands="list run resume status pause cancel runs history fork recover prune batch worker workers providers answer graph serve help"
 	local globals="--db --provider --script --model --base-url --api-key-file --api-key --timeout --connect-timeout --durability --max-answer-bytes --log-format --verbose --help --version"
 
 	# The command, its first argument, and the database to ask.
@@ -36,7 +36,7 @@ _ecl()
 			--connect-timeout | --durability | --max-answer-bytes | --log-format | --call-log | \
 			--workflow | --concurrency | -j | --format | -f | -o | --output | --status | --limit | \
 			--older-than | --from | --set | --input-file | --port | --bind | --register | \
-			--advertise | --engine | --restate-url | --admin-url)
+			--advertise | --engine | --restate-url | --admin-url | --workflows | --poll | --lease)
 			((i++))
 			;;
 		-*) ;;
@@ -79,12 +79,12 @@ _ecl()
 		COMPREPLY=($(compgen -W "local restate" -- "$cur"))
 		return
 		;;
-	--workflow)
+	--workflow | --workflows)
 		COMPREPLY=($(compgen -W "$(_ecl_workflows "${prog[@]}")" -- "$cur"))
 		return
 		;;
 	--status)
-		COMPREPLY=($(compgen -W "running waiting interrupted paused completed failed cancelled" -- "$cur"))
+		COMPREPLY=($(compgen -W "running waiting interrupted paused queued completed failed cancelled" -- "$cur"))
 		return
 		;;
 	esac
@@ -114,6 +114,12 @@ _ecl()
 		if [[ -z $first && $cur != -* ]]; then
 			COMPREPLY=($(compgen -W "$(_ecl_runs "${prog[@]}")" -- "$cur"))
 		fi
+		;;
+	worker)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--concurrency --workflows --poll --lease --exit-when-idle --help" -- "$cur"))
+		;;
+	workers)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "-o --help" -- "$cur"))
 		;;
 	batch)
 		if [[ $cur == -* ]]; then

@@ -727,3 +727,43 @@ out:
 	store_run_clear(&row);
 	return rc;
 }
+
+typedef struct worker_listing {
+	ecl_worker_fn fn;
+	void *ctx;
+	long long now_ms;
+	int stopped; /* the caller's callback stopped the walk (its code is not the store's) */
+} worker_listing;
+
+static int list_worker(void *ctx, const store_worker *w)
+{
+	worker_listing *l = ctx;
+	ecl_worker_info info = {
+		.id = w->id,
+		.host = w->host,
+		.pid = w->pid,
+		.workflows = w->workflows,
+		.concurrency = w->concurrency,
+		.lease_ms = (long)w->lease_ms,
+		.started_ms = w->started_ms,
+		.heartbeat_ms = w->heartbeat_ms,
+		.held = w->held,
+		.stale = l->now_ms - w->heartbeat_ms > ECL_WORKER_STALE_LEASES * w->lease_ms,
+	};
+	int rc = l->fn(l->ctx, &info);
+
+	l->stopped = rc != 0;
+	return rc;
+}
+
+int ecl_worker_list(ecl_engine *e, ecl_worker_fn fn, void *ctx)
+{
+	worker_listing l = {fn, ctx, clock_now_ms(), 0};
+	int rc;
+
+	e->err[0] = '\0';
+	rc = e->st->ops->list_workers(e->st, list_worker, &l);
+	if (rc != ECL_OK && !l.stopped)
+		return engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));
+	return rc;
+}

@@ -65,6 +65,13 @@ typedef struct batch {
 	long backoff_ms;         /* after a failed claim: the store is tried again after this */
 	size_t taken;            /* runs taken so far: the index of the next */
 	int nnames;
+	/* A worker's row in the store (ecl workers): registered at the start, beaten every
+	 * third of a lease, removed at the end */
+	store_worker self;
+	char host[128];
+	char *self_names;       /* self.workflows */
+	long long next_beat_ms; /* when to beat (or to try to register again) */
+	int registered;
 	int idle;        /* the last claim found nothing */
 	int nonblocking; /* the provider starts calls on the multi handle */
 	int ep;          /* epoll instance watching libcurl's sockets */
@@ -585,6 +592,7 @@ static void batch_free(batch *b)
 	mem_free(b->fds);
 	mem_free(b->ids);
 	mem_free(b->names);
+	mem_free(b->self_names);
 }
 
 /* Drive run `id`, which a claim took for this engine, in a free slot. A run that cannot be
@@ -677,6 +685,56 @@ static int worker_names(batch *b, const ecl_worker_options *o)
 	return ECL_OK;
 }
 
+/* The worker's row as it registers: who it is (its lease owner, e->owner, "host/pid/nonce"),
+ * what it takes and how many at once. ECL_OK or ECL_ENOMEM. */
+static int worker_self(batch *b, int concurrency)
+{
+	ecl_engine *e = b->e;
+	buf names = {0};
+	long long now = clock_now_ms();
+	int i;
+
+	snprintf(b->host, sizeof(b->host), "%.*s", (int)strcspn(e->owner, "/"), e->owner);
+	for (i = 0; i < b->nnames; i++) {
+		if (i)
+			buf_puts(&names, ",");
+		buf_puts(&names, b->names[i]);
+	}
+	if (names.oom || !names.data) {
+		buf_free(&names);
+		return engine_fail(e, ECL_ENOMEM, "out of memory");
+	}
+	b->self_names = names.data;
+	b->self.id = e->owner;
+	b->self.host = b->host;
+	b->self.pid = (long long)getpid();
+	b->self.workflows = b->self_names;
+	b->self.concurrency = concurrency;
+	b->self.lease_ms = e->lease_ms;
+	b->self.started_ms = now;
+	return ECL_OK;
+}
+
+/* Beat when it is time: the worker's heartbeat, or its registration when it has no row yet
+ * (the store failed when it tried, or its row was removed as a dead worker's). A failure is
+ * tried again at the next beat; the claims say that the store fails. */
+static void worker_beat(batch *b)
+{
+	store *st = b->e->st;
+	long long now = clock_now_ms();
+	int rc = ECL_ENOTFOUND;
+
+	if (now < b->next_beat_ms)
+		return;
+	b->next_beat_ms = now + b->e->lease_ms / 3;
+	b->self.heartbeat_ms = now;
+	if (b->registered)
+		rc = st->ops->worker_beat(st, b->self.id, now);
+	if (rc == ECL_ENOTFOUND)
+		rc = st->ops->worker_register(st, &b->self);
+	b->registered = rc == ECL_OK;
+}
+
 int ecl_worker(ecl_engine *e, const ecl_worker_options *o)
 {
 	int concurrency = o && o->concurrency > 0 ? o->concurrency : 10;
@@ -688,7 +746,8 @@ int ecl_worker(ecl_engine *e, const ecl_worker_options *o)
 	e->stop_requested = 0;
 	if (!o)
 		return engine_fail(e, ECL_EUSAGE, "no worker options");
-	if ((rc = batch_init(&b, e, concurrency)) != ECL_OK || (rc = worker_names(&b, o)) != ECL_OK)
+	if ((rc = batch_init(&b, e, concurrency)) != ECL_OK ||
+	    (rc = worker_names(&b, o)) != ECL_OK || (rc = worker_self(&b, concurrency)) != ECL_OK)
 		goto out;
 	if (!(b.ids = mem_calloc((size_t)concurrency, sizeof(*b.ids)))) {
 		rc = engine_fail(e, ECL_ENOMEM, "out of memory");
@@ -700,6 +759,7 @@ int ecl_worker(ecl_engine *e, const ecl_worker_options *o)
 	for (;;) {
 		if (interrupted(e) || e->stop_requested || (o->drain && *o->drain))
 			b.stopping = 1;
+		worker_beat(&b);
 		take(&b);
 		if (b.nfree == b.nslots) { /* nothing in flight */
 			long long wait = b.next_claim_ms - clock_now_ms();
@@ -721,6 +781,9 @@ int ecl_worker(ecl_engine *e, const ecl_worker_options *o)
 		rc = engine_fail(e, b.fatal, "%s", b.fatal_msg);
 	else if (interrupted(e))
 		rc = engine_fail(e, ECL_EINTERRUPTED, "interrupted");
+	/* it stops: `ecl workers` no longer lists it (a row left behind, when the store fails
+	 * now, shows as stale and is removed by the next worker to start) */
+	e->st->ops->worker_remove(e->st, b.self.id);
 out:
 	batch_free(&b);
 	return rc;

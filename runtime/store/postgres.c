@@ -107,6 +107,16 @@ static const char *const migrations[] = {
 	" tokens_out BIGINT NOT NULL,"
 	" latency_us BIGINT NOT NULL,"
 	" PRIMARY KEY(run_id, seq, n));",
+	/* 8: the workers (ecl worker) alive, for `ecl workers` */
+	"CREATE TABLE ecl.workers("
+	" id TEXT PRIMARY KEY,"
+	" host TEXT NOT NULL,"
+	" pid BIGINT NOT NULL,"
+	" workflows TEXT NOT NULL,"
+	" concurrency INTEGER NOT NULL,"
+	" lease_ms BIGINT NOT NULL,"
+	" started_ms BIGINT NOT NULL,"
+	" heartbeat_ms BIGINT NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -139,6 +149,10 @@ enum stmt_id {
 	ST_FORK_STEPS,
 	ST_SET_VERSION,
 	ST_COMMITTED,
+	ST_WORKER_REGISTER,
+	ST_WORKER_BEAT,
+	ST_WORKER_REMOVE,
+	ST_LIST_WORKERS,
 	ST_COUNT
 };
 
@@ -240,6 +254,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COMMITTED] = "SELECT 1 FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
 			 " WHERE s.run_id = $1 AND s.seq = $2 AND r.seq >= $2"
 			 " AND (r.owner = $3 OR r.owner IS NULL)",
+	/* the worker's row, and the rows of workers silent for ten lease periods (dead without
+	 * removing them), in one statement */
+	[ST_WORKER_REGISTER] = "WITH gone AS (DELETE FROM ecl.workers WHERE id <> $1"
+			       " AND heartbeat_ms < $8 - 10 * lease_ms)"
+			       " INSERT INTO ecl.workers(id, host, pid, workflows, concurrency,"
+			       " lease_ms, started_ms, heartbeat_ms)"
+			       " VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE"
+			       " SET host = $2, pid = $3, workflows = $4, concurrency = $5,"
+			       " lease_ms = $6, started_ms = $7, heartbeat_ms = $8",
+	[ST_WORKER_BEAT] = "UPDATE ecl.workers SET heartbeat_ms = $2 WHERE id = $1",
+	[ST_WORKER_REMOVE] = "DELETE FROM ecl.workers WHERE id = $1",
+	/* the runs held: only runs that are not over have an owner (runs_live finds them) */
+	[ST_LIST_WORKERS] = "SELECT w.id, w.host, w.pid, w.workflows, w.concurrency, w.lease_ms,"
+			    " w.started_ms, w.heartbeat_ms, coalesce(h.n, 0) FROM ecl.workers w"
+			    " LEFT JOIN (SELECT owner, count(*) AS n FROM ecl.runs"
+			    " WHERE status <> 'completed' AND status <> 'failed'"
+			    " AND status <> 'cancelled' AND owner IS NOT NULL GROUP BY owner) h"
+			    " ON h.owner = w.id ORDER BY w.started_ms, w.id",
 };
 
 typedef struct pg_store {
@@ -426,7 +458,11 @@ static int repeatable(enum stmt_id id)
 	case ST_HEARTBEAT:
 	case ST_SET_VERSION:
 	case ST_CLAIMED:
-	case ST_COMMITTED: return 1;
+	case ST_COMMITTED:
+	case ST_WORKER_REGISTER:
+	case ST_WORKER_BEAT:
+	case ST_WORKER_REMOVE:
+	case ST_LIST_WORKERS: return 1;
 	default: return 0;
 	}
 }
@@ -1499,6 +1535,86 @@ static int pg_set_version(store *base, const char *id, const char *version, long
 	return run_count(s, ST_SET_VERSION, &p, "cannot update the run's version", &rows);
 }
 
+static int pg_worker_register(store *base, const store_worker *w)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	int rc, rows;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, w->id);
+	p_text(&p, w->host);
+	p_int(&p, w->pid);
+	p_text(&p, w->workflows);
+	p_int(&p, w->concurrency);
+	p_int(&p, w->lease_ms);
+	p_int(&p, w->started_ms);
+	p_int(&p, w->heartbeat_ms);
+	return run_count(s, ST_WORKER_REGISTER, &p, "cannot register the worker", &rows);
+}
+
+static int pg_worker_beat(store *base, const char *id, long long now_ms)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	int rc, rows;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	p_int(&p, now_ms);
+	if ((rc = run_count(s, ST_WORKER_BEAT, &p, "cannot record the worker's heartbeat",
+			    &rows)) != ECL_OK)
+		return rc;
+	if (rows == 1)
+		return ECL_OK;
+	snprintf(s->err, sizeof(s->err), "postgres %s: no worker %s is registered", s->label, id);
+	return ECL_ENOTFOUND;
+}
+
+static int pg_worker_remove(store *base, const char *id)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	int rc, rows;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, id);
+	return run_count(s, ST_WORKER_REMOVE, &p, "cannot remove the worker", &rows);
+}
+
+static int pg_list_workers(store *base, store_worker_fn fn, void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	if ((res = run_stmt(s, ST_LIST_WORKERS, &p, "cannot list the workers", NULL)) == NULL)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++) {
+		store_worker w = {
+			.id = value_of(res, i, 0),
+			.host = value_of(res, i, 1),
+			.pid = int_of(res, i, 2),
+			.workflows = value_of(res, i, 3),
+			.concurrency = (int)int_of(res, i, 4),
+			.lease_ms = int_of(res, i, 5),
+			.started_ms = int_of(res, i, 6),
+			.heartbeat_ms = int_of(res, i, 7),
+			.held = (int)int_of(res, i, 8),
+		};
+
+		rc = fn(ctx, &w);
+	}
+	PQclear(res);
+	return rc;
+}
+
 static const char *pg_errmsg(const store *base)
 {
 	return ((const pg_store *)base)->err;
@@ -1543,6 +1659,10 @@ static const store_ops pg_ops = {
 	.set_version = pg_set_version,
 	.group_begin = pg_group_begin,
 	.group_end = pg_group_end,
+	.worker_register = pg_worker_register,
+	.worker_beat = pg_worker_beat,
+	.worker_remove = pg_worker_remove,
+	.list_workers = pg_list_workers,
 	.errmsg = pg_errmsg,
 	.close = pg_close,
 };

@@ -122,6 +122,18 @@ static const char *const migrations[] = {
 	" latency_us INTEGER NOT NULL,"
 	" PRIMARY KEY(run_id, seq, n)"
 	") WITHOUT ROWID;",
+	/* 8: the workers (ecl worker) alive, for `ecl workers`: each registers, beats with its
+	 * leases and removes its row when it stops; the runs it holds are those it owns */
+	"CREATE TABLE workers("
+	" id TEXT PRIMARY KEY,"
+	" host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" workflows TEXT NOT NULL,"
+	" concurrency INTEGER NOT NULL,"
+	" lease_ms INTEGER NOT NULL,"
+	" started_ms INTEGER NOT NULL,"
+	" heartbeat_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 /* The condition of the runs_live index, word for word: a query uses that index only when its
@@ -169,6 +181,11 @@ enum stmt_id {
 	ST_FORK_CALLS,
 	ST_PUT_DEF,
 	ST_GET_DEF,
+	ST_WORKER_PUT,
+	ST_WORKER_PRUNE,
+	ST_WORKER_BEAT,
+	ST_WORKER_REMOVE,
+	ST_LIST_WORKERS,
 	ST_COUNT
 };
 
@@ -258,6 +275,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " WHERE run_id = ?1 AND seq <= ?3",
 	[ST_PUT_DEF] = "INSERT OR IGNORE INTO versions(workflow, version, def) VALUES(?1, ?2, ?3)",
 	[ST_GET_DEF] = "SELECT def FROM versions WHERE workflow = ?1 AND version = ?2",
+	[ST_WORKER_PUT] = "INSERT OR REPLACE INTO workers(id, host, pid, workflows, concurrency,"
+			  " lease_ms, started_ms, heartbeat_ms)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	/* workers silent for ten lease periods died without removing their rows */
+	[ST_WORKER_PRUNE] =
+		"DELETE FROM workers WHERE id <> ?1 AND heartbeat_ms < ?2 - 10 * lease_ms",
+	[ST_WORKER_BEAT] = "UPDATE workers SET heartbeat_ms = ?2 WHERE id = ?1",
+	[ST_WORKER_REMOVE] = "DELETE FROM workers WHERE id = ?1",
+	/* the runs held: only runs that are not over have an owner (runs_live finds them) */
+	[ST_LIST_WORKERS] = "SELECT w.id, w.host, w.pid, w.workflows, w.concurrency, w.lease_ms,"
+			    " w.started_ms, w.heartbeat_ms, coalesce(h.n, 0) FROM workers w"
+			    " LEFT JOIN (SELECT owner, count(*) AS n FROM runs WHERE " NOT_OVER
+			    " AND owner IS NOT NULL GROUP BY owner) h ON h.owner = w.id"
+			    " ORDER BY w.started_ms, w.id",
 };
 
 typedef struct sqlite_store {
@@ -1572,6 +1603,95 @@ static int sq_set_version(store *base, const char *id, const char *version, long
 	return exec_step(s, ST_SET_VERSION, "cannot update the run's version");
 }
 
+static int sq_worker_register(store *base, const store_worker *w)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = exec_step(s, ST_BEGIN, "cannot register the worker")) != ECL_OK ||
+	    (rc = stmt(s, ST_WORKER_PUT, &st)) != ECL_OK)
+		goto out;
+	bind_text(st, 1, w->id);
+	bind_text(st, 2, w->host);
+	sqlite3_bind_int64(st, 3, w->pid);
+	bind_text(st, 4, w->workflows);
+	sqlite3_bind_int(st, 5, w->concurrency);
+	sqlite3_bind_int64(st, 6, w->lease_ms);
+	sqlite3_bind_int64(st, 7, w->started_ms);
+	sqlite3_bind_int64(st, 8, w->heartbeat_ms);
+	if ((rc = exec_step(s, ST_WORKER_PUT, "cannot register the worker")) != ECL_OK ||
+	    (rc = stmt(s, ST_WORKER_PRUNE, &st)) != ECL_OK)
+		goto out;
+	bind_text(st, 1, w->id);
+	sqlite3_bind_int64(st, 2, w->heartbeat_ms);
+	if ((rc = exec_step(s, ST_WORKER_PRUNE, "cannot remove the workers gone")) == ECL_OK)
+		rc = exec_step(s, ST_COMMIT, "cannot register the worker");
+out:
+	if (rc != ECL_OK)
+		rollback(s);
+	return rc;
+}
+
+static int sq_worker_beat(store *base, const char *id, long long now_ms)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = stmt(s, ST_WORKER_BEAT, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	if ((rc = exec_step(s, ST_WORKER_BEAT, "cannot record the worker's heartbeat")) != ECL_OK)
+		return rc;
+	if (sqlite3_changes(s->db) == 1)
+		return ECL_OK;
+	snprintf(s->err, sizeof(s->err), "%s: no worker %s is registered", s->path, id);
+	return ECL_ENOTFOUND;
+}
+
+static int sq_worker_remove(store *base, const char *id)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = stmt(s, ST_WORKER_REMOVE, &st)) != ECL_OK)
+		return rc;
+	bind_text(st, 1, id);
+	return exec_step(s, ST_WORKER_REMOVE, "cannot remove the worker");
+}
+
+static int sq_list_workers(store *base, store_worker_fn fn, void *ctx)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	if ((rc = stmt(s, ST_LIST_WORKERS, &st)) != ECL_OK)
+		return rc;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_worker w = {
+			.id = col(st, 0),
+			.host = col(st, 1),
+			.pid = sqlite3_column_int64(st, 2),
+			.workflows = col(st, 3),
+			.concurrency = sqlite3_column_int(st, 4),
+			.lease_ms = sqlite3_column_int64(st, 5),
+			.started_ms = sqlite3_column_int64(st, 6),
+			.heartbeat_ms = sqlite3_column_int64(st, 7),
+			.held = sqlite3_column_int(st, 8),
+		};
+
+		stop = fn(ctx, &w);
+	}
+	sqlite3_reset(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot list the workers");
+}
+
 static const char *sq_errmsg(const store *base)
 {
 	return ((const sqlite_store *)base)->err;
@@ -1615,6 +1735,10 @@ static const store_ops sqlite_ops = {
 	.set_version = sq_set_version,
 	.group_begin = sq_group_begin,
 	.group_end = sq_group_end,
+	.worker_register = sq_worker_register,
+	.worker_beat = sq_worker_beat,
+	.worker_remove = sq_worker_remove,
+	.list_workers = sq_list_workers,
 	.errmsg = sq_errmsg,
 	.close = sq_close,
 };

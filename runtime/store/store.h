@@ -127,6 +127,23 @@ typedef int (*store_call_fn)(void *ctx, int seq, const store_call *call);
 /* Called once per checkpoint, in order; a non-zero return stops the walk and is returned. */
 typedef int (*store_step_fn)(void *ctx, const store_step *step);
 
+/* A worker (ecl_worker) as stored: who it is, what it takes, and when it last said it was
+ * alive. Borrowed strings. */
+typedef struct store_worker {
+	const char *id; /* its lease owner, "host/pid/nonce": runs.owner of the runs it holds */
+	const char *host;
+	long long pid;
+	const char *workflows; /* the workflows it takes, comma-separated */
+	int concurrency;
+	long long lease_ms; /* its lease period: it beats every third of it */
+	long long started_ms;
+	long long heartbeat_ms;
+	int held; /* listed: the runs leased to it now (runs.owner), live or not */
+} store_worker;
+
+/* Called once per worker listed; a non-zero return stops the walk and is returned. */
+typedef int (*store_worker_fn)(void *ctx, const store_worker *w);
+
 typedef struct store store;
 
 /* The operations of a backend. Each returns an ECL_* code; the detail is in errmsg. */
@@ -242,6 +259,19 @@ typedef struct store_ops {
 	/* Change the workflow version a run uses (after a compatible change of the workflow):
 	 * the version and updated_ms, nothing else. */
 	int (*set_version)(store *st, const char *id, const char *version, long long now_ms);
+	/* Register worker w: store its row (replacing one of the same id, as a worker whose
+	 * row was removed registers again), and remove the rows of the workers dead without a
+	 * word, whose last heartbeat is more than ten of their lease periods before
+	 * w->heartbeat_ms, in one transaction. w->held is not read. */
+	int (*worker_register)(store *st, const store_worker *w);
+	/* The heartbeat of worker id: its heartbeat_ms becomes now_ms. ECL_ENOTFOUND when it has
+	 * no row (it was removed as dead: it registers again). */
+	int (*worker_beat)(store *st, const char *id, long long now_ms);
+	/* Remove the row of worker id, at its clean exit; ECL_OK when it has none. */
+	int (*worker_remove)(store *st, const char *id);
+	/* Walk the workers by started_ms, then id, each with the number of runs that are not
+	 * over and are leased to it (held). */
+	int (*list_workers)(store *st, store_worker_fn fn, void *ctx);
 	/* Open a group: the commits and run creations that follow, until group_end, share one
 	 * transaction, so that one durable write covers them all. Nothing written inside a
 	 * group is durable until group_end(st, 1) returns ECL_OK. A commit or creation that

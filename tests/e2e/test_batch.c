@@ -686,6 +686,20 @@ Test(batch, runs_not_started_that_cannot_be_stored_are_named)
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs"), 1, "none of them stored");
 }
 
+/* Start `ecl worker` with the extra arguments (NULL-terminated) on the fake LLM at url; its
+ * output in dir/<name>. */
+static pid_t http_worker(const char *const *extra, const char *name)
+{
+	const char *argv[32] = {ECL_BIN,   "--db", db,           "--provider", "openai",
+				"--model", "m",    "--base-url", url,          "worker"};
+	int n = 10, i;
+
+	for (i = 0; extra[i]; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	return ts_spawn(argv, ts_path(dir, name));
+}
+
 /* Workers on SQLite: a batch queued, two workers over the fake LLM's HTTP endpoint (calls
  * in flight together over libcurl), every run completed once; a worker asked for a workflow
  * it does not have refuses to start, naming it; `run --queue --wait` reports the end. */
@@ -707,29 +721,9 @@ Test(batch, workers_drain_a_queue_on_sqlite)
 	free(err);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued'"), 30);
 	for (i = 0; i < 2; i++) {
-		pids[i] = fork();
-		cr_assert_neq(pids[i], -1);
-		if (pids[i] == 0) {
-			const char *argv[] = {ECL_BIN,
-					      "--db",
-					      db,
-					      "--provider",
-					      "openai",
-					      "--model",
-					      "m",
-					      "--base-url",
-					      url,
-					      "worker",
-					      "-j",
-					      "8",
-					      "--exit-when-idle",
-					      NULL};
+		const char *extra[] = {"-j", "8", "--exit-when-idle", NULL};
 
-			if (!freopen("/dev/null", "w", stdout))
-				_exit(126);
-			execv(ECL_BIN, (char *const *)argv);
-			_exit(127);
-		}
+		pids[i] = http_worker(extra, i ? "w1.out" : "w0.out");
 	}
 	for (i = 0; i < 2; i++) {
 		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
@@ -777,4 +771,70 @@ Test(batch, workers_drain_a_queue_on_sqlite)
 		cr_assert_eq(waitpid(w, &status, 0), w);
 		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d", status);
 	}
+}
+
+/* `ecl workers` on SQLite: two workers at work are listed live, each with the runs it holds,
+ * its concurrency and workflows; one stopped with SIGTERM removes itself; one killed with
+ * SIGKILL stays, stale once three of its lease periods pass without a heartbeat. */
+Test(batch, workers_lists_live_workers_then_stale_ones_on_sqlite)
+{
+	const char *queue[] = {
+		ECL_BIN,   "--db", db, "batch", in, "--workflow", "bench-critique-revise",
+		"--queue", NULL};
+	char *out, *err;
+	cJSON *list, *w;
+	int status, i;
+	pid_t pids[2];
+
+	server = ts_fake_start(dir, 200, "ok", base, sizeof(base));
+	snprintf(url, sizeof(url), "%s/v1", base);
+	inputs(40, "w");
+	cr_assert_eq(ts_run(queue, &out, &err), 0, "%s%s", out, err);
+	free(out);
+	free(err);
+	cJSON_Delete(ts_workers_wait(db, 0, 0, NULL, 0)); /* none yet */
+	for (i = 0; i < 2; i++) {
+		const char *extra[] = {
+			"-j", "3", "--lease", "1", "--workflows", "bench-critique-revise", NULL};
+
+		pids[i] = http_worker(extra, i ? "w1.out" : "w0.out");
+	}
+	cJSON_Delete(ts_workers_wait(db, 2, pids[0], "live", 1));
+	list = ts_workers_wait(db, 2, pids[1], "live", 1);
+	w = ts_worker_of(list, pids[1]);
+	cr_assert_eq(num(w, "concurrency", NULL), 3);
+	cr_assert_eq(num(w, "lease_ms", NULL), 1000);
+	cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "workflows"), 0)->valuestring,
+			 "bench-critique-revise");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(w, "workflows")), 1);
+	{
+		char want[64];
+		const char *id = cJSON_GetObjectItem(w, "id")->valuestring;
+
+		snprintf(want, sizeof(want), "/%d/", (int)pids[1]);
+		cr_assert(strstr(id, want), "the id is host/pid/nonce: %s", id);
+		cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE owner IS NOT NULL AND"
+					    " owner NOT IN (SELECT id FROM workers)"),
+			     0, "every run held is held by a worker listed");
+	}
+	cJSON_Delete(list);
+	/* the text form names both */
+	{
+		const char *argv[] = {ECL_BIN, "--db", db, "workers", NULL};
+
+		cr_assert_eq(ts_run(argv, &out, NULL), 0);
+		cr_assert(strncmp(out, "WORKER ", 7) == 0 && strstr(out, " HELD "), "%s", out);
+		cr_assert(strstr(out, " live ") && strstr(strstr(out, " live ") + 1, " live "),
+			  "%s", out);
+		free(out);
+	}
+	cr_assert_eq(kill(pids[0], SIGTERM), 0);
+	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d", status);
+	list = ts_workers_wait(db, 1, pids[1], "live", 0);
+	cr_assert_null(ts_worker_of(list, pids[0]), "the worker stopped removed itself");
+	cJSON_Delete(list);
+	cr_assert_eq(kill(pids[1], SIGKILL), 0);
+	cr_assert_eq(waitpid(pids[1], &status, 0), pids[1]);
+	cJSON_Delete(ts_workers_wait(db, 1, pids[1], "stale", 1));
 }

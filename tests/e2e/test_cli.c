@@ -45,37 +45,7 @@ static void teardown(void)
 TestSuite(cli, .init = setup, .fini = teardown);
 
 /* Run ecl with --db and the given arguments (NULL-terminated). */
-#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
-
-static int run_ecl(char **out, char **err, const char **args)
-{
-	const char *argv[32] = {ECL_BIN, "--db", db};
-	int n = 3, i;
-
-	for (i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return ts_run(argv, out, err);
-}
-
-/* The id from the first line, "Workflow started: <id>". */
-static char *started_id(const char *out)
-{
-	static char id[64];
-
-	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
-	sscanf(out + 18, "%63s", id);
-	return id;
-}
-
-static const char *script(const char *text)
-{
-	static char path[4200];
-
-	snprintf(path, sizeof(path), "%s/script.json", dir);
-	ts_write(path, text);
-	return path;
-}
+#define ECL(out, err, ...) ts_ecl(db, out, err, (const char *[]){__VA_ARGS__, NULL})
 
 Test(cli, list)
 {
@@ -112,7 +82,7 @@ Test(cli, run_with_topic_on_the_offline_provider)
 
 	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "Benefits of Rust"), 0,
 		     "%s%s", out, err);
-	started_id(out);
+	ts_started_id(out);
 	cr_assert(strstr(out, "completed successfully"), "%s", out);
 	cr_assert(strstr(out, "\"content\""));
 	cr_assert(strstr(out, "not written by a model"), "the offline provider says what it is");
@@ -126,12 +96,13 @@ Test(cli, status_text_and_json)
 	char *out, *id, *st;
 	cJSON *json;
 
-	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
-				", " PASS "], \"revise\": [" REV1 ", " REV2 "]}"),
-			 "run", "critique-revise", "--topic", "tea"),
-		     0, "%s", out);
-	id = strdup(started_id(out));
+	cr_assert_eq(
+		ECL(&out, NULL, "--provider", "scripted", "--script",
+		    ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				   ", " PASS "], \"revise\": [" REV1 ", " REV2 "]}"),
+		    "run", "critique-revise", "--topic", "tea"),
+		0, "%s", out);
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&st, NULL, "status", id), 0);
 	cr_assert(strstr(st, "Workflow ID:  "), "%s", st);
@@ -161,13 +132,13 @@ Test(cli, max_revisions_fails_with_exit_status_1)
 	char *out, *id, *st;
 
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
-				", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3
-				"]}"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE
+					", " REVISE ", " REVISE ", " REVISE "], \"revise\": [" REV1
+					", " REV2 ", " REV3 "]}"),
 			 "run", "critique-revise", "--topic", "tea"),
 		     1);
 	cr_assert(strstr(out, "failed at step critique: max revisions (3) reached"), "%s", out);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	cr_assert_eq(ECL(&st, NULL, "status", id), 0);
 	cr_assert(strstr(st, "Status:       failed"), "%s", st);
 	cr_assert(strstr(st, "Failed step:  critique"), "%s", st);
@@ -189,7 +160,7 @@ Test(cli, inputs_from_set_and_file)
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--input-file", path, "--set",
 			 "min_words=70"),
 		     0);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	cr_assert_eq(ECL(&st, NULL, "status", id, "-o", "json"), 0);
 	cr_assert(strstr(st, "\"topic\": \"from file\""), "%s", st);
 	cr_assert(strstr(st, "\"min_words\": 70"), "%s", st);
@@ -229,7 +200,7 @@ Test(cli, usage_errors_write_nothing)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out, *err;
 
-		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i]), 2, "case %zu: %s", i,
+		cr_assert_eq(ts_ecl(db, &out, &err, (const char **)cases[i]), 2, "case %zu: %s", i,
 			     err);
 		cr_assert(strncmp(err, expect[i], strlen(expect[i])) == 0, "case %zu: %s", i, err);
 		cr_assert_eq(strchr(err, '\n'), err + strlen(err) - 1, "one line: %s", err);
@@ -309,28 +280,31 @@ Test(cli, text_that_would_be_cut_or_is_not_utf8_is_refused)
 	cr_assert_eq(access(db, F_OK), -1, "a refused input created the database");
 
 	/* answers: malformed, so repaired; the model's next answer goes on */
-	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
-			 script("{\"generate\": [[\"{\\\"content\\\": \\\"a\\\\u0000b\\\", "
-				"\\\"word_count\\\": 2}\", " GEN "]], \"critique\": [[\"{"
-				"\\\"decision\\\": \\\"pass\\\", \\\"feedback\\\": \\\"a\xff\\\", "
-				"\\\"quality_score\\\": 2}\", " PASS "]]}"),
-			 "run", "critique-revise", "--topic", "caf\xc3\xa9 \x1b[31m"),
-		     0, "%s%s", out, err);
+	cr_assert_eq(
+		ECL(&out, &err, "--provider", "scripted", "--script",
+		    ts_script(dir,
+			      "{\"generate\": [[\"{\\\"content\\\": \\\"a\\\\u0000b\\\", "
+			      "\\\"word_count\\\": 2}\", " GEN "]], \"critique\": [[\"{"
+			      "\\\"decision\\\": \\\"pass\\\", \\\"feedback\\\": \\\"a\xff\\\", "
+			      "\\\"quality_score\\\": 2}\", " PASS "]]}"),
+		    "run", "critique-revise", "--topic", "caf\xc3\xa9 \x1b[31m"),
+		0, "%s%s", out, err);
 	cr_assert(strstr(err, "field `content` of the answer holds a NUL character"), "%s", err);
 	cr_assert(strstr(err, "field `feedback` of the answer holds bytes that are not UTF-8"),
 		  "%s", err);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	free(err);
 	out = ts_sql_text(db, "SELECT json_extract(output, '$.content') FROM runs");
 	cr_assert_str_eq(out, "Draft v0");
 	free(out);
 	/* and when the repairs run out, the run fails with the reason, still valid JSON */
-	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
-			 script("{\"generate\": [[\"{\\\"content\\\": \\\"\\\\ud800\\\", "
-				"\\\"word_count\\\": 2}\", \"\xc3\", \"\\u0000\", \"\xff\"]]}"),
-			 "run", "critique-revise", "--topic", "x"),
-		     1, "%s%s", out, err);
+	cr_assert_eq(
+		ECL(&out, &err, "--provider", "scripted", "--script",
+		    ts_script(dir, "{\"generate\": [[\"{\\\"content\\\": \\\"\\\\ud800\\\", "
+				   "\\\"word_count\\\": 2}\", \"\xc3\", \"\\u0000\", \"\xff\"]]}"),
+		    "run", "critique-revise", "--topic", "x"),
+		1, "%s%s", out, err);
 	free(out);
 	free(err);
 
@@ -403,13 +377,14 @@ Test(cli, history_escapes_control_characters_on_a_terminal)
 {
 	char *out, *id;
 
-	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [{\"content\": \"Draft \\u001b[31mred\\u001b]0;"
-				"title\\u0007 back\\rover \\u009b2J\", \"word_count\": 2}], "
-				"\"critique\": [" PASS "]}"),
-			 "run", "critique-revise", "--topic", "Tea \x1b[1mbold\x7f"),
-		     0, "%s", out);
-	id = strdup(started_id(out));
+	cr_assert_eq(
+		ECL(&out, NULL, "--provider", "scripted", "--script",
+		    ts_script(dir, "{\"generate\": [{\"content\": \"Draft \\u001b[31mred\\u001b]0;"
+				   "title\\u0007 back\\rover \\u009b2J\", \"word_count\": 2}], "
+				   "\"critique\": [" PASS "]}"),
+		    "run", "critique-revise", "--topic", "Tea \x1b[1mbold\x7f"),
+		0, "%s", out);
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(stdout_on_tty(&out, (const char *[]){"history", id, "--full", NULL}), 0, "%s",
 		     out);
@@ -474,7 +449,7 @@ Test(cli, looking_commands_work_in_a_read_only_directory)
 	char *out, *id, wal[4200];
 
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "Tea"), 0);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	snprintf(wal, sizeof(wal), "%s-wal", db);
 	cr_assert_eq(access(wal, F_OK), -1, "the last connection removed its WAL");
@@ -556,8 +531,8 @@ Test(cli, kill_9_then_resume)
 	argv[3] = "--provider";
 	argv[4] = "scripted";
 	argv[5] = "--script";
-	argv[6] = script("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
-			 "\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}");
+	argv[6] = ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
+				 "\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}");
 	argv[7] = "--call-log";
 	argv[8] = log;
 	argv[9] = "run";
@@ -585,8 +560,8 @@ Test(cli, kill_9_then_resume)
 	cr_assert_eq(ts_sql_int(db, "SELECT seq FROM runs"), 1);
 
 	/* The same script without the pause answers the resumed critique. */
-	script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS "], \"revise\": [" REV1
-	       "]}");
+	ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+		       "], \"revise\": [" REV1 "]}");
 	id = ts_sql_text(db, "SELECT id FROM runs");
 	cr_assert_not_null(id);
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", argv[6], "--call-log",
@@ -605,43 +580,6 @@ Test(cli, kill_9_then_resume)
 	cr_assert_eq(ts_sql_int(db, "SELECT attempt FROM steps WHERE seq = 2"), 2);
 }
 
-/* Start `ecl run` in the background with a script whose critique is slow; returns its pid. */
-static pid_t run_in_background(const char *script_text, const char *log)
-{
-	static char spath[4200];
-	pid_t pid;
-
-	snprintf(spath, sizeof(spath), "%s", script(script_text));
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		const char *argv[] = {
-			ECL_BIN,           "--db",    db,           "--provider", "scripted",
-			"--script",        spath,     "--call-log", log,          "run",
-			"critique-revise", "--topic", "bg",         NULL};
-		char out[4200];
-
-		snprintf(out, sizeof(out), "%s/bg.out", dir);
-		if (!freopen(out, "w", stdout))
-			_exit(126);
-		execv(ECL_BIN, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void wait_for_line(const char *path, const char *needle)
-{
-	int i;
-
-	for (i = 0; i < 1000 && ts_count_lines(path, needle) == 0; i++) {
-		struct timespec ts = {0, 5000000};
-
-		nanosleep(&ts, NULL);
-	}
-	cr_assert_gt(ts_count_lines(path, needle), 0, "no `%s` in %s", needle, path);
-}
-
 static int wait_exit(pid_t pid)
 {
 	int status;
@@ -658,10 +596,11 @@ Test(cli, ctrl_c_leaves_the_run_resumable)
 
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
 	snprintf(outpath, sizeof(outpath), "%s/bg.out", dir);
-	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
+	pid = ts_ecl_background(db, dir,
+				"{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
 				"\"$answer\": " PASS "}]}",
 				log);
-	wait_for_line(log, " critique ");
+	ts_wait_for_line(log, " critique ");
 	cr_assert_eq(kill(pid, SIGINT), 0);
 	cr_assert_eq(wait_exit(pid), 130);
 	out = ts_read(outpath);
@@ -674,10 +613,10 @@ Test(cli, ctrl_c_leaves_the_run_resumable)
 		cr_assert_str_eq(st, "interrupted");
 		free(st);
 	}
-	script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}"), "resume",
-			 id),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}"),
+			 "resume", id),
 		     0, "%s", out);
 	cr_assert(strstr(out, "completed successfully"));
 	free(out);
@@ -691,12 +630,13 @@ Test(cli, pause_and_cancel_from_another_process)
 
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
 	snprintf(outpath, sizeof(outpath), "%s/bg.out", dir);
-	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 300, "
+	pid = ts_ecl_background(db, dir,
+				"{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 300, "
 				"\"$answer\": " REVISE
 				"}, {\"$delay_ms\": 60000, \"$answer\": " PASS
 				"}], \"revise\": [" REV1 "]}",
 				log);
-	wait_for_line(log, " critique ");
+	ts_wait_for_line(log, " critique ");
 	id = ts_sql_text(db, "SELECT id FROM runs");
 	cr_assert_eq(ECL(&out, NULL, "pause", id), 0);
 	cr_assert(strstr(out, "pause requested"), "%s", out);
@@ -732,12 +672,13 @@ Test(cli, history_shows_every_call_of_a_step)
 
 	cr_assert_eq(
 		ECL(&out, NULL, "--provider", "scripted", "--script",
-		    script("{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server "
-			   "busy\"}, \"not json\", " GEN "]], \"critique\": [[\"nope\", " PASS
-			   "]]}"),
+		    ts_script(dir,
+			      "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"server "
+			      "busy\"}, \"not json\", " GEN "]], \"critique\": [[\"nope\", " PASS
+			      "]]}"),
 		    "run", "critique-revise", "--topic", "Tea"),
 		0, "%s", out);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
 	cr_assert(strstr(out, "-> critique  3 calls: 1 retry, 1 repair\n"), "%s", out);
@@ -802,13 +743,15 @@ Test(cli, history_shows_every_call_of_a_step)
 	free(out);
 	free(id);
 	/* retries alone */
-	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [[{\"$error\": \"transient\", \"message\": \"a\"}, "
-				"{\"$error\": \"transient\", \"message\": \"b\"}, " GEN
-				"]], \"critique\": [" PASS "]}"),
-			 "run", "critique-revise", "--topic", "Tea"),
-		     0, "%s", out);
-	id = strdup(started_id(out));
+	cr_assert_eq(
+		ECL(&out, NULL, "--provider", "scripted", "--script",
+		    ts_script(dir,
+			      "{\"generate\": [[{\"$error\": \"transient\", \"message\": \"a\"}, "
+			      "{\"$error\": \"transient\", \"message\": \"b\"}, " GEN
+			      "]], \"critique\": [" PASS "]}"),
+		    "run", "critique-revise", "--topic", "Tea"),
+		0, "%s", out);
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
 	cr_assert(strstr(out, "-> critique  3 calls: 2 retries\n"), "%s", out);
@@ -822,7 +765,7 @@ Test(cli, runs_history_fork_recover_prune)
 	cJSON *json;
 
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "one"), 0);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
 	json = cJSON_Parse(out);
@@ -846,13 +789,14 @@ Test(cli, runs_history_fork_recover_prune)
 	cr_assert_eq(ECL(NULL, NULL, "fork", id, "--from", "9"), 2);
 	/* recover: an interrupted run is finished, a completed one left alone */
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
-				"\"permanent\", \"message\": \"down\"}]]}"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
+					"\"permanent\", \"message\": \"down\"}]]}"),
 			 "run", "critique-revise", "--topic", "two"),
 		     1);
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}"), "recover"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}"),
+			 "recover"),
 		     0, "%s", out);
 	cr_assert(strstr(out, "Recovering 1 run"), "%s", out);
 	cr_assert(strstr(out, "Recovered 1"), "%s", out);
@@ -1020,7 +964,7 @@ Test(cli, every_usage_error_names_the_argument_at_fault)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out, *err;
 
-		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i].args), 2,
+		cr_assert_eq(ts_ecl(db, &out, &err, (const char **)cases[i].args), 2,
 			     "case %zu (%s): %s", i, cases[i].err, err);
 		cr_assert(strncmp(err, cases[i].err, strlen(cases[i].err)) == 0 &&
 				  err[strlen(cases[i].err)] == '\n' &&
@@ -1131,10 +1075,10 @@ Test(cli, history_as_json)
 	int n;
 
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
-			 "--document", "one two three four five six"),
+			 ts_script(dir, "{\"draft\": [{\"summary\": \"a b c\"}]}"), "run",
+			 "summarize", "--document", "one two three four five six"),
 		     0, "%s", out);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--no-wait"), 0);
 	free(out);
@@ -1420,8 +1364,8 @@ Test(cli, a_terminal_shows_progress)
 			     "critique-revise", "--topic",  "tty",      NULL};
 	char *tty, *out, path[4300];
 
-	run[3] = script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
-			"], \"revise\": [" REV1 "]}");
+	run[3] = ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+				"], \"revise\": [" REV1 "]}");
 	cr_assert_eq(run_on_tty(run, &tty, &out), 0, "%s%s", out, tty);
 	cr_assert(strstr(tty, "  [1/8] generate ... done in "), "%s", tty);
 	cr_assert(strstr(tty, " ms, next: critique\r\n"), "%s", tty);
@@ -1458,7 +1402,7 @@ Test(cli, commands_on_an_unknown_run)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out, *err, want[4300];
 
-		cr_assert_eq(run_ecl(&out, &err, (const char **)cases[i]), 1, "case %zu: %s", i,
+		cr_assert_eq(ts_ecl(db, &out, &err, (const char **)cases[i]), 1, "case %zu: %s", i,
 			     err);
 		snprintf(want, sizeof(want), "ecl: no run with id nosuch in %s\n", db);
 		cr_assert_str_eq(err, want, "case %zu", i);
@@ -1474,10 +1418,10 @@ Test(cli, a_cancelled_run_is_over)
 	cJSON *json;
 
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
-			 "--document", "one two three four five six"),
+			 ts_script(dir, "{\"draft\": [{\"summary\": \"a b c\"}]}"), "run",
+			 "summarize", "--document", "one two three four five six"),
 		     0, "%s", out);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "cancel", id), 0);
 	snprintf(want, sizeof(want), "Workflow %s cancelled\n", id);
@@ -1564,8 +1508,8 @@ Test(cli, durations_and_ages)
 /* recover reports a run that fails again, and exits 1. */
 Test(cli, recover_reports_a_run_that_fails_again)
 {
-	const char *down = script("{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
-				  "\"permanent\", \"message\": \"down\"}]]}");
+	const char *down = ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
+					  "\"permanent\", \"message\": \"down\"}]]}");
 	char *out;
 
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", down, "run",
@@ -1587,7 +1531,7 @@ Test(cli, finished_runs_as_json)
 	cJSON *json, *last;
 
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
 	json = cJSON_Parse(out);
@@ -1597,12 +1541,12 @@ Test(cli, finished_runs_as_json)
 	free(out);
 	free(id);
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
-				", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3
-				"]}"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE
+					", " REVISE ", " REVISE ", " REVISE "], \"revise\": [" REV1
+					", " REV2 ", " REV3 "]}"),
 			 "run", "critique-revise", "--topic", "t"),
 		     1);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0);
 	json = cJSON_Parse(out);
@@ -1663,7 +1607,7 @@ Test(cli, a_damaged_database_is_named_by_every_command)
 			args[k] = cases[i][k];
 		if (!strcmp(args[0], "batch"))
 			args[1] = in;
-		cr_assert_eq(run_ecl(&out, &err, args), 1, "%s: %s", args[0], err);
+		cr_assert_eq(ts_ecl(db, &out, &err, args), 1, "%s: %s", args[0], err);
 		cr_assert_str_eq(err, want, "%s", args[0]);
 		free(out);
 		free(err);
@@ -1706,15 +1650,16 @@ Test(cli, a_terminal_shows_attempts_and_failures)
 	const char *resume[] = {"--provider", "scripted", "--script", NULL, "resume", NULL, NULL};
 	char *tty, *out, *id;
 
-	run[3] = script("{\"generate\": [[{\"$error\": \"permanent\", \"message\": \"down\"}]]}");
+	run[3] = ts_script(
+		dir, "{\"generate\": [[{\"$error\": \"permanent\", \"message\": \"down\"}]]}");
 	cr_assert_eq(run_on_tty(run, &tty, &out), 1, "%s%s", out, tty);
 	cr_assert(strstr(tty, " interrupted\r\n"), "%s", tty);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(tty);
 	free(out);
-	resume[3] =
-		script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE ", " REVISE
-		       ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3 "]}");
+	resume[3] = ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				   ", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2
+				   ", " REV3 "]}");
 	resume[5] = id;
 	cr_assert_eq(run_on_tty(resume, &tty, &out), 1, "%s%s", out, tty);
 	cr_assert(strstr(tty, "  [1/8] generate (attempt 2) ... done in "), "%s", tty);
@@ -1765,11 +1710,11 @@ Test(cli, what_a_command_cannot_use)
 	free(out);
 	free(err);
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [[{\"$error\": \"permanent\", \"message\": "
-				"\"down\"}]]}"),
+			 ts_script(dir, "{\"generate\": [[{\"$error\": \"permanent\", \"message\": "
+					"\"down\"}]]}"),
 			 "run", "critique-revise", "--topic", "t"),
 		     1);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	ts_sql(db, "UPDATE runs SET workflow = 'gone'");
 	cr_assert_eq(ECL(&out, &err, "resume", id), 1);
@@ -1876,7 +1821,8 @@ Test(cli, a_database_directory_that_cannot_be_made)
  * progress line. */
 Test(cli, a_set_step_has_no_output_and_a_batch_waits_its_turn)
 {
-	const char *s = script("{\"draft\": [{\"summary\": \"a b c\"}, {\"summary\": \"a b\"}]}");
+	const char *s =
+		ts_script(dir, "{\"draft\": [{\"summary\": \"a b c\"}, {\"summary\": \"a b\"}]}");
 	char *out, *id, *tty, path[4300];
 	cJSON *json, *item;
 	int nulls = 0;
@@ -1884,7 +1830,7 @@ Test(cli, a_set_step_has_no_output_and_a_batch_waits_its_turn)
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script", s, "run", "summarize",
 			 "--document", "one two three four five six"),
 		     0, "%s", out);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=false", "--set", "comment=no",
 			 "--no-wait"),
@@ -1980,7 +1926,7 @@ Test(cli, every_allocation_of_the_json_listings_may_fail, .timeout = 300)
 	char *out, id[64];
 
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
-	snprintf(id, sizeof(id), "%s", started_id(out));
+	snprintf(id, sizeof(id), "%s", ts_started_id(out));
 	free(out);
 	free(every_allocation_may_fail(providers, 0));
 	out = every_allocation_may_fail(runs, 0);
@@ -2022,9 +1968,10 @@ Test(cli, version_names_the_version_the_abi_and_the_revision)
 /* `ecl pause --help` and `ecl help pause` print pause's own help, not the global one. */
 Test(cli, every_command_has_its_own_help)
 {
-	static const char *const commands[] = {
-		"list", "run",     "resume", "status", "pause",     "cancel", "runs",  "history",
-		"fork", "recover", "prune",  "batch",  "providers", "answer", "graph", "serve"};
+	static const char *const commands[] = {"list",   "run",    "resume",    "status", "pause",
+					       "cancel", "runs",   "history",   "fork",   "recover",
+					       "prune",  "batch",  "providers", "answer", "graph",
+					       "serve",  "worker", "workers"};
 	char *out = NULL, *out2 = NULL, *err = NULL, want[64];
 	size_t i;
 
@@ -2088,7 +2035,7 @@ Test(cli, input_flags_take_dashes_for_underscores)
 	cr_assert_eq(
 		ECL(&out, &err, "run", "critique-revise", "--topic", "Tea", "--min-words", "77"), 0,
 		"%s%s", out, err);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	free(err);
 	cr_assert_eq(ECL(&st, NULL, "status", id, "-o", "json"), 0);
@@ -2142,13 +2089,23 @@ Test(cli, bash_completion_of_commands_workflows_inputs_and_runs)
 	out = complete_line(words);
 	cr_assert_str_eq(out, "critique-revise ");
 	free(out);
+	out = complete_line(ECL_BIN " worker");
+	cr_assert_str_eq(out, "worker workers ");
+	free(out);
+	out = complete_line(ECL_BIN " workers -");
+	cr_assert_str_eq(out, "--help -o ");
+	free(out);
+	snprintf(words, sizeof(words), "%s --db %s worker --workflows tri", ECL_BIN, db);
+	out = complete_line(words);
+	cr_assert_str_eq(out, "triage ");
+	free(out);
 	snprintf(words, sizeof(words), "%s --db %s run critique-revise --", ECL_BIN, db);
 	out = complete_line(words);
 	cr_assert_str_eq(out, "--help --input-file --min-words --set --topic ");
 	free(out);
 
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "Tea"), 0);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	snprintf(words, sizeof(words), "%s --db %s status ''", ECL_BIN, db);
 	out = complete_line(words);
@@ -2161,8 +2118,8 @@ Test(cli, bash_completion_of_commands_workflows_inputs_and_runs)
  * again after it, instead of running into it ("[1/8] generate ...12:00:00 warn repair"). */
 Test(cli, a_log_line_on_a_terminal_does_not_break_the_progress_line)
 {
-	const char *scr = script("{\"generate\": [[\"not json at all\", " GEN
-				 "]], \"critique\": [" PASS "]}");
+	const char *scr = ts_script(dir, "{\"generate\": [[\"not json at all\", " GEN
+					 "]], \"critique\": [" PASS "]}");
 	char buf[65536], *slave_name;
 	size_t len = 0;
 	int master, status;

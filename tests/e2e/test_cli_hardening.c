@@ -43,18 +43,7 @@ static void teardown(void)
 TestSuite(cli_hardening, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Run ecl with --db and the given arguments (NULL-terminated). */
-#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
-
-static int run_ecl(char **out, char **err, const char **args)
-{
-	const char *argv[40] = {ECL_BIN, "--db", db};
-	int n = 3, i;
-
-	for (i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return ts_run(argv, out, err);
-}
+#define ECL(out, err, ...) ts_ecl(db, out, err, (const char *[]){__VA_ARGS__, NULL})
 
 Test(cli_hardening, durations_that_are_not_at_least_a_millisecond_are_refused)
 {
@@ -195,21 +184,12 @@ static const char *write_script(const char *text)
 	return path;
 }
 
-/* The id from the first line, "Workflow started: <id>". */
-static char *started_id(const char *out)
-{
-	static char id[64];
-
-	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
-	sscanf(out + 18, "%63s", id);
-	return id;
-}
-
 /* The command a hint tells the user to run names the database as one shell word, whatever
  * the path holds. */
 Test(cli_hardening, the_resume_hint_is_quoted_for_the_shell)
 {
-	char odd[4300], want[9000], *out, *err, *id;
+	char odd[4300], want[9000], *out, *err;
+	const char *id;
 	const char *argv[] = {ECL_BIN,           "--db",     odd,  "--provider",
 			      "scripted",        "--script", NULL, "run",
 			      "critique-revise", "--topic",  "t",  NULL};
@@ -217,7 +197,7 @@ Test(cli_hardening, the_resume_hint_is_quoted_for_the_shell)
 	snprintf(odd, sizeof(odd), "%s/my 'runs'\n$HOME.db", dir);
 	argv[6] = write_script("{}"); /* no answer: the run is interrupted at once */
 	cr_assert_eq(ts_run(argv, &out, &err), 1, "%s%s", out, err);
-	id = started_id(out);
+	id = ts_started_id(out);
 	snprintf(want, sizeof(want),
 		 "resume it with: ecl --db '%s/my '\\''runs'\\''\n$HOME.db' resume %s\n", dir, id);
 	cr_assert(strstr(err, want), "%s", err);
@@ -235,7 +215,7 @@ Test(cli_hardening, refusals_are_not_announced_as_resumed)
 			 "dsl/examples/summarize.json", "run", "summarize", "--input-file",
 			 "document=dsl/examples/document.txt"),
 		     0, "%s", err);
-	snprintf(id, sizeof(id), "%s", started_id(out));
+	snprintf(id, sizeof(id), "%s", ts_started_id(out));
 	free(out);
 	free(err);
 	cr_assert_eq(ECL(&out, &err, "cancel", id), 0, "%s", err);
@@ -266,7 +246,7 @@ Test(cli_hardening, a_failure_is_printed_once_naming_the_step_once)
 	snprintf(want, sizeof(want),
 		 "Workflow %s failed at step generate: field `word_count`: expected an integer, "
 		 "got \"bad\"\n",
-		 started_id(out));
+		 ts_started_id(out));
 	cr_assert(strstr(out, want), "%s", out);
 	cr_assert_null(strstr(err, "failed"), "not again on stderr: %s", err);
 	free(out);
@@ -283,7 +263,7 @@ Test(cli_hardening, listings_name_each_limit_and_refuse_unknown_statuses)
 			 "dsl/examples/summarize.json", "run", "summarize", "--input-file",
 			 "document=dsl/examples/document.txt"),
 		     0, "%s", err);
-	snprintf(id, sizeof(id), "%s", started_id(out));
+	snprintf(id, sizeof(id), "%s", ts_started_id(out));
 	cr_assert_eq(strlen(id), 16);
 	free(out);
 	free(err);

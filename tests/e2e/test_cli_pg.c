@@ -43,37 +43,7 @@ static void teardown(void)
 TestSuite(pg, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Run ecl with --db and the given arguments (NULL-terminated). */
-#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
-
-static int run_ecl(char **out, char **err, const char **args)
-{
-	const char *argv[32] = {ECL_BIN, "--db", db};
-	int n = 3, i;
-
-	for (i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return ts_run(argv, out, err);
-}
-
-/* The id from the first line, "Workflow started: <id>". */
-static char *started_id(const char *out)
-{
-	static char id[64];
-
-	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
-	sscanf(out + 18, "%63s", id);
-	return id;
-}
-
-static const char *script(const char *text)
-{
-	static char path[4200];
-
-	snprintf(path, sizeof(path), "%s/script.json", dir);
-	ts_write(path, text);
-	return path;
-}
+#define ECL(out, err, ...) ts_ecl(db, out, err, (const char *[]){__VA_ARGS__, NULL})
 
 /* A field of `ecl status ID -o json`, as an int (strings: 1 when it equals want). */
 static int status_field(const char *id, const char *field, const char *want)
@@ -128,7 +98,7 @@ Test(pg, every_command)
 	cJSON *json;
 
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "one"), 0, "%s", out);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	cr_assert(strstr(out, "completed successfully"), "%s", out);
 	free(out);
 	cr_assert(status_field(id, "status", "completed"));
@@ -156,13 +126,14 @@ Test(pg, every_command)
 
 	/* recover: a run interrupted by a provider that failed is finished */
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
-				"\"permanent\", \"message\": \"down\"}]]}"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [[{\"$error\": "
+					"\"permanent\", \"message\": \"down\"}]]}"),
 			 "run", "critique-revise", "--topic", "two"),
 		     1, "%s", out);
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" PASS "]}"), "recover"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}"),
+			 "recover"),
 		     0, "%s", out);
 	cr_assert(strstr(out, "Recovered 1"), "%s", out);
 	free(out);
@@ -178,8 +149,8 @@ Test(pg, every_command)
 				      "--provider",
 				      "scripted",
 				      "--script",
-				      script("{\"draft\": [{\"summary\": "
-					     "\"a b c\"}]}"),
+				      ts_script(dir, "{\"draft\": [{\"summary\": "
+						     "\"a b c\"}]}"),
 				      "run",
 				      "summarize",
 				      "--document",
@@ -193,7 +164,7 @@ Test(pg, every_command)
 		cr_assert(strstr(out, db), "the command to answer it names %s: %s", db, out);
 	}
 	free(id);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	cr_assert(status_field(id, "status", "waiting"));
 	cr_assert_eq(ECL(&out, NULL, "answer", id, "--set", "approved=true", "--set",
@@ -206,7 +177,7 @@ Test(pg, every_command)
 	cr_assert(strstr(out, "the first answer is kept"), "%s", out);
 	free(out);
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "resume", id),
+			 ts_script(dir, "{\"draft\": [{\"summary\": \"a b c\"}]}"), "resume", id),
 		     0, "%s", out);
 	free(out);
 	cr_assert(status_field(id, "status", "completed"));
@@ -234,42 +205,6 @@ Test(pg, every_command)
 	free(id);
 }
 
-/* Start `ecl run` in the background with a script; returns its pid. */
-static pid_t run_in_background(const char *script_text, const char *log)
-{
-	static char spath[4200];
-	pid_t pid;
-
-	snprintf(spath, sizeof(spath), "%s", script(script_text));
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		const char *argv[] = {
-			ECL_BIN,           "--db",    db,           "--provider", "scripted",
-			"--script",        spath,     "--call-log", log,          "run",
-			"critique-revise", "--topic", "bg",         NULL};
-
-		if (!freopen(ts_path(dir, "bg.out"), "w", stdout) ||
-		    !freopen(ts_path(dir, "bg.out"), "a", stderr))
-			_exit(126);
-		execv(ECL_BIN, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void wait_for_line(const char *path, const char *needle)
-{
-	int i;
-
-	for (i = 0; i < 1000 && ts_count_lines(path, needle) == 0; i++) {
-		struct timespec ts = {0, 5000000};
-
-		nanosleep(&ts, NULL);
-	}
-	cr_assert_gt(ts_count_lines(path, needle), 0, "no `%s` in %s", needle, path);
-}
-
 Test(pg, kill_9_then_resume_asks_no_committed_step_again)
 {
 	char log[4200], *out, *id;
@@ -277,18 +212,19 @@ Test(pg, kill_9_then_resume_asks_no_committed_step_again)
 	pid_t pid;
 
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
-	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
+	pid = ts_ecl_background(db, dir,
+				"{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
 				"\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}",
 				log);
-	wait_for_line(log, " critique ");
+	ts_wait_for_line(log, " critique ");
 	cr_assert_eq(kill(pid, SIGKILL), 0);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFSIGNALED(status));
 	id = only_run();
 	cr_assert_eq(status_field(id, "step_count", NULL), 1);
 	cr_assert_eq(ECL(&out, NULL, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
-				"], \"revise\": [" REV1 "]}"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+					"], \"revise\": [" REV1 "]}"),
 			 "--call-log", log, "resume", id),
 		     0, "%s", out);
 	cr_assert(strstr(out, "completed successfully"), "%s", out);
@@ -306,12 +242,13 @@ Test(pg, pause_and_cancel_from_another_process)
 
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
 	/* the first critique takes long enough for two commands to reach the server */
-	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 3000, "
+	pid = ts_ecl_background(db, dir,
+				"{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 3000, "
 				"\"$answer\": " REVISE
 				"}, {\"$delay_ms\": 60000, \"$answer\": " PASS
 				"}], \"revise\": [" REV1 "]}",
 				log);
-	wait_for_line(log, " critique ");
+	ts_wait_for_line(log, " critique ");
 	id = only_run();
 	/* the run is held by the process driving it, which `runs` and `status` name */
 	cr_assert_eq(ECL(&out, NULL, "runs"), 0, "%s", out);
@@ -396,10 +333,11 @@ Test(pg, a_run_goes_on_when_the_server_restarts_under_it)
 	snprintf(url, sizeof(url), "postgres://ecl@127.0.0.1:%d/ecl", p);
 	snprintf(db, sizeof(db), "%s", url); /* this test's database; teardown drops none */
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
-	pid = run_in_background("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 3000, "
+	pid = ts_ecl_background(db, dir,
+				"{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 3000, "
 				"\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}",
 				log);
-	wait_for_line(log, " critique ");
+	ts_wait_for_line(log, " critique ");
 	pg_server("stop", where, "immediate");
 	pg_server("start", where, port);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -421,23 +359,31 @@ Test(pg, a_run_goes_on_when_the_server_restarts_under_it)
 /* Start `ecl worker` in the background with args (NULL-terminated); its output in out_path. */
 static pid_t worker(const char *spath, const char *log, const char *out_path, const char **args)
 {
-	pid_t pid = fork();
+	const char *argv[32] = {ECL_BIN,    "--db", db,           "--provider", "scripted",
+				"--script", spath,  "--call-log", log,          "worker"};
+	int n = 10, i;
 
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		const char *argv[32] = {ECL_BIN,    "--db", db,           "--provider", "scripted",
-					"--script", spath,  "--call-log", log,          "worker"};
-		int n = 10, i;
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return ts_spawn(argv, out_path);
+}
 
-		for (i = 0; args[i]; i++)
-			argv[n++] = args[i];
-		argv[n] = NULL;
-		if (!freopen(out_path, "w", stdout) || !freopen(out_path, "a", stderr))
-			_exit(126);
-		execv(ECL_BIN, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
+/* Queue n runs of critique-revise (ecl batch --queue). */
+static void queue_runs(int n)
+{
+	char in[4300], *out;
+	FILE *f;
+	int i;
+
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	cr_assert_not_null(f = fopen(in, "w"));
+	for (i = 0; i < n; i++)
+		fprintf(f, "{\"topic\": \"t%d\"}\n", i);
+	fclose(f);
+	cr_assert_eq(ECL(&out, NULL, "batch", in, "--workflow", "critique-revise", "--queue"), 0,
+		     "%s", out);
+	free(out);
 }
 
 /* How many runs of the database have this status. */
@@ -457,43 +403,68 @@ static int count_status(const char *status)
 	return n;
 }
 
-/* Three workers drain one queue; one is SIGKILLed and one stopped with SIGTERM on the way.
- * Every run completes; a run nobody took over had each step asked once (a run taken over
- * may have its step cut off asked again, never a committed one: its history has each step
- * once); the SIGTERMed worker finished what it held. */
-Test(pg, three_workers_drain_a_queue_each_run_completing_once, .timeout = 180)
+static int by_text(const void *a, const void *b)
 {
-	enum { RUNS = 40 };
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The calls of the call log (lines "<run> <step> <visit> <call>") per run: *nruns runs, their
+ * ids in ids[] and their numbers of calls in calls[] (arrays of cap). */
+static void calls_per_run(const char *log, char (*ids)[ECL_ID_MAX], int *calls, int cap, int *nruns)
+{
+	char *text = ts_read(log), *line, *save = NULL, **lines;
+	int n = 0, i;
+
+	cr_assert_not_null(text);
+	cr_assert_not_null(lines = calloc((size_t)ts_count_lines(log, NULL) + 1, sizeof(*lines)));
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line[strcspn(line, " ")] = '\0';
+		lines[n++] = line;
+	}
+	qsort(lines, (size_t)n, sizeof(*lines), by_text);
+	*nruns = 0;
+	for (i = 0; i < n; i++) {
+		if (i == 0 || strcmp(lines[i], lines[i - 1]) != 0) {
+			cr_assert_lt(*nruns, cap, "more runs called than queued");
+			snprintf(ids[*nruns], ECL_ID_MAX, "%s", lines[i]);
+			calls[(*nruns)++] = 0;
+		}
+		calls[*nruns - 1]++;
+	}
+	free(lines);
+	free(text);
+}
+
+/* Three workers drain a queue of 1,000 runs; one is SIGKILLed and one stopped with SIGTERM on
+ * the way. Every run completes exactly once: each checkpoint is made once (the database has
+ * each (run, seq) once and the run's two); a run nobody took over had each step asked once,
+ * and a run taken over (one the dead worker held: attempt 2) had at most its step cut off
+ * asked again, never a committed one; the SIGTERMed worker finished what it held. */
+Test(pg, three_workers_drain_a_queue_each_run_completing_once, .timeout = 240)
+{
+	enum { RUNS = 1000 };
 	const char *args[] = {"-j",     "4",    "--lease",          "2",
 			      "--poll", "0.05", "--exit-when-idle", NULL};
-	char in[4300], log[4300], outs[3][4300], *out, *text;
+	char log[4300], outs[3][4300], *text, *retaken;
+	char(*ids)[ECL_ID_MAX] = calloc(RUNS + 1, ECL_ID_MAX);
+	int *calls = calloc(RUNS + 1, sizeof(int));
 	const char *spath;
 	pid_t pids[3];
-	int i, status, lines, taken_over = 0;
-	cJSON *json, *run;
+	int i, status, nruns, taken_over;
 
-	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
-	{
-		FILE *f = fopen(in, "w");
-
-		cr_assert_not_null(f);
-		for (i = 0; i < RUNS; i++)
-			fprintf(f, "{\"topic\": \"t%d\"}\n", i);
-		fclose(f);
-	}
-	cr_assert_eq(ECL(&out, NULL, "batch", in, "--workflow", "critique-revise", "--queue"), 0,
-		     "%s", out);
-	free(out);
-	cr_assert_eq(count_status("queued"), RUNS);
+	cr_assert(ids && calls);
+	queue_runs(RUNS);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued'"), RUNS);
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
-	spath = script("{\"generate\": [{\"$delay_ms\": 20, \"$answer\": " GEN "}], "
-		       "\"critique\": [{\"$delay_ms\": 20, \"$answer\": " PASS "}]}");
+	/* a call takes a moment, so that a worker is killed in one as often as not */
+	spath = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 2, \"$answer\": " GEN "}], "
+			       "\"critique\": [{\"$delay_ms\": 2, \"$answer\": " PASS "}]}");
 	for (i = 0; i < 3; i++) {
 		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
 		pids[i] = worker(spath, log, outs[i], args);
 	}
-	/* once a few runs are done, worker 0 dies and worker 1 is asked to stop */
-	while (ts_count_lines(log, " critique ") < 10) {
+	/* once a third of the runs are done, worker 0 dies and worker 1 is asked to stop */
+	while (ts_count_lines(log, " critique ") < RUNS / 3) {
 		struct timespec ts = {0, 5000000};
 
 		nanosleep(&ts, NULL);
@@ -510,50 +481,41 @@ Test(pg, three_workers_drain_a_queue_each_run_completing_once, .timeout = 180)
 	cr_assert_eq(waitpid(pids[2], &status, 0), pids[2]);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[2]));
 	/* the dead worker's runs: their leases expire, and a new worker takes them over */
-	{
+	if (ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'running'") > 0) {
 		struct timespec ts = {2, 200000000L};
 
 		nanosleep(&ts, NULL);
+		pids[0] = worker(spath, log, outs[0], args);
+		cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[0]));
 	}
-	pids[0] = worker(spath, log, outs[0], args);
-	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[0]));
-	cr_assert_eq(count_status("completed"), RUNS, "every run completed");
-
-	cr_assert_eq(ECL(&out, NULL, "runs", "--all", "-o", "json"), 0);
-	json = cJSON_Parse(out);
-	free(out);
-	cJSON_ArrayForEach (run, json) {
-		const char *id = cJSON_GetObjectItem(run, "id")->valuestring;
-		char needle[64], *hist;
-		cJSON *h, *entry;
-		int steps = 0, retaken = 0;
-
-		cr_assert_eq(ECL(&hist, NULL, "history", id, "-o", "json"), 0);
-		h = cJSON_Parse(hist);
-		cJSON_ArrayForEach (entry, h) {
-			if (!cJSON_GetObjectItem(entry, "seq"))
-				continue; /* a note */
-			steps++;
-			retaken |= cJSON_GetObjectItem(entry, "attempt")->valueint > 1;
-		}
-		cJSON_Delete(h);
-		cr_assert_eq(steps, 2, "run %s: %s", id, hist);
-		free(hist);
-		snprintf(needle, sizeof(needle), "%s generate ", id);
-		lines = ts_count_lines(log, needle);
-		snprintf(needle, sizeof(needle), "%s critique ", id);
-		lines += ts_count_lines(log, needle);
-		taken_over += retaken;
-		if (retaken)
-			cr_assert_leq(lines, 3, "run %s: only its step cut off is asked again", id);
-		else
-			cr_assert_eq(lines, 2, "run %s, never taken over, asked %d times", id,
-				     lines);
-	}
-	cJSON_Delete(json);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"
+				    " AND seq = 2 AND owner IS NULL"),
+		     RUNS, "every run completed");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), RUNS * 2,
+		     "each checkpoint made once");
+	cr_assert_eq(ts_sql_int(db, "SELECT count(DISTINCT run_id) FROM steps WHERE seq IN (1, 2)"),
+		     RUNS);
+	taken_over = (int)ts_sql_int(db, "SELECT count(DISTINCT run_id) FROM steps"
+					 " WHERE attempt > 1");
 	cr_assert_geq(taken_over, 1, "the dead worker held runs, which were taken over");
 	cr_assert_leq(taken_over, 4, "at most the dead worker's four runs were taken over");
+	retaken = ts_sql_text(db, "SELECT coalesce(string_agg(DISTINCT run_id, ' '), '')"
+				  " FROM steps WHERE attempt > 1");
+	cr_assert_not_null(retaken);
+	calls_per_run(log, ids, calls, RUNS + 1, &nruns);
+	cr_assert_eq(nruns, RUNS, "every run was asked");
+	for (i = 0; i < nruns; i++) {
+		if (strstr(retaken, ids[i]))
+			cr_assert_leq(calls[i], 3, "run %s: only its step cut off is asked again",
+				      ids[i]);
+		else
+			cr_assert_eq(calls[i], 2, "run %s, never taken over, asked %d times",
+				     ids[i], calls[i]);
+	}
+	free(retaken);
+	free(ids);
+	free(calls);
 }
 
 /* The server restarted twice under two workers draining a queue, once with a fast shutdown and
@@ -563,7 +525,7 @@ Test(pg, workers_go_on_when_the_server_restarts_under_them, .timeout = 240)
 {
 	enum { RUNS = 40 };
 	const char *args[] = {"-j", "4", "--poll", "0.05", "--exit-when-idle", NULL};
-	char where[4300], port[16], in[4300], log[4300], outs[2][4300], *out;
+	char where[4300], port[16], log[4300], outs[2][4300];
 	int p, fd = ts_listen_any(&p, 0), status, i;
 	const char *spath;
 	pid_t pids[2];
@@ -574,21 +536,10 @@ Test(pg, workers_go_on_when_the_server_restarts_under_them, .timeout = 240)
 	cr_assert_eq(chmod(dir, 0755), 0);
 	pg_server("start", where, port);
 	snprintf(db, sizeof(db), "postgres://ecl@127.0.0.1:%d/ecl", p);
-	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
-	{
-		FILE *f = fopen(in, "w");
-
-		cr_assert_not_null(f);
-		for (i = 0; i < RUNS; i++)
-			fprintf(f, "{\"topic\": \"t%d\"}\n", i);
-		fclose(f);
-	}
-	cr_assert_eq(ECL(&out, NULL, "batch", in, "--workflow", "critique-revise", "--queue"), 0,
-		     "%s", out);
-	free(out);
+	queue_runs(RUNS);
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
-	spath = script("{\"generate\": [{\"$delay_ms\": 30, \"$answer\": " GEN "}], "
-		       "\"critique\": [{\"$delay_ms\": 30, \"$answer\": " PASS "}]}");
+	spath = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 30, \"$answer\": " GEN "}], "
+			       "\"critique\": [{\"$delay_ms\": 30, \"$answer\": " PASS "}]}");
 	for (i = 0; i < 2; i++) {
 		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
 		pids[i] = worker(spath, log, outs[i], args);
@@ -616,4 +567,50 @@ Test(pg, workers_go_on_when_the_server_restarts_under_them, .timeout = 240)
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), RUNS * 2,
 		     "each checkpoint made once");
 	pg_server("stop", where, "fast");
+}
+
+/* `ecl workers` on PostgreSQL: two workers at work are listed live with the runs each holds
+ * (the runs' owners are theirs); one stopped with SIGTERM removes itself; one killed with
+ * SIGKILL stays, stale once three lease periods pass without a heartbeat, with its runs. */
+Test(pg, workers_lists_live_workers_then_stale_ones)
+{
+	const char *args[] = {"-j", "3", "--lease", "1", "--poll", "0.05", NULL};
+	char log[4300], outs[2][4300], *text;
+	const char *spath;
+	cJSON *list, *w;
+	pid_t pids[2];
+	int i, status;
+
+	queue_runs(40);
+	cJSON_Delete(ts_workers_wait(db, 0, 0, NULL, 0));
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	spath = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 100, \"$answer\": " GEN "}], "
+			       "\"critique\": [{\"$delay_ms\": 100, \"$answer\": " PASS "}]}");
+	for (i = 0; i < 2; i++) {
+		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
+		pids[i] = worker(spath, log, outs[i], args);
+	}
+	cJSON_Delete(ts_workers_wait(db, 2, pids[0], "live", 1));
+	list = ts_workers_wait(db, 2, pids[1], "live", 1);
+	cJSON_ArrayForEach (w, list) {
+		char sql[512];
+
+		cr_assert_eq(cJSON_GetObjectItem(w, "concurrency")->valueint, 3);
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM runs WHERE owner = '%s' AND status = 'running'",
+			 cJSON_GetObjectItem(w, "id")->valuestring);
+		cr_assert_geq(ts_sql_int(db, sql), 1, "the runs it holds are leased to it");
+	}
+	cJSON_Delete(list);
+	cr_assert_eq(kill(pids[0], SIGTERM), 0);
+	cr_assert_eq(waitpid(pids[0], &status, 0), pids[0]);
+	text = ts_read(outs[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
+	free(text);
+	list = ts_workers_wait(db, 1, pids[1], "live", 0);
+	cr_assert_null(ts_worker_of(list, pids[0]), "the worker stopped removed itself");
+	cJSON_Delete(list);
+	cr_assert_eq(kill(pids[1], SIGKILL), 0);
+	cr_assert_eq(waitpid(pids[1], &status, 0), pids[1]);
+	cJSON_Delete(ts_workers_wait(db, 1, pids[1], "stale", 1));
 }

@@ -98,4 +98,30 @@ int ts_pg_sql(const char *url, const char *sql);
 /* Drop the database of a URL ts_pg_create gave, closing the connections still on it. */
 void ts_pg_drop(const char *url);
 
+/* ---- the ecl command end to end (cli.c), on a database db: a SQLite file or a PostgreSQL URL */
+
+/* Run ECL_BIN --db db with args (NULL-terminated), as ts_run does. */
+int ts_ecl(const char *db, char **out, char **err, const char *const *args);
+/* The id from out's first line, "Workflow started: <id>" (a static buffer); the test fails
+ * without it. */
+const char *ts_started_id(const char *out);
+/* Write a script for the scripted provider to dir/script.json; its path (a static buffer). */
+const char *ts_script(const char *dir, const char *text);
+/* Wait up to 5 s for a line of the file that contains needle; the test fails without one. */
+void ts_wait_for_line(const char *path, const char *needle);
+/* Start argv (NULL-terminated, argv[0] a path) in the background, its stdout and stderr in
+ * the file out_path; its pid. */
+pid_t ts_spawn(const char *const *argv, const char *out_path);
+/* `ecl run critique-revise --topic bg` on db in the background, with the scripted provider
+ * on script_text (written to dir/script.json) and its calls logged to log; its output in
+ * dir/bg.out. Its pid. */
+pid_t ts_ecl_background(const char *db, const char *dir, const char *script_text, const char *log);
+/* The worker of process pid in a listing of `ecl workers -o json`, or NULL. */
+struct cJSON *ts_worker_of(struct cJSON *list, pid_t pid);
+/* Wait (up to 15 s) until `ecl workers -o json` on db lists n workers, of which, when pid is
+ * not 0, the worker of process pid is in state ("live" or "stale") and holds min_held runs
+ * or more; that listing (cJSON_Delete it). The test fails, showing the last listing, when it
+ * does not come. */
+struct cJSON *ts_workers_wait(const char *db, int n, pid_t pid, const char *state, int min_held);
+
 #endif /* ECL_TEST_SUPPORT_H */

@@ -1393,3 +1393,110 @@ CONTRACT(two_claims_at_once_never_take_the_same_run)
 		for (j = 0; j < n2; j++)
 			cr_assert_str_neq(ids1[i], ids2[j], "run %s taken twice", ids1[i]);
 }
+
+/* ---- workers: their rows, for `ecl workers` ------------------------------------------------ */
+
+/* A worker as ecl_worker registers itself. */
+static store_worker a_worker(const char *id, long long started_ms, long long lease_ms)
+{
+	store_worker w = {0};
+
+	w.id = id;
+	w.host = "host";
+	w.pid = id[5] - '0';
+	w.workflows = "critique-revise,summarize";
+	w.concurrency = 4;
+	w.lease_ms = lease_ms;
+	w.started_ms = started_ms;
+	w.heartbeat_ms = started_ms;
+	return w;
+}
+
+static int add_worker(void *ctx, const store_worker *w)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 1024 - n, "%s %s %lld %s %d %lld %lld %lld held %d; ", w->id, w->host,
+		 w->pid, w->workflows, w->concurrency, w->lease_ms, w->started_ms, w->heartbeat_ms,
+		 w->held);
+	return 0;
+}
+
+static const char *workers_listed(void)
+{
+	static char out[1024];
+
+	out[0] = '\0';
+	OK(st->ops->list_workers(st, add_worker, out));
+	return out;
+}
+
+static int stop_with_3(void *ctx, const store_worker *w)
+{
+	(void)w;
+	++*(int *)ctx;
+	return 3;
+}
+
+CONTRACT(workers_register_beat_are_listed_with_the_runs_they_hold_and_go)
+{
+	store_worker w1 = a_worker(OWNER, 1000, 1000), w2 = a_worker(OTHER, 2000, 500);
+	store_commit end = a_commit(C, 1, OWNER, NULL);
+	int calls = 0;
+
+	cr_assert_str_eq(workers_listed(), "");
+	OK(st->ops->worker_register(st, &w2));
+	OK(st->ops->worker_register(st, &w1));
+	create(A, OWNER, 100);
+	create(B, OWNER, 200);
+	create(C, OWNER, 300);
+	end.status = "completed";
+	commit(&end, NULL); /* over: no longer held */
+	create("0000000000000004", OTHER, 400);
+	enqueue("0000000000000005", "critique-revise", 500); /* nobody's */
+	cr_assert_str_eq(workers_listed(),
+			 OWNER " host 1 critique-revise,summarize 4 1000 1000 1000 held 2; " OTHER
+			       " host 2 critique-revise,summarize 4 500 2000 2000 held 1; ",
+			 "oldest first, each with the runs leased to it");
+	OK(st->ops->worker_beat(st, OWNER, 5000));
+	cr_assert(strstr(workers_listed(), "1000 1000 5000 held 2"), "%s", workers_listed());
+	cr_assert_eq(st->ops->worker_beat(st, "host/9/none", 5000), ECL_ENOTFOUND);
+	cr_assert_eq(st->ops->list_workers(st, stop_with_3, &calls), 3, "the walk stops");
+	cr_assert_eq(calls, 1);
+	/* a clean exit removes the row; a second removal finds nothing to do */
+	OK(st->ops->worker_remove(st, OTHER));
+	OK(st->ops->worker_remove(st, OTHER));
+	cr_assert_str_eq(workers_listed(),
+			 OWNER " host 1 critique-revise,summarize 4 1000 1000 5000 held 2; ");
+	/* registering again replaces the row of that id */
+	w1.concurrency = 8;
+	w1.heartbeat_ms = 6000;
+	OK(st->ops->worker_register(st, &w1));
+	cr_assert_str_eq(workers_listed(),
+			 OWNER " host 1 critique-revise,summarize 8 1000 1000 6000 held 2; ");
+}
+
+CONTRACT(a_worker_that_registers_removes_those_silent_for_ten_lease_periods)
+{
+	store_worker old = a_worker(OWNER, 1000, 1000), w = a_worker(OTHER, 5000, 100000);
+	store *other = second();
+
+	OK(st->ops->worker_register(st, &old)); /* beats last at 1000: gone after 11000 */
+	w.heartbeat_ms = 11000;
+	cr_assert_eq(other->ops->worker_register(other, &w), ECL_OK, "%s",
+		     other->ops->errmsg(other));
+	cr_assert(strstr(workers_listed(), OWNER), "ten lease periods are not past yet: %s",
+		  workers_listed());
+	w.heartbeat_ms = 11001;
+	cr_assert_eq(other->ops->worker_register(other, &w), ECL_OK, "%s",
+		     other->ops->errmsg(other));
+	cr_assert_str_eq(workers_listed(),
+			 OTHER " host 2 critique-revise,summarize 4 100000 5000 11001 held 0; ",
+			 "the dead worker's row is gone, not the one of the worker registering");
+	/* its own row is never removed so, however old it is */
+	w.lease_ms = 1;
+	w.heartbeat_ms = 1;
+	OK(st->ops->worker_register(st, &w));
+	cr_assert(strstr(workers_listed(), OTHER), "%s", workers_listed());
+}
