@@ -92,7 +92,7 @@ void restate_put_set_state(buf *out, const char *text)
  * question and the promise its answer completes. Deterministic (no clock), so a replay can
  * compare it with the journaled one byte for byte. */
 char *restate_status_json(const ecl_run *run, const store_commit *c, const char *question,
-			  const char *promise)
+			  const char *promise, int pauses)
 {
 	const ecl_workflow *wf = run->wf;
 	cJSON *o = cJSON_CreateObject(), *out = NULL;
@@ -126,6 +126,8 @@ char *restate_status_json(const ecl_run *run, const store_commit *c, const char 
 		ok = cJSON_AddStringToObject(o, "question", question) != NULL;
 	if (ok && promise)
 		ok = cJSON_AddStringToObject(o, "promise", promise) != NULL;
+	if (ok && pauses > 0)
+		ok = cJSON_AddNumberToObject(o, "pauses", pauses) != NULL;
 	if (ok)
 		text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -160,6 +162,59 @@ static int find_run_result(invocation *v, uint32_t cid,
 			m, &restate_allocator);
 	}
 	return 0;
+}
+
+void restate_pause_key(char *out, size_t n, const char *verb, int nth)
+{
+	snprintf(out, n, "%s#%d", verb, nth);
+}
+
+/* Replay the PeekPromise of the next pause that follows a step's Run in the journal, when it
+ * is there (a journal written before ecl peeked has none): ECL_OK, or ECL_ESTATE on a
+ * mismatch. */
+static int replay_peek(invocation *v, ecl_run *run)
+{
+	char tbuf[64]; /* type_phrase */
+	Ecl__Restate__PeekPromiseCommandMessage *m;
+	char key[32];
+	int same, got;
+
+	if (v->cursor >= v->ncmds || v->cmds[v->cursor].type != RESTATE_PEEK_PROMISE)
+		return ECL_OK;
+	restate_pause_key(key, sizeof(key), "pause", v->pauses + 1);
+	m = ecl__restate__peek_promise_command_message__unpack(
+		&restate_allocator, v->cmds[v->cursor].len, v->cmds[v->cursor].body);
+	same = m && strcmp(m->key, key) == 0 && m->result_completion_id == v->next_cid;
+	got = m != NULL;
+	if (m)
+		ecl__restate__peek_promise_command_message__free_unpacked(m, &restate_allocator);
+	if (!same)
+		return restate_mismatch(
+			v, run,
+			"command %d of the journal is %s where the workflow peeks "
+			"at promise %s (completion %u)",
+			v->cursor,
+			got ? "a PeekPromiseCommand of another promise or completion"
+			    : restate_type_phrase(RESTATE_PEEK_PROMISE, tbuf),
+			key, v->next_cid);
+	v->cursor++;
+	v->peek_cid = v->next_cid++;
+	v->peek_journaled = 1;
+	return ECL_OK;
+}
+
+/* Write the PeekPromise of the next pause, after a step's answer is proposed. */
+static void put_peek(invocation *v)
+{
+	Ecl__Restate__PeekPromiseCommandMessage m =
+		ECL__RESTATE__PEEK_PROMISE_COMMAND_MESSAGE__INIT;
+	char key[32];
+
+	restate_pause_key(key, sizeof(key), "pause", v->pauses + 1);
+	m.key = key;
+	m.result_completion_id = v->peek_cid = v->next_cid++;
+	m.name = (char *)"pause";
+	restate_frame_put(v->out, RESTATE_PEEK_PROMISE, &m.base);
 }
 
 static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_response *res)
@@ -220,20 +275,30 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 		if (n)
 			ecl__restate__run_completion_notification_message__free_unpacked(
 				n, &restate_allocator);
+		v->peek_cid = 0;
+		v->peek_journaled = 0;
 		if (found > 0) {
 			v->next_cid++;
+			if (res->text && (rc = replay_peek(v, run)) != ECL_OK)
+				return rc;
 			return res->text ? ECL_OK : ECL_ENOMEM;
 		}
 		if (found < 0) {
 			v->next_cid++;
+			if ((rc = replay_peek(v, run)) != ECL_OK)
+				return rc;
 			return ECL_EPROVIDER;
 		}
 		/* Journaled, but cut off before its answer was stored: ask now. */
 		v->pending = v->next_cid++;
 		v->pending_journaled = 1;
+		if ((rc = replay_peek(v, run)) != ECL_OK)
+			return rc;
 	} else if (!v->pending) {
 		v->pending = v->next_cid++;
 		v->pending_journaled = 0;
+		v->peek_cid = 0;
+		v->peek_journaled = 0;
 	}
 	rc = p->complete(p, req, res);
 	if (rc != ECL_OK)
@@ -248,6 +313,10 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	pr.value.data = (uint8_t *)res->text;
 	pr.value.len = res->len;
 	restate_frame_put(v->out, RESTATE_PROPOSE_RUN, &pr.base);
+	/* Whether a pause was asked is looked at once the answer is in: the step in flight
+	 * finishes first, and the peek costs no round trip of its own. */
+	if (!v->peek_journaled)
+		put_peek(v);
 	restate_put_suspension(v->out, v->pending, 0);
 	v->ended = 1;
 	log_event(v->e, LOG_INFO, "suspended", "run", run->id, "step", name, NULL);
@@ -290,24 +359,160 @@ static int replay_status(invocation *v, ecl_run *run, const char *status, const 
 	return rc;
 }
 
-static int rs_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
+/* Replay the SetState of status, or write it past the journal's end. */
+static int keep_status(invocation *v, ecl_run *run, const char *status, const char *when)
 {
-	invocation *v = (invocation *)d;
-	char *status = restate_status_json(run, c, NULL, NULL);
-	char when[300];
-	int rc;
+	int rc = replay_status(v, run, status, when);
 
-	*request = NULL;
-	if (!status)
-		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
-	snprintf(when, sizeof(when), "after step `%s`", c->step.step);
-	rc = replay_status(v, run, status, when);
 	if (rc == ECL_ENOTFOUND) {
 		restate_put_set_state(v->out, status);
 		rc = v->out->oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory") : ECL_OK;
 	}
-	cJSON_free(status);
 	return rc;
+}
+
+/* The result of the peek with completion cid: 1 the promise is completed (a pause was
+ * asked), 0 it is not, -1 the result is not in the journal yet. */
+static int peek_result(const invocation *v, uint32_t cid)
+{
+	int i;
+
+	for (i = 0; i < v->nnotes; i++) {
+		Ecl__Restate__PeekPromiseCompletionNotificationMessage *m;
+		int r;
+
+		if (v->notes[i].type != RESTATE_PEEK_PROMISE_DONE)
+			continue;
+		m = ecl__restate__peek_promise_completion_notification_message__unpack(
+			&restate_allocator, v->notes[i].len, v->notes[i].body);
+		if (!m)
+			continue;
+		r = m->completion_id != cid ? -1
+		    : m->result_case ==
+				    ECL__RESTATE__PEEK_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VOID
+			    ? 0
+			    : 1;
+		ecl__restate__peek_promise_completion_notification_message__free_unpacked(
+			m, &restate_allocator);
+		if (r >= 0)
+			return r;
+	}
+	return -1;
+}
+
+/* Whether the GetPromise with completion cid is completed in the journal. */
+static int promise_done(const invocation *v, uint32_t cid)
+{
+	int i;
+
+	for (i = 0; i < v->nnotes; i++) {
+		Ecl__Restate__GetPromiseCompletionNotificationMessage *n;
+		int yes;
+
+		if (v->notes[i].type != RESTATE_GET_PROMISE_DONE)
+			continue;
+		n = ecl__restate__get_promise_completion_notification_message__unpack(
+			&restate_allocator, v->notes[i].len, v->notes[i].body);
+		yes = n && n->completion_id == cid;
+		if (n)
+			ecl__restate__get_promise_completion_notification_message__free_unpacked(
+				n, &restate_allocator);
+		if (yes)
+			return 1;
+	}
+	return 0;
+}
+
+/* A pause was asked before the step that just committed ended: the run records `paused`
+ * (awaiting resume#N) and stops, unless the journal shows it was resumed since, when it
+ * records `running` again and goes on. What the journal has of this is replayed; what it
+ * lacks, rs_release writes. */
+static int pause_here(invocation *v, ecl_run *run, const store_commit *c, const char **request)
+{
+	char tbuf[64]; /* type_phrase */
+	store_commit paused = *c;
+	Ecl__Restate__GetPromiseCommandMessage *m = NULL;
+	char key[32], *status;
+	int rc, same;
+
+	restate_pause_key(key, sizeof(key), "resume", v->pauses + 1);
+	paused.status = ecl_run_status_name(ECL_RUN_PAUSED);
+	if (!(status = restate_status_json(run, &paused, NULL, key, v->pauses)))
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	rc = replay_status(v, run, status, "when it pauses");
+	if (rc != ECL_ENOTFOUND) {
+		cJSON_free(status);
+		if (rc != ECL_OK)
+			return rc;
+		v->paused_journaled = 1;
+	} else {
+		v->paused_status = mem_strdup(status);
+		cJSON_free(status);
+		if (!v->paused_status)
+			return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	}
+	v->pausing = 1;
+	*request = "pause";
+	if (v->cursor >= v->ncmds)
+		return ECL_OK; /* rs_release writes the rest */
+	if (v->cmds[v->cursor].type == RESTATE_GET_PROMISE)
+		m = ecl__restate__get_promise_command_message__unpack(
+			&restate_allocator, v->cmds[v->cursor].len, v->cmds[v->cursor].body);
+	same = m && strcmp(m->key, key) == 0 && m->result_completion_id == v->next_cid;
+	if (m)
+		ecl__restate__get_promise_command_message__free_unpacked(m, &restate_allocator);
+	if (!same)
+		return restate_mismatch(v, run,
+					"command %d of the journal is %s where the paused run "
+					"awaits promise %s (completion %u)",
+					v->cursor,
+					restate_type_phrase(v->cmds[v->cursor].type, tbuf), key,
+					v->next_cid);
+	v->cursor++;
+	v->resume_cid = v->next_cid++;
+	if (!promise_done(v, v->resume_cid))
+		return ECL_OK;
+	/* Resumed: running again, from where it stopped. */
+	v->pausing = 0;
+	v->paused_journaled = 0;
+	v->resume_cid = 0;
+	v->pauses++;
+	*request = NULL;
+	if (!(status = restate_status_json(run, c, NULL, NULL, v->pauses)))
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	rc = keep_status(v, run, status, "when it is resumed");
+	cJSON_free(status);
+	if (rc == ECL_OK)
+		log_event(v->e, LOG_INFO, "resumed", "run", run->id, NULL);
+	return rc;
+}
+
+static int rs_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
+{
+	invocation *v = (invocation *)d;
+	char *status = restate_status_json(run, c, NULL, NULL, v->pauses);
+	uint32_t peek = v->peek_cid;
+	char when[300];
+	int rc;
+
+	*request = NULL;
+	v->peek_cid = 0;
+	if (!status)
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	snprintf(when, sizeof(when), "after step `%s`", c->step.step);
+	rc = keep_status(v, run, status, when);
+	cJSON_free(status);
+	if (rc != ECL_OK || !peek || !run_status_is(c->status, ECL_RUN_RUNNING))
+		return rc;
+	switch (peek_result(v, peek)) {
+	case 0: return ECL_OK;
+	case 1: return pause_here(v, run, c, request);
+	default:
+		/* Resumed for the answer before the peek's result came: wait for it. */
+		v->peek_wait = peek;
+		*request = "pause";
+		return ECL_OK;
+	}
 }
 
 static int rs_beat(driver *d, ecl_run *run, long long now_ms, const char **request)
@@ -331,7 +536,7 @@ static void promise_key(const ecl_run *run, char *out, size_t n)
 
 /* The status of a run waiting at its human step (caller frees with cJSON_free), or NULL
  * when memory ran out. */
-static char *waiting_status(const ecl_run *run)
+static char *waiting_status(const invocation *v, const ecl_run *run)
 {
 	store_commit c = {0};
 	char key[300], *question = steps_question(run), *text;
@@ -342,7 +547,7 @@ static char *waiting_status(const ecl_run *run)
 	c.status = ecl_run_status_name(ECL_RUN_WAITING);
 	c.current = run->wf->steps[run->state].name;
 	c.step.seq = run->seq;
-	text = restate_status_json(run, &c, question, key);
+	text = restate_status_json(run, &c, question, key, v->pauses);
 	mem_free(question);
 	return text;
 }
@@ -364,7 +569,7 @@ static int rs_human(driver *d, ecl_run *run, char **json)
 	v->human = 1;
 	v->waiting_journaled = 0;
 	v->promise_cid = 0;
-	if (!(status = waiting_status(run)))
+	if (!(status = waiting_status(v, run)))
 		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 	rc = replay_status(v, run, status, "while it waits");
 	cJSON_free(status);
@@ -442,7 +647,7 @@ static int wait_for_answer(invocation *v, ecl_run *run)
 	char key[300], *status;
 
 	if (!v->waiting_journaled) {
-		if (!(status = waiting_status(run)))
+		if (!(status = waiting_status(v, run)))
 			return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 		restate_put_set_state(v->out, status);
 		cJSON_free(status);
@@ -462,6 +667,29 @@ static int wait_for_answer(invocation *v, ecl_run *run)
 	return v->out->oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory") : ECL_OK;
 }
 
+/* The run stops as `paused`: record it (unless the journal has it), await resume#N and
+ * suspend until `resume` completes it, or a cancellation comes. */
+static int wait_for_resume(invocation *v, ecl_run *run)
+{
+	Ecl__Restate__GetPromiseCommandMessage g = ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
+	char key[32];
+
+	if (!v->paused_journaled)
+		restate_put_set_state(v->out, v->paused_status);
+	restate_pause_key(key, sizeof(key), "resume", v->pauses + 1);
+	if (!v->resume_cid) {
+		v->resume_cid = v->next_cid++;
+		g.key = key;
+		g.result_completion_id = v->resume_cid;
+		g.name = (char *)"resume";
+		restate_frame_put(v->out, RESTATE_GET_PROMISE, &g.base);
+	}
+	restate_put_suspension(v->out, v->resume_cid, 1);
+	v->ended = 1;
+	log_event(v->e, LOG_INFO, "suspended", "run", run->id, "promise", key, NULL);
+	return v->out->oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory") : ECL_OK;
+}
+
 static int rs_release(driver *d, ecl_run *run, const char *status, const char *error)
 {
 	invocation *v = (invocation *)d;
@@ -470,6 +698,13 @@ static int rs_release(driver *d, ecl_run *run, const char *status, const char *e
 		return ECL_OK;
 	if (v->human && run_status_is(status, ECL_RUN_WAITING))
 		return wait_for_answer(v, run);
+	if (v->peek_wait && run_status_is(status, ECL_RUN_PAUSED)) {
+		restate_put_suspension(v->out, v->peek_wait, 0);
+		v->ended = 1;
+		return v->out->oom ? engine_fail(run->eng, ECL_ENOMEM, "out of memory") : ECL_OK;
+	}
+	if (v->pausing && run_status_is(status, ECL_RUN_PAUSED))
+		return wait_for_resume(v, run);
 	if (v->journaled_failure) {
 		/* Every replay would meet the same failure: the invocation ends with it. */
 		restate_put_output(v->out, NULL, error ? error : status, 500);

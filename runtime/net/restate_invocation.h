@@ -39,6 +39,18 @@ typedef struct invocation {
 	int human;             /* the current step is a human step that looked for its answer */
 	int waiting_journaled; /* ... its `waiting` status is in the journal */
 	uint32_t promise_cid;  /* ... its GetPromise is, with this completion id (0: not) */
+	/* Pauses. The handler `pause` completes promise pause#N (N = pauses + 1); after each
+	 * answer it proposes, the run journals a PeekPromise of it, and at the transition after
+	 * that step it looks at the peek's result: a value stops the run as `paused`, awaiting
+	 * promise resume#N, which the handler `resume` completes. */
+	int pauses;           /* pauses the run came back from */
+	uint32_t peek_cid;    /* the peek of the step under way (0: none) */
+	int peek_journaled;   /* ... journaled already with its Run (a replay asks again) */
+	int pausing;          /* the transition found a pause: release records it, suspends */
+	int paused_journaled; /* ... its `paused` status is in the journal */
+	uint32_t resume_cid;  /* ... its GetPromise of resume#N is, with this completion id */
+	uint32_t peek_wait;   /* the peek's result is not in the journal yet: wait for it */
+	char *paused_status;  /* the `paused` status to write (mem_free), or NULL */
 } invocation;
 
 /* ---- frames (restate_frame.c) ------------------------------------------------------------- */
@@ -66,15 +78,20 @@ void restate_put_output(buf *out, const char *text, const char *failure, uint32_
 /* Write a SetState of the run's status. */
 void restate_put_set_state(buf *out, const char *text);
 /* The run's status as get_status answers it and SetState keeps it (caller frees with
- * cJSON_free), or NULL when out of memory. */
+ * cJSON_free), or NULL when out of memory; pauses is how many pauses the run came back
+ * from (left out when 0). */
 char *restate_status_json(const ecl_run *run, const store_commit *c, const char *question,
-			  const char *promise);
+			  const char *promise, int pauses);
+/* The promise a pause or a resume completes: "pause#N" or "resume#N". */
+void restate_pause_key(char *out, size_t n, const char *verb, int nth);
 
 /* ---- the handlers (restate_handlers.c) and discovery (restate_discovery.c) ---------------- */
 
 void restate_handle_run(invocation *v, const ecl_workflow *wf);
 void restate_handle_get_status(invocation *v);
 void restate_handle_answer(invocation *v, const ecl_workflow *wf);
+/* The shared handlers `pause` (resume 0) and `resume` (resume 1). */
+void restate_handle_pause(invocation *v, const ecl_workflow *wf, int resume);
 /* The discovery manifest of the engine's workflows, appended to out. */
 int restate_manifest(ecl_engine *e, buf *out);
 /* The manifest version to answer with: the highest of 1..3 the Accept header names. */

@@ -37,17 +37,18 @@ typedef struct frame {
 } frame;
 
 typedef struct journal {
-	frame entries[64];
+	frame entries[128];
 	int n;
 	char *status; /* the "status" state, or NULL */
 	int partial;  /* send the state as partial */
+	int paused;   /* the pause promises completed: pause#1 .. pause#paused */
 } journal;
 
 static void add(journal *j, uint16_t type, const ProtobufCMessage *msg)
 {
 	frame *f = &j->entries[j->n++];
 
-	cr_assert(j->n < 64);
+	cr_assert(j->n < 128);
 	f->type = type;
 	f->len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
 	f->body = malloc(f->len + 1);
@@ -194,6 +195,34 @@ static uint16_t apply(journal *j, const answer *a)
 					    s->value->content.len);
 			ecl__restate__set_state_command_message__free_unpacked(s, NULL);
 			add_raw(j, f->type, f->body, f->len);
+		} else if (f->type == RESTATE_PEEK_PROMISE) {
+			/* answered at once: completed when a pause of that number was asked */
+			Ecl__Restate__PeekPromiseCommandMessage *p =
+				ecl__restate__peek_promise_command_message__unpack(NULL, f->len,
+										   f->body);
+			Ecl__Restate__PeekPromiseCompletionNotificationMessage n =
+				ECL__RESTATE__PEEK_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+			Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+			Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+			int nth = 0;
+
+			cr_assert_not_null(p);
+			cr_assert_eq(sscanf(p->key, "pause#%d", &nth), 1, "%s", p->key);
+			add_raw(j, f->type, f->body, f->len);
+			n.completion_id = p->result_completion_id;
+			if (nth <= j->paused) {
+				n.result_case =
+					ECL__RESTATE__PEEK_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
+				v.content.data = (uint8_t *)"true";
+				v.content.len = 4;
+				n.value = &v;
+			} else {
+				n.result_case =
+					ECL__RESTATE__PEEK_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VOID;
+				n.void_ = &nothing;
+			}
+			add(j, RESTATE_PEEK_PROMISE_DONE, &n.base);
+			ecl__restate__peek_promise_command_message__free_unpacked(p, NULL);
 		} else if (f->type >= RESTATE_INPUT && f->type < 0x8000) {
 			add_raw(j, f->type, f->body, f->len);
 		}
@@ -530,6 +559,8 @@ Test(restate, discovery_manifest)
 	cr_assert(strstr(r.body.data, "{\"name\":\"run\",\"ty\":\"WORKFLOW\"}"));
 	cr_assert(strstr(r.body.data, "{\"name\":\"get_status\",\"ty\":\"SHARED\"}"));
 	cr_assert(strstr(r.body.data, "{\"name\":\"answer\",\"ty\":\"SHARED\"}"));
+	cr_assert(strstr(r.body.data, "{\"name\":\"pause\",\"ty\":\"SHARED\"}"));
+	cr_assert(strstr(r.body.data, "{\"name\":\"resume\",\"ty\":\"SHARED\"}"));
 	cJSON_Delete(m);
 	buf_free(&r.body);
 	teardown(&fx);
@@ -565,10 +596,21 @@ Test(restate, first_invocation_proposes_and_suspends)
 
 	start(&fx, two_revisions, &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "run1", &a);
-	cr_assert_eq(a.n, 3);
+	cr_assert_eq(a.n, 4);
 	cr_assert_eq(a.frames[0].type, RESTATE_RUN);
 	cr_assert_eq(a.frames[1].type, RESTATE_PROPOSE_RUN);
-	cr_assert_eq(a.frames[2].type, RESTATE_SUSPENSION);
+	cr_assert_eq(a.frames[2].type, RESTATE_PEEK_PROMISE);
+	cr_assert_eq(a.frames[3].type, RESTATE_SUSPENSION);
+	{
+		/* whether a pause was asked is looked at once the answer is in */
+		Ecl__Restate__PeekPromiseCommandMessage *pk =
+			ecl__restate__peek_promise_command_message__unpack(NULL, a.frames[2].len,
+									   a.frames[2].body);
+
+		cr_assert_str_eq(pk->key, "pause#1");
+		cr_assert_eq(pk->result_completion_id, 2);
+		ecl__restate__peek_promise_command_message__free_unpacked(pk, NULL);
+	}
 	rc = ecl__restate__run_command_message__unpack(NULL, a.frames[0].len, a.frames[0].body);
 	cr_assert_eq(rc->result_completion_id, 1);
 	cr_assert_str_eq(rc->name, "generate");
@@ -581,7 +623,7 @@ Test(restate, first_invocation_proposes_and_suspends)
 		cr_assert(strstr(text, "Draft v0 on tea"), "%s", text);
 		free(text);
 	}
-	s = ecl__restate__suspension_message__unpack(NULL, a.frames[2].len, a.frames[2].body);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[3].len, a.frames[3].body);
 	cr_assert_eq(s->n_waiting_completions, 1);
 	cr_assert_eq(s->waiting_completions[0], 1);
 	ecl__restate__run_command_message__free_unpacked(rc, NULL);
@@ -643,13 +685,14 @@ Test(restate, run_command_without_its_answer_asks_then)
 	start(&fx, two_revisions, &j, TEA);
 	add_run(&j, 1, "generate");
 	invoke(fx.e, "critique-revise", "run", &j, "run3", &a);
-	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.n, 3);
 	cr_assert_eq(a.frames[0].type, RESTATE_PROPOSE_RUN);
 	p = ecl__restate__propose_run_completion_message__unpack(NULL, a.frames[0].len,
 								 a.frames[0].body);
 	cr_assert_eq(p->result_completion_id, 1);
 	ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
-	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
+	cr_assert_eq(a.frames[1].type, RESTATE_PEEK_PROMISE);
+	cr_assert_eq(a.frames[2].type, RESTATE_SUSPENSION);
 	finish(&fx, &j, &a);
 }
 
@@ -1023,7 +1066,7 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 	cr_assert_str_eq(g->key, "approve#1");
 	cr_assert_str_eq(g->name, "approve");
 	cid = g->result_completion_id;
-	cr_assert_eq(cid, 2, "draft's answer was completion 1");
+	cr_assert_eq(cid, 3, "draft's answer was completion 1, the peek at pause#1 2");
 	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
 	s = ecl__restate__suspension_message__unpack(NULL, a.frames[a.n - 1].len,
 						     a.frames[a.n - 1].body);
@@ -1210,7 +1253,7 @@ Test(restate, human_step_journal_mismatches_and_rejected_promise)
 	answer_free(&a);
 	journal_free(&k);
 	/* A promise rejected (by something else than `answer`) fails the run. */
-	n.completion_id = 2;
+	n.completion_id = 3;
 	n.result_case = ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
 	f.code = 500;
 	f.message = "nobody will answer";
@@ -1375,10 +1418,12 @@ Test(restate, frame_type_names)
 		{RESTATE_SET_STATE, "SetStateCommand"},
 		{RESTATE_GET_EAGER_STATE, "GetEagerStateCommand"},
 		{RESTATE_GET_PROMISE, "GetPromiseCommand"},
+		{RESTATE_PEEK_PROMISE, "PeekPromiseCommand"},
 		{RESTATE_COMPLETE_PROMISE, "CompletePromiseCommand"},
 		{RESTATE_RUN, "RunCommand"},
 		{RESTATE_GET_LAZY_STATE_DONE, "GetLazyStateCompletionNotification"},
 		{RESTATE_GET_PROMISE_DONE, "GetPromiseCompletionNotification"},
+		{RESTATE_PEEK_PROMISE_DONE, "PeekPromiseCompletionNotification"},
 		{RESTATE_COMPLETE_PROMISE_DONE, "CompletePromiseCompletionNotification"},
 		{RESTATE_RUN_DONE, "RunCompletionNotification"},
 		{RESTATE_SIGNAL, "SignalNotification"},
@@ -1788,4 +1833,254 @@ Test(restate, a_count_of_entries_the_body_cannot_hold_is_refused)
 		buf_free(&b);
 	}
 	teardown(&fx);
+}
+
+/* ---- pause and resume ------------------------------------------------------------------- */
+
+/* Invoke the shared handler (pause, resume) of critique-revise's run key with the run's
+ * status from run_journal, let Restate acknowledge its CompletePromise (already: the
+ * promise was completed before) and invoke it again: its last answer in a (the caller frees
+ * it and k). */
+static void call_lifecycle(fixture *fx, const journal *run_journal, const char *handler,
+			   const char *key, int already, journal *k, answer *a)
+{
+	int i;
+
+	handler_journal(k, run_journal, "{}");
+	invoke(fx->e, "critique-revise", handler, k, key, a);
+	i = frame_of(a, RESTATE_COMPLETE_PROMISE);
+	if (i < 0)
+		return; /* refused before completing anything */
+	cr_assert_eq(a->frames[a->n - 1].type, RESTATE_SUSPENSION);
+	apply(k, a);
+	answer_free(a);
+	complete_acknowledged(k, 1, already);
+	invoke(fx->e, "critique-revise", handler, k, key, a);
+}
+
+/* The key of the CompletePromise an answer holds (caller frees). */
+static char *completed_key(const answer *a)
+{
+	int i = frame_of(a, RESTATE_COMPLETE_PROMISE);
+	Ecl__Restate__CompletePromiseCommandMessage *cp;
+	char *key;
+
+	cr_assert(i >= 0, "no CompletePromiseCommand in the answer");
+	cp = ecl__restate__complete_promise_command_message__unpack(NULL, a->frames[i].len,
+								    a->frames[i].body);
+	key = strdup(cp->key);
+	ecl__restate__complete_promise_command_message__free_unpacked(cp, NULL);
+	return key;
+}
+
+Test(restate, pause_stops_at_the_next_transition_and_resume_goes_on)
+{
+	fixture fx;
+	journal j, k;
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	Ecl__Restate__SuspensionMessage *s;
+	char msg[1024], *text;
+	uint32_t cid;
+	cJSON *st;
+
+	start(&fx, two_revisions, &j, TEA);
+	/* generate answered, critique asked: the run is running. */
+	invoke(fx.e, "critique-revise", "run", &j, "p1", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	invoke(fx.e, "critique-revise", "run", &j, "p1", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	cr_assert(strstr(j.status, "\"status\":\"running\""), "%s", j.status);
+
+	/* pause completes pause#1; a second pause asks the same and is answered alike. */
+	call_lifecycle(&fx, &j, "pause", "p1", 0, &k, &a);
+	text = output_value(&a, NULL);
+	cr_assert_str_eq(text, "{\"id\":\"p1\",\"workflow\":\"critique-revise\","
+			       "\"pause\":\"requested\"}");
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	handler_journal(&k, &j, "{}");
+	invoke(fx.e, "critique-revise", "pause", &k, "p1", &a);
+	text = completed_key(&a);
+	cr_assert_str_eq(text, "pause#1");
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	call_lifecycle(&fx, &j, "pause", "p1", 1, &k, &a);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "\"pause\":\"requested\""), "%s", text);
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	j.paused = 1; /* Restate answers the run's next peek with the promise's value */
+
+	/* critique's peek came before the pause: its transition goes on, revise is asked, and
+	 * at revise's transition the run stops as paused, awaiting resume#1. */
+	drive(&fx, &j, "p1", &a);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 3);
+	cr_assert_eq(a.frames[a.n - 1].type, RESTATE_SUSPENSION);
+	cr_assert_eq(a.frames[a.n - 2].type, RESTATE_GET_PROMISE);
+	cr_assert_eq(a.frames[a.n - 3].type, RESTATE_SET_STATE);
+	g = get_promise_of(&a);
+	cr_assert_str_eq(g->key, "resume#1");
+	cid = g->result_completion_id;
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[a.n - 1].len,
+						     a.frames[a.n - 1].body);
+	cr_assert_eq(s->waiting_completions[0], cid);
+	cr_assert_eq(s->n_waiting_signals, 1, "a paused run can be cancelled");
+	ecl__restate__suspension_message__free_unpacked(s, NULL);
+	answer_free(&a);
+	st = cJSON_Parse(j.status);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "paused");
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "step")->valuestring, "critique");
+	cr_assert_eq(cJSON_GetObjectItem(st, "step_count")->valueint, 3);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "promise")->valuestring, "resume#1");
+	cJSON_Delete(st);
+
+	/* Invoked again before the resume: only the same suspension. */
+	invoke(fx.e, "critique-revise", "run", &j, "p1", &a);
+	cr_assert_eq(a.n, 1);
+	cr_assert_eq(a.frames[0].type, RESTATE_SUSPENSION);
+	answer_free(&a);
+
+	/* A paused run is not paused again. */
+	call_lifecycle(&fx, &j, "pause", "p1", 0, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 is paused: only a running run can be paused"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+
+	/* resume completes resume#1; a second resume finds it completed. */
+	call_lifecycle(&fx, &j, "resume", "p1", 0, &k, &a);
+	text = output_value(&a, NULL);
+	cr_assert_str_eq(text, "{\"id\":\"p1\",\"workflow\":\"critique-revise\",\"resumed\":true}");
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	call_lifecycle(&fx, &j, "resume", "p1", 1, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 was resumed already"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	promise_completed(&j, cid, "true");
+
+	/* The run goes on from where it stopped and completes; no step was asked twice. */
+	drive(&fx, &j, "p1", &a);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "Draft v2 on tea"), "%s", text);
+	free(text);
+	answer_free(&a);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 6,
+		     "a journaled step was asked again");
+	st = cJSON_Parse(j.status);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "completed");
+	cr_assert_eq(cJSON_GetObjectItem(st, "pauses")->valueint, 1);
+	cJSON_Delete(st);
+
+	/* A finished run is neither paused nor resumed; an unknown one is not found. */
+	call_lifecycle(&fx, &j, "pause", "p1", 0, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 is completed: only a running run can be paused"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	call_lifecycle(&fx, &j, "resume", "p1", 0, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 is completed: only a paused run can be resumed"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	memset(&k, 0, sizeof(k));
+	add_input(&k, "{}");
+	invoke(fx.e, "critique-revise", "resume", &k, "nope", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 404);
+	cr_assert(strstr(msg, "no run nope of critique-revise"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	memset(&k, 0, sizeof(k));
+	invoke(fx.e, "critique-revise", "pause", &k, "nope", &a);
+	cr_assert_eq(error_in(&a).code, RESTATE_PROTOCOL_VIOLATION);
+	answer_free(&a);
+	journal_free(&k);
+	finish(&fx, &j, &a);
+}
+
+/* The PeekPromise of a pause, journaled with another key. */
+static void peek_of_another_pause(journal *to, const frame *f)
+{
+	Ecl__Restate__PeekPromiseCommandMessage m =
+		ECL__RESTATE__PEEK_PROMISE_COMMAND_MESSAGE__INIT;
+
+	(void)f;
+	m.key = "pause#7";
+	m.result_completion_id = 2;
+	add(to, RESTATE_PEEK_PROMISE, &m.base);
+}
+
+/* The GetPromise of a paused run, journaled for another promise. */
+static void resume_of_another_pause(journal *to, const frame *f)
+{
+	Ecl__Restate__GetPromiseCommandMessage g = ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
+
+	(void)f;
+	g.key = "resume#9";
+	g.result_completion_id = 7;
+	add(to, RESTATE_GET_PROMISE, &g.base);
+}
+
+Test(restate, pause_journal_mismatches_and_a_peek_not_answered_yet)
+{
+	fixture fx;
+	journal j, k;
+	answer a;
+	error_info err;
+	Ecl__Restate__SuspensionMessage *s;
+
+	start(&fx, two_revisions, &j, TEA);
+	invoke(fx.e, "critique-revise", "run", &j, "p2", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	/* The answer came back before the peek's result: the run waits for that. */
+	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_PEEK_PROMISE_DONE);
+	free(j.entries[--j.n].body);
+	invoke(fx.e, "critique-revise", "run", &j, "p2", &a);
+	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.frames[0].type, RESTATE_SET_STATE);
+	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[1].len, a.frames[1].body);
+	cr_assert_eq(s->waiting_completions[0], 2, "the peek's completion");
+	cr_assert_eq(s->n_waiting_signals, 0);
+	ecl__restate__suspension_message__free_unpacked(s, NULL);
+	answer_free(&a);
+
+	/* A peek of another promise: a mismatch. */
+	memset(&k, 0, sizeof(k));
+	rewrite(&k, &j, RESTATE_PEEK_PROMISE, peek_of_another_pause);
+	invoke(fx.e, "critique-revise", "run", &k, "p2", &a);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "peeks at promise pause#1 (completion 2)"), "%s",
+		  err.message);
+	answer_free(&a);
+	journal_free(&k);
+	journal_free(&j);
+	answer_free(&a);
+	teardown(&fx);
+
+	/* A paused run whose journal awaits another promise: a mismatch. */
+	start(&fx, two_revisions, &j, TEA);
+	j.paused = 1;
+	drive(&fx, &j, "p3", &a);
+	cr_assert(strstr(j.status, "\"status\":\"paused\""), "%s", j.status);
+	answer_free(&a);
+	memset(&k, 0, sizeof(k));
+	rewrite(&k, &j, RESTATE_GET_PROMISE, resume_of_another_pause);
+	invoke(fx.e, "critique-revise", "run", &k, "p3", &a);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "awaits promise resume#1"), "%s", err.message);
+	journal_free(&k);
+	finish(&fx, &j, &a);
 }
