@@ -40,6 +40,10 @@ static int request(cli *c, const char *verb)
 
 int cmd_pause(cli *c)
 {
+	int restate = cli_restate_take(c);
+
+	if (restate)
+		return restate < 0 ? 2 : cli_pause_restate(c, 0);
 	return request(c, "pause");
 }
 

@@ -830,6 +830,18 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 /* Cancel the run's invocation through the admin API. ECL_ENOTFOUND when there is none. */
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen);
 
+/* Ask a running run to pause through its workflow's `pause` handler (the workflow found as
+ * ecl_restate_status finds it): the run stops as `paused` at the transition after the step
+ * in flight. ECL_OK with *reply the handler's answer (a JSON object text); ECL_ESTATE when
+ * the run is not running (err says its status), ECL_ENOTFOUND when there is no such run. */
+int ecl_restate_pause(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		      const char *id, char **reply, char *err, size_t errlen);
+
+/* Let a paused run go on through its workflow's `resume` handler, as ecl_restate_pause;
+ * ECL_ESTATE when the run is not paused (or was resumed already). */
+int ecl_restate_resume(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **reply, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------------------------------
  * The command line: ecl's own, for any program.
  * ---------------------------------------------------------------------------------------- */

@@ -156,6 +156,22 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	return net() ? net()->restate_cancel(admin_url, id, err, errlen) : unloadable(err, errlen);
 }
 
+int ecl_restate_pause(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		      const char *id, char **reply, char *err, size_t errlen)
+{
+	*reply = NULL;
+	return net() ? net()->restate_pause(ingress_url, list, n, id, reply, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_resume(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **reply, char *err, size_t errlen)
+{
+	*reply = NULL;
+	return net() ? net()->restate_resume(ingress_url, list, n, id, reply, err, errlen)
+		     : unloadable(err, errlen);
+}
+
 int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, store **out, char *err,
 		  size_t errlen)
 {
