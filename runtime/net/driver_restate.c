@@ -77,11 +77,16 @@ void restate_put_output(buf *out, const char *text, const char *failure, uint32_
 
 void restate_put_set_state(buf *out, const char *text)
 {
+	restate_put_state(out, RESTATE_STATUS_KEY, text);
+}
+
+void restate_put_state(buf *out, const char *key, const char *text)
+{
 	Ecl__Restate__SetStateCommandMessage m = ECL__RESTATE__SET_STATE_COMMAND_MESSAGE__INIT;
 	Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
 
-	m.key.data = (uint8_t *)RESTATE_STATUS_KEY;
-	m.key.len = strlen(RESTATE_STATUS_KEY);
+	m.key.data = (uint8_t *)key;
+	m.key.len = strlen(key);
 	v.content.data = (uint8_t *)text;
 	v.content.len = strlen(text);
 	m.value = &v;
@@ -217,6 +222,102 @@ static void put_peek(invocation *v)
 	restate_frame_put(v->out, RESTATE_PEEK_PROMISE, &m.base);
 }
 
+/* Pass over the history record key (a SetState) at the journal's cursor: 1 when it is there,
+ * 0 when another command is (a journal written before ecl kept records) or none is. */
+static int skip_record(invocation *v, const char *key)
+{
+	const restate_frame *f;
+	Ecl__Restate__SetStateCommandMessage *m;
+	int yes;
+
+	if (v->cursor >= v->ncmds || v->cmds[v->cursor].type != RESTATE_SET_STATE)
+		return 0;
+	f = &v->cmds[v->cursor];
+	m = ecl__restate__set_state_command_message__unpack(&restate_allocator, f->len, f->body);
+	yes = m && m->key.len == strlen(key) && memcmp(m->key.data, key, m->key.len) == 0;
+	if (m)
+		ecl__restate__set_state_command_message__free_unpacked(m, &restate_allocator);
+	if (yes)
+		v->cursor++;
+	return yes;
+}
+
+/* Note completion cid among the answers of the step under way. */
+static int note_step_call(invocation *v, ecl_run *run, uint32_t cid)
+{
+	cJSON *n;
+
+	if (!v->step_calls && !(v->step_calls = cJSON_CreateArray()))
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	if (!(n = cJSON_CreateNumber(cid)) || !cJSON_AddItemToArray(v->step_calls, n)) {
+		cJSON_Delete(n);
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	}
+	return ECL_OK;
+}
+
+/* One call to the model as the history keeps it. */
+static cJSON *call_json(const llm_request *req, int retry, const llm_response *res, int ok,
+			long long started_ms, long long latency_us)
+{
+	cJSON *o = cJSON_CreateObject();
+	int good = o != NULL;
+
+	good = good &&
+	       cJSON_AddStringToObject(o, "kind",
+				       ecl_llm_call_kind_name(retry         ? ECL_LLM_CALL_RETRY
+							      : req->repair ? ECL_LLM_CALL_REPAIR
+									    : ECL_LLM_CALL_FIRST));
+	good = good && cJSON_AddNumberToObject(o, "repair", req->repair);
+	if (ok && res->text)
+		good = good && cJSON_AddStringToObject(o, "answer", res->text);
+	else
+		good = good && cJSON_AddStringToObject(o, "error", res->error);
+	good = good && cJSON_AddNumberToObject(o, "tokens_in", (double)res->tokens_in);
+	good = good && cJSON_AddNumberToObject(o, "tokens_out", (double)res->tokens_out);
+	good = good && cJSON_AddNumberToObject(o, "latency_us", (double)latency_us);
+	good = good && cJSON_AddNumberToObject(o, "started_ms", (double)started_ms);
+	if (!good) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The record call#<cid> of an answer: the step, what was sent (the system prompt and prompt
+ * of a first ask, the repair prompt of a repair) and every call made for it, the failed
+ * ones first (caller frees with cJSON_free), or NULL when memory ran out. It takes last. */
+static char *call_record(invocation *v, const llm_request *req, cJSON *last)
+{
+	cJSON *o = cJSON_CreateObject(), *calls = NULL;
+	char *text = NULL;
+	int ok = o != NULL;
+
+	ok = ok && cJSON_AddStringToObject(o, "step", req->step->name);
+	ok = ok && cJSON_AddNumberToObject(o, "visit", req->visit);
+	if (ok && !req->repair && req->system)
+		ok = cJSON_AddStringToObject(o, "system", req->system) != NULL;
+	if (ok && !req->repair && req->nmessages > 0)
+		ok = cJSON_AddStringToObject(o, "prompt", req->messages[0].text) != NULL;
+	if (ok && req->repair && req->nmessages > 0)
+		ok = cJSON_AddStringToObject(o, "fix", req->messages[req->nmessages - 1].text) !=
+		     NULL;
+	if (ok && v->tries) {
+		ok = cJSON_AddItemToObject(o, "calls", v->tries);
+		if (ok)
+			calls = v->tries, v->tries = NULL;
+	} else if (ok) {
+		ok = (calls = cJSON_AddArrayToObject(o, "calls")) != NULL;
+	}
+	ok = ok && cJSON_AddItemToArray(calls, last);
+	if (!ok)
+		cJSON_Delete(last);
+	if (ok)
+		text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
 static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_response *res)
 {
 	char tbuf[64]; /* type_phrase */
@@ -226,6 +327,9 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	Ecl__Restate__RunCommandMessage rc_msg = ECL__RESTATE__RUN_COMMAND_MESSAGE__INIT;
 	Ecl__Restate__ProposeRunCompletionMessage pr =
 		ECL__RESTATE__PROPOSE_RUN_COMPLETION_MESSAGE__INIT;
+	char key[32], *record;
+	long long started_ms, t0;
+	cJSON *call;
 	int rc;
 
 	if (!v->pending && v->cursor < v->ncmds) {
@@ -277,17 +381,15 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 				n, &restate_allocator);
 		v->peek_cid = 0;
 		v->peek_journaled = 0;
-		if (found > 0) {
-			v->next_cid++;
-			if (res->text && (rc = replay_peek(v, run)) != ECL_OK)
+		snprintf(key, sizeof(key), RESTATE_CALL_KEY "%u", v->next_cid);
+		v->recorded = skip_record(v, key);
+		if (found > 0 && !res->text)
+			return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+		if (found != 0) {
+			if ((rc = note_step_call(v, run, v->next_cid++)) != ECL_OK ||
+			    (rc = replay_peek(v, run)) != ECL_OK)
 				return rc;
-			return res->text ? ECL_OK : ECL_ENOMEM;
-		}
-		if (found < 0) {
-			v->next_cid++;
-			if ((rc = replay_peek(v, run)) != ECL_OK)
-				return rc;
-			return ECL_EPROVIDER;
+			return found > 0 ? ECL_OK : ECL_EPROVIDER;
 		}
 		/* Journaled, but cut off before its answer was stored: ask now. */
 		v->pending = v->next_cid++;
@@ -299,10 +401,26 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 		v->pending_journaled = 0;
 		v->peek_cid = 0;
 		v->peek_journaled = 0;
+		v->recorded = 0;
 	}
+	started_ms = clock_now_ms();
+	t0 = clock_mono_us();
 	rc = p->complete(p, req, res);
-	if (rc != ECL_OK)
-		return rc; /* drive_run retries; the pending completion id stays */
+	call = call_json(req, v->tries != NULL, res, rc == ECL_OK, started_ms,
+			 clock_mono_us() - t0);
+	if (!call)
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	if (rc != ECL_OK) {
+		/* drive_run retries; the pending completion id stays */
+		if ((!v->tries && !(v->tries = cJSON_CreateArray())) ||
+		    !cJSON_AddItemToArray(v->tries, call)) {
+			cJSON_Delete(call);
+			return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+		}
+		return rc;
+	}
+	if (!(record = call_record(v, req, call)))
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
 	if (!v->pending_journaled) {
 		rc_msg.result_completion_id = v->pending;
 		rc_msg.name = (char *)name;
@@ -313,6 +431,10 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	pr.value.data = (uint8_t *)res->text;
 	pr.value.len = res->len;
 	restate_frame_put(v->out, RESTATE_PROPOSE_RUN, &pr.base);
+	snprintf(key, sizeof(key), RESTATE_CALL_KEY "%u", v->pending);
+	if (!v->recorded)
+		restate_put_state(v->out, key, record);
+	cJSON_free(record);
 	/* Whether a pause was asked is looked at once the answer is in: the step in flight
 	 * finishes first, and the peek costs no round trip of its own. */
 	if (!v->peek_journaled)
@@ -487,18 +609,66 @@ static int pause_here(invocation *v, ecl_run *run, const store_commit *c, const 
 	return rc;
 }
 
+/* The record step#<seq> of a transition (caller frees with cJSON_free), or NULL when memory
+ * ran out. It takes the completion ids of the step's answers. */
+static char *step_record(invocation *v, const store_commit *c)
+{
+	cJSON *o = cJSON_CreateObject(), *out = NULL, *calls;
+	char *text = NULL;
+	int ok = o != NULL;
+
+	ok = ok && cJSON_AddNumberToObject(o, "seq", c->step.seq);
+	ok = ok && cJSON_AddStringToObject(o, "step", c->step.step);
+	ok = ok && (c->step.next ? cJSON_AddStringToObject(o, "next", c->step.next)
+				 : cJSON_AddNullToObject(o, "next")) != NULL;
+	ok = ok && cJSON_AddNumberToObject(o, "attempt", c->step.attempt);
+	if (ok && c->step.output) {
+		out = cJSON_Parse(c->step.output);
+		ok = out && cJSON_AddItemToObject(o, "output", out);
+		if (!ok)
+			cJSON_Delete(out);
+	}
+	if (ok && c->step.raw)
+		ok = cJSON_AddStringToObject(o, "answer", c->step.raw) != NULL;
+	if (ok && c->error)
+		ok = cJSON_AddStringToObject(o, "error", c->error) != NULL;
+	if (ok) {
+		calls = v->step_calls ? v->step_calls : cJSON_CreateArray();
+		ok = calls && cJSON_AddItemToObject(o, "calls", calls);
+		if (ok)
+			v->step_calls = NULL;
+		else if (calls != v->step_calls)
+			cJSON_Delete(calls);
+	}
+	if (ok)
+		text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
 static int rs_commit(driver *d, ecl_run *run, const store_commit *c, const char **request)
 {
 	invocation *v = (invocation *)d;
-	char *status = restate_status_json(run, c, NULL, NULL, v->pauses);
+	char *status = restate_status_json(run, c, NULL, NULL, v->pauses), *record;
 	uint32_t peek = v->peek_cid;
-	char when[300];
+	char when[300], key[32];
 	int rc;
 
 	*request = NULL;
 	v->peek_cid = 0;
 	if (!status)
 		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	snprintf(key, sizeof(key), RESTATE_STEP_KEY "%d", c->step.seq);
+	if (!skip_record(v, key) && v->cursor >= v->ncmds) {
+		if (!(record = step_record(v, c))) {
+			cJSON_free(status);
+			return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+		}
+		restate_put_state(v->out, key, record);
+		cJSON_free(record);
+	}
+	cJSON_Delete(v->step_calls);
+	v->step_calls = NULL;
 	snprintf(when, sizeof(when), "after step `%s`", c->step.step);
 	rc = keep_status(v, run, status, when);
 	cJSON_free(status);

@@ -638,6 +638,8 @@ out:
 	mem_free(v.cmds);
 	mem_free(v.notes);
 	mem_free(v.paused_status);
+	cJSON_Delete(v.tries);
+	cJSON_Delete(v.step_calls);
 	return rc == ECL_ENOMEM || r->body.oom ? ECL_ENOMEM : ECL_OK;
 }
 

@@ -51,6 +51,14 @@ typedef struct invocation {
 	uint32_t resume_cid;  /* ... its GetPromise of resume#N is, with this completion id */
 	uint32_t peek_wait;   /* the peek's result is not in the journal yet: wait for it */
 	char *paused_status;  /* the `paused` status to write (mem_free), or NULL */
+	/* The history, kept in the state beside the status for `ecl history --engine restate`:
+	 * each answer asked as call#<cid> (the calls made for it: what was sent, what came back,
+	 * tokens, times), written with its proposal; each transition as step#<seq> (the step,
+	 * its output, the completion ids of its answers), written with its status. A replay
+	 * passes over them: their times are those of the first invocation. */
+	cJSON *tries;      /* the failed calls for the pending answer, or NULL */
+	cJSON *step_calls; /* the completion ids of the answers of the step under way, or NULL */
+	int recorded;      /* the pending answer's record is journaled already */
 } invocation;
 
 /* ---- frames (restate_frame.c) ------------------------------------------------------------- */
@@ -77,6 +85,11 @@ void restate_put_suspension(buf *out, uint32_t cid, int cancellable);
 void restate_put_output(buf *out, const char *text, const char *failure, uint32_t code);
 /* Write a SetState of the run's status. */
 void restate_put_set_state(buf *out, const char *text);
+/* Write a SetState of key. */
+void restate_put_state(buf *out, const char *key, const char *text);
+/* The state keys of the history: "call#<cid>", "step#<seq>". */
+#define RESTATE_CALL_KEY "call#"
+#define RESTATE_STEP_KEY "step#"
 /* The run's status as get_status answers it and SetState keeps it (caller frees with
  * cJSON_free), or NULL when out of memory; pauses is how many pauses the run came back
  * from (left out when 0). */

@@ -190,9 +190,12 @@ static uint16_t apply(journal *j, const answer *a)
 										f->body);
 
 			cr_assert_not_null(s);
-			free(j->status);
-			j->status = strndup((const char *)s->value->content.data,
-					    s->value->content.len);
+			if (s->key.len == strlen(RESTATE_STATUS_KEY) &&
+			    memcmp(s->key.data, RESTATE_STATUS_KEY, s->key.len) == 0) {
+				free(j->status);
+				j->status = strndup((const char *)s->value->content.data,
+						    s->value->content.len);
+			}
 			ecl__restate__set_state_command_message__free_unpacked(s, NULL);
 			add_raw(j, f->type, f->body, f->len);
 		} else if (f->type == RESTATE_PEEK_PROMISE) {
@@ -434,6 +437,37 @@ static void add_set_state(journal *j, ProtobufCBinaryData key, const char *value
 	add(j, RESTATE_SET_STATE, &s.base);
 }
 
+/* Whether the frame is a SetState of a key that starts with prefix (state_key_is: of an
+ * answer, entry_key_is: of a journal). */
+#define state_key_is(f, prefix) state_key_of((f)->type, (f)->body, (f)->len, prefix)
+#define entry_key_is(f, prefix) state_key_of((f)->type, (f)->body, (f)->len, prefix)
+static int state_key_of(uint16_t type, const uint8_t *body, size_t len, const char *prefix)
+{
+	Ecl__Restate__SetStateCommandMessage *s;
+	int yes;
+
+	if (type != RESTATE_SET_STATE)
+		return 0;
+	s = ecl__restate__set_state_command_message__unpack(NULL, len, body);
+	cr_assert_not_null(s);
+	yes = s->key.len >= strlen(prefix) && memcmp(s->key.data, prefix, strlen(prefix)) == 0;
+	ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+	return yes;
+}
+
+/* The value a SetState frame sets (caller frees). */
+static char *state_value(const restate_frame *f)
+{
+	Ecl__Restate__SetStateCommandMessage *s =
+		ecl__restate__set_state_command_message__unpack(NULL, f->len, f->body);
+	char *text;
+
+	cr_assert_not_null(s);
+	text = strndup((const char *)s->value->content.data, s->value->content.len);
+	ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+	return text;
+}
+
 /* Append the first n entries of from to to, byte for byte. */
 static void copy_entries(journal *to, const journal *from, int n)
 {
@@ -596,16 +630,33 @@ Test(restate, first_invocation_proposes_and_suspends)
 
 	start(&fx, two_revisions, &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "run1", &a);
-	cr_assert_eq(a.n, 4);
+	cr_assert_eq(a.n, 5);
 	cr_assert_eq(a.frames[0].type, RESTATE_RUN);
 	cr_assert_eq(a.frames[1].type, RESTATE_PROPOSE_RUN);
-	cr_assert_eq(a.frames[2].type, RESTATE_PEEK_PROMISE);
-	cr_assert_eq(a.frames[3].type, RESTATE_SUSPENSION);
+	cr_assert(state_key_is(&a.frames[2], "call#1"));
+	cr_assert_eq(a.frames[3].type, RESTATE_PEEK_PROMISE);
+	cr_assert_eq(a.frames[4].type, RESTATE_SUSPENSION);
+	{
+		/* the call's record: what was sent, what came back */
+		char *rec = state_value(&a.frames[2]);
+		cJSON *r = cJSON_Parse(rec), *call;
+
+		cr_assert_str_eq(cJSON_GetObjectItem(r, "step")->valuestring, "generate");
+		cr_assert(strstr(cJSON_GetObjectItem(r, "prompt")->valuestring, "tea"), "%s", rec);
+		call = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "calls"), 0);
+		cr_assert_str_eq(cJSON_GetObjectItem(call, "kind")->valuestring, "first");
+		cr_assert(
+			strstr(cJSON_GetObjectItem(call, "answer")->valuestring, "Draft v0 on tea"),
+			"%s", rec);
+		cr_assert(cJSON_GetObjectItem(call, "started_ms")->valuedouble > 0);
+		cJSON_Delete(r);
+		free(rec);
+	}
 	{
 		/* whether a pause was asked is looked at once the answer is in */
 		Ecl__Restate__PeekPromiseCommandMessage *pk =
-			ecl__restate__peek_promise_command_message__unpack(NULL, a.frames[2].len,
-									   a.frames[2].body);
+			ecl__restate__peek_promise_command_message__unpack(NULL, a.frames[3].len,
+									   a.frames[3].body);
 
 		cr_assert_str_eq(pk->key, "pause#1");
 		cr_assert_eq(pk->result_completion_id, 2);
@@ -623,7 +674,7 @@ Test(restate, first_invocation_proposes_and_suspends)
 		cr_assert(strstr(text, "Draft v0 on tea"), "%s", text);
 		free(text);
 	}
-	s = ecl__restate__suspension_message__unpack(NULL, a.frames[3].len, a.frames[3].body);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[4].len, a.frames[4].body);
 	cr_assert_eq(s->n_waiting_completions, 1);
 	cr_assert_eq(s->waiting_completions[0], 1);
 	ecl__restate__run_command_message__free_unpacked(rc, NULL);
@@ -638,7 +689,7 @@ Test(restate, whole_run_replayed_never_asks_twice)
 	journal j;
 	answer a;
 	cJSON *st;
-	int rounds, i, runs = 0, sets = 0;
+	int rounds, i, runs = 0, sets = 0, steps = 0, calls = 0;
 
 	start(&fx, two_revisions, &j, TEA);
 	rounds = drive(&fx, &j, "run2", &a);
@@ -658,10 +709,14 @@ Test(restate, whole_run_replayed_never_asks_twice)
 	}
 	for (i = 0; i < j.n; i++) {
 		runs += j.entries[i].type == RESTATE_RUN;
-		sets += j.entries[i].type == RESTATE_SET_STATE;
+		sets += entry_key_is(&j.entries[i], RESTATE_STATUS_KEY);
+		steps += entry_key_is(&j.entries[i], "step#");
+		calls += entry_key_is(&j.entries[i], "call#");
 	}
 	cr_assert_eq(runs, 6);
 	cr_assert_eq(sets, 6);
+	cr_assert_eq(steps, 6, "a record of each transition");
+	cr_assert_eq(calls, 6, "a record of each answer");
 	st = cJSON_Parse(j.status);
 	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "completed");
 	cr_assert_eq(cJSON_GetObjectItem(st, "step_count")->valueint, 6);
@@ -685,14 +740,15 @@ Test(restate, run_command_without_its_answer_asks_then)
 	start(&fx, two_revisions, &j, TEA);
 	add_run(&j, 1, "generate");
 	invoke(fx.e, "critique-revise", "run", &j, "run3", &a);
-	cr_assert_eq(a.n, 3);
+	cr_assert_eq(a.n, 4);
 	cr_assert_eq(a.frames[0].type, RESTATE_PROPOSE_RUN);
 	p = ecl__restate__propose_run_completion_message__unpack(NULL, a.frames[0].len,
 								 a.frames[0].body);
 	cr_assert_eq(p->result_completion_id, 1);
 	ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
-	cr_assert_eq(a.frames[1].type, RESTATE_PEEK_PROMISE);
-	cr_assert_eq(a.frames[2].type, RESTATE_SUSPENSION);
+	cr_assert(state_key_is(&a.frames[1], "call#1"));
+	cr_assert_eq(a.frames[2].type, RESTATE_PEEK_PROMISE);
+	cr_assert_eq(a.frames[3].type, RESTATE_SUSPENSION);
 	finish(&fx, &j, &a);
 }
 
@@ -715,7 +771,8 @@ Test(restate, journal_of_another_step_is_a_mismatch)
 	finish(&fx, &j, &a);
 }
 
-/* Journal the SetState f with the workflow version its status names changed. */
+/* Journal the SetState f with the workflow version its status names changed (a history
+ * record as it is). */
 static void flip_version(journal *to, const frame *f)
 {
 	Ecl__Restate__SetStateCommandMessage *s =
@@ -723,6 +780,12 @@ static void flip_version(journal *to, const frame *f)
 	char *v = strndup((char *)s->value->content.data, s->value->content.len);
 	char *at = strstr(v, "\"version\":\"");
 
+	if (!entry_key_is(f, RESTATE_STATUS_KEY)) {
+		add_raw(to, f->type, f->body, f->len);
+		free(v);
+		ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+		return;
+	}
 	cr_assert_not_null(at);
 	at[11] = at[11] == '0' ? '1' : '0';
 	add_set_state(to, s->key, v);
@@ -2046,10 +2109,11 @@ Test(restate, pause_journal_mismatches_and_a_peek_not_answered_yet)
 	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_PEEK_PROMISE_DONE);
 	free(j.entries[--j.n].body);
 	invoke(fx.e, "critique-revise", "run", &j, "p2", &a);
-	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.n, 3); /* generate's step#1 record, the status, the suspension */
 	cr_assert_eq(a.frames[0].type, RESTATE_SET_STATE);
-	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
-	s = ecl__restate__suspension_message__unpack(NULL, a.frames[1].len, a.frames[1].body);
+	cr_assert_eq(a.frames[1].type, RESTATE_SET_STATE);
+	cr_assert_eq(a.frames[2].type, RESTATE_SUSPENSION);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[2].len, a.frames[2].body);
 	cr_assert_eq(s->waiting_completions[0], 2, "the peek's completion");
 	cr_assert_eq(s->n_waiting_signals, 0);
 	ecl__restate__suspension_message__free_unpacked(s, NULL);
@@ -2082,5 +2146,87 @@ Test(restate, pause_journal_mismatches_and_a_peek_not_answered_yet)
 	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
 	cr_assert(strstr(err.message, "awaits promise resume#1"), "%s", err.message);
 	journal_free(&k);
+	finish(&fx, &j, &a);
+}
+
+/* ---- the history records ---------------------------------------------------------------- */
+
+/* The value of the last SetState of key in the journal (caller frees), or NULL. */
+static char *state_in(const journal *j, const char *key)
+{
+	char *text = NULL;
+	int i;
+
+	for (i = 0; i < j->n; i++) {
+		const frame *f = &j->entries[i];
+		Ecl__Restate__SetStateCommandMessage *s;
+
+		if (f->type != RESTATE_SET_STATE)
+			continue;
+		s = ecl__restate__set_state_command_message__unpack(NULL, f->len, f->body);
+		if (s->key.len == strlen(key) && memcmp(s->key.data, key, s->key.len) == 0) {
+			free(text);
+			text = strndup((const char *)s->value->content.data, s->value->content.len);
+		}
+		ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+	}
+	return text;
+}
+
+Test(restate, history_records_keep_every_call_and_transition)
+{
+	static const char script[] =
+		"{\"generate\": [[{\"$error\": \"transient\", \"message\": \"try later\"}, " GEN
+		"]], \"critique\": [[\"no JSON here\", " PASS "]]}";
+	fixture fx;
+	journal j;
+	answer a;
+	char *rec;
+	cJSON *r, *calls;
+
+	start(&fx, script, &j, TEA);
+	drive(&fx, &j, "h9", &a);
+	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
+	/* generate: a failed call, then its retry, both kept with the answer's record */
+	rec = state_in(&j, "call#1");
+	cr_assert_not_null(rec);
+	r = cJSON_Parse(rec);
+	calls = cJSON_GetObjectItem(r, "calls");
+	cr_assert_eq(cJSON_GetArraySize(calls), 2, "%s", rec);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "kind")->valuestring,
+			 "first");
+	cr_assert(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "error")->valuestring,
+			 "try later"),
+		  "%s", rec);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 1), "kind")->valuestring,
+			 "retry");
+	cJSON_Delete(r);
+	free(rec);
+	/* critique: an answer refused, then the repair's, each an answer of its own */
+	rec = state_in(&j, "call#5");
+	cr_assert_not_null(rec);
+	r = cJSON_Parse(rec);
+	cr_assert_not_null(cJSON_GetObjectItem(r, "fix"), "%s", rec);
+	cr_assert_null(cJSON_GetObjectItem(r, "prompt"), "%s", rec);
+	cr_assert_str_eq(
+		cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "calls"), 0), "kind")
+			->valuestring,
+		"repair");
+	cJSON_Delete(r);
+	free(rec);
+	rec = state_in(&j, "step#2");
+	cr_assert_not_null(rec);
+	r = cJSON_Parse(rec);
+	cr_assert_str_eq(cJSON_GetObjectItem(r, "step")->valuestring, "critique");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r, "next")), "%s", rec);
+	calls = cJSON_GetObjectItem(r, "calls");
+	cr_assert_eq(cJSON_GetArraySize(calls), 2, "%s", rec);
+	cr_assert_eq(cJSON_GetArrayItem(calls, 0)->valueint, 3, "%s", rec);
+	cr_assert_eq(cJSON_GetArrayItem(calls, 1)->valueint, 5, "%s", rec);
+	cr_assert_str_eq(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(r, "output"), "decision")->valuestring,
+		"pass");
+	cJSON_Delete(r);
+	free(rec);
 	finish(&fx, &j, &a);
 }
