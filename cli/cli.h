@@ -129,6 +129,9 @@ int cli_restate_take(cli *c);
 int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs);
 int cli_status_restate(cli *c);
 int cli_cancel_restate(cli *c);
+/* The Restate admin API's URL: --admin-url, $ECL_RESTATE_ADMIN_URL or the default (once
+ * cli_restate_take has run). */
+const char *cli_restate_admin(void);
 /* `ecl pause --engine restate` (resume 0) and `ecl resume --engine restate [--wait]` (1). */
 int cli_pause_restate(cli *c, int resume);
 /* `ecl answer --engine restate`: the n fields of the answer to run id's human step. */

@@ -63,6 +63,11 @@ int cli_restate_take(cli *c)
 	return -1;
 }
 
+const char *cli_restate_admin(void)
+{
+	return rs.admin;
+}
+
 int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs)
 {
 	char id[ECL_ID_MAX], err[1024];

@@ -52,6 +52,11 @@ typedef struct net_api {
 			     const char *id, char **reply, char *err, size_t errlen);
 	int (*restate_resume)(const char *ingress_url, const ecl_workflow *const *list, size_t n,
 			      const char *id, char **reply, char *err, size_t errlen);
+	int (*restate_runs)(const char *admin_url, const ecl_workflow *const *list, size_t n,
+			    const ecl_run_filter *filter, ecl_run_fn fn, void *ctx, char *err,
+			    size_t errlen);
+	int (*restate_history)(const char *admin_url, const char *id, int full, ecl_history_fn fn,
+			       void *ctx, char *err, size_t errlen);
 } net_api;
 
 /* The file name of the module, looked for in the directory of the running executable. */
