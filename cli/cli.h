@@ -125,14 +125,20 @@ int cmd_providers(cli *c);
 int cmd_answer(cli *c);
 int cmd_graph(cli *c);
 
-/* Restate: `ecl serve` (serve.c), and the --engine restate forms of run, status, cancel and
- * answer (restate.c). cli_restate_take removes --engine, --restate-url, --admin-url and --wait from
- * the arguments: 1 for --engine restate, 0 for local, -1 after a usage error (printed). */
+/* Restate: `ecl serve` (serve.c), and the --engine restate forms of run, status, cancel,
+ * answer, pause and resume (restate.c). cli_restate_take removes --engine, --restate-url,
+ * --admin-url and --wait from the arguments: 1 for --engine restate, 0 for local, -1 after a usage
+ * error (printed). */
 int cmd_serve(cli *c);
 int cli_restate_take(cli *c);
 int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs);
 int cli_status_restate(cli *c);
 int cli_cancel_restate(cli *c);
+/* The Restate admin API's URL: --admin-url, $ECL_RESTATE_ADMIN_URL or the default (once
+ * cli_restate_take has run). */
+const char *cli_restate_admin(void);
+/* `ecl pause --engine restate` (resume 0) and `ecl resume --engine restate [--wait]` (1). */
+int cli_pause_restate(cli *c, int resume);
 /* `ecl answer --engine restate`: the n fields of the answer to run id's human step. */
 int cli_answer_restate(cli *c, const char *id, const char *const *names, const char *const *values,
 		       int n);

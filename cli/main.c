@@ -49,8 +49,9 @@ static const char usage_text[] =
 	"                                    print a workflow's state machine\n"
 	"  serve [--port 9080] [--register ADMIN-URL]\n"
 	"                                    every workflow as a Restate service endpoint\n"
-	"  run|status|cancel|answer --engine restate [--restate-url URL] [--admin-url URL]\n"
-	"                   [--wait]         the same through a Restate server\n";
+	"  run|status|cancel|answer|pause|resume|runs|history --engine restate\n"
+	"      [--restate-url URL] [--admin-url URL] [--wait]\n"
+	"                                    the same through a Restate server\n";
 
 /* (apart: one string would pass the length C99 compilers must support) */
 static const char usage_options[] =
@@ -223,13 +224,13 @@ static const struct {
 	 "    --input-file NAME=PATH        one input, the text of a file\n"
 	 "  `run WORKFLOW --help` lists the workflow's inputs, their types and defaults.\n"},
 	{"resume", cmd_resume,
-	 "resume RUN-ID\n"
+	 "resume RUN-ID [--engine restate [--restate-url URL] [--wait]]\n"
 	 "  Continue an interrupted or paused run from its last checkpoint.\n"},
 	{"status", cmd_status,
 	 "status RUN-ID [-o text|json] [--engine restate [--restate-url URL]]\n"
 	 "  The state of a run: status, step, tokens, output or error, a waiting question.\n"},
 	{"pause", cmd_pause,
-	 "pause RUN-ID\n"
+	 "pause RUN-ID [--engine restate [--restate-url URL]]\n"
 	 "  Stop a run at its next transition; `resume` continues it.\n"},
 	{"cancel", cmd_cancel,
 	 "cancel RUN-ID [--engine restate [--admin-url URL]]\n"

@@ -40,6 +40,10 @@ static int request(cli *c, const char *verb)
 
 int cmd_pause(cli *c)
 {
+	int restate = cli_restate_take(c);
+
+	if (restate)
+		return restate < 0 ? 2 : cli_pause_restate(c, 0);
 	return request(c, "pause");
 }
 
@@ -151,9 +155,12 @@ int cmd_runs(cli *c)
 	ecl_run_filter f = {0};
 	const char *statuses[8];
 	runs_out o = {0};
-	ecl_engine *e;
-	int rc, i;
+	ecl_engine *e = NULL;
+	char err[1024];
+	int rc, i, restate = cli_restate_take(c);
 
+	if (restate < 0)
+		return 2;
 	f.limit = 50;
 	for (i = 0; i < c->nargs; i++) {
 		const char *a = c->args[i], *v = i + 1 < c->nargs ? c->args[i + 1] : NULL;
@@ -179,13 +186,17 @@ int cmd_runs(cli *c)
 		else
 			return cli_error(2, "runs: unknown argument `%s`", a);
 	}
-	if ((rc = cli_open_to_look(c, &e)) != 0)
+	if (!restate && (rc = cli_open_to_look(c, &e)) != 0)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();
-	rc = ecl_run_list(e, &f, print_run, &o);
+	if (restate)
+		rc = ecl_restate_runs(cli_restate_admin(), c->opts.workflows, c->opts.nworkflows,
+				      &f, print_run, &o, err, sizeof(err));
+	else
+		rc = ecl_run_list(e, &f, print_run, &o);
 	if (rc != ECL_OK)
-		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", ecl_engine_errmsg(e));
+		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", e ? ecl_engine_errmsg(e) : err);
 	else if (o.json)
 		rc = cli_print_json(o.list);
 	else if (!o.count)
@@ -395,9 +406,12 @@ int cmd_history(cli *c)
 {
 	hist_out o = {0};
 	const char *id = NULL;
-	ecl_engine *e;
-	int rc, i;
+	ecl_engine *e = NULL;
+	char err[1024];
+	int rc, i, restate = cli_restate_take(c);
 
+	if (restate < 0)
+		return 2;
 	for (i = 0; i < c->nargs; i++) {
 		if (!strcmp(c->args[i], "--full"))
 			o.full = 1;
@@ -410,14 +424,18 @@ int cmd_history(cli *c)
 	}
 	if (!id)
 		return cli_error(2, "usage: ecl history <run-id> [--full] [-o json]");
-	if ((rc = cli_open_to_look(c, &e)) != 0)
+	if (!restate && (rc = cli_open_to_look(c, &e)) != 0)
 		return rc;
 	if (o.json)
 		o.list = cJSON_CreateArray();
 	o.id = id;
-	rc = ecl_run_history(e, id, o.full, print_entry, &o);
+	if (restate)
+		rc = ecl_restate_history(cli_restate_admin(), id, o.full, print_entry, &o, err,
+					 sizeof(err));
+	else
+		rc = ecl_run_history(e, id, o.full, print_entry, &o);
 	if (rc != ECL_OK)
-		rc = cli_error(1, "%s", ecl_engine_errmsg(e));
+		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", e ? ecl_engine_errmsg(e) : err);
 	else if (o.json)
 		rc = cli_print_json(o.list);
 	else {

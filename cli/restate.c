@@ -1,6 +1,6 @@
 /*
- * restate.c - the `--engine restate` forms of run, status, cancel and answer, which go through
- * a Restate server instead of the local database.
+ * restate.c - the `--engine restate` forms of run, status, cancel, answer, pause and resume,
+ * which go through a Restate server instead of the local database.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +63,11 @@ int cli_restate_take(cli *c)
 	return -1;
 }
 
+const char *cli_restate_admin(void)
+{
+	return rs.admin;
+}
+
 int cli_run_restate(cli *c, const ecl_workflow *wf, const char *inputs)
 {
 	char id[ECL_ID_MAX], err[1024];
@@ -114,6 +119,44 @@ int cli_cancel_restate(cli *c)
 	if (rc != ECL_OK)
 		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
 	printf("Run %s: cancellation requested\n", c->args[0]);
+	return 0;
+}
+
+int cli_pause_restate(cli *c, int resume)
+{
+	const char *verb = resume ? "resume" : "pause";
+	char err[1024], *reply = NULL, *output = NULL, wf[256] = "";
+	cJSON *j;
+	const cJSON *w;
+	int rc;
+
+	if (c->nargs != 1)
+		return cli_error(2, "%s: usage: ecl %s --engine restate <run-id>%s", verb, verb,
+				 resume ? " [--wait]" : "");
+	rc = (resume ? ecl_restate_resume : ecl_restate_pause)(rs.ingress, c->opts.workflows,
+							       c->opts.nworkflows, c->args[0],
+							       &reply, err, sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
+	j = cJSON_Parse(reply);
+	w = cJSON_GetObjectItemCaseSensitive(j, "workflow");
+	if (cJSON_IsString(w))
+		snprintf(wf, sizeof(wf), "%s", w->valuestring);
+	cJSON_Delete(j);
+	free(reply);
+	if (!resume) {
+		printf("Workflow %s: pause requested; it stops at the next transition\n",
+		       c->args[0]);
+		return 0;
+	}
+	printf("Workflow %s resumed; Restate drives it on\n", c->args[0]);
+	fflush(stdout);
+	if (!rs.wait || !wf[0])
+		return 0;
+	if (ecl_restate_attach(rs.ingress, wf, c->args[0], &output, err, sizeof(err)) != ECL_OK)
+		return cli_error(1, "%s", err);
+	printf("Workflow %s completed successfully\n%s\n", c->args[0], output);
+	free(output);
 	return 0;
 }
 

@@ -650,8 +650,10 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 
 int cmd_resume(cli *c)
 {
-	int rc;
+	int rc, restate = cli_restate_take(c);
 
+	if (restate)
+		return restate < 0 ? 2 : cli_pause_restate(c, 1);
 	if (c->nargs != 1)
 		return cli_error(2, "usage: ecl resume <run-id>");
 	rc = cli_drive_run(c, c->args[0], "resumed");

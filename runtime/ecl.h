@@ -863,6 +863,33 @@ int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list,
 /* Cancel the run's invocation through the admin API. ECL_ENOTFOUND when there is none. */
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen);
 
+/* Ask a running run to pause through its workflow's `pause` handler (the workflow found as
+ * ecl_restate_status finds it): the run stops as `paused` at the transition after the step
+ * in flight. ECL_OK with *reply the handler's answer (a JSON object text); ECL_ESTATE when
+ * the run is not running (err says its status), ECL_ENOTFOUND when there is no such run. */
+int ecl_restate_pause(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		      const char *id, char **reply, char *err, size_t errlen);
+
+/* Let a paused run go on through its workflow's `resume` handler, as ecl_restate_pause;
+ * ECL_ESTATE when the run is not paused (or was resumed already). */
+int ecl_restate_resume(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **reply, char *err, size_t errlen);
+
+/* Walk the runs of the list's workflows that the Restate server whose admin API is at
+ * admin_url knows (the status their run handler keeps, read by SQL introspection), newest
+ * first, as ecl_run_list walks the local ones: the filter's statuses, workflow and limit
+ * apply (not older_than_ms). Each info is borrowed for the call; its owner is NULL and its
+ * times are those of the run's invocation. */
+int ecl_restate_runs(const char *admin_url, const ecl_workflow *const *list, size_t n,
+		     const ecl_run_filter *filter, ecl_run_fn fn, void *ctx, char *err,
+		     size_t errlen);
+
+/* Walk a run's history as ecl_run_history does, from the records its run handler keeps on the
+ * Restate server (a transition's step, output and answers; each call made, with what was sent
+ * and what came back, its tokens and times). ECL_ENOTFOUND when the server has no such run. */
+int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_history_fn fn,
+			void *ctx, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------------------------------
  * The command line: ecl's own, for any program.
  * ---------------------------------------------------------------------------------------- */

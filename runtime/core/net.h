@@ -48,6 +48,15 @@ typedef struct net_api {
 	int (*worker)(ecl_engine *engine, const ecl_worker_options *options);
 	int (*store_pg_open)(const char *conninfo, int read_only, long busy_timeout_ms, store **out,
 			     char *err, size_t errlen);
+	int (*restate_pause)(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+			     const char *id, char **reply, char *err, size_t errlen);
+	int (*restate_resume)(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+			      const char *id, char **reply, char *err, size_t errlen);
+	int (*restate_runs)(const char *admin_url, const ecl_workflow *const *list, size_t n,
+			    const ecl_run_filter *filter, ecl_run_fn fn, void *ctx, char *err,
+			    size_t errlen);
+	int (*restate_history)(const char *admin_url, const char *id, int full, ecl_history_fn fn,
+			       void *ctx, char *err, size_t errlen);
 } net_api;
 
 /* The file name of the module, looked for in the directory of the running executable. */

@@ -156,6 +156,37 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	return net() ? net()->restate_cancel(admin_url, id, err, errlen) : unloadable(err, errlen);
 }
 
+int ecl_restate_pause(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		      const char *id, char **reply, char *err, size_t errlen)
+{
+	*reply = NULL;
+	return net() ? net()->restate_pause(ingress_url, list, n, id, reply, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_resume(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **reply, char *err, size_t errlen)
+{
+	*reply = NULL;
+	return net() ? net()->restate_resume(ingress_url, list, n, id, reply, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_runs(const char *admin_url, const ecl_workflow *const *list, size_t n,
+		     const ecl_run_filter *filter, ecl_run_fn fn, void *ctx, char *err,
+		     size_t errlen)
+{
+	return net() ? net()->restate_runs(admin_url, list, n, filter, fn, ctx, err, errlen)
+		     : unloadable(err, errlen);
+}
+
+int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_history_fn fn,
+			void *ctx, char *err, size_t errlen)
+{
+	return net() ? net()->restate_history(admin_url, id, full, fn, ctx, err, errlen)
+		     : unloadable(err, errlen);
+}
+
 int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, store **out, char *err,
 		  size_t errlen)
 {

@@ -25,4 +25,8 @@ const net_api ecl_net_api = {
 	.restate_cancel = ecl_restate_cancel,
 	.worker = ecl_worker,
 	.store_pg_open = store_pg_open,
+	.restate_pause = ecl_restate_pause,
+	.restate_resume = ecl_restate_resume,
+	.restate_runs = ecl_restate_runs,
+	.restate_history = ecl_restate_history,
 };

@@ -263,6 +263,70 @@ out:
 	return rc;
 }
 
+/* Call the run's workflow's shared handler (pause, resume) with no input. */
+static int call_handler(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+			const char *id, const char *handler, char **reply, char *err, size_t errlen)
+{
+	char url[1024], why[768], *status = NULL;
+	cJSON *st = NULL;
+	const cJSON *wf;
+	buf resp = {0};
+	long code;
+	int rc, oom;
+
+	mem_init();
+	*reply = NULL;
+	rc = ecl_restate_status(ingress_url, list, n, id, &status, err, errlen);
+	if (rc != ECL_OK)
+		return rc;
+	st = json_parse_str(status, &oom);
+	wf = cJSON_GetObjectItemCaseSensitive(st, "workflow");
+	if (oom) {
+		say(err, errlen, "out of memory");
+		rc = ECL_ENOMEM;
+		goto out;
+	}
+	if (!cJSON_IsString(wf) || !plain(wf->valuestring)) {
+		say(err, errlen, "run %s: its status names no workflow: %s", id, status);
+		rc = ECL_EIO;
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s/%s/%s/%s", ingress_url, wf->valuestring, id, handler);
+	rc = http_exchange("POST", url, NULL, "application/json", 60000, &code, &resp, err, errlen);
+	if (rc != ECL_OK)
+		goto out;
+	if (code == 200) {
+		*reply = resp.data ? resp.data : mem_strdup("null");
+		resp.data = NULL;
+		if (!*reply) {
+			say(err, errlen, "out of memory");
+			rc = ECL_ENOMEM;
+		}
+		goto out;
+	}
+	/* The handler's refusal keeps its code: 409 a run in another status, 404 none. */
+	server_says(&resp, why, sizeof(why));
+	say(err, errlen, "run %s: %s", id, why);
+	rc = code == 409 ? ECL_ESTATE : code == 404 ? ECL_ENOTFOUND : ECL_EIO;
+out:
+	buf_free(&resp);
+	cJSON_Delete(st);
+	free(status);
+	return rc;
+}
+
+int ecl_restate_pause(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		      const char *id, char **reply, char *err, size_t errlen)
+{
+	return call_handler(ingress_url, list, n, id, "pause", reply, err, errlen);
+}
+
+int ecl_restate_resume(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, char **reply, char *err, size_t errlen)
+{
+	return call_handler(ingress_url, list, n, id, "resume", reply, err, errlen);
+}
+
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen)
 {
 	char url[1024], body[512], why[512], inv[128] = "";

@@ -1,6 +1,6 @@
 /*
  * restate_discovery.c - the endpoint's discovery manifest (GET /discover): every compiled
- * workflow is a Workflow service with the handlers run, get_status and answer.
+ * workflow is a Workflow service with the handlers run, get_status, answer, pause and resume.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -37,6 +37,12 @@ int restate_manifest(ecl_engine *e, buf *out)
 		ok = ok && cJSON_AddStringToObject(h, "ty", "SHARED");
 		ok = ok && (h = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(hs, h);
 		ok = ok && cJSON_AddStringToObject(h, "name", "answer");
+		ok = ok && cJSON_AddStringToObject(h, "ty", "SHARED");
+		ok = ok && (h = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(hs, h);
+		ok = ok && cJSON_AddStringToObject(h, "name", "pause");
+		ok = ok && cJSON_AddStringToObject(h, "ty", "SHARED");
+		ok = ok && (h = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(hs, h);
+		ok = ok && cJSON_AddStringToObject(h, "name", "resume");
 		ok = ok && cJSON_AddStringToObject(h, "ty", "SHARED");
 	}
 	text = ok ? cJSON_PrintUnformatted(m) : NULL;

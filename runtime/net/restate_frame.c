@@ -90,10 +90,12 @@ const char *restate_type_name(uint16_t type)
 	case RESTATE_SET_STATE: return "SetStateCommand";
 	case RESTATE_GET_EAGER_STATE: return "GetEagerStateCommand";
 	case RESTATE_GET_PROMISE: return "GetPromiseCommand";
+	case RESTATE_PEEK_PROMISE: return "PeekPromiseCommand";
 	case RESTATE_COMPLETE_PROMISE: return "CompletePromiseCommand";
 	case RESTATE_RUN: return "RunCommand";
 	case RESTATE_GET_LAZY_STATE_DONE: return "GetLazyStateCompletionNotification";
 	case RESTATE_GET_PROMISE_DONE: return "GetPromiseCompletionNotification";
+	case RESTATE_PEEK_PROMISE_DONE: return "PeekPromiseCompletionNotification";
 	case RESTATE_COMPLETE_PROMISE_DONE: return "CompletePromiseCompletionNotification";
 	case RESTATE_RUN_DONE: return "RunCompletionNotification";
 	case RESTATE_SIGNAL: return "SignalNotification";

@@ -1,8 +1,8 @@
 /*
- * restate_handlers.c - ecl as a Restate service endpoint: the handlers `run`, `get_status` and
- * `answer`, and the requests that reach them (restate_handle). The frames are in
- * restate_frame.c, the Restate journal as a driver (driver.h) in driver_restate.c, the
- * discovery manifest in restate_discovery.c.
+ * restate_handlers.c - ecl as a Restate service endpoint: the handlers `run`, `get_status`,
+ * `answer`, `pause` and `resume`, and the requests that reach them (restate_handle). The frames are
+ * in restate_frame.c, the Restate journal as a driver (driver.h) in driver_restate.c, the discovery
+ * manifest in restate_discovery.c.
  *
  * Every compiled workflow is a Workflow service named after it, keyed by the run id. Its
  * handler `run` replays the invocation's journal through the unchanged state machine: the
@@ -14,8 +14,12 @@
  * named after the step and its visit (GetPromise) and suspends; the shared handler `answer`
  * checks a person's answer against the step's fields and completes that promise
  * (CompletePromise), and the replay takes the answer from the journal. The shared handler
- * `get_status` reads the status state. A journal that does not match what the code does (a
- * changed workflow) gets the protocol's journal-mismatch error.
+ * `get_status` reads the status state. The shared handler `pause` completes a promise that
+ * the run peeks at (PeekPromise) after each answer it proposes; at that step's transition
+ * the run records `paused` and awaits a promise that `resume` completes (driver_restate.c).
+ * Shared handlers may not write the state: promises are how they speak to the run. A journal that
+ * does not match what the code does (a changed workflow) gets the protocol's journal-mismatch
+ * error.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -109,7 +113,7 @@ void restate_handle_run(invocation *v, const ecl_workflow *wf)
 		return;
 	}
 	if (cancelled(v)) {
-		char *status = restate_status_json(run, NULL, NULL, NULL);
+		char *status = restate_status_json(run, NULL, NULL, NULL, 0);
 
 		if (status)
 			restate_put_set_state(v->out, status);
@@ -303,10 +307,12 @@ static char *answer_input(invocation *v)
 	return text;
 }
 
-/* Complete promise key with the answer (CompletePromise), or replay that, and end with
- * Restate's word on it: the promise completed, or completed already by an earlier answer. */
-static void complete_promise(invocation *v, const ecl_workflow *wf, const char *key,
-			     const char *step, const char *answer)
+/* Complete promise key with text (CompletePromise), or replay that, and say what Restate
+ * made of it: 1 the promise is completed, 0 it was completed already, -1 not known yet (a
+ * suspension is written) or a journal mismatch (its error is written). handler and name are
+ * for messages and the command's name. */
+static int complete_promise(invocation *v, const char *handler, const char *key, const char *name,
+			    const char *text)
 {
 	Ecl__Restate__CompletePromiseCommandMessage cp =
 		ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__INIT;
@@ -330,19 +336,19 @@ static void complete_promise(invocation *v, const ecl_workflow *wf, const char *
 		if (!same) {
 			snprintf(msg, sizeof(msg), "completes promise %.256s (completion %u)", key,
 				 cid);
-			shared_mismatch(v, "answer", msg);
-			return;
+			shared_mismatch(v, handler, msg);
+			return -1;
 		}
 		v->cursor++;
 	} else {
 		cp.key = (char *)key;
 		cp.completion_case =
 			ECL__RESTATE__COMPLETE_PROMISE_COMMAND_MESSAGE__COMPLETION_COMPLETION_VALUE;
-		val.content.data = (uint8_t *)answer;
-		val.content.len = strlen(answer);
+		val.content.data = (uint8_t *)text;
+		val.content.len = strlen(text);
 		cp.completion_value = &val;
 		cp.result_completion_id = cid;
-		cp.name = (char *)step;
+		cp.name = (char *)name;
 		restate_frame_put(v->out, RESTATE_COMPLETE_PROMISE, &cp.base);
 	}
 	for (i = 0; i < v->nnotes; i++) {
@@ -363,32 +369,36 @@ static void complete_promise(invocation *v, const ecl_workflow *wf, const char *
 		       ECL__RESTATE__COMPLETE_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
 		ecl__restate__complete_promise_completion_notification_message__free_unpacked(
 			n, &restate_allocator);
-		if (done) {
-			buf out = {0};
-
-			buf_puts(&out, "{\"id\":");
-			buf_json_str(&out, v->start->key, strlen(v->start->key));
-			buf_puts(&out, ",\"workflow\":");
-			buf_json_str(&out, wf->id, strlen(wf->id));
-			buf_puts(&out, ",\"step\":");
-			buf_json_str(&out, step, strlen(step));
-			buf_puts(&out, ",\"answer\":");
-			buf_puts(&out, answer);
-			buf_puts(&out, "}");
-			if (out.oom)
-				v->out->oom = 1;
-			else
-				restate_put_output(v->out, out.data, NULL, 0);
-			buf_free(&out);
-		} else {
-			snprintf(msg, sizeof(msg),
-				 "step `%.256s` of run %.64s was answered already (promise %.256s)",
-				 step, v->start->key, key);
-			restate_put_output(v->out, NULL, msg, 409);
-		}
-		return;
+		return done;
 	}
 	restate_put_suspension(v->out, cid, 0);
+	return -1;
+}
+
+/* Write the output {"id": ..., "workflow": ..., <name>: <json>} of a shared handler. */
+static void put_reply(invocation *v, const ecl_workflow *wf, const char *step, const char *name,
+		      const char *json)
+{
+	buf out = {0};
+
+	buf_puts(&out, "{\"id\":");
+	buf_json_str(&out, v->start->key, strlen(v->start->key));
+	buf_puts(&out, ",\"workflow\":");
+	buf_json_str(&out, wf->id, strlen(wf->id));
+	if (step) {
+		buf_puts(&out, ",\"step\":");
+		buf_json_str(&out, step, strlen(step));
+	}
+	buf_puts(&out, ",\"");
+	buf_puts(&out, name);
+	buf_puts(&out, "\":");
+	buf_puts(&out, json);
+	buf_puts(&out, "}");
+	if (out.oom)
+		v->out->oom = 1;
+	else
+		restate_put_output(v->out, out.data, NULL, 0);
+	buf_free(&out);
 }
 
 /* The shared handler `answer`: check a person's answer against the fields of the human step
@@ -439,13 +449,89 @@ void restate_handle_answer(invocation *v, const ecl_workflow *wf)
 		restate_put_output(v->out, NULL, msg, rc == ECL_EINPUT ? 400 : 409);
 		goto out;
 	}
-	complete_promise(v, wf, promise->valuestring, step->valuestring, answer);
-	log_event(v->e, LOG_INFO, "answered", "run", key, "step", step->valuestring, NULL);
+	rc = complete_promise(v, "answer", promise->valuestring, step->valuestring, answer);
+	if (rc > 0) {
+		put_reply(v, wf, step->valuestring, "answer", answer);
+		log_event(v->e, LOG_INFO, "answered", "run", key, "step", step->valuestring, NULL);
+	} else if (rc == 0) {
+		snprintf(msg, sizeof(msg),
+			 "step `%.256s` of run %.64s was answered already (promise %.256s)",
+			 step->valuestring, key, promise->valuestring);
+		restate_put_output(v->out, NULL, msg, 409);
+	}
 out:
 	cJSON_Delete(st);
 	cJSON_free(fields);
 	mem_free(text);
 	free(answer);
+}
+
+/* The shared handlers `pause` and `resume`. pause completes promise pause#N of a running run,
+ * which the run handler peeks at after each step's answer: it stops at that step's
+ * transition. resume completes the promise resume#N a paused run awaits. Their inputs are
+ * not read. A run with no status is unknown (404); one in another status is refused (409). */
+void restate_handle_pause(invocation *v, const ecl_workflow *wf, int resume)
+{
+	const char *handler = resume ? "resume" : "pause";
+	const char *key = v->start->key ? v->start->key : "";
+	char *text = NULL, msg[640], promise[32];
+	cJSON *st = NULL;
+	const cJSON *status, *pauses, *awaits;
+	int rc;
+
+	if (v->ncmds < 1 || v->cmds[0].type != RESTATE_INPUT) {
+		restate_put_error(v->out, RESTATE_PROTOCOL_VIOLATION,
+				  "the journal does not start with an InputCommand", 0, 0);
+		return;
+	}
+	v->cursor = 1;
+	rc = status_read(v, handler, &text);
+	if (rc == ECL_ENOMEM)
+		v->out->oom = 1;
+	if (rc != ECL_OK)
+		goto out;
+	st = cJSON_Parse(text);
+	status = cJSON_GetObjectItemCaseSensitive(st, "status");
+	pauses = cJSON_GetObjectItemCaseSensitive(st, "pauses");
+	awaits = cJSON_GetObjectItemCaseSensitive(st, "promise");
+	if (!cJSON_IsString(status)) {
+		snprintf(msg, sizeof(msg), "no run %.64s of %.256s", key, wf->id);
+		restate_put_output(v->out, NULL, msg, 404);
+		goto out;
+	}
+	if (!resume && !run_status_is(status->valuestring, ECL_RUN_RUNNING)) {
+		snprintf(msg, sizeof(msg), "run %.64s is %.64s: only a running run can be paused",
+			 key, status->valuestring);
+		restate_put_output(v->out, NULL, msg, 409);
+		goto out;
+	}
+	if (resume &&
+	    (!run_status_is(status->valuestring, ECL_RUN_PAUSED) || !cJSON_IsString(awaits))) {
+		snprintf(msg, sizeof(msg), "run %.64s is %.64s: only a paused run can be resumed",
+			 key, status->valuestring);
+		restate_put_output(v->out, NULL, msg, 409);
+		goto out;
+	}
+	if (resume)
+		snprintf(promise, sizeof(promise), "%.31s", awaits->valuestring);
+	else
+		restate_pause_key(promise, sizeof(promise), "pause",
+				  (cJSON_IsNumber(pauses) ? pauses->valueint : 0) + 1);
+	rc = complete_promise(v, handler, promise, handler, "true");
+	if (rc > 0 || (rc == 0 && !resume)) {
+		/* a second pause before the run stopped asks what the first asked */
+		put_reply(v, wf, NULL, resume ? "resumed" : "pause",
+			  resume ? "true" : "\"requested\"");
+		log_event(v->e, LOG_INFO, resume ? "resume requested" : "pause requested", "run",
+			  key, NULL);
+	} else if (rc == 0) {
+		snprintf(msg, sizeof(msg), "run %.64s was resumed already (promise %.31s)", key,
+			 promise);
+		restate_put_output(v->out, NULL, msg, 409);
+	}
+out:
+	cJSON_Delete(st);
+	mem_free(text);
 }
 
 /* ---- requests ----------------------------------------------------------------------------- */
@@ -469,12 +555,13 @@ static int invoke(ecl_engine *e, const char *service, const char *handler, const
 	int rc, n = 0;
 
 	if (!wf || (strcmp(handler, "run") != 0 && strcmp(handler, "get_status") != 0 &&
-		    strcmp(handler, "answer") != 0)) {
+		    strcmp(handler, "answer") != 0 && strcmp(handler, "pause") != 0 &&
+		    strcmp(handler, "resume") != 0)) {
 		char msg[640]; /* both names are at most 255 bytes */
 
 		snprintf(msg, sizeof(msg),
 			 "no handler %.255s/%.255s: the services are the workflows, "
-			 "with the handlers run, get_status and answer",
+			 "with the handlers run, get_status, answer, pause and resume",
 			 service, handler);
 		reply_text(r, 404, msg);
 		return r->body.oom ? ECL_ENOMEM : ECL_OK;
@@ -540,6 +627,8 @@ static int invoke(ecl_engine *e, const char *service, const char *handler, const
 			v.cursor = 1;
 		if (strcmp(handler, "answer") == 0)
 			restate_handle_answer(&v, wf);
+		else if (strcmp(handler, "pause") == 0 || strcmp(handler, "resume") == 0)
+			restate_handle_pause(&v, wf, handler[0] == 'r');
 		else
 			restate_handle_get_status(&v);
 	}
@@ -548,6 +637,9 @@ out:
 		ecl__restate__start_message__free_unpacked(v.start, &restate_allocator);
 	mem_free(v.cmds);
 	mem_free(v.notes);
+	mem_free(v.paused_status);
+	cJSON_Delete(v.tries);
+	cJSON_Delete(v.step_calls);
 	return rc == ECL_ENOMEM || r->body.oom ? ECL_ENOMEM : ECL_OK;
 }
 

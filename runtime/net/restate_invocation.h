@@ -39,6 +39,26 @@ typedef struct invocation {
 	int human;             /* the current step is a human step that looked for its answer */
 	int waiting_journaled; /* ... its `waiting` status is in the journal */
 	uint32_t promise_cid;  /* ... its GetPromise is, with this completion id (0: not) */
+	/* Pauses. The handler `pause` completes promise pause#N (N = pauses + 1); after each
+	 * answer it proposes, the run journals a PeekPromise of it, and at the transition after
+	 * that step it looks at the peek's result: a value stops the run as `paused`, awaiting
+	 * promise resume#N, which the handler `resume` completes. */
+	int pauses;           /* pauses the run came back from */
+	uint32_t peek_cid;    /* the peek of the step under way (0: none) */
+	int peek_journaled;   /* ... journaled already with its Run (a replay asks again) */
+	int pausing;          /* the transition found a pause: release records it, suspends */
+	int paused_journaled; /* ... its `paused` status is in the journal */
+	uint32_t resume_cid;  /* ... its GetPromise of resume#N is, with this completion id */
+	uint32_t peek_wait;   /* the peek's result is not in the journal yet: wait for it */
+	char *paused_status;  /* the `paused` status to write (mem_free), or NULL */
+	/* The history, kept in the state beside the status for `ecl history --engine restate`:
+	 * each answer asked as call#<cid> (the calls made for it: what was sent, what came back,
+	 * tokens, times), written with its proposal; each transition as step#<seq> (the step,
+	 * its output, the completion ids of its answers), written with its status. A replay
+	 * passes over them: their times are those of the first invocation. */
+	cJSON *tries;      /* the failed calls for the pending answer, or NULL */
+	cJSON *step_calls; /* the completion ids of the answers of the step under way, or NULL */
+	int recorded;      /* the pending answer's record is journaled already */
 } invocation;
 
 /* ---- frames (restate_frame.c) ------------------------------------------------------------- */
@@ -65,16 +85,26 @@ void restate_put_suspension(buf *out, uint32_t cid, int cancellable);
 void restate_put_output(buf *out, const char *text, const char *failure, uint32_t code);
 /* Write a SetState of the run's status. */
 void restate_put_set_state(buf *out, const char *text);
+/* Write a SetState of key. */
+void restate_put_state(buf *out, const char *key, const char *text);
+/* The state keys of the history: "call#<cid>", "step#<seq>". */
+#define RESTATE_CALL_KEY "call#"
+#define RESTATE_STEP_KEY "step#"
 /* The run's status as get_status answers it and SetState keeps it (caller frees with
- * cJSON_free), or NULL when out of memory. */
+ * cJSON_free), or NULL when out of memory; pauses is how many pauses the run came back
+ * from (left out when 0). */
 char *restate_status_json(const ecl_run *run, const store_commit *c, const char *question,
-			  const char *promise);
+			  const char *promise, int pauses);
+/* The promise a pause or a resume completes: "pause#N" or "resume#N". */
+void restate_pause_key(char *out, size_t n, const char *verb, int nth);
 
 /* ---- the handlers (restate_handlers.c) and discovery (restate_discovery.c) ---------------- */
 
 void restate_handle_run(invocation *v, const ecl_workflow *wf);
 void restate_handle_get_status(invocation *v);
 void restate_handle_answer(invocation *v, const ecl_workflow *wf);
+/* The shared handlers `pause` (resume 0) and `resume` (resume 1). */
+void restate_handle_pause(invocation *v, const ecl_workflow *wf, int resume);
 /* The discovery manifest of the engine's workflows, appended to out. */
 int restate_manifest(ecl_engine *e, buf *out);
 /* The manifest version to answer with: the highest of 1..3 the Accept header names. */

@@ -30,6 +30,7 @@ static char *dir;
 static pid_t restate_pid, fake_pid, serve_pid;
 static int ingress, admin, node, serve_port;
 static char fake_url[128], ingress_url[128], admin_url[128];
+static char restate_dir[64], ports[3][16]; /* how the Restate server was started */
 static const char *serve_script; /* the scripted provider's answers, or NULL for the fake */
 
 static void nap_ms(long ms)
@@ -262,6 +263,10 @@ static void setup(void)
 		snprintf(ad, sizeof(ad), "%d", admin);
 		snprintf(nd, sizeof(nd), "%d", node);
 		snprintf(rdir, sizeof(rdir), "restate%d", attempt);
+		snprintf(restate_dir, sizeof(restate_dir), "%s", rdir);
+		snprintf(ports[0], sizeof(ports[0]), "%s", in);
+		snprintf(ports[1], sizeof(ports[1]), "%s", ad);
+		snprintf(ports[2], sizeof(ports[2]), "%s", nd);
 		{
 			const char *argv[] = {"sh",  ECL_SOURCE_DIR "/scripts/restate_server.sh",
 					      "run", ts_path(dir, rdir),
@@ -502,4 +507,141 @@ Test(restate_e2e, human_step_waits_for_an_answer_from_another_process)
 	}
 	cr_assert_not_null(st, "the waiting run was not cancelled");
 	free(st);
+}
+
+/* Stop the Restate server (SIGTERM to its process group) and start it again on its data
+ * directory and ports: what it journaled must still be there. */
+static void restart_restate(void)
+{
+	const char *argv[] = {"sh",     ECL_SOURCE_DIR "/scripts/restate_server.sh",
+			      "run",    ts_path(dir, restate_dir),
+			      ports[0], ports[1],
+			      ports[2], NULL};
+	char url[160], body[4096];
+	int i, attempt;
+
+	if (restate_pid > 0)
+		kill(-restate_pid, SIGTERM);
+	stop(&restate_pid, SIGTERM);
+	snprintf(url, sizeof(url), "%s/health", admin_url);
+	for (attempt = 0; attempt < 5; attempt++) {
+		restate_pid = spawn(argv, ts_path(dir, "restate2.log"));
+		for (i = 0; i < 1200 && !ended(&restate_pid) && get(url, body) != 200; i++)
+			nap_ms(50);
+		if (restate_pid > 0)
+			break;
+		nap_ms(1000); /* a port still held by the old server */
+	}
+	cr_assert(restate_pid > 0 && get(url, body) == 200,
+		  "the Restate server did not restart: %s", ts_read(ts_path(dir, "restate2.log")));
+}
+
+/* Run `ecl VERB --engine restate ... id [extra]`: its exit status, output and errors. */
+static int lifecycle(const char *verb, const char *id, const char *extra, char **out, char **err)
+{
+	const char *argv[] = {ECL_BIN,     verb, "--engine", "restate", "--restate-url",
+			      ingress_url, id,   extra,      NULL};
+
+	return ts_run(argv, out, err);
+}
+
+/* Wait until the run's status has want in it; that status (caller frees), or NULL after
+ * 60 s. */
+static char *status_until(const char *id, const char *want)
+{
+	char *st;
+	int i;
+
+	for (i = 0; i < 1200; i++) {
+		st = status_of(id);
+		if (st && strstr(st, want))
+			return st;
+		free(st);
+		nap_ms(50);
+	}
+	return NULL;
+}
+
+Test(restate_e2e, pause_survives_restarts_and_resume_completes)
+{
+	char *out = NULL, *err = NULL, *st, id[ECL_ID_MAX], why[1024];
+	long before, paused_at;
+	int rc;
+
+	/* 1. Paused in the middle of a run: the step in flight finishes, then it stops. */
+	snprintf(id, sizeof(id), "e2epause%d", (int)getpid());
+	before = fake_requests();
+	cr_assert_eq(ecl_restate_submit(ingress_url, "bench-critique-revise", id,
+					"{\"wf\": \"e2e-p\", \"topic\": \"Tea\"}", why,
+					sizeof(why)),
+		     ECL_OK, "%s", why);
+	st = status_until(id, "\"status\": \"running\"");
+	cr_assert_not_null(st, "the run did not get past its first step");
+	free(st);
+	rc = lifecycle("pause", id, NULL, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert(strstr(out, "pause requested"), "%s", out);
+	free(out);
+	free(err);
+	st = status_until(id, "\"status\": \"paused\"");
+	cr_assert_not_null(st, "the run did not pause");
+	cr_assert(strstr(st, "\"promise\": \"resume#1\""), "%s", st);
+	free(st);
+	paused_at = fake_requests();
+	nap_ms(1500);
+	cr_assert_eq(fake_requests(), paused_at, "a paused run asked the model");
+	/* A paused run is not paused again. */
+	rc = lifecycle("pause", id, NULL, &out, &err);
+	cr_assert_eq(rc, 1, "%s%s", out, err);
+	cr_assert(strstr(err, "is paused: only a running run can be paused"), "%s", err);
+	free(out);
+	free(err);
+
+	/* 2. kill -9 of the endpoint while paused changes nothing. */
+	stop(&serve_pid, SIGKILL);
+	nap_ms(300);
+	start_serve(1);
+	st = status_of(id);
+	cr_assert(st && strstr(st, "\"status\": \"paused\""), "%s", st ? st : "(none)");
+	free(st);
+
+	/* 3. Nor does a restart of the Restate server and of the endpoint. */
+	stop(&serve_pid, SIGTERM);
+	restart_restate();
+	start_serve(1);
+	st = status_until(id, "\"status\": \"paused\"");
+	cr_assert_not_null(st, "the paused run did not survive the restarts");
+	free(st);
+	cr_assert_eq(fake_requests(), paused_at, "a paused run asked the model");
+
+	/* 4. Resumed, it goes on from where it stopped; no step was asked twice. */
+	rc = lifecycle("resume", id, "--wait", &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert(strstr(out, "resumed") && strstr(out, "completed successfully") &&
+			  strstr(out, "\"revisions\":2"),
+		  "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(fake_requests() - before, 6, "6 answers, %ld asked", fake_requests() - before);
+	st = status_of(id);
+	cr_assert(st && strstr(st, "\"status\": \"completed\"") && strstr(st, "\"pauses\": 1"),
+		  "%s", st ? st : "(none)");
+	free(st);
+
+	/* 5. A finished run is neither paused nor resumed; an unknown one is not found. */
+	rc = lifecycle("pause", id, NULL, &out, &err);
+	cr_assert_eq(rc, 1, "%s%s", out, err);
+	cr_assert(strstr(err, "is completed: only a running run can be paused"), "%s", err);
+	free(out);
+	free(err);
+	rc = lifecycle("resume", id, NULL, &out, &err);
+	cr_assert_eq(rc, 1, "%s%s", out, err);
+	cr_assert(strstr(err, "is completed: only a paused run can be resumed"), "%s", err);
+	free(out);
+	free(err);
+	rc = lifecycle("pause", "nosuchrun", NULL, &out, &err);
+	cr_assert_eq(rc, 1, "%s%s", out, err);
+	cr_assert(strstr(err, "no run nosuchrun"), "%s", err);
+	free(out);
+	free(err);
 }

@@ -858,7 +858,7 @@ Test(restate_serve, requests_it_does_not_answer)
 	cr_assert_eq(r.status, 404);
 	cr_assert_str_eq(r.body.data,
 			 "no handler nope/run: the services are the workflows, with the "
-			 "handlers run, get_status and answer\n");
+			 "handlers run, get_status, answer, pause and resume\n");
 	free(r.body.data);
 	cr_assert_eq(ask(&s, "POST", "/invoke/summarize/delete", CT5, NULL, "", 0, &r), CURLE_OK);
 	cr_assert_eq(r.status, 404);

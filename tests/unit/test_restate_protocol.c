@@ -37,17 +37,18 @@ typedef struct frame {
 } frame;
 
 typedef struct journal {
-	frame entries[64];
+	frame entries[128];
 	int n;
 	char *status; /* the "status" state, or NULL */
 	int partial;  /* send the state as partial */
+	int paused;   /* the pause promises completed: pause#1 .. pause#paused */
 } journal;
 
 static void add(journal *j, uint16_t type, const ProtobufCMessage *msg)
 {
 	frame *f = &j->entries[j->n++];
 
-	cr_assert(j->n < 64);
+	cr_assert(j->n < 128);
 	f->type = type;
 	f->len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
 	f->body = malloc(f->len + 1);
@@ -189,11 +190,42 @@ static uint16_t apply(journal *j, const answer *a)
 										f->body);
 
 			cr_assert_not_null(s);
-			free(j->status);
-			j->status = strndup((const char *)s->value->content.data,
-					    s->value->content.len);
+			if (s->key.len == strlen(RESTATE_STATUS_KEY) &&
+			    memcmp(s->key.data, RESTATE_STATUS_KEY, s->key.len) == 0) {
+				free(j->status);
+				j->status = strndup((const char *)s->value->content.data,
+						    s->value->content.len);
+			}
 			ecl__restate__set_state_command_message__free_unpacked(s, NULL);
 			add_raw(j, f->type, f->body, f->len);
+		} else if (f->type == RESTATE_PEEK_PROMISE) {
+			/* answered at once: completed when a pause of that number was asked */
+			Ecl__Restate__PeekPromiseCommandMessage *p =
+				ecl__restate__peek_promise_command_message__unpack(NULL, f->len,
+										   f->body);
+			Ecl__Restate__PeekPromiseCompletionNotificationMessage n =
+				ECL__RESTATE__PEEK_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__INIT;
+			Ecl__Restate__Value v = ECL__RESTATE__VALUE__INIT;
+			Ecl__Restate__Void nothing = ECL__RESTATE__VOID__INIT;
+			int nth = 0;
+
+			cr_assert_not_null(p);
+			cr_assert_eq(sscanf(p->key, "pause#%d", &nth), 1, "%s", p->key);
+			add_raw(j, f->type, f->body, f->len);
+			n.completion_id = p->result_completion_id;
+			if (nth <= j->paused) {
+				n.result_case =
+					ECL__RESTATE__PEEK_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VALUE;
+				v.content.data = (uint8_t *)"true";
+				v.content.len = 4;
+				n.value = &v;
+			} else {
+				n.result_case =
+					ECL__RESTATE__PEEK_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_VOID;
+				n.void_ = &nothing;
+			}
+			add(j, RESTATE_PEEK_PROMISE_DONE, &n.base);
+			ecl__restate__peek_promise_command_message__free_unpacked(p, NULL);
 		} else if (f->type >= RESTATE_INPUT && f->type < 0x8000) {
 			add_raw(j, f->type, f->body, f->len);
 		}
@@ -405,6 +437,37 @@ static void add_set_state(journal *j, ProtobufCBinaryData key, const char *value
 	add(j, RESTATE_SET_STATE, &s.base);
 }
 
+/* Whether the frame is a SetState of a key that starts with prefix (state_key_is: of an
+ * answer, entry_key_is: of a journal). */
+#define state_key_is(f, prefix) state_key_of((f)->type, (f)->body, (f)->len, prefix)
+#define entry_key_is(f, prefix) state_key_of((f)->type, (f)->body, (f)->len, prefix)
+static int state_key_of(uint16_t type, const uint8_t *body, size_t len, const char *prefix)
+{
+	Ecl__Restate__SetStateCommandMessage *s;
+	int yes;
+
+	if (type != RESTATE_SET_STATE)
+		return 0;
+	s = ecl__restate__set_state_command_message__unpack(NULL, len, body);
+	cr_assert_not_null(s);
+	yes = s->key.len >= strlen(prefix) && memcmp(s->key.data, prefix, strlen(prefix)) == 0;
+	ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+	return yes;
+}
+
+/* The value a SetState frame sets (caller frees). */
+static char *state_value(const restate_frame *f)
+{
+	Ecl__Restate__SetStateCommandMessage *s =
+		ecl__restate__set_state_command_message__unpack(NULL, f->len, f->body);
+	char *text;
+
+	cr_assert_not_null(s);
+	text = strndup((const char *)s->value->content.data, s->value->content.len);
+	ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+	return text;
+}
+
 /* Append the first n entries of from to to, byte for byte. */
 static void copy_entries(journal *to, const journal *from, int n)
 {
@@ -530,6 +593,8 @@ Test(restate, discovery_manifest)
 	cr_assert(strstr(r.body.data, "{\"name\":\"run\",\"ty\":\"WORKFLOW\"}"));
 	cr_assert(strstr(r.body.data, "{\"name\":\"get_status\",\"ty\":\"SHARED\"}"));
 	cr_assert(strstr(r.body.data, "{\"name\":\"answer\",\"ty\":\"SHARED\"}"));
+	cr_assert(strstr(r.body.data, "{\"name\":\"pause\",\"ty\":\"SHARED\"}"));
+	cr_assert(strstr(r.body.data, "{\"name\":\"resume\",\"ty\":\"SHARED\"}"));
 	cJSON_Delete(m);
 	buf_free(&r.body);
 	teardown(&fx);
@@ -565,10 +630,38 @@ Test(restate, first_invocation_proposes_and_suspends)
 
 	start(&fx, two_revisions, &j, TEA);
 	invoke(fx.e, "critique-revise", "run", &j, "run1", &a);
-	cr_assert_eq(a.n, 3);
+	cr_assert_eq(a.n, 5);
 	cr_assert_eq(a.frames[0].type, RESTATE_RUN);
 	cr_assert_eq(a.frames[1].type, RESTATE_PROPOSE_RUN);
-	cr_assert_eq(a.frames[2].type, RESTATE_SUSPENSION);
+	cr_assert(state_key_is(&a.frames[2], "call#1"));
+	cr_assert_eq(a.frames[3].type, RESTATE_PEEK_PROMISE);
+	cr_assert_eq(a.frames[4].type, RESTATE_SUSPENSION);
+	{
+		/* the call's record: what was sent, what came back */
+		char *rec = state_value(&a.frames[2]);
+		cJSON *r = cJSON_Parse(rec), *call;
+
+		cr_assert_str_eq(cJSON_GetObjectItem(r, "step")->valuestring, "generate");
+		cr_assert(strstr(cJSON_GetObjectItem(r, "prompt")->valuestring, "tea"), "%s", rec);
+		call = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "calls"), 0);
+		cr_assert_str_eq(cJSON_GetObjectItem(call, "kind")->valuestring, "first");
+		cr_assert(
+			strstr(cJSON_GetObjectItem(call, "answer")->valuestring, "Draft v0 on tea"),
+			"%s", rec);
+		cr_assert(cJSON_GetObjectItem(call, "started_ms")->valuedouble > 0);
+		cJSON_Delete(r);
+		free(rec);
+	}
+	{
+		/* whether a pause was asked is looked at once the answer is in */
+		Ecl__Restate__PeekPromiseCommandMessage *pk =
+			ecl__restate__peek_promise_command_message__unpack(NULL, a.frames[3].len,
+									   a.frames[3].body);
+
+		cr_assert_str_eq(pk->key, "pause#1");
+		cr_assert_eq(pk->result_completion_id, 2);
+		ecl__restate__peek_promise_command_message__free_unpacked(pk, NULL);
+	}
 	rc = ecl__restate__run_command_message__unpack(NULL, a.frames[0].len, a.frames[0].body);
 	cr_assert_eq(rc->result_completion_id, 1);
 	cr_assert_str_eq(rc->name, "generate");
@@ -581,7 +674,7 @@ Test(restate, first_invocation_proposes_and_suspends)
 		cr_assert(strstr(text, "Draft v0 on tea"), "%s", text);
 		free(text);
 	}
-	s = ecl__restate__suspension_message__unpack(NULL, a.frames[2].len, a.frames[2].body);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[4].len, a.frames[4].body);
 	cr_assert_eq(s->n_waiting_completions, 1);
 	cr_assert_eq(s->waiting_completions[0], 1);
 	ecl__restate__run_command_message__free_unpacked(rc, NULL);
@@ -596,7 +689,7 @@ Test(restate, whole_run_replayed_never_asks_twice)
 	journal j;
 	answer a;
 	cJSON *st;
-	int rounds, i, runs = 0, sets = 0;
+	int rounds, i, runs = 0, sets = 0, steps = 0, calls = 0;
 
 	start(&fx, two_revisions, &j, TEA);
 	rounds = drive(&fx, &j, "run2", &a);
@@ -616,10 +709,14 @@ Test(restate, whole_run_replayed_never_asks_twice)
 	}
 	for (i = 0; i < j.n; i++) {
 		runs += j.entries[i].type == RESTATE_RUN;
-		sets += j.entries[i].type == RESTATE_SET_STATE;
+		sets += entry_key_is(&j.entries[i], RESTATE_STATUS_KEY);
+		steps += entry_key_is(&j.entries[i], "step#");
+		calls += entry_key_is(&j.entries[i], "call#");
 	}
 	cr_assert_eq(runs, 6);
 	cr_assert_eq(sets, 6);
+	cr_assert_eq(steps, 6, "a record of each transition");
+	cr_assert_eq(calls, 6, "a record of each answer");
 	st = cJSON_Parse(j.status);
 	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "completed");
 	cr_assert_eq(cJSON_GetObjectItem(st, "step_count")->valueint, 6);
@@ -643,13 +740,15 @@ Test(restate, run_command_without_its_answer_asks_then)
 	start(&fx, two_revisions, &j, TEA);
 	add_run(&j, 1, "generate");
 	invoke(fx.e, "critique-revise", "run", &j, "run3", &a);
-	cr_assert_eq(a.n, 2);
+	cr_assert_eq(a.n, 4);
 	cr_assert_eq(a.frames[0].type, RESTATE_PROPOSE_RUN);
 	p = ecl__restate__propose_run_completion_message__unpack(NULL, a.frames[0].len,
 								 a.frames[0].body);
 	cr_assert_eq(p->result_completion_id, 1);
 	ecl__restate__propose_run_completion_message__free_unpacked(p, NULL);
-	cr_assert_eq(a.frames[1].type, RESTATE_SUSPENSION);
+	cr_assert(state_key_is(&a.frames[1], "call#1"));
+	cr_assert_eq(a.frames[2].type, RESTATE_PEEK_PROMISE);
+	cr_assert_eq(a.frames[3].type, RESTATE_SUSPENSION);
 	finish(&fx, &j, &a);
 }
 
@@ -672,7 +771,8 @@ Test(restate, journal_of_another_step_is_a_mismatch)
 	finish(&fx, &j, &a);
 }
 
-/* Journal the SetState f with the workflow version its status names changed. */
+/* Journal the SetState f with the workflow version its status names changed (a history
+ * record as it is). */
 static void flip_version(journal *to, const frame *f)
 {
 	Ecl__Restate__SetStateCommandMessage *s =
@@ -680,6 +780,12 @@ static void flip_version(journal *to, const frame *f)
 	char *v = strndup((char *)s->value->content.data, s->value->content.len);
 	char *at = strstr(v, "\"version\":\"");
 
+	if (!entry_key_is(f, RESTATE_STATUS_KEY)) {
+		add_raw(to, f->type, f->body, f->len);
+		free(v);
+		ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+		return;
+	}
 	cr_assert_not_null(at);
 	at[11] = at[11] == '0' ? '1' : '0';
 	add_set_state(to, s->key, v);
@@ -1023,7 +1129,7 @@ Test(restate, human_step_awaits_a_promise_that_answer_completes)
 	cr_assert_str_eq(g->key, "approve#1");
 	cr_assert_str_eq(g->name, "approve");
 	cid = g->result_completion_id;
-	cr_assert_eq(cid, 2, "draft's answer was completion 1");
+	cr_assert_eq(cid, 3, "draft's answer was completion 1, the peek at pause#1 2");
 	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
 	s = ecl__restate__suspension_message__unpack(NULL, a.frames[a.n - 1].len,
 						     a.frames[a.n - 1].body);
@@ -1210,7 +1316,7 @@ Test(restate, human_step_journal_mismatches_and_rejected_promise)
 	answer_free(&a);
 	journal_free(&k);
 	/* A promise rejected (by something else than `answer`) fails the run. */
-	n.completion_id = 2;
+	n.completion_id = 3;
 	n.result_case = ECL__RESTATE__GET_PROMISE_COMPLETION_NOTIFICATION_MESSAGE__RESULT_FAILURE;
 	f.code = 500;
 	f.message = "nobody will answer";
@@ -1375,10 +1481,12 @@ Test(restate, frame_type_names)
 		{RESTATE_SET_STATE, "SetStateCommand"},
 		{RESTATE_GET_EAGER_STATE, "GetEagerStateCommand"},
 		{RESTATE_GET_PROMISE, "GetPromiseCommand"},
+		{RESTATE_PEEK_PROMISE, "PeekPromiseCommand"},
 		{RESTATE_COMPLETE_PROMISE, "CompletePromiseCommand"},
 		{RESTATE_RUN, "RunCommand"},
 		{RESTATE_GET_LAZY_STATE_DONE, "GetLazyStateCompletionNotification"},
 		{RESTATE_GET_PROMISE_DONE, "GetPromiseCompletionNotification"},
+		{RESTATE_PEEK_PROMISE_DONE, "PeekPromiseCompletionNotification"},
 		{RESTATE_COMPLETE_PROMISE_DONE, "CompletePromiseCompletionNotification"},
 		{RESTATE_RUN_DONE, "RunCompletionNotification"},
 		{RESTATE_SIGNAL, "SignalNotification"},
@@ -1788,4 +1896,337 @@ Test(restate, a_count_of_entries_the_body_cannot_hold_is_refused)
 		buf_free(&b);
 	}
 	teardown(&fx);
+}
+
+/* ---- pause and resume ------------------------------------------------------------------- */
+
+/* Invoke the shared handler (pause, resume) of critique-revise's run key with the run's
+ * status from run_journal, let Restate acknowledge its CompletePromise (already: the
+ * promise was completed before) and invoke it again: its last answer in a (the caller frees
+ * it and k). */
+static void call_lifecycle(fixture *fx, const journal *run_journal, const char *handler,
+			   const char *key, int already, journal *k, answer *a)
+{
+	int i;
+
+	handler_journal(k, run_journal, "{}");
+	invoke(fx->e, "critique-revise", handler, k, key, a);
+	i = frame_of(a, RESTATE_COMPLETE_PROMISE);
+	if (i < 0)
+		return; /* refused before completing anything */
+	cr_assert_eq(a->frames[a->n - 1].type, RESTATE_SUSPENSION);
+	apply(k, a);
+	answer_free(a);
+	complete_acknowledged(k, 1, already);
+	invoke(fx->e, "critique-revise", handler, k, key, a);
+}
+
+/* The key of the CompletePromise an answer holds (caller frees). */
+static char *completed_key(const answer *a)
+{
+	int i = frame_of(a, RESTATE_COMPLETE_PROMISE);
+	Ecl__Restate__CompletePromiseCommandMessage *cp;
+	char *key;
+
+	cr_assert(i >= 0, "no CompletePromiseCommand in the answer");
+	cp = ecl__restate__complete_promise_command_message__unpack(NULL, a->frames[i].len,
+								    a->frames[i].body);
+	key = strdup(cp->key);
+	ecl__restate__complete_promise_command_message__free_unpacked(cp, NULL);
+	return key;
+}
+
+Test(restate, pause_stops_at_the_next_transition_and_resume_goes_on)
+{
+	fixture fx;
+	journal j, k;
+	answer a;
+	Ecl__Restate__GetPromiseCommandMessage *g;
+	Ecl__Restate__SuspensionMessage *s;
+	char msg[1024], *text;
+	uint32_t cid;
+	cJSON *st;
+
+	start(&fx, two_revisions, &j, TEA);
+	/* generate answered, critique asked: the run is running. */
+	invoke(fx.e, "critique-revise", "run", &j, "p1", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	invoke(fx.e, "critique-revise", "run", &j, "p1", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	cr_assert(strstr(j.status, "\"status\":\"running\""), "%s", j.status);
+
+	/* pause completes pause#1; a second pause asks the same and is answered alike. */
+	call_lifecycle(&fx, &j, "pause", "p1", 0, &k, &a);
+	text = output_value(&a, NULL);
+	cr_assert_str_eq(text, "{\"id\":\"p1\",\"workflow\":\"critique-revise\","
+			       "\"pause\":\"requested\"}");
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	handler_journal(&k, &j, "{}");
+	invoke(fx.e, "critique-revise", "pause", &k, "p1", &a);
+	text = completed_key(&a);
+	cr_assert_str_eq(text, "pause#1");
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	call_lifecycle(&fx, &j, "pause", "p1", 1, &k, &a);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "\"pause\":\"requested\""), "%s", text);
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	j.paused = 1; /* Restate answers the run's next peek with the promise's value */
+
+	/* critique's peek came before the pause: its transition goes on, revise is asked, and
+	 * at revise's transition the run stops as paused, awaiting resume#1. */
+	drive(&fx, &j, "p1", &a);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 3);
+	cr_assert_eq(a.frames[a.n - 1].type, RESTATE_SUSPENSION);
+	cr_assert_eq(a.frames[a.n - 2].type, RESTATE_GET_PROMISE);
+	cr_assert_eq(a.frames[a.n - 3].type, RESTATE_SET_STATE);
+	g = get_promise_of(&a);
+	cr_assert_str_eq(g->key, "resume#1");
+	cid = g->result_completion_id;
+	ecl__restate__get_promise_command_message__free_unpacked(g, NULL);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[a.n - 1].len,
+						     a.frames[a.n - 1].body);
+	cr_assert_eq(s->waiting_completions[0], cid);
+	cr_assert_eq(s->n_waiting_signals, 1, "a paused run can be cancelled");
+	ecl__restate__suspension_message__free_unpacked(s, NULL);
+	answer_free(&a);
+	st = cJSON_Parse(j.status);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "paused");
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "step")->valuestring, "critique");
+	cr_assert_eq(cJSON_GetObjectItem(st, "step_count")->valueint, 3);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "promise")->valuestring, "resume#1");
+	cJSON_Delete(st);
+
+	/* Invoked again before the resume: only the same suspension. */
+	invoke(fx.e, "critique-revise", "run", &j, "p1", &a);
+	cr_assert_eq(a.n, 1);
+	cr_assert_eq(a.frames[0].type, RESTATE_SUSPENSION);
+	answer_free(&a);
+
+	/* A paused run is not paused again. */
+	call_lifecycle(&fx, &j, "pause", "p1", 0, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 is paused: only a running run can be paused"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+
+	/* resume completes resume#1; a second resume finds it completed. */
+	call_lifecycle(&fx, &j, "resume", "p1", 0, &k, &a);
+	text = output_value(&a, NULL);
+	cr_assert_str_eq(text, "{\"id\":\"p1\",\"workflow\":\"critique-revise\",\"resumed\":true}");
+	free(text);
+	answer_free(&a);
+	journal_free(&k);
+	call_lifecycle(&fx, &j, "resume", "p1", 1, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 was resumed already"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	promise_completed(&j, cid, "true");
+
+	/* The run goes on from where it stopped and completes; no step was asked twice. */
+	drive(&fx, &j, "p1", &a);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "Draft v2 on tea"), "%s", text);
+	free(text);
+	answer_free(&a);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 6,
+		     "a journaled step was asked again");
+	st = cJSON_Parse(j.status);
+	cr_assert_str_eq(cJSON_GetObjectItem(st, "status")->valuestring, "completed");
+	cr_assert_eq(cJSON_GetObjectItem(st, "pauses")->valueint, 1);
+	cJSON_Delete(st);
+
+	/* A finished run is neither paused nor resumed; an unknown one is not found. */
+	call_lifecycle(&fx, &j, "pause", "p1", 0, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 is completed: only a running run can be paused"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	call_lifecycle(&fx, &j, "resume", "p1", 0, &k, &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 409);
+	cr_assert(strstr(msg, "run p1 is completed: only a paused run can be resumed"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	memset(&k, 0, sizeof(k));
+	add_input(&k, "{}");
+	invoke(fx.e, "critique-revise", "resume", &k, "nope", &a);
+	cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 404);
+	cr_assert(strstr(msg, "no run nope of critique-revise"), "%s", msg);
+	answer_free(&a);
+	journal_free(&k);
+	memset(&k, 0, sizeof(k));
+	invoke(fx.e, "critique-revise", "pause", &k, "nope", &a);
+	cr_assert_eq(error_in(&a).code, RESTATE_PROTOCOL_VIOLATION);
+	answer_free(&a);
+	journal_free(&k);
+	finish(&fx, &j, &a);
+}
+
+/* The PeekPromise of a pause, journaled with another key. */
+static void peek_of_another_pause(journal *to, const frame *f)
+{
+	Ecl__Restate__PeekPromiseCommandMessage m =
+		ECL__RESTATE__PEEK_PROMISE_COMMAND_MESSAGE__INIT;
+
+	(void)f;
+	m.key = "pause#7";
+	m.result_completion_id = 2;
+	add(to, RESTATE_PEEK_PROMISE, &m.base);
+}
+
+/* The GetPromise of a paused run, journaled for another promise. */
+static void resume_of_another_pause(journal *to, const frame *f)
+{
+	Ecl__Restate__GetPromiseCommandMessage g = ECL__RESTATE__GET_PROMISE_COMMAND_MESSAGE__INIT;
+
+	(void)f;
+	g.key = "resume#9";
+	g.result_completion_id = 7;
+	add(to, RESTATE_GET_PROMISE, &g.base);
+}
+
+Test(restate, pause_journal_mismatches_and_a_peek_not_answered_yet)
+{
+	fixture fx;
+	journal j, k;
+	answer a;
+	error_info err;
+	Ecl__Restate__SuspensionMessage *s;
+
+	start(&fx, two_revisions, &j, TEA);
+	invoke(fx.e, "critique-revise", "run", &j, "p2", &a);
+	apply(&j, &a);
+	answer_free(&a);
+	/* The answer came back before the peek's result: the run waits for that. */
+	cr_assert_eq(j.entries[j.n - 1].type, RESTATE_PEEK_PROMISE_DONE);
+	free(j.entries[--j.n].body);
+	invoke(fx.e, "critique-revise", "run", &j, "p2", &a);
+	cr_assert_eq(a.n, 3); /* generate's step#1 record, the status, the suspension */
+	cr_assert_eq(a.frames[0].type, RESTATE_SET_STATE);
+	cr_assert_eq(a.frames[1].type, RESTATE_SET_STATE);
+	cr_assert_eq(a.frames[2].type, RESTATE_SUSPENSION);
+	s = ecl__restate__suspension_message__unpack(NULL, a.frames[2].len, a.frames[2].body);
+	cr_assert_eq(s->waiting_completions[0], 2, "the peek's completion");
+	cr_assert_eq(s->n_waiting_signals, 0);
+	ecl__restate__suspension_message__free_unpacked(s, NULL);
+	answer_free(&a);
+
+	/* A peek of another promise: a mismatch. */
+	memset(&k, 0, sizeof(k));
+	rewrite(&k, &j, RESTATE_PEEK_PROMISE, peek_of_another_pause);
+	invoke(fx.e, "critique-revise", "run", &k, "p2", &a);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "peeks at promise pause#1 (completion 2)"), "%s",
+		  err.message);
+	answer_free(&a);
+	journal_free(&k);
+	journal_free(&j);
+	answer_free(&a);
+	teardown(&fx);
+
+	/* A paused run whose journal awaits another promise: a mismatch. */
+	start(&fx, two_revisions, &j, TEA);
+	j.paused = 1;
+	drive(&fx, &j, "p3", &a);
+	cr_assert(strstr(j.status, "\"status\":\"paused\""), "%s", j.status);
+	answer_free(&a);
+	memset(&k, 0, sizeof(k));
+	rewrite(&k, &j, RESTATE_GET_PROMISE, resume_of_another_pause);
+	invoke(fx.e, "critique-revise", "run", &k, "p3", &a);
+	err = error_in(&a);
+	cr_assert_eq(err.code, RESTATE_JOURNAL_MISMATCH);
+	cr_assert(strstr(err.message, "awaits promise resume#1"), "%s", err.message);
+	journal_free(&k);
+	finish(&fx, &j, &a);
+}
+
+/* ---- the history records ---------------------------------------------------------------- */
+
+/* The value of the last SetState of key in the journal (caller frees), or NULL. */
+static char *state_in(const journal *j, const char *key)
+{
+	char *text = NULL;
+	int i;
+
+	for (i = 0; i < j->n; i++) {
+		const frame *f = &j->entries[i];
+		Ecl__Restate__SetStateCommandMessage *s;
+
+		if (f->type != RESTATE_SET_STATE)
+			continue;
+		s = ecl__restate__set_state_command_message__unpack(NULL, f->len, f->body);
+		if (s->key.len == strlen(key) && memcmp(s->key.data, key, s->key.len) == 0) {
+			free(text);
+			text = strndup((const char *)s->value->content.data, s->value->content.len);
+		}
+		ecl__restate__set_state_command_message__free_unpacked(s, NULL);
+	}
+	return text;
+}
+
+Test(restate, history_records_keep_every_call_and_transition)
+{
+	static const char script[] =
+		"{\"generate\": [[{\"$error\": \"transient\", \"message\": \"try later\"}, " GEN
+		"]], \"critique\": [[\"no JSON here\", " PASS "]]}";
+	fixture fx;
+	journal j;
+	answer a;
+	char *rec;
+	cJSON *r, *calls;
+
+	start(&fx, script, &j, TEA);
+	drive(&fx, &j, "h9", &a);
+	cr_assert(strstr(j.status, "\"status\":\"completed\""), "%s", j.status);
+	/* generate: a failed call, then its retry, both kept with the answer's record */
+	rec = state_in(&j, "call#1");
+	cr_assert_not_null(rec);
+	r = cJSON_Parse(rec);
+	calls = cJSON_GetObjectItem(r, "calls");
+	cr_assert_eq(cJSON_GetArraySize(calls), 2, "%s", rec);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "kind")->valuestring,
+			 "first");
+	cr_assert(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "error")->valuestring,
+			 "try later"),
+		  "%s", rec);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 1), "kind")->valuestring,
+			 "retry");
+	cJSON_Delete(r);
+	free(rec);
+	/* critique: an answer refused, then the repair's, each an answer of its own */
+	rec = state_in(&j, "call#5");
+	cr_assert_not_null(rec);
+	r = cJSON_Parse(rec);
+	cr_assert_not_null(cJSON_GetObjectItem(r, "fix"), "%s", rec);
+	cr_assert_null(cJSON_GetObjectItem(r, "prompt"), "%s", rec);
+	cr_assert_str_eq(
+		cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "calls"), 0), "kind")
+			->valuestring,
+		"repair");
+	cJSON_Delete(r);
+	free(rec);
+	rec = state_in(&j, "step#2");
+	cr_assert_not_null(rec);
+	r = cJSON_Parse(rec);
+	cr_assert_str_eq(cJSON_GetObjectItem(r, "step")->valuestring, "critique");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r, "next")), "%s", rec);
+	calls = cJSON_GetObjectItem(r, "calls");
+	cr_assert_eq(cJSON_GetArraySize(calls), 2, "%s", rec);
+	cr_assert_eq(cJSON_GetArrayItem(calls, 0)->valueint, 3, "%s", rec);
+	cr_assert_eq(cJSON_GetArrayItem(calls, 1)->valueint, 5, "%s", rec);
+	cr_assert_str_eq(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(r, "output"), "decision")->valuestring,
+		"pass");
+	cJSON_Delete(r);
+	free(rec);
+	finish(&fx, &j, &a);
 }

@@ -1,0 +1,472 @@
+/*
+ * restate_query.c - what `ecl runs` and `ecl history` read from a Restate server: the state
+ * the run handler keeps (its status, a record of each transition and of each answer asked,
+ * see driver_restate.c), read through the admin API's SQL introspection (POST /query), and
+ * handed out as the same ecl_run_info and ecl_history_entry the local store gives, so that
+ * the command prints the same columns and JSON fields on both engines.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "internal.h"
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Run ids go into a query: only these characters. */
+static int plain(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return 0;
+	return 1;
+}
+
+/* Run the SQL query at the admin API: ECL_OK with *rows its rows (a JSON array inside *doc,
+ * which the caller frees with cJSON_Delete), or an error in err. */
+static int query(const char *admin_url, const char *sql, cJSON **doc, const cJSON **rows, char *err,
+		 size_t errlen)
+{
+	char url[1024];
+	cJSON *body = cJSON_CreateObject();
+	char *text = NULL;
+	buf resp = {0};
+	long status;
+	int rc, oom = 0;
+
+	*doc = NULL;
+	*rows = NULL;
+	if (!body || !cJSON_AddStringToObject(body, "query", sql) ||
+	    !(text = cJSON_PrintUnformatted(body))) {
+		cJSON_Delete(body);
+		say(err, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	cJSON_Delete(body);
+	snprintf(url, sizeof(url), "%s/query", admin_url);
+	rc = http_exchange("POST", url, text, "application/json", 60000, &status, &resp, err,
+			   errlen);
+	cJSON_free(text);
+	if (rc == ECL_OK && status != 200) {
+		say(err, errlen, "%s: HTTP %ld: %.300s", url, status,
+		    resp.data ? resp.data : "(no body)");
+		rc = ECL_EIO;
+	}
+	if (rc == ECL_OK) {
+		*doc = resp.data ? json_parse_str(resp.data, &oom) : NULL;
+		*rows = cJSON_GetObjectItemCaseSensitive(*doc, "rows");
+		if (oom) {
+			say(err, errlen, "out of memory reading %s", url);
+			rc = ECL_ENOMEM;
+		} else if (!cJSON_IsArray(*rows)) {
+			say(err, errlen, "%s: the answer has no rows: %.300s", url,
+			    resp.data ? resp.data : "(no body)");
+			rc = ECL_EIO;
+		}
+	}
+	buf_free(&resp);
+	if (rc != ECL_OK) {
+		cJSON_Delete(*doc);
+		*doc = NULL;
+		*rows = NULL;
+	}
+	return rc;
+}
+
+static const char *str_of(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static long long num_of(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+/* Restate's times ("2026-12-07T21:47:32.763Z", UTC) in Unix ms; 0 when absent or malformed.
+ * The days since 1970 are counted from the civil date (timegm is not standard C). */
+static long long time_ms(const char *text)
+{
+	int y, mo, d, h, mi, s, ms = 0, n = 0;
+	long long era, yoe, doy, doe, days;
+
+	if (!text || sscanf(text, "%d-%d-%dT%d:%d:%d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 ||
+	    mo < 1 || mo > 12)
+		return 0;
+	if (text[n] == '.' && sscanf(text + n + 1, "%3d", &ms) != 1)
+		ms = 0;
+	y -= mo <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	days = era * 146097 + doe - 719468;
+	return ((days * 24 + h) * 60 + mi) * 60000LL + s * 1000LL + ms;
+}
+
+/* The compiled workflow named name, or NULL. */
+static const ecl_workflow *workflow_of(const ecl_workflow *const *list, size_t n, const char *name)
+{
+	return name ? ecl_workflow_find(list, n, name) : NULL;
+}
+
+/* ---- runs --------------------------------------------------------------------------------- */
+
+/* One run of the listing: its status row, parsed. */
+typedef struct listed {
+	const cJSON *row;
+	cJSON *status;
+	const ecl_workflow *wf;
+	long long created_ms, updated_ms;
+} listed;
+
+static int newest_first(const void *a, const void *b)
+{
+	const listed *x = a, *y = b;
+
+	return x->created_ms < y->created_ms ? 1 : x->created_ms > y->created_ms ? -1 : 0;
+}
+
+static int status_wanted(const ecl_run_filter *f, const char *status)
+{
+	int i;
+
+	if (!f || f->nstatuses <= 0)
+		return 1;
+	for (i = 0; i < f->nstatuses; i++)
+		if (status && strcmp(f->statuses[i], status) == 0)
+			return 1;
+	return 0;
+}
+
+/* Visits of step, counted from the run's transition records: for the loop limits after the
+ * first (the status counts that one). */
+static int visits_of(const cJSON *steps, const char *step)
+{
+	const cJSON *row;
+	int n = 0;
+
+	cJSON_ArrayForEach (row, steps) {
+		const char *v = str_of(row, "value_utf8"), *at;
+
+		/* the record starts {"seq":N,"step":"<name>", */
+		at = v ? strstr(v, "\"step\":\"") : NULL;
+		if (at && strncmp(at + 8, step, strlen(step)) == 0 && at[8 + strlen(step)] == '"')
+			n++;
+	}
+	return n;
+}
+
+/* Fill info from a run's status (all borrowed from st and wf) and hand it to fn. */
+static int list_one(const char *admin_url, const listed *l, ecl_run_fn fn, void *ctx, char *err,
+		    size_t errlen)
+{
+	ecl_run_info info;
+	ecl_run_limit limits[32];
+	const ecl_workflow *wf = l->wf;
+	cJSON *out = cJSON_GetObjectItemCaseSensitive(l->status, "output");
+	cJSON *doc = NULL;
+	const cJSON *steps = NULL;
+	char *output = NULL;
+	int i, rc = ECL_OK, stop;
+
+	memset(&info, 0, sizeof(info));
+	info.id = (char *)str_of(l->status, "id");
+	info.workflow = (char *)wf->id;
+	info.version = (char *)str_of(l->status, "version");
+	info.status = (char *)str_of(l->status, "status");
+	info.step = (char *)str_of(l->status, "step");
+	info.error = (char *)str_of(l->status, "error");
+	info.question = (char *)str_of(l->status, "question");
+	info.step_count = (int)num_of(l->status, "step_count");
+	info.revisions = (int)num_of(l->status, "revisions");
+	info.revision_limit = (int)num_of(l->status, "revision_limit");
+	info.attempt = 1;
+	info.created_ms = l->created_ms;
+	info.updated_ms = l->updated_ms;
+	if (out && !(output = info.output = cJSON_PrintUnformatted(out))) {
+		say(err, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	for (i = 0; i < wf->nsteps && info.nlimits < 32; i++) {
+		const ecl_step_def *s = &wf->steps[i];
+
+		if (s->limit <= 0)
+			continue;
+		limits[info.nlimits].step = s->name;
+		limits[info.nlimits].label = s->counter_label;
+		limits[info.nlimits].limit = s->limit;
+		if (info.nlimits == 0) {
+			info.revision_label = s->counter_label;
+			limits[0].count = info.revisions;
+		} else {
+			if (!doc) {
+				char sql[256];
+
+				snprintf(sql, sizeof(sql),
+					 "SELECT value_utf8 FROM state WHERE service_key = '%s' "
+					 "AND key LIKE 'step#%%'",
+					 info.id);
+				rc = query(admin_url, sql, &doc, &steps, err, errlen);
+				if (rc != ECL_OK)
+					break;
+			}
+			limits[info.nlimits].count = visits_of(steps, s->name);
+		}
+		info.nlimits++;
+	}
+	info.limits = limits;
+	stop = rc == ECL_OK && fn(ctx, &info);
+	cJSON_Delete(doc);
+	cJSON_free(output);
+	return rc != ECL_OK ? rc : stop ? ECL_ECANCELLED : ECL_OK;
+}
+
+int ecl_restate_runs(const char *admin_url, const ecl_workflow *const *list, size_t n,
+		     const ecl_run_filter *filter, ecl_run_fn fn, void *ctx, char *err,
+		     size_t errlen)
+{
+	static const char sql[] =
+		"SELECT s.service_name, s.service_key, s.value_utf8, i.created_at, i.modified_at "
+		"FROM state s LEFT JOIN sys_invocation i ON i.target_service_name = s.service_name "
+		"AND i.target_service_key = s.service_key AND i.target_handler_name = 'run' "
+		"WHERE s.key = 'status'";
+	cJSON *doc = NULL;
+	const cJSON *rows, *row;
+	listed *runs = NULL;
+	int nruns = 0, i, rc, shown = 0;
+
+	mem_init();
+	rc = query(admin_url, sql, &doc, &rows, err, errlen);
+	if (rc != ECL_OK)
+		return rc;
+	runs = mem_calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*runs));
+	if (!runs) {
+		cJSON_Delete(doc);
+		say(err, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	cJSON_ArrayForEach (row, rows) {
+		listed *l = &runs[nruns];
+		const char *text = str_of(row, "value_utf8");
+
+		/* the services of other programs may keep a "status" too: only our workflows' */
+		l->wf = workflow_of(list, n, str_of(row, "service_name"));
+		if (!l->wf || !text)
+			continue;
+		l->status = cJSON_Parse(text);
+		if (!cJSON_IsObject(l->status) || !str_of(l->status, "id") ||
+		    !plain(str_of(l->status, "id")) ||
+		    !status_wanted(filter, str_of(l->status, "status")) ||
+		    (filter && filter->workflow && strcmp(filter->workflow, l->wf->id) != 0)) {
+			cJSON_Delete(l->status);
+			l->status = NULL;
+			continue;
+		}
+		l->row = row;
+		l->created_ms = time_ms(str_of(row, "created_at"));
+		l->updated_ms = time_ms(str_of(row, "modified_at"));
+		if (l->updated_ms < l->created_ms)
+			l->updated_ms = l->created_ms;
+		nruns++;
+	}
+	qsort(runs, (size_t)nruns, sizeof(*runs), newest_first);
+	for (i = 0; i < nruns && rc == ECL_OK; i++) {
+		if (filter && filter->limit > 0 && shown >= filter->limit)
+			break;
+		shown++;
+		rc = list_one(admin_url, &runs[i], fn, ctx, err, errlen);
+	}
+	for (i = 0; i < nruns; i++)
+		cJSON_Delete(runs[i].status);
+	mem_free(runs);
+	cJSON_Delete(doc);
+	return rc == ECL_ECANCELLED ? ECL_OK : rc;
+}
+
+/* ---- history ------------------------------------------------------------------------------ */
+
+/* The answers one transition may have asked: the first and its repairs. */
+#define MAX_ANSWERS 16
+
+/* The record of state key in rows (parsed into *out, freed by the caller), or NULL. */
+static cJSON *record_of(const cJSON *rows, const char *key)
+{
+	const cJSON *row;
+
+	cJSON_ArrayForEach (row, rows) {
+		const char *k = str_of(row, "key");
+
+		if (k && strcmp(k, key) == 0)
+			return cJSON_Parse(str_of(row, "value_utf8") ? str_of(row, "value_utf8")
+								     : "null");
+	}
+	return NULL;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	const cJSON *const *x = a, *const *y = b;
+	long long p = num_of(*x, "seq"), q = num_of(*y, "seq");
+
+	return p < q ? -1 : p > q;
+}
+
+/* Hand one transition (its record st, the records of its answers from rows) to fn. */
+static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history_fn fn, void *ctx,
+		       char *err, size_t errlen)
+{
+	ecl_history_entry h;
+	ecl_llm_call *calls = NULL;
+	cJSON *recs[MAX_ANSWERS];
+	const cJSON *cid, *out = cJSON_GetObjectItemCaseSensitive(st, "output");
+	char *output = NULL;
+	long long first_ms = 0, end_us = 0;
+	int nrecs = 0, ncalls = 0, i, stop, rc = ECL_OK;
+
+	memset(&h, 0, sizeof(h));
+	h.seq = (int)num_of(st, "seq");
+	h.step = str_of(st, "step");
+	h.next = str_of(st, "next");
+	h.attempt = (int)num_of(st, "attempt");
+	h.answer = str_of(st, "answer");
+	if (out && !(output = cJSON_PrintUnformatted(out))) {
+		say(err, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	h.output = output;
+	cJSON_ArrayForEach (cid, cJSON_GetObjectItemCaseSensitive(st, "calls")) {
+		char key[32];
+		cJSON *r;
+
+		snprintf(key, sizeof(key), "call#%lld", (long long)cid->valuedouble);
+		if (nrecs < MAX_ANSWERS && (r = record_of(rows, key)) != NULL) {
+			recs[nrecs++] = r;
+			ncalls += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "calls"));
+		}
+	}
+	if (ncalls && !(calls = mem_calloc((size_t)ncalls, sizeof(*calls)))) {
+		say(err, errlen, "out of memory");
+		rc = ECL_ENOMEM;
+		goto out;
+	}
+	ncalls = 0;
+	for (i = 0; i < nrecs; i++) {
+		const cJSON *c;
+
+		if (full && i == 0) {
+			h.system = str_of(recs[0], "system");
+			h.prompt = str_of(recs[0], "prompt");
+		}
+		cJSON_ArrayForEach (c, cJSON_GetObjectItemCaseSensitive(recs[i], "calls")) {
+			ecl_llm_call *k = &calls[ncalls++];
+			const char *kind = str_of(c, "kind");
+			long long start = num_of(c, "started_ms");
+
+			k->n = ncalls;
+			k->kind = kind && strcmp(kind, "retry") == 0    ? ECL_LLM_CALL_RETRY
+				  : kind && strcmp(kind, "repair") == 0 ? ECL_LLM_CALL_REPAIR
+									: ECL_LLM_CALL_FIRST;
+			k->repair = (int)num_of(c, "repair");
+			if (full) {
+				/* every call sent the first ask's prompts, a repair its fix too */
+				k->system = str_of(recs[0], "system");
+				k->prompt = str_of(recs[0], "prompt");
+				k->fix = str_of(recs[i], "fix");
+			}
+			k->answer = str_of(c, "answer");
+			k->error = str_of(c, "error");
+			k->tokens_in = num_of(c, "tokens_in");
+			k->tokens_out = num_of(c, "tokens_out");
+			k->latency_us = num_of(c, "latency_us");
+			h.tokens_in += k->tokens_in;
+			h.tokens_out += k->tokens_out;
+			if (!first_ms || (start && start < first_ms))
+				first_ms = start;
+			if (start * 1000 + k->latency_us > end_us)
+				end_us = start * 1000 + k->latency_us;
+		}
+	}
+	if (!h.answer && ncalls) /* the accepted answer, as it came */
+		h.answer = calls[ncalls - 1].answer;
+	h.started_ms = first_ms;
+	h.duration_us = first_ms ? end_us - first_ms * 1000 : 0;
+	h.calls = calls;
+	h.ncalls = ncalls;
+	stop = fn(ctx, &h);
+	rc = stop ? ECL_ECANCELLED : ECL_OK;
+out:
+	for (i = 0; i < nrecs; i++)
+		cJSON_Delete(recs[i]);
+	mem_free(calls);
+	cJSON_free(output);
+	return rc;
+}
+
+int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_history_fn fn,
+			void *ctx, char *err, size_t errlen)
+{
+	char sql[256];
+	cJSON *doc = NULL, **steps = NULL;
+	const cJSON *rows, *row;
+	int nsteps = 0, i, rc, known = 0;
+
+	mem_init();
+	if (!plain(id)) {
+		say(err, errlen, "not a run id: %s", id);
+		return ECL_EUSAGE;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT service_name, key, value_utf8 FROM state WHERE service_key = '%s'", id);
+	rc = query(admin_url, sql, &doc, &rows, err, errlen);
+	if (rc != ECL_OK)
+		return rc;
+	steps = mem_calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*steps));
+	if (!steps) {
+		cJSON_Delete(doc);
+		say(err, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
+	cJSON_ArrayForEach (row, rows) {
+		const char *k = str_of(row, "key");
+
+		known |= k && strcmp(k, "status") == 0;
+		if (k && strncmp(k, "step#", 5) == 0 &&
+		    (steps[nsteps] =
+			     cJSON_Parse(str_of(row, "value_utf8") ? str_of(row, "value_utf8")
+								   : "null")) != NULL)
+			nsteps++;
+	}
+	if (!known) {
+		say(err, errlen, "no run %s on the Restate server at %s", id, admin_url);
+		rc = ECL_ENOTFOUND;
+	}
+	qsort(steps, (size_t)nsteps, sizeof(*steps), by_seq);
+	for (i = 0; i < nsteps && rc == ECL_OK; i++)
+		rc = history_one(rows, steps[i], full, fn, ctx, err, errlen);
+	for (i = 0; i < nsteps; i++)
+		cJSON_Delete(steps[i]);
+	mem_free(steps);
+	cJSON_Delete(doc);
+	return rc == ECL_ECANCELLED ? ECL_OK : rc;
+}
