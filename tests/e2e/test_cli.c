@@ -2007,14 +2007,14 @@ Test(cli, version_names_the_version_the_abi_and_the_revision)
 	char *out = NULL, *err = NULL;
 
 	cr_assert_eq(ECL(&out, &err, "--version"), 0, "%s", err);
-	cr_assert(strncmp(out, "ecl " ECL_VERSION " (libecl " ECL_VERSION ", ABI 1", 22) == 0, "%s",
+	cr_assert(strncmp(out, "ecl " ECL_VERSION " (libecl " ECL_VERSION ", ABI 2", 22) == 0, "%s",
 		  out);
-	cr_assert(strstr(out, ", ABI 1"), "%s", out);
+	cr_assert(strstr(out, ", ABI 2"), "%s", out);
 	cr_assert_eq(access(db, F_OK), -1, "--version opened the database");
 	free(out);
 	free(err);
 	cr_assert_eq(ts_run(eclc, &out, &err), 0, "%s", err);
-	cr_assert(strncmp(out, "eclc ", 5) == 0 && strstr(out, "ABI 1"), "%s", out);
+	cr_assert(strncmp(out, "eclc ", 5) == 0 && strstr(out, "ABI 2"), "%s", out);
 	free(out);
 	free(err);
 }
