@@ -464,7 +464,9 @@ static int plain_learn(net *n)
 
 /* Whether a 400 reply (its body) refuses the schema: it names response_format or
  * json_schema, as OpenAI-compatible servers do ("Invalid parameter: 'response_format' of
- * type 'json_schema' is not supported with this model", "unknown variant `json_schema`"). */
+ * type 'json_schema' is not supported with this model", "unknown variant `json_schema`").
+ * A server that finds the schema beyond what its strict mode supports says so in the same
+ * words, and is asked for json_object as well: ecl checks the answer either way. */
 static int refuses_schema(const buf *body)
 {
 	return body->data &&
