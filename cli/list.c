@@ -1,6 +1,8 @@
 /*
- * list.c - `ecl list`: the workflows compiled into this program; `ecl run WORKFLOW --help`.
+ * list.c - `ecl list`: the workflows compiled into this program (as text or JSON); `ecl run
+ * WORKFLOW --help`.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -88,17 +90,108 @@ void cli_print_workflow_help(const ecl_workflow *wf, const char *prog)
 	printf("\nusage line: %s\n", wf->usage);
 }
 
+/* The JSON text of pieces (a descriptor's graph_json), parsed; NULL when there is none or
+ * memory ran out. */
+static cJSON *parse_pieces(const char *const *pieces)
+{
+	size_t n = 1, k;
+	char *text;
+	cJSON *json;
+
+	if (!pieces)
+		return NULL;
+	for (k = 0; pieces[k]; k++)
+		n += strlen(pieces[k]);
+	if (!(text = malloc(n)))
+		return NULL;
+	text[0] = '\0';
+	for (k = 0; pieces[k]; k++)
+		strcat(text, pieces[k]);
+	json = cJSON_Parse(text);
+	free(text);
+	return json;
+}
+
+/* One workflow as JSON: id and name; detailed, eclc's description of it (`ecl graph --format
+ * json`: inputs, steps with their outputs and the JSON Schema an LLM step's answer is asked
+ * for, transitions) with the usage line, or for a descriptor written without it, its steps
+ * with their schemas. */
+static cJSON *workflow_json(const ecl_workflow *wf, int detailed)
+{
+	cJSON *o = detailed ? parse_pieces(wf->graph_json) : NULL, *steps;
+	int i;
+
+	if (o) {
+		cli_json_text(o, "usage", wf->usage);
+		return o;
+	}
+	if (!(o = cJSON_CreateObject()))
+		return NULL;
+	cli_json_text(o, "id", wf->id);
+	cli_json_text(o, "name", wf->name);
+	if (!detailed)
+		return o;
+	cli_json_text(o, "description", wf->description);
+	cJSON_AddNumberToObject(o, "max_steps", wf->max_steps);
+	cli_json_text(o, "usage", wf->usage);
+	steps = cJSON_AddArrayToObject(o, "steps");
+	for (i = 0; i < wf->nsteps; i++) {
+		const ecl_step_def *st = &wf->steps[i];
+		cJSON *s = cJSON_CreateObject(), *schema;
+
+		if (!s || !cJSON_AddItemToArray(steps, s)) {
+			cJSON_Delete(s);
+			break;
+		}
+		cli_json_text(s, "name", st->name);
+		schema = st->schema ? cJSON_Parse(st->schema) : NULL;
+		if (!schema)
+			cli_json_text(s, "schema", st->schema);
+		else if (!cJSON_AddItemToObject(s, "schema", schema))
+			cJSON_Delete(schema);
+	}
+	return o;
+}
+
+static int list_json(cli *c, int detailed)
+{
+	cJSON *all = cJSON_CreateArray();
+	size_t k;
+	int rc;
+
+	for (k = 0; all && k < c->opts.nworkflows; k++) {
+		cJSON *o = workflow_json(c->opts.workflows[k], detailed);
+
+		if (!o || !cJSON_AddItemToArray(all, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(all);
+			return cli_error(1, "out of memory");
+		}
+	}
+	if (!all)
+		return cli_error(1, "out of memory");
+	rc = cli_print_json(all);
+	cJSON_Delete(all);
+	return rc;
+}
+
 int cmd_list(cli *c)
 {
-	int detailed = 0, i;
+	int detailed = 0, json = 0, i;
 	size_t k;
 
 	for (i = 0; i < c->nargs; i++) {
 		if (strcmp(c->args[i], "--detailed") == 0 || strcmp(c->args[i], "-d") == 0)
 			detailed = 1;
+		else if ((!strcmp(c->args[i], "-o") || !strcmp(c->args[i], "--output")) &&
+			 i + 1 < c->nargs &&
+			 (!strcmp(c->args[i + 1], "json") || !strcmp(c->args[i + 1], "text")))
+			json = !strcmp(c->args[++i], "json");
 		else
 			return cli_error(2, "list: unknown argument `%s`", c->args[i]);
 	}
+	if (json)
+		return list_json(c, detailed);
 	printf("Available Workflows:\n");
 	for (k = 0; k < c->opts.nworkflows; k++) {
 		if (detailed)

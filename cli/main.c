@@ -19,7 +19,7 @@ static const char usage_text[] =
 	" [global options] <command> [arguments]\n"
 	"\n"
 	"commands:\n"
-	"  list [--detailed]                 the workflows compiled into this program\n"
+	"  list [--detailed] [-o json]       the workflows compiled into this program\n"
 	"  run <workflow> [inputs] [--queue [--wait]]\n"
 	"                                    start a run and drive it to its end (--queue:\n"
 	"                                    store it for a worker)\n"
@@ -208,9 +208,10 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{"list", cmd_list,
-	 "list [--detailed|-d]\n"
+	 "list [--detailed|-d] [-o text|json]\n"
 	 "  The workflows compiled into this program: id and name; --detailed adds each\n"
-	 "  one's description, inputs, steps, loop bounds and usage line.\n"},
+	 "  one's description, inputs, steps, loop bounds and usage line (as JSON: eclc's\n"
+	 "  description, with the JSON Schema each LLM step asks its answer in).\n"},
 	{"run", cmd_run,
 	 "run WORKFLOW [inputs] [--queue [--wait]] [--engine restate [--restate-url URL] "
 	 "[--wait]]\n"

@@ -2,8 +2,8 @@
 
 #include "ecl.h"
 
-#if ECL_ABI_VERSION != 1
-#error "generated for ecl ABI 1"
+#if ECL_ABI_VERSION != 2
+#error "generated for ecl ABI 2"
 #endif
 
 /* The states: one per step of the workflow. */
@@ -138,6 +138,9 @@ static const ecl_tpl_part prompt__generate[] = {
 	{"\n", 1, -1},
 };
 
+/* The JSON Schema of the answer of generate, sent to the provider. */
+static const char schema__generate[] = "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false}";
+
 static const int outputs__generate[] = {V__GENERATE_CONTENT, V__GENERATE_WORD_COUNT};
 
 /* dsl/bench_critique_revise.ecl:27 */
@@ -150,6 +153,9 @@ static const ecl_tpl_part prompt__critique[] = {
 	{NULL, 0, V__CONTENT},
 	{"\n", 1, -1},
 };
+
+/* The JSON Schema of the answer of critique, sent to the provider. */
+static const char schema__critique[] = "{\"type\":\"object\",\"properties\":{\"decision\":{\"type\":\"string\",\"enum\":[\"pass\",\"revise\"]},\"feedback\":{\"type\":\"string\"},\"quality_score\":{\"type\":\"integer\"}},\"required\":[\"decision\",\"feedback\",\"quality_score\"],\"additionalProperties\":false}";
 
 static const int outputs__critique[] = {V__CRITIQUE_DECISION, V__CRITIQUE_FEEDBACK, V__CRITIQUE_QUALITY_SCORE};
 
@@ -179,6 +185,9 @@ static const ecl_tpl_part prompt__revise[] = {
 	{"\n", 1, -1},
 };
 
+/* The JSON Schema of the answer of revise, sent to the provider. */
+static const char schema__revise[] = "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false}";
+
 static const int outputs__revise[] = {V__REVISE_CONTENT, V__REVISE_WORD_COUNT};
 
 /* dsl/bench_critique_revise.ecl:38 */
@@ -196,6 +205,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__generate, 5},
 		.outputs = outputs__generate,
 		.noutputs = 2,
+		.schema = schema__generate,
 		.counter = -1,
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -211,6 +221,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__critique, 5},
 		.outputs = outputs__critique,
 		.noutputs = 3,
+		.schema = schema__critique,
 		.counter = -1,
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -226,6 +237,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__revise, 9},
 		.outputs = outputs__revise,
 		.noutputs = 2,
+		.schema = schema__revise,
 		.limit = 3,
 		.counter = V__REVISIONS,
 		.counter_label = "revisions",
@@ -295,6 +307,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
 	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 23, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
 	"      ]\n"
@@ -310,6 +323,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"feedback\", \"type\": \"string\", \"required\": true},\n"
 	"        {\"name\": \"quality_score\", \"type\": \"int\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"decision\":{\"type\":\"string\",\"enum\":[\"pass\",\"revise\"]},\"feedback\":{\"type\":\"string\"},\"quality_score\":{\"type\":\"integer\"}},\"required\":[\"decision\",\"feedback\",\"quality_score\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 33, \"kind\": \"when\", \"guard\": \"critique.decision == \\\"pass\\\"\", \"to\": \"done\", \"result\": {\"status\": \"critique.decision\", \"content\": \"content\", \"word_count\": \"word_count\", \"quality_score\": \"critique.quality_score\", \"revisions\": \"revisions\"}},\n"
 	"        {\"line\": 34, \"kind\": \"always\", \"guard\": null, \"to\": \"revise\"}\n"
@@ -325,6 +339,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
 	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 46, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
 	"      ]\n"

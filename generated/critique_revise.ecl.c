@@ -2,8 +2,8 @@
 
 #include "ecl.h"
 
-#if ECL_ABI_VERSION != 1
-#error "generated for ecl ABI 1"
+#if ECL_ABI_VERSION != 2
+#error "generated for ecl ABI 2"
 #endif
 
 /* The states: one per step of the workflow. */
@@ -145,6 +145,9 @@ static const ecl_tpl_part prompt__generate[] = {
 	 "Answer as JSON: {\"content\": \"<the piece>\", \"word_count\": <its number of words>}\n", 81, -1},
 };
 
+/* The JSON Schema of the answer of generate, sent to the provider. */
+static const char schema__generate[] = "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false}";
+
 static const int outputs__generate[] = {V__GENERATE_CONTENT, V__GENERATE_WORD_COUNT};
 
 /* dsl/critique_revise.ecl:34 */
@@ -166,6 +169,9 @@ static const ecl_tpl_part prompt__critique[] = {
 	 "\n"
 	 "Answer as JSON: {\"decision\": \"pass\" or \"revise\", \"feedback\": \"<what to change>\", \"quality_score\": <0 to 100>}\n", 112, -1},
 };
+
+/* The JSON Schema of the answer of critique, sent to the provider. */
+static const char schema__critique[] = "{\"type\":\"object\",\"properties\":{\"decision\":{\"type\":\"string\",\"enum\":[\"pass\",\"revise\"]},\"feedback\":{\"type\":\"string\"},\"quality_score\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"decision\",\"feedback\",\"quality_score\"],\"additionalProperties\":false}";
 
 static const int outputs__critique[] = {V__CRITIQUE_DECISION, V__CRITIQUE_FEEDBACK, V__CRITIQUE_QUALITY_SCORE};
 
@@ -198,6 +204,9 @@ static const ecl_tpl_part prompt__revise[] = {
 	 "Answer as JSON: {\"content\": \"<the revised piece>\", \"word_count\": <its number of words>}\n", 90, -1},
 };
 
+/* The JSON Schema of the answer of revise, sent to the provider. */
+static const char schema__revise[] = "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false}";
+
 static const int outputs__revise[] = {V__REVISE_CONTENT, V__REVISE_WORD_COUNT};
 
 /* dsl/critique_revise.ecl:53 */
@@ -216,6 +225,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__generate, 5},
 		.outputs = outputs__generate,
 		.noutputs = 2,
+		.schema = schema__generate,
 		.counter = -1,
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -232,6 +242,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__critique, 7},
 		.outputs = outputs__critique,
 		.noutputs = 3,
+		.schema = schema__critique,
 		.counter = -1,
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -248,6 +259,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__revise, 9},
 		.outputs = outputs__revise,
 		.noutputs = 2,
+		.schema = schema__revise,
 		.limit = 3,
 		.counter = V__REVISIONS,
 		.counter_label = "revisions",
@@ -317,6 +329,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
 	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 30, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
 	"      ]\n"
@@ -332,6 +345,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"feedback\", \"type\": \"string\", \"required\": true},\n"
 	"        {\"name\": \"quality_score\", \"type\": \"int\", \"min\": 0, \"max\": 100, \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"decision\":{\"type\":\"string\",\"enum\":[\"pass\",\"revise\"]},\"feedback\":{\"type\":\"string\"},\"quality_score\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},\"required\":[\"decision\",\"feedback\",\"quality_score\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 48, \"kind\": \"when\", \"guard\": \"critique.decision == \\\"pass\\\"\", \"to\": \"done\", \"result\": {\"content\": \"content\", \"word_count\": \"word_count\"}},\n"
 	"        {\"line\": 49, \"kind\": \"when\", \"guard\": \"critique.decision == \\\"revise\\\"\", \"to\": \"revise\"}\n"
@@ -347,6 +361,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"content\", \"type\": \"string\", \"required\": true},\n"
 	"        {\"name\": \"word_count\", \"type\": \"int\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"word_count\":{\"type\":\"integer\"}},\"required\":[\"content\",\"word_count\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 70, \"kind\": \"always\", \"guard\": null, \"to\": \"critique\"}\n"
 	"      ]\n"

@@ -2,8 +2,8 @@
 
 #include "ecl.h"
 
-#if ECL_ABI_VERSION != 1
-#error "generated for ecl ABI 1"
+#if ECL_ABI_VERSION != 2
+#error "generated for ecl ABI 2"
 #endif
 
 /* The states: one per step of the workflow. */
@@ -140,6 +140,9 @@ static const ecl_tpl_part prompt__draft[] = {
 	 "Answer as JSON: {\"summary\": \"<the summary>\"}\n", 47, -1},
 };
 
+/* The JSON Schema of the answer of draft, sent to the provider. */
+static const char schema__draft[] = "{\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"}},\"required\":[\"summary\"],\"additionalProperties\":false}";
+
 static const int outputs__draft[] = {V__DRAFT_SUMMARY};
 
 /* dsl/summarize.ecl:18 */
@@ -180,6 +183,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__draft, 9},
 		.outputs = outputs__draft,
 		.noutputs = 1,
+		.schema = schema__draft,
 		.limit = 3,
 		.counter = V__DRAFTS,
 		.counter_label = "drafts",
@@ -310,6 +314,7 @@ static const char *const ecl__graph_json[] = {
 	"      \"outputs\": [\n"
 	"        {\"name\": \"summary\", \"type\": \"string\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"}},\"required\":[\"summary\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 32, \"kind\": \"always\", \"guard\": null, \"to\": \"check\"}\n"
 	"      ]\n"

@@ -2,8 +2,8 @@
 
 #include "ecl.h"
 
-#if ECL_ABI_VERSION != 1
-#error "generated for ecl ABI 1"
+#if ECL_ABI_VERSION != 2
+#error "generated for ecl ABI 2"
 #endif
 
 /* The states: one per step of the workflow. */
@@ -129,6 +129,9 @@ static const ecl_tpl_part prompt__classify[] = {
 	 "Answer as JSON: {\"category\": \"bug\" | \"billing\" | \"feature\" | \"spam\", \"urgency\": <1 to 5>, \"summary\": \"<one line>\"}\n", 117, -1},
 };
 
+/* The JSON Schema of the answer of classify, sent to the provider. */
+static const char schema__classify[] = "{\"type\":\"object\",\"properties\":{\"category\":{\"type\":\"string\",\"enum\":[\"bug\",\"billing\",\"feature\",\"spam\"]},\"urgency\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5},\"summary\":{\"type\":\"string\"}},\"required\":[\"category\",\"urgency\",\"summary\"],\"additionalProperties\":false}";
+
 static const int outputs__classify[] = {V__CLASSIFY_CATEGORY, V__CLASSIFY_URGENCY, V__CLASSIFY_SUMMARY};
 
 /* dsl/triage.ecl:45 */
@@ -145,6 +148,9 @@ static const ecl_tpl_part prompt__escalate[] = {
 	 "Answer as JSON: {\"note\": \"<the note>\", \"page\": true or false}\n", 64, -1},
 };
 
+/* The JSON Schema of the answer of escalate, sent to the provider. */
+static const char schema__escalate[] = "{\"type\":\"object\",\"properties\":{\"note\":{\"type\":\"string\"},\"page\":{\"type\":\"boolean\"}},\"required\":[\"note\",\"page\"],\"additionalProperties\":false}";
+
 static const int outputs__escalate[] = {V__ESCALATE_NOTE, V__ESCALATE_PAGE};
 
 /* dsl/triage.ecl:64 */
@@ -159,6 +165,9 @@ static const ecl_tpl_part prompt__billing[] = {
 	 "Answer as JSON: {\"answer\": \"<the answer>\"}\n", 45, -1},
 };
 
+/* The JSON Schema of the answer of billing, sent to the provider. */
+static const char schema__billing[] = "{\"type\":\"object\",\"properties\":{\"answer\":{\"type\":\"string\"}},\"required\":[\"answer\"],\"additionalProperties\":false}";
+
 static const int outputs__billing[] = {V__BILLING_ANSWER};
 
 static const ecl_step_def ecl__steps[] = {
@@ -170,6 +179,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__classify, 5},
 		.outputs = outputs__classify,
 		.noutputs = 3,
+		.schema = schema__classify,
 		.counter = -1,
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -185,6 +195,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__escalate, 7},
 		.outputs = outputs__escalate,
 		.noutputs = 2,
+		.schema = schema__escalate,
 		.counter = -1,
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -212,6 +223,7 @@ static const ecl_step_def ecl__steps[] = {
 		.prompt = {prompt__billing, 5},
 		.outputs = outputs__billing,
 		.noutputs = 1,
+		.schema = schema__billing,
 		.counter = -1,
 		.opts = {.model = NULL,
 			 .temperature = -1,
@@ -317,6 +329,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"urgency\", \"type\": \"int\", \"min\": 1, \"max\": 5, \"required\": true},\n"
 	"        {\"name\": \"summary\", \"type\": \"string\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"category\":{\"type\":\"string\",\"enum\":[\"bug\",\"billing\",\"feature\",\"spam\"]},\"urgency\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5},\"summary\":{\"type\":\"string\"}},\"required\":[\"category\",\"urgency\",\"summary\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 36, \"kind\": \"when\", \"guard\": \"classify.category == \\\"spam\\\"\", \"to\": \"done\", \"result\": {\"action\": \"\\\"ignored\\\"\"}},\n"
 	"        {\"line\": 37, \"kind\": \"when\", \"guard\": \"classify.category == \\\"bug\\\" and (classify.urgency >= 4 or tier == \\\"enterprise\\\")\", \"to\": \"escalate\"},\n"
@@ -336,6 +349,7 @@ static const char *const ecl__graph_json[] = {
 	"        {\"name\": \"note\", \"type\": \"string\", \"required\": true},\n"
 	"        {\"name\": \"page\", \"type\": \"bool\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"note\":{\"type\":\"string\"},\"page\":{\"type\":\"boolean\"}},\"required\":[\"note\",\"page\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 55, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"escalated\\\"\", \"page\": \"escalate.page\", \"note\": \"escalate.note\", \"urgency\": \"classify.urgency\"}}\n"
 	"      ]\n"
@@ -360,6 +374,7 @@ static const char *const ecl__graph_json[] = {
 	"      \"outputs\": [\n"
 	"        {\"name\": \"answer\", \"type\": \"string\", \"required\": true}\n"
 	"      ],\n"
+	"      \"schema\": {\"type\":\"object\",\"properties\":{\"answer\":{\"type\":\"string\"}},\"required\":[\"answer\"],\"additionalProperties\":false},\n"
 	"      \"transitions\": [\n"
 	"        {\"line\": 74, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"answered\\\"\", \"reply\": \"billing.answer\"}}\n"
 	"      ]\n"
@@ -383,7 +398,8 @@ static const char *const ecl__graph_json[] = {
 	"      \"limit\": null,\n"
 	"      \"outputs\": [],\n"
 	"      \"transitions\": [\n"
-	"        {\"line\": 83, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"result\": {\"action\": \"\\\"feature logged\\\"\", \"summary\": \"classify.summary\", \"length\": \"len(request)\"}}\n"
+	"        {\"line\": 83, \"kind\": \"always\", \"guard\": null, \"to\": \"done\", \"resu",
+	"lt\": {\"action\": \"\\\"feature logged\\\"\", \"summary\": \"classify.summary\", \"length\": \"len(request)\"}}\n"
 	"      ]\n"
 	"    }\n"
 	"  ]\n"

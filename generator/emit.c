@@ -1,10 +1,11 @@
 /*
  * emit.c - what the emitters share: the C name of a workflow's descriptor (the C file defines
  * it, the registry refers to it), its version, and source text on one line for comments and
- * graph labels.
+ * graph labels, and the JSON Schema of a step's output.
  */
 #include <stdint.h>
 
+#include "ast.h"
 #include "emit.h"
 
 const char *emit_symbol(struct mem *m, const char *id)
@@ -46,4 +47,64 @@ const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t 
 		*q++ = c;
 	}
 	return text;
+}
+
+/* One field's type as a JSON Schema: an int's range as minimum and maximum, an enum's choices
+ * as "enum", a list as an array of strings. */
+static void emit_schema_type(struct mem_buf *b, const struct ast_type *t)
+{
+	int i;
+
+	switch (t->kind) {
+	case AST_T_INT:
+		eclc_mem_buf_puts(b, "{\"type\":\"integer\"");
+		if (t->has_range)
+			eclc_mem_buf_printf(b, ",\"minimum\":%lld,\"maximum\":%lld", t->min,
+					    t->max);
+		eclc_mem_buf_putc(b, '}');
+		break;
+	case AST_T_FLOAT: eclc_mem_buf_puts(b, "{\"type\":\"number\"}"); break;
+	case AST_T_BOOL: eclc_mem_buf_puts(b, "{\"type\":\"boolean\"}"); break;
+	case AST_T_LIST:
+		eclc_mem_buf_puts(b, "{\"type\":\"array\",\"items\":{\"type\":\"string\"}}");
+		break;
+	case AST_T_ENUM:
+		eclc_mem_buf_puts(b, "{\"type\":\"string\",\"enum\":[");
+		for (i = 0; i < t->nchoices; i++) {
+			if (i)
+				eclc_mem_buf_putc(b, ',');
+			ast_json_str(b, t->choices[i].s);
+		}
+		eclc_mem_buf_puts(b, "]}");
+		break;
+	default: /* AST_T_STRING; a checked workflow has no AST_T_ERROR */
+		eclc_mem_buf_puts(b, "{\"type\":\"string\"}");
+		break;
+	}
+}
+
+const char *emit_schema(struct mem *m, const struct ast_step *st)
+{
+	struct mem_buf b;
+	int i, n = 0;
+
+	eclc_mem_buf_init(&b, m);
+	eclc_mem_buf_puts(&b, "{\"type\":\"object\",\"properties\":{");
+	for (i = 0; i < st->nfields; i++) {
+		if (i)
+			eclc_mem_buf_putc(&b, ',');
+		ast_json_str(&b, st->fields[i].name.s);
+		eclc_mem_buf_putc(&b, ':');
+		emit_schema_type(&b, &st->fields[i].type);
+	}
+	eclc_mem_buf_puts(&b, "},\"required\":[");
+	for (i = 0; i < st->nfields; i++) {
+		if (st->fields[i].optional)
+			continue;
+		if (n++)
+			eclc_mem_buf_putc(&b, ',');
+		ast_json_str(&b, st->fields[i].name.s);
+	}
+	eclc_mem_buf_puts(&b, "],\"additionalProperties\":false}");
+	return eclc_mem_buf_str(&b);
 }

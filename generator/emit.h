@@ -12,6 +12,7 @@
 
 struct unit;
 struct ast_workflow;
+struct ast_step;
 
 void emit_c(struct unit *u, struct mem_buf *b);
 void emit_mermaid(struct unit *u, struct mem_buf *b);
@@ -30,5 +31,9 @@ const char *emit_version(struct mem *m, const char *s, size_t n);
 /* Source text on one line (runs of white space as one space), as comments and labels show
  * a transition or a guard. */
 const char *emit_source_text(struct mem *m, const char *src, size_t off, size_t len);
+/* The JSON Schema of a step's output, on one line: an object of its fields, the fields not
+ * marked `?` required, no other property allowed. What an LLM step asks the provider to
+ * answer (ecl_step_def.schema) and what `eclc --emit json` shows. */
+const char *emit_schema(struct mem *m, const struct ast_step *st);
 
 #endif /* ECLC_EMIT_H */

@@ -869,6 +869,29 @@ static void emit_opts(struct mem_buf *b, struct mem *m, const struct ast_opts *o
 			    o->set[AST_OPT_REPAIR] ? o->repairs : -1);
 }
 
+/* static const char schema__NAME[] = ...; the JSON Schema of an LLM step's answer, which the
+ * providers send. A C string literal when it fits in the 4095 characters C promises, else the
+ * same bytes as a list of numbers (the schema of a step with many fields or long choices). */
+static void emit_schema_def(struct emitter *x, struct mem_buf *b, const struct ast_step *st)
+{
+	const char *schema = emit_schema(x->m, st);
+	size_t i, n = strlen(schema);
+
+	eclc_mem_buf_printf(b,
+			    "/* The JSON Schema of the answer of %s, sent to the provider. */\n"
+			    "static const char schema__%s[] = ",
+			    st->name.s, st->name.s);
+	if (n <= DIAG_MAX_STRING) {
+		emit_cstr(b, schema, n, NULL);
+		eclc_mem_buf_puts(b, ";\n\n");
+		return;
+	}
+	eclc_mem_buf_puts(b, "{");
+	for (i = 0; i < n; i++)
+		eclc_mem_buf_printf(b, "%s%d,", i % 16 ? " " : "\n\t", (unsigned char)schema[i]);
+	eclc_mem_buf_puts(b, "\n\t0};\n\n");
+}
+
 /* The static data of each step (templates, outputs, fallback and results) and the steps
  * table. */
 static void emit_steps(struct emitter *x, struct mem_buf *b)
@@ -890,6 +913,8 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 			emit_template(x, b, eclc_mem_printf(x->m, "system__%s", name), &st->system);
 		nprompt[i] =
 			emit_template(x, b, eclc_mem_printf(x->m, "prompt__%s", name), &st->prompt);
+		if (st->kind == AST_ST_LLM)
+			emit_schema_def(x, b, st);
 		if (st->nfields) {
 			eclc_mem_buf_printf(b, "static const int outputs__%s[] = {", name);
 			for (k = 0; k < st->nfields; k++)
@@ -949,6 +974,8 @@ static void emit_steps(struct emitter *x, struct mem_buf *b)
 		if (st->nfields)
 			eclc_mem_buf_printf(b, "\t\t.outputs = outputs__%s,\n\t\t.noutputs = %d,\n",
 					    name, st->nfields);
+		if (st->kind == AST_ST_LLM)
+			eclc_mem_buf_printf(b, "\t\t.schema = schema__%s,\n", name);
 		if (st->limit.present) {
 			eclc_mem_buf_printf(b, "\t\t.limit = %lld,\n\t\t.counter = %s,\n",
 					    st->limit.n, emit_slot(x, st->limit.slot));
@@ -1016,8 +1043,8 @@ void emit_c(struct unit *u, struct mem_buf *b)
 	eclc_mem_buf_puts(b, ECLC_MARKER " from ");
 	emit_comment_str(b, x.path);
 	eclc_mem_buf_puts(b, ". Do not edit: change the .ecl file and rebuild. */\n\n");
-	eclc_mem_buf_puts(b, "#include \"ecl.h\"\n\n#if ECL_ABI_VERSION != 1\n"
-			     "#error \"generated for ecl ABI 1\"\n#endif\n\n");
+	eclc_mem_buf_puts(b, "#include \"ecl.h\"\n\n#if ECL_ABI_VERSION != 2\n"
+			     "#error \"generated for ecl ABI 2\"\n#endif\n\n");
 	emit_states(&x, b);
 	emit_slot_enum(&x, b);
 	emit_slots(&x, b);

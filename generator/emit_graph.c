@@ -1,7 +1,8 @@
 /*
  * emit_graph.c - the step graph of a checked workflow for people and tools: a mermaid
  * stateDiagram-v2, a graphviz digraph, and a JSON description (id, inputs, steps, their
- * transitions with the guard as written, limits and max_steps).
+ * transitions with the guard as written, limits and max_steps, and an LLM step's answer as
+ * the JSON Schema the providers are sent).
  *
  * A limit's fallback is drawn from the limited step, dashed in dot: strictly, the transition
  * into the step takes it, but that is how a reader thinks of it ("after 3 revisions, fail").
@@ -300,6 +301,8 @@ static void graph_json_step(struct unit *u, struct mem_buf *b, const struct ast_
 				    st->fields[k].optional ? "false" : "true");
 	}
 	eclc_mem_buf_puts(b, st->nfields ? "\n      ],\n" : "],\n");
+	if (st->kind == AST_ST_LLM)
+		eclc_mem_buf_printf(b, "      \"schema\": %s,\n", emit_schema(&u->mem, st));
 	eclc_mem_buf_puts(b, "      \"transitions\": [");
 	for (k = 0; k < st->ntrans; k++) {
 		const struct ast_trans *tr = &st->trans[k];

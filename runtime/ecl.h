@@ -26,8 +26,8 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 /* ABI of the descriptors below; generated files assert they were written for this one. It is
- * also the major number of the shared library (libecl.so.1). */
-#define ECL_ABI_VERSION 1
+ * also the major number of the shared library (libecl.so.2). 2: ecl_step_def.schema. */
+#define ECL_ABI_VERSION 2
 
 /* The version of this header; the build takes the project's version from this line. */
 #define ECL_VERSION "0.1.0"
@@ -181,6 +181,14 @@ typedef struct ecl_step_def {
 	ecl_template prompt; /* user prompt */
 	const int *outputs;  /* slots of the step's typed output fields, in declaration order */
 	int noutputs;
+	/* ECL_STEP_LLM: the JSON Schema (draft 2020-12 keywords, on one line) of the answer, as
+	 * eclc derives it from the outputs: {"type":"object","properties":{...},"required":
+	 * [the fields not marked `?`],"additionalProperties":false}, each field "string",
+	 * "integer" (an int's range as "minimum" and "maximum"), "number", "boolean", a
+	 * "string" with an "enum" of its choices, or an "array" of "string" items. The
+	 * providers send it to the model; ecl still checks every answer against the outputs.
+	 * NULL for other steps, and for descriptors written without one. */
+	const char *schema;
 	int limit;                 /* the most times the step may run in one run, 0 for no limit */
 	int counter;               /* slot counting the step's visits when limit > 0, else -1 */
 	const char *counter_label; /* how listings name that counter ("revisions"), or NULL */

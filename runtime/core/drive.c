@@ -181,6 +181,7 @@ static int ask_begin(drive_task *t)
 	req->model = e->model_overrides ? NULL : so->model ? so->model : wo->model;
 	req->temperature = so->temperature >= 0 ? so->temperature : wo->temperature;
 	req->max_tokens = so->max_tokens ? so->max_tokens : wo->max_tokens;
+	req->schema = step->schema;
 	req->timeout_ms = e->timeout_overrides ? e->timeout_ms
 			  : so->timeout_ms     ? so->timeout_ms
 			  : wo->timeout_ms     ? wo->timeout_ms
@@ -302,6 +303,18 @@ static int ask_outcome(drive_task *t)
 			return engine_fail(e, rc, "step `%s`: %s", step->name, ecl_strerror(rc));
 		if (drive_task_should_stop(t))
 			return ECL_EINTERRUPTED;
+		if (res->fault == LLM_FAULT_AGAIN) {
+			/* the provider leaves out what its server refused: ask again at once, no
+			 * retry spent; the first run of the process to learn it says so */
+			if (res->news)
+				log_event(e, LOG_WARN, "provider", "run", run->id, "step",
+					  step->name, "note", res->error, NULL);
+			if (record_call(t, NULL, 0, res->error) != ECL_OK)
+				return ECL_ENOMEM;
+			t->kind = STORE_CALL_RETRY;
+			t->wake_us = 0;
+			return ECL_PENDING;
+		}
 		if (res->fault != LLM_FAULT_TRANSIENT || t->try_no >= t->retries)
 			return engine_fail(e, ECL_EPROVIDER, "step `%s`: %s%s", step->name,
 					   res->error, t->try_no ? " (retries exhausted)" : "");

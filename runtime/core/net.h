@@ -19,7 +19,7 @@
 
 /* The version of net_api, and of what the module takes from the command (internal.h's
  * structures, the driver, the store). Bump it whenever any of them changes. */
-#define ECL_NET_ABI 1u
+#define ECL_NET_ABI 2u
 
 /* What the module gives the core: one entry per function of the network half that the core
  * or the command calls. Each has the contract of the function it names. */

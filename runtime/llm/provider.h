@@ -37,7 +37,10 @@ typedef struct llm_request {
 	const char *model;  /* NULL: the provider's default */
 	double temperature; /* < 0: the provider's default */
 	int max_tokens;     /* 0: the provider's default */
-	long timeout_ms;    /* total time allowed for the call; 0: the provider's default */
+	/* The JSON Schema of the answer (the step's ecl_step_def.schema), which the provider
+	 * asks the model to follow where its API can say so; NULL: any JSON object. */
+	const char *schema;
+	long timeout_ms; /* total time allowed for the call; 0: the provider's default */
 	/* Called by the provider about every 100 ms while it waits (for the network, a delay);
 	 * a non-zero return abandons the call, which then fails as transient with the error
 	 * "abandoned". NULL when nobody needs to know. */
@@ -50,7 +53,11 @@ typedef enum llm_fault {
 	LLM_FAULT_NONE = 0,
 	LLM_FAULT_TRANSIENT = 1, /* timeout, connection error, 429, 5xx: worth retrying */
 	LLM_FAULT_PERMANENT =
-		2 /* any other failure (401, 400, a malformed body): retrying won't help */
+		2, /* any other failure (401, 400, a malformed body): retrying won't help */
+	/* The server refused a part of the request it does not support (a JSON Schema for the
+	 * answer) and the provider will leave it out from now on: ask again at once; this is
+	 * no failure to count against the retries. */
+	LLM_FAULT_AGAIN = 3
 } llm_fault;
 
 /* What the provider answers. The caller zero-initialises it and frees text with free(). */
@@ -62,7 +69,10 @@ typedef struct llm_response {
 	long http_status;     /* HTTP providers: the response status, else 0 */
 	long retry_after_ms;  /* the server's Retry-After, in ms, or -1 when none was given */
 	llm_fault fault;      /* on failure: whether to retry */
-	char error[512];      /* on failure: a one-line reason, with the provider's own message */
+	/* LLM_FAULT_AGAIN: set for the one call of the process that learned the refusal, whose
+	 * error says what was refused and what is sent instead, for the log to say once */
+	int news;
+	char error[512]; /* on failure: a one-line reason, with the provider's own message */
 } llm_response;
 
 typedef struct llm_provider llm_provider;

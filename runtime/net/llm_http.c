@@ -3,8 +3,15 @@
  * /v1/chat/completions endpoint), anthropic (the Messages API) and ollama (/api/chat). What
  * differs between them is a small table of functions: the path, the headers, the body and
  * where the answer is in the reply. Errors never contain the API key.
+ *
+ * The step's JSON Schema goes with each request where the API can say it: OpenAI's
+ * response_format json_schema (strict, which wants every property required: an optional field
+ * becomes nullable), Anthropic's forced tool whose input is the answer, Ollama's format. A
+ * server that refuses OpenAI's json_schema (an older OpenAI-compatible one) is asked for
+ * json_object from then on, for the rest of the process.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +26,27 @@
 #define NET_TIMEOUT_MS         120000L
 #define NET_CONNECT_TIMEOUT_MS 10000L
 #define NET_MAX_RESPONSE       (8u << 20)
+#define NET_STRICT_MAX         64 /* strict schemas kept per provider */
+#define NET_PLAIN_MAX          16 /* URLs remembered to refuse json_schema */
+#define NET_PLAIN_URL          512
+
+struct net;
 
 typedef struct http_api {
 	const char *name;
 	const char *default_base; /* NULL: the base URL is required */
 	const char *path;
 	int (*headers)(const char *key, struct curl_slist **list);
-	/* Append the request body for req to out (out->oom when out of memory). */
-	void (*body)(const char *model, const llm_request *req, buf *out);
+	/* Append the request body for req to out (out->oom when out of memory), with
+	 * req->schema when schema is set. */
+	void (*body)(struct net *n, const char *model, const llm_request *req, int schema,
+		     buf *out);
 	/* The answer text of a 2xx reply (allocated), and its token counts; NULL with why set
 	 * when the reply has no answer where the API puts it, NULL alone when out of memory. */
 	char *(*answer)(cJSON *root, llm_response *res, const char **why);
+	/* servers of the API may refuse the schema (OpenAI-compatible ones that are not
+	 * OpenAI): a refusal is learned, and the request sent again without it */
+	int schema_refusable;
 } http_api;
 
 typedef struct net {
@@ -47,6 +64,17 @@ typedef struct net {
 	 * the string, and the transfers fail as they always did. */
 	CURLU *uh;
 	long timeout_ms, connect_timeout_ms;
+	/* openai: the server refuses json_schema (this provider learned it, or another of the
+	 * process did for the same URL: see plain_*) */
+	int plain;
+	/* openai: the strict forms of the schemas sent (a schema is a constant of the generated
+	 * C, sent again at every call of its step): made once each */
+	struct {
+		const char *schema; /* the address it was given at */
+		char *copy;         /* its text then */
+		char *strict;
+	} strict[NET_STRICT_MAX];
+	int nstrict;
 } net;
 
 /* The request bodies are written straight into the call's buffer, in the order and with the
@@ -98,7 +126,97 @@ static int openai_headers(const char *key, struct curl_slist **list)
 	return http_header(list, "Authorization", auth);
 }
 
-static void openai_body(const char *model, const llm_request *req, buf *b)
+/* The name the APIs give the schema (OpenAI) or the tool (Anthropic): the step's, which is
+ * an identifier, cut to the 64 characters both allow. */
+static void put_schema_name(buf *b, const llm_request *req)
+{
+	const char *name = req->step ? req->step->name : "answer";
+	size_t len = strlen(name);
+
+	buf_json_str(b, name, len > 64 ? 64 : len);
+}
+
+/* OpenAI's strict form of an ecl schema (a new string), as its structured outputs require:
+ * every property in "required", an optional one nullable instead (its type [T, "null"], and
+ * null among an enum's values; ecl reads a null as a missing field). NULL when out of memory
+ * or when the schema is no JSON object with properties (not eclc's: sent as it is). */
+static char *openai_strict(const char *schema, int *oom)
+{
+	cJSON *root = json_parse_str(schema, oom), *props, *prop, *req, *all;
+	char *out = NULL;
+
+	props = cJSON_GetObjectItemCaseSensitive(root, "properties");
+	req = cJSON_GetObjectItemCaseSensitive(root, "required");
+	if (!cJSON_IsObject(props)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	if (!(all = cJSON_CreateArray()))
+		goto oom;
+	cJSON_ArrayForEach (prop, props) {
+		cJSON *r, *type = cJSON_GetObjectItemCaseSensitive(prop, "type");
+		cJSON *choices = cJSON_GetObjectItemCaseSensitive(prop, "enum"), *pair;
+		int required = 0;
+
+		cJSON_ArrayForEach (r, req)
+			required |= cJSON_IsString(r) && !strcmp(r->valuestring, prop->string);
+		if (!cJSON_AddItemToArray(all, cJSON_CreateString(prop->string)))
+			goto oom;
+		if (required || !cJSON_IsString(type))
+			continue;
+		if (!(pair = cJSON_CreateArray()) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(type->valuestring)) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString("null")) ||
+		    !cJSON_ReplaceItemInObjectCaseSensitive(prop, "type", pair)) {
+			cJSON_Delete(pair);
+			goto oom;
+		}
+		if (cJSON_IsArray(choices) && !cJSON_AddItemToArray(choices, cJSON_CreateNull()))
+			goto oom;
+	}
+	if (req ? !cJSON_ReplaceItemInObjectCaseSensitive(root, "required", all)
+		: !cJSON_AddItemToObject(root, "required", all)) {
+		cJSON_Delete(all);
+		all = NULL;
+		goto oom;
+	}
+	all = NULL;
+	if (!(out = cJSON_PrintUnformatted(root)))
+		goto oom;
+	cJSON_Delete(root);
+	return out;
+oom:
+	cJSON_Delete(all);
+	cJSON_Delete(root);
+	*oom = 1;
+	return NULL;
+}
+
+/* The strict form of schema, made once per provider and kept (freed with it); NULL when out
+ * of memory or the schema has no strict form (then it is sent as it is). A schema is known
+ * by its address and its text, so that another put where a freed one was is not taken for
+ * it. When the cache is full, the form is made for the call and left in *own to free. */
+static const char *strict_of(net *n, const char *schema, int *oom, char **own)
+{
+	char *strict, *copy;
+	int i;
+
+	*own = NULL;
+	for (i = 0; i < n->nstrict; i++)
+		if (n->strict[i].schema == schema && !strcmp(n->strict[i].copy, schema))
+			return n->strict[i].strict;
+	if (!(strict = openai_strict(schema, oom)))
+		return NULL;
+	if (n->nstrict == NET_STRICT_MAX || !(copy = mem_strdup(schema)))
+		return *own = strict; /* uncached: correct, only slower */
+	n->strict[n->nstrict].schema = schema;
+	n->strict[n->nstrict].copy = copy;
+	n->strict[n->nstrict++].strict = strict;
+	return strict;
+}
+
+static void openai_body(struct net *n, const char *model, const llm_request *req, int schema,
+			buf *b)
 {
 	PUT_LIT(b, "{");
 	put_messages(b, req, 1);
@@ -111,6 +229,21 @@ static void openai_body(const char *model, const llm_request *req, buf *b)
 	if (req->max_tokens > 0) {
 		PUT_LIT(b, ",\"max_tokens\":");
 		json_number(b, req->max_tokens);
+	}
+	if (schema) {
+		int oom = 0;
+		char *own;
+		const char *strict = strict_of(n, req->schema, &oom, &own);
+
+		PUT_LIT(b, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+			   "\"name\":");
+		put_schema_name(b, req);
+		PUT_LIT(b, ",\"strict\":true,\"schema\":");
+		buf_puts(b, strict ? strict : req->schema);
+		PUT_LIT(b, "}}}");
+		cJSON_free(own);
+		b->oom |= oom;
+		return;
 	}
 	PUT_LIT(b, ",\"response_format\":{\"type\":\"json_object\"}}");
 }
@@ -158,7 +291,8 @@ static int anthropic_headers(const char *key, struct curl_slist **list)
 	return key ? http_header(list, "x-api-key", key) : ECL_OK;
 }
 
-static void anthropic_body(const char *model, const llm_request *req, buf *b)
+static void anthropic_body(struct net *n, const char *model, const llm_request *req, int schema,
+			   buf *b)
 {
 	PUT_LIT(b, "{");
 	put_messages(b, req, 0);
@@ -174,10 +308,22 @@ static void anthropic_body(const char *model, const llm_request *req, buf *b)
 		PUT_LIT(b, ",\"temperature\":");
 		json_number(b, req->temperature);
 	}
+	if (schema) {
+		/* a tool the model must call, whose input is the answer */
+		PUT_LIT(b, ",\"tools\":[{\"name\":");
+		put_schema_name(b, req);
+		PUT_LIT(b, ",\"description\":\"Give the answer.\",\"input_schema\":");
+		buf_puts(b, req->schema);
+		PUT_LIT(b, "}],\"tool_choice\":{\"type\":\"tool\",\"name\":");
+		put_schema_name(b, req);
+		PUT_LIT(b, "}");
+	}
+	(void)n;
 	PUT_LIT(b, "}");
 }
 
-/* The text blocks joined: a reply may hold thinking blocks and split its text in several. */
+/* The input of the first tool_use block (the answer, when the schema went as a tool), else the
+ * text blocks joined: a reply may hold thinking blocks and split its text in several. */
 static char *anthropic_answer(cJSON *root, llm_response *res, const char **why)
 {
 	const cJSON *block, *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
@@ -186,6 +332,13 @@ static char *anthropic_answer(cJSON *root, llm_response *res, const char **why)
 
 	res->tokens_in = count(usage, "input_tokens");
 	res->tokens_out = count(usage, "output_tokens");
+	cJSON_ArrayForEach (block, cJSON_GetObjectItemCaseSensitive(root, "content")) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
+		const cJSON *input = cJSON_GetObjectItemCaseSensitive(block, "input");
+
+		if (cJSON_IsString(type) && !strcmp(type->valuestring, "tool_use") && input)
+			return cJSON_PrintUnformatted(input);
+	}
 	cJSON_ArrayForEach (block, cJSON_GetObjectItemCaseSensitive(root, "content")) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
@@ -217,15 +370,22 @@ static int ollama_headers(const char *key, struct curl_slist **list)
 	return http_header(list, "Content-Type", "application/json");
 }
 
-static void ollama_body(const char *model, const llm_request *req, buf *b)
+static void ollama_body(struct net *n, const char *model, const llm_request *req, int schema,
+			buf *b)
 {
 	int first = 1;
 
+	(void)n;
 	PUT_LIT(b, "{");
 	put_messages(b, req, 1);
 	PUT_LIT(b, ",\"model\":");
 	put_str(b, model);
-	PUT_LIT(b, ",\"stream\":false,\"format\":\"json\",\"options\":{");
+	PUT_LIT(b, ",\"stream\":false,\"format\":");
+	if (schema)
+		buf_puts(b, req->schema);
+	else
+		PUT_LIT(b, "\"json\"");
+	PUT_LIT(b, ",\"options\":{");
 	if (req->temperature >= 0) {
 		PUT_LIT(b, "\"temperature\":");
 		json_number(b, req->temperature);
@@ -256,12 +416,62 @@ static char *ollama_answer(cJSON *root, llm_response *res, const char **why)
 
 static const http_api apis[] = {
 	{"openai", "https://api.openai.com/v1", "/chat/completions", openai_headers, openai_body,
-	 openai_answer},
+	 openai_answer, 1},
 	{"anthropic", "https://api.anthropic.com/v1", "/messages", anthropic_headers,
-	 anthropic_body, anthropic_answer},
+	 anthropic_body, anthropic_answer, 0},
 	{"ollama", "http://127.0.0.1:11434", "/api/chat", ollama_headers, ollama_body,
-	 ollama_answer},
+	 ollama_answer, 0},
 };
+
+/* ---- servers that refuse a schema --------------------------------------------------------- */
+
+/* The URLs whose server refused json_schema, for every provider of the process (the engines
+ * of `ecl serve` each have their own, in threads of their own). A URL too long to keep here,
+ * or past the first NET_PLAIN_MAX, is remembered by its provider alone. */
+static pthread_mutex_t plain_lock = PTHREAD_MUTEX_INITIALIZER;
+static char plain_urls[NET_PLAIN_MAX][NET_PLAIN_URL];
+static int nplain;
+
+/* Whether the server of n refuses json_schema, as n or another provider learned. */
+static int plain_known(net *n)
+{
+	int i;
+
+	if (n->plain)
+		return 1;
+	pthread_mutex_lock(&plain_lock);
+	for (i = 0; i < nplain && !n->plain; i++)
+		n->plain = !strcmp(plain_urls[i], n->url);
+	pthread_mutex_unlock(&plain_lock);
+	return n->plain;
+}
+
+/* The server of n refused json_schema: 1 when no provider of the process knew it (then it is
+ * news to say), else 0. */
+static int plain_learn(net *n)
+{
+	int i, news = 1;
+
+	n->plain = 1;
+	pthread_mutex_lock(&plain_lock);
+	for (i = 0; i < nplain && news; i++)
+		news = strcmp(plain_urls[i], n->url) != 0;
+	if (news && nplain < NET_PLAIN_MAX && strlen(n->url) < NET_PLAIN_URL)
+		strcpy(plain_urls[nplain++], n->url);
+	pthread_mutex_unlock(&plain_lock);
+	return news;
+}
+
+/* Whether a 400 reply (its body) refuses the schema: it names response_format or
+ * json_schema, as OpenAI-compatible servers do ("Invalid parameter: 'response_format' of
+ * type 'json_schema' is not supported with this model", "unknown variant `json_schema`").
+ * A server that finds the schema beyond what its strict mode supports says so in the same
+ * words, and is asked for json_object as well: ecl checks the answer either way. */
+static int refuses_schema(const buf *body)
+{
+	return body->data &&
+	       (strstr(body->data, "response_format") || strstr(body->data, "json_schema"));
+}
 
 /* ---- the transfer ------------------------------------------------------------------------- */
 
@@ -276,6 +486,7 @@ typedef struct net_call {
 	http_body answer; /* the response body, at most NET_MAX_RESPONSE bytes */
 	long retry_after_ms;
 	const llm_request *req; /* blocking calls only: for the tick */
+	int schema_sent;        /* the request carries the step's JSON Schema */
 } net_call;
 
 #define NET_POOL_MAX 4096 /* idle calls kept for reuse */
@@ -522,7 +733,8 @@ static int call_prepare(net *n, net_call *c, const llm_request *req)
 {
 	CURL *h = c->curl;
 
-	n->api->body(req->model ? req->model : n->model, req, &c->send);
+	c->schema_sent = req->schema && !(n->api->schema_refusable && plain_known(n));
+	n->api->body(n, req->model ? req->model : n->model, req, c->schema_sent, &c->send);
 	if (c->send.oom || !c->send.data)
 		return ECL_ENOMEM;
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->send.len);
@@ -570,6 +782,20 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 			 cJSON_IsString(msg) ? msg->valuestring : "no message");
 		text_one_line(why_buf); /* one line, as errors are, and UTF-8 as stored text is */
 		cJSON_Delete(root);
+		if (status == 400 && c->schema_sent && n->api->schema_refusable &&
+		    refuses_schema(&c->answer.data)) {
+			char again[sizeof(why_buf)];
+
+			/* the reason first, the server's message after it and cut to fit */
+			snprintf(
+				again, sizeof(again),
+				"the server refuses a JSON Schema in response_format, so it is "
+				"asked for a JSON object from now on, which ecl checks against the "
+				"schema (%.300s)",
+				why_buf);
+			res->news = plain_learn(n);
+			return fail(n, res, LLM_FAULT_AGAIN, again);
+		}
 		return fail(n, res,
 			    status == 408 || status == 429 || status >= 500 ? LLM_FAULT_TRANSIENT
 									    : LLM_FAULT_PERMANENT,
@@ -658,6 +884,11 @@ static void net_destroy(llm_provider *p)
 		curl_share_cleanup(n->shares[--n->nshares]);
 	mem_free(n->shares);
 	curl_url_cleanup(n->uh); /* after the easy handles that use it */
+	while (n->nstrict > 0) {
+		n->nstrict--;
+		mem_free(n->strict[n->nstrict].copy);
+		cJSON_free(n->strict[n->nstrict].strict);
+	}
 	curl_slist_free_all(n->headers);
 	mem_free(n->url);
 	mem_free(n->model);

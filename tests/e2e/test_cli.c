@@ -76,6 +76,46 @@ Test(cli, list_detailed)
 	free(out);
 }
 
+/* As JSON: id and name; detailed, eclc's description with each LLM step's JSON Schema. */
+Test(cli, list_as_json)
+{
+	char *out;
+	cJSON *all, *wf = NULL, *step, *schema;
+
+	cr_assert_eq(ECL(&out, NULL, "list", "-o", "json"), 0);
+	all = cJSON_Parse(out);
+	cr_assert(cJSON_IsArray(all), "%s", out);
+	cJSON_ArrayForEach (wf, all)
+		cr_assert_null(cJSON_GetObjectItemCaseSensitive(wf, "steps"), "%s", out);
+	cJSON_Delete(all);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "list", "--detailed", "--output", "json"), 0);
+	all = cJSON_Parse(out);
+	cJSON_ArrayForEach (wf, all)
+		if (!strcmp(cJSON_GetObjectItemCaseSensitive(wf, "id")->valuestring, "triage"))
+			break;
+	cr_assert_not_null(wf, "%s", out);
+	cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(wf, "usage")->valuestring,
+			 "ecl run triage --request <string> [--tier <free|pro|enterprise>]");
+	step = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(wf, "steps"), 0);
+	schema = cJSON_GetObjectItemCaseSensitive(step, "schema");
+	{
+		char *text = cJSON_PrintUnformatted(schema);
+
+		cr_assert_str_eq(
+			text,
+			"{\"type\":\"object\",\"properties\":{\"category\":{\"type\":\"string\","
+			"\"enum\":[\"bug\",\"billing\",\"feature\",\"spam\"]},\"urgency\":{"
+			"\"type\":\"integer\",\"minimum\":1,\"maximum\":5},\"summary\":{\"type\":"
+			"\"string\"}},\"required\":[\"category\",\"urgency\",\"summary\"],"
+			"\"additionalProperties\":false}");
+		free(text);
+	}
+	cJSON_Delete(all);
+	free(out);
+	cr_assert_eq(ECL(NULL, NULL, "list", "-o", "yaml"), 2);
+}
+
 Test(cli, run_with_topic_on_the_offline_provider)
 {
 	char *out, *err;
@@ -1953,14 +1993,14 @@ Test(cli, version_names_the_version_the_abi_and_the_revision)
 	char *out = NULL, *err = NULL;
 
 	cr_assert_eq(ECL(&out, &err, "--version"), 0, "%s", err);
-	cr_assert(strncmp(out, "ecl " ECL_VERSION " (libecl " ECL_VERSION ", ABI 1", 22) == 0, "%s",
+	cr_assert(strncmp(out, "ecl " ECL_VERSION " (libecl " ECL_VERSION ", ABI 2", 22) == 0, "%s",
 		  out);
-	cr_assert(strstr(out, ", ABI 1"), "%s", out);
+	cr_assert(strstr(out, ", ABI 2"), "%s", out);
 	cr_assert_eq(access(db, F_OK), -1, "--version opened the database");
 	free(out);
 	free(err);
 	cr_assert_eq(ts_run(eclc, &out, &err), 0, "%s", err);
-	cr_assert(strncmp(out, "eclc ", 5) == 0 && strstr(out, "ABI 1"), "%s", out);
+	cr_assert(strncmp(out, "eclc ", 5) == 0 && strstr(out, "ABI 2"), "%s", out);
 	free(out);
 	free(err);
 }

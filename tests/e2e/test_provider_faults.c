@@ -8,6 +8,7 @@
  * know and to more WF ids than it remembers.
  */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,8 @@ static const char *api_url(const struct api *a)
 	return a->v1 ? url : base;
 }
 
-/* A request for the generate step of critique-revise, with a system prompt. */
+/* A request for the generate step of critique-revise, with a system prompt and the step's
+ * JSON Schema. */
 static llm_request request(const llm_message *msgs)
 {
 	const ecl_workflow *wf = ts_workflow("critique-revise");
@@ -79,6 +81,7 @@ static llm_request request(const llm_message *msgs)
 	req.run_id = "0123456789abcdef";
 	req.wf = wf;
 	req.step = &wf->steps[0];
+	req.schema = req.step->schema;
 	req.attempt = 1;
 	req.visit = 1;
 	req.system = "Answer in JSON.";
@@ -229,6 +232,229 @@ Test(provider_faults, a_transfer_libcurl_cannot_start_fails_as_transient)
 	cr_assert_null(call);
 	cr_assert_str_eq(res.error, "openai: libcurl cannot start the request");
 	cr_assert_eq(res.fault, LLM_FAULT_TRANSIENT);
+	p->destroy(p);
+}
+
+/* ---- the answer's JSON Schema -------------------------------------------------------------- */
+
+/* A schema with every kind of field eclc writes, two of them optional (an enum and an int). */
+#define SCHEMA                                                                                     \
+	"{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"kind\":{"        \
+	"\"type\":\"string\",\"enum\":[\"a\",\"b\"]},\"score\":{\"type\":\"integer\",\"minimum\":" \
+	"0,"                                                                                       \
+	"\"maximum\":100},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"ok\":{"  \
+	"\"type\":\"boolean\"},\"x\":{\"type\":\"number\"}},\"required\":[\"content\",\"tags\","   \
+	"\"ok\","                                                                                  \
+	"\"x\"],\"additionalProperties\":false}"
+/* OpenAI's strict form of it: every field required, the optional ones nullable. */
+#define STRICT                                                                                     \
+	"{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"},\"kind\":{"        \
+	"\"type\":[\"string\",\"null\"],\"enum\":[\"a\",\"b\",null]},\"score\":{\"type\":["        \
+	"\"integer\",\"null\"],\"minimum\":0,\"maximum\":100},\"tags\":{\"type\":\"array\","       \
+	"\"items\":{\"type\":\"string\"}},\"ok\":{\"type\":\"boolean\"},\"x\":{\"type\":"          \
+	"\"number\"}},"                                                                            \
+	"\"required\":[\"content\",\"kind\",\"score\",\"tags\",\"ok\",\"x\"],"                     \
+	"\"additionalProperties\":false}"
+
+/* The body of the last request, as it went on the wire. */
+static char *last_raw(void)
+{
+	char *raw = ts_fake_get(base, "/last/raw");
+
+	cr_assert(raw && raw[0] == '{', "no body recorded: %s", raw);
+	return raw;
+}
+
+/* One call of p with schema; its body as sent. */
+static char *call_with_schema(llm_provider *p, const char *schema, int want)
+{
+	llm_request req = request(hello);
+	llm_response res = {0};
+	int rc;
+
+	req.schema = schema;
+	rc = p->complete(p, &req, &res);
+	cr_assert_eq(rc, want, "%s: %d %s", p->name, rc, res.error);
+	free(res.text);
+	return last_raw();
+}
+
+Test(provider_faults, each_provider_sends_the_schema_as_its_api_takes_it)
+{
+	static const char *const want[] = {
+		",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
+		"\"generate\","
+		"\"strict\":true,\"schema\":" STRICT "}}}",
+		",\"tools\":[{\"name\":\"generate\",\"description\":\"Give the answer.\","
+		"\"input_schema\":" SCHEMA "}],\"tool_choice\":{\"type\":\"tool\",\"name\":"
+		"\"generate\"}}",
+		",\"stream\":false,\"format\":" SCHEMA ",\"options\":{}}",
+	};
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		llm_provider *p = make(&apis[k], api_url(&apis[k]));
+		char *raw = call_with_schema(p, SCHEMA, ECL_OK);
+		size_t n = strlen(raw), w = strlen(want[k]);
+
+		/* at the end of the body, byte for byte */
+		cr_assert(n >= w && !strcmp(raw + n - w, want[k]), "%s: %s", apis[k].name, raw);
+		free(raw);
+		/* the same again: OpenAI's strict form comes from the provider's cache */
+		raw = call_with_schema(p, SCHEMA, ECL_OK);
+		cr_assert(strlen(raw) == n && !strcmp(raw + n - w, want[k]), "%s: %s", apis[k].name,
+			  raw);
+		free(raw);
+		p->destroy(p);
+	}
+}
+
+Test(provider_faults, openai_strict_forms_of_other_schemas)
+{
+	static const struct {
+		const char *schema, *sent;
+		llm_fault fault;
+	} cases[] = {
+		/* no "required": every field becomes required and nullable */
+		{"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},"
+		 "\"additionalProperties\":false}",
+		 "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":[\"string\",\"null\"]}},"
+		 "\"additionalProperties\":false,\"required\":[\"a\"]}",
+		 LLM_FAULT_NONE},
+		/* not JSON: no strict form, sent as it is (and the body is no JSON either) */
+		{"not json", "not json", LLM_FAULT_PERMANENT},
+		/* no properties: no strict form, sent as it is; the server refuses it naming
+		 * response_format, which counts as a refusal of json_schema */
+		{"{\"type\":\"object\"}", "{\"type\":\"object\"}", LLM_FAULT_AGAIN},
+	};
+	llm_provider *p = make(&apis[0], url);
+	size_t i;
+
+	ts_fake_mode(base, "{\"mode\": \"ok\"}");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		llm_request req = request(hello);
+		llm_response res = {0};
+		char *raw, want[512];
+
+		req.schema = cases[i].schema;
+		cr_assert_eq(p->complete(p, &req, &res), cases[i].fault ? ECL_EPROVIDER : ECL_OK);
+		cr_assert_eq(res.fault, cases[i].fault, "case %zu: %s", i, res.error);
+		free(res.text);
+		raw = ts_fake_get(base, "/last/raw");
+		snprintf(want, sizeof(want), "\"strict\":true,\"schema\":%s}}}", cases[i].sent);
+		cr_assert(strstr(raw, want), "case %zu: no %s in %s", i, want, raw);
+		free(raw);
+	}
+	p->destroy(p);
+}
+
+/* More schemas than the provider keeps strict forms of, and a schema put where another was:
+ * each is sent in its own strict form. */
+Test(provider_faults, openai_strict_forms_past_the_cache_and_at_a_reused_address)
+{
+	llm_provider *p = make(&apis[0], url);
+	char schema[160], want[200];
+	int i;
+
+	for (i = 0; i < 70; i++) {
+		char *raw;
+
+		/* one buffer: each schema at the address of the one before */
+		snprintf(schema, sizeof(schema),
+			 "{\"type\":\"object\",\"properties\":{\"f%d\":{\"type\":\"string\"}},"
+			 "\"required\":[],\"additionalProperties\":false}",
+			 i);
+		snprintf(want, sizeof(want),
+			 "{\"f%d\":{\"type\":[\"string\",\"null\"]}},"
+			 "\"required\":[\"f%d\"]",
+			 i, i);
+		raw = call_with_schema(p, schema, ECL_OK);
+		cr_assert(strstr(raw, want), "schema %d: %s", i, raw);
+		free(raw);
+	}
+	p->destroy(p);
+}
+
+Test(provider_faults, a_server_refusing_json_schema_is_asked_for_json_object_from_then_on)
+{
+	llm_provider *p = make(&apis[0], url), *q;
+	llm_request req = request(hello);
+	llm_response res = {0};
+	char *raw, other[200];
+
+	/* a 400 for another reason is no refusal of the schema */
+	ts_fake_mode(base, "{\"mode\": \"400\", \"count\": 1}");
+	cr_assert_eq(p->complete(p, &req, &res), ECL_EPROVIDER);
+	cr_assert_eq(res.fault, LLM_FAULT_PERMANENT, "%s", res.error);
+	memset(&res, 0, sizeof(res));
+
+	ts_fake_mode(base, "{\"mode\": \"noschema\"}");
+	cr_assert_eq(p->complete(p, &req, &res), ECL_EPROVIDER);
+	cr_assert_eq(res.fault, LLM_FAULT_AGAIN);
+	cr_assert_eq(res.news, 1);
+	cr_assert_eq(res.http_status, 400);
+	cr_assert_str_eq(res.error,
+			 "openai: the server refuses a JSON Schema in response_format, so it is "
+			 "asked for a JSON object from now on, which ecl checks against the schema "
+			 "(HTTP 400: Invalid parameter: 'response_format' of type 'json_schema' is "
+			 "not supported with this model.)");
+	raw = last_raw();
+	cr_assert(strstr(raw, "\"type\":\"json_schema\""), "%s", raw);
+	free(raw);
+	/* asked again, the same provider sends json_object */
+	memset(&res, 0, sizeof(res));
+	cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+	free(res.text);
+	raw = last_raw();
+	cr_assert(strstr(raw, "\"response_format\":{\"type\":\"json_object\"}}"), "%s", raw);
+	free(raw);
+	/* and so does another provider of the process for the same URL, from its first call */
+	q = make(&apis[0], url);
+	memset(&res, 0, sizeof(res));
+	cr_assert_eq(q->complete(q, &req, &res), ECL_OK, "%s", res.error);
+	free(res.text);
+	raw = last_raw();
+	cr_assert(strstr(raw, "\"type\":\"json_object\""), "%s", raw);
+	free(raw);
+	q->destroy(q);
+	/* a provider for another URL learns it for itself: two calls in flight are both
+	 * refused, and only the first to end has news to tell */
+	snprintf(other, sizeof(other), "http://localhost:%s/v1", strrchr(base, ':') + 1);
+	q = make(&apis[0], other);
+	{
+		CURLM *multi = curl_multi_init();
+		llm_call *calls[2];
+		llm_response r[2];
+		int running = 1, news = 0, k, left;
+		CURLMsg *m;
+
+		memset(r, 0, sizeof(r));
+		for (k = 0; k < 2; k++)
+			cr_assert_eq(q->start(q, &req, multi, NULL, &calls[k], &r[k]), ECL_OK);
+		k = 0;
+		while (k < 2) {
+			curl_multi_perform(multi, &running);
+			while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+				void *priv;
+				llm_call *c;
+				llm_response done = {0};
+
+				curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+				c = priv;
+				curl_multi_remove_handle(multi, m->easy_handle);
+				cr_assert_eq(q->finish(c, (int)m->data.result, &done),
+					     ECL_EPROVIDER);
+				cr_assert_eq(done.fault, LLM_FAULT_AGAIN, "%s", done.error);
+				news += done.news;
+				k++;
+			}
+			if (k < 2)
+				curl_multi_poll(multi, NULL, 0, 100, NULL);
+		}
+		cr_assert_eq(news, 1);
+		curl_multi_cleanup(multi);
+	}
+	q->destroy(q);
 	p->destroy(p);
 }
 

@@ -35,6 +35,8 @@ static char db[4096], base[128], keyfile[4200];
 static pid_t server;
 static int wf_no;
 
+static int fake_total(void);
+
 static void setup(void)
 {
 	dir = ts_tmpdir();
@@ -170,6 +172,127 @@ Test(providers, every_provider_completes_a_workflow_with_token_counts)
 		free(err);
 	}
 	db_has_no_key();
+}
+
+/* The JSON Schema eclc writes for the critique step of bench-critique-revise. */
+#define CRITIQUE_SCHEMA                                                                            \
+	"{\"type\":\"object\",\"properties\":{\"decision\":{\"type\":\"string\",\"enum\":["        \
+	"\"pass\",\"revise\"]},\"feedback\":{\"type\":\"string\"},\"quality_score\":{\"type\":"    \
+	"\"integer\"}},\"required\":[\"decision\",\"feedback\",\"quality_score\"],"                \
+	"\"additionalProperties\":false}"
+
+/* The last request of a run (the critique that passed) carries the step's schema byte for
+ * byte, where each API takes it (OpenAI's strict form is the same: every field is required). */
+Test(providers, each_provider_sends_the_steps_json_schema)
+{
+	static const char *const want[] = {
+		"\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
+		"\"critique\",\"strict\":true,\"schema\":" CRITIQUE_SCHEMA "}}}",
+		"\"tools\":[{\"name\":\"critique\",\"description\":\"Give the answer.\","
+		"\"input_schema\":" CRITIQUE_SCHEMA "}],\"tool_choice\":{\"type\":\"tool\","
+		"\"name\":\"critique\"}}",
+		"\"format\":" CRITIQUE_SCHEMA ",",
+	};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *out, *err, *raw;
+
+		cr_assert_eq(run_with(providers[i], NULL, &out, &err), 0, "%s: %s%s", providers[i],
+			     out, err);
+		cr_assert(strstr(out, "\"quality_score\": 90"), "%s", out);
+		raw = ts_fake_get(base, "/last/raw");
+		cr_assert(strstr(raw, want[i]), "%s: no %s in %s", providers[i], want[i], raw);
+		free(raw);
+		free(out);
+		free(err);
+	}
+	{
+		/* and `ecl graph --format json` shows it */
+		const char *argv[] = {ECL_BIN,    "graph", "bench-critique-revise",
+				      "--format", "json",  NULL};
+		char *out;
+
+		cr_assert_eq(ts_run(argv, &out, NULL), 0);
+		cr_assert(strstr(out, "\"schema\": " CRITIQUE_SCHEMA ",\n"), "%s", out);
+		free(out);
+	}
+}
+
+/* How many times needle is in text. */
+static int occurrences(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (; (text = strstr(text, needle)) != NULL; text++)
+		n++;
+	return n;
+}
+
+/* A server that refuses json_schema: the first call is refused and asked again at once with
+ * json_object (no retry spent: no retry is logged), and so are all the calls
+ * after it, in `ecl run` and in `ecl batch`; the log says it once per process. */
+Test(providers, a_server_refusing_json_schema_gets_json_object_said_once)
+{
+	char url[256], in[4300], *out, *err, *id, *hist;
+	const char *run[] = {ECL_BIN,
+			     "--db",
+			     db,
+			     "--provider",
+			     "openai",
+			     "--model",
+			     "m",
+			     "--base-url",
+			     url,
+			     "run",
+			     "bench-critique-revise",
+			     "--wf",
+			     "ns",
+			     "--topic",
+			     "t",
+			     NULL};
+	const char *batch[] = {ECL_BIN,
+			       "--db",
+			       db,
+			       "--provider",
+			       "openai",
+			       "--model",
+			       "m",
+			       "--base-url",
+			       url,
+			       "batch",
+			       in,
+			       "--workflow",
+			       "bench-critique-revise",
+			       NULL};
+	const char *history[] = {ECL_BIN, "--db", db, "history", NULL, "--full", NULL};
+	const char *note = "the server refuses a JSON Schema in response_format";
+
+	snprintf(url, sizeof(url), "%s/v1", base);
+	ts_fake_mode(base, "{\"mode\": \"noschema\"}");
+	cr_assert_eq(ts_run(run, &out, &err), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	cr_assert_eq(occurrences(err, note), 1, "%s", err);
+	cr_assert_null(strstr(err, " retry "), "%s", err);
+	cr_assert_eq(fake_total(), 7, "six steps, one refused call");
+	free(out);
+	free(err);
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	history[4] = id;
+	cr_assert_eq(ts_run(history, &hist, NULL), 0);
+	cr_assert_eq(occurrences(hist, note), 1, "the refused call is in the history: %s", hist);
+	free(hist);
+	free(id);
+
+	snprintf(in, sizeof(in), "%s/in.jsonl", dir);
+	ts_write(in, "{\"topic\": \"a\", \"wf\": \"b1\"}\n{\"topic\": \"b\", \"wf\": \"b2\"}\n"
+		     "{\"topic\": \"c\", \"wf\": \"b3\"}\n");
+	cr_assert_eq(ts_run(batch, &out, &err), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "\"completed\": 3") || strstr(out, "\"completed\":3"), "%s", out);
+	/* the three first calls were in flight together: each refused, one says so */
+	cr_assert_eq(occurrences(err, note), 1, "%s", err);
+	free(out);
+	free(err);
 }
 
 /* One fault for the next `count` calls, then a run; returns its exit status. */

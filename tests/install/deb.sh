@@ -31,7 +31,7 @@ for f in ./usr/bin/ecl ./usr/bin/eclc ./usr/include/ecl.h ./usr/share/man/man1/e
 	./usr/share/bash-completion/completions/ecl; do
 	grep -qx "$f" "$tmp/files" || fail "the package lacks $f"
 done
-for f in libecl.so libecl.so.1 libecl.a ecl/libecl-net.so pkgconfig/ecl.pc \
+for f in libecl.so libecl.so.2 libecl.a ecl/libecl-net.so pkgconfig/ecl.pc \
 	cmake/ecl/eclConfig.cmake cmake/ecl/eclConfigVersion.cmake cmake/ecl/ecl_add_workflows.cmake; do
 	grep -q "^\./usr/lib/\(.*/\)\{0,1\}$f\$" "$tmp/files" || fail "the package lacks usr/lib/.../$f"
 done

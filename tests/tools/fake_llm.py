@@ -33,7 +33,12 @@ error message), leak (400 whose message repeats the key after "pad" bytes), malf
 not JSON), truncated (Content-Length larger than the body sent, then close), empty (200 with
 no answer in it), fence (the answer in a ```json fence with prose around), wrongtype
 (word_count or quality_score as a string), split (Anthropic: the answer in two text blocks
-after a thinking block), big (a 9 MiB 200 reply).
+after a thinking block), big (a 9 MiB 200 reply), noschema (OpenAI: a 400 for a
+response_format of type json_schema, as older OpenAI-compatible servers answer; other
+requests are answered).
+
+An Anthropic request that forces a tool (tool_choice {"type": "tool"}) is answered with a
+tool_use block whose input is the answer, as the API answers it.
 
   python3 tests/tools/fake_llm.py --port 0 --port-file PATH [--latency-ms 20] [--mode MODE]
 It exits cleanly on SIGTERM and SIGINT.
@@ -60,7 +65,7 @@ MAX_IDS = 100000  # WF ids remembered, as the reference fake
 HANG_MAX_S = 60.0  # a hanging reply gives up by itself after this
 MAX_BODY = 16 << 20  # request bodies accepted
 MODES = ("ok", "latency", "hang", "429", "429date", "500", "401", "400", "leak", "malformed",
-         "truncated", "empty", "fence", "wrongtype", "split", "big")
+         "truncated", "empty", "fence", "wrongtype", "split", "big", "noschema")
 API_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic",
              "/api/chat": "ollama"}
 # C isspace: the in-process fake counts words this way
@@ -227,7 +232,7 @@ def prompt_of(api, body):
     return "\n".join(parts)
 
 
-def wire_answer(api, model, text, tokens_in, tokens_out, split):
+def wire_answer(api, model, text, tokens_in, tokens_out, split, tool=None):
     if api == "openai":
         return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                 "model": model,
@@ -243,6 +248,12 @@ def wire_answer(api, model, text, tokens_in, tokens_out, split):
                       {"type": "text", "text": text[half:]}]
         else:
             blocks = [{"type": "text", "text": text}]
+        if tool is not None:
+            try:
+                blocks = [{"type": "tool_use", "id": "toolu_fake", "name": tool,
+                           "input": json.loads(text)}]
+            except ValueError:
+                pass
         return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
                 "content": blocks, "stop_reason": "end_turn", "stop_sequence": None,
                 "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out}}
@@ -341,6 +352,39 @@ def openai_problem(body, headers):
         return 400, ("Invalid value for 'response_format.type': %r. Supported values are: "
                      "'text', 'json_object' and 'json_schema'." % (
                          rf.get("type") if isinstance(rf, dict) else rf)), "response_format"
+    if rf is not None and rf["type"] == "json_schema":
+        return json_schema_problem(rf.get("json_schema"))
+    return None
+
+
+def json_schema_problem(js):
+    """(status, message, param) of what OpenAI refuses in response_format.json_schema: a name
+    of 1 to 64 [a-zA-Z0-9_-], a schema object and, in strict mode, every property of each
+    object required and no other allowed (structured outputs)."""
+    param = "response_format.json_schema"
+    if not isinstance(js, dict):
+        return 400, "Missing required parameter: 'response_format.json_schema'.", param
+    name = js.get("name")
+    if not isinstance(name, str) or not re.match(r"[a-zA-Z0-9_-]{1,64}$", name):
+        return 400, ("Invalid 'response_format.json_schema.name': string does not match "
+                     "pattern. Expected a string that matches the pattern "
+                     "'^[a-zA-Z0-9_-]+$'."), param + ".name"
+    schema = js.get("schema")
+    if not isinstance(schema, dict):
+        return 400, "Invalid type for 'response_format.json_schema.schema': expected an " \
+            "object", param + ".schema"
+    if js.get("strict") is True:
+        if schema.get("type") != "object" or schema.get("additionalProperties") is not False:
+            return 400, ("Invalid schema for response_format '%s': In context=(), "
+                         "'additionalProperties' is required to be supplied and to be "
+                         "false." % name), "response_format"
+        props = schema.get("properties") or {}
+        missing = [k for k in props if k not in (schema.get("required") or [])]
+        if missing:
+            return 400, ("Invalid schema for response_format '%s': In context=(), "
+                         "'required' is required to be supplied and to be an array "
+                         "including every key in properties. Missing '%s'." % (
+                             name, missing[0])), "response_format"
     return None
 
 
@@ -380,6 +424,31 @@ def anthropic_problem(body, headers):
                 return 400, "messages.%d.%s: Extra inputs are not permitted" % (i, k)
     if msgs[0]["role"] != "user":
         return 400, "messages: first message must use the \"user\" role"
+    tools = body.get("tools")
+    names = []
+    if tools is not None:
+        if not isinstance(tools, list):
+            return 400, "tools: Input should be a valid list"
+        for i, t in enumerate(tools):
+            if not isinstance(t, dict) or not isinstance(t.get("name"), str) or \
+                    not re.match(r"[a-zA-Z0-9_-]{1,64}$", t["name"]):
+                return 400, "tools.%d.name: String should match pattern " \
+                    "'^[a-zA-Z0-9_-]{1,64}$'" % i
+            schema = t.get("input_schema")
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                return 400, "tools.%d.input_schema.type: Field required" % i
+            for k in t:
+                if k not in ("name", "description", "input_schema", "cache_control"):
+                    return 400, "tools.%d.%s: Extra inputs are not permitted" % (i, k)
+            names.append(t["name"])
+    choice = body.get("tool_choice")
+    if choice is not None:
+        if not isinstance(choice, dict) or \
+                choice.get("type") not in ("auto", "any", "tool", "none"):
+            return 400, "tool_choice: Input tag found using 'type' does not match any of " \
+                "the expected tags: 'auto', 'any', 'tool', 'none'"
+        if choice["type"] == "tool" and choice.get("name") not in names:
+            return 400, "tool_choice: tool %r not found in tools" % choice.get("name")
     if "system" in body and not isinstance(body["system"], (str, list)):
         return 400, "system: Input should be a valid string"
     t = body.get("temperature")
@@ -598,6 +667,13 @@ class Handler(BaseHTTPRequestHandler):
             message = "x" * int(params.get("pad", 0)) + (key or "") * 40
             self.send(400, dumps(wire_error(api, 400, message)))
             return
+        if mode == "noschema" and api == "openai" and \
+                (body.get("response_format") or {}).get("type") == "json_schema":
+            err = wire_error(api, 400, "Invalid parameter: 'response_format' of type "
+                                       "'json_schema' is not supported with this model.")
+            err["error"]["param"] = "response_format"
+            self.send(400, dumps(err))
+            return
         if mode == "malformed":
             self.send(200, "this is not JSON {\"choices\": [")
             return
@@ -612,8 +688,10 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "fence":
             text = ("Here is the JSON you asked for:\n```json\n%s\n```\nLet me know if you "
                     "need anything else." % text)
+        choice = body.get("tool_choice") if api == "anthropic" else None
+        tool = choice.get("name") if choice and choice.get("type") == "tool" else None
         reply = dumps(wire_answer(api, body.get("model"), text, words(prompt), words(text),
-                                  mode == "split")).encode("utf-8")
+                                  mode == "split", tool)).encode("utf-8")
         if mode == "truncated":
             self.send(200, reply[:len(reply) // 2], length=len(reply), close=True)
             try:
