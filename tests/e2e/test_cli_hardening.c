@@ -410,7 +410,7 @@ Test(cli_hardening, prune_frees_room_on_a_full_disk)
 			 "critique-revise", "--topic", "t"),
 		     1, "%s", out);
 	cr_assert(strstr(err, "(the disk is full)"), "%s", err);
-	snprintf(id, sizeof(id), "%s", started_id(out));
+	snprintf(id, sizeof(id), "%s", ts_started_id(out));
 	free(out);
 	free(err);
 	/* looking needs no room */
