@@ -6,6 +6,10 @@
  *       transition; and beside it the floor: raw SQLite, one transaction per transition with
  *       the same rows and the same durability, no workflow engine.
  *
+ *   ecl_bench stats [--n 100000] [--reps 5] [--dir DIR]
+ *       ecl stats (ecl_stats) on a database of n finished variant A workflows, beside the
+ *       floor: one SQLite scan that reads every checkpoint's duration once.
+ *
  * Each repetition runs in a fresh child process, so its peak RSS and CPU time are its own
  * (from wait4, as /usr/bin/time -v reports them); the figures printed are the medians. Every
  * workflow's result is checked (6 steps, completed, 2 revisions, the critic's 90); a
@@ -239,19 +243,69 @@ static result medians(const char *dir, int floor, ecl_durability d, long n, long
 	return m;
 }
 
+static int no_stats(void *ctx, const ecl_workflow_stats *s)
+{
+	*(long long *)ctx += s->runs + s->steps.n;
+	return 0;
+}
+
+/* ecl_stats on a database of n workflows, beside one scan of its checkpoints. */
+static void stats_bench(const char *dir, long n, int reps)
+{
+	char db[4200], err[256];
+	double t[16], fl[16], t0;
+	ecl_options o = {0};
+	ecl_engine *e;
+	sqlite3 *h;
+	long long seen = 0;
+	int i;
+
+	snprintf(db, sizeof(db), "%s/bench-stats-%ld.db", dir, (long)getpid());
+	remove(db);
+	bench_variant_a(db, ECL_DURABLE_NORMAL, n, 0);
+	o.db_path = db;
+	o.read_only = 1;
+	o.workflows = ecl_workflows;
+	o.nworkflows = ecl_nworkflows;
+	if (ecl_engine_open(&o, &e, err, sizeof(err)) != ECL_OK)
+		bench_die("%s", err);
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		bench_die("cannot open %s", db);
+	for (i = 0; i < reps; i++) {
+		t0 = bench_now_s();
+		if (ecl_stats(e, NULL, 0, no_stats, &seen) != ECL_OK)
+			bench_die("ecl_stats: %s", ecl_engine_errmsg(e));
+		t[i] = bench_now_s() - t0;
+		t0 = bench_now_s();
+		exec(h, "SELECT count(*), sum(duration_us) FROM steps");
+		fl[i] = bench_now_s() - t0;
+	}
+	if (seen != (long long)reps * n * 7)
+		bench_die("%s", "ecl_stats did not count every run and checkpoint");
+	sqlite3_close(h);
+	ecl_engine_close(e);
+	printf("{\"system\":\"ecl\",\"variant\":\"stats\",\"runs_in_db\":%ld,\"reps\":%d,"
+	       "\"wall_ms\":%.1f,\"floor_scan_ms\":%.1f,\"ratio_to_floor\":%.2f}\n",
+	       n, reps, bench_median(t, reps) * 1e3, bench_median(fl, reps) * 1e3,
+	       bench_median(t, reps) / bench_median(fl, reps));
+	remove(db);
+	snprintf(db + strlen(db), sizeof(db) - strlen(db), "-wal");
+	remove(db);
+}
+
 int main(int argc, char **argv)
 {
 	ecl_durability d = ECL_DURABLE_FULL;
 	const char *dir = "/tmp", *variant = argc > 1 ? argv[1] : "";
 	long n = 2000, warmup = 20;
-	int reps = 3, i;
+	int reps = 3, n_given = 0, i;
 	result a, f;
 
 	for (i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--durability") && i + 1 < argc)
 			d = !strcmp(argv[++i], "normal") ? ECL_DURABLE_NORMAL : ECL_DURABLE_FULL;
 		else if (!strcmp(argv[i], "--n") && i + 1 < argc)
-			n = atol(argv[++i]);
+			n = atol(argv[++i]), n_given = 1;
 		else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
 			warmup = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -261,9 +315,13 @@ int main(int argc, char **argv)
 		else
 			bench_die("unknown argument %s", argv[i]);
 	}
+	if (!strcmp(variant, "stats") && n >= 1 && reps >= 1 && reps <= 15) {
+		stats_bench(dir, n_given ? n : 100000, reps);
+		return 0;
+	}
 	if (strcmp(variant, "a") != 0 || n < 1 || reps < 1 || reps > 15)
 		bench_die("%s", "usage: ecl_bench a --durability full|normal [--n N] [--warmup N] "
-				"[--reps N] [--dir DIR]");
+				"[--reps N] [--dir DIR] | stats [--n N] [--reps N] [--dir DIR]");
 	if (getenv("ECL_BENCH_INLINE")) { /* one repetition in this process, for profilers */
 		char db[4200];
 		int fl = !strcmp(getenv("ECL_BENCH_INLINE"), "floor");

@@ -118,6 +118,7 @@ int cmd_history(cli *c);
 int cmd_fork(cli *c);
 int cmd_recover(cli *c);
 int cmd_prune(cli *c);
+int cmd_stats(cli *c);
 int cmd_batch(cli *c);
 int cmd_worker(cli *c);
 int cmd_workers(cli *c);

@@ -36,6 +36,8 @@ static const char usage_text[] =
 	"  prune --older-than AGE [--status S,..] [--dry-run]\n"
 	"                                    delete finished runs at least AGE old (30d, 12h,\n"
 	"                                    0s for all) and reclaim the space\n"
+	"  stats [--workflow W] [--since 7d] [-o json]\n"
+	"                                    per workflow: statuses, success, latency, tokens\n"
 	"  batch FILE.jsonl --workflow ID [--concurrency N] [--queue]\n"
 	"                                    one run per line of inputs, N at a time, and a\n"
 	"                                    JSON summary (--queue: store them for workers)\n"
@@ -253,6 +255,10 @@ static const struct {
 	 "prune --older-than AGE [--status S,..] [--workflow W] [--dry-run]\n"
 	 "  Delete finished runs last changed at least AGE ago (30d, 12h, 0s for all) and\n"
 	 "  reclaim the space; --dry-run only counts them.\n"},
+	{"stats", cmd_stats,
+	 "stats [--workflow W] [--since AGE] [-o json]\n"
+	 "  Per workflow: runs by status, success rate, steps and limits per run, p50, p95\n"
+	 "  and p99 of step and LLM latency, tokens; of the runs started AGE ago (7d) or later.\n"},
 	{"batch", cmd_batch,
 	 "batch FILE.jsonl --workflow ID [--concurrency N|-j N] [--queue]\n"
 	 "  One run per line of inputs (a JSON object each), N at a time; prints a JSON\n"

@@ -711,6 +711,46 @@ int ecl_run_answer(ecl_engine *engine, const char *run_id, const char *const *na
  * count. *count gets the number of runs. */
 int ecl_prune(ecl_engine *engine, const ecl_run_filter *filter, int dry_run, int *count);
 
+/* Durations of a set of checkpoints: how many, and the nearest-rank percentiles (the value at
+ * rank ceil(p * n) in increasing order; 0 when n is 0), in microseconds. */
+typedef struct ecl_latency {
+	long long n;
+	long long p50_us, p95_us, p99_us;
+} ecl_latency;
+
+/* The most limits of one workflow that ecl_stats measures. */
+#define ECL_STATS_MAX_LIMITS 8
+
+/* What the runs of one workflow did (ecl_stats). Borrowed for the duration of the callback. */
+typedef struct ecl_workflow_stats {
+	const char *workflow;
+	int known;                                 /* the engine has the workflow (else no step
+						    * kinds or limits are known: llm and limits
+						    * are empty) */
+	long long runs;                            /* of every status */
+	long long by_status[ECL_RUN_STATUS_COUNT]; /* by ecl_run_status */
+	long long finished;                        /* completed, failed or cancelled */
+	double success_rate; /* completed over finished; -1 when none finished */
+	double mean_steps;   /* checkpoints per finished run; -1 when none finished */
+	ecl_latency steps;   /* every checkpoint of the runs */
+	ecl_latency llm;     /* the checkpoints of LLM steps: a call with its retries and
+			      * repairs */
+	long long tokens_in, tokens_out;
+	struct {
+		const char *label; /* the limit's counter ("revisions") */
+		double mean;       /* visits of the limited step per run */
+	} limits[ECL_STATS_MAX_LIMITS];
+	int nlimits;
+} ecl_workflow_stats;
+
+/* Called once per workflow, in order of id; non-zero stops the walk and is returned. */
+typedef int (*ecl_stats_fn)(void *ctx, const ecl_workflow_stats *stats);
+
+/* Measure the runs created at or after since_ms (0: all), of workflow (NULL: of each
+ * workflow that has runs), computed in the store. */
+int ecl_stats(ecl_engine *engine, const char *workflow, long long since_ms, ecl_stats_fn fn,
+	      void *ctx);
+
 /* ------------------------------------------------------------------------------------------
  * Many runs at once, from one thread.
  * ---------------------------------------------------------------------------------------- */

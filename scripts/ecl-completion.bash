@@ -22,7 +22,7 @@ _ecl()
 	prev=""
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	prog=("${COMP_WORDS[0]}")
-	local commands="list run resume status pause cancel runs history fork recover prune batch worker workers providers answer graph serve help"
+	local commands="list run resume status pause cancel runs history fork recover prune stats batch worker workers providers answer graph serve help"
 	local globals="--db --provider --script --model --base-url --api-key-file --api-key --timeout --connect-timeout --durability --max-answer-bytes --log-format --verbose --help --version"
 
 	# The command, its first argument, and the database to ask.
@@ -35,7 +35,7 @@ _ecl()
 		--provider | --script | --model | --base-url | --api-key-file | --api-key | --timeout | \
 			--connect-timeout | --durability | --max-answer-bytes | --log-format | --call-log | \
 			--workflow | --concurrency | -j | --format | -f | -o | --output | --status | --limit | \
-			--older-than | --from | --set | --input-file | --port | --bind | --register | \
+			--older-than | --since | --from | --set | --input-file | --port | --bind | --register | \
 			--advertise | --engine | --restate-url | --admin-url | --workflows | --poll | --lease)
 			((i++))
 			;;

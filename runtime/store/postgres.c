@@ -1521,6 +1521,71 @@ static int pg_prune(store *base, const store_filter *f, int *count)
 	return rc; /* the server's autovacuum makes the space free for new rows */
 }
 
+/* Run the query sql with the parameters p: its result (PQclear it), or NULL with the failure
+ * recorded as what we were doing. */
+static PGresult *query(pg_store *s, const char *sql, const params *p, const char *doing)
+{
+	PGresult *res = PQexecParams(s->conn, sql, p->n, NULL, p->v, NULL, NULL, 0);
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	fail(s, res, doing);
+	PQclear(res);
+	return NULL;
+}
+
+static int pg_count_runs(store *base, const char *workflow, long long since_ms, store_count_fn fn,
+			 void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_int(&p, since_ms);
+	p_text(&p, workflow);
+	res = query(s,
+		    "SELECT workflow, status, count(*), sum(seq) FROM ecl.runs"
+		    " WHERE created_ms >= $1 AND ($2::text IS NULL OR workflow = $2)"
+		    " GROUP BY workflow, status ORDER BY workflow, status",
+		    &p, "cannot count the runs");
+	if (!res)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
+		rc = fn(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), int_of(res, i, 2),
+			int_of(res, i, 3));
+	PQclear(res);
+	return rc;
+}
+
+static int pg_walk_durations(store *base, const char *workflow, long long since_ms,
+			     store_duration_fn fn, void *ctx)
+{
+	pg_store *s = (pg_store *)base;
+	params p = {0};
+	PGresult *res;
+	int rc, i;
+
+	if ((rc = ensure_connected(s)) != ECL_OK)
+		return rc;
+	p_text(&p, workflow);
+	p_int(&p, since_ms);
+	res = query(s,
+		    "SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out"
+		    " FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
+		    " WHERE r.workflow = $1 AND r.created_ms >= $2",
+		    &p, "cannot measure the steps");
+	if (!res)
+		return ECL_ESTORE;
+	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
+		rc = fn(ctx, PQgetvalue(res, i, 0), int_of(res, i, 1), int_of(res, i, 2),
+			int_of(res, i, 3));
+	PQclear(res);
+	return rc;
+}
+
 static int pg_set_version(store *base, const char *id, const char *version, long long now_ms)
 {
 	pg_store *s = (pg_store *)base;
@@ -1656,6 +1721,8 @@ static const store_ops pg_ops = {
 	.list_runs = pg_list_runs,
 	.fork = pg_fork,
 	.prune = pg_prune,
+	.count_runs = pg_count_runs,
+	.walk_durations = pg_walk_durations,
 	.set_version = pg_set_version,
 	.group_begin = pg_group_begin,
 	.group_end = pg_group_end,

@@ -1589,6 +1589,56 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 	return rc;
 }
 
+static int sq_count_runs(store *base, const char *workflow, long long since_ms, store_count_fn fn,
+			 void *ctx)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT workflow, status, count(*), sum(seq) FROM runs"
+				" WHERE created_ms >= ?1 AND (?2 IS NULL OR workflow = ?2)"
+				" GROUP BY workflow, status ORDER BY workflow, status",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "cannot count the runs");
+	sqlite3_bind_int64(st, 1, since_ms);
+	bind_text(st, 2, workflow);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(ctx, col(st, 0), col(st, 1), sqlite3_column_int64(st, 2),
+			  sqlite3_column_int64(st, 3));
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot count the runs");
+}
+
+static int sq_walk_durations(store *base, const char *workflow, long long since_ms,
+			     store_duration_fn fn, void *ctx)
+{
+	sqlite_store *s = (sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out"
+				" FROM steps s JOIN runs r ON r.id = s.run_id"
+				" WHERE r.workflow = ?1 AND r.created_ms >= ?2",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "cannot measure the steps");
+	bind_text(st, 1, workflow);
+	sqlite3_bind_int64(st, 2, since_ms);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(ctx, col(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+			  sqlite3_column_int64(st, 3));
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? ECL_OK : fail(s, rc, "cannot measure the steps");
+}
+
 static int sq_set_version(store *base, const char *id, const char *version, long long now_ms)
 {
 	sqlite_store *s = (sqlite_store *)base;
@@ -1732,6 +1782,8 @@ static const store_ops sqlite_ops = {
 	.list_runs = sq_list_runs,
 	.fork = sq_fork,
 	.prune = sq_prune,
+	.count_runs = sq_count_runs,
+	.walk_durations = sq_walk_durations,
 	.set_version = sq_set_version,
 	.group_begin = sq_group_begin,
 	.group_end = sq_group_end,

@@ -49,6 +49,14 @@ typedef struct store_filter {
 	int limit;
 } store_filter;
 
+/* One group of runs that count_runs counts (borrowed strings). */
+typedef int (*store_count_fn)(void *ctx, const char *workflow, const char *status, long long runs,
+			      long long steps);
+
+/* One checkpoint that walk_durations walks (borrowed step name). */
+typedef int (*store_duration_fn)(void *ctx, const char *step, long long duration_us,
+				 long long tokens_in, long long tokens_out);
+
 /* Called once per run listed; a non-zero return stops the walk and is returned. */
 typedef int (*store_run_fn)(void *ctx, const store_run *run);
 
@@ -256,6 +264,17 @@ typedef struct store_ops {
 	 * space; *count gets how many runs. Finished: completed, failed or cancelled; the others
 	 * are kept whatever the filter says. */
 	int (*prune)(store *st, const store_filter *f, int *count);
+	/* For ecl stats: the runs created at or after since_ms, of workflow (NULL: of every
+	 * workflow), counted by workflow and status in that order: fn(ctx, workflow, status,
+	 * runs, steps), steps the sum of their checkpoints; a non-zero return stops the walk and
+	 * is returned. */
+	int (*count_runs)(store *st, const char *workflow, long long since_ms, store_count_fn fn,
+			  void *ctx);
+	/* For ecl stats: walk the checkpoints of the runs of workflow created at or after
+	 * since_ms, in no given order: fn(ctx, step, duration_us, tokens_in, tokens_out); a
+	 * non-zero return stops the walk and is returned. */
+	int (*walk_durations)(store *st, const char *workflow, long long since_ms,
+			      store_duration_fn fn, void *ctx);
 	/* Change the workflow version a run uses (after a compatible change of the workflow):
 	 * the version and updated_ms, nothing else. */
 	int (*set_version)(store *st, const char *id, const char *version, long long now_ms);

@@ -2245,3 +2245,95 @@ Test(cli, a_program_on_ecl_main_speaks_of_itself)
 	free(out);
 	free(err);
 }
+
+/* ecl stats: per workflow, from the store, in text and JSON. */
+Test(cli, stats_per_workflow)
+{
+	char *out, *err;
+	cJSON *j, *w;
+
+	/* one run passed after a revision, one failed after three */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+				"], \"revise\": [" REV1 "]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
+				", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3
+				"]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     1, "%s", out);
+	free(out);
+	free(err);
+
+	/* and one waits for its approval after a draft (LLM) and a check (code) */
+	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
+			 script("{\"draft\": [{\"summary\": \"A short summary.\"}]}"), "run",
+			 "summarize", "--input-file", "document=dsl/examples/document.txt"),
+		     0, "%s", err);
+	free(out);
+	free(err);
+
+	cr_assert_eq(ECL(&out, &err, "stats", "-o", "json", "--since", "1d"), 0, "%s", err);
+	cr_assert_not_null(j = cJSON_Parse(out), "%s", out);
+	cr_assert_eq(cJSON_GetArraySize(j), 2);
+	w = cJSON_GetArrayItem(j, 0);
+	cr_assert_str_eq(cJSON_GetObjectItem(w, "workflow")->valuestring, "critique-revise");
+	cr_assert_eq(cJSON_GetObjectItem(w, "runs")->valueint, 2);
+	cr_assert_eq(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(w, "by_status"), "completed")->valueint, 1);
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "by_status"), "failed")->valueint,
+		     1);
+	cr_assert_float_eq(cJSON_GetObjectItem(w, "success_rate")->valuedouble, 0.5, 1e-9);
+	/* 4 checkpoints, then 7 and the failure at the limit */
+	cr_assert_float_eq(cJSON_GetObjectItem(w, "mean_steps")->valuedouble, 6.0, 1e-9, "%s", out);
+	cr_assert_float_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "mean_limits"), "revisions")
+				   ->valuedouble,
+			   2.0, 1e-9);
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "step_latency"), "n")->valueint, 12,
+		     "%s", out);
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "llm_latency"), "n")->valueint, 12,
+		     "every step of it asks the LLM");
+	w = cJSON_GetArrayItem(j, 1);
+	cr_assert_str_eq(cJSON_GetObjectItem(w, "workflow")->valuestring, "summarize");
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "by_status"), "waiting")->valueint,
+		     1);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(w, "success_rate")), "none finished");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(w, "mean_steps")));
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "step_latency"), "n")->valueint, 2);
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "llm_latency"), "n")->valueint, 1,
+		     "the draft, not the check");
+	cr_assert_float_eq(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(w, "mean_limits"), "drafts")->valuedouble,
+		1.0, 1e-9);
+	cJSON_Delete(j);
+	free(out);
+	free(err);
+
+	cr_assert_eq(ECL(&out, &err, "stats"), 0, "%s", err);
+	cr_assert(strstr(out, "critique-revise: 2 runs (completed 1, failed 1)\n"), "%s", out);
+	cr_assert(strstr(out, "  success        50.0 % of 2 finished; 6.0 steps per finished "
+			      "run\n  revisions      2.00 per run\n  step latency   p50 "),
+		  "%s", out);
+	cr_assert(strstr(out, " (12 LLM steps)\n"), "%s", out);
+	cr_assert(strstr(out, "summarize: 1 run (waiting 1)\n  drafts         1.00 per run\n"),
+		  "%s", out);
+	cr_assert(strstr(out, " (1 LLM step)\n"), "%s", out);
+	free(out);
+	free(err);
+
+	cr_assert_eq(ECL(&out, &err, "stats", "--workflow", "triage"), 0, "%s", err);
+	cr_assert_str_eq(out, "No runs.\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "stats", "--since", "soon"), 2);
+	cr_assert_str_eq(err, "ecl: --since: `soon` is not an age like 7d, 12h\n");
+	free(out);
+	free(err);
+	cr_assert_eq(ECL(&out, &err, "stats", "--bogus", "x"), 2);
+	free(out);
+	free(err);
+}

@@ -765,3 +765,45 @@ Test(lifecycle, oversized_answer_fails_the_step)
 	       "answer has ");
 	ecl_engine_close(e);
 }
+
+static int keep_stats(void *ctx, const ecl_workflow_stats *s)
+{
+	ecl_workflow_stats *out = ctx;
+
+	*out = *s;
+	out->workflow = NULL; /* borrowed for the call only */
+	return 7;
+}
+
+/* ecl_stats of a workflow this program does not have: counted, its steps measured, but no
+ * step kinds or limits known; a non-zero return of the callback stops the walk. */
+Test(lifecycle, stats_of_a_workflow_the_program_does_not_have)
+{
+	const ecl_workflow *only[] = {ts_workflow("summarize")};
+	ecl_workflow_stats s;
+	ecl_options o;
+	ecl_engine *e;
+	char id[ECL_ID_MAX], err[256];
+
+	ts_write(script, "{\"generate\": [" GEN "], \"critique\": [" PASS "]}");
+	e = ts_engine(db, script, NULL);
+	cr_assert_eq(ecl_run_start(e, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
+		     ECL_OK);
+	cr_assert_eq(ecl_run_drive(e, id), ECL_OK);
+	ecl_engine_close(e);
+
+	o = ts_options(db, script, NULL);
+	o.workflows = only;
+	o.nworkflows = 1;
+	cr_assert_eq(ecl_engine_open(&o, &e, err, sizeof(err)), ECL_OK, "%s", err);
+	cr_assert_eq(ecl_stats(e, NULL, 0, keep_stats, &s), 7);
+	cr_assert_eq(s.known, 0);
+	cr_assert_eq(s.runs, 1);
+	cr_assert_eq(s.by_status[ECL_RUN_COMPLETED], 1);
+	cr_assert_eq(s.steps.n, 2);
+	cr_assert_eq(s.llm.n, 0, "which steps ask the LLM is not known");
+	cr_assert_eq(s.nlimits, 0);
+	cr_assert_float_eq(s.success_rate, 1.0, 1e-9);
+	cr_assert_float_eq(s.mean_steps, 2.0, 1e-9);
+	ecl_engine_close(e);
+}

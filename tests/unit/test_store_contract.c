@@ -1500,3 +1500,112 @@ CONTRACT(a_worker_that_registers_removes_those_silent_for_ten_lease_periods)
 	OK(st->ops->worker_register(st, &w));
 	cr_assert(strstr(workers_listed(), OTHER), "%s", workers_listed());
 }
+
+/* ---- stats -------------------------------------------------------------------------------- */
+
+static int add_count(void *ctx, const char *workflow, const char *status, long long runs,
+		     long long steps)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%s/%s:%lld,%lld ", workflow, status, runs, steps);
+	return 0;
+}
+
+static int stop_counts_with_6(void *ctx, const char *workflow, const char *status, long long runs,
+			      long long steps)
+{
+	(void)workflow, (void)status, (void)runs, (void)steps;
+	++*(int *)ctx;
+	return 6;
+}
+
+/* A run of workflow wf created at created_ms whose checkpoints took the n durations given,
+ * alternating generate/critique/revise, completed when done. */
+static void measured_run(const char *id, const char *wf, long long created_ms, const long long *us,
+			 int n, int done)
+{
+	store_run r = a_run(id, OWNER, created_ms);
+	int i;
+
+	r.workflow = (char *)wf;
+	OK(st->ops->create_run(st, &r));
+	for (i = 1; i <= n; i++) {
+		store_commit c = a_commit(id, i, OWNER, i == n && done ? NULL : "critique");
+
+		c.step.duration_us = us[i - 1];
+		c.step.tokens_in = 10 * i;
+		c.step.tokens_out = i;
+		commit(&c, NULL);
+	}
+}
+
+CONTRACT(stats_count_runs_by_workflow_and_status_since_a_time)
+{
+	static const long long us[] = {5, 6, 7};
+	char out[512] = "";
+	int calls = 0;
+
+	measured_run(A, "critique-revise", 1000, us, 3, 1);
+	measured_run(B, "critique-revise", 2000, us, 2, 0);
+	measured_run(C, "summarize", 3000, us, 1, 1);
+	measured_run("0000000000000004", "critique-revise", 500, us, 3, 1); /* too old */
+	OK(st->ops->count_runs(st, NULL, 1000, add_count, out));
+	cr_assert_str_eq(out, "critique-revise/completed:1,3 critique-revise/running:1,2 "
+			      "summarize/completed:1,1 ");
+	out[0] = '\0';
+	OK(st->ops->count_runs(st, "summarize", 0, add_count, out));
+	cr_assert_str_eq(out, "summarize/completed:1,1 ");
+	out[0] = '\0';
+	OK(st->ops->count_runs(st, "nothing", 0, add_count, out));
+	cr_assert_str_eq(out, "");
+	cr_assert_eq(st->ops->count_runs(st, NULL, 0, stop_counts_with_6, &calls), 6);
+	cr_assert_eq(calls, 1);
+}
+
+static int add_duration(void *ctx, const char *step, long long duration_us, long long tokens_in,
+			long long tokens_out)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 1024 - n, "%c%lld/%lld/%lld ", step[0], duration_us, tokens_in,
+		 tokens_out);
+	return 0;
+}
+
+static int stop_durations_with_8(void *ctx, const char *step, long long duration_us,
+				 long long tokens_in, long long tokens_out)
+{
+	(void)step, (void)duration_us, (void)tokens_in, (void)tokens_out;
+	++*(int *)ctx;
+	return 8;
+}
+
+CONTRACT(stats_walk_the_checkpoints_of_a_workflow)
+{
+	static const long long first[] = {30, 10, 20}, second[] = {10, 5}, old[] = {1};
+	char out[1024] = "";
+	int calls = 0;
+
+	measured_run(B, "critique-revise", 1000, first, 3, 1);
+	measured_run(A, "critique-revise", 1000, second, 2, 0);
+	measured_run(C, "critique-revise", 10, old, 1, 1);              /* too old */
+	measured_run("0000000000000004", "summarize", 1000, old, 1, 1); /* another workflow */
+	OK(st->ops->walk_durations(st, "critique-revise", 1000, add_duration, out));
+	/* in no given order: each checkpoint once */
+	cr_assert_eq(strlen(out), strlen("c5/20/2 g10/10/1 c10/20/2 r20/30/3 g30/10/1 "), "%s",
+		     out);
+	cr_assert(strstr(out, "g30/10/1 ") && strstr(out, "c10/20/2 ") &&
+			  strstr(out, "r20/30/3 ") && strstr(out, "g10/10/1 ") &&
+			  strstr(out, "c5/20/2 "),
+		  "%s", out);
+	out[0] = '\0';
+	OK(st->ops->walk_durations(st, "nothing", 0, add_duration, out));
+	cr_assert_str_eq(out, "");
+	cr_assert_eq(
+		st->ops->walk_durations(st, "critique-revise", 0, stop_durations_with_8, &calls),
+		8);
+	cr_assert_eq(calls, 1);
+}
