@@ -2254,16 +2254,16 @@ Test(cli, stats_per_workflow)
 
 	/* one run passed after a revision, one failed after three */
 	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
-				"], \"revise\": [" REV1 "]}"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+					"], \"revise\": [" REV1 "]}"),
 			 "run", "critique-revise", "--topic", "t"),
 		     0, "%s", err);
 	free(out);
 	free(err);
 	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
-			 script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " REVISE
-				", " REVISE ", " REVISE "], \"revise\": [" REV1 ", " REV2 ", " REV3
-				"]}"),
+			 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE
+					", " REVISE ", " REVISE ", " REVISE "], \"revise\": [" REV1
+					", " REV2 ", " REV3 "]}"),
 			 "run", "critique-revise", "--topic", "t"),
 		     1, "%s", out);
 	free(out);
@@ -2271,8 +2271,8 @@ Test(cli, stats_per_workflow)
 
 	/* and one waits for its approval after a draft (LLM) and a check (code) */
 	cr_assert_eq(ECL(&out, &err, "--provider", "scripted", "--script",
-			 script("{\"draft\": [{\"summary\": \"A short summary.\"}]}"), "run",
-			 "summarize", "--input-file", "document=dsl/examples/document.txt"),
+			 ts_script(dir, "{\"draft\": [{\"summary\": \"A short summary.\"}]}"),
+			 "run", "summarize", "--input-file", "document=dsl/examples/document.txt"),
 		     0, "%s", err);
 	free(out);
 	free(err);
