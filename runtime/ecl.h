@@ -464,6 +464,14 @@ typedef struct ecl_options {
 	int read_only; /* only look at runs: an existing database is opened read-only, so that
 			* it can be read in a directory this process may not write; nothing is
 			* created or upgraded, and every call that writes fails */
+	/* Where to send traces of the runs this engine drives (OpenTelemetry, OTLP/HTTP): a
+	 * base URL as OTEL_EXPORTER_OTLP_ENDPOINT takes ("http://localhost:4318"), which wins
+	 * over the OTEL_* variables; NULL to leave it to them (none set: no traces).
+	 * OTEL_SDK_DISABLED=true turns tracing off either way. */
+	const char *otlp_endpoint;
+	/* Traces carry the prompts and the answers (gen_ai.input.messages,
+	 * gen_ai.output.messages, gen_ai.system_instructions); else only their sizes. */
+	int trace_content;
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when

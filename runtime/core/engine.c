@@ -92,6 +92,13 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->lease_ms = o->lease_ms > 0 ? o->lease_ms : 15000;
 	e->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 100;
 	e->local.ops = &drive_local_ops;
+	e->trace_state = o->read_only ? -1 : 0;
+	e->trace_content = o->trace_content;
+	if (o->otlp_endpoint && !(e->otlp_endpoint = mem_strdup(o->otlp_endpoint))) {
+		ecl_engine_close(e);
+		snprintf(errbuf, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
 	srand((unsigned)random64());
 	{
 		char host[64] = "localhost";
@@ -138,6 +145,8 @@ void ecl_engine_close(ecl_engine *e)
 		e->st->ops->release(e->st, e->fresh_id, e->owner,
 				    ecl_run_status_name(ECL_RUN_INTERRUPTED), NULL, clock_now_ms());
 	run_free(e->fresh);
+	if (e->tracer)
+		e->tracer->close(e->tracer);
 	while (e->defs) {
 		engine_def *d = e->defs;
 
@@ -152,7 +161,46 @@ void ecl_engine_close(ecl_engine *e)
 	mem_free(e->db_path);
 	mem_free(e->model);
 	mem_free(e->base_url);
+	mem_free(e->otlp_endpoint);
 	mem_free(e);
+}
+
+trace_exporter *engine_tracer(ecl_engine *e)
+{
+	trace_config cfg;
+	char url[2048], err[512];
+
+	if (e->trace_state != 0)
+		return e->tracer;
+	e->trace_state = -1;
+	if (trace_config_get(e->otlp_endpoint, &cfg, url, sizeof(url)) != 0)
+		return NULL;
+	if (otlp_open(&cfg, &e->tracer, err, sizeof(err)) != ECL_OK) {
+		/* tracing never stops a run: it goes on untraced */
+		fprintf(stderr, "ecl: traces: %s: no traces are sent\n", err);
+		return NULL;
+	}
+	e->trace_state = 1;
+	return e->tracer;
+}
+
+void engine_trace_prepare(ecl_engine *e, const store_run *row, ecl_run *run, int first)
+{
+	store_run origin = {0};
+	char id[ECL_ID_MAX];
+	const char *at;
+
+	run->trace_root = first;
+	if (run_status_is(row->status, ECL_RUN_WAITING))
+		run->wait_since_ms = row->updated_ms;
+	/* a fork links to the span of its origin; looked up only when it will be sent */
+	at = row->parent ? strrchr(row->parent, '@') : NULL;
+	if (!first || !at || (size_t)(at - row->parent) >= sizeof(id) || !engine_tracer(e))
+		return;
+	snprintf(id, sizeof(id), "%.*s", (int)(at - row->parent), row->parent);
+	if (e->st->ops->get_run(e->st, id, &origin) == ECL_OK && origin.trace)
+		snprintf(run->trace_link, sizeof(run->trace_link), "%s", origin.trace);
+	store_run_clear(&origin);
 }
 
 const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n, const char *id)
@@ -289,6 +337,9 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.provider = (char *)e->llm->name;
 	row.model = e->model;
 	row.base_url = e->base_url;
+	trace_parent_new(run->trace);
+	row.trace = run->trace;
+	run->trace_root = 1;
 	rc = create_row(e, &row);
 	mem_free(canon);
 	if (rc != ECL_OK) {
@@ -310,7 +361,7 @@ int ecl_run_enqueue(ecl_engine *e, const ecl_workflow *wf, const char *inputs_js
 {
 	store_run row = {0};
 	ecl_run *run;
-	char *canon = NULL;
+	char *canon = NULL, trace[56];
 	int rc;
 
 	rc = check_inputs(e, wf, inputs_json, &run, &canon, e->err, sizeof(e->err));
@@ -328,6 +379,8 @@ int ecl_run_enqueue(ecl_engine *e, const ecl_workflow *wf, const char *inputs_js
 	row.provider = (char *)e->llm->name;
 	row.model = e->model;
 	row.base_url = e->base_url;
+	trace_parent_new(trace);
+	row.trace = trace;
 	rc = create_row(e, &row);
 	mem_free(canon);
 	if (rc != ECL_OK)
@@ -423,6 +476,8 @@ int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_r
 	if (rc == ECL_OK) {
 		run->seq = row->seq;
 		run->attempt = row->attempt;
+		if (row->trace)
+			snprintf(run->trace, sizeof(run->trace), "%s", row->trace);
 		run->state = row->step ? step_index(wf, row->step) : wf->start;
 		if (run->state < 0)
 			rc = engine_fail(e, ECL_ESTORE, "run %s is at step `%s`, which %s has not",
@@ -564,6 +619,8 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	}
 	if ((rc = run_adopt_version(e, &row, run)) != ECL_OK)
 		goto out;
+	/* a queued run or a fork is driven for the first time: attempt 0 */
+	engine_trace_prepare(e, &row, run, row.attempt == 0);
 	rc = drive_run(&e->local, run);
 out:
 	run_free(run);

@@ -19,7 +19,7 @@
 
 /* The version of net_api, and of what the module takes from the command (internal.h's
  * structures, the driver, the store). Bump it whenever any of them changes. */
-#define ECL_NET_ABI 1u
+#define ECL_NET_ABI 2u
 
 /* What the module gives the core: one entry per function of the network half that the core
  * or the command calls. Each has the contract of the function it names. */
@@ -48,6 +48,7 @@ typedef struct net_api {
 	int (*worker)(ecl_engine *engine, const ecl_worker_options *options);
 	int (*store_pg_open)(const char *conninfo, int read_only, long busy_timeout_ms, store **out,
 			     char *err, size_t errlen);
+	int (*otlp_open)(const trace_config *cfg, trace_exporter **out, char *err, size_t errlen);
 } net_api;
 
 /* The file name of the module, looked for in the directory of the running executable. */

@@ -43,6 +43,9 @@ typedef struct llm_request {
 	 * "abandoned". NULL when nobody needs to know. */
 	int (*tick)(void *ctx);
 	void *tick_ctx;
+	/* The W3C traceparent of the call's span, sent as the `traceparent` header so that a
+	 * provider's own trace joins the run's; NULL when the run is not traced. */
+	const char *traceparent;
 } llm_request;
 
 /* Why a call failed, so the driver knows whether to retry it. */
@@ -63,6 +66,13 @@ typedef struct llm_response {
 	long retry_after_ms;  /* the server's Retry-After, in ms, or -1 when none was given */
 	llm_fault fault;      /* on failure: whether to retry */
 	char error[512];      /* on failure: a one-line reason, with the provider's own message */
+	/* What the provider said of the answer, for traces ("" when it did not say): the model
+	 * that answered, the response's id, why the answer ended; and the server asked. */
+	char model[128];
+	char id[128];
+	char finish_reason[64];
+	char server[256];
+	int server_port;
 } llm_response;
 
 typedef struct llm_provider llm_provider;

@@ -25,4 +25,5 @@ const net_api ecl_net_api = {
 	.restate_cancel = ecl_restate_cancel,
 	.worker = ecl_worker,
 	.store_pg_open = store_pg_open,
+	.otlp_open = otlp_open,
 };
