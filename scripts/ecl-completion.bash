@@ -33,7 +33,7 @@ _ecl()
 			((i++))
 			;;
 		--provider | --script | --model | --base-url | --api-key-file | --api-key | --timeout | \
-			--connect-timeout | --durability | --max-answer-bytes | --log-format | --call-log | \
+			--connect-timeout | --durability | --max-answer-bytes | --log-format | --otlp | --call-log | \
 			--workflow | --concurrency | -j | --format | -f | -o | --output | --status | --limit | \
 			--older-than | --from | --set | --input-file | --port | --bind | --register | \
 			--advertise | --engine | --restate-url | --admin-url)

@@ -850,7 +850,6 @@ static void commit_done(drive_task *t)
 	run->seq++;
 	t->run_tokens_in += c->step.tokens_in;
 	t->run_tokens_out += c->step.tokens_out;
-	trace_step_end(t, c->step.next ? c->step.next : c->status, ECL_OK);
 	if (e->verbose && e->log) {
 		char dur[32], seq[16], attempt[16];
 
@@ -861,6 +860,7 @@ static void commit_done(drive_task *t)
 			  "attempt", attempt, "duration_ms", dur, "next",
 			  c->step.next ? c->step.next : c->status, LOG_IDS(run), NULL);
 	}
+	trace_step_end(t, c->step.next ? c->step.next : c->status, ECL_OK);
 	ev.kind = ECL_EV_COMMIT;
 	ev.run_id = run->id;
 	ev.step = step->name;

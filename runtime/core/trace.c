@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -112,7 +113,10 @@ void trace_parent_new(char out[56])
 
 static long long now_ns(void)
 {
-	return clock_now_ms() * 1000000LL + (clock_mono_us() % 1000) * 1000;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 trace_span *trace_begin(trace_exporter *x, const char *name, int kind, const trace_span *parent,

@@ -540,9 +540,10 @@ static void otlp_submit(trace_exporter *x, trace_span *span)
 	else
 		o->head = span;
 	o->tail = span;
+	/* the worker sleeps until a first span comes, then until its batch is full or due */
 	if (!o->queued++)
 		o->oldest_ms = mono_ms();
-	if (o->queued >= o->max_batch)
+	if (o->queued == 1 || o->queued >= o->max_batch)
 		pthread_cond_signal(&o->cv);
 	pthread_mutex_unlock(&o->mu);
 }

@@ -289,6 +289,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that went away (a killed ecl) is no news
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
@@ -296,8 +303,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--mode", choices=["ok", "500", "hang"], default="ok")
     a = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", a.port), Handler)
     srv.out = a.out
     srv.mode = a.mode
     tmp = a.port_file + ".tmp"
