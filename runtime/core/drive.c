@@ -89,7 +89,7 @@ static void trace_run_begin(drive_task *t)
 	int have;
 
 	run->trace_hex[0] = run->span_hex[0] = '\0';
-	if (t->d != &e->local || !(t->tracer = engine_tracer(e)))
+	if (t->d != &e->local || !(t->tracer = tracer_get(e)))
 		return;
 	have = trace_parent_parse(run->trace, tid, sid) == 0;
 	snprintf(name, sizeof(name), "invoke_workflow %s", run->wf->id);

@@ -165,44 +165,6 @@ void ecl_engine_close(ecl_engine *e)
 	mem_free(e);
 }
 
-trace_exporter *engine_tracer(ecl_engine *e)
-{
-	trace_config cfg;
-	char url[2048], err[512];
-
-	if (e->trace_state != 0)
-		return e->tracer;
-	e->trace_state = -1;
-	if (trace_config_get(e->otlp_endpoint, &cfg, url, sizeof(url)) != 0)
-		return NULL;
-	if (otlp_open(&cfg, &e->tracer, err, sizeof(err)) != ECL_OK) {
-		/* tracing never stops a run: it goes on untraced */
-		fprintf(stderr, "ecl: traces: %s: no traces are sent\n", err);
-		return NULL;
-	}
-	e->trace_state = 1;
-	return e->tracer;
-}
-
-void engine_trace_prepare(ecl_engine *e, const store_run *row, ecl_run *run, int first)
-{
-	store_run origin = {0};
-	char id[ECL_ID_MAX];
-	const char *at;
-
-	run->trace_root = first;
-	if (run_status_is(row->status, ECL_RUN_WAITING))
-		run->wait_since_ms = row->updated_ms;
-	/* a fork links to the span of its origin; looked up only when it will be sent */
-	at = row->parent ? strrchr(row->parent, '@') : NULL;
-	if (!first || !at || (size_t)(at - row->parent) >= sizeof(id) || !engine_tracer(e))
-		return;
-	snprintf(id, sizeof(id), "%.*s", (int)(at - row->parent), row->parent);
-	if (e->st->ops->get_run(e->st, id, &origin) == ECL_OK && origin.trace)
-		snprintf(run->trace_link, sizeof(run->trace_link), "%s", origin.trace);
-	store_run_clear(&origin);
-}
-
 const ecl_workflow *ecl_workflow_find(const ecl_workflow *const *list, size_t n, const char *id)
 {
 	size_t i;
@@ -620,7 +582,7 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	if ((rc = run_adopt_version(e, &row, run)) != ECL_OK)
 		goto out;
 	/* a queued run or a fork is driven for the first time: attempt 0 */
-	engine_trace_prepare(e, &row, run, row.attempt == 0);
+	tracer_prepare(e, &row, run, row.attempt == 0);
 	rc = drive_run(&e->local, run);
 out:
 	run_free(run);

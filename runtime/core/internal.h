@@ -213,12 +213,12 @@ struct ecl_run {
 };
 
 /* The engine's trace exporter, opened the first time (NULL: tracing is off). A failure to
- * open it is said on stderr, and the engine goes on without (engine.c). */
-trace_exporter *engine_tracer(ecl_engine *e);
-/* What the drive of a loaded run needs to trace it (engine.c): whether this is its first
+ * open it is said on stderr, and the engine goes on without (tracer.c). */
+trace_exporter *tracer_get(ecl_engine *e);
+/* What the drive of a loaded run needs to trace it (tracer.c): whether this is its first
  * drive (its stored span is this drive's), since when a waiting run waited, and for a fork
  * the origin's trace context, for a link. */
-ECL_SHARED void engine_trace_prepare(ecl_engine *e, const store_run *row, ecl_run *run, int first);
+ECL_SHARED void tracer_prepare(ecl_engine *e, const store_run *row, ecl_run *run, int first);
 
 /* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */
 
