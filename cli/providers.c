@@ -50,6 +50,9 @@ typedef struct config {
 
 /* The settings in effect, for cli_open and `ecl providers`. */
 static setting resolved[S_COUNT];
+/* The config file's otlp_endpoint (top level): where traces go when neither --otlp nor the
+ * OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables say. */
+static setting config_otlp;
 
 static void put(setting *s, const char *value, size_t len, const char *fmt, const char *what,
 		int line)
@@ -205,6 +208,18 @@ static int config_read(config *cf)
 			v++;
 			line[--len] = '\0';
 		}
+		if ((size_t)(k_end - p) == strlen("otlp_endpoint") &&
+		    strncmp(p, "otlp_endpoint", 13) == 0 && sec == C_TOP) {
+			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+				rc = cli_error(2,
+					       "%s:%d: otlp_endpoint `%s` is not an http:// or "
+					       "https:// URL",
+					       cf->path, no, v);
+				break;
+			}
+			put(&config_otlp, v, strlen(v), "%s:%d", cf->path, no);
+			continue;
+		}
 		if ((size_t)(k_end - p) == strlen("api_key_file") &&
 		    strncmp(p, "api_key_file", 12) == 0) {
 			char source[VALUE_MAX + 32];
@@ -221,7 +236,8 @@ static int config_read(config *cf)
 			rc = cli_error(2,
 				       "%s:%d: unknown key `%.*s` (known: provider, model, "
 				       "base_url, api_key, api_key_file, timeout, "
-				       "connect_timeout; provider only outside sections)",
+				       "connect_timeout, otlp_endpoint; provider and "
+				       "otlp_endpoint only outside sections)",
 				       cf->path, no, (int)(k_end - p), p);
 			break;
 		}
@@ -402,6 +418,12 @@ int cli_configure(cli *c)
 		c->opts.base_url = resolved[S_BASE_URL].value;
 	if (resolved[S_API_KEY].set)
 		c->opts.api_key = resolved[S_API_KEY].value;
+	/* traces: --otlp, then the OTEL_* variables (read by the runtime), then the file */
+	if (!c->opts.otlp_endpoint && config_otlp.set &&
+	    !(getenv("OTEL_EXPORTER_OTLP_ENDPOINT") && *getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) &&
+	    !(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") &&
+	      *getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")))
+		c->opts.otlp_endpoint = config_otlp.value;
 	if (resolved[S_TIMEOUT].set &&
 	    (rc = seconds(&resolved[S_TIMEOUT], "timeout", &c->opts.timeout_ms)))
 		return rc;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -850,6 +851,35 @@ Test(otel, disabled_unset_and_unknown_protocol)
 		  err);
 	free(out);
 	free(err);
+}
+
+/* The config file's otlp_endpoint, below the variables and the flag. */
+Test(otel, config_file_endpoint)
+{
+	char path[4200], text[300], *out, *err;
+	cJSON *all;
+
+	start_receiver("ok");
+	snprintf(path, sizeof(path), "%s/ecl", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/ecl/config", dir);
+	snprintf(text, sizeof(text), "otlp_endpoint = %s\n", base);
+	ts_write(path, text);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t"), 0, "%s", err);
+	free(out);
+	free(err);
+	all = spans_at_least(9);
+	cr_assert_eq(cJSON_GetArraySize(all), 9);
+	cJSON_Delete(all);
+	/* a variable wins: nothing more comes here */
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1", 1);
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t"), 0);
+	cr_assert(strstr(err, "127.0.0.1:1"), "%s", err);
+	free(out);
+	free(err);
+	all = spans();
+	cr_assert_eq(cJSON_GetArraySize(all), 9);
+	cJSON_Delete(all);
 }
 
 /* A queue smaller than what a run makes, behind a collector that hangs: spans are dropped
