@@ -134,6 +134,8 @@ static void trace_run_end(drive_task *t, int rc, int cause)
 	}
 	trace_int(s, "gen_ai.usage.input_tokens", t->run_tokens_in);
 	trace_int(s, "gen_ai.usage.output_tokens", t->run_tokens_out);
+	if (!t->cost_unknown)
+		trace_double(s, "ecl.run.cost", t->run_cost);
 	if (is_failure(rc))
 		trace_error(s, error_type(cause), run->eng->err);
 	trace_end(t->tracer, s);
@@ -281,6 +283,18 @@ static void trace_chat_end(drive_task *t, int cause)
 		       res->finish_reason[0] ? res->finish_reason : NULL);
 	trace_int(s, "gen_ai.usage.input_tokens", t->tokens_in);
 	trace_int(s, "gen_ai.usage.output_tokens", t->tokens_out);
+	{
+		const char *model = t->req.model ? t->req.model : e->model;
+		double cost;
+
+		if (ecl_price_cost(e->prices, e->nprices, e->llm->name, model, t->tokens_in,
+				   t->tokens_out, &cost)) {
+			trace_double(s, "ecl.cost", cost);
+			t->run_cost += cost;
+		} else {
+			t->cost_unknown = 1;
+		}
+	}
 	trace_str(s, "server.address", res->server[0] ? res->server : NULL);
 	if (res->server_port > 0)
 		trace_int(s, "server.port", res->server_port);

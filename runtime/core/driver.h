@@ -124,6 +124,8 @@ typedef struct drive_task {
 	int cause;            /* why the step is ending in failure (an ECL_* code), or 0 */
 	int fail_committed;   /* the run's failure was committed as its last checkpoint */
 	long long run_tokens_in, run_tokens_out; /* of the steps this drive committed */
+	double run_cost;  /* of the calls this drive made, by the engine's prices */
+	int cost_unknown; /* a call's model had no price */
 } drive_task;
 
 /* Start a task at the run's current step. */

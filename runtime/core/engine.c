@@ -42,6 +42,58 @@ void ecl_run_id_new(char id[ECL_ID_MAX])
 		 atomic_fetch_add(&counter, 1) & 0xfffff);
 }
 
+static void prices_free(ecl_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nprices; i++) {
+		mem_free((char *)e->prices[i].provider);
+		mem_free((char *)e->prices[i].model);
+	}
+	mem_free(e->prices);
+	e->prices = NULL;
+	e->nprices = 0;
+}
+
+/* Copy the price table into the engine: ECL_OK, or ECL_ENOMEM. */
+static int prices_copy(ecl_engine *e, const ecl_price *p, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return ECL_OK;
+	if (!(e->prices = mem_calloc(n, sizeof(*p))))
+		return ECL_ENOMEM;
+	for (i = 0; i < n; i++, e->nprices++) {
+		e->prices[i] = p[i];
+		e->prices[i].provider = mem_strdup(p[i].provider ? p[i].provider : "");
+		e->prices[i].model = mem_strdup(p[i].model ? p[i].model : "");
+		if (!e->prices[i].provider || !e->prices[i].model) {
+			e->nprices++;
+			return ECL_ENOMEM;
+		}
+	}
+	return ECL_OK;
+}
+
+int ecl_price_cost(const ecl_price *prices, size_t n, const char *provider, const char *model,
+		   long long tokens_in, long long tokens_out, double *cost)
+{
+	size_t i;
+
+	*cost = 0;
+	for (i = 0; provider && model && i < n; i++)
+		if (prices[i].provider && prices[i].model &&
+		    strcmp(prices[i].provider, provider) == 0 &&
+		    strcmp(prices[i].model, model) == 0) {
+			*cost = ((double)tokens_in * prices[i].input +
+				 (double)tokens_out * prices[i].output) /
+				1e6;
+			return 1;
+		}
+	return 0;
+}
+
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
 {
 	ecl_engine *e;
@@ -94,7 +146,8 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->local.ops = &drive_local_ops;
 	e->trace_state = o->read_only ? -1 : 0;
 	e->trace_content = o->trace_content;
-	if (o->otlp_endpoint && !(e->otlp_endpoint = mem_strdup(o->otlp_endpoint))) {
+	if ((o->otlp_endpoint && !(e->otlp_endpoint = mem_strdup(o->otlp_endpoint))) ||
+	    prices_copy(e, o->prices, o->nprices) != ECL_OK) {
 		ecl_engine_close(e);
 		snprintf(errbuf, errlen, "out of memory");
 		return ECL_ENOMEM;
@@ -162,6 +215,7 @@ void ecl_engine_close(ecl_engine *e)
 	mem_free(e->model);
 	mem_free(e->base_url);
 	mem_free(e->otlp_endpoint);
+	prices_free(e);
 	mem_free(e);
 }
 

@@ -141,6 +141,8 @@ struct ecl_engine {
 	int trace_state;     /* 0: not looked at yet, 1: on, -1: off */
 	int trace_content;   /* ecl_options.trace_content */
 	char *otlp_endpoint; /* ecl_options.otlp_endpoint, or NULL */
+	ecl_price *prices;   /* ecl_options.prices, copied (strings too) */
+	size_t nprices;
 	char err[1024];
 };
 
