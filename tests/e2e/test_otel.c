@@ -474,6 +474,10 @@ Test(otel, json_and_http_provider)
 	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1", 1); /* the other wins */
 	setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", 1);
 	setenv("OPENAI_API_KEY", "sk-test-key", 1);
+	snprintf(url, sizeof(url), "%s/ecl", dir);
+	mkdir(url, 0700);
+	snprintf(url, sizeof(url), "%s/ecl/config", dir);
+	ts_write(url, "[prices]\nopenai/fake-model = 1.5 4\n");
 	snprintf(url, sizeof(url), "%s/v1", fake);
 	n = ECL(&out, &err, "--provider", "openai", "--base-url", url, "--model", "fake-model",
 		"--trace-content", "run", "bench-critique-revise", "--wf", "w1", "--topic", "t");
@@ -506,6 +510,24 @@ Test(otel, json_and_http_provider)
 	snprintf(want, sizeof(want), "00-%s-%s-01", str(s, "trace_id"), str(s, "span_id"));
 	cr_assert_str_eq(str(cJSON_GetObjectItem(req, "headers"), "traceparent"), want, "%s", last);
 	cr_assert_eq(named(all, "step *", (const cJSON **)parent, 1), n);
+	/* each call's cost by the price table, and the run's their sum */
+	{
+		const cJSON *run[1];
+		double sum = 0;
+		int i;
+
+		for (i = 0; i < n && i < 8; i++) {
+			double want_cost = (attr_int(chat[i], "gen_ai.usage.input_tokens") * 1.5 +
+					    attr_int(chat[i], "gen_ai.usage.output_tokens") * 4.0) /
+					   1e6;
+
+			cr_assert_float_eq(attr(chat[i], "ecl.cost")->valuedouble, want_cost,
+					   1e-12);
+			sum += want_cost;
+		}
+		cr_assert_eq(named(all, "invoke_workflow *", run, 1), 1);
+		cr_assert_float_eq(attr(run[0], "ecl.run.cost")->valuedouble, sum, 1e-12);
+	}
 	cJSON_Delete(req);
 	cJSON_Delete(all);
 	free(last);
@@ -851,6 +873,85 @@ Test(otel, disabled_unset_and_unknown_protocol)
 		  err);
 	free(out);
 	free(err);
+}
+
+/* Cost: a run's span has none when a model has no price; status, history and runs show the
+ * tokens and the cost by the config file's [prices], or say the price is unknown. */
+Test(otel, cost_in_status_history_and_runs)
+{
+	char path[4200], *out, *id;
+	const cJSON *run[1];
+	cJSON *all, *j, *r;
+
+	start_receiver("ok");
+	cr_assert_eq(ECL(&out, NULL, "--otlp", base, "--model", "m1", "run", "critique-revise",
+			 "--topic", "t"),
+		     0);
+	id = strdup(started_id(out));
+	free(out);
+	all = spans_at_least(9);
+	cr_assert_eq(named(all, "invoke_workflow *", run, 1), 1);
+	cr_assert_null(attr(run[0], "ecl.run.cost"), "no price: no cost");
+	cJSON_Delete(all);
+	ts_sql(db, "UPDATE steps SET tokens_in = 1000, tokens_out = 2000");
+	cr_assert_eq(ECL(&out, NULL, "status", id), 0);
+	cr_assert(strstr(out, "Cost:         unknown: no price for offline/m1 in the config file's "
+			      "[prices]"),
+		  "%s", out);
+	free(out);
+	snprintf(path, sizeof(path), "%s/ecl", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/ecl/config", dir);
+	ts_write(path, "[prices]\noffline/m1 = 1 3\nopenai/gpt = 5 5\n");
+	cr_assert_eq(ECL(&out, NULL, "status", id), 0);
+	cr_assert(strstr(out, "Tokens:       4000 in / 8000 out"), "%s", out);
+	cr_assert(strstr(out, "Cost:         0.028000"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "status", id, "-o", "json"), 0);
+	j = cJSON_Parse(out);
+	cr_assert_float_eq(cJSON_GetObjectItem(j, "cost")->valuedouble, 0.028, 1e-12);
+	cr_assert_str_eq(str(j, "provider"), "offline");
+	cr_assert_str_eq(str(j, "model"), "m1");
+	cJSON_Delete(j);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id), 0);
+	cr_assert(strstr(out, "tokens 4000 in / 8000 out, cost 0.028000"), "%s", out);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "history", id, "-o", "json"), 0);
+	j = cJSON_Parse(out);
+	cJSON_ArrayForEach (r, j)
+		cr_assert_float_eq(cJSON_GetObjectItem(r, "cost")->valuedouble, 0.007, 1e-12);
+	cJSON_Delete(j);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	j = cJSON_Parse(out);
+	r = cJSON_GetArrayItem(j, 0);
+	cr_assert_eq(cJSON_GetObjectItem(r, "tokens_in")->valueint, 4000, "%s", out);
+	cr_assert_eq(cJSON_GetObjectItem(r, "tokens_out")->valueint, 8000);
+	cr_assert_float_eq(cJSON_GetObjectItem(r, "cost")->valuedouble, 0.028, 1e-12);
+	cJSON_Delete(j);
+	free(out);
+	/* a price of another model: unknown, said in JSON too */
+	ts_write(path, "[prices]\nopenai/gpt = 5 5\n");
+	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
+	j = cJSON_Parse(out);
+	r = cJSON_GetArrayItem(j, 0);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r, "cost")), "%s", out);
+	cr_assert_str_eq(str(r, "cost_note"),
+			 "no price for offline/m1 in the config file's [prices]");
+	cJSON_Delete(j);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "providers"), 0);
+	cr_assert(strstr(out, "Prices per million tokens (input / output):"), "%s", out);
+	cr_assert(strstr(out, "openai/gpt"), "%s", out);
+	free(out);
+	ts_write(path, "[prices]\nopenai = 1 2\n");
+	cr_assert_eq(ECL(&out, NULL, "providers"), 2);
+	free(out);
+	ts_write(path, "[prices]\nopenai/x = 1\n");
+	cr_assert_eq(ECL(&out, NULL, "providers"), 2);
+	free(out);
+	free(id);
 }
 
 /* The config file's otlp_endpoint, below the variables and the flag. */
