@@ -158,6 +158,18 @@ void cli_json_limits(cJSON *obj, const ecl_run_info *info);
 /* Add name to obj: text as a string, or null when text is NULL. The item added (owned by
  * obj), or NULL when memory ran out. */
 cJSON *cli_json_text(cJSON *obj, const char *name, const char *text);
+
+/* The cost of tokens of a run's provider and model by the config file's [prices]
+ * (c->opts.prices, set by cli_open): 1 with *cost set; 0 when there is no price, with why
+ * saying so ("no price for openai/gpt-x in the config file's [prices]") (providers.c). */
+int cli_cost(const cli *c, const char *provider, const char *model, long long tokens_in,
+	     long long tokens_out, double *cost, char *why, size_t whylen);
+/* Add "cost" (a number, or null with "cost_note" saying why) to obj. */
+void cli_json_cost(const cli *c, cJSON *obj, const char *provider, const char *model,
+		   long long tokens_in, long long tokens_out);
+/* The cost as text: "0.0123" or "unknown: <why>" into out. */
+const char *cli_cost_text(const cli *c, const char *provider, const char *model,
+			  long long tokens_in, long long tokens_out, char *out, size_t len);
 /* Print JSON indented by two spaces, with a newline: 0, or 1 when memory ran out (said on
  * stderr; nothing is printed then). */
 int cli_print_json(const cJSON *json);

@@ -86,12 +86,18 @@ static const char usage_options[] =
 	"  -h, --help                        this text; COMMAND --help, help COMMAND: the\n"
 	"                                    command's own; run WORKFLOW --help: its inputs\n"
 	"  --version                         the version, ABI and source revision\n";
+/* (a string literal of its own: C99 compilers need take no more than 4095 bytes in one) */
+static const char usage_trace[] =
+	"  --otlp URL                        send traces to this OTLP/HTTP collector\n"
+	"                                    (else $OTEL_EXPORTER_OTLP_ENDPOINT)\n"
+	"  --trace-content                   traces carry the prompts and answers\n";
 
 void cli_usage(FILE *f)
 {
 	fprintf(f, "usage: %s", prog);
 	fputs(usage_text, f);
 	fputs(usage_options, f);
+	fputs(usage_trace, f);
 }
 
 int cli_error(int status, const char *fmt, ...)
@@ -123,11 +129,16 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 						 "--max-answer-bytes",
 						 "--api-key",
 						 "--api-key-file",
-						 "--connect-timeout"};
+						 "--connect-timeout",
+						 "--otlp"};
 	size_t k;
 
 	if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 		c->opts.verbose = 1;
+		return 1;
+	}
+	if (strcmp(a, "--trace-content") == 0) {
+		c->opts.trace_content = 1;
 		return 1;
 	}
 	for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
@@ -142,7 +153,13 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 	(*i)++;
 	if (strcmp(a, "--db") == 0)
 		c->opts.db_path = v;
-	else if (strcmp(a, "--provider") == 0)
+	else if (strcmp(a, "--otlp") == 0) {
+		if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+			cli_error(2, "--otlp: `%s` is not an http:// or https:// URL", v);
+			return -1;
+		}
+		c->opts.otlp_endpoint = v;
+	} else if (strcmp(a, "--provider") == 0)
 		c->opts.provider = v;
 	else if (strcmp(a, "--script") == 0)
 		c->opts.script_path = v;

@@ -112,6 +112,8 @@ static int print_run(void *ctx, const ecl_run_info *info)
 		cJSON_AddNumberToObject(r, "revisions", info->revisions);
 		cli_json_limits(r, info);
 		cJSON_AddNumberToObject(r, "step_count", info->step_count);
+		cli_json_text(r, "provider", info->provider);
+		cli_json_text(r, "model", info->model);
 		cJSON_AddNumberToObject(r, "created_ms", (double)info->created_ms);
 		cJSON_AddNumberToObject(r, "duration_ms",
 					(double)(info->updated_ms - info->created_ms));
@@ -146,6 +148,40 @@ static int print_run(void *ctx, const ecl_run_info *info)
 		printf("%-16s held by: ", "");
 		cli_print_text(stdout, info->owner, strlen(info->owner));
 		putchar('\n');
+	}
+	return 0;
+}
+
+/* Tokens over a run's checkpoints. */
+static int sum_tokens(void *ctx, const ecl_history_entry *h)
+{
+	long long *t = ctx;
+
+	if (h->step) {
+		t[0] += h->tokens_in;
+		t[1] += h->tokens_out;
+	}
+	return 0;
+}
+
+/* Each listed run's tokens and their cost, read once the listing is over (a run's history is
+ * not read from inside the listing's walk). */
+static int add_costs(cli *c, ecl_engine *e, cJSON *list)
+{
+	cJSON *r;
+
+	cJSON_ArrayForEach (r, list) {
+		long long t[2] = {0, 0};
+		const cJSON *p = cJSON_GetObjectItem(r, "provider"),
+			    *m = cJSON_GetObjectItem(r, "model");
+
+		if (ecl_run_history(e, cJSON_GetObjectItem(r, "id")->valuestring, 0, sum_tokens,
+				    t) != ECL_OK)
+			return cli_error(1, "%s", ecl_engine_errmsg(e));
+		cJSON_AddNumberToObject(r, "tokens_in", (double)t[0]);
+		cJSON_AddNumberToObject(r, "tokens_out", (double)t[1]);
+		cli_json_cost(c, r, cJSON_IsString(p) ? p->valuestring : NULL,
+			      cJSON_IsString(m) ? m->valuestring : NULL, t[0], t[1]);
 	}
 	return 0;
 }
@@ -197,9 +233,9 @@ int cmd_runs(cli *c)
 		rc = ecl_run_list(e, &f, print_run, &o);
 	if (rc != ECL_OK)
 		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", e ? ecl_engine_errmsg(e) : err);
-	else if (o.json)
+	else if (o.json && (restate || (rc = add_costs(c, e, o.list)) == 0))
 		rc = cli_print_json(o.list);
-	else if (!o.count)
+	else if (!o.json && !o.count)
 		printf("No runs.\n");
 	cJSON_Delete(o.list);
 	ecl_engine_close(e);
@@ -207,6 +243,8 @@ int cmd_runs(cli *c)
 }
 
 typedef struct hist_out {
+	const cli *c;
+	const char *provider, *model; /* the run's, for the cost */
 	int full;
 	int json;
 	cJSON *list;
@@ -352,6 +390,7 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 			cJSON_AddNumberToObject(r, "duration_us", (double)h->duration_us);
 			cJSON_AddNumberToObject(r, "tokens_in", (double)h->tokens_in);
 			cJSON_AddNumberToObject(r, "tokens_out", (double)h->tokens_out);
+			cli_json_cost(o->c, r, o->provider, o->model, h->tokens_in, h->tokens_out);
 			cJSON_AddItemToObject(r, "output",
 					      h->output ? cJSON_Parse(h->output)
 							: cJSON_CreateNull());
@@ -406,6 +445,7 @@ int cmd_history(cli *c)
 {
 	hist_out o = {0};
 	const char *id = NULL;
+	ecl_run_info *info = NULL;
 	ecl_engine *e = NULL;
 	char err[1024];
 	int rc, i, restate = cli_restate_take(c);
@@ -429,11 +469,15 @@ int cmd_history(cli *c)
 	if (o.json)
 		o.list = cJSON_CreateArray();
 	o.id = id;
-	if (restate)
+	o.c = c;
+	if (restate) {
 		rc = ecl_restate_history(cli_restate_admin(), id, o.full, print_entry, &o, err,
 					 sizeof(err));
-	else
+	} else if ((rc = ecl_run_info_get(e, id, &info)) == ECL_OK) {
+		o.provider = info->provider;
+		o.model = info->model;
 		rc = ecl_run_history(e, id, o.full, print_entry, &o);
+	}
 	if (rc != ECL_OK)
 		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", e ? ecl_engine_errmsg(e) : err);
 	else if (o.json)
@@ -441,9 +485,14 @@ int cmd_history(cli *c)
 	else {
 		if (!o.headed)
 			printf("History of %s:\n", id);
-		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out\n", o.steps,
-		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out);
+		char cost[700];
+
+		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out, cost %s\n", o.steps,
+		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out,
+		       cli_cost_text(c, o.provider, o.model, o.tokens_in, o.tokens_out, cost,
+				     sizeof(cost)));
 	}
+	ecl_run_info_free(info);
 	cJSON_Delete(o.list);
 	ecl_engine_close(e);
 	return rc;

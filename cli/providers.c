@@ -50,6 +50,55 @@ typedef struct config {
 
 /* The settings in effect, for cli_open and `ecl providers`. */
 static setting resolved[S_COUNT];
+/* The config file's [prices] section: `provider/model = INPUT OUTPUT`, per million tokens. */
+#define PRICES_MAX 256
+static char price_names[PRICES_MAX][2][256];
+static char price_source[PRICES_MAX][VALUE_MAX + 32];
+static ecl_price prices[PRICES_MAX];
+static size_t nprices;
+
+/* Read one line of [prices]: 0, or the exit status after saying what is wrong. */
+static int price_line(const char *path, int no, const char *key, size_t klen, const char *v)
+{
+	const char *slash = memchr(key, '/', klen);
+	char *end;
+	double in, out;
+
+	if (!slash || slash == key || slash == key + klen - 1 || klen >= 256)
+		return cli_error(2,
+				 "%s:%d: a price is written provider/model = INPUT OUTPUT, not "
+				 "`%.*s`",
+				 path, no, (int)klen, key);
+	in = strtod(v, &end);
+	if (end == v || (*end != ' ' && *end != '\t') || in < 0 || in != in)
+		goto bad;
+	v = end;
+	out = strtod(v, &end);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (end == v || *end || out < 0 || out != out || in > 1e12 || out > 1e12)
+		goto bad;
+	if (nprices == PRICES_MAX)
+		return cli_error(2, "%s:%d: more than %d prices", path, no, PRICES_MAX);
+	snprintf(price_names[nprices][0], 256, "%.*s", (int)(slash - key), key);
+	snprintf(price_names[nprices][1], 256, "%.*s", (int)(key + klen - slash - 1), slash + 1);
+	snprintf(price_source[nprices], sizeof(price_source[0]), "%s:%d", path, no);
+	prices[nprices].provider = price_names[nprices][0];
+	prices[nprices].model = price_names[nprices][1];
+	prices[nprices].input = in;
+	prices[nprices].output = out;
+	nprices++;
+	return 0;
+bad:
+	return cli_error(2,
+			 "%s:%d: the price of %.*s is two numbers, per million input and "
+			 "output tokens (`0.15 0.60`), not `%s`",
+			 path, no, (int)klen, key, v);
+}
+
+/* The config file's otlp_endpoint (top level): where traces go when neither --otlp nor the
+ * OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables say. */
+static setting config_otlp;
 
 static void put(setting *s, const char *value, size_t len, const char *fmt, const char *what,
 		int line)
@@ -145,6 +194,8 @@ static int config_read(config *cf)
 	FILE *f;
 
 	config_path(cf);
+	nprices = 0; /* read again for each resolve */
+	memset(&config_otlp, 0, sizeof(config_otlp));
 	if (!cf->path[0])
 		return 0;
 	f = fopen(cf->path, "r");
@@ -181,10 +232,12 @@ static int config_read(config *cf)
 				break;
 			}
 			sec = section_index(p + 1, (size_t)(close - p - 1));
+			if (close - p - 1 == 6 && strncmp(p + 1, "prices", 6) == 0)
+				sec = C_COUNT; /* not a provider's: read apart */
 			if (sec < 0) {
 				rc = cli_error(2,
 					       "%s:%d: unknown section [%.*s] (known: openai, "
-					       "anthropic, ollama)",
+					       "anthropic, ollama, prices)",
 					       cf->path, no, (int)(close - p - 1), p + 1);
 				break;
 			}
@@ -205,6 +258,22 @@ static int config_read(config *cf)
 			v++;
 			line[--len] = '\0';
 		}
+		if (sec == C_COUNT) {
+			rc = price_line(cf->path, no, p, (size_t)(k_end - p), v);
+			continue;
+		}
+		if ((size_t)(k_end - p) == strlen("otlp_endpoint") &&
+		    strncmp(p, "otlp_endpoint", 13) == 0 && sec == C_TOP) {
+			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+				rc = cli_error(2,
+					       "%s:%d: otlp_endpoint `%s` is not an http:// or "
+					       "https:// URL",
+					       cf->path, no, v);
+				break;
+			}
+			put(&config_otlp, v, strlen(v), "%s:%d", cf->path, no);
+			continue;
+		}
 		if ((size_t)(k_end - p) == strlen("api_key_file") &&
 		    strncmp(p, "api_key_file", 12) == 0) {
 			char source[VALUE_MAX + 32];
@@ -221,7 +290,8 @@ static int config_read(config *cf)
 			rc = cli_error(2,
 				       "%s:%d: unknown key `%.*s` (known: provider, model, "
 				       "base_url, api_key, api_key_file, timeout, "
-				       "connect_timeout; provider only outside sections)",
+				       "connect_timeout, otlp_endpoint; provider and "
+				       "otlp_endpoint only outside sections)",
 				       cf->path, no, (int)(k_end - p), p);
 			break;
 		}
@@ -402,6 +472,14 @@ int cli_configure(cli *c)
 		c->opts.base_url = resolved[S_BASE_URL].value;
 	if (resolved[S_API_KEY].set)
 		c->opts.api_key = resolved[S_API_KEY].value;
+	c->opts.prices = prices;
+	c->opts.nprices = nprices;
+	/* traces: --otlp, then the OTEL_* variables (read by the runtime), then the file */
+	if (!c->opts.otlp_endpoint && config_otlp.set &&
+	    !(getenv("OTEL_EXPORTER_OTLP_ENDPOINT") && *getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) &&
+	    !(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") &&
+	      *getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")))
+		c->opts.otlp_endpoint = config_otlp.value;
 	if (resolved[S_TIMEOUT].set &&
 	    (rc = seconds(&resolved[S_TIMEOUT], "timeout", &c->opts.timeout_ms)))
 		return rc;
@@ -599,6 +677,33 @@ int cmd_providers(cli *c)
 				       value ? value : "-", source);
 		}
 	}
+	/* the price table (one read of the file gave it; the provider's resolve read it again) */
+	list = cJSON_AddArrayToObject(o, "prices");
+	if (!json)
+		printf(nprices ? "\nPrices per million tokens (input / output):\n"
+			       : "\nPrices: none (a [prices] section of the config file sets them: "
+				 "openai/gpt-4o-mini = 0.15 0.60)\n");
+	for (i = 0; i < (int)nprices; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		if (!p || !list || !cJSON_AddItemToArray(list, p)) {
+			cJSON_Delete(p);
+			rc = cli_error(1, "out of memory");
+			goto out;
+		}
+		cJSON_AddStringToObject(p, "provider", prices[i].provider);
+		cJSON_AddStringToObject(p, "model", prices[i].model);
+		cJSON_AddNumberToObject(p, "input", prices[i].input);
+		cJSON_AddNumberToObject(p, "output", prices[i].output);
+		cJSON_AddStringToObject(p, "source", price_source[i]);
+		if (!json) {
+			char name[520];
+
+			snprintf(name, sizeof(name), "%s/%s", prices[i].provider, prices[i].model);
+			printf("  %-36s %g / %g  (%s)\n", name, prices[i].input, prices[i].output,
+			       price_source[i]);
+		}
+	}
 	if (json)
 		rc = cli_print_json(o);
 out:
@@ -608,4 +713,46 @@ out:
 	free(cf);
 	cJSON_Delete(o);
 	return rc;
+}
+
+int cli_cost(const cli *c, const char *provider, const char *model, long long tokens_in,
+	     long long tokens_out, double *cost, char *why, size_t whylen)
+{
+	if (ecl_price_cost(c->opts.prices, c->opts.nprices, provider, model, tokens_in, tokens_out,
+			   cost))
+		return 1;
+	if (!provider || !model)
+		snprintf(why, whylen, "the run does not say which %s it used",
+			 provider ? "model" : "provider");
+	else
+		snprintf(why, whylen, "no price for %s/%s in the config file's [prices]", provider,
+			 model);
+	return 0;
+}
+
+void cli_json_cost(const cli *c, cJSON *obj, const char *provider, const char *model,
+		   long long tokens_in, long long tokens_out)
+{
+	char why[600];
+	double cost;
+
+	if (cli_cost(c, provider, model, tokens_in, tokens_out, &cost, why, sizeof(why))) {
+		cJSON_AddNumberToObject(obj, "cost", cost);
+	} else {
+		cJSON_AddNullToObject(obj, "cost");
+		cJSON_AddStringToObject(obj, "cost_note", why);
+	}
+}
+
+const char *cli_cost_text(const cli *c, const char *provider, const char *model,
+			  long long tokens_in, long long tokens_out, char *out, size_t len)
+{
+	char why[600];
+	double cost;
+
+	if (cli_cost(c, provider, model, tokens_in, tokens_out, &cost, why, sizeof(why)))
+		snprintf(out, len, "%.6f", cost);
+	else
+		snprintf(out, len, "unknown: %s", why);
+	return out;
 }

@@ -39,7 +39,7 @@ static void json_add_raw(cJSON *obj, const char *name, const char *text)
 		cJSON_Delete(v);
 }
 
-static int status_json(const ecl_run_info *info, const totals *t)
+static int status_json(const cli *c, const ecl_run_info *info, const totals *t)
 {
 	cJSON *o = cJSON_CreateObject();
 	int rc;
@@ -61,6 +61,9 @@ static int status_json(const ecl_run_info *info, const totals *t)
 	cli_json_text(o, "error", info->error);
 	cJSON_AddNumberToObject(o, "tokens_in", (double)t->tokens_in);
 	cJSON_AddNumberToObject(o, "tokens_out", (double)t->tokens_out);
+	cli_json_text(o, "provider", info->provider);
+	cli_json_text(o, "model", info->model);
+	cli_json_cost(c, o, info->provider, info->model, t->tokens_in, t->tokens_out);
 	cJSON_AddNumberToObject(o, "step_time_ms", (double)t->duration_us / 1000.0);
 	if (info->question)
 		cJSON_AddStringToObject(o, "question", info->question);
@@ -103,6 +106,13 @@ static int status_text(const cli *c, const ecl_run_info *info, const totals *t)
 	}
 	printf("Steps:        %d\n", info->step_count);
 	printf("Tokens:       %lld in / %lld out\n", t->tokens_in, t->tokens_out);
+	{
+		char cost[700];
+
+		printf("Cost:         %s\n",
+		       cli_cost_text(c, info->provider, info->model, t->tokens_in, t->tokens_out,
+				     cost, sizeof(cost)));
+	}
 	printf("Step time:    %.1f ms\n", (double)t->duration_us / 1000.0);
 	if (info->output) {
 		printf("Output:\n");
@@ -158,7 +168,7 @@ int cmd_status(cli *c)
 		if (rc != ECL_OK) {
 			rc = cli_error(1, "%s", ecl_engine_errmsg(e));
 		} else if (strcmp(format, "json") == 0) {
-			rc = status_json(info, &t);
+			rc = status_json(c, info, &t);
 		} else {
 			rc = status_text(c, info, &t);
 		}

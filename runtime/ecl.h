@@ -422,6 +422,21 @@ typedef struct ecl_event {
  * transition (the run stays resumable). */
 typedef int (*ecl_event_fn)(void *ctx, const ecl_event *event);
 
+/* What a model costs, per million tokens (in whatever currency the table is written in). */
+typedef struct ecl_price {
+	const char *provider; /* "openai", as --provider names it */
+	const char *model;    /* "gpt-4o-mini" */
+	double input;         /* per million input (prompt) tokens */
+	double output;        /* per million output (answer) tokens */
+} ecl_price;
+
+/* The cost of tokens_in and tokens_out tokens of provider's model by the price table prices
+ * (n entries; the first entry for the pair counts): 1 with *cost set, or 0 when the table has
+ * no price for them (*cost 0). The one computation of a cost the runtime and the ecl command
+ * share. */
+int ecl_price_cost(const ecl_price *prices, size_t n, const char *provider, const char *model,
+		   long long tokens_in, long long tokens_out, double *cost);
+
 /* Options for ecl_engine_open. Zero-initialise, then set what you need. Strings are
  * borrowed only for the duration of ecl_engine_open. */
 typedef struct ecl_options {
@@ -475,6 +490,18 @@ typedef struct ecl_options {
 	int reclaim;   /* the engine is opened to free room (ecl prune): on a full disk, a SQLite
 			* database spends the room ecl keeps in reserve beside it (FILE-reserve,
 			* 4 MiB) to open and to delete runs, and keeps it again after */
+	/* Where to send traces of the runs this engine drives (OpenTelemetry, OTLP/HTTP): a
+	 * base URL as OTEL_EXPORTER_OTLP_ENDPOINT takes ("http://localhost:4318"), which wins
+	 * over the OTEL_* variables; NULL to leave it to them (none set: no traces).
+	 * OTEL_SDK_DISABLED=true turns tracing off either way. */
+	const char *otlp_endpoint;
+	/* Traces carry the prompts and the answers (gen_ai.input.messages,
+	 * gen_ai.output.messages, gen_ai.system_instructions); else only their sizes. */
+	int trace_content;
+	/* Prices of models (copied): each run's span carries its cost (ecl.run.cost) when
+	 * every model it called has one. NULL and 0 for none. */
+	const ecl_price *prices;
+	size_t nprices;
 } ecl_options;
 
 /* Open an engine: the store, the provider and the logger. On failure *out is NULL and, when

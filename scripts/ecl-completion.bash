@@ -23,7 +23,7 @@ _ecl()
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	prog=("${COMP_WORDS[0]}")
 	local commands="list run resume status pause cancel runs history fork recover prune stats batch worker workers providers answer graph serve help"
-	local globals="--db --provider --script --model --base-url --api-key-file --api-key --timeout --connect-timeout --durability --max-answer-bytes --log-format --verbose --help --version"
+	local globals="--db --provider --script --model --base-url --api-key-file --api-key --timeout --connect-timeout --durability --max-answer-bytes --log-format --otlp --trace-content --verbose --help --version"
 
 	# The command, its first argument, and the database to ask.
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -33,7 +33,7 @@ _ecl()
 			((i++))
 			;;
 		--provider | --script | --model | --base-url | --api-key-file | --api-key | --timeout | \
-			--connect-timeout | --durability | --max-answer-bytes | --log-format | --call-log | \
+			--connect-timeout | --durability | --max-answer-bytes | --log-format | --otlp | --call-log | \
 			--workflow | --concurrency | -j | --format | -f | -o | --output | --status | --limit | \
 			--older-than | --since | --from | --set | --input-file | --port | --bind | --register | \
 			--advertise | --engine | --restate-url | --admin-url | --workflows | --poll | --lease)

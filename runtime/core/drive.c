@@ -24,6 +24,303 @@ static int interrupted(ecl_engine *e)
 	return e->stop_requested || (e->interrupt && *e->interrupt);
 }
 
+/* ---- traces: a span per drive of a run, per step attempt, per LLM call (trace.h) ---------- */
+
+/* The trace and span ids a log line of the run carries (none when it is not traced). */
+#define LOG_IDS(run)                                                                               \
+	"trace_id", (run)->trace_hex[0] ? (run)->trace_hex : NULL, "span_id",                      \
+		(run)->span_hex[0] ? (run)->span_hex : NULL
+
+static void log_ids(ecl_run *run, const trace_span *span)
+{
+	if (span) {
+		trace_hex(span->trace_id, 16, run->trace_hex);
+		trace_hex(span->span_id, 8, run->span_hex);
+	}
+}
+
+/* error.type of a failure: a few words that group failures alike (not the message). */
+static const char *error_type(int rc)
+{
+	switch (rc) {
+	case ECL_EANSWER: return "invalid_answer";
+	case ECL_EPROVIDER: return "provider_error";
+	case ECL_EBOUND: return "step_bound";
+	case ECL_EFAILED: return "workflow_failed";
+	case ECL_ESTORE: return "store_error";
+	case ECL_ENOMEM: return "out_of_memory";
+	case ECL_ESTATE: return "lease_lost";
+	default: return "_OTHER";
+	}
+}
+
+/* Whether rc ends a run or a step in failure (not a stop that leaves it resumable). */
+static int is_failure(int rc)
+{
+	return rc != ECL_OK && rc != ECL_EWAITING && rc != ECL_EINTERRUPTED && rc != ECL_EPAUSED &&
+	       rc != ECL_ECANCELLED;
+}
+
+static const char *stop_status(int rc)
+{
+	switch (rc) {
+	case ECL_OK: return ecl_run_status_name(ECL_RUN_COMPLETED);
+	case ECL_EWAITING: return ecl_run_status_name(ECL_RUN_WAITING);
+	case ECL_EPAUSED: return ecl_run_status_name(ECL_RUN_PAUSED);
+	case ECL_ECANCELLED: return ecl_run_status_name(ECL_RUN_CANCELLED);
+	case ECL_EFAILED:
+	case ECL_EANSWER:
+	case ECL_EBOUND: return ecl_run_status_name(ECL_RUN_FAILED);
+	default: return ecl_run_status_name(ECL_RUN_INTERRUPTED);
+	}
+}
+
+/* The span of this drive of the run (`invoke_workflow <workflow>`). Its first drive's span
+ * is the one the run stored at its creation, the root of its trace; a later drive (a resume,
+ * after a crash, a pause or a human answer) is a child of it, in the same trace. Only runs of
+ * the local driver are traced: a Restate invocation replays its journal through the loop. */
+static void trace_run_begin(drive_task *t)
+{
+	ecl_run *run = t->run;
+	ecl_engine *e = run->eng;
+	unsigned char tid[16], sid[8];
+	char name[300];
+	trace_span *s;
+	int have;
+
+	run->trace_hex[0] = run->span_hex[0] = '\0';
+	if (t->d != &e->local || !(t->tracer = tracer_get(e)))
+		return;
+	have = trace_parent_parse(run->trace, tid, sid) == 0;
+	snprintf(name, sizeof(name), "invoke_workflow %s", run->wf->id);
+	if (!(s = trace_begin(t->tracer, name, TRACE_KIND_INTERNAL, NULL, have ? tid : NULL)))
+		return;
+	if (have && run->trace_root) {
+		memcpy(s->span_id, sid, 8);
+	} else if (have) {
+		memcpy(s->parent_id, sid, 8);
+		s->has_parent = 1;
+	}
+	if (run->trace_link[0] &&
+	    trace_parent_parse(run->trace_link, s->link_trace, s->link_span) == 0)
+		s->has_link = 1;
+	trace_str(s, "gen_ai.operation.name", "invoke_workflow");
+	trace_str(s, "gen_ai.workflow.name", run->wf->id);
+	trace_str(s, "ecl.run.id", run->id);
+	trace_str(s, "ecl.workflow.version", run->wf->version);
+	trace_bool(s, "ecl.run.resumed", !have || !run->trace_root);
+	t->span_run = s;
+	log_ids(run, s);
+}
+
+static void trace_run_end(drive_task *t, int rc, int cause)
+{
+	ecl_run *run = t->run;
+	trace_span *s = t->span_run;
+	int i;
+
+	if (!s)
+		return;
+	t->span_run = NULL;
+	trace_str(s, "ecl.run.status", stop_status(rc));
+	trace_int(s, "ecl.run.steps", run->seq + t->fail_committed);
+	for (i = 0; i < run->wf->nsteps; i++) {
+		const ecl_step_def *step = &run->wf->steps[i];
+
+		if (step->limit > 0 && step->counter >= 0) {
+			trace_int(s, "ecl.run.revisions", run->vals[step->counter].i);
+			break;
+		}
+	}
+	trace_int(s, "gen_ai.usage.input_tokens", t->run_tokens_in);
+	trace_int(s, "gen_ai.usage.output_tokens", t->run_tokens_out);
+	if (!t->cost_unknown)
+		trace_double(s, "ecl.run.cost", t->run_cost);
+	if (is_failure(rc))
+		trace_error(s, error_type(cause), run->eng->err);
+	trace_end(t->tracer, s);
+	run->trace_hex[0] = run->span_hex[0] = '\0';
+}
+
+static const char *step_kind_name(ecl_step_kind kind)
+{
+	switch (kind) {
+	case ECL_STEP_LLM: return "llm";
+	case ECL_STEP_CODE: return "code";
+	case ECL_STEP_HUMAN: return "human";
+	case ECL_STEP_SET: return "set";
+	}
+	return "llm";
+}
+
+/* The span of one attempt of the current step (`step <name>`). A human step's covers the
+ * wait: the drive that stops the run to wait makes none, the one that goes on with the
+ * answer starts it when the wait began. */
+static void trace_step_begin(drive_task *t)
+{
+	ecl_run *run = t->run;
+	const ecl_step_def *step = &run->wf->steps[run->state];
+	char name[300];
+	trace_span *s;
+
+	if (!t->span_run)
+		return;
+	snprintf(name, sizeof(name), "step %s", step->name);
+	if (!(s = trace_begin(t->tracer, name, TRACE_KIND_INTERNAL, t->span_run, NULL)))
+		return;
+	if (run->wait_since_ms && step->kind == ECL_STEP_HUMAN)
+		s->start_ns = run->wait_since_ms * 1000000LL;
+	run->wait_since_ms = 0;
+	trace_str(s, "ecl.step.name", step->name);
+	trace_str(s, "ecl.step.kind", step_kind_name(step->kind));
+	trace_int(s, "ecl.step.attempt", run->attempt);
+	trace_int(s, "ecl.step.visit", run->visits[run->state]);
+	trace_int(s, "ecl.step.seq", run->seq + 1);
+	t->span_step = s;
+	log_ids(run, s);
+}
+
+/* End the step's span: the transition taken (the next step, or the run's status), or the
+ * failure. */
+static void trace_step_end(drive_task *t, const char *transition, int cause)
+{
+	trace_span *s = t->span_step;
+
+	if (!s)
+		return;
+	t->span_step = NULL;
+	trace_str(s, "ecl.step.transition", transition);
+	if (t->tokens_in || t->tokens_out) {
+		trace_int(s, "gen_ai.usage.input_tokens", t->tokens_in);
+		trace_int(s, "gen_ai.usage.output_tokens", t->tokens_out);
+	}
+	if (is_failure(cause))
+		trace_error(s, error_type(cause), t->run->eng->err);
+	trace_end(t->tracer, s);
+	log_ids(t->run, t->span_run);
+}
+
+/* A text as the conventions' message JSON: [{"role": role, "parts": [{"type": "text",
+ * "content": text}]}] (and the finish reason of an answer). */
+static void content_attr(trace_span *s, const char *key, const char *role, const char *text,
+			 const char *finish)
+{
+	buf b = {0};
+
+	buf_puts(&b, "[{\"role\":\"");
+	buf_puts(&b, role);
+	buf_puts(&b, "\",\"parts\":[{\"type\":\"text\",\"content\":");
+	buf_json_str(&b, text, strlen(text));
+	buf_puts(&b, "}]");
+	if (finish && *finish) {
+		buf_puts(&b, ",\"finish_reason\":");
+		buf_json_str(&b, finish, strlen(finish));
+	}
+	buf_puts(&b, "}]");
+	if (!b.oom)
+		trace_str(s, key, b.data);
+	else
+		s->oom = 1;
+	buf_free(&b);
+}
+
+/* The span of the step's call to the model (`chat <model>`): one per step attempt however
+ * many calls it takes, its retries and repairs as events. */
+static void trace_chat_begin(drive_task *t)
+{
+	ecl_run *run = t->run;
+	ecl_engine *e = run->eng;
+	const char *model = t->req.model ? t->req.model : e->model;
+	char name[300];
+	trace_span *s;
+
+	if (!t->span_step)
+		return;
+	snprintf(name, sizeof(name), "chat %s", model ? model : e->llm->name);
+	if (!(s = trace_begin(t->tracer, name, TRACE_KIND_CLIENT, t->span_step, NULL)))
+		return;
+	trace_str(s, "gen_ai.operation.name", "chat");
+	trace_str(s, "gen_ai.provider.name", e->llm->name);
+	trace_str(s, "gen_ai.request.model", model);
+	if (t->req.temperature >= 0)
+		trace_double(s, "gen_ai.request.temperature", t->req.temperature);
+	if (t->req.max_tokens > 0)
+		trace_int(s, "gen_ai.request.max_tokens", t->req.max_tokens);
+	if (e->trace_content) {
+		if (t->req.system)
+			content_attr(s, "gen_ai.system_instructions", "system", t->req.system,
+				     NULL);
+		content_attr(s, "gen_ai.input.messages", "user", t->msgs[0].text, NULL);
+	}
+	trace_parent_text(s, t->traceparent);
+	t->req.traceparent = t->traceparent;
+	t->span_chat = s;
+	log_ids(run, s);
+}
+
+/* An event of the chat span: a retry after a failed call, or a repair of a refused answer. */
+static void trace_chat_event(drive_task *t, const char *name, const char *error)
+{
+	trace_event_add(t->span_chat, name);
+	trace_event_int(t->span_chat, "ecl.call.number", t->req.call + 1);
+	trace_event_str(t->span_chat, "error.message", error);
+}
+
+/* End the chat span: the answer accepted (cause ECL_OK), or the failure. */
+static void trace_chat_end(drive_task *t, int cause)
+{
+	ecl_engine *e = t->run->eng;
+	const llm_response *res = &t->res;
+	trace_span *s = t->span_chat;
+
+	if (!s)
+		return;
+	t->span_chat = NULL;
+	t->req.traceparent = NULL;
+	trace_str(s, "gen_ai.response.model", res->model[0] ? res->model : NULL);
+	trace_str(s, "gen_ai.response.id", res->id[0] ? res->id : NULL);
+	trace_str_list(s, "gen_ai.response.finish_reasons",
+		       res->finish_reason[0] ? res->finish_reason : NULL);
+	trace_int(s, "gen_ai.usage.input_tokens", t->tokens_in);
+	trace_int(s, "gen_ai.usage.output_tokens", t->tokens_out);
+	{
+		const char *model = t->req.model ? t->req.model : e->model;
+		double cost;
+
+		if (ecl_price_cost(e->prices, e->nprices, e->llm->name, model, t->tokens_in,
+				   t->tokens_out, &cost)) {
+			trace_double(s, "ecl.cost", cost);
+			t->run_cost += cost;
+		} else {
+			t->cost_unknown = 1;
+		}
+	}
+	trace_str(s, "server.address", res->server[0] ? res->server : NULL);
+	if (res->server_port > 0)
+		trace_int(s, "server.port", res->server_port);
+	if (cause == ECL_OK && e->trace_content && t->raw)
+		content_attr(s, "gen_ai.output.messages", "assistant", t->raw, res->finish_reason);
+	if (is_failure(cause))
+		trace_error(s, error_type(cause), e->err);
+	trace_end(t->tracer, s);
+	log_ids(t->run, t->span_step);
+}
+
+/* The drive ends (rc as drive_run returns it): end what spans are open. */
+static void trace_drive_end(drive_task *t, int rc)
+{
+	int cause = t->cause ? t->cause : rc;
+
+	trace_chat_end(t, cause);
+	if (rc == ECL_EWAITING && t->span_step) {
+		/* the wait's span is made by the drive that goes on with the answer */
+		trace_free(t->span_step);
+		t->span_step = NULL;
+	}
+	trace_step_end(t, stop_status(rc), cause);
+	trace_run_end(t, rc, cause);
+}
+
 void drive_task_init(drive_task *t, driver *d, ecl_run *run)
 {
 	memset(t, 0, sizeof(*t));
@@ -32,6 +329,7 @@ void drive_task_init(drive_task *t, driver *d, ecl_run *run)
 	run->driver = d;
 	t->phase = DRIVE_PH_STEP;
 	t->beat_ms = clock_now_ms();
+	trace_run_begin(t);
 }
 
 /* Free what the step under way holds (prompts, answers, repair prompts). */
@@ -57,6 +355,8 @@ static void commit_clear(drive_task *t);
 
 void drive_task_clear(drive_task *t)
 {
+	if (t->span_run)
+		trace_drive_end(t, ECL_EINTERRUPTED);
 	commit_clear(t);
 	ask_clear(t);
 	mem_free(t->calls);
@@ -335,11 +635,12 @@ static int ask_outcome(drive_task *t)
 
 			snprintf(ms, sizeof(ms), "%ld", wait);
 			log_event(e, LOG_WARN, "retry", "run", run->id, "step", step->name, "error",
-				  res->error, "wait_ms", ms, NULL);
+				  res->error, "wait_ms", ms, LOG_IDS(run), NULL);
 			t->wake_us = clock_mono_us() + 1000LL * wait;
 		}
 		if (record_call(t, NULL, 0, res->error) != ECL_OK)
 			return ECL_ENOMEM;
+		trace_chat_event(t, "ecl.retry", res->error);
 		t->kind = STORE_CALL_RETRY;
 		t->try_no++;
 		return ECL_PENDING;
@@ -362,10 +663,12 @@ static int ask_outcome(drive_task *t)
 	}
 	if (rc != ECL_EANSWER)
 		return engine_fail(e, rc, "out of memory");
-	log_event(e, LOG_WARN, "repair", "run", run->id, "step", step->name, "error", why, NULL);
+	log_event(e, LOG_WARN, "repair", "run", run->id, "step", step->name, "error", why,
+		  LOG_IDS(run), NULL);
 	/* the record points to the answer, which the repair dialogue keeps from here */
 	if (record_call(t, res->text, res->len, why) != ECL_OK)
 		return ECL_ENOMEM;
+	trace_chat_event(t, "ecl.repair", why);
 	t->answers[t->repair] = res->text;
 	res->text = NULL;
 	repair_prompt(&t->fix[t->repair], run, step, why);
@@ -408,7 +711,7 @@ static int stop(driver *d, ecl_run *run, const char *status, int rc)
 		why = (error = mem_strdup(e->err)) != NULL ? error : "out of memory";
 	src = d->ops->release(d, run, status, why);
 	log_event(e, why ? e->end_level : LOG_INFO, status, "run", run->id, "step", ev.step,
-		  "error", why, NULL);
+		  "error", why, LOG_IDS(run), NULL);
 	mem_free(error);
 	emit(e, &ev);
 	return src != ECL_OK ? src : rc;
@@ -468,9 +771,12 @@ static int fail_run(drive_task *t, const char *raw)
 		rc = d->ops->commit(d, run, &c, &request);
 	if (rc == ECL_OK) {
 		engine_def_stored(c.def);
+		t->fail_committed = 1;
+		t->run_tokens_in += t->tokens_in;
+		t->run_tokens_out += t->tokens_out;
 		engine_fail(e, ECL_EFAILED, "%s", msg);
 		log_event(e, e->end_level, "failed", "run", run->id, "step", step->name, "error",
-			  msg, NULL);
+			  msg, LOG_IDS(run), NULL);
 		emit(e, &ev);
 		rc = ECL_EFAILED;
 	}
@@ -569,6 +875,8 @@ static void commit_done(drive_task *t)
 		t->request = t->commit_request;
 	engine_def_stored(c->def);
 	run->seq++;
+	t->run_tokens_in += c->step.tokens_in;
+	t->run_tokens_out += c->step.tokens_out;
 	if (e->verbose && e->log) {
 		char dur[32], seq[16], attempt[16];
 
@@ -577,8 +885,9 @@ static void commit_done(drive_task *t)
 		snprintf(attempt, sizeof(attempt), "%d", c->step.attempt);
 		log_event(e, LOG_INFO, "transition", "run", run->id, "seq", seq, "step", step->name,
 			  "attempt", attempt, "duration_ms", dur, "next",
-			  c->step.next ? c->step.next : c->status, NULL);
+			  c->step.next ? c->step.next : c->status, LOG_IDS(run), NULL);
 	}
+	trace_step_end(t, c->step.next ? c->step.next : c->status, ECL_OK);
 	ev.kind = ECL_EV_COMMIT;
 	ev.run_id = run->id;
 	ev.step = step->name;
@@ -603,14 +912,14 @@ static int finish(ecl_run *run)
 
 	if (run->t == T_DONE) {
 		ev.status = ecl_run_status_name(ECL_RUN_COMPLETED);
-		log_event(e, LOG_INFO, "completed", "run", run->id, NULL);
+		log_event(e, LOG_INFO, "completed", "run", run->id, LOG_IDS(run), NULL);
 		emit(e, &ev);
 		return ECL_OK;
 	}
 	ev.status = ecl_run_status_name(ECL_RUN_FAILED);
 	engine_fail(e, ECL_EFAILED, "%s", run->t_error);
 	log_event(e, e->end_level, "failed", "run", run->id, "step", ev.step, "error", run->t_error,
-		  NULL);
+		  LOG_IDS(run), NULL);
 	emit(e, &ev);
 	return ECL_EFAILED;
 }
@@ -633,7 +942,7 @@ static int stop_step(drive_task *t, int rc)
 	src = t->d->ops->release(t->d, run, ecl_run_status_name(ECL_RUN_WAITING), NULL);
 	if (src != ECL_OK)
 		return src;
-	log_event(e, LOG_INFO, "waiting", "run", run->id, "step", ev.step, NULL);
+	log_event(e, LOG_INFO, "waiting", "run", run->id, "step", ev.step, LOG_IDS(run), NULL);
 	emit(e, &ev);
 	return engine_fail(e, ECL_EWAITING, "run %s waits for an answer to step `%s`", run->id,
 			   ev.step);
@@ -643,6 +952,7 @@ static int stop_step(drive_task *t, int rc)
 
 static int end(drive_task *t, int rc)
 {
+	trace_drive_end(t, rc);
 	t->rc = rc;
 	t->phase = DRIVE_PH_END;
 	ask_clear(t);
@@ -751,12 +1061,15 @@ int drive_task_advance(drive_task *t)
 			t->t0 = clock_mono_us();
 			t->tokens_in = t->tokens_out = 0;
 			t->llm_us = 0;
+			t->cause = 0;
 			if (interrupted(e) || t->request || t->lost)
 				return end(t, stop_for(t));
+			trace_step_begin(t);
 			if (run->seq >= wf->max_steps) {
 				engine_fail(e, ECL_EBOUND,
 					    "run %s exceeded the bound of %d steps proven for %s",
 					    run->id, wf->max_steps, wf->id);
+				t->cause = ECL_EBOUND;
 				return end(t, fail_run(t, NULL));
 			}
 			emit(e, &ev);
@@ -764,11 +1077,14 @@ int drive_task_advance(drive_task *t)
 			answer_clear(run);
 			run->t = T_NONE;
 			rc = call_step(run);
+			if (rc == ECL_EFAILED)
+				t->cause = ECL_EFAILED;
 			if (rc == ECL_EWAITING || rc == ECL_EFAILED)
 				return end(t, stop_step(t, rc));
 			if (rc == ECL_PENDING) {
 				rc = ask_begin(t);
 				if (rc == ECL_OK) {
+					trace_chat_begin(t);
 					ask_next_call(t);
 					t->phase = DRIVE_PH_ASK;
 					return DRIVE_ASK;
@@ -794,6 +1110,9 @@ int drive_task_advance(drive_task *t)
 				t->phase = DRIVE_PH_WAIT;
 				break;
 			}
+			if (rc != ECL_OK)
+				t->cause = rc;
+			trace_chat_end(t, rc);
 			if (rc == ECL_OK)
 				rc = call_step(run);
 			else if (rc == ECL_EANSWER)

@@ -16,6 +16,7 @@
 #include "shared.h"
 #include "provider.h"
 #include "store.h"
+#include "trace.h"
 
 typedef struct driver driver;
 
@@ -116,6 +117,15 @@ typedef struct drive_task {
 	store_commit commit;
 	char *commit_output, *commit_vars; /* the texts t->commit points to, owned */
 	const char *commit_request;        /* what the commit read back: a pause or cancel */
+	/* tracing (trace.h): the spans under way, NULL when the run is not traced */
+	trace_exporter *tracer;
+	trace_span *span_run, *span_step, *span_chat;
+	char traceparent[56]; /* the chat span's, sent with each call */
+	int cause;            /* why the step is ending in failure (an ECL_* code), or 0 */
+	int fail_committed;   /* the run's failure was committed as its last checkpoint */
+	long long run_tokens_in, run_tokens_out; /* of the steps this drive committed */
+	double run_cost;  /* of the calls this drive made, by the engine's prices */
+	int cost_unknown; /* a call's model had no price */
 } drive_task;
 
 /* Start a task at the run's current step. */

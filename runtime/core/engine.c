@@ -42,6 +42,58 @@ void ecl_run_id_new(char id[ECL_ID_MAX])
 		 atomic_fetch_add(&counter, 1) & 0xfffff);
 }
 
+static void prices_free(ecl_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nprices; i++) {
+		mem_free((char *)e->prices[i].provider);
+		mem_free((char *)e->prices[i].model);
+	}
+	mem_free(e->prices);
+	e->prices = NULL;
+	e->nprices = 0;
+}
+
+/* Copy the price table into the engine: ECL_OK, or ECL_ENOMEM. */
+static int prices_copy(ecl_engine *e, const ecl_price *p, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return ECL_OK;
+	if (!(e->prices = mem_calloc(n, sizeof(*p))))
+		return ECL_ENOMEM;
+	for (i = 0; i < n; i++, e->nprices++) {
+		e->prices[i] = p[i];
+		e->prices[i].provider = mem_strdup(p[i].provider ? p[i].provider : "");
+		e->prices[i].model = mem_strdup(p[i].model ? p[i].model : "");
+		if (!e->prices[i].provider || !e->prices[i].model) {
+			e->nprices++;
+			return ECL_ENOMEM;
+		}
+	}
+	return ECL_OK;
+}
+
+int ecl_price_cost(const ecl_price *prices, size_t n, const char *provider, const char *model,
+		   long long tokens_in, long long tokens_out, double *cost)
+{
+	size_t i;
+
+	*cost = 0;
+	for (i = 0; provider && model && i < n; i++)
+		if (prices[i].provider && prices[i].model &&
+		    strcmp(prices[i].provider, provider) == 0 &&
+		    strcmp(prices[i].model, model) == 0) {
+			*cost = ((double)tokens_in * prices[i].input +
+				 (double)tokens_out * prices[i].output) /
+				1e6;
+			return 1;
+		}
+	return 0;
+}
+
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
 {
 	ecl_engine *e;
@@ -92,6 +144,14 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->lease_ms = o->lease_ms > 0 ? o->lease_ms : 15000;
 	e->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 100;
 	e->local.ops = &drive_local_ops;
+	e->trace_state = o->read_only ? -1 : 0;
+	e->trace_content = o->trace_content;
+	if ((o->otlp_endpoint && !(e->otlp_endpoint = mem_strdup(o->otlp_endpoint))) ||
+	    prices_copy(e, o->prices, o->nprices) != ECL_OK) {
+		ecl_engine_close(e);
+		snprintf(errbuf, errlen, "out of memory");
+		return ECL_ENOMEM;
+	}
 	srand((unsigned)random64());
 	{
 		char host[64] = "localhost";
@@ -138,6 +198,8 @@ void ecl_engine_close(ecl_engine *e)
 		e->st->ops->release(e->st, e->fresh_id, e->owner,
 				    ecl_run_status_name(ECL_RUN_INTERRUPTED), NULL, clock_now_ms());
 	run_free(e->fresh);
+	if (e->tracer)
+		e->tracer->close(e->tracer);
 	while (e->defs) {
 		engine_def *d = e->defs;
 
@@ -152,6 +214,8 @@ void ecl_engine_close(ecl_engine *e)
 	mem_free(e->db_path);
 	mem_free(e->model);
 	mem_free(e->base_url);
+	mem_free(e->otlp_endpoint);
+	prices_free(e);
 	mem_free(e);
 }
 
@@ -289,6 +353,9 @@ int ecl_run_start(ecl_engine *e, const ecl_workflow *wf, const char *inputs_json
 	row.provider = (char *)e->llm->name;
 	row.model = e->model;
 	row.base_url = e->base_url;
+	trace_parent_new(run->trace);
+	row.trace = run->trace;
+	run->trace_root = 1;
 	rc = create_row(e, &row);
 	mem_free(canon);
 	if (rc != ECL_OK) {
@@ -310,7 +377,7 @@ int ecl_run_enqueue(ecl_engine *e, const ecl_workflow *wf, const char *inputs_js
 {
 	store_run row = {0};
 	ecl_run *run;
-	char *canon = NULL;
+	char *canon = NULL, trace[56];
 	int rc;
 
 	rc = check_inputs(e, wf, inputs_json, &run, &canon, e->err, sizeof(e->err));
@@ -328,6 +395,8 @@ int ecl_run_enqueue(ecl_engine *e, const ecl_workflow *wf, const char *inputs_js
 	row.provider = (char *)e->llm->name;
 	row.model = e->model;
 	row.base_url = e->base_url;
+	trace_parent_new(trace);
+	row.trace = trace;
 	rc = create_row(e, &row);
 	mem_free(canon);
 	if (rc != ECL_OK)
@@ -423,6 +492,8 @@ int run_load_upto(ecl_engine *e, const char *id, int upto, store_run *row, ecl_r
 	if (rc == ECL_OK) {
 		run->seq = row->seq;
 		run->attempt = row->attempt;
+		if (row->trace)
+			snprintf(run->trace, sizeof(run->trace), "%s", row->trace);
 		run->state = row->step ? step_index(wf, row->step) : wf->start;
 		if (run->state < 0)
 			rc = engine_fail(e, ECL_ESTORE, "run %s is at step `%s`, which %s has not",
@@ -564,6 +635,8 @@ int ecl_run_drive(ecl_engine *e, const char *run_id)
 	}
 	if ((rc = run_adopt_version(e, &row, run)) != ECL_OK)
 		goto out;
+	/* a queued run or a fork is driven for the first time: attempt 0 */
+	tracer_prepare(e, &row, run, row.attempt == 0);
 	rc = drive_run(&e->local, run);
 out:
 	run_free(run);

@@ -19,6 +19,7 @@
 #include "shared.h"
 #include "provider.h"
 #include "store.h"
+#include "trace.h"
 
 /* Whether text (a stored status, or NULL) is the text of status. */
 static inline int run_status_is(const char *text, ecl_run_status status)
@@ -135,6 +136,13 @@ struct ecl_engine {
 	long retry_base_ms;        /* the first backoff bound */
 	long lease_ms;             /* how long a lease lasts unrenewed; renewed every third */
 	struct engine_def *defs;   /* the definitions of the workflows this engine committed */
+	/* tracing: the exporter, opened on first use (engine_tracer) */
+	trace_exporter *tracer;
+	int trace_state;     /* 0: not looked at yet, 1: on, -1: off */
+	int trace_content;   /* ecl_options.trace_content */
+	char *otlp_endpoint; /* ecl_options.otlp_endpoint, or NULL */
+	ecl_price *prices;   /* ecl_options.prices, copied (strings too) */
+	size_t nprices;
 	char err[1024];
 };
 
@@ -198,7 +206,21 @@ struct ecl_run {
 	int oom;       /* making one of them failed: the transition fails */
 	cJSON *result; /* the result a computed `done` builds */
 	cJSON *args;   /* the arguments of a code step's function */
+	/* tracing (trace.h) */
+	char trace[56];          /* the stored traceparent, or "" (a run of an older database) */
+	char trace_link[56];     /* a fork: its origin's traceparent, or "" */
+	int trace_root;          /* this drive is the run's first: its span is the stored one */
+	long long wait_since_ms; /* it waited for a human answer since then, or 0 */
+	char trace_hex[33], span_hex[17]; /* for log lines: the trace and the span under way */
 };
+
+/* The engine's trace exporter, opened the first time (NULL: tracing is off). A failure to
+ * open it is said on stderr, and the engine goes on without (tracer.c). */
+trace_exporter *tracer_get(ecl_engine *e);
+/* What the drive of a loaded run needs to trace it (tracer.c): whether this is its first
+ * drive (its stored span is this drive's), since when a waiting run waited, and for a fork
+ * the origin's trace context, for a link. */
+ECL_SHARED void tracer_prepare(ecl_engine *e, const store_run *row, ecl_run *run, int first);
 
 /* ---- code, human and set steps, computed strings and results (steps.c) -------------------- */
 

@@ -668,7 +668,7 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 	fork_probe probe = {0};
 	const ecl_workflow *wf;
 	ecl_run *run = NULL;
-	char parent[ECL_ID_MAX + 16];
+	char parent[ECL_ID_MAX + 16], trace[56];
 	int rc;
 
 	e->err[0] = '\0';
@@ -716,6 +716,8 @@ int ecl_run_fork(ecl_engine *e, const char *id, int from_seq, char id_out[ECL_ID
 	copy.provider = row.provider; /* a fork goes on as its run would */
 	copy.model = row.model;
 	copy.base_url = row.base_url;
+	trace_parent_new(trace); /* a trace of its own, linked to its origin's when driven */
+	copy.trace = trace;
 	rc = e->st->ops->fork(e->st, id, from_seq, &copy);
 	if (rc != ECL_OK) {
 		rc = engine_fail(e, rc, "%s", e->st->ops->errmsg(e->st));

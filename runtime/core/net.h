@@ -57,6 +57,7 @@ typedef struct net_api {
 			    size_t errlen);
 	int (*restate_history)(const char *admin_url, const char *id, int full, ecl_history_fn fn,
 			       void *ctx, char *err, size_t errlen);
+	int (*otlp_open)(const trace_config *cfg, trace_exporter **out, char *err, size_t errlen);
 } net_api;
 
 /* The file name of the module, looked for in the directory of the running executable. */

@@ -201,3 +201,9 @@ int ecl_worker(ecl_engine *engine, const ecl_worker_options *options)
 		return engine_fail(engine, ECL_EIO, "%s", load_error);
 	return net()->worker(engine, options);
 }
+
+int otlp_open(const trace_config *cfg, trace_exporter **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	return net() ? net()->otlp_open(cfg, out, err, errlen) : unloadable(err, errlen);
+}

@@ -46,6 +46,9 @@ typedef struct llm_request {
 	 * "abandoned". NULL when nobody needs to know. */
 	int (*tick)(void *ctx);
 	void *tick_ctx;
+	/* The W3C traceparent of the call's span, sent as the `traceparent` header so that a
+	 * provider's own trace joins the run's; NULL when the run is not traced. */
+	const char *traceparent;
 } llm_request;
 
 /* Why a call failed, so the driver knows whether to retry it. */
@@ -72,7 +75,14 @@ typedef struct llm_response {
 	/* LLM_FAULT_AGAIN: set for the one call of the process that learned the refusal, whose
 	 * error says what was refused and what is sent instead, for the log to say once */
 	int news;
-	char error[512]; /* on failure: a one-line reason, with the provider's own message */
+	char error[512];      /* on failure: a one-line reason, with the provider's own message */
+	/* What the provider said of the answer, for traces ("" when it did not say): the model
+	 * that answered, the response's id, why the answer ended; and the server asked. */
+	char model[128];
+	char id[128];
+	char finish_reason[64];
+	char server[256];
+	int server_port;
 } llm_response;
 
 typedef struct llm_provider llm_provider;

@@ -609,6 +609,9 @@ static void adopt(batch *b, const char *id)
 
 	if (rc == ECL_OK)
 		rc = run_adopt_version(e, &row, run);
+	/* a queued run the claim made attempt 1 is driven for the first time */
+	if (rc == ECL_OK)
+		tracer_prepare(e, &row, run, row.seq == 0 && row.attempt == 1);
 	store_run_clear(&row);
 	if (rc != ECL_OK) {
 		char why[sizeof(e->err)];

@@ -75,6 +75,8 @@ typedef struct net {
 		char *strict;
 	} strict[NET_STRICT_MAX];
 	int nstrict;
+	char host[256]; /* server.address and server.port of traces ("" and 0: not known) */
+	int port;
 } net;
 
 /* The request bodies are written straight into the call's buffer, in the order and with the
@@ -485,8 +487,9 @@ typedef struct net_call {
 	buf send;         /* the request body */
 	http_body answer; /* the response body, at most NET_MAX_RESPONSE bytes */
 	long retry_after_ms;
-	const llm_request *req; /* blocking calls only: for the tick */
-	int schema_sent;        /* the request carries the step's JSON Schema */
+	const llm_request *req;    /* blocking calls only: for the tick */
+	int schema_sent;           /* the request carries the step's JSON Schema */
+	struct curl_slist *traced; /* a traced call's headers: the provider's and traceparent */
 } net_call;
 
 #define NET_POOL_MAX 4096 /* idle calls kept for reuse */
@@ -674,6 +677,7 @@ static void buf_keep(buf *b)
 static void call_free(net_call *c)
 {
 	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->traced);
 	buf_free(&c->send);
 	buf_free(&c->answer.data);
 	mem_free(c);
@@ -719,6 +723,8 @@ static void call_put(net *n, net_call *c)
 		return;
 	}
 	buf_keep(&c->send);
+	curl_slist_free_all(c->traced);
+	c->traced = NULL;
 	/* the reply's buffer is not kept: it would sit idle through the next call's wait, 1 KiB
 	 * more per run in flight (bytes_per_inflight_run), and a reply of a few hundred bytes
 	 * arrives in one piece, so it costs one allocation */
@@ -739,12 +745,50 @@ static int call_prepare(net *n, net_call *c, const llm_request *req)
 		return ECL_ENOMEM;
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->send.len);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->send.data);
+	/* a traced call sends its span's context (W3C Trace Context), on a list of its own */
+	if (req->traceparent) {
+		const struct curl_slist *l;
+
+		for (l = n->headers; l; l = l->next) {
+			struct curl_slist *m = curl_slist_append(c->traced, l->data);
+
+			if (!m)
+				return ECL_ENOMEM;
+			c->traced = m;
+		}
+		if (http_header(&c->traced, "traceparent", req->traceparent) != ECL_OK)
+			return ECL_ENOMEM;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->traced ? c->traced : n->headers);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 			 req->timeout_ms > 0 ? req->timeout_ms : n->timeout_ms);
 	/* the progress callback only for a call that watches the time itself */
 	c->req = req->tick ? req : NULL;
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, req->tick ? 0L : 1L);
 	return ECL_OK;
+}
+
+/* Copy a string member of obj into out, when there is one. */
+static void meta_str(const cJSON *obj, const char *key, char *out, size_t outlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (cJSON_IsString(v) && !out[0])
+		snprintf(out, outlen, "%s", v->valuestring);
+}
+
+/* What the reply says of itself, for traces: the model, the id, why the answer ended (each
+ * API has its own member for that: choices[].finish_reason, stop_reason, done_reason). */
+static void response_meta(const cJSON *root, llm_response *res)
+{
+	const cJSON *choice =
+		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+
+	meta_str(root, "model", res->model, sizeof(res->model));
+	meta_str(root, "id", res->id, sizeof(res->id));
+	meta_str(choice, "finish_reason", res->finish_reason, sizeof(res->finish_reason));
+	meta_str(root, "stop_reason", res->finish_reason, sizeof(res->finish_reason));
+	meta_str(root, "done_reason", res->finish_reason, sizeof(res->finish_reason));
 }
 
 /* Turn the ended transfer of c into res. */
@@ -757,6 +801,8 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	cJSON *root;
 
 	res->retry_after_ms = c->retry_after_ms;
+	snprintf(res->server, sizeof(res->server), "%s", n->host);
+	res->server_port = n->port;
 	if (cc != CURLE_OK) {
 		if (c->answer.data.oom)
 			return ECL_ENOMEM;
@@ -803,6 +849,7 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 	}
 	if (!root)
 		return fail(n, res, LLM_FAULT_PERMANENT, "the response is not JSON");
+	response_meta(root, res);
 	res->text = n->api->answer(root, res, &why);
 	cJSON_Delete(root);
 	if (!res->text)
@@ -956,6 +1003,15 @@ static int net_new(const http_api *api, const llm_config *cfg, llm_provider **ou
 			 CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
 		curl_url_cleanup(n->uh);
 		n->uh = NULL;
+	} else {
+		char *host = NULL, *port = NULL;
+
+		if (curl_url_get(n->uh, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+			snprintf(n->host, sizeof(n->host), "%s", host);
+		if (curl_url_get(n->uh, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+			n->port = atoi(port);
+		curl_free(host);
+		curl_free(port);
 	}
 	*out = &n->base;
 	return ECL_OK;

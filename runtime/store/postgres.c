@@ -117,6 +117,8 @@ static const char *const migrations[] = {
 	" lease_ms BIGINT NOT NULL,"
 	" started_ms BIGINT NOT NULL,"
 	" heartbeat_ms BIGINT NOT NULL);",
+	/* 9: the run's trace context (a W3C traceparent) */
+	"ALTER TABLE ecl.runs ADD COLUMN trace TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -158,7 +160,7 @@ enum stmt_id {
 
 #define RUN_COLUMNS                                                                                \
 	"id, workflow, version, status, step, seq, attempt, inputs, output, error, created_ms,"    \
-	" updated_ms, owner, lease_until_ms, request, parent, provider, model, base_url"
+	" updated_ms, owner, lease_until_ms, request, parent, provider, model, base_url, trace"
 
 /* The run's update of a transition ($1 id, $2 status, $3 step, $4 seq, $5 attempt, $6 output,
  * $7 error, $8 now, $9 owner, $10 lease until), then the inserts of the checkpoint ($11..$19:
@@ -183,9 +185,9 @@ enum stmt_id {
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_RUN] = "INSERT INTO ecl.runs(id, workflow, version, status, step, seq, attempt,"
 			  " inputs, created_ms, updated_ms, parent, owner, lease_until_ms,"
-			  " provider, model, base_url)"
+			  " provider, model, base_url, trace)"
 			  " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13,"
-			  " $14, $15) ON CONFLICT (id) DO NOTHING",
+			  " $14, $15, $16) ON CONFLICT (id) DO NOTHING",
 	[ST_GET_RUN] = "SELECT " RUN_COLUMNS " FROM ecl.runs WHERE id = $1",
 	[ST_LIST_STEPS] = "SELECT s.seq, s.step, s.attempt, coalesce(s.next,"
 			  " lead(s.step) OVER (ORDER BY s.seq),"
@@ -613,6 +615,7 @@ static int read_run(const PGresult *res, int row, store_run *out)
 	out->provider = value_dup(res, row, 16, &oom);
 	out->model = value_dup(res, row, 17, &oom);
 	out->base_url = value_dup(res, row, 18, &oom);
+	out->trace = value_dup(res, row, 19, &oom);
 	if (oom) {
 		store_run_clear(out);
 		return ECL_ENOMEM;
@@ -650,6 +653,7 @@ static int pg_create_run(store *base, const store_run *run)
 	p_text(&p, run->provider);
 	p_text(&p, run->model);
 	p_text(&p, run->base_url);
+	p_text(&p, run->trace);
 	/* a taken id inserts nothing and fails nothing: a group's transaction goes on */
 	if ((rc = run_count(s, ST_INSERT_RUN, &p, "cannot create the run", &rows)) != ECL_OK) {
 		if (s->group)

@@ -134,6 +134,9 @@ static const char *const migrations[] = {
 	" started_ms INTEGER NOT NULL,"
 	" heartbeat_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 9: the run's trace context (a W3C traceparent), so that every process that drives
+	 * it adds its spans to one trace */
+	"ALTER TABLE runs ADD COLUMN trace TEXT;",
 };
 
 /* The condition of the runs_live index, word for word: a query uses that index only when its
@@ -191,7 +194,7 @@ enum stmt_id {
 
 #define RUN_COLUMNS                                                                                \
 	"id, workflow, version, status, step, seq, attempt, inputs, output, error, created_ms,"    \
-	" updated_ms, owner, lease_until_ms, request, parent, provider, model, base_url"
+	" updated_ms, owner, lease_until_ms, request, parent, provider, model, base_url, trace"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -199,9 +202,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT_RUN] = "INSERT INTO runs(id, workflow, version, status, step, seq, attempt,"
 			  " inputs, created_ms, updated_ms, parent, owner, lease_until_ms,"
-			  " provider, model, base_url)"
+			  " provider, model, base_url, trace)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14,"
-			  " ?15)",
+			  " ?15, ?16)",
 	[ST_GET_RUN] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
 	/* next: stored by databases before schema 3, else the step of the following
 	 * checkpoint, else for the run's last checkpoint the step the run is at (NULL once
@@ -469,6 +472,7 @@ static int sq_create_run(store *base, const store_run *run)
 	bind_text(st, 13, run->provider);
 	bind_text(st, 14, run->model);
 	bind_text(st, 15, run->base_url);
+	bind_text(st, 16, run->trace);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) { /* only the statement is undone, not a group */
@@ -509,6 +513,7 @@ static int read_run(sqlite3_stmt *st, store_run *out)
 	out->provider = column_dup(st, 16, &oom);
 	out->model = column_dup(st, 17, &oom);
 	out->base_url = column_dup(st, 18, &oom);
+	out->trace = column_dup(st, 19, &oom);
 	if (oom || !out->workflow || !out->version || !out->status || !out->inputs) {
 		store_run_clear(out);
 		return ECL_ENOMEM;

@@ -23,6 +23,7 @@ void store_run_clear(store_run *run)
 	mem_free(run->provider);
 	mem_free(run->model);
 	mem_free(run->base_url);
+	mem_free(run->trace);
 	memset(run, 0, sizeof(*run));
 }
 

@@ -38,6 +38,9 @@ typedef struct store_run {
 	char *provider;
 	char *model;
 	char *base_url;
+	/* The run's trace context, a W3C traceparent ("00-<trace id>-<span id>-01": the span
+	 * of the process that first drives it), or NULL (before schema 8) */
+	char *trace;
 } store_run;
 
 /* A filter for listing runs; NULL or 0 fields match everything. */

@@ -1187,7 +1187,10 @@ Test(cli, config_file_mistakes_name_the_line)
 		{"[bogus]\n", ":1: unknown section [bogus] (known: openai, anthropic, ollama)"},
 		{"[openai]\nprovider = openai\n",
 		 ":2: unknown key `provider` (known: provider, model, base_url, api_key, "
-		 "api_key_file, timeout, connect_timeout; provider only outside sections)"},
+		 "api_key_file, timeout, connect_timeout, otlp_endpoint; provider and "
+		 "otlp_endpoint only outside sections)"},
+		{"otlp_endpoint = localhost:4318\n",
+		 ":1: otlp_endpoint `localhost:4318` is not an http:// or https:// URL"},
 		{"api_key_file = /nonexistent/key\n",
 		 ":1: cannot read the key file /nonexistent/key: No such file or directory"},
 	};

@@ -207,8 +207,9 @@ Test(store, answer_notes_of_an_old_database_become_answers)
 	ecl_engine *e;
 
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
-	sql(db, "DROP TABLE answers; DROP TABLE versions; DROP TABLE calls; DROP TABLE workers;"
-		" PRAGMA user_version = 5;");
+	sql(db,
+	    "DROP TABLE answers; DROP TABLE versions; DROP TABLE calls; DROP TABLE workers;"
+	    " ALTER TABLE runs DROP COLUMN trace; PRAGMA user_version = 5;");
 	snprintf(text, sizeof(text),
 		 "INSERT INTO runs(id, workflow, version, status, step, seq, attempt, inputs,"
 		 " created_ms, updated_ms) VALUES('oldrun', 'summarize', '%s', 'waiting',"
@@ -367,7 +368,7 @@ Test(store, read_only_opens)
 	sql(db, "CREATE TABLE runs(id TEXT PRIMARY KEY); PRAGMA application_id = 1701014577;"
 		" PRAGMA user_version = 1;");
 	cr_assert_eq(open_read_only(db, &e, err, sizeof(err)), ECL_ESTORE);
-	cr_assert(strstr(err, "schema version 1, older than this ecl's (8): a command that "
+	cr_assert(strstr(err, "schema version 1, older than this ecl's (9): a command that "
 			      "writes (ecl resume, ecl recover) upgrades it"),
 		  "%s", err);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 1, "left as it was");
@@ -384,7 +385,7 @@ Test(store, a_newer_database_is_refused)
 	sql(db, "PRAGMA user_version = 99");
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
 	cr_assert(strstr(err, db), "%s", err);
-	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (8)"), "%s", err);
+	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (9)"), "%s", err);
 }
 
 Test(store, a_database_of_another_program_is_refused)

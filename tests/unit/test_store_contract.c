@@ -338,6 +338,7 @@ CONTRACT(a_run_reads_back_field_by_field)
 	r.provider = "openai";
 	r.model = "gpt-x";
 	r.base_url = "http://localhost:1/v1";
+	r.trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 	r.inputs = "{\"topic\":\"t\",\"n\":[1,2]}";
 	OK(st->ops->create_run(st, &r));
 	got = get(st, A);
@@ -360,6 +361,7 @@ CONTRACT(a_run_reads_back_field_by_field)
 	cr_assert_str_eq(got.provider, "openai");
 	cr_assert_str_eq(got.model, "gpt-x");
 	cr_assert_str_eq(got.base_url, "http://localhost:1/v1");
+	cr_assert_str_eq(got.trace, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
 	store_run_clear(&got);
 
 	/* what is not given reads back as NULL; what a new run cannot have is not read */
@@ -380,6 +382,7 @@ CONTRACT(a_run_reads_back_field_by_field)
 	cr_assert_null(got.provider);
 	cr_assert_null(got.model);
 	cr_assert_null(got.base_url);
+	cr_assert_null(got.trace);
 	store_run_clear(&got);
 	store_run_clear(&got); /* safe twice: it zeroed the struct */
 }
