@@ -87,6 +87,13 @@ static void add_json(stats_out *o, const ecl_workflow_stats *s)
 	json_ratio(tok, "per_run",
 		   s->runs ? (double)(s->tokens_in + s->tokens_out) / (double)s->runs : -1);
 	cJSON_AddItemToObject(w, "tokens", tok);
+	if (s->cost_known) {
+		cJSON_AddNumberToObject(w, "cost", s->cost);
+		json_ratio(w, "cost_per_run", s->runs ? s->cost / (double)s->runs : -1);
+	} else {
+		cJSON_AddNullToObject(w, "cost");
+		cJSON_AddNullToObject(w, "cost_per_run");
+	}
 	cJSON_AddItemToArray(o->list, w);
 }
 
@@ -117,6 +124,11 @@ static void print_text(const ecl_workflow_stats *s)
 	if (s->runs)
 		printf(", %.1f per run", (double)(s->tokens_in + s->tokens_out) / (double)s->runs);
 	printf("\n");
+	if (s->cost_known)
+		printf("  %-14s %.6f, %.6f per run\n", "cost", s->cost, s->cost / (double)s->runs);
+	else
+		printf("  %-14s unknown: a model of these runs has no price (see ecl providers)\n",
+		       "cost");
 }
 
 static int one_workflow(void *ctx, const ecl_workflow_stats *s)

@@ -763,6 +763,9 @@ typedef struct ecl_workflow_stats {
 	ecl_latency llm;     /* the checkpoints of LLM steps: a call with its retries and
 			      * repairs */
 	long long tokens_in, tokens_out;
+	double cost;    /* of the tokens, by the engine's price table (ecl_options.prices) and the
+			 * provider and model each run was started with */
+	int cost_known; /* every token counted in cost had a price (or there were none) */
 	struct {
 		const char *label; /* the limit's counter ("revisions") */
 		double mean;       /* visits of the limited step per run */

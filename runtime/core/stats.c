@@ -29,9 +29,12 @@ typedef struct series {
 
 /* What the walk over a workflow's checkpoints gathers. */
 typedef struct measure {
+	const ecl_engine *e;
 	const ecl_workflow *wf; /* or NULL: only `all` is gathered */
 	series all, llm;
 	long long tokens_in, tokens_out;
+	double cost;
+	int unpriced;                            /* tokens without a price were counted */
 	long long limit_n[ECL_STATS_MAX_LIMITS]; /* checkpoints of each limited step */
 } measure;
 
@@ -73,13 +76,21 @@ static ecl_latency series_latency(series *s)
 }
 
 static int measure_one(void *ctx, const char *step, long long duration_us, long long tokens_in,
-		       long long tokens_out)
+		       long long tokens_out, const char *provider, const char *model)
 {
 	measure *m = ctx;
+	double cost;
 	int i, k = 0;
 
 	m->tokens_in += tokens_in;
 	m->tokens_out += tokens_out;
+	if (tokens_in || tokens_out) {
+		if (ecl_price_cost(m->e->prices, m->e->nprices, provider, model, tokens_in,
+				   tokens_out, &cost))
+			m->cost += cost;
+		else
+			m->unpriced = 1;
+	}
 	if (series_add(&m->all, duration_us) != ECL_OK)
 		return ECL_ENOMEM;
 	for (i = 0; m->wf && i < m->wf->nsteps; i++) {
@@ -106,6 +117,7 @@ static int finish(gather *g)
 	int i, rc;
 
 	memset(&m, 0, sizeof(m));
+	m.e = g->e;
 	m.wf = ecl_workflow_find(g->e->workflows, g->e->nworkflows, g->workflow);
 
 	rc = g->e->st->ops->walk_durations(g->e->st, g->workflow, g->since_ms, measure_one, &m);
@@ -124,6 +136,8 @@ static int finish(gather *g)
 		ws->llm = series_latency(&m.llm);
 		ws->tokens_in = m.tokens_in;
 		ws->tokens_out = m.tokens_out;
+		ws->cost = m.cost;
+		ws->cost_known = !m.unpriced;
 		for (i = 0; m.wf && i < m.wf->nsteps && ws->nlimits < ECL_STATS_MAX_LIMITS; i++) {
 			const ecl_step_def *sd = &m.wf->steps[i];
 

@@ -1577,7 +1577,7 @@ static int pg_walk_durations(store *base, const char *workflow, long long since_
 	p_text(&p, workflow);
 	p_int(&p, since_ms);
 	res = query(s,
-		    "SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out"
+		    "SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out, r.provider, r.model"
 		    " FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
 		    " WHERE r.workflow = $1 AND r.created_ms >= $2",
 		    &p, "cannot measure the steps");
@@ -1585,7 +1585,7 @@ static int pg_walk_durations(store *base, const char *workflow, long long since_
 		return ECL_ESTORE;
 	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
 		rc = fn(ctx, PQgetvalue(res, i, 0), int_of(res, i, 1), int_of(res, i, 2),
-			int_of(res, i, 3));
+			int_of(res, i, 3), value_of(res, i, 4), value_of(res, i, 5));
 	PQclear(res);
 	return rc;
 }

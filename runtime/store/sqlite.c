@@ -1627,8 +1627,8 @@ static int sq_walk_durations(store *base, const char *workflow, long long since_
 	int rc, stop = 0;
 
 	rc = sqlite3_prepare_v2(s->db,
-				"SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out"
-				" FROM steps s JOIN runs r ON r.id = s.run_id"
+				"SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out,"
+				" r.provider, r.model FROM steps s JOIN runs r ON r.id = s.run_id"
 				" WHERE r.workflow = ?1 AND r.created_ms >= ?2",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -1637,7 +1637,7 @@ static int sq_walk_durations(store *base, const char *workflow, long long since_
 	sqlite3_bind_int64(st, 2, since_ms);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		stop = fn(ctx, col(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-			  sqlite3_column_int64(st, 3));
+			  sqlite3_column_int64(st, 3), col(st, 4), col(st, 5));
 	sqlite3_finalize(st);
 	if (stop)
 		return stop;

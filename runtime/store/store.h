@@ -56,9 +56,11 @@ typedef struct store_filter {
 typedef int (*store_count_fn)(void *ctx, const char *workflow, const char *status, long long runs,
 			      long long steps);
 
-/* One checkpoint that walk_durations walks (borrowed step name). */
+/* One checkpoint that walk_durations walks, with the provider and model its run was started
+ * with (NULL when not stored); borrowed strings. */
 typedef int (*store_duration_fn)(void *ctx, const char *step, long long duration_us,
-				 long long tokens_in, long long tokens_out);
+				 long long tokens_in, long long tokens_out, const char *provider,
+				 const char *model);
 
 /* Called once per run listed; a non-zero return stops the walk and is returned. */
 typedef int (*store_run_fn)(void *ctx, const store_run *run);
@@ -274,8 +276,8 @@ typedef struct store_ops {
 	int (*count_runs)(store *st, const char *workflow, long long since_ms, store_count_fn fn,
 			  void *ctx);
 	/* For ecl stats: walk the checkpoints of the runs of workflow created at or after
-	 * since_ms, in no given order: fn(ctx, step, duration_us, tokens_in, tokens_out); a
-	 * non-zero return stops the walk and is returned. */
+	 * since_ms, in no given order: fn(ctx, step, duration_us, tokens_in, tokens_out,
+	 * provider, model); a non-zero return stops the walk and is returned. */
 	int (*walk_durations)(store *st, const char *workflow, long long since_ms,
 			      store_duration_fn fn, void *ctx);
 	/* Change the workflow version a run uses (after a compatible change of the workflow):

@@ -931,8 +931,29 @@ Test(otel, cost_in_status_history_and_runs)
 	cr_assert_float_eq(cJSON_GetObjectItem(r, "cost")->valuedouble, 0.028, 1e-12);
 	cJSON_Delete(j);
 	free(out);
+	/* and ecl stats, per workflow */
+	cr_assert_eq(ECL(&out, NULL, "stats", "-o", "json"), 0);
+	j = cJSON_Parse(out);
+	r = cJSON_GetArrayItem(j, 0);
+	cr_assert_float_eq(cJSON_GetObjectItem(r, "cost")->valuedouble, 0.028, 1e-12, "%s", out);
+	cr_assert_float_eq(cJSON_GetObjectItem(r, "cost_per_run")->valuedouble, 0.028, 1e-12);
+	cJSON_Delete(j);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "stats"), 0);
+	cr_assert(strstr(out, "  cost           0.028000, 0.028000 per run\n"), "%s", out);
+	free(out);
 	/* a price of another model: unknown, said in JSON too */
 	ts_write(path, "[prices]\nopenai/gpt = 5 5\n");
+	cr_assert_eq(ECL(&out, NULL, "stats", "-o", "json"), 0);
+	j = cJSON_Parse(out);
+	r = cJSON_GetArrayItem(j, 0);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r, "cost")), "%s", out);
+	cJSON_Delete(j);
+	free(out);
+	cr_assert_eq(ECL(&out, NULL, "stats"), 0);
+	cr_assert(strstr(out, "  cost           unknown: a model of these runs has no price"), "%s",
+		  out);
+	free(out);
 	cr_assert_eq(ECL(&out, NULL, "runs", "-o", "json"), 0);
 	j = cJSON_Parse(out);
 	r = cJSON_GetArrayItem(j, 0);

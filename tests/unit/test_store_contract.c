@@ -1533,6 +1533,10 @@ static void measured_run(const char *id, const char *wf, long long created_ms, c
 	int i;
 
 	r.workflow = (char *)wf;
+	if (!strcmp(id, B)) { /* started with a provider and a model; the others without */
+		r.provider = "o";
+		r.model = "m";
+	}
 	OK(st->ops->create_run(st, &r));
 	for (i = 1; i <= n; i++) {
 		store_commit c = a_commit(id, i, OWNER, i == n && done ? NULL : "critique");
@@ -1568,20 +1572,22 @@ CONTRACT(stats_count_runs_by_workflow_and_status_since_a_time)
 }
 
 static int add_duration(void *ctx, const char *step, long long duration_us, long long tokens_in,
-			long long tokens_out)
+			long long tokens_out, const char *provider, const char *model)
 {
 	char *out = ctx;
 	size_t n = strlen(out);
 
-	snprintf(out + n, 1024 - n, "%c%lld/%lld/%lld ", step[0], duration_us, tokens_in,
-		 tokens_out);
+	snprintf(out + n, 1024 - n, "%c%lld/%lld/%lld/%s/%s ", step[0], duration_us, tokens_in,
+		 tokens_out, S(provider), S(model));
 	return 0;
 }
 
 static int stop_durations_with_8(void *ctx, const char *step, long long duration_us,
-				 long long tokens_in, long long tokens_out)
+				 long long tokens_in, long long tokens_out, const char *provider,
+				 const char *model)
 {
-	(void)step, (void)duration_us, (void)tokens_in, (void)tokens_out;
+	(void)step, (void)duration_us, (void)tokens_in, (void)tokens_out, (void)provider,
+		(void)model;
 	++*(int *)ctx;
 	return 8;
 }
@@ -1598,11 +1604,13 @@ CONTRACT(stats_walk_the_checkpoints_of_a_workflow)
 	measured_run("0000000000000004", "summarize", 1000, old, 1, 1); /* another workflow */
 	OK(st->ops->walk_durations(st, "critique-revise", 1000, add_duration, out));
 	/* in no given order: each checkpoint once */
-	cr_assert_eq(strlen(out), strlen("c5/20/2 g10/10/1 c10/20/2 r20/30/3 g30/10/1 "), "%s",
-		     out);
-	cr_assert(strstr(out, "g30/10/1 ") && strstr(out, "c10/20/2 ") &&
-			  strstr(out, "r20/30/3 ") && strstr(out, "g10/10/1 ") &&
-			  strstr(out, "c5/20/2 "),
+	cr_assert_eq(strlen(out),
+		     strlen("c5/20/2/(null)/(null) g10/10/1/(null)/(null) c10/20/2/o/m "
+			    "r20/30/3/o/m g30/10/1/o/m "),
+		     "%s", out);
+	cr_assert(strstr(out, "g30/10/1/o/m ") && strstr(out, "c10/20/2/o/m ") &&
+			  strstr(out, "r20/30/3/o/m ") && strstr(out, "g10/10/1/(null)/(null) ") &&
+			  strstr(out, "c5/20/2/(null)/(null) "),
 		  "%s", out);
 	out[0] = '\0';
 	OK(st->ops->walk_durations(st, "nothing", 0, add_duration, out));
