@@ -285,6 +285,9 @@ typedef struct pg_store {
 	int group;        /* a group's transaction is open: commits join it */
 	int group_broken; /* a commit failed inside the group and rolled it back */
 	int txn;          /* a transaction is open (a group's, or an operation's own) */
+	/* The connection was lost at lost_ms and said (on_connection) not to be made again yet */
+	int lost;
+	long long lost_ms;
 	/* The runs the claims made at claim_ms have returned: a claim whose answer is lost
 	 * takes the runs stamped with its owner and time that are not among them */
 	long long claim_ms;
@@ -421,19 +424,50 @@ static int connect_server(pg_store *s)
 	return exec_sql(s, sql, "cannot set the session up");
 }
 
+/* Tell the store's owner that the connection was lost (lost 1) or is made again (lost 0). */
+static void tell(pg_store *s, int lost)
+{
+	char detail[sizeof(s->err) + 64];
+
+	if (!s->base.on_connection)
+		return;
+	if (lost) {
+		char why[768];
+
+		server_message(s, NULL, why, sizeof(why));
+		why[strcspn(why, "\n")] = '\0'; /* libpq's lines of advice after it are not ours */
+		snprintf(detail, sizeof(detail), "postgres %s: %s", s->label, why);
+	} else {
+		snprintf(detail, sizeof(detail), "postgres %s: after %.1f s", s->label,
+			 (double)(clock_now_ms() - s->lost_ms) / 1000.0);
+	}
+	s->base.on_connection(s->base.connection_ctx, lost, detail);
+}
+
 /* Make the connection again when it broke (the server restarted, a network failure), with a
- * few tries spaced out; outside a group only (a group's transaction died with it). */
+ * few tries spaced out; outside a group only (a group's transaction died with it). The
+ * outage is told once, when it is first met, and its end once, however many operations
+ * meet it meanwhile. */
 static int ensure_connected(pg_store *s)
 {
 	int tries;
 
 	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
 		return ECL_OK;
+	if (!s->lost) {
+		s->lost = 1;
+		s->lost_ms = clock_now_ms();
+		tell(s, 1);
+	}
 	/* a server restarting takes seconds: about 15 s in all, the waits growing to 1 s */
 	for (tries = 0;; tries++) {
 		struct timespec ts = {tries >= 9, tries >= 9 ? 0 : 100000000L * (tries + 1)};
 		int rc = connect_server(s);
 
+		if (rc == ECL_OK) {
+			s->lost = 0;
+			tell(s, 0);
+		}
 		if (rc != ECL_ESTORE || tries == 19)
 			return rc;
 		nanosleep(&ts, NULL);
