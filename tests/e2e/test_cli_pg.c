@@ -596,11 +596,12 @@ Test(pg, workers_lists_live_workers_then_stale_ones)
 	pid_t pids[2];
 	int i, status;
 
-	queue_runs(40);
+	/* work for 20 s or so: the queue is not drained while the test looks */
+	queue_runs(60);
 	cJSON_Delete(ts_workers_wait(db, 0, 0, NULL, 0));
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
-	spath = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 100, \"$answer\": " GEN "}], "
-			       "\"critique\": [{\"$delay_ms\": 100, \"$answer\": " PASS "}]}");
+	spath = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 300, \"$answer\": " GEN "}], "
+			       "\"critique\": [{\"$delay_ms\": 300, \"$answer\": " PASS "}]}");
 	for (i = 0; i < 2; i++) {
 		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
 		pids[i] = worker(spath, log, outs[i], args);
