@@ -11,7 +11,8 @@
  *       enqueue to the last completion; beside it pgbench with W clients.
  *
  * URL is a server without a database (postgres://user@host:port); every repetition gets a
- * fresh database, dropped after it. Every workflow's result is checked.
+ * fresh database, dropped after it (kept, to look at its tables, when ECL_BENCH_KEEP_DB is
+ * set). Every workflow's result is checked.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -62,6 +62,8 @@ void bench_pg_drop_db(const char *name)
 {
 	char sql[200];
 
+	if (getenv("ECL_BENCH_KEEP_DB")) /* kept, to look at its tables */
+		return;
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
 	free(bench_pg_sql("postgres", sql));
 }

@@ -92,6 +92,17 @@ int ecl_price_cost(const ecl_price *prices, size_t n, const char *provider, cons
 			return 1;
 		}
 	return 0;
+/* The store lost its server, or has it again: said once an outage, both at warning level, so
+ * that whoever reads the warning of the outage also reads that it ended. */
+static void on_store_connection(void *ctx, int lost, const char *detail)
+{
+	ecl_engine *e = ctx;
+
+	if (lost)
+		log_event(e, LOG_WARN, "lost the connection to the database; connecting again",
+			  "error", detail, NULL);
+	else
+		log_event(e, LOG_WARN, "connected to the database again", "detail", detail, NULL);
 }
 
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
@@ -186,6 +197,8 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 		ecl_engine_close(e);
 		return rc;
 	}
+	e->st->on_connection = on_store_connection;
+	e->st->connection_ctx = e;
 	*out = e;
 	return ECL_OK;
 }

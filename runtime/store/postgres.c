@@ -287,6 +287,10 @@ typedef struct pg_store {
 	int group;        /* a group's transaction is open: commits join it */
 	int group_broken; /* a commit failed inside the group and rolled it back */
 	int txn;          /* a transaction is open (a group's, or an operation's own) */
+	int sent; /* the last statement run_stmt failed was sent (else it could not connect) */
+	/* The connection was lost at lost_ms and said (on_connection) not to be made again yet */
+	int lost;
+	long long lost_ms;
 	/* The runs the claims made at claim_ms have returned: a claim whose answer is lost
 	 * takes the runs stamped with its owner and time that are not among them */
 	long long claim_ms;
@@ -372,11 +376,19 @@ static void set_label(pg_store *s)
 		 db && *db ? db : "?");
 }
 
-/* Run one SQL text with no parameters (a transaction's BEGIN or COMMIT, a migration). */
+static int ensure_connected(pg_store *s);
+
+/* Run one SQL text with no parameters (a transaction's BEGIN or COMMIT, a migration): outside
+ * a transaction, on a connection made again first when it broke (inside one, a connection
+ * lost is the transaction lost: the statement fails). */
 static int exec_sql(pg_store *s, const char *sql, const char *doing)
 {
-	PGresult *res = PQexec(s->conn, sql);
-	int rc = ECL_OK;
+	PGresult *res;
+	int rc = s->txn ? ECL_OK : ensure_connected(s);
+
+	if (rc != ECL_OK)
+		return rc;
+	res = PQexec(s->conn, sql);
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = fail(s, res, doing);
@@ -423,19 +435,50 @@ static int connect_server(pg_store *s)
 	return exec_sql(s, sql, "cannot set the session up");
 }
 
+/* Tell the store's owner that the connection was lost (lost 1) or is made again (lost 0). */
+static void tell(pg_store *s, int lost)
+{
+	char detail[sizeof(s->err) + 64];
+
+	if (!s->base.on_connection)
+		return;
+	if (lost) {
+		char why[768];
+
+		server_message(s, NULL, why, sizeof(why));
+		why[strcspn(why, "\n")] = '\0'; /* libpq's lines of advice after it are not ours */
+		snprintf(detail, sizeof(detail), "postgres %s: %s", s->label, why);
+	} else {
+		snprintf(detail, sizeof(detail), "postgres %s: after %.1f s", s->label,
+			 (double)(clock_now_ms() - s->lost_ms) / 1000.0);
+	}
+	s->base.on_connection(s->base.connection_ctx, lost, detail);
+}
+
 /* Make the connection again when it broke (the server restarted, a network failure), with a
- * few tries spaced out; outside a group only (a group's transaction died with it). */
+ * few tries spaced out; outside a group only (a group's transaction died with it). The
+ * outage is told once, when it is first met, and its end once, however many operations
+ * meet it meanwhile. */
 static int ensure_connected(pg_store *s)
 {
 	int tries;
 
 	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
 		return ECL_OK;
+	if (!s->lost) {
+		s->lost = 1;
+		s->lost_ms = clock_now_ms();
+		tell(s, 1);
+	}
 	/* a server restarting takes seconds: about 15 s in all, the waits growing to 1 s */
 	for (tries = 0;; tries++) {
 		struct timespec ts = {tries >= 9, tries >= 9 ? 0 : 100000000L * (tries + 1)};
 		int rc = connect_server(s);
 
+		if (rc == ECL_OK) {
+			s->lost = 0;
+			tell(s, 0);
+		}
 		if (rc != ECL_ESTORE || tries == 19)
 			return rc;
 		nanosleep(&ts, NULL);
@@ -501,11 +544,17 @@ static PGresult *try_stmt(pg_store *s, enum stmt_id id, const params *p, PGresul
 static PGresult *run_stmt(pg_store *s, enum stmt_id id, const params *p, const char *doing,
 			  int *unique)
 {
-	PGresult *failed, *res = try_stmt(s, id, p, &failed);
+	PGresult *failed, *res;
 	const char *state;
 
 	if (unique)
 		*unique = 0;
+	/* outside a transaction, on a connection made again first when it is known broken */
+	s->sent = 0;
+	if (!s->txn && ensure_connected(s) != ECL_OK)
+		return NULL;
+	s->sent = 1;
+	res = try_stmt(s, id, p, &failed);
 	if (!res && PQstatus(s->conn) == CONNECTION_BAD && repeatable(id) && !s->txn) {
 		PQclear(failed);
 		if (ensure_connected(s) != ECL_OK)
@@ -537,6 +586,22 @@ static int run_count(pg_store *s, enum stmt_id id, const params *p, const char *
 	return ECL_OK;
 }
 
+/* Run a statement made for this call (a listing's, a prune's, whose WHERE clause varies) with
+ * p, as run_stmt runs a prepared one: the result (PQclear it), or NULL with s->err set. */
+static PGresult *run_sql(pg_store *s, const char *sql, const params *p, const char *doing)
+{
+	PGresult *res;
+
+	if (!s->txn && ensure_connected(s) != ECL_OK)
+		return NULL;
+	res = PQexecParams(s->conn, sql, p->n, NULL, p->v, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	fail(s, res, doing);
+	PQclear(res);
+	return NULL;
+}
+
 /* Roll the open transaction back (the group's, which ends it). */
 static void rollback(pg_store *s)
 {
@@ -551,9 +616,9 @@ static void rollback(pg_store *s)
 
 static int begin(pg_store *s, const char *doing)
 {
-	int rc = ensure_connected(s);
+	int rc = exec_sql(s, "BEGIN", doing);
 
-	if (rc == ECL_OK && (rc = exec_sql(s, "BEGIN", doing)) == ECL_OK)
+	if (rc == ECL_OK)
 		s->txn = 1;
 	return rc;
 }
@@ -636,8 +701,6 @@ static int pg_create_run(store *base, const store_run *run)
 			 s->label);
 		return ECL_ESTORE;
 	}
-	if (!s->group && (rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, run->id);
 	p_text(&p, run->workflow);
 	p_text(&p, run->version);
@@ -676,8 +739,6 @@ static int pg_get_run(store *base, const char *id, store_run *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!s->group && (rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	if ((res = run_stmt(s, ST_GET_RUN, &p, "cannot read the run", NULL)) == NULL)
 		return ECL_ESTORE;
@@ -698,8 +759,6 @@ static int pg_list_steps(store *base, const char *id, store_step_fn fn, void *ct
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	if ((res = run_stmt(s, ST_LIST_STEPS, &p, "cannot read the checkpoints", NULL)) == NULL)
 		return ECL_ESTORE;
@@ -816,7 +875,7 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	params p = {0};
 	PGresult *res;
 	char *calls = NULL;
-	int rc, unique, tries, made;
+	int unique, tries, made;
 
 	*request = NULL;
 	commit_doing(c, doing, sizeof(doing));
@@ -826,8 +885,6 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 			 doing);
 		return ECL_ESTORE;
 	}
-	if (!s->group && (rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, c->run_id);
 	p_text(&p, c->status);
 	p_text(&p, c->current);
@@ -862,8 +919,8 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 		if (res || unique)
 			break;
 		rollback(s);
-		/* in a group, nothing of it was made: the group's transaction died */
-		made = tries == 0 && !in_group ? commit_made(s, c) : -1;
+		/* not sent (no connection), or in a group (its transaction died): not made */
+		made = tries == 0 && !in_group && s->sent ? commit_made(s, c) : -1;
 		if (made != 0) {
 			mem_free(calls);
 			return made == 1 ? ECL_OK : ECL_ESTORE;
@@ -961,8 +1018,6 @@ static int pg_acquire(store *base, const char *id, const char *owner, const char
 	int rc, rows;
 
 	*holder = NULL;
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_text(&p, owner);
 	p_int(&p, now_ms);
@@ -1054,15 +1109,11 @@ static int pg_claim(store *base, const char *owner, const char *const *workflows
 	char *names = name_array(workflows, nworkflows);
 	params p = {0};
 	PGresult *res;
-	int rc, i;
+	int i;
 
 	*count = 0;
 	if (!names)
 		return out_of_memory(s, "claiming runs");
-	if ((rc = ensure_connected(s)) != ECL_OK) {
-		mem_free(names);
-		return rc;
-	}
 	p_text(&p, owner);
 	p_int(&p, now_ms);
 	p_int(&p, lease_until_ms);
@@ -1074,7 +1125,8 @@ static int pg_claim(store *base, const char *owner, const char *const *workflows
 		s->claim_ms = now_ms;
 		s->nclaimed = 0;
 	}
-	if (!res && PQstatus(s->conn) == CONNECTION_BAD && !s->txn &&
+	/* sent, and its answer lost: connect again and read what it took */
+	if (!res && s->sent && PQstatus(s->conn) == CONNECTION_BAD && !s->txn &&
 	    ensure_connected(s) == ECL_OK) {
 		params q = {0};
 
@@ -1100,12 +1152,9 @@ static int pg_heartbeat(store *base, const char *id, const char *owner, long lon
 	pg_store *s = (pg_store *)base;
 	params p = {0};
 	PGresult *res;
-	int rc;
 
 	(void)now_ms;
 	*request = NULL;
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_text(&p, owner);
 	p_int(&p, lease_until_ms);
@@ -1129,8 +1178,6 @@ static int pg_release(store *base, const char *id, const char *owner, const char
 	params p = {0};
 	int rc, rows;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_text(&p, owner);
 	p_text(&p, status);
@@ -1161,10 +1208,7 @@ static int note_insert(pg_store *s, const char *id, int seq, const char *text, l
 
 static int pg_note(store *base, const char *id, int seq, const char *text, long long now_ms)
 {
-	pg_store *s = (pg_store *)base;
-	int rc = ensure_connected(s);
-
-	return rc == ECL_OK ? note_insert(s, id, seq, text, now_ms) : rc;
+	return note_insert((pg_store *)base, id, seq, text, now_ms);
 }
 
 static int pg_answer(store *base, const char *id, int seq, const char *answer, long long now_ms)
@@ -1174,8 +1218,6 @@ static int pg_answer(store *base, const char *id, int seq, const char *answer, l
 	store_run run;
 	int rc, rows;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_int(&p, seq);
 	p_int(&p, now_ms);
@@ -1194,11 +1236,9 @@ static int pg_get_answer(store *base, const char *id, int seq, char **answer)
 	pg_store *s = (pg_store *)base;
 	params p = {0};
 	PGresult *res;
-	int rc, oom = 0;
+	int oom = 0;
 
 	*answer = NULL;
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_int(&p, seq);
 	if ((res = run_stmt(s, ST_GET_ANSWER, &p, "cannot read the answer", NULL)) == NULL)
@@ -1217,8 +1257,6 @@ static int list_texts(pg_store *s, enum stmt_id id, const char *run_id,
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, run_id);
 	if ((res = run_stmt(s, id, &p, "cannot read the run's history", NULL)) == NULL)
 		return ECL_ESTORE;
@@ -1242,8 +1280,6 @@ static int pg_list_calls(store *base, const char *id, store_call_fn fn, void *ct
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	if ((res = run_stmt(s, ST_LIST_CALLS, &p, "cannot read the calls of the run", NULL)) ==
 	    NULL)
@@ -1272,11 +1308,9 @@ static int pg_get_def(store *base, const char *workflow, const char *version, ch
 	pg_store *s = (pg_store *)base;
 	params p = {0};
 	PGresult *res;
-	int rc, oom = 0;
+	int oom = 0;
 
 	*text = NULL;
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, workflow);
 	p_text(&p, version);
 	if ((res = run_stmt(s, ST_GET_DEF, &p, "cannot read a workflow's definition", NULL)) ==
@@ -1302,8 +1336,6 @@ static int pg_list_outputs(store *base, const char *id, int upto, int n,
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_int(&p, upto);
 	p_int(&p, n);
@@ -1414,8 +1446,6 @@ static int pg_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	buf_puts(&sql, "SELECT " RUN_COLUMNS " FROM ecl.runs");
 	filter_sql(f, &sql, &p);
 	buf_puts(&sql, " ORDER BY created_ms DESC, id DESC");
@@ -1425,13 +1455,10 @@ static int pg_list_runs(store *base, const store_filter *f, store_run_fn fn, voi
 		buf_free(&sql);
 		return out_of_memory(s, "listing the runs");
 	}
-	res = PQexecParams(s->conn, sql.data, p.n, NULL, p.v, NULL, NULL, 0);
+	res = run_sql(s, sql.data, &p, "cannot list the runs");
 	buf_free(&sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = fail(s, res, "cannot list the runs");
-		PQclear(res);
-		return rc;
-	}
+	if (!res)
+		return ECL_ESTORE;
 	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++) {
 		store_run run;
 
@@ -1482,7 +1509,6 @@ static int prune_one(pg_store *s, const char *head, const store_filter *f, int *
 	params p = {0};
 	buf sql = {0};
 	PGresult *res;
-	int rc = ECL_OK;
 
 	buf_puts(&sql, head);
 	buf_puts(&sql, " (SELECT id FROM ecl.runs");
@@ -1492,14 +1518,13 @@ static int prune_one(pg_store *s, const char *head, const store_filter *f, int *
 		buf_free(&sql);
 		return out_of_memory(s, "pruning");
 	}
-	res = PQexecParams(s->conn, sql.data, p.n, NULL, p.v, NULL, NULL, 0);
+	res = run_sql(s, sql.data, &p, "cannot prune");
 	buf_free(&sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = fail(s, res, "cannot prune");
-	else
-		*rows = (int)strtol(PQcmdTuples(res), NULL, 10);
+	if (!res)
+		return ECL_ESTORE;
+	*rows = (int)strtol(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
-	return rc;
+	return ECL_OK;
 }
 
 static int pg_prune(store *base, const store_filter *f, int *count)
@@ -1594,10 +1619,8 @@ static int pg_set_version(store *base, const char *id, const char *version, long
 {
 	pg_store *s = (pg_store *)base;
 	params p = {0};
-	int rc, rows;
+	int rows;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_text(&p, version);
 	p_int(&p, now_ms);
@@ -1608,10 +1631,8 @@ static int pg_worker_register(store *base, const store_worker *w)
 {
 	pg_store *s = (pg_store *)base;
 	params p = {0};
-	int rc, rows;
+	int rows;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, w->id);
 	p_text(&p, w->host);
 	p_int(&p, w->pid);
@@ -1629,8 +1650,6 @@ static int pg_worker_beat(store *base, const char *id, long long now_ms)
 	params p = {0};
 	int rc, rows;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	p_int(&p, now_ms);
 	if ((rc = run_count(s, ST_WORKER_BEAT, &p, "cannot record the worker's heartbeat",
@@ -1646,10 +1665,8 @@ static int pg_worker_remove(store *base, const char *id)
 {
 	pg_store *s = (pg_store *)base;
 	params p = {0};
-	int rc, rows;
+	int rows;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, id);
 	return run_count(s, ST_WORKER_REMOVE, &p, "cannot remove the worker", &rows);
 }
@@ -1661,8 +1678,6 @@ static int pg_list_workers(store *base, store_worker_fn fn, void *ctx)
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	if ((res = run_stmt(s, ST_LIST_WORKERS, &p, "cannot list the workers", NULL)) == NULL)
 		return ECL_ESTORE;
 	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++) {
@@ -1784,9 +1799,10 @@ static int open_schema(pg_store *s)
 			 s->label, version, SCHEMA_VERSION);
 		return ECL_ESTORE;
 	}
-	if ((rc = exec_sql(s, "BEGIN; SELECT pg_advisory_xact_lock(" UPGRADE_LOCK ")",
-			   "cannot lock the database to upgrade its schema")) != ECL_OK ||
-	    (rc = read_version(s, &version)) != ECL_OK) {
+	rc = exec_sql(s, "BEGIN; SELECT pg_advisory_xact_lock(" UPGRADE_LOCK ")",
+		      "cannot lock the database to upgrade its schema");
+	s->txn = rc == ECL_OK; /* the migrations run in it, or fail with it */
+	if (rc != ECL_OK || (rc = read_version(s, &version)) != ECL_OK) {
 		rollback(s);
 		return rc;
 	}

@@ -318,6 +318,13 @@ typedef struct store_ops {
 /* Every backend's handle starts with this. */
 struct store {
 	const store_ops *ops;
+	/* Told when a store of a server loses its connection (lost 1, as it begins to connect
+	 * again; detail names the server and what failed) and when it has one again (lost 0;
+	 * detail says after how long): once each an outage, however many operations and tries
+	 * meet it, so that a process says so once. NULL for nobody; set by the engine that
+	 * opened the store. A store of a file never calls it. */
+	void (*on_connection)(void *ctx, int lost, const char *detail);
+	void *connection_ctx;
 };
 
 /* Release the strings of a store_run (not the struct itself); safe on a zeroed struct. */

@@ -343,6 +343,11 @@ Test(pg, a_run_goes_on_when_the_server_restarts_under_it)
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	out = ts_read(ts_path(dir, "bg.out"));
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	/* said once: the connection lost, then made again */
+	cr_assert_eq(ts_count_lines(ts_path(dir, "bg.out"), "lost the connection to the database"),
+		     1, "%s", out);
+	cr_assert_eq(ts_count_lines(ts_path(dir, "bg.out"), "connected to the database again"), 1,
+		     "%s", out);
 	free(out);
 	cr_assert_eq(ts_count_lines(log, " generate "), 1, "generate was asked again");
 	cr_assert_eq(ts_count_lines(log, " critique "), 2, "a critique was asked again");
@@ -559,8 +564,18 @@ Test(pg, workers_go_on_when_the_server_restarts_under_them, .timeout = 240)
 	pg_server("stop", where, "immediate");
 	pg_server("start", where, port);
 	for (i = 0; i < 2; i++) {
+		char *out;
+		int lost;
+
 		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", ts_read(outs[i]));
+		out = ts_read(outs[i]);
+		lost = ts_count_lines(outs[i], "lost the connection to the database");
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+		/* each restart met is said once, not once a run or a try, and so is its end */
+		cr_assert(lost >= 1 && lost <= 2, "%d lines of a connection lost: %s", lost, out);
+		cr_assert_eq(ts_count_lines(outs[i], "connected to the database again"), lost, "%s",
+			     out);
+		free(out);
 	}
 	cr_assert_eq(count_status("completed"), RUNS, "every run completed: %s%s", ts_read(outs[0]),
 		     ts_read(outs[1]));
@@ -581,11 +596,12 @@ Test(pg, workers_lists_live_workers_then_stale_ones)
 	pid_t pids[2];
 	int i, status;
 
-	queue_runs(40);
+	/* work for 20 s or so: the queue is not drained while the test looks */
+	queue_runs(60);
 	cJSON_Delete(ts_workers_wait(db, 0, 0, NULL, 0));
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
-	spath = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 100, \"$answer\": " GEN "}], "
-			       "\"critique\": [{\"$delay_ms\": 100, \"$answer\": " PASS "}]}");
+	spath = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 300, \"$answer\": " GEN "}], "
+			       "\"critique\": [{\"$delay_ms\": 300, \"$answer\": " PASS "}]}");
 	for (i = 0; i < 2; i++) {
 		snprintf(outs[i], sizeof(outs[i]), "%s/worker%d.out", dir, i);
 		pids[i] = worker(spath, log, outs[i], args);

@@ -62,7 +62,8 @@ pid_t ts_spawn(const char *const *argv, const char *out_path)
 
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
-		if (!freopen(out_path, "w", stdout) || !freopen(out_path, "a", stderr))
+		/* one open file for both, so that neither writes over the other's lines */
+		if (!freopen(out_path, "w", stdout) || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
 			_exit(126);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);

@@ -188,3 +188,39 @@ Test(store_pg, a_claim_over_a_closed_connection_fails_then_takes_the_run_once)
 	OK(st->ops->claim(st, OWNER, NULL, 0, 2, 3000, 9000, ids, &n));
 	cr_assert_eq(n, 0, "taken once");
 }
+
+static int told_lost, told_back;
+static char told[1024];
+
+static void on_connection(void *ctx, int lost, const char *detail)
+{
+	(void)ctx;
+	if (lost)
+		told_lost++;
+	else
+		told_back++;
+	snprintf(told + strlen(told), sizeof(told) - strlen(told), "%s\n", detail);
+}
+
+/* A connection lost is told to the store's owner once, and its return once, however many
+ * operations meet the outage: what a process says once. */
+Test(store_pg, a_connection_lost_is_told_once_and_its_return_once)
+{
+	store_run got;
+	int i;
+
+	create_run();
+	st->on_connection = on_connection;
+	for (i = 1; i <= 2; i++) {
+		server_closes_connections();
+		OK(st->ops->get_run(st, A, &got));
+		store_run_clear(&got);
+		OK(st->ops->get_run(st, A, &got));
+		store_run_clear(&got);
+		cr_assert_eq(told_lost, i, "%s", told);
+		cr_assert_eq(told_back, i, "%s", told);
+	}
+	cr_assert(strstr(told, "postgres ecl@127.0.0.1:"), "the server is named: %s", told);
+	cr_assert(strstr(told, "terminating connection"), "what failed is said: %s", told);
+	cr_assert(strstr(told, ": after "), "how long it took is said: %s", told);
+}
