@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -644,4 +645,221 @@ Test(restate_e2e, pause_survives_restarts_and_resume_completes)
 	cr_assert(strstr(err, "no run nosuchrun"), "%s", err);
 	free(out);
 	free(err);
+}
+
+/* Whether a and b have the same keys, and so on down every object and the first item of
+ * every array (the fields scripts read), saying where they differ in why. */
+static int same_fields(const cJSON *a, const cJSON *b, const char *at, char *why, size_t n)
+{
+	const cJSON *x;
+	char path[512];
+
+	if (cJSON_IsObject(a) != cJSON_IsObject(b) || cJSON_IsArray(a) != cJSON_IsArray(b)) {
+		snprintf(why, n, "%s: an object or array on one engine only", at);
+		return 0;
+	}
+	if (cJSON_IsArray(a))
+		return !cJSON_GetArrayItem(a, 0) || !cJSON_GetArrayItem(b, 0) ||
+		       same_fields(cJSON_GetArrayItem(a, 0), cJSON_GetArrayItem(b, 0), at, why, n);
+	if (!cJSON_IsObject(a))
+		return 1;
+	cJSON_ArrayForEach (x, a) {
+		snprintf(path, sizeof(path), "%s.%s", at, x->string);
+		if (!cJSON_GetObjectItemCaseSensitive(b, x->string)) {
+			snprintf(why, n, "%s: on the local engine only", path);
+			return 0;
+		}
+		if (!same_fields(x, cJSON_GetObjectItemCaseSensitive(b, x->string), path, why, n))
+			return 0;
+	}
+	cJSON_ArrayForEach (x, b) {
+		if (!cJSON_GetObjectItemCaseSensitive(a, x->string)) {
+			snprintf(why, n, "%s.%s: on Restate only", at, x->string);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* The output of a command that must succeed, parsed as JSON (caller frees). */
+static cJSON *json_of(const char *const *argv)
+{
+	char *out = NULL, *err = NULL;
+	int rc = ts_run(argv, &out, &err);
+	cJSON *j;
+
+	cr_assert_eq(rc, 0, "%s: %s%s", argv[1], out, err);
+	j = cJSON_Parse(out);
+	cr_assert_not_null(j, "%s", out);
+	free(out);
+	free(err);
+	return j;
+}
+
+/* The item of a runs listing with that id. */
+static const cJSON *listed_run(const cJSON *list, const char *id)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach (r, list) {
+		if (strcmp(cJSON_GetObjectItem(r, "id")->valuestring, id) == 0)
+			return r;
+	}
+	cr_assert_fail("run %s is not listed", id);
+	return NULL;
+}
+
+Test(restate_e2e, runs_and_history_give_the_same_fields_on_both_engines)
+{
+	const char *on_restate[] = {ECL_BIN,
+				    "run",
+				    "--engine",
+				    "restate",
+				    "--restate-url",
+				    ingress_url,
+				    "--wait",
+				    "bench-critique-revise",
+				    "--wf",
+				    "e2e-hr",
+				    "--topic",
+				    "Tea",
+				    NULL};
+	const char *locally[] = {ECL_BIN,
+				 "--db",
+				 ts_path(dir, "local.db"),
+				 "--provider",
+				 "openai",
+				 "--base-url",
+				 fake_url,
+				 "--model",
+				 "fake",
+				 "run",
+				 "bench-critique-revise",
+				 "--wf",
+				 "e2e-hl",
+				 "--topic",
+				 "Tea",
+				 NULL};
+	char *out = NULL, *err = NULL, rid[ECL_ID_MAX], lid[ECL_ID_MAX], why[600];
+	cJSON *r, *l;
+	const cJSON *re, *le;
+	int rc, i;
+
+	rc = ts_run(on_restate, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", rid), 1);
+	free(out);
+	free(err);
+	rc = ts_run(locally, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", lid), 1);
+	free(out);
+	free(err);
+
+	/* runs -o json: the same fields, with the same values where they do not depend on
+	 * time */
+	{
+		const char *rs_runs[] = {ECL_BIN,   "runs", "--engine", "restate", "--admin-url",
+					 admin_url, "-o",   "json",     NULL};
+		const char *lc_runs[] = {ECL_BIN, "--db", ts_path(dir, "local.db"), "runs", "-o",
+					 "json",  NULL};
+
+		r = json_of(rs_runs);
+		l = json_of(lc_runs);
+		re = listed_run(r, rid);
+		le = listed_run(l, lid);
+		cr_assert(same_fields(le, re, "runs", why, sizeof(why)), "%s", why);
+		cr_assert_str_eq(cJSON_GetObjectItem(re, "status")->valuestring, "completed");
+		cr_assert_eq(cJSON_GetObjectItem(re, "step_count")->valueint,
+			     cJSON_GetObjectItem(le, "step_count")->valueint);
+		cr_assert_eq(cJSON_GetObjectItem(re, "revisions")->valueint, 2);
+		cr_assert(cJSON_GetObjectItem(re, "created_ms")->valuedouble > 1e12);
+		cJSON_Delete(r);
+		cJSON_Delete(l);
+	}
+	/* --status and --workflow filter on Restate too */
+	{
+		const char *argv[] = {ECL_BIN,       "runs",
+				      "--engine",    "restate",
+				      "--admin-url", admin_url,
+				      "--status",    "failed,waiting",
+				      "--workflow",  "bench-critique-revise",
+				      NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(!strstr(out, rid), "%s", out);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {
+			ECL_BIN,       "runs",    "--engine",   "restate",
+			"--admin-url", admin_url, "--workflow", "bench-critique-revise",
+			NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(strstr(out, "ID ") && strstr(out, "LIMITS") && strstr(out, rid) &&
+				  strstr(out, "revisions 2/"),
+			  "%s", out);
+		free(out);
+		free(err);
+	}
+
+	/* history --full -o json: the same transitions, fields and calls */
+	{
+		const char *rs_hist[] = {ECL_BIN,       "history", "--engine", "restate",
+					 "--admin-url", admin_url, rid,        "--full",
+					 "-o",          "json",    NULL};
+		const char *lc_hist[] = {ECL_BIN,   "--db", ts_path(dir, "local.db"),
+					 "history", lid,    "--full",
+					 "-o",      "json", NULL};
+
+		r = json_of(rs_hist);
+		l = json_of(lc_hist);
+		cr_assert_eq(cJSON_GetArraySize(r), cJSON_GetArraySize(l));
+		cr_assert_eq(cJSON_GetArraySize(r), 6);
+		for (i = 0; i < cJSON_GetArraySize(r); i++) {
+			re = cJSON_GetArrayItem(r, i);
+			le = cJSON_GetArrayItem(l, i);
+			cr_assert(same_fields(le, re, "history", why, sizeof(why)), "%d: %s", i,
+				  why);
+			cr_assert_str_eq(cJSON_GetObjectItem(re, "step")->valuestring,
+					 cJSON_GetObjectItem(le, "step")->valuestring);
+			cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(re, "calls")),
+				     cJSON_GetArraySize(cJSON_GetObjectItem(le, "calls")));
+			/* each call as the fake LLM took it: ~150 ms */
+			cr_assert(cJSON_GetObjectItem(
+					  cJSON_GetArrayItem(cJSON_GetObjectItem(re, "calls"), 0),
+					  "latency_us")
+						  ->valuedouble >= 100000,
+				  "%d", i);
+		}
+		cJSON_Delete(r);
+		cJSON_Delete(l);
+	}
+	{
+		const char *argv[] = {ECL_BIN,   "history", "--engine", "restate", "--admin-url",
+				      admin_url, rid,       "--full",   NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(strstr(out, "History of ") && strstr(out, "call 1: first") &&
+				  strstr(out, "prompt:") && strstr(out, "answer:") &&
+				  strstr(out, "Total: 6 steps"),
+			  "%s", out);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {ECL_BIN,       "history", "--engine",  "restate",
+				      "--admin-url", admin_url, "nosuchrun", NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 1, "%s%s", out, err);
+		cr_assert(strstr(err, "no run nosuchrun"), "%s", err);
+		free(out);
+		free(err);
+	}
 }
