@@ -318,6 +318,25 @@ static char *call_record(invocation *v, const llm_request *req, cJSON *last)
 	return text;
 }
 
+/* A forked run's next given answer (malloc'd into *text), while its transitions are those
+ * the answers cover: ECL_OK, ECL_ENOTFOUND when it asks as any run does, ECL_ENOMEM. */
+static int fork_answer(invocation *v, ecl_run *run, char **text)
+{
+	const cJSON *a;
+
+	if (!v->fork || run->seq >= v->fork_from)
+		return ECL_ENOTFOUND;
+	a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(v->fork, "answers"), v->fork_next);
+	if (!a)
+		return ECL_ENOTFOUND; /* fewer answers than transitions: ask for the rest */
+	v->fork_next++;
+	*text = malloc(strlen(a->valuestring) + 1);
+	if (!*text)
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	memcpy(*text, a->valuestring, strlen(a->valuestring) + 1);
+	return ECL_OK;
+}
+
 static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_response *res)
 {
 	char tbuf[64]; /* type_phrase */
@@ -332,6 +351,10 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	cJSON *call;
 	int rc;
 
+	if ((rc = fork_answer(v, run, &res->text)) != ECL_ENOTFOUND) {
+		res->len = res->text ? strlen(res->text) : 0;
+		return rc;
+	}
 	if (!v->pending && v->cursor < v->ncmds) {
 		const restate_frame *f = &v->cmds[v->cursor];
 		Ecl__Restate__RunCommandMessage *m;
@@ -736,6 +759,15 @@ static int rs_human(driver *d, ecl_run *run, char **json)
 	int i, rc;
 
 	*json = NULL;
+	if ((rc = fork_answer(v, run, json)) != ECL_ENOTFOUND) {
+		char *copy = rc == ECL_OK ? mem_strdup(*json) : NULL;
+
+		free(*json);
+		*json = copy;
+		return rc != ECL_OK ? rc
+		       : copy       ? ECL_OK
+				    : engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	}
 	v->human = 1;
 	v->waiting_journaled = 0;
 	v->promise_cid = 0;

@@ -29,4 +29,5 @@ const net_api ecl_net_api = {
 	.restate_resume = ecl_restate_resume,
 	.restate_runs = ecl_restate_runs,
 	.restate_history = ecl_restate_history,
+	.restate_fork = ecl_restate_fork,
 };

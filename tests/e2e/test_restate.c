@@ -863,3 +863,90 @@ Test(restate_e2e, runs_and_history_give_the_same_fields_on_both_engines)
 		free(err);
 	}
 }
+
+Test(restate_e2e, fork_takes_the_first_answers_and_asks_for_the_rest)
+{
+	const char *run[] = {ECL_BIN,
+			     "run",
+			     "--engine",
+			     "restate",
+			     "--restate-url",
+			     ingress_url,
+			     "--wait",
+			     "bench-critique-revise",
+			     "--wf",
+			     "e2e-f",
+			     "--topic",
+			     "Tea",
+			     NULL};
+	char *out = NULL, *err = NULL, id[ECL_ID_MAX], fid[ECL_ID_MAX];
+	long before;
+	cJSON *h;
+	int rc, i;
+
+	rc = ts_run(run, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1);
+	free(out);
+	free(err);
+
+	/* Forked at checkpoint 3: the first three answers are the old run's, the model is asked
+	 * for the three steps after them only. */
+	before = fake_requests();
+	{
+		const char *argv[] = {
+			ECL_BIN,     "fork",        "--engine", "restate", "--restate-url",
+			ingress_url, "--admin-url", admin_url,  id,        "--from",
+			"3",         "--wait",      NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(strstr(out, "Forked ") && strstr(out, "at step 3") &&
+				  strstr(out, "completed successfully"),
+			  "%s", out);
+		cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", fid), 1);
+		cr_assert_str_neq(fid, id);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {ECL_BIN,   "history", "--engine", "restate", "--admin-url",
+				      admin_url, fid,       "-o",       "json",    NULL};
+
+		/* (the fake LLM counts the critiques of each `wf`: the fork's next one passes) */
+		h = json_of(argv);
+		cr_assert_geq(cJSON_GetArraySize(h), 4);
+		for (i = 0; i < cJSON_GetArraySize(h); i++)
+			cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
+					     cJSON_GetArrayItem(h, i), "calls")),
+				     i < 3 ? 0 : 1, "checkpoint %d", i + 1);
+		cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 2), "step")->valuestring,
+				 "revise");
+		cr_assert_eq(fake_requests() - before, cJSON_GetArraySize(h) - 3,
+			     "%ld asked for %d steps", fake_requests() - before,
+			     cJSON_GetArraySize(h) - 3);
+		cJSON_Delete(h);
+	}
+
+	/* Past the run's checkpoints, or of a run that does not exist: refused. */
+	{
+		const char *argv[] = {ECL_BIN,   "fork", "--engine", "restate", "--admin-url",
+				      admin_url, id,     "--from",   "99",      NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 2, "%s%s", out, err);
+		cr_assert(strstr(err, "has 6 checkpoints: there is no checkpoint 99"), "%s", err);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {ECL_BIN,   "fork",      "--engine", "restate", "--admin-url",
+				      admin_url, "nosuchrun", "--from",   "1",       NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 1, "%s%s", out, err);
+		cr_assert(strstr(err, "no run nosuchrun"), "%s", err);
+		free(out);
+		free(err);
+	}
+}
