@@ -1263,22 +1263,21 @@ Test(restate_client, runs_lists_the_workflows_runs_newest_first)
 	static const canned r[] = {
 		{200,
 		 "{\"rows\": [" STATUS_ROW("critique-revise", "old", "completed", "2026-12-07T21:47:32.763Z") ", " STATUS_ROW(
-			 "critique-revise", "new",
-			 "running", "2026-12-08T09:00:00.5Z") ", " STATUS_ROW("someone-else", "x",
-									      "running",
-									      "2026-12-09T00:00:"
-									      "00Z") ", "
-										     "{\"service_"
-										     "name\": "
-										     "\"summarize\""
-										     ", "
-										     "\"service_"
-										     "key\": "
-										     "\"bad\", "
-										     "\"value_"
-										     "utf8\": "
-										     "\"not "
-										     "json\"}]}"}};
+			 "critique-revise", "new", "running",
+			 "2026-12-08T09:00:00.5Z") ", " STATUS_ROW("someone-else", "x", "running",
+								   "2026-12-09T00:00:"
+								   "00Z") ", "
+									  "{\"service_"
+									  "name\": "
+									  "\"summarize\""
+									  ", "
+									  "\"service_"
+									  "key\": "
+									  "\"bad\", "
+									  "\"value_"
+									  "utf8\": "
+									  "\"not "
+									  "json\"}]}"}};
 	const ecl_workflow *list[] = {ts_workflow("critique-revise"), ts_workflow("summarize")};
 	const char *running[] = {"running"};
 	ecl_run_filter f = {0};
@@ -1434,41 +1433,56 @@ static int take_entry(void *ctx, const ecl_history_entry *h)
 
 Test(restate_client, history_joins_transitions_and_their_calls)
 {
-	static const canned
-		r[] = {{200,
-			"{\"rows\": [" REC("status", "{}") ", " REC(
-				"step#2",
-				"{\\\"seq\\\":2,\\\"step\\\":\\\"critique\\\",\\\"next\\\":null,"
-				"\\\"attempt\\\":1,\\\"output\\\":{\\\"d\\\":1},\\\"calls\\\":[3,5]"
-				"}") ", " REC("step#1",
-					      "{\\\"seq\\\":1,\\\"step\\\":\\\"generate\\\","
-					      "\\\"next\\\":\\\"critique\\\",\\\"attempt\\\":1,"
-					      "\\\"calls\\\":[1,9]}") ", " REC("call#1",
-									       "{\\\"step\\\":"
-									       "\\\"generate\\\","
-									       "\\\"system\\\":"
-									       "\\\"S\\\","
-									       "\\\"prompt\\\":"
-									       "\\\"P\\\","
-									       "\\\"calls\\\":[{"
-									       "\\\"kind\\\":"
-									       "\\\"first\\\","
-									       "\\\"error\\\":"
-									       "\\\"boom\\\","
-									       "\\\"latency_us\\\":"
-									       "1000,\\\"started_"
-									       "ms\\\":1000},{"
-									       "\\\"kind\\\":"
-									       "\\\"retry\\\","
-									       "\\\"answer\\\":"
-									       "\\\"A\\\","
-									       "\\\"tokens_in\\\":"
-									       "7,\\\"latency_"
-									       "us\\\":2000,"
-									       "\\\"started_ms\\\":"
-									       "1500}]}") ", " REC("call#3",
-												   "{\\\"calls\\\":[{\\\"kind\\\":\\\"first\\\",\\\"answer\\\":\\\"x\\\"}]}") ", " REC("call#5",
-																						       "{\\\"fix\\\":\\\"F\\\",\\\"calls\\\":[{\\\"kind\\\":\\\"repair\\\",\\\"repair\\\":1,\\\"answer\\\":\\\"y\\\"}]}") "]}"}};
+	static const canned r[] = {
+		{200,
+		 "{\"rows\": [" REC("status", "{}") ", " REC(
+			 "step#2",
+			 "{\\\"seq\\\":2,\\\"step\\\":\\\"critique\\\",\\\"next\\\":null,"
+			 "\\\"attempt\\\":1,\\\"output\\\":{\\\"d\\\":1},\\\"calls\\\":[3,5]"
+			 "}") ", " REC("step#1",
+				       "{\\\"seq\\\":1,\\\"step\\\":\\\"generate\\\","
+				       "\\\"next\\\":\\\"critique\\\",\\\"attempt\\\":1,"
+				       "\\\"calls\\\":[1,9]}") ", " REC("call#1",
+									"{\\\"step\\\":"
+									"\\\"generate\\\","
+									"\\\"system\\\":"
+									"\\\"S\\\","
+									"\\\"prompt\\\":"
+									"\\\"P\\\","
+									"\\\"calls\\\":[{"
+									"\\\"kind\\\":"
+									"\\\"first\\\","
+									"\\\"error\\\":"
+									"\\\"boom\\\","
+									"\\\"latency_us\\\":"
+									"1000,\\\"started_"
+									"ms\\\":1000},{"
+									"\\\"kind\\\":"
+									"\\\"retry\\\","
+									"\\\"answer\\\":"
+									"\\\"A\\\","
+									"\\\"tokens_in\\\":"
+									"7,\\\"latency_"
+									"us\\\":2000,"
+									"\\\"started_ms\\\":"
+									"1500}]}") ", " REC("call#"
+											    "3",
+											    "{\\\"c"
+											    "alls\\"
+											    "\":[{"
+											    "\\\"ki"
+											    "nd\\\""
+											    ":\\\"f"
+											    "irst\\"
+											    "\","
+											    "\\\"an"
+											    "swer\\"
+											    "\":"
+											    "\\\"x"
+											    "\\\"}]"
+											    "}") ","
+												 " " REC("call#5",
+													 "{\\\"fix\\\":\\\"F\\\",\\\"calls\\\":[{\\\"kind\\\":\\\"repair\\\",\\\"repair\\\":1,\\\"answer\\\":\\\"y\\\"}]}") "]}"}};
 	seen_hist s = {0};
 	fake f;
 	char err[512] = "";
@@ -1493,4 +1507,115 @@ Test(restate_client, history_joins_transitions_and_their_calls)
 	cr_assert_eq(s.n, 1);
 	fake_stop_cycle(&f);
 	cr_assert(strstr(f.seen[0], "service_key = 'r1'"), "%s", f.seen[0]);
+}
+
+/* ---- fork --------------------------------------------------------------------------------- */
+
+#define FORK_STATE(records)                                                                        \
+	"{\"rows\": [" REC("status", "{\\\"workflow\\\":\\\"summarize\\\",\\\"version\\\":"        \
+				     "\\\"v1\\\",\\\"step_count\\\":3}") records "]}"
+#define JOURNAL_INPUT(bytes)                                                                       \
+	"{\"rows\": [{\"entry_json\": \"{\\\"Command\\\":{\\\"Input\\\":{\\\"payload\\\":[" bytes  \
+	"]}}}\"}]}"
+
+Test(restate_client, fork_submits_the_inputs_and_the_answers)
+{
+	static const canned
+		r[] = {{200,
+			FORK_STATE(", " REC("step#1", "{\\\"seq\\\":1,\\\"step\\\":\\\"draft\\\","
+						      "\\\"calls\\\":[1]}") ", " REC(
+				"step#2", "{\\\"seq\\\":2,\\\"step\\\":\\\"check\\\",\\\"calls\\\":"
+					  "[]}") ", " REC("step#3",
+							  "{\\\"seq\\\":3,\\\"step\\\":"
+							  "\\\"approve\\\",\\\"output\\\":{"
+							  "\\\"approved\\\":true},\\\"calls\\\":[]"
+							  "}") ", " REC("call#1",
+									"{\\\"calls\\\":[{"
+									"\\\"error\\\":\\\"e\\\"},{"
+									"\\\"answer\\\":\\\"D\\\"}]"
+									"}"))},
+		       {200, JOURNAL_INPUT("123,125")},
+		       {200, "{}"}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", id[ECL_ID_MAX];
+
+	fake_start(&f, r, 3);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 3, id, err, sizeof(err)),
+		     ECL_OK, "%s", err);
+	cr_assert(id[0]);
+	fake_stop(&f);
+	cr_assert(strstr(f.seen[1], "j.index = 0"), "%s", f.seen[1]);
+	cr_assert(strstr(f.seen[2], "POST /summarize/") &&
+			  strstr(f.seen[2],
+				 "\"$fork\":{\"run\":\"old\",\"version\":\"v1\","
+				 "\"from\":3,\"answers\":[\"D\",\"{\\\"approved\\\":true}\"]}"),
+		  "%s", f.seen[2]);
+}
+
+Test(restate_client, fork_refusals)
+{
+	static const canned r[] = {
+		{200, "{\"rows\": []}"},
+		{200, FORK_STATE("")},
+		{200, FORK_STATE("")},
+		{200, JOURNAL_INPUT("")},
+		{200, FORK_STATE("")},
+		{200, "{\"rows\": []}"},
+		{200,
+		 FORK_STATE(", " REC("step#1", "{\\\"step\\\":\\\"draft\\\",\\\"calls\\\":[4]}"))},
+		{200, JOURNAL_INPUT("91,93")}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", id[ECL_ID_MAX];
+
+	fake_start(&f, r, 8);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert(strstr(err, "no run old"), "%s", err);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 4, id, err, sizeof(err)),
+		     ECL_EUSAGE);
+	cr_assert_str_eq(err, "run old has 3 checkpoints: there is no checkpoint 4");
+	/* the inputs are {}; no record of checkpoint 1 */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert(strstr(err, "keeps no record of checkpoint 1"), "%s", err);
+	/* the journal is gone */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 0, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert(strstr(err, "no longer keeps the journal"), "%s", err);
+	/* inputs that are not an object (`[]`); then, a call record missing */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_EIO);
+	cr_assert(strstr(err, "its inputs are not a JSON object"), "%s", err);
+	fake_stop(&f);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "a b", 1, id, err, sizeof(err)),
+		     ECL_EUSAGE);
+}
+
+Test(restate_client, fork_needs_every_answer)
+{
+	static const canned r[] = {
+		{200,
+		 FORK_STATE(", " REC("step#1", "{\\\"step\\\":\\\"draft\\\",\\\"calls\\\":[4]}"))},
+		{200, JOURNAL_INPUT("123,125")},
+		{200,
+		 FORK_STATE(", " REC("step#1", "{\\\"step\\\":\\\"approve\\\",\\\"calls\\\":[]}"))},
+		{200, JOURNAL_INPUT("123,125")},
+		{500, "{\"message\": \"down\"}"}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", id[ECL_ID_MAX];
+
+	fake_start(&f, r, 5);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_str_eq(err, "run old: no answer of step `draft` is kept (call#4)");
+	/* a human step's answer is its output: none kept is refused */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_str_eq(err, "run old: the answer to step `approve` is not kept");
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_EIO);
+	fake_stop(&f);
 }
