@@ -284,6 +284,30 @@ static cJSON *call_json(const llm_request *req, int retry, const llm_response *r
 	return o;
 }
 
+/* What a call record keeps of a text that was sent, at most: a prompt may hold a whole
+ * document (16 MiB), which the record would carry into Restate's state and journal once per
+ * call; the history shows its start and how much was left out. */
+#define RECORD_TEXT_MAX (64 * 1024)
+
+/* Add text to o as name, cut to RECORD_TEXT_MAX bytes (at a UTF-8 character's start) with a
+ * note of the bytes left out. */
+static int add_sent(cJSON *o, const char *name, const char *text)
+{
+	size_t len = strlen(text), keep = RECORD_TEXT_MAX;
+	buf b = {0};
+	int ok;
+
+	if (len <= RECORD_TEXT_MAX)
+		return cJSON_AddStringToObject(o, name, text) != NULL;
+	while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+		keep--;
+	buf_append(&b, text, keep);
+	buf_printf(&b, "\n[... %zu more bytes not kept]", len - keep);
+	ok = !b.oom && cJSON_AddStringToObject(o, name, b.data) != NULL;
+	buf_free(&b);
+	return ok;
+}
+
 /* The record call#<cid> of an answer: the step, what was sent (the system prompt and prompt
  * of a first ask, the repair prompt of a repair) and every call made for it, the failed
  * ones first (caller frees with cJSON_free), or NULL when memory ran out. It takes last. */
@@ -296,12 +320,11 @@ static char *call_record(invocation *v, const llm_request *req, cJSON *last)
 	ok = ok && cJSON_AddStringToObject(o, "step", req->step->name);
 	ok = ok && cJSON_AddNumberToObject(o, "visit", req->visit);
 	if (ok && !req->repair && req->system)
-		ok = cJSON_AddStringToObject(o, "system", req->system) != NULL;
+		ok = add_sent(o, "system", req->system);
 	if (ok && !req->repair && req->nmessages > 0)
-		ok = cJSON_AddStringToObject(o, "prompt", req->messages[0].text) != NULL;
+		ok = add_sent(o, "prompt", req->messages[0].text);
 	if (ok && req->repair && req->nmessages > 0)
-		ok = cJSON_AddStringToObject(o, "fix", req->messages[req->nmessages - 1].text) !=
-		     NULL;
+		ok = add_sent(o, "fix", req->messages[req->nmessages - 1].text);
 	if (ok && v->tries) {
 		ok = cJSON_AddItemToObject(o, "calls", v->tries);
 		if (ok)

@@ -2331,3 +2331,32 @@ Test(restate, a_fork_of_another_version_or_malformed_is_refused)
 		finish(&fx, &j, &a);
 	}
 }
+
+Test(restate, a_long_prompt_is_kept_cut_in_its_record)
+{
+	fixture fx;
+	journal j;
+	answer a;
+	size_t n = 40000, i;
+	char *in = malloc(2 * n + 32), *p = in, *rec;
+	cJSON *r;
+	const char *prompt;
+
+	p += sprintf(p, "{\"topic\": \"");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "\xc3\xa9"); /* é: the cut falls inside no character */
+	sprintf(p, "\"}");
+	start(&fx, two_revisions, &j, in);
+	free(in);
+	invoke(fx.e, "critique-revise", "run", &j, "long1", &a);
+	cr_assert(state_key_is(&a.frames[2], "call#1"));
+	rec = state_value(&a.frames[2]);
+	r = cJSON_Parse(rec);
+	prompt = cJSON_GetObjectItem(r, "prompt")->valuestring;
+	cr_assert_lt(strlen(prompt), 64 * 1024 + 64);
+	cr_assert(strstr(prompt, "more bytes not kept]"), "%.100s", prompt + strlen(prompt) - 60);
+	cr_assert_eq(ecl_text_check(prompt, strlen(prompt), NULL, 0), ECL_OK, "not UTF-8");
+	cJSON_Delete(r);
+	free(rec);
+	finish(&fx, &j, &a);
+}
