@@ -176,8 +176,8 @@ int cli_fork_restate(cli *c, const char *id, int from)
 	if (!rs.wait)
 		return 0;
 	/* the fork's workflow is the old run's */
-	if ((rc = ecl_restate_status(rs.ingress, c->opts.workflows, c->opts.nworkflows, id, &json,
-				     err, sizeof(err))) != ECL_OK)
+	if (ecl_restate_status(rs.ingress, c->opts.workflows, c->opts.nworkflows, id, &json, err,
+			       sizeof(err)) != ECL_OK)
 		return cli_error(1, "%s", err);
 	st = cJSON_Parse(json);
 	free(json);

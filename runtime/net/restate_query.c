@@ -107,14 +107,30 @@ static long long num_of(const cJSON *o, const char *name)
  * The days since 1970 are counted from the civil date (timegm is not standard C). */
 static long long time_ms(const char *text)
 {
-	int y, mo, d, h, mi, s, ms = 0, n = 0;
+	static const char seps[] = "--T::";
+	long f[6], y, mo, d, h, mi, s, ms = 0;
 	long long era, yoe, doy, doe, days;
+	const char *p = text;
+	char *end;
+	int i;
 
-	if (!text || sscanf(text, "%d-%d-%dT%d:%d:%d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 ||
-	    mo < 1 || mo > 12)
+	for (i = 0; p && i < 6; i++) {
+		f[i] = strtol(p, &end, 10);
+		if (end == p || (i < 5 && *end != seps[i]))
+			return 0;
+		p = i < 5 ? end + 1 : end;
+	}
+	if (!p)
 		return 0;
-	if (text[n] == '.' && sscanf(text + n + 1, "%3d", &ms) != 1)
-		ms = 0;
+	y = f[0], mo = f[1], d = f[2], h = f[3], mi = f[4], s = f[5];
+	if (mo < 1 || mo > 12)
+		return 0;
+	if (*p == '.') /* milliseconds: the first three digits of the fraction */
+		for (i = 1, p++; i <= 3; i++) {
+			ms = ms * 10 + (*p >= '0' && *p <= '9' ? *p - '0' : 0);
+			if (*p >= '0' && *p <= '9')
+				p++; /* never past the end */
+		}
 	y -= mo <= 2;
 	era = (y >= 0 ? y : y - 399) / 400;
 	yoe = y - era * 400;
@@ -342,7 +358,7 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 	const cJSON *cid, *out = cJSON_GetObjectItemCaseSensitive(st, "output");
 	char *output = NULL;
 	long long first_ms = 0, end_us = 0;
-	int nrecs = 0, ncalls = 0, i, stop, rc = ECL_OK;
+	int nrecs = 0, ncalls = 0, total, i, stop, rc = ECL_OK;
 
 	memset(&h, 0, sizeof(h));
 	h.seq = (int)num_of(st, "seq");
@@ -370,6 +386,7 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 		rc = ECL_ENOMEM;
 		goto out;
 	}
+	total = ncalls;
 	ncalls = 0;
 	for (i = 0; i < nrecs; i++) {
 		const cJSON *c;
@@ -379,10 +396,13 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 			h.prompt = str_of(recs[0], "prompt");
 		}
 		cJSON_ArrayForEach (c, cJSON_GetObjectItemCaseSensitive(recs[i], "calls")) {
-			ecl_llm_call *k = &calls[ncalls++];
+			ecl_llm_call *k;
 			const char *kind = str_of(c, "kind");
 			long long start = num_of(c, "started_ms");
 
+			if (ncalls >= total)
+				break;
+			k = &calls[ncalls++];
 			k->n = ncalls;
 			k->kind = kind && strcmp(kind, "retry") == 0    ? ECL_LLM_CALL_RETRY
 				  : kind && strcmp(kind, "repair") == 0 ? ECL_LLM_CALL_REPAIR

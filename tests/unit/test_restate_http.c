@@ -1520,22 +1520,33 @@ Test(restate_client, history_joins_transitions_and_their_calls)
 
 Test(restate_client, fork_submits_the_inputs_and_the_answers)
 {
-	static const canned
-		r[] = {{200,
-			FORK_STATE(", " REC("step#1", "{\\\"seq\\\":1,\\\"step\\\":\\\"draft\\\","
-						      "\\\"calls\\\":[1]}") ", " REC(
-				"step#2", "{\\\"seq\\\":2,\\\"step\\\":\\\"check\\\",\\\"calls\\\":"
-					  "[]}") ", " REC("step#3",
-							  "{\\\"seq\\\":3,\\\"step\\\":"
-							  "\\\"approve\\\",\\\"output\\\":{"
-							  "\\\"approved\\\":true},\\\"calls\\\":[]"
-							  "}") ", " REC("call#1",
-									"{\\\"calls\\\":[{"
-									"\\\"error\\\":\\\"e\\\"},{"
-									"\\\"answer\\\":\\\"D\\\"}]"
-									"}"))},
-		       {200, JOURNAL_INPUT("123,125")},
-		       {200, "{}"}};
+	static const canned r[] = {
+		{200,
+		 FORK_STATE(", " REC(
+			 "step#1",
+			 "{\\\"seq\\\":1,\\\"step\\\":\\\"draft\\\","
+			 "\\\"calls\\\":[1]}") ", " REC("step#2",
+							"{\\\"seq\\\":2,\\\"step\\\":\\\"check\\\","
+							"\\\"calls\\\":"
+							"[]}") ", " REC("step#3",
+									"{\\\"seq\\\":3,"
+									"\\\"step\\\":"
+									"\\\"approve\\\","
+									"\\\"output\\\":{"
+									"\\\"approved\\\":true},"
+									"\\\"calls\\\":[]"
+									"}") ", " REC("call#1",
+										      "{\\\"calls\\"
+										      "\":[{"
+										      "\\\"error\\"
+										      "\":"
+										      "\\\"e\\\"},{"
+										      "\\\"answer\\"
+										      "\":"
+										      "\\\"D\\\"}]"
+										      "}"))},
+		{200, JOURNAL_INPUT("123,125")},
+		{200, "{}"}};
 	const ecl_workflow *list[] = {ts_workflow("summarize")};
 	fake f;
 	char err[512] = "", id[ECL_ID_MAX];
