@@ -206,9 +206,38 @@ static void stop(pid_t *pid, int sig)
 	}
 }
 
+/* Start the fake LLM answering after latency_ms, its port written to the file port_file
+ * of dir; fake_url is where it listens. */
+static void start_fake(const char *latency_ms, const char *port_file)
+{
+	const char *argv[] = {FAKE_LLM_BIN,
+			      "--port",
+			      "0",
+			      "--latency-ms",
+			      latency_ms,
+			      "--port-file",
+			      ts_path(dir, port_file),
+			      NULL};
+	char *text = NULL;
+	int i;
+
+	fake_pid = spawn(argv, ts_path(dir, "fake.log"));
+	/* the port file exists before the number is in it: wait for the number */
+	for (i = 0; i < 500; i++) {
+		if ((text = ts_read(ts_path(dir, port_file))) != NULL && atoi(text) > 0)
+			break;
+		free(text);
+		text = NULL;
+		nap_ms(10);
+	}
+	cr_assert_not_null(text, "the fake LLM did not start");
+	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d/v1", atoi(text));
+	free(text);
+}
+
 static void setup(void)
 {
-	char *out = NULL, *err = NULL, *text = NULL, in[16], ad[16], nd[16];
+	char *out = NULL, *err = NULL, in[16], ad[16], nd[16];
 	const char *install[] = {"/bin/sh", ECL_SOURCE_DIR "/scripts/restate_server.sh", "install",
 				 NULL};
 	int rc, i, base, attempt;
@@ -222,29 +251,7 @@ static void setup(void)
 		     rc, err ? err : "");
 	free(out);
 	free(err);
-	{
-		const char *argv[] = {FAKE_LLM_BIN,
-				      "--port",
-				      "0",
-				      "--latency-ms",
-				      "150",
-				      "--port-file",
-				      ts_path(dir, "fake.port"),
-				      NULL};
-
-		fake_pid = spawn(argv, ts_path(dir, "fake.log"));
-	}
-	/* the port file exists before the number is in it: wait for the number */
-	for (i = 0; i < 500; i++) {
-		if ((text = ts_read(ts_path(dir, "fake.port"))) != NULL && atoi(text) > 0)
-			break;
-		free(text);
-		text = NULL;
-		nap_ms(10);
-	}
-	cr_assert_not_null(text, "the fake LLM did not start");
-	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d/v1", atoi(text));
-	free(text);
+	start_fake("150", "fake.port");
 	/* Ports of our own, away from the defaults other tests and servers use; another base
 	 * when one of them is taken, before the start or during it. */
 	for (attempt = 0; attempt < 8; attempt++) {
@@ -568,6 +575,13 @@ Test(restate_e2e, pause_survives_restarts_and_resume_completes)
 	char *out = NULL, *err = NULL, *st, id[ECL_ID_MAX], why[1024];
 	long before, paused_at;
 	int rc;
+
+	/* A model slow enough (1 s an answer) that the pause comes during the run, however
+	 * slowly the commands start (under sanitizers, on a loaded machine). */
+	stop(&fake_pid, SIGTERM);
+	start_fake("1000", "slow.port");
+	stop(&serve_pid, SIGTERM);
+	start_serve(0);
 
 	/* 1. Paused in the middle of a run: the step in flight finishes, then it stops. */
 	snprintf(id, sizeof(id), "e2epause%d", (int)getpid());
