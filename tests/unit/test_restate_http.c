@@ -1630,3 +1630,35 @@ Test(restate_client, fork_needs_every_answer)
 		     ECL_EIO);
 	fake_stop(&f);
 }
+
+Test(restate_client, runs_with_times_it_cannot_read)
+{
+	static const canned r[] = {
+		{200,
+		 "{\"rows\": [" STATUS_ROW(
+			 "critique-revise", "a", "running",
+			 "yesterday") ", " STATUS_ROW("critique-revise", "b", "running",
+						      "2026-13-01T00:00:00Z") ", " STATUS_ROW("crit"
+											      "ique"
+											      "-rev"
+											      "ise",
+											      "c",
+											      "runn"
+											      "ing",
+											      "2026"
+											      "-12-"
+											      "07T2"
+											      "1:"
+											      "47") "]}"}};
+	const ecl_workflow *list[] = {ts_workflow("critique-revise")};
+	seen_runs s = {0};
+	fake f;
+
+	fake_start(&f, r, 1);
+	/* listed all the same, from the epoch; no error to say (err may be NULL) */
+	cr_assert_eq(ecl_restate_runs(f.url, list, 1, NULL, take_run, &s, NULL, 0), ECL_OK);
+	cr_assert_eq(s.n, 3);
+	cr_assert_eq(s.last.created_ms, 0);
+	fake_stop(&f);
+	cr_assert_eq(ecl_restate_history(f.url, "", 0, take_entry, &s, NULL, 0), ECL_EUSAGE);
+}
