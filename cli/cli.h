@@ -138,6 +138,8 @@ int cli_cancel_restate(cli *c);
 /* The Restate admin API's URL: --admin-url, $ECL_RESTATE_ADMIN_URL or the default (once
  * cli_restate_take has run). */
 const char *cli_restate_admin(void);
+/* `ecl fork --engine restate ID --from N [--wait]`. */
+int cli_fork_restate(cli *c, const char *id, int from);
 /* `ecl pause --engine restate` (resume 0) and `ecl resume --engine restate [--wait]` (1). */
 int cli_pause_restate(cli *c, int resume);
 /* `ecl answer --engine restate`: the n fields of the answer to run id's human step. */

@@ -51,7 +51,7 @@ static const char usage_text[] =
 	"                                    print a workflow's state machine\n"
 	"  serve [--port 9080] [--register ADMIN-URL]\n"
 	"                                    every workflow as a Restate service endpoint\n"
-	"  run|status|cancel|answer|pause|resume|runs|history --engine restate\n"
+	"  run|status|cancel|answer|pause|resume|runs|history|fork --engine restate\n"
 	"      [--restate-url URL] [--admin-url URL] [--wait]\n"
 	"                                    the same through a Restate server\n";
 
@@ -262,7 +262,7 @@ static const struct {
 	 "history RUN-ID [--full] [-o json]\n"
 	 "  Every transition of a run; --full adds the prompts and answers.\n"},
 	{"fork", cmd_fork,
-	 "fork RUN-ID --from CHECKPOINT\n"
+	 "fork RUN-ID --from CHECKPOINT [--engine restate [--admin-url URL] [--wait]]\n"
 	 "  Start a new run from checkpoint number CHECKPOINT of another run (ecl history\n"
 	 "  shows the numbers); the other run is left as it is.\n"},
 	{"recover", cmd_recover,

@@ -502,9 +502,11 @@ int cmd_fork(cli *c)
 {
 	const char *id = NULL;
 	char new_id[ECL_ID_MAX];
-	int from = -1, rc, i;
+	int from = -1, rc, i, restate = cli_restate_take(c);
 	ecl_engine *e;
 
+	if (restate < 0)
+		return 2;
 	for (i = 0; i < c->nargs; i++) {
 		if (!strcmp(c->args[i], "--from") && i + 1 < c->nargs) {
 			long long n;
@@ -521,6 +523,8 @@ int cmd_fork(cli *c)
 	}
 	if (!id || from < 0)
 		return cli_error(2, "usage: ecl fork <run-id> --from <checkpoint>");
+	if (restate)
+		return cli_fork_restate(c, id, from);
 	if ((rc = cli_open(c, &e)) != 0)
 		return rc;
 	rc = ecl_run_fork(e, id, from, new_id);

@@ -160,6 +160,40 @@ int cli_pause_restate(cli *c, int resume)
 	return 0;
 }
 
+int cli_fork_restate(cli *c, const char *id, int from)
+{
+	char new_id[ECL_ID_MAX], err[1024], *output = NULL, *json = NULL;
+	cJSON *st;
+	const cJSON *wf;
+	int rc;
+
+	rc = ecl_restate_fork(rs.admin, rs.ingress, c->opts.workflows, c->opts.nworkflows, id, from,
+			      new_id, err, sizeof(err));
+	if (rc != ECL_OK)
+		return cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", err);
+	printf("Forked %s at step %d\nWorkflow started: %s\n", id, from, new_id);
+	fflush(stdout);
+	if (!rs.wait)
+		return 0;
+	/* the fork's workflow is the old run's */
+	if (ecl_restate_status(rs.ingress, c->opts.workflows, c->opts.nworkflows, id, &json, err,
+			       sizeof(err)) != ECL_OK)
+		return cli_error(1, "%s", err);
+	st = cJSON_Parse(json);
+	free(json);
+	wf = cJSON_GetObjectItemCaseSensitive(st, "workflow");
+	rc = cJSON_IsString(wf) ? ecl_restate_attach(rs.ingress, wf->valuestring, new_id, &output,
+						     err, sizeof(err))
+				: ECL_EIO;
+	cJSON_Delete(st);
+	if (rc != ECL_OK)
+		return cli_error(1, "%s",
+				 rc == ECL_EIO ? "the run's status names no workflow" : err);
+	printf("Workflow %s completed successfully\n%s\n", new_id, output);
+	free(output);
+	return 0;
+}
+
 int cli_answer_restate(cli *c, const char *id, const char *const *names, const char *const *values,
 		       int n)
 {

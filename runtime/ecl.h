@@ -968,6 +968,17 @@ int ecl_restate_runs(const char *admin_url, const ecl_workflow *const *list, siz
 int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_history_fn fn,
 			void *ctx, char *err, size_t errlen);
 
+/* Fork a run on the Restate server as ecl_run_fork forks a local one: submit a new run of its
+ * workflow through the ingress, id in id_out, with the old run's inputs and the answers of
+ * its first from_seq transitions (read from the records its run handler keeps and its
+ * journal's input), which the new run takes in order instead of asking; then it asks as any
+ * run. The endpoint refuses the fork when it serves another version of the workflow than
+ * the old run ran. ECL_ENOTFOUND when the run, or a record or answer the fork needs, is not
+ * kept; ECL_EUSAGE when from_seq is past the run's checkpoints. */
+int ecl_restate_fork(const char *admin_url, const char *ingress_url,
+		     const ecl_workflow *const *list, size_t n, const char *id, int from_seq,
+		     char id_out[ECL_ID_MAX], char *err, size_t errlen);
+
 /* ------------------------------------------------------------------------------------------
  * The command line: ecl's own, for any program.
  * ---------------------------------------------------------------------------------------- */

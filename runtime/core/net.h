@@ -58,6 +58,9 @@ typedef struct net_api {
 	int (*restate_history)(const char *admin_url, const char *id, int full, ecl_history_fn fn,
 			       void *ctx, char *err, size_t errlen);
 	int (*otlp_open)(const trace_config *cfg, trace_exporter **out, char *err, size_t errlen);
+	int (*restate_fork)(const char *admin_url, const char *ingress_url,
+			    const ecl_workflow *const *list, size_t n, const char *id, int from_seq,
+			    char id_out[ECL_ID_MAX], char *err, size_t errlen);
 } net_api;
 
 /* The file name of the module, looked for in the directory of the running executable. */

@@ -187,6 +187,16 @@ int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_his
 		     : unloadable(err, errlen);
 }
 
+int ecl_restate_fork(const char *admin_url, const char *ingress_url,
+		     const ecl_workflow *const *list, size_t n, const char *id, int from_seq,
+		     char id_out[ECL_ID_MAX], char *err, size_t errlen)
+{
+	id_out[0] = '\0';
+	return net() ? net()->restate_fork(admin_url, ingress_url, list, n, id, from_seq, id_out,
+					   err, errlen)
+		     : unloadable(err, errlen);
+}
+
 int store_pg_open(const char *conninfo, int read_only, long busy_timeout_ms, store **out, char *err,
 		  size_t errlen)
 {

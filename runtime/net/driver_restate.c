@@ -284,6 +284,30 @@ static cJSON *call_json(const llm_request *req, int retry, const llm_response *r
 	return o;
 }
 
+/* What a call record keeps of a text that was sent, at most: a prompt may hold a whole
+ * document (16 MiB), which the record would carry into Restate's state and journal once per
+ * call; the history shows its start and how much was left out. */
+#define RECORD_TEXT_MAX (64 * 1024)
+
+/* Add text to o as name, cut to RECORD_TEXT_MAX bytes (at a UTF-8 character's start) with a
+ * note of the bytes left out. */
+static int add_sent(cJSON *o, const char *name, const char *text)
+{
+	size_t len = strlen(text), keep = RECORD_TEXT_MAX;
+	buf b = {0};
+	int ok;
+
+	if (len <= RECORD_TEXT_MAX)
+		return cJSON_AddStringToObject(o, name, text) != NULL;
+	while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+		keep--;
+	buf_append(&b, text, keep);
+	buf_printf(&b, "\n[... %zu more bytes not kept]", len - keep);
+	ok = !b.oom && cJSON_AddStringToObject(o, name, b.data) != NULL;
+	buf_free(&b);
+	return ok;
+}
+
 /* The record call#<cid> of an answer: the step, what was sent (the system prompt and prompt
  * of a first ask, the repair prompt of a repair) and every call made for it, the failed
  * ones first (caller frees with cJSON_free), or NULL when memory ran out. It takes last. */
@@ -296,12 +320,11 @@ static char *call_record(invocation *v, const llm_request *req, cJSON *last)
 	ok = ok && cJSON_AddStringToObject(o, "step", req->step->name);
 	ok = ok && cJSON_AddNumberToObject(o, "visit", req->visit);
 	if (ok && !req->repair && req->system)
-		ok = cJSON_AddStringToObject(o, "system", req->system) != NULL;
+		ok = add_sent(o, "system", req->system);
 	if (ok && !req->repair && req->nmessages > 0)
-		ok = cJSON_AddStringToObject(o, "prompt", req->messages[0].text) != NULL;
+		ok = add_sent(o, "prompt", req->messages[0].text);
 	if (ok && req->repair && req->nmessages > 0)
-		ok = cJSON_AddStringToObject(o, "fix", req->messages[req->nmessages - 1].text) !=
-		     NULL;
+		ok = add_sent(o, "fix", req->messages[req->nmessages - 1].text);
 	if (ok && v->tries) {
 		ok = cJSON_AddItemToObject(o, "calls", v->tries);
 		if (ok)
@@ -318,6 +341,25 @@ static char *call_record(invocation *v, const llm_request *req, cJSON *last)
 	return text;
 }
 
+/* A forked run's next given answer (malloc'd into *text), while its transitions are those
+ * the answers cover: ECL_OK, ECL_ENOTFOUND when it asks as any run does, ECL_ENOMEM. */
+static int fork_answer(invocation *v, ecl_run *run, char **text)
+{
+	const cJSON *a;
+
+	if (!v->fork || run->seq >= v->fork_from)
+		return ECL_ENOTFOUND;
+	a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(v->fork, "answers"), v->fork_next);
+	if (!a)
+		return ECL_ENOTFOUND; /* fewer answers than transitions: ask for the rest */
+	v->fork_next++;
+	*text = malloc(strlen(a->valuestring) + 1);
+	if (!*text)
+		return engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	memcpy(*text, a->valuestring, strlen(a->valuestring) + 1);
+	return ECL_OK;
+}
+
 static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_response *res)
 {
 	char tbuf[64]; /* type_phrase */
@@ -332,6 +374,10 @@ static int rs_answer(driver *d, ecl_run *run, const llm_request *req, llm_respon
 	cJSON *call;
 	int rc;
 
+	if ((rc = fork_answer(v, run, &res->text)) != ECL_ENOTFOUND) {
+		res->len = res->text ? strlen(res->text) : 0;
+		return rc;
+	}
 	if (!v->pending && v->cursor < v->ncmds) {
 		const restate_frame *f = &v->cmds[v->cursor];
 		Ecl__Restate__RunCommandMessage *m;
@@ -736,6 +782,15 @@ static int rs_human(driver *d, ecl_run *run, char **json)
 	int i, rc;
 
 	*json = NULL;
+	if ((rc = fork_answer(v, run, json)) != ECL_ENOTFOUND) {
+		char *copy = rc == ECL_OK ? mem_strdup(*json) : NULL;
+
+		free(*json);
+		*json = copy;
+		return rc != ECL_OK ? rc
+		       : copy       ? ECL_OK
+				    : engine_fail(run->eng, ECL_ENOMEM, "out of memory");
+	}
 	v->human = 1;
 	v->waiting_journaled = 0;
 	v->promise_cid = 0;

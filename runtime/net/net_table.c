@@ -30,4 +30,5 @@ const net_api ecl_net_api = {
 	.restate_runs = ecl_restate_runs,
 	.restate_history = ecl_restate_history,
 	.otlp_open = otlp_open,
+	.restate_fork = ecl_restate_fork,
 };

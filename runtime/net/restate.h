@@ -1,11 +1,11 @@
 /*
  * restate.h - Restate's service protocol for ecl (versions 5 and 6): frames, the discovery
- * manifest, and invocations of the `run`, `get_status` and `answer` handlers answered from a
- * request body, with the Restate journal as a second driver beside the local one. The HTTP
- * server (restate_serve.c) and the tests call restate_handle(); nothing here touches a socket.
- * Its parts: restate_frame.c (frames), driver_restate.c (the driver), restate_handlers.c (the
- * handlers and restate_handle), restate_discovery.c (the manifest); what they share is in
- * restate_invocation.h.
+ * manifest, and invocations of the `run`, `get_status`, `answer`, `pause` and `resume`
+ * handlers answered from a request body, with the Restate journal as a second driver beside
+ * the local one. The HTTP server (restate_serve.c) and the tests call restate_handle();
+ * nothing here touches a socket. Its parts: restate_frame.c (frames), driver_restate.c (the
+ * driver), restate_handlers.c (the handlers and restate_handle), restate_discovery.c (the
+ * manifest); what they share is in restate_invocation.h.
  */
 #ifndef ECL_RESTATE_H
 #define ECL_RESTATE_H

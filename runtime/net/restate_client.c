@@ -1,7 +1,8 @@
 /*
  * restate_client.c - what the CLI asks of a Restate server over HTTP (http.c): register the
  * endpoint (admin API), submit a run and wait for it (ingress), read its status
- * (get_status), answer its human step (answer), cancel it (admin API).
+ * (get_status), answer its human step (answer), pause and resume it (pause, resume), cancel
+ * it (admin API). Listings, histories and forks are restate_query.c's.
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -55,6 +55,38 @@ static int cancelled(const invocation *v)
 	return 0;
 }
 
+/* Check the "$fork" of a run's input: {"run": ID, "version": V, "from": N, "answers": [text,
+ * ...]} made by ecl_restate_fork from a run of this version of the workflow (its answers
+ * would not replay the same transitions under another). ECL_EINPUT with why. */
+static int fork_check(invocation *v, const ecl_workflow *wf, char *why, size_t n)
+{
+	const cJSON *version = cJSON_GetObjectItemCaseSensitive(v->fork, "version");
+	const cJSON *from = cJSON_GetObjectItemCaseSensitive(v->fork, "from");
+	const cJSON *answers = cJSON_GetObjectItemCaseSensitive(v->fork, "answers"), *a;
+
+	if (!cJSON_IsString(version) || !cJSON_IsNumber(from) || from->valuedouble < 0 ||
+	    !cJSON_IsArray(answers)) {
+		snprintf(why, n,
+			 "input $fork is not {\"run\", \"version\", \"from\", \"answers\"}");
+		return ECL_EINPUT;
+	}
+	cJSON_ArrayForEach (a, answers) {
+		if (!cJSON_IsString(a)) {
+			snprintf(why, n, "input $fork: an answer is not a text");
+			return ECL_EINPUT;
+		}
+	}
+	if (strcmp(version->valuestring, wf->version) != 0) {
+		snprintf(why, n,
+			 "input $fork: the run forked ran version %.64s of %.128s, this endpoint "
+			 "serves version %.64s: its answers would not replay the same steps",
+			 version->valuestring, wf->id, wf->version);
+		return ECL_EINPUT;
+	}
+	v->fork_from = (int)from->valuedouble;
+	return ECL_OK;
+}
+
 void restate_handle_run(invocation *v, const ecl_workflow *wf)
 {
 	char tbuf[64]; /* type_phrase */
@@ -95,6 +127,12 @@ void restate_handle_run(invocation *v, const ecl_workflow *wf)
 	ecl__restate__input_command_message__free_unpacked(in, &restate_allocator);
 	if (!inputs || !cJSON_IsObject(inputs)) {
 		restate_put_output(v->out, NULL, "the inputs are not a JSON object", 400);
+		cJSON_Delete(inputs);
+		return;
+	}
+	if ((v->fork = cJSON_DetachItemFromObjectCaseSensitive(inputs, "$fork")) != NULL &&
+	    fork_check(v, wf, refused, sizeof(refused)) != ECL_OK) {
+		restate_put_output(v->out, NULL, refused, 400);
 		cJSON_Delete(inputs);
 		return;
 	}
@@ -640,6 +678,7 @@ out:
 	mem_free(v.paused_status);
 	cJSON_Delete(v.tries);
 	cJSON_Delete(v.step_calls);
+	cJSON_Delete(v.fork);
 	return rc == ECL_ENOMEM || r->body.oom ? ECL_ENOMEM : ECL_OK;
 }
 

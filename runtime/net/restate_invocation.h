@@ -59,6 +59,11 @@ typedef struct invocation {
 	cJSON *tries;      /* the failed calls for the pending answer, or NULL */
 	cJSON *step_calls; /* the completion ids of the answers of the step under way, or NULL */
 	int recorded;      /* the pending answer's record is journaled already */
+	/* A fork (ecl fork --engine restate): the answers of another run's first fork_from
+	 * transitions, given with the inputs ("$fork"), taken in order instead of asking. */
+	cJSON *fork;   /* the "$fork" object, or NULL */
+	int fork_from; /* transitions the answers cover */
+	int fork_next; /* the next answer to take */
 } invocation;
 
 /* ---- frames (restate_frame.c) ------------------------------------------------------------- */

@@ -107,14 +107,30 @@ static long long num_of(const cJSON *o, const char *name)
  * The days since 1970 are counted from the civil date (timegm is not standard C). */
 static long long time_ms(const char *text)
 {
-	int y, mo, d, h, mi, s, ms = 0, n = 0;
+	static const char seps[] = "--T::";
+	long f[6], y, mo, d, h, mi, s, ms = 0;
 	long long era, yoe, doy, doe, days;
+	const char *p = text;
+	char *end;
+	int i;
 
-	if (!text || sscanf(text, "%d-%d-%dT%d:%d:%d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 ||
-	    mo < 1 || mo > 12)
+	for (i = 0; p && i < 6; i++) {
+		f[i] = strtol(p, &end, 10);
+		if (end == p || (i < 5 && *end != seps[i]))
+			return 0;
+		p = i < 5 ? end + 1 : end;
+	}
+	if (!p)
 		return 0;
-	if (text[n] == '.' && sscanf(text + n + 1, "%3d", &ms) != 1)
-		ms = 0;
+	y = f[0], mo = f[1], d = f[2], h = f[3], mi = f[4], s = f[5];
+	if (mo < 1 || mo > 12)
+		return 0;
+	if (*p == '.') /* milliseconds: the first three digits of the fraction */
+		for (i = 1, p++; i <= 3; i++) {
+			ms = ms * 10 + (*p >= '0' && *p <= '9' ? *p - '0' : 0);
+			if (*p >= '0' && *p <= '9')
+				p++; /* never past the end */
+		}
 	y -= mo <= 2;
 	era = (y >= 0 ? y : y - 399) / 400;
 	yoe = y - era * 400;
@@ -342,7 +358,7 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 	const cJSON *cid, *out = cJSON_GetObjectItemCaseSensitive(st, "output");
 	char *output = NULL;
 	long long first_ms = 0, end_us = 0;
-	int nrecs = 0, ncalls = 0, i, stop, rc = ECL_OK;
+	int nrecs = 0, ncalls = 0, total, i, stop, rc = ECL_OK;
 
 	memset(&h, 0, sizeof(h));
 	h.seq = (int)num_of(st, "seq");
@@ -370,6 +386,7 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 		rc = ECL_ENOMEM;
 		goto out;
 	}
+	total = ncalls;
 	ncalls = 0;
 	for (i = 0; i < nrecs; i++) {
 		const cJSON *c;
@@ -379,10 +396,13 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 			h.prompt = str_of(recs[0], "prompt");
 		}
 		cJSON_ArrayForEach (c, cJSON_GetObjectItemCaseSensitive(recs[i], "calls")) {
-			ecl_llm_call *k = &calls[ncalls++];
+			ecl_llm_call *k;
 			const char *kind = str_of(c, "kind");
 			long long start = num_of(c, "started_ms");
 
+			if (ncalls >= total)
+				break;
+			k = &calls[ncalls++];
 			k->n = ncalls;
 			k->kind = kind && strcmp(kind, "retry") == 0    ? ECL_LLM_CALL_RETRY
 				  : kind && strcmp(kind, "repair") == 0 ? ECL_LLM_CALL_REPAIR
@@ -469,4 +489,180 @@ int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_his
 	mem_free(steps);
 	cJSON_Delete(doc);
 	return rc == ECL_ECANCELLED ? ECL_OK : rc;
+}
+
+/* ---- fork --------------------------------------------------------------------------------- */
+
+/* The inputs a run was started with: the payload of its `run` invocation's first journal
+ * entry (an array of bytes in the introspection's JSON), as a JSON object; NULL with why. */
+static cJSON *run_inputs(const char *admin_url, const char *id, int *rc, char *err, size_t errlen)
+{
+	char sql[384];
+	cJSON *doc = NULL, *entry = NULL, *inputs = NULL;
+	const cJSON *rows, *payload, *b;
+	buf text = {0};
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT j.entry_json FROM sys_journal j JOIN sys_invocation i ON j.id = i.id "
+		 "WHERE i.target_service_key = '%s' AND i.target_handler_name = 'run' AND "
+		 "j.index = 0",
+		 id);
+	if ((*rc = query(admin_url, sql, &doc, &rows, err, errlen)) != ECL_OK)
+		return NULL;
+	entry = cJSON_Parse(str_of(cJSON_GetArrayItem(rows, 0), "entry_json")
+				    ? str_of(cJSON_GetArrayItem(rows, 0), "entry_json")
+				    : "null");
+	payload = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(entry, "Command"),
+						 "Input"),
+		"payload");
+	cJSON_ArrayForEach (b, payload) {
+		char c = (char)(unsigned char)b->valueint;
+
+		buf_append(&text, &c, 1);
+	}
+	if (text.oom) {
+		say(err, errlen, "out of memory");
+		*rc = ECL_ENOMEM;
+	} else if (!cJSON_IsArray(payload)) {
+		say(err, errlen,
+		    "run %s: the Restate server no longer keeps the journal with its inputs", id);
+		*rc = ECL_ENOTFOUND;
+	} else {
+		inputs = text.len ? cJSON_ParseWithLength(text.data, text.len)
+				  : cJSON_CreateObject();
+		if (!cJSON_IsObject(inputs)) {
+			say(err, errlen, "run %s: its inputs are not a JSON object", id);
+			cJSON_Delete(inputs);
+			inputs = NULL;
+			*rc = ECL_EIO;
+		}
+	}
+	buf_free(&text);
+	cJSON_Delete(entry);
+	cJSON_Delete(doc);
+	return inputs;
+}
+
+/* Append to answers what transition st consumed: the accepted answer of each of its calls,
+ * or, for a human step, the person's answer (its output). ECL_OK, or why not. */
+static int transition_answers(const cJSON *rows, const cJSON *st, const ecl_workflow *wf,
+			      const char *id, cJSON *answers, char *err, size_t errlen)
+{
+	const cJSON *cid, *calls = cJSON_GetObjectItemCaseSensitive(st, "calls");
+	const char *step = str_of(st, "step");
+	int i;
+
+	cJSON_ArrayForEach (cid, calls) {
+		char key[32];
+		cJSON *rec, *last;
+		const char *answer;
+		int ok;
+
+		snprintf(key, sizeof(key), "call#%lld", (long long)cid->valuedouble);
+		rec = record_of(rows, key);
+		last = cJSON_GetArrayItem(
+			cJSON_GetObjectItemCaseSensitive(rec, "calls"),
+			cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec, "calls")) - 1);
+		answer = str_of(last, "answer");
+		ok = answer && cJSON_AddItemToArray(answers, cJSON_CreateString(answer));
+		cJSON_Delete(rec);
+		if (!ok) {
+			say(err, errlen, "run %s: no answer of step `%s` is kept (%s)", id,
+			    step ? step : "?", key);
+			return ECL_ENOTFOUND;
+		}
+	}
+	for (i = 0; step && !cJSON_GetArraySize(calls) && i < wf->nsteps; i++) {
+		char *text;
+		int ok;
+
+		if (strcmp(wf->steps[i].name, step) != 0 || wf->steps[i].kind != ECL_STEP_HUMAN)
+			continue;
+		text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(st, "output"));
+		ok = text && cJSON_AddItemToArray(answers, cJSON_CreateString(text));
+		cJSON_free(text);
+		if (!ok) {
+			say(err, errlen, "run %s: the answer to step `%s` is not kept", id, step);
+			return ECL_ENOTFOUND;
+		}
+	}
+	return ECL_OK;
+}
+
+int ecl_restate_fork(const char *admin_url, const char *ingress_url,
+		     const ecl_workflow *const *list, size_t n, const char *id, int from,
+		     char id_out[ECL_ID_MAX], char *err, size_t errlen)
+{
+	char sql[256], key[32], *input = NULL;
+	cJSON *doc = NULL, *status = NULL, *inputs = NULL, *fork, *answers;
+	const cJSON *rows;
+	const ecl_workflow *wf;
+	int rc, k;
+
+	mem_init();
+	id_out[0] = '\0';
+	if (!plain(id) || from < 0) {
+		say(err, errlen, "not a run id and checkpoint: %s, %d", id, from);
+		return ECL_EUSAGE;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT service_name, key, value_utf8 FROM state WHERE service_key = '%s'", id);
+	if ((rc = query(admin_url, sql, &doc, &rows, err, errlen)) != ECL_OK)
+		return rc;
+	status = record_of(rows, "status");
+	wf = workflow_of(list, n, str_of(status, "workflow"));
+	if (!status || !wf) {
+		say(err, errlen, "no run %s on the Restate server at %s", id, admin_url);
+		rc = ECL_ENOTFOUND;
+		goto out;
+	}
+	if (from > num_of(status, "step_count")) {
+		say(err, errlen, "run %s has %lld checkpoints: there is no checkpoint %d", id,
+		    num_of(status, "step_count"), from);
+		rc = ECL_EUSAGE;
+		goto out;
+	}
+	if (!(inputs = run_inputs(admin_url, id, &rc, err, errlen)))
+		goto out;
+	if (!(fork = cJSON_AddObjectToObject(inputs, "$fork")) ||
+	    !cJSON_AddStringToObject(fork, "run", id) ||
+	    !cJSON_AddStringToObject(fork, "version",
+				     str_of(status, "version") ? str_of(status, "version") : "") ||
+	    !cJSON_AddNumberToObject(fork, "from", from) ||
+	    !(answers = cJSON_AddArrayToObject(fork, "answers"))) {
+		say(err, errlen, "out of memory");
+		rc = ECL_ENOMEM;
+		goto out;
+	}
+	for (k = 1; k <= from; k++) {
+		cJSON *st;
+
+		snprintf(key, sizeof(key), "step#%d", k);
+		if (!(st = record_of(rows, key))) {
+			say(err, errlen,
+			    "run %s keeps no record of checkpoint %d (it was made before ecl kept "
+			    "them): it cannot be forked there",
+			    id, k);
+			rc = ECL_ENOTFOUND;
+			goto out;
+		}
+		rc = transition_answers(rows, st, wf, id, answers, err, errlen);
+		cJSON_Delete(st);
+		if (rc != ECL_OK)
+			goto out;
+	}
+	if (!(input = cJSON_PrintUnformatted(inputs))) {
+		say(err, errlen, "out of memory");
+		rc = ECL_ENOMEM;
+		goto out;
+	}
+	ecl_run_id_new(id_out);
+	rc = ecl_restate_submit(ingress_url, wf->id, id_out, input, err, errlen);
+out:
+	cJSON_free(input);
+	cJSON_Delete(inputs);
+	cJSON_Delete(status);
+	cJSON_Delete(doc);
+	return rc;
 }

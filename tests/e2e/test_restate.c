@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -205,9 +206,38 @@ static void stop(pid_t *pid, int sig)
 	}
 }
 
+/* Start the fake LLM answering after latency_ms, its port written to the file port_file
+ * of dir; fake_url is where it listens. */
+static void start_fake(const char *latency_ms, const char *port_file)
+{
+	const char *argv[] = {FAKE_LLM_BIN,
+			      "--port",
+			      "0",
+			      "--latency-ms",
+			      latency_ms,
+			      "--port-file",
+			      ts_path(dir, port_file),
+			      NULL};
+	char *text = NULL;
+	int i;
+
+	fake_pid = spawn(argv, ts_path(dir, "fake.log"));
+	/* the port file exists before the number is in it: wait for the number */
+	for (i = 0; i < 500; i++) {
+		if ((text = ts_read(ts_path(dir, port_file))) != NULL && atoi(text) > 0)
+			break;
+		free(text);
+		text = NULL;
+		nap_ms(10);
+	}
+	cr_assert_not_null(text, "the fake LLM did not start");
+	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d/v1", atoi(text));
+	free(text);
+}
+
 static void setup(void)
 {
-	char *out = NULL, *err = NULL, *text = NULL, in[16], ad[16], nd[16];
+	char *out = NULL, *err = NULL, in[16], ad[16], nd[16];
 	const char *install[] = {"/bin/sh", ECL_SOURCE_DIR "/scripts/restate_server.sh", "install",
 				 NULL};
 	int rc, i, base, attempt;
@@ -221,29 +251,7 @@ static void setup(void)
 		     rc, err ? err : "");
 	free(out);
 	free(err);
-	{
-		const char *argv[] = {FAKE_LLM_BIN,
-				      "--port",
-				      "0",
-				      "--latency-ms",
-				      "150",
-				      "--port-file",
-				      ts_path(dir, "fake.port"),
-				      NULL};
-
-		fake_pid = spawn(argv, ts_path(dir, "fake.log"));
-	}
-	/* the port file exists before the number is in it: wait for the number */
-	for (i = 0; i < 500; i++) {
-		if ((text = ts_read(ts_path(dir, "fake.port"))) != NULL && atoi(text) > 0)
-			break;
-		free(text);
-		text = NULL;
-		nap_ms(10);
-	}
-	cr_assert_not_null(text, "the fake LLM did not start");
-	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d/v1", atoi(text));
-	free(text);
+	start_fake("150", "fake.port");
 	/* Ports of our own, away from the defaults other tests and servers use; another base
 	 * when one of them is taken, before the start or during it. */
 	for (attempt = 0; attempt < 8; attempt++) {
@@ -352,7 +360,13 @@ Test(restate_e2e, runs_and_survives_sigkill_of_the_endpoint)
 	free(out);
 	free(err);
 
-	/* 2. The endpoint killed in the middle of the run, then restarted. */
+	/* 2. The endpoint killed in the middle of the run, then restarted. The model answers in
+	 * 600 ms, so the status is seen at the third or fourth step however slowly `ecl status`
+	 * starts (under sanitizers, beside other tests). */
+	stop(&fake_pid, SIGTERM);
+	start_fake("600", "slow.port");
+	stop(&serve_pid, SIGTERM);
+	start_serve(0);
 	snprintf(id, sizeof(id), "e2ekill%d", (int)getpid());
 	before = fake_requests();
 	cr_assert_eq(ecl_restate_submit(ingress_url, "bench-critique-revise", id,
@@ -568,6 +582,13 @@ Test(restate_e2e, pause_survives_restarts_and_resume_completes)
 	long before, paused_at;
 	int rc;
 
+	/* A model slow enough (1 s an answer) that the pause comes during the run, however
+	 * slowly the commands start (under sanitizers, on a loaded machine). */
+	stop(&fake_pid, SIGTERM);
+	start_fake("1000", "slow.port");
+	stop(&serve_pid, SIGTERM);
+	start_serve(0);
+
 	/* 1. Paused in the middle of a run: the step in flight finishes, then it stops. */
 	snprintf(id, sizeof(id), "e2epause%d", (int)getpid());
 	before = fake_requests();
@@ -644,4 +665,308 @@ Test(restate_e2e, pause_survives_restarts_and_resume_completes)
 	cr_assert(strstr(err, "no run nosuchrun"), "%s", err);
 	free(out);
 	free(err);
+}
+
+/* Whether a and b have the same keys, and so on down every object and the first item of
+ * every array (the fields scripts read), saying where they differ in why. */
+static int same_fields(const cJSON *a, const cJSON *b, const char *at, char *why, size_t n)
+{
+	const cJSON *x;
+	char path[512];
+
+	if (cJSON_IsObject(a) != cJSON_IsObject(b) || cJSON_IsArray(a) != cJSON_IsArray(b)) {
+		snprintf(why, n, "%s: an object or array on one engine only", at);
+		return 0;
+	}
+	if (cJSON_IsArray(a))
+		return !cJSON_GetArrayItem(a, 0) || !cJSON_GetArrayItem(b, 0) ||
+		       same_fields(cJSON_GetArrayItem(a, 0), cJSON_GetArrayItem(b, 0), at, why, n);
+	if (!cJSON_IsObject(a))
+		return 1;
+	cJSON_ArrayForEach (x, a) {
+		snprintf(path, sizeof(path), "%s.%s", at, x->string);
+		if (!cJSON_GetObjectItemCaseSensitive(b, x->string)) {
+			snprintf(why, n, "%s: on the local engine only", path);
+			return 0;
+		}
+		if (!same_fields(x, cJSON_GetObjectItemCaseSensitive(b, x->string), path, why, n))
+			return 0;
+	}
+	cJSON_ArrayForEach (x, b) {
+		if (!cJSON_GetObjectItemCaseSensitive(a, x->string)) {
+			snprintf(why, n, "%s.%s: on Restate only", at, x->string);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* The output of a command that must succeed, parsed as JSON (caller frees). */
+static cJSON *json_of(const char *const *argv)
+{
+	char *out = NULL, *err = NULL;
+	int rc = ts_run(argv, &out, &err);
+	cJSON *j;
+
+	cr_assert_eq(rc, 0, "%s: %s%s", argv[1], out, err);
+	j = cJSON_Parse(out);
+	cr_assert_not_null(j, "%s", out);
+	free(out);
+	free(err);
+	return j;
+}
+
+/* The item of a runs listing with that id. */
+static const cJSON *listed_run(const cJSON *list, const char *id)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach (r, list) {
+		if (strcmp(cJSON_GetObjectItem(r, "id")->valuestring, id) == 0)
+			return r;
+	}
+	cr_assert_fail("run %s is not listed", id);
+	return NULL;
+}
+
+Test(restate_e2e, runs_and_history_give_the_same_fields_on_both_engines)
+{
+	const char *on_restate[] = {ECL_BIN,
+				    "run",
+				    "--engine",
+				    "restate",
+				    "--restate-url",
+				    ingress_url,
+				    "--wait",
+				    "bench-critique-revise",
+				    "--wf",
+				    "e2e-hr",
+				    "--topic",
+				    "Tea",
+				    NULL};
+	const char *locally[] = {ECL_BIN,
+				 "--db",
+				 ts_path(dir, "local.db"),
+				 "--provider",
+				 "openai",
+				 "--base-url",
+				 fake_url,
+				 "--model",
+				 "fake",
+				 "run",
+				 "bench-critique-revise",
+				 "--wf",
+				 "e2e-hl",
+				 "--topic",
+				 "Tea",
+				 NULL};
+	char *out = NULL, *err = NULL, rid[ECL_ID_MAX], lid[ECL_ID_MAX], why[600];
+	cJSON *r, *l;
+	const cJSON *re, *le;
+	int rc, i;
+
+	rc = ts_run(on_restate, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", rid), 1);
+	free(out);
+	free(err);
+	rc = ts_run(locally, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", lid), 1);
+	free(out);
+	free(err);
+
+	/* runs -o json: the same fields, with the same values where they do not depend on
+	 * time */
+	{
+		const char *rs_runs[] = {ECL_BIN,   "runs", "--engine", "restate", "--admin-url",
+					 admin_url, "-o",   "json",     NULL};
+		const char *lc_runs[] = {ECL_BIN, "--db", ts_path(dir, "local.db"), "runs", "-o",
+					 "json",  NULL};
+
+		r = json_of(rs_runs);
+		l = json_of(lc_runs);
+		re = listed_run(r, rid);
+		le = listed_run(l, lid);
+		cr_assert(same_fields(le, re, "runs", why, sizeof(why)), "%s", why);
+		cr_assert_str_eq(cJSON_GetObjectItem(re, "status")->valuestring, "completed");
+		cr_assert_eq(cJSON_GetObjectItem(re, "step_count")->valueint,
+			     cJSON_GetObjectItem(le, "step_count")->valueint);
+		cr_assert_eq(cJSON_GetObjectItem(re, "revisions")->valueint, 2);
+		cr_assert(cJSON_GetObjectItem(re, "created_ms")->valuedouble > 1e12);
+		cJSON_Delete(r);
+		cJSON_Delete(l);
+	}
+	/* --status and --workflow filter on Restate too */
+	{
+		const char *argv[] = {ECL_BIN,       "runs",
+				      "--engine",    "restate",
+				      "--admin-url", admin_url,
+				      "--status",    "failed,waiting",
+				      "--workflow",  "bench-critique-revise",
+				      NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(!strstr(out, rid), "%s", out);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {
+			ECL_BIN,       "runs",    "--engine",   "restate",
+			"--admin-url", admin_url, "--workflow", "bench-critique-revise",
+			NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(strstr(out, "ID ") && strstr(out, "LIMITS") && strstr(out, rid) &&
+				  strstr(out, "revisions 2/"),
+			  "%s", out);
+		free(out);
+		free(err);
+	}
+
+	/* history --full -o json: the same transitions, fields and calls */
+	{
+		const char *rs_hist[] = {ECL_BIN,       "history", "--engine", "restate",
+					 "--admin-url", admin_url, rid,        "--full",
+					 "-o",          "json",    NULL};
+		const char *lc_hist[] = {ECL_BIN,   "--db", ts_path(dir, "local.db"),
+					 "history", lid,    "--full",
+					 "-o",      "json", NULL};
+
+		r = json_of(rs_hist);
+		l = json_of(lc_hist);
+		cr_assert_eq(cJSON_GetArraySize(r), cJSON_GetArraySize(l));
+		cr_assert_eq(cJSON_GetArraySize(r), 6);
+		for (i = 0; i < cJSON_GetArraySize(r); i++) {
+			re = cJSON_GetArrayItem(r, i);
+			le = cJSON_GetArrayItem(l, i);
+			cr_assert(same_fields(le, re, "history", why, sizeof(why)), "%d: %s", i,
+				  why);
+			cr_assert_str_eq(cJSON_GetObjectItem(re, "step")->valuestring,
+					 cJSON_GetObjectItem(le, "step")->valuestring);
+			cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(re, "calls")),
+				     cJSON_GetArraySize(cJSON_GetObjectItem(le, "calls")));
+			/* each call as the fake LLM took it: ~150 ms */
+			cr_assert(cJSON_GetObjectItem(
+					  cJSON_GetArrayItem(cJSON_GetObjectItem(re, "calls"), 0),
+					  "latency_us")
+						  ->valuedouble >= 100000,
+				  "%d", i);
+		}
+		cJSON_Delete(r);
+		cJSON_Delete(l);
+	}
+	{
+		const char *argv[] = {ECL_BIN,   "history", "--engine", "restate", "--admin-url",
+				      admin_url, rid,       "--full",   NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(strstr(out, "History of ") && strstr(out, "call 1: first") &&
+				  strstr(out, "prompt:") && strstr(out, "answer:") &&
+				  strstr(out, "Total: 6 steps"),
+			  "%s", out);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {ECL_BIN,       "history", "--engine",  "restate",
+				      "--admin-url", admin_url, "nosuchrun", NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 1, "%s%s", out, err);
+		cr_assert(strstr(err, "no run nosuchrun"), "%s", err);
+		free(out);
+		free(err);
+	}
+}
+
+Test(restate_e2e, fork_takes_the_first_answers_and_asks_for_the_rest)
+{
+	const char *run[] = {ECL_BIN,
+			     "run",
+			     "--engine",
+			     "restate",
+			     "--restate-url",
+			     ingress_url,
+			     "--wait",
+			     "bench-critique-revise",
+			     "--wf",
+			     "e2e-f",
+			     "--topic",
+			     "Tea",
+			     NULL};
+	char *out = NULL, *err = NULL, id[ECL_ID_MAX], fid[ECL_ID_MAX];
+	long before;
+	cJSON *h;
+	int rc, i;
+
+	rc = ts_run(run, &out, &err);
+	cr_assert_eq(rc, 0, "%s%s", out, err);
+	cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", id), 1);
+	free(out);
+	free(err);
+
+	/* Forked at checkpoint 3: the first three answers are the old run's, the model is asked
+	 * for the three steps after them only. */
+	before = fake_requests();
+	{
+		const char *argv[] = {
+			ECL_BIN,     "fork",        "--engine", "restate", "--restate-url",
+			ingress_url, "--admin-url", admin_url,  id,        "--from",
+			"3",         "--wait",      NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 0, "%s%s", out, err);
+		cr_assert(strstr(out, "Forked ") && strstr(out, "at step 3") &&
+				  strstr(out, "completed successfully"),
+			  "%s", out);
+		cr_assert_eq(sscanf(strstr(out, "Workflow started: ") + 18, "%39s", fid), 1);
+		cr_assert_str_neq(fid, id);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {ECL_BIN,   "history", "--engine", "restate", "--admin-url",
+				      admin_url, fid,       "-o",       "json",    NULL};
+
+		/* (the fake LLM counts the critiques of each `wf`: the fork's next one passes) */
+		h = json_of(argv);
+		cr_assert_geq(cJSON_GetArraySize(h), 4);
+		for (i = 0; i < cJSON_GetArraySize(h); i++)
+			cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
+					     cJSON_GetArrayItem(h, i), "calls")),
+				     i < 3 ? 0 : 1, "checkpoint %d", i + 1);
+		cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 2), "step")->valuestring,
+				 "revise");
+		cr_assert_eq(fake_requests() - before, cJSON_GetArraySize(h) - 3,
+			     "%ld asked for %d steps", fake_requests() - before,
+			     cJSON_GetArraySize(h) - 3);
+		cJSON_Delete(h);
+	}
+
+	/* Past the run's checkpoints, or of a run that does not exist: refused. */
+	{
+		const char *argv[] = {ECL_BIN,   "fork", "--engine", "restate", "--admin-url",
+				      admin_url, id,     "--from",   "99",      NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 2, "%s%s", out, err);
+		cr_assert(strstr(err, "has 6 checkpoints: there is no checkpoint 99"), "%s", err);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = {ECL_BIN,   "fork",      "--engine", "restate", "--admin-url",
+				      admin_url, "nosuchrun", "--from",   "1",       NULL};
+
+		rc = ts_run(argv, &out, &err);
+		cr_assert_eq(rc, 1, "%s%s", out, err);
+		cr_assert(strstr(err, "no run nosuchrun"), "%s", err);
+		free(out);
+		free(err);
+	}
 }

@@ -1169,3 +1169,496 @@ Test(restate_client, cancel_when_memory_runs_out, .timeout = 120)
 	cr_assert_lt(until_memory_suffices("cancel", call_cancel, f.url, NULL, NULL), 10000);
 	fake_stop_cycle(&f);
 }
+
+/* ---- pause and resume --------------------------------------------------------------------- */
+
+#define RUNNING "{\"workflow\": \"critique-revise\", \"status\": \"running\"}"
+
+Test(restate_client, pause_and_resume_call_the_runs_workflow)
+{
+	static const canned r[] = {
+		{200, RUNNING},
+		{200, "{\"pause\": \"requested\"}"},
+		{200, RUNNING},
+		{409, "{\"message\": \"run r1 is running: only a paused run can be resumed\"}"},
+		{200, RUNNING},
+		{404, "{\"message\": \"no run r1\"}"},
+		{200, RUNNING},
+		{500, "upstream failure"}};
+	const ecl_workflow *list[] = {ts_workflow("critique-revise")};
+	fake f;
+	char err[512] = "", *reply = NULL;
+
+	fake_start(&f, r, 8);
+	cr_assert_eq(ecl_restate_pause(f.url, list, 1, "r1", &reply, err, sizeof(err)), ECL_OK,
+		     "%s", err);
+	cr_assert_str_eq(reply, "{\"pause\": \"requested\"}");
+	free(reply);
+	cr_assert_eq(ecl_restate_resume(f.url, list, 1, "r1", &reply, err, sizeof(err)),
+		     ECL_ESTATE);
+	cr_assert_str_eq(err, "run r1: run r1 is running: only a paused run can be resumed");
+	cr_assert_eq(ecl_restate_resume(f.url, list, 1, "r1", &reply, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_eq(ecl_restate_pause(f.url, list, 1, "r1", &reply, err, sizeof(err)), ECL_EIO);
+	cr_assert_str_eq(err, "run r1: upstream failure");
+	cr_assert_null(reply);
+	fake_stop(&f);
+	cr_assert_str_eq(f.seen[1], "POST /critique-revise/r1/pause ");
+	cr_assert_str_eq(f.seen[3], "POST /critique-revise/r1/resume ");
+}
+
+Test(restate_client, pause_failures_before_the_call)
+{
+	static const canned r[] = {
+		{200, "{\"status\": \"running\"}"}, {200, RUNNING}, {0, NULL}, {200, "null"}};
+	const ecl_workflow *list[] = {ts_workflow("critique-revise")};
+	fake f;
+	char err[512] = "", *reply = NULL, want[256];
+
+	fake_start(&f, r, 4);
+	cr_assert_eq(ecl_restate_pause(f.url, list, 1, "r1", &reply, err, sizeof(err)), ECL_EIO);
+	cr_assert_str_eq(err, "run r1: its status names no workflow: {\"status\": \"running\"}");
+	cr_assert_eq(ecl_restate_resume(f.url, list, 1, "r1", &reply, err, sizeof(err)), ECL_EIO);
+	snprintf(want, sizeof(want), "POST %s/critique-revise/r1/resume: ", f.url);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	cr_assert_eq(ecl_restate_pause(f.url, list, 1, "r1", &reply, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	fake_stop(&f);
+	cr_assert_null(reply);
+}
+
+/* ---- runs and history --------------------------------------------------------------------- */
+
+/* A status row of the runs query. */
+#define STATUS_ROW(svc, id, st, created)                                                           \
+	"{\"service_name\": \"" svc "\", \"service_key\": \"" id "\", \"value_utf8\": "            \
+	"\"{\\\"id\\\":\\\"" id "\\\",\\\"workflow\\\":\\\"" svc "\\\",\\\"version\\\":\\\"v\\\"," \
+	"\\\"status\\\":\\\"" st "\\\",\\\"step\\\":\\\"critique\\\",\\\"step_count\\\":3,"        \
+	"\\\"revisions\\\":1,\\\"revision_limit\\\":3,\\\"output\\\":{\\\"a\\\":1}}\", "           \
+	"\"created_at\": \"" created "\", \"modified_at\": \"2026-12-07T21:47:33.000Z\"}"
+
+typedef struct seen_runs {
+	char ids[8][32];
+	int n, stop_after;
+	ecl_run_info last;
+	int limits[4];
+} seen_runs;
+
+static int take_run(void *ctx, const ecl_run_info *info)
+{
+	seen_runs *s = ctx;
+	int i;
+
+	snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", info->id);
+	for (i = 0; i < info->nlimits && i < 4; i++)
+		s->limits[i] = info->limits[i].count;
+	s->last.created_ms = info->created_ms;
+	s->last.updated_ms = info->updated_ms;
+	s->last.step_count = info->step_count;
+	return s->stop_after && s->n >= s->stop_after;
+}
+
+Test(restate_client, runs_lists_the_workflows_runs_newest_first)
+{
+	static const canned r[] = {
+		{200,
+		 "{\"rows\": [" STATUS_ROW("critique-revise", "old", "completed", "2026-12-07T21:47:32.763Z") ", " STATUS_ROW(
+			 "critique-revise", "new", "running",
+			 "2026-12-08T09:00:00.5Z") ", " STATUS_ROW("someone-else", "x", "running",
+								   "2026-12-09T00:00:"
+								   "00Z") ", "
+									  "{\"service_"
+									  "name\": "
+									  "\"summarize\""
+									  ", "
+									  "\"service_"
+									  "key\": "
+									  "\"bad\", "
+									  "\"value_"
+									  "utf8\": "
+									  "\"not "
+									  "json\"}]}"}};
+	const ecl_workflow *list[] = {ts_workflow("critique-revise"), ts_workflow("summarize")};
+	const char *running[] = {"running"};
+	ecl_run_filter f = {0};
+	seen_runs s = {0};
+	fake k;
+	char err[512] = "";
+
+	k.cycle = 1;
+	fake_begin(&k, r, 1, 1, NULL);
+	cr_assert_eq(ecl_restate_runs(k.url, list, 2, NULL, take_run, &s, err, sizeof(err)), ECL_OK,
+		     "%s", err);
+	cr_assert_eq(s.n, 2);
+	cr_assert_str_eq(s.ids[0], "new");
+	cr_assert_str_eq(s.ids[1], "old");
+	cr_assert_eq(s.last.created_ms, 1796680052763LL);
+	cr_assert_eq(s.last.updated_ms, 1796680053000LL);
+	cr_assert_eq(s.last.step_count, 3);
+	cr_assert_eq(s.limits[0], 1);
+	/* filtered by status, by workflow, cut by the limit, stopped by the callback */
+	memset(&s, 0, sizeof(s));
+	f.statuses = running;
+	f.nstatuses = 1;
+	cr_assert_eq(ecl_restate_runs(k.url, list, 2, &f, take_run, &s, err, sizeof(err)), ECL_OK);
+	cr_assert_eq(s.n, 1);
+	cr_assert_str_eq(s.ids[0], "new");
+	memset(&s, 0, sizeof(s));
+	memset(&f, 0, sizeof(f));
+	f.workflow = "summarize";
+	cr_assert_eq(ecl_restate_runs(k.url, list, 2, &f, take_run, &s, err, sizeof(err)), ECL_OK);
+	cr_assert_eq(s.n, 0);
+	memset(&s, 0, sizeof(s));
+	memset(&f, 0, sizeof(f));
+	f.limit = 1;
+	cr_assert_eq(ecl_restate_runs(k.url, list, 2, &f, take_run, &s, err, sizeof(err)), ECL_OK);
+	cr_assert_eq(s.n, 1);
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	cr_assert_eq(ecl_restate_runs(k.url, list, 2, NULL, take_run, &s, err, sizeof(err)),
+		     ECL_OK);
+	cr_assert_eq(s.n, 1);
+	fake_stop_cycle(&k);
+	cr_assert(strstr(k.seen[0], "WHERE s.key = 'status'"), "%s", k.seen[0]);
+}
+
+Test(restate_client, runs_counts_later_limits_from_the_transitions)
+{
+	/* a workflow with two loop limits: the second is counted from its step records */
+	static const canned r[] = {
+		{200, "{\"rows\": [" STATUS_ROW("critique-revise", "r1", "running",
+						"2026-12-07T21:47:32Z") "]}"},
+		{200,
+		 "{\"rows\": [{\"value_utf8\": \"{\\\"seq\\\":1,\\\"step\\\":\\\"revise\\\"}\"},"
+		 " {\"value_utf8\": \"{\\\"seq\\\":2,\\\"step\\\":\\\"revise\\\"}\"},"
+		 " {\"value_utf8\": \"{\\\"seq\\\":3,\\\"step\\\":\\\"reviser\\\"}\"}]}"},
+		{200, "{\"rows\": [" STATUS_ROW("critique-revise", "r1", "running",
+						"2026-12-07T21:47:32Z") "]}"},
+		{500, "{\"message\": \"no leader\"}"}};
+	ecl_workflow wf = *ts_workflow("critique-revise");
+	ecl_step_def steps[16];
+	const ecl_workflow *list[] = {&wf};
+	seen_runs s = {0};
+	fake k;
+	char err[512] = "";
+	int i;
+
+	cr_assert_leq(wf.nsteps, 16);
+	memcpy(steps, wf.steps, (size_t)wf.nsteps * sizeof(*steps));
+	for (i = 0; i < wf.nsteps; i++)
+		if (strcmp(steps[i].name, "critique") == 0)
+			steps[i].limit = 4;
+	wf.steps = steps;
+	fake_start(&k, r, 4);
+	cr_assert_eq(ecl_restate_runs(k.url, list, 1, NULL, take_run, &s, err, sizeof(err)), ECL_OK,
+		     "%s", err);
+	cr_assert_eq(s.limits[0], 1, "critique's visits from the status");
+	cr_assert_eq(s.limits[1], 2, "revise's from its records");
+	cr_assert_eq(ecl_restate_runs(k.url, list, 1, NULL, take_run, &s, err, sizeof(err)),
+		     ECL_EIO);
+	cr_assert(strstr(err, "HTTP 500"), "%s", err);
+	fake_stop(&k);
+	cr_assert(strstr(k.seen[1], "service_key = 'r1'"), "%s", k.seen[1]);
+}
+
+Test(restate_client, runs_and_history_errors)
+{
+	static const canned r[] = {
+		{500, "{\"message\": \"query engine down\"}"},
+		{200, "{\"no\": \"rows\"}"},
+		{200, "{\"rows\": [{\"key\": \"step#1\", \"value_utf8\": \"{}\"}]}"},
+		{200, "not json"}};
+	const ecl_workflow *list[] = {ts_workflow("critique-revise")};
+	seen_runs s = {0};
+	fake f;
+	char err[512] = "", want[256], url[64];
+	int fd;
+
+	fake_start(&f, r, 4);
+	cr_assert_eq(ecl_restate_runs(f.url, list, 1, NULL, take_run, &s, err, sizeof(err)),
+		     ECL_EIO);
+	snprintf(want, sizeof(want), "%s/query: HTTP 500: {\"message\": \"query engine down\"}",
+		 f.url);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(ecl_restate_history(f.url, "r1", 0, NULL, NULL, err, sizeof(err)), ECL_EIO);
+	cr_assert(strstr(err, "the answer has no rows"), "%s", err);
+	/* records but no status: no such run */
+	cr_assert_eq(ecl_restate_history(f.url, "r1", 0, NULL, NULL, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	snprintf(want, sizeof(want), "no run r1 on the Restate server at %s", f.url);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(ecl_restate_runs(f.url, list, 1, NULL, take_run, &s, err, sizeof(err)),
+		     ECL_EIO);
+	fake_stop(&f);
+	cr_assert_eq(ecl_restate_history(f.url, "r1'; DROP", 0, NULL, NULL, err, sizeof(err)),
+		     ECL_EUSAGE);
+	cr_assert_str_eq(err, "not a run id: r1'; DROP");
+	fd = refusing(url, sizeof(url));
+	cr_assert_eq(ecl_restate_history(url, "r1", 0, NULL, NULL, err, sizeof(err)), ECL_EIO);
+	close(fd);
+}
+
+typedef struct seen_hist {
+	int n, stop_after;
+	char steps[8][32];
+	int ncalls[8];
+	long long duration_us[8], tokens_in;
+	char kinds[64], prompt[128], answer[128];
+} seen_hist;
+
+static int take_entry(void *ctx, const ecl_history_entry *h)
+{
+	seen_hist *s = ctx;
+	int i;
+
+	snprintf(s->steps[s->n], sizeof(s->steps[0]), "%s", h->step);
+	s->ncalls[s->n] = h->ncalls;
+	s->duration_us[s->n] = h->duration_us;
+	s->tokens_in += h->tokens_in;
+	for (i = 0; i < h->ncalls; i++) {
+		strcat(s->kinds, ecl_llm_call_kind_name(h->calls[i].kind));
+		strcat(s->kinds, " ");
+	}
+	if (h->prompt)
+		snprintf(s->prompt, sizeof(s->prompt), "%s", h->prompt);
+	if (s->n == 0 && h->answer)
+		snprintf(s->answer, sizeof(s->answer), "%s", h->answer);
+	s->n++;
+	return s->stop_after && s->n >= s->stop_after;
+}
+
+#define REC(key, json)                                                                             \
+	"{\"service_name\": \"critique-revise\", \"key\": \"" key "\", "                           \
+	"\"value_utf8\": \"" json "\"}"
+
+Test(restate_client, history_joins_transitions_and_their_calls)
+{
+	static const canned r[] = {
+		{200,
+		 "{\"rows\": [" REC("status", "{}") ", " REC(
+			 "step#2",
+			 "{\\\"seq\\\":2,\\\"step\\\":\\\"critique\\\",\\\"next\\\":null,"
+			 "\\\"attempt\\\":1,\\\"output\\\":{\\\"d\\\":1},\\\"calls\\\":[3,5]"
+			 "}") ", " REC("step#1",
+				       "{\\\"seq\\\":1,\\\"step\\\":\\\"generate\\\","
+				       "\\\"next\\\":\\\"critique\\\",\\\"attempt\\\":1,"
+				       "\\\"calls\\\":[1,9]}") ", " REC("call#1",
+									"{\\\"step\\\":"
+									"\\\"generate\\\","
+									"\\\"system\\\":"
+									"\\\"S\\\","
+									"\\\"prompt\\\":"
+									"\\\"P\\\","
+									"\\\"calls\\\":[{"
+									"\\\"kind\\\":"
+									"\\\"first\\\","
+									"\\\"error\\\":"
+									"\\\"boom\\\","
+									"\\\"latency_us\\\":"
+									"1000,\\\"started_"
+									"ms\\\":1000},{"
+									"\\\"kind\\\":"
+									"\\\"retry\\\","
+									"\\\"answer\\\":"
+									"\\\"A\\\","
+									"\\\"tokens_in\\\":"
+									"7,\\\"latency_"
+									"us\\\":2000,"
+									"\\\"started_ms\\\":"
+									"1500}]}") ", " REC("call#"
+											    "3",
+											    "{\\\"c"
+											    "alls\\"
+											    "\":[{"
+											    "\\\"ki"
+											    "nd\\\""
+											    ":\\\"f"
+											    "irst\\"
+											    "\","
+											    "\\\"an"
+											    "swer\\"
+											    "\":"
+											    "\\\"x"
+											    "\\\"}]"
+											    "}") ","
+												 " " REC("call#5",
+													 "{\\\"fix\\\":\\\"F\\\",\\\"calls\\\":[{\\\"kind\\\":\\\"repair\\\",\\\"repair\\\":1,\\\"answer\\\":\\\"y\\\"}]}") "]}"}};
+	seen_hist s = {0};
+	fake f;
+	char err[512] = "";
+
+	fake_begin(&f, r, 1, 1, NULL);
+	cr_assert_eq(ecl_restate_history(f.url, "r1", 1, take_entry, &s, err, sizeof(err)), ECL_OK,
+		     "%s", err);
+	cr_assert_eq(s.n, 2);
+	cr_assert_str_eq(s.steps[0], "generate");
+	cr_assert_str_eq(s.steps[1], "critique");
+	cr_assert_eq(s.ncalls[0], 2, "call#9 is not kept: left out");
+	cr_assert_eq(s.ncalls[1], 2);
+	cr_assert_str_eq(s.kinds, "first retry first repair ");
+	/* from the first call's start to the end of the last */
+	cr_assert_eq(s.duration_us[0], 1502000 - 1000000, "%lld", s.duration_us[0]);
+	cr_assert_eq(s.tokens_in, 7);
+	cr_assert_str_eq(s.prompt, "P");
+	cr_assert_str_eq(s.answer, "A", "the accepted answer as it came");
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	cr_assert_eq(ecl_restate_history(f.url, "r1", 0, take_entry, &s, err, sizeof(err)), ECL_OK);
+	cr_assert_eq(s.n, 1);
+	fake_stop_cycle(&f);
+	cr_assert(strstr(f.seen[0], "service_key = 'r1'"), "%s", f.seen[0]);
+}
+
+/* ---- fork --------------------------------------------------------------------------------- */
+
+#define FORK_STATE(records)                                                                        \
+	"{\"rows\": [" REC("status", "{\\\"workflow\\\":\\\"summarize\\\",\\\"version\\\":"        \
+				     "\\\"v1\\\",\\\"step_count\\\":3}") records "]}"
+#define JOURNAL_INPUT(bytes)                                                                       \
+	"{\"rows\": [{\"entry_json\": \"{\\\"Command\\\":{\\\"Input\\\":{\\\"payload\\\":[" bytes  \
+	"]}}}\"}]}"
+
+Test(restate_client, fork_submits_the_inputs_and_the_answers)
+{
+	static const canned r[] = {
+		{200,
+		 FORK_STATE(", " REC(
+			 "step#1",
+			 "{\\\"seq\\\":1,\\\"step\\\":\\\"draft\\\","
+			 "\\\"calls\\\":[1]}") ", " REC("step#2",
+							"{\\\"seq\\\":2,\\\"step\\\":\\\"check\\\","
+							"\\\"calls\\\":"
+							"[]}") ", " REC("step#3",
+									"{\\\"seq\\\":3,"
+									"\\\"step\\\":"
+									"\\\"approve\\\","
+									"\\\"output\\\":{"
+									"\\\"approved\\\":true},"
+									"\\\"calls\\\":[]"
+									"}") ", " REC("call#1",
+										      "{\\\"calls\\"
+										      "\":[{"
+										      "\\\"error\\"
+										      "\":"
+										      "\\\"e\\\"},{"
+										      "\\\"answer\\"
+										      "\":"
+										      "\\\"D\\\"}]"
+										      "}"))},
+		{200, JOURNAL_INPUT("123,125")},
+		{200, "{}"}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", id[ECL_ID_MAX];
+
+	fake_start(&f, r, 3);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 3, id, err, sizeof(err)),
+		     ECL_OK, "%s", err);
+	cr_assert(id[0]);
+	fake_stop(&f);
+	cr_assert(strstr(f.seen[1], "j.index = 0"), "%s", f.seen[1]);
+	cr_assert(strstr(f.seen[2], "POST /summarize/") &&
+			  strstr(f.seen[2],
+				 "\"$fork\":{\"run\":\"old\",\"version\":\"v1\","
+				 "\"from\":3,\"answers\":[\"D\",\"{\\\"approved\\\":true}\"]}"),
+		  "%s", f.seen[2]);
+}
+
+Test(restate_client, fork_refusals)
+{
+	static const canned r[] = {
+		{200, "{\"rows\": []}"},
+		{200, FORK_STATE("")},
+		{200, FORK_STATE("")},
+		{200, JOURNAL_INPUT("")},
+		{200, FORK_STATE("")},
+		{200, "{\"rows\": []}"},
+		{200,
+		 FORK_STATE(", " REC("step#1", "{\\\"step\\\":\\\"draft\\\",\\\"calls\\\":[4]}"))},
+		{200, JOURNAL_INPUT("91,93")}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", id[ECL_ID_MAX];
+
+	fake_start(&f, r, 8);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert(strstr(err, "no run old"), "%s", err);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 4, id, err, sizeof(err)),
+		     ECL_EUSAGE);
+	cr_assert_str_eq(err, "run old has 3 checkpoints: there is no checkpoint 4");
+	/* the inputs are {}; no record of checkpoint 1 */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert(strstr(err, "keeps no record of checkpoint 1"), "%s", err);
+	/* the journal is gone */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 0, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert(strstr(err, "no longer keeps the journal"), "%s", err);
+	/* inputs that are not an object (`[]`); then, a call record missing */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_EIO);
+	cr_assert(strstr(err, "its inputs are not a JSON object"), "%s", err);
+	fake_stop(&f);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "a b", 1, id, err, sizeof(err)),
+		     ECL_EUSAGE);
+}
+
+Test(restate_client, fork_needs_every_answer)
+{
+	static const canned r[] = {
+		{200,
+		 FORK_STATE(", " REC("step#1", "{\\\"step\\\":\\\"draft\\\",\\\"calls\\\":[4]}"))},
+		{200, JOURNAL_INPUT("123,125")},
+		{200,
+		 FORK_STATE(", " REC("step#1", "{\\\"step\\\":\\\"approve\\\",\\\"calls\\\":[]}"))},
+		{200, JOURNAL_INPUT("123,125")},
+		{500, "{\"message\": \"down\"}"}};
+	const ecl_workflow *list[] = {ts_workflow("summarize")};
+	fake f;
+	char err[512] = "", id[ECL_ID_MAX];
+
+	fake_start(&f, r, 5);
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_str_eq(err, "run old: no answer of step `draft` is kept (call#4)");
+	/* a human step's answer is its output: none kept is refused */
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_ENOTFOUND);
+	cr_assert_str_eq(err, "run old: the answer to step `approve` is not kept");
+	cr_assert_eq(ecl_restate_fork(f.url, f.url, list, 1, "old", 1, id, err, sizeof(err)),
+		     ECL_EIO);
+	fake_stop(&f);
+}
+
+Test(restate_client, runs_with_times_it_cannot_read)
+{
+	static const canned r[] = {
+		{200,
+		 "{\"rows\": [" STATUS_ROW(
+			 "critique-revise", "a", "running",
+			 "yesterday") ", " STATUS_ROW("critique-revise", "b", "running",
+						      "2026-13-01T00:00:00Z") ", " STATUS_ROW("crit"
+											      "ique"
+											      "-rev"
+											      "ise",
+											      "c",
+											      "runn"
+											      "ing",
+											      "2026"
+											      "-12-"
+											      "07T2"
+											      "1:"
+											      "47") "]}"}};
+	const ecl_workflow *list[] = {ts_workflow("critique-revise")};
+	seen_runs s = {0};
+	fake f;
+
+	fake_start(&f, r, 1);
+	/* listed all the same, from the epoch; no error to say (err may be NULL) */
+	cr_assert_eq(ecl_restate_runs(f.url, list, 1, NULL, take_run, &s, NULL, 0), ECL_OK);
+	cr_assert_eq(s.n, 3);
+	cr_assert_eq(s.last.created_ms, 0);
+	fake_stop(&f);
+	cr_assert_eq(ecl_restate_history(f.url, "", 0, take_entry, &s, NULL, 0), ECL_EUSAGE);
+}

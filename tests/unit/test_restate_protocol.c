@@ -2230,3 +2230,133 @@ Test(restate, history_records_keep_every_call_and_transition)
 	free(rec);
 	finish(&fx, &j, &a);
 }
+
+/* ---- forks ------------------------------------------------------------------------------ */
+
+/* The input of a run forked from another at checkpoint from, with these answers (a JSON
+ * array text) and version (NULL: the workflow's). */
+static char *fork_input(const char *inputs, const char *wf, const char *version, int from,
+			const char *answers)
+{
+	cJSON *in = cJSON_Parse(inputs), *f = cJSON_AddObjectToObject(in, "$fork");
+	char *text;
+
+	cJSON_AddStringToObject(f, "run", "old");
+	cJSON_AddStringToObject(f, "version", version ? version : ts_workflow(wf)->version);
+	cJSON_AddNumberToObject(f, "from", from);
+	cJSON_AddItemToObject(f, "answers", cJSON_Parse(answers));
+	text = cJSON_PrintUnformatted(in);
+	cJSON_Delete(in);
+	return text;
+}
+
+Test(restate, a_fork_takes_the_answers_given_then_asks)
+{
+	fixture fx;
+	journal j;
+	answer a;
+	char *in, *text;
+
+	/* generate and the first critique (revise) are the old run's: revise and the second
+	 * critique are asked (the script answers each step's k-th visit) */
+	in = fork_input(TEA, "critique-revise", NULL, 2,
+			"["
+			"\""
+			"{\\\"content\\\": \\\"Draft v0 on tea\\\", \\\"word_count\\\": 4}"
+			"\", \""
+			"{\\\"decision\\\": \\\"revise\\\", \\\"feedback\\\": \\\"x\\\", "
+			"\\\"quality_score\\\": 1}"
+			"\"]");
+	start(&fx, "{\"critique\": [" PASS ", " PASS "], \"revise\": [" REV1 "]}", &j, in);
+	free(in);
+	drive(&fx, &j, "f1", &a);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "Draft v1 on tea"), "%s", text);
+	free(text);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 2);
+	{
+		char *rec = state_in(&j, "step#1");
+
+		cr_assert(strstr(rec, "\"calls\":[]"), "%s", rec);
+		free(rec);
+	}
+	finish(&fx, &j, &a);
+
+	/* summarize: the draft and the person's answer given, nothing asked, nobody waits */
+	in = fork_input(
+		"{\"document\": \"" DOCUMENT "\"}", "summarize", NULL, 3,
+		"[\"{\\\"summary\\\": \\\"A workflow records its steps and resumes after "
+		"a crash.\\\"}\", \"{\\\"approved\\\": true, \\\"comment\\\": \\\"Good\\\"}\"]");
+	start(&fx, SUMMARIES, &j, in);
+	free(in);
+	drive_wf(&fx, "summarize", &j, "f2", &a);
+	text = output_value(&a, NULL);
+	cr_assert(strstr(text, "\"comment\":\"Good\""), "%s", text);
+	free(text);
+	cr_assert_eq(ts_count_lines(ts_path(fx.dir, "calls.log"), NULL), 0);
+	finish(&fx, &j, &a);
+}
+
+Test(restate, a_fork_of_another_version_or_malformed_is_refused)
+{
+	static const struct {
+		const char *fork, *says;
+	} cases[] = {
+		{"{\"$fork\": 3}", "input $fork is not"},
+		{"{\"$fork\": {\"version\": \"v\", \"from\": -1, \"answers\": []}}",
+		 "input $fork is not"},
+		{"{\"$fork\": {\"version\": \"v\", \"from\": 1, \"answers\": [1]}}",
+		 "an answer is not a text"},
+		{"{\"$fork\": {\"version\": \"v0\", \"from\": 1, \"answers\": []}}",
+		 "the run forked ran version v0 of critique-revise"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fixture fx;
+		journal j;
+		answer a;
+		char msg[1024];
+		cJSON *in = cJSON_Parse(cases[i].fork);
+		char *text;
+
+		cJSON_AddStringToObject(in, "topic", "tea");
+		text = cJSON_PrintUnformatted(in);
+		cJSON_Delete(in);
+		start(&fx, two_revisions, &j, text);
+		free(text);
+		invoke(fx.e, "critique-revise", "run", &j, "f3", &a);
+		cr_assert_eq(failure_of(&a, msg, sizeof(msg)), 400, "case %zu", i);
+		cr_assert(strstr(msg, cases[i].says), "case %zu: %s", i, msg);
+		finish(&fx, &j, &a);
+	}
+}
+
+Test(restate, a_long_prompt_is_kept_cut_in_its_record)
+{
+	fixture fx;
+	journal j;
+	answer a;
+	size_t n = 40000, i;
+	char *in = malloc(2 * n + 32), *p = in, *rec;
+	cJSON *r;
+	const char *prompt;
+
+	p += sprintf(p, "{\"topic\": \"");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "\xc3\xa9"); /* é: the cut falls inside no character */
+	sprintf(p, "\"}");
+	start(&fx, two_revisions, &j, in);
+	free(in);
+	invoke(fx.e, "critique-revise", "run", &j, "long1", &a);
+	cr_assert(state_key_is(&a.frames[2], "call#1"));
+	rec = state_value(&a.frames[2]);
+	r = cJSON_Parse(rec);
+	prompt = cJSON_GetObjectItem(r, "prompt")->valuestring;
+	cr_assert_lt(strlen(prompt), 64 * 1024 + 64);
+	cr_assert(strstr(prompt, "more bytes not kept]"), "%.100s", prompt + strlen(prompt) - 60);
+	cr_assert_eq(ecl_text_check(prompt, strlen(prompt), NULL, 0), ECL_OK, "not UTF-8");
+	cJSON_Delete(r);
+	free(rec);
+	finish(&fx, &j, &a);
+}
