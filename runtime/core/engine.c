@@ -92,6 +92,8 @@ int ecl_price_cost(const ecl_price *prices, size_t n, const char *provider, cons
 			return 1;
 		}
 	return 0;
+}
+
 /* The store lost its server, or has it again: said once an outage, both at warning level, so
  * that whoever reads the warning of the outage also reads that it ended. */
 static void on_store_connection(void *ctx, int lost, const char *detail)
