@@ -654,6 +654,10 @@ typedef struct ecl_llm_call {
 	const char *error;  /* why the call failed or its answer was refused, or NULL */
 	long long tokens_in, tokens_out;
 	long long latency_us; /* -1 when not known */
+	/* Of tokens_in, those the provider read from its prompt cache (OpenAI's
+	 * cached_tokens, Anthropic's cache_read_input_tokens) and those it wrote to it
+	 * (Anthropic's cache_creation_input_tokens); 0 when it said none. */
+	long long tokens_cached, tokens_cache_write;
 } ecl_llm_call;
 
 /* One line of a run's history: a checkpoint (step != NULL) or a lifecycle note (note != NULL:
@@ -679,6 +683,8 @@ typedef struct ecl_history_entry {
 	 * definition is not stored that made a single call. */
 	const ecl_llm_call *calls;
 	int ncalls;
+	/* of tokens_in, read from and written to the provider's prompt cache (ecl_llm_call) */
+	long long tokens_cached, tokens_cache_write;
 } ecl_history_entry;
 
 typedef int (*ecl_history_fn)(void *ctx, const ecl_history_entry *entry);

@@ -274,6 +274,8 @@ static int record_call(drive_task *t, const char *answer, size_t n, const char *
 	k->error = own[0];
 	k->tokens_in = t->res.tokens_in;
 	k->tokens_out = t->res.tokens_out;
+	k->tokens_cached = t->res.tokens_cached;
+	k->tokens_cache_write = t->res.tokens_cache_write;
 	k->latency_us = t->last_us;
 	return ECL_OK;
 }
@@ -292,6 +294,8 @@ static int ask_outcome(drive_task *t)
 
 	t->tokens_in += res->tokens_in;
 	t->tokens_out += res->tokens_out;
+	t->tokens_cached += res->tokens_cached;
+	t->tokens_cache_write += res->tokens_cache_write;
 	if (rc == ECL_OK && res->len > e->max_answer_bytes) {
 		engine_fail(e, ECL_EANSWER,
 			    "step `%s`: the answer has %zu bytes, more than the limit of %zu",
@@ -452,6 +456,8 @@ static int fail_run(drive_task *t, const char *raw)
 	c.step.raw = raw;
 	c.step.tokens_in = t->tokens_in;
 	c.step.tokens_out = t->tokens_out;
+	c.step.tokens_cached = t->tokens_cached;
+	c.step.tokens_cache_write = t->tokens_cache_write;
 	c.step.started_ms = t->started_ms;
 	c.step.duration_us = clock_mono_us() - t->t0;
 	c.status = ecl_run_status_name(ECL_RUN_FAILED);
@@ -516,6 +522,8 @@ static int commit_prepare(drive_task *t)
 	c->step.vars = t->commit_vars;
 	c->step.tokens_in = t->tokens_in;
 	c->step.tokens_out = t->tokens_out;
+	c->step.tokens_cached = t->tokens_cached;
+	c->step.tokens_cache_write = t->tokens_cache_write;
 	c->step.started_ms = t->started_ms;
 	c->step.duration_us = clock_mono_us() - t->t0;
 	c->attempt = 1;
@@ -750,6 +758,7 @@ int drive_task_advance(drive_task *t)
 			t->started_ms = clock_now_ms();
 			t->t0 = clock_mono_us();
 			t->tokens_in = t->tokens_out = 0;
+			t->tokens_cached = t->tokens_cache_write = 0;
 			t->llm_us = 0;
 			if (interrupted(e) || t->request || t->lost)
 				return end(t, stop_for(t));

@@ -66,9 +66,12 @@ typedef struct llm_response {
 	size_t len;
 	long long tokens_in;  /* prompt tokens the provider reported, or 0 */
 	long long tokens_out; /* completion tokens the provider reported, or 0 */
-	long http_status;     /* HTTP providers: the response status, else 0 */
-	long retry_after_ms;  /* the server's Retry-After, in ms, or -1 when none was given */
-	llm_fault fault;      /* on failure: whether to retry */
+	/* Of tokens_in, those read from the provider's prompt cache and those written to it
+	 * (Anthropic's input_tokens leaves both out: they are added to tokens_in) */
+	long long tokens_cached, tokens_cache_write;
+	long http_status;    /* HTTP providers: the response status, else 0 */
+	long retry_after_ms; /* the server's Retry-After, in ms, or -1 when none was given */
+	llm_fault fault;     /* on failure: whether to retry */
 	/* LLM_FAULT_AGAIN: set for the one call of the process that learned the refusal, whose
 	 * error says what was refused and what is sent instead, for the log to say once */
 	int news;

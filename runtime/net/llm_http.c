@@ -29,6 +29,10 @@
 #define NET_STRICT_MAX         64 /* strict schemas kept per provider */
 #define NET_PLAIN_MAX          16 /* URLs remembered to refuse json_schema */
 #define NET_PLAIN_URL          512
+/* Anthropic: a system prompt this long or longer is marked for the prompt cache. Anthropic
+ * caches a prefix of at least 1024 tokens (2048 for its Haiku models) and refuses nothing
+ * shorter, it only does not cache it; at about 4 bytes a token, 4096 bytes estimate 1024. */
+#define NET_CACHE_MIN_BYTES 4096
 
 struct net;
 
@@ -274,6 +278,9 @@ static char *openai_answer(cJSON *root, llm_response *res, const char **why)
 
 	res->tokens_in = count(usage, "prompt_tokens");
 	res->tokens_out = count(usage, "completion_tokens");
+	/* prompt_tokens counts them too */
+	res->tokens_cached = count(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+				   "cached_tokens");
 	if (!cJSON_IsString(content)) {
 		*why = "the response has no choices[0].message.content";
 		return NULL;
@@ -300,7 +307,13 @@ static void anthropic_body(struct net *n, const char *model, const llm_request *
 	put_str(b, model);
 	PUT_LIT(b, ",\"max_tokens\":");
 	json_number(b, req->max_tokens > 0 ? req->max_tokens : 1024);
-	if (req->system) {
+	if (req->system && strlen(req->system) >= NET_CACHE_MIN_BYTES) {
+		/* a long system prompt, the same at every visit of the step: cached (with the
+		 * tool before it, which is the step's too), read back at a tenth of the price */
+		PUT_LIT(b, ",\"system\":[{\"type\":\"text\",\"text\":");
+		put_str(b, req->system);
+		PUT_LIT(b, ",\"cache_control\":{\"type\":\"ephemeral\"}}]");
+	} else if (req->system) {
 		PUT_LIT(b, ",\"system\":");
 		put_str(b, req->system);
 	}
@@ -330,7 +343,11 @@ static char *anthropic_answer(cJSON *root, llm_response *res, const char **why)
 	buf text = {0};
 	int found = 0;
 
-	res->tokens_in = count(usage, "input_tokens");
+	/* input_tokens are those after the last cache breakpoint: the prompt's are all three */
+	res->tokens_cached = count(usage, "cache_read_input_tokens");
+	res->tokens_cache_write = count(usage, "cache_creation_input_tokens");
+	res->tokens_in =
+		count(usage, "input_tokens") + res->tokens_cached + res->tokens_cache_write;
 	res->tokens_out = count(usage, "output_tokens");
 	cJSON_ArrayForEach (block, cJSON_GetObjectItemCaseSensitive(root, "content")) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");

@@ -63,6 +63,8 @@ typedef struct store_step {
 	const char *vars;   /* the variables and counters the transition changed, JSON object */
 	long long tokens_in;
 	long long tokens_out;
+	/* of tokens_in: read from the provider's prompt cache, and written to it */
+	long long tokens_cached, tokens_cache_write;
 	long long started_ms;
 	long long duration_us;
 } store_step;
@@ -89,6 +91,7 @@ typedef struct store_call {
 	const char *error;  /* why the call failed, or why its answer was refused; or NULL */
 	long long tokens_in, tokens_out;
 	long long latency_us;
+	long long tokens_cached, tokens_cache_write; /* of tokens_in, as store_step's */
 } store_call;
 
 /* A workflow version's definition (its slots and the templates of its steps, as JSON text,

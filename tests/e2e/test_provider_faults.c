@@ -458,6 +458,97 @@ Test(provider_faults, a_server_refusing_json_schema_is_asked_for_json_object_fro
 	p->destroy(p);
 }
 
+/* ---- prompt caching ------------------------------------------------------------------------ */
+
+/* A system prompt of n bytes: words of 8 bytes ("word... "), n / 8 of them. */
+static char *system_of(size_t n)
+{
+	char *s = malloc(n + 1);
+	size_t i;
+
+	cr_assert_not_null(s);
+	for (i = 0; i < n; i++)
+		s[i] = i % 8 == 7 ? ' ' : 'w';
+	s[n] = '\0';
+	return s;
+}
+
+Test(provider_faults, anthropic_marks_a_long_system_prompt_for_its_cache)
+{
+	llm_provider *p = make(&apis[1], url);
+	char *longer = system_of(4096), *shorter = system_of(4095), *raw, *want;
+	llm_response res[2];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		llm_request req = request(hello);
+
+		req.system = longer;
+		memset(&res[k], 0, sizeof(res[k]));
+		cr_assert_eq(p->complete(p, &req, &res[k]), ECL_OK, "%s", res[k].error);
+		free(res[k].text);
+	}
+	raw = last_raw();
+	want = malloc(strlen(longer) + 100);
+	sprintf(want,
+		",\"system\":[{\"type\":\"text\",\"text\":\"%s\",\"cache_control\":{\"type\":"
+		"\"ephemeral\"}}],",
+		longer);
+	cr_assert(strstr(raw, want), "%s", raw);
+	free(want);
+	free(raw);
+	/* written to the cache first, read from it then; both in tokens_in */
+	cr_assert_eq(res[0].tokens_cache_write, 512);
+	cr_assert_eq(res[0].tokens_cached, 0);
+	cr_assert_eq(res[1].tokens_cached, 512);
+	cr_assert_eq(res[1].tokens_cache_write, 0);
+	cr_assert_eq(res[0].tokens_in, res[1].tokens_in);
+	cr_assert_gt(res[0].tokens_in, 512);
+	{
+		/* a byte shorter: a plain string, not cached */
+		llm_request req = request(hello);
+		llm_response r = {0};
+
+		req.system = shorter;
+		cr_assert_eq(p->complete(p, &req, &r), ECL_OK, "%s", r.error);
+		free(r.text);
+		cr_assert_eq(r.tokens_cached + r.tokens_cache_write, 0);
+		raw = last_raw();
+		cr_assert(strstr(raw, ",\"system\":\"wwwwwww "), "%s", raw);
+		free(raw);
+	}
+	free(longer);
+	free(shorter);
+	p->destroy(p);
+}
+
+Test(provider_faults, cached_input_tokens_are_read_from_each_usage)
+{
+	/* OpenAI caches by itself (the fake: the prefix a request shares with one before, here
+	 * the whole of it: system and prompt), Ollama says nothing */
+	static const long long want[3] = {5, 0, 0};
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		llm_provider *p = make(&apis[k], api_url(&apis[k]));
+		llm_request req = request(hello);
+		llm_response res = {0};
+
+		req.system = k == 0 ? "cached system" : k == 1 ? "not cached" : "nor this";
+		cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+		free(res.text);
+		cr_assert_eq(res.tokens_cached, 0, "%s: the first time", apis[k].name);
+		memset(&res, 0, sizeof(res));
+		cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+		free(res.text);
+		cr_assert_eq(res.tokens_cached, want[k], "%s: %lld", apis[k].name,
+			     res.tokens_cached);
+		cr_assert_eq(res.tokens_cache_write, 0, "%s", apis[k].name);
+		cr_assert_geq(res.tokens_in, res.tokens_cached, "%s", apis[k].name);
+		p->destroy(p);
+	}
+}
+
 /* ---- allocation failures ------------------------------------------------------------------ */
 
 Test(provider_faults, every_allocation_of_an_http_provider_may_fail)

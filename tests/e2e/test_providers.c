@@ -295,6 +295,47 @@ Test(providers, a_server_refusing_json_schema_gets_json_object_said_once)
 	free(err);
 }
 
+/* The input tokens a provider read from its prompt cache are stored with each step and call
+ * and shown by history: the fake's OpenAI caches the prefix a prompt shares with one before
+ * (a critique's and a revision's begin alike at each visit). */
+Test(providers, cached_input_tokens_are_stored_and_shown)
+{
+	char *out, *err, *id, *hist;
+	const char *text[] = {ECL_BIN, "--db", db, "history", NULL, NULL};
+	const char *json[] = {ECL_BIN, "--db", db, "history", NULL, "-o", "json", NULL};
+	long long cached;
+	cJSON *h, *e;
+	long long sum = 0;
+
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 0, "%s%s", out, err);
+	free(out);
+	free(err);
+	cached = ts_sql_int(db, "SELECT sum(tokens_cached) FROM steps");
+	cr_assert_gt(cached, 0);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE tokens_cached > 0 AND"
+				    " tokens_cached < tokens_in AND tokens_cache_write = 0"),
+		     ts_sql_int(db, "SELECT count(*) FROM steps WHERE tokens_cached > 0"));
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	text[4] = json[4] = id;
+	cr_assert_eq(ts_run(text, &hist, NULL), 0);
+	cr_assert(strstr(hist, " cached)  -> "), "%s", hist);
+	{
+		char want[96];
+
+		snprintf(want, sizeof(want), "(%lld in from the prompt cache)\n", cached);
+		cr_assert(strstr(hist, want), "%s", hist);
+	}
+	free(hist);
+	cr_assert_eq(ts_run(json, &hist, NULL), 0);
+	h = cJSON_Parse(hist);
+	cJSON_ArrayForEach (e, h)
+		sum += (long long)cJSON_GetObjectItemCaseSensitive(e, "tokens_cached")->valuedouble;
+	cr_assert_eq(sum, cached, "%s", hist);
+	cJSON_Delete(h);
+	free(hist);
+	free(id);
+}
+
 /* One fault for the next `count` calls, then a run; returns its exit status. */
 static int fault(const char *provider, const char *mode, int count, const char *timeout, char **out,
 		 char **err)
