@@ -619,6 +619,36 @@ Test(provider_faults, every_allocation_of_a_call_may_fail)
 	}
 }
 
+/* The strict form of a schema with optional fields is made under every allocation failure:
+ * each fails the call as out of memory, none sends a wrong schema. */
+Test(provider_faults, every_allocation_of_a_strict_schema_may_fail)
+{
+	long n;
+	int rc = -1;
+
+	for (n = 0; n < 5000; n++) {
+		llm_provider *p = make(&apis[0], url); /* a cache of strict forms of its own */
+		llm_request req = request(hello);
+		llm_response res = {0};
+
+		req.schema = SCHEMA;
+		ecl_test_fail_alloc_after(n);
+		rc = p->complete(p, &req, &res);
+		ecl_test_fail_alloc_after(-1);
+		p->destroy(p);
+		if (rc == ECL_OK) {
+			char *raw = last_raw();
+
+			free(res.text);
+			cr_assert(strstr(raw, "\"schema\":" STRICT "}}}"), "%s", raw);
+			free(raw);
+			break;
+		}
+		cr_assert_eq(rc, ECL_ENOMEM, "allocation %ld: %d %s", n, rc, res.error);
+	}
+	cr_assert_eq(rc, ECL_OK);
+}
+
 typedef struct ends {
 	int n;
 	char id[4][ECL_ID_MAX];
