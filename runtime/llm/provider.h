@@ -46,6 +46,12 @@ typedef struct llm_request {
 	 * "abandoned". NULL when nobody needs to know. */
 	int (*tick)(void *ctx);
 	void *tick_ctx;
+	/* When set, a provider that can asks for the answer as a stream and gives each piece
+	 * of its text as it arrives (the answer's JSON, for Anthropic's tool); the response is
+	 * the whole answer as without a stream. Only the blocking interface (complete) streams.
+	 * NULL: no stream. */
+	void (*on_text)(void *ctx, const char *text, size_t len);
+	void *text_ctx;
 } llm_request;
 
 /* Why a call failed, so the driver knows whether to retry it. */
@@ -69,6 +75,7 @@ typedef struct llm_response {
 	/* Of tokens_in, those read from the provider's prompt cache and those written to it
 	 * (Anthropic's input_tokens leaves both out: they are added to tokens_in) */
 	long long tokens_cached, tokens_cache_write;
+	long long ttft_us;   /* a streamed call: µs from the request to the first text, else 0 */
 	long http_status;    /* HTTP providers: the response status, else 0 */
 	long retry_after_ms; /* the server's Retry-After, in ms, or -1 when none was given */
 	llm_fault fault;     /* on failure: whether to retry */
