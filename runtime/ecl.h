@@ -450,6 +450,13 @@ typedef struct ecl_options {
 	int model_overrides;
 	ecl_event_fn on_event;
 	void *event_ctx;
+	/* Pieces of an LLM step's answer as the provider streams them (the HTTP providers,
+	 * under ecl_run_drive; a batch does not stream), called with event_ctx, the run and
+	 * the step; each piece borrowed for the call. A call cut mid-stream is asked again, so
+	 * pieces may repeat: the step's output is only ever the whole, validated answer. NULL:
+	 * no stream is asked for. */
+	void (*on_text)(void *ctx, const char *run_id, const char *step, const char *text,
+			size_t len);
 	volatile sig_atomic_t
 		*interrupt;   /* a flag (set by a signal handler, say) that stops the driver at
 			       * its next chance, leaving the run resumable; or NULL */

@@ -103,6 +103,15 @@ static int tick(void *ctx)
 	return drive_task_should_stop(t);
 }
 
+/* A piece of a streamed answer, for the engine's on_text. */
+static void text_piece(void *ctx, const char *text, size_t len)
+{
+	drive_task *t = ctx;
+	ecl_engine *e = t->run->eng;
+
+	e->on_text(e->event_ctx, t->run->id, t->run->wf->steps[t->run->state].name, text, len);
+}
+
 /* The time one call may take: the step's, the workflow's or the engine's timeout, else the
  * providers' default. The longest Retry-After the driver waits for. */
 static long call_limit_ms(const llm_request *req)
@@ -188,6 +197,10 @@ static int ask_begin(drive_task *t)
 					       : e->timeout_ms;
 	req->tick = tick;
 	req->tick_ctx = t;
+	if (e->on_text) {
+		req->on_text = text_piece;
+		req->text_ctx = t;
+	}
 	return ECL_OK;
 }
 
