@@ -254,6 +254,10 @@ static cJSON *calls_json(const ecl_history_entry *h, int full)
 		cJSON_AddNumberToObject(c, "tokens_out", (double)k->tokens_out);
 		cJSON_AddNumberToObject(c, "tokens_cached", (double)k->tokens_cached);
 		cJSON_AddNumberToObject(c, "tokens_cache_write", (double)k->tokens_cache_write);
+		if (k->ttft_us > 0)
+			cJSON_AddNumberToObject(c, "ttft_us", (double)k->ttft_us);
+		else
+			cJSON_AddNullToObject(c, "ttft_us");
 		if (k->latency_us >= 0)
 			cJSON_AddNumberToObject(c, "latency_us", (double)k->latency_us);
 		else
@@ -309,6 +313,8 @@ static void print_calls(const ecl_history_entry *h)
 		printf("    call %d: %s", k->n, ecl_llm_call_kind_name(k->kind));
 		if (k->latency_us >= 0)
 			printf(", %.1f ms", (double)k->latency_us / 1000.0);
+		if (k->ttft_us > 0)
+			printf(" (first token after %.1f ms)", (double)k->ttft_us / 1000.0);
 		cache_note(k->tokens_cached, k->tokens_cache_write, cache, sizeof(cache));
 		printf(", tokens %lld/%lld%s\n", k->tokens_in, k->tokens_out, cache);
 		if (!k->prompt)

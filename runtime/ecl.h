@@ -665,6 +665,7 @@ typedef struct ecl_llm_call {
 	 * cached_tokens, Anthropic's cache_read_input_tokens) and those it wrote to it
 	 * (Anthropic's cache_creation_input_tokens); 0 when it said none. */
 	long long tokens_cached, tokens_cache_write;
+	long long ttft_us; /* a streamed call's time to its first token, else 0 */
 } ecl_llm_call;
 
 /* One line of a run's history: a checkpoint (step != NULL) or a lifecycle note (note != NULL:

@@ -289,6 +289,7 @@ static int record_call(drive_task *t, const char *answer, size_t n, const char *
 	k->tokens_out = t->res.tokens_out;
 	k->tokens_cached = t->res.tokens_cached;
 	k->tokens_cache_write = t->res.tokens_cache_write;
+	k->ttft_us = t->res.ttft_us;
 	k->latency_us = t->last_us;
 	return ECL_OK;
 }
@@ -371,6 +372,7 @@ static int ask_outcome(drive_task *t)
 			return ECL_ENOMEM;
 		t->raw = res->text;
 		res->text = NULL;
+		t->ttft_us = res->ttft_us;
 		return ECL_OK;
 	}
 	if (rc == ECL_EANSWER && t->repair == t->repairs) {
@@ -471,6 +473,7 @@ static int fail_run(drive_task *t, const char *raw)
 	c.step.tokens_out = t->tokens_out;
 	c.step.tokens_cached = t->tokens_cached;
 	c.step.tokens_cache_write = t->tokens_cache_write;
+	c.step.ttft_us = t->ttft_us;
 	c.step.started_ms = t->started_ms;
 	c.step.duration_us = clock_mono_us() - t->t0;
 	c.status = ecl_run_status_name(ECL_RUN_FAILED);
@@ -537,6 +540,7 @@ static int commit_prepare(drive_task *t)
 	c->step.tokens_out = t->tokens_out;
 	c->step.tokens_cached = t->tokens_cached;
 	c->step.tokens_cache_write = t->tokens_cache_write;
+	c->step.ttft_us = t->ttft_us;
 	c->step.started_ms = t->started_ms;
 	c->step.duration_us = clock_mono_us() - t->t0;
 	c->attempt = 1;
@@ -771,7 +775,7 @@ int drive_task_advance(drive_task *t)
 			t->started_ms = clock_now_ms();
 			t->t0 = clock_mono_us();
 			t->tokens_in = t->tokens_out = 0;
-			t->tokens_cached = t->tokens_cache_write = 0;
+			t->tokens_cached = t->tokens_cache_write = t->ttft_us = 0;
 			t->llm_us = 0;
 			if (interrupted(e) || t->request || t->lost)
 				return end(t, stop_for(t));

@@ -489,6 +489,7 @@ static int make_calls(history *h, const store_step *s, const ecl_step_def *sd, c
 			o->tokens_out = s->tokens_out;
 			o->tokens_cached = s->tokens_cached;
 			o->tokens_cache_write = s->tokens_cache_write;
+			o->ttft_us = s->ttft_us;
 			o->latency_us = -1;
 			continue;
 		}
@@ -510,6 +511,7 @@ static int make_calls(history *h, const store_step *s, const ecl_step_def *sd, c
 			o->tokens_out = c->tokens_out;
 			o->tokens_cached = c->tokens_cached;
 			o->tokens_cache_write = c->tokens_cache_write;
+			o->ttft_us = c->ttft_us;
 			o->latency_us = c->latency_us;
 		}
 	}

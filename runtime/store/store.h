@@ -65,6 +65,7 @@ typedef struct store_step {
 	long long tokens_out;
 	/* of tokens_in: read from the provider's prompt cache, and written to it */
 	long long tokens_cached, tokens_cache_write;
+	long long ttft_us; /* the accepted call's time to its first token when streamed, else 0 */
 	long long started_ms;
 	long long duration_us;
 } store_step;
@@ -92,6 +93,7 @@ typedef struct store_call {
 	long long tokens_in, tokens_out;
 	long long latency_us;
 	long long tokens_cached, tokens_cache_write; /* of tokens_in, as store_step's */
+	long long ttft_us; /* time to the first token of a streamed call, else 0 */
 } store_call;
 
 /* A workflow version's definition (its slots and the templates of its steps, as JSON text,

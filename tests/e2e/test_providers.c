@@ -363,8 +363,20 @@ Test(providers, a_run_streams_its_answers_and_a_cut_stream_is_asked_again)
 		  "%s", row);
 	free(row);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 6);
+	/* each call's time to its first token: of the cut one too, which had some text */
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE ttft_us > 0"), 6);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls WHERE ttft_us > 0"), 2);
 	free(out);
 	free(err);
+	{
+		char *id = ts_sql_text(db, "SELECT id FROM runs");
+		const char *hist[] = {ECL_BIN, "--db", db, "history", id, "--full", NULL};
+
+		cr_assert_eq(ts_run(hist, &out, NULL), 0);
+		cr_assert_eq(occurrences(out, " (first token after "), 7, "%s", out);
+		free(out);
+		free(id);
+	}
 	row = ts_fake_get(base, "/last/raw");
 	cr_assert(strstr(row, "\"stream\":true"), "%s", row);
 	free(row);

@@ -209,7 +209,8 @@ Test(store, answer_notes_of_an_old_database_become_answers)
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
 	sql(db, "DROP TABLE answers; DROP TABLE versions; DROP TABLE calls;"
 		" ALTER TABLE steps DROP COLUMN tokens_cached;"
-		" ALTER TABLE steps DROP COLUMN tokens_cache_write; PRAGMA user_version = 5;");
+		" ALTER TABLE steps DROP COLUMN tokens_cache_write;"
+		" ALTER TABLE steps DROP COLUMN ttft_us; PRAGMA user_version = 5;");
 	snprintf(text, sizeof(text),
 		 "INSERT INTO runs(id, workflow, version, status, step, seq, attempt, inputs,"
 		 " created_ms, updated_ms) VALUES('oldrun', 'summarize', '%s', 'waiting',"
