@@ -390,6 +390,22 @@ Test(providers, a_run_streams_its_answers_and_a_cut_stream_is_asked_again)
 	row = ts_fake_get(base, "/last/raw");
 	cr_assert(strstr(row, "\"stream\":false"), "%s", row);
 	free(row);
+	/* ecl resume streams too */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	argv[13] = "st3";
+	cr_assert_eq(ts_run(argv, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	row = ts_sql_text(db, "SELECT id FROM runs WHERE status = 'interrupted'");
+	{
+		const char *resume[] = {ECL_BIN, "--db", db, "--stream", "resume", row, NULL};
+
+		cr_assert_eq(ts_run(resume, &out, &err), 0, "%s%s", out, err);
+		cr_assert(strstr(err, "{\"content\":\"Draft v0 on t:"), "%s", err);
+		free(out);
+		free(err);
+	}
+	free(row);
 }
 
 /* On a terminal, a run streams by itself: each answer under its step's line, indented, and
