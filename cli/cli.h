@@ -31,6 +31,7 @@ typedef struct cli {
 	/* The provider settings stored with the run being resumed (cli_open_run), which come
 	 * after the flags and before the environment; run_provider[0] == '\0' when none. */
 	char run_provider[64], run_model[512], run_base_url[2048];
+	int stream; /* --stream 1, --no-stream 0, else -1: a run's answers stream on a terminal */
 } cli;
 
 /* The strict number readers (number.c): decimal digits only, no sign, exponent, hex, space,

@@ -114,42 +114,21 @@ static cJSON *parse_pieces(const char *const *pieces)
 
 /* One workflow as JSON: id and name; detailed, eclc's description of it (`ecl graph --format
  * json`: inputs, steps with their outputs and the JSON Schema an LLM step's answer is asked
- * for, transitions) with the usage line, or for a descriptor written without it, its steps
- * with their schemas. */
+ * for, transitions) with the usage line. (A descriptor written without that description,
+ * by hand, gets its description and usage line only.) Any member missing for want of
+ * memory fails the printing after it: every allocation after a failed one fails too. */
 static cJSON *workflow_json(const ecl_workflow *wf, int detailed)
 {
-	cJSON *o = detailed ? parse_pieces(wf->graph_json) : NULL, *steps;
-	int i;
+	cJSON *o = detailed ? parse_pieces(wf->graph_json) : NULL;
 
-	if (o) {
+	if (!o && (o = cJSON_CreateObject()) != NULL) {
+		cli_json_text(o, "id", wf->id);
+		cli_json_text(o, "name", wf->name);
+		if (detailed)
+			cli_json_text(o, "description", wf->description);
+	}
+	if (o && detailed)
 		cli_json_text(o, "usage", wf->usage);
-		return o;
-	}
-	if (!(o = cJSON_CreateObject()))
-		return NULL;
-	cli_json_text(o, "id", wf->id);
-	cli_json_text(o, "name", wf->name);
-	if (!detailed)
-		return o;
-	cli_json_text(o, "description", wf->description);
-	cJSON_AddNumberToObject(o, "max_steps", wf->max_steps);
-	cli_json_text(o, "usage", wf->usage);
-	steps = cJSON_AddArrayToObject(o, "steps");
-	for (i = 0; i < wf->nsteps; i++) {
-		const ecl_step_def *st = &wf->steps[i];
-		cJSON *s = cJSON_CreateObject(), *schema;
-
-		if (!s || !cJSON_AddItemToArray(steps, s)) {
-			cJSON_Delete(s);
-			break;
-		}
-		cli_json_text(s, "name", st->name);
-		schema = st->schema ? cJSON_Parse(st->schema) : NULL;
-		if (!schema)
-			cli_json_text(s, "schema", st->schema);
-		else if (!cJSON_AddItemToObject(s, "schema", schema))
-			cJSON_Delete(schema);
-	}
 	return o;
 }
 

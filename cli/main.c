@@ -82,6 +82,7 @@ static const char usage_options[] =
 	"  --durability full|normal          fsync every commit (default) or at checkpoints\n"
 	"  --max-answer-bytes N              longer LLM answers fail the step (default 1 MiB)\n"
 	"  -v, --verbose                     log every transition on stderr\n"
+	"  --stream, --no-stream             run, resume: show answers as they arrive\n"
 	"  --log-format pretty|compact|json  how logs look\n"
 	"  -h, --help                        this text; COMMAND --help, help COMMAND: the\n"
 	"                                    command's own; run WORKFLOW --help: its inputs\n"
@@ -139,6 +140,10 @@ static int global_option(cli *c, int argc, char **argv, int *i)
 	}
 	if (strcmp(a, "--trace-content") == 0) {
 		c->opts.trace_content = 1;
+		return 1;
+	}
+	if (strcmp(a, "--stream") == 0 || strcmp(a, "--no-stream") == 0) {
+		c->stream = a[2] == 's';
 		return 1;
 	}
 	for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
@@ -365,6 +370,7 @@ int ecl_main(int argc, char **argv, const ecl_workflow *const *workflows, size_t
 	c.prog = prog;
 	cli_guard_secrets(); /* a key in the environment is held from the start */
 	c.opts.log_stream = stderr;
+	c.stream = -1;
 	c.opts.workflows = workflows;
 	c.opts.nworkflows = nworkflows;
 	c.args = calloc((size_t)(argc > 0 ? argc : 0) + 1, sizeof(*c.args));

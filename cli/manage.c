@@ -248,7 +248,7 @@ typedef struct hist_out {
 	int full;
 	int json;
 	cJSON *list;
-	long long tokens_in, tokens_out, duration_us;
+	long long tokens_in, tokens_out, duration_us, tokens_cached;
 	int steps;
 	const char *id; /* "History of <id>:" is printed before the first entry, so that an
 			 * unknown run prints its error alone */
@@ -272,6 +272,19 @@ static void indent(int pad, const char *label, const char *text)
 	}
 }
 
+/* " (30 cached, 12 to the cache)": the input tokens a provider's prompt cache gave and took,
+ * when it said any; else "". */
+static void cache_note(long long cached, long long written, char *out, size_t len)
+{
+	*out = '\0';
+	if (cached && written)
+		snprintf(out, len, " (%lld cached, %lld to the cache)", cached, written);
+	else if (cached)
+		snprintf(out, len, " (%lld cached)", cached);
+	else if (written)
+		snprintf(out, len, " (%lld to the cache)", written);
+}
+
 /* The calls of a step as JSON: number, kind, tokens and latency; with full, what was sent
  * and what came back. */
 static cJSON *calls_json(const ecl_history_entry *h, int full)
@@ -288,6 +301,12 @@ static cJSON *calls_json(const ecl_history_entry *h, int full)
 		cJSON_AddNumberToObject(c, "repair", k->repair);
 		cJSON_AddNumberToObject(c, "tokens_in", (double)k->tokens_in);
 		cJSON_AddNumberToObject(c, "tokens_out", (double)k->tokens_out);
+		cJSON_AddNumberToObject(c, "tokens_cached", (double)k->tokens_cached);
+		cJSON_AddNumberToObject(c, "tokens_cache_write", (double)k->tokens_cache_write);
+		if (k->ttft_us > 0)
+			cJSON_AddNumberToObject(c, "ttft_us", (double)k->ttft_us);
+		else
+			cJSON_AddNullToObject(c, "ttft_us");
 		if (k->latency_us >= 0)
 			cJSON_AddNumberToObject(c, "latency_us", (double)k->latency_us);
 		else
@@ -338,11 +357,15 @@ static void print_calls(const ecl_history_entry *h)
 
 	for (i = 0; i < h->ncalls; i++) {
 		const ecl_llm_call *k = &h->calls[i];
+		char cache[80];
 
 		printf("    call %d: %s", k->n, ecl_llm_call_kind_name(k->kind));
 		if (k->latency_us >= 0)
 			printf(", %.1f ms", (double)k->latency_us / 1000.0);
-		printf(", tokens %lld/%lld\n", k->tokens_in, k->tokens_out);
+		if (k->ttft_us > 0)
+			printf(" (first token after %.1f ms)", (double)k->ttft_us / 1000.0);
+		cache_note(k->tokens_cached, k->tokens_cache_write, cache, sizeof(cache));
+		printf(", tokens %lld/%lld%s\n", k->tokens_in, k->tokens_out, cache);
 		if (!k->prompt)
 			printf("      (what it sent is not stored: the run was made before ecl "
 			       "stored it)\n");
@@ -391,6 +414,9 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 			cJSON_AddNumberToObject(r, "tokens_in", (double)h->tokens_in);
 			cJSON_AddNumberToObject(r, "tokens_out", (double)h->tokens_out);
 			cli_json_cost(o->c, r, o->provider, o->model, h->tokens_in, h->tokens_out);
+			cJSON_AddNumberToObject(r, "tokens_cached", (double)h->tokens_cached);
+			cJSON_AddNumberToObject(r, "tokens_cache_write",
+						(double)h->tokens_cache_write);
 			cJSON_AddItemToObject(r, "output",
 					      h->output ? cJSON_Parse(h->output)
 							: cJSON_CreateNull());
@@ -412,12 +438,13 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 	} else {
 		cJSON *out = h->output ? cJSON_Parse(h->output) : NULL;
 		const cJSON *decision = cJSON_GetObjectItem(out, "decision");
-		char calls[96];
+		char calls[96], cache[80];
 
 		calls_summary(h, calls, sizeof(calls));
-		printf("%4d  %-12s attempt %d  %8.1f ms  tokens %lld/%lld  -> %s%s%s%s\n", h->seq,
+		cache_note(h->tokens_cached, h->tokens_cache_write, cache, sizeof(cache));
+		printf("%4d  %-12s attempt %d  %8.1f ms  tokens %lld/%lld%s  -> %s%s%s%s\n", h->seq,
 		       h->step, h->attempt, (double)h->duration_us / 1000.0, h->tokens_in,
-		       h->tokens_out, h->next ? h->next : "end",
+		       h->tokens_out, cache, h->next ? h->next : "end",
 		       cJSON_IsString(decision) ? "  decision: " : "",
 		       cJSON_IsString(decision) ? decision->valuestring : "", calls);
 		cJSON_Delete(out);
@@ -436,6 +463,7 @@ static int print_entry(void *ctx, const ecl_history_entry *h)
 		o->steps++;
 		o->tokens_in += h->tokens_in;
 		o->tokens_out += h->tokens_out;
+		o->tokens_cached += h->tokens_cached;
 		o->duration_us += h->duration_us;
 	}
 	return 0;
@@ -487,10 +515,12 @@ int cmd_history(cli *c)
 			printf("History of %s:\n", id);
 		char cost[700];
 
-		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out, cost %s\n", o.steps,
-		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out,
-		       cli_cost_text(c, o.provider, o.model, o.tokens_in, o.tokens_out, cost,
-				     sizeof(cost)));
+		printf("Total: %d steps, %.1f ms, tokens %lld in / %lld out", o.steps,
+		       (double)o.duration_us / 1000.0, o.tokens_in, o.tokens_out);
+		if (o.tokens_cached)
+			printf(" (%lld in from the prompt cache)", o.tokens_cached);
+		printf(", cost %s\n", cli_cost_text(c, o.provider, o.model, o.tokens_in,
+						     o.tokens_out, cost, sizeof(cost)));
 	}
 	ecl_run_info_free(info);
 	cJSON_Delete(o.list);

@@ -335,7 +335,38 @@ typedef struct progress {
 	 * (another driver, a cancelled run) is printed alone */
 	const char *how, *id;
 	int announced;
+	int streaming; /* pieces of the step's answer were shown since its line */
 } progress;
+
+/* The end of a step's streamed answer: its line ended, so that what follows starts its own. */
+static void stream_end(progress *p)
+{
+	if (p->streaming)
+		fputs(p->tty ? "\n   " : "\n", stderr);
+	p->streaming = 0;
+}
+
+/* A piece of the answer the model is giving: under the step's line, indented, on a terminal
+ * (its control characters escaped); as it is otherwise. */
+static void on_text(void *ctx, const char *run_id, const char *step, const char *text, size_t len)
+{
+	progress *p = ctx;
+	const char *nl;
+
+	(void)run_id;
+	(void)step;
+	if (!p->streaming && p->tty)
+		fputs("\n    ", stderr);
+	p->streaming = 1;
+	while (p->tty && (nl = memchr(text, '\n', len)) != NULL) {
+		cli_print_text(stderr, text, (size_t)(nl - text));
+		fputs("\n    ", stderr);
+		len -= (size_t)(nl - text) + 1;
+		text = nl + 1;
+	}
+	cli_print_text(stderr, text, len);
+	fflush(stderr);
+}
 
 static void announce(progress *p)
 {
@@ -353,6 +384,8 @@ static int on_event(void *ctx, const ecl_event *ev)
 	int i;
 
 	announce(p);
+	if (ev->kind != ECL_EV_STEP_START)
+		stream_end(p);
 	if (!p->tty)
 		return 0;
 	switch (ev->kind) {
@@ -396,6 +429,13 @@ static void on_log(void *ctx, const char *text)
 {
 	progress *p = ctx;
 
+	if (p->streaming) { /* below the streamed text, which goes on after it */
+		fputs("\n", stderr);
+		fputs(text, stderr);
+		if (p->tty)
+			fputs("    ", stderr);
+		return;
+	}
 	if (p->tty && p->open)
 		fputs("\r\033[K", stderr);
 	fputs(text, stderr);
@@ -582,6 +622,8 @@ int cmd_run(cli *c)
 	p.tty = isatty(STDERR_FILENO);
 	p.max_steps = wf->max_steps;
 	p.wf = wf;
+	if (c->stream > 0 || (c->stream < 0 && p.tty))
+		c->opts.on_text = on_text;
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
 	c->opts.on_log = on_log;
@@ -626,6 +668,8 @@ int cli_drive_run(cli *c, const char *id, const char *how)
 	int rc;
 
 	p.tty = isatty(STDERR_FILENO);
+	if (c->stream > 0 || (c->stream < 0 && p.tty))
+		c->opts.on_text = on_text;
 	c->opts.on_event = on_event;
 	c->opts.event_ctx = &p;
 	c->opts.on_log = on_log;

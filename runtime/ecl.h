@@ -465,6 +465,13 @@ typedef struct ecl_options {
 	int model_overrides;
 	ecl_event_fn on_event;
 	void *event_ctx;
+	/* Pieces of an LLM step's answer as the provider streams them (the HTTP providers,
+	 * under ecl_run_drive; a batch does not stream), called with event_ctx, the run and
+	 * the step; each piece borrowed for the call. A call cut mid-stream is asked again, so
+	 * pieces may repeat: the step's output is only ever the whole, validated answer. NULL:
+	 * no stream is asked for. */
+	void (*on_text)(void *ctx, const char *run_id, const char *step, const char *text,
+			size_t len);
 	volatile sig_atomic_t
 		*interrupt;   /* a flag (set by a signal handler, say) that stops the driver at
 			       * its next chance, leaving the run resumable; or NULL */
@@ -684,6 +691,11 @@ typedef struct ecl_llm_call {
 	const char *error;  /* why the call failed or its answer was refused, or NULL */
 	long long tokens_in, tokens_out;
 	long long latency_us; /* -1 when not known */
+	/* Of tokens_in, those the provider read from its prompt cache (OpenAI's
+	 * cached_tokens, Anthropic's cache_read_input_tokens) and those it wrote to it
+	 * (Anthropic's cache_creation_input_tokens); 0 when it said none. */
+	long long tokens_cached, tokens_cache_write;
+	long long ttft_us; /* a streamed call's time to its first token, else 0 */
 } ecl_llm_call;
 
 /* One line of a run's history: a checkpoint (step != NULL) or a lifecycle note (note != NULL:
@@ -709,6 +721,8 @@ typedef struct ecl_history_entry {
 	 * definition is not stored that made a single call. */
 	const ecl_llm_call *calls;
 	int ncalls;
+	/* of tokens_in, read from and written to the provider's prompt cache (ecl_llm_call) */
+	long long tokens_cached, tokens_cache_write;
 } ecl_history_entry;
 
 typedef int (*ecl_history_fn)(void *ctx, const ecl_history_entry *entry);

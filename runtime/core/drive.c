@@ -403,6 +403,15 @@ static int tick(void *ctx)
 	return drive_task_should_stop(t);
 }
 
+/* A piece of a streamed answer, for the engine's on_text. */
+static void text_piece(void *ctx, const char *text, size_t len)
+{
+	drive_task *t = ctx;
+	ecl_engine *e = t->run->eng;
+
+	e->on_text(e->event_ctx, t->run->id, t->run->wf->steps[t->run->state].name, text, len);
+}
+
 /* The time one call may take: the step's, the workflow's or the engine's timeout, else the
  * providers' default. The longest Retry-After the driver waits for. */
 static long call_limit_ms(const llm_request *req)
@@ -488,6 +497,10 @@ static int ask_begin(drive_task *t)
 					       : e->timeout_ms;
 	req->tick = tick;
 	req->tick_ctx = t;
+	if (e->on_text) {
+		req->on_text = text_piece;
+		req->text_ctx = t;
+	}
 	return ECL_OK;
 }
 
@@ -574,6 +587,9 @@ static int record_call(drive_task *t, const char *answer, size_t n, const char *
 	k->error = own[0];
 	k->tokens_in = t->res.tokens_in;
 	k->tokens_out = t->res.tokens_out;
+	k->tokens_cached = t->res.tokens_cached;
+	k->tokens_cache_write = t->res.tokens_cache_write;
+	k->ttft_us = t->res.ttft_us;
 	k->latency_us = t->last_us;
 	return ECL_OK;
 }
@@ -592,6 +608,8 @@ static int ask_outcome(drive_task *t)
 
 	t->tokens_in += res->tokens_in;
 	t->tokens_out += res->tokens_out;
+	t->tokens_cached += res->tokens_cached;
+	t->tokens_cache_write += res->tokens_cache_write;
 	if (rc == ECL_OK && res->len > e->max_answer_bytes) {
 		engine_fail(e, ECL_EANSWER,
 			    "step `%s`: the answer has %zu bytes, more than the limit of %zu",
@@ -655,6 +673,7 @@ static int ask_outcome(drive_task *t)
 			return ECL_ENOMEM;
 		t->raw = res->text;
 		res->text = NULL;
+		t->ttft_us = res->ttft_us;
 		return ECL_OK;
 	}
 	if (rc == ECL_EANSWER && t->repair == t->repairs) {
@@ -755,6 +774,9 @@ static int fail_run(drive_task *t, const char *raw)
 	c.step.raw = raw;
 	c.step.tokens_in = t->tokens_in;
 	c.step.tokens_out = t->tokens_out;
+	c.step.tokens_cached = t->tokens_cached;
+	c.step.tokens_cache_write = t->tokens_cache_write;
+	c.step.ttft_us = t->ttft_us;
 	c.step.started_ms = t->started_ms;
 	c.step.duration_us = clock_mono_us() - t->t0;
 	c.status = ecl_run_status_name(ECL_RUN_FAILED);
@@ -822,6 +844,9 @@ static int commit_prepare(drive_task *t)
 	c->step.vars = t->commit_vars;
 	c->step.tokens_in = t->tokens_in;
 	c->step.tokens_out = t->tokens_out;
+	c->step.tokens_cached = t->tokens_cached;
+	c->step.tokens_cache_write = t->tokens_cache_write;
+	c->step.ttft_us = t->ttft_us;
 	c->step.started_ms = t->started_ms;
 	c->step.duration_us = clock_mono_us() - t->t0;
 	c->attempt = 1;
@@ -1060,6 +1085,7 @@ int drive_task_advance(drive_task *t)
 			t->started_ms = clock_now_ms();
 			t->t0 = clock_mono_us();
 			t->tokens_in = t->tokens_out = 0;
+			t->tokens_cached = t->tokens_cache_write = t->ttft_us = 0;
 			t->llm_us = 0;
 			t->cause = 0;
 			if (interrupted(e) || t->request || t->lost)

@@ -89,6 +89,8 @@ typedef struct drive_task {
 	/* the step under way */
 	long long started_ms, t0; /* wall clock, monotonic (us) */
 	long long tokens_in, tokens_out;
+	long long tokens_cached, tokens_cache_write; /* of tokens_in */
+	long long ttft_us; /* the accepted call's time to its first token, when streamed */
 	long long llm_us;  /* time spent in calls to the provider */
 	long long call_us; /* when the call in flight started */
 	long long wake_us; /* DRIVE_PH_WAIT: when to retry */

@@ -139,6 +139,7 @@ int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t
 	e->verbose = o->verbose;
 	e->on_event = o->on_event;
 	e->event_ctx = o->event_ctx;
+	e->on_text = o->on_text;
 	e->interrupt = o->interrupt;
 	e->workflows = o->workflows;
 	e->nworkflows = o->nworkflows;

@@ -118,6 +118,8 @@ struct ecl_engine {
 	int verbose;
 	ecl_event_fn on_event;
 	void *event_ctx;
+	void (*on_text)(void *ctx, const char *run_id, const char *step, const char *text,
+			size_t len); /* ecl_options.on_text */
 	const ecl_workflow *const *workflows;
 	size_t nworkflows;
 	long timeout_ms;

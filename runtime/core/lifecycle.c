@@ -487,6 +487,9 @@ static int make_calls(history *h, const store_step *s, const ecl_step_def *sd, c
 			o->answer = s->raw ? s->raw : s->output;
 			o->tokens_in = s->tokens_in;
 			o->tokens_out = s->tokens_out;
+			o->tokens_cached = s->tokens_cached;
+			o->tokens_cache_write = s->tokens_cache_write;
+			o->ttft_us = s->ttft_us;
 			o->latency_us = -1;
 			continue;
 		}
@@ -506,6 +509,9 @@ static int make_calls(history *h, const store_step *s, const ecl_step_def *sd, c
 			o->error = c->error;
 			o->tokens_in = c->tokens_in;
 			o->tokens_out = c->tokens_out;
+			o->tokens_cached = c->tokens_cached;
+			o->tokens_cache_write = c->tokens_cache_write;
+			o->ttft_us = c->ttft_us;
 			o->latency_us = c->latency_us;
 		}
 	}
@@ -544,6 +550,8 @@ static int history_step(void *ctx, const store_step *s)
 	entry.duration_us = s->duration_us;
 	entry.tokens_in = s->tokens_in;
 	entry.tokens_out = s->tokens_out;
+	entry.tokens_cached = s->tokens_cached;
+	entry.tokens_cache_write = s->tokens_cache_write;
 	entry.output = s->output;
 	entry.answer = s->raw ? s->raw : s->output;
 	/* The step's kind from the stored definition; for a run made before ecl stored them,

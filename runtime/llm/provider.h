@@ -49,6 +49,12 @@ typedef struct llm_request {
 	/* The W3C traceparent of the call's span, sent as the `traceparent` header so that a
 	 * provider's own trace joins the run's; NULL when the run is not traced. */
 	const char *traceparent;
+	/* When set, a provider that can asks for the answer as a stream and gives each piece
+	 * of its text as it arrives (the answer's JSON, for Anthropic's tool); the response is
+	 * the whole answer as without a stream. Only the blocking interface (complete) streams.
+	 * NULL: no stream. */
+	void (*on_text)(void *ctx, const char *text, size_t len);
+	void *text_ctx;
 } llm_request;
 
 /* Why a call failed, so the driver knows whether to retry it. */
@@ -69,9 +75,13 @@ typedef struct llm_response {
 	size_t len;
 	long long tokens_in;  /* prompt tokens the provider reported, or 0 */
 	long long tokens_out; /* completion tokens the provider reported, or 0 */
-	long http_status;     /* HTTP providers: the response status, else 0 */
-	long retry_after_ms;  /* the server's Retry-After, in ms, or -1 when none was given */
-	llm_fault fault;      /* on failure: whether to retry */
+	/* Of tokens_in, those read from the provider's prompt cache and those written to it
+	 * (Anthropic's input_tokens leaves both out: they are added to tokens_in) */
+	long long tokens_cached, tokens_cache_write;
+	long long ttft_us;   /* a streamed call: µs from the request to the first text, else 0 */
+	long http_status;    /* HTTP providers: the response status, else 0 */
+	long retry_after_ms; /* the server's Retry-After, in ms, or -1 when none was given */
+	llm_fault fault;     /* on failure: whether to retry */
 	/* LLM_FAULT_AGAIN: set for the one call of the process that learned the refusal, whose
 	 * error says what was refused and what is sent instead, for the log to say once */
 	int news;

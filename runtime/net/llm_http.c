@@ -29,8 +29,26 @@
 #define NET_STRICT_MAX         64 /* strict schemas kept per provider */
 #define NET_PLAIN_MAX          16 /* URLs remembered to refuse json_schema */
 #define NET_PLAIN_URL          512
+/* Anthropic: a system prompt this long or longer is marked for the prompt cache. Anthropic
+ * caches a prefix of at least 1024 tokens (2048 for its Haiku models) and refuses nothing
+ * shorter, it only does not cache it; at about 4 bytes a token, 4096 bytes estimate 1024. */
+#define NET_CACHE_MIN_BYTES 4096
 
 struct net;
+
+/* A streamed answer as it arrives: server-sent events (OpenAI, Anthropic) or one JSON object
+ * a line (Ollama), read a whole line at a time from the response body. */
+typedef struct stream {
+	int on;         /* the call asked for a stream */
+	size_t scanned; /* bytes of the body read into lines */
+	buf text;       /* the answer's text so far */
+	buf tool;       /* Anthropic: the forced tool's input JSON so far */
+	int tool_used;  /* Anthropic: the answer is the tool's input */
+	int ended;      /* the stream's own end came ([DONE], message_stop, done) */
+	long long t0_us, ttft_us;
+	long long tokens_in, tokens_out, cached, cache_write;
+	const llm_request *req;
+} stream;
 
 typedef struct http_api {
 	const char *name;
@@ -40,7 +58,10 @@ typedef struct http_api {
 	/* Append the request body for req to out (out->oom when out of memory), with
 	 * req->schema when schema is set. */
 	void (*body)(struct net *n, const char *model, const llm_request *req, int schema,
-		     buf *out);
+		     int streamed, buf *out);
+	/* One event (a JSON object) of a streamed answer. */
+	void (*event)(stream *s, const cJSON *ev);
+	int sse; /* events come as server-sent events ("data: ..." lines), else one a line */
 	/* The answer text of a 2xx reply (allocated), and its token counts; NULL with why set
 	 * when the reply has no answer where the API puts it, NULL alone when out of memory. */
 	char *(*answer)(cJSON *root, llm_response *res, const char **why);
@@ -48,6 +69,26 @@ typedef struct http_api {
 	 * OpenAI): a refusal is learned, and the request sent again without it */
 	int schema_refusable;
 } http_api;
+
+/* A piece of the answer's text (or of the tool's input) arrived. */
+static void stream_text(stream *s, const char *text, size_t len, int tool)
+{
+	if (!len)
+		return;
+	if (!s->ttft_us)
+		s->ttft_us = clock_mono_us() - s->t0_us + 1; /* never 0: 0 says none came */
+	buf_append(tool ? &s->tool : &s->text, text, len);
+	if (s->req->on_text)
+		s->req->on_text(s->req->text_ctx, text, len);
+}
+
+/* The string at obj.key, or NULL. */
+static const char *string_at(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
 
 typedef struct net {
 	llm_provider base;
@@ -218,12 +259,14 @@ static const char *strict_of(net *n, const char *schema, int *oom, char **own)
 }
 
 static void openai_body(struct net *n, const char *model, const llm_request *req, int schema,
-			buf *b)
+			int streamed, buf *b)
 {
 	PUT_LIT(b, "{");
 	put_messages(b, req, 1);
 	PUT_LIT(b, ",\"model\":");
 	put_str(b, model);
+	if (streamed) /* the usage comes in a last chunk only when asked for */
+		PUT_LIT(b, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
 	if (req->temperature >= 0) {
 		PUT_LIT(b, ",\"temperature\":");
 		json_number(b, req->temperature);
@@ -276,6 +319,9 @@ static char *openai_answer(cJSON *root, llm_response *res, const char **why)
 
 	res->tokens_in = count(usage, "prompt_tokens");
 	res->tokens_out = count(usage, "completion_tokens");
+	/* prompt_tokens counts them too */
+	res->tokens_cached = count(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+				   "cached_tokens");
 	if (!cJSON_IsString(content)) {
 		*why = "the response has no choices[0].message.content";
 		return NULL;
@@ -294,7 +340,7 @@ static int anthropic_headers(const char *key, struct curl_slist **list)
 }
 
 static void anthropic_body(struct net *n, const char *model, const llm_request *req, int schema,
-			   buf *b)
+			   int streamed, buf *b)
 {
 	PUT_LIT(b, "{");
 	put_messages(b, req, 0);
@@ -302,7 +348,13 @@ static void anthropic_body(struct net *n, const char *model, const llm_request *
 	put_str(b, model);
 	PUT_LIT(b, ",\"max_tokens\":");
 	json_number(b, req->max_tokens > 0 ? req->max_tokens : 1024);
-	if (req->system) {
+	if (req->system && strlen(req->system) >= NET_CACHE_MIN_BYTES) {
+		/* a long system prompt, the same at every visit of the step: cached (with the
+		 * tool before it, which is the step's too), read back at a tenth of the price */
+		PUT_LIT(b, ",\"system\":[{\"type\":\"text\",\"text\":");
+		put_str(b, req->system);
+		PUT_LIT(b, ",\"cache_control\":{\"type\":\"ephemeral\"}}]");
+	} else if (req->system) {
 		PUT_LIT(b, ",\"system\":");
 		put_str(b, req->system);
 	}
@@ -320,6 +372,8 @@ static void anthropic_body(struct net *n, const char *model, const llm_request *
 		put_schema_name(b, req);
 		PUT_LIT(b, "}");
 	}
+	if (streamed)
+		PUT_LIT(b, ",\"stream\":true");
 	(void)n;
 	PUT_LIT(b, "}");
 }
@@ -332,7 +386,11 @@ static char *anthropic_answer(cJSON *root, llm_response *res, const char **why)
 	buf text = {0};
 	int found = 0;
 
-	res->tokens_in = count(usage, "input_tokens");
+	/* input_tokens are those after the last cache breakpoint: the prompt's are all three */
+	res->tokens_cached = count(usage, "cache_read_input_tokens");
+	res->tokens_cache_write = count(usage, "cache_creation_input_tokens");
+	res->tokens_in =
+		count(usage, "input_tokens") + res->tokens_cached + res->tokens_cache_write;
 	res->tokens_out = count(usage, "output_tokens");
 	cJSON_ArrayForEach (block, cJSON_GetObjectItemCaseSensitive(root, "content")) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
@@ -373,7 +431,7 @@ static int ollama_headers(const char *key, struct curl_slist **list)
 }
 
 static void ollama_body(struct net *n, const char *model, const llm_request *req, int schema,
-			buf *b)
+			int streamed, buf *b)
 {
 	int first = 1;
 
@@ -382,7 +440,10 @@ static void ollama_body(struct net *n, const char *model, const llm_request *req
 	put_messages(b, req, 1);
 	PUT_LIT(b, ",\"model\":");
 	put_str(b, model);
-	PUT_LIT(b, ",\"stream\":false,\"format\":");
+	if (streamed)
+		PUT_LIT(b, ",\"stream\":true,\"format\":");
+	else
+		PUT_LIT(b, ",\"stream\":false,\"format\":");
 	if (schema)
 		buf_puts(b, req->schema);
 	else
@@ -416,13 +477,85 @@ static char *ollama_answer(cJSON *root, llm_response *res, const char **why)
 	return take_string(content);
 }
 
+/* ---- streamed answers ---------------------------------------------------------------------- */
+
+/* OpenAI: chunks of choices[0].delta.content, then one with the usage (stream_options), then
+ * "data: [DONE]" (read by the scanner). */
+static void openai_event(stream *s, const cJSON *ev)
+{
+	const cJSON *choice =
+		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ev, "choices"), 0);
+	const char *text = string_at(cJSON_GetObjectItemCaseSensitive(choice, "delta"), "content");
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(ev, "usage");
+
+	if (text)
+		stream_text(s, text, strlen(text), 0);
+	if (cJSON_IsObject(usage)) {
+		s->tokens_in = count(usage, "prompt_tokens");
+		s->tokens_out = count(usage, "completion_tokens");
+		s->cached = count(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+				  "cached_tokens");
+	}
+}
+
+/* Anthropic: message_start (the input's usage), content blocks whose deltas are text or, for
+ * the tool, pieces of its input's JSON, message_delta (the output's usage), message_stop. */
+static void anthropic_event(stream *s, const cJSON *ev)
+{
+	const char *type = string_at(ev, "type");
+	const cJSON *usage;
+
+	if (!type)
+		return;
+	if (!strcmp(type, "message_start")) {
+		usage = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(ev, "message"), "usage");
+		s->cached = count(usage, "cache_read_input_tokens");
+		s->cache_write = count(usage, "cache_creation_input_tokens");
+		s->tokens_in = count(usage, "input_tokens") + s->cached + s->cache_write;
+	} else if (!strcmp(type, "content_block_start")) {
+		const char *kind =
+			string_at(cJSON_GetObjectItemCaseSensitive(ev, "content_block"), "type");
+
+		s->tool_used |= kind && !strcmp(kind, "tool_use");
+	} else if (!strcmp(type, "content_block_delta")) {
+		const cJSON *delta = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+		const char *text = string_at(delta, "text");
+		const char *json = string_at(delta, "partial_json");
+
+		if (text)
+			stream_text(s, text, strlen(text), 0);
+		if (json)
+			stream_text(s, json, strlen(json), 1);
+	} else if (!strcmp(type, "message_delta")) {
+		s->tokens_out =
+			count(cJSON_GetObjectItemCaseSensitive(ev, "usage"), "output_tokens");
+	} else if (!strcmp(type, "message_stop")) {
+		s->ended = 1;
+	}
+}
+
+/* Ollama: a line per piece of message.content, the last with done and the counts. */
+static void ollama_event(stream *s, const cJSON *ev)
+{
+	const char *text = string_at(cJSON_GetObjectItemCaseSensitive(ev, "message"), "content");
+
+	if (text)
+		stream_text(s, text, strlen(text), 0);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "done"))) {
+		s->tokens_in = count(ev, "prompt_eval_count");
+		s->tokens_out = count(ev, "eval_count");
+		s->ended = 1;
+	}
+}
+
 static const http_api apis[] = {
 	{"openai", "https://api.openai.com/v1", "/chat/completions", openai_headers, openai_body,
-	 openai_answer, 1},
+	 openai_event, 1, openai_answer, 1},
 	{"anthropic", "https://api.anthropic.com/v1", "/messages", anthropic_headers,
-	 anthropic_body, anthropic_answer, 0},
-	{"ollama", "http://127.0.0.1:11434", "/api/chat", ollama_headers, ollama_body,
-	 ollama_answer, 0},
+	 anthropic_body, anthropic_event, 1, anthropic_answer, 0},
+	{"ollama", "http://127.0.0.1:11434", "/api/chat", ollama_headers, ollama_body, ollama_event,
+	 0, ollama_answer, 0},
 };
 
 /* ---- servers that refuse a schema --------------------------------------------------------- */
@@ -490,6 +623,8 @@ typedef struct net_call {
 	const llm_request *req;    /* blocking calls only: for the tick */
 	int schema_sent;           /* the request carries the step's JSON Schema */
 	struct curl_slist *traced; /* a traced call's headers: the provider's and traceparent */
+	stream st;                 /* a streamed answer, read as it comes */
+	const http_api *api;
 } net_call;
 
 #define NET_POOL_MAX 4096 /* idle calls kept for reuse */
@@ -550,6 +685,60 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 		r->retry_after_ms = retry_after(v, len - (size_t)(v - data));
 	}
 	return len;
+}
+
+/* Read the complete lines of a streamed answer that arrived since the last time: each event
+ * to the API's reader. A line that is no JSON is skipped (SSE comments, event: lines). */
+static void stream_scan(net_call *c)
+{
+	stream *s = &c->st;
+	const char *data = c->answer.data.data;
+	size_t len = c->answer.data.len;
+	const char *nl;
+
+	while (s->scanned < len && (nl = memchr(data + s->scanned, '\n', len - s->scanned))) {
+		const char *line = data + s->scanned;
+		size_t n = (size_t)(nl - line);
+		cJSON *ev;
+		int oom = 0;
+
+		s->scanned += n + 1;
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (c->api->sse) {
+			if (n < 5 || memcmp(line, "data:", 5) != 0)
+				continue;
+			line += 5;
+			n -= 5;
+			while (n && *line == ' ')
+				line++, n--;
+			if (n == 6 && !memcmp(line, "[DONE]", 6)) {
+				s->ended = 1;
+				continue;
+			}
+		}
+		if ((ev = json_parse(line, n, &oom)) != NULL) {
+			c->api->event(s, ev);
+			cJSON_Delete(ev);
+		}
+		if (oom)
+			s->text.oom = 1; /* the call fails as out of memory */
+	}
+}
+
+/* libcurl's write function: the body gathered, and a streamed answer read as it comes. */
+static size_t on_write(char *data, size_t size, size_t n, void *ctx)
+{
+	net_call *c = ctx;
+	size_t got = http_body_write(data, size, n, &c->answer);
+	long status = 0;
+
+	if (got && c->st.on) {
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) /* else an error's body, read at the end */
+			stream_scan(c);
+	}
+	return got;
 }
 
 static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -648,6 +837,8 @@ static int call_setup(net *n, net_call *c)
 		return ECL_ENOMEM; /* the URL is the only option that copies */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, n->headers);
 	http_setup(h, n->connect_timeout_ms, &c->answer);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, c);
@@ -678,6 +869,8 @@ static void call_free(net_call *c)
 {
 	curl_easy_cleanup(c->curl);
 	curl_slist_free_all(c->traced);
+	buf_free(&c->st.text);
+	buf_free(&c->st.tool);
 	buf_free(&c->send);
 	buf_free(&c->answer.data);
 	mem_free(c);
@@ -708,6 +901,7 @@ static net_call *call_get(net *n)
 	/* a pooled call's buffers were emptied by call_put */
 	c->base.provider = &n->base;
 	c->base.tag = NULL;
+	c->api = n->api;
 	c->next_free = NULL;
 	c->retry_after_ms = -1;
 	c->answer.too_large = 0;
@@ -725,6 +919,9 @@ static void call_put(net *n, net_call *c)
 	buf_keep(&c->send);
 	curl_slist_free_all(c->traced);
 	c->traced = NULL;
+	buf_free(&c->st.text);
+	buf_free(&c->st.tool);
+	memset(&c->st, 0, sizeof(c->st));
 	/* the reply's buffer is not kept: it would sit idle through the next call's wait, 1 KiB
 	 * more per run in flight (bytes_per_inflight_run), and a reply of a few hundred bytes
 	 * arrives in one piece, so it costs one allocation */
@@ -735,12 +932,16 @@ static void call_put(net *n, net_call *c)
 }
 
 /* Set up the easy handle of c for req. */
-static int call_prepare(net *n, net_call *c, const llm_request *req)
+static int call_prepare(net *n, net_call *c, const llm_request *req, int streamed)
 {
 	CURL *h = c->curl;
 
 	c->schema_sent = req->schema && !(n->api->schema_refusable && plain_known(n));
-	n->api->body(n, req->model ? req->model : n->model, req, c->schema_sent, &c->send);
+	c->st.on = streamed && req->on_text;
+	c->st.req = req;
+	c->st.t0_us = clock_mono_us();
+	n->api->body(n, req->model ? req->model : n->model, req, c->schema_sent, c->st.on,
+		     &c->send);
 	if (c->send.oom || !c->send.data)
 		return ECL_ENOMEM;
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->send.len);
@@ -789,6 +990,36 @@ static void response_meta(const cJSON *root, llm_response *res)
 	meta_str(choice, "finish_reason", res->finish_reason, sizeof(res->finish_reason));
 	meta_str(root, "stop_reason", res->finish_reason, sizeof(res->finish_reason));
 	meta_str(root, "done_reason", res->finish_reason, sizeof(res->finish_reason));
+}
+
+/* The answer of a stream that ended well: its text, or its tool's input. A stream cut before
+ * its own end is a transient fault, as a truncated body is: the step asks again. */
+static int stream_result(net *n, net_call *c, llm_response *res)
+{
+	stream *s = &c->st;
+	buf *answer = s->tool_used ? &s->tool : &s->text;
+
+	stream_scan(c); /* a last line without its newline is no whole event: left out */
+	res->tokens_in = s->tokens_in;
+	res->tokens_out = s->tokens_out;
+	res->tokens_cached = s->cached;
+	res->tokens_cache_write = s->cache_write;
+	res->ttft_us = s->ttft_us;
+	if (s->text.oom || s->tool.oom)
+		return ECL_ENOMEM;
+	if (!s->ended) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "the stream was cut before its end, after %zu bytes",
+			 c->answer.data.len);
+		return fail(n, res, LLM_FAULT_TRANSIENT, why);
+	}
+	res->text = answer->data ? answer->data : mem_strdup("");
+	if (!res->text)
+		return ECL_ENOMEM;
+	memset(answer, 0, sizeof(*answer)); /* the text is the caller's now */
+	res->len = strlen(res->text);
+	return ECL_OK;
 }
 
 /* Turn the ended transfer of c into res. */
@@ -847,6 +1078,10 @@ static int call_result(net *n, net_call *c, CURLcode cc, llm_response *res)
 									    : LLM_FAULT_PERMANENT,
 			    why_buf);
 	}
+	if (c->st.on) {
+		cJSON_Delete(root); /* (a stream's body is no one JSON object) */
+		return stream_result(n, c, res);
+	}
 	if (!root)
 		return fail(n, res, LLM_FAULT_PERMANENT, "the response is not JSON");
 	response_meta(root, res);
@@ -866,7 +1101,7 @@ static int net_complete(llm_provider *p, const llm_request *req, llm_response *r
 
 	if (!c)
 		return ECL_ENOMEM;
-	rc = call_prepare(n, c, req);
+	rc = call_prepare(n, c, req, 1);
 	if (rc == ECL_OK)
 		rc = call_result(n, c, curl_easy_perform(c->curl), res);
 	call_put(n, c);
@@ -883,7 +1118,7 @@ static int net_start(llm_provider *p, const llm_request *req, CURLM *multi, void
 	*out = NULL;
 	if (!c)
 		return ECL_ENOMEM;
-	rc = call_prepare(n, c, req);
+	rc = call_prepare(n, c, req, 0); /* no stream: nobody watches a batch's calls */
 	c->req = NULL; /* req is not kept: the caller watches time and signals itself */
 	if (rc == ECL_OK && curl_multi_add_handle(multi, c->curl) != CURLM_OK)
 		rc = fail(n, res, LLM_FAULT_TRANSIENT, "libcurl cannot start the request");

@@ -119,6 +119,14 @@ static const char *const migrations[] = {
 	" heartbeat_ms BIGINT NOT NULL);",
 	/* 9: the run's trace context (a W3C traceparent) */
 	"ALTER TABLE ecl.runs ADD COLUMN trace TEXT;",
+	/* 10: the input tokens a provider read from its prompt cache and wrote to it, of a
+	 * step's and of a call's tokens_in, and a streamed call's time to its first token */
+	"ALTER TABLE ecl.steps ADD COLUMN tokens_cached BIGINT NOT NULL DEFAULT 0,"
+	" ADD COLUMN tokens_cache_write BIGINT NOT NULL DEFAULT 0,"
+	" ADD COLUMN ttft_us BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE ecl.calls ADD COLUMN tokens_cached BIGINT NOT NULL DEFAULT 0,"
+	" ADD COLUMN tokens_cache_write BIGINT NOT NULL DEFAULT 0,"
+	" ADD COLUMN ttft_us BIGINT NOT NULL DEFAULT 0;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -164,18 +172,21 @@ enum stmt_id {
 
 /* The run's update of a transition ($1 id, $2 status, $3 step, $4 seq, $5 attempt, $6 output,
  * $7 error, $8 now, $9 owner, $10 lease until), then the inserts of the checkpoint ($11..$19:
- * step, attempt, output, raw, vars, tokens in, tokens out, started, duration), of its calls
- * ($20, a JSON array, NULL for none) and of the workflow version's definition ($21 workflow,
- * $22 version, $23 text; NULL for none), which CTEs make conditional on the update: one
- * statement. */
+ * step, attempt, output, raw, vars, tokens in, tokens out, started, duration; $24, $25, $26:
+ * tokens cached, written to the cache, time to the first token), of its calls ($20, a JSON array,
+ * NULL for none) and of the workflow version's definition ($21 workflow, $22 version, $23 text;
+ * NULL for none), which CTEs make conditional on the update: one statement. */
 #define STEP_INSERT                                                                                \
 	" ), ins AS (INSERT INTO ecl.steps(run_id, seq, step, attempt, output, raw, vars,"         \
-	" tokens_in, tokens_out, started_ms, duration_us)"                                         \
-	" SELECT $1, $4, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM upd),"                   \
+	" tokens_in, tokens_out, started_ms, duration_us, tokens_cached, tokens_cache_write,"      \
+	" ttft_us) SELECT $1, $4, $11, $12, $13, $14, $15, $16, $17, $18, $19, $24, $25, $26"      \
+	" FROM upd),"                                                                              \
 	" c AS (INSERT INTO ecl.calls(run_id, seq, n, kind, repair, fix, answer, error,"           \
-	" tokens_in, tokens_out, latency_us) SELECT $1, $4, (k->>'n')::int, (k->>'kind')::int,"    \
+	" tokens_in, tokens_out, latency_us, tokens_cached, tokens_cache_write, ttft_us)"          \
+	" SELECT $1, $4, (k->>'n')::int, (k->>'kind')::int,"                                       \
 	" (k->>'repair')::int, k->>'fix', k->>'answer', k->>'error', (k->>'tokens_in')::bigint,"   \
-	" (k->>'tokens_out')::bigint, (k->>'latency_us')::bigint"                                  \
+	" (k->>'tokens_out')::bigint, (k->>'latency_us')::bigint, (k->>'tokens_cached')::bigint,"  \
+	" (k->>'tokens_cache_write')::bigint, (k->>'ttft_us')::bigint"                             \
 	" FROM upd, json_array_elements($20::json) k),"                                            \
 	" d AS (INSERT INTO ecl.versions(workflow, version, def) SELECT $21, $22, $23 FROM upd"    \
 	" WHERE $21::text IS NOT NULL ON CONFLICT DO NOTHING)"                                     \
@@ -189,12 +200,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13,"
 			  " $14, $15, $16) ON CONFLICT (id) DO NOTHING",
 	[ST_GET_RUN] = "SELECT " RUN_COLUMNS " FROM ecl.runs WHERE id = $1",
-	[ST_LIST_STEPS] = "SELECT s.seq, s.step, s.attempt, coalesce(s.next,"
-			  " lead(s.step) OVER (ORDER BY s.seq),"
-			  " CASE WHEN r.seq = s.seq THEN r.step END), s.output, s.raw, s.vars,"
-			  " s.tokens_in, s.tokens_out, s.started_ms, s.duration_us"
-			  " FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
-			  " WHERE s.run_id = $1 ORDER BY s.seq",
+	[ST_LIST_STEPS] =
+		"SELECT s.seq, s.step, s.attempt, coalesce(s.next,"
+		" lead(s.step) OVER (ORDER BY s.seq),"
+		" CASE WHEN r.seq = s.seq THEN r.step END), s.output, s.raw, s.vars,"
+		" s.tokens_in, s.tokens_out, s.started_ms, s.duration_us, s.tokens_cached,"
+		" s.tokens_cache_write, s.ttft_us FROM ecl.steps s JOIN ecl.runs r"
+		" ON r.id = s.run_id"
+		" WHERE s.run_id = $1 ORDER BY s.seq",
 	[ST_ADVANCE] = "WITH upd AS (UPDATE ecl.runs SET step = $3, seq = $4, attempt = $5,"
 		       " updated_ms = $8, lease_until_ms = $10" STEP_WHERE
 		       " RETURNING request, $2::text, $6::text, $7::text" STEP_INSERT,
@@ -242,15 +255,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    " AND output IS NOT NULL ORDER BY seq DESC LIMIT $3",
 	[ST_LIST_NOTES] = "SELECT seq, ts_ms, text FROM ecl.notes WHERE run_id = $1"
 			  " ORDER BY seq, n",
-	[ST_FORK_STEPS] = "INSERT INTO ecl.steps SELECT $2, seq, step, attempt, next, output,"
-			  " raw, vars, tokens_in, tokens_out, started_ms, duration_us"
-			  " FROM ecl.steps WHERE run_id = $1 AND seq <= $3",
+	[ST_FORK_STEPS] =
+		"INSERT INTO ecl.steps SELECT $2, seq, step, attempt, next, output,"
+		" raw, vars, tokens_in, tokens_out, started_ms, duration_us, tokens_cached,"
+		" tokens_cache_write, ttft_us FROM ecl.steps WHERE run_id = $1 AND seq <= $3",
 	[ST_LIST_CALLS] = "SELECT seq, n, kind, repair, fix, answer, error, tokens_in, tokens_out,"
-			  " latency_us FROM ecl.calls WHERE run_id = $1 ORDER BY seq, n",
+			  " latency_us, tokens_cached, tokens_cache_write, ttft_us FROM ecl.calls"
+			  " WHERE run_id = $1 ORDER BY seq, n",
 	[ST_GET_DEF] = "SELECT def FROM ecl.versions WHERE workflow = $1 AND version = $2",
-	[ST_FORK_CALLS] = "INSERT INTO ecl.calls SELECT $2, seq, n, kind, repair, fix, answer,"
-			  " error, tokens_in, tokens_out, latency_us FROM ecl.calls"
-			  " WHERE run_id = $1 AND seq <= $3",
+	[ST_FORK_CALLS] =
+		"INSERT INTO ecl.calls SELECT $2, seq, n, kind, repair, fix, answer,"
+		" error, tokens_in, tokens_out, latency_us, tokens_cached, tokens_cache_write,"
+		" ttft_us FROM ecl.calls WHERE run_id = $1 AND seq <= $3",
 	[ST_SET_VERSION] = "UPDATE ecl.runs SET version = $2, updated_ms = $3 WHERE id = $1",
 	/* whether the transition to checkpoint $2 of run $1 by $3 committed */
 	[ST_COMMITTED] = "SELECT 1 FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
@@ -305,8 +321,8 @@ typedef struct pg_store {
 
 /* Up to 24 parameters of a statement, numbers written as text. */
 typedef struct params {
-	const char *v[24];
-	char num[24][24];
+	const char *v[28];
+	char num[28][24];
 	int n;
 } params;
 
@@ -775,6 +791,9 @@ static int pg_list_steps(store *base, const char *id, store_step_fn fn, void *ct
 			.tokens_out = int_of(res, i, 8),
 			.started_ms = int_of(res, i, 9),
 			.duration_us = int_of(res, i, 10),
+			.tokens_cached = int_of(res, i, 11),
+			.tokens_cache_write = int_of(res, i, 12),
+			.ttft_us = int_of(res, i, 13),
 		};
 
 		rc = fn(ctx, &step);
@@ -848,9 +867,10 @@ static char *calls_json(const store_commit *c)
 
 		buf_printf(&b,
 			   "%s{\"n\":%d,\"kind\":%d,\"repair\":%d,\"tokens_in\":%lld,"
-			   "\"tokens_out\":%lld,\"latency_us\":%lld",
+			   "\"tokens_out\":%lld,\"latency_us\":%lld,\"tokens_cached\":%lld,"
+			   "\"tokens_cache_write\":%lld,\"ttft_us\":%lld",
 			   i ? "," : "", k->n, k->kind, k->repair, k->tokens_in, k->tokens_out,
-			   k->latency_us);
+			   k->latency_us, k->tokens_cached, k->tokens_cache_write, k->ttft_us);
 		for (t = 0; t < 3; t++) {
 			if (!texts[t])
 				continue;
@@ -912,6 +932,9 @@ static int pg_commit(store *base, const store_commit *c, const char **request)
 	p_text(&p, c->def ? c->def->workflow : NULL);
 	p_text(&p, c->def ? c->def->version : NULL);
 	p_text(&p, c->def ? c->def->text : NULL);
+	p_int(&p, c->step.tokens_cached);
+	p_int(&p, c->step.tokens_cache_write);
+	p_int(&p, c->step.ttft_us);
 	for (tries = 0;; tries++) {
 		int in_group = s->group;
 
@@ -1295,6 +1318,9 @@ static int pg_list_calls(store *base, const char *id, store_call_fn fn, void *ct
 			.tokens_in = int_of(res, i, 7),
 			.tokens_out = int_of(res, i, 8),
 			.latency_us = int_of(res, i, 9),
+			.tokens_cached = int_of(res, i, 10),
+			.tokens_cache_write = int_of(res, i, 11),
+			.ttft_us = int_of(res, i, 12),
 		};
 
 		rc = fn(ctx, (int)int_of(res, i, 0), &call);

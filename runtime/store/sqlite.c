@@ -137,6 +137,14 @@ static const char *const migrations[] = {
 	/* 9: the run's trace context (a W3C traceparent), so that every process that drives
 	 * it adds its spans to one trace */
 	"ALTER TABLE runs ADD COLUMN trace TEXT;",
+	/* 10: the input tokens a provider read from its prompt cache and wrote to it, of a
+	 * step's and of a call's tokens_in, and a streamed call's time to its first token */
+	"ALTER TABLE steps ADD COLUMN tokens_cached INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE steps ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE steps ADD COLUMN ttft_us INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE calls ADD COLUMN tokens_cached INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE calls ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE calls ADD COLUMN ttft_us INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The condition of the runs_live index, word for word: a query uses that index only when its
@@ -209,15 +217,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* next: stored by databases before schema 3, else the step of the following
 	 * checkpoint, else for the run's last checkpoint the step the run is at (NULL once
 	 * that checkpoint ended the run) */
-	[ST_LIST_STEPS] = "SELECT s.seq, s.step, s.attempt, coalesce(s.next,"
-			  " lead(s.step) OVER (ORDER BY s.seq),"
-			  " CASE WHEN r.seq = s.seq THEN r.step END), s.output, s.raw, s.vars,"
-			  " s.tokens_in, s.tokens_out, s.started_ms, s.duration_us"
-			  " FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.run_id = ?1"
-			  " ORDER BY s.seq",
+	[ST_LIST_STEPS] =
+		"SELECT s.seq, s.step, s.attempt, coalesce(s.next,"
+		" lead(s.step) OVER (ORDER BY s.seq),"
+		" CASE WHEN r.seq = s.seq THEN r.step END), s.output, s.raw, s.vars,"
+		" s.tokens_in, s.tokens_out, s.started_ms, s.duration_us, s.tokens_cached,"
+		" s.tokens_cache_write, s.ttft_us"
+		" FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.run_id = ?1"
+		" ORDER BY s.seq",
 	[ST_INSERT_STEP] = "INSERT INTO steps(run_id, seq, step, attempt, output, raw, vars,"
-			   " tokens_in, tokens_out, started_ms, duration_us)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			   " tokens_in, tokens_out, started_ms, duration_us, tokens_cached,"
+			   " tokens_cache_write, ttft_us)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	/* A transition that keeps the run going touches no indexed column. The last condition of
 	 * the updates step_once runs lets it see at no cost that no request is pending. */
 	[ST_ADVANCE_RUN] = "UPDATE runs SET step = ?3, seq = ?4, attempt = ?5, updated_ms = ?8,"
@@ -263,19 +274,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_LIST_NOTES] =
 		"SELECT seq, ts_ms, text FROM notes WHERE run_id = ?1 ORDER BY seq, rowid",
 	[ST_FORK_STEPS] = "INSERT INTO steps SELECT ?2, seq, step, attempt, next, output, raw,"
-			  " vars, tokens_in, tokens_out, started_ms, duration_us FROM steps"
-			  " WHERE run_id = ?1 AND seq <= ?3",
+			  " vars, tokens_in, tokens_out, started_ms, duration_us, tokens_cached,"
+			  " tokens_cache_write, ttft_us FROM steps WHERE run_id = ?1 AND seq <= ?3",
 	[ST_SET_VERSION] = "UPDATE runs SET version = ?2, updated_ms = ?3 WHERE id = ?1",
 	[ST_LIST_OUTPUTS] = "SELECT seq, output FROM steps WHERE run_id = ?1 AND seq <= ?2"
 			    " AND output IS NOT NULL ORDER BY seq DESC LIMIT ?3",
-	[ST_INSERT_CALL] = "INSERT INTO calls(run_id, seq, n, kind, repair, fix, answer, error,"
-			   " tokens_in, tokens_out, latency_us)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_INSERT_CALL] =
+		"INSERT INTO calls(run_id, seq, n, kind, repair, fix, answer, error,"
+		" tokens_in, tokens_out, latency_us, tokens_cached, tokens_cache_write,"
+		" ttft_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[ST_LIST_CALLS] = "SELECT seq, n, kind, repair, fix, answer, error, tokens_in, tokens_out,"
-			  " latency_us FROM calls WHERE run_id = ?1 ORDER BY seq, n",
+			  " latency_us, tokens_cached, tokens_cache_write, ttft_us FROM calls"
+			  " WHERE run_id = ?1 ORDER BY seq, n",
 	[ST_FORK_CALLS] = "INSERT INTO calls SELECT ?2, seq, n, kind, repair, fix, answer, error,"
-			  " tokens_in, tokens_out, latency_us FROM calls"
-			  " WHERE run_id = ?1 AND seq <= ?3",
+			  " tokens_in, tokens_out, latency_us, tokens_cached, tokens_cache_write,"
+			  " ttft_us FROM calls WHERE run_id = ?1 AND seq <= ?3",
 	[ST_PUT_DEF] = "INSERT OR IGNORE INTO versions(workflow, version, def) VALUES(?1, ?2, ?3)",
 	[ST_GET_DEF] = "SELECT def FROM versions WHERE workflow = ?1 AND version = ?2",
 	[ST_WORKER_PUT] = "INSERT OR REPLACE INTO workers(id, host, pid, workflows, concurrency,"
@@ -603,6 +616,9 @@ static int sq_list_steps(store *base, const char *id, store_step_fn fn, void *ct
 			.tokens_out = sqlite3_column_int64(st, 8),
 			.started_ms = sqlite3_column_int64(st, 9),
 			.duration_us = sqlite3_column_int64(st, 10),
+			.tokens_cached = sqlite3_column_int64(st, 11),
+			.tokens_cache_write = sqlite3_column_int64(st, 12),
+			.ttft_us = sqlite3_column_int64(st, 13),
 		};
 		int stop;
 
@@ -640,6 +656,9 @@ static int sq_list_calls(store *base, const char *id, store_call_fn fn, void *ct
 			.tokens_in = sqlite3_column_int64(st, 7),
 			.tokens_out = sqlite3_column_int64(st, 8),
 			.latency_us = sqlite3_column_int64(st, 9),
+			.tokens_cached = sqlite3_column_int64(st, 10),
+			.tokens_cache_write = sqlite3_column_int64(st, 11),
+			.ttft_us = sqlite3_column_int64(st, 12),
 		};
 		int stop = fn(ctx, sqlite3_column_int(st, 0), &call);
 
@@ -766,6 +785,9 @@ static int insert_calls(sqlite_store *s, const store_commit *c)
 		sqlite3_bind_int64(st, 9, k->tokens_in);
 		sqlite3_bind_int64(st, 10, k->tokens_out);
 		sqlite3_bind_int64(st, 11, k->latency_us);
+		sqlite3_bind_int64(st, 12, k->tokens_cached);
+		sqlite3_bind_int64(st, 13, k->tokens_cache_write);
+		sqlite3_bind_int64(st, 14, k->ttft_us);
 		if ((rc = exec_rc(s, ST_INSERT_CALL)) != SQLITE_DONE)
 			return rc;
 	}
@@ -811,6 +833,9 @@ static int sq_commit(store *base, const store_commit *c, const char **request)
 	sqlite3_bind_int64(st, 9, c->step.tokens_out);
 	sqlite3_bind_int64(st, 10, c->step.started_ms);
 	sqlite3_bind_int64(st, 11, c->step.duration_us);
+	sqlite3_bind_int64(st, 12, c->step.tokens_cached);
+	sqlite3_bind_int64(st, 13, c->step.tokens_cache_write);
+	sqlite3_bind_int64(st, 14, c->step.ttft_us);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {

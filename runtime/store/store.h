@@ -76,6 +76,9 @@ typedef struct store_step {
 	const char *vars;   /* the variables and counters the transition changed, JSON object */
 	long long tokens_in;
 	long long tokens_out;
+	/* of tokens_in: read from the provider's prompt cache, and written to it */
+	long long tokens_cached, tokens_cache_write;
+	long long ttft_us; /* the accepted call's time to its first token when streamed, else 0 */
 	long long started_ms;
 	long long duration_us;
 } store_step;
@@ -102,6 +105,8 @@ typedef struct store_call {
 	const char *error;  /* why the call failed, or why its answer was refused; or NULL */
 	long long tokens_in, tokens_out;
 	long long latency_us;
+	long long tokens_cached, tokens_cache_write; /* of tokens_in, as store_step's */
+	long long ttft_us; /* time to the first token of a streamed call, else 0 */
 } store_call;
 
 /* A workflow version's definition (its slots and the templates of its steps, as JSON text,

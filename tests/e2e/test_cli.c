@@ -1977,12 +1977,16 @@ Test(cli, every_allocation_of_the_json_listings_may_fail, .timeout = 300)
 {
 	static const char *const providers[] = {"providers", "-o", "json", NULL};
 	static const char *const runs[] = {"runs", "-o", "json", NULL};
+	static const char *const list[] = {"list", "-o", "json", NULL};
 	char *out, id[64];
 
 	cr_assert_eq(ECL(&out, NULL, "run", "critique-revise", "--topic", "t"), 0);
 	snprintf(id, sizeof(id), "%s", ts_started_id(out));
 	free(out);
 	free(every_allocation_may_fail(providers, 0));
+	out = every_allocation_may_fail(list, 0);
+	cr_assert(strstr(out, "\"id\": \"triage\""), "%s", out);
+	free(out);
 	out = every_allocation_may_fail(runs, 0);
 	cr_assert(strstr(out, id), "%s", out);
 	free(out);

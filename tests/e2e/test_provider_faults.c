@@ -458,6 +458,199 @@ Test(provider_faults, a_server_refusing_json_schema_is_asked_for_json_object_fro
 	p->destroy(p);
 }
 
+/* ---- prompt caching ------------------------------------------------------------------------ */
+
+/* A system prompt of n bytes: words of 8 bytes ("word... "), n / 8 of them. */
+static char *system_of(size_t n)
+{
+	char *s = malloc(n + 1);
+	size_t i;
+
+	cr_assert_not_null(s);
+	for (i = 0; i < n; i++)
+		s[i] = i % 8 == 7 ? ' ' : 'w';
+	s[n] = '\0';
+	return s;
+}
+
+Test(provider_faults, anthropic_marks_a_long_system_prompt_for_its_cache)
+{
+	llm_provider *p = make(&apis[1], url);
+	char *longer = system_of(4096), *shorter = system_of(4095), *raw, *want;
+	llm_response res[2];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		llm_request req = request(hello);
+
+		req.system = longer;
+		memset(&res[k], 0, sizeof(res[k]));
+		cr_assert_eq(p->complete(p, &req, &res[k]), ECL_OK, "%s", res[k].error);
+		free(res[k].text);
+	}
+	raw = last_raw();
+	want = malloc(strlen(longer) + 100);
+	sprintf(want,
+		",\"system\":[{\"type\":\"text\",\"text\":\"%s\",\"cache_control\":{\"type\":"
+		"\"ephemeral\"}}],",
+		longer);
+	cr_assert(strstr(raw, want), "%s", raw);
+	free(want);
+	free(raw);
+	/* written to the cache first, read from it then; both in tokens_in */
+	cr_assert_eq(res[0].tokens_cache_write, 512);
+	cr_assert_eq(res[0].tokens_cached, 0);
+	cr_assert_eq(res[1].tokens_cached, 512);
+	cr_assert_eq(res[1].tokens_cache_write, 0);
+	cr_assert_eq(res[0].tokens_in, res[1].tokens_in);
+	cr_assert_gt(res[0].tokens_in, 512);
+	{
+		/* a byte shorter: a plain string, not cached */
+		llm_request req = request(hello);
+		llm_response r = {0};
+
+		req.system = shorter;
+		cr_assert_eq(p->complete(p, &req, &r), ECL_OK, "%s", r.error);
+		free(r.text);
+		cr_assert_eq(r.tokens_cached + r.tokens_cache_write, 0);
+		raw = last_raw();
+		cr_assert(strstr(raw, ",\"system\":\"wwwwwww "), "%s", raw);
+		free(raw);
+	}
+	free(longer);
+	free(shorter);
+	p->destroy(p);
+}
+
+Test(provider_faults, cached_input_tokens_are_read_from_each_usage)
+{
+	/* OpenAI caches by itself (the fake: the prefix a request shares with one before, here
+	 * the whole of it: system and prompt), Ollama says nothing */
+	static const long long want[3] = {5, 0, 0};
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		llm_provider *p = make(&apis[k], api_url(&apis[k]));
+		llm_request req = request(hello);
+		llm_response res = {0};
+
+		req.system = k == 0 ? "cached system" : k == 1 ? "not cached" : "nor this";
+		cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+		free(res.text);
+		cr_assert_eq(res.tokens_cached, 0, "%s: the first time", apis[k].name);
+		memset(&res, 0, sizeof(res));
+		cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+		free(res.text);
+		cr_assert_eq(res.tokens_cached, want[k], "%s: %lld", apis[k].name,
+			     res.tokens_cached);
+		cr_assert_eq(res.tokens_cache_write, 0, "%s", apis[k].name);
+		cr_assert_geq(res.tokens_in, res.tokens_cached, "%s", apis[k].name);
+		p->destroy(p);
+	}
+}
+
+/* ---- streams ------------------------------------------------------------------------------- */
+
+typedef struct pieces {
+	int n;
+	char text[4096];
+} pieces;
+
+static void on_piece(void *ctx, const char *text, size_t len)
+{
+	pieces *p = ctx;
+	size_t have = strlen(p->text);
+
+	cr_assert_lt(have + len, sizeof(p->text));
+	memcpy(p->text + have, text, len);
+	p->text[have + len] = '\0';
+	p->n++;
+}
+
+Test(provider_faults, each_provider_streams_the_answer_as_it_comes)
+{
+	static const char *const asked[] = {
+		"\"stream\":true,\"stream_options\":{\"include_usage\":true}",
+		",\"stream\":true}",
+		"\"stream\":true,",
+	};
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		llm_provider *p = make(&apis[k], api_url(&apis[k]));
+		llm_request req = request(hello);
+		llm_response plain = {0}, streamed = {0};
+		pieces got = {0};
+		char *raw;
+
+		req.system = "not cached"; /* (the first call's prefix is cached for the second) */
+		cr_assert_eq(p->complete(p, &req, &plain), ECL_OK, "%s", plain.error);
+		req.on_text = on_piece;
+		req.text_ctx = &got;
+		cr_assert_eq(p->complete(p, &req, &streamed), ECL_OK, "%s: %s", apis[k].name,
+			     streamed.error);
+		raw = last_raw();
+		cr_assert(strstr(raw, asked[k]), "%s: %s", apis[k].name, raw);
+		free(raw);
+		/* the same answer, given in pieces as they came */
+		cr_assert_str_eq(streamed.text, plain.text, "%s", apis[k].name);
+		cr_assert_eq(streamed.len, plain.len);
+		cr_assert_str_eq(got.text, plain.text, "%s", apis[k].name);
+		cr_assert_geq(got.n, 3, "%s: %d pieces", apis[k].name, got.n);
+		cr_assert_gt(streamed.ttft_us, 0, "%s", apis[k].name);
+		cr_assert_eq(plain.ttft_us, 0);
+		cr_assert_gt(streamed.tokens_in, 0, "%s", apis[k].name);
+		cr_assert_eq(streamed.tokens_out, plain.tokens_out, "%s", apis[k].name);
+		free(plain.text);
+		free(streamed.text);
+		p->destroy(p);
+	}
+}
+
+Test(provider_faults, a_stream_cut_before_its_end_is_transient)
+{
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		llm_provider *p = make(&apis[k], api_url(&apis[k]));
+		llm_request req = request(hello);
+		llm_response res = {0};
+		pieces got = {0};
+
+		req.on_text = on_piece;
+		req.text_ctx = &got;
+		ts_fake_mode(base, "{\"mode\": \"cut\", \"count\": 1}");
+		cr_assert_eq(p->complete(p, &req, &res), ECL_EPROVIDER, "%s", apis[k].name);
+		cr_assert_eq(res.fault, LLM_FAULT_TRANSIENT, "%s", apis[k].name);
+		cr_assert(strstr(res.error, ": the stream was cut before its end, after "), "%s",
+			  res.error);
+		cr_assert_null(res.text);
+		/* asked again, the whole answer */
+		memset(&res, 0, sizeof(res));
+		cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+		cr_assert(strstr(res.text, "word_count"), "%s", res.text);
+		free(res.text);
+		p->destroy(p);
+	}
+}
+
+Test(provider_faults, anthropic_streams_its_tools_input)
+{
+	llm_provider *p = make(&apis[1], url);
+	llm_request req = request(hello);
+	llm_response res = {0};
+	pieces got = {0};
+
+	req.schema = SCHEMA;
+	req.on_text = on_piece;
+	req.text_ctx = &got;
+	cr_assert_eq(p->complete(p, &req, &res), ECL_OK, "%s", res.error);
+	cr_assert(res.text[0] == '{' && strstr(res.text, "\"word_count\":"), "%s", res.text);
+	cr_assert_str_eq(got.text, res.text);
+	free(res.text);
+	p->destroy(p);
+}
+
 /* ---- allocation failures ------------------------------------------------------------------ */
 
 Test(provider_faults, every_allocation_of_an_http_provider_may_fail)
@@ -524,6 +717,70 @@ Test(provider_faults, every_allocation_of_a_call_may_fail)
 		}
 		cr_assert_eq(rc, ECL_OK, "%s never got through", apis[k].name);
 		cr_log_info("%s: a call needs %ld allocations", apis[k].name, n);
+		p->destroy(p);
+	}
+}
+
+/* The strict form of a schema with optional fields is made under every allocation failure:
+ * each fails the call as out of memory, none sends a wrong schema. */
+Test(provider_faults, every_allocation_of_a_strict_schema_may_fail)
+{
+	long n;
+	int rc = -1;
+
+	for (n = 0; n < 5000; n++) {
+		llm_provider *p = make(&apis[0], url); /* a cache of strict forms of its own */
+		llm_request req = request(hello);
+		llm_response res = {0};
+
+		req.schema = SCHEMA;
+		ecl_test_fail_alloc_after(n);
+		rc = p->complete(p, &req, &res);
+		ecl_test_fail_alloc_after(-1);
+		p->destroy(p);
+		if (rc == ECL_OK) {
+			char *raw = last_raw();
+
+			free(res.text);
+			cr_assert(strstr(raw, "\"schema\":" STRICT "}}}"), "%s", raw);
+			free(raw);
+			break;
+		}
+		cr_assert_eq(rc, ECL_ENOMEM, "allocation %ld: %d %s", n, rc, res.error);
+	}
+	cr_assert_eq(rc, ECL_OK);
+}
+
+/* A streamed call under every allocation failure: out of memory, or the whole answer. */
+Test(provider_faults, every_allocation_of_a_streamed_call_may_fail)
+{
+	size_t k;
+
+	for (k = 0; k < 3; k++) {
+		llm_provider *p = make(&apis[k], api_url(&apis[k]));
+		long n;
+		int rc = -1;
+
+		for (n = 0; n < 5000; n++) {
+			llm_request req = request(hello);
+			llm_response res = {0};
+			pieces got = {0};
+
+			req.on_text = on_piece;
+			req.text_ctx = &got;
+			ecl_test_fail_alloc_after(n);
+			rc = p->complete(p, &req, &res);
+			ecl_test_fail_alloc_after(-1);
+			if (rc == ECL_OK) {
+				cr_assert(strstr(res.text, "word_count"), "%s", res.text);
+				free(res.text);
+				break;
+			}
+			cr_assert_null(res.text);
+			cr_assert_eq(rc, ECL_ENOMEM, "%s, allocation %ld: %d %s", apis[k].name, n,
+				     rc, res.error);
+		}
+		cr_assert_eq(rc, ECL_OK, "%s never got through", apis[k].name);
 		p->destroy(p);
 	}
 }

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -293,6 +295,175 @@ Test(providers, a_server_refusing_json_schema_gets_json_object_said_once)
 	cr_assert_eq(occurrences(err, note), 1, "%s", err);
 	free(out);
 	free(err);
+}
+
+/* The input tokens a provider read from its prompt cache are stored with each step and call
+ * and shown by history: the fake's OpenAI caches the prefix a prompt shares with one before
+ * (a critique's and a revision's begin alike at each visit). */
+Test(providers, cached_input_tokens_are_stored_and_shown)
+{
+	char *out, *err, *id, *hist;
+	const char *text[] = {ECL_BIN, "--db", db, "history", NULL, NULL};
+	const char *json[] = {ECL_BIN, "--db", db, "history", NULL, "-o", "json", NULL};
+	long long cached;
+	cJSON *h, *e;
+	long long sum = 0;
+
+	cr_assert_eq(run_with("openai", NULL, &out, &err), 0, "%s%s", out, err);
+	free(out);
+	free(err);
+	cached = ts_sql_int(db, "SELECT sum(tokens_cached) FROM steps");
+	cr_assert_gt(cached, 0);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE tokens_cached > 0 AND"
+				    " tokens_cached < tokens_in AND tokens_cache_write = 0"),
+		     ts_sql_int(db, "SELECT count(*) FROM steps WHERE tokens_cached > 0"));
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	text[4] = json[4] = id;
+	cr_assert_eq(ts_run(text, &hist, NULL), 0);
+	cr_assert(strstr(hist, " cached)  -> "), "%s", hist);
+	{
+		char want[96];
+
+		snprintf(want, sizeof(want), "(%lld in from the prompt cache)\n", cached);
+		cr_assert(strstr(hist, want), "%s", hist);
+	}
+	free(hist);
+	cr_assert_eq(ts_run(json, &hist, NULL), 0);
+	h = cJSON_Parse(hist);
+	cJSON_ArrayForEach (e, h)
+		sum += (long long)cJSON_GetObjectItemCaseSensitive(e, "tokens_cached")->valuedouble;
+	cr_assert_eq(sum, cached, "%s", hist);
+	cJSON_Delete(h);
+	free(hist);
+	free(id);
+}
+
+/* `ecl --stream run` shows each answer as it arrives (on stderr, beside the progress lines
+ * on a terminal); a stream cut in the middle is asked again, the checkpoint holds the whole
+ * validated answer; without --stream (and not on a terminal) nothing streams. */
+Test(providers, a_run_streams_its_answers_and_a_cut_stream_is_asked_again)
+{
+	char url[256], *out, *err, *row;
+	const char *argv[] = {
+		ECL_BIN, "--db",       db,        "--provider", "ollama", "--model",
+		"m",     "--base-url", url,       "--stream",   "run",    "bench-critique-revise",
+		"--wf",  "st",         "--topic", "t",          NULL};
+
+	snprintf(url, sizeof(url), "%s", base);
+	ts_fake_mode(base, "{\"mode\": \"cut\", \"count\": 1}");
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s%s", out, err);
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	/* the first call was cut: retried, and the answers shown as they came */
+	cr_assert(strstr(err, "the stream was cut before its end"), "%s", err);
+	cr_assert(strstr(err, "\"decision\":\"pass\""), "%s", err);
+	cr_assert(strstr(err, "{\"content\":\"Draft v0 on t:"), "%s", err);
+	row = ts_sql_text(db, "SELECT output FROM steps WHERE seq = 1");
+	cr_assert(strstr(row, "\"content\": \"Draft v0 on t:") ||
+			  strstr(row, "\"content\":\"Draft v0 on t:"),
+		  "%s", row);
+	free(row);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps"), 6);
+	/* each call's time to its first token: of the cut one too, which had some text */
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM steps WHERE ttft_us > 0"), 6);
+	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM calls WHERE ttft_us > 0"), 2);
+	free(out);
+	free(err);
+	{
+		char *id = ts_sql_text(db, "SELECT id FROM runs");
+		const char *hist[] = {ECL_BIN, "--db", db, "history", id, "--full", NULL};
+
+		cr_assert_eq(ts_run(hist, &out, NULL), 0);
+		cr_assert_eq(occurrences(out, " (first token after "), 7, "%s", out);
+		free(out);
+		free(id);
+	}
+	row = ts_fake_get(base, "/last/raw");
+	cr_assert(strstr(row, "\"stream\":true"), "%s", row);
+	free(row);
+	/* --no-stream, and the default off a terminal: no stream asked for */
+	argv[9] = "--no-stream";
+	argv[13] = "st2";
+	cr_assert_eq(ts_run(argv, &out, &err), 0, "%s%s", out, err);
+	cr_assert_null(strstr(err, "Draft v0"), "%s", err);
+	free(out);
+	free(err);
+	row = ts_fake_get(base, "/last/raw");
+	cr_assert(strstr(row, "\"stream\":false"), "%s", row);
+	free(row);
+	/* ecl resume streams too */
+	ts_fake_mode(base, "{\"mode\": \"500\", \"count\": 3}");
+	argv[13] = "st3";
+	cr_assert_eq(ts_run(argv, &out, &err), 1, "%s%s", out, err);
+	free(out);
+	free(err);
+	row = ts_sql_text(db, "SELECT id FROM runs WHERE status = 'interrupted'");
+	{
+		const char *resume[] = {ECL_BIN, "--db", db, "--stream", "resume", row, NULL};
+
+		cr_assert_eq(ts_run(resume, &out, &err), 0, "%s%s", out, err);
+		cr_assert(strstr(err, "{\"content\":\"Draft v0 on t:"), "%s", err);
+		free(out);
+		free(err);
+	}
+	free(row);
+}
+
+/* On a terminal, a run streams by itself: each answer under its step's line, indented, and
+ * the step's end on a line of its own after it. */
+Test(providers, on_a_terminal_answers_stream_under_the_steps_line)
+{
+	char url[256], *got;
+	const char *argv[] = {ECL_BIN,
+			      "--db",
+			      db,
+			      "--provider",
+			      "ollama",
+			      "--model",
+			      "m",
+			      "--base-url",
+			      url,
+			      "run",
+			      "bench-critique-revise",
+			      "--wf",
+			      "tty",
+			      "--topic",
+			      "t",
+			      NULL};
+	struct termios raw;
+	size_t len = 0, cap = 1 << 16;
+	int master, slave, status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(url, sizeof(url), "%s", base);
+	cr_assert_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	cr_assert_eq(tcgetattr(slave, &raw), 0);
+	raw.c_oflag &= ~(tcflag_t)OPOST; /* no \r added before each \n */
+	cr_assert_eq(tcsetattr(slave, TCSANOW, &raw), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(slave, STDERR_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(master);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(slave);
+	got = malloc(cap);
+	cr_assert_not_null(got);
+	while ((n = read(master, got + len, cap - len - 1)) > 0)
+		cr_assert_lt(len += (size_t)n, cap - 1);
+	got[len] = '\0';
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", got);
+	cr_assert(strstr(got, "  [1/8] generate ...\n    {\"content\":\"Draft v0 on t:"), "%s",
+		  got);
+	cr_assert(strstr(got, "}\n    done in "), "%s", got);
+	free(got);
 }
 
 /* One fault for the next `count` calls, then a run; returns its exit status. */

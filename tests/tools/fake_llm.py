@@ -35,7 +35,20 @@ no answer in it), fence (the answer in a ```json fence with prose around), wrong
 (word_count or quality_score as a string), split (Anthropic: the answer in two text blocks
 after a thinking block), big (a 9 MiB 200 reply), noschema (OpenAI: a 400 for a
 response_format of type json_schema, as older OpenAI-compatible servers answer; other
-requests are answered).
+requests are answered), cut (a streamed answer stops after half its events, the connection
+closed).
+
+A request with "stream": true is answered as a stream, the text in three pieces: server-sent
+events for OpenAI (chunks, a last one with the usage, [DONE]) and Anthropic (message_start,
+content blocks and their deltas, a tool's input as input_json_delta, message_delta,
+message_stop), one JSON object a line for Ollama.
+
+Prompt caching: an OpenAI request reports as usage.prompt_tokens_details.cached_tokens the
+words of the longest prefix its messages share with one of the last 64 requests (OpenAI caches
+prompt prefixes by itself, from 1024 tokens, which the fake does not wait for); an
+Anthropic system block with cache_control is written to the cache the first time
+(usage.cache_creation_input_tokens) and read from it after (cache_read_input_tokens), its
+words left out of input_tokens, as the API counts them.
 
 An Anthropic request that forces a tool (tool_choice {"type": "tool"}) is answered with a
 tool_use block whose input is the answer, as the API answers it.
@@ -65,7 +78,7 @@ MAX_IDS = 100000  # WF ids remembered, as the reference fake
 HANG_MAX_S = 60.0  # a hanging reply gives up by itself after this
 MAX_BODY = 16 << 20  # request bodies accepted
 MODES = ("ok", "latency", "hang", "429", "429date", "500", "401", "400", "leak", "malformed",
-         "truncated", "empty", "fence", "wrongtype", "split", "big", "noschema")
+         "truncated", "empty", "fence", "wrongtype", "split", "big", "noschema", "cut")
 API_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic",
              "/api/chat": "ollama"}
 # C isspace: the in-process fake counts words this way
@@ -119,6 +132,8 @@ class State:
         self.last = None
         self.last_raw = None  # the bytes of the last completion request's body, as sent
         self.refused = 0  # requests refused as a real server would refuse them
+        self.cached = set()  # the Anthropic system prompts in the prompt cache
+        self.prefixes = collections.deque(maxlen=64)  # the last OpenAI prompts
 
     def take_mode(self):
         with self.lock:
@@ -232,14 +247,41 @@ def prompt_of(api, body):
     return "\n".join(parts)
 
 
-def wire_answer(api, model, text, tokens_in, tokens_out, split, tool=None):
+def cache_usage(state, api, body):
+    """(tokens read from the prompt cache, tokens written to it) for the request."""
+    if api == "openai":
+        prompt = prompt_of(api, body)
+        best = 0
+        with state.lock:
+            for old in state.prefixes:
+                n = os.path.commonprefix([old, prompt])
+                if len(n) < len(prompt):  # whole words only
+                    cut = max(n.rfind(c) for c in " \t\n\v\f\r")
+                    n = n[:cut + 1] if cut >= 0 else ""
+                best = max(best, words(n))
+            state.prefixes.append(prompt)
+        return best, 0
+    if api == "anthropic" and isinstance(body.get("system"), list):
+        for block in body["system"]:
+            if isinstance(block, dict) and block.get("cache_control") and \
+                    isinstance(block.get("text"), str):
+                with state.lock:
+                    seen = block["text"] in state.cached
+                    state.cached.add(block["text"])
+                n = words(block["text"])
+                return (n, 0) if seen else (0, n)
+    return 0, 0
+
+
+def wire_answer(api, model, text, tokens_in, tokens_out, split, tool=None, cache=(0, 0)):
     if api == "openai":
         return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                 "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
-                          "total_tokens": tokens_in + tokens_out}}
+                          "total_tokens": tokens_in + tokens_out,
+                          "prompt_tokens_details": {"cached_tokens": cache[0]}}}
     if api == "anthropic":
         if split:
             half = len(text) // 2
@@ -256,7 +298,10 @@ def wire_answer(api, model, text, tokens_in, tokens_out, split, tool=None):
                 pass
         return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
                 "content": blocks, "stop_reason": "end_turn", "stop_sequence": None,
-                "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out}}
+                "usage": {"input_tokens": tokens_in - cache[0] - cache[1],
+                          "cache_read_input_tokens": cache[0],
+                          "cache_creation_input_tokens": cache[1],
+                          "output_tokens": tokens_out}}
     return {"model": model, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "message": {"role": "assistant", "content": text}, "done": True,
             "done_reason": "stop", "prompt_eval_count": tokens_in, "eval_count": tokens_out}
@@ -451,6 +496,16 @@ def anthropic_problem(body, headers):
             return 400, "tool_choice: tool %r not found in tools" % choice.get("name")
     if "system" in body and not isinstance(body["system"], (str, list)):
         return 400, "system: Input should be a valid string"
+    for i, block in enumerate(body["system"] if isinstance(body.get("system"), list) else []):
+        if not isinstance(block, dict) or block.get("type") != "text" or \
+                not isinstance(block.get("text"), str):
+            return 400, "system.%d: Input should be a valid text block" % i
+        cc = block.get("cache_control")
+        if cc is not None and (not isinstance(cc, dict) or cc.get("type") != "ephemeral"):
+            return 400, "system.%d.cache_control.type: Input should be 'ephemeral'" % i
+        for k in block:
+            if k not in ("type", "text", "cache_control", "citations"):
+                return 400, "system.%d.%s: Extra inputs are not permitted" % (i, k)
     t = body.get("temperature")
     if t is not None and (not is_number(t) or not 0 <= t <= 1):
         return 400, "temperature: Input should be less than or equal to 1"
@@ -474,9 +529,9 @@ def ollama_problem(body, headers):
             return 400, "invalid role: %s" % m["role"]
     if "stream" in body and not isinstance(body["stream"], bool):
         return 400, "json: cannot unmarshal into Go struct field ChatRequest.stream of type bool"
-    if body.get("stream", True):
-        # Ollama streams by default; this fake answers in one piece only
-        return 400, "fake_llm: only \"stream\": false is served (Ollama streams without it)"
+    if "stream" not in body:
+        # Ollama streams by default: ecl always says which it wants
+        return 400, "fake_llm: \"stream\" is required (Ollama streams without it)"
     fmt = body.get("format")
     if fmt is not None and fmt != "json" and not isinstance(fmt, dict):
         return 400, "invalid format: %s" % dumps(fmt)
@@ -691,7 +746,12 @@ class Handler(BaseHTTPRequestHandler):
         choice = body.get("tool_choice") if api == "anthropic" else None
         tool = choice.get("name") if choice and choice.get("type") == "tool" else None
         reply = dumps(wire_answer(api, body.get("model"), text, words(prompt), words(text),
-                                  mode == "split", tool)).encode("utf-8")
+                                  mode == "split", tool,
+                                  cache_usage(state, api, body))).encode("utf-8")
+        if body.get("stream") is True:
+            self.stream(api, body, text, words(prompt), words(text), tool,
+                        cache_usage(state, api, body), mode == "cut")
+            return
         if mode == "truncated":
             self.send(200, reply[:len(reply) // 2], length=len(reply), close=True)
             try:
@@ -700,6 +760,75 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             return
         self.send(200, reply)
+
+    def stream(self, api, body, text, tokens_in, tokens_out, tool, cache, cut):
+        """The answer as the API streams it, in three pieces; cut: half the events only."""
+        third = max(1, len(text) // 3)
+        pieces = [text[:third], text[third:2 * third], text[2 * third:]]
+        model = body.get("model")
+        events = []
+        if api == "openai":
+            for p in pieces:
+                events.append("data: %s\n\n" % dumps(
+                    {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+                     "choices": [{"index": 0, "delta": {"content": p},
+                                  "finish_reason": None}]}))
+            events.append("data: %s\n\n" % dumps(
+                {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [],
+                 "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
+                           "total_tokens": tokens_in + tokens_out,
+                           "prompt_tokens_details": {"cached_tokens": cache[0]}}}))
+            events.append("data: [DONE]\n\n")
+            ctype = "text/event-stream"
+        elif api == "anthropic":
+            def ev(kind, obj):
+                obj["type"] = kind
+                events.append("event: %s\ndata: %s\n\n" % (kind, dumps(obj)))
+            ev("message_start", {"message": {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                "content": [], "usage": {"input_tokens": tokens_in - cache[0] - cache[1],
+                                         "cache_read_input_tokens": cache[0],
+                                         "cache_creation_input_tokens": cache[1],
+                                         "output_tokens": 1}}})
+            if tool is not None:
+                ev("content_block_start", {"index": 0, "content_block": {
+                    "type": "tool_use", "id": "toolu_fake", "name": tool, "input": {}}})
+                for p in pieces:
+                    ev("content_block_delta", {"index": 0, "delta": {
+                        "type": "input_json_delta", "partial_json": p}})
+            else:
+                ev("content_block_start", {"index": 0, "content_block": {
+                    "type": "text", "text": ""}})
+                for p in pieces:
+                    ev("content_block_delta", {"index": 0, "delta": {
+                        "type": "text_delta", "text": p}})
+            ev("content_block_stop", {"index": 0})
+            ev("message_delta", {"delta": {"stop_reason": "end_turn"},
+                                 "usage": {"output_tokens": tokens_out}})
+            ev("message_stop", {})
+            ctype = "text/event-stream"
+        else:
+            for p in pieces:
+                events.append(dumps({"model": model, "message": {
+                    "role": "assistant", "content": p}, "done": False}) + "\n")
+            events.append(dumps({"model": model, "message": {"role": "assistant",
+                                                              "content": ""},
+                                 "done": True, "done_reason": "stop",
+                                 "prompt_eval_count": tokens_in,
+                                 "eval_count": tokens_out}) + "\n")
+            ctype = "application/x-ndjson"
+        if cut:
+            events = events[:len(events) // 2]
+        head = ["HTTP/1.1 200 OK", "Content-Type: " + ctype, "Connection: close",
+                "Date: " + email.utils.formatdate(usegmt=True)]
+        self.close_connection = True
+        try:
+            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+            for e in events:  # each in a write of its own, as a server streams them
+                self.wfile.write(e.encode("utf-8"))
+                self.wfile.flush()
+        except OSError:
+            pass
 
     def hang(self):
         """Answer nothing until the client closes the connection (or the server stops)."""

@@ -88,7 +88,7 @@ Test(store, a_new_database_has_the_current_schema)
 	char err[512];
 
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 9);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 10);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA application_id"), 0x65636c31);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('calls',"
 				    " 'versions')"),
@@ -164,7 +164,7 @@ Test(store, an_old_database_is_upgraded_in_place)
 		sql(db, text);
 	}
 	e = ts_engine(db, script, NULL);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 9);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 10);
 	cr_assert_eq(ecl_run_drive(e, "oldrun"), ECL_OK, "%s", ecl_engine_errmsg(e));
 	cr_assert_eq(ecl_run_info_get(e, "oldrun", &info), ECL_OK);
 	cr_assert_eq(info->step_count, 2);
@@ -207,9 +207,10 @@ Test(store, answer_notes_of_an_old_database_become_answers)
 	ecl_engine *e;
 
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
-	sql(db,
-	    "DROP TABLE answers; DROP TABLE versions; DROP TABLE calls; DROP TABLE workers;"
-	    " ALTER TABLE runs DROP COLUMN trace; PRAGMA user_version = 5;");
+	sql(db, "DROP TABLE answers; DROP TABLE versions; DROP TABLE calls; DROP TABLE workers;"
+		" ALTER TABLE runs DROP COLUMN trace; ALTER TABLE steps DROP COLUMN tokens_cached;"
+		" ALTER TABLE steps DROP COLUMN tokens_cache_write;"
+		" ALTER TABLE steps DROP COLUMN ttft_us; PRAGMA user_version = 5;");
 	snprintf(text, sizeof(text),
 		 "INSERT INTO runs(id, workflow, version, status, step, seq, attempt, inputs,"
 		 " created_ms, updated_ms) VALUES('oldrun', 'summarize', '%s', 'waiting',"
@@ -221,7 +222,7 @@ Test(store, answer_notes_of_an_old_database_become_answers)
 		 ts_workflow("summarize")->version);
 	sql(db, text);
 	e = ts_engine(db, script, NULL);
-	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 9);
+	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 10);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM notes WHERE text LIKE 'answer %'"), 0);
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM notes"), 2, "the other notes stay");
 	cr_assert_eq(ts_sql_int(db, "SELECT count(*) FROM answers WHERE run_id = 'oldrun' AND"
@@ -313,7 +314,7 @@ Test(store, processes_opening_a_new_database_at_once_all_succeed)
 			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 				  "round %d: process %d failed to open the new database", round, k);
 		}
-		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 9);
+		cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 10);
 		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM runs"), PROCS);
 		cr_assert_eq(ts_sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name ="
 					      " 'runs_live'"),
@@ -348,7 +349,7 @@ Test(store, read_only_opens)
 
 	snprintf(path, sizeof(path), "%s/odd ?name#100%%.db", dir);
 	cr_assert_eq(open_read_only(path, &e, err, sizeof(err)), ECL_OK, "%s", err);
-	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 9, "made as other commands do");
+	cr_assert_eq(ts_sql_int(path, "PRAGMA user_version"), 10, "made as other commands do");
 	ecl_engine_close(e);
 	w = ts_engine(path, script, NULL);
 	cr_assert_eq(ecl_run_start(w, ts_workflow("critique-revise"), "{\"topic\": \"t\"}", id),
@@ -368,7 +369,7 @@ Test(store, read_only_opens)
 	sql(db, "CREATE TABLE runs(id TEXT PRIMARY KEY); PRAGMA application_id = 1701014577;"
 		" PRAGMA user_version = 1;");
 	cr_assert_eq(open_read_only(db, &e, err, sizeof(err)), ECL_ESTORE);
-	cr_assert(strstr(err, "schema version 1, older than this ecl's (9): a command that "
+	cr_assert(strstr(err, "schema version 1, older than this ecl's (10): a command that "
 			      "writes (ecl resume, ecl recover) upgrades it"),
 		  "%s", err);
 	cr_assert_eq(ts_sql_int(db, "PRAGMA user_version"), 1, "left as it was");
@@ -385,7 +386,7 @@ Test(store, a_newer_database_is_refused)
 	sql(db, "PRAGMA user_version = 99");
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_ESTORE);
 	cr_assert(strstr(err, db), "%s", err);
-	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (9)"), "%s", err);
+	cr_assert(strstr(err, "schema version 99, newer than this ecl reads (10)"), "%s", err);
 }
 
 Test(store, a_database_of_another_program_is_refused)

@@ -233,9 +233,14 @@ static int add_step(void *ctx, const store_step *s)
 	char *out = ctx;
 	size_t n = strlen(out);
 
-	snprintf(out + n, 4096 - n, "%d:%s:%d>%s %s %s %s %lld/%lld %lld+%lld\n", s->seq, s->step,
-		 s->attempt, S(s->next), S(s->output), S(s->raw), S(s->vars), s->tokens_in,
-		 s->tokens_out, s->started_ms, s->duration_us);
+	snprintf(out + n, 4096 - n, "%d:%s:%d>%s %s %s %s %lld/%lld", s->seq, s->step, s->attempt,
+		 S(s->next), S(s->output), S(s->raw), S(s->vars), s->tokens_in, s->tokens_out);
+	n = strlen(out);
+	if (s->tokens_cached || s->tokens_cache_write || s->ttft_us)
+		snprintf(out + n, 4096 - n, "[c%lld w%lld t%lld]", s->tokens_cached,
+			 s->tokens_cache_write, s->ttft_us);
+	n = strlen(out);
+	snprintf(out + n, 4096 - n, " %lld+%lld\n", s->started_ms, s->duration_us);
 	return 0;
 }
 
@@ -444,11 +449,14 @@ CONTRACT(a_commit_stores_the_checkpoint_and_the_run_together)
 	c.step.vars = "{\"round\":1}";
 	c.step.tokens_in = 11;
 	c.step.tokens_out = 22;
+	c.step.tokens_cached = 5;
+	c.step.tokens_cache_write = 3;
+	c.step.ttft_us = 77;
 	c.attempt = 1;
 	commit(&c, NULL);
 	cr_assert_str_eq(steps_of(A),
 			 "1:generate:2>critique {\"content\":\"x\"} ```{\"content\":\"x\"}``` "
-			 "{\"round\":1} 11/22 1001+10\n");
+			 "{\"round\":1} 11/22[c5 w3 t77] 1001+10\n");
 	got = get(st, A);
 	cr_assert_str_eq(got.status, "running");
 	cr_assert_str_eq(got.step, "critique");
@@ -1054,6 +1062,9 @@ CONTRACT(a_fork_copies_the_first_checkpoints)
 	for (i = 1; i <= 3; i++) {
 		c = a_commit(A, i, OWNER, "critique");
 		c.step.tokens_in = i;
+		c.step.tokens_cached = i - 1;
+		c.step.tokens_cache_write = 2 * i;
+		c.step.ttft_us = 10 * i;
 		commit(&c, NULL);
 	}
 	snprintf(whole, sizeof(whole), "%s", steps_of(A));
@@ -1089,9 +1100,9 @@ static int add_call(void *ctx, int seq, const store_call *k)
 	char *out = ctx;
 	size_t n = strlen(out);
 
-	snprintf(out + n, 2048 - n, "%d.%d:%d/%d %s %s %s %lld/%lld %lld\n", seq, k->n, k->kind,
-		 k->repair, S(k->fix), S(k->answer), S(k->error), k->tokens_in, k->tokens_out,
-		 k->latency_us);
+	snprintf(out + n, 2048 - n, "%d.%d:%d/%d %s %s %s %lld/%lld %lld c%lld w%lld t%lld\n", seq,
+		 k->n, k->kind, k->repair, S(k->fix), S(k->answer), S(k->error), k->tokens_in,
+		 k->tokens_out, k->latency_us, k->tokens_cached, k->tokens_cache_write, k->ttft_us);
 	return 0;
 }
 
@@ -1107,21 +1118,21 @@ static const char *calls_of(const char *id)
 
 /* Three calls: a failure, an answer refused, and its repair accepted. */
 static const store_call three_calls[] = {
-	{1, STORE_CALL_FIRST, 0, NULL, NULL, "timeout", 0, 0, 100},
-	{2, STORE_CALL_RETRY, 0, NULL, "prose", "no JSON", 5, 6, 200},
-	{3, STORE_CALL_REPAIR, 1, "Answer again", NULL, NULL, 7, 8, 300},
+	{1, STORE_CALL_FIRST, 0, NULL, NULL, "timeout", 0, 0, 100, 0, 0, 0},
+	{2, STORE_CALL_RETRY, 0, NULL, "prose", "no JSON", 5, 6, 200, 4, 1, 90},
+	{3, STORE_CALL_REPAIR, 1, "Answer again", NULL, NULL, 7, 8, 300, 6, 0, 150},
 };
 
 #define THREE_CALLS                                                                                \
-	"1.1:0/0 (null) (null) timeout 0/0 100\n"                                                  \
-	"1.2:1/0 (null) prose no JSON 5/6 200\n"                                                   \
-	"1.3:2/1 Answer again (null) (null) 7/8 300\n"
+	"1.1:0/0 (null) (null) timeout 0/0 100 c0 w0 t0\n"                                         \
+	"1.2:1/0 (null) prose no JSON 5/6 200 c4 w1 t90\n"                                         \
+	"1.3:2/1 Answer again (null) (null) 7/8 300 c6 w0 t150\n"
 
 CONTRACT(a_commit_stores_its_calls_and_the_definition_once)
 {
 	store_def def = {"critique-revise", "v1", "{\"first\":1}"};
 	store_def other = {"critique-revise", "v1", "{\"second\":1}"};
-	store_call one = {1, STORE_CALL_FIRST, 0, NULL, "bad", "refused", 1, 2, 3};
+	store_call one = {1, STORE_CALL_FIRST, 0, NULL, "bad", "refused", 1, 2, 3, 0, 0, 0};
 	store_commit c;
 	char *text = NULL;
 	int stop = 0;
@@ -1148,7 +1159,7 @@ CONTRACT(a_commit_stores_its_calls_and_the_definition_once)
 	c.calls = &one;
 	c.ncalls = 1;
 	commit(&c, NULL);
-	cr_assert_str_eq(calls_of(A), THREE_CALLS "3.1:0/0 (null) bad refused 1/2 3\n");
+	cr_assert_str_eq(calls_of(A), THREE_CALLS "3.1:0/0 (null) bad refused 1/2 3 c0 w0 t0\n");
 	OK(st->ops->get_def(st, "critique-revise", "v1", &text));
 	cr_assert_str_eq(text, "{\"first\":1}");
 	mem_free(text);

@@ -242,7 +242,7 @@ Test(store_ops, a_statement_that_cannot_be_prepared_fails_saying_why)
 Test(store_ops, a_commit_whose_calls_cannot_be_stored_stores_nothing)
 {
 	store_commit c = step_commit("0000000000000001", 1, OWNER, "critique");
-	store_call call = {1, STORE_CALL_FIRST, 0, NULL, "bad", "refused", 0, 0, 1};
+	store_call call = {1, STORE_CALL_FIRST, 0, NULL, "bad", "refused", 0, 0, 1, 0, 0, 0};
 	store_def def = {"critique-revise", "v1", "{}"};
 	store_run copy = {0};
 	const char *request = NULL;
