@@ -678,6 +678,7 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	info->lease_until_ms = row->owner ? row->lease_until_ms : 0;
 	mem_free(row->request);
 	mem_free(row->parent);
+	mem_free(row->trace);
 	memset(row, 0, sizeof(*row));
 	if (run && run_status_is(info->status, ECL_RUN_WAITING) &&
 	    !(info->question = steps_question(run))) {
