@@ -169,10 +169,13 @@ static int add_costs(cli *c, ecl_engine *e, cJSON *list)
 	cJSON_ArrayForEach (r, list) {
 		long long t[2] = {0, 0};
 		const cJSON *p = cJSON_GetObjectItem(r, "provider"),
-			    *m = cJSON_GetObjectItem(r, "model");
+			    *m = cJSON_GetObjectItem(r, "model"),
+			    *id = cJSON_GetObjectItem(r, "id");
 
-		if (ecl_run_history(e, cJSON_GetObjectItem(r, "id")->valuestring, 0, sum_tokens,
-				    t) != ECL_OK)
+		/* (an entry cJSON could not fill when memory ran out: its print fails anyway) */
+		if (!cJSON_IsString(id))
+			continue;
+		if (ecl_run_history(e, id->valuestring, 0, sum_tokens, t) != ECL_OK)
 			return cli_error(1, "%s", ecl_engine_errmsg(e));
 		cJSON_AddNumberToObject(r, "tokens_in", (double)t[0]);
 		cJSON_AddNumberToObject(r, "tokens_out", (double)t[1]);
