@@ -1150,3 +1150,33 @@ Test(otel, every_allocation_of_a_traced_run_may_fail, .timeout = 300)
 	free(out);
 	free(err);
 }
+
+/* A queued run driven by a worker: the worker's drive is the run's first, so its span is the
+ * root stored with the run. */
+Test(otel, worker_drives_a_queued_run)
+{
+	const cJSON *x[4];
+	char *out, *err, *id, *tp;
+	cJSON *all;
+
+	start_receiver("ok");
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t", "--queue"), 0, "%s",
+		     err);
+	free(out);
+	free(err);
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	cr_assert_eq(ECL(&out, &err, "--otlp", base, "worker", "--exit-when-idle"), 0, "%s", err);
+	free(out);
+	free(err);
+	all = spans_at_least(9);
+	cr_assert_eq(cJSON_GetArraySize(all), 9);
+	cr_assert_eq(named(all, "invoke_workflow *", x, 4), 1);
+	tp = stored_trace(id);
+	cr_assert_eq(strncmp(tp + 3, str(x[0], "trace_id"), 32), 0);
+	cr_assert_eq(strncmp(tp + 36, str(x[0], "span_id"), 16), 0);
+	cr_assert_str_empty(str(x[0], "parent_span_id"));
+	cr_assert(cJSON_IsFalse(attr(x[0], "ecl.run.resumed")));
+	cJSON_Delete(all);
+	free(tp);
+	free(id);
+}
