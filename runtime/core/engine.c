@@ -76,24 +76,6 @@ static int prices_copy(ecl_engine *e, const ecl_price *p, size_t n)
 	return ECL_OK;
 }
 
-int ecl_price_cost(const ecl_price *prices, size_t n, const char *provider, const char *model,
-		   long long tokens_in, long long tokens_out, double *cost)
-{
-	size_t i;
-
-	*cost = 0;
-	for (i = 0; provider && model && i < n; i++)
-		if (prices[i].provider && prices[i].model &&
-		    strcmp(prices[i].provider, provider) == 0 &&
-		    strcmp(prices[i].model, model) == 0) {
-			*cost = ((double)tokens_in * prices[i].input +
-				 (double)tokens_out * prices[i].output) /
-				1e6;
-			return 1;
-		}
-	return 0;
-}
-
 int ecl_engine_open(const ecl_options *o, ecl_engine **out, char *errbuf, size_t errlen)
 {
 	ecl_engine *e;
