@@ -1128,6 +1128,11 @@ Test(otel, every_allocation_of_a_traced_run_may_fail, .timeout = 300)
 	long n;
 	int rc = -1;
 
+	/* a price table for the engine to copy */
+	snprintf(dbn, sizeof(dbn), "%s/ecl", dir);
+	mkdir(dbn, 0700);
+	snprintf(dbn, sizeof(dbn), "%s/ecl/config", dir);
+	ts_write(dbn, "[prices]\noffline/m = 1 2\nopenai/x = 3 4\n");
 	argv[2] = dbn;
 	for (n = 0; n < 5000; n++) {
 		char env[32];
