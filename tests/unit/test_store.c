@@ -207,9 +207,8 @@ Test(store, answer_notes_of_an_old_database_become_answers)
 	ecl_engine *e;
 
 	cr_assert_eq(try_open(err, sizeof(err)), ECL_OK, "%s", err);
-	sql(db,
-	    "DROP TABLE answers; DROP TABLE versions; DROP TABLE calls;"
-	    " ALTER TABLE runs DROP COLUMN trace; PRAGMA user_version = 5;");
+	sql(db, "DROP TABLE answers; DROP TABLE versions; DROP TABLE calls;"
+		" ALTER TABLE runs DROP COLUMN trace; PRAGMA user_version = 5;");
 	snprintf(text, sizeof(text),
 		 "INSERT INTO runs(id, workflow, version, status, step, seq, attempt, inputs,"
 		 " created_ms, updated_ms) VALUES('oldrun', 'summarize', '%s', 'waiting',"
