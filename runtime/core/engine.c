@@ -411,6 +411,8 @@ static int restore_step(void *ctx, const store_step *s)
 
 	if (s->seq > r->upto)
 		return ECL_OK;
+	run->tokens_in += s->tokens_in;
+	run->tokens_out += s->tokens_out;
 	if (step < 0 || (s->next && next < 0))
 		return engine_fail(run->eng, ECL_ESTORE,
 				   "run %s: checkpoint %d names a step that workflow %s has not",
@@ -657,6 +659,8 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	info->model = row->model;
 	info->base_url = row->base_url;
 	info->owner = row->owner;
+	info->tokens_in = run ? run->tokens_in : 0;
+	info->tokens_out = run ? run->tokens_out : 0;
 	info->lease_until_ms = row->owner ? row->lease_until_ms : 0;
 	mem_free(row->request);
 	mem_free(row->parent);
