@@ -89,6 +89,7 @@ void cli_format_duration(long long ms, char *out, size_t outlen)
 }
 
 typedef struct runs_out {
+	const cli *c;
 	int json;
 	cJSON *list;
 	int count;
@@ -114,6 +115,10 @@ static int print_run(void *ctx, const ecl_run_info *info)
 		cJSON_AddNumberToObject(r, "step_count", info->step_count);
 		cli_json_text(r, "provider", info->provider);
 		cli_json_text(r, "model", info->model);
+		cJSON_AddNumberToObject(r, "tokens_in", (double)info->tokens_in);
+		cJSON_AddNumberToObject(r, "tokens_out", (double)info->tokens_out);
+		cli_json_cost(o->c, r, info->provider, info->model, info->tokens_in,
+			      info->tokens_out);
 		cJSON_AddNumberToObject(r, "created_ms", (double)info->created_ms);
 		cJSON_AddNumberToObject(r, "duration_ms",
 					(double)(info->updated_ms - info->created_ms));
@@ -152,40 +157,6 @@ static int print_run(void *ctx, const ecl_run_info *info)
 	return 0;
 }
 
-/* Tokens over a run's checkpoints. */
-static int sum_tokens(void *ctx, const ecl_history_entry *h)
-{
-	long long *t = ctx;
-
-	if (h->step) {
-		t[0] += h->tokens_in;
-		t[1] += h->tokens_out;
-	}
-	return 0;
-}
-
-/* Each listed run's tokens and their cost, read once the listing is over (a run's history is
- * not read from inside the listing's walk). */
-static int add_costs(cli *c, ecl_engine *e, cJSON *list)
-{
-	cJSON *r;
-
-	cJSON_ArrayForEach (r, list) {
-		long long t[2] = {0, 0};
-		const cJSON *p = cJSON_GetObjectItem(r, "provider"),
-			    *m = cJSON_GetObjectItem(r, "model");
-
-		if (ecl_run_history(e, cJSON_GetObjectItem(r, "id")->valuestring, 0, sum_tokens,
-				    t) != ECL_OK)
-			return cli_error(1, "%s", ecl_engine_errmsg(e));
-		cJSON_AddNumberToObject(r, "tokens_in", (double)t[0]);
-		cJSON_AddNumberToObject(r, "tokens_out", (double)t[1]);
-		cli_json_cost(c, r, cJSON_IsString(p) ? p->valuestring : NULL,
-			      cJSON_IsString(m) ? m->valuestring : NULL, t[0], t[1]);
-	}
-	return 0;
-}
-
 int cmd_runs(cli *c)
 {
 	ecl_run_filter f = {0};
@@ -197,6 +168,7 @@ int cmd_runs(cli *c)
 
 	if (restate < 0)
 		return 2;
+	o.c = c;
 	f.limit = 50;
 	for (i = 0; i < c->nargs; i++) {
 		const char *a = c->args[i], *v = i + 1 < c->nargs ? c->args[i + 1] : NULL;
@@ -233,9 +205,9 @@ int cmd_runs(cli *c)
 		rc = ecl_run_list(e, &f, print_run, &o);
 	if (rc != ECL_OK)
 		rc = cli_error(rc == ECL_EUSAGE ? 2 : 1, "%s", e ? ecl_engine_errmsg(e) : err);
-	else if (o.json && (restate || (rc = add_costs(c, e, o.list)) == 0))
+	else if (o.json)
 		rc = cli_print_json(o.list);
-	else if (!o.json && !o.count)
+	else if (!o.count)
 		printf("No runs.\n");
 	cJSON_Delete(o.list);
 	ecl_engine_close(e);

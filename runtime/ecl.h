@@ -627,6 +627,8 @@ typedef struct ecl_run_info {
 	 * whose holder died, which a worker or `ecl resume` takes over. */
 	char *owner;
 	long long lease_until_ms;
+	/* Tokens of all its checkpoints, as the providers counted them (input, output). */
+	long long tokens_in, tokens_out;
 } ecl_run_info;
 
 /* Load a run's snapshot. *out is freed with ecl_run_info_free. ECL_ENOTFOUND when no run

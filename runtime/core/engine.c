@@ -76,24 +76,6 @@ static int prices_copy(ecl_engine *e, const ecl_price *p, size_t n)
 	return ECL_OK;
 }
 
-int ecl_price_cost(const ecl_price *prices, size_t n, const char *provider, const char *model,
-		   long long tokens_in, long long tokens_out, double *cost)
-{
-	size_t i;
-
-	*cost = 0;
-	for (i = 0; provider && model && i < n; i++)
-		if (prices[i].provider && prices[i].model &&
-		    strcmp(prices[i].provider, provider) == 0 &&
-		    strcmp(prices[i].model, model) == 0) {
-			*cost = ((double)tokens_in * prices[i].input +
-				 (double)tokens_out * prices[i].output) /
-				1e6;
-			return 1;
-		}
-	return 0;
-}
-
 /* The store lost its server, or has it again: said once an outage, both at warning level, so
  * that whoever reads the warning of the outage also reads that it ended. */
 static void on_store_connection(void *ctx, int lost, const char *detail)
@@ -445,6 +427,8 @@ static int restore_step(void *ctx, const store_step *s)
 
 	if (s->seq > r->upto)
 		return ECL_OK;
+	run->tokens_in += s->tokens_in;
+	run->tokens_out += s->tokens_out;
 	if (step < 0 || (s->next && next < 0))
 		return engine_fail(run->eng, ECL_ESTORE,
 				   "run %s: checkpoint %d names a step that workflow %s has not",
@@ -691,9 +675,12 @@ int run_info_build(ecl_engine *e, store_run *row, const ecl_run *run, ecl_run_in
 	info->model = row->model;
 	info->base_url = row->base_url;
 	info->owner = row->owner;
+	info->tokens_in = run ? run->tokens_in : 0;
+	info->tokens_out = run ? run->tokens_out : 0;
 	info->lease_until_ms = row->owner ? row->lease_until_ms : 0;
 	mem_free(row->request);
 	mem_free(row->parent);
+	mem_free(row->trace);
 	memset(row, 0, sizeof(*row));
 	if (run && run_status_is(info->status, ECL_RUN_WAITING) &&
 	    !(info->question = steps_question(run))) {

@@ -205,9 +205,10 @@ struct ecl_run {
 	/* steps.c: what one call of the step function computes */
 	char **scratch; /* strings made by expressions, freed at the transition */
 	int nscratch, capscratch;
-	int oom;       /* making one of them failed: the transition fails */
-	cJSON *result; /* the result a computed `done` builds */
-	cJSON *args;   /* the arguments of a code step's function */
+	int oom;                         /* making one of them failed: the transition fails */
+	cJSON *result;                   /* the result a computed `done` builds */
+	cJSON *args;                     /* the arguments of a code step's function */
+	long long tokens_in, tokens_out; /* of the checkpoints loaded (run_load) */
 	/* tracing (trace.h) */
 	char trace[56];          /* the stored traceparent, or "" (a run of an older database) */
 	char trace_link[56];     /* a fork: its origin's traceparent, or "" */

@@ -411,7 +411,7 @@ static int progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t 
 static void send_batch(otlp *o, trace_span *spans, int n)
 {
 	buf body = {0};
-	http_body reply = {{0}, 0, 4096};
+	http_body reply = {{0}, 0, 65536}; /* a collector says little */
 	char cerr[CURL_ERROR_SIZE] = "";
 	CURL *c = NULL;
 	CURLcode cc;

@@ -1195,7 +1195,8 @@ Test(cli, config_file_mistakes_name_the_line)
 		{"[openai\n", ":1: a section is written [name]"},
 		{"# a comment\n\njust words\n", ":3: expected `key = value`"},
 		{"model =\n", ":1: `model` has no value"},
-		{"[bogus]\n", ":1: unknown section [bogus] (known: openai, anthropic, ollama)"},
+		{"[bogus]\n",
+		 ":1: unknown section [bogus] (known: openai, anthropic, ollama, prices)"},
 		{"[openai]\nprovider = openai\n",
 		 ":2: unknown key `provider` (known: provider, model, base_url, api_key, "
 		 "api_key_file, timeout, connect_timeout, otlp_endpoint; provider and "

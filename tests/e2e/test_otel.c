@@ -1022,3 +1022,187 @@ Test(otel, full_queue_drops_spans)
 	free(out);
 	free(err);
 }
+
+/* A provider that refuses: the run stops interrupted (resumable), its spans say why. A
+ * summarize run with --trace-content: the system prompt, the code and set steps' spans. */
+Test(otel, provider_failure_and_other_step_kinds)
+{
+	const cJSON *x[8];
+	char *out, *err;
+	cJSON *all;
+
+	start_receiver("ok");
+	cr_assert_eq(ECL(&out, &err, "--otlp", base, "--provider", "scripted", "--script",
+			 script("{\"generate\": [{\"$error\": \"permanent\", \"message\": "
+				"\"nope\"}]}"),
+			 "run", "critique-revise", "--topic", "t"),
+		     1, "%s%s", out, err);
+	free(out);
+	free(err);
+	all = spans_at_least(3);
+	cr_assert_eq(named(all, "invoke_workflow *", x, 8), 1);
+	cr_assert_str_eq(attr_str(x[0], "ecl.run.status"), "interrupted");
+	cr_assert_str_eq(attr_str(x[0], "error.type"), "provider_error");
+	cr_assert_eq(named(all, "step generate", x, 8), 1);
+	cr_assert_str_eq(attr_str(x[0], "ecl.step.transition"), "interrupted");
+	cr_assert_eq(named(all, "chat scripted", x, 8), 1);
+	cr_assert_str_eq(attr_str(x[0], "error.type"), "provider_error");
+	cr_assert(strstr(str(cJSON_GetObjectItem(x[0], "status"), "message"), "nope"));
+	cJSON_Delete(all);
+	unlink(spans_path);
+
+	cr_assert_eq(
+		ECL(&out, &err, "--otlp", base, "--trace-content", "--provider", "scripted",
+		    "--script",
+		    script("{\"draft\": [{\"summary\": \"one two three four five six seven\"}, "
+			   "{\"summary\": \"a b c\"}]}"),
+		    "run", "summarize", "--max-words", "5", "--document",
+		    "one two three four five six seven eight nine ten"),
+		0, "%s%s", out, err);
+	free(out);
+	free(err);
+	all = spans_at_least(10);
+	cr_assert_eq(named(all, "step redraft", x, 8), 1);
+	cr_assert_str_eq(attr_str(x[0], "ecl.step.kind"), "set");
+	cr_assert_eq(named(all, "step check", x, 8), 2);
+	cr_assert_str_eq(attr_str(x[0], "ecl.step.kind"), "code");
+	cr_assert_eq(named(all, "chat scripted", x, 8), 2);
+	cr_assert(strstr(attr_str(x[0], "gen_ai.system_instructions"), "\"role\":\"system\""));
+	cr_assert(strstr(attr_str(x[0], "gen_ai.input.messages"), "Summarise this document"));
+	cr_assert(strstr(attr_str(x[0], "gen_ai.output.messages"), "one two three"));
+	cJSON_Delete(all);
+}
+
+/* A run paused from another process: its drive's span ends as paused, no error. */
+Test(otel, paused_run)
+{
+	char log[4200], *out, *id;
+	const char *argv[20];
+	const cJSON *x[4];
+	cJSON *all;
+	pid_t pid;
+	int i, status;
+
+	start_receiver("ok");
+	snprintf(log, sizeof(log), "%s/calls.log", dir);
+	argv[0] = ECL_BIN;
+	argv[1] = "--db";
+	argv[2] = db;
+	argv[3] = "--otlp";
+	argv[4] = base;
+	argv[5] = "--provider";
+	argv[6] = "scripted";
+	argv[7] = "--script";
+	argv[8] = script("{\"generate\": [{\"$delay_ms\": 1500, \"$answer\": " GEN
+			 "}], \"critique\": [" PASS "]}");
+	argv[9] = "--call-log";
+	argv[10] = log;
+	argv[11] = "run";
+	argv[12] = "critique-revise";
+	argv[13] = "--topic";
+	argv[14] = "tea";
+	argv[15] = NULL;
+	child = pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		freopen("/dev/null", "w", stderr);
+		execv(ECL_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && ts_count_lines(log, " generate ") < 1; i++) {
+		struct timespec ts = {0, 10000000};
+
+		nanosleep(&ts, NULL);
+	}
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	cr_assert_not_null(id);
+	cr_assert_eq(ECL(&out, NULL, "pause", id), 0, "%s", out);
+	free(out);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	child = 0;
+	all = spans_at_least(3);
+	cr_assert_eq(named(all, "invoke_workflow *", x, 4), 1);
+	cr_assert_str_eq(attr_str(x[0], "ecl.run.status"), "paused");
+	cr_assert_eq(status_code(x[0]), 0);
+	cr_assert_eq(attr_int(x[0], "ecl.run.steps"), 1);
+	cJSON_Delete(all);
+	free(id);
+}
+
+/* Every allocation of a traced run failing in turn (ecl_oom): each attempt says it ran out
+ * of memory, none crashes or leaks, and the run gets through once there is memory. */
+Test(otel, every_allocation_of_a_traced_run_may_fail, .timeout = 300)
+{
+	const char *argv[16] = {ECL_OOM_BIN,
+				"--db",
+				NULL,
+				"--otlp",
+				"http://127.0.0.1:1",
+				"--trace-content",
+				"run",
+				"critique-revise",
+				"--topic",
+				"t",
+				NULL};
+	char dbn[4300], *out = NULL, *err = NULL;
+	long n;
+	int rc = -1;
+
+	/* a price table for the engine to copy */
+	snprintf(dbn, sizeof(dbn), "%s/ecl", dir);
+	mkdir(dbn, 0700);
+	snprintf(dbn, sizeof(dbn), "%s/ecl/config", dir);
+	ts_write(dbn, "[prices]\noffline/m = 1 2\nopenai/x = 3 4\n");
+	argv[2] = dbn;
+	for (n = 0; n < 5000; n++) {
+		char env[32];
+
+		snprintf(dbn, sizeof(dbn), "%s/oom-%ld.db", dir, n);
+		snprintf(env, sizeof(env), "%ld", n);
+		setenv("ECL_TEST_FAIL_ALLOC_AFTER", env, 1);
+		rc = ts_run(argv, &out, &err);
+		unsetenv("ECL_TEST_FAIL_ALLOC_AFTER");
+		if (rc == 0)
+			break;
+		/* (running out reading the inputs is said as a usage error, status 2) */
+		cr_assert(rc == 1 || rc == 2, "allocation %ld: exit status %d: %s", n, rc, err);
+		cr_assert(strstr(err, "out of memory"), "allocation %ld: %s", n, err);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(rc, 0, "the run never got through");
+	cr_assert(strstr(out, "completed successfully"), "%s", out);
+	free(out);
+	free(err);
+}
+
+/* A queued run driven by a worker: the worker's drive is the run's first, so its span is the
+ * root stored with the run. */
+Test(otel, worker_drives_a_queued_run)
+{
+	const cJSON *x[4];
+	char *out, *err, *id, *tp;
+	cJSON *all;
+
+	start_receiver("ok");
+	cr_assert_eq(ECL(&out, &err, "run", "critique-revise", "--topic", "t", "--queue"), 0, "%s",
+		     err);
+	free(out);
+	free(err);
+	id = ts_sql_text(db, "SELECT id FROM runs");
+	cr_assert_eq(ECL(&out, &err, "--otlp", base, "worker", "--exit-when-idle"), 0, "%s", err);
+	free(out);
+	free(err);
+	all = spans_at_least(9);
+	cr_assert_eq(cJSON_GetArraySize(all), 9);
+	cr_assert_eq(named(all, "invoke_workflow *", x, 4), 1);
+	tp = stored_trace(id);
+	cr_assert_eq(strncmp(tp + 3, str(x[0], "trace_id"), 32), 0);
+	cr_assert_eq(strncmp(tp + 36, str(x[0], "span_id"), 16), 0);
+	cr_assert_str_empty(str(x[0], "parent_span_id"));
+	cr_assert(cJSON_IsFalse(attr(x[0], "ecl.run.resumed")));
+	cJSON_Delete(all);
+	free(tp);
+	free(id);
+}
