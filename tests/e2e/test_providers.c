@@ -324,7 +324,7 @@ Test(providers, cached_input_tokens_are_stored_and_shown)
 	{
 		char want[96];
 
-		snprintf(want, sizeof(want), "(%lld in from the prompt cache)\n", cached);
+		snprintf(want, sizeof(want), "(%lld in from the prompt cache), cost ", cached);
 		cr_assert(strstr(hist, want), "%s", hist);
 	}
 	free(hist);
