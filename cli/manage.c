@@ -492,7 +492,7 @@ int cmd_history(cli *c)
 		if (o.tokens_cached)
 			printf(" (%lld in from the prompt cache)", o.tokens_cached);
 		printf(", cost %s\n", cli_cost_text(c, o.provider, o.model, o.tokens_in,
-						     o.tokens_out, cost, sizeof(cost)));
+						    o.tokens_out, cost, sizeof(cost)));
 	}
 	ecl_run_info_free(info);
 	cJSON_Delete(o.list);
