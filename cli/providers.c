@@ -475,11 +475,14 @@ int cli_configure(cli *c)
 	c->opts.prices = prices;
 	c->opts.nprices = nprices;
 	/* traces: --otlp, then the OTEL_* variables (read by the runtime), then the file */
-	if (!c->opts.otlp_endpoint && config_otlp.set &&
-	    !(getenv("OTEL_EXPORTER_OTLP_ENDPOINT") && *getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) &&
-	    !(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") &&
-	      *getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")))
-		c->opts.otlp_endpoint = config_otlp.value;
+	{
+		const char *all = getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+			   *traces = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+
+		if (!c->opts.otlp_endpoint && config_otlp.set && !(all && *all) &&
+		    !(traces && *traces))
+			c->opts.otlp_endpoint = config_otlp.value;
+	}
 	if (resolved[S_TIMEOUT].set &&
 	    (rc = seconds(&resolved[S_TIMEOUT], "timeout", &c->opts.timeout_ms)))
 		return rc;

@@ -85,7 +85,7 @@ typedef struct llm_response {
 	/* LLM_FAULT_AGAIN: set for the one call of the process that learned the refusal, whose
 	 * error says what was refused and what is sent instead, for the log to say once */
 	int news;
-	char error[512];      /* on failure: a one-line reason, with the provider's own message */
+	char error[512]; /* on failure: a one-line reason, with the provider's own message */
 	/* What the provider said of the answer, for traces ("" when it did not say): the model
 	 * that answered, the response's id, why the answer ended; and the server asked. */
 	char model[128];

@@ -1244,7 +1244,7 @@ static int net_new(const http_api *api, const llm_config *cfg, llm_provider **ou
 		if (curl_url_get(n->uh, CURLUPART_HOST, &host, 0) == CURLUE_OK)
 			snprintf(n->host, sizeof(n->host), "%s", host);
 		if (curl_url_get(n->uh, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
-			n->port = atoi(port);
+			n->port = (int)strtol(port, NULL, 10);
 		curl_free(host);
 		curl_free(port);
 	}

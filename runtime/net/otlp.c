@@ -587,6 +587,18 @@ static void otlp_close(trace_exporter *x)
 	otlp_free(o);
 }
 
+/* The value of a hexadecimal digit, or -1. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* ---- settings ----------------------------------------------------------------------------- */
 
 /* Decode the percent-escapes of the n bytes at s (W3C Baggage's octets, which
@@ -604,9 +616,10 @@ static char *decode(const char *s, size_t n)
 	if (!(out = w = mem_alloc(n + 1)))
 		return NULL;
 	for (i = 0; i < n; i++) {
-		unsigned hi, lo;
+		int hi, lo;
 
-		if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%1x%1x", &hi, &lo) == 2) {
+		if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
 			*w++ = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -94,7 +94,7 @@ void restate_handle_run(invocation *v, const ecl_workflow *wf)
 	Ecl__Restate__InputCommandMessage *in = NULL;
 	cJSON *inputs = NULL;
 	ecl_run *run = NULL;
-	char why[320], refused[340];
+	char why[512], refused[540];
 	int rc;
 
 	if (!v->start->key || !v->start->key[0] || strlen(v->start->key) >= ECL_ID_MAX) {

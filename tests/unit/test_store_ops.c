@@ -24,8 +24,8 @@ static void setup(void)
 	dir = ts_tmpdir();
 	snprintf(db, sizeof(db), "%s/runs.db", dir);
 	mem_init();
-	cr_assert_eq(store_sqlite_open(db, ECL_DURABLE_NORMAL, 50, 0, &st, err, sizeof(err)), ECL_OK,
-		     "%s", err);
+	cr_assert_eq(store_sqlite_open(db, ECL_DURABLE_NORMAL, 50, 0, &st, err, sizeof(err)),
+		     ECL_OK, "%s", err);
 }
 
 static void teardown(void)
