@@ -1576,19 +1576,6 @@ static int pg_prune(store *base, const store_filter *f, int *count)
 	return rc; /* the server's autovacuum makes the space free for new rows */
 }
 
-/* Run the query sql with the parameters p: its result (PQclear it), or NULL with the failure
- * recorded as what we were doing. */
-static PGresult *query(pg_store *s, const char *sql, const params *p, const char *doing)
-{
-	PGresult *res = PQexecParams(s->conn, sql, p->n, NULL, p->v, NULL, NULL, 0);
-
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		return res;
-	fail(s, res, doing);
-	PQclear(res);
-	return NULL;
-}
-
 static int pg_count_runs(store *base, const char *workflow, long long since_ms, store_count_fn fn,
 			 void *ctx)
 {
@@ -1597,15 +1584,13 @@ static int pg_count_runs(store *base, const char *workflow, long long since_ms, 
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_int(&p, since_ms);
 	p_text(&p, workflow);
-	res = query(s,
-		    "SELECT workflow, status, count(*), sum(seq) FROM ecl.runs"
-		    " WHERE created_ms >= $1 AND ($2::text IS NULL OR workflow = $2)"
-		    " GROUP BY workflow, status ORDER BY workflow, status",
-		    &p, "cannot count the runs");
+	res = run_sql(s,
+		      "SELECT workflow, status, count(*), sum(seq) FROM ecl.runs"
+		      " WHERE created_ms >= $1 AND ($2::text IS NULL OR workflow = $2)"
+		      " GROUP BY workflow, status ORDER BY workflow, status",
+		      &p, "cannot count the runs");
 	if (!res)
 		return ECL_ESTORE;
 	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
@@ -1623,15 +1608,13 @@ static int pg_walk_durations(store *base, const char *workflow, long long since_
 	PGresult *res;
 	int rc, i;
 
-	if ((rc = ensure_connected(s)) != ECL_OK)
-		return rc;
 	p_text(&p, workflow);
 	p_int(&p, since_ms);
-	res = query(s,
-		    "SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out, r.provider, r.model"
-		    " FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
-		    " WHERE r.workflow = $1 AND r.created_ms >= $2",
-		    &p, "cannot measure the steps");
+	res = run_sql(s,
+		      "SELECT s.step, s.duration_us, s.tokens_in, s.tokens_out, r.provider, r.model"
+		      " FROM ecl.steps s JOIN ecl.runs r ON r.id = s.run_id"
+		      " WHERE r.workflow = $1 AND r.created_ms >= $2",
+		      &p, "cannot measure the steps");
 	if (!res)
 		return ECL_ESTORE;
 	for (i = 0, rc = ECL_OK; rc == ECL_OK && i < PQntuples(res); i++)
