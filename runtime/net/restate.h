@@ -92,4 +92,13 @@ typedef struct restate_reply {
 int restate_handle(ecl_engine *e, const char *method, const char *path, const char *content_type,
 		   const char *accept, const uint8_t *body, size_t len, restate_reply *out);
 
+/* The client's (restate_client.c, restate_query.c): write the message to err, when err is
+ * not NULL and has room. */
+void restate_say(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Whether s may go into a URL or a query as it is: not empty, and only letters, digits, `-`,
+ * `_` and `.` (run ids, workflow names). */
+int restate_plain(const char *s);
+
 #endif /* ECL_RESTATE_H */

@@ -11,11 +11,9 @@
 
 #include "http.h"
 #include "internal.h"
+#include "restate.h"
 
-static void say(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
+void restate_say(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -42,8 +40,7 @@ static void server_says(const buf *b, char *out, size_t n)
 		out[--n] = '\0';
 }
 
-/* Run ids and workflow names go into URLs and a query: only these characters. */
-static int plain(const char *s)
+int restate_plain(const char *s)
 {
 	if (!s || !*s)
 		return 0;
@@ -66,7 +63,7 @@ int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *
 	    !cJSON_AddBoolToObject(o, "use_http_11", 1) || !cJSON_AddBoolToObject(o, "force", 1) ||
 	    !(body = cJSON_PrintUnformatted(o))) {
 		cJSON_Delete(o);
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
 	cJSON_Delete(o);
@@ -76,8 +73,8 @@ int ecl_restate_register(const char *admin_url, const char *endpoint_url, char *
 	cJSON_free(body);
 	if (rc == ECL_OK && (status < 200 || status > 299)) {
 		server_says(&resp, why, sizeof(why));
-		say(err, errlen, "registering %s at %s: HTTP %ld: %s", endpoint_url, url, status,
-		    why);
+		restate_say(err, errlen, "registering %s at %s: HTTP %ld: %s", endpoint_url, url,
+			    status, why);
 		rc = ECL_EIO;
 	}
 	buf_free(&resp);
@@ -93,8 +90,9 @@ int ecl_restate_submit(const char *ingress_url, const char *workflow, const char
 	int rc;
 
 	mem_init();
-	if (!plain(workflow) || !plain(id)) {
-		say(err, errlen, "a workflow name or run id with characters a URL cannot take");
+	if (!restate_plain(workflow) || !restate_plain(id)) {
+		restate_say(err, errlen,
+			    "a workflow name or run id with characters a URL cannot take");
 		return ECL_EUSAGE;
 	}
 	snprintf(url, sizeof(url), "%s/%s/%s/run/send", ingress_url, workflow, id);
@@ -102,11 +100,11 @@ int ecl_restate_submit(const char *ingress_url, const char *workflow, const char
 			   &status, &resp, err, errlen);
 	if (rc == ECL_OK && (status < 200 || status > 299)) {
 		server_says(&resp, why, sizeof(why));
-		say(err, errlen, "submitting run %s of %s at %s: HTTP %ld: %s", id, workflow, url,
-		    status, why);
+		restate_say(err, errlen, "submitting run %s of %s at %s: HTTP %ld: %s", id,
+			    workflow, url, status, why);
 		rc = ECL_EIO;
 	} else if (rc == ECL_OK && resp.data && strstr(resp.data, "\"PreviouslyAccepted\"")) {
-		say(err, errlen, "run %s of %s exists already", id, workflow);
+		restate_say(err, errlen, "run %s of %s exists already", id, workflow);
 		rc = ECL_ESTATE;
 	}
 	buf_free(&resp);
@@ -123,8 +121,9 @@ int ecl_restate_attach(const char *ingress_url, const char *workflow, const char
 
 	mem_init();
 	*output = NULL;
-	if (!plain(workflow) || !plain(id)) {
-		say(err, errlen, "a workflow name or run id with characters a URL cannot take");
+	if (!restate_plain(workflow) || !restate_plain(id)) {
+		restate_say(err, errlen,
+			    "a workflow name or run id with characters a URL cannot take");
 		return ECL_EUSAGE;
 	}
 	snprintf(url, sizeof(url), "%s/restate/workflow/%s/%s/attach", ingress_url, workflow, id);
@@ -133,12 +132,12 @@ int ecl_restate_attach(const char *ingress_url, const char *workflow, const char
 		*output = resp.data ? resp.data : mem_strdup("null");
 		resp.data = NULL;
 		if (!*output) {
-			say(err, errlen, "out of memory");
+			restate_say(err, errlen, "out of memory");
 			rc = ECL_ENOMEM;
 		}
 	} else if (rc == ECL_OK) {
 		server_says(&resp, why, sizeof(why));
-		say(err, errlen, "run %s of %s: %s", id, workflow, why);
+		restate_say(err, errlen, "run %s of %s: %s", id, workflow, why);
 		rc = status == 404 ? ECL_ENOTFOUND : ECL_EFAILED;
 	}
 	buf_free(&resp);
@@ -153,8 +152,8 @@ int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list,
 
 	mem_init();
 	*json = NULL;
-	if (!plain(id)) {
-		say(err, errlen, "not a run id: %s", id);
+	if (!restate_plain(id)) {
+		restate_say(err, errlen, "not a run id: %s", id);
 		return ECL_EUSAGE;
 	}
 	for (i = 0; i < n; i++) {
@@ -175,98 +174,23 @@ int ecl_restate_status(const char *ingress_url, const ecl_workflow *const *list,
 		}
 		if (status != 200 && status != 404) {
 			server_says(&resp, why, sizeof(why));
-			say(err, errlen, "%s: HTTP %ld: %s", url, status, why);
+			restate_say(err, errlen, "%s: HTTP %ld: %s", url, status, why);
 			buf_free(&resp);
 			return ECL_EIO;
 		}
 		buf_free(&resp);
 	}
-	say(err, errlen, "no run %s on the Restate server at %s", id, ingress_url);
+	restate_say(err, errlen, "no run %s on the Restate server at %s", id, ingress_url);
 	return ECL_ENOTFOUND;
 }
 
-int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list, size_t n,
-		       const char *id, const char *const *names, const char *const *values,
-		       int nfields, char **reply, char *err, size_t errlen)
-{
-	char url[1024], why[768], *status = NULL, *body = NULL;
-	cJSON *st = NULL, *in = NULL, *fields;
-	const cJSON *wf;
-	buf resp = {0};
-	long code;
-	int rc, i, oom;
-
-	mem_init();
-	*reply = NULL;
-	if (nfields < 0 || (nfields > 0 && (!names || !values))) {
-		say(err, errlen, "ecl_restate_answer: invalid arguments");
-		return ECL_EUSAGE;
-	}
-	/* The run's workflow is the service whose `answer` to call. */
-	rc = ecl_restate_status(ingress_url, list, n, id, &status, err, errlen);
-	if (rc != ECL_OK)
-		return rc;
-	st = json_parse_str(status, &oom);
-	if (oom) {
-		say(err, errlen, "out of memory");
-		rc = ECL_ENOMEM;
-		goto out;
-	}
-	wf = cJSON_GetObjectItemCaseSensitive(st, "workflow");
-	if (!cJSON_IsString(wf) || !plain(wf->valuestring)) {
-		say(err, errlen, "run %s: its status names no workflow: %s", id, status);
-		rc = ECL_EIO;
-		goto out;
-	}
-	in = cJSON_CreateObject();
-	fields = in ? cJSON_AddObjectToObject(in, "fields") : NULL;
-	for (i = 0; fields && i < nfields; i++) {
-		cJSON *v = cJSON_CreateString(values[i]);
-
-		/* (an item cJSON could not add is still the caller's) */
-		if (!v || !cJSON_AddItemToObject(fields, names[i], v)) {
-			cJSON_Delete(v);
-			fields = NULL;
-		}
-	}
-	if (!fields || !(body = cJSON_PrintUnformatted(in))) {
-		say(err, errlen, "out of memory");
-		rc = ECL_ENOMEM;
-		goto out;
-	}
-	snprintf(url, sizeof(url), "%s/%s/%s/answer", ingress_url, wf->valuestring, id);
-	rc = http_exchange("POST", url, body, "application/json", 60000, &code, &resp, err, errlen);
-	if (rc != ECL_OK)
-		goto out;
-	if (code == 200) {
-		*reply = resp.data ? resp.data : mem_strdup("null");
-		resp.data = NULL;
-		if (!*reply) {
-			say(err, errlen, "out of memory");
-			rc = ECL_ENOMEM;
-		}
-		goto out;
-	}
-	/* The handler's failure keeps its code: 400 a field at fault, 409 a run that does not
-	 * wait (or was answered already), 404 no such run. */
-	server_says(&resp, why, sizeof(why));
-	say(err, errlen, "run %s: %s", id, why);
-	rc = code == 400   ? ECL_EINPUT
-	     : code == 409 ? ECL_ESTATE
-	     : code == 404 ? ECL_ENOTFOUND
-			   : ECL_EIO;
-out:
-	buf_free(&resp);
-	cJSON_free(body);
-	cJSON_Delete(in);
-	cJSON_Delete(st);
-	free(status);
-	return rc;
-}
-
-/* Call the run's workflow's shared handler (pause, resume) with no input. */
+/* Call the run's workflow's shared handler with body (JSON text, or NULL for none): the
+ * run's workflow is the service to call. On 200 *reply gets the handler's reply; a refusal
+ * keeps its code: 409 a run in another status (or answered already), 404 none, and 400 a
+ * field at fault when the handler takes an input (has_input). */
 static int call_handler(const char *ingress_url, const ecl_workflow *const *list, size_t n,
-			const char *id, const char *handler, char **reply, char *err, size_t errlen)
+			const char *id, const char *handler, const char *body, int has_input,
+			char **reply, char *err, size_t errlen)
 {
 	char url[1024], why[768], *status = NULL;
 	cJSON *st = NULL;
@@ -283,32 +207,34 @@ static int call_handler(const char *ingress_url, const ecl_workflow *const *list
 	st = json_parse_str(status, &oom);
 	wf = cJSON_GetObjectItemCaseSensitive(st, "workflow");
 	if (oom) {
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		rc = ECL_ENOMEM;
 		goto out;
 	}
-	if (!cJSON_IsString(wf) || !plain(wf->valuestring)) {
-		say(err, errlen, "run %s: its status names no workflow: %s", id, status);
+	if (!cJSON_IsString(wf) || !restate_plain(wf->valuestring)) {
+		restate_say(err, errlen, "run %s: its status names no workflow: %s", id, status);
 		rc = ECL_EIO;
 		goto out;
 	}
 	snprintf(url, sizeof(url), "%s/%s/%s/%s", ingress_url, wf->valuestring, id, handler);
-	rc = http_exchange("POST", url, NULL, "application/json", 60000, &code, &resp, err, errlen);
+	rc = http_exchange("POST", url, body, "application/json", 60000, &code, &resp, err, errlen);
 	if (rc != ECL_OK)
 		goto out;
 	if (code == 200) {
 		*reply = resp.data ? resp.data : mem_strdup("null");
 		resp.data = NULL;
 		if (!*reply) {
-			say(err, errlen, "out of memory");
+			restate_say(err, errlen, "out of memory");
 			rc = ECL_ENOMEM;
 		}
 		goto out;
 	}
-	/* The handler's refusal keeps its code: 409 a run in another status, 404 none. */
 	server_says(&resp, why, sizeof(why));
-	say(err, errlen, "run %s: %s", id, why);
-	rc = code == 409 ? ECL_ESTATE : code == 404 ? ECL_ENOTFOUND : ECL_EIO;
+	restate_say(err, errlen, "run %s: %s", id, why);
+	rc = code == 400 && has_input ? ECL_EINPUT
+	     : code == 409            ? ECL_ESTATE
+	     : code == 404            ? ECL_ENOTFOUND
+				      : ECL_EIO;
 out:
 	buf_free(&resp);
 	cJSON_Delete(st);
@@ -316,16 +242,52 @@ out:
 	return rc;
 }
 
+int ecl_restate_answer(const char *ingress_url, const ecl_workflow *const *list, size_t n,
+		       const char *id, const char *const *names, const char *const *values,
+		       int nfields, char **reply, char *err, size_t errlen)
+{
+	char *body = NULL;
+	cJSON *in, *fields;
+	int rc, i;
+
+	mem_init();
+	*reply = NULL;
+	if (nfields < 0 || (nfields > 0 && (!names || !values))) {
+		restate_say(err, errlen, "ecl_restate_answer: invalid arguments");
+		return ECL_EUSAGE;
+	}
+	in = cJSON_CreateObject();
+	fields = in ? cJSON_AddObjectToObject(in, "fields") : NULL;
+	for (i = 0; fields && i < nfields; i++) {
+		cJSON *v = cJSON_CreateString(values[i]);
+
+		/* (an item cJSON could not add is still the caller's) */
+		if (!v || !cJSON_AddItemToObject(fields, names[i], v)) {
+			cJSON_Delete(v);
+			fields = NULL;
+		}
+	}
+	if (!fields || !(body = cJSON_PrintUnformatted(in))) {
+		restate_say(err, errlen, "out of memory");
+		rc = ECL_ENOMEM;
+	} else {
+		rc = call_handler(ingress_url, list, n, id, "answer", body, 1, reply, err, errlen);
+	}
+	cJSON_free(body);
+	cJSON_Delete(in);
+	return rc;
+}
+
 int ecl_restate_pause(const char *ingress_url, const ecl_workflow *const *list, size_t n,
 		      const char *id, char **reply, char *err, size_t errlen)
 {
-	return call_handler(ingress_url, list, n, id, "pause", reply, err, errlen);
+	return call_handler(ingress_url, list, n, id, "pause", NULL, 0, reply, err, errlen);
 }
 
 int ecl_restate_resume(const char *ingress_url, const ecl_workflow *const *list, size_t n,
 		       const char *id, char **reply, char *err, size_t errlen)
 {
-	return call_handler(ingress_url, list, n, id, "resume", reply, err, errlen);
+	return call_handler(ingress_url, list, n, id, "resume", NULL, 0, reply, err, errlen);
 }
 
 int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t errlen)
@@ -337,8 +299,8 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	int rc, oom = 0;
 
 	mem_init();
-	if (!plain(id)) {
-		say(err, errlen, "not a run id: %s", id);
+	if (!restate_plain(id)) {
+		restate_say(err, errlen, "not a run id: %s", id);
 		return ECL_EUSAGE;
 	}
 	snprintf(url, sizeof(url), "%s/query", admin_url);
@@ -352,7 +314,7 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 		goto out;
 	j = resp.data ? json_parse_str(resp.data, &oom) : NULL;
 	if (oom) {
-		say(err, errlen, "out of memory reading %s", url);
+		restate_say(err, errlen, "out of memory reading %s", url);
 		rc = ECL_ENOMEM;
 		goto out;
 	}
@@ -365,11 +327,11 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	if (status != 200 || !inv[0]) {
 		if (status != 200) {
 			server_says(&resp, why, sizeof(why));
-			say(err, errlen, "%s: HTTP %ld: %s", url, status, why);
+			restate_say(err, errlen, "%s: HTTP %ld: %s", url, status, why);
 			rc = ECL_EIO;
 		} else {
-			say(err, errlen, "no unfinished run %s on the Restate server at %s", id,
-			    admin_url);
+			restate_say(err, errlen, "no unfinished run %s on the Restate server at %s",
+				    id, admin_url);
 			rc = ECL_ENOTFOUND;
 		}
 		goto out;
@@ -389,7 +351,7 @@ int ecl_restate_cancel(const char *admin_url, const char *id, char *err, size_t 
 	}
 	if (rc == ECL_OK && (status < 200 || status > 299)) {
 		server_says(&resp, why, sizeof(why));
-		say(err, errlen, "cancelling %s: HTTP %ld: %s", inv, status, why);
+		restate_say(err, errlen, "cancelling %s: HTTP %ld: %s", inv, status, why);
 		rc = ECL_EIO;
 	}
 out:

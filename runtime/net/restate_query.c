@@ -5,38 +5,13 @@
  * handed out as the same ecl_run_info and ecl_history_entry the local store gives, so that
  * the command prints the same columns and JSON fields on both engines.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
 #include "internal.h"
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Run ids go into a query: only these characters. */
-static int plain(const char *s)
-{
-	if (!s || !*s)
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-			return 0;
-	return 1;
-}
+#include "restate.h"
 
 /* Run the SQL query at the admin API: ECL_OK with *rows its rows (a JSON array inside *doc,
  * which the caller frees with cJSON_Delete), or an error in err. */
@@ -55,7 +30,7 @@ static int query(const char *admin_url, const char *sql, cJSON **doc, const cJSO
 	if (!body || !cJSON_AddStringToObject(body, "query", sql) ||
 	    !(text = cJSON_PrintUnformatted(body))) {
 		cJSON_Delete(body);
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
 	cJSON_Delete(body);
@@ -64,19 +39,19 @@ static int query(const char *admin_url, const char *sql, cJSON **doc, const cJSO
 			   errlen);
 	cJSON_free(text);
 	if (rc == ECL_OK && status != 200) {
-		say(err, errlen, "%s: HTTP %ld: %.300s", url, status,
-		    resp.data ? resp.data : "(no body)");
+		restate_say(err, errlen, "%s: HTTP %ld: %.300s", url, status,
+			    resp.data ? resp.data : "(no body)");
 		rc = ECL_EIO;
 	}
 	if (rc == ECL_OK) {
 		*doc = resp.data ? json_parse_str(resp.data, &oom) : NULL;
 		*rows = cJSON_GetObjectItemCaseSensitive(*doc, "rows");
 		if (oom) {
-			say(err, errlen, "out of memory reading %s", url);
+			restate_say(err, errlen, "out of memory reading %s", url);
 			rc = ECL_ENOMEM;
 		} else if (!cJSON_IsArray(*rows)) {
-			say(err, errlen, "%s: the answer has no rows: %.300s", url,
-			    resp.data ? resp.data : "(no body)");
+			restate_say(err, errlen, "%s: the answer has no rows: %.300s", url,
+				    resp.data ? resp.data : "(no body)");
 			rc = ECL_EIO;
 		}
 	}
@@ -221,7 +196,7 @@ static int list_one(const char *admin_url, const listed *l, ecl_run_fn fn, void 
 	info.created_ms = l->created_ms;
 	info.updated_ms = l->updated_ms;
 	if (out && !(output = info.output = cJSON_PrintUnformatted(out))) {
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
 	for (i = 0; i < wf->nsteps && info.nlimits < 32; i++) {
@@ -279,7 +254,7 @@ int ecl_restate_runs(const char *admin_url, const ecl_workflow *const *list, siz
 	runs = mem_calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*runs));
 	if (!runs) {
 		cJSON_Delete(doc);
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
 	cJSON_ArrayForEach (row, rows) {
@@ -292,7 +267,7 @@ int ecl_restate_runs(const char *admin_url, const ecl_workflow *const *list, siz
 			continue;
 		l->status = cJSON_Parse(text);
 		if (!cJSON_IsObject(l->status) || !str_of(l->status, "id") ||
-		    !plain(str_of(l->status, "id")) ||
+		    !restate_plain(str_of(l->status, "id")) ||
 		    !status_wanted(filter, str_of(l->status, "status")) ||
 		    (filter && filter->workflow && strcmp(filter->workflow, l->wf->id) != 0)) {
 			cJSON_Delete(l->status);
@@ -367,7 +342,7 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 	h.attempt = (int)num_of(st, "attempt");
 	h.answer = str_of(st, "answer");
 	if (out && !(output = cJSON_PrintUnformatted(out))) {
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
 	h.output = output;
@@ -382,7 +357,7 @@ static int history_one(const cJSON *rows, const cJSON *st, int full, ecl_history
 		}
 	}
 	if (ncalls && !(calls = mem_calloc((size_t)ncalls, sizeof(*calls)))) {
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		rc = ECL_ENOMEM;
 		goto out;
 	}
@@ -452,8 +427,8 @@ int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_his
 	int nsteps = 0, i, rc, known = 0;
 
 	mem_init();
-	if (!plain(id)) {
-		say(err, errlen, "not a run id: %s", id);
+	if (!restate_plain(id)) {
+		restate_say(err, errlen, "not a run id: %s", id);
 		return ECL_EUSAGE;
 	}
 	snprintf(sql, sizeof(sql),
@@ -464,7 +439,7 @@ int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_his
 	steps = mem_calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*steps));
 	if (!steps) {
 		cJSON_Delete(doc);
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		return ECL_ENOMEM;
 	}
 	cJSON_ArrayForEach (row, rows) {
@@ -478,7 +453,7 @@ int ecl_restate_history(const char *admin_url, const char *id, int full, ecl_his
 			nsteps++;
 	}
 	if (!known) {
-		say(err, errlen, "no run %s on the Restate server at %s", id, admin_url);
+		restate_say(err, errlen, "no run %s on the Restate server at %s", id, admin_url);
 		rc = ECL_ENOTFOUND;
 	}
 	qsort(steps, (size_t)nsteps, sizeof(*steps), by_seq);
@@ -522,17 +497,19 @@ static cJSON *run_inputs(const char *admin_url, const char *id, int *rc, char *e
 		buf_append(&text, &c, 1);
 	}
 	if (text.oom) {
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		*rc = ECL_ENOMEM;
 	} else if (!cJSON_IsArray(payload)) {
-		say(err, errlen,
-		    "run %s: the Restate server no longer keeps the journal with its inputs", id);
+		restate_say(
+			err, errlen,
+			"run %s: the Restate server no longer keeps the journal with its inputs",
+			id);
 		*rc = ECL_ENOTFOUND;
 	} else {
 		inputs = text.len ? cJSON_ParseWithLength(text.data, text.len)
 				  : cJSON_CreateObject();
 		if (!cJSON_IsObject(inputs)) {
-			say(err, errlen, "run %s: its inputs are not a JSON object", id);
+			restate_say(err, errlen, "run %s: its inputs are not a JSON object", id);
 			cJSON_Delete(inputs);
 			inputs = NULL;
 			*rc = ECL_EIO;
@@ -568,8 +545,8 @@ static int transition_answers(const cJSON *rows, const cJSON *st, const ecl_work
 		ok = answer && cJSON_AddItemToArray(answers, cJSON_CreateString(answer));
 		cJSON_Delete(rec);
 		if (!ok) {
-			say(err, errlen, "run %s: no answer of step `%s` is kept (%s)", id,
-			    step ? step : "?", key);
+			restate_say(err, errlen, "run %s: no answer of step `%s` is kept (%s)", id,
+				    step ? step : "?", key);
 			return ECL_ENOTFOUND;
 		}
 	}
@@ -583,7 +560,8 @@ static int transition_answers(const cJSON *rows, const cJSON *st, const ecl_work
 		ok = text && cJSON_AddItemToArray(answers, cJSON_CreateString(text));
 		cJSON_free(text);
 		if (!ok) {
-			say(err, errlen, "run %s: the answer to step `%s` is not kept", id, step);
+			restate_say(err, errlen, "run %s: the answer to step `%s` is not kept", id,
+				    step);
 			return ECL_ENOTFOUND;
 		}
 	}
@@ -602,8 +580,8 @@ int ecl_restate_fork(const char *admin_url, const char *ingress_url,
 
 	mem_init();
 	id_out[0] = '\0';
-	if (!plain(id) || from < 0) {
-		say(err, errlen, "not a run id and checkpoint: %s, %d", id, from);
+	if (!restate_plain(id) || from < 0) {
+		restate_say(err, errlen, "not a run id and checkpoint: %s, %d", id, from);
 		return ECL_EUSAGE;
 	}
 	snprintf(sql, sizeof(sql),
@@ -613,13 +591,13 @@ int ecl_restate_fork(const char *admin_url, const char *ingress_url,
 	status = record_of(rows, "status");
 	wf = workflow_of(list, n, str_of(status, "workflow"));
 	if (!status || !wf) {
-		say(err, errlen, "no run %s on the Restate server at %s", id, admin_url);
+		restate_say(err, errlen, "no run %s on the Restate server at %s", id, admin_url);
 		rc = ECL_ENOTFOUND;
 		goto out;
 	}
 	if (from > num_of(status, "step_count")) {
-		say(err, errlen, "run %s has %lld checkpoints: there is no checkpoint %d", id,
-		    num_of(status, "step_count"), from);
+		restate_say(err, errlen, "run %s has %lld checkpoints: there is no checkpoint %d",
+			    id, num_of(status, "step_count"), from);
 		rc = ECL_EUSAGE;
 		goto out;
 	}
@@ -631,7 +609,7 @@ int ecl_restate_fork(const char *admin_url, const char *ingress_url,
 				     str_of(status, "version") ? str_of(status, "version") : "") ||
 	    !cJSON_AddNumberToObject(fork, "from", from) ||
 	    !(answers = cJSON_AddArrayToObject(fork, "answers"))) {
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		rc = ECL_ENOMEM;
 		goto out;
 	}
@@ -640,10 +618,11 @@ int ecl_restate_fork(const char *admin_url, const char *ingress_url,
 
 		snprintf(key, sizeof(key), "step#%d", k);
 		if (!(st = record_of(rows, key))) {
-			say(err, errlen,
-			    "run %s keeps no record of checkpoint %d (it was made before ecl kept "
-			    "them): it cannot be forked there",
-			    id, k);
+			restate_say(err, errlen,
+				    "run %s keeps no record of checkpoint %d (it was made before "
+				    "ecl kept "
+				    "them): it cannot be forked there",
+				    id, k);
 			rc = ECL_ENOTFOUND;
 			goto out;
 		}
@@ -653,7 +632,7 @@ int ecl_restate_fork(const char *admin_url, const char *ingress_url,
 			goto out;
 	}
 	if (!(input = cJSON_PrintUnformatted(inputs))) {
-		say(err, errlen, "out of memory");
+		restate_say(err, errlen, "out of memory");
 		rc = ECL_ENOMEM;
 		goto out;
 	}
