@@ -439,6 +439,31 @@ static void put_reply(invocation *v, const ecl_workflow *wf, const char *step, c
 	buf_free(&out);
 }
 
+/* The status of the run a shared handler was called for (in *st, parsed from *text; the
+ * caller frees both), or NULL when the handler cannot go on: the state is still to be read,
+ * memory ran out, or the run is unknown (refused with 404). */
+static const cJSON *handler_status(invocation *v, const ecl_workflow *wf, const char *handler,
+				   char **text, cJSON **st)
+{
+	const char *key = v->start->key ? v->start->key : "";
+	const cJSON *status;
+	char msg[400];
+	int rc = status_read(v, handler, text);
+
+	if (rc == ECL_ENOMEM)
+		v->out->oom = 1;
+	if (rc != ECL_OK)
+		return NULL;
+	*st = cJSON_Parse(*text);
+	status = cJSON_GetObjectItemCaseSensitive(*st, "status");
+	if (!cJSON_IsString(status)) {
+		snprintf(msg, sizeof(msg), "no run %.64s of %.256s", key, wf->id);
+		restate_put_output(v->out, NULL, msg, 404);
+		return NULL;
+	}
+	return status;
+}
+
 /* The shared handler `answer`: check a person's answer against the fields of the human step
  * the run waits at, as `ecl answer` does locally, and complete that step's promise. */
 void restate_handle_answer(invocation *v, const ecl_workflow *wf)
@@ -457,20 +482,10 @@ void restate_handle_answer(invocation *v, const ecl_workflow *wf)
 	v->cursor = 1;
 	if (!(fields = answer_input(v)))
 		return;
-	rc = status_read(v, "answer", &text);
-	if (rc == ECL_ENOMEM)
-		v->out->oom = 1;
-	if (rc != ECL_OK)
+	if (!(status = handler_status(v, wf, "answer", &text, &st)))
 		goto out;
-	st = cJSON_Parse(text);
-	status = cJSON_GetObjectItemCaseSensitive(st, "status");
 	step = cJSON_GetObjectItemCaseSensitive(st, "step");
 	promise = cJSON_GetObjectItemCaseSensitive(st, "promise");
-	if (!cJSON_IsString(status)) {
-		snprintf(msg, sizeof(msg), "no run %.64s of %.256s", key, wf->id);
-		restate_put_output(v->out, NULL, msg, 404);
-		goto out;
-	}
 	if (!run_status_is(status->valuestring, ECL_RUN_WAITING) || !cJSON_IsString(step) ||
 	    !cJSON_IsString(promise)) {
 		snprintf(msg, sizeof(msg), "run %.64s is %.64s: it does not wait for an answer",
@@ -523,20 +538,10 @@ void restate_handle_pause(invocation *v, const ecl_workflow *wf, int resume)
 		return;
 	}
 	v->cursor = 1;
-	rc = status_read(v, handler, &text);
-	if (rc == ECL_ENOMEM)
-		v->out->oom = 1;
-	if (rc != ECL_OK)
+	if (!(status = handler_status(v, wf, handler, &text, &st)))
 		goto out;
-	st = cJSON_Parse(text);
-	status = cJSON_GetObjectItemCaseSensitive(st, "status");
 	pauses = cJSON_GetObjectItemCaseSensitive(st, "pauses");
 	awaits = cJSON_GetObjectItemCaseSensitive(st, "promise");
-	if (!cJSON_IsString(status)) {
-		snprintf(msg, sizeof(msg), "no run %.64s of %.256s", key, wf->id);
-		restate_put_output(v->out, NULL, msg, 404);
-		goto out;
-	}
 	if (!resume && !run_status_is(status->valuestring, ECL_RUN_RUNNING)) {
 		snprintf(msg, sizeof(msg), "run %.64s is %.64s: only a running run can be paused",
 			 key, status->valuestring);
