@@ -92,8 +92,7 @@ TestSuite(otel, .init = setup, .fini = teardown, .timeout = 120);
 /* Start the receiver in a mode (ok, 500, hang); base gets its URL. */
 static void start_receiver(const char *mode)
 {
-	char portfile[4200], *text = NULL;
-	int i;
+	char portfile[4200];
 
 	snprintf(portfile, sizeof(portfile), "%s/otlp_port", dir);
 	unlink(portfile);
@@ -104,51 +103,10 @@ static void start_receiver(const char *mode)
 		       "--port-file", portfile, "--out", spans_path, "--mode", mode, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 1000; i++) {
-		struct timespec ts = {0, 10000000};
-
-		text = ts_read(portfile);
-		if (text && atoi(text) > 0)
-			break;
-		free(text);
-		text = NULL;
-		nanosleep(&ts, NULL);
-	}
-	cr_assert_not_null(text, "the receiver did not start");
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", atoi(text));
-	free(text);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", ts_wait_port(portfile, "the receiver"));
 }
 
-#define ECL(out, err, ...) run_ecl(out, err, (const char *[]){__VA_ARGS__, NULL})
-
-static int run_ecl(char **out, char **err, const char **args)
-{
-	const char *argv[40] = {ECL_BIN, "--db", db};
-	int n = 3, i;
-
-	for (i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return ts_run(argv, out, err);
-}
-
-static const char *script(const char *text)
-{
-	static char path[4200];
-
-	snprintf(path, sizeof(path), "%s/script.json", dir);
-	ts_write(path, text);
-	return path;
-}
-
-static char *started_id(const char *out)
-{
-	static char id[64];
-
-	cr_assert(strncmp(out, "Workflow started: ", 18) == 0, "first line: %s", out);
-	sscanf(out + 18, "%63s", id);
-	return id;
-}
+#define ECL(out, err, ...) ts_ecl(db, out, err, (const char *[]){__VA_ARGS__, NULL})
 
 /* ---- the spans received ------------------------------------------------------------------- */
 
@@ -313,10 +271,10 @@ Test(otel, two_revisions_exact_tree)
 	setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test, team=a%20b,bad", 1);
 	setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-token=abc%3D,x-other = 2", 1);
 	cr_assert_eq(ECL(&out, &err, "--otlp", base, "-v", "--log-format", "json", "--provider",
-			 "scripted", "--script", script(TWO_REVISIONS), "run", "critique-revise",
-			 "--topic", "tea"),
+			 "scripted", "--script", ts_script(dir, TWO_REVISIONS), "run",
+			 "critique-revise", "--topic", "tea"),
 		     0, "%s%s", out, err);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	all = spans_at_least(13);
 	cr_assert_eq(cJSON_GetArraySize(all), 13, "one run, six steps, six calls");
 
@@ -412,8 +370,8 @@ Test(otel, failed_run)
 
 	start_receiver("ok");
 	cr_assert_eq(ECL(&out, &err, "--otlp", base, "--provider", "scripted", "--script",
-			 script("{\"generate\": [[{\"$error\": \"transient\", \"message\": "
-				"\"boom\"}, \"not json\", \"still not json\"]]}"),
+			 ts_script(dir, "{\"generate\": [[{\"$error\": \"transient\", \"message\": "
+					"\"boom\"}, \"not json\", \"still not json\"]]}"),
 			 "run", "critique-revise", "--topic", "tea"),
 		     1, "%s%s", out, err);
 	all = spans_at_least(3);
@@ -551,8 +509,8 @@ Test(otel, killed_and_resumed)
 	setenv("OTEL_BSP_SCHEDULE_DELAY", "10", 1);
 	snprintf(log, sizeof(log), "%s/calls.log", dir);
 	snprintf(spath, sizeof(spath), "%s",
-		 script("{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
-			"\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}"));
+		 ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [{\"$delay_ms\": 60000, "
+				"\"$answer\": " REVISE "}, " PASS "], \"revise\": [" REV1 "]}"));
 	argv[0] = ECL_BIN;
 	argv[1] = "--db";
 	argv[2] = db;
@@ -594,8 +552,8 @@ Test(otel, killed_and_resumed)
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	child = 0;
 
-	script("{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS "], \"revise\": [" REV1
-	       "]}");
+	ts_script(dir, "{\"generate\": [" GEN "], \"critique\": [" REVISE ", " PASS
+		       "], \"revise\": [" REV1 "]}");
 	id = ts_sql_text(db, "SELECT id FROM runs");
 	cr_assert_eq(ECL(&out, NULL, "--otlp", base, "--provider", "scripted", "--script", spath,
 			 "resume", id),
@@ -641,10 +599,10 @@ Test(otel, human_step_covers_the_wait)
 
 	start_receiver("ok");
 	cr_assert_eq(ECL(&out, NULL, "--otlp", base, "--provider", "scripted", "--script",
-			 script("{\"draft\": [{\"summary\": \"a b c\"}]}"), "run", "summarize",
-			 "--document", "one two three four five six"),
+			 ts_script(dir, "{\"draft\": [{\"summary\": \"a b c\"}]}"), "run",
+			 "summarize", "--document", "one two three four five six"),
 		     0, "%s", out);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	all = spans_at_least(6);
 	cr_assert_eq(named(all, "step approve", x, 8), 0, "no span for the wait yet");
@@ -679,7 +637,7 @@ Test(otel, fork_links_to_its_origin)
 
 	start_receiver("ok");
 	cr_assert_eq(ECL(&out, NULL, "--otlp", base, "run", "critique-revise", "--topic", "t"), 0);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	/* fork drives the new run at once */
 	cr_assert_eq(ECL(&out, NULL, "--otlp", base, "fork", id, "--from", "1"), 0, "%s", out);
@@ -765,10 +723,10 @@ static char *run_and_record(const char *otlp, char **err, double *secs)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (otlp)
 		rc = ECL(&out, err, "--otlp", otlp, "--provider", "scripted", "--script",
-			 script(TWO_REVISIONS), "run", "critique-revise", "--topic", "tea");
+			 ts_script(dir, TWO_REVISIONS), "run", "critique-revise", "--topic", "tea");
 	else
-		rc = ECL(&out, err, "--provider", "scripted", "--script", script(TWO_REVISIONS),
-			 "run", "critique-revise", "--topic", "tea");
+		rc = ECL(&out, err, "--provider", "scripted", "--script",
+			 ts_script(dir, TWO_REVISIONS), "run", "critique-revise", "--topic", "tea");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	cr_assert_eq(rc, 0, "%s%s", out, *err);
@@ -887,7 +845,7 @@ Test(otel, cost_in_status_history_and_runs)
 	cr_assert_eq(ECL(&out, NULL, "--otlp", base, "--model", "m1", "run", "critique-revise",
 			 "--topic", "t"),
 		     0);
-	id = strdup(started_id(out));
+	id = strdup(ts_started_id(out));
 	free(out);
 	all = spans_at_least(9);
 	cr_assert_eq(named(all, "invoke_workflow *", run, 1), 1);
@@ -1014,7 +972,7 @@ Test(otel, full_queue_drops_spans)
 	setenv("OTEL_BSP_MAX_QUEUE_SIZE", "2", 1);
 	setenv("OTEL_BSP_SCHEDULE_DELAY", "1", 1);
 	cr_assert_eq(ECL(&out, &err, "--otlp", base, "--provider", "scripted", "--script",
-			 script(TWO_REVISIONS), "run", "critique-revise", "--topic", "tea"),
+			 ts_script(dir, TWO_REVISIONS), "run", "critique-revise", "--topic", "tea"),
 		     0, "%s", err);
 	cr_assert(strstr(out, "completed successfully"), "%s", out);
 	cr_assert(strstr(err, "ecl: traces: more than 2 spans waiting to be sent"), "%s", err);
@@ -1033,8 +991,8 @@ Test(otel, provider_failure_and_other_step_kinds)
 
 	start_receiver("ok");
 	cr_assert_eq(ECL(&out, &err, "--otlp", base, "--provider", "scripted", "--script",
-			 script("{\"generate\": [{\"$error\": \"permanent\", \"message\": "
-				"\"nope\"}]}"),
+			 ts_script(dir, "{\"generate\": [{\"$error\": \"permanent\", \"message\": "
+					"\"nope\"}]}"),
 			 "run", "critique-revise", "--topic", "t"),
 		     1, "%s%s", out, err);
 	free(out);
@@ -1054,8 +1012,9 @@ Test(otel, provider_failure_and_other_step_kinds)
 	cr_assert_eq(
 		ECL(&out, &err, "--otlp", base, "--trace-content", "--provider", "scripted",
 		    "--script",
-		    script("{\"draft\": [{\"summary\": \"one two three four five six seven\"}, "
-			   "{\"summary\": \"a b c\"}]}"),
+		    ts_script(dir,
+			      "{\"draft\": [{\"summary\": \"one two three four five six seven\"}, "
+			      "{\"summary\": \"a b c\"}]}"),
 		    "run", "summarize", "--max-words", "5", "--document",
 		    "one two three four five six seven eight nine ten"),
 		0, "%s%s", out, err);
@@ -1093,8 +1052,8 @@ Test(otel, paused_run)
 	argv[5] = "--provider";
 	argv[6] = "scripted";
 	argv[7] = "--script";
-	argv[8] = script("{\"generate\": [{\"$delay_ms\": 1500, \"$answer\": " GEN
-			 "}], \"critique\": [" PASS "]}");
+	argv[8] = ts_script(dir, "{\"generate\": [{\"$delay_ms\": 1500, \"$answer\": " GEN
+				 "}], \"critique\": [" PASS "]}");
 	argv[9] = "--call-log";
 	argv[10] = log;
 	argv[11] = "run";

@@ -17,9 +17,8 @@
 
 pid_t ts_fake_start(const char *dir, int latency_ms, const char *mode, char *base, size_t len)
 {
-	char portfile[4200], lat[32], *text = NULL;
+	char portfile[4200], lat[32];
 	pid_t pid;
-	int i;
 
 	snprintf(portfile, sizeof(portfile), "%s/fake_port", dir);
 	unlink(portfile);
@@ -32,6 +31,15 @@ pid_t ts_fake_start(const char *dir, int latency_ms, const char *mode, char *bas
 		       (char *)NULL);
 		_exit(127);
 	}
+	snprintf(base, len, "http://127.0.0.1:%d", ts_wait_port(portfile, "the fake server"));
+	return pid;
+}
+
+int ts_wait_port(const char *portfile, const char *what)
+{
+	char *text = NULL;
+	int i, port;
+
 	for (i = 0; i < 1000; i++) {
 		struct timespec ts = {0, 10000000};
 
@@ -42,10 +50,10 @@ pid_t ts_fake_start(const char *dir, int latency_ms, const char *mode, char *bas
 		text = NULL;
 		nanosleep(&ts, NULL);
 	}
-	cr_assert_not_null(text, "the fake server did not start");
-	snprintf(base, len, "http://127.0.0.1:%d", atoi(text));
+	cr_assert_not_null(text, "%s did not start", what);
+	port = atoi(text);
 	free(text);
-	return pid;
+	return port;
 }
 
 void ts_fake_stop(pid_t pid)

@@ -15,6 +15,10 @@ pid_t ts_fake_start(const char *dir, int latency_ms, const char *mode, char *bas
 /* Stop it (SIGTERM) and reap it. */
 void ts_fake_stop(pid_t pid);
 
+/* Wait up to 10 s for a server started in the background to write its port to portfile; the
+ * port. The test fails, naming what did not start, without it. */
+int ts_wait_port(const char *portfile, const char *what);
+
 /* POST /mode with a JSON body, e.g. {"mode": "500", "count": 1}. */
 void ts_fake_mode(const char *base, const char *json);
 

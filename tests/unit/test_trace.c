@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fake_server.h"
 #include "support.h"
 #include "testhooks.h"
 
@@ -64,8 +65,7 @@ TestSuite(trace, .init = setup, .fini = teardown, .timeout = 120);
 
 static void start_receiver(void)
 {
-	char portfile[4200], *text = NULL;
-	int i;
+	char portfile[4200];
 
 	snprintf(portfile, sizeof(portfile), "%s/port", dir);
 	receiver = fork();
@@ -75,16 +75,7 @@ static void start_receiver(void)
 		       "--port-file", portfile, "--out", out_path, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 1000 && !(text && atoi(text) > 0); i++) {
-		struct timespec ts = {0, 10000000};
-
-		free(text);
-		nanosleep(&ts, NULL);
-		text = ts_read(portfile);
-	}
-	cr_assert(text && atoi(text) > 0, "the receiver did not start");
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", atoi(text));
-	free(text);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", ts_wait_port(portfile, "the receiver"));
 }
 
 /* ---- ids ---------------------------------------------------------------------------------- */
