@@ -1443,11 +1443,12 @@ static void reserve_keep(const sqlite_store *s)
 	buf_free(&path);
 }
 
-/* Spend the reserve: 1 when there was one to give its room. */
+/* Spend the reserve, when this store may (it was opened to free room): 1 when there was one
+ * to give its room. */
 static int reserve_release(const sqlite_store *s)
 {
 	buf path = {0};
-	int done = reserve_path(s, &path) && unlink(path.data) == 0;
+	int done = s->reclaim && reserve_path(s, &path) && unlink(path.data) == 0;
 
 	buf_free(&path);
 	return done;
@@ -1604,13 +1605,11 @@ static int sq_prune(store *base, const store_filter *f, int *count)
 	/* On a full disk, the reserve (when this store may spend it) gives room to delete a few
 	 * runs at a time, and to shrink the file. */
 	if (rc == ECL_ESTORE && s->full) {
-		if (s->reclaim)
-			reserve_release(s);
+		reserve_release(s);
 		rc = prune_chunks(s, f, count);
 	}
 	if (rc == ECL_OK && (rc = compact(s)) == ECL_ESTORE && s->full) {
-		if (s->reclaim)
-			reserve_release(s);
+		reserve_release(s);
 		checkpoint(s);
 		rc = shrink(s);
 	}
@@ -1991,9 +1990,10 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 	*out = NULL;
 	if (!s)
 		return ECL_ENOMEM;
+	s->reclaim = reclaim;
 	rc = open_write(s, durability, busy_timeout_ms);
 	/* No room even to open the file: a store opened to free room spends the reserve */
-	if (rc == ECL_ESTORE && s->full && reclaim && reserve_release(s)) {
+	if (rc == ECL_ESTORE && s->full && reserve_release(s)) {
 		sqlite3_close(s->db);
 		s->db = NULL;
 		rc = open_write(s, durability, busy_timeout_ms);
@@ -2003,7 +2003,6 @@ int store_sqlite_open(const char *path, ecl_durability durability, long busy_tim
 		sq_close(&s->base);
 		return rc;
 	}
-	s->reclaim = reclaim;
 	if (!reclaim)
 		reserve_keep(s);
 	*out = &s->base;
